@@ -1,0 +1,369 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const base = `
+[cluster]
+name = "t"
+
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+
+[witness]
+name = "director"
+address = "198.18.0.30"
+`
+
+func TestReferenceClusterFiles(t *testing.T) {
+	for _, path := range []string{"../../cluster.toml", "../../e2e/cluster.toml"} {
+		c, err := Load(path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if got := len(c.Resources); got != 3 {
+			t.Errorf("%s: %d resources, want 3", path, got)
+		}
+		vip, isClone := c.Resource("haproxy-clone")
+		if vip == nil || !isClone || vip.ID != "haproxy" {
+			t.Errorf("%s: haproxy-clone does not name the haproxy clone", path)
+		}
+		if len(c.Orders) != 2 || len(c.Colocations) != 1 || c.Colocations[0].Score != Infinity {
+			t.Errorf("%s: constraints %+v %+v", path, c.Orders, c.Colocations)
+		}
+		if c.Orders[0].ID != "order-"+c.Resources[0].ID+"-haproxy-clone-mandatory" || !c.Orders[0].Symmetrical {
+			t.Errorf("%s: order defaults: %+v", path, c.Orders[0])
+		}
+		e := c.Effective(&c.Resources[0])
+		if e.Stickiness != 100 || e.MigrationThreshold != 3 || e.FailureTimeout != time.Minute || e.TargetRole != RoleStarted {
+			t.Errorf("%s: effective meta %+v", path, e)
+		}
+	}
+}
+
+// The lab's copy must be the reference cluster with lab addresses only.
+func TestLabClusterMatchesReference(t *testing.T) {
+	ref, err := os.ReadFile("../../cluster.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := os.ReadFile("../../e2e/cluster.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strip := func(b []byte) string {
+		var out []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(l, "#") {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	if want := strings.ReplaceAll(strip(ref), "10.10.10.", "198.18.0."); strip(lab) != want {
+		t.Errorf("e2e/cluster.toml differs from cluster.toml in more than addresses and comments")
+	}
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	c, err := Load("../../cluster.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Encode(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse("encoded", out)
+	if err != nil {
+		t.Fatalf("re-parse: %v\n%s", err, out)
+	}
+	clearPos(c)
+	clearPos(c2)
+	if !reflect.DeepEqual(c, c2) {
+		t.Errorf("round trip changed the config:\n%+v\n%+v", c, c2)
+	}
+}
+
+func clearPos(c *Config) {
+	for i := range c.Nodes {
+		c.Nodes[i].Pos = Pos{}
+	}
+	if c.Witness != nil {
+		c.Witness.Pos = Pos{}
+	}
+	for i := range c.Resources {
+		c.Resources[i].Pos = Pos{}
+		for j := range c.Resources[i].Ops {
+			c.Resources[i].Ops[j].Pos = Pos{}
+		}
+	}
+	for i := range c.Orders {
+		c.Orders[i].Pos = Pos{}
+	}
+	for i := range c.Colocations {
+		c.Colocations[i].Pos = Pos{}
+	}
+	for i := range c.Locations {
+		c.Locations[i].Pos = Pos{}
+	}
+}
+
+func problemsOf(t *testing.T, src string) Problems {
+	t.Helper()
+	_, err := Parse("c.toml", []byte(src))
+	if err == nil {
+		return nil
+	}
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("error is not Problems: %v", err)
+	}
+	return ps
+}
+
+func TestValidationErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		src  string
+		want []string // each "line: substring"
+	}{
+		{"syntax", base + "\n[[resource]\nid = 1\n", []string{"c.toml:17:11: TOML: expected end of table array name"}},
+		{"unknown key", base + `
+[[resource]]
+id = "a"
+agent = "vip"
+params = { ip = "198.18.0.23" }
+agnet = "x"
+[resource.meta]
+stickiness = 5
+`, []string{"c.toml:21: unknown key \"resource.agnet\" (did you mean \"agent\"?)", "c.toml:23: unknown key \"resource.meta.stickiness\""}},
+		{"duplicate ids", base + `
+[[resource]]
+id = "a"
+agent = "systemd:x"
+[[resource]]
+id = "a"
+agent = "systemd:y"
+[[resource]]
+id = "b"
+agent = "systemd:y"
+[resource.clone]
+id = "a"
+`, []string{"c.toml:21: resource \"a\": duplicate id \"a\" (also defined at line 18)", "c.toml:23: resource \"b\" clone: duplicate id \"a\""}},
+		{"duplicate node", base + `
+[[node]]
+name = "holly"
+address = "198.18.0.25"
+`, []string{"c.toml:18: node \"holly\": duplicate name (also defined at line 6)"}},
+		{"unknown references", base + `
+[[resource]]
+id = "a"
+agent = "systemd:x"
+[[order]]
+first = "a"
+then = "nope"
+[[colocation]]
+rsc = "zz"
+with = "a"
+[[location]]
+rsc = "a"
+node = "nowhere"
+[[location]]
+rsc = "a"
+node = "director"
+`, []string{"c.toml:22: order a then nope: no resource or clone \"nope\" (defined: a)", "c.toml:24: colocation zz with a: no resource",
+			"c.toml:28: location a on nowhere: no node \"nowhere\" (nodes: holly, benji)", "c.toml:31: location a on director: \"director\" is the witness"}},
+		{"bad addresses", strings.Replace(base, `"198.18.0.24"`, `"198.18.0.300"`, 1) + `
+[[resource]]
+id = "v"
+agent = "vip"
+params = { ip = "198.18.0", cidr_netmask = "24" }
+[[resource]]
+id = "w"
+agent = "vip"
+params = { ip = "198.18.0.23", cidr_netmask = "33" }
+`, []string{"c.toml:11: node \"benji\": address \"198.18.0.300\" is not an IP address", "c.toml:17: resource \"v\": params.ip \"198.18.0\" is not an IP address",
+			"c.toml:21: resource \"w\": params.cidr_netmask \"33\" must be a prefix length 1-32"}},
+		{"cycle", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[[resource]]
+id = "c"
+agent = "systemd:c"
+[[order]]
+first = "a"
+then = "b"
+[[order]]
+first = "b"
+then = "c"
+[[order]]
+first = "c"
+then = "a"
+`, []string{"ordering cycle: start a then start b then start c then start a"}},
+		{"clone by primitive id", base + `
+[[resource]]
+id = "httpd"
+agent = "systemd:apache2"
+[resource.clone]
+[[resource]]
+id = "v"
+agent = "vip"
+params = { ip = "198.18.0.23" }
+[[colocation]]
+rsc = "v"
+with = "httpd"
+`, []string{"c.toml:27: colocation v with httpd: \"httpd\" is cloned; constraints name the clone: use \"httpd-clone\""}},
+		{"bad scores", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[[colocation]]
+rsc = "a"
+with = "b"
+score = "INFINTY"
+[[location]]
+rsc = "a"
+node = "holly"
+score = 1.5
+`, []string{"c.toml:26: colocation a with b: score \"INFINTY\" is not INFINITY", "c.toml:30: location a on holly: score 1.5 is not INFINITY"}},
+		{"two nodes no witness", strings.Split(base, "[witness]")[0], []string{"a two-node cluster needs a witness"}},
+		{"ops and meta", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+meta = { target-role = "Sleeping", failure-timeout = "soon" }
+[[resource.op]]
+name = "monitor"
+[[resource.op]]
+name = "probe"
+[[resource.op]]
+name = "start"
+timeout = "20x"
+`, []string{"c.toml:20: resource \"a\": target-role \"Sleeping\"", "c.toml:20: resource \"a\" failure-timeout: duration \"soon\"",
+			"c.toml:27: resource \"a\" op start timeout: duration \"20x\"", "c.toml:21: resource \"a\": op monitor needs an interval",
+			"c.toml:23: resource \"a\": op \"probe\" is not one of"}},
+		{"bad agent", base + `
+[[resource]]
+id = "a"
+agent = "Systemd httpd"
+[[resource]]
+id = "b"
+agent = "systemd"
+`, []string{"c.toml:19: resource \"a\": agent \"Systemd httpd\" is not PLUGIN or PLUGIN:TYPE", "c.toml:22: resource \"b\": agent systemd needs a unit"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := problemsOf(t, tc.src)
+			if len(ps) == 0 {
+				t.Fatalf("no problems reported")
+			}
+			all := ps.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("missing %q in:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
+func TestValidCases(t *testing.T) {
+	src := base + `
+[bus]
+client_port = 14222
+
+[[resource]]
+id = "a"
+agent = "acme:widget"
+params = { size = 3, on = true, ratio = 0.5 }
+meta = { resource-stickiness = "INFINITY", migration-threshold = 2 }
+[[resource.op]]
+name = "monitor"
+interval = 30
+timeout = "2min"
+[[resource.op]]
+name = "monitor"
+interval = "1m"
+`
+	c, err := Parse("ok.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Resources[0]
+	if r.Params["size"] != "3" || r.Params["on"] != "true" || r.Params["ratio"] != "0.5" {
+		t.Errorf("params %v", r.Params)
+	}
+	if r.Ops[0].Interval != 30*time.Second || r.Ops[0].Timeout != 2*time.Minute {
+		t.Errorf("ops %+v", r.Ops)
+	}
+	if *r.Meta.Stickiness != int(Infinity) || r.Plugin() != "acme" || r.AgentType() != "widget" {
+		t.Errorf("meta/agent %+v %s", r.Meta, r.Agent)
+	}
+	if ms := c.Members(); len(ms) != 3 || ms[0].ClientPort != 14222 || !ms[2].Witness {
+		t.Errorf("members %+v", ms)
+	}
+}
+
+func TestParseScore(t *testing.T) {
+	for in, want := range map[string]Score{"INFINITY": Infinity, "-INFINITY": -Infinity, "+INFINITY": Infinity, "42": 42, "-7": -7, "5000000": Infinity} {
+		got, err := ParseScore(in)
+		if err != nil || got != want {
+			t.Errorf("ParseScore(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "inf1", "1.5", "INFINITE"} {
+		if _, err := ParseScore(bad); err == nil {
+			t.Errorf("ParseScore(%q) accepted", bad)
+		}
+	}
+}
+
+func TestKeyLinesMultiline(t *testing.T) {
+	src := "a = \"\"\"\nx = 1\n[not]\n\"\"\"\nb = [\n 1,\n 2, # c\n]\n[[t]]\nk = 'v' # x\n[[t]]\n\"q.k\" = 2\n"
+	k := scanKeyLines(src)
+	for path, line := range map[string]int{"a": 1, "b": 5, "t[0]": 9, "t[0].k": 10, "t[1]": 11, "t[1].q.k": 12} {
+		if got := k.at(path); got != line {
+			t.Errorf("%s at %d, want %d (%v)", path, got, line, k.line)
+		}
+	}
+	if _, ok := k.line["x"]; ok {
+		t.Errorf("key inside a multi-line string was recorded")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, p := range []string{"../../cluster.toml", "../../e2e/cluster.toml"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(base + "[[order]]\nfirst='a'\nthen='b'\n"))
+	f.Add([]byte("a = '''\n[[x]]\n'''\n[[x]]\n[x.y]\nz = { a = [1, {b = 2}] }\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("fuzz.toml", data)
+		if err == nil {
+			if _, err := Encode(c); err != nil {
+				t.Fatalf("valid config does not encode: %v", err)
+			}
+		}
+	})
+}
