@@ -1,0 +1,32 @@
+# Tandem build, test and lab targets. `make demo` and `make test` are the two
+# set-up commands the README promises.
+GO      ?= go
+BIN     := $(CURDIR)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/tandem-ha/tandem/host/cli.version=$(VERSION) -X github.com/tandem-ha/tandem/host/cli.commit=$(COMMIT)
+export PATH := $(HOME)/go/bin:$(PATH)
+
+# Plugin binaries: every plugins/<name>/cmd/tandem-plugin-<name>, plus the SDK example.
+PLUGIN_PKGS := $(wildcard plugins/*/cmd/tandem-plugin-*)
+
+.PHONY: build
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./host/cmd/tandem $(addprefix ./,$(PLUGIN_PKGS))
+
+.PHONY: lint
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+
+# Unit and in-process cluster tests, then the privileged lab tests one
+# package at a time (labs share the host's bridge namespace).
+.PHONY: test
+test: build lint
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
+	TANDEM_BIN=$(BIN) $(GO) test -count=1 -p 1 -timeout 25m ./e2e/...
+
+.PHONY: clean
+clean:
+	rm -rf $(BIN)

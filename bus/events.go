@@ -1,0 +1,195 @@
+package bus
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Events are typed Go structs carried as JSON in an Envelope on core NATS
+// subjects. Every event type has a kind (its name on the wire), a version
+// (bumped when a field changes meaning; readers skip versions they do not
+// know) and a subject. The subjects, all under "tandem.":
+//
+//	tandem.heartbeat.<node>            Heartbeat         every member, every HeartbeatInterval
+//	tandem.action.<node>               ActionResult      each start/stop/probe a host ran
+//	tandem.monitor.<node>.<resource>   MonitorResult     each recurring monitor result
+//	tandem.transition                  TransitionEvent   the coordinator's new plan
+//	tandem.config                      ConfigChanged     the live configuration changed
+//	tandem.node.<node>                 NodeEvent         a member joined, left, was fenced
+//	tandem.log.<node>                  LogEvent          notable host messages for `tandem events`
+//
+// Subscribe to "tandem.>" for everything.
+const SubjectPrefix = "tandem."
+
+// Event is anything published on the bus.
+type Event interface {
+	Kind() string    // type name on the wire
+	Schema() int     // schema version of this kind
+	Subject() string // where it is published
+}
+
+// Envelope wraps an event on the wire.
+type Envelope struct {
+	Kind    string          `json:"kind"`
+	Version int             `json:"v"`
+	Source  string          `json:"src"` // member that published it
+	Time    time.Time       `json:"time"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// Heartbeat says a member is alive. Incarnation changes each time the member's
+// process starts, so a restart is told apart from a pause.
+type Heartbeat struct {
+	Node        string    `json:"node"`
+	Witness     bool      `json:"witness,omitempty"`
+	Incarnation string    `json:"incarnation"`
+	Seq         uint64    `json:"seq"`
+	Started     time.Time `json:"started"`
+	Build       string    `json:"build"`             // tandem version
+	Plugins     []string  `json:"plugins,omitempty"` // "name ok" / "name restarting"
+}
+
+func (Heartbeat) Kind() string      { return "heartbeat" }
+func (Heartbeat) Schema() int       { return 1 }
+func (h Heartbeat) Subject() string { return SubjectPrefix + "heartbeat." + h.Node }
+
+// Operation names.
+const (
+	OpStart   = "start"
+	OpStop    = "stop"
+	OpMonitor = "monitor" // recurring
+	OpProbe   = "probe"   // one-off monitor to learn the current state
+	OpReload  = "reload"
+	OpNotify  = "notify"
+)
+
+// ActionResult reports one action a host ran (start, stop, probe, reload).
+type ActionResult struct {
+	Transition string        `json:"transition,omitempty"` // transition id, if the action came from one
+	Action     string        `json:"action,omitempty"`     // action id within the transition
+	Resource   string        `json:"resource"`             // primitive id
+	Clone      string        `json:"clone,omitempty"`      // clone id if cloned
+	Node       string        `json:"node"`
+	Op         string        `json:"op"`
+	Code       int32         `json:"code"` // sdk.Code
+	Message    string        `json:"message,omitempty"`
+	TimedOut   bool          `json:"timed_out,omitempty"`
+	Started    time.Time     `json:"started"`
+	Duration   time.Duration `json:"duration"`
+}
+
+func (ActionResult) Kind() string      { return "action" }
+func (ActionResult) Schema() int       { return 1 }
+func (a ActionResult) Subject() string { return SubjectPrefix + "action." + a.Node }
+
+// MonitorResult reports one recurring monitor. Changed is true when the code
+// differs from the previous result for the same resource on the same node.
+type MonitorResult struct {
+	Resource string        `json:"resource"`
+	Clone    string        `json:"clone,omitempty"`
+	Node     string        `json:"node"`
+	Interval time.Duration `json:"interval"`
+	Code     int32         `json:"code"`
+	Message  string        `json:"message,omitempty"`
+	TimedOut bool          `json:"timed_out,omitempty"`
+	Changed  bool          `json:"changed,omitempty"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
+}
+
+func (MonitorResult) Kind() string { return "monitor" }
+func (MonitorResult) Schema() int  { return 1 }
+func (m MonitorResult) Subject() string {
+	return SubjectPrefix + "monitor." + m.Node + "." + SubjectToken(m.Resource)
+}
+
+// TransitionEvent announces a plan the coordinator computed; Plan is the
+// scheduler's transition as JSON (policies owns its shape).
+type TransitionEvent struct {
+	ID          string          `json:"id"`
+	Coordinator string          `json:"coordinator"`
+	ConfigRev   uint64          `json:"config_rev"`
+	Reason      string          `json:"reason"`
+	Plan        json.RawMessage `json:"plan"`
+}
+
+func (TransitionEvent) Kind() string    { return "transition" }
+func (TransitionEvent) Schema() int     { return 1 }
+func (TransitionEvent) Subject() string { return SubjectPrefix + "transition" }
+
+// ConfigChanged says the live configuration moved to Revision.
+type ConfigChanged struct {
+	Revision uint64 `json:"revision"`
+	By       string `json:"by,omitempty"`
+	Summary  string `json:"summary,omitempty"`
+}
+
+func (ConfigChanged) Kind() string    { return "config" }
+func (ConfigChanged) Schema() int     { return 1 }
+func (ConfigChanged) Subject() string { return SubjectPrefix + "config" }
+
+// NodeEvent says a member joined, left or lost a lease.
+type NodeEvent struct {
+	Node   string `json:"node"`
+	Event  string `json:"event"` // joined, left, standby, unstandby, ...
+	Reason string `json:"reason,omitempty"`
+}
+
+func (NodeEvent) Kind() string      { return "node" }
+func (NodeEvent) Schema() int       { return 1 }
+func (n NodeEvent) Subject() string { return SubjectPrefix + "node." + n.Node }
+
+// LogEvent is a notable host message worth showing in `tandem events`.
+type LogEvent struct {
+	Node    string `json:"node"`
+	Level   string `json:"level"`
+	Message string `json:"message"`
+}
+
+func (LogEvent) Kind() string      { return "log" }
+func (LogEvent) Schema() int       { return 1 }
+func (l LogEvent) Subject() string { return SubjectPrefix + "log." + l.Node }
+
+// SubjectToken makes s usable as one subject token: NATS splits subjects at
+// '.', so "VIP-10.10.10.23" becomes "VIP-10_10_10_23". Wildcards and spaces
+// are replaced too.
+func SubjectToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch c {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Encode wraps ev in an envelope from source.
+func Encode(ev Event, source string, now time.Time) ([]byte, error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s event: %w", ev.Kind(), err)
+	}
+	return json.Marshal(Envelope{Kind: ev.Kind(), Version: ev.Schema(), Source: source, Time: now, Data: data})
+}
+
+// Decode reads an envelope and, when its kind and version match T, the event.
+func Decode[T Event](msg []byte) (T, Envelope, error) {
+	var zero T
+	var env Envelope
+	if err := json.Unmarshal(msg, &env); err != nil {
+		return zero, env, fmt.Errorf("not a tandem event: %w", err)
+	}
+	if env.Kind != zero.Kind() {
+		return zero, env, fmt.Errorf("event kind %q, want %q", env.Kind, zero.Kind())
+	}
+	if env.Version != zero.Schema() {
+		return zero, env, fmt.Errorf("%s event version %d, this build reads %d", env.Kind, env.Version, zero.Schema())
+	}
+	var ev T
+	if err := json.Unmarshal(env.Data, &ev); err != nil {
+		return zero, env, fmt.Errorf("decoding %s event: %w", env.Kind, err)
+	}
+	return ev, env, nil
+}

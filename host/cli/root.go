@@ -1,0 +1,62 @@
+// Package cli is the tandem command line: one cobra command tree, one file
+// per command group. A file adds its commands with register from an init
+// function, so command groups stay independent of each other.
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Set at build time: -ldflags "-X github.com/tandem-ha/tandem/host/cli.version=... -X ...commit=..."
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+var registered []func() *cobra.Command
+
+// register adds a top-level command; call it from an init function.
+func register(newCmd func() *cobra.Command) { registered = append(registered, newCmd) }
+
+// ExitError carries a process exit code through cobra.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// NewRoot builds the whole command tree.
+func NewRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tandem",
+		Short: "Tandem: a high-availability cluster resource manager",
+		Long: `Tandem runs resources (floating IPs, services, load balancers) on a cluster of
+Linux nodes, moves them when a node fails, and keeps ordering and colocation
+constraints, like Pacemaker with pcs. Every node embeds a NATS server; a small
+witness keeps a two-node cluster's majority.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	for _, newCmd := range registered {
+		root.AddCommand(newCmd())
+	}
+	return root
+}
+
+// Execute runs the command line and exits with the command's exit code.
+func Execute() {
+	err := NewRoot().Execute()
+	if err == nil {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "tandem:", err)
+	if e, ok := err.(*ExitError); ok {
+		os.Exit(e.Code)
+	}
+	os.Exit(1)
+}

@@ -1,0 +1,178 @@
+// Package sdk is what a resource agent plugin is written with: the Agent
+// interface a plugin implements, the OCF-style result codes, and Serve, the
+// one call a plugin's main makes. The host talks to agents through the gRPC
+// contract in plugins/sdk/proto; none of that shows here.
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Code is an OCF-style result code.
+type Code int32
+
+// OCF result codes (the values resource agents have always used).
+const (
+	OK               Code = 0 // success; for monitor: running
+	ErrGeneric       Code = 1 // failed, may work elsewhere or later
+	ErrArgs          Code = 2 // bad arguments
+	ErrUnimplemented Code = 3 // the action is not implemented
+	ErrPerm          Code = 4 // insufficient permission
+	ErrNotInstalled  Code = 5 // what the agent manages is not installed on this node
+	ErrNotConfigured Code = 6 // the configuration is wrong; fails everywhere
+	NotRunning       Code = 7 // monitor: cleanly stopped
+)
+
+func (c Code) String() string {
+	switch c {
+	case OK:
+		return "ok"
+	case ErrGeneric:
+		return "error"
+	case ErrArgs:
+		return "invalid parameter"
+	case ErrUnimplemented:
+		return "unimplemented feature"
+	case ErrPerm:
+		return "insufficient privileges"
+	case ErrNotInstalled:
+		return "not installed"
+	case ErrNotConfigured:
+		return "not configured"
+	case NotRunning:
+		return "not running"
+	}
+	return fmt.Sprintf("code %d", int32(c))
+}
+
+// Result is what an action returns: a code and a message for the admin.
+type Result struct {
+	Code    Code
+	Message string
+}
+
+// Resultf builds a Result with a formatted message.
+func Resultf(code Code, format string, args ...any) Result {
+	return Result{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Instance says which copy of a resource an action is for.
+type Instance struct {
+	Node       string // the node the action runs on
+	CloneIndex int    // -1 for a primitive
+}
+
+// Request is the input of start, stop, monitor, reload and notify.
+type Request struct {
+	ResourceID string
+	AgentType  string // "apache2" for systemd:apache2; the plugin name when there is no type
+	Params     map[string]string
+	Instance   Instance
+	Deadline   time.Time // also the context's deadline
+	Cluster    *ClusterView
+}
+
+// ClusterView is what the host knows of the cluster when it calls an agent;
+// agents whose configuration depends on other nodes (haproxy's backends)
+// read it. It is always set for Notify, and for Start and Monitor too.
+type ClusterView struct {
+	Nodes []NodeView
+	// Active maps a resource or clone id to the nodes where it is started,
+	// sorted.
+	Active map[string][]string
+}
+
+// NodeView is one node of the cluster as the host sees it.
+type NodeView struct {
+	Name    string
+	Address string
+	Online  bool
+}
+
+// ValidateRequest asks an agent whether params are usable for agentType.
+type ValidateRequest struct {
+	AgentType string
+	Params    map[string]string
+}
+
+// HoldRequest extends how long a fenced resource (the VIP) may stay active
+// on this node. Until is a CLOCK_MONOTONIC reading (see MonotonicNow), which
+// every process on a machine shares and no wall-clock step moves. When it
+// passes without a newer HoldRequest, the agent stops the resource by itself,
+// even if the host is frozen or gone.
+type HoldRequest struct {
+	ResourceID string
+	AgentType  string
+	Params     map[string]string
+	Until      time.Duration // CLOCK_MONOTONIC; 0 cancels the hold (no deadline)
+}
+
+// Info describes a plugin: who it is and which agent types it provides.
+type Info struct {
+	Name        string   // plugin name: the part before the colon in "systemd:apache2"
+	Types       []string // agent types it provides; "*" for any (systemd units)
+	Version     string   // the plugin's own version
+	APIVersions []string // agent API versions it speaks, semver ("1.0.0")
+}
+
+// ParamSpec documents one parameter of an agent type.
+type ParamSpec struct {
+	Name        string
+	Type        string // string, integer, boolean, duration, ip, port, url
+	Required    bool
+	Default     string
+	Description string
+}
+
+// ActionSpec documents one action and its defaults.
+type ActionSpec struct {
+	Name     string // start, stop, monitor, reload, notify, hold
+	Timeout  time.Duration
+	Interval time.Duration // monitor: the suggested interval
+}
+
+// MetaData is an agent type's self-description (OCF meta-data).
+type MetaData struct {
+	Type      string
+	Version   string
+	ShortDesc string
+	LongDesc  string
+	Params    []ParamSpec
+	Actions   []ActionSpec
+}
+
+// Agent is a resource agent: what every plugin implements.
+//
+// Start and Stop must be idempotent (starting a running resource succeeds,
+// stopping a stopped one succeeds). Monitor returns OK when running,
+// NotRunning when cleanly stopped, and an error code when failed. Each call
+// gets a context that ends at the request's deadline.
+type Agent interface {
+	Info() Info
+	MetaData(agentType string) (MetaData, error)
+	Validate(ctx context.Context, req ValidateRequest) Result
+	Start(ctx context.Context, req Request) Result
+	Stop(ctx context.Context, req Request) Result
+	Monitor(ctx context.Context, req Request) Result
+}
+
+// Reloader is implemented by agents that can apply new params without a
+// restart.
+type Reloader interface {
+	Reload(ctx context.Context, req Request) Result
+}
+
+// Notifier is implemented by agents that react to changes elsewhere in the
+// cluster (a node leaving, a clone instance stopping); req.Cluster says what
+// changed to.
+type Notifier interface {
+	Notify(ctx context.Context, req Request) Result
+}
+
+// Holder is implemented by agents of fenced resources: they keep the
+// resource active only until the last HoldRequest's deadline.
+type Holder interface {
+	Hold(ctx context.Context, req HoldRequest) Result
+}
