@@ -1,0 +1,403 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+// checkFor polls f until it returns nil or total passes.
+func checkFor(t *testing.T, total, interval time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", total, err)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// freePorts finds n distinct free TCP ports on loopback.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// testConfig builds a cluster of the named nodes (and a witness if given) on
+// loopback, each with its own ports.
+func testConfig(t *testing.T, nodes []string, witness string) *config.Config {
+	t.Helper()
+	n := len(nodes)
+	if witness != "" {
+		n++
+	}
+	ports := freePorts(t, 2*n)
+	c := &config.Config{Cluster: config.Cluster{Name: "t"}}
+	for i, name := range nodes {
+		c.Nodes = append(c.Nodes, config.Node{Name: name, Address: "127.0.0.1", ClientPort: ports[2*i], ClusterPort: ports[2*i+1]})
+	}
+	if witness != "" {
+		c.Witness = &config.Witness{Name: witness, Address: "127.0.0.1", ClientPort: ports[2*n-2], ClusterPort: ports[2*n-1]}
+	}
+	return c
+}
+
+type testCluster struct {
+	t       *testing.T
+	cfg     *config.Config
+	secret  Secret
+	dataDir string
+	servers map[string]*Server
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func startCluster(t *testing.T, cfg *config.Config) *testCluster {
+	t.Helper()
+	secret, err := GenerateSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testCluster{t: t, cfg: cfg, secret: secret, dataDir: t.TempDir(), servers: map[string]*Server{}}
+	for _, m := range cfg.Members() {
+		tc.start(m.Name)
+	}
+	t.Cleanup(func() {
+		for _, s := range tc.servers {
+			s.Shutdown()
+		}
+	})
+	return tc
+}
+
+func (tc *testCluster) start(name string) {
+	tc.t.Helper()
+	s, err := StartServer(ServerOptions{Config: tc.cfg, Member: name, Secret: tc.secret, DataDir: tc.dataDir, Logger: quietLogger()})
+	if err != nil {
+		tc.t.Fatalf("starting %s: %v", name, err)
+	}
+	tc.servers[name] = s
+}
+
+func (tc *testCluster) stop(name string) {
+	tc.servers[name].Shutdown()
+	delete(tc.servers, name)
+}
+
+func (tc *testCluster) connect(name string) *Conn {
+	tc.t.Helper()
+	c, err := Connect(ConnectOptions{Config: tc.cfg, Secret: tc.secret, Name: "test", Server: tc.servers[name]})
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	tc.t.Cleanup(c.Close)
+	return c
+}
+
+func (tc *testCluster) ready(name string) *Conn {
+	tc.t.Helper()
+	c := tc.connect(name)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitQuorum(ctx); err != nil {
+		tc.t.Fatal(err)
+	}
+	checkFor(tc.t, 30*time.Second, 100*time.Millisecond, func() error {
+		return c.EnsureBuckets(ctx, ReplicasFor(len(tc.cfg.Members())))
+	})
+	return c
+}
+
+func TestThreeVotersFormClusterAndSurviveOne(t *testing.T) {
+	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	c := tc.ready("holly")
+	ctx := context.Background()
+
+	info, err := c.JS.Stream(ctx, "KV_"+BucketConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := info.CachedInfo().Config.Replicas; r != 3 {
+		t.Errorf("config bucket has %d replicas, want 3", r)
+	}
+	kv, err := c.KV(ctx, BucketConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "before", []byte("written before benji stopped")); err != nil {
+		t.Fatal(err)
+	}
+
+	tc.stop("benji")
+	d := tc.connect("director")
+	var dkv *KV
+	// Leadership moves off benji: the bucket answers again within a few seconds.
+	checkFor(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
+		dkv, err = d.KV(ctx, BucketConfig)
+		return err
+	})
+	checkFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+		e, err := dkv.Get(ctx, "before")
+		if err != nil {
+			return err
+		}
+		if string(e.Value()) != "written before benji stopped" {
+			return fmt.Errorf("read %q", e.Value())
+		}
+		return nil
+	})
+	// With one of three stopped, writes still succeed.
+	checkFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+		_, err := dkv.Put(ctx, "after", []byte("x"))
+		return err
+	})
+
+	// benji comes back and catches up.
+	tc.start("benji")
+	b := tc.connect("benji")
+	var bkv *KV
+	checkFor(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
+		bkv, err = b.KV(ctx, BucketConfig)
+		return err
+	})
+	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+		_, err := bkv.Get(ctx, "after")
+		return err
+	})
+}
+
+func TestWriteWithoutQuorumFailsClearly(t *testing.T) {
+	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	c := tc.ready("holly")
+	ctx := context.Background()
+	kv, err := c.KV(ctx, BucketConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.stop("benji")
+	tc.stop("director")
+	start := time.Now()
+	var werr error
+	// The first write after the loss may still be in flight at the leader;
+	// poll until the loss is visible, each attempt bounded.
+	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, werr = kv.Put(wctx, "k", []byte("v"))
+		if werr == nil {
+			return errors.New("write without quorum succeeded")
+		}
+		return nil
+	})
+	if !errors.Is(werr, ErrNoQuorum) {
+		t.Errorf("error %v does not say the bus has no quorum", werr)
+	}
+	if !strings.Contains(werr.Error(), "at least 2 are up") {
+		t.Errorf("error %q does not say how many voters are needed", werr)
+	}
+	t.Logf("write without quorum failed after %s: %v", time.Since(start).Round(time.Millisecond), werr)
+	if c.HasQuorum(time.Second) {
+		t.Errorf("HasQuorum says yes with one of three voters")
+	}
+}
+
+func TestSingleNodeDevelopmentCluster(t *testing.T) {
+	tc := startCluster(t, testConfig(t, []string{"solo"}, ""))
+	c := tc.ready("solo")
+	info, err := c.JS.Stream(context.Background(), "KV_"+BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := info.CachedInfo().Config.Replicas; r != 1 {
+		t.Errorf("lease bucket has %d replicas, want 1", r)
+	}
+}
+
+func TestClientsNeedCredentials(t *testing.T) {
+	tc := startCluster(t, testConfig(t, []string{"solo"}, ""))
+	url := ClientURLs(tc.cfg)[0]
+	if nc, err := nats.Connect(url, nats.MaxReconnects(0), nats.Timeout(time.Second)); err == nil {
+		nc.Close()
+		t.Fatal("a client without credentials was accepted")
+	} else if !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		t.Errorf("refusal %q does not mention authorization", err)
+	}
+	wrong, _ := GenerateSecret()
+	if c, err := Connect(ConnectOptions{Config: tc.cfg, Secret: wrong, Name: "intruder"}); err == nil {
+		c.Close()
+		t.Fatal("a client with another cluster's key was accepted")
+	}
+	c, err := Connect(ConnectOptions{Config: tc.cfg, Secret: tc.secret, Name: "cli"})
+	if err != nil {
+		t.Fatalf("a client with the right key was refused: %v", err)
+	}
+	c.Close()
+}
+
+func TestRoutesNeedCredentials(t *testing.T) {
+	cfg := testConfig(t, []string{"holly", "benji"}, "director")
+	tc := startCluster(t, cfg)
+	tc.ready("holly")
+	// A server with another secret, pointed at holly's cluster port, must
+	// not join: holly keeps routes to its two peers only.
+	other := *cfg
+	other.Witness = &config.Witness{Name: "intruder", Address: "127.0.0.1", ClientPort: freePorts(t, 1)[0], ClusterPort: freePorts(t, 1)[0]}
+	wrong, _ := GenerateSecret()
+	s, err := StartServer(ServerOptions{Config: &other, Member: "intruder", Secret: wrong, DataDir: t.TempDir(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	time.Sleep(time.Second) // give a route attempt time to be made (and refused)
+	if n := s.NATS().NumRoutes(); n != 0 {
+		t.Errorf("intruder has %d routes, want 0", n)
+	}
+}
+
+func TestStartRefusals(t *testing.T) {
+	secret, _ := GenerateSecret()
+	two := testConfig(t, []string{"holly", "benji"}, "")
+	_, err := StartServer(ServerOptions{Config: two, Member: "holly", Secret: secret, DataDir: t.TempDir(), Logger: quietLogger()})
+	if !errors.Is(err, config.ErrTwoNodesNoWitness) || !strings.Contains(err.Error(), "add a [witness]") {
+		t.Errorf("two nodes without witness: %v", err)
+	}
+
+	cfg := testConfig(t, []string{"solo"}, "")
+	_, err = StartServer(ServerOptions{Config: cfg, Member: "nobody", Secret: secret, DataDir: t.TempDir(), Logger: quietLogger()})
+	if !errors.Is(err, ErrUnknownMember) || !strings.Contains(err.Error(), "solo") {
+		t.Errorf("unknown member: %v", err)
+	}
+
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.Nodes[0].ClientPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = StartServer(ServerOptions{Config: cfg, Member: "solo", Secret: secret, DataDir: t.TempDir(), Logger: quietLogger()})
+	l.Close()
+	if !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), fmt.Sprint(cfg.Nodes[0].ClientPort)) {
+		t.Errorf("port in use: %v", err)
+	}
+
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	_, err = StartServer(ServerOptions{Config: cfg, Member: "solo", Secret: secret, DataDir: file, Logger: quietLogger()})
+	if !errors.Is(err, ErrDataDir) || !strings.Contains(err.Error(), "data_dir") {
+		t.Errorf("unusable data dir: %v", err)
+	}
+}
+
+func TestCredentialsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "etc", "cluster.key")
+	if _, err := LoadSecret(path); !errors.Is(err, ErrNoCredentials) || !strings.Contains(err.Error(), "tandem keygen --out "+path) {
+		t.Errorf("missing file: %v", err)
+	}
+	s, _ := GenerateSecret()
+	if err := WriteSecret(path, s, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSecret(path, s, false); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("overwrite without force: %v", err)
+	}
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	got, err := LoadSecret(path)
+	if err != nil || string(got) != string(s) {
+		t.Errorf("round trip: %v", err)
+	}
+	os.WriteFile(path, []byte("not a key\n"), 0o600)
+	if _, err := LoadSecret(path); err == nil || !strings.Contains(err.Error(), "not a tandem key") {
+		t.Errorf("garbage: %v", err)
+	}
+}
+
+func TestEventsAndMembers(t *testing.T) {
+	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	a := tc.connect("holly")
+	b := tc.connect("benji")
+	got := make(chan ActionResult, 1)
+	sub, err := Subscribe(b, SubjectPrefix+"action.*", func(ev ActionResult, env Envelope) {
+		if env.Source == "test" {
+			got <- ev
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	b.NC.Flush()
+	want := ActionResult{Resource: "VIP-10.10.10.23", Node: "holly", Op: OpStart, Code: 0, Duration: 12 * time.Millisecond}
+	// Routes may still be forming: publish until benji sees it.
+	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		if err := a.Publish(want); err != nil {
+			return err
+		}
+		select {
+		case ev := <-got:
+			if ev.Resource != want.Resource || ev.Duration != want.Duration {
+				t.Errorf("got %+v", ev)
+			}
+			return nil
+		case <-time.After(100 * time.Millisecond):
+			return errors.New("event not received")
+		}
+	})
+
+	for name := range tc.servers {
+		c := tc.connect(name)
+		n := name
+		if _, err := ServeMembers(c, func() MemberStatus { return MemberStatus{Name: n} }); err != nil {
+			t.Fatal(err)
+		}
+		c.NC.Flush()
+	}
+	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		ms, err := GatherMembers(a, 3, time.Second)
+		if err != nil {
+			return err
+		}
+		if len(ms) != 3 || ms[0].Name != "benji" || ms[1].Name != "director" || ms[2].Name != "holly" {
+			return fmt.Errorf("members %+v", ms)
+		}
+		return nil
+	})
+}
+
+func TestSubjectToken(t *testing.T) {
+	if got := SubjectToken("VIP-10.10.10.23"); got != "VIP-10_10_10_23" {
+		t.Errorf("got %q", got)
+	}
+	if got := (MonitorResult{Node: "holly", Resource: "a.b*"}).Subject(); got != "tandem.monitor.holly.a_b_" {
+		t.Errorf("got %q", got)
+	}
+}

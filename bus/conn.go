@@ -1,0 +1,211 @@
+package bus
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+// ErrNoQuorum is returned when the bus cannot accept a write because fewer
+// than a majority of voters are reachable.
+var ErrNoQuorum = errors.New("bus has no quorum")
+
+// ConnectOptions say how to reach the bus.
+type ConnectOptions struct {
+	Config *config.Config
+	Secret Secret
+	Name   string  // who is connecting: a member name, or "cli@host"
+	Server *Server // connect in-process to this member's own server
+	// URLs overrides the client URLs taken from the configuration.
+	URLs    []string
+	Timeout time.Duration // connect timeout (default 2 s)
+	// RetryForever keeps reconnecting after a disconnect (daemons); the
+	// CLI gives up after a few tries instead.
+	RetryForever bool
+}
+
+// Conn is a connection to the bus: events (core NATS) and KV (JetStream).
+type Conn struct {
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	source string
+	voters int
+	now    func() time.Time
+}
+
+// Connect connects to the bus.
+func Connect(o ConnectOptions) (*Conn, error) {
+	kp, err := o.Secret.clientKey()
+	if err != nil {
+		return nil, fmt.Errorf("deriving client key: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	timeout := o.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	opts := []nats.Option{
+		nats.Name(o.Name),
+		nats.Nkey(pub, kp.Sign),
+		nats.Timeout(timeout),
+		nats.PingInterval(2 * time.Second),
+		nats.MaxPingsOutstanding(3),
+		nats.ReconnectWait(250 * time.Millisecond),
+	}
+	if o.RetryForever {
+		opts = append(opts, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	} else {
+		opts = append(opts, nats.MaxReconnects(3))
+	}
+	url := ""
+	if o.Server != nil {
+		opts = append(opts, nats.InProcessServer(o.Server.ns))
+	} else {
+		urls := o.URLs
+		if len(urls) == 0 && o.Config != nil {
+			urls = ClientURLs(o.Config)
+		}
+		if len(urls) == 0 {
+			return nil, errors.New("no bus address: the configuration lists no members")
+		}
+		for i, u := range urls {
+			if i > 0 {
+				url += ","
+			}
+			url += u
+		}
+		if o.Config != nil && o.Config.Bus.TLS != nil {
+			tc, err := clientTLS(o.Config.Bus.TLS)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, nats.Secure(tc))
+		}
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the bus (%s): %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	voters := 0
+	if o.Config != nil {
+		voters = len(o.Config.Members())
+	}
+	return &Conn{NC: nc, JS: js, source: o.Name, voters: voters, now: time.Now}, nil
+}
+
+// ClientURLs lists the client URL of every member.
+func ClientURLs(c *config.Config) []string {
+	var urls []string
+	for _, m := range c.Members() {
+		urls = append(urls, "nats://"+net.JoinHostPort(m.Address, strconv.Itoa(orDefault(m.ClientPort, config.DefaultClientPort))))
+	}
+	return urls
+}
+
+func clientTLS(t *config.TLS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("[bus.tls] cert/key: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("[bus.tls] ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("[bus.tls] ca %s: no PEM certificate in it", t.CA)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// Source is the name this connection publishes events under.
+func (c *Conn) Source() string { return c.source }
+
+// Close drains pending messages and closes the connection.
+func (c *Conn) Close() {
+	if c.NC.IsClosed() {
+		return
+	}
+	if err := c.NC.Drain(); err != nil {
+		c.NC.Close()
+		return
+	}
+	// Drain is asynchronous; wait for it, bounded.
+	deadline := time.Now().Add(2 * time.Second)
+	for !c.NC.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.NC.Close()
+}
+
+// Publish sends an event.
+func (c *Conn) Publish(ev Event) error {
+	data, err := Encode(ev, c.source, c.now())
+	if err != nil {
+		return err
+	}
+	return c.NC.Publish(ev.Subject(), data)
+}
+
+// Subscribe calls fn for each event of type T on subject (wildcards allowed).
+// Messages of another kind or version are skipped.
+func Subscribe[T Event](c *Conn, subject string, fn func(T, Envelope)) (*nats.Subscription, error) {
+	return c.NC.Subscribe(subject, func(m *nats.Msg) {
+		ev, env, err := Decode[T](m.Data)
+		if err != nil {
+			return
+		}
+		fn(ev, env)
+	})
+}
+
+// WaitQuorum waits until JetStream answers, which needs a meta leader and so
+// a majority of voters.
+func (c *Conn) WaitQuorum(ctx context.Context) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := c.JS.AccountInfo(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: JetStream did not answer (%v); a majority of the %d voters must be up and connected", ErrNoQuorum, err, c.voters)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// HasQuorum asks JetStream once, within timeout.
+func (c *Conn) HasQuorum(timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, err := c.JS.AccountInfo(ctx)
+	return err == nil
+}

@@ -1,0 +1,187 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The KV buckets every cluster has.
+const (
+	// BucketLeases holds one key per fenced resource (and the coordinator
+	// role); values expire by per-key TTL. Memory storage: leases mean
+	// nothing after a full cluster restart.
+	BucketLeases = "tandem-leases"
+	// BucketConfig holds the live configuration, one revision per change,
+	// with history for `tandem config history` and rollback.
+	BucketConfig = "tandem-config"
+	// BucketState holds durable cluster state: failcounts, node attributes.
+	BucketState = "tandem-state"
+)
+
+// ConfigHistory is how many revisions of the live configuration are kept.
+const ConfigHistory = 64
+
+// DefaultWriteTimeout bounds a KV operation, so that a write without quorum
+// fails instead of hanging.
+const DefaultWriteTimeout = 3 * time.Second
+
+// BucketConfigs are the buckets with their settings, for replicas copies.
+func BucketConfigs(replicas int) []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{
+		{Bucket: BucketLeases, Description: "tandem leases", History: 1, Replicas: replicas,
+			Storage: jetstream.MemoryStorage, LimitMarkerTTL: time.Second},
+		{Bucket: BucketConfig, Description: "tandem live configuration", History: ConfigHistory, Replicas: replicas,
+			Storage: jetstream.FileStorage},
+		{Bucket: BucketState, Description: "tandem cluster state", History: 1, Replicas: replicas,
+			Storage: jetstream.FileStorage},
+	}
+}
+
+// EnsureBuckets creates the cluster's buckets, or checks they exist. Every
+// member calls it at start; the first one to have quorum creates them.
+func (c *Conn) EnsureBuckets(ctx context.Context, replicas int) error {
+	for _, cfg := range BucketConfigs(replicas) {
+		if _, err := c.JS.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("KV bucket %s: %w", cfg.Bucket, c.explain(err))
+		}
+	}
+	return nil
+}
+
+// KV is a bucket with bounded operations and errors that say what went wrong.
+type KV struct {
+	kv   jetstream.KeyValue
+	conn *Conn
+}
+
+// KV opens a bucket.
+func (c *Conn) KV(ctx context.Context, bucket string) (*KV, error) {
+	kv, err := c.JS.KeyValue(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("KV bucket %s: %w", bucket, c.explain(err))
+	}
+	return &KV{kv: kv, conn: c}, nil
+}
+
+// Raw is the underlying jetstream bucket, for watches.
+func (k *KV) Raw() jetstream.KeyValue { return k.kv }
+
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, DefaultWriteTimeout)
+}
+
+// Put stores value under key and returns the new revision.
+func (k *KV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	rev, err := k.kv.Put(ctx, key, value)
+	if err != nil {
+		return 0, fmt.Errorf("writing %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
+	}
+	return rev, nil
+}
+
+// Create stores value under key only if the key does not exist (or was
+// deleted), with an optional TTL (0: none).
+func (k *KV) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (uint64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	var opts []jetstream.KVCreateOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.KeyTTL(ttl))
+	}
+	rev, err := k.kv.Create(ctx, key, value, opts...)
+	if err != nil {
+		return 0, fmt.Errorf("creating %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
+	}
+	return rev, nil
+}
+
+// Update stores value under key only if the key is still at revision last
+// (compare-and-swap). A lost race returns an error matching ErrConflict.
+func (k *KV) Update(ctx context.Context, key string, value []byte, last uint64) (uint64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	rev, err := k.kv.Update(ctx, key, value, last)
+	if err != nil {
+		return 0, fmt.Errorf("updating %s/%s at revision %d: %w", k.kv.Bucket(), key, last, k.conn.explain(err))
+	}
+	return rev, nil
+}
+
+// Get reads key. A missing key returns an error matching ErrNotFound.
+func (k *KV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	e, err := k.kv.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
+	}
+	return e, nil
+}
+
+// Delete removes key.
+func (k *KV) Delete(ctx context.Context, key string) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	if err := k.kv.Delete(ctx, key); err != nil {
+		return fmt.Errorf("deleting %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
+	}
+	return nil
+}
+
+// History lists the revisions of key, oldest first.
+func (k *KV) History(ctx context.Context, key string) ([]jetstream.KeyValueEntry, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	h, err := k.kv.History(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
+	}
+	return h, nil
+}
+
+// Keys lists the bucket's keys (none is not an error).
+func (k *KV) Keys(ctx context.Context) ([]string, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	keys, err := k.kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", k.kv.Bucket(), k.conn.explain(err))
+	}
+	return keys, nil
+}
+
+// Errors callers branch on.
+var (
+	ErrNotFound = jetstream.ErrKeyNotFound
+	ErrConflict = errors.New("revision conflict")
+)
+
+// explain turns the errors of an unreachable majority into ErrNoQuorum and
+// CAS failures into ErrConflict, keeping the original for the details.
+func (c *Conn) explain(err error) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == 10164):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
+		errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		return fmt.Errorf("%w: no answer from a majority of the %d voters (%v); check that at least %d are up (tandem status)",
+			ErrNoQuorum, c.voters, err, c.voters/2+1)
+	}
+	return err
+}

@@ -1,0 +1,80 @@
+package bus
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// SubjectPing is where every member answers "who is there": a request on it
+// gathers one MemberStatus from each member the asker can reach.
+const SubjectPing = SubjectPrefix + "ping"
+
+// MemberStatus is a member's answer to a ping.
+type MemberStatus struct {
+	Name        string          `json:"name"`
+	Witness     bool            `json:"witness,omitempty"`
+	Incarnation string          `json:"incarnation"`
+	Started     time.Time       `json:"started"`
+	Build       string          `json:"build"`
+	MetaCurrent bool            `json:"meta_current"` // its JetStream meta group has a leader and is caught up
+	Routes      int             `json:"routes"`       // voters it has routes to
+	Daemons     []DaemonStatus  `json:"daemons,omitempty"`
+	Extra       json.RawMessage `json:"extra,omitempty"` // for later additions by the host
+}
+
+// DaemonStatus is one line of "Daemon Status": the host, its bus, each plugin.
+type DaemonStatus struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+// ServeMembers answers pings with what status returns at that moment.
+func ServeMembers(c *Conn, status func() MemberStatus) (*nats.Subscription, error) {
+	return c.NC.Subscribe(SubjectPing, func(m *nats.Msg) {
+		data, err := json.Marshal(status())
+		if err != nil {
+			return
+		}
+		_ = m.Respond(data)
+	})
+}
+
+// GatherMembers asks every reachable member for its status. It returns when
+// expect members answered or timeout passed, sorted by name.
+func GatherMembers(c *Conn, expect int, timeout time.Duration) ([]MemberStatus, error) {
+	inbox := c.NC.NewRespInbox()
+	sub, err := c.NC.SubscribeSync(inbox)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Unsubscribe()
+	if err := c.NC.PublishRequest(SubjectPing, inbox, nil); err != nil {
+		return nil, fmt.Errorf("asking members: %w", err)
+	}
+	seen := map[string]MemberStatus{}
+	deadline := time.Now().Add(timeout)
+	for len(seen) < expect {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		m, err := sub.NextMsg(left)
+		if err != nil {
+			break
+		}
+		var st MemberStatus
+		if json.Unmarshal(m.Data, &st) == nil && st.Name != "" {
+			seen[st.Name] = st
+		}
+	}
+	out := make([]MemberStatus, 0, len(seen))
+	for _, st := range seen {
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

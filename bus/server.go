@@ -1,0 +1,245 @@
+package bus
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+// Errors a member's start can fail with; the daemon maps them to exit codes.
+var (
+	ErrUnknownMember = errors.New("unknown member")
+	ErrPortInUse     = errors.New("port in use")
+	ErrDataDir       = errors.New("data directory not usable")
+	ErrNotReady      = errors.New("bus server did not become ready")
+)
+
+// ServerOptions say which member of which cluster to run.
+type ServerOptions struct {
+	Config *config.Config
+	Member string // a node name or the witness name
+	Secret Secret
+	Logger *slog.Logger
+	// DataDir overrides the config's [bus] data_dir (tests).
+	DataDir string
+	// ReadyTimeout bounds how long Start waits for the server to listen.
+	ReadyTimeout time.Duration
+}
+
+// Server is the embedded NATS server of one member.
+type Server struct {
+	ns      *server.Server
+	cfg     *config.Config
+	member  config.Member
+	secret  Secret
+	voters  int
+	dataDir string
+	log     *slog.Logger
+}
+
+// StartServer starts the member's NATS server: client and cluster listeners
+// on the member's address, routes to every other voter, JetStream with its
+// storage under <data_dir>/<member>. It returns once the server accepts
+// connections; quorum comes later (see Conn.WaitQuorum).
+func StartServer(o ServerOptions) (*Server, error) {
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := config.QuorumCheck(cfg); err != nil {
+		return nil, err
+	}
+	me, ok := cfg.Member(o.Member)
+	if !ok {
+		var names []string
+		for _, m := range cfg.Members() {
+			names = append(names, m.Name)
+		}
+		return nil, fmt.Errorf("%w %q: the configuration's members are %v; pass one of them with --node", ErrUnknownMember, o.Member, names)
+	}
+	me.ClientPort = orDefault(me.ClientPort, config.DefaultClientPort)
+	me.ClusterPort = orDefault(me.ClusterPort, config.DefaultClusterPort)
+	dataDir := o.DataDir
+	if dataDir == "" {
+		dataDir = cfg.Bus.DataDir
+	}
+	if dataDir == "" {
+		dataDir = config.DefaultDataDir
+	}
+	dataDir = filepath.Join(dataDir, me.Name)
+	if err := checkDataDir(dataDir); err != nil {
+		return nil, err
+	}
+	members := cfg.Members()
+	multi := len(members) > 1
+	for _, p := range []int{me.ClientPort, me.ClusterPort} {
+		if p == me.ClusterPort && !multi {
+			continue
+		}
+		if err := checkPortFree(me.Address, p); err != nil {
+			return nil, err
+		}
+	}
+
+	kp, err := o.Secret.clientKey()
+	if err != nil {
+		return nil, fmt.Errorf("deriving client key: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("deriving client key: %w", err)
+	}
+	routeUser, routePass := o.Secret.routeAuth()
+
+	opts := &server.Options{
+		ServerName:         me.Name,
+		Host:               me.Address,
+		Port:               me.ClientPort,
+		NoSigs:             true,
+		MaxPayload:         8 << 20, // a large live configuration fits in one KV value
+		JetStream:          true,
+		StoreDir:           dataDir,
+		JetStreamMaxMemory: 64 << 20,
+		JetStreamMaxStore:  1 << 30,
+		Nkeys:              []*server.NkeyUser{{Nkey: pub}},
+		// Quick detection of a dead client or route; the bus is a LAN.
+		PingInterval: 2 * time.Second,
+		MaxPingsOut:  3,
+	}
+	if multi {
+		opts.Cluster = server.ClusterOpts{
+			Name:     cfg.Cluster.Name,
+			Host:     me.Address,
+			Port:     me.ClusterPort,
+			Username: routeUser,
+			Password: routePass,
+			// Routes to a dead voter are retried for ever, with backoff.
+			ConnectRetries: -1,
+			ConnectBackoff: true,
+			PingInterval:   time.Second,
+			MaxPingsOut:    3,
+		}
+		for _, m := range members {
+			if m.Name == me.Name {
+				continue
+			}
+			u := &url.URL{Scheme: "nats-route", User: url.UserPassword(routeUser, routePass),
+				Host: net.JoinHostPort(m.Address, strconv.Itoa(orDefault(m.ClusterPort, config.DefaultClusterPort)))}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
+	if t := cfg.Bus.TLS; t != nil {
+		tc, err := serverTLS(t)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSConfig = tc
+		opts.TLSVerify = t.CA != ""
+		opts.TLSTimeout = 2
+		if multi {
+			opts.Cluster.TLSConfig = tc.Clone()
+			opts.Cluster.TLSTimeout = 2
+		}
+	}
+
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("bus server: %w", err)
+	}
+	ns.SetLoggerV2(&natsLogger{log: log.With("component", "bus")}, false, false, false)
+	go ns.Start()
+	timeout := o.ReadyTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	if !ns.ReadyForConnections(timeout) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("%w within %s on %s (see the log above)", ErrNotReady, timeout, net.JoinHostPort(me.Address, strconv.Itoa(me.ClientPort)))
+	}
+	return &Server{ns: ns, cfg: cfg, member: me, secret: o.Secret, voters: len(members), dataDir: dataDir, log: log}, nil
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Member is the member this server runs for, ports resolved.
+func (s *Server) Member() config.Member { return s.member }
+
+// NATS gives the embedded server, for health checks and tests.
+func (s *Server) NATS() *server.Server { return s.ns }
+
+// Replicas is how many copies each KV bucket keeps: 3 with three or more
+// voters, 1 in a single-member development cluster.
+func (s *Server) Replicas() int { return ReplicasFor(s.voters) }
+
+// ReplicasFor says how many copies KV buckets keep with n voters.
+func ReplicasFor(n int) int {
+	if n >= 3 {
+		return 3
+	}
+	return 1
+}
+
+// Shutdown stops the server gracefully: JetStream hands over the leadership
+// of every Raft group this member leads before the server goes away.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+func checkDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("%w: %s: %v; set [bus] data_dir to a directory this user can write", ErrDataDir, dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("%w: %s is not writable: %v; set [bus] data_dir to a directory this user can write", ErrDataDir, dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+func checkPortFree(addr string, port int) error {
+	hp := net.JoinHostPort(addr, strconv.Itoa(port))
+	l, err := net.Listen("tcp", hp)
+	if err != nil {
+		return fmt.Errorf("%w: cannot listen on %s: %v; stop what uses it or set another port in [bus] / the member's client_port, cluster_port", ErrPortInUse, hp, err)
+	}
+	l.Close()
+	return nil
+}
+
+func serverTLS(t *config.TLS) (*tls.Config, error) {
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: t.Cert, KeyFile: t.Key, CaFile: t.CA, Verify: t.CA != ""})
+	if err != nil {
+		return nil, fmt.Errorf("[bus.tls]: %w", err)
+	}
+	return tc, nil
+}
+
+// natsLogger sends the embedded server's log to slog.
+type natsLogger struct{ log *slog.Logger }
+
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
