@@ -1,0 +1,137 @@
+package sdk
+
+import (
+	"time"
+
+	pb "github.com/tandem-ha/tandem/plugins/sdk/proto"
+)
+
+// Translation between the Go contract (agent.go) and the wire (proto/).
+
+func resultToProto(r Result) *pb.Result {
+	return &pb.Result{Code: int32(r.Code), Message: r.Message}
+}
+
+func resultFromProto(r *pb.Result) Result {
+	if r == nil {
+		return Result{Code: ErrGeneric, Message: "plugin sent an empty result"}
+	}
+	return Result{Code: Code(r.Code), Message: r.Message}
+}
+
+func requestToProto(r Request) *pb.Request {
+	out := &pb.Request{
+		ResourceId: r.ResourceID,
+		AgentType:  r.AgentType,
+		Params:     r.Params,
+		Instance:   &pb.Instance{Node: r.Instance.Node, CloneIndex: int32(r.Instance.CloneIndex)},
+		Cluster:    clusterToProto(r.Cluster),
+	}
+	if !r.Deadline.IsZero() {
+		out.DeadlineUnixNs = r.Deadline.UnixNano()
+	}
+	return out
+}
+
+func requestFromProto(r *pb.Request) Request {
+	out := Request{
+		ResourceID: r.GetResourceId(),
+		AgentType:  r.GetAgentType(),
+		Params:     r.GetParams(),
+		Instance:   Instance{Node: r.GetInstance().GetNode(), CloneIndex: int(r.GetInstance().GetCloneIndex())},
+		Cluster:    clusterFromProto(r.GetCluster()),
+	}
+	if r.GetInstance() == nil {
+		out.Instance.CloneIndex = -1
+	}
+	if out.Params == nil {
+		out.Params = map[string]string{}
+	}
+	if d := r.GetDeadlineUnixNs(); d != 0 {
+		out.Deadline = time.Unix(0, d)
+	}
+	return out
+}
+
+func clusterToProto(c *ClusterView) *pb.ClusterView {
+	if c == nil {
+		return nil
+	}
+	out := &pb.ClusterView{}
+	for _, n := range c.Nodes {
+		out.Nodes = append(out.Nodes, &pb.NodeView{Name: n.Name, Address: n.Address, Online: n.Online})
+	}
+	if len(c.Active) > 0 {
+		out.Active = make(map[string]*pb.NodeList, len(c.Active))
+		for id, nodes := range c.Active {
+			out.Active[id] = &pb.NodeList{Nodes: nodes}
+		}
+	}
+	return out
+}
+
+func clusterFromProto(c *pb.ClusterView) *ClusterView {
+	if c == nil {
+		return nil
+	}
+	out := &ClusterView{Active: make(map[string][]string, len(c.GetActive()))}
+	for _, n := range c.GetNodes() {
+		out.Nodes = append(out.Nodes, NodeView{Name: n.GetName(), Address: n.GetAddress(), Online: n.GetOnline()})
+	}
+	for id, l := range c.GetActive() {
+		out.Active[id] = l.GetNodes()
+	}
+	return out
+}
+
+func holdToProto(h HoldRequest) *pb.HoldRequest {
+	return &pb.HoldRequest{
+		ResourceId:       h.ResourceID,
+		AgentType:        h.AgentType,
+		Params:           h.Params,
+		UntilMonotonicNs: int64(h.Until),
+	}
+}
+
+func holdFromProto(h *pb.HoldRequest) HoldRequest {
+	out := HoldRequest{
+		ResourceID: h.GetResourceId(),
+		AgentType:  h.GetAgentType(),
+		Params:     h.GetParams(),
+		Until:      time.Duration(h.GetUntilMonotonicNs()),
+	}
+	if out.Params == nil {
+		out.Params = map[string]string{}
+	}
+	return out
+}
+
+func infoToProto(i Info) *pb.InfoResponse {
+	return &pb.InfoResponse{Name: i.Name, Types: i.Types, Version: i.Version, ApiVersions: i.APIVersions}
+}
+
+func infoFromProto(i *pb.InfoResponse) Info {
+	return Info{Name: i.GetName(), Types: i.GetTypes(), Version: i.GetVersion(), APIVersions: i.GetApiVersions()}
+}
+
+func metaDataToProto(m MetaData) *pb.MetaData {
+	out := &pb.MetaData{Type: m.Type, Version: m.Version, ShortDesc: m.ShortDesc, LongDesc: m.LongDesc}
+	for _, p := range m.Params {
+		out.Params = append(out.Params, &pb.ParamSpec{Name: p.Name, Type: p.Type, Required: p.Required, Default: p.Default, Description: p.Description})
+	}
+	for _, a := range m.Actions {
+		out.Actions = append(out.Actions, &pb.ActionSpec{Name: a.Name, TimeoutNs: int64(a.Timeout), IntervalNs: int64(a.Interval)})
+	}
+	return out
+}
+
+func metaDataFromProto(m *pb.MetaData) MetaData {
+	out := MetaData{Type: m.GetType(), Version: m.GetVersion(), ShortDesc: m.GetShortDesc(), LongDesc: m.GetLongDesc()}
+	for _, p := range m.GetParams() {
+		out.Params = append(out.Params, ParamSpec{Name: p.GetName(), Type: p.GetType(), Required: p.GetRequired(), Default: p.GetDefault(), Description: p.GetDescription()})
+	}
+	for _, a := range m.GetActions() {
+		out.Actions = append(out.Actions, ActionSpec{Name: a.GetName(), Timeout: time.Duration(a.GetTimeoutNs()), Interval: time.Duration(a.GetIntervalNs())})
+	}
+	return out
+}

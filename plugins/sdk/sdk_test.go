@@ -1,0 +1,241 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/plugins/sdk"
+)
+
+// The test binary doubles as a plugin: with envMode set it serves memAgent
+// instead of running tests, so the tests below launch a real subprocess.
+const envMode = "TANDEM_SDK_TEST_PLUGIN"
+
+func TestMain(m *testing.M) {
+	switch mode := os.Getenv(envMode); mode {
+	case "":
+		os.Exit(m.Run())
+	case "stdout":
+		fmt.Println("hello from a chatty plugin")
+		sdk.Serve(&memAgent{})
+	case "api2":
+		sdk.Serve(&memAgent{api: []string{"2.0.0"}})
+	default:
+		sdk.Serve(&memAgent{})
+	}
+}
+
+// memAgent keeps its resources in memory: enough to exercise every call.
+type memAgent struct {
+	api     []string
+	mu      sync.Mutex
+	running map[string]bool
+}
+
+var (
+	_ sdk.Agent  = (*memAgent)(nil)
+	_ sdk.Holder = (*memAgent)(nil)
+)
+
+func (a *memAgent) Info() sdk.Info {
+	return sdk.Info{Name: "mem", Types: []string{"mem"}, Version: "0.1.0", APIVersions: a.api}
+}
+
+func (a *memAgent) MetaData(t string) (sdk.MetaData, error) {
+	if t != "mem" {
+		return sdk.MetaData{}, fmt.Errorf("unknown agent type %q", t)
+	}
+	return sdk.MetaData{
+		Type: "mem", Version: "0.1.0", ShortDesc: "a resource in memory", LongDesc: "for tests",
+		Params: []sdk.ParamSpec{{Name: "size", Type: "integer", Required: true, Description: "how big"}},
+		Actions: []sdk.ActionSpec{
+			{Name: "start", Timeout: 5 * time.Second}, {Name: "stop", Timeout: 5 * time.Second},
+			{Name: "monitor", Timeout: 5 * time.Second, Interval: 10 * time.Second},
+		},
+	}, nil
+}
+
+func (a *memAgent) Validate(_ context.Context, req sdk.ValidateRequest) sdk.Result {
+	if req.Params["size"] == "" {
+		return sdk.Resultf(sdk.ErrArgs, "param size is required (mem agent)")
+	}
+	return sdk.Result{}
+}
+
+func (a *memAgent) set(id string, on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running == nil {
+		a.running = map[string]bool{}
+	}
+	a.running[id] = on
+}
+
+func (a *memAgent) Start(_ context.Context, req sdk.Request) sdk.Result {
+	a.set(req.ResourceID, true)
+	return sdk.Resultf(sdk.OK, "started on %s/%d, %d nodes known", req.Instance.Node, req.Instance.CloneIndex, len(req.Cluster.Nodes))
+}
+
+func (a *memAgent) Stop(_ context.Context, req sdk.Request) sdk.Result {
+	a.set(req.ResourceID, false)
+	return sdk.Result{}
+}
+
+func (a *memAgent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
+	if req.Params["sleep"] != "" {
+		d, _ := time.ParseDuration(req.Params["sleep"])
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return sdk.Resultf(sdk.ErrGeneric, "monitor: %v", ctx.Err())
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running[req.ResourceID] {
+		return sdk.Result{}
+	}
+	return sdk.Result{Code: sdk.NotRunning}
+}
+
+func (a *memAgent) Hold(_ context.Context, req sdk.HoldRequest) sdk.Result {
+	if req.Until != 0 && req.Until < sdk.MonotonicNow() {
+		return sdk.Resultf(sdk.ErrGeneric, "hold deadline already passed")
+	}
+	return sdk.Result{}
+}
+
+func launch(t *testing.T, mode string) (*sdk.Process, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: os.Args[0], Name: "mem", Env: []string{envMode + "=" + mode}})
+	if p != nil {
+		t.Cleanup(p.Kill)
+	}
+	return p, err
+}
+
+func TestLaunchRoundTrip(t *testing.T) {
+	p, err := launch(t, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Pid <= 0 || p.APIVersion != sdk.APIVersion || p.Info.Name != "mem" {
+		t.Fatalf("process: pid %d api %q info %+v", p.Pid, p.APIVersion, p.Info)
+	}
+	ctx := context.Background()
+	md, err := p.MetaData(ctx, "mem")
+	if err != nil || len(md.Params) != 1 || md.Params[0].Name != "size" || md.Actions[2].Interval != 10*time.Second {
+		t.Fatalf("meta-data %+v, %v", md, err)
+	}
+	if _, err := p.MetaData(ctx, "nope"); !errors.Is(err, sdk.ErrNoMetaData) || !strings.Contains(err.Error(), `unknown agent type "nope"`) {
+		t.Fatalf("meta-data of an unknown type: %v", err)
+	}
+	res, err := p.Validate(ctx, sdk.ValidateRequest{AgentType: "mem"})
+	if err != nil || res.Code != sdk.ErrArgs || res.Message != "param size is required (mem agent)" {
+		t.Fatalf("validate without size: %+v, %v", res, err)
+	}
+	req := sdk.Request{
+		ResourceID: "r1", AgentType: "mem", Params: map[string]string{"size": "1"},
+		Instance: sdk.Instance{Node: "holly", CloneIndex: 2}, Deadline: time.Now().Add(5 * time.Second),
+		Cluster: &sdk.ClusterView{Nodes: []sdk.NodeView{{Name: "holly"}, {Name: "benji"}}},
+	}
+	steps := []struct {
+		op   func(context.Context, sdk.Request) (sdk.Result, error)
+		want sdk.Code
+		name string
+	}{
+		{p.Monitor, sdk.NotRunning, "monitor before start"},
+		{p.Start, sdk.OK, "start"},
+		{p.Monitor, sdk.OK, "monitor after start"},
+		{p.Reload, sdk.ErrUnimplemented, "reload"},
+		{p.Stop, sdk.OK, "stop"},
+		{p.Monitor, sdk.NotRunning, "monitor after stop"},
+	}
+	for _, s := range steps {
+		res, err := s.op(ctx, req)
+		if err != nil || res.Code != s.want {
+			t.Fatalf("%s: %+v, %v; want code %v", s.name, res, err, s.want)
+		}
+		if s.name == "start" && res.Message != "started on holly/2, 2 nodes known" {
+			t.Fatalf("start message %q: the request did not cross the wire intact", res.Message)
+		}
+	}
+	if res, err := p.Hold(ctx, sdk.HoldRequest{ResourceID: "r1", Until: sdk.MonotonicNow() + time.Second}); err != nil || res.Code != sdk.OK {
+		t.Fatalf("hold: %+v, %v", res, err)
+	}
+	if res, err := p.Hold(ctx, sdk.HoldRequest{ResourceID: "r1", Until: sdk.MonotonicNow() - time.Second}); err != nil || res.Code != sdk.ErrGeneric {
+		t.Fatalf("hold in the past: %+v, %v (host and plugin must share CLOCK_MONOTONIC)", res, err)
+	}
+	if err := p.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeadlineReachesAgent(t *testing.T) {
+	p, err := launch(t, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := sdk.Request{ResourceID: "r", AgentType: "mem", Params: map[string]string{"sleep": "1m"}, Deadline: time.Now().Add(200 * time.Millisecond)}
+	res, err := p.Monitor(context.Background(), req)
+	if err != nil || res.Code != sdk.ErrGeneric || !strings.Contains(res.Message, "deadline exceeded") {
+		t.Fatalf("monitor past its deadline: %+v, %v", res, err)
+	}
+}
+
+func TestStdoutBeforeHandshakeNamesPlugin(t *testing.T) {
+	_, err := launch(t, "stdout")
+	if !errors.Is(err, sdk.ErrStdoutBeforeHandshake) {
+		t.Fatalf("err = %v, want ErrStdoutBeforeHandshake", err)
+	}
+	for _, want := range []string{`plugin "mem"`, os.Args[0], "hello from a chatty plugin"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestLaunchRefusesOtherMajorAPI(t *testing.T) {
+	_, err := launch(t, "api2")
+	if err == nil || !strings.Contains(err.Error(), "no common agent API major version: the plugin speaks 2.0.0, this tandem speaks 1.0.0") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestNegotiateAPI(t *testing.T) {
+	cases := []struct {
+		host, plugin []string
+		want         string
+		err          string
+	}{
+		{[]string{"1.0.0"}, []string{"1.0.0"}, "1.0.0", ""},
+		{[]string{"1.3.0"}, []string{"1.1.2"}, "1.1.2", ""},
+		{[]string{"1.1.0"}, []string{"1.4.0", "2.0.0"}, "1.1.0", ""},
+		{[]string{"1.2.0", "2.1.0"}, []string{"1.4.0", "2.0.0"}, "2.0.0", ""},
+		{[]string{"1.0.0"}, []string{"2.0.0"}, "", "no common agent API major version"},
+		{[]string{"1.0.0"}, nil, "", "reports no agent API version"},
+		{[]string{"1.0.0"}, []string{"one"}, "", `plugin: API version "one" is not semver`},
+	}
+	for _, c := range cases {
+		got, err := sdk.NegotiateAPI(c.host, c.plugin)
+		if got != c.want || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("NegotiateAPI(%v, %v) = %q, %v; want %q, %q", c.host, c.plugin, got, err, c.want, c.err)
+		}
+	}
+}
+
+func TestMonotonicNowAdvances(t *testing.T) {
+	a := sdk.MonotonicNow()
+	time.Sleep(time.Millisecond)
+	if b := sdk.MonotonicNow(); b <= a || a <= 0 {
+		t.Fatalf("MonotonicNow %v then %v", a, b)
+	}
+}
