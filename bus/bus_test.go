@@ -132,7 +132,7 @@ func (tc *testCluster) ready(name string) *Conn {
 		tc.t.Fatal(err)
 	}
 	checkFor(tc.t, 30*time.Second, 100*time.Millisecond, func() error {
-		return c.EnsureBuckets(ctx, ReplicasFor(len(tc.cfg.Members())))
+		return tc.servers[name].EnsureBuckets(ctx, c)
 	})
 	return c
 }

@@ -42,15 +42,49 @@ func BucketConfigs(replicas int) []jetstream.KeyValueConfig {
 	}
 }
 
-// EnsureBuckets creates the cluster's buckets, or checks they exist. Every
-// member calls it at start; the first one to have quorum creates them.
-func (c *Conn) EnsureBuckets(ctx context.Context, replicas int) error {
-	for _, cfg := range BucketConfigs(replicas) {
-		if _, err := c.JS.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
-			return fmt.Errorf("KV bucket %s: %w", cfg.Bucket, c.explain(err))
+// EnsureBuckets creates the cluster's buckets if they do not exist yet
+// and waits until they all do. Only the JetStream meta leader creates them:
+// when every member creates the same replicated streams at once at a cold
+// start, the creations stall each other for seconds. A member that has
+// waited long (no leader member is creating them, e.g. only one member runs
+// this) creates them itself.
+func (s *Server) EnsureBuckets(ctx context.Context, c *Conn) error {
+	start := time.Now()
+	for {
+		missing, err := s.createMissing(ctx, c, time.Since(start) > 3*time.Second)
+		if err == nil && missing == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("%d bucket(s) not created yet", missing)
+			}
+			return fmt.Errorf("KV buckets: %w", c.explain(err))
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return nil
+}
+
+func (s *Server) createMissing(ctx context.Context, c *Conn, anyway bool) (int, error) {
+	missing := 0
+	for _, cfg := range BucketConfigs(s.Replicas()) {
+		_, err := c.JS.KeyValue(ctx, cfg.Bucket)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return 0, err
+		}
+		if s.ns.JetStreamIsClustered() && !s.ns.JetStreamIsLeader() && !anyway {
+			missing++
+			continue
+		}
+		if _, err := c.JS.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return 0, fmt.Errorf("creating %s: %w", cfg.Bucket, err)
+		}
+	}
+	return missing, nil
 }
 
 // KV is a bucket with bounded operations and errors that say what went wrong.

@@ -60,3 +60,23 @@ func Execute() {
 	}
 	os.Exit(1)
 }
+
+// DefaultConfigPath is where the cluster file lives unless --config or
+// TANDEM_CONFIG say otherwise.
+const DefaultConfigPath = "/etc/tandem/cluster.toml"
+
+func configFlag(cmd *cobra.Command, p *string) {
+	def := os.Getenv("TANDEM_CONFIG")
+	if def == "" {
+		def = DefaultConfigPath
+	}
+	cmd.Flags().StringVarP(p, "config", "c", def, "cluster file (default from TANDEM_CONFIG)")
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}

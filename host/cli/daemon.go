@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/daemon"
+)
+
+// Exit codes of `tandem host` and `tandem witness`, so that a service
+// manager or script can tell why a member did not start.
+const (
+	ExitFailure     = 1 // anything else
+	ExitConfig      = 2 // the configuration is invalid or says nothing about this member
+	ExitUnknownNode = 3 // --node names no member
+	ExitCredentials = 4 // the credentials file is missing or unreadable
+	ExitPortInUse   = 5 // a bus port is taken
+	ExitDataDir     = 6 // the data directory cannot be written
+)
+
+func init() {
+	register(newHostCmd)
+	register(newWitnessCmd)
+}
+
+func newHostCmd() *cobra.Command {
+	var o daemonFlags
+	cmd := &cobra.Command{
+		Use:   "host --config FILE --node NAME",
+		Short: "Run this node's member daemon: bus, plugins and resources",
+		Example: `  tandem host --config /etc/tandem/cluster.toml --node holly`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(false) },
+	}
+	o.bind(cmd)
+	cmd.Flags().StringVar(&o.node, "node", "", "the [[node]] this host runs as (required)")
+	return cmd
+}
+
+func newWitnessCmd() *cobra.Command {
+	var o daemonFlags
+	cmd := &cobra.Command{
+		Use:   "witness --config FILE",
+		Short: "Run the witness: a bus-only voter that keeps a two-node cluster's majority",
+		Long: `The witness runs only the embedded bus server (like corosync-qnetd): it votes,
+so a two-node cluster keeps a majority when one node fails, and it runs no
+resources. Run it on a small third host; its name and address are the
+configuration's [witness] table.`,
+		Example: `  tandem witness --config /etc/tandem/cluster.toml`,
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(true) },
+	}
+	o.bind(cmd)
+	return cmd
+}
+
+type daemonFlags struct {
+	config    string
+	node      string
+	dataDir   string
+	logLevel  string
+	logFormat string
+}
+
+func (o *daemonFlags) bind(cmd *cobra.Command) {
+	configFlag(cmd, &o.config)
+	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "override [bus] data_dir")
+	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json")
+}
+
+func (o *daemonFlags) run(witness bool) error {
+	log, err := newLogger(o.logLevel, o.logFormat)
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: err}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err = daemon.Run(ctx, daemon.Options{ConfigPath: o.config, Node: o.node, Witness: witness, DataDir: o.dataDir,
+		Build: version + " " + commit, Logger: log})
+	return exitFor(err)
+}
+
+func exitFor(err error) error {
+	code := ExitFailure
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, daemon.ErrConfig), errors.Is(err, daemon.ErrWrongRole):
+		code = ExitConfig
+	case errors.Is(err, bus.ErrUnknownMember):
+		code = ExitUnknownNode
+	case errors.Is(err, bus.ErrNoCredentials):
+		code = ExitCredentials
+	case errors.Is(err, bus.ErrPortInUse):
+		code = ExitPortInUse
+	case errors.Is(err, bus.ErrDataDir):
+		code = ExitDataDir
+	}
+	return &ExitError{Code: code, Err: err}
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, errors.New("--log-level: want debug, info, warn or error")
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, errors.New("--log-format: want text or json")
+}

@@ -1,0 +1,199 @@
+// Package daemon runs a cluster member: `tandem host` on a node (bus, plugins,
+// resources) and `tandem witness` (the bus only). It owns start-up order,
+// the member's heartbeats and answers to pings, and a clean shutdown.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+// Errors Run fails with before the member is up; the CLI maps them to exit
+// codes. Errors from bus (ErrUnknownMember, ErrPortInUse, ErrDataDir,
+// ErrNoCredentials) pass through wrapped.
+var (
+	ErrConfig    = errors.New("configuration")
+	ErrWrongRole = errors.New("wrong role")
+)
+
+// HeartbeatInterval is how often a member says it is alive.
+const HeartbeatInterval = 250 * time.Millisecond
+
+// Options say which member to run.
+type Options struct {
+	ConfigPath string
+	Node       string // the node to run as; empty for the witness
+	Witness    bool
+	DataDir    string // overrides [bus] data_dir
+	Build      string // version string for heartbeats and status
+	Logger     *slog.Logger
+	// Ready is closed once the member has quorum and the buckets exist.
+	Ready chan<- struct{}
+}
+
+// Member is a running cluster member.
+type Member struct {
+	cfg         *config.Config
+	name        string
+	witness     bool
+	build       string
+	incarnation string
+	started     time.Time
+	log         *slog.Logger
+	server      *bus.Server
+	conn        *bus.Conn
+	hbSeq       atomic.Uint64
+}
+
+// Run starts the member and runs it until ctx ends, then shuts it down
+// cleanly: leadership of the bus's Raft groups is handed over before the
+// server stops, so no acknowledged write is lost.
+func Run(ctx context.Context, o Options) error {
+	m, err := start(o)
+	if err != nil {
+		return err
+	}
+	defer m.shutdown()
+	m.run(ctx, o.Ready)
+	return nil
+}
+
+func start(o Options) (*Member, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	name := o.Node
+	switch {
+	case o.Witness && cfg.Witness == nil:
+		return nil, fmt.Errorf("%w: %s has no [witness] table, so there is no witness to run here", ErrWrongRole, o.ConfigPath)
+	case o.Witness:
+		name = cfg.Witness.Name
+	case name == "":
+		return nil, fmt.Errorf("%w: say which node this is with --node NAME", ErrWrongRole)
+	case cfg.Witness != nil && cfg.Witness.Name == name:
+		return nil, fmt.Errorf("%w: %q is the witness in %s; run `tandem witness --config %s` on it", ErrWrongRole, name, o.ConfigPath, o.ConfigPath)
+	}
+	secret, err := bus.LoadSecret(cfg.Bus.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With("member", name)
+	srv, err := bus.StartServer(bus.ServerOptions{Config: cfg, Member: name, Secret: secret, Logger: log, DataDir: o.DataDir})
+	if err != nil {
+		return nil, err
+	}
+	conn, err := bus.Connect(bus.ConnectOptions{Config: cfg, Secret: secret, Name: name, Server: srv, RetryForever: true})
+	if err != nil {
+		srv.Shutdown()
+		return nil, err
+	}
+	inc := make([]byte, 6)
+	_, _ = rand.Read(inc)
+	m := &Member{cfg: cfg, name: name, witness: o.Witness, build: o.Build, incarnation: hex.EncodeToString(inc),
+		started: time.Now(), log: log, server: srv, conn: conn}
+	if _, err := bus.ServeMembers(conn, m.status); err != nil {
+		m.shutdown()
+		return nil, fmt.Errorf("serving pings: %w", err)
+	}
+	role := "node"
+	if o.Witness {
+		role = "witness"
+	}
+	log.Info("bus started", "role", role, "client", fmt.Sprintf("%s:%d", srv.Member().Address, srv.Member().ClientPort),
+		"voters", len(cfg.Members()), "replicas", srv.Replicas())
+	return m, nil
+}
+
+func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
+	hb := time.NewTicker(HeartbeatInterval)
+	defer hb.Stop()
+	quorum := make(chan error, 1)
+	go func() { quorum <- m.waitQuorum(ctx) }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-quorum:
+			if err != nil {
+				if ctx.Err() == nil {
+					m.log.Error("bus not usable", "err", err)
+				}
+				continue
+			}
+			if ready != nil {
+				close(ready)
+			}
+		case <-hb.C:
+			m.heartbeat()
+		}
+	}
+}
+
+// waitQuorum waits for a majority of voters, then makes sure the buckets
+// exist, logging progress so an admin sees what the member waits for.
+func (m *Member) waitQuorum(ctx context.Context) error {
+	start := time.Now()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := m.conn.WaitQuorum(wctx)
+		if err == nil {
+			err = m.server.EnsureBuckets(wctx, m.conn)
+		}
+		cancel()
+		if err == nil {
+			m.log.Info("cluster has quorum", "after", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m.log.Warn("waiting for quorum", "waited", time.Since(start).Round(time.Second), "routes", m.server.NATS().NumRoutes(), "err", err)
+	}
+}
+
+func (m *Member) heartbeat() {
+	err := m.conn.Publish(bus.Heartbeat{Node: m.name, Witness: m.witness, Incarnation: m.incarnation,
+		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build})
+	if err != nil {
+		m.log.Debug("heartbeat not sent", "err", err)
+	}
+}
+
+func (m *Member) status() bus.MemberStatus {
+	ns := m.server.NATS()
+	st := bus.MemberStatus{Name: m.name, Witness: m.witness, Incarnation: m.incarnation, Started: m.started,
+		Build: m.build, MetaCurrent: ns.JetStreamIsCurrent(), Routes: ns.NumRoutes()}
+	st.Daemons = append(st.Daemons, bus.DaemonStatus{Name: "bus", State: busState(st)})
+	if !m.witness {
+		st.Daemons = append([]bus.DaemonStatus{{Name: "host", State: "active"}}, st.Daemons...)
+	}
+	return st
+}
+
+func busState(st bus.MemberStatus) string {
+	if st.MetaCurrent {
+		return fmt.Sprintf("active (routes %d, quorum)", st.Routes)
+	}
+	return fmt.Sprintf("active (routes %d, no quorum)", st.Routes)
+}
+
+func (m *Member) shutdown() {
+	m.log.Info("shutting down: handing over bus leadership")
+	m.conn.Close()
+	m.server.Shutdown()
+	m.log.Info("stopped")
+}
