@@ -33,11 +33,11 @@ func init() {
 func newHostCmd() *cobra.Command {
 	var o daemonFlags
 	cmd := &cobra.Command{
-		Use:   "host --config FILE --node NAME",
-		Short: "Run this node's member daemon: bus, plugins and resources",
+		Use:     "host --config FILE --node NAME",
+		Short:   "Run this node's member daemon: bus, plugins and resources",
 		Example: `  tandem host --config /etc/tandem/cluster.toml --node holly`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(false) },
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(false) },
 	}
 	o.bind(cmd)
 	cmd.Flags().StringVar(&o.node, "node", "", "the [[node]] this host runs as (required)")
