@@ -30,3 +30,8 @@ test: build lint
 .PHONY: clean
 clean:
 	rm -rf $(BIN)
+
+# Three tandem processes on loopback, then `tandem status`.
+.PHONY: run
+run: build
+	BIN=$(BIN) e2e/run-local.sh

@@ -21,7 +21,7 @@ type MemberStatus struct {
 	Started     time.Time       `json:"started"`
 	Build       string          `json:"build"`
 	MetaCurrent bool            `json:"meta_current"` // its JetStream meta group has a leader and is caught up
-	Routes      int             `json:"routes"`       // voters it has routes to
+	Routes      int             `json:"routes"`       // other voters it has routes to
 	Daemons     []DaemonStatus  `json:"daemons,omitempty"`
 	Extra       json.RawMessage `json:"extra,omitempty"` // for later additions by the host
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
 )
@@ -176,7 +177,7 @@ func (m *Member) heartbeat() {
 func (m *Member) status() bus.MemberStatus {
 	ns := m.server.NATS()
 	st := bus.MemberStatus{Name: m.name, Witness: m.witness, Incarnation: m.incarnation, Started: m.started,
-		Build: m.build, MetaCurrent: ns.JetStreamIsCurrent(), Routes: ns.NumRoutes()}
+		Build: m.build, MetaCurrent: ns.JetStreamIsCurrent(), Routes: routedPeers(ns)}
 	st.Daemons = append(st.Daemons, bus.DaemonStatus{Name: "bus", State: busState(st)})
 	if !m.witness {
 		st.Daemons = append([]bus.DaemonStatus{{Name: "host", State: "active"}}, st.Daemons...)
@@ -185,10 +186,25 @@ func (m *Member) status() bus.MemberStatus {
 }
 
 func busState(st bus.MemberStatus) string {
-	if st.MetaCurrent {
-		return fmt.Sprintf("active (routes %d, quorum)", st.Routes)
+	q := "quorum"
+	if !st.MetaCurrent {
+		q = "no quorum"
 	}
-	return fmt.Sprintf("active (routes %d, no quorum)", st.Routes)
+	return fmt.Sprintf("active (%d peers, %s)", st.Routes, q)
+}
+
+// routedPeers counts the voters this server has routes to (NATS keeps a pool
+// of several connections per peer).
+func routedPeers(ns *server.Server) int {
+	rz, err := ns.Routez(nil)
+	if err != nil {
+		return 0
+	}
+	peers := map[string]bool{}
+	for _, r := range rz.Routes {
+		peers[r.RemoteName] = true
+	}
+	return len(peers)
 }
 
 func (m *Member) shutdown() {
