@@ -79,7 +79,12 @@ type testCluster struct {
 	servers map[string]*Server
 }
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger() *slog.Logger {
+	if os.Getenv("BUS_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 func startCluster(t *testing.T, cfg *config.Config) *testCluster {
 	t.Helper()

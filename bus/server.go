@@ -148,7 +148,11 @@ func StartServer(o ServerOptions) (*Server, error) {
 		opts.TLSVerify = t.CA != ""
 		opts.TLSTimeout = 2
 		if multi {
-			opts.Cluster.TLSConfig = tc.Clone()
+			// A route is also a TLS client of its peer: verify the peer
+			// with the same CA.
+			rc := tc.Clone()
+			rc.RootCAs = tc.ClientCAs
+			opts.Cluster.TLSConfig = rc
 			opts.Cluster.TLSTimeout = 2
 		}
 	}
