@@ -50,7 +50,7 @@ type Process struct {
 	Name       string
 	Path       string
 	Pid        int
-	Info       Info          // as the plugin reported it at launch
+	PluginInfo Info          // as the plugin reported it at launch
 	APIVersion string        // the agent API version negotiated at launch
 	Ready      time.Duration // from exec to a negotiated API version
 
@@ -131,7 +131,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (proc *Process, err error) {
 	if err != nil {
 		return proc, fail(err)
 	}
-	proc.Info = info
+	proc.PluginInfo = info
 	if info.Name != cfg.Name {
 		return proc, fail(fmt.Errorf("the plugin calls itself %q; a plugin's file must be named %s<its name> (rename the file or fix Info().Name)", info.Name, PluginPrefix))
 	}
@@ -233,6 +233,8 @@ func (b *logBridge) line(line []byte) {
 		switch k {
 		case "@message", "@level", "@module", "@timestamp", "@caller", "timestamp":
 			continue
+		case "plugin": // go-plugin's executable path; "plugin" is the name here
+			k = "path"
 		}
 		attrs = append(attrs, k, v)
 	}

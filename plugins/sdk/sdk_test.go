@@ -127,8 +127,8 @@ func TestLaunchRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Pid <= 0 || p.APIVersion != sdk.APIVersion || p.Info.Name != "mem" {
-		t.Fatalf("process: pid %d api %q info %+v", p.Pid, p.APIVersion, p.Info)
+	if p.Pid <= 0 || p.APIVersion != sdk.APIVersion || p.PluginInfo.Name != "mem" {
+		t.Fatalf("process: pid %d api %q info %+v", p.Pid, p.APIVersion, p.PluginInfo)
 	}
 	ctx := context.Background()
 	md, err := p.MetaData(ctx, "mem")

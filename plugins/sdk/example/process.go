@@ -1,0 +1,353 @@
+// Package example is the SDK's example plugin: the "process" agent runs a
+// program as a resource, the way Pacemaker's ocf:heartbeat:anything does.
+// Start spawns the program in its own session and records its pid (with
+// the process's start time, so a recycled pid is not mistaken for it) in a
+// pid file; monitor checks that very process; stop sends SIGTERM, then
+// SIGKILL when it lingers. The program outlives a restart of the plugin,
+// which is what the host expects of every agent.
+//
+// The plugin binary is cmd/tandem-plugin-example; a resource uses it with
+// agent = "example:process".
+package example
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tandem-ha/tandem/plugins/sdk"
+)
+
+// Version of the example plugin.
+const Version = "1.0.0"
+
+// DefaultStateDir holds the pid files unless a resource sets state_dir.
+const DefaultStateDir = "/run/tandem-example"
+
+// Agent is the example plugin's agent. The zero value is ready to use.
+type Agent struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // one per pid file: actions on one resource instance never overlap
+}
+
+var _ sdk.Agent = (*Agent)(nil)
+
+// New returns the example agent.
+func New() *Agent { return &Agent{} }
+
+// Info names the plugin "example" with one agent type, "process".
+func (a *Agent) Info() sdk.Info {
+	return sdk.Info{Name: "example", Types: []string{"process"}, Version: Version, APIVersions: sdk.APIVersions}
+}
+
+// MetaData describes the process agent type.
+func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
+	if agentType != "process" {
+		return sdk.MetaData{}, fmt.Errorf("the example plugin has no agent type %q (it has: process)", agentType)
+	}
+	return sdk.MetaData{
+		Type:      "process",
+		Version:   Version,
+		ShortDesc: "Runs a program as a resource",
+		LongDesc: "Starts command (with args) in its own session, its output going to logfile or nowhere, " +
+			"and tracks it through a pid file in state_dir. Stop sends SIGTERM and, after stop_grace, SIGKILL.",
+		Params: []sdk.ParamSpec{
+			{Name: "command", Type: "string", Required: true, Description: "absolute path of the program to run"},
+			{Name: "args", Type: "string", Description: "arguments, separated by spaces (no quoting)"},
+			{Name: "state_dir", Type: "string", Default: DefaultStateDir, Description: "directory of the pid files"},
+			{Name: "logfile", Type: "string", Description: "file the program's stdout and stderr are appended to; none when empty"},
+			{Name: "stop_grace", Type: "duration", Default: "5s", Description: "how long stop waits after SIGTERM before SIGKILL"},
+		},
+		Actions: []sdk.ActionSpec{
+			{Name: "start", Timeout: 20 * time.Second},
+			{Name: "stop", Timeout: 20 * time.Second},
+			{Name: "monitor", Timeout: 10 * time.Second, Interval: 10 * time.Second},
+			{Name: "validate", Timeout: 5 * time.Second},
+		},
+	}, nil
+}
+
+// config is a resource's parameters, checked.
+type config struct {
+	command   string
+	args      []string
+	stateDir  string
+	logfile   string
+	stopGrace time.Duration
+}
+
+func parse(params map[string]string) (config, sdk.Result) {
+	c := config{
+		command:   params["command"],
+		args:      strings.Fields(params["args"]),
+		stateDir:  params["state_dir"],
+		logfile:   params["logfile"],
+		stopGrace: 5 * time.Second,
+	}
+	if c.stateDir == "" {
+		c.stateDir = DefaultStateDir
+	}
+	if c.command == "" {
+		return c, sdk.Resultf(sdk.ErrArgs, "param command is required: the absolute path of the program to run")
+	}
+	if !filepath.IsAbs(c.command) {
+		return c, sdk.Resultf(sdk.ErrArgs, "param command %q must be an absolute path", c.command)
+	}
+	if !filepath.IsAbs(c.stateDir) {
+		return c, sdk.Resultf(sdk.ErrArgs, "param state_dir %q must be an absolute path", c.stateDir)
+	}
+	if c.logfile != "" && !filepath.IsAbs(c.logfile) {
+		return c, sdk.Resultf(sdk.ErrArgs, "param logfile %q must be an absolute path", c.logfile)
+	}
+	if s := params["stop_grace"]; s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return c, sdk.Resultf(sdk.ErrArgs, "param stop_grace %q is not a duration such as 5s", s)
+		}
+		c.stopGrace = d
+	}
+	return c, sdk.Result{}
+}
+
+// Validate checks the params and that the program is installed.
+func (a *Agent) Validate(_ context.Context, req sdk.ValidateRequest) sdk.Result {
+	c, res := parse(req.Params)
+	if res.Code != sdk.OK {
+		return res
+	}
+	return installed(c.command)
+}
+
+func installed(command string) sdk.Result {
+	st, err := os.Stat(command)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return sdk.Resultf(sdk.ErrNotInstalled, "command %s does not exist on this node", command)
+	case err != nil:
+		return sdk.Resultf(sdk.ErrNotInstalled, "command %s: %v", command, err)
+	case st.IsDir() || st.Mode().Perm()&0o111 == 0:
+		return sdk.Resultf(sdk.ErrNotInstalled, "command %s is not an executable file", command)
+	}
+	return sdk.Result{}
+}
+
+// pidFile is where the instance's pid is kept: one file per resource and
+// clone index.
+func pidFile(c config, req sdk.Request) string {
+	name := req.ResourceID
+	if req.Instance.CloneIndex >= 0 {
+		name += ":" + strconv.Itoa(req.Instance.CloneIndex)
+	}
+	return filepath.Join(c.stateDir, strings.ReplaceAll(name, "/", "_")+".pid")
+}
+
+func (a *Agent) lock(path string) func() {
+	a.mu.Lock()
+	if a.locks == nil {
+		a.locks = map[string]*sync.Mutex{}
+	}
+	l, ok := a.locks[path]
+	if !ok {
+		l = &sync.Mutex{}
+		a.locks[path] = l
+	}
+	a.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Start runs the program unless it already runs.
+func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
+	c, res := parse(req.Params)
+	if res.Code != sdk.OK {
+		return res
+	}
+	if res := installed(c.command); res.Code != sdk.OK {
+		return res
+	}
+	path := pidFile(c, req)
+	defer a.lock(path)()
+	if p, err := readPidFile(path); err == nil && p.alive() {
+		return sdk.Resultf(sdk.OK, "already running as pid %d", p.pid)
+	}
+	if err := os.MkdirAll(c.stateDir, 0o755); err != nil {
+		return sdk.Resultf(sdk.ErrPerm, "creating state_dir: %v", err)
+	}
+	cmd := exec.Command(c.command, c.args...)
+	// Its own session: signals for the plugin's process group (a terminal's
+	// ^C, the plugin being killed) do not reach the resource.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if c.logfile != "" {
+		f, err := os.OpenFile(c.logfile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return sdk.Resultf(sdk.ErrPerm, "opening logfile: %v", err)
+		}
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	if err := cmd.Start(); err != nil {
+		return sdk.Resultf(sdk.ErrGeneric, "starting %s: %v", c.command, err)
+	}
+	exited := make(chan error, 1)
+	// Reap it while this plugin lives; after a plugin restart init does.
+	go func() { exited <- cmd.Wait() }()
+	p, err := procOf(cmd.Process.Pid)
+	if err == nil {
+		err = writePidFile(path, p)
+	}
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return sdk.Resultf(sdk.ErrGeneric, "recording pid %d in %s: %v", cmd.Process.Pid, path, err)
+	}
+	// A program that fails at once (bad args, missing library) fails start.
+	select {
+	case err := <-exited:
+		_ = os.Remove(path)
+		return sdk.Resultf(sdk.ErrGeneric, "%s exited right after start: %v", c.command, err)
+	case <-time.After(100 * time.Millisecond):
+	case <-ctx.Done():
+	}
+	return sdk.Resultf(sdk.OK, "started pid %d", p.pid)
+}
+
+// Stop ends the program: SIGTERM, then SIGKILL after stop_grace.
+func (a *Agent) Stop(ctx context.Context, req sdk.Request) sdk.Result {
+	c, res := parse(req.Params)
+	if res.Code != sdk.OK {
+		return res
+	}
+	path := pidFile(c, req)
+	defer a.lock(path)()
+	p, err := readPidFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return sdk.Resultf(sdk.OK, "not running")
+	}
+	if err != nil {
+		return sdk.Resultf(sdk.ErrGeneric, "reading %s: %v", path, err)
+	}
+	if p.alive() {
+		_ = syscall.Kill(p.pid, syscall.SIGTERM)
+		if !p.waitGone(ctx, c.stopGrace) {
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
+			if !p.waitGone(ctx, time.Until(deadlineOr(ctx, time.Now().Add(5*time.Second)))) {
+				return sdk.Resultf(sdk.ErrGeneric, "pid %d survived SIGKILL", p.pid)
+			}
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return sdk.Resultf(sdk.ErrGeneric, "removing %s: %v", path, err)
+	}
+	return sdk.Resultf(sdk.OK, "stopped pid %d", p.pid)
+}
+
+// Monitor says OK while the recorded process runs, NotRunning when there is
+// no pid file (stopped cleanly, or never started), and a generic error when
+// the process died without a stop.
+func (a *Agent) Monitor(_ context.Context, req sdk.Request) sdk.Result {
+	c, res := parse(req.Params)
+	if res.Code != sdk.OK {
+		return res
+	}
+	path := pidFile(c, req)
+	p, err := readPidFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return sdk.Result{Code: sdk.NotRunning}
+	case err != nil:
+		return sdk.Resultf(sdk.ErrGeneric, "reading %s: %v", path, err)
+	case p.alive():
+		return sdk.Resultf(sdk.OK, "pid %d running", p.pid)
+	}
+	return sdk.Resultf(sdk.ErrGeneric, "pid %d from %s is gone: the program exited without a stop", p.pid, path)
+}
+
+func deadlineOr(ctx context.Context, t time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return t
+}
+
+// proc identifies one process: its pid and its start time in clock ticks
+// since boot (field 22 of /proc/<pid>/stat), which a recycled pid does not
+// share.
+type proc struct {
+	pid   int
+	start uint64
+}
+
+func procOf(pid int) (proc, error) {
+	start, _, err := stat(pid)
+	if err != nil {
+		return proc{}, err
+	}
+	return proc{pid: pid, start: start}, nil
+}
+
+func (p proc) alive() bool {
+	start, state, err := stat(p.pid)
+	return err == nil && start == p.start && state != 'Z' && state != 'X'
+}
+
+func (p proc) waitGone(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if !p.alive() {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func stat(pid int) (start uint64, state byte, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name (field 2) may hold spaces and parentheses: the
+	// fields we want follow its last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64) // field 22
+	return start, f[0][0], err
+}
+
+func readPidFile(path string) (proc, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return proc{}, err
+	}
+	var p proc
+	if _, err := fmt.Sscanf(string(b), "%d %d", &p.pid, &p.start); err != nil || p.pid <= 0 {
+		return proc{}, fmt.Errorf("%s: not a pid file of this agent (%q)", path, strings.TrimSpace(string(b)))
+	}
+	return p, nil
+}
+
+func writePidFile(path string, p proc) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d\n", p.pid, p.start), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

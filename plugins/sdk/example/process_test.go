@@ -1,0 +1,128 @@
+package example_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/plugins/sdk/example"
+	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
+)
+
+func resource(t *testing.T) sdktest.Resource {
+	return sdktest.Resource{
+		ID:        "sleeper",
+		AgentType: "process",
+		Params:    map[string]string{"command": "/bin/sleep", "args": "600", "state_dir": t.TempDir(), "stop_grace": "2s"},
+	}
+}
+
+// The agent through the real gRPC path, in process.
+func TestConformanceInProcess(t *testing.T) {
+	sdktest.Conformance(t, sdktest.Serve(t, example.New()), resource(t))
+}
+
+// The built plugin binary, launched the way tandem launches it.
+func TestConformancePluginBinary(t *testing.T) {
+	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/sdk/example/cmd/tandem-plugin-example")
+	sdktest.Conformance(t, sdktest.Launch(t, bin), resource(t))
+}
+
+func TestValidateRefusals(t *testing.T) {
+	c := sdktest.Serve(t, example.New())
+	cases := []struct {
+		params map[string]string
+		code   sdk.Code
+		msg    string
+	}{
+		{map[string]string{}, sdk.ErrArgs, "param command is required"},
+		{map[string]string{"command": "sleep"}, sdk.ErrArgs, `param command "sleep" must be an absolute path`},
+		{map[string]string{"command": "/nonexistent/prog"}, sdk.ErrNotInstalled, "command /nonexistent/prog does not exist on this node"},
+		{map[string]string{"command": "/bin"}, sdk.ErrNotInstalled, "is not an executable file"},
+		{map[string]string{"command": "/bin/sleep", "stop_grace": "soon"}, sdk.ErrArgs, `param stop_grace "soon" is not a duration`},
+		{map[string]string{"command": "/bin/sleep"}, sdk.OK, ""},
+	}
+	for _, tc := range cases {
+		res, err := c.Validate(context.Background(), sdk.ValidateRequest{AgentType: "process", Params: tc.params})
+		if err != nil || res.Code != tc.code || !strings.Contains(res.Message, tc.msg) {
+			t.Errorf("validate %v: %v %q, %v; want %v %q", tc.params, res.Code, res.Message, err, tc.code, tc.msg)
+		}
+	}
+}
+
+// A program that dies behind the agent's back is a failure, not a clean
+// stop; and a plugin process that dies leaves the program running.
+func TestMonitorSeesDeathAndPluginDeathLeavesProgram(t *testing.T) {
+	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/sdk/example/cmd/tandem-plugin-example")
+	r := resource(t)
+	req := sdk.Request{ResourceID: r.ID, AgentType: "process", Params: r.Params, Instance: sdk.Instance{CloneIndex: 1}}
+	ctx := context.Background()
+
+	p1 := sdktest.Launch(t, bin)
+	if res, err := p1.Start(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("start: %+v %v", res, err)
+	}
+	t.Cleanup(func() { _, _ = p1.Stop(ctx, req) })
+	pidBefore := readPid(t, filepath.Join(r.Params["state_dir"], "sleeper:1.pid"))
+
+	p1.Kill()
+	p2 := sdktest.Launch(t, bin)
+	res, err := p2.Monitor(ctx, req)
+	if err != nil || res.Code != sdk.OK {
+		t.Fatalf("monitor by a new plugin process: %+v %v", res, err)
+	}
+	if pid := readPid(t, filepath.Join(r.Params["state_dir"], "sleeper:1.pid")); pid != pidBefore || syscall.Kill(pid, 0) != nil {
+		t.Fatalf("program pid %d before the plugin died, %d after", pidBefore, pid)
+	}
+
+	if err := syscall.Kill(pidBefore, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err = p2.Monitor(ctx, req)
+		if err != nil || res.Code != sdk.OK || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || res.Code != sdk.ErrGeneric || !strings.Contains(res.Message, "exited without a stop") {
+		t.Fatalf("monitor after the program was killed: %+v %v", res, err)
+	}
+	if res, err := p2.Stop(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("stop after the program died: %+v %v", res, err)
+	}
+	if res, _ := p2.Monitor(ctx, req); res.Code != sdk.NotRunning {
+		t.Fatalf("monitor after stop: %+v", res)
+	}
+}
+
+func TestStartFailsForProgramThatExitsAtOnce(t *testing.T) {
+	c := sdktest.Serve(t, example.New())
+	req := sdk.Request{ResourceID: "false", AgentType: "process", Params: map[string]string{"command": "/bin/false", "state_dir": t.TempDir()}, Instance: sdk.Instance{CloneIndex: -1}}
+	res, err := c.Start(context.Background(), req)
+	if err != nil || res.Code != sdk.ErrGeneric || !strings.Contains(res.Message, "exited right after start") {
+		t.Fatalf("start /bin/false: %+v %v", res, err)
+	}
+	if res, _ := c.Monitor(context.Background(), req); res.Code != sdk.NotRunning {
+		t.Fatalf("monitor after a failed start: %+v", res)
+	}
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for _, c := range strings.Fields(string(b))[0] {
+		pid = pid*10 + int(c-'0')
+	}
+	return pid
+}
