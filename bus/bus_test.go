@@ -1,11 +1,9 @@
-package bus
+package bus_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,133 +12,28 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	. "github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/host/config"
 )
 
-// checkFor polls f until it returns nil or total passes.
-func checkFor(t *testing.T, total, interval time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(interval)
-	}
-}
+var (
+	checkFor    = bustest.CheckFor
+	freePorts   = bustest.FreePorts
+	testConfig  = bustest.Config
+	quietLogger = bustest.Logger
+)
 
-// freePorts finds n distinct free TCP ports on loopback.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
-// testConfig builds a cluster of the named nodes (and a witness if given) on
-// loopback, each with its own ports.
-func testConfig(t *testing.T, nodes []string, witness string) *config.Config {
-	t.Helper()
-	n := len(nodes)
-	if witness != "" {
-		n++
-	}
-	ports := freePorts(t, 2*n)
-	c := &config.Config{Cluster: config.Cluster{Name: "t"}}
-	for i, name := range nodes {
-		c.Nodes = append(c.Nodes, config.Node{Name: name, Address: "127.0.0.1", ClientPort: ports[2*i], ClusterPort: ports[2*i+1]})
-	}
-	if witness != "" {
-		c.Witness = &config.Witness{Name: witness, Address: "127.0.0.1", ClientPort: ports[2*n-2], ClusterPort: ports[2*n-1]}
-	}
-	return c
-}
-
-type testCluster struct {
-	t       *testing.T
-	cfg     *config.Config
-	secret  Secret
-	dataDir string
-	servers map[string]*Server
-}
-
-func quietLogger() *slog.Logger {
-	if os.Getenv("BUS_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+type testCluster struct{ *bustest.Cluster }
 
 func startCluster(t *testing.T, cfg *config.Config) *testCluster {
-	t.Helper()
-	secret, err := GenerateSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := &testCluster{t: t, cfg: cfg, secret: secret, dataDir: t.TempDir(), servers: map[string]*Server{}}
-	for _, m := range cfg.Members() {
-		tc.start(m.Name)
-	}
-	t.Cleanup(func() {
-		for _, s := range tc.servers {
-			s.Shutdown()
-		}
-	})
-	return tc
+	return &testCluster{bustest.Start(t, cfg)}
 }
 
-func (tc *testCluster) start(name string) {
-	tc.t.Helper()
-	s, err := StartServer(ServerOptions{Config: tc.cfg, Member: name, Secret: tc.secret, DataDir: tc.dataDir, Logger: quietLogger()})
-	if err != nil {
-		tc.t.Fatalf("starting %s: %v", name, err)
-	}
-	tc.servers[name] = s
-}
-
-func (tc *testCluster) stop(name string) {
-	tc.servers[name].Shutdown()
-	delete(tc.servers, name)
-}
-
-func (tc *testCluster) connect(name string) *Conn {
-	tc.t.Helper()
-	c, err := Connect(ConnectOptions{Config: tc.cfg, Secret: tc.secret, Name: "test", Server: tc.servers[name]})
-	if err != nil {
-		tc.t.Fatal(err)
-	}
-	tc.t.Cleanup(c.Close)
-	return c
-}
-
-func (tc *testCluster) ready(name string) *Conn {
-	tc.t.Helper()
-	c := tc.connect(name)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.WaitQuorum(ctx); err != nil {
-		tc.t.Fatal(err)
-	}
-	checkFor(tc.t, 30*time.Second, 100*time.Millisecond, func() error {
-		return tc.servers[name].EnsureBuckets(ctx, c)
-	})
-	return c
-}
+func (tc *testCluster) start(name string)         { tc.StartMember(name) }
+func (tc *testCluster) stop(name string)          { tc.StopMember(name) }
+func (tc *testCluster) connect(name string) *Conn { return tc.Connect(name, "test") }
+func (tc *testCluster) ready(name string) *Conn   { return tc.Ready(name) }
 
 func TestThreeVotersFormClusterAndSurviveOne(t *testing.T) {
 	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
@@ -249,7 +142,7 @@ func TestSingleNodeDevelopmentCluster(t *testing.T) {
 
 func TestClientsNeedCredentials(t *testing.T) {
 	tc := startCluster(t, testConfig(t, []string{"solo"}, ""))
-	url := ClientURLs(tc.cfg)[0]
+	url := ClientURLs(tc.Cfg)[0]
 	if nc, err := nats.Connect(url, nats.MaxReconnects(0), nats.Timeout(time.Second)); err == nil {
 		nc.Close()
 		t.Fatal("a client without credentials was accepted")
@@ -257,11 +150,11 @@ func TestClientsNeedCredentials(t *testing.T) {
 		t.Errorf("refusal %q does not mention authorization", err)
 	}
 	wrong, _ := GenerateSecret()
-	if c, err := Connect(ConnectOptions{Config: tc.cfg, Secret: wrong, Name: "intruder"}); err == nil {
+	if c, err := Connect(ConnectOptions{Config: tc.Cfg, Secret: wrong, Name: "intruder"}); err == nil {
 		c.Close()
 		t.Fatal("a client with another cluster's key was accepted")
 	}
-	c, err := Connect(ConnectOptions{Config: tc.cfg, Secret: tc.secret, Name: "cli"})
+	c, err := Connect(ConnectOptions{Config: tc.Cfg, Secret: tc.Secret, Name: "cli"})
 	if err != nil {
 		t.Fatalf("a client with the right key was refused: %v", err)
 	}
@@ -378,7 +271,7 @@ func TestEventsAndMembers(t *testing.T) {
 		}
 	})
 
-	for name := range tc.servers {
+	for name := range tc.Servers {
 		c := tc.connect(name)
 		n := name
 		if _, err := ServeMembers(c, func() MemberStatus { return MemberStatus{Name: n} }); err != nil {

@@ -1,4 +1,4 @@
-package bus
+package bus_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	. "github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
 )
 
@@ -66,13 +67,13 @@ func TestTLSForClientsAndRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A TLS client with the cluster key gets in over the network.
-	nc, err := Connect(ConnectOptions{Config: cfg, Secret: tc.secret, Name: "tls-cli"})
+	nc, err := Connect(ConnectOptions{Config: cfg, Secret: tc.Secret, Name: "tls-cli"})
 	if err != nil {
 		t.Fatalf("TLS client refused: %v", err)
 	}
 	nc.Close()
 	// A plaintext client with the right key does not.
-	kp, _ := tc.secret.clientKey()
+	kp, _ := ClientKey(tc.Secret)
 	pub, _ := kp.PublicKey()
 	if plain, err := nats.Connect(ClientURLs(cfg)[0], nats.Nkey(pub, kp.Sign), nats.MaxReconnects(0), nats.Timeout(time.Second)); err == nil {
 		plain.Close()

@@ -1,0 +1,4 @@
+package bus
+
+// ClientKey exposes the derived client nkey to the external tests.
+var ClientKey = Secret.clientKey

@@ -1,0 +1,529 @@
+// Package lease fences singletons: a node runs a singleton (the VIP) only
+// while it holds that resource's lease in the bus's lease bucket, and stops
+// it by itself before the lease could be granted to anyone else.
+//
+// A lease is a KV key created with a per-key TTL and renewed every TTL/4 by
+// a compare-and-swap publish that sets the TTL again. The holder computes its
+// own fence deadline from the send time of its last successful renewal:
+//
+//	deadline = sent + TTL - Margin
+//
+// The bus stores the renewal after it was sent, so the key cannot expire, and
+// nobody else can create it, before the holder's deadline. Ownership is only
+// ever concluded from the holder's own acknowledged writes, never from a
+// read.
+//
+// When the bus accepts no writes (its leader for the bucket is gone, e.g. the
+// witness died), renewals fail although nobody else can take the lease
+// either, but only for now: the TTL keeps running and the key is removed soon
+// after a new leader appears, and then anyone could create it. So instead the
+// holder asks every other node for a time-bounded promise not to acquire the
+// lease; with a promise from all of them it may keep the lease (and the VIP)
+// until the earliest promise runs out. docs/leases.md has the whole argument.
+package lease
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tandem-ha/tandem/bus"
+)
+
+// Defaults, measured to move a lease in about 1 s (docs/leases.md).
+const (
+	DefaultTTL    = time.Second
+	DefaultMargin = 150 * time.Millisecond
+)
+
+// Errors Acquire returns.
+var (
+	ErrHeld     = errors.New("lease held by another node")
+	ErrPromised = errors.New("this node promised not to acquire the lease yet")
+	ErrClosed   = errors.New("lease manager closed")
+)
+
+// Config says how leases are kept.
+type Config struct {
+	Conn   *bus.Conn
+	Node   string           // this node
+	Peers  func() []string  // the other nodes that could take a lease (not the witness)
+	TTL    time.Duration    // key TTL (default DefaultTTL)
+	Margin time.Duration    // safety margin before the TTL (default DefaultMargin)
+	Now    func() time.Time // monotonic clock; tests may slow it down
+	Logger *slog.Logger
+}
+
+// Manager keeps this node's leases and answers other nodes' promise requests.
+type Manager struct {
+	cfg      Config
+	kv       jetstream.KeyValue
+	log      *slog.Logger
+	sub      *nats.Subscription
+	mu       sync.Mutex
+	promised map[string]time.Time // key -> until when we promised not to acquire it
+	creating map[string]int       // key -> Create calls in flight (no promise meanwhile)
+	held     map[string]*Lease
+	closed   bool
+}
+
+// NewManager opens the lease bucket and starts answering promise requests.
+func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.Margin == 0 {
+		cfg.Margin = DefaultMargin
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Margin >= cfg.TTL/2 {
+		return nil, fmt.Errorf("lease margin %s must be less than half the TTL %s", cfg.Margin, cfg.TTL)
+	}
+	kv, err := cfg.Conn.JS.KeyValue(ctx, bus.BucketLeases)
+	if err != nil {
+		return nil, fmt.Errorf("lease bucket: %w", err)
+	}
+	m := &Manager{cfg: cfg, kv: kv, log: cfg.Logger.With("component", "lease"),
+		promised: map[string]time.Time{}, creating: map[string]int{}, held: map[string]*Lease{}}
+	m.sub, err = cfg.Conn.NC.Subscribe(promiseSubject(cfg.Node), m.answerPromise)
+	if err != nil {
+		return nil, fmt.Errorf("promise subject: %w", err)
+	}
+	return m, nil
+}
+
+// Key is the bucket key of a resource's lease. KV keys allow letters,
+// digits and "-/_=."; anything else becomes '_'.
+func Key(resource string) string {
+	b := []byte("rsc." + resource)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-/_=.", c) >= 0
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Lease is a lease this node holds.
+type Lease struct {
+	m    *Manager
+	key  string
+	lost chan struct{} // closed when the lease is lost or released
+
+	mu       sync.Mutex
+	rev      uint64
+	deadline time.Time // fence deadline: after it, the holder must not act as holder
+	done     bool
+	degraded bool // the last renewal needed promises (touched by keep's goroutine only)
+	stop     chan struct{}
+	onRenew  func(deadline time.Time)
+}
+
+// Holder is the value stored under a lease key.
+type Holder struct {
+	Node string    `json:"node"`
+	At   time.Time `json:"at"`
+}
+
+// Acquire takes the lease on key for this node, or fails with ErrHeld (the
+// key exists for another node) or ErrPromised. If the key holds this node's
+// own value (a renewal of a previous incarnation that is still live), it is
+// adopted. onRenew is called with the new fence deadline after each
+// successful renewal (the VIP plugin's hold is extended from it).
+func (m *Manager) Acquire(ctx context.Context, key string, onRenew func(deadline time.Time)) (*Lease, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if until, ok := m.promised[key]; ok && m.cfg.Now().Before(until) {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w (until %s)", ErrPromised, until.Format(time.StampMilli))
+	}
+	if l := m.held[key]; l != nil && !l.isDone() {
+		m.mu.Unlock()
+		return l, nil
+	}
+	// While a Create is in flight it may still commit, so no promise not
+	// to acquire can be given until it has returned.
+	m.creating[key]++
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.creating[key]--
+		m.mu.Unlock()
+	}()
+
+	value, _ := json.Marshal(Holder{Node: m.cfg.Node, At: time.Now()})
+	sent := m.cfg.Now()
+	rev, err := m.kv.Create(ctx, key, value, jetstream.KeyTTL(m.cfg.TTL))
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("acquiring lease %s: %w", key, err)
+		}
+		// Create also says "exists" when its internal read failed: look.
+		e, gerr := m.kv.Get(ctx, key)
+		if gerr != nil {
+			return nil, fmt.Errorf("acquiring lease %s: %w (and reading it: %v)", key, err, gerr)
+		}
+		var h Holder
+		if json.Unmarshal(e.Value(), &h) != nil || h.Node != m.cfg.Node {
+			return nil, fmt.Errorf("%w: %s holds %s", ErrHeld, h.Node, key)
+		}
+		// Ours (a previous incarnation's, or a renewal that timed out but
+		// committed): renew it on its revision to establish a deadline.
+		sent = m.cfg.Now()
+		rev, err = m.renewOnce(ctx, key, e.Revision(), value)
+		if err != nil {
+			return nil, fmt.Errorf("adopting lease %s: %w", key, err)
+		}
+	}
+	l := &Lease{m: m, key: key, lost: make(chan struct{}), stop: make(chan struct{}), rev: rev,
+		deadline: sent.Add(m.cfg.TTL - m.cfg.Margin), onRenew: onRenew}
+	m.mu.Lock()
+	m.held[key] = l
+	m.mu.Unlock()
+	if onRenew != nil {
+		onRenew(l.Deadline())
+	}
+	go l.keep()
+	return l, nil
+}
+
+// renewOnce writes value on key if it is still at rev, with a fresh TTL.
+func (m *Manager) renewOnce(ctx context.Context, key string, rev uint64, value []byte) (uint64, error) {
+	ack, err := m.cfg.Conn.JS.Publish(ctx, "$KV."+bus.BucketLeases+"."+key, value,
+		jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(m.cfg.TTL))
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+// Deadline is the time (on the manager's clock) after which this node must no
+// longer act as the holder unless renewed.
+func (l *Lease) Deadline() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.deadline
+}
+
+// Lost is closed when the lease is lost (deadline passed without renewal, or
+// someone else's write seen) or released.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+func (l *Lease) isDone() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.done
+}
+
+// keep renews the lease every TTL/4 and fences at the deadline. The fence is
+// a timer of its own: a renewal stuck in a blocking call cannot delay it.
+func (l *Lease) keep() {
+	m := l.m
+	tick := time.NewTicker(m.cfg.TTL / 4)
+	defer tick.Stop()
+	fence := time.NewTimer(time.Until(l.Deadline()))
+	defer fence.Stop()
+	value, _ := json.Marshal(Holder{Node: m.cfg.Node, At: time.Now()})
+	renewed := make(chan time.Time, 1)
+	var inflight sync.WaitGroup
+	busy := false
+	for {
+		select {
+		case <-l.stop:
+			inflight.Wait()
+			return
+		case <-fence.C:
+			if !m.cfg.Now().Before(l.Deadline()) {
+				m.log.Warn("lease deadline passed without renewal: fencing", "key", l.key)
+				l.finish()
+				return
+			}
+			fence.Reset(time.Until(l.Deadline()))
+		case d := <-renewed:
+			busy = false
+			l.mu.Lock()
+			if d.After(l.deadline) {
+				l.deadline = d
+			}
+			deadline := l.deadline
+			l.mu.Unlock()
+			fence.Reset(time.Until(deadline))
+			if l.onRenew != nil {
+				l.onRenew(deadline)
+			}
+		case <-tick.C:
+			if busy || m.isClosed() {
+				continue
+			}
+			busy = true
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				if d, ok := l.renew(value); ok {
+					renewed <- d
+				} else {
+					renewed <- time.Time{}
+				}
+			}()
+		}
+	}
+}
+
+// renew tries one renewal and returns the new deadline. When the bus is slow
+// to answer (or was the last time), it asks every peer for a promise at the
+// same time, so that a leaderless bus costs no time: the deadline must move
+// on every cycle.
+func (l *Lease) renew(value []byte) (time.Time, bool) {
+	m := l.m
+	type result struct {
+		deadline time.Time
+		ok       bool
+	}
+	viaKV := make(chan result, 1)
+	viaPromises := make(chan result, 1)
+	go func() {
+		d, ok := l.renewKV(value)
+		viaKV <- result{d, ok}
+	}()
+	askAfter := m.cfg.TTL / 8
+	if l.degraded {
+		askAfter = 0
+	}
+	ask := time.NewTimer(askAfter)
+	defer ask.Stop()
+	kvDone, asked := false, false
+	for {
+		select {
+		case r := <-viaKV:
+			kvDone = true
+			if r.ok {
+				l.degraded = false
+				return r.deadline, true
+			}
+			if l.isDone() {
+				return time.Time{}, false
+			}
+			if !asked {
+				asked = true
+				go func() {
+					d, ok := m.askPromises(l.key)
+					viaPromises <- result{d, ok}
+				}()
+			}
+		case <-ask.C:
+			if !asked {
+				asked = true
+				go func() {
+					d, ok := m.askPromises(l.key)
+					viaPromises <- result{d, ok}
+				}()
+			}
+		case r := <-viaPromises:
+			if r.ok {
+				// The KV attempt may still succeed later; it then only
+				// moves the revision forward.
+				l.degraded = true
+				return r.deadline, true
+			}
+			if kvDone {
+				l.degraded = true
+				return time.Time{}, false
+			}
+			asked = true // failed; wait for the KV attempt
+		}
+	}
+}
+
+// renewKV renews the key; on a revision mismatch it finds out whether the key
+// is still ours (continue), gone (re-create) or someone else's (fence).
+func (l *Lease) renewKV(value []byte) (time.Time, bool) {
+	m := l.m
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.TTL/2)
+	defer cancel()
+	l.mu.Lock()
+	rev := l.rev
+	l.mu.Unlock()
+	sent := m.cfg.Now()
+	newRev, err := m.renewOnce(ctx, l.key, rev, value)
+	if err == nil {
+		l.setRev(newRev)
+		return sent.Add(m.cfg.TTL - m.cfg.Margin), true
+	}
+	if isCASMismatch(err) {
+		// A renewal that timed out may have committed (the key is ours at
+		// a newer revision), or the key expired while the bus had no
+		// leader and our promises kept it (it is gone). Anyone else's
+		// value means we lost it.
+		e, gerr := m.kv.Get(ctx, l.key)
+		var h Holder
+		switch {
+		case gerr == nil && json.Unmarshal(e.Value(), &h) == nil && h.Node == m.cfg.Node:
+			sent = m.cfg.Now()
+			if newRev, err = m.renewOnce(ctx, l.key, e.Revision(), value); err == nil {
+				l.setRev(newRev)
+				return sent.Add(m.cfg.TTL - m.cfg.Margin), true
+			}
+		case errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted):
+			sent = m.cfg.Now()
+			if newRev, err = m.kv.Create(ctx, l.key, value, jetstream.KeyTTL(m.cfg.TTL)); err == nil {
+				m.log.Info("lease re-created after it expired on a leaderless bus", "key", l.key)
+				l.setRev(newRev)
+				return sent.Add(m.cfg.TTL - m.cfg.Margin), true
+			}
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				m.log.Warn("lease taken by another node: fencing", "key", l.key)
+				l.finish()
+				return time.Time{}, false
+			}
+		case gerr == nil:
+			m.log.Warn("lease taken by another node: fencing", "key", l.key, "holder", h.Node)
+			l.finish()
+			return time.Time{}, false
+		}
+	}
+	return time.Time{}, false
+}
+
+func (l *Lease) setRev(rev uint64) {
+	l.mu.Lock()
+	l.rev = rev
+	l.mu.Unlock()
+}
+
+func isCASMismatch(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == 10164)
+}
+
+// Release gives the lease up: it stops renewing and deletes the key so
+// another node can take it at once. Call it after the resource is stopped.
+func (l *Lease) Release(ctx context.Context) error {
+	l.finish()
+	return l.m.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
+}
+
+func (l *Lease) finish() {
+	l.mu.Lock()
+	if l.done {
+		l.mu.Unlock()
+		return
+	}
+	l.done = true
+	l.deadline = time.Time{}
+	l.mu.Unlock()
+	close(l.stop)
+	close(l.lost)
+	l.m.mu.Lock()
+	if l.m.held[l.key] == l {
+		delete(l.m.held, l.key)
+	}
+	l.m.mu.Unlock()
+}
+
+// Close stops answering promises and stops renewing every lease: each is
+// then lost at its deadline, as after a crash. Release leases first (after
+// stopping what they fence) to hand them over at once.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	if m.sub != nil {
+		_ = m.sub.Unsubscribe()
+	}
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// Promises.
+
+func promiseSubject(node string) string { return bus.SubjectPrefix + "lease.promise." + node }
+
+type promiseRequest struct {
+	Key      string        `json:"key"`
+	From     string        `json:"from"`
+	Duration time.Duration `json:"duration"`
+}
+
+type promiseReply struct {
+	Granted bool   `json:"granted"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// answerPromise grants a peer's request not to acquire a lease for a while,
+// unless this node holds it itself.
+func (m *Manager) answerPromise(msg *nats.Msg) {
+	var req promiseRequest
+	if json.Unmarshal(msg.Data, &req) != nil || req.Duration <= 0 || req.Duration > 10*m.cfg.TTL {
+		return
+	}
+	m.mu.Lock()
+	reply := promiseReply{Granted: true}
+	if l := m.held[req.Key]; l != nil && !l.isDone() {
+		reply = promiseReply{Reason: "I hold it"}
+	} else if m.creating[req.Key] > 0 {
+		reply = promiseReply{Reason: "I am acquiring it"}
+	} else {
+		until := m.cfg.Now().Add(req.Duration)
+		if until.After(m.promised[req.Key]) {
+			m.promised[req.Key] = until
+		}
+	}
+	m.mu.Unlock()
+	data, _ := json.Marshal(reply)
+	_ = msg.Respond(data)
+}
+
+// askPromises asks every peer, in parallel, not to acquire key for one TTL.
+// Each peer records its promise after it receives the request, so it lasts
+// at least until (our send time + TTL) on our clock; the holder keeps its
+// deadline Margin before that.
+func (m *Manager) askPromises(key string) (time.Time, bool) {
+	peers := m.cfg.Peers()
+	sent := m.cfg.Now()
+	data, _ := json.Marshal(promiseRequest{Key: key, From: m.cfg.Node, Duration: m.cfg.TTL})
+	type answer struct {
+		peer string
+		ok   bool
+	}
+	answers := make(chan answer, len(peers))
+	for _, p := range peers {
+		go func() {
+			msg, err := m.cfg.Conn.NC.Request(promiseSubject(p), data, m.cfg.TTL/8)
+			var r promiseReply
+			ok := err == nil && json.Unmarshal(msg.Data, &r) == nil && r.Granted
+			answers <- answer{p, ok}
+		}()
+	}
+	all := true
+	for range peers {
+		a := <-answers
+		if !a.ok {
+			all = false
+			m.log.Debug("no promise", "key", key, "peer", a.peer)
+		}
+	}
+	if !all {
+		return time.Time{}, false
+	}
+	return sent.Add(m.cfg.TTL - m.cfg.Margin), true
+}

@@ -1,0 +1,236 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/bus/bustest"
+)
+
+func newManager(t *testing.T, conn *bus.Conn, node string, peers ...string) *Manager {
+	t.Helper()
+	m, err := NewManager(context.Background(), Config{Conn: conn, Node: node, Peers: func() []string { return peers },
+		Logger: bustest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+func acquire(t *testing.T, m *Manager, key string) *Lease {
+	t.Helper()
+	var l *Lease
+	bustest.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() (err error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		l, err = m.Acquire(ctx, key, nil)
+		return err
+	})
+	return l
+}
+
+func TestLeaseIsExclusiveRenewedAndReleased(t *testing.T) {
+	c := bustest.Start(t, bustest.Config(t, []string{"holly", "benji"}, "director"))
+	hc, bc := c.Ready("holly"), c.Ready("benji")
+	holly := newManager(t, hc, "holly", "benji")
+	benji := newManager(t, bc, "benji", "holly")
+	key := Key("VIP-10.10.10.23")
+	if key != "rsc.VIP-10.10.10.23" {
+		t.Fatalf("key %q", key)
+	}
+	l := acquire(t, holly, key)
+	first := l.Deadline()
+
+	// Held across several TTLs: benji never gets it and the deadline moves on.
+	for range 3 {
+		time.Sleep(DefaultTTL)
+		if _, err := benji.Acquire(context.Background(), key, nil); !errors.Is(err, ErrHeld) {
+			t.Fatalf("benji acquired a held lease: %v", err)
+		}
+	}
+	select {
+	case <-l.Lost():
+		t.Fatal("lease lost while renewed")
+	default:
+	}
+	if !l.Deadline().After(first.Add(2 * DefaultTTL)) {
+		t.Errorf("deadline did not move: %s then %s", first, l.Deadline())
+	}
+
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	acquire(t, benji, key)
+	t.Logf("acquired %s after release", time.Since(start).Round(time.Millisecond))
+}
+
+// A holder that stops renewing (it crashed) fences itself before the other
+// node can take the lease.
+func TestSilentHolderFencesBeforeTakeover(t *testing.T) {
+	c := bustest.Start(t, bustest.Config(t, []string{"holly", "benji"}, "director"))
+	hc, bc := c.Ready("holly"), c.Ready("benji")
+	holly := newManager(t, hc, "holly", "benji")
+	benji := newManager(t, bc, "benji", "holly")
+	key := Key("vip")
+	l := acquire(t, holly, key)
+
+	holly.Close() // renewals stop, as when the holder dies
+	stopped := time.Now()
+	var fenced time.Time
+	go func() {
+		<-l.Lost()
+		fenced = time.Now()
+	}()
+	var got time.Time
+	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := benji.Acquire(ctx, key, nil)
+		if err == nil {
+			got = time.Now()
+		}
+		return err
+	})
+	if fenced.IsZero() || !fenced.Before(got) {
+		t.Fatalf("holder fenced at %v, other node acquired at %v", fenced, got)
+	}
+	t.Logf("renewals stopped -> other node holds: %s (holder's fence came %s before)",
+		got.Sub(stopped).Round(time.Millisecond), got.Sub(fenced).Round(time.Millisecond))
+}
+
+// When the bus accepts no writes, the holder keeps its lease on the peers'
+// promises, and keeps it after the bus recovers even if the key expired.
+func TestLeaderlessBusKeepsLeaseOnPromises(t *testing.T) {
+	c, hc, bc, others := leaderlessSetup(t)
+	holly := newManager(t, hc, "holly", "benji")
+	benji := newManager(t, bc, "benji", "holly")
+	key := Key("vip")
+	l := acquire(t, holly, key)
+
+	for _, m := range others {
+		c.StopMember(m)
+	}
+	// Well past the TTL: still held, and benji is bound by its promise. (benji
+	// does not try to acquire meanwhile: while its own Create is in flight
+	// it cannot promise, by design, see answerPromise.)
+	select {
+	case <-l.Lost():
+		t.Fatal("lease lost while the peer promised")
+	case <-time.After(4 * DefaultTTL):
+	}
+	if _, err := benji.Acquire(context.Background(), key, nil); !errors.Is(err, ErrPromised) {
+		t.Fatalf("benji while holly holds the lease on promises: %v", err)
+	}
+	if !l.Deadline().After(time.Now()) {
+		t.Fatal("deadline not extended")
+	}
+	for _, m := range others {
+		c.StartMember(m)
+	}
+	// Once the bus is back, the lease is renewed (or re-created) normally.
+	time.Sleep(3 * DefaultTTL)
+	select {
+	case <-l.Lost():
+		t.Fatal("lease lost after the bus recovered")
+	default:
+	}
+	bustest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		e, err := hc.JS.KeyValue(ctx, bus.BucketLeases)
+		if err != nil {
+			return err
+		}
+		v, err := e.Get(ctx, key)
+		if err != nil {
+			return err
+		}
+		if string(v.Value()) == "" {
+			return errors.New("empty")
+		}
+		return nil
+	})
+	if _, err := benji.Acquire(context.Background(), key, nil); !errors.Is(err, ErrHeld) && !errors.Is(err, ErrPromised) {
+		t.Fatalf("benji after recovery: %v", err)
+	}
+}
+
+// leaderlessSetup starts five voters and places the lease bucket's three
+// replicas away from benji, so that stopping the replicas other than holly
+// leaves holly and benji connected while the bucket accepts no writes: what
+// a hard-killed bucket leader looks like until a new one is elected.
+func leaderlessSetup(t *testing.T) (c *bustest.Cluster, holly, benji *bus.Conn, others []string) {
+	c = bustest.Start(t, bustest.Config(t, []string{"holly", "benji", "x1", "x2"}, "director"))
+	c.StopMember("benji")
+	holly = c.Ready("holly")
+	c.StartMember("benji")
+	benji = c.Connect("benji", "benji")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := holly.JS.Stream(ctx, "KV_"+bus.BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci := st.CachedInfo().Cluster
+	for _, n := range append([]string{ci.Leader}, replicaNames(ci)...) {
+		if n != "holly" {
+			others = append(others, n)
+		}
+	}
+	if len(others) < 2 {
+		t.Fatalf("lease bucket replicas: leader %s, others %v", ci.Leader, others)
+	}
+	return c, holly, benji, others
+}
+
+func replicaNames(ci *jetstream.ClusterInfo) []string {
+	var names []string
+	for _, r := range ci.Replicas {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// Without a promise from every peer the holder fences at its deadline.
+func TestNoPromiseNoLease(t *testing.T) {
+	c, hc, _, others := leaderlessSetup(t)
+	// benji runs no lease manager: nobody answers holly's promise requests.
+	holly := newManager(t, hc, "holly", "benji")
+	l := acquire(t, holly, Key("vip"))
+	for _, m := range others {
+		c.StopMember(m)
+	}
+	select {
+	case <-l.Lost():
+	case <-time.After(5 * DefaultTTL):
+		t.Fatal("lease kept without quorum and without promises")
+	}
+}
+
+func TestPromiseBlocksAcquire(t *testing.T) {
+	c := bustest.Start(t, bustest.Config(t, []string{"solo"}, ""))
+	m := newManager(t, c.Ready("solo"), "solo")
+	ok := false
+	bustest.CheckFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+		_, ok = m.askPromises("rsc.x")
+		if !ok {
+			return fmt.Errorf("no promise")
+		}
+		return nil
+	})
+	// solo has no peers, so ask its own answerer directly.
+	msg, err := c.Connect("solo", "t").NC.Request(promiseSubject("solo"), []byte(`{"key":"rsc.x","from":"other","duration":1000000000}`), time.Second)
+	if err != nil || string(msg.Data) != `{"granted":true}` {
+		t.Fatalf("promise: %v %s", err, msg.Data)
+	}
+	if _, err := m.Acquire(context.Background(), "rsc.x", nil); !errors.Is(err, ErrPromised) {
+		t.Fatalf("acquire while promised: %v", err)
+	}
+}
