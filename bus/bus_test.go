@@ -299,3 +299,26 @@ func TestSubjectToken(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestPreferStreamLeader(t *testing.T) {
+	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	c := tc.ready("holly")
+	ctx := context.Background()
+	stream := StreamOfBucket(BucketLeases)
+	checkFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+		if _, err := c.PreferStreamLeader(ctx, stream, "director"); err != nil {
+			return err
+		}
+		leader, err := c.StreamLeader(ctx, stream)
+		if err != nil {
+			return err
+		}
+		if leader != "director" {
+			return fmt.Errorf("leader %q", leader)
+		}
+		return nil
+	})
+	if moved, err := c.PreferStreamLeader(ctx, stream, "director"); moved || err != nil {
+		t.Errorf("second call: moved %v, %v", moved, err)
+	}
+}

@@ -122,6 +122,8 @@ func start(o Options) (*Member, error) {
 func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	hb := time.NewTicker(HeartbeatInterval)
 	defer hb.Stop()
+	lead := time.NewTicker(time.Second)
+	defer lead.Stop()
 	quorum := make(chan error, 1)
 	go func() { quorum <- m.waitQuorum(ctx) }()
 	for {
@@ -140,6 +142,10 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 			}
 		case <-hb.C:
 			m.heartbeat()
+		case <-lead.C:
+			if m.witness {
+				m.keepLeaseLeader(ctx)
+			}
 		}
 	}
 }
@@ -163,6 +169,21 @@ func (m *Member) waitQuorum(ctx context.Context) error {
 			return ctx.Err()
 		}
 		m.log.Warn("waiting for quorum", "waited", time.Since(start).Round(time.Second), "routes", m.server.NATS().NumRoutes(), "err", err)
+	}
+}
+
+// keepLeaseLeader keeps the lease bucket's Raft leader on the witness, which
+// runs no resources: a node that dies then never takes the leader with it,
+// and a lease moves within its TTL instead of after a 4-9 s election.
+func (m *Member) keepLeaseLeader(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	moved, err := m.conn.PreferStreamLeader(ctx, bus.StreamOfBucket(bus.BucketLeases), m.name)
+	switch {
+	case err != nil:
+		m.log.Debug("lease bucket leader not moved", "err", err)
+	case moved:
+		m.log.Info("moved the lease bucket's leader to the witness")
 	}
 }
 
