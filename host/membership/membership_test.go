@@ -1,0 +1,78 @@
+package membership
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/bus/bustest"
+)
+
+func TestJoinLeaveRejoin(t *testing.T) {
+	c := bustest.Start(t, bustest.Config(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	var mu sync.Mutex
+	var changes []Change
+	tr, err := New(conn, 300*time.Millisecond, func(ch Change) {
+		mu.Lock()
+		changes = append(changes, ch)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	conn.NC.Flush()
+
+	beat := func(node, inc string) { conn.Publish(bus.Heartbeat{Node: node, Incarnation: inc}) }
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // a keeps beating throughout
+		defer wg.Done()
+		for i := 0; i < 200; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				beat("a", "a1")
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	beat("b", "b1")
+	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if got := fmt.Sprint(tr.Online()); got != "[a b]" {
+			return fmt.Errorf("online %s", got)
+		}
+		return nil
+	})
+	// b goes silent: offline after the dead-after interval; a stays.
+	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if got := fmt.Sprint(tr.Online()); got != "[a]" {
+			return fmt.Errorf("online %s", got)
+		}
+		return nil
+	})
+	beat("b", "b2")
+	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if !tr.IsOnline("b") || tr.Incarnation("b") != "b2" {
+			return fmt.Errorf("b not back")
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	var bs []string
+	for _, ch := range changes {
+		if ch.Member == "b" {
+			bs = append(bs, fmt.Sprintf("%v/%v", ch.Online, ch.Rejoined))
+		}
+	}
+	if fmt.Sprint(bs) != "[true/false false/false true/true]" {
+		t.Errorf("b's changes: %v", bs)
+	}
+}
