@@ -15,6 +15,9 @@ import (
 //	tandem.action.<node>               ActionResult      each start/stop/probe a host ran
 //	tandem.monitor.<node>.<resource>   MonitorResult     each recurring monitor result
 //	tandem.transition                  TransitionEvent   the coordinator's new plan
+//	tandem.transition                  TransitionAbort   stop starting actions of a plan
+//	tandem.state.<node>                NodeResources     what a node runs, on every change
+//	tandem.state.request               (request)         every node answers with its NodeResources
 //	tandem.config                      ConfigChanged     the live configuration changed
 //	tandem.node.<node>                 NodeEvent         a member joined, left, was fenced
 //	tandem.log.<node>                  LogEvent          notable host messages for `tandem events`
@@ -66,18 +69,24 @@ const (
 
 // ActionResult reports one action a host ran (start, stop, probe, reload).
 type ActionResult struct {
-	Transition string        `json:"transition,omitempty"` // transition id, if the action came from one
-	Action     string        `json:"action,omitempty"`     // action id within the transition
-	Resource   string        `json:"resource"`             // primitive id
-	Clone      string        `json:"clone,omitempty"`      // clone id if cloned
-	Node       string        `json:"node"`
-	Op         string        `json:"op"`
-	Code       int32         `json:"code"` // sdk.Code
-	Message    string        `json:"message,omitempty"`
-	TimedOut   bool          `json:"timed_out,omitempty"`
-	Started    time.Time     `json:"started"`
-	Duration   time.Duration `json:"duration"`
+	Transition string `json:"transition,omitempty"` // transition id, if the action came from one
+	Action     string `json:"action,omitempty"`     // action id within the transition
+	Resource   string `json:"resource"`             // primitive id
+	Clone      string `json:"clone,omitempty"`      // clone id if cloned
+	Node       string `json:"node"`
+	Op         string `json:"op"`
+	Code       int32  `json:"code"` // sdk.Code
+	Message    string `json:"message,omitempty"`
+	TimedOut   bool   `json:"timed_out,omitempty"`
+	// Cancelled: the action never ran (its transition was aborted, or an
+	// action it waited for failed).
+	Cancelled bool          `json:"cancelled,omitempty"`
+	Started   time.Time     `json:"started"`
+	Duration  time.Duration `json:"duration"`
 }
+
+// OK says whether the action succeeded.
+func (a ActionResult) OK() bool { return a.Code == 0 && !a.TimedOut && !a.Cancelled }
 
 func (ActionResult) Kind() string      { return "action" }
 func (ActionResult) Schema() int       { return 1 }
@@ -117,6 +126,58 @@ type TransitionEvent struct {
 func (TransitionEvent) Kind() string    { return "transition" }
 func (TransitionEvent) Schema() int     { return 1 }
 func (TransitionEvent) Subject() string { return SubjectPrefix + "transition" }
+
+// TransitionAbort tells hosts to start no more actions of transition ID
+// ("*": of any transition); actions already running finish and report.
+type TransitionAbort struct {
+	ID          string `json:"id"`
+	Coordinator string `json:"coordinator"`
+	Reason      string `json:"reason"`
+}
+
+func (TransitionAbort) Kind() string    { return "transition-abort" }
+func (TransitionAbort) Schema() int     { return 1 }
+func (TransitionAbort) Subject() string { return SubjectPrefix + "transition" }
+
+// Resource states a node reports.
+const (
+	StateStarted  = "started"
+	StateStopped  = "stopped"
+	StateFailed   = "failed"   // failed and not yet stopped: must be stopped before it starts again
+	StateBlocked  = "blocked"  // a stop failed: the node cannot be trusted to have stopped it
+	StateStarting = "starting" // an action is running
+	StateStopping = "stopping"
+	StateUnknown  = "unknown" // not probed yet
+)
+
+// ResourceState is one resource (instance) on one node.
+type ResourceState struct {
+	Resource string    `json:"resource"`
+	Clone    string    `json:"clone,omitempty"`
+	Instance int       `json:"instance,omitempty"`
+	State    string    `json:"state"`
+	Since    time.Time `json:"since"`
+	Message  string    `json:"message,omitempty"`
+}
+
+// NodeResources is what a node runs: published on every change and as the
+// answer to a state request (the probe a new coordinator starts with).
+type NodeResources struct {
+	Node        string          `json:"node"`
+	Incarnation string          `json:"incarnation"`
+	Seq         uint64          `json:"seq"`
+	ConfigRev   uint64          `json:"config_rev"`
+	Probed      bool            `json:"probed"`         // every configured resource has been probed
+	Busy        []string        `json:"busy,omitempty"` // ids of actions running now
+	Resources   []ResourceState `json:"resources"`
+}
+
+func (NodeResources) Kind() string      { return "node-resources" }
+func (NodeResources) Schema() int       { return 1 }
+func (n NodeResources) Subject() string { return SubjectPrefix + "state." + n.Node }
+
+// SubjectStateRequest asks every node for its NodeResources.
+const SubjectStateRequest = SubjectPrefix + "state.request"
 
 // ConfigChanged says the live configuration moved to Revision.
 type ConfigChanged struct {

@@ -46,18 +46,38 @@ func ServeMembers(c *Conn, status func() MemberStatus) (*nats.Subscription, erro
 // GatherMembers asks every reachable member for its status. It returns when
 // expect members answered or timeout passed, sorted by name.
 func GatherMembers(c *Conn, expect int, timeout time.Duration) ([]MemberStatus, error) {
+	seen := map[string]MemberStatus{}
+	err := Gather(c, SubjectPing, nil, expect, timeout, func(data []byte) bool {
+		var st MemberStatus
+		if json.Unmarshal(data, &st) != nil || st.Name == "" {
+			return false
+		}
+		seen[st.Name] = st
+		return true
+	})
+	out := make([]MemberStatus, 0, len(seen))
+	for _, st := range seen {
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// Gather sends a request on subject and passes each answer to take until
+// take has accepted expect answers or timeout passed (scatter-gather: many
+// responders, one request).
+func Gather(c *Conn, subject string, payload []byte, expect int, timeout time.Duration, take func([]byte) bool) error {
 	inbox := c.NC.NewRespInbox()
 	sub, err := c.NC.SubscribeSync(inbox)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer sub.Unsubscribe()
-	if err := c.NC.PublishRequest(SubjectPing, inbox, nil); err != nil {
-		return nil, fmt.Errorf("asking members: %w", err)
+	if err := c.NC.PublishRequest(subject, inbox, payload); err != nil {
+		return fmt.Errorf("request on %s: %w", subject, err)
 	}
-	seen := map[string]MemberStatus{}
 	deadline := time.Now().Add(timeout)
-	for len(seen) < expect {
+	for got := 0; got < expect; {
 		left := time.Until(deadline)
 		if left <= 0 {
 			break
@@ -66,15 +86,9 @@ func GatherMembers(c *Conn, expect int, timeout time.Duration) ([]MemberStatus, 
 		if err != nil {
 			break
 		}
-		var st MemberStatus
-		if json.Unmarshal(m.Data, &st) == nil && st.Name != "" {
-			seen[st.Name] = st
+		if take(m.Data) {
+			got++
 		}
 	}
-	out := make([]MemberStatus, 0, len(seen))
-	for _, st := range seen {
-		out = append(out, st)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return nil
 }
