@@ -1,0 +1,476 @@
+// Package coordinator is Tandem's designated controller (Pacemaker's DC):
+// exactly one node at a time, the holder of the "coordinator" lease, turns
+// the live configuration and the observed state into transitions with the
+// scheduler (policies), publishes them, follows their results, and plans
+// again on every relevant event.
+//
+// The coordinator keeps no state of its own that a successor would need:
+// before each plan it asks every online node what it runs (the probe), and
+// fail-counts live in the bus. A coordinator change therefore neither
+// restarts nor duplicates anything: the new one starts by aborting whatever
+// transition may still be in flight, waits until no node is busy, and plans
+// from what the nodes report.
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/failures"
+	"github.com/tandem-ha/tandem/host/lease"
+	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/policies"
+)
+
+// LeaseKey is the lease whose holder is the coordinator.
+const LeaseKey = "coordinator"
+
+// StatusKey is where the coordinator keeps the cluster's status (state
+// bucket) for `tandem status`.
+const StatusKey = "status"
+
+// Config wires a coordinator to its node.
+type Config struct {
+	Conn     *bus.Conn
+	Node     string
+	Leases   *lease.Manager
+	Failures *failures.Store
+	// Online says which members are online now (membership tracker).
+	Online func() []string
+	// Live returns the current live configuration (nil Config: none yet).
+	Live   func() liveconfig.Revision
+	Logger *slog.Logger
+	// Debounce groups bursts of events into one plan (default 30 ms).
+	Debounce time.Duration
+	// ProbeTimeout bounds how long a plan waits for nodes' reports (1 s).
+	ProbeTimeout time.Duration
+}
+
+// Coordinator runs the election and, while elected, the planning loop.
+type Coordinator struct {
+	cfg   Config
+	log   *slog.Logger
+	pokes chan poke
+
+	mu      sync.Mutex
+	leading bool
+	seq     uint64
+}
+
+type poke struct {
+	reason string
+	abort  bool
+}
+
+// New makes a coordinator; Run starts it.
+func New(cfg Config) *Coordinator {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Debounce == 0 {
+		cfg.Debounce = 30 * time.Millisecond
+	}
+	if cfg.ProbeTimeout == 0 {
+		cfg.ProbeTimeout = time.Second
+	}
+	return &Coordinator{cfg: cfg, log: cfg.Logger.With("component", "coordinator"), pokes: make(chan poke, 64)}
+}
+
+// Poke tells the coordinator something changed (a member came or went, the
+// configuration changed). With abort, a transition in flight is aborted:
+// what it planned may no longer be right.
+func (c *Coordinator) Poke(reason string, abort bool) {
+	select {
+	case c.pokes <- poke{reason, abort}:
+	default:
+	}
+}
+
+// Leading says whether this node is the coordinator now.
+func (c *Coordinator) Leading() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leading
+}
+
+// Run takes part in the election until ctx ends. While it holds the lease
+// it coordinates; losing the lease (its fence deadline passed) stops that at
+// once.
+func (c *Coordinator) Run(ctx context.Context) {
+	retry := time.NewTicker(lease.DefaultTTL / 4)
+	defer retry.Stop()
+	for {
+		actx, cancel := context.WithTimeout(ctx, lease.DefaultTTL/2)
+		l, err := c.cfg.Leases.Acquire(actx, LeaseKey, nil)
+		cancel()
+		if err == nil {
+			c.lead(ctx, l)
+			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if err := l.Release(rctx); err != nil && ctx.Err() == nil {
+				c.log.Debug("releasing the coordinator lease", "err", err)
+			}
+			cancel()
+		} else if !errors.Is(err, lease.ErrHeld) && !errors.Is(err, lease.ErrPromised) && ctx.Err() == nil {
+			c.log.Debug("coordinator lease not acquired", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-retry.C:
+		}
+	}
+}
+
+// inflight follows the transition being executed.
+type inflight struct {
+	id       string
+	actions  map[string]policies.Action
+	results  map[string]bus.ActionResult
+	started  time.Time
+	deadline time.Time
+	aborted  bool
+	failed   bool
+}
+
+func (f *inflight) complete(online map[string]bool) bool {
+	for id, a := range f.actions {
+		if _, ok := f.results[id]; ok {
+			continue
+		}
+		if !online[a.Node] {
+			continue // its node is gone; whatever it did is probed when it returns
+		}
+		return false
+	}
+	return true
+}
+
+func (c *Coordinator) setLeading(v bool) {
+	c.mu.Lock()
+	c.leading = v
+	c.mu.Unlock()
+}
+
+func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
+	c.setLeading(true)
+	defer c.setLeading(false)
+	c.log.Info("this node is the coordinator")
+	_ = c.cfg.Conn.Publish(bus.LogEvent{Node: c.cfg.Node, Level: "info", Message: c.cfg.Node + " is the coordinator"})
+
+	results := make(chan bus.ActionResult, 256)
+	reports := make(chan bus.NodeResources, 256)
+	subA, err := bus.Subscribe(c.cfg.Conn, bus.SubjectPrefix+"action.*", func(r bus.ActionResult, _ bus.Envelope) {
+		select {
+		case results <- r:
+		default:
+			c.log.Warn("action result dropped (coordinator busy)", "action", r.Action)
+		}
+	})
+	if err != nil {
+		c.log.Error("subscribing to action results", "err", err)
+		return
+	}
+	defer subA.Unsubscribe()
+	subR, err := bus.Subscribe(c.cfg.Conn, bus.SubjectPrefix+"state.*", func(r bus.NodeResources, _ bus.Envelope) {
+		select {
+		case reports <- r:
+		default:
+		}
+	})
+	if err != nil {
+		c.log.Error("subscribing to node reports", "err", err)
+		return
+	}
+	defer subR.Unsubscribe()
+
+	// Whatever a previous coordinator set in motion starts nothing more.
+	_ = c.cfg.Conn.Publish(bus.TransitionAbort{ID: "*", Coordinator: c.cfg.Node, Reason: "new coordinator"})
+
+	var cur *inflight
+	seen := map[string]string{} // node/resource -> last reported state
+	dirty, reason := true, "coordinator elected"
+	var due time.Time // debounce: plan no earlier than this
+	var recheck time.Time
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	abort := func(why string) {
+		if cur == nil || cur.aborted {
+			return
+		}
+		cur.aborted = true
+		c.log.Info("aborting transition", "id", cur.id, "reason", why)
+		_ = c.cfg.Conn.Publish(bus.TransitionAbort{ID: cur.id, Coordinator: c.cfg.Node, Reason: why})
+	}
+	mark := func(why string) {
+		if !dirty {
+			reason = why
+		}
+		dirty = true
+		if due.IsZero() || due.Before(time.Now()) {
+			due = time.Now().Add(c.cfg.Debounce)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.Lost():
+			c.log.Warn("coordinator lease lost: no longer coordinating")
+			return
+		case p := <-c.pokes:
+			mark(p.reason)
+			if p.abort {
+				abort(p.reason)
+			}
+		case r := <-results:
+			if cur != nil && r.Transition == cur.id {
+				cur.results[r.Action] = r
+				if !r.OK() && !r.Cancelled {
+					cur.failed = true
+					abort(fmt.Sprintf("%s failed on %s: %s", r.Action, r.Node, r.Message))
+				}
+			}
+		case r := <-reports:
+			if rsc := newlyFailed(seen, r); rsc != "" {
+				why := rsc + " failed on " + r.Node
+				mark(why)
+				abort(why)
+			}
+		case <-tick.C:
+		}
+
+		now := time.Now()
+		if cur != nil {
+			online := c.onlineSet()
+			if cur.complete(online) || now.After(cur.deadline) {
+				if !cur.complete(online) {
+					c.log.Warn("transition timed out; planning again from the nodes' reports", "id", cur.id)
+				}
+				c.log.Info("transition done", "id", cur.id, "took", now.Sub(cur.started).Round(time.Millisecond),
+					"failed", cur.failed, "aborted", cur.aborted)
+				cur = nil
+				mark("transition done")
+			}
+		}
+		if !recheck.IsZero() && now.After(recheck) {
+			recheck = time.Time{}
+			mark("failure-timeout expired")
+		}
+		if cur != nil || !dirty || now.Before(due) {
+			continue
+		}
+		next, at, err := c.plan(ctx, reason)
+		if err != nil {
+			// Not ready (a node still busy, no report yet): try again soon.
+			c.log.Debug("not planning yet", "err", err)
+			due = now.Add(200 * time.Millisecond)
+			continue
+		}
+		dirty, recheck, cur = false, at, next
+	}
+}
+
+// newlyFailed names a resource the report shows failed that was not failed
+// in the node's previous report (a monitor found it failed, or a stop
+// failed), and remembers the report.
+func newlyFailed(seen map[string]string, r bus.NodeResources) string {
+	failed := ""
+	for _, rs := range r.Resources {
+		k := r.Node + "/" + rs.Resource
+		prev := seen[k]
+		seen[k] = rs.State
+		bad := rs.State == bus.StateFailed || rs.State == bus.StateBlocked
+		if bad && prev != bus.StateFailed && prev != bus.StateBlocked && failed == "" {
+			failed = rs.Resource
+		}
+	}
+	return failed
+}
+
+func (c *Coordinator) onlineSet() map[string]bool {
+	set := map[string]bool{}
+	for _, n := range c.cfg.Online() {
+		set[n] = true
+	}
+	return set
+}
+
+// errNotReady means the cluster is mid-change: plan again shortly.
+var errNotReady = errors.New("not ready")
+
+// plan gathers the nodes' reports, runs the scheduler and publishes the
+// transition, if any. It returns the transition in flight (nil: nothing to
+// do) and when to plan again without an event (failure-timeout).
+func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.Time, error) {
+	live := c.cfg.Live()
+	cfg := live.Config
+	if cfg == nil {
+		return nil, time.Time{}, fmt.Errorf("%w: no live configuration", errNotReady)
+	}
+	online := c.onlineSet()
+	reports, err := c.gather(cfg, online)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	st := policies.State{}
+	for _, n := range cfg.Nodes {
+		status := policies.Offline
+		if _, ok := reports[n.Name]; ok && online[n.Name] {
+			status = policies.Online
+		}
+		st.Nodes = append(st.Nodes, policies.NodeState{Name: n.Name, Status: status})
+	}
+	names := make([]string, 0, len(reports))
+	for n := range reports {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, rs := range reports[n].Resources {
+			switch rs.State {
+			case bus.StateStarted, bus.StateStarting:
+				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n})
+			case bus.StateFailed, bus.StateBlocked, bus.StateStopping:
+				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n, Failed: true})
+			}
+		}
+	}
+	fails, err := c.cfg.Failures.List(ctx)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: reading fail-counts: %v", errNotReady, err)
+	}
+	for _, f := range fails {
+		if _, known := cfg.Resource(f.Resource); known && cfg.Node(f.Node) != nil {
+			st.Failures = append(st.Failures, policies.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Last: f.Last})
+		}
+	}
+	now := time.Now()
+	res, err := policies.Schedule(policies.Input{Config: cfg, State: st, Now: now})
+	if err != nil {
+		c.log.Error("scheduler refused the input", "err", err)
+		return nil, time.Time{}, fmt.Errorf("%w: %v", errNotReady, err)
+	}
+	c.saveStatus(ctx, live, st, res, reports, fails)
+	if res.Transition.Empty() {
+		c.log.Debug("nothing to do", "reason", reason)
+		return nil, res.RecheckAt, nil
+	}
+	c.mu.Lock()
+	c.seq++
+	id := fmt.Sprintf("%s-%d-%d", c.cfg.Node, now.Unix(), c.seq)
+	c.mu.Unlock()
+	plan, err := json.Marshal(res.Transition)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := c.cfg.Conn.Publish(bus.TransitionEvent{ID: id, Coordinator: c.cfg.Node, ConfigRev: live.Rev, Reason: reason, Plan: plan}); err != nil {
+		return nil, time.Time{}, fmt.Errorf("%w: publishing transition: %v", errNotReady, err)
+	}
+	f := &inflight{id: id, actions: map[string]policies.Action{}, results: map[string]bus.ActionResult{}, started: now}
+	var longest time.Duration
+	var lines []string
+	for _, a := range res.Transition.Actions {
+		f.actions[a.ID] = a
+		lines = append(lines, a.ID)
+		longest += actionTimeout(cfg, a)
+	}
+	f.deadline = now.Add(longest + 10*time.Second)
+	c.log.Info("transition published", "id", id, "reason", reason, "actions", strings.Join(lines, " "))
+	return f, res.RecheckAt, nil
+}
+
+// actionTimeout is the configured timeout of a's operation, or the default.
+func actionTimeout(cfg *config.Config, a policies.Action) time.Duration {
+	if r, _ := cfg.Resource(a.Resource); r != nil {
+		if op, ok := r.Op(string(a.Op)); ok && op.Timeout > 0 {
+			return op.Timeout
+		}
+	}
+	return DefaultActionTimeout
+}
+
+// DefaultActionTimeout is Pacemaker's default operation timeout.
+const DefaultActionTimeout = 20 * time.Second
+
+// gather asks every online node for its report. A plan needs one from each
+// online node, each probed and none busy.
+func (c *Coordinator) gather(cfg *config.Config, online map[string]bool) (map[string]bus.NodeResources, error) {
+	expect := 0
+	for _, n := range cfg.Nodes {
+		if online[n.Name] {
+			expect++
+		}
+	}
+	reports := map[string]bus.NodeResources{}
+	err := bus.Gather(c.cfg.Conn, bus.SubjectStateRequest, nil, expect, c.cfg.ProbeTimeout, func(data []byte) bool {
+		r, _, err := bus.Decode[bus.NodeResources](data)
+		if err != nil || cfg.Node(r.Node) == nil {
+			return false
+		}
+		reports[r.Node] = r
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotReady, err)
+	}
+	for _, n := range cfg.Nodes {
+		if !online[n.Name] {
+			delete(reports, n.Name)
+			continue
+		}
+		r, ok := reports[n.Name]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%w: no report from %s", errNotReady, n.Name)
+		case !r.Probed:
+			return nil, fmt.Errorf("%w: %s has not probed its resources yet", errNotReady, n.Name)
+		case len(r.Busy) > 0:
+			return nil, fmt.Errorf("%w: %s is still running %v", errNotReady, n.Name, r.Busy)
+		}
+	}
+	return reports, nil
+}
+
+// Status is what the coordinator last saw and decided, for `tandem status`.
+type Status struct {
+	Coordinator string                `json:"coordinator"`
+	Time        time.Time             `json:"time"`
+	ConfigRev   uint64                `json:"config_rev"`
+	Nodes       []policies.NodeState  `json:"nodes"`
+	Reports     []bus.NodeResources   `json:"reports"`
+	Placement   []policies.Assignment `json:"placement"`
+	Notes       []policies.Note       `json:"notes,omitempty"`
+	Failures    []failures.Record     `json:"failures,omitempty"`
+	Pending     []policies.Action     `json:"pending,omitempty"`
+}
+
+func (c *Coordinator) saveStatus(ctx context.Context, live liveconfig.Revision, st policies.State, res *policies.Result,
+	reports map[string]bus.NodeResources, fails []failures.Record) {
+	s := Status{Coordinator: c.cfg.Node, Time: time.Now().UTC(), ConfigRev: live.Rev, Nodes: st.Nodes,
+		Placement: res.Placement, Notes: res.Notes, Failures: fails, Pending: res.Transition.Actions}
+	for _, n := range live.Config.Nodes {
+		if r, ok := reports[n.Name]; ok {
+			s.Reports = append(s.Reports, r)
+		}
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return
+	}
+	kv, err := c.cfg.Conn.KV(ctx, bus.BucketState)
+	if err == nil {
+		_, err = kv.Put(ctx, StatusKey, data)
+	}
+	if err != nil {
+		c.log.Debug("status not saved", "err", err)
+	}
+}
