@@ -1,0 +1,221 @@
+package policies
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+// The transition holds exactly the actions the placement needs: a stop
+// where an instance runs (or failed) and should not stay, a start where one
+// should run and does not. Edges:
+//
+//   - every start of a resource waits for every stop of that resource
+//     (a primitive moves stop-then-start; a clone stops what it stops
+//     before it starts anything, as Pacemaker's clone pseudo-actions do);
+//   - an order "first then then" makes then's then-action actions wait for
+//     first's first-action actions, all of them, or for interleaved clones
+//     those on the same node; a symmetrical order also makes first's
+//     reverse actions wait for then's reverse actions (stops in reverse).
+//
+// Orders never add actions: a "then" resource that keeps running is not
+// restarted because "first" starts, moves or recovers (Pacemaker would
+// restart it; see docs/scheduler.md).
+
+type unitActions struct {
+	starts, stops []int // indexes into builder.actions
+}
+
+type builder struct {
+	actions []Action
+	after   []map[int]bool
+	byUnit  map[*unit]*unitActions
+}
+
+func (b *builder) add(a Action) int {
+	a.ID = ActionID(a.Op, a.Resource, a.Clone, a.Instance, a.Node)
+	b.actions = append(b.actions, a)
+	b.after = append(b.after, nil)
+	return len(b.actions) - 1
+}
+
+func (b *builder) edge(from, to int) {
+	if from == to {
+		return
+	}
+	if b.after[to] == nil {
+		b.after[to] = map[int]bool{}
+	}
+	b.after[to][from] = true
+}
+
+func (s *scheduler) transition() (*Transition, error) {
+	b := &builder{byUnit: map[*unit]*unitActions{}}
+	for _, u := range s.units {
+		ua := &unitActions{}
+		b.byUnit[u] = ua
+		target := map[int]int{}
+		for _, a := range u.insts {
+			target[a.inst] = a.node
+		}
+		cur := append([]current(nil), u.cur...)
+		sort.Slice(cur, func(i, j int) bool {
+			if cur[i].inst != cur[j].inst {
+				return cur[i].inst < cur[j].inst
+			}
+			return s.nameRank[cur[i].node] < s.nameRank[cur[j].node]
+		})
+		keep := map[assigned]bool{}
+		for _, c := range cur {
+			tgt, placed := target[c.inst]
+			if !c.managed || (placed && tgt == c.node && !c.failed) {
+				keep[assigned{c.inst, c.node}] = true
+				continue
+			}
+			ua.stops = append(ua.stops, b.add(Action{Resource: u.r.ID, Clone: u.clone, Instance: c.inst,
+				Node: s.nodes[c.node].name, Op: OpStop, Reason: s.stopReason(u, c, tgt, placed)}))
+		}
+		for _, a := range u.insts {
+			if keep[a] {
+				continue
+			}
+			ua.starts = append(ua.starts, b.add(Action{Resource: u.r.ID, Clone: u.clone, Instance: a.inst,
+				Node: s.nodes[a.node].name, Op: OpStart, Reason: s.startReason(u, a)}))
+		}
+		for _, st := range ua.starts {
+			for _, sp := range ua.stops {
+				b.edge(sp, st)
+			}
+		}
+	}
+	for _, o := range s.orphans {
+		if s.nodes[s.nodeIdx[o.Node]].status == Maintenance {
+			continue
+		}
+		b.add(Action{Resource: o.Resource, Clone: o.Clone, Instance: o.Instance, Node: o.Node, Op: OpStop,
+			Reason: "not in the configuration any more"})
+		s.note(o.Resource, fmt.Sprintf("not in the configuration: stopped on %s", o.Node))
+	}
+	for _, o := range s.orders {
+		s.orderEdges(b, o)
+	}
+	for i := range b.actions {
+		ids := make([]string, 0, len(b.after[i]))
+		for j := range b.after[i] {
+			ids = append(ids, b.actions[j].ID)
+		}
+		sort.Strings(ids)
+		if len(ids) > 0 {
+			b.actions[i].After = ids
+		}
+	}
+	sorted, err := topoSort(b.actions)
+	if err != nil {
+		return nil, err
+	}
+	return &Transition{Version: TransitionVersion, Actions: sorted}, nil
+}
+
+func opOf(a config.Action) (Op, bool) {
+	switch a {
+	case config.ActionStart:
+		return OpStart, true
+	case config.ActionStop:
+		return OpStop, true
+	}
+	return "", false // promote/demote: Tandem has no promotable clones, so these never happen
+}
+
+func reverse(op Op) Op {
+	if op == OpStart {
+		return OpStop
+	}
+	return OpStart
+}
+
+func (ua *unitActions) of(op Op) []int {
+	if op == OpStart {
+		return ua.starts
+	}
+	return ua.stops
+}
+
+// orderEdges adds the edges of one ordering constraint.
+func (s *scheduler) orderEdges(b *builder, o order) {
+	fop, ok1 := opOf(o.o.FirstAction)
+	top, ok2 := opOf(o.o.ThenAction)
+	if !ok1 || !ok2 {
+		return
+	}
+	f, t := b.byUnit[o.first], b.byUnit[o.then]
+	interleave := o.first.clone != "" && o.then.clone != "" && o.then.r.Clone.Interleave
+	link := func(befores, afters []int) {
+		for _, a := range afters {
+			for _, bf := range befores {
+				if interleave && b.actions[a].Node != b.actions[bf].Node {
+					continue
+				}
+				b.edge(bf, a)
+			}
+		}
+	}
+	link(f.of(fop), t.of(top))
+	if o.o.Symmetrical {
+		link(t.of(reverse(top)), f.of(reverse(fop)))
+	}
+}
+
+func (s *scheduler) stopReason(u *unit, c current, tgt int, placed bool) string {
+	here := s.nodes[c.node].name
+	switch {
+	case c.failed && placed && tgt == c.node:
+		return "recover: failed on " + here
+	case placed && c.failed:
+		return fmt.Sprintf("failed on %s; moving to %s", here, s.nodes[tgt].name)
+	case placed:
+		return "move to " + s.nodes[tgt].name
+	case len(u.insts) == 0 && u.why != "":
+		return u.why
+	}
+	return s.nodeReason(u, c.node)
+}
+
+func (s *scheduler) startReason(u *unit, a assigned) string {
+	for _, c := range u.cur {
+		if c.inst != a.inst {
+			continue
+		}
+		if c.node == a.node {
+			return "recover: restart after failure"
+		}
+		return "move from " + s.nodes[c.node].name
+	}
+	return "start"
+}
+
+// nodeReason says why u cannot keep an instance on node n.
+func (s *scheduler) nodeReason(u *unit, n int) string {
+	nd := s.nodes[n]
+	if !nd.avail {
+		return nd.name + " is " + string(nd.status)
+	}
+	if why := u.baseWhy[n]; why != "" {
+		return fmt.Sprintf("cannot run on %s: %s", nd.name, why)
+	}
+	if u.bans != nil && u.bans[n] != "" {
+		return fmt.Sprintf("cannot run on %s: %s", nd.name, u.bans[n])
+	}
+	for _, c := range u.withs {
+		switch {
+		case c.score >= inf && c.prim.on != nil && !c.prim.on[n]:
+			return fmt.Sprintf("cannot run on %s: colocation %s needs %s there", nd.name, c.c.ID, c.prim.id)
+		case c.score <= negInf && c.prim.on != nil && c.prim.on[n]:
+			return fmt.Sprintf("cannot run on %s: colocation %s keeps it away from %s", nd.name, c.c.ID, c.prim.id)
+		}
+	}
+	if u.w != nil && u.w[n] < 0 {
+		return fmt.Sprintf("cannot run on %s (score %s)", nd.name, u.w[n])
+	}
+	return fmt.Sprintf("not needed on %s (clone-max %d, clone-node-max %d)", nd.name, u.max, u.nodeMax)
+}

@@ -1,0 +1,377 @@
+package policies
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+// scheduler holds one run's compiled input and its working state. Nodes
+// and resources are numbered (configuration order) so that the hot loops
+// index slices instead of maps.
+type scheduler struct {
+	cfg     *config.Config
+	now     time.Time
+	explain bool
+
+	nodes    []node
+	nodeIdx  map[string]int
+	nameRank []int // position of each node in name order (ties are broken by name)
+
+	units  []*unit
+	byID   map[string]*unit // primitive ids and clone ids
+	orders []order
+
+	failures map[string][]Failure // by primitive id
+	orphans  []InstanceState
+	notes    []Note
+	recheck time.Time
+
+	alloc []int // resources assigned to each node so far (Pacemaker's num_resources)
+}
+
+type node struct {
+	name   string
+	status NodeStatus
+	// avail: the node may be given resources (online, not standby, not in
+	// maintenance), Pacemaker's pcmk__node_available without scores.
+	avail bool
+}
+
+// unit is a resource as constraints name it: a primitive, or a clone with
+// its instances.
+type unit struct {
+	r       *config.Resource
+	id      string // clone id for a clone, else the primitive id
+	clone   string // clone id or ""
+	pos     int    // configuration order
+	max     int    // instances wanted (1 for a primitive)
+	nodeMax int
+	meta    config.EffectiveMeta
+	sticky  config.Score
+	stopped bool // target-role=Stopped
+
+	base      []config.Score // location, failures, node availability; stickiness for primitives
+	baseParts [][]ScorePart  // explanation of base (explain only)
+	baseWhy   map[int]string // first reason a node scores below 0 in base
+	bans  []string       // per node: why the order rule forbids it ("" allowed); nil when none
+	block string         // why the order rule forbids the whole resource
+
+	withs []*colo // colocations where this is the dependent ("this with")
+	deps  []*colo // colocations where this is the primary ("with this")
+
+	cur []current // active instances on nodes that still count
+
+	// allocation state
+	state   int
+	merging bool
+	w       []config.Score // final weights (clone: clone-level weights)
+	wParts  [][]ScorePart
+	insts   []assigned
+	on      []bool // node has an instance after allocation
+	why     string // why it got no instance at all, when known
+	sortKey []config.Score
+}
+
+const (
+	unassigned = iota
+	assigning
+	done
+)
+
+type current struct {
+	inst    int
+	node    int
+	failed  bool
+	managed bool // false on a node in maintenance: left as it is
+}
+
+type assigned struct {
+	inst int
+	node int
+}
+
+type colo struct {
+	c          *config.Colocation
+	dep, prim  *unit
+	score      config.Score
+	factor     float64 // score / INFINITY
+	influences bool
+}
+
+type order struct {
+	o           *config.Order
+	first, then *unit
+}
+
+func newScheduler(in Input) (*scheduler, error) {
+	cfg := in.Config
+	if cfg == nil {
+		return nil, invalid("no configuration")
+	}
+	if err := checkState(cfg, &in.State); err != nil {
+		return nil, err
+	}
+	s := &scheduler{cfg: cfg, now: in.Now, explain: in.Explain, nodeIdx: map[string]int{}, byID: map[string]*unit{}}
+
+	observed := map[string]NodeStatus{}
+	for _, n := range in.State.Nodes {
+		observed[n.Name] = n.Status
+	}
+	for i, n := range cfg.Nodes {
+		st, ok := observed[n.Name]
+		if !ok {
+			st = Offline
+		}
+		if st != Offline {
+			switch {
+			case n.Maintenance || st == Maintenance:
+				st = Maintenance
+			case n.Standby || st == Standby:
+				st = Standby
+			}
+		}
+		s.nodes = append(s.nodes, node{name: n.Name, status: st, avail: st == Online})
+		s.nodeIdx[n.Name] = i
+	}
+	order := make([]int, len(s.nodes))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return s.nodes[order[a]].name < s.nodes[order[b]].name })
+	s.nameRank = make([]int, len(s.nodes))
+	for rank, i := range order {
+		s.nameRank[i] = rank
+	}
+	s.alloc = make([]int, len(s.nodes))
+
+	for i := range cfg.Resources {
+		r := &cfg.Resources[i]
+		u := &unit{r: r, id: r.ID, pos: i, max: 1, nodeMax: 1, meta: cfg.Effective(r)}
+		u.sticky = config.ClampScore(int64(u.meta.Stickiness))
+		if r.Clone != nil {
+			u.id, u.clone = r.Clone.ID, r.Clone.ID
+			u.max = r.Clone.Max
+			if u.max == 0 {
+				u.max = len(cfg.Nodes)
+			}
+			if r.Clone.NodeMax > 0 {
+				u.nodeMax = r.Clone.NodeMax
+			}
+			// Pacemaker: clone instances are sticky by 1 unless told
+			// otherwise, so that they do not shuffle between equal nodes.
+			if r.Meta.Stickiness == nil && cfg.Defaults.Stickiness == nil {
+				u.sticky = 1
+			}
+		}
+		u.stopped = u.meta.TargetRole == config.RoleStopped
+		s.units = append(s.units, u)
+		s.byID[u.id] = u
+		s.byID[r.ID] = u
+	}
+	if err := s.bindConstraints(); err != nil {
+		return nil, err
+	}
+	s.failures = map[string][]Failure{}
+	for _, f := range in.State.Failures {
+		s.failures[f.Resource] = append(s.failures[f.Resource], f)
+	}
+	s.bindState(in.State)
+	for _, u := range s.units {
+		s.computeBase(u)
+	}
+	return s, nil
+}
+
+// bindConstraints links constraints to units. Constraints that name
+// nothing were caught by config validation; a config built in code may
+// still hold them, so they are errors here too.
+func (s *scheduler) bindConstraints() error {
+	cfg := s.cfg
+	for i := range cfg.Colocations {
+		c := &cfg.Colocations[i]
+		dep, prim := s.byID[c.Rsc], s.byID[c.With]
+		if dep == nil || prim == nil {
+			return invalid("colocation %s: %s with %s names an unknown resource", c.ID, c.Rsc, c.With)
+		}
+		if dep == prim || c.Score == 0 {
+			continue // nothing to do (config validation refuses self-colocation)
+		}
+		cl := &colo{c: c, dep: dep, prim: prim, score: c.Score, factor: float64(c.Score) / float64(inf), influences: true}
+		dep.withs = append(dep.withs, cl)
+		prim.deps = append(prim.deps, cl)
+	}
+	for i := range cfg.Orders {
+		o := &cfg.Orders[i]
+		f, t := s.byID[o.First], s.byID[o.Then]
+		if f == nil || t == nil {
+			return invalid("order %s: %s then %s names an unknown resource", o.ID, o.First, o.Then)
+		}
+		if f == t {
+			continue
+		}
+		s.orders = append(s.orders, order{o: o, first: f, then: t})
+	}
+	for i := range cfg.Locations {
+		l := &cfg.Locations[i]
+		if s.byID[l.Rsc] == nil {
+			return invalid("location %s names unknown resource %s", l.ID, l.Rsc)
+		}
+	}
+	return nil
+}
+
+// bindState sorts the observed instances into units (or orphans) and
+// drops what ran on nodes that are gone.
+func (s *scheduler) bindState(st State) {
+	for _, in := range normalizeInstances(s.cfg, st.Instances) {
+		n, ok := s.nodeIdx[in.Node]
+		if !ok {
+			s.note(in.Resource, fmt.Sprintf("reported on %s, which is not a configured node: ignored", in.Node))
+			continue
+		}
+		if s.nodes[n].status == Offline {
+			continue // the node is gone, and its resources with it
+		}
+		u := s.byID[in.Resource]
+		if u == nil {
+			s.orphans = append(s.orphans, in)
+			continue
+		}
+		u.cur = append(u.cur, current{inst: in.Instance, node: n, failed: in.Failed, managed: s.nodes[n].status != Maintenance})
+	}
+}
+
+func (s *scheduler) note(rsc, text string) { s.notes = append(s.notes, Note{Resource: rsc, Text: text}) }
+
+// computeBase scores every node for u before colocations: node
+// availability, location constraints, failures, and a primitive's
+// stickiness on the node it runs on.
+func (s *scheduler) computeBase(u *unit) {
+	nn := len(s.nodes)
+	u.base = make([]config.Score, nn)
+	if s.explain {
+		u.baseParts = make([][]ScorePart, nn)
+	}
+	for i, n := range s.nodes {
+		if !n.avail {
+			s.addPart(u.base, u.baseParts, i, negInf, "node is "+string(n.status))
+		}
+	}
+	for i := range s.cfg.Locations {
+		l := &s.cfg.Locations[i]
+		if s.byID[l.Rsc] != u {
+			continue
+		}
+		if n, ok := s.nodeIdx[l.Node]; ok {
+			s.addPart(u.base, u.baseParts, n, l.Score, "location "+l.ID)
+			if u.base[n] < 0 {
+				u.why1(n, fmt.Sprintf("location %s scores it %s", l.ID, l.Score))
+			}
+		}
+	}
+	threshold := u.meta.MigrationThreshold
+	for _, f := range s.failuresOf(u) {
+		n := s.nodeIdx[f.Node]
+		count := f.Count
+		if timeout := u.meta.FailureTimeout; timeout > 0 {
+			expires := f.Last.Add(timeout)
+			if !s.now.Before(expires) {
+				continue // forgotten
+			}
+			if threshold > 0 && count >= threshold && (s.recheck.IsZero() || expires.Before(s.recheck)) {
+				s.recheck = expires
+			}
+		}
+		if threshold > 0 && count >= threshold {
+			why := fmt.Sprintf("%s failed %s times on %s (migration-threshold %s)", u.r.ID, countString(count), f.Node, countString(threshold))
+			s.addPart(u.base, u.baseParts, n, negInf, why)
+			u.why1(n, why)
+		}
+	}
+	if u.clone == "" && len(u.cur) == 1 && u.sticky != 0 {
+		s.addPart(u.base, u.baseParts, u.cur[0].node, u.sticky, "resource-stickiness (running here)")
+	}
+	for n := range u.baseWhy {
+		if u.base[n] >= 0 {
+			delete(u.baseWhy, n)
+		}
+	}
+}
+
+// why1 keeps the first reason node n is forbidden.
+func (u *unit) why1(n int, why string) {
+	if u.baseWhy == nil {
+		u.baseWhy = map[int]string{}
+	}
+	if _, ok := u.baseWhy[n]; !ok {
+		u.baseWhy[n] = why
+	}
+}
+
+func countString(n int) string {
+	if n >= int(inf) {
+		return "INFINITY"
+	}
+	return fmt.Sprint(n)
+}
+
+// failuresOf returns u's failure records on configured nodes, merged per
+// node (counts add up, the latest time wins).
+func (s *scheduler) failuresOf(u *unit) []Failure {
+	var out []Failure
+	for _, f := range s.failures[u.r.ID] {
+		if f.Count == 0 {
+			continue
+		}
+		if _, ok := s.nodeIdx[f.Node]; !ok {
+			continue
+		}
+		merged := false
+		for i := range out {
+			if out[i].Node == f.Node {
+				out[i].Count = int(config.ClampScore(int64(out[i].Count) + int64(f.Count)))
+				if f.Last.After(out[i].Last) {
+					out[i].Last = f.Last
+				}
+				merged = true
+			}
+		}
+		if !merged {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// addPart adds score to w[n] and, when explaining (parts != nil), records
+// why.
+func (s *scheduler) addPart(w []config.Score, parts [][]ScorePart, n int, score config.Score, reason string) {
+	w[n] = addScores(w[n], score)
+	if parts != nil {
+		parts[n] = append(parts[n], ScorePart{Score: score, Reason: reason})
+	}
+}
+
+// setPart forces w[n] to score (a ban that must not be softened).
+func (s *scheduler) setPart(w []config.Score, parts [][]ScorePart, n int, score config.Score, reason string) {
+	w[n] = score
+	if parts != nil {
+		parts[n] = append(parts[n], ScorePart{Score: score, Reason: reason})
+	}
+}
+
+// copyWeights copies a weight vector and, when explaining, its parts.
+func copyWeights(w []config.Score, parts [][]ScorePart) ([]config.Score, [][]ScorePart) {
+	w2 := append([]config.Score(nil), w...)
+	if parts == nil {
+		return w2, nil
+	}
+	p2 := make([][]ScorePart, len(parts))
+	for i, p := range parts {
+		p2[i] = append([]ScorePart(nil), p...)
+	}
+	return w2, p2
+}

@@ -1,0 +1,227 @@
+package policies
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+// NodeStatus is what a node can do for resources right now.
+type NodeStatus string
+
+// Node statuses. The configuration's standby and maintenance flags are
+// combined with the observed status: a node configured standby is standby
+// even when the state says online.
+const (
+	// Online nodes run resources.
+	Online NodeStatus = "online"
+	// Offline nodes are gone (dead or cut off). Whatever they ran is
+	// treated as stopped: a node that loses the bus stops its resources by
+	// itself (lease self-fencing), so no stop is scheduled there.
+	Offline NodeStatus = "offline"
+	// Standby nodes run nothing: their resources are moved away.
+	Standby NodeStatus = "standby"
+	// Maintenance nodes are left alone: what runs there keeps running,
+	// nothing is started or stopped there.
+	Maintenance NodeStatus = "maintenance"
+)
+
+// NodeState is the observed status of one configured node.
+type NodeState struct {
+	Name   string     `json:"name"`
+	Status NodeStatus `json:"status"`
+}
+
+// InstanceState says that one instance of a resource is active on a node:
+// started, or failed (it was started and then failed: it must be stopped
+// before it can start again). An instance absent from the state is stopped.
+type InstanceState struct {
+	// Resource is the primitive id (for a clone, the cloned primitive).
+	Resource string `json:"resource"`
+	// Clone is the clone id if the resource is cloned. The configuration
+	// decides for configured resources; this is only used to stop orphans
+	// (resources no longer in the configuration).
+	Clone string `json:"clone,omitempty"`
+	// Instance numbers the instances of a clone (0 for a primitive). The
+	// numbers are labels: duplicates are renumbered (see normalize).
+	Instance int    `json:"instance,omitempty"`
+	Node     string `json:"node"`
+	Failed   bool   `json:"failed,omitempty"`
+}
+
+// Failure is the failure history of a resource on a node: how many times it
+// failed there (Pacemaker's fail-count) and when it last did. A failed start
+// is fatal in Pacemaker (start-failure-is-fatal): record it with Count
+// config.Infinity.
+type Failure struct {
+	Resource string    `json:"resource"` // primitive id
+	Node     string    `json:"node"`
+	Count    int       `json:"count"`
+	Last     time.Time `json:"last"`
+}
+
+// State is what the scheduler knows about the cluster besides its
+// configuration.
+type State struct {
+	// Nodes lists the observed status of nodes. A configured node that is
+	// not listed is offline: the scheduler never places anything on a node
+	// nobody has seen. AllOnline lists every node as online.
+	Nodes     []NodeState     `json:"nodes"`
+	Instances []InstanceState `json:"instances,omitempty"`
+	Failures  []Failure       `json:"failures,omitempty"`
+}
+
+// AllOnline lists every configured node as online.
+func AllOnline(cfg *config.Config) []NodeState {
+	ns := make([]NodeState, len(cfg.Nodes))
+	for i, n := range cfg.Nodes {
+		ns[i] = NodeState{Name: n.Name, Status: Online}
+	}
+	return ns
+}
+
+// Input is everything a scheduling run depends on.
+type Input struct {
+	Config *config.Config
+	State  State
+	// Now is compared with failure times for failure-timeout.
+	Now time.Time
+	// Explain records, for every resource and node, the parts its score is
+	// made of (Result.Scores). It costs time and memory on big clusters.
+	Explain bool
+}
+
+// ErrInvalidInput is wrapped by every error about a malformed Input.
+var ErrInvalidInput = errors.New("invalid scheduler input")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))
+}
+
+// checkState rejects states that cannot be meant: they would make the
+// scheduler guess.
+func checkState(cfg *config.Config, s *State) error {
+	seenNode := map[string]bool{}
+	for i, n := range s.Nodes {
+		switch n.Status {
+		case Online, Offline, Standby, Maintenance:
+		default:
+			return invalid("nodes[%d] (%q): status %q is not online, offline, standby or maintenance", i, n.Name, n.Status)
+		}
+		if n.Name == "" {
+			return invalid("nodes[%d]: name is missing", i)
+		}
+		if seenNode[n.Name] {
+			return invalid("nodes[%d]: node %q is listed twice", i, n.Name)
+		}
+		seenNode[n.Name] = true
+	}
+	type where struct{ rsc, node string }
+	seen := map[where]int{}
+	for i, in := range s.Instances {
+		if in.Resource == "" || in.Node == "" {
+			return invalid("instances[%d]: resource and node are required", i)
+		}
+		if in.Instance < 0 {
+			return invalid("instances[%d] (%s on %s): instance %d is negative", i, in.Resource, in.Node, in.Instance)
+		}
+		if r, isClone := cfg.Resource(in.Resource); r != nil && isClone {
+			return invalid("instances[%d]: %q is a clone id; name the cloned primitive %q", i, in.Resource, r.ID)
+		}
+		k := where{in.Resource, in.Node}
+		if r, _ := cfg.Resource(in.Resource); r != nil && r.Clone == nil {
+			if j, dup := seen[k]; dup {
+				return invalid("instances[%d]: %s is listed twice on %s (also instances[%d])", i, in.Resource, in.Node, j)
+			}
+		}
+		seen[k] = i
+	}
+	for i, f := range s.Failures {
+		if f.Resource == "" || f.Node == "" {
+			return invalid("failures[%d]: resource and node are required", i)
+		}
+		if f.Count < 0 {
+			return invalid("failures[%d] (%s on %s): count %d is negative", i, f.Resource, f.Node, f.Count)
+		}
+	}
+	return nil
+}
+
+// normalizeInstances gives every active instance of a clone a distinct
+// number: sources that do not track numbers (a host reports "haproxy runs
+// here") may send duplicates. The first holder of a number, by node name,
+// keeps it; the others take the lowest free numbers. Primitives are instance
+// 0. The result is sorted by resource, instance, node.
+func normalizeInstances(cfg *config.Config, in []InstanceState) []InstanceState {
+	out := append([]InstanceState(nil), in...)
+	for i := range out {
+		if !cloned(cfg, out[i]) {
+			out[i].Instance = 0
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Resource != b.Resource {
+			return a.Resource < b.Resource
+		}
+		if a.Instance != b.Instance {
+			return a.Instance < b.Instance
+		}
+		return a.Node < b.Node
+	})
+	for start := 0; start < len(out); {
+		end := start
+		for end < len(out) && out[end].Resource == out[start].Resource {
+			end++
+		}
+		if cloned(cfg, out[start]) {
+			renumber(out[start:end])
+		}
+		start = end
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Resource != b.Resource {
+			return a.Resource < b.Resource
+		}
+		if a.Instance != b.Instance {
+			return a.Instance < b.Instance
+		}
+		return a.Node < b.Node
+	})
+	return out
+}
+
+// cloned says whether an instance belongs to a clone: the configuration
+// decides, or for an orphan, the clone id the state recorded.
+func cloned(cfg *config.Config, in InstanceState) bool {
+	if r, _ := cfg.Resource(in.Resource); r != nil {
+		return r.Clone != nil
+	}
+	return in.Clone != ""
+}
+
+// renumber fixes duplicate instance numbers of one clone (sorted by
+// instance, then node).
+func renumber(group []InstanceState) {
+	used := map[int]bool{}
+	var dups []int
+	for i, in := range group {
+		if used[in.Instance] {
+			dups = append(dups, i)
+			continue
+		}
+		used[in.Instance] = true
+	}
+	next := 0
+	for _, i := range dups {
+		for used[next] {
+			next++
+		}
+		group[i].Instance = next
+		used[next] = true
+	}
+}

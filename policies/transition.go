@@ -1,0 +1,314 @@
+package policies
+
+import (
+	"container/heap"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+// Op is what an action does to a resource instance on a node.
+type Op string
+
+// Operations of a transition. A restart is a stop then a start of the same
+// instance on the same node; a move is a stop on one node then a start on
+// another.
+const (
+	OpStart Op = "start"
+	OpStop  Op = "stop"
+)
+
+// TransitionVersion is the version of the Transition JSON form.
+const TransitionVersion = 1
+
+// Action is one start or stop of one resource instance on one node.
+//
+// A primitive's action has Clone == "" and no instance; a clone instance's
+// action names the clone and the instance number (in JSON, "instance" is
+// present exactly when "clone" is).
+type Action struct {
+	// ID is unique within the transition and readable:
+	// "start/VIP@benji" for a primitive, "stop/haproxy#1@holly" for
+	// instance 1 of haproxy's clone ('/', '#' and '@' never occur in ids
+	// and node names).
+	ID       string `json:"id"`
+	Resource string `json:"resource"` // primitive id
+	Clone    string `json:"clone,omitempty"`
+	Instance int    `json:"-"`
+	Node     string `json:"node"`
+	Op       Op     `json:"op"`
+	// After lists the ids of the actions that must have succeeded before
+	// this one may run (they may be on other nodes). Sorted.
+	After []string `json:"after,omitempty"`
+	// Reason says why the action is needed, for people.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ActionID is the id of the action op on instance (resource, clone,
+// instance) on node.
+func ActionID(op Op, resource, clone string, instance int, node string) string {
+	if clone == "" {
+		return string(op) + "/" + resource + "@" + node
+	}
+	return string(op) + "/" + resource + "#" + strconv.Itoa(instance) + "@" + node
+}
+
+// Name is the instance the action acts on: "VIP" or "haproxy#1".
+func (a Action) Name() string { return instanceName(a.Resource, a.Clone, a.Instance) }
+
+func instanceName(resource, clone string, instance int) string {
+	if clone == "" {
+		return resource
+	}
+	return resource + "#" + strconv.Itoa(instance)
+}
+
+// MarshalJSON writes "instance" exactly when the action is on a clone
+// instance, so that a primitive and instance 0 of a clone never look alike.
+func (a Action) MarshalJSON() ([]byte, error) {
+	type plain Action
+	w := struct {
+		plain
+		Instance *int `json:"instance,omitempty"`
+	}{plain: plain(a)}
+	if a.Clone != "" {
+		w.Instance = &a.Instance
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (a *Action) UnmarshalJSON(data []byte) error {
+	type plain Action
+	var w struct {
+		plain
+		Instance *int `json:"instance"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*a = Action(w.plain)
+	if w.Instance != nil {
+		a.Instance = *w.Instance
+	}
+	return nil
+}
+
+// Transition is the DAG of actions that takes the cluster from its current
+// state to the placement. Actions are listed in a topological order: running
+// them one by one in list order respects every edge.
+type Transition struct {
+	Version int      `json:"version"`
+	Actions []Action `json:"actions"`
+}
+
+// Empty says whether the transition has nothing to do.
+func (t *Transition) Empty() bool { return len(t.Actions) == 0 }
+
+// Action returns the action called id.
+func (t *Transition) Action(id string) (Action, bool) {
+	for _, a := range t.Actions {
+		if a.ID == id {
+			return a, true
+		}
+	}
+	return Action{}, false
+}
+
+// ForNode returns the actions node must run, in list (topological) order.
+func (t *Transition) ForNode(node string) []Action {
+	var out []Action
+	for _, a := range t.Actions {
+		if a.Node == node {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Ready says whether every action a waits for has succeeded.
+func (a Action) Ready(succeeded func(id string) bool) bool {
+	for _, id := range a.After {
+		if !succeeded(id) {
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeTransition reads a transition from its JSON form and checks it.
+func DecodeTransition(data []byte) (*Transition, error) {
+	var t Transition
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("decoding transition: %w", err)
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Validate checks what a host relies on: a known version, unique ids that
+// match their action, edges to existing actions, no cycle, and a list in
+// topological order.
+func (t *Transition) Validate() error {
+	if t.Version != TransitionVersion {
+		return fmt.Errorf("transition version %d: this host understands version %d", t.Version, TransitionVersion)
+	}
+	pos := make(map[string]int, len(t.Actions))
+	for i, a := range t.Actions {
+		if a.Op != OpStart && a.Op != OpStop {
+			return fmt.Errorf("transition action %q: op %q is not start or stop", a.ID, a.Op)
+		}
+		if a.Resource == "" || a.Node == "" {
+			return fmt.Errorf("transition action %q: resource and node are required", a.ID)
+		}
+		if want := ActionID(a.Op, a.Resource, a.Clone, a.Instance, a.Node); a.ID != want {
+			return fmt.Errorf("transition action %q: id does not match its action (want %q)", a.ID, want)
+		}
+		if _, dup := pos[a.ID]; dup {
+			return fmt.Errorf("transition action %q is listed twice", a.ID)
+		}
+		pos[a.ID] = i
+	}
+	for i, a := range t.Actions {
+		for _, dep := range a.After {
+			j, ok := pos[dep]
+			if !ok {
+				return fmt.Errorf("transition action %q waits for %q, which is not in the transition", a.ID, dep)
+			}
+			if j >= i {
+				// Listing order is topological, so a later (or the same)
+				// position means a cycle or a mis-ordered list.
+				return fmt.Errorf("transition action %q waits for %q, which is not listed before it (cycle or unordered list)", a.ID, dep)
+			}
+		}
+	}
+	return nil
+}
+
+// DOT renders the transition as a Graphviz digraph: one box per action, an
+// arrow from each action to the actions that wait for it.
+func (t *Transition) DOT() string {
+	var b strings.Builder
+	b.WriteString("digraph transition {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n")
+	for _, a := range t.Actions {
+		color := "darkgreen"
+		if a.Op == OpStop {
+			color = "firebrick"
+		}
+		fmt.Fprintf(&b, "  %q [label=%q, color=%s];\n", a.ID, fmt.Sprintf("%s %s\non %s", a.Op, a.Name(), a.Node), color)
+	}
+	for _, a := range t.Actions {
+		for _, dep := range a.After {
+			fmt.Fprintf(&b, "  %q -> %q;\n", dep, a.ID)
+		}
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// Apply returns the state the transition leads to when every action
+// succeeds: stops remove instances (failed or not), starts add started
+// instances. Node states and failure histories are unchanged. The
+// configuration is needed to number clone instances as Schedule did.
+func Apply(cfg *config.Config, s State, t *Transition) State {
+	type key struct {
+		rsc  string
+		inst int
+		node string
+	}
+	ins := normalizeInstances(cfg, s.Instances)
+	stopped := map[key]bool{}
+	for _, a := range t.Actions {
+		if a.Op == OpStop {
+			stopped[key{a.Resource, a.Instance, a.Node}] = true
+		}
+	}
+	out := State{Nodes: append([]NodeState(nil), s.Nodes...), Failures: append([]Failure(nil), s.Failures...)}
+	for _, in := range ins {
+		if !stopped[key{in.Resource, in.Instance, in.Node}] {
+			out.Instances = append(out.Instances, in)
+		}
+	}
+	for _, a := range t.Actions {
+		if a.Op == OpStart {
+			out.Instances = append(out.Instances, InstanceState{Resource: a.Resource, Clone: a.Clone, Instance: a.Instance, Node: a.Node})
+		}
+	}
+	sort.SliceStable(out.Instances, func(i, j int) bool {
+		a, b := out.Instances[i], out.Instances[j]
+		if a.Resource != b.Resource {
+			return a.Resource < b.Resource
+		}
+		if a.Instance != b.Instance {
+			return a.Instance < b.Instance
+		}
+		return a.Node < b.Node
+	})
+	return out
+}
+
+// topoSort orders actions so that each comes after the actions it waits
+// for; among actions that are free at the same time, the one created first
+// goes first. It fails on a cycle (which would be a scheduler bug).
+func topoSort(actions []Action) ([]Action, error) {
+	idx := make(map[string]int, len(actions))
+	for i, a := range actions {
+		idx[a.ID] = i
+	}
+	indeg := make([]int, len(actions))
+	next := make([][]int, len(actions))
+	for i, a := range actions {
+		for _, d := range a.After {
+			j := idx[d]
+			next[j] = append(next[j], i)
+			indeg[i]++
+		}
+	}
+	h := &intHeap{}
+	for i := range actions {
+		if indeg[i] == 0 {
+			*h = append(*h, i)
+		}
+	}
+	heap.Init(h)
+	out := make([]Action, 0, len(actions))
+	for h.Len() > 0 {
+		i := heap.Pop(h).(int)
+		out = append(out, actions[i])
+		for _, j := range next[i] {
+			indeg[j]--
+			if indeg[j] == 0 {
+				heap.Push(h, j)
+			}
+		}
+	}
+	if len(out) != len(actions) {
+		var stuck []string
+		for i, d := range indeg {
+			if d > 0 {
+				stuck = append(stuck, actions[i].ID)
+			}
+		}
+		return nil, fmt.Errorf("scheduler bug: the transition has an ordering cycle among %s", strings.Join(stuck, ", "))
+	}
+	return out, nil
+}
+
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
