@@ -1,0 +1,170 @@
+package vip
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// The kernel side of a VIP: IPv4 addresses read and written over rtnetlink.
+// netlink.Addr has no field for the address protocol (IFA_PROTO), which is
+// how we mark our addresses, so addresses are added, listed and removed
+// with messages built by netlink's nl package; links and routes are read
+// with netlink itself (resolve.go).
+
+const (
+	// ifaProto is IFA_PROTO (Linux 6.3+): a byte user space may set on an
+	// address to say who added it; the kernel keeps and reports it. Not in
+	// x/sys/unix yet.
+	ifaProto = 11
+	// OwnerProto is the IFA_PROTO value on every address this agent adds
+	// (`ip -d addr` shows it as "proto 0x74", 't' for tandem). Values 0-3
+	// belong to the kernel (IFAPROT_*). Kernels before 6.3 drop the
+	// attribute silently; the state file then says the address is ours.
+	OwnerProto = 0x74
+)
+
+// kernelAddr is one IPv4 address as the kernel reports it.
+type kernelAddr struct {
+	IP        netip.Addr
+	Prefix    int
+	LinkIndex int
+	Label     string
+	Proto     uint8
+}
+
+func (a kernelAddr) String() string {
+	return fmt.Sprintf("%s/%d", a.IP, a.Prefix)
+}
+
+// listAddrs returns every IPv4 address in the current network namespace.
+func listAddrs() ([]kernelAddr, error) {
+	var last error
+	// A dump interrupted by a concurrent change is retried: a monitor must
+	// not say "not running" from a partial list.
+	for range 5 {
+		req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
+		req.AddData(nl.NewIfAddrmsg(unix.AF_INET))
+		msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
+		if errors.Is(err, nl.ErrDumpInterrupted) {
+			last = err
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list addresses: %w", err)
+		}
+		out := make([]kernelAddr, 0, len(msgs))
+		for _, m := range msgs {
+			a, ok, err := parseAddrMsg(m)
+			if err != nil {
+				return nil, fmt.Errorf("list addresses: %w", err)
+			}
+			if ok {
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("list addresses: %w", last)
+}
+
+func parseAddrMsg(m []byte) (kernelAddr, bool, error) {
+	msg := nl.DeserializeIfAddrmsg(m)
+	if msg.Family != unix.AF_INET {
+		return kernelAddr{}, false, nil
+	}
+	attrs, err := nl.ParseRouteAttr(m[msg.Len():])
+	if err != nil {
+		return kernelAddr{}, false, err
+	}
+	a := kernelAddr{Prefix: int(msg.Prefixlen), LinkIndex: int(msg.Index)}
+	var local, address netip.Addr
+	for _, at := range attrs {
+		switch at.Attr.Type {
+		case unix.IFA_LOCAL:
+			local, _ = netip.AddrFromSlice(at.Value)
+		case unix.IFA_ADDRESS:
+			address, _ = netip.AddrFromSlice(at.Value)
+		case unix.IFA_LABEL:
+			a.Label = string(trimNul(at.Value))
+		case ifaProto:
+			if len(at.Value) > 0 {
+				a.Proto = at.Value[0]
+			}
+		}
+	}
+	// IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on
+	// point-to-point links and equal to it elsewhere.
+	a.IP = local
+	if !a.IP.IsValid() {
+		a.IP = address
+	}
+	a.IP = a.IP.Unmap()
+	return a, a.IP.IsValid(), nil
+}
+
+func trimNul(b []byte) []byte {
+	for i, c := range b {
+		if c == 0 {
+			return b[:i]
+		}
+	}
+	return b
+}
+
+// errAddrExists is returned by addAddr when the address is already on the
+// interface.
+var errAddrExists = errors.New("address already exists")
+
+// addAddr adds ip/prefix to the interface, marked with OwnerProto. It fails
+// with errAddrExists rather than touch an address that is already there.
+func addAddr(linkIndex int, ip netip.Addr, prefix int, label string) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	msg := nl.NewIfAddrmsg(unix.AF_INET)
+	msg.Prefixlen = uint8(prefix)
+	msg.Index = uint32(linkIndex)
+	msg.Scope = unix.RT_SCOPE_UNIVERSE
+	req.AddData(msg)
+	b := ip.As4()
+	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, b[:]))
+	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, b[:]))
+	if prefix < 31 {
+		brd := broadcast(netip.PrefixFrom(ip, prefix)).As4()
+		req.AddData(nl.NewRtAttr(unix.IFA_BROADCAST, brd[:]))
+	}
+	if label != "" {
+		req.AddData(nl.NewRtAttr(unix.IFA_LABEL, nl.ZeroTerminated(label)))
+	}
+	req.AddData(nl.NewRtAttr(ifaProto, []byte{OwnerProto}))
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	if errors.Is(err, unix.EEXIST) {
+		return errAddrExists
+	}
+	if err != nil {
+		return fmt.Errorf("add %s/%d: %w", ip, prefix, err)
+	}
+	return nil
+}
+
+// delAddr removes ip/prefix from the interface; an address already gone
+// is not an error.
+func delAddr(linkIndex int, ip netip.Addr, prefix int) error {
+	req := nl.NewNetlinkRequest(unix.RTM_DELADDR, unix.NLM_F_ACK)
+	msg := nl.NewIfAddrmsg(unix.AF_INET)
+	msg.Prefixlen = uint8(prefix)
+	msg.Index = uint32(linkIndex)
+	req.AddData(msg)
+	b := ip.As4()
+	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, b[:]))
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s/%d: %w", ip, prefix, err)
+	}
+	return nil
+}
