@@ -14,15 +14,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -56,9 +55,9 @@ type Options struct {
 	// plugin binary runs inside the node's namespace and leaves it unset.
 	Netns netns.NsHandle
 	// Logger receives what happens without a caller to report to (hold
-	// expiry, background ARP failures). Default: hclog JSON on stderr,
-	// which the host re-levels.
-	Logger hclog.Logger
+	// expiry, background ARP failures). Default: slog's default logger,
+	// which sdk.Serve points at stderr for the host to re-level.
+	Logger *slog.Logger
 }
 
 // Agent manages the VIP resources of one node. All methods are safe for
@@ -66,7 +65,7 @@ type Options struct {
 type Agent struct {
 	stateDir string
 	ns       netns.NsHandle
-	log      hclog.Logger
+	logger   *slog.Logger
 
 	// mu serialises every change to addresses and hold state: Start, Stop,
 	// Hold and a hold's expiry never interleave, so an expiry cannot remove
@@ -106,11 +105,16 @@ func NewWith(o Options) *Agent {
 	if ns <= 0 {
 		ns = netns.None()
 	}
-	lg := o.Logger
-	if lg == nil {
-		lg = hclog.New(&hclog.LoggerOptions{Name: Name, Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
+	return &Agent{stateDir: o.StateDir, ns: ns, logger: o.Logger, res: map[string]*resource{}}
+}
+
+// log is the agent's logger; the default one is looked up at each use
+// because sdk.Serve sets it after New.
+func (a *Agent) log() *slog.Logger {
+	if a.logger != nil {
+		return a.logger
 	}
-	return &Agent{stateDir: o.StateDir, ns: ns, log: lg, res: map[string]*resource{}}
+	return slog.Default()
 }
 
 // inNetns runs fn on a thread inside the agent's namespace. Netlink and
@@ -122,14 +126,28 @@ func (a *Agent) inNetns(fn func() error) error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// The thread is never unlocked: it ends with this goroutine rather
-		// than go back to the scheduler in another namespace.
 		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("read the thread's network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
 		if err := netns.Set(a.ns); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("enter network namespace: %w", err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		// The thread goes back to the scheduler only once it is back in
+		// its namespace; if that fails it stays locked and ends with this
+		// goroutine. Ending threads is avoided otherwise: a child whose
+		// parent-death signal is tied to that thread would get it.
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
@@ -446,7 +464,7 @@ func (a *Agent) announceRest(ctx context.Context, r *resource, gen uint64, s *ar
 		err := s.announce(ip)
 		a.mu.Unlock()
 		if err != nil {
-			a.log.Warn("gratuitous ARP failed", "resource", r.id, "ip", ip.String(), "error", err)
+			a.log().Warn("gratuitous ARP failed", "resource", r.id, "ip", ip.String(), "error", err)
 			return
 		}
 	}
@@ -542,7 +560,7 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		}
 		if p.ARPRefresh {
 			if err := sock.announce(p.IP); err != nil {
-				a.log.Warn("gratuitous ARP refresh failed", "resource", r.id, "ip", p.IP.String(), "error", err)
+				a.log().Warn("gratuitous ARP refresh failed", "resource", r.id, "ip", p.IP.String(), "error", err)
 			}
 		}
 		return nil

@@ -69,7 +69,7 @@ func (a *Agent) holdFired(r *resource, until time.Duration) {
 	r.holdTimer = nil
 	p, _ := ParseParams(r.holdParams)
 	if !p.IP.IsValid() {
-		a.log.Error("hold expired but its params have no valid ip; nothing removed", "resource", r.id)
+		a.log().Error("hold expired but its params have no valid ip; nothing removed", "resource", r.id)
 		return
 	}
 	a.expireLocked(r, p.IP, "hold expired without renewal")
@@ -92,16 +92,16 @@ func (a *Agent) expireLocked(r *resource, ip netip.Addr, why string) string {
 	r.expiredAt = sdk.MonotonicNow()
 	if err != nil {
 		r.expiredMsg = why + ", and removing the address failed"
-		a.log.Error("hold expired: removing the address failed", "resource", r.id, "ip", ip.String(), "reason", why, "error", err)
+		a.log().Error("hold expired: removing the address failed", "resource", r.id, "ip", ip.String(), "reason", why, "error", err)
 		return fmt.Sprintf("removing %s failed: %v", ip, err)
 	}
 	msg := describeRemoval(ip, removed, foreign)
 	if len(removed) > 0 {
 		r.expiredMsg = "removed: " + why
-		a.log.Warn("hold expired: the host did not renew it in time; address removed", "resource", r.id, "ip", ip.String(), "reason", why, "removed", strings.Join(removed, ", "))
+		a.log().Warn("hold expired: the host did not renew it in time; address removed", "resource", r.id, "ip", ip.String(), "reason", why, "removed", strings.Join(removed, ", "))
 	} else {
 		r.expiredMsg = why + "; nothing to remove"
-		a.log.Info("hold expired; the address was not configured", "resource", r.id, "ip", ip.String(), "reason", why)
+		a.log().Info("hold expired; the address was not configured", "resource", r.id, "ip", ip.String(), "reason", why)
 	}
 	return msg
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
@@ -113,7 +113,7 @@ func (l *lab) agent(t testing.TB) *Agent {
 	return NewWith(Options{
 		StateDir: t.TempDir(),
 		Netns:    l.hA,
-		Logger:   hclog.New(&hclog.LoggerOptions{Name: "vip", Output: testWriter{t}, Level: hclog.Debug}),
+		Logger:   slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 }
 
