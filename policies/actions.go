@@ -50,6 +50,26 @@ func (b *builder) edge(from, to int) {
 	b.after[to][from] = true
 }
 
+// waits says whether action x waits, directly or not, for action y.
+func (b *builder) waits(x, y int) bool {
+	seen := map[int]bool{}
+	stack := []int{x}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for d := range b.after[n] {
+			if d == y {
+				return true
+			}
+			if !seen[d] {
+				seen[d] = true
+				stack = append(stack, d)
+			}
+		}
+	}
+	return false
+}
+
 func (s *scheduler) transition() (*Transition, error) {
 	b := &builder{byUnit: map[*unit]*unitActions{}}
 	for _, u := range s.units {
@@ -95,10 +115,19 @@ func (s *scheduler) transition() (*Transition, error) {
 		}
 		b.add(Action{Resource: o.Resource, Clone: o.Clone, Instance: o.Instance, Node: o.Node, Op: OpStop,
 			Reason: "not in the configuration any more"})
-		s.note(o.Resource, fmt.Sprintf("not in the configuration: stopped on %s", o.Node))
+	}
+	// Serialize orders last: they only need the two actions not to run
+	// together, so they add an edge only where the others leave the pair
+	// unordered, and never one that closes a cycle.
+	for _, o := range s.orders {
+		if o.o.Kind != config.Serialize {
+			s.orderEdges(b, o)
+		}
 	}
 	for _, o := range s.orders {
-		s.orderEdges(b, o)
+		if o.o.Kind == config.Serialize {
+			s.orderEdges(b, o)
+		}
 	}
 	for i := range b.actions {
 		ids := make([]string, 0, len(b.after[i]))
@@ -156,6 +185,9 @@ func (s *scheduler) orderEdges(b *builder, o order) {
 				if interleave && b.actions[a].Node != b.actions[bf].Node {
 					continue
 				}
+				if o.o.Kind == config.Serialize && (b.waits(a, bf) || b.waits(bf, a)) {
+					continue
+				}
 				b.edge(bf, a)
 			}
 		}
@@ -203,8 +235,8 @@ func (s *scheduler) nodeReason(u *unit, n int) string {
 	if why := u.baseWhy[n]; why != "" {
 		return fmt.Sprintf("cannot run on %s: %s", nd.name, why)
 	}
-	if u.bans != nil && u.bans[n] != "" {
-		return fmt.Sprintf("cannot run on %s: %s", nd.name, u.bans[n])
+	if why := u.removed[n]; why != "" {
+		return fmt.Sprintf("cannot run on %s: %s", nd.name, why)
 	}
 	for _, c := range u.withs {
 		switch {

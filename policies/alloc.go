@@ -20,11 +20,17 @@ import (
 // and if the best score is positive and the node it runs on has that same
 // score, it stays. A resource runs nowhere when every node scores below 0.
 
-// allocationOrder sorts units like Pacemaker's cmp_resources.
+// allocationOrder sorts units like Pacemaker's cmp_resources, except that
+// it ignores where resources run now: priority first, then the best score
+// on any node (available nodes first, each group by name), scores taken
+// without stickiness and with those of the resources it is colocated with,
+// then configuration order. Pacemaker also puts first the resources with
+// the best score where they run; that makes the order, and with it every
+// tie-break on the number of resources per node, change once a transition
+// has run, so that planning again could move things again. Tandem's order
+// only changes when the configuration or the failures do.
 func (s *scheduler) allocationOrder() []*unit {
 	units := append([]*unit(nil), s.units...)
-	// Node order for the "any node" comparison: available nodes first,
-	// each group by name.
 	nodes := make([]int, len(s.nodes))
 	for i := range nodes {
 		nodes[i] = i
@@ -39,25 +45,10 @@ func (s *scheduler) allocationOrder() []*unit {
 	for _, u := range units {
 		u.sortKey = s.sortScores(u)
 	}
-	currentScore := func(u *unit) config.Score {
-		if len(u.cur) == 0 {
-			return negInf
-		}
-		n := u.cur[0].node
-		for _, c := range u.cur[1:] {
-			if c.inst < u.cur[0].inst {
-				n = c.node
-			}
-		}
-		return u.sortKey[n]
-	}
 	sort.SliceStable(units, func(i, j int) bool {
 		a, b := units[i], units[j]
 		if a.meta.Priority != b.meta.Priority {
 			return a.meta.Priority > b.meta.Priority
-		}
-		if ca, cb := currentScore(a), currentScore(b); ca != cb {
-			return ca > cb
 		}
 		for _, n := range nodes {
 			if a.sortKey[n] != b.sortKey[n] {
@@ -73,7 +64,7 @@ func (s *scheduler) allocationOrder() []*unit {
 // colocated with, scaled by the colocation (Pacemaker's
 // add_colocated_node_scores with "this with" selection).
 func (s *scheduler) sortScores(u *unit) []config.Score {
-	work := append([]config.Score(nil), u.base...)
+	work := append([]config.Score(nil), u.orderBase...)
 	if s.anyAvailable(work) {
 		u.merging = true
 		for _, c := range u.withs {
@@ -90,7 +81,7 @@ func (s *scheduler) mergeThisWith(u *unit, w []config.Score, factor float64) {
 	}
 	u.merging = true
 	defer func() { u.merging = false }()
-	s.addMatching(w, nil, u, factor, false, "")
+	s.addMatching(w, nil, u.orderBase, factor, false, "")
 	if s.anyAvailable(w) {
 		for _, c := range u.withs {
 			s.mergeThisWith(c.prim, w, factor*c.factor)
@@ -124,7 +115,7 @@ func (s *scheduler) allocate(u *unit) {
 
 func (s *scheduler) assignPrimitive(u *unit) {
 	w, parts := copyWeights(u.base, u.baseParts)
-	s.applyBans(u, w, parts)
+	s.applyExclusions(u, w, parts)
 	current := -1
 	if len(u.cur) > 0 {
 		current = u.cur[0].node
@@ -142,12 +133,12 @@ func (s *scheduler) assignPrimitive(u *unit) {
 		u.insts = []assigned{{inst: 0, node: fixed}}
 		return
 	}
-	if u.block != "" {
-		u.why = u.block
-		return
-	}
 	if u.stopped {
 		u.why = "target-role is Stopped"
+		return
+	}
+	if u.excluded != "" {
+		u.why = u.excluded
 		return
 	}
 	if n := s.choose(w, current, -1); n >= 0 {
@@ -168,12 +159,10 @@ func (u *unit) fixed() (int, bool) {
 	return -1, false
 }
 
-// applyBans applies what the order rule forbids (see runnable).
-func (s *scheduler) applyBans(u *unit, w []config.Score, parts [][]ScorePart) {
-	for n, why := range u.bans {
-		if why != "" {
-			s.setPart(w, parts, n, negInf, why)
-		}
+// applyExclusions keeps u off the nodes the first pass had to stop it on.
+func (s *scheduler) applyExclusions(u *unit, w []config.Score, parts [][]ScorePart) {
+	for n, why := range u.excludedOn {
+		s.setPart(w, parts, n, negInf, why)
 	}
 }
 
@@ -229,14 +218,19 @@ func (s *scheduler) applyColocation(u *unit, w []config.Score, parts [][]ScorePa
 // resources colocated with dep (Pacemaker's add_colocated_node_scores with
 // "with this" selection). nonNegative keeps only what does not lower a
 // score (clones); rollback undoes it all if no node is left.
+//
+// Unlike Pacemaker, the preferences lent leave out dep's stickiness, and a
+// dep with target-role=Stopped lends nothing: where a dependent happens to
+// run must not decide where its primary goes, or the primary could move
+// again after the transition has moved the dependent.
 func (s *scheduler) addColocated(dep *unit, w []config.Score, parts [][]ScorePart, factor float64, nonNegative, rollback bool, target string) {
-	if dep.merging {
+	if dep.merging || dep.stopped {
 		return
 	}
 	dep.merging = true
 	defer func() { dep.merging = false }()
 	work, workParts := copyWeights(w, parts)
-	s.addMatching(work, workParts, dep, factor, nonNegative, "preferences of "+dep.id+" (colocated with "+target+")")
+	s.addMatching(work, workParts, dep.orderBase, factor, nonNegative, "preferences of "+dep.id+" (colocated with "+target+")")
 	if s.anyAvailable(work) {
 		for _, c := range dep.deps {
 			if c.influences {
@@ -256,9 +250,9 @@ func (s *scheduler) addColocated(dep *unit, w []config.Score, parts [][]ScorePar
 // addMatching adds factor × other's score on each node to w (Pacemaker's
 // add_node_scores_matching_attr): a node other cannot use counts as
 // -INFINITY; a negative preference times a negative factor is dropped.
-func (s *scheduler) addMatching(w []config.Score, parts [][]ScorePart, other *unit, factor float64, nonNegative bool, reason string) {
+func (s *scheduler) addMatching(w []config.Score, parts [][]ScorePart, other []config.Score, factor float64, nonNegative bool, reason string) {
 	for n := range w {
-		score := other.base[n]
+		score := other[n]
 		if !s.nodes[n].avail {
 			score = negInf
 		}
@@ -332,54 +326,27 @@ func (s *scheduler) better(w []config.Score, a, b, current int) bool {
 	return s.nameRank[a] < s.nameRank[b]
 }
 
-// assignClone places a clone's instances like Pacemaker's
-// distribute_children: running instances stay where they are if that
-// node is as good as any, then the others go one by one to the best node
-// with room (clone-node-max), until clone-max are placed.
+// assignClone places a clone's instances. Each node offers
+// clone-node-max slots; a slot already held by an instance (running or
+// failed) carries the instance's stickiness. Slots are taken one at a
+// time, best first, until clone-max are taken:
+//
+//	highest score, then the node with fewer instances of this clone
+//	(spread), then a held slot if the score is positive, then fewest
+//	resources placed on the node, then a held slot, then the node name.
+//
+// This gives Pacemaker's answers (distribute_children) in the common
+// cases, and unlike Pacemaker's instance-by-instance walk it does not
+// depend on the order instances are looked at: once a transition has run,
+// the slots taken only gain stickiness and the others only lose it, so
+// planning again takes the same slots.
 func (s *scheduler) assignClone(u *unit) {
 	cw, cwParts := copyWeights(u.base, u.baseParts)
-	s.applyBans(u, cw, cwParts)
+	s.applyExclusions(u, cw, cwParts)
 	for _, c := range u.deps {
 		if c.influences {
 			s.addColocated(c.dep, cw, cwParts, c.factor, true, true, u.id)
 		}
-	}
-	// The clone-level weights shown in explanations include what the
-	// clone's own colocations do to every instance.
-	shown, shownParts := copyWeights(cw, cwParts)
-	for _, c := range u.withs {
-		s.applyColocation(u, shown, shownParts, c)
-	}
-	u.w, u.wParts = shown, shownParts
-
-	count := make([]int, len(s.nodes))
-	placed := 0
-	taken := map[int]bool{}
-	var insts []assigned
-	take := func(inst, n int) {
-		insts = append(insts, assigned{inst: inst, node: n})
-		count[n]++
-		placed++
-		taken[inst] = true
-		s.alloc[n]++ // later instances see this one (Pacemaker counts per instance)
-	}
-	finish := func() {
-		sort.Slice(insts, func(i, j int) bool { return insts[i].inst < insts[j].inst })
-		u.insts = insts
-	}
-	// Instances on nodes in maintenance stay, whatever the limits.
-	for _, c := range u.cur {
-		if !c.managed {
-			take(c.inst, c.node)
-		}
-	}
-	if u.block != "" || u.stopped {
-		u.why = u.block
-		if u.stopped {
-			u.why = "target-role is Stopped"
-		}
-		finish()
-		return
 	}
 	available := 0
 	for _, n := range s.nodes {
@@ -388,118 +355,148 @@ func (s *scheduler) assignClone(u *unit) {
 		}
 	}
 	allColoc := u.max < available
-	loopMax := 1
-	if available > 0 && u.max/available > 1 {
-		loopMax = u.max / available
-	}
-
-	// Candidates in Pacemaker's instance order: running instances (not
-	// failed first), then failed ones, then new ones.
-	var running, failed []current
-	for _, c := range u.cur {
-		if !c.managed {
-			continue
-		}
-		if c.failed {
-			failed = append(failed, c)
-		} else {
-			running = append(running, c)
-		}
-	}
-	byNode := func(cs []current) {
-		sort.SliceStable(cs, func(i, j int) bool {
-			a, b := cs[i], cs[j]
-			if cw[a.node] != cw[b.node] {
-				return cw[a.node] > cw[b.node]
-			}
-			if a.node != b.node {
-				return s.nameRank[a.node] < s.nameRank[b.node]
-			}
-			return a.inst < b.inst
-		})
-	}
-	byNode(running)
-	byNode(failed)
-
-	// Pre-allocation: a running instance stays on its node when that node
-	// is as good as any other for it.
-	preDone := map[int]bool{}
-	for _, c := range running {
-		if placed >= u.max || taken[c.inst] {
-			continue
-		}
-		if !s.nodes[c.node].avail || count[c.node] >= loopMax {
-			continue
-		}
-		if n := s.assignInstance(u, cw, c.node, c.node, u.nodeMax, allColoc, count); n == c.node {
-			take(c.inst, n)
-			preDone[c.inst] = true
-		}
-	}
-	for _, cs := range [][]current{running, failed} {
-		for _, c := range cs {
-			if placed >= u.max || preDone[c.inst] || taken[c.inst] {
-				continue
-			}
-			if n := s.assignInstance(u, cw, c.node, -1, u.nodeMax, allColoc, count); n >= 0 {
-				take(c.inst, n)
-			}
-		}
-	}
-	// New instances take the lowest numbers nobody placed holds.
-	next := 0
-	for placed < u.max {
-		for taken[next] {
-			next++
-		}
-		n := s.assignInstance(u, cw, -1, -1, u.nodeMax, allColoc, count)
-		if n < 0 {
-			break
-		}
-		take(next, n)
-	}
-	if placed == 0 && u.why == "" {
-		u.why = "no node can run it (every node scores below 0)"
-	}
-	finish()
-}
-
-// assignInstance picks a node for one clone instance (Pacemaker's
-// allocate_instance and can_run_instance), or -1. current is the node the
-// instance runs on (its stickiness applies there); prefer, when >= 0, is
-// the only acceptable answer (pre-allocation).
-func (s *scheduler) assignInstance(u *unit, cw []config.Score, current, prefer, limit int, allColoc bool, count []int) int {
-	w := append([]config.Score(nil), u.base...)
-	s.applyBans(u, w, nil)
-	if current >= 0 {
-		w[current] = addScores(w[current], u.sticky)
-	}
-	if prefer >= 0 && w[prefer] < 0 {
-		return -1
-	}
+	// Node weights for instances: the clone's own, with its colocations
+	// (mandatory and negative ones always, positive ones only when not
+	// every node gets an instance, as Pacemaker does), and the
+	// preferences of what is colocated with it on the same terms.
+	w, wParts := copyWeights(u.base, u.baseParts)
+	s.applyExclusions(u, w, wParts)
 	for n := range w {
-		switch {
-		case !s.nodes[n].avail:
-			w[n] = negInf
-		case cw[n] < 0:
-			w[n] = addScores(w[n], cw[n])
-		case count[n] >= limit:
-			w[n] = negInf
+		if cw[n] < 0 && w[n] >= 0 {
+			s.addPart(w, wParts, n, cw[n], "clone-wide score")
 		}
 	}
 	for _, c := range u.withs {
 		if allColoc || c.score < 0 || c.score >= inf {
-			s.applyColocation(u, w, nil, c)
+			s.applyColocation(u, w, wParts, c)
 		}
 	}
 	for _, c := range u.deps {
 		if c.influences && (allColoc || c.score < 0) {
-			s.addColocated(c.dep, w, nil, c.factor, false, true, u.id)
+			s.addColocated(c.dep, w, wParts, c.factor, false, true, u.id)
 		}
 	}
-	n := s.choose(w, current, prefer)
-	if prefer >= 0 && n != prefer {
-		return -1
+	u.w, u.wParts = w, wParts
+
+	var insts []assigned
+	count := make([]int, len(s.nodes))
+	// Instances on nodes in maintenance stay, whatever the limits.
+	for _, c := range u.cur {
+		if !c.managed {
+			insts = append(insts, assigned{inst: c.inst, node: c.node})
+			count[c.node]++
+			s.alloc[c.node]++
+		}
 	}
-	return n
+	switch {
+	case u.stopped:
+		u.why = "target-role is Stopped"
+	case u.excluded != "":
+		u.why = u.excluded
+	default:
+		held := make([]int, len(s.nodes)) // instances (managed) on each node now
+		for _, c := range u.cur {
+			if c.managed {
+				held[c.node]++
+			}
+		}
+		taken := make([]int, len(s.nodes)) // slots taken on each node
+		for placed := len(insts); placed < u.max; placed++ {
+			best, bestScore := -1, config.Score(0)
+			for n := range s.nodes {
+				if !s.nodes[n].avail || count[n] >= u.nodeMax || w[n] < 0 {
+					continue
+				}
+				score := w[n]
+				holds := taken[n] < held[n]
+				if holds {
+					score = addScores(score, u.sticky)
+				}
+				if score < 0 {
+					continue
+				}
+				if best < 0 || s.betterSlot(score, n, bestScore, best, count, taken, held) {
+					best, bestScore = n, score
+				}
+			}
+			if best < 0 {
+				break
+			}
+			taken[best]++
+			count[best]++
+			s.alloc[best]++
+			insts = append(insts, assigned{inst: -1, node: best})
+		}
+		if len(insts) == 0 {
+			u.why = "no node can run it (every node scores below 0)"
+		}
+	}
+	u.insts = s.numberInstances(u, insts)
+}
+
+// betterSlot compares a slot on node a (score sa) with one on node b.
+func (s *scheduler) betterSlot(sa config.Score, a int, sb config.Score, b int, count, taken, held []int) bool {
+	if sa != sb {
+		return sa > sb
+	}
+	if count[a] != count[b] {
+		return count[a] < count[b]
+	}
+	ha, hb := taken[a] < held[a], taken[b] < held[b]
+	if sa > 0 && ha != hb {
+		return ha
+	}
+	if s.alloc[a] != s.alloc[b] {
+		return s.alloc[a] < s.alloc[b]
+	}
+	if ha != hb {
+		return ha
+	}
+	return s.nameRank[a] < s.nameRank[b]
+}
+
+// numberInstances gives the slots taken (inst -1) instance numbers: an
+// instance already on the node keeps its number (started ones before
+// failed ones, then by number); the other slots take the lowest numbers
+// not kept, so an instance stopped on one node and started on another is
+// a move of the same instance. Result sorted by instance.
+func (s *scheduler) numberInstances(u *unit, insts []assigned) []assigned {
+	used := map[int]bool{}
+	for _, a := range insts {
+		if a.inst >= 0 {
+			used[a.inst] = true
+		}
+	}
+	cur := append([]current(nil), u.cur...)
+	sort.SliceStable(cur, func(i, j int) bool {
+		if cur[i].failed != cur[j].failed {
+			return !cur[i].failed
+		}
+		return cur[i].inst < cur[j].inst
+	})
+	for i := range insts {
+		if insts[i].inst >= 0 {
+			continue
+		}
+		for _, c := range cur {
+			if c.managed && c.node == insts[i].node && !used[c.inst] {
+				insts[i].inst = c.inst
+				used[c.inst] = true
+				break
+			}
+		}
+	}
+	next := 0
+	for i := range insts {
+		if insts[i].inst >= 0 {
+			continue
+		}
+		for used[next] {
+			next++
+		}
+		insts[i].inst = next
+		used[next] = true
+	}
+	sort.Slice(insts, func(i, j int) bool { return insts[i].inst < insts[j].inst })
+	return insts
 }

@@ -27,7 +27,7 @@ type scheduler struct {
 	failures map[string][]Failure // by primitive id
 	orphans  []InstanceState
 	notes    []Note
-	recheck time.Time
+	recheck  time.Time
 
 	alloc []int // resources assigned to each node so far (Pacemaker's num_resources)
 }
@@ -56,8 +56,11 @@ type unit struct {
 	base      []config.Score // location, failures, node availability; stickiness for primitives
 	baseParts [][]ScorePart  // explanation of base (explain only)
 	baseWhy   map[int]string // first reason a node scores below 0 in base
-	bans  []string       // per node: why the order rule forbids it ("" allowed); nil when none
-	block string         // why the order rule forbids the whole resource
+	orderBase []config.Score // base without stickiness: what the allocation order and colocated resources look at
+	removed   map[int]string // nodes enforce took an instance off, and why
+
+	excluded   string         // second pass: why it is not placed at all
+	excludedOn map[int]string // second pass: nodes it is kept off, and why
 
 	withs []*colo // colocations where this is the dependent ("this with")
 	deps  []*colo // colocations where this is the primary ("with this")
@@ -238,13 +241,20 @@ func (s *scheduler) bindState(st State) {
 		u := s.byID[in.Resource]
 		if u == nil {
 			s.orphans = append(s.orphans, in)
+			if s.nodes[n].status == Maintenance {
+				s.note(in.Resource, fmt.Sprintf("not in the configuration, left alone on %s (maintenance)", in.Node))
+			} else {
+				s.note(in.Resource, fmt.Sprintf("not in the configuration: stopped on %s", in.Node))
+			}
 			continue
 		}
 		u.cur = append(u.cur, current{inst: in.Instance, node: n, failed: in.Failed, managed: s.nodes[n].status != Maintenance})
 	}
 }
 
-func (s *scheduler) note(rsc, text string) { s.notes = append(s.notes, Note{Resource: rsc, Text: text}) }
+func (s *scheduler) note(rsc, text string) {
+	s.notes = append(s.notes, Note{Resource: rsc, Text: text})
+}
 
 // computeBase scores every node for u before colocations: node
 // availability, location constraints, failures, and a primitive's
@@ -291,6 +301,7 @@ func (s *scheduler) computeBase(u *unit) {
 			u.why1(n, why)
 		}
 	}
+	u.orderBase = append([]config.Score(nil), u.base...)
 	if u.clone == "" && len(u.cur) == 1 && u.sticky != 0 {
 		s.addPart(u.base, u.baseParts, u.cur[0].node, u.sticky, "resource-stickiness (running here)")
 	}

@@ -38,14 +38,17 @@ type Assignment struct {
 // Name is "VIP" or "haproxy#1".
 func (a Assignment) Name() string { return instanceName(a.Resource, a.Clone, a.Instance) }
 
+type assignmentJSON struct {
+	Resource string `json:"resource"`
+	Clone    string `json:"clone,omitempty"`
+	Instance *int   `json:"instance,omitempty"`
+	Node     string `json:"node"`
+}
+
 // MarshalJSON writes "instance" exactly when the assignment is a clone
 // instance.
 func (a Assignment) MarshalJSON() ([]byte, error) {
-	type plain Assignment
-	w := struct {
-		plain
-		Instance *int `json:"instance,omitempty"`
-	}{plain: plain(a)}
+	w := assignmentJSON{Resource: a.Resource, Clone: a.Clone, Node: a.Node}
 	if a.Clone != "" {
 		w.Instance = &a.Instance
 	}
@@ -54,15 +57,11 @@ func (a Assignment) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (a *Assignment) UnmarshalJSON(data []byte) error {
-	type plain Assignment
-	var w struct {
-		plain
-		Instance *int `json:"instance"`
-	}
+	var w assignmentJSON
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	*a = Assignment(w.plain)
+	*a = Assignment{Resource: w.Resource, Clone: w.Clone, Node: w.Node}
 	if w.Instance != nil {
 		a.Instance = *w.Instance
 	}

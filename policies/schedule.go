@@ -3,104 +3,267 @@ package policies
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/tandem-ha/tandem/host/config"
 )
+
+// lookahead bounds how many times Schedule plans again from the state its
+// own transition leads to, looking for a placement that stays put.
+const lookahead = 6
 
 // Schedule computes the placement and the transition for one input. It
 // fails only on malformed input (ErrInvalidInput) or on an ordering cycle
 // between the actions (an order "start A then stop B" whose reverse meets
 // the restart of A and B).
+//
+// The placement returned is one that planning again, once the transition
+// has run, leaves as it is: Schedule applies its transition and plans
+// again (up to lookahead times) until nothing changes, and returns the
+// transition from the current state straight to that placement. Most
+// inputs settle at once and cost one extra placement when there is
+// something to do, none when there is not; a colocation loop may settle in
+// two steps (where Pacemaker would run two transitions). A contradictory
+// configuration can make plans alternate; then Schedule stays where it is
+// if that is one of the alternating placements, else goes to the first of
+// them, and says so in a note.
 func Schedule(in Input) (*Result, error) {
+	first, err := place(in)
+	if err != nil {
+		return nil, err
+	}
+	if first.cfg.Properties.MaintenanceMode {
+		return first.maintenance(), nil
+	}
+	t, err := first.transition()
+	if err != nil {
+		return nil, err
+	}
+	if !t.Empty() {
+		if t, err = first.settle(in, t); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Placement: first.placement(), Transition: *t, RecheckAt: first.recheck}
+	for _, u := range first.units {
+		if len(u.insts) == 0 && u.why != "" {
+			first.note(u.id, "not running: "+u.why)
+		}
+	}
+	res.Notes = first.notes
+	if first.explain {
+		res.Scores = first.scores()
+	}
+	return res, nil
+}
+
+// settle looks ahead from first's plan (whose transition t is not empty)
+// and makes first's placement the one the cluster settles on; it returns
+// the transition to it.
+func (first *scheduler) settle(in Input, t *Transition) (*Transition, error) {
+	chain := []*scheduler{first}
+	keys := map[string]int{first.placementKey(): 0}
+	st := in.State
+	var cycle []*scheduler
+	for step := 0; step < lookahead; step++ {
+		last := chain[len(chain)-1]
+		lt, err := last.transition()
+		if err != nil {
+			return nil, err
+		}
+		if lt.Empty() {
+			if last == first {
+				return t, nil
+			}
+			first.adopt(last)
+			return first.transition()
+		}
+		st = Apply(in.Config, st, lt)
+		next, err := place(Input{Config: in.Config, State: st, Now: in.Now, Explain: in.Explain})
+		if err != nil {
+			return nil, err
+		}
+		k := next.placementKey()
+		if j, seen := keys[k]; seen {
+			cycle = chain[j:]
+			break
+		}
+		keys[k] = len(chain)
+		chain = append(chain, next)
+	}
+	if cycle == nil {
+		first.note("", fmt.Sprintf("the placement does not settle within %d transitions: look for colocation loops", lookahead))
+		return t, nil
+	}
+	first.note("", fmt.Sprintf("the configuration makes %d placements alternate (a colocation loop?): keeping one of them", len(cycle)))
+	for _, m := range cycle {
+		first.adopt(m)
+		mt, err := first.transition()
+		if err != nil {
+			return nil, err
+		}
+		if mt.Empty() {
+			return mt, nil // the cluster already is in one of them: stay
+		}
+	}
+	first.adopt(cycle[0])
+	return first.transition()
+}
+
+// placementKey identifies a placement.
+func (s *scheduler) placementKey() string {
+	var b strings.Builder
+	for _, u := range s.units {
+		for _, a := range u.insts {
+			fmt.Fprintf(&b, "%d#%d@%d ", u.pos, a.inst, a.node)
+		}
+	}
+	return b.String()
+}
+
+// place decides the placement for one input.
+func place(in Input) (*scheduler, error) {
 	s, err := newScheduler(in)
 	if err != nil {
 		return nil, err
 	}
 	if s.cfg.Properties.MaintenanceMode {
-		return s.maintenance(), nil
+		return s, nil
 	}
+	// Two passes: what the first pass places and then has to stop (see
+	// enforce) is left out of the second from the start, so that it does
+	// not weigh in the tie-breaks of what is placed after it (a phantom
+	// that would be gone once the transition has run, changing the next
+	// plan).
 	order := s.allocationOrder()
-	// Place everything, then apply the Mandatory-order rule ("then" cannot
-	// start where "first" cannot run). The rule only ever forbids more, so
-	// this settles; each round re-places with what the last one forbade.
-	for round := 0; ; round++ {
+	s.reset()
+	for _, u := range order {
+		s.allocate(u)
+	}
+	s.enforce()
+	if s.exclude() {
 		s.reset()
 		for _, u := range order {
 			s.allocate(u)
 		}
-		if !s.runnable() {
-			break
-		}
-		if round > len(s.units)*len(s.nodes)+1 {
-			return nil, fmt.Errorf("scheduler bug: the order rule did not settle")
-		}
+		s.enforce()
 	}
-	res := &Result{Placement: s.placement(), RecheckAt: s.recheck}
-	t, err := s.transition()
-	if err != nil {
-		return nil, err
+	return s, nil
+}
+
+// adopt takes the placement (and its explanations) of a later plan, whose
+// units are in the same configuration order.
+func (s *scheduler) adopt(o *scheduler) {
+	for i, u := range s.units {
+		v := o.units[i]
+		u.insts, u.on, u.why, u.removed, u.w, u.wParts = v.insts, v.on, v.why, v.removed, v.w, v.wParts
 	}
-	res.Transition = *t
-	for _, u := range s.units {
-		if len(u.insts) == 0 && u.why != "" {
-			s.note(u.id, "not running: "+u.why)
-		}
-	}
-	res.Notes = s.notes
-	if s.explain {
-		res.Scores = s.scores()
-	}
-	return res, nil
 }
 
 func (s *scheduler) reset() {
 	for _, u := range s.units {
-		u.state, u.insts, u.on, u.w, u.wParts, u.why = unassigned, nil, nil, nil, nil, ""
+		u.state, u.insts, u.on, u.w, u.wParts, u.why, u.removed = unassigned, nil, nil, nil, nil, "", nil
 	}
 	for i := range s.alloc {
 		s.alloc[i] = 0
 	}
 }
 
-// runnable applies Pacemaker's rule for Mandatory orders whose first
-// action is start: "then" cannot start if "first" cannot be active. If
-// "first" runs nowhere, "then" runs nowhere; for interleaved clones, an
-// instance of "then" needs an instance of "first" on its node. It reports
-// whether it forbade anything new that was placed.
-func (s *scheduler) runnable() bool {
-	changed := false
-	for _, o := range s.orders {
-		if o.o.Kind != config.Mandatory || o.o.FirstAction != config.ActionStart || o.o.ThenAction != config.ActionStart {
-			continue
-		}
-		f, t := o.first, o.then
-		if t.block != "" {
-			continue
-		}
-		if len(f.insts) == 0 {
-			if len(t.insts) > 0 {
-				t.block = fmt.Sprintf("order %s: %s must start first, and it cannot run", o.o.ID, f.id)
-				changed = true
-			}
-			continue
-		}
-		if f.clone == "" || t.clone == "" || !t.r.Clone.Interleave {
-			continue
-		}
-		for _, a := range t.insts {
-			if f.on[a.node] {
+// enforce stops what placement left in breach of a mandatory rule, as
+// Pacemaker does after placing (it does not place again):
+//
+//   - a Mandatory order whose first action is start: "then" cannot start
+//     (so does not run) if "first" runs nowhere; for interleaved clones an
+//     instance of "then" needs an instance of "first" on its node;
+//   - an INFINITY colocation: the dependent runs only where the primary
+//     does; -INFINITY: never where it does (a colocation loop is placed in
+//     one pass and may come out wrong).
+//
+// Stopping an instance can break another rule, so this repeats until
+// nothing changes; it only removes, so it ends. Instances left alone on a
+// node in maintenance are never removed.
+func (s *scheduler) enforce() {
+	for changed := true; changed; {
+		changed = false
+		for _, o := range s.orders {
+			if o.o.Kind != config.Mandatory || o.o.FirstAction != config.ActionStart || o.o.ThenAction != config.ActionStart {
 				continue
 			}
-			if t.bans == nil {
-				t.bans = make([]string, len(s.nodes))
+			f, t := o.first, o.then
+			interleave := f.clone != "" && t.clone != "" && t.r.Clone.Interleave
+			why := fmt.Sprintf("order %s: %s must start first, and it cannot run", o.o.ID, f.id)
+			if interleave {
+				why = fmt.Sprintf("order %s (interleaved): no instance of %s on the node", o.o.ID, f.id)
 			}
-			if t.bans[a.node] == "" {
-				t.bans[a.node] = fmt.Sprintf("order %s (interleaved): no instance of %s here", o.o.ID, f.id)
+			if s.remove(t, why, func(n int) bool { return len(f.insts) == 0 || (interleave && !f.on[n]) }) {
 				changed = true
+			}
+		}
+		for _, u := range s.units {
+			for _, c := range u.withs {
+				if c.score > negInf && c.score < inf {
+					continue
+				}
+				p, must := c.prim, c.score >= inf
+				why := fmt.Sprintf("colocation %s (%s with %s, %s)", c.c.ID, c.c.Rsc, c.c.With, c.score)
+				if must && len(p.insts) == 0 {
+					why = fmt.Sprintf("it must run with %s (INFINITY), which runs nowhere", p.id)
+				}
+				if s.remove(u, why, func(n int) bool { return p.on[n] != must }) {
+					changed = true
+				}
 			}
 		}
 	}
-	return changed
+}
+
+// exclude turns what enforce stopped into exclusions for the next pass:
+// a resource left with no instance is not placed at all, otherwise it is
+// kept off the nodes it was stopped on. It says whether there is any.
+func (s *scheduler) exclude() bool {
+	any := false
+	for _, u := range s.units {
+		if len(u.removed) == 0 {
+			continue
+		}
+		any = true
+		if len(u.insts) == 0 {
+			u.excluded = u.why
+			continue
+		}
+		u.excludedOn = map[int]string{}
+		for n, why := range u.removed {
+			u.excludedOn[n] = why
+		}
+	}
+	return any
+}
+
+// remove stops u's instances on the nodes bad says, except those left
+// alone on a node in maintenance, and says whether it stopped any.
+func (s *scheduler) remove(u *unit, why string, bad func(n int) bool) bool {
+	kept := u.insts[:0]
+	removed := false
+	for _, a := range u.insts {
+		if s.nodes[a.node].status != Maintenance && bad(a.node) {
+			u.on[a.node] = false
+			removed = true
+			if u.removed == nil {
+				u.removed = map[int]string{}
+			}
+			u.removed[a.node] = why
+			continue
+		}
+		kept = append(kept, a)
+	}
+	u.insts = kept
+	for _, a := range u.insts {
+		u.on[a.node] = true // another instance may share the node
+	}
+	if removed && len(u.insts) == 0 {
+		u.why = why
+	}
+	return removed
 }
 
 // maintenance is the answer when the whole cluster is in maintenance mode:

@@ -67,14 +67,23 @@ func instanceName(resource, clone string, instance int) string {
 	return resource + "#" + strconv.Itoa(instance)
 }
 
+// actionJSON is the wire form of Action: "instance" right after "clone",
+// present exactly when "clone" is.
+type actionJSON struct {
+	ID       string   `json:"id"`
+	Resource string   `json:"resource"`
+	Clone    string   `json:"clone,omitempty"`
+	Instance *int     `json:"instance,omitempty"`
+	Node     string   `json:"node"`
+	Op       Op       `json:"op"`
+	After    []string `json:"after,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+}
+
 // MarshalJSON writes "instance" exactly when the action is on a clone
 // instance, so that a primitive and instance 0 of a clone never look alike.
 func (a Action) MarshalJSON() ([]byte, error) {
-	type plain Action
-	w := struct {
-		plain
-		Instance *int `json:"instance,omitempty"`
-	}{plain: plain(a)}
+	w := actionJSON{ID: a.ID, Resource: a.Resource, Clone: a.Clone, Node: a.Node, Op: a.Op, After: a.After, Reason: a.Reason}
 	if a.Clone != "" {
 		w.Instance = &a.Instance
 	}
@@ -83,15 +92,11 @@ func (a Action) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (a *Action) UnmarshalJSON(data []byte) error {
-	type plain Action
-	var w struct {
-		plain
-		Instance *int `json:"instance"`
-	}
+	var w actionJSON
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	*a = Action(w.plain)
+	*a = Action{ID: w.ID, Resource: w.Resource, Clone: w.Clone, Node: w.Node, Op: w.Op, After: w.After, Reason: w.Reason}
 	if w.Instance != nil {
 		a.Instance = *w.Instance
 	}
