@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/tandem-ha/tandem/host/config"
@@ -75,9 +76,8 @@ func (s *scheduler) transition() (*Transition, error) {
 	for _, u := range s.units {
 		ua := &unitActions{}
 		b.byUnit[u] = ua
-		target := map[int]int{}
-		for _, a := range u.insts {
-			target[a.inst] = a.node
+		if len(u.cur) == 0 && len(u.insts) == 0 {
+			continue
 		}
 		cur := append([]current(nil), u.cur...)
 		sort.Slice(cur, func(i, j int) bool {
@@ -86,18 +86,26 @@ func (s *scheduler) transition() (*Transition, error) {
 			}
 			return s.nameRank[cur[i].node] < s.nameRank[cur[j].node]
 		})
-		keep := map[assigned]bool{}
+		target := func(inst int) (int, bool) {
+			for _, a := range u.insts {
+				if a.inst == inst {
+					return a.node, true
+				}
+			}
+			return -1, false
+		}
+		var keep []assigned
 		for _, c := range cur {
-			tgt, placed := target[c.inst]
+			tgt, placed := target(c.inst)
 			if !c.managed || (placed && tgt == c.node && !c.failed) {
-				keep[assigned{c.inst, c.node}] = true
+				keep = append(keep, assigned{c.inst, c.node})
 				continue
 			}
 			ua.stops = append(ua.stops, b.add(Action{Resource: u.r.ID, Clone: u.clone, Instance: c.inst,
 				Node: s.nodes[c.node].name, Op: OpStop, Reason: s.stopReason(u, c, tgt, placed)}))
 		}
 		for _, a := range u.insts {
-			if keep[a] {
+			if slices.Contains(keep, a) {
 				continue
 			}
 			ua.starts = append(ua.starts, b.add(Action{Resource: u.r.ID, Clone: u.clone, Instance: a.inst,

@@ -64,6 +64,9 @@ func (s *scheduler) allocationOrder() []*unit {
 // colocated with, scaled by the colocation (Pacemaker's
 // add_colocated_node_scores with "this with" selection).
 func (s *scheduler) sortScores(u *unit) []config.Score {
+	if len(u.withs) == 0 {
+		return u.orderBase // read only
+	}
 	work := append([]config.Score(nil), u.orderBase...)
 	if s.anyAvailable(work) {
 		u.merging = true
@@ -114,7 +117,12 @@ func (s *scheduler) allocate(u *unit) {
 }
 
 func (s *scheduler) assignPrimitive(u *unit) {
-	w, parts := copyWeights(u.base, u.baseParts)
+	// Most resources have no colocation: their weights are their base,
+	// read only, no copy.
+	w, parts := u.base, u.baseParts
+	if len(u.withs) > 0 || len(u.deps) > 0 || len(u.excludedOn) > 0 {
+		w, parts = copyWeights(u.base, u.baseParts)
+	}
 	s.applyExclusions(u, w, parts)
 	current := -1
 	if len(u.cur) > 0 {
@@ -176,7 +184,10 @@ func (s *scheduler) applyColocation(u *unit, w []config.Score, parts [][]ScorePa
 	if p.state != done {
 		return // colocation loop: the primary is still being placed
 	}
-	reason := fmt.Sprintf("colocation %s (%s with %s, %s)", c.c.ID, c.c.Rsc, c.c.With, c.score)
+	reason := "" // built only when explaining: this runs for every colocation of every resource
+	if parts != nil {
+		reason = fmt.Sprintf("colocation %s (%s with %s, %s)", c.c.ID, c.c.Rsc, c.c.With, c.score)
+	}
 	switch {
 	case c.score >= inf:
 		if len(p.insts) == 0 && u.why == "" {
@@ -184,13 +195,19 @@ func (s *scheduler) applyColocation(u *unit, w []config.Score, parts [][]ScorePa
 		}
 		for n := range w {
 			if !p.on[n] && w[n] > negInf {
-				s.setPart(w, parts, n, negInf, reason+": "+p.id+" is not here")
+				w[n] = negInf
+				if parts != nil {
+					s.setPart(w, parts, n, negInf, reason+": "+p.id+" is not here")
+				}
 			}
 		}
 	case c.score <= negInf:
 		for n := range w {
 			if p.on[n] && w[n] > negInf {
-				s.setPart(w, parts, n, negInf, reason+": "+p.id+" is here")
+				w[n] = negInf
+				if parts != nil {
+					s.setPart(w, parts, n, negInf, reason+": "+p.id+" is here")
+				}
 			}
 		}
 	default:
@@ -230,7 +247,11 @@ func (s *scheduler) addColocated(dep *unit, w []config.Score, parts [][]ScorePar
 	dep.merging = true
 	defer func() { dep.merging = false }()
 	work, workParts := copyWeights(w, parts)
-	s.addMatching(work, workParts, dep.orderBase, factor, nonNegative, "preferences of "+dep.id+" (colocated with "+target+")")
+	reason := ""
+	if parts != nil {
+		reason = "preferences of " + dep.id + " (colocated with " + target + ")"
+	}
+	s.addMatching(work, workParts, dep.orderBase, factor, nonNegative, reason)
 	if s.anyAvailable(work) {
 		for _, c := range dep.deps {
 			if c.influences {

@@ -24,12 +24,15 @@ type scheduler struct {
 	byID   map[string]*unit // primitive ids and clone ids
 	orders []order
 
+	rindex   resourceIndex
 	failures map[string][]Failure // by primitive id
+	locs     map[*unit][]*config.Location
 	orphans  []InstanceState
 	notes    []Note
 	recheck  time.Time
 
-	alloc []int // resources assigned to each node so far (Pacemaker's num_resources)
+	slab  []config.Score // backing store for the units' base weights (one allocation, not one per unit)
+	alloc []int          // resources assigned to each node so far (Pacemaker's num_resources)
 }
 
 type node struct {
@@ -114,10 +117,11 @@ func newScheduler(in Input) (*scheduler, error) {
 	if cfg == nil {
 		return nil, invalid("no configuration")
 	}
-	if err := checkState(cfg, &in.State); err != nil {
+	idx := indexResources(cfg)
+	if err := checkState(idx, &in.State); err != nil {
 		return nil, err
 	}
-	s := &scheduler{cfg: cfg, now: in.Now, explain: in.Explain, nodeIdx: map[string]int{}, byID: map[string]*unit{}}
+	s := &scheduler{cfg: cfg, now: in.Now, explain: in.Explain, nodeIdx: map[string]int{}, byID: map[string]*unit{}, rindex: idx}
 
 	observed := map[string]NodeStatus{}
 	for _, n := range in.State.Nodes {
@@ -182,6 +186,11 @@ func newScheduler(in Input) (*scheduler, error) {
 		s.failures[f.Resource] = append(s.failures[f.Resource], f)
 	}
 	s.bindState(in.State)
+	s.locs = map[*unit][]*config.Location{}
+	for i := range cfg.Locations {
+		l := &cfg.Locations[i]
+		s.locs[s.byID[l.Rsc]] = append(s.locs[s.byID[l.Rsc]], l)
+	}
 	for _, u := range s.units {
 		s.computeBase(u)
 	}
@@ -229,7 +238,7 @@ func (s *scheduler) bindConstraints() error {
 // bindState sorts the observed instances into units (or orphans) and
 // drops what ran on nodes that are gone.
 func (s *scheduler) bindState(st State) {
-	for _, in := range normalizeInstances(s.cfg, st.Instances) {
+	for _, in := range normalizeInstances(s.rindex, st.Instances) {
 		n, ok := s.nodeIdx[in.Node]
 		if !ok {
 			s.note(in.Resource, fmt.Sprintf("reported on %s, which is not a configured node: ignored", in.Node))
@@ -261,7 +270,10 @@ func (s *scheduler) note(rsc, text string) {
 // stickiness on the node it runs on.
 func (s *scheduler) computeBase(u *unit) {
 	nn := len(s.nodes)
-	u.base = make([]config.Score, nn)
+	if len(s.slab) < nn {
+		s.slab = make([]config.Score, nn*max(64, len(s.units)-u.pos))
+	}
+	u.base, s.slab = s.slab[:nn:nn], s.slab[nn:]
 	if s.explain {
 		u.baseParts = make([][]ScorePart, nn)
 	}
@@ -270,11 +282,7 @@ func (s *scheduler) computeBase(u *unit) {
 			s.addPart(u.base, u.baseParts, i, negInf, "node is "+string(n.status))
 		}
 	}
-	for i := range s.cfg.Locations {
-		l := &s.cfg.Locations[i]
-		if s.byID[l.Rsc] != u {
-			continue
-		}
+	for _, l := range s.locs[u] {
 		if n, ok := s.nodeIdx[l.Node]; ok {
 			s.addPart(u.base, u.baseParts, n, l.Score, "location "+l.ID)
 			if u.base[n] < 0 {
@@ -301,8 +309,9 @@ func (s *scheduler) computeBase(u *unit) {
 			u.why1(n, why)
 		}
 	}
-	u.orderBase = append([]config.Score(nil), u.base...)
+	u.orderBase = u.base // shared (both read only from here on) unless stickiness makes them differ
 	if u.clone == "" && len(u.cur) == 1 && u.sticky != 0 {
+		u.orderBase = append([]config.Score(nil), u.base...)
 		s.addPart(u.base, u.baseParts, u.cur[0].node, u.sticky, "resource-stickiness (running here)")
 	}
 	for n := range u.baseWhy {

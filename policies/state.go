@@ -101,9 +101,30 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidInput, fmt.Sprintf(format, args...))
 }
 
+// resourceIndex finds resources by primitive id or clone id in constant
+// time (config.Resource searches the list).
+type resourceIndex map[string]resourceRef
+
+type resourceRef struct {
+	r       *config.Resource
+	isClone bool // the id named the clone
+}
+
+func indexResources(cfg *config.Config) resourceIndex {
+	idx := make(resourceIndex, 2*len(cfg.Resources))
+	for i := range cfg.Resources {
+		r := &cfg.Resources[i]
+		idx[r.ID] = resourceRef{r: r}
+		if r.Clone != nil {
+			idx[r.Clone.ID] = resourceRef{r: r, isClone: true}
+		}
+	}
+	return idx
+}
+
 // checkState rejects states that cannot be meant: they would make the
 // scheduler guess.
-func checkState(cfg *config.Config, s *State) error {
+func checkState(idx resourceIndex, s *State) error {
 	seenNode := map[string]bool{}
 	for i, n := range s.Nodes {
 		switch n.Status {
@@ -128,11 +149,12 @@ func checkState(cfg *config.Config, s *State) error {
 		if in.Instance < 0 {
 			return invalid("instances[%d] (%s on %s): instance %d is negative", i, in.Resource, in.Node, in.Instance)
 		}
-		if r, isClone := cfg.Resource(in.Resource); r != nil && isClone {
-			return invalid("instances[%d]: %q is a clone id; name the cloned primitive %q", i, in.Resource, r.ID)
+		ref := idx[in.Resource]
+		if ref.isClone {
+			return invalid("instances[%d]: %q is a clone id; name the cloned primitive %q", i, in.Resource, ref.r.ID)
 		}
 		k := where{in.Resource, in.Node}
-		if r, _ := cfg.Resource(in.Resource); r != nil && r.Clone == nil {
+		if ref.r != nil && ref.r.Clone == nil {
 			if j, dup := seen[k]; dup {
 				return invalid("instances[%d]: %s is listed twice on %s (also instances[%d])", i, in.Resource, in.Node, j)
 			}
@@ -155,10 +177,10 @@ func checkState(cfg *config.Config, s *State) error {
 // here") may send duplicates. The first holder of a number, by node name,
 // keeps it; the others take the lowest free numbers. Primitives are instance
 // 0. The result is sorted by resource, instance, node.
-func normalizeInstances(cfg *config.Config, in []InstanceState) []InstanceState {
+func normalizeInstances(idx resourceIndex, in []InstanceState) []InstanceState {
 	out := append([]InstanceState(nil), in...)
 	for i := range out {
-		if !cloned(cfg, out[i]) {
+		if !cloned(idx, out[i]) {
 			out[i].Instance = 0
 		}
 	}
@@ -177,7 +199,7 @@ func normalizeInstances(cfg *config.Config, in []InstanceState) []InstanceState 
 		for end < len(out) && out[end].Resource == out[start].Resource {
 			end++
 		}
-		if cloned(cfg, out[start]) {
+		if cloned(idx, out[start]) {
 			renumber(out[start:end])
 		}
 		start = end
@@ -197,9 +219,9 @@ func normalizeInstances(cfg *config.Config, in []InstanceState) []InstanceState 
 
 // cloned says whether an instance belongs to a clone: the configuration
 // decides, or for an orphan, the clone id the state recorded.
-func cloned(cfg *config.Config, in InstanceState) bool {
-	if r, _ := cfg.Resource(in.Resource); r != nil {
-		return r.Clone != nil
+func cloned(idx resourceIndex, in InstanceState) bool {
+	if ref, ok := idx[in.Resource]; ok {
+		return ref.r.Clone != nil
 	}
 	return in.Clone != ""
 }

@@ -227,7 +227,7 @@ func Apply(cfg *config.Config, s State, t *Transition) State {
 		inst int
 		node string
 	}
-	ins := normalizeInstances(cfg, s.Instances)
+	ins := normalizeInstances(indexResources(cfg), s.Instances)
 	stopped := map[key]bool{}
 	for _, a := range t.Actions {
 		if a.Op == OpStop {

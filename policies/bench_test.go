@@ -1,0 +1,164 @@
+package policies
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+// bigCluster generates a cluster like a large real one: nodes resources
+// of which about 2% are clones (one instance per node), and constraints
+// constraints: 40% colocations (a third INFINITY, the rest preferences of
+// ±50..200), 30% Mandatory or Optional orders, 30% location preferences.
+// Constraints point from later resources to earlier ones, so there are no
+// colocation or ordering loops (config validation refuses ordering
+// loops). The generator is seeded: the same sizes give the same cluster.
+func bigCluster(nodes, resources, constraints int) *config.Config {
+	rng := rand.New(rand.NewSource(int64(nodes*1000003 + resources*31 + constraints)))
+	cfg := &config.Config{Cluster: config.Cluster{Name: "bench"}}
+	for i := 0; i < nodes; i++ {
+		cfg.Nodes = append(cfg.Nodes, config.Node{Name: fmt.Sprintf("node%03d", i), Address: fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)})
+	}
+	stick, threshold := 100, 3
+	cfg.Defaults = config.Meta{Stickiness: &stick, MigrationThreshold: &threshold}
+	ids := make([]string, resources)
+	for i := 0; i < resources; i++ {
+		r := config.Resource{ID: fmt.Sprintf("rsc%05d", i), Agent: "systemd:svc"}
+		ids[i] = r.ID
+		if rng.Intn(50) == 0 {
+			r.Clone = &config.Clone{ID: r.ID + "-clone", Interleave: rng.Intn(2) == 0}
+			ids[i] = r.Clone.ID
+		}
+		cfg.Resources = append(cfg.Resources, r)
+	}
+	pair := func() (string, string) {
+		a := rng.Intn(resources-1) + 1
+		b := rng.Intn(a)
+		return ids[a], ids[b] // later, earlier
+	}
+	for i := 0; i < constraints; i++ {
+		switch k := rng.Intn(10); {
+		case k < 4:
+			dep, prim := pair()
+			score := config.Infinity
+			if rng.Intn(3) != 0 {
+				score = config.Score(50 + rng.Intn(151))
+				if rng.Intn(2) == 0 {
+					score = -score
+				}
+			}
+			cfg.Colocations = append(cfg.Colocations, config.Colocation{ID: fmt.Sprintf("col%d", i), Rsc: dep, With: prim, Score: score})
+		case k < 7:
+			then, first := pair()
+			kind := config.Mandatory
+			if rng.Intn(4) == 0 {
+				kind = config.Optional
+			}
+			cfg.Orders = append(cfg.Orders, config.Order{ID: fmt.Sprintf("ord%d", i), First: first, Then: then,
+				FirstAction: config.ActionStart, ThenAction: config.ActionStart, Kind: kind, Symmetrical: true})
+		default:
+			cfg.Locations = append(cfg.Locations, config.Location{ID: fmt.Sprintf("loc%d", i), Rsc: ids[rng.Intn(resources)],
+				Node: cfg.Nodes[rng.Intn(nodes)].Name, Score: config.Score(rng.Intn(201) - 50)})
+		}
+	}
+	return cfg
+}
+
+// settledState is the state after the cluster's first transition.
+func settledState(tb testing.TB, cfg *config.Config) State {
+	tb.Helper()
+	st := State{Nodes: AllOnline(cfg)}
+	res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return Apply(cfg, st, &res.Transition)
+}
+
+// nodeFailure is the settled state with the first node gone: the
+// coordinator's typical non-trivial run.
+func nodeFailure(st State) State {
+	out := st
+	out.Nodes = append([]NodeState(nil), st.Nodes...)
+	out.Nodes[0].Status = Offline
+	return out
+}
+
+func benchSchedule(b *testing.B, nodes, resources, constraints int) {
+	cfg := bigCluster(nodes, resources, constraints)
+	st := nodeFailure(settledState(b, cfg))
+	res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Transition.Empty() {
+		b.Fatal("the node failure needs no action: the benchmark would measure nothing")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Schedule(Input{Config: cfg, State: st, Now: pmNow}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(res.Transition.Actions)), "actions")
+}
+
+// BenchmarkSchedule32x1000 is the first target (<= 20 ms): 32
+// nodes, 1,000 resources, 500 constraints, one node just failed.
+func BenchmarkSchedule32x1000(b *testing.B) { benchSchedule(b, 32, 1000, 500) }
+
+// BenchmarkSchedule100x10000 is the second target (<= 500 ms): 100 nodes,
+// 10,000 resources (5,000 constraints), one node just failed.
+func BenchmarkSchedule100x10000(b *testing.B) { benchSchedule(b, 100, 10000, 5000) }
+
+// BenchmarkSteady32x1000 is the same cluster with nothing to do: what the
+// coordinator pays on every event that changes nothing.
+func BenchmarkSteady32x1000(b *testing.B) {
+	cfg := bigCluster(32, 1000, 500)
+	st := settledState(b, cfg)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow})
+		if err != nil || !res.Transition.Empty() {
+			b.Fatalf("settled state: %v, %d actions", err, len(res.Transition.Actions))
+		}
+	}
+}
+
+// BenchmarkGrowth sweeps cluster sizes (constraints = resources/2) for the
+// growth table in docs/scheduler.md.
+func BenchmarkGrowth(b *testing.B) {
+	for _, nodes := range []int{8, 32, 100} {
+		for _, resources := range []int{100, 1000, 10000} {
+			b.Run(fmt.Sprintf("nodes=%d/resources=%d", nodes, resources), func(b *testing.B) {
+				benchSchedule(b, nodes, resources, resources/2)
+			})
+		}
+	}
+}
+
+// TestWriteBenchCIB writes the benchmark clusters as Pacemaker CIBs (the
+// node-failure state) for timing crm_simulate on the same input:
+//
+//	TANDEM_BENCH_CIB=/tmp/cib go test ./policies -run TestWriteBenchCIB
+//	time crm_simulate --xml-file /tmp/cib/32x1000.xml --run
+func TestWriteBenchCIB(t *testing.T) {
+	dir := os.Getenv("TANDEM_BENCH_CIB")
+	if dir == "" {
+		t.Skip("set TANDEM_BENCH_CIB to a directory to write the benchmark CIBs")
+	}
+	for _, size := range [][3]int{{32, 1000, 500}, {100, 10000, 5000}, {8, 100, 50}, {8, 1000, 500}, {32, 100, 50}, {100, 1000, 500}} {
+		cfg := bigCluster(size[0], size[1], size[2])
+		st := nodeFailure(settledState(t, cfg))
+		name := filepath.Join(dir, fmt.Sprintf("%dx%d.xml", size[0], size[1]))
+		if err := os.WriteFile(name, []byte(cibXML(cfg, st)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
