@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/tandem-ha/tandem/host/config"
 )
@@ -234,6 +235,21 @@ func (s *scheduler) startReason(u *unit, a assigned) string {
 	return "start"
 }
 
+// nowhere says why u can run on no node: each node's reason (the first
+// few, on a big cluster).
+func (s *scheduler) nowhere(u *unit) string {
+	const most = 4
+	var why []string
+	for n := range s.nodes {
+		if len(why) == most {
+			why = append(why, fmt.Sprintf("and %d more nodes", len(s.nodes)-most))
+			break
+		}
+		why = append(why, strings.TrimPrefix(s.nodeReason(u, n), "cannot run on "))
+	}
+	return "no node can run it: " + strings.Join(why, "; ")
+}
+
 // nodeReason says why u cannot keep an instance on node n.
 func (s *scheduler) nodeReason(u *unit, n int) string {
 	nd := s.nodes[n]
@@ -249,9 +265,9 @@ func (s *scheduler) nodeReason(u *unit, n int) string {
 	for _, c := range u.withs {
 		switch {
 		case c.score >= inf && c.prim.on != nil && !c.prim.on[n]:
-			return fmt.Sprintf("cannot run on %s: colocation %s needs %s there", nd.name, c.c.ID, c.prim.id)
+			return fmt.Sprintf("cannot run on %s: %s needs %s there", nd.name, named("colocation", c.c.ID), c.prim.id)
 		case c.score <= negInf && c.prim.on != nil && c.prim.on[n]:
-			return fmt.Sprintf("cannot run on %s: colocation %s keeps it away from %s", nd.name, c.c.ID, c.prim.id)
+			return fmt.Sprintf("cannot run on %s: %s keeps it away from %s", nd.name, named("colocation", c.c.ID), c.prim.id)
 		}
 	}
 	if u.w != nil && u.w[n] < 0 {

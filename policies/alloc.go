@@ -152,7 +152,7 @@ func (s *scheduler) assignPrimitive(u *unit) {
 	if n := s.choose(w, current, -1); n >= 0 {
 		u.insts = []assigned{{inst: 0, node: n}}
 	} else if u.why == "" {
-		u.why = "no node can run it (every node scores below 0)"
+		u.why = s.nowhere(u)
 	}
 }
 
@@ -186,7 +186,7 @@ func (s *scheduler) applyColocation(u *unit, w []config.Score, parts [][]ScorePa
 	}
 	reason := "" // built only when explaining: this runs for every colocation of every resource
 	if parts != nil {
-		reason = fmt.Sprintf("colocation %s (%s with %s, %s)", c.c.ID, c.c.Rsc, c.c.With, c.score)
+		reason = fmt.Sprintf("%s (%s with %s, %s)", named("colocation", c.c.ID), c.c.Rsc, c.c.With, c.score)
 	}
 	switch {
 	case c.score >= inf:
@@ -449,7 +449,7 @@ func (s *scheduler) assignClone(u *unit) {
 			insts = append(insts, assigned{inst: -1, node: best})
 		}
 		if len(insts) == 0 {
-			u.why = "no node can run it (every node scores below 0)"
+			u.why = s.nowhere(u)
 		}
 	}
 	u.insts = s.numberInstances(u, insts)

@@ -173,21 +173,8 @@ func cibXML(cfg *config.Config, s State) string {
 
 func nodeStatuses(cfg *config.Config, s State) map[string]NodeStatus {
 	out := map[string]NodeStatus{}
-	for _, n := range cfg.Nodes {
-		out[n.Name] = Offline
-	}
-	for _, n := range s.Nodes {
+	for _, n := range NodeStatuses(cfg, s) {
 		out[n.Name] = n.Status
-	}
-	for _, n := range cfg.Nodes {
-		if out[n.Name] == Offline {
-			continue
-		}
-		if n.Maintenance {
-			out[n.Name] = Maintenance
-		} else if n.Standby && out[n.Name] != Maintenance {
-			out[n.Name] = Standby
-		}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package policies
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tandem-ha/tandem/host/config"
@@ -123,24 +124,8 @@ func newScheduler(in Input) (*scheduler, error) {
 	}
 	s := &scheduler{cfg: cfg, now: in.Now, explain: in.Explain, nodeIdx: map[string]int{}, byID: map[string]*unit{}, rindex: idx}
 
-	observed := map[string]NodeStatus{}
-	for _, n := range in.State.Nodes {
-		observed[n.Name] = n.Status
-	}
-	for i, n := range cfg.Nodes {
-		st, ok := observed[n.Name]
-		if !ok {
-			st = Offline
-		}
-		if st != Offline {
-			switch {
-			case n.Maintenance || st == Maintenance:
-				st = Maintenance
-			case n.Standby || st == Standby:
-				st = Standby
-			}
-		}
-		s.nodes = append(s.nodes, node{name: n.Name, status: st, avail: st == Online})
+	for i, n := range NodeStatuses(cfg, in.State) {
+		s.nodes = append(s.nodes, node{name: n.Name, status: n.Status, avail: n.Status == Online})
 		s.nodeIdx[n.Name] = i
 	}
 	order := make([]int, len(s.nodes))
@@ -284,9 +269,9 @@ func (s *scheduler) computeBase(u *unit) {
 	}
 	for _, l := range s.locs[u] {
 		if n, ok := s.nodeIdx[l.Node]; ok {
-			s.addPart(u.base, u.baseParts, n, l.Score, "location "+l.ID)
+			s.addPart(u.base, u.baseParts, n, l.Score, named("location", l.ID))
 			if u.base[n] < 0 {
-				u.why1(n, fmt.Sprintf("location %s scores it %s", l.ID, l.Score))
+				u.why1(n, fmt.Sprintf("%s scores it %s", named("location", l.ID), l.Score))
 			}
 		}
 	}
@@ -319,6 +304,16 @@ func (s *scheduler) computeBase(u *unit) {
 			delete(u.baseWhy, n)
 		}
 	}
+}
+
+// named is "colocation c1" for a constraint the user named c1, and the id
+// alone for ids that already say what they are (pcs-style defaults such as
+// "colocation-VIP-haproxy-clone-INFINITY").
+func named(kind, id string) string {
+	if strings.HasPrefix(id, kind) {
+		return id
+	}
+	return kind + " " + id
 }
 
 // why1 keeps the first reason node n is forbidden.

@@ -62,26 +62,31 @@ func Schedule(in Input) (*Result, error) {
 // the transition to it.
 func (first *scheduler) settle(in Input, t *Transition) (*Transition, error) {
 	chain := []*scheduler{first}
-	keys := map[string]int{first.placementKey(): 0}
+	keys0 := first.placementKey()
+	keys := map[string]int{keys0: 0}
 	st := in.State
 	var cycle []*scheduler
 	for step := 0; step < lookahead; step++ {
-		last := chain[len(chain)-1]
-		lt, err := last.transition()
+		lt, err := chain[len(chain)-1].transition()
 		if err != nil {
 			return nil, err
-		}
-		if lt.Empty() {
-			if last == first {
-				return t, nil
-			}
-			first.adopt(last)
-			return first.transition()
 		}
 		st = Apply(in.Config, st, lt)
 		next, err := place(Input{Config: in.Config, State: st, Now: in.Now, Explain: in.Explain})
 		if err != nil {
 			return nil, err
+		}
+		nt, err := next.transition()
+		if err != nil {
+			return nil, err
+		}
+		if nt.Empty() {
+			if next.placementKey() == keys0 {
+				return t, nil // the first plan was right
+			}
+			first.note("", fmt.Sprintf("placement chosen by planning %d transition(s) ahead (a colocation loop?); scores are those of the current state", step+2))
+			first.adopt(next)
+			return first.transition()
 		}
 		k := next.placementKey()
 		if j, seen := keys[k]; seen {
@@ -151,12 +156,12 @@ func place(in Input) (*scheduler, error) {
 	return s, nil
 }
 
-// adopt takes the placement (and its explanations) of a later plan, whose
-// units are in the same configuration order.
+// adopt takes the placement of a later plan, whose units are in the same
+// configuration order; scores stay those of the current state.
 func (s *scheduler) adopt(o *scheduler) {
 	for i, u := range s.units {
 		v := o.units[i]
-		u.insts, u.on, u.why, u.removed, u.w, u.wParts = v.insts, v.on, v.why, v.removed, v.w, v.wParts
+		u.insts, u.on, u.why, u.removed = v.insts, v.on, v.why, v.removed
 	}
 }
 
@@ -191,9 +196,9 @@ func (s *scheduler) enforce() {
 			}
 			f, t := o.first, o.then
 			interleave := f.clone != "" && t.clone != "" && t.r.Clone.Interleave
-			why := fmt.Sprintf("order %s: %s must start first, and it cannot run", o.o.ID, f.id)
+			why := fmt.Sprintf("%s: %s must start first, and it cannot run", named("order", o.o.ID), f.id)
 			if interleave {
-				why = fmt.Sprintf("order %s (interleaved): no instance of %s on the node", o.o.ID, f.id)
+				why = fmt.Sprintf("%s (interleaved): no instance of %s on the node", named("order", o.o.ID), f.id)
 			}
 			if s.remove(t, why, func(n int) bool { return len(f.insts) == 0 || (interleave && !f.on[n]) }) {
 				changed = true
@@ -205,7 +210,7 @@ func (s *scheduler) enforce() {
 					continue
 				}
 				p, must := c.prim, c.score >= inf
-				why := fmt.Sprintf("colocation %s (%s with %s, %s)", c.c.ID, c.c.Rsc, c.c.With, c.score)
+				why := fmt.Sprintf("%s (%s with %s, %s)", named("colocation", c.c.ID), c.c.Rsc, c.c.With, c.score)
 				if must && len(p.insts) == 0 {
 					why = fmt.Sprintf("it must run with %s (INFINITY), which runs nowhere", p.id)
 				}

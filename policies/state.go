@@ -83,6 +83,34 @@ func AllOnline(cfg *config.Config) []NodeState {
 	return ns
 }
 
+// NodeStatuses is the status the scheduler uses for every configured node,
+// in configuration order: the observed status (offline when not listed)
+// combined with the configuration's flags (maintenance wins over standby;
+// an offline node stays offline).
+func NodeStatuses(cfg *config.Config, s State) []NodeState {
+	observed := make(map[string]NodeStatus, len(s.Nodes))
+	for _, n := range s.Nodes {
+		observed[n.Name] = n.Status
+	}
+	out := make([]NodeState, len(cfg.Nodes))
+	for i, n := range cfg.Nodes {
+		st, ok := observed[n.Name]
+		if !ok {
+			st = Offline
+		}
+		if st != Offline {
+			switch {
+			case n.Maintenance || st == Maintenance:
+				st = Maintenance
+			case n.Standby || st == Standby:
+				st = Standby
+			}
+		}
+		out[i] = NodeState{Name: n.Name, Status: st}
+	}
+	return out
+}
+
 // Input is everything a scheduling run depends on.
 type Input struct {
 	Config *config.Config
