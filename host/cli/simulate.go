@@ -28,8 +28,8 @@ type simulateState struct {
 
 type simulateOptions struct {
 	cfgPath, statePath, output, now string
-	settled, showScores            bool
-	nodesDown, fails               []string
+	settled, showScores             bool
+	nodesDown, fails                []string
 }
 
 func newSimulateCmd() *cobra.Command {
@@ -143,7 +143,7 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 	switch o.output {
 	case "json":
 		out := struct {
-			Now   time.Time             `json:"now"`
+			Now   time.Time            `json:"now"`
 			Nodes []policies.NodeState `json:"nodes"`
 			*policies.Result
 		}{now, nodes, res}
