@@ -46,16 +46,7 @@ func (s *scheduler) allocationOrder() []*unit {
 		u.sortKey = s.sortScores(u)
 	}
 	sort.SliceStable(units, func(i, j int) bool {
-		a, b := units[i], units[j]
-		if a.meta.Priority != b.meta.Priority {
-			return a.meta.Priority > b.meta.Priority
-		}
-		for _, n := range nodes {
-			if a.sortKey[n] != b.sortKey[n] {
-				return a.sortKey[n] > b.sortKey[n]
-			}
-		}
-		return false
+		return units[i].meta.Priority > units[j].meta.Priority
 	})
 	return units
 }
@@ -387,14 +378,29 @@ func (s *scheduler) assignClone(u *unit) {
 			s.addPart(w, wParts, n, cw[n], "clone-wide score")
 		}
 	}
+	// Pacemaker undoes a negative finite colocation for an instance that
+	// would otherwise have nowhere to go: fallback is w without them, used
+	// for a slot only when w leaves none.
+	var fallback []config.Score
+	for _, c := range u.withs {
+		if c.score < 0 && c.score > negInf && fallback == nil {
+			fallback = append([]config.Score(nil), w...)
+		}
+	}
 	for _, c := range u.withs {
 		if allColoc || c.score < 0 || c.score >= inf {
 			s.applyColocation(u, w, wParts, c)
+			if fallback != nil && (c.score >= 0 || c.score <= negInf) {
+				s.applyColocation(u, fallback, nil, c)
+			}
 		}
 	}
 	for _, c := range u.deps {
 		if c.influences && (allColoc || c.score < 0) {
 			s.addColocated(c.dep, w, wParts, c.factor, false, true, u.id)
+			if fallback != nil {
+				s.addColocated(c.dep, fallback, nil, c.factor, false, true, u.id)
+			}
 		}
 	}
 	u.w, u.wParts = w, wParts
@@ -423,22 +429,9 @@ func (s *scheduler) assignClone(u *unit) {
 		}
 		taken := make([]int, len(s.nodes)) // slots taken on each node
 		for placed := len(insts); placed < u.max; placed++ {
-			best, bestScore := -1, config.Score(0)
-			for n := range s.nodes {
-				if !s.nodes[n].avail || count[n] >= u.nodeMax || w[n] < 0 {
-					continue
-				}
-				score := w[n]
-				holds := taken[n] < held[n]
-				if holds {
-					score = addScores(score, u.sticky)
-				}
-				if score < 0 {
-					continue
-				}
-				if best < 0 || s.betterSlot(score, n, bestScore, best, count, taken, held) {
-					best, bestScore = n, score
-				}
+			best := s.bestSlot(u, w, count, taken, held)
+			if best < 0 && fallback != nil {
+				best = s.bestSlot(u, fallback, count, taken, held)
 			}
 			if best < 0 {
 				break
@@ -453,6 +446,27 @@ func (s *scheduler) assignClone(u *unit) {
 		}
 	}
 	u.insts = s.numberInstances(u, insts)
+}
+
+// bestSlot is the node of the best free slot under weights w, or -1.
+func (s *scheduler) bestSlot(u *unit, w []config.Score, count, taken, held []int) int {
+	best, bestScore := -1, config.Score(0)
+	for n := range s.nodes {
+		if !s.nodes[n].avail || count[n] >= u.nodeMax || w[n] < 0 {
+			continue
+		}
+		score := w[n]
+		if taken[n] < held[n] {
+			score = addScores(score, u.sticky)
+		}
+		if score < 0 {
+			continue
+		}
+		if best < 0 || s.betterSlot(score, n, bestScore, best, count, taken, held) {
+			best, bestScore = n, score
+		}
+	}
+	return best
 }
 
 // betterSlot compares a slot on node a (score sa) with one on node b.

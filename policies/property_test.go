@@ -3,7 +3,9 @@ package policies
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -113,6 +115,20 @@ func genCluster(t *rapid.T) (*config.Config, State) {
 		}
 	}
 	return cfg, st
+}
+
+// TestMain raises rapid's default of 100 random clusters to 1,000 (well
+// under a second here) unless -rapid.checks is given.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
+	if !set {
+		if err := flag.Set("rapid.checks", "1000"); err != nil {
+			panic(err)
+		}
+	}
+	os.Exit(m.Run())
 }
 
 func TestProperties(t *testing.T) {
