@@ -199,7 +199,7 @@ func TestExplainAndRecheck(t *testing.T) {
 			}
 		}
 	}
-	if res.RecheckAt != pmNow.Add(10*time.Second) {
+	if res.RecheckAt != pmNow.Add(11*time.Second) {
 		t.Errorf("recheck at %v", res.RecheckAt)
 	}
 	// The VIP must follow haproxy; haproxy waits for httpd, which runs

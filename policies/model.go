@@ -280,10 +280,13 @@ func (s *scheduler) computeBase(u *unit) {
 		n := s.nodeIdx[f.Node]
 		count := f.Count
 		if timeout := u.meta.FailureTimeout; timeout > 0 {
-			expires := f.Last.Add(timeout)
-			if !s.now.Before(expires) {
-				continue // forgotten
+			// Forgotten once more than failure-timeout has passed, as in
+			// Pacemaker (which counts whole seconds: the failure still
+			// counts at exactly last + timeout, not a second later).
+			if s.now.After(f.Last.Add(timeout)) {
+				continue
 			}
+			expires := f.Last.Add(timeout + time.Second)
 			if threshold > 0 && count >= threshold && (s.recheck.IsZero() || expires.Before(s.recheck)) {
 				s.recheck = expires
 			}

@@ -89,7 +89,7 @@ Transition: 3 action(s), in an order that respects every edge
    3. start VIP-10.10.10.23 on holly  (move from benji)
       after 2
 
-Recheck at 2025-01-01T00:01:00Z (a failure expires)
+Recheck at 2025-01-01T00:01:01Z (a failure expires)
 `},
 		{"haproxy nowhere, with scores", []string{"--settled", "--fail", "haproxy@benji=INFINITY", "--fail", "haproxy@holly=INFINITY", "--show-scores"}, `Nodes:
   holly  online
@@ -110,7 +110,7 @@ Notes:
   VIP-10.10.10.23: not running: it must run with haproxy-clone (INFINITY), which runs nowhere
   haproxy-clone: not running: no node can run it: holly: haproxy failed INFINITY times on holly (migration-threshold 3); benji: haproxy failed INFINITY times on benji (migration-threshold 3)
 
-Recheck at 2025-01-01T00:01:00Z (a failure expires)
+Recheck at 2025-01-01T00:01:01Z (a failure expires)
 
 Scores:
   VIP-10.10.10.23
