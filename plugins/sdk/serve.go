@@ -98,14 +98,23 @@ func watchHost(gone func(why string)) {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
+	// Once the host is gone, stderr is a broken pipe; without this, the
+	// first log line would kill the plugin with SIGPIPE before it released
+	// anything.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	go func() {
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
 			case <-sigs:
-				if os.Getppid() != host {
-					gone("SIGTERM after the host exited")
+				// The parent-death signal comes when the launching thread
+				// exits; when the host is killed, that can be a moment
+				// before the whole host is gone and the plugin reparented.
+				for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+					if ppid := os.Getppid(); ppid != host {
+						gone(fmt.Sprintf("SIGTERM, parent pid changed from %d to %d", host, ppid))
+					}
 				}
 				// Asked to stop while the host lives: the host restarts the
 				// plugin and replays its holds, so leave the resources.

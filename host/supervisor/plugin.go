@@ -1,0 +1,300 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tandem-ha/tandem/plugins/sdk"
+)
+
+// State of a plugin.
+type State string
+
+// Plugin states.
+const (
+	StateStarting   State = "starting"   // launching, first time or after backoff
+	StateRunning    State = "running"    // serving operations
+	StateRestarting State = "restarting" // its process ended or was killed; relaunch pending
+	StateFailed     State = "failed"     // the last launch failed; retrying with backoff
+	StateStopped    State = "stopped"    // the supervisor was closed
+)
+
+// plugin is one plugin executable and the process currently running it.
+type plugin struct {
+	s    *Supervisor
+	name string
+	path string
+
+	mu       sync.Mutex
+	state    State
+	cur      *instance     // nil unless running
+	changed  chan struct{} // closed and replaced at every state change
+	launched chan struct{} // closed after the first launch attempt
+	gen      uint64
+	restarts int
+	lastErr  string
+	info     sdk.Info
+	api      string
+	since    time.Time
+	holds    map[string]holdEntry // holds in force, replayed to a new process
+
+	pending *restartRequest // a restart asked for by an operation
+	wake    chan struct{}   // tells watch that pending is set
+}
+
+type instance struct {
+	proc *sdk.Process
+	gen  uint64
+}
+
+type restartRequest struct {
+	gen    uint64
+	reason string
+}
+
+type holdEntry struct {
+	agent string
+	req   sdk.HoldRequest
+}
+
+func newPlugin(s *Supervisor, name, path string) *plugin {
+	return &plugin{
+		s: s, name: name, path: path,
+		state:    StateStarting,
+		changed:  make(chan struct{}),
+		launched: make(chan struct{}),
+		holds:    map[string]holdEntry{},
+		wake:     make(chan struct{}, 1),
+	}
+}
+
+// setState changes state under p.mu and wakes everyone waiting on a change.
+func (p *plugin) setStateLocked(st State) {
+	p.state = st
+	p.since = time.Now()
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// keep runs the plugin until ctx ends: launch, watch, kill, back off,
+// relaunch.
+func (p *plugin) keep(ctx context.Context) {
+	log := p.s.log.With("plugin", p.name)
+	backoff := p.s.cfg.BackoffMin
+	first := true
+	for {
+		proc, err := p.launch(ctx)
+		if first {
+			close(p.launched)
+			first = false
+		}
+		if ctx.Err() != nil {
+			if proc != nil {
+				proc.Kill()
+			}
+			p.stopped()
+			return
+		}
+		if err != nil {
+			log.Error("plugin launch failed", "error", err, "retry_in", backoff)
+			p.mu.Lock()
+			p.lastErr = err.Error()
+			p.setStateLocked(StateFailed)
+			p.mu.Unlock()
+		} else {
+			up := time.Now()
+			reason := p.watch(ctx, proc)
+			proc.Kill()
+			if ctx.Err() != nil {
+				p.stopped()
+				return
+			}
+			p.mu.Lock()
+			p.restarts++
+			p.lastErr = reason
+			p.mu.Unlock()
+			if time.Since(up) >= p.s.cfg.StableAfter {
+				backoff = p.s.cfg.BackoffMin
+			}
+			log.Warn("plugin restarting", "reason", reason, "pid", proc.Pid, "retry_in", backoff)
+		}
+		select {
+		case <-ctx.Done():
+			p.stopped()
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, p.s.cfg.BackoffMax)
+	}
+}
+
+func (p *plugin) stopped() {
+	p.mu.Lock()
+	p.cur = nil
+	p.setStateLocked(StateStopped)
+	p.mu.Unlock()
+}
+
+// launch starts a process and, once it is up, replays the holds in force
+// before any operation reaches it.
+func (p *plugin) launch(ctx context.Context) (*sdk.Process, error) {
+	p.mu.Lock()
+	p.setStateLocked(StateStarting)
+	p.mu.Unlock()
+	proc, err := sdk.Launch(ctx, sdk.LaunchConfig{
+		Path: p.path, Name: p.name, Env: p.s.cfg.Env, Logger: p.s.log, StartTimeout: p.s.cfg.StartTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.replayHolds(ctx, proc)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gen++
+	p.cur = &instance{proc: proc, gen: p.gen}
+	p.info = proc.PluginInfo
+	p.api = proc.APIVersion
+	p.setStateLocked(StateRunning)
+	p.s.log.Info("plugin running", "plugin", p.name, "pid", proc.Pid, "version", proc.PluginInfo.Version,
+		"api", proc.APIVersion, "types", proc.PluginInfo.Types, "ready_in", proc.Ready)
+	return proc, nil
+}
+
+// watch waits until the process must go, and says why. On return the
+// plugin no longer hands the process to callers.
+func (p *plugin) watch(ctx context.Context, proc *sdk.Process) string {
+	ping := time.NewTicker(p.s.cfg.PingInterval)
+	defer ping.Stop()
+	reason := ""
+	for reason == "" {
+		select {
+		case <-ctx.Done():
+			reason = "supervisor closed"
+		case <-proc.Done():
+			reason = "plugin process exited"
+		case <-p.wake:
+			p.mu.Lock()
+			if r := p.pending; r != nil && p.cur != nil && r.gen == p.cur.gen {
+				reason = r.reason
+			}
+			p.pending = nil
+			p.mu.Unlock()
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, p.s.cfg.PingTimeout)
+			err := proc.Ping(pctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				reason = fmt.Sprintf("no answer to a ping in %v: %v", p.s.cfg.PingTimeout, err)
+			}
+		}
+	}
+	p.mu.Lock()
+	p.cur = nil
+	p.pending = nil
+	p.setStateLocked(StateRestarting)
+	p.mu.Unlock()
+	return reason
+}
+
+// requestRestart asks the keeper to replace process generation gen; asking
+// about a process already replaced does nothing.
+func (p *plugin) requestRestart(gen uint64, reason string) {
+	p.mu.Lock()
+	if p.cur == nil || p.cur.gen != gen || p.pending != nil {
+		p.mu.Unlock()
+		return
+	}
+	p.pending = &restartRequest{gen: gen, reason: reason}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// acquire returns the running process, waiting while one is being
+// (re)started. It fails at once when the last launch failed: operations
+// should not wait out their timeout on a plugin that cannot start.
+func (p *plugin) acquire(ctx context.Context) (*instance, error) {
+	for {
+		p.mu.Lock()
+		cur, st, lastErr, changed := p.cur, p.state, p.lastErr, p.changed
+		p.mu.Unlock()
+		switch {
+		case cur != nil:
+			return cur, nil
+		case st == StateFailed:
+			return nil, fmt.Errorf("%w: plugin %q failed to start: %s", ErrUnavailable, p.name, lastErr)
+		case st == StateStopped:
+			return nil, ErrClosed
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: plugin %q is %s (last problem: %s): %w", ErrUnavailable, p.name, st, lastErr, ctx.Err())
+		}
+	}
+}
+
+func (p *plugin) waitFirstLaunch(ctx context.Context) {
+	select {
+	case <-p.launched:
+	case <-ctx.Done():
+	}
+}
+
+// types is what the plugin said it provides, nil before its first launch.
+func (p *plugin) types() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.info.Name == "" {
+		return nil
+	}
+	return p.info.Types
+}
+
+func (p *plugin) status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := Status{
+		Name: p.name, Path: p.path, State: p.state, Restarts: p.restarts, LastError: p.lastErr,
+		Version: p.info.Version, APIVersion: p.api, Types: p.info.Types, Since: p.since,
+	}
+	if p.cur != nil {
+		st.Pid = p.cur.proc.Pid
+	}
+	return st
+}
+
+// replayHolds gives a new process the holds its predecessor had, so a
+// fenced resource keeps its deadline across a plugin restart. A hold
+// whose deadline has passed is replayed too: the agent then stops the
+// resource, which the dead process could not do.
+func (p *plugin) replayHolds(ctx context.Context, proc *sdk.Process) {
+	p.mu.Lock()
+	holds := make([]holdEntry, 0, len(p.holds))
+	for _, h := range p.holds {
+		holds = append(holds, h)
+	}
+	p.mu.Unlock()
+	for _, h := range holds {
+		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		res, err := proc.Hold(hctx, h.req)
+		cancel()
+		if err != nil || res.Code != sdk.OK {
+			p.s.log.Error("replaying a hold to the restarted plugin failed", "plugin", p.name, "resource", h.req.ResourceID, "code", res.Code.String(), "message", res.Message, "error", err)
+		}
+	}
+}
+
+func (p *plugin) recordHold(agent string, req sdk.HoldRequest) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if req.Until == 0 {
+		delete(p.holds, req.ResourceID)
+		return
+	}
+	p.holds[req.ResourceID] = holdEntry{agent: agent, req: req}
+}

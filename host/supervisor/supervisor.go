@@ -1,0 +1,283 @@
+// Package supervisor runs the host's resource agent plugins: it discovers
+// tandem-plugin-* executables in the plugin directory, launches each one
+// (sdk.Launch: handshake, AutoMTLS, API negotiation), pings it, restarts it
+// with backoff when it crashes, hangs or stops answering, and runs agent
+// operations on it with a host-side timeout. A plugin restart never
+// restarts resources: the next monitor re-learns their state. The only
+// state replayed to a new plugin process is the holds in force on fenced
+// resources.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandem-ha/tandem/plugins/sdk"
+)
+
+// Config says where plugins are and how patiently to treat them. Zero
+// values take the defaults.
+type Config struct {
+	// Dir holds the tandem-plugin-* executables; default: the directory of
+	// the running executable (first-party plugins are installed beside
+	// tandem).
+	Dir    string
+	Logger *slog.Logger
+	// Env is added to every plugin's environment.
+	Env []string
+
+	StartTimeout time.Duration // handshake; default 10 s
+	PingInterval time.Duration // default 5 s
+	PingTimeout  time.Duration // default 2 s
+	BackoffMin   time.Duration // first restart delay; default 100 ms
+	BackoffMax   time.Duration // default 30 s
+	// StableAfter: a plugin process that lived this long restarts with
+	// BackoffMin again; default 1 min.
+	StableAfter time.Duration
+	// TimeoutGrace is how long past an operation's deadline the host still
+	// waits for the plugin's answer (the plugin's context ends at the
+	// deadline; a well-behaved agent answers right then). A plugin that has
+	// not answered by then is restarted. Default 1 s.
+	TimeoutGrace time.Duration
+	// DefaultTimeout applies to operations run with no timeout; default
+	// 20 s (Pacemaker's default operation timeout).
+	DefaultTimeout time.Duration
+}
+
+func (c *Config) defaults() error {
+	if c.Dir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("plugin dir: finding the tandem executable: %w", err)
+		}
+		if r, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = r
+		}
+		c.Dir = filepath.Dir(exe)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.StartTimeout, 10*time.Second)
+	def(&c.PingInterval, 5*time.Second)
+	def(&c.PingTimeout, 2*time.Second)
+	def(&c.BackoffMin, 100*time.Millisecond)
+	def(&c.BackoffMax, 30*time.Second)
+	def(&c.StableAfter, time.Minute)
+	def(&c.TimeoutGrace, time.Second)
+	def(&c.DefaultTimeout, 20*time.Second)
+	return nil
+}
+
+// Supervisor owns the plugin processes of one host.
+type Supervisor struct {
+	cfg     Config
+	log     *slog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.RWMutex
+	plugins map[string]*plugin
+	closed  bool
+}
+
+// Errors callers branch on.
+var (
+	ErrUnknownPlugin = errors.New("no such plugin")
+	ErrUnavailable   = errors.New("plugin unavailable")
+	ErrClosed        = errors.New("supervisor closed")
+)
+
+// New checks the configuration; Start discovers and launches the plugins.
+func New(cfg Config) (*Supervisor, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("plugin dir %s: %w", cfg.Dir, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("plugin dir %s is not a directory", cfg.Dir)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Supervisor{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, plugins: map[string]*plugin{}}, nil
+}
+
+// Dir is the plugin directory in use.
+func (s *Supervisor) Dir() string { return s.cfg.Dir }
+
+var pluginName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// Discover lists the plugins in dir: executables named tandem-plugin-<name>
+// (symlinks followed), by name. Files whose name is not a valid plugin name
+// (backups, checksums) are skipped.
+func Discover(dir string) (map[string]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading plugin dir: %w", err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		name, ok := strings.CutPrefix(e.Name(), sdk.PluginPrefix)
+		if !ok || !pluginName.MatchString(name) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		st, err := os.Stat(path)
+		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+			continue
+		}
+		out[name] = path
+	}
+	return out, nil
+}
+
+// Start discovers the plugins and launches each, returning once every one
+// has either come up or failed its first launch (or ctx ends). A plugin
+// that fails keeps being retried with backoff; Plugins shows why it is
+// down. Start fails only when the plugin dir cannot be read.
+func (s *Supervisor) Start(ctx context.Context) error {
+	found, err := Discover(s.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("plugin dir %s: %w", s.cfg.Dir, err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	var started []*plugin
+	for name, path := range found {
+		if _, ok := s.plugins[name]; ok {
+			continue
+		}
+		p := newPlugin(s, name, path)
+		s.plugins[name] = p
+		started = append(started, p)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			p.keep(s.ctx)
+		}()
+	}
+	s.mu.Unlock()
+	if len(found) == 0 {
+		s.log.Warn("no plugins found", "dir", s.cfg.Dir, "pattern", sdk.PluginPrefix+"*")
+	}
+	for _, p := range started {
+		p.waitFirstLaunch(ctx)
+	}
+	return nil
+}
+
+// Close kills every plugin process and stops supervising. Resources are
+// left as they are.
+func (s *Supervisor) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+// Lookup resolves an agent string ("systemd:apache2", "vip") to the
+// plugin's name and the agent type. It fails when no such plugin was found
+// in the plugin dir, or when the plugin does not provide the type.
+func (s *Supervisor) Lookup(agent string) (pluginName, agentType string, err error) {
+	pluginName, agentType, ok := strings.Cut(agent, ":")
+	if !ok {
+		agentType = pluginName
+	}
+	p, err := s.plugin(pluginName)
+	if err != nil {
+		return "", "", err
+	}
+	if types := p.types(); types != nil && !contains(types, agentType) && !contains(types, "*") {
+		return "", "", fmt.Errorf("agent %q: plugin %q does not provide agent type %q (it provides: %s)", agent, pluginName, agentType, strings.Join(types, ", "))
+	}
+	return pluginName, agentType, nil
+}
+
+func (s *Supervisor) plugin(name string) (*plugin, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	p, ok := s.plugins[name]
+	if !ok {
+		names := make([]string, 0, len(s.plugins))
+		for n := range s.plugins {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("%w %q: no %s%s in %s (plugins found: %s)", ErrUnknownPlugin, name, sdk.PluginPrefix, name, s.cfg.Dir, strings.Join(names, ", "))
+	}
+	return p, nil
+}
+
+// Status is one plugin's state, for `tandem status`.
+type Status struct {
+	Name       string
+	Path       string
+	State      State
+	Pid        int // 0 when not running
+	Restarts   int // restarts after the first launch
+	LastError  string
+	Version    string   // the plugin's own version
+	APIVersion string   // negotiated agent API version
+	Types      []string // agent types it provides
+	Since      time.Time
+}
+
+// String is the daemon line of `tandem status`: "vip: running, pid 4242,
+// restarts 0".
+func (st Status) String() string {
+	switch st.State {
+	case StateRunning:
+		return fmt.Sprintf("%s: running, pid %d, restarts %d", st.Name, st.Pid, st.Restarts)
+	case StateFailed:
+		return fmt.Sprintf("%s: failed, restarts %d: %s", st.Name, st.Restarts, st.LastError)
+	}
+	return fmt.Sprintf("%s: %s, restarts %d", st.Name, st.State, st.Restarts)
+}
+
+// Plugins lists every plugin's state, by name.
+func (s *Supervisor) Plugins() []Status {
+	s.mu.RLock()
+	ps := make([]*plugin, 0, len(s.plugins))
+	for _, p := range s.plugins {
+		ps = append(ps, p)
+	}
+	s.mu.RUnlock()
+	out := make([]Status, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.status())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

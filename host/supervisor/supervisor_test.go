@@ -1,0 +1,458 @@
+package supervisor_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/supervisor"
+	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
+)
+
+// The test binary plays three parts: the tests; a plugin when run under a
+// tandem-plugin-* name (symlinks in a temporary plugin dir); and a tandem
+// host when envHost names a plugin dir (for the SIGKILL test).
+const (
+	envHost  = "TANDEM_SUPERVISOR_TEST_HOST"
+	envState = "TANDEM_SUPERVISOR_TEST_STATE"
+)
+
+func TestMain(m *testing.M) {
+	switch name := strings.TrimPrefix(filepath.Base(os.Args[0]), sdk.PluginPrefix); {
+	case name == "tplug":
+		sdk.Serve(&testAgent{})
+	case name == "chatty":
+		fmt.Println("starting up!")
+		sdk.Serve(&testAgent{})
+	case os.Getenv(envHost) != "":
+		hostMain(os.Getenv(envHost), os.Getenv(envState))
+	}
+	os.Exit(m.Run())
+}
+
+// pluginDir makes a plugin dir holding the test binary under each name.
+func pluginDir(t testing.TB, names ...string) string {
+	dir := t.TempDir()
+	for _, n := range names {
+		if err := os.Symlink(os.Args[0], filepath.Join(dir, sdk.PluginPrefix+n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func start(t testing.TB, cfg supervisor.Config) *supervisor.Supervisor {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = sdktest.Logger(t)
+	}
+	if cfg.TimeoutGrace == 0 {
+		cfg.TimeoutGrace = 200 * time.Millisecond
+	}
+	if cfg.BackoffMin == 0 {
+		cfg.BackoffMin = 20 * time.Millisecond
+	}
+	s, err := supervisor.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// checkFor polls f until it returns nil or total has passed.
+func checkFor(t testing.TB, total, interval time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", total, err)
+		}
+		time.Sleep(interval)
+	}
+}
+
+func status(t testing.TB, s *supervisor.Supervisor, name string) supervisor.Status {
+	t.Helper()
+	for _, st := range s.Plugins() {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("no plugin %q in %v", name, s.Plugins())
+	return supervisor.Status{}
+}
+
+func request(dir, id string, extra ...string) sdk.Request {
+	params := map[string]string{"dir": dir}
+	for i := 0; i+1 < len(extra); i += 2 {
+		params[extra[i]] = extra[i+1]
+	}
+	return sdk.Request{ResourceID: id, Params: params, Instance: sdk.Instance{Node: "holly", CloneIndex: -1}}
+}
+
+func ops(t testing.TB, dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "ops.log"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustRun(t testing.TB, s *supervisor.Supervisor, op string, req sdk.Request, want sdk.Code) supervisor.Outcome {
+	t.Helper()
+	out := s.Run(context.Background(), "tplug:file", op, req, 10*time.Second)
+	if out.Code != want || out.TimedOut {
+		t.Fatalf("%s %s: %+v; want %v", op, req.ResourceID, out, want)
+	}
+	return out
+}
+
+func TestRoundTrip(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug")})
+	state := t.TempDir()
+	ctx := context.Background()
+
+	if p, typ, err := s.Lookup("tplug:file"); err != nil || p != "tplug" || typ != "file" {
+		t.Fatalf("Lookup: %q %q %v", p, typ, err)
+	}
+	if _, _, err := s.Lookup("tplug:dir"); err == nil || !strings.Contains(err.Error(), `plugin "tplug" does not provide agent type "dir" (it provides: file)`) {
+		t.Fatalf("Lookup of a missing type: %v", err)
+	}
+	if _, _, err := s.Lookup("systemd:apache2"); !errors.Is(err, supervisor.ErrUnknownPlugin) || !strings.Contains(err.Error(), "plugins found: tplug") {
+		t.Fatalf("Lookup of a missing plugin: %v", err)
+	}
+	if out := s.Run(ctx, "systemd:apache2", bus.OpStart, request(state, "r"), time.Second); out.Code != sdk.ErrNotInstalled {
+		t.Fatalf("start with a missing plugin: %+v", out)
+	}
+
+	out := s.Validate(ctx, "tplug:file", map[string]string{}, time.Second)
+	if out.Code != sdk.ErrArgs || out.Message != "param dir is required (tplug)" {
+		t.Fatalf("validate bad params: %+v", out)
+	}
+	if out := s.Validate(ctx, "tplug:file", map[string]string{"dir": state}, time.Second); out.Code != sdk.OK {
+		t.Fatalf("validate good params: %+v", out)
+	}
+	md, err := s.MetaData(ctx, "tplug:file", time.Second)
+	if err != nil || md.Type != "file" || md.Params[0].Name != "dir" {
+		t.Fatalf("meta-data: %+v %v", md, err)
+	}
+
+	req := request(state, "r")
+	mustRun(t, s, bus.OpProbe, req, sdk.NotRunning)
+	mustRun(t, s, bus.OpStart, req, sdk.OK)
+	mustRun(t, s, bus.OpMonitor, req, sdk.OK)
+	mustRun(t, s, bus.OpReload, req, sdk.ErrUnimplemented)
+	mustRun(t, s, bus.OpStop, req, sdk.OK)
+	mustRun(t, s, bus.OpMonitor, req, sdk.NotRunning)
+	if out := s.Run(ctx, "tplug:file", "migrate_to", req, time.Second); out.Code != sdk.ErrUnimplemented {
+		t.Fatalf("unknown op: %+v", out)
+	}
+
+	st := status(t, s, "tplug")
+	if st.State != supervisor.StateRunning || st.Pid <= 0 || st.APIVersion != sdk.APIVersion {
+		t.Fatalf("status %+v", st)
+	}
+	if got, want := st.String(), fmt.Sprintf("tplug: running, pid %d, restarts 0", st.Pid); got != want {
+		t.Fatalf("status line %q, want %q", got, want)
+	}
+}
+
+func TestCrashMidOperationRestartsPluginNotResource(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug")})
+	state := t.TempDir()
+	mustRun(t, s, bus.OpStart, request(state, "r"), sdk.OK)
+	pid := status(t, s, "tplug").Pid
+
+	// The plugin dies in the middle of this monitor; the call is retried
+	// on the restarted plugin, which finds the resource running.
+	out := mustRun(t, s, bus.OpMonitor, request(state, "r", "crash", "once"), sdk.OK)
+	st := status(t, s, "tplug")
+	if st.Restarts != 1 || st.Pid == pid || st.State != supervisor.StateRunning {
+		t.Fatalf("after a crash: %+v (pid before %d), outcome %+v", st, pid, out)
+	}
+	if got := ops(t, state); got != "start r\n" {
+		t.Fatalf("operations run on the resource: %q; a plugin restart must not stop or start it", got)
+	}
+
+	// A plugin that dies on every try: the operation fails, the host
+	// carries on.
+	out = s.Run(context.Background(), "tplug:file", bus.OpMonitor, request(state, "r", "crash", "always"), 10*time.Second)
+	if out.Code != sdk.ErrGeneric || out.TimedOut || !strings.Contains(out.Message, `plugin "tplug" failed during the call twice`) {
+		t.Fatalf("monitor that always crashes the plugin: %+v", out)
+	}
+	mustRun(t, s, bus.OpMonitor, request(state, "r"), sdk.OK)
+	if got := ops(t, state); got != "start r\n" {
+		t.Fatalf("operations run on the resource: %q", got)
+	}
+}
+
+func TestHangTimesOutAndRestarts(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug")})
+	state := t.TempDir()
+	mustRun(t, s, bus.OpStart, request(state, "r"), sdk.OK)
+	pid := status(t, s, "tplug").Pid
+
+	out := s.Run(context.Background(), "tplug:file", bus.OpMonitor, request(state, "r", "hang", "1"), 300*time.Millisecond)
+	if !out.TimedOut || out.Code != sdk.ErrGeneric || !strings.Contains(out.Message, "monitor tplug:file timed out after 300ms") {
+		t.Fatalf("hung monitor: %+v", out)
+	}
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if st := status(t, s, "tplug"); st.Restarts != 1 || st.State != supervisor.StateRunning || st.Pid == pid {
+			return fmt.Errorf("plugin not restarted: %+v", st)
+		}
+		return nil
+	})
+	if syscall.Kill(pid, 0) == nil && !zombie(pid) {
+		t.Fatalf("the hung plugin process %d is still alive", pid)
+	}
+	mustRun(t, s, bus.OpMonitor, request(state, "r"), sdk.OK)
+	if got := ops(t, state); got != "start r\n" {
+		t.Fatalf("operations run on the resource: %q", got)
+	}
+}
+
+func TestConcurrentMonitorsDoNotBlockEachOther(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug")})
+	state := t.TempDir()
+	mustRun(t, s, bus.OpStart, request(state, "r"), sdk.OK)
+	const n = 100
+	var wg sync.WaitGroup
+	outs := make([]supervisor.Outcome, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i] = s.Run(context.Background(), "tplug:file", bus.OpMonitor, request(state, "r", "barrier", strconv.Itoa(n)), 30*time.Second)
+		}()
+	}
+	wg.Wait()
+	for i, out := range outs {
+		if out.Code != sdk.OK {
+			t.Fatalf("monitor %d: %+v", i, out)
+		}
+	}
+}
+
+func TestStdoutBeforeHandshakeNamesPlugin(t *testing.T) {
+	dir := pluginDir(t, "tplug", "chatty")
+	s := start(t, supervisor.Config{Dir: dir, BackoffMin: time.Hour})
+	st := status(t, s, "chatty")
+	if st.State != supervisor.StateFailed || !strings.Contains(st.LastError, `plugin "chatty"`) ||
+		!strings.Contains(st.LastError, "wrote to stdout before the handshake") || !strings.Contains(st.LastError, "starting up!") {
+		t.Fatalf("chatty plugin status: %+v", st)
+	}
+	if !strings.HasPrefix(st.String(), "chatty: failed, restarts 0: plugin \"chatty\"") {
+		t.Fatalf("status line %q", st.String())
+	}
+	out := s.Run(context.Background(), "chatty", bus.OpMonitor, request(t.TempDir(), "r"), 5*time.Second)
+	if out.Code != sdk.ErrGeneric || !strings.Contains(out.Message, `plugin "chatty" failed to start`) || out.Duration > 4*time.Second {
+		t.Fatalf("operation on a plugin that cannot start: %+v (should fail at once)", out)
+	}
+	if status(t, s, "tplug").State != supervisor.StateRunning {
+		t.Fatal("one bad plugin kept a good one from running")
+	}
+	// Launch killed the process on its error path.
+	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if pids := children(filepath.Join(dir, sdk.PluginPrefix+"chatty")); len(pids) > 0 {
+			return fmt.Errorf("chatty plugin processes left: %v", pids)
+		}
+		return nil
+	})
+}
+
+func TestPingFailureRestartsPlugin(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug"), PingInterval: 100 * time.Millisecond, PingTimeout: 200 * time.Millisecond})
+	pid := status(t, s, "tplug").Pid
+	// A stopped process answers nothing, not even pings.
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if st := status(t, s, "tplug"); st.Restarts != 1 || st.State != supervisor.StateRunning || !strings.Contains(st.LastError, "no answer to a ping") {
+			return fmt.Errorf("not restarted after failed pings: %+v", st)
+		}
+		return nil
+	})
+}
+
+func TestHoldReplayedToRestartedPlugin(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug")})
+	state := t.TempDir()
+	hold := sdk.HoldRequest{ResourceID: "vip", Params: map[string]string{"dir": state}, Until: sdk.MonotonicNow() + time.Hour}
+	if out := s.Hold(context.Background(), "tplug:file", hold, 5*time.Second); out.Code != sdk.OK {
+		t.Fatalf("hold: %+v", out)
+	}
+	if err := syscall.Kill(status(t, s, "tplug").Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := ops(t, state); got != "hold vip\nhold vip\n" {
+			return fmt.Errorf("holds seen by the plugins: %q", got)
+		}
+		return nil
+	})
+	// Cancelled holds are not replayed.
+	hold.Until = 0
+	if out := s.Hold(context.Background(), "tplug:file", hold, 5*time.Second); out.Code != sdk.OK {
+		t.Fatalf("cancel hold: %+v", out)
+	}
+	if err := syscall.Kill(status(t, s, "tplug").Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if st := status(t, s, "tplug"); st.Restarts != 2 || st.State != supervisor.StateRunning {
+			return fmt.Errorf("not restarted: %+v", st)
+		}
+		return nil
+	})
+	if got := ops(t, state); got != "hold vip\nhold vip\nhold vip\n" {
+		t.Fatalf("holds seen by the plugins: %q", got)
+	}
+}
+
+// hostMain is the child "host" of TestHostKilledPluginExits: it launches
+// the plugins in dir, puts a hold on a resource, reports the plugin's pid
+// and waits to be killed.
+func hostMain(dir, state string) {
+	s, err := supervisor.New(supervisor.Config{Dir: dir})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	if err := s.Start(ctx); err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	hold := sdk.HoldRequest{ResourceID: "held", Params: map[string]string{"dir": state}, Until: sdk.MonotonicNow() + time.Hour}
+	if out := s.Hold(ctx, "tplug:file", hold, 5*time.Second); out.Code != sdk.OK {
+		fmt.Println("ERROR hold", out.Message)
+		os.Exit(1)
+	}
+	for _, st := range s.Plugins() {
+		fmt.Println("PLUGIN", st.Pid)
+	}
+	select {}
+}
+
+func TestHostKilledPluginExits(t *testing.T) {
+	dir, state := pluginDir(t, "tplug"), t.TempDir()
+	host := exec.Command(os.Args[0])
+	host.Env = append(os.Environ(), envHost+"="+dir, envState+"="+state)
+	var hostLog bytes.Buffer
+	host.Stderr = &hostLog
+	defer func() {
+		if t.Failed() {
+			t.Logf("host's log:\n%s", hostLog.String())
+		}
+	}()
+	stdout, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = host.Process.Kill(); _ = host.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	var pid int
+	if _, scanErr := fmt.Sscanf(line, "PLUGIN %d", &pid); err != nil || scanErr != nil || pid <= 0 {
+		t.Fatalf("host said %q (%v)", line, err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+
+	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = host.Wait()
+	killed := time.Now()
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if syscall.Kill(pid, 0) == nil && !zombie(pid) {
+			return fmt.Errorf("plugin %d still running after its host was SIGKILLed", pid)
+		}
+		return nil
+	})
+	t.Logf("plugin gone %v after its host was SIGKILLed", time.Since(killed).Round(time.Millisecond))
+	if got := ops(t, state); got != "hold held\nstop held\n" {
+		t.Fatalf("operations: %q; a plugin whose host died must release its held resources", got)
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, mode os.FileMode) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("tandem-plugin-vip", 0o755)
+	write("tandem-plugin-haproxy", 0o755)
+	write("tandem-plugin-notexec", 0o644)
+	write("tandem-plugin-vip.bak", 0o755)
+	write("tandem-plugin-", 0o755)
+	write("tandem", 0o755)
+	if err := os.Mkdir(filepath.Join(dir, "tandem-plugin-adir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := supervisor.Discover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["vip"] != filepath.Join(dir, "tandem-plugin-vip") || got["haproxy"] == "" {
+		t.Fatalf("Discover = %v", got)
+	}
+	if _, err := supervisor.New(supervisor.Config{Dir: filepath.Join(dir, "missing")}); err == nil || !strings.Contains(err.Error(), "plugin dir "+filepath.Join(dir, "missing")) {
+		t.Fatalf("New with a missing dir: %v", err)
+	}
+}
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && (s[i+2] == 'Z' || s[i+2] == 'X')
+}
+
+// children lists live processes of this test whose argv[0] is path.
+func children(path string) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.HasPrefix(string(cmd), path+"\x00") || zombie(pid) {
+			continue
+		}
+		out = append(out, pid)
+	}
+	return out
+}
