@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -78,6 +79,7 @@ func (a *memAgent) set(id string, on bool) {
 }
 
 func (a *memAgent) Start(_ context.Context, req sdk.Request) sdk.Result {
+	slog.Warn("starting a mem resource", "resource", req.ResourceID)
 	a.set(req.ResourceID, true)
 	return sdk.Resultf(sdk.OK, "started on %s/%d, %d nodes known", req.Instance.Node, req.Instance.CloneIndex, len(req.Cluster.Nodes))
 }
@@ -237,5 +239,67 @@ func TestMonotonicNowAdvances(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	if b := sdk.MonotonicNow(); b <= a || a <= 0 {
 		t.Fatalf("MonotonicNow %v then %v", a, b)
+	}
+}
+
+// records collects log records.
+type records struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec.Clone())
+	return nil
+}
+func (r *records) WithAttrs(as []slog.Attr) slog.Handler { return &withAttrs{r, as} }
+func (r *records) WithGroup(string) slog.Handler         { return r }
+
+type withAttrs struct {
+	*records
+	attrs []slog.Attr
+}
+
+func (w *withAttrs) Handle(ctx context.Context, rec slog.Record) error {
+	rec = rec.Clone()
+	rec.AddAttrs(w.attrs...)
+	return w.records.Handle(ctx, rec)
+}
+
+func TestPluginLogReachesHostLogUnderItsName(t *testing.T) {
+	recs := &records{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: os.Args[0], Name: "mem", Env: []string{envMode + "=serve"}, Logger: slog.New(recs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	if res, err := p.Start(ctx, sdk.Request{ResourceID: "r9", Cluster: &sdk.ClusterView{}}); err != nil || res.Code != sdk.OK {
+		t.Fatalf("start: %+v %v", res, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs.mu.Lock()
+		for _, r := range recs.recs {
+			if r.Message != "starting a mem resource" {
+				continue
+			}
+			attrs := map[string]string{}
+			r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+			recs.mu.Unlock()
+			if r.Level != slog.LevelWarn || attrs["plugin"] != "mem" || attrs["resource"] != "r9" {
+				t.Fatalf("plugin log line arrived as %v %q %v", r.Level, r.Message, attrs)
+			}
+			return
+		}
+		recs.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the plugin's log line never reached the host's logger")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
