@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 )
 
 // PluginPrefix starts the file name of every plugin executable:
@@ -81,18 +82,27 @@ func Launch(ctx context.Context, cfg LaunchConfig) (proc *Process, err error) {
 
 	logger := cfg.Logger.With("plugin", cfg.Name)
 	tail := &lineTail{max: 8}
-	cmd := exec.Command(cfg.Path, cfg.Args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	cmd.Env = append(os.Environ(), cfg.Env...)
-	cmd.Env = append(cmd.Env,
+	env := append(os.Environ(), cfg.Env...)
+	env = append(env,
 		EnvHostPID+"="+strconv.Itoa(os.Getpid()),
 		EnvLogLevel+"="+enabledLevel(cfg.Logger).String(),
 	)
+	var run *cmdRunner
 	gp := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  Handshake,
-		Plugins:          PluginSet(nil),
-		Cmd:              cmd,
-		SkipHostEnv:      true, // already in cmd.Env, before ours so ours win
+		HandshakeConfig: Handshake,
+		Plugins:         PluginSet(nil),
+		RunnerFunc: func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
+			cmd := exec.Command(cfg.Path, cfg.Args...)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+			// The host's environment, ours, then go-plugin's (cookie,
+			// certificate, socket dir): later entries win.
+			cmd.Env = append(env, spec.Env...)
+			cmd.Stdin = spec.Stdin
+			var err error
+			run, err = newCmdRunner(cmd)
+			return run, err
+		},
+		SkipHostEnv:      true, // env above has it, before ours so ours win
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Managed:          true,
@@ -116,6 +126,9 @@ func Launch(ctx context.Context, cfg LaunchConfig) (proc *Process, err error) {
 	}()
 
 	rpc, err := gp.Client()
+	if run != nil {
+		proc.Pid = run.pid
+	}
 	if err != nil {
 		return proc, fail(handshakeError(err, tail))
 	}
@@ -124,9 +137,6 @@ func Launch(ctx context.Context, cfg LaunchConfig) (proc *Process, err error) {
 		return proc, fail(fmt.Errorf("dispensing the agent: %w", err))
 	}
 	proc.Client = raw.(*Client)
-	if rc := gp.ReattachConfig(); rc != nil {
-		proc.Pid = rc.Pid
-	}
 	info, err := proc.Client.Info(ctx)
 	if err != nil {
 		return proc, fail(err)

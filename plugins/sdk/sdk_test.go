@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,11 @@ import (
 // The test binary doubles as a plugin: with envMode set it serves memAgent
 // instead of running tests, so the tests below launch a real subprocess.
 const envMode = "TANDEM_SDK_TEST_PLUGIN"
+
+// Keep the main goroutine on the main thread, so that the locked goroutine
+// of TestPluginSurvivesLaunchingThreadExit runs on another thread, which
+// ends with it (the main thread never ends).
+func init() { runtime.LockOSThread() }
 
 func TestMain(m *testing.M) {
 	switch mode := os.Getenv(envMode); mode {
@@ -301,5 +307,35 @@ func TestPluginLogReachesHostLogUnderItsName(t *testing.T) {
 			t.Fatal("the plugin's log line never reached the host's logger")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A host goroutine that ends while locked to its thread takes the thread
+// with it; a plugin forked from that thread would get its parent-death
+// signal while the host lives on. Launch forks from a thread of its own.
+func TestPluginSurvivesLaunchingThreadExit(t *testing.T) {
+	type launched struct {
+		p   *sdk.Process
+		err error
+	}
+	ch := make(chan launched)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		p, err := launch(t, "serve")
+		ch <- launched{p, err}
+	}()
+	l := <-ch
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+	// The plugin would be gone within a second (its SIGTERM handler waits
+	// that long for the parent pid to change); watch a bit longer.
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if l.p.Exited() {
+			t.Fatal("the plugin exited after the thread that launched it ended")
+		}
+	}
+	if err := l.p.Ping(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
