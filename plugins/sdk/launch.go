@@ -105,8 +105,11 @@ func Launch(ctx context.Context, cfg LaunchConfig) (proc *Process, err error) {
 		SkipHostEnv:      true, // env above has it, before ours so ours win
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		Managed:          true,
-		StartTimeout:     cfg.StartTimeout,
+		// Not Managed: go-plugin never forgets a managed client, so a
+		// plugin in a crash loop would grow its list forever; the
+		// supervisor kills its own processes.
+		Managed:      false,
+		StartTimeout: cfg.StartTimeout,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:       "go-plugin",
 			Level:      hclog.LevelFromString(enabledLevel(cfg.Logger).String()),
