@@ -14,11 +14,16 @@ import (
 
 func newManager(t *testing.T, conn *bus.Conn, node string, peers ...string) *Manager {
 	t.Helper()
-	m, err := NewManager(context.Background(), Config{Conn: conn, Node: node, Peers: func() []string { return peers },
-		Logger: bustest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var m *Manager
+	// A member that has just (re)joined may need a moment before its
+	// JetStream API answers: poll rather than fail on the first timeout.
+	bustest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() (err error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		m, err = NewManager(ctx, Config{Conn: conn, Node: node, Peers: func() []string { return peers },
+			Logger: bustest.Logger()})
+		return err
+	})
 	t.Cleanup(m.Close)
 	return m
 }
