@@ -73,6 +73,7 @@ type ActionResult struct {
 	Action     string `json:"action,omitempty"`     // action id within the transition
 	Resource   string `json:"resource"`             // primitive id
 	Clone      string `json:"clone,omitempty"`      // clone id if cloned
+	Instance   int    `json:"instance,omitempty"`   // clone instance number (0 for a primitive)
 	Node       string `json:"node"`
 	Op         string `json:"op"`
 	Code       int32  `json:"code"` // sdk.Code
@@ -97,6 +98,7 @@ func (a ActionResult) Subject() string { return SubjectPrefix + "action." + a.No
 type MonitorResult struct {
 	Resource string        `json:"resource"`
 	Clone    string        `json:"clone,omitempty"`
+	Instance int           `json:"instance,omitempty"` // clone instance number (0 for a primitive)
 	Node     string        `json:"node"`
 	Interval time.Duration `json:"interval"`
 	Code     int32         `json:"code"`

@@ -80,11 +80,43 @@ func (s *Server) createMissing(ctx context.Context, c *Conn, anyway bool) (int, 
 			missing++
 			continue
 		}
-		if _, err := c.JS.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+		if cfg.Bucket == BucketLeases {
+			if _, err := c.JS.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+				return 0, fmt.Errorf("creating %s: %w", cfg.Bucket, err)
+			}
+			continue
+		}
+		if _, err := c.JS.CreateStream(ctx, leaderReadStream(cfg)); err != nil {
 			return 0, fmt.Errorf("creating %s: %w", cfg.Bucket, err)
 		}
 	}
 	return missing, nil
+}
+
+// leaderReadStream is the stream of a KV bucket as jetstream would create
+// it, but without direct gets. With them, any replica answers a read, and one
+// that lags returns an older value: a coordinator could plan from a
+// fail-count that misses the failure just reported. Without them the
+// stream's leader answers every read. (The lease bucket keeps direct gets:
+// ownership is only ever concluded from acknowledged writes.)
+func leaderReadStream(cfg jetstream.KeyValueConfig) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              StreamOfBucket(cfg.Bucket),
+		Description:       cfg.Description,
+		Subjects:          []string{"$KV." + cfg.Bucket + ".>"},
+		MaxMsgsPerSubject: int64(max(cfg.History, 1)),
+		MaxBytes:          -1,
+		MaxMsgSize:        -1,
+		MaxMsgs:           -1,
+		MaxConsumers:      -1,
+		Storage:           cfg.Storage,
+		Replicas:          cfg.Replicas,
+		AllowRollup:       true,
+		DenyDelete:        true,
+		Duplicates:        2 * time.Minute,
+		AllowDirect:       false,
+		Discard:           jetstream.DiscardNew,
+	}
 }
 
 // KV is a bucket with bounded operations and errors that say what went wrong.

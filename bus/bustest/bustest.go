@@ -73,7 +73,7 @@ func Config(t testing.TB, nodes []string, witness string) *config.Config {
 // Logger discards the bus's log unless BUS_TEST_LOG is set.
 func Logger() *slog.Logger {
 	if os.Getenv("BUS_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
@@ -149,4 +149,12 @@ func (c *Cluster) Ready(member string) *bus.Conn {
 		c.T.Fatal(err)
 	}
 	return conn
+}
+
+// testLogLevel is debug when BUS_TEST_LOG=debug.
+func testLogLevel() slog.Level {
+	if os.Getenv("BUS_TEST_LOG") == "debug" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }

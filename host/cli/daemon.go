@@ -67,6 +67,7 @@ type daemonFlags struct {
 	dataDir   string
 	logLevel  string
 	logFormat string
+	pluginDir string
 }
 
 func (o *daemonFlags) bind(cmd *cobra.Command) {
@@ -74,6 +75,7 @@ func (o *daemonFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "override [bus] data_dir")
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json")
+	cmd.Flags().StringVar(&o.pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: beside tandem)")
 }
 
 func (o *daemonFlags) run(witness bool) error {
@@ -83,7 +85,7 @@ func (o *daemonFlags) run(witness bool) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	err = daemon.Run(ctx, daemon.Options{ConfigPath: o.config, Node: o.node, Witness: witness, DataDir: o.dataDir,
+	err = daemon.Run(ctx, daemon.Options{ConfigPath: o.config, Node: o.node, Witness: witness, DataDir: o.dataDir, PluginDir: o.pluginDir,
 		Build: version + " " + commit, Logger: log})
 	return exitFor(err)
 }

@@ -46,6 +46,10 @@ type Config struct {
 	Failures *failures.Store
 	// Online says which members are online now (membership tracker).
 	Online func() []string
+	// Settled says whether membership has listened long enough to know who
+	// is online (nil: always). Plans wait for it: right after a start every
+	// node would look offline.
+	Settled func() bool
 	// Live returns the current live configuration (nil Config: none yet).
 	Live   func() liveconfig.Revision
 	Logger *slog.Logger
@@ -240,10 +244,16 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 				}
 			}
 		case r := <-reports:
-			if rsc := newlyFailed(seen, r); rsc != "" {
+			rsc, changed := newlyFailed(seen, r)
+			switch {
+			case rsc != "":
 				why := rsc + " failed on " + r.Node
 				mark(why)
 				abort(why)
+			case changed && cur == nil:
+				// Something changed outside any transition (a lease was
+				// lost, a resource found running or stopped by a probe).
+				mark("state changed on " + r.Node)
 			}
 		case <-tick.C:
 		}
@@ -268,6 +278,10 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 		if cur != nil || !dirty || now.Before(due) {
 			continue
 		}
+		if c.cfg.Settled != nil && !c.cfg.Settled() {
+			due = now.Add(100 * time.Millisecond)
+			continue
+		}
 		next, at, err := c.plan(ctx, reason)
 		if err != nil {
 			// Not ready (a node still busy, no report yet): try again soon.
@@ -281,19 +295,22 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 
 // newlyFailed names a resource the report shows failed that was not failed
 // in the node's previous report (a monitor found it failed, or a stop
-// failed), and remembers the report.
-func newlyFailed(seen map[string]string, r bus.NodeResources) string {
-	failed := ""
+// failed), says whether any resource's state changed, and remembers the
+// report.
+func newlyFailed(seen map[string]string, r bus.NodeResources) (failed string, changed bool) {
 	for _, rs := range r.Resources {
 		k := r.Node + "/" + rs.Resource
-		prev := seen[k]
+		prev, known := seen[k]
 		seen[k] = rs.State
+		if !known || prev != rs.State {
+			changed = true
+		}
 		bad := rs.State == bus.StateFailed || rs.State == bus.StateBlocked
 		if bad && prev != bus.StateFailed && prev != bus.StateBlocked && failed == "" {
 			failed = rs.Resource
 		}
 	}
-	return failed
+	return failed, changed
 }
 
 func (c *Coordinator) onlineSet() map[string]bool {
@@ -348,12 +365,16 @@ func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("%w: reading fail-counts: %v", errNotReady, err)
 	}
+	c.log.Debug("planning with fail-counts", "failures", fmt.Sprint(fails), "reason", reason)
 	for _, f := range fails {
-		if _, known := cfg.Resource(f.Resource); known && cfg.Node(f.Node) != nil {
+		if r, _ := cfg.Resource(f.Resource); r != nil && cfg.Node(f.Node) != nil {
 			st.Failures = append(st.Failures, policies.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Last: f.Last})
 		}
 	}
 	now := time.Now()
+	if js, err := json.Marshal(st); err == nil {
+		c.log.Debug("scheduler input", "state", string(js))
+	}
 	res, err := policies.Schedule(policies.Input{Config: cfg, State: st, Now: now})
 	if err != nil {
 		c.log.Error("scheduler refused the input", "err", err)

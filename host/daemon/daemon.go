@@ -35,6 +35,7 @@ type Options struct {
 	Node       string // the node to run as; empty for the witness
 	Witness    bool
 	DataDir    string // overrides [bus] data_dir
+	PluginDir  string // tandem-plugin-* executables; default: beside the tandem binary
 	Build      string // version string for heartbeats and status
 	Logger     *slog.Logger
 	// Ready is closed once the member has quorum and the buckets exist.
@@ -53,6 +54,9 @@ type Member struct {
 	server      *bus.Server
 	conn        *bus.Conn
 	hbSeq       atomic.Uint64
+	pluginDir   string
+	svc         atomic.Pointer[services]
+	svcDone     chan struct{} // closed when the node's services have started or given up
 }
 
 // Run starts the member and runs it until ctx ends, then shuts it down
@@ -65,6 +69,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer m.shutdown()
 	m.run(ctx, o.Ready)
+	// Resources are stopped while the bus and plugins are still up.
+	<-m.svcDone
+	if s := m.svc.Load(); s != nil {
+		s.stop()
+	}
 	return nil
 }
 
@@ -105,7 +114,7 @@ func start(o Options) (*Member, error) {
 	inc := make([]byte, 6)
 	_, _ = rand.Read(inc)
 	m := &Member{cfg: cfg, name: name, witness: o.Witness, build: o.Build, incarnation: hex.EncodeToString(inc),
-		started: time.Now(), log: log, server: srv, conn: conn}
+		started: time.Now(), log: log, server: srv, conn: conn, pluginDir: o.PluginDir, svcDone: make(chan struct{})}
 	if _, err := bus.ServeMembers(conn, m.status); err != nil {
 		m.shutdown()
 		return nil, fmt.Errorf("serving pings: %w", err)
@@ -126,6 +135,12 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	defer lead.Stop()
 	quorum := make(chan error, 1)
 	go func() { quorum <- m.waitQuorum(ctx) }()
+	defer func() {
+		if quorum != nil {
+			// Never reached quorum: there are no services to wait for.
+			close(m.svcDone)
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -137,8 +152,25 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 				}
 				continue
 			}
+			quorum = nil
 			if ready != nil {
 				close(ready)
+				ready = nil
+			}
+			if m.witness {
+				close(m.svcDone)
+			} else {
+				go func() {
+					defer close(m.svcDone)
+					s, err := m.startServices(ctx, m.pluginDir)
+					if err != nil {
+						if ctx.Err() == nil {
+							m.log.Error("node services did not start", "err", err)
+						}
+						return
+					}
+					m.svc.Store(s)
+				}()
 			}
 		case <-hb.C:
 			m.heartbeat()
@@ -188,8 +220,12 @@ func (m *Member) keepLeaseLeader(ctx context.Context) {
 }
 
 func (m *Member) heartbeat() {
-	err := m.conn.Publish(bus.Heartbeat{Node: m.name, Witness: m.witness, Incarnation: m.incarnation,
-		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build})
+	hb := bus.Heartbeat{Node: m.name, Witness: m.witness, Incarnation: m.incarnation,
+		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build}
+	if s := m.svc.Load(); s != nil {
+		hb.Plugins = s.pluginLines()
+	}
+	err := m.conn.Publish(hb)
 	if err != nil {
 		m.log.Debug("heartbeat not sent", "err", err)
 	}
@@ -202,6 +238,9 @@ func (m *Member) status() bus.MemberStatus {
 	st.Daemons = append(st.Daemons, bus.DaemonStatus{Name: "bus", State: busState(st)})
 	if !m.witness {
 		st.Daemons = append([]bus.DaemonStatus{{Name: "host", State: "active"}}, st.Daemons...)
+		if s := m.svc.Load(); s != nil {
+			st.Daemons = append(st.Daemons, s.daemonStatus()...)
+		}
 	}
 	return st
 }

@@ -204,7 +204,7 @@ func satisfied(dep Action, r bus.ActionResult) bool {
 // run runs one action, publishes and records its result.
 func (e *Executor) run(ctx context.Context, transition string, a Action) bus.ActionResult {
 	result := bus.ActionResult{
-		Transition: transition, Action: a.ID, Resource: a.Resource, Clone: a.Clone, Node: a.Node, Op: a.Op,
+		Transition: transition, Action: a.ID, Resource: a.Resource, Clone: a.Clone, Instance: max(a.CloneIndex, 0), Node: a.Node, Op: a.Op,
 	}
 	unlock, err := e.cfg.Locks.lock(ctx, instanceKey{a.Resource, a.CloneIndex})
 	if err != nil {

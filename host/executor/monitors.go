@@ -198,7 +198,7 @@ func (m *Monitors) runOnce(ctx context.Context, s MonitorSpec) {
 		return // stopped mid-run: the result says nothing about the resource
 	}
 	r := bus.MonitorResult{
-		Resource: s.Resource, Clone: s.Clone, Node: m.cfg.Node, Interval: s.Interval,
+		Resource: s.Resource, Clone: s.Clone, Instance: max(s.CloneIndex, 0), Node: m.cfg.Node, Interval: s.Interval,
 		Code: int32(out.Code), Message: out.Message, TimedOut: out.TimedOut,
 		Started: out.Started, Duration: out.Duration,
 	}

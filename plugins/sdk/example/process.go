@@ -63,7 +63,7 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 		Params: []sdk.ParamSpec{
 			{Name: "command", Type: "string", Required: true, Description: "absolute path of the program to run"},
 			{Name: "args", Type: "string", Description: "arguments, separated by spaces (no quoting)"},
-			{Name: "state_dir", Type: "string", Default: DefaultStateDir, Description: "directory of the pid files"},
+			{Name: "state_dir", Type: "string", Default: DefaultStateDir, Description: "directory of the pid files; {node} is replaced by the node's name"},
 			{Name: "logfile", Type: "string", Description: "file the program's stdout and stderr are appended to; none when empty"},
 			{Name: "stop_grace", Type: "duration", Default: "5s", Description: "how long stop waits after SIGTERM before SIGKILL"},
 		},
@@ -141,13 +141,15 @@ func installed(command string) sdk.Result {
 }
 
 // pidFile is where the instance's pid is kept: one file per resource and
-// clone index.
+// clone index. "{node}" in state_dir becomes the node's name, so nodes that
+// share a file system (a test cluster on one machine) keep apart.
 func pidFile(c config, req sdk.Request) string {
 	name := req.ResourceID
 	if req.Instance.CloneIndex >= 0 {
 		name += ":" + strconv.Itoa(req.Instance.CloneIndex)
 	}
-	return filepath.Join(c.stateDir, strings.ReplaceAll(name, "/", "_")+".pid")
+	dir := strings.ReplaceAll(c.stateDir, "{node}", req.Instance.Node)
+	return filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".pid")
 }
 
 func (a *Agent) lock(path string) func() {
@@ -179,7 +181,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 	if p, err := readPidFile(path); err == nil && p.alive() {
 		return sdk.Resultf(sdk.OK, "already running as pid %d", p.pid)
 	}
-	if err := os.MkdirAll(c.stateDir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return sdk.Resultf(sdk.ErrPerm, "creating state_dir: %v", err)
 	}
 	cmd := exec.Command(c.command, c.args...)

@@ -1,0 +1,282 @@
+package lrm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/lease"
+	"github.com/tandem-ha/tandem/host/supervisor"
+	"github.com/tandem-ha/tandem/plugins/sdk"
+)
+
+// runner sits between the executor (and monitors) and the supervisor: it
+// marks operations busy, keeps starts and stops running when their
+// transition is aborted (an abort only stops actions that have not begun),
+// and fences singletons with their leases.
+type runner struct{ l *LRM }
+
+func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, timeout time.Duration) supervisor.Outcome {
+	l := r.l
+	if op != bus.OpStart && op != bus.OpStop {
+		if op == bus.OpMonitor {
+			return l.cfg.Runner.Run(ctx, agent, op, req, timeout)
+		}
+		key := op + "/" + req.ResourceID
+		l.setBusy(key, op+" "+req.ResourceID)
+		defer l.setBusy(key, "")
+		return l.cfg.Runner.Run(ctx, agent, op, req, timeout)
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	key := op + "/" + req.ResourceID
+	l.setBusy(key, op+" "+req.ResourceID)
+	defer l.setBusy(key, "")
+	l.mu.Lock()
+	e, ok := l.entries[req.ResourceID]
+	if !ok {
+		e = &entry{state: bus.StateStopped, since: time.Now()}
+		l.entries[req.ResourceID] = e
+	}
+	if d, ok := l.definitionLocked(req.ResourceID); ok {
+		e.def = d
+		if d.Clone != nil {
+			e.clone = d.Clone.ID
+		}
+	}
+	single := e.def.ID != "" && e.singleton()
+	if op == bus.OpStart {
+		l.setState(e, bus.StateStarting, "")
+	} else {
+		l.setState(e, bus.StateStopping, "")
+	}
+	l.mu.Unlock()
+
+	if op == bus.OpStart && single {
+		if out, ok := r.acquire(ctx, e, agent, req, min(l.cfg.LeaseWait, timeout), true); !ok {
+			return out
+		}
+	}
+	// Once begun, a start or stop finishes even if its transition is
+	// aborted: its result is what the next plan starts from.
+	out := l.cfg.Runner.Run(context.WithoutCancel(ctx), agent, op, req, timeout)
+	if op == bus.OpStop && single && out.Code == sdk.OK && !out.TimedOut {
+		r.release(e, agent, req)
+	}
+	return out
+}
+
+// definitionLocked is definition for callers holding l.mu.
+func (l *LRM) definitionLocked(id string) (d config.Resource, ok bool) {
+	live := l.cfg.Live()
+	if live.Config != nil {
+		if r, isClone := live.Config.Resource(id); r != nil && !isClone {
+			return *r, true
+		}
+	}
+	if e, ok := l.entries[id]; ok && e.def.Agent != "" {
+		return e.def, true
+	}
+	return config.Resource{}, false
+}
+
+func (l *LRM) setBusy(key, what string) {
+	l.mu.Lock()
+	if what == "" {
+		delete(l.busy, key)
+	} else {
+		l.busy[key] = what
+	}
+	l.mu.Unlock()
+}
+
+// acquire takes a singleton's lease before its start, waiting for a lease
+// held elsewhere to expire (the previous holder died) within LeaseWait, and
+// gives the agent its first hold. On failure it returns the start's result.
+//
+// waitHeld says whether to wait for a lease held by another node; other
+// errors (no quorum for the moment) are retried within wait either way.
+func (r *runner) acquire(ctx context.Context, e *entry, agent string, req sdk.Request, wait time.Duration, waitHeld bool) (supervisor.Outcome, bool) {
+	l := r.l
+	started := time.Now()
+	l.mu.Lock()
+	if e.lease != nil {
+		select {
+		case <-e.lease.Lost():
+			e.lease = nil
+		default:
+		}
+	}
+	have := e.lease != nil
+	l.mu.Unlock()
+	if have {
+		return supervisor.Outcome{}, true
+	}
+	deadline := started.Add(wait)
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		hs := &holdSender{l: l, agent: agent, req: req, updates: make(chan time.Time, 1), stop: make(chan struct{})}
+		ls, err := l.cfg.Leases.Acquire(actx, lease.Key(req.ResourceID), hs.renewed)
+		cancel()
+		if err == nil {
+			l.mu.Lock()
+			e.lease, e.released, e.holdStop = ls, false, hs.stop
+			l.mu.Unlock()
+			// The agent may keep the resource active until the fence
+			// deadline, and no longer unless told so again.
+			if out := hs.send(ctx, ls.Deadline()); out.Code != sdk.OK && out.Code != sdk.ErrUnimplemented {
+				l.log.Warn("hold refused; starting anyway (the host fences on lease loss)", "resource", req.ResourceID, "message", out.Message)
+			}
+			l.wg.Add(2)
+			go func() { defer l.wg.Done(); hs.loop() }()
+			go func() { defer l.wg.Done(); l.watchLease(e, ls, agent, req) }()
+			if attempt > 0 {
+				l.log.Info("lease acquired after waiting", "resource", req.ResourceID, "waited", time.Since(started).Round(time.Millisecond))
+			}
+			return supervisor.Outcome{}, true
+		}
+		lastErr = err
+		held := errors.Is(err, lease.ErrHeld) || errors.Is(err, lease.ErrPromised)
+		transient := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, bus.ErrNoQuorum)
+		if ctx.Err() != nil || time.Now().After(deadline) || (held && !waitHeld) || (!held && !transient) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	l.mu.Lock()
+	l.leaseErr[req.ResourceID] = true
+	l.mu.Unlock()
+	msg := fmt.Sprintf("not started: its lease could not be acquired within %s: %v", time.Since(started).Round(time.Millisecond), lastErr)
+	if ctx.Err() != nil {
+		msg = "not started: transition aborted while waiting for the lease"
+	}
+	return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: msg}, Started: started, Duration: time.Since(started)}, false
+}
+
+// release gives up a stopped singleton's lease, and the agent's hold.
+func (r *runner) release(e *entry, agent string, req sdk.Request) {
+	l := r.l
+	l.mu.Lock()
+	ls, stop := e.lease, e.holdStop
+	e.lease, e.holdStop, e.released = nil, nil, true
+	l.mu.Unlock()
+	if stop != nil {
+		close(stop)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	l.cfg.Runner.Hold(ctx, agent, sdk.HoldRequest{ResourceID: req.ResourceID, Params: req.Params, Until: 0}, time.Second)
+	if ls != nil {
+		if err := ls.Release(ctx); err != nil {
+			l.log.Warn("lease not released (it expires by itself)", "resource", req.ResourceID, "err", err)
+		}
+	}
+}
+
+// watchLease stops a singleton whose lease is lost: past its fence
+// deadline this node must not run it (another may already be starting it).
+func (l *LRM) watchLease(e *entry, ls *lease.Lease, agent string, req sdk.Request) {
+	<-ls.Lost()
+	l.mu.Lock()
+	if e.lease != ls || e.released {
+		l.mu.Unlock()
+		return
+	}
+	e.lease = nil
+	if e.holdStop != nil {
+		close(e.holdStop)
+		e.holdStop = nil
+	}
+	l.mu.Unlock()
+	l.log.Error("lease lost: stopping the resource here", "resource", req.ResourceID)
+	_ = l.cfg.Conn.Publish(bus.LogEvent{Node: l.cfg.Node, Level: "error", Message: "lease of " + req.ResourceID + " lost on " + l.cfg.Node + ": stopped it there"})
+	out := l.cfg.Runner.Run(context.Background(), agent, bus.OpStop, req, opTimeout(e.def, bus.OpStop))
+	l.mu.Lock()
+	if out.Code == sdk.OK && !out.TimedOut {
+		l.setState(e, bus.StateStopped, "lease lost: stopped")
+	} else {
+		l.setState(e, bus.StateBlocked, "lease lost and stop failed: "+out.Message)
+	}
+	l.mu.Unlock()
+}
+
+// holdSender passes each new fence deadline to the agent, coalescing
+// renewals that come faster than the agent answers.
+type holdSender struct {
+	l       *LRM
+	agent   string
+	req     sdk.Request
+	updates chan time.Time
+	stop    chan struct{}
+}
+
+func (h *holdSender) renewed(deadline time.Time) {
+	select {
+	case h.updates <- deadline:
+	default:
+		select {
+		case <-h.updates:
+		default:
+		}
+		select {
+		case h.updates <- deadline:
+		default:
+		}
+	}
+}
+
+func (h *holdSender) send(ctx context.Context, deadline time.Time) supervisor.Outcome {
+	until := sdk.MonotonicNow() + time.Until(deadline)
+	return h.l.cfg.Runner.Hold(context.WithoutCancel(ctx), h.agent, sdk.HoldRequest{ResourceID: h.req.ResourceID, Params: h.req.Params, Until: until}, time.Second)
+}
+
+func (h *holdSender) loop() {
+	for {
+		select {
+		case <-h.stop:
+			return
+		case d := <-h.updates:
+			select {
+			case <-h.stop:
+				return
+			default:
+			}
+			if out := h.send(context.Background(), d); out.Code != sdk.OK && out.Code != sdk.ErrUnimplemented {
+				h.l.log.Warn("hold not extended", "resource", h.req.ResourceID, "message", out.Message)
+			}
+		}
+	}
+}
+
+// adopt takes the lease of a singleton a probe found running here (the
+// host restarted while it ran). Only this node's own previous lease can be
+// adopted: without it the resource must not run here, and it is stopped.
+func (l *LRM) adopt(e *entry) {
+	req := sdk.Request{ResourceID: e.def.ID, Params: e.def.Params, Instance: sdk.Instance{Node: l.cfg.Node, CloneIndex: -1}}
+	r := &runner{l: l}
+	out, ok := r.acquire(context.Background(), e, e.def.Agent, req, l.cfg.LeaseWait, false)
+	l.mu.Lock()
+	delete(l.leaseErr, e.def.ID)
+	l.mu.Unlock()
+	if ok {
+		l.log.Info("adopted a running singleton with its lease", "resource", e.def.ID)
+		return
+	}
+	l.log.Error("found running without its lease: stopping it here", "resource", e.def.ID, "why", out.Message)
+	out = l.cfg.Runner.Run(context.Background(), e.def.Agent, bus.OpStop, req, opTimeout(e.def, bus.OpStop))
+	l.mu.Lock()
+	if out.Code == sdk.OK && !out.TimedOut {
+		l.setState(e, bus.StateStopped, "found running without its lease: stopped")
+	} else {
+		l.setState(e, bus.StateBlocked, "found running without its lease, and stop failed: "+out.Message)
+	}
+	l.mu.Unlock()
+}
