@@ -1,0 +1,211 @@
+package systemd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/dbus"
+)
+
+// ErrNoSystemd says that systemd cannot be reached on this node (not PID 1,
+// or no D-Bus access).
+var ErrNoSystemd = errors.New("systemd is not reachable over D-Bus")
+
+// Manager talks to the node's systemd over D-Bus: unit state, start, stop
+// and reload jobs (waiting for their results), runtime drop-ins. The
+// haproxy agent uses it for haproxy.service. It reconnects by itself when
+// systemd restarts (daemon-reexec) and is safe for concurrent use.
+type Manager struct {
+	runtimeDir string
+
+	mu   sync.Mutex
+	conn *dbus.Conn
+}
+
+// NewManager returns a Manager that writes drop-ins under runtimeDir
+// (DefaultRuntimeDir when empty). It connects on first use.
+func NewManager(runtimeDir string) *Manager {
+	if runtimeDir == "" {
+		runtimeDir = DefaultRuntimeDir
+	}
+	return &Manager{runtimeDir: runtimeDir}
+}
+
+// Close drops the D-Bus connection.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conn != nil {
+		m.conn.Close()
+		m.conn = nil
+	}
+}
+
+// connect returns the live connection, dialling systemd's private socket
+// first (no dbus-daemon needed, root only) and the system bus second.
+func (m *Manager) connect(ctx context.Context) (*dbus.Conn, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conn != nil && m.conn.Connected() {
+		return m.conn, nil
+	}
+	if m.conn != nil {
+		m.conn.Close()
+		m.conn = nil
+	}
+	c, err := dbus.NewSystemdConnectionContext(ctx)
+	if err != nil {
+		var err2 error
+		if c, err2 = dbus.NewSystemConnectionContext(ctx); err2 != nil {
+			return nil, fmt.Errorf("%w (/run/systemd/private: %v; system bus: %v): is systemd PID 1 here, and is the plugin root?", ErrNoSystemd, err, err2)
+		}
+	}
+	// systemd sends job signals (JobRemoved, which ends a wait) only to
+	// subscribed clients.
+	if err := c.Subscribe(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w: subscribe: %v", ErrNoSystemd, err)
+	}
+	m.conn = c
+	return c, nil
+}
+
+// State reads a unit's state. A unit systemd has no file for has LoadState
+// "not-found" (no error).
+func (m *Manager) State(ctx context.Context, unit string) (UnitState, error) {
+	c, err := m.connect(ctx)
+	if err != nil {
+		return UnitState{}, err
+	}
+	props, err := c.GetUnitPropertiesContext(ctx, unit)
+	if err != nil {
+		return UnitState{}, fmt.Errorf("read the state of %s: %w", unit, err)
+	}
+	s := UnitState{Unit: unit}
+	str := func(k string) string { v, _ := props[k].(string); return v }
+	s.LoadState, s.ActiveState, s.SubState, s.UnitFileState = str("LoadState"), str("ActiveState"), str("SubState"), str("UnitFileState")
+	s.NeedDaemonReload, _ = props["NeedDaemonReload"].(bool)
+	if filepath.Ext(unit) == ".service" && s.Installed() {
+		sp, err := c.GetUnitTypePropertiesContext(ctx, unit, "Service")
+		if err != nil {
+			return UnitState{}, fmt.Errorf("read the service state of %s: %w", unit, err)
+		}
+		s.Result, _ = sp["Result"].(string)
+		s.MainPID, _ = sp["MainPID"].(uint32)
+		s.ExecMainCode, _ = sp["ExecMainCode"].(int32)
+		s.ExecMainStatus, _ = sp["ExecMainStatus"].(int32)
+	}
+	return s, nil
+}
+
+// Settle reads the unit's state until it is no longer in transition
+// (activating, deactivating, reloading) or ctx ends; it returns the last
+// state read.
+func (m *Manager) Settle(ctx context.Context, unit string) (UnitState, error) {
+	const poll = 100 * time.Millisecond
+	for {
+		s, err := m.State(ctx, unit)
+		if err != nil || !s.Transitional() {
+			return s, err
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return s, nil
+		case <-t.C:
+		}
+	}
+}
+
+type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+
+// job enqueues a job ("replace" mode, as systemctl does) and waits for its
+// result: done, canceled, timeout, failed, dependency or skipped.
+func (m *Manager) job(ctx context.Context, what, unit string, f func(*dbus.Conn) jobFunc) (string, error) {
+	c, err := m.connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	ch := make(chan string, 1) // buffered: the connection never blocks on us
+	if _, err := f(c)(ctx, unit, "replace", ch); err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, unit, err)
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("%s %s: no job result before the operation's deadline: %w", what, unit, ctx.Err())
+	}
+}
+
+// Start starts unit and returns the job's result.
+func (m *Manager) Start(ctx context.Context, unit string) (string, error) {
+	return m.job(ctx, "start", unit, func(c *dbus.Conn) jobFunc { return c.StartUnitContext })
+}
+
+// Stop stops unit and returns the job's result.
+func (m *Manager) Stop(ctx context.Context, unit string) (string, error) {
+	return m.job(ctx, "stop", unit, func(c *dbus.Conn) jobFunc { return c.StopUnitContext })
+}
+
+// Reload runs the unit's ExecReload and returns the job's result.
+func (m *Manager) Reload(ctx context.Context, unit string) (string, error) {
+	return m.job(ctx, "reload", unit, func(c *dbus.Conn) jobFunc { return c.ReloadUnitContext })
+}
+
+// ResetFailed clears the unit's failed state (systemctl reset-failed).
+func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
+	c, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.ResetFailedUnitContext(ctx, unit); err != nil {
+		return fmt.Errorf("reset-failed %s: %w", unit, err)
+	}
+	return nil
+}
+
+// EnsureDropIn writes content as the unit's tandem drop-in when it differs
+// from what is there, and reloads systemd when it wrote it or when systemd
+// says its view of the unit is out of date (a crash between the two). It
+// reports whether it reloaded.
+func (m *Manager) EnsureDropIn(ctx context.Context, unit, content string) (bool, error) {
+	path := DropInPath(m.runtimeDir, unit)
+	old, err := os.ReadFile(path)
+	changed := err != nil || !bytes.Equal(old, []byte(content))
+	if changed {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return false, fmt.Errorf("drop-in for %s: %w", unit, err)
+		}
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+			return false, fmt.Errorf("drop-in for %s: %w", unit, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return false, fmt.Errorf("drop-in for %s: %w", unit, err)
+		}
+	} else {
+		s, err := m.State(ctx, unit)
+		if err != nil {
+			return false, err
+		}
+		if !s.NeedDaemonReload {
+			return false, nil
+		}
+	}
+	c, err := m.connect(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := c.ReloadContext(ctx); err != nil {
+		return false, fmt.Errorf("daemon-reload after writing %s: %w", path, err)
+	}
+	return true, nil
+}
