@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/coordinator"
+	"github.com/tandem-ha/tandem/host/failures"
+	"github.com/tandem-ha/tandem/host/lease"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/host/status"
 )
 
@@ -70,7 +76,54 @@ func gatherStatus(cfg *config.Config, wait time.Duration) status.Report {
 	}
 	r := status.Build(cfg, answers, time.Now())
 	r.Unreachable = reason
+	if conn != nil && len(answers) > 0 {
+		addClusterState(conn, cfg, &r, wait)
+	}
 	return r
+}
+
+// addClusterState adds what the cluster runs: the live configuration's
+// resources as the nodes report them, the coordinator and the fail-counts.
+func addClusterState(conn *bus.Conn, fileCfg *config.Config, r *status.Report, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
+	defer cancel()
+	cfg := fileCfg
+	if store, err := liveconfig.Open(ctx, conn); err == nil {
+		if rev, err := store.Current(ctx); err == nil && rev.Config != nil {
+			cfg = rev.Config
+		}
+	}
+	online := 0
+	for _, n := range r.Nodes {
+		if n.Online {
+			online++
+		}
+	}
+	var reports []bus.NodeResources
+	_ = bus.Gather(conn, bus.SubjectStateRequest, nil, online, wait, func(data []byte) bool {
+		nr, _, err := bus.Decode[bus.NodeResources](data)
+		if err != nil {
+			return false
+		}
+		reports = append(reports, nr)
+		return true
+	})
+	status.AddResources(r, cfg, reports)
+	if kv, err := conn.KV(ctx, bus.BucketLeases); err == nil {
+		if e, err := kv.Get(ctx, coordinator.LeaseKey); err == nil {
+			var h lease.Holder
+			if json.Unmarshal(e.Value(), &h) == nil {
+				r.Coordinator = h.Node
+			}
+		}
+	}
+	if fs, err := failures.Open(ctx, conn); err == nil {
+		if recs, err := fs.List(ctx); err == nil {
+			for _, f := range recs {
+				r.Failures = append(r.Failures, status.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Op: f.Op, Message: f.Message, Last: f.Last})
+			}
+		}
+	}
 }
 
 // cliConnect connects a command to the bus with the cluster's credentials.

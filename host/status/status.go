@@ -28,6 +28,95 @@ type Report struct {
 	Witness     *Member   `json:"witness,omitempty"`
 	Resources   int       `json:"resources_configured"`
 	Unreachable string    `json:"unreachable,omitempty"` // why no member answered
+	// Coordinator is the node that plans (Pacemaker's DC), if known.
+	Coordinator string `json:"coordinator,omitempty"`
+	// ResourceList is every configured resource and where it runs, from
+	// the nodes' own reports (nil when no node answered).
+	ResourceList []Resource `json:"resources,omitempty"`
+	// Failures are the fail-counts, as `Failed Resource Actions`.
+	Failures []Failure `json:"failures,omitempty"`
+}
+
+// Resource is one configured primitive or clone and its state.
+type Resource struct {
+	ID      string `json:"id"`
+	Agent   string `json:"agent"`
+	Clone   string `json:"clone,omitempty"` // the clone id; ID is then the primitive
+	Stopped bool   `json:"disabled,omitempty"`
+	// State per node: "Started", "FAILED", "Starting", "Stopping", "blocked".
+	Nodes map[string]string `json:"nodes"`
+}
+
+// Failure is a fail-count of a resource on a node.
+type Failure struct {
+	Resource string    `json:"resource"`
+	Node     string    `json:"node"`
+	Count    int       `json:"count"`
+	Op       string    `json:"op"`
+	Message  string    `json:"message,omitempty"`
+	Last     time.Time `json:"last"`
+}
+
+// AddResources fills the resource list from the nodes' reports (reports of
+// members not online in r are ignored: what an offline node ran is not
+// running for the cluster).
+func AddResources(r *Report, cfg *config.Config, reports []bus.NodeResources) {
+	online := map[string]bool{}
+	for _, n := range r.Nodes {
+		online[n.Name] = n.Online
+	}
+	byRsc := map[string]map[string]string{}
+	for _, rep := range reports {
+		if !online[rep.Node] {
+			continue
+		}
+		for _, rs := range rep.Resources {
+			word := ""
+			switch rs.State {
+			case bus.StateStarted:
+				word = "Started"
+			case bus.StateFailed:
+				word = "FAILED"
+			case bus.StateBlocked:
+				word = "FAILED (blocked)"
+			case bus.StateStarting:
+				word = "Starting"
+			case bus.StateStopping:
+				word = "Stopping"
+			default:
+				continue
+			}
+			if byRsc[rs.Resource] == nil {
+				byRsc[rs.Resource] = map[string]string{}
+			}
+			byRsc[rs.Resource][rep.Node] = word
+		}
+	}
+	r.ResourceList = []Resource{}
+	for _, rc := range cfg.Resources {
+		res := Resource{ID: rc.ID, Agent: rc.Agent, Nodes: byRsc[rc.ID]}
+		if res.Nodes == nil {
+			res.Nodes = map[string]string{}
+		}
+		if rc.Clone != nil {
+			res.Clone = rc.Clone.ID
+		}
+		res.Stopped = cfg.Effective(&rc).TargetRole == config.RoleStopped
+		r.ResourceList = append(r.ResourceList, res)
+	}
+	r.Resources = len(cfg.Resources)
+}
+
+// nodesIn lists the nodes where res is in state word, sorted.
+func nodesIn(res Resource, word string) []string {
+	var ns []string
+	for n, w := range res.Nodes {
+		if w == word {
+			ns = append(ns, n)
+		}
+	}
+	sort.Strings(ns)
+	return ns
 }
 
 // Member is one node or the witness.
@@ -81,6 +170,9 @@ func WriteText(w io.Writer, r Report) {
 		q = "partition with quorum"
 	}
 	fmt.Fprintf(w, "Quorum: %s (%d of %d voters online)\n", q, r.VotersUp, r.Voters)
+	if r.Coordinator != "" {
+		fmt.Fprintf(w, "Current coordinator: %s - partition %s\n", r.Coordinator, map[bool]string{true: "with quorum", false: "WITHOUT quorum"}[r.Quorum])
+	}
 	fmt.Fprintf(w, "Last updated: %s\n", r.LastUpdated.Format("Mon Jan 2 15:04:05 2006"))
 	witness := ""
 	if r.Witness != nil {
@@ -112,6 +204,25 @@ func WriteText(w io.Writer, r Report) {
 		}
 		fmt.Fprintf(w, "Witness: %s %s\n", r.Witness.Name, state)
 	}
+	if r.ResourceList != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Full List of Resources:")
+		for _, res := range r.ResourceList {
+			writeResource(w, res, r.Nodes)
+		}
+	}
+	if len(r.Failures) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Failed Resource Actions:")
+		for _, f := range r.Failures {
+			count := fmt.Sprint(f.Count)
+			if f.Count >= int(config.Infinity) {
+				count = "INFINITY"
+			}
+			fmt.Fprintf(w, "  * %s %s on %s: fail-count=%s, last-failure='%s': %s\n", f.Resource, f.Op, f.Node, count,
+				f.Last.Local().Format("Mon Jan 2 15:04:05 2006"), f.Message)
+		}
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Daemon Status:")
 	all := append([]Member{}, r.Nodes...)
@@ -128,6 +239,43 @@ func WriteText(w io.Writer, r Report) {
 			parts = append(parts, d.Name+": "+d.State)
 		}
 		fmt.Fprintf(w, "  %s: %s\n", m.Name, strings.Join(parts, ", "))
+	}
+}
+
+func writeResource(w io.Writer, res Resource, nodes []Member) {
+	disabled := ""
+	if res.Stopped {
+		disabled = " (disabled)"
+	}
+	words := []string{"Started", "Starting", "Stopping", "FAILED", "FAILED (blocked)"}
+	if res.Clone == "" {
+		var parts []string
+		for _, word := range words {
+			for _, n := range nodesIn(res, word) {
+				parts = append(parts, word+" "+n)
+			}
+		}
+		if len(parts) == 0 {
+			parts = []string{"Stopped"}
+		}
+		fmt.Fprintf(w, "  * %s\t(%s):\t %s%s\n", res.ID, res.Agent, strings.Join(parts, ", "), disabled)
+		return
+	}
+	fmt.Fprintf(w, "  * Clone Set: %s [%s]%s:\n", res.Clone, res.ID, disabled)
+	for _, word := range words {
+		if ns := nodesIn(res, word); len(ns) > 0 {
+			fmt.Fprintf(w, "    * %s: [ %s ]\n", word, strings.Join(ns, " "))
+		}
+	}
+	var stopped []string
+	for _, n := range nodes {
+		if _, ok := res.Nodes[n.Name]; !ok {
+			stopped = append(stopped, n.Name)
+		}
+	}
+	sort.Strings(stopped)
+	if len(stopped) > 0 {
+		fmt.Fprintf(w, "    * Stopped: [ %s ]\n", strings.Join(stopped, " "))
 	}
 }
 

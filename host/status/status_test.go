@@ -34,6 +34,7 @@ func TestRenderStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2016, 7, 18, 1, 6, 1, 0, time.UTC)
+	time.Local = time.UTC // failure times are shown in local time
 	up := func(name string, witness bool) bus.MemberStatus {
 		d := []bus.DaemonStatus{{Name: "host", State: "active"}, {Name: "bus", State: "active (2 peers, quorum)"}}
 		if witness {
@@ -41,16 +42,41 @@ func TestRenderStates(t *testing.T) {
 		}
 		return bus.MemberStatus{Name: name, Witness: witness, Build: "test", Started: now.Add(-time.Hour), Daemons: d}
 	}
+	started := func(node string, rscs ...string) bus.NodeResources {
+		r := bus.NodeResources{Node: node, Probed: true}
+		for _, id := range rscs {
+			rs := bus.ResourceState{Resource: id, State: bus.StateStarted}
+			if id != "VIP-10.10.10.23" {
+				rs.Clone = id + "-clone"
+			}
+			r.Resources = append(r.Resources, rs)
+		}
+		return r
+	}
+	benjiFailed := started("benji", "httpd")
+	benjiFailed.Resources = append(benjiFailed.Resources, bus.ResourceState{Resource: "haproxy", Clone: "haproxy-clone", State: bus.StateFailed})
 	for _, tc := range []struct {
-		file    string
-		answers []bus.MemberStatus
-		quorum  bool
+		file     string
+		answers  []bus.MemberStatus
+		reports  []bus.NodeResources
+		failures []Failure
+		quorum   bool
 	}{
-		{"all-up.txt", []bus.MemberStatus{up("holly", false), up("benji", false), up("director", true)}, true},
-		{"benji-down.txt", []bus.MemberStatus{up("holly", false), up("director", true)}, true},
-		{"alone.txt", []bus.MemberStatus{up("holly", false)}, false},
+		{"all-up.txt", []bus.MemberStatus{up("holly", false), up("benji", false), up("director", true)},
+			[]bus.NodeResources{started("holly", "httpd", "haproxy"), started("benji", "VIP-10.10.10.23", "httpd", "haproxy")}, nil, true},
+		{"haproxy-failed.txt", []bus.MemberStatus{up("holly", false), up("benji", false), up("director", true)},
+			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), benjiFailed},
+			[]Failure{{Resource: "haproxy", Node: "benji", Count: 1, Op: "monitor", Message: "monitor: not running", Last: now.Add(-time.Minute)}}, true},
+		{"benji-down.txt", []bus.MemberStatus{up("holly", false), up("director", true)},
+			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), started("benji", "httpd")}, nil, true},
+		{"alone.txt", []bus.MemberStatus{up("holly", false)}, nil, nil, false},
 	} {
 		r := Build(cfg, tc.answers, now)
+		if tc.reports != nil {
+			r.Coordinator = "holly"
+			AddResources(&r, cfg, tc.reports)
+			r.Failures = tc.failures
+		}
 		if r.Quorum != tc.quorum {
 			t.Errorf("%s: quorum %v, want %v", tc.file, r.Quorum, tc.quorum)
 		}
