@@ -1,0 +1,324 @@
+package lrm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/bus/bustest"
+	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/failures"
+	"github.com/tandem-ha/tandem/host/lease"
+	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/host/supervisor"
+	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/policies"
+)
+
+// world is a fake agent shared by the nodes of a test: it remembers what
+// runs where and the holds it was given. (The real agents and plugins are
+// exercised by host/daemon's and the lab's tests.)
+type world struct {
+	mu      sync.Mutex
+	running map[string]bool      // "node/resource"
+	holds   map[string]time.Time // "node/resource" -> wall-clock deadline (zero: cancelled)
+	calls   []string
+}
+
+func newWorld() *world { return &world{running: map[string]bool{}, holds: map[string]time.Time{}} }
+
+func (w *world) is(node, rsc string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running[node+"/"+rsc]
+}
+
+func (w *world) set(node, rsc string, v bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.running[node+"/"+rsc] = v
+}
+
+type nodeRunner struct {
+	w    *world
+	node string
+}
+
+func (r nodeRunner) Run(ctx context.Context, agent, op string, req sdk.Request, timeout time.Duration) supervisor.Outcome {
+	w := r.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := r.node + "/" + req.ResourceID
+	w.calls = append(w.calls, op+" "+k)
+	res := sdk.Result{Code: sdk.OK}
+	switch op {
+	case bus.OpStart:
+		w.running[k] = true
+	case bus.OpStop:
+		w.running[k] = false
+	case bus.OpMonitor, bus.OpProbe:
+		if !w.running[k] {
+			res.Code = sdk.NotRunning
+		}
+	default:
+		res.Code = sdk.ErrUnimplemented
+	}
+	return supervisor.Outcome{Result: res, Started: time.Now()}
+}
+
+func (r nodeRunner) Hold(ctx context.Context, agent string, req sdk.HoldRequest, timeout time.Duration) supervisor.Outcome {
+	r.w.mu.Lock()
+	defer r.w.mu.Unlock()
+	d := time.Time{}
+	if req.Until != 0 {
+		d = time.Now().Add(req.Until - sdk.MonotonicNow())
+	}
+	r.w.holds[r.node+"/"+req.ResourceID] = d
+	return supervisor.Outcome{Result: sdk.Result{Code: sdk.OK}, Started: time.Now()}
+}
+
+const testConfig = `
+[cluster]
+name = "lrmtest"
+[bus]
+credentials = "/nonexistent"
+[[node]]
+name = "holly"
+address = "127.0.0.1"
+[[node]]
+name = "benji"
+address = "127.0.0.2"
+[witness]
+name = "director"
+address = "127.0.0.3"
+[[resource]]
+id = "vip"
+agent = "fake"
+[[resource.op]]
+name = "monitor"
+interval = "200ms"
+`
+
+type testNode struct {
+	name   string
+	lrm    *LRM
+	leases *lease.Manager
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startNode(t *testing.T, c *bustest.Cluster, w *world, cfg *config.Config, name string) *testNode {
+	t.Helper()
+	conn := c.Ready(name)
+	var lm *lease.Manager
+	bustest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		other := "benji"
+		if name == "benji" {
+			other = "holly"
+		}
+		lm, err = lease.NewManager(ctx, lease.Config{Conn: conn, Node: name, Peers: func() []string { return []string{other} }, Logger: bustest.Logger()})
+		return err
+	})
+	t.Cleanup(lm.Close)
+	fs, err := failures.Open(context.Background(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := liveconfig.Revision{Rev: 1, Config: cfg}
+	l, err := New(Config{Conn: conn, Node: name, Incarnation: "test", Runner: nodeRunner{w, name}, Leases: lm, Failures: fs,
+		Live: func() liveconfig.Revision { return rev }, Online: func() []string { return []string{"holly", "benji"} },
+		Logger: bustest.Logger().With("node", name), LeaseWait: time.Second, MonitorJitter: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &testNode{name: name, lrm: l, leases: lm, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(n.done)
+		_ = l.Run(ctx)
+	}()
+	t.Cleanup(n.stop)
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if !l.Report().Probed {
+			return errors.New(name + " has not probed")
+		}
+		return nil
+	})
+	return n
+}
+
+func (n *testNode) stop() {
+	n.cancel()
+	<-n.done
+}
+
+func (n *testNode) state(rsc string) string {
+	for _, r := range n.lrm.Report().Resources {
+		if r.Resource == rsc {
+			return r.State
+		}
+	}
+	return bus.StateStopped
+}
+
+// run publishes a one-action transition and waits for its result.
+func run(t *testing.T, conn *bus.Conn, id string, op policies.Op, node string) bus.ActionResult {
+	t.Helper()
+	a := policies.Action{ID: policies.ActionID(op, "vip", "", 0, node), Resource: "vip", Node: node, Op: op}
+	plan, err := json.Marshal(policies.Transition{Version: policies.TransitionVersion, Actions: []policies.Action{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan bus.ActionResult, 4)
+	sub, err := bus.Subscribe(conn, bus.SubjectPrefix+"action.*", func(r bus.ActionResult, _ bus.Envelope) {
+		if r.Transition == id {
+			results <- r
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := conn.Publish(bus.TransitionEvent{ID: id, Coordinator: "test", ConfigRev: 1, Plan: plan}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-results:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no result for %s", a.ID)
+	}
+	return bus.ActionResult{}
+}
+
+func setup(t *testing.T) (*bustest.Cluster, *world, *testNode, *testNode, *bus.Conn) {
+	cfg, err := config.Parse("test.toml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bustest.Start(t, bustest.Config(t, []string{"holly", "benji"}, "director"))
+	w := newWorld()
+	holly := startNode(t, c, w, cfg, "holly")
+	benji := startNode(t, c, w, cfg, "benji")
+	return c, w, holly, benji, c.Connect("director", "test")
+}
+
+// A singleton starts only with its lease, its agent gets a hold that is
+// extended while the lease is renewed, and a second node cannot start it.
+func TestSingletonStartsOnlyWithItsLease(t *testing.T) {
+	_, w, holly, benji, conn := setup(t)
+	if r := run(t, conn, "t1", policies.OpStart, "holly"); !r.OK() {
+		t.Fatalf("start on holly: %+v", r)
+	}
+	if !w.is("holly", "vip") || holly.state("vip") != bus.StateStarted {
+		t.Fatalf("holly: running %v, state %s", w.is("holly", "vip"), holly.state("vip"))
+	}
+	w.mu.Lock()
+	first := w.holds["holly/vip"]
+	w.mu.Unlock()
+	if first.IsZero() || first.Before(time.Now().Add(-time.Second)) {
+		t.Fatalf("hold deadline %v", first)
+	}
+	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.holds["holly/vip"].After(first) {
+			return fmt.Errorf("hold not extended past %v", first)
+		}
+		return nil
+	})
+
+	// A start on benji while holly holds the lease fails without running
+	// and without counting a failure against benji.
+	r := run(t, conn, "t2", policies.OpStart, "benji")
+	if r.OK() || w.is("benji", "vip") {
+		t.Fatalf("benji started the singleton holly holds: %+v", r)
+	}
+	fs, _ := failures.Open(context.Background(), conn)
+	recs, err := fs.List(context.Background())
+	if err != nil || len(recs) != 0 {
+		t.Fatalf("fail-counts after a lease refusal: %+v %v", recs, err)
+	}
+	if benji.state("vip") != bus.StateFailed {
+		t.Fatalf("benji reports %s after a refused start", benji.state("vip"))
+	}
+	// Stopping on holly releases the lease; benji can start it at once.
+	if r := run(t, conn, "t3", policies.OpStop, "holly"); !r.OK() {
+		t.Fatalf("stop on holly: %+v", r)
+	}
+	w.mu.Lock()
+	cancelled := w.holds["holly/vip"].IsZero()
+	w.mu.Unlock()
+	if !cancelled {
+		t.Error("holly's hold not cancelled after the stop")
+	}
+	if r := run(t, conn, "t4", policies.OpStart, "benji"); !r.OK() || !w.is("benji", "vip") {
+		t.Fatalf("start on benji after holly released: %+v", r)
+	}
+}
+
+// A holder whose lease is lost (its renewals stopped) stops the resource
+// by itself.
+func TestLostLeaseStopsTheSingleton(t *testing.T) {
+	_, w, holly, _, conn := setup(t)
+	if r := run(t, conn, "t1", policies.OpStart, "holly"); !r.OK() {
+		t.Fatalf("start on holly: %+v", r)
+	}
+	holly.leases.Close() // renewals stop: the lease is lost at its deadline
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if w.is("holly", "vip") || holly.state("vip") != bus.StateStopped {
+			return fmt.Errorf("holly still runs it (state %s)", holly.state("vip"))
+		}
+		return nil
+	})
+}
+
+// A singleton found running by a probe on a node that does not hold its
+// lease is stopped there; a monitor failure is counted.
+func TestProbeStopsUnleasedSingletonAndMonitorCountsFailures(t *testing.T) {
+	cfg, err := config.Parse("test.toml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bustest.Start(t, bustest.Config(t, []string{"holly", "benji"}, "director"))
+	w := newWorld()
+	holly := startNode(t, c, w, cfg, "holly")
+	conn := c.Connect("director", "test")
+	if r := run(t, conn, "t1", policies.OpStart, "holly"); !r.OK() {
+		t.Fatalf("start on holly: %+v", r)
+	}
+	w.set("benji", "vip", true) // left over on benji
+	benji := startNode(t, c, w, cfg, "benji")
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if w.is("benji", "vip") {
+			return errors.New("benji still runs the singleton holly holds")
+		}
+		return nil
+	})
+	if !w.is("holly", "vip") {
+		t.Fatal("holly lost it")
+	}
+	_ = benji
+
+	// Gone behind the cluster's back on holly: the monitor notices and
+	// counts one failure before it reports the resource failed.
+	w.set("holly", "vip", false)
+	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if s := holly.state("vip"); s != bus.StateFailed {
+			return fmt.Errorf("holly reports %s", s)
+		}
+		return nil
+	})
+	fs, _ := failures.Open(context.Background(), conn)
+	recs, err := fs.List(context.Background())
+	if err != nil || len(recs) != 1 || recs[0].Node != "holly" || recs[0].Count != 1 || recs[0].Op != bus.OpMonitor {
+		t.Fatalf("fail-counts: %+v %v", recs, err)
+	}
+}
