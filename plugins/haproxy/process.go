@@ -1,0 +1,212 @@
+package haproxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/plugins/systemd"
+)
+
+// controller starts, reloads and stops HAProxy's master process. There are
+// two: the systemd unit (production) and a master-worker process the agent
+// runs itself (unit = "", and hosts without systemd). Both run HAProxy in
+// master-worker mode, where a reload (SIGUSR2 to the master) starts new
+// workers that take the listening sockets over from the old ones.
+type controller interface {
+	// start starts HAProxy on its configuration; it returns once the
+	// master runs (the caller waits for the stats socket).
+	start(ctx context.Context) error
+	// reload asks the master for new workers on the current configuration.
+	reload(ctx context.Context) error
+	// stop stops HAProxy; stopping a stopped one succeeds.
+	stop(ctx context.Context) error
+	// status says whether the master runs.
+	status(ctx context.Context) (procStatus, error)
+}
+
+type procStatus struct {
+	running bool
+	failed  bool   // a unit in the failed state
+	detail  string // for messages
+}
+
+// --- a process of our own ---------------------------------------------------
+
+// direct runs "haproxy -W -D": a daemonised master-worker, re-parented away
+// from the plugin, so that a plugin restart leaves HAProxy running. The pid
+// file names the master.
+type direct struct {
+	binary, config, pidFile, logFile string
+}
+
+func (d direct) start(ctx context.Context) error {
+	log, err := os.OpenFile(d.logFile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	// Output goes to a file, never to the plugin's stdout/stderr; the
+	// daemon keeps no pipe of ours open.
+	cmd := exec.CommandContext(ctx, d.binary, "-W", "-D", "-f", d.config, "-p", d.pidFile)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(d.logFile)
+		return fmt.Errorf("%s -W -D -f %s: %v: %s", d.binary, d.config, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// masterPID returns the master's pid when it is alive and is ours (its
+// command line names our pid file, which guards against pid reuse).
+func (d direct) masterPID() (int, bool) {
+	b, err := os.ReadFile(d.pidFile)
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return 0, false
+	}
+	if !alive(pid) {
+		return pid, false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !bytes.Contains(cmdline, []byte(d.pidFile)) {
+		return pid, false
+	}
+	return pid, true
+}
+
+// alive is false for a zombie: a master that exited but was not reaped
+// (its parent is init, which may be slow or, in a container, absent).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+func (d direct) reload(ctx context.Context) error {
+	pid, ok := d.masterPID()
+	if !ok {
+		return fmt.Errorf("HAProxy is not running (no live master in %s)", d.pidFile)
+	}
+	return syscall.Kill(pid, syscall.SIGUSR2)
+}
+
+func (d direct) stop(ctx context.Context) error {
+	pid, ok := d.masterPID()
+	if !ok {
+		_ = os.Remove(d.pidFile)
+		return nil
+	}
+	// SIGTERM: the master stops its workers at once (hard stop), as
+	// systemd's stop of haproxy.service does.
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	if waitGone(ctx, pid, time.Until(deadlineOf(ctx, 10*time.Second))*3/4) {
+		_ = os.Remove(d.pidFile)
+		return nil
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL) // workers follow their master
+	if waitGone(ctx, pid, time.Until(deadlineOf(ctx, 2*time.Second))) {
+		_ = os.Remove(d.pidFile)
+		return nil
+	}
+	return fmt.Errorf("HAProxy master %d did not exit after SIGTERM and SIGKILL", pid)
+}
+
+func (d direct) status(ctx context.Context) (procStatus, error) {
+	pid, ok := d.masterPID()
+	if !ok {
+		return procStatus{detail: "no master process"}, nil
+	}
+	return procStatus{running: true, detail: fmt.Sprintf("master pid %d", pid)}, nil
+}
+
+func deadlineOf(ctx context.Context, def time.Duration) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(def)
+}
+
+func waitGone(ctx context.Context, pid int, within time.Duration) bool {
+	end := time.Now().Add(within)
+	for {
+		if !alive(pid) {
+			return true
+		}
+		if time.Now().After(end) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// --- the systemd unit -------------------------------------------------------
+
+// unit runs HAProxy as the distribution's haproxy.service (Debian's runs
+// "haproxy -Ws -f $CONFIG" and reloads with SIGUSR2), pointed at the
+// configuration by a runtime drop-in that sets CONFIG.
+type unit struct {
+	m      *systemd.Manager
+	name   string
+	config string
+}
+
+func (u unit) dropIn() string {
+	return systemd.DropIn(u.name, fmt.Sprintf("Environment=\"CONFIG=%s\"", u.config))
+}
+
+func resultErr(r sdk.Result) error {
+	if r.Code == sdk.OK {
+		return nil
+	}
+	return errors.New(r.Message)
+}
+
+func (u unit) start(ctx context.Context) error {
+	return resultErr(systemd.StartUnit(ctx, u.m, u.name, u.dropIn()))
+}
+
+func (u unit) reload(ctx context.Context) error {
+	// The drop-in names the configuration; make sure systemd has it
+	// (a config path change needs it before the reload reads $CONFIG).
+	if _, err := u.m.EnsureDropIn(ctx, u.name, u.dropIn()); err != nil {
+		return err
+	}
+	job, err := u.m.Reload(ctx, u.name)
+	if err != nil {
+		return err
+	}
+	if job != "done" {
+		s, _ := u.m.State(ctx, u.name)
+		return fmt.Errorf("reload %s: job %s; %s; see journalctl -u %s", u.name, job, s, u.name)
+	}
+	return nil
+}
+
+func (u unit) stop(ctx context.Context) error {
+	return resultErr(systemd.StopUnit(ctx, u.m, u.name))
+}
+
+func (u unit) status(ctx context.Context) (procStatus, error) {
+	s, err := u.m.State(ctx, u.name)
+	if err != nil {
+		return procStatus{}, err
+	}
+	r := systemd.Classify(s)
+	return procStatus{running: r.Code == sdk.OK, failed: r.Code != sdk.OK && r.Code != sdk.NotRunning, detail: r.Message}, nil
+}
