@@ -123,7 +123,8 @@ func (a *Agent) instance(resource string, params map[string]string) (*instance, 
 	}
 	if p.Unit == "" {
 		in.ctl = direct{binary: p.Binary, config: in.config,
-			pidFile: filepath.Join(a.stateDir, resource+".pid"), logFile: filepath.Join(a.stateDir, resource+".log")}
+			pidFile: filepath.Join(a.stateDir, resource+".pid"), logFile: filepath.Join(a.stateDir, resource+".log"),
+			masterSock: filepath.Join(a.stateDir, resource+".master.sock")}
 	} else {
 		in.ctl = unit{m: a.m, name: p.Unit, config: in.config}
 	}
@@ -138,19 +139,34 @@ func generic(err error) sdk.Result { return sdk.Result{Code: sdk.ErrGeneric, Mes
 
 // checkConfig runs "haproxy -c" on path; the error carries HAProxy's words.
 func checkConfig(ctx context.Context, binary, path string) error {
-	out, err := exec.CommandContext(ctx, binary, "-c", "-q", "-f", path).CombinedOutput()
+	out, err := exec.CommandContext(ctx, binary, "-c", "-f", path).CombinedOutput()
 	if err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) {
 			return fmt.Errorf("run %s -c: %w", binary, err)
 		}
-		msg := strings.TrimSpace(string(out))
+		msg := haproxyMessage(string(out))
 		if msg == "" {
 			msg = err.Error()
 		}
 		return fmt.Errorf("HAProxy refuses the configuration (%s -c -f %s): %s", binary, path, strings.ReplaceAll(msg, "\n", " | "))
 	}
 	return nil
+}
+
+// haproxyMessage keeps the alerts and warnings of HAProxy's output (it
+// starts with notices about its version and path).
+func haproxyMessage(out string) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.Contains(l, "[ALERT]") || strings.Contains(l, "[WARNING]") {
+			keep = append(keep, strings.TrimSpace(l))
+		}
+	}
+	if len(keep) == 0 {
+		return strings.TrimSpace(out)
+	}
+	return strings.Join(keep, "\n")
 }
 
 // Validate checks the params, and that HAProxy accepts the configuration:

@@ -46,6 +46,10 @@ type procStatus struct {
 // file names the master.
 type direct struct {
 	binary, config, pidFile, logFile string
+	// masterSock is the master CLI (-S): reload goes through it, and it
+	// answering says the master is ready for one (a SIGUSR2 sent while a
+	// fresh master is still setting up is lost).
+	masterSock string
 }
 
 func (d direct) start(ctx context.Context) error {
@@ -56,14 +60,29 @@ func (d direct) start(ctx context.Context) error {
 	defer log.Close()
 	// Output goes to a file, never to the plugin's stdout/stderr; the
 	// daemon keeps no pipe of ours open.
-	cmd := exec.CommandContext(ctx, d.binary, "-W", "-D", "-f", d.config, "-p", d.pidFile)
+	_ = os.Remove(d.masterSock)
+	cmd := exec.CommandContext(ctx, d.binary, "-W", "-D", "-f", d.config, "-p", d.pidFile, "-S", d.masterSock+",mode,600")
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Run(); err != nil {
 		out, _ := os.ReadFile(d.logFile)
 		return fmt.Errorf("%s -W -D -f %s: %v: %s", d.binary, d.config, err, strings.TrimSpace(string(out)))
 	}
-	return nil
+	return d.masterReady(ctx)
+}
+
+// masterReady waits until the master answers on its CLI.
+func (d direct) masterReady(ctx context.Context) error {
+	for {
+		out, err := stats{d.masterSock}.cmd(ctx, "show proc")
+		if err == nil && strings.Contains(out, "master") {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("the HAProxy master did not answer on %s: %v", d.masterSock, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // masterPID returns the master's pid when it is alive and is ours (its
@@ -99,38 +118,59 @@ func alive(pid int) bool {
 }
 
 func (d direct) reload(ctx context.Context) error {
-	pid, ok := d.masterPID()
-	if !ok {
+	if _, ok := d.masterPID(); !ok {
 		return fmt.Errorf("HAProxy is not running (no live master in %s)", d.pidFile)
 	}
-	return syscall.Kill(pid, syscall.SIGUSR2)
+	// Right after a start or a reload the master re-executes itself and
+	// its CLI refuses connections for a moment: wait for it.
+	if err := d.masterReady(ctx); err != nil {
+		return err
+	}
+	out, err := stats{d.masterSock}.cmd(ctx, "reload")
+	if err != nil {
+		return fmt.Errorf("reload through the master CLI: %w", err)
+	}
+	if msg := strings.TrimSpace(out); msg != "" {
+		return fmt.Errorf("reload through the master CLI %s: %s", d.masterSock, msg)
+	}
+	return nil
 }
 
 func (d direct) stop(ctx context.Context) error {
 	pid, ok := d.masterPID()
 	if !ok {
-		_ = os.Remove(d.pidFile)
+		d.clean()
 		return nil
 	}
 	// SIGTERM: the master stops its workers at once (hard stop), as
 	// systemd's stop of haproxy.service does.
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	if waitGone(ctx, pid, time.Until(deadlineOf(ctx, 10*time.Second))*3/4) {
-		_ = os.Remove(d.pidFile)
+		d.clean()
 		return nil
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL) // workers follow their master
 	if waitGone(ctx, pid, time.Until(deadlineOf(ctx, 2*time.Second))) {
-		_ = os.Remove(d.pidFile)
+		d.clean()
 		return nil
 	}
 	return fmt.Errorf("HAProxy master %d did not exit after SIGTERM and SIGKILL", pid)
 }
 
+func (d direct) clean() {
+	_ = os.Remove(d.pidFile)
+	_ = os.Remove(d.masterSock)
+}
+
 func (d direct) status(ctx context.Context) (procStatus, error) {
 	pid, ok := d.masterPID()
+	if !ok && pid != 0 {
+		// stop removes the pid file: a master gone without it crashed or
+		// was killed behind the cluster's back.
+		return procStatus{failed: true, detail: fmt.Sprintf("HAProxy master %d (from %s) is gone; see %s", pid, d.pidFile, d.logFile)}, nil
+	}
 	if !ok {
-		return procStatus{detail: "no master process"}, nil
+		return procStatus{detail: "not running"}, nil
 	}
 	return procStatus{running: true, detail: fmt.Sprintf("master pid %d", pid)}, nil
 }

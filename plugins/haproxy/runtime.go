@@ -30,6 +30,11 @@ func (s stats) cmd(ctx context.Context, command string) (string, error) {
 	if _, err := io.WriteString(c, command+"\n"); err != nil {
 		return "", fmt.Errorf("stats socket %s: %q: %w", s.path, command, err)
 	}
+	// Half-close: the master CLI answers and closes only once it has
+	// seen the end of the input (the stats socket closes by itself).
+	if uc, ok := c.(*net.UnixConn); ok {
+		_ = uc.CloseWrite()
+	}
 	b, err := io.ReadAll(io.LimitReader(c, 8<<20))
 	if err != nil {
 		return "", fmt.Errorf("stats socket %s: %q: %w", s.path, command, err)
