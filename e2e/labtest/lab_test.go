@@ -1,0 +1,182 @@
+package labtest_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/e2e/lab"
+	"github.com/tandem-ha/tandem/e2e/labtest"
+)
+
+// This package's lab: prefix tdlab on 198.18.0.32/27 (e2e/cluster.toml
+// relocated: holly .54, benji .56, director .62, bridge .33).
+var opts = lab.Options{Prefix: "tdlab", Subnet: netip.MustParsePrefix("198.18.0.32/27"), Relocate: true}
+
+// checkFor polls check every interval until it returns nil, failing the
+// test with its last error after total.
+func checkFor(t *testing.T, total, interval time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after %s: %v", what, total, err)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// get fetches a page from the host (bounded by a short client timeout).
+func get(addr netip.Addr) (string, error) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + addr.String() + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET http://%s/: %s", addr, resp.Status)
+	}
+	return string(body), nil
+}
+
+func exec(t *testing.T, l *lab.Lab, node string, argv ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := l.Exec(ctx, node, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestLab boots the three hosts of the reference cluster, checks each one's
+// set-up and Apache pages from the host, cuts and heals benji, kills it hard
+// and sees it gone, and restarts it.
+func TestLab(t *testing.T) {
+	l := labtest.Start(t, opts)
+	holly, benji := l.NodeAddr("holly"), l.NodeAddr("benji")
+	if want := netip.MustParseAddr("198.18.0.54"); holly != want {
+		t.Fatalf("holly's address %s, want %s (relocated from e2e/cluster.toml)", holly, want)
+	}
+
+	key := exec(t, l, "director", "sha256sum", "/etc/tandem/cluster.key")
+	for _, name := range l.Names() {
+		if got := strings.TrimSpace(exec(t, l, name, "hostname")); got != name {
+			t.Errorf("hostname of %s: %q", name, got)
+		}
+		if got := exec(t, l, name, "sha256sum", "/etc/tandem/cluster.key"); got != key {
+			t.Errorf("%s's cluster secret differs from director's", name)
+		}
+		exec(t, l, name, "/opt/tandem/bin/tandem", "--help")
+		exec(t, l, name, "systemctl", "cat", "tandem.service")
+		// The cluster owns Apache and HAProxy: installed, not enabled.
+		for _, unit := range []string{"apache2", "haproxy", "tandem"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			out, _ := l.Exec(ctx, name, "systemctl", "is-enabled", unit)
+			cancel()
+			if strings.TrimSpace(out) != "disabled" {
+				t.Errorf("%s: %s.service is %q at boot, want disabled", name, unit, strings.TrimSpace(out))
+			}
+		}
+		addrs, err := l.Addrs(name)
+		if err != nil || len(addrs) != 1 || addrs[0] != netip.PrefixFrom(l.NodeAddr(name), 27) {
+			t.Errorf("Addrs(%s) = %v, %v; want [%s/27]", name, addrs, err, l.NodeAddr(name))
+		}
+	}
+	if out := exec(t, l, "director", "cat", "/etc/tandem/cluster.toml"); !strings.Contains(out, `address = "198.18.0.62"`) {
+		t.Errorf("director's cluster file is not the relocated copy:\n%s", out)
+	}
+
+	for _, node := range []string{"holly", "benji"} {
+		exec(t, l, node, "systemctl", "start", "apache2.service")
+		addr := l.NodeAddr(node)
+		want := "Hello " + strings.ToUpper(node[:1]) + node[1:] + "\n"
+		checkFor(t, 20*time.Second, 100*time.Millisecond, "Apache on "+node, func() error {
+			body, err := get(addr)
+			if err == nil && body != want {
+				err = fmt.Errorf("http://%s/ says %q, want %q", addr, body, want)
+			}
+			return err
+		})
+	}
+
+	// Cut: benji is unreachable both ways, though its link stays up; heal.
+	if err := l.Cut("benji"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if _, err := l.Exec(ctx, "holly", "ping", "-c", "1", "-W", "1", benji.String()); err == nil {
+		t.Error("holly still reaches benji after Cut")
+	}
+	if _, err := l.Exec(ctx, "benji", "ping", "-c", "1", "-W", "1", holly.String()); err == nil {
+		t.Error("benji still reaches holly after Cut")
+	}
+	cancel()
+	if _, err := get(benji); err == nil {
+		t.Error("the host still reaches benji's Apache after Cut")
+	}
+	if err := l.Heal("benji"); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 10*time.Second, 100*time.Millisecond, "benji after Heal", func() error {
+		_, err := get(benji)
+		return err
+	})
+
+	// Kill: every process gone at once, nothing answers for its address.
+	start := time.Now()
+	if err := l.Kill("benji"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("benji killed in %s", time.Since(start).Round(time.Millisecond))
+	if l.Running("benji") {
+		t.Error("benji still running after Kill")
+	}
+	if addrs, err := l.Addrs("benji"); err != nil || len(addrs) != 0 {
+		t.Errorf("Addrs(benji) after Kill = %v, %v; want none", addrs, err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	if _, err := l.Exec(ctx, "holly", "ping", "-c", "1", "-W", "1", benji.String()); err == nil {
+		t.Error("benji still answers ping after Kill")
+	}
+	cancel()
+	if _, err := get(benji); err == nil {
+		t.Error("benji's Apache still answers after Kill")
+	}
+	if j := l.Journal("benji"); !strings.Contains(j, "Started apache2.service") {
+		t.Errorf("benji's journal after Kill lacks Apache's start:\n%s", j)
+	}
+	if body, err := get(holly); err != nil || body != "Hello Holly\n" {
+		t.Errorf("holly after benji's kill: %q, %v", body, err)
+	}
+
+	// Restart: benji boots again with its state; Apache is not enabled.
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := l.Restart(ctx, "benji"); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, l, "benji", "systemctl", "start", "apache2.service")
+	checkFor(t, 20*time.Second, 100*time.Millisecond, "Apache on benji after Restart", func() error {
+		body, err := get(benji)
+		if err == nil && body != "Hello Benji\n" {
+			err = fmt.Errorf("benji says %q", body)
+		}
+		return err
+	})
+}

@@ -1,0 +1,153 @@
+#!/bin/sh
+# Sets up one Tandem lab host: the single source of node set-up for both labs.
+#   - Vagrant runs it inside each booted VM (vagrant/Vagrantfile);
+#   - the nspawn lab (e2e/lab) runs it with chroot in each node's root before
+#     booting it (--offline: the cached root already has every package).
+# It is idempotent: running it again converges to the same state.
+#
+# usage: node.sh --name NAME --role node|witness --address ADDR
+#                --config FILE --key FILE [--key-path PATH] [--member NAME=ADDR]...
+#                [--bin-src DIR] [--start-tandem] [--offline]
+#
+#   --name        the member's name in the cluster file (holly, benji, director)
+#   --role        node: Apache serves "Hello <Name>" on ADDR:80 and tandem runs
+#                 as `tandem host`; witness: `tandem witness`. Apache and
+#                 HAProxy are installed everywhere but never enabled at boot:
+#                 the cluster starts them (systemctl start apache2).
+#   --address     the member's own address; Apache listens only there, so that
+#                 HAProxy can bind the VIP on port 80
+#   --config      cluster file to install as /etc/tandem/cluster.toml
+#   --key         cluster secret (tandem keygen) to install at --key-path (0600)
+#   --key-path    where the cluster file's [bus] credentials expects it
+#                 (default /etc/tandem/cluster.key)
+#   --member      a cluster member for /etc/hosts (repeat for each)
+#   --bin-src     copy tandem and tandem-plugin-* from DIR to /opt/tandem/bin
+#                 (Vagrant; the nspawn lab bind-mounts /opt/tandem/bin instead)
+#   --start-tandem  enable tandem.service (and start it on a booted host);
+#                 without it the unit is installed but disabled
+#   --offline     never run apt-get: fail if a package is missing
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+name= role= address= config= key= key_path=/etc/tandem/cluster.key bin_src= start_tandem=no offline=no members=
+
+die() { echo "node.sh: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--name) name=${2:?--name needs a value}; shift 2 ;;
+	--role) role=${2:?--role needs a value}; shift 2 ;;
+	--address) address=${2:?--address needs a value}; shift 2 ;;
+	--config) config=${2:?--config needs a value}; shift 2 ;;
+	--key) key=${2:?--key needs a value}; shift 2 ;;
+	--key-path) key_path=${2:?--key-path needs a value}; shift 2 ;;
+	--member) members="$members ${2:?--member needs NAME=ADDR}"; shift 2 ;;
+	--bin-src) bin_src=${2:?--bin-src needs a value}; shift 2 ;;
+	--start-tandem) start_tandem=yes; shift ;;
+	--offline) offline=yes; shift ;;
+	*) die "unknown argument '$1' (see the usage at the top of $0)" ;;
+	esac
+done
+
+[ -n "$name" ] || die "--name is required"
+[ -n "$address" ] || die "--address is required"
+case "$role" in node | witness) ;; *) die "--role must be node or witness, not '$role'" ;; esac
+[ -f "$config" ] || die "--config: no such file '$config'"
+[ -f "$key" ] || die "--key: no such file '$key'"
+
+# A booted host gets its changes applied live; in a chroot (the nspawn lab
+# before boot) systemctl only edits the unit links.
+booted=no
+[ -d /run/systemd/system ] && booted=yes
+
+# --- packages -------------------------------------------------------------
+missing=
+for pkg in $(grep -v '^[[:space:]]*#' "$here/packages"); do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+	[ "$offline" = no ] || die "packages missing from the node root:$missing (the lab's cached root is incomplete: remove it and run lab up again)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086 # word splitting of the package list is intended
+	apt-get install -y -q --no-install-recommends $missing
+fi
+
+# --- identity ---------------------------------------------------------------
+echo "$name" >/etc/hostname
+hosts=$(sed '/^# BEGIN tandem lab/,/^# END tandem lab/d' /etc/hosts 2>/dev/null || true)
+{
+	[ -n "$hosts" ] && printf '%s\n' "$hosts"
+	echo "# BEGIN tandem lab (vagrant/provision/node.sh)"
+	for m in $members; do echo "${m#*=} ${m%%=*}"; done
+	echo "# END tandem lab"
+} >/etc/hosts.tandem
+mv /etc/hosts.tandem /etc/hosts
+grep -q '^127\.0\.0\.1[[:space:]]' /etc/hosts || sed -i '1i 127.0.0.1 localhost' /etc/hosts
+
+# --- Apache -----------------------------------------------------------------
+title="$(printf '%s' "$name" | cut -c1 | tr '[:lower:]' '[:upper:]')$(printf '%s' "$name" | cut -c2-)"
+cat >/etc/apache2/ports.conf <<EOF
+# Written by Tandem's provisioning (vagrant/provision/node.sh). Apache listens
+# only on this host's own address, so that HAProxy can bind the VIP on port 80.
+Listen $address:80
+EOF
+echo "ServerName $name" >/etc/apache2/conf-available/tandem-servername.conf
+ln -sf ../conf-available/tandem-servername.conf /etc/apache2/conf-enabled/tandem-servername.conf
+echo "Hello $title" >/var/www/html/index.html
+
+# --- Apache and HAProxy: installed, not enabled (the cluster's clones start
+# them, like Pacemaker's systemd:httpd and systemd:haproxy) ---------------------
+systemctl disable apache2.service apache-htcacheclean.service haproxy.service >/dev/null 2>&1 || true
+if [ "$booted" = yes ]; then
+	systemctl stop haproxy.service apache-htcacheclean.service || true
+	# A running Apache (a re-provisioned VM) takes the new Listen address.
+	! systemctl is-active -q apache2.service || systemctl restart apache2.service
+fi
+
+# --- Tandem -------------------------------------------------------------------
+install -d -m 0755 /etc/tandem /opt/tandem /opt/tandem/bin
+install -d -m 0700 /var/lib/tandem
+install -m 0644 "$config" /etc/tandem/cluster.toml
+install -d -m 0755 "$(dirname "$key_path")"
+install -m 0600 "$key" "$key_path"
+if [ -n "$bin_src" ]; then
+	[ -x "$bin_src/tandem" ] || die "--bin-src: no tandem binary in $bin_src (build it first: make build)"
+	for f in "$bin_src"/tandem "$bin_src"/tandem-plugin-*; do
+		[ -f "$f" ] && install -m 0755 "$f" /opt/tandem/bin/
+	done
+fi
+
+if [ "$role" = node ]; then
+	description="Tandem cluster host $name"
+	exec_start="/opt/tandem/bin/tandem host --config /etc/tandem/cluster.toml --node $name"
+else
+	description="Tandem witness $name"
+	exec_start="/opt/tandem/bin/tandem witness --config /etc/tandem/cluster.toml"
+fi
+cat >/etc/systemd/system/tandem.service <<EOF
+# Written by Tandem's provisioning (vagrant/provision/node.sh).
+[Unit]
+Description=$description
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=$exec_start
+Environment=PATH=/opt/tandem/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+Restart=on-failure
+RestartSec=2s
+
+[Install]
+WantedBy=multi-user.target
+EOF
+
+if [ "$start_tandem" = yes ]; then
+	systemctl enable tandem.service >/dev/null 2>&1
+	[ "$booted" = no ] || { systemctl daemon-reload && systemctl restart tandem.service; }
+else
+	systemctl disable tandem.service >/dev/null 2>&1
+	[ "$booted" = no ] || systemctl daemon-reload
+fi
+echo "node.sh: $name ($role, $address) provisioned"
