@@ -100,11 +100,11 @@ func EnsureRoot(ctx context.Context, r Recipe, cacheDir, mirror string, logf fun
 		return dir, false, nil
 	}
 	tmp := fmt.Sprintf("%s.tmp-%d", dir, os.Getpid())
-	_ = os.RemoveAll(tmp)
+	_ = removeTree(tmp)
 	// Leftovers of crashed builds of this recipe (their lock is free now).
 	if olds, _ := filepath.Glob(dir + ".tmp-*"); len(olds) > 0 {
 		for _, o := range olds {
-			_ = os.RemoveAll(o)
+			_ = removeTree(o)
 		}
 	}
 	logPath := dir + ".log"
@@ -119,33 +119,75 @@ func EnsureRoot(ctx context.Context, r Recipe, cacheDir, mirror string, logf fun
 		"--include="+strings.Join(r.Packages, ","), r.Suite, tmp, mirror)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = hostEnv()
+	// Cancelling kills debootstrap's whole process group (dpkg runs below it).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Run(); err != nil {
-		_ = os.RemoveAll(tmp)
+		_ = removeTree(tmp)
 		return "", false, fmt.Errorf("debootstrap of the node root failed (%w); last lines of %s:\n%s", err, logPath, tail(logPath, 15))
 	}
 	setup := filepath.Join(tmp, "root-setup.sh")
 	if err := os.WriteFile(setup, []byte(r.Setup), 0o755); err != nil {
-		_ = os.RemoveAll(tmp)
+		_ = removeTree(tmp)
 		return "", false, err
 	}
 	cmd = exec.CommandContext(ctx, "chroot", tmp, "/bin/sh", "/root-setup.sh")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = hostEnv()
 	if err := cmd.Run(); err != nil {
-		_ = os.RemoveAll(tmp)
+		_ = removeTree(tmp)
 		return "", false, fmt.Errorf("root-setup.sh in the node root failed (%w); last lines of %s:\n%s", err, logPath, tail(logPath, 15))
 	}
 	_ = os.Remove(setup)
 	if err := os.WriteFile(dir+".recipe", []byte(fmt.Sprintf("suite=%s variant=%s mirror=%s\ninclude=%s\n", r.Suite, r.Variant, mirror, strings.Join(r.Packages, ","))), 0o644); err != nil {
-		_ = os.RemoveAll(tmp)
+		_ = removeTree(tmp)
 		return "", false, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		_ = os.RemoveAll(tmp)
+		_ = removeTree(tmp)
 		return "", false, err
 	}
 	logf("node root built in %s", time.Since(start).Round(100*time.Millisecond))
+	pruneRoots(cacheDir, dir, logf)
 	return dir, true, nil
+}
+
+// removeTree removes dir after unmounting whatever is mounted below it (an
+// interrupted debootstrap leaves /proc and /sys mounted in its target); it
+// refuses when something stays mounted.
+func removeTree(dir string) error {
+	for _, m := range mountsUnder(dir) {
+		_ = syscall.Unmount(m, syscall.MNT_DETACH)
+	}
+	if left := mountsUnder(dir); len(left) > 0 {
+		return fmt.Errorf("not removing %s: still mounted: %s", dir, strings.Join(left, " "))
+	}
+	return os.RemoveAll(dir)
+}
+
+// pruneRoots removes roots of older recipes that no overlay uses any more,
+// so a changed package list does not leave a root behind each time.
+func pruneRoots(cacheDir, keep string, logf func(string, ...any)) {
+	olds, _ := filepath.Glob(filepath.Join(cacheDir, "root-*"))
+	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, o := range olds {
+		if o == keep || !isDir(o) || strings.Contains(o, ".tmp-") || strings.Contains(string(mountinfo), "lowerdir="+o) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		unlock, err := lockFile(ctx, o+".lock") // no build of it runs
+		cancel()
+		if err != nil {
+			continue
+		}
+		if err := removeTree(o); err == nil {
+			_ = os.Remove(o + ".log")
+			_ = os.Remove(o + ".recipe")
+			logf("removed the unused node root %s", o)
+		}
+		unlock()
+		_ = os.Remove(o + ".lock")
+	}
 }
 
 // hostEnv is a clean environment for tools run on the host or in a chroot.

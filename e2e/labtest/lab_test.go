@@ -180,3 +180,30 @@ func TestLab(t *testing.T) {
 		return err
 	})
 }
+
+// BenchmarkAddrs measures Lab.Addrs, which safety checkers call for every
+// node every few tens of milliseconds.
+func BenchmarkAddrs(b *testing.B) {
+	l := labtest.Start(b, opts)
+	if _, err := l.Addrs("holly"); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.Addrs("holly"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExec measures a trivial command run inside a node.
+func BenchmarkExec(b *testing.B) {
+	l := labtest.Start(b, opts)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.Exec(ctx, "holly", "true"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
