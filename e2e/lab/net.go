@@ -59,7 +59,7 @@ func (l *Lab) addNodeNet(n *nodeState) error {
 		{"ip", "-n", ns, "link", "set", "eth0", "up"},
 		// /proc/sys is read-only inside the container: set per namespace
 		// here. HAProxy binds the VIP before this node holds it.
-		{"ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"},
+		{"ip", "netns", "exec", ns, "sh", "-c", "echo 1 >/proc/sys/net/ipv4/ip_nonlocal_bind"},
 	}
 	for _, s := range steps {
 		if err := run(s[0], s[1:]...); err != nil {

@@ -296,18 +296,20 @@ func (l *Lab) Kill(node string) error {
 }
 
 func (l *Lab) kill(n *nodeState) error {
+	netInode := nsInode("/run/netns/" + n.NetNS)
 	n.Init.kill()
 	n.Nspawn.kill()
-	netInode := nsInode("/run/netns/" + n.NetNS)
-	err := killAndWait(func(pid int) bool {
+	// The network goes at once too: a dying process must not answer for
+	// the node's addresses (or a VIP) any more.
+	n.Running = false
+	n.closeNL()
+	err := l.delNodeNet(n)
+	if kerr := killAndWait(func(pid int) bool {
 		return (n.PidNS != 0 && procNS(pid, "pid") == n.PidNS) ||
 			(netInode != 0 && procNS(pid, "net") == netInode) ||
 			inMachineCgroup(pid, n.Machine) || isNspawnOf(pid, n.Machine)
-	}, 10*time.Second)
-	n.Running = false
-	n.closeNL()
-	if nerr := l.delNodeNet(n); err == nil {
-		err = nerr
+	}, 10*time.Second); kerr != nil {
+		err = kerr
 	}
 	for _, cg := range machineCgroups(n.Machine) {
 		if cerr := removeCgroup(cg); err == nil && cerr != nil {

@@ -98,6 +98,18 @@ func TestLab(t *testing.T) {
 			t.Errorf("Addrs(%s) = %v, %v; want [%s/27]", name, addrs, err, l.NodeAddr(name))
 		}
 	}
+	// What the VIP plugin and HAProxy need: CAP_NET_ADMIN for a service of
+	// the node's systemd (not just for Exec, which has the host's), and
+	// non-local binds.
+	vip := netip.MustParsePrefix("198.18.0.55/32")
+	exec(t, l, "holly", "systemd-run", "--wait", "--quiet", "ip", "addr", "add", vip.String(), "dev", "eth0")
+	if addrs, err := l.Addrs("holly"); err != nil || len(addrs) != 2 || addrs[1] != vip {
+		t.Errorf("Addrs(holly) after adding the VIP = %v, %v; want [198.18.0.54/27 %s]", addrs, err, vip)
+	}
+	exec(t, l, "holly", "systemd-run", "--wait", "--quiet", "ip", "addr", "del", vip.String(), "dev", "eth0")
+	if got := strings.TrimSpace(exec(t, l, "benji", "cat", "/proc/sys/net/ipv4/ip_nonlocal_bind")); got != "1" {
+		t.Errorf("benji's net.ipv4.ip_nonlocal_bind = %s, want 1", got)
+	}
 	if out := exec(t, l, "director", "cat", "/etc/tandem/cluster.toml"); !strings.Contains(out, `address = "198.18.0.62"`) {
 		t.Errorf("director's cluster file is not the relocated copy:\n%s", out)
 	}

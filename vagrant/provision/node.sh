@@ -133,6 +133,9 @@ Description=$description
 After=network-online.target
 Wants=network-online.target
 
+# The default KillMode (control-group): stopping tandem stops its plugin
+# processes (its children) too; the resources they started are units of
+# their own (apache2, haproxy) or addresses, not in this cgroup.
 [Service]
 ExecStart=$exec_start
 Environment=PATH=/opt/tandem/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
