@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +220,46 @@ func BenchmarkExec(b *testing.B) {
 		if _, err := l.Exec(ctx, "holly", "true"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCleanupAfterCrash: a lab whose owner died without Down (and whose
+// state file is gone too) is removed completely by Cleanup, which Up runs
+// first, by the names its prefix gives everything.
+func TestCleanupAfterCrash(t *testing.T) {
+	l := labtest.Start(t, opts)
+	machines := l.Names()
+	if err := os.Remove(filepath.Join(l.StateDir(), "lab.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Cleanup(opts.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	links, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lk := range links {
+		if strings.HasPrefix(lk.Name, opts.Prefix+"-") {
+			t.Errorf("link %s left", lk.Name)
+		}
+	}
+	for _, name := range machines {
+		if _, err := os.Stat("/run/netns/" + opts.Prefix + "-" + name); err == nil {
+			t.Errorf("network namespace of %s left", name)
+		}
+		if l.Running(name) {
+			t.Errorf("%s still running", name)
+		}
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mounts), l.StateDir()) {
+		t.Errorf("mounts left under %s", l.StateDir())
+	}
+	if _, err := os.Stat(l.StateDir()); !os.IsNotExist(err) {
+		t.Errorf("state directory %s left: %v", l.StateDir(), err)
 	}
 }
