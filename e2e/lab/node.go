@@ -193,7 +193,7 @@ func (l *Lab) waitAll(ctx context.Context, nodes []*nodeState) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.waitBooted(ctx, n)
+			errs[i] = l.waitBooted(ctx, n, n.Init)
 		}()
 	}
 	wg.Wait()
@@ -202,15 +202,17 @@ func (l *Lab) waitAll(ctx context.Context, nodes []*nodeState) error {
 
 // waitBooted polls `systemctl is-system-running --wait` in the node until it
 // says running or degraded, or ctx ends.
-func (l *Lab) waitBooted(ctx context.Context, n *nodeState) error {
+// init is the container's init at boot: n itself may change meanwhile (a
+// Kill from another goroutine), so it is not read here.
+func (l *Lab) waitBooted(ctx context.Context, n *nodeState, init proc) error {
 	start := time.Now()
 	last := ""
 	for {
-		if !n.Init.alive() {
+		if !init.alive() {
 			return fmt.Errorf("%s: the container died while booting; console:\n%s", n.Name, tail(filepath.Join(l.nodeDir(n), "console.log"), 20))
 		}
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		out, _ := l.execIn(cctx, n, "systemctl", "is-system-running", "--wait")
+		out, _ := execIn(cctx, init, "systemctl", "is-system-running", "--wait")
 		cancel()
 		lines := strings.Fields(out)
 		if len(lines) > 0 {
@@ -221,7 +223,7 @@ func (l *Lab) waitBooted(ctx context.Context, n *nodeState) error {
 			l.logf("%s: systemd running after %s", n.Name, time.Since(start).Round(10*time.Millisecond))
 			return nil
 		case "degraded":
-			failed, _ := l.execIn(ctx, n, "systemctl", "--failed", "--no-legend", "--plain")
+			failed, _ := execIn(ctx, init, "systemctl", "--failed", "--no-legend", "--plain")
 			l.logf("%s: systemd degraded after %s; failed units: %s", n.Name, time.Since(start).Round(10*time.Millisecond), strings.Join(strings.Fields(failed), " "))
 			return nil
 		}
@@ -239,8 +241,12 @@ func (l *Lab) waitBooted(ctx context.Context, n *nodeState) error {
 func (l *Lab) Exec(ctx context.Context, node string, argv ...string) (string, error) {
 	l.mu.Lock()
 	n, err := l.node(node)
-	if err == nil && (!n.Running || !n.Init.alive()) {
-		err = fmt.Errorf("lab host %s is not running", node)
+	var init proc
+	if err == nil {
+		init = n.Init
+		if !n.Running || !init.alive() {
+			err = fmt.Errorf("lab host %s is not running", node)
+		}
 	}
 	l.mu.Unlock()
 	if err != nil {
@@ -249,15 +255,15 @@ func (l *Lab) Exec(ctx context.Context, node string, argv ...string) (string, er
 	if len(argv) == 0 {
 		return "", errors.New("lab exec: no command")
 	}
-	out, err := l.execIn(ctx, n, argv...)
+	out, err := execIn(ctx, init, argv...)
 	if err != nil {
 		return out, fmt.Errorf("%s: %s: %w: %s", node, strings.Join(argv, " "), err, strings.TrimSpace(lastLines(out, 10)))
 	}
 	return out, nil
 }
 
-func (l *Lab) execIn(ctx context.Context, n *nodeState, argv ...string) (string, error) {
-	args := append([]string{"--target", strconv.Itoa(n.Init.PID), "--all", "--",
+func execIn(ctx context.Context, init proc, argv ...string) (string, error) {
+	args := append([]string{"--target", strconv.Itoa(init.PID), "--all", "--",
 		"/usr/bin/env", "-i", "PATH=" + nodePath, "LANG=C.UTF-8", "HOME=/root", "TERM=dumb", "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0"}, argv...)
 	cmd := exec.CommandContext(ctx, "nsenter", args...)
 	// A command that leaves a child holding the output open must not hang us.
@@ -380,28 +386,37 @@ func removeCgroup(dir string) error {
 // Restart boots the node again (after Kill; a running node is killed first)
 // and waits until its systemd is up.
 func (l *Lab) Restart(ctx context.Context, node string) error {
+	init, err := l.reboot(ctx, node)
+	if err != nil {
+		return err
+	}
+	n, _ := l.node(node)
+	// Without the lock: the other hosts stay usable while this one boots.
+	return l.waitBooted(ctx, n, init)
+}
+
+// reboot kills the node if it runs and starts it again; it returns the new
+// container's init.
+func (l *Lab) reboot(ctx context.Context, node string) (proc, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n, err := l.node(node)
 	if err != nil {
-		return err
+		return proc{}, err
 	}
 	if n.Running || n.Init.alive() {
 		if err := l.kill(n); err != nil {
-			return err
+			return proc{}, err
 		}
 	}
 	if !isMounted(l.rootfs(n)) {
-		return fmt.Errorf("%s: its root %s is not mounted any more (lab torn down?)", n.Name, l.rootfs(n))
+		return proc{}, fmt.Errorf("%s: its root %s is not mounted any more (lab torn down?)", n.Name, l.rootfs(n))
 	}
-	if err := l.start(ctx, n); err != nil {
-		_ = l.save()
-		return err
+	err = l.start(ctx, n)
+	if serr := l.save(); err == nil {
+		err = serr
 	}
-	if err := l.save(); err != nil {
-		return err
-	}
-	return l.waitBooted(ctx, n)
+	return n.Init, err
 }
 
 // Journal returns the node's whole persistent journal, read from its

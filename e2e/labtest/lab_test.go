@@ -130,6 +130,38 @@ func TestLab(t *testing.T) {
 		})
 	}
 
+	// From here on a poller reads every host's addresses every 50 ms, as
+	// a safety checker does, across cut, kill and restart.
+	stop, polled := make(chan struct{}), make(chan error, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				if n == 0 {
+					polled <- fmt.Errorf("Addrs was never polled")
+				}
+				close(polled)
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			for _, name := range l.Names() {
+				if _, err := l.Addrs(name); err != nil {
+					polled <- err
+					close(polled)
+					return
+				}
+			}
+			n++
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-polled; err != nil {
+			t.Errorf("polling Addrs: %v", err)
+		}
+	}()
+
 	// Cut: benji is unreachable both ways, though its link stays up; heal.
 	if err := l.Cut("benji"); err != nil {
 		t.Fatal(err)
