@@ -69,6 +69,12 @@ func TestDefaultsRefuse(t *testing.T) {
 			t.Errorf("Defaults(%+v) = %v, want an error about %q", tc.o, err, tc.want)
 		}
 	}
+	if _, err := (Options{Prefix: "x", BinDir: bin}).Defaults(); err == nil || !strings.Contains(err.Error(), "no tandem binary") {
+		t.Errorf("bin directory without tandem: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "tandem"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	o, err := Options{Prefix: "tdlab", Subnet: netip.MustParsePrefix("198.18.0.40/27"), BinDir: bin}.Defaults()
 	if err != nil {
 		t.Fatal(err)

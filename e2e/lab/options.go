@@ -138,6 +138,9 @@ func (o Options) Defaults() (Options, error) {
 	if fi, err := os.Stat(o.BinDir); err != nil || !fi.IsDir() {
 		return o, fmt.Errorf("binary directory %s (bind-mounted at /opt/tandem/bin in every node) does not exist: run `make build`, or set %s or the bin option to a directory", o.BinDir, EnvBin)
 	}
+	if _, err := os.Stat(filepath.Join(o.BinDir, "tandem")); err != nil {
+		return o, fmt.Errorf("no tandem binary in %s: run `make build`, or set %s or the bin option to the directory holding tandem and tandem-plugin-*", o.BinDir, EnvBin)
+	}
 	o.CacheDir = firstOf(o.CacheDir, os.Getenv(EnvCache), DefaultCacheDir)
 	o.StateDir = firstOf(o.StateDir, os.Getenv(EnvState), DefaultStateDir)
 	if o.Mirror == "" {

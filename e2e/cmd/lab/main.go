@@ -6,6 +6,7 @@
 //	go run ./e2e/cmd/lab kill benji | restart benji | cut holly | heal holly
 //	go run ./e2e/cmd/lab journal benji
 //	go run ./e2e/cmd/lab down
+//	go run ./e2e/cmd/lab root                  # only build the cached node root (CI warm-up)
 //
 // Every command takes --prefix (default tandem); up also takes --config,
 // --subnet, --relocate, --bin and --timeout. Run it as root.
@@ -38,6 +39,7 @@ commands:
   cut NODE | heal NODE   disconnect a node from the lab network / reconnect it
   journal NODE           print a node's journal (works after kill too)
   start-tandem NODE | stop-tandem NODE
+  root                   build (or find) the cached node root only, print its path
 
 flags (before the command):
 `
@@ -59,6 +61,10 @@ func main() {
 	if len(args) == 0 {
 		fs.Usage()
 		os.Exit(2)
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "lab: run as root (it creates network namespaces, bridges, mounts and containers)")
+		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -102,6 +108,21 @@ func runCmd(ctx context.Context, args []string, prefix, subnet, cfg string, relo
 		return nil
 	case "down":
 		return lab.Cleanup(prefix)
+	case "root":
+		o, err := lab.Options{Prefix: prefix, BinDir: bin}.Defaults()
+		if err != nil {
+			return err
+		}
+		r, err := lab.LoadRecipe(o.RepoDir)
+		if err != nil {
+			return err
+		}
+		dir, _, err := lab.EnsureRoot(ctx, r, o.CacheDir, o.Mirror, logf)
+		if err != nil {
+			return err
+		}
+		fmt.Println(dir)
+		return nil
 	}
 	l, err := lab.Open(prefix, "")
 	if err != nil {
