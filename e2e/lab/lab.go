@@ -389,6 +389,17 @@ func (l *Lab) Machine(name string) string {
 	return n.Machine
 }
 
+// RootDir is the host path of the node's root file system (its overlay):
+// files written there appear in the node at once, except below /tmp and
+// /run, which are tmpfs mounts of the running node.
+func (l *Lab) RootDir(name string) string {
+	n, err := l.node(name)
+	if err != nil {
+		return ""
+	}
+	return l.rootfs(n)
+}
+
 // Running reports whether the node's container runs (its init is alive).
 func (l *Lab) Running(name string) bool {
 	l.mu.Lock()

@@ -130,6 +130,44 @@ func TestLab(t *testing.T) {
 		})
 	}
 
+	// The Vagrant path of the shared provisioning: node.sh on a booted
+	// host (live systemctl, tandem started), here on director.
+	scratch := filepath.Join(l.RootDir("director"), "root", "prov")
+	for src, dst := range map[string]string{
+		filepath.Join("..", "..", "vagrant", "provision", "node.sh"):  "node.sh",
+		filepath.Join("..", "..", "vagrant", "provision", "packages"): "packages",
+		l.ConfigFile(): "cluster.toml",
+		l.KeyFile():    "cluster.key",
+	} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(scratch, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(scratch, dst), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"sh", "/root/prov/node.sh", "--name", "director", "--role", "witness",
+		"--address", l.NodeAddr("director").String(), "--config", "/root/prov/cluster.toml",
+		"--key", "/root/prov/cluster.key", "--start-tandem"}
+	for _, m := range l.Members() {
+		args = append(args, "--member", m.Name+"="+m.Addr.String())
+	}
+	exec(t, l, "director", args...)
+	if out := strings.TrimSpace(exec(t, l, "director", "systemctl", "is-enabled", "tandem")); out != "enabled" {
+		t.Errorf("tandem.service on director after node.sh --start-tandem: %s", out)
+	}
+	checkFor(t, 20*time.Second, 200*time.Millisecond, "tandem witness on director", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := l.Exec(ctx, "director", "systemctl", "is-active", "tandem")
+		return err
+	})
+	exec(t, l, "director", "systemctl", "disable", "--now", "tandem")
+
 	// From here on a poller reads every host's addresses every 50 ms, as
 	// a safety checker does, across cut, kill and restart.
 	stop, polled := make(chan struct{}), make(chan error, 1)

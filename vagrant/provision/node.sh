@@ -106,6 +106,14 @@ if [ "$booted" = yes ]; then
 	! systemctl is-active -q apache2.service || systemctl restart apache2.service
 fi
 
+# --- HAProxy binds the VIP on every node, also where the VIP is not (yet) ------
+# (the nspawn lab sets this per network namespace from the host, /proc/sys
+# being read-only in a container; systemd-sysctl skips it there)
+echo "net.ipv4.ip_nonlocal_bind = 1" >/etc/sysctl.d/60-tandem.conf
+if [ "$booted" = yes ] && [ -w /proc/sys/net/ipv4/ip_nonlocal_bind ]; then
+	sysctl -q -p /etc/sysctl.d/60-tandem.conf
+fi
+
 # --- Tandem -------------------------------------------------------------------
 install -d -m 0755 /etc/tandem /opt/tandem /opt/tandem/bin
 install -d -m 0700 /var/lib/tandem
@@ -115,7 +123,7 @@ install -m 0600 "$key" "$key_path"
 if [ -n "$bin_src" ]; then
 	[ -x "$bin_src/tandem" ] || die "--bin-src: no tandem binary in $bin_src (build it first: make build)"
 	for f in "$bin_src"/tandem "$bin_src"/tandem-plugin-*; do
-		[ -f "$f" ] && install -m 0755 "$f" /opt/tandem/bin/
+		if [ -f "$f" ]; then install -m 0755 "$f" /opt/tandem/bin/; fi
 	done
 fi
 
