@@ -66,7 +66,7 @@ func (d direct) start(ctx context.Context) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Run(); err != nil {
 		out, _ := os.ReadFile(d.logFile)
-		return fmt.Errorf("%s -W -D -f %s: %v: %s", d.binary, d.config, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%s -W -D -f %s: %v: %s", d.binary, d.config, err, strings.ReplaceAll(haproxyMessage(string(out)), "\n", " | "))
 	}
 	return d.masterReady(ctx)
 }
