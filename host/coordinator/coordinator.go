@@ -110,6 +110,13 @@ func (c *Coordinator) Leading() bool {
 // it coordinates; losing the lease (its fence deadline passed) stops that at
 // once.
 func (c *Coordinator) Run(ctx context.Context) {
+	// `tandem resource cleanup` clears fail-counts, which raise no event:
+	// it asks for a plan with a Refresh.
+	if sub, err := bus.Subscribe(c.cfg.Conn, bus.SubjectRefresh, func(r bus.Refresh, env bus.Envelope) {
+		c.Poke("refresh ("+env.Source+"): "+r.Reason, false)
+	}); err == nil {
+		defer func() { _ = sub.Unsubscribe() }()
+	}
 	retry := time.NewTicker(lease.DefaultTTL / 4)
 	defer retry.Stop()
 	for {

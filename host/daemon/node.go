@@ -107,6 +107,7 @@ func (m *Member) startServices(ctx context.Context, pluginDir string) (*services
 		s.sup.Close()
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
+	m.serveValidate(ctx, s.sup)
 
 	var online func() []string
 	var lrmRef atomic.Pointer[lrm.LRM]

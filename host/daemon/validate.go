@@ -1,0 +1,91 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/supervisor"
+	"github.com/tandem-ha/tandem/plugins/sdk"
+)
+
+// SubjectValidate is where every node answers "would this agent accept these
+// parameters here?" with its plugin's validate: `tandem resource create` and
+// `update` ask before they change the live configuration.
+const SubjectValidate = bus.SubjectPrefix + "validate"
+
+// ValidateRequest is the question on SubjectValidate.
+type ValidateRequest struct {
+	Agent  string            `json:"agent"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// ValidateAnswer is one node's answer.
+type ValidateAnswer struct {
+	Node string `json:"node"`
+	// Known: the node has a plugin providing the agent. When false, Message
+	// says which plugins it has.
+	Known   bool     `json:"known"`
+	Code    sdk.Code `json:"code"`
+	Message string   `json:"message,omitempty"`
+}
+
+// validateTimeout bounds one validation on a node; askers wait a little
+// longer.
+const validateTimeout = 1500 * time.Millisecond
+
+// serveValidate answers validation requests with sup until ctx ends.
+func (m *Member) serveValidate(ctx context.Context, sup *supervisor.Supervisor) {
+	sub, err := m.conn.NC.Subscribe(SubjectValidate, func(msg *nats.Msg) {
+		var req ValidateRequest
+		if json.Unmarshal(msg.Data, &req) != nil || req.Agent == "" {
+			return
+		}
+		// A plugin call may take a while; other requests need not wait.
+		go func() {
+			a := ValidateAnswer{Node: m.name, Known: true}
+			if _, _, err := sup.Lookup(req.Agent); err != nil {
+				a.Known, a.Code, a.Message = false, sdk.ErrNotInstalled, err.Error()
+			} else {
+				out := sup.Validate(ctx, req.Agent, req.Params, validateTimeout)
+				a.Code, a.Message = out.Code, out.Message
+			}
+			if data, err := json.Marshal(a); err == nil {
+				_ = msg.Respond(data)
+			}
+		}()
+	})
+	if err != nil {
+		m.log.Warn("not answering validation requests", "err", err)
+		return
+	}
+	go func() {
+		<-ctx.Done()
+		_ = sub.Unsubscribe()
+	}()
+}
+
+// AskValidate asks the nodes whether agent accepts params; it returns the
+// answers that came within timeout (at most expect of them).
+func AskValidate(conn *bus.Conn, agent string, params map[string]string, expect int, timeout time.Duration) ([]ValidateAnswer, error) {
+	data, err := json.Marshal(ValidateRequest{Agent: agent, Params: params})
+	if err != nil {
+		return nil, err
+	}
+	var out []ValidateAnswer
+	err = bus.Gather(conn, SubjectValidate, data, expect, timeout, func(b []byte) bool {
+		var a ValidateAnswer
+		if json.Unmarshal(b, &a) != nil || a.Node == "" {
+			return false
+		}
+		out = append(out, a)
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("asking the nodes to validate %s: %w", agent, err)
+	}
+	return out, nil
+}
