@@ -1,11 +1,21 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/failures"
+	"github.com/tandem-ha/tandem/policies"
 )
 
 func init() { register(newConfigCmd) }
@@ -14,8 +24,16 @@ func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Check and manage the cluster configuration",
+		Long: `config validates cluster files and manages the live configuration: the
+versioned copy in the bus that the cluster runs (seeded from cluster.toml when
+the cluster first starts; changed by config apply and every resource,
+constraint, node and property command).`,
+		Example: `  tandem config validate /etc/tandem/cluster.toml
+  tandem config show
+  tandem config apply --dry-run new.toml
+  tandem config history`,
 	}
-	cmd.AddCommand(newConfigValidateCmd())
+	cmd.AddCommand(newConfigValidateCmd(), newConfigShowCmd(), newConfigApplyCmd(), newConfigHistoryCmd(), newConfigRollbackCmd())
 	return cmd
 }
 
@@ -50,4 +68,330 @@ primitive id, bad scores. It exits 0 when the file is valid, 1 otherwise.`,
 			return nil
 		},
 	}
+}
+
+func newConfigShowCmd() *cobra.Command {
+	var cfgPath string
+	var asTOML bool
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show the live configuration (the one the cluster runs)",
+		Long: `show prints the live configuration: its revision, nodes, resources,
+constraints and properties, as pcs config does; --toml prints it as a
+cluster.toml file (which config apply takes back). It says when the live
+configuration differs from the local cluster file.`,
+		Example: `  tandem config show
+  tandem config show --toml > cluster.toml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cur, err := s.current()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asTOML {
+				_, err := io.WriteString(w, cur.TOML)
+				return err
+			}
+			c := cur.Config
+			fmt.Fprintf(w, "Live configuration: revision %d (%s, by %s: %s)\n", cur.Rev, cur.Time.Local().Format(time.DateTime), cur.By, cur.Summary)
+			if local, err := config.Encode(s.file); err == nil && string(local) != cur.TOML {
+				fmt.Fprintf(w, "Note: it differs from the local cluster file %s (tandem config apply --dry-run %s shows how)\n", cfgPath, cfgPath)
+			}
+			fmt.Fprintf(w, "Cluster Name: %s\n", c.Cluster.Name)
+			var nodes []string
+			for _, n := range c.Nodes {
+				name := n.Name
+				switch {
+				case n.Maintenance:
+					name += " (maintenance)"
+				case n.Standby:
+					name += " (standby)"
+				}
+				nodes = append(nodes, name)
+			}
+			fmt.Fprintf(w, "Nodes: %s\n", strings.Join(nodes, " "))
+			if c.Witness != nil {
+				fmt.Fprintf(w, "Witness: %s\n", c.Witness.Name)
+			}
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "Resources:")
+			for i := range c.Resources {
+				writeResourceConfig(w, &c.Resources[i], "  ")
+			}
+			fmt.Fprintln(w)
+			writeConstraints(w, c, true)
+			fmt.Fprintln(w)
+			writeProperties(w, c)
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().BoolVar(&asTOML, "toml", false, "print it as cluster.toml text")
+	return cmd
+}
+
+func newConfigApplyCmd() *cobra.Command {
+	var cfgPath string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "apply FILE",
+		Short: "Make FILE the live configuration (shows the diff and the transition it causes)",
+		Long: `apply validates FILE, prints how it differs from the live configuration and
+the transition the scheduler would plan from what the nodes run now, and
+then stores it as a new revision. The store is a compare-and-swap on the
+revision the diff was made from: if someone changed the live configuration
+meanwhile, nothing is stored and apply says so (run it again to see the new
+diff). --dry-run stops after printing.
+
+` + liveExitCodes,
+		Example: `  tandem config apply --dry-run new-cluster.toml
+  tandem config apply new-cluster.toml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			next, err := config.Load(args[0])
+			if err != nil {
+				return &ExitError{Code: ExitConfig, Err: err}
+			}
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cur, err := s.current()
+			if err != nil {
+				return err
+			}
+			text, err := config.Encode(next)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if string(text) == cur.TOML {
+				fmt.Fprintf(w, "No change: the live configuration (revision %d) is %s\n", cur.Rev, args[0])
+				return nil
+			}
+			fmt.Fprintf(w, "Changes to the live configuration (revision %d):\n", cur.Rev)
+			writeDiff(w, cur.TOML, string(text))
+			if err := s.writeTransition(w, next); err != nil {
+				return err
+			}
+			if dryRun {
+				fmt.Fprintln(w, "\nDry run: nothing changed")
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
+			defer cancel()
+			rev, err := s.store.Put(ctx, next, cur.Rev, "cli@"+hostname(), "config apply "+filepath.Base(args[0]))
+			if errors.Is(err, bus.ErrConflict) {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the live configuration changed after revision %d while this diff was made; nothing stored: run config apply again", cur.Rev)}
+			}
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			fmt.Fprintf(w, "\nApplied: revision %d\n", rev.Rev)
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show the diff and the transition, change nothing")
+	return cmd
+}
+
+// writeTransition prints what the scheduler would do with next from what
+// the nodes run now.
+func (s *session) writeTransition(w io.Writer, next *config.Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
+	defer cancel()
+	reps := s.reports(next, time.Second)
+	st := policies.State{}
+	byNode := map[string]bus.NodeResources{}
+	for _, r := range reps {
+		byNode[r.Node] = r
+	}
+	for _, n := range next.Nodes {
+		status := policies.Offline
+		if _, ok := byNode[n.Name]; ok {
+			status = policies.Online
+		}
+		st.Nodes = append(st.Nodes, policies.NodeState{Name: n.Name, Status: status})
+	}
+	for _, r := range reps {
+		for _, rs := range r.Resources {
+			in := policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: r.Node}
+			switch rs.State {
+			case bus.StateStarted, bus.StateStarting:
+			case bus.StateFailed, bus.StateBlocked, bus.StateStopping:
+				in.Failed = true
+			default:
+				continue
+			}
+			// What the new configuration no longer has is stopped by
+			// the coordinator; the scheduler only knows configured ids.
+			if rc, _ := next.Resource(rs.Resource); rc == nil {
+				fmt.Fprintf(w, "\n%s on %s is no longer configured: it will be stopped\n", rs.Resource, r.Node)
+				continue
+			}
+			st.Instances = append(st.Instances, in)
+		}
+	}
+	if fs, err := failures.Open(ctx, s.conn); err == nil {
+		if recs, err := fs.List(ctx); err == nil {
+			for _, f := range recs {
+				if rc, _ := next.Resource(f.Resource); rc != nil && next.Node(f.Node) != nil {
+					st.Failures = append(st.Failures, policies.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Last: f.Last})
+				}
+			}
+		}
+	}
+	res, err := policies.Schedule(policies.Input{Config: next, State: st, Now: time.Now()})
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("the scheduler refused it: %w", err)}
+	}
+	fmt.Fprintln(w)
+	writeSimulation(w, next, policies.NodeStatuses(next, st), res)
+	return nil
+}
+
+// writeDiff prints the lines that differ between a and b, with two lines of
+// context, "-" for removed and "+" for added (a longest-common-subsequence
+// diff; configuration files are small).
+func writeDiff(w io.Writer, a, b string) {
+	al := strings.Split(strings.TrimSuffix(a, "\n"), "\n")
+	bl := strings.Split(strings.TrimSuffix(b, "\n"), "\n")
+	n, m := len(al), len(bl)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if al[i] == bl[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type line struct {
+		op   byte
+		text string
+	}
+	var lines []line
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && al[i] == bl[j]:
+			lines = append(lines, line{' ', al[i]})
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			lines = append(lines, line{'+', bl[j]})
+			j++
+		default:
+			lines = append(lines, line{'-', al[i]})
+			i++
+		}
+	}
+	const context = 2
+	show := make([]bool, len(lines))
+	for k, l := range lines {
+		if l.op != ' ' {
+			for d := max(0, k-context); d <= min(len(lines)-1, k+context); d++ {
+				show[d] = true
+			}
+		}
+	}
+	gap := false
+	for k, l := range lines {
+		if !show[k] {
+			gap = true
+			continue
+		}
+		if gap && k > 0 {
+			fmt.Fprintln(w, "  ...")
+		}
+		gap = false
+		fmt.Fprintf(w, "%c %s\n", l.op, l.text)
+	}
+}
+
+func newConfigHistoryCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List the kept revisions of the live configuration",
+		Long: `history lists the revisions of the live configuration the bus keeps (the last
+64): when, by whom, what changed. config rollback REV makes one current again.`,
+		Example: `  tandem config history`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
+			defer cancel()
+			hist, err := s.store.History(ctx)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "REV\tTIME\tBY\tCHANGE")
+			for k, r := range hist {
+				mark := ""
+				if k == len(hist)-1 {
+					mark = " (current)"
+				}
+				fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\n", r.Rev, mark, r.Time.Local().Format(time.DateTime), r.By, r.Summary)
+			}
+			return tw.Flush()
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+func newConfigRollbackCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "rollback REV",
+		Short: "Make an earlier revision of the live configuration current again",
+		Long: `rollback stores the configuration of revision REV (see config history) as a
+new revision, so the history keeps what was rolled back.
+
+` + liveExitCodes,
+		Example: `  tandem config rollback 7`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rev, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil {
+				return badInput("revision %q is not a number (see tandem config history)", args[0])
+			}
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
+			defer cancel()
+			nr, err := s.store.Rollback(ctx, rev, "cli@"+hostname())
+			if err != nil {
+				if strings.Contains(err.Error(), "is not kept") {
+					return badInput("%v", err)
+				}
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Rolled back to revision %d: now revision %d\n", rev, nr.Rev)
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
 }

@@ -1,0 +1,272 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+func init() { register(newConstraintCmd) }
+
+func newConstraintCmd() *cobra.Command {
+	var o listOpts
+	cmd := &cobra.Command{
+		Use:   "constraint",
+		Short: "Order, colocate and locate resources (pcs constraint)",
+		Long: `constraint lists and changes the constraints of the live configuration, as
+pcs constraint does. Without a subcommand it lists them (like constraint list).
+Constraints name a cloned resource by its clone id (httpd-clone). An order
+that would close an ordering cycle is refused and the cycle named.
+
+` + liveExitCodes,
+		Example: `  tandem constraint order VIP-10.10.10.23 then haproxy-clone
+  tandem constraint order httpd-clone then haproxy-clone
+  tandem constraint colocation add VIP-10.10.10.23 with haproxy-clone
+  tandem constraint`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
+	}
+	o.bind(cmd)
+	cmd.AddCommand(newConstraintListCmd(), newConstraintOrderCmd(), newConstraintColocationCmd(),
+		newConstraintLocationCmd(), newConstraintRemoveCmd())
+	return cmd
+}
+
+type listOpts struct {
+	cfgPath string
+	full    bool
+}
+
+func (o *listOpts) bind(cmd *cobra.Command) {
+	configFlag(cmd, &o.cfgPath)
+	cmd.Flags().BoolVar(&o.full, "full", false, "show each constraint's id (for constraint remove) and all options")
+}
+
+func (o *listOpts) run(cmd *cobra.Command) error {
+	s, err := openSession(o.cfgPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	cur, err := s.current()
+	if err != nil {
+		return err
+	}
+	writeConstraints(cmd.OutOrStdout(), cur.Config, o.full)
+	return nil
+}
+
+func newConstraintListCmd() *cobra.Command {
+	var o listOpts
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"show", "config"},
+		Short:   "List the constraints as pcs does: Location, Ordering, Colocation",
+		Example: `  tandem constraint list
+  tandem constraint list --full`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
+	}
+	o.bind(cmd)
+	return cmd
+}
+
+// writeConstraints prints the constraints in the layout of pcs constraint.
+func writeConstraints(w io.Writer, c *config.Config, full bool) {
+	id := func(s string) string {
+		if full {
+			return " (id:" + s + ")"
+		}
+		return ""
+	}
+	fmt.Fprintln(w, "Location Constraints:")
+	var rscs []string
+	byRsc := map[string][]config.Location{}
+	for _, l := range c.Locations {
+		if _, ok := byRsc[l.Rsc]; !ok {
+			rscs = append(rscs, l.Rsc)
+		}
+		byRsc[l.Rsc] = append(byRsc[l.Rsc], l)
+	}
+	for _, r := range rscs {
+		fmt.Fprintf(w, "  Resource: %s\n", r)
+		for _, enabled := range []bool{true, false} {
+			for _, l := range byRsc[r] {
+				if (l.Score >= 0) != enabled {
+					continue
+				}
+				word := "Enabled on"
+				if !enabled {
+					word = "Disabled on"
+				}
+				fmt.Fprintf(w, "    %s: %s (score:%s)%s\n", word, l.Node, l.Score, id(l.ID))
+			}
+		}
+	}
+	fmt.Fprintln(w, "Ordering Constraints:")
+	for _, o := range c.Orders {
+		extra := ""
+		if o.Symmetrical != (o.Kind != config.Serialize) {
+			extra = " (non-symmetrical)"
+			if o.Symmetrical {
+				extra = " (symmetrical)"
+			}
+		}
+		fmt.Fprintf(w, "  %s %s then %s %s (kind:%s)%s%s\n", o.FirstAction, o.First, o.ThenAction, o.Then, o.Kind, extra, id(o.ID))
+	}
+	fmt.Fprintln(w, "Colocation Constraints:")
+	for _, co := range c.Colocations {
+		fmt.Fprintf(w, "  %s with %s (score:%s)%s\n", co.Rsc, co.With, co.Score, id(co.ID))
+	}
+}
+
+func newConstraintOrderCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "order [ACTION] FIRST then [ACTION] THEN [kind=Mandatory|Optional|Serialize] [symmetrical=true|false] [id=ID]",
+		Short: "Start (or stop, promote, demote) one resource before another",
+		Long: `order adds an ordering constraint: FIRST's action (start unless given) before
+THEN's action (FIRST's action unless given). kind=Mandatory (default): if
+FIRST stops or cannot start, THEN stops too; Optional: only when both act in
+the same transition; Serialize: never at the same time. symmetrical (default
+true, false for Serialize): stops happen in the reverse order. It prints what
+it added, as pcs does. An order that closes a cycle is refused.
+
+` + liveExitCodes,
+		Example: `  tandem constraint order VIP-10.10.10.23 then haproxy-clone
+  tandem constraint order start httpd-clone then start haproxy-clone kind=Optional`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := trailingFlags(cmd, args)
+			if err != nil {
+				return err
+			}
+			var o config.Order
+			err = withEdit(cfgPath, "constraint order "+strings.Join(args, " "), func(c *config.Config) (err error) {
+				if o, err = c.ParseOrder(args); err != nil {
+					return err
+				}
+				return c.AddOrder(o)
+			})
+			if err != nil {
+				return err
+			}
+			opts := fmt.Sprintf("first-action=%s then-action=%s", o.FirstAction, o.ThenAction)
+			if o.Symmetrical != (o.Kind != config.Serialize) {
+				opts += fmt.Sprintf(" symmetrical=%t", o.Symmetrical)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Adding %s %s (kind: %s) (Options: %s)\n", o.First, o.Then, o.Kind, opts)
+			return nil
+		},
+	}
+	freeArgs(cmd)
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+func newConstraintColocationCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "colocation",
+		Short: "Place resources together or apart",
+		Example: `  tandem constraint colocation add VIP-10.10.10.23 with haproxy-clone
+  tandem constraint colocation add db with web-clone -INFINITY`,
+	}
+	var cfgPath string
+	add := &cobra.Command{
+		Use:   "add RSC with WITH [score] [id=ID]",
+		Short: "Place RSC where WITH runs (score INFINITY), never there (-INFINITY), or prefer it",
+		Long: `add places RSC relative to WITH: with INFINITY (the default) only where WITH
+runs, with -INFINITY never there, with another score as a preference. A clone
+as WITH means any node with an active instance. Like pcs, it prints nothing.
+
+` + liveExitCodes,
+		Example: `  tandem constraint colocation add VIP-10.10.10.23 with haproxy-clone
+  tandem constraint colocation add db with web-clone -INFINITY`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := trailingFlags(cmd, args)
+			if err != nil {
+				return err
+			}
+			return withEdit(cfgPath, "constraint colocation add "+strings.Join(args, " "), func(c *config.Config) error {
+				co, err := c.ParseColocation(args)
+				if err != nil {
+					return err
+				}
+				return c.AddColocation(co)
+			})
+		},
+	}
+	freeArgs(add)
+	configFlag(add, &cfgPath)
+	cmd.AddCommand(add)
+	return cmd
+}
+
+func newConstraintLocationCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "location RSC prefers|avoids NODE[=score] ...",
+		Short: "Make a resource prefer or avoid nodes",
+		Long: `location scores nodes for RSC: prefers NODE (INFINITY unless =score given),
+avoids NODE (-INFINITY unless =score given: avoids benji=50 scores -50). A
+second location of the same resource on the same node replaces the first.
+Like pcs, it prints nothing.
+
+` + liveExitCodes,
+		Example: `  tandem constraint location VIP-10.10.10.23 prefers benji=50
+  tandem constraint location haproxy-clone avoids director-backup`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := trailingFlags(cmd, args)
+			if err != nil {
+				return err
+			}
+			return withEdit(cfgPath, "constraint location "+strings.Join(args, " "), func(c *config.Config) error {
+				ls, err := c.ParseLocation(args)
+				if err != nil {
+					return err
+				}
+				for _, l := range ls {
+					if err := c.SetLocation(l); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+	}
+	freeArgs(cmd)
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+func newConstraintRemoveCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:     "remove ID ...",
+		Aliases: []string{"delete"},
+		Short:   "Remove constraints by id (tandem constraint --full shows them)",
+		Long: `remove deletes the constraints with the given ids. If one id is unknown,
+nothing is removed.
+
+` + liveExitCodes,
+		Example: `  tandem constraint remove order-httpd-clone-haproxy-clone-mandatory`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withEdit(cfgPath, "constraint remove "+strings.Join(args, " "), func(c *config.Config) error {
+				for _, id := range args {
+					if err := c.RemoveConstraint(id); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
+}

@@ -1,0 +1,534 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/bus/bustest"
+	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/daemon"
+	"github.com/tandem-ha/tandem/host/failures"
+	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
+)
+
+// liveCluster runs holly, benji and the witness director in this process
+// (daemon.Run: bus, real plugin subprocesses, resource manager,
+// coordinator) with the SDK's example plugin, and runs tandem commands
+// in-process against it.
+type liveCluster struct {
+	t       *testing.T
+	dir     string
+	conf    string
+	state   string
+	cancels []context.CancelFunc
+	dones   []chan error
+}
+
+func newLiveCluster(t *testing.T) *liveCluster {
+	t.Helper()
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/sdk/example/cmd/tandem-plugin-example")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "tandem-plugin-example"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := bus.GenerateSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "cluster.key")
+	if err := bus.WriteSecret(key, secret, false); err != nil {
+		t.Fatal(err)
+	}
+	p := bustest.FreePorts(t, 6)
+	src := fmt.Sprintf(`[cluster]
+name = "live"
+[bus]
+data_dir = %q
+credentials = %q
+[[node]]
+name = "holly"
+address = "127.0.0.1"
+client_port = %d
+cluster_port = %d
+[[node]]
+name = "benji"
+address = "127.0.0.1"
+client_port = %d
+cluster_port = %d
+[witness]
+name = "director"
+address = "127.0.0.1"
+client_port = %d
+cluster_port = %d
+`, filepath.Join(dir, "data"), key, p[0], p[1], p[2], p[3], p[4], p[5])
+	lc := &liveCluster{t: t, dir: dir, conf: filepath.Join(dir, "cluster.toml"), state: filepath.Join(dir, "state")}
+	if err := os.WriteFile(lc.conf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, c := range lc.cancels {
+			c()
+		}
+		for _, d := range lc.dones {
+			select {
+			case <-d:
+			case <-time.After(60 * time.Second):
+				t.Errorf("a member did not stop within 60 s")
+			}
+		}
+		for _, pid := range lc.pids() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	for _, name := range []string{"holly", "benji", "director"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		o := daemon.Options{ConfigPath: lc.conf, Node: name, PluginDir: plugins, DataDir: filepath.Join(dir, "data", name),
+			Logger: bustest.Logger().With("test-member", name)}
+		if name == "director" {
+			o.Node, o.Witness = "", true
+		}
+		go func() { done <- daemon.Run(ctx, o) }()
+		lc.cancels, lc.dones = append(lc.cancels, cancel), append(lc.dones, done)
+	}
+	// Ready when both nodes answer state requests, probed.
+	bustest.CheckFor(t, 60*time.Second, 100*time.Millisecond, func() error {
+		out, _, code := lc.run("resource", "list")
+		if code != 0 {
+			return fmt.Errorf("resource list: exit %d %s", code, out)
+		}
+		_, _, code = lc.run("config", "show")
+		if code != 0 {
+			return errors.New("no live configuration yet")
+		}
+		return nil
+	})
+	return lc
+}
+
+// run runs one tandem command in-process; --config is added at the end.
+func (lc *liveCluster) run(args ...string) (stdout, stderr string, code int) {
+	root := NewRoot()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(append(append([]string{}, args...), "--config", lc.conf))
+	err := root.Execute()
+	if err != nil {
+		code = 1
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			code = ee.Code
+		}
+		fmt.Fprintf(&errb, "tandem: %v\n", err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// must runs a command that has to succeed and returns its output.
+func (lc *liveCluster) must(args ...string) string {
+	lc.t.Helper()
+	out, errs, code := lc.run(args...)
+	if code != 0 {
+		lc.t.Fatalf("tandem %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// refuse runs a command that must fail with exit code 2, say want, and
+// leave the live configuration as it was.
+func (lc *liveCluster) refuse(want string, args ...string) {
+	lc.t.Helper()
+	before := lc.live()
+	out, errs, code := lc.run(args...)
+	if code != ExitConfig || !strings.Contains(errs, want) {
+		lc.t.Errorf("tandem %s: exit %d (want %d), stderr %q, want %q\n%s", strings.Join(args, " "), code, ExitConfig, errs, want, out)
+	}
+	if after := lc.live(); after.Rev != before.Rev {
+		lc.t.Errorf("tandem %s changed the live configuration (revision %d -> %d)", strings.Join(args, " "), before.Rev, after.Rev)
+	}
+}
+
+func (lc *liveCluster) live() liveconfig.Revision {
+	lc.t.Helper()
+	s, err := openSession(lc.conf)
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	defer s.close()
+	rev, err := s.current()
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	return rev
+}
+
+func (lc *liveCluster) history() []liveconfig.Revision {
+	lc.t.Helper()
+	s, err := openSession(lc.conf)
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	defer s.close()
+	h, err := s.store.History(context.Background())
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	return h
+}
+
+// pids lists the example resources' live processes: "<node>/<resource>".
+func (lc *liveCluster) pids() map[string]int {
+	out := map[string]int{}
+	nodes, _ := os.ReadDir(lc.state)
+	for _, n := range nodes {
+		files, _ := os.ReadDir(filepath.Join(lc.state, n.Name()))
+		for _, f := range files {
+			data, err := os.ReadFile(filepath.Join(lc.state, n.Name(), f.Name()))
+			if err != nil {
+				continue
+			}
+			pid, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
+			if err != nil || syscall.Kill(pid, 0) != nil {
+				continue
+			}
+			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
+				continue
+			}
+			res, _, _ := strings.Cut(strings.TrimSuffix(f.Name(), ".pid"), ":")
+			out[n.Name()+"/"+res] = pid
+		}
+	}
+	return out
+}
+
+// where is the sorted list of nodes resource runs on.
+func (lc *liveCluster) where(resource string) []string {
+	var nodes []string
+	for k := range lc.pids() {
+		n, r, _ := strings.Cut(k, "/")
+		if r == resource {
+			nodes = append(nodes, n)
+		}
+	}
+	sort.Strings(nodes)
+	return nodes
+}
+
+// expectOn waits until resource runs on exactly nodes (none: stopped).
+func (lc *liveCluster) expectOn(resource string, nodes ...string) {
+	lc.t.Helper()
+	bustest.CheckFor(lc.t, 30*time.Second, 50*time.Millisecond, func() error {
+		if got := lc.where(resource); strings.Join(got, " ") != strings.Join(nodes, " ") {
+			return fmt.Errorf("%s runs on %v, want %v", resource, got, nodes)
+		}
+		return nil
+	})
+}
+
+func (lc *liveCluster) params() []string {
+	return []string{"command=/bin/sleep", "args=3600", "state_dir=" + lc.state + "/{node}"}
+}
+
+// Every command against a real three-member cluster: the seed's sequence
+// with the example agent, bad input refused without a change, move, ban,
+// standby, maintenance-mode, disable, restart, cleanup, config show, apply,
+// history, rollback and delete.
+func TestLiveCommands(t *testing.T) {
+	begin := time.Now()
+	lc := newLiveCluster(t)
+	t.Logf("cluster up: %s", time.Since(begin).Round(time.Millisecond))
+
+	// The seed's lines, with the example agent for apache and haproxy.
+	lc.must(append(append([]string{"resource", "create", "httpd", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms", "clone")...)
+	lc.must(append(append([]string{"resource", "create", "haproxy", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms", "clone")...)
+	lc.must(append(append([]string{"resource", "create", "VIP-10.10.10.23", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms", "stop", "timeout=10s")...)
+	if out := lc.must("constraint", "order", "VIP-10.10.10.23", "then", "haproxy-clone"); out != "Adding VIP-10.10.10.23 haproxy-clone (kind: Mandatory) (Options: first-action=start then-action=start)\n" {
+		t.Errorf("order echo: %q", out)
+	}
+	if out := lc.must("constraint", "order", "httpd-clone", "then", "haproxy-clone"); out != "Adding httpd-clone haproxy-clone (kind: Mandatory) (Options: first-action=start then-action=start)\n" {
+		t.Errorf("order echo: %q", out)
+	}
+	if out := lc.must("constraint", "colocation", "add", "VIP-10.10.10.23", "with", "haproxy-clone"); out != "" {
+		t.Errorf("colocation add printed %q (pcs prints nothing)", out)
+	}
+	want := `Location Constraints:
+Ordering Constraints:
+  start VIP-10.10.10.23 then start haproxy-clone (kind:Mandatory)
+  start httpd-clone then start haproxy-clone (kind:Mandatory)
+Colocation Constraints:
+  VIP-10.10.10.23 with haproxy-clone (score:INFINITY)
+`
+	if out := lc.must("constraint"); out != want {
+		t.Errorf("constraint:\n%s\nwant:\n%s", out, want)
+	}
+	lc.expectOn("httpd", "benji", "holly")
+	lc.expectOn("haproxy", "benji", "holly")
+	bustest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if w := lc.where("VIP-10.10.10.23"); len(w) != 1 {
+			return fmt.Errorf("VIP on %v", w)
+		}
+		return nil
+	})
+	t.Logf("seed sequence to everything running: %s", time.Since(begin).Round(time.Millisecond))
+	bustest.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		out := lc.must("resource", "list")
+		for _, w := range []string{"Clone Set: httpd-clone [httpd]:\n    * Started: [ benji holly ]", "* VIP-10.10.10.23\t(example:process):\t Started "} {
+			if !strings.Contains(out, w) {
+				return fmt.Errorf("resource list lacks %q:\n%s", w, out)
+			}
+		}
+		return nil
+	})
+
+	// Bad input: a precise message, exit 2, nothing changed.
+	lc.refuse(`unknown agent "nosuch:thing": no node has a plugin for it`, "resource", "create", "x", "nosuch:thing")
+	lc.refuse(`agent example:process refused the parameters`, "resource", "create", "x", "example:process", "command=sleep")
+	lc.refuse(`param "command" is given twice`, "resource", "create", "x", "example:process", "command=/bin/sleep", "command=/bin/true")
+	lc.refuse(`malformed op clause: "monitr" is not an operation`, "resource", "create", "x", "example:process", "command=/bin/sleep", "op", "monitr", "interval=1s")
+	lc.refuse(`malformed meta clause: unknown meta attribute "stickiness"`, "resource", "create", "x", "example:process", "meta", "stickiness=1")
+	lc.refuse(`id "httpd" is already used by a resource`, "resource", "create", "httpd", "example:process", "command=/bin/sleep")
+	lc.refuse("ordering cycle: start VIP-10.10.10.23 then start haproxy-clone then start VIP-10.10.10.23", "constraint", "order", "haproxy-clone", "then", "VIP-10.10.10.23")
+	lc.refuse(`no resource or clone "nope"`, "constraint", "colocation", "add", "nope", "with", "haproxy-clone")
+	lc.refuse(`"httpd" is cloned; constraints name the clone: use "httpd-clone"`, "constraint", "order", "httpd", "then", "VIP-10.10.10.23")
+	lc.refuse(`no node "bob"`, "resource", "move", "VIP-10.10.10.23", "bob")
+	lc.refuse(`no resource or clone "nope"`, "resource", "disable", "nope")
+	lc.refuse(`no constraint "order-x"`, "constraint", "remove", "order-x")
+	lc.refuse(`unknown property "maintenance"`, "property", "set", "maintenance=true")
+	lc.refuse(`"director" is the witness`, "node", "standby", "director")
+
+	// move and clear; ban a clone from a node.
+	vipOn := lc.where("VIP-10.10.10.23")[0]
+	other := map[string]string{"holly": "benji", "benji": "holly"}[vipOn]
+	_, warn, _ := lc.run("resource", "move", "VIP-10.10.10.23", other)
+	if !strings.Contains(warn, "Creating location constraint 'cli-prefer-VIP-10.10.10.23' with a score of INFINITY") {
+		t.Errorf("move said %q", warn)
+	}
+	lc.expectOn("VIP-10.10.10.23", other)
+	if out := lc.must("constraint", "--full"); !strings.Contains(out, "  Resource: VIP-10.10.10.23\n    Enabled on: "+other+" (score:INFINITY) (id:cli-prefer-VIP-10.10.10.23)\n") {
+		t.Errorf("constraint --full after move:\n%s", out)
+	}
+	if out := lc.must("resource", "clear", "VIP-10.10.10.23"); out != "Removing constraint: cli-prefer-VIP-10.10.10.23\n" {
+		t.Errorf("clear: %q", out)
+	}
+	lc.must("resource", "ban", "httpd-clone", "benji")
+	lc.expectOn("httpd", "holly")
+	lc.must("resource", "clear", "httpd-clone")
+	lc.expectOn("httpd", "benji", "holly")
+
+	// standby moves everything off a node; unstandby lets it back.
+	lc.must("node", "standby", "holly")
+	lc.expectOn("httpd", "benji")
+	lc.expectOn("VIP-10.10.10.23", "benji")
+	if out := lc.must("config", "show"); !strings.Contains(out, "Nodes: holly (standby) benji") {
+		t.Errorf("config show after standby:\n%s", out)
+	}
+	lc.must("node", "unstandby", "holly")
+	lc.expectOn("httpd", "benji", "holly")
+
+	// maintenance-mode: a disabled resource keeps running until it ends.
+	lc.must("property", "set", "maintenance-mode=true")
+	lc.must("resource", "disable", "haproxy-clone")
+	if out := lc.must("property"); !strings.Contains(out, "maintenance-mode: true") {
+		t.Errorf("property: %s", out)
+	}
+	bustest.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+		// Both nodes have applied the disable and still run haproxy.
+		s, err := openSession(lc.conf)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		cur, _ := s.current()
+		reps := s.reports(cur.Config, time.Second)
+		if len(reps) != 2 || reps[0].ConfigRev < cur.Rev || reps[1].ConfigRev < cur.Rev {
+			return fmt.Errorf("nodes have not applied revision %d", cur.Rev)
+		}
+		return nil
+	})
+	if w := lc.where("haproxy"); len(w) != 2 {
+		t.Errorf("haproxy stopped on %v in maintenance-mode", w)
+	}
+	lc.must("property", "set", "maintenance-mode=false")
+	lc.expectOn("haproxy")
+	lc.must("resource", "enable", "haproxy-clone")
+	lc.expectOn("haproxy", "benji", "holly")
+
+	// restart: a new process, same place.
+	bustest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if w := lc.where("VIP-10.10.10.23"); len(w) != 1 {
+			return fmt.Errorf("VIP on %v", w)
+		}
+		return nil
+	})
+	vipOn = lc.where("VIP-10.10.10.23")[0]
+	pid := lc.pids()[vipOn+"/VIP-10.10.10.23"]
+	if out := lc.must("resource", "restart", "VIP-10.10.10.23"); out != "VIP-10.10.10.23 successfully restarted\n" {
+		t.Errorf("restart: %q", out)
+	}
+	bustest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		w := lc.where("VIP-10.10.10.23")
+		if len(w) != 1 || lc.pids()[w[0]+"/VIP-10.10.10.23"] == pid {
+			return fmt.Errorf("VIP on %v, pid %d (was %d)", w, lc.pids()[vipOn+"/VIP-10.10.10.23"], pid)
+		}
+		return nil
+	})
+
+	// cleanup: a failure bans the VIP from its preferred node
+	// (migration-threshold=1); cleanup forgets it and the coordinator
+	// replans at once, so it comes back.
+	lc.must("resource", "update", "VIP-10.10.10.23", "meta", "migration-threshold=1")
+	lc.must("constraint", "location", "VIP-10.10.10.23", "prefers", "holly=100")
+	lc.expectOn("VIP-10.10.10.23", "holly")
+	if err := syscall.Kill(lc.pids()["holly/VIP-10.10.10.23"], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	lc.expectOn("VIP-10.10.10.23", "benji")
+	out := lc.must("resource", "cleanup", "VIP-10.10.10.23")
+	if !strings.HasPrefix(out, "Cleaned up VIP-10.10.10.23 on holly (fail-count ") {
+		t.Errorf("cleanup: %q", out)
+	}
+	lc.expectOn("VIP-10.10.10.23", "holly")
+	s, err := openSession(lc.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := failures.Open(context.Background(), s.conn)
+	if recs, err := fs.List(context.Background()); err != nil || len(recs) != 0 {
+		t.Errorf("fail-counts after cleanup: %v %v", recs, err)
+	}
+	s.close()
+
+	// config show --toml, history, rollback, apply.
+	toml := lc.must("config", "show", "--toml")
+	if _, err := config.Parse("show", []byte(toml)); err != nil {
+		t.Fatalf("config show --toml does not parse: %v\n%s", err, toml)
+	}
+	hist := lc.must("config", "history")
+	lines := strings.Split(strings.TrimSpace(hist), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "(current)") || !strings.HasSuffix(last, "cli@"+hostname()+"  constraint location VIP-10.10.10.23 prefers holly=100") {
+		t.Errorf("history's last line: %q", last)
+	}
+	for _, w := range []string{"seeded from cluster.toml", "resource create httpd (example:process)"} {
+		if !strings.Contains(hist, w) {
+			t.Errorf("history lacks %q:\n%s", w, hist)
+		}
+	}
+	before := lc.live()
+	revs := lc.history()
+	lc.must("config", "rollback", strconv.FormatUint(revs[len(revs)-2].Rev, 10))
+	if after := lc.live(); len(after.Config.Locations) != 0 || after.Rev <= before.Rev {
+		t.Errorf("rollback: revision %d, locations %+v", after.Rev, after.Config.Locations)
+	}
+	lc.refuse("is not kept", "config", "rollback", "99999")
+	toml = lc.must("config", "show", "--toml")
+
+	next := strings.Replace(toml, "[[order]]", "[[resource]]\nid = \"extra\"\nagent = \"example:process\"\n[resource.params]\ncommand = \"/bin/sleep\"\nargs = \"3600\"\nstate_dir = \""+lc.state+"/{node}\"\n\n[[order]]", 1)
+	file := filepath.Join(lc.dir, "next.toml")
+	if err := os.WriteFile(file, []byte(next), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rev := lc.live().Rev
+	out = lc.must("config", "apply", "--dry-run", file)
+	for _, w := range []string{"+ id = \"extra\"", "start extra on ", "Dry run: nothing changed"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("apply --dry-run lacks %q:\n%s", w, out)
+		}
+	}
+	if lc.live().Rev != rev {
+		t.Errorf("dry run changed the live configuration")
+	}
+	out = lc.must("config", "apply", file)
+	if !strings.Contains(out, "Applied: revision ") || lc.live().Rev == rev {
+		t.Errorf("apply:\n%s", out)
+	}
+	bustest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if w := lc.where("extra"); len(w) != 1 {
+			return fmt.Errorf("extra on %v", w)
+		}
+		return nil
+	})
+
+	// delete stops first and says so, then removes it and its constraints.
+	out = lc.must("resource", "delete", "haproxy-clone")
+	if want := "Attempting to stop: haproxy-clone...Stopped\nRemoving Constraint - order-VIP-10.10.10.23-haproxy-clone-mandatory\nRemoving Constraint - order-httpd-clone-haproxy-clone-mandatory\nRemoving Constraint - colocation-VIP-10.10.10.23-haproxy-clone-INFINITY\n"; out != want {
+		t.Errorf("delete:\n%s\nwant:\n%s", out, want)
+	}
+	if w := lc.where("haproxy"); len(w) != 0 {
+		t.Errorf("haproxy runs on %v after delete", w)
+	}
+	if out := lc.must("constraint"); out != "Location Constraints:\nOrdering Constraints:\nColocation Constraints:\n" {
+		t.Errorf("constraints after delete:\n%s", out)
+	}
+	if out := lc.must("resource", "config", "httpd"); out != "Clone: httpd-clone\n  Resource: httpd (agent=example:process)\n    Attributes: args=3600 command=/bin/sleep state_dir="+lc.state+"/{node}\n    Operations: monitor interval=500ms\n" {
+		t.Errorf("resource config httpd:\n%s", out)
+	}
+	t.Logf("whole sequence: %s", time.Since(begin).Round(time.Millisecond))
+
+	t.Run("ConcurrentEditors", func(t *testing.T) { concurrentEditors(t, lc) })
+}
+
+// Two admins editing at once: every change lands (each edit is a
+// compare-and-swap that retries on the newer revision).
+func concurrentEditors(t *testing.T, lc *liveCluster) {
+	before := lc.live()
+	const perEditor = 6
+	var wg sync.WaitGroup
+	errs := make(chan string, 2*perEditor)
+	for e := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perEditor {
+				id := fmt.Sprintf("ed%d-%d", e, i)
+				out, stderr, code := lc.run("resource", "create", id, "example:process", "command=/bin/sleep", "--disabled", "--force")
+				if code != 0 {
+					errs <- fmt.Sprintf("%s: exit %d %s%s", id, code, out, stderr)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	after := lc.live()
+	for e := range 2 {
+		for i := range perEditor {
+			if r, _ := after.Config.Resource(fmt.Sprintf("ed%d-%d", e, i)); r == nil {
+				t.Errorf("ed%d-%d was lost", e, i)
+			}
+		}
+	}
+	n := 0
+	for _, r := range lc.history() {
+		if r.Rev > before.Rev && strings.HasPrefix(r.Summary, "resource create ed") {
+			n++
+		}
+	}
+	if n != 2*perEditor {
+		t.Errorf("%d revisions for %d edits", n, 2*perEditor)
+	}
+}

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+func init() { register(newPropertyCmd) }
+
+func newPropertyCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "property",
+		Short: "Show and set cluster properties (pcs property)",
+		Long: `property lists the cluster properties of the live configuration; property set
+changes them. maintenance-mode=true: nothing is started, stopped or recovered
+anywhere until it is false again.`,
+		Example: `  tandem property
+  tandem property set maintenance-mode=true`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return listProperties(cmd, cfgPath) },
+	}
+	configFlag(cmd, &cfgPath)
+	var listPath string
+	list := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"show", "config"},
+		Short:   "List the cluster properties",
+		Example: "  tandem property list",
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return listProperties(cmd, listPath) },
+	}
+	configFlag(list, &listPath)
+	var setPath string
+	set := &cobra.Command{
+		Use:   "set NAME=VALUE ...",
+		Short: "Set cluster properties (maintenance-mode=true|false)",
+		Long: `set changes cluster properties in the live configuration; if one is unknown
+or its value invalid, nothing changes.
+
+` + liveExitCodes,
+		Example: `  tandem property set maintenance-mode=true
+  tandem property set maintenance-mode=false`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if !strings.Contains(a, "=") {
+					return badInput("%q: write NAME=VALUE (e.g. maintenance-mode=true)", a)
+				}
+			}
+			return withEdit(setPath, "property set "+strings.Join(args, " "), func(c *config.Config) error {
+				for _, a := range args {
+					k, v, _ := strings.Cut(a, "=")
+					if err := c.SetProperty(k, v); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+	}
+	configFlag(set, &setPath)
+	cmd.AddCommand(list, set)
+	return cmd
+}
+
+func listProperties(cmd *cobra.Command, cfgPath string) error {
+	s, err := openSession(cfgPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	cur, err := s.current()
+	if err != nil {
+		return err
+	}
+	writeProperties(cmd.OutOrStdout(), cur.Config)
+	return nil
+}
+
+func writeProperties(w io.Writer, c *config.Config) {
+	fmt.Fprintln(w, "Cluster Properties:")
+	fmt.Fprintf(w, "  cluster-name: %s\n", c.Cluster.Name)
+	fmt.Fprintf(w, "  maintenance-mode: %t\n", c.Properties.MaintenanceMode)
+}

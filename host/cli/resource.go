@@ -1,0 +1,660 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/failures"
+)
+
+func init() { register(newResourceCmd) }
+
+func newResourceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "resource",
+		Short: "Create, change, move and remove resources (pcs resource)",
+		Long: `resource changes the cluster's live configuration the way pcs resource changes
+Pacemaker's CIB. Every change is a compare-and-swap on the live configuration's
+revision, so two admins editing at once never lose a change; see
+tandem config history.
+
+` + liveExitCodes,
+		Example: `  tandem resource create httpd systemd:apache2 configfile=/etc/apache2/apache2.conf op monitor interval=30s clone
+  tandem resource list
+  tandem resource move VIP-10.10.10.23 holly
+  tandem resource cleanup`,
+	}
+	cmd.AddCommand(newResourceCreateCmd(), newResourceDeleteCmd(), newResourceListCmd(), newResourceConfigCmd(),
+		newResourceUpdateCmd(), newResourceRoleCmd(true), newResourceRoleCmd(false), newResourceRestartCmd(),
+		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd())
+	return cmd
+}
+
+func newResourceCreateCmd() *cobra.Command {
+	var cfgPath string
+	var disabled, force bool
+	cmd := &cobra.Command{
+		Use:   "create ID AGENT [param=value ...] [op NAME interval=.. [timeout=..] ...] [meta k=v ...] [clone [ID] [clone-max=N ...]]",
+		Short: "Add a resource to the live configuration",
+		Long: `create adds resource ID run by AGENT (vip, systemd:<unit>, haproxy,
+health:http, health:tcp, or <plugin>:<type>) with pcs's clauses:
+
+  param=value ...            the agent's parameters
+  op NAME k=v [NAME k=v]...  operations: monitor interval= [timeout=], start/stop timeout=
+  meta k=v ...               resource-stickiness, migration-threshold, failure-timeout,
+                             target-role, priority
+  clone [ID] [k=v ...]       run it on several nodes; clone-max, clone-node-max,
+                             interleave; constraints then name it ID-clone
+
+Before anything changes, every node's plugin validates the agent and the
+parameters: an agent no node has, or parameters it refuses, are errors. If no
+node answers within 2 s, creation goes on and says validation was skipped.
+
+` + liveExitCodes,
+		Example: `  tandem resource create httpd systemd:apache2 configfile=/etc/apache2/apache2.conf op monitor interval=30s clone
+  tandem resource create haproxy systemd:haproxy op monitor interval=15s clone
+  tandem resource create VIP-10.10.10.23 vip ip=10.10.10.23 cidr_netmask=24 op monitor interval=10s
+  tandem resource create web example:process command=/bin/sleep args=3600 --disabled`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := trailingFlags(cmd, args)
+			if err != nil {
+				return err
+			}
+			if len(args) < 2 {
+				return badInput("create needs an ID and an AGENT (see --help)")
+			}
+			id, agent := args[0], args[1]
+			spec, err := config.ParseResourceSpec(args[2:])
+			if err != nil {
+				return badInput("resource %s: %v", id, err)
+			}
+			if disabled {
+				spec.Meta["target-role"] = config.RoleStopped
+			}
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cur, err := s.current()
+			if err != nil {
+				return err
+			}
+			// Check the edit before asking the plugins, so a taken id is
+			// reported as such.
+			if _, err := cur.Config.AddResource(id, agent, spec); err != nil {
+				return badInput("resource %s: %v", id, err)
+			}
+			if !force {
+				notes, err := s.validateAgent(cur.Config, agent, spec.Params)
+				if err != nil {
+					return err
+				}
+				for _, n := range notes {
+					fmt.Fprintln(cmd.ErrOrStderr(), n)
+				}
+			}
+			_, err = s.edit(fmt.Sprintf("resource create %s (%s)", id, agent), func(c *config.Config) error {
+				_, err := c.AddResource(id, agent, spec)
+				return err
+			})
+			return err
+		},
+	}
+	freeArgs(cmd)
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().BoolVar(&disabled, "disabled", false, "create it stopped (target-role=Stopped)")
+	cmd.Flags().BoolVar(&force, "force", false, "do not ask the nodes' plugins to validate the agent and parameters")
+	return cmd
+}
+
+func newResourceUpdateCmd() *cobra.Command {
+	var cfgPath string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "update ID [param=value ...] [op NAME k=v ...] [meta k=v ...] [clone k=v ...]",
+		Short: "Change a resource's parameters, operations, meta attributes or clone options",
+		Long: `update merges the given clauses into resource ID (a primitive or clone id):
+parameters and meta attributes are set, and an empty value (param=) removes
+one; an op replaces the operation of the same name; clone options apply to
+its clone. The resulting parameters are validated by the nodes' plugins as
+for create.
+
+` + liveExitCodes,
+		Example: `  tandem resource update httpd configfile=/etc/apache2/other.conf
+  tandem resource update VIP-10.10.10.23 op monitor interval=5s meta resource-stickiness=100
+  tandem resource update httpd clone clone-max=1`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := trailingFlags(cmd, args)
+			if err != nil {
+				return err
+			}
+			if len(args) < 2 {
+				return badInput("update needs an ID and what to change (see --help)")
+			}
+			id := args[0]
+			spec, err := config.ParseResourceSpec(args[1:])
+			if err != nil {
+				return badInput("resource %s: %v", id, err)
+			}
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cur, err := s.current()
+			if err != nil {
+				return err
+			}
+			if err := cur.Config.UpdateResource(id, spec); err != nil {
+				return badInput("%v", err)
+			}
+			if r, _ := cur.Config.Resource(id); !force && len(spec.Params) > 0 {
+				notes, err := s.validateAgent(cur.Config, r.Agent, r.Params)
+				if err != nil {
+					return err
+				}
+				for _, n := range notes {
+					fmt.Fprintln(cmd.ErrOrStderr(), n)
+				}
+			}
+			_, err = s.edit("resource update "+id+" "+strings.Join(args[1:], " "), func(c *config.Config) error {
+				return c.UpdateResource(id, spec)
+			})
+			return err
+		},
+	}
+	freeArgs(cmd)
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().BoolVar(&force, "force", false, "do not ask the nodes' plugins to validate the parameters")
+	return cmd
+}
+
+func newResourceDeleteCmd() *cobra.Command {
+	var cfgPath string
+	var force bool
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:     "delete ID",
+		Aliases: []string{"remove"},
+		Short:   "Stop a resource, then remove it and the constraints that name it",
+		Long: `delete first stops resource ID everywhere (target-role=Stopped) and waits until
+every node reports it stopped ("Attempting to stop: ID...Stopped"), then
+removes it and every constraint that names it. If it does not stop within
+--wait, nothing is removed and it stays disabled; --force removes it without
+waiting.
+
+` + liveExitCodes,
+		Example: `  tandem resource delete HTTPServer`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cur, err := s.current()
+			if err != nil {
+				return err
+			}
+			r, err := cur.Config.MustResource(id)
+			if err != nil {
+				return badInput("%v", err)
+			}
+			primitive := r.ID
+			out := cmd.OutOrStdout()
+			if !force {
+				fmt.Fprintf(out, "Attempting to stop: %s...", id)
+				rev, err := s.edit("resource delete "+id+": stop it first", func(c *config.Config) error {
+					return c.SetTargetRole(id, config.RoleStopped)
+				})
+				if err != nil {
+					fmt.Fprintln(out)
+					return err
+				}
+				if err := s.waitStopped(rev.Config, primitive, rev.Rev, wait); err != nil {
+					fmt.Fprintln(out, "Error")
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("unable to stop %s before deleting it (it stays disabled; re-run with --force to delete it anyway): %w", id, err)}
+				}
+				fmt.Fprintln(out, "Stopped")
+			}
+			var removed []string
+			_, err = s.edit("resource delete "+id, func(c *config.Config) error {
+				var err error
+				removed, err = c.DeleteResource(id)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			for _, c := range removed {
+				fmt.Fprintf(out, "Removing Constraint - %s\n", c)
+			}
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().BoolVar(&force, "force", false, "remove it without stopping it first")
+	cmd.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for it to stop")
+	return cmd
+}
+
+func newResourceListCmd() *cobra.Command {
+	var cfgPath string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"status", "show"},
+		Short:   "List the resources and where they run",
+		Long: `list prints every resource of the live configuration and where the nodes
+report it running, in the layout of the "Full List of Resources" of
+tandem status (and pcs resource status).`,
+		Example: `  tandem resource list`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cur, err := s.current()
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(cmd.OutOrStdout(), resourceList(cur.Config, s.reports(cur.Config, wait)))
+			return err
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().DurationVar(&wait, "wait", time.Second, "how long to wait for the nodes' reports")
+	return cmd
+}
+
+func newResourceConfigCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "config [ID ...]",
+		Short: "Show how resources are configured",
+		Long: `config prints the configuration of the given resources (primitive or clone
+ids), or of every resource, as pcs resource config does: agent, parameters
+(Attributes), meta attributes, operations, clone options.`,
+		Example: `  tandem resource config
+  tandem resource config httpd-clone`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cur, err := s.current()
+			if err != nil {
+				return err
+			}
+			var rs []*config.Resource
+			for _, id := range args {
+				r, err := cur.Config.MustResource(id)
+				if err != nil {
+					return badInput("%v", err)
+				}
+				rs = append(rs, r)
+			}
+			if len(args) == 0 {
+				for i := range cur.Config.Resources {
+					rs = append(rs, &cur.Config.Resources[i])
+				}
+			}
+			for _, r := range rs {
+				writeResourceConfig(cmd.OutOrStdout(), r, "")
+			}
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+// writeResourceConfig prints one resource as pcs resource config does.
+func writeResourceConfig(w io.Writer, r *config.Resource, indent string) {
+	if cl := r.Clone; cl != nil {
+		fmt.Fprintf(w, "%sClone: %s\n", indent, cl.ID)
+		var opts []string
+		if cl.Max > 0 {
+			opts = append(opts, fmt.Sprintf("clone-max=%d", cl.Max))
+		}
+		if cl.NodeMax > 0 {
+			opts = append(opts, fmt.Sprintf("clone-node-max=%d", cl.NodeMax))
+		}
+		if cl.Interleave {
+			opts = append(opts, "interleave=true")
+		}
+		if len(opts) > 0 {
+			fmt.Fprintf(w, "%s  Meta Attrs: %s\n", indent, strings.Join(opts, " "))
+		}
+		indent += "  "
+	}
+	fmt.Fprintf(w, "%sResource: %s (agent=%s)\n", indent, r.ID, r.Agent)
+	if len(r.Params) > 0 {
+		keys := make([]string, 0, len(r.Params))
+		for k := range r.Params {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var kv []string
+		for _, k := range keys {
+			kv = append(kv, k+"="+r.Params[k])
+		}
+		fmt.Fprintf(w, "%s  Attributes: %s\n", indent, strings.Join(kv, " "))
+	}
+	if meta := metaText(r.Meta); meta != "" {
+		fmt.Fprintf(w, "%s  Meta Attrs: %s\n", indent, meta)
+	}
+	for i, o := range r.Ops {
+		line := o.Name
+		if o.Interval > 0 {
+			line += " interval=" + durText(o.Interval)
+		}
+		if o.Timeout > 0 {
+			line += " timeout=" + durText(o.Timeout)
+		}
+		label := "  Operations: "
+		if i > 0 {
+			label = strings.Repeat(" ", len(label))
+		}
+		fmt.Fprintf(w, "%s%s%s\n", indent, label, line)
+	}
+}
+
+func metaText(m config.Meta) string {
+	var kv []string
+	score := func(k string, p *int) {
+		if p != nil {
+			kv = append(kv, k+"="+config.Score(*p).String())
+		}
+	}
+	score("resource-stickiness", m.Stickiness)
+	score("migration-threshold", m.MigrationThreshold)
+	if m.FailureTimeout != nil {
+		kv = append(kv, "failure-timeout="+durText(*m.FailureTimeout))
+	}
+	if m.TargetRole != "" {
+		kv = append(kv, "target-role="+m.TargetRole)
+	}
+	score("priority", m.Priority)
+	return strings.Join(kv, " ")
+}
+
+// durText writes whole seconds as "30s" (not Go's "1m0s"), others as Go does.
+func durText(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
+
+func newResourceRoleCmd(enable bool) *cobra.Command {
+	var cfgPath string
+	use, short, role := "disable ID ...", "Stop resources and keep them stopped (target-role=Stopped)", config.RoleStopped
+	example := "  tandem resource disable httpd-clone"
+	if enable {
+		use, short, role = "enable ID ...", "Let resources run again (removes target-role=Stopped)", ""
+		example = "  tandem resource enable httpd-clone"
+	}
+	verb := strings.Fields(use)[0]
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long: short + `. The coordinator stops or starts
+them at once; the command does not wait (see tandem resource list).
+
+` + liveExitCodes,
+		Example: example,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			_, err = s.edit("resource "+verb+" "+strings.Join(args, " "), func(c *config.Config) error {
+				for _, id := range args {
+					if err := c.SetTargetRole(id, role); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			return err
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+func newResourceRestartCmd() *cobra.Command {
+	var cfgPath string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "restart ID",
+		Short: "Stop a resource everywhere, then let it start again",
+		Long: `restart sets target-role=Stopped, waits until every node reports the resource
+stopped, then restores its previous target-role, so the coordinator starts it
+again where it belongs.
+
+` + liveExitCodes,
+		Example: `  tandem resource restart haproxy-clone`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			var before, primitive string
+			rev, err := s.edit("resource restart "+id+": stop", func(c *config.Config) error {
+				r, err := c.MustResource(id)
+				if err != nil {
+					return err
+				}
+				if c.Effective(r).TargetRole == config.RoleStopped {
+					return fmt.Errorf("%s is disabled; enable it instead (tandem resource enable %s)", id, id)
+				}
+				before, primitive = r.Meta.TargetRole, r.ID
+				return c.SetTargetRole(id, config.RoleStopped)
+			})
+			if err != nil {
+				return err
+			}
+			stopErr := s.waitStopped(rev.Config, primitive, rev.Rev, wait)
+			if _, err := s.edit("resource restart "+id+": start", func(c *config.Config) error {
+				return c.SetTargetRole(id, before)
+			}); err != nil {
+				return err
+			}
+			if stopErr != nil {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s did not stop (it is enabled again): %w", id, stopErr)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s successfully restarted\n", id)
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for it to stop")
+	return cmd
+}
+
+func newResourceMoveCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "move ID NODE",
+		Short: "Move a resource to a node (adds location constraint cli-prefer-ID)",
+		Long: `move makes resource ID prefer NODE with score INFINITY: location constraint
+cli-prefer-ID, replacing an earlier move. It stays there until the constraint
+is removed with tandem resource clear ID.
+
+` + liveExitCodes,
+		Example: `  tandem resource move VIP-10.10.10.23 holly`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var l config.Location
+			err := withEdit(cfgPath, "resource move "+strings.Join(args, " "), func(c *config.Config) (err error) {
+				l, err = c.Move(args[0], args[1])
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Warning: Creating location constraint '%s' with a score of %s for resource %s on %s.\n"+
+				"\tThis will prevent %s from running on any other node until the constraint is removed (tandem resource clear %s)\n",
+				l.ID, l.Score, l.Rsc, l.Node, l.Rsc, args[0])
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+func newResourceBanCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "ban ID NODE",
+		Short: "Keep a resource off a node (adds location constraint cli-ban-ID-on-NODE)",
+		Long: `ban keeps resource ID (a primitive or a clone) off NODE with score -INFINITY:
+location constraint cli-ban-ID-on-NODE. tandem resource clear ID removes it.
+
+` + liveExitCodes,
+		Example: `  tandem resource ban haproxy-clone benji`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var l config.Location
+			err := withEdit(cfgPath, "resource ban "+strings.Join(args, " "), func(c *config.Config) (err error) {
+				l, err = c.Ban(args[0], args[1])
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Warning: Creating location constraint '%s' with a score of %s for resource %s on %s.\n"+
+				"\tThis will prevent %s from running on %s until the constraint is removed (tandem resource clear %s)\n",
+				l.ID, l.Score, l.Rsc, l.Node, l.Rsc, l.Node, args[0])
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+func newResourceClearCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:     "clear ID",
+		Short:   "Remove the constraints move and ban added for a resource",
+		Example: `  tandem resource clear VIP-10.10.10.23`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var removed []string
+			err := withEdit(cfgPath, "resource clear "+args[0], func(c *config.Config) (err error) {
+				removed, err = c.Clear(args[0])
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			for _, id := range removed {
+				fmt.Fprintf(cmd.OutOrStdout(), "Removing constraint: %s\n", id)
+			}
+			if len(removed) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "No move or ban constraints of %s to remove\n", args[0])
+			}
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+// withEdit opens a session, makes one edit and closes it.
+func withEdit(cfgPath, summary string, change func(*config.Config) error) error {
+	s, err := openSession(cfgPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	_, err = s.edit(summary, change)
+	return err
+}
+
+func newResourceCleanupCmd() *cobra.Command {
+	var cfgPath, node string
+	cmd := &cobra.Command{
+		Use:   "cleanup [ID]",
+		Short: "Forget failures (fail-counts) and let the coordinator plan again",
+		Long: `cleanup clears the fail-counts of resource ID (every resource without ID; on
+--node only, if given) and asks the coordinator to plan again at once, so a
+resource banned from a node by migration-threshold may return there.`,
+		Example: `  tandem resource cleanup
+  tandem resource cleanup VIP-10.10.10.23 --node benji`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cur, err := s.current()
+			if err != nil {
+				return err
+			}
+			id, primitive := "", ""
+			if len(args) == 1 {
+				id = args[0]
+				r, err := cur.Config.MustResource(id)
+				if err != nil {
+					return badInput("%v", err)
+				}
+				primitive = r.ID
+			}
+			if node != "" && cur.Config.Node(node) == nil {
+				return badInput("--node %q: no such node", node)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
+			defer cancel()
+			fs, err := failures.Open(ctx, s.conn)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			cleared, err := fs.Clear(ctx, primitive, node)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("clearing fail-counts: %w", err)}
+			}
+			what := id
+			if what == "" {
+				what = "all resources"
+			}
+			if err := s.conn.Publish(bus.Refresh{Reason: "cleanup of " + what}); err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			out := cmd.OutOrStdout()
+			for _, f := range cleared {
+				fmt.Fprintf(out, "Cleaned up %s on %s (fail-count %s)\n", f.Resource, f.Node, config.Score(f.Count))
+			}
+			if len(cleared) == 0 {
+				fmt.Fprintf(out, "Cleaned up %s: no failures were recorded\n", what)
+			}
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().StringVar(&node, "node", "", "only this node's failures")
+	return cmd
+}
