@@ -194,6 +194,7 @@ diff). --dry-run stops after printing.
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
+			s.announce(rev)
 			fmt.Fprintf(w, "\nApplied: revision %d\n", rev.Rev)
 			return nil
 		},
@@ -388,6 +389,7 @@ new revision, so the history keeps what was rolled back.
 				}
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
+			s.announce(nr)
 			fmt.Fprintf(cmd.OutOrStdout(), "Rolled back to revision %d: now revision %d\n", rev, nr.Rev)
 			return nil
 		},

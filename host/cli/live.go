@@ -93,6 +93,7 @@ func (s *session) edit(summary string, change func(*config.Config) error) (livec
 	var ps config.Problems
 	switch {
 	case err == nil:
+		s.announce(rev)
 		return rev, nil
 	case errors.As(err, &ee):
 		return rev, &ExitError{Code: ExitConfig, Err: ee.err}
@@ -104,6 +105,12 @@ func (s *session) edit(summary string, change func(*config.Config) error) (livec
 		return rev, &ExitError{Code: ExitConfig, Err: fmt.Errorf("refused, nothing changed: %s", strings.Join(msgs, "; "))}
 	}
 	return rev, &ExitError{Code: ExitFailure, Err: fmt.Errorf("changing the live configuration: %w", err)}
+}
+
+// announce tells `tandem events` watchers that the configuration changed
+// (the members themselves watch the KV key).
+func (s *session) announce(rev liveconfig.Revision) {
+	_ = s.conn.Publish(bus.ConfigChanged{Revision: rev.Rev, By: rev.By, Summary: rev.Summary})
 }
 
 // freeArgs lets a command take pcs's free-form arguments: flags before the

@@ -486,6 +486,7 @@ Colocation Constraints:
 	}
 	t.Logf("whole sequence: %s", time.Since(begin).Round(time.Millisecond))
 
+	t.Run("Events", func(t *testing.T) { followEvents(t, lc) })
 	t.Run("ConcurrentEditors", func(t *testing.T) { concurrentEditors(t, lc) })
 }
 
@@ -531,4 +532,51 @@ func concurrentEditors(t *testing.T, lc *liveCluster) {
 	if n != 2*perEditor {
 		t.Errorf("%d revisions for %d edits", n, 2*perEditor)
 	}
+}
+
+// events --follow prints the events a change causes, one line each.
+func followEvents(t *testing.T, lc *liveCluster) {
+	if _, errs, code := lc.run("events"); code != ExitConfig || !strings.Contains(errs, "give --follow") {
+		t.Errorf("events without --follow: exit %d %q", code, errs)
+	}
+	type result struct {
+		out, errs string
+		code      int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errs, code := lc.run("events", "--follow", "--count", "6", "--timeout", "30s")
+		done <- result{out, errs, code}
+	}()
+	var r result
+	role := []string{"disable", "enable"}
+	for i := 0; ; i++ {
+		select {
+		case r = <-done:
+		case <-time.After(300 * time.Millisecond):
+			if i < 60 {
+				lc.must("resource", role[i%2], "httpd-clone")
+			}
+			continue
+		}
+		break
+	}
+	lc.must("resource", "enable", "httpd-clone")
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	if r.code != 0 || len(lines) != 6 {
+		t.Fatalf("events: exit %d, %d lines:\n%s%s", r.code, len(lines), r.out, r.errs)
+	}
+	kinds := map[string]bool{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) < 4 || len(f[0]) != len("15:04:05.000") {
+			t.Errorf("event line %q is not TIME SOURCE KIND TEXT", l)
+			continue
+		}
+		kinds[f[2]] = true
+	}
+	if !kinds["config"] && !kinds["transition"] && !kinds["action"] {
+		t.Errorf("no config, transition or action event among:\n%s", r.out)
+	}
+	t.Logf("events:\n%s", r.out)
 }

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+func init() { register(newEventsCmd) }
+
+func newEventsCmd() *cobra.Command {
+	var cfgPath string
+	var follow, heartbeats, all bool
+	var count int
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "events --follow",
+		Short: "Print the cluster's bus events as they happen",
+		Long: `events prints what the members publish on the bus, one readable line each:
+transitions the coordinator plans, actions the nodes run and their results,
+monitors that change, resource states, configuration changes, notable host
+messages. The bus does not keep events, so events needs --follow; it stops
+after --count events or --timeout, or at Ctrl-C. Heartbeats and unchanged
+monitor results are left out unless --heartbeats or --all.`,
+		Example: `  tandem events --follow
+  tandem events --follow --count 20 --timeout 1m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !follow {
+				return badInput("the bus keeps no past events: give --follow to watch them as they happen")
+			}
+			file, err := config.Load(cfgPath)
+			if err != nil {
+				return &ExitError{Code: ExitConfig, Err: err}
+			}
+			conn, err := cliConnect(file)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("cannot reach the cluster: %w", err)}
+			}
+			defer conn.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			lines := make(chan string, 1024)
+			sub, err := conn.NC.Subscribe(bus.SubjectPrefix+">", func(m *nats.Msg) {
+				if line, ok := eventLine(m.Data, heartbeats, all); ok {
+					select {
+					case lines <- line:
+					default: // a slow terminal drops lines rather than stall the connection
+					}
+				}
+			})
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			defer func() { _ = sub.Unsubscribe() }()
+			w := cmd.OutOrStdout()
+			for n := 0; count == 0 || n < count; n++ {
+				select {
+				case <-ctx.Done():
+					return nil
+				case l := <-lines:
+					fmt.Fprintln(w, l)
+				}
+			}
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "watch events as they happen (required: the bus keeps none)")
+	cmd.Flags().IntVar(&count, "count", 0, "stop after this many events (0: no limit)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop after this long (0: no limit)")
+	cmd.Flags().BoolVar(&heartbeats, "heartbeats", false, "also print members' heartbeats")
+	cmd.Flags().BoolVar(&all, "all", false, "also print heartbeats and unchanged monitor results")
+	return cmd
+}
+
+// eventLine renders one bus message for people; ok is false for messages
+// that are not events (requests, answers) or that are filtered out.
+func eventLine(data []byte, heartbeats, all bool) (string, bool) {
+	var env bus.Envelope
+	if err := json.Unmarshal(data, &env); err != nil || env.Kind == "" {
+		return "", false
+	}
+	text, ok := eventText(env, heartbeats || all, all)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("%s %-10s %-11s %s", env.Time.Local().Format("15:04:05.000"), env.Source, env.Kind, text), true
+}
+
+func eventText(env bus.Envelope, heartbeats, all bool) (string, bool) {
+	raw, _ := json.Marshal(env)
+	switch env.Kind {
+	case bus.Heartbeat{}.Kind():
+		h, _, err := bus.Decode[bus.Heartbeat](raw)
+		if err != nil || !heartbeats {
+			return "", false
+		}
+		return fmt.Sprintf("%s alive (seq %d, %s)", h.Node, h.Seq, strings.Join(h.Plugins, ", ")), true
+	case bus.ActionResult{}.Kind():
+		a, _, err := bus.Decode[bus.ActionResult](raw)
+		if err != nil {
+			return "", false
+		}
+		res := "ok"
+		switch {
+		case a.Cancelled:
+			res = "cancelled"
+		case a.TimedOut:
+			res = "TIMED OUT"
+		case a.Code != 0:
+			res = fmt.Sprintf("FAILED (code %d)", a.Code)
+		}
+		s := fmt.Sprintf("%s %s on %s: %s in %s", a.Op, instanceName(a.Resource, a.Clone, a.Instance), a.Node, res, a.Duration.Round(time.Millisecond))
+		if a.Message != "" {
+			s += ": " + a.Message
+		}
+		return s, true
+	case bus.MonitorResult{}.Kind():
+		m, _, err := bus.Decode[bus.MonitorResult](raw)
+		if err != nil || (!m.Changed && !all) {
+			return "", false
+		}
+		s := fmt.Sprintf("monitor %s on %s every %s: code %d", instanceName(m.Resource, m.Clone, m.Instance), m.Node, m.Interval, m.Code)
+		if m.Message != "" {
+			s += ": " + m.Message
+		}
+		return s, true
+	case bus.TransitionEvent{}.Kind():
+		tr, _, err := bus.Decode[bus.TransitionEvent](raw)
+		if err != nil {
+			return "", false
+		}
+		var plan struct {
+			Actions []struct {
+				ID string `json:"id"`
+			} `json:"actions"`
+		}
+		_ = json.Unmarshal(tr.Plan, &plan)
+		var ids []string
+		for _, a := range plan.Actions {
+			ids = append(ids, a.ID)
+		}
+		return fmt.Sprintf("%s by %s (config rev %d, %s): %s", tr.ID, tr.Coordinator, tr.ConfigRev, tr.Reason, strings.Join(ids, " ")), true
+	case bus.TransitionAbort{}.Kind():
+		ab, _, err := bus.Decode[bus.TransitionAbort](raw)
+		if err != nil {
+			return "", false
+		}
+		return fmt.Sprintf("abort %s by %s: %s", ab.ID, ab.Coordinator, ab.Reason), true
+	case bus.NodeResources{}.Kind():
+		nr, _, err := bus.Decode[bus.NodeResources](raw)
+		if err != nil {
+			return "", false
+		}
+		var parts []string
+		for _, rs := range nr.Resources {
+			parts = append(parts, instanceName(rs.Resource, rs.Clone, rs.Instance)+" "+rs.State)
+		}
+		s := fmt.Sprintf("%s (config rev %d): %s", nr.Node, nr.ConfigRev, strings.Join(parts, ", "))
+		if len(nr.Busy) > 0 {
+			s += "; running " + strings.Join(nr.Busy, " ")
+		}
+		return s, true
+	case bus.ConfigChanged{}.Kind():
+		c, _, err := bus.Decode[bus.ConfigChanged](raw)
+		if err != nil {
+			return "", false
+		}
+		return fmt.Sprintf("revision %d by %s: %s", c.Revision, c.By, c.Summary), true
+	case bus.NodeEvent{}.Kind():
+		n, _, err := bus.Decode[bus.NodeEvent](raw)
+		if err != nil {
+			return "", false
+		}
+		s := n.Node + " " + n.Event
+		if n.Reason != "" {
+			s += ": " + n.Reason
+		}
+		return s, true
+	case bus.LogEvent{}.Kind():
+		l, _, err := bus.Decode[bus.LogEvent](raw)
+		if err != nil {
+			return "", false
+		}
+		return fmt.Sprintf("%s %s: %s", l.Level, l.Node, l.Message), true
+	case bus.Refresh{}.Kind():
+		r, _, err := bus.Decode[bus.Refresh](raw)
+		if err != nil {
+			return "", false
+		}
+		return "replan requested: " + r.Reason, true
+	}
+	return "", false
+}
+
+func instanceName(resource, clone string, instance int) string {
+	if clone == "" {
+		return resource
+	}
+	return fmt.Sprintf("%s#%d", resource, instance)
+}
