@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/coordinator"
 	"github.com/tandem-ha/tandem/host/daemon"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/liveconfig"
@@ -196,6 +198,25 @@ func (lc *liveCluster) history() []liveconfig.Revision {
 		lc.t.Fatal(err)
 	}
 	return h
+}
+
+// coordinatorStatus reads what the coordinator last planned.
+func (lc *liveCluster) coordinatorStatus() coordinator.Status {
+	lc.t.Helper()
+	s, err := openSession(lc.conf)
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	defer s.close()
+	var st coordinator.Status
+	kv, err := s.conn.KV(context.Background(), bus.BucketState)
+	if err != nil {
+		return st
+	}
+	if e, err := kv.Get(context.Background(), coordinator.StatusKey); err == nil {
+		_ = json.Unmarshal(e.Value(), &st)
+	}
+	return st
 }
 
 // pids lists the example resources' live processes: "<node>/<resource>".
@@ -405,6 +426,21 @@ Colocation Constraints:
 		t.Fatal(err)
 	}
 	lc.expectOn("VIP-10.10.10.23", "benji")
+	// The coordinator is idle, with the failure in its last plan: only
+	// the cleanup's Refresh makes it plan again.
+	bustest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		st := lc.coordinatorStatus()
+		placed := ""
+		for _, a := range st.Placement {
+			if a.Resource == "VIP-10.10.10.23" {
+				placed = a.Node
+			}
+		}
+		if len(st.Pending) > 0 || len(st.Failures) == 0 || placed != "benji" {
+			return fmt.Errorf("coordinator status: pending %v, failures %v, VIP placed on %q", st.Pending, st.Failures, placed)
+		}
+		return nil
+	})
 	out := lc.must("resource", "cleanup", "VIP-10.10.10.23")
 	if !strings.HasPrefix(out, "Cleaned up VIP-10.10.10.23 on holly (fail-count ") {
 		t.Errorf("cleanup: %q", out)
