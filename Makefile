@@ -35,3 +35,11 @@ clean:
 .PHONY: run
 run: build
 	BIN=$(BIN) e2e/run-local.sh
+
+# Go benchmarks: scheduler sizes, plugin round trip and launch, VIP start to
+# gratuitous ARP (root). Figures are reported in the issues' notes.
+.PHONY: bench
+bench: build
+	$(GO) test -run XXX -bench . -benchtime 10x -benchmem ./policies
+	$(GO) test -run XXX -bench . -benchmem ./host/supervisor
+	$(GO) test -run XXX -bench . -benchtime 200x ./plugins/vip

@@ -201,11 +201,3 @@ func (c *Conn) WaitQuorum(ctx context.Context) error {
 		}
 	}
 }
-
-// HasQuorum asks JetStream once, within timeout.
-func (c *Conn) HasQuorum(timeout time.Duration) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	_, err := c.JS.AccountInfo(ctx)
-	return err == nil
-}

@@ -55,7 +55,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Debounce groups bursts of events into one plan (default 30 ms).
 	Debounce time.Duration
-	// ProbeTimeout bounds how long a plan waits for nodes' reports (1 s).
+	// ProbeTimeout bounds how long a plan waits for nodes' reports (400 ms:
+	// a node answers in milliseconds; a plan that misses one is retried).
 	ProbeTimeout time.Duration
 }
 
@@ -84,7 +85,7 @@ func New(cfg Config) *Coordinator {
 		cfg.Debounce = 30 * time.Millisecond
 	}
 	if cfg.ProbeTimeout == 0 {
-		cfg.ProbeTimeout = time.Second
+		cfg.ProbeTimeout = 400 * time.Millisecond
 	}
 	return &Coordinator{cfg: cfg, log: cfg.Logger.With("component", "coordinator"), pokes: make(chan poke, 64)}
 }
