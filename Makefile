@@ -31,6 +31,21 @@ test: build lint
 clean:
 	rm -rf $(BIN)
 
+# The main job: boot the reference lab (holly, benji, witness on director) with
+# Tandem on every member, show `tandem status` and the VIP answering; the lab
+# stays up (make lab-down).
+.PHONY: demo
+demo: build
+	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/demo
+
+.PHONY: lab-up lab-down lab-root
+lab-up: build
+	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/lab --start-tandem up
+lab-down:
+	$(GO) run ./e2e/cmd/lab down
+lab-root:
+	$(GO) run ./e2e/cmd/lab root
+
 # Three tandem processes on loopback, then `tandem status`.
 .PHONY: run
 run: build

@@ -81,7 +81,7 @@ type Lab struct {
 const (
 	NodeBinDir = "/opt/tandem/bin"
 	NodeConfig = "/etc/tandem/cluster.toml"
-	nodePath   = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	nodePath   = "/opt/tandem/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 // Up brings a lab up: it removes leftovers of an earlier lab of the same

@@ -118,6 +118,8 @@ fi
 install -d -m 0755 /etc/tandem /opt/tandem /opt/tandem/bin
 install -d -m 0700 /var/lib/tandem
 install -m 0644 "$config" /etc/tandem/cluster.toml
+# `tandem` on every admin's PATH (the binaries live in /opt/tandem/bin).
+ln -sf /opt/tandem/bin/tandem /usr/local/sbin/tandem
 install -d -m 0755 "$(dirname "$key_path")"
 install -m 0600 "$key" "$key_path"
 if [ -n "$bin_src" ]; then
@@ -141,11 +143,14 @@ Description=$description
 After=network-online.target
 Wants=network-online.target
 
-# The default KillMode (control-group): stopping tandem stops its plugin
-# processes (its children) too; the resources they started are units of
-# their own (apache2, haproxy) or addresses, not in this cgroup.
+# KillMode=mixed: SIGTERM goes to tandem alone, which stops this node's
+# resources through its plugins (singletons first, so they move) and then the
+# plugins; whatever is left afterwards gets SIGKILL. The resources themselves
+# are units of their own (apache2, haproxy) or addresses, not in this cgroup.
 [Service]
 ExecStart=$exec_start
+KillMode=mixed
+TimeoutStopSec=120s
 Environment=PATH=/opt/tandem/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 Restart=on-failure
 RestartSec=2s

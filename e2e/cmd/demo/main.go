@@ -1,0 +1,118 @@
+// Command demo is the README's main job (`make demo`): it boots the
+// reference lab (holly, benji and the witness on director, e2e/cluster.toml)
+// with Tandem started on every member, waits until the live configuration
+// seeded from the cluster file runs (the VIP on one node, httpd-clone and
+// haproxy-clone on both), prints `tandem status` and six requests to the VIP,
+// and leaves the lab up. Run it as root after `make build`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tandem-ha/tandem/e2e/lab"
+	"github.com/tandem-ha/tandem/e2e/scenario"
+)
+
+func main() {
+	prefix := flag.String("prefix", lab.ReferencePrefix, "lab name prefix")
+	timeout := flag.Duration("timeout", 3*time.Minute, "deadline for the cluster to serve the VIP (node root build excluded)")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "demo: run as root (the lab creates network namespaces, a bridge and containers)")
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *prefix, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		fmt.Fprintf(os.Stderr, "demo: the lab is left as it is for a look: go run ./e2e/cmd/lab --prefix %s journal holly; take it down with: make lab-down\n", *prefix)
+		os.Exit(1)
+	}
+}
+
+func say(format string, a ...any) {
+	fmt.Printf("==> "+format+"\n", a...)
+}
+
+func run(ctx context.Context, prefix string, timeout time.Duration) error {
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "%s lab: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
+	}
+	say("booting the lab %q: holly, benji and the witness on director, each with tandem.service enabled", prefix)
+	upCtx, cancel := context.WithTimeout(ctx, 20*time.Minute) // a cold node root build takes about 1.5 min
+	l, err := lab.Up(upCtx, lab.Options{Prefix: prefix, StartTandem: true, Logf: logf})
+	cancel()
+	if err != nil {
+		return err
+	}
+	booted := time.Now()
+	c, err := scenario.New(l)
+	if err != nil {
+		return err
+	}
+	say("waiting for the cluster: quorum, the live configuration seeded from %s, %s on one node, %s on both",
+		lab.NodeConfig, c.VIPResource, strings.Join(c.Clones, " and "))
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := c.WaitConverged(wctx, c.Nodes[0], c.Nodes); err != nil {
+		return err
+	}
+	// Serving: the first answer through the VIP.
+	var first string
+	for first == "" {
+		body, err := c.Get(wctx, time.Second)
+		if err == nil {
+			first = body
+			break
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("the VIP %s does not answer: %v", c.VIP, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	serving := time.Since(booted)
+
+	out, err := c.Tandem(ctx, c.Nodes[0], "status")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n[root@%s ~]# tandem status\n%s\n", c.Nodes[0], out)
+	fmt.Printf("[root@%s ~]# tandem constraint\n", c.Nodes[0])
+	if out, err := c.Tandem(ctx, c.Nodes[0], "constraint"); err == nil {
+		fmt.Println(out)
+	} else {
+		return err
+	}
+	fmt.Printf("[root@host ~]# for i in 1 2 3 4 5 6; do curl http://%s/; done\n", c.VIP)
+	for i := 0; i < 6; i++ {
+		body, err := c.Get(ctx, 2*time.Second)
+		if err != nil {
+			fmt.Printf("curl: %v\n", err)
+			continue
+		}
+		fmt.Println(body)
+	}
+	fmt.Println()
+	say("lab booted to the VIP serving in %s", serving.Round(10*time.Millisecond))
+	say("the lab stays up. Look around:")
+	fmt.Printf(`      go run ./e2e/cmd/lab --prefix %[1]s exec holly tandem status      # any tandem command, on any member
+      go run ./e2e/cmd/lab --prefix %[1]s kill holly                    # a hard node failure (restart holly to boot it again)
+      go run ./e2e/cmd/lab --prefix %[1]s cut benji | heal benji       # a network partition
+      go run ./e2e/cmd/lab --prefix %[1]s journal benji                 # a member's journal
+      curl http://%[2]s/                                            # the VIP, from this host
+    Take it down with: make lab-down   (go run ./e2e/cmd/lab --prefix %[1]s down)
+`, prefix, c.VIP)
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
+	return nil
+}

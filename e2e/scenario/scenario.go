@@ -1,0 +1,227 @@
+// Package scenario drives the reference Active/Active cluster in an nspawn
+// lab (package e2e/lab): it reads `tandem status` from a node, waits for the
+// cluster to converge, watches every node's addresses for a VIP on two nodes
+// at once (the safety checker) and runs bounded HTTP client loops against the
+// VIP. The demo, the end-to-end tests and the failover benchmark share it.
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tandem-ha/tandem/e2e/lab"
+	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/status"
+)
+
+// Cluster is the reference scenario running in a lab.
+type Cluster struct {
+	Lab *lab.Lab
+	// VIP is the floating address and VIPResource its resource id.
+	VIP         netip.Addr
+	VIPResource string
+	// Nodes are the cluster's nodes (the witness excluded), Witness its name.
+	Nodes   []string
+	Witness string
+	// Clones are the clone ids every node should run.
+	Clones []string
+}
+
+// New reads the scenario from the lab's cluster file: the one "vip"
+// primitive, the clones and the members.
+func New(l *lab.Lab) (*Cluster, error) {
+	cfg := l.Config()
+	c := &Cluster{Lab: l}
+	for _, n := range cfg.Nodes {
+		c.Nodes = append(c.Nodes, n.Name)
+	}
+	if cfg.Witness != nil {
+		c.Witness = cfg.Witness.Name
+	}
+	for _, r := range cfg.Resources {
+		if r.Clone != nil {
+			c.Clones = append(c.Clones, r.Clone.ID)
+			continue
+		}
+		if r.Agent == "vip" {
+			if c.VIPResource != "" {
+				return nil, fmt.Errorf("%s: more than one vip resource (%s, %s)", l.ConfigFile(), c.VIPResource, r.ID)
+			}
+			ip, err := netip.ParseAddr(r.Params["ip"])
+			if err != nil {
+				return nil, fmt.Errorf("%s: resource %s: ip: %w", l.ConfigFile(), r.ID, err)
+			}
+			c.VIP, c.VIPResource = ip, r.ID
+		}
+	}
+	if c.VIPResource == "" {
+		return nil, fmt.Errorf("%s: no vip resource", l.ConfigFile())
+	}
+	return c, nil
+}
+
+// ClusterConfig returns the lab's cluster configuration.
+func (c *Cluster) ClusterConfig() *config.Config { return c.Lab.Config() }
+
+// Tandem runs `tandem ARGS...` in node and returns its output.
+func (c *Cluster) Tandem(ctx context.Context, node string, args ...string) (string, error) {
+	return c.Lab.Exec(ctx, node, append([]string{lab.NodeBinDir + "/tandem"}, args...)...)
+}
+
+// Status reads `tandem status --output json` from node.
+func (c *Cluster) Status(ctx context.Context, node string) (*status.Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := c.Tandem(ctx, node, "status", "--output", "json")
+	if err != nil {
+		return nil, err
+	}
+	var r status.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return nil, fmt.Errorf("%s: tandem status --output json: %w: %.200s", node, err, out)
+	}
+	return &r, nil
+}
+
+// Resource finds a resource of the report by its id or clone id.
+func Resource(r *status.Report, id string) *status.Resource {
+	for i := range r.ResourceList {
+		if r.ResourceList[i].ID == id || r.ResourceList[i].Clone == id {
+			return &r.ResourceList[i]
+		}
+	}
+	return nil
+}
+
+// StartedOn lists the nodes where the report says id is Started, sorted.
+func StartedOn(r *status.Report, id string) []string {
+	res := Resource(r, id)
+	if res == nil {
+		return nil
+	}
+	var on []string
+	for n, st := range res.Nodes {
+		if st == "Started" {
+			on = append(on, n)
+		}
+	}
+	sort.Strings(on)
+	return on
+}
+
+// Converged says whether the report shows the scenario running on nodes:
+// quorum, every clone started on exactly those nodes, the VIP started on
+// one of them, and no resource elsewhere. It returns what is missing.
+func (c *Cluster) Converged(r *status.Report, nodes []string) error {
+	var why []string
+	if !r.Quorum {
+		why = append(why, "no quorum")
+	}
+	want := append([]string(nil), nodes...)
+	sort.Strings(want)
+	for _, clone := range c.Clones {
+		if got := StartedOn(r, clone); strings.Join(got, " ") != strings.Join(want, " ") {
+			why = append(why, fmt.Sprintf("%s started on [%s], want [%s]", clone, strings.Join(got, " "), strings.Join(want, " ")))
+		}
+	}
+	vip := StartedOn(r, c.VIPResource)
+	if len(vip) != 1 || !contains(want, vip[0]) {
+		why = append(why, fmt.Sprintf("%s started on [%s], want one of [%s]", c.VIPResource, strings.Join(vip, " "), strings.Join(want, " ")))
+	}
+	if len(why) > 0 {
+		return errors.New(strings.Join(why, "; "))
+	}
+	return nil
+}
+
+// WaitConverged polls `tandem status` on from until the scenario runs on
+// nodes (see Converged), or ctx ends; it returns the last report.
+func (c *Cluster) WaitConverged(ctx context.Context, from string, nodes []string) (*status.Report, error) {
+	var last error
+	for {
+		r, err := c.Status(ctx, from)
+		if err == nil {
+			if err = c.Converged(r, nodes); err == nil {
+				return r, nil
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster did not converge on [%s]: %v", strings.Join(nodes, " "), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Holders lists the nodes whose interfaces carry the VIP now (a killed
+// node carries nothing).
+func (c *Cluster) Holders() ([]string, error) {
+	var on []string
+	for _, n := range c.Nodes {
+		addrs, err := c.Lab.Addrs(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range addrs {
+			if a.Addr() == c.VIP {
+				on = append(on, n)
+				break
+			}
+		}
+	}
+	return on, nil
+}
+
+// WaitHolder polls until exactly one node carries the VIP and returns it.
+func (c *Cluster) WaitHolder(ctx context.Context, not string) (string, error) {
+	for {
+		on, err := c.Holders()
+		if err == nil && len(on) == 1 && on[0] != not {
+			return on[0], nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("the VIP %s is on [%s] (err %v), want one node other than %q", c.VIP, strings.Join(on, " "), err, not)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Other returns the cluster node that is not n.
+func (c *Cluster) Other(n string) string {
+	for _, m := range c.Nodes {
+		if m != n {
+			return m
+		}
+	}
+	return ""
+}
+
+// HostPID returns the main pid of tandem.service in node.
+func (c *Cluster) HostPID(ctx context.Context, node string) (string, error) {
+	out, err := c.Lab.Exec(ctx, node, "systemctl", "show", "-p", "MainPID", "--value", "tandem.service")
+	if err != nil {
+		return "", err
+	}
+	pid := strings.TrimSpace(out)
+	if pid == "" || pid == "0" {
+		return "", fmt.Errorf("%s: tandem.service has no main process", node)
+	}
+	return pid, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
