@@ -66,7 +66,9 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 			"Monitor maps ActiveState: active is running, inactive is stopped, failed is a failure, and a unit that is " +
 			"activating or deactivating is waited for within the monitor's timeout. Before the first start a runtime drop-in " +
 			DropInPath(DefaultRuntimeDir, unit) + " sets Description=Cluster Controlled <unit> and Restart=no, so that restarts " +
-			"are the cluster's; disable the unit (systemctl disable) so that it does not start at boot either. " +
+			"are the cluster's. The start job of a Type=simple, exec or idle service only says that its process was spawned, so " +
+			"start watches such a service for " + StartConfirm.String() + " more and fails if it exits. " +
+			"Disable the unit (systemctl disable) so that it does not start at boot either. " +
 			"The agent takes no parameters.",
 		Actions: []sdk.ActionSpec{
 			{Name: "start", Timeout: 100 * time.Second},
@@ -132,6 +134,11 @@ func enabledWarning(s UnitState) string {
 	return fmt.Sprintf("warning: %s is enabled at boot, so systemd starts it before the cluster decides where it runs; run `systemctl disable %s`", s.Unit, s.Unit)
 }
 
+// StartConfirm is how long start watches a Type=simple, exec or idle
+// service after its job is done, so that a main process that exits at once
+// fails the start instead of the next monitor.
+const StartConfirm = 250 * time.Millisecond
+
 // Start installs the drop-in (reloading systemd when it changed), starts
 // the unit, waits for the job and then for the unit to be active.
 func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
@@ -163,7 +170,7 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 		slog.Warn(w, "unit", unit)
 		notes = append(notes, w)
 	}
-	reloaded, err := m.EnsureDropIn(ctx, unit, dropIn)
+	reloaded, err := m.ensureDropIn(ctx, unit, dropIn, &s)
 	if err != nil {
 		return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
 	}
@@ -192,6 +199,14 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 	if job != "done" {
 		return withNotes(sdk.Resultf(sdk.ErrGeneric, "start %s: job %s; %s; see journalctl -u %s", unit, job, s, unit), notes)
 	}
+	if s.ActiveState == "active" && s.SpawnOnly() {
+		// The job of a Type=simple service is done once its process is
+		// forked: a daemon that exits at once (bad option, port in use)
+		// would pass for started.
+		if s, err = m.Confirm(ctx, unit, s, StartConfirm); err != nil {
+			return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
+		}
+	}
 	// "done" for Type=simple means forked, not running: the state decides.
 	res := Classify(s)
 	switch res.Code {
@@ -200,7 +215,7 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 	case sdk.NotRunning:
 		res = sdk.Resultf(sdk.ErrGeneric, "start %s: the job succeeded but the unit is %s (it exited at once); see journalctl -u %s", unit, s, unit)
 	default:
-		res.Message = "start: " + res.Message
+		res.Message = fmt.Sprintf("start %s: the job succeeded but then %s", unit, res.Message)
 	}
 	return withNotes(res, notes)
 }

@@ -96,6 +96,7 @@ func (m *Manager) State(ctx context.Context, unit string) (UnitState, error) {
 		if err != nil {
 			return UnitState{}, fmt.Errorf("read the service state of %s: %w", unit, err)
 		}
+		s.Type, _ = sp["Type"].(string)
 		s.Result, _ = sp["Result"].(string)
 		s.MainPID, _ = sp["MainPID"].(uint32)
 		s.ExecMainCode, _ = sp["ExecMainCode"].(int32)
@@ -122,6 +123,39 @@ func (m *Manager) Settle(ctx context.Context, unit string) (UnitState, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// Confirm watches a unit that start just made active until it has stayed
+// active, with the same main process, for window (or until ctx's deadline
+// is near). It returns the settled state as soon as the unit leaves active
+// (a main process that exited at once), else the last state read.
+func (m *Manager) Confirm(ctx context.Context, unit string, s UnitState, window time.Duration) (UnitState, error) {
+	const poll = 20 * time.Millisecond
+	end := time.Now().Add(window)
+	if d, ok := ctx.Deadline(); ok {
+		// Keep a tenth of what is left for the answer.
+		if late := d.Add(-time.Until(d) / 10); late.Before(end) {
+			end = late
+		}
+	}
+	for time.Now().Before(end) {
+		t := time.NewTimer(min(poll, time.Until(end)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return s, nil
+		case <-t.C:
+		}
+		now, err := m.State(ctx, unit)
+		if err != nil {
+			return s, err
+		}
+		if now.ActiveState != "active" || now.MainPID != s.MainPID {
+			return m.Settle(ctx, unit)
+		}
+		s = now
+	}
+	return s, nil
 }
 
 type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
@@ -177,6 +211,12 @@ func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
 // says its view of the unit is out of date (a crash between the two). It
 // reports whether it reloaded.
 func (m *Manager) EnsureDropIn(ctx context.Context, unit, content string) (bool, error) {
+	return m.ensureDropIn(ctx, unit, content, nil)
+}
+
+// ensureDropIn is EnsureDropIn with the unit's state when the caller has
+// just read it (nil: read it here if needed), saving a D-Bus round trip.
+func (m *Manager) ensureDropIn(ctx context.Context, unit, content string, known *UnitState) (bool, error) {
 	path := DropInPath(m.runtimeDir, unit)
 	old, err := os.ReadFile(path)
 	changed := err != nil || !bytes.Equal(old, []byte(content))
@@ -192,11 +232,14 @@ func (m *Manager) EnsureDropIn(ctx context.Context, unit, content string) (bool,
 			return false, fmt.Errorf("drop-in for %s: %w", unit, err)
 		}
 	} else {
-		s, err := m.State(ctx, unit)
-		if err != nil {
-			return false, err
+		if known == nil {
+			s, err := m.State(ctx, unit)
+			if err != nil {
+				return false, err
+			}
+			known = &s
 		}
-		if !s.NeedDaemonReload {
+		if !known.NeedDaemonReload {
 			return false, nil
 		}
 	}

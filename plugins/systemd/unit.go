@@ -107,6 +107,7 @@ type UnitState struct {
 	ActiveState      string // active, reloading, inactive, failed, activating, deactivating
 	SubState         string // running, exited, dead, failed, start-pre, ...
 	UnitFileState    string // enabled, disabled, static, masked, ...
+	Type             string // services: simple, exec, forking, oneshot, notify, dbus, idle
 	Result           string // services: success, exit-code, signal, timeout, core-dump, ...
 	MainPID          uint32
 	ExecMainCode     int32 // CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3
@@ -124,6 +125,18 @@ func (s UnitState) Installed() bool {
 func (s UnitState) Transitional() bool {
 	switch s.ActiveState {
 	case "activating", "deactivating", "reloading", "refreshing":
+		return true
+	}
+	return false
+}
+
+// SpawnOnly reports whether a successful start job says no more than that
+// the main process was spawned (Type=simple, exec, idle): systemd cannot
+// tell whether it then exits at once. Forking, notify, dbus and oneshot
+// services report their readiness (or failure) in the job itself.
+func (s UnitState) SpawnOnly() bool {
+	switch s.Type {
+	case "simple", "exec", "idle":
 		return true
 	}
 	return false

@@ -84,6 +84,11 @@ func TestClassify(t *testing.T) {
 			t.Errorf("Classify(%+v) = %v %q; want %v with %q", c.s, r.Code, r.Message, c.want, c.msg)
 		}
 	}
+	for typ, want := range map[string]bool{"simple": true, "exec": true, "idle": true, "forking": false, "notify": false, "oneshot": false, "dbus": false, "": false} {
+		if got := (UnitState{Type: typ}).SpawnOnly(); got != want {
+			t.Errorf("SpawnOnly of Type=%q: %v", typ, got)
+		}
+	}
 	if !(UnitState{UnitFileState: "enabled"}).EnabledAtBoot() || (UnitState{UnitFileState: "disabled"}).EnabledAtBoot() {
 		t.Error("EnabledAtBoot")
 	}
