@@ -21,6 +21,7 @@ import (
 //	tandem.config                      ConfigChanged     the live configuration changed
 //	tandem.node.<node>                 NodeEvent         a member joined, left, was fenced
 //	tandem.log.<node>                  LogEvent          notable host messages for `tandem events`
+//	tandem.control.<node>              (request)         `tandem cluster start|stop` asks the node (host/daemon)
 //
 // Subscribe to "tandem.>" for everything.
 const SubjectPrefix = "tandem."
@@ -51,6 +52,9 @@ type Heartbeat struct {
 	Started     time.Time `json:"started"`
 	Build       string    `json:"build"`             // tandem version
 	Plugins     []string  `json:"plugins,omitempty"` // "name ok" / "name restarting"
+	// Stopped: the node's resource side is stopped (`tandem cluster stop`):
+	// it stays a bus member but the coordinator places nothing on it.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 func (Heartbeat) Kind() string      { return "heartbeat" }

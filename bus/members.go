@@ -23,7 +23,8 @@ type MemberStatus struct {
 	MetaCurrent bool            `json:"meta_current"` // its JetStream meta group has a leader and is caught up
 	Routes      int             `json:"routes"`       // other voters it has routes to
 	Daemons     []DaemonStatus  `json:"daemons,omitempty"`
-	Extra       json.RawMessage `json:"extra,omitempty"` // for later additions by the host
+	Stopped     bool            `json:"stopped,omitempty"` // a node whose resources are stopped (`tandem cluster stop`)
+	Extra       json.RawMessage `json:"extra,omitempty"`   // for later additions by the host
 }
 
 // DaemonStatus is one line of "Daemon Status": the host, its bus, each plugin.

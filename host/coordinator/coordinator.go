@@ -50,6 +50,10 @@ type Config struct {
 	// is online (nil: always). Plans wait for it: right after a start every
 	// node would look offline.
 	Settled func() bool
+	// Stopped says whether an online node's resources are stopped
+	// (`tandem cluster stop`; nil: none are). Such a node is planned as
+	// standby: its singletons move away and its clone instances stop.
+	Stopped func(node string) bool
 	// Live returns the current live configuration (nil Config: none yet).
 	Live   func() liveconfig.Revision
 	Logger *slog.Logger
@@ -351,6 +355,9 @@ func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.
 		status := policies.Offline
 		if _, ok := reports[n.Name]; ok && online[n.Name] {
 			status = policies.Online
+			if c.cfg.Stopped != nil && c.cfg.Stopped(n.Name) {
+				status = policies.Standby
+			}
 		}
 		st.Nodes = append(st.Nodes, policies.NodeState{Name: n.Name, Status: status})
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,9 @@ type Member struct {
 	pluginDir   string
 	svc         atomic.Pointer[services]
 	svcDone     chan struct{} // closed when the node's services have started or given up
+	stopped     atomic.Bool   // `tandem cluster stop`: this node's resources are stopped
+	stopMarker  string        // keeps stopped across restarts of the daemon (control.go)
+	stopMu      sync.Mutex
 }
 
 // Run starts the member and runs it until ctx ends, then shuts it down
@@ -115,6 +119,18 @@ func start(o Options) (*Member, error) {
 	_, _ = rand.Read(inc)
 	m := &Member{cfg: cfg, name: name, witness: o.Witness, build: o.Build, incarnation: hex.EncodeToString(inc),
 		started: time.Now(), log: log, server: srv, conn: conn, pluginDir: o.PluginDir, svcDone: make(chan struct{})}
+	if !o.Witness {
+		m.stopMarker = stopMarkerPath(o, cfg, name)
+		if mk, ok := loadStopped(m.stopMarker); ok {
+			m.stopped.Store(true)
+			log.Warn("this node's resources stay stopped: `tandem cluster stop` was run since the machine booted; `tandem cluster start "+name+"` starts them",
+				"since", mk.Since, "by", mk.By)
+		}
+		if err := m.serveControl(); err != nil {
+			m.shutdown()
+			return nil, fmt.Errorf("serving control requests: %w", err)
+		}
+	}
 	if _, err := bus.ServeMembers(conn, m.status); err != nil {
 		m.shutdown()
 		return nil, fmt.Errorf("serving pings: %w", err)
@@ -221,7 +237,7 @@ func (m *Member) keepLeaseLeader(ctx context.Context) {
 
 func (m *Member) heartbeat() {
 	hb := bus.Heartbeat{Node: m.name, Witness: m.witness, Incarnation: m.incarnation,
-		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build}
+		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build, Stopped: m.stopped.Load()}
 	if s := m.svc.Load(); s != nil {
 		hb.Plugins = s.pluginLines()
 	}
@@ -234,10 +250,14 @@ func (m *Member) heartbeat() {
 func (m *Member) status() bus.MemberStatus {
 	ns := m.server.NATS()
 	st := bus.MemberStatus{Name: m.name, Witness: m.witness, Incarnation: m.incarnation, Started: m.started,
-		Build: m.build, MetaCurrent: ns.JetStreamIsCurrent(), Routes: routedPeers(ns)}
+		Build: m.build, MetaCurrent: ns.JetStreamIsCurrent(), Routes: routedPeers(ns), Stopped: m.stopped.Load()}
 	st.Daemons = append(st.Daemons, bus.DaemonStatus{Name: "bus", State: busState(st)})
 	if !m.witness {
-		st.Daemons = append([]bus.DaemonStatus{{Name: "host", State: "active"}}, st.Daemons...)
+		state := "active"
+		if st.Stopped {
+			state = "inactive (cluster stopped)" // pcs: "pacemaker: inactive"
+		}
+		st.Daemons = append([]bus.DaemonStatus{{Name: "tandem", State: state}}, st.Daemons...)
 		if s := m.svc.Load(); s != nil {
 			st.Daemons = append(st.Daemons, s.daemonStatus()...)
 		}

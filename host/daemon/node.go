@@ -115,6 +115,10 @@ func (m *Member) startServices(ctx context.Context, pluginDir string) (*services
 	s.members, err = membership.New(m.conn, membership.DefaultDeadAfter, func(ch membership.Change) {
 		what := "left"
 		switch {
+		case ch.StopChanged && ch.Stopped:
+			what = "stopped its resources (cluster stop)"
+		case ch.StopChanged:
+			what = "started its resources again (cluster start)"
 		case ch.Online && ch.Rejoined:
 			what = "restarted"
 		case ch.Online:
@@ -125,8 +129,9 @@ func (m *Member) startServices(ctx context.Context, pluginDir string) (*services
 			return
 		}
 		if c := coordRef.Load(); c != nil {
-			// A node that left takes its actions with it: abort, replan.
-			c.Poke(ch.Member+" "+what, !ch.Online || ch.Rejoined)
+			// A node that left takes its actions with it: abort, replan. A
+			// node that stops must start nothing more: abort too.
+			c.Poke(ch.Member+" "+what, !ch.Online || ch.Rejoined || (ch.StopChanged && ch.Stopped))
 		}
 		if l := lrmRef.Load(); l != nil {
 			l.Notify()
@@ -151,7 +156,7 @@ func (m *Member) startServices(ctx context.Context, pluginDir string) (*services
 	}
 	lrmRef.Store(s.lrm)
 	s.coord = coordinator.New(coordinator.Config{Conn: m.conn, Node: m.name, Leases: s.leases, Failures: fails,
-		Online: online, Settled: settled, Live: live, Logger: m.log})
+		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log})
 	coordRef.Store(s.coord)
 
 	if err := store.Watch(ctx, func(r liveconfig.Revision) {

@@ -1,7 +1,9 @@
 // Package membership tells which members are alive, from their heartbeats
 // on the bus: a member is online from its first heartbeat until no heartbeat
 // has arrived for the dead-after interval. A new incarnation (the process
-// restarted) is reported as a rejoin.
+// restarted) is reported as a rejoin. A node's heartbeat also says whether
+// its resources are stopped (`tandem cluster stop`); a change of that flag is
+// reported too.
 package membership
 
 import (
@@ -24,6 +26,10 @@ type Change struct {
 	Witness     bool
 	Incarnation string
 	Rejoined    bool // online again with a new incarnation (it restarted)
+	// Stopped: the member's resources are stopped (`tandem cluster stop`).
+	Stopped bool
+	// StopChanged: only Stopped changed (`tandem cluster stop` or `start`).
+	StopChanged bool
 }
 
 // Tracker follows heartbeats.
@@ -44,6 +50,7 @@ type member struct {
 	incarnation string
 	witness     bool
 	online      bool
+	stopped     bool
 }
 
 // New starts tracking heartbeats on conn. onChange is called (from the
@@ -95,14 +102,16 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 	case m == nil:
 		m = &member{}
 		t.members[h.Node] = m
-		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation}
+		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation, Stopped: h.Stopped}
 	case !m.online:
 		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation,
-			Rejoined: m.incarnation != h.Incarnation}
+			Rejoined: m.incarnation != h.Incarnation, Stopped: h.Stopped}
 	case m.incarnation != h.Incarnation:
-		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation, Rejoined: true}
+		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation, Rejoined: true, Stopped: h.Stopped}
+	case m.stopped != h.Stopped:
+		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation, Stopped: h.Stopped, StopChanged: true}
 	}
-	m.last, m.incarnation, m.witness, m.online = now, h.Incarnation, h.Witness, true
+	m.last, m.incarnation, m.witness, m.online, m.stopped = now, h.Incarnation, h.Witness, true, h.Stopped
 	t.mu.Unlock()
 	if change != nil && t.onChange != nil {
 		t.onChange(*change)
@@ -148,6 +157,15 @@ func (t *Tracker) IsOnline(name string) bool {
 	defer t.mu.Unlock()
 	m := t.members[name]
 	return m != nil && m.online
+}
+
+// IsStopped says whether member is online with its resources stopped
+// (`tandem cluster stop`).
+func (t *Tracker) IsStopped(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.members[name]
+	return m != nil && m.online && m.stopped
 }
 
 // Incarnation is the member's current incarnation ("" if never seen).

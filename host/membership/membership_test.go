@@ -76,3 +76,40 @@ func TestJoinLeaveRejoin(t *testing.T) {
 		t.Errorf("b's changes: %v", bs)
 	}
 }
+
+// A heartbeat's stopped flag (`tandem cluster stop`) is tracked and its
+// changes are reported, without a rejoin.
+func TestStoppedFlag(t *testing.T) {
+	c := bustest.Start(t, bustest.Config(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	changes := make(chan Change, 16)
+	tr, err := New(conn, 5*time.Second, func(ch Change) { changes <- ch })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	conn.NC.Flush()
+	next := func() Change {
+		t.Helper()
+		select {
+		case ch := <-changes:
+			return ch
+		case <-time.After(10 * time.Second):
+			t.Fatal("no change reported")
+		}
+		return Change{}
+	}
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1"})
+	if ch := next(); !ch.Online || ch.Stopped || ch.StopChanged || tr.IsStopped("a") {
+		t.Errorf("join: %+v", ch)
+	}
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Stopped: true})
+	if ch := next(); !ch.Online || !ch.Stopped || !ch.StopChanged || ch.Rejoined || !tr.IsStopped("a") {
+		t.Errorf("stop: %+v, IsStopped %v", ch, tr.IsStopped("a"))
+	}
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Stopped: true})
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1"})
+	if ch := next(); ch.Stopped || !ch.StopChanged || tr.IsStopped("a") {
+		t.Errorf("start: %+v", ch)
+	}
+}
