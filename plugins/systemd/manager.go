@@ -5,16 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/dbus"
+	godbus "github.com/godbus/dbus/v5"
 )
 
-// ErrNoSystemd says that systemd cannot be reached on this node (not PID 1,
-// or no D-Bus access).
+// ErrNoSystemd says that systemd is not the init of this node, so no unit
+// can run here. A systemd that is the init but does not answer in time is
+// a plain error.
 var ErrNoSystemd = errors.New("systemd is not reachable over D-Bus")
 
 // Manager talks to the node's systemd over D-Bus: unit state, start, stop
@@ -47,6 +50,12 @@ func (m *Manager) Close() {
 	}
 }
 
+// bootedDir exists when systemd is the init of this system (sd_booted).
+const bootedDir = "/run/systemd/system"
+
+// retryEvery spaces the attempts to reach a systemd that is away.
+const retryEvery = 100 * time.Millisecond
+
 // connect returns the live connection, dialling systemd's private socket
 // first (no dbus-daemon needed, root only) and the system bus second.
 func (m *Manager) connect(ctx context.Context) (*dbus.Conn, error) {
@@ -63,44 +72,114 @@ func (m *Manager) connect(ctx context.Context) (*dbus.Conn, error) {
 	if err != nil {
 		var err2 error
 		if c, err2 = dbus.NewSystemConnectionContext(ctx); err2 != nil {
-			return nil, fmt.Errorf("%w (/run/systemd/private: %v; system bus: %v): is systemd PID 1 here, and is the plugin root?", ErrNoSystemd, err, err2)
+			return nil, &awayError{fmt.Errorf("(/run/systemd/private: %v; system bus: %v): is systemd PID 1 here, and is the plugin root?", err, err2)}
 		}
 	}
 	// systemd sends job signals (JobRemoved, which ends a wait) only to
 	// subscribed clients.
 	if err := c.Subscribe(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("%w: subscribe: %v", ErrNoSystemd, err)
+		return nil, &awayError{fmt.Errorf("subscribe: %w", err)}
 	}
 	m.conn = c
 	return c, nil
 }
 
+// awayError is a failure to reach systemd at all.
+type awayError struct{ err error }
+
+func (e *awayError) Error() string { return e.err.Error() }
+func (e *awayError) Unwrap() error { return e.err }
+
+// drop forgets c if it is still the current connection, so that the next
+// call dials again.
+func (m *Manager) drop(c *dbus.Conn) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conn == c {
+		m.conn.Close()
+		m.conn = nil
+	}
+}
+
+// transient reports whether err says systemd is away for a moment rather
+// than refusing the call: the connection broke (systemd re-executes itself
+// on upgrades, daemon-reexec, and drops every client), or the bus has no
+// systemd to deliver the call to.
+func transient(c *dbus.Conn, err error) bool {
+	if !c.Connected() || errors.Is(err, godbus.ErrClosed) {
+		return true
+	}
+	var name string
+	var de godbus.Error
+	var dp *godbus.Error
+	if errors.As(err, &de) {
+		name = de.Name
+	} else if errors.As(err, &dp) {
+		name = dp.Name
+	}
+	switch name {
+	case "org.freedesktop.DBus.Error.NoReply", "org.freedesktop.DBus.Error.Disconnected",
+		"org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner":
+		return true
+	}
+	return false
+}
+
+// do runs f on a live connection. While systemd is away (re-executing,
+// reloading the bus) it reconnects and tries again every retryEvery until
+// ctx ends: a monitor must not fail, nor report "not installed", because
+// systemd was busy for a second. The error of a node without systemd as
+// init wraps ErrNoSystemd.
+func (m *Manager) do(ctx context.Context, f func(*dbus.Conn) error) error {
+	for {
+		c, err := m.connect(ctx)
+		if err == nil {
+			if err = f(c); err == nil || !transient(c, err) {
+				return err
+			}
+			m.drop(c)
+		} else if _, serr := os.Stat(bootedDir); serr != nil {
+			return fmt.Errorf("%w: systemd is not the init of this system (no %s): %v", ErrNoSystemd, bootedDir, err)
+		}
+		slog.Info("systemd is away; trying again until the operation's deadline", "error", err)
+		t := time.NewTimer(retryEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("systemd did not answer before the operation's deadline: %w", err)
+		case <-t.C:
+		}
+	}
+}
+
 // State reads a unit's state. A unit systemd has no file for has LoadState
 // "not-found" (no error).
 func (m *Manager) State(ctx context.Context, unit string) (UnitState, error) {
-	c, err := m.connect(ctx)
-	if err != nil {
-		return UnitState{}, err
-	}
-	props, err := c.GetUnitPropertiesContext(ctx, unit)
+	s := UnitState{Unit: unit}
+	err := m.do(ctx, func(c *dbus.Conn) error {
+		props, err := c.GetUnitPropertiesContext(ctx, unit)
+		if err != nil {
+			return err
+		}
+		str := func(k string) string { v, _ := props[k].(string); return v }
+		s.LoadState, s.ActiveState, s.SubState, s.UnitFileState = str("LoadState"), str("ActiveState"), str("SubState"), str("UnitFileState")
+		s.NeedDaemonReload, _ = props["NeedDaemonReload"].(bool)
+		if filepath.Ext(unit) == ".service" && s.Installed() {
+			sp, err := c.GetUnitTypePropertiesContext(ctx, unit, "Service")
+			if err != nil {
+				return err
+			}
+			s.Type, _ = sp["Type"].(string)
+			s.Result, _ = sp["Result"].(string)
+			s.MainPID, _ = sp["MainPID"].(uint32)
+			s.ExecMainCode, _ = sp["ExecMainCode"].(int32)
+			s.ExecMainStatus, _ = sp["ExecMainStatus"].(int32)
+		}
+		return nil
+	})
 	if err != nil {
 		return UnitState{}, fmt.Errorf("read the state of %s: %w", unit, err)
-	}
-	s := UnitState{Unit: unit}
-	str := func(k string) string { v, _ := props[k].(string); return v }
-	s.LoadState, s.ActiveState, s.SubState, s.UnitFileState = str("LoadState"), str("ActiveState"), str("SubState"), str("UnitFileState")
-	s.NeedDaemonReload, _ = props["NeedDaemonReload"].(bool)
-	if filepath.Ext(unit) == ".service" && s.Installed() {
-		sp, err := c.GetUnitTypePropertiesContext(ctx, unit, "Service")
-		if err != nil {
-			return UnitState{}, fmt.Errorf("read the service state of %s: %w", unit, err)
-		}
-		s.Type, _ = sp["Type"].(string)
-		s.Result, _ = sp["Result"].(string)
-		s.MainPID, _ = sp["MainPID"].(uint32)
-		s.ExecMainCode, _ = sp["ExecMainCode"].(int32)
-		s.ExecMainStatus, _ = sp["ExecMainStatus"].(int32)
 	}
 	return s, nil
 }
@@ -160,22 +239,65 @@ func (m *Manager) Confirm(ctx context.Context, unit string, s UnitState, window 
 
 type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
 
+// jobUnknown is the result of a job whose end the Manager could not see:
+// systemd dropped the connection while it ran (it keeps the job across a
+// re-execution). The unit's state says how it went.
+const jobUnknown = "unknown"
+
 // job enqueues a job ("replace" mode, as systemctl does) and waits for its
-// result: done, canceled, timeout, failed, dependency or skipped.
+// result: done, canceled, timeout, failed, dependency, skipped, or
+// jobUnknown.
 func (m *Manager) job(ctx context.Context, what, unit string, f func(*dbus.Conn) jobFunc) (string, error) {
-	c, err := m.connect(ctx)
-	if err != nil {
-		return "", err
-	}
 	ch := make(chan string, 1) // buffered: the connection never blocks on us
-	if _, err := f(c)(ctx, unit, "replace", ch); err != nil {
+	var c *dbus.Conn
+	var id int
+	err := m.do(ctx, func(conn *dbus.Conn) error {
+		c = conn
+		var err error
+		id, err = f(conn)(ctx, unit, "replace", ch)
+		return err
+	})
+	if err != nil {
 		return "", fmt.Errorf("%s %s: %w", what, unit, err)
 	}
-	select {
-	case r := <-ch:
-		return r, nil
-	case <-ctx.Done():
-		return "", fmt.Errorf("%s %s: no job result before the operation's deadline: %w", what, unit, ctx.Err())
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-ch:
+			return r, nil
+		case <-ctx.Done():
+			return "", fmt.Errorf("%s %s: no job result before the operation's deadline: %w", what, unit, ctx.Err())
+		case <-tick.C:
+		}
+		if c.Connected() {
+			continue
+		}
+		// The signal will not come on this connection: wait for the job
+		// to leave systemd's queue on a new one.
+		m.drop(c)
+		for {
+			var queued bool
+			err := m.do(ctx, func(conn *dbus.Conn) error {
+				jobs, err := conn.ListJobsContext(ctx)
+				queued = false
+				for _, j := range jobs {
+					queued = queued || int(j.Id) == id
+				}
+				return err
+			})
+			if err != nil {
+				return "", fmt.Errorf("%s %s: %w", what, unit, err)
+			}
+			if !queued {
+				return jobUnknown, nil
+			}
+			select {
+			case <-ctx.Done():
+				return "", fmt.Errorf("%s %s: no job result before the operation's deadline: %w", what, unit, ctx.Err())
+			case <-tick.C:
+			}
+		}
 	}
 }
 
@@ -196,11 +318,8 @@ func (m *Manager) Reload(ctx context.Context, unit string) (string, error) {
 
 // ResetFailed clears the unit's failed state (systemctl reset-failed).
 func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
-	c, err := m.connect(ctx)
+	err := m.do(ctx, func(c *dbus.Conn) error { return c.ResetFailedUnitContext(ctx, unit) })
 	if err != nil {
-		return err
-	}
-	if err := c.ResetFailedUnitContext(ctx, unit); err != nil {
 		return fmt.Errorf("reset-failed %s: %w", unit, err)
 	}
 	return nil
@@ -243,11 +362,7 @@ func (m *Manager) ensureDropIn(ctx context.Context, unit, content string, known 
 			return false, nil
 		}
 	}
-	c, err := m.connect(ctx)
-	if err != nil {
-		return false, err
-	}
-	if err := c.ReloadContext(ctx); err != nil {
+	if err := m.do(ctx, func(c *dbus.Conn) error { return c.ReloadContext(ctx) }); err != nil {
 		return false, fmt.Errorf("daemon-reload after writing %s: %w", path, err)
 	}
 	return true, nil
