@@ -43,8 +43,9 @@ func (r result) String() string {
 // order, and prints each outcome as a JSON line. Operations: validate,
 // start, stop, monitor, probe (through the supervisor, as the host runs
 // them), and "systemctl-start" / "systemctl-stop" (systemctl on the
-// agent's unit, timed the same way, for comparison). An operation may
-// carry its timeout: "monitor@5s".
+// agent's unit, timed the same way, for comparison), and "run:<shell
+// command>" between operations. An operation may carry its timeout:
+// "monitor@5s".
 //
 //	driver [-id rsc] [-p k=v]... [-view json] agent op...
 func driver(pluginDir string, args []string) int {
@@ -94,7 +95,8 @@ func driver(pluginDir string, args []string) int {
 	}
 	for _, op := range ops {
 		name, timeout := op, 30*time.Second
-		if n, t, ok := strings.Cut(op, "@"); ok {
+		name, arg, _ := strings.Cut(name, ":")
+		if n, t, ok := strings.Cut(name, "@"); ok {
 			name = n
 			if timeout, err = time.ParseDuration(t); err != nil {
 				fmt.Fprintln(os.Stderr, "driver:", err)
@@ -106,6 +108,17 @@ func driver(pluginDir string, args []string) int {
 		case "validate":
 			out := sup.Validate(context.Background(), agent, params, timeout)
 			r = result{Code: out.Code, Message: out.Message, Duration: out.Duration, TimedOut: out.TimedOut}
+		case "run":
+			// "run:systemctl daemon-reexec": a command between operations,
+			// while the plugins stay up.
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			began := time.Now()
+			out, err := exec.CommandContext(ctx, "sh", "-c", arg).CombinedOutput()
+			r = result{Duration: time.Since(began), Message: strings.TrimSpace(string(out))}
+			cancel()
+			if err != nil {
+				r.Code, r.Message = sdk.ErrGeneric, strings.TrimSpace(err.Error()+": "+r.Message)
+			}
 		case "systemctl-start", "systemctl-stop":
 			_, typ, _ := strings.Cut(agent, ":")
 			unit, err := systemd.UnitName(typ)

@@ -169,7 +169,7 @@ func (n *node) drive(t *testing.T, flags []string, agent string, ops ...string) 
 		t.Logf("%s %s", agent, r)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("TANDEM_SYSTEMDTEST_LOG") == "1" {
 			t.Logf("driver output for %s %v:\n%s", agent, ops, out)
 		}
 	})
@@ -267,6 +267,23 @@ func TestSystemdAgent(t *testing.T) {
 		if _, err := get(hollyAddr.String()); err == nil {
 			t.Error("Apache still answers after stop")
 		}
+	})
+
+	t.Run("daemon-reexec", func(t *testing.T) {
+		// systemd re-executes itself on upgrades, dropping every D-Bus
+		// connection: the plugin, still up, must reconnect, not fail a
+		// monitor (which would make the cluster recover a running unit).
+		check(t, n.drive(t, nil, "systemd:apache2", "start", "run:systemctl daemon-reexec", "monitor", "monitor",
+			"run:systemctl daemon-reexec", "stop", "monitor"),
+			ok(), ok(), ok("active (running)"), ok(), ok(), ok("stopped"), notRunning())
+		// Monitors while systemd re-executes (about 0.3 s here).
+		ops := []string{"start", "run:systemctl daemon-reexec >/dev/null 2>&1 &"}
+		want := []expect{ok(), ok()}
+		for range 40 {
+			ops = append(ops, "monitor")
+			want = append(want, ok("active (running)"))
+		}
+		check(t, n.drive(t, nil, "systemd:apache2", append(ops, "stop")...), append(want, ok())...)
 	})
 
 	t.Run("fails-on-start", func(t *testing.T) {
