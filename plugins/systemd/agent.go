@@ -196,7 +196,8 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 	if err != nil {
 		return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
 	}
-	if job != "done" {
+	// jobUnknown (systemd re-executed during the job): the state decides.
+	if job != "done" && job != jobUnknown {
 		return withNotes(sdk.Resultf(sdk.ErrGeneric, "start %s: job %s; %s; see journalctl -u %s", unit, job, s, unit), notes)
 	}
 	if s.ActiveState == "active" && s.SpawnOnly() {

@@ -275,6 +275,7 @@ func (m *Manager) job(ctx context.Context, what, unit string, f func(*dbus.Conn)
 		}
 		// The signal will not come on this connection: wait for the job
 		// to leave systemd's queue on a new one.
+		slog.Info("connection to systemd lost during a job; following it on a new one", "job", what, "unit", unit, "id", id)
 		m.drop(c)
 		for {
 			var queued bool
