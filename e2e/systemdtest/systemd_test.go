@@ -284,6 +284,10 @@ func TestSystemdAgent(t *testing.T) {
 			want = append(want, ok("active (running)"))
 		}
 		check(t, n.drive(t, nil, "systemd:apache2", append(ops, "stop")...), append(want, ok())...)
+		// A start job (1.5 s of ExecStartPre) during which systemd
+		// re-executes: its result comes on no connection of ours.
+		check(t, n.drive(t, nil, "systemd:tdsys-slow", "run:(sleep 1; systemctl daemon-reexec) >/dev/null 2>&1 &", "start", "monitor", "stop"),
+			ok(), ok("active (running)"), ok(), ok())
 	})
 
 	t.Run("fails-on-start", func(t *testing.T) {
