@@ -108,6 +108,9 @@ func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Resul
 	if !s.Installed() {
 		return notInstalled(unit)
 	}
+	if s.LoadState == "masked" {
+		return masked(unit)
+	}
 	msg := s.String()
 	if w := enabledWarning(s); w != "" {
 		msg += "; " + w
@@ -117,6 +120,10 @@ func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Resul
 
 func notInstalled(unit string) sdk.Result {
 	return sdk.Resultf(sdk.ErrNotInstalled, "%s is not installed on this node (systemd has no unit file for it; install its package or fix the name)", unit)
+}
+
+func masked(unit string) sdk.Result {
+	return sdk.Resultf(sdk.ErrNotInstalled, "%s is masked on this node; `systemctl unmask %s` to let the cluster start it", unit, unit)
 }
 
 // systemdError is the result for a failure to reach or ask systemd.
@@ -163,7 +170,7 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 		return notInstalled(unit)
 	}
 	if s.LoadState == "masked" {
-		return sdk.Resultf(sdk.ErrNotInstalled, "%s is masked on this node; `systemctl unmask %s` to let the cluster start it", unit, unit)
+		return masked(unit)
 	}
 	var notes []string
 	if w := enabledWarning(s); w != "" {

@@ -89,8 +89,10 @@ func DropIn(unit string, extra ...string) string {
 	b.WriteString("# It lives under /run and is gone at reboot. Do not edit: the next start rewrites it.\n")
 	b.WriteString("[Unit]\n")
 	fmt.Fprintf(&b, "Description=Cluster Controlled %s\n", stem)
-	// Stopped after tandem at shutdown, so the cluster can stop it in order.
-	b.WriteString("Before=tandem.service\n")
+	// No ordering against tandem.service: with Before=tandem.service (as
+	// Pacemaker's drop-in has for pacemaker.service) a stop job for this unit
+	// waits for tandem's own stop job, so tandem could not stop its
+	// resources while it stops (the job would hang until the op timeout).
 	if strings.HasSuffix(unit, ".service") {
 		b.WriteString("\n[Service]\nRestart=no\n")
 		for _, l := range extra {
@@ -165,7 +167,7 @@ func (s UnitState) String() string {
 
 // Classify maps a settled unit state to a monitor result: active (any
 // sub-state, "exited" for a oneshot with RemainAfterExit) is running,
-// inactive is cleanly stopped, failed is a failure. A unit still in
+// inactive is cleanly stopped, failed is a failure, masked or not. A unit still in
 // transition at the monitor's deadline is a failure too: it neither runs
 // nor has stopped.
 func Classify(s UnitState) sdk.Result {
@@ -173,7 +175,12 @@ func Classify(s UnitState) sdk.Result {
 	case !s.Installed():
 		return sdk.Resultf(sdk.NotRunning, "%s is not installed on this node", s.Unit)
 	case s.LoadState == "masked":
-		return sdk.Resultf(sdk.NotRunning, "%s is masked", s.Unit)
+		// A mask does not stop a running unit: it is classified by its
+		// state like any other, or the cluster would start a second copy.
+		r := Classify(UnitState{Unit: s.Unit, LoadState: "loaded", ActiveState: s.ActiveState, SubState: s.SubState,
+			Result: s.Result, ExecMainCode: s.ExecMainCode, ExecMainStatus: s.ExecMainStatus})
+		r.Message += "; the unit is masked"
+		return r
 	}
 	switch s.ActiveState {
 	case "active", "reloading", "refreshing":

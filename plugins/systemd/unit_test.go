@@ -76,6 +76,7 @@ func TestClassify(t *testing.T) {
 		{UnitState{LoadState: "loaded", ActiveState: "activating", SubState: "start"}, sdk.ErrGeneric, "still activating"},
 		{UnitState{LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}, sdk.NotRunning, "not installed"},
 		{UnitState{LoadState: "masked", ActiveState: "inactive"}, sdk.NotRunning, "masked"},
+		{UnitState{LoadState: "masked", ActiveState: "active", SubState: "running"}, sdk.OK, "active (running); the unit is masked"},
 	}
 	for _, c := range cases {
 		c.s.Unit = "u.service"
