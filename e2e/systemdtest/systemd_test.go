@@ -357,6 +357,19 @@ func TestSystemdAgent(t *testing.T) {
 			ok(warn, "systemctl disable tdsys-sleep.service"), ok("started", warn), ok(), ok())
 	})
 
+	t.Run("masked", func(t *testing.T) {
+		// Masking does not stop a running unit: monitor must still see
+		// it running, or the cluster would start a second copy elsewhere.
+		// (A runtime mask in /run beats apache2's unit in /lib, not a
+		// unit in /etc.)
+		check(t, n.drive(t, nil, "systemd:apache2", "start"), ok())
+		n.sh(t, "systemctl", "mask", "--runtime", "apache2.service")
+		defer n.sh(t, "systemctl", "unmask", "--runtime", "apache2.service")
+		check(t, n.drive(t, nil, "systemd:apache2", "monitor", "validate", "stop", "monitor", "start", "stop"),
+			ok("active (running)", "masked"), expect{sdk.ErrNotInstalled, []string{"masked"}}, ok(), notRunning("masked"),
+			expect{sdk.ErrNotInstalled, []string{"masked", "systemctl unmask"}}, ok())
+	})
+
 	t.Run("haproxy-unit", func(t *testing.T) {
 		// haproxy.service (the default unit) on a rendered configuration,
 		// balancing to holly's Apache.
