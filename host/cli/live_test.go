@@ -35,8 +35,16 @@ type liveCluster struct {
 	dir     string
 	conf    string
 	state   string
-	cancels []context.CancelFunc
-	dones   []chan error
+	plugins string
+	mu      sync.Mutex
+	members map[string]*liveMember
+}
+
+// liveMember is one in-process member: cancel stops it, done says it
+// stopped.
+type liveMember struct {
+	cancel context.CancelFunc
+	done   chan error
 }
 
 func newLiveCluster(t *testing.T) *liveCluster {
@@ -84,38 +92,29 @@ address = "127.0.0.1"
 client_port = %d
 cluster_port = %d
 `, filepath.Join(dir, "data"), key, p[0], p[1], p[2], p[3], p[4], p[5])
-	lc := &liveCluster{t: t, dir: dir, conf: filepath.Join(dir, "cluster.toml"), state: filepath.Join(dir, "state")}
+	lc := &liveCluster{t: t, dir: dir, conf: filepath.Join(dir, "cluster.toml"), state: filepath.Join(dir, "state"),
+		plugins: plugins, members: map[string]*liveMember{}}
 	if err := os.WriteFile(lc.conf, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, c := range lc.cancels {
-			c()
-		}
-		for _, d := range lc.dones {
-			select {
-			case <-d:
-			case <-time.After(60 * time.Second):
-				t.Errorf("a member did not stop within 60 s")
-			}
+		for _, name := range []string{"holly", "benji", "director"} {
+			lc.stopMember(name)
 		}
 		for _, pid := range lc.pids() {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
 	for _, name := range []string{"holly", "benji", "director"} {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		o := daemon.Options{ConfigPath: lc.conf, Node: name, PluginDir: plugins, DataDir: filepath.Join(dir, "data", name),
-			Logger: bustest.Logger().With("test-member", name)}
-		if name == "director" {
-			o.Node, o.Witness = "", true
-		}
-		go func() { done <- daemon.Run(ctx, o) }()
-		lc.cancels, lc.dones = append(lc.cancels, cancel), append(lc.dones, done)
+		lc.startMember(name)
 	}
 	// Ready when both nodes answer state requests, probed.
 	bustest.CheckFor(t, 60*time.Second, 100*time.Millisecond, func() error {
+		// status is bounded by its --wait; the commands on the live
+		// configuration would wait up to 15 s for a bus without quorum.
+		if out, _, code := lc.run("status", "--wait", "500ms"); code != 0 {
+			return fmt.Errorf("status: exit %d %s", code, out)
+		}
 		out, _, code := lc.run("resource", "list")
 		if code != 0 {
 			return fmt.Errorf("resource list: exit %d %s", code, out)
@@ -124,19 +123,69 @@ cluster_port = %d
 		if code != 0 {
 			return errors.New("no live configuration yet")
 		}
+		s, err := openSession(lc.conf)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		cur, err := s.current()
+		if err != nil {
+			return err
+		}
+		reps := s.reports(cur.Config, time.Second)
+		if len(reps) != 2 || !reps[0].Probed || !reps[1].Probed {
+			return fmt.Errorf("%d nodes answer state requests: %+v", len(reps), reps)
+		}
 		return nil
 	})
 	return lc
 }
 
+// startMember runs member name (daemon.Run) in this process.
+func (lc *liveCluster) startMember(name string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	o := daemon.Options{ConfigPath: lc.conf, Node: name, PluginDir: lc.plugins, DataDir: filepath.Join(lc.dir, "data", name),
+		Logger: bustest.Logger().With("test-member", name)}
+	if name == "director" {
+		o.Node, o.Witness = "", true
+	}
+	go func() { done <- daemon.Run(ctx, o) }()
+	lc.mu.Lock()
+	lc.members[name] = &liveMember{cancel: cancel, done: done}
+	lc.mu.Unlock()
+}
+
+// stopMember stops member name as a SIGTERM would and waits for it.
+func (lc *liveCluster) stopMember(name string) {
+	lc.mu.Lock()
+	m := lc.members[name]
+	delete(lc.members, name)
+	lc.mu.Unlock()
+	if m == nil {
+		return
+	}
+	m.cancel()
+	select {
+	case <-m.done:
+	case <-time.After(60 * time.Second):
+		lc.t.Errorf("%s did not stop within 60 s", name)
+	}
+}
+
 // run runs one tandem command in-process; --config is added at the end.
 func (lc *liveCluster) run(args ...string) (stdout, stderr string, code int) {
+	return lc.runContext(context.Background(), args...)
+}
+
+// runContext runs a command with ctx (as Ctrl-C would end it).
+func (lc *liveCluster) runContext(ctx context.Context, args ...string) (stdout, stderr string, code int) {
 	root := NewRoot()
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	root.SetArgs(append(append([]string{}, args...), "--config", lc.conf))
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err != nil {
 		code = 1
 		var ee *ExitError

@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,32 +25,62 @@ func init() { register(newStatusCmd) }
 
 func newStatusCmd() *cobra.Command {
 	var cfgPath, output string
-	var wait time.Duration
+	var wait, interval time.Duration
+	var watch bool
+	var count int
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the cluster: members online, quorum, daemons",
+		Short: "Show the cluster: members online, quorum, resources, daemons",
 		Long: `status asks every member it can reach over the bus and prints the cluster in
 the layout of pcs status. Members that do not answer within --wait are shown
-OFFLINE; the partition has quorum when a majority of voters (nodes and the
-witness) answer. It exits 0 with quorum, 1 without, 2 on bad input.`,
+OFFLINE, and so are nodes stopped with tandem cluster stop (their bus member
+still votes: Daemon Status shows them "inactive (cluster stopped)"); the
+partition has quorum when a majority of voters (nodes and the witness)
+answer. A warning says when the live configuration differs from the local
+cluster file.
+
+--watch redraws the status every --interval until Ctrl-C (or --count
+times): the screen is cleared first on a terminal; otherwise the reports
+follow each other, separated by a blank line.
+
+It exits 0 with quorum, 1 without, 2 on bad input; with --watch, 0.`,
 		Example: `  tandem status
-  tandem status --output json`,
+  tandem status --output json
+  tandem status --watch
+  tandem status --watch --interval 5s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
 				return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--output %q: want text or json", output)}
 			}
+			if watch && interval <= 0 {
+				return badInput("--interval %s: want a positive duration", interval)
+			}
+			if !watch && (count != 0 || cmd.Flags().Changed("interval")) {
+				return badInput("--interval and --count go with --watch")
+			}
 			cfg, err := config.Load(cfgPath)
 			if err != nil {
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
-			r := gatherStatus(cfg, wait)
-			if output == "json" {
-				if err := status.WriteJSON(cmd.OutOrStdout(), r); err != nil {
-					return err
+			src := &statusSource{cfg: cfg, path: cfgPath}
+			defer src.close()
+			w := cmd.OutOrStdout()
+			write := func(w io.Writer, r status.Report) error {
+				if output == "json" {
+					return status.WriteJSON(w, r)
 				}
-			} else {
-				status.WriteText(cmd.OutOrStdout(), r)
+				status.WriteText(w, r)
+				return nil
+			}
+			if watch {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return watchStatus(ctx, w, src, wait, interval, count, write)
+			}
+			r := src.gather(wait)
+			if err := write(w, r); err != nil {
+				return err
 			}
 			if !r.Quorum {
 				return &ExitError{Code: 1, Err: fmt.Errorf("partition without quorum")}
@@ -56,41 +91,125 @@ witness) answer. It exits 0 with quorum, 1 without, 2 on bad input.`,
 	configFlag(cmd, &cfgPath)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.Flags().DurationVar(&wait, "wait", time.Second, "how long to wait for members to answer")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "redraw the status every --interval until Ctrl-C")
+	cmd.Flags().DurationVar(&interval, "interval", 2*time.Second, "with --watch: time between refreshes")
+	cmd.Flags().IntVar(&count, "count", 0, "with --watch: stop after this many refreshes (0: until Ctrl-C)")
 	return cmd
 }
 
-// gatherStatus asks the reachable members; an unreachable bus yields a report
+// clearScreen moves a terminal's cursor home and clears it.
+const clearScreen = "\x1b[H\x1b[2J"
+
+// watchStatus prints the status every interval until ctx ends or count
+// reports were printed (count 0: no limit). On a terminal each report
+// replaces the previous one; elsewhere reports are separated by a blank
+// line.
+func watchStatus(ctx context.Context, w io.Writer, src *statusSource, wait, interval time.Duration, count int,
+	write func(io.Writer, status.Report) error) error {
+	tty := isTerminal(w)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for n := 0; count == 0 || n < count; n++ {
+		if n > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+		r := src.gather(wait)
+		if ctx.Err() != nil {
+			return nil
+		}
+		// Render first, then draw at once: no flicker on a slow bus.
+		var buf bytes.Buffer
+		if err := write(&buf, r); err != nil {
+			return err
+		}
+		switch {
+		case tty:
+			fmt.Fprint(w, clearScreen)
+		case n > 0:
+			fmt.Fprintln(w)
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isTerminal says whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// statusSource gathers reports over one bus connection, made on first use
+// and made again after it was lost (a watch outlives member restarts).
+type statusSource struct {
+	cfg  *config.Config
+	path string // the local cluster file, for the live-config warning
+	conn *bus.Conn
+}
+
+func (s *statusSource) close() {
+	if s.conn != nil {
+		s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// gather asks the reachable members; an unreachable bus yields a report
 // with every member offline and the reason.
-func gatherStatus(cfg *config.Config, wait time.Duration) status.Report {
+func (s *statusSource) gather(wait time.Duration) status.Report {
+	cfg := s.cfg
 	var answers []bus.MemberStatus
 	reason := ""
-	conn, err := cliConnect(cfg)
-	if err != nil {
-		reason = err.Error()
-	} else {
-		defer conn.Close()
-		answers, err = bus.GatherMembers(conn, len(cfg.Members()), wait)
+	if s.conn != nil && s.conn.NC.IsClosed() {
+		s.close()
+	}
+	if s.conn == nil {
+		conn, err := cliConnect(cfg)
+		if err != nil {
+			reason = err.Error()
+		} else {
+			s.conn = conn
+		}
+	}
+	if s.conn != nil {
+		var err error
+		answers, err = bus.GatherMembers(s.conn, len(cfg.Members()), wait)
 		if err != nil {
 			reason = err.Error()
 		}
 	}
 	r := status.Build(cfg, answers, time.Now())
 	r.Unreachable = reason
-	if conn != nil && len(answers) > 0 {
-		addClusterState(conn, cfg, &r, wait)
+	if s.conn != nil && len(answers) > 0 {
+		addClusterState(s.conn, cfg, s.path, &r, wait)
 	}
 	return r
 }
 
 // addClusterState adds what the cluster runs: the live configuration's
-// resources as the nodes report them, the coordinator and the fail-counts.
-func addClusterState(conn *bus.Conn, fileCfg *config.Config, r *status.Report, wait time.Duration) {
+// resources as the nodes report them, the coordinator and the fail-counts,
+// and whether the live configuration is the local file's.
+func addClusterState(conn *bus.Conn, fileCfg *config.Config, filePath string, r *status.Report, wait time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
 	defer cancel()
 	cfg := fileCfg
 	if store, err := liveconfig.Open(ctx, conn); err == nil {
 		if rev, err := store.Current(ctx); err == nil && rev.Config != nil {
 			cfg = rev.Config
+			r.Live = &status.LiveConfig{Revision: rev.Rev, File: filePath}
+			if local, err := config.Encode(fileCfg); err == nil && string(local) != rev.TOML {
+				r.Live.DiffersFromFile = true
+			}
 		}
 	}
 	online := 0

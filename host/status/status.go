@@ -35,6 +35,18 @@ type Report struct {
 	ResourceList []Resource `json:"resources,omitempty"`
 	// Failures are the fail-counts, as `Failed Resource Actions`.
 	Failures []Failure `json:"failures,omitempty"`
+	// Live is the live configuration's revision and whether it differs
+	// from the local cluster file (nil when it could not be read).
+	Live *LiveConfig `json:"live_config,omitempty"`
+}
+
+// LiveConfig says which configuration the cluster runs.
+type LiveConfig struct {
+	Revision uint64 `json:"revision"`
+	File     string `json:"file"` // the local cluster file
+	// DiffersFromFile: the live configuration is not the local file's (it
+	// was edited with tandem commands, or the file was changed since).
+	DiffersFromFile bool `json:"differs_from_file"`
 }
 
 // Resource is one configured primitive or clone and its state.
@@ -121,8 +133,12 @@ func nodesIn(res Resource, word string) []string {
 
 // Member is one node or the witness.
 type Member struct {
-	Name    string             `json:"name"`
-	Online  bool               `json:"online"`
+	Name   string `json:"name"`
+	Online bool   `json:"online"` // its daemon answers
+	// Stopped: a node whose resources are stopped (`tandem cluster stop`);
+	// its bus member is up (it votes) but it runs nothing, so it is listed
+	// OFFLINE as pcs lists a node whose Pacemaker is stopped.
+	Stopped bool               `json:"stopped,omitempty"`
 	Build   string             `json:"build,omitempty"`
 	Since   time.Time          `json:"since,omitempty"`
 	Daemons []bus.DaemonStatus `json:"daemons,omitempty"`
@@ -143,7 +159,7 @@ func Build(cfg *config.Config, answers []bus.MemberStatus, now time.Time) Report
 		a, ok := byName[name]
 		m := Member{Name: name, Online: ok}
 		if ok {
-			m.Build, m.Since, m.Daemons = a.Build, a.Started, a.Daemons
+			m.Build, m.Since, m.Daemons, m.Stopped = a.Build, a.Started, a.Daemons, a.Stopped
 			r.VotersUp++
 		}
 		return m
@@ -164,6 +180,15 @@ func Build(cfg *config.Config, answers []bus.MemberStatus, now time.Time) Report
 // WriteText prints the report in the layout of `pcs status`.
 func WriteText(w io.Writer, r Report) {
 	fmt.Fprintf(w, "Cluster name: %s\n", r.Cluster)
+	if r.Live != nil && r.Live.DiffersFromFile {
+		// pcs puts its warnings right under the cluster name.
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "WARNINGS:")
+		fmt.Fprintf(w, "Live configuration (revision %d) differs from %s; the cluster runs the live one.\n", r.Live.Revision, r.Live.File)
+		fmt.Fprintf(w, "  See the difference: tandem config apply --dry-run %s\n", r.Live.File)
+		fmt.Fprintf(w, "  Update the file: tandem config show --toml > %s\n", r.Live.File)
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "Stack: %s\n", r.Stack)
 	q := "partition WITHOUT quorum"
 	if r.Quorum {
@@ -184,7 +209,7 @@ func WriteText(w io.Writer, r Report) {
 	}
 	var online, offline []string
 	for _, n := range r.Nodes {
-		if n.Online {
+		if n.Online && !n.Stopped {
 			online = append(online, n.Name)
 		} else {
 			offline = append(offline, n.Name)
@@ -234,12 +259,38 @@ func WriteText(w io.Writer, r Report) {
 			fmt.Fprintf(w, "  %s: OFFLINE\n", m.Name)
 			continue
 		}
-		var parts []string
-		for _, d := range m.Daemons {
-			parts = append(parts, d.Name+": "+d.State)
-		}
-		fmt.Fprintf(w, "  %s: %s\n", m.Name, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  %s: %s\n", m.Name, daemonLine(m.Daemons))
 	}
+}
+
+// daemonLine is a member's daemons on one line: the daemon and the bus,
+// then the plugins that run as they should by name only; a plugin that is
+// not running, or has restarted, gets its own entry with its state.
+func daemonLine(ds []bus.DaemonStatus) string {
+	var parts, fine, odd []string
+	for _, d := range ds {
+		name, isPlugin := strings.CutPrefix(d.Name, "plugin ")
+		if !isPlugin {
+			parts = append(parts, d.Name+": "+d.State)
+			continue
+		}
+		// The state reads "NAME: running, pid 44, restarts 0".
+		state := strings.TrimPrefix(d.State, name+": ")
+		if strings.HasPrefix(state, "running") && strings.HasSuffix(state, "restarts 0") {
+			fine = append(fine, name)
+			continue
+		}
+		// "running, pid 71, restarts 2" -> "running (pid 71, restarts 2)"
+		if word, rest, ok := strings.Cut(state, ", "); ok {
+			state = word + " (" + rest + ")"
+		}
+		odd = append(odd, "plugin "+name+": "+state)
+	}
+	if len(fine) > 0 {
+		sort.Strings(fine)
+		parts = append(parts, "plugins: "+strings.Join(fine, " ")+" running")
+	}
+	return strings.Join(append(parts, odd...), ", ")
 }
 
 func writeResource(w io.Writer, res Resource, nodes []Member) {

@@ -35,13 +35,27 @@ func TestRenderStates(t *testing.T) {
 	}
 	now := time.Date(2016, 7, 18, 1, 6, 1, 0, time.UTC)
 	time.Local = time.UTC // failure times are shown in local time
+	plugin := func(name, state string) bus.DaemonStatus {
+		return bus.DaemonStatus{Name: "plugin " + name, State: name + ": " + state}
+	}
 	up := func(name string, witness bool) bus.MemberStatus {
-		d := []bus.DaemonStatus{{Name: "host", State: "active"}, {Name: "bus", State: "active (2 peers, quorum)"}}
+		d := []bus.DaemonStatus{{Name: "tandem", State: "active"}, {Name: "bus", State: "active (2 peers, quorum)"},
+			plugin("vip", "running, pid 46, restarts 0"), plugin("haproxy", "running, pid 44, restarts 0"),
+			plugin("systemd", "running, pid 45, restarts 0")}
 		if witness {
-			d = d[1:]
+			d = d[1:2]
 		}
 		return bus.MemberStatus{Name: name, Witness: witness, Build: "test", Started: now.Add(-time.Hour), Daemons: d}
 	}
+	// benji's haproxy plugin crashed twice; its systemd plugin is
+	// restarting.
+	troubled := up("benji", false)
+	troubled.Daemons[3] = plugin("haproxy", "running, pid 71, restarts 2")
+	troubled.Daemons[4] = plugin("systemd", "restarting, restarts 3")
+	// benji was stopped with `tandem cluster stop benji`.
+	stopped := up("benji", false)
+	stopped.Stopped = true
+	stopped.Daemons[0].State = "inactive (cluster stopped)"
 	started := func(node string, rscs ...string) bus.NodeResources {
 		r := bus.NodeResources{Node: node, Probed: true}
 		for _, id := range rscs {
@@ -61,17 +75,23 @@ func TestRenderStates(t *testing.T) {
 		reports  []bus.NodeResources
 		failures []Failure
 		quorum   bool
+		live     *LiveConfig
 	}{
 		{"all-up.txt", []bus.MemberStatus{up("holly", false), up("benji", false), up("director", true)},
-			[]bus.NodeResources{started("holly", "httpd", "haproxy"), started("benji", "VIP-10.10.10.23", "httpd", "haproxy")}, nil, true},
-		{"haproxy-failed.txt", []bus.MemberStatus{up("holly", false), up("benji", false), up("director", true)},
+			[]bus.NodeResources{started("holly", "httpd", "haproxy"), started("benji", "VIP-10.10.10.23", "httpd", "haproxy")}, nil, true,
+			&LiveConfig{Revision: 1, File: "/etc/tandem/cluster.toml"}},
+		{"haproxy-failed.txt", []bus.MemberStatus{up("holly", false), troubled, up("director", true)},
 			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), benjiFailed},
-			[]Failure{{Resource: "haproxy", Node: "benji", Count: 1, Op: "monitor", Message: "monitor: not running", Last: now.Add(-time.Minute)}}, true},
+			[]Failure{{Resource: "haproxy", Node: "benji", Count: 1, Op: "monitor", Message: "monitor: not running", Last: now.Add(-time.Minute)}}, true, nil},
 		{"benji-down.txt", []bus.MemberStatus{up("holly", false), up("director", true)},
-			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), started("benji", "httpd")}, nil, true},
-		{"alone.txt", []bus.MemberStatus{up("holly", false)}, nil, nil, false},
+			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), started("benji", "httpd")}, nil, true, nil},
+		{"benji-stopped.txt", []bus.MemberStatus{up("holly", false), stopped, up("director", true)},
+			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), started("benji")}, nil, true,
+			&LiveConfig{Revision: 7, File: "/etc/tandem/cluster.toml", DiffersFromFile: true}},
+		{"alone.txt", []bus.MemberStatus{up("holly", false)}, nil, nil, false, nil},
 	} {
 		r := Build(cfg, tc.answers, now)
+		r.Live = tc.live
 		if tc.reports != nil {
 			r.Coordinator = "holly"
 			AddResources(&r, cfg, tc.reports)
