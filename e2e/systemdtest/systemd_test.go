@@ -396,6 +396,22 @@ func TestSystemdAgent(t *testing.T) {
 			body, err := get(front)
 			return err == nil && body == "Hello Holly\n", fmt.Sprintf("%q, %v", body, err)
 		})
+		// A second node in the view: a new server line, so a reload
+		// through systemd (ExecReload), keeping HAProxy's master.
+		master := n.prop(t, "haproxy", "MainPID")
+		view2, _ := json.Marshal(sdk.ClusterView{
+			Nodes: []sdk.NodeView{{Name: "holly", Address: hollyAddr.String(), Online: true},
+				{Name: "benji", Address: "198.18.0.151", Online: true}},
+			Active: map[string][]string{"httpd-clone": {"holly"}},
+		})
+		flags2 := append(slices.Clone(flags), "-view", string(view2))
+		check(t, n.drive(t, flags2, "haproxy", "notify", "monitor"), ok("benji"), ok("holly UP", "benji"))
+		if pid := n.prop(t, "haproxy", "MainPID"); pid != master {
+			t.Errorf("haproxy's main PID %s after the reload, was %s: restarted, not reloaded", pid, master)
+		}
+		if body, err := get(front); err != nil || body != "Hello Holly\n" {
+			t.Errorf("through HAProxy after the reload: %q, %v", body, err)
+		}
 		check(t, n.drive(t, flags, "haproxy", "stop", "monitor"), ok(), notRunning())
 		if a := n.prop(t, "haproxy", "ActiveState"); a != "inactive" {
 			t.Errorf("haproxy.service is %s after the agent's stop", a)
