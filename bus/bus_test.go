@@ -319,3 +319,33 @@ func TestPreferStreamLeader(t *testing.T) {
 		t.Errorf("second call: moved %v, %v", moved, err)
 	}
 }
+
+func TestPreferMetaLeader(t *testing.T) {
+	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	tc.ready("holly")
+	d := tc.Servers["director"]
+	ctx := context.Background()
+	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if _, err := d.PreferMetaLeader(ctx); err != nil {
+			return err
+		}
+		if !d.NATS().JetStreamIsLeader() {
+			return errors.New("director does not lead the meta group yet")
+		}
+		return nil
+	})
+	if moved, err := d.PreferMetaLeader(ctx); moved || err != nil {
+		t.Errorf("second call: moved %v, %v", moved, err)
+	}
+	// The client account still works, and cannot use the system account's
+	// stepdown API.
+	c := tc.connect("holly")
+	if _, err := c.KV(ctx, BucketConfig); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if _, err := c.NC.RequestWithContext(rctx, "$JS.API.META.LEADER.STEPDOWN", nil); err == nil {
+		t.Errorf("a client's meta stepdown request was answered")
+	}
+}

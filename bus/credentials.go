@@ -98,6 +98,12 @@ func (s Secret) clientKey() (nkeys.KeyPair, error) {
 	return nkeys.FromRawSeed(nkeys.PrefixByteUser, s.derive("client-nkey"))
 }
 
+// systemKey is the nkey of the system-account user, which only the embedded
+// servers' own in-process connections use (meta leader stepdown).
+func (s Secret) systemKey() (nkeys.KeyPair, error) {
+	return nkeys.FromRawSeed(nkeys.PrefixByteUser, s.derive("system-nkey"))
+}
+
 // routeAuth is the user and password routes between voters use.
 func (s Secret) routeAuth() (user, password string) {
 	return "tandem-route", hex.EncodeToString(s.derive("route-password"))[:40]

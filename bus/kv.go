@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -226,6 +228,32 @@ func (k *KV) Keys(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", k.kv.Bucket(), k.conn.explain(err))
 	}
+	return keys, nil
+}
+
+// KeysWithPrefix lists the keys that start with prefix (which ends in a
+// dot: a whole-token prefix), deleted ones included (a Get then says not
+// found). Unlike Keys, which creates a consumer (and so needs the JetStream
+// meta leader and a placement), it asks only the stream's leader for the
+// subjects it holds, so it answers whenever the bucket can be read.
+func (k *KV) KeysWithPrefix(ctx context.Context, prefix string) ([]string, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	bucket := k.kv.Bucket()
+	st, err := k.conn.JS.Stream(ctx, StreamOfBucket(bucket))
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", bucket, k.conn.explain(err))
+	}
+	base := "$KV." + bucket + "."
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(base+prefix+">"))
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", bucket, k.conn.explain(err))
+	}
+	keys := make([]string, 0, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		keys = append(keys, strings.TrimPrefix(subj, base))
+	}
+	sort.Strings(keys)
 	return keys, nil
 }
 

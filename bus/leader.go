@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/nats-io/nats.go"
 )
 
 // StreamOfBucket is the JetStream stream behind a KV bucket.
@@ -66,4 +68,50 @@ func (c *Conn) StreamLeader(ctx context.Context, stream string) (string, error) 
 		return ci.Leader, nil
 	}
 	return "", nil
+}
+
+// PreferMetaLeader moves the JetStream meta leader (stream and consumer
+// placement: every KV listing and watch creates a consumer) to this server's
+// member when it is a caught-up peer that does not lead yet. It reports
+// whether it asked for a move. The request needs the system account, so it
+// goes over an in-process connection of the server's own.
+func (s *Server) PreferMetaLeader(ctx context.Context) (bool, error) {
+	if s.ns.JetStreamIsLeader() || !s.ns.JetStreamIsCurrent() {
+		return false, nil
+	}
+	kp, err := s.secret.systemKey()
+	if err != nil {
+		return false, err
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return false, err
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(s.ns), nats.Nkey(pub, kp.Sign), nats.Name("tandem-meta"), nats.NoReconnect())
+	if err != nil {
+		return false, fmt.Errorf("meta leader stepdown: system connection: %w", err)
+	}
+	defer nc.Close()
+	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": s.member.Name}})
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.META.LEADER.STEPDOWN", req)
+	if err != nil {
+		return false, fmt.Errorf("meta leader stepdown: %w", err)
+	}
+	var resp struct {
+		Success bool `json:"success"`
+		Error   *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return false, fmt.Errorf("meta leader stepdown: %w", err)
+	}
+	if !resp.Success {
+		desc := "refused"
+		if resp.Error != nil {
+			desc = resp.Error.Description
+		}
+		return false, fmt.Errorf("meta leader stepdown to %s: %s", s.member.Name, desc)
+	}
+	return true, nil
 }

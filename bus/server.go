@@ -101,6 +101,17 @@ func StartServer(o ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("deriving client key: %w", err)
 	}
 	routeUser, routePass := o.Secret.routeAuth()
+	skp, err := o.Secret.systemKey()
+	if err != nil {
+		return nil, fmt.Errorf("deriving system key: %w", err)
+	}
+	sysPub, err := skp.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("deriving system key: %w", err)
+	}
+	// The system account, with one user: the member's own in-process
+	// connection for JetStream meta operations (leader stepdown).
+	sysAcc := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
 
 	opts := &server.Options{
 		ServerName:         me.Name,
@@ -112,10 +123,19 @@ func StartServer(o ServerOptions) (*Server, error) {
 		StoreDir:           dataDir,
 		JetStreamMaxMemory: 64 << 20,
 		JetStreamMaxStore:  1 << 30,
-		Nkeys:              []*server.NkeyUser{{Nkey: pub}},
+		Nkeys:              []*server.NkeyUser{{Nkey: pub}, {Nkey: sysPub, Account: sysAcc}},
+		Accounts:           []*server.Account{sysAcc},
+		SystemAccount:      server.DEFAULT_SYSTEM_ACCOUNT,
 		// Quick detection of a dead client or route; the bus is a LAN.
 		PingInterval: 2 * time.Second,
 		MaxPingsOut:  3,
+	}
+	// An authorization block (timeout only) tells nats-server that client
+	// authentication is configured here. Without one, a server whose only
+	// accounts are the global and the system account adds a no-auth user:
+	// anonymous clients would get into the global account.
+	if err := opts.ProcessConfigString("authorization { timeout: 2 }"); err != nil {
+		return nil, fmt.Errorf("bus server options: %w", err)
 	}
 	if multi {
 		opts.Cluster = server.ClusterOpts{

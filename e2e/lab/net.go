@@ -150,6 +150,11 @@ func (l *Lab) Addrs(node string) ([]netip.Prefix, error) {
 	n.nlMu.Lock()
 	defer n.nlMu.Unlock()
 	inode := nsInode(path)
+	if inode != 0 && !isNSFS(path) {
+		// The namespace file exists but is not bound yet (a restart is
+		// creating it): the node has no network at this instant.
+		inode = 0
+	}
 	if inode == 0 {
 		if n.nl != nil {
 			n.nl.h.Close()

@@ -94,6 +94,13 @@ func nsInode(path string) uint64 {
 	return 0
 }
 
+// isNSFS says whether path is a bound namespace (nsfs), not the empty file
+// a namespace is later bound onto.
+func isNSFS(path string) bool {
+	var st syscall.Statfs_t
+	return syscall.Statfs(path, &st) == nil && st.Type == 0x6e736673 // NSFS_MAGIC
+}
+
 func procNS(pid int, kind string) uint64 {
 	return nsInode("/proc/" + strconv.Itoa(pid) + "/ns/" + kind)
 }

@@ -192,7 +192,7 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 			m.heartbeat()
 		case <-lead.C:
 			if m.witness {
-				m.keepLeaseLeader(ctx)
+				m.keepLeaders(ctx)
 			}
 		}
 	}
@@ -220,18 +220,29 @@ func (m *Member) waitQuorum(ctx context.Context) error {
 	}
 }
 
-// keepLeaseLeader keeps the lease bucket's Raft leader on the witness, which
-// runs no resources: a node that dies then never takes the leader with it,
-// and a lease moves within its TTL instead of after a 4-9 s election.
-func (m *Member) keepLeaseLeader(ctx context.Context) {
+// keepLeaders keeps the Raft leaders of the bus on the witness, which runs
+// no resources: the lease bucket's (a node that dies then never takes it
+// with it, and a lease moves within its TTL instead of after a 4-9 s
+// election), the config and state buckets' (read from their leader; the
+// coordinator plans from them) and the JetStream meta leader's (watches).
+func (m *Member) keepLeaders(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	moved, err := m.conn.PreferStreamLeader(ctx, bus.StreamOfBucket(bus.BucketLeases), m.name)
+	for _, b := range []string{bus.BucketLeases, bus.BucketConfig, bus.BucketState} {
+		moved, err := m.conn.PreferStreamLeader(ctx, bus.StreamOfBucket(b), m.name)
+		switch {
+		case err != nil:
+			m.log.Debug("bucket leader not moved", "bucket", b, "err", err)
+		case moved:
+			m.log.Info("moved a bucket's leader to the witness", "bucket", b)
+		}
+	}
+	moved, err := m.server.PreferMetaLeader(ctx)
 	switch {
 	case err != nil:
-		m.log.Debug("lease bucket leader not moved", "err", err)
+		m.log.Debug("meta leader not moved", "err", err)
 	case moved:
-		m.log.Info("moved the lease bucket's leader to the witness")
+		m.log.Info("moved the JetStream meta leader to the witness")
 	}
 }
 

@@ -144,7 +144,27 @@ func (m *Member) startServices(ctx context.Context, pluginDir string) (*services
 	}
 	online = s.members.Online
 	tracking := time.Now()
-	settled := func() bool { return time.Since(tracking) > membership.DefaultDeadAfter }
+	// Membership is settled once every configured member has been heard
+	// from, or after DeadAfter (then the silent ones are offline).
+	settled := func() bool {
+		if time.Since(tracking) > membership.DefaultDeadAfter {
+			return true
+		}
+		cfg := live().Config
+		if cfg == nil {
+			return false
+		}
+		up := map[string]bool{}
+		for _, n := range online() {
+			up[n] = true
+		}
+		for _, n := range cfg.Nodes {
+			if !up[n.Name] {
+				return false
+			}
+		}
+		return cfg.Witness == nil || up[cfg.Witness.Name]
+	}
 
 	s.lrm, err = lrm.New(lrm.Config{Conn: m.conn, Node: m.name, Incarnation: m.incarnation, Runner: s.sup, Leases: s.leases,
 		Failures: fails, Live: live, Online: online, Logger: m.log})

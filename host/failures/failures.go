@@ -99,7 +99,7 @@ func (s *Store) Add(ctx context.Context, resource, node, op, message string, fat
 
 // List returns every fail-count, sorted by resource and node.
 func (s *Store) List(ctx context.Context) ([]Record, error) {
-	keys, err := s.kv.Keys(ctx)
+	keys, err := s.kv.KeysWithPrefix(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}

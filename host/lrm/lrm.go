@@ -275,6 +275,13 @@ func (l *LRM) ConfigChanged() {
 			} else {
 				e.clone = ""
 			}
+		} else if ok && e.def.Agent == r.Agent {
+			// Running: operations (monitor interval, timeouts) and meta
+			// apply at once; parameters only from the next start, as the
+			// running instance was started with the old ones.
+			params := e.def.Params
+			e.def = r
+			e.def.Params = params
 		}
 		if !l.probed[r.ID] && l.busy["probe/"+r.ID] == "" {
 			toProbe = append(toProbe, r)

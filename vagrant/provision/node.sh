@@ -143,13 +143,16 @@ Description=$description
 After=network-online.target
 Wants=network-online.target
 
-# KillMode=mixed: SIGTERM goes to tandem alone, which stops this node's
-# resources through its plugins (singletons first, so they move) and then the
-# plugins; whatever is left afterwards gets SIGKILL. The resources themselves
-# are units of their own (apache2, haproxy) or addresses, not in this cgroup.
+# KillMode=process: a stop sends SIGTERM to tandem alone, which stops this
+# node's resources through its plugins (singletons first, so they move), then
+# the plugins. If tandem dies instead, its plugins notice their parent is gone
+# and release what they hold (the VIP agent removes the address) before they
+# exit; mixed or control-group would SIGKILL them first and leave the address
+# with nobody to enforce its lease. The resources themselves are units of
+# their own (apache2, haproxy) or addresses, not in this cgroup.
 [Service]
 ExecStart=$exec_start
-KillMode=mixed
+KillMode=process
 TimeoutStopSec=120s
 Environment=PATH=/opt/tandem/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 Restart=on-failure
