@@ -134,6 +134,16 @@ func systemdError(err error) sdk.Result {
 	return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
 }
 
+// restartWarning is for a service systemd would still restart by itself:
+// a drop-in that sorts after the agent's (an admin's override.conf) set
+// Restart= again.
+func restartWarning(s UnitState) string {
+	if s.Restart == "" || s.Restart == "no" {
+		return ""
+	}
+	return fmt.Sprintf("warning: %s has Restart=%s despite %s (a drop-in sorting after it sets Restart again; `systemctl cat %s`), so systemd restarts it behind the cluster's back", s.Unit, s.Restart, DropInName, s.Unit)
+}
+
 func enabledWarning(s UnitState) string {
 	if !s.EnabledAtBoot() {
 		return ""
@@ -185,6 +195,9 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 		slog.Info("installed drop-in and reloaded systemd", "unit", unit, "path", DropInPath(m.runtimeDir, unit))
 	}
 	if s.ActiveState == "active" && !reloaded {
+		if w := restartWarning(s); w != "" {
+			notes = append(notes, w)
+		}
 		return withNotes(sdk.Result{Code: sdk.OK, Message: "already running: " + s.String()}, notes)
 	}
 	if s.ActiveState == "failed" {
@@ -214,6 +227,10 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 		if s, err = m.Confirm(ctx, unit, s, StartConfirm); err != nil {
 			return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
 		}
+	}
+	if w := restartWarning(s); w != "" {
+		slog.Warn(w, "unit", unit)
+		notes = append(notes, w)
 	}
 	// "done" for Type=simple means forked, not running: the state decides.
 	res := Classify(s)

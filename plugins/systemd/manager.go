@@ -171,6 +171,7 @@ func (m *Manager) State(ctx context.Context, unit string) (UnitState, error) {
 				return err
 			}
 			s.Type, _ = sp["Type"].(string)
+			s.Restart, _ = sp["Restart"].(string)
 			s.Result, _ = sp["Result"].(string)
 			s.MainPID, _ = sp["MainPID"].(uint32)
 			s.ExecMainCode, _ = sp["ExecMainCode"].(int32)

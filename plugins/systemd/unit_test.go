@@ -90,6 +90,10 @@ func TestClassify(t *testing.T) {
 			t.Errorf("SpawnOnly of Type=%q: %v", typ, got)
 		}
 	}
+	if restartWarning(UnitState{Unit: "u.service", Restart: "no"}) != "" || restartWarning(UnitState{Unit: "u.socket"}) != "" ||
+		!strings.Contains(restartWarning(UnitState{Unit: "u.service", Restart: "always"}), "Restart=always") {
+		t.Error("restartWarning")
+	}
 	if !(UnitState{UnitFileState: "enabled"}).EnabledAtBoot() || (UnitState{UnitFileState: "disabled"}).EnabledAtBoot() {
 		t.Error("EnabledAtBoot")
 	}
