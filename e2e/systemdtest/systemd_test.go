@@ -357,6 +357,25 @@ func TestSystemdAgent(t *testing.T) {
 			ok(warn, "systemctl disable tdsys-sleep.service"), ok("started", warn), ok(), ok())
 	})
 
+	t.Run("admin-restart-override", func(t *testing.T) {
+		// An admin's drop-in that sorts after 50-tandem.conf wins: start
+		// says that systemd will restart the unit by itself.
+		dir := filepath.Join(n.l.RootDir("holly"), unitDir, "tdsys-sleep.service.d")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "override.conf"), []byte("[Service]\nRestart=always\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		n.sh(t, "systemctl", "daemon-reload")
+		defer func() {
+			os.RemoveAll(dir)
+			n.sh(t, "systemctl", "daemon-reload")
+		}()
+		check(t, n.drive(t, nil, "systemd:tdsys-sleep", "start", "start", "stop"),
+			ok("Restart=always", "behind the cluster's back"), ok("already running", "Restart=always"), ok())
+	})
+
 	t.Run("masked", func(t *testing.T) {
 		// Masking does not stop a running unit: monitor must still see
 		// it running, or the cluster would start a second copy elsewhere.
