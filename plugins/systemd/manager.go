@@ -72,24 +72,18 @@ func (m *Manager) connect(ctx context.Context) (*dbus.Conn, error) {
 	if err != nil {
 		var err2 error
 		if c, err2 = dbus.NewSystemConnectionContext(ctx); err2 != nil {
-			return nil, &awayError{fmt.Errorf("(/run/systemd/private: %v; system bus: %v): is systemd PID 1 here, and is the plugin root?", err, err2)}
+			return nil, fmt.Errorf("no connection (/run/systemd/private: %v; system bus: %v): is systemd PID 1 here, and is the plugin root?", err, err2)
 		}
 	}
 	// systemd sends job signals (JobRemoved, which ends a wait) only to
 	// subscribed clients.
 	if err := c.Subscribe(); err != nil {
 		c.Close()
-		return nil, &awayError{fmt.Errorf("subscribe: %w", err)}
+		return nil, fmt.Errorf("subscribe: %w", err)
 	}
 	m.conn = c
 	return c, nil
 }
-
-// awayError is a failure to reach systemd at all.
-type awayError struct{ err error }
-
-func (e *awayError) Error() string { return e.err.Error() }
-func (e *awayError) Unwrap() error { return e.err }
 
 // drop forgets c if it is still the current connection, so that the next
 // call dials again.
@@ -132,7 +126,7 @@ func transient(c *dbus.Conn, err error) bool {
 // systemd was busy for a second. The error of a node without systemd as
 // init wraps ErrNoSystemd.
 func (m *Manager) do(ctx context.Context, f func(*dbus.Conn) error) error {
-	for {
+	for attempt := 0; ; attempt++ {
 		c, err := m.connect(ctx)
 		if err == nil {
 			if err = f(c); err == nil || !transient(c, err) {
@@ -142,7 +136,9 @@ func (m *Manager) do(ctx context.Context, f func(*dbus.Conn) error) error {
 		} else if _, serr := os.Stat(bootedDir); serr != nil {
 			return fmt.Errorf("%w: systemd is not the init of this system (no %s): %v", ErrNoSystemd, bootedDir, err)
 		}
-		slog.Info("systemd is away; trying again until the operation's deadline", "error", err)
+		if attempt == 0 {
+			slog.Info("systemd is away; trying again until the operation's deadline", "error", err)
+		}
 		t := time.NewTimer(retryEvery)
 		select {
 		case <-ctx.Done():
