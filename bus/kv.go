@@ -82,12 +82,6 @@ func (s *Server) createMissing(ctx context.Context, c *Conn, anyway bool) (int, 
 			missing++
 			continue
 		}
-		if cfg.Bucket == BucketLeases {
-			if _, err := c.JS.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
-				return 0, fmt.Errorf("creating %s: %w", cfg.Bucket, err)
-			}
-			continue
-		}
 		if _, err := c.JS.CreateStream(ctx, leaderReadStream(cfg)); err != nil {
 			return 0, fmt.Errorf("creating %s: %w", cfg.Bucket, err)
 		}
@@ -99,25 +93,33 @@ func (s *Server) createMissing(ctx context.Context, c *Conn, anyway bool) (int, 
 // it, but without direct gets. With them, any replica answers a read, and one
 // that lags returns an older value: a coordinator could plan from a
 // fail-count that misses the failure just reported. Without them the
-// stream's leader answers every read. (The lease bucket keeps direct gets:
-// ownership is only ever concluded from acknowledged writes.)
+// stream's leader answers every read. The lease bucket reads from its leader
+// too (on the witness): a direct get can be routed to a replica that was just
+// cut off, and a lease's Create reads the key when it exists, so a move
+// stalled on reads that never came back.
 func leaderReadStream(cfg jetstream.KeyValueConfig) jetstream.StreamConfig {
+	var markerTTL time.Duration
+	if cfg.LimitMarkerTTL > 0 {
+		markerTTL = cfg.LimitMarkerTTL
+	}
 	return jetstream.StreamConfig{
-		Name:              StreamOfBucket(cfg.Bucket),
-		Description:       cfg.Description,
-		Subjects:          []string{"$KV." + cfg.Bucket + ".>"},
-		MaxMsgsPerSubject: int64(max(cfg.History, 1)),
-		MaxBytes:          -1,
-		MaxMsgSize:        -1,
-		MaxMsgs:           -1,
-		MaxConsumers:      -1,
-		Storage:           cfg.Storage,
-		Replicas:          cfg.Replicas,
-		AllowRollup:       true,
-		DenyDelete:        true,
-		Duplicates:        2 * time.Minute,
-		AllowDirect:       false,
-		Discard:           jetstream.DiscardNew,
+		AllowMsgTTL:            markerTTL > 0, // per-key TTLs (leases)
+		SubjectDeleteMarkerTTL: markerTTL,
+		Name:                   StreamOfBucket(cfg.Bucket),
+		Description:            cfg.Description,
+		Subjects:               []string{"$KV." + cfg.Bucket + ".>"},
+		MaxMsgsPerSubject:      int64(max(cfg.History, 1)),
+		MaxBytes:               -1,
+		MaxMsgSize:             -1,
+		MaxMsgs:                -1,
+		MaxConsumers:           -1,
+		Storage:                cfg.Storage,
+		Replicas:               cfg.Replicas,
+		AllowRollup:            true,
+		DenyDelete:             true,
+		Duplicates:             2 * time.Minute,
+		AllowDirect:            false,
+		Discard:                jetstream.DiscardNew,
 	}
 }
 

@@ -177,7 +177,7 @@ func (m *Manager) Acquire(ctx context.Context, key string, onRenew func(deadline
 		// Create also says "exists" when its internal read failed: look.
 		e, gerr := m.kv.Get(ctx, key)
 		if gerr != nil {
-			return nil, fmt.Errorf("acquiring lease %s: %w (and reading it: %v)", key, err, gerr)
+			return nil, fmt.Errorf("acquiring lease %s: %w (and reading it: %w)", key, err, gerr)
 		}
 		var h Holder
 		if json.Unmarshal(e.Value(), &h) != nil || h.Node != m.cfg.Node {

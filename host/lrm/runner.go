@@ -142,7 +142,9 @@ func (r *runner) acquire(ctx context.Context, e *entry, agent string, req sdk.Re
 		}
 		lastErr = err
 		held := errors.Is(err, lease.ErrHeld) || errors.Is(err, lease.ErrPromised)
-		transient := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, bus.ErrNoQuorum)
+		// A key that expired between the Create and its read (not found) is
+		// worth another try at once, as is a read or write that timed out.
+		transient := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, bus.ErrNoQuorum) || errors.Is(err, bus.ErrNotFound)
 		if ctx.Err() != nil || time.Now().After(deadline) || (held && !waitHeld) || (!held && !transient) {
 			break
 		}
