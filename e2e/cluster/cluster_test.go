@@ -266,6 +266,45 @@ func TestActiveActive(t *testing.T) {
 		}
 	})
 
+	t.Run("HolderStopsGracefully", func(t *testing.T) {
+		e.t = t
+		e.converged()
+		holder := e.holder()
+		survivor := c.Other(holder)
+		safety := c.WatchSafety()
+		defer e.checkSafety(safety)
+		client := c.StartClient(60 * time.Second)
+		e.waitRequests(client, 10)
+		at := time.Now()
+		// tandem stops this node's resources itself, singletons first so
+		// that the VIP moves, then exits.
+		e.exec(holder, "systemctl", "stop", "tandem.service")
+		stopped := time.Since(at)
+		defer e.exec(holder, "systemctl", "start", "tandem.service")
+		for _, unit := range []string{"apache2.service", "haproxy.service"} {
+			if st := strings.TrimSpace(e.execAllowFail(holder, "systemctl", "is-active", unit)); st != "inactive" {
+				t.Errorf("%s on %s is %s after tandem stopped, want inactive", unit, holder, st)
+			}
+		}
+		if got, err := c.WaitHolder(e.ctx(10*time.Second), holder); err != nil || got != survivor {
+			t.Fatalf("the VIP is on %q (%v), want %s", got, err, survivor)
+		}
+		e.poll(30*time.Second, "the VIP serves from "+survivor, func() error {
+			body, err := c.Get(e.ctx(5*time.Second), time.Second)
+			if err != nil {
+				return err
+			}
+			if body != "Hello "+strings.ToUpper(survivor[:1])+survivor[1:] {
+				return fmt.Errorf("answered %q", body)
+			}
+			return nil
+		})
+		rs := client.Stop()
+		_, allOK := scenario.Recovery(rs, at)
+		t.Logf("systemctl stop tandem on %s took %s; every request answered %s after it began (%d of %d failed)",
+			holder, stopped.Round(time.Millisecond), allOK.Sub(at).Round(time.Millisecond), scenario.Failed(rs), len(rs))
+	})
+
 	t.Run("HolderHostFrozen", func(t *testing.T) {
 		e.t = t
 		e.converged()
@@ -437,6 +476,12 @@ func (e *env) exec(node string, argv ...string) string {
 	e.t.Helper()
 	out, err := e.l.Exec(e.ctx(30*time.Second), node, argv...)
 	e.must(err)
+	return out
+}
+
+func (e *env) execAllowFail(node string, argv ...string) string {
+	e.t.Helper()
+	out, _ := e.l.Exec(e.ctx(30*time.Second), node, argv...)
 	return out
 }
 
