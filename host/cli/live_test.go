@@ -23,6 +23,7 @@ import (
 	"github.com/tandem-ha/tandem/host/daemon"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/host/status"
 	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
 )
 
@@ -112,10 +113,12 @@ cluster_port = %d
 	bustest.CheckFor(t, 60*time.Second, 100*time.Millisecond, func() error {
 		// status is bounded by its --wait; the commands on the live
 		// configuration would wait up to 15 s for a bus without quorum.
-		if out, _, code := lc.run("status", "--wait", "500ms"); code != 0 {
-			return fmt.Errorf("status: exit %d %s", code, out)
+		out, _, code := lc.run("status", "--wait", "500ms", "--output", "json")
+		var r status.Report
+		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || r.Live == nil {
+			return fmt.Errorf("status: exit %d, no live configuration yet %s", code, out)
 		}
-		out, _, code := lc.run("resource", "list")
+		out, _, code = lc.run("resource", "list")
 		if code != 0 {
 			return fmt.Errorf("resource list: exit %d %s", code, out)
 		}
