@@ -58,3 +58,9 @@ bench: build
 	$(GO) test -run XXX -bench . -benchtime 10x -benchmem ./policies
 	$(GO) test -run XXX -bench . -benchmem ./host/supervisor
 	$(GO) test -run XXX -bench . -benchtime 200x ./plugins/vip
+
+# Failover benchmark in its own lab (prefix tdbench, 198.18.0.192/27): 5 runs
+# each of holder hard-killed, holder cut off and witness killed; a few minutes.
+.PHONY: bench-failover
+bench-failover: build
+	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/failover-bench --runs 5

@@ -1,0 +1,307 @@
+// Command failover-bench measures failover of the reference scenario in its
+// own nspawn lab (prefix tdbench on 198.18.0.192/27): `make bench-failover`.
+//
+// A client on the host starts one request to the VIP every 50 ms (0.5 s
+// timeout each, at most 60 s per run). For each of --runs runs of "holder
+// hard-killed" and "holder cut off" it reports (a) the time from the fault
+// to the VIP present on the survivor, (b) to the first answer through the
+// VIP, (c) to the point after which every request succeeds; for the witness
+// kill, the failed requests. A safety checker samples every node's
+// addresses every 20 ms throughout and counts instants with the VIP on two
+// nodes. It also reports the cold start (lab booted to the VIP serving) and
+// the resident memory of tandem and its plugins per node. Run as root
+// after `make build`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tandem-ha/tandem/e2e/lab"
+	"github.com/tandem-ha/tandem/e2e/scenario"
+)
+
+func main() {
+	runs := flag.Int("runs", 5, "runs per fault")
+	prefix := flag.String("prefix", "tdbench", "lab name prefix")
+	subnet := flag.String("subnet", "198.18.0.192/27", "the lab's sub-range of 198.18.0.0/24")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "failover-bench: run as root (it boots an nspawn lab)")
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *prefix, *subnet, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "failover-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	ctx   context.Context
+	l     *lab.Lab
+	c     *scenario.Cluster
+	split int // samples with the VIP on two nodes, over every run
+}
+
+func logf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
+}
+
+func run(ctx context.Context, prefix, subnet string, runs int) error {
+	sn, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return fmt.Errorf("--subnet: %w", err)
+	}
+	upCtx, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	l, err := lab.Up(upCtx, lab.Options{Prefix: prefix, Subnet: sn, Relocate: true, StartTandem: true, Logf: logf})
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := l.Down(); err != nil {
+			logf("lab down: %v", err)
+		}
+	}()
+	booted := time.Now()
+	c, err := scenario.New(l)
+	if err != nil {
+		return err
+	}
+	b := &bench{ctx: ctx, l: l, c: c}
+	if err := b.converged(); err != nil {
+		return err
+	}
+	for {
+		if _, err := c.Get(ctx, time.Second); err == nil {
+			break
+		}
+		if time.Since(booted) > 2*time.Minute || ctx.Err() != nil {
+			return fmt.Errorf("the VIP does not answer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cold := time.Since(booted)
+	logf("cold start: lab booted to the VIP serving in %s", cold.Round(10*time.Millisecond))
+	rss := b.rss()
+
+	kill := b.series("holder hard-killed", runs, func(h string) error { return l.Kill(h) },
+		func(h string) error { return l.Restart(b.timeout(2*time.Minute), h) })
+	cut := b.series("holder cut off", runs, func(h string) error { return l.Cut(h) },
+		func(h string) error { return l.Heal(h) })
+	var witness []int
+	for i := 0; i < runs && ctx.Err() == nil; i++ {
+		n, err := b.witnessKill()
+		if err != nil {
+			return fmt.Errorf("witness kill run %d: %w", i+1, err)
+		}
+		witness = append(witness, n)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+
+	fmt.Printf("\nFailover of the reference scenario (%d runs each; client: one request every 50 ms, 0.5 s timeout)\n\n", runs)
+	fmt.Println("| fault | (a) VIP on survivor | (b) first answer | (c) all answered | failed requests |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, s := range []*series{kill, cut} {
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", s.name, stats(s.a), stats(s.b), stats(s.c), istats(s.failed))
+	}
+	fmt.Printf("| witness hard-killed | - | - | - | %s |\n", istats(witness))
+	fmt.Printf("\nmedian (min-max), seconds; errors: %s\n", strings.Join(append(kill.errs, cut.errs...), "; "))
+	fmt.Printf("instants (20 ms samples) with the VIP on two nodes: %d\n", b.split)
+	fmt.Printf("cold start, lab booted to the VIP serving: %.2f s\n", cold.Seconds())
+	fmt.Printf("resident memory of tandem + plugins (bus embedded): %s\n", rss)
+	return nil
+}
+
+type series struct {
+	name      string
+	a, b, c   []time.Duration
+	failed    []int
+	errs      []string
+}
+
+func (b *bench) timeout(d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(b.ctx, d)
+	go func() { <-ctx.Done(); cancel() }()
+	return ctx
+}
+
+func (b *bench) converged() error {
+	_, err := b.c.WaitConverged(b.timeout(2*time.Minute), b.c.Nodes[0], b.c.Nodes)
+	return err
+}
+
+func (b *bench) series(name string, runs int, fault, undo func(string) error) *series {
+	s := &series{name: name}
+	for i := 0; i < runs && b.ctx.Err() == nil; i++ {
+		if err := b.failover(s, fault, undo); err != nil {
+			s.errs = append(s.errs, fmt.Sprintf("%s run %d: %v", name, i+1, err))
+			logf("%s run %d: %v", name, i+1, err)
+		}
+	}
+	return s
+}
+
+func (b *bench) failover(s *series, fault, undo func(string) error) error {
+	c := b.c
+	if err := b.converged(); err != nil {
+		return err
+	}
+	holder, err := c.WaitHolder(b.timeout(10*time.Second), "")
+	if err != nil {
+		return err
+	}
+	survivor := c.Other(holder)
+	safety := c.WatchSafety()
+	client := c.StartClient(60 * time.Second)
+	for len(client.Requests()) < 10 && b.ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	at := time.Now()
+	if err := fault(holder); err != nil {
+		client.Stop()
+		safety.Stop()
+		return err
+	}
+	// Until 40 requests in a row (2 s) were answered after the fault.
+	deadline := at.Add(55 * time.Second)
+	for time.Now().Before(deadline) && b.ctx.Err() == nil {
+		rs := client.Requests()
+		run := 0
+		for i := len(rs) - 1; i >= 0 && rs[i].Start.After(at) && rs[i].OK(); i-- {
+			run++
+		}
+		if run >= 40 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rs := client.Stop()
+	vipAt, vipOK := safety.FirstOn(survivor, at)
+	if err := safety.Stop(); err != nil && strings.Contains(err.Error(), "VIP") {
+		b.split++
+		logf("SAFETY: %v", err)
+	}
+	first, all := scenario.Recovery(rs, at)
+	uerr := undo(holder)
+	if !vipOK || first.IsZero() || all.IsZero() {
+		return fmt.Errorf("no recovery from %s (VIP seen on %s: %v): %s", holder, survivor, vipOK, scenario.Errors(rs))
+	}
+	s.a = append(s.a, vipAt.Sub(at))
+	s.b = append(s.b, first.Sub(at))
+	s.c = append(s.c, all.Sub(at))
+	s.failed = append(s.failed, scenario.Failed(rs))
+	logf("%s: %s -> %s: (a) %s (b) %s (c) %s, %d of %d requests failed", s.name, holder, survivor,
+		vipAt.Sub(at).Round(time.Millisecond), first.Sub(at).Round(time.Millisecond), all.Sub(at).Round(time.Millisecond),
+		scenario.Failed(rs), len(rs))
+	return uerr
+}
+
+// witnessKill kills the witness under a client loop and watches 12 s (longer
+// than the bus's leader election), then boots it again. It returns the
+// number of failed requests.
+func (b *bench) witnessKill() (int, error) {
+	c := b.c
+	if err := b.converged(); err != nil {
+		return 0, err
+	}
+	safety := c.WatchSafety()
+	client := c.StartClient(60 * time.Second)
+	for len(client.Requests()) < 10 && b.ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	at := time.Now()
+	if err := b.l.Kill(c.Witness); err != nil {
+		client.Stop()
+		safety.Stop()
+		return 0, err
+	}
+	for time.Since(at) < 12*time.Second && b.ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+	}
+	rs := client.Stop()
+	if err := safety.Stop(); err != nil && strings.Contains(err.Error(), "VIP") {
+		b.split++
+		logf("SAFETY: %v", err)
+	}
+	logf("witness hard-killed: %d of %d requests failed", scenario.Failed(rs), len(rs))
+	if n := scenario.Failed(rs); n > 0 {
+		// Keep the nodes' side of it for a look.
+		path := fmt.Sprintf("/tmp/failover-bench-%s-witness-%s.log", b.l.Prefix(), at.Format("150405"))
+		var text strings.Builder
+		fmt.Fprintf(&text, "witness killed at %s; failed requests: %s\n", at.Format("15:04:05.000"), scenario.Errors(rs))
+		for _, node := range c.Nodes {
+			fmt.Fprintf(&text, "\n==== %s\n%s", node, b.l.Journal(node))
+		}
+		if err := os.WriteFile(path, []byte(text.String()), 0o644); err == nil {
+			logf("journals of the nodes: %s", path)
+		}
+	}
+	return scenario.Failed(rs), b.l.Restart(b.timeout(2*time.Minute), c.Witness)
+}
+
+// rss sums the memory of every process of tandem.service on each member:
+// resident (VmRSS), of which anonymous (RssAnon; the rest is the binaries'
+// mapped pages), and proportional (Pss: shared pages split between sharers).
+func (b *bench) rss() string {
+	const script = `f=/sys/fs/cgroup/unified/system.slice/tandem.service/cgroup.procs
+[ -r $f ] || f=/sys/fs/cgroup/systemd/system.slice/tandem.service/cgroup.procs
+[ -r $f ] || f=/sys/fs/cgroup/system.slice/tandem.service/cgroup.procs
+for p in $(cat $f); do
+	awk '/^VmRSS:/ {r=$2} /^RssAnon:/ {a=$2} END {printf "%d %d ", r, a}' /proc/$p/status
+	awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup
+done`
+	var out []string
+	for _, m := range b.l.Members() {
+		text, err := b.l.Exec(b.timeout(10*time.Second), m.Name, "sh", "-c", script)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", m.Name, err))
+			continue
+		}
+		var rss, anon, pss, procs int
+		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				continue
+			}
+			r, _ := strconv.Atoi(f[0])
+			a, _ := strconv.Atoi(f[1])
+			p, _ := strconv.Atoi(f[2])
+			rss, anon, pss, procs = rss+r, anon+a, pss+p, procs+1
+		}
+		out = append(out, fmt.Sprintf("%s: RSS %.1f MB (anonymous %.1f MB), PSS %.1f MB, %d processes",
+			m.Name, float64(rss)/1024, float64(anon)/1024, float64(pss)/1024, procs))
+	}
+	return strings.Join(out, "; ")
+}
+
+func stats(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return fmt.Sprintf("%.2f (%.2f-%.2f)", s[len(s)/2].Seconds(), s[0].Seconds(), s[len(s)-1].Seconds())
+}
+
+func istats(ns []int) string {
+	if len(ns) == 0 {
+		return "-"
+	}
+	s := append([]int(nil), ns...)
+	sort.Ints(s)
+	return fmt.Sprintf("%d (%d-%d)", s[len(s)/2], s[0], s[len(s)-1])
+}
