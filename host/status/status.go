@@ -218,7 +218,9 @@ func WriteText(w io.Writer, r Report) {
 	sort.Strings(online)
 	sort.Strings(offline)
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Online: [ %s ]\n", strings.Join(online, " "))
+	if len(online) > 0 || len(offline) == 0 {
+		fmt.Fprintf(w, "Online: [ %s ]\n", strings.Join(online, " "))
+	}
 	if len(offline) > 0 {
 		fmt.Fprintf(w, "OFFLINE: [ %s ]\n", strings.Join(offline, " "))
 	}
