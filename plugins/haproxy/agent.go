@@ -526,6 +526,10 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		if st.failed {
 			return sdk.Result{Code: sdk.ErrGeneric, Message: st.detail}
 		}
+		if u, ok := in.ctl.(unit); ok {
+			// Install the unit's drop-in now rather than at the start.
+			u.m.Prepare(u.name, u.dropIn())
+		}
 		return sdk.Result{Code: sdk.NotRunning, Message: st.detail}
 	}
 	if in.sock == "" {

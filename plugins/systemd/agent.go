@@ -303,7 +303,11 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	if err != nil {
 		return sdk.Result{Code: sdk.ErrNotConfigured, Message: err.Error()}
 	}
-	return MonitorUnit(ctx, a.m, unit)
+	r := MonitorUnit(ctx, a.m, unit)
+	if r.Code == sdk.NotRunning {
+		a.m.Prepare(unit, DropIn(unit))
+	}
+	return r
 }
 
 // MonitorUnit is Monitor for any agent built on a unit.

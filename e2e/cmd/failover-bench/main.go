@@ -127,10 +127,10 @@ func run(ctx context.Context, prefix, subnet string, runs int) error {
 }
 
 type series struct {
-	name      string
-	a, b, c   []time.Duration
-	failed    []int
-	errs      []string
+	name    string
+	a, b, c []time.Duration
+	failed  []int
+	errs    []string
 }
 
 func (b *bench) timeout(d time.Duration) context.Context {
