@@ -34,10 +34,19 @@ func (c *Conn) PreferStreamLeader(ctx context.Context, stream, member string) (b
 	if !current {
 		return false, nil
 	}
-	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": member}})
-	msg, err := c.NC.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, req)
-	if err != nil {
+	if err := stepDown(ctx, c.NC, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, member); err != nil {
 		return false, fmt.Errorf("stepdown of %s: %w", stream, c.explain(err))
+	}
+	return true, nil
+}
+
+// stepDown asks a Raft group's leader (named by the API subject) to hand
+// over to member, and reads the answer.
+func stepDown(ctx context.Context, nc *nats.Conn, subject, member string) error {
+	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": member}})
+	msg, err := nc.RequestWithContext(ctx, subject, req)
+	if err != nil {
+		return err
 	}
 	var resp struct {
 		Success bool `json:"success"`
@@ -46,16 +55,16 @@ func (c *Conn) PreferStreamLeader(ctx context.Context, stream, member string) (b
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return false, fmt.Errorf("stepdown of %s: %w", stream, err)
+		return err
 	}
 	if !resp.Success {
 		desc := "refused"
 		if resp.Error != nil {
 			desc = resp.Error.Description
 		}
-		return false, fmt.Errorf("stepdown of %s to %s: %s", stream, member, desc)
+		return fmt.Errorf("to %s: %s", member, desc)
 	}
-	return true, nil
+	return nil
 }
 
 // StreamLeader names the member leading stream ("" when none).
@@ -92,26 +101,8 @@ func (s *Server) PreferMetaLeader(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("meta leader stepdown: system connection: %w", err)
 	}
 	defer nc.Close()
-	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": s.member.Name}})
-	msg, err := nc.RequestWithContext(ctx, "$JS.API.META.LEADER.STEPDOWN", req)
-	if err != nil {
+	if err := stepDown(ctx, nc, "$JS.API.META.LEADER.STEPDOWN", s.member.Name); err != nil {
 		return false, fmt.Errorf("meta leader stepdown: %w", err)
-	}
-	var resp struct {
-		Success bool `json:"success"`
-		Error   *struct {
-			Description string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return false, fmt.Errorf("meta leader stepdown: %w", err)
-	}
-	if !resp.Success {
-		desc := "refused"
-		if resp.Error != nil {
-			desc = resp.Error.Description
-		}
-		return false, fmt.Errorf("meta leader stepdown to %s: %s", s.member.Name, desc)
 	}
 	return true, nil
 }
