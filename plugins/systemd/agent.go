@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,7 +71,12 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 			"are the cluster's. The start job of a Type=simple, exec or idle service only says that its process was spawned, so " +
 			"start watches such a service for " + StartConfirm.String() + " more and fails if it exits. " +
 			"Disable the unit (systemctl disable) so that it does not start at boot either. " +
-			"The agent takes no parameters.",
+			"Its one parameter, configfile, is optional: the file the unit's service reads (the seed tutorial's " +
+			"`pcs resource create httpd systemd:httpd configfile=/etc/httpd/conf/httpd.conf` passes it); validate and start " +
+			"check that it exists on the node, so that a missing file is reported before systemd fails on it. " +
+			"It is not passed to the unit.",
+		Params: []sdk.ParamSpec{{Name: ParamConfigFile, Type: "string",
+			Description: "configuration file the unit reads; checked to exist (absolute path), not passed to the unit"}},
 		Actions: []sdk.ActionSpec{
 			{Name: "start", Timeout: 100 * time.Second},
 			{Name: "stop", Timeout: 100 * time.Second},
@@ -79,16 +86,33 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 	}, nil
 }
 
+// ParamConfigFile names the configuration file the unit reads.
+const ParamConfigFile = "configfile"
+
 func checkParams(params map[string]string) error {
-	if len(params) == 0 {
-		return nil
-	}
 	var names []string
 	for k := range params {
-		names = append(names, strconv.Quote(k))
+		if k != ParamConfigFile {
+			names = append(names, strconv.Quote(k))
+		}
 	}
-	sort.Strings(names)
-	return fmt.Errorf("unknown parameter %s: systemd:<unit> takes no parameters (configure the unit itself, e.g. with a drop-in)", strings.Join(names, ", "))
+	if len(names) > 0 {
+		sort.Strings(names)
+		return fmt.Errorf("unknown parameter %s: systemd:<unit> takes only %s (configure the unit itself, e.g. with a drop-in)", strings.Join(names, ", "), ParamConfigFile)
+	}
+	if f, ok := params[ParamConfigFile]; ok {
+		if !filepath.IsAbs(f) {
+			return fmt.Errorf("%s=%q: give an absolute path", ParamConfigFile, f)
+		}
+		st, err := os.Stat(f)
+		if err != nil {
+			return fmt.Errorf("%s=%s: %v (the unit's configuration file must exist on every node)", ParamConfigFile, f, err)
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s=%s is not a regular file", ParamConfigFile, f)
+		}
+	}
+	return nil
 }
 
 // Validate checks the unit name and the params, and asks systemd whether

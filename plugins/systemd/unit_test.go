@@ -124,8 +124,14 @@ func TestValidateWithoutSystemd(t *testing.T) {
 	a := New()
 	defer a.Close()
 	ctx := context.Background()
-	if r := a.Validate(ctx, sdk.ValidateRequest{AgentType: "apache2", Params: map[string]string{"configfile": "/x"}}); r.Code != sdk.ErrNotConfigured || !strings.Contains(r.Message, `"configfile"`) {
+	if r := a.Validate(ctx, sdk.ValidateRequest{AgentType: "apache2", Params: map[string]string{"config": "/x"}}); r.Code != sdk.ErrNotConfigured || !strings.Contains(r.Message, `"config"`) {
 		t.Errorf("unknown param: %v %q", r.Code, r.Message)
+	}
+	// configfile (the seed's httpd line) must name an existing file.
+	for _, f := range []string{"/nonexistent/httpd.conf", "relative.conf", t.TempDir()} {
+		if r := a.Validate(ctx, sdk.ValidateRequest{AgentType: "apache2", Params: map[string]string{"configfile": f}}); r.Code != sdk.ErrNotConfigured || !strings.Contains(r.Message, "configfile") {
+			t.Errorf("configfile=%s: %v %q", f, r.Code, r.Message)
+		}
 	}
 	if r := a.Validate(ctx, sdk.ValidateRequest{AgentType: "a b"}); r.Code != sdk.ErrNotConfigured {
 		t.Errorf("bad name: %v %q", r.Code, r.Message)
