@@ -149,6 +149,9 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	defer hb.Stop()
 	lead := time.NewTicker(time.Second)
 	defer lead.Stop()
+	// The node's services outlive ctx by the drain (see drain).
+	svcCtx, svcCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer svcCancel()
 	quorum := make(chan error, 1)
 	go func() { quorum <- m.waitQuorum(ctx) }()
 	defer func() {
@@ -160,6 +163,9 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	for {
 		select {
 		case <-ctx.Done():
+			if quorum == nil && !m.witness {
+				m.drain(hb.C)
+			}
 			return
 		case err := <-quorum:
 			if err != nil {
@@ -178,9 +184,9 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 			} else {
 				go func() {
 					defer close(m.svcDone)
-					s, err := m.startServices(ctx, m.pluginDir)
+					s, err := m.startServices(svcCtx, m.pluginDir)
 					if err != nil {
-						if ctx.Err() == nil {
+						if svcCtx.Err() == nil {
 							m.log.Error("node services did not start", "err", err)
 						}
 						return
@@ -244,6 +250,68 @@ func (m *Member) keepLeaders(ctx context.Context) {
 	case moved:
 		m.log.Info("moved the JetStream meta leader to the witness")
 	}
+}
+
+// DrainTimeout bounds how long a stopping node waits for the coordinator to
+// move its resources away before it stops what is left itself.
+var DrainTimeout = 30 * time.Second
+
+// drain runs when the daemon is asked to stop (SIGTERM: systemctl stop
+// tandem) with its services up: like `tandem cluster stop`, but not kept
+// across the restart, it flags the node stopped so that the coordinator
+// moves singletons away at once (stop here, start elsewhere) and stops the
+// clones, instead of the others noticing the node gone a second later. It
+// keeps heartbeating meanwhile and returns when nothing runs here any more,
+// when no other node is online to take over (a last node stops its
+// resources itself), or after DrainTimeout; the resource manager then stops
+// whatever is left.
+func (m *Member) drain(hb <-chan time.Time) {
+	s := m.svc.Load()
+	if s == nil || s.lrm == nil {
+		return
+	}
+	others := false
+	for _, n := range s.members.Online() {
+		if n != m.name && (m.cfg.Witness == nil || n != m.cfg.Witness.Name) {
+			others = true
+		}
+	}
+	if !others {
+		return
+	}
+	idle := func() bool {
+		for _, r := range s.lrm.Report().Resources {
+			// A blocked resource (its stop failed) waits for an admin.
+			if r.State != bus.StateStopped && r.State != bus.StateBlocked {
+				return false
+			}
+		}
+		return true
+	}
+	if idle() {
+		return
+	}
+	start := time.Now()
+	if !m.stopped.Swap(true) {
+		m.heartbeat()
+		_ = m.conn.Publish(bus.NodeEvent{Node: m.name, Event: "stopped", Reason: "tandem is stopping (SIGTERM)"})
+	}
+	m.log.Info("stopping: the coordinator moves this node's resources away first", "timeout", DrainTimeout)
+	deadline := time.NewTimer(DrainTimeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for !idle() {
+		select {
+		case <-deadline.C:
+			m.log.Warn("resources still here after the drain timeout; stopping them here", "waited", time.Since(start).Round(time.Millisecond))
+			return
+		case <-hb:
+			m.heartbeat()
+		case <-poll.C:
+		}
+	}
+	m.log.Info("drained: nothing runs here any more", "took", time.Since(start).Round(time.Millisecond))
 }
 
 func (m *Member) heartbeat() {
