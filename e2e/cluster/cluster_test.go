@@ -305,6 +305,70 @@ func TestActiveActive(t *testing.T) {
 			holder, stopped.Round(time.Millisecond), allOK.Sub(at).Round(time.Millisecond), scenario.Failed(rs), len(rs))
 	})
 
+	t.Run("HealthCheckTakesHttpdOff", func(t *testing.T) {
+		// health:http as httpd's monitor (plugins/health/README.md): httpd
+		// runs only where its check runs, and a failed check bans the check.
+		e.t = t
+		e.converged()
+		victim := c.Other(e.holder())
+		other := c.Other(victim)
+		e.tandem(c.Nodes[0], "resource", "create", "httpd-check", "health:http", "url=http://{node_address}/", "expect_body=Hello",
+			"op", "monitor", "interval=2s", "meta", "migration-threshold=1", "clone")
+		defer func() {
+			e.tandem(c.Nodes[0], "resource", "delete", "httpd-check")
+			e.exec(victim, "sh", "-c", "echo Hello "+strings.ToUpper(victim[:1])+victim[1:]+" >/var/www/html/index.html")
+			e.converged()
+		}()
+		e.poll(60*time.Second, "httpd-check-clone runs on both nodes", func() error {
+			r, err := c.Status(e.ctx(10*time.Second), other)
+			if err != nil {
+				return err
+			}
+			if got := scenario.StartedOn(r, "httpd-check-clone"); len(got) != 2 {
+				return fmt.Errorf("httpd-check-clone started on %v", got)
+			}
+			return nil
+		})
+		e.tandem(c.Nodes[0], "constraint", "order", "httpd-clone", "then", "httpd-check-clone")
+		e.tandem(c.Nodes[0], "constraint", "colocation", "add", "httpd-clone", "with", "httpd-check-clone")
+		e.converged()
+		safety := c.WatchSafety()
+		defer e.checkSafety(safety)
+		// The page breaks on the victim (Apache still runs: only the check sees it).
+		e.exec(victim, "sh", "-c", "echo Goodbye >/var/www/html/index.html")
+		e.poll(60*time.Second, "httpd leaves "+victim, func() error {
+			r, err := c.Status(e.ctx(10*time.Second), other)
+			if err != nil {
+				return err
+			}
+			if got := scenario.StartedOn(r, "httpd-clone"); strings.Join(got, " ") != other {
+				return fmt.Errorf("httpd-clone started on %v", got)
+			}
+			if f := failure(r, "httpd-check", victim); f == nil {
+				return fmt.Errorf("no failure of httpd-check on %s", victim)
+			}
+			return nil
+		})
+		want := "Hello " + strings.ToUpper(other[:1]) + other[1:]
+		e.poll(30*time.Second, "the VIP answers from "+other+" only", func() error {
+			for range 4 {
+				body, err := c.Get(e.ctx(5*time.Second), time.Second)
+				if err != nil {
+					return err
+				}
+				if body != want {
+					return fmt.Errorf("answered %q", body)
+				}
+			}
+			return nil
+		})
+		// Repaired and cleaned up: httpd returns to the victim.
+		e.exec(victim, "sh", "-c", "echo Hello "+strings.ToUpper(victim[:1])+victim[1:]+" >/var/www/html/index.html")
+		e.tandem(c.Nodes[0], "resource", "cleanup", "httpd-check")
+		e.converged()
+		t.Logf("a failed check on %s took its httpd instance out; after cleanup it runs there again", victim)
+	})
+
 	t.Run("HolderHostFrozen", func(t *testing.T) {
 		e.t = t
 		e.converged()
@@ -375,7 +439,15 @@ func (e *env) failover(fault func(holder string) error, undo func(holder string)
 	if got != survivor {
 		t.Fatalf("the VIP went to %s, want %s", got, survivor)
 	}
-	vipAt, _ := safety.FirstOn(survivor, at)
+	// The checker samples on its own clock: wait for its sample of the move.
+	var vipAt time.Time
+	e.poll(5*time.Second, "the safety checker sees the VIP on "+survivor, func() error {
+		var ok bool
+		if vipAt, ok = safety.FirstOn(survivor, at); !ok {
+			return fmt.Errorf("not sampled yet")
+		}
+		return nil
+	})
 	// Serving again: 40 answered requests (2 s) in a row after the fault.
 	e.poll(30*time.Second, "the VIP serves from "+survivor, func() error {
 		rs := client.Requests()
