@@ -197,7 +197,9 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 		case <-hb.C:
 			m.heartbeat()
 		case <-lead.C:
-			if m.witness {
+			// Only once the buckets exist: moving the meta leader while the
+			// members are still creating them delays the cold start.
+			if m.witness && quorum == nil {
 				m.keepLeaders(ctx)
 			}
 		}
