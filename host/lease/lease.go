@@ -508,7 +508,9 @@ func (m *Manager) askPromises(key string) (time.Time, bool) {
 	answers := make(chan answer, len(peers))
 	for _, p := range peers {
 		go func() {
-			msg, err := m.cfg.Conn.NC.Request(promiseSubject(p), data, m.cfg.TTL/8)
+			// The deadline counts from sent, so a late answer is as safe as
+			// a quick one; allow a busy peer a quarter of the TTL.
+			msg, err := m.cfg.Conn.NC.Request(promiseSubject(p), data, m.cfg.TTL/4)
 			var r promiseReply
 			ok := err == nil && json.Unmarshal(msg.Data, &r) == nil && r.Granted
 			answers <- answer{p, ok}
@@ -519,7 +521,7 @@ func (m *Manager) askPromises(key string) (time.Time, bool) {
 		a := <-answers
 		if !a.ok {
 			all = false
-			m.log.Debug("no promise", "key", key, "peer", a.peer)
+			m.log.Info("no promise", "key", key, "peer", a.peer)
 		}
 	}
 	if !all {

@@ -34,6 +34,7 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per fault")
 	prefix := flag.String("prefix", "tdbench", "lab name prefix")
 	subnet := flag.String("subnet", "198.18.0.192/27", "the lab's sub-range of 198.18.0.0/24")
+	faults := flag.String("faults", "kill,cut,witness", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "failover-bench: run as root (it boots an nspawn lab)")
@@ -41,7 +42,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *prefix, *subnet, *runs); err != nil {
+	want := map[string]bool{}
+	for _, f := range strings.Split(*faults, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "kill", "cut", "witness":
+			want[f] = true
+		default:
+			fmt.Fprintf(os.Stderr, "failover-bench: --faults: unknown fault %q (kill, cut, witness)\n", f)
+			os.Exit(2)
+		}
+	}
+	if err := run(ctx, *prefix, *subnet, *runs, want); err != nil {
 		fmt.Fprintln(os.Stderr, "failover-bench:", err)
 		os.Exit(1)
 	}
@@ -58,7 +69,7 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 }
 
-func run(ctx context.Context, prefix, subnet string, runs int) error {
+func run(ctx context.Context, prefix, subnet string, runs int, want map[string]bool) error {
 	sn, err := netip.ParsePrefix(subnet)
 	if err != nil {
 		return fmt.Errorf("--subnet: %w", err)
@@ -96,12 +107,18 @@ func run(ctx context.Context, prefix, subnet string, runs int) error {
 	logf("cold start: lab booted to the VIP serving in %s", cold.Round(10*time.Millisecond))
 	rss := b.rss()
 
-	kill := b.series("holder hard-killed", runs, func(h string) error { return l.Kill(h) },
+	n := func(f string) int {
+		if want[f] {
+			return runs
+		}
+		return 0
+	}
+	kill := b.series("holder hard-killed", n("kill"), func(h string) error { return l.Kill(h) },
 		func(h string) error { return l.Restart(b.timeout(2*time.Minute), h) })
-	cut := b.series("holder cut off", runs, func(h string) error { return l.Cut(h) },
+	cut := b.series("holder cut off", n("cut"), func(h string) error { return l.Cut(h) },
 		func(h string) error { return l.Heal(h) })
 	var witness []int
-	for i := 0; i < runs && ctx.Err() == nil; i++ {
+	for i := 0; i < n("witness") && ctx.Err() == nil; i++ {
 		n, err := b.witnessKill()
 		if err != nil {
 			return fmt.Errorf("witness kill run %d: %w", i+1, err)
