@@ -88,13 +88,23 @@ func (d direct) masterReady(ctx context.Context) error {
 // masterPID returns the master's pid when it is alive and is ours (its
 // command line names our pid file, which guards against pid reuse).
 func (d direct) masterPID() (int, bool) {
-	b, err := os.ReadFile(d.pidFile)
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		return 0, false
+	// A reloading master re-executes itself and rewrites the pid file
+	// (truncate, then write): an empty or partial file for a moment means
+	// "being written", not "not running". Read again for up to 200 ms.
+	var pid int
+	for try := 0; ; try++ {
+		b, err := os.ReadFile(d.pidFile)
+		if err != nil {
+			return 0, false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 1 {
+			break
+		}
+		if try == 10 {
+			return 0, false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if !alive(pid) {
 		return pid, false
