@@ -131,7 +131,13 @@ type KV struct {
 
 // KV opens a bucket.
 func (c *Conn) KV(ctx context.Context, bucket string) (*KV, error) {
-	kv, err := c.JS.KeyValue(ctx, bucket)
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	var kv jetstream.KeyValue
+	err := retryRead(ctx, func(ctx context.Context) (err error) {
+		kv, err = c.JS.KeyValue(ctx, bucket)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("KV bucket %s: %w", bucket, c.explain(err))
 	}
@@ -146,6 +152,28 @@ func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, DefaultWriteTimeout)
+}
+
+// readAttempt bounds one try of a read. Reads go to a stream's leader; one
+// sent while leadership moves (the witness takes it over after a restart) is
+// dropped without an answer, so a read waits for its own timeout. Trying
+// again soon finds the new leader.
+const readAttempt = 750 * time.Millisecond
+
+// retryRead runs read in attempts of readAttempt until it succeeds, fails
+// for another reason than a timeout, or ctx ends.
+func retryRead(ctx context.Context, read func(ctx context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, readAttempt)
+		err := read(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) {
+			return err
+		}
+	}
 }
 
 // Put stores value under key and returns the new revision.
@@ -191,7 +219,11 @@ func (k *KV) Update(ctx context.Context, key string, value []byte, last uint64) 
 func (k *KV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	e, err := k.kv.Get(ctx, key)
+	var e jetstream.KeyValueEntry
+	err := retryRead(ctx, func(ctx context.Context) (err error) {
+		e, err = k.kv.Get(ctx, key)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
 	}
@@ -212,7 +244,11 @@ func (k *KV) Delete(ctx context.Context, key string) error {
 func (k *KV) History(ctx context.Context, key string) ([]jetstream.KeyValueEntry, error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	h, err := k.kv.History(ctx, key)
+	var h []jetstream.KeyValueEntry
+	err := retryRead(ctx, func(ctx context.Context) (err error) {
+		h, err = k.kv.History(ctx, key)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("history of %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
 	}
@@ -242,12 +278,16 @@ func (k *KV) KeysWithPrefix(ctx context.Context, prefix string) ([]string, error
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	bucket := k.kv.Bucket()
-	st, err := k.conn.JS.Stream(ctx, StreamOfBucket(bucket))
-	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", bucket, k.conn.explain(err))
-	}
 	base := "$KV." + bucket + "."
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(base+prefix+">"))
+	var info *jetstream.StreamInfo
+	err := retryRead(ctx, func(ctx context.Context) error {
+		st, err := k.conn.JS.Stream(ctx, StreamOfBucket(bucket))
+		if err != nil {
+			return err
+		}
+		info, err = st.Info(ctx, jetstream.WithSubjectFilter(base+prefix+">"))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", bucket, k.conn.explain(err))
 	}

@@ -419,6 +419,9 @@ Colocation Constraints:
 	}
 	lc.must("node", "unstandby", "holly")
 	lc.expectOn("httpd", "benji", "holly")
+	// haproxy starts on holly after httpd there (order): wait for it too,
+	// or maintenance-mode below would freeze it unstarted.
+	lc.expectOn("haproxy", "benji", "holly")
 
 	// maintenance-mode: a disabled resource keeps running until it ends.
 	lc.must("property", "set", "maintenance-mode=true")
