@@ -208,6 +208,14 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		err = writePidFile(path, p)
 	}
 	if err != nil {
+		// The program may be gone already (reaped before its /proc entry
+		// was read): that is a program that exited at once.
+		select {
+		case werr := <-exited:
+			_ = os.Remove(path)
+			return sdk.Resultf(sdk.ErrGeneric, "%s exited right after start: %v", c.command, werr)
+		case <-time.After(100 * time.Millisecond):
+		}
 		_ = cmd.Process.Kill()
 		return sdk.Resultf(sdk.ErrGeneric, "recording pid %d in %s: %v", cmd.Process.Pid, path, err)
 	}
