@@ -259,10 +259,13 @@ func TestClusterRunsAndRecoversResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := store.List(context.Background())
-	if err != nil || len(recs) != 1 || recs[0].Resource != "sleeper" || recs[0].Node != holder || recs[0].Count != 1 {
-		t.Fatalf("fail-counts after one failure: %+v, %v", recs, err)
-	}
+	bustest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		recs, err := store.List(context.Background())
+		if err != nil || len(recs) != 1 || recs[0].Resource != "sleeper" || recs[0].Node != holder || recs[0].Count != 1 {
+			return fmt.Errorf("fail-counts after one failure: %+v, %v", recs, err)
+		}
+		return nil
+	})
 
 	// A second failure reaches migration-threshold: it moves.
 	bustest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {

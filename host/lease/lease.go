@@ -129,6 +129,7 @@ type Lease struct {
 	done     bool
 	degraded bool // the last renewal needed promises (touched by keep's goroutine only)
 	stop     chan struct{}
+	kept     chan struct{} // closed when keep has returned (no renewal in flight)
 	onRenew  func(deadline time.Time)
 }
 
@@ -191,7 +192,7 @@ func (m *Manager) Acquire(ctx context.Context, key string, onRenew func(deadline
 			return nil, fmt.Errorf("adopting lease %s: %w", key, err)
 		}
 	}
-	l := &Lease{m: m, key: key, lost: make(chan struct{}), stop: make(chan struct{}), rev: rev,
+	l := &Lease{m: m, key: key, lost: make(chan struct{}), stop: make(chan struct{}), kept: make(chan struct{}), rev: rev,
 		deadline: sent.Add(m.cfg.TTL - m.cfg.Margin), onRenew: onRenew}
 	m.mu.Lock()
 	m.held[key] = l
@@ -234,6 +235,7 @@ func (l *Lease) isDone() bool {
 // keep renews the lease every TTL/4 and fences at the deadline. The fence is
 // a timer of its own: a renewal stuck in a blocking call cannot delay it.
 func (l *Lease) keep() {
+	defer close(l.kept)
 	m := l.m
 	tick := time.NewTicker(m.cfg.TTL / 4)
 	defer tick.Stop()
@@ -415,7 +417,16 @@ func isCASMismatch(err error) bool {
 // another node can take it at once. Call it after the resource is stopped.
 func (l *Lease) Release(ctx context.Context) error {
 	l.finish()
-	return l.m.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
+	// A renewal still in flight may commit a newer revision: wait for it,
+	// or the delete below would miss it (revision mismatch).
+	select {
+	case <-l.kept:
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	rev := l.rev
+	l.mu.Unlock()
+	return l.m.kv.Delete(ctx, l.key, jetstream.LastRevision(rev))
 }
 
 func (l *Lease) finish() {
