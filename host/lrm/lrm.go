@@ -518,42 +518,51 @@ func (l *LRM) onAction(r bus.ActionResult) {
 	}
 	leaseErr := l.leaseErr[r.Resource]
 	delete(l.leaseErr, r.Resource)
+	// The new state is set after the failure is counted: a report showing
+	// the failure makes the coordinator plan, and its plan must see the
+	// count (migration-threshold).
 	var fail, fatal bool
+	var state, why string
 	switch r.Op {
 	case bus.OpProbe:
 		switch {
 		case code == sdk.OK && !r.TimedOut:
-			l.setState(e, bus.StateStarted, "found running")
+			state, why = bus.StateStarted, "found running"
 		case code == sdk.NotRunning || code == sdk.ErrNotInstalled:
-			l.setState(e, bus.StateStopped, "")
+			state = bus.StateStopped
 		default:
-			l.setState(e, bus.StateFailed, "probe: "+msg)
+			state, why = bus.StateFailed, "probe: "+msg
 			fail = true
 		}
 	case bus.OpStart:
 		if r.OK() {
 			e.instance = r.Instance
-			l.setState(e, bus.StateStarted, "")
+			state = bus.StateStarted
 		} else {
 			// A failed start may have half-started it: stop before anything
 			// else. Pacemaker's start-failure-is-fatal: the node is banned
 			// for the resource until cleanup (or failure-timeout).
-			l.setState(e, bus.StateFailed, "start: "+msg)
+			state, why = bus.StateFailed, "start: "+msg
 			fail, fatal = !leaseErr, true
 		}
 	case bus.OpStop:
 		if r.OK() {
-			l.setState(e, bus.StateStopped, "")
+			state = bus.StateStopped
 		} else {
 			// Without fencing, a failed stop leaves the resource blocked
 			// here: it is not started anywhere else (its lease is kept).
-			l.setState(e, bus.StateBlocked, "stop: "+msg)
+			state, why = bus.StateBlocked, "stop: "+msg
 			fail, fatal = true, true
 		}
 	}
 	l.mu.Unlock()
 	if fail {
 		l.countFailure(r.Resource, r.Op, msg, fatal)
+	}
+	if state != "" {
+		l.mu.Lock()
+		l.setState(e, state, why)
+		l.mu.Unlock()
 	}
 	if r.Op == bus.OpProbe && code == sdk.OK && e.singleton() {
 		l.adopt(e)
@@ -571,6 +580,8 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 		l.mu.Unlock()
 		return // not started any more, or the result predates what we know
 	}
+	since := e.since
+	l.mu.Unlock()
 	msg := r.Message
 	switch {
 	case r.TimedOut:
@@ -580,13 +591,17 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 	default:
 		msg = "monitor: " + code.String() + ": " + msg
 	}
-	l.setState(e, bus.StateFailed, strings.TrimSpace(msg))
-	l.mu.Unlock()
 	// Pacemaker's hard errors (the configuration is wrong, the software is
 	// gone) ban the node at once; others count one.
 	fatal := code == sdk.ErrNotConfigured || code == sdk.ErrNotInstalled || code == sdk.ErrArgs
 	l.log.Warn("resource failed", "resource", r.Resource, "code", code.String(), "message", r.Message, "timed_out", r.TimedOut)
+	// Counted first, then shown (see onAction).
 	l.countFailure(r.Resource, bus.OpMonitor, msg, fatal)
+	l.mu.Lock()
+	if e.state == bus.StateStarted && e.since.Equal(since) {
+		l.setState(e, bus.StateFailed, strings.TrimSpace(msg))
+	}
+	l.mu.Unlock()
 }
 
 // countFailure records a failure in the bus, before the result that shows
