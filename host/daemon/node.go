@@ -179,7 +179,10 @@ func (m *Member) startServices(ctx context.Context, pluginDir string) (*services
 		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log})
 	coordRef.Store(s.coord)
 
-	if err := store.Watch(ctx, func(r liveconfig.Revision) {
+	var applyMu sync.Mutex
+	apply := func(r liveconfig.Revision) {
+		applyMu.Lock()
+		defer applyMu.Unlock()
 		if r.Rev <= live().Rev {
 			return
 		}
@@ -187,9 +190,39 @@ func (m *Member) startServices(ctx context.Context, pluginDir string) (*services
 		m.log.Info("live configuration changed", "rev", r.Rev, "by", r.By, "summary", r.Summary)
 		s.lrm.ConfigChanged()
 		s.coord.Poke(fmt.Sprintf("configuration rev %d", r.Rev), false)
-	}); err != nil {
+	}
+	if err := store.Watch(ctx, apply); err != nil {
 		m.log.Warn("not watching the live configuration", "err", err)
 	}
+	// The watch is a JetStream consumer, which a leader move can stall for a
+	// while; every edit also announces itself on the bus, and a slow poll
+	// catches anything else: read the current revision then.
+	fetch := func() {
+		fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if r, err := store.Current(fctx); err == nil {
+			apply(r)
+		}
+	}
+	if sub, err := bus.Subscribe(m.conn, bus.ConfigChanged{}.Subject(), func(ev bus.ConfigChanged, _ bus.Envelope) {
+		if ev.Revision > live().Rev {
+			go fetch()
+		}
+	}); err == nil {
+		go func() { <-ctx.Done(); _ = sub.Unsubscribe() }()
+	}
+	go func() {
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				fetch()
+			}
+		}
+	}()
 
 	s.wg.Add(2)
 	go func() {
