@@ -451,11 +451,7 @@ func (e *env) failover(fault func(holder string) error, undo func(holder string)
 	// Serving again: 40 answered requests (2 s) in a row after the fault.
 	e.poll(30*time.Second, "the VIP serves from "+survivor, func() error {
 		rs := client.Requests()
-		run := 0
-		for i := len(rs) - 1; i >= 0 && rs[i].Start.After(at) && rs[i].OK(); i-- {
-			run++
-		}
-		if run < 40 {
+		if run := scenario.AnsweredInARow(rs, at); run < 40 {
 			return fmt.Errorf("%d answered requests in a row since the fault", run)
 		}
 		return nil
@@ -521,17 +517,7 @@ func (e *env) checkSafety(s *scenario.Safety) {
 
 func (e *env) poll(total time.Duration, what string, check func() error) {
 	e.t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%s: not after %s: %v", what, total, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll(e.t, total, what, check)
 }
 
 func (e *env) waitRequests(cl *scenario.Client, n int) {

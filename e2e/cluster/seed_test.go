@@ -204,6 +204,6 @@ func poll(t *testing.T, total time.Duration, what string, check func() error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not after %s: %v", what, total, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -280,6 +280,16 @@ func Recovery(rs []Request, t time.Time) (firstOK, allOK time.Time) {
 	return firstOK, allOK
 }
 
+// AnsweredInARow counts the requests started after t that were answered,
+// going back from the newest one to the first that failed.
+func AnsweredInARow(rs []Request, t time.Time) int {
+	n := 0
+	for i := len(rs) - 1; i >= 0 && rs[i].Start.After(t) && rs[i].OK(); i-- {
+		n++
+	}
+	return n
+}
+
 // Errors summarises the failed requests (first few) for a test message.
 func Errors(rs []Request) string {
 	var out []string

@@ -197,11 +197,7 @@ func (b *bench) failover(s *series, fault, undo func(string) error) error {
 	deadline := at.Add(55 * time.Second)
 	for time.Now().Before(deadline) && b.ctx.Err() == nil {
 		rs := client.Requests()
-		run := 0
-		for i := len(rs) - 1; i >= 0 && rs[i].Start.After(at) && rs[i].OK(); i-- {
-			run++
-		}
-		if run >= 40 {
+		if scenario.AnsweredInARow(rs, at) >= 40 {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
