@@ -161,9 +161,12 @@ func TestClientsNeedCredentials(t *testing.T) {
 func TestRoutesNeedCredentials(t *testing.T) {
 	cfg := testConfig(t, []string{"holly", "benji"}, "director")
 	tc := startCluster(t, cfg)
-	tc.ready("holly")
-	// A server with another secret, pointed at holly's cluster port, must
-	// not join: holly keeps routes to its two peers only.
+	holly := tc.ready("holly")
+	// A server with another secret, pointed at the members' cluster ports,
+	// must not join. The intruder itself may count a route for the instant
+	// between a member's INFO and the refusal of its CONNECT, so this is
+	// judged from the cluster's side: no member ever routes to the intruder,
+	// and nothing published through the intruder reaches a member.
 	other := *cfg
 	other.Witness = &config.Witness{Name: "intruder", Address: "127.0.0.1", ClientPort: freePorts(t, 1)[0], ClusterPort: freePorts(t, 1)[0]}
 	wrong, _ := GenerateSecret()
@@ -172,9 +175,45 @@ func TestRoutesNeedCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Shutdown()
-	time.Sleep(time.Second) // give a route attempt time to be made (and refused)
-	if n := s.NATS().NumRoutes(); n != 0 {
-		t.Errorf("intruder has %d routes, want 0", n)
+	in, err := Connect(ConnectOptions{Config: &other, Secret: wrong, Name: "intruder", Server: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	got := make(chan *nats.Msg, 16)
+	sub, err := holly.NC.ChanSubscribe("intrusion.probe", got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := holly.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The intruder retries its routes about once a second; watch three
+	// seconds of attempts (bounded: 30 samples).
+	for i := 0; i < 30; i++ {
+		for _, name := range []string{"holly", "benji", "director"} {
+			rz, err := tc.Servers[name].NATS().Routez(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rz.Routes {
+				if r.RemoteName == "intruder" || r.RemoteID == s.NATS().ID() {
+					t.Fatalf("%s has a route to the intruder", name)
+				}
+			}
+		}
+		if err := in.NC.Publish("intrusion.probe", []byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-got:
+			t.Fatalf("a message published through the intruder reached holly: %q", m.Data)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if n := s.NATS().NumRoutes(); n > 0 {
+		t.Logf("intruder counts %d route(s) in the instant before a refusal", n)
 	}
 }
 
