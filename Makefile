@@ -7,12 +7,22 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/tandem-ha/tandem/host/cli.version=$(VERSION) -X github.com/tandem-ha/tandem/host/cli.commit=$(COMMIT)
 export PATH := $(HOME)/go/bin:$(PATH)
 
-# Plugin binaries: every plugins/<name>/cmd/tandem-plugin-<name>, plus the SDK example.
-PLUGIN_PKGS := $(wildcard plugins/*/cmd/tandem-plugin-*)
+# First-party plugins: every plugins/<name>/cmd/tandem-plugin-<name>. The
+# tandem binary carries them all (plugins/builtin): bin/tandem-plugin-<name>
+# is a link to tandem, so the host and its plugin processes share one
+# executable's pages. Pure Go (no cgo): no libc mapped in every process.
+PLUGINS := $(notdir $(wildcard plugins/*/cmd/tandem-plugin-*))
 
 .PHONY: build
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./host/cmd/tandem $(addprefix ./,$(PLUGIN_PKGS))
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./host/cmd/tandem
+	for p in $(PLUGINS); do ln -sfn tandem $(BIN)/$$p; done
+
+# Each first-party plugin as its own executable (what a third party ships),
+# into bin/standalone.
+.PHONY: plugins-standalone
+plugins-standalone:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/standalone/ $(addprefix ./plugins/,$(foreach p,$(PLUGINS),$(subst tandem-plugin-,,$(p))/cmd/$(p)))
 
 .PHONY: lint
 lint:

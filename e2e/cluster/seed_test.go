@@ -80,7 +80,7 @@ func TestSeedTutorial(t *testing.T) {
 	c.Clones = []string{"httpd-clone", "haproxy-clone"}
 
 	// Wait for the cluster (and its live configuration) to be there.
-	poll(t, 90*time.Second, "the live configuration can be read and both nodes run their plugins", func() error {
+	poll(t, 90*time.Second, "the live configuration can be read and both nodes have found their plugins (idle: no resource yet)", func() error {
 		if _, err := c.Tandem(ctx, "benji", "config", "show"); err != nil {
 			return err
 		}
@@ -88,8 +88,8 @@ func TestSeedTutorial(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n := strings.Count(out, "plugins: haproxy health systemd vip running"); n != 2 {
-			return fmt.Errorf("%d nodes run their plugins:\n%s", n, out)
+		if n := strings.Count(out, "plugins: haproxy health systemd vip idle"); n != 2 {
+			return fmt.Errorf("%d nodes have their plugins idle:\n%s", n, out)
 		}
 		return nil
 	})
@@ -161,6 +161,11 @@ Colocation Constraints:
 	// The final state of make demo, and curl alternates.
 	if _, err := c.WaitConverged(ctx, "benji", c.Nodes); err != nil {
 		t.Fatal(err)
+	}
+	// The tutorial's resources use the vip and systemd agents only: those
+	// plugins run, the other two were never launched.
+	if out := sh("", "status"); strings.Count(out, "plugins: systemd vip running, haproxy health idle") != 2 {
+		t.Errorf("each node should run just the plugins its resources use:\n%s", out)
 	}
 	var answers []string
 	poll(t, 60*time.Second, "curl alternates between Holly and Benji", func() error {

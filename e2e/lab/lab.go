@@ -22,10 +22,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/memstat"
 	"github.com/tandem-ha/tandem/host/config"
 )
 
@@ -419,4 +421,40 @@ func (l *Lab) StartTandem(ctx context.Context, node string) error {
 func (l *Lab) StopTandem(ctx context.Context, node string) error {
 	_, err := l.Exec(ctx, node, "systemctl", "stop", "tandem.service")
 	return err
+}
+
+// ServicePIDs lists the host PIDs of the processes of a systemd service
+// (e.g. "tandem.service") in the node, from the node's cgroup.
+func (l *Lab) ServicePIDs(node, unit string) ([]int, error) {
+	machine := l.Machine(node)
+	if machine == "" {
+		return nil, fmt.Errorf("no node %q in lab %s", node, l.Prefix())
+	}
+	var tried []string
+	for _, cg := range machineCgroups(machine) {
+		path := filepath.Join(cg, "payload", "system.slice", unit, "cgroup.procs")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			tried = append(tried, path)
+			continue
+		}
+		var pids []int
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return pids, nil
+	}
+	return nil, fmt.Errorf("%s in %s: no cgroup (tried %s); is it running?", unit, node, strings.Join(tried, ", "))
+}
+
+// TandemMemory measures tandem.service in the node: the tandem process and
+// its plugins (the embedded bus is part of tandem). Root only.
+func (l *Lab) TandemMemory(node string) (memstat.Usage, error) {
+	pids, err := l.ServicePIDs(node, "tandem.service")
+	if err != nil {
+		return memstat.Usage{}, err
+	}
+	return memstat.Measure(pids)
 }

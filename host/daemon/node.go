@@ -97,7 +97,9 @@ func (m *Member) startServices(ctx context.Context, pluginDir string) (*services
 		time.Sleep(500 * time.Millisecond)
 	}
 
-	s.sup, err = supervisor.New(supervisor.Config{Dir: pluginDir, Logger: m.log})
+	// Plugins launch when a resource first needs them: a node runs only the
+	// plugins its resources use.
+	s.sup, err = supervisor.New(supervisor.Config{Dir: pluginDir, Logger: m.log, OnDemand: true})
 	if err != nil {
 		s.leases.Close()
 		return nil, fmt.Errorf("plugins: %w", err)

@@ -266,10 +266,11 @@ func WriteText(w io.Writer, r Report) {
 }
 
 // daemonLine is a member's daemons on one line: the daemon and the bus,
-// then the plugins that run as they should by name only; a plugin that is
-// not running, or has restarted, gets its own entry with its state.
+// then the plugins that run as they should by name only, then the idle ones
+// (no resource has needed them yet); a plugin that is not running, or has
+// restarted, gets its own entry with its state.
 func daemonLine(ds []bus.DaemonStatus) string {
-	var parts, fine, odd []string
+	var parts, fine, idle, odd []string
 	for _, d := range ds {
 		name, isPlugin := strings.CutPrefix(d.Name, "plugin ")
 		if !isPlugin {
@@ -282,6 +283,10 @@ func daemonLine(ds []bus.DaemonStatus) string {
 			fine = append(fine, name)
 			continue
 		}
+		if strings.HasPrefix(state, "idle") {
+			idle = append(idle, name)
+			continue
+		}
 		// "running, pid 71, restarts 2" -> "running (pid 71, restarts 2)"
 		if word, rest, ok := strings.Cut(state, ", "); ok {
 			state = word + " (" + rest + ")"
@@ -291,6 +296,14 @@ func daemonLine(ds []bus.DaemonStatus) string {
 	if len(fine) > 0 {
 		sort.Strings(fine)
 		parts = append(parts, "plugins: "+strings.Join(fine, " ")+" running")
+	}
+	if len(idle) > 0 {
+		sort.Strings(idle)
+		what := "plugins: "
+		if len(fine) > 0 {
+			what = ""
+		}
+		parts = append(parts, what+strings.Join(idle, " ")+" idle")
 	}
 	return strings.Join(append(parts, odd...), ", ")
 }

@@ -41,7 +41,7 @@ func TestRenderStates(t *testing.T) {
 	up := func(name string, witness bool) bus.MemberStatus {
 		d := []bus.DaemonStatus{{Name: "tandem", State: "active"}, {Name: "bus", State: "active (2 peers, quorum)"},
 			plugin("vip", "running, pid 46, restarts 0"), plugin("haproxy", "running, pid 44, restarts 0"),
-			plugin("systemd", "running, pid 45, restarts 0")}
+			plugin("systemd", "running, pid 45, restarts 0"), plugin("health", "idle, restarts 0")}
 		if witness {
 			d = d[1:2]
 		}

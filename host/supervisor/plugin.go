@@ -14,6 +14,7 @@ type State string
 
 // Plugin states.
 const (
+	StateIdle       State = "idle"       // not launched: nothing has used it yet (Config.OnDemand)
 	StateStarting   State = "starting"   // launching, first time or after backoff
 	StateRunning    State = "running"    // serving operations
 	StateRestarting State = "restarting" // its process ended or was killed; relaunch pending
@@ -59,10 +60,10 @@ type holdEntry struct {
 	req   sdk.HoldRequest
 }
 
-func newPlugin(s *Supervisor, name, path string) *plugin {
+func newPlugin(s *Supervisor, name, path string, st State) *plugin {
 	return &plugin{
 		s: s, name: name, path: path,
-		state:    StateStarting,
+		state:    st,
 		changed:  make(chan struct{}),
 		launched: make(chan struct{}),
 		holds:    map[string]holdEntry{},
@@ -214,10 +215,26 @@ func (p *plugin) requestRestart(gen uint64, reason string) {
 	}
 }
 
-// acquire returns the running process, waiting while one is being
-// (re)started. It fails at once when the last launch failed: operations
-// should not wait out their timeout on a plugin that cannot start.
+// ensure launches an idle plugin (once); the supervisor then keeps it
+// running like any other.
+func (p *plugin) ensure() {
+	p.mu.Lock()
+	idle := p.state == StateIdle
+	if idle {
+		p.setStateLocked(StateStarting)
+	}
+	p.mu.Unlock()
+	if idle {
+		p.s.supervise(p)
+	}
+}
+
+// acquire returns the running process, launching an idle plugin and
+// waiting while one is being (re)started. It fails at once when the last
+// launch failed: operations should not wait out their timeout on a plugin
+// that cannot start.
 func (p *plugin) acquire(ctx context.Context) (*instance, error) {
+	p.ensure()
 	for {
 		p.mu.Lock()
 		cur, st, lastErr, changed := p.cur, p.state, p.lastErr, p.changed

@@ -148,6 +148,10 @@ func (s *Supervisor) run(ctx context.Context, agent, op string, timeout time.Dur
 			}
 			return out(sdk.Resultf(sdk.ErrGeneric, "%s %s: %v", op, agent, err), false)
 		}
+		if err := p.provides(agent, agentType); err != nil {
+			// Launched on demand by this call: only now is it known.
+			return out(sdk.Resultf(sdk.ErrNotInstalled, "%s %s: %v", op, agent, err), false)
+		}
 		res, err := call(hctx, inst.proc, agentType, deadline)
 		switch {
 		case err == nil && time.Now().After(deadline):

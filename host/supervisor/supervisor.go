@@ -51,6 +51,11 @@ type Config struct {
 	// DefaultTimeout applies to operations run with no timeout; default
 	// 20 s (Pacemaker's default operation timeout).
 	DefaultTimeout time.Duration
+	// OnDemand leaves every plugin idle at Start and launches each one the
+	// first time an operation needs it (Launch launches some ahead): a
+	// node runs only the plugins its resources use. Once launched, a
+	// plugin is kept running.
+	OnDemand bool
 }
 
 func (c *Config) defaults() error {
@@ -147,7 +152,8 @@ func Discover(dir string) (map[string]string, error) {
 	return out, nil
 }
 
-// Start discovers the plugins and launches each, returning once every one
+// Start discovers the plugins and launches each (with Config.OnDemand:
+// none; they wait, idle, until needed), returning once every launched one
 // has either come up or failed its first launch (or ctx ends). A plugin
 // that fails keeps being retried with backoff; Plugins shows why it is
 // down. Start fails only when the plugin dir cannot be read.
@@ -166,14 +172,16 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		if _, ok := s.plugins[name]; ok {
 			continue
 		}
-		p := newPlugin(s, name, path)
+		st := StateStarting
+		if s.cfg.OnDemand {
+			st = StateIdle
+		}
+		p := newPlugin(s, name, path, st)
 		s.plugins[name] = p
-		started = append(started, p)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			p.keep(s.ctx)
-		}()
+		if !s.cfg.OnDemand {
+			started = append(started, p)
+			s.superviseLocked(p)
+		}
 	}
 	s.mu.Unlock()
 	if len(found) == 0 {
@@ -183,6 +191,43 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		p.waitFirstLaunch(ctx)
 	}
 	return nil
+}
+
+// Launch launches the named plugins that are idle and waits until each
+// has come up or failed its first launch (or ctx ends), so the first
+// operations on them do not pay for the launch. Names that are not plugins
+// are ignored: operations on them report the plugin as not installed.
+func (s *Supervisor) Launch(ctx context.Context, names ...string) {
+	var ps []*plugin
+	for _, n := range names {
+		if p, err := s.plugin(n); err == nil {
+			p.ensure()
+			ps = append(ps, p)
+		}
+	}
+	for _, p := range ps {
+		p.waitFirstLaunch(ctx)
+	}
+}
+
+// supervise starts keeping p running, unless the supervisor is closed.
+func (s *Supervisor) supervise(p *plugin) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		p.stopped()
+		close(p.launched)
+		return
+	}
+	s.superviseLocked(p)
+}
+
+func (s *Supervisor) superviseLocked(p *plugin) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		p.keep(s.ctx)
+	}()
 }
 
 // Close kills every plugin process and stops supervising. Resources are
@@ -197,7 +242,8 @@ func (s *Supervisor) Close() {
 
 // Lookup resolves an agent string ("systemd:apache2", "vip") to the
 // plugin's name and the agent type. It fails when no such plugin was found
-// in the plugin dir, or when the plugin does not provide the type.
+// in the plugin dir, or when the plugin does not provide the type (known
+// once the plugin has been launched).
 func (s *Supervisor) Lookup(agent string) (pluginName, agentType string, err error) {
 	pluginName, agentType, ok := strings.Cut(agent, ":")
 	if !ok {
@@ -207,10 +253,19 @@ func (s *Supervisor) Lookup(agent string) (pluginName, agentType string, err err
 	if err != nil {
 		return "", "", err
 	}
-	if types := p.types(); types != nil && !contains(types, agentType) && !contains(types, "*") {
-		return "", "", fmt.Errorf("agent %q: plugin %q does not provide agent type %q (it provides: %s)", agent, pluginName, agentType, strings.Join(types, ", "))
+	if err := p.provides(agent, agentType); err != nil {
+		return "", "", err
 	}
 	return pluginName, agentType, nil
+}
+
+// provides fails when the plugin said it does not provide agentType; before
+// its first launch it cannot tell, and passes.
+func (p *plugin) provides(agent, agentType string) error {
+	if types := p.types(); types != nil && !contains(types, agentType) && !contains(types, "*") {
+		return fmt.Errorf("agent %q: plugin %q does not provide agent type %q (it provides: %s)", agent, p.name, agentType, strings.Join(types, ", "))
+	}
+	return nil
 }
 
 func (s *Supervisor) plugin(name string) (*plugin, error) {

@@ -456,3 +456,56 @@ func children(path string) []int {
 	}
 	return out
 }
+
+func TestOnDemandLaunchesAtFirstUse(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug", "chatty"), OnDemand: true})
+	for _, name := range []string{"tplug", "chatty"} {
+		if st := status(t, s, name); st.State != supervisor.StateIdle || st.Pid != 0 {
+			t.Fatalf("%s before any use: %+v, want idle with no process", name, st)
+		}
+	}
+	// An agent type the plugin does not provide is found out at the launch
+	// the call causes, and reported as not installed.
+	out := s.Run(context.Background(), "tplug:nope", "monitor", request(t.TempDir(), "r0"), 10*time.Second)
+	if out.Code != sdk.ErrNotInstalled || !strings.Contains(out.Message, `does not provide agent type "nope"`) {
+		t.Fatalf("monitor of an unprovided type: %+v", out)
+	}
+	if st := status(t, s, "tplug"); st.State != supervisor.StateRunning || st.Pid == 0 {
+		t.Fatalf("tplug after a call: %+v, want running", st)
+	}
+	state := t.TempDir()
+	mustRun(t, s, "start", request(state, "r1"), sdk.OK)
+	mustRun(t, s, "monitor", request(state, "r1"), sdk.OK)
+	if st := status(t, s, "chatty"); st.State != supervisor.StateIdle {
+		t.Fatalf("chatty, never used: %+v, want idle", st)
+	}
+	if _, _, err := s.Lookup("tplug:nope"); err == nil {
+		t.Fatal("Lookup of an unprovided type passed once the plugin had said what it provides")
+	}
+}
+
+func TestOnDemandLaunchAhead(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug"), OnDemand: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.Launch(ctx, "tplug", "absent")
+	if st := status(t, s, "tplug"); st.State != supervisor.StateRunning {
+		t.Fatalf("after Launch: %+v", st)
+	}
+	s.Close()
+	if st := status(t, s, "tplug"); st.State != supervisor.StateStopped {
+		t.Fatalf("after Close: %+v", st)
+	}
+}
+
+func TestOnDemandIdleAtClose(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug"), OnDemand: true})
+	s.Close()
+	out := s.Run(context.Background(), "tplug:file", "monitor", request(t.TempDir(), "r1"), 5*time.Second)
+	if out.Code == sdk.OK || !strings.Contains(out.Message, supervisor.ErrClosed.Error()) {
+		t.Fatalf("a call after Close: %+v", out)
+	}
+	if st := status(t, s, "tplug"); st.Pid != 0 {
+		t.Fatalf("a process was launched after Close: %+v", st)
+	}
+}

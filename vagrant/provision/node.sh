@@ -124,8 +124,15 @@ install -d -m 0755 "$(dirname "$key_path")"
 install -m 0600 "$key" "$key_path"
 if [ -n "$bin_src" ]; then
 	[ -x "$bin_src/tandem" ] || die "--bin-src: no tandem binary in $bin_src (build it first: make build)"
-	for f in "$bin_src"/tandem "$bin_src"/tandem-plugin-*; do
-		if [ -f "$f" ]; then install -m 0755 "$f" /opt/tandem/bin/; fi
+	install -m 0755 "$bin_src/tandem" /opt/tandem/bin/
+	for f in "$bin_src"/tandem-plugin-*; do
+		# The first-party plugins are links to tandem (one binary in
+		# memory): keep them links; a plugin of its own is copied.
+		if [ -L "$f" ] && [ "$(readlink "$f")" = tandem ]; then
+			ln -sfn tandem "/opt/tandem/bin/$(basename "$f")"
+		elif [ -f "$f" ]; then
+			install -m 0755 "$f" /opt/tandem/bin/
+		fi
 	done
 fi
 

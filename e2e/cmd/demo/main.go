@@ -101,6 +101,11 @@ func run(ctx context.Context, prefix string, timeout time.Duration) error {
 	}
 	fmt.Println()
 	say("lab booted to the VIP serving in %s", serving.Round(10*time.Millisecond))
+	for _, m := range l.Members() {
+		if u, err := l.TandemMemory(m.Name); err == nil {
+			say("memory of tandem.service on %s: %s", m.Name, u)
+		}
+	}
 	say("the lab stays up. Look around:")
 	fmt.Printf(`      go run ./e2e/cmd/lab --prefix %[1]s exec holly tandem status      # any tandem command, on any member
       go run ./e2e/cmd/lab --prefix %[1]s kill holly                    # a hard node failure (restart holly to boot it again)

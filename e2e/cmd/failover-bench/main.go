@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -139,7 +138,8 @@ func run(ctx context.Context, prefix, subnet string, runs int, want map[string]b
 	fmt.Printf("\nmedian (min-max), seconds; errors: %s\n", strings.Join(append(kill.errs, cut.errs...), "; "))
 	fmt.Printf("instants (20 ms samples) with the VIP on two nodes: %d\n", b.split)
 	fmt.Printf("cold start, lab booted to the VIP serving: %.2f s\n", cold.Seconds())
-	fmt.Printf("resident memory of tandem + plugins (bus embedded): %s\n", rss)
+	fmt.Printf("memory of tandem.service (tandem with its bus, and its plugins) after the cold start:\n  %s\n", rss)
+	fmt.Printf("and after the runs:\n  %s\n", b.rss())
 	return nil
 }
 
@@ -276,39 +276,20 @@ func (b *bench) saveJournals(name, what string) {
 	}
 }
 
-// rss sums the memory of every process of tandem.service on each member:
-// resident (VmRSS), of which anonymous (RssAnon; the rest is the binaries'
-// mapped pages), and proportional (Pss: shared pages split between sharers).
+// rss is the memory of tandem.service (tandem, its bus and its plugins) on
+// each member: every resident page counted once, and the RSS summed over
+// the processes (which counts the one tandem binary once per process).
 func (b *bench) rss() string {
-	const script = `f=/sys/fs/cgroup/unified/system.slice/tandem.service/cgroup.procs
-[ -r $f ] || f=/sys/fs/cgroup/systemd/system.slice/tandem.service/cgroup.procs
-[ -r $f ] || f=/sys/fs/cgroup/system.slice/tandem.service/cgroup.procs
-for p in $(cat $f); do
-	awk '/^VmRSS:/ {r=$2} /^RssAnon:/ {a=$2} END {printf "%d %d ", r, a}' /proc/$p/status
-	awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup
-done`
 	var out []string
 	for _, m := range b.l.Members() {
-		text, err := b.l.Exec(b.timeout(10*time.Second), m.Name, "sh", "-c", script)
+		u, err := b.l.TandemMemory(m.Name)
 		if err != nil {
 			out = append(out, fmt.Sprintf("%s: %v", m.Name, err))
 			continue
 		}
-		var rss, anon, pss, procs int
-		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
-			f := strings.Fields(line)
-			if len(f) != 3 {
-				continue
-			}
-			r, _ := strconv.Atoi(f[0])
-			a, _ := strconv.Atoi(f[1])
-			p, _ := strconv.Atoi(f[2])
-			rss, anon, pss, procs = rss+r, anon+a, pss+p, procs+1
-		}
-		out = append(out, fmt.Sprintf("%s: RSS %.1f MB (anonymous %.1f MB), PSS %.1f MB, %d processes",
-			m.Name, float64(rss)/1024, float64(anon)/1024, float64(pss)/1024, procs))
+		out = append(out, fmt.Sprintf("%s: %s", m.Name, u))
 	}
-	return strings.Join(out, "; ")
+	return strings.Join(out, "\n  ")
 }
 
 func stats(ds []time.Duration) string {

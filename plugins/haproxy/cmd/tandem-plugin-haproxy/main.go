@@ -5,13 +5,6 @@
 // (default /run/tandem/haproxy).
 package main
 
-import (
-	"os"
+import "github.com/tandem-ha/tandem/plugins/haproxy"
 
-	"github.com/tandem-ha/tandem/plugins/haproxy"
-	"github.com/tandem-ha/tandem/plugins/sdk"
-)
-
-func main() {
-	sdk.Serve(haproxy.NewWith(haproxy.Options{StateDir: os.Getenv("TANDEM_HAPROXY_STATE_DIR")}))
-}
+func main() { haproxy.Main() }

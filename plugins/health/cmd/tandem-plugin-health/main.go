@@ -3,13 +3,6 @@
 // where started checks are recorded (default /run/tandem/health).
 package main
 
-import (
-	"os"
+import "github.com/tandem-ha/tandem/plugins/health"
 
-	"github.com/tandem-ha/tandem/plugins/health"
-	"github.com/tandem-ha/tandem/plugins/sdk"
-)
-
-func main() {
-	sdk.Serve(health.NewWith(health.Options{StateDir: os.Getenv("TANDEM_HEALTH_STATE_DIR")}))
-}
+func main() { health.Main() }

@@ -4,9 +4,6 @@
 // root on a node where systemd is PID 1.
 package main
 
-import (
-	"github.com/tandem-ha/tandem/plugins/sdk"
-	"github.com/tandem-ha/tandem/plugins/systemd"
-)
+import "github.com/tandem-ha/tandem/plugins/systemd"
 
-func main() { sdk.Serve(systemd.New()) }
+func main() { systemd.Main() }

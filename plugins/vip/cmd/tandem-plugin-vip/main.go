@@ -4,17 +4,6 @@
 // records go (default /run/tandem/vip).
 package main
 
-import (
-	"os"
+import "github.com/tandem-ha/tandem/plugins/vip"
 
-	"github.com/tandem-ha/tandem/plugins/sdk"
-	"github.com/tandem-ha/tandem/plugins/vip"
-)
-
-func main() {
-	dir := vip.DefaultStateDir
-	if d := os.Getenv("TANDEM_VIP_STATE_DIR"); d != "" {
-		dir = d
-	}
-	sdk.Serve(vip.NewWith(vip.Options{StateDir: dir}))
-}
+func main() { vip.Main() }
