@@ -449,12 +449,21 @@ func (l *Lab) ServicePIDs(node, unit string) ([]int, error) {
 	return nil, fmt.Errorf("%s in %s: no cgroup (tried %s); is it running?", unit, node, strings.Join(tried, ", "))
 }
 
-// TandemMemory measures tandem.service in the node: the tandem process and
-// its plugins (the embedded bus is part of tandem). Root only.
+// TandemMemory measures the tandem processes of tandem.service in the
+// node: tandem (the embedded bus is part of it) and its plugins, not the
+// programs the plugins run (a HAProxy the haproxy plugin started lives in
+// the same cgroup). Root only.
 func (l *Lab) TandemMemory(node string) (memstat.Usage, error) {
 	pids, err := l.ServicePIDs(node, "tandem.service")
 	if err != nil {
 		return memstat.Usage{}, err
 	}
-	return memstat.Measure(pids)
+	var ours []int
+	for _, pid := range pids {
+		exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+		if err == nil && strings.HasPrefix(filepath.Base(exe), "tandem") {
+			ours = append(ours, pid)
+		}
+	}
+	return memstat.Measure(ours)
 }

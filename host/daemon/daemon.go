@@ -154,6 +154,8 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	// first seconds.)
 	lead := time.NewTicker(time.Second)
 	defer lead.Stop()
+	leading := make(chan struct{}, 1)        // a keepLeaders round is running
+	defer func() { leading <- struct{}{} }() // wait for it before returning
 	// The node's services outlive ctx by the drain (see drain).
 	svcCtx, svcCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer svcCancel()
@@ -203,9 +205,18 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 			m.heartbeat()
 		case <-lead.C:
 			// Only once the buckets exist: moving the meta leader while the
-			// members are still creating them delays the cold start.
+			// members are still creating them delays the cold start. In a
+			// goroutine of its own: its requests can wait up to 2 s on a
+			// peer that just dropped off, and the heartbeats must not.
 			if m.witness && quorum == nil {
-				m.keepLeaders(ctx)
+				select {
+				case leading <- struct{}{}:
+					go func() {
+						defer func() { <-leading }()
+						m.keepLeaders(ctx)
+					}()
+				default: // the previous round is still at it
+				}
 			}
 		}
 	}
