@@ -388,3 +388,30 @@ func TestPreferMetaLeader(t *testing.T) {
 		t.Errorf("a client's meta stepdown request was answered")
 	}
 }
+
+func TestSettled(t *testing.T) {
+	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	c := tc.ready("holly")
+	ctx := context.Background()
+	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		for _, b := range []string{BucketLeases, BucketConfig, BucketState} {
+			if _, err := c.PreferStreamLeader(ctx, StreamOfBucket(b), "director"); err != nil {
+				return err
+			}
+		}
+		return c.Settled(ctx, "director")
+	})
+	// A stopped member's replicas are not current: not settled, and the
+	// error says which.
+	tc.stop("benji")
+	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		err := c.Settled(ctx, "director")
+		if err == nil || !strings.Contains(err.Error(), "replica on benji not current") {
+			return fmt.Errorf("with benji stopped: %v", err)
+		}
+		return nil
+	})
+	if err := c.Settled(ctx, "holly"); err == nil || !strings.Contains(err.Error(), "led by director, not holly") {
+		t.Errorf("asked for holly as leader: %v", err)
+	}
+}

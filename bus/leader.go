@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -105,4 +106,39 @@ func (s *Server) PreferMetaLeader(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("meta leader stepdown: %w", err)
 	}
 	return true, nil
+}
+
+// Settled reports, as an error naming what is not, whether the bus is at
+// rest: every bucket's stream has a leader (on leader, when given: the
+// witness keeps them there), and every replica is current. A fault of a
+// node while the bus is not settled can cost a Raft election (seconds)
+// instead of a lease's TTL: right after a partition heals, the rejoining
+// node disturbs the leaders and its replicas catch up.
+func (c *Conn) Settled(ctx context.Context, leader string) error {
+	var problems []string
+	for _, b := range []string{BucketLeases, BucketConfig, BucketState} {
+		st, err := c.JS.Stream(ctx, StreamOfBucket(b))
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", b, c.explain(err))
+		}
+		ci := st.CachedInfo().Cluster
+		switch {
+		case ci == nil:
+			continue
+		case ci.Leader == "":
+			problems = append(problems, b+": no leader")
+			continue
+		case leader != "" && ci.Leader != leader:
+			problems = append(problems, fmt.Sprintf("%s: led by %s, not %s", b, ci.Leader, leader))
+		}
+		for _, r := range ci.Replicas {
+			if !r.Current || r.Offline {
+				problems = append(problems, fmt.Sprintf("%s: replica on %s not current", b, r.Name))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("bus not settled: %s", strings.Join(problems, "; "))
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
 )
@@ -147,13 +149,30 @@ func start(o Options) (*Member, error) {
 func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	hb := time.NewTicker(HeartbeatInterval)
 	defer hb.Stop()
-	// The witness checks the bus's leaders every second. (A node that
-	// rejoins after a partition often takes stream leaderships with it, and
-	// until they are back, a fault of that node costs a 4-9 s election; but
-	// checking 4 times a second made starts flaky: moves during the buckets'
-	// first seconds.)
-	lead := time.NewTicker(time.Second)
+	// The witness checks the bus's leaders every second, and 4 times a
+	// second for a few seconds after any stream elects a leader elsewhere:
+	// a node that rejoins after a partition disturbs the leaders (its Raft
+	// term is higher), and until they are back on the witness a fault of
+	// that node costs a 4-9 s election.
+	lead := time.NewTicker(leaderCheckFast)
 	defer lead.Stop()
+	var lastCheck, fastUntil time.Time
+	elected := make(chan struct{}, 1)
+	if m.witness {
+		if sub, err := m.conn.NC.Subscribe(streamLeaderElected, func(msg *nats.Msg) {
+			var adv struct{ Leader string }
+			if json.Unmarshal(msg.Data, &adv) == nil && adv.Leader != m.name {
+				select {
+				case elected <- struct{}{}:
+				default:
+				}
+			}
+		}); err == nil {
+			defer func() { _ = sub.Unsubscribe() }()
+		} else {
+			m.log.Warn("not following leader elections (checking leaders every second only)", "err", err)
+		}
+	}
 	leading := make(chan struct{}, 1)        // a keepLeaders round is running
 	defer func() { leading <- struct{}{} }() // wait for it before returning
 	// The node's services outlive ctx by the drain (see drain).
@@ -203,11 +222,17 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 			}
 		case <-hb.C:
 			m.heartbeat()
-		case <-lead.C:
+		case <-elected:
+			fastUntil = time.Now().Add(leaderFastFor)
+		case now := <-lead.C:
 			// Only once the buckets exist: moving the meta leader while the
 			// members are still creating them delays the cold start. In a
 			// goroutine of its own: its requests can wait up to 2 s on a
 			// peer that just dropped off, and the heartbeats must not.
+			if !now.Before(fastUntil) && now.Sub(lastCheck) < leaderCheckSlow {
+				continue
+			}
+			lastCheck = now
 			if m.witness && quorum == nil {
 				select {
 				case leading <- struct{}{}:
@@ -243,6 +268,18 @@ func (m *Member) waitQuorum(ctx context.Context) error {
 		m.log.Warn("waiting for quorum", "waited", time.Since(start).Round(time.Second), "routes", m.server.NATS().NumRoutes(), "err", err)
 	}
 }
+
+// How often the witness checks where the bus's leaders are: normally, and
+// for leaderFastFor after a stream elected a leader other than the witness.
+const (
+	leaderCheckSlow = time.Second
+	leaderCheckFast = 250 * time.Millisecond
+	leaderFastFor   = 3 * time.Second
+)
+
+// streamLeaderElected is the subject of JetStream's stream leader election
+// advisories (the account's copy).
+const streamLeaderElected = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.>"
 
 // keepLeaders keeps the Raft leaders of the bus on the witness, which runs
 // no resources: the lease bucket's (a node that dies then never takes it

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/e2e/scenario"
 )
@@ -34,6 +35,7 @@ func main() {
 	prefix := flag.String("prefix", "tdbench", "lab name prefix")
 	subnet := flag.String("subnet", "198.18.0.192/27", "the lab's sub-range of 198.18.0.0/24")
 	faults := flag.String("faults", "kill,cut,witness", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed)")
+	settle := flag.Bool("settle", true, "before each fault, wait until the bus is at rest (bucket leaders on the witness, replicas current) besides the resources converged; false: fault as soon as the resources have converged, which right after a heal can cost a Raft election")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "failover-bench: run as root (it boots an nspawn lab)")
@@ -51,7 +53,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	if err := run(ctx, *prefix, *subnet, *runs, want); err != nil {
+	if err := run(ctx, *prefix, *subnet, *runs, want, *settle); err != nil {
 		fmt.Fprintln(os.Stderr, "failover-bench:", err)
 		os.Exit(1)
 	}
@@ -62,13 +64,15 @@ type bench struct {
 	l     *lab.Lab
 	c     *scenario.Cluster
 	split int // samples with the VIP on two nodes, over every run
+	// settle: wait for the bus to be at rest before each fault (--settle).
+	settle bool
 }
 
 func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 }
 
-func run(ctx context.Context, prefix, subnet string, runs int, want map[string]bool) error {
+func run(ctx context.Context, prefix, subnet string, runs int, want map[string]bool, settle bool) error {
 	sn, err := netip.ParsePrefix(subnet)
 	if err != nil {
 		return fmt.Errorf("--subnet: %w", err)
@@ -89,7 +93,7 @@ func run(ctx context.Context, prefix, subnet string, runs int, want map[string]b
 	if err != nil {
 		return err
 	}
-	b := &bench{ctx: ctx, l: l, c: c}
+	b := &bench{ctx: ctx, l: l, c: c, settle: settle}
 	if err := b.converged(); err != nil {
 		return err
 	}
@@ -128,7 +132,11 @@ func run(ctx context.Context, prefix, subnet string, runs int, want map[string]b
 		return ctx.Err()
 	}
 
-	fmt.Printf("\nFailover of the reference scenario (%d runs each; client: one request every 50 ms, 0.5 s timeout)\n\n", runs)
+	rest := "resources converged and the bus at rest"
+	if !settle {
+		rest = "resources converged; the bus maybe still settling after the previous heal"
+	}
+	fmt.Printf("\nFailover of the reference scenario (%d runs each; client: one request every 50 ms, 0.5 s timeout; before each fault: %s)\n\n", runs, rest)
 	fmt.Println("| fault | (a) VIP on survivor | (b) first answer | (c) all answered | failed requests |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, s := range []*series{kill, cut} {
@@ -158,7 +166,46 @@ func (b *bench) timeout(d time.Duration) context.Context {
 
 func (b *bench) converged() error {
 	_, err := b.c.WaitConverged(b.timeout(2*time.Minute), b.c.Nodes[0], b.c.Nodes)
-	return err
+	if err != nil || !b.settle {
+		return err
+	}
+	return b.settled()
+}
+
+// settled waits until the bus is at rest (bus.Conn.Settled): the bucket
+// leaders back on the witness and every replica current. Right after a
+// heal they are not, and a fault then costs a Raft election.
+func (b *bench) settled() error {
+	secret, err := bus.LoadSecret(b.l.KeyFile())
+	if err != nil {
+		return err
+	}
+	conn, err := bus.Connect(bus.ConnectOptions{Config: b.l.Config(), Secret: secret, Name: "failover-bench"})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	witness := ""
+	if w := b.l.Config().Witness; w != nil {
+		witness = w.Name
+	}
+	start := time.Now()
+	ctx := b.timeout(time.Minute)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := conn.Settled(cctx, witness)
+		cancel()
+		if err == nil {
+			if d := time.Since(start); d > time.Second {
+				logf("bus settled after %s", d.Round(10*time.Millisecond))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (b *bench) series(name string, runs int, fault, undo func(string) error) *series {
