@@ -100,7 +100,7 @@ func run(ctx context.Context, prefix string, timeout time.Duration) error {
 		fmt.Println(body)
 	}
 	fmt.Println()
-	say("lab booted to the VIP serving in %s", serving.Round(10*time.Millisecond))
+	say("lab booted to the cluster converged (as tandem status shows it) and the VIP serving in %s", serving.Round(10*time.Millisecond))
 	for _, m := range l.Members() {
 		if u, err := l.TandemMemory(m.Name); err == nil {
 			say("memory of tandem.service on %s: %s", m.Name, u)
