@@ -52,8 +52,8 @@ type Config struct {
 	// 20 s (Pacemaker's default operation timeout).
 	DefaultTimeout time.Duration
 	// OnDemand leaves every plugin idle at Start and launches each one the
-	// first time an operation needs it (Launch launches some ahead): a
-	// node runs only the plugins its resources use. Once launched, a
+	// first time an operation needs it: a node runs only the plugins its
+	// resources use. Once launched, a
 	// plugin is kept running.
 	OnDemand bool
 }
@@ -191,23 +191,6 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		p.waitFirstLaunch(ctx)
 	}
 	return nil
-}
-
-// Launch launches the named plugins that are idle and waits until each
-// has come up or failed its first launch (or ctx ends), so the first
-// operations on them do not pay for the launch. Names that are not plugins
-// are ignored: operations on them report the plugin as not installed.
-func (s *Supervisor) Launch(ctx context.Context, names ...string) {
-	var ps []*plugin
-	for _, n := range names {
-		if p, err := s.plugin(n); err == nil {
-			p.ensure()
-			ps = append(ps, p)
-		}
-	}
-	for _, p := range ps {
-		p.waitFirstLaunch(ctx)
-	}
 }
 
 // supervise starts keeping p running, unless the supervisor is closed.

@@ -484,20 +484,6 @@ func TestOnDemandLaunchesAtFirstUse(t *testing.T) {
 	}
 }
 
-func TestOnDemandLaunchAhead(t *testing.T) {
-	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug"), OnDemand: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s.Launch(ctx, "tplug", "absent")
-	if st := status(t, s, "tplug"); st.State != supervisor.StateRunning {
-		t.Fatalf("after Launch: %+v", st)
-	}
-	s.Close()
-	if st := status(t, s, "tplug"); st.State != supervisor.StateStopped {
-		t.Fatalf("after Close: %+v", st)
-	}
-}
-
 func TestOnDemandIdleAtClose(t *testing.T) {
 	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug"), OnDemand: true})
 	s.Close()
