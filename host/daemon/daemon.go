@@ -154,11 +154,13 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	// a node that rejoins after a partition disturbs the leaders (its Raft
 	// term is higher), and until they are back on the witness a fault of
 	// that node costs a 4-9 s election.
-	lead := time.NewTicker(leaderCheckFast)
-	defer lead.Stop()
+	var leadC <-chan time.Time // nil on a node: only the witness checks
 	var lastCheck, fastUntil time.Time
 	elected := make(chan struct{}, 1)
 	if m.witness {
+		lead := time.NewTicker(leaderCheckFast)
+		defer lead.Stop()
+		leadC = lead.C
 		if sub, err := m.conn.NC.Subscribe(streamLeaderElected, func(msg *nats.Msg) {
 			var adv struct{ Leader string }
 			if json.Unmarshal(msg.Data, &adv) == nil && adv.Leader != m.name {
@@ -224,24 +226,22 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 			m.heartbeat()
 		case <-elected:
 			fastUntil = time.Now().Add(leaderFastFor)
-		case now := <-lead.C:
+		case now := <-leadC:
 			// Only once the buckets exist: moving the meta leader while the
 			// members are still creating them delays the cold start. In a
 			// goroutine of its own: its requests can wait up to 2 s on a
 			// peer that just dropped off, and the heartbeats must not.
-			if !now.Before(fastUntil) && now.Sub(lastCheck) < leaderCheckSlow {
+			if quorum != nil || (!now.Before(fastUntil) && now.Sub(lastCheck) < leaderCheckSlow) {
 				continue
 			}
 			lastCheck = now
-			if m.witness && quorum == nil {
-				select {
-				case leading <- struct{}{}:
-					go func() {
-						defer func() { <-leading }()
-						m.keepLeaders(ctx)
-					}()
-				default: // the previous round is still at it
-				}
+			select {
+			case leading <- struct{}{}:
+				go func() {
+					defer func() { <-leading }()
+					m.keepLeaders(ctx)
+				}()
+			default: // the previous round is still at it
 			}
 		}
 	}
