@@ -131,12 +131,8 @@ type KV struct {
 
 // KV opens a bucket.
 func (c *Conn) KV(ctx context.Context, bucket string) (*KV, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	var kv jetstream.KeyValue
-	err := retryRead(ctx, func(ctx context.Context) (err error) {
-		kv, err = c.JS.KeyValue(ctx, bucket)
-		return err
+	kv, err := read(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return c.JS.KeyValue(ctx, bucket)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("KV bucket %s: %w", bucket, c.explain(err))
@@ -160,18 +156,21 @@ func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 // again soon finds the new leader.
 const readAttempt = 750 * time.Millisecond
 
-// retryRead runs read in attempts of readAttempt until it succeeds, fails
-// for another reason than a timeout, or ctx ends.
-func retryRead(ctx context.Context, read func(ctx context.Context) error) error {
+// read runs f, bounded like every bus call, in attempts of readAttempt
+// until it succeeds, fails for another reason than a timeout, or the bound
+// ends.
+func read[T any](ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	for {
 		actx, cancel := context.WithTimeout(ctx, readAttempt)
-		err := read(actx)
+		v, err := f(actx)
 		cancel()
 		if err == nil || ctx.Err() != nil {
-			return err
+			return v, err
 		}
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) {
-			return err
+			return v, err
 		}
 	}
 }
@@ -217,12 +216,8 @@ func (k *KV) Update(ctx context.Context, key string, value []byte, last uint64) 
 
 // Get reads key. A missing key returns an error matching ErrNotFound.
 func (k *KV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	var e jetstream.KeyValueEntry
-	err := retryRead(ctx, func(ctx context.Context) (err error) {
-		e, err = k.kv.Get(ctx, key)
-		return err
+	e, err := read(ctx, func(ctx context.Context) (jetstream.KeyValueEntry, error) {
+		return k.kv.Get(ctx, key)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
@@ -242,12 +237,8 @@ func (k *KV) Delete(ctx context.Context, key string) error {
 
 // History lists the revisions of key, oldest first.
 func (k *KV) History(ctx context.Context, key string) ([]jetstream.KeyValueEntry, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	var h []jetstream.KeyValueEntry
-	err := retryRead(ctx, func(ctx context.Context) (err error) {
-		h, err = k.kv.History(ctx, key)
-		return err
+	h, err := read(ctx, func(ctx context.Context) ([]jetstream.KeyValueEntry, error) {
+		return k.kv.History(ctx, key)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("history of %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
@@ -275,18 +266,14 @@ func (k *KV) Keys(ctx context.Context) ([]string, error) {
 // meta leader and a placement), it asks only the stream's leader for the
 // subjects it holds, so it answers whenever the bucket can be read.
 func (k *KV) KeysWithPrefix(ctx context.Context, prefix string) ([]string, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
 	bucket := k.kv.Bucket()
 	base := "$KV." + bucket + "."
-	var info *jetstream.StreamInfo
-	err := retryRead(ctx, func(ctx context.Context) error {
+	info, err := read(ctx, func(ctx context.Context) (*jetstream.StreamInfo, error) {
 		st, err := k.conn.JS.Stream(ctx, StreamOfBucket(bucket))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		info, err = st.Info(ctx, jetstream.WithSubjectFilter(base+prefix+">"))
-		return err
+		return st.Info(ctx, jetstream.WithSubjectFilter(base+prefix+">"))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", bucket, k.conn.explain(err))
