@@ -11,7 +11,8 @@ export PATH := $(HOME)/go/bin:$(PATH)
 # tandem binary carries them all (plugins/builtin): bin/tandem-plugin-<name>
 # is a link to tandem, so the host and its plugin processes share one
 # executable's pages. Pure Go (no cgo): no libc mapped in every process.
-PLUGINS := $(notdir $(wildcard plugins/*/cmd/tandem-plugin-*))
+PLUGIN_PKGS := $(wildcard plugins/*/cmd/tandem-plugin-*)
+PLUGINS     := $(notdir $(PLUGIN_PKGS))
 
 .PHONY: build
 build:
@@ -22,7 +23,7 @@ build:
 # into bin/standalone.
 .PHONY: plugins-standalone
 plugins-standalone:
-	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/standalone/ $(addprefix ./plugins/,$(foreach p,$(PLUGINS),$(subst tandem-plugin-,,$(p))/cmd/$(p)))
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/standalone/ $(addprefix ./,$(PLUGIN_PKGS))
 
 .PHONY: lint
 lint:
