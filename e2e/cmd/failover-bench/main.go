@@ -113,7 +113,7 @@ func run(ctx context.Context, prefix, subnet string, runs int, want map[string]b
 	if err := b.converged(); err != nil {
 		return err
 	}
-	rss := b.rss()
+	mem := b.memory()
 
 	n := func(f string) int {
 		if want[f] {
@@ -151,8 +151,8 @@ func run(ctx context.Context, prefix, subnet string, runs int, want map[string]b
 	fmt.Printf("\nmedian (min-max), seconds; errors: %s\n", strings.Join(append(kill.errs, cut.errs...), "; "))
 	fmt.Printf("instants (20 ms samples) with the VIP on two nodes: %d\n", b.split)
 	fmt.Printf("cold start, lab booted to the VIP serving: %.2f s\n", cold.Seconds())
-	fmt.Printf("memory of tandem.service (tandem with its bus, and its plugins) after the cold start:\n  %s\n", rss)
-	fmt.Printf("and after the runs:\n  %s\n", b.rss())
+	fmt.Printf("memory of tandem.service (tandem with its bus, and its plugins) after the cold start:\n  %s\n", mem)
+	fmt.Printf("and after the runs:\n  %s\n", b.memory())
 	return nil
 }
 
@@ -337,10 +337,10 @@ func (b *bench) saveJournals(name, what string) {
 	}
 }
 
-// rss is the memory of tandem.service (tandem, its bus and its plugins) on
+// memory is the memory of tandem.service (tandem, its bus and its plugins) on
 // each member: every resident page counted once, and the RSS summed over
 // the processes (which counts the one tandem binary once per process).
-func (b *bench) rss() string {
+func (b *bench) memory() string {
 	var out []string
 	for _, m := range b.l.Members() {
 		u, err := b.l.TandemMemory(m.Name)
