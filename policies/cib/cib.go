@@ -1,0 +1,194 @@
+// Package cib is the cluster model Tandem plans on, named after Pacemaker's
+// Cluster Information Base: the nodes and their attributes (standby,
+// maintenance), the resources (primitives and clones, their operations and
+// meta attributes), the order, colocation and location constraints, the
+// resource defaults and the cluster properties; with the edits the pcs-shaped
+// commands make to it and the checks that keep it consistent.
+//
+// It is what the live configuration stores and what the scheduler
+// (package policies) reads. It knows nothing of files or of the bus: where
+// the members are and how they reach each other is bus.Topology (Pacemaker
+// keeps that in corosync.conf, apart from the CIB), and where a value came
+// from in cluster.toml is host/config's business. A problem found here is
+// located by a path such as "resource[1].op[0]" that host/config turns into
+// a file line.
+package cib
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// CIB is a whole cluster model.
+type CIB struct {
+	// Nodes are the nodes that may run resources, in configuration order.
+	Nodes       []Node       `json:"nodes"`
+	Resources   []Resource   `json:"resources,omitempty"`
+	Orders      []Order      `json:"orders,omitempty"`
+	Colocations []Colocation `json:"colocations,omitempty"`
+	Locations   []Location   `json:"locations,omitempty"`
+	// Defaults are the resource defaults (pcs resource defaults).
+	Defaults   Meta       `json:"defaults"`
+	Properties Properties `json:"properties"`
+}
+
+// Node is a node's entry in the model: its name and its attributes.
+type Node struct {
+	Name        string `json:"name"`
+	Standby     bool   `json:"standby,omitempty"`     // runs no resources
+	Maintenance bool   `json:"maintenance,omitempty"` // nothing is started or stopped there
+}
+
+// Properties are cluster-wide switches (pcs property).
+type Properties struct {
+	MaintenanceMode bool `json:"maintenance-mode,omitempty"` // nothing is started, stopped or monitored-and-recovered
+}
+
+// PropertyKeys are the cluster properties SetProperty takes.
+var PropertyKeys = []string{"maintenance-mode"}
+
+// Node returns the node called name, or nil.
+func (c *CIB) Node(name string) *Node {
+	for i := range c.Nodes {
+		if c.Nodes[i].Name == name {
+			return &c.Nodes[i]
+		}
+	}
+	return nil
+}
+
+// NodeNames lists the nodes' names in configuration order.
+func (c *CIB) NodeNames() []string {
+	names := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		names[i] = n.Name
+	}
+	return names
+}
+
+// Resource returns the resource whose primitive id or clone id is id, and
+// whether id named the clone.
+func (c *CIB) Resource(id string) (r *Resource, isClone bool) {
+	for i := range c.Resources {
+		r := &c.Resources[i]
+		if r.ID == id {
+			return r, false
+		}
+		if r.Clone != nil && r.Clone.ID == id {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// MustResource returns the resource whose primitive or clone id is id, or
+// an error that lists the ids there are.
+func (c *CIB) MustResource(id string) (*Resource, error) {
+	r, _ := c.Resource(id)
+	if r == nil {
+		return nil, c.UnknownResource(id)
+	}
+	return r, nil
+}
+
+// UnknownResource is the error for an id that names no resource or clone.
+func (c *CIB) UnknownResource(id string) error {
+	ids := c.ResourceIDs()
+	for _, r := range c.Resources {
+		if r.Clone != nil {
+			ids = append(ids, r.ID)
+		}
+	}
+	sort.Strings(ids)
+	known := strings.Join(ids, ", ")
+	if known == "" {
+		known = "none"
+	}
+	return fmt.Errorf("no resource or clone %q (defined: %s)", id, known)
+}
+
+// ResourceIDs returns every id a constraint may name: primitives that are not
+// cloned, and clone ids; sorted.
+func (c *CIB) ResourceIDs() []string {
+	var ids []string
+	for _, r := range c.Resources {
+		ids = append(ids, ConstraintName(&r))
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// ConstraintIDs lists every constraint id, sorted.
+func (c *CIB) ConstraintIDs() []string {
+	var ids []string
+	for _, o := range c.Orders {
+		ids = append(ids, o.ID)
+	}
+	for _, co := range c.Colocations {
+		ids = append(ids, co.ID)
+	}
+	for _, l := range c.Locations {
+		ids = append(ids, l.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Effective layers the resource's meta over the cluster defaults.
+func (c *CIB) Effective(r *Resource) EffectiveMeta {
+	e := EffectiveMeta{Stickiness: DefaultStickiness, MigrationThreshold: DefaultMigrationThreshold, TargetRole: RoleStarted}
+	for _, m := range []Meta{c.Defaults, r.Meta} {
+		if m.Stickiness != nil {
+			e.Stickiness = *m.Stickiness
+		}
+		if m.MigrationThreshold != nil {
+			e.MigrationThreshold = *m.MigrationThreshold
+		}
+		if m.FailureTimeout != nil {
+			e.FailureTimeout = *m.FailureTimeout
+		}
+		if m.TargetRole != "" {
+			e.TargetRole = m.TargetRole
+		}
+		if m.Priority != nil {
+			e.Priority = *m.Priority
+		}
+	}
+	return e
+}
+
+// DidYouMean returns ` (did you mean "x"?)` for the entry of known closest
+// to s, when one is close enough to be a typo, and "" otherwise.
+func DidYouMean(s string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(s), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,485 @@
+package cib
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Edits of the model, as the pcs-shaped commands make them. Every edit
+// either changes what it says or returns an error naming what is wrong and
+// changes nothing; Validate then checks the whole result (ordering cycles,
+// references) before it is stored.
+
+// ResourceSpec is what `resource create` and `resource update` say about a
+// resource beyond its id and agent.
+type ResourceSpec struct {
+	Params map[string]string // value "" removes the param (update)
+	Ops    []Op
+	Meta   map[string]string // value "" unsets the attribute (update)
+	Clone  *Clone            // "clone" was given (ID "" for the default)
+	// CloneOptions are the clone's k=v options as given.
+	CloneOptions map[string]string
+}
+
+// idInUse says what already uses id, or "".
+func (c *CIB) idInUse(id string) string {
+	if r, isClone := c.Resource(id); r != nil {
+		if isClone {
+			return fmt.Sprintf("the clone of resource %q", r.ID)
+		}
+		return "a resource"
+	}
+	for _, o := range c.Orders {
+		if o.ID == id {
+			return "an order constraint"
+		}
+	}
+	for _, co := range c.Colocations {
+		if co.ID == id {
+			return "a colocation constraint"
+		}
+	}
+	for _, l := range c.Locations {
+		if l.ID == id {
+			return "a location constraint"
+		}
+	}
+	return ""
+}
+
+// AddResource adds a new resource with id and agent, configured by spec.
+func (c *CIB) AddResource(id, agent string, spec ResourceSpec) (*Resource, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("resource id %q: %s", id, idRule)
+	}
+	if what := c.idInUse(id); what != "" {
+		return nil, fmt.Errorf("id %q is already used by %s", id, what)
+	}
+	if !ValidAgent(agent) {
+		return nil, fmt.Errorf("agent %q is not PLUGIN or PLUGIN:TYPE (e.g. vip, systemd:apache2, health:http)", agent)
+	}
+	r := Resource{ID: id, Agent: agent, Ops: spec.Ops}
+	for k, v := range spec.Params {
+		if v == "" {
+			continue
+		}
+		if r.Params == nil {
+			r.Params = map[string]string{}
+		}
+		r.Params[k] = v
+	}
+	for _, k := range sortedKeys(spec.Meta) {
+		if err := SetMeta(&r.Meta, k, spec.Meta[k]); err != nil {
+			return nil, err
+		}
+	}
+	if spec.Clone != nil {
+		cl := *spec.Clone
+		if cl.ID == "" {
+			cl.ID = id + CloneSuffix
+		}
+		if what := c.idInUse(cl.ID); what != "" {
+			return nil, fmt.Errorf("clone id %q is already used by %s", cl.ID, what)
+		}
+		r.Clone = &cl
+	}
+	c.Resources = append(c.Resources, r)
+	return &c.Resources[len(c.Resources)-1], nil
+}
+
+// UpdateResource merges spec into resource id: params and meta attributes
+// are set (an empty value removes them), each op replaces the op of the same
+// name, clone options are set on its clone.
+func (c *CIB) UpdateResource(id string, spec ResourceSpec) error {
+	r, err := c.MustResource(id)
+	if err != nil {
+		return err
+	}
+	if spec.Clone != nil && r.Clone == nil {
+		return fmt.Errorf("resource %q is not cloned; clone options do not apply (delete and create it with clone)", r.ID)
+	}
+	// Work on a copy, so that a refused attribute leaves r as it was.
+	next := *r
+	next.Params = map[string]string{}
+	for k, v := range r.Params {
+		next.Params[k] = v
+	}
+	for _, k := range sortedKeys(spec.Params) {
+		if v := spec.Params[k]; v == "" {
+			delete(next.Params, k)
+		} else {
+			next.Params[k] = v
+		}
+	}
+	if len(next.Params) == 0 {
+		next.Params = nil
+	}
+	for _, k := range sortedKeys(spec.Meta) {
+		if err := SetMeta(&next.Meta, k, spec.Meta[k]); err != nil {
+			return err
+		}
+	}
+	next.Ops = append([]Op(nil), r.Ops...)
+	for _, o := range spec.Ops {
+		replaced := false
+		for i := range next.Ops {
+			if next.Ops[i].Name == o.Name {
+				next.Ops[i] = o
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			next.Ops = append(next.Ops, o)
+		}
+	}
+	if spec.Clone != nil {
+		cl := *r.Clone
+		for _, k := range sortedKeys(spec.CloneOptions) {
+			if err := SetCloneOption(&cl, k, spec.CloneOptions[k]); err != nil {
+				return err
+			}
+		}
+		next.Clone = &cl
+	}
+	*r = next
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// DeleteResource removes resource id (primitive or clone id) and every
+// constraint that names it; it returns the ids of those constraints.
+func (c *CIB) DeleteResource(id string) (removed []string, err error) {
+	r, err := c.MustResource(id)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{r.ID: true}
+	if r.Clone != nil {
+		names[r.Clone.ID] = true
+	}
+	primitive := r.ID
+	var orders []Order
+	for _, o := range c.Orders {
+		if names[o.First] || names[o.Then] {
+			removed = append(removed, o.ID)
+			continue
+		}
+		orders = append(orders, o)
+	}
+	var cols []Colocation
+	for _, co := range c.Colocations {
+		if names[co.Rsc] || names[co.With] {
+			removed = append(removed, co.ID)
+			continue
+		}
+		cols = append(cols, co)
+	}
+	var locs []Location
+	for _, l := range c.Locations {
+		if names[l.Rsc] {
+			removed = append(removed, l.ID)
+			continue
+		}
+		locs = append(locs, l)
+	}
+	c.Orders, c.Colocations, c.Locations = orders, cols, locs
+	var rs []Resource
+	for _, x := range c.Resources {
+		if x.ID != primitive {
+			rs = append(rs, x)
+		}
+	}
+	c.Resources = rs
+	return removed, nil
+}
+
+// SetTargetRole sets resource id's target-role ("" removes it, so the
+// resource is Started by default).
+func (c *CIB) SetTargetRole(id, role string) error {
+	r, err := c.MustResource(id)
+	if err != nil {
+		return err
+	}
+	return SetMeta(&r.Meta, "target-role", role)
+}
+
+// SetMeta sets meta attribute key of m from its text; value "" unsets it.
+// On an error m is unchanged.
+func SetMeta(m *Meta, key, value string) error {
+	if value == "" {
+		switch key {
+		case "resource-stickiness":
+			m.Stickiness = nil
+		case "migration-threshold":
+			m.MigrationThreshold = nil
+		case "failure-timeout":
+			m.FailureTimeout = nil
+		case "target-role":
+			m.TargetRole = ""
+		case "priority":
+			m.Priority = nil
+		default:
+			return fmt.Errorf("unknown meta attribute %q%s", key, DidYouMean(key, MetaKeys))
+		}
+		return nil
+	}
+	score := func(dst **int) error {
+		s, err := ParseScore(value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		n := int(s)
+		*dst = &n
+		return nil
+	}
+	switch key {
+	case "resource-stickiness":
+		return score(&m.Stickiness)
+	case "migration-threshold":
+		return score(&m.MigrationThreshold)
+	case "priority":
+		return score(&m.Priority)
+	case "failure-timeout":
+		d, err := ParseDuration(value)
+		if err != nil {
+			return fmt.Errorf("failure-timeout: %w", err)
+		}
+		m.FailureTimeout = &d
+	case "target-role":
+		role, err := ParseRole(value)
+		if err != nil {
+			return err
+		}
+		m.TargetRole = role
+	default:
+		return fmt.Errorf("unknown meta attribute %q%s", key, DidYouMean(key, MetaKeys))
+	}
+	return nil
+}
+
+// ParseRole reads a target-role: Started or Stopped, in any case.
+func ParseRole(value string) (string, error) {
+	switch strings.ToLower(value) {
+	case "started":
+		return RoleStarted, nil
+	case "stopped":
+		return RoleStopped, nil
+	}
+	return "", fmt.Errorf("target-role %q: must be Started or Stopped", value)
+}
+
+// SetCloneOption sets clone option k of cl from its text.
+func SetCloneOption(cl *Clone, k, v string) error {
+	switch k {
+	case "clone-max", "clone-node-max":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s=%q: want a number >= 0", k, v)
+		}
+		if k == "clone-max" {
+			cl.Max = n
+		} else {
+			cl.NodeMax = n
+		}
+	case "interleave":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("interleave=%q: want true or false", v)
+		}
+		cl.Interleave = b
+	default:
+		return fmt.Errorf("unknown clone option %q%s (clone takes %s)", k, DidYouMean(k, CloneKeys), strings.Join(CloneKeys, ", "))
+	}
+	return nil
+}
+
+// ConstraintRef checks that id names a resource constraints may name: an
+// uncloned primitive or a clone id.
+func (c *CIB) ConstraintRef(id string) (string, error) {
+	r, isClone := c.Resource(id)
+	if r == nil {
+		return "", c.UnknownResource(id)
+	}
+	if r.Clone != nil && !isClone {
+		return "", fmt.Errorf("%q is cloned; constraints name the clone: use %q", id, r.Clone.ID)
+	}
+	return id, nil
+}
+
+// CheckNode says why name is not a node of c, or nil.
+func (c *CIB) CheckNode(name string) error {
+	if c.Node(name) != nil {
+		return nil
+	}
+	return fmt.Errorf("no node %q (nodes: %s)", name, strings.Join(c.NodeNames(), ", "))
+}
+
+// AddOrder adds o; an order with the same id is refused.
+func (c *CIB) AddOrder(o Order) error {
+	if what := c.idInUse(o.ID); what != "" {
+		return fmt.Errorf("constraint id %q is already used by %s", o.ID, what)
+	}
+	c.Orders = append(c.Orders, o)
+	return nil
+}
+
+// AddColocation adds co; a colocation with the same id is refused.
+func (c *CIB) AddColocation(co Colocation) error {
+	if what := c.idInUse(co.ID); what != "" {
+		return fmt.Errorf("constraint id %q is already used by %s", co.ID, what)
+	}
+	c.Colocations = append(c.Colocations, co)
+	return nil
+}
+
+// SetLocation adds l, or replaces the location constraint of l.Rsc on
+// l.Node (so "prefers" after "avoids" changes the score, as in pcs).
+func (c *CIB) SetLocation(l Location) error {
+	for i, x := range c.Locations {
+		if x.Rsc == l.Rsc && x.Node == l.Node {
+			c.Locations[i] = l
+			return nil
+		}
+	}
+	if what := c.idInUse(l.ID); what != "" {
+		return fmt.Errorf("constraint id %q is already used by %s", l.ID, what)
+	}
+	c.Locations = append(c.Locations, l)
+	return nil
+}
+
+// RemoveConstraint removes the constraint called id.
+func (c *CIB) RemoveConstraint(id string) error {
+	for i, o := range c.Orders {
+		if o.ID == id {
+			c.Orders = append(c.Orders[:i:i], c.Orders[i+1:]...)
+			return nil
+		}
+	}
+	for i, co := range c.Colocations {
+		if co.ID == id {
+			c.Colocations = append(c.Colocations[:i:i], c.Colocations[i+1:]...)
+			return nil
+		}
+	}
+	for i, l := range c.Locations {
+		if l.ID == id {
+			c.Locations = append(c.Locations[:i:i], c.Locations[i+1:]...)
+			return nil
+		}
+	}
+	known := strings.Join(c.ConstraintIDs(), ", ")
+	if known == "" {
+		known = "none"
+	}
+	return fmt.Errorf("no constraint %q (constraints: %s; `tandem constraint --full` shows ids)", id, known)
+}
+
+// Move makes resource id prefer node (INFINITY), replacing an earlier move.
+func (c *CIB) Move(id, node string) (Location, error) {
+	r, err := c.MustResource(id)
+	if err != nil {
+		return Location{}, err
+	}
+	if err := c.CheckNode(node); err != nil {
+		return Location{}, err
+	}
+	name := ConstraintName(r)
+	if r.Clone != nil {
+		return Location{}, fmt.Errorf("%q is a clone, which runs on every node it may; use ban to keep it off a node", name)
+	}
+	l := Location{ID: MoveConstraintID(name), Rsc: name, Node: node, Score: Infinity}
+	c.removeLocationID(l.ID)
+	c.Locations = append(c.Locations, l)
+	return l, nil
+}
+
+// Ban keeps resource id off node (-INFINITY).
+func (c *CIB) Ban(id, node string) (Location, error) {
+	r, err := c.MustResource(id)
+	if err != nil {
+		return Location{}, err
+	}
+	if err := c.CheckNode(node); err != nil {
+		return Location{}, err
+	}
+	name := ConstraintName(r)
+	l := Location{ID: BanConstraintID(name, node), Rsc: name, Node: node, Score: -Infinity}
+	c.removeLocationID(l.ID)
+	c.Locations = append(c.Locations, l)
+	return l, nil
+}
+
+// Clear removes the constraints move and ban made for resource id; it
+// returns their ids.
+func (c *CIB) Clear(id string) ([]string, error) {
+	r, err := c.MustResource(id)
+	if err != nil {
+		return nil, err
+	}
+	name := ConstraintName(r)
+	var removed []string
+	var keep []Location
+	for _, l := range c.Locations {
+		if l.ID == MoveConstraintID(name) || strings.HasPrefix(l.ID, "cli-ban-"+name+"-on-") {
+			removed = append(removed, l.ID)
+			continue
+		}
+		keep = append(keep, l)
+	}
+	c.Locations = keep
+	return removed, nil
+}
+
+func (c *CIB) removeLocationID(id string) {
+	var keep []Location
+	for _, l := range c.Locations {
+		if l.ID != id {
+			keep = append(keep, l)
+		}
+	}
+	c.Locations = keep
+}
+
+// SetStandby puts node in standby (or takes it out).
+func (c *CIB) SetStandby(node string, on bool) error {
+	if err := c.CheckNode(node); err != nil {
+		return err
+	}
+	c.Node(node).Standby = on
+	return nil
+}
+
+// SetNodeMaintenance puts node in maintenance (or takes it out).
+func (c *CIB) SetNodeMaintenance(node string, on bool) error {
+	if err := c.CheckNode(node); err != nil {
+		return err
+	}
+	c.Node(node).Maintenance = on
+	return nil
+}
+
+// SetProperty sets a cluster property from its text.
+func (c *CIB) SetProperty(key, value string) error {
+	switch key {
+	case "maintenance-mode":
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("maintenance-mode=%q: want true or false", value)
+		}
+		c.Properties.MaintenanceMode = b
+		return nil
+	}
+	return fmt.Errorf("unknown property %q%s (properties: %s)", key, DidYouMean(key, PropertyKeys), strings.Join(PropertyKeys, ", "))
+}

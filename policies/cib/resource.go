@@ -1,0 +1,110 @@
+package cib
+
+import (
+	"strings"
+	"time"
+)
+
+// Resource is a primitive resource, optionally cloned onto several nodes.
+type Resource struct {
+	ID     string            `json:"id"`
+	Agent  string            `json:"agent"`            // "vip", "systemd:apache2", "haproxy", "health:http", "<plugin>:<type>"
+	Params map[string]string `json:"params,omitempty"` // passed to the agent as is
+	Ops    []Op              `json:"ops,omitempty"`
+	Meta   Meta              `json:"meta"`
+	Clone  *Clone            `json:"clone,omitempty"` // nil for a primitive that runs on at most one node
+}
+
+// Plugin is the plugin that provides the resource's agent ("systemd" for
+// "systemd:apache2", "vip" for "vip").
+func (r *Resource) Plugin() string {
+	p, _, _ := strings.Cut(r.Agent, ":")
+	return p
+}
+
+// AgentType is the part after the colon ("apache2" for "systemd:apache2"),
+// or the plugin name itself when there is none.
+func (r *Resource) AgentType() string {
+	p, t, ok := strings.Cut(r.Agent, ":")
+	if !ok {
+		return p
+	}
+	return t
+}
+
+// Op returns the operation called name, if configured.
+func (r *Resource) Op(name string) (Op, bool) {
+	for _, o := range r.Ops {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	return Op{}, false
+}
+
+// ConstraintName is the id constraints use for r: its clone id when cloned.
+func ConstraintName(r *Resource) string {
+	if r.Clone != nil {
+		return r.Clone.ID
+	}
+	return r.ID
+}
+
+// OpNames lists the operations a resource may configure.
+var OpNames = []string{"start", "stop", "monitor", "reload", "promote", "demote"}
+
+// Op is an operation of a resource: start, stop, monitor (or reload).
+type Op struct {
+	Name     string        `json:"name"`
+	Interval time.Duration `json:"interval,omitempty"` // monitor only: how often
+	Timeout  time.Duration `json:"timeout,omitempty"`  // 0: the agent's default
+}
+
+// Meta holds the meta attributes of a resource. A nil field is unset, so
+// that resource values can be layered over the defaults.
+type Meta struct {
+	Stickiness         *int           `json:"resource-stickiness,omitempty"`
+	MigrationThreshold *int           `json:"migration-threshold,omitempty"`
+	FailureTimeout     *time.Duration `json:"failure-timeout,omitempty"`
+	TargetRole         string         `json:"target-role,omitempty"` // "", "Started" or "Stopped"
+	Priority           *int           `json:"priority,omitempty"`
+}
+
+// MetaKeys are the meta attributes a resource (or the defaults) takes.
+var MetaKeys = []string{"resource-stickiness", "migration-threshold", "failure-timeout", "target-role", "priority"}
+
+// Target roles.
+const (
+	RoleStarted = "Started"
+	RoleStopped = "Stopped"
+)
+
+// Pacemaker's defaults for meta attributes that are not set anywhere.
+const (
+	DefaultStickiness         = 0
+	DefaultMigrationThreshold = int(Infinity) // never ban for failures
+)
+
+// EffectiveMeta is a resource's meta with the defaults and built-in
+// defaults applied; every field is set.
+type EffectiveMeta struct {
+	Stickiness         int
+	MigrationThreshold int           // failcount >= this bans the node; INFINITY: never
+	FailureTimeout     time.Duration // 0: failures are never forgotten
+	TargetRole         string        // "Started" or "Stopped"
+	Priority           int
+}
+
+// Clone makes a resource run on several nodes at once.
+type Clone struct {
+	ID         string `json:"id"`                       // default "<resource id>-clone", as pcs names it
+	Max        int    `json:"clone-max,omitempty"`      // 0: as many as there are nodes
+	NodeMax    int    `json:"clone-node-max,omitempty"` // 0: 1
+	Interleave bool   `json:"interleave,omitempty"`
+}
+
+// CloneSuffix is appended to a resource id to name its clone, as pcs does.
+const CloneSuffix = "-clone"
+
+// CloneKeys are the options of a clone.
+var CloneKeys = []string{"clone-max", "clone-node-max", "interleave"}

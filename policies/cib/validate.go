@@ -1,0 +1,264 @@
+package cib
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Problem is one thing wrong with a model. Path locates it the way
+// cluster.toml is laid out, with the index of each list entry:
+// "resource[1]" (the second resource), "resource[1].agent",
+// "resource[1].op[0]", "order[2].first", "node[0].name"; "" for the model as
+// a whole. host/config turns a path into a file line.
+type Problem struct {
+	Path string
+	Msg  string
+	// Also is the path of the first definition, for a duplicate; More
+	// follows the reference to it.
+	Also, More string
+}
+
+// Text is the problem's message, with where(Also) naming the first
+// definition of a duplicate.
+func (p Problem) Text(where func(path string) string) string {
+	if p.Also == "" {
+		return p.Msg + p.More
+	}
+	return p.Msg + " (also defined at " + where(p.Also) + ")" + p.More
+}
+
+func (p Problem) String() string {
+	s := p.Text(func(path string) string { return path })
+	if p.Path == "" {
+		return s
+	}
+	return p.Path + ": " + s
+}
+
+// Problems is every problem Validate found; it is an error.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Err is ps as an error, nil when there is none.
+func (ps Problems) Err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
+}
+
+var (
+	idRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`)
+	agentRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(:[A-Za-z0-9@._-]+)?$`)
+)
+
+const idRule = "an id starts with a letter, digit or '_' and holds letters, digits, '_', '.', ':' and '-'"
+
+// ValidID reports whether s can name a resource or constraint.
+func ValidID(s string) bool { return idRE.MatchString(s) }
+
+// ValidAgent reports whether s is written PLUGIN or PLUGIN:TYPE.
+func ValidAgent(s string) bool { return agentRE.MatchString(s) }
+
+// Validate checks the model as a whole: ids valid and unique, agents well
+// formed, operations, clones, every constraint naming what exists (a clone
+// by its clone id), no ordering cycle. Agent parameters are not checked
+// here: only the agent knows them (the host asks it).
+func (c *CIB) Validate() Problems {
+	v := &validator{c: c, ids: map[string]string{}}
+	v.nodes()
+	v.resources()
+	v.constraints()
+	return v.ps
+}
+
+type validator struct {
+	c   *CIB
+	ps  Problems
+	ids map[string]string // id -> path of its definition
+}
+
+func (v *validator) at(path, format string, args ...any) {
+	v.ps = append(v.ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// claim records that id is defined at path, reporting a duplicate.
+func (v *validator) claim(id, path, what string) {
+	if prev, dup := v.ids[id]; dup {
+		v.ps = append(v.ps, Problem{Path: path, Also: prev, Msg: fmt.Sprintf("%s: duplicate id %q", what, id),
+			More: "; ids of resources, clones and constraints must be unique"})
+		return
+	}
+	v.ids[id] = path
+}
+
+func (v *validator) nodes() {
+	seen := map[string]string{}
+	for i, n := range v.c.Nodes {
+		path := fmt.Sprintf("node[%d]", i)
+		if n.Name == "" {
+			v.at(path, "node without a name")
+			continue
+		}
+		if prev, dup := seen[n.Name]; dup {
+			v.ps = append(v.ps, Problem{Path: path + ".name", Also: prev, Msg: fmt.Sprintf("node %q: duplicate name", n.Name)})
+			continue
+		}
+		seen[n.Name] = path + ".name"
+	}
+}
+
+func (v *validator) resources() {
+	for i := range v.c.Resources {
+		r := &v.c.Resources[i]
+		path := fmt.Sprintf("resource[%d]", i)
+		what := fmt.Sprintf("resource %q", r.ID)
+		switch {
+		case r.ID == "":
+			v.at(path, "[[resource]] without an id")
+		case !ValidID(r.ID):
+			v.at(path+".id", "%s: %s", what, idRule)
+		default:
+			v.claim(r.ID, path+".id", what)
+		}
+		switch {
+		case r.Agent == "":
+			v.at(path, "%s: agent is missing (vip, systemd:<unit>, haproxy, health:http, or <plugin>:<type>)", what)
+		case !ValidAgent(r.Agent):
+			v.at(path+".agent", "%s: agent %q is not PLUGIN or PLUGIN:TYPE (e.g. vip, systemd:apache2, health:http)", what, r.Agent)
+		case r.Plugin() == "systemd" && !strings.Contains(r.Agent, ":"):
+			v.at(path+".agent", "%s: agent systemd needs a unit: systemd:<unit>, e.g. systemd:apache2", what)
+		}
+		monitors := map[int64]bool{}
+		for j, o := range r.Ops {
+			opPath := fmt.Sprintf("%s.op[%d]", path, j)
+			switch {
+			case !contains(OpNames, o.Name):
+				v.at(opPath, "%s: op %q is not one of %s", what, o.Name, strings.Join(OpNames, ", "))
+			case o.Name == "monitor":
+				if o.Interval <= 0 {
+					v.at(opPath, "%s: op monitor needs an interval > 0 (e.g. interval = \"30s\")", what)
+				}
+				if monitors[int64(o.Interval)] {
+					v.at(opPath, "%s: two monitor ops with interval %s; each monitor needs its own interval", what, o.Interval)
+				}
+				monitors[int64(o.Interval)] = true
+			case o.Interval != 0:
+				v.at(opPath, "%s: op %s: only monitor takes an interval", what, o.Name)
+			}
+		}
+		if cl := r.Clone; cl != nil {
+			if !ValidID(cl.ID) {
+				v.at(path, "%s: clone id %q is not a valid id", what, cl.ID)
+			} else {
+				v.claim(cl.ID, path, what+" clone")
+			}
+			if cl.Max < 0 {
+				v.at(path, "%s: clone-max %d must be >= 0 (0: one per node)", what, cl.Max)
+			}
+			if cl.NodeMax < 0 {
+				v.at(path, "%s: clone-node-max %d must be >= 0 (0: 1)", what, cl.NodeMax)
+			}
+		}
+	}
+	for i, o := range v.c.Orders {
+		v.claim(o.ID, fmt.Sprintf("order[%d]", i), "order")
+	}
+	for i, co := range v.c.Colocations {
+		v.claim(co.ID, fmt.Sprintf("colocation[%d]", i), "colocation")
+	}
+	for i, l := range v.c.Locations {
+		v.claim(l.ID, fmt.Sprintf("location[%d]", i), "location")
+	}
+}
+
+// ref checks that a constraint names something that exists, and a clone by
+// its clone id.
+func (v *validator) ref(path, what, id string) bool {
+	if id == "" {
+		v.at(path, "%s: a resource id is missing", what)
+		return false
+	}
+	if _, err := v.c.ConstraintRef(id); err != nil {
+		if r, _ := v.c.Resource(id); r == nil {
+			// Constraints may name only these; the primitive of a clone is
+			// not offered.
+			v.at(path, "%s: no resource or clone %q (defined: %s)", what, id, strings.Join(v.c.ResourceIDs(), ", "))
+		} else {
+			v.at(path, "%s: %v", what, err)
+		}
+		return false
+	}
+	return true
+}
+
+func (v *validator) constraints() {
+	c := v.c
+	for i, o := range c.Orders {
+		path := fmt.Sprintf("order[%d]", i)
+		what := fmt.Sprintf("order %s then %s", o.First, o.Then)
+		okF := v.ref(path+".first", what, o.First)
+		okT := v.ref(path+".then", what, o.Then)
+		if okF && okT && o.First == o.Then {
+			v.at(path, "%s: a resource cannot be ordered after itself", what)
+		}
+		if !contains(OrderActions, string(o.FirstAction)) {
+			v.at(path+".first-action", "%s: first-action %q is not start, stop, promote or demote", what, o.FirstAction)
+		}
+		if !contains(OrderActions, string(o.ThenAction)) {
+			v.at(path+".then-action", "%s: then-action %q is not start, stop, promote or demote", what, o.ThenAction)
+		}
+		switch o.Kind {
+		case Mandatory, Optional, Serialize:
+		default:
+			v.at(path+".kind", "%s: kind %q is not Mandatory, Optional or Serialize", what, o.Kind)
+		}
+	}
+	for _, cycle := range c.OrderCycles() {
+		path := ""
+		for i, o := range c.Orders {
+			if o.ID == cycle.Orders[0] {
+				path = fmt.Sprintf("order[%d]", i)
+				break
+			}
+		}
+		v.at(path, "ordering cycle: %s; remove or reverse one of these orders (%s)",
+			strings.Join(cycle.Steps, " then "), strings.Join(cycle.Orders, ", "))
+	}
+	for i, co := range c.Colocations {
+		path := fmt.Sprintf("colocation[%d]", i)
+		what := fmt.Sprintf("colocation %s with %s", co.Rsc, co.With)
+		okR := v.ref(path+".rsc", what, co.Rsc)
+		okW := v.ref(path+".with", what, co.With)
+		if okR && okW && co.Rsc == co.With {
+			v.at(path, "%s: a resource cannot be colocated with itself", what)
+		}
+	}
+	for i, l := range c.Locations {
+		path := fmt.Sprintf("location[%d]", i)
+		what := fmt.Sprintf("location %s on %s", l.Rsc, l.Node)
+		v.ref(path+".rsc", what, l.Rsc)
+		if l.Node == "" {
+			v.at(path, "%s: node is missing", what)
+		} else if err := c.CheckNode(l.Node); err != nil {
+			v.at(path+".node", "%s: %v", what, err)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
