@@ -14,19 +14,18 @@ import (
 	"github.com/nats-io/nats.go"
 	. "github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
-	"github.com/tandem-ha/tandem/host/config"
 )
 
 var (
-	checkFor    = bustest.CheckFor
-	freePorts   = bustest.FreePorts
-	testConfig  = bustest.Config
-	quietLogger = bustest.Logger
+	checkFor     = bustest.CheckFor
+	freePorts    = bustest.FreePorts
+	testTopology = bustest.Topology
+	quietLogger  = bustest.Logger
 )
 
 type testCluster struct{ *bustest.Cluster }
 
-func startCluster(t *testing.T, cfg *config.Config) *testCluster {
+func startCluster(t *testing.T, cfg *Topology) *testCluster {
 	return &testCluster{bustest.Start(t, cfg)}
 }
 
@@ -36,7 +35,7 @@ func (tc *testCluster) connect(name string) *Conn { return tc.Connect(name, "tes
 func (tc *testCluster) ready(name string) *Conn   { return tc.Ready(name) }
 
 func TestThreeVotersFormClusterAndSurviveOne(t *testing.T) {
-	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
 	c := tc.ready("holly")
 	ctx := context.Background()
 
@@ -94,7 +93,7 @@ func TestThreeVotersFormClusterAndSurviveOne(t *testing.T) {
 }
 
 func TestWriteWithoutQuorumFailsClearly(t *testing.T) {
-	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
 	c := tc.ready("holly")
 	ctx := context.Background()
 	kv, err := c.KV(ctx, BucketConfig)
@@ -126,7 +125,7 @@ func TestWriteWithoutQuorumFailsClearly(t *testing.T) {
 }
 
 func TestSingleNodeDevelopmentCluster(t *testing.T) {
-	tc := startCluster(t, testConfig(t, []string{"solo"}, ""))
+	tc := startCluster(t, testTopology(t, []string{"solo"}, ""))
 	c := tc.ready("solo")
 	info, err := c.JS.Stream(context.Background(), "KV_"+BucketLeases)
 	if err != nil {
@@ -138,8 +137,8 @@ func TestSingleNodeDevelopmentCluster(t *testing.T) {
 }
 
 func TestClientsNeedCredentials(t *testing.T) {
-	tc := startCluster(t, testConfig(t, []string{"solo"}, ""))
-	url := ClientURLs(tc.Cfg)[0]
+	tc := startCluster(t, testTopology(t, []string{"solo"}, ""))
+	url := tc.Topology.ClientURLs()[0]
 	if nc, err := nats.Connect(url, nats.MaxReconnects(0), nats.Timeout(time.Second)); err == nil {
 		nc.Close()
 		t.Fatal("a client without credentials was accepted")
@@ -147,11 +146,11 @@ func TestClientsNeedCredentials(t *testing.T) {
 		t.Errorf("refusal %q does not mention authorization", err)
 	}
 	wrong, _ := GenerateSecret()
-	if c, err := Connect(ConnectOptions{Config: tc.Cfg, Secret: wrong, Name: "intruder"}); err == nil {
+	if c, err := Connect(ConnectOptions{Topology: tc.Topology, Secret: wrong, Name: "intruder"}); err == nil {
 		c.Close()
 		t.Fatal("a client with another cluster's key was accepted")
 	}
-	c, err := Connect(ConnectOptions{Config: tc.Cfg, Secret: tc.Secret, Name: "cli"})
+	c, err := Connect(ConnectOptions{Topology: tc.Topology, Secret: tc.Secret, Name: "cli"})
 	if err != nil {
 		t.Fatalf("a client with the right key was refused: %v", err)
 	}
@@ -159,7 +158,7 @@ func TestClientsNeedCredentials(t *testing.T) {
 }
 
 func TestRoutesNeedCredentials(t *testing.T) {
-	cfg := testConfig(t, []string{"holly", "benji"}, "director")
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
 	tc := startCluster(t, cfg)
 	holly := tc.ready("holly")
 	// A server with another secret, pointed at the members' cluster ports,
@@ -168,14 +167,15 @@ func TestRoutesNeedCredentials(t *testing.T) {
 	// judged from the cluster's side: no member ever routes to the intruder,
 	// and nothing published through the intruder reaches a member.
 	other := *cfg
-	other.Witness = &config.Witness{Name: "intruder", Address: "127.0.0.1", ClientPort: freePorts(t, 1)[0], ClusterPort: freePorts(t, 1)[0]}
+	other.DataDir = t.TempDir()
+	other.Members = append(append([]Member{}, cfg.Nodes()...), Member{Name: "intruder", Address: "127.0.0.1", ClientPort: freePorts(t, 1)[0], ClusterPort: freePorts(t, 1)[0], Witness: true})
 	wrong, _ := GenerateSecret()
-	s, err := StartServer(ServerOptions{Config: &other, Member: "intruder", Secret: wrong, DataDir: t.TempDir(), Logger: quietLogger()})
+	s, err := StartServer(ServerOptions{Topology: &other, Member: "intruder", Secret: wrong, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Shutdown()
-	in, err := Connect(ConnectOptions{Config: &other, Secret: wrong, Name: "intruder", Server: s})
+	in, err := Connect(ConnectOptions{Topology: &other, Secret: wrong, Name: "intruder", Server: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,31 +219,32 @@ func TestRoutesNeedCredentials(t *testing.T) {
 
 func TestStartRefusals(t *testing.T) {
 	secret, _ := GenerateSecret()
-	two := testConfig(t, []string{"holly", "benji"}, "")
-	_, err := StartServer(ServerOptions{Config: two, Member: "holly", Secret: secret, DataDir: t.TempDir(), Logger: quietLogger()})
-	if !errors.Is(err, config.ErrTwoNodesNoWitness) || !strings.Contains(err.Error(), "add a [witness]") {
+	two := testTopology(t, []string{"holly", "benji"}, "")
+	_, err := StartServer(ServerOptions{Topology: two, Member: "holly", Secret: secret, Logger: quietLogger()})
+	if !errors.Is(err, ErrTwoNodesNoWitness) || !strings.Contains(err.Error(), "add a [witness]") {
 		t.Errorf("two nodes without witness: %v", err)
 	}
 
-	cfg := testConfig(t, []string{"solo"}, "")
-	_, err = StartServer(ServerOptions{Config: cfg, Member: "nobody", Secret: secret, DataDir: t.TempDir(), Logger: quietLogger()})
+	cfg := testTopology(t, []string{"solo"}, "")
+	_, err = StartServer(ServerOptions{Topology: cfg, Member: "nobody", Secret: secret, Logger: quietLogger()})
 	if !errors.Is(err, ErrUnknownMember) || !strings.Contains(err.Error(), "solo") {
 		t.Errorf("unknown member: %v", err)
 	}
 
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.Nodes[0].ClientPort))
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.Members[0].ClientPort))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = StartServer(ServerOptions{Config: cfg, Member: "solo", Secret: secret, DataDir: t.TempDir(), Logger: quietLogger()})
+	_, err = StartServer(ServerOptions{Topology: cfg, Member: "solo", Secret: secret, Logger: quietLogger()})
 	l.Close()
-	if !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), fmt.Sprint(cfg.Nodes[0].ClientPort)) {
+	if !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), fmt.Sprint(cfg.Members[0].ClientPort)) {
 		t.Errorf("port in use: %v", err)
 	}
 
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o600)
-	_, err = StartServer(ServerOptions{Config: cfg, Member: "solo", Secret: secret, DataDir: file, Logger: quietLogger()})
+	cfg.DataDir = file
+	_, err = StartServer(ServerOptions{Topology: cfg, Member: "solo", Secret: secret, Logger: quietLogger()})
 	if !errors.Is(err, ErrDataDir) || !strings.Contains(err.Error(), "data_dir") {
 		t.Errorf("unusable data dir: %v", err)
 	}
@@ -276,11 +277,11 @@ func TestCredentialsFile(t *testing.T) {
 }
 
 func TestEventsAndMembers(t *testing.T) {
-	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
 	a := tc.connect("holly")
 	b := tc.connect("benji")
 	got := make(chan ActionResult, 1)
-	sub, err := Subscribe(b, SubjectPrefix+"action.*", func(ev ActionResult, env Envelope) {
+	sub, err := Subscribe(b, SubjectActions, func(ev ActionResult, env Envelope) {
 		if env.Source == "test" {
 			got <- ev
 		}
@@ -337,7 +338,7 @@ func TestSubjectToken(t *testing.T) {
 }
 
 func TestPreferStreamLeader(t *testing.T) {
-	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
 	c := tc.ready("holly")
 	ctx := context.Background()
 	stream := StreamOfBucket(BucketLeases)
@@ -360,7 +361,7 @@ func TestPreferStreamLeader(t *testing.T) {
 }
 
 func TestPreferMetaLeader(t *testing.T) {
-	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
 	tc.ready("holly")
 	d := tc.Servers["director"]
 	ctx := context.Background()
@@ -390,7 +391,7 @@ func TestPreferMetaLeader(t *testing.T) {
 }
 
 func TestSettled(t *testing.T) {
-	tc := startCluster(t, testConfig(t, []string{"holly", "benji"}, "director"))
+	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
 	c := tc.ready("holly")
 	ctx := context.Background()
 	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {

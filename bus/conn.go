@@ -6,14 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/tandem-ha/tandem/host/config"
 )
 
 // ErrNoQuorum is returned when the bus cannot accept a write because fewer
@@ -22,11 +19,11 @@ var ErrNoQuorum = errors.New("bus has no quorum")
 
 // ConnectOptions say how to reach the bus.
 type ConnectOptions struct {
-	Config *config.Config
-	Secret Secret
-	Name   string  // who is connecting: a member name, or "cli@host"
-	Server *Server // connect in-process to this member's own server
-	// URLs overrides the client URLs taken from the configuration.
+	Topology *Topology
+	Secret   Secret
+	Name     string  // who is connecting: a member name, or "cli@host"
+	Server   *Server // connect in-process to this member's own server
+	// URLs overrides the client URLs taken from the topology.
 	URLs    []string
 	Timeout time.Duration // connect timeout (default 2 s)
 	// RetryForever keeps reconnecting after a disconnect (daemons); the
@@ -75,8 +72,8 @@ func Connect(o ConnectOptions) (*Conn, error) {
 		opts = append(opts, nats.InProcessServer(o.Server.ns))
 	} else {
 		urls := o.URLs
-		if len(urls) == 0 && o.Config != nil {
-			urls = ClientURLs(o.Config)
+		if len(urls) == 0 && o.Topology != nil {
+			urls = o.Topology.ClientURLs()
 		}
 		if len(urls) == 0 {
 			return nil, errors.New("no bus address: the configuration lists no members")
@@ -87,8 +84,8 @@ func Connect(o ConnectOptions) (*Conn, error) {
 			}
 			url += u
 		}
-		if o.Config != nil && o.Config.Bus.TLS != nil {
-			tc, err := clientTLS(o.Config.Bus.TLS)
+		if o.Topology != nil && o.Topology.TLS != nil {
+			tc, err := clientTLS(o.Topology.TLS)
 			if err != nil {
 				return nil, err
 			}
@@ -105,22 +102,13 @@ func Connect(o ConnectOptions) (*Conn, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	voters := 0
-	if o.Config != nil {
-		voters = len(o.Config.Members())
+	if o.Topology != nil {
+		voters = len(o.Topology.Members)
 	}
 	return &Conn{NC: nc, JS: js, source: o.Name, voters: voters, now: time.Now}, nil
 }
 
-// ClientURLs lists the client URL of every member.
-func ClientURLs(c *config.Config) []string {
-	var urls []string
-	for _, m := range c.Members() {
-		urls = append(urls, "nats://"+net.JoinHostPort(m.Address, strconv.Itoa(orDefault(m.ClientPort, config.DefaultClientPort))))
-	}
-	return urls
-}
-
-func clientTLS(t *config.TLS) (*tls.Config, error) {
+func clientTLS(t *TLS) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.Cert != "" {
 		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)

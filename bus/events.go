@@ -7,24 +7,9 @@ import (
 )
 
 // Events are typed Go structs carried as JSON in an Envelope on core NATS
-// subjects. Every event type has a kind (its name on the wire), a version
-// (bumped when a field changes meaning; readers skip versions they do not
-// know) and a subject. The subjects, all under "tandem.":
-//
-//	tandem.heartbeat.<node>            Heartbeat         every member, every HeartbeatInterval
-//	tandem.action.<node>               ActionResult      each start/stop/probe a host ran
-//	tandem.monitor.<node>.<resource>   MonitorResult     each recurring monitor result
-//	tandem.transition                  TransitionEvent   the coordinator's new plan
-//	tandem.transition                  TransitionAbort   stop starting actions of a plan
-//	tandem.state.<node>                NodeResources     what a node runs, on every change
-//	tandem.state.request               (request)         every node answers with its NodeResources
-//	tandem.config                      ConfigChanged     the live configuration changed
-//	tandem.node.<node>                 NodeEvent         a member joined, left, was fenced
-//	tandem.log.<node>                  LogEvent          notable host messages for `tandem events`
-//	tandem.control.<node>              (request)         `tandem cluster start|stop` asks the node (host/daemon)
-//
-// Subscribe to "tandem.>" for everything.
-const SubjectPrefix = "tandem."
+// subjects (subjects.go lists them). Every event type has a kind (its name
+// on the wire), a version (bumped when a field changes meaning; readers
+// skip versions they do not know) and a subject.
 
 // Event is anything published on the bus.
 type Event interface {
@@ -59,7 +44,7 @@ type Heartbeat struct {
 
 func (Heartbeat) Kind() string      { return "heartbeat" }
 func (Heartbeat) Schema() int       { return 1 }
-func (h Heartbeat) Subject() string { return SubjectPrefix + "heartbeat." + h.Node }
+func (h Heartbeat) Subject() string { return SubjectHeartbeat(h.Node) }
 
 // Operation names.
 const (
@@ -95,7 +80,7 @@ func (a ActionResult) OK() bool { return a.Code == 0 && !a.TimedOut && !a.Cancel
 
 func (ActionResult) Kind() string      { return "action" }
 func (ActionResult) Schema() int       { return 1 }
-func (a ActionResult) Subject() string { return SubjectPrefix + "action." + a.Node }
+func (a ActionResult) Subject() string { return SubjectAction(a.Node) }
 
 // MonitorResult reports one recurring monitor. Changed is true when the code
 // differs from the previous result for the same resource on the same node.
@@ -113,11 +98,9 @@ type MonitorResult struct {
 	Duration time.Duration `json:"duration"`
 }
 
-func (MonitorResult) Kind() string { return "monitor" }
-func (MonitorResult) Schema() int  { return 1 }
-func (m MonitorResult) Subject() string {
-	return SubjectPrefix + "monitor." + m.Node + "." + SubjectToken(m.Resource)
-}
+func (MonitorResult) Kind() string      { return "monitor" }
+func (MonitorResult) Schema() int       { return 1 }
+func (m MonitorResult) Subject() string { return SubjectMonitor(m.Node, m.Resource) }
 
 // TransitionEvent announces a plan the coordinator computed; Plan is the
 // scheduler's transition as JSON (policies owns its shape).
@@ -131,7 +114,7 @@ type TransitionEvent struct {
 
 func (TransitionEvent) Kind() string    { return "transition" }
 func (TransitionEvent) Schema() int     { return 1 }
-func (TransitionEvent) Subject() string { return SubjectPrefix + "transition" }
+func (TransitionEvent) Subject() string { return SubjectTransition }
 
 // TransitionAbort tells hosts to start no more actions of transition ID
 // ("*": of any transition); actions already running finish and report.
@@ -143,7 +126,7 @@ type TransitionAbort struct {
 
 func (TransitionAbort) Kind() string    { return "transition-abort" }
 func (TransitionAbort) Schema() int     { return 1 }
-func (TransitionAbort) Subject() string { return SubjectPrefix + "transition" }
+func (TransitionAbort) Subject() string { return SubjectTransition }
 
 // Resource states a node reports.
 const (
@@ -180,10 +163,7 @@ type NodeResources struct {
 
 func (NodeResources) Kind() string      { return "node-resources" }
 func (NodeResources) Schema() int       { return 1 }
-func (n NodeResources) Subject() string { return SubjectPrefix + "state." + n.Node }
-
-// SubjectStateRequest asks every node for its NodeResources.
-const SubjectStateRequest = SubjectPrefix + "state.request"
+func (n NodeResources) Subject() string { return SubjectState(n.Node) }
 
 // ConfigChanged says the live configuration moved to Revision.
 type ConfigChanged struct {
@@ -194,7 +174,7 @@ type ConfigChanged struct {
 
 func (ConfigChanged) Kind() string    { return "config" }
 func (ConfigChanged) Schema() int     { return 1 }
-func (ConfigChanged) Subject() string { return SubjectPrefix + "config" }
+func (ConfigChanged) Subject() string { return SubjectConfigChanged }
 
 // NodeEvent says a member joined, left or lost a lease.
 type NodeEvent struct {
@@ -205,7 +185,7 @@ type NodeEvent struct {
 
 func (NodeEvent) Kind() string      { return "node" }
 func (NodeEvent) Schema() int       { return 1 }
-func (n NodeEvent) Subject() string { return SubjectPrefix + "node." + n.Node }
+func (n NodeEvent) Subject() string { return SubjectNode(n.Node) }
 
 // LogEvent is a notable host message worth showing in `tandem events`.
 type LogEvent struct {
@@ -216,21 +196,7 @@ type LogEvent struct {
 
 func (LogEvent) Kind() string      { return "log" }
 func (LogEvent) Schema() int       { return 1 }
-func (l LogEvent) Subject() string { return SubjectPrefix + "log." + l.Node }
-
-// SubjectToken makes s usable as one subject token: NATS splits subjects at
-// '.', so "VIP-10.10.10.23" becomes "VIP-10_10_10_23". Wildcards and spaces
-// are replaced too.
-func SubjectToken(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		switch c {
-		case '.', '*', '>', ' ', '\t', '\r', '\n':
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
+func (l LogEvent) Subject() string { return SubjectLog(l.Node) }
 
 // Encode wraps ev in an envelope from source.
 func Encode(ev Event, source string, now time.Time) ([]byte, error) {

@@ -9,22 +9,21 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// SubjectPing is where every member answers "who is there": a request on it
-// gathers one MemberStatus from each member the asker can reach.
-const SubjectPing = SubjectPrefix + "ping"
-
 // MemberStatus is a member's answer to a ping.
 type MemberStatus struct {
-	Name        string          `json:"name"`
-	Witness     bool            `json:"witness,omitempty"`
-	Incarnation string          `json:"incarnation"`
-	Started     time.Time       `json:"started"`
-	Build       string          `json:"build"`
-	MetaCurrent bool            `json:"meta_current"` // its JetStream meta group has a leader and is caught up
-	Routes      int             `json:"routes"`       // other voters it has routes to
-	Daemons     []DaemonStatus  `json:"daemons,omitempty"`
-	Stopped     bool            `json:"stopped,omitempty"` // a node whose resources are stopped (`tandem cluster stop`)
-	Extra       json.RawMessage `json:"extra,omitempty"`   // for later additions by the host
+	Name        string         `json:"name"`
+	Witness     bool           `json:"witness,omitempty"`
+	Incarnation string         `json:"incarnation"`
+	Started     time.Time      `json:"started"`
+	Build       string         `json:"build"`
+	MetaCurrent bool           `json:"meta_current"` // its JetStream meta group has a leader and is caught up
+	Routes      int            `json:"routes"`       // other voters it has routes to
+	Daemons     []DaemonStatus `json:"daemons,omitempty"`
+	Stopped     bool           `json:"stopped,omitempty"` // a node whose resources are stopped (`tandem cluster stop`)
+	// Topology is what the member runs with (its cluster file's bootstrap
+	// settings): `tandem config apply` compares a new file with it.
+	Topology *Topology       `json:"topology,omitempty"`
+	Extra    json.RawMessage `json:"extra,omitempty"` // for later additions by the host
 }
 
 // DaemonStatus is one line of "Daemon Status": the host, its bus, each plugin.

@@ -1,8 +1,5 @@
 package bus
 
-// SubjectRefresh is where Refresh is published.
-const SubjectRefresh = SubjectPrefix + "refresh"
-
 // Refresh asks the coordinator to plan again now, although nothing it
 // watches changed: `tandem resource cleanup` cleared fail-counts, which live
 // in the state bucket and raise no event of their own.

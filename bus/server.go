@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/tandem-ha/tandem/host/config"
 )
 
 // Errors a member's start can fail with; the daemon maps them to exit codes.
@@ -26,12 +25,10 @@ var (
 
 // ServerOptions say which member of which cluster to run.
 type ServerOptions struct {
-	Config *config.Config
-	Member string // a node name or the witness name
-	Secret Secret
-	Logger *slog.Logger
-	// DataDir overrides the config's [bus] data_dir (tests).
-	DataDir string
+	Topology *Topology
+	Member   string // a node name or the witness name
+	Secret   Secret
+	Logger   *slog.Logger
 	// ReadyTimeout bounds how long Start waits for the server to listen.
 	ReadyTimeout time.Duration
 }
@@ -39,8 +36,7 @@ type ServerOptions struct {
 // Server is the embedded NATS server of one member.
 type Server struct {
 	ns      *server.Server
-	cfg     *config.Config
-	member  config.Member
+	member  Member
 	secret  Secret
 	voters  int
 	dataDir string
@@ -52,36 +48,30 @@ type Server struct {
 // storage under <data_dir>/<member>. It returns once the server accepts
 // connections; quorum comes later (see Conn.WaitQuorum).
 func StartServer(o ServerOptions) (*Server, error) {
-	cfg := o.Config
+	top := o.Topology
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := config.QuorumCheck(cfg); err != nil {
+	if err := top.CheckQuorum(); err != nil {
 		return nil, err
 	}
-	me, ok := cfg.Member(o.Member)
+	me, ok := top.Member(o.Member)
 	if !ok {
 		var names []string
-		for _, m := range cfg.Members() {
+		for _, m := range top.Members {
 			names = append(names, m.Name)
 		}
 		return nil, fmt.Errorf("%w %q: the configuration's members are %v; pass one of them with --node", ErrUnknownMember, o.Member, names)
 	}
-	me.ClientPort = orDefault(me.ClientPort, config.DefaultClientPort)
-	me.ClusterPort = orDefault(me.ClusterPort, config.DefaultClusterPort)
-	dataDir := o.DataDir
-	if dataDir == "" {
-		dataDir = cfg.Bus.DataDir
+	if top.DataDir == "" || me.ClientPort == 0 || me.ClusterPort == 0 {
+		return nil, fmt.Errorf("bus topology of %s: data directory and ports must be set (host/config applies the defaults)", me.Name)
 	}
-	if dataDir == "" {
-		dataDir = config.DefaultDataDir
-	}
-	dataDir = filepath.Join(dataDir, me.Name)
+	dataDir := filepath.Join(top.DataDir, me.Name)
 	if err := checkDataDir(dataDir); err != nil {
 		return nil, err
 	}
-	members := cfg.Members()
+	members := top.Members
 	multi := len(members) > 1
 	for _, p := range []int{me.ClientPort, me.ClusterPort} {
 		if p == me.ClusterPort && !multi {
@@ -139,7 +129,7 @@ func StartServer(o ServerOptions) (*Server, error) {
 	}
 	if multi {
 		opts.Cluster = server.ClusterOpts{
-			Name:     cfg.Cluster.Name,
+			Name:     top.Cluster,
 			Host:     me.Address,
 			Port:     me.ClusterPort,
 			Username: routeUser,
@@ -155,11 +145,11 @@ func StartServer(o ServerOptions) (*Server, error) {
 				continue
 			}
 			u := &url.URL{Scheme: "nats-route", User: url.UserPassword(routeUser, routePass),
-				Host: net.JoinHostPort(m.Address, strconv.Itoa(orDefault(m.ClusterPort, config.DefaultClusterPort)))}
+				Host: net.JoinHostPort(m.Address, strconv.Itoa(m.ClusterPort))}
 			opts.Routes = append(opts.Routes, u)
 		}
 	}
-	if t := cfg.Bus.TLS; t != nil {
+	if t := top.TLS; t != nil {
 		tc, err := serverTLS(t)
 		if err != nil {
 			return nil, err
@@ -191,18 +181,11 @@ func StartServer(o ServerOptions) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("%w within %s on %s (see the log above)", ErrNotReady, timeout, net.JoinHostPort(me.Address, strconv.Itoa(me.ClientPort)))
 	}
-	return &Server{ns: ns, cfg: cfg, member: me, secret: o.Secret, voters: len(members), dataDir: dataDir, log: log}, nil
+	return &Server{ns: ns, member: me, secret: o.Secret, voters: len(members), dataDir: dataDir, log: log}, nil
 }
 
-func orDefault(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-// Member is the member this server runs for, ports resolved.
-func (s *Server) Member() config.Member { return s.member }
+// Member is the member this server runs for.
+func (s *Server) Member() Member { return s.member }
 
 // NATS gives the embedded server, for health checks and tests.
 func (s *Server) NATS() *server.Server { return s.ns }
@@ -250,7 +233,7 @@ func checkPortFree(addr string, port int) error {
 	return nil
 }
 
-func serverTLS(t *config.TLS) (*tls.Config, error) {
+func serverTLS(t *TLS) (*tls.Config, error) {
 	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: t.Cert, KeyFile: t.Key, CaFile: t.CA, Verify: t.CA != ""})
 	if err != nil {
 		return nil, fmt.Errorf("[bus.tls]: %w", err)

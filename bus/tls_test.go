@@ -17,12 +17,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	. "github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
 )
 
 // writeTestPKI writes a CA and one certificate for 127.0.0.1 signed by it,
 // used by every member for both serving and as a client.
-func writeTestPKI(t *testing.T) *config.TLS {
+func writeTestPKI(t *testing.T) *TLS {
 	t.Helper()
 	dir := t.TempDir()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -51,12 +50,12 @@ func writeTestPKI(t *testing.T) *config.TLS {
 		}
 		return p
 	}
-	return &config.TLS{CA: write("ca.pem", "CERTIFICATE", caDER), Cert: write("cert.pem", "CERTIFICATE", der), Key: write("key.pem", "EC PRIVATE KEY", keyDER)}
+	return &TLS{CA: write("ca.pem", "CERTIFICATE", caDER), Cert: write("cert.pem", "CERTIFICATE", der), Key: write("key.pem", "EC PRIVATE KEY", keyDER)}
 }
 
 func TestTLSForClientsAndRoutes(t *testing.T) {
-	cfg := testConfig(t, []string{"holly", "benji"}, "director")
-	cfg.Bus.TLS = writeTestPKI(t)
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	cfg.TLS = writeTestPKI(t)
 	tc := startCluster(t, cfg)
 	c := tc.ready("holly") // quorum over TLS routes
 	kv, err := c.KV(context.Background(), BucketConfig)
@@ -67,7 +66,7 @@ func TestTLSForClientsAndRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A TLS client with the cluster key gets in over the network.
-	nc, err := Connect(ConnectOptions{Config: cfg, Secret: tc.Secret, Name: "tls-cli"})
+	nc, err := Connect(ConnectOptions{Topology: cfg, Secret: tc.Secret, Name: "tls-cli"})
 	if err != nil {
 		t.Fatalf("TLS client refused: %v", err)
 	}
@@ -75,7 +74,7 @@ func TestTLSForClientsAndRoutes(t *testing.T) {
 	// A plaintext client with the right key does not.
 	kp, _ := ClientKey(tc.Secret)
 	pub, _ := kp.PublicKey()
-	if plain, err := nats.Connect(ClientURLs(cfg)[0], nats.Nkey(pub, kp.Sign), nats.MaxReconnects(0), nats.Timeout(time.Second)); err == nil {
+	if plain, err := nats.Connect(cfg.ClientURLs()[0], nats.Nkey(pub, kp.Sign), nats.MaxReconnects(0), nats.Timeout(time.Second)); err == nil {
 		plain.Close()
 		t.Fatal("a plaintext client was accepted by a TLS bus")
 	}

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // The transition holds exactly the actions the placement needs: a stop
@@ -129,12 +129,12 @@ func (s *scheduler) transition() (*Transition, error) {
 	// together, so they add an edge only where the others leave the pair
 	// unordered, and never one that closes a cycle.
 	for _, o := range s.orders {
-		if o.o.Kind != config.Serialize {
+		if o.o.Kind != cib.Serialize {
 			s.orderEdges(b, o)
 		}
 	}
 	for _, o := range s.orders {
-		if o.o.Kind == config.Serialize {
+		if o.o.Kind == cib.Serialize {
 			s.orderEdges(b, o)
 		}
 	}
@@ -155,11 +155,11 @@ func (s *scheduler) transition() (*Transition, error) {
 	return &Transition{Version: TransitionVersion, Actions: sorted}, nil
 }
 
-func opOf(a config.Action) (Op, bool) {
+func opOf(a cib.Action) (Op, bool) {
 	switch a {
-	case config.ActionStart:
+	case cib.ActionStart:
 		return OpStart, true
-	case config.ActionStop:
+	case cib.ActionStop:
 		return OpStop, true
 	}
 	return "", false // promote/demote: Tandem has no promotable clones, so these never happen
@@ -194,7 +194,7 @@ func (s *scheduler) orderEdges(b *builder, o order) {
 				if interleave && b.actions[a].Node != b.actions[bf].Node {
 					continue
 				}
-				if o.o.Kind == config.Serialize && (b.waits(a, bf) || b.waits(bf, a)) {
+				if o.o.Kind == cib.Serialize && (b.waits(a, bf) || b.waits(bf, a)) {
 					continue
 				}
 				b.edge(bf, a)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Allocation follows Pacemaker 2.1's scheduler (pcmk__primitive_assign,
@@ -54,11 +54,11 @@ func (s *scheduler) allocationOrder() []*unit {
 // sortScores are u's own scores plus those of the resources it is
 // colocated with, scaled by the colocation (Pacemaker's
 // add_colocated_node_scores with "this with" selection).
-func (s *scheduler) sortScores(u *unit) []config.Score {
+func (s *scheduler) sortScores(u *unit) []cib.Score {
 	if len(u.withs) == 0 {
 		return u.orderBase // read only
 	}
-	work := append([]config.Score(nil), u.orderBase...)
+	work := append([]cib.Score(nil), u.orderBase...)
 	if s.anyAvailable(work) {
 		u.merging = true
 		for _, c := range u.withs {
@@ -69,7 +69,7 @@ func (s *scheduler) sortScores(u *unit) []config.Score {
 	return work
 }
 
-func (s *scheduler) mergeThisWith(u *unit, w []config.Score, factor float64) {
+func (s *scheduler) mergeThisWith(u *unit, w []cib.Score, factor float64) {
 	if u.merging {
 		return
 	}
@@ -159,7 +159,7 @@ func (u *unit) fixed() (int, bool) {
 }
 
 // applyExclusions keeps u off the nodes the first pass had to stop it on.
-func (s *scheduler) applyExclusions(u *unit, w []config.Score, parts [][]ScorePart) {
+func (s *scheduler) applyExclusions(u *unit, w []cib.Score, parts [][]ScorePart) {
 	for n, why := range u.excludedOn {
 		s.setPart(w, parts, n, negInf, why)
 	}
@@ -170,7 +170,7 @@ func (s *scheduler) applyExclusions(u *unit, w []config.Score, parts [][]ScorePa
 // the primary has no instance, -INFINITY bans the nodes where it has one,
 // a finite score is added on the nodes where it has one. A negative finite
 // score is undone when it leaves u nowhere to run.
-func (s *scheduler) applyColocation(u *unit, w []config.Score, parts [][]ScorePart, c *colo) {
+func (s *scheduler) applyColocation(u *unit, w []cib.Score, parts [][]ScorePart, c *colo) {
 	p := c.prim
 	if p.state != done {
 		return // colocation loop: the primary is still being placed
@@ -202,7 +202,7 @@ func (s *scheduler) applyColocation(u *unit, w []config.Score, parts [][]ScorePa
 			}
 		}
 	default:
-		var archive []config.Score
+		var archive []cib.Score
 		var archiveParts [][]ScorePart
 		if c.score < 0 {
 			archive, archiveParts = copyWeights(w, parts)
@@ -231,7 +231,7 @@ func (s *scheduler) applyColocation(u *unit, w []config.Score, parts [][]ScorePa
 // dep with target-role=Stopped lends nothing: where a dependent happens to
 // run must not decide where its primary goes, or the primary could move
 // again after the transition has moved the dependent.
-func (s *scheduler) addColocated(dep *unit, w []config.Score, parts [][]ScorePart, factor float64, nonNegative, rollback bool, target string) {
+func (s *scheduler) addColocated(dep *unit, w []cib.Score, parts [][]ScorePart, factor float64, nonNegative, rollback bool, target string) {
 	if dep.merging || dep.stopped {
 		return
 	}
@@ -262,7 +262,7 @@ func (s *scheduler) addColocated(dep *unit, w []config.Score, parts [][]ScorePar
 // addMatching adds factor × other's score on each node to w (Pacemaker's
 // add_node_scores_matching_attr): a node other cannot use counts as
 // -INFINITY; a negative preference times a negative factor is dropped.
-func (s *scheduler) addMatching(w []config.Score, parts [][]ScorePart, other []config.Score, factor float64, nonNegative bool, reason string) {
+func (s *scheduler) addMatching(w []cib.Score, parts [][]ScorePart, other []cib.Score, factor float64, nonNegative bool, reason string) {
 	for n := range w {
 		score := other[n]
 		if !s.nodes[n].avail {
@@ -271,8 +271,8 @@ func (s *scheduler) addMatching(w []config.Score, parts [][]ScorePart, other []c
 		if factor < 0 && score < 0 {
 			continue
 		}
-		add := scaleScore(factor, score)
-		sum := addScores(add, w[n])
+		add := score.Scale(factor)
+		sum := add.Add(w[n])
 		if nonNegative && sum < 0 && w[n] >= 0 {
 			continue
 		}
@@ -283,7 +283,7 @@ func (s *scheduler) addMatching(w []config.Score, parts [][]ScorePart, other []c
 }
 
 // anyAvailable says whether some available node has a score >= 0.
-func (s *scheduler) anyAvailable(w []config.Score) bool {
+func (s *scheduler) anyAvailable(w []cib.Score) bool {
 	for n, v := range w {
 		if v >= 0 && s.nodes[n].avail {
 			return true
@@ -295,7 +295,7 @@ func (s *scheduler) anyAvailable(w []config.Score) bool {
 // choose picks the node for one primitive or instance, or -1. current is
 // the node it runs on (-1: none); prefer, when >= 0, is a node to take if
 // it is as good as the best (clone pre-allocation).
-func (s *scheduler) choose(w []config.Score, current, prefer int) int {
+func (s *scheduler) choose(w []cib.Score, current, prefer int) int {
 	best := -1
 	for n := range w {
 		if !s.nodes[n].avail {
@@ -325,7 +325,7 @@ func (s *scheduler) choose(w []config.Score, current, prefer int) int {
 }
 
 // better is Pacemaker's compare_nodes for the default placement strategy.
-func (s *scheduler) better(w []config.Score, a, b, current int) bool {
+func (s *scheduler) better(w []cib.Score, a, b, current int) bool {
 	if w[a] != w[b] {
 		return w[a] > w[b]
 	}
@@ -381,10 +381,10 @@ func (s *scheduler) assignClone(u *unit) {
 	// Pacemaker undoes a negative finite colocation for an instance that
 	// would otherwise have nowhere to go: fallback is w without them, used
 	// for a slot only when w leaves none.
-	var fallback []config.Score
+	var fallback []cib.Score
 	for _, c := range u.withs {
 		if c.score < 0 && c.score > negInf && fallback == nil {
-			fallback = append([]config.Score(nil), w...)
+			fallback = append([]cib.Score(nil), w...)
 		}
 	}
 	for _, c := range u.withs {
@@ -449,15 +449,15 @@ func (s *scheduler) assignClone(u *unit) {
 }
 
 // bestSlot is the node of the best free slot under weights w, or -1.
-func (s *scheduler) bestSlot(u *unit, w []config.Score, count, taken, held []int) int {
-	best, bestScore := -1, config.Score(0)
+func (s *scheduler) bestSlot(u *unit, w []cib.Score, count, taken, held []int) int {
+	best, bestScore := -1, cib.Score(0)
 	for n := range s.nodes {
 		if !s.nodes[n].avail || count[n] >= u.nodeMax || w[n] < 0 {
 			continue
 		}
 		score := w[n]
 		if taken[n] < held[n] {
-			score = addScores(score, u.sticky)
+			score = score.Add(u.sticky)
 		}
 		if score < 0 {
 			continue
@@ -470,7 +470,7 @@ func (s *scheduler) bestSlot(u *unit, w []config.Score, count, taken, held []int
 }
 
 // betterSlot compares a slot on node a (score sa) with one on node b.
-func (s *scheduler) betterSlot(sa config.Score, a int, sb config.Score, b int, count, taken, held []int) bool {
+func (s *scheduler) betterSlot(sa cib.Score, a int, sb cib.Score, b int, count, taken, held []int) bool {
 	if sa != sb {
 		return sa > sb
 	}

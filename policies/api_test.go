@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 func TestActionJSON(t *testing.T) {
@@ -153,7 +153,7 @@ func TestInvalidInput(t *testing.T) {
 		{State{Instances: []InstanceState{{Resource: vip}}}, "required"},
 		{State{Failures: []Failure{{vip, "holly", -1, pmNow}}}, "negative"},
 	} {
-		_, err := Schedule(Input{Config: cfg, State: c.st, Now: pmNow})
+		_, err := Schedule(Input{CIB: cfg, State: c.st, Now: pmNow})
 		if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want ErrInvalidInput saying %q", c.st, err, c.want)
 		}
@@ -184,7 +184,7 @@ func TestExplainAndRecheck(t *testing.T) {
 	cfg := loadReference(t)
 	st := State{Nodes: []NodeState{{"holly", Online}, {"benji", Standby}}, Instances: refSettled(),
 		Failures: []Failure{{"httpd", "holly", 3, pmNow.Add(-50 * time.Second)}}}
-	res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow, Explain: true})
+	res, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow, Explain: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestExplainAndRecheck(t *testing.T) {
 			continue
 		}
 		for _, ns := range rs.Nodes {
-			if ns.Score != -config.Infinity || len(ns.Parts) == 0 || ns.Parts[0].Reason != want[ns.Node] {
+			if ns.Score != -cib.Infinity || len(ns.Parts) == 0 || ns.Parts[0].Reason != want[ns.Node] {
 				t.Errorf("httpd-clone on %s: %+v", ns.Node, ns)
 			}
 		}

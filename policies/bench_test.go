@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // bigCluster generates a cluster like a large real one: nodes resources
@@ -18,20 +18,20 @@ import (
 // Constraints point from later resources to earlier ones, so there are no
 // colocation or ordering loops (config validation refuses ordering
 // loops). The generator is seeded: the same sizes give the same cluster.
-func bigCluster(nodes, resources, constraints int) *config.Config {
+func bigCluster(nodes, resources, constraints int) *cib.CIB {
 	rng := rand.New(rand.NewSource(int64(nodes*1000003 + resources*31 + constraints)))
-	cfg := &config.Config{Cluster: config.Cluster{Name: "bench"}}
+	cfg := &cib.CIB{}
 	for i := 0; i < nodes; i++ {
-		cfg.Nodes = append(cfg.Nodes, config.Node{Name: fmt.Sprintf("node%03d", i), Address: fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)})
+		cfg.Nodes = append(cfg.Nodes, cib.Node{Name: fmt.Sprintf("node%03d", i)})
 	}
 	stick, threshold := 100, 3
-	cfg.Defaults = config.Meta{Stickiness: &stick, MigrationThreshold: &threshold}
+	cfg.Defaults = cib.Meta{Stickiness: &stick, MigrationThreshold: &threshold}
 	ids := make([]string, resources)
 	for i := 0; i < resources; i++ {
-		r := config.Resource{ID: fmt.Sprintf("rsc%05d", i), Agent: "systemd:svc"}
+		r := cib.Resource{ID: fmt.Sprintf("rsc%05d", i), Agent: "systemd:svc"}
 		ids[i] = r.ID
 		if rng.Intn(50) == 0 {
-			r.Clone = &config.Clone{ID: r.ID + "-clone", Interleave: rng.Intn(2) == 0}
+			r.Clone = &cib.Clone{ID: r.ID + "-clone", Interleave: rng.Intn(2) == 0}
 			ids[i] = r.Clone.ID
 		}
 		cfg.Resources = append(cfg.Resources, r)
@@ -45,35 +45,35 @@ func bigCluster(nodes, resources, constraints int) *config.Config {
 		switch k := rng.Intn(10); {
 		case k < 4:
 			dep, prim := pair()
-			score := config.Infinity
+			score := cib.Infinity
 			if rng.Intn(3) != 0 {
-				score = config.Score(50 + rng.Intn(151))
+				score = cib.Score(50 + rng.Intn(151))
 				if rng.Intn(2) == 0 {
 					score = -score
 				}
 			}
-			cfg.Colocations = append(cfg.Colocations, config.Colocation{ID: fmt.Sprintf("col%d", i), Rsc: dep, With: prim, Score: score})
+			cfg.Colocations = append(cfg.Colocations, cib.Colocation{ID: fmt.Sprintf("col%d", i), Rsc: dep, With: prim, Score: score})
 		case k < 7:
 			then, first := pair()
-			kind := config.Mandatory
+			kind := cib.Mandatory
 			if rng.Intn(4) == 0 {
-				kind = config.Optional
+				kind = cib.Optional
 			}
-			cfg.Orders = append(cfg.Orders, config.Order{ID: fmt.Sprintf("ord%d", i), First: first, Then: then,
-				FirstAction: config.ActionStart, ThenAction: config.ActionStart, Kind: kind, Symmetrical: true})
+			cfg.Orders = append(cfg.Orders, cib.Order{ID: fmt.Sprintf("ord%d", i), First: first, Then: then,
+				FirstAction: cib.ActionStart, ThenAction: cib.ActionStart, Kind: kind, Symmetrical: true})
 		default:
-			cfg.Locations = append(cfg.Locations, config.Location{ID: fmt.Sprintf("loc%d", i), Rsc: ids[rng.Intn(resources)],
-				Node: cfg.Nodes[rng.Intn(nodes)].Name, Score: config.Score(rng.Intn(201) - 50)})
+			cfg.Locations = append(cfg.Locations, cib.Location{ID: fmt.Sprintf("loc%d", i), Rsc: ids[rng.Intn(resources)],
+				Node: cfg.Nodes[rng.Intn(nodes)].Name, Score: cib.Score(rng.Intn(201) - 50)})
 		}
 	}
 	return cfg
 }
 
 // settledState is the state after the cluster's first transition.
-func settledState(tb testing.TB, cfg *config.Config) State {
+func settledState(tb testing.TB, cfg *cib.CIB) State {
 	tb.Helper()
 	st := State{Nodes: AllOnline(cfg)}
-	res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow})
+	res, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func nodeFailure(st State) State {
 func benchSchedule(b *testing.B, nodes, resources, constraints int) {
 	cfg := bigCluster(nodes, resources, constraints)
 	st := nodeFailure(settledState(b, cfg))
-	res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow})
+	res, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func benchSchedule(b *testing.B, nodes, resources, constraints int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := Schedule(Input{Config: cfg, State: st, Now: pmNow}); err != nil {
+		if _, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -125,7 +125,7 @@ func BenchmarkSteady32x1000(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow})
+		res, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow})
 		if err != nil || !res.Transition.Empty() {
 			b.Fatalf("settled state: %v, %d actions", err, len(res.Transition.Actions))
 		}
@@ -168,7 +168,7 @@ func TestBenchAgreement(t *testing.T) {
 		st := nodeFailure(settledState(t, cfg))
 		sub := filepath.Join(dir, name)
 		runCrmSimulate(t, sub, cibXML(cfg, st))
-		res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow})
+		res, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow})
 		if err != nil {
 			t.Fatal(err)
 		}

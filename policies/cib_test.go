@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // cibXML renders a Tandem configuration and state as a Pacemaker CIB that
@@ -21,7 +21,7 @@ import (
 // Limits: clone instances are anonymous (Pacemaker's default), so at most
 // one instance of a clone per node can be expressed; every resource uses
 // ocf:pacemaker:Dummy (scheduling does not depend on the agent).
-func cibXML(cfg *config.Config, s State) string {
+func cibXML(cfg *cib.CIB, s State) string {
 	var b strings.Builder
 	w := func(indent int, format string, args ...any) {
 		b.WriteString(strings.Repeat("  ", indent))
@@ -129,7 +129,7 @@ func cibXML(cfg *config.Config, s State) string {
 			if f, ok := failures[r.ID+"@"+n.Name]; ok && f.Count > 0 {
 				key := fmt.Sprintf("%s#monitor_%d", r.ID, monitorSeconds(&r)*1000)
 				count := strconv.Itoa(f.Count)
-				if f.Count >= int(config.Infinity) {
+				if f.Count >= int(cib.Infinity) {
 					count = "INFINITY"
 				}
 				fattrs = append(fattrs, nv(fmt.Sprintf("status-%d-fail-count-%s", id, r.ID), "fail-count-"+key, count),
@@ -171,7 +171,7 @@ func cibXML(cfg *config.Config, s State) string {
 	return b.String()
 }
 
-func nodeStatuses(cfg *config.Config, s State) map[string]NodeStatus {
+func nodeStatuses(cfg *cib.CIB, s State) map[string]NodeStatus {
 	out := map[string]NodeStatus{}
 	for _, n := range NodeStatuses(cfg, s) {
 		out[n.Name] = n.Status
@@ -193,7 +193,7 @@ func lrmOp(id, key, op string, intervalMS, call, rc int, node string) string {
 		esc(id), esc(key), op, call, rc, call, call, rc, intervalMS, digest, esc(node))
 }
 
-func monitorSeconds(r *config.Resource) int {
+func monitorSeconds(r *cib.Resource) int {
 	for _, o := range r.Ops {
 		if o.Name == "monitor" && o.Interval > 0 {
 			return int(o.Interval / time.Second)
@@ -202,14 +202,14 @@ func monitorSeconds(r *config.Resource) int {
 	return 10
 }
 
-func metaNV(prefix string, m config.Meta) string {
+func metaNV(prefix string, m cib.Meta) string {
 	var out []string
 	if m.Stickiness != nil {
 		out = append(out, nv(prefix+"-stickiness", "resource-stickiness", strconv.Itoa(*m.Stickiness)))
 	}
 	if m.MigrationThreshold != nil {
 		v := strconv.Itoa(*m.MigrationThreshold)
-		if *m.MigrationThreshold >= int(config.Infinity) {
+		if *m.MigrationThreshold >= int(cib.Infinity) {
 			v = "INFINITY"
 		}
 		out = append(out, nv(prefix+"-migration-threshold", "migration-threshold", v))

@@ -6,14 +6,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
+)
+
+const (
+	inf    = cib.Infinity
+	negInf = -cib.Infinity
 )
 
 // scheduler holds one run's compiled input and its working state. Nodes
 // and resources are numbered (configuration order) so that the hot loops
 // index slices instead of maps.
 type scheduler struct {
-	cfg     *config.Config
+	cfg     *cib.CIB
 	now     time.Time
 	explain bool
 
@@ -27,13 +32,13 @@ type scheduler struct {
 
 	rindex   resourceIndex
 	failures map[string][]Failure // by primitive id
-	locs     map[*unit][]*config.Location
+	locs     map[*unit][]*cib.Location
 	orphans  []InstanceState
 	notes    []Note
 	recheck  time.Time
 
-	slab  []config.Score // backing store for the units' base weights (one allocation, not one per unit)
-	alloc []int          // resources assigned to each node so far (Pacemaker's num_resources)
+	slab  []cib.Score // backing store for the units' base weights (one allocation, not one per unit)
+	alloc []int       // resources assigned to each node so far (Pacemaker's num_resources)
 }
 
 type node struct {
@@ -47,20 +52,20 @@ type node struct {
 // unit is a resource as constraints name it: a primitive, or a clone with
 // its instances.
 type unit struct {
-	r       *config.Resource
+	r       *cib.Resource
 	id      string // clone id for a clone, else the primitive id
 	clone   string // clone id or ""
 	pos     int    // configuration order
 	max     int    // instances wanted (1 for a primitive)
 	nodeMax int
-	meta    config.EffectiveMeta
-	sticky  config.Score
+	meta    cib.EffectiveMeta
+	sticky  cib.Score
 	stopped bool // target-role=Stopped
 
-	base      []config.Score // location, failures, node availability; stickiness for primitives
+	base      []cib.Score    // location, failures, node availability; stickiness for primitives
 	baseParts [][]ScorePart  // explanation of base (explain only)
 	baseWhy   map[int]string // first reason a node scores below 0 in base
-	orderBase []config.Score // base without stickiness: what the allocation order and colocated resources look at
+	orderBase []cib.Score    // base without stickiness: what the allocation order and colocated resources look at
 	removed   map[int]string // nodes enforce took an instance off, and why
 
 	excluded   string         // second pass: why it is not placed at all
@@ -74,12 +79,12 @@ type unit struct {
 	// allocation state
 	state   int
 	merging bool
-	w       []config.Score // final weights (clone: clone-level weights)
+	w       []cib.Score // final weights (clone: clone-level weights)
 	wParts  [][]ScorePart
 	insts   []assigned
 	on      []bool // node has an instance after allocation
 	why     string // why it got no instance at all, when known
-	sortKey []config.Score
+	sortKey []cib.Score
 }
 
 const (
@@ -101,20 +106,20 @@ type assigned struct {
 }
 
 type colo struct {
-	c          *config.Colocation
+	c          *cib.Colocation
 	dep, prim  *unit
-	score      config.Score
+	score      cib.Score
 	factor     float64 // score / INFINITY
 	influences bool
 }
 
 type order struct {
-	o           *config.Order
+	o           *cib.Order
 	first, then *unit
 }
 
 func newScheduler(in Input) (*scheduler, error) {
-	cfg := in.Config
+	cfg := in.CIB
 	if cfg == nil {
 		return nil, invalid("no configuration")
 	}
@@ -142,7 +147,7 @@ func newScheduler(in Input) (*scheduler, error) {
 	for i := range cfg.Resources {
 		r := &cfg.Resources[i]
 		u := &unit{r: r, id: r.ID, pos: i, max: 1, nodeMax: 1, meta: cfg.Effective(r)}
-		u.sticky = config.ClampScore(int64(u.meta.Stickiness))
+		u.sticky = cib.ClampScore(int64(u.meta.Stickiness))
 		if r.Clone != nil {
 			u.id, u.clone = r.Clone.ID, r.Clone.ID
 			u.max = r.Clone.Max
@@ -158,7 +163,7 @@ func newScheduler(in Input) (*scheduler, error) {
 				u.sticky = 1
 			}
 		}
-		u.stopped = u.meta.TargetRole == config.RoleStopped
+		u.stopped = u.meta.TargetRole == cib.RoleStopped
 		s.units = append(s.units, u)
 		s.byID[u.id] = u
 		s.byID[r.ID] = u
@@ -171,7 +176,7 @@ func newScheduler(in Input) (*scheduler, error) {
 		s.failures[f.Resource] = append(s.failures[f.Resource], f)
 	}
 	s.bindState(in.State)
-	s.locs = map[*unit][]*config.Location{}
+	s.locs = map[*unit][]*cib.Location{}
 	for i := range cfg.Locations {
 		l := &cfg.Locations[i]
 		s.locs[s.byID[l.Rsc]] = append(s.locs[s.byID[l.Rsc]], l)
@@ -256,7 +261,7 @@ func (s *scheduler) note(rsc, text string) {
 func (s *scheduler) computeBase(u *unit) {
 	nn := len(s.nodes)
 	if len(s.slab) < nn {
-		s.slab = make([]config.Score, nn*max(64, len(s.units)-u.pos))
+		s.slab = make([]cib.Score, nn*max(64, len(s.units)-u.pos))
 	}
 	u.base, s.slab = s.slab[:nn:nn], s.slab[nn:]
 	if s.explain {
@@ -299,7 +304,7 @@ func (s *scheduler) computeBase(u *unit) {
 	}
 	u.orderBase = u.base // shared (both read only from here on) unless stickiness makes them differ
 	if u.clone == "" && len(u.cur) == 1 && u.sticky != 0 {
-		u.orderBase = append([]config.Score(nil), u.base...)
+		u.orderBase = append([]cib.Score(nil), u.base...)
 		s.addPart(u.base, u.baseParts, u.cur[0].node, u.sticky, "resource-stickiness (running here)")
 	}
 	for n := range u.baseWhy {
@@ -350,7 +355,7 @@ func (s *scheduler) failuresOf(u *unit) []Failure {
 		merged := false
 		for i := range out {
 			if out[i].Node == f.Node {
-				out[i].Count = int(config.ClampScore(int64(out[i].Count) + int64(f.Count)))
+				out[i].Count = int(cib.ClampScore(int64(out[i].Count) + int64(f.Count)))
 				if f.Last.After(out[i].Last) {
 					out[i].Last = f.Last
 				}
@@ -366,15 +371,15 @@ func (s *scheduler) failuresOf(u *unit) []Failure {
 
 // addPart adds score to w[n] and, when explaining (parts != nil), records
 // why.
-func (s *scheduler) addPart(w []config.Score, parts [][]ScorePart, n int, score config.Score, reason string) {
-	w[n] = addScores(w[n], score)
+func (s *scheduler) addPart(w []cib.Score, parts [][]ScorePart, n int, score cib.Score, reason string) {
+	w[n] = w[n].Add(score)
 	if parts != nil {
 		parts[n] = append(parts[n], ScorePart{Score: score, Reason: reason})
 	}
 }
 
 // setPart forces w[n] to score (a ban that must not be softened).
-func (s *scheduler) setPart(w []config.Score, parts [][]ScorePart, n int, score config.Score, reason string) {
+func (s *scheduler) setPart(w []cib.Score, parts [][]ScorePart, n int, score cib.Score, reason string) {
 	w[n] = score
 	if parts != nil {
 		parts[n] = append(parts[n], ScorePart{Score: score, Reason: reason})
@@ -382,8 +387,8 @@ func (s *scheduler) setPart(w []config.Score, parts [][]ScorePart, n int, score 
 }
 
 // copyWeights copies a weight vector and, when explaining, its parts.
-func copyWeights(w []config.Score, parts [][]ScorePart) ([]config.Score, [][]ScorePart) {
-	w2 := append([]config.Score(nil), w...)
+func copyWeights(w []cib.Score, parts [][]ScorePart) ([]cib.Score, [][]ScorePart) {
+	w2 := append([]cib.Score(nil), w...)
 	if parts == nil {
 		return w2, nil
 	}

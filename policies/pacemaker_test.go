@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // The agreement with Pacemaker is checked against stored crm_simulate
@@ -55,10 +56,10 @@ type pmScenario struct {
 	// "reference+" followed by TOML appends to it.
 	config string
 	state  State
-	tweak  func(*config.Config) // an edit TOML cannot express briefly
+	tweak  func(*cib.CIB) // an edit TOML cannot express briefly
 	// build makes config and state in code (then config and state are
 	// unused).
-	build func(testing.TB) (*config.Config, State)
+	build func(testing.TB) (*cib.CIB, State)
 	// differs lists, exactly as compare reports them, the deliberate
 	// differences between Tandem and Pacemaker 2.1.5 in this scenario
 	// (each is explained in docs/scheduler.md).
@@ -145,9 +146,9 @@ func pmScenarios() []pmScenario {
 			differs: []string{"pacemaker restarts haproxy on benji (due to required VIP-10.10.10.23 start): " + cascade}},
 		{name: "ref-httpd-stopped", about: "reference with httpd target-role=Stopped: haproxy stops (Mandatory order), so the VIP stops (INFINITY colocation)",
 			config: "reference", state: State{Nodes: both(), Instances: refSettled()},
-			tweak: func(c *config.Config) {
+			tweak: func(c *cib.CIB) {
 				r, _ := c.Resource("httpd")
-				r.Meta.TargetRole = config.RoleStopped
+				r.Meta.TargetRole = cib.RoleStopped
 			}},
 		{name: "ref-maintenance-node", about: "reference, holly in maintenance with haproxy failed there: nothing is done on holly",
 			config: "reference", state: State{Nodes: []NodeState{{"holly", Maintenance}, {"benji", Online}}, Instances: withFailed(refSettled(), "haproxy", "holly"),
@@ -249,7 +250,7 @@ first = "C"
 then = "D"
 kind = "Optional"
 `, state: State{Nodes: both(), Instances: []InstanceState{{Resource: "C", Node: "holly"}, {Resource: "D", Node: "holly"}},
-				Failures: []Failure{{"C", "holly", int(config.Infinity), pmNow}, {"D", "holly", int(config.Infinity), pmNow}}}},
+				Failures: []Failure{{"C", "holly", int(cib.Infinity), pmNow}, {"D", "holly", int(cib.Infinity), pmNow}}}},
 		{name: "serialize-order", about: "Serialize order: B starts after A; not symmetrical, so C and D stop concurrently",
 			config: twoNodes + fourVIPs + `
 [[order]]
@@ -261,7 +262,7 @@ first = "C"
 then = "D"
 kind = "Serialize"
 `, state: State{Nodes: both(), Instances: []InstanceState{{Resource: "C", Node: "holly"}, {Resource: "D", Node: "holly"}},
-				Failures: []Failure{{"C", "holly", int(config.Infinity), pmNow}, {"D", "holly", int(config.Infinity), pmNow}}}},
+				Failures: []Failure{{"C", "holly", int(cib.Infinity), pmNow}, {"D", "holly", int(cib.Infinity), pmNow}}}},
 		{name: "mandatory-first-stopped", about: "Mandatory order with first target-role=Stopped: then stops",
 			config: twoNodes + `
 [[resource]]
@@ -278,7 +279,7 @@ first = "A"
 then = "B"
 `, state: State{Nodes: both(), Instances: []InstanceState{{Resource: "B", Node: "holly"}}}},
 		{name: "random-8x100-node-failure", about: "the benchmark generator's 8 nodes, 100 resources (2 clones), 50 constraints, settled, then one node fails",
-			build: func(tb testing.TB) (*config.Config, State) {
+			build: func(tb testing.TB) (*cib.CIB, State) {
 				cfg := bigCluster(8, 100, 50)
 				return cfg, nodeFailure(settledState(tb, cfg))
 			},
@@ -356,7 +357,7 @@ then = "p-clone"
 `, on)
 }
 
-func (sc pmScenario) load(t testing.TB) *config.Config {
+func (sc pmScenario) load(t testing.TB) *cib.CIB {
 	t.Helper()
 	if sc.build != nil {
 		cfg, _ := sc.build(t)
@@ -370,10 +371,11 @@ func (sc pmScenario) load(t testing.TB) *config.Config {
 		}
 		src = string(ref) + strings.TrimPrefix(rest, "+")
 	}
-	cfg, err := config.Parse(sc.name+".toml", []byte(src))
+	f, err := config.Parse(sc.name+".toml", []byte(src))
 	if err != nil {
 		t.Fatalf("%s: %v", sc.name, err)
 	}
+	cfg := f.CIB
 	if sc.tweak != nil {
 		sc.tweak(cfg)
 	}
@@ -400,7 +402,7 @@ func TestPacemakerAgreement(t *testing.T) {
 				t.Fatalf("%s/cib.xml no longer matches the scenario: regenerate with -pacemaker.update", dir)
 			}
 			pm := loadPacemaker(t, dir)
-			res, err := Schedule(Input{Config: cfg, State: sc.state, Now: pmNow})
+			res, err := Schedule(Input{CIB: cfg, State: sc.state, Now: pmNow})
 			if err != nil {
 				t.Fatal(err)
 			}

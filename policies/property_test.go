@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 	"pgregory.net/rapid"
 )
 
@@ -18,14 +18,14 @@ import (
 // locations and orders (orders without cycles, as config validation
 // demands, and without "start then stop" orders, whose reverse can meet a
 // restart and make a cycle), and a random current state with failures.
-func genCluster(t *rapid.T) (*config.Config, State) {
-	cfg := &config.Config{Cluster: config.Cluster{Name: "prop"}}
+func genCluster(t *rapid.T) (*cib.CIB, State) {
+	cfg := &cib.CIB{}
 	nn := rapid.IntRange(1, 5).Draw(t, "nodes")
 	statuses := []NodeStatus{Online, Online, Online, Offline, Standby, Maintenance}
 	var st State
 	for i := 0; i < nn; i++ {
 		name := fmt.Sprintf("n%d", i)
-		n := config.Node{Name: name, Address: fmt.Sprintf("198.18.0.%d", 100+i)}
+		n := cib.Node{Name: name}
 		n.Standby = rapid.IntRange(0, 9).Draw(t, "cfgStandby") == 0
 		n.Maintenance = rapid.IntRange(0, 14).Draw(t, "cfgMaint") == 0
 		cfg.Nodes = append(cfg.Nodes, n)
@@ -48,42 +48,42 @@ func genCluster(t *rapid.T) (*config.Config, State) {
 	nr := rapid.IntRange(1, 8).Draw(t, "resources")
 	var ids []string // constraint-facing ids
 	for i := 0; i < nr; i++ {
-		r := config.Resource{ID: fmt.Sprintf("r%d", i), Agent: "systemd:x"}
-		r.Meta.Stickiness = opt("stick", 0, 1, 50, 100, int(config.Infinity))
+		r := cib.Resource{ID: fmt.Sprintf("r%d", i), Agent: "systemd:x"}
+		r.Meta.Stickiness = opt("stick", 0, 1, 50, 100, int(cib.Infinity))
 		r.Meta.MigrationThreshold = opt("threshold", 1, 2, 3)
 		if rapid.Bool().Draw(t, "hasTimeout") {
 			ft := time.Duration(rapid.IntRange(10, 120).Draw(t, "timeout")) * time.Second
 			r.Meta.FailureTimeout = &ft
 		}
 		if rapid.IntRange(0, 9).Draw(t, "stopped") == 0 {
-			r.Meta.TargetRole = config.RoleStopped
+			r.Meta.TargetRole = cib.RoleStopped
 		}
 		r.Meta.Priority = opt("priority", 0, 10)
 		id := r.ID
 		if rapid.IntRange(0, 2).Draw(t, "cloned") == 0 {
-			r.Clone = &config.Clone{ID: r.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "cloneMax"),
+			r.Clone = &cib.Clone{ID: r.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "cloneMax"),
 				NodeMax: rapid.IntRange(0, 2).Draw(t, "nodeMax"), Interleave: rapid.Bool().Draw(t, "interleave")}
 			id = r.Clone.ID
 		}
 		cfg.Resources = append(cfg.Resources, r)
 		ids = append(ids, id)
 	}
-	scores := []config.Score{config.Infinity, config.Infinity, -config.Infinity, 50, -50, 200, 1}
+	scores := []cib.Score{cib.Infinity, cib.Infinity, -cib.Infinity, 50, -50, 200, 1}
 	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "colocations"); i < n; i++ {
 		a, b := rapid.SampledFrom(ids).Draw(t, "rsc"), rapid.SampledFrom(ids).Draw(t, "with")
 		if a == b {
 			continue
 		}
-		cfg.Colocations = append(cfg.Colocations, config.Colocation{ID: fmt.Sprintf("col%d", i), Rsc: a, With: b,
+		cfg.Colocations = append(cfg.Colocations, cib.Colocation{ID: fmt.Sprintf("col%d", i), Rsc: a, With: b,
 			Score: rapid.SampledFrom(scores).Draw(t, "colScore")})
 	}
 	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "locations"); i < n; i++ {
-		cfg.Locations = append(cfg.Locations, config.Location{ID: fmt.Sprintf("loc%d", i), Rsc: rapid.SampledFrom(ids).Draw(t, "locRsc"),
+		cfg.Locations = append(cfg.Locations, cib.Location{ID: fmt.Sprintf("loc%d", i), Rsc: rapid.SampledFrom(ids).Draw(t, "locRsc"),
 			Node: rapid.SampledFrom(cfg.Nodes).Draw(t, "locNode").Name, Score: rapid.SampledFrom(scores).Draw(t, "locScore")})
 	}
-	kinds := []config.OrderKind{config.Mandatory, config.Mandatory, config.Optional, config.Serialize}
-	actions := [][2]config.Action{{config.ActionStart, config.ActionStart}, {config.ActionStart, config.ActionStart},
-		{config.ActionStop, config.ActionStop}, {config.ActionStop, config.ActionStart}}
+	kinds := []cib.OrderKind{cib.Mandatory, cib.Mandatory, cib.Optional, cib.Serialize}
+	actions := [][2]cib.Action{{cib.ActionStart, cib.ActionStart}, {cib.ActionStart, cib.ActionStart},
+		{cib.ActionStop, cib.ActionStop}, {cib.ActionStop, cib.ActionStart}}
 	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "orders"); i < n; i++ {
 		a, b := rapid.SampledFrom(ids).Draw(t, "first"), rapid.SampledFrom(ids).Draw(t, "then")
 		if a == b {
@@ -91,10 +91,10 @@ func genCluster(t *rapid.T) (*config.Config, State) {
 		}
 		act := rapid.SampledFrom(actions).Draw(t, "actions")
 		kind := rapid.SampledFrom(kinds).Draw(t, "kind")
-		o := config.Order{ID: fmt.Sprintf("ord%d", i), First: a, Then: b, FirstAction: act[0], ThenAction: act[1], Kind: kind,
-			Symmetrical: kind != config.Serialize && rapid.IntRange(0, 3).Draw(t, "asym") != 0}
+		o := cib.Order{ID: fmt.Sprintf("ord%d", i), First: a, Then: b, FirstAction: act[0], ThenAction: act[1], Kind: kind,
+			Symmetrical: kind != cib.Serialize && rapid.IntRange(0, 3).Draw(t, "asym") != 0}
 		cfg.Orders = append(cfg.Orders, o)
-		if len(config.OrderCycles(cfg)) > 0 {
+		if len(cfg.OrderCycles()) > 0 {
 			cfg.Orders = cfg.Orders[:len(cfg.Orders)-1]
 		}
 	}
@@ -109,7 +109,7 @@ func genCluster(t *rapid.T) (*config.Config, State) {
 			}
 			if rapid.IntRange(0, 3).Draw(t, "hasFailures") == 0 {
 				st.Failures = append(st.Failures, Failure{Resource: r.ID, Node: n.Name,
-					Count: rapid.SampledFrom([]int{1, 2, 3, int(config.Infinity)}).Draw(t, "count"),
+					Count: rapid.SampledFrom([]int{1, 2, 3, int(cib.Infinity)}).Draw(t, "count"),
 					Last:  pmNow.Add(-time.Duration(rapid.IntRange(0, 200).Draw(t, "age")) * time.Second)})
 			}
 		}
@@ -134,11 +134,11 @@ func TestMain(m *testing.M) {
 func TestProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg, st := genCluster(t)
-		res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow})
+		res, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow})
 		if err != nil {
 			t.Fatalf("schedule: %v", err)
 		}
-		s, err := newScheduler(Input{Config: cfg, State: st, Now: pmNow})
+		s, err := newScheduler(Input{CIB: cfg, State: st, Now: pmNow})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +252,7 @@ func checkMandatoryOrders(t *rapid.T, s *scheduler, res *Result) {
 		placed[s.byID[a.Resource].id] = true
 	}
 	for _, o := range s.cfg.Orders {
-		if o.Kind != config.Mandatory {
+		if o.Kind != cib.Mandatory {
 			continue
 		}
 		fop, _ := opOf(o.FirstAction)
@@ -281,7 +281,7 @@ func checkMandatoryOrders(t *rapid.T, s *scheduler, res *Result) {
 		if o.Symmetrical {
 			check(o.Then, reverse(top), o.First, reverse(fop))
 		}
-		if o.FirstAction == config.ActionStart && o.ThenAction == config.ActionStart && !placed[o.First] {
+		if o.FirstAction == cib.ActionStart && o.ThenAction == cib.ActionStart && !placed[o.First] {
 			for _, a := range res.Placement {
 				if s.byID[a.Resource].id == o.Then && s.nodes[s.nodeIdx[a.Node]].status != Maintenance {
 					t.Fatalf("order %s: %s placed on %s although %s runs nowhere", o.ID, a.Name(), a.Node, o.First)
@@ -293,7 +293,7 @@ func checkMandatoryOrders(t *rapid.T, s *scheduler, res *Result) {
 
 // checkDeterminism: the same input, even with the state's lists in
 // another order, gives byte-identical JSON.
-func checkDeterminism(t *rapid.T, cfg *config.Config, st State, res *Result) {
+func checkDeterminism(t *rapid.T, cfg *cib.CIB, st State, res *Result) {
 	want, err := json.Marshal(res)
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func checkDeterminism(t *rapid.T, cfg *config.Config, st State, res *Result) {
 		Failures:  rapid.Permutation(st.Failures).Draw(t, "failuresOrder"),
 	}
 	for _, in := range []State{st, shuffled} {
-		again, err := Schedule(Input{Config: cfg, State: in, Now: pmNow})
+		again, err := Schedule(Input{CIB: cfg, State: in, Now: pmNow})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,9 +317,9 @@ func checkDeterminism(t *rapid.T, cfg *config.Config, st State, res *Result) {
 
 // checkConvergence: once the transition has run, there is nothing left to
 // do.
-func checkConvergence(t *rapid.T, cfg *config.Config, st State, res *Result) {
+func checkConvergence(t *rapid.T, cfg *cib.CIB, st State, res *Result) {
 	next := Apply(cfg, st, &res.Transition)
-	again, err := Schedule(Input{Config: cfg, State: next, Now: pmNow})
+	again, err := Schedule(Input{CIB: cfg, State: next, Now: pmNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,11 +329,8 @@ func checkConvergence(t *rapid.T, cfg *config.Config, st State, res *Result) {
 }
 
 // dump shows a failing input in a form that can be pasted into a test.
-func dump(cfg *config.Config, st State) string {
-	toml, err := config.Encode(cfg)
-	if err != nil {
-		toml = []byte(err.Error())
-	}
+func dump(cfg *cib.CIB, st State) string {
+	model, _ := json.MarshalIndent(cfg, "", "  ")
 	js, _ := json.MarshalIndent(st, "", "  ")
-	return string(toml) + "\n" + string(js)
+	return string(model) + "\n" + string(js)
 }

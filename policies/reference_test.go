@@ -9,26 +9,27 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 const vip = "VIP-10.10.10.23"
 
-func loadReference(t testing.TB) *config.Config {
+func loadReference(t testing.TB) *cib.CIB {
 	t.Helper()
 	data, err := os.ReadFile("testdata/reference.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse("reference.toml", data)
+	f, err := config.Parse("reference.toml", data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return f.CIB
 }
 
-func schedule(t testing.TB, cfg *config.Config, st State) *Result {
+func schedule(t testing.TB, cfg *cib.CIB, st State) *Result {
 	t.Helper()
-	res, err := Schedule(Input{Config: cfg, State: st, Now: pmNow})
+	res, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestReference(t *testing.T) {
 
 	t.Run("haproxy unable to run anywhere", func(t *testing.T) {
 		st := State{Nodes: both(), Instances: settled, Failures: []Failure{
-			{"haproxy", "benji", int(config.Infinity), pmNow}, {"haproxy", "holly", int(config.Infinity), pmNow}}}
+			{"haproxy", "benji", int(cib.Infinity), pmNow}, {"haproxy", "holly", int(cib.Infinity), pmNow}}}
 		res := schedule(t, cfg, st)
 		if w := where(res); w[vip] != "" || w["haproxy"] != "" || w["httpd"] != "benji holly" {
 			t.Errorf("placement %v: the VIP must stop with haproxy", w)
@@ -182,7 +183,7 @@ func TestReference(t *testing.T) {
 
 	t.Run("stopping follows the reverse order", func(t *testing.T) {
 		stopAll := loadReference(t)
-		stopAll.Defaults.TargetRole = config.RoleStopped
+		stopAll.Defaults.TargetRole = cib.RoleStopped
 		res := schedule(t, stopAll, State{Nodes: both(), Instances: settled})
 		if len(res.Placement) != 0 || len(res.Transition.Actions) != 5 {
 			t.Fatalf("placement %v, actions %v", res.Placement, ops(res))

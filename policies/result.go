@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Result is the outcome of one scheduling run.
@@ -86,13 +86,13 @@ type ResourceScores struct {
 // NodeScore is a resource's final score on one node and what it is made of.
 // A negative score (or -INFINITY) means the resource cannot run there.
 type NodeScore struct {
-	Node  string       `json:"node"`
-	Score config.Score `json:"score"`
-	Parts []ScorePart  `json:"parts,omitempty"`
+	Node  string      `json:"node"`
+	Score cib.Score   `json:"score"`
+	Parts []ScorePart `json:"parts,omitempty"`
 }
 
 // ScorePart is one contribution to a score.
 type ScorePart struct {
-	Score  config.Score `json:"score"`
-	Reason string       `json:"reason"`
+	Score  cib.Score `json:"score"`
+	Reason string    `json:"reason"`
 }

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // lookahead bounds how many times Schedule plans again from the state its
@@ -71,8 +71,8 @@ func (first *scheduler) settle(in Input, t *Transition) (*Transition, error) {
 		if err != nil {
 			return nil, err
 		}
-		st = Apply(in.Config, st, lt)
-		next, err := place(Input{Config: in.Config, State: st, Now: in.Now, Explain: in.Explain})
+		st = Apply(in.CIB, st, lt)
+		next, err := place(Input{CIB: in.CIB, State: st, Now: in.Now, Explain: in.Explain})
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +191,7 @@ func (s *scheduler) enforce() {
 	for changed := true; changed; {
 		changed = false
 		for _, o := range s.orders {
-			if o.o.Kind != config.Mandatory || o.o.FirstAction != config.ActionStart || o.o.ThenAction != config.ActionStart {
+			if o.o.Kind != cib.Mandatory || o.o.FirstAction != cib.ActionStart || o.o.ThenAction != cib.ActionStart {
 				continue
 			}
 			f, t := o.first, o.then

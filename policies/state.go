@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // NodeStatus is what a node can do for resources right now.
@@ -55,7 +55,7 @@ type InstanceState struct {
 // Failure is the failure history of a resource on a node: how many times it
 // failed there (Pacemaker's fail-count) and when it last did. A failed start
 // is fatal in Pacemaker (start-failure-is-fatal): record it with Count
-// config.Infinity.
+// cib.Infinity.
 type Failure struct {
 	Resource string    `json:"resource"` // primitive id
 	Node     string    `json:"node"`
@@ -75,7 +75,7 @@ type State struct {
 }
 
 // AllOnline lists every configured node as online.
-func AllOnline(cfg *config.Config) []NodeState {
+func AllOnline(cfg *cib.CIB) []NodeState {
 	ns := make([]NodeState, len(cfg.Nodes))
 	for i, n := range cfg.Nodes {
 		ns[i] = NodeState{Name: n.Name, Status: Online}
@@ -87,7 +87,7 @@ func AllOnline(cfg *config.Config) []NodeState {
 // in configuration order: the observed status (offline when not listed)
 // combined with the configuration's flags (maintenance wins over standby;
 // an offline node stays offline).
-func NodeStatuses(cfg *config.Config, s State) []NodeState {
+func NodeStatuses(cfg *cib.CIB, s State) []NodeState {
 	observed := make(map[string]NodeStatus, len(s.Nodes))
 	for _, n := range s.Nodes {
 		observed[n.Name] = n.Status
@@ -113,8 +113,8 @@ func NodeStatuses(cfg *config.Config, s State) []NodeState {
 
 // Input is everything a scheduling run depends on.
 type Input struct {
-	Config *config.Config
-	State  State
+	CIB   *cib.CIB
+	State State
 	// Now is compared with failure times for failure-timeout.
 	Now time.Time
 	// Explain records, for every resource and node, the parts its score is
@@ -130,15 +130,15 @@ func invalid(format string, args ...any) error {
 }
 
 // resourceIndex finds resources by primitive id or clone id in constant
-// time (config.Resource searches the list).
+// time (cib.Resource searches the list).
 type resourceIndex map[string]resourceRef
 
 type resourceRef struct {
-	r       *config.Resource
+	r       *cib.Resource
 	isClone bool // the id named the clone
 }
 
-func indexResources(cfg *config.Config) resourceIndex {
+func indexResources(cfg *cib.CIB) resourceIndex {
 	idx := make(resourceIndex, 2*len(cfg.Resources))
 	for i := range cfg.Resources {
 		r := &cfg.Resources[i]

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Op is what an action does to a resource instance on a node.
@@ -221,7 +221,7 @@ func (t *Transition) DOT() string {
 // succeeds: stops remove instances (failed or not), starts add started
 // instances. Node states and failure histories are unchanged. The
 // configuration is needed to number clone instances as Schedule did.
-func Apply(cfg *config.Config, s State, t *Transition) State {
+func Apply(cfg *cib.CIB, s State, t *Transition) State {
 	type key struct {
 		rsc  string
 		inst int

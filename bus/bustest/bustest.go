@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
 )
 
 // CheckFor polls f every interval until it returns nil, failing t after total.
@@ -51,23 +50,24 @@ func FreePorts(t testing.TB, n int) []int {
 	return ports
 }
 
-// Config is a cluster of the named nodes (and witness, if not empty) on
-// loopback, each member with its own ports.
-func Config(t testing.TB, nodes []string, witness string) *config.Config {
+// Topology is a cluster of the named nodes (and witness, if not empty) on
+// loopback, each member with its own ports, its data under a temporary
+// directory of the test.
+func Topology(t testing.TB, nodes []string, witness string) *bus.Topology {
 	t.Helper()
 	n := len(nodes)
 	if witness != "" {
 		n++
 	}
 	ports := FreePorts(t, 2*n)
-	c := &config.Config{Cluster: config.Cluster{Name: "t"}}
+	top := &bus.Topology{Cluster: "t", DataDir: t.TempDir()}
 	for i, name := range nodes {
-		c.Nodes = append(c.Nodes, config.Node{Name: name, Address: "127.0.0.1", ClientPort: ports[2*i], ClusterPort: ports[2*i+1]})
+		top.Members = append(top.Members, bus.Member{Name: name, Address: "127.0.0.1", ClientPort: ports[2*i], ClusterPort: ports[2*i+1]})
 	}
 	if witness != "" {
-		c.Witness = &config.Witness{Name: witness, Address: "127.0.0.1", ClientPort: ports[2*n-2], ClusterPort: ports[2*n-1]}
+		top.Members = append(top.Members, bus.Member{Name: witness, Address: "127.0.0.1", ClientPort: ports[2*n-2], ClusterPort: ports[2*n-1], Witness: true})
 	}
-	return c
+	return top
 }
 
 // Logger discards the bus's log unless BUS_TEST_LOG is set.
@@ -80,27 +80,26 @@ func Logger() *slog.Logger {
 
 // Cluster is a running in-process bus.
 type Cluster struct {
-	T       testing.TB
-	Cfg     *config.Config
-	Secret  bus.Secret
-	DataDir string
-	Servers map[string]*bus.Server
+	T        testing.TB
+	Topology *bus.Topology
+	Secret   bus.Secret
+	Servers  map[string]*bus.Server
 }
 
-// Start starts every member of cfg and stops them when the test ends.
-func Start(t testing.TB, cfg *config.Config) *Cluster {
+// Start starts every member of top and stops them when the test ends.
+func Start(t testing.TB, top *bus.Topology) *Cluster {
 	t.Helper()
 	secret, err := bus.GenerateSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{T: t, Cfg: cfg, Secret: secret, DataDir: t.TempDir(), Servers: map[string]*bus.Server{}}
+	c := &Cluster{T: t, Topology: top, Secret: secret, Servers: map[string]*bus.Server{}}
 	t.Cleanup(func() {
 		for _, s := range c.Servers {
 			s.Shutdown()
 		}
 	})
-	for _, m := range cfg.Members() {
+	for _, m := range top.Members {
 		c.StartMember(m.Name)
 	}
 	return c
@@ -109,7 +108,7 @@ func Start(t testing.TB, cfg *config.Config) *Cluster {
 // StartMember (re)starts one member.
 func (c *Cluster) StartMember(name string) *bus.Server {
 	c.T.Helper()
-	s, err := bus.StartServer(bus.ServerOptions{Config: c.Cfg, Member: name, Secret: c.Secret, DataDir: c.DataDir, Logger: Logger()})
+	s, err := bus.StartServer(bus.ServerOptions{Topology: c.Topology, Member: name, Secret: c.Secret, Logger: Logger()})
 	if err != nil {
 		c.T.Fatalf("starting %s: %v", name, err)
 	}
@@ -128,7 +127,7 @@ func (c *Cluster) StopMember(name string) {
 // Connect connects in-process to a member's server, closed with the test.
 func (c *Cluster) Connect(member, as string) *bus.Conn {
 	c.T.Helper()
-	conn, err := bus.Connect(bus.ConnectOptions{Config: c.Cfg, Secret: c.Secret, Name: as, Server: c.Servers[member]})
+	conn, err := bus.Connect(bus.ConnectOptions{Topology: c.Topology, Secret: c.Secret, Name: as, Server: c.Servers[member]})
 	if err != nil {
 		c.T.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func TestActiveActive(t *testing.T) {
 		other := c.Other(holder)
 		safety := c.WatchSafety()
 		defer e.checkSafety(safety)
-		cfg := c.ClusterConfig()
+		cfg := c.ClusterConfig().CIB
 		rsc, _ := cfg.Resource("haproxy")
 		threshold := cfg.Effective(rsc).MigrationThreshold
 		if threshold < 1 || threshold > 5 {

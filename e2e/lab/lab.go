@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/e2e/memstat"
 	"github.com/tandem-ha/tandem/host/config"
 )
@@ -73,7 +74,7 @@ type state struct {
 type Lab struct {
 	dir  string // <StateDir>/<prefix>
 	logf func(string, ...any)
-	cfg  *config.Config
+	cfg  *config.File
 
 	mu sync.Mutex // guards st and serialises operations that change hosts
 	st state
@@ -157,7 +158,7 @@ func (l *Lab) create(ctx context.Context, o Options, root string) error {
 	l.st = state{Prefix: o.Prefix, Subnet: o.Subnet, Bridge: o.Bridge, BridgeName: n.bridge(),
 		Config: cfgPath, Key: filepath.Join(l.dir, "cluster.key"), Root: root,
 		BinDir: o.BinDir, RepoDir: o.RepoDir, StartTandem: o.StartTandem}
-	members, err := labMembers(cfg, o)
+	members, err := labMembers(cfg.Topology, o)
 	if err != nil {
 		return err
 	}
@@ -192,10 +193,10 @@ func (l *Lab) create(ctx context.Context, o Options, root string) error {
 }
 
 // labMembers checks the cluster file's members against the lab's subnet.
-func labMembers(cfg *config.Config, o Options) ([]Member, error) {
+func labMembers(top *bus.Topology, o Options) ([]Member, error) {
 	var out []Member
 	seen := map[netip.Addr]string{}
-	for _, m := range cfg.Members() {
+	for _, m := range top.Members {
 		if !nodeNameRE.MatchString(m.Name) {
 			return nil, fmt.Errorf("%s: member %q: lab host names must be 1-%d lower-case letters, digits or '-' (they name machines and namespaces)", o.Config, m.Name, ifNameMax-len(o.Prefix)-1)
 		}
@@ -332,7 +333,7 @@ func (l *Lab) Subnet() netip.Prefix   { return l.st.Subnet }
 func (l *Lab) BridgeAddr() netip.Addr { return l.st.Bridge }
 func (l *Lab) ConfigFile() string     { return l.st.Config }
 func (l *Lab) KeyFile() string        { return l.st.Key }
-func (l *Lab) Config() *config.Config { return l.cfg }
+func (l *Lab) Config() *config.File   { return l.cfg }
 func (l *Lab) BridgeName() string     { return l.st.BridgeName }
 func (l *Lab) StateDir() string       { return l.dir }
 

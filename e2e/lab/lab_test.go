@@ -33,7 +33,7 @@ func TestRelocateConfig(t *testing.T) {
 		t.Fatalf("relocated cluster file does not load: %v", err)
 	}
 	want := map[string]string{"holly": "198.18.0.54", "benji": "198.18.0.56", "director": "198.18.0.62"}
-	for _, m := range cfg.Members() {
+	for _, m := range cfg.Topology.Members {
 		if m.Address != want[m.Name] {
 			t.Errorf("%s: address %s, want %s", m.Name, m.Address, want[m.Name])
 		}

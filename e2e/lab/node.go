@@ -14,8 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/tandem-ha/tandem/host/config"
 )
 
 func randomHex(n int) string {
@@ -76,7 +74,7 @@ func (l *Lab) prepareRoot(ctx context.Context, n *nodeState) error {
 	}
 	args := []string{root, "/bin/sh", in + "node.sh", "--offline", "--name", n.Name, "--role", role,
 		"--address", n.Addr.String(), "--config", in + "cluster.toml", "--key", in + "cluster.key",
-		"--key-path", firstOf(l.cfg.Bus.Credentials, config.DefaultCredentials)}
+		"--key-path", l.cfg.Topology.Credentials}
 	for _, m := range l.st.Nodes {
 		args = append(args, "--member", m.Name+"="+m.Addr.String())
 	}

@@ -28,7 +28,7 @@ func TestVagrantfileMatchesCluster(t *testing.T) {
 	for _, m := range re.FindAllStringSubmatch(string(vf), -1) {
 		got[m[1]] = [2]string{m[2], m[3]}
 	}
-	members := cfg.Members()
+	members := cfg.Topology.Members
 	if len(got) != len(members) {
 		t.Errorf("Vagrantfile defines %d VMs %v, cluster.toml has %d members", len(got), got, len(members))
 	}
@@ -42,7 +42,7 @@ func TestVagrantfileMatchesCluster(t *testing.T) {
 		}
 	}
 	// node.sh installs the secret at /etc/tandem/cluster.key unless told.
-	if c := cfg.Bus.Credentials; c != "" && c != config.DefaultCredentials {
+	if c := cfg.Topology.Credentials; c != config.DefaultCredentials {
 		t.Errorf("cluster.toml's credentials %s: the Vagrantfile must pass --key-path %s to node.sh", c, c)
 	}
 }

@@ -36,15 +36,12 @@ type Cluster struct {
 // New reads the scenario from the lab's cluster file: the one "vip"
 // primitive, the clones and the members.
 func New(l *lab.Lab) (*Cluster, error) {
-	cfg := l.Config()
-	c := &Cluster{Lab: l}
-	for _, n := range cfg.Nodes {
-		c.Nodes = append(c.Nodes, n.Name)
+	f := l.Config()
+	c := &Cluster{Lab: l, Nodes: f.Topology.NodeNames()}
+	if w := f.Topology.Witness(); w != nil {
+		c.Witness = w.Name
 	}
-	if cfg.Witness != nil {
-		c.Witness = cfg.Witness.Name
-	}
-	for _, r := range cfg.Resources {
+	for _, r := range f.CIB.Resources {
 		if r.Clone != nil {
 			c.Clones = append(c.Clones, r.Clone.ID)
 			continue
@@ -66,8 +63,8 @@ func New(l *lab.Lab) (*Cluster, error) {
 	return c, nil
 }
 
-// ClusterConfig returns the lab's cluster configuration.
-func (c *Cluster) ClusterConfig() *config.Config { return c.Lab.Config() }
+// ClusterConfig returns the lab's cluster file.
+func (c *Cluster) ClusterConfig() *config.File { return c.Lab.Config() }
 
 // Tandem runs `tandem ARGS...` in node and returns its output.
 func (c *Cluster) Tandem(ctx context.Context, node string, args ...string) (string, error) {

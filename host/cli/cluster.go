@@ -144,7 +144,7 @@ func clusterControl(cmd *cobra.Command, cfgPath string, args []string, all bool,
 	s, serr := openSession(cfgPath)
 	if serr != nil {
 		// The bus is out of reach: a local start can still start the daemon.
-		local, lerr := localNode(file)
+		local, lerr := localNode(file.Topology)
 		if action == daemon.ControlStart && !all && lerr == nil && (len(args) == 0 || (len(args) == 1 && args[0] == local)) {
 			fmt.Fprintf(w, "%s: %s\n", local, verb)
 			return startLocalService(cmd.Context(), w, local)
@@ -152,15 +152,12 @@ func clusterControl(cmd *cobra.Command, cfgPath string, args []string, all bool,
 		return serr
 	}
 	defer s.close()
-	cfg := file
-	if cur, err := s.current(); err == nil && cur.Config != nil {
-		cfg = cur.Config
-	}
-	nodes, err := controlNodes(cfg, args, all)
+	top := file.Topology
+	nodes, err := controlNodes(top, args, all)
 	if err != nil {
 		return err
 	}
-	local, _ := localNode(file)
+	local, _ := localNode(top)
 	by := "cli@" + hostname()
 	var asked, failed []string
 	for _, n := range nodes {
@@ -186,7 +183,7 @@ func clusterControl(cmd *cobra.Command, cfgPath string, args []string, all bool,
 		}
 	}
 	if wait > 0 && len(asked) > 0 {
-		left, err := s.waitControlled(cfg, asked, action == daemon.ControlStop, wait)
+		left, err := s.waitControlled(top.NodeNames(), asked, action == daemon.ControlStop, wait)
 		if err != nil {
 			return &ExitError{Code: ExitFailure, Err: err}
 		}
@@ -215,17 +212,15 @@ func startLocalService(ctx context.Context, w io.Writer, node string) error {
 }
 
 // controlNodes resolves the command's node arguments: the named nodes,
-// every node with --all, or the local node.
-func controlNodes(cfg *config.Config, args []string, all bool) ([]string, error) {
-	var names []string
-	for _, n := range cfg.Nodes {
-		names = append(names, n.Name)
-	}
+// every node with --all, or the local node. These are the nodes whose
+// daemons are members of the bus.
+func controlNodes(top *bus.Topology, args []string, all bool) ([]string, error) {
+	names := top.NodeNames()
 	if all {
 		return names, nil
 	}
 	if len(args) == 0 {
-		local, err := localNode(cfg)
+		local, err := localNode(top)
 		if err != nil {
 			return nil, &ExitError{Code: ExitConfig, Err: err}
 		}
@@ -235,9 +230,9 @@ func controlNodes(cfg *config.Config, args []string, all bool) ([]string, error)
 	var out []string
 	for _, a := range args {
 		switch {
-		case cfg.Witness != nil && a == cfg.Witness.Name:
+		case top.IsWitness(a):
 			return nil, badInput("%q is the witness: it runs no resources (stop its daemon on it: systemctl stop tandem)", a)
-		case cfg.Node(a) == nil:
+		case !contains(names, a):
 			return nil, badInput("no node %q (the nodes are %s)", a, strings.Join(names, ", "))
 		case !seen[a]:
 			seen[a] = true
@@ -250,15 +245,16 @@ func controlNodes(cfg *config.Config, args []string, all bool) ([]string, error)
 // localNode says which node this machine is: $TANDEM_NODE, else the node
 // named as the host (short name), else the one node whose address is one
 // of this machine's.
-func localNode(cfg *config.Config) (string, error) {
+func localNode(top *bus.Topology) (string, error) {
+	names := top.NodeNames()
 	if n := os.Getenv(EnvNode); n != "" {
-		if cfg.Node(n) == nil {
+		if !contains(names, n) {
 			return "", fmt.Errorf("$%s=%s names no node", EnvNode, n)
 		}
 		return n, nil
 	}
 	host, _, _ := strings.Cut(hostname(), ".")
-	if cfg.Node(host) != nil {
+	if contains(names, host) {
 		return host, nil
 	}
 	mine := map[string]bool{}
@@ -270,7 +266,7 @@ func localNode(cfg *config.Config) (string, error) {
 		}
 	}
 	var match []string
-	for _, n := range cfg.Nodes {
+	for _, n := range top.Nodes() {
 		if ip := net.ParseIP(n.Address); ip != nil && mine[ip.String()] {
 			match = append(match, n.Name)
 		}
@@ -301,7 +297,7 @@ func (s *session) coordinatorStatus() coordinator.Status {
 // stopped (standby) or started (online), its transition is done and the
 // nodes are idle. For a stop it returns what still runs on each node (what
 // the cluster leaves alone).
-func (s *session) waitControlled(cfg *config.Config, nodes []string, stop bool, timeout time.Duration) (map[string][]string, error) {
+func (s *session) waitControlled(all, nodes []string, stop bool, timeout time.Duration) (map[string][]string, error) {
 	want := policies.Online
 	if stop {
 		want = policies.Standby
@@ -314,7 +310,7 @@ func (s *session) waitControlled(cfg *config.Config, nodes []string, stop bool, 
 			observed[n.Name] = n.Status
 		}
 		reps := map[string]bus.NodeResources{}
-		for _, r := range s.reports(cfg, time.Second) {
+		for _, r := range s.reports(all, time.Second) {
 			reps[r.Node] = r
 		}
 		var problems []string

@@ -159,7 +159,7 @@ func TestClusterStopStart(t *testing.T) {
 			return err
 		}
 		// The coordinator has planned with the new benji, stopped.
-		_, err = s.waitControlled(cur.Config, []string{"benji"}, true, 0)
+		_, err = s.waitControlled(cur.CIB.NodeNames(), []string{"benji"}, true, 0)
 		return err
 	})
 	if b := lc.member(lc.statusReport(), "benji"); !b.Stopped {

@@ -15,7 +15,9 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/failures"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 func init() { register(newConfigCmd) }
@@ -48,7 +50,7 @@ primitive id, bad scores. It exits 0 when the file is valid, 1 otherwise.`,
 		Example: `  tandem config validate /etc/tandem/cluster.toml`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := config.Load(args[0])
+			f, err := config.Load(args[0])
 			var ps config.Problems
 			if errors.As(err, &ps) {
 				for _, p := range ps {
@@ -59,12 +61,13 @@ primitive id, bad scores. It exits 0 when the file is valid, 1 otherwise.`,
 			if err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}
+			top, c := f.Topology, f.CIB
 			witness := "no witness"
-			if c.Witness != nil {
-				witness = "witness " + c.Witness.Name
+			if w := top.Witness(); w != nil {
+				witness = "witness " + w.Name
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid: cluster %q, %d nodes, %s, %d resources, %d constraints\n",
-				args[0], c.Cluster.Name, len(c.Nodes), witness, len(c.Resources), len(c.Orders)+len(c.Colocations)+len(c.Locations))
+				args[0], top.Cluster, len(c.Nodes), witness, len(c.Resources), len(c.Orders)+len(c.Colocations)+len(c.Locations))
 			return nil
 		},
 	}
@@ -94,16 +97,22 @@ configuration differs from the local cluster file.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
+			top, c := s.file.Topology, cur.CIB
 			if asTOML {
-				_, err := io.WriteString(w, cur.TOML)
+				// The live model with this host's bootstrap settings: a
+				// cluster file config apply takes back.
+				text, err := config.Encode(top, c)
+				if err != nil {
+					return &ExitError{Code: ExitFailure, Err: err}
+				}
+				_, err = w.Write(text)
 				return err
 			}
-			c := cur.Config
 			fmt.Fprintf(w, "Live configuration: revision %d (%s, by %s: %s)\n", cur.Rev, cur.Time.Local().Format(time.DateTime), cur.By, cur.Summary)
-			if local, err := config.Encode(s.file); err == nil && string(local) != cur.TOML {
+			if !liveconfig.Same(s.file.CIB, c) {
 				fmt.Fprintf(w, "Note: it differs from the local cluster file %s (tandem config apply --dry-run %s shows how)\n", cfgPath, cfgPath)
 			}
-			fmt.Fprintf(w, "Cluster Name: %s\n", c.Cluster.Name)
+			fmt.Fprintf(w, "Cluster Name: %s\n", top.Cluster)
 			var nodes []string
 			for _, n := range c.Nodes {
 				name := n.Name
@@ -116,8 +125,8 @@ configuration differs from the local cluster file.`,
 				nodes = append(nodes, name)
 			}
 			fmt.Fprintf(w, "Nodes: %s\n", strings.Join(nodes, " "))
-			if c.Witness != nil {
-				fmt.Fprintf(w, "Witness: %s\n", c.Witness.Name)
+			if wn := top.Witness(); wn != nil {
+				fmt.Fprintf(w, "Witness: %s\n", wn.Name)
 			}
 			fmt.Fprintln(w)
 			fmt.Fprintln(w, "Resources:")
@@ -127,7 +136,7 @@ configuration differs from the local cluster file.`,
 			fmt.Fprintln(w)
 			writeConstraints(w, c, true)
 			fmt.Fprintln(w)
-			writeProperties(w, c)
+			writeProperties(w, top.Cluster, c)
 			return nil
 		},
 	}
@@ -142,12 +151,19 @@ func newConfigApplyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply FILE",
 		Short: "Make FILE the live configuration (shows the diff and the transition it causes)",
-		Long: `apply validates FILE, prints how it differs from the live configuration and
+		Long: `apply validates FILE, prints how its cluster model (resources, constraints,
+defaults, properties, node attributes) differs from the live configuration and
 the transition the scheduler would plan from what the nodes run now, and
 then stores it as a new revision. The store is a compare-and-swap on the
 revision the diff was made from: if someone changed the live configuration
 meanwhile, nothing is stored and apply says so (run it again to see the new
 diff). --dry-run stops after printing.
+
+The bootstrap settings ([cluster] name, [bus], the nodes' and the witness's
+names, addresses and ports) are not live: each member reads them from its own
+file when it starts. If FILE's differ from what the running members use,
+apply says what differs and changes nothing: put the file on every member and
+restart the members one at a time, then apply it again.
 
 ` + liveExitCodes,
 		Example: `  tandem config apply --dry-run new-cluster.toml
@@ -163,22 +179,29 @@ diff). --dry-run stops after printing.
 				return err
 			}
 			defer s.close()
+			if err := s.checkBootstrap(args[0], next.Topology); err != nil {
+				return err
+			}
 			cur, err := s.current()
 			if err != nil {
 				return err
 			}
-			text, err := config.Encode(next)
-			if err != nil {
-				return err
-			}
 			w := cmd.OutOrStdout()
-			if string(text) == cur.TOML {
+			if liveconfig.Same(cur.CIB, next.CIB) {
 				fmt.Fprintf(w, "No change: the live configuration (revision %d) is %s\n", cur.Rev, args[0])
 				return nil
 			}
+			was, err := config.EncodeModel(cur.CIB)
+			if err != nil {
+				return err
+			}
+			text, err := config.EncodeModel(next.CIB)
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(w, "Changes to the live configuration (revision %d):\n", cur.Rev)
-			writeDiff(w, cur.TOML, string(text))
-			if err := s.writeTransition(w, next); err != nil {
+			writeDiff(w, string(was), string(text))
+			if err := s.writeTransition(w, next.CIB); err != nil {
 				return err
 			}
 			if dryRun {
@@ -187,14 +210,13 @@ diff). --dry-run stops after printing.
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 			defer cancel()
-			rev, err := s.store.Put(ctx, next, cur.Rev, "cli@"+hostname(), "config apply "+filepath.Base(args[0]))
+			rev, err := s.store.Put(ctx, next.CIB, cur.Rev, "cli@"+hostname(), "config apply "+filepath.Base(args[0]))
 			if errors.Is(err, bus.ErrConflict) {
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the live configuration changed after revision %d while this diff was made; nothing stored: run config apply again", cur.Rev)}
 			}
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
-			s.announce(rev)
 			fmt.Fprintf(w, "\nApplied: revision %d\n", rev.Rev)
 			return nil
 		},
@@ -204,12 +226,49 @@ diff). --dry-run stops after printing.
 	return cmd
 }
 
+// checkBootstrap refuses a file whose bootstrap settings differ from those
+// the running members use (each member says in its answer to a ping),
+// listing every difference and who runs the old value.
+func (s *session) checkBootstrap(path string, next *bus.Topology) error {
+	members, _ := bus.GatherMembers(s.conn, len(s.file.Topology.Members), time.Second)
+	type diff struct {
+		line string
+		who  []string
+	}
+	var diffs []*diff
+	byLine := map[string]*diff{}
+	for _, m := range members {
+		if m.Topology == nil {
+			continue // a member of a Tandem that does not say: nothing to compare
+		}
+		for _, l := range m.Topology.Diff(next) {
+			d := byLine[l]
+			if d == nil {
+				d = &diff{line: l}
+				byLine[l] = d
+				diffs = append(diffs, d)
+			}
+			d.who = append(d.who, m.Name)
+		}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s changes settings the members read only when they start; nothing was changed:", path)
+	for _, d := range diffs {
+		fmt.Fprintf(&b, "\n  %s (running on %s)", d.line, strings.Join(d.who, ", "))
+	}
+	b.WriteString("\nPut the file on every member and restart them one at a time (systemctl restart tandem; on the witness: systemctl restart tandem-witness), then run config apply again for the rest")
+	return &ExitError{Code: ExitConfig, Err: errors.New(b.String())}
+}
+
 // writeTransition prints what the scheduler would do with next from what
 // the nodes run now.
-func (s *session) writeTransition(w io.Writer, next *config.Config) error {
+func (s *session) writeTransition(w io.Writer, next *cib.CIB) error {
 	ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 	defer cancel()
-	reps := s.reports(next, time.Second)
+	reps := s.reports(next.NodeNames(), time.Second)
 	st := policies.State{}
 	byNode := map[string]bus.NodeResources{}
 	for _, r := range reps {
@@ -250,7 +309,7 @@ func (s *session) writeTransition(w io.Writer, next *config.Config) error {
 			}
 		}
 	}
-	res, err := policies.Schedule(policies.Input{Config: next, State: st, Now: time.Now()})
+	res, err := policies.Schedule(policies.Input{CIB: next, State: st, Now: time.Now()})
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("the scheduler refused it: %w", err)}
 	}
@@ -389,7 +448,6 @@ new revision, so the history keeps what was rolled back.
 				}
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
-			s.announce(nr)
 			fmt.Fprintf(cmd.OutOrStdout(), "Rolled back to revision %d: now revision %d\n", rev, nr.Rev)
 			return nil
 		},

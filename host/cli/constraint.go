@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 func init() { register(newConstraintCmd) }
@@ -55,7 +55,7 @@ func (o *listOpts) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	writeConstraints(cmd.OutOrStdout(), cur.Config, o.full)
+	writeConstraints(cmd.OutOrStdout(), cur.CIB, o.full)
 	return nil
 }
 
@@ -75,7 +75,7 @@ func newConstraintListCmd() *cobra.Command {
 }
 
 // writeConstraints prints the constraints in the layout of pcs constraint.
-func writeConstraints(w io.Writer, c *config.Config, full bool) {
+func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 	id := func(s string) string {
 		if full {
 			return " (id:" + s + ")"
@@ -84,7 +84,7 @@ func writeConstraints(w io.Writer, c *config.Config, full bool) {
 	}
 	fmt.Fprintln(w, "Location Constraints:")
 	var rscs []string
-	byRsc := map[string][]config.Location{}
+	byRsc := map[string][]cib.Location{}
 	for _, l := range c.Locations {
 		if _, ok := byRsc[l.Rsc]; !ok {
 			rscs = append(rscs, l.Rsc)
@@ -109,7 +109,7 @@ func writeConstraints(w io.Writer, c *config.Config, full bool) {
 	fmt.Fprintln(w, "Ordering Constraints:")
 	for _, o := range c.Orders {
 		extra := ""
-		if o.Symmetrical != (o.Kind != config.Serialize) {
+		if o.Symmetrical != (o.Kind != cib.Serialize) {
 			extra = " (non-symmetrical)"
 			if o.Symmetrical {
 				extra = " (symmetrical)"
@@ -144,9 +144,9 @@ it added, as pcs does. An order that closes a cycle is refused.
 			if err != nil {
 				return err
 			}
-			var o config.Order
-			err = withEdit(cfgPath, "constraint order "+strings.Join(args, " "), func(c *config.Config) (err error) {
-				if o, err = c.ParseOrder(args); err != nil {
+			var o cib.Order
+			err = withEdit(cfgPath, "constraint order "+strings.Join(args, " "), func(s *session, c *cib.CIB) (err error) {
+				if o, err = parseOrder(c, args); err != nil {
 					return err
 				}
 				return c.AddOrder(o)
@@ -155,7 +155,7 @@ it added, as pcs does. An order that closes a cycle is refused.
 				return err
 			}
 			opts := fmt.Sprintf("first-action=%s then-action=%s", o.FirstAction, o.ThenAction)
-			if o.Symmetrical != (o.Kind != config.Serialize) {
+			if o.Symmetrical != (o.Kind != cib.Serialize) {
 				opts += fmt.Sprintf(" symmetrical=%t", o.Symmetrical)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Adding %s %s (kind: %s) (Options: %s)\n", o.First, o.Then, o.Kind, opts)
@@ -191,8 +191,8 @@ as WITH means any node with an active instance. Like pcs, it prints nothing.
 			if err != nil {
 				return err
 			}
-			return withEdit(cfgPath, "constraint colocation add "+strings.Join(args, " "), func(c *config.Config) error {
-				co, err := c.ParseColocation(args)
+			return withEdit(cfgPath, "constraint colocation add "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
+				co, err := parseColocation(c, args)
 				if err != nil {
 					return err
 				}
@@ -225,8 +225,8 @@ Like pcs, it prints nothing.
 			if err != nil {
 				return err
 			}
-			return withEdit(cfgPath, "constraint location "+strings.Join(args, " "), func(c *config.Config) error {
-				ls, err := c.ParseLocation(args)
+			return withEdit(cfgPath, "constraint location "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
+				ls, err := parseLocation(c, s.file.Topology, args)
 				if err != nil {
 					return err
 				}
@@ -257,7 +257,7 @@ nothing is removed.
 		Example: `  tandem constraint remove order-httpd-clone-haproxy-clone-mandatory`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withEdit(cfgPath, "constraint remove "+strings.Join(args, " "), func(c *config.Config) error {
+			return withEdit(cfgPath, "constraint remove "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
 				for _, id := range args {
 					if err := c.RemoveConstraint(id); err != nil {
 						return err

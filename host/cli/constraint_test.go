@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -16,20 +17,21 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // cluster (the seed's three constraints), and one with locations, options
 // and ids (--full).
 func TestConstraintListGolden(t *testing.T) {
-	ref, err := config.Load("../../cluster.toml")
+	refFile, err := config.Load("../../cluster.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	more, err := config.Load("../../cluster.toml")
+	moreFile, err := config.Load("../../cluster.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ref, more := refFile.CIB, moreFile.CIB
 	for _, args := range [][]string{
 		{"VIP-10.10.10.23", "prefers", "benji=50", "holly"},
 		{"haproxy-clone", "avoids", "holly=20"},
 		{"VIP-10.10.10.23", "avoids", "holly"}, // replaces "prefers holly"
 	} {
-		ls, err := more.ParseLocation(args)
+		ls, err := parseLocation(more, moreFile.Topology, args)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +45,7 @@ func TestConstraintListGolden(t *testing.T) {
 		{"stop", "haproxy-clone", "then", "stop", "httpd-clone", "kind=Optional", "symmetrical=false"},
 		{"VIP-10.10.10.23", "then", "httpd-clone", "kind=Serialize"},
 	} {
-		o, err := more.ParseOrder(args)
+		o, err := parseOrder(more, args)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,19 +53,19 @@ func TestConstraintListGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	co, err := more.ParseColocation([]string{"httpd-clone", "with", "VIP-10.10.10.23", "-500"})
+	co, err := parseColocation(more, []string{"httpd-clone", "with", "VIP-10.10.10.23", "-500"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := more.AddColocation(co); err != nil {
 		t.Fatal(err)
 	}
-	if err := config.Validate(more); err != nil {
+	if err := more.Validate().Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
-		cfg  *config.Config
+		cfg  *cib.CIB
 		full bool
 	}{{"constraint-seed.txt", ref, false}, {"constraint-more.txt", more, false}, {"constraint-more-full.txt", more, true}} {
 		var buf bytes.Buffer

@@ -43,7 +43,7 @@ monitor results are left out unless --heartbeats or --all.`,
 			if err != nil {
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
-			conn, err := cliConnect(file)
+			conn, err := cliConnect(file.Topology)
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("cannot reach the cluster: %w", err)}
 			}
@@ -56,7 +56,7 @@ monitor results are left out unless --heartbeats or --all.`,
 				defer cancel()
 			}
 			lines := make(chan string, 1024)
-			sub, err := conn.NC.Subscribe(bus.SubjectPrefix+">", func(m *nats.Msg) {
+			sub, err := conn.NC.Subscribe(bus.SubjectAll, func(m *nats.Msg) {
 				if line, ok := eventLine(m.Data, heartbeats, all); ok {
 					select {
 					case lines <- line:

@@ -16,6 +16,7 @@ import (
 	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/host/status"
 	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // What the pcs-shaped commands share: a session on the live configuration
@@ -34,7 +35,7 @@ const liveOpTimeout = 15 * time.Second
 
 // session is a command's connection to the cluster.
 type session struct {
-	file  *config.Config // the local cluster file: addresses and credentials
+	file  *config.File // the local cluster file: where the members are, the credentials
 	conn  *bus.Conn
 	store *liveconfig.Store
 }
@@ -44,7 +45,7 @@ func openSession(cfgPath string) (*session, error) {
 	if err != nil {
 		return nil, &ExitError{Code: ExitConfig, Err: err}
 	}
-	conn, err := cliConnect(file)
+	conn, err := cliConnect(file.Topology)
 	if err != nil {
 		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("cannot reach the cluster: %w", err)}
 	}
@@ -80,37 +81,42 @@ func (e editError) Unwrap() error { return e.err }
 // edit applies change to the live configuration (retrying on a concurrent
 // change) and returns the new revision. A refused change (bad input, or a
 // result that does not validate) is an ExitConfig error and stores nothing.
-func (s *session) edit(summary string, change func(*config.Config) error) (liveconfig.Revision, error) {
+func (s *session) edit(summary string, change func(*cib.CIB) error) (liveconfig.Revision, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 	defer cancel()
-	rev, err := s.store.Update(ctx, "cli@"+hostname(), func(c *config.Config) (string, error) {
+	rev, err := s.store.Update(ctx, "cli@"+hostname(), func(c *cib.CIB) (string, error) {
 		if err := change(c); err != nil {
 			return "", editError{err}
 		}
 		return summary, nil
 	})
 	var ee editError
-	var ps config.Problems
+	var ps cib.Problems
 	switch {
 	case err == nil:
-		s.announce(rev)
 		return rev, nil
 	case errors.As(err, &ee):
 		return rev, &ExitError{Code: ExitConfig, Err: ee.err}
 	case errors.As(err, &ps):
-		var msgs []string
-		for _, p := range ps {
-			msgs = append(msgs, p.Msg)
-		}
-		return rev, &ExitError{Code: ExitConfig, Err: fmt.Errorf("refused, nothing changed: %s", strings.Join(msgs, "; "))}
+		return rev, &ExitError{Code: ExitConfig, Err: fmt.Errorf("refused, nothing changed: %s", problemText(ps))}
 	}
 	return rev, &ExitError{Code: ExitFailure, Err: fmt.Errorf("changing the live configuration: %w", err)}
 }
 
-// announce tells `tandem events` watchers that the configuration changed
-// (the members themselves watch the KV key).
-func (s *session) announce(rev liveconfig.Revision) {
-	_ = s.conn.Publish(bus.ConfigChanged{Revision: rev.Rev, By: rev.By, Summary: rev.Summary})
+// problemText is the model's problems as one line, without their paths
+// (an admin who edits with the CLI never saw them).
+func problemText(ps cib.Problems) string {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.Text(func(path string) string { return path })
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// checkNode says why name cannot run resources in c: it is the witness of
+// this cluster, or no node of the model.
+func (s *session) checkNode(c *cib.CIB, name string) error {
+	return checkNode(c, s.file.Topology, name)
 }
 
 // freeArgs lets a command take pcs's free-form arguments: flags before the
@@ -152,13 +158,13 @@ func trailingFlags(cmd *cobra.Command, args []string) ([]string, error) {
 	return pos, nil
 }
 
-// reports asks the nodes what they run; nodes that do not answer within
-// wait are left out.
-func (s *session) reports(cfg *config.Config, wait time.Duration) []bus.NodeResources {
+// reports asks nodes what they run; nodes that do not answer within wait
+// are left out.
+func (s *session) reports(nodes []string, wait time.Duration) []bus.NodeResources {
 	var out []bus.NodeResources
-	_ = bus.Gather(s.conn, bus.SubjectStateRequest, nil, len(cfg.Nodes), wait, func(data []byte) bool {
+	_ = bus.Gather(s.conn, bus.SubjectStateRequest, nil, len(nodes), wait, func(data []byte) bool {
 		r, _, err := bus.Decode[bus.NodeResources](data)
-		if err != nil || cfg.Node(r.Node) == nil {
+		if err != nil || !contains(nodes, r.Node) {
 			return false
 		}
 		out = append(out, r)
@@ -170,10 +176,10 @@ func (s *session) reports(cfg *config.Config, wait time.Duration) []bus.NodeReso
 
 // waitStopped waits until every node that answers has applied revision
 // rev, is idle, and runs no instance of primitive.
-func (s *session) waitStopped(cfg *config.Config, primitive string, rev uint64, timeout time.Duration) error {
+func (s *session) waitStopped(cfg *cib.CIB, primitive string, rev uint64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		reps := s.reports(cfg, time.Second)
+		reps := s.reports(cfg.NodeNames(), time.Second)
 		var problems []string
 		if len(reps) == 0 {
 			problems = append(problems, "no node answered")
@@ -205,7 +211,7 @@ func (s *session) waitStopped(cfg *config.Config, primitive string, rev uint64, 
 // refuses an agent no node has and parameters an agent rejects; it returns
 // notes for the admin (nodes that cannot run it, or that validation was
 // skipped because no node answered).
-func (s *session) validateAgent(cfg *config.Config, agent string, params map[string]string) ([]string, error) {
+func (s *session) validateAgent(cfg *cib.CIB, agent string, params map[string]string) ([]string, error) {
 	answers, err := daemon.AskValidate(s.conn, agent, params, len(cfg.Nodes), 2*time.Second)
 	if err != nil {
 		return nil, &ExitError{Code: ExitFailure, Err: err}
@@ -242,7 +248,7 @@ func (s *session) validateAgent(cfg *config.Config, agent string, params map[str
 // resourceList prints the "Full List of Resources" of the live
 // configuration as `tandem status` does (the same renderer: its section of
 // the status report).
-func resourceList(cfg *config.Config, reps []bus.NodeResources) string {
+func resourceList(cfg *cib.CIB, reps []bus.NodeResources) string {
 	r := status.Report{}
 	answered := map[string]bool{}
 	for _, rep := range reps {

@@ -135,7 +135,7 @@ cluster_port = %d
 		if err != nil {
 			return err
 		}
-		reps := s.reports(cur.Config, time.Second)
+		reps := s.reports(cur.CIB.NodeNames(), time.Second)
 		if len(reps) != 2 || !reps[0].Probed || !reps[1].Probed {
 			return fmt.Errorf("%d nodes answer state requests: %+v", len(reps), reps)
 		}
@@ -222,6 +222,23 @@ func (lc *liveCluster) refuse(want string, args ...string) {
 	if after := lc.live(); after.Rev != before.Rev {
 		lc.t.Errorf("tandem %s changed the live configuration (revision %d -> %d)", strings.Join(args, " "), before.Rev, after.Rev)
 	}
+}
+
+// port is a member's client_port or cluster_port in the cluster file.
+func (lc *liveCluster) port(member, key string) int {
+	lc.t.Helper()
+	f, err := config.Load(lc.conf)
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	m, ok := f.Topology.Member(member)
+	if !ok {
+		lc.t.Fatalf("no member %s in %s", member, lc.conf)
+	}
+	if key == "client_port" {
+		return m.ClientPort
+	}
+	return m.ClusterPort
 }
 
 func (lc *liveCluster) live() liveconfig.Revision {
@@ -437,7 +454,7 @@ Colocation Constraints:
 		}
 		defer s.close()
 		cur, _ := s.current()
-		reps := s.reports(cur.Config, time.Second)
+		reps := s.reports(cur.CIB.NodeNames(), time.Second)
 		if len(reps) != 2 || reps[0].ConfigRev < cur.Rev || reps[1].ConfigRev < cur.Rev {
 			return fmt.Errorf("nodes have not applied revision %d", cur.Rev)
 		}
@@ -529,8 +546,8 @@ Colocation Constraints:
 	before := lc.live()
 	revs := lc.history()
 	lc.must("config", "rollback", strconv.FormatUint(revs[len(revs)-2].Rev, 10))
-	if after := lc.live(); len(after.Config.Locations) != 0 || after.Rev <= before.Rev {
-		t.Errorf("rollback: revision %d, locations %+v", after.Rev, after.Config.Locations)
+	if after := lc.live(); len(after.CIB.Locations) != 0 || after.Rev <= before.Rev {
+		t.Errorf("rollback: revision %d, locations %+v", after.Rev, after.CIB.Locations)
 	}
 	lc.refuse("is not kept", "config", "rollback", "99999")
 	toml = lc.must("config", "show", "--toml")
@@ -541,6 +558,19 @@ Colocation Constraints:
 		t.Fatal(err)
 	}
 	rev := lc.live().Rev
+	// The bootstrap settings are not live: a file that moves benji's
+	// route port is refused, with what differs and who runs the old
+	// value, and nothing changes.
+	port := lc.port("benji", "cluster_port")
+	moved := filepath.Join(lc.dir, "moved.toml")
+	if err := os.WriteFile(moved, []byte(strings.Replace(next, fmt.Sprintf("cluster_port = %d", port), fmt.Sprintf("cluster_port = %d", port+1), 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lc.refuse(fmt.Sprintf("changes settings the members read only when they start; nothing was changed:\n  node \"benji\" cluster_port: %d, not %d (running on benji, director, holly)", port+1, port),
+		"config", "apply", moved)
+	if lc.live().Rev != rev {
+		t.Errorf("a refused apply changed the live configuration from revision %d to %d", rev, lc.live().Rev)
+	}
 	out = lc.must("config", "apply", "--dry-run", file)
 	for _, w := range []string{"+ id = \"extra\"", "start extra on ", "Dry run: nothing changed"} {
 		if !strings.Contains(out, w) {
@@ -609,7 +639,7 @@ func concurrentEditors(t *testing.T, lc *liveCluster) {
 	after := lc.live()
 	for e := range 2 {
 		for i := range perEditor {
-			if r, _ := after.Config.Resource(fmt.Sprintf("ed%d-%d", e, i)); r == nil {
+			if r, _ := after.CIB.Resource(fmt.Sprintf("ed%d-%d", e, i)); r == nil {
 				t.Errorf("ed%d-%d was lost", e, i)
 			}
 		}

@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 func init() { register(newNodeCmd) }
@@ -19,21 +19,21 @@ func newNodeCmd() *cobra.Command {
 	cmd.AddCommand(
 		newNodeFlagCmd("standby", "Move every resource off the nodes; they run nothing until unstandby",
 			"A standby node runs no resources: the coordinator moves its singletons\nand stops its clone instances.",
-			func(c *config.Config, n string) error { return c.SetStandby(n, true) }),
+			func(c *cib.CIB, n string) error { return c.SetStandby(n, true) }),
 		newNodeFlagCmd("unstandby", "Let the nodes run resources again",
 			"unstandby takes the nodes out of standby; resources may move back,\ndepending on resource-stickiness.",
-			func(c *config.Config, n string) error { return c.SetStandby(n, false) }),
+			func(c *cib.CIB, n string) error { return c.SetStandby(n, false) }),
 		newNodeFlagCmd("maintenance", "Leave the nodes' resources alone: nothing is started, stopped or recovered there",
 			"In maintenance, what runs on the nodes keeps running unmanaged and nothing\nis started or stopped there (for work on the node's services by hand).",
-			func(c *config.Config, n string) error { return c.SetNodeMaintenance(n, true) }),
+			func(c *cib.CIB, n string) error { return c.SetNodeMaintenance(n, true) }),
 		newNodeFlagCmd("unmaintenance", "Manage the nodes' resources again",
 			"unmaintenance returns the nodes to the cluster's management.",
-			func(c *config.Config, n string) error { return c.SetNodeMaintenance(n, false) }),
+			func(c *cib.CIB, n string) error { return c.SetNodeMaintenance(n, false) }),
 	)
 	return cmd
 }
 
-func newNodeFlagCmd(verb, short, long string, set func(*config.Config, string) error) *cobra.Command {
+func newNodeFlagCmd(verb, short, long string, set func(*cib.CIB, string) error) *cobra.Command {
 	var cfgPath string
 	var all bool
 	cmd := &cobra.Command{
@@ -45,15 +45,15 @@ func newNodeFlagCmd(verb, short, long string, set func(*config.Config, string) e
 			if all == (len(args) > 0) {
 				return badInput("name the nodes or give --all")
 			}
-			return withEdit(cfgPath, "node "+verb+" "+strings.Join(args, " "), func(c *config.Config) error {
+			return withEdit(cfgPath, "node "+verb+" "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
 				nodes := args
 				if all {
-					nodes = nil
-					for _, n := range c.Nodes {
-						nodes = append(nodes, n.Name)
-					}
+					nodes = c.NodeNames()
 				}
 				for _, n := range nodes {
+					if err := s.checkNode(c, n); err != nil {
+						return err
+					}
 					if err := set(c, n); err != nil {
 						return err
 					}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 func init() { register(newPropertyCmd) }
@@ -52,7 +52,7 @@ or its value invalid, nothing changes.
 					return badInput("%q: write NAME=VALUE (e.g. maintenance-mode=true)", a)
 				}
 			}
-			return withEdit(setPath, "property set "+strings.Join(args, " "), func(c *config.Config) error {
+			return withEdit(setPath, "property set "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
 				for _, a := range args {
 					k, v, _ := strings.Cut(a, "=")
 					if err := c.SetProperty(k, v); err != nil {
@@ -78,12 +78,14 @@ func listProperties(cmd *cobra.Command, cfgPath string) error {
 	if err != nil {
 		return err
 	}
-	writeProperties(cmd.OutOrStdout(), cur.Config)
+	writeProperties(cmd.OutOrStdout(), s.file.Topology.Cluster, cur.CIB)
 	return nil
 }
 
-func writeProperties(w io.Writer, c *config.Config) {
+// writeProperties prints the properties as pcs does; the cluster's name is
+// a bootstrap setting (the bus's), shown among them as pcs shows it.
+func writeProperties(w io.Writer, cluster string, c *cib.CIB) {
 	fmt.Fprintln(w, "Cluster Properties:")
-	fmt.Fprintf(w, "  cluster-name: %s\n", c.Cluster.Name)
+	fmt.Fprintf(w, "  cluster-name: %s\n", cluster)
 	fmt.Fprintf(w, "  maintenance-mode: %t\n", c.Properties.MaintenanceMode)
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/failures"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 func init() { register(newResourceCmd) }
@@ -72,12 +72,12 @@ node answers within 2 s, creation goes on and says validation was skipped.
 				return badInput("create needs an ID and an AGENT (see --help)")
 			}
 			id, agent := args[0], args[1]
-			spec, err := config.ParseResourceSpec(args[2:])
+			spec, err := parseResourceSpec(args[2:])
 			if err != nil {
 				return badInput("resource %s: %v", id, err)
 			}
 			if disabled {
-				spec.Meta["target-role"] = config.RoleStopped
+				spec.Meta["target-role"] = cib.RoleStopped
 			}
 			s, err := openSession(cfgPath)
 			if err != nil {
@@ -90,11 +90,11 @@ node answers within 2 s, creation goes on and says validation was skipped.
 			}
 			// Check the edit before asking the plugins, so a taken id is
 			// reported as such.
-			if _, err := cur.Config.AddResource(id, agent, spec); err != nil {
+			if _, err := cur.CIB.AddResource(id, agent, spec); err != nil {
 				return badInput("resource %s: %v", id, err)
 			}
 			if !force {
-				notes, err := s.validateAgent(cur.Config, agent, spec.Params)
+				notes, err := s.validateAgent(cur.CIB, agent, spec.Params)
 				if err != nil {
 					return err
 				}
@@ -102,7 +102,7 @@ node answers within 2 s, creation goes on and says validation was skipped.
 					fmt.Fprintln(cmd.ErrOrStderr(), n)
 				}
 			}
-			_, err = s.edit(fmt.Sprintf("resource create %s (%s)", id, agent), func(c *config.Config) error {
+			_, err = s.edit(fmt.Sprintf("resource create %s (%s)", id, agent), func(c *cib.CIB) error {
 				_, err := c.AddResource(id, agent, spec)
 				return err
 			})
@@ -142,7 +142,7 @@ for create.
 				return badInput("update needs an ID and what to change (see --help)")
 			}
 			id := args[0]
-			spec, err := config.ParseResourceSpec(args[1:])
+			spec, err := parseResourceSpec(args[1:])
 			if err != nil {
 				return badInput("resource %s: %v", id, err)
 			}
@@ -155,11 +155,11 @@ for create.
 			if err != nil {
 				return err
 			}
-			if err := cur.Config.UpdateResource(id, spec); err != nil {
+			if err := cur.CIB.UpdateResource(id, spec); err != nil {
 				return badInput("%v", err)
 			}
-			if r, _ := cur.Config.Resource(id); !force && len(spec.Params) > 0 {
-				notes, err := s.validateAgent(cur.Config, r.Agent, r.Params)
+			if r, _ := cur.CIB.Resource(id); !force && len(spec.Params) > 0 {
+				notes, err := s.validateAgent(cur.CIB, r.Agent, r.Params)
 				if err != nil {
 					return err
 				}
@@ -167,7 +167,7 @@ for create.
 					fmt.Fprintln(cmd.ErrOrStderr(), n)
 				}
 			}
-			_, err = s.edit("resource update "+id+" "+strings.Join(args[1:], " "), func(c *config.Config) error {
+			_, err = s.edit("resource update "+id+" "+strings.Join(args[1:], " "), func(c *cib.CIB) error {
 				return c.UpdateResource(id, spec)
 			})
 			return err
@@ -207,7 +207,7 @@ waiting.
 			if err != nil {
 				return err
 			}
-			r, err := cur.Config.MustResource(id)
+			r, err := cur.CIB.MustResource(id)
 			if err != nil {
 				return badInput("%v", err)
 			}
@@ -215,21 +215,21 @@ waiting.
 			out := cmd.OutOrStdout()
 			if !force {
 				fmt.Fprintf(out, "Attempting to stop: %s...", id)
-				rev, err := s.edit("resource delete "+id+": stop it first", func(c *config.Config) error {
-					return c.SetTargetRole(id, config.RoleStopped)
+				rev, err := s.edit("resource delete "+id+": stop it first", func(c *cib.CIB) error {
+					return c.SetTargetRole(id, cib.RoleStopped)
 				})
 				if err != nil {
 					fmt.Fprintln(out)
 					return err
 				}
-				if err := s.waitStopped(rev.Config, primitive, rev.Rev, wait); err != nil {
+				if err := s.waitStopped(rev.CIB, primitive, rev.Rev, wait); err != nil {
 					fmt.Fprintln(out, "Error")
 					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("unable to stop %s before deleting it (it stays disabled; re-run with --force to delete it anyway): %w", id, err)}
 				}
 				fmt.Fprintln(out, "Stopped")
 			}
 			var removed []string
-			_, err = s.edit("resource delete "+id, func(c *config.Config) error {
+			_, err = s.edit("resource delete "+id, func(c *cib.CIB) error {
 				var err error
 				removed, err = c.DeleteResource(id)
 				return err
@@ -271,7 +271,7 @@ tandem status (and pcs resource status).`,
 			if err != nil {
 				return err
 			}
-			_, err = io.WriteString(cmd.OutOrStdout(), resourceList(cur.Config, s.reports(cur.Config, wait)))
+			_, err = io.WriteString(cmd.OutOrStdout(), resourceList(cur.CIB, s.reports(cur.CIB.NodeNames(), wait)))
 			return err
 		},
 	}
@@ -300,17 +300,17 @@ ids), or of every resource, as pcs resource config does: agent, parameters
 			if err != nil {
 				return err
 			}
-			var rs []*config.Resource
+			var rs []*cib.Resource
 			for _, id := range args {
-				r, err := cur.Config.MustResource(id)
+				r, err := cur.CIB.MustResource(id)
 				if err != nil {
 					return badInput("%v", err)
 				}
 				rs = append(rs, r)
 			}
 			if len(args) == 0 {
-				for i := range cur.Config.Resources {
-					rs = append(rs, &cur.Config.Resources[i])
+				for i := range cur.CIB.Resources {
+					rs = append(rs, &cur.CIB.Resources[i])
 				}
 			}
 			for _, r := range rs {
@@ -324,7 +324,7 @@ ids), or of every resource, as pcs resource config does: agent, parameters
 }
 
 // writeResourceConfig prints one resource as pcs resource config does.
-func writeResourceConfig(w io.Writer, r *config.Resource, indent string) {
+func writeResourceConfig(w io.Writer, r *cib.Resource, indent string) {
 	if cl := r.Clone; cl != nil {
 		fmt.Fprintf(w, "%sClone: %s\n", indent, cl.ID)
 		var opts []string
@@ -374,11 +374,11 @@ func writeResourceConfig(w io.Writer, r *config.Resource, indent string) {
 	}
 }
 
-func metaText(m config.Meta) string {
+func metaText(m cib.Meta) string {
 	var kv []string
 	score := func(k string, p *int) {
 		if p != nil {
-			kv = append(kv, k+"="+config.Score(*p).String())
+			kv = append(kv, k+"="+cib.Score(*p).String())
 		}
 	}
 	score("resource-stickiness", m.Stickiness)
@@ -403,7 +403,7 @@ func durText(d time.Duration) string {
 
 func newResourceRoleCmd(enable bool) *cobra.Command {
 	var cfgPath string
-	use, short, role := "disable ID ...", "Stop resources and keep them stopped (target-role=Stopped)", config.RoleStopped
+	use, short, role := "disable ID ...", "Stop resources and keep them stopped (target-role=Stopped)", cib.RoleStopped
 	example := "  tandem resource disable httpd-clone"
 	if enable {
 		use, short, role = "enable ID ...", "Let resources run again (removes target-role=Stopped)", ""
@@ -425,7 +425,7 @@ them at once; the command does not wait (see tandem resource list).
 				return err
 			}
 			defer s.close()
-			_, err = s.edit("resource "+verb+" "+strings.Join(args, " "), func(c *config.Config) error {
+			_, err = s.edit("resource "+verb+" "+strings.Join(args, " "), func(c *cib.CIB) error {
 				for _, id := range args {
 					if err := c.SetTargetRole(id, role); err != nil {
 						return err
@@ -461,22 +461,22 @@ again where it belongs.
 			}
 			defer s.close()
 			var before, primitive string
-			rev, err := s.edit("resource restart "+id+": stop", func(c *config.Config) error {
+			rev, err := s.edit("resource restart "+id+": stop", func(c *cib.CIB) error {
 				r, err := c.MustResource(id)
 				if err != nil {
 					return err
 				}
-				if c.Effective(r).TargetRole == config.RoleStopped {
+				if c.Effective(r).TargetRole == cib.RoleStopped {
 					return fmt.Errorf("%s is disabled; enable it instead (tandem resource enable %s)", id, id)
 				}
 				before, primitive = r.Meta.TargetRole, r.ID
-				return c.SetTargetRole(id, config.RoleStopped)
+				return c.SetTargetRole(id, cib.RoleStopped)
 			})
 			if err != nil {
 				return err
 			}
-			stopErr := s.waitStopped(rev.Config, primitive, rev.Rev, wait)
-			if _, err := s.edit("resource restart "+id+": start", func(c *config.Config) error {
+			stopErr := s.waitStopped(rev.CIB, primitive, rev.Rev, wait)
+			if _, err := s.edit("resource restart "+id+": start", func(c *cib.CIB) error {
 				return c.SetTargetRole(id, before)
 			}); err != nil {
 				return err
@@ -506,8 +506,11 @@ is removed with tandem resource clear ID.
 		Example: `  tandem resource move VIP-10.10.10.23 holly`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var l config.Location
-			err := withEdit(cfgPath, "resource move "+strings.Join(args, " "), func(c *config.Config) (err error) {
+			var l cib.Location
+			err := withEdit(cfgPath, "resource move "+strings.Join(args, " "), func(s *session, c *cib.CIB) (err error) {
+				if err := s.checkNode(c, args[1]); err != nil {
+					return err
+				}
 				l, err = c.Move(args[0], args[1])
 				return err
 			})
@@ -536,8 +539,11 @@ location constraint cli-ban-ID-on-NODE. tandem resource clear ID removes it.
 		Example: `  tandem resource ban haproxy-clone benji`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var l config.Location
-			err := withEdit(cfgPath, "resource ban "+strings.Join(args, " "), func(c *config.Config) (err error) {
+			var l cib.Location
+			err := withEdit(cfgPath, "resource ban "+strings.Join(args, " "), func(s *session, c *cib.CIB) (err error) {
+				if err := s.checkNode(c, args[1]); err != nil {
+					return err
+				}
 				l, err = c.Ban(args[0], args[1])
 				return err
 			})
@@ -563,7 +569,7 @@ func newResourceClearCmd() *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var removed []string
-			err := withEdit(cfgPath, "resource clear "+args[0], func(c *config.Config) (err error) {
+			err := withEdit(cfgPath, "resource clear "+args[0], func(s *session, c *cib.CIB) (err error) {
 				removed, err = c.Clear(args[0])
 				return err
 			})
@@ -584,13 +590,13 @@ func newResourceClearCmd() *cobra.Command {
 }
 
 // withEdit opens a session, makes one edit and closes it.
-func withEdit(cfgPath, summary string, change func(*config.Config) error) error {
+func withEdit(cfgPath, summary string, change func(*session, *cib.CIB) error) error {
 	s, err := openSession(cfgPath)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	_, err = s.edit(summary, change)
+	_, err = s.edit(summary, func(c *cib.CIB) error { return change(s, c) })
 	return err
 }
 
@@ -618,13 +624,13 @@ resource banned from a node by migration-threshold may return there.`,
 			id, primitive := "", ""
 			if len(args) == 1 {
 				id = args[0]
-				r, err := cur.Config.MustResource(id)
+				r, err := cur.CIB.MustResource(id)
 				if err != nil {
 					return badInput("%v", err)
 				}
 				primitive = r.ID
 			}
-			if node != "" && cur.Config.Node(node) == nil {
+			if node != "" && cur.CIB.Node(node) == nil {
 				return badInput("--node %q: no such node", node)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
@@ -646,7 +652,7 @@ resource banned from a node by migration-threshold may return there.`,
 			}
 			out := cmd.OutOrStdout()
 			for _, f := range cleared {
-				fmt.Fprintf(out, "Cleaned up %s on %s (fail-count %s)\n", f.Resource, f.Node, config.Score(f.Count))
+				fmt.Fprintf(out, "Cleaned up %s on %s (fail-count %s)\n", f.Resource, f.Node, cib.Score(f.Count))
 			}
 			if len(cleared) == 0 {
 				fmt.Fprintf(out, "Cleaned up %s: no failures were recorded\n", what)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/policies"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 func init() { register(newSimulateCmd) }
@@ -88,10 +89,11 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 	default:
 		return badInput("--output %q: want text, json or dot", o.output)
 	}
-	cfg, err := config.Load(o.cfgPath)
+	file, err := config.Load(o.cfgPath)
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: err}
 	}
+	cfg := file.CIB
 	st := policies.State{Nodes: policies.AllOnline(cfg)}
 	now := time.Now().UTC()
 	if o.statePath != "" {
@@ -115,7 +117,7 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 		now = t
 	}
 	if o.settled {
-		res, err := policies.Schedule(policies.Input{Config: cfg, State: st, Now: now})
+		res, err := policies.Schedule(policies.Input{CIB: cfg, State: st, Now: now})
 		if err != nil {
 			return badInput("--state %s: %w", o.statePath, err)
 		}
@@ -123,7 +125,7 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 	}
 	for _, n := range o.nodesDown {
 		if cfg.Node(n) == nil {
-			return badInput("--node-down %q: no such node (nodes: %s)", n, nodeNames(cfg))
+			return badInput("--node-down %q: no such node (nodes: %s)", n, strings.Join(cfg.NodeNames(), ", "))
 		}
 		st = withNodeStatus(st, n, policies.Offline)
 	}
@@ -132,7 +134,7 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 			return badInput("--fail %q: %w", spec, err)
 		}
 	}
-	res, err := policies.Schedule(policies.Input{Config: cfg, State: st, Now: now, Explain: o.showScores})
+	res, err := policies.Schedule(policies.Input{CIB: cfg, State: st, Now: now, Explain: o.showScores})
 	if err != nil {
 		if errors.Is(err, policies.ErrInvalidInput) {
 			return badInput("--state %s: %w", o.statePath, err)
@@ -188,14 +190,6 @@ func lineOf(data []byte, offset int64) int {
 	return bytes.Count(data[:offset], []byte("\n")) + 1
 }
 
-func nodeNames(cfg *config.Config) string {
-	var names []string
-	for _, n := range cfg.Nodes {
-		names = append(names, n.Name)
-	}
-	return strings.Join(names, ", ")
-}
-
 func withNodeStatus(st policies.State, node string, status policies.NodeStatus) policies.State {
 	out := st
 	out.Nodes = nil
@@ -214,7 +208,7 @@ func withNodeStatus(st policies.State, node string, status policies.NodeStatus) 
 
 // withFailure records --fail RESOURCE@NODE[=COUNT]: the failure count
 // grows, the last failure is now, and an instance running there is failed.
-func withFailure(cfg *config.Config, st policies.State, spec string, now time.Time) (policies.State, error) {
+func withFailure(cfg *cib.CIB, st policies.State, spec string, now time.Time) (policies.State, error) {
 	rsc, rest, ok := strings.Cut(spec, "@")
 	node, countStr, hasCount := strings.Cut(rest, "=")
 	if !ok || rsc == "" || node == "" {
@@ -224,13 +218,13 @@ func withFailure(cfg *config.Config, st policies.State, spec string, now time.Ti
 	if r == nil {
 		return st, fmt.Errorf("no resource or clone %q (defined: %s)", rsc, strings.Join(cfg.ResourceIDs(), ", "))
 	}
-	if cfg.Node(node) == nil {
-		return st, fmt.Errorf("no node %q (nodes: %s)", node, nodeNames(cfg))
+	if err := cfg.CheckNode(node); err != nil {
+		return st, err
 	}
 	count := 1
 	if hasCount {
 		if strings.EqualFold(countStr, "INFINITY") {
-			count = int(config.Infinity)
+			count = int(cib.Infinity)
 		} else if n, err := strconv.Atoi(countStr); err == nil && n > 0 {
 			count = n
 		} else {
@@ -250,7 +244,7 @@ func withFailure(cfg *config.Config, st policies.State, spec string, now time.Ti
 }
 
 // writeSimulation prints the result for people.
-func writeSimulation(w io.Writer, cfg *config.Config, nodes []policies.NodeState, res *policies.Result) {
+func writeSimulation(w io.Writer, cfg *cib.CIB, nodes []policies.NodeState, res *policies.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Nodes:\n")
 	for _, n := range nodes {

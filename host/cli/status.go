@@ -59,11 +59,11 @@ It exits 0 with quorum, 1 without, 2 on bad input; with --watch, 0.`,
 			if !watch && (count != 0 || cmd.Flags().Changed("interval")) {
 				return badInput("--interval and --count go with --watch")
 			}
-			cfg, err := config.Load(cfgPath)
+			file, err := config.Load(cfgPath)
 			if err != nil {
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
-			src := &statusSource{cfg: cfg, path: cfgPath}
+			src := &statusSource{file: file}
 			defer src.close()
 			w := cmd.OutOrStdout()
 			write := func(w io.Writer, r status.Report) error {
@@ -152,8 +152,7 @@ func isTerminal(w io.Writer) bool {
 // statusSource gathers reports over one bus connection, made on first use
 // and made again after it was lost (a watch outlives member restarts).
 type statusSource struct {
-	cfg  *config.Config
-	path string // the local cluster file, for the live-config warning
+	file *config.File // the local cluster file: the members, and the model for the live-config warning
 	conn *bus.Conn
 }
 
@@ -167,14 +166,14 @@ func (s *statusSource) close() {
 // gather asks the reachable members; an unreachable bus yields a report
 // with every member offline and the reason.
 func (s *statusSource) gather(wait time.Duration) status.Report {
-	cfg := s.cfg
+	top := s.file.Topology
 	var answers []bus.MemberStatus
 	reason := ""
 	if s.conn != nil && s.conn.NC.IsClosed() {
 		s.close()
 	}
 	if s.conn == nil {
-		conn, err := cliConnect(cfg)
+		conn, err := cliConnect(top)
 		if err != nil {
 			reason = err.Error()
 		} else {
@@ -183,15 +182,15 @@ func (s *statusSource) gather(wait time.Duration) status.Report {
 	}
 	if s.conn != nil {
 		var err error
-		answers, err = bus.GatherMembers(s.conn, len(cfg.Members()), wait)
+		answers, err = bus.GatherMembers(s.conn, len(top.Members), wait)
 		if err != nil {
 			reason = err.Error()
 		}
 	}
-	r := status.Build(cfg, answers, time.Now())
+	r := status.Build(top, len(s.file.CIB.Resources), answers, time.Now())
 	r.Unreachable = reason
 	if s.conn != nil && len(answers) > 0 {
-		addClusterState(s.conn, cfg, s.path, &r, wait)
+		addClusterState(s.conn, s.file, &r, wait)
 	}
 	return r
 }
@@ -199,17 +198,14 @@ func (s *statusSource) gather(wait time.Duration) status.Report {
 // addClusterState adds what the cluster runs: the live configuration's
 // resources as the nodes report them, the coordinator and the fail-counts,
 // and whether the live configuration is the local file's.
-func addClusterState(conn *bus.Conn, fileCfg *config.Config, filePath string, r *status.Report, wait time.Duration) {
+func addClusterState(conn *bus.Conn, file *config.File, r *status.Report, wait time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
 	defer cancel()
-	cfg := fileCfg
+	cfg := file.CIB
 	if store, err := liveconfig.Open(ctx, conn); err == nil {
-		if rev, err := store.Current(ctx); err == nil && rev.Config != nil {
-			cfg = rev.Config
-			r.Live = &status.LiveConfig{Revision: rev.Rev, File: filePath}
-			if local, err := config.Encode(fileCfg); err == nil && string(local) != rev.TOML {
-				r.Live.DiffersFromFile = true
-			}
+		if rev, err := store.Current(ctx); err == nil {
+			cfg = rev.CIB
+			r.Live = &status.LiveConfig{Revision: rev.Rev, File: file.Name, DiffersFromFile: !liveconfig.Same(file.CIB, rev.CIB)}
 		}
 	}
 	online := 0
@@ -246,10 +242,10 @@ func addClusterState(conn *bus.Conn, fileCfg *config.Config, filePath string, r 
 }
 
 // cliConnect connects a command to the bus with the cluster's credentials.
-func cliConnect(cfg *config.Config) (*bus.Conn, error) {
-	secret, err := bus.LoadSecret(cfg.Bus.Credentials)
+func cliConnect(top *bus.Topology) (*bus.Conn, error) {
+	secret, err := bus.LoadSecret(top.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	return bus.Connect(bus.ConnectOptions{Config: cfg, Secret: secret, Name: "cli@" + hostname(), Timeout: time.Second})
+	return bus.Connect(bus.ConnectOptions{Topology: top, Secret: secret, Name: "cli@" + hostname(), Timeout: time.Second})
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 const base = `
@@ -28,10 +30,11 @@ address = "198.18.0.30"
 
 func TestReferenceClusterFiles(t *testing.T) {
 	for _, path := range []string{"../../cluster.toml", "../../e2e/cluster.toml"} {
-		c, err := Load(path)
+		f, err := Load(path)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
+		c := f.CIB
 		if got := len(c.Resources); got != 3 {
 			t.Errorf("%s: %d resources, want 3", path, got)
 		}
@@ -39,15 +42,18 @@ func TestReferenceClusterFiles(t *testing.T) {
 		if vip == nil || !isClone || vip.ID != "haproxy" {
 			t.Errorf("%s: haproxy-clone does not name the haproxy clone", path)
 		}
-		if len(c.Orders) != 2 || len(c.Colocations) != 1 || c.Colocations[0].Score != Infinity {
+		if len(c.Orders) != 2 || len(c.Colocations) != 1 || c.Colocations[0].Score != cib.Infinity {
 			t.Errorf("%s: constraints %+v %+v", path, c.Orders, c.Colocations)
 		}
 		if c.Orders[0].ID != "order-"+c.Resources[0].ID+"-haproxy-clone-mandatory" || !c.Orders[0].Symmetrical {
 			t.Errorf("%s: order defaults: %+v", path, c.Orders[0])
 		}
 		e := c.Effective(&c.Resources[0])
-		if e.Stickiness != 100 || e.MigrationThreshold != 3 || e.FailureTimeout != time.Minute || e.TargetRole != RoleStarted {
+		if e.Stickiness != 100 || e.MigrationThreshold != 3 || e.FailureTimeout != time.Minute || e.TargetRole != cib.RoleStarted {
 			t.Errorf("%s: effective meta %+v", path, e)
+		}
+		if got, want := strings.Join(c.NodeNames(), " "), strings.Join(f.Topology.NodeNames(), " "); got != want || got != "holly benji" {
+			t.Errorf("%s: model nodes %q, topology nodes %q, want \"holly benji\"", path, got, want)
 		}
 	}
 }
@@ -77,49 +83,73 @@ func TestLabClusterMatchesReference(t *testing.T) {
 }
 
 func TestEncodeRoundTrip(t *testing.T) {
-	c, err := Load("../../cluster.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := Encode(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := Parse("encoded", out)
-	if err != nil {
-		t.Fatalf("re-parse: %v\n%s", err, out)
-	}
-	clearPos(c)
-	clearPos(c2)
-	if !reflect.DeepEqual(c, c2) {
-		t.Errorf("round trip changed the config:\n%+v\n%+v", c, c2)
-	}
-}
-
-func clearPos(c *Config) {
-	for i := range c.Nodes {
-		c.Nodes[i].Pos = Pos{}
-	}
-	if c.Witness != nil {
-		c.Witness.Pos = Pos{}
-	}
-	for i := range c.Resources {
-		c.Resources[i].Pos = Pos{}
-		for j := range c.Resources[i].Ops {
-			c.Resources[i].Ops[j].Pos = Pos{}
+	src := base + `
+[bus]
+client_port = 4300
+data_dir = "/srv/tandem"
+[bus.tls]
+cert = "c.pem"
+key = "k.pem"
+`
+	for name, data := range map[string][]byte{"cluster.toml": nil, "ports and tls": []byte(strings.Replace(src, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 4222\nstandby = true", 1))} {
+		var f *File
+		var err error
+		if data == nil {
+			f, err = Load("../../cluster.toml")
+		} else {
+			f, err = Parse(name, data)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out, err := Encode(f.Topology, f.CIB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f2, err := Parse("encoded", out)
+		if err != nil {
+			t.Fatalf("%s: re-parse: %v\n%s", name, err, out)
+		}
+		if !reflect.DeepEqual(f.Topology, f2.Topology) || !reflect.DeepEqual(f.CIB, f2.CIB) {
+			t.Errorf("%s: round trip changed the file:\n%+v %+v\n%+v %+v", name, f.Topology, f.CIB, f2.Topology, f2.CIB)
 		}
 	}
-	for i := range c.Orders {
-		c.Orders[i].Pos = Pos{}
-	}
-	for i := range c.Colocations {
-		c.Colocations[i].Pos = Pos{}
-	}
-	for i := range c.Locations {
-		c.Locations[i].Pos = Pos{}
-	}
 }
 
+// Defaults are applied once, when the file is read: every member has its
+// ports, the data directory and the credentials file are set; Encode leaves
+// them out again.
+func TestBootstrapDefaults(t *testing.T) {
+	f, err := Parse("d.toml", []byte(strings.Replace(base, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 5222", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := f.Topology
+	if top.ClientPort != DefaultClientPort || top.ClusterPort != DefaultClusterPort || top.DataDir != DefaultDataDir || top.Credentials != DefaultCredentials {
+		t.Errorf("bus defaults: got %+v, want ports %d/%d, data_dir %s, credentials %s", top, DefaultClientPort, DefaultClusterPort, DefaultDataDir, DefaultCredentials)
+	}
+	for _, m := range top.Members {
+		wantClient := DefaultClientPort
+		if m.Name == "benji" {
+			wantClient = 5222
+		}
+		if m.ClientPort != wantClient || m.ClusterPort != DefaultClusterPort {
+			t.Errorf("member %s: ports %d/%d, want %d/%d", m.Name, m.ClientPort, m.ClusterPort, wantClient, DefaultClusterPort)
+		}
+	}
+	out, err := Encode(top, f.CIB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"4222", "6222", DefaultDataDir, DefaultCredentials} {
+		if strings.Contains(string(out), absent) {
+			t.Errorf("encoded file writes the default %s:\n%s", absent, out)
+		}
+	}
+	if !strings.Contains(string(out), "client_port = 5222") {
+		t.Errorf("encoded file lost benji's own client_port:\n%s", out)
+	}
+}
 func problemsOf(t *testing.T, src string) Problems {
 	t.Helper()
 	_, err := Parse("c.toml", []byte(src))
@@ -185,17 +215,9 @@ rsc = "a"
 node = "director"
 `, []string{"c.toml:22: order a then nope: no resource or clone \"nope\" (defined: a)", "c.toml:24: colocation zz with a: no resource",
 			"c.toml:28: location a on nowhere: no node \"nowhere\" (nodes: holly, benji)", "c.toml:31: location a on director: \"director\" is the witness"}},
-		{"bad addresses", strings.Replace(base, `"198.18.0.24"`, `"198.18.0.300"`, 1) + `
-[[resource]]
-id = "v"
-agent = "vip"
-params = { ip = "198.18.0", cidr_netmask = "24" }
-[[resource]]
-id = "w"
-agent = "vip"
-params = { ip = "198.18.0.23", cidr_netmask = "33" }
-`, []string{"c.toml:11: node \"benji\": address \"198.18.0.300\" is not an IP address", "c.toml:17: resource \"v\": params.ip \"198.18.0\" is not an IP address",
-			"c.toml:21: resource \"w\": params.cidr_netmask \"33\" must be a prefix length 1-32"}},
+		// Agent parameters are the agent's to check (tandem config validate
+		// asks it: host/cli TestConfigValidateAsksTheAgents).
+		{"bad addresses", strings.Replace(base, `"198.18.0.24"`, `"198.18.0.300"`, 1), []string{"c.toml:11: node \"benji\": address \"198.18.0.300\" is not an IP address"}},
 		{"cycle", base + `
 [[resource]]
 id = "a"
@@ -304,36 +326,22 @@ timeout = "2min"
 name = "monitor"
 interval = "1m"
 `
-	c, err := Parse("ok.toml", []byte(src))
+	f, err := Parse("ok.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Resources[0]
+	r := f.CIB.Resources[0]
 	if r.Params["size"] != "3" || r.Params["on"] != "true" || r.Params["ratio"] != "0.5" {
 		t.Errorf("params %v", r.Params)
 	}
 	if r.Ops[0].Interval != 30*time.Second || r.Ops[0].Timeout != 2*time.Minute {
 		t.Errorf("ops %+v", r.Ops)
 	}
-	if *r.Meta.Stickiness != int(Infinity) || r.Plugin() != "acme" || r.AgentType() != "widget" {
+	if *r.Meta.Stickiness != int(cib.Infinity) || r.Plugin() != "acme" || r.AgentType() != "widget" {
 		t.Errorf("meta/agent %+v %s", r.Meta, r.Agent)
 	}
-	if ms := c.Members(); len(ms) != 3 || ms[0].ClientPort != 14222 || !ms[2].Witness {
+	if ms := f.Topology.Members; len(ms) != 3 || ms[0].ClientPort != 14222 || !ms[2].Witness {
 		t.Errorf("members %+v", ms)
-	}
-}
-
-func TestParseScore(t *testing.T) {
-	for in, want := range map[string]Score{"INFINITY": Infinity, "-INFINITY": -Infinity, "+INFINITY": Infinity, "42": 42, "-7": -7, "5000000": Infinity} {
-		got, err := ParseScore(in)
-		if err != nil || got != want {
-			t.Errorf("ParseScore(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "inf1", "1.5", "INFINITE"} {
-		if _, err := ParseScore(bad); err == nil {
-			t.Errorf("ParseScore(%q) accepted", bad)
-		}
 	}
 }
 
@@ -359,9 +367,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(base + "[[order]]\nfirst='a'\nthen='b'\n"))
 	f.Add([]byte("a = '''\n[[x]]\n'''\n[[x]]\n[x.y]\nz = { a = [1, {b = 2}] }\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse("fuzz.toml", data)
+		f, err := Parse("fuzz.toml", data)
 		if err == nil {
-			if _, err := Encode(c); err != nil {
+			if _, err := Encode(f.Topology, f.CIB); err != nil {
 				t.Fatalf("valid config does not encode: %v", err)
 			}
 		}

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // The cluster.toml file format. Tandem's own keys are snake_case; the names
@@ -51,7 +52,7 @@ type fileTLS struct {
 
 type fileMember struct {
 	Name        string `toml:"name"`
-	Address     string `toml:"address"`
+	Address     string `toml:"address,omitempty"`
 	ClientPort  int    `toml:"client_port,omitempty,omitzero"`
 	ClusterPort int    `toml:"cluster_port,omitempty,omitzero"`
 	Standby     bool   `toml:"standby,omitempty,omitzero"`
@@ -116,33 +117,10 @@ type fileLocation struct {
 	Score any    `toml:"score,omitempty,omitzero"`
 }
 
-// Load reads, parses and validates a cluster file. On failure the error is a
-// Problems listing everything wrong, each with file:line.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading cluster configuration: %w", err)
-	}
-	return Parse(path, data)
-}
-
-// Parse parses and validates a cluster file's contents; name is used in
-// problem locations.
-func Parse(name string, data []byte) (*Config, error) {
-	c, ps := decode(name, data)
-	if c != nil {
-		ps.list = append(ps.list, validate(c, name)...)
-	}
-	if err := ps.err(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// decode turns TOML into a Config, recording syntax errors, unknown keys and
-// values that cannot be read. It returns a nil Config only when the document
+// decode turns TOML into a File, recording syntax errors, unknown keys and
+// values that cannot be read. It returns a nil File only when the document
 // could not be decoded at all.
-func decode(name string, data []byte) (*Config, *problems) {
+func decode(name string, data []byte) (*File, *problems) {
 	ps := &problems{file: name}
 	var f fileConfig
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&f)
@@ -158,11 +136,12 @@ func decode(name string, data []byte) (*Config, *problems) {
 			}
 			ps.list = append(ps.list, Problem{File: name, Line: line, Col: col, Msg: "TOML: " + pe.Message})
 		} else {
-			ps.at(0, "TOML: %v", err)
+			ps.atLine(0, "TOML: %v", err)
 		}
 		return nil, ps
 	}
 	lines := scanKeyLines(string(data))
+	ps.lines = lines
 
 	undecoded := map[string]bool{}
 	for _, k := range md.Undecoded() {
@@ -177,47 +156,18 @@ func decode(name string, data []byte) (*Config, *problems) {
 		if parent, _, ok := cutLast(plain); ok && undecoded[parent] {
 			continue
 		}
-		ps.at(lines.at(path), "unknown key %q%s", plain, suggest(plain))
+		ps.at(path, "unknown key %q%s", plain, suggest(plain))
 	}
 
-	c := &Config{
-		Cluster:    Cluster{Name: f.Cluster.Name},
-		Properties: Properties{MaintenanceMode: f.Properties.MaintenanceMode},
-		Bus: Bus{
-			ClientPort: f.Bus.ClientPort, ClusterPort: f.Bus.ClusterPort,
-			DataDir: f.Bus.DataDir, Credentials: f.Bus.Credentials,
-		},
+	out := &File{Name: name, Topology: decodeTopology(&f, ps), Positions: lines}
+	c := &cib.CIB{Properties: cib.Properties{MaintenanceMode: f.Properties.MaintenanceMode}}
+	for _, n := range f.Nodes {
+		c.Nodes = append(c.Nodes, cib.Node{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance})
 	}
-	if t := f.Bus.TLS; t != nil {
-		c.Bus.TLS = &TLS{Cert: t.Cert, Key: t.Key, CA: t.CA}
-	}
-	pos := func(path string) Pos {
-		p := Pos{File: name, Line: lines.at(path), Keys: map[string]int{}}
-		prefix := path + "."
-		for _, k := range lines.order {
-			if rest, ok := strings.CutPrefix(k, prefix); ok && !strings.ContainsAny(rest, ".[") {
-				p.Keys[rest] = lines.at(k)
-			}
-		}
-		return p
-	}
-	for i, n := range f.Nodes {
-		c.Nodes = append(c.Nodes, Node{Name: n.Name, Address: n.Address, ClientPort: n.ClientPort,
-			ClusterPort: n.ClusterPort, Standby: n.Standby, Maintenance: n.Maintenance,
-			Pos: pos(fmt.Sprintf("node[%d]", i))})
-	}
-	if w := f.Witness; w != nil {
-		p := pos("witness")
-		if w.Standby || w.Maintenance {
-			ps.at(p.Line, "witness %q: standby and maintenance apply to nodes only; the witness runs no resources", w.Name)
-		}
-		c.Witness = &Witness{Name: w.Name, Address: w.Address, ClientPort: w.ClientPort, ClusterPort: w.ClusterPort, Pos: p}
-	}
-	c.Defaults = decodeMeta(&f.Defaults, pos("defaults"), ps, "[defaults]")
+	c.Defaults = decodeMeta(&f.Defaults, "defaults", ps, "[defaults]")
 	for i, r := range f.Resources {
 		path := fmt.Sprintf("resource[%d]", i)
-		p := pos(path)
-		res := Resource{ID: r.ID, Agent: r.Agent, Pos: p}
+		res := cib.Resource{ID: r.ID, Agent: r.Agent}
 		what := fmt.Sprintf("resource %q", r.ID)
 		if len(r.Params) > 0 {
 			res.Params = map[string]string{}
@@ -229,88 +179,130 @@ func decode(name string, data []byte) (*Config, *problems) {
 			for _, k := range keys {
 				v, err := paramString(r.Params[k])
 				if err != nil {
-					ps.at(lines.within(path+".params."+k), "%s: param %q: %v", what, k, err)
+					ps.at(path+".params."+k, "%s: param %q: %v", what, k, err)
 					continue
 				}
 				res.Params[k] = v
 			}
 		}
 		if r.Meta != nil {
-			res.Meta = decodeMeta(r.Meta, pos(path+".meta"), ps, what)
+			res.Meta = decodeMeta(r.Meta, path+".meta", ps, what)
 		}
 		if cl := r.Clone; cl != nil {
-			res.Clone = &Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
+			res.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
 			if res.Clone.ID == "" {
-				res.Clone.ID = r.ID + CloneSuffix
+				res.Clone.ID = r.ID + cib.CloneSuffix
 			}
 		}
 		for j, o := range r.Ops {
 			opPath := fmt.Sprintf("%s.op[%d]", path, j)
-			op := Op{Name: o.Name, Pos: pos(opPath)}
-			op.Interval = decodeDuration(o.Interval, lines.within(opPath+".interval"), ps, what+" op "+o.Name+" interval")
-			op.Timeout = decodeDuration(o.Timeout, lines.within(opPath+".timeout"), ps, what+" op "+o.Name+" timeout")
+			op := cib.Op{Name: o.Name}
+			op.Interval = decodeDuration(o.Interval, opPath+".interval", ps, what+" op "+o.Name+" interval")
+			op.Timeout = decodeDuration(o.Timeout, opPath+".timeout", ps, what+" op "+o.Name+" timeout")
 			res.Ops = append(res.Ops, op)
 		}
 		c.Resources = append(c.Resources, res)
 	}
-	for i, o := range f.Orders {
-		p := pos(fmt.Sprintf("order[%d]", i))
-		ord := Order{ID: o.ID, First: o.First, Then: o.Then, FirstAction: Action(o.FirstAction),
-			ThenAction: Action(o.ThenAction), Kind: OrderKind(o.Kind), Pos: p}
+	for _, o := range f.Orders {
+		ord := cib.Order{ID: o.ID, First: o.First, Then: o.Then, FirstAction: cib.Action(o.FirstAction),
+			ThenAction: cib.Action(o.ThenAction), Kind: cib.OrderKind(o.Kind)}
 		if ord.FirstAction == "" {
-			ord.FirstAction = ActionStart
+			ord.FirstAction = cib.ActionStart
 		}
 		if ord.ThenAction == "" {
 			ord.ThenAction = ord.FirstAction
 		}
 		if ord.Kind == "" {
-			ord.Kind = Mandatory
+			ord.Kind = cib.Mandatory
 		}
-		// Pacemaker: symmetrical defaults to true, except for Serialize
-		// where it has no meaning.
-		ord.Symmetrical = ord.Kind != Serialize
+		ord.Symmetrical = cib.DefaultSymmetrical(ord.Kind)
 		if o.Symmetrical != nil {
 			ord.Symmetrical = *o.Symmetrical
 		}
 		if ord.ID == "" {
-			ord.ID = DefaultOrderID(ord)
+			ord.ID = cib.DefaultOrderID(ord)
 		}
 		c.Orders = append(c.Orders, ord)
 	}
 	for i, co := range f.Colocations {
-		p := pos(fmt.Sprintf("colocation[%d]", i))
-		col := Colocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Pos: p}
-		col.Score = decodeScore(co.Score, Infinity, p.KeyLine("score"), ps, fmt.Sprintf("colocation %s with %s", co.Rsc, co.With))
+		col := cib.Colocation{ID: co.ID, Rsc: co.Rsc, With: co.With}
+		col.Score = decodeScore(co.Score, cib.Infinity, fmt.Sprintf("colocation[%d].score", i), ps, fmt.Sprintf("colocation %s with %s", co.Rsc, co.With))
 		if col.ID == "" {
-			col.ID = DefaultColocationID(col)
+			col.ID = cib.DefaultColocationID(col)
 		}
 		c.Colocations = append(c.Colocations, col)
 	}
 	for i, lo := range f.Locations {
-		p := pos(fmt.Sprintf("location[%d]", i))
-		loc := Location{ID: lo.ID, Rsc: lo.Rsc, Node: lo.Node, Pos: p}
-		loc.Score = decodeScore(lo.Score, Infinity, p.KeyLine("score"), ps, fmt.Sprintf("location %s on %s", lo.Rsc, lo.Node))
+		loc := cib.Location{ID: lo.ID, Rsc: lo.Rsc, Node: lo.Node}
+		loc.Score = decodeScore(lo.Score, cib.Infinity, fmt.Sprintf("location[%d].score", i), ps, fmt.Sprintf("location %s on %s", lo.Rsc, lo.Node))
 		if loc.ID == "" {
-			loc.ID = DefaultLocationID(loc)
+			loc.ID = cib.DefaultLocationID(loc)
 		}
 		c.Locations = append(c.Locations, loc)
 	}
-	return c, ps
+	out.CIB = c
+	return out, ps
 }
 
-// DefaultOrderID names an order constraint the way pcs does.
-func DefaultOrderID(o Order) string {
-	return fmt.Sprintf("order-%s-%s-%s", o.First, o.Then, strings.ToLower(string(o.Kind)))
+// decodeTopology reads the bootstrap settings and applies their defaults:
+// the one place where a member's ports, the data directory and the
+// credentials file get a value the file left out.
+func decodeTopology(f *fileConfig, ps *problems) *bus.Topology {
+	checkPort := func(path, what string, port int) {
+		if port < 0 || port > 65535 {
+			ps.at(path, "%s %d is not a TCP port (1-65535)", what, port)
+		}
+	}
+	checkPort("bus.client_port", "[bus] client_port", f.Bus.ClientPort)
+	checkPort("bus.cluster_port", "[bus] cluster_port", f.Bus.ClusterPort)
+	top := &bus.Topology{
+		Cluster:     f.Cluster.Name,
+		ClientPort:  pick(f.Bus.ClientPort, DefaultClientPort),
+		ClusterPort: pick(f.Bus.ClusterPort, DefaultClusterPort),
+		DataDir:     pickString(f.Bus.DataDir, DefaultDataDir),
+		Credentials: pickString(f.Bus.Credentials, DefaultCredentials),
+	}
+	if t := f.Bus.TLS; t != nil {
+		top.TLS = &bus.TLS{Cert: t.Cert, Key: t.Key, CA: t.CA}
+	}
+	member := func(m fileMember, path string, witness bool) bus.Member {
+		what := fmt.Sprintf("%s %q", memberKind(witness), m.Name)
+		checkPort(path+".client_port", what+" client_port", m.ClientPort)
+		checkPort(path+".cluster_port", what+" cluster_port", m.ClusterPort)
+		return bus.Member{Name: m.Name, Address: m.Address, Witness: witness,
+			ClientPort: pick(m.ClientPort, top.ClientPort), ClusterPort: pick(m.ClusterPort, top.ClusterPort)}
+	}
+	for i, n := range f.Nodes {
+		top.Members = append(top.Members, member(n, fmt.Sprintf("node[%d]", i), false))
+	}
+	if w := f.Witness; w != nil {
+		if w.Standby || w.Maintenance {
+			ps.at("witness", "witness %q: standby and maintenance apply to nodes only; the witness runs no resources", w.Name)
+		}
+		top.Members = append(top.Members, member(*w, "witness", true))
+	}
+	return top
 }
 
-// DefaultColocationID names a colocation constraint the way pcs does.
-func DefaultColocationID(c Colocation) string {
-	return fmt.Sprintf("colocation-%s-%s-%s", c.Rsc, c.With, c.Score)
+func memberKind(witness bool) string {
+	if witness {
+		return "witness"
+	}
+	return "node"
 }
 
-// DefaultLocationID names a location constraint the way pcs does.
-func DefaultLocationID(l Location) string {
-	return fmt.Sprintf("location-%s-%s-%s", l.Rsc, l.Node, l.Score)
+func pick(v, def int) int {
+	if v != 0 {
+		return v
+	}
+	return def
+}
+
+func pickString(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
 }
 
 func cutLast(path string) (string, string, bool) {
@@ -329,11 +321,11 @@ var knownKeys = map[string][]string{
 	"bus.tls":        {"cert", "key", "ca"},
 	"node":           {"name", "address", "client_port", "cluster_port", "standby", "maintenance"},
 	"witness":        {"name", "address", "client_port", "cluster_port"},
-	"properties":     {"maintenance-mode"},
-	"defaults":       {"resource-stickiness", "migration-threshold", "failure-timeout", "target-role", "priority"},
+	"properties":     cib.PropertyKeys,
+	"defaults":       cib.MetaKeys,
 	"resource":       {"id", "agent", "params", "meta", "clone", "op"},
-	"resource.meta":  {"resource-stickiness", "migration-threshold", "failure-timeout", "target-role", "priority"},
-	"resource.clone": {"id", "clone-max", "clone-node-max", "interleave"},
+	"resource.meta":  cib.MetaKeys,
+	"resource.clone": append([]string{"id"}, cib.CloneKeys...),
 	"resource.op":    {"name", "interval", "timeout"},
 	"order":          {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical"},
 	"colocation":     {"id", "rsc", "with", "score"},
@@ -346,14 +338,8 @@ func suggest(plain string) string {
 		parent, key = "", plain
 	}
 	known := knownKeys[parent]
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(key), k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
+	if hint := cib.DidYouMean(key, known); hint != "" {
+		return hint
 	}
 	if len(known) > 0 {
 		where := "[" + parent + "]"
@@ -363,26 +349,6 @@ func suggest(plain string) string {
 		return fmt.Sprintf(" (%s takes: %s)", where, strings.Join(known, ", "))
 	}
 	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func paramString(v any) (string, error) {
@@ -399,13 +365,13 @@ func paramString(v any) (string, error) {
 	return "", fmt.Errorf("must be a string, number or boolean, not %T", v)
 }
 
-func decodeMeta(m *fileMeta, p Pos, ps *problems, what string) Meta {
-	var out Meta
+func decodeMeta(m *fileMeta, path string, ps *problems, what string) cib.Meta {
+	var out cib.Meta
 	intScore := func(v any, key string) *int {
 		if v == nil {
 			return nil
 		}
-		s := decodeScore(v, 0, p.KeyLine(key), ps, what+" "+key)
+		s := decodeScore(v, 0, path+"."+key, ps, what+" "+key)
 		n := int(s)
 		return &n
 	}
@@ -413,174 +379,57 @@ func decodeMeta(m *fileMeta, p Pos, ps *problems, what string) Meta {
 	out.MigrationThreshold = intScore(m.MigrationThreshold, "migration-threshold")
 	out.Priority = intScore(m.Priority, "priority")
 	if m.FailureTimeout != nil {
-		d := decodeDuration(m.FailureTimeout, p.KeyLine("failure-timeout"), ps, what+" failure-timeout")
+		d := decodeDuration(m.FailureTimeout, path+".failure-timeout", ps, what+" failure-timeout")
 		out.FailureTimeout = &d
 	}
-	switch m.TargetRole {
-	case "", RoleStarted, RoleStopped:
-		out.TargetRole = m.TargetRole
-	case "started", "stopped":
-		out.TargetRole = strings.ToUpper(m.TargetRole[:1]) + m.TargetRole[1:]
-	default:
-		ps.at(p.KeyLine("target-role"), "%s: target-role %q: must be Started or Stopped", what, m.TargetRole)
+	if m.TargetRole != "" {
+		role, err := cib.ParseRole(m.TargetRole)
+		if err != nil {
+			ps.at(path+".target-role", "%s: %v", what, err)
+		}
+		out.TargetRole = role
 	}
 	return out
 }
 
-func decodeScore(v any, def Score, line int, ps *problems, what string) Score {
+func decodeScore(v any, def cib.Score, path string, ps *problems, what string) cib.Score {
 	switch x := v.(type) {
 	case nil:
 		return def
 	case int64:
-		return ClampScore(x)
+		return cib.ClampScore(x)
 	case string:
-		s, err := ParseScore(x)
+		s, err := cib.ParseScore(x)
 		if err != nil {
-			ps.at(line, "%s: %v", what, err)
+			ps.at(path, "%s: %v", what, err)
 		}
 		return s
 	case float64:
 		if x == math.Trunc(x) && !math.IsInf(x, 0) && !math.IsNaN(x) {
-			return ClampScore(int64(math.Max(math.Min(x, 2e6), -2e6)))
+			return cib.ClampScore(int64(math.Max(math.Min(x, 2e6), -2e6)))
 		}
 	}
-	ps.at(line, "%s: score %v is not INFINITY, -INFINITY or an integer", what, v)
+	ps.at(path, "%s: score %v is not INFINITY, -INFINITY or an integer", what, v)
 	return def
 }
 
-// ParseDuration reads an interval or timeout as Pacemaker admins write them:
-// Go durations ("30s", "1m30s", "500ms"), a bare number of seconds ("30"),
-// or Pacemaker's "min" and "sec" suffixes ("2min").
-func ParseDuration(s string) (time.Duration, error) {
-	t := strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(t, 10, 64); err == nil {
-		if n < 0 || n > math.MaxInt64/int64(time.Second) {
-			return 0, fmt.Errorf("duration %q is out of range", s)
-		}
-		return time.Duration(n) * time.Second, nil
-	}
-	t = strings.NewReplacer("mins", "m", "min", "m", "secs", "s", "sec", "s", "hr", "h").Replace(t)
-	d, err := time.ParseDuration(t)
-	if err != nil {
-		return 0, fmt.Errorf("duration %q: write it like 30s, 500ms, 2m or a number of seconds", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("duration %q is negative", s)
-	}
-	return d, nil
-}
-
-func decodeDuration(v any, line int, ps *problems, what string) time.Duration {
+func decodeDuration(v any, path string, ps *problems, what string) time.Duration {
 	switch x := v.(type) {
 	case nil:
 		return 0
 	case int64:
 		if x < 0 || x > math.MaxInt64/int64(time.Second) {
-			ps.at(line, "%s: %d seconds is out of range", what, x)
+			ps.at(path, "%s: %d seconds is out of range", what, x)
 			return 0
 		}
 		return time.Duration(x) * time.Second
 	case string:
-		d, err := ParseDuration(x)
+		d, err := cib.ParseDuration(x)
 		if err != nil {
-			ps.at(line, "%s: %v", what, err)
+			ps.at(path, "%s: %v", what, err)
 		}
 		return d
 	}
-	ps.at(line, "%s: %v is not a duration (write it like \"30s\")", what, v)
+	ps.at(path, "%s: %v is not a duration (write it like \"30s\")", what, v)
 	return 0
-}
-
-// Encode writes a configuration as cluster.toml text. Parsing the output
-// yields the same configuration.
-func Encode(c *Config) ([]byte, error) {
-	f := fileConfig{
-		Cluster:    fileCluster{Name: c.Cluster.Name},
-		Properties: fileProperties{MaintenanceMode: c.Properties.MaintenanceMode},
-		Bus: fileBus{ClientPort: c.Bus.ClientPort, ClusterPort: c.Bus.ClusterPort,
-			DataDir: c.Bus.DataDir, Credentials: c.Bus.Credentials},
-		Defaults: encodeMeta(c.Defaults),
-	}
-	if t := c.Bus.TLS; t != nil {
-		f.Bus.TLS = &fileTLS{Cert: t.Cert, Key: t.Key, CA: t.CA}
-	}
-	for _, n := range c.Nodes {
-		f.Nodes = append(f.Nodes, fileMember{Name: n.Name, Address: n.Address, ClientPort: n.ClientPort,
-			ClusterPort: n.ClusterPort, Standby: n.Standby, Maintenance: n.Maintenance})
-	}
-	if w := c.Witness; w != nil {
-		f.Witness = &fileMember{Name: w.Name, Address: w.Address, ClientPort: w.ClientPort, ClusterPort: w.ClusterPort}
-	}
-	for _, r := range c.Resources {
-		fr := fileResource{ID: r.ID, Agent: r.Agent}
-		if len(r.Params) > 0 {
-			fr.Params = map[string]any{}
-			for k, v := range r.Params {
-				fr.Params[k] = v
-			}
-		}
-		if m := encodeMeta(r.Meta); m != (fileMeta{}) {
-			fr.Meta = &m
-		}
-		if cl := r.Clone; cl != nil {
-			fr.Clone = &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
-			if cl.ID != r.ID+CloneSuffix {
-				fr.Clone.ID = cl.ID
-			}
-		}
-		for _, o := range r.Ops {
-			fo := fileOp{Name: o.Name}
-			if o.Interval > 0 {
-				fo.Interval = o.Interval.String()
-			}
-			if o.Timeout > 0 {
-				fo.Timeout = o.Timeout.String()
-			}
-			fr.Ops = append(fr.Ops, fo)
-		}
-		f.Resources = append(f.Resources, fr)
-	}
-	for _, o := range c.Orders {
-		fo := fileOrder{ID: o.ID, First: o.First, Then: o.Then, FirstAction: string(o.FirstAction),
-			ThenAction: string(o.ThenAction), Kind: string(o.Kind)}
-		if o.Symmetrical != (o.Kind != Serialize) {
-			s := o.Symmetrical
-			fo.Symmetrical = &s
-		}
-		f.Orders = append(f.Orders, fo)
-	}
-	for _, co := range c.Colocations {
-		f.Colocations = append(f.Colocations, fileColocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Score: co.Score.String()})
-	}
-	for _, l := range c.Locations {
-		f.Locations = append(f.Locations, fileLocation{ID: l.ID, Rsc: l.Rsc, Node: l.Node, Score: l.Score.String()})
-	}
-	var buf bytes.Buffer
-	enc := toml.NewEncoder(&buf)
-	enc.Indent = ""
-	if err := enc.Encode(f); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-func encodeMeta(m Meta) fileMeta {
-	var f fileMeta
-	score := func(p *int) any {
-		if p == nil {
-			return nil
-		}
-		if s := Score(*p); s > -Infinity && s < Infinity {
-			return int64(s)
-		}
-		return Score(*p).String()
-	}
-	f.Stickiness = score(m.Stickiness)
-	f.MigrationThreshold = score(m.MigrationThreshold)
-	f.Priority = score(m.Priority)
-	if m.FailureTimeout != nil {
-		f.FailureTimeout = m.FailureTimeout.String()
-	}
-	f.TargetRole = m.TargetRole
-	return f
 }

@@ -6,21 +6,25 @@ import (
 	"strings"
 )
 
-// keyLines finds the line of every table header and key assignment in a
+// Positions are the lines of every table header and key assignment in a
 // document that has already parsed as valid TOML. BurntSushi/toml keeps key
 // positions private, and its key names carry no array index, so to point at
 // "the agent of the second [[resource]]" we scan the text ourselves.
 //
 // Paths carry array-of-table indices: "resource[1]", "resource[1].op[0].interval".
-type keyLines struct {
+type Positions struct {
 	line  map[string]int
 	order []string // paths in document order
 }
 
-func (k *keyLines) at(path string) int { return k.line[path] }
+func (k *Positions) at(path string) int { return k.line[path] }
 
-// within returns the line of path, or of the nearest enclosing path that has one.
-func (k *keyLines) within(path string) int {
+// Line is the line of path ("resource[1].op[0].interval"), or of the
+// nearest enclosing table or key that has one; 0 when none has.
+func (k *Positions) Line(path string) int {
+	if k == nil {
+		return 0
+	}
 	for path != "" {
 		if l, ok := k.line[path]; ok {
 			return l
@@ -39,9 +43,9 @@ var indexRE = regexp.MustCompile(`\[\d+\]`)
 // stripIndex turns "resource[1].op[0].name" into "resource.op.name".
 func stripIndex(path string) string { return indexRE.ReplaceAllString(path, "") }
 
-func scanKeyLines(src string) *keyLines {
+func scanKeyLines(src string) *Positions {
 	s := &scanner{src: src, line: 1}
-	k := &keyLines{line: map[string]int{}}
+	k := &Positions{line: map[string]int{}}
 	arrays := map[string]int{} // array-of-tables path -> elements seen
 	table := ""
 	record := func(path string, line int) {

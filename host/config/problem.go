@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Problem is one thing wrong with a configuration, located in its file.
@@ -28,8 +30,8 @@ func (p Problem) String() string {
 	return loc + ": " + p.Msg
 }
 
-// Problems is every problem found in a configuration. It is the error Load,
-// Parse and Validate return when a configuration is not usable.
+// Problems is every problem found in a configuration. It is the error Load
+// and Parse return when a file is not usable.
 type Problems []Problem
 
 func (ps Problems) Error() string {
@@ -40,25 +42,47 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// sorted orders problems by line, keeping the order of discovery within a line.
-func (ps Problems) sorted() Problems {
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
-	return ps
-}
-
-// problems collects problems while a configuration is checked.
+// problems collects problems while a file is read and checked. Each is
+// noted at a path of the file's layout ("resource[1].agent"), which the
+// positions turn into the line of that key, or of the nearest table that
+// holds it.
 type problems struct {
-	file string
-	list Problems
+	file  string
+	lines *Positions
+	list  Problems
+	paths map[string]bool // paths with a problem, so the model's checks do not repeat them
 }
 
-func (p *problems) at(line int, format string, args ...any) {
+func (p *problems) at(path, format string, args ...any) {
+	p.atLine(p.lines.Line(path), format, args...)
+	if p.paths == nil {
+		p.paths = map[string]bool{}
+	}
+	p.paths[path] = true
+}
+
+func (p *problems) atLine(line int, format string, args ...any) {
 	p.list = append(p.list, Problem{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
+// model adds the model's own problems, except where the file's checks
+// already said something more precise about the same key.
+func (p *problems) model(ps cib.Problems) {
+	for _, mp := range ps {
+		if p.paths[mp.Path] {
+			continue
+		}
+		msg := mp.Text(func(path string) string { return fmt.Sprintf("line %d", p.lines.Line(path)) })
+		p.atLine(p.lines.Line(mp.Path), "%s", msg)
+	}
+}
+
+// err is the problems sorted by line (in order of discovery within a line),
+// or nil.
 func (p *problems) err() error {
 	if len(p.list) == 0 {
 		return nil
 	}
-	return p.list.sorted()
+	sort.SliceStable(p.list, func(i, j int) bool { return p.list[i].Line < p.list[j].Line })
+	return p.list
 }

@@ -24,11 +24,11 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // LeaseKey is the lease whose holder is the coordinator.
@@ -184,7 +184,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 
 	results := make(chan bus.ActionResult, 256)
 	reports := make(chan bus.NodeResources, 256)
-	subA, err := bus.Subscribe(c.cfg.Conn, bus.SubjectPrefix+"action.*", func(r bus.ActionResult, _ bus.Envelope) {
+	subA, err := bus.Subscribe(c.cfg.Conn, bus.SubjectActions, func(r bus.ActionResult, _ bus.Envelope) {
 		select {
 		case results <- r:
 		default:
@@ -196,7 +196,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 		return
 	}
 	defer subA.Unsubscribe()
-	subR, err := bus.Subscribe(c.cfg.Conn, bus.SubjectPrefix+"state.*", func(r bus.NodeResources, _ bus.Envelope) {
+	subR, err := bus.Subscribe(c.cfg.Conn, bus.SubjectStates, func(r bus.NodeResources, _ bus.Envelope) {
 		select {
 		case reports <- r:
 		default:
@@ -341,7 +341,7 @@ var errNotReady = errors.New("not ready")
 // do) and when to plan again without an event (failure-timeout).
 func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.Time, error) {
 	live := c.cfg.Live()
-	cfg := live.Config
+	cfg := live.CIB
 	if cfg == nil {
 		return nil, time.Time{}, fmt.Errorf("%w: no live configuration", errNotReady)
 	}
@@ -390,7 +390,7 @@ func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.
 	if js, err := json.Marshal(st); err == nil {
 		c.log.Debug("scheduler input", "state", string(js))
 	}
-	res, err := policies.Schedule(policies.Input{Config: cfg, State: st, Now: now})
+	res, err := policies.Schedule(policies.Input{CIB: cfg, State: st, Now: now})
 	if err != nil {
 		c.log.Error("scheduler refused the input", "err", err)
 		return nil, time.Time{}, fmt.Errorf("%w: %v", errNotReady, err)
@@ -425,7 +425,7 @@ func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.
 }
 
 // actionTimeout is the configured timeout of a's operation, or the default.
-func actionTimeout(cfg *config.Config, a policies.Action) time.Duration {
+func actionTimeout(cfg *cib.CIB, a policies.Action) time.Duration {
 	if r, _ := cfg.Resource(a.Resource); r != nil {
 		if op, ok := r.Op(string(a.Op)); ok && op.Timeout > 0 {
 			return op.Timeout
@@ -439,7 +439,7 @@ const DefaultActionTimeout = 20 * time.Second
 
 // gather asks every online node for its report. A plan needs one from each
 // online node, each probed and none busy.
-func (c *Coordinator) gather(cfg *config.Config, online map[string]bool) (map[string]bus.NodeResources, error) {
+func (c *Coordinator) gather(cfg *cib.CIB, online map[string]bool) (map[string]bus.NodeResources, error) {
 	expect := 0
 	for _, n := range cfg.Nodes {
 		if online[n.Name] {
@@ -493,7 +493,7 @@ func (c *Coordinator) saveStatus(ctx context.Context, live liveconfig.Revision, 
 	reports map[string]bus.NodeResources, fails []failures.Record) {
 	s := Status{Coordinator: c.cfg.Node, Time: time.Now().UTC(), ConfigRev: live.Rev, Nodes: st.Nodes,
 		Placement: res.Placement, Notes: res.Notes, Failures: fails, Pending: res.Transition.Actions}
-	for _, n := range live.Config.Nodes {
+	for _, n := range live.CIB.Nodes {
 		if r, ok := reports[n.Name]; ok {
 			s.Reports = append(s.Reports, r)
 		}

@@ -339,13 +339,13 @@ func (tc *testCluster) reported(c *bus.Conn, want map[string]string) error {
 }
 
 func connectClient(path string) (*bus.Conn, error) {
-	cfg, err := config.Load(path)
+	f, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := bus.LoadSecret(cfg.Bus.Credentials)
+	secret, err := bus.LoadSecret(f.Topology.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	return bus.Connect(bus.ConnectOptions{Config: cfg, Secret: secret, Name: "test", Timeout: 2 * time.Second})
+	return bus.Connect(bus.ConnectOptions{Topology: f.Topology, Secret: secret, Name: "test", Timeout: 2 * time.Second})
 }

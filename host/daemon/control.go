@@ -11,11 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
 )
 
 // `tandem cluster stop NODE` and `start NODE` ask the node's daemon on
-// SubjectControl. A stopped node keeps its bus member (its vote, quorum,
+// bus.SubjectControl(NODE). A stopped node keeps its bus member (its vote, quorum,
 // remote control and status), but its resources are stopped: the flag rides
 // on its heartbeat, and the coordinator plans the node as standby, so its
 // singletons move away and its clone instances stop through ordinary
@@ -24,10 +23,6 @@ import (
 // The flag survives a restart of the daemon but not a reboot, as a stopped
 // Pacemaker stays stopped until the machine boots again: it is kept in the
 // data directory with the kernel's boot id. See docs/cluster-stop.md.
-
-// SubjectControl is where node NODE answers control requests:
-// SubjectControl + "." + NODE.
-const SubjectControl = bus.SubjectPrefix + "control"
 
 // Control actions.
 const (
@@ -60,7 +55,7 @@ func AskControl(conn *bus.Conn, node string, req ControlRequest, timeout time.Du
 	if err != nil {
 		return a, err
 	}
-	msg, err := conn.NC.Request(SubjectControl+"."+bus.SubjectToken(node), data, timeout)
+	msg, err := conn.NC.Request(bus.SubjectControl(node), data, timeout)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) {
 			return a, fmt.Errorf("%w from %s's tandem daemon: %v", ErrNoAnswer, node, err)
@@ -85,15 +80,8 @@ type stopMarker struct {
 
 // stopMarkerPath is where the member named name keeps its marker: beside
 // its bus data (the data directory the bus server uses).
-func stopMarkerPath(o Options, cfg *config.Config, name string) string {
-	dir := o.DataDir
-	if dir == "" {
-		dir = cfg.Bus.DataDir
-	}
-	if dir == "" {
-		dir = config.DefaultDataDir
-	}
-	return filepath.Join(dir, name, "cluster-stopped.json")
+func stopMarkerPath(top *bus.Topology, name string) string {
+	return filepath.Join(top.DataDir, name, "cluster-stopped.json")
 }
 
 // bootID identifies this boot of the machine ("" if unknown).
@@ -141,7 +129,7 @@ func saveStopped(path string, stopped bool, by string) error {
 
 // serveControl answers control requests for this node.
 func (m *Member) serveControl() error {
-	_, err := m.conn.NC.Subscribe(SubjectControl+"."+bus.SubjectToken(m.name), func(msg *nats.Msg) {
+	_, err := m.conn.NC.Subscribe(bus.SubjectControl(m.name), func(msg *nats.Msg) {
 		var req ControlRequest
 		a := ControlAnswer{Node: m.name}
 		switch {

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Errors Run fails with before the member is up; the CLI maps them to exit
@@ -47,7 +48,8 @@ type Options struct {
 
 // Member is a running cluster member.
 type Member struct {
-	cfg         *config.Config
+	top         *bus.Topology // who the members are: this member's cluster file
+	fileCIB     *cib.CIB      // the cluster model of this member's file: the live configuration's seed
 	name        string
 	witness     bool
 	build       string
@@ -63,6 +65,7 @@ type Member struct {
 	stopped     atomic.Bool   // `tandem cluster stop`: this node's resources are stopped
 	stopMarker  string        // keeps stopped across restarts of the daemon (control.go)
 	stopMu      sync.Mutex
+	undo        undoStack // tears down what start built, in reverse
 }
 
 // Run starts the member and runs it until ctx ends, then shuts it down
@@ -83,66 +86,73 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-func start(o Options) (*Member, error) {
+func start(o Options) (_ *Member, err error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg, err := config.Load(o.ConfigPath)
+	f, err := config.Load(o.ConfigPath)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	top := f.Topology
+	if o.DataDir != "" {
+		top.DataDir = o.DataDir
+	}
 	name := o.Node
+	w := top.Witness()
 	switch {
-	case o.Witness && cfg.Witness == nil:
+	case o.Witness && w == nil:
 		return nil, fmt.Errorf("%w: %s has no [witness] table, so there is no witness to run here", ErrWrongRole, o.ConfigPath)
 	case o.Witness:
-		name = cfg.Witness.Name
+		name = w.Name
 	case name == "":
 		return nil, fmt.Errorf("%w: say which node this is with --node NAME", ErrWrongRole)
-	case cfg.Witness != nil && cfg.Witness.Name == name:
+	case top.IsWitness(name):
 		return nil, fmt.Errorf("%w: %q is the witness in %s; run `tandem witness --config %s` on it", ErrWrongRole, name, o.ConfigPath, o.ConfigPath)
 	}
-	secret, err := bus.LoadSecret(cfg.Bus.Credentials)
+	secret, err := bus.LoadSecret(top.Credentials)
 	if err != nil {
 		return nil, err
 	}
 	log = log.With("member", name)
-	srv, err := bus.StartServer(bus.ServerOptions{Config: cfg, Member: name, Secret: secret, Logger: log, DataDir: o.DataDir})
-	if err != nil {
-		return nil, err
-	}
-	conn, err := bus.Connect(bus.ConnectOptions{Config: cfg, Secret: secret, Name: name, Server: srv, RetryForever: true})
-	if err != nil {
-		srv.Shutdown()
-		return nil, err
-	}
 	inc := make([]byte, 6)
 	_, _ = rand.Read(inc)
-	m := &Member{cfg: cfg, name: name, witness: o.Witness, build: o.Build, incarnation: hex.EncodeToString(inc),
-		started: time.Now(), log: log, server: srv, conn: conn, pluginDir: o.PluginDir, svcDone: make(chan struct{})}
+	m := &Member{top: top, fileCIB: f.CIB, name: name, witness: o.Witness, build: o.Build, incarnation: hex.EncodeToString(inc),
+		started: time.Now(), log: log, pluginDir: o.PluginDir, svcDone: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			m.undo.run()
+		}
+	}()
+	if m.server, err = bus.StartServer(bus.ServerOptions{Topology: top, Member: name, Secret: secret, Logger: log}); err != nil {
+		return nil, err
+	}
+	m.undo.push(m.server.Shutdown)
+	if m.conn, err = bus.Connect(bus.ConnectOptions{Topology: top, Secret: secret, Name: name, Server: m.server, RetryForever: true}); err != nil {
+		return nil, err
+	}
+	m.undo.push(m.conn.Close)
 	if !o.Witness {
-		m.stopMarker = stopMarkerPath(o, cfg, name)
+		m.stopMarker = stopMarkerPath(top, name)
 		if mk, ok := loadStopped(m.stopMarker); ok {
 			m.stopped.Store(true)
 			log.Warn("this node's resources stay stopped: `tandem cluster stop` was run since the machine booted; `tandem cluster start "+name+"` starts them",
 				"since", mk.Since, "by", mk.By)
 		}
 		if err := m.serveControl(); err != nil {
-			m.shutdown()
 			return nil, fmt.Errorf("serving control requests: %w", err)
 		}
 	}
-	if _, err := bus.ServeMembers(conn, m.status); err != nil {
-		m.shutdown()
+	if _, err := bus.ServeMembers(m.conn, m.status); err != nil {
 		return nil, fmt.Errorf("serving pings: %w", err)
 	}
 	role := "node"
 	if o.Witness {
 		role = "witness"
 	}
-	log.Info("bus started", "role", role, "client", fmt.Sprintf("%s:%d", srv.Member().Address, srv.Member().ClientPort),
-		"voters", len(cfg.Members()), "replicas", srv.Replicas())
+	log.Info("bus started", "role", role, "client", fmt.Sprintf("%s:%d", m.server.Member().Address, m.server.Member().ClientPort),
+		"voters", len(top.Members), "replicas", m.server.Replicas())
 	return m, nil
 }
 
@@ -212,7 +222,7 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 			} else {
 				go func() {
 					defer close(m.svcDone)
-					s, err := m.startServices(svcCtx, m.pluginDir)
+					s, err := m.startServices(svcCtx)
 					if err != nil {
 						if svcCtx.Err() == nil {
 							m.log.Error("node services did not start", "err", err)
@@ -327,7 +337,7 @@ func (m *Member) drain(hb <-chan time.Time) {
 	}
 	others := false
 	for _, n := range s.members.Online() {
-		if n != m.name && (m.cfg.Witness == nil || n != m.cfg.Witness.Name) {
+		if n != m.name && !m.top.IsWitness(n) {
 			others = true
 		}
 	}
@@ -384,7 +394,7 @@ func (m *Member) heartbeat() {
 func (m *Member) status() bus.MemberStatus {
 	ns := m.server.NATS()
 	st := bus.MemberStatus{Name: m.name, Witness: m.witness, Incarnation: m.incarnation, Started: m.started,
-		Build: m.build, MetaCurrent: ns.JetStreamIsCurrent(), Routes: routedPeers(ns), Stopped: m.stopped.Load()}
+		Build: m.build, MetaCurrent: ns.JetStreamIsCurrent(), Routes: routedPeers(ns), Stopped: m.stopped.Load(), Topology: m.top}
 	st.Daemons = append(st.Daemons, bus.DaemonStatus{Name: "bus", State: busState(st)})
 	if !m.witness {
 		state := "active"
@@ -423,7 +433,6 @@ func routedPeers(ns *server.Server) int {
 
 func (m *Member) shutdown() {
 	m.log.Info("shutting down: handing over bus leadership")
-	m.conn.Close()
-	m.server.Shutdown()
+	m.undo.run()
 	m.log.Info("stopped")
 }

@@ -3,12 +3,12 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/coordinator"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/lease"
@@ -28,152 +28,121 @@ type services struct {
 	sup     *supervisor.Supervisor
 	lrm     *lrm.LRM
 	coord   *coordinator.Coordinator
-	wg      sync.WaitGroup
+	running sync.WaitGroup // the resource manager, the coordinator and the configuration follower
+	undo    undoStack      // closes what was built, in reverse
 }
 
-// startServices brings up a node's services. It retries what needs the
-// bus until ctx ends, so a member that lost quorum again keeps trying.
-func (m *Member) startServices(ctx context.Context, pluginDir string) (*services, error) {
+// startServices brings up a node's services. What needs the bus is retried
+// until ctx ends, so a member that lost quorum again keeps trying. On an
+// error, whatever was built is taken down again.
+func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	s := &services{}
-	s.live.Store(&liveconfig.Revision{})
+	defer func() {
+		if err != nil {
+			s.undo.run()
+		}
+	}()
 	var (
 		store *liveconfig.Store
 		fails *failures.Store
-		err   error
+		rev   liveconfig.Revision
 	)
-	for attempt := 0; ; attempt++ {
-		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		store, err = liveconfig.Open(octx, m.conn)
-		if err == nil {
-			fails, err = failures.Open(octx, m.conn)
+	err = retry(ctx, m.log, "live configuration not available yet", func(ctx context.Context) error {
+		var err error
+		if store, err = liveconfig.Open(ctx, m.conn); err != nil {
+			return err
 		}
-		if err == nil {
-			var rev liveconfig.Revision
-			var seeded bool
-			rev, seeded, err = store.Seed(octx, m.cfg, m.name)
-			if err == nil {
-				s.live.Store(&rev)
-				if seeded {
-					m.log.Info("live configuration seeded from the cluster file", "rev", rev.Rev)
-				} else if !sameConfig(rev, m.cfg) {
-					m.log.Warn("the live configuration differs from this node's cluster file; the live one is used (see `tandem config show`)", "rev", rev.Rev)
-				}
-			}
+		if fails, err = failures.Open(ctx, m.conn); err != nil {
+			return err
 		}
-		cancel()
-		if err == nil {
-			break
+		var seeded bool
+		if rev, seeded, err = store.Seed(ctx, m.fileCIB, m.name); err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		switch {
+		case seeded:
+			m.log.Info("live configuration seeded from the cluster file", "rev", rev.Rev)
+		case !liveconfig.Same(rev.CIB, m.fileCIB):
+			m.log.Warn("the live configuration differs from this node's cluster file; the live one is used (see `tandem config show`)", "rev", rev.Rev)
 		}
-		m.log.Warn("live configuration not available yet", "err", err)
-		time.Sleep(500 * time.Millisecond)
+		if !slices.Equal(rev.CIB.NodeNames(), m.top.NodeNames()) {
+			m.log.Warn("the live configuration's nodes are not this node's cluster file's: resources are placed on the live configuration's nodes; "+
+				"once every member runs with the same file, `tandem config apply` it", "live", rev.CIB.NodeNames(), "file", m.top.NodeNames())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	s.live.Store(&rev)
 	live := func() liveconfig.Revision { return *s.live.Load() }
 
-	peers := func() []string {
-		var ps []string
-		if c := live().Config; c != nil {
-			for _, n := range c.Nodes {
-				if n.Name != m.name {
-					ps = append(ps, n.Name)
-				}
-			}
+	// The nodes that could take a lease this node holds: every other node
+	// of the bus.
+	var peers []string
+	for _, n := range m.top.NodeNames() {
+		if n != m.name {
+			peers = append(peers, n)
 		}
-		return ps
 	}
-	for {
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		s.leases, err = lease.NewManager(lctx, lease.Config{Conn: m.conn, Node: m.name, Peers: peers, Logger: m.log})
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		m.log.Warn("lease manager not ready", "err", err)
-		time.Sleep(500 * time.Millisecond)
+	err = retry(ctx, m.log, "lease manager not ready", func(ctx context.Context) error {
+		var err error
+		s.leases, err = lease.NewManager(ctx, lease.Config{Conn: m.conn, Node: m.name, Peers: func() []string { return peers }, Logger: m.log})
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	s.undo.push(s.leases.Close)
 
 	// Plugins launch when a resource first needs them: a node runs only the
 	// plugins its resources use.
-	s.sup, err = supervisor.New(supervisor.Config{Dir: pluginDir, Logger: m.log, OnDemand: true})
-	if err != nil {
-		s.leases.Close()
+	if s.sup, err = supervisor.New(supervisor.Config{Dir: m.pluginDir, Logger: m.log, OnDemand: true}); err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
+	s.undo.push(s.sup.Close)
 	if err := s.sup.Start(ctx); err != nil {
-		s.leases.Close()
-		s.sup.Close()
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
-	m.serveValidate(ctx, s.sup)
+	stopValidating, err := m.serveValidate(ctx, s.sup)
+	if err != nil {
+		m.log.Warn("not answering validation requests", "err", err)
+	} else {
+		s.undo.push(stopValidating)
+	}
 
-	var online func() []string
+	// Membership calls back into the coordinator and the resource manager,
+	// which are built after it.
 	var lrmRef atomic.Pointer[lrm.LRM]
 	var coordRef atomic.Pointer[coordinator.Coordinator]
-	s.members, err = membership.New(m.conn, membership.DefaultDeadAfter, func(ch membership.Change) {
-		what := "left"
-		switch {
-		case ch.StopChanged && ch.Stopped:
-			what = "stopped its resources (cluster stop)"
-		case ch.StopChanged:
-			what = "started its resources again (cluster start)"
-		case ch.Online && ch.Rejoined:
-			what = "restarted"
-		case ch.Online:
-			what = "joined"
-		}
-		m.log.Info("member "+what, "member", ch.Member, "witness", ch.Witness)
-		if ch.Witness {
-			return
-		}
-		if c := coordRef.Load(); c != nil {
-			// A node that left takes its actions with it: abort, replan. A
-			// node that stops must start nothing more: abort too.
-			c.Poke(ch.Member+" "+what, !ch.Online || ch.Rejoined || (ch.StopChanged && ch.Stopped))
-		}
-		if l := lrmRef.Load(); l != nil {
-			l.Notify()
-		}
-	})
-	if err != nil {
-		s.leases.Close()
-		s.sup.Close()
+	if s.members, err = membership.New(m.conn, membership.DefaultDeadAfter, func(ch membership.Change) {
+		m.memberChanged(ch, coordRef.Load(), lrmRef.Load())
+	}); err != nil {
 		return nil, fmt.Errorf("membership: %w", err)
 	}
-	online = s.members.Online
+	s.undo.push(s.members.Close)
+	online := s.members.Online
 	tracking := time.Now()
-	// Membership is settled once every configured member has been heard
+	// Membership is settled once every member of the bus has been heard
 	// from, or after DeadAfter (then the silent ones are offline).
 	settled := func() bool {
 		if time.Since(tracking) > membership.DefaultDeadAfter {
 			return true
 		}
-		cfg := live().Config
-		if cfg == nil {
-			return false
-		}
 		up := map[string]bool{}
 		for _, n := range online() {
 			up[n] = true
 		}
-		for _, n := range cfg.Nodes {
-			if !up[n.Name] {
+		for _, mem := range m.top.Members {
+			if !up[mem.Name] {
 				return false
 			}
 		}
-		return cfg.Witness == nil || up[cfg.Witness.Name]
+		return true
 	}
 
-	s.lrm, err = lrm.New(lrm.Config{Conn: m.conn, Node: m.name, Incarnation: m.incarnation, Runner: s.sup, Leases: s.leases,
-		Failures: fails, Live: live, Online: online, Logger: m.log})
-	if err != nil {
-		s.members.Close()
-		s.leases.Close()
-		s.sup.Close()
+	if s.lrm, err = lrm.New(lrm.Config{Conn: m.conn, Node: m.name, Incarnation: m.incarnation, Runner: s.sup, Leases: s.leases,
+		Failures: fails, Live: live, Topology: m.top, Online: online, Logger: m.log}); err != nil {
 		return nil, err
 	}
 	lrmRef.Store(s.lrm)
@@ -181,78 +150,64 @@ func (m *Member) startServices(ctx context.Context, pluginDir string) (*services
 		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log})
 	coordRef.Store(s.coord)
 
-	var applyMu sync.Mutex
-	apply := func(r liveconfig.Revision) {
-		applyMu.Lock()
-		defer applyMu.Unlock()
-		if r.Rev <= live().Rev {
-			return
-		}
+	followed := store.Follow(ctx, rev.Rev, func(r liveconfig.Revision) {
 		s.live.Store(&r)
 		m.log.Info("live configuration changed", "rev", r.Rev, "by", r.By, "summary", r.Summary)
 		s.lrm.ConfigChanged()
 		s.coord.Poke(fmt.Sprintf("configuration rev %d", r.Rev), false)
-	}
-	if err := store.Watch(ctx, apply); err != nil {
-		m.log.Warn("not watching the live configuration", "err", err)
-	}
-	// The watch is a JetStream consumer, which a leader move can stall for a
-	// while; every edit also announces itself on the bus, and a slow poll
-	// catches anything else: read the current revision then.
-	fetch := func() {
-		fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		if r, err := store.Current(fctx); err == nil {
-			apply(r)
-		}
-	}
-	if sub, err := bus.Subscribe(m.conn, bus.ConfigChanged{}.Subject(), func(ev bus.ConfigChanged, _ bus.Envelope) {
-		if ev.Revision > live().Rev {
-			go fetch()
-		}
-	}); err == nil {
-		go func() { <-ctx.Done(); _ = sub.Unsubscribe() }()
-	}
-	go func() {
-		tick := time.NewTicker(5 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				fetch()
-			}
-		}
-	}()
+	}, m.log)
 
-	s.wg.Add(2)
+	s.running.Add(3)
 	go func() {
-		defer s.wg.Done()
+		defer s.running.Done()
+		<-followed
+	}()
+	go func() {
+		defer s.running.Done()
 		if err := s.lrm.Run(ctx); err != nil {
 			m.log.Error("local resource manager stopped", "err", err)
 		}
 	}()
 	go func() {
-		defer s.wg.Done()
+		defer s.running.Done()
 		s.coord.Run(ctx)
 	}()
 	return s, nil
 }
 
-// stop waits for the resource manager to stop what runs here (ctx is
-// already done), then closes the rest.
-func (s *services) stop() {
-	s.wg.Wait()
-	s.members.Close()
-	s.leases.Close()
-	s.sup.Close()
+// memberChanged logs a change of membership and tells the coordinator (a
+// node that left takes its actions with it: abort, replan; a node that
+// stops must start nothing more: abort too) and the resource manager.
+func (m *Member) memberChanged(ch membership.Change, coord *coordinator.Coordinator, l *lrm.LRM) {
+	what := "left"
+	switch {
+	case ch.StopChanged && ch.Stopped:
+		what = "stopped its resources (cluster stop)"
+	case ch.StopChanged:
+		what = "started its resources again (cluster start)"
+	case ch.Online && ch.Rejoined:
+		what = "restarted"
+	case ch.Online:
+		what = "joined"
+	}
+	m.log.Info("member "+what, "member", ch.Member, "witness", ch.Witness)
+	if ch.Witness {
+		return
+	}
+	if coord != nil {
+		coord.Poke(ch.Member+" "+what, !ch.Online || ch.Rejoined || (ch.StopChanged && ch.Stopped))
+	}
+	if l != nil {
+		l.Notify()
+	}
 }
 
-// sameConfig says whether the live configuration is the cluster file's.
-func sameConfig(rev liveconfig.Revision, c *config.Config) bool {
-	data, err := config.Encode(c)
-	return err == nil && string(data) == rev.TOML
+// stop waits for the resource manager to stop what runs here (ctx is
+// already done) and for the coordinator and the follower to end, then
+// closes the rest.
+func (s *services) stop() {
+	s.running.Wait()
+	s.undo.run()
 }
 
 func (s *services) pluginLines() []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -12,12 +13,11 @@ import (
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
-// SubjectValidate is where every node answers "would this agent accept these
+// On bus.SubjectValidate every node answers "would this agent accept these
 // parameters here?" with its plugin's validate: `tandem resource create` and
 // `update` ask before they change the live configuration.
-const SubjectValidate = bus.SubjectPrefix + "validate"
 
-// ValidateRequest is the question on SubjectValidate.
+// ValidateRequest is the question on bus.SubjectValidate.
 type ValidateRequest struct {
 	Agent  string            `json:"agent"`
 	Params map[string]string `json:"params,omitempty"`
@@ -37,15 +37,28 @@ type ValidateAnswer struct {
 // longer.
 const validateTimeout = 1500 * time.Millisecond
 
-// serveValidate answers validation requests with sup until ctx ends.
-func (m *Member) serveValidate(ctx context.Context, sup *supervisor.Supervisor) {
-	sub, err := m.conn.NC.Subscribe(SubjectValidate, func(msg *nats.Msg) {
+// serveValidate answers validation requests with sup; the function it
+// returns stops answering and waits for the answers under way.
+func (m *Member) serveValidate(ctx context.Context, sup *supervisor.Supervisor) (stop func(), err error) {
+	var (
+		mu       sync.Mutex
+		stopped  bool
+		underway sync.WaitGroup
+	)
+	sub, err := m.conn.NC.Subscribe(bus.SubjectValidate, func(msg *nats.Msg) {
 		var req ValidateRequest
 		if json.Unmarshal(msg.Data, &req) != nil || req.Agent == "" {
 			return
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		underway.Add(1)
 		// A plugin call may take a while; other requests need not wait.
 		go func() {
+			defer underway.Done()
 			a := ValidateAnswer{Node: m.name, Known: true}
 			if _, _, err := sup.Lookup(req.Agent); err != nil {
 				a.Known, a.Code, a.Message = false, sdk.ErrNotInstalled, err.Error()
@@ -59,13 +72,15 @@ func (m *Member) serveValidate(ctx context.Context, sup *supervisor.Supervisor) 
 		}()
 	})
 	if err != nil {
-		m.log.Warn("not answering validation requests", "err", err)
-		return
+		return nil, err
 	}
-	go func() {
-		<-ctx.Done()
+	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
 		_ = sub.Unsubscribe()
-	}()
+		underway.Wait()
+	}, nil
 }
 
 // AskValidate asks the nodes whether agent accepts params; it returns the
@@ -76,7 +91,7 @@ func AskValidate(conn *bus.Conn, agent string, params map[string]string, expect 
 		return nil, err
 	}
 	var out []ValidateAnswer
-	err = bus.Gather(conn, SubjectValidate, data, expect, timeout, func(b []byte) bool {
+	err = bus.Gather(conn, bus.SubjectValidate, data, expect, timeout, func(b []byte) bool {
 		var a ValidateAnswer
 		if json.Unmarshal(b, &a) != nil || a.Node == "" {
 			return false

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Record is one resource's failures on one node.
@@ -77,8 +77,8 @@ func (s *Store) Add(ctx context.Context, resource, node, op, message string, fat
 			return Record{}, err
 		}
 		r.Count++
-		if fatal || r.Count > int(config.Infinity) {
-			r.Count = int(config.Infinity)
+		if fatal || r.Count > int(cib.Infinity) {
+			r.Count = int(cib.Infinity)
 		}
 		r.Last, r.Op, r.Message = at.UTC(), op, message
 		data, _ := json.Marshal(r)

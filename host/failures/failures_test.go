@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus/bustest"
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 func TestCountListClear(t *testing.T) {
-	c := bustest.Start(t, bustest.Config(t, []string{"solo"}, ""))
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
 	s, err := Open(context.Background(), c.Ready("solo"))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +36,7 @@ func TestCountListClear(t *testing.T) {
 	if err != nil || len(all) != 2 {
 		t.Fatalf("list: %v %v", all, err)
 	}
-	if all[0].Resource != "VIP-10.10.10.23" || all[0].Count != int(config.Infinity) || all[1].Count != 5 || !all[1].Last.Equal(now) {
+	if all[0].Resource != "VIP-10.10.10.23" || all[0].Count != int(cib.Infinity) || all[1].Count != 5 || !all[1].Last.Equal(now) {
 		t.Errorf("records %+v", all)
 	}
 	cleared, err := s.Clear(ctx, "haproxy", "")

@@ -97,7 +97,7 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, kv: kv, log: cfg.Logger.With("component", "lease"),
 		promised: map[string]time.Time{}, creating: map[string]int{}, held: map[string]*Lease{}}
-	m.sub, err = cfg.Conn.NC.Subscribe(promiseSubject(cfg.Node), m.answerPromise)
+	m.sub, err = cfg.Conn.NC.Subscribe(bus.SubjectLeasePromise(cfg.Node), m.answerPromise)
 	if err != nil {
 		return nil, fmt.Errorf("promise subject: %w", err)
 	}
@@ -467,8 +467,6 @@ func (m *Manager) isClosed() bool {
 
 // Promises.
 
-func promiseSubject(node string) string { return bus.SubjectPrefix + "lease.promise." + node }
-
 type promiseRequest struct {
 	Key      string        `json:"key"`
 	From     string        `json:"from"`
@@ -521,7 +519,7 @@ func (m *Manager) askPromises(key string) (time.Time, bool) {
 		go func() {
 			// The deadline counts from sent, so a late answer is as safe as
 			// a quick one; allow a busy peer a quarter of the TTL.
-			msg, err := m.cfg.Conn.NC.Request(promiseSubject(p), data, m.cfg.TTL/4)
+			msg, err := m.cfg.Conn.NC.Request(bus.SubjectLeasePromise(p), data, m.cfg.TTL/4)
 			var r promiseReply
 			ok := err == nil && json.Unmarshal(msg.Data, &r) == nil && r.Granted
 			answers <- answer{p, ok}

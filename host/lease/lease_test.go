@@ -41,7 +41,7 @@ func acquire(t *testing.T, m *Manager, key string) *Lease {
 }
 
 func TestLeaseIsExclusiveRenewedAndReleased(t *testing.T) {
-	c := bustest.Start(t, bustest.Config(t, []string{"holly", "benji"}, "director"))
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
 	hc, bc := c.Ready("holly"), c.Ready("benji")
 	holly := newManager(t, hc, "holly", "benji")
 	benji := newManager(t, bc, "benji", "holly")
@@ -79,7 +79,7 @@ func TestLeaseIsExclusiveRenewedAndReleased(t *testing.T) {
 // A holder that stops renewing (it crashed) fences itself before the other
 // node can take the lease.
 func TestSilentHolderFencesBeforeTakeover(t *testing.T) {
-	c := bustest.Start(t, bustest.Config(t, []string{"holly", "benji"}, "director"))
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
 	hc, bc := c.Ready("holly"), c.Ready("benji")
 	holly := newManager(t, hc, "holly", "benji")
 	benji := newManager(t, bc, "benji", "holly")
@@ -172,7 +172,7 @@ func TestLeaderlessBusKeepsLeaseOnPromises(t *testing.T) {
 // leaves holly and benji connected while the bucket accepts no writes: what
 // a hard-killed bucket leader looks like until a new one is elected.
 func leaderlessSetup(t *testing.T) (c *bustest.Cluster, holly, benji *bus.Conn, others []string) {
-	c = bustest.Start(t, bustest.Config(t, []string{"holly", "benji", "x1", "x2"}, "director"))
+	c = bustest.Start(t, bustest.Topology(t, []string{"holly", "benji", "x1", "x2"}, "director"))
 	c.StopMember("benji")
 	holly = c.Ready("holly")
 	c.StartMember("benji")
@@ -220,7 +220,7 @@ func TestNoPromiseNoLease(t *testing.T) {
 }
 
 func TestPromiseBlocksAcquire(t *testing.T) {
-	c := bustest.Start(t, bustest.Config(t, []string{"solo"}, ""))
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
 	m := newManager(t, c.Ready("solo"), "solo")
 	ok := false
 	bustest.CheckFor(t, 5*time.Second, 50*time.Millisecond, func() error {
@@ -231,7 +231,7 @@ func TestPromiseBlocksAcquire(t *testing.T) {
 		return nil
 	})
 	// solo has no peers, so ask its own answerer directly.
-	msg, err := c.Connect("solo", "t").NC.Request(promiseSubject("solo"), []byte(`{"key":"rsc.x","from":"other","duration":1000000000}`), time.Second)
+	msg, err := c.Connect("solo", "t").NC.Request(bus.SubjectLeasePromise("solo"), []byte(`{"key":"rsc.x","from":"other","duration":1000000000}`), time.Second)
 	if err != nil || string(msg.Data) != `{"granted":true}` {
 		t.Fatalf("promise: %v %s", err, msg.Data)
 	}

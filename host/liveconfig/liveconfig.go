@@ -1,13 +1,16 @@
 // Package liveconfig keeps the cluster's live configuration in the bus: one
-// KV key whose revisions are the configuration's versions. The first member
-// to start seeds it from its cluster.toml; after that, every change is a
-// compare-and-swap on the revision it was made from, so two editors never
-// lose an update: one of them gets ErrConflict and retries on the newer
-// version (Update does that itself).
+// KV key whose revisions are the versions of the cluster model (cib.CIB).
+// The first member to start seeds it from its cluster.toml; after that,
+// every change is a compare-and-swap on the revision it was made from, so
+// two editors never lose an update: one of them gets ErrConflict and retries
+// on the newer version (Update does that itself).
+//
+// Only the model is live. The bootstrap settings (members, addresses,
+// ports, TLS) are each member's own cluster file, read at start
+// (bus.Topology); a change to them needs a restart of the members.
 package liveconfig
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Key is the KV key of the live configuration in bus.BucketConfig.
@@ -25,28 +29,49 @@ const Key = "cluster"
 
 // Revision is one version of the live configuration.
 type Revision struct {
-	Rev     uint64         `json:"rev"`
-	Time    time.Time      `json:"time"`
-	By      string         `json:"by"`      // who made the change (member or cli@host)
-	Summary string         `json:"summary"` // what the change did, for `tandem config history`
-	TOML    string         `json:"toml"`    // the configuration, as cluster.toml text
-	Config  *config.Config `json:"-"`
+	Rev     uint64
+	Time    time.Time
+	By      string // who made the change (member or cli@host)
+	Summary string // what the change did, for `tandem config history`
+	// Format is the format of the stored record (see record).
+	Format int
+	CIB    *cib.CIB // nil only for the zero Revision (none read yet)
 }
+
+// The formats of the stored record.
+const (
+	// FormatTOML (1, or no format field) stored a whole cluster.toml text,
+	// bootstrap settings included, which the members never read back.
+	// Tandem before the split of the model from the bootstrap settings
+	// wrote it; it is still read, so a cluster upgrades in place and its
+	// history stays readable.
+	FormatTOML = 1
+	// FormatCIB (2) stores the cluster model only.
+	FormatCIB = 2
+	// Format is what this build writes.
+	Format = FormatCIB
+)
 
 // record is what is stored under Key.
 type record struct {
+	Format  int       `json:"format,omitempty"`
 	Time    time.Time `json:"time"`
 	By      string    `json:"by"`
 	Summary string    `json:"summary"`
-	TOML    string    `json:"toml"`
+	CIB     *cib.CIB  `json:"cib,omitempty"`  // FormatCIB
+	TOML    string    `json:"toml,omitempty"` // FormatTOML
 }
 
 // ErrNotSeeded means no member has stored a configuration yet.
 var ErrNotSeeded = errors.New("no live configuration yet (a member seeds it from its cluster.toml when it starts)")
 
+// ErrNewerFormat means a revision was written by a newer Tandem.
+var ErrNewerFormat = errors.New("written by a newer tandem")
+
 // Store reads and writes the live configuration.
 type Store struct {
-	kv *bus.KV
+	kv   *bus.KV
+	conn *bus.Conn
 }
 
 // Open opens the store on conn.
@@ -55,37 +80,60 @@ func Open(ctx context.Context, conn *bus.Conn) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{kv: kv}, nil
+	return &Store{kv: kv, conn: conn}, nil
 }
 
 func decode(e jetstream.KeyValueEntry) (Revision, error) {
 	var r record
+	where := fmt.Sprintf("live configuration revision %d", e.Revision())
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return Revision{}, fmt.Errorf("live configuration revision %d: %w", e.Revision(), err)
+		return Revision{}, fmt.Errorf("%s: %w", where, err)
 	}
-	cfg, err := config.Parse(fmt.Sprintf("live configuration (revision %d)", e.Revision()), []byte(r.TOML))
-	if err != nil {
-		return Revision{}, err
+	rev := Revision{Rev: e.Revision(), Time: r.Time, By: r.By, Summary: r.Summary, Format: r.Format}
+	switch r.Format {
+	case 0, FormatTOML:
+		rev.Format = FormatTOML
+		f, err := config.Parse(where, []byte(r.TOML))
+		if err != nil {
+			return Revision{}, err
+		}
+		rev.CIB = f.CIB
+	case FormatCIB:
+		if r.CIB == nil {
+			return Revision{}, fmt.Errorf("%s: no cluster model in it", where)
+		}
+		if ps := r.CIB.Validate(); ps != nil {
+			return Revision{}, fmt.Errorf("%s is not valid: %w", where, ps)
+		}
+		rev.CIB = r.CIB
+	default:
+		return Revision{}, fmt.Errorf("%s is in format %d, %w (this one reads up to %d): upgrade tandem on this host",
+			where, r.Format, ErrNewerFormat, Format)
 	}
-	return Revision{Rev: e.Revision(), Time: r.Time, By: r.By, Summary: r.Summary, TOML: r.TOML, Config: cfg}, nil
+	return rev, nil
 }
 
-func encode(cfg *config.Config, by, summary string) ([]byte, string, error) {
-	if err := config.Validate(cfg); err != nil {
-		return nil, "", err
+func encode(c *cib.CIB, by, summary string) ([]byte, error) {
+	if ps := c.Validate(); ps != nil {
+		return nil, ps
 	}
-	text, err := config.Encode(cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	data, err := json.Marshal(record{Time: time.Now().UTC(), By: by, Summary: summary, TOML: string(text)})
-	return data, string(text), err
+	return json.Marshal(record{Format: Format, Time: time.Now().UTC(), By: by, Summary: summary, CIB: c})
 }
 
-// Seed stores cfg as the first live configuration unless one exists, and
+// Same says whether two models are the same configuration.
+func Same(a, b *cib.CIB) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
+}
+
+// Seed stores c as the first live configuration unless one exists, and
 // returns the current one either way; seeded says whether this call stored it.
-func (s *Store) Seed(ctx context.Context, cfg *config.Config, by string) (rev Revision, seeded bool, err error) {
-	data, _, err := encode(cfg, by, "seeded from cluster.toml")
+func (s *Store) Seed(ctx context.Context, c *cib.CIB, by string) (rev Revision, seeded bool, err error) {
+	data, err := encode(c, by, "seeded from cluster.toml")
 	if err != nil {
 		return Revision{}, false, err
 	}
@@ -110,11 +158,13 @@ func (s *Store) Current(ctx context.Context) (Revision, error) {
 	return decode(e)
 }
 
-// Put stores cfg if the live configuration is still at revision base, and
-// fails with an error matching bus.ErrConflict otherwise. An invalid cfg is
-// refused and nothing is stored.
-func (s *Store) Put(ctx context.Context, cfg *config.Config, base uint64, by, summary string) (Revision, error) {
-	data, text, err := encode(cfg, by, summary)
+// Put stores c if the live configuration is still at revision base, and
+// fails with an error matching bus.ErrConflict otherwise. An invalid model
+// is refused (the error is a cib.Problems) and nothing is stored. A stored
+// change is announced on the bus (bus.ConfigChanged), so that followers
+// need not wait for their watch.
+func (s *Store) Put(ctx context.Context, c *cib.CIB, base uint64, by, summary string) (Revision, error) {
+	data, err := encode(c, by, summary)
 	if err != nil {
 		return Revision{}, err
 	}
@@ -122,15 +172,17 @@ func (s *Store) Put(ctx context.Context, cfg *config.Config, base uint64, by, su
 	if err != nil {
 		return Revision{}, err
 	}
-	return Revision{Rev: rev, By: by, Summary: summary, TOML: text, Config: cfg}, nil
+	r := Revision{Rev: rev, Time: time.Now().UTC(), By: by, Summary: summary, Format: Format, CIB: c}
+	_ = s.conn.Publish(bus.ConfigChanged{Revision: r.Rev, By: r.By, Summary: r.Summary})
+	return r, nil
 }
 
 // Update applies change to the current configuration and stores the result,
 // retrying on a newer version when another editor got there first (at most
-// attempts times). change must not keep the config it is given. It returns
-// the new revision; if change leaves the configuration as it was, nothing is
-// stored and the current revision is returned.
-func (s *Store) Update(ctx context.Context, by string, change func(*config.Config) (summary string, err error)) (Revision, error) {
+// attempts times). change must not keep the model it is given. It returns
+// the new revision; if change leaves the model as it was, nothing is stored
+// and the current revision is returned.
+func (s *Store) Update(ctx context.Context, by string, change func(*cib.CIB) (summary string, err error)) (Revision, error) {
 	const attempts = 10
 	var lastErr error
 	for i := range attempts {
@@ -146,14 +198,18 @@ func (s *Store) Update(ctx context.Context, by string, change func(*config.Confi
 		if err != nil {
 			return Revision{}, err
 		}
-		summary, err := change(cur.Config)
+		before, err := json.Marshal(cur.CIB)
 		if err != nil {
 			return Revision{}, err
 		}
-		if text, err := config.Encode(cur.Config); err == nil && bytes.Equal(text, []byte(cur.TOML)) {
+		summary, err := change(cur.CIB)
+		if err != nil {
+			return Revision{}, err
+		}
+		if after, err := json.Marshal(cur.CIB); err == nil && string(after) == string(before) {
 			return cur, nil
 		}
-		rev, err := s.Put(ctx, cur.Config, cur.Rev, by, summary)
+		rev, err := s.Put(ctx, cur.CIB, cur.Rev, by, summary)
 		if err == nil {
 			return rev, nil
 		}
@@ -197,8 +253,8 @@ func (s *Store) Rollback(ctx context.Context, rev uint64, by string) (Revision, 
 	}
 	for _, r := range hist {
 		if r.Rev == rev {
-			return s.Update(ctx, by, func(c *config.Config) (string, error) {
-				*c = *r.Config
+			return s.Update(ctx, by, func(c *cib.CIB) (string, error) {
+				*c = *r.CIB
 				return fmt.Sprintf("rollback to revision %d", rev), nil
 			})
 		}
@@ -208,34 +264,4 @@ func (s *Store) Rollback(ctx context.Context, rev uint64, by string) (Revision, 
 		kept = append(kept, r.Rev)
 	}
 	return Revision{}, fmt.Errorf("revision %d is not kept (kept: %v); see `tandem config history`", rev, kept)
-}
-
-// Watch calls fn with the current configuration and then with every new
-// revision until ctx ends. Invalid revisions (never written by Put) are
-// skipped.
-func (s *Store) Watch(ctx context.Context, fn func(Revision)) error {
-	w, err := s.kv.Raw().Watch(ctx, Key)
-	if err != nil {
-		return fmt.Errorf("watching the live configuration: %w", err)
-	}
-	go func() {
-		defer w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil || e.Operation() != jetstream.KeyValuePut {
-					continue
-				}
-				if r, err := decode(e); err == nil {
-					fn(r)
-				}
-			}
-		}
-	}()
-	return nil
 }

@@ -2,44 +2,48 @@ package liveconfig
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
-func open(t *testing.T) (*Store, *config.Config) {
+func open(t *testing.T) (*Store, *cib.CIB) {
 	t.Helper()
-	c := bustest.Start(t, bustest.Config(t, []string{"solo"}, ""))
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
 	conn := c.Ready("solo")
 	s, err := Open(context.Background(), conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load("../../e2e/cluster.toml")
+	f, err := config.Load("../../e2e/cluster.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, cfg
+	return s, f.CIB
 }
 
 func TestSeedOnceAndConcurrentEditorsLoseNothing(t *testing.T) {
-	s, cfg := open(t)
+	s, model := open(t)
 	ctx := context.Background()
 	if _, err := s.Current(ctx); !errors.Is(err, ErrNotSeeded) {
-		t.Fatalf("before seeding: %v", err)
+		t.Fatalf("before seeding: got %v, want ErrNotSeeded", err)
 	}
-	r1, seeded, err := s.Seed(ctx, cfg, "holly")
-	if err != nil || !seeded || len(r1.Config.Resources) != 3 {
-		t.Fatalf("seed: %v %v", seeded, err)
+	r1, seeded, err := s.Seed(ctx, model, "holly")
+	if err != nil || !seeded || len(r1.CIB.Resources) != 3 || r1.Format != Format {
+		t.Fatalf("seed: seeded %v, err %v, %+v; want seeded, 3 resources, format %d", seeded, err, r1, Format)
 	}
-	if _, seeded, err := s.Seed(ctx, cfg, "benji"); err != nil || seeded {
-		t.Fatalf("second seed: %v %v", seeded, err)
+	if _, seeded, err := s.Seed(ctx, model, "benji"); err != nil || seeded {
+		t.Fatalf("second seed: seeded %v, err %v; want not seeded", seeded, err)
 	}
 
 	// Two editors add ten location constraints each, concurrently.
@@ -49,8 +53,8 @@ func TestSeedOnceAndConcurrentEditorsLoseNothing(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 10 {
-				_, err := s.Update(ctx, editor, func(c *config.Config) (string, error) {
-					l := config.Location{Rsc: "VIP-198.18.0.23", Node: "holly", Score: config.Score(i + 1)}
+				_, err := s.Update(ctx, editor, func(c *cib.CIB) (string, error) {
+					l := cib.Location{Rsc: "VIP-198.18.0.23", Node: "holly", Score: cib.Score(i + 1)}
 					l.ID = fmt.Sprintf("loc-%s-%d", editor, i)
 					c.Locations = append(c.Locations, l)
 					return "add " + l.ID, nil
@@ -66,60 +70,177 @@ func TestSeedOnceAndConcurrentEditorsLoseNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(cur.Config.Locations); n != 20 {
-		t.Fatalf("%d locations after 20 concurrent additions", n)
+	if n := len(cur.CIB.Locations); n != 20 {
+		t.Fatalf("%d locations after 20 concurrent additions, want 20", n)
 	}
 	hist, err := s.History(ctx)
 	if err != nil || len(hist) != 21 {
-		t.Fatalf("history: %d entries, %v", len(hist), err)
+		t.Fatalf("history: %d entries (err %v), want 21", len(hist), err)
 	}
 
 	// A stale base is a conflict, and nothing changes.
-	if _, err := s.Put(ctx, r1.Config, r1.Rev, "stale", "stale edit"); !errors.Is(err, bus.ErrConflict) {
-		t.Fatalf("stale put: %v", err)
+	if _, err := s.Put(ctx, r1.CIB, r1.Rev, "stale", "stale edit"); !errors.Is(err, bus.ErrConflict) {
+		t.Fatalf("stale put: got %v, want ErrConflict", err)
 	}
-	// An invalid configuration is refused, and nothing changes.
-	_, err = s.Update(ctx, "x", func(c *config.Config) (string, error) {
-		c.Orders = append(c.Orders, config.Order{ID: "bad", First: "nope", Then: "haproxy-clone", FirstAction: "start", ThenAction: "start", Kind: config.Mandatory})
+	// An invalid model is refused, and nothing changes.
+	_, err = s.Update(ctx, "x", func(c *cib.CIB) (string, error) {
+		c.Orders = append(c.Orders, cib.Order{ID: "bad", First: "nope", Then: "haproxy-clone", FirstAction: "start", ThenAction: "start", Kind: cib.Mandatory})
 		return "bad", nil
 	})
-	if err == nil || !strings.Contains(err.Error(), `no resource or clone "nope"`) {
-		t.Fatalf("invalid update: %v", err)
+	var ps cib.Problems
+	if !errors.As(err, &ps) || !strings.Contains(err.Error(), `no resource or clone "nope"`) {
+		t.Fatalf("invalid update: got %v, want cib.Problems naming \"nope\"", err)
 	}
 	if again, _ := s.Current(ctx); again.Rev != cur.Rev {
-		t.Fatalf("a refused update changed the revision")
+		t.Fatalf("a refused update changed the revision from %d to %d", cur.Rev, again.Rev)
+	}
+	// An edit that changes nothing stores nothing.
+	same, err := s.Update(ctx, "x", func(c *cib.CIB) (string, error) { return "nothing", nil })
+	if err != nil || same.Rev != cur.Rev {
+		t.Fatalf("empty edit: revision %d (err %v), want %d", same.Rev, err, cur.Rev)
 	}
 
 	// Rollback to the seed.
 	rb, err := s.Rollback(ctx, r1.Rev, "admin")
-	if err != nil || len(rb.Config.Locations) != 0 || rb.Rev <= cur.Rev {
-		t.Fatalf("rollback: %+v %v", rb, err)
+	if err != nil || len(rb.CIB.Locations) != 0 || rb.Rev <= cur.Rev {
+		t.Fatalf("rollback: %+v, err %v; want no locations at a new revision", rb, err)
 	}
 	if _, err := s.Rollback(ctx, 999, "admin"); err == nil || !strings.Contains(err.Error(), "is not kept") {
-		t.Fatalf("rollback to unknown revision: %v", err)
+		t.Fatalf("rollback to unknown revision: got %v, want \"is not kept\"", err)
 	}
 }
 
-func TestWatchSeesChanges(t *testing.T) {
-	s, cfg := open(t)
+// A cluster whose live configuration was written by the Tandem before the
+// model was split from the bootstrap settings (a whole cluster.toml in each
+// record) is read as it is: the current revision, the history and a
+// rollback to an old revision work, and the first edit writes the new
+// format.
+func TestReadsTheTOMLFormat(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	text, err := os.ReadFile("../../e2e/cluster.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := func(toml, summary string) []byte {
+		// What the old build stored: no format field, the file as TOML.
+		data, err := json.Marshal(map[string]any{"time": time.Now().UTC(), "by": "holly", "summary": summary, "toml": toml})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	rev1, err := s.kv.Create(ctx, Key, old(string(text), "seeded from cluster.toml"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(text), "[defaults]", "[properties]\nmaintenance-mode = true\n\n[defaults]", 1)
+	rev2, err := s.kv.Update(ctx, Key, old(edited, "property set maintenance-mode=true"), rev1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Rev != rev2 || cur.Format != FormatTOML || !cur.CIB.Properties.MaintenanceMode || len(cur.CIB.Resources) != 3 || cur.By != "holly" {
+		t.Fatalf("current: %+v; want revision %d in format %d with maintenance-mode and 3 resources", cur, rev2, FormatTOML)
+	}
+	next, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		c.Properties.MaintenanceMode = false
+		return "property set maintenance-mode=false", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.kv.Get(ctx, Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["format"] != float64(FormatCIB) || rec["toml"] != nil || rec["cib"] == nil {
+		t.Errorf("the first edit wrote %s; want format %d with the model and no TOML", e.Value(), FormatCIB)
+	}
+	hist, err := s.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 3 || hist[0].Format != FormatTOML || hist[1].Format != FormatTOML || hist[2].Format != FormatCIB || hist[2].Rev != next.Rev {
+		t.Fatalf("history: %+v; want two revisions in format 1, then %d in format 2", hist, next.Rev)
+	}
+	if !Same(hist[0].CIB, next.CIB) {
+		t.Errorf("revision %d (seeded) and %d (maintenance-mode back to false) should be the same model", hist[0].Rev, next.Rev)
+	}
+	rb, err := s.Rollback(ctx, rev2, "admin")
+	if err != nil || !rb.CIB.Properties.MaintenanceMode || rb.Format != FormatCIB {
+		t.Fatalf("rollback to the old-format revision %d: %+v, err %v", rev2, rb, err)
+	}
+
+	// A record of a newer format is refused with what to do.
+	newer, _ := json.Marshal(map[string]any{"format": Format + 1, "time": time.Now().UTC(), "by": "future"})
+	if _, err := s.kv.Update(ctx, Key, newer, rb.Rev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Current(ctx); !errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), "upgrade tandem") {
+		t.Errorf("newer format: got %v, want ErrNewerFormat saying to upgrade", err)
+	}
+}
+
+// The follower sees the changes in order, never one twice, and ends with the
+// newest, whether the watch, the announcement or the poll brings it.
+func TestFollowSeesChanges(t *testing.T) {
+	s, model := open(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, _, err := s.Seed(ctx, cfg, "holly"); err != nil {
+	first, _, err := s.Seed(ctx, model, "holly")
+	if err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan Revision, 10)
-	if err := s.Watch(ctx, func(r Revision) { got <- r }); err != nil {
-		t.Fatal(err)
+	done := s.Follow(ctx, first.Rev, func(r Revision) { got <- r }, bustest.Logger())
+	var want []uint64
+	for i := range 3 {
+		r, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+			c.Properties.MaintenanceMode = i%2 == 0
+			return fmt.Sprintf("edit %d", i), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r.Rev)
 	}
-	first := <-got
-	if _, err := s.Update(ctx, "cli", func(c *config.Config) (string, error) {
-		c.Properties.MaintenanceMode = true
-		return "maintenance-mode=true", nil
-	}); err != nil {
-		t.Fatal(err)
+	last := first.Rev
+	for last != want[len(want)-1] {
+		select {
+		case r := <-got:
+			if r.Rev <= last {
+				t.Fatalf("revision %d applied after %d", r.Rev, last)
+			}
+			i := -1
+			for k, rev := range want {
+				if rev == r.Rev {
+					i = k
+				}
+			}
+			if i < 0 || r.Summary != fmt.Sprintf("edit %d", i) || r.CIB.Properties.MaintenanceMode != (i%2 == 0) {
+				t.Fatalf("got revision %d (%q), want one of %v with its own content", r.Rev, r.Summary, want)
+			}
+			last = r.Rev
+		case <-time.After(2 * PollInterval):
+			t.Fatalf("newest revision %d not seen (last %d)", want[len(want)-1], last)
+		}
 	}
-	next := <-got
-	if next.Rev <= first.Rev || !next.Config.Properties.MaintenanceMode || next.Summary != "maintenance-mode=true" {
-		t.Fatalf("watch: %+v", next)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower did not stop with its context")
+	}
+	select {
+	case r := <-got:
+		t.Errorf("revision %d applied twice or after the last change", r.Rev)
+	default:
 	}
 }

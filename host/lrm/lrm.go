@@ -33,7 +33,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/executor"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/lease"
@@ -41,6 +40,7 @@ import (
 	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/policies"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Runner runs agent operations and holds (the supervisor).
@@ -67,8 +67,11 @@ type Config struct {
 	Runner      Runner
 	Leases      Leases
 	Failures    Failures
-	// Live returns the current live configuration (Config nil: none yet).
+	// Live returns the current live configuration (CIB nil: none yet).
 	Live func() liveconfig.Revision
+	// Topology is who the members are and where they are reached: agents
+	// see the nodes' addresses (haproxy's backends).
+	Topology *bus.Topology
 	// Online lists the members online now.
 	Online func() []string
 	Logger *slog.Logger
@@ -86,10 +89,10 @@ const DefaultTimeout = 20 * time.Second
 
 // entry is one resource on this node.
 type entry struct {
-	def      config.Resource // the definition it was last acted on with
-	clone    string          // clone id, "" for a primitive
-	instance int             // instance label (0 for a primitive)
-	state    string          // bus.State*
+	def      cib.Resource // the definition it was last acted on with
+	clone    string       // clone id, "" for a primitive
+	instance int          // instance label (0 for a primitive)
+	state    string       // bus.State*
 	since    time.Time
 	message  string
 	lease    *lease.Lease // held while a singleton may be active here
@@ -127,8 +130,8 @@ type LRM struct {
 
 // New makes an LRM; Run starts it.
 func New(cfg Config) (*LRM, error) {
-	if cfg.Conn == nil || cfg.Node == "" || cfg.Runner == nil || cfg.Leases == nil || cfg.Failures == nil || cfg.Live == nil || cfg.Online == nil {
-		return nil, errors.New("lrm: Conn, Node, Runner, Leases, Failures, Live and Online are required")
+	if cfg.Conn == nil || cfg.Node == "" || cfg.Runner == nil || cfg.Leases == nil || cfg.Failures == nil || cfg.Live == nil || cfg.Topology == nil || cfg.Online == nil {
+		return nil, errors.New("lrm: Conn, Node, Runner, Leases, Failures, Live, Topology and Online are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -199,22 +202,22 @@ func (l *LRM) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
 		subs = append(subs, s)
 		return nil
 	}
-	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectPrefix+"transition", func(t bus.TransitionEvent, _ bus.Envelope) {
+	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectTransition, func(t bus.TransitionEvent, _ bus.Envelope) {
 		l.onTransition(ctx, t)
 	})); err != nil {
 		return nil, err
 	}
-	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectPrefix+"transition", func(a bus.TransitionAbort, _ bus.Envelope) {
+	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectTransition, func(a bus.TransitionAbort, _ bus.Envelope) {
 		l.onAbort(a)
 	})); err != nil {
 		return nil, err
 	}
-	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectPrefix+"action.*", func(r bus.ActionResult, _ bus.Envelope) {
+	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectActions, func(r bus.ActionResult, _ bus.Envelope) {
 		l.board.Record(r)
 	})); err != nil {
 		return nil, err
 	}
-	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectPrefix+"state.*", func(r bus.NodeResources, _ bus.Envelope) {
+	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectStates, func(r bus.NodeResources, _ bus.Envelope) {
 		l.mu.Lock()
 		prev, ok := l.reports[r.Node]
 		if !ok || prev.Incarnation != r.Incarnation || r.Seq >= prev.Seq {
@@ -259,14 +262,14 @@ func (l *LRM) Notify() {
 // resources are probed, definitions of stopped ones updated.
 func (l *LRM) ConfigChanged() {
 	live := l.cfg.Live()
-	if live.Config == nil {
+	if live.CIB == nil {
 		return
 	}
-	var toProbe []config.Resource
+	var toProbe []cib.Resource
 	l.mu.Lock()
 	l.configRev = live.Rev
 	configured := map[string]bool{}
-	for _, r := range live.Config.Resources {
+	for _, r := range live.CIB.Resources {
 		configured[r.ID] = true
 		if e, ok := l.entries[r.ID]; ok && (e.state == bus.StateStopped || e.state == bus.StateUnknown) {
 			e.def = r
@@ -307,7 +310,7 @@ func (l *LRM) ConfigChanged() {
 
 // probe runs a one-off monitor of each resource, all in parallel, and
 // records what they found.
-func (l *LRM) probe(rs []config.Resource) {
+func (l *LRM) probe(rs []cib.Resource) {
 	t := executor.Transition{ID: fmt.Sprintf("probe-%s-%d", l.cfg.Node, time.Now().UnixNano())}
 	for _, r := range rs {
 		l.mu.Lock()
@@ -340,7 +343,7 @@ func (l *LRM) probe(rs []config.Resource) {
 	l.changed()
 }
 
-func (l *LRM) newEntry(r config.Resource, idx int) *entry {
+func (l *LRM) newEntry(r cib.Resource, idx int) *entry {
 	e := &entry{def: r, instance: max(idx, 0), state: bus.StateUnknown, since: time.Now()}
 	if r.Clone != nil {
 		e.clone = r.Clone.ID
@@ -349,7 +352,7 @@ func (l *LRM) newEntry(r config.Resource, idx int) *entry {
 }
 
 // action builds an executor action for resource r on this node.
-func (l *LRM) action(r config.Resource, id, op string, idx int) executor.Action {
+func (l *LRM) action(r cib.Resource, id, op string, idx int) executor.Action {
 	a := executor.Action{ID: id, Resource: r.ID, CloneIndex: -1, Node: l.cfg.Node, Agent: r.Agent, Op: op,
 		Params: r.Params, Timeout: opTimeout(r, op)}
 	if r.Clone != nil {
@@ -359,7 +362,7 @@ func (l *LRM) action(r config.Resource, id, op string, idx int) executor.Action 
 }
 
 // opTimeout is the configured timeout of op (a probe uses the monitor's).
-func opTimeout(r config.Resource, op string) time.Duration {
+func opTimeout(r cib.Resource, op string) time.Duration {
 	name := op
 	if op == bus.OpProbe {
 		name = bus.OpMonitor
@@ -389,7 +392,7 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 			if a.Node == l.cfg.Node {
 				l.log.Error("transition names a resource this node does not know", "id", ev.ID, "resource", a.Resource)
 			}
-			def = config.Resource{ID: a.Resource}
+			def = cib.Resource{ID: a.Resource}
 		}
 		idx := -1
 		if a.Clone != "" {
@@ -471,9 +474,9 @@ func (l *LRM) waitConfig(ctx context.Context, rev uint64) liveconfig.Revision {
 // definition finds a resource's definition: the live configuration's, or
 // the one it was last acted on with (a resource no longer configured is
 // stopped with what it was started with).
-func (l *LRM) definition(live liveconfig.Revision, id string) (config.Resource, bool) {
-	if live.Config != nil {
-		if r, isClone := live.Config.Resource(id); r != nil && !isClone {
+func (l *LRM) definition(live liveconfig.Revision, id string) (cib.Resource, bool) {
+	if live.CIB != nil {
+		if r, isClone := live.CIB.Resource(id); r != nil && !isClone {
 			return *r, true
 		}
 	}
@@ -482,7 +485,7 @@ func (l *LRM) definition(live liveconfig.Revision, id string) (config.Resource, 
 	if e, ok := l.entries[id]; ok && e.def.Agent != "" {
 		return e.def, true
 	}
-	return config.Resource{}, false
+	return cib.Resource{}, false
 }
 
 // Publish is the executor's and monitors' publisher: results change the
@@ -624,10 +627,10 @@ func (l *LRM) Report() bus.NodeResources {
 func (l *LRM) reportLocked() bus.NodeResources {
 	r := bus.NodeResources{Node: l.cfg.Node, Incarnation: l.cfg.Incarnation, Seq: l.seq, ConfigRev: l.configRev, Probed: true}
 	live := l.cfg.Live()
-	if live.Config == nil {
+	if live.CIB == nil {
 		r.Probed = false
 	} else {
-		for _, rs := range live.Config.Resources {
+		for _, rs := range live.CIB.Resources {
 			if !l.probed[rs.ID] {
 				r.Probed = false
 			}
@@ -689,17 +692,14 @@ func (l *LRM) monitorSpecs() []executor.MonitorSpec {
 
 // View is what this node knows of the cluster, for agents.
 func (l *LRM) View() *sdk.ClusterView {
-	live := l.cfg.Live()
 	online := map[string]bool{}
 	for _, n := range l.cfg.Online() {
 		online[n] = true
 	}
 	online[l.cfg.Node] = true
 	v := &sdk.ClusterView{Active: map[string][]string{}}
-	if live.Config != nil {
-		for _, n := range live.Config.Nodes {
-			v.Nodes = append(v.Nodes, sdk.NodeView{Name: n.Name, Address: n.Address, Online: online[n.Name]})
-		}
+	for _, n := range l.cfg.Topology.Nodes() {
+		v.Nodes = append(v.Nodes, sdk.NodeView{Name: n.Name, Address: n.Address, Online: online[n.Name]})
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -741,7 +741,7 @@ func (l *LRM) notifyLoop(ctx context.Context) {
 		}
 		l.notified = string(key)
 		type target struct {
-			def      config.Resource
+			def      cib.Resource
 			instance int
 		}
 		var ts []target

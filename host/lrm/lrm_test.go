@@ -112,7 +112,7 @@ type testNode struct {
 	done   chan struct{}
 }
 
-func startNode(t *testing.T, c *bustest.Cluster, w *world, cfg *config.Config, name string) *testNode {
+func startNode(t *testing.T, c *bustest.Cluster, w *world, cfg *config.File, name string) *testNode {
 	t.Helper()
 	conn := c.Ready(name)
 	var lm *lease.Manager
@@ -131,9 +131,9 @@ func startNode(t *testing.T, c *bustest.Cluster, w *world, cfg *config.Config, n
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev := liveconfig.Revision{Rev: 1, Config: cfg}
+	rev := liveconfig.Revision{Rev: 1, CIB: cfg.CIB}
 	l, err := New(Config{Conn: conn, Node: name, Incarnation: "test", Runner: nodeRunner{w, name}, Leases: lm, Failures: fs,
-		Live: func() liveconfig.Revision { return rev }, Online: func() []string { return []string{"holly", "benji"} },
+		Live: func() liveconfig.Revision { return rev }, Topology: c.Topology, Online: func() []string { return []string{"holly", "benji"} },
 		Logger: bustest.Logger().With("node", name), LeaseWait: time.Second, MonitorJitter: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func run(t *testing.T, conn *bus.Conn, id string, op policies.Op, node string) b
 		t.Fatal(err)
 	}
 	results := make(chan bus.ActionResult, 4)
-	sub, err := bus.Subscribe(conn, bus.SubjectPrefix+"action.*", func(r bus.ActionResult, _ bus.Envelope) {
+	sub, err := bus.Subscribe(conn, bus.SubjectActions, func(r bus.ActionResult, _ bus.Envelope) {
 		if r.Transition == id {
 			results <- r
 		}
@@ -203,7 +203,7 @@ func setup(t *testing.T) (*bustest.Cluster, *world, *testNode, *testNode, *bus.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := bustest.Start(t, bustest.Config(t, []string{"holly", "benji"}, "director"))
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
 	w := newWorld()
 	holly := startNode(t, c, w, cfg, "holly")
 	benji := startNode(t, c, w, cfg, "benji")
@@ -287,7 +287,7 @@ func TestProbeStopsUnleasedSingletonAndMonitorCountsFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := bustest.Start(t, bustest.Config(t, []string{"holly", "benji"}, "director"))
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
 	w := newWorld()
 	holly := startNode(t, c, w, cfg, "holly")
 	conn := c.Connect("director", "test")

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // runner sits between the executor (and monitors) and the supervisor: it
@@ -71,17 +71,17 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 }
 
 // definitionLocked is definition for callers holding l.mu.
-func (l *LRM) definitionLocked(id string) (d config.Resource, ok bool) {
+func (l *LRM) definitionLocked(id string) (d cib.Resource, ok bool) {
 	live := l.cfg.Live()
-	if live.Config != nil {
-		if r, isClone := live.Config.Resource(id); r != nil && !isClone {
+	if live.CIB != nil {
+		if r, isClone := live.CIB.Resource(id); r != nil && !isClone {
 			return *r, true
 		}
 	}
 	if e, ok := l.entries[id]; ok && e.def.Agent != "" {
 		return e.def, true
 	}
-	return config.Resource{}, false
+	return cib.Resource{}, false
 }
 
 func (l *LRM) setBusy(key, what string) {

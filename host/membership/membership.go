@@ -62,7 +62,7 @@ func New(conn *bus.Conn, deadAfter time.Duration, onChange func(Change)) (*Track
 	}
 	t := &Tracker{deadAfter: deadAfter, now: time.Now, onChange: onChange, members: map[string]*member{}, stop: make(chan struct{})}
 	events := make(chan bus.Heartbeat, 256)
-	sub, err := bus.Subscribe(conn, bus.SubjectPrefix+"heartbeat.*", func(h bus.Heartbeat, _ bus.Envelope) {
+	sub, err := bus.Subscribe(conn, bus.SubjectHeartbeats, func(h bus.Heartbeat, _ bus.Envelope) {
 		select {
 		case events <- h:
 		default: // a burst: the next heartbeat will do

@@ -11,7 +11,7 @@ import (
 )
 
 func TestJoinLeaveRejoin(t *testing.T) {
-	c := bustest.Start(t, bustest.Config(t, []string{"solo"}, ""))
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
 	conn := c.Connect("solo", "test")
 	var mu sync.Mutex
 	var changes []Change
@@ -80,7 +80,7 @@ func TestJoinLeaveRejoin(t *testing.T) {
 // A heartbeat's stopped flag (`tandem cluster stop`) is tracked and its
 // changes are reported, without a rejoin.
 func TestStoppedFlag(t *testing.T) {
-	c := bustest.Start(t, bustest.Config(t, []string{"solo"}, ""))
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
 	conn := c.Connect("solo", "test")
 	changes := make(chan Change, 16)
 	tr, err := New(conn, 5*time.Second, func(ch Change) { changes <- ch })

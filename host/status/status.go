@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Report is the cluster as seen from one vantage point.
@@ -72,7 +72,7 @@ type Failure struct {
 // AddResources fills the resource list from the nodes' reports (reports of
 // members not online in r are ignored: what an offline node ran is not
 // running for the cluster).
-func AddResources(r *Report, cfg *config.Config, reports []bus.NodeResources) {
+func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 	online := map[string]bool{}
 	for _, n := range r.Nodes {
 		online[n.Name] = n.Online
@@ -113,7 +113,7 @@ func AddResources(r *Report, cfg *config.Config, reports []bus.NodeResources) {
 		if rc.Clone != nil {
 			res.Clone = rc.Clone.ID
 		}
-		res.Stopped = cfg.Effective(&rc).TargetRole == config.RoleStopped
+		res.Stopped = cfg.Effective(&rc).TargetRole == cib.RoleStopped
 		r.ResourceList = append(r.ResourceList, res)
 	}
 	r.Resources = len(cfg.Resources)
@@ -147,10 +147,10 @@ type Member struct {
 // Stack names what Tandem runs on, as pcs names corosync.
 const Stack = "tandem (embedded NATS, JetStream KV)"
 
-// Build turns the members' answers into a report.
-func Build(cfg *config.Config, answers []bus.MemberStatus, now time.Time) Report {
-	r := Report{Cluster: cfg.Cluster.Name, Stack: Stack, LastUpdated: now, Voters: len(cfg.Members()),
-		Resources: len(cfg.Resources)}
+// Build turns the members' answers into a report on the members of top;
+// resources is how many resources are configured (AddResources lists them).
+func Build(top *bus.Topology, resources int, answers []bus.MemberStatus, now time.Time) Report {
+	r := Report{Cluster: top.Cluster, Stack: Stack, LastUpdated: now, Voters: len(top.Members), Resources: resources}
 	byName := map[string]bus.MemberStatus{}
 	for _, a := range answers {
 		byName[a.Name] = a
@@ -164,12 +164,12 @@ func Build(cfg *config.Config, answers []bus.MemberStatus, now time.Time) Report
 		}
 		return m
 	}
-	for _, n := range cfg.Nodes {
+	for _, n := range top.Nodes() {
 		r.Nodes = append(r.Nodes, member(n.Name))
 	}
-	if cfg.Witness != nil {
-		w := member(cfg.Witness.Name)
-		r.Witness = &w
+	if w := top.Witness(); w != nil {
+		wm := member(w.Name)
+		r.Witness = &wm
 	}
 	// A partition has quorum when it holds a strict majority of voters:
 	// the same rule the bus's Raft groups follow.
@@ -243,11 +243,11 @@ func WriteText(w io.Writer, r Report) {
 		fmt.Fprintln(w, "Failed Resource Actions:")
 		for _, f := range r.Failures {
 			count := fmt.Sprint(f.Count)
-			if f.Count >= int(config.Infinity) {
+			if f.Count >= int(cib.Infinity) {
 				count = "INFINITY"
 			}
 			fmt.Fprintf(w, "  * %s %s on %s: fail-count=%s, last-failure='%s': %s\n", f.Resource, f.Op, f.Node, count,
-				f.Last.Local().Format("Mon Jan 2 15:04:05 2006"), f.Message)
+				f.Last.In(r.LastUpdated.Location()).Format("Mon Jan 2 15:04:05 2006"), f.Message)
 		}
 	}
 	fmt.Fprintln(w)

@@ -29,12 +29,13 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestRenderStates(t *testing.T) {
-	cfg, err := config.Load("../../cluster.toml")
+	f, err := config.Load("../../cluster.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2016, 7, 18, 1, 6, 1, 0, time.UTC)
-	time.Local = time.UTC // failure times are shown in local time
+	// Failure times are shown in the report's time zone (the local one,
+	// where the CLI makes it): UTC here.
 	plugin := func(name, state string) bus.DaemonStatus {
 		return bus.DaemonStatus{Name: "plugin " + name, State: name + ": " + state}
 	}
@@ -90,11 +91,11 @@ func TestRenderStates(t *testing.T) {
 			&LiveConfig{Revision: 7, File: "/etc/tandem/cluster.toml", DiffersFromFile: true}},
 		{"alone.txt", []bus.MemberStatus{up("holly", false)}, nil, nil, false, nil},
 	} {
-		r := Build(cfg, tc.answers, now)
+		r := Build(f.Topology, len(f.CIB.Resources), tc.answers, now)
 		r.Live = tc.live
 		if tc.reports != nil {
 			r.Coordinator = "holly"
-			AddResources(&r, cfg, tc.reports)
+			AddResources(&r, f.CIB, tc.reports)
 			r.Failures = tc.failures
 		}
 		if r.Quorum != tc.quorum {

@@ -187,13 +187,13 @@ func (b *bench) settled() error {
 	if err != nil {
 		return err
 	}
-	conn, err := bus.Connect(bus.ConnectOptions{Config: b.l.Config(), Secret: secret, Name: "failover-bench"})
+	conn, err := bus.Connect(bus.ConnectOptions{Topology: b.l.Config().Topology, Secret: secret, Name: "failover-bench"})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	witness := ""
-	if w := b.l.Config().Witness; w != nil {
+	if w := b.l.Config().Topology.Witness(); w != nil {
 		witness = w.Name
 	}
 	const stable = 2 * time.Second

@@ -1,0 +1,80 @@
+package bus
+
+// Every subject Tandem uses, all under "tandem." (subscribe to SubjectAll
+// for everything). Events (events.go) are published on them; requests are
+// answered on them.
+//
+//	tandem.heartbeat.<node>            Heartbeat         every member, every HeartbeatInterval
+//	tandem.action.<node>               ActionResult      each start/stop/probe a host ran
+//	tandem.monitor.<node>.<resource>   MonitorResult     each recurring monitor result
+//	tandem.transition                  TransitionEvent   the coordinator's new plan
+//	tandem.transition                  TransitionAbort   stop starting actions of a plan
+//	tandem.state.<node>                NodeResources     what a node runs, on every change
+//	tandem.state.request               (request)         every node answers with its NodeResources
+//	tandem.config                      ConfigChanged     the live configuration changed
+//	tandem.node.<node>                 NodeEvent         a member joined, left, was fenced
+//	tandem.log.<node>                  LogEvent          notable host messages for `tandem events`
+//	tandem.refresh                     Refresh           plan again now (after a cleanup)
+//	tandem.ping                        (request)         every member answers with its MemberStatus
+//	tandem.control.<node>              (request)         `tandem cluster start|stop` asks the node
+//	tandem.validate                    (request)         every node's plugins validate an agent's parameters
+//	tandem.lease.promise.<node>        (request)         a lease holder asks node not to take its leases for a while
+const (
+	SubjectPrefix = "tandem."
+	SubjectAll    = SubjectPrefix + ">"
+
+	SubjectHeartbeats   = SubjectPrefix + "heartbeat.*" // every member's Heartbeat
+	SubjectActions      = SubjectPrefix + "action.*"    // every node's ActionResult
+	SubjectTransition   = SubjectPrefix + "transition"  // TransitionEvent and TransitionAbort
+	SubjectStates       = SubjectPrefix + "state.*"     // every node's NodeResources (and the requests)
+	SubjectStateRequest = SubjectPrefix + "state.request"
+
+	SubjectConfigChanged = SubjectPrefix + "config"
+	SubjectRefresh       = SubjectPrefix + "refresh"
+	SubjectPing          = SubjectPrefix + "ping"
+	SubjectValidate      = SubjectPrefix + "validate"
+)
+
+// SubjectHeartbeat is where member publishes its heartbeats.
+func SubjectHeartbeat(member string) string {
+	return SubjectPrefix + "heartbeat." + SubjectToken(member)
+}
+
+// SubjectAction is where node reports the actions it ran.
+func SubjectAction(node string) string { return SubjectPrefix + "action." + SubjectToken(node) }
+
+// SubjectMonitor is where node reports the monitors of resource.
+func SubjectMonitor(node, resource string) string {
+	return SubjectPrefix + "monitor." + SubjectToken(node) + "." + SubjectToken(resource)
+}
+
+// SubjectState is where node publishes what it runs.
+func SubjectState(node string) string { return SubjectPrefix + "state." + SubjectToken(node) }
+
+// SubjectNode carries the NodeEvents about node.
+func SubjectNode(node string) string { return SubjectPrefix + "node." + SubjectToken(node) }
+
+// SubjectLog carries node's LogEvents.
+func SubjectLog(node string) string { return SubjectPrefix + "log." + SubjectToken(node) }
+
+// SubjectControl is where node's daemon answers control requests.
+func SubjectControl(node string) string { return SubjectPrefix + "control." + SubjectToken(node) }
+
+// SubjectLeasePromise is where node answers requests for lease promises.
+func SubjectLeasePromise(node string) string {
+	return SubjectPrefix + "lease.promise." + SubjectToken(node)
+}
+
+// SubjectToken makes s usable as one subject token: NATS splits subjects at
+// '.', so "VIP-10.10.10.23" becomes "VIP-10_10_10_23". Wildcards and spaces
+// are replaced too.
+func SubjectToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch c {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/policies/cib"
+)
+
+// pcs's argument grammar: the free-form clauses of `resource create` and
+// `update`, and the constraint sentences. Each reader checks what it can
+// from the words alone and, for constraints, resolves the ids against the
+// model the edit applies to.
+
+// parseResourceSpec reads pcs's resource clauses. Parameters come first as
+// name=value; "op" starts operations (each a name followed by interval= and
+// timeout=, several in a row allowed: "op monitor interval=30s start
+// timeout=60s"); "meta" starts meta attributes; "clone" makes it a clone,
+// optionally followed by a clone id and clone-max=, clone-node-max=,
+// interleave=.
+func parseResourceSpec(args []string) (cib.ResourceSpec, error) {
+	spec := cib.ResourceSpec{Params: map[string]string{}, Meta: map[string]string{}}
+	section := "params"
+	var op *cib.Op
+	flushOp := func() {
+		if op != nil {
+			spec.Ops = append(spec.Ops, *op)
+			op = nil
+		}
+	}
+	cloneArgs := 0
+	for _, a := range args {
+		switch a {
+		case "op", "meta", "clone":
+			flushOp()
+			section = a
+			if a == "clone" {
+				if spec.Clone != nil {
+					return spec, fmt.Errorf("\"clone\" is given twice")
+				}
+				spec.Clone = &cib.Clone{}
+				spec.CloneOptions = map[string]string{}
+				cloneArgs = 0
+			}
+			continue
+		}
+		k, v, hasEq := strings.Cut(a, "=")
+		switch section {
+		case "params":
+			if !hasEq || k == "" {
+				return spec, fmt.Errorf("unexpected %q: parameters are name=value (e.g. configfile=/etc/apache2/apache2.conf); the clauses that follow them start with op, meta or clone", a)
+			}
+			if _, dup := spec.Params[k]; dup {
+				return spec, fmt.Errorf("param %q is given twice", k)
+			}
+			spec.Params[k] = v
+		case "op":
+			if !hasEq {
+				if !contains(cib.OpNames, a) {
+					return spec, fmt.Errorf("malformed op clause: %q is not an operation (%s); write op monitor interval=30s [timeout=20s]", a, strings.Join(cib.OpNames, ", "))
+				}
+				flushOp()
+				op = &cib.Op{Name: a}
+				continue
+			}
+			if op == nil {
+				return spec, fmt.Errorf("malformed op clause: %q comes before an operation name; write op monitor interval=30s [timeout=20s]", a)
+			}
+			d, err := cib.ParseDuration(v)
+			switch {
+			case k != "interval" && k != "timeout":
+				return spec, fmt.Errorf("malformed op clause: op %s takes interval= and timeout=, not %q", op.Name, k)
+			case err != nil:
+				return spec, fmt.Errorf("malformed op clause: op %s %s: %w", op.Name, k, err)
+			case k == "interval":
+				op.Interval = d
+			default:
+				op.Timeout = d
+			}
+		case "meta":
+			if !hasEq || k == "" {
+				return spec, fmt.Errorf("malformed meta clause: %q is not name=value (meta takes %s)", a, strings.Join(cib.MetaKeys, ", "))
+			}
+			if !contains(cib.MetaKeys, k) {
+				return spec, fmt.Errorf("malformed meta clause: unknown meta attribute %q%s (meta takes %s)", k, cib.DidYouMean(k, cib.MetaKeys), strings.Join(cib.MetaKeys, ", "))
+			}
+			if v != "" {
+				if err := cib.SetMeta(&cib.Meta{}, k, v); err != nil {
+					return spec, fmt.Errorf("malformed meta clause: %w", err)
+				}
+			}
+			spec.Meta[k] = v
+		case "clone":
+			cloneArgs++
+			if !hasEq {
+				if cloneArgs != 1 {
+					return spec, fmt.Errorf("malformed clone clause: %q: a clone id comes right after clone; options are name=value (%s)", a, strings.Join(cib.CloneKeys, ", "))
+				}
+				if !cib.ValidID(a) {
+					return spec, fmt.Errorf("malformed clone clause: clone id %q is not a valid id", a)
+				}
+				spec.Clone.ID = a
+				continue
+			}
+			if err := cib.SetCloneOption(spec.Clone, k, v); err != nil {
+				return spec, fmt.Errorf("malformed clone clause: %w", err)
+			}
+			spec.CloneOptions[k] = v
+		}
+	}
+	flushOp()
+	for _, o := range spec.Ops {
+		if o.Name == "monitor" && o.Interval <= 0 {
+			return spec, fmt.Errorf("malformed op clause: op monitor needs interval= (e.g. op monitor interval=30s)")
+		}
+		if o.Name != "monitor" && o.Interval > 0 {
+			return spec, fmt.Errorf("malformed op clause: op %s: only monitor takes an interval", o.Name)
+		}
+	}
+	return spec, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseOrder reads pcs's "[action] A then [action] B [kind=K]
+// [symmetrical=B] [id=ID]", resolving A and B to the ids constraints use.
+func parseOrder(c *cib.CIB, args []string) (cib.Order, error) {
+	o := cib.Order{Kind: cib.Mandatory}
+	usage := "write: constraint order [start] A then [start] B [kind=Mandatory|Optional|Serialize] [symmetrical=true|false]"
+	i := 0
+	next := func() (string, bool) {
+		if i >= len(args) {
+			return "", false
+		}
+		i++
+		return args[i-1], true
+	}
+	side := func(what string) (cib.Action, string, error) {
+		tok, ok := next()
+		if !ok {
+			return "", "", fmt.Errorf("the %s resource is missing; %s", what, usage)
+		}
+		act := cib.Action("")
+		if contains(cib.OrderActions, tok) && i < len(args) && args[i] != "then" {
+			act = cib.Action(tok)
+			tok, _ = next()
+		}
+		return act, tok, nil
+	}
+	fa, first, err := side("first")
+	if err != nil {
+		return o, err
+	}
+	if then, ok := next(); !ok || then != "then" {
+		return o, fmt.Errorf("expected \"then\" after %q; %s", first, usage)
+	}
+	ta, then, err := side("then")
+	if err != nil {
+		return o, err
+	}
+	var sym *bool
+	for _, a := range args[i:] {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return o, fmt.Errorf("unexpected %q; %s", a, usage)
+		}
+		switch k {
+		case "kind":
+			switch strings.ToLower(v) {
+			case "mandatory":
+				o.Kind = cib.Mandatory
+			case "optional":
+				o.Kind = cib.Optional
+			case "serialize":
+				o.Kind = cib.Serialize
+			default:
+				return o, fmt.Errorf("kind=%q: want Mandatory, Optional or Serialize", v)
+			}
+		case "symmetrical":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return o, fmt.Errorf("symmetrical=%q: want true or false", v)
+			}
+			sym = &b
+		case "id":
+			o.ID = v
+		default:
+			return o, fmt.Errorf("unknown order option %q (kind, symmetrical, id)", k)
+		}
+	}
+	if o.First, err = c.ConstraintRef(first); err != nil {
+		return o, err
+	}
+	if o.Then, err = c.ConstraintRef(then); err != nil {
+		return o, err
+	}
+	if fa == "" {
+		fa = cib.ActionStart
+	}
+	if ta == "" {
+		ta = fa
+	}
+	o.FirstAction, o.ThenAction = fa, ta
+	o.Symmetrical = cib.DefaultSymmetrical(o.Kind)
+	if sym != nil {
+		o.Symmetrical = *sym
+	}
+	if o.ID == "" {
+		o.ID = cib.DefaultOrderID(o)
+	}
+	return o, nil
+}
+
+// parseColocation reads pcs's "A with B [score] [id=ID]".
+func parseColocation(c *cib.CIB, args []string) (cib.Colocation, error) {
+	usage := "write: constraint colocation add A with B [score]"
+	if len(args) < 3 || args[1] != "with" {
+		return cib.Colocation{}, fmt.Errorf("expected A with B; %s", usage)
+	}
+	co := cib.Colocation{Score: cib.Infinity}
+	var err error
+	if co.Rsc, err = c.ConstraintRef(args[0]); err != nil {
+		return co, err
+	}
+	if co.With, err = c.ConstraintRef(args[2]); err != nil {
+		return co, err
+	}
+	for _, a := range args[3:] {
+		if k, v, ok := strings.Cut(a, "="); ok {
+			switch k {
+			case "id":
+				co.ID = v
+				continue
+			case "score":
+				a = v
+			default:
+				return co, fmt.Errorf("unknown colocation option %q (score, id); %s", k, usage)
+			}
+		}
+		s, err := cib.ParseScore(a)
+		if err != nil {
+			return co, fmt.Errorf("%v; %s", err, usage)
+		}
+		co.Score = s
+	}
+	if co.ID == "" {
+		co.ID = cib.DefaultColocationID(co)
+	}
+	return co, nil
+}
+
+// parseLocation reads pcs's "A prefers|avoids NODE[=score] ...": one
+// location constraint per node (prefers: score, default INFINITY; avoids:
+// minus score). top names the witness, which is not a node.
+func parseLocation(c *cib.CIB, top *bus.Topology, args []string) ([]cib.Location, error) {
+	usage := "write: constraint location A prefers|avoids NODE[=score] ..."
+	if len(args) < 3 || (args[1] != "prefers" && args[1] != "avoids") {
+		return nil, fmt.Errorf("expected A prefers NODE or A avoids NODE; %s", usage)
+	}
+	rsc, err := c.ConstraintRef(args[0])
+	if err != nil {
+		return nil, err
+	}
+	var out []cib.Location
+	for _, a := range args[2:] {
+		node, sc, hasScore := strings.Cut(a, "=")
+		score := cib.Infinity
+		if hasScore {
+			if score, err = cib.ParseScore(sc); err != nil {
+				return nil, fmt.Errorf("%s: %v", a, err)
+			}
+		}
+		if args[1] == "avoids" {
+			score = -score
+		}
+		if err := checkNode(c, top, node); err != nil {
+			return nil, err
+		}
+		l := cib.Location{Rsc: rsc, Node: node, Score: score}
+		l.ID = cib.DefaultLocationID(l)
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// checkNode says why name cannot run resources: it is the witness, or no
+// node of the model.
+func checkNode(c *cib.CIB, top *bus.Topology, name string) error {
+	if c.Node(name) == nil && top != nil && top.IsWitness(name) {
+		return fmt.Errorf("%q is the witness, which runs no resources", name)
+	}
+	return c.CheckNode(name)
+}

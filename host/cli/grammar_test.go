@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
+)
+
+const grammarBase = `
+[cluster]
+name = "t"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "director"
+address = "198.18.0.30"
+`
+
+func grammarFile(t *testing.T) *config.File {
+	t.Helper()
+	f, err := config.Parse("base.toml", []byte(grammarBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// The seed's lines build the reference scenario; the result is valid and
+// encodes like a hand-written file.
+func TestSeedCommandsBuildTheScenario(t *testing.T) {
+	f := grammarFile(t)
+	c := f.CIB
+	add := func(id, agent string, args ...string) {
+		t.Helper()
+		spec, err := parseResourceSpec(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.AddResource(id, agent, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("VIP-10.10.10.23", "vip", "ip=10.10.10.23", "cidr_netmask=24", "op", "monitor", "interval=10s")
+	add("httpd", "systemd:apache2", "configfile=/etc/apache2/apache2.conf", "op", "monitor", "interval=30s", "clone")
+	add("haproxy", "systemd:haproxy", "op", "monitor", "interval=15s", "clone")
+	for _, args := range [][]string{{"VIP-10.10.10.23", "then", "haproxy-clone"}, {"start", "httpd-clone", "then", "start", "haproxy-clone"}} {
+		o, err := parseOrder(c, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AddOrder(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	co, err := parseColocation(c, []string{"VIP-10.10.10.23", "with", "haproxy-clone"})
+	if err != nil || c.AddColocation(co) != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate().Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := c.Resource("httpd-clone")
+	if r == nil || r.Params["configfile"] != "/etc/apache2/apache2.conf" || r.Ops[0].Interval != 30*time.Second || r.Clone.ID != "httpd-clone" {
+		t.Fatalf("httpd: got %+v, want configfile, a 30s monitor and clone httpd-clone", r)
+	}
+	want := "colocation-VIP-10.10.10.23-haproxy-clone-INFINITY order-VIP-10.10.10.23-haproxy-clone-mandatory order-httpd-clone-haproxy-clone-mandatory"
+	if got := strings.Join(c.ConstraintIDs(), " "); got != want {
+		t.Errorf("constraint ids: got %q, want %q", got, want)
+	}
+	if o := c.Orders[1]; o.FirstAction != cib.ActionStart || o.ThenAction != cib.ActionStart || !o.Symmetrical || o.Kind != cib.Mandatory {
+		t.Errorf("order: got %+v, want start then start, symmetrical, Mandatory", o)
+	}
+	text, err := config.Encode(f.Topology, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Parse("encoded", text); err != nil {
+		t.Fatalf("encoded edit does not parse: %v\n%s", err, text)
+	}
+}
+
+func TestResourceSpecErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"configfile"}, `unexpected "configfile": parameters are name=value`},
+		{[]string{"a=1", "a=2"}, `param "a" is given twice`},
+		{[]string{"op", "interval=30s"}, `"interval=30s" comes before an operation name`},
+		{[]string{"op", "monitr", "interval=30s"}, `malformed op clause: "monitr" is not an operation`},
+		{[]string{"op", "monitor"}, "op monitor needs interval="},
+		{[]string{"op", "monitor", "interval=soon"}, `op monitor interval: duration "soon"`},
+		{[]string{"op", "monitor", "interval=30s", "depth=0"}, `takes interval= and timeout=, not "depth"`},
+		{[]string{"op", "start", "interval=30s"}, "op start: only monitor takes an interval"},
+		{[]string{"meta", "stickiness=10"}, `unknown meta attribute "stickiness"`},
+		{[]string{"meta", "target-role=Paused"}, "must be Started or Stopped"},
+		{[]string{"meta", "resource-stickiness"}, `"resource-stickiness" is not name=value`},
+		{[]string{"clone", "clone-max=x"}, `clone-max="x": want a number`},
+		{[]string{"clone", "clonemax=2"}, `unknown clone option "clonemax" (did you mean "clone-max"?)`},
+		{[]string{"clone", "clone", "x"}, `"clone" is given twice`},
+	}
+	for _, tc := range cases {
+		_, err := parseResourceSpec(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+	spec, err := parseResourceSpec([]string{"a=1", "op", "monitor", "interval=10s", "timeout=5", "start", "timeout=1m", "meta", "resource-stickiness=INFINITY", "clone", "web", "clone-max=2", "interleave=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Ops) != 2 || spec.Ops[0].Timeout != 5*time.Second || spec.Ops[1].Name != "start" || spec.Ops[1].Timeout != time.Minute ||
+		spec.Clone.ID != "web" || spec.Clone.Max != 2 || !spec.Clone.Interleave || spec.Meta["resource-stickiness"] != "INFINITY" {
+		t.Errorf("spec: got %+v clone %+v", spec, spec.Clone)
+	}
+}
+
+func TestConstraintGrammarErrorsChangeNothing(t *testing.T) {
+	f := grammarFile(t)
+	c := f.CIB
+	spec, _ := parseResourceSpec([]string{"clone"})
+	if _, err := c.AddResource("web", "systemd:apache2", spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddResource("db", "systemd:postgresql", cib.ResourceSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := json.Marshal(c)
+	cases := []struct {
+		name string
+		edit func() error
+		want string
+	}{
+		{"unknown order rsc", func() error { _, err := parseOrder(c, []string{"nope", "then", "db"}); return err }, `no resource or clone "nope" (defined: db, web, web-clone)`},
+		{"order names primitive of clone", func() error { _, err := parseOrder(c, []string{"web", "then", "db"}); return err }, `"web" is cloned; constraints name the clone: use "web-clone"`},
+		{"order without then", func() error { _, err := parseOrder(c, []string{"db", "web-clone"}); return err }, `expected "then" after "db"`},
+		{"order bad kind", func() error { _, err := parseOrder(c, []string{"db", "then", "web-clone", "kind=Always"}); return err }, `kind="Always"`},
+		{"colocation score", func() error { _, err := parseColocation(c, []string{"db", "with", "web-clone", "lots"}); return err }, `score "lots"`},
+		{"location witness", func() error {
+			_, err := parseLocation(c, f.Topology, []string{"db", "prefers", "director"})
+			return err
+		}, `"director" is the witness`},
+		{"location unknown node", func() error { _, err := parseLocation(c, f.Topology, []string{"db", "prefers", "bob=50"}); return err }, `no node "bob" (nodes: holly, benji)`},
+		{"standby witness", func() error { return checkNode(c, f.Topology, "director") }, "is the witness"},
+	}
+	for _, tc := range cases {
+		err := tc.edit()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
+		}
+		if after, _ := json.Marshal(c); string(after) != string(before) {
+			t.Errorf("%s changed the model", tc.name)
+		}
+	}
+	// An order that closes a loop parses; validation names the cycle.
+	for _, args := range [][]string{{"db", "then", "web-clone"}, {"web-clone", "then", "db"}} {
+		o, err := parseOrder(c, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AddOrder(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Validate().Err(); err == nil || !strings.Contains(err.Error(), "ordering cycle: start db then start web-clone then start db") {
+		t.Errorf("cycle: got %v, want it named", err)
+	}
+}
