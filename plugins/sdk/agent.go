@@ -117,13 +117,23 @@ type Info struct {
 	APIVersions []string // agent API versions it speaks, semver ("1.0.0")
 }
 
-// ParamSpec documents one parameter of an agent type.
+// ParamSpec documents one parameter of an agent type. ParseParams checks
+// a resource's parameters against these, so what meta-data says is what the
+// agent accepts.
 type ParamSpec struct {
 	Name        string
-	Type        string // string, integer, boolean, duration, ip, port, url
+	Type        string // one of ParamTypes: string, integer, boolean, duration, enum, ip, port, url
 	Required    bool
 	Default     string
 	Description string
+	// Values lists what an enum parameter accepts.
+	Values []string
+	// Min and Max bound an integer, port or duration parameter, written as
+	// its values are ("0", "100", "1ms", "10s"); empty for no bound.
+	Min, Max string
+	// Unit is what a bare number means for a duration parameter: "ms",
+	// "s", "m" or "h". Empty means seconds, as in Pacemaker's time values.
+	Unit string
 }
 
 // ActionSpec documents one action and its defaults.

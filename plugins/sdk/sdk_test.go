@@ -60,7 +60,11 @@ func (a *memAgent) MetaData(t string) (sdk.MetaData, error) {
 	}
 	return sdk.MetaData{
 		Type: "mem", Version: "0.1.0", ShortDesc: "a resource in memory", LongDesc: "for tests",
-		Params: []sdk.ParamSpec{{Name: "size", Type: "integer", Required: true, Description: "how big"}},
+		Params: []sdk.ParamSpec{
+			{Name: "size", Type: "integer", Required: true, Description: "how big", Min: "1", Max: "64"},
+			{Name: "kind", Type: "enum", Values: []string{"ram", "swap"}, Default: "ram", Description: "what kind"},
+			{Name: "every", Type: "duration", Default: "200ms", Min: "1ms", Max: "10s", Unit: "ms", Description: "how often"},
+		},
 		Actions: []sdk.ActionSpec{
 			{Name: "start", Timeout: 5 * time.Second}, {Name: "stop", Timeout: 5 * time.Second},
 			{Name: "monitor", Timeout: 5 * time.Second, Interval: 10 * time.Second},
@@ -140,8 +144,18 @@ func TestLaunchRoundTrip(t *testing.T) {
 	}
 	ctx := context.Background()
 	md, err := p.MetaData(ctx, "mem")
-	if err != nil || len(md.Params) != 1 || md.Params[0].Name != "size" || md.Actions[2].Interval != 10*time.Second {
+	if err != nil || len(md.Params) != 3 || md.Params[0].Name != "size" || md.Actions[2].Interval != 10*time.Second {
 		t.Fatalf("meta-data %+v, %v", md, err)
+	}
+	// What sdk.ParseParams reads crosses the wire too.
+	if p := md.Params[0]; p.Min != "1" || p.Max != "64" {
+		t.Errorf("integer bounds after the wire: %+v", p)
+	}
+	if p := md.Params[1]; len(p.Values) != 2 || p.Values[1] != "swap" || p.Default != "ram" {
+		t.Errorf("enum values after the wire: %+v", p)
+	}
+	if p := md.Params[2]; p.Unit != "ms" || p.Min != "1ms" || p.Max != "10s" {
+		t.Errorf("duration unit and bounds after the wire: %+v", p)
 	}
 	if _, err := p.MetaData(ctx, "nope"); !errors.Is(err, sdk.ErrNoMetaData) || !strings.Contains(err.Error(), `unknown agent type "nope"`) {
 		t.Fatalf("meta-data of an unknown type: %v", err)

@@ -321,12 +321,21 @@ func (x *MetaData) GetActions() []*ActionSpec {
 }
 
 type ParamSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	Required      bool                   `protobuf:"varint,3,opt,name=required,proto3" json:"required,omitempty"`
-	Default       string                 `protobuf:"bytes,4,opt,name=default,proto3" json:"default,omitempty"`
-	Description   string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type        string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Required    bool                   `protobuf:"varint,3,opt,name=required,proto3" json:"required,omitempty"`
+	Default     string                 `protobuf:"bytes,4,opt,name=default,proto3" json:"default,omitempty"`
+	Description string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	// The values an enum parameter accepts.
+	Values []string `protobuf:"bytes,6,rep,name=values,proto3" json:"values,omitempty"`
+	// Bounds of an integer, port or duration parameter, written as its
+	// values are ("1", "100ms"); empty for none.
+	Min string `protobuf:"bytes,7,opt,name=min,proto3" json:"min,omitempty"`
+	Max string `protobuf:"bytes,8,opt,name=max,proto3" json:"max,omitempty"`
+	// What a bare number means for a duration parameter ("ms", "s", "m",
+	// "h"); empty means seconds.
+	Unit          string `protobuf:"bytes,9,opt,name=unit,proto3" json:"unit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -392,6 +401,34 @@ func (x *ParamSpec) GetDefault() string {
 func (x *ParamSpec) GetDescription() string {
 	if x != nil {
 		return x.Description
+	}
+	return ""
+}
+
+func (x *ParamSpec) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *ParamSpec) GetMin() string {
+	if x != nil {
+		return x.Min
+	}
+	return ""
+}
+
+func (x *ParamSpec) GetMax() string {
+	if x != nil {
+		return x.Max
+	}
+	return ""
+}
+
+func (x *ParamSpec) GetUnit() string {
+	if x != nil {
+		return x.Unit
 	}
 	return ""
 }
@@ -948,13 +985,17 @@ const file_agent_proto_rawDesc = "" +
 	"short_desc\x18\x03 \x01(\tR\tshortDesc\x12\x1b\n" +
 	"\tlong_desc\x18\x04 \x01(\tR\blongDesc\x122\n" +
 	"\x06params\x18\x05 \x03(\v2\x1a.tandem.agent.v1.ParamSpecR\x06params\x125\n" +
-	"\aactions\x18\x06 \x03(\v2\x1b.tandem.agent.v1.ActionSpecR\aactions\"\x8b\x01\n" +
+	"\aactions\x18\x06 \x03(\v2\x1b.tandem.agent.v1.ActionSpecR\aactions\"\xdb\x01\n" +
 	"\tParamSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12\x18\n" +
 	"\adefault\x18\x04 \x01(\tR\adefault\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"`\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06values\x18\x06 \x03(\tR\x06values\x12\x10\n" +
+	"\x03min\x18\a \x01(\tR\x03min\x12\x10\n" +
+	"\x03max\x18\b \x01(\tR\x03max\x12\x12\n" +
+	"\x04unit\x18\t \x01(\tR\x04unit\"`\n" +
 	"\n" +
 	"ActionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
