@@ -2,16 +2,12 @@ package sdktest
 
 import (
 	"fmt"
-	"net"
-	"net/url"
-	"strconv"
-	"time"
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
 // ParamTypes are the parameter types meta-data may declare.
-var ParamTypes = []string{"string", "integer", "boolean", "duration", "ip", "port", "url"}
+var ParamTypes = sdk.ParamTypes
 
 // Actions are the action names meta-data may declare.
 var Actions = []string{"start", "stop", "monitor", "reload", "notify", "hold", "validate", "meta-data"}
@@ -62,21 +58,13 @@ func MetaDataProblems(md sdk.MetaData, agentType string) []string {
 			add("parameter %q is declared twice", p.Name)
 		}
 		seen[p.Name] = true
-		if !contains(ParamTypes, p.Type) {
-			add("parameter %q has type %q; use one of %v", p.Name, p.Type, ParamTypes)
-		}
 		if p.Description == "" {
 			add("parameter %q has no description", p.Name)
 		}
-		if p.Required && p.Default != "" {
-			add("parameter %q is required but has default %q; a required parameter has no default", p.Name, p.Default)
-		}
-		if p.Default != "" {
-			if err := checkValue(p.Type, p.Default); err != nil {
-				add("parameter %q: default %q: %v", p.Name, p.Default, err)
-			}
-		}
 	}
+	// What sdk.ParseParams needs: known types, enum values, bounds and
+	// defaults that parse.
+	out = append(out, sdk.ParamSpecProblems(md.Params)...)
 	actions := map[string]sdk.ActionSpec{}
 	for _, a := range md.Actions {
 		if !contains(Actions, a.Name) {
@@ -100,31 +88,6 @@ func MetaDataProblems(md sdk.MetaData, agentType string) []string {
 		add("action monitor has no suggested interval")
 	}
 	return out
-}
-
-func checkValue(typ, v string) error {
-	var err error
-	switch typ {
-	case "integer":
-		_, err = strconv.Atoi(v)
-	case "boolean":
-		_, err = strconv.ParseBool(v)
-	case "duration":
-		_, err = time.ParseDuration(v)
-	case "ip":
-		if net.ParseIP(v) == nil {
-			err = fmt.Errorf("not an IP address")
-		}
-	case "port":
-		var n int
-		n, err = strconv.Atoi(v)
-		if err == nil && (n < 1 || n > 65535) {
-			err = fmt.Errorf("not a port number")
-		}
-	case "url":
-		_, err = url.Parse(v)
-	}
-	return err
 }
 
 func contains(list []string, s string) bool {

@@ -183,8 +183,9 @@ func (r *Resource) defaults() {
 // Conformance checks what the host relies on from every agent, as
 // subtests: Info is complete and its API versions negotiable; the
 // type's meta-data is complete (every parameter typed and described,
-// start/stop/monitor with timeouts, monitor with an interval, defaults of
-// the declared type); Validate accepts r.Params and refuses each missing
+// start/stop/monitor with timeouts, monitor with an interval) and usable by
+// sdk.ParseParams (known types, enum values, defaults that parse), and
+// r.Params pass the checks it declares; Validate accepts r.Params and refuses each missing
 // required parameter with a message; stop is idempotent, monitor after
 // stop says NotRunning, start is idempotent, monitor after start says OK.
 // The resource is stopped when the test ends.
@@ -221,6 +222,11 @@ func Conformance(t *testing.T, target Target, r Resource) {
 		}
 		for _, p := range MetaDataProblems(md, r.AgentType) {
 			t.Error(p)
+		}
+		// The params the agent accepts pass the checks its meta-data
+		// declares: what it documents is what it takes.
+		if err := sdk.ParseParams(r.AgentType, md.Params, r.Params).Err(); err != nil {
+			t.Errorf("the test params %v do not pass the checks the meta-data declares: %s", r.Params, strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
 		for _, p := range md.Params {
 			if !p.Required {
