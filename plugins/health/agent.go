@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -34,10 +33,9 @@ type Options struct {
 // Agent runs health checks. All methods are safe for concurrent use.
 type Agent struct {
 	stateDir string
-	// mu serialises the record updates of each instance: two monitors of
+	// locks serialise the record updates of each instance: two monitors of
 	// one instance must not both count from the same previous state.
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks sdk.KeyedMutex
 }
 
 // New returns the agent the plugin binary serves.
@@ -48,7 +46,7 @@ func NewWith(o Options) *Agent {
 	if o.StateDir == "" {
 		o.StateDir = DefaultStateDir
 	}
-	return &Agent{stateDir: o.StateDir, locks: map[string]*sync.Mutex{}}
+	return &Agent{stateDir: o.StateDir}
 }
 
 // instanceKey names one started copy: the resource, and for a clone
@@ -60,39 +58,48 @@ func instanceKey(req sdk.Request) string {
 	return req.ResourceID
 }
 
-func (a *Agent) lock(key string) func() {
-	a.mu.Lock()
-	l := a.locks[key]
-	if l == nil {
-		l = &sync.Mutex{}
-		a.locks[key] = l
-	}
-	a.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
-
 // Info describes the plugin.
 func (a *Agent) Info() sdk.Info {
 	return sdk.Info{Name: Name, Types: []string{TypeHTTP, TypeTCP}, Version: Version, APIVersions: sdk.APIVersions}
+}
+
+// paramSpecs are the parameters of health:http or health:tcp: MetaData
+// documents them and ParseCheck checks a resource's against them.
+func paramSpecs(agentType string) []sdk.ParamSpec {
+	placeholders := fmt.Sprintf(" %s is replaced by the name of the node the check runs for, %s by that node's address "+
+		"from cluster.toml (bracketed when IPv6), so that a cloned check tests the service on its own node.",
+		PlaceholderNode, PlaceholderNodeAddress)
+	common := []sdk.ParamSpec{
+		{Name: ParamTimeout, Type: "duration", Default: DefaultTimeout.String(), Min: "1ms", Max: "5m",
+			Description: "How long one check may take, up to 5m (a bare number is seconds). Keep it below the monitor op's timeout."},
+		{Name: ParamRise, Type: "integer", Default: fmt.Sprint(DefaultRise), Min: "1", Max: "100",
+			Description: "Consecutive successful checks needed to declare a down check up again (1-100)."},
+		{Name: ParamFall, Type: "integer", Default: fmt.Sprint(DefaultFall), Min: "1", Max: "100",
+			Description: "Consecutive failed checks needed to declare an up check down (1-100); raise it to ride out blips. " +
+				"Until the first check after start has passed, one failure is enough."},
+	}
+	if agentType == TypeHTTP {
+		return append([]sdk.ParamSpec{
+			{Name: ParamURL, Type: "url", Required: true,
+				Description: "URL to GET, http:// or https://, e.g. url = \"http://" + PlaceholderNodeAddress + "/\"." + placeholders},
+			{Name: ParamExpectStatus, Type: "string", Default: "200",
+				Description: "Status the answer must have; several as a comma-separated list (200,204)."},
+			{Name: ParamExpectBody, Type: "string",
+				Description: "Text the body must contain (the first 1 MiB is searched). Default: any body."},
+			{Name: ParamTLSSkipVerify, Type: "boolean", Default: "false",
+				Description: "For https: accept any certificate (self-signed ones). The connection is still encrypted, not authenticated."},
+		}, common...)
+	}
+	return append([]sdk.ParamSpec{
+		{Name: ParamAddress, Type: "string", Required: true,
+			Description: "host:port to connect to ([v6]:port for IPv6), e.g. address = \"" + PlaceholderNodeAddress + ":80\"." + placeholders},
+	}, common...)
 }
 
 // MetaData documents health:http and health:tcp.
 func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 	if err := checkType(agentType); err != nil {
 		return sdk.MetaData{}, err
-	}
-	placeholders := fmt.Sprintf(" %s is replaced by the name of the node the check runs for, %s by that node's address "+
-		"from cluster.toml (bracketed when IPv6), so that a cloned check tests the service on its own node.",
-		PlaceholderNode, PlaceholderNodeAddress)
-	common := []sdk.ParamSpec{
-		{Name: ParamTimeout, Type: "duration", Default: DefaultTimeout.String(),
-			Description: "How long one check may take, up to 5m (a bare number is seconds). Keep it below the monitor op's timeout."},
-		{Name: ParamRise, Type: "integer", Default: fmt.Sprint(DefaultRise),
-			Description: "Consecutive successful checks needed to declare a down check up again (1-100)."},
-		{Name: ParamFall, Type: "integer", Default: fmt.Sprint(DefaultFall),
-			Description: "Consecutive failed checks needed to declare an up check down (1-100); raise it to ride out blips. " +
-				"Until the first check after start has passed, one failure is enough."},
 	}
 	actions := []sdk.ActionSpec{
 		{Name: "start", Timeout: 20 * time.Second},
@@ -108,16 +115,7 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 			LongDesc: "Monitor sends GET url (no proxy, no redirects followed, a new connection each time) and passes when the " +
 				"status is one of expect_status and the body contains expect_body. Start and stop only begin and end " +
 				"considering the check; rise and fall decide when a series of checks changes the verdict.",
-			Params: append([]sdk.ParamSpec{
-				{Name: ParamURL, Type: "url", Required: true,
-					Description: "URL to GET, http:// or https://." + placeholders},
-				{Name: ParamExpectStatus, Type: "string", Default: "200",
-					Description: "Status the answer must have; several as a comma-separated list (200,204)."},
-				{Name: ParamExpectBody, Type: "string",
-					Description: "Text the body must contain (the first 1 MiB is searched). Default: any body."},
-				{Name: ParamTLSSkipVerify, Type: "boolean", Default: "false",
-					Description: "For https: accept any certificate (self-signed ones). The connection is still encrypted, not authenticated."},
-			}, common...),
+			Params:  paramSpecs(TypeHTTP),
 			Actions: actions,
 		}, nil
 	default:
@@ -125,11 +123,8 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 			Type: TypeTCP, Version: Version,
 			ShortDesc: "TCP connect health check",
 			LongDesc:  "Monitor opens a TCP connection to address and closes it: passing means something accepts connections there.",
-			Params: append([]sdk.ParamSpec{
-				{Name: ParamAddress, Type: "string", Required: true,
-					Description: "host:port to connect to ([v6]:port for IPv6)." + placeholders},
-			}, common...),
-			Actions: actions,
+			Params:    paramSpecs(TypeTCP),
+			Actions:   actions,
 		}, nil
 	}
 }
@@ -159,7 +154,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
 	}
 	key := instanceKey(req)
-	defer a.lock(key)()
+	defer a.locks.Lock(key)()
 	rec, err := a.readRecord(key)
 	if err != nil {
 		return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
@@ -176,7 +171,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 // Stop forgets the check.
 func (a *Agent) Stop(ctx context.Context, req sdk.Request) sdk.Result {
 	key := instanceKey(req)
-	defer a.lock(key)()
+	defer a.locks.Lock(key)()
 	if err := a.removeRecord(key); err != nil {
 		return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
 	}
@@ -192,7 +187,7 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		return notConfigured(err)
 	}
 	key := instanceKey(req)
-	defer a.lock(key)()
+	defer a.locks.Lock(key)()
 	rec, err := a.readRecord(key)
 	if err != nil {
 		return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}

@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/url"
 	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +30,6 @@ const (
 	DefaultTimeout = 5 * time.Second
 	DefaultRise    = 1
 	DefaultFall    = 1
-
-	maxTimeout = 5 * time.Minute
-	maxCount   = 100
 )
 
 // Placeholders expanded in url and address from the request: the node the
@@ -45,11 +40,6 @@ const (
 )
 
 var placeholderRE = regexp.MustCompile(`\{[A-Za-z0-9_]*\}`)
-
-var knownParams = map[string][]string{
-	TypeHTTP: {ParamURL, ParamExpectStatus, ParamExpectBody, ParamTLSSkipVerify, ParamTimeout, ParamRise, ParamFall},
-	TypeTCP:  {ParamAddress, ParamTimeout, ParamRise, ParamFall},
-}
 
 // Check is a health check's parameters, parsed. Target (url or address)
 // may still hold placeholders; expand fills them in for one request.
@@ -70,90 +60,47 @@ func checkType(agentType string) error {
 	return nil
 }
 
-// ParseCheck checks params for agentType without any I/O. Every problem is
-// reported, each naming its parameter.
+// ParseCheck checks params for agentType without any I/O: sdk.ParseParams
+// checks them against the type's meta-data (names, types, ranges,
+// defaults), then the target and the status list are checked here. Every
+// problem is reported, each naming its parameter.
 func ParseCheck(agentType string, params map[string]string) (Check, error) {
 	if err := checkType(agentType); err != nil {
 		return Check{}, err
 	}
-	c := Check{Type: agentType, ExpectStatus: []int{200}, Timeout: DefaultTimeout, Rise: DefaultRise, Fall: DefaultFall}
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s %q: %s", name, params[name], fmt.Sprintf(format, args...)))
-	}
-
-	known := knownParams[agentType]
-	var unknown []string
-	for k := range params {
-		if !slices.Contains(known, k) {
-			unknown = append(unknown, strconv.Quote(k))
-		}
-	}
-	sort.Strings(unknown)
-	if len(unknown) > 0 {
-		errs = append(errs, fmt.Errorf("unknown parameter %s (health:%s takes %s)", strings.Join(unknown, ", "), agentType, strings.Join(known, ", ")))
-	}
-
+	v := sdk.ParseParams(Name+":"+agentType, paramSpecs(agentType), params)
+	c := Check{Type: agentType, Timeout: v.Duration(ParamTimeout), Rise: v.Int(ParamRise), Fall: v.Int(ParamFall)}
 	switch agentType {
 	case TypeHTTP:
-		s := strings.TrimSpace(params[ParamURL])
-		if s == "" {
-			errs = append(errs, fmt.Errorf("%s is required, e.g. url = \"http://%s/\"", ParamURL, PlaceholderNodeAddress))
-		} else if err := checkURL(s); err != nil {
-			bad(ParamURL, "%v", err)
-		} else {
-			c.Target = s
-		}
-		if s := strings.TrimSpace(params[ParamExpectStatus]); s != "" {
-			codes, err := parseStatuses(s)
-			if err != nil {
-				bad(ParamExpectStatus, "%v", err)
+		if s := v.String(ParamURL); s != "" {
+			if err := checkURL(s); err != nil {
+				v.Invalid(ParamURL, "%v", err)
 			} else {
-				c.ExpectStatus = codes
+				c.Target = s
 			}
 		}
-		c.ExpectBody = params[ParamExpectBody]
-		if s := strings.TrimSpace(params[ParamTLSSkipVerify]); s != "" {
-			b, err := parseBool(s)
-			if err != nil {
-				bad(ParamTLSSkipVerify, "%v", err)
-			} else {
-				c.TLSSkipVerify = b
-			}
+		statuses := v.String(ParamExpectStatus)
+		if statuses == "" {
+			statuses = "200" // given empty: the default
 		}
-	case TypeTCP:
-		s := strings.TrimSpace(params[ParamAddress])
-		if s == "" {
-			errs = append(errs, fmt.Errorf("%s is required, e.g. address = \"%s:80\"", ParamAddress, PlaceholderNodeAddress))
-		} else if err := checkAddress(s); err != nil {
-			bad(ParamAddress, "%v", err)
-		} else {
-			c.Target = s
-		}
-	}
-
-	if s := strings.TrimSpace(params[ParamTimeout]); s != "" {
-		d, err := parseTimeout(s)
+		codes, err := parseStatuses(statuses)
 		if err != nil {
-			bad(ParamTimeout, "%v", err)
-		} else {
-			c.Timeout = d
+			v.Invalid(ParamExpectStatus, "%v", err)
 		}
-	}
-	for _, n := range []struct {
-		name string
-		dst  *int
-	}{{ParamRise, &c.Rise}, {ParamFall, &c.Fall}} {
-		if s := strings.TrimSpace(params[n.name]); s != "" {
-			v, err := strconv.Atoi(s)
-			if err != nil || v < 1 || v > maxCount {
-				bad(n.name, "must be an integer from 1 to %d (consecutive checks)", maxCount)
+		c.ExpectStatus = codes
+		// Spaces in the text to find are part of it.
+		c.ExpectBody = v.Raw(ParamExpectBody)
+		c.TLSSkipVerify = v.Bool(ParamTLSSkipVerify)
+	case TypeTCP:
+		if s := v.String(ParamAddress); s != "" {
+			if err := checkAddress(s); err != nil {
+				v.Invalid(ParamAddress, "%v", err)
 			} else {
-				*n.dst = v
+				c.Target = s
 			}
 		}
 	}
-	return c, errors.Join(errs...)
+	return c, v.Err()
 }
 
 // checkPlaceholders refuses placeholders other than ours.
@@ -220,31 +167,6 @@ func parseStatuses(s string) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-// parseTimeout takes a Go duration ("2s", "500ms") or, as Pacemaker's op
-// timeouts do, a bare number of seconds.
-func parseTimeout(s string) (time.Duration, error) {
-	var d time.Duration
-	if n, err := strconv.Atoi(s); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if d, err = time.ParseDuration(s); err != nil {
-		return 0, fmt.Errorf("not a duration (e.g. 5s, 500ms)")
-	}
-	if d <= 0 || d > maxTimeout {
-		return 0, fmt.Errorf("must be more than 0 and at most %s", maxTimeout)
-	}
-	return d, nil
-}
-
-func parseBool(s string) (bool, error) {
-	switch strings.ToLower(s) {
-	case "true", "yes", "on", "1", "y":
-		return true, nil
-	case "false", "no", "off", "0", "n":
-		return false, nil
-	}
-	return false, fmt.Errorf("not a boolean (true or false)")
 }
 
 // expand returns c.Target with the placeholders filled in for the node the

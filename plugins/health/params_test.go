@@ -25,6 +25,11 @@ func TestParseCheckDefaults(t *testing.T) {
 	if len(c.ExpectStatus) != 2 || c.ExpectStatus[1] != 204 || !c.TLSSkipVerify || c.Timeout != 3*time.Second || c.Rise != 2 || c.Fall != 3 {
 		t.Errorf("parsed: %+v", c)
 	}
+	// An empty expect_status is the default; the body text keeps its spaces.
+	if c, err := ParseCheck(TypeHTTP, map[string]string{"url": "http://x/", "expect_status": "", "expect_body": " Hello "}); err != nil ||
+		len(c.ExpectStatus) != 1 || c.ExpectStatus[0] != 200 || c.ExpectBody != " Hello " {
+		t.Errorf("empty expect_status, spaced body: %+v %v", c, err)
+	}
 	if c, err := ParseCheck(TypeTCP, map[string]string{"address": "[{node_address}]:80", "timeout": "250ms"}); err != nil || c.Timeout != 250*time.Millisecond {
 		t.Errorf("tcp: %+v %v", c, err)
 	}
@@ -44,7 +49,9 @@ func TestParseCheckErrors(t *testing.T) {
 		{TypeHTTP, map[string]string{"url": "http://{nodeaddr}/"}, []string{"unknown placeholder {nodeaddr}", "{node_address}"}},
 		{TypeHTTP, map[string]string{"url": "http://u:p@x/"}, []string{"credentials"}},
 		{TypeHTTP, map[string]string{"url": "http://x/", "expect_status": "20"}, []string{`expect_status "20": must be an HTTP status`}},
-		{TypeHTTP, map[string]string{"url": "http://x/", "timeout": "0s"}, []string{`timeout "0s": must be more than 0`}},
+		{TypeHTTP, map[string]string{"url": "http://x/", "timeout": "0s"}, []string{`timeout "0s": must be a duration from 1ms to 5m (a bare number is seconds)`}},
+		{TypeHTTP, map[string]string{"url": "http://x/", "timout": "1s"}, []string{`unknown parameter "timout": did you mean timeout?`}},
+		{TypeHTTP, map[string]string{"url": "ftp://x/", "rise": "0", "expect_status": "99"}, []string{`url "ftp://x/"`, `expect_status "99"`, `rise "0"`}},
 		{TypeHTTP, map[string]string{"url": "http://x/", "timeout": "soon"}, []string{`timeout "soon": not a duration`}},
 		{TypeHTTP, map[string]string{"url": "http://x/", "rise": "0"}, []string{`rise "0": must be an integer from 1`}},
 		{TypeHTTP, map[string]string{"url": "http://x/", "fall": "many"}, []string{`fall "many"`}},

@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -75,8 +73,7 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 			"`pcs resource create httpd systemd:httpd configfile=/etc/httpd/conf/httpd.conf` passes it); validate and start " +
 			"check that it exists on the node, so that a missing file is reported before systemd fails on it. " +
 			"It is not passed to the unit.",
-		Params: []sdk.ParamSpec{{Name: ParamConfigFile, Type: "string",
-			Description: "configuration file the unit reads; checked to exist (absolute path), not passed to the unit"}},
+		Params: paramSpecs,
 		Actions: []sdk.ActionSpec{
 			{Name: "start", Timeout: 100 * time.Second},
 			{Name: "stop", Timeout: 100 * time.Second},
@@ -89,28 +86,26 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 // ParamConfigFile names the configuration file the unit reads.
 const ParamConfigFile = "configfile"
 
+// paramSpecs are the parameters of every systemd:<unit> agent type.
+var paramSpecs = []sdk.ParamSpec{{Name: ParamConfigFile, Type: "string",
+	Description: "configuration file the unit reads; checked to exist (absolute path), not passed to the unit"}}
+
 func checkParams(params map[string]string) error {
-	var names []string
-	for k := range params {
-		if k != ParamConfigFile {
-			names = append(names, strconv.Quote(k))
-		}
+	v := sdk.ParseParams("systemd:<unit>", paramSpecs, params)
+	if len(v.Unknown()) > 0 {
+		v.Problem("", "anything else belongs in the unit itself (e.g. a drop-in)")
 	}
-	if len(names) > 0 {
-		sort.Strings(names)
-		return fmt.Errorf("unknown parameter %s: systemd:<unit> takes only %s (configure the unit itself, e.g. with a drop-in)", strings.Join(names, ", "), ParamConfigFile)
-	}
-	if f, ok := params[ParamConfigFile]; ok {
+	if f := v.String(ParamConfigFile); v.Given(ParamConfigFile) {
 		if !filepath.IsAbs(f) {
-			return fmt.Errorf("%s=%q: give an absolute path", ParamConfigFile, f)
+			v.Invalid(ParamConfigFile, "give an absolute path")
+		} else if st, err := os.Stat(f); err != nil {
+			v.Invalid(ParamConfigFile, "%v (the unit's configuration file must exist on every node)", err)
+		} else if !st.Mode().IsRegular() {
+			v.Invalid(ParamConfigFile, "is not a regular file")
 		}
-		st, err := os.Stat(f)
-		if err != nil {
-			return fmt.Errorf("%s=%s: %v (the unit's configuration file must exist on every node)", ParamConfigFile, f, err)
-		}
-		if !st.Mode().IsRegular() {
-			return fmt.Errorf("%s=%s is not a regular file", ParamConfigFile, f)
-		}
+	}
+	if err := v.Err(); err != nil {
+		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	return nil
 }

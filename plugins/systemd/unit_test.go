@@ -127,6 +127,9 @@ func TestValidateWithoutSystemd(t *testing.T) {
 	if r := a.Validate(ctx, sdk.ValidateRequest{AgentType: "apache2", Params: map[string]string{"config": "/x"}}); r.Code != sdk.ErrNotConfigured || !strings.Contains(r.Message, `"config"`) {
 		t.Errorf("unknown param: %v %q", r.Code, r.Message)
 	}
+	if r := a.Validate(ctx, sdk.ValidateRequest{AgentType: "apache2", Params: map[string]string{"config_file": "/x"}}); r.Code != sdk.ErrNotConfigured || !strings.Contains(r.Message, `unknown parameter "config_file": did you mean configfile?`) {
+		t.Errorf("a misspelt configfile: %v %q", r.Code, r.Message)
+	}
 	// configfile (the seed's httpd line) must name an existing file.
 	for _, f := range []string{"/nonexistent/httpd.conf", "relative.conf", t.TempDir()} {
 		if r := a.Validate(ctx, sdk.ValidateRequest{AgentType: "apache2", Params: map[string]string{"configfile": f}}); r.Code != sdk.ErrNotConfigured || !strings.Contains(r.Message, "configfile") {

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -35,8 +34,7 @@ const DefaultStateDir = "/run/tandem-example"
 
 // Agent is the example plugin's agent. The zero value is ready to use.
 type Agent struct {
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // one per pid file: actions on one resource instance never overlap
+	locks sdk.KeyedMutex // one per pid file: actions on one resource instance never overlap
 }
 
 var _ sdk.Agent = (*Agent)(nil)
@@ -47,6 +45,16 @@ func New() *Agent { return &Agent{} }
 // Info names the plugin "example" with one agent type, "process".
 func (a *Agent) Info() sdk.Info {
 	return sdk.Info{Name: "example", Types: []string{"process"}, Version: Version, APIVersions: sdk.APIVersions}
+}
+
+// params are the process agent's parameters: meta-data documents them and
+// sdk.ParseParams checks a resource's against them.
+var params = []sdk.ParamSpec{
+	{Name: "command", Type: "string", Required: true, Description: "absolute path of the program to run"},
+	{Name: "args", Type: "string", Description: "arguments, separated by spaces (no quoting)"},
+	{Name: "state_dir", Type: "string", Default: DefaultStateDir, Description: "directory of the pid files; {node} is replaced by the node's name"},
+	{Name: "logfile", Type: "string", Description: "file the program's stdout and stderr are appended to; none when empty"},
+	{Name: "stop_grace", Type: "duration", Default: "5s", Description: "how long stop waits after SIGTERM before SIGKILL"},
 }
 
 // MetaData describes the process agent type.
@@ -60,13 +68,7 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 		ShortDesc: "Runs a program as a resource",
 		LongDesc: "Starts command (with args) in its own session, its output going to logfile or nowhere, " +
 			"and tracks it through a pid file in state_dir. Stop sends SIGTERM and, after stop_grace, SIGKILL.",
-		Params: []sdk.ParamSpec{
-			{Name: "command", Type: "string", Required: true, Description: "absolute path of the program to run"},
-			{Name: "args", Type: "string", Description: "arguments, separated by spaces (no quoting)"},
-			{Name: "state_dir", Type: "string", Default: DefaultStateDir, Description: "directory of the pid files; {node} is replaced by the node's name"},
-			{Name: "logfile", Type: "string", Description: "file the program's stdout and stderr are appended to; none when empty"},
-			{Name: "stop_grace", Type: "duration", Default: "5s", Description: "how long stop waits after SIGTERM before SIGKILL"},
-		},
+		Params: params,
 		Actions: []sdk.ActionSpec{
 			{Name: "start", Timeout: 20 * time.Second},
 			{Name: "stop", Timeout: 20 * time.Second},
@@ -85,35 +87,28 @@ type config struct {
 	stopGrace time.Duration
 }
 
-func parse(params map[string]string) (config, sdk.Result) {
+// parse checks raw against the meta-data's params (types, required,
+// defaults, unknown names: every problem at once), then what only this
+// agent knows: its paths must be absolute.
+func parse(raw map[string]string) (config, sdk.Result) {
+	v := sdk.ParseParams("example:process", params, raw)
 	c := config{
-		command:   params["command"],
-		args:      strings.Fields(params["args"]),
-		stateDir:  params["state_dir"],
-		logfile:   params["logfile"],
-		stopGrace: 5 * time.Second,
+		command:   v.String("command"),
+		args:      strings.Fields(v.String("args")),
+		stateDir:  v.String("state_dir"),
+		logfile:   v.String("logfile"),
+		stopGrace: v.Duration("stop_grace"),
 	}
 	if c.stateDir == "" {
 		c.stateDir = DefaultStateDir
 	}
-	if c.command == "" {
-		return c, sdk.Resultf(sdk.ErrArgs, "param command is required: the absolute path of the program to run")
-	}
-	if !filepath.IsAbs(c.command) {
-		return c, sdk.Resultf(sdk.ErrArgs, "param command %q must be an absolute path", c.command)
-	}
-	if !filepath.IsAbs(c.stateDir) {
-		return c, sdk.Resultf(sdk.ErrArgs, "param state_dir %q must be an absolute path", c.stateDir)
-	}
-	if c.logfile != "" && !filepath.IsAbs(c.logfile) {
-		return c, sdk.Resultf(sdk.ErrArgs, "param logfile %q must be an absolute path", c.logfile)
-	}
-	if s := params["stop_grace"]; s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 {
-			return c, sdk.Resultf(sdk.ErrArgs, "param stop_grace %q is not a duration such as 5s", s)
+	for _, p := range []struct{ name, path string }{{"command", c.command}, {"state_dir", c.stateDir}, {"logfile", c.logfile}} {
+		if p.path != "" && !filepath.IsAbs(p.path) {
+			v.Invalid(p.name, "must be an absolute path")
 		}
-		c.stopGrace = d
+	}
+	if err := v.Err(); err != nil {
+		return c, sdk.Result{Code: sdk.ErrArgs, Message: strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
 	return c, sdk.Result{}
 }
@@ -152,21 +147,6 @@ func pidFile(c config, req sdk.Request) string {
 	return filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".pid")
 }
 
-func (a *Agent) lock(path string) func() {
-	a.mu.Lock()
-	if a.locks == nil {
-		a.locks = map[string]*sync.Mutex{}
-	}
-	l, ok := a.locks[path]
-	if !ok {
-		l = &sync.Mutex{}
-		a.locks[path] = l
-	}
-	a.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
-
 // Start runs the program unless it already runs.
 func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 	c, res := parse(req.Params)
@@ -177,7 +157,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		return res
 	}
 	path := pidFile(c, req)
-	defer a.lock(path)()
+	defer a.locks.Lock(path)()
 	if p, err := readPidFile(path); err == nil && p.alive() {
 		return sdk.Resultf(sdk.OK, "already running as pid %d", p.pid)
 	}
@@ -237,7 +217,7 @@ func (a *Agent) Stop(ctx context.Context, req sdk.Request) sdk.Result {
 		return res
 	}
 	path := pidFile(c, req)
-	defer a.lock(path)()
+	defer a.locks.Lock(path)()
 	p, err := readPidFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return sdk.Resultf(sdk.OK, "not running")

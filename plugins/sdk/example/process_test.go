@@ -40,11 +40,14 @@ func TestValidateRefusals(t *testing.T) {
 		code   sdk.Code
 		msg    string
 	}{
-		{map[string]string{}, sdk.ErrArgs, "param command is required"},
-		{map[string]string{"command": "sleep"}, sdk.ErrArgs, `param command "sleep" must be an absolute path`},
+		{map[string]string{}, sdk.ErrArgs, "command is required: absolute path of the program to run"},
+		{map[string]string{"command": "sleep"}, sdk.ErrArgs, `command "sleep": must be an absolute path`},
 		{map[string]string{"command": "/nonexistent/prog"}, sdk.ErrNotInstalled, "command /nonexistent/prog does not exist on this node"},
 		{map[string]string{"command": "/bin"}, sdk.ErrNotInstalled, "is not an executable file"},
-		{map[string]string{"command": "/bin/sleep", "stop_grace": "soon"}, sdk.ErrArgs, `param stop_grace "soon" is not a duration`},
+		{map[string]string{"command": "/bin/sleep", "stop_grace": "soon"}, sdk.ErrArgs, `stop_grace "soon": not a duration (e.g. 5s, 500ms or 1m30s; a bare number is seconds)`},
+		{map[string]string{"command": "/bin/sleep", "stop_grace": "-1s"}, sdk.ErrArgs, `stop_grace "-1s": must not be negative`},
+		{map[string]string{"command": "sleep", "logfile": "out.log", "stop-grace": "1s"}, sdk.ErrArgs,
+			`unknown parameter "stop-grace": did you mean stop_grace? (example:process takes command, args, state_dir, logfile, stop_grace); command "sleep": must be an absolute path; logfile "out.log": must be an absolute path`},
 		{map[string]string{"command": "/bin/sleep"}, sdk.OK, ""},
 	}
 	for _, tc := range cases {
