@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -56,8 +55,7 @@ type Agent struct {
 	stateDir string
 	m        *systemd.Manager
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks sdk.KeyedMutex // one per resource: its actions never overlap
 }
 
 // New returns the agent the plugin binary serves.
@@ -68,23 +66,11 @@ func NewWith(o Options) *Agent {
 	if o.StateDir == "" {
 		o.StateDir = DefaultStateDir
 	}
-	return &Agent{stateDir: o.StateDir, m: systemd.NewManager(o.SystemdRuntimeDir), locks: map[string]*sync.Mutex{}}
+	return &Agent{stateDir: o.StateDir, m: systemd.NewManager(o.SystemdRuntimeDir)}
 }
 
 // Close drops the agent's D-Bus connection.
 func (a *Agent) Close() { a.m.Close() }
-
-func (a *Agent) lock(key string) func() {
-	a.mu.Lock()
-	l := a.locks[key]
-	if l == nil {
-		l = &sync.Mutex{}
-		a.locks[key] = l
-	}
-	a.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
 
 // Info describes the plugin.
 func (a *Agent) Info() sdk.Info {
@@ -394,7 +380,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 	if in == nil {
 		return bad
 	}
-	defer a.lock(req.ResourceID)()
+	defer a.locks.Lock(req.ResourceID)()
 	if err := os.MkdirAll(a.stateDir, 0o755); err != nil {
 		return generic(err)
 	}
@@ -498,7 +484,7 @@ func (a *Agent) Stop(ctx context.Context, req sdk.Request) sdk.Result {
 	if in == nil {
 		return bad
 	}
-	defer a.lock(req.ResourceID)()
+	defer a.locks.Lock(req.ResourceID)()
 	if err := in.ctl.stop(ctx); err != nil {
 		return generic(fmt.Errorf("stop: %w", err))
 	}
@@ -517,7 +503,7 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	if in == nil {
 		return bad
 	}
-	defer a.lock(req.ResourceID)()
+	defer a.locks.Lock(req.ResourceID)()
 	st, err := in.ctl.status(ctx)
 	if err != nil {
 		return generic(err)
@@ -573,7 +559,7 @@ func (a *Agent) Notify(ctx context.Context, req sdk.Request) sdk.Result {
 	if in == nil {
 		return bad
 	}
-	defer a.lock(req.ResourceID)()
+	defer a.locks.Lock(req.ResourceID)()
 	st, err := in.ctl.status(ctx)
 	if err != nil {
 		return generic(err)
@@ -597,7 +583,7 @@ func (a *Agent) Reload(ctx context.Context, req sdk.Request) sdk.Result {
 	if in == nil {
 		return bad
 	}
-	defer a.lock(req.ResourceID)()
+	defer a.locks.Lock(req.ResourceID)()
 	st, err := in.ctl.status(ctx)
 	if err != nil {
 		return generic(err)

@@ -171,19 +171,6 @@ func TestMetaData(t *testing.T) {
 	for _, p := range sdktest.MetaDataProblems(md, Name) {
 		t.Error(p)
 	}
-	// Every parameter ParseParams knows is documented, and no other.
-	doc := map[string]bool{}
-	for _, p := range md.Params {
-		doc[p.Name] = true
-	}
-	for _, k := range knownParams {
-		if !doc[k] {
-			t.Errorf("parameter %s is not in meta-data", k)
-		}
-	}
-	if len(doc) != len(knownParams) {
-		t.Errorf("meta-data documents %d parameters, ParseParams knows %d", len(doc), len(knownParams))
-	}
 	if _, err := a.MetaData("haproxy2"); err == nil {
 		t.Error("meta-data of an unknown type: no error")
 	}
