@@ -9,7 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The kernel side of a VIP: IPv4 addresses read and written over rtnetlink.
+// The kernel side of a VIP: IPv4 and IPv6 addresses read and written over
+// rtnetlink.
 // netlink.Addr has no field for the address protocol (IFA_PROTO), which is
 // how we mark our addresses, so addresses are added, listed and removed
 // with messages built by netlink's nl package; links and routes are read
@@ -27,27 +28,29 @@ const (
 	OwnerProto = 0x74
 )
 
-// kernelAddr is one IPv4 address as the kernel reports it.
+// kernelAddr is one address as the kernel reports it.
 type kernelAddr struct {
 	IP        netip.Addr
 	Prefix    int
 	LinkIndex int
 	Label     string
 	Proto     uint8
+	Flags     uint32 // IFA_F_*: nodad, tentative, dadfailed, permanent...
 }
 
 func (a kernelAddr) String() string {
 	return fmt.Sprintf("%s/%d", a.IP, a.Prefix)
 }
 
-// listAddrs returns every IPv4 address in the current network namespace.
+// listAddrs returns every IPv4 and IPv6 address in the current network
+// namespace.
 func listAddrs() ([]kernelAddr, error) {
 	var last error
 	// A dump interrupted by a concurrent change is retried: a monitor must
 	// not say "not running" from a partial list.
 	for range 5 {
 		req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
-		req.AddData(nl.NewIfAddrmsg(unix.AF_INET))
+		req.AddData(nl.NewIfAddrmsg(unix.AF_UNSPEC))
 		msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
 		if errors.Is(err, nl.ErrDumpInterrupted) {
 			last = err
@@ -73,14 +76,14 @@ func listAddrs() ([]kernelAddr, error) {
 
 func parseAddrMsg(m []byte) (kernelAddr, bool, error) {
 	msg := nl.DeserializeIfAddrmsg(m)
-	if msg.Family != unix.AF_INET {
+	if msg.Family != unix.AF_INET && msg.Family != unix.AF_INET6 {
 		return kernelAddr{}, false, nil
 	}
 	attrs, err := nl.ParseRouteAttr(m[msg.Len():])
 	if err != nil {
 		return kernelAddr{}, false, err
 	}
-	a := kernelAddr{Prefix: int(msg.Prefixlen), LinkIndex: int(msg.Index)}
+	a := kernelAddr{Prefix: int(msg.Prefixlen), LinkIndex: int(msg.Index), Flags: uint32(msg.Flags)}
 	var local, address netip.Addr
 	for _, at := range attrs {
 		switch at.Attr.Type {
@@ -93,6 +96,11 @@ func parseAddrMsg(m []byte) (kernelAddr, bool, error) {
 		case ifaProto:
 			if len(at.Value) > 0 {
 				a.Proto = at.Value[0]
+			}
+		case unix.IFA_FLAGS:
+			// The whole 32 bits; the header has only the low 8.
+			if len(at.Value) == 4 {
+				a.Flags = nl.NativeEndian().Uint32(at.Value)
 			}
 		}
 	}
@@ -119,23 +127,41 @@ func trimNul(b []byte) []byte {
 // interface.
 var errAddrExists = errors.New("address already exists")
 
+// family is the address family of ip for netlink.
+func family(ip netip.Addr) int {
+	if ip.Is6() {
+		return unix.AF_INET6
+	}
+	return unix.AF_INET
+}
+
 // addAddr adds ip/prefix to the interface, marked with OwnerProto. It fails
 // with errAddrExists rather than touch an address that is already there.
+// An IPv6 address is added without Duplicate Address Detection (nodad):
+// usable at once, as an IPv4 address is, instead of tentative for a second
+// or more; the monitor's probe finds a conflict instead.
 func addAddr(linkIndex int, ip netip.Addr, prefix int, label string) error {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
-	msg := nl.NewIfAddrmsg(unix.AF_INET)
+	msg := nl.NewIfAddrmsg(family(ip))
 	msg.Prefixlen = uint8(prefix)
 	msg.Index = uint32(linkIndex)
 	msg.Scope = unix.RT_SCOPE_UNIVERSE
+	b := ip.AsSlice()
+	if ip.Is6() {
+		msg.Flags = unix.IFA_F_NODAD
+	}
 	req.AddData(msg)
-	b := ip.As4()
-	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, b[:]))
-	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, b[:]))
-	if prefix < 31 {
+	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, b))
+	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, b))
+	if ip.Is6() {
+		flags := make([]byte, 4)
+		nl.NativeEndian().PutUint32(flags, unix.IFA_F_NODAD)
+		req.AddData(nl.NewRtAttr(unix.IFA_FLAGS, flags))
+	} else if prefix < 31 {
 		brd := broadcast(netip.PrefixFrom(ip, prefix)).As4()
 		req.AddData(nl.NewRtAttr(unix.IFA_BROADCAST, brd[:]))
 	}
-	if label != "" {
+	if label != "" && ip.Is4() {
 		req.AddData(nl.NewRtAttr(unix.IFA_LABEL, nl.ZeroTerminated(label)))
 	}
 	req.AddData(nl.NewRtAttr(ifaProto, []byte{OwnerProto}))
@@ -153,12 +179,11 @@ func addAddr(linkIndex int, ip netip.Addr, prefix int, label string) error {
 // is not an error.
 func delAddr(linkIndex int, ip netip.Addr, prefix int) error {
 	req := nl.NewNetlinkRequest(unix.RTM_DELADDR, unix.NLM_F_ACK)
-	msg := nl.NewIfAddrmsg(unix.AF_INET)
+	msg := nl.NewIfAddrmsg(family(ip))
 	msg.Prefixlen = uint8(prefix)
 	msg.Index = uint32(linkIndex)
 	req.AddData(msg)
-	b := ip.As4()
-	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, b[:]))
+	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, ip.AsSlice()))
 	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
 	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENODEV) {
 		return nil

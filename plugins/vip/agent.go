@@ -1,7 +1,8 @@
-// Package vip is the agent of floating IPv4 addresses (Pacemaker's
+// Package vip is the agent of floating IPv4 and IPv6 addresses (Pacemaker's
 // IPaddr2): start adds the address to an interface with netlink and
-// announces it with gratuitous ARP, stop removes it, monitor checks that it
-// is there and that no other host answers for it. It is a fenced agent:
+// announces it (gratuitous ARP for IPv4, unsolicited neighbour
+// advertisements for IPv6), stop removes it, monitor checks that it is
+// there and that no other host answers for it. It is a fenced agent:
 // Hold gives the address a deadline kept inside the plugin process, so that
 // a frozen host daemon cannot keep the address past its lease.
 //
@@ -181,33 +182,16 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 	return sdk.MetaData{
 		Type:      Name,
 		Version:   Version,
-		ShortDesc: "Floating IPv4 address (like ocf:heartbeat:IPaddr2)",
-		LongDesc: "Adds an IPv4 address to a network interface with netlink and announces it with gratuitous ARP " +
-			"(request and reply forms), so that neighbours send its traffic to this node. Stop removes it. Monitor " +
-			"checks that the address is here, that its interface is up, and probes the segment with ARP: another " +
-			"host answering for the address is reported as an address conflict naming its MAC. The addresses it " +
-			"adds are marked (IFA_PROTO 0x74, and a record in " + DefaultStateDir + "); an address without the mark " +
-			"is never removed. As a fenced agent it takes holds: the address is removed by the plugin itself when " +
-			"the host stops renewing the hold.",
-		Params: []sdk.ParamSpec{
-			{Name: ParamIP, Type: "ip", Required: true,
-				Description: "The IPv4 address to float, e.g. 198.51.100.23. Not the network or broadcast address of its subnet."},
-			{Name: ParamNetmask, Type: "integer",
-				Description: "Prefix length of the address, 1-32 (a dotted netmask such as 255.255.255.0 is accepted too). " +
-					"Default: the prefix of the connected route that covers ip (the subnet of the interface that reaches it)."},
-			{Name: ParamNIC, Type: "string",
-				Description: "Interface to add the address to. Default: the interface of the connected route that covers ip."},
-			{Name: ParamARPCount, Type: "integer", Default: fmt.Sprint(DefaultARPCount),
-				Description: fmt.Sprintf("Gratuitous ARPs (each a request and a reply) sent at start, 0-%d. The first goes out "+
-					"before start returns; the rest follow in the background.", maxARPCount)},
-			{Name: ParamARPInterval, Type: "duration", Default: DefaultARPInterval.String(),
-				Description: "Time between gratuitous ARPs at start (a bare number is milliseconds, as in IPaddr2)."},
-			{Name: ParamARPRefresh, Type: "boolean", Default: "false",
-				Description: "Send one gratuitous ARP (request and reply) at every monitor as well."},
-			{Name: ParamLabel, Type: "string",
-				Description: "Address label suffix: the address is labelled <nic>:<label> (at most 15 characters in all), " +
-					"as ifconfig aliases were. Default: no label."},
-		},
+		ShortDesc: "Floating IPv4 or IPv6 address (like ocf:heartbeat:IPaddr2)",
+		LongDesc: "Adds an address to a network interface with netlink (IPv6 ones without Duplicate Address Detection, so " +
+			"they are usable at once) and announces it, so that neighbours send its traffic to this node: gratuitous ARP " +
+			"(request and reply forms) for IPv4, unsolicited neighbour advertisements (Override set, to all nodes) for IPv6. " +
+			"Stop removes it. Monitor checks that the address is here, that its interface is up, and probes the segment " +
+			"(ARP probe, or a Duplicate Address Detection neighbour solicitation): another host answering for the address " +
+			"is reported as an address conflict naming its MAC. The addresses it adds are marked (IFA_PROTO 0x74, and a " +
+			"record in " + DefaultStateDir + "); an address without the mark is never removed. As a fenced agent it takes " +
+			"holds: the address is removed by the plugin itself when the host stops renewing the hold.",
+		Params: paramSpecs,
 		Actions: []sdk.ActionSpec{
 			{Name: "start", Timeout: 20 * time.Second},
 			{Name: "stop", Timeout: 20 * time.Second},
@@ -326,7 +310,8 @@ func resourceKey(id string, ip netip.Addr) string {
 	return ip.String()
 }
 
-// Start adds the address (once: a second start keeps it) and announces it.
+// Start adds the address (once: a second start keeps it) and announces it:
+// gratuitous ARP for IPv4, unsolicited neighbour advertisements for IPv6.
 // It refuses while the resource's hold has expired: the host must send a
 // new Hold first.
 func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
@@ -346,7 +331,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 
 	var (
 		t    target
-		sock *arpSocket
+		sock announcer
 		what string
 	)
 	err = a.inNetns(func() error {
@@ -384,8 +369,12 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 			}
 			if err := addAddr(t.LinkIndex, t.IP, t.Prefix, t.Label); err != nil {
 				_ = a.removeRecord(t.IP)
-				if errors.Is(err, errAddrExists) {
+				switch {
+				case errors.Is(err, errAddrExists):
 					return fmt.Errorf("%s/%d appeared on %s while starting (another agent?): %w", t.IP, t.Prefix, t.NIC, err)
+				case t.IP.Is6() && errors.Is(err, unix.EACCES):
+					// The kernel's answer when IPv6 is off on the link.
+					return notConfigured("%w: IPv6 is disabled on %s (net.ipv6.conf.%s.disable_ipv6 = 1): enable it, or float an IPv4 address", err, t.NIC, t.NIC)
 				}
 				return err
 			}
@@ -398,7 +387,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		// that succeeded has told the segment. Failing to tell it (no
 		// CAP_NET_RAW, link gone) undoes the start rather than leave an
 		// address nobody will route to.
-		s, err := openARPSocket(t.LinkIndex, t.MAC)
+		s, err := openAnnouncer(t.IP, t.LinkIndex, t.MAC, false)
 		if err == nil {
 			err = s.announce(t.IP)
 			if err != nil {
@@ -410,7 +399,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 				_ = delAddr(t.LinkIndex, t.IP, t.Prefix)
 				_ = a.removeRecord(t.IP)
 			}
-			return fmt.Errorf("gratuitous ARP for %s on %s: %w", t.IP, t.NIC, err)
+			return fmt.Errorf("%s for %s on %s: %w", announcement(t.IP), t.IP, t.NIC, err)
 		}
 		sock = s
 		return nil
@@ -424,7 +413,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		r.stopARP = nil
 	}
 	if sock == nil {
-		return sdk.Resultf(sdk.OK, "%s (no gratuitous ARP: %s)", what, noARPWhy(t, p))
+		return sdk.Resultf(sdk.OK, "%s (no %s: %s)", what, announcement(t.IP), noARPWhy(t, p))
 	}
 	if p.ARPCount > 1 {
 		actx, cancel := context.WithCancel(context.Background())
@@ -433,7 +422,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 	} else {
 		sock.Close()
 	}
-	return sdk.Resultf(sdk.OK, "%s; gratuitous ARP %d× every %s from %s", what, p.ARPCount, p.ARPInterval, t.MAC)
+	return sdk.Resultf(sdk.OK, "%s; %s %d× every %s from %s", what, announcement(t.IP), p.ARPCount, p.ARPInterval, t.MAC)
 }
 
 func noARPWhy(t target, p Params) string {
@@ -443,10 +432,11 @@ func noARPWhy(t target, p Params) string {
 	return t.NIC + " has no Ethernet address"
 }
 
-// announceRest sends the remaining gratuitous ARPs of a start. Each one is
-// sent under a.mu after checking the generation, so none goes out for an
-// address that Stop or a hold expiry has removed meanwhile.
-func (a *Agent) announceRest(ctx context.Context, r *resource, gen uint64, s *arpSocket, ip netip.Addr, n int, every time.Duration) {
+// announceRest sends the remaining announcements of a start (gratuitous
+// ARPs, or unsolicited neighbour advertisements). Each one is sent under
+// a.mu after checking the generation, so none goes out for an address that
+// Stop or a hold expiry has removed meanwhile.
+func (a *Agent) announceRest(ctx context.Context, r *resource, gen uint64, s announcer, ip netip.Addr, n int, every time.Duration) {
 	defer s.Close()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -464,7 +454,7 @@ func (a *Agent) announceRest(ctx context.Context, r *resource, gen uint64, s *ar
 		err := s.announce(ip)
 		a.mu.Unlock()
 		if err != nil {
-			a.log().Warn("gratuitous ARP failed", "resource", r.id, "ip", ip.String(), "error", err)
+			a.log().Warn(announcement(ip)+" failed", "resource", r.id, "ip", ip.String(), "error", err)
 			return
 		}
 	}
@@ -513,7 +503,8 @@ func describeRemoval(ip netip.Addr, removed, foreign []string) string {
 }
 
 // Monitor reports running when our address is configured on an interface
-// that is up and no other host answers ARP for it.
+// that is up and no other host answers for it (ARP for IPv4, neighbour
+// discovery for IPv6).
 func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	p, err := ParseParams(req.Params)
 	if err != nil {
@@ -527,7 +518,7 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		oper  netlink.LinkOperState
 		adm   bool
 		mac   net.HardwareAddr
-		sock  *arpSocket
+		sock  announcer
 	)
 	err = a.inNetns(func() error {
 		found, err := a.findAddr(p.IP)
@@ -555,12 +546,12 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		if mac == nil || !adm {
 			return nil
 		}
-		if sock, err = openARPSocket(ours.LinkIndex, mac); err != nil {
+		if sock, err = openAnnouncer(p.IP, ours.LinkIndex, mac, true); err != nil {
 			return err
 		}
 		if p.ARPRefresh {
 			if err := sock.announce(p.IP); err != nil {
-				a.log().Warn("gratuitous ARP refresh failed", "resource", r.id, "ip", p.IP.String(), "error", err)
+				a.log().Warn(announcement(p.IP)+" refresh failed", "resource", r.id, "ip", p.IP.String(), "error", err)
 			}
 		}
 		return nil
@@ -588,7 +579,7 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		return sdk.Resultf(sdk.ErrGeneric, "%s: %s is %s", ours.where(), ours.NIC, linkState(adm, oper))
 	}
 	if sock == nil {
-		return sdk.Resultf(sdk.OK, "%s (no ARP on this link)", ours.where())
+		return sdk.Resultf(sdk.OK, "%s (no %s on this link)", ours.where(), discovery(p.IP))
 	}
 	defer sock.Close()
 	deadline := time.Now().Add(conflictWait)
@@ -597,7 +588,7 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	}
 	other2, err := sock.findClaim(p.IP, deadline)
 	if err != nil {
-		return sdk.Resultf(sdk.ErrGeneric, "%s: ARP probe: %v", ours.where(), err)
+		return sdk.Resultf(sdk.ErrGeneric, "%s: %s: %v", ours.where(), probeName(p.IP), err)
 	}
 	if other2 != nil {
 		return sdk.Resultf(sdk.ErrGeneric, "address conflict: %s is also answered for by %s on the segment of %s (ours is %s)",

@@ -52,12 +52,26 @@ func run(t testing.TB, args ...string) string {
 
 func newLab(t testing.TB) *lab {
 	t.Helper()
+	return buildLab(t, labNet{prefix: "tdvip", nicA: nicA, nicB: nicB, addA: []string{addrA}, addB: []string{addrB}})
+}
+
+// labNet says how to build a lab: the prefix of its namespaces' names, its
+// interfaces, and the `ip addr add` arguments of each side's own address.
+type labNet struct {
+	prefix     string
+	nicA, nicB string
+	addA, addB []string
+}
+
+func buildLab(t testing.TB, c labNet) *lab {
+	t.Helper()
 	priv.Require(t, "ip")
 	n := labSeq.Add(1)
 	l := &lab{
-		nsA: fmt.Sprintf("tdvip%d-%da", os.Getpid(), n),
-		nsB: fmt.Sprintf("tdvip%d-%db", os.Getpid(), n),
+		nsA: fmt.Sprintf("%s%d-%da", c.prefix, os.Getpid(), n),
+		nsB: fmt.Sprintf("%s%d-%db", c.prefix, os.Getpid(), n),
 	}
+	nicA, nicB, addrA, addrB := c.nicA, c.nicB, c.addA, c.addB
 	for _, ns := range []string{l.nsA, l.nsB} {
 		run(t, "ip", "netns", "add", ns)
 		t.Cleanup(func() {
@@ -67,8 +81,8 @@ func newLab(t testing.TB) *lab {
 		})
 	}
 	run(t, "ip", "-n", l.nsA, "link", "add", nicA, "type", "veth", "peer", "name", nicB, "netns", l.nsB)
-	run(t, "ip", "-n", l.nsA, "addr", "add", addrA, "dev", nicA)
-	run(t, "ip", "-n", l.nsB, "addr", "add", addrB, "dev", nicB)
+	run(t, append([]string{"ip", "-n", l.nsA, "addr", "add", "dev", nicA}, addrA...)...)
+	run(t, append([]string{"ip", "-n", l.nsB, "addr", "add", "dev", nicB}, addrB...)...)
 	run(t, "ip", "-n", l.nsA, "link", "set", nicA, "up")
 	run(t, "ip", "-n", l.nsB, "link", "set", nicB, "up")
 	var err error
@@ -124,7 +138,7 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// addrs lists namespace ns's IPv4 addresses equal to ip.
+// addrsOf lists namespace ns's addresses equal to ip.
 func addrsOf(t testing.TB, ns netns.NsHandle, ip string) []kernelAddr {
 	t.Helper()
 	var out []kernelAddr

@@ -1,14 +1,13 @@
 package vip
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
 // Parameter names, defaults and limits. MetaData documents each one.
@@ -31,7 +30,29 @@ const (
 	ifNameMax = 15
 )
 
-var knownParams = []string{ParamIP, ParamNetmask, ParamNIC, ParamARPCount, ParamARPInterval, ParamARPRefresh, ParamLabel}
+// paramSpecs are the vip agent's parameters: MetaData documents them and
+// ParseParams checks a resource's against them.
+var paramSpecs = []sdk.ParamSpec{
+	{Name: ParamIP, Type: "ip", Required: true,
+		Description: "The address to float: IPv4 (198.51.100.23) or IPv6 (2001:db8::23). A unicast host address: " +
+			"not the network or broadcast address of its IPv4 subnet, not an IPv6 link-local or subnet-router anycast address."},
+	{Name: ParamNetmask, Type: "string",
+		Description: "Prefix length of the address: 1-32 for IPv4 (a dotted netmask such as 255.255.255.0 is accepted too), " +
+			"1-128 for IPv6. Default: the prefix of the connected route that covers ip (the subnet of the interface that reaches it)."},
+	{Name: ParamNIC, Type: "string",
+		Description: "Interface to add the address to. Default: the interface of the connected route that covers ip."},
+	{Name: ParamARPCount, Type: "integer", Default: fmt.Sprint(DefaultARPCount), Min: "0", Max: fmt.Sprint(maxARPCount),
+		Description: "Announcements sent at start (0: none): gratuitous ARPs (each a request and a reply) for IPv4, unsolicited " +
+			"neighbour advertisements for IPv6. The first goes out before start returns; the rest follow in the background. " +
+			"The name is IPaddr2's, which counts IPv6 advertisements with it too."},
+	{Name: ParamARPInterval, Type: "duration", Default: DefaultARPInterval.String(), Min: "1ms", Max: maxARPInterval.String(), Unit: "ms",
+		Description: "Time between announcements at start (a bare number is milliseconds, as in IPaddr2)."},
+	{Name: ParamARPRefresh, Type: "boolean", Default: "false",
+		Description: "Send one announcement (gratuitous ARP, or neighbour advertisement for IPv6) at every monitor as well."},
+	{Name: ParamLabel, Type: "string",
+		Description: "IPv4 only: address label suffix: the address is labelled <nic>:<label> (at most 15 characters in all), " +
+			"as ifconfig aliases were. Default: no label."},
+}
 
 // Params are a VIP resource's parameters, parsed. Prefix 0 and NIC ""
 // mean "take them from the connected route that covers IP".
@@ -39,121 +60,105 @@ type Params struct {
 	IP          netip.Addr
 	Prefix      int
 	NIC         string
-	ARPCount    int
+	ARPCount    int // announcements: gratuitous ARPs, or neighbour advertisements for IPv6
 	ARPInterval time.Duration
 	ARPRefresh  bool
 	Label       string
 }
 
-// ParseParams checks params without looking at the system: every problem
-// is reported, each naming its parameter.
+// ParseParams checks params without looking at the system: sdk.ParseParams
+// checks them against the meta-data (names, types, ranges, defaults), then
+// what makes an address a VIP is checked here. Every problem is reported,
+// each naming its parameter.
 func ParseParams(params map[string]string) (Params, error) {
-	p := Params{ARPCount: DefaultARPCount, ARPInterval: DefaultARPInterval}
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s %q: %s", name, params[name], fmt.Sprintf(format, args...)))
+	v := sdk.ParseParams(Name, paramSpecs, params)
+	p := Params{
+		ARPCount:    v.Int(ParamARPCount),
+		ARPInterval: v.Duration(ParamARPInterval),
+		ARPRefresh:  v.Bool(ParamARPRefresh),
 	}
-
-	var unknown []string
-	for k := range params {
-		if !slices.Contains(knownParams, k) {
-			unknown = append(unknown, strconv.Quote(k))
-		}
-	}
-	sort.Strings(unknown)
-	if len(unknown) > 0 {
-		errs = append(errs, fmt.Errorf("unknown parameter %s (the vip agent takes %s)",
-			strings.Join(unknown, ", "), strings.Join(knownParams, ", ")))
-	}
-
-	if s, ok := params[ParamIP]; !ok || strings.TrimSpace(s) == "" {
-		errs = append(errs, fmt.Errorf("%s is required: the IPv4 address to float, e.g. ip = \"198.51.100.23\"", ParamIP))
-	} else if ip, err := netip.ParseAddr(strings.TrimSpace(s)); err != nil {
-		bad(ParamIP, "not an IP address")
-	} else {
+	// The family decides what a netmask may be; when ip does not parse,
+	// its text still tells which one was meant.
+	is6 := strings.Contains(params[ParamIP], ":")
+	if ip := v.IP(ParamIP); ip.IsValid() {
 		ip = ip.Unmap()
-		switch {
-		case !ip.Is4():
-			bad(ParamIP, "is IPv6; the vip agent manages IPv4 addresses (it announces them with ARP)")
-		case ip.IsUnspecified(), ip.IsLoopback(), ip.IsMulticast(), ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-			bad(ParamIP, "is not a unicast host address")
-		default:
+		is6 = ip.Is6()
+		if err := checkUnicast(ip); err != nil {
+			v.Invalid(ParamIP, "%v", err)
+		} else {
 			p.IP = ip
 		}
 	}
 
-	if s := strings.TrimSpace(params[ParamNetmask]); s != "" {
-		if n, err := parseNetmask(s); err != nil {
-			bad(ParamNetmask, "%v", err)
+	if s := v.String(ParamNetmask); s != "" {
+		if n, err := parseNetmask(s, is6); err != nil {
+			v.Invalid(ParamNetmask, "%v", err)
 		} else {
 			p.Prefix = n
 		}
 	}
 	if p.IP.IsValid() && p.Prefix != 0 {
 		if err := checkHostInPrefix(p.IP, p.Prefix); err != nil {
-			bad(ParamIP, "%v", err)
+			v.Invalid(ParamIP, "%v", err)
 		}
 	}
 
-	if s := strings.TrimSpace(params[ParamNIC]); s != "" {
+	if s := v.String(ParamNIC); s != "" {
 		if err := checkIfName(s); err != nil {
-			bad(ParamNIC, "%v", err)
+			v.Invalid(ParamNIC, "%v", err)
 		} else {
 			p.NIC = s
 		}
 	}
 
-	if s := strings.TrimSpace(params[ParamARPCount]); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 || n > maxARPCount {
-			bad(ParamARPCount, "must be an integer from 0 (no gratuitous ARP) to %d", maxARPCount)
-		} else {
-			p.ARPCount = n
-		}
-	}
-
-	if s := strings.TrimSpace(params[ParamARPInterval]); s != "" {
-		d, err := parseInterval(s)
-		if err != nil {
-			bad(ParamARPInterval, "%v", err)
-		} else {
-			p.ARPInterval = d
-		}
-	}
-
-	if s := strings.TrimSpace(params[ParamARPRefresh]); s != "" {
-		b, err := parseBool(s)
-		if err != nil {
-			bad(ParamARPRefresh, "%v", err)
-		} else {
-			p.ARPRefresh = b
-		}
-	}
-
-	if s, ok := params[ParamLabel]; ok {
-		if err := checkLabel(s); err != nil {
-			bad(ParamLabel, "%v", err)
-		} else {
+	if v.Given(ParamLabel) {
+		s := v.Raw(ParamLabel)
+		switch err := checkLabel(s); {
+		case err != nil:
+			v.Invalid(ParamLabel, "%v", err)
+		case is6:
+			v.Invalid(ParamLabel, "IPv6 addresses have no label in Linux: remove label (the address is marked as tandem's without it)")
+		default:
 			p.Label = s
 		}
 	}
 	if p.Label != "" && p.NIC != "" {
 		if err := checkLabelFits(p.NIC, p.Label); err != nil {
-			bad(ParamLabel, "%v", err)
+			v.Invalid(ParamLabel, "%v", err)
 		}
 	}
-
-	return p, errors.Join(errs...)
+	return p, v.Err()
 }
 
-// parseNetmask accepts a prefix length ("24") or a dotted netmask
-// ("255.255.255.0"), as IPaddr2 does.
-func parseNetmask(s string) (int, error) {
+// checkUnicast refuses what cannot be a host's address on a link.
+func checkUnicast(ip netip.Addr) error {
+	switch {
+	case ip.Zone() != "":
+		return fmt.Errorf("has a zone (%%%s); give the interface as nic instead", ip.Zone())
+	case ip.IsUnspecified(), ip.IsLoopback(), ip.IsMulticast(), ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("is not a unicast host address")
+	case ip.Is6() && ip.IsLinkLocalUnicast():
+		// Every interface has its own fe80::/64; one floating between
+		// nodes would be reachable only with a zone, which clients lack.
+		return fmt.Errorf("is link-local (fe80::/10); float a global or unique-local (fd00::/8) address")
+	}
+	return nil
+}
+
+// parseNetmask accepts a prefix length ("24", "64") or, for IPv4, a dotted
+// netmask ("255.255.255.0"), as IPaddr2 does.
+func parseNetmask(s string, is6 bool) (int, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > 32 {
+		if is6 && (n < 1 || n > 128) {
+			return 0, fmt.Errorf("prefix length out of range: must be 1 to 128 for IPv6 (e.g. 64)")
+		}
+		if !is6 && (n < 1 || n > 32) {
 			return 0, fmt.Errorf("prefix length out of range: must be 1 to 32 (e.g. 24)")
 		}
 		return n, nil
+	}
+	if is6 {
+		return 0, fmt.Errorf("must be a prefix length from 1 to 128 (e.g. 64); dotted netmasks are IPv4's")
 	}
 	m, err := netip.ParseAddr(s)
 	if err != nil || !m.Is4() {
@@ -172,9 +177,18 @@ func parseNetmask(s string) (int, error) {
 	return ones, nil
 }
 
-// checkHostInPrefix refuses the network and broadcast addresses of the
-// subnet: the kernel would take them, but nobody could reach them.
+// checkHostInPrefix refuses the network and broadcast addresses of an
+// IPv4 subnet, and the Subnet-Router anycast address of an IPv6 one (RFC
+// 4291 2.6.1, the routers' own): the kernel would take them, but nobody
+// could reach them.
 func checkHostInPrefix(ip netip.Addr, prefix int) error {
+	if ip.Is6() {
+		pfx := netip.PrefixFrom(ip, prefix).Masked()
+		if prefix < 127 && ip == pfx.Addr() { // RFC 6164: a /127 link has no anycast address
+			return fmt.Errorf("is the Subnet-Router anycast address of %s; pick a host address", pfx)
+		}
+		return nil
+	}
 	if prefix >= 31 {
 		return nil // RFC 3021 point-to-point and host routes have neither
 	}
@@ -231,30 +245,4 @@ func checkLabelFits(nic, label string) error {
 		return fmt.Errorf("the address label %q would be %d characters; the kernel allows %d: shorten label", nic+":"+label, l, ifNameMax)
 	}
 	return nil
-}
-
-// parseInterval takes a Go duration ("200ms") or, as IPaddr2's arp_interval
-// does, a bare number of milliseconds ("200").
-func parseInterval(s string) (time.Duration, error) {
-	var d time.Duration
-	if n, err := strconv.Atoi(s); err == nil {
-		d = time.Duration(n) * time.Millisecond
-	} else if d, err = time.ParseDuration(s); err != nil {
-		return 0, fmt.Errorf("not a duration (e.g. 200ms, or 200 for milliseconds)")
-	}
-	if d < time.Millisecond || d > maxARPInterval {
-		return 0, fmt.Errorf("must be from 1ms to %s", maxARPInterval)
-	}
-	return d, nil
-}
-
-// parseBool accepts the spellings Pacemaker accepts for booleans.
-func parseBool(s string) (bool, error) {
-	switch strings.ToLower(s) {
-	case "true", "yes", "on", "1", "y":
-		return true, nil
-	case "false", "no", "off", "0", "n":
-		return false, nil
-	}
-	return false, fmt.Errorf("not a boolean (true or false)")
 }

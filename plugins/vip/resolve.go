@@ -18,10 +18,10 @@ type target struct {
 	Prefix    int
 	LinkIndex int
 	NIC       string
-	// MAC is the interface's Ethernet address; nil on links without ARP
-	// (loopback, tunnels), where no gratuitous ARP is sent.
+	// MAC is the interface's Ethernet address; nil on links without ARP or
+	// neighbour discovery (loopback, tunnels), where nothing is announced.
 	MAC   net.HardwareAddr
-	Label string // the full IFA_LABEL, "<nic>:<label>", or ""
+	Label string // the full IFA_LABEL, "<nic>:<label>", or "" (always for IPv6)
 	Up    bool   // the interface is administratively up
 }
 
@@ -98,7 +98,10 @@ func resolve(p Params) (target, error) {
 }
 
 // connectedRoute returns the most specific on-link route of the main table
-// covering ip, on link when given; nil when there is none.
+// covering ip, on link when given; nil when there is none. IPv4 marks
+// on-link routes with link scope; IPv6 routes all have global scope, and
+// an on-link one is a prefix route without a gateway (not the default
+// route, which names no subnet).
 func connectedRoute(ip netip.Addr, link netlink.Link) (*netlink.Route, error) {
 	filter := &netlink.Route{Table: unix.RT_TABLE_MAIN}
 	mask := netlink.RT_FILTER_TABLE
@@ -106,7 +109,11 @@ func connectedRoute(ip netip.Addr, link netlink.Link) (*netlink.Route, error) {
 		filter.LinkIndex = link.Attrs().Index
 		mask |= netlink.RT_FILTER_OIF
 	}
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, filter, mask)
+	fam := netlink.FAMILY_V4
+	if ip.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	routes, err := netlink.RouteListFiltered(fam, filter, mask)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
@@ -114,7 +121,10 @@ func connectedRoute(ip netip.Addr, link netlink.Link) (*netlink.Route, error) {
 	bestBits := -1
 	for i := range routes {
 		r := &routes[i]
-		if r.Dst == nil || r.Gw != nil || r.Scope != netlink.SCOPE_LINK || r.Type != unix.RTN_UNICAST {
+		if r.Dst == nil || r.Gw != nil || len(r.MultiPath) > 0 || r.Type != unix.RTN_UNICAST {
+			continue
+		}
+		if ones, _ := r.Dst.Mask.Size(); ip.Is6() && ones == 0 || ip.Is4() && r.Scope != netlink.SCOPE_LINK {
 			continue
 		}
 		if !r.Dst.Contains(ip.AsSlice()) {
