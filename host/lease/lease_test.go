@@ -12,6 +12,12 @@ import (
 	"github.com/tandem-ha/tandem/bus/bustest"
 )
 
+// testTTL is the lease TTL the tests give their managers: the shortest
+// JetStream takes (a per-message TTL is whole seconds, at least one), so
+// that a test waits as little as the bus allows, whatever the production
+// default.
+const testTTL = time.Second
+
 func newManager(t *testing.T, conn *bus.Conn, node string, peers ...string) *Manager {
 	t.Helper()
 	var m *Manager
@@ -21,7 +27,7 @@ func newManager(t *testing.T, conn *bus.Conn, node string, peers ...string) *Man
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		m, err = NewManager(ctx, Config{Conn: conn, Node: node, Peers: func() []string { return peers },
-			Logger: bustest.Logger()})
+			TTL: testTTL, Logger: bustest.Logger()})
 		return err
 	})
 	t.Cleanup(m.Close)
@@ -52,21 +58,22 @@ func TestLeaseIsExclusiveRenewedAndReleased(t *testing.T) {
 	l := acquire(t, holly, key)
 	first := l.Deadline()
 
-	// Held across several TTLs: benji never gets it and the deadline moves on.
-	for range 3 {
-		time.Sleep(DefaultTTL)
+	// Held across several TTLs: benji never gets it, and the renewals move
+	// the deadline on.
+	bustest.CheckFor(t, 20*testTTL, testTTL/4, func() error {
 		if _, err := benji.Acquire(context.Background(), key, nil); !errors.Is(err, ErrHeld) {
-			t.Fatalf("benji acquired a held lease: %v", err)
+			t.Fatalf("benji acquiring a held lease: got %v, want ErrHeld", err)
 		}
-	}
-	select {
-	case <-l.Lost():
-		t.Fatal("lease lost while renewed")
-	default:
-	}
-	if !l.Deadline().After(first.Add(2 * DefaultTTL)) {
-		t.Errorf("deadline did not move: %s then %s", first, l.Deadline())
-	}
+		select {
+		case <-l.Lost():
+			t.Fatal("lease lost while renewed")
+		default:
+		}
+		if d := l.Deadline(); !d.After(first.Add(3 * testTTL)) {
+			return fmt.Errorf("deadline %s, want it past %s (3 TTLs after the first)", d.Format(time.StampMilli), first.Add(3*testTTL).Format(time.StampMilli))
+		}
+		return nil
+	})
 
 	if err := l.Release(context.Background()); err != nil {
 		t.Fatal(err)
@@ -88,10 +95,10 @@ func TestSilentHolderFencesBeforeTakeover(t *testing.T) {
 
 	holly.Close() // renewals stop, as when the holder dies
 	stopped := time.Now()
-	var fenced time.Time
+	fencedAt := make(chan time.Time, 1)
 	go func() {
 		<-l.Lost()
-		fenced = time.Now()
+		fencedAt <- time.Now()
 	}()
 	var got time.Time
 	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
@@ -103,8 +110,14 @@ func TestSilentHolderFencesBeforeTakeover(t *testing.T) {
 		}
 		return err
 	})
-	if fenced.IsZero() || !fenced.Before(got) {
-		t.Fatalf("holder fenced at %v, other node acquired at %v", fenced, got)
+	var fenced time.Time
+	select {
+	case fenced = <-fencedAt:
+	default:
+		t.Fatalf("other node acquired at %v, and the holder has not fenced yet", got.Format(time.StampMilli))
+	}
+	if !fenced.Before(got) {
+		t.Fatalf("holder fenced at %v, other node acquired at %v: want the fence first", fenced.Format(time.StampMilli), got.Format(time.StampMilli))
 	}
 	t.Logf("renewals stopped -> other node holds: %s (holder's fence came %s before)",
 		got.Sub(stopped).Round(time.Millisecond), got.Sub(fenced).Round(time.Millisecond))
@@ -128,10 +141,10 @@ func TestLeaderlessBusKeepsLeaseOnPromises(t *testing.T) {
 	select {
 	case <-l.Lost():
 		t.Fatal("lease lost while the peer promised")
-	case <-time.After(4 * DefaultTTL):
+	case <-time.After(4 * testTTL):
 	}
 	if _, err := benji.Acquire(context.Background(), key, nil); !errors.Is(err, ErrPromised) {
-		t.Fatalf("benji while holly holds the lease on promises: %v", err)
+		t.Fatalf("benji while holly holds the lease on promises: got %v, want ErrPromised", err)
 	}
 	if !l.Deadline().After(time.Now()) {
 		t.Fatal("deadline not extended")
@@ -139,13 +152,20 @@ func TestLeaderlessBusKeepsLeaseOnPromises(t *testing.T) {
 	for _, m := range others {
 		c.StartMember(m)
 	}
-	// Once the bus is back, the lease is renewed (or re-created) normally.
-	time.Sleep(3 * DefaultTTL)
-	select {
-	case <-l.Lost():
-		t.Fatal("lease lost after the bus recovered")
-	default:
-	}
+	// Once the bus is back, the lease is renewed (or re-created) normally:
+	// its deadline runs well past the recovery, never lost on the way.
+	recovered := time.Now()
+	bustest.CheckFor(t, 30*time.Second, testTTL/4, func() error {
+		select {
+		case <-l.Lost():
+			t.Fatal("lease lost after the bus recovered")
+		default:
+		}
+		if d := l.Deadline(); !d.After(recovered.Add(2 * testTTL)) {
+			return fmt.Errorf("deadline %s, want it past %s (renewed through the recovered bus)", d.Format(time.StampMilli), recovered.Add(2*testTTL).Format(time.StampMilli))
+		}
+		return nil
+	})
 	bustest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -163,7 +183,7 @@ func TestLeaderlessBusKeepsLeaseOnPromises(t *testing.T) {
 		return nil
 	})
 	if _, err := benji.Acquire(context.Background(), key, nil); !errors.Is(err, ErrHeld) && !errors.Is(err, ErrPromised) {
-		t.Fatalf("benji after recovery: %v", err)
+		t.Fatalf("benji after recovery: got %v, want ErrHeld or ErrPromised", err)
 	}
 }
 
@@ -214,7 +234,7 @@ func TestNoPromiseNoLease(t *testing.T) {
 	}
 	select {
 	case <-l.Lost():
-	case <-time.After(5 * DefaultTTL):
+	case <-time.After(5 * testTTL):
 		t.Fatal("lease kept without quorum and without promises")
 	}
 }
