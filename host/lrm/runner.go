@@ -10,7 +10,6 @@ import (
 	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/plugins/sdk"
-	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // runner sits between the executor (and monitors) and the supervisor: it
@@ -42,7 +41,7 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 		e = &entry{state: bus.StateStopped, since: time.Now()}
 		l.entries[req.ResourceID] = e
 	}
-	if d, ok := l.definitionLocked(req.ResourceID); ok {
+	if d, ok := l.definitionLocked(l.cfg.Live(), req.ResourceID); ok {
 		e.def = d
 		if d.Clone != nil {
 			e.clone = d.Clone.ID
@@ -68,20 +67,6 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 		r.release(e, agent, req)
 	}
 	return out
-}
-
-// definitionLocked is definition for callers holding l.mu.
-func (l *LRM) definitionLocked(id string) (d cib.Resource, ok bool) {
-	live := l.cfg.Live()
-	if live.CIB != nil {
-		if r, isClone := live.CIB.Resource(id); r != nil && !isClone {
-			return *r, true
-		}
-	}
-	if e, ok := l.entries[id]; ok && e.def.Agent != "" {
-		return e.def, true
-	}
-	return cib.Resource{}, false
 }
 
 func (l *LRM) setBusy(key, what string) {

@@ -1,0 +1,129 @@
+package lrm
+
+// Probes: what already runs here when a resource is first configured (or
+// this node starts), found with a one-off monitor before anything is acted on.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/executor"
+	"github.com/tandem-ha/tandem/policies/cib"
+)
+
+// ConfigChanged makes the LRM read the live configuration again: new
+// resources are probed, definitions of stopped ones updated.
+func (l *LRM) ConfigChanged() {
+	live := l.cfg.Live()
+	if live.CIB == nil {
+		return
+	}
+	var toProbe []cib.Resource
+	l.mu.Lock()
+	l.configRev = live.Rev
+	configured := map[string]bool{}
+	for _, r := range live.CIB.Resources {
+		configured[r.ID] = true
+		if e, ok := l.entries[r.ID]; ok && (e.state == bus.StateStopped || e.state == bus.StateUnknown) {
+			e.def = r
+			if r.Clone != nil {
+				e.clone = r.Clone.ID
+			} else {
+				e.clone = ""
+			}
+		} else if ok && e.def.Agent == r.Agent {
+			// Running: operations (monitor interval, timeouts) and meta
+			// apply at once; parameters only from the next start, as the
+			// running instance was started with the old ones.
+			params := e.def.Params
+			e.def = r
+			e.def.Params = params
+		}
+		if !l.probed[r.ID] && l.busy["probe/"+r.ID] == "" {
+			toProbe = append(toProbe, r)
+			l.busy["probe/"+r.ID] = "probe " + r.ID
+		}
+	}
+	for id := range l.probed {
+		if !configured[id] {
+			delete(l.probed, id) // probed again if it comes back
+		}
+	}
+	l.mu.Unlock()
+	l.changed()
+	if len(toProbe) == 0 {
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.probe(toProbe)
+	}()
+}
+
+// probe runs a one-off monitor of each resource, all in parallel, and
+// records what they found.
+func (l *LRM) probe(rs []cib.Resource) {
+	t := executor.Transition{ID: fmt.Sprintf("probe-%s-%d", l.cfg.Node, time.Now().UnixNano())}
+	for _, r := range rs {
+		l.mu.Lock()
+		idx := -1
+		if e, ok := l.entries[r.ID]; ok && r.Clone != nil {
+			idx = e.instance
+		} else if r.Clone != nil {
+			idx = 0
+		}
+		if _, ok := l.entries[r.ID]; !ok {
+			l.entries[r.ID] = l.newEntry(r, idx)
+		}
+		l.mu.Unlock()
+		t.Actions = append(t.Actions, l.action(r, "probe/"+r.ID, bus.OpProbe, idx))
+	}
+	reports, err := l.exec.Execute(context.Background(), t)
+	if err != nil {
+		l.log.Error("probe", "err", err)
+	}
+	l.mu.Lock()
+	for _, r := range rs {
+		delete(l.busy, "probe/"+r.ID)
+	}
+	for _, rep := range reports {
+		if rep.Ran {
+			l.probed[rep.Action.Resource] = true
+		}
+	}
+	l.mu.Unlock()
+	l.changed()
+}
+
+func (l *LRM) newEntry(r cib.Resource, idx int) *entry {
+	e := &entry{def: r, instance: max(idx, 0), state: bus.StateUnknown, since: time.Now()}
+	if r.Clone != nil {
+		e.clone = r.Clone.ID
+	}
+	return e
+}
+
+// action builds an executor action for resource r on this node.
+func (l *LRM) action(r cib.Resource, id, op string, idx int) executor.Action {
+	a := executor.Action{ID: id, Resource: r.ID, CloneIndex: -1, Node: l.cfg.Node, Agent: r.Agent, Op: op,
+		Params: r.Params, Timeout: opTimeout(r, op)}
+	if r.Clone != nil {
+		a.Clone, a.CloneIndex = r.Clone.ID, max(idx, 0)
+	}
+	return a
+}
+
+// opTimeout is the configured timeout of op (a probe uses the monitor's).
+func opTimeout(r cib.Resource, op string) time.Duration {
+	name := op
+	if op == bus.OpProbe {
+		name = bus.OpMonitor
+	}
+	if o, ok := r.Op(name); ok && o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultTimeout
+}

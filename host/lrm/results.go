@@ -1,0 +1,142 @@
+package lrm
+
+// Results: what the actions and monitors run here report changes this
+// node's state and fail-counts before it goes out on the bus.
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/plugins/sdk"
+)
+
+// Publish is the executor's and monitors' publisher: results change the
+// local state (and fail-counts) before they go out on the bus.
+func (l *LRM) Publish(ev bus.Event) error {
+	switch r := ev.(type) {
+	case bus.ActionResult:
+		l.onAction(r)
+	case bus.MonitorResult:
+		l.onMonitor(r)
+	}
+	return l.cfg.Conn.Publish(ev)
+}
+
+func (l *LRM) setState(e *entry, state, message string) {
+	if e.state != state || e.message != message {
+		e.state, e.message, e.since = state, message, time.Now()
+		l.changed()
+	}
+}
+
+func (l *LRM) onAction(r bus.ActionResult) {
+	code := sdk.Code(r.Code)
+	msg := r.Message
+	if r.TimedOut {
+		msg = "timed out: " + msg
+	}
+	l.mu.Lock()
+	e, ok := l.entries[r.Resource]
+	if !ok {
+		l.mu.Unlock()
+		return
+	}
+	leaseErr := l.leaseErr[r.Resource]
+	delete(l.leaseErr, r.Resource)
+	// The new state is set after the failure is counted: a report showing
+	// the failure makes the coordinator plan, and its plan must see the
+	// count (migration-threshold).
+	var fail, fatal bool
+	var state, why string
+	switch r.Op {
+	case bus.OpProbe:
+		switch {
+		case code == sdk.OK && !r.TimedOut:
+			state, why = bus.StateStarted, "found running"
+		case code == sdk.NotRunning || code == sdk.ErrNotInstalled:
+			state = bus.StateStopped
+		default:
+			state, why = bus.StateFailed, "probe: "+msg
+			fail = true
+		}
+	case bus.OpStart:
+		if r.OK() {
+			e.instance = r.Instance
+			state = bus.StateStarted
+		} else {
+			// A failed start may have half-started it: stop before anything
+			// else. Pacemaker's start-failure-is-fatal: the node is banned
+			// for the resource until cleanup (or failure-timeout).
+			state, why = bus.StateFailed, "start: "+msg
+			fail, fatal = !leaseErr, true
+		}
+	case bus.OpStop:
+		if r.OK() {
+			state = bus.StateStopped
+		} else {
+			// Without fencing, a failed stop leaves the resource blocked
+			// here: it is not started anywhere else (its lease is kept).
+			state, why = bus.StateBlocked, "stop: "+msg
+			fail, fatal = true, true
+		}
+	}
+	l.mu.Unlock()
+	if fail {
+		l.countFailure(r.Resource, r.Op, msg, fatal)
+	}
+	if state != "" {
+		l.mu.Lock()
+		l.setState(e, state, why)
+		l.mu.Unlock()
+	}
+	if r.Op == bus.OpProbe && code == sdk.OK && e.singleton() {
+		l.adopt(e)
+	}
+}
+
+func (l *LRM) onMonitor(r bus.MonitorResult) {
+	code := sdk.Code(r.Code)
+	if code == sdk.OK && !r.TimedOut {
+		return
+	}
+	l.mu.Lock()
+	e, ok := l.entries[r.Resource]
+	if !ok || e.state != bus.StateStarted || r.Started.Before(e.since) {
+		l.mu.Unlock()
+		return // not started any more, or the result predates what we know
+	}
+	since := e.since
+	l.mu.Unlock()
+	msg := r.Message
+	switch {
+	case r.TimedOut:
+		msg = "monitor timed out: " + msg
+	case code == sdk.NotRunning:
+		msg = "monitor: not running (stopped behind the cluster's back) " + msg
+	default:
+		msg = "monitor: " + code.String() + ": " + msg
+	}
+	// Pacemaker's hard errors (the configuration is wrong, the software is
+	// gone) ban the node at once; others count one.
+	fatal := code == sdk.ErrNotConfigured || code == sdk.ErrNotInstalled || code == sdk.ErrArgs
+	l.log.Warn("resource failed", "resource", r.Resource, "code", code.String(), "message", r.Message, "timed_out", r.TimedOut)
+	// Counted first, then shown (see onAction).
+	l.countFailure(r.Resource, bus.OpMonitor, msg, fatal)
+	l.mu.Lock()
+	if e.state == bus.StateStarted && e.since.Equal(since) {
+		l.setState(e, bus.StateFailed, strings.TrimSpace(msg))
+	}
+	l.mu.Unlock()
+}
+
+// countFailure records a failure in the bus, before the result that shows
+// it is published: the coordinator's next plan sees the count.
+func (l *LRM) countFailure(resource, op, msg string, fatal bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := l.cfg.Failures.Add(ctx, resource, l.cfg.Node, op, msg, fatal, time.Now()); err != nil {
+		l.log.Error("fail-count not recorded", "resource", resource, "op", op, "err", err)
+	}
+}

@@ -1,0 +1,144 @@
+package lrm
+
+// Transitions: this node's share of the coordinator's plan, run in order
+// through the executor; aborts; the definition each action runs with.
+
+import (
+	"context"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/executor"
+	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/policies"
+	"github.com/tandem-ha/tandem/policies/cib"
+)
+
+// onTransition runs this node's part of a coordinator's plan.
+func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
+	plan, err := policies.DecodeTransition(ev.Plan)
+	if err != nil {
+		l.log.Error("transition not understood", "id", ev.ID, "err", err)
+		return
+	}
+	mine := plan.ForNode(l.cfg.Node)
+	if len(mine) == 0 {
+		return
+	}
+	live := l.waitConfig(ctx, ev.ConfigRev)
+	t := executor.Transition{ID: ev.ID}
+	for _, a := range plan.Actions {
+		def, ok := l.definition(live, a.Resource)
+		if !ok {
+			if a.Node == l.cfg.Node {
+				l.log.Error("transition names a resource this node does not know", "id", ev.ID, "resource", a.Resource)
+			}
+			def = cib.Resource{ID: a.Resource}
+		}
+		idx := -1
+		if a.Clone != "" {
+			idx = a.Instance
+		}
+		ea := l.action(def, a.ID, string(a.Op), idx)
+		ea.Node, ea.Clone, ea.DependsOn = a.Node, a.Clone, a.After
+		t.Actions = append(t.Actions, ea)
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		cancel()
+		return
+	}
+	// A new plan supersedes the previous ones: their actions not yet
+	// started never will be.
+	for id, c := range l.running {
+		c()
+		delete(l.running, id)
+	}
+	l.running[ev.ID] = cancel
+	l.mu.Unlock()
+	l.log.Info("running transition", "id", ev.ID, "actions", len(mine), "reason", ev.Reason)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer cancel()
+		reports, err := l.exec.Execute(tctx, t)
+		if err != nil {
+			l.log.Error("transition refused", "id", ev.ID, "err", err)
+		}
+		// Actions that never ran are reported as cancelled, so the
+		// coordinator knows the transition is over and plans again.
+		for _, r := range reports {
+			if r.Ran {
+				continue
+			}
+			res := bus.ActionResult{Transition: ev.ID, Action: r.Action.ID, Resource: r.Action.Resource, Clone: r.Action.Clone,
+				Instance: max(r.Action.CloneIndex, 0), Node: l.cfg.Node, Op: r.Action.Op, Cancelled: true, Message: r.Skipped, Started: time.Now()}
+			l.board.Record(res)
+			if err := l.cfg.Conn.Publish(res); err != nil {
+				l.log.Warn("publishing a cancelled action", "err", err)
+			}
+		}
+		l.mu.Lock()
+		delete(l.running, ev.ID)
+		l.mu.Unlock()
+		l.board.Forget(ev.ID)
+	}()
+}
+
+func (l *LRM) onAbort(a bus.TransitionAbort) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, c := range l.running {
+		if a.ID == "*" || a.ID == id {
+			l.log.Info("transition aborted", "id", id, "by", a.Coordinator, "reason", a.Reason)
+			c()
+			delete(l.running, id)
+		}
+	}
+}
+
+// waitConfig waits (briefly) until the live configuration has caught up
+// with the revision a transition was planned from.
+func (l *LRM) waitConfig(ctx context.Context, rev uint64) liveconfig.Revision {
+	deadline := time.NewTimer(2 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		live := l.cfg.Live()
+		if live.Rev >= rev {
+			return live
+		}
+		select {
+		case <-ctx.Done():
+			return live
+		case <-deadline.C:
+			return live
+		case <-tick.C:
+		}
+	}
+}
+
+// definition finds a resource's definition: the live configuration's, or
+// the one it was last acted on with (a resource no longer configured is
+// stopped with what it was started with).
+func (l *LRM) definition(live liveconfig.Revision, id string) (cib.Resource, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.definitionLocked(live, id)
+}
+
+// definitionLocked is definition for callers holding l.mu.
+func (l *LRM) definitionLocked(live liveconfig.Revision, id string) (cib.Resource, bool) {
+	if live.CIB != nil {
+		if r, isClone := live.CIB.Resource(id); r != nil && !isClone {
+			return *r, true
+		}
+	}
+	if e, ok := l.entries[id]; ok && e.def.Agent != "" {
+		return e.def, true
+	}
+	return cib.Resource{}, false
+}
