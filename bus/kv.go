@@ -157,8 +157,8 @@ func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 const readAttempt = 750 * time.Millisecond
 
 // read runs f, bounded like every bus call, in attempts of readAttempt
-// until it succeeds, fails for another reason than a timeout, or the bound
-// ends.
+// until it succeeds, fails for another reason than a timeout or a
+// temporarily unavailable JetStream, or the bound ends.
 func read[T any](ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
@@ -169,17 +169,58 @@ func read[T any](ctx context.Context, f func(ctx context.Context) (T, error)) (T
 		if err == nil || ctx.Err() != nil {
 			return v, err
 		}
+		if unavailable(err) {
+			// Answered at once: wait a little before asking again.
+			select {
+			case <-ctx.Done():
+				return v, err
+			case <-time.After(unavailablePause):
+			}
+			continue
+		}
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) {
 			return v, err
 		}
 	}
 }
 
-// Put stores value under key and returns the new revision.
-func (k *KV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+// jsErrClusterNotAvailable is JetStream's "JetStream system temporarily
+// unavailable" (503): a server that has no meta leader at the moment, as
+// right after a voter restarts and the leadership moves. The request was
+// not acted on, so it is safe to send again.
+const jsErrClusterNotAvailable jetstream.ErrorCode = 10008
+
+// unavailablePause is how long a request answered "temporarily
+// unavailable" waits before it is sent again.
+const unavailablePause = 100 * time.Millisecond
+
+func unavailable(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrClusterNotAvailable
+}
+
+// write runs a write, bounded like every bus call, again while JetStream
+// answers that it is temporarily unavailable (the write was refused, not
+// made). A timeout is not retried: the write may have been made.
+func write[T any](ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	rev, err := k.kv.Put(ctx, key, value)
+	for {
+		v, err := f(ctx)
+		if err == nil || !unavailable(err) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(unavailablePause):
+		}
+	}
+}
+
+// Put stores value under key and returns the new revision.
+func (k *KV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	rev, err := write(ctx, func(ctx context.Context) (uint64, error) { return k.kv.Put(ctx, key, value) })
 	if err != nil {
 		return 0, fmt.Errorf("writing %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
 	}
@@ -189,13 +230,11 @@ func (k *KV) Put(ctx context.Context, key string, value []byte) (uint64, error) 
 // Create stores value under key only if the key does not exist (or was
 // deleted), with an optional TTL (0: none).
 func (k *KV) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (uint64, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
 	var opts []jetstream.KVCreateOpt
 	if ttl > 0 {
 		opts = append(opts, jetstream.KeyTTL(ttl))
 	}
-	rev, err := k.kv.Create(ctx, key, value, opts...)
+	rev, err := write(ctx, func(ctx context.Context) (uint64, error) { return k.kv.Create(ctx, key, value, opts...) })
 	if err != nil {
 		return 0, fmt.Errorf("creating %s/%s: %w", k.kv.Bucket(), key, k.conn.explain(err))
 	}
@@ -205,9 +244,7 @@ func (k *KV) Create(ctx context.Context, key string, value []byte, ttl time.Dura
 // Update stores value under key only if the key is still at revision last
 // (compare-and-swap). A lost race returns an error matching ErrConflict.
 func (k *KV) Update(ctx context.Context, key string, value []byte, last uint64) (uint64, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	rev, err := k.kv.Update(ctx, key, value, last)
+	rev, err := write(ctx, func(ctx context.Context) (uint64, error) { return k.kv.Update(ctx, key, value, last) })
 	if err != nil {
 		return 0, fmt.Errorf("updating %s/%s at revision %d: %w", k.kv.Bucket(), key, last, k.conn.explain(err))
 	}
