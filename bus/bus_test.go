@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/nats-io/nats.go"
 	. "github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 )
 
 var (
-	checkFor     = bustest.CheckFor
 	freePorts    = bustest.FreePorts
 	testTopology = bustest.Topology
 	quietLogger  = bustest.Logger
@@ -58,11 +59,11 @@ func TestThreeVotersFormClusterAndSurviveOne(t *testing.T) {
 	d := tc.connect("director")
 	var dkv *KV
 	// Leadership moves off benji: the bucket answers again within a few seconds.
-	checkFor(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
 		dkv, err = d.KV(ctx, BucketConfig)
 		return err
 	})
-	checkFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() error {
 		e, err := dkv.Get(ctx, "before")
 		if err != nil {
 			return err
@@ -73,7 +74,7 @@ func TestThreeVotersFormClusterAndSurviveOne(t *testing.T) {
 		return nil
 	})
 	// With one of three stopped, writes still succeed.
-	checkFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() error {
 		_, err := dkv.Put(ctx, "after", []byte("x"))
 		return err
 	})
@@ -82,11 +83,11 @@ func TestThreeVotersFormClusterAndSurviveOne(t *testing.T) {
 	tc.start("benji")
 	b := tc.connect("benji")
 	var bkv *KV
-	checkFor(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
 		bkv, err = b.KV(ctx, BucketConfig)
 		return err
 	})
-	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+	poll.Until(t, 30*time.Second, 200*time.Millisecond, func() error {
 		_, err := bkv.Get(ctx, "after")
 		return err
 	})
@@ -106,7 +107,7 @@ func TestWriteWithoutQuorumFailsClearly(t *testing.T) {
 	var werr error
 	// The first write after the loss may still be in flight at the leader;
 	// poll until the loss is visible, each attempt bounded.
-	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		_, werr = kv.Put(wctx, "k", []byte("v"))
@@ -293,7 +294,7 @@ func TestEventsAndMembers(t *testing.T) {
 	b.NC.Flush()
 	want := ActionResult{Resource: "VIP-10.10.10.23", Node: "holly", Op: OpStart, Code: 0, Duration: 12 * time.Millisecond}
 	// Routes may still be forming: publish until benji sees it.
-	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		if err := a.Publish(want); err != nil {
 			return err
 		}
@@ -316,7 +317,7 @@ func TestEventsAndMembers(t *testing.T) {
 		}
 		c.NC.Flush()
 	}
-	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		ms, err := GatherMembers(a, 3, time.Second)
 		if err != nil {
 			return err
@@ -342,7 +343,7 @@ func TestPreferStreamLeader(t *testing.T) {
 	c := tc.ready("holly")
 	ctx := context.Background()
 	stream := StreamOfBucket(BucketLeases)
-	checkFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() error {
 		if _, err := c.PreferStreamLeader(ctx, stream, "director"); err != nil {
 			return err
 		}
@@ -365,7 +366,7 @@ func TestPreferMetaLeader(t *testing.T) {
 	tc.ready("holly")
 	d := tc.Servers["director"]
 	ctx := context.Background()
-	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
 		if _, err := d.PreferMetaLeader(ctx); err != nil {
 			return err
 		}
@@ -394,7 +395,7 @@ func TestSettled(t *testing.T) {
 	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
 	c := tc.ready("holly")
 	ctx := context.Background()
-	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
 		for _, b := range []string{BucketLeases, BucketConfig, BucketState} {
 			if _, err := c.PreferStreamLeader(ctx, StreamOfBucket(b), "director"); err != nil {
 				return err
@@ -405,7 +406,7 @@ func TestSettled(t *testing.T) {
 	// A stopped member's replicas are not current: not settled, and the
 	// error says which.
 	tc.stop("benji")
-	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
 		err := c.Settled(ctx, "director")
 		if err == nil || !strings.Contains(err.Error(), "replica on benji not current") {
 			return fmt.Errorf("with benji stopped: %v", err)

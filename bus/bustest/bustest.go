@@ -15,22 +15,6 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 )
 
-// CheckFor polls f every interval until it returns nil, failing t after total.
-func CheckFor(t testing.TB, total, interval time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // FreePorts finds n distinct free TCP ports on loopback.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()

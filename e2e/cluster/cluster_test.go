@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/e2e/labtest"
 	"github.com/tandem-ha/tandem/e2e/scenario"
@@ -517,7 +519,7 @@ func (e *env) checkSafety(s *scenario.Safety) {
 
 func (e *env) poll(total time.Duration, what string, check func() error) {
 	e.t.Helper()
-	poll(e.t, total, what, check)
+	poll.Until(e.t, total, 100*time.Millisecond, poll.About(what, check))
 }
 
 func (e *env) waitRequests(cl *scenario.Client, n int) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/e2e/labtest"
 	"github.com/tandem-ha/tandem/e2e/scenario"
@@ -80,7 +82,7 @@ func TestSeedTutorial(t *testing.T) {
 	c.Clones = []string{"httpd-clone", "haproxy-clone"}
 
 	// Wait for the cluster (and its live configuration) to be there.
-	poll(t, 90*time.Second, "the live configuration can be read and both nodes have found their plugins (idle: no resource yet)", func() error {
+	poll.Until(t, 90*time.Second, 100*time.Millisecond, poll.About("the live configuration can be read and both nodes have found their plugins (idle: no resource yet)", func() error {
 		if _, err := c.Tandem(ctx, "benji", "config", "show"); err != nil {
 			return err
 		}
@@ -92,7 +94,7 @@ func TestSeedTutorial(t *testing.T) {
 			return fmt.Errorf("%d nodes have their plugins idle:\n%s", n, out)
 		}
 		return nil
-	})
+	}))
 	sh := func(want string, args ...string) string {
 		// Run as `tandem ARGS` on benji; a warning means something was skipped.
 		t.Helper()
@@ -114,7 +116,7 @@ func TestSeedTutorial(t *testing.T) {
 	// HTTP server (ocf:heartbeat:apache there; the unit here).
 	sh("", "resource", "create", c.VIPResource, "vip", "ip="+vip.String(), "cidr_netmask=24", "op", "monitor", "interval=10s")
 	sh("", "resource", "create", "HTTPServer", "systemd:apache2", "op", "monitor", "interval=1min")
-	poll(t, 60*time.Second, "the Active/Standby cluster runs", func() error {
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, poll.About("the Active/Standby cluster runs", func() error {
 		r, err := c.Status(ctx, "benji")
 		if err != nil {
 			return err
@@ -123,7 +125,7 @@ func TestSeedTutorial(t *testing.T) {
 			return fmt.Errorf("HTTPServer on %v, VIP on %v", scenario.StartedOn(r, "HTTPServer"), scenario.StartedOn(r, c.VIPResource))
 		}
 		return nil
-	})
+	}))
 
 	// The tutorial, verbatim but for tandem, addresses and the unit name.
 	sh("Attempting to stop: HTTPServer...Stopped", "resource", "delete", "HTTPServer")
@@ -168,7 +170,7 @@ Colocation Constraints:
 		t.Errorf("each node should run just the plugins its resources use:\n%s", out)
 	}
 	var answers []string
-	poll(t, 60*time.Second, "curl alternates between Holly and Benji", func() error {
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, poll.About("curl alternates between Holly and Benji", func() error {
 		answers = answers[:0]
 		for range 6 {
 			body, err := c.Get(ctx, 2*time.Second)
@@ -183,7 +185,7 @@ Colocation Constraints:
 			}
 		}
 		return nil
-	})
+	}))
 	t.Logf("[stack@director ~]$ curl http://%s (x6)\n%s", vip, strings.Join(answers, "\n"))
 }
 
@@ -196,19 +198,4 @@ func flatten(s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-func poll(t *testing.T, total time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, total, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/e2e/labtest"
 )
@@ -23,21 +25,6 @@ var opts = lab.Options{Prefix: "tdlab", Subnet: netip.MustParsePrefix("198.18.0.
 
 // checkFor polls check every interval until it returns nil, failing the
 // test with its last error after total.
-func checkFor(t *testing.T, total, interval time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, total, err)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // get fetches a page from the host (bounded by a short client timeout).
 func get(addr netip.Addr) (string, error) {
 	c := http.Client{Timeout: 2 * time.Second}
@@ -121,13 +108,13 @@ func TestLab(t *testing.T) {
 		exec(t, l, node, "systemctl", "start", "apache2.service")
 		addr := l.NodeAddr(node)
 		want := "Hello " + strings.ToUpper(node[:1]) + node[1:] + "\n"
-		checkFor(t, 20*time.Second, 100*time.Millisecond, "Apache on "+node, func() error {
+		poll.Until(t, 20*time.Second, 100*time.Millisecond, poll.About("Apache on "+node, func() error {
 			body, err := get(addr)
 			if err == nil && body != want {
 				err = fmt.Errorf("http://%s/ says %q, want %q", addr, body, want)
 			}
 			return err
-		})
+		}))
 	}
 
 	// The Vagrant path of the shared provisioning: node.sh on a booted
@@ -160,12 +147,12 @@ func TestLab(t *testing.T) {
 	if out := strings.TrimSpace(exec(t, l, "director", "systemctl", "is-enabled", "tandem")); out != "enabled" {
 		t.Errorf("tandem.service on director after node.sh --start-tandem: %s", out)
 	}
-	checkFor(t, 20*time.Second, 200*time.Millisecond, "tandem witness on director", func() error {
+	poll.Until(t, 20*time.Second, 200*time.Millisecond, poll.About("tandem witness on director", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_, err := l.Exec(ctx, "director", "systemctl", "is-active", "tandem")
 		return err
-	})
+	}))
 	exec(t, l, "director", "systemctl", "disable", "--now", "tandem")
 
 	// From here on a poller reads every host's addresses every 50 ms, as
@@ -218,10 +205,10 @@ func TestLab(t *testing.T) {
 	if err := l.Heal("benji"); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 10*time.Second, 100*time.Millisecond, "benji after Heal", func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, poll.About("benji after Heal", func() error {
 		_, err := get(benji)
 		return err
-	})
+	}))
 
 	// Kill: every process gone at once, nothing answers for its address.
 	start := time.Now()
@@ -257,13 +244,13 @@ func TestLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec(t, l, "benji", "systemctl", "start", "apache2.service")
-	checkFor(t, 20*time.Second, 100*time.Millisecond, "Apache on benji after Restart", func() error {
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, poll.About("Apache on benji after Restart", func() error {
 		body, err := get(benji)
 		if err == nil && body != "Hello Benji\n" {
 			err = fmt.Errorf("benji says %q", body)
 		}
 		return err
-	})
+	}))
 }
 
 // BenchmarkAddrs measures Lab.Addrs, which safety checkers call for every

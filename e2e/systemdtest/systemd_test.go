@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/e2e/labtest"
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -203,21 +205,6 @@ func notRunning(has ...string) expect { return expect{sdk.NotRunning, has} }
 func failed(has ...string) expect     { return expect{sdk.ErrGeneric, has} }
 
 // waitFor polls cond every 50 ms until it holds, failing t after total.
-func waitFor(t *testing.T, total time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s (last: %s)", what, total, last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // get fetches http://addr/ from the host.
 func get(addr string) (string, error) {
 	c := http.Client{Timeout: 2 * time.Second}
@@ -311,10 +298,13 @@ func TestSystemdAgent(t *testing.T) {
 				t.Fatalf("%s: no main PID after start", unit)
 			}
 			n.sh(t, "kill", "-9", pid)
-			waitFor(t, 10*time.Second, unit+" leaves active after kill -9", func() (bool, string) {
+			poll.Until(t, 10*time.Second, 50*time.Millisecond, poll.About(unit+" leaves active after kill -9", func() error {
 				s := n.prop(t, unit, "ActiveState")
-				return s != "active", s
-			})
+				if s != "active" {
+					return nil
+				}
+				return fmt.Errorf("still %s", s)
+			}))
 			check(t, n.drive(t, nil, agent, "monitor"), failed("failed", "signal 9"))
 			// Restart=no in the drop-in: systemd left it down, though
 			// the unit file says Restart=on-abort (apache2) or always.
@@ -411,10 +401,13 @@ func TestSystemdAgent(t *testing.T) {
 		if a := n.prop(t, "haproxy", "ActiveState"); a != "active" {
 			t.Errorf("haproxy.service is %s after the agent's start", a)
 		}
-		waitFor(t, 10*time.Second, "Apache through HAProxy", func() (bool, string) {
+		poll.Until(t, 10*time.Second, 50*time.Millisecond, poll.About("Apache through HAProxy", func() error {
 			body, err := get(front)
-			return err == nil && body == "Hello Holly\n", fmt.Sprintf("%q, %v", body, err)
-		})
+			if err == nil && body == "Hello Holly\n" {
+				return nil
+			}
+			return fmt.Errorf("%q, %v", body, err)
+		}))
 		// A second node in the view: a new server line, so a reload
 		// through systemd (ExecReload), keeping HAProxy's master.
 		master := n.prop(t, "haproxy", "MainPID")

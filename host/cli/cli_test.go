@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
+	"github.com/tandem-ha/tandem/host/daemon/daemontest"
 	"github.com/tandem-ha/tandem/host/status"
 )
 
@@ -36,37 +39,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func checkFor(t *testing.T, total, interval time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(interval)
-	}
+// processLog is a member process's output, read by the test while the
+// process still writes it.
+type processLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
+func (l *processLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *processLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 type localCluster struct {
@@ -74,44 +63,23 @@ type localCluster struct {
 	dir   string
 	conf  string
 	procs map[string]*exec.Cmd
-	logs  map[string]*bytes.Buffer
+	logs  map[string]*processLog
 }
 
 // newLocalCluster writes a three-member loopback cluster (holly, benji,
-// witness director) and its key.
+// witness director, daemontest's file) and its key, made by tandem keygen.
 func newLocalCluster(t *testing.T) *localCluster {
 	dir := t.TempDir()
-	p := freePorts(t, 6)
+	conf := daemontest.WriteFiles(t, dir, "")
+	// The binary's own keygen writes the key the members use.
 	key := filepath.Join(dir, "cluster.key")
-	conf := filepath.Join(dir, "cluster.toml")
-	src := fmt.Sprintf(`[cluster]
-name = "loop"
-[bus]
-data_dir = %q
-credentials = %q
-[[node]]
-name = "holly"
-address = "127.0.0.1"
-client_port = %d
-cluster_port = %d
-[[node]]
-name = "benji"
-address = "127.0.0.1"
-client_port = %d
-cluster_port = %d
-[witness]
-name = "director"
-address = "127.0.0.1"
-client_port = %d
-cluster_port = %d
-`, filepath.Join(dir, "data"), key, p[0], p[1], p[2], p[3], p[4], p[5])
-	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
+	if err := os.Remove(key); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(tandemBin, "keygen", "--out", key).CombinedOutput(); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
 	}
-	lc := &localCluster{t: t, dir: dir, conf: conf, procs: map[string]*exec.Cmd{}, logs: map[string]*bytes.Buffer{}}
+	lc := &localCluster{t: t, dir: dir, conf: conf, procs: map[string]*exec.Cmd{}, logs: map[string]*processLog{}}
 	t.Cleanup(func() {
 		for name, c := range lc.procs {
 			c.Process.Kill()
@@ -130,7 +98,7 @@ func (lc *localCluster) start(name string) {
 		args = []string{"witness", "--config", lc.conf}
 	}
 	cmd := exec.Command(tandemBin, args...)
-	var buf bytes.Buffer
+	var buf processLog
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {
 		lc.t.Fatal(err)
@@ -168,7 +136,7 @@ func (lc *localCluster) status() (status.Report, int) {
 
 func (lc *localCluster) expect(online []string, quorum bool) {
 	lc.t.Helper()
-	checkFor(lc.t, 30*time.Second, 200*time.Millisecond, func() error {
+	poll.Until(lc.t, 30*time.Second, 200*time.Millisecond, func() error {
 		r, code := lc.status()
 		var got []string
 		for _, n := range append(r.Nodes, *r.Witness) {
@@ -205,7 +173,7 @@ func TestThreeProcessCluster(t *testing.T) {
 		lc.start(n)
 	}
 	lc.expect([]string{"holly", "benji", "director"}, true)
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
 		if !strings.Contains(lc.logs["holly"].String(), "cluster has quorum") {
 			return errors.New("holly has not logged quorum")
 		}
@@ -273,7 +241,7 @@ func TestDaemonExitCodes(t *testing.T) {
 	}
 	// Port in use: holly runs, a second holly cannot start.
 	lc.start("holly")
-	checkFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() error {
 		if !strings.Contains(lc.logs["holly"].String(), "bus started") {
 			return errors.New("holly not started")
 		}

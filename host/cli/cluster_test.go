@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-ha/tandem/bus/bustest"
+	"github.com/tandem-ha/tandem/e2e/poll"
+
+	"github.com/tandem-ha/tandem/host/daemon/daemontest"
 	"github.com/tandem-ha/tandem/host/status"
 )
 
@@ -60,7 +62,7 @@ func TestClusterStopStart(t *testing.T) {
 	// Edited: status says the live configuration is not the file's.
 	rev := lc.live().Rev
 	out = lc.must("status")
-	if want := fmt.Sprintf("\nWARNINGS:\nLive configuration (revision %d) differs from %s; the cluster runs the live one.\n  See the difference: tandem config apply --dry-run %s\n", rev, lc.conf, lc.conf); !strings.Contains(out, want) {
+	if want := fmt.Sprintf("\nWARNINGS:\nLive configuration (revision %d) differs from %s; the cluster runs the live one.\n  See the difference: tandem config apply --dry-run %s\n", rev, lc.Conf, lc.Conf); !strings.Contains(out, want) {
 		t.Errorf("status lacks %q:\n%s", want, out)
 	}
 	if r := lc.statusReport(); r.Live == nil || !r.Live.DiffersFromFile || r.Live.Revision != rev {
@@ -69,7 +71,8 @@ func TestClusterStopStart(t *testing.T) {
 
 	// --watch: --count reports, separated by a blank line off a terminal.
 	out = lc.must("status", "--watch", "--interval", "100ms", "--count", "3")
-	if n := strings.Count(out, "Cluster name: live\n"); n != 3 || !strings.Contains(out, "\n\nCluster name: live\n") {
+	name := "Cluster name: " + daemontest.Name + "\n"
+	if n := strings.Count(out, name); n != 3 || !strings.Contains(out, "\n\n"+name) {
 		t.Errorf("status --watch --count 3: %d reports:\n%s", n, out)
 	}
 	// ... and until Ctrl-C (the command's context ends), exit 0.
@@ -84,7 +87,7 @@ func TestClusterStopStart(t *testing.T) {
 		out, _, code := lc.runContext(ctx, "status", "--watch", "--interval", "50ms")
 		done <- result{out, code}
 	}()
-	bustest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if time.Since(watchBegan) < 300*time.Millisecond {
 			return fmt.Errorf("let it draw a few times")
 		}
@@ -93,7 +96,7 @@ func TestClusterStopStart(t *testing.T) {
 	cancel()
 	select {
 	case r := <-done:
-		if r.code != 0 || strings.Count(r.out, "Cluster name: live\n") < 1 {
+		if r.code != 0 || strings.Count(r.out, "Cluster name: "+daemontest.Name+"\n") < 1 {
 			t.Errorf("status --watch ended by its context: exit %d\n%s", r.code, r.out)
 		}
 	case <-time.After(30 * time.Second):
@@ -120,10 +123,10 @@ func TestClusterStopStart(t *testing.T) {
 		t.Errorf("cluster stop benji said %q", out)
 	}
 	// stop waited: it is done when it returns.
-	if w := lc.where("vip"); strings.Join(w, " ") != "holly" {
+	if w := lc.Where("vip"); strings.Join(w, " ") != "holly" {
 		t.Errorf("after cluster stop benji, vip runs on %v", w)
 	}
-	if w := lc.where("web"); strings.Join(w, " ") != "holly" {
+	if w := lc.Where("web"); strings.Join(w, " ") != "holly" {
 		t.Errorf("after cluster stop benji, web runs on %v", w)
 	}
 	r := lc.statusReport()
@@ -146,10 +149,10 @@ func TestClusterStopStart(t *testing.T) {
 	}
 
 	// A restart of benji's daemon keeps it stopped.
-	lc.stopMember("benji")
-	lc.startMember("benji")
-	bustest.CheckFor(t, 60*time.Second, 100*time.Millisecond, func() error {
-		s, err := openSession(lc.conf)
+	lc.Stop("benji")
+	lc.Start("benji")
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		s, err := openSession(lc.Conf)
 		if err != nil {
 			return err
 		}
@@ -165,7 +168,7 @@ func TestClusterStopStart(t *testing.T) {
 	if b := lc.member(lc.statusReport(), "benji"); !b.Stopped {
 		t.Errorf("benji after a restart of its daemon: %+v", b)
 	}
-	if w := lc.where("web"); strings.Join(w, " ") != "holly" {
+	if w := lc.Where("web"); strings.Join(w, " ") != "holly" {
 		t.Errorf("after benji's daemon restarted stopped, web runs on %v", w)
 	}
 
@@ -188,7 +191,7 @@ func TestClusterStopStart(t *testing.T) {
 	lc.must("cluster", "stop", "--all")
 	t.Logf("cluster stop --all: %s", time.Since(began).Round(time.Millisecond))
 	for _, rsc := range []string{"web", "vip", "extra"} {
-		if w := lc.where(rsc); len(w) != 0 {
+		if w := lc.Where(rsc); len(w) != 0 {
 			t.Errorf("after stop --all, %s runs on %v", rsc, w)
 		}
 	}
@@ -202,13 +205,13 @@ func TestClusterStopStart(t *testing.T) {
 
 	// A local start with the local daemon down starts the service.
 	t.Setenv(EnvNode, "holly")
-	lc.stopMember("holly")
+	lc.Stop("holly")
 	started := false
 	orig := startService
 	defer func() { startService = orig }()
 	startService = func(context.Context) error {
 		started = true
-		lc.startMember("holly")
+		lc.Start("holly")
 		return nil
 	}
 	out, errs, code := lc.run("cluster", "start")
@@ -218,8 +221,8 @@ func TestClusterStopStart(t *testing.T) {
 	// holly's daemon rejoins the bus, catches up and probes before the
 	// coordinator starts anything there: allow for a busy machine.
 	began = time.Now()
-	bustest.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error {
-		if got := lc.where("web"); strings.Join(got, " ") != "benji holly" {
+	poll.Until(t, 90*time.Second, 50*time.Millisecond, func() error {
+		if got := lc.Where("web"); strings.Join(got, " ") != "benji holly" {
 			return fmt.Errorf("web runs on %v, want [benji holly]", got)
 		}
 		return nil

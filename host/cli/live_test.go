@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,101 +15,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/bus"
-	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/coordinator"
-	"github.com/tandem-ha/tandem/host/daemon"
+	"github.com/tandem-ha/tandem/host/daemon/daemontest"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/host/status"
-	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
 )
 
 // liveCluster runs holly, benji and the witness director in this process
-// (daemon.Run: bus, real plugin subprocesses, resource manager,
+// (daemontest: bus, real plugin subprocesses, resource manager,
 // coordinator) with the SDK's example plugin, and runs tandem commands
 // in-process against it.
 type liveCluster struct {
-	t       *testing.T
-	dir     string
-	conf    string
-	state   string
-	plugins string
-	mu      sync.Mutex
-	members map[string]*liveMember
-}
-
-// liveMember is one in-process member: cancel stops it, done says it
-// stopped.
-type liveMember struct {
-	cancel context.CancelFunc
-	done   chan error
+	*daemontest.Cluster
+	t *testing.T
 }
 
 func newLiveCluster(t *testing.T) *liveCluster {
 	t.Helper()
-	dir := t.TempDir()
-	plugins := filepath.Join(dir, "plugins")
-	if err := os.MkdirAll(plugins, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/sdk/example/cmd/tandem-plugin-example")
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(plugins, "tandem-plugin-example"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	secret, err := bus.GenerateSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := filepath.Join(dir, "cluster.key")
-	if err := bus.WriteSecret(key, secret, false); err != nil {
-		t.Fatal(err)
-	}
-	p := bustest.FreePorts(t, 6)
-	src := fmt.Sprintf(`[cluster]
-name = "live"
-[bus]
-data_dir = %q
-credentials = %q
-[[node]]
-name = "holly"
-address = "127.0.0.1"
-client_port = %d
-cluster_port = %d
-[[node]]
-name = "benji"
-address = "127.0.0.1"
-client_port = %d
-cluster_port = %d
-[witness]
-name = "director"
-address = "127.0.0.1"
-client_port = %d
-cluster_port = %d
-`, filepath.Join(dir, "data"), key, p[0], p[1], p[2], p[3], p[4], p[5])
-	lc := &liveCluster{t: t, dir: dir, conf: filepath.Join(dir, "cluster.toml"), state: filepath.Join(dir, "state"),
-		plugins: plugins, members: map[string]*liveMember{}}
-	if err := os.WriteFile(lc.conf, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, name := range []string{"holly", "benji", "director"} {
-			lc.stopMember(name)
-		}
-		for _, pid := range lc.pids() {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
-	for _, name := range []string{"holly", "benji", "director"} {
-		lc.startMember(name)
-	}
+	lc := &liveCluster{Cluster: daemontest.New(t, ""), t: t}
+	lc.StartAll()
 	// Ready when both nodes answer state requests, probed.
-	bustest.CheckFor(t, 60*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
 		// status is bounded by its --wait; the commands on the live
 		// configuration would wait up to 15 s for a bus without quorum.
 		out, _, code := lc.run("status", "--wait", "500ms", "--output", "json")
@@ -126,7 +56,7 @@ cluster_port = %d
 		if code != 0 {
 			return errors.New("no live configuration yet")
 		}
-		s, err := openSession(lc.conf)
+		s, err := openSession(lc.Conf)
 		if err != nil {
 			return err
 		}
@@ -144,38 +74,6 @@ cluster_port = %d
 	return lc
 }
 
-// startMember runs member name (daemon.Run) in this process.
-func (lc *liveCluster) startMember(name string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	o := daemon.Options{ConfigPath: lc.conf, Node: name, PluginDir: lc.plugins, DataDir: filepath.Join(lc.dir, "data", name),
-		Logger: bustest.Logger().With("test-member", name)}
-	if name == "director" {
-		o.Node, o.Witness = "", true
-	}
-	go func() { done <- daemon.Run(ctx, o) }()
-	lc.mu.Lock()
-	lc.members[name] = &liveMember{cancel: cancel, done: done}
-	lc.mu.Unlock()
-}
-
-// stopMember stops member name as a SIGTERM would and waits for it.
-func (lc *liveCluster) stopMember(name string) {
-	lc.mu.Lock()
-	m := lc.members[name]
-	delete(lc.members, name)
-	lc.mu.Unlock()
-	if m == nil {
-		return
-	}
-	m.cancel()
-	select {
-	case <-m.done:
-	case <-time.After(60 * time.Second):
-		lc.t.Errorf("%s did not stop within 60 s", name)
-	}
-}
-
 // run runs one tandem command in-process; --config is added at the end.
 func (lc *liveCluster) run(args ...string) (stdout, stderr string, code int) {
 	return lc.runContext(context.Background(), args...)
@@ -187,7 +85,7 @@ func (lc *liveCluster) runContext(ctx context.Context, args ...string) (stdout, 
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	root.SetArgs(append(append([]string{}, args...), "--config", lc.conf))
+	root.SetArgs(append(append([]string{}, args...), "--config", lc.Conf))
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		code = 1
@@ -227,13 +125,13 @@ func (lc *liveCluster) refuse(want string, args ...string) {
 // port is a member's client_port or cluster_port in the cluster file.
 func (lc *liveCluster) port(member, key string) int {
 	lc.t.Helper()
-	f, err := config.Load(lc.conf)
+	f, err := config.Load(lc.Conf)
 	if err != nil {
 		lc.t.Fatal(err)
 	}
 	m, ok := f.Topology.Member(member)
 	if !ok {
-		lc.t.Fatalf("no member %s in %s", member, lc.conf)
+		lc.t.Fatalf("no member %s in %s", member, lc.Conf)
 	}
 	if key == "client_port" {
 		return m.ClientPort
@@ -243,7 +141,7 @@ func (lc *liveCluster) port(member, key string) int {
 
 func (lc *liveCluster) live() liveconfig.Revision {
 	lc.t.Helper()
-	s, err := openSession(lc.conf)
+	s, err := openSession(lc.Conf)
 	if err != nil {
 		lc.t.Fatal(err)
 	}
@@ -257,7 +155,7 @@ func (lc *liveCluster) live() liveconfig.Revision {
 
 func (lc *liveCluster) history() []liveconfig.Revision {
 	lc.t.Helper()
-	s, err := openSession(lc.conf)
+	s, err := openSession(lc.Conf)
 	if err != nil {
 		lc.t.Fatal(err)
 	}
@@ -272,7 +170,7 @@ func (lc *liveCluster) history() []liveconfig.Revision {
 // coordinatorStatus reads what the coordinator last planned.
 func (lc *liveCluster) coordinatorStatus() coordinator.Status {
 	lc.t.Helper()
-	s, err := openSession(lc.conf)
+	s, err := openSession(lc.Conf)
 	if err != nil {
 		lc.t.Fatal(err)
 	}
@@ -288,49 +186,11 @@ func (lc *liveCluster) coordinatorStatus() coordinator.Status {
 	return st
 }
 
-// pids lists the example resources' live processes: "<node>/<resource>".
-func (lc *liveCluster) pids() map[string]int {
-	out := map[string]int{}
-	nodes, _ := os.ReadDir(lc.state)
-	for _, n := range nodes {
-		files, _ := os.ReadDir(filepath.Join(lc.state, n.Name()))
-		for _, f := range files {
-			data, err := os.ReadFile(filepath.Join(lc.state, n.Name(), f.Name()))
-			if err != nil {
-				continue
-			}
-			pid, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
-			if err != nil || syscall.Kill(pid, 0) != nil {
-				continue
-			}
-			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
-				continue
-			}
-			res, _, _ := strings.Cut(strings.TrimSuffix(f.Name(), ".pid"), ":")
-			out[n.Name()+"/"+res] = pid
-		}
-	}
-	return out
-}
-
-// where is the sorted list of nodes resource runs on.
-func (lc *liveCluster) where(resource string) []string {
-	var nodes []string
-	for k := range lc.pids() {
-		n, r, _ := strings.Cut(k, "/")
-		if r == resource {
-			nodes = append(nodes, n)
-		}
-	}
-	sort.Strings(nodes)
-	return nodes
-}
-
 // expectOn waits until resource runs on exactly nodes (none: stopped).
 func (lc *liveCluster) expectOn(resource string, nodes ...string) {
 	lc.t.Helper()
-	bustest.CheckFor(lc.t, 30*time.Second, 50*time.Millisecond, func() error {
-		if got := lc.where(resource); strings.Join(got, " ") != strings.Join(nodes, " ") {
+	poll.Until(lc.t, 30*time.Second, 50*time.Millisecond, func() error {
+		if got := lc.Where(resource); strings.Join(got, " ") != strings.Join(nodes, " ") {
 			return fmt.Errorf("%s runs on %v, want %v", resource, got, nodes)
 		}
 		return nil
@@ -338,7 +198,7 @@ func (lc *liveCluster) expectOn(resource string, nodes ...string) {
 }
 
 func (lc *liveCluster) params() []string {
-	return []string{"command=/bin/sleep", "args=3600", "state_dir=" + lc.state + "/{node}"}
+	return []string{"command=/bin/sleep", "args=3600", "state_dir=" + lc.State + "/{node}"}
 }
 
 // Every command against a real three-member cluster: the seed's sequence
@@ -375,14 +235,14 @@ Colocation Constraints:
 	}
 	lc.expectOn("httpd", "benji", "holly")
 	lc.expectOn("haproxy", "benji", "holly")
-	bustest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
-		if w := lc.where("VIP-10.10.10.23"); len(w) != 1 {
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if w := lc.Where("VIP-10.10.10.23"); len(w) != 1 {
 			return fmt.Errorf("VIP on %v", w)
 		}
 		return nil
 	})
 	t.Logf("seed sequence to everything running: %s", time.Since(begin).Round(time.Millisecond))
-	bustest.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		out := lc.must("resource", "list")
 		for _, w := range []string{"Clone Set: httpd-clone [httpd]:\n    * Started: [ benji holly ]", "* VIP-10.10.10.23\t(example:process):\t Started "} {
 			if !strings.Contains(out, w) {
@@ -409,7 +269,7 @@ Colocation Constraints:
 	lc.refuse(`"director" is the witness`, "node", "standby", "director")
 
 	// move and clear; ban a clone from a node.
-	vipOn := lc.where("VIP-10.10.10.23")[0]
+	vipOn := lc.Where("VIP-10.10.10.23")[0]
 	other := map[string]string{"holly": "benji", "benji": "holly"}[vipOn]
 	_, warn, _ := lc.run("resource", "move", "VIP-10.10.10.23", other)
 	if !strings.Contains(warn, "Creating location constraint 'cli-prefer-VIP-10.10.10.23' with a score of INFINITY") {
@@ -446,9 +306,9 @@ Colocation Constraints:
 	if out := lc.must("property"); !strings.Contains(out, "maintenance-mode: true") {
 		t.Errorf("property: %s", out)
 	}
-	bustest.CheckFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		// Both nodes have applied the disable and still run haproxy.
-		s, err := openSession(lc.conf)
+		s, err := openSession(lc.Conf)
 		if err != nil {
 			return err
 		}
@@ -460,7 +320,7 @@ Colocation Constraints:
 		}
 		return nil
 	})
-	if w := lc.where("haproxy"); len(w) != 2 {
+	if w := lc.Where("haproxy"); len(w) != 2 {
 		t.Errorf("haproxy stopped on %v in maintenance-mode", w)
 	}
 	lc.must("property", "set", "maintenance-mode=false")
@@ -469,21 +329,21 @@ Colocation Constraints:
 	lc.expectOn("haproxy", "benji", "holly")
 
 	// restart: a new process, same place.
-	bustest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
-		if w := lc.where("VIP-10.10.10.23"); len(w) != 1 {
+	poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if w := lc.Where("VIP-10.10.10.23"); len(w) != 1 {
 			return fmt.Errorf("VIP on %v", w)
 		}
 		return nil
 	})
-	vipOn = lc.where("VIP-10.10.10.23")[0]
-	pid := lc.pids()[vipOn+"/VIP-10.10.10.23"]
+	vipOn = lc.Where("VIP-10.10.10.23")[0]
+	pid := lc.Pids("")[vipOn+"/VIP-10.10.10.23"]
 	if out := lc.must("resource", "restart", "VIP-10.10.10.23"); out != "VIP-10.10.10.23 successfully restarted\n" {
 		t.Errorf("restart: %q", out)
 	}
-	bustest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
-		w := lc.where("VIP-10.10.10.23")
-		if len(w) != 1 || lc.pids()[w[0]+"/VIP-10.10.10.23"] == pid {
-			return fmt.Errorf("VIP on %v, pid %d (was %d)", w, lc.pids()[vipOn+"/VIP-10.10.10.23"], pid)
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		w := lc.Where("VIP-10.10.10.23")
+		if len(w) != 1 || lc.Pids("")[w[0]+"/VIP-10.10.10.23"] == pid {
+			return fmt.Errorf("VIP on %v, pid %d (was %d)", w, lc.Pids("")[vipOn+"/VIP-10.10.10.23"], pid)
 		}
 		return nil
 	})
@@ -494,13 +354,13 @@ Colocation Constraints:
 	lc.must("resource", "update", "VIP-10.10.10.23", "meta", "migration-threshold=1")
 	lc.must("constraint", "location", "VIP-10.10.10.23", "prefers", "holly=100")
 	lc.expectOn("VIP-10.10.10.23", "holly")
-	if err := syscall.Kill(lc.pids()["holly/VIP-10.10.10.23"], syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(lc.Pids("")["holly/VIP-10.10.10.23"], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	lc.expectOn("VIP-10.10.10.23", "benji")
 	// The coordinator is idle, with the failure in its last plan: only
 	// the cleanup's Refresh makes it plan again.
-	bustest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
 		st := lc.coordinatorStatus()
 		placed := ""
 		for _, a := range st.Placement {
@@ -518,7 +378,7 @@ Colocation Constraints:
 		t.Errorf("cleanup: %q", out)
 	}
 	lc.expectOn("VIP-10.10.10.23", "holly")
-	s, err := openSession(lc.conf)
+	s, err := openSession(lc.Conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,8 +412,8 @@ Colocation Constraints:
 	lc.refuse("is not kept", "config", "rollback", "99999")
 	toml = lc.must("config", "show", "--toml")
 
-	next := strings.Replace(toml, "[[order]]", "[[resource]]\nid = \"extra\"\nagent = \"example:process\"\n[resource.params]\ncommand = \"/bin/sleep\"\nargs = \"3600\"\nstate_dir = \""+lc.state+"/{node}\"\n\n[[order]]", 1)
-	file := filepath.Join(lc.dir, "next.toml")
+	next := strings.Replace(toml, "[[order]]", "[[resource]]\nid = \"extra\"\nagent = \"example:process\"\n[resource.params]\ncommand = \"/bin/sleep\"\nargs = \"3600\"\nstate_dir = \""+lc.State+"/{node}\"\n\n[[order]]", 1)
+	file := filepath.Join(lc.Dir, "next.toml")
 	if err := os.WriteFile(file, []byte(next), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -562,7 +422,7 @@ Colocation Constraints:
 	// route port is refused, with what differs and who runs the old
 	// value, and nothing changes.
 	port := lc.port("benji", "cluster_port")
-	moved := filepath.Join(lc.dir, "moved.toml")
+	moved := filepath.Join(lc.Dir, "moved.toml")
 	if err := os.WriteFile(moved, []byte(strings.Replace(next, fmt.Sprintf("cluster_port = %d", port), fmt.Sprintf("cluster_port = %d", port+1), 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -584,8 +444,8 @@ Colocation Constraints:
 	if !strings.Contains(out, "Applied: revision ") || lc.live().Rev == rev {
 		t.Errorf("apply:\n%s", out)
 	}
-	bustest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
-		if w := lc.where("extra"); len(w) != 1 {
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if w := lc.Where("extra"); len(w) != 1 {
 			return fmt.Errorf("extra on %v", w)
 		}
 		return nil
@@ -596,13 +456,13 @@ Colocation Constraints:
 	if want := "Attempting to stop: haproxy-clone...Stopped\nRemoving Constraint - order-VIP-10.10.10.23-haproxy-clone-mandatory\nRemoving Constraint - order-httpd-clone-haproxy-clone-mandatory\nRemoving Constraint - colocation-VIP-10.10.10.23-haproxy-clone-INFINITY\n"; out != want {
 		t.Errorf("delete:\n%s\nwant:\n%s", out, want)
 	}
-	if w := lc.where("haproxy"); len(w) != 0 {
+	if w := lc.Where("haproxy"); len(w) != 0 {
 		t.Errorf("haproxy runs on %v after delete", w)
 	}
 	if out := lc.must("constraint"); out != "Location Constraints:\nOrdering Constraints:\nColocation Constraints:\n" {
 		t.Errorf("constraints after delete:\n%s", out)
 	}
-	if out := lc.must("resource", "config", "httpd"); out != "Clone: httpd-clone\n  Resource: httpd (agent=example:process)\n    Attributes: args=3600 command=/bin/sleep state_dir="+lc.state+"/{node}\n    Operations: monitor interval=500ms\n" {
+	if out := lc.must("resource", "config", "httpd"); out != "Clone: httpd-clone\n  Resource: httpd (agent=example:process)\n    Attributes: args=3600 command=/bin/sleep state_dir="+lc.State+"/{node}\n    Operations: monitor interval=500ms\n" {
 		t.Errorf("resource config httpd:\n%s", out)
 	}
 	t.Logf("whole sequence: %s", time.Since(begin).Round(time.Millisecond))

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -62,7 +64,7 @@ func TestMonitorResultsAndChanged(t *testing.T) {
 	m := NewMonitors(MonitorsConfig{Node: "holly", Runner: run, Publisher: pub})
 	defer m.Close()
 	m.Set([]MonitorSpec{{Resource: "r", Clone: "r-clone", CloneIndex: 0, Agent: "x", Interval: 10 * time.Millisecond}})
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
 		if n := len(pub.monitors()); n < 6 {
 			return fmt.Errorf("%d monitor results", n)
 		}
@@ -92,7 +94,7 @@ func TestMonitorsSet(t *testing.T) {
 	a := MonitorSpec{Resource: "a", CloneIndex: -1, Agent: "x", Interval: 10 * time.Millisecond}
 	b := MonitorSpec{Resource: "b", CloneIndex: -1, Agent: "x", Interval: 10 * time.Millisecond}
 	m.Set([]MonitorSpec{a, b, {Resource: "c", CloneIndex: -1, Agent: "x"}}) // c: no interval, ignored
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
 		if run.count("a") < 2 || run.count("b") < 2 {
 			return fmt.Errorf("a ran %d times, b %d", run.count("a"), run.count("b"))
 		}
@@ -101,7 +103,7 @@ func TestMonitorsSet(t *testing.T) {
 	m.Set([]MonitorSpec{a}) // b stops: Set returns once its loop has ended
 	stopped := run.count("b")
 	before := run.count("a")
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
 		if run.count("a") < before+3 {
 			return fmt.Errorf("a ran %d times", run.count("a"))
 		}
@@ -129,7 +131,7 @@ func TestMonitorWaitsForActionOnInstance(t *testing.T) {
 		defer close(done)
 		_, _ = e.Execute(context.Background(), Transition{ID: "t", Actions: []Action{act("1", "holly", bus.OpStart, "r")}})
 	}()
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
 		if len(r.callList()) != 1 {
 			return fmt.Errorf("calls %v", r.callList())
 		}
@@ -143,7 +145,7 @@ func TestMonitorWaitsForActionOnInstance(t *testing.T) {
 		{Resource: "r", CloneIndex: -1, Agent: "x", Interval: 5 * time.Millisecond},
 		{Resource: "s", CloneIndex: -1, Agent: "x", Interval: 5 * time.Millisecond},
 	})
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
 		if n := len(pub.monitors()); n < 3 {
 			return fmt.Errorf("%d monitor results", n)
 		}
@@ -156,7 +158,7 @@ func TestMonitorWaitsForActionOnInstance(t *testing.T) {
 	}
 	close(release)
 	<-done
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
 		for _, ev := range pub.monitors() {
 			if ev.Resource == "r" {
 				return nil

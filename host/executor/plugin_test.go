@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -70,7 +72,7 @@ func TestWithExamplePlugin(t *testing.T) {
 		{Resource: "first", CloneIndex: -1, Agent: "example:process", Params: params, Interval: 50 * time.Millisecond},
 		{Resource: "second", CloneIndex: -1, Agent: "example:process", Params: params, Interval: 50 * time.Millisecond},
 	})
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if r, ok := m.Last("second", -1); !ok || r.Code != 0 {
 			return fmt.Errorf("monitor of second: %+v", r)
 		}
@@ -87,7 +89,7 @@ func TestWithExamplePlugin(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
 		for _, ev := range pub.monitors() {
 			if ev.Resource == "second" && sdk.Code(ev.Code) == sdk.ErrGeneric && ev.Changed && strings.Contains(ev.Message, "exited without a stop") {
 				return nil

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
@@ -23,7 +25,7 @@ func newManager(t *testing.T, conn *bus.Conn, node string, peers ...string) *Man
 	var m *Manager
 	// A member that has just (re)joined may need a moment before its
 	// JetStream API answers: poll rather than fail on the first timeout.
-	bustest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() (err error) {
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() (err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		m, err = NewManager(ctx, Config{Conn: conn, Node: node, Peers: func() []string { return peers },
@@ -37,7 +39,7 @@ func newManager(t *testing.T, conn *bus.Conn, node string, peers ...string) *Man
 func acquire(t *testing.T, m *Manager, key string) *Lease {
 	t.Helper()
 	var l *Lease
-	bustest.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() (err error) {
+	poll.Until(t, 20*time.Second, 50*time.Millisecond, func() (err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		l, err = m.Acquire(ctx, key, nil)
@@ -60,7 +62,7 @@ func TestLeaseIsExclusiveRenewedAndReleased(t *testing.T) {
 
 	// Held across several TTLs: benji never gets it, and the renewals move
 	// the deadline on.
-	bustest.CheckFor(t, 20*testTTL, testTTL/4, func() error {
+	poll.Until(t, 20*testTTL, testTTL/4, func() error {
 		if _, err := benji.Acquire(context.Background(), key, nil); !errors.Is(err, ErrHeld) {
 			t.Fatalf("benji acquiring a held lease: got %v, want ErrHeld", err)
 		}
@@ -101,7 +103,7 @@ func TestSilentHolderFencesBeforeTakeover(t *testing.T) {
 		fencedAt <- time.Now()
 	}()
 	var got time.Time
-	bustest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := benji.Acquire(ctx, key, nil)
@@ -155,7 +157,7 @@ func TestLeaderlessBusKeepsLeaseOnPromises(t *testing.T) {
 	// Once the bus is back, the lease is renewed (or re-created) normally:
 	// its deadline runs well past the recovery, never lost on the way.
 	recovered := time.Now()
-	bustest.CheckFor(t, 30*time.Second, testTTL/4, func() error {
+	poll.Until(t, 30*time.Second, testTTL/4, func() error {
 		select {
 		case <-l.Lost():
 			t.Fatal("lease lost after the bus recovered")
@@ -166,7 +168,7 @@ func TestLeaderlessBusKeepsLeaseOnPromises(t *testing.T) {
 		}
 		return nil
 	})
-	bustest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		e, err := hc.JS.KeyValue(ctx, bus.BucketLeases)
@@ -243,7 +245,7 @@ func TestPromiseBlocksAcquire(t *testing.T) {
 	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
 	m := newManager(t, c.Ready("solo"), "solo")
 	ok := false
-	bustest.CheckFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 50*time.Millisecond, func() error {
 		_, ok = m.askPromises("rsc.x")
 		if !ok {
 			return fmt.Errorf("no promise")

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/host/config"
@@ -116,7 +118,7 @@ func startNode(t *testing.T, c *bustest.Cluster, w *world, cfg *config.File, nam
 	t.Helper()
 	conn := c.Ready(name)
 	var lm *lease.Manager
-	bustest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		other := "benji"
@@ -145,7 +147,7 @@ func startNode(t *testing.T, c *bustest.Cluster, w *world, cfg *config.File, nam
 		_ = l.Run(ctx)
 	}()
 	t.Cleanup(n.stop)
-	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if !l.Report().Probed {
 			return errors.New(name + " has not probed")
 		}
@@ -226,7 +228,7 @@ func TestSingletonStartsOnlyWithItsLease(t *testing.T) {
 	if first.IsZero() || first.Before(time.Now().Add(-time.Second)) {
 		t.Fatalf("hold deadline %v", first)
 	}
-	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if !w.holds["holly/vip"].After(first) {
@@ -272,7 +274,7 @@ func TestLostLeaseStopsTheSingleton(t *testing.T) {
 		t.Fatalf("start on holly: %+v", r)
 	}
 	holly.leases.Close() // renewals stop: the lease is lost at its deadline
-	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if w.is("holly", "vip") || holly.state("vip") != bus.StateStopped {
 			return fmt.Errorf("holly still runs it (state %s)", holly.state("vip"))
 		}
@@ -296,7 +298,7 @@ func TestProbeStopsUnleasedSingletonAndMonitorCountsFailures(t *testing.T) {
 	}
 	w.set("benji", "vip", true) // left over on benji
 	benji := startNode(t, c, w, cfg, "benji")
-	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if w.is("benji", "vip") {
 			return errors.New("benji still runs the singleton holly holds")
 		}
@@ -310,7 +312,7 @@ func TestProbeStopsUnleasedSingletonAndMonitorCountsFailures(t *testing.T) {
 	// Gone behind the cluster's back on holly: the monitor notices and
 	// counts one failure before it reports the resource failed.
 	w.set("holly", "vip", false)
-	bustest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if s := holly.state("vip"); s != bus.StateFailed {
 			return fmt.Errorf("holly reports %s", s)
 		}

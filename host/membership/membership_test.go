@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 )
@@ -44,21 +46,21 @@ func TestJoinLeaveRejoin(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 
 	beat("b", "b1")
-	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if got := fmt.Sprint(tr.Online()); got != "[a b]" {
 			return fmt.Errorf("online %s", got)
 		}
 		return nil
 	})
 	// b goes silent: offline after the dead-after interval; a stays.
-	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if got := fmt.Sprint(tr.Online()); got != "[a]" {
 			return fmt.Errorf("online %s", got)
 		}
 		return nil
 	})
 	beat("b", "b2")
-	bustest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if !tr.IsOnline("b") || tr.Incarnation("b") != "b2" {
 			return fmt.Errorf("b not back")
 		}

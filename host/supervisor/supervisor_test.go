@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -79,21 +81,6 @@ func start(t testing.TB, cfg supervisor.Config) *supervisor.Supervisor {
 }
 
 // checkFor polls f until it returns nil or total has passed.
-func checkFor(t testing.TB, total, interval time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(interval)
-	}
-}
-
 func status(t testing.TB, s *supervisor.Supervisor, name string) supervisor.Status {
 	t.Helper()
 	for _, st := range s.Plugins() {
@@ -219,7 +206,7 @@ func TestHangTimesOutAndRestarts(t *testing.T) {
 	if !out.TimedOut || out.Code != sdk.ErrGeneric || !strings.Contains(out.Message, "monitor tplug:file timed out after 300ms") {
 		t.Fatalf("hung monitor: %+v", out)
 	}
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if st := status(t, s, "tplug"); st.Restarts != 1 || st.State != supervisor.StateRunning || st.Pid == pid {
 			return fmt.Errorf("plugin not restarted: %+v", st)
 		}
@@ -275,7 +262,7 @@ func TestStdoutBeforeHandshakeNamesPlugin(t *testing.T) {
 		t.Fatal("one bad plugin kept a good one from running")
 	}
 	// Launch killed the process on its error path.
-	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if pids := children(filepath.Join(dir, sdk.PluginPrefix+"chatty")); len(pids) > 0 {
 			return fmt.Errorf("chatty plugin processes left: %v", pids)
 		}
@@ -290,7 +277,7 @@ func TestPingFailureRestartsPlugin(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if st := status(t, s, "tplug"); st.Restarts != 1 || st.State != supervisor.StateRunning || !strings.Contains(st.LastError, "no answer to a ping") {
 			return fmt.Errorf("not restarted after failed pings: %+v", st)
 		}
@@ -308,7 +295,7 @@ func TestHoldReplayedToRestartedPlugin(t *testing.T) {
 	if err := syscall.Kill(status(t, s, "tplug").Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if got := ops(t, state); got != "hold vip\nhold vip\n" {
 			return fmt.Errorf("holds seen by the plugins: %q", got)
 		}
@@ -322,7 +309,7 @@ func TestHoldReplayedToRestartedPlugin(t *testing.T) {
 	if err := syscall.Kill(status(t, s, "tplug").Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if st := status(t, s, "tplug"); st.Restarts != 2 || st.State != supervisor.StateRunning {
 			return fmt.Errorf("not restarted: %+v", st)
 		}
@@ -389,7 +376,7 @@ func TestHostKilledPluginExits(t *testing.T) {
 	}
 	_ = host.Wait()
 	killed := time.Now()
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if syscall.Kill(pid, 0) == nil && !zombie(pid) {
 			return fmt.Errorf("plugin %d still running after its host was SIGKILLed", pid)
 		}

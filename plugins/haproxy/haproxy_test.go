@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/e2e/priv"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
@@ -177,25 +179,10 @@ func answers(t *testing.T, url string, n int) map[string]int {
 	return got
 }
 
-func checkFor(t *testing.T, total, interval time.Duration, f func() error) {
-	t.Helper()
-	end := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // bothServe waits until the balancer alternates between both nodes.
 func (r *rig) bothServe(t *testing.T) {
 	t.Helper()
-	checkFor(t, 15*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 15*time.Second, 100*time.Millisecond, func() error {
 		got := answers(t, "http://"+r.front+"/", 4)
 		if got["Hello Holly"] != 2 || got["Hello Benji"] != 2 {
 			return fmt.Errorf("4 requests: %v; want 2 from each node", got)
@@ -248,7 +235,7 @@ func TestStartServesMonitorReportsKillDetected(t *testing.T) {
 	if err := syscall.Kill(master, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if res := r.agent.Monitor(ctx, r.req()); res.Code != sdk.ErrGeneric {
@@ -372,7 +359,7 @@ func TestNotifyMaintReady(t *testing.T) {
 	// Holly does not run httpd yet: she starts held out.
 	r.view.Active["httpd-clone"] = []string{"benji"}
 	r.do(t, "start", r.agent.Start, sdk.OK)
-	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		if got := answers(t, "http://"+r.front+"/", 4); got["Hello Benji"] != 4 {
 			return fmt.Errorf("4 requests with holly held out: %v", got)
 		}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/vishvananda/netns"
 
 	"github.com/tandem-ha/tandem/e2e/priv"
@@ -222,7 +224,7 @@ func TestIPv6VIPServesThroughIPv6Server(t *testing.T) {
 		}
 	}
 	// Bounded: each curl gives up after 2 s, checkFor after 15 s.
-	checkFor(t, 15*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 15*time.Second, 100*time.Millisecond, func() error {
 		out, err := exec.Command("ip", "netns", "exec", ns, "curl", "-s", "-g", "--max-time", "2", "--noproxy", "*",
 			"http://["+v6VIP+"]/").CombinedOutput()
 		if strings.TrimSpace(string(out)) != "Hello Holly" {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/e2e/priv"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
@@ -123,7 +125,7 @@ func TestBindVIPNotYetLocal(t *testing.T) {
 	}
 	run(t, "ip", "-n", ns, "addr", "add", nsVIP+"/32", "dev", "lo")
 	// holly's server does not listen: HAProxy itself answers 503.
-	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		code, err := curlStatus(ns)
 		if code != "503" {
 			return fmt.Errorf("GET http://%s/ in the namespace: %q %v; want HAProxy's 503", nsVIP, code, err)
@@ -143,7 +145,7 @@ func TestBindVIPNotYetLocal(t *testing.T) {
 		t.Errorf("ip_nonlocal_bind in the namespace = %q", got)
 	}
 	run(t, "ip", "-n", ns, "addr", "add", nsVIP+"/32", "dev", "lo")
-	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		if code, err := curlStatus(ns); code != "503" {
 			return fmt.Errorf("GET with nonlocal_bind: %q %v", code, err)
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -85,7 +87,7 @@ func TestIPv6UnsolicitedNAReachesPeer(t *testing.T) {
 			t.Logf("start → unsolicited neighbour advertisement seen by the peer: %s", f.at.Sub(start))
 		}
 	}
-	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 50*time.Millisecond, func() error {
 		out := run(t, "ip", "-n", l.nsB, "-6", "neigh", "show", vip6IP, "dev", nic6B)
 		if !strings.Contains(out, l.macA.String()) {
 			return fmt.Errorf("peer neighbour entry: %q, want %s", out, l.macA)
@@ -115,7 +117,7 @@ func TestIPv6ConflictDetected(t *testing.T) {
 	// off (or finished before ours arrived) would; it then answers probes.
 	run(t, "ip", "-n", l.nsB, "addr", "add", vip6IP+"/64", "dev", nic6B, "nodad")
 	var res sdk.Result
-	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		res = a.Monitor(ctx, r)
 		if res.Code == sdk.OK {
 			return fmt.Errorf("monitor still says %q", res.Message)
@@ -137,7 +139,7 @@ func TestIPv6HoldExpiry(t *testing.T) {
 	r := req("vip6", vip6Params("arp_count", "1"))
 	want(t, "hold", hold(a, "vip6", r.Params, sdk.MonotonicNow()+500*time.Millisecond), sdk.OK, "2001:2::23 held for")
 	want(t, "start", a.Start(ctx, r), sdk.OK)
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if got := addrsOf(t, l.hA, vip6IP); len(got) != 0 {
 			return fmt.Errorf("still configured: %+v", got)
 		}

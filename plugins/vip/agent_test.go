@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
@@ -101,7 +103,7 @@ func TestGratuitousARPReachesPeer(t *testing.T) {
 			t.Fatalf("gratuitous request %d: %v", i, err)
 		}
 	}
-	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 50*time.Millisecond, func() error {
 		out := run(t, "ip", "-n", l.nsB, "neigh", "show", vipIP, "dev", nicB)
 		if !strings.Contains(out, l.macA.String()) {
 			return fmt.Errorf("peer neighbour entry: %q, want %s", out, l.macA)
@@ -139,7 +141,7 @@ func TestConflictDetected(t *testing.T) {
 
 	run(t, "ip", "-n", l.nsB, "addr", "add", vipIP+"/27", "dev", nicB)
 	var res sdk.Result
-	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		res = a.Monitor(ctx, r)
 		if res.Code == sdk.OK {
 			return fmt.Errorf("monitor still says %q", res.Message)
@@ -235,7 +237,7 @@ func TestMonitorSeesLinkDown(t *testing.T) {
 	r := req("vip", vipParams("arp_count", "1"))
 	want(t, "start", a.Start(ctx, r), sdk.OK)
 	run(t, "ip", "-n", l.nsB, "link", "set", nicB, "down")
-	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 50*time.Millisecond, func() error {
 		if res := a.Monitor(ctx, r); res.Code != sdk.ErrGeneric || !strings.Contains(res.Message, "tdvipa is operationally down") {
 			return fmt.Errorf("monitor: %v %q", res.Code, res.Message)
 		}
@@ -256,7 +258,7 @@ func TestHoldExpiryRemovesAddress(t *testing.T) {
 	r := req("vip", vipParams("arp_count", "1"))
 	want(t, "hold", hold(a, "vip", r.Params, sdk.MonotonicNow()+500*time.Millisecond), sdk.OK, "held for")
 	want(t, "start", a.Start(ctx, r), sdk.OK)
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if got := addrsOf(t, l.hA, vipIP); len(got) != 0 {
 			return fmt.Errorf("still configured: %+v", got)
 		}
@@ -290,7 +292,7 @@ func TestHoldRenewalsKeepAddress(t *testing.T) {
 		}
 	}
 	lastRenew := time.Now()
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if got := addrsOf(t, l.hA, vipIP); len(got) != 0 {
 			return fmt.Errorf("still configured: %+v", got)
 		}
@@ -321,7 +323,7 @@ func TestHoldLateAndCancelled(t *testing.T) {
 	marker := req("marker", map[string]string{"ip": "198.18.0.73", "arp_count": "0"})
 	want(t, "marker hold", hold(a, "marker", marker.Params, sdk.MonotonicNow()+600*time.Millisecond), sdk.OK)
 	want(t, "marker start", a.Start(ctx, marker), sdk.OK)
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if len(addrsOf(t, l.hA, "198.18.0.73")) != 0 {
 			return fmt.Errorf("marker not expired yet")
 		}
@@ -367,7 +369,7 @@ func TestHoldStartStopRace(t *testing.T) {
 	}
 	// A start refused under an expired hold never leaves an address.
 	want(t, "expired hold", hold(a, "vip", r.Params, sdk.MonotonicNow()+time.Millisecond), sdk.OK)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if res := a.Start(ctx, r); res.Code != sdk.ErrGeneric {
 			a.Stop(ctx, r)
 			return fmt.Errorf("start still allowed: %q", res.Message)

@@ -158,21 +158,6 @@ func addrsOf(t testing.TB, ns netns.NsHandle, ip string) []kernelAddr {
 }
 
 // checkFor polls f every interval until it returns nil or total passes.
-func checkFor(t testing.TB, total, interval time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(interval)
-	}
-}
-
 func req(id string, params map[string]string) sdk.Request {
 	return sdk.Request{ResourceID: id, AgentType: Name, Params: params, Instance: sdk.Instance{Node: "a", CloneIndex: -1}}
 }

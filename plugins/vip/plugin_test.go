@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
 )
@@ -86,7 +88,7 @@ func TestPluginBinaryAnnouncesAndHoldExpires(t *testing.T) {
 		t.Fatalf("after start: %+v", got)
 	}
 	// No renewal: the plugin drops the address at the deadline.
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if got := addrsOf(t, l.hA, vipIP); len(got) != 0 {
 			return fmt.Errorf("still configured: %+v", got)
 		}

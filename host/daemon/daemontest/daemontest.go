@@ -1,0 +1,256 @@
+// Package daemontest runs whole Tandem clusters inside one test process:
+// the nodes holly and benji and the witness director on loopback, each a
+// full member (daemon.Run: bus, plugins as real subprocesses, resource
+// manager, coordinator), with the SDK's example plugin ("example:process")
+// as the resource agent. It is the one harness of the daemon's and the
+// CLI's cluster tests; the file it writes also serves tests that run the
+// tandem binary itself.
+package daemontest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/bus/bustest"
+	"github.com/tandem-ha/tandem/e2e/poll"
+	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/daemon"
+	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
+)
+
+// Members are the cluster's members: two nodes and the witness.
+var Members = []string{"holly", "benji", "director"}
+
+// Witness is the member that runs `tandem witness`.
+const Witness = "director"
+
+// Name is the cluster's name.
+const Name = "test"
+
+// WriteFiles writes, under dir, a cluster file for the three members on
+// loopback (each with free ports, its data under dir/data) followed by
+// extra (resources, constraints), and a fresh cluster key. It returns the
+// file's path.
+func WriteFiles(t testing.TB, dir, extra string) string {
+	t.Helper()
+	secret, err := bus.GenerateSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "cluster.key")
+	if err := bus.WriteSecret(key, secret, false); err != nil {
+		t.Fatal(err)
+	}
+	p := bustest.FreePorts(t, 2*len(Members))
+	var b strings.Builder
+	fmt.Fprintf(&b, "[cluster]\nname = %q\n[bus]\ndata_dir = %q\ncredentials = %q\n", Name, filepath.Join(dir, "data"), key)
+	for i, m := range Members {
+		table := "[[node]]"
+		if m == Witness {
+			table = "[witness]"
+		}
+		fmt.Fprintf(&b, "%s\nname = %q\naddress = \"127.0.0.1\"\nclient_port = %d\ncluster_port = %d\n", table, m, p[2*i], p[2*i+1])
+	}
+	b.WriteString(extra)
+	conf := filepath.Join(dir, "cluster.toml")
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// Cluster is the three members run in this process.
+type Cluster struct {
+	T       testing.TB
+	Dir     string // everything the cluster writes
+	Conf    string // its cluster file
+	State   string // the example resources' state: State/<node>/<resource>.pid
+	Plugins string // the plugin directory (the example plugin)
+
+	mu      sync.Mutex
+	members map[string]*member
+}
+
+type member struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// New writes the files of a cluster whose model is resources (STATE in it
+// stands for the State directory) and installs the example plugin; Start
+// starts members. Members still running when the test ends are stopped,
+// and any example process left behind is killed.
+func New(t testing.TB, resources string) *Cluster {
+	t.Helper()
+	dir := t.TempDir()
+	c := &Cluster{T: t, Dir: dir, State: filepath.Join(dir, "state"), Plugins: filepath.Join(dir, "plugins"), members: map[string]*member{}}
+	if err := os.MkdirAll(c.Plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/sdk/example/cmd/tandem-plugin-example")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.Plugins, "tandem-plugin-example"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.Conf = WriteFiles(t, dir, strings.ReplaceAll(resources, "STATE", c.State))
+	t.Cleanup(func() {
+		for _, m := range Members {
+			c.Stop(m)
+		}
+		for _, pid := range c.Pids("") {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return c
+}
+
+// Start runs member name (daemon.Run) in this process.
+func (c *Cluster) Start(name string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	o := daemon.Options{ConfigPath: c.Conf, Node: name, PluginDir: c.Plugins, DataDir: filepath.Join(c.Dir, "data", name),
+		Logger: bustest.Logger().With("test-member", name)}
+	if name == Witness {
+		o.Node, o.Witness = "", true
+	}
+	go func() { done <- daemon.Run(ctx, o) }()
+	c.mu.Lock()
+	c.members[name] = &member{cancel: cancel, done: done}
+	c.mu.Unlock()
+}
+
+// StartAll starts every member.
+func (c *Cluster) StartAll() {
+	for _, m := range Members {
+		c.Start(m)
+	}
+}
+
+// Stop stops member name as a SIGTERM would (its resources are stopped or
+// moved first) and waits for it; a member that fails or hangs fails the test.
+func (c *Cluster) Stop(name string) {
+	c.mu.Lock()
+	m := c.members[name]
+	delete(c.members, name)
+	c.mu.Unlock()
+	if m == nil {
+		return
+	}
+	m.cancel()
+	select {
+	case err := <-m.done:
+		if err != nil {
+			c.T.Errorf("%s stopped with %v, want a clean stop", name, err)
+		}
+	case <-time.After(60 * time.Second):
+		c.T.Errorf("%s did not stop within 60 s", name)
+	}
+}
+
+// Pids lists the example resources' live processes on node ("" for every
+// node), by "<node>/<resource>".
+func (c *Cluster) Pids(node string) map[string]int {
+	out := map[string]int{}
+	nodes, _ := os.ReadDir(c.State)
+	for _, n := range nodes {
+		if node != "" && n.Name() != node {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(c.State, n.Name()))
+		for _, f := range files {
+			data, err := os.ReadFile(filepath.Join(c.State, n.Name(), f.Name()))
+			if err != nil {
+				continue
+			}
+			pid, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
+			if err != nil || syscall.Kill(pid, 0) != nil {
+				continue
+			}
+			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
+				continue // a zombie is dead
+			}
+			res, _, _ := strings.Cut(strings.TrimSuffix(f.Name(), ".pid"), ":")
+			out[n.Name()+"/"+res] = pid
+		}
+	}
+	return out
+}
+
+// Where is the sorted list of nodes resource's process runs on.
+func (c *Cluster) Where(resource string) []string {
+	var nodes []string
+	for k := range c.Pids("") {
+		n, r, _ := strings.Cut(k, "/")
+		if r == resource {
+			nodes = append(nodes, n)
+		}
+	}
+	sort.Strings(nodes)
+	return nodes
+}
+
+// Connect connects a client to the bus over the network, as the CLI does,
+// once a member answers; the connection is closed with the test.
+func (c *Cluster) Connect() *bus.Conn {
+	c.T.Helper()
+	var conn *bus.Conn
+	poll.Until(c.T, 30*time.Second, 100*time.Millisecond, func() error {
+		f, err := config.Load(c.Conf)
+		if err != nil {
+			return err
+		}
+		secret, err := bus.LoadSecret(f.Topology.Credentials)
+		if err != nil {
+			return err
+		}
+		conn, err = bus.Connect(bus.ConnectOptions{Topology: f.Topology, Secret: secret, Name: "test", Timeout: 2 * time.Second})
+		return err
+	})
+	c.T.Cleanup(conn.Close)
+	return conn
+}
+
+// Reported checks that the nodes report the given states ("node/resource"
+// -> state) and are not busy.
+func Reported(conn *bus.Conn, want map[string]string) error {
+	got := map[string]string{}
+	busy := map[string][]string{}
+	err := bus.Gather(conn, bus.SubjectStateRequest, nil, 2, 2*time.Second, func(data []byte) bool {
+		r, _, err := bus.Decode[bus.NodeResources](data)
+		if err != nil {
+			return false
+		}
+		for _, rs := range r.Resources {
+			got[r.Node+"/"+rs.Resource] = rs.State
+		}
+		if len(r.Busy) > 0 {
+			busy[r.Node] = r.Busy
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for k, v := range want {
+		if got[k] != v {
+			return fmt.Errorf("%s is %q, want %q (reports %v, busy %v)", k, got[k], v, got, busy)
+		}
+	}
+	if len(busy) > 0 {
+		return fmt.Errorf("busy: %v", busy)
+	}
+	return nil
+}
