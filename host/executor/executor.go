@@ -179,9 +179,13 @@ func (e *Executor) Execute(ctx context.Context, t Transition) ([]ActionReport, e
 					return
 				}
 			}
-			d.result = e.run(ctx, t.ID, a)
-			d.ran = true
-			reports[i].Ran, reports[i].Result = true, d.result
+			result, ran, skipped := e.run(ctx, t.ID, a)
+			if !ran {
+				reports[i].Skipped = skipped
+				return
+			}
+			d.result, d.ran = result, true
+			reports[i].Ran, reports[i].Result = true, result
 		}()
 	}
 	wg.Wait()
@@ -201,16 +205,18 @@ func satisfied(dep Action, r bus.ActionResult) bool {
 	return r.Code == int32(sdk.OK) && !r.TimedOut
 }
 
-// run runs one action, publishes and records its result.
-func (e *Executor) run(ctx context.Context, transition string, a Action) bus.ActionResult {
-	result := bus.ActionResult{
+// run runs one action, publishes and records its result. An action whose
+// transition ends while it waits for its instance (a monitor or another
+// action of the same instance holds it) does not run: ran is false and
+// skipped says why, so that it is reported as cancelled, never as a
+// failure (a failed start bans the node).
+func (e *Executor) run(ctx context.Context, transition string, a Action) (result bus.ActionResult, ran bool, skipped string) {
+	result = bus.ActionResult{
 		Transition: transition, Action: a.ID, Resource: a.Resource, Clone: a.Clone, Instance: max(a.CloneIndex, 0), Node: a.Node, Op: a.Op,
 	}
 	unlock, err := e.cfg.Locks.lock(ctx, instanceKey{a.Resource, a.CloneIndex})
 	if err != nil {
-		result.Code, result.Message, result.Started = int32(sdk.ErrGeneric), "cancelled before it ran: "+err.Error(), time.Now()
-		e.publish(result)
-		return result
+		return result, false, "transition cancelled while waiting for the instance: " + err.Error()
 	}
 	req := sdk.Request{
 		ResourceID: a.Resource,
@@ -231,7 +237,7 @@ func (e *Executor) run(ctx context.Context, transition string, a Action) bus.Act
 	e.log.Log(ctx, level, "action done", "transition", transition, "action", a.ID, "op", a.Op, "resource", a.Resource,
 		"clone_index", a.CloneIndex, "code", out.Code.String(), "message", out.Message, "timed_out", out.TimedOut, "duration", out.Duration)
 	e.publish(result)
-	return result
+	return result, true, ""
 }
 
 func (e *Executor) publish(r bus.ActionResult) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
+
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -91,21 +93,6 @@ func (c *collector) monitors() []bus.MonitorResult {
 	return out
 }
 
-func checkFor(t testing.TB, total, interval time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(interval)
-	}
-}
-
 func newExecutor(t *testing.T, node string, r Runner, p Publisher, res Results) *Executor {
 	t.Helper()
 	e, err := NewExecutor(ExecutorConfig{Node: node, Runner: r, Publisher: p, Results: res})
@@ -139,7 +126,7 @@ func TestExecuteInDependencyOrder(t *testing.T) {
 		done <- rep
 	}()
 	// httpd (independent) runs while vip is still starting; haproxy waits.
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
 		calls := r.callList()
 		if len(calls) != 2 || !contains(calls, "start httpd") || !contains(calls, "start vip") {
 			return fmt.Errorf("calls %v", calls)
@@ -183,7 +170,7 @@ func TestRemoteDependencyAndFailure(t *testing.T) {
 		rep, _ := e.Execute(context.Background(), tr)
 		done <- rep
 	}()
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
 		if calls := r.callList(); len(calls) != 2 {
 			return fmt.Errorf("calls %v; want the probe and what follows it only", calls)
 		}
@@ -281,4 +268,41 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// An action that waits for its instance (a monitor holds it) when its
+// transition is cancelled never ran: it is reported skipped, and no failed
+// result is published (a failed start would ban the node).
+func TestCancelledWhileWaitingForTheInstance(t *testing.T) {
+	r := &fakeRunner{}
+	pub := &collector{}
+	locks := NewLocks()
+	e, err := NewExecutor(ExecutorConfig{Node: "holly", Runner: r, Publisher: pub, Locks: locks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := locks.lock(context.Background(), instanceKey{"web", 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held()
+	start := act("s", "holly", bus.OpStart, "web")
+	start.CloneIndex = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan []ActionReport)
+	go func() {
+		rep, _ := e.Execute(ctx, Transition{ID: "t4", Actions: []Action{start}})
+		done <- rep
+	}()
+	cancel() // before or after it reaches the lock: the outcome is the same
+	rep := <-done
+	if len(rep) != 1 || rep[0].Ran || !strings.Contains(rep[0].Skipped, "cancelled") {
+		t.Fatalf("report: got %+v, want one action not run, skipped as cancelled", rep)
+	}
+	if len(r.callList()) != 0 {
+		t.Errorf("the agent was called: %v", r.callList())
+	}
+	if got := pub.actions(); len(got) != 0 {
+		t.Errorf("published %+v, want nothing (the LRM reports it as cancelled)", got)
+	}
 }
