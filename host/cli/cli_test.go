@@ -34,6 +34,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building tandem: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// The first-party plugins beside it, as make build installs them.
+	for _, p := range []string{"vip", "systemd", "haproxy", "health"} {
+		if err := os.Symlink("tandem", filepath.Join(dir, "tandem-plugin-"+p)); err != nil {
+			panic(err)
+		}
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -256,8 +262,8 @@ func TestDaemonExitCodes(t *testing.T) {
 func TestConfigValidateCommand(t *testing.T) {
 	cmd := exec.Command(tandemBin, "config", "validate", "../../cluster.toml")
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "valid: cluster \"mycluster\", 2 nodes, witness director, 3 resources, 3 constraints") {
-		t.Errorf("valid file: %v\n%s", err, out)
+	if err != nil || string(out) != "../../cluster.toml: valid: cluster \"mycluster\", 2 nodes, witness director, 3 resources, 3 constraints\n" {
+		t.Errorf("valid file: got %v\n%s\nwant it valid, every agent's parameters checked (no note)", err, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.toml")
 	os.WriteFile(bad, []byte("[cluster]\nname = \"x\"\n[[node]]\nname = \"a\"\naddress = \"1.2.3\"\n[[node]]\nname = \"b\"\naddress = \"198.18.0.2\"\n"), 0o644)
@@ -270,5 +276,63 @@ func TestConfigValidateCommand(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// The agents check the file's parameters against their own meta-data: a
+// VIP that is not an address and a misspelt parameter are reported at
+// their lines, in the agent's words; an agent with no plugin here is a
+// note, not a problem.
+func TestConfigValidateAsksTheAgents(t *testing.T) {
+	src := `[cluster]
+name = "t"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "director"
+address = "198.18.0.30"
+
+[[resource]]
+id = "v"
+agent = "vip"
+[resource.params]
+ip = "198.18.0"
+cidr = "24"
+
+[[resource]]
+id = "w"
+agent = "acme:widget"
+params = { size = 3 }
+`
+	path := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(tandemBin, "config", "validate", path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	_ = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		path + `:17: resource "v": ip "198.18.0": not an IP address`,
+		path + `:18: resource "v": unknown parameter "cidr": did you mean cidr_netmask?`,
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if want := `Note: resource "w": the parameters of acme:widget were not checked: `; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+	// --no-agents checks the file alone.
+	out, err := exec.Command(tandemBin, "config", "validate", "--no-agents", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "valid: cluster") {
+		t.Errorf("--no-agents: got %v\n%s\nwant the file valid", err, out)
 	}
 }

@@ -40,13 +40,20 @@ constraint, node and property command).`,
 }
 
 func newConfigValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var pluginDir string
+	var noAgents bool
+	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a cluster file and report every problem with file:line",
 		Long: `validate reads FILE and reports every problem it finds, each with its file and
 line: TOML syntax errors, unknown keys, duplicate ids, references to unknown
 resources or nodes, invalid addresses, ordering cycles, clones named by their
-primitive id, bad scores. It exits 0 when the file is valid, 1 otherwise.`,
+primitive id, bad scores. Then each resource's agent checks its parameters
+against its own meta-data (types, required parameters, allowed values,
+unknown names), with the plugins beside tandem (or in --plugin-dir); what an
+agent can only check on a node (an interface, a unit) is checked by the
+nodes when a resource is created. It exits 0 when the file is valid, 1
+otherwise.`,
 		Example: `  tandem config validate /etc/tandem/cluster.toml`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,6 +68,23 @@ primitive id, bad scores. It exits 0 when the file is valid, 1 otherwise.`,
 			if err != nil {
 				return &ExitError{Code: 1, Err: err}
 			}
+			if !noAgents {
+				ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+				defer cancel()
+				ps, notes, err := checkAgents(ctx, f, pluginDir)
+				if err != nil {
+					return &ExitError{Code: 1, Err: fmt.Errorf("%w (--no-agents skips this check)", err)}
+				}
+				for _, n := range notes {
+					fmt.Fprintln(cmd.ErrOrStderr(), "Note: "+n)
+				}
+				if len(ps) > 0 {
+					for _, p := range ps {
+						fmt.Fprintln(cmd.OutOrStdout(), p)
+					}
+					return &ExitError{Code: 1, Err: fmt.Errorf("%s: %d problem(s)", args[0], len(ps))}
+				}
+			}
 			top, c := f.Topology, f.CIB
 			witness := "no witness"
 			if w := top.Witness(); w != nil {
@@ -71,6 +95,9 @@ primitive id, bad scores. It exits 0 when the file is valid, 1 otherwise.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: beside tandem)")
+	cmd.Flags().BoolVar(&noAgents, "no-agents", false, "check the file only, not the agents' parameters")
+	return cmd
 }
 
 func newConfigShowCmd() *cobra.Command {
