@@ -121,8 +121,7 @@ func New(t testing.TB, resources string) *Cluster {
 func (c *Cluster) Start(name string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	o := daemon.Options{ConfigPath: c.Conf, Node: name, PluginDir: c.Plugins, DataDir: filepath.Join(c.Dir, "data", name),
-		Logger: bustest.Logger().With("test-member", name)}
+	o := daemon.Options{ConfigPath: c.Conf, Node: name, PluginDir: c.Plugins, Logger: bustest.Logger().With("test-member", name)}
 	if name == Witness {
 		o.Node, o.Witness = "", true
 	}
