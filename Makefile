@@ -31,11 +31,12 @@ lint:
 	$(GO) vet ./...
 	staticcheck ./...
 
-# Unit and in-process cluster tests, then the privileged lab tests one
-# package at a time (labs share the host's bridge namespace).
+# Unit and in-process cluster tests under the race detector, then the
+# privileged lab tests one package at a time (labs share the host's bridge
+# namespace).
 .PHONY: test
 test: build lint
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /e2e)
 	TANDEM_BIN=$(BIN) $(GO) test -count=1 -p 1 -timeout 25m ./e2e/...
 
 .PHONY: clean

@@ -80,12 +80,6 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// Reference returns the options of the reference lab: e2e/cluster.toml on
-// 198.18.0.0/27, prefix "tandem".
-func Reference() Options {
-	return Options{Prefix: ReferencePrefix, Subnet: ReferenceSubnet}
-}
-
 var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,8}$`)
 
 // Defaults fills the unset fields and checks the set ones. It does not touch

@@ -70,9 +70,8 @@ type Coordinator struct {
 	log   *slog.Logger
 	pokes chan poke
 
-	mu      sync.Mutex
-	leading bool
-	seq     uint64
+	mu  sync.Mutex
+	seq uint64
 }
 
 type poke struct {
@@ -102,13 +101,6 @@ func (c *Coordinator) Poke(reason string, abort bool) {
 	case c.pokes <- poke{reason, abort}:
 	default:
 	}
-}
-
-// Leading says whether this node is the coordinator now.
-func (c *Coordinator) Leading() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.leading
 }
 
 // Run takes part in the election until ctx ends. While it holds the lease
@@ -170,15 +162,7 @@ func (f *inflight) complete(online map[string]bool) bool {
 	return true
 }
 
-func (c *Coordinator) setLeading(v bool) {
-	c.mu.Lock()
-	c.leading = v
-	c.mu.Unlock()
-}
-
 func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
-	c.setLeading(true)
-	defer c.setLeading(false)
 	c.log.Info("this node is the coordinator")
 	_ = c.cfg.Conn.Publish(bus.LogEvent{Node: c.cfg.Node, Level: "info", Message: c.cfg.Node + " is the coordinator"})
 

@@ -38,9 +38,6 @@ type Agent struct {
 	locks sdk.KeyedMutex
 }
 
-// New returns the agent the plugin binary serves.
-func New() *Agent { return NewWith(Options{}) }
-
 // NewWith returns an agent configured by o.
 func NewWith(o Options) *Agent {
 	if o.StateDir == "" {

@@ -94,12 +94,6 @@ type resource struct {
 	stopARP context.CancelFunc
 }
 
-// New returns the agent the plugin binary serves: it works in the
-// process's network namespace and keeps records in DefaultStateDir.
-func New() *Agent {
-	return NewWith(Options{StateDir: DefaultStateDir})
-}
-
 // NewWith returns an agent configured by o.
 func NewWith(o Options) *Agent {
 	ns := o.Netns
