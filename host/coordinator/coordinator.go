@@ -54,7 +54,7 @@ type Config struct {
 	// (`tandem cluster stop`; nil: none are). Such a node is planned as
 	// standby: its singletons move away and its clone instances stop.
 	Stopped func(node string) bool
-	// Live returns the current live configuration (nil Config: none yet).
+	// Live returns the current live configuration (CIB nil: none yet).
 	Live   func() liveconfig.Revision
 	Logger *slog.Logger
 	// Debounce groups bursts of events into one plan (default 30 ms).
