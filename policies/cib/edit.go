@@ -325,10 +325,18 @@ func (c *CIB) CheckNode(name string) error {
 	return fmt.Errorf("no node %q (nodes: %s)", name, strings.Join(c.NodeNames(), ", "))
 }
 
+// freeConstraintID refuses an id that something already uses.
+func (c *CIB) freeConstraintID(id string) error {
+	if what := c.idInUse(id); what != "" {
+		return fmt.Errorf("constraint id %q is already used by %s", id, what)
+	}
+	return nil
+}
+
 // AddOrder adds o; an order with the same id is refused.
 func (c *CIB) AddOrder(o Order) error {
-	if what := c.idInUse(o.ID); what != "" {
-		return fmt.Errorf("constraint id %q is already used by %s", o.ID, what)
+	if err := c.freeConstraintID(o.ID); err != nil {
+		return err
 	}
 	c.Orders = append(c.Orders, o)
 	return nil
@@ -336,8 +344,8 @@ func (c *CIB) AddOrder(o Order) error {
 
 // AddColocation adds co; a colocation with the same id is refused.
 func (c *CIB) AddColocation(co Colocation) error {
-	if what := c.idInUse(co.ID); what != "" {
-		return fmt.Errorf("constraint id %q is already used by %s", co.ID, what)
+	if err := c.freeConstraintID(co.ID); err != nil {
+		return err
 	}
 	c.Colocations = append(c.Colocations, co)
 	return nil
@@ -352,8 +360,8 @@ func (c *CIB) SetLocation(l Location) error {
 			return nil
 		}
 	}
-	if what := c.idInUse(l.ID); what != "" {
-		return fmt.Errorf("constraint id %q is already used by %s", l.ID, what)
+	if err := c.freeConstraintID(l.ID); err != nil {
+		return err
 	}
 	c.Locations = append(c.Locations, l)
 	return nil
