@@ -69,7 +69,7 @@ func TestThreeVotersFormClusterAndSurviveOne(t *testing.T) {
 			return err
 		}
 		if string(e.Value()) != "written before benji stopped" {
-			return fmt.Errorf("read %q", e.Value())
+			return fmt.Errorf("key before: got %q, want %q", e.Value(), "written before benji stopped")
 		}
 		return nil
 	})
@@ -112,15 +112,15 @@ func TestWriteWithoutQuorumFailsClearly(t *testing.T) {
 		defer cancel()
 		_, werr = kv.Put(wctx, "k", []byte("v"))
 		if werr == nil {
-			return errors.New("write without quorum succeeded")
+			return errors.New("write without quorum: got success, want an error")
 		}
 		return nil
 	})
 	if !errors.Is(werr, ErrNoQuorum) {
-		t.Errorf("error %v does not say the bus has no quorum", werr)
+		t.Errorf("write without quorum: got error %v, want %v", werr, ErrNoQuorum)
 	}
 	if !strings.Contains(werr.Error(), "at least 2 are up") {
-		t.Errorf("error %q does not say how many voters are needed", werr)
+		t.Errorf("write without quorum: got error %q, want it to say how many voters are needed (%q)", werr, "at least 2 are up")
 	}
 	t.Logf("write without quorum failed after %s: %v", time.Since(start).Round(time.Millisecond), werr)
 }
@@ -144,7 +144,7 @@ func TestClientsNeedCredentials(t *testing.T) {
 		nc.Close()
 		t.Fatal("a client without credentials was accepted")
 	} else if !strings.Contains(strings.ToLower(err.Error()), "authorization") {
-		t.Errorf("refusal %q does not mention authorization", err)
+		t.Errorf("refusal of a client without credentials: got %q, want it to mention %q", err, "authorization")
 	}
 	wrong, _ := GenerateSecret()
 	if c, err := Connect(ConnectOptions{Topology: tc.Topology, Secret: wrong, Name: "intruder"}); err == nil {
@@ -200,7 +200,7 @@ func TestRoutesNeedCredentials(t *testing.T) {
 			}
 			for _, r := range rz.Routes {
 				if r.RemoteName == "intruder" || r.RemoteID == s.NATS().ID() {
-					t.Fatalf("%s has a route to the intruder", name)
+					t.Fatalf("%s routes: got one to the intruder (remote %s, id %s), want none", name, r.RemoteName, r.RemoteID)
 				}
 			}
 		}
@@ -209,7 +209,7 @@ func TestRoutesNeedCredentials(t *testing.T) {
 		}
 		select {
 		case m := <-got:
-			t.Fatalf("a message published through the intruder reached holly: %q", m.Data)
+			t.Fatalf("holly: got %q published through the intruder, want nothing", m.Data)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -223,13 +223,13 @@ func TestStartRefusals(t *testing.T) {
 	two := testTopology(t, []string{"holly", "benji"}, "")
 	_, err := StartServer(ServerOptions{Topology: two, Member: "holly", Secret: secret, Logger: quietLogger()})
 	if !errors.Is(err, ErrTwoNodesNoWitness) || !strings.Contains(err.Error(), "add a [witness]") {
-		t.Errorf("two nodes without witness: %v", err)
+		t.Errorf("two nodes without witness: got %v, want %v saying %q", err, ErrTwoNodesNoWitness, "add a [witness]")
 	}
 
 	cfg := testTopology(t, []string{"solo"}, "")
 	_, err = StartServer(ServerOptions{Topology: cfg, Member: "nobody", Secret: secret, Logger: quietLogger()})
 	if !errors.Is(err, ErrUnknownMember) || !strings.Contains(err.Error(), "solo") {
-		t.Errorf("unknown member: %v", err)
+		t.Errorf("unknown member: got %v, want %v naming %q", err, ErrUnknownMember, "solo")
 	}
 
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.Members[0].ClientPort))
@@ -239,7 +239,7 @@ func TestStartRefusals(t *testing.T) {
 	_, err = StartServer(ServerOptions{Topology: cfg, Member: "solo", Secret: secret, Logger: quietLogger()})
 	l.Close()
 	if !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), fmt.Sprint(cfg.Members[0].ClientPort)) {
-		t.Errorf("port in use: %v", err)
+		t.Errorf("port in use: got %v, want %v naming port %d", err, ErrPortInUse, cfg.Members[0].ClientPort)
 	}
 
 	file := filepath.Join(t.TempDir(), "file")
@@ -247,21 +247,21 @@ func TestStartRefusals(t *testing.T) {
 	cfg.DataDir = file
 	_, err = StartServer(ServerOptions{Topology: cfg, Member: "solo", Secret: secret, Logger: quietLogger()})
 	if !errors.Is(err, ErrDataDir) || !strings.Contains(err.Error(), "data_dir") {
-		t.Errorf("unusable data dir: %v", err)
+		t.Errorf("unusable data dir: got %v, want %v naming %q", err, ErrDataDir, "data_dir")
 	}
 }
 
 func TestCredentialsFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "etc", "cluster.key")
 	if _, err := LoadSecret(path); !errors.Is(err, ErrNoCredentials) || !strings.Contains(err.Error(), "tandem keygen --out "+path) {
-		t.Errorf("missing file: %v", err)
+		t.Errorf("missing file: got %v, want %v saying %q", err, ErrNoCredentials, "tandem keygen --out "+path)
 	}
 	s, _ := GenerateSecret()
 	if err := WriteSecret(path, s, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := WriteSecret(path, s, false); err == nil || !strings.Contains(err.Error(), "already exists") {
-		t.Errorf("overwrite without force: %v", err)
+		t.Errorf("overwrite without force: got %v, want an error saying %q", err, "already exists")
 	}
 	fi, _ := os.Stat(path)
 	if fi.Mode().Perm() != 0o600 {
@@ -269,11 +269,11 @@ func TestCredentialsFile(t *testing.T) {
 	}
 	got, err := LoadSecret(path)
 	if err != nil || string(got) != string(s) {
-		t.Errorf("round trip: %v", err)
+		t.Errorf("round trip: got %x (err %v), want %x", got, err, s)
 	}
 	os.WriteFile(path, []byte("not a key\n"), 0o600)
 	if _, err := LoadSecret(path); err == nil || !strings.Contains(err.Error(), "not a tandem key") {
-		t.Errorf("garbage: %v", err)
+		t.Errorf("garbage: got %v, want an error saying %q", err, "not a tandem key")
 	}
 }
 
@@ -301,11 +301,11 @@ func TestEventsAndMembers(t *testing.T) {
 		select {
 		case ev := <-got:
 			if ev.Resource != want.Resource || ev.Duration != want.Duration {
-				t.Errorf("got %+v", ev)
+				t.Errorf("event: got %+v, want resource %q, duration %v", ev, want.Resource, want.Duration)
 			}
 			return nil
 		case <-time.After(100 * time.Millisecond):
-			return errors.New("event not received")
+			return fmt.Errorf("event on benji: got none within 100ms, want %+v", want)
 		}
 	})
 
@@ -323,7 +323,7 @@ func TestEventsAndMembers(t *testing.T) {
 			return err
 		}
 		if len(ms) != 3 || ms[0].Name != "benji" || ms[1].Name != "director" || ms[2].Name != "holly" {
-			return fmt.Errorf("members %+v", ms)
+			return fmt.Errorf("members: got %+v, want benji, director, holly", ms)
 		}
 		return nil
 	})
@@ -331,10 +331,10 @@ func TestEventsAndMembers(t *testing.T) {
 
 func TestSubjectToken(t *testing.T) {
 	if got := SubjectToken("VIP-10.10.10.23"); got != "VIP-10_10_10_23" {
-		t.Errorf("got %q", got)
+		t.Errorf("SubjectToken(\"VIP-10.10.10.23\"): got %q, want %q", got, "VIP-10_10_10_23")
 	}
 	if got := (MonitorResult{Node: "holly", Resource: "a.b*"}).Subject(); got != "tandem.monitor.holly.a_b_" {
-		t.Errorf("got %q", got)
+		t.Errorf("MonitorResult subject: got %q, want %q", got, "tandem.monitor.holly.a_b_")
 	}
 }
 
@@ -352,12 +352,12 @@ func TestPreferStreamLeader(t *testing.T) {
 			return err
 		}
 		if leader != "director" {
-			return fmt.Errorf("leader %q", leader)
+			return fmt.Errorf("stream leader: got %q, want %q", leader, "director")
 		}
 		return nil
 	})
 	if moved, err := c.PreferStreamLeader(ctx, stream, "director"); moved || err != nil {
-		t.Errorf("second call: moved %v, %v", moved, err)
+		t.Errorf("second call: got moved %v, err %v; want not moved, no error", moved, err)
 	}
 }
 
@@ -371,12 +371,12 @@ func TestPreferMetaLeader(t *testing.T) {
 			return err
 		}
 		if !d.NATS().JetStreamIsLeader() {
-			return errors.New("director does not lead the meta group yet")
+			return errors.New("meta group: got director not leading it yet, want director as its leader")
 		}
 		return nil
 	})
 	if moved, err := d.PreferMetaLeader(ctx); moved || err != nil {
-		t.Errorf("second call: moved %v, %v", moved, err)
+		t.Errorf("second call: got moved %v, err %v; want not moved, no error", moved, err)
 	}
 	// The client account still works, and cannot use the system account's
 	// stepdown API.
@@ -387,7 +387,7 @@ func TestPreferMetaLeader(t *testing.T) {
 	rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	if _, err := c.NC.RequestWithContext(rctx, "$JS.API.META.LEADER.STEPDOWN", nil); err == nil {
-		t.Errorf("a client's meta stepdown request was answered")
+		t.Errorf("a client's meta stepdown request: got an answer, want an error (no answer)")
 	}
 }
 
@@ -409,11 +409,11 @@ func TestSettled(t *testing.T) {
 	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
 		err := c.Settled(ctx, "director")
 		if err == nil || !strings.Contains(err.Error(), "replica on benji not current") {
-			return fmt.Errorf("with benji stopped: %v", err)
+			return fmt.Errorf("Settled with benji stopped: got %v, want an error saying %q", err, "replica on benji not current")
 		}
 		return nil
 	})
 	if err := c.Settled(ctx, "holly"); err == nil || !strings.Contains(err.Error(), "led by director, not holly") {
-		t.Errorf("asked for holly as leader: %v", err)
+		t.Errorf("asked for holly as leader: got %v, want an error saying %q", err, "led by director, not holly")
 	}
 }

@@ -23,10 +23,10 @@ func TestTopologyMembers(t *testing.T) {
 		t.Errorf("nodes: got %q, want \"holly benji\"", got)
 	}
 	if w := top.Witness(); w == nil || w.Name != "director" || !top.IsWitness("director") || top.IsWitness("holly") {
-		t.Errorf("witness: got %+v, want director", w)
+		t.Errorf("witness: got %+v (IsWitness director %v, holly %v), want director only", w, top.IsWitness("director"), top.IsWitness("holly"))
 	}
 	if got := strings.Join(top.ClientURLs(), " "); got != "nats://198.18.0.22:4222 nats://198.18.0.24:4222 nats://198.18.0.30:4222" {
-		t.Errorf("client URLs: got %q", got)
+		t.Errorf("client URLs: got %q, want %q", got, "nats://198.18.0.22:4222 nats://198.18.0.24:4222 nats://198.18.0.30:4222")
 	}
 	if err := top.CheckQuorum(); err != nil {
 		t.Errorf("two nodes and a witness: %v", err)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -40,17 +41,17 @@ func TestReferenceClusterFiles(t *testing.T) {
 		}
 		vip, isClone := c.Resource("haproxy-clone")
 		if vip == nil || !isClone || vip.ID != "haproxy" {
-			t.Errorf("%s: haproxy-clone does not name the haproxy clone", path)
+			t.Errorf("%s: Resource(\"haproxy-clone\"): got %+v (clone %v), want the clone of \"haproxy\"", path, vip, isClone)
 		}
 		if len(c.Orders) != 2 || len(c.Colocations) != 1 || c.Colocations[0].Score != cib.Infinity {
-			t.Errorf("%s: constraints %+v %+v", path, c.Orders, c.Colocations)
+			t.Errorf("%s: constraints: got orders %+v, colocations %+v; want 2 orders and 1 colocation of score %v", path, c.Orders, c.Colocations, cib.Infinity)
 		}
 		if c.Orders[0].ID != "order-"+c.Resources[0].ID+"-haproxy-clone-mandatory" || !c.Orders[0].Symmetrical {
-			t.Errorf("%s: order defaults: %+v", path, c.Orders[0])
+			t.Errorf("%s: order defaults: got %+v, want ID %q, symmetrical", path, c.Orders[0], "order-"+c.Resources[0].ID+"-haproxy-clone-mandatory")
 		}
 		e := c.Effective(&c.Resources[0])
 		if e.Stickiness != 100 || e.MigrationThreshold != 3 || e.FailureTimeout != time.Minute || e.TargetRole != cib.RoleStarted {
-			t.Errorf("%s: effective meta %+v", path, e)
+			t.Errorf("%s: effective meta: got %+v, want stickiness 100, migration-threshold 3, failure-timeout %v, target-role %s", path, e, time.Minute, cib.RoleStarted)
 		}
 		if got, want := strings.Join(c.NodeNames(), " "), strings.Join(f.Topology.NodeNames(), " "); got != want || got != "holly benji" {
 			t.Errorf("%s: model nodes %q, topology nodes %q, want \"holly benji\"", path, got, want)
@@ -78,8 +79,27 @@ func TestLabClusterMatchesReference(t *testing.T) {
 		return strings.Join(out, "\n")
 	}
 	if want := strings.ReplaceAll(strip(ref), "10.10.10.", "198.18.0."); strip(lab) != want {
-		t.Errorf("e2e/cluster.toml differs from cluster.toml in more than addresses and comments")
+		t.Errorf("e2e/cluster.toml differs from cluster.toml in more than addresses and comments: %s", firstDifference(strip(lab), want))
 	}
+}
+
+// firstDifference says where got and want, texts without their comment
+// lines, first differ, for a failure message.
+func firstDifference(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i >= len(g) || i >= len(w) || gl != wl {
+			return fmt.Sprintf("non-comment line %d: got %q (of %d lines), want %q (of %d lines)", i+1, gl, len(g), wl, len(w))
+		}
+	}
+	return "no line differs"
 }
 
 func TestEncodeRoundTrip(t *testing.T) {
@@ -111,7 +131,7 @@ key = "k.pem"
 			t.Fatalf("%s: re-parse: %v\n%s", name, err, out)
 		}
 		if !reflect.DeepEqual(f.Topology, f2.Topology) || !reflect.DeepEqual(f.CIB, f2.CIB) {
-			t.Errorf("%s: round trip changed the file:\n%+v %+v\n%+v %+v", name, f.Topology, f.CIB, f2.Topology, f2.CIB)
+			t.Errorf("%s: round trip changed the file:\ngot  %+v %+v\nwant %+v %+v", name, f2.Topology, f2.CIB, f.Topology, f.CIB)
 		}
 	}
 }
@@ -143,11 +163,11 @@ func TestBootstrapDefaults(t *testing.T) {
 	}
 	for _, absent := range []string{"4222", "6222", DefaultDataDir, DefaultCredentials} {
 		if strings.Contains(string(out), absent) {
-			t.Errorf("encoded file writes the default %s:\n%s", absent, out)
+			t.Errorf("encoded file: got the default %s written, want it left out:\n%s", absent, out)
 		}
 	}
 	if !strings.Contains(string(out), "client_port = 5222") {
-		t.Errorf("encoded file lost benji's own client_port:\n%s", out)
+		t.Errorf("encoded file: got no %q, want benji's own client_port kept:\n%s", "client_port = 5222", out)
 	}
 }
 func problemsOf(t *testing.T, src string) Problems {
@@ -158,7 +178,7 @@ func problemsOf(t *testing.T, src string) Problems {
 	}
 	var ps Problems
 	if !errors.As(err, &ps) {
-		t.Fatalf("error is not Problems: %v", err)
+		t.Fatalf("Parse error: got %v (%T), want Problems", err, err)
 	}
 	return ps
 }
@@ -296,12 +316,12 @@ agent = "systemd"
 		t.Run(tc.name, func(t *testing.T) {
 			ps := problemsOf(t, tc.src)
 			if len(ps) == 0 {
-				t.Fatalf("no problems reported")
+				t.Fatalf("got no problems, want ones containing %q", tc.want)
 			}
 			all := ps.Error()
 			for _, w := range tc.want {
 				if !strings.Contains(all, w) {
-					t.Errorf("missing %q in:\n%s", w, all)
+					t.Errorf("problems: got\n%s\nwant one containing %q", all, w)
 				}
 			}
 		})
@@ -332,16 +352,16 @@ interval = "1m"
 	}
 	r := f.CIB.Resources[0]
 	if r.Params["size"] != "3" || r.Params["on"] != "true" || r.Params["ratio"] != "0.5" {
-		t.Errorf("params %v", r.Params)
+		t.Errorf("params: got %v, want size 3, on true, ratio 0.5", r.Params)
 	}
 	if r.Ops[0].Interval != 30*time.Second || r.Ops[0].Timeout != 2*time.Minute {
-		t.Errorf("ops %+v", r.Ops)
+		t.Errorf("ops: got %+v, want the first with interval %v, timeout %v", r.Ops, 30*time.Second, 2*time.Minute)
 	}
 	if *r.Meta.Stickiness != int(cib.Infinity) || r.Plugin() != "acme" || r.AgentType() != "widget" {
-		t.Errorf("meta/agent %+v %s", r.Meta, r.Agent)
+		t.Errorf("meta/agent: got stickiness %d, plugin %q, type %q (agent %q); want stickiness %d, plugin \"acme\", type \"widget\"", *r.Meta.Stickiness, r.Plugin(), r.AgentType(), r.Agent, int(cib.Infinity))
 	}
 	if ms := f.Topology.Members; len(ms) != 3 || ms[0].ClientPort != 14222 || !ms[2].Witness {
-		t.Errorf("members %+v", ms)
+		t.Errorf("members: got %+v, want 3, the first with client port 14222, the third the witness", ms)
 	}
 }
 
@@ -354,7 +374,7 @@ func TestKeyLinesMultiline(t *testing.T) {
 		}
 	}
 	if _, ok := k.line["x"]; ok {
-		t.Errorf("key inside a multi-line string was recorded")
+		t.Errorf("key x, inside a multi-line string: got recorded at line %d, want not recorded", k.line["x"])
 	}
 }
 

@@ -34,16 +34,16 @@ func TestCountListClear(t *testing.T) {
 	}
 	all, err := s.List(ctx)
 	if err != nil || len(all) != 2 {
-		t.Fatalf("list: %v %v", all, err)
+		t.Fatalf("list: got %v (err %v), want 2 records, no error", all, err)
 	}
 	if all[0].Resource != "VIP-10.10.10.23" || all[0].Count != int(cib.Infinity) || all[1].Count != 5 || !all[1].Last.Equal(now) {
-		t.Errorf("records %+v", all)
+		t.Errorf("records: got %+v; want VIP-10.10.10.23 first with count %d, then one with count 5 last failed at %v", all, int(cib.Infinity), now)
 	}
 	cleared, err := s.Clear(ctx, "haproxy", "")
 	if err != nil || len(cleared) != 1 {
-		t.Fatalf("clear: %v %v", cleared, err)
+		t.Fatalf("clear: got %v (err %v), want 1 record cleared, no error", cleared, err)
 	}
 	if all, _ := s.List(ctx); len(all) != 1 {
-		t.Errorf("after clear: %v", all)
+		t.Errorf("after clear: got %v, want 1 record", all)
 	}
 }

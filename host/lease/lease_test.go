@@ -55,7 +55,7 @@ func TestLeaseIsExclusiveRenewedAndReleased(t *testing.T) {
 	benji := newManager(t, bc, "benji", "holly")
 	key := Key("VIP-10.10.10.23")
 	if key != "rsc.VIP-10.10.10.23" {
-		t.Fatalf("key %q", key)
+		t.Fatalf("Key(\"VIP-10.10.10.23\"): got %q, want %q", key, "rsc.VIP-10.10.10.23")
 	}
 	l := acquire(t, holly, key)
 	first := l.Deadline()
@@ -116,7 +116,7 @@ func TestSilentHolderFencesBeforeTakeover(t *testing.T) {
 	select {
 	case fenced = <-fencedAt:
 	default:
-		t.Fatalf("other node acquired at %v, and the holder has not fenced yet", got.Format(time.StampMilli))
+		t.Fatalf("other node acquired at %v: got the holder not fenced yet, want it fenced first", got.Format(time.StampMilli))
 	}
 	if !fenced.Before(got) {
 		t.Fatalf("holder fenced at %v, other node acquired at %v: want the fence first", fenced.Format(time.StampMilli), got.Format(time.StampMilli))
@@ -180,7 +180,7 @@ func TestLeaderlessBusKeepsLeaseOnPromises(t *testing.T) {
 			return err
 		}
 		if string(v.Value()) == "" {
-			return errors.New("empty")
+			return fmt.Errorf("lease %s in the bucket: got an empty value, want the holder's record", key)
 		}
 		return nil
 	})
@@ -212,7 +212,7 @@ func leaderlessSetup(t *testing.T) (c *bustest.Cluster, holly, benji *bus.Conn, 
 		}
 	}
 	if len(others) < 2 {
-		t.Fatalf("lease bucket replicas: leader %s, others %v", ci.Leader, others)
+		t.Fatalf("lease bucket replicas: got leader %s, members other than holly %v; want at least 2 other than holly", ci.Leader, others)
 	}
 	return c, holly, benji, others
 }
@@ -248,16 +248,21 @@ func TestPromiseBlocksAcquire(t *testing.T) {
 	poll.Until(t, 5*time.Second, 50*time.Millisecond, func() error {
 		_, ok = m.askPromises("rsc.x")
 		if !ok {
-			return fmt.Errorf("no promise")
+			return fmt.Errorf("askPromises(\"rsc.x\"): got not granted, want granted")
 		}
 		return nil
 	})
 	// solo has no peers, so ask its own answerer directly.
 	msg, err := c.Connect("solo", "t").NC.Request(bus.SubjectLeasePromise("solo"), []byte(`{"key":"rsc.x","from":"other","duration":1000000000}`), time.Second)
 	if err != nil || string(msg.Data) != `{"granted":true}` {
-		t.Fatalf("promise: %v %s", err, msg.Data)
+		t.Fatalf("promise request: got %s (err %v), want %s", func() []byte {
+			if msg == nil {
+				return nil
+			}
+			return msg.Data
+		}(), err, `{"granted":true}`)
 	}
 	if _, err := m.Acquire(context.Background(), "rsc.x", nil); !errors.Is(err, ErrPromised) {
-		t.Fatalf("acquire while promised: %v", err)
+		t.Fatalf("acquire while promised: got %v, want ErrPromised", err)
 	}
 }

@@ -92,7 +92,7 @@ func TestSeedOnceAndConcurrentEditorsLoseNothing(t *testing.T) {
 		t.Fatalf("invalid update: got %v, want cib.Problems naming \"nope\"", err)
 	}
 	if again, _ := s.Current(ctx); again.Rev != cur.Rev {
-		t.Fatalf("a refused update changed the revision from %d to %d", cur.Rev, again.Rev)
+		t.Fatalf("revision after a refused update: got %d, want %d (unchanged)", again.Rev, cur.Rev)
 	}
 	// An edit that changes nothing stores nothing.
 	same, err := s.Update(ctx, "x", func(c *cib.CIB) (string, error) { return "nothing", nil })
@@ -172,11 +172,11 @@ func TestReadsTheTOMLFormat(t *testing.T) {
 		t.Fatalf("history: %+v; want two revisions in format 1, then %d in format 2", hist, next.Rev)
 	}
 	if !Same(hist[0].CIB, next.CIB) {
-		t.Errorf("revision %d (seeded) and %d (maintenance-mode back to false) should be the same model", hist[0].Rev, next.Rev)
+		t.Errorf("revisions %d (seeded) and %d (maintenance-mode back to false): got different models\n%+v\n%+v\nwant the same model", hist[0].Rev, next.Rev, hist[0].CIB, next.CIB)
 	}
 	rb, err := s.Rollback(ctx, rev2, "admin")
 	if err != nil || !rb.CIB.Properties.MaintenanceMode || rb.Format != FormatCIB {
-		t.Fatalf("rollback to the old-format revision %d: %+v, err %v", rev2, rb, err)
+		t.Fatalf("rollback to the old-format revision %d: got %+v, err %v; want maintenance-mode on, format %d, no error", rev2, rb, err, FormatCIB)
 	}
 
 	// A record of a newer format is refused with what to do.
@@ -216,7 +216,7 @@ func TestFollowSeesChanges(t *testing.T) {
 		select {
 		case r := <-got:
 			if r.Rev <= last {
-				t.Fatalf("revision %d applied after %d", r.Rev, last)
+				t.Fatalf("revision order: got %d applied after %d, want a revision newer than %d", r.Rev, last, last)
 			}
 			i := -1
 			for k, rev := range want {
@@ -229,7 +229,7 @@ func TestFollowSeesChanges(t *testing.T) {
 			}
 			last = r.Rev
 		case <-time.After(2 * PollInterval):
-			t.Fatalf("newest revision %d not seen (last %d)", want[len(want)-1], last)
+			t.Fatalf("no revision applied for %v: got last %d, want the newest %d", 2*PollInterval, last, want[len(want)-1])
 		}
 	}
 	cancel()
@@ -240,7 +240,7 @@ func TestFollowSeesChanges(t *testing.T) {
 	}
 	select {
 	case r := <-got:
-		t.Errorf("revision %d applied twice or after the last change", r.Rev)
+		t.Errorf("after the last change: got revision %d applied (twice, or after it), want nothing more", r.Rev)
 	default:
 	}
 }

@@ -48,21 +48,21 @@ func TestJoinLeaveRejoin(t *testing.T) {
 	beat("b", "b1")
 	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if got := fmt.Sprint(tr.Online()); got != "[a b]" {
-			return fmt.Errorf("online %s", got)
+			return fmt.Errorf("online: got %s, want %s", got, "[a b]")
 		}
 		return nil
 	})
 	// b goes silent: offline after the dead-after interval; a stays.
 	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if got := fmt.Sprint(tr.Online()); got != "[a]" {
-			return fmt.Errorf("online %s", got)
+			return fmt.Errorf("online after b went silent: got %s, want %s", got, "[a]")
 		}
 		return nil
 	})
 	beat("b", "b2")
 	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if !tr.IsOnline("b") || tr.Incarnation("b") != "b2" {
-			return fmt.Errorf("b not back")
+			return fmt.Errorf("b: got online %v, incarnation %q; want online, incarnation %q", tr.IsOnline("b"), tr.Incarnation("b"), "b2")
 		}
 		return nil
 	})
@@ -75,7 +75,7 @@ func TestJoinLeaveRejoin(t *testing.T) {
 		}
 	}
 	if fmt.Sprint(bs) != "[true/false false/false true/true]" {
-		t.Errorf("b's changes: %v", bs)
+		t.Errorf("b's changes (online/rejoined): got %v, want %s", bs, "[true/false false/false true/true]")
 	}
 }
 
@@ -103,15 +103,15 @@ func TestStoppedFlag(t *testing.T) {
 	}
 	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1"})
 	if ch := next(); !ch.Online || ch.Stopped || ch.StopChanged || tr.IsStopped("a") {
-		t.Errorf("join: %+v", ch)
+		t.Errorf("join: got %+v, IsStopped %v; want online, not stopped, no stop change, IsStopped false", ch, tr.IsStopped("a"))
 	}
 	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Stopped: true})
 	if ch := next(); !ch.Online || !ch.Stopped || !ch.StopChanged || ch.Rejoined || !tr.IsStopped("a") {
-		t.Errorf("stop: %+v, IsStopped %v", ch, tr.IsStopped("a"))
+		t.Errorf("stop: got %+v, IsStopped %v; want online, stopped, stop changed, not rejoined, IsStopped true", ch, tr.IsStopped("a"))
 	}
 	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Stopped: true})
 	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1"})
 	if ch := next(); ch.Stopped || !ch.StopChanged || tr.IsStopped("a") {
-		t.Errorf("start: %+v", ch)
+		t.Errorf("start: got %+v, IsStopped %v; want not stopped, stop changed, IsStopped false", ch, tr.IsStopped("a"))
 	}
 }

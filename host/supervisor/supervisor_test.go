@@ -88,7 +88,7 @@ func status(t testing.TB, s *supervisor.Supervisor, name string) supervisor.Stat
 			return st
 		}
 	}
-	t.Fatalf("no plugin %q in %v", name, s.Plugins())
+	t.Fatalf("plugin status: got plugins %v, want one named %q", s.Plugins(), name)
 	return supervisor.Status{}
 }
 
@@ -112,7 +112,7 @@ func mustRun(t testing.TB, s *supervisor.Supervisor, op string, req sdk.Request,
 	t.Helper()
 	out := s.Run(context.Background(), "tplug:file", op, req, 10*time.Second)
 	if out.Code != want || out.TimedOut {
-		t.Fatalf("%s %s: %+v; want %v", op, req.ResourceID, out, want)
+		t.Fatalf("%s %s: got %+v, want code %v, not timed out", op, req.ResourceID, out, want)
 	}
 	return out
 }
@@ -123,28 +123,28 @@ func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 
 	if p, typ, err := s.Lookup("tplug:file"); err != nil || p != "tplug" || typ != "file" {
-		t.Fatalf("Lookup: %q %q %v", p, typ, err)
+		t.Fatalf("Lookup(\"tplug:file\"): got plugin %q, type %q, err %v; want plugin \"tplug\", type \"file\", no error", p, typ, err)
 	}
 	if _, _, err := s.Lookup("tplug:dir"); err == nil || !strings.Contains(err.Error(), `plugin "tplug" does not provide agent type "dir" (it provides: file)`) {
-		t.Fatalf("Lookup of a missing type: %v", err)
+		t.Fatalf("Lookup of a missing type: got error %v, want one containing %q", err, `plugin "tplug" does not provide agent type "dir" (it provides: file)`)
 	}
 	if _, _, err := s.Lookup("systemd:apache2"); !errors.Is(err, supervisor.ErrUnknownPlugin) || !strings.Contains(err.Error(), "plugins found: tplug") {
-		t.Fatalf("Lookup of a missing plugin: %v", err)
+		t.Fatalf("Lookup of a missing plugin: got error %v, want %v containing %q", err, supervisor.ErrUnknownPlugin, "plugins found: tplug")
 	}
 	if out := s.Run(ctx, "systemd:apache2", bus.OpStart, request(state, "r"), time.Second); out.Code != sdk.ErrNotInstalled {
-		t.Fatalf("start with a missing plugin: %+v", out)
+		t.Fatalf("start with a missing plugin: got %+v, want code %v", out, sdk.ErrNotInstalled)
 	}
 
 	out := s.Validate(ctx, "tplug:file", map[string]string{}, time.Second)
 	if out.Code != sdk.ErrArgs || out.Message != "param dir is required (tplug)" {
-		t.Fatalf("validate bad params: %+v", out)
+		t.Fatalf("validate bad params: got %+v, want code %v, message %q", out, sdk.ErrArgs, "param dir is required (tplug)")
 	}
 	if out := s.Validate(ctx, "tplug:file", map[string]string{"dir": state}, time.Second); out.Code != sdk.OK {
-		t.Fatalf("validate good params: %+v", out)
+		t.Fatalf("validate good params: got %+v, want code %v", out, sdk.OK)
 	}
 	md, err := s.MetaData(ctx, "tplug:file", time.Second)
 	if err != nil || md.Type != "file" || md.Params[0].Name != "dir" {
-		t.Fatalf("meta-data: %+v %v", md, err)
+		t.Fatalf("meta-data: got %+v (err %v), want type \"file\" with first param \"dir\", no error", md, err)
 	}
 
 	req := request(state, "r")
@@ -155,12 +155,12 @@ func TestRoundTrip(t *testing.T) {
 	mustRun(t, s, bus.OpStop, req, sdk.OK)
 	mustRun(t, s, bus.OpMonitor, req, sdk.NotRunning)
 	if out := s.Run(ctx, "tplug:file", "migrate_to", req, time.Second); out.Code != sdk.ErrUnimplemented {
-		t.Fatalf("unknown op: %+v", out)
+		t.Fatalf("unknown op: got %+v, want code %v", out, sdk.ErrUnimplemented)
 	}
 
 	st := status(t, s, "tplug")
 	if st.State != supervisor.StateRunning || st.Pid <= 0 || st.APIVersion != sdk.APIVersion {
-		t.Fatalf("status %+v", st)
+		t.Fatalf("status: got state %s, pid %d, API version %q; want state %s, pid > 0, API version %q", st.State, st.Pid, st.APIVersion, supervisor.StateRunning, sdk.APIVersion)
 	}
 	if got, want := st.String(), fmt.Sprintf("tplug: running, pid %d, restarts 0", st.Pid); got != want {
 		t.Fatalf("status line %q, want %q", got, want)
@@ -178,21 +178,21 @@ func TestCrashMidOperationRestartsPluginNotResource(t *testing.T) {
 	out := mustRun(t, s, bus.OpMonitor, request(state, "r", "crash", "once"), sdk.OK)
 	st := status(t, s, "tplug")
 	if st.Restarts != 1 || st.Pid == pid || st.State != supervisor.StateRunning {
-		t.Fatalf("after a crash: %+v (pid before %d), outcome %+v", st, pid, out)
+		t.Fatalf("after a crash: got %+v (outcome %+v); want running, restarts 1, a pid other than %d", st, out, pid)
 	}
 	if got := ops(t, state); got != "start r\n" {
-		t.Fatalf("operations run on the resource: %q; a plugin restart must not stop or start it", got)
+		t.Fatalf("operations run on the resource: got %q, want %q (a plugin restart must not stop or start it)", got, "start r\n")
 	}
 
 	// A plugin that dies on every try: the operation fails, the host
 	// carries on.
 	out = s.Run(context.Background(), "tplug:file", bus.OpMonitor, request(state, "r", "crash", "always"), 10*time.Second)
 	if out.Code != sdk.ErrGeneric || out.TimedOut || !strings.Contains(out.Message, `plugin "tplug" failed during the call twice`) {
-		t.Fatalf("monitor that always crashes the plugin: %+v", out)
+		t.Fatalf("monitor that always crashes the plugin: got %+v, want code %v, not timed out, message containing %q", out, sdk.ErrGeneric, `plugin "tplug" failed during the call twice`)
 	}
 	mustRun(t, s, bus.OpMonitor, request(state, "r"), sdk.OK)
 	if got := ops(t, state); got != "start r\n" {
-		t.Fatalf("operations run on the resource: %q", got)
+		t.Fatalf("operations run on the resource: got %q, want %q", got, "start r\n")
 	}
 }
 
@@ -204,20 +204,20 @@ func TestHangTimesOutAndRestarts(t *testing.T) {
 
 	out := s.Run(context.Background(), "tplug:file", bus.OpMonitor, request(state, "r", "hang", "1"), 300*time.Millisecond)
 	if !out.TimedOut || out.Code != sdk.ErrGeneric || !strings.Contains(out.Message, "monitor tplug:file timed out after 300ms") {
-		t.Fatalf("hung monitor: %+v", out)
+		t.Fatalf("hung monitor: got %+v, want timed out, code %v, message containing %q", out, sdk.ErrGeneric, "monitor tplug:file timed out after 300ms")
 	}
 	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if st := status(t, s, "tplug"); st.Restarts != 1 || st.State != supervisor.StateRunning || st.Pid == pid {
-			return fmt.Errorf("plugin not restarted: %+v", st)
+			return fmt.Errorf("plugin restart: got %+v, want running, restarts 1, a pid other than %d", st, pid)
 		}
 		return nil
 	})
 	if syscall.Kill(pid, 0) == nil && !zombie(pid) {
-		t.Fatalf("the hung plugin process %d is still alive", pid)
+		t.Fatalf("hung plugin process %d: got still alive, want gone or a zombie", pid)
 	}
 	mustRun(t, s, bus.OpMonitor, request(state, "r"), sdk.OK)
 	if got := ops(t, state); got != "start r\n" {
-		t.Fatalf("operations run on the resource: %q", got)
+		t.Fatalf("operations run on the resource: got %q, want %q", got, "start r\n")
 	}
 }
 
@@ -238,7 +238,7 @@ func TestConcurrentMonitorsDoNotBlockEachOther(t *testing.T) {
 	wg.Wait()
 	for i, out := range outs {
 		if out.Code != sdk.OK {
-			t.Fatalf("monitor %d: %+v", i, out)
+			t.Fatalf("monitor %d: got %+v, want code %v", i, out, sdk.OK)
 		}
 	}
 }
@@ -249,14 +249,14 @@ func TestStdoutBeforeHandshakeNamesPlugin(t *testing.T) {
 	st := status(t, s, "chatty")
 	if st.State != supervisor.StateFailed || !strings.Contains(st.LastError, `plugin "chatty"`) ||
 		!strings.Contains(st.LastError, "wrote to stdout before the handshake") || !strings.Contains(st.LastError, "starting up!") {
-		t.Fatalf("chatty plugin status: %+v", st)
+		t.Fatalf("chatty plugin status: got state %s, last error %q; want state %s, last error containing %q, %q and %q", st.State, st.LastError, supervisor.StateFailed, `plugin "chatty"`, "wrote to stdout before the handshake", "starting up!")
 	}
 	if !strings.HasPrefix(st.String(), "chatty: failed, restarts 0: plugin \"chatty\"") {
-		t.Fatalf("status line %q", st.String())
+		t.Fatalf("status line: got %q, want prefix %q", st.String(), "chatty: failed, restarts 0: plugin \"chatty\"")
 	}
 	out := s.Run(context.Background(), "chatty", bus.OpMonitor, request(t.TempDir(), "r"), 5*time.Second)
 	if out.Code != sdk.ErrGeneric || !strings.Contains(out.Message, `plugin "chatty" failed to start`) || out.Duration > 4*time.Second {
-		t.Fatalf("operation on a plugin that cannot start: %+v (should fail at once)", out)
+		t.Fatalf("operation on a plugin that cannot start: got %+v, want code %v, message containing %q, duration at most 4s (fail at once)", out, sdk.ErrGeneric, `plugin "chatty" failed to start`)
 	}
 	if status(t, s, "tplug").State != supervisor.StateRunning {
 		t.Fatal("one bad plugin kept a good one from running")
@@ -264,7 +264,7 @@ func TestStdoutBeforeHandshakeNamesPlugin(t *testing.T) {
 	// Launch killed the process on its error path.
 	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if pids := children(filepath.Join(dir, sdk.PluginPrefix+"chatty")); len(pids) > 0 {
-			return fmt.Errorf("chatty plugin processes left: %v", pids)
+			return fmt.Errorf("chatty plugin processes: got %v still running, want none", pids)
 		}
 		return nil
 	})
@@ -279,7 +279,7 @@ func TestPingFailureRestartsPlugin(t *testing.T) {
 	}
 	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if st := status(t, s, "tplug"); st.Restarts != 1 || st.State != supervisor.StateRunning || !strings.Contains(st.LastError, "no answer to a ping") {
-			return fmt.Errorf("not restarted after failed pings: %+v", st)
+			return fmt.Errorf("after failed pings: got state %s, restarts %d, last error %q; want state %s, restarts 1, last error containing %q", st.State, st.Restarts, st.LastError, supervisor.StateRunning, "no answer to a ping")
 		}
 		return nil
 	})
@@ -290,33 +290,33 @@ func TestHoldReplayedToRestartedPlugin(t *testing.T) {
 	state := t.TempDir()
 	hold := sdk.HoldRequest{ResourceID: "vip", Params: map[string]string{"dir": state}, Until: sdk.MonotonicNow() + time.Hour}
 	if out := s.Hold(context.Background(), "tplug:file", hold, 5*time.Second); out.Code != sdk.OK {
-		t.Fatalf("hold: %+v", out)
+		t.Fatalf("hold: got %+v, want code %v", out, sdk.OK)
 	}
 	if err := syscall.Kill(status(t, s, "tplug").Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if got := ops(t, state); got != "hold vip\nhold vip\n" {
-			return fmt.Errorf("holds seen by the plugins: %q", got)
+			return fmt.Errorf("holds seen by the plugins: got %q, want %q", got, "hold vip\nhold vip\n")
 		}
 		return nil
 	})
 	// Cancelled holds are not replayed.
 	hold.Until = 0
 	if out := s.Hold(context.Background(), "tplug:file", hold, 5*time.Second); out.Code != sdk.OK {
-		t.Fatalf("cancel hold: %+v", out)
+		t.Fatalf("cancel hold: got %+v, want code %v", out, sdk.OK)
 	}
 	if err := syscall.Kill(status(t, s, "tplug").Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if st := status(t, s, "tplug"); st.Restarts != 2 || st.State != supervisor.StateRunning {
-			return fmt.Errorf("not restarted: %+v", st)
+			return fmt.Errorf("plugin restart: got %+v, want running, restarts 2", st)
 		}
 		return nil
 	})
 	if got := ops(t, state); got != "hold vip\nhold vip\nhold vip\n" {
-		t.Fatalf("holds seen by the plugins: %q", got)
+		t.Fatalf("holds seen by the plugins: got %q, want %q (a cancelled hold is not replayed)", got, "hold vip\nhold vip\nhold vip\n")
 	}
 }
 
@@ -367,7 +367,7 @@ func TestHostKilledPluginExits(t *testing.T) {
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	var pid int
 	if _, scanErr := fmt.Sscanf(line, "PLUGIN %d", &pid); err != nil || scanErr != nil || pid <= 0 {
-		t.Fatalf("host said %q (%v)", line, err)
+		t.Fatalf("host's first line: got %q (read error %v, scan error %v), want \"PLUGIN <pid>\" with pid > 0", line, err, scanErr)
 	}
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
 
@@ -378,13 +378,13 @@ func TestHostKilledPluginExits(t *testing.T) {
 	killed := time.Now()
 	poll.Until(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if syscall.Kill(pid, 0) == nil && !zombie(pid) {
-			return fmt.Errorf("plugin %d still running after its host was SIGKILLed", pid)
+			return fmt.Errorf("plugin %d after its host was SIGKILLed: got still running, want gone or a zombie", pid)
 		}
 		return nil
 	})
 	t.Logf("plugin gone %v after its host was SIGKILLed", time.Since(killed).Round(time.Millisecond))
 	if got := ops(t, state); got != "hold held\nstop held\n" {
-		t.Fatalf("operations: %q; a plugin whose host died must release its held resources", got)
+		t.Fatalf("operations: got %q, want %q (a plugin whose host died must release its held resources)", got, "hold held\nstop held\n")
 	}
 }
 
@@ -409,10 +409,10 @@ func TestDiscover(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got["vip"] != filepath.Join(dir, "tandem-plugin-vip") || got["haproxy"] == "" {
-		t.Fatalf("Discover = %v", got)
+		t.Fatalf("Discover: got %v, want exactly vip (%s) and haproxy", got, filepath.Join(dir, "tandem-plugin-vip"))
 	}
 	if _, err := supervisor.New(supervisor.Config{Dir: filepath.Join(dir, "missing")}); err == nil || !strings.Contains(err.Error(), "plugin dir "+filepath.Join(dir, "missing")) {
-		t.Fatalf("New with a missing dir: %v", err)
+		t.Fatalf("New with a missing dir: got error %v, want one containing %q", err, "plugin dir "+filepath.Join(dir, "missing"))
 	}
 }
 
@@ -455,7 +455,7 @@ func TestOnDemandLaunchesAtFirstUse(t *testing.T) {
 	// the call causes, and reported as not installed.
 	out := s.Run(context.Background(), "tplug:nope", "monitor", request(t.TempDir(), "r0"), 10*time.Second)
 	if out.Code != sdk.ErrNotInstalled || !strings.Contains(out.Message, `does not provide agent type "nope"`) {
-		t.Fatalf("monitor of an unprovided type: %+v", out)
+		t.Fatalf("monitor of an unprovided type: got %+v, want code %v, message containing %q", out, sdk.ErrNotInstalled, `does not provide agent type "nope"`)
 	}
 	if st := status(t, s, "tplug"); st.State != supervisor.StateRunning || st.Pid == 0 {
 		t.Fatalf("tplug after a call: %+v, want running", st)
@@ -476,9 +476,9 @@ func TestOnDemandIdleAtClose(t *testing.T) {
 	s.Close()
 	out := s.Run(context.Background(), "tplug:file", "monitor", request(t.TempDir(), "r1"), 5*time.Second)
 	if out.Code == sdk.OK || !strings.Contains(out.Message, supervisor.ErrClosed.Error()) {
-		t.Fatalf("a call after Close: %+v", out)
+		t.Fatalf("a call after Close: got %+v, want a code other than %v, message containing %q", out, sdk.OK, supervisor.ErrClosed.Error())
 	}
 	if st := status(t, s, "tplug"); st.Pid != 0 {
-		t.Fatalf("a process was launched after Close: %+v", st)
+		t.Fatalf("after Close: got %+v with pid %d, want no process launched (pid 0)", st, st.Pid)
 	}
 }
