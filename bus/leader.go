@@ -35,7 +35,7 @@ func (c *Conn) PreferStreamLeader(ctx context.Context, stream, member string) (b
 	if !current {
 		return false, nil
 	}
-	if err := stepDown(ctx, c.NC, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, member); err != nil {
+	if err := stepDown(ctx, c.NC, subjectStreamLeaderStepdown+stream, member); err != nil {
 		return false, fmt.Errorf("stepdown of %s: %w", stream, c.explain(err))
 	}
 	return true, nil
@@ -102,7 +102,7 @@ func (s *Server) PreferMetaLeader(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("meta leader stepdown: system connection: %w", err)
 	}
 	defer nc.Close()
-	if err := stepDown(ctx, nc, "$JS.API.META.LEADER.STEPDOWN", s.member.Name); err != nil {
+	if err := stepDown(ctx, nc, subjectMetaLeaderStepdown, s.member.Name); err != nil {
 		return false, fmt.Errorf("meta leader stepdown: %w", err)
 	}
 	return true, nil

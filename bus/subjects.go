@@ -35,6 +35,15 @@ const (
 	SubjectValidate      = SubjectPrefix + "validate"
 )
 
+// JetStream's own subjects Tandem uses: the leader stepdown requests (the
+// witness keeps the Raft leaders) and the stream leader election advisories
+// (the account's copy) it follows.
+const (
+	subjectStreamLeaderStepdown = "$JS.API.STREAM.LEADER.STEPDOWN."
+	subjectMetaLeaderStepdown   = "$JS.API.META.LEADER.STEPDOWN"
+	SubjectStreamLeaderElected  = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.>"
+)
+
 // SubjectHeartbeat is where member publishes its heartbeats.
 func SubjectHeartbeat(member string) string {
 	return SubjectPrefix + "heartbeat." + SubjectToken(member)

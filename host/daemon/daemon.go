@@ -171,7 +171,7 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 		lead := time.NewTicker(leaderCheckFast)
 		defer lead.Stop()
 		leadC = lead.C
-		if sub, err := m.conn.NC.Subscribe(streamLeaderElected, func(msg *nats.Msg) {
+		if sub, err := m.conn.NC.Subscribe(bus.SubjectStreamLeaderElected, func(msg *nats.Msg) {
 			var adv struct{ Leader string }
 			if json.Unmarshal(msg.Data, &adv) == nil && adv.Leader != m.name {
 				select {

@@ -18,10 +18,6 @@ const (
 	leaderFastFor   = 3 * time.Second
 )
 
-// streamLeaderElected is the subject of JetStream's stream leader election
-// advisories (the account's copy).
-const streamLeaderElected = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.>"
-
 // keepLeaders keeps the Raft leaders of the bus on the witness, which runs
 // no resources: the lease bucket's (a node that dies then never takes it
 // with it, and a lease moves within its TTL instead of after a 4-9 s
