@@ -278,6 +278,26 @@ params = { ip = "198.18.0.41" }
 first = "A"
 then = "B"
 `, state: State{Nodes: both(), Instances: []InstanceState{{Resource: "B", Node: "holly"}}}},
+		{name: "asymmetric-first-stopped", about: "order A then B symmetrical=false, A target-role=Stopped, both running: only A stops",
+			config: twoNodes + asymmetricOrder(false, `meta = { target-role = "Stopped" }`),
+			state:  State{Nodes: both(), Instances: []InstanceState{{Resource: "A", Node: "holly"}, {Resource: "B", Node: "holly"}}}},
+		{name: "asymmetric-then-not-running", about: "order A then B symmetrical=false, A target-role=Stopped, B stopped: B does not start",
+			config: twoNodes + asymmetricOrder(false, `meta = { target-role = "Stopped" }`),
+			state:  State{Nodes: both()}},
+		{name: "asymmetric-then-moves", about: "order A then B symmetrical=false, A cannot run, B's node goes standby: B cannot start elsewhere",
+			config: twoNodes + asymmetricOrder(false, `meta = { target-role = "Stopped" }`),
+			state:  State{Nodes: []NodeState{{"holly", Standby}, {"benji", Online}}, Instances: []InstanceState{{Resource: "B", Node: "holly"}}}},
+		{name: "asymmetric-then-recovers", about: "order A then B symmetrical=false, A cannot run, B failed: B is stopped, not recovered",
+			config: twoNodes + asymmetricOrder(false, `meta = { target-role = "Stopped" }`),
+			state: State{Nodes: both(), Instances: []InstanceState{{Resource: "B", Node: "holly", Failed: true}},
+				Failures: []Failure{{"B", "holly", 1, pmNow.Add(-10 * time.Second)}}}},
+		{name: "asymmetric-clones-first-stopped", about: "clones a then b symmetrical=false, a target-role=Stopped, both running on both nodes: only a stops",
+			config: twoNodes + asymmetricOrder(true, `meta = { target-role = "Stopped" }`),
+			state: State{Nodes: both(), Instances: []InstanceState{{Resource: "A", Node: "holly"}, {Resource: "A", Instance: 1, Node: "benji"},
+				{Resource: "B", Node: "holly"}, {Resource: "B", Instance: 1, Node: "benji"}}}},
+		{name: "asymmetric-clones-then-not-running", about: "clones a then b symmetrical=false, a target-role=Stopped, b running on holly only: b does not start on benji",
+			config: twoNodes + asymmetricOrder(true, `meta = { target-role = "Stopped" }`),
+			state:  State{Nodes: both(), Instances: []InstanceState{{Resource: "B", Node: "holly"}}}},
 		{name: "random-8x100-node-failure", about: "the benchmark generator's 8 nodes, 100 resources (2 clones), 50 constraints, settled, then one node fails",
 			build: func(tb testing.TB) (*cib.CIB, State) {
 				cfg := bigCluster(8, 100, 50)
@@ -338,6 +358,28 @@ rsc = "A"
 with = "B"
 score = "-INFINITY"
 `
+
+// asymmetricOrder is A then B, symmetrical=false; firstMeta is A's meta
+// line; cloned clones both.
+func asymmetricOrder(cloned bool, firstMeta string) string {
+	clone, first, then := "", "A", "B"
+	if cloned {
+		clone, first, then = "[resource.clone]\n", "A-clone", "B-clone"
+	}
+	return fmt.Sprintf(`
+[[resource]]
+id = "A"
+agent = "systemd:a"
+%[1]s
+%[2]s[[resource]]
+id = "B"
+agent = "systemd:b"
+%[2]s[[order]]
+first = "%[3]s"
+then = "%[4]s"
+symmetrical = false
+`, firstMeta, clone, first, then)
+}
 
 func interleaved(on bool) string {
 	return fmt.Sprintf(`

@@ -282,9 +282,16 @@ func checkMandatoryOrders(t *rapid.T, s *scheduler, res *Result) {
 			check(o.Then, reverse(top), o.First, reverse(fop))
 		}
 		if o.FirstAction == cib.ActionStart && o.ThenAction == cib.ActionStart && !placed[o.First] {
+			// Symmetrical: then does not run. Asymmetrical: then does not
+			// start, but what already runs may stay (as in Pacemaker).
 			for _, a := range res.Placement {
-				if s.byID[a.Resource].id == o.Then && s.nodes[s.nodeIdx[a.Node]].status != Maintenance {
+				if o.Symmetrical && s.byID[a.Resource].id == o.Then && s.nodes[s.nodeIdx[a.Node]].status != Maintenance {
 					t.Fatalf("order %s: %s placed on %s although %s runs nowhere", o.ID, a.Name(), a.Node, o.First)
+				}
+			}
+			for _, a := range res.Transition.Actions {
+				if unitOf(a) == o.Then && a.Op == OpStart {
+					t.Fatalf("order %s: %s starts although %s runs nowhere", o.ID, a.ID, o.First)
 				}
 			}
 		}

@@ -179,7 +179,11 @@ func (s *scheduler) reset() {
 //
 //   - a Mandatory order whose first action is start: "then" cannot start
 //     (so does not run) if "first" runs nowhere; for interleaved clones an
-//     instance of "then" needs an instance of "first" on its node;
+//     instance of "then" needs an instance of "first" on its node. An
+//     asymmetrical order (symmetrical=false) only keeps "then" from
+//     starting: an instance already running where it is placed stays
+//     (Pacemaker's handle_asymmetric_ordering), while one that would start,
+//     move or recover is stopped;
 //   - an INFINITY colocation: the dependent runs only where the primary
 //     does; -INFINITY: never where it does (a colocation loop is placed in
 //     one pass and may come out wrong).
@@ -200,7 +204,14 @@ func (s *scheduler) enforce() {
 			if interleave {
 				why = fmt.Sprintf("%s (interleaved): no instance of %s on the node", named("order", o.o.ID), f.id)
 			}
-			if s.remove(t, why, func(n int) bool { return len(f.insts) == 0 || (interleave && !f.on[n]) }) {
+			bad := func(a assigned) bool { return len(f.insts) == 0 || (interleave && !f.on[a.node]) }
+			if !o.o.Symmetrical {
+				why += " (symmetrical=false: what already runs stays)"
+				bad = func(a assigned) bool {
+					return (len(f.insts) == 0 || (interleave && !f.on[a.node])) && !t.runs(a)
+				}
+			}
+			if s.remove(t, why, bad) {
 				changed = true
 			}
 		}
@@ -214,7 +225,7 @@ func (s *scheduler) enforce() {
 				if must && len(p.insts) == 0 {
 					why = fmt.Sprintf("it must run with %s (INFINITY), which runs nowhere", p.id)
 				}
-				if s.remove(u, why, func(n int) bool { return p.on[n] != must }) {
+				if s.remove(u, why, func(a assigned) bool { return p.on[a.node] != must }) {
 					changed = true
 				}
 			}
@@ -244,13 +255,24 @@ func (s *scheduler) exclude() bool {
 	return any
 }
 
-// remove stops u's instances on the nodes bad says, except those left
-// alone on a node in maintenance, and says whether it stopped any.
-func (s *scheduler) remove(u *unit, why string, bad func(n int) bool) bool {
+// runs says whether instance a is already running, unfailed, where it is
+// placed: it needs no start.
+func (u *unit) runs(a assigned) bool {
+	for _, c := range u.cur {
+		if c.node == a.node && c.inst == a.inst && !c.failed {
+			return true
+		}
+	}
+	return false
+}
+
+// remove stops the instances of u that bad says, except those left alone
+// on a node in maintenance, and says whether it stopped any.
+func (s *scheduler) remove(u *unit, why string, bad func(a assigned) bool) bool {
 	kept := u.insts[:0]
 	removed := false
 	for _, a := range u.insts {
-		if s.nodes[a.node].status != Maintenance && bad(a.node) {
+		if s.nodes[a.node].status != Maintenance && bad(a) {
 			u.on[a.node] = false
 			removed = true
 			if u.removed == nil {
