@@ -91,7 +91,25 @@ data_dir = "/srv/tandem"
 cert = "c.pem"
 key = "k.pem"
 `
-	for name, data := range map[string][]byte{"cluster.toml": nil, "ports and tls": []byte(strings.Replace(src, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 4222\nstandby = true", 1))} {
+	groups := base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[[group]]
+id = "g"
+resources = ["b", "a"]
+meta = { resource-stickiness = 100 }
+[group.clone]
+interleave = true
+[[group]]
+id = "solo"
+resources = []
+`
+	groups = strings.Replace(groups, "[[group]]\nid = \"solo\"\nresources = []\n", "", 1)
+	for name, data := range map[string][]byte{"cluster.toml": nil, "groups": []byte(groups), "ports and tls": []byte(strings.Replace(src, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 4222\nstandby = true", 1))} {
 		var f *File
 		var err error
 		if data == nil {
@@ -283,6 +301,52 @@ timeout = "20x"
 `, []string{"c.toml:20: resource \"a\": target-role \"Sleeping\"", "c.toml:20: resource \"a\" failure-timeout: duration \"soon\"",
 			"c.toml:27: resource \"a\" op start timeout: duration \"20x\"", "c.toml:21: resource \"a\": op monitor needs an interval",
 			"c.toml:23: resource \"a\": op \"probe\" is not one of"}},
+		{"groups", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[resource.clone]
+[[group]]
+id = "g"
+resources = ["a", "nope"]
+meta = { resource-stickness = 5 }
+[[group]]
+id = "h"
+resources = ["a", "b"]
+[group.clone]
+clone-node-max = 2
+[[group]]
+id = "a"
+resources = []
+[[order]]
+first = "g"
+then = "h"
+[[colocation]]
+rsc = "a"
+with = "h-clone"
+`, []string{"c.toml:26: group \"g\": no resource \"nope\"", "c.toml:27: unknown key \"group.meta.resource-stickness\" (did you mean \"resource-stickiness\"?)",
+			"c.toml:30: group \"h\": resource \"a\" is already in a group (also defined at line 26)",
+			"c.toml:30: group \"h\": \"b\" is cloned; only primitives join a group",
+			"c.toml:31: group \"h\": clone-node-max 2: a cloned group runs one copy per node",
+			"c.toml:34: group \"a\": duplicate id \"a\" (also defined at line 18)", "c.toml:33: group \"a\" has no resources",
+			"c.toml:38: order g then h: group \"h\" is cloned; constraints name the clone: use \"h-clone\""}},
+		{"group cycle", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[[group]]
+id = "g"
+resources = ["a", "b"]
+[[order]]
+first = "b"
+then = "a"
+`, []string{"c.toml:25: ordering cycle: start a then start b then start a; remove or reverse one of these orders (group g, order-b-a-mandatory)"}},
 		{"bad agent", base + `
 [[resource]]
 id = "a"

@@ -91,6 +91,19 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		}
 		f.Resources = append(f.Resources, fr)
 	}
+	for _, g := range c.Groups {
+		fg := fileGroup{ID: g.ID, Resources: g.Resources}
+		if m := encodeMeta(g.Meta); m != (fileMeta{}) {
+			fg.Meta = &m
+		}
+		if cl := g.Clone; cl != nil {
+			fg.Clone = &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
+			if cl.ID != g.ID+cib.CloneSuffix {
+				fg.Clone.ID = cl.ID
+			}
+		}
+		f.Groups = append(f.Groups, fg)
+	}
 	for _, o := range c.Orders {
 		fo := fileOrder{ID: o.ID, First: o.First, Then: o.Then, FirstAction: string(o.FirstAction),
 			ThenAction: string(o.ThenAction), Kind: string(o.Kind)}

@@ -27,6 +27,7 @@ type fileConfig struct {
 	Properties  fileProperties   `toml:"properties"`
 	Defaults    fileMeta         `toml:"defaults"`
 	Resources   []fileResource   `toml:"resource"`
+	Groups      []fileGroup      `toml:"group"`
 	Orders      []fileOrder      `toml:"order"`
 	Colocations []fileColocation `toml:"colocation"`
 	Locations   []fileLocation   `toml:"location"`
@@ -78,6 +79,13 @@ type fileResource struct {
 	Meta   *fileMeta      `toml:"meta,omitempty,omitzero"`
 	Clone  *fileClone     `toml:"clone,omitempty,omitzero"`
 	Ops    []fileOp       `toml:"op,omitempty,omitzero"`
+}
+
+type fileGroup struct {
+	ID        string     `toml:"id"`
+	Resources []string   `toml:"resources"`
+	Meta      *fileMeta  `toml:"meta,omitempty,omitzero"`
+	Clone     *fileClone `toml:"clone,omitempty,omitzero"`
 }
 
 type fileOp struct {
@@ -203,6 +211,20 @@ func decode(name string, data []byte) (*File, *problems) {
 		}
 		c.Resources = append(c.Resources, res)
 	}
+	for i, g := range f.Groups {
+		path := fmt.Sprintf("group[%d]", i)
+		grp := cib.Group{ID: g.ID, Resources: g.Resources}
+		if g.Meta != nil {
+			grp.Meta = decodeMeta(g.Meta, path+".meta", ps, fmt.Sprintf("group %q", g.ID))
+		}
+		if cl := g.Clone; cl != nil {
+			grp.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
+			if grp.Clone.ID == "" {
+				grp.Clone.ID = g.ID + cib.CloneSuffix
+			}
+		}
+		c.Groups = append(c.Groups, grp)
+	}
 	for _, o := range f.Orders {
 		ord := cib.Order{ID: o.ID, First: o.First, Then: o.Then, FirstAction: cib.Action(o.FirstAction),
 			ThenAction: cib.Action(o.ThenAction), Kind: cib.OrderKind(o.Kind)}
@@ -315,7 +337,7 @@ func cutLast(path string) (string, string, bool) {
 
 // knownKeys are the keys a table may hold, for "did you mean" hints.
 var knownKeys = map[string][]string{
-	"":               {"cluster", "bus", "node", "witness", "properties", "defaults", "resource", "order", "colocation", "location"},
+	"":               {"cluster", "bus", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location"},
 	"cluster":        {"name"},
 	"bus":            {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
 	"bus.tls":        {"cert", "key", "ca"},
@@ -327,6 +349,9 @@ var knownKeys = map[string][]string{
 	"resource.meta":  cib.MetaKeys,
 	"resource.clone": append([]string{"id"}, cib.CloneKeys...),
 	"resource.op":    {"name", "interval", "timeout"},
+	"group":          cib.GroupKeys,
+	"group.meta":     cib.MetaKeys,
+	"group.clone":    append([]string{"id"}, cib.CloneKeys...),
 	"order":          {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical"},
 	"colocation":     {"id", "rsc", "with", "score"},
 	"location":       {"id", "rsc", "node", "score"},

@@ -110,6 +110,13 @@ func scanKeyLines(src string) *Positions {
 				path = joinPath(path, p)
 			}
 			record(path, line)
+			s.skipSpace()
+			if s.peek() == '{' {
+				// Keys of an inline table get positions too, so that an
+				// unknown one (meta = { stickiness = 5 }) is reported.
+				s.inlineTable(path, record)
+				continue
+			}
 			s.skipValue()
 		}
 	}
@@ -217,6 +224,65 @@ func (s *scanner) skipValue() {
 			s.next()
 		case c == '#':
 			s.skipComment()
+		case c == '[' || c == '{':
+			depth++
+			s.next()
+		case c == ']' || c == '}':
+			depth--
+			s.next()
+		case c == '"' || c == '\'':
+			s.skipString()
+		default:
+			s.next()
+		}
+	}
+}
+
+// inlineTable reads an inline table ({ k = v, t = { ... } }) at path,
+// recording the line of each key.
+func (s *scanner) inlineTable(path string, record func(string, int)) {
+	s.next() // {
+	for !s.eof() {
+		s.skipSpace()
+		switch s.peek() {
+		case '}':
+			s.next()
+			return
+		case ',', '\n':
+			s.next()
+			continue
+		case '#':
+			s.skipComment()
+			continue
+		}
+		line := s.line
+		parts := s.keyParts('=')
+		if s.peek() != '=' {
+			return
+		}
+		s.next()
+		key := path
+		for _, p := range parts {
+			key = joinPath(key, p)
+		}
+		record(key, line)
+		s.skipSpace()
+		if s.peek() == '{' {
+			s.inlineTable(key, record)
+			continue
+		}
+		s.skipInlineValue()
+	}
+}
+
+// skipInlineValue skips one value inside an inline table, up to the ',' or
+// '}' that ends it.
+func (s *scanner) skipInlineValue() {
+	depth := 0
+	for !s.eof() {
+		switch c := s.peek(); {
+		case (c == ',' || c == '}') && depth == 0:
+			return
 		case c == '[' || c == '{':
 			depth++
 			s.next()

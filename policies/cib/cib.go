@@ -23,8 +23,11 @@ import (
 // CIB is a whole cluster model.
 type CIB struct {
 	// Nodes are the nodes that may run resources, in configuration order.
-	Nodes       []Node       `json:"nodes"`
-	Resources   []Resource   `json:"resources,omitempty"`
+	Nodes     []Node     `json:"nodes"`
+	Resources []Resource `json:"resources,omitempty"`
+	// Groups are resource groups over Resources (a member is listed in
+	// Resources too, and in one group at most).
+	Groups      []Group      `json:"groups,omitempty"`
 	Orders      []Order      `json:"orders,omitempty"`
 	Colocations []Colocation `json:"colocations,omitempty"`
 	Locations   []Location   `json:"locations,omitempty"`
@@ -96,8 +99,13 @@ func (c *CIB) MustResource(id string) (*Resource, error) {
 func (c *CIB) UnknownResource(id string) error {
 	ids := c.ResourceIDs()
 	for _, r := range c.Resources {
-		if r.Clone != nil {
+		if c.CloneOf(&r) != nil {
 			ids = append(ids, r.ID)
+		}
+	}
+	for _, g := range c.Groups {
+		if g.Clone != nil {
+			ids = append(ids, g.ID)
 		}
 	}
 	sort.Strings(ids)
@@ -109,11 +117,18 @@ func (c *CIB) UnknownResource(id string) error {
 }
 
 // ResourceIDs returns every id a constraint may name: primitives that are not
-// cloned, and clone ids; sorted.
+// cloned (directly or through their group), clone ids, groups and cloned
+// groups' clone ids; sorted.
 func (c *CIB) ResourceIDs() []string {
 	var ids []string
 	for _, r := range c.Resources {
+		if g := c.GroupOf(r.ID); g != nil && g.Clone != nil {
+			continue
+		}
 		ids = append(ids, ConstraintName(&r))
+	}
+	for i := range c.Groups {
+		ids = append(ids, GroupConstraintName(&c.Groups[i]))
 	}
 	sort.Strings(ids)
 	return ids
@@ -135,10 +150,16 @@ func (c *CIB) ConstraintIDs() []string {
 	return ids
 }
 
-// Effective layers the resource's meta over the cluster defaults.
+// Effective layers the resource's meta over its group's (a group's meta
+// attributes are its members' defaults, as in Pacemaker) and the cluster
+// defaults.
 func (c *CIB) Effective(r *Resource) EffectiveMeta {
 	e := EffectiveMeta{Stickiness: DefaultStickiness, MigrationThreshold: DefaultMigrationThreshold, TargetRole: RoleStarted}
-	for _, m := range []Meta{c.Defaults, r.Meta} {
+	layers := []Meta{c.Defaults, r.Meta}
+	if g := c.GroupOf(r.ID); g != nil {
+		layers = []Meta{c.Defaults, g.Meta, r.Meta}
+	}
+	for _, m := range layers {
 		if m.Stickiness != nil {
 			e.Stickiness = *m.Stickiness
 		}

@@ -2,6 +2,7 @@ package cib
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,12 @@ func (c *CIB) idInUse(id string) string {
 			return fmt.Sprintf("the clone of resource %q", r.ID)
 		}
 		return "a resource"
+	}
+	if g, isClone := c.Group(id); g != nil {
+		if isClone {
+			return fmt.Sprintf("the clone of group %q", g.ID)
+		}
+		return "a group"
 	}
 	for _, o := range c.Orders {
 		if o.ID == id {
@@ -169,6 +176,42 @@ func (c *CIB) DeleteResource(id string) (removed []string, err error) {
 		names[r.Clone.ID] = true
 	}
 	primitive := r.ID
+	removed = c.removeConstraintsNaming(names)
+	var rs []Resource
+	for _, x := range c.Resources {
+		if x.ID != primitive {
+			rs = append(rs, x)
+		}
+	}
+	c.Resources = rs
+	if g := c.GroupOf(primitive); g != nil {
+		g.Resources = slices.DeleteFunc(g.Resources, func(s string) bool { return s == primitive })
+		removed = append(removed, c.dropEmptyGroups()...)
+	}
+	return removed, nil
+}
+
+// DeleteGroup removes group id (or the group whose clone id is id), its
+// members and every constraint that names them; it returns the ids of
+// those constraints.
+func (c *CIB) DeleteGroup(id string) (removed []string, err error) {
+	g, _ := c.Group(id)
+	if g == nil {
+		return nil, c.unknownGroup(id)
+	}
+	for _, m := range slices.Clone(g.Resources) {
+		more, err := c.DeleteResource(m)
+		if err != nil {
+			return nil, err
+		}
+		removed = append(removed, more...)
+	}
+	return removed, nil
+}
+
+// removeConstraintsNaming removes every constraint that names one of
+// names; it returns their ids.
+func (c *CIB) removeConstraintsNaming(names map[string]bool) (removed []string) {
 	var orders []Order
 	for _, o := range c.Orders {
 		if names[o.First] || names[o.Then] {
@@ -194,14 +237,7 @@ func (c *CIB) DeleteResource(id string) (removed []string, err error) {
 		locs = append(locs, l)
 	}
 	c.Orders, c.Colocations, c.Locations = orders, cols, locs
-	var rs []Resource
-	for _, x := range c.Resources {
-		if x.ID != primitive {
-			rs = append(rs, x)
-		}
-	}
-	c.Resources = rs
-	return removed, nil
+	return removed
 }
 
 // SetTargetRole sets resource id's target-role ("" removes it, so the
@@ -305,14 +341,24 @@ func SetCloneOption(cl *Clone, k, v string) error {
 }
 
 // ConstraintRef checks that id names a resource constraints may name: an
-// uncloned primitive or a clone id.
+// uncloned primitive (also a member of an uncloned group), a clone id, a
+// group that is not cloned, or a cloned group's clone id.
 func (c *CIB) ConstraintRef(id string) (string, error) {
+	if g, isClone := c.Group(id); g != nil {
+		if g.Clone != nil && !isClone {
+			return "", fmt.Errorf("group %q is cloned; constraints name the clone: use %q", id, g.Clone.ID)
+		}
+		return id, nil
+	}
 	r, isClone := c.Resource(id)
 	if r == nil {
 		return "", c.UnknownResource(id)
 	}
 	if r.Clone != nil && !isClone {
 		return "", fmt.Errorf("%q is cloned; constraints name the clone: use %q", id, r.Clone.ID)
+	}
+	if g := c.GroupOf(id); g != nil && g.Clone != nil {
+		return "", fmt.Errorf("%q is a member of cloned group %q; constraints name the clone: use %q", id, g.ID, g.Clone.ID)
 	}
 	return id, nil
 }

@@ -76,6 +76,7 @@ func (c *CIB) Validate() Problems {
 	v := &validator{c: c, ids: map[string]string{}}
 	v.nodes()
 	v.resources()
+	v.groups()
 	v.constraints()
 	return v.ps
 }
@@ -169,6 +170,17 @@ func (v *validator) resources() {
 			}
 		}
 	}
+	// Groups claim their ids before constraints do, so that a constraint
+	// reusing a group's id is the one reported.
+	for i, g := range v.c.Groups {
+		path := fmt.Sprintf("group[%d]", i)
+		if ValidID(g.ID) {
+			v.claim(g.ID, path+".id", fmt.Sprintf("group %q", g.ID))
+		}
+		if g.Clone != nil && ValidID(g.Clone.ID) {
+			v.claim(g.Clone.ID, path+".clone", fmt.Sprintf("group %q clone", g.ID))
+		}
+	}
 	for i, o := range v.c.Orders {
 		v.claim(o.ID, fmt.Sprintf("order[%d]", i), "order")
 	}
@@ -180,6 +192,68 @@ func (v *validator) resources() {
 	}
 }
 
+// groups checks that every group has members, that they are configured
+// primitives, not cloned, and in one group only.
+func (v *validator) groups() {
+	inGroup := map[string]string{} // member -> path of the group that has it
+	for i, g := range v.c.Groups {
+		path := fmt.Sprintf("group[%d]", i)
+		what := fmt.Sprintf("group %q", g.ID)
+		switch {
+		case g.ID == "":
+			v.at(path, "[[group]] without an id")
+		case !ValidID(g.ID):
+			v.at(path+".id", "%s: %s", what, idRule)
+		}
+		if len(g.Resources) == 0 {
+			v.at(path, "%s has no resources: list its members in resources = [...] (start order)", what)
+		}
+		for _, m := range g.Resources {
+			r, _ := v.c.Resource(m)
+			switch {
+			case r == nil:
+				if og, _ := v.c.Group(m); og != nil {
+					v.at(path+".resources", "%s: %q is a group; groups cannot be nested", what, m)
+				} else {
+					v.at(path+".resources", "%s: no resource %q%s", what, m, DidYouMean(m, v.primitiveIDs()))
+				}
+				continue
+			case r.ID != m:
+				v.at(path+".resources", "%s: %q is the clone of %q; only primitives join a group", what, m, r.ID)
+				continue
+			case r.Clone != nil:
+				v.at(path+".resources", "%s: %q is cloned; only primitives join a group (clone the group instead: [group.clone])", what, m)
+				continue
+			}
+			if prev, dup := inGroup[m]; dup {
+				v.ps = append(v.ps, Problem{Path: path + ".resources", Also: prev, Msg: fmt.Sprintf("%s: resource %q is already in a group", what, m),
+					More: "; a resource belongs to one group at most"})
+				continue
+			}
+			inGroup[m] = path + ".resources"
+		}
+		if cl := g.Clone; cl != nil {
+			if !ValidID(cl.ID) {
+				v.at(path+".clone", "%s: clone id %q is not a valid id", what, cl.ID)
+			}
+			if cl.Max < 0 {
+				v.at(path+".clone", "%s: clone-max %d must be >= 0 (0: one per node)", what, cl.Max)
+			}
+			if cl.NodeMax > 1 {
+				v.at(path+".clone", "%s: clone-node-max %d: a cloned group runs one copy per node in Tandem (clone-node-max 1)", what, cl.NodeMax)
+			}
+		}
+	}
+}
+
+func (v *validator) primitiveIDs() []string {
+	var ids []string
+	for _, r := range v.c.Resources {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
 // ref checks that a constraint names something that exists, and a clone by
 // its clone id.
 func (v *validator) ref(path, what, id string) bool {
@@ -188,7 +262,7 @@ func (v *validator) ref(path, what, id string) bool {
 		return false
 	}
 	if _, err := v.c.ConstraintRef(id); err != nil {
-		if r, _ := v.c.Resource(id); r == nil {
+		if r, _ := v.c.Resource(id); r == nil && !v.c.isGroup(id) {
 			// Constraints may name only these; the primitive of a clone is
 			// not offered.
 			v.at(path, "%s: no resource or clone %q (defined: %s)", what, id, strings.Join(v.c.ResourceIDs(), ", "))
@@ -228,6 +302,11 @@ func (v *validator) constraints() {
 			if o.ID == cycle.Orders[0] {
 				path = fmt.Sprintf("order[%d]", i)
 				break
+			}
+		}
+		for i, g := range c.Groups {
+			if GroupOrderID(g.ID) == cycle.Orders[0] {
+				path = fmt.Sprintf("group[%d].resources", i)
 			}
 		}
 		v.at(path, "ordering cycle: %s; remove or reverse one of these orders (%s)",
