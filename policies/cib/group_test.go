@@ -99,7 +99,10 @@ func TestGroupEditErrorsChangeNothing(t *testing.T) {
 		{"id taken", func() error { _, err := c.GroupAdd("db", []string{"c"}, GroupPosition{}); return err }, `group id "db" is already used by a resource`},
 		{"group clone id", func() error { _, err := c.GroupAdd("g-clone", []string{"c"}, GroupPosition{}); return err }, `"g-clone" is the clone of group "g"`},
 		{"before non-member", func() error { _, err := c.GroupAdd("g", []string{"c"}, GroupPosition{Before: "db"}); return err }, `"db" is not a member (members: a, b)`},
-		{"both", func() error { _, err := c.GroupAdd("g", []string{"c"}, GroupPosition{Before: "a", After: "b"}); return err }, "not both"},
+		{"both", func() error {
+			_, err := c.GroupAdd("g", []string{"c"}, GroupPosition{Before: "a", After: "b"})
+			return err
+		}, "not both"},
 		{"twice", func() error { _, err := c.GroupAdd("g", []string{"c", "c"}, GroupPosition{}); return err }, `"c" is named twice`},
 		{"remove non-member", func() error { _, err := c.GroupRemove("g", []string{"c"}); return err }, `"c" is not a member (members: a, b)`},
 		{"remove unknown group", func() error { _, err := c.GroupRemove("x", nil); return err }, `no group "x" (groups: g)`},
