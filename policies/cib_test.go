@@ -23,7 +23,7 @@ import (
 // ocf:pacemaker:Dummy (scheduling does not depend on the agent).
 func cibXML(cfg *cib.CIB, s State) string {
 	var b strings.Builder
-	w := func(indent int, format string, args ...any) {
+	var w xmlWriter = func(indent int, format string, args ...any) {
 		b.WriteString(strings.Repeat("  ", indent))
 		fmt.Fprintf(&b, format, args...)
 		b.WriteByte('\n')
@@ -60,31 +60,25 @@ func cibXML(cfg *cib.CIB, s State) string {
 	w(2, `</nodes>`)
 
 	w(2, `<resources>`)
+	rendered := map[string]bool{} // group members already written with their group
 	for _, r := range cfg.Resources {
+		if rendered[r.ID] {
+			continue
+		}
+		if g := cfg.GroupOf(r.ID); g != nil {
+			// The group goes where its first member would have gone.
+			writeGroupXML(w, cfg, g)
+			for _, m := range g.Resources {
+				rendered[m] = true
+			}
+			continue
+		}
 		ind := 3
 		if r.Clone != nil {
-			w(3, `<clone id="%s">`, esc(r.Clone.ID))
-			var metas []string
-			if r.Clone.Max > 0 {
-				metas = append(metas, nv(r.Clone.ID+"-meta-clone-max", "clone-max", strconv.Itoa(r.Clone.Max)))
-			}
-			if r.Clone.NodeMax > 0 {
-				metas = append(metas, nv(r.Clone.ID+"-meta-clone-node-max", "clone-node-max", strconv.Itoa(r.Clone.NodeMax)))
-			}
-			if r.Clone.Interleave {
-				metas = append(metas, nv(r.Clone.ID+"-meta-interleave", "interleave", "true"))
-			}
-			if len(metas) > 0 {
-				w(4, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(r.Clone.ID), strings.Join(metas, ""))
-			}
+			writeCloneXML(w, r.Clone)
 			ind = 4
 		}
-		w(ind, `<primitive id="%s" class="ocf" provider="pacemaker" type="Dummy">`, esc(r.ID))
-		if m := metaNV(r.ID+"-meta", r.Meta); m != "" {
-			w(ind+1, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(r.ID), m)
-		}
-		w(ind+1, `<operations><op id="%s-monitor" name="monitor" interval="%ds"/></operations>`, esc(r.ID), monitorSeconds(&r))
-		w(ind, `</primitive>`)
+		writePrimitiveXML(w, ind, &r)
 		if r.Clone != nil {
 			w(3, `</clone>`)
 		}
@@ -235,4 +229,52 @@ func esc(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
+}
+
+type xmlWriter func(indent int, format string, args ...any)
+
+func writeCloneXML(w xmlWriter, cl *cib.Clone) {
+	w(3, `<clone id="%s">`, esc(cl.ID))
+	var metas []string
+	if cl.Max > 0 {
+		metas = append(metas, nv(cl.ID+"-meta-clone-max", "clone-max", strconv.Itoa(cl.Max)))
+	}
+	if cl.NodeMax > 0 {
+		metas = append(metas, nv(cl.ID+"-meta-clone-node-max", "clone-node-max", strconv.Itoa(cl.NodeMax)))
+	}
+	if cl.Interleave {
+		metas = append(metas, nv(cl.ID+"-meta-interleave", "interleave", "true"))
+	}
+	if len(metas) > 0 {
+		w(4, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(cl.ID), strings.Join(metas, ""))
+	}
+}
+
+func writePrimitiveXML(w xmlWriter, ind int, r *cib.Resource) {
+	w(ind, `<primitive id="%s" class="ocf" provider="pacemaker" type="Dummy">`, esc(r.ID))
+	if m := metaNV(r.ID+"-meta", r.Meta); m != "" {
+		w(ind+1, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(r.ID), m)
+	}
+	w(ind+1, `<operations><op id="%s-monitor" name="monitor" interval="%ds"/></operations>`, esc(r.ID), monitorSeconds(r))
+	w(ind, `</primitive>`)
+}
+
+func writeGroupXML(w xmlWriter, cfg *cib.CIB, g *cib.Group) {
+	ind := 3
+	if g.Clone != nil {
+		writeCloneXML(w, g.Clone)
+		ind = 4
+	}
+	w(ind, `<group id="%s">`, esc(g.ID))
+	if m := metaNV(g.ID+"-meta", g.Meta); m != "" {
+		w(ind+1, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(g.ID), m)
+	}
+	for _, id := range g.Resources {
+		r, _ := cfg.Resource(id)
+		writePrimitiveXML(w, ind+1, r)
+	}
+	w(ind, `</group>`)
+	if g.Clone != nil {
+		w(3, `</clone>`)
+	}
 }

@@ -112,6 +112,10 @@ func movedVIP(ins []InstanceState, to string) []InstanceState {
 const cascade = "orders add no restarts"
 
 func pmScenarios() []pmScenario {
+	return append(basicScenarios(), groupScenarios()...)
+}
+
+func basicScenarios() []pmScenario {
 	return []pmScenario{
 		{name: "ref-start", about: "reference, nothing running: VIP on one node, httpd and haproxy on both, haproxy after VIP and httpd",
 			config: "reference", state: State{Nodes: both()}},
@@ -498,10 +502,38 @@ type pmAction struct{ op, rsc, inst, node string }
 func (a pmAction) String() string { return a.op + " " + a.rsc + "@" + a.node }
 
 type pmResult struct {
-	actions  map[string]pmAction        // graph id -> action (starts and stops only)
-	before   map[string]map[string]bool // graph id -> ids it waits for, transitively (any action)
-	cascades map[string]string          // "instance@node" -> Pacemaker's reason, for "due to required" restarts
+	actions  map[string]pmAction // graph id -> action (starts and stops only)
+	inputs   map[string][]string // graph id -> ids it waits for directly (any action)
+	cascades map[string]string   // "instance@node" -> Pacemaker's reason, for "due to required" restarts
 	summary  string
+}
+
+// before maps each graph id to the ids it waits for, transitively, through
+// any action except those in skip.
+func (pm *pmResult) before(skip map[string]bool) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	var walk func(id string) map[string]bool
+	walk = func(id string) map[string]bool {
+		if b, ok := out[id]; ok {
+			return b
+		}
+		b := map[string]bool{}
+		out[id] = b
+		for _, in := range pm.inputs[id] {
+			if skip[in] {
+				continue
+			}
+			b[in] = true
+			for x := range walk(in) {
+				b[x] = true
+			}
+		}
+		return b
+	}
+	for id := range pm.inputs {
+		walk(id)
+	}
+	return out
 }
 
 var summaryLineRE = regexp.MustCompile(`(?m)^\s*(?:\* )?(?:Start|Stop|Move|Recover|Restart|Migrate|Promote|Demote|Reload)\s+\S+\s+\(.*$`)
@@ -539,9 +571,9 @@ func loadPacemaker(t *testing.T, dir string) *pmResult {
 	if err := xml.Unmarshal(data, &g); err != nil {
 		t.Fatalf("%s/graph.xml: %v", dir, err)
 	}
-	res := &pmResult{actions: map[string]pmAction{}, cascades: map[string]string{}}
+	res := &pmResult{actions: map[string]pmAction{}, cascades: map[string]string{}, inputs: map[string][]string{}}
 	res.summary = strings.Join(summaryLineRE.FindAllString(string(text), -1), "\n")
-	inputs := map[string][]string{}
+	inputs := res.inputs
 	for _, syn := range g.Synapses {
 		if len(syn.Action.Events) != 1 {
 			t.Fatalf("%s/graph.xml: a synapse with %d actions", dir, len(syn.Action.Events))
@@ -563,37 +595,6 @@ func loadPacemaker(t *testing.T, dir string) *pmResult {
 	for _, m := range summaryRE.FindAllStringSubmatch(string(text), -1) {
 		res.cascades[m[1]+"@"+m[2]] = m[3]
 	}
-	// Orderings are followed through every action except the restarts
-	// Pacemaker adds because of orders: Tandem has no such restarts, and an
-	// ordering that only exists through them is part of that difference.
-	cascadeIDs := map[string]bool{}
-	for id, a := range res.actions {
-		if _, ok := res.cascades[a.inst+"@"+a.node]; ok {
-			cascadeIDs[id] = true
-		}
-	}
-	res.before = map[string]map[string]bool{}
-	var walk func(id string) map[string]bool
-	walk = func(id string) map[string]bool {
-		if b, ok := res.before[id]; ok {
-			return b
-		}
-		b := map[string]bool{}
-		res.before[id] = b
-		for _, in := range inputs[id] {
-			if cascadeIDs[in] {
-				continue
-			}
-			b[in] = true
-			for x := range walk(in) {
-				b[x] = true
-			}
-		}
-		return b
-	}
-	for id := range inputs {
-		walk(id)
-	}
 	return res
 }
 
@@ -603,25 +604,36 @@ func loadPacemaker(t *testing.T, dir string) *pmResult {
 // that one orders (directly or through other actions) and the other does
 // not. Clone instance numbers are ignored: actions compare by op, primitive
 // and node.
+//
+// Orderings are followed through every Pacemaker action except the
+// restarts it adds because of orders that Tandem does not do: an ordering
+// that only exists through them is part of that difference. (Inside a
+// group Tandem restarts as Pacemaker does; those restarts compare like any
+// action.)
 func compareWithPacemaker(pm *pmResult, t *Transition) []string {
 	var diffs []string
-	keep := map[string]pmAction{} // Pacemaker actions that are not cascade restarts, by graph id
-	for id, a := range pm.actions {
-		if why, ok := pm.cascades[a.inst+"@"+a.node]; ok {
-			if a.op == "start" {
-				diffs = append(diffs, fmt.Sprintf("pacemaker restarts %s on %s (%s): %s", a.rsc, a.node, why, cascade))
-			}
-			continue
-		}
-		keep[id] = a
-	}
-	pmByKey := map[string]string{}
-	for id, a := range keep {
-		pmByKey[a.String()] = id
-	}
 	tByKey := map[string]Action{}
 	for _, a := range t.Actions {
 		tByKey[fmt.Sprintf("%s %s@%s", a.Op, a.Resource, a.Node)] = a
+	}
+	keep := map[string]pmAction{} // Pacemaker actions that are not cascade restarts Tandem leaves out, by graph id
+	skip := map[string]bool{}
+	for id, a := range pm.actions {
+		if why, ok := pm.cascades[a.inst+"@"+a.node]; ok {
+			if _, both := tByKey[fmt.Sprintf("start %s@%s", a.rsc, a.node)]; !both {
+				if a.op == "start" {
+					diffs = append(diffs, fmt.Sprintf("pacemaker restarts %s on %s (%s): %s", a.rsc, a.node, why, cascade))
+				}
+				skip[id] = true
+				continue
+			}
+		}
+		keep[id] = a
+	}
+	before := pm.before(skip)
+	pmByKey := map[string]string{}
+	for id, a := range keep {
+		pmByKey[a.String()] = id
 	}
 	var common []string
 	for k := range pmByKey {
@@ -643,7 +655,7 @@ func compareWithPacemaker(pm *pmResult, t *Transition) []string {
 			if a == b {
 				continue
 			}
-			pmOrders := pm.before[pmByKey[b]][pmByKey[a]]
+			pmOrders := before[pmByKey[b]][pmByKey[a]]
 			tOrders := closure[tByKey[b].ID][tByKey[a].ID]
 			switch {
 			case pmOrders && !tOrders:

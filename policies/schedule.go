@@ -199,7 +199,7 @@ func (s *scheduler) enforce() {
 				continue
 			}
 			f, t := o.first, o.then
-			interleave := f.clone != "" && t.clone != "" && t.r.Clone.Interleave
+			interleave := o.interleaved()
 			why := fmt.Sprintf("%s: %s must start first, and it cannot run", named("order", o.o.ID), f.id)
 			if interleave {
 				why = fmt.Sprintf("%s (interleaved): no instance of %s on the node", named("order", o.o.ID), f.id)
@@ -208,7 +208,7 @@ func (s *scheduler) enforce() {
 			if !o.o.Symmetrical {
 				why += " (symmetrical=false: what already runs stays)"
 				bad = func(a assigned) bool {
-					return (len(f.insts) == 0 || (interleave && !f.on[a.node])) && !t.runs(a)
+					return (len(f.insts) == 0 || (interleave && !f.on[a.node])) && t.starts(a)
 				}
 			}
 			if s.remove(t, why, bad) {
@@ -256,11 +256,34 @@ func (s *scheduler) exclude() bool {
 }
 
 // runs says whether instance a is already running, unfailed, where it is
-// placed: it needs no start.
+// placed.
 func (u *unit) runs(a assigned) bool {
 	for _, c := range u.cur {
 		if c.node == a.node && c.inst == a.inst && !c.failed {
 			return true
+		}
+	}
+	return false
+}
+
+// starts says whether instance a of u has to start where it is placed: it
+// does not run there, or a group member before u starts on that node,
+// which restarts u (see restartLaterMembers).
+func (u *unit) starts(a assigned) bool {
+	if !u.runs(a) {
+		return true
+	}
+	if u.group == nil {
+		return false
+	}
+	for _, m := range u.group.members {
+		if m == u {
+			return false
+		}
+		for _, b := range m.insts {
+			if b.node == a.node && !m.runs(b) {
+				return true
+			}
 		}
 	}
 	return false

@@ -153,10 +153,14 @@ func (c *CIB) ConstraintIDs() []string {
 // Effective layers the resource's meta over its group's (a group's meta
 // attributes are its members' defaults, as in Pacemaker) and the cluster
 // defaults.
-func (c *CIB) Effective(r *Resource) EffectiveMeta {
+func (c *CIB) Effective(r *Resource) EffectiveMeta { return c.EffectiveIn(r, c.GroupOf(r.ID)) }
+
+// EffectiveIn is Effective for r as a member of g (nil: in no group), for
+// callers that already know r's group.
+func (c *CIB) EffectiveIn(r *Resource, g *Group) EffectiveMeta {
 	e := EffectiveMeta{Stickiness: DefaultStickiness, MigrationThreshold: DefaultMigrationThreshold, TargetRole: RoleStarted}
 	layers := []Meta{c.Defaults, r.Meta}
-	if g := c.GroupOf(r.ID); g != nil {
+	if g != nil {
 		layers = []Meta{c.Defaults, g.Meta, r.Meta}
 	}
 	for _, m := range layers {

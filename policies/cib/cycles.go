@@ -1,6 +1,7 @@
 package cib
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -137,3 +138,14 @@ func (c *CIB) orderMembers(id string) []string {
 // GroupOrderID names the implicit orders between the members of group g
 // where an ordering cycle is reported.
 func GroupOrderID(g string) string { return "group " + g }
+
+// overlap says whether a and b (resources or groups) share a member: a
+// group and one of its members.
+func (c *CIB) overlap(a, b string) bool {
+	for _, x := range c.orderMembers(a) {
+		if slices.Contains(c.orderMembers(b), x) {
+			return true
+		}
+	}
+	return false
+}

@@ -50,6 +50,18 @@ func (c *CIB) GroupOf(rsc string) *Group {
 	return nil
 }
 
+// GroupIndex maps every group member to its group, for callers that look
+// up many resources (GroupOf searches the list).
+func (c *CIB) GroupIndex() map[string]*Group {
+	idx := map[string]*Group{}
+	for i := range c.Groups {
+		for _, m := range c.Groups[i].Resources {
+			idx[m] = &c.Groups[i]
+		}
+	}
+	return idx
+}
+
 // CloneOf is the clone that runs primitive r on several nodes: its own, or
 // its group's; nil for a resource that runs on one node at most.
 func (c *CIB) CloneOf(r *Resource) *Clone {

@@ -281,8 +281,11 @@ func (v *validator) constraints() {
 		what := fmt.Sprintf("order %s then %s", o.First, o.Then)
 		okF := v.ref(path+".first", what, o.First)
 		okT := v.ref(path+".then", what, o.Then)
-		if okF && okT && o.First == o.Then {
+		switch {
+		case okF && okT && o.First == o.Then:
 			v.at(path, "%s: a resource cannot be ordered after itself", what)
+		case okF && okT && c.overlap(o.First, o.Then):
+			v.at(path, "%s: a group and its own member are ordered already (the group orders its members)", what)
 		}
 		if !contains(OrderActions, string(o.FirstAction)) {
 			v.at(path+".first-action", "%s: first-action %q is not start, stop, promote or demote", what, o.FirstAction)
@@ -317,8 +320,11 @@ func (v *validator) constraints() {
 		what := fmt.Sprintf("colocation %s with %s", co.Rsc, co.With)
 		okR := v.ref(path+".rsc", what, co.Rsc)
 		okW := v.ref(path+".with", what, co.With)
-		if okR && okW && co.Rsc == co.With {
+		switch {
+		case okR && okW && co.Rsc == co.With:
 			v.at(path, "%s: a resource cannot be colocated with itself", what)
+		case okR && okW && c.overlap(co.Rsc, co.With):
+			v.at(path, "%s: a group and its own member are together already (the group colocates its members)", what)
 		}
 	}
 	for i, l := range c.Locations {
