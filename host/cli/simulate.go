@@ -256,12 +256,13 @@ func writeSimulation(w io.Writer, cfg *cib.CIB, nodes []policies.NodeState, res 
 		if r.Clone != nil {
 			id = r.Clone.ID
 		}
+		cloned := cfg.CloneOf(&r) != nil // its own clone, or its group's
 		var where []string
 		for _, a := range res.Placement {
 			if a.Resource != r.ID {
 				continue
 			}
-			if r.Clone != nil {
+			if cloned {
 				where = append(where, fmt.Sprintf("%s (#%d)", a.Node, a.Instance))
 			} else {
 				where = append(where, a.Node)

@@ -240,14 +240,33 @@ func (c *CIB) removeConstraintsNaming(names map[string]bool) (removed []string) 
 	return removed
 }
 
-// SetTargetRole sets resource id's target-role ("" removes it, so the
-// resource is Started by default).
+// SetTargetRole sets the target-role of resource or group id ("" removes
+// it, so it is Started by default). A group's is its members' default.
 func (c *CIB) SetTargetRole(id, role string) error {
+	if g, _ := c.Group(id); g != nil {
+		return SetMeta(&g.Meta, "target-role", role)
+	}
 	r, err := c.MustResource(id)
 	if err != nil {
 		return err
 	}
 	return SetMeta(&r.Meta, "target-role", role)
+}
+
+// target is the name location constraints use for resource or group id,
+// and whether it runs on several nodes (a clone or a cloned group).
+func (c *CIB) target(id string) (name string, cloned bool, err error) {
+	if g, _ := c.Group(id); g != nil {
+		return GroupConstraintName(g), g.Clone != nil, nil
+	}
+	r, err := c.MustResource(id)
+	if err != nil {
+		return "", false, err
+	}
+	if g := c.GroupOf(r.ID); g != nil && g.Clone != nil {
+		return "", false, fmt.Errorf("%q is a member of cloned group %q: name the group's clone %q", id, g.ID, g.Clone.ID)
+	}
+	return ConstraintName(r), r.Clone != nil, nil
 }
 
 // SetMeta sets meta attribute key of m from its text; value "" unsets it.
@@ -432,17 +451,17 @@ func (c *CIB) RemoveConstraint(id string) error {
 	return fmt.Errorf("no constraint %q (constraints: %s; `tandem constraint --full` shows ids)", id, known)
 }
 
-// Move makes resource id prefer node (INFINITY), replacing an earlier move.
+// Move makes resource or group id prefer node (INFINITY), replacing an
+// earlier move.
 func (c *CIB) Move(id, node string) (Location, error) {
-	r, err := c.MustResource(id)
+	name, cloned, err := c.target(id)
 	if err != nil {
 		return Location{}, err
 	}
 	if err := c.CheckNode(node); err != nil {
 		return Location{}, err
 	}
-	name := ConstraintName(r)
-	if r.Clone != nil {
+	if cloned {
 		return Location{}, fmt.Errorf("%q is a clone, which runs on every node it may; use ban to keep it off a node", name)
 	}
 	l := Location{ID: MoveConstraintID(name), Rsc: name, Node: node, Score: Infinity}
@@ -451,30 +470,28 @@ func (c *CIB) Move(id, node string) (Location, error) {
 	return l, nil
 }
 
-// Ban keeps resource id off node (-INFINITY).
+// Ban keeps resource or group id off node (-INFINITY).
 func (c *CIB) Ban(id, node string) (Location, error) {
-	r, err := c.MustResource(id)
+	name, _, err := c.target(id)
 	if err != nil {
 		return Location{}, err
 	}
 	if err := c.CheckNode(node); err != nil {
 		return Location{}, err
 	}
-	name := ConstraintName(r)
 	l := Location{ID: BanConstraintID(name, node), Rsc: name, Node: node, Score: -Infinity}
 	c.removeLocationID(l.ID)
 	c.Locations = append(c.Locations, l)
 	return l, nil
 }
 
-// Clear removes the constraints move and ban made for resource id; it
-// returns their ids.
+// Clear removes the constraints move and ban made for resource or group
+// id; it returns their ids.
 func (c *CIB) Clear(id string) ([]string, error) {
-	r, err := c.MustResource(id)
+	name, _, err := c.target(id)
 	if err != nil {
 		return nil, err
 	}
-	name := ConstraintName(r)
 	var removed []string
 	var keep []Location
 	for _, l := range c.Locations {

@@ -74,6 +74,16 @@ func (c *CIB) CloneOf(r *Resource) *Clone {
 	return nil
 }
 
+// RunAs is r as a node runs it: a copy that carries the clone it runs
+// under, its own or, for a member of a cloned group, the group's (so that
+// the node neither takes a singleton's lease for it nor reports it
+// without its clone).
+func (c *CIB) RunAs(r *Resource) Resource {
+	out := *r
+	out.Clone = c.CloneOf(r)
+	return out
+}
+
 // GroupConstraintName is the id constraints use for g: its clone id when
 // cloned.
 func GroupConstraintName(g *Group) string {

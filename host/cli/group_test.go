@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/e2e/poll"
+)
+
+// Groups through the commands, on a real three-member cluster: create into
+// a group (at the end and --before a member), the members start together
+// on one node and are listed as a group, the group moves as a whole, a
+// member leaves, the group is disabled and deleted with its members.
+func TestLiveGroups(t *testing.T) {
+	lc := newLiveCluster(t)
+	create := func(id string, extra ...string) {
+		t.Helper()
+		lc.must(append(append(append([]string{"resource", "create", id, "example:process"}, lc.params()...), "op", "monitor", "interval=500ms"), extra...)...)
+	}
+	create("fs", "--group", "db")
+	create("pg", "--group", "db")
+	create("ip", "--group", "db", "--before", "pg")
+	create("other")
+	if out := lc.must("resource", "group", "list"); out != "db: fs ip pg\n" {
+		t.Errorf("group list: %q", out)
+	}
+	var node string
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		fs, ip, pg := lc.Where("fs"), lc.Where("ip"), lc.Where("pg")
+		if len(fs) != 1 || strings.Join(ip, " ") != fs[0] || strings.Join(pg, " ") != fs[0] {
+			return fmt.Errorf("fs on %v, ip on %v, pg on %v: want all three on one node", fs, ip, pg)
+		}
+		node = fs[0]
+		return nil
+	})
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
+		out := lc.must("resource", "list")
+		want := fmt.Sprintf("  * Resource Group: db:\n    * fs\t(example:process):\t Started %[1]s\n    * ip\t(example:process):\t Started %[1]s\n    * pg\t(example:process):\t Started %[1]s\n", node)
+		if !strings.HasPrefix(out, want) {
+			return fmt.Errorf("resource list:\n%s\nwant it to start with:\n%s", out, want)
+		}
+		return nil
+	})
+	if out := lc.must("resource", "config", "db"); !strings.HasPrefix(out, "Group: db\n  Resource: fs (agent=example:process)\n") {
+		t.Errorf("resource config db:\n%s", out)
+	}
+
+	lc.refuse(`"db" is a group; groups cannot be nested`, "resource", "group", "add", "g2", "db")
+	lc.refuse(`group db: "nope" is not a member (members: fs, ip, pg)`, "resource", "group", "add", "db", "other", "--after", "nope")
+	lc.refuse(`--before and --after place the resource in a group: give --group too`, "resource", "create", "x", "example:process", "--before", "pg")
+	lc.refuse("a group and its own member are ordered already", "constraint", "order", "db", "then", "pg")
+
+	other := map[string]string{"holly": "benji", "benji": "holly"}[node]
+	lc.must("resource", "move", "db", other)
+	lc.expectOn("fs", other)
+	lc.expectOn("ip", other)
+	lc.expectOn("pg", other)
+	lc.must("resource", "clear", "db")
+
+	lc.must("resource", "group", "remove", "db", "ip")
+	if out := lc.must("resource", "group", "list"); out != "db: fs pg\n" {
+		t.Errorf("group list after remove: %q", out)
+	}
+	lc.must("resource", "disable", "db")
+	lc.expectOn("fs")
+	lc.expectOn("pg")
+	out := lc.must("resource", "delete", "db")
+	if !strings.HasPrefix(out, "Attempting to stop: db...Stopped\n") {
+		t.Errorf("delete db: %q", out)
+	}
+	cur := lc.live()
+	if len(cur.CIB.Groups) != 0 || len(cur.CIB.Resources) != 2 {
+		t.Errorf("after delete db: groups %+v, %d resources (want ip and other)", cur.CIB.Groups, len(cur.CIB.Resources))
+	}
+}
