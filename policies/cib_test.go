@@ -87,10 +87,18 @@ func cibXML(cfg *cib.CIB, s State) string {
 
 	w(2, `<constraints>`)
 	for _, o := range cfg.Orders {
+		if len(o.Sets) > 0 {
+			w(3, `<rsc_order id="%s" kind="%s" symmetrical="%t">%s</rsc_order>`, esc(o.ID), o.Kind, o.Symmetrical, setsXML(o.ID, o.Sets))
+			continue
+		}
 		w(3, `<rsc_order id="%s" first="%s" then="%s" first-action="%s" then-action="%s" kind="%s" symmetrical="%t"/>`,
 			esc(o.ID), esc(o.First), esc(o.Then), o.FirstAction, o.ThenAction, o.Kind, o.Symmetrical)
 	}
 	for _, c := range cfg.Colocations {
+		if len(c.Sets) > 0 {
+			w(3, `<rsc_colocation id="%s" score="%s">%s</rsc_colocation>`, esc(c.ID), c.Score, setsXML(c.ID, c.Sets))
+			continue
+		}
 		w(3, `<rsc_colocation id="%s" rsc="%s" with-rsc="%s" score="%s"/>`, esc(c.ID), esc(c.Rsc), esc(c.With), c.Score)
 	}
 	for _, l := range cfg.Locations {
@@ -277,4 +285,28 @@ func writeGroupXML(w xmlWriter, cfg *cib.CIB, g *cib.Group) {
 	if g.Clone != nil {
 		w(3, `</clone>`)
 	}
+}
+
+// setsXML renders resource sets, writing only the options the set has (an
+// explicit sequential=true means something between order sets).
+func setsXML(id string, sets []cib.ResourceSet) string {
+	var b strings.Builder
+	for i, s := range sets {
+		fmt.Fprintf(&b, `<resource_set id="%s-set-%d"`, esc(id), i)
+		if s.Sequential != nil {
+			fmt.Fprintf(&b, ` sequential="%t"`, *s.Sequential)
+		}
+		if s.RequireAll != nil {
+			fmt.Fprintf(&b, ` require-all="%t"`, *s.RequireAll)
+		}
+		if s.Action != "" {
+			fmt.Fprintf(&b, ` action="%s"`, s.Action)
+		}
+		b.WriteString(">")
+		for _, r := range s.Resources {
+			fmt.Fprintf(&b, `<resource_ref id="%s"/>`, esc(r))
+		}
+		b.WriteString("</resource_set>")
+	}
+	return b.String()
 }

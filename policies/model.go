@@ -139,6 +139,9 @@ type order struct {
 	o           *cib.Order
 	first, then *unit
 	sameNode    bool // internal order of a cloned group: instance by instance on each node
+	// anyOf: first's set has require-all=false: then may start once any
+	// of these runs (Pacemaker's one-or-more pseudo-action).
+	anyOf []*unit
 }
 
 // interleaved says whether then's instances wait only for first's
@@ -236,36 +239,16 @@ func newScheduler(in Input) (*scheduler, error) {
 func (s *scheduler) bindConstraints() error {
 	cfg := s.cfg
 	for i := range cfg.Colocations {
-		c := &cfg.Colocations[i]
-		// A group is placed by its first member (the others follow it);
-		// "with a group" means with its last member when mandatory (the
-		// whole group must run there), with its first otherwise, as in
-		// Pacemaker.
-		dep, prim := s.refFirst(c.Rsc), s.refFirst(c.With)
-		if c.Score >= inf {
-			prim = s.refLast(c.With)
+		for _, c := range colocationPairs(&cfg.Colocations[i]) {
+			if err := s.bindColocation(c); err != nil {
+				return err
+			}
 		}
-		if dep == nil || prim == nil {
-			return invalid("colocation %s: %s with %s names an unknown resource", c.ID, c.Rsc, c.With)
-		}
-		if dep == prim || c.Score == 0 {
-			continue // nothing to do (config validation refuses self-colocation)
-		}
-		s.colocate(&colo{c: c, dep: dep, prim: prim, score: c.Score, factor: float64(c.Score) / float64(inf), influences: true})
 	}
 	for i := range cfg.Orders {
-		o := &cfg.Orders[i]
-		// An order naming a group orders each of its members: the group
-		// has started when all of them have.
-		fs, ts := s.refUnits(o.First), s.refUnits(o.Then)
-		if fs == nil || ts == nil {
-			return invalid("order %s: %s then %s names an unknown resource", o.ID, o.First, o.Then)
-		}
-		for _, f := range fs {
-			for _, t := range ts {
-				if f != t {
-					s.orders = append(s.orders, order{o: o, first: f, then: t})
-				}
+		for _, o := range orderPairs(&cfg.Orders[i]) {
+			if err := s.bindOrder(o); err != nil {
+				return err
 			}
 		}
 	}
@@ -273,6 +256,70 @@ func (s *scheduler) bindConstraints() error {
 		l := &cfg.Locations[i]
 		if s.refUnits(l.Rsc) == nil {
 			return invalid("location %s names unknown resource %s", l.ID, l.Rsc)
+		}
+	}
+	return nil
+}
+
+// colocationPairs is c itself, or the pairs its resource sets stand for.
+func colocationPairs(c *cib.Colocation) []*cib.Colocation {
+	if len(c.Sets) == 0 {
+		return []*cib.Colocation{c}
+	}
+	pairs := c.Pairs()
+	out := make([]*cib.Colocation, len(pairs))
+	for i := range pairs {
+		out[i] = &pairs[i]
+	}
+	return out
+}
+
+// orderPairs is o itself, or the pairs its resource sets stand for.
+func orderPairs(o *cib.Order) []cib.OrderPair {
+	if len(o.Sets) == 0 {
+		return []cib.OrderPair{{Order: *o}}
+	}
+	return o.Pairs()
+}
+
+func (s *scheduler) bindColocation(c *cib.Colocation) error {
+	// A group is placed by its first member (the others follow it); "with
+	// a group" means with its last member when mandatory (the whole group
+	// must run there), with its first otherwise, as in Pacemaker.
+	dep, prim := s.refFirst(c.Rsc), s.refFirst(c.With)
+	if c.Score >= inf {
+		prim = s.refLast(c.With)
+	}
+	if dep == nil || prim == nil {
+		return invalid("colocation %s: %s with %s names an unknown resource", c.ID, c.Rsc, c.With)
+	}
+	if dep == prim || c.Score == 0 {
+		return nil // nothing to do (config validation refuses self-colocation)
+	}
+	s.colocate(&colo{c: c, dep: dep, prim: prim, score: c.Score, factor: float64(c.Score) / float64(inf), influences: true})
+	return nil
+}
+
+func (s *scheduler) bindOrder(p cib.OrderPair) error {
+	o := &p.Order
+	// An order naming a group orders each of its members: the group has
+	// started when all of them have.
+	fs, ts := s.refUnits(o.First), s.refUnits(o.Then)
+	if fs == nil || ts == nil {
+		return invalid("order %s: %s then %s names an unknown resource", o.ID, o.First, o.Then)
+	}
+	var anyOf []*unit
+	for _, id := range p.AnyOf {
+		// A group has started when its last member has.
+		if u := s.refLast(id); u != nil {
+			anyOf = append(anyOf, u)
+		}
+	}
+	for _, f := range fs {
+		for _, t := range ts {
+			if f != t {
+				s.orders = append(s.orders, order{o: o, first: f, then: t, anyOf: anyOf})
+			}
 		}
 	}
 	return nil

@@ -112,7 +112,7 @@ func movedVIP(ins []InstanceState, to string) []InstanceState {
 const cascade = "orders add no restarts"
 
 func pmScenarios() []pmScenario {
-	return append(basicScenarios(), groupScenarios()...)
+	return append(append(basicScenarios(), groupScenarios()...), setScenarios()...)
 }
 
 func basicScenarios() []pmScenario {

@@ -109,6 +109,40 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		cfg.Locations = append(cfg.Locations, cib.Location{ID: fmt.Sprintf("loc%d", i), Rsc: rapid.SampledFrom(ids).Draw(t, "locRsc"),
 			Node: rapid.SampledFrom(cfg.Nodes).Draw(t, "locNode").Name, Score: rapid.SampledFrom(scores).Draw(t, "locScore")})
 	}
+	// Constraints with resource sets: two sets of one to three ids each,
+	// with random options.
+	drawSets := func(forOrder bool) []cib.ResourceSet {
+		var sets []cib.ResourceSet
+		used := map[string]bool{}
+		for j, n := 0, rapid.IntRange(1, 3).Draw(t, "sets"); j < n; j++ {
+			var set cib.ResourceSet
+			for k, m := 0, rapid.IntRange(1, 3).Draw(t, "setSize"); k < m; k++ {
+				id := rapid.SampledFrom(ids).Draw(t, "setRsc")
+				if !used[id] {
+					used[id] = true
+					set.Resources = append(set.Resources, id)
+				}
+			}
+			if len(set.Resources) == 0 {
+				continue
+			}
+			bools := []*bool{nil, new(bool), func() *bool { b := true; return &b }()}
+			set.Sequential = rapid.SampledFrom(bools).Draw(t, "sequential")
+			if forOrder {
+				set.RequireAll = rapid.SampledFrom(bools).Draw(t, "requireAll")
+			}
+			sets = append(sets, set)
+		}
+		return sets
+	}
+	valid := func() bool { return cfg.Validate() == nil }
+	for i, n := 0, rapid.IntRange(0, 2).Draw(t, "colocationSets"); i < n; i++ {
+		cfg.Colocations = append(cfg.Colocations, cib.Colocation{ID: fmt.Sprintf("cset%d", i), Sets: drawSets(false),
+			Score: rapid.SampledFrom(scores).Draw(t, "setScore")})
+		if !valid() {
+			cfg.Colocations = cfg.Colocations[:len(cfg.Colocations)-1]
+		}
+	}
 	kinds := []cib.OrderKind{cib.Mandatory, cib.Mandatory, cib.Optional, cib.Serialize}
 	actions := [][2]cib.Action{{cib.ActionStart, cib.ActionStart}, {cib.ActionStart, cib.ActionStart},
 		{cib.ActionStop, cib.ActionStop}, {cib.ActionStop, cib.ActionStart}}
@@ -123,6 +157,14 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 			Symmetrical: kind != cib.Serialize && rapid.IntRange(0, 3).Draw(t, "asym") != 0}
 		cfg.Orders = append(cfg.Orders, o)
 		if len(cfg.OrderCycles()) > 0 {
+			cfg.Orders = cfg.Orders[:len(cfg.Orders)-1]
+		}
+	}
+	for i, n := 0, rapid.IntRange(0, 2).Draw(t, "orderSets"); i < n; i++ {
+		kind := rapid.SampledFrom(kinds).Draw(t, "setKind")
+		cfg.Orders = append(cfg.Orders, cib.Order{ID: fmt.Sprintf("oset%d", i), Kind: kind, Sets: drawSets(true),
+			Symmetrical: kind != cib.Serialize && rapid.IntRange(0, 3).Draw(t, "setAsym") != 0})
+		if !valid() {
 			cfg.Orders = cfg.Orders[:len(cfg.Orders)-1]
 		}
 	}
@@ -278,7 +320,13 @@ func checkColocations(t *rapid.T, s *scheduler, res *Result) {
 			}
 		}
 	}
-	for _, c := range s.cfg.Colocations {
+	var pairs []cib.Colocation
+	for i := range s.cfg.Colocations {
+		for _, c := range colocationPairs(&s.cfg.Colocations[i]) {
+			pairs = append(pairs, *c)
+		}
+	}
+	for _, c := range pairs {
 		prim := s.refFirst(c.With)
 		switch {
 		case c.Score >= inf:
@@ -334,7 +382,11 @@ func checkMandatoryOrders(t *rapid.T, s *scheduler, res *Result) {
 		if o.o.Symmetrical {
 			check(o.then, reverse(top), o.first, reverse(fop))
 		}
-		if o.o.FirstAction == cib.ActionStart && o.o.ThenAction == cib.ActionStart && !placed[o.first] {
+		firstRuns := placed[o.first]
+		for _, f := range o.anyOf {
+			firstRuns = firstRuns || placed[f]
+		}
+		if o.o.FirstAction == cib.ActionStart && o.o.ThenAction == cib.ActionStart && !firstRuns {
 			// Symmetrical: then does not run. Asymmetrical: then does not
 			// start, but what already runs may stay (as in Pacemaker).
 			for _, a := range res.Placement {

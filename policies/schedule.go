@@ -204,12 +204,23 @@ func (s *scheduler) enforce() {
 			if interleave {
 				why = fmt.Sprintf("%s (interleaved): no instance of %s on the node", named("order", o.o.ID), f.id)
 			}
-			bad := func(a assigned) bool { return len(f.insts) == 0 || (interleave && !f.on[a.node]) }
+			firsts := []*unit{f}
+			if o.anyOf != nil {
+				firsts = o.anyOf
+				why = fmt.Sprintf("%s (require-all=false): none of the resources before it can run", named("order", o.o.ID))
+			}
+			cannot := func(a assigned) bool {
+				for _, f := range firsts {
+					if len(f.insts) > 0 && (!interleave || f.on[a.node]) {
+						return false
+					}
+				}
+				return true
+			}
+			bad := cannot
 			if !o.o.Symmetrical {
 				why += " (symmetrical=false: what already runs stays)"
-				bad = func(a assigned) bool {
-					return (len(f.insts) == 0 || (interleave && !f.on[a.node])) && t.starts(a)
-				}
+				bad = func(a assigned) bool { return cannot(a) && t.starts(a) }
 			}
 			if s.remove(t, why, bad) {
 				changed = true

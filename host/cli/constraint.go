@@ -107,7 +107,19 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 		}
 	}
 	fmt.Fprintln(w, "Ordering Constraints:")
+	var orderSets, colocationSets []string
 	for _, o := range c.Orders {
+		if len(o.Sets) > 0 {
+			var opts []string
+			if o.Kind != cib.Mandatory {
+				opts = append(opts, "kind="+string(o.Kind))
+			}
+			if o.Symmetrical != cib.DefaultSymmetrical(o.Kind) {
+				opts = append(opts, fmt.Sprintf("symmetrical=%t", o.Symmetrical))
+			}
+			orderSets = append(orderSets, setsLine(o.Sets, opts)+id(o.ID))
+			continue
+		}
 		extra := ""
 		if o.Symmetrical != (o.Kind != cib.Serialize) {
 			extra = " (non-symmetrical)"
@@ -117,17 +129,45 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 		}
 		fmt.Fprintf(w, "  %s %s then %s %s (kind:%s)%s%s\n", o.FirstAction, o.First, o.ThenAction, o.Then, o.Kind, extra, id(o.ID))
 	}
+	writeSets(w, orderSets)
 	fmt.Fprintln(w, "Colocation Constraints:")
 	for _, co := range c.Colocations {
+		if len(co.Sets) > 0 {
+			colocationSets = append(colocationSets, setsLine(co.Sets, []string{"score=" + co.Score.String()})+id(co.ID))
+			continue
+		}
 		fmt.Fprintf(w, "  %s with %s (score:%s)%s\n", co.Rsc, co.With, co.Score, id(co.ID))
+	}
+	writeSets(w, colocationSets)
+}
+
+// setsLine is a constraint with resource sets as pcs lists it: "set A B
+// sequential=false set C setoptions kind=Optional".
+func setsLine(sets []cib.ResourceSet, opts []string) string {
+	line := cib.SetsText(sets)
+	if len(opts) > 0 {
+		line += " setoptions " + strings.Join(opts, " ")
+	}
+	return line
+}
+
+// writeSets lists the constraints with resource sets under "Resource
+// Sets:", after the simple ones, as pcs does.
+func writeSets(w io.Writer, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  Resource Sets:")
+	for _, l := range lines {
+		fmt.Fprintf(w, "    %s\n", l)
 	}
 }
 
 func newConstraintOrderCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
-		Use:   "order [ACTION] FIRST then [ACTION] THEN [kind=Mandatory|Optional|Serialize] [symmetrical=true|false] [id=ID]",
-		Short: "Start (or stop, promote, demote) one resource before another",
+		Use:   "order [ACTION] FIRST then [ACTION] THEN [kind=Mandatory|Optional|Serialize] [symmetrical=true|false] [id=ID] | order set RSC... [options] [set RSC... [options]]... [setoptions kind=K symmetrical=B id=ID]",
+		Short: "Start (or stop, promote, demote) one resource before another, or sets of resources in turn",
 		Long: `order adds an ordering constraint: FIRST's action (start unless given) before
 THEN's action (FIRST's action unless given). kind=Mandatory (default): if
 FIRST stops or cannot start, THEN stops too; Optional: only when both act in
@@ -135,9 +175,17 @@ the same transition; Serialize: never at the same time. symmetrical (default
 true, false for Serialize): stops happen in the reverse order. It prints what
 it added, as pcs does. An order that closes a cycle is refused.
 
+With resource sets (order set ...), each set starts after the one before it.
+Inside a set its resources start one after the other, unless the set says
+sequential=false; require-all=false lets the next set start once any one
+resource of this set runs; action= is the set's action (start). setoptions
+gives the constraint's kind, symmetrical and id (default
+pcs_rsc_order_set_<resources>).
+
 ` + liveExitCodes,
 		Example: `  tandem constraint order VIP-10.10.10.23 then haproxy-clone
-  tandem constraint order start httpd-clone then start haproxy-clone kind=Optional`,
+  tandem constraint order start httpd-clone then start haproxy-clone kind=Optional
+  tandem constraint order set fs ip sequential=false set db setoptions kind=Mandatory`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)
@@ -146,13 +194,21 @@ it added, as pcs does. An order that closes a cycle is refused.
 			}
 			var o cib.Order
 			err = withEdit(cfgPath, "constraint order "+strings.Join(args, " "), func(s *session, c *cib.CIB) (err error) {
-				if o, err = parseOrder(c, args); err != nil {
+				if len(args) > 0 && args[0] == "set" {
+					o, err = parseOrderSet(c, args)
+				} else {
+					o, err = parseOrder(c, args)
+				}
+				if err != nil {
 					return err
 				}
 				return c.AddOrder(o)
 			})
 			if err != nil {
 				return err
+			}
+			if len(o.Sets) > 0 {
+				return nil // pcs prints nothing for sets
 			}
 			opts := fmt.Sprintf("first-action=%s then-action=%s", o.FirstAction, o.ThenAction)
 			if o.Symmetrical != (o.Kind != cib.Serialize) {
@@ -202,7 +258,39 @@ as WITH means any node with an active instance. Like pcs, it prints nothing.
 	}
 	freeArgs(add)
 	configFlag(add, &cfgPath)
-	cmd.AddCommand(add)
+	var setCfgPath string
+	set := &cobra.Command{
+		Use:   "set RSC... [sequential=false] [set RSC... [sequential=false]]... [setoptions score=S id=ID]",
+		Short: "Place sets of resources together (or apart, with a negative score)",
+		Long: `set colocates resources in sets, as pcs constraint colocation set does. Inside
+a set, each resource is placed with the one before it (with a negative
+score: away from every one before it), unless the set says sequential=false.
+Between two sets, the first resource of a set is placed with the last of the
+next one (every resource of a set that says sequential=false). setoptions
+gives the score (INFINITY) and the id (default
+pcs_rsc_colocation_set_<resources>). Like pcs, it prints nothing.
+
+` + liveExitCodes,
+		Example: `  tandem constraint colocation set fs ip db
+  tandem constraint colocation set web1 web2 sequential=false set db setoptions score=100`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := trailingFlags(cmd, args)
+			if err != nil {
+				return err
+			}
+			return withEdit(setCfgPath, "constraint colocation set "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
+				co, err := parseColocationSet(c, append([]string{"set"}, args...))
+				if err != nil {
+					return err
+				}
+				return c.AddColocation(co)
+			})
+		},
+	}
+	freeArgs(set)
+	configFlag(set, &setCfgPath)
+	cmd.AddCommand(add, set)
 	return cmd
 }
 

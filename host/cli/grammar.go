@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -175,15 +176,8 @@ func parseOrder(c *cib.CIB, args []string) (cib.Order, error) {
 		}
 		switch k {
 		case "kind":
-			switch strings.ToLower(v) {
-			case "mandatory":
-				o.Kind = cib.Mandatory
-			case "optional":
-				o.Kind = cib.Optional
-			case "serialize":
-				o.Kind = cib.Serialize
-			default:
-				return o, fmt.Errorf("kind=%q: want Mandatory, Optional or Serialize", v)
+			if o.Kind, err = parseKind(v); err != nil {
+				return o, err
 			}
 		case "symmetrical":
 			b, err := strconv.ParseBool(v)
@@ -299,4 +293,154 @@ func checkNode(c *cib.CIB, top *bus.Topology, name string) error {
 		return fmt.Errorf("%q is the witness, which runs no resources", name)
 	}
 	return c.CheckNode(name)
+}
+
+// parseSets reads pcs's "set A B [opt=v ...] [set C ...] [setoptions k=v
+// ...]": the sets, with their options (sequential; for orders also
+// require-all and action), and the constraint's options, resolving every
+// resource to the id constraints use.
+func parseSets(c *cib.CIB, args []string, forOrder bool, usage string) ([]cib.ResourceSet, map[string]string, error) {
+	var sets []cib.ResourceSet
+	opts := map[string]string{}
+	inOptions := false
+	for _, a := range args {
+		switch {
+		case a == "set":
+			if inOptions {
+				return nil, nil, fmt.Errorf("\"set\" after setoptions; the constraint's options come last; %s", usage)
+			}
+			sets = append(sets, cib.ResourceSet{})
+			continue
+		case a == "setoptions":
+			if inOptions {
+				return nil, nil, fmt.Errorf("setoptions is given twice; %s", usage)
+			}
+			inOptions = true
+			continue
+		case len(sets) == 0 && !inOptions:
+			return nil, nil, fmt.Errorf("expected \"set\" before %q; %s", a, usage)
+		}
+		k, v, isOpt := strings.Cut(a, "=")
+		switch {
+		case inOptions:
+			if !isOpt {
+				return nil, nil, fmt.Errorf("setoptions takes name=value, not %q; %s", a, usage)
+			}
+			opts[k] = v
+		case isOpt:
+			set := &sets[len(sets)-1]
+			if err := set.SetOption(k, v, forOrder); err != nil {
+				return nil, nil, err
+			}
+		default:
+			set := &sets[len(sets)-1]
+			if set.Sequential != nil || set.RequireAll != nil || set.Action != "" {
+				return nil, nil, fmt.Errorf("resource %q after the set's options; the options of a set follow its resources; %s", a, usage)
+			}
+			id, err := c.ConstraintRef(a)
+			if err != nil {
+				return nil, nil, err
+			}
+			set.Resources = append(set.Resources, id)
+		}
+	}
+	for i, set := range sets {
+		if len(set.Resources) == 0 {
+			return nil, nil, fmt.Errorf("set %d has no resources; %s", i+1, usage)
+		}
+	}
+	if len(sets) == 0 {
+		return nil, nil, fmt.Errorf("no set given; %s", usage)
+	}
+	return sets, opts, nil
+}
+
+// parseOrderSet reads pcs's "constraint order set A B [options] [set C
+// ...] [setoptions kind=K symmetrical=B id=ID]".
+func parseOrderSet(c *cib.CIB, args []string) (cib.Order, error) {
+	usage := "write: constraint order set A B [sequential=false] [require-all=false] [action=start] [set C ...] [setoptions kind=Mandatory|Optional|Serialize symmetrical=true|false id=ID]"
+	o := cib.Order{Kind: cib.Mandatory}
+	sets, opts, err := parseSets(c, args, true, usage)
+	if err != nil {
+		return o, err
+	}
+	o.Sets = sets
+	var sym *bool
+	for _, k := range sortedOptionKeys(opts) {
+		v := opts[k]
+		switch k {
+		case "kind":
+			if o.Kind, err = parseKind(v); err != nil {
+				return o, err
+			}
+		case "symmetrical":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return o, fmt.Errorf("symmetrical=%q: want true or false", v)
+			}
+			sym = &b
+		case "id":
+			o.ID = v
+		default:
+			return o, fmt.Errorf("unknown order option %q in setoptions (kind, symmetrical, id)", k)
+		}
+	}
+	o.Symmetrical = cib.DefaultSymmetrical(o.Kind)
+	if sym != nil {
+		o.Symmetrical = *sym
+	}
+	if o.ID == "" {
+		o.ID = cib.DefaultOrderSetID(o.Sets)
+	}
+	return o, nil
+}
+
+// parseColocationSet reads pcs's "constraint colocation set A B
+// [sequential=false] [set C ...] [setoptions score=S id=ID]".
+func parseColocationSet(c *cib.CIB, args []string) (cib.Colocation, error) {
+	usage := "write: constraint colocation set A B [sequential=false] [set C ...] [setoptions score=INFINITY id=ID]"
+	co := cib.Colocation{Score: cib.Infinity}
+	sets, opts, err := parseSets(c, args, false, usage)
+	if err != nil {
+		return co, err
+	}
+	co.Sets = sets
+	for _, k := range sortedOptionKeys(opts) {
+		v := opts[k]
+		switch k {
+		case "score":
+			if co.Score, err = cib.ParseScore(v); err != nil {
+				return co, err
+			}
+		case "id":
+			co.ID = v
+		default:
+			return co, fmt.Errorf("unknown colocation option %q in setoptions (score, id)", k)
+		}
+	}
+	if co.ID == "" {
+		co.ID = cib.DefaultColocationSetID(co.Sets)
+	}
+	return co, nil
+}
+
+func sortedOptionKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func parseKind(v string) (cib.OrderKind, error) {
+	switch strings.ToLower(v) {
+	case "mandatory":
+		return cib.Mandatory, nil
+	case "optional":
+		return cib.Optional, nil
+	case "serialize":
+		return cib.Serialize, nil
+	}
+	return "", fmt.Errorf("kind=%q: want Mandatory, Optional or Serialize", v)
 }

@@ -47,11 +47,22 @@ func TestLiveGroups(t *testing.T) {
 		t.Errorf("resource config db:\n%s", out)
 	}
 
+	// Sets: other is kept away from the group and starts after it.
+	lc.must("constraint", "colocation", "set", "db", "other", "setoptions", "score=-INFINITY")
+	lc.must("constraint", "order", "set", "db", "set", "other")
+	if out := lc.must("constraint"); !strings.Contains(out, "Ordering Constraints:\n  Resource Sets:\n    set db set other\n") ||
+		!strings.Contains(out, "Colocation Constraints:\n  Resource Sets:\n    set db other setoptions score=-INFINITY\n") {
+		t.Errorf("constraint:\n%s", out)
+	}
+	lc.expectOn("other", map[string]string{"holly": "benji", "benji": "holly"}[node])
+	lc.refuse(`unknown set option "sequental"`, "constraint", "order", "set", "db", "sequental=false", "set", "other")
+
 	lc.refuse(`"db" is a group; groups cannot be nested`, "resource", "group", "add", "g2", "db")
 	lc.refuse(`group db: "nope" is not a member (members: fs, ip, pg)`, "resource", "group", "add", "db", "other", "--after", "nope")
 	lc.refuse(`--before and --after place the resource in a group: give --group too`, "resource", "create", "x", "example:process", "--before", "pg")
 	lc.refuse("a group and its own member are ordered already", "constraint", "order", "db", "then", "pg")
 
+	lc.must("constraint", "remove", "pcs_rsc_colocation_set_db_other")
 	other := map[string]string{"holly": "benji", "benji": "holly"}[node]
 	lc.must("resource", "move", "db", other)
 	lc.expectOn("fs", other)
@@ -71,6 +82,9 @@ func TestLiveGroups(t *testing.T) {
 		t.Errorf("delete db: %q", out)
 	}
 	cur := lc.live()
+	if len(cur.CIB.Orders) != 0 {
+		t.Errorf("the order set naming only db and other should have gone with db: %+v", cur.CIB.Orders)
+	}
 	if len(cur.CIB.Groups) != 0 || len(cur.CIB.Resources) != 2 {
 		t.Errorf("after delete db: groups %+v, %d resources (want ip and other)", cur.CIB.Groups, len(cur.CIB.Resources))
 	}

@@ -107,6 +107,23 @@ interleave = true
 [[group]]
 id = "solo"
 resources = []
+[[resource]]
+id = "c"
+agent = "systemd:c"
+[[order]]
+kind = "Optional"
+[[order.set]]
+resources = ["c"]
+sequential = true
+[[order.set]]
+resources = ["g-clone"]
+require-all = false
+action = "stop"
+[[colocation]]
+score = -20
+[[colocation.set]]
+resources = ["c", "g-clone"]
+sequential = false
 `
 	groups = strings.Replace(groups, "[[group]]\nid = \"solo\"\nresources = []\n", "", 1)
 	for name, data := range map[string][]byte{"cluster.toml": nil, "groups": []byte(groups), "ports and tls": []byte(strings.Replace(src, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 4222\nstandby = true", 1))} {
@@ -347,6 +364,28 @@ resources = ["a", "b"]
 first = "b"
 then = "a"
 `, []string{"c.toml:25: ordering cycle: start a then start b then start a; remove or reverse one of these orders (group g, order-b-a-mandatory)"}},
+		{"sets", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[[order]]
+first = "a"
+[[order.set]]
+resources = ["a", "b", "a"]
+sequental = false
+[[order.set]]
+resources = []
+[[colocation]]
+[[colocation.set]]
+resources = ["a", "nope"]
+require-all = false
+`, []string{"c.toml:23: order set a b a set: an order has first and then, or sets, not both",
+			"c.toml:26: order set a b a set: \"a\" is named twice", "c.toml:27: unknown key \"order.set.sequental\" (did you mean \"sequential\"?)",
+			"c.toml:28: order set a b a set: a set without resources", "c.toml:32: colocation set a nope require-all=false: no resource or clone \"nope\"",
+			"c.toml:31: colocation set a nope require-all=false: require-all and action apply to order sets only"}},
 		{"bad agent", base + `
 [[resource]]
 id = "a"

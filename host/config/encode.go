@@ -106,7 +106,7 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 	}
 	for _, o := range c.Orders {
 		fo := fileOrder{ID: o.ID, First: o.First, Then: o.Then, FirstAction: string(o.FirstAction),
-			ThenAction: string(o.ThenAction), Kind: string(o.Kind)}
+			ThenAction: string(o.ThenAction), Kind: string(o.Kind), Sets: encodeSets(o.Sets)}
 		if o.Symmetrical != cib.DefaultSymmetrical(o.Kind) {
 			s := o.Symmetrical
 			fo.Symmetrical = &s
@@ -114,7 +114,7 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		f.Orders = append(f.Orders, fo)
 	}
 	for _, co := range c.Colocations {
-		f.Colocations = append(f.Colocations, fileColocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Score: co.Score.String()})
+		f.Colocations = append(f.Colocations, fileColocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Score: co.Score.String(), Sets: encodeSets(co.Sets)})
 	}
 	for _, l := range c.Locations {
 		f.Locations = append(f.Locations, fileLocation{ID: l.ID, Rsc: l.Rsc, Node: l.Node, Score: l.Score.String()})
@@ -126,6 +126,14 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+func encodeSets(sets []cib.ResourceSet) []fileSet {
+	var out []fileSet
+	for _, s := range sets {
+		out = append(out, fileSet{Resources: s.Resources, Sequential: s.Sequential, RequireAll: s.RequireAll, Action: string(s.Action)})
+	}
+	return out
 }
 
 // omitDefault is the zero value (not written) when v is the default.

@@ -102,20 +102,30 @@ type fileClone struct {
 }
 
 type fileOrder struct {
-	ID          string `toml:"id,omitempty,omitzero"`
-	First       string `toml:"first"`
-	Then        string `toml:"then"`
-	FirstAction string `toml:"first-action,omitempty,omitzero"`
-	ThenAction  string `toml:"then-action,omitempty,omitzero"`
-	Kind        string `toml:"kind,omitempty,omitzero"`
-	Symmetrical *bool  `toml:"symmetrical,omitempty,omitzero"`
+	ID          string    `toml:"id,omitempty,omitzero"`
+	First       string    `toml:"first,omitempty,omitzero"`
+	Then        string    `toml:"then,omitempty,omitzero"`
+	FirstAction string    `toml:"first-action,omitempty,omitzero"`
+	ThenAction  string    `toml:"then-action,omitempty,omitzero"`
+	Kind        string    `toml:"kind,omitempty,omitzero"`
+	Symmetrical *bool     `toml:"symmetrical,omitempty,omitzero"`
+	Sets        []fileSet `toml:"set,omitempty,omitzero"`
+}
+
+// fileSet is a resource set of an order or colocation ([[order.set]]).
+type fileSet struct {
+	Resources  []string `toml:"resources"`
+	Sequential *bool    `toml:"sequential,omitempty,omitzero"`
+	RequireAll *bool    `toml:"require-all,omitempty,omitzero"`
+	Action     string   `toml:"action,omitempty,omitzero"`
 }
 
 type fileColocation struct {
-	ID    string `toml:"id,omitempty,omitzero"`
-	Rsc   string `toml:"rsc"`
-	With  string `toml:"with"`
-	Score any    `toml:"score,omitempty,omitzero"`
+	ID    string    `toml:"id,omitempty,omitzero"`
+	Rsc   string    `toml:"rsc,omitempty,omitzero"`
+	With  string    `toml:"with,omitempty,omitzero"`
+	Score any       `toml:"score,omitempty,omitzero"`
+	Sets  []fileSet `toml:"set,omitempty,omitzero"`
 }
 
 type fileLocation struct {
@@ -227,11 +237,11 @@ func decode(name string, data []byte) (*File, *problems) {
 	}
 	for _, o := range f.Orders {
 		ord := cib.Order{ID: o.ID, First: o.First, Then: o.Then, FirstAction: cib.Action(o.FirstAction),
-			ThenAction: cib.Action(o.ThenAction), Kind: cib.OrderKind(o.Kind)}
-		if ord.FirstAction == "" {
+			ThenAction: cib.Action(o.ThenAction), Kind: cib.OrderKind(o.Kind), Sets: decodeSets(o.Sets)}
+		if ord.FirstAction == "" && ord.Sets == nil {
 			ord.FirstAction = cib.ActionStart
 		}
-		if ord.ThenAction == "" {
+		if ord.ThenAction == "" && ord.Sets == nil {
 			ord.ThenAction = ord.FirstAction
 		}
 		if ord.Kind == "" {
@@ -241,15 +251,27 @@ func decode(name string, data []byte) (*File, *problems) {
 		if o.Symmetrical != nil {
 			ord.Symmetrical = *o.Symmetrical
 		}
-		if ord.ID == "" {
+		switch {
+		case ord.ID != "":
+		case ord.Sets != nil:
+			ord.ID = cib.DefaultOrderSetID(ord.Sets)
+		default:
 			ord.ID = cib.DefaultOrderID(ord)
 		}
 		c.Orders = append(c.Orders, ord)
 	}
 	for i, co := range f.Colocations {
-		col := cib.Colocation{ID: co.ID, Rsc: co.Rsc, With: co.With}
-		col.Score = decodeScore(co.Score, cib.Infinity, fmt.Sprintf("colocation[%d].score", i), ps, fmt.Sprintf("colocation %s with %s", co.Rsc, co.With))
-		if col.ID == "" {
+		col := cib.Colocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Sets: decodeSets(co.Sets)}
+		what := fmt.Sprintf("colocation %s with %s", co.Rsc, co.With)
+		if col.Sets != nil {
+			what = "colocation " + cib.SetsText(col.Sets)
+		}
+		col.Score = decodeScore(co.Score, cib.Infinity, fmt.Sprintf("colocation[%d].score", i), ps, what)
+		switch {
+		case col.ID != "":
+		case col.Sets != nil:
+			col.ID = cib.DefaultColocationSetID(col.Sets)
+		default:
 			col.ID = cib.DefaultColocationID(col)
 		}
 		c.Colocations = append(c.Colocations, col)
@@ -264,6 +286,14 @@ func decode(name string, data []byte) (*File, *problems) {
 	}
 	out.CIB = c
 	return out, ps
+}
+
+func decodeSets(fs []fileSet) []cib.ResourceSet {
+	var out []cib.ResourceSet
+	for _, f := range fs {
+		out = append(out, cib.ResourceSet{Resources: f.Resources, Sequential: f.Sequential, RequireAll: f.RequireAll, Action: cib.Action(f.Action)})
+	}
+	return out
 }
 
 // decodeTopology reads the bootstrap settings and applies their defaults:
@@ -352,8 +382,10 @@ var knownKeys = map[string][]string{
 	"group":          cib.GroupKeys,
 	"group.meta":     cib.MetaKeys,
 	"group.clone":    append([]string{"id"}, cib.CloneKeys...),
-	"order":          {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical"},
-	"colocation":     {"id", "rsc", "with", "score"},
+	"order":          {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "set"},
+	"order.set":      append([]string{"resources"}, cib.SetKeys...),
+	"colocation":     {"id", "rsc", "with", "score", "set"},
+	"colocation.set": {"resources", "sequential"},
 	"location":       {"id", "rsc", "node", "score"},
 }
 

@@ -49,10 +49,11 @@ const (
 	// FormatCIB (2) stores the cluster model only.
 	FormatCIB = 2
 	// FormatCIBExtended (3) is FormatCIB for a model that uses what a
-	// build that writes format 2 would silently ignore (groups): such a
-	// build refuses it and says to upgrade, instead of running a group's
-	// members as unrelated resources. A model without them is still
-	// written in format 2, so that a cluster upgrades member by member.
+	// build that writes format 2 would silently ignore (groups, resource
+	// sets): such a build refuses it and says to upgrade, instead of
+	// running a group's members as unrelated resources or a constraint
+	// with sets as no constraint. A model without them is still written in
+	// format 2, so that a cluster upgrades member by member.
 	FormatCIBExtended = 3
 	// Format is the newest format this build writes.
 	Format = FormatCIBExtended
@@ -62,6 +63,16 @@ const (
 func formatFor(c *cib.CIB) int {
 	if len(c.Groups) > 0 {
 		return FormatCIBExtended
+	}
+	for _, o := range c.Orders {
+		if len(o.Sets) > 0 {
+			return FormatCIBExtended
+		}
+	}
+	for _, co := range c.Colocations {
+		if len(co.Sets) > 0 {
+			return FormatCIBExtended
+		}
 	}
 	return FormatCIB
 }

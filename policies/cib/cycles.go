@@ -41,13 +41,18 @@ func (c *CIB) OrderCycles() []Cycle {
 		}
 	}
 	for _, o := range c.Orders {
-		if o.Kind == Serialize || o.First == "" || o.Then == "" || o.First == o.Then {
+		if o.Kind == Serialize {
 			continue
 		}
-		for _, f := range c.orderMembers(o.First) {
-			for _, t := range c.orderMembers(o.Then) {
-				if f != t {
-					add(f, t, o.FirstAction, o.ThenAction, o.Symmetrical, o.ID)
+		for _, p := range o.Pairs() {
+			if p.First == "" || p.Then == "" || p.First == p.Then {
+				continue
+			}
+			for _, f := range c.orderMembers(p.First) {
+				for _, t := range c.orderMembers(p.Then) {
+					if f != t {
+						add(f, t, p.FirstAction, p.ThenAction, p.Symmetrical, o.ID)
+					}
 				}
 			}
 		}

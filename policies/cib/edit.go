@@ -210,11 +210,18 @@ func (c *CIB) DeleteGroup(id string) (removed []string, err error) {
 }
 
 // removeConstraintsNaming removes every constraint that names one of
-// names; it returns their ids.
+// names; it returns their ids. From a constraint with sets, the names are
+// taken out of the sets; it goes when fewer than two resources are left,
+// as it then constrains nothing.
 func (c *CIB) removeConstraintsNaming(names map[string]bool) (removed []string) {
 	var orders []Order
 	for _, o := range c.Orders {
-		if names[o.First] || names[o.Then] {
+		if len(o.Sets) > 0 {
+			if o.Sets = removeFromSets(o.Sets, names); setSize(o.Sets) < 2 {
+				removed = append(removed, o.ID)
+				continue
+			}
+		} else if names[o.First] || names[o.Then] {
 			removed = append(removed, o.ID)
 			continue
 		}
@@ -222,7 +229,12 @@ func (c *CIB) removeConstraintsNaming(names map[string]bool) (removed []string) 
 	}
 	var cols []Colocation
 	for _, co := range c.Colocations {
-		if names[co.Rsc] || names[co.With] {
+		if len(co.Sets) > 0 {
+			if co.Sets = removeFromSets(co.Sets, names); setSize(co.Sets) < 2 {
+				removed = append(removed, co.ID)
+				continue
+			}
+		} else if names[co.Rsc] || names[co.With] {
 			removed = append(removed, co.ID)
 			continue
 		}

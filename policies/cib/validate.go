@@ -278,20 +278,32 @@ func (v *validator) constraints() {
 	c := v.c
 	for i, o := range c.Orders {
 		path := fmt.Sprintf("order[%d]", i)
+		if len(o.Sets) > 0 {
+			what := fmt.Sprintf("order %s", SetsText(o.Sets))
+			if o.First != "" || o.Then != "" || o.FirstAction != "" || o.ThenAction != "" {
+				v.at(path, "%s: an order has first and then, or sets, not both", what)
+			}
+			v.sets(path, what, o.Sets, true)
+		} else {
+			what := fmt.Sprintf("order %s then %s", o.First, o.Then)
+			okF := v.ref(path+".first", what, o.First)
+			okT := v.ref(path+".then", what, o.Then)
+			switch {
+			case okF && okT && o.First == o.Then:
+				v.at(path, "%s: a resource cannot be ordered after itself", what)
+			case okF && okT && c.overlap(o.First, o.Then):
+				v.at(path, "%s: a group and its own member are ordered already (the group orders its members)", what)
+			}
+			if !contains(OrderActions, string(o.FirstAction)) {
+				v.at(path+".first-action", "%s: first-action %q is not start, stop, promote or demote", what, o.FirstAction)
+			}
+			if !contains(OrderActions, string(o.ThenAction)) {
+				v.at(path+".then-action", "%s: then-action %q is not start, stop, promote or demote", what, o.ThenAction)
+			}
+		}
 		what := fmt.Sprintf("order %s then %s", o.First, o.Then)
-		okF := v.ref(path+".first", what, o.First)
-		okT := v.ref(path+".then", what, o.Then)
-		switch {
-		case okF && okT && o.First == o.Then:
-			v.at(path, "%s: a resource cannot be ordered after itself", what)
-		case okF && okT && c.overlap(o.First, o.Then):
-			v.at(path, "%s: a group and its own member are ordered already (the group orders its members)", what)
-		}
-		if !contains(OrderActions, string(o.FirstAction)) {
-			v.at(path+".first-action", "%s: first-action %q is not start, stop, promote or demote", what, o.FirstAction)
-		}
-		if !contains(OrderActions, string(o.ThenAction)) {
-			v.at(path+".then-action", "%s: then-action %q is not start, stop, promote or demote", what, o.ThenAction)
+		if len(o.Sets) > 0 {
+			what = fmt.Sprintf("order %s", SetsText(o.Sets))
 		}
 		switch o.Kind {
 		case Mandatory, Optional, Serialize:
@@ -317,6 +329,14 @@ func (v *validator) constraints() {
 	}
 	for i, co := range c.Colocations {
 		path := fmt.Sprintf("colocation[%d]", i)
+		if len(co.Sets) > 0 {
+			what := fmt.Sprintf("colocation %s", SetsText(co.Sets))
+			if co.Rsc != "" || co.With != "" {
+				v.at(path, "%s: a colocation has rsc and with, or sets, not both", what)
+			}
+			v.sets(path, what, co.Sets, false)
+			continue
+		}
 		what := fmt.Sprintf("colocation %s with %s", co.Rsc, co.With)
 		okR := v.ref(path+".rsc", what, co.Rsc)
 		okW := v.ref(path+".with", what, co.With)
@@ -335,6 +355,38 @@ func (v *validator) constraints() {
 			v.at(path, "%s: node is missing", what)
 		} else if err := c.CheckNode(l.Node); err != nil {
 			v.at(path+".node", "%s: %v", what, err)
+		}
+	}
+}
+
+// sets checks the resource sets of a constraint: each names resources
+// constraints may name, none twice, none that is a group and its member.
+func (v *validator) sets(path, what string, sets []ResourceSet, forOrder bool) {
+	var all []string
+	for j, set := range sets {
+		sp := fmt.Sprintf("%s.set[%d]", path, j)
+		if len(set.Resources) == 0 {
+			v.at(sp, "%s: a set without resources (resources = [...])", what)
+		}
+		for _, r := range set.Resources {
+			if !v.ref(sp+".resources", what, r) {
+				continue
+			}
+			for _, other := range all {
+				switch {
+				case other == r:
+					v.at(sp+".resources", "%s: %q is named twice; a resource appears once in a constraint", what, r)
+				case v.c.overlap(other, r):
+					v.at(sp+".resources", "%s: %q and %q are a group and its own member", what, other, r)
+				}
+			}
+			all = append(all, r)
+		}
+		if !forOrder && (set.RequireAll != nil || set.Action != "") {
+			v.at(sp, "%s: require-all and action apply to order sets only", what)
+		}
+		if set.Action != "" && !contains(OrderActions, string(set.Action)) {
+			v.at(sp+".action", "%s: action %q is not start, stop, promote or demote", what, set.Action)
 		}
 	}
 }
