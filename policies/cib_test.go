@@ -45,6 +45,9 @@ func cibXML(cfg *cib.CIB, s State) string {
 	for i, n := range cfg.Nodes {
 		st := status[n.Name]
 		attrs := ""
+		for _, k := range sortedAttrKeys(n.Attributes) {
+			attrs += fmt.Sprintf(`<nvpair id="n%d-%s" name="%s" value="%s"/>`, i+1, esc(k), esc(k), esc(n.Attributes[k]))
+		}
 		if st == Standby {
 			attrs += fmt.Sprintf(`<nvpair id="n%d-standby" name="standby" value="on"/>`, i+1)
 		}
@@ -102,6 +105,18 @@ func cibXML(cfg *cib.CIB, s State) string {
 		w(3, `<rsc_colocation id="%s" rsc="%s" with-rsc="%s" score="%s"/>`, esc(c.ID), esc(c.Rsc), esc(c.With), c.Score)
 	}
 	for _, l := range cfg.Locations {
+		if l.Rule != nil {
+			score := fmt.Sprintf(`score="%s"`, l.Score)
+			if l.ScoreAttribute != "" {
+				score = fmt.Sprintf(`score-attribute="%s"`, esc(l.ScoreAttribute))
+			}
+			role := ""
+			if l.Role != "" {
+				role = fmt.Sprintf(` role="%s"`, l.Role)
+			}
+			w(3, `<rsc_location id="%s" rsc="%s">%s</rsc_location>`, esc(l.ID), esc(l.Rsc), ruleXML(l.ID+"-rule", l.Rule, score+role))
+			continue
+		}
 		w(3, `<rsc_location id="%s" rsc="%s" node="%s" score="%s"/>`, esc(l.ID), esc(l.Rsc), esc(l.Node), l.Score)
 	}
 	w(2, `</constraints>`)
@@ -308,5 +323,43 @@ func setsXML(id string, sets []cib.ResourceSet) string {
 		}
 		b.WriteString("</resource_set>")
 	}
+	return b.String()
+}
+
+func sortedAttrKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ruleXML renders a rule with its nested rules; attrs go on the top one
+// (score, role).
+func ruleXML(id string, r *cib.Rule, attrs string) string {
+	var b strings.Builder
+	op := ""
+	if r.BooleanOp != "" {
+		op = fmt.Sprintf(` boolean-op="%s"`, r.BooleanOp)
+	}
+	if attrs != "" {
+		attrs = " " + attrs
+	}
+	fmt.Fprintf(&b, `<rule id="%s"%s%s>`, esc(id), op, attrs)
+	for i, e := range r.Expressions {
+		fmt.Fprintf(&b, `<expression id="%s-expr-%d" attribute="%s" operation="%s"`, esc(id), i, esc(e.Attribute), e.Operation)
+		if e.Operation != "defined" && e.Operation != "not_defined" {
+			fmt.Fprintf(&b, ` value="%s"`, esc(e.Value))
+		}
+		if e.Type != "" {
+			fmt.Fprintf(&b, ` type="%s"`, e.Type)
+		}
+		b.WriteString("/>")
+	}
+	for i := range r.Rules {
+		b.WriteString(ruleXML(fmt.Sprintf("%s-%d", id, i), &r.Rules[i], `score="0"`))
+	}
+	b.WriteString("</rule>")
 	return b.String()
 }

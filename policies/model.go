@@ -39,8 +39,9 @@ type scheduler struct {
 	notes    []Note
 	recheck  time.Time
 
-	slab  []cib.Score // backing store for the units' base weights (one allocation, not one per unit)
-	alloc []int       // resources assigned to each node so far (Pacemaker's num_resources)
+	slab  []cib.Score         // backing store for the units' base weights (one allocation, not one per unit)
+	attrs []map[string]string // each node's attributes as rules see them (built on the first rule)
+	alloc []int               // resources assigned to each node so far (Pacemaker's num_resources)
 }
 
 type node struct {
@@ -145,8 +146,13 @@ type order struct {
 }
 
 // interleaved says whether then's instances wait only for first's
-// instances on their own node.
+// instances on their own node. An order through a require-all=false set
+// never is: Pacemaker joins the set in a pseudo-action, which belongs to
+// no node.
 func (o order) interleaved() bool {
+	if o.anyOf != nil {
+		return false
+	}
 	return o.sameNode || (o.first.clone != "" && o.then.clone != "" && o.then.interleave)
 }
 
@@ -378,6 +384,10 @@ func (s *scheduler) computeBase(u *unit) {
 		}
 	}
 	for _, l := range s.locs[u] {
+		if l.Rule != nil {
+			s.applyRule(u, l)
+			continue
+		}
 		if n, ok := s.nodeIdx[l.Node]; ok {
 			s.addPart(u.base, u.baseParts, n, l.Score, named("location", l.ID))
 			if u.base[n] < 0 {

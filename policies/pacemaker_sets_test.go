@@ -74,6 +74,11 @@ func setScenarios() []pmScenario {
 				"[[resource]]\nid = \"B\"\nagent = \"systemd:b\"\nmeta = { target-role = \"Stopped\" }\n" + primitives("C") +
 				"[[order]]\n" + setTOML("order", []string{"A", "B"}, "require-all = false\nsequential = false\n") + setTOML("order", []string{"C"}, ""),
 			state: State{Nodes: both()}},
+		{name: "order-set-require-all-false-interleave", about: "set (P, a disabled clone; require-all=false) then an interleaved clone: it starts on both nodes, not only where P runs",
+			config: twoNodes + primitives("P") + "[[resource]]\nid = \"d\"\nagent = \"systemd:d\"\nmeta = { target-role = \"Stopped\" }\n[resource.clone]\n" +
+				"[[resource]]\nid = \"c\"\nagent = \"systemd:c\"\n[resource.clone]\ninterleave = true\n" +
+				"[[order]]\n" + setTOML("order", []string{"P", "d-clone"}, "require-all = false\nsequential = false\n") + setTOML("order", []string{"c-clone"}, ""),
+			state: State{Nodes: both()}},
 		{name: "colocation-set-negative", about: "a colocation set with -INFINITY keeps each of three resources away from the others",
 			config: threeNodes + primitives("A", "B", "C") + "[[colocation]]\nscore = \"-INFINITY\"\n" + setTOML("colocation", []string{"A", "B", "C"}, ""),
 			state:  State{Nodes: online("holly", "benji", "carl"), Instances: onNode("holly", "A", "B", "C")}},

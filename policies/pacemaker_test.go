@@ -112,7 +112,7 @@ func movedVIP(ins []InstanceState, to string) []InstanceState {
 const cascade = "orders add no restarts"
 
 func pmScenarios() []pmScenario {
-	return append(append(basicScenarios(), groupScenarios()...), setScenarios()...)
+	return append(append(append(basicScenarios(), groupScenarios()...), setScenarios()...), ruleScenarios()...)
 }
 
 func basicScenarios() []pmScenario {

@@ -29,6 +29,14 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		n := cib.Node{Name: name}
 		n.Standby = rapid.IntRange(0, 9).Draw(t, "cfgStandby") == 0
 		n.Maintenance = rapid.IntRange(0, 14).Draw(t, "cfgMaint") == 0
+		for _, attr := range []string{"rack", "weight", "ver"} {
+			if rapid.Bool().Draw(t, "hasAttr") {
+				if n.Attributes == nil {
+					n.Attributes = map[string]string{}
+				}
+				n.Attributes[attr] = rapid.SampledFrom([]string{"1", "2", "10", "r1", "r2", "1.5", "2.0.1"}).Draw(t, "attrValue")
+			}
+		}
 		cfg.Nodes = append(cfg.Nodes, n)
 		if s := rapid.SampledFrom(statuses).Draw(t, "status"); s != Offline || rapid.Bool().Draw(t, "listOffline") {
 			st.Nodes = append(st.Nodes, NodeState{Name: name, Status: s})
@@ -108,6 +116,31 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "locations"); i < n; i++ {
 		cfg.Locations = append(cfg.Locations, cib.Location{ID: fmt.Sprintf("loc%d", i), Rsc: rapid.SampledFrom(ids).Draw(t, "locRsc"),
 			Node: rapid.SampledFrom(cfg.Nodes).Draw(t, "locNode").Name, Score: rapid.SampledFrom(scores).Draw(t, "locScore")})
+	}
+	// Location rules on the node attributes.
+	expr := func() cib.Expression {
+		e := cib.Expression{Attribute: rapid.SampledFrom([]string{"rack", "weight", "ver", "#uname"}).Draw(t, "exprAttr"),
+			Operation: rapid.SampledFrom(append(append([]string{}, cib.RuleComparisons...), cib.RuleUnary...)).Draw(t, "exprOp")}
+		if e.Operation != "defined" && e.Operation != "not_defined" {
+			e.Value = rapid.SampledFrom([]string{"1", "2", "r1", "n0", "1.5", "2.0"}).Draw(t, "exprValue")
+			e.Type = rapid.SampledFrom(append([]string{""}, cib.RuleTypes...)).Draw(t, "exprType")
+		}
+		return e
+	}
+	for i, n := 0, rapid.IntRange(0, 3).Draw(t, "ruleLocations"); i < n; i++ {
+		r := &cib.Rule{BooleanOp: rapid.SampledFrom([]string{"", "or"}).Draw(t, "boolOp")}
+		for j, m := 0, rapid.IntRange(1, 3).Draw(t, "exprs"); j < m; j++ {
+			r.Expressions = append(r.Expressions, expr())
+		}
+		if rapid.Bool().Draw(t, "nested") {
+			r.Rules = append(r.Rules, cib.Rule{BooleanOp: "or", Expressions: []cib.Expression{expr(), expr()}})
+		}
+		l := cib.Location{ID: fmt.Sprintf("rule%d", i), Rsc: rapid.SampledFrom(ids).Draw(t, "ruleRsc"), Rule: r,
+			Score: rapid.SampledFrom(scores).Draw(t, "ruleScore")}
+		if rapid.IntRange(0, 3).Draw(t, "scoreAttr") == 0 {
+			l.ScoreAttribute = "weight"
+		}
+		cfg.Locations = append(cfg.Locations, l)
 	}
 	// Constraints with resource sets: two sets of one to three ids each,
 	// with random options.

@@ -93,9 +93,23 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 	}
 	for _, r := range rscs {
 		fmt.Fprintf(w, "  Resource: %s\n", r)
+		for _, l := range byRsc[r] {
+			if l.Rule == nil {
+				continue
+			}
+			// pcs: the constraint, then its rule and expression.
+			score := "score=" + l.Score.String()
+			if l.ScoreAttribute != "" {
+				score = "score-attribute=" + l.ScoreAttribute
+			}
+			if l.Role != "" {
+				score += " role=" + l.Role
+			}
+			fmt.Fprintf(w, "    Constraint: %s\n      Rule: %s\n        Expression: %s\n", l.ID, score, l.Rule)
+		}
 		for _, enabled := range []bool{true, false} {
 			for _, l := range byRsc[r] {
-				if (l.Score >= 0) != enabled {
+				if l.Rule != nil || (l.Score >= 0) != enabled {
 					continue
 				}
 				word := "Enabled on"
@@ -297,16 +311,32 @@ pcs_rsc_colocation_set_<resources>). Like pcs, it prints nothing.
 func newConstraintLocationCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
-		Use:   "location RSC prefers|avoids NODE[=score] ...",
-		Short: "Make a resource prefer or avoid nodes",
+		Use:   "location RSC prefers|avoids NODE[=score] ... | location RSC rule [score=S | score-attribute=ATTR] [role=ROLE] [id=ID] EXPRESSION",
+		Short: "Make a resource prefer or avoid nodes, by name or by their attributes",
 		Long: `location scores nodes for RSC: prefers NODE (INFINITY unless =score given),
 avoids NODE (-INFINITY unless =score given: avoids benji=50 scores -50). A
 second location of the same resource on the same node replaces the first.
 Like pcs, it prints nothing.
 
+With rule, RSC gets the score (INFINITY unless score= is given; with
+score-attribute=ATTR, each node's value of ATTR) on every node where the
+expression holds. An expression tests node attributes (tandem node
+attribute; #uname is the node's name):
+
+  ATTR lt|gt|lte|gte|eq|ne [string|integer|number|version] VALUE
+  defined|not_defined ATTR
+  EXPR and EXPR, EXPR or EXPR, ( EXPR )
+
+Without a type, eq and ne compare strings (ignoring case) and the others
+numbers. Mixing and and or needs parentheses. role=Started (or Stopped)
+makes the rule apply only to a resource whose target-role is set to that
+role, as in Pacemaker.
+
 ` + liveExitCodes,
 		Example: `  tandem constraint location VIP-10.10.10.23 prefers benji=50
-  tandem constraint location haproxy-clone avoids director-backup`,
+  tandem constraint location haproxy-clone avoids director-backup
+  tandem constraint location db rule score=100 rack eq r1 and defined ssd
+  tandem constraint location web-clone rule score=-INFINITY kernel lt version 6.1`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)

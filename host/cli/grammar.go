@@ -254,9 +254,17 @@ func parseColocation(c *cib.CIB, args []string) (cib.Colocation, error) {
 
 // parseLocation reads pcs's "A prefers|avoids NODE[=score] ...": one
 // location constraint per node (prefers: score, default INFINITY; avoids:
-// minus score). top names the witness, which is not a node.
+// minus score); or "A rule [options] EXPRESSION" (parseLocationRule). top
+// names the witness, which is not a node.
 func parseLocation(c *cib.CIB, top *bus.Topology, args []string) ([]cib.Location, error) {
-	usage := "write: constraint location A prefers|avoids NODE[=score] ..."
+	usage := "write: constraint location A prefers|avoids NODE[=score] ..., or constraint location A rule [score=S] EXPRESSION"
+	if len(args) >= 2 && args[1] == "rule" {
+		l, err := parseLocationRule(c, args[0], args[2:])
+		if err != nil {
+			return nil, err
+		}
+		return []cib.Location{l}, nil
+	}
 	if len(args) < 3 || (args[1] != "prefers" && args[1] != "avoids") {
 		return nil, fmt.Errorf("expected A prefers NODE or A avoids NODE; %s", usage)
 	}
@@ -284,6 +292,51 @@ func parseLocation(c *cib.CIB, top *bus.Topology, args []string) ([]cib.Location
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// parseLocationRule reads what follows "constraint location RSC rule":
+// options (id=, constraint-id=, score=, score-attribute=, role=), then the
+// rule expression in pcs's syntax (cib.ParseRule).
+func parseLocationRule(c *cib.CIB, rsc string, args []string) (cib.Location, error) {
+	usage := "write: constraint location A rule [score=S | score-attribute=ATTR] [role=Started] [id=ID] EXPRESSION, e.g. #uname eq holly or rack eq r1"
+	id, err := c.ConstraintRef(rsc)
+	if err != nil {
+		return cib.Location{}, err
+	}
+	l := cib.Location{Rsc: id, Score: cib.Infinity}
+	i := 0
+	for ; i < len(args); i++ {
+		k, v, ok := strings.Cut(args[i], "=")
+		if !ok {
+			break
+		}
+		switch k {
+		case "id", "constraint-id":
+			l.ID = v
+		case "score":
+			if l.Score, err = cib.ParseScore(v); err != nil {
+				return l, err
+			}
+		case "score-attribute":
+			l.ScoreAttribute = v
+		case "role":
+			if l.Role, err = cib.ParseRole(v); err != nil {
+				return l, fmt.Errorf("role: %w (Tandem has no promotable clones)", err)
+			}
+		default:
+			return l, fmt.Errorf("unknown rule option %q (id, score, score-attribute, role); %s", k, usage)
+		}
+	}
+	if i == len(args) {
+		return l, fmt.Errorf("the rule's expression is missing; %s", usage)
+	}
+	if l.Rule, err = cib.ParseRule(strings.Join(args[i:], " ")); err != nil {
+		return l, err
+	}
+	if l.ID == "" {
+		l.ID = cib.DefaultLocationID(l)
+	}
+	return l, nil
 }
 
 // checkNode says why name cannot run resources: it is the witness, or no

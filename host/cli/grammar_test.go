@@ -238,3 +238,60 @@ Colocation Constraints:
 		t.Errorf("constraint list:\n%s\nwant:\n%s", buf.String(), want)
 	}
 }
+
+// pcs's location rule sentence: options, then the expression.
+func TestLocationRuleSentence(t *testing.T) {
+	f := grammarFile(t)
+	c := f.CIB
+	if _, err := c.AddResource("db", "systemd:postgresql", cib.ResourceSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := parseLocation(c, f.Topology, strings.Fields("db rule score=100 role=Started ( rack eq r1 and defined ssd ) or #uname eq benji"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ls[0]
+	if l.ID != "location-db" || l.Score != 100 || l.Role != cib.RoleStarted || l.Rule.String() != "#uname eq benji or ( rack eq r1 and defined ssd )" {
+		t.Errorf("location rule: %+v %s", l, l.Rule)
+	}
+	if err := c.SetLocation(l); err != nil {
+		t.Fatal(err)
+	}
+	// A second rule on the same resource gets an id of its own.
+	ls, err = parseLocation(c, f.Topology, strings.Fields("db rule score-attribute=weight defined weight"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLocation(ls[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate().Err(); err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	writeConstraints(&buf, c, false)
+	want := `Location Constraints:
+  Resource: db
+    Constraint: location-db
+      Rule: score=100 role=Started
+        Expression: #uname eq benji or ( rack eq r1 and defined ssd )
+    Constraint: location-db-1
+      Rule: score-attribute=weight
+        Expression: defined weight
+Ordering Constraints:
+Colocation Constraints:
+`
+	if buf.String() != want {
+		t.Errorf("constraint list:\n%s\nwant:\n%s", buf.String(), want)
+	}
+	for args, want := range map[string]string{
+		"db rule":                      "expression is missing",
+		"db rule scor=5 #uname eq x":   `unknown rule option "scor"`,
+		"db rule role=Promoted a eq b": "role",
+		"db rule a eq":                 "needs a value",
+	} {
+		if _, err := parseLocation(c, f.Topology, strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", args, err, want)
+		}
+	}
+}

@@ -88,4 +88,19 @@ func TestLiveGroups(t *testing.T) {
 	if len(cur.CIB.Groups) != 0 || len(cur.CIB.Resources) != 2 {
 		t.Errorf("after delete db: groups %+v, %d resources (want ip and other)", cur.CIB.Groups, len(cur.CIB.Resources))
 	}
+
+	// A location rule on a node attribute moves ip off the node where it
+	// runs.
+	ipOn := lc.Where("ip")
+	if len(ipOn) != 1 {
+		t.Fatalf("ip on %v", ipOn)
+	}
+	lc.must("node", "attribute", ipOn[0], "rack=r2", "ssd=true")
+	if out := lc.must("node", "attribute"); out != "Node Attributes:\n "+ipOn[0]+": rack=r2 ssd=true\n" {
+		t.Errorf("node attribute: %q", out)
+	}
+	lc.refuse("#uname", "node", "attribute", ipOn[0], "#uname=x")
+	lc.refuse("mixes and and or", "constraint", "location", "ip", "rule", "rack", "eq", "r2", "and", "defined", "ssd", "or", "#uname", "eq", "x")
+	lc.must("constraint", "location", "ip", "rule", "score=-INFINITY", "rack", "eq", "r2", "and", "defined", "ssd")
+	lc.expectOn("ip", map[string]string{"holly": "benji", "benji": "holly"}[ipOn[0]])
 }

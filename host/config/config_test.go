@@ -124,7 +124,17 @@ score = -20
 [[colocation.set]]
 resources = ["c", "g-clone"]
 sequential = false
+[[location]]
+rsc = "c"
+rule = "( rack eq r1 and defined ssd ) or #uname eq benji"
+score = 50
+role = "Started"
+[[location]]
+rsc = "g-clone"
+rule = "weight gt integer 0"
+score-attribute = "weight"
 `
+	groups = strings.Replace(groups, "address = \"198.18.0.22\"\n", "address = \"198.18.0.22\"\nattributes = { rack = \"r1\", ssd = true, weight = 30 }\n", 1)
 	groups = strings.Replace(groups, "[[group]]\nid = \"solo\"\nresources = []\n", "", 1)
 	for name, data := range map[string][]byte{"cluster.toml": nil, "groups": []byte(groups), "ports and tls": []byte(strings.Replace(src, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 4222\nstandby = true", 1))} {
 		var f *File
@@ -386,6 +396,30 @@ require-all = false
 			"c.toml:26: order set a b a set: \"a\" is named twice", "c.toml:27: unknown key \"order.set.sequental\" (did you mean \"sequential\"?)",
 			"c.toml:28: order set a b a set: a set without resources", "c.toml:32: colocation set a nope require-all=false: no resource or clone \"nope\"",
 			"c.toml:31: colocation set a nope require-all=false: require-all and action apply to order sets only"}},
+		{"rules", strings.Replace(base, "name = \"director\"", "name = \"director\"\nattributes = { rack = \"r9\" }", 1) + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[location]]
+rsc = "a"
+rule = "rack eq r1 and ssd eq 1 or x eq 2"
+[[location]]
+rsc = "a"
+node = "holly"
+rule = "defined ssd"
+[[location]]
+rsc = "a"
+rule = "defined ssd"
+role = "Promoted"
+[[location]]
+rsc = "a"
+node = "holly"
+score-attribute = "w"
+`, []string{"witness \"director\": standby, maintenance and attributes apply to nodes only",
+			"c.toml:23: location a rule \"rack eq r1 and ssd eq 1 or x eq 2\": rule mixes and and or",
+			"c.toml:26: location a rule defined ssd: a location has a node or a rule, not both",
+			"c.toml:31: location a rule \"defined ssd\": role: target-role \"Promoted\": must be Started or Stopped",
+			"c.toml:32: location a on holly: score-attribute and role go with a rule"}},
 		{"bad agent", base + `
 [[resource]]
 id = "a"

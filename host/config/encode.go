@@ -36,7 +36,7 @@ func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
 	for _, m := range top.Nodes() {
 		fm := member(m)
 		n := c.Node(m.Name)
-		fm.Standby, fm.Maintenance = n.Standby, n.Maintenance
+		fm.Standby, fm.Maintenance, fm.Attributes = n.Standby, n.Maintenance, encodeAttributes(n.Attributes)
 		f.Nodes = append(f.Nodes, fm)
 	}
 	if w := top.Witness(); w != nil {
@@ -53,7 +53,7 @@ func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
 func EncodeModel(c *cib.CIB) ([]byte, error) {
 	var f fileConfig
 	for _, n := range c.Nodes {
-		f.Nodes = append(f.Nodes, fileMember{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance})
+		f.Nodes = append(f.Nodes, fileMember{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance, Attributes: encodeAttributes(n.Attributes)})
 	}
 	return encode(&f, c)
 }
@@ -117,7 +117,14 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		f.Colocations = append(f.Colocations, fileColocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Score: co.Score.String(), Sets: encodeSets(co.Sets)})
 	}
 	for _, l := range c.Locations {
-		f.Locations = append(f.Locations, fileLocation{ID: l.ID, Rsc: l.Rsc, Node: l.Node, Score: l.Score.String()})
+		fl := fileLocation{ID: l.ID, Rsc: l.Rsc, Node: l.Node, Score: l.Score.String(), ScoreAttribute: l.ScoreAttribute, Role: l.Role}
+		if l.Rule != nil {
+			fl.Rule = l.Rule.String()
+		}
+		if l.ScoreAttribute != "" {
+			fl.Score = nil
+		}
+		f.Locations = append(f.Locations, fl)
 	}
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)
@@ -126,6 +133,17 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+func encodeAttributes(attrs map[string]string) map[string]any {
+	if len(attrs) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		out[k] = v
+	}
+	return out
 }
 
 func encodeSets(sets []cib.ResourceSet) []fileSet {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +59,8 @@ type fileMember struct {
 	ClusterPort int    `toml:"cluster_port,omitempty,omitzero"`
 	Standby     bool   `toml:"standby,omitempty,omitzero"`
 	Maintenance bool   `toml:"maintenance,omitempty,omitzero"`
+	// Attributes: the node's attributes, which location rules test.
+	Attributes map[string]any `toml:"attributes,omitempty,omitzero"`
 }
 
 type fileProperties struct {
@@ -129,10 +132,13 @@ type fileColocation struct {
 }
 
 type fileLocation struct {
-	ID    string `toml:"id,omitempty,omitzero"`
-	Rsc   string `toml:"rsc"`
-	Node  string `toml:"node"`
-	Score any    `toml:"score,omitempty,omitzero"`
+	ID             string `toml:"id,omitempty,omitzero"`
+	Rsc            string `toml:"rsc"`
+	Node           string `toml:"node,omitempty,omitzero"`
+	Score          any    `toml:"score,omitempty,omitzero"`
+	Rule           string `toml:"rule,omitempty,omitzero"`
+	ScoreAttribute string `toml:"score-attribute,omitempty,omitzero"`
+	Role           string `toml:"role,omitempty,omitzero"`
 }
 
 // decode turns TOML into a File, recording syntax errors, unknown keys and
@@ -179,8 +185,20 @@ func decode(name string, data []byte) (*File, *problems) {
 
 	out := &File{Name: name, Topology: decodeTopology(&f, ps), Positions: lines}
 	c := &cib.CIB{Properties: cib.Properties{MaintenanceMode: f.Properties.MaintenanceMode}}
-	for _, n := range f.Nodes {
-		c.Nodes = append(c.Nodes, cib.Node{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance})
+	for i, n := range f.Nodes {
+		node := cib.Node{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance}
+		for _, k := range sortedAnyKeys(n.Attributes) {
+			v, err := paramString(n.Attributes[k])
+			if err != nil {
+				ps.at(fmt.Sprintf("node[%d].attributes.%s", i, k), "node %q: attribute %q: %v", n.Name, k, err)
+				continue
+			}
+			if node.Attributes == nil {
+				node.Attributes = map[string]string{}
+			}
+			node.Attributes[k] = v
+		}
+		c.Nodes = append(c.Nodes, node)
 	}
 	c.Defaults = decodeMeta(&f.Defaults, "defaults", ps, "[defaults]")
 	for i, r := range f.Resources {
@@ -277,10 +295,34 @@ func decode(name string, data []byte) (*File, *problems) {
 		c.Colocations = append(c.Colocations, col)
 	}
 	for i, lo := range f.Locations {
-		loc := cib.Location{ID: lo.ID, Rsc: lo.Rsc, Node: lo.Node}
-		loc.Score = decodeScore(lo.Score, cib.Infinity, fmt.Sprintf("location[%d].score", i), ps, fmt.Sprintf("location %s on %s", lo.Rsc, lo.Node))
+		loc := cib.Location{ID: lo.ID, Rsc: lo.Rsc, Node: lo.Node, ScoreAttribute: lo.ScoreAttribute, Role: lo.Role}
+		what := fmt.Sprintf("location %s on %s", lo.Rsc, lo.Node)
+		if lo.Rule != "" {
+			what = fmt.Sprintf("location %s rule %q", lo.Rsc, lo.Rule)
+			r, err := cib.ParseRule(lo.Rule)
+			if err != nil {
+				ps.at(fmt.Sprintf("location[%d].rule", i), "%s: %v", what, err)
+			}
+			loc.Rule = r
+			if loc.Rule == nil {
+				loc.Rule = &cib.Rule{} // reported above; keeps "node is missing" away
+			}
+			if loc.Role != "" {
+				role, err := cib.ParseRole(loc.Role)
+				if err != nil {
+					ps.at(fmt.Sprintf("location[%d].role", i), "%s: role: %v", what, err)
+				}
+				loc.Role = role
+			}
+		}
+		loc.Score = decodeScore(lo.Score, cib.Infinity, fmt.Sprintf("location[%d].score", i), ps, what)
 		if loc.ID == "" {
 			loc.ID = cib.DefaultLocationID(loc)
+			// Several rules for one resource: location-db, location-db-1,
+			// ... (as pcs names them).
+			for n, base := 1, loc.ID; loc.Rule != nil && slices.ContainsFunc(c.Locations, func(x cib.Location) bool { return x.ID == loc.ID }); n++ {
+				loc.ID = fmt.Sprintf("%s-%d", base, n)
+			}
 		}
 		c.Locations = append(c.Locations, loc)
 	}
@@ -328,8 +370,8 @@ func decodeTopology(f *fileConfig, ps *problems) *bus.Topology {
 		top.Members = append(top.Members, member(n, fmt.Sprintf("node[%d]", i), false))
 	}
 	if w := f.Witness; w != nil {
-		if w.Standby || w.Maintenance {
-			ps.at("witness", "witness %q: standby and maintenance apply to nodes only; the witness runs no resources", w.Name)
+		if w.Standby || w.Maintenance || w.Attributes != nil {
+			ps.at("witness", "witness %q: standby, maintenance and attributes apply to nodes only; the witness runs no resources", w.Name)
 		}
 		top.Members = append(top.Members, member(*w, "witness", true))
 	}
@@ -371,7 +413,7 @@ var knownKeys = map[string][]string{
 	"cluster":        {"name"},
 	"bus":            {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
 	"bus.tls":        {"cert", "key", "ca"},
-	"node":           {"name", "address", "client_port", "cluster_port", "standby", "maintenance"},
+	"node":           {"name", "address", "client_port", "cluster_port", "standby", "maintenance", "attributes"},
 	"witness":        {"name", "address", "client_port", "cluster_port"},
 	"properties":     cib.PropertyKeys,
 	"defaults":       cib.MetaKeys,
@@ -386,7 +428,7 @@ var knownKeys = map[string][]string{
 	"order.set":      append([]string{"resources"}, cib.SetKeys...),
 	"colocation":     {"id", "rsc", "with", "score", "set"},
 	"colocation.set": {"resources", "sequential"},
-	"location":       {"id", "rsc", "node", "score"},
+	"location":       {"id", "rsc", "node", "score", "rule", "score-attribute", "role"},
 }
 
 func suggest(plain string) string {
@@ -406,6 +448,15 @@ func suggest(plain string) string {
 		return fmt.Sprintf(" (%s takes: %s)", where, strings.Join(known, ", "))
 	}
 	return ""
+}
+
+func sortedAnyKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func paramString(v any) (string, error) {

@@ -50,10 +50,11 @@ const (
 	FormatCIB = 2
 	// FormatCIBExtended (3) is FormatCIB for a model that uses what a
 	// build that writes format 2 would silently ignore (groups, resource
-	// sets): such a build refuses it and says to upgrade, instead of
-	// running a group's members as unrelated resources or a constraint
-	// with sets as no constraint. A model without them is still written in
-	// format 2, so that a cluster upgrades member by member.
+	// sets, location rules, node attributes): such a build refuses it and
+	// says to upgrade, instead of running a group's members as unrelated
+	// resources or a constraint with sets or a rule as no constraint. A
+	// model without them is still written in format 2, so that a cluster
+	// upgrades member by member.
 	FormatCIBExtended = 3
 	// Format is the newest format this build writes.
 	Format = FormatCIBExtended
@@ -71,6 +72,16 @@ func formatFor(c *cib.CIB) int {
 	}
 	for _, co := range c.Colocations {
 		if len(co.Sets) > 0 {
+			return FormatCIBExtended
+		}
+	}
+	for _, l := range c.Locations {
+		if l.Rule != nil {
+			return FormatCIBExtended
+		}
+	}
+	for _, n := range c.Nodes {
+		if len(n.Attributes) > 0 {
 			return FormatCIBExtended
 		}
 	}

@@ -41,6 +41,20 @@ type Node struct {
 	Name        string `json:"name"`
 	Standby     bool   `json:"standby,omitempty"`     // runs no resources
 	Maintenance bool   `json:"maintenance,omitempty"` // nothing is started or stopped there
+	// Attributes are the node's own attributes (pcs node attribute), which
+	// location rules test.
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// RuleAttributes are the attributes a location rule sees on node n: its
+// own, and the built-in #uname, #id and #kind.
+func (n *Node) RuleAttributes() map[string]string {
+	attrs := make(map[string]string, len(n.Attributes)+3)
+	for k, v := range n.Attributes {
+		attrs[k] = v
+	}
+	attrs[AttrUname], attrs[AttrID], attrs[AttrKind] = n.Name, n.Name, "cluster"
+	return attrs
 }
 
 // Properties are cluster-wide switches (pcs property).

@@ -74,12 +74,21 @@ type Colocation struct {
 	Sets  []ResourceSet `json:"sets,omitempty"`
 }
 
-// Location scores a node for a resource (prefers: positive, avoids: negative).
+// Location scores a node for a resource (prefers: positive, avoids:
+// negative); or, with a Rule instead of a Node, every node where the rule
+// holds.
 type Location struct {
 	ID    string `json:"id"`
 	Rsc   string `json:"rsc"`
-	Node  string `json:"node"`
+	Node  string `json:"node"` // "" with a rule
 	Score Score  `json:"score"`
+	Rule  *Rule  `json:"rule,omitempty"`
+	// ScoreAttribute, with a rule: a node's score is the value of this
+	// node attribute (-INFINITY where it is not set) instead of Score.
+	ScoreAttribute string `json:"score-attribute,omitempty"`
+	// Role, with a rule: the location applies only while the resource's
+	// role is this (Pacemaker's role filter); "" always.
+	Role string `json:"role,omitempty"`
 }
 
 // DefaultOrderID names an order constraint the way pcs does.
@@ -94,6 +103,9 @@ func DefaultColocationID(c Colocation) string {
 
 // DefaultLocationID names a location constraint the way pcs does.
 func DefaultLocationID(l Location) string {
+	if l.Rule != nil {
+		return "location-" + l.Rsc
+	}
 	return fmt.Sprintf("location-%s-%s-%s", l.Rsc, l.Node, l.Score)
 }
 

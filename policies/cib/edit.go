@@ -421,12 +421,22 @@ func (c *CIB) AddColocation(co Colocation) error {
 }
 
 // SetLocation adds l, or replaces the location constraint of l.Rsc on
-// l.Node (so "prefers" after "avoids" changes the score, as in pcs).
+// l.Node (so "prefers" after "avoids" changes the score, as in pcs). A
+// location with a rule is added (with a new id if the default is taken).
 func (c *CIB) SetLocation(l Location) error {
-	for i, x := range c.Locations {
-		if x.Rsc == l.Rsc && x.Node == l.Node {
-			c.Locations[i] = l
-			return nil
+	if l.Rule != nil {
+		if l.ID == DefaultLocationID(l) {
+			base := l.ID
+			for i := 1; c.idInUse(l.ID) != ""; i++ {
+				l.ID = fmt.Sprintf("%s-%d", base, i)
+			}
+		}
+	} else {
+		for i, x := range c.Locations {
+			if x.Rule == nil && x.Rsc == l.Rsc && x.Node == l.Node {
+				c.Locations[i] = l
+				return nil
+			}
 		}
 	}
 	if what := c.idInUse(l.ID); what != "" {
@@ -542,6 +552,34 @@ func (c *CIB) SetNodeMaintenance(node string, on bool) error {
 		return err
 	}
 	c.Node(node).Maintenance = on
+	return nil
+}
+
+// SetNodeAttribute sets attribute name of node to value; value "" removes
+// it. Names starting with # are the built-in ones rules see (#uname, #id,
+// #kind) and cannot be set.
+func (c *CIB) SetNodeAttribute(node, name, value string) error {
+	if err := c.CheckNode(node); err != nil {
+		return err
+	}
+	if name == "standby" || name == "maintenance" {
+		return fmt.Errorf("node attribute %q: use tandem node %s|un%s, which the scheduler reads", name, name, name)
+	}
+	if !validAttributeName(name) {
+		return fmt.Errorf("node attribute %q: a name is not empty, does not start with # (#uname, #id and #kind are built in) and has no spaces, = or parentheses", name)
+	}
+	n := c.Node(node)
+	if value == "" {
+		delete(n.Attributes, name)
+		if len(n.Attributes) == 0 {
+			n.Attributes = nil
+		}
+		return nil
+	}
+	if n.Attributes == nil {
+		n.Attributes = map[string]string{}
+	}
+	n.Attributes[name] = value
 	return nil
 }
 

@@ -105,6 +105,11 @@ func (v *validator) nodes() {
 	seen := map[string]string{}
 	for i, n := range v.c.Nodes {
 		path := fmt.Sprintf("node[%d]", i)
+		for _, k := range sortedKeys(n.Attributes) {
+			if !validAttributeName(k) {
+				v.at(path+".attributes", "node %q: attribute %q: a name is not empty, does not start with # (#uname, #id and #kind are built in) and has no spaces, = or parentheses", n.Name, k)
+			}
+		}
 		if n.Name == "" {
 			v.at(path, "node without a name")
 			continue
@@ -350,11 +355,32 @@ func (v *validator) constraints() {
 	for i, l := range c.Locations {
 		path := fmt.Sprintf("location[%d]", i)
 		what := fmt.Sprintf("location %s on %s", l.Rsc, l.Node)
+		if l.Rule != nil {
+			what = fmt.Sprintf("location %s rule %s", l.Rsc, l.Rule)
+		}
 		v.ref(path+".rsc", what, l.Rsc)
-		if l.Node == "" {
-			v.at(path, "%s: node is missing", what)
-		} else if err := c.CheckNode(l.Node); err != nil {
-			v.at(path+".node", "%s: %v", what, err)
+		switch {
+		case l.Rule != nil:
+			if l.Node != "" {
+				v.at(path+".node", "%s: a location has a node or a rule, not both", what)
+			}
+			for _, p := range l.Rule.problems() {
+				v.at(path+".rule", "%s: %s", what, p)
+			}
+			switch l.Role {
+			case "", RoleStarted, RoleStopped:
+			default:
+				v.at(path+".role", "%s: role %q: Tandem has no promotable clones, so a rule's role is Started or Stopped", what, l.Role)
+			}
+		case l.Node == "":
+			v.at(path, "%s: node (or rule) is missing", what)
+		default:
+			if err := c.CheckNode(l.Node); err != nil {
+				v.at(path+".node", "%s: %v", what, err)
+			}
+		}
+		if l.Rule == nil && (l.ScoreAttribute != "" || l.Role != "") {
+			v.at(path, "%s: score-attribute and role go with a rule", what)
 		}
 	}
 }
