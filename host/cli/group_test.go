@@ -47,6 +47,22 @@ func TestLiveGroups(t *testing.T) {
 		t.Errorf("resource config db:\n%s", out)
 	}
 
+	// simulate --live plans on the live configuration (the cluster file
+	// has none of these resources) and what the nodes run: nothing to do;
+	// and if the group's node went down, the group would move in order.
+	other := map[string]string{"holly": "benji", "benji": "holly"}[node]
+	out := lc.must("simulate", "--live")
+	if !strings.Contains(out, "  fs (group db)  "+node+"\n") || !strings.Contains(out, "Transition: nothing to do") {
+		t.Errorf("simulate --live:\n%s", out)
+	}
+	out = lc.must("simulate", "--live", "--node-down", node)
+	for _, want := range []string{"  ip (group db)  " + other + "\n", "start ip on " + other + "\n      after 1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("simulate --live --node-down %s lacks %q:\n%s", node, want, out)
+		}
+	}
+	lc.refuse("--live and --state", "simulate", "--live", "--state", "x.json")
+
 	// Sets: other is kept away from the group and starts after it.
 	lc.must("constraint", "colocation", "set", "db", "other", "setoptions", "score=-INFINITY")
 	lc.must("constraint", "order", "set", "db", "set", "other")
@@ -63,7 +79,6 @@ func TestLiveGroups(t *testing.T) {
 	lc.refuse("a group and its own member are ordered already", "constraint", "order", "db", "then", "pg")
 
 	lc.must("constraint", "remove", "pcs_rsc_colocation_set_db_other")
-	other := map[string]string{"holly": "benji", "benji": "holly"}[node]
 	lc.must("resource", "move", "db", other)
 	lc.expectOn("fs", other)
 	lc.expectOn("ip", other)
@@ -77,7 +92,7 @@ func TestLiveGroups(t *testing.T) {
 	lc.must("resource", "disable", "db")
 	lc.expectOn("fs")
 	lc.expectOn("pg")
-	out := lc.must("resource", "delete", "db")
+	out = lc.must("resource", "delete", "db")
 	if !strings.HasPrefix(out, "Attempting to stop: db...Stopped\n") {
 		t.Errorf("delete db: %q", out)
 	}
