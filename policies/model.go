@@ -244,16 +244,34 @@ func newScheduler(in Input) (*scheduler, error) {
 // still hold them, so they are errors here too.
 func (s *scheduler) bindConstraints() error {
 	cfg := s.cfg
+	// A constraint with resource sets is bound as the simple ones it
+	// stands for; a simple one as itself (no copy: this runs for every
+	// constraint of a big cluster).
 	for i := range cfg.Colocations {
-		for _, c := range colocationPairs(&cfg.Colocations[i]) {
+		c := &cfg.Colocations[i]
+		if len(c.Sets) == 0 {
 			if err := s.bindColocation(c); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, p := range colocationPairs(c) {
+			if err := s.bindColocation(p); err != nil {
 				return err
 			}
 		}
 	}
 	for i := range cfg.Orders {
-		for _, o := range orderPairs(&cfg.Orders[i]) {
-			if err := s.bindOrder(o); err != nil {
+		o := &cfg.Orders[i]
+		if len(o.Sets) == 0 {
+			if err := s.bindOrder(o, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		pairs := o.Pairs()
+		for j := range pairs {
+			if err := s.bindOrder(&pairs[j].Order, pairs[j].AnyOf); err != nil {
 				return err
 			}
 		}
@@ -280,14 +298,6 @@ func colocationPairs(c *cib.Colocation) []*cib.Colocation {
 	return out
 }
 
-// orderPairs is o itself, or the pairs its resource sets stand for.
-func orderPairs(o *cib.Order) []cib.OrderPair {
-	if len(o.Sets) == 0 {
-		return []cib.OrderPair{{Order: *o}}
-	}
-	return o.Pairs()
-}
-
 func (s *scheduler) bindColocation(c *cib.Colocation) error {
 	// A group is placed by its first member (the others follow it); "with
 	// a group" means with its last member when mandatory (the whole group
@@ -306,8 +316,9 @@ func (s *scheduler) bindColocation(c *cib.Colocation) error {
 	return nil
 }
 
-func (s *scheduler) bindOrder(p cib.OrderPair) error {
-	o := &p.Order
+// bindOrder binds a simple order; with anyOfIDs (an order from a
+// require-all=false set), then may start once any of them runs.
+func (s *scheduler) bindOrder(o *cib.Order, anyOfIDs []string) error {
 	// An order naming a group orders each of its members: the group has
 	// started when all of them have.
 	fs, ts := s.refUnits(o.First), s.refUnits(o.Then)
@@ -315,7 +326,7 @@ func (s *scheduler) bindOrder(p cib.OrderPair) error {
 		return invalid("order %s: %s then %s names an unknown resource", o.ID, o.First, o.Then)
 	}
 	var anyOf []*unit
-	for _, id := range p.AnyOf {
+	for _, id := range anyOfIDs {
 		// A group has started when its last member has.
 		if u := s.refLast(id); u != nil {
 			anyOf = append(anyOf, u)

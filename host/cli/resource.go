@@ -501,7 +501,7 @@ func newResourceRestartCmd() *cobra.Command {
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "restart ID",
-		Short: "Stop a resource everywhere, then let it start again",
+		Short: "Stop a resource (or a group) everywhere, then let it start again",
 		Long: `restart sets target-role=Stopped, waits until every node reports the resource
 stopped, then restores its previous target-role, so the coordinator starts it
 again where it belongs.
@@ -516,22 +516,26 @@ again where it belongs.
 				return err
 			}
 			defer s.close()
-			var before, primitive string
+			var before string
+			var primitives []string
 			rev, err := s.edit("resource restart "+id+": stop", func(c *cib.CIB) error {
-				r, err := c.MustResource(id)
+				own, stopped, err := c.OwnTargetRole(id)
 				if err != nil {
 					return err
 				}
-				if c.Effective(r).TargetRole == cib.RoleStopped {
+				if stopped {
 					return fmt.Errorf("%s is disabled; enable it instead (tandem resource enable %s)", id, id)
 				}
-				before, primitive = r.Meta.TargetRole, r.ID
+				before = own
+				if primitives, err = c.Primitives(id); err != nil {
+					return err
+				}
 				return c.SetTargetRole(id, cib.RoleStopped)
 			})
 			if err != nil {
 				return err
 			}
-			stopErr := s.waitStopped(rev.CIB, rev.Rev, wait, primitive)
+			stopErr := s.waitStopped(rev.CIB, rev.Rev, wait, primitives...)
 			if _, err := s.edit("resource restart "+id+": start", func(c *cib.CIB) error {
 				return c.SetTargetRole(id, before)
 			}); err != nil {
@@ -677,14 +681,13 @@ resource banned from a node by migration-threshold may return there.`,
 			if err != nil {
 				return err
 			}
-			id, primitive := "", ""
+			id := ""
+			primitives := []string{""} // "": every resource
 			if len(args) == 1 {
 				id = args[0]
-				r, err := cur.CIB.MustResource(id)
-				if err != nil {
+				if primitives, err = cur.CIB.Primitives(id); err != nil {
 					return badInput("%v", err)
 				}
-				primitive = r.ID
 			}
 			if node != "" && cur.CIB.Node(node) == nil {
 				return badInput("--node %q: no such node", node)
@@ -695,9 +698,13 @@ resource banned from a node by migration-threshold may return there.`,
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
-			cleared, err := fs.Clear(ctx, primitive, node)
-			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("clearing fail-counts: %w", err)}
+			var cleared []failures.Record
+			for _, p := range primitives {
+				more, err := fs.Clear(ctx, p, node)
+				if err != nil {
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("clearing fail-counts: %w", err)}
+				}
+				cleared = append(cleared, more...)
 			}
 			what := id
 			if what == "" {

@@ -84,6 +84,33 @@ func (c *CIB) RunAs(r *Resource) Resource {
 	return out
 }
 
+// Primitives lists the primitives id stands for: a primitive, a clone's
+// primitive, or a group's (or cloned group's) members.
+func (c *CIB) Primitives(id string) ([]string, error) {
+	if g, _ := c.Group(id); g != nil {
+		return g.Resources, nil
+	}
+	r, err := c.MustResource(id)
+	if err != nil {
+		return nil, err
+	}
+	return []string{r.ID}, nil
+}
+
+// OwnTargetRole is the target-role resource or group id sets itself (""
+// when it leaves it to the defaults), and whether id is stopped in effect.
+func (c *CIB) OwnTargetRole(id string) (own string, stopped bool, err error) {
+	if g, _ := c.Group(id); g != nil {
+		stopped = g.Meta.TargetRole == RoleStopped || (g.Meta.TargetRole == "" && c.Defaults.TargetRole == RoleStopped)
+		return g.Meta.TargetRole, stopped, nil
+	}
+	r, err := c.MustResource(id)
+	if err != nil {
+		return "", false, err
+	}
+	return r.Meta.TargetRole, c.Effective(r).TargetRole == RoleStopped, nil
+}
+
 // GroupConstraintName is the id constraints use for g: its clone id when
 // cloned.
 func GroupConstraintName(g *Group) string {

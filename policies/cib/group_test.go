@@ -163,3 +163,28 @@ func TestOldRecordWithoutGroups(t *testing.T) {
 		t.Errorf("old record: %+v, %v", c, c.Validate())
 	}
 }
+
+// What restart and cleanup act on for a resource, a clone or a group.
+func TestPrimitivesAndOwnTargetRole(t *testing.T) {
+	c := grouped(t)
+	if _, err := c.GroupAdd("g", []string{"a", "b"}, GroupPosition{}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"g": "a b", "web-clone": "web", "db": "db"} {
+		if got, err := c.Primitives(id); err != nil || strings.Join(got, " ") != want {
+			t.Errorf("Primitives(%s) = %v, %v; want %s", id, got, err, want)
+		}
+	}
+	if err := c.SetTargetRole("g", RoleStopped); err != nil {
+		t.Fatal(err)
+	}
+	if own, stopped, err := c.OwnTargetRole("g"); own != RoleStopped || !stopped || err != nil {
+		t.Errorf("group g: %q %v %v", own, stopped, err)
+	}
+	if own, stopped, err := c.OwnTargetRole("a"); own != "" || !stopped || err != nil {
+		t.Errorf("member a of a stopped group: %q %v %v (want stopped by its group's meta)", own, stopped, err)
+	}
+	if _, err := c.Primitives("nope"); err == nil {
+		t.Error("Primitives of an unknown id")
+	}
+}
