@@ -239,7 +239,8 @@ func BenchmarkGrowth(b *testing.B) {
 // TestBenchAgreement writes the benchmark clusters (node-failure state) as
 // Pacemaker CIBs, runs crm_simulate on each, and logs how Tandem's
 // transition differs, by kind of difference (docs/scheduler.md lists the
-// kinds). It informs; it does not fail on differences. Run it with
+// kinds); the grouped clusters too. It informs; it does not fail on
+// differences. Run it with
 //
 //	TANDEM_BENCH_CIB=/tmp/cib go test ./policies -run TestBenchAgreement -v
 //
@@ -254,9 +255,19 @@ func TestBenchAgreement(t *testing.T) {
 	if dir == "" {
 		t.Skip("set TANDEM_BENCH_CIB to a directory to compare the benchmark clusters with crm_simulate")
 	}
+	type cluster struct {
+		name string
+		cfg  *cib.CIB
+	}
+	var clusters []cluster
 	for _, size := range [][3]int{{8, 100, 50}, {32, 100, 50}, {100, 100, 50}, {8, 1000, 500}, {32, 1000, 500}} {
-		name := fmt.Sprintf("%dx%d", size[0], size[1])
-		cfg := bigCluster(size[0], size[1], size[2])
+		clusters = append(clusters, cluster{fmt.Sprintf("%dx%d", size[0], size[1]), bigCluster(size[0], size[1], size[2])})
+	}
+	for _, size := range [][4]int{{8, 100, 5, 80}, {32, 200, 5, 100}} {
+		clusters = append(clusters, cluster{fmt.Sprintf("groups-%dx%dx%d", size[0], size[1], size[2]), groupedCluster(size[0], size[1], size[2], size[3])})
+	}
+	for _, c := range clusters {
+		name, cfg := c.name, c.cfg
 		st := nodeFailure(settledState(t, cfg))
 		sub := filepath.Join(dir, name)
 		runCrmSimulate(t, sub, cibXML(cfg, st))

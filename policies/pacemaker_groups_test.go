@@ -3,7 +3,10 @@ package policies
 import (
 	"fmt"
 	"strings"
+	"testing"
 	"time"
+
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Groups and cloned groups, checked against crm_simulate like every
@@ -213,6 +216,11 @@ score = "-INFINITY"
 				groupTOML("g", []string{"a", "b"}, "") + "[[order]]\nfirst = \"X\"\nthen = \"b\"\nsymmetrical = false\n",
 			state: State{Nodes: both(), Instances: withFailed(onNode("holly", "a", "b"), "a", "holly"),
 				Failures: []Failure{{"a", "holly", 1, pmNow.Add(-10 * time.Second)}}}},
+		{name: "random-groups-8x30x3-node-failure", about: "the group benchmark's generator: 8 nodes, 30 groups of 3, 20 constraints (sets and rules among them), settled, then one node fails",
+			build: func(tb testing.TB) (*cib.CIB, State) {
+				cfg := groupedCluster(8, 30, 3, 20)
+				return cfg, nodeFailure(settledState(tb, cfg))
+			}},
 		{name: "cloned-group-start", about: "a cloned group starts on both nodes, each node's members in order",
 			config: twoNodes + primitives("a", "b") + groupTOML("g", []string{"a", "b"}, "[group.clone]\n"), state: State{Nodes: both()}},
 		{name: "cloned-group-recover", about: "a cloned group's first member fails on holly: it recovers and the second restarts there only",
