@@ -3,6 +3,8 @@ package policies
 import (
 	"encoding/xml"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,7 +47,7 @@ func cibXML(cfg *cib.CIB, s State) string {
 	for i, n := range cfg.Nodes {
 		st := status[n.Name]
 		attrs := ""
-		for _, k := range sortedAttrKeys(n.Attributes) {
+		for _, k := range slices.Sorted(maps.Keys(n.Attributes)) {
 			attrs += fmt.Sprintf(`<nvpair id="n%d-%s" name="%s" value="%s"/>`, i+1, esc(k), esc(k), esc(n.Attributes[k]))
 		}
 		if st == Standby {
@@ -324,15 +326,6 @@ func setsXML(id string, sets []cib.ResourceSet) string {
 		b.WriteString("</resource_set>")
 	}
 	return b.String()
-}
-
-func sortedAttrKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // ruleXML renders a rule with its nested rules; attrs go on the top one

@@ -2,7 +2,8 @@ package policies
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -17,13 +18,8 @@ func attrNodes(names []string, attrs map[string]map[string]string) string {
 	for i, n := range names {
 		fmt.Fprintf(&b, "[[node]]\nname = %q\naddress = \"198.18.0.%d\"\n", n, 40+i)
 		if a := attrs[n]; len(a) > 0 {
-			var keys []string
-			for k := range a {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
 			var kv []string
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(a)) {
 				kv = append(kv, fmt.Sprintf("%q = %q", k, a[k]))
 			}
 			fmt.Fprintf(&b, "attributes = { %s }\n", strings.Join(kv, ", "))

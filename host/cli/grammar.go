@@ -2,7 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -168,28 +169,16 @@ func parseOrder(c *cib.CIB, args []string) (cib.Order, error) {
 	if err != nil {
 		return o, err
 	}
-	var sym *bool
+	opts := map[string]string{}
 	for _, a := range args[i:] {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
 			return o, fmt.Errorf("unexpected %q; %s", a, usage)
 		}
-		switch k {
-		case "kind":
-			if o.Kind, err = parseKind(v); err != nil {
-				return o, err
-			}
-		case "symmetrical":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return o, fmt.Errorf("symmetrical=%q: want true or false", v)
-			}
-			sym = &b
-		case "id":
-			o.ID = v
-		default:
-			return o, fmt.Errorf("unknown order option %q (kind, symmetrical, id)", k)
-		}
+		opts[k] = v
+	}
+	if err := setOrderOptions(&o, opts, ""); err != nil {
+		return o, err
 	}
 	if o.First, err = c.ConstraintRef(first); err != nil {
 		return o, err
@@ -204,14 +193,43 @@ func parseOrder(c *cib.CIB, args []string) (cib.Order, error) {
 		ta = fa
 	}
 	o.FirstAction, o.ThenAction = fa, ta
-	o.Symmetrical = cib.DefaultSymmetrical(o.Kind)
-	if sym != nil {
-		o.Symmetrical = *sym
-	}
 	if o.ID == "" {
 		o.ID = cib.DefaultOrderID(o)
 	}
 	return o, nil
+}
+
+// setOrderOptions sets an order's kind=, symmetrical= (default: true, but
+// false for Serialize) and id= from opts; where says where they were given,
+// for messages.
+func setOrderOptions(o *cib.Order, opts map[string]string, where string) error {
+	var sym *bool
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		v := opts[k]
+		switch k {
+		case "kind":
+			kind, err := parseKind(v)
+			if err != nil {
+				return err
+			}
+			o.Kind = kind
+		case "symmetrical":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("symmetrical=%q: want true or false", v)
+			}
+			sym = &b
+		case "id":
+			o.ID = v
+		default:
+			return fmt.Errorf("unknown order option %q%s (kind, symmetrical, id)", k, where)
+		}
+	}
+	o.Symmetrical = cib.DefaultSymmetrical(o.Kind)
+	if sym != nil {
+		o.Symmetrical = *sym
+	}
+	return nil
 }
 
 // parseColocation reads pcs's "A with B [score] [id=ID]".
@@ -418,29 +436,8 @@ func parseOrderSet(c *cib.CIB, args []string) (cib.Order, error) {
 		return o, err
 	}
 	o.Sets = sets
-	var sym *bool
-	for _, k := range sortedOptionKeys(opts) {
-		v := opts[k]
-		switch k {
-		case "kind":
-			if o.Kind, err = parseKind(v); err != nil {
-				return o, err
-			}
-		case "symmetrical":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return o, fmt.Errorf("symmetrical=%q: want true or false", v)
-			}
-			sym = &b
-		case "id":
-			o.ID = v
-		default:
-			return o, fmt.Errorf("unknown order option %q in setoptions (kind, symmetrical, id)", k)
-		}
-	}
-	o.Symmetrical = cib.DefaultSymmetrical(o.Kind)
-	if sym != nil {
-		o.Symmetrical = *sym
+	if err := setOrderOptions(&o, opts, " in setoptions"); err != nil {
+		return o, err
 	}
 	if o.ID == "" {
 		o.ID = cib.DefaultOrderSetID(o.Sets)
@@ -458,7 +455,7 @@ func parseColocationSet(c *cib.CIB, args []string) (cib.Colocation, error) {
 		return co, err
 	}
 	co.Sets = sets
-	for _, k := range sortedOptionKeys(opts) {
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
 		v := opts[k]
 		switch k {
 		case "score":
@@ -475,15 +472,6 @@ func parseColocationSet(c *cib.CIB, args []string) (cib.Colocation, error) {
 		co.ID = cib.DefaultColocationSetID(co.Sets)
 	}
 	return co, nil
-}
-
-func sortedOptionKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func parseKind(v string) (cib.OrderKind, error) {

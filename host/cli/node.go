@@ -2,7 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -91,13 +92,8 @@ together with the built-in #uname (the node's name), #id and #kind.
 				if len(n.Attributes) == 0 {
 					continue
 				}
-				keys := make([]string, 0, len(n.Attributes))
-				for k := range n.Attributes {
-					keys = append(keys, k)
-				}
-				sort.Strings(keys)
 				var kv []string
-				for _, k := range keys {
+				for _, k := range slices.Sorted(maps.Keys(n.Attributes)) {
 					kv = append(kv, k+"="+n.Attributes[k])
 				}
 				fmt.Fprintf(out, " %s: %s\n", n.Name, strings.Join(kv, " "))

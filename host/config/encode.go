@@ -73,12 +73,7 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		if m := encodeMeta(r.Meta); m != (fileMeta{}) {
 			fr.Meta = &m
 		}
-		if cl := r.Clone; cl != nil {
-			fr.Clone = &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
-			if cl.ID != r.ID+cib.CloneSuffix {
-				fr.Clone.ID = cl.ID
-			}
-		}
+		fr.Clone = encodeClone(r.Clone, r.ID)
 		for _, o := range r.Ops {
 			fo := fileOp{Name: o.Name}
 			if o.Interval > 0 {
@@ -96,12 +91,7 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		if m := encodeMeta(g.Meta); m != (fileMeta{}) {
 			fg.Meta = &m
 		}
-		if cl := g.Clone; cl != nil {
-			fg.Clone = &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
-			if cl.ID != g.ID+cib.CloneSuffix {
-				fg.Clone.ID = cl.ID
-			}
-		}
+		fg.Clone = encodeClone(g.Clone, g.ID)
 		f.Groups = append(f.Groups, fg)
 	}
 	for _, o := range c.Orders {
@@ -133,6 +123,19 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// encodeClone writes the clone of resource or group id, leaving out the
+// default clone id.
+func encodeClone(cl *cib.Clone, id string) *fileClone {
+	if cl == nil {
+		return nil
+	}
+	fc := &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
+	if cl.ID != id+cib.CloneSuffix {
+		fc.ID = cl.ID
+	}
+	return fc
 }
 
 func encodeAttributes(attrs map[string]string) map[string]any {

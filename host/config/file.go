@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -187,7 +188,7 @@ func decode(name string, data []byte) (*File, *problems) {
 	c := &cib.CIB{Properties: cib.Properties{MaintenanceMode: f.Properties.MaintenanceMode}}
 	for i, n := range f.Nodes {
 		node := cib.Node{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance}
-		for _, k := range sortedAnyKeys(n.Attributes) {
+		for _, k := range slices.Sorted(maps.Keys(n.Attributes)) {
 			v, err := paramString(n.Attributes[k])
 			if err != nil {
 				ps.at(fmt.Sprintf("node[%d].attributes.%s", i, k), "node %q: attribute %q: %v", n.Name, k, err)
@@ -448,15 +449,6 @@ func suggest(plain string) string {
 		return fmt.Sprintf(" (%s takes: %s)", where, strings.Join(known, ", "))
 	}
 	return ""
-}
-
-func sortedAnyKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func paramString(v any) (string, error) {

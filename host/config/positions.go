@@ -117,7 +117,7 @@ func scanKeyLines(src string) *Positions {
 				s.inlineTable(path, record)
 				continue
 			}
-			s.skipValue()
+			s.skipValue(false)
 		}
 	}
 	return k
@@ -211,17 +211,15 @@ func (s *scanner) quoted() string {
 }
 
 // skipValue skips a value, including multi-line strings, arrays and inline
-// tables, up to the end of its line.
-func (s *scanner) skipValue() {
+// tables, up to the end of its line; inside an inline table (inline), up to
+// the ',' or '}' that ends it.
+func (s *scanner) skipValue(inline bool) {
 	depth := 0
 	for !s.eof() {
 		c := s.peek()
 		switch {
-		case c == '\n':
-			if depth == 0 {
-				return
-			}
-			s.next()
+		case depth == 0 && (c == '\n' && !inline || inline && (c == ',' || c == '}')):
+			return
 		case c == '#':
 			s.skipComment()
 		case c == '[' || c == '{':
@@ -271,29 +269,7 @@ func (s *scanner) inlineTable(path string, record func(string, int)) {
 			s.inlineTable(key, record)
 			continue
 		}
-		s.skipInlineValue()
-	}
-}
-
-// skipInlineValue skips one value inside an inline table, up to the ',' or
-// '}' that ends it.
-func (s *scanner) skipInlineValue() {
-	depth := 0
-	for !s.eof() {
-		switch c := s.peek(); {
-		case (c == ',' || c == '}') && depth == 0:
-			return
-		case c == '[' || c == '{':
-			depth++
-			s.next()
-		case c == ']' || c == '}':
-			depth--
-			s.next()
-		case c == '"' || c == '\'':
-			s.skipString()
-		default:
-			s.next()
-		}
+		s.skipValue(true)
 	}
 }
 

@@ -291,14 +291,8 @@ func (v *validator) constraints() {
 			v.sets(path, what, o.Sets, true)
 		} else {
 			what := fmt.Sprintf("order %s then %s", o.First, o.Then)
-			okF := v.ref(path+".first", what, o.First)
-			okT := v.ref(path+".then", what, o.Then)
-			switch {
-			case okF && okT && o.First == o.Then:
-				v.at(path, "%s: a resource cannot be ordered after itself", what)
-			case okF && okT && c.overlap(o.First, o.Then):
-				v.at(path, "%s: a group and its own member are ordered already (the group orders its members)", what)
-			}
+			v.pair(path, what, "first", o.First, "then", o.Then,
+				"a resource cannot be ordered after itself", "a group and its own member are ordered already (the group orders its members)")
 			if !contains(OrderActions, string(o.FirstAction)) {
 				v.at(path+".first-action", "%s: first-action %q is not start, stop, promote or demote", what, o.FirstAction)
 			}
@@ -343,14 +337,8 @@ func (v *validator) constraints() {
 			continue
 		}
 		what := fmt.Sprintf("colocation %s with %s", co.Rsc, co.With)
-		okR := v.ref(path+".rsc", what, co.Rsc)
-		okW := v.ref(path+".with", what, co.With)
-		switch {
-		case okR && okW && co.Rsc == co.With:
-			v.at(path, "%s: a resource cannot be colocated with itself", what)
-		case okR && okW && c.overlap(co.Rsc, co.With):
-			v.at(path, "%s: a group and its own member are together already (the group colocates its members)", what)
-		}
+		v.pair(path, what, "rsc", co.Rsc, "with", co.With,
+			"a resource cannot be colocated with itself", "a group and its own member are together already (the group colocates its members)")
 	}
 	for i, l := range c.Locations {
 		path := fmt.Sprintf("location[%d]", i)
@@ -382,6 +370,19 @@ func (v *validator) constraints() {
 		if l.Rule == nil && (l.ScoreAttribute != "" || l.Role != "") {
 			v.at(path, "%s: score-attribute and role go with a rule", what)
 		}
+	}
+}
+
+// pair checks the two ends of a simple order or colocation: both name
+// what exists, and they are neither the same nor a group and its member.
+func (v *validator) pair(path, what, aKey, a, bKey, b, same, member string) {
+	okA := v.ref(path+"."+aKey, what, a)
+	okB := v.ref(path+"."+bKey, what, b)
+	switch {
+	case okA && okB && a == b:
+		v.at(path, "%s: %s", what, same)
+	case okA && okB && v.c.overlap(a, b):
+		v.at(path, "%s: %s", what, member)
 	}
 }
 
