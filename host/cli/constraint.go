@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -46,17 +47,10 @@ func (o *listOpts) bind(cmd *cobra.Command) {
 }
 
 func (o *listOpts) run(cmd *cobra.Command) error {
-	s, err := openSession(o.cfgPath)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	cur, err := s.current()
-	if err != nil {
-		return err
-	}
-	writeConstraints(cmd.OutOrStdout(), cur.CIB, o.full)
-	return nil
+	return withCurrent(o.cfgPath, func(_ *session, cur liveconfig.Revision) error {
+		writeConstraints(cmd.OutOrStdout(), cur.CIB, o.full)
+		return nil
+	})
 }
 
 func newConstraintListCmd() *cobra.Command {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -125,23 +126,16 @@ func newGroupListCmd() *cobra.Command {
 		Example: `  tandem resource group list`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openSession(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
-			for _, g := range cur.CIB.Groups {
-				name := g.ID
-				if g.Clone != nil {
-					name += " (cloned: " + g.Clone.ID + ")"
+			return withCurrent(cfgPath, func(_ *session, cur liveconfig.Revision) error {
+				for _, g := range cur.CIB.Groups {
+					name := g.ID
+					if g.Clone != nil {
+						name += " (cloned: " + g.Clone.ID + ")"
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", name, strings.Join(g.Resources, " "))
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", name, strings.Join(g.Resources, " "))
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	configFlag(cmd, &cfgPath)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -69,36 +70,29 @@ together with the built-in #uname (the node's name), #id and #kind.
 					return nil
 				})
 			}
-			s, err := openSession(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
-			nodes := cur.CIB.Nodes
-			if len(args) == 1 {
-				if err := s.checkNode(cur.CIB, args[0]); err != nil {
-					return badInput("%v", err)
+			return withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
+				nodes := cur.CIB.Nodes
+				if len(args) == 1 {
+					if err := s.checkNode(cur.CIB, args[0]); err != nil {
+						return badInput("%v", err)
+					}
+					nodes = []cib.Node{*cur.CIB.Node(args[0])}
 				}
-				nodes = []cib.Node{*cur.CIB.Node(args[0])}
-			}
-			// pcs's layout: "Node Attributes:" then " holly: rack=r1 ssd=true".
-			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "Node Attributes:")
-			for _, n := range nodes {
-				if len(n.Attributes) == 0 {
-					continue
+				// pcs's layout: "Node Attributes:" then " holly: rack=r1 ssd=true".
+				out := cmd.OutOrStdout()
+				fmt.Fprintln(out, "Node Attributes:")
+				for _, n := range nodes {
+					if len(n.Attributes) == 0 {
+						continue
+					}
+					var kv []string
+					for _, k := range slices.Sorted(maps.Keys(n.Attributes)) {
+						kv = append(kv, k+"="+n.Attributes[k])
+					}
+					fmt.Fprintf(out, " %s: %s\n", n.Name, strings.Join(kv, " "))
 				}
-				var kv []string
-				for _, k := range slices.Sorted(maps.Keys(n.Attributes)) {
-					kv = append(kv, k+"="+n.Attributes[k])
-				}
-				fmt.Fprintf(out, " %s: %s\n", n.Name, strings.Join(kv, " "))
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	configFlag(cmd, &cfgPath)

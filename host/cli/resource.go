@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/failures"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -294,17 +295,10 @@ tandem status (and pcs resource status).`,
 		Example: `  tandem resource list`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openSession(cfgPath)
-			if err != nil {
+			return withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
+				_, err := io.WriteString(cmd.OutOrStdout(), resourceList(cur.CIB, s.reports(cur.CIB.NodeNames(), wait)))
 				return err
-			}
-			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
-			_, err = io.WriteString(cmd.OutOrStdout(), resourceList(cur.CIB, s.reports(cur.CIB.NodeNames(), wait)))
-			return err
+			})
 		},
 	}
 	configFlag(cmd, &cfgPath)
@@ -647,6 +641,21 @@ func newResourceClearCmd() *cobra.Command {
 	}
 	configFlag(cmd, &cfgPath)
 	return cmd
+}
+
+// withCurrent opens a session, runs read on the current live
+// configuration and closes it.
+func withCurrent(cfgPath string, read func(s *session, cur liveconfig.Revision) error) error {
+	s, err := openSession(cfgPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	cur, err := s.current()
+	if err != nil {
+		return err
+	}
+	return read(s, cur)
 }
 
 // withEdit opens a session, makes one edit and closes it.

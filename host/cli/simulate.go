@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -187,18 +188,13 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 
 // readLive reads the running cluster's live configuration and state
 // (session.liveState), reaching it with the cluster file at cfgPath.
-func readLive(cfgPath string) (*cib.CIB, policies.State, []string, error) {
-	s, err := openSession(cfgPath)
-	if err != nil {
-		return nil, policies.State{}, nil, err
-	}
-	defer s.close()
-	cur, err := s.current()
-	if err != nil {
-		return nil, policies.State{}, nil, err
-	}
-	st, gone := s.liveState(cur.CIB)
-	return cur.CIB, st, gone, nil
+func readLive(cfgPath string) (cfg *cib.CIB, st policies.State, gone []string, err error) {
+	err = withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
+		cfg = cur.CIB
+		st, gone = s.liveState(cur.CIB)
+		return nil
+	})
+	return cfg, st, gone, err
 }
 
 // readSimulateState reads a --state file; JSON errors name the line.
