@@ -1,9 +1,11 @@
 // Package cib is the cluster model Tandem plans on, named after Pacemaker's
 // Cluster Information Base: the nodes and their attributes (standby,
-// maintenance), the resources (primitives and clones, their operations and
-// meta attributes), the order, colocation and location constraints, the
-// resource defaults and the cluster properties; with the edits the pcs-shaped
-// commands make to it and the checks that keep it consistent.
+// maintenance, the attributes location rules test), the resources
+// (primitives and clones, their operations and meta attributes) and the
+// groups of them, the order, colocation and location constraints (with
+// resource sets and rules), the resource defaults and the cluster
+// properties; with the edits the pcs-shaped commands make to it and the
+// checks that keep it consistent.
 //
 // It is what the live configuration stores and what the scheduler
 // (package policies) reads. It knows nothing of files or of the bus: where
