@@ -61,6 +61,53 @@ func setScenarios() []pmScenario {
 			config: bcA("symmetrical = false\n"), state: State{Nodes: []NodeState{{"holly", Online}, {"benji", Offline}}, Instances: onNode("holly", "A", "B", "C")}},
 		{name: "bug-5014-ordered-set-symmetrical-true", about: "cts bug-5014-ordered-set-symmetrical-true: same, symmetrical: A stops too",
 			config: bcA(""), state: State{Nodes: []NodeState{{"holly", Online}, {"benji", Offline}}, Instances: onNode("holly", "A", "B", "C")}},
+		{name: "rsc-sets-clone", about: "cts rsc-sets-clone: a clone then an unordered set of three, colocated with it; node1 goes standby",
+			config: attrNodes([]string{"node1", "node2"}, nil) + primitives("rsc1", "rsc2", "rsc3") + "[[resource]]\nid = \"rsc\"\nagent = \"systemd:rsc\"\n[resource.clone]\nid = \"clone-rsc\"\n" +
+				"[[order]]\nid = \"order-1\"\n" + setTOML("order", []string{"clone-rsc"}, "") + setTOML("order", []string{"rsc1", "rsc2", "rsc3"}, "sequential = false\n") +
+				"[[colocation]]\nid = \"coloc-1\"\n" + setTOML("colocation", []string{"rsc1", "rsc2", "rsc3"}, "sequential = false\n") + setTOML("colocation", []string{"clone-rsc"}, ""),
+			state: State{Nodes: []NodeState{{"node1", Standby}, {"node2", Online}}, Instances: []InstanceState{{Resource: "rsc1", Node: "node1"}, {Resource: "rsc2", Node: "node2"},
+				{Resource: "rsc3", Node: "node1"}, {Resource: "rsc", Node: "node1"}, {Resource: "rsc", Instance: 1, Node: "node2"}}}},
+		{name: "rsc-sets-clone-1", about: "cts rsc-sets-clone-1: a cloned group of eight (interleaved) ordered before and colocated with an unordered set of VMs; its copy starts on the second node",
+			config: attrNodes([]string{"sys2", "sys3"}, nil) + "[defaults]\nresource-stickiness = \"INFINITY\"\n" +
+				primitives("stonithsys2", "stonithsys3", "vm1") + func() string {
+				var b strings.Builder
+				for _, vm := range []string{"vm2", "vm3", "vm4"} {
+					fmt.Fprintf(&b, "[[resource]]\nid = %q\nagent = \"systemd:%s\"\nmeta = { target-role = \"Stopped\" }\n", vm, vm)
+				}
+				return b.String()
+			}() + primitives("controld", "clvmd", "o2cb", "iscsi1", "iscsi2", "vg1", "vg2", "fs2") +
+				"[[resource]]\nid = \"nfs1\"\nagent = \"systemd:nfs1\"\nmeta = { target-role = \"Stopped\" }\n[resource.clone]\nid = \"fs1\"\ninterleave = true\n" +
+				groupTOML("basegrp", []string{"controld", "clvmd", "o2cb", "iscsi1", "iscsi2", "vg1", "vg2", "fs2"}, "[group.clone]\nid = \"baseclone\"\ninterleave = true\n") + `
+[[location]]
+rsc = "stonithsys2"
+node = "sys2"
+score = "-INFINITY"
+[[location]]
+rsc = "stonithsys3"
+node = "sys3"
+score = "-INFINITY"
+[[location]]
+rsc = "vm1"
+node = "sys2"
+score = 5000
+[[location]]
+rsc = "vm2"
+node = "sys2"
+score = 5000
+[[location]]
+rsc = "vm3"
+node = "sys3"
+score = 5000
+[[location]]
+rsc = "vm4"
+node = "sys3"
+score = 5000
+[[colocation]]
+id = "col-vm"
+` + setTOML("colocation", []string{"vm1", "vm2", "vm3", "vm4"}, "sequential = false\n") + setTOML("colocation", []string{"baseclone"}, "") +
+				"[[order]]\nid = \"order-vm\"\n" + setTOML("order", []string{"baseclone"}, "") + setTOML("order", []string{"vm1", "vm2", "vm3", "vm4"}, "sequential = false\n"),
+			state: State{Nodes: online("sys2", "sys3"), Instances: append(onNode("sys2", "vm1", "stonithsys3"),
+				onNode("sys2", "controld", "clvmd", "o2cb", "iscsi1", "iscsi2", "vg1", "vg2", "fs2")...)}},
 		{name: "order-set-require-all-false", about: "set (A B unordered, require-all=false) then set (C): A disabled, B runs, so C may start",
 			config: twoNodes + "[[resource]]\nid = \"A\"\nagent = \"systemd:a\"\nmeta = { target-role = \"Stopped\" }\n" + primitives("B", "C") +
 				"[[order]]\n" + setTOML("order", []string{"A", "B"}, "require-all = false\nsequential = false\n") + setTOML("order", []string{"C"}, ""),
