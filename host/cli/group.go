@@ -31,6 +31,23 @@ move, ban, clear and delete take a group id too.`,
 	return cmd
 }
 
+// editGroups makes a group edit and, as pcs does, names the constraints
+// that went with a group it emptied.
+func editGroups(cmd *cobra.Command, cfgPath, summary string, change func(*cib.CIB) ([]string, error)) error {
+	var removed []string
+	err := withEdit(cfgPath, summary, func(_ *session, c *cib.CIB) (err error) {
+		removed, err = change(c)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range removed {
+		fmt.Fprintf(cmd.OutOrStdout(), "Removing Constraint - %s\n", id)
+	}
+	return nil
+}
+
 // positionFlags adds --before and --after.
 func positionFlags(cmd *cobra.Command, pos *cib.GroupPosition) {
 	cmd.Flags().StringVar(&pos.Before, "before", "", "put the resources before this member")
@@ -54,18 +71,9 @@ table in cluster.toml).
   tandem resource group add database exporter --after postgres`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var removed []string
-			err := withEdit(cfgPath, "resource group add "+strings.Join(args, " ")+positionText(pos), func(_ *session, c *cib.CIB) (err error) {
-				removed, err = c.GroupAdd(args[0], args[1:], pos)
-				return err
+			return editGroups(cmd, cfgPath, "resource group add "+strings.Join(args, " ")+positionText(pos), func(c *cib.CIB) ([]string, error) {
+				return c.GroupAdd(args[0], args[1:], pos)
 			})
-			if err != nil {
-				return err
-			}
-			for _, id := range removed {
-				fmt.Fprintf(cmd.OutOrStdout(), "Removing Constraint - %s\n", id)
-			}
-			return nil
 		},
 	}
 	configFlag(cmd, &cfgPath)
@@ -100,18 +108,9 @@ tandem resource delete GROUP.
   tandem resource group remove database`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var removed []string
-			err := withEdit(cfgPath, "resource group remove "+strings.Join(args, " "), func(_ *session, c *cib.CIB) (err error) {
-				removed, err = c.GroupRemove(args[0], args[1:])
-				return err
+			return editGroups(cmd, cfgPath, "resource group remove "+strings.Join(args, " "), func(c *cib.CIB) ([]string, error) {
+				return c.GroupRemove(args[0], args[1:])
 			})
-			if err != nil {
-				return err
-			}
-			for _, id := range removed {
-				fmt.Fprintf(cmd.OutOrStdout(), "Removing Constraint - %s\n", id)
-			}
-			return nil
 		},
 	}
 	configFlag(cmd, &cfgPath)
