@@ -26,7 +26,8 @@ import (
 // restart it; see docs/scheduler.md).
 
 type unitActions struct {
-	starts, stops []int // indexes into builder.actions
+	starts, stops []int      // indexes into builder.actions
+	kept          []assigned // instances that keep running where they are
 }
 
 type builder struct {
@@ -117,7 +118,10 @@ func (s *scheduler) transition() (*Transition, error) {
 				b.edge(sp, st)
 			}
 		}
+		ua.kept = keep
 	}
+	s.restartLaterMembers(b)
+	s.groupEdges(b)
 	for _, o := range s.orphans {
 		if s.nodes[s.nodeIdx[o.Node]].status == Maintenance {
 			continue
@@ -187,7 +191,7 @@ func (s *scheduler) orderEdges(b *builder, o order) {
 		return
 	}
 	f, t := b.byUnit[o.first], b.byUnit[o.then]
-	interleave := o.first.clone != "" && o.then.clone != "" && o.then.r.Clone.Interleave
+	interleave := o.interleaved()
 	link := func(befores, afters []int) {
 		for _, a := range afters {
 			for _, bf := range befores {

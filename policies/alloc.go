@@ -124,7 +124,7 @@ func (s *scheduler) assignPrimitive(u *unit) {
 	}
 	for _, c := range u.deps {
 		if c.influences {
-			s.addColocated(c.dep, w, parts, c.factor, false, true, u.id)
+			s.addColocated(c, w, parts, c.factor, false, true, u.id)
 		}
 	}
 	u.w, u.wParts = w, parts
@@ -230,8 +230,15 @@ func (s *scheduler) applyColocation(u *unit, w []cib.Score, parts [][]ScorePart,
 // Unlike Pacemaker, the preferences lent leave out dep's stickiness, and a
 // dep with target-role=Stopped lends nothing: where a dependent happens to
 // run must not decide where its primary goes, or the primary could move
-// again after the transition has moved the dependent.
-func (s *scheduler) addColocated(dep *unit, w []cib.Score, parts [][]ScorePart, factor float64, nonNegative, rollback bool, target string) {
+// again after the transition has moved the dependent. The exception is a
+// group member lending to the member before it (colo.lends): the members
+// run together, and a group's stickiness is the sum of its active
+// members', as in Pacemaker. Lent preferences are scaled by the product
+// of the factors along the chain (Pacemaker 2.1.5 uses each constraint's
+// own factor at every level, which lends a dependent group's indirect
+// members at full strength; its code calls that questionable).
+func (s *scheduler) addColocated(c *colo, w []cib.Score, parts [][]ScorePart, factor float64, nonNegative, rollback bool, target string) {
+	dep := c.dep
 	if dep.merging || dep.stopped {
 		return
 	}
@@ -242,11 +249,11 @@ func (s *scheduler) addColocated(dep *unit, w []cib.Score, parts [][]ScorePart, 
 	if parts != nil {
 		reason = "preferences of " + dep.id + " (colocated with " + target + ")"
 	}
-	s.addMatching(work, workParts, dep.orderBase, factor, nonNegative, reason)
+	s.addMatching(work, workParts, c.lends(), factor, nonNegative, reason)
 	if s.anyAvailable(work) {
 		for _, c := range dep.deps {
 			if c.influences {
-				s.addColocated(c.dep, work, workParts, factor*c.factor, nonNegative, rollback, target)
+				s.addColocated(c, work, workParts, factor*c.factor, nonNegative, rollback, target)
 			}
 		}
 	}
@@ -357,7 +364,7 @@ func (s *scheduler) assignClone(u *unit) {
 	s.applyExclusions(u, cw, cwParts)
 	for _, c := range u.deps {
 		if c.influences {
-			s.addColocated(c.dep, cw, cwParts, c.factor, true, true, u.id)
+			s.addColocated(c, cw, cwParts, c.factor, true, true, u.id)
 		}
 	}
 	available := 0
@@ -397,9 +404,9 @@ func (s *scheduler) assignClone(u *unit) {
 	}
 	for _, c := range u.deps {
 		if c.influences && (allColoc || c.score < 0) {
-			s.addColocated(c.dep, w, wParts, c.factor, false, true, u.id)
+			s.addColocated(c, w, wParts, c.factor, false, true, u.id)
 			if fallback != nil {
-				s.addColocated(c.dep, fallback, nil, c.factor, false, true, u.id)
+				s.addColocated(c, fallback, nil, c.factor, false, true, u.id)
 			}
 		}
 	}
@@ -458,6 +465,9 @@ func (s *scheduler) bestSlot(u *unit, w []cib.Score, count, taken, held []int) i
 		score := w[n]
 		if taken[n] < held[n] {
 			score = score.Add(u.sticky)
+			if u.groupSticky != nil {
+				score = score.Add(u.groupSticky[n])
+			}
 		}
 		if score < 0 {
 			continue

@@ -3,6 +3,8 @@ package policies
 import (
 	"encoding/xml"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,7 +25,7 @@ import (
 // ocf:pacemaker:Dummy (scheduling does not depend on the agent).
 func cibXML(cfg *cib.CIB, s State) string {
 	var b strings.Builder
-	w := func(indent int, format string, args ...any) {
+	var w xmlWriter = func(indent int, format string, args ...any) {
 		b.WriteString(strings.Repeat("  ", indent))
 		fmt.Fprintf(&b, format, args...)
 		b.WriteByte('\n')
@@ -45,6 +47,9 @@ func cibXML(cfg *cib.CIB, s State) string {
 	for i, n := range cfg.Nodes {
 		st := status[n.Name]
 		attrs := ""
+		for _, k := range slices.Sorted(maps.Keys(n.Attributes)) {
+			attrs += fmt.Sprintf(`<nvpair id="n%d-%s" name="%s" value="%s"/>`, i+1, esc(k), esc(k), esc(n.Attributes[k]))
+		}
 		if st == Standby {
 			attrs += fmt.Sprintf(`<nvpair id="n%d-standby" name="standby" value="on"/>`, i+1)
 		}
@@ -60,31 +65,25 @@ func cibXML(cfg *cib.CIB, s State) string {
 	w(2, `</nodes>`)
 
 	w(2, `<resources>`)
+	rendered := map[string]bool{} // group members already written with their group
 	for _, r := range cfg.Resources {
+		if rendered[r.ID] {
+			continue
+		}
+		if g := cfg.GroupOf(r.ID); g != nil {
+			// The group goes where its first member would have gone.
+			writeGroupXML(w, cfg, g)
+			for _, m := range g.Resources {
+				rendered[m] = true
+			}
+			continue
+		}
 		ind := 3
 		if r.Clone != nil {
-			w(3, `<clone id="%s">`, esc(r.Clone.ID))
-			var metas []string
-			if r.Clone.Max > 0 {
-				metas = append(metas, nv(r.Clone.ID+"-meta-clone-max", "clone-max", strconv.Itoa(r.Clone.Max)))
-			}
-			if r.Clone.NodeMax > 0 {
-				metas = append(metas, nv(r.Clone.ID+"-meta-clone-node-max", "clone-node-max", strconv.Itoa(r.Clone.NodeMax)))
-			}
-			if r.Clone.Interleave {
-				metas = append(metas, nv(r.Clone.ID+"-meta-interleave", "interleave", "true"))
-			}
-			if len(metas) > 0 {
-				w(4, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(r.Clone.ID), strings.Join(metas, ""))
-			}
+			writeCloneXML(w, r.Clone)
 			ind = 4
 		}
-		w(ind, `<primitive id="%s" class="ocf" provider="pacemaker" type="Dummy">`, esc(r.ID))
-		if m := metaNV(r.ID+"-meta", r.Meta); m != "" {
-			w(ind+1, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(r.ID), m)
-		}
-		w(ind+1, `<operations><op id="%s-monitor" name="monitor" interval="%ds"/></operations>`, esc(r.ID), monitorSeconds(&r))
-		w(ind, `</primitive>`)
+		writePrimitiveXML(w, ind, &r)
 		if r.Clone != nil {
 			w(3, `</clone>`)
 		}
@@ -93,13 +92,33 @@ func cibXML(cfg *cib.CIB, s State) string {
 
 	w(2, `<constraints>`)
 	for _, o := range cfg.Orders {
+		if len(o.Sets) > 0 {
+			w(3, `<rsc_order id="%s" kind="%s" symmetrical="%t">%s</rsc_order>`, esc(o.ID), o.Kind, o.Symmetrical, setsXML(o.ID, o.Sets))
+			continue
+		}
 		w(3, `<rsc_order id="%s" first="%s" then="%s" first-action="%s" then-action="%s" kind="%s" symmetrical="%t"/>`,
 			esc(o.ID), esc(o.First), esc(o.Then), o.FirstAction, o.ThenAction, o.Kind, o.Symmetrical)
 	}
 	for _, c := range cfg.Colocations {
+		if len(c.Sets) > 0 {
+			w(3, `<rsc_colocation id="%s" score="%s">%s</rsc_colocation>`, esc(c.ID), c.Score, setsXML(c.ID, c.Sets))
+			continue
+		}
 		w(3, `<rsc_colocation id="%s" rsc="%s" with-rsc="%s" score="%s"/>`, esc(c.ID), esc(c.Rsc), esc(c.With), c.Score)
 	}
 	for _, l := range cfg.Locations {
+		if l.Rule != nil {
+			score := fmt.Sprintf(`score="%s"`, l.Score)
+			if l.ScoreAttribute != "" {
+				score = fmt.Sprintf(`score-attribute="%s"`, esc(l.ScoreAttribute))
+			}
+			role := ""
+			if l.Role != "" {
+				role = fmt.Sprintf(` role="%s"`, l.Role)
+			}
+			w(3, `<rsc_location id="%s" rsc="%s">%s</rsc_location>`, esc(l.ID), esc(l.Rsc), ruleXML(l.ID+"-rule", l.Rule, score+role))
+			continue
+		}
 		w(3, `<rsc_location id="%s" rsc="%s" node="%s" score="%s"/>`, esc(l.ID), esc(l.Rsc), esc(l.Node), l.Score)
 	}
 	w(2, `</constraints>`)
@@ -234,5 +253,106 @@ func nv(id, name, value string) string {
 func esc(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+type xmlWriter func(indent int, format string, args ...any)
+
+func writeCloneXML(w xmlWriter, cl *cib.Clone) {
+	w(3, `<clone id="%s">`, esc(cl.ID))
+	var metas []string
+	if cl.Max > 0 {
+		metas = append(metas, nv(cl.ID+"-meta-clone-max", "clone-max", strconv.Itoa(cl.Max)))
+	}
+	if cl.NodeMax > 0 {
+		metas = append(metas, nv(cl.ID+"-meta-clone-node-max", "clone-node-max", strconv.Itoa(cl.NodeMax)))
+	}
+	if cl.Interleave {
+		metas = append(metas, nv(cl.ID+"-meta-interleave", "interleave", "true"))
+	}
+	if len(metas) > 0 {
+		w(4, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(cl.ID), strings.Join(metas, ""))
+	}
+}
+
+func writePrimitiveXML(w xmlWriter, ind int, r *cib.Resource) {
+	w(ind, `<primitive id="%s" class="ocf" provider="pacemaker" type="Dummy">`, esc(r.ID))
+	if m := metaNV(r.ID+"-meta", r.Meta); m != "" {
+		w(ind+1, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(r.ID), m)
+	}
+	w(ind+1, `<operations><op id="%s-monitor" name="monitor" interval="%ds"/></operations>`, esc(r.ID), monitorSeconds(r))
+	w(ind, `</primitive>`)
+}
+
+func writeGroupXML(w xmlWriter, cfg *cib.CIB, g *cib.Group) {
+	ind := 3
+	if g.Clone != nil {
+		writeCloneXML(w, g.Clone)
+		ind = 4
+	}
+	w(ind, `<group id="%s">`, esc(g.ID))
+	if m := metaNV(g.ID+"-meta", g.Meta); m != "" {
+		w(ind+1, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(g.ID), m)
+	}
+	for _, id := range g.Resources {
+		r, _ := cfg.Resource(id)
+		writePrimitiveXML(w, ind+1, r)
+	}
+	w(ind, `</group>`)
+	if g.Clone != nil {
+		w(3, `</clone>`)
+	}
+}
+
+// setsXML renders resource sets, writing only the options the set has (an
+// explicit sequential=true means something between order sets).
+func setsXML(id string, sets []cib.ResourceSet) string {
+	var b strings.Builder
+	for i, s := range sets {
+		fmt.Fprintf(&b, `<resource_set id="%s-set-%d"`, esc(id), i)
+		if s.Sequential != nil {
+			fmt.Fprintf(&b, ` sequential="%t"`, *s.Sequential)
+		}
+		if s.RequireAll != nil {
+			fmt.Fprintf(&b, ` require-all="%t"`, *s.RequireAll)
+		}
+		if s.Action != "" {
+			fmt.Fprintf(&b, ` action="%s"`, s.Action)
+		}
+		b.WriteString(">")
+		for _, r := range s.Resources {
+			fmt.Fprintf(&b, `<resource_ref id="%s"/>`, esc(r))
+		}
+		b.WriteString("</resource_set>")
+	}
+	return b.String()
+}
+
+// ruleXML renders a rule with its nested rules; attrs go on the top one
+// (score, role).
+func ruleXML(id string, r *cib.Rule, attrs string) string {
+	var b strings.Builder
+	op := ""
+	if r.BooleanOp != "" {
+		op = fmt.Sprintf(` boolean-op="%s"`, r.BooleanOp)
+	}
+	if attrs != "" {
+		attrs = " " + attrs
+	}
+	fmt.Fprintf(&b, `<rule id="%s"%s%s>`, esc(id), op, attrs)
+	for i, e := range r.Expressions {
+		fmt.Fprintf(&b, `<expression id="%s-expr-%d" attribute="%s" operation="%s"`, esc(id), i, esc(e.Attribute), e.Operation)
+		if e.Operation != "defined" && e.Operation != "not_defined" {
+			fmt.Fprintf(&b, ` value="%s"`, esc(e.Value))
+		}
+		if e.Type != "" {
+			fmt.Fprintf(&b, ` type="%s"`, e.Type)
+		}
+		b.WriteString("/>")
+	}
+	for i := range r.Rules {
+		b.WriteString(ruleXML(fmt.Sprintf("%s-%d", id, i), &r.Rules[i], `score="0"`))
+	}
+	b.WriteString("</rule>")
 	return b.String()
 }

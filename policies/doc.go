@@ -13,7 +13,11 @@
 // the actions it waits for (Action.After) have succeeded. Apply computes the
 // state a transition leads to.
 //
-// The semantics are Pacemaker's, with the deliberate differences listed in
-// docs/scheduler.md (the main one: an ordering constraint sequences the
-// actions a transition needs but never adds restarts of its own).
+// The semantics are Pacemaker's, groups, resource sets and location rules
+// included (a group is planned as its members tied by the constraints
+// Pacemaker gives them; a constraint with sets as the simple constraints it
+// stands for), with the deliberate differences listed in docs/scheduler.md
+// (the main one: an ordering constraint between resources sequences the
+// actions a transition needs but never adds restarts of its own; inside a
+// group, later members restart as in Pacemaker).
 package policies

@@ -27,7 +27,9 @@ type scheduler struct {
 	nameRank []int // position of each node in name order (ties are broken by name)
 
 	units  []*unit
-	byID   map[string]*unit // primitive ids and clone ids
+	byID   map[string]*unit  // primitive ids and clone ids
+	groups map[string]*group // group ids and cloned groups' clone ids
+	glist  []*group          // in configuration order
 	orders []order
 
 	rindex   resourceIndex
@@ -37,8 +39,9 @@ type scheduler struct {
 	notes    []Note
 	recheck  time.Time
 
-	slab  []cib.Score // backing store for the units' base weights (one allocation, not one per unit)
-	alloc []int       // resources assigned to each node so far (Pacemaker's num_resources)
+	slab  []cib.Score         // backing store for the units' base weights (one allocation, not one per unit)
+	attrs []map[string]string // each node's attributes as rules see them (built on the first rule)
+	alloc []int               // resources assigned to each node so far (Pacemaker's num_resources)
 }
 
 type node struct {
@@ -76,6 +79,13 @@ type unit struct {
 
 	cur []current // active instances on nodes that still count
 
+	interleave bool   // clone: a dependent clone's instance waits only for the instance on its node
+	group      *group // the group u is a member of, or nil
+	// groupSticky, for the first member of a cloned group, is the
+	// stickiness the other members add to each node they run on: a
+	// group's stickiness counts once per active member.
+	groupSticky []cib.Score
+
 	// allocation state
 	state   int
 	merging bool
@@ -111,11 +121,39 @@ type colo struct {
 	score      cib.Score
 	factor     float64 // score / INFINITY
 	influences bool
+	// internal: a group member with the one before it. The member lends
+	// its stickiness too, so that the group's stickiness is summed over
+	// its active members, as in Pacemaker.
+	internal bool
+}
+
+// lends is what dep lends the resource it is colocated with: its scores
+// without stickiness (see addColocated), with it inside a group.
+func (c *colo) lends() []cib.Score {
+	if c.internal {
+		return c.dep.base
+	}
+	return c.dep.orderBase
 }
 
 type order struct {
 	o           *cib.Order
 	first, then *unit
+	sameNode    bool // internal order of a cloned group: instance by instance on each node
+	// anyOf: first's set has require-all=false: then may start once any
+	// of these runs (Pacemaker's one-or-more pseudo-action).
+	anyOf []*unit
+}
+
+// interleaved says whether then's instances wait only for first's
+// instances on their own node. An order through a require-all=false set
+// never is: Pacemaker joins the set in a pseudo-action, which belongs to
+// no node.
+func (o order) interleaved() bool {
+	if o.anyOf != nil {
+		return false
+	}
+	return o.sameNode || (o.first.clone != "" && o.then.clone != "" && o.then.interleave)
 }
 
 func newScheduler(in Input) (*scheduler, error) {
@@ -146,20 +184,28 @@ func newScheduler(in Input) (*scheduler, error) {
 
 	for i := range cfg.Resources {
 		r := &cfg.Resources[i]
-		u := &unit{r: r, id: r.ID, pos: i, max: 1, nodeMax: 1, meta: cfg.Effective(r)}
+		ref := idx[r.ID]
+		u := &unit{r: r, id: r.ID, pos: i, max: 1, nodeMax: 1, meta: cfg.EffectiveIn(r, ref.group)}
 		u.sticky = cib.ClampScore(int64(u.meta.Stickiness))
-		if r.Clone != nil {
-			u.id, u.clone = r.Clone.ID, r.Clone.ID
-			u.max = r.Clone.Max
+		if cl := ref.clone; cl != nil {
+			// A member of a cloned group is a clone of its own, named by
+			// its primitive id: the group's instance on a node is the
+			// members' instances there.
+			u.clone = cl.ID
+			if r.Clone != nil {
+				u.id = cl.ID
+			}
+			u.interleave = cl.Interleave
+			u.max = cl.Max
 			if u.max == 0 {
 				u.max = len(cfg.Nodes)
 			}
-			if r.Clone.NodeMax > 0 {
-				u.nodeMax = r.Clone.NodeMax
+			if cl.NodeMax > 0 {
+				u.nodeMax = cl.NodeMax
 			}
 			// Pacemaker: clone instances are sticky by 1 unless told
 			// otherwise, so that they do not shuffle between equal nodes.
-			if r.Meta.Stickiness == nil && cfg.Defaults.Stickiness == nil {
+			if r.Meta.Stickiness == nil && cfg.Defaults.Stickiness == nil && (ref.group == nil || ref.group.Meta.Stickiness == nil) {
 				u.sticky = 1
 			}
 		}
@@ -168,6 +214,7 @@ func newScheduler(in Input) (*scheduler, error) {
 		s.byID[u.id] = u
 		s.byID[r.ID] = u
 	}
+	s.bindGroups()
 	if err := s.bindConstraints(); err != nil {
 		return nil, err
 	}
@@ -179,11 +226,16 @@ func newScheduler(in Input) (*scheduler, error) {
 	s.locs = map[*unit][]*cib.Location{}
 	for i := range cfg.Locations {
 		l := &cfg.Locations[i]
-		s.locs[s.byID[l.Rsc]] = append(s.locs[s.byID[l.Rsc]], l)
+		// A group's location is its first member's, which places the
+		// group (Pacemaker gives the other members the nodes with score
+		// 0, which only matters to an opt-in cluster).
+		u := s.refFirst(l.Rsc)
+		s.locs[u] = append(s.locs[u], l)
 	}
 	for _, u := range s.units {
 		s.computeBase(u)
 	}
+	s.groupStickiness()
 	return s, nil
 }
 
@@ -192,37 +244,107 @@ func newScheduler(in Input) (*scheduler, error) {
 // still hold them, so they are errors here too.
 func (s *scheduler) bindConstraints() error {
 	cfg := s.cfg
+	// A constraint with resource sets is bound as the simple ones it
+	// stands for; a simple one as itself (no copy: this runs for every
+	// constraint of a big cluster).
 	for i := range cfg.Colocations {
 		c := &cfg.Colocations[i]
-		dep, prim := s.byID[c.Rsc], s.byID[c.With]
-		if dep == nil || prim == nil {
-			return invalid("colocation %s: %s with %s names an unknown resource", c.ID, c.Rsc, c.With)
+		if len(c.Sets) == 0 {
+			if err := s.bindColocation(c); err != nil {
+				return err
+			}
+			continue
 		}
-		if dep == prim || c.Score == 0 {
-			continue // nothing to do (config validation refuses self-colocation)
+		for _, p := range colocationPairs(c) {
+			if err := s.bindColocation(p); err != nil {
+				return err
+			}
 		}
-		cl := &colo{c: c, dep: dep, prim: prim, score: c.Score, factor: float64(c.Score) / float64(inf), influences: true}
-		dep.withs = append(dep.withs, cl)
-		prim.deps = append(prim.deps, cl)
 	}
 	for i := range cfg.Orders {
 		o := &cfg.Orders[i]
-		f, t := s.byID[o.First], s.byID[o.Then]
-		if f == nil || t == nil {
-			return invalid("order %s: %s then %s names an unknown resource", o.ID, o.First, o.Then)
-		}
-		if f == t {
+		if len(o.Sets) == 0 {
+			if err := s.bindOrder(o, nil); err != nil {
+				return err
+			}
 			continue
 		}
-		s.orders = append(s.orders, order{o: o, first: f, then: t})
+		pairs := o.Pairs()
+		for j := range pairs {
+			if err := s.bindOrder(&pairs[j].Order, pairs[j].AnyOf); err != nil {
+				return err
+			}
+		}
 	}
 	for i := range cfg.Locations {
 		l := &cfg.Locations[i]
-		if s.byID[l.Rsc] == nil {
+		if s.refUnits(l.Rsc) == nil {
 			return invalid("location %s names unknown resource %s", l.ID, l.Rsc)
 		}
 	}
 	return nil
+}
+
+// colocationPairs is c itself, or the pairs its resource sets stand for.
+func colocationPairs(c *cib.Colocation) []*cib.Colocation {
+	if len(c.Sets) == 0 {
+		return []*cib.Colocation{c}
+	}
+	pairs := c.Pairs()
+	out := make([]*cib.Colocation, len(pairs))
+	for i := range pairs {
+		out[i] = &pairs[i]
+	}
+	return out
+}
+
+func (s *scheduler) bindColocation(c *cib.Colocation) error {
+	// A group is placed by its first member (the others follow it); "with
+	// a group" means with its last member when mandatory (the whole group
+	// must run there), with its first otherwise, as in Pacemaker.
+	dep, prim := s.refFirst(c.Rsc), s.refFirst(c.With)
+	if c.Score >= inf {
+		prim = s.refLast(c.With)
+	}
+	if dep == nil || prim == nil {
+		return invalid("colocation %s: %s with %s names an unknown resource", c.ID, c.Rsc, c.With)
+	}
+	if dep == prim || c.Score == 0 {
+		return nil // nothing to do (config validation refuses self-colocation)
+	}
+	s.colocate(&colo{c: c, dep: dep, prim: prim, score: c.Score, factor: float64(c.Score) / float64(inf), influences: true})
+	return nil
+}
+
+// bindOrder binds a simple order; with anyOfIDs (an order from a
+// require-all=false set), then may start once any of them runs.
+func (s *scheduler) bindOrder(o *cib.Order, anyOfIDs []string) error {
+	// An order naming a group orders each of its members: the group has
+	// started when all of them have.
+	fs, ts := s.refUnits(o.First), s.refUnits(o.Then)
+	if fs == nil || ts == nil {
+		return invalid("order %s: %s then %s names an unknown resource", o.ID, o.First, o.Then)
+	}
+	var anyOf []*unit
+	for _, id := range anyOfIDs {
+		// A group has started when its last member has.
+		if u := s.refLast(id); u != nil {
+			anyOf = append(anyOf, u)
+		}
+	}
+	for _, f := range fs {
+		for _, t := range ts {
+			if f != t {
+				s.orders = append(s.orders, order{o: o, first: f, then: t, anyOf: anyOf})
+			}
+		}
+	}
+	return nil
+}
+
+func (s *scheduler) colocate(c *colo) {
+	c.dep.withs = append(c.dep.withs, c)
+	c.prim.deps = append(c.prim.deps, c)
 }
 
 // bindState sorts the observed instances into units (or orphans) and
@@ -273,6 +395,10 @@ func (s *scheduler) computeBase(u *unit) {
 		}
 	}
 	for _, l := range s.locs[u] {
+		if l.Rule != nil {
+			s.applyRule(u, l)
+			continue
+		}
 		if n, ok := s.nodeIdx[l.Node]; ok {
 			s.addPart(u.base, u.baseParts, n, l.Score, named("location", l.ID))
 			if u.base[n] < 0 {

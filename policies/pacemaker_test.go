@@ -112,6 +112,10 @@ func movedVIP(ins []InstanceState, to string) []InstanceState {
 const cascade = "orders add no restarts"
 
 func pmScenarios() []pmScenario {
+	return append(append(append(basicScenarios(), groupScenarios()...), setScenarios()...), ruleScenarios()...)
+}
+
+func basicScenarios() []pmScenario {
 	return []pmScenario{
 		{name: "ref-start", about: "reference, nothing running: VIP on one node, httpd and haproxy on both, haproxy after VIP and httpd",
 			config: "reference", state: State{Nodes: both()}},
@@ -278,6 +282,26 @@ params = { ip = "198.18.0.41" }
 first = "A"
 then = "B"
 `, state: State{Nodes: both(), Instances: []InstanceState{{Resource: "B", Node: "holly"}}}},
+		{name: "asymmetric-first-stopped", about: "order A then B symmetrical=false, A target-role=Stopped, both running: only A stops",
+			config: twoNodes + asymmetricOrder(false, `meta = { target-role = "Stopped" }`),
+			state:  State{Nodes: both(), Instances: []InstanceState{{Resource: "A", Node: "holly"}, {Resource: "B", Node: "holly"}}}},
+		{name: "asymmetric-then-not-running", about: "order A then B symmetrical=false, A target-role=Stopped, B stopped: B does not start",
+			config: twoNodes + asymmetricOrder(false, `meta = { target-role = "Stopped" }`),
+			state:  State{Nodes: both()}},
+		{name: "asymmetric-then-moves", about: "order A then B symmetrical=false, A cannot run, B's node goes standby: B cannot start elsewhere",
+			config: twoNodes + asymmetricOrder(false, `meta = { target-role = "Stopped" }`),
+			state:  State{Nodes: []NodeState{{"holly", Standby}, {"benji", Online}}, Instances: []InstanceState{{Resource: "B", Node: "holly"}}}},
+		{name: "asymmetric-then-recovers", about: "order A then B symmetrical=false, A cannot run, B failed: B is stopped, not recovered",
+			config: twoNodes + asymmetricOrder(false, `meta = { target-role = "Stopped" }`),
+			state: State{Nodes: both(), Instances: []InstanceState{{Resource: "B", Node: "holly", Failed: true}},
+				Failures: []Failure{{"B", "holly", 1, pmNow.Add(-10 * time.Second)}}}},
+		{name: "asymmetric-clones-first-stopped", about: "clones a then b symmetrical=false, a target-role=Stopped, both running on both nodes: only a stops",
+			config: twoNodes + asymmetricOrder(true, `meta = { target-role = "Stopped" }`),
+			state: State{Nodes: both(), Instances: []InstanceState{{Resource: "A", Node: "holly"}, {Resource: "A", Instance: 1, Node: "benji"},
+				{Resource: "B", Node: "holly"}, {Resource: "B", Instance: 1, Node: "benji"}}}},
+		{name: "asymmetric-clones-then-not-running", about: "clones a then b symmetrical=false, a target-role=Stopped, b running on holly only: b does not start on benji",
+			config: twoNodes + asymmetricOrder(true, `meta = { target-role = "Stopped" }`),
+			state:  State{Nodes: both(), Instances: []InstanceState{{Resource: "B", Node: "holly"}}}},
 		{name: "random-8x100-node-failure", about: "the benchmark generator's 8 nodes, 100 resources (2 clones), 50 constraints, settled, then one node fails",
 			build: func(tb testing.TB) (*cib.CIB, State) {
 				cfg := bigCluster(8, 100, 50)
@@ -338,6 +362,28 @@ rsc = "A"
 with = "B"
 score = "-INFINITY"
 `
+
+// asymmetricOrder is A then B, symmetrical=false; firstMeta is A's meta
+// line; cloned clones both.
+func asymmetricOrder(cloned bool, firstMeta string) string {
+	clone, first, then := "", "A", "B"
+	if cloned {
+		clone, first, then = "[resource.clone]\n", "A-clone", "B-clone"
+	}
+	return fmt.Sprintf(`
+[[resource]]
+id = "A"
+agent = "systemd:a"
+%[1]s
+%[2]s[[resource]]
+id = "B"
+agent = "systemd:b"
+%[2]s[[order]]
+first = "%[3]s"
+then = "%[4]s"
+symmetrical = false
+`, firstMeta, clone, first, then)
+}
 
 func interleaved(on bool) string {
 	return fmt.Sprintf(`
@@ -456,10 +502,38 @@ type pmAction struct{ op, rsc, inst, node string }
 func (a pmAction) String() string { return a.op + " " + a.rsc + "@" + a.node }
 
 type pmResult struct {
-	actions  map[string]pmAction        // graph id -> action (starts and stops only)
-	before   map[string]map[string]bool // graph id -> ids it waits for, transitively (any action)
-	cascades map[string]string          // "instance@node" -> Pacemaker's reason, for "due to required" restarts
+	actions  map[string]pmAction // graph id -> action (starts and stops only)
+	inputs   map[string][]string // graph id -> ids it waits for directly (any action)
+	cascades map[string]string   // "instance@node" -> Pacemaker's reason, for "due to required" restarts
 	summary  string
+}
+
+// before maps each graph id to the ids it waits for, transitively, through
+// any action except those in skip.
+func (pm *pmResult) before(skip map[string]bool) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	var walk func(id string) map[string]bool
+	walk = func(id string) map[string]bool {
+		if b, ok := out[id]; ok {
+			return b
+		}
+		b := map[string]bool{}
+		out[id] = b
+		for _, in := range pm.inputs[id] {
+			if skip[in] {
+				continue
+			}
+			b[in] = true
+			for x := range walk(in) {
+				b[x] = true
+			}
+		}
+		return b
+	}
+	for id := range pm.inputs {
+		walk(id)
+	}
+	return out
 }
 
 var summaryLineRE = regexp.MustCompile(`(?m)^\s*(?:\* )?(?:Start|Stop|Move|Recover|Restart|Migrate|Promote|Demote|Reload)\s+\S+\s+\(.*$`)
@@ -497,9 +571,9 @@ func loadPacemaker(t *testing.T, dir string) *pmResult {
 	if err := xml.Unmarshal(data, &g); err != nil {
 		t.Fatalf("%s/graph.xml: %v", dir, err)
 	}
-	res := &pmResult{actions: map[string]pmAction{}, cascades: map[string]string{}}
+	res := &pmResult{actions: map[string]pmAction{}, cascades: map[string]string{}, inputs: map[string][]string{}}
 	res.summary = strings.Join(summaryLineRE.FindAllString(string(text), -1), "\n")
-	inputs := map[string][]string{}
+	inputs := res.inputs
 	for _, syn := range g.Synapses {
 		if len(syn.Action.Events) != 1 {
 			t.Fatalf("%s/graph.xml: a synapse with %d actions", dir, len(syn.Action.Events))
@@ -521,37 +595,6 @@ func loadPacemaker(t *testing.T, dir string) *pmResult {
 	for _, m := range summaryRE.FindAllStringSubmatch(string(text), -1) {
 		res.cascades[m[1]+"@"+m[2]] = m[3]
 	}
-	// Orderings are followed through every action except the restarts
-	// Pacemaker adds because of orders: Tandem has no such restarts, and an
-	// ordering that only exists through them is part of that difference.
-	cascadeIDs := map[string]bool{}
-	for id, a := range res.actions {
-		if _, ok := res.cascades[a.inst+"@"+a.node]; ok {
-			cascadeIDs[id] = true
-		}
-	}
-	res.before = map[string]map[string]bool{}
-	var walk func(id string) map[string]bool
-	walk = func(id string) map[string]bool {
-		if b, ok := res.before[id]; ok {
-			return b
-		}
-		b := map[string]bool{}
-		res.before[id] = b
-		for _, in := range inputs[id] {
-			if cascadeIDs[in] {
-				continue
-			}
-			b[in] = true
-			for x := range walk(in) {
-				b[x] = true
-			}
-		}
-		return b
-	}
-	for id := range inputs {
-		walk(id)
-	}
 	return res
 }
 
@@ -561,25 +604,36 @@ func loadPacemaker(t *testing.T, dir string) *pmResult {
 // that one orders (directly or through other actions) and the other does
 // not. Clone instance numbers are ignored: actions compare by op, primitive
 // and node.
+//
+// Orderings are followed through every Pacemaker action except the
+// restarts it adds because of orders that Tandem does not do: an ordering
+// that only exists through them is part of that difference. (Inside a
+// group Tandem restarts as Pacemaker does; those restarts compare like any
+// action.)
 func compareWithPacemaker(pm *pmResult, t *Transition) []string {
 	var diffs []string
-	keep := map[string]pmAction{} // Pacemaker actions that are not cascade restarts, by graph id
-	for id, a := range pm.actions {
-		if why, ok := pm.cascades[a.inst+"@"+a.node]; ok {
-			if a.op == "start" {
-				diffs = append(diffs, fmt.Sprintf("pacemaker restarts %s on %s (%s): %s", a.rsc, a.node, why, cascade))
-			}
-			continue
-		}
-		keep[id] = a
-	}
-	pmByKey := map[string]string{}
-	for id, a := range keep {
-		pmByKey[a.String()] = id
-	}
 	tByKey := map[string]Action{}
 	for _, a := range t.Actions {
 		tByKey[fmt.Sprintf("%s %s@%s", a.Op, a.Resource, a.Node)] = a
+	}
+	keep := map[string]pmAction{} // Pacemaker actions that are not cascade restarts Tandem leaves out, by graph id
+	skip := map[string]bool{}
+	for id, a := range pm.actions {
+		if why, ok := pm.cascades[a.inst+"@"+a.node]; ok {
+			if _, both := tByKey[fmt.Sprintf("start %s@%s", a.rsc, a.node)]; !both {
+				if a.op == "start" {
+					diffs = append(diffs, fmt.Sprintf("pacemaker restarts %s on %s (%s): %s", a.rsc, a.node, why, cascade))
+				}
+				skip[id] = true
+				continue
+			}
+		}
+		keep[id] = a
+	}
+	before := pm.before(skip)
+	pmByKey := map[string]string{}
+	for id, a := range keep {
+		pmByKey[a.String()] = id
 	}
 	var common []string
 	for k := range pmByKey {
@@ -601,7 +655,7 @@ func compareWithPacemaker(pm *pmResult, t *Transition) []string {
 			if a == b {
 				continue
 			}
-			pmOrders := pm.before[pmByKey[b]][pmByKey[a]]
+			pmOrders := before[pmByKey[b]][pmByKey[a]]
 			tOrders := closure[tByKey[b].ID][tByKey[a].ID]
 			switch {
 			case pmOrders && !tOrders:

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,6 +29,14 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		n := cib.Node{Name: name}
 		n.Standby = rapid.IntRange(0, 9).Draw(t, "cfgStandby") == 0
 		n.Maintenance = rapid.IntRange(0, 14).Draw(t, "cfgMaint") == 0
+		for _, attr := range []string{"rack", "weight", "ver"} {
+			if rapid.Bool().Draw(t, "hasAttr") {
+				if n.Attributes == nil {
+					n.Attributes = map[string]string{}
+				}
+				n.Attributes[attr] = rapid.SampledFrom([]string{"1", "2", "10", "r1", "r2", "1.5", "2.0.1"}).Draw(t, "attrValue")
+			}
+		}
 		cfg.Nodes = append(cfg.Nodes, n)
 		if s := rapid.SampledFrom(statuses).Draw(t, "status"); s != Offline || rapid.Bool().Draw(t, "listOffline") {
 			st.Nodes = append(st.Nodes, NodeState{Name: name, Status: s})
@@ -68,11 +77,38 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		cfg.Resources = append(cfg.Resources, r)
 		ids = append(ids, id)
 	}
+	// Groups of two or three uncloned primitives in a row, sometimes
+	// cloned: constraints then name the group (or its clone), and the
+	// members of a cloned group not at all.
+	for i := 0; i+1 < nr; i++ {
+		if rapid.IntRange(0, 2).Draw(t, "grouped") != 0 {
+			continue
+		}
+		size := rapid.IntRange(2, 3).Draw(t, "groupSize")
+		var members []string
+		for j := i; j < nr && j < i+size && cfg.Resources[j].Clone == nil && cfg.GroupOf(cfg.Resources[j].ID) == nil; j++ {
+			members = append(members, cfg.Resources[j].ID)
+		}
+		if len(members) < 2 {
+			continue
+		}
+		g := cib.Group{ID: fmt.Sprintf("g%d", i), Resources: members}
+		g.Meta.Stickiness = opt("groupStick", 0, 100)
+		id := g.ID
+		if rapid.IntRange(0, 2).Draw(t, "groupCloned") == 0 {
+			g.Clone = &cib.Clone{ID: g.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "groupCloneMax"), Interleave: rapid.Bool().Draw(t, "groupInterleave")}
+			id = g.Clone.ID
+			ids = slices.DeleteFunc(ids, func(x string) bool { return slices.Contains(members, x) })
+		}
+		cfg.Groups = append(cfg.Groups, g)
+		ids = append(ids, id)
+		i += len(members) - 1
+	}
 	scores := []cib.Score{cib.Infinity, cib.Infinity, -cib.Infinity, 50, -50, 200, 1}
 	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "colocations"); i < n; i++ {
 		a, b := rapid.SampledFrom(ids).Draw(t, "rsc"), rapid.SampledFrom(ids).Draw(t, "with")
-		if a == b {
-			continue
+		if a == b || cfg.Validate() == nil && (&cib.CIB{Resources: cfg.Resources, Groups: cfg.Groups, Nodes: cfg.Nodes, Colocations: []cib.Colocation{{ID: "x", Rsc: a, With: b, Score: 1}}}).Validate() != nil {
+			continue // a group with its own member: refused by validation
 		}
 		cfg.Colocations = append(cfg.Colocations, cib.Colocation{ID: fmt.Sprintf("col%d", i), Rsc: a, With: b,
 			Score: rapid.SampledFrom(scores).Draw(t, "colScore")})
@@ -80,6 +116,65 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "locations"); i < n; i++ {
 		cfg.Locations = append(cfg.Locations, cib.Location{ID: fmt.Sprintf("loc%d", i), Rsc: rapid.SampledFrom(ids).Draw(t, "locRsc"),
 			Node: rapid.SampledFrom(cfg.Nodes).Draw(t, "locNode").Name, Score: rapid.SampledFrom(scores).Draw(t, "locScore")})
+	}
+	// Location rules on the node attributes.
+	expr := func() cib.Expression {
+		e := cib.Expression{Attribute: rapid.SampledFrom([]string{"rack", "weight", "ver", "#uname"}).Draw(t, "exprAttr"),
+			Operation: rapid.SampledFrom(append(append([]string{}, cib.RuleComparisons...), cib.RuleUnary...)).Draw(t, "exprOp")}
+		if e.Operation != "defined" && e.Operation != "not_defined" {
+			e.Value = rapid.SampledFrom([]string{"1", "2", "r1", "n0", "1.5", "2.0"}).Draw(t, "exprValue")
+			e.Type = rapid.SampledFrom(append([]string{""}, cib.RuleTypes...)).Draw(t, "exprType")
+		}
+		return e
+	}
+	for i, n := 0, rapid.IntRange(0, 3).Draw(t, "ruleLocations"); i < n; i++ {
+		r := &cib.Rule{BooleanOp: rapid.SampledFrom([]string{"", "or"}).Draw(t, "boolOp")}
+		for j, m := 0, rapid.IntRange(1, 3).Draw(t, "exprs"); j < m; j++ {
+			r.Expressions = append(r.Expressions, expr())
+		}
+		if rapid.Bool().Draw(t, "nested") {
+			r.Rules = append(r.Rules, cib.Rule{BooleanOp: "or", Expressions: []cib.Expression{expr(), expr()}})
+		}
+		l := cib.Location{ID: fmt.Sprintf("rule%d", i), Rsc: rapid.SampledFrom(ids).Draw(t, "ruleRsc"), Rule: r,
+			Score: rapid.SampledFrom(scores).Draw(t, "ruleScore")}
+		if rapid.IntRange(0, 3).Draw(t, "scoreAttr") == 0 {
+			l.ScoreAttribute = "weight"
+		}
+		cfg.Locations = append(cfg.Locations, l)
+	}
+	// Constraints with resource sets: two sets of one to three ids each,
+	// with random options.
+	drawSets := func(forOrder bool) []cib.ResourceSet {
+		var sets []cib.ResourceSet
+		used := map[string]bool{}
+		for j, n := 0, rapid.IntRange(1, 3).Draw(t, "sets"); j < n; j++ {
+			var set cib.ResourceSet
+			for k, m := 0, rapid.IntRange(1, 3).Draw(t, "setSize"); k < m; k++ {
+				id := rapid.SampledFrom(ids).Draw(t, "setRsc")
+				if !used[id] {
+					used[id] = true
+					set.Resources = append(set.Resources, id)
+				}
+			}
+			if len(set.Resources) == 0 {
+				continue
+			}
+			bools := []*bool{nil, new(bool), func() *bool { b := true; return &b }()}
+			set.Sequential = rapid.SampledFrom(bools).Draw(t, "sequential")
+			if forOrder {
+				set.RequireAll = rapid.SampledFrom(bools).Draw(t, "requireAll")
+			}
+			sets = append(sets, set)
+		}
+		return sets
+	}
+	valid := func() bool { return cfg.Validate() == nil }
+	for i, n := 0, rapid.IntRange(0, 2).Draw(t, "colocationSets"); i < n; i++ {
+		cfg.Colocations = append(cfg.Colocations, cib.Colocation{ID: fmt.Sprintf("cset%d", i), Sets: drawSets(false),
+			Score: rapid.SampledFrom(scores).Draw(t, "setScore")})
+		if !valid() {
+			cfg.Colocations = cfg.Colocations[:len(cfg.Colocations)-1]
+		}
 	}
 	kinds := []cib.OrderKind{cib.Mandatory, cib.Mandatory, cib.Optional, cib.Serialize}
 	actions := [][2]cib.Action{{cib.ActionStart, cib.ActionStart}, {cib.ActionStart, cib.ActionStart},
@@ -95,6 +190,14 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 			Symmetrical: kind != cib.Serialize && rapid.IntRange(0, 3).Draw(t, "asym") != 0}
 		cfg.Orders = append(cfg.Orders, o)
 		if len(cfg.OrderCycles()) > 0 {
+			cfg.Orders = cfg.Orders[:len(cfg.Orders)-1]
+		}
+	}
+	for i, n := 0, rapid.IntRange(0, 2).Draw(t, "orderSets"); i < n; i++ {
+		kind := rapid.SampledFrom(kinds).Draw(t, "setKind")
+		cfg.Orders = append(cfg.Orders, cib.Order{ID: fmt.Sprintf("oset%d", i), Kind: kind, Sets: drawSets(true),
+			Symmetrical: kind != cib.Serialize && rapid.IntRange(0, 3).Draw(t, "setAsym") != 0})
+		if !valid() {
 			cfg.Orders = cfg.Orders[:len(cfg.Orders)-1]
 		}
 	}
@@ -178,8 +281,9 @@ func fixedHere(s *scheduler, u *unit, n int) bool {
 }
 
 // checkNodes: nothing is placed on (or acted on) an offline, standby or
-// maintenance node or a node banned by failures or a -INFINITY location,
-// except what is left alone on a node in maintenance.
+// maintenance node or a node banned by failures or a -INFINITY location
+// (a group's is its first member's, and the others follow it), except
+// what is left alone on a node in maintenance.
 func checkNodes(t *rapid.T, s *scheduler, res *Result) {
 	for _, a := range res.Placement {
 		u := s.byID[a.Resource]
@@ -200,6 +304,9 @@ func checkNodes(t *rapid.T, s *scheduler, res *Result) {
 		if u.base[n] <= negInf {
 			t.Fatalf("%s placed on %s where it is banned (%v)", a.Name(), a.Node, u.baseWhy[n])
 		}
+		if g := u.group; g != nil && g.members[0].base[n] <= negInf {
+			t.Fatalf("%s placed on %s where its group %s is banned (%v)", a.Name(), a.Node, g.g.ID, g.members[0].baseWhy[n])
+		}
 		if u.stopped {
 			t.Fatalf("%s placed although target-role is Stopped", a.Name())
 		}
@@ -211,31 +318,61 @@ func checkNodes(t *rapid.T, s *scheduler, res *Result) {
 	}
 }
 
+// placedOn maps each unit to the nodes it has an instance on.
+func placedOn(s *scheduler, res *Result) map[*unit]map[string]bool {
+	on := map[*unit]map[string]bool{}
+	for _, a := range res.Placement {
+		u := s.byID[a.Resource]
+		if on[u] == nil {
+			on[u] = map[string]bool{}
+		}
+		on[u][a.Node] = true
+	}
+	return on
+}
+
 // checkColocations: INFINITY colocations hold (the dependent only where
 // the primary is) and -INFINITY ones too, for everything not left alone.
+// A group as dependent is each of its members; as primary, its last member
+// for INFINITY (the whole group must run there), its first for -INFINITY.
+// Inside a group, each member runs only where the one before it does.
 func checkColocations(t *rapid.T, s *scheduler, res *Result) {
-	on := map[string]map[string]bool{} // unit id -> nodes
-	for _, a := range res.Placement {
-		id := s.byID[a.Resource].id
-		if on[id] == nil {
-			on[id] = map[string]bool{}
+	on := placedOn(s, res)
+	check := func(id string, deps []*unit, prim *unit, score cib.Score) {
+		for _, u := range deps {
+			for node := range on[u] {
+				if s.nodes[s.nodeIdx[node]].status == Maintenance {
+					continue
+				}
+				if score >= inf && !on[prim][node] {
+					t.Fatalf("%s runs on %s without %s (colocation %s INFINITY)", u.r.ID, node, prim.r.ID, id)
+				}
+				if score <= negInf && on[prim][node] {
+					t.Fatalf("%s runs on %s with %s (colocation %s -INFINITY)", u.r.ID, node, prim.r.ID, id)
+				}
+			}
 		}
-		on[id][a.Node] = true
 	}
-	for _, c := range s.cfg.Colocations {
-		if c.Score > negInf && c.Score < inf {
+	var pairs []cib.Colocation
+	for i := range s.cfg.Colocations {
+		for _, c := range colocationPairs(&s.cfg.Colocations[i]) {
+			pairs = append(pairs, *c)
+		}
+	}
+	for _, c := range pairs {
+		prim := s.refFirst(c.With)
+		switch {
+		case c.Score >= inf:
+			prim = s.refLast(c.With)
+		case c.Score > negInf:
 			continue
 		}
-		for node := range on[c.Rsc] {
-			if s.nodes[s.nodeIdx[node]].status == Maintenance {
-				continue
-			}
-			if c.Score >= inf && !on[c.With][node] {
-				t.Fatalf("%s runs on %s without %s (colocation %s INFINITY)", c.Rsc, node, c.With, c.ID)
-			}
-			if c.Score <= negInf && on[c.With][node] {
-				t.Fatalf("%s runs on %s with %s (colocation %s -INFINITY)", c.Rsc, node, c.With, c.ID)
-			}
+		deps := slices.DeleteFunc(slices.Clone(s.refUnits(c.Rsc)), func(u *unit) bool { return u == prim })
+		check(c.ID, deps, prim, c.Score)
+	}
+	for _, g := range s.glist {
+		for i := 1; i < len(g.members); i++ {
+			check("group:"+g.g.ID, g.members[i:i+1], g.members[i-1], inf)
 		}
 	}
 }
@@ -243,48 +380,56 @@ func checkColocations(t *rapid.T, s *scheduler, res *Result) {
 // checkMandatoryOrders: no Mandatory order is inverted (every then-action
 // waits for the matching first-actions in the same transition, and stops
 // in reverse when symmetrical), and "then" does not run where "first"
-// cannot (start/start orders).
+// cannot (start/start orders). A group is each of its members (it has
+// started when all have).
 func checkMandatoryOrders(t *rapid.T, s *scheduler, res *Result) {
 	closure := tandemClosure(&res.Transition)
-	unitOf := func(a Action) string { return s.byID[a.Resource].id }
-	placed := map[string]bool{}
+	unitOf := func(a Action) *unit { return s.byID[a.Resource] }
+	placed := map[*unit]bool{}
 	for _, a := range res.Placement {
-		placed[s.byID[a.Resource].id] = true
+		placed[s.byID[a.Resource]] = true
 	}
-	for _, o := range s.cfg.Orders {
-		if o.Kind != cib.Mandatory {
+	for _, o := range s.orders {
+		if o.o.Kind != cib.Mandatory {
 			continue
 		}
-		fop, _ := opOf(o.FirstAction)
-		top, _ := opOf(o.ThenAction)
-		interleave := false
-		if r, isClone := s.cfg.Resource(o.Then); isClone {
-			_, firstClone := s.cfg.Resource(o.First)
-			interleave = firstClone && r.Clone.Interleave
-		}
-		check := func(firstID string, firstOp Op, thenID string, thenOp Op) {
+		fop, _ := opOf(o.o.FirstAction)
+		top, _ := opOf(o.o.ThenAction)
+		interleave := o.interleaved()
+		check := func(first *unit, firstOp Op, then *unit, thenOp Op) {
 			for _, b := range res.Transition.Actions {
-				if unitOf(b) != thenID || b.Op != thenOp {
+				if unitOf(b) != then || b.Op != thenOp {
 					continue
 				}
 				for _, a := range res.Transition.Actions {
-					if unitOf(a) != firstID || a.Op != firstOp || (interleave && a.Node != b.Node) {
+					if unitOf(a) != first || a.Op != firstOp || (interleave && a.Node != b.Node) {
 						continue
 					}
 					if !closure[b.ID][a.ID] {
-						t.Fatalf("order %s inverted: %s does not wait for %s", o.ID, b.ID, a.ID)
+						t.Fatalf("order %s inverted: %s does not wait for %s", o.o.ID, b.ID, a.ID)
 					}
 				}
 			}
 		}
-		check(o.First, fop, o.Then, top)
-		if o.Symmetrical {
-			check(o.Then, reverse(top), o.First, reverse(fop))
+		check(o.first, fop, o.then, top)
+		if o.o.Symmetrical {
+			check(o.then, reverse(top), o.first, reverse(fop))
 		}
-		if o.FirstAction == cib.ActionStart && o.ThenAction == cib.ActionStart && !placed[o.First] {
+		firstRuns := placed[o.first]
+		for _, f := range o.anyOf {
+			firstRuns = firstRuns || placed[f]
+		}
+		if o.o.FirstAction == cib.ActionStart && o.o.ThenAction == cib.ActionStart && !firstRuns {
+			// Symmetrical: then does not run. Asymmetrical: then does not
+			// start, but what already runs may stay (as in Pacemaker).
 			for _, a := range res.Placement {
-				if s.byID[a.Resource].id == o.Then && s.nodes[s.nodeIdx[a.Node]].status != Maintenance {
-					t.Fatalf("order %s: %s placed on %s although %s runs nowhere", o.ID, a.Name(), a.Node, o.First)
+				if o.o.Symmetrical && s.byID[a.Resource] == o.then && s.nodes[s.nodeIdx[a.Node]].status != Maintenance {
+					t.Fatalf("order %s: %s placed on %s although %s runs nowhere", o.o.ID, a.Name(), a.Node, o.first.r.ID)
+				}
+			}
+			for _, a := range res.Transition.Actions {
+				if unitOf(a) == o.then && a.Op == OpStart {
+					t.Fatalf("order %s: %s starts although %s runs nowhere", o.o.ID, a.ID, o.first.r.ID)
 				}
 			}
 		}

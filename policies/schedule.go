@@ -179,7 +179,11 @@ func (s *scheduler) reset() {
 //
 //   - a Mandatory order whose first action is start: "then" cannot start
 //     (so does not run) if "first" runs nowhere; for interleaved clones an
-//     instance of "then" needs an instance of "first" on its node;
+//     instance of "then" needs an instance of "first" on its node. An
+//     asymmetrical order (symmetrical=false) only keeps "then" from
+//     starting: an instance already running where it is placed stays
+//     (Pacemaker's handle_asymmetric_ordering), while one that would start,
+//     move or recover is stopped;
 //   - an INFINITY colocation: the dependent runs only where the primary
 //     does; -INFINITY: never where it does (a colocation loop is placed in
 //     one pass and may come out wrong).
@@ -195,12 +199,30 @@ func (s *scheduler) enforce() {
 				continue
 			}
 			f, t := o.first, o.then
-			interleave := f.clone != "" && t.clone != "" && t.r.Clone.Interleave
+			interleave := o.interleaved()
 			why := fmt.Sprintf("%s: %s must start first, and it cannot run", named("order", o.o.ID), f.id)
 			if interleave {
 				why = fmt.Sprintf("%s (interleaved): no instance of %s on the node", named("order", o.o.ID), f.id)
 			}
-			if s.remove(t, why, func(n int) bool { return len(f.insts) == 0 || (interleave && !f.on[n]) }) {
+			firsts := []*unit{f}
+			if o.anyOf != nil {
+				firsts = o.anyOf
+				why = fmt.Sprintf("%s (require-all=false): none of the resources before it can run", named("order", o.o.ID))
+			}
+			cannot := func(a assigned) bool {
+				for _, f := range firsts {
+					if len(f.insts) > 0 && (!interleave || f.on[a.node]) {
+						return false
+					}
+				}
+				return true
+			}
+			bad := cannot
+			if !o.o.Symmetrical {
+				why += " (symmetrical=false: what already runs stays)"
+				bad = func(a assigned) bool { return cannot(a) && t.starts(a) }
+			}
+			if s.remove(t, why, bad) {
 				changed = true
 			}
 		}
@@ -214,7 +236,7 @@ func (s *scheduler) enforce() {
 				if must && len(p.insts) == 0 {
 					why = fmt.Sprintf("it must run with %s (INFINITY), which runs nowhere", p.id)
 				}
-				if s.remove(u, why, func(n int) bool { return p.on[n] != must }) {
+				if s.remove(u, why, func(a assigned) bool { return p.on[a.node] != must }) {
 					changed = true
 				}
 			}
@@ -244,13 +266,47 @@ func (s *scheduler) exclude() bool {
 	return any
 }
 
-// remove stops u's instances on the nodes bad says, except those left
-// alone on a node in maintenance, and says whether it stopped any.
-func (s *scheduler) remove(u *unit, why string, bad func(n int) bool) bool {
+// runs says whether instance a is already running, unfailed, where it is
+// placed.
+func (u *unit) runs(a assigned) bool {
+	for _, c := range u.cur {
+		if c.node == a.node && c.inst == a.inst && !c.failed {
+			return true
+		}
+	}
+	return false
+}
+
+// starts says whether instance a of u has to start where it is placed: it
+// does not run there, or a group member before u starts on that node,
+// which restarts u (see restartLaterMembers).
+func (u *unit) starts(a assigned) bool {
+	if !u.runs(a) {
+		return true
+	}
+	if u.group == nil {
+		return false
+	}
+	for _, m := range u.group.members {
+		if m == u {
+			return false
+		}
+		for _, b := range m.insts {
+			if b.node == a.node && !m.runs(b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// remove stops the instances of u that bad says, except those left alone
+// on a node in maintenance, and says whether it stopped any.
+func (s *scheduler) remove(u *unit, why string, bad func(a assigned) bool) bool {
 	kept := u.insts[:0]
 	removed := false
 	for _, a := range u.insts {
-		if s.nodes[a.node].status != Maintenance && bad(a.node) {
+		if s.nodes[a.node].status != Maintenance && bad(a) {
 			u.on[a.node] = false
 			removed = true
 			if u.removed == nil {

@@ -135,16 +135,23 @@ type resourceIndex map[string]resourceRef
 
 type resourceRef struct {
 	r       *cib.Resource
-	isClone bool // the id named the clone
+	isClone bool       // the id named the clone
+	clone   *cib.Clone // r's clone, or its group's; nil for a primitive
+	group   *cib.Group // r's group, or nil
 }
 
 func indexResources(cfg *cib.CIB) resourceIndex {
 	idx := make(resourceIndex, 2*len(cfg.Resources))
+	groups := cfg.GroupIndex()
 	for i := range cfg.Resources {
 		r := &cfg.Resources[i]
-		idx[r.ID] = resourceRef{r: r}
+		ref := resourceRef{r: r, clone: r.Clone, group: groups[r.ID]}
+		if ref.group != nil && ref.clone == nil {
+			ref.clone = ref.group.Clone
+		}
+		idx[r.ID] = ref
 		if r.Clone != nil {
-			idx[r.Clone.ID] = resourceRef{r: r, isClone: true}
+			idx[r.Clone.ID] = resourceRef{r: r, isClone: true, clone: r.Clone}
 		}
 	}
 	return idx
@@ -182,7 +189,7 @@ func checkState(idx resourceIndex, s *State) error {
 			return invalid("instances[%d]: %q is a clone id; name the cloned primitive %q", i, in.Resource, ref.r.ID)
 		}
 		k := where{in.Resource, in.Node}
-		if ref.r != nil && ref.r.Clone == nil {
+		if ref.r != nil && ref.clone == nil {
 			if j, dup := seen[k]; dup {
 				return invalid("instances[%d]: %s is listed twice on %s (also instances[%d])", i, in.Resource, in.Node, j)
 			}
@@ -249,7 +256,7 @@ func normalizeInstances(idx resourceIndex, in []InstanceState) []InstanceState {
 // decides, or for an orphan, the clone id the state recorded.
 func cloned(idx resourceIndex, in InstanceState) bool {
 	if ref, ok := idx[in.Resource]; ok {
-		return ref.r.Clone != nil
+		return ref.clone != nil
 	}
 	return in.Clone != ""
 }

@@ -143,18 +143,46 @@ func (s *session) checkBootstrap(path string, next *bus.Topology) error {
 // writeTransition prints what the scheduler would do with next from what
 // the nodes run now.
 func (s *session) writeTransition(w io.Writer, next *cib.CIB) error {
+	st, gone := s.liveState(next)
+	for _, g := range gone {
+		fmt.Fprintf(w, "\n%s is no longer configured: it will be stopped\n", g)
+	}
+	res, err := policies.Schedule(policies.Input{CIB: next, State: st, Now: time.Now()})
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("the scheduler refused it: %w", err)}
+	}
+	fmt.Fprintln(w)
+	writeSimulation(w, next, policies.NodeStatuses(next, st), res)
+	return nil
+}
+
+// liveState is the cluster's state as the coordinator plans from it, for
+// the model cfg: a node is online when it answers state requests (standby
+// when its member says it was stopped with tandem cluster stop), the
+// instances the nodes report, and the fail-counts. Instances of resources
+// cfg does not configure are left out and listed in gone ("RSC on NODE"):
+// the coordinator stops them.
+func (s *session) liveState(cfg *cib.CIB) (st policies.State, gone []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 	defer cancel()
-	reps := s.reports(next.NodeNames(), time.Second)
-	st := policies.State{}
+	reps := s.reports(cfg.NodeNames(), time.Second)
+	stopped := map[string]bool{}
+	if members, err := bus.GatherMembers(s.conn, len(s.file.Topology.Members), time.Second); err == nil {
+		for _, m := range members {
+			stopped[m.Name] = m.Stopped
+		}
+	}
 	byNode := map[string]bus.NodeResources{}
 	for _, r := range reps {
 		byNode[r.Node] = r
 	}
-	for _, n := range next.Nodes {
+	for _, n := range cfg.Nodes {
 		status := policies.Offline
 		if _, ok := byNode[n.Name]; ok {
 			status = policies.Online
+			if stopped[n.Name] {
+				status = policies.Standby
+			}
 		}
 		st.Nodes = append(st.Nodes, policies.NodeState{Name: n.Name, Status: status})
 	}
@@ -168,10 +196,9 @@ func (s *session) writeTransition(w io.Writer, next *cib.CIB) error {
 			default:
 				continue
 			}
-			// What the new configuration no longer has is stopped by
-			// the coordinator; the scheduler only knows configured ids.
-			if rc, _ := next.Resource(rs.Resource); rc == nil {
-				fmt.Fprintf(w, "\n%s on %s is no longer configured: it will be stopped\n", rs.Resource, r.Node)
+			// The scheduler only knows configured ids.
+			if rc, _ := cfg.Resource(rs.Resource); rc == nil {
+				gone = append(gone, rs.Resource+" on "+r.Node)
 				continue
 			}
 			st.Instances = append(st.Instances, in)
@@ -180,19 +207,13 @@ func (s *session) writeTransition(w io.Writer, next *cib.CIB) error {
 	if fs, err := failures.Open(ctx, s.conn); err == nil {
 		if recs, err := fs.List(ctx); err == nil {
 			for _, f := range recs {
-				if rc, _ := next.Resource(f.Resource); rc != nil && next.Node(f.Node) != nil {
+				if rc, _ := cfg.Resource(f.Resource); rc != nil && cfg.Node(f.Node) != nil {
 					st.Failures = append(st.Failures, policies.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Last: f.Last})
 				}
 			}
 		}
 	}
-	res, err := policies.Schedule(policies.Input{CIB: next, State: st, Now: time.Now()})
-	if err != nil {
-		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("the scheduler refused it: %w", err)}
-	}
-	fmt.Fprintln(w)
-	writeSimulation(w, next, policies.NodeStatuses(next, st), res)
-	return nil
+	return st, gone
 }
 
 // writeDiff prints the lines that differ between a and b, with two lines of

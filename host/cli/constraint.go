@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -46,17 +47,10 @@ func (o *listOpts) bind(cmd *cobra.Command) {
 }
 
 func (o *listOpts) run(cmd *cobra.Command) error {
-	s, err := openSession(o.cfgPath)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	cur, err := s.current()
-	if err != nil {
-		return err
-	}
-	writeConstraints(cmd.OutOrStdout(), cur.CIB, o.full)
-	return nil
+	return withCurrent(o.cfgPath, func(_ *session, cur liveconfig.Revision) error {
+		writeConstraints(cmd.OutOrStdout(), cur.CIB, o.full)
+		return nil
+	})
 }
 
 func newConstraintListCmd() *cobra.Command {
@@ -93,9 +87,23 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 	}
 	for _, r := range rscs {
 		fmt.Fprintf(w, "  Resource: %s\n", r)
+		for _, l := range byRsc[r] {
+			if l.Rule == nil {
+				continue
+			}
+			// pcs: the constraint, then its rule and expression.
+			score := "score=" + l.Score.String()
+			if l.ScoreAttribute != "" {
+				score = "score-attribute=" + l.ScoreAttribute
+			}
+			if l.Role != "" {
+				score += " role=" + l.Role
+			}
+			fmt.Fprintf(w, "    Constraint: %s\n      Rule: %s\n        Expression: %s\n", l.ID, score, l.Rule)
+		}
 		for _, enabled := range []bool{true, false} {
 			for _, l := range byRsc[r] {
-				if (l.Score >= 0) != enabled {
+				if l.Rule != nil || (l.Score >= 0) != enabled {
 					continue
 				}
 				word := "Enabled on"
@@ -107,7 +115,19 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 		}
 	}
 	fmt.Fprintln(w, "Ordering Constraints:")
+	var orderSets, colocationSets []string
 	for _, o := range c.Orders {
+		if len(o.Sets) > 0 {
+			var opts []string
+			if o.Kind != cib.Mandatory {
+				opts = append(opts, "kind="+string(o.Kind))
+			}
+			if o.Symmetrical != cib.DefaultSymmetrical(o.Kind) {
+				opts = append(opts, fmt.Sprintf("symmetrical=%t", o.Symmetrical))
+			}
+			orderSets = append(orderSets, setsLine(o.Sets, opts)+id(o.ID))
+			continue
+		}
 		extra := ""
 		if o.Symmetrical != (o.Kind != cib.Serialize) {
 			extra = " (non-symmetrical)"
@@ -117,17 +137,45 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 		}
 		fmt.Fprintf(w, "  %s %s then %s %s (kind:%s)%s%s\n", o.FirstAction, o.First, o.ThenAction, o.Then, o.Kind, extra, id(o.ID))
 	}
+	writeSets(w, orderSets)
 	fmt.Fprintln(w, "Colocation Constraints:")
 	for _, co := range c.Colocations {
+		if len(co.Sets) > 0 {
+			colocationSets = append(colocationSets, setsLine(co.Sets, []string{"score=" + co.Score.String()})+id(co.ID))
+			continue
+		}
 		fmt.Fprintf(w, "  %s with %s (score:%s)%s\n", co.Rsc, co.With, co.Score, id(co.ID))
+	}
+	writeSets(w, colocationSets)
+}
+
+// setsLine is a constraint with resource sets as pcs lists it: "set A B
+// sequential=false set C setoptions kind=Optional".
+func setsLine(sets []cib.ResourceSet, opts []string) string {
+	line := cib.SetsText(sets)
+	if len(opts) > 0 {
+		line += " setoptions " + strings.Join(opts, " ")
+	}
+	return line
+}
+
+// writeSets lists the constraints with resource sets under "Resource
+// Sets:", after the simple ones, as pcs does.
+func writeSets(w io.Writer, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  Resource Sets:")
+	for _, l := range lines {
+		fmt.Fprintf(w, "    %s\n", l)
 	}
 }
 
 func newConstraintOrderCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
-		Use:   "order [ACTION] FIRST then [ACTION] THEN [kind=Mandatory|Optional|Serialize] [symmetrical=true|false] [id=ID]",
-		Short: "Start (or stop, promote, demote) one resource before another",
+		Use:   "order [ACTION] FIRST then [ACTION] THEN [kind=Mandatory|Optional|Serialize] [symmetrical=true|false] [id=ID] | order set RSC... [options] [set RSC... [options]]... [setoptions kind=K symmetrical=B id=ID]",
+		Short: "Start (or stop, promote, demote) one resource before another, or sets of resources in turn",
 		Long: `order adds an ordering constraint: FIRST's action (start unless given) before
 THEN's action (FIRST's action unless given). kind=Mandatory (default): if
 FIRST stops or cannot start, THEN stops too; Optional: only when both act in
@@ -135,9 +183,17 @@ the same transition; Serialize: never at the same time. symmetrical (default
 true, false for Serialize): stops happen in the reverse order. It prints what
 it added, as pcs does. An order that closes a cycle is refused.
 
+With resource sets (order set ...), each set starts after the one before it.
+Inside a set its resources start one after the other, unless the set says
+sequential=false; require-all=false lets the next set start once any one
+resource of this set runs; action= is the set's action (start). setoptions
+gives the constraint's kind, symmetrical and id (default
+pcs_rsc_order_set_<resources>).
+
 ` + liveExitCodes,
 		Example: `  tandem constraint order VIP-10.10.10.23 then haproxy-clone
-  tandem constraint order start httpd-clone then start haproxy-clone kind=Optional`,
+  tandem constraint order start httpd-clone then start haproxy-clone kind=Optional
+  tandem constraint order set fs ip sequential=false set db setoptions kind=Mandatory`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)
@@ -146,13 +202,21 @@ it added, as pcs does. An order that closes a cycle is refused.
 			}
 			var o cib.Order
 			err = withEdit(cfgPath, "constraint order "+strings.Join(args, " "), func(s *session, c *cib.CIB) (err error) {
-				if o, err = parseOrder(c, args); err != nil {
+				if len(args) > 0 && args[0] == "set" {
+					o, err = parseOrderSet(c, args)
+				} else {
+					o, err = parseOrder(c, args)
+				}
+				if err != nil {
 					return err
 				}
 				return c.AddOrder(o)
 			})
 			if err != nil {
 				return err
+			}
+			if len(o.Sets) > 0 {
+				return nil // pcs prints nothing for sets
 			}
 			opts := fmt.Sprintf("first-action=%s then-action=%s", o.FirstAction, o.ThenAction)
 			if o.Symmetrical != (o.Kind != cib.Serialize) {
@@ -202,23 +266,71 @@ as WITH means any node with an active instance. Like pcs, it prints nothing.
 	}
 	freeArgs(add)
 	configFlag(add, &cfgPath)
-	cmd.AddCommand(add)
+	var setCfgPath string
+	set := &cobra.Command{
+		Use:   "set RSC... [sequential=false] [set RSC... [sequential=false]]... [setoptions score=S id=ID]",
+		Short: "Place sets of resources together (or apart, with a negative score)",
+		Long: `set colocates resources in sets, as pcs constraint colocation set does. Inside
+a set, each resource is placed with the one before it (with a negative
+score: away from every one before it), unless the set says sequential=false.
+Between two sets, the first resource of a set is placed with the last of the
+next one (every resource of a set that says sequential=false). setoptions
+gives the score (INFINITY) and the id (default
+pcs_rsc_colocation_set_<resources>). Like pcs, it prints nothing.
+
+` + liveExitCodes,
+		Example: `  tandem constraint colocation set fs ip db
+  tandem constraint colocation set web1 web2 sequential=false set db setoptions score=100`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := trailingFlags(cmd, args)
+			if err != nil {
+				return err
+			}
+			return withEdit(setCfgPath, "constraint colocation set "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
+				co, err := parseColocationSet(c, append([]string{"set"}, args...))
+				if err != nil {
+					return err
+				}
+				return c.AddColocation(co)
+			})
+		},
+	}
+	freeArgs(set)
+	configFlag(set, &setCfgPath)
+	cmd.AddCommand(add, set)
 	return cmd
 }
 
 func newConstraintLocationCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
-		Use:   "location RSC prefers|avoids NODE[=score] ...",
-		Short: "Make a resource prefer or avoid nodes",
+		Use:   "location RSC prefers|avoids NODE[=score] ... | location RSC rule [score=S | score-attribute=ATTR] [role=ROLE] [id=ID] EXPRESSION",
+		Short: "Make a resource prefer or avoid nodes, by name or by their attributes",
 		Long: `location scores nodes for RSC: prefers NODE (INFINITY unless =score given),
 avoids NODE (-INFINITY unless =score given: avoids benji=50 scores -50). A
 second location of the same resource on the same node replaces the first.
 Like pcs, it prints nothing.
 
+With rule, RSC gets the score (INFINITY unless score= is given; with
+score-attribute=ATTR, each node's value of ATTR) on every node where the
+expression holds. An expression tests node attributes (tandem node
+attribute; #uname is the node's name):
+
+  ATTR lt|gt|lte|gte|eq|ne [string|integer|number|version] VALUE
+  defined|not_defined ATTR
+  EXPR and EXPR, EXPR or EXPR, ( EXPR )
+
+Without a type, eq and ne compare strings (ignoring case) and the others
+numbers. Mixing and and or needs parentheses. role=Started (or Stopped)
+makes the rule apply only to a resource whose target-role is set to that
+role, as in Pacemaker.
+
 ` + liveExitCodes,
 		Example: `  tandem constraint location VIP-10.10.10.23 prefers benji=50
-  tandem constraint location haproxy-clone avoids director-backup`,
+  tandem constraint location haproxy-clone avoids director-backup
+  tandem constraint location db rule score=100 rack eq r1 and defined ssd
+  tandem constraint location web-clone rule score=-INFINITY kernel lt version 6.1`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)

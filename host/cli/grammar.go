@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -167,35 +169,16 @@ func parseOrder(c *cib.CIB, args []string) (cib.Order, error) {
 	if err != nil {
 		return o, err
 	}
-	var sym *bool
+	opts := map[string]string{}
 	for _, a := range args[i:] {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
 			return o, fmt.Errorf("unexpected %q; %s", a, usage)
 		}
-		switch k {
-		case "kind":
-			switch strings.ToLower(v) {
-			case "mandatory":
-				o.Kind = cib.Mandatory
-			case "optional":
-				o.Kind = cib.Optional
-			case "serialize":
-				o.Kind = cib.Serialize
-			default:
-				return o, fmt.Errorf("kind=%q: want Mandatory, Optional or Serialize", v)
-			}
-		case "symmetrical":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return o, fmt.Errorf("symmetrical=%q: want true or false", v)
-			}
-			sym = &b
-		case "id":
-			o.ID = v
-		default:
-			return o, fmt.Errorf("unknown order option %q (kind, symmetrical, id)", k)
-		}
+		opts[k] = v
+	}
+	if err := setOrderOptions(&o, opts, ""); err != nil {
+		return o, err
 	}
 	if o.First, err = c.ConstraintRef(first); err != nil {
 		return o, err
@@ -210,14 +193,43 @@ func parseOrder(c *cib.CIB, args []string) (cib.Order, error) {
 		ta = fa
 	}
 	o.FirstAction, o.ThenAction = fa, ta
-	o.Symmetrical = cib.DefaultSymmetrical(o.Kind)
-	if sym != nil {
-		o.Symmetrical = *sym
-	}
 	if o.ID == "" {
 		o.ID = cib.DefaultOrderID(o)
 	}
 	return o, nil
+}
+
+// setOrderOptions sets an order's kind=, symmetrical= (default: true, but
+// false for Serialize) and id= from opts; where says where they were given,
+// for messages.
+func setOrderOptions(o *cib.Order, opts map[string]string, where string) error {
+	var sym *bool
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		v := opts[k]
+		switch k {
+		case "kind":
+			kind, err := parseKind(v)
+			if err != nil {
+				return err
+			}
+			o.Kind = kind
+		case "symmetrical":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("symmetrical=%q: want true or false", v)
+			}
+			sym = &b
+		case "id":
+			o.ID = v
+		default:
+			return fmt.Errorf("unknown order option %q%s (kind, symmetrical, id)", k, where)
+		}
+	}
+	o.Symmetrical = cib.DefaultSymmetrical(o.Kind)
+	if sym != nil {
+		o.Symmetrical = *sym
+	}
+	return nil
 }
 
 // parseColocation reads pcs's "A with B [score] [id=ID]".
@@ -260,9 +272,17 @@ func parseColocation(c *cib.CIB, args []string) (cib.Colocation, error) {
 
 // parseLocation reads pcs's "A prefers|avoids NODE[=score] ...": one
 // location constraint per node (prefers: score, default INFINITY; avoids:
-// minus score). top names the witness, which is not a node.
+// minus score); or "A rule [options] EXPRESSION" (parseLocationRule). top
+// names the witness, which is not a node.
 func parseLocation(c *cib.CIB, top *bus.Topology, args []string) ([]cib.Location, error) {
-	usage := "write: constraint location A prefers|avoids NODE[=score] ..."
+	usage := "write: constraint location A prefers|avoids NODE[=score] ..., or constraint location A rule [score=S] EXPRESSION"
+	if len(args) >= 2 && args[1] == "rule" {
+		l, err := parseLocationRule(c, args[0], args[2:])
+		if err != nil {
+			return nil, err
+		}
+		return []cib.Location{l}, nil
+	}
 	if len(args) < 3 || (args[1] != "prefers" && args[1] != "avoids") {
 		return nil, fmt.Errorf("expected A prefers NODE or A avoids NODE; %s", usage)
 	}
@@ -292,6 +312,51 @@ func parseLocation(c *cib.CIB, top *bus.Topology, args []string) ([]cib.Location
 	return out, nil
 }
 
+// parseLocationRule reads what follows "constraint location RSC rule":
+// options (id=, constraint-id=, score=, score-attribute=, role=), then the
+// rule expression in pcs's syntax (cib.ParseRule).
+func parseLocationRule(c *cib.CIB, rsc string, args []string) (cib.Location, error) {
+	usage := "write: constraint location A rule [score=S | score-attribute=ATTR] [role=Started] [id=ID] EXPRESSION, e.g. #uname eq holly or rack eq r1"
+	id, err := c.ConstraintRef(rsc)
+	if err != nil {
+		return cib.Location{}, err
+	}
+	l := cib.Location{Rsc: id, Score: cib.Infinity}
+	i := 0
+	for ; i < len(args); i++ {
+		k, v, ok := strings.Cut(args[i], "=")
+		if !ok {
+			break
+		}
+		switch k {
+		case "id", "constraint-id":
+			l.ID = v
+		case "score":
+			if l.Score, err = cib.ParseScore(v); err != nil {
+				return l, err
+			}
+		case "score-attribute":
+			l.ScoreAttribute = v
+		case "role":
+			if l.Role, err = cib.ParseRole(v); err != nil {
+				return l, fmt.Errorf("role: %w (Tandem has no promotable clones)", err)
+			}
+		default:
+			return l, fmt.Errorf("unknown rule option %q (id, score, score-attribute, role); %s", k, usage)
+		}
+	}
+	if i == len(args) {
+		return l, fmt.Errorf("the rule's expression is missing; %s", usage)
+	}
+	if l.Rule, err = cib.ParseRule(strings.Join(args[i:], " ")); err != nil {
+		return l, err
+	}
+	if l.ID == "" {
+		l.ID = cib.DefaultLocationID(l)
+	}
+	return l, nil
+}
+
 // checkNode says why name cannot run resources: it is the witness, or no
 // node of the model.
 func checkNode(c *cib.CIB, top *bus.Topology, name string) error {
@@ -299,4 +364,124 @@ func checkNode(c *cib.CIB, top *bus.Topology, name string) error {
 		return fmt.Errorf("%q is the witness, which runs no resources", name)
 	}
 	return c.CheckNode(name)
+}
+
+// parseSets reads pcs's "set A B [opt=v ...] [set C ...] [setoptions k=v
+// ...]": the sets, with their options (sequential; for orders also
+// require-all and action), and the constraint's options, resolving every
+// resource to the id constraints use.
+func parseSets(c *cib.CIB, args []string, forOrder bool, usage string) ([]cib.ResourceSet, map[string]string, error) {
+	var sets []cib.ResourceSet
+	opts := map[string]string{}
+	inOptions := false
+	for _, a := range args {
+		switch {
+		case a == "set":
+			if inOptions {
+				return nil, nil, fmt.Errorf("\"set\" after setoptions; the constraint's options come last; %s", usage)
+			}
+			sets = append(sets, cib.ResourceSet{})
+			continue
+		case a == "setoptions":
+			if inOptions {
+				return nil, nil, fmt.Errorf("setoptions is given twice; %s", usage)
+			}
+			inOptions = true
+			continue
+		case len(sets) == 0 && !inOptions:
+			return nil, nil, fmt.Errorf("expected \"set\" before %q; %s", a, usage)
+		}
+		k, v, isOpt := strings.Cut(a, "=")
+		switch {
+		case inOptions:
+			if !isOpt {
+				return nil, nil, fmt.Errorf("setoptions takes name=value, not %q; %s", a, usage)
+			}
+			opts[k] = v
+		case isOpt:
+			set := &sets[len(sets)-1]
+			if err := set.SetOption(k, v, forOrder); err != nil {
+				return nil, nil, err
+			}
+		default:
+			set := &sets[len(sets)-1]
+			if set.Sequential != nil || set.RequireAll != nil || set.Action != "" {
+				return nil, nil, fmt.Errorf("resource %q after the set's options; the options of a set follow its resources; %s", a, usage)
+			}
+			id, err := c.ConstraintRef(a)
+			if err != nil {
+				return nil, nil, err
+			}
+			set.Resources = append(set.Resources, id)
+		}
+	}
+	for i, set := range sets {
+		if len(set.Resources) == 0 {
+			return nil, nil, fmt.Errorf("set %d has no resources; %s", i+1, usage)
+		}
+	}
+	if len(sets) == 0 {
+		return nil, nil, fmt.Errorf("no set given; %s", usage)
+	}
+	return sets, opts, nil
+}
+
+// parseOrderSet reads pcs's "constraint order set A B [options] [set C
+// ...] [setoptions kind=K symmetrical=B id=ID]".
+func parseOrderSet(c *cib.CIB, args []string) (cib.Order, error) {
+	usage := "write: constraint order set A B [sequential=false] [require-all=false] [action=start] [set C ...] [setoptions kind=Mandatory|Optional|Serialize symmetrical=true|false id=ID]"
+	o := cib.Order{Kind: cib.Mandatory}
+	sets, opts, err := parseSets(c, args, true, usage)
+	if err != nil {
+		return o, err
+	}
+	o.Sets = sets
+	if err := setOrderOptions(&o, opts, " in setoptions"); err != nil {
+		return o, err
+	}
+	if o.ID == "" {
+		o.ID = cib.DefaultOrderSetID(o.Sets)
+	}
+	return o, nil
+}
+
+// parseColocationSet reads pcs's "constraint colocation set A B
+// [sequential=false] [set C ...] [setoptions score=S id=ID]".
+func parseColocationSet(c *cib.CIB, args []string) (cib.Colocation, error) {
+	usage := "write: constraint colocation set A B [sequential=false] [set C ...] [setoptions score=INFINITY id=ID]"
+	co := cib.Colocation{Score: cib.Infinity}
+	sets, opts, err := parseSets(c, args, false, usage)
+	if err != nil {
+		return co, err
+	}
+	co.Sets = sets
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		v := opts[k]
+		switch k {
+		case "score":
+			if co.Score, err = cib.ParseScore(v); err != nil {
+				return co, err
+			}
+		case "id":
+			co.ID = v
+		default:
+			return co, fmt.Errorf("unknown colocation option %q in setoptions (score, id)", k)
+		}
+	}
+	if co.ID == "" {
+		co.ID = cib.DefaultColocationSetID(co.Sets)
+	}
+	return co, nil
+}
+
+func parseKind(v string) (cib.OrderKind, error) {
+	switch strings.ToLower(v) {
+	case "mandatory":
+		return cib.Mandatory, nil
+	case "optional":
+		return cib.Optional, nil
+	case "serialize":
+		return cib.Serialize, nil
+	}
+	return "", fmt.Errorf("kind=%q: want Mandatory, Optional or Serialize", v)
 }

@@ -150,6 +150,23 @@ func TestConstraintGrammarErrorsChangeNothing(t *testing.T) {
 		}, `"director" is the witness`},
 		{"location unknown node", func() error { _, err := parseLocation(c, f.Topology, []string{"db", "prefers", "bob=50"}); return err }, `no node "bob" (nodes: holly, benji)`},
 		{"standby witness", func() error { return checkNode(c, f.Topology, "director") }, "is the witness"},
+		{"set without set", func() error { _, err := parseOrderSet(c, []string{"db"}); return err }, `expected "set" before "db"`},
+		{"empty set", func() error { _, err := parseOrderSet(c, []string{"set", "db", "set"}); return err }, "set 2 has no resources"},
+		{"set option", func() error { _, err := parseOrderSet(c, []string{"set", "db", "sequental=false"}); return err }, `unknown set option "sequental" (did you mean "sequential"?)`},
+		{"set names primitive of clone", func() error { _, err := parseOrderSet(c, []string{"set", "db", "web"}); return err }, `use "web-clone"`},
+		{"resource after options", func() error {
+			_, err := parseOrderSet(c, []string{"set", "db", "sequential=false", "web-clone"})
+			return err
+		}, `resource "web-clone" after the set's options`},
+		{"set after setoptions", func() error {
+			_, err := parseOrderSet(c, []string{"set", "db", "setoptions", "kind=Optional", "set", "web-clone"})
+			return err
+		}, "after setoptions"},
+		{"order setoption", func() error { _, err := parseOrderSet(c, []string{"set", "db", "setoptions", "score=5"}); return err }, `unknown order option "score"`},
+		{"colocation set option", func() error {
+			_, err := parseColocationSet(c, []string{"set", "db", "require-all=false"})
+			return err
+		}, `unknown set option "require-all" (a set takes sequential)`},
 	}
 	for _, tc := range cases {
 		err := tc.edit()
@@ -172,5 +189,109 @@ func TestConstraintGrammarErrorsChangeNothing(t *testing.T) {
 	}
 	if err := c.Validate().Err(); err == nil || !strings.Contains(err.Error(), "ordering cycle: start db then start web-clone then start db") {
 		t.Errorf("cycle: got %v, want it named", err)
+	}
+}
+
+// pcs's set sentences: the sets with their options, the constraint's
+// options after setoptions, pcs's default ids.
+func TestSetSentences(t *testing.T) {
+	c := grammarFile(t).CIB
+	for _, id := range []string{"A", "B", "C"} {
+		if _, err := c.AddResource(id, "systemd:"+id, cib.ResourceSpec{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, err := parseOrderSet(c, []string{"set", "A", "B", "sequential=false", "require-all=false", "set", "C", "action=stop", "setoptions", "kind=Optional", "symmetrical=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cib.SetsText(o.Sets); got != "set A B require-all=false sequential=false set C action=stop" || o.Kind != cib.Optional || o.Symmetrical || o.ID != "pcs_rsc_order_set_A_B_set_C" {
+		t.Errorf("order set: %+v (%s)", o, got)
+	}
+	co, err := parseColocationSet(c, []string{"set", "A", "set", "B", "C", "sequential=false", "setoptions", "score=-100", "id=apart"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cib.SetsText(co.Sets); got != "set A set B C sequential=false" || co.Score != -100 || co.ID != "apart" {
+		t.Errorf("colocation set: %+v (%s)", co, got)
+	}
+	if err := c.AddOrder(o); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddColocation(co); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate().Err(); err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	writeConstraints(&buf, c, true)
+	want := `Location Constraints:
+Ordering Constraints:
+  Resource Sets:
+    set A B require-all=false sequential=false set C action=stop setoptions kind=Optional symmetrical=false (id:pcs_rsc_order_set_A_B_set_C)
+Colocation Constraints:
+  Resource Sets:
+    set A set B C sequential=false setoptions score=-100 (id:apart)
+`
+	if buf.String() != want {
+		t.Errorf("constraint list:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}
+
+// pcs's location rule sentence: options, then the expression.
+func TestLocationRuleSentence(t *testing.T) {
+	f := grammarFile(t)
+	c := f.CIB
+	if _, err := c.AddResource("db", "systemd:postgresql", cib.ResourceSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := parseLocation(c, f.Topology, strings.Fields("db rule score=100 role=Started ( rack eq r1 and defined ssd ) or #uname eq benji"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ls[0]
+	if l.ID != "location-db" || l.Score != 100 || l.Role != cib.RoleStarted || l.Rule.String() != "#uname eq benji or ( rack eq r1 and defined ssd )" {
+		t.Errorf("location rule: %+v %s", l, l.Rule)
+	}
+	if err := c.SetLocation(l); err != nil {
+		t.Fatal(err)
+	}
+	// A second rule on the same resource gets an id of its own.
+	ls, err = parseLocation(c, f.Topology, strings.Fields("db rule score-attribute=weight defined weight"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLocation(ls[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate().Err(); err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	writeConstraints(&buf, c, false)
+	want := `Location Constraints:
+  Resource: db
+    Constraint: location-db
+      Rule: score=100 role=Started
+        Expression: #uname eq benji or ( rack eq r1 and defined ssd )
+    Constraint: location-db-1
+      Rule: score-attribute=weight
+        Expression: defined weight
+Ordering Constraints:
+Colocation Constraints:
+`
+	if buf.String() != want {
+		t.Errorf("constraint list:\n%s\nwant:\n%s", buf.String(), want)
+	}
+	for args, want := range map[string]string{
+		"db rule":                      "expression is missing",
+		"db rule scor=5 #uname eq x":   `unknown rule option "scor"`,
+		"db rule role=Promoted a eq b": "role",
+		"db rule a eq":                 "needs a value",
+	} {
+		if _, err := parseLocation(c, f.Topology, strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", args, err, want)
+		}
 	}
 }

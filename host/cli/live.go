@@ -175,8 +175,8 @@ func (s *session) reports(nodes []string, wait time.Duration) []bus.NodeResource
 }
 
 // waitStopped waits until every node that answers has applied revision
-// rev, is idle, and runs no instance of primitive.
-func (s *session) waitStopped(cfg *cib.CIB, primitive string, rev uint64, timeout time.Duration) error {
+// rev, is idle, and runs no instance of the primitives.
+func (s *session) waitStopped(cfg *cib.CIB, rev uint64, timeout time.Duration, primitives ...string) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		reps := s.reports(cfg.NodeNames(), time.Second)
@@ -192,8 +192,8 @@ func (s *session) waitStopped(cfg *cib.CIB, primitive string, rev uint64, timeou
 				problems = append(problems, fmt.Sprintf("%s is busy (%s)", r.Node, strings.Join(r.Busy, " ")))
 			}
 			for _, rs := range r.Resources {
-				if rs.Resource == primitive && rs.State != bus.StateStopped {
-					problems = append(problems, fmt.Sprintf("%s is %s on %s", primitive, rs.State, r.Node))
+				if contains(primitives, rs.Resource) && rs.State != bus.StateStopped {
+					problems = append(problems, fmt.Sprintf("%s is %s on %s", rs.Resource, rs.State, r.Node))
 				}
 			}
 		}

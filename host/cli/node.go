@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -29,7 +33,69 @@ func newNodeCmd() *cobra.Command {
 		newNodeFlagCmd("unmaintenance", "Manage the nodes' resources again",
 			"unmaintenance returns the nodes to the cluster's management.",
 			func(c *cib.CIB, n string) error { return c.SetNodeMaintenance(n, false) }),
+		newNodeAttributeCmd(),
 	)
+	return cmd
+}
+
+func newNodeAttributeCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "attribute [NODE [NAME=VALUE ...]]",
+		Short: "Show or set node attributes, which location rules test",
+		Long: `attribute without arguments lists every node's attributes; with a NODE,
+that node's; with NAME=VALUE pairs, it sets them on NODE (NAME= removes
+one). Location rules test them (tandem constraint location RSC rule ...),
+together with the built-in #uname (the node's name), #id and #kind.
+
+` + liveExitCodes,
+		Example: `  tandem node attribute holly rack=r1 ssd=true
+  tandem node attribute holly ssd=
+  tandem node attribute`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return withEdit(cfgPath, "node attribute "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
+					if err := s.checkNode(c, args[0]); err != nil {
+						return err
+					}
+					for _, a := range args[1:] {
+						k, v, ok := strings.Cut(a, "=")
+						if !ok {
+							return fmt.Errorf("%q is not NAME=VALUE (NAME= removes the attribute)", a)
+						}
+						if err := c.SetNodeAttribute(args[0], k, v); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			return withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
+				nodes := cur.CIB.Nodes
+				if len(args) == 1 {
+					if err := s.checkNode(cur.CIB, args[0]); err != nil {
+						return badInput("%v", err)
+					}
+					nodes = []cib.Node{*cur.CIB.Node(args[0])}
+				}
+				// pcs's layout: "Node Attributes:" then " holly: rack=r1 ssd=true".
+				out := cmd.OutOrStdout()
+				fmt.Fprintln(out, "Node Attributes:")
+				for _, n := range nodes {
+					if len(n.Attributes) == 0 {
+						continue
+					}
+					var kv []string
+					for _, k := range slices.Sorted(maps.Keys(n.Attributes)) {
+						kv = append(kv, k+"="+n.Attributes[k])
+					}
+					fmt.Fprintf(out, " %s: %s\n", n.Name, strings.Join(kv, " "))
+				}
+				return nil
+			})
+		},
+	}
+	configFlag(cmd, &cfgPath)
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -69,17 +70,10 @@ or its value invalid, nothing changes.
 }
 
 func listProperties(cmd *cobra.Command, cfgPath string) error {
-	s, err := openSession(cfgPath)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	cur, err := s.current()
-	if err != nil {
-		return err
-	}
-	writeProperties(cmd.OutOrStdout(), s.file.Topology.Cluster, cur.CIB)
-	return nil
+	return withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
+		writeProperties(cmd.OutOrStdout(), s.file.Topology.Cluster, cur.CIB)
+		return nil
+	})
 }
 
 // writeProperties prints the properties as pcs does; the cluster's name is

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/failures"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -33,15 +34,16 @@ tandem config history.
 	}
 	cmd.AddCommand(newResourceCreateCmd(), newResourceDeleteCmd(), newResourceListCmd(), newResourceConfigCmd(),
 		newResourceUpdateCmd(), newResourceRoleCmd(true), newResourceRoleCmd(false), newResourceRestartCmd(),
-		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd())
+		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd(), newResourceGroupCmd())
 	return cmd
 }
 
 func newResourceCreateCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, group string
 	var disabled, force bool
+	var pos cib.GroupPosition
 	cmd := &cobra.Command{
-		Use:   "create ID AGENT [param=value ...] [op NAME interval=.. [timeout=..] ...] [meta k=v ...] [clone [ID] [clone-max=N ...]]",
+		Use:   "create ID AGENT [param=value ...] [op NAME interval=.. [timeout=..] ...] [meta k=v ...] [clone [ID] [clone-max=N ...]] [--group G [--before RSC | --after RSC]]",
 		Short: "Add a resource to the live configuration",
 		Long: `create adds resource ID run by AGENT (vip, systemd:<unit>, haproxy,
 health:http, health:tcp, or <plugin>:<type>) with pcs's clauses:
@@ -53,6 +55,9 @@ health:http, health:tcp, or <plugin>:<type>) with pcs's clauses:
   clone [ID] [k=v ...]       run it on several nodes; clone-max, clone-node-max,
                              interleave; constraints then name it ID-clone
 
+--group G puts the new resource into group G (created if needed), at its end
+or --before/--after a member.
+
 Before anything changes, every node's plugin validates the agent and the
 parameters: an agent no node has, or parameters it refuses, are errors. If no
 node answers within 2 s, creation goes on and says validation was skipped.
@@ -61,7 +66,8 @@ node answers within 2 s, creation goes on and says validation was skipped.
 		Example: `  tandem resource create httpd systemd:apache2 configfile=/etc/apache2/apache2.conf op monitor interval=30s clone
   tandem resource create haproxy systemd:haproxy op monitor interval=15s clone
   tandem resource create VIP-10.10.10.23 vip ip=10.10.10.23 cidr_netmask=24 op monitor interval=10s
-  tandem resource create web example:process command=/bin/sleep args=3600 --disabled`,
+  tandem resource create web example:process command=/bin/sleep args=3600 --disabled
+  tandem resource create fs systemd:srv-data.mount --group database --before postgres`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)
@@ -79,6 +85,19 @@ node answers within 2 s, creation goes on and says validation was skipped.
 			if disabled {
 				spec.Meta["target-role"] = cib.RoleStopped
 			}
+			if group == "" && (pos.Before != "" || pos.After != "") {
+				return badInput("--before and --after place the resource in a group: give --group too")
+			}
+			create := func(c *cib.CIB) error {
+				if _, err := c.AddResource(id, agent, spec); err != nil {
+					return err
+				}
+				if group != "" {
+					_, err := c.GroupAdd(group, []string{id}, pos)
+					return err
+				}
+				return nil
+			}
 			s, err := openSession(cfgPath)
 			if err != nil {
 				return err
@@ -90,7 +109,7 @@ node answers within 2 s, creation goes on and says validation was skipped.
 			}
 			// Check the edit before asking the plugins, so a taken id is
 			// reported as such.
-			if _, err := cur.CIB.AddResource(id, agent, spec); err != nil {
+			if err := create(cur.CIB); err != nil {
 				return badInput("resource %s: %v", id, err)
 			}
 			if !force {
@@ -102,15 +121,18 @@ node answers within 2 s, creation goes on and says validation was skipped.
 					fmt.Fprintln(cmd.ErrOrStderr(), n)
 				}
 			}
-			_, err = s.edit(fmt.Sprintf("resource create %s (%s)", id, agent), func(c *cib.CIB) error {
-				_, err := c.AddResource(id, agent, spec)
-				return err
-			})
+			summary := fmt.Sprintf("resource create %s (%s)", id, agent)
+			if group != "" {
+				summary += " in group " + group + positionText(pos)
+			}
+			_, err = s.edit(summary, create)
 			return err
 		},
 	}
 	freeArgs(cmd)
 	configFlag(cmd, &cfgPath)
+	cmd.Flags().StringVar(&group, "group", "", "put the resource into this group (created if needed)")
+	positionFlags(cmd, &pos)
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "create it stopped (target-role=Stopped)")
 	cmd.Flags().BoolVar(&force, "force", false, "do not ask the nodes' plugins to validate the agent and parameters")
 	return cmd
@@ -186,7 +208,7 @@ func newResourceDeleteCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "delete ID",
 		Aliases: []string{"remove"},
-		Short:   "Stop a resource, then remove it and the constraints that name it",
+		Short:   "Stop a resource (or a group and its members), then remove it and the constraints that name it",
 		Long: `delete first stops resource ID everywhere (target-role=Stopped) and waits until
 every node reports it stopped ("Attempting to stop: ID...Stopped"), then
 removes it and every constraint that names it. If it does not stop within
@@ -207,11 +229,18 @@ waiting.
 			if err != nil {
 				return err
 			}
-			r, err := cur.CIB.MustResource(id)
-			if err != nil {
-				return badInput("%v", err)
+			// A group is deleted with its members.
+			var primitives []string
+			g, _ := cur.CIB.Group(id)
+			if g != nil {
+				primitives = g.Resources
+			} else {
+				r, err := cur.CIB.MustResource(id)
+				if err != nil {
+					return badInput("%v", err)
+				}
+				primitives = []string{r.ID}
 			}
-			primitive := r.ID
 			out := cmd.OutOrStdout()
 			if !force {
 				fmt.Fprintf(out, "Attempting to stop: %s...", id)
@@ -222,7 +251,7 @@ waiting.
 					fmt.Fprintln(out)
 					return err
 				}
-				if err := s.waitStopped(rev.CIB, primitive, rev.Rev, wait); err != nil {
+				if err := s.waitStopped(rev.CIB, rev.Rev, wait, primitives...); err != nil {
 					fmt.Fprintln(out, "Error")
 					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("unable to stop %s before deleting it (it stays disabled; re-run with --force to delete it anyway): %w", id, err)}
 				}
@@ -231,7 +260,11 @@ waiting.
 			var removed []string
 			_, err = s.edit("resource delete "+id, func(c *cib.CIB) error {
 				var err error
-				removed, err = c.DeleteResource(id)
+				if g, _ := c.Group(id); g != nil {
+					removed, err = c.DeleteGroup(id)
+				} else {
+					removed, err = c.DeleteResource(id)
+				}
 				return err
 			})
 			if err != nil {
@@ -262,17 +295,10 @@ tandem status (and pcs resource status).`,
 		Example: `  tandem resource list`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openSession(cfgPath)
-			if err != nil {
+			return withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
+				_, err := io.WriteString(cmd.OutOrStdout(), resourceList(cur.CIB, s.reports(cur.CIB.NodeNames(), wait)))
 				return err
-			}
-			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
-			_, err = io.WriteString(cmd.OutOrStdout(), resourceList(cur.CIB, s.reports(cur.CIB.NodeNames(), wait)))
-			return err
+			})
 		},
 	}
 	configFlag(cmd, &cfgPath)
@@ -285,9 +311,10 @@ func newResourceConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config [ID ...]",
 		Short: "Show how resources are configured",
-		Long: `config prints the configuration of the given resources (primitive or clone
-ids), or of every resource, as pcs resource config does: agent, parameters
-(Attributes), meta attributes, operations, clone options.`,
+		Long: `config prints the configuration of the given resources (primitive, clone or
+group ids), or of every resource, as pcs resource config does: agent,
+parameters (Attributes), meta attributes, operations, clone options, groups
+with their members.`,
 		Example: `  tandem resource config
   tandem resource config httpd-clone`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -300,21 +327,39 @@ ids), or of every resource, as pcs resource config does: agent, parameters
 			if err != nil {
 				return err
 			}
-			var rs []*cib.Resource
+			c := cur.CIB
+			w := cmd.OutOrStdout()
+			write := func(r *cib.Resource, indent string) { writeResourceConfig(w, r, indent) }
+			out := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 			for _, id := range args {
-				r, err := cur.CIB.MustResource(id)
-				if err != nil {
+				if g, _ := c.Group(id); g != nil {
+					continue
+				}
+				if _, err := c.MustResource(id); err != nil {
 					return badInput("%v", err)
 				}
-				rs = append(rs, r)
 			}
-			if len(args) == 0 {
-				for i := range cur.CIB.Resources {
-					rs = append(rs, &cur.CIB.Resources[i])
+			ids := args
+			if len(ids) == 0 {
+				// Every resource, a group where its first member is.
+				done := map[string]bool{}
+				for _, r := range c.Resources {
+					if g := c.GroupOf(r.ID); g != nil {
+						if !done[g.ID] {
+							ids, done[g.ID] = append(ids, g.ID), true
+						}
+						continue
+					}
+					ids = append(ids, r.ID)
 				}
 			}
-			for _, r := range rs {
-				writeResourceConfig(cmd.OutOrStdout(), r, "")
+			for _, id := range ids {
+				if g, _ := c.Group(id); g != nil {
+					writeGroupConfig(c, g, write, out)
+					continue
+				}
+				r, _ := c.MustResource(id)
+				write(r, "")
 			}
 			return nil
 		},
@@ -327,18 +372,8 @@ ids), or of every resource, as pcs resource config does: agent, parameters
 func writeResourceConfig(w io.Writer, r *cib.Resource, indent string) {
 	if cl := r.Clone; cl != nil {
 		fmt.Fprintf(w, "%sClone: %s\n", indent, cl.ID)
-		var opts []string
-		if cl.Max > 0 {
-			opts = append(opts, fmt.Sprintf("clone-max=%d", cl.Max))
-		}
-		if cl.NodeMax > 0 {
-			opts = append(opts, fmt.Sprintf("clone-node-max=%d", cl.NodeMax))
-		}
-		if cl.Interleave {
-			opts = append(opts, "interleave=true")
-		}
-		if len(opts) > 0 {
-			fmt.Fprintf(w, "%s  Meta Attrs: %s\n", indent, strings.Join(opts, " "))
+		if opts := cloneOptionText(cl); opts != "" {
+			fmt.Fprintf(w, "%s  Meta Attrs: %s\n", indent, opts)
 		}
 		indent += "  "
 	}
@@ -372,6 +407,21 @@ func writeResourceConfig(w io.Writer, r *cib.Resource, indent string) {
 		}
 		fmt.Fprintf(w, "%s%s%s\n", indent, label, line)
 	}
+}
+
+// cloneOptionText is a clone's options as pcs prints them.
+func cloneOptionText(cl *cib.Clone) string {
+	var opts []string
+	if cl.Max > 0 {
+		opts = append(opts, fmt.Sprintf("clone-max=%d", cl.Max))
+	}
+	if cl.NodeMax > 0 {
+		opts = append(opts, fmt.Sprintf("clone-node-max=%d", cl.NodeMax))
+	}
+	if cl.Interleave {
+		opts = append(opts, "interleave=true")
+	}
+	return strings.Join(opts, " ")
 }
 
 func metaText(m cib.Meta) string {
@@ -445,7 +495,7 @@ func newResourceRestartCmd() *cobra.Command {
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "restart ID",
-		Short: "Stop a resource everywhere, then let it start again",
+		Short: "Stop a resource (or a group) everywhere, then let it start again",
 		Long: `restart sets target-role=Stopped, waits until every node reports the resource
 stopped, then restores its previous target-role, so the coordinator starts it
 again where it belongs.
@@ -460,22 +510,26 @@ again where it belongs.
 				return err
 			}
 			defer s.close()
-			var before, primitive string
+			var before string
+			var primitives []string
 			rev, err := s.edit("resource restart "+id+": stop", func(c *cib.CIB) error {
-				r, err := c.MustResource(id)
+				own, stopped, err := c.OwnTargetRole(id)
 				if err != nil {
 					return err
 				}
-				if c.Effective(r).TargetRole == cib.RoleStopped {
+				if stopped {
 					return fmt.Errorf("%s is disabled; enable it instead (tandem resource enable %s)", id, id)
 				}
-				before, primitive = r.Meta.TargetRole, r.ID
+				before = own
+				if primitives, err = c.Primitives(id); err != nil {
+					return err
+				}
 				return c.SetTargetRole(id, cib.RoleStopped)
 			})
 			if err != nil {
 				return err
 			}
-			stopErr := s.waitStopped(rev.CIB, primitive, rev.Rev, wait)
+			stopErr := s.waitStopped(rev.CIB, rev.Rev, wait, primitives...)
 			if _, err := s.edit("resource restart "+id+": start", func(c *cib.CIB) error {
 				return c.SetTargetRole(id, before)
 			}); err != nil {
@@ -589,6 +643,21 @@ func newResourceClearCmd() *cobra.Command {
 	return cmd
 }
 
+// withCurrent opens a session, runs read on the current live
+// configuration and closes it.
+func withCurrent(cfgPath string, read func(s *session, cur liveconfig.Revision) error) error {
+	s, err := openSession(cfgPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	cur, err := s.current()
+	if err != nil {
+		return err
+	}
+	return read(s, cur)
+}
+
 // withEdit opens a session, makes one edit and closes it.
 func withEdit(cfgPath, summary string, change func(*session, *cib.CIB) error) error {
 	s, err := openSession(cfgPath)
@@ -621,14 +690,13 @@ resource banned from a node by migration-threshold may return there.`,
 			if err != nil {
 				return err
 			}
-			id, primitive := "", ""
+			id := ""
+			primitives := []string{""} // "": every resource
 			if len(args) == 1 {
 				id = args[0]
-				r, err := cur.CIB.MustResource(id)
-				if err != nil {
+				if primitives, err = cur.CIB.Primitives(id); err != nil {
 					return badInput("%v", err)
 				}
-				primitive = r.ID
 			}
 			if node != "" && cur.CIB.Node(node) == nil {
 				return badInput("--node %q: no such node", node)
@@ -639,9 +707,13 @@ resource banned from a node by migration-threshold may return there.`,
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
-			cleared, err := fs.Clear(ctx, primitive, node)
-			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("clearing fail-counts: %w", err)}
+			var cleared []failures.Record
+			for _, p := range primitives {
+				more, err := fs.Clear(ctx, p, node)
+				if err != nil {
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("clearing fail-counts: %w", err)}
+				}
+				cleared = append(cleared, more...)
 			}
 			what := id
 			if what == "" {

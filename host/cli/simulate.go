@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -29,7 +30,7 @@ type simulateState struct {
 
 type simulateOptions struct {
 	cfgPath, statePath, output, now string
-	settled, showScores             bool
+	settled, showScores, live       bool
 	nodesDown, fails                []string
 }
 
@@ -54,11 +55,18 @@ JSON file (format in docs/scheduler.md):
                  {"resource": "haproxy", "instance": 1, "node": "holly", "failed": true}],
    "failures": [{"resource": "haproxy", "node": "holly", "count": 1, "last": "2025-01-01T00:00:00Z"}]}
 
+--live reads the running cluster instead: its live configuration (with what
+tandem commands changed, not the cluster file's resources) and its state (the
+nodes that answer, what they report running or failed, the fail-counts), as
+the coordinator plans from them. --config then only says how to reach the
+cluster.
+
 --settled first runs the cluster's own transition from that state, so that
 what-if flags apply to a running cluster. Then --node-down takes nodes away and
 --fail records failures, and the scheduler runs once more: that is what is
 printed.`,
 		Example: `  tandem simulate --config cluster.toml
+  tandem simulate --live --node-down benji
   tandem simulate --config cluster.toml --settled --node-down benji
   tandem simulate --config cluster.toml --settled --fail haproxy-clone@benji=3 --show-scores
   tandem simulate --config cluster.toml --state state.json --output dot | dot -Tsvg > transition.svg`,
@@ -70,6 +78,7 @@ printed.`,
 	configFlag(cmd, &o.cfgPath)
 	f := cmd.Flags()
 	f.StringVar(&o.statePath, "state", "", "JSON file with node statuses, running instances and failures (default: nothing running, all nodes online)")
+	f.BoolVar(&o.live, "live", false, "simulate on the running cluster: its live configuration and state")
 	f.BoolVar(&o.settled, "settled", false, "run the cluster's own transition from the state first")
 	f.StringArrayVar(&o.nodesDown, "node-down", nil, "take node N offline (repeatable)")
 	f.StringArrayVar(&o.fails, "fail", nil, "record a failure: RESOURCE@NODE or RESOURCE@NODE=COUNT (COUNT a number or INFINITY); repeatable")
@@ -89,13 +98,26 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 	default:
 		return badInput("--output %q: want text, json or dot", o.output)
 	}
-	file, err := config.Load(o.cfgPath)
-	if err != nil {
-		return &ExitError{Code: ExitConfig, Err: err}
-	}
-	cfg := file.CIB
-	st := policies.State{Nodes: policies.AllOnline(cfg)}
+	var cfg *cib.CIB
+	var st policies.State
+	var gone []string
 	now := time.Now().UTC()
+	if o.live {
+		if o.statePath != "" {
+			return badInput("--live and --state: the live cluster has its own state; give one of them")
+		}
+		var err error
+		if cfg, st, gone, err = readLive(o.cfgPath); err != nil {
+			return err
+		}
+	} else {
+		file, err := config.Load(o.cfgPath)
+		if err != nil {
+			return &ExitError{Code: ExitConfig, Err: err}
+		}
+		cfg = file.CIB
+		st = policies.State{Nodes: policies.AllOnline(cfg)}
+	}
 	if o.statePath != "" {
 		sf, err := readSimulateState(o.statePath)
 		if err != nil {
@@ -130,6 +152,7 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 		st = withNodeStatus(st, n, policies.Offline)
 	}
 	for _, spec := range o.fails {
+		var err error
 		if st, err = withFailure(cfg, st, spec, now); err != nil {
 			return badInput("--fail %q: %w", spec, err)
 		}
@@ -140,6 +163,9 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 			return badInput("--state %s: %w", o.statePath, err)
 		}
 		return err
+	}
+	for _, g := range gone {
+		res.Notes = append(res.Notes, policies.Note{Resource: g, Text: "is no longer configured: the coordinator stops it"})
 	}
 	nodes := policies.NodeStatuses(cfg, st)
 	switch o.output {
@@ -158,6 +184,17 @@ func runSimulate(w io.Writer, o simulateOptions) error {
 	}
 	writeSimulation(w, cfg, nodes, res)
 	return nil
+}
+
+// readLive reads the running cluster's live configuration and state
+// (session.liveState), reaching it with the cluster file at cfgPath.
+func readLive(cfgPath string) (cfg *cib.CIB, st policies.State, gone []string, err error) {
+	err = withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
+		cfg = cur.CIB
+		st, gone = s.liveState(cur.CIB)
+		return nil
+	})
+	return cfg, st, gone, err
 }
 
 // readSimulateState reads a --state file; JSON errors name the line.
@@ -256,12 +293,16 @@ func writeSimulation(w io.Writer, cfg *cib.CIB, nodes []policies.NodeState, res 
 		if r.Clone != nil {
 			id = r.Clone.ID
 		}
+		if g := cfg.GroupOf(r.ID); g != nil {
+			id += " (group " + cib.GroupConstraintName(g) + ")"
+		}
+		cloned := cfg.CloneOf(&r) != nil // its own clone, or its group's
 		var where []string
 		for _, a := range res.Placement {
 			if a.Resource != r.ID {
 				continue
 			}
-			if r.Clone != nil {
+			if cloned {
 				where = append(where, fmt.Sprintf("%s (#%d)", a.Node, a.Instance))
 			} else {
 				where = append(where, a.Node)

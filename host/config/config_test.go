@@ -111,7 +111,52 @@ data_dir = "/srv/tandem"
 cert = "c.pem"
 key = "k.pem"
 `
-	for name, data := range map[string][]byte{"cluster.toml": nil, "ports and tls": []byte(strings.Replace(src, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 4222\nstandby = true", 1))} {
+	groups := base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[[group]]
+id = "g"
+resources = ["b", "a"]
+meta = { resource-stickiness = 100 }
+[group.clone]
+interleave = true
+[[group]]
+id = "solo"
+resources = []
+[[resource]]
+id = "c"
+agent = "systemd:c"
+[[order]]
+kind = "Optional"
+[[order.set]]
+resources = ["c"]
+sequential = true
+[[order.set]]
+resources = ["g-clone"]
+require-all = false
+action = "stop"
+[[colocation]]
+score = -20
+[[colocation.set]]
+resources = ["c", "g-clone"]
+sequential = false
+[[location]]
+rsc = "c"
+rule = "( rack eq r1 and defined ssd ) or #uname eq benji"
+score = 50
+role = "Started"
+[[location]]
+rsc = "g-clone"
+rule = "weight gt integer 0"
+score-attribute = "weight"
+`
+	groups = strings.Replace(groups, "address = \"198.18.0.22\"\n", "address = \"198.18.0.22\"\nattributes = { rack = \"r1\", ssd = true, weight = 30 }\n", 1)
+	groups = strings.Replace(groups, "[[group]]\nid = \"solo\"\nresources = []\n", "", 1)
+	for name, data := range map[string][]byte{"cluster.toml": nil, "groups": []byte(groups), "ports and tls": []byte(strings.Replace(src, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 4222\nstandby = true", 1))} {
 		var f *File
 		var err error
 		if data == nil {
@@ -303,6 +348,98 @@ timeout = "20x"
 `, []string{"c.toml:20: resource \"a\": target-role \"Sleeping\"", "c.toml:20: resource \"a\" failure-timeout: duration \"soon\"",
 			"c.toml:27: resource \"a\" op start timeout: duration \"20x\"", "c.toml:21: resource \"a\": op monitor needs an interval",
 			"c.toml:23: resource \"a\": op \"probe\" is not one of"}},
+		{"groups", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[resource.clone]
+[[group]]
+id = "g"
+resources = ["a", "nope"]
+meta = { resource-stickness = 5 }
+[[group]]
+id = "h"
+resources = ["a", "b"]
+[group.clone]
+clone-node-max = 2
+[[group]]
+id = "a"
+resources = []
+[[order]]
+first = "g"
+then = "h"
+[[colocation]]
+rsc = "a"
+with = "h-clone"
+`, []string{"c.toml:26: group \"g\": no resource \"nope\"", "c.toml:27: unknown key \"group.meta.resource-stickness\" (did you mean \"resource-stickiness\"?)",
+			"c.toml:30: group \"h\": resource \"a\" is already in a group (also defined at line 26)",
+			"c.toml:30: group \"h\": \"b\" is cloned; only primitives join a group",
+			"c.toml:31: group \"h\": clone-node-max 2: a cloned group runs one copy per node",
+			"c.toml:34: group \"a\": duplicate id \"a\" (also defined at line 18)", "c.toml:33: group \"a\" has no resources",
+			"c.toml:38: order g then h: group \"h\" is cloned; constraints name the clone: use \"h-clone\""}},
+		{"group cycle", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[[group]]
+id = "g"
+resources = ["a", "b"]
+[[order]]
+first = "b"
+then = "a"
+`, []string{"c.toml:25: ordering cycle: start a then start b then start a; remove or reverse one of these orders (group g, order-b-a-mandatory)"}},
+		{"sets", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[[order]]
+first = "a"
+[[order.set]]
+resources = ["a", "b", "a"]
+sequental = false
+[[order.set]]
+resources = []
+[[colocation]]
+[[colocation.set]]
+resources = ["a", "nope"]
+require-all = false
+`, []string{"c.toml:23: order set a b a set: an order has first and then, or sets, not both",
+			"c.toml:26: order set a b a set: \"a\" is named twice", "c.toml:27: unknown key \"order.set.sequental\" (did you mean \"sequential\"?)",
+			"c.toml:28: order set a b a set: a set without resources", "c.toml:32: colocation set a nope require-all=false: no resource or clone \"nope\"",
+			"c.toml:31: colocation set a nope require-all=false: require-all and action apply to order sets only"}},
+		{"rules", strings.Replace(base, "name = \"director\"", "name = \"director\"\nattributes = { rack = \"r9\" }", 1) + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[location]]
+rsc = "a"
+rule = "rack eq r1 and ssd eq 1 or x eq 2"
+[[location]]
+rsc = "a"
+node = "holly"
+rule = "defined ssd"
+[[location]]
+rsc = "a"
+rule = "defined ssd"
+role = "Promoted"
+[[location]]
+rsc = "a"
+node = "holly"
+score-attribute = "w"
+`, []string{"witness \"director\": standby, maintenance and attributes apply to nodes only",
+			"c.toml:23: location a rule \"rack eq r1 and ssd eq 1 or x eq 2\": rule mixes and and or",
+			"c.toml:26: location a rule defined ssd: a location has a node or a rule, not both",
+			"c.toml:31: location a rule \"defined ssd\": role: target-role \"Promoted\": must be Started or Stopped",
+			"c.toml:32: location a on holly: score-attribute and role go with a rule"}},
 		{"bad agent", base + `
 [[resource]]
 id = "a"

@@ -36,7 +36,7 @@ func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
 	for _, m := range top.Nodes() {
 		fm := member(m)
 		n := c.Node(m.Name)
-		fm.Standby, fm.Maintenance = n.Standby, n.Maintenance
+		fm.Standby, fm.Maintenance, fm.Attributes = n.Standby, n.Maintenance, encodeAttributes(n.Attributes)
 		f.Nodes = append(f.Nodes, fm)
 	}
 	if w := top.Witness(); w != nil {
@@ -53,7 +53,7 @@ func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
 func EncodeModel(c *cib.CIB) ([]byte, error) {
 	var f fileConfig
 	for _, n := range c.Nodes {
-		f.Nodes = append(f.Nodes, fileMember{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance})
+		f.Nodes = append(f.Nodes, fileMember{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance, Attributes: encodeAttributes(n.Attributes)})
 	}
 	return encode(&f, c)
 }
@@ -73,12 +73,7 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		if m := encodeMeta(r.Meta); m != (fileMeta{}) {
 			fr.Meta = &m
 		}
-		if cl := r.Clone; cl != nil {
-			fr.Clone = &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
-			if cl.ID != r.ID+cib.CloneSuffix {
-				fr.Clone.ID = cl.ID
-			}
-		}
+		fr.Clone = encodeClone(r.Clone, r.ID)
 		for _, o := range r.Ops {
 			fo := fileOp{Name: o.Name}
 			if o.Interval > 0 {
@@ -91,9 +86,17 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		}
 		f.Resources = append(f.Resources, fr)
 	}
+	for _, g := range c.Groups {
+		fg := fileGroup{ID: g.ID, Resources: g.Resources}
+		if m := encodeMeta(g.Meta); m != (fileMeta{}) {
+			fg.Meta = &m
+		}
+		fg.Clone = encodeClone(g.Clone, g.ID)
+		f.Groups = append(f.Groups, fg)
+	}
 	for _, o := range c.Orders {
 		fo := fileOrder{ID: o.ID, First: o.First, Then: o.Then, FirstAction: string(o.FirstAction),
-			ThenAction: string(o.ThenAction), Kind: string(o.Kind)}
+			ThenAction: string(o.ThenAction), Kind: string(o.Kind), Sets: encodeSets(o.Sets)}
 		if o.Symmetrical != cib.DefaultSymmetrical(o.Kind) {
 			s := o.Symmetrical
 			fo.Symmetrical = &s
@@ -101,10 +104,17 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		f.Orders = append(f.Orders, fo)
 	}
 	for _, co := range c.Colocations {
-		f.Colocations = append(f.Colocations, fileColocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Score: co.Score.String()})
+		f.Colocations = append(f.Colocations, fileColocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Score: co.Score.String(), Sets: encodeSets(co.Sets)})
 	}
 	for _, l := range c.Locations {
-		f.Locations = append(f.Locations, fileLocation{ID: l.ID, Rsc: l.Rsc, Node: l.Node, Score: l.Score.String()})
+		fl := fileLocation{ID: l.ID, Rsc: l.Rsc, Node: l.Node, Score: l.Score.String(), ScoreAttribute: l.ScoreAttribute, Role: l.Role}
+		if l.Rule != nil {
+			fl.Rule = l.Rule.String()
+		}
+		if l.ScoreAttribute != "" {
+			fl.Score = nil
+		}
+		f.Locations = append(f.Locations, fl)
 	}
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)
@@ -113,6 +123,38 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// encodeClone writes the clone of resource or group id, leaving out the
+// default clone id.
+func encodeClone(cl *cib.Clone, id string) *fileClone {
+	if cl == nil {
+		return nil
+	}
+	fc := &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
+	if cl.ID != id+cib.CloneSuffix {
+		fc.ID = cl.ID
+	}
+	return fc
+}
+
+func encodeAttributes(attrs map[string]string) map[string]any {
+	if len(attrs) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		out[k] = v
+	}
+	return out
+}
+
+func encodeSets(sets []cib.ResourceSet) []fileSet {
+	var out []fileSet
+	for _, s := range sets {
+		out = append(out, fileSet{Resources: s.Resources, Sequential: s.Sequential, RequireAll: s.RequireAll, Action: string(s.Action)})
+	}
+	return out
 }
 
 // omitDefault is the zero value (not written) when v is the default.

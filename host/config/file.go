@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +29,7 @@ type fileConfig struct {
 	Properties  fileProperties   `toml:"properties"`
 	Defaults    fileMeta         `toml:"defaults"`
 	Resources   []fileResource   `toml:"resource"`
+	Groups      []fileGroup      `toml:"group"`
 	Orders      []fileOrder      `toml:"order"`
 	Colocations []fileColocation `toml:"colocation"`
 	Locations   []fileLocation   `toml:"location"`
@@ -57,6 +60,8 @@ type fileMember struct {
 	ClusterPort int    `toml:"cluster_port,omitempty,omitzero"`
 	Standby     bool   `toml:"standby,omitempty,omitzero"`
 	Maintenance bool   `toml:"maintenance,omitempty,omitzero"`
+	// Attributes: the node's attributes, which location rules test.
+	Attributes map[string]any `toml:"attributes,omitempty,omitzero"`
 }
 
 type fileProperties struct {
@@ -80,6 +85,13 @@ type fileResource struct {
 	Ops    []fileOp       `toml:"op,omitempty,omitzero"`
 }
 
+type fileGroup struct {
+	ID        string     `toml:"id"`
+	Resources []string   `toml:"resources"`
+	Meta      *fileMeta  `toml:"meta,omitempty,omitzero"`
+	Clone     *fileClone `toml:"clone,omitempty,omitzero"`
+}
+
 type fileOp struct {
 	Name     string `toml:"name"`
 	Interval any    `toml:"interval,omitempty,omitzero"`
@@ -94,27 +106,40 @@ type fileClone struct {
 }
 
 type fileOrder struct {
-	ID          string `toml:"id,omitempty,omitzero"`
-	First       string `toml:"first"`
-	Then        string `toml:"then"`
-	FirstAction string `toml:"first-action,omitempty,omitzero"`
-	ThenAction  string `toml:"then-action,omitempty,omitzero"`
-	Kind        string `toml:"kind,omitempty,omitzero"`
-	Symmetrical *bool  `toml:"symmetrical,omitempty,omitzero"`
+	ID          string    `toml:"id,omitempty,omitzero"`
+	First       string    `toml:"first,omitempty,omitzero"`
+	Then        string    `toml:"then,omitempty,omitzero"`
+	FirstAction string    `toml:"first-action,omitempty,omitzero"`
+	ThenAction  string    `toml:"then-action,omitempty,omitzero"`
+	Kind        string    `toml:"kind,omitempty,omitzero"`
+	Symmetrical *bool     `toml:"symmetrical,omitempty,omitzero"`
+	Sets        []fileSet `toml:"set,omitempty,omitzero"`
+}
+
+// fileSet is a resource set of an order or colocation ([[order.set]]).
+type fileSet struct {
+	Resources  []string `toml:"resources"`
+	Sequential *bool    `toml:"sequential,omitempty,omitzero"`
+	RequireAll *bool    `toml:"require-all,omitempty,omitzero"`
+	Action     string   `toml:"action,omitempty,omitzero"`
 }
 
 type fileColocation struct {
-	ID    string `toml:"id,omitempty,omitzero"`
-	Rsc   string `toml:"rsc"`
-	With  string `toml:"with"`
-	Score any    `toml:"score,omitempty,omitzero"`
+	ID    string    `toml:"id,omitempty,omitzero"`
+	Rsc   string    `toml:"rsc,omitempty,omitzero"`
+	With  string    `toml:"with,omitempty,omitzero"`
+	Score any       `toml:"score,omitempty,omitzero"`
+	Sets  []fileSet `toml:"set,omitempty,omitzero"`
 }
 
 type fileLocation struct {
-	ID    string `toml:"id,omitempty,omitzero"`
-	Rsc   string `toml:"rsc"`
-	Node  string `toml:"node"`
-	Score any    `toml:"score,omitempty,omitzero"`
+	ID             string `toml:"id,omitempty,omitzero"`
+	Rsc            string `toml:"rsc"`
+	Node           string `toml:"node,omitempty,omitzero"`
+	Score          any    `toml:"score,omitempty,omitzero"`
+	Rule           string `toml:"rule,omitempty,omitzero"`
+	ScoreAttribute string `toml:"score-attribute,omitempty,omitzero"`
+	Role           string `toml:"role,omitempty,omitzero"`
 }
 
 // decode turns TOML into a File, recording syntax errors, unknown keys and
@@ -161,8 +186,20 @@ func decode(name string, data []byte) (*File, *problems) {
 
 	out := &File{Name: name, Topology: decodeTopology(&f, ps), Positions: lines}
 	c := &cib.CIB{Properties: cib.Properties{MaintenanceMode: f.Properties.MaintenanceMode}}
-	for _, n := range f.Nodes {
-		c.Nodes = append(c.Nodes, cib.Node{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance})
+	for i, n := range f.Nodes {
+		node := cib.Node{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance}
+		for _, k := range slices.Sorted(maps.Keys(n.Attributes)) {
+			v, err := paramString(n.Attributes[k])
+			if err != nil {
+				ps.at(fmt.Sprintf("node[%d].attributes.%s", i, k), "node %q: attribute %q: %v", n.Name, k, err)
+				continue
+			}
+			if node.Attributes == nil {
+				node.Attributes = map[string]string{}
+			}
+			node.Attributes[k] = v
+		}
+		c.Nodes = append(c.Nodes, node)
 	}
 	c.Defaults = decodeMeta(&f.Defaults, "defaults", ps, "[defaults]")
 	for i, r := range f.Resources {
@@ -203,13 +240,27 @@ func decode(name string, data []byte) (*File, *problems) {
 		}
 		c.Resources = append(c.Resources, res)
 	}
+	for i, g := range f.Groups {
+		path := fmt.Sprintf("group[%d]", i)
+		grp := cib.Group{ID: g.ID, Resources: g.Resources}
+		if g.Meta != nil {
+			grp.Meta = decodeMeta(g.Meta, path+".meta", ps, fmt.Sprintf("group %q", g.ID))
+		}
+		if cl := g.Clone; cl != nil {
+			grp.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
+			if grp.Clone.ID == "" {
+				grp.Clone.ID = g.ID + cib.CloneSuffix
+			}
+		}
+		c.Groups = append(c.Groups, grp)
+	}
 	for _, o := range f.Orders {
 		ord := cib.Order{ID: o.ID, First: o.First, Then: o.Then, FirstAction: cib.Action(o.FirstAction),
-			ThenAction: cib.Action(o.ThenAction), Kind: cib.OrderKind(o.Kind)}
-		if ord.FirstAction == "" {
+			ThenAction: cib.Action(o.ThenAction), Kind: cib.OrderKind(o.Kind), Sets: decodeSets(o.Sets)}
+		if ord.FirstAction == "" && ord.Sets == nil {
 			ord.FirstAction = cib.ActionStart
 		}
-		if ord.ThenAction == "" {
+		if ord.ThenAction == "" && ord.Sets == nil {
 			ord.ThenAction = ord.FirstAction
 		}
 		if ord.Kind == "" {
@@ -219,29 +270,73 @@ func decode(name string, data []byte) (*File, *problems) {
 		if o.Symmetrical != nil {
 			ord.Symmetrical = *o.Symmetrical
 		}
-		if ord.ID == "" {
+		switch {
+		case ord.ID != "":
+		case ord.Sets != nil:
+			ord.ID = cib.DefaultOrderSetID(ord.Sets)
+		default:
 			ord.ID = cib.DefaultOrderID(ord)
 		}
 		c.Orders = append(c.Orders, ord)
 	}
 	for i, co := range f.Colocations {
-		col := cib.Colocation{ID: co.ID, Rsc: co.Rsc, With: co.With}
-		col.Score = decodeScore(co.Score, cib.Infinity, fmt.Sprintf("colocation[%d].score", i), ps, fmt.Sprintf("colocation %s with %s", co.Rsc, co.With))
-		if col.ID == "" {
+		col := cib.Colocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Sets: decodeSets(co.Sets)}
+		what := fmt.Sprintf("colocation %s with %s", co.Rsc, co.With)
+		if col.Sets != nil {
+			what = "colocation " + cib.SetsText(col.Sets)
+		}
+		col.Score = decodeScore(co.Score, cib.Infinity, fmt.Sprintf("colocation[%d].score", i), ps, what)
+		switch {
+		case col.ID != "":
+		case col.Sets != nil:
+			col.ID = cib.DefaultColocationSetID(col.Sets)
+		default:
 			col.ID = cib.DefaultColocationID(col)
 		}
 		c.Colocations = append(c.Colocations, col)
 	}
 	for i, lo := range f.Locations {
-		loc := cib.Location{ID: lo.ID, Rsc: lo.Rsc, Node: lo.Node}
-		loc.Score = decodeScore(lo.Score, cib.Infinity, fmt.Sprintf("location[%d].score", i), ps, fmt.Sprintf("location %s on %s", lo.Rsc, lo.Node))
+		loc := cib.Location{ID: lo.ID, Rsc: lo.Rsc, Node: lo.Node, ScoreAttribute: lo.ScoreAttribute, Role: lo.Role}
+		what := fmt.Sprintf("location %s on %s", lo.Rsc, lo.Node)
+		if lo.Rule != "" {
+			what = fmt.Sprintf("location %s rule %q", lo.Rsc, lo.Rule)
+			r, err := cib.ParseRule(lo.Rule)
+			if err != nil {
+				ps.at(fmt.Sprintf("location[%d].rule", i), "%s: %v", what, err)
+			}
+			loc.Rule = r
+			if loc.Rule == nil {
+				loc.Rule = &cib.Rule{} // reported above; keeps "node is missing" away
+			}
+			if loc.Role != "" {
+				role, err := cib.ParseRole(loc.Role)
+				if err != nil {
+					ps.at(fmt.Sprintf("location[%d].role", i), "%s: role: %v", what, err)
+				}
+				loc.Role = role
+			}
+		}
+		loc.Score = decodeScore(lo.Score, cib.Infinity, fmt.Sprintf("location[%d].score", i), ps, what)
 		if loc.ID == "" {
 			loc.ID = cib.DefaultLocationID(loc)
+			// Several rules for one resource: location-db, location-db-1,
+			// ... (as pcs names them).
+			for n, base := 1, loc.ID; loc.Rule != nil && slices.ContainsFunc(c.Locations, func(x cib.Location) bool { return x.ID == loc.ID }); n++ {
+				loc.ID = fmt.Sprintf("%s-%d", base, n)
+			}
 		}
 		c.Locations = append(c.Locations, loc)
 	}
 	out.CIB = c
 	return out, ps
+}
+
+func decodeSets(fs []fileSet) []cib.ResourceSet {
+	var out []cib.ResourceSet
+	for _, f := range fs {
+		out = append(out, cib.ResourceSet{Resources: f.Resources, Sequential: f.Sequential, RequireAll: f.RequireAll, Action: cib.Action(f.Action)})
+	}
+	return out
 }
 
 // decodeTopology reads the bootstrap settings and applies their defaults:
@@ -276,8 +371,8 @@ func decodeTopology(f *fileConfig, ps *problems) *bus.Topology {
 		top.Members = append(top.Members, member(n, fmt.Sprintf("node[%d]", i), false))
 	}
 	if w := f.Witness; w != nil {
-		if w.Standby || w.Maintenance {
-			ps.at("witness", "witness %q: standby and maintenance apply to nodes only; the witness runs no resources", w.Name)
+		if w.Standby || w.Maintenance || w.Attributes != nil {
+			ps.at("witness", "witness %q: standby, maintenance and attributes apply to nodes only; the witness runs no resources", w.Name)
 		}
 		top.Members = append(top.Members, member(*w, "witness", true))
 	}
@@ -315,11 +410,11 @@ func cutLast(path string) (string, string, bool) {
 
 // knownKeys are the keys a table may hold, for "did you mean" hints.
 var knownKeys = map[string][]string{
-	"":               {"cluster", "bus", "node", "witness", "properties", "defaults", "resource", "order", "colocation", "location"},
+	"":               {"cluster", "bus", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location"},
 	"cluster":        {"name"},
 	"bus":            {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
 	"bus.tls":        {"cert", "key", "ca"},
-	"node":           {"name", "address", "client_port", "cluster_port", "standby", "maintenance"},
+	"node":           {"name", "address", "client_port", "cluster_port", "standby", "maintenance", "attributes"},
 	"witness":        {"name", "address", "client_port", "cluster_port"},
 	"properties":     cib.PropertyKeys,
 	"defaults":       cib.MetaKeys,
@@ -327,9 +422,14 @@ var knownKeys = map[string][]string{
 	"resource.meta":  cib.MetaKeys,
 	"resource.clone": append([]string{"id"}, cib.CloneKeys...),
 	"resource.op":    {"name", "interval", "timeout"},
-	"order":          {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical"},
-	"colocation":     {"id", "rsc", "with", "score"},
-	"location":       {"id", "rsc", "node", "score"},
+	"group":          cib.GroupKeys,
+	"group.meta":     cib.MetaKeys,
+	"group.clone":    append([]string{"id"}, cib.CloneKeys...),
+	"order":          {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "set"},
+	"order.set":      append([]string{"resources"}, cib.SetKeys...),
+	"colocation":     {"id", "rsc", "with", "score", "set"},
+	"colocation.set": {"resources", "sequential"},
+	"location":       {"id", "rsc", "node", "score", "rule", "score-attribute", "role"},
 }
 
 func suggest(plain string) string {

@@ -110,7 +110,14 @@ func scanKeyLines(src string) *Positions {
 				path = joinPath(path, p)
 			}
 			record(path, line)
-			s.skipValue()
+			s.skipSpace()
+			if s.peek() == '{' {
+				// Keys of an inline table get positions too, so that an
+				// unknown one (meta = { stickiness = 5 }) is reported.
+				s.inlineTable(path, record)
+				continue
+			}
+			s.skipValue(false)
 		}
 	}
 	return k
@@ -204,17 +211,15 @@ func (s *scanner) quoted() string {
 }
 
 // skipValue skips a value, including multi-line strings, arrays and inline
-// tables, up to the end of its line.
-func (s *scanner) skipValue() {
+// tables, up to the end of its line; inside an inline table (inline), up to
+// the ',' or '}' that ends it.
+func (s *scanner) skipValue(inline bool) {
 	depth := 0
 	for !s.eof() {
 		c := s.peek()
 		switch {
-		case c == '\n':
-			if depth == 0 {
-				return
-			}
-			s.next()
+		case depth == 0 && (c == '\n' && !inline || inline && (c == ',' || c == '}')):
+			return
 		case c == '#':
 			s.skipComment()
 		case c == '[' || c == '{':
@@ -228,6 +233,43 @@ func (s *scanner) skipValue() {
 		default:
 			s.next()
 		}
+	}
+}
+
+// inlineTable reads an inline table ({ k = v, t = { ... } }) at path,
+// recording the line of each key.
+func (s *scanner) inlineTable(path string, record func(string, int)) {
+	s.next() // {
+	for !s.eof() {
+		s.skipSpace()
+		switch s.peek() {
+		case '}':
+			s.next()
+			return
+		case ',', '\n':
+			s.next()
+			continue
+		case '#':
+			s.skipComment()
+			continue
+		}
+		line := s.line
+		parts := s.keyParts('=')
+		if s.peek() != '=' {
+			return
+		}
+		s.next()
+		key := path
+		for _, p := range parts {
+			key = joinPath(key, p)
+		}
+		record(key, line)
+		s.skipSpace()
+		if s.peek() == '{' {
+			s.inlineTable(key, record)
+			continue
+		}
+		s.skipValue(true)
 	}
 }
 

@@ -48,9 +48,45 @@ const (
 	FormatTOML = 1
 	// FormatCIB (2) stores the cluster model only.
 	FormatCIB = 2
-	// Format is what this build writes.
-	Format = FormatCIB
+	// FormatCIBExtended (3) is FormatCIB for a model that uses what a
+	// build that writes format 2 would silently ignore (groups, resource
+	// sets, location rules, node attributes): such a build refuses it and
+	// says to upgrade, instead of running a group's members as unrelated
+	// resources or a constraint with sets or a rule as no constraint. A
+	// model without them is still written in format 2, so that a cluster
+	// upgrades member by member.
+	FormatCIBExtended = 3
+	// Format is the newest format this build writes.
+	Format = FormatCIBExtended
 )
+
+// formatFor is the oldest format that holds everything c uses.
+func formatFor(c *cib.CIB) int {
+	if len(c.Groups) > 0 {
+		return FormatCIBExtended
+	}
+	for _, o := range c.Orders {
+		if len(o.Sets) > 0 {
+			return FormatCIBExtended
+		}
+	}
+	for _, co := range c.Colocations {
+		if len(co.Sets) > 0 {
+			return FormatCIBExtended
+		}
+	}
+	for _, l := range c.Locations {
+		if l.Rule != nil {
+			return FormatCIBExtended
+		}
+	}
+	for _, n := range c.Nodes {
+		if len(n.Attributes) > 0 {
+			return FormatCIBExtended
+		}
+	}
+	return FormatCIB
+}
 
 // record is what is stored under Key.
 type record struct {
@@ -98,7 +134,7 @@ func decode(e jetstream.KeyValueEntry) (Revision, error) {
 			return Revision{}, err
 		}
 		rev.CIB = f.CIB
-	case FormatCIB:
+	case FormatCIB, FormatCIBExtended:
 		if r.CIB == nil {
 			return Revision{}, fmt.Errorf("%s: no cluster model in it", where)
 		}
@@ -117,7 +153,7 @@ func encode(c *cib.CIB, by, summary string) ([]byte, error) {
 	if ps := c.Validate(); ps != nil {
 		return nil, ps
 	}
-	return json.Marshal(record{Format: Format, Time: time.Now().UTC(), By: by, Summary: summary, CIB: c})
+	return json.Marshal(record{Format: formatFor(c), Time: time.Now().UTC(), By: by, Summary: summary, CIB: c})
 }
 
 // Same says whether two models are the same configuration.
@@ -172,7 +208,7 @@ func (s *Store) Put(ctx context.Context, c *cib.CIB, base uint64, by, summary st
 	if err != nil {
 		return Revision{}, err
 	}
-	r := Revision{Rev: rev, Time: time.Now().UTC(), By: by, Summary: summary, Format: Format, CIB: c}
+	r := Revision{Rev: rev, Time: time.Now().UTC(), By: by, Summary: summary, Format: formatFor(c), CIB: c}
 	_ = s.conn.Publish(bus.ConfigChanged{Revision: r.Rev, By: r.By, Summary: r.Summary})
 	return r, nil
 }

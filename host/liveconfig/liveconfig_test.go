@@ -39,8 +39,8 @@ func TestSeedOnceAndConcurrentEditorsLoseNothing(t *testing.T) {
 		t.Fatalf("before seeding: got %v, want ErrNotSeeded", err)
 	}
 	r1, seeded, err := s.Seed(ctx, model, "holly")
-	if err != nil || !seeded || len(r1.CIB.Resources) != 3 || r1.Format != Format {
-		t.Fatalf("seed: seeded %v, err %v, %+v; want seeded, 3 resources, format %d", seeded, err, r1, Format)
+	if err != nil || !seeded || len(r1.CIB.Resources) != 3 || r1.Format != FormatCIB {
+		t.Fatalf("seed: seeded %v, err %v, %+v; want seeded, 3 resources, format %d", seeded, err, r1, FormatCIB)
 	}
 	if _, seeded, err := s.Seed(ctx, model, "benji"); err != nil || seeded {
 		t.Fatalf("second seed: seeded %v, err %v; want not seeded", seeded, err)
@@ -242,5 +242,37 @@ func TestFollowSeesChanges(t *testing.T) {
 	case r := <-got:
 		t.Errorf("after the last change: got revision %d applied (twice, or after it), want nothing more", r.Rev)
 	default:
+	}
+}
+
+// A model with groups is stored in format 3, which a build that knows only
+// format 2 refuses instead of running the members as unrelated resources;
+// once the groups are gone it is format 2 again.
+func TestGroupsNeedFormat3(t *testing.T) {
+	s, model := open(t)
+	ctx := context.Background()
+	if _, _, err := s.Seed(ctx, model, "holly"); err != nil {
+		t.Fatal(err)
+	}
+	grouped, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		if _, err := c.AddResource("fs", "systemd:fs", cib.ResourceSpec{}); err != nil {
+			return "", err
+		}
+		_, err := c.GroupAdd("g", []string{"fs"}, cib.GroupPosition{})
+		return "group add g fs", err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.Current(ctx)
+	if err != nil || grouped.Format != FormatCIBExtended || cur.Format != FormatCIBExtended || len(cur.CIB.Groups) != 1 {
+		t.Fatalf("after group add: %+v / %+v, %v; want format %d with one group", grouped, cur, err, FormatCIBExtended)
+	}
+	plain, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		_, err := c.GroupRemove("g", nil)
+		return "group remove g", err
+	})
+	if err != nil || plain.Format != FormatCIB || len(plain.CIB.Groups) != 0 {
+		t.Fatalf("after ungrouping: %+v, %v; want format %d", plain, err, FormatCIB)
 	}
 }

@@ -24,7 +24,8 @@ func (l *LRM) ConfigChanged() {
 	l.mu.Lock()
 	l.configRev = live.Rev
 	configured := map[string]bool{}
-	for _, r := range live.CIB.Resources {
+	for i := range live.CIB.Resources {
+		r := live.CIB.RunAs(&live.CIB.Resources[i])
 		configured[r.ID] = true
 		if e, ok := l.entries[r.ID]; ok && (e.state == bus.StateStopped || e.state == bus.StateUnknown) {
 			e.def = r

@@ -134,7 +134,7 @@ func (l *LRM) definition(live liveconfig.Revision, id string) (cib.Resource, boo
 func (l *LRM) definitionLocked(live liveconfig.Revision, id string) (cib.Resource, bool) {
 	if live.CIB != nil {
 		if r, isClone := live.CIB.Resource(id); r != nil && !isClone {
-			return *r, true
+			return live.CIB.RunAs(r), true
 		}
 	}
 	if e, ok := l.entries[id]; ok && e.def.Agent != "" {

@@ -51,9 +51,12 @@ type LiveConfig struct {
 
 // Resource is one configured primitive or clone and its state.
 type Resource struct {
-	ID      string `json:"id"`
-	Agent   string `json:"agent"`
-	Clone   string `json:"clone,omitempty"` // the clone id; ID is then the primitive
+	ID    string `json:"id"`
+	Agent string `json:"agent"`
+	Clone string `json:"clone,omitempty"` // the clone id (its group's, for a member of a cloned group); ID is then the primitive
+	// Group is the group the primitive belongs to. The members of a group
+	// are listed together, in start order.
+	Group   string `json:"group,omitempty"`
 	Stopped bool   `json:"disabled,omitempty"`
 	// State per node: "Started", "FAILED", "Starting", "Stopping", "blocked".
 	Nodes map[string]string `json:"nodes"`
@@ -105,16 +108,39 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 		}
 	}
 	r.ResourceList = []Resource{}
-	for _, rc := range cfg.Resources {
+	listed := map[string]bool{}
+	add := func(rc *cib.Resource, g *cib.Group) {
 		res := Resource{ID: rc.ID, Agent: rc.Agent, Nodes: byRsc[rc.ID]}
 		if res.Nodes == nil {
 			res.Nodes = map[string]string{}
 		}
-		if rc.Clone != nil {
-			res.Clone = rc.Clone.ID
+		if cl := cfg.CloneOf(rc); cl != nil {
+			res.Clone = cl.ID
 		}
-		res.Stopped = cfg.Effective(&rc).TargetRole == cib.RoleStopped
+		if g != nil {
+			res.Group = g.ID
+		}
+		res.Stopped = cfg.EffectiveIn(rc, g).TargetRole == cib.RoleStopped
 		r.ResourceList = append(r.ResourceList, res)
+		listed[rc.ID] = true
+	}
+	groups := cfg.GroupIndex()
+	for i := range cfg.Resources {
+		rc := &cfg.Resources[i]
+		if listed[rc.ID] {
+			continue
+		}
+		g := groups[rc.ID]
+		if g == nil {
+			add(rc, nil)
+			continue
+		}
+		// A group is listed where its first member is configured.
+		for _, m := range g.Resources {
+			if mr, _ := cfg.Resource(m); mr != nil {
+				add(mr, g)
+			}
+		}
 	}
 	r.Resources = len(cfg.Resources)
 }
@@ -234,8 +260,19 @@ func WriteText(w io.Writer, r Report) {
 	if r.ResourceList != nil {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Full List of Resources:")
-		for _, res := range r.ResourceList {
-			writeResource(w, res, r.Nodes)
+		for i := 0; i < len(r.ResourceList); {
+			res := r.ResourceList[i]
+			if res.Group == "" {
+				writeResource(w, res, r.Nodes, "  ")
+				i++
+				continue
+			}
+			end := i + 1
+			for end < len(r.ResourceList) && r.ResourceList[end].Group == res.Group {
+				end++
+			}
+			writeGroup(w, r.ResourceList[i:end], r.Nodes)
+			i = end
 		}
 	}
 	if len(r.Failures) > 0 {
@@ -308,41 +345,107 @@ func daemonLine(ds []bus.DaemonStatus) string {
 	return strings.Join(append(parts, odd...), ", ")
 }
 
-func writeResource(w io.Writer, res Resource, nodes []Member) {
-	disabled := ""
+var stateWords = []string{"Started", "Starting", "Stopping", "FAILED", "FAILED (blocked)"}
+
+func disabledText(res Resource) string {
 	if res.Stopped {
-		disabled = " (disabled)"
+		return " (disabled)"
 	}
-	words := []string{"Started", "Starting", "Stopping", "FAILED", "FAILED (blocked)"}
+	return ""
+}
+
+// writeResource prints a primitive on one line, or a clone as a set of
+// nodes per state, at indent.
+func writeResource(w io.Writer, res Resource, nodes []Member, indent string) {
 	if res.Clone == "" {
-		var parts []string
-		for _, word := range words {
-			for _, n := range nodesIn(res, word) {
+		writePrimitive(w, res, indent, func(string) bool { return true })
+		return
+	}
+	fmt.Fprintf(w, "%s* Clone Set: %s [%s]%s:\n", indent, res.Clone, res.ID, disabledText(res))
+	writeNodeSets(w, res.Nodes, nodes, indent+"  ")
+}
+
+// writePrimitive prints one primitive's states on the nodes keep accepts.
+func writePrimitive(w io.Writer, res Resource, indent string, keep func(node string) bool) {
+	var parts []string
+	for _, word := range stateWords {
+		for _, n := range nodesIn(res, word) {
+			if keep(n) {
 				parts = append(parts, word+" "+n)
 			}
 		}
-		if len(parts) == 0 {
-			parts = []string{"Stopped"}
-		}
-		fmt.Fprintf(w, "  * %s\t(%s):\t %s%s\n", res.ID, res.Agent, strings.Join(parts, ", "), disabled)
-		return
 	}
-	fmt.Fprintf(w, "  * Clone Set: %s [%s]%s:\n", res.Clone, res.ID, disabled)
-	for _, word := range words {
-		if ns := nodesIn(res, word); len(ns) > 0 {
-			fmt.Fprintf(w, "    * %s: [ %s ]\n", word, strings.Join(ns, " "))
+	if len(parts) == 0 {
+		parts = []string{"Stopped"}
+	}
+	fmt.Fprintf(w, "%s* %s\t(%s):\t %s%s\n", indent, res.ID, res.Agent, strings.Join(parts, ", "), disabledText(res))
+}
+
+// writeNodeSets prints "* Started: [ holly benji ]" lines for the states
+// in byNode, and the other nodes as Stopped.
+func writeNodeSets(w io.Writer, byNode map[string]string, nodes []Member, indent string) {
+	for _, word := range stateWords {
+		var ns []string
+		for n, st := range byNode {
+			if st == word {
+				ns = append(ns, n)
+			}
+		}
+		if len(ns) > 0 {
+			sort.Strings(ns)
+			fmt.Fprintf(w, "%s* %s: [ %s ]\n", indent, word, strings.Join(ns, " "))
 		}
 	}
 	var stopped []string
 	for _, n := range nodes {
-		if _, ok := res.Nodes[n.Name]; !ok {
+		if _, ok := byNode[n.Name]; !ok {
 			stopped = append(stopped, n.Name)
 		}
 	}
 	sort.Strings(stopped)
 	if len(stopped) > 0 {
-		fmt.Fprintf(w, "    * Stopped: [ %s ]\n", strings.Join(stopped, " "))
+		fmt.Fprintf(w, "%s* Stopped: [ %s ]\n", indent, strings.Join(stopped, " "))
 	}
+}
+
+// writeGroup prints a group as pcs does: "* Resource Group: G:" with its
+// members indented. A cloned group is a clone set of the group: a node
+// where every member has the same state is listed by that state; on a
+// node where they differ, the group's copy there is shown member by
+// member.
+func writeGroup(w io.Writer, members []Resource, nodes []Member) {
+	g := members[0]
+	if g.Clone == "" {
+		fmt.Fprintf(w, "  * Resource Group: %s:\n", g.Group)
+		for _, m := range members {
+			writePrimitive(w, m, "    ", func(string) bool { return true })
+		}
+		return
+	}
+	fmt.Fprintf(w, "  * Clone Set: %s [%s]:\n", g.Clone, g.Group)
+	whole := map[string]string{} // node -> the state all members share there
+	var mixed []string
+	for _, n := range nodes {
+		st, same := g.Nodes[n.Name], true
+		for _, m := range members[1:] {
+			same = same && m.Nodes[n.Name] == st
+		}
+		switch {
+		case !same:
+			mixed = append(mixed, n.Name)
+		case st != "":
+			whole[n.Name] = st
+		}
+	}
+	sort.Strings(mixed)
+	for _, n := range mixed {
+		fmt.Fprintf(w, "    * Resource Group: %s on %s:\n", g.Group, n)
+		for _, m := range members {
+			writePrimitive(w, m, "      ", func(node string) bool { return node == n })
+		}
+		whole[n] = "" // listed above, not "Stopped"
+	}
+	writeNodeSets(w, whole, nodes, "    ")
 }
 
 // WriteJSON prints the report as JSON.

@@ -106,3 +106,67 @@ func TestRenderStates(t *testing.T) {
 		golden(t, tc.file, buf.Bytes())
 	}
 }
+
+// Groups are listed as pcs lists them: "Resource Group: G:" with the
+// members indented, in start order, where the first member is configured;
+// a cloned group as a clone set of the group, member by member on a node
+// where its members differ.
+func TestRenderGroups(t *testing.T) {
+	f, err := config.Parse("groups.toml", []byte(`
+[cluster]
+name = "web"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "director"
+address = "198.18.0.30"
+[[resource]]
+id = "ip"
+agent = "vip"
+params = { ip = "198.18.0.23" }
+[[resource]]
+id = "fs"
+agent = "systemd:fs"
+[[resource]]
+id = "db"
+agent = "systemd:postgresql"
+meta = { target-role = "Stopped" }
+[[resource]]
+id = "lb"
+agent = "haproxy"
+[[resource]]
+id = "web"
+agent = "systemd:apache2"
+[[group]]
+id = "database"
+resources = ["fs", "ip", "db"]
+[[group]]
+id = "front"
+resources = ["lb", "web"]
+[group.clone]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2016, 7, 18, 1, 6, 1, 0, time.UTC)
+	up := func(name string) bus.MemberStatus {
+		return bus.MemberStatus{Name: name, Build: "test", Started: now.Add(-time.Hour),
+			Daemons: []bus.DaemonStatus{{Name: "tandem", State: "active"}, {Name: "bus", State: "active (2 peers, quorum)"}}}
+	}
+	rs := func(id, clone, st string) bus.ResourceState {
+		return bus.ResourceState{Resource: id, Clone: clone, State: st}
+	}
+	r := Build(f.Topology, len(f.CIB.Resources), []bus.MemberStatus{up("holly"), up("benji"), up("director")}, now)
+	AddResources(&r, f.CIB, []bus.NodeResources{
+		{Node: "holly", Probed: true, Resources: []bus.ResourceState{rs("fs", "", bus.StateStarted), rs("ip", "", bus.StateStarted),
+			rs("lb", "front-clone", bus.StateStarted), rs("web", "front-clone", bus.StateStarted)}},
+		{Node: "benji", Probed: true, Resources: []bus.ResourceState{rs("lb", "front-clone", bus.StateStarted), rs("web", "front-clone", bus.StateFailed)}},
+	})
+	var buf bytes.Buffer
+	WriteText(&buf, r)
+	golden(t, "groups.txt", buf.Bytes())
+}

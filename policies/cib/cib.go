@@ -1,9 +1,11 @@
 // Package cib is the cluster model Tandem plans on, named after Pacemaker's
 // Cluster Information Base: the nodes and their attributes (standby,
-// maintenance), the resources (primitives and clones, their operations and
-// meta attributes), the order, colocation and location constraints, the
-// resource defaults and the cluster properties; with the edits the pcs-shaped
-// commands make to it and the checks that keep it consistent.
+// maintenance, the attributes location rules test), the resources
+// (primitives and clones, their operations and meta attributes) and the
+// groups of them, the order, colocation and location constraints (with
+// resource sets and rules), the resource defaults and the cluster
+// properties; with the edits the pcs-shaped commands make to it and the
+// checks that keep it consistent.
 //
 // It is what the live configuration stores and what the scheduler
 // (package policies) reads. It knows nothing of files or of the bus: where
@@ -23,8 +25,11 @@ import (
 // CIB is a whole cluster model.
 type CIB struct {
 	// Nodes are the nodes that may run resources, in configuration order.
-	Nodes       []Node       `json:"nodes"`
-	Resources   []Resource   `json:"resources,omitempty"`
+	Nodes     []Node     `json:"nodes"`
+	Resources []Resource `json:"resources,omitempty"`
+	// Groups are resource groups over Resources (a member is listed in
+	// Resources too, and in one group at most).
+	Groups      []Group      `json:"groups,omitempty"`
 	Orders      []Order      `json:"orders,omitempty"`
 	Colocations []Colocation `json:"colocations,omitempty"`
 	Locations   []Location   `json:"locations,omitempty"`
@@ -38,6 +43,20 @@ type Node struct {
 	Name        string `json:"name"`
 	Standby     bool   `json:"standby,omitempty"`     // runs no resources
 	Maintenance bool   `json:"maintenance,omitempty"` // nothing is started or stopped there
+	// Attributes are the node's own attributes (pcs node attribute), which
+	// location rules test.
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// RuleAttributes are the attributes a location rule sees on node n: its
+// own, and the built-in #uname, #id and #kind.
+func (n *Node) RuleAttributes() map[string]string {
+	attrs := make(map[string]string, len(n.Attributes)+3)
+	for k, v := range n.Attributes {
+		attrs[k] = v
+	}
+	attrs[AttrUname], attrs[AttrID], attrs[AttrKind] = n.Name, n.Name, "cluster"
+	return attrs
 }
 
 // Properties are cluster-wide switches (pcs property).
@@ -96,8 +115,13 @@ func (c *CIB) MustResource(id string) (*Resource, error) {
 func (c *CIB) UnknownResource(id string) error {
 	ids := c.ResourceIDs()
 	for _, r := range c.Resources {
-		if r.Clone != nil {
+		if c.CloneOf(&r) != nil {
 			ids = append(ids, r.ID)
+		}
+	}
+	for _, g := range c.Groups {
+		if g.Clone != nil {
+			ids = append(ids, g.ID)
 		}
 	}
 	sort.Strings(ids)
@@ -109,11 +133,18 @@ func (c *CIB) UnknownResource(id string) error {
 }
 
 // ResourceIDs returns every id a constraint may name: primitives that are not
-// cloned, and clone ids; sorted.
+// cloned (directly or through their group), clone ids, groups and cloned
+// groups' clone ids; sorted.
 func (c *CIB) ResourceIDs() []string {
 	var ids []string
 	for _, r := range c.Resources {
+		if g := c.GroupOf(r.ID); g != nil && g.Clone != nil {
+			continue
+		}
 		ids = append(ids, ConstraintName(&r))
+	}
+	for i := range c.Groups {
+		ids = append(ids, GroupConstraintName(&c.Groups[i]))
 	}
 	sort.Strings(ids)
 	return ids
@@ -135,10 +166,20 @@ func (c *CIB) ConstraintIDs() []string {
 	return ids
 }
 
-// Effective layers the resource's meta over the cluster defaults.
-func (c *CIB) Effective(r *Resource) EffectiveMeta {
+// Effective layers the resource's meta over its group's (a group's meta
+// attributes are its members' defaults, as in Pacemaker) and the cluster
+// defaults.
+func (c *CIB) Effective(r *Resource) EffectiveMeta { return c.EffectiveIn(r, c.GroupOf(r.ID)) }
+
+// EffectiveIn is Effective for r as a member of g (nil: in no group), for
+// callers that already know r's group.
+func (c *CIB) EffectiveIn(r *Resource, g *Group) EffectiveMeta {
 	e := EffectiveMeta{Stickiness: DefaultStickiness, MigrationThreshold: DefaultMigrationThreshold, TargetRole: RoleStarted}
-	for _, m := range []Meta{c.Defaults, r.Meta} {
+	layers := []Meta{c.Defaults, r.Meta}
+	if g != nil {
+		layers = []Meta{c.Defaults, g.Meta, r.Meta}
+	}
+	for _, m := range layers {
 		if m.Stickiness != nil {
 			e.Stickiness = *m.Stickiness
 		}

@@ -44,15 +44,18 @@ const (
 	Serialize OrderKind = "Serialize"
 )
 
-// Order is an ordering constraint: First's FirstAction before Then's ThenAction.
+// Order is an ordering constraint: First's FirstAction before Then's
+// ThenAction; or, with Sets (then First, Then and the actions are empty),
+// each set after the one before it (see Pairs).
 type Order struct {
-	ID          string    `json:"id"`
-	First       string    `json:"first"` // resource or clone id
-	Then        string    `json:"then"`
-	FirstAction Action    `json:"first-action"`
-	ThenAction  Action    `json:"then-action"`
-	Kind        OrderKind `json:"kind"`
-	Symmetrical bool      `json:"symmetrical"`
+	ID          string        `json:"id"`
+	First       string        `json:"first"` // resource, clone or group id
+	Then        string        `json:"then"`
+	FirstAction Action        `json:"first-action"`
+	ThenAction  Action        `json:"then-action"`
+	Kind        OrderKind     `json:"kind"`
+	Symmetrical bool          `json:"symmetrical"`
+	Sets        []ResourceSet `json:"sets,omitempty"`
 }
 
 // DefaultSymmetrical is Pacemaker's default for an order of kind k: true,
@@ -60,20 +63,32 @@ type Order struct {
 func DefaultSymmetrical(k OrderKind) bool { return k != Serialize }
 
 // Colocation places Rsc relative to With: INFINITY only where With runs,
-// -INFINITY never where With runs, otherwise a preference.
+// -INFINITY never where With runs, otherwise a preference. With Sets (then
+// Rsc and With are empty), the resources of the sets are placed relative to
+// each other (see Pairs).
 type Colocation struct {
-	ID    string `json:"id"`
-	Rsc   string `json:"rsc"`
-	With  string `json:"with"`
-	Score Score  `json:"score"`
+	ID    string        `json:"id"`
+	Rsc   string        `json:"rsc"`
+	With  string        `json:"with"`
+	Score Score         `json:"score"`
+	Sets  []ResourceSet `json:"sets,omitempty"`
 }
 
-// Location scores a node for a resource (prefers: positive, avoids: negative).
+// Location scores a node for a resource (prefers: positive, avoids:
+// negative); or, with a Rule instead of a Node, every node where the rule
+// holds.
 type Location struct {
 	ID    string `json:"id"`
 	Rsc   string `json:"rsc"`
-	Node  string `json:"node"`
+	Node  string `json:"node"` // "" with a rule
 	Score Score  `json:"score"`
+	Rule  *Rule  `json:"rule,omitempty"`
+	// ScoreAttribute, with a rule: a node's score is the value of this
+	// node attribute (-INFINITY where it is not set) instead of Score.
+	ScoreAttribute string `json:"score-attribute,omitempty"`
+	// Role, with a rule: the location applies only while the resource's
+	// role is this (Pacemaker's role filter); "" always.
+	Role string `json:"role,omitempty"`
 }
 
 // DefaultOrderID names an order constraint the way pcs does.
@@ -88,6 +103,9 @@ func DefaultColocationID(c Colocation) string {
 
 // DefaultLocationID names a location constraint the way pcs does.
 func DefaultLocationID(l Location) string {
+	if l.Rule != nil {
+		return "location-" + l.Rsc
+	}
 	return fmt.Sprintf("location-%s-%s-%s", l.Rsc, l.Node, l.Score)
 }
 

@@ -1,6 +1,7 @@
 package cib
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -19,18 +20,40 @@ type Cycle struct {
 func (c *CIB) OrderCycles() []Cycle {
 	type edge struct{ to, order string }
 	graph := map[string][]edge{}
+	add := func(first, then string, fa, ta Action, symmetrical bool, id string) {
+		a := string(fa) + " " + first
+		b := string(ta) + " " + then
+		graph[a] = append(graph[a], edge{b, id})
+		if symmetrical {
+			ia, ib := fa.Inverse(), ta.Inverse()
+			if ia != "" && ib != "" {
+				from := string(ib) + " " + then
+				graph[from] = append(graph[from], edge{string(ia) + " " + first, id})
+			}
+		}
+	}
+	// A group is its members: an order naming it orders each of them, and
+	// the members are ordered one after the other.
+	for _, g := range c.Groups {
+		ms := c.orderMembers(g.ID)
+		for i := 1; i < len(ms); i++ {
+			add(ms[i-1], ms[i], ActionStart, ActionStart, true, GroupOrderID(g.ID))
+		}
+	}
 	for _, o := range c.Orders {
-		if o.Kind == Serialize || o.First == "" || o.Then == "" || o.First == o.Then {
+		if o.Kind == Serialize {
 			continue
 		}
-		a := string(o.FirstAction) + " " + o.First
-		b := string(o.ThenAction) + " " + o.Then
-		graph[a] = append(graph[a], edge{b, o.ID})
-		if o.Symmetrical {
-			ia, ib := o.FirstAction.Inverse(), o.ThenAction.Inverse()
-			if ia != "" && ib != "" {
-				from := string(ib) + " " + o.Then
-				graph[from] = append(graph[from], edge{string(ia) + " " + o.First, o.ID})
+		for _, p := range o.Pairs() {
+			if p.First == "" || p.Then == "" || p.First == p.Then {
+				continue
+			}
+			for _, f := range c.orderMembers(p.First) {
+				for _, t := range c.orderMembers(p.Then) {
+					if f != t {
+						add(f, t, p.FirstAction, p.ThenAction, p.Symmetrical, o.ID)
+					}
+				}
 			}
 		}
 	}
@@ -97,4 +120,37 @@ func canonicalCycle(steps, orders []string) Cycle {
 	}
 	cyc.Steps = append(cyc.Steps, cyc.Steps[0])
 	return cyc
+}
+
+// orderMembers is what an order naming id orders: a group's (or cloned
+// group's) members, or id itself.
+// Members that are not configured primitives are left out: validation
+// reports them, and a loop through them would only repeat that.
+func (c *CIB) orderMembers(id string) []string {
+	g, _ := c.Group(id)
+	if g == nil {
+		return []string{id}
+	}
+	var ms []string
+	for _, m := range g.Resources {
+		if r, _ := c.Resource(m); r != nil && r.ID == m {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// GroupOrderID names the implicit orders between the members of group g
+// where an ordering cycle is reported.
+func GroupOrderID(g string) string { return "group " + g }
+
+// overlap says whether a and b (resources or groups) share a member: a
+// group and one of its members.
+func (c *CIB) overlap(a, b string) bool {
+	for _, x := range c.orderMembers(a) {
+		if slices.Contains(c.orderMembers(b), x) {
+			return true
+		}
+	}
+	return false
 }

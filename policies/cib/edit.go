@@ -2,6 +2,7 @@ package cib
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,12 @@ func (c *CIB) idInUse(id string) string {
 			return fmt.Sprintf("the clone of resource %q", r.ID)
 		}
 		return "a resource"
+	}
+	if g, isClone := c.Group(id); g != nil {
+		if isClone {
+			return fmt.Sprintf("the clone of group %q", g.ID)
+		}
+		return "a group"
 	}
 	for _, o := range c.Orders {
 		if o.ID == id {
@@ -169,9 +176,52 @@ func (c *CIB) DeleteResource(id string) (removed []string, err error) {
 		names[r.Clone.ID] = true
 	}
 	primitive := r.ID
+	removed = c.removeConstraintsNaming(names)
+	var rs []Resource
+	for _, x := range c.Resources {
+		if x.ID != primitive {
+			rs = append(rs, x)
+		}
+	}
+	c.Resources = rs
+	if g := c.GroupOf(primitive); g != nil {
+		g.Resources = slices.DeleteFunc(g.Resources, func(s string) bool { return s == primitive })
+		removed = append(removed, c.dropEmptyGroups()...)
+	}
+	return removed, nil
+}
+
+// DeleteGroup removes group id (or the group whose clone id is id), its
+// members and every constraint that names them; it returns the ids of
+// those constraints.
+func (c *CIB) DeleteGroup(id string) (removed []string, err error) {
+	g, _ := c.Group(id)
+	if g == nil {
+		return nil, c.unknownGroup(id)
+	}
+	for _, m := range slices.Clone(g.Resources) {
+		more, err := c.DeleteResource(m)
+		if err != nil {
+			return nil, err
+		}
+		removed = append(removed, more...)
+	}
+	return removed, nil
+}
+
+// removeConstraintsNaming removes every constraint that names one of
+// names; it returns their ids. From a constraint with sets, the names are
+// taken out of the sets; it goes when fewer than two resources are left,
+// as it then constrains nothing.
+func (c *CIB) removeConstraintsNaming(names map[string]bool) (removed []string) {
 	var orders []Order
 	for _, o := range c.Orders {
-		if names[o.First] || names[o.Then] {
+		if len(o.Sets) > 0 {
+			if o.Sets = removeFromSets(o.Sets, names); setSize(o.Sets) < 2 {
+				removed = append(removed, o.ID)
+				continue
+			}
+		} else if names[o.First] || names[o.Then] {
 			removed = append(removed, o.ID)
 			continue
 		}
@@ -179,7 +229,12 @@ func (c *CIB) DeleteResource(id string) (removed []string, err error) {
 	}
 	var cols []Colocation
 	for _, co := range c.Colocations {
-		if names[co.Rsc] || names[co.With] {
+		if len(co.Sets) > 0 {
+			if co.Sets = removeFromSets(co.Sets, names); setSize(co.Sets) < 2 {
+				removed = append(removed, co.ID)
+				continue
+			}
+		} else if names[co.Rsc] || names[co.With] {
 			removed = append(removed, co.ID)
 			continue
 		}
@@ -194,24 +249,36 @@ func (c *CIB) DeleteResource(id string) (removed []string, err error) {
 		locs = append(locs, l)
 	}
 	c.Orders, c.Colocations, c.Locations = orders, cols, locs
-	var rs []Resource
-	for _, x := range c.Resources {
-		if x.ID != primitive {
-			rs = append(rs, x)
-		}
-	}
-	c.Resources = rs
-	return removed, nil
+	return removed
 }
 
-// SetTargetRole sets resource id's target-role ("" removes it, so the
-// resource is Started by default).
+// SetTargetRole sets the target-role of resource or group id ("" removes
+// it, so it is Started by default). A group's is its members' default.
 func (c *CIB) SetTargetRole(id, role string) error {
+	if g, _ := c.Group(id); g != nil {
+		return SetMeta(&g.Meta, "target-role", role)
+	}
 	r, err := c.MustResource(id)
 	if err != nil {
 		return err
 	}
 	return SetMeta(&r.Meta, "target-role", role)
+}
+
+// target is the name location constraints use for resource or group id,
+// and whether it runs on several nodes (a clone or a cloned group).
+func (c *CIB) target(id string) (name string, cloned bool, err error) {
+	if g, _ := c.Group(id); g != nil {
+		return GroupConstraintName(g), g.Clone != nil, nil
+	}
+	r, err := c.MustResource(id)
+	if err != nil {
+		return "", false, err
+	}
+	if g := c.GroupOf(r.ID); g != nil && g.Clone != nil {
+		return "", false, fmt.Errorf("%q is a member of cloned group %q: name the group's clone %q", id, g.ID, g.Clone.ID)
+	}
+	return ConstraintName(r), r.Clone != nil, nil
 }
 
 // SetMeta sets meta attribute key of m from its text; value "" unsets it.
@@ -305,14 +372,24 @@ func SetCloneOption(cl *Clone, k, v string) error {
 }
 
 // ConstraintRef checks that id names a resource constraints may name: an
-// uncloned primitive or a clone id.
+// uncloned primitive (also a member of an uncloned group), a clone id, a
+// group that is not cloned, or a cloned group's clone id.
 func (c *CIB) ConstraintRef(id string) (string, error) {
+	if g, isClone := c.Group(id); g != nil {
+		if g.Clone != nil && !isClone {
+			return "", fmt.Errorf("group %q is cloned; constraints name the clone: use %q", id, g.Clone.ID)
+		}
+		return id, nil
+	}
 	r, isClone := c.Resource(id)
 	if r == nil {
 		return "", c.UnknownResource(id)
 	}
 	if r.Clone != nil && !isClone {
 		return "", fmt.Errorf("%q is cloned; constraints name the clone: use %q", id, r.Clone.ID)
+	}
+	if g := c.GroupOf(id); g != nil && g.Clone != nil {
+		return "", fmt.Errorf("%q is a member of cloned group %q; constraints name the clone: use %q", id, g.ID, g.Clone.ID)
 	}
 	return id, nil
 }
@@ -352,12 +429,22 @@ func (c *CIB) AddColocation(co Colocation) error {
 }
 
 // SetLocation adds l, or replaces the location constraint of l.Rsc on
-// l.Node (so "prefers" after "avoids" changes the score, as in pcs).
+// l.Node (so "prefers" after "avoids" changes the score, as in pcs). A
+// location with a rule is added (with a new id if the default is taken).
 func (c *CIB) SetLocation(l Location) error {
-	for i, x := range c.Locations {
-		if x.Rsc == l.Rsc && x.Node == l.Node {
-			c.Locations[i] = l
-			return nil
+	if l.Rule != nil {
+		if l.ID == DefaultLocationID(l) {
+			base := l.ID
+			for i := 1; c.idInUse(l.ID) != ""; i++ {
+				l.ID = fmt.Sprintf("%s-%d", base, i)
+			}
+		}
+	} else {
+		for i, x := range c.Locations {
+			if x.Rule == nil && x.Rsc == l.Rsc && x.Node == l.Node {
+				c.Locations[i] = l
+				return nil
+			}
 		}
 	}
 	if err := c.freeConstraintID(l.ID); err != nil {
@@ -394,17 +481,17 @@ func (c *CIB) RemoveConstraint(id string) error {
 	return fmt.Errorf("no constraint %q (constraints: %s; `tandem constraint --full` shows ids)", id, known)
 }
 
-// Move makes resource id prefer node (INFINITY), replacing an earlier move.
+// Move makes resource or group id prefer node (INFINITY), replacing an
+// earlier move.
 func (c *CIB) Move(id, node string) (Location, error) {
-	r, err := c.MustResource(id)
+	name, cloned, err := c.target(id)
 	if err != nil {
 		return Location{}, err
 	}
 	if err := c.CheckNode(node); err != nil {
 		return Location{}, err
 	}
-	name := ConstraintName(r)
-	if r.Clone != nil {
+	if cloned {
 		return Location{}, fmt.Errorf("%q is a clone, which runs on every node it may; use ban to keep it off a node", name)
 	}
 	l := Location{ID: MoveConstraintID(name), Rsc: name, Node: node, Score: Infinity}
@@ -413,30 +500,28 @@ func (c *CIB) Move(id, node string) (Location, error) {
 	return l, nil
 }
 
-// Ban keeps resource id off node (-INFINITY).
+// Ban keeps resource or group id off node (-INFINITY).
 func (c *CIB) Ban(id, node string) (Location, error) {
-	r, err := c.MustResource(id)
+	name, _, err := c.target(id)
 	if err != nil {
 		return Location{}, err
 	}
 	if err := c.CheckNode(node); err != nil {
 		return Location{}, err
 	}
-	name := ConstraintName(r)
 	l := Location{ID: BanConstraintID(name, node), Rsc: name, Node: node, Score: -Infinity}
 	c.removeLocationID(l.ID)
 	c.Locations = append(c.Locations, l)
 	return l, nil
 }
 
-// Clear removes the constraints move and ban made for resource id; it
-// returns their ids.
+// Clear removes the constraints move and ban made for resource or group
+// id; it returns their ids.
 func (c *CIB) Clear(id string) ([]string, error) {
-	r, err := c.MustResource(id)
+	name, _, err := c.target(id)
 	if err != nil {
 		return nil, err
 	}
-	name := ConstraintName(r)
 	var removed []string
 	var keep []Location
 	for _, l := range c.Locations {
@@ -475,6 +560,34 @@ func (c *CIB) SetNodeMaintenance(node string, on bool) error {
 		return err
 	}
 	c.Node(node).Maintenance = on
+	return nil
+}
+
+// SetNodeAttribute sets attribute name of node to value; value "" removes
+// it. Names starting with # are the built-in ones rules see (#uname, #id,
+// #kind) and cannot be set.
+func (c *CIB) SetNodeAttribute(node, name, value string) error {
+	if err := c.CheckNode(node); err != nil {
+		return err
+	}
+	if name == "standby" || name == "maintenance" {
+		return fmt.Errorf("node attribute %q: use tandem node %s|un%s, which the scheduler reads", name, name, name)
+	}
+	if !validAttributeName(name) {
+		return fmt.Errorf("node attribute %q: a name is not empty, does not start with # (#uname, #id and #kind are built in) and has no spaces, = or parentheses", name)
+	}
+	n := c.Node(node)
+	if value == "" {
+		delete(n.Attributes, name)
+		if len(n.Attributes) == 0 {
+			n.Attributes = nil
+		}
+		return nil
+	}
+	if n.Attributes == nil {
+		n.Attributes = map[string]string{}
+	}
+	n.Attributes[name] = value
 	return nil
 }
 

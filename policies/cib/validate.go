@@ -76,6 +76,7 @@ func (c *CIB) Validate() Problems {
 	v := &validator{c: c, ids: map[string]string{}}
 	v.nodes()
 	v.resources()
+	v.groups()
 	v.constraints()
 	return v.ps
 }
@@ -104,6 +105,11 @@ func (v *validator) nodes() {
 	seen := map[string]string{}
 	for i, n := range v.c.Nodes {
 		path := fmt.Sprintf("node[%d]", i)
+		for _, k := range sortedKeys(n.Attributes) {
+			if !validAttributeName(k) {
+				v.at(path+".attributes", "node %q: attribute %q: a name is not empty, does not start with # (#uname, #id and #kind are built in) and has no spaces, = or parentheses", n.Name, k)
+			}
+		}
 		if n.Name == "" {
 			v.at(path, "node without a name")
 			continue
@@ -169,6 +175,17 @@ func (v *validator) resources() {
 			}
 		}
 	}
+	// Groups claim their ids before constraints do, so that a constraint
+	// reusing a group's id is the one reported.
+	for i, g := range v.c.Groups {
+		path := fmt.Sprintf("group[%d]", i)
+		if ValidID(g.ID) {
+			v.claim(g.ID, path+".id", fmt.Sprintf("group %q", g.ID))
+		}
+		if g.Clone != nil && ValidID(g.Clone.ID) {
+			v.claim(g.Clone.ID, path+".clone", fmt.Sprintf("group %q clone", g.ID))
+		}
+	}
 	for i, o := range v.c.Orders {
 		v.claim(o.ID, fmt.Sprintf("order[%d]", i), "order")
 	}
@@ -180,6 +197,68 @@ func (v *validator) resources() {
 	}
 }
 
+// groups checks that every group has members, that they are configured
+// primitives, not cloned, and in one group only.
+func (v *validator) groups() {
+	inGroup := map[string]string{} // member -> path of the group that has it
+	for i, g := range v.c.Groups {
+		path := fmt.Sprintf("group[%d]", i)
+		what := fmt.Sprintf("group %q", g.ID)
+		switch {
+		case g.ID == "":
+			v.at(path, "[[group]] without an id")
+		case !ValidID(g.ID):
+			v.at(path+".id", "%s: %s", what, idRule)
+		}
+		if len(g.Resources) == 0 {
+			v.at(path, "%s has no resources: list its members in resources = [...] (start order)", what)
+		}
+		for _, m := range g.Resources {
+			r, _ := v.c.Resource(m)
+			switch {
+			case r == nil:
+				if og, _ := v.c.Group(m); og != nil {
+					v.at(path+".resources", "%s: %q is a group; groups cannot be nested", what, m)
+				} else {
+					v.at(path+".resources", "%s: no resource %q%s", what, m, DidYouMean(m, v.primitiveIDs()))
+				}
+				continue
+			case r.ID != m:
+				v.at(path+".resources", "%s: %q is the clone of %q; only primitives join a group", what, m, r.ID)
+				continue
+			case r.Clone != nil:
+				v.at(path+".resources", "%s: %q is cloned; only primitives join a group (clone the group instead: [group.clone])", what, m)
+				continue
+			}
+			if prev, dup := inGroup[m]; dup {
+				v.ps = append(v.ps, Problem{Path: path + ".resources", Also: prev, Msg: fmt.Sprintf("%s: resource %q is already in a group", what, m),
+					More: "; a resource belongs to one group at most"})
+				continue
+			}
+			inGroup[m] = path + ".resources"
+		}
+		if cl := g.Clone; cl != nil {
+			if !ValidID(cl.ID) {
+				v.at(path+".clone", "%s: clone id %q is not a valid id", what, cl.ID)
+			}
+			if cl.Max < 0 {
+				v.at(path+".clone", "%s: clone-max %d must be >= 0 (0: one per node)", what, cl.Max)
+			}
+			if cl.NodeMax > 1 {
+				v.at(path+".clone", "%s: clone-node-max %d: a cloned group runs one copy per node in Tandem (clone-node-max 1)", what, cl.NodeMax)
+			}
+		}
+	}
+}
+
+func (v *validator) primitiveIDs() []string {
+	var ids []string
+	for _, r := range v.c.Resources {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
 // ref checks that a constraint names something that exists, and a clone by
 // its clone id.
 func (v *validator) ref(path, what, id string) bool {
@@ -188,7 +267,7 @@ func (v *validator) ref(path, what, id string) bool {
 		return false
 	}
 	if _, err := v.c.ConstraintRef(id); err != nil {
-		if r, _ := v.c.Resource(id); r == nil {
+		if r, _ := v.c.Resource(id); r == nil && !v.c.isGroup(id) {
 			// Constraints may name only these; the primitive of a clone is
 			// not offered.
 			v.at(path, "%s: no resource or clone %q (defined: %s)", what, id, strings.Join(v.c.ResourceIDs(), ", "))
@@ -204,17 +283,26 @@ func (v *validator) constraints() {
 	c := v.c
 	for i, o := range c.Orders {
 		path := fmt.Sprintf("order[%d]", i)
+		if len(o.Sets) > 0 {
+			what := fmt.Sprintf("order %s", SetsText(o.Sets))
+			if o.First != "" || o.Then != "" || o.FirstAction != "" || o.ThenAction != "" {
+				v.at(path, "%s: an order has first and then, or sets, not both", what)
+			}
+			v.sets(path, what, o.Sets, true)
+		} else {
+			what := fmt.Sprintf("order %s then %s", o.First, o.Then)
+			v.pair(path, what, "first", o.First, "then", o.Then,
+				"a resource cannot be ordered after itself", "a group and its own member are ordered already (the group orders its members)")
+			if !contains(OrderActions, string(o.FirstAction)) {
+				v.at(path+".first-action", "%s: first-action %q is not start, stop, promote or demote", what, o.FirstAction)
+			}
+			if !contains(OrderActions, string(o.ThenAction)) {
+				v.at(path+".then-action", "%s: then-action %q is not start, stop, promote or demote", what, o.ThenAction)
+			}
+		}
 		what := fmt.Sprintf("order %s then %s", o.First, o.Then)
-		okF := v.ref(path+".first", what, o.First)
-		okT := v.ref(path+".then", what, o.Then)
-		if okF && okT && o.First == o.Then {
-			v.at(path, "%s: a resource cannot be ordered after itself", what)
-		}
-		if !contains(OrderActions, string(o.FirstAction)) {
-			v.at(path+".first-action", "%s: first-action %q is not start, stop, promote or demote", what, o.FirstAction)
-		}
-		if !contains(OrderActions, string(o.ThenAction)) {
-			v.at(path+".then-action", "%s: then-action %q is not start, stop, promote or demote", what, o.ThenAction)
+		if len(o.Sets) > 0 {
+			what = fmt.Sprintf("order %s", SetsText(o.Sets))
 		}
 		switch o.Kind {
 		case Mandatory, Optional, Serialize:
@@ -230,26 +318,102 @@ func (v *validator) constraints() {
 				break
 			}
 		}
+		for i, g := range c.Groups {
+			if GroupOrderID(g.ID) == cycle.Orders[0] {
+				path = fmt.Sprintf("group[%d].resources", i)
+			}
+		}
 		v.at(path, "ordering cycle: %s; remove or reverse one of these orders (%s)",
 			strings.Join(cycle.Steps, " then "), strings.Join(cycle.Orders, ", "))
 	}
 	for i, co := range c.Colocations {
 		path := fmt.Sprintf("colocation[%d]", i)
-		what := fmt.Sprintf("colocation %s with %s", co.Rsc, co.With)
-		okR := v.ref(path+".rsc", what, co.Rsc)
-		okW := v.ref(path+".with", what, co.With)
-		if okR && okW && co.Rsc == co.With {
-			v.at(path, "%s: a resource cannot be colocated with itself", what)
+		if len(co.Sets) > 0 {
+			what := fmt.Sprintf("colocation %s", SetsText(co.Sets))
+			if co.Rsc != "" || co.With != "" {
+				v.at(path, "%s: a colocation has rsc and with, or sets, not both", what)
+			}
+			v.sets(path, what, co.Sets, false)
+			continue
 		}
+		what := fmt.Sprintf("colocation %s with %s", co.Rsc, co.With)
+		v.pair(path, what, "rsc", co.Rsc, "with", co.With,
+			"a resource cannot be colocated with itself", "a group and its own member are together already (the group colocates its members)")
 	}
 	for i, l := range c.Locations {
 		path := fmt.Sprintf("location[%d]", i)
 		what := fmt.Sprintf("location %s on %s", l.Rsc, l.Node)
+		if l.Rule != nil {
+			what = fmt.Sprintf("location %s rule %s", l.Rsc, l.Rule)
+		}
 		v.ref(path+".rsc", what, l.Rsc)
-		if l.Node == "" {
-			v.at(path, "%s: node is missing", what)
-		} else if err := c.CheckNode(l.Node); err != nil {
-			v.at(path+".node", "%s: %v", what, err)
+		switch {
+		case l.Rule != nil:
+			if l.Node != "" {
+				v.at(path+".node", "%s: a location has a node or a rule, not both", what)
+			}
+			for _, p := range l.Rule.problems() {
+				v.at(path+".rule", "%s: %s", what, p)
+			}
+			switch l.Role {
+			case "", RoleStarted, RoleStopped:
+			default:
+				v.at(path+".role", "%s: role %q: Tandem has no promotable clones, so a rule's role is Started or Stopped", what, l.Role)
+			}
+		case l.Node == "":
+			v.at(path, "%s: node (or rule) is missing", what)
+		default:
+			if err := c.CheckNode(l.Node); err != nil {
+				v.at(path+".node", "%s: %v", what, err)
+			}
+		}
+		if l.Rule == nil && (l.ScoreAttribute != "" || l.Role != "") {
+			v.at(path, "%s: score-attribute and role go with a rule", what)
+		}
+	}
+}
+
+// pair checks the two ends of a simple order or colocation: both name
+// what exists, and they are neither the same nor a group and its member.
+func (v *validator) pair(path, what, aKey, a, bKey, b, same, member string) {
+	okA := v.ref(path+"."+aKey, what, a)
+	okB := v.ref(path+"."+bKey, what, b)
+	switch {
+	case okA && okB && a == b:
+		v.at(path, "%s: %s", what, same)
+	case okA && okB && v.c.overlap(a, b):
+		v.at(path, "%s: %s", what, member)
+	}
+}
+
+// sets checks the resource sets of a constraint: each names resources
+// constraints may name, none twice, none that is a group and its member.
+func (v *validator) sets(path, what string, sets []ResourceSet, forOrder bool) {
+	var all []string
+	for j, set := range sets {
+		sp := fmt.Sprintf("%s.set[%d]", path, j)
+		if len(set.Resources) == 0 {
+			v.at(sp, "%s: a set without resources (resources = [...])", what)
+		}
+		for _, r := range set.Resources {
+			if !v.ref(sp+".resources", what, r) {
+				continue
+			}
+			for _, other := range all {
+				switch {
+				case other == r:
+					v.at(sp+".resources", "%s: %q is named twice; a resource appears once in a constraint", what, r)
+				case v.c.overlap(other, r):
+					v.at(sp+".resources", "%s: %q and %q are a group and its own member", what, other, r)
+				}
+			}
+			all = append(all, r)
+		}
+		if !forOrder && (set.RequireAll != nil || set.Action != "") {
+			v.at(sp, "%s: require-all and action apply to order sets only", what)
+		}
+		if set.Action != "" && !contains(OrderActions, string(set.Action)) {
+			v.at(sp+".action", "%s: action %q is not start, stop, promote or demote", what, set.Action)
 		}
 	}
 }
