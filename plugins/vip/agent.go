@@ -346,6 +346,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		if err != nil {
 			return err
 		}
+		lifetime := kernelLifetime(r.holdUntil, sdk.MonotonicNow())
 		have := false
 		for _, f := range found {
 			switch {
@@ -354,6 +355,9 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 					p.IP, f.where(), f.kernelAddr, f.NIC)
 			case f.LinkIndex == t.LinkIndex && f.Prefix == t.Prefix:
 				have = true
+				if err := setLifetime(f.kernelAddr, lifetime); err != nil {
+					return err
+				}
 			default:
 				// Ours but placed by older params: move it.
 				if err := delAddr(f.LinkIndex, f.IP, f.Prefix); err != nil {
@@ -367,7 +371,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 			if err := a.writeRecord(ownerRecord{Resource: req.ResourceID, IP: t.IP.String(), Prefix: t.Prefix, NIC: t.NIC, Added: time.Now().UTC()}); err != nil {
 				return err
 			}
-			if err := addAddr(t.LinkIndex, t.IP, t.Prefix, t.Label); err != nil {
+			if err := addAddr(t.LinkIndex, t.IP, t.Prefix, t.Label, lifetime); err != nil {
 				_ = a.removeRecord(t.IP)
 				switch {
 				case errors.Is(err, errAddrExists):
