@@ -147,6 +147,9 @@ type ResourceState struct {
 	State    string    `json:"state"`
 	Since    time.Time `json:"since"`
 	Message  string    `json:"message,omitempty"`
+	// Warning is what the last monitor of a started resource said when it
+	// returned degraded (sdk.Degraded): running, but worth an admin's look.
+	Warning string `json:"warning,omitempty"`
 }
 
 // NodeResources is what a node runs: published on every change and as the

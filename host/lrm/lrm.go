@@ -90,6 +90,7 @@ type entry struct {
 	state    string       // bus.State*
 	since    time.Time
 	message  string
+	warning  string       // a degraded monitor's message while started
 	lease    *lease.Lease // held while a singleton may be active here
 	released bool         // the lease was given up on purpose
 	holdStop chan struct{}

@@ -50,7 +50,7 @@ func (l *LRM) reportLocked() bus.NodeResources {
 			continue
 		}
 		r.Resources = append(r.Resources, bus.ResourceState{Resource: id, Clone: e.clone, Instance: e.instance,
-			State: e.state, Since: e.since, Message: e.message})
+			State: e.state, Since: e.since, Message: e.message, Warning: e.warning})
 	}
 	return r
 }

@@ -27,7 +27,44 @@ func (l *LRM) Publish(ev bus.Event) error {
 func (l *LRM) setState(e *entry, state, message string) {
 	if e.state != state || e.message != message {
 		e.state, e.message, e.since = state, message, time.Now()
+		if state != bus.StateStarted {
+			e.warning = "" // said of the instance that ran
+		}
 		l.changed()
+	}
+}
+
+// running says whether a monitor or probe result means the resource runs:
+// OK, or degraded (running, with a warning).
+func running(code sdk.Code, timedOut bool) bool {
+	return !timedOut && (code == sdk.OK || code == sdk.Degraded)
+}
+
+// setWarning records what a degraded monitor or probe said of a started
+// resource ("" once a monitor says OK again). A new warning is raised as
+// an event once, not at every monitor.
+func (l *LRM) setWarning(resource string, started time.Time, warning string) {
+	l.mu.Lock()
+	e, ok := l.entries[resource]
+	if !ok || e.state != bus.StateStarted || started.Before(e.since) || e.warning == warning {
+		l.mu.Unlock()
+		return
+	}
+	prev := e.warning
+	e.warning = warning
+	l.changed()
+	l.mu.Unlock()
+	var msg, level string
+	switch {
+	case warning != "":
+		level, msg = "warn", resource+" on "+l.cfg.Node+" degraded: "+warning
+		l.log.Warn("resource degraded (kept running, no failure counted)", "resource", resource, "message", warning)
+	case prev != "":
+		level, msg = "info", resource+" on "+l.cfg.Node+" no longer degraded: its monitor is OK again"
+		l.log.Info("resource no longer degraded", "resource", resource)
+	}
+	if err := l.cfg.Conn.Publish(bus.LogEvent{Node: l.cfg.Node, Level: level, Message: msg}); err != nil {
+		l.log.Debug("event not published", "err", err)
 	}
 }
 
@@ -53,7 +90,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 	switch r.Op {
 	case bus.OpProbe:
 		switch {
-		case code == sdk.OK && !r.TimedOut:
+		case running(code, r.TimedOut):
 			state, why = bus.StateStarted, "found running"
 		case code == sdk.NotRunning || code == sdk.ErrNotInstalled:
 			state = bus.StateStopped
@@ -91,14 +128,22 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		l.setState(e, state, why)
 		l.mu.Unlock()
 	}
-	if r.Op == bus.OpProbe && code == sdk.OK && e.singleton() {
+	if r.Op == bus.OpProbe && code == sdk.Degraded && !r.TimedOut {
+		l.setWarning(r.Resource, time.Time{}, msg)
+	}
+	if r.Op == bus.OpProbe && running(code, r.TimedOut) && e.singleton() {
 		l.adopt(e)
 	}
 }
 
 func (l *LRM) onMonitor(r bus.MonitorResult) {
 	code := sdk.Code(r.Code)
-	if code == sdk.OK && !r.TimedOut {
+	if running(code, r.TimedOut) {
+		warning := ""
+		if code == sdk.Degraded {
+			warning = r.Message
+		}
+		l.setWarning(r.Resource, r.Started, warning)
 		return
 	}
 	l.mu.Lock()

@@ -57,6 +57,9 @@ type Resource struct {
 	Stopped bool   `json:"disabled,omitempty"`
 	// State per node: "Started", "FAILED", "Starting", "Stopping", "blocked".
 	Nodes map[string]string `json:"nodes"`
+	// Warnings per node: what a degraded monitor said (running, but worth
+	// a look: an address conflict the lease holder survived).
+	Warnings map[string]string `json:"warnings,omitempty"`
 }
 
 // Failure is a fail-count of a resource on a node.
@@ -78,11 +81,18 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 		online[n.Name] = n.Online
 	}
 	byRsc := map[string]map[string]string{}
+	warnings := map[string]map[string]string{}
 	for _, rep := range reports {
 		if !online[rep.Node] {
 			continue
 		}
 		for _, rs := range rep.Resources {
+			if rs.Warning != "" {
+				if warnings[rs.Resource] == nil {
+					warnings[rs.Resource] = map[string]string{}
+				}
+				warnings[rs.Resource][rep.Node] = rs.Warning
+			}
 			word := ""
 			switch rs.State {
 			case bus.StateStarted:
@@ -106,7 +116,7 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 	}
 	r.ResourceList = []Resource{}
 	for _, rc := range cfg.Resources {
-		res := Resource{ID: rc.ID, Agent: rc.Agent, Nodes: byRsc[rc.ID]}
+		res := Resource{ID: rc.ID, Agent: rc.Agent, Nodes: byRsc[rc.ID], Warnings: warnings[rc.ID]}
 		if res.Nodes == nil {
 			res.Nodes = map[string]string{}
 		}
@@ -180,13 +190,13 @@ func Build(top *bus.Topology, resources int, answers []bus.MemberStatus, now tim
 // WriteText prints the report in the layout of `pcs status`.
 func WriteText(w io.Writer, r Report) {
 	fmt.Fprintf(w, "Cluster name: %s\n", r.Cluster)
-	if r.Live != nil && r.Live.DiffersFromFile {
-		// pcs puts its warnings right under the cluster name.
+	// pcs puts its warnings right under the cluster name.
+	if warnings := warningLines(r); len(warnings) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "WARNINGS:")
-		fmt.Fprintf(w, "Live configuration (revision %d) differs from %s; the cluster runs the live one.\n", r.Live.Revision, r.Live.File)
-		fmt.Fprintf(w, "  See the difference: tandem config apply --dry-run %s\n", r.Live.File)
-		fmt.Fprintf(w, "  Update the file: tandem config show --toml > %s\n", r.Live.File)
+		for _, l := range warnings {
+			fmt.Fprintln(w, l)
+		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "Stack: %s\n", r.Stack)
@@ -263,6 +273,30 @@ func WriteText(w io.Writer, r Report) {
 		}
 		fmt.Fprintf(w, "  %s: %s\n", m.Name, daemonLine(m.Daemons))
 	}
+}
+
+// warningLines are the lines of the WARNINGS block: the live
+// configuration's difference from the file, and every resource a monitor
+// said is degraded.
+func warningLines(r Report) []string {
+	var out []string
+	if r.Live != nil && r.Live.DiffersFromFile {
+		out = append(out,
+			fmt.Sprintf("Live configuration (revision %d) differs from %s; the cluster runs the live one.", r.Live.Revision, r.Live.File),
+			fmt.Sprintf("  See the difference: tandem config apply --dry-run %s", r.Live.File),
+			fmt.Sprintf("  Update the file: tandem config show --toml > %s", r.Live.File))
+	}
+	for _, res := range r.ResourceList {
+		nodes := make([]string, 0, len(res.Warnings))
+		for n := range res.Warnings {
+			nodes = append(nodes, n)
+		}
+		sort.Strings(nodes)
+		for _, n := range nodes {
+			out = append(out, fmt.Sprintf("Resource %s on %s is degraded (running; no failure counted): %s", res.ID, n, res.Warnings[n]))
+		}
+	}
+	return out
 }
 
 // daemonLine is a member's daemons on one line: the daemon and the bus,

@@ -68,6 +68,10 @@ func TestRenderStates(t *testing.T) {
 		}
 		return r
 	}
+	// holly holds the VIP while a frozen benji's kernel still answers for it.
+	conflict := started("holly", "VIP-10.10.10.23", "httpd", "haproxy")
+	conflict.Resources[0].Warning = "address conflict: 10.10.10.23 is also answered for by 52:54:00:aa:bb:02 on the segment of eth1 " +
+		"(ours is 52:54:00:aa:bb:01); kept it: this node holds its lease, gratuitous ARP sent again (5× every 200ms)"
 	benjiFailed := started("benji", "httpd")
 	benjiFailed.Resources = append(benjiFailed.Resources, bus.ResourceState{Resource: "haproxy", Clone: "haproxy-clone", State: bus.StateFailed})
 	for _, tc := range []struct {
@@ -84,6 +88,8 @@ func TestRenderStates(t *testing.T) {
 		{"haproxy-failed.txt", []bus.MemberStatus{up("holly", false), troubled, up("director", true)},
 			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), benjiFailed},
 			[]Failure{{Resource: "haproxy", Node: "benji", Count: 1, Op: "monitor", Message: "monitor: not running", Last: now.Add(-time.Minute)}}, true, nil},
+		{"conflict.txt", []bus.MemberStatus{up("holly", false), up("director", true)},
+			[]bus.NodeResources{conflict}, nil, true, nil},
 		{"benji-down.txt", []bus.MemberStatus{up("holly", false), up("director", true)},
 			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), started("benji", "httpd")}, nil, true, nil},
 		{"benji-stopped.txt", []bus.MemberStatus{up("holly", false), stopped, up("director", true)},
