@@ -185,8 +185,8 @@ func (s *scheduler) reset() {
 //     one pass and may come out wrong).
 //
 // Stopping an instance can break another rule, so this repeats until
-// nothing changes; it only removes, so it ends. Instances left alone on a
-// node in maintenance are never removed.
+// nothing changes; it only removes, so it ends. Instances left alone (on a
+// node in maintenance, or blocked) are never removed.
 func (s *scheduler) enforce() {
 	for changed := true; changed; {
 		changed = false
@@ -245,12 +245,13 @@ func (s *scheduler) exclude() bool {
 }
 
 // remove stops u's instances on the nodes bad says, except those left
-// alone on a node in maintenance, and says whether it stopped any.
+// alone (on a node in maintenance, or blocked), and says whether it
+// stopped any.
 func (s *scheduler) remove(u *unit, why string, bad func(n int) bool) bool {
 	kept := u.insts[:0]
 	removed := false
 	for _, a := range u.insts {
-		if s.nodes[a.node].status != Maintenance && bad(a.node) {
+		if !u.unmanaged(a) && bad(a.node) {
 			u.on[a.node] = false
 			removed = true
 			if u.removed == nil {
