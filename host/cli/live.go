@@ -174,8 +174,13 @@ func (s *session) reports(nodes []string, wait time.Duration) []bus.NodeResource
 	return out
 }
 
+// errBlocked: the resource's stop failed on a node; it stays there until
+// a cleanup.
+var errBlocked = errors.New("its stop failed")
+
 // waitStopped waits until every node that answers has applied revision
-// rev, is idle, and runs no instance of primitive.
+// rev, is idle, and runs no instance of primitive. A node where its stop
+// failed under revision rev or later ends the wait at once (errBlocked).
 func (s *session) waitStopped(cfg *cib.CIB, primitive string, rev uint64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -192,9 +197,16 @@ func (s *session) waitStopped(cfg *cib.CIB, primitive string, rev uint64, timeou
 				problems = append(problems, fmt.Sprintf("%s is busy (%s)", r.Node, strings.Join(r.Busy, " ")))
 			}
 			for _, rs := range r.Resources {
-				if rs.Resource == primitive && rs.State != bus.StateStopped {
-					problems = append(problems, fmt.Sprintf("%s is %s on %s", primitive, rs.State, r.Node))
+				if rs.Resource != primitive || rs.State == bus.StateStopped {
+					continue
 				}
+				if rs.State == bus.StateBlocked && rs.BlockedRev >= rev {
+					// Its stop failed again after this edit: waiting
+					// cannot help.
+					return fmt.Errorf("%w: %s is blocked on %s: %s; fix the cause, then run tandem resource cleanup %s",
+						errBlocked, primitive, r.Node, rs.Message, primitive)
+				}
+				problems = append(problems, fmt.Sprintf("%s is %s on %s", primitive, rs.State, r.Node))
 			}
 		}
 		if len(problems) == 0 {

@@ -91,6 +91,7 @@ type entry struct {
 	since    time.Time
 	message  string
 	warning  string       // a degraded monitor's message while started
+	blocked  uint64       // live configuration revision when it became blocked
 	lease    *lease.Lease // held while a singleton may be active here
 	released bool         // the lease was given up on purpose
 	holdStop chan struct{}
@@ -221,6 +222,11 @@ func (l *LRM) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
 		}
 		l.mu.Unlock()
 		l.Notify()
+	})); err != nil {
+		return nil, err
+	}
+	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectRefresh, func(r bus.Refresh, _ bus.Envelope) {
+		l.onRefresh(r)
 	})); err != nil {
 		return nil, err
 	}

@@ -32,6 +32,14 @@ func (l *LRM) setState(e *entry, state, message string) {
 		}
 		l.changed()
 	}
+	if state == bus.StateBlocked {
+		// Each failed stop, even with the same message: a new attempt
+		// was made under this configuration.
+		if rev := l.cfg.Live().Rev; rev != e.blocked {
+			e.blocked = rev
+			l.changed()
+		}
+	}
 }
 
 // running says whether a monitor or probe result means the resource runs:
@@ -133,6 +141,18 @@ func (l *LRM) onAction(r bus.ActionResult) {
 	}
 	if r.Op == bus.OpProbe && running(code, r.TimedOut) && e.singleton() {
 		l.adopt(e)
+	}
+	if r.Op == bus.OpProbe && state == bus.StateStopped && e.singleton() {
+		// A blocked singleton probed again after a cleanup kept its lease
+		// while nobody knew whether it ran; now it is known stopped.
+		l.mu.Lock()
+		held := e.lease != nil && !e.released
+		l.mu.Unlock()
+		if held {
+			req := sdk.Request{ResourceID: e.def.ID, Params: e.def.Params, Instance: sdk.Instance{Node: l.cfg.Node, CloneIndex: -1}}
+			(&runner{l: l}).release(e, e.def.Agent, req)
+			l.log.Info("probed stopped after a cleanup: lease released", "resource", e.def.ID)
+		}
 	}
 }
 

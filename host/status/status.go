@@ -70,6 +70,29 @@ type Failure struct {
 	Op       string    `json:"op"`
 	Message  string    `json:"message,omitempty"`
 	Last     time.Time `json:"last"`
+	// Blocked: the resource is blocked on the node (its stop failed):
+	// nothing is done to it there until a cleanup.
+	Blocked bool `json:"blocked,omitempty"`
+}
+
+// MarkBlocked flags the failures of resources that the nodes' reports show
+// blocked (deleted resources too: a blocked one stays on its node).
+func MarkBlocked(r *Report, reports []bus.NodeResources) {
+	online := map[string]bool{}
+	for _, n := range r.Nodes {
+		online[n.Name] = n.Online
+	}
+	blocked := map[[2]string]bool{}
+	for _, rep := range reports {
+		for _, rs := range rep.Resources {
+			if online[rep.Node] && rs.State == bus.StateBlocked {
+				blocked[[2]string{rs.Resource, rep.Node}] = true
+			}
+		}
+	}
+	for i := range r.Failures {
+		r.Failures[i].Blocked = blocked[[2]string{r.Failures[i].Resource, r.Failures[i].Node}]
+	}
 }
 
 // AddResources fills the resource list from the nodes' reports (reports of
@@ -256,8 +279,12 @@ func WriteText(w io.Writer, r Report) {
 			if f.Count >= int(cib.Infinity) {
 				count = "INFINITY"
 			}
-			fmt.Fprintf(w, "  * %s %s on %s: fail-count=%s, last-failure='%s': %s\n", f.Resource, f.Op, f.Node, count,
-				f.Last.In(r.LastUpdated.Location()).Format("Mon Jan 2 15:04:05 2006"), f.Message)
+			blocked := ""
+			if f.Blocked {
+				blocked = fmt.Sprintf(" (blocked: left alone on %s until tandem resource cleanup %s)", f.Node, f.Resource)
+			}
+			fmt.Fprintf(w, "  * %s %s on %s: fail-count=%s, last-failure='%s': %s%s\n", f.Resource, f.Op, f.Node, count,
+				f.Last.In(r.LastUpdated.Location()).Format("Mon Jan 2 15:04:05 2006"), f.Message, blocked)
 		}
 	}
 	fmt.Fprintln(w)
