@@ -183,7 +183,7 @@ func TestThreeProcessCluster(t *testing.T) {
 		time.Since(begin).Round(time.Millisecond), rssKB(lc.procs["holly"].Process.Pid))
 
 	out, _ := exec.Command(tandemBin, "status", "--config", lc.conf).Output()
-	for _, want := range []string{"Cluster name: loop", "partition with quorum (3 of 3 voters online)", "Online: [ benji holly ]", "Witness: director Online", "holly: tandem: active, bus: active"} {
+	for _, want := range []string{"Cluster name: " + daemontest.Name, "partition with quorum (3 of 3 voters online)", "Online: [ benji holly ]", "Witness: director Online", "holly: tandem: active, bus: active"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("status text lacks %q:\n%s", want, out)
 		}
