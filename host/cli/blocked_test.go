@@ -86,15 +86,24 @@ func TestBlockedStop(t *testing.T) {
 	pidFile := filepath.Join(lc.State, "benji", "stuck.pid")
 	breakStop := func() {
 		t.Helper()
-		if pid, ok := lc.Pids("benji")["benji/stuck"]; ok {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		pid, ok := lc.Pids("benji")["benji/stuck"]
+		if !ok {
+			t.Fatalf("stuck has no process on benji: %v", lc.Pids(""))
+		}
+		// Built aside and moved into place, so that no monitor or stop
+		// sees the pid file missing (stopped) or the directory empty
+		// (removable).
+		aside := filepath.Join(t.TempDir(), "stuck.pid")
+		if err := os.MkdirAll(filepath.Join(aside, "in-the-way"), 0o755); err != nil {
+			t.Fatal(err)
 		}
 		if err := os.Remove(pidFile); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.MkdirAll(filepath.Join(pidFile, "in-the-way"), 0o755); err != nil {
+		if err := os.Rename(aside, pidFile); err != nil {
 			t.Fatal(err)
 		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	fix := func() {
 		t.Helper()
