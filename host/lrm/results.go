@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
@@ -172,6 +173,15 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 		l.mu.Unlock()
 		return // not started any more, or the result predates what we know
 	}
+	if e.singleton() && !leaseValid(e.lease) {
+		// Past its lease's fence deadline the agent removes the resource
+		// by itself (a hold expired: this process was frozen, or could
+		// not renew). That is the fence working, not a failure of the
+		// resource here; watchLease records it stopped.
+		l.mu.Unlock()
+		l.log.Info("monitor after the lease's fence deadline: fenced, not counted as a failure", "resource", r.Resource, "message", r.Message)
+		return
+	}
 	since := e.since
 	l.mu.Unlock()
 	msg := r.Message
@@ -194,6 +204,21 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 		l.setState(e, bus.StateFailed, strings.TrimSpace(msg))
 	}
 	l.mu.Unlock()
+}
+
+// leaseValid says whether a singleton's lease is held and before its fence
+// deadline (a frozen process may resume past it before the lease's own
+// timer has said so).
+func leaseValid(ls *lease.Lease) bool {
+	if ls == nil || !time.Now().Before(ls.Deadline()) {
+		return false
+	}
+	select {
+	case <-ls.Lost():
+		return false
+	default:
+		return true
+	}
 }
 
 // countFailure records a failure in the bus, before the result that shows
