@@ -150,10 +150,12 @@ type ResourceState struct {
 	// Warning is what the last monitor of a started resource said when it
 	// returned degraded (sdk.Degraded): running, but worth an admin's look.
 	Warning string `json:"warning,omitempty"`
-	// BlockedRev is, for a blocked resource, the live configuration's
-	// revision when its stop last failed: the coordinator leaves it alone
-	// until the configuration moves past it (or a cleanup probes it again).
-	BlockedRev uint64 `json:"blocked_rev,omitempty"`
+	// BlockedDef is, for a blocked resource, the fingerprint
+	// (cib.Fingerprint) of its definition in the live configuration when
+	// its stop last failed ("" if it was not configured any more): the
+	// coordinator leaves it alone until the admin changes it (or a cleanup
+	// probes it again).
+	BlockedDef string `json:"blocked_def,omitempty"`
 }
 
 // NodeResources is what a node runs: published on every change and as the

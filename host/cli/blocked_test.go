@@ -126,8 +126,12 @@ func TestBlockedStop(t *testing.T) {
 		t.Errorf("status of a blocked resource:\n%s", out)
 	}
 
-	// disable is a configuration change: one more stop is tried (and
-	// fails), then it is left alone again.
+	// Other edits of the configuration change nothing for it.
+	lc.must(append(append([]string{"resource", "create", "bystander", "example:process"}, lc.params()...), "--disabled")...)
+	tl.quiet(t, 3*time.Second, 0, "blocked while another resource was created")
+
+	// disable changes its definition: one more stop is tried (and fails),
+	// then it is left alone again.
 	before := tl.count()
 	lc.must("resource", "disable", "stuck")
 	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {

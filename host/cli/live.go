@@ -180,7 +180,8 @@ var errBlocked = errors.New("its stop failed")
 
 // waitStopped waits until every node that answers has applied revision
 // rev, is idle, and runs no instance of primitive. A node where its stop
-// failed under revision rev or later ends the wait at once (errBlocked).
+// failed with primitive's definition in cfg (the edited one) ends the
+// wait at once (errBlocked).
 func (s *session) waitStopped(cfg *cib.CIB, primitive string, rev uint64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -200,9 +201,9 @@ func (s *session) waitStopped(cfg *cib.CIB, primitive string, rev uint64, timeou
 				if rs.Resource != primitive || rs.State == bus.StateStopped {
 					continue
 				}
-				if rs.State == bus.StateBlocked && rs.BlockedRev >= rev {
-					// Its stop failed again after this edit: waiting
-					// cannot help.
+				if def, _ := cfg.Resource(primitive); rs.State == bus.StateBlocked && rs.BlockedDef == cib.Fingerprint(def) {
+					// Its stop failed again with the edited definition:
+					// waiting cannot help.
 					return fmt.Errorf("%w: %s is blocked on %s: %s; fix the cause, then run tandem resource cleanup %s",
 						errBlocked, primitive, r.Node, rs.Message, primitive)
 				}

@@ -398,12 +398,18 @@ func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer) (*in
 			case bus.StateFailed, bus.StateStopping:
 				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n, Failed: true})
 			case bus.StateBlocked:
-				// Its stop failed: left alone (no transition for it) until
-				// the configuration moves past the revision of that
-				// failure; then one more stop is tried. A cleanup probes
-				// it again on its node instead.
+				// Its stop failed: left alone (no transition for it) while
+				// its definition is the one that failed; once the admin
+				// changed it (disable, delete, a longer timeout) one more
+				// stop is tried. A cleanup probes it again on its node
+				// instead. Other edits of the configuration change nothing
+				// for it.
+				def, isClone := cfg.Resource(rs.Resource)
+				if isClone {
+					def = nil
+				}
 				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n,
-					Failed: true, Blocked: rs.BlockedRev >= live.Rev})
+					Failed: true, Blocked: rs.BlockedDef == cib.Fingerprint(def)})
 			}
 		}
 	}

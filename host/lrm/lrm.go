@@ -91,7 +91,7 @@ type entry struct {
 	since    time.Time
 	message  string
 	warning  string       // a degraded monitor's message while started
-	blocked  uint64       // live configuration revision when it became blocked
+	blocked  string       // cib.Fingerprint of its live definition when its stop last failed
 	lease    *lease.Lease // held while a singleton may be active here
 	released bool         // the lease was given up on purpose
 	holdStop chan struct{}

@@ -52,7 +52,7 @@ func (l *LRM) reportLocked() bus.NodeResources {
 		r.Resources = append(r.Resources, bus.ResourceState{Resource: id, Clone: e.clone, Instance: e.instance,
 			State: e.state, Since: e.since, Message: e.message, Warning: e.warning})
 		if e.state == bus.StateBlocked {
-			r.Resources[len(r.Resources)-1].BlockedRev = e.blocked
+			r.Resources[len(r.Resources)-1].BlockedDef = e.blocked
 		}
 	}
 	return r

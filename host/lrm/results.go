@@ -11,6 +11,7 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Publish is the executor's and monitors' publisher: results change the
@@ -35,9 +36,15 @@ func (l *LRM) setState(e *entry, state, message string) {
 	}
 	if state == bus.StateBlocked {
 		// Each failed stop, even with the same message: a new attempt
-		// was made under this configuration.
-		if rev := l.cfg.Live().Rev; rev != e.blocked {
-			e.blocked = rev
+		// was made with this definition.
+		var def *cib.Resource
+		if live := l.cfg.Live(); live.CIB != nil {
+			if r, isClone := live.CIB.Resource(e.def.ID); r != nil && !isClone {
+				def = r
+			}
+		}
+		if fp := cib.Fingerprint(def); fp != e.blocked {
+			e.blocked = fp
 			l.changed()
 		}
 	}

@@ -76,7 +76,7 @@ func TestRenderStates(t *testing.T) {
 	// httpd's stop failed on benji: blocked there.
 	benjiBlocked := started("benji", "haproxy")
 	benjiBlocked.Resources = append(benjiBlocked.Resources, bus.ResourceState{Resource: "httpd", Clone: "httpd-clone", State: bus.StateBlocked,
-		Message: "stop: Operation refused, unit apache2.service may be requested by dependency only", BlockedRev: 4})
+		Message: "stop: Operation refused, unit apache2.service may be requested by dependency only", BlockedDef: "0123456789abcdef"})
 	benjiFailed := started("benji", "httpd")
 	benjiFailed.Resources = append(benjiFailed.Resources, bus.ResourceState{Resource: "haproxy", Clone: "haproxy-clone", State: bus.StateFailed})
 	for _, tc := range []struct {
