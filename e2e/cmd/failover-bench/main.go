@@ -171,7 +171,7 @@ type series struct {
 	// Whole-node freeze only: time with the VIP on two nodes while frozen
 	// and after the thaw, runs where the VIP stayed on the survivor, and
 	// failures of the VIP counted on either node.
-	overlap, afterThaw []time.Duration
+	overlap, afterThaw  []time.Duration
 	stayed, vipFailures int
 }
 
