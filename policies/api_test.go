@@ -210,13 +210,7 @@ func TestExplainAndRecheck(t *testing.T) {
 }
 
 func blocked(ins []InstanceState, rsc, node string) []InstanceState {
-	out := append([]InstanceState(nil), ins...)
-	for i := range out {
-		if out[i].Resource == rsc && out[i].Node == node {
-			out[i].Blocked = true
-		}
-	}
-	return out
+	return marked(ins, rsc, node, func(in *InstanceState) { in.Blocked = true })
 }
 
 // A blocked instance (its stop failed) is left where it is, whatever
