@@ -48,6 +48,7 @@ func main() {
 	subnet := flag.String("subnet", "198.18.0.192/27", "the lab's sub-range of 198.18.0.0/24")
 	starve := flag.Duration("starve", 60*time.Second, "how long CPU starvation of the holder lasts")
 	flap := flag.Duration("flap", 20*time.Second, "how long the holder's link flaps (2 s cut, 2 s healed)")
+	only := flag.String("only", "", "run only the fault kinds whose names contain one of these comma-separated words (\"flapping\", \"frozen\")")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "chaos-bench: run as root (it boots an nspawn lab)")
@@ -64,6 +65,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b := &bench{ctx: ctx, seed: *seed, rng: rand.New(rand.NewPCG(*seed, 14)), starve: *starve, flap: *flap}
+	for _, k := range kinds {
+		for _, w := range strings.Split(*only, ",") {
+			if strings.Contains(k.name, strings.TrimSpace(w)) {
+				b.kinds = append(b.kinds, k)
+				break
+			}
+		}
+	}
+	if len(b.kinds) == 0 {
+		fmt.Fprintf(os.Stderr, "chaos-bench: --only %q names no fault kind\n", *only)
+		os.Exit(2)
+	}
 	if err := b.run(*prefix, sn, *duration, *minFaults); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos-bench:", err)
 		fmt.Fprintf(os.Stderr, "chaos-bench: replay with: make bench-chaos SEED=%d\n", *seed)
@@ -81,6 +94,7 @@ type bench struct {
 	rng    *rand.Rand
 	starve time.Duration
 	flap   time.Duration
+	kinds  []kind // the kinds the schedule draws from
 
 	l      *lab.Lab
 	c      *scenario.Cluster
@@ -198,7 +212,7 @@ func (b *bench) run(prefix string, subnet netip.Prefix, duration time.Duration, 
 		// one's heal at once.
 		b.sleepUntil(time.Now().Add(time.Duration(b.rng.IntN(5000)) * time.Millisecond))
 		if len(pool) == 0 {
-			pool = append([]kind(nil), kinds...)
+			pool = append([]kind(nil), b.kinds...)
 			b.rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
 		}
 		f := &fault{kind: pool[0]}
@@ -215,6 +229,10 @@ func (b *bench) run(prefix string, subnet netip.Prefix, duration time.Duration, 
 		}
 		logf("fault %d: %s (%s) at %s, undone after %s: %s", i+1, f.kind.name, f.target, f.at.Format("15:04:05.000"),
 			f.done.Sub(f.at).Round(time.Millisecond), msg)
+		if ms := b.moves(f.at, time.Now()); len(ms) > 0 && !f.kind.moves {
+			b.saveJournals(i+1, fmt.Sprintf("fault %d: %s (%s) at %s: the VIP moved (%s at %s)", i+1, f.kind.name, f.target,
+				f.at.Format("15:04:05.000"), ms[0].what, ms[0].at.Format("15:04:05.000")))
+		}
 	}
 	if err := b.converged(); err != nil {
 		logf("after the last fault: %v", err)
@@ -326,6 +344,20 @@ func (b *bench) report(start, end time.Time, rs []scenario.Request, edits []edit
 			b.blockedTransitions, b.blockedFor.Round(time.Second), float64(b.blockedTransitions)/b.blockedFor.Minutes())
 	}
 	fmt.Printf("seed: %d\n", b.seed)
+}
+
+// saveJournals keeps the nodes' journals of a fault worth a look (the lab
+// goes at the end of the run).
+func (b *bench) saveJournals(n int, what string) {
+	path := fmt.Sprintf("/tmp/chaos-bench-%s-%d-fault%d.log", b.l.Prefix(), b.seed, n)
+	var text strings.Builder
+	text.WriteString(what + "\n")
+	for _, node := range b.c.Nodes {
+		fmt.Fprintf(&text, "\n==== %s\n%s", node, b.l.Journal(node))
+	}
+	if err := os.WriteFile(path, []byte(text.String()), 0o644); err == nil {
+		logf("journals of the nodes: %s", path)
+	}
 }
 
 // move is a change of the VIP's node seen by the safety checker.
