@@ -441,6 +441,21 @@ func (l *Lab) Journal(node string) string {
 	return string(out)
 }
 
+// SaveJournals writes header and the journals of nodes (every node of
+// the lab when none is named) to path: what a benchmark keeps of a run
+// worth a look, since the lab goes when it ends.
+func (l *Lab) SaveJournals(path, header string, nodes ...string) error {
+	if len(nodes) == 0 {
+		nodes = l.Names()
+	}
+	var text strings.Builder
+	text.WriteString(header + "\n")
+	for _, node := range nodes {
+		fmt.Fprintf(&text, "\n==== %s\n%s", node, l.Journal(node))
+	}
+	return os.WriteFile(path, []byte(text.String()), 0o644)
+}
+
 // Freeze stops every process of the node at once, as a hung userland or a
 // paused VM does, with the cgroup v2 freezer on the machine's cgroup: its
 // kernel runs on, so its links stay up and its addresses (a VIP too) keep

@@ -350,12 +350,7 @@ func (b *bench) report(start, end time.Time, rs []scenario.Request, edits []edit
 // goes at the end of the run).
 func (b *bench) saveJournals(n int, what string) {
 	path := fmt.Sprintf("/tmp/chaos-bench-%s-%d-fault%d.log", b.l.Prefix(), b.seed, n)
-	var text strings.Builder
-	text.WriteString(what + "\n")
-	for _, node := range b.c.Nodes {
-		fmt.Fprintf(&text, "\n==== %s\n%s", node, b.l.Journal(node))
-	}
-	if err := os.WriteFile(path, []byte(text.String()), 0o644); err == nil {
+	if err := b.l.SaveJournals(path, what, b.c.Nodes...); err == nil {
 		logf("journals of the nodes: %s", path)
 	}
 }

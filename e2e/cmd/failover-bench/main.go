@@ -400,12 +400,7 @@ func (b *bench) witnessKill() (int, error) {
 // saveJournals keeps the nodes' journals of a run worth a look.
 func (b *bench) saveJournals(name, what string) {
 	path := fmt.Sprintf("/tmp/failover-bench-%s-%s.log", b.l.Prefix(), name)
-	var text strings.Builder
-	text.WriteString(what + "\n")
-	for _, node := range b.c.Nodes {
-		fmt.Fprintf(&text, "\n==== %s\n%s", node, b.l.Journal(node))
-	}
-	if err := os.WriteFile(path, []byte(text.String()), 0o644); err == nil {
+	if err := b.l.SaveJournals(path, what, b.c.Nodes...); err == nil {
 		logf("journals of the nodes: %s", path)
 	}
 }
