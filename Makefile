@@ -76,3 +76,12 @@ bench: build
 .PHONY: bench-failover
 bench-failover: build
 	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/failover-bench --runs 5
+
+# Chaos benchmark in its own lab (prefix tdchaos, 198.18.0.192/27): a seeded
+# random schedule of at least 60 faults over at least 15 minutes under a
+# safety checker, a client loop and two admins editing through the CLI;
+# not part of make test. SEED=N replays a schedule.
+SEED ?= 0
+.PHONY: bench-chaos
+bench-chaos: build
+	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/chaos-bench --seed $(SEED)

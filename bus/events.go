@@ -147,6 +147,15 @@ type ResourceState struct {
 	State    string    `json:"state"`
 	Since    time.Time `json:"since"`
 	Message  string    `json:"message,omitempty"`
+	// Warning is what the last monitor of a started resource said when it
+	// returned degraded (sdk.Degraded): running, but worth an admin's look.
+	Warning string `json:"warning,omitempty"`
+	// BlockedDef is, for a blocked resource, the fingerprint
+	// (cib.Fingerprint) of its definition in the live configuration when
+	// its stop last failed ("" if it was not configured any more): the
+	// coordinator leaves it alone until the admin changes it (or a cleanup
+	// probes it again).
+	BlockedDef string `json:"blocked_def,omitempty"`
 }
 
 // NodeResources is what a node runs: published on every change and as the

@@ -2,9 +2,14 @@ package bus
 
 // Refresh asks the coordinator to plan again now, although nothing it
 // watches changed: `tandem resource cleanup` cleared fail-counts, which live
-// in the state bucket and raise no event of their own.
+// in the state bucket and raise no event of their own. Nodes probe again
+// what they hold blocked (its stop failed) among Resource (every resource
+// if empty) on Node (every node if empty): cleanup is how an admin says
+// "I fixed it, look again".
 type Refresh struct {
-	Reason string `json:"reason"`
+	Reason   string `json:"reason"`
+	Resource string `json:"resource,omitempty"` // primitive id
+	Node     string `json:"node,omitempty"`
 }
 
 func (Refresh) Kind() string    { return "refresh" }

@@ -123,7 +123,7 @@ func (s *scheduler) transition() (*Transition, error) {
 	s.restartLaterMembers(b)
 	s.groupEdges(b)
 	for _, o := range s.orphans {
-		if s.nodes[s.nodeIdx[o.Node]].status == Maintenance {
+		if s.nodes[s.nodeIdx[o.Node]].status == Maintenance || o.Blocked {
 			continue
 		}
 		b.add(Action{Resource: o.Resource, Clone: o.Clone, Instance: o.Instance, Node: o.Node, Op: OpStop,

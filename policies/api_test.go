@@ -208,3 +208,55 @@ func TestExplainAndRecheck(t *testing.T) {
 		t.Errorf("placement %v notes %v", res.Placement, res.Notes)
 	}
 }
+
+func blocked(ins []InstanceState, rsc, node string) []InstanceState {
+	return marked(ins, rsc, node, func(in *InstanceState) { in.Blocked = true })
+}
+
+// A blocked instance (its stop failed) is left where it is, whatever
+// else asks for it to stop, and a blocked singleton is started nowhere
+// else; only its node going offline (self-fencing) releases it. The same
+// instance merely failed is recovered.
+func TestBlockedInstanceIsLeftAlone(t *testing.T) {
+	const vip = "VIP-10.10.10.23"
+	cfg := loadReference(t)
+	res := schedule(t, cfg, State{Nodes: both(), Instances: withFailed(refSettled(), vip, "benji")})
+	if got := strings.Join(ops(res), ","); got != "start VIP-10.10.10.23@benji,stop VIP-10.10.10.23@benji" {
+		t.Fatalf("a failed VIP: %s, want it recovered in place", got)
+	}
+
+	res = schedule(t, cfg, State{Nodes: both(), Instances: blocked(refSettled(), vip, "benji")})
+	if !res.Transition.Empty() || where(res)[vip] != "benji" {
+		t.Fatalf("a blocked VIP: actions %v, placed on %q; want nothing done, left on benji", ops(res), where(res)[vip])
+	}
+	if !hasNote(res, vip, "blocked on benji: its stop failed") {
+		t.Errorf("notes %v", res.Notes)
+	}
+
+	// Disabled (or deleted): still nothing can be done to it.
+	disabled := loadReference(t)
+	if err := disabled.SetTargetRole(vip, cib.RoleStopped); err != nil {
+		t.Fatal(err)
+	}
+	if res := schedule(t, disabled, State{Nodes: both(), Instances: blocked(refSettled(), vip, "benji")}); !res.Transition.Empty() {
+		t.Fatalf("a blocked, disabled VIP: %v, want nothing", ops(res))
+	}
+	orphan := State{Nodes: both(), Instances: append(refSettled(), InstanceState{Resource: "old", Node: "holly", Blocked: true})}
+	if res := schedule(t, cfg, orphan); !res.Transition.Empty() || !hasNote(res, "old", "blocked on holly") {
+		t.Fatalf("a blocked orphan: %v, notes %v; want nothing done", ops(res), res.Notes)
+	}
+
+	// Its clone's instance on benji blocked: the haproxy it needs there is
+	// left alone too, and nothing moves.
+	res = schedule(t, cfg, State{Nodes: both(), Instances: blocked(refSettled(), "haproxy", "benji")})
+	if !res.Transition.Empty() {
+		t.Fatalf("a blocked haproxy instance: %v, want nothing", ops(res))
+	}
+
+	// benji goes offline: what it ran is stopped (its lease expires), the
+	// VIP starts on holly.
+	res = schedule(t, cfg, State{Nodes: []NodeState{{"holly", Online}, {"benji", Offline}}, Instances: blocked(refSettled(), vip, "benji")})
+	if got := where(res)[vip]; got != "holly" {
+		t.Fatalf("benji offline with a blocked VIP: placed on %q, want holly", got)
+	}
+}

@@ -107,7 +107,18 @@ type current struct {
 	inst    int
 	node    int
 	failed  bool
-	managed bool // false on a node in maintenance: left as it is
+	managed bool // false on a node in maintenance, or blocked: left as it is
+}
+
+// unmanaged says whether u's instance a is one left as it is (on a node in
+// maintenance, or blocked by a failed stop).
+func (u *unit) unmanaged(a assigned) bool {
+	for _, c := range u.cur {
+		if !c.managed && c.node == a.node && c.inst == a.inst {
+			return true
+		}
+	}
+	return false
 }
 
 type assigned struct {
@@ -362,6 +373,10 @@ func (s *scheduler) bindState(st State) {
 		u := s.byID[in.Resource]
 		if u == nil {
 			s.orphans = append(s.orphans, in)
+			if in.Blocked {
+				s.note(in.Resource, fmt.Sprintf("not in the configuration, but blocked on %s (its stop failed): left alone there until `tandem resource cleanup`", in.Node))
+				continue
+			}
 			if s.nodes[n].status == Maintenance {
 				s.note(in.Resource, fmt.Sprintf("not in the configuration, left alone on %s (maintenance)", in.Node))
 			} else {
@@ -369,7 +384,11 @@ func (s *scheduler) bindState(st State) {
 			}
 			continue
 		}
-		u.cur = append(u.cur, current{inst: in.Instance, node: n, failed: in.Failed, managed: s.nodes[n].status != Maintenance})
+		if in.Blocked {
+			s.note(in.Resource, fmt.Sprintf("blocked on %s: its stop failed; left alone there until `tandem resource cleanup %s`", in.Node, in.Resource))
+		}
+		u.cur = append(u.cur, current{inst: in.Instance, node: n, failed: in.Failed || in.Blocked,
+			managed: s.nodes[n].status != Maintenance && !in.Blocked})
 	}
 }
 

@@ -80,10 +80,15 @@ func refSettled() []InstanceState {
 }
 
 func withFailed(ins []InstanceState, rsc, node string) []InstanceState {
+	return marked(ins, rsc, node, func(in *InstanceState) { in.Failed = true })
+}
+
+// marked copies ins with set applied to rsc's instances on node.
+func marked(ins []InstanceState, rsc, node string, set func(*InstanceState)) []InstanceState {
 	out := append([]InstanceState(nil), ins...)
 	for i := range out {
 		if out[i].Resource == rsc && out[i].Node == node {
-			out[i].Failed = true
+			set(&out[i])
 		}
 	}
 	return out

@@ -205,7 +205,8 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		for _, n := range cfg.Nodes {
 			if rapid.IntRange(0, 2).Draw(t, "active") == 0 {
 				st.Instances = append(st.Instances, InstanceState{Resource: r.ID, Node: n.Name,
-					Instance: rapid.IntRange(0, 3).Draw(t, "inst"), Failed: rapid.IntRange(0, 4).Draw(t, "failed") == 0})
+					Instance: rapid.IntRange(0, 3).Draw(t, "inst"), Failed: rapid.IntRange(0, 4).Draw(t, "failed") == 0,
+					Blocked: rapid.IntRange(0, 7).Draw(t, "blocked") == 0})
 				if r.Clone == nil && rapid.Bool().Draw(t, "single") {
 					break // mostly one node for a primitive; sometimes multiply active
 				}
@@ -247,6 +248,7 @@ func TestProperties(t *testing.T) {
 		}
 		checkDAG(t, res)
 		checkNodes(t, s, res)
+		checkBlocked(t, s, res)
 		checkColocations(t, s, res)
 		checkMandatoryOrders(t, s, res)
 		checkDeterminism(t, cfg, st, res)
@@ -274,10 +276,50 @@ func checkDAG(t *rapid.T, res *Result) {
 	}
 }
 
-// fixedHere says whether an instance of u on node n was left alone there
-// (the node is in maintenance and it was already running there).
+// fixedHere says whether an instance of u on node n was left alone there:
+// the node is in maintenance, or an instance is blocked there (its stop
+// failed).
 func fixedHere(s *scheduler, u *unit, n int) bool {
-	return s.nodes[n].status == Maintenance
+	if s.nodes[n].status == Maintenance {
+		return true
+	}
+	for _, c := range u.cur {
+		if !c.managed && c.node == n {
+			return true
+		}
+	}
+	return false
+}
+
+// checkBlocked: nothing is done to a blocked instance (a clone may still
+// get another instance on the node), and a blocked primitive is started
+// nowhere else (it may still run where it is).
+func checkBlocked(t *rapid.T, s *scheduler, res *Result) {
+	for _, u := range s.units {
+		for _, c := range u.cur {
+			if c.managed || s.nodes[c.node].status == Maintenance {
+				continue
+			}
+			for _, a := range res.Transition.Actions {
+				if a.Resource != u.r.ID {
+					continue
+				}
+				if a.Node == s.nodes[c.node].name && a.Instance == c.inst {
+					t.Fatalf("%s acts on %s#%d, blocked on %s", a.ID, a.Resource, c.inst, a.Node)
+				}
+				if u.clone == "" && a.Op == OpStart {
+					t.Fatalf("%s starts %s elsewhere while it is blocked on %s", a.ID, a.Resource, s.nodes[c.node].name)
+				}
+			}
+		}
+	}
+	for _, o := range s.orphans {
+		for _, a := range res.Transition.Actions {
+			if o.Blocked && a.Resource == o.Resource && a.Node == o.Node {
+				t.Fatalf("%s acts on the orphan %s, blocked on %s", a.ID, o.Resource, o.Node)
+			}
+		}
+	}
 }
 
 // checkNodes: nothing is placed on (or acted on) an offline, standby or
@@ -288,7 +330,7 @@ func checkNodes(t *rapid.T, s *scheduler, res *Result) {
 	for _, a := range res.Placement {
 		u := s.byID[a.Resource]
 		n := s.nodeIdx[a.Node]
-		if fixedHere(s, u, n) {
+		if s.nodes[n].status == Maintenance {
 			found := false
 			for _, c := range u.cur {
 				found = found || (c.node == n && c.inst == a.Instance)
@@ -297,6 +339,9 @@ func checkNodes(t *rapid.T, s *scheduler, res *Result) {
 				t.Fatalf("%s placed on %s, which is in maintenance, and it was not running there", a.Name(), a.Node)
 			}
 			continue
+		}
+		if u.unmanaged(assigned{inst: a.Instance, node: n}) {
+			continue // blocked there
 		}
 		if !s.nodes[n].avail {
 			t.Fatalf("%s placed on %s, which is %s", a.Name(), a.Node, s.nodes[n].status)
@@ -341,7 +386,7 @@ func checkColocations(t *rapid.T, s *scheduler, res *Result) {
 	check := func(id string, deps []*unit, prim *unit, score cib.Score) {
 		for _, u := range deps {
 			for node := range on[u] {
-				if s.nodes[s.nodeIdx[node]].status == Maintenance {
+				if fixedHere(s, u, s.nodeIdx[node]) {
 					continue
 				}
 				if score >= inf && !on[prim][node] {
@@ -423,7 +468,7 @@ func checkMandatoryOrders(t *rapid.T, s *scheduler, res *Result) {
 			// Symmetrical: then does not run. Asymmetrical: then does not
 			// start, but what already runs may stay (as in Pacemaker).
 			for _, a := range res.Placement {
-				if o.o.Symmetrical && s.byID[a.Resource] == o.then && s.nodes[s.nodeIdx[a.Node]].status != Maintenance {
+				if u := s.byID[a.Resource]; o.o.Symmetrical && u == o.then && !fixedHere(s, u, s.nodeIdx[a.Node]) {
 					t.Fatalf("order %s: %s placed on %s although %s runs nowhere", o.o.ID, a.Name(), a.Node, o.first.r.ID)
 				}
 			}

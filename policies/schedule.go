@@ -189,8 +189,8 @@ func (s *scheduler) reset() {
 //     one pass and may come out wrong).
 //
 // Stopping an instance can break another rule, so this repeats until
-// nothing changes; it only removes, so it ends. Instances left alone on a
-// node in maintenance are never removed.
+// nothing changes; it only removes, so it ends. Instances left alone (on a
+// node in maintenance, or blocked) are never removed.
 func (s *scheduler) enforce() {
 	for changed := true; changed; {
 		changed = false
@@ -301,12 +301,12 @@ func (u *unit) starts(a assigned) bool {
 }
 
 // remove stops the instances of u that bad says, except those left alone
-// on a node in maintenance, and says whether it stopped any.
+// (on a node in maintenance, or blocked), and says whether it stopped any.
 func (s *scheduler) remove(u *unit, why string, bad func(a assigned) bool) bool {
 	kept := u.insts[:0]
 	removed := false
 	for _, a := range u.insts {
-		if s.nodes[a.node].status != Maintenance && bad(a) {
+		if !u.unmanaged(a) && bad(a) {
 			u.on[a.node] = false
 			removed = true
 			if u.removed == nil {

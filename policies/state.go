@@ -50,6 +50,13 @@ type InstanceState struct {
 	Instance int    `json:"instance,omitempty"`
 	Node     string `json:"node"`
 	Failed   bool   `json:"failed,omitempty"`
+	// Blocked: its stop failed on this node. Without fencing nobody can
+	// tell whether it still runs there, so it is left exactly where it is
+	// (as on a node in maintenance): no action for it there, no instance
+	// of it anywhere else in its place, and it counts for colocations and
+	// clone-max. Only the admin unblocks it (cleanup), or a new attempt
+	// that the caller chooses to make by reporting it Failed instead.
+	Blocked bool `json:"blocked,omitempty"`
 }
 
 // Failure is the failure history of a resource on a node: how many times it

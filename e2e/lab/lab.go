@@ -403,6 +403,23 @@ func (l *Lab) RootDir(name string) string {
 	return l.rootfs(n)
 }
 
+// LivePath is the host path that reaches path inside the running node, in
+// its own mount namespace (through its init's /proc root): unlike RootDir
+// it also reaches /run and /tmp, such as a unix socket a service listens
+// on there.
+func (l *Lab) LivePath(name, path string) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := l.node(name)
+	if err != nil {
+		return "", err
+	}
+	if n.Init.PID == 0 {
+		return "", fmt.Errorf("%s is not running", name)
+	}
+	return fmt.Sprintf("/proc/%d/root%s", n.Init.PID, path), nil
+}
+
 // Running reports whether the node's container runs (its init is alive).
 func (l *Lab) Running(name string) bool {
 	l.mu.Lock()

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tandem-ha/tandem/e2e/poll"
 )
 
 func randomHex(n int) string {
@@ -301,6 +303,11 @@ func (l *Lab) Kill(node string) error {
 
 func (l *Lab) kill(n *nodeState) error {
 	netInode := nsInode("/run/netns/" + n.NetNS)
+	// A frozen machine is thawed first: its processes then die at once
+	// instead of on thaw.
+	for _, cg := range machineCgroups(n.Machine) {
+		_ = os.WriteFile(filepath.Join(cg, "cgroup.freeze"), []byte("0"), 0o644)
+	}
 	n.Init.kill()
 	n.Nspawn.kill()
 	// The network goes at once too: a dying process must not answer for
@@ -432,4 +439,71 @@ func (l *Lab) Journal(node string) string {
 		return fmt.Sprintf("journalctl --directory=%s: %v\n%s\nconsole (last lines):\n%s", dir, err, out, tail(filepath.Join(l.nodeDir(n), "console.log"), 40))
 	}
 	return string(out)
+}
+
+// SaveJournals writes header and the journals of nodes (every node of
+// the lab when none is named) to path: what a benchmark keeps of a run
+// worth a look, since the lab goes when it ends.
+func (l *Lab) SaveJournals(path, header string, nodes ...string) error {
+	if len(nodes) == 0 {
+		nodes = l.Names()
+	}
+	var text strings.Builder
+	text.WriteString(header + "\n")
+	for _, node := range nodes {
+		fmt.Fprintf(&text, "\n==== %s\n%s", node, l.Journal(node))
+	}
+	return os.WriteFile(path, []byte(text.String()), 0o644)
+}
+
+// Freeze stops every process of the node at once, as a hung userland or a
+// paused VM does, with the cgroup v2 freezer on the machine's cgroup: its
+// kernel runs on, so its links stay up and its addresses (a VIP too) keep
+// answering ARP until something removes them. Thaw resumes it. A frozen
+// node can still be killed.
+func (l *Lab) Freeze(node string) error { return l.setFrozen(node, true) }
+
+// Thaw resumes a node Freeze stopped.
+func (l *Lab) Thaw(node string) error { return l.setFrozen(node, false) }
+
+func (l *Lab) setFrozen(node string, frozen bool) error {
+	l.mu.Lock()
+	n, err := l.node(node)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	cg := ""
+	for _, c := range machineCgroups(n.Machine) {
+		if _, err := os.Stat(filepath.Join(c, "cgroup.freeze")); err == nil {
+			cg = c
+		}
+	}
+	if cg == "" {
+		return fmt.Errorf("%s: no cgroup v2 freezer for machine %s (cgroup.freeze in %v)", node, n.Machine, machineCgroups(n.Machine))
+	}
+	v, word := "0", "thawed"
+	if frozen {
+		v, word = "1", "frozen"
+	}
+	if err := os.WriteFile(filepath.Join(cg, "cgroup.freeze"), []byte(v), 0o644); err != nil {
+		return fmt.Errorf("%s: %w", node, err)
+	}
+	// The kernel reports "frozen 1" in cgroup.events once every task
+	// stopped (thawing is immediate).
+	err = poll.Wait(5*time.Second, 5*time.Millisecond, func() error {
+		ev, err := os.ReadFile(filepath.Join(cg, "cgroup.events"))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(ev), "frozen "+v) {
+			return fmt.Errorf("not %s: %s", word, strings.Join(strings.Fields(string(ev)), " "))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", node, err)
+	}
+	l.logf("%s: %s", node, word)
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/status"
+	"github.com/tandem-ha/tandem/plugins/haproxy"
 )
 
 // Cluster is the reference scenario running in a lab.
@@ -31,6 +33,18 @@ type Cluster struct {
 	Witness string
 	// Clones are the clone ids every node should run.
 	Clones []string
+	// HAProxy is the resource of the haproxy agent that balances over the
+	// nodes (nil when there is none), with its parameters as the agent
+	// reads them.
+	HAProxy *HAProxy
+}
+
+// HAProxy is the load balancer of the scenario.
+type HAProxy struct {
+	Resource string
+	Clone    string
+	Params   haproxy.Params
+	Socket   string // its admin stats socket inside a node
 }
 
 // New reads the scenario from the lab's cluster file: the one "vip"
@@ -42,6 +56,17 @@ func New(l *lab.Lab) (*Cluster, error) {
 		c.Witness = w.Name
 	}
 	for _, r := range f.CIB.Resources {
+		if r.Agent == haproxy.Name && r.Clone != nil {
+			p, err := haproxy.ParseParams(r.Params)
+			if err != nil {
+				return nil, fmt.Errorf("%s: resource %s: %w", l.ConfigFile(), r.ID, err)
+			}
+			sock := p.StatsSocket
+			if sock == "" {
+				sock = path.Join(haproxy.DefaultStateDir, r.ID+".sock")
+			}
+			c.HAProxy = &HAProxy{Resource: r.ID, Clone: r.Clone.ID, Params: p, Socket: sock}
+		}
 		if r.Clone != nil {
 			c.Clones = append(c.Clones, r.Clone.ID)
 			continue
@@ -155,6 +180,50 @@ func (c *Cluster) WaitConverged(ctx context.Context, from string, nodes []string
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// InRotation says whether every node that runs HAProxy (r's haproxy
+// clone) sends requests to every node r shows running the backend clone,
+// asking each HAProxy's runtime API; it returns what is missing. A
+// cluster can be converged in status while a backend is still passing its
+// health checks, and then the VIP answers from one node only.
+func (c *Cluster) InRotation(ctx context.Context, r *status.Report) error {
+	h := c.HAProxy
+	if h == nil {
+		return errors.New("the scenario has no haproxy resource")
+	}
+	backends := StartedOn(r, h.Params.BackendClone)
+	if len(backends) == 0 {
+		return fmt.Errorf("%s runs nowhere", h.Params.BackendClone)
+	}
+	var why []string
+	for _, n := range StartedOn(r, h.Clone) {
+		sock, err := c.Lab.LivePath(n, h.Socket)
+		if err != nil {
+			return err
+		}
+		list, err := haproxy.Servers(ctx, sock, h.Params.Proxy)
+		if err != nil {
+			return fmt.Errorf("HAProxy on %s: %w", n, err)
+		}
+		status := map[string]haproxy.ServerStatus{}
+		for _, s := range list {
+			status[s.Name] = s
+		}
+		for _, b := range backends {
+			s, ok := status[b]
+			switch {
+			case !ok:
+				why = append(why, fmt.Sprintf("HAProxy on %s has no server %s", n, b))
+			case !s.InRotation():
+				why = append(why, fmt.Sprintf("HAProxy on %s: server %s is %s (check %s)", n, b, s.Status, s.Check))
+			}
+		}
+	}
+	if len(why) > 0 {
+		return errors.New(strings.Join(why, "; "))
+	}
+	return nil
 }
 
 // Holders lists the nodes whose interfaces carry the VIP now (a killed

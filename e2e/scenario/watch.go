@@ -114,6 +114,38 @@ func (s *Safety) Stop() error {
 	return fmt.Errorf("safety: %s", strings.Join(why, "; "))
 }
 
+// TwoVIPs is how long, within [from, to), the VIP was seen on two nodes at
+// once: from each sample that saw it on two nodes to the next change, to
+// the checker's resolution (SafetyInterval).
+func (s *Safety) TwoVIPs(from, to time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var total time.Duration
+	for i, smp := range s.samples {
+		if len(smp.Holders) < 2 {
+			continue
+		}
+		var end time.Time
+		if i+1 < len(s.samples) {
+			end = s.samples[i+1].At
+		} else {
+			// Still split at the last sample: count up to it.
+			end = s.split[len(s.split)-1].At.Add(s.interval)
+		}
+		begin := smp.At
+		if begin.Before(from) {
+			begin = from
+		}
+		if end.After(to) {
+			end = to
+		}
+		if end.After(begin) {
+			total += end.Sub(begin)
+		}
+	}
+	return total
+}
+
 // Samples returns the changes of the VIP's holders seen so far.
 func (s *Safety) Samples() []Sample {
 	s.mu.Lock()

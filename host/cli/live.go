@@ -174,8 +174,14 @@ func (s *session) reports(nodes []string, wait time.Duration) []bus.NodeResource
 	return out
 }
 
+// errBlocked: the resource's stop failed on a node; it stays there until
+// a cleanup.
+var errBlocked = errors.New("its stop failed")
+
 // waitStopped waits until every node that answers has applied revision
-// rev, is idle, and runs no instance of the primitives.
+// rev, is idle, and runs no instance of the primitives. A node where the
+// stop of one failed with its definition in cfg (the edited one) ends the
+// wait at once (errBlocked).
 func (s *session) waitStopped(cfg *cib.CIB, rev uint64, timeout time.Duration, primitives ...string) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -192,9 +198,17 @@ func (s *session) waitStopped(cfg *cib.CIB, rev uint64, timeout time.Duration, p
 				problems = append(problems, fmt.Sprintf("%s is busy (%s)", r.Node, strings.Join(r.Busy, " ")))
 			}
 			for _, rs := range r.Resources {
-				if contains(primitives, rs.Resource) && rs.State != bus.StateStopped {
-					problems = append(problems, fmt.Sprintf("%s is %s on %s", rs.Resource, rs.State, r.Node))
+				primitive := rs.Resource
+				if !contains(primitives, primitive) || rs.State == bus.StateStopped {
+					continue
 				}
+				if def, _ := cfg.Resource(primitive); rs.State == bus.StateBlocked && rs.BlockedDef == cib.Fingerprint(def) {
+					// Its stop failed again with the edited definition:
+					// waiting cannot help.
+					return fmt.Errorf("%w: %s is blocked on %s: %s; fix the cause, then run tandem resource cleanup %s",
+						errBlocked, primitive, r.Node, rs.Message, primitive)
+				}
+				problems = append(problems, fmt.Sprintf("%s is %s on %s", primitive, rs.State, r.Node))
 			}
 		}
 		if len(problems) == 0 {

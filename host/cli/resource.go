@@ -213,7 +213,10 @@ func newResourceDeleteCmd() *cobra.Command {
 every node reports it stopped ("Attempting to stop: ID...Stopped"), then
 removes it and every constraint that names it. If it does not stop within
 --wait, nothing is removed and it stays disabled; --force removes it without
-waiting.
+waiting. A resource blocked on a node (its stop failed, and failed again
+when it was disabled) cannot be stopped: delete says so at once; fix the
+cause and run tandem resource cleanup ID, or delete it with --force (it stays
+blocked on that node, untouched, until a cleanup).
 
 ` + liveExitCodes,
 		Example: `  tandem resource delete HTTPServer`,
@@ -676,7 +679,10 @@ func newResourceCleanupCmd() *cobra.Command {
 		Short: "Forget failures (fail-counts) and let the coordinator plan again",
 		Long: `cleanup clears the fail-counts of resource ID (every resource without ID; on
 --node only, if given) and asks the coordinator to plan again at once, so a
-resource banned from a node by migration-threshold may return there.`,
+resource banned from a node by migration-threshold may return there. A
+resource blocked on a node (its stop failed) is probed there again: fix
+what made the stop fail first; what the probe finds (running or stopped)
+is what the cluster acts on next.`,
 		Example: `  tandem resource cleanup
   tandem resource cleanup VIP-10.10.10.23 --node benji`,
 		Args: cobra.MaximumNArgs(1),
@@ -719,8 +725,12 @@ resource banned from a node by migration-threshold may return there.`,
 			if what == "" {
 				what = "all resources"
 			}
-			if err := s.conn.Publish(bus.Refresh{Reason: "cleanup of " + what}); err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+			// One refresh per primitive (a group's members): each node
+			// probes again what it holds blocked among them.
+			for _, p := range primitives {
+				if err := s.conn.Publish(bus.Refresh{Reason: "cleanup of " + what, Resource: p, Node: node}); err != nil {
+					return &ExitError{Code: ExitFailure, Err: err}
+				}
 			}
 			out := cmd.OutOrStdout()
 			for _, f := range cleared {

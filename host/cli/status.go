@@ -239,6 +239,7 @@ func addClusterState(conn *bus.Conn, file *config.File, r *status.Report, wait t
 			}
 		}
 	}
+	status.MarkBlocked(r, reports)
 }
 
 // cliConnect connects a command to the bus with the cluster's credentials.

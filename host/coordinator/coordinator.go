@@ -200,6 +200,8 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 	dirty, reason := true, "coordinator elected"
 	var due time.Time // debounce: plan no earlier than this
 	var recheck time.Time
+	pace := newPacer()
+	holding := false // a repeated plan is held back (pace): any event plans again
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	abort := func(why string) {
@@ -215,7 +217,9 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 			reason = why
 		}
 		dirty = true
-		if due.IsZero() || due.Before(time.Now()) {
+		// While a repeated plan is held back, anything new is planned at
+		// once: it may call for another plan, which is not held back.
+		if due.IsZero() || due.Before(time.Now()) || holding {
 			due = time.Now().Add(c.cfg.Debounce)
 		}
 	}
@@ -263,6 +267,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 				}
 				c.log.Info("transition done", "id", cur.id, "took", now.Sub(cur.started).Round(time.Millisecond),
 					"failed", cur.failed, "aborted", cur.aborted)
+				pace.finished(cur.failed)
 				cur = nil
 				mark("transition done")
 			}
@@ -278,15 +283,34 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 			due = now.Add(100 * time.Millisecond)
 			continue
 		}
-		next, at, err := c.plan(ctx, reason)
-		if err != nil {
+		next, at, err := c.plan(ctx, reason, pace)
+		var held heldBack
+		switch {
+		case errors.As(err, &held):
+			if !holding {
+				c.log.Warn("holding back a transition that failed the same way before", "for", held.wait.Round(time.Millisecond),
+					"actions", held.key, "failures_in_a_row", pace.failures)
+			}
+			holding, due, recheck = true, now.Add(held.wait), at
+			continue
+		case err != nil:
 			// Not ready (a node still busy, no report yet): try again soon.
 			c.log.Debug("not planning yet", "err", err)
 			due = now.Add(200 * time.Millisecond)
 			continue
 		}
-		dirty, recheck, cur = false, at, next
+		dirty, recheck, cur, holding = false, at, next, false
 	}
+}
+
+// heldBack is plan's answer when the pacer holds its transition back.
+type heldBack struct {
+	key  string
+	wait time.Duration
+}
+
+func (h heldBack) Error() string {
+	return fmt.Sprintf("transition %s held back for %s", h.key, h.wait)
 }
 
 // newlyFailed names a resource the report shows failed that was not failed
@@ -323,7 +347,7 @@ var errNotReady = errors.New("not ready")
 // plan gathers the nodes' reports, runs the scheduler and publishes the
 // transition, if any. It returns the transition in flight (nil: nothing to
 // do) and when to plan again without an event (failure-timeout).
-func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.Time, error) {
+func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer) (*inflight, time.Time, error) {
 	live := c.cfg.Live()
 	cfg := live.CIB
 	if cfg == nil {
@@ -355,8 +379,21 @@ func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.
 			switch rs.State {
 			case bus.StateStarted, bus.StateStarting:
 				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n})
-			case bus.StateFailed, bus.StateBlocked, bus.StateStopping:
+			case bus.StateFailed, bus.StateStopping:
 				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n, Failed: true})
+			case bus.StateBlocked:
+				// Its stop failed: left alone (no transition for it) while
+				// its definition is the one that failed; once the admin
+				// changed it (disable, delete, a longer timeout) one more
+				// stop is tried. A cleanup probes it again on its node
+				// instead. Other edits of the configuration change nothing
+				// for it.
+				def, isClone := cfg.Resource(rs.Resource)
+				if isClone {
+					def = nil
+				}
+				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n,
+					Failed: true, Blocked: rs.BlockedDef == cib.Fingerprint(def)})
 			}
 		}
 	}
@@ -384,6 +421,10 @@ func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.
 		c.log.Debug("nothing to do", "reason", reason)
 		return nil, res.RecheckAt, nil
 	}
+	key := planKey(res.Transition)
+	if wait := pace.wait(key, now); wait > 0 {
+		return nil, res.RecheckAt, heldBack{key: key, wait: wait}
+	}
 	c.mu.Lock()
 	c.seq++
 	id := fmt.Sprintf("%s-%d-%d", c.cfg.Node, now.Unix(), c.seq)
@@ -395,6 +436,7 @@ func (c *Coordinator) plan(ctx context.Context, reason string) (*inflight, time.
 	if err := c.cfg.Conn.Publish(bus.TransitionEvent{ID: id, Coordinator: c.cfg.Node, ConfigRev: live.Rev, Reason: reason, Plan: plan}); err != nil {
 		return nil, time.Time{}, fmt.Errorf("%w: publishing transition: %v", errNotReady, err)
 	}
+	pace.published(key, now)
 	f := &inflight{id: id, actions: map[string]policies.Action{}, results: map[string]bus.ActionResult{}, started: now}
 	var longest time.Duration
 	var lines []string

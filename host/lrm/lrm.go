@@ -90,6 +90,8 @@ type entry struct {
 	state    string       // bus.State*
 	since    time.Time
 	message  string
+	warning  string       // a degraded monitor's message while started
+	blocked  string       // cib.Fingerprint of its live definition when its stop last failed
 	lease    *lease.Lease // held while a singleton may be active here
 	released bool         // the lease was given up on purpose
 	holdStop chan struct{}
@@ -220,6 +222,11 @@ func (l *LRM) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
 		}
 		l.mu.Unlock()
 		l.Notify()
+	})); err != nil {
+		return nil, err
+	}
+	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectRefresh, func(r bus.Refresh, _ bus.Envelope) {
+		l.onRefresh(r)
 	})); err != nil {
 		return nil, err
 	}

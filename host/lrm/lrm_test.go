@@ -26,13 +26,16 @@ import (
 // runs where and the holds it was given. (The real agents and plugins are
 // exercised by host/daemon's and the lab's tests.)
 type world struct {
-	mu      sync.Mutex
-	running map[string]bool      // "node/resource"
-	holds   map[string]time.Time // "node/resource" -> wall-clock deadline (zero: cancelled)
-	calls   []string
+	mu       sync.Mutex
+	running  map[string]bool      // "node/resource"
+	holds    map[string]time.Time // "node/resource" -> wall-clock deadline (zero: cancelled)
+	degraded map[string]string    // "node/resource" -> what its monitor warns about
+	calls    []string
 }
 
-func newWorld() *world { return &world{running: map[string]bool{}, holds: map[string]time.Time{}} }
+func newWorld() *world {
+	return &world{running: map[string]bool{}, holds: map[string]time.Time{}, degraded: map[string]string{}}
+}
 
 func (w *world) is(node, rsc string) bool {
 	w.mu.Lock()
@@ -66,6 +69,8 @@ func (r nodeRunner) Run(ctx context.Context, agent, op string, req sdk.Request, 
 	case bus.OpMonitor, bus.OpProbe:
 		if !w.running[k] {
 			res.Code = sdk.NotRunning
+		} else if msg := w.degraded[k]; msg != "" {
+			res = sdk.Result{Code: sdk.Degraded, Message: msg}
 		}
 	default:
 		res.Code = sdk.ErrUnimplemented
@@ -322,5 +327,91 @@ func TestProbeStopsUnleasedSingletonAndMonitorCountsFailures(t *testing.T) {
 	recs, err := fs.List(context.Background())
 	if err != nil || len(recs) != 1 || recs[0].Node != "holly" || recs[0].Count != 1 || recs[0].Op != bus.OpMonitor {
 		t.Fatalf("fail-counts: %+v %v", recs, err)
+	}
+}
+
+// A degraded monitor (the vip agent's "address conflict, kept it") is not a
+// failure: the resource stays started, no fail-count is recorded, one
+// warning event is raised however many monitors repeat it, and the report
+// carries the warning until a monitor says OK again.
+func TestDegradedMonitorWarnsWithoutFailure(t *testing.T) {
+	_, w, holly, _, conn := setup(t)
+	var mu sync.Mutex
+	var events []string
+	sub, err := bus.Subscribe(conn, bus.SubjectPrefix+"log.>", func(ev bus.LogEvent, _ bus.Envelope) {
+		mu.Lock()
+		events = append(events, ev.Level+": "+ev.Message)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if r := run(t, conn, "t1", policies.OpStart, "holly"); !r.OK() {
+		t.Fatalf("start on holly: %+v", r)
+	}
+	const conflict = "address conflict: 198.18.0.23 is also answered for by 02:00:00:00:00:99; kept it"
+	w.mu.Lock()
+	w.degraded["holly/vip"] = conflict
+	w.mu.Unlock()
+	warning := func() string {
+		for _, r := range holly.lrm.Report().Resources {
+			if r.Resource == "vip" {
+				return r.Warning
+			}
+		}
+		return ""
+	}
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := warning(); got != conflict {
+			return fmt.Errorf("warning %q", got)
+		}
+		return nil
+	})
+	// Several more monitors (every 200 ms) say the same.
+	calls := func() int {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		n := 0
+		for _, c := range w.calls {
+			if c == "monitor holly/vip" {
+				n++
+			}
+		}
+		return n
+	}
+	seen := calls()
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if n := calls(); n < seen+3 {
+			return fmt.Errorf("%d monitors since the warning", n-seen)
+		}
+		return nil
+	})
+	if s := holly.state("vip"); s != bus.StateStarted || !w.is("holly", "vip") {
+		t.Fatalf("after degraded monitors holly reports %s (running %v), want started", s, w.is("holly", "vip"))
+	}
+	fs, _ := failures.Open(context.Background(), conn)
+	if recs, err := fs.List(context.Background()); err != nil || len(recs) != 0 {
+		t.Fatalf("fail-counts after degraded monitors: %+v %v", recs, err)
+	}
+	w.mu.Lock()
+	delete(w.degraded, "holly/vip")
+	w.mu.Unlock()
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := warning(); got != "" {
+			return fmt.Errorf("warning still %q", got)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(events) < 2 {
+			return fmt.Errorf("events %q", events)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"warn: vip on holly degraded: " + conflict, "info: vip on holly no longer degraded: its monitor is OK again"}
+	if fmt.Sprint(events) != fmt.Sprint(want) {
+		t.Fatalf("events %q, want %q", events, want)
 	}
 }

@@ -64,6 +64,36 @@ func (l *LRM) ConfigChanged() {
 	}()
 }
 
+// onRefresh probes again the blocked resources a cleanup names (`tandem
+// resource cleanup [ID] [--node N]`): the admin says the cause of the
+// failed stop is fixed, and what the probe finds (running, stopped) is
+// what the coordinator plans from next. Resources no longer configured
+// are probed with the definition they were last acted on with.
+func (l *LRM) onRefresh(r bus.Refresh) {
+	if r.Node != "" && r.Node != l.cfg.Node {
+		return
+	}
+	var rs []cib.Resource
+	l.mu.Lock()
+	for id, e := range l.entries {
+		if e.state != bus.StateBlocked || (r.Resource != "" && r.Resource != id) || l.busy["probe/"+id] != "" || e.def.Agent == "" {
+			continue
+		}
+		rs = append(rs, e.def)
+		l.busy["probe/"+id] = "probe " + id
+	}
+	l.mu.Unlock()
+	if len(rs) == 0 {
+		return
+	}
+	l.log.Info("cleanup: probing blocked resources again", "count", len(rs), "reason", r.Reason)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.probe(rs)
+	}()
+}
+
 // probe runs a one-off monitor of each resource, all in parallel, and
 // records what they found.
 func (l *LRM) probe(rs []cib.Resource) {

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Publish is the executor's and monitors' publisher: results change the
@@ -27,7 +29,58 @@ func (l *LRM) Publish(ev bus.Event) error {
 func (l *LRM) setState(e *entry, state, message string) {
 	if e.state != state || e.message != message {
 		e.state, e.message, e.since = state, message, time.Now()
+		if state != bus.StateStarted {
+			e.warning = "" // said of the instance that ran
+		}
 		l.changed()
+	}
+	if state == bus.StateBlocked {
+		// Each failed stop, even with the same message: a new attempt
+		// was made with this definition.
+		var def *cib.Resource
+		if live := l.cfg.Live(); live.CIB != nil {
+			if r, isClone := live.CIB.Resource(e.def.ID); r != nil && !isClone {
+				def = r
+			}
+		}
+		if fp := cib.Fingerprint(def); fp != e.blocked {
+			e.blocked = fp
+			l.changed()
+		}
+	}
+}
+
+// running says whether a monitor or probe result means the resource runs:
+// OK, or degraded (running, with a warning).
+func running(code sdk.Code, timedOut bool) bool {
+	return !timedOut && (code == sdk.OK || code == sdk.Degraded)
+}
+
+// setWarning records what a degraded monitor or probe said of a started
+// resource ("" once a monitor says OK again). A new warning is raised as
+// an event once, not at every monitor.
+func (l *LRM) setWarning(resource string, started time.Time, warning string) {
+	l.mu.Lock()
+	e, ok := l.entries[resource]
+	if !ok || e.state != bus.StateStarted || started.Before(e.since) || e.warning == warning {
+		l.mu.Unlock()
+		return
+	}
+	prev := e.warning
+	e.warning = warning
+	l.changed()
+	l.mu.Unlock()
+	var msg, level string
+	switch {
+	case warning != "":
+		level, msg = "warn", resource+" on "+l.cfg.Node+" degraded: "+warning
+		l.log.Warn("resource degraded (kept running, no failure counted)", "resource", resource, "message", warning)
+	case prev != "":
+		level, msg = "info", resource+" on "+l.cfg.Node+" no longer degraded: its monitor is OK again"
+		l.log.Info("resource no longer degraded", "resource", resource)
+	}
+	if err := l.cfg.Conn.Publish(bus.LogEvent{Node: l.cfg.Node, Level: level, Message: msg}); err != nil {
+		l.log.Debug("event not published", "err", err)
 	}
 }
 
@@ -53,7 +106,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 	switch r.Op {
 	case bus.OpProbe:
 		switch {
-		case code == sdk.OK && !r.TimedOut:
+		case running(code, r.TimedOut):
 			state, why = bus.StateStarted, "found running"
 		case code == sdk.NotRunning || code == sdk.ErrNotInstalled:
 			state = bus.StateStopped
@@ -91,14 +144,34 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		l.setState(e, state, why)
 		l.mu.Unlock()
 	}
-	if r.Op == bus.OpProbe && code == sdk.OK && e.singleton() {
+	if r.Op == bus.OpProbe && code == sdk.Degraded && !r.TimedOut {
+		l.setWarning(r.Resource, time.Time{}, msg)
+	}
+	if r.Op == bus.OpProbe && running(code, r.TimedOut) && e.singleton() {
 		l.adopt(e)
+	}
+	if r.Op == bus.OpProbe && state == bus.StateStopped && e.singleton() {
+		// A blocked singleton probed again after a cleanup kept its lease
+		// while nobody knew whether it ran; now it is known stopped.
+		l.mu.Lock()
+		held := e.lease != nil && !e.released
+		l.mu.Unlock()
+		if held {
+			req := sdk.Request{ResourceID: e.def.ID, Params: e.def.Params, Instance: sdk.Instance{Node: l.cfg.Node, CloneIndex: -1}}
+			(&runner{l: l}).release(e, e.def.Agent, req)
+			l.log.Info("probed stopped after a cleanup: lease released", "resource", e.def.ID)
+		}
 	}
 }
 
 func (l *LRM) onMonitor(r bus.MonitorResult) {
 	code := sdk.Code(r.Code)
-	if code == sdk.OK && !r.TimedOut {
+	if running(code, r.TimedOut) {
+		warning := ""
+		if code == sdk.Degraded {
+			warning = r.Message
+		}
+		l.setWarning(r.Resource, r.Started, warning)
 		return
 	}
 	l.mu.Lock()
@@ -106,6 +179,15 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 	if !ok || e.state != bus.StateStarted || r.Started.Before(e.since) {
 		l.mu.Unlock()
 		return // not started any more, or the result predates what we know
+	}
+	if e.singleton() && !leaseValid(e.lease) {
+		// Past its lease's fence deadline the agent removes the resource
+		// by itself (a hold expired: this process was frozen, or could
+		// not renew). That is the fence working, not a failure of the
+		// resource here; watchLease records it stopped.
+		l.mu.Unlock()
+		l.log.Info("monitor after the lease's fence deadline: fenced, not counted as a failure", "resource", r.Resource, "message", r.Message)
+		return
 	}
 	since := e.since
 	l.mu.Unlock()
@@ -129,6 +211,21 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 		l.setState(e, bus.StateFailed, strings.TrimSpace(msg))
 	}
 	l.mu.Unlock()
+}
+
+// leaseValid says whether a singleton's lease is held and before its fence
+// deadline (a frozen process may resume past it before the lease's own
+// timer has said so).
+func leaseValid(ls *lease.Lease) bool {
+	if ls == nil || !time.Now().Before(ls.Deadline()) {
+		return false
+	}
+	select {
+	case <-ls.Lost():
+		return false
+	default:
+		return true
+	}
 }
 
 // countFailure records a failure in the bus, before the result that shows

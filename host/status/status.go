@@ -60,6 +60,9 @@ type Resource struct {
 	Stopped bool   `json:"disabled,omitempty"`
 	// State per node: "Started", "FAILED", "Starting", "Stopping", "blocked".
 	Nodes map[string]string `json:"nodes"`
+	// Warnings per node: what a degraded monitor said (running, but worth
+	// a look: an address conflict the lease holder survived).
+	Warnings map[string]string `json:"warnings,omitempty"`
 }
 
 // Failure is a fail-count of a resource on a node.
@@ -70,6 +73,29 @@ type Failure struct {
 	Op       string    `json:"op"`
 	Message  string    `json:"message,omitempty"`
 	Last     time.Time `json:"last"`
+	// Blocked: the resource is blocked on the node (its stop failed):
+	// nothing is done to it there until a cleanup.
+	Blocked bool `json:"blocked,omitempty"`
+}
+
+// MarkBlocked flags the failures of resources that the nodes' reports show
+// blocked (deleted resources too: a blocked one stays on its node).
+func MarkBlocked(r *Report, reports []bus.NodeResources) {
+	online := map[string]bool{}
+	for _, n := range r.Nodes {
+		online[n.Name] = n.Online
+	}
+	blocked := map[[2]string]bool{}
+	for _, rep := range reports {
+		for _, rs := range rep.Resources {
+			if online[rep.Node] && rs.State == bus.StateBlocked {
+				blocked[[2]string{rs.Resource, rep.Node}] = true
+			}
+		}
+	}
+	for i := range r.Failures {
+		r.Failures[i].Blocked = blocked[[2]string{r.Failures[i].Resource, r.Failures[i].Node}]
+	}
 }
 
 // AddResources fills the resource list from the nodes' reports (reports of
@@ -81,11 +107,18 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 		online[n.Name] = n.Online
 	}
 	byRsc := map[string]map[string]string{}
+	warnings := map[string]map[string]string{}
 	for _, rep := range reports {
 		if !online[rep.Node] {
 			continue
 		}
 		for _, rs := range rep.Resources {
+			if rs.Warning != "" {
+				if warnings[rs.Resource] == nil {
+					warnings[rs.Resource] = map[string]string{}
+				}
+				warnings[rs.Resource][rep.Node] = rs.Warning
+			}
 			word := ""
 			switch rs.State {
 			case bus.StateStarted:
@@ -110,7 +143,7 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 	r.ResourceList = []Resource{}
 	listed := map[string]bool{}
 	add := func(rc *cib.Resource, g *cib.Group) {
-		res := Resource{ID: rc.ID, Agent: rc.Agent, Nodes: byRsc[rc.ID]}
+		res := Resource{ID: rc.ID, Agent: rc.Agent, Nodes: byRsc[rc.ID], Warnings: warnings[rc.ID]}
 		if res.Nodes == nil {
 			res.Nodes = map[string]string{}
 		}
@@ -206,13 +239,13 @@ func Build(top *bus.Topology, resources int, answers []bus.MemberStatus, now tim
 // WriteText prints the report in the layout of `pcs status`.
 func WriteText(w io.Writer, r Report) {
 	fmt.Fprintf(w, "Cluster name: %s\n", r.Cluster)
-	if r.Live != nil && r.Live.DiffersFromFile {
-		// pcs puts its warnings right under the cluster name.
+	// pcs puts its warnings right under the cluster name.
+	if warnings := warningLines(r); len(warnings) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "WARNINGS:")
-		fmt.Fprintf(w, "Live configuration (revision %d) differs from %s; the cluster runs the live one.\n", r.Live.Revision, r.Live.File)
-		fmt.Fprintf(w, "  See the difference: tandem config apply --dry-run %s\n", r.Live.File)
-		fmt.Fprintf(w, "  Update the file: tandem config show --toml > %s\n", r.Live.File)
+		for _, l := range warnings {
+			fmt.Fprintln(w, l)
+		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "Stack: %s\n", r.Stack)
@@ -283,8 +316,12 @@ func WriteText(w io.Writer, r Report) {
 			if f.Count >= int(cib.Infinity) {
 				count = "INFINITY"
 			}
-			fmt.Fprintf(w, "  * %s %s on %s: fail-count=%s, last-failure='%s': %s\n", f.Resource, f.Op, f.Node, count,
-				f.Last.In(r.LastUpdated.Location()).Format("Mon Jan 2 15:04:05 2006"), f.Message)
+			blocked := ""
+			if f.Blocked {
+				blocked = fmt.Sprintf(" (blocked: left alone on %s until tandem resource cleanup %s)", f.Node, f.Resource)
+			}
+			fmt.Fprintf(w, "  * %s %s on %s: fail-count=%s, last-failure='%s': %s%s\n", f.Resource, f.Op, f.Node, count,
+				f.Last.In(r.LastUpdated.Location()).Format("Mon Jan 2 15:04:05 2006"), f.Message, blocked)
 		}
 	}
 	fmt.Fprintln(w)
@@ -300,6 +337,30 @@ func WriteText(w io.Writer, r Report) {
 		}
 		fmt.Fprintf(w, "  %s: %s\n", m.Name, daemonLine(m.Daemons))
 	}
+}
+
+// warningLines are the lines of the WARNINGS block: the live
+// configuration's difference from the file, and every resource a monitor
+// said is degraded.
+func warningLines(r Report) []string {
+	var out []string
+	if r.Live != nil && r.Live.DiffersFromFile {
+		out = append(out,
+			fmt.Sprintf("Live configuration (revision %d) differs from %s; the cluster runs the live one.", r.Live.Revision, r.Live.File),
+			fmt.Sprintf("  See the difference: tandem config apply --dry-run %s", r.Live.File),
+			fmt.Sprintf("  Update the file: tandem config show --toml > %s", r.Live.File))
+	}
+	for _, res := range r.ResourceList {
+		nodes := make([]string, 0, len(res.Warnings))
+		for n := range res.Warnings {
+			nodes = append(nodes, n)
+		}
+		sort.Strings(nodes)
+		for _, n := range nodes {
+			out = append(out, fmt.Sprintf("Resource %s on %s is degraded (running; no failure counted): %s", res.ID, n, res.Warnings[n]))
+		}
+	}
+	return out
 }
 
 // daemonLine is a member's daemons on one line: the daemon and the bus,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -68,6 +69,14 @@ func TestRenderStates(t *testing.T) {
 		}
 		return r
 	}
+	// holly holds the VIP while a frozen benji's kernel still answers for it.
+	conflict := started("holly", "VIP-10.10.10.23", "httpd", "haproxy")
+	conflict.Resources[0].Warning = "address conflict: 10.10.10.23 is also answered for by 52:54:00:aa:bb:02 on the segment of eth1 " +
+		"(ours is 52:54:00:aa:bb:01); kept it: this node holds its lease, gratuitous ARP sent again (5× every 200ms)"
+	// httpd's stop failed on benji: blocked there.
+	benjiBlocked := started("benji", "haproxy")
+	benjiBlocked.Resources = append(benjiBlocked.Resources, bus.ResourceState{Resource: "httpd", Clone: "httpd-clone", State: bus.StateBlocked,
+		Message: "stop: Operation refused, unit apache2.service may be requested by dependency only", BlockedDef: "0123456789abcdef"})
 	benjiFailed := started("benji", "httpd")
 	benjiFailed.Resources = append(benjiFailed.Resources, bus.ResourceState{Resource: "haproxy", Clone: "haproxy-clone", State: bus.StateFailed})
 	for _, tc := range []struct {
@@ -84,6 +93,13 @@ func TestRenderStates(t *testing.T) {
 		{"haproxy-failed.txt", []bus.MemberStatus{up("holly", false), troubled, up("director", true)},
 			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), benjiFailed},
 			[]Failure{{Resource: "haproxy", Node: "benji", Count: 1, Op: "monitor", Message: "monitor: not running", Last: now.Add(-time.Minute)}}, true, nil},
+		{"conflict.txt", []bus.MemberStatus{up("holly", false), up("director", true)},
+			[]bus.NodeResources{conflict}, nil, true, nil},
+		{"stop-blocked.txt", []bus.MemberStatus{up("holly", false), up("benji", false), up("director", true)},
+			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), benjiBlocked},
+			[]Failure{{Resource: "httpd", Node: "benji", Count: int(cib.Infinity), Op: "stop",
+				Message: "Operation refused, unit apache2.service may be requested by dependency only (it is configured to refuse manual start/stop).",
+				Last:    now.Add(-time.Minute)}}, true, nil},
 		{"benji-down.txt", []bus.MemberStatus{up("holly", false), up("director", true)},
 			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), started("benji", "httpd")}, nil, true, nil},
 		{"benji-stopped.txt", []bus.MemberStatus{up("holly", false), stopped, up("director", true)},
@@ -97,6 +113,7 @@ func TestRenderStates(t *testing.T) {
 			r.Coordinator = "holly"
 			AddResources(&r, f.CIB, tc.reports)
 			r.Failures = tc.failures
+			MarkBlocked(&r, tc.reports)
 		}
 		if r.Quorum != tc.quorum {
 			t.Errorf("%s: quorum %v, want %v", tc.file, r.Quorum, tc.quorum)

@@ -77,6 +77,19 @@ type ServerStatus struct {
 	Check  string // last check, e.g. L4CON, L7OK
 }
 
+// InRotation says whether HAProxy sends new requests to the server: up
+// (also "UP 1/3", up but failing checks), or without health checks
+// ("no check") and not held. DOWN, NOLB, MAINT and DRAIN are out.
+func (s ServerStatus) InRotation() bool {
+	return strings.HasPrefix(s.Status, "UP") || s.Status == "no check"
+}
+
+// Servers lists the servers of proxy as the HAProxy answering on the
+// admin stats socket sock reports them (the runtime API's "show stat").
+func Servers(ctx context.Context, sock, proxy string) ([]ServerStatus, error) {
+	return stats{sock}.servers(ctx, proxy)
+}
+
 // Held reports whether the server is administratively out of rotation.
 func (s ServerStatus) Held() bool {
 	return strings.HasPrefix(s.Status, "MAINT") || strings.HasPrefix(s.Status, "DRAIN")

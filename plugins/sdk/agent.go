@@ -23,6 +23,12 @@ const (
 	ErrNotInstalled  Code = 5 // what the agent manages is not installed on this node
 	ErrNotConfigured Code = 6 // the configuration is wrong; fails everywhere
 	NotRunning       Code = 7 // monitor: cleanly stopped
+	// Degraded (OCF_DEGRADED, as Pacemaker reads it): monitor or probe
+	// only: running, with a problem the admin should see that is not a
+	// failure of this resource here. The host keeps it started, counts no
+	// failure, raises an event and shows the message as a warning in
+	// status until a monitor says OK again.
+	Degraded Code = 190
 )
 
 func (c Code) String() string {
@@ -43,6 +49,8 @@ func (c Code) String() string {
 		return "not configured"
 	case NotRunning:
 		return "not running"
+	case Degraded:
+		return "degraded"
 	}
 	return fmt.Sprintf("code %d", int32(c))
 }
@@ -156,8 +164,9 @@ type MetaData struct {
 // Agent is a resource agent: what every plugin implements.
 //
 // Start and Stop must be idempotent (starting a running resource succeeds,
-// stopping a stopped one succeeds). Monitor returns OK when running,
-// NotRunning when cleanly stopped, and an error code when failed. Each call
+// stopping a stopped one succeeds). Monitor returns OK when running (or
+// Degraded: running, with a warning), NotRunning when cleanly stopped, and
+// an error code when failed. Each call
 // gets a context that ends at the request's deadline.
 type Agent interface {
 	Info() Info

@@ -36,6 +36,10 @@ type kernelAddr struct {
 	Label     string
 	Proto     uint8
 	Flags     uint32 // IFA_F_*: nodad, tentative, dadfailed, permanent...
+	// Valid and Preferred are the seconds the kernel still keeps the
+	// address and prefers it (IFA_CACHEINFO); foreverLifetime for a
+	// permanent address.
+	Valid, Preferred uint32
 }
 
 func (a kernelAddr) String() string {
@@ -102,6 +106,11 @@ func parseAddrMsg(m []byte) (kernelAddr, bool, error) {
 			if len(at.Value) == 4 {
 				a.Flags = nl.NativeEndian().Uint32(at.Value)
 			}
+		case unix.IFA_CACHEINFO:
+			if len(at.Value) >= 8 {
+				a.Preferred = nl.NativeEndian().Uint32(at.Value[0:4])
+				a.Valid = nl.NativeEndian().Uint32(at.Value[4:8])
+			}
 		}
 	}
 	// IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on
@@ -135,13 +144,47 @@ func family(ip netip.Addr) int {
 	return unix.AF_INET
 }
 
+// foreverLifetime is the kernel's "no lifetime" (INFINITY_LIFE_TIME): the
+// address stays until removed (IFA_F_PERMANENT).
+const foreverLifetime = 0xFFFFFFFF
+
 // addAddr adds ip/prefix to the interface, marked with OwnerProto. It fails
 // with errAddrExists rather than touch an address that is already there.
 // An IPv6 address is added without Duplicate Address Detection (nodad):
 // usable at once, as an IPv4 address is, instead of tentative for a second
 // or more; the monitor's probe finds a conflict instead.
-func addAddr(linkIndex int, ip netip.Addr, prefix int, label string) error {
-	req := nl.NewNetlinkRequest(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+//
+// lifetime is how many seconds the kernel keeps the address by itself
+// (valid_lft and preferred_lft); 0 adds it for good. The kernel removes an
+// address whose lifetime ran out even when every process of the machine is
+// stopped: what bounds a frozen node's hold on the VIP.
+func addAddr(linkIndex int, ip netip.Addr, prefix int, label string, lifetime uint32) error {
+	err := writeAddr(unix.NLM_F_CREATE|unix.NLM_F_EXCL, linkIndex, ip, prefix, label, lifetime)
+	if errors.Is(err, unix.EEXIST) {
+		return errAddrExists
+	}
+	if err != nil {
+		return fmt.Errorf("add %s/%d: %w", ip, prefix, err)
+	}
+	return nil
+}
+
+// setLifetime restarts the kernel's count for an address of ours: lifetime
+// seconds from now (0: for good). The request carries everything addAddr
+// set, because a replace also resets the address's protocol and, for IPv6,
+// its flags. The kernel adds the address if it is not there, whatever the
+// flags say: callers check that it is ours and present first, under the
+// agent's lock.
+func setLifetime(a kernelAddr, lifetime uint32) error {
+	if err := writeAddr(unix.NLM_F_REPLACE, a.LinkIndex, a.IP, a.Prefix, a.Label, lifetime); err != nil {
+		return fmt.Errorf("set the lifetime of %s to %ds: %w", a, lifetime, err)
+	}
+	return nil
+}
+
+// writeAddr sends one RTM_NEWADDR for ip/prefix, marked OwnerProto.
+func writeAddr(flags int, linkIndex int, ip netip.Addr, prefix int, label string, lifetime uint32) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWADDR, flags|unix.NLM_F_ACK)
 	msg := nl.NewIfAddrmsg(family(ip))
 	msg.Prefixlen = uint8(prefix)
 	msg.Index = uint32(linkIndex)
@@ -164,15 +207,18 @@ func addAddr(linkIndex int, ip netip.Addr, prefix int, label string) error {
 	if label != "" && ip.Is4() {
 		req.AddData(nl.NewRtAttr(unix.IFA_LABEL, nl.ZeroTerminated(label)))
 	}
+	if lifetime == 0 {
+		lifetime = foreverLifetime
+	}
+	// struct ifa_cacheinfo: preferred, valid (seconds), then two
+	// timestamps the kernel ignores on input.
+	ci := make([]byte, 16)
+	nl.NativeEndian().PutUint32(ci[0:4], lifetime)
+	nl.NativeEndian().PutUint32(ci[4:8], lifetime)
+	req.AddData(nl.NewRtAttr(unix.IFA_CACHEINFO, ci))
 	req.AddData(nl.NewRtAttr(ifaProto, []byte{OwnerProto}))
 	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
-	if errors.Is(err, unix.EEXIST) {
-		return errAddrExists
-	}
-	if err != nil {
-		return fmt.Errorf("add %s/%d: %w", ip, prefix, err)
-	}
-	return nil
+	return err
 }
 
 // delAddr removes ip/prefix from the interface; an address already gone

@@ -340,6 +340,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		if err != nil {
 			return err
 		}
+		lifetime := kernelLifetime(r.holdUntil, sdk.MonotonicNow())
 		have := false
 		for _, f := range found {
 			switch {
@@ -348,6 +349,9 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 					p.IP, f.where(), f.kernelAddr, f.NIC)
 			case f.LinkIndex == t.LinkIndex && f.Prefix == t.Prefix:
 				have = true
+				if err := setLifetime(f.kernelAddr, lifetime); err != nil {
+					return err
+				}
 			default:
 				// Ours but placed by older params: move it.
 				if err := delAddr(f.LinkIndex, f.IP, f.Prefix); err != nil {
@@ -361,7 +365,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 			if err := a.writeRecord(ownerRecord{Resource: req.ResourceID, IP: t.IP.String(), Prefix: t.Prefix, NIC: t.NIC, Added: time.Now().UTC()}); err != nil {
 				return err
 			}
-			if err := addAddr(t.LinkIndex, t.IP, t.Prefix, t.Label); err != nil {
+			if err := addAddr(t.LinkIndex, t.IP, t.Prefix, t.Label, lifetime); err != nil {
 				_ = a.removeRecord(t.IP)
 				switch {
 				case errors.Is(err, errAddrExists):
@@ -409,14 +413,26 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 	if sock == nil {
 		return sdk.Resultf(sdk.OK, "%s (no %s: %s)", what, announcement(t.IP), noARPWhy(t, p))
 	}
-	if p.ARPCount > 1 {
-		actx, cancel := context.WithCancel(context.Background())
-		r.stopARP = cancel
-		go a.announceRest(actx, r, r.gen, sock, t.IP, p.ARPCount-1, p.ARPInterval)
-	} else {
-		sock.Close()
-	}
+	a.announceLaterLocked(r, sock, t.IP, p)
 	return sdk.Resultf(sdk.OK, "%s; %s %d× every %s from %s", what, announcement(t.IP), p.ARPCount, p.ARPInterval, t.MAC)
+}
+
+// announceLaterLocked sends the rest of an announcement burst (the first
+// went out on sock already) in the background: arp_count-1 more, every
+// arp_interval, in place of any burst still going. It owns sock. Called
+// with a.mu held.
+func (a *Agent) announceLaterLocked(r *resource, sock announcer, ip netip.Addr, p Params) {
+	if r.stopARP != nil {
+		r.stopARP()
+		r.stopARP = nil
+	}
+	if p.ARPCount <= 1 {
+		sock.Close()
+		return
+	}
+	actx, cancel := context.WithCancel(context.Background())
+	r.stopARP = cancel
+	go a.announceRest(actx, r, r.gen, sock, ip, p.ARPCount-1, p.ARPInterval)
 }
 
 func noARPWhy(t target, p Params) string {
@@ -506,6 +522,7 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	}
 	a.mu.Lock()
 	r := a.resource(resourceKey(req.ResourceID, p.IP))
+	gen := r.gen
 	var (
 		ours  *placed
 		other []string
@@ -585,10 +602,61 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		return sdk.Resultf(sdk.ErrGeneric, "%s: %s: %v", ours.where(), probeName(p.IP), err)
 	}
 	if other2 != nil {
-		return sdk.Resultf(sdk.ErrGeneric, "address conflict: %s is also answered for by %s on the segment of %s (ours is %s)",
-			p.IP, other2, ours.NIC, mac)
+		conflict := fmt.Sprintf("address conflict: %s is also answered for by %s on the segment of %s (ours is %s)", p.IP, other2, ours.NIC, mac)
+		if !a.held(r) {
+			return sdk.Result{Code: sdk.ErrGeneric, Message: conflict}
+		}
+		// This node holds the VIP's lease, so the other host is the one in
+		// the wrong: typically a frozen node whose kernel still answers
+		// until the address's lifetime runs out. Failing here would move
+		// the VIP away from the only node allowed to have it, and a few
+		// failures would ban it from the healthy node. Tell the segment
+		// again instead, and let the admin see it.
+		if p.ARPCount == 0 {
+			return sdk.Resultf(sdk.Degraded, "%s; kept it: this node holds its lease (not re-announced: %s is 0)", conflict, ParamARPCount)
+		}
+		if err := a.reannounce(r, gen, p, ours.LinkIndex, mac); err != nil {
+			return sdk.Resultf(sdk.Degraded, "%s; kept it: this node holds its lease (re-announcing failed: %v)", conflict, err)
+		}
+		return sdk.Resultf(sdk.Degraded, "%s; kept it: this node holds its lease, %s sent again (%d× every %s)",
+			conflict, announcement(p.IP), p.ARPCount, p.ARPInterval)
 	}
 	return sdk.Resultf(sdk.OK, "%s%s", ours.where(), a.holdNote(r))
+}
+
+// held says whether the resource is under a hold that has not run out:
+// the host holds its lease.
+func (a *Agent) held(r *resource) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return r.holdUntil != 0 && sdk.MonotonicNow() < r.holdUntil
+}
+
+// reannounce announces ip again as a start does: once now, the rest of
+// arp_count in the background. Nothing is sent if the address was added,
+// removed or expired since the monitor found it (gen moved on).
+func (a *Agent) reannounce(r *resource, gen uint64, p Params, linkIndex int, mac net.HardwareAddr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r.gen != gen {
+		return nil
+	}
+	var sock announcer
+	err := a.inNetns(func() error {
+		var err error
+		if sock, err = openAnnouncer(p.IP, linkIndex, mac, false); err != nil {
+			return err
+		}
+		return sock.announce(p.IP)
+	})
+	if err != nil {
+		if sock != nil {
+			sock.Close()
+		}
+		return fmt.Errorf("%s for %s: %w", announcement(p.IP), p.IP, err)
+	}
+	a.announceLaterLocked(r, sock, p.IP, p)
+	return nil
 }
 
 func linkState(adm bool, oper netlink.LinkOperState) string {

@@ -19,6 +19,13 @@ import (
 //
 // A newer Hold replaces the deadline whether it is later or earlier: the
 // host knows its lease best.
+//
+// The timer needs this process to run. So that a machine whose whole
+// userland is frozen (a hung VM, every process stopped) cannot keep the
+// address either, each Hold also gives the address a kernel lifetime
+// (valid_lft and preferred_lft) that covers the hold, rounded up to the
+// kernel's whole seconds: the kernel removes the address by itself once no
+// Hold has refreshed it for that long. docs/leases.md states the bound.
 func (a *Agent) Hold(ctx context.Context, req sdk.HoldRequest) sdk.Result {
 	if err := checkType(req.AgentType); err != nil {
 		return sdk.Result{Code: sdk.ErrNotConfigured, Message: err.Error()}
@@ -37,6 +44,9 @@ func (a *Agent) Hold(ctx context.Context, req sdk.HoldRequest) sdk.Result {
 	}
 	if req.Until == 0 {
 		r.holdUntil = 0
+		if err := a.refreshLifetimeLocked(p.IP, 0); err != nil {
+			return errResult(err)
+		}
 		return sdk.Resultf(sdk.OK, "hold on %s cancelled: no deadline", p.IP)
 	}
 	r.holdUntil = req.Until
@@ -48,7 +58,46 @@ func (a *Agent) Hold(ctx context.Context, req sdk.HoldRequest) sdk.Result {
 	}
 	until := req.Until
 	r.holdTimer = time.AfterFunc(until-now, func() { a.holdFired(r, until) })
-	return sdk.Resultf(sdk.OK, "%s held for %s", p.IP, (until - now).Round(time.Millisecond))
+	lifetime := kernelLifetime(until, now)
+	if err := a.refreshLifetimeLocked(p.IP, lifetime); err != nil {
+		// The timer still removes the address at the deadline; only the
+		// kernel's own bound is stale.
+		return errResult(fmt.Errorf("%s held for %s, but %w", p.IP, (until - now).Round(time.Millisecond), err))
+	}
+	return sdk.Resultf(sdk.OK, "%s held for %s (kernel lifetime %ds)", p.IP, (until - now).Round(time.Millisecond), lifetime)
+}
+
+// kernelLifetime is the kernel lifetime, in its whole seconds, that covers
+// a hold until `until` seen at now: the time left rounded up, at least 1
+// (0 would mean forever). No hold (until 0) is no lifetime: 0.
+func kernelLifetime(until, now time.Duration) uint32 {
+	if until == 0 {
+		return 0
+	}
+	s := (until - now + time.Second - 1) / time.Second
+	return uint32(min(max(s, 1), foreverLifetime-1))
+}
+
+// refreshLifetimeLocked restarts the kernel lifetime of every copy of ip
+// this agent added (0: for good); there is nothing to do when none is
+// configured. Called with a.mu held, so no Start, Stop or expiry of ours
+// runs between finding the address and refreshing it (a refresh would add
+// an address that had just been removed).
+func (a *Agent) refreshLifetimeLocked(ip netip.Addr, lifetime uint32) error {
+	return a.inNetns(func() error {
+		found, err := a.findAddr(ip)
+		if err != nil {
+			return err
+		}
+		for _, f := range found {
+			if f.Owned {
+				if err := setLifetime(f.kernelAddr, lifetime); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // holdFired runs on the hold's timer. A Hold that came in meanwhile has

@@ -324,3 +324,28 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", &back, c)
 	}
 }
+
+func TestFingerprint(t *testing.T) {
+	two := 2
+	base := Resource{ID: "httpd", Agent: "systemd:apache2", Params: map[string]string{"a": "1", "b": "2"},
+		Ops: []Op{{Name: "monitor", Interval: 30 * time.Second}}, Clone: &Clone{ID: "httpd-clone"}}
+	same := base
+	same.Params = map[string]string{"b": "2", "a": "1"}
+	if Fingerprint(&base) != Fingerprint(&same) || Fingerprint(&base) == "" {
+		t.Fatalf("equal definitions: %q and %q", Fingerprint(&base), Fingerprint(&same))
+	}
+	disabled := base
+	disabled.Meta.TargetRole = RoleStopped
+	prio := base
+	prio.Meta.Priority = &two
+	timeout := base
+	timeout.Ops = []Op{{Name: "monitor", Interval: 30 * time.Second}, {Name: "stop", Timeout: time.Minute}}
+	for name, r := range map[string]*Resource{"disabled": &disabled, "priority": &prio, "stop timeout": &timeout, "deleted": nil} {
+		if Fingerprint(r) == Fingerprint(&base) {
+			t.Errorf("%s: same fingerprint as before the change", name)
+		}
+	}
+	if Fingerprint(nil) != "" {
+		t.Errorf("no resource: %q", Fingerprint(nil))
+	}
+}

@@ -1,6 +1,9 @@
 package cib
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -13,6 +16,23 @@ type Resource struct {
 	Ops    []Op              `json:"ops,omitempty"`
 	Meta   Meta              `json:"meta"`
 	Clone  *Clone            `json:"clone,omitempty"` // nil for a primitive that runs on at most one node
+}
+
+// Fingerprint identifies a resource's whole definition (agent, params,
+// operations, meta, clone): equal definitions have equal fingerprints, and
+// any change makes another. The fingerprint of no resource (nil) is "".
+// A node reports it with a blocked resource, so that the coordinator can
+// tell whether the admin changed the resource since its stop failed.
+func Fingerprint(r *Resource) string {
+	if r == nil {
+		return ""
+	}
+	data, err := json.Marshal(r) // maps marshal in key order: deterministic
+	if err != nil {
+		return "unencodable"
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
 }
 
 // Plugin is the plugin that provides the resource's agent ("systemd" for

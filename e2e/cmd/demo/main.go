@@ -2,8 +2,11 @@
 // reference lab (holly, benji and the witness on director, e2e/cluster.toml)
 // with Tandem started on every member, waits until the live configuration
 // seeded from the cluster file runs (the VIP on one node, httpd-clone and
-// haproxy-clone on both), prints `tandem status` and six requests to the VIP,
-// and leaves the lab up. Run it as root after `make build`.
+// haproxy-clone on both) and every node's HAProxy has every started httpd
+// in rotation (its runtime API says so), prints `tandem status` and six
+// requests to the VIP, and leaves the lab up. It fails, saying so, if the
+// six answers do not alternate over every node's Apache. Run it as root
+// after `make build`.
 package main
 
 import (
@@ -62,8 +65,25 @@ func run(ctx context.Context, prefix string, timeout time.Duration) error {
 		lab.NodeConfig, c.VIPResource, strings.Join(c.Clones, " and "))
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if _, err := c.WaitConverged(wctx, c.Nodes[0], c.Nodes); err != nil {
+	r, err := c.WaitConverged(wctx, c.Nodes[0], c.Nodes)
+	if err != nil {
 		return err
+	}
+	// Converged in status is not yet balanced: a backend HAProxy has just
+	// been told about may still be passing its health checks.
+	say("waiting until every node's HAProxy has every started %s in rotation (HAProxy's runtime API)", c.HAProxy.Params.BackendClone)
+	converged := time.Now()
+	for {
+		err := c.InRotation(wctx, r)
+		if err == nil {
+			say("in rotation everywhere %s after tandem status showed the cluster converged", time.Since(converged).Round(10*time.Millisecond))
+			break
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("HAProxy does not balance over every node: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	// Serving: the first answer through the VIP.
 	for {
@@ -91,15 +111,21 @@ func run(ctx context.Context, prefix string, timeout time.Duration) error {
 		return err
 	}
 	fmt.Printf("[root@host ~]# for i in 1 2 3 4 5 6; do curl http://%s/; done\n", c.VIP)
-	for i := 0; i < 6; i++ {
+	var bodies []string
+	for range 6 {
 		body, err := c.Get(ctx, 2*time.Second)
 		if err != nil {
 			fmt.Printf("curl: %v\n", err)
-			continue
+			body = ""
+		} else {
+			fmt.Println(body)
 		}
-		fmt.Println(body)
+		bodies = append(bodies, body)
 	}
 	fmt.Println()
+	if err := alternates(bodies, scenario.StartedOn(r, c.HAProxy.Params.BackendClone)); err != nil {
+		return fmt.Errorf("the VIP does not balance round robin over every node's Apache: %w", err)
+	}
 	say("lab booted to the cluster converged (as tandem status shows it) and the VIP serving in %s", serving.Round(10*time.Millisecond))
 	for _, m := range l.Members() {
 		if u, err := l.TandemMemory(m.Name); err == nil {
@@ -116,6 +142,28 @@ func run(ctx context.Context, prefix string, timeout time.Duration) error {
 `, prefix, c.VIP)
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
+	}
+	return nil
+}
+
+// alternates checks that answers ("" for none) go round robin over the
+// Apache of every node: every request answered, no two answers in a row
+// from the same node, and every node's page ("Hello Holly") among them.
+func alternates(bodies, nodes []string) error {
+	seen := map[string]bool{}
+	for i, b := range bodies {
+		if b == "" {
+			return fmt.Errorf("request %d got no answer (all: %q)", i+1, bodies)
+		}
+		if i > 0 && b == bodies[i-1] {
+			return fmt.Errorf("answers %d and %d were both %q (all: %q)", i, i+1, b, bodies)
+		}
+		seen[b] = true
+	}
+	for _, n := range nodes {
+		if want := "Hello " + strings.ToUpper(n[:1]) + n[1:]; !seen[want] {
+			return fmt.Errorf("no answer %q among %q", want, bodies)
+		}
 	}
 	return nil
 }

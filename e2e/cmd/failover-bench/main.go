@@ -1,5 +1,7 @@
 // Command failover-bench measures failover of the reference scenario in its
 // own nspawn lab (prefix tdbench on 198.18.0.192/27): `make bench-failover`.
+// (--faults freeze also freezes the whole holder for 5 s: every process
+// stopped, its kernel alive; see docs/leases.md.)
 //
 // A client on the host starts one request to the VIP every 50 ms (0.5 s
 // timeout each, at most 60 s per run). For each of --runs runs of "holder
@@ -34,7 +36,7 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per fault")
 	prefix := flag.String("prefix", "tdbench", "lab name prefix")
 	subnet := flag.String("subnet", "198.18.0.192/27", "the lab's sub-range of 198.18.0.0/24")
-	faults := flag.String("faults", "kill,cut,witness", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed)")
+	faults := flag.String("faults", "kill,cut,witness,freeze", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed), freeze (every process of the holder stopped for 5 s)")
 	settle := flag.Bool("settle", true, "before each fault, wait until the bus has been at rest for 2 s (bucket leaders on the witness, replicas current) besides the resources converged; false: fault as soon as the resources have converged, which right after a heal can cost a Raft election")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -46,10 +48,10 @@ func main() {
 	want := map[string]bool{}
 	for _, f := range strings.Split(*faults, ",") {
 		switch f = strings.TrimSpace(f); f {
-		case "kill", "cut", "witness":
+		case "kill", "cut", "witness", "freeze":
 			want[f] = true
 		default:
-			fmt.Fprintf(os.Stderr, "failover-bench: --faults: unknown fault %q (kill, cut, witness)\n", f)
+			fmt.Fprintf(os.Stderr, "failover-bench: --faults: unknown fault %q (kill, cut, witness, freeze)\n", f)
 			os.Exit(2)
 		}
 	}
@@ -125,6 +127,7 @@ func run(ctx context.Context, prefix, subnet string, runs int, want map[string]b
 		func(h string) error { return l.Restart(b.timeout(2*time.Minute), h) })
 	cut := b.series("holder cut off", n("cut"), func(h string) error { return l.Cut(h) },
 		func(h string) error { return l.Heal(h) })
+	freeze := b.series("holder frozen 5 s", n("freeze"), func(h string) error { return l.Freeze(h) }, nil)
 	var witness []int
 	for i := 0; i < n("witness") && ctx.Err() == nil; i++ {
 		n, err := b.witnessKill()
@@ -144,12 +147,16 @@ func run(ctx context.Context, prefix, subnet string, runs int, want map[string]b
 	fmt.Printf("\nFailover of the reference scenario (%d runs each; client: one request every 50 ms, 0.5 s timeout; before each fault: %s)\n\n", runs, rest)
 	fmt.Println("| fault | (a) VIP on survivor | (b) first answer | (c) all answered | failed requests |")
 	fmt.Println("|---|---|---|---|---|")
-	for _, s := range []*series{kill, cut} {
+	for _, s := range []*series{kill, cut, freeze} {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", s.name, stats(s.a), stats(s.b), stats(s.c), istats(s.failed))
 	}
 	fmt.Printf("| witness hard-killed | - | - | - | %s |\n", istats(witness))
-	fmt.Printf("\nmedian (min-max), seconds; errors: %s\n", strings.Join(append(kill.errs, cut.errs...), "; "))
-	fmt.Printf("instants (20 ms samples) with the VIP on two nodes: %d\n", b.split)
+	fmt.Printf("\nmedian (min-max), seconds; errors: %s\n", strings.Join(append(append(kill.errs, cut.errs...), freeze.errs...), "; "))
+	fmt.Printf("instants (20 ms samples) with the VIP on two nodes (holder kill, cut, witness kill): %d\n", b.split)
+	if len(freeze.b) > 0 {
+		fmt.Printf("holder frozen 5 s: VIP on two nodes while frozen %s (bound: the kernel lifetime, 0.25 s + the hold's delay), after the thaw %s; the VIP stayed on the survivor in %d of %d runs; VIP failures counted: %d\n",
+			stats(freeze.overlap), stats(freeze.afterThaw), freeze.stayed, len(freeze.b), freeze.vipFailures)
+	}
 	fmt.Printf("cold start, lab booted to the VIP serving: %.2f s\n", cold.Seconds())
 	fmt.Printf("memory of tandem.service (tandem with its bus, and its plugins) after the cold start:\n  %s\n", mem)
 	fmt.Printf("and after the runs:\n  %s\n", b.memory())
@@ -161,6 +168,11 @@ type series struct {
 	a, b, c []time.Duration
 	failed  []int
 	errs    []string
+	// Whole-node freeze only: time with the VIP on two nodes while frozen
+	// and after the thaw, runs where the VIP stayed on the survivor, and
+	// failures of the VIP counted on either node.
+	overlap, afterThaw  []time.Duration
+	stayed, vipFailures int
 }
 
 func (b *bench) timeout(d time.Duration) context.Context {
@@ -263,6 +275,11 @@ func (b *bench) failover(s *series, fault, undo func(string) error) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if undo == nil {
+		// A freeze: 5 s in all, then the thaw, under the same client and
+		// checker for 3 s more, which must see the VIP stay put, alone.
+		return b.thaw(s, holder, survivor, at, client, safety)
+	}
 	rs := client.Stop()
 	vipAt, vipOK := safety.FirstOn(survivor, at)
 	if err := safety.Stop(); err != nil && strings.Contains(err.Error(), "VIP") {
@@ -287,6 +304,62 @@ func (b *bench) failover(s *series, fault, undo func(string) error) error {
 		vipAt.Sub(at).Round(time.Millisecond), first.Sub(at).Round(time.Millisecond), all.Sub(at).Round(time.Millisecond),
 		scenario.Failed(rs), len(rs))
 	return uerr
+}
+
+// thaw ends a whole-node freeze of holder begun at, once it has lasted 5 s,
+// and records the run.
+func (b *bench) thaw(s *series, holder, survivor string, at time.Time, client *scenario.Client, safety *scenario.Safety) error {
+	c := b.c
+	for time.Since(at) < 5*time.Second && b.ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := b.l.Thaw(holder); err != nil {
+		client.Stop()
+		safety.Stop()
+		return err
+	}
+	thawed := time.Now()
+	for time.Since(thawed) < 3*time.Second && b.ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	rs := client.Stop()
+	end := time.Now()
+	_ = safety.Stop() // judged against the kernel lifetime below
+	vipAt, vipOK := safety.FirstOn(survivor, at)
+	first, all := scenario.Recovery(rs, at)
+	if !vipOK || first.IsZero() || all.IsZero() {
+		return fmt.Errorf("no recovery from the freeze of %s (VIP seen on %s: %v): %s", holder, survivor, vipOK, scenario.Errors(rs))
+	}
+	overlap, after := safety.TwoVIPs(at, thawed), safety.TwoVIPs(thawed, end)
+	if on, err := c.Holders(); err == nil && len(on) == 1 && on[0] == survivor {
+		s.stayed++
+	}
+	if r, err := c.Status(b.timeout(10*time.Second), survivor); err == nil {
+		for _, f := range r.Failures {
+			if f.Resource == c.VIPResource && f.Last.After(at) {
+				s.vipFailures++
+				logf("%s: a failure of the VIP was counted on %s: %s", s.name, f.Node, f.Message)
+			}
+		}
+	}
+	if first.Sub(at) > 1500*time.Millisecond || after > 0 {
+		b.saveJournals(fmt.Sprintf("freeze-%s", at.Format("150405")),
+			fmt.Sprintf("%s frozen at %s: first answer after %s, two VIPs after the thaw %s", holder, at.Format("15:04:05.000"), first.Sub(at).Round(time.Millisecond), after))
+	}
+	s.a = append(s.a, vipAt.Sub(at))
+	s.b = append(s.b, first.Sub(at))
+	s.c = append(s.c, all.Sub(at))
+	s.failed = append(s.failed, scenario.Failed(rs))
+	s.overlap = append(s.overlap, overlap)
+	s.afterThaw = append(s.afterThaw, after)
+	logf("%s: %s -> %s: (a) %s (b) %s (c) %s, %d of %d requests failed; two VIPs %s while frozen, %s after the thaw", s.name, holder, survivor,
+		vipAt.Sub(at).Round(time.Millisecond), first.Sub(at).Round(time.Millisecond), all.Sub(at).Round(time.Millisecond),
+		scenario.Failed(rs), len(rs), overlap.Round(time.Millisecond), after.Round(time.Millisecond))
+	// The VIP failures are cleared so that the next run starts clean.
+	if _, err := c.Tandem(b.timeout(30*time.Second), survivor, "resource", "cleanup"); err != nil {
+		return err
+	}
+	return nil
 }
 
 // witnessKill kills the witness under a client loop and watches 12 s (longer
@@ -327,12 +400,7 @@ func (b *bench) witnessKill() (int, error) {
 // saveJournals keeps the nodes' journals of a run worth a look.
 func (b *bench) saveJournals(name, what string) {
 	path := fmt.Sprintf("/tmp/failover-bench-%s-%s.log", b.l.Prefix(), name)
-	var text strings.Builder
-	text.WriteString(what + "\n")
-	for _, node := range b.c.Nodes {
-		fmt.Fprintf(&text, "\n==== %s\n%s", node, b.l.Journal(node))
-	}
-	if err := os.WriteFile(path, []byte(text.String()), 0o644); err == nil {
+	if err := b.l.SaveJournals(path, what, b.c.Nodes...); err == nil {
 		logf("journals of the nodes: %s", path)
 	}
 }

@@ -37,6 +37,7 @@ commands:
   kill NODE              kill a node hard (all its processes at once, its network gone)
   restart NODE           boot a node again (after kill)
   cut NODE | heal NODE   disconnect a node from the lab network / reconnect it
+  freeze NODE | thaw NODE  stop every process of a node at once (its kernel runs on) / resume them
   journal NODE           print a node's journal (works after kill too)
   start-tandem NODE | stop-tandem NODE
   root                   build (or find) the cached node root only, print its path
@@ -142,7 +143,7 @@ func runCmd(ctx context.Context, args []string, prefix, subnet, cfg string, relo
 		out, err := l.Exec(ctx, args[0], args[1:]...)
 		fmt.Print(out)
 		return err
-	case "kill", "restart", "cut", "heal", "journal", "start-tandem", "stop-tandem":
+	case "kill", "restart", "cut", "heal", "freeze", "thaw", "journal", "start-tandem", "stop-tandem":
 		node, err := needNode()
 		if err != nil {
 			return err
@@ -156,6 +157,10 @@ func runCmd(ctx context.Context, args []string, prefix, subnet, cfg string, relo
 			return l.Cut(node)
 		case "heal":
 			return l.Heal(node)
+		case "freeze":
+			return l.Freeze(node)
+		case "thaw":
+			return l.Thaw(node)
 		case "journal":
 			fmt.Print(l.Journal(node))
 			return nil
