@@ -95,7 +95,7 @@ func TestActiveActive(t *testing.T) {
 		holder := e.holder()
 		safety := c.WatchSafety()
 		defer e.checkSafety(safety)
-		client := c.StartClient(60 * time.Second)
+		client := c.StartClientTimeout(60*time.Second, 3*time.Second) // no request may fail; slow is not failed
 		e.waitRequests(client, 10)
 		fault := time.Now()
 		e.must(l.Kill(c.Witness))
@@ -141,7 +141,7 @@ func TestActiveActive(t *testing.T) {
 		victim := c.Other(e.holder()) // Apache on the node without the VIP
 		safety := c.WatchSafety()
 		defer e.checkSafety(safety)
-		client := c.StartClient(60 * time.Second)
+		client := c.StartClientTimeout(60*time.Second, 3*time.Second) // no request may fail; slow is not failed
 		e.waitRequests(client, 10)
 		oldPID := e.mainPID(victim, "apache2.service")
 		fault := time.Now()
