@@ -268,7 +268,9 @@ func (s *scheduler) nodeReason(u *unit, n int) string {
 	}
 	for _, c := range u.withs {
 		switch {
-		case c.score >= inf && c.prim.on != nil && !c.prim.on[n]:
+		case c.score >= inf && c.prim.hold != nil && !c.prim.hold[n] && c.prim.on[n]:
+			return fmt.Sprintf("cannot run on %s: %s needs %s there, which is only left there (blocked, or in maintenance) where it may not run", nd.name, named("colocation", c.c.ID), c.prim.id)
+		case c.score >= inf && c.prim.hold != nil && !c.prim.hold[n]:
 			return fmt.Sprintf("cannot run on %s: %s needs %s there", nd.name, named("colocation", c.c.ID), c.prim.id)
 		case c.score <= negInf && c.prim.on != nil && c.prim.on[n]:
 			return fmt.Sprintf("cannot run on %s: %s keeps it away from %s", nd.name, named("colocation", c.c.ID), c.prim.id)

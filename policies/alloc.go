@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/tandem-ha/tandem/policies/cib"
@@ -104,7 +105,52 @@ func (s *scheduler) allocate(u *unit) {
 			s.alloc[a.node]++ // assignClone counts instances as it places them
 		}
 	}
+	s.setHold(u)
 	u.state = done
+}
+
+// setHold records where u's instances count for the resources colocated
+// with it (u.hold): where u is placed, except where its only instance is
+// one left alone (blocked, or on a node in maintenance) that u would not
+// be given if it were free to move: a node that is not available, banned,
+// or kept from u by its own mandatory colocations (for a group member,
+// the member before it, so the group's own ban), or a resource with
+// target-role Stopped. Such an instance still runs, and still keeps
+// resources away (-INFINITY); but nothing starts with it (INFINITY, or a
+// positive score), and what would need it there is stopped: its group's
+// later members stop where the group may not run, as in Pacemaker, which
+// gives the later members of a group with an unmanaged member the
+// group's mandatory colocations.
+//
+// It says whether u.hold changed.
+func (s *scheduler) setHold(u *unit) bool {
+	hold := make([]bool, len(s.nodes))
+	for _, a := range u.insts {
+		hold[a.node] = hold[a.node] || !u.unmanaged(a) || s.wouldPlace(u, a.node)
+	}
+	changed := !slices.Equal(hold, u.hold)
+	u.hold = hold
+	return changed
+}
+
+// wouldPlace says whether u, free to move, could be given node n. Its
+// weights say it, except in a colocation loop, where a primary may have
+// been placed after u: its mandatory colocations are checked again (see
+// enforce).
+func (s *scheduler) wouldPlace(u *unit, n int) bool {
+	if !s.nodes[n].avail || u.stopped || u.excluded != "" || u.excludedOn[n] != "" || u.w == nil || u.w[n] <= negInf {
+		return false
+	}
+	for _, c := range u.withs {
+		p := c.prim
+		if p.state != done {
+			continue
+		}
+		if c.score >= inf && !p.hold[n] || c.score <= negInf && p.on[n] {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *scheduler) assignPrimitive(u *unit) {
@@ -181,11 +227,11 @@ func (s *scheduler) applyColocation(u *unit, w []cib.Score, parts [][]ScorePart,
 	}
 	switch {
 	case c.score >= inf:
-		if len(p.insts) == 0 && u.why == "" {
-			u.why = fmt.Sprintf("it must run with %s (INFINITY), which runs nowhere", p.id)
+		if !p.holdsAny() && u.why == "" {
+			u.why = p.nowhereWhy()
 		}
 		for n := range w {
-			if !p.on[n] && w[n] > negInf {
+			if !p.hold[n] && w[n] > negInf {
 				w[n] = negInf
 				if parts != nil {
 					s.setPart(w, parts, n, negInf, reason+": "+p.id+" is not here")
@@ -208,7 +254,7 @@ func (s *scheduler) applyColocation(u *unit, w []cib.Score, parts [][]ScorePart,
 			archive, archiveParts = copyWeights(w, parts)
 		}
 		for n := range w {
-			if p.on[n] {
+			if c.score > 0 && p.hold[n] || c.score < 0 && p.on[n] {
 				s.addPart(w, parts, n, c.score, reason)
 			}
 		}

@@ -131,7 +131,9 @@ func (s *scheduler) restartLaterMembers(b *builder) {
 			kept := m.kept[:0:0]
 			for _, k := range m.kept {
 				node := s.nodes[k.node].name
-				if !starting[node] || s.nodes[k.node].status == Maintenance {
+				// A blocked instance (its stop failed) or one on a node in
+				// maintenance is left as it is: no restart.
+				if !starting[node] || s.nodes[k.node].status == Maintenance || g.members[i].unmanaged(k) {
 					kept = append(kept, k)
 					continue
 				}

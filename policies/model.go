@@ -93,6 +93,9 @@ type unit struct {
 	wParts  [][]ScorePart
 	insts   []assigned
 	on      []bool // node has an instance after allocation
+	// hold: node has an instance that counts for what is colocated with
+	// u (see setHold).
+	hold    []bool
 	why     string // why it got no instance at all, when known
 	sortKey []cib.Score
 }
@@ -115,6 +118,35 @@ type current struct {
 func (u *unit) unmanaged(a assigned) bool {
 	for _, c := range u.cur {
 		if !c.managed && c.node == a.node && c.inst == a.inst {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsAny says whether u has an instance that counts for what is
+// colocated with it (see setHold).
+func (u *unit) holdsAny() bool {
+	for _, h := range u.hold {
+		if h {
+			return true
+		}
+	}
+	return false
+}
+
+// nowhereWhy says why what must run with u (INFINITY) cannot run.
+func (u *unit) nowhereWhy() string {
+	if len(u.insts) > 0 {
+		return fmt.Sprintf("it must run with %s (INFINITY), which is only left where it may not run (blocked, or on a node in maintenance)", u.id)
+	}
+	return fmt.Sprintf("it must run with %s (INFINITY), which runs nowhere", u.id)
+}
+
+// leftAlone says whether u has an instance left as it is.
+func (u *unit) leftAlone() bool {
+	for _, c := range u.cur {
+		if !c.managed {
 			return true
 		}
 	}

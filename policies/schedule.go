@@ -161,13 +161,13 @@ func place(in Input) (*scheduler, error) {
 func (s *scheduler) adopt(o *scheduler) {
 	for i, u := range s.units {
 		v := o.units[i]
-		u.insts, u.on, u.why, u.removed = v.insts, v.on, v.why, v.removed
+		u.insts, u.on, u.hold, u.why, u.removed = v.insts, v.on, v.hold, v.why, v.removed
 	}
 }
 
 func (s *scheduler) reset() {
 	for _, u := range s.units {
-		u.state, u.insts, u.on, u.w, u.wParts, u.why, u.removed = unassigned, nil, nil, nil, nil, "", nil
+		u.state, u.insts, u.on, u.hold, u.w, u.wParts, u.why, u.removed = unassigned, nil, nil, nil, nil, nil, "", nil
 	}
 	for i := range s.alloc {
 		s.alloc[i] = 0
@@ -194,6 +194,14 @@ func (s *scheduler) reset() {
 func (s *scheduler) enforce() {
 	for changed := true; changed; {
 		changed = false
+		// A colocation loop may have placed a primary after what is
+		// colocated with it: where an instance left alone counts is
+		// decided again once all are placed (it only shrinks).
+		for _, u := range s.units {
+			if u.leftAlone() && s.setHold(u) {
+				changed = true
+			}
+		}
 		for _, o := range s.orders {
 			if o.o.Kind != cib.Mandatory || o.o.FirstAction != cib.ActionStart || o.o.ThenAction != cib.ActionStart {
 				continue
@@ -233,10 +241,15 @@ func (s *scheduler) enforce() {
 				}
 				p, must := c.prim, c.score >= inf
 				why := fmt.Sprintf("%s (%s with %s, %s)", named("colocation", c.c.ID), c.c.Rsc, c.c.With, c.score)
-				if must && len(p.insts) == 0 {
-					why = fmt.Sprintf("it must run with %s (INFINITY), which runs nowhere", p.id)
+				if must && !p.holdsAny() {
+					why = p.nowhereWhy()
 				}
-				if s.remove(u, why, func(a assigned) bool { return p.on[a.node] != must }) {
+				if s.remove(u, why, func(a assigned) bool {
+					if must {
+						return !p.hold[a.node]
+					}
+					return p.on[a.node]
+				}) {
 					changed = true
 				}
 			}
@@ -320,6 +333,9 @@ func (s *scheduler) remove(u *unit, why string, bad func(a assigned) bool) bool 
 	u.insts = kept
 	for _, a := range u.insts {
 		u.on[a.node] = true // another instance may share the node
+	}
+	if removed {
+		s.setHold(u)
 	}
 	if removed && len(u.insts) == 0 {
 		u.why = why
