@@ -17,7 +17,7 @@ func TestJoinLeaveRejoin(t *testing.T) {
 	conn := c.Connect("solo", "test")
 	var mu sync.Mutex
 	var changes []Change
-	tr, err := New(conn, 300*time.Millisecond, func(ch Change) {
+	tr, err := New(func(string) *bus.Conn { return conn }, []string{"a", "b"}, 300*time.Millisecond, func(ch Change) {
 		mu.Lock()
 		changes = append(changes, ch)
 		mu.Unlock()
@@ -85,7 +85,7 @@ func TestStoppedFlag(t *testing.T) {
 	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
 	conn := c.Connect("solo", "test")
 	changes := make(chan Change, 16)
-	tr, err := New(conn, 5*time.Second, func(ch Change) { changes <- ch })
+	tr, err := New(func(string) *bus.Conn { return conn }, []string{"a"}, 5*time.Second, func(ch Change) { changes <- ch })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,5 +113,81 @@ func TestStoppedFlag(t *testing.T) {
 	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1"})
 	if ch := next(); ch.Stopped || !ch.StopChanged || tr.IsStopped("a") {
 		t.Errorf("start: got %+v, IsStopped %v; want not stopped, stop changed, IsStopped false", ch, tr.IsStopped("a"))
+	}
+}
+
+// Only the configured members' own subjects are listened to, each member
+// on its own connection: a heartbeat naming another member than its
+// subject is ignored and counted, a replayed payload is ignored, and
+// heartbeats on any other subject change nothing.
+func TestForgedAndReplayedHeartbeatsAreIgnored(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conns := map[string]*bus.Conn{"a": c.Connect("solo", "a-hb"), "b": c.Connect("solo", "b-hb")}
+	changes := make(chan Change, 16)
+	tr, err := New(func(m string) *bus.Conn { return conns[m] }, []string{"a", "b"}, time.Second, func(ch Change) { changes <- ch })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for _, conn := range conns {
+		conn.NC.Flush()
+	}
+	pub := c.Connect("solo", "test")
+	encode := func(h bus.Heartbeat) []byte {
+		data, err := bus.Encode(h, "test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	genuine := encode(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 1})
+	if err := pub.NC.Publish(bus.SubjectHeartbeat("a"), genuine); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ch := <-changes:
+		if ch.Member != "a" || !ch.Online {
+			t.Fatalf("first change: %+v, want a online", ch)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a's heartbeat not seen")
+	}
+	// b's subject naming a, a stranger's subject naming b, a's subject
+	// with a new incarnation for b: none is b or a rejoin of a.
+	_ = pub.NC.Publish(bus.SubjectHeartbeat("b"), encode(bus.Heartbeat{Node: "a", Incarnation: "forged"}))
+	_ = pub.NC.Publish(bus.SubjectHeartbeat("mallory"), encode(bus.Heartbeat{Node: "b", Incarnation: "forged"}))
+	_ = pub.NC.Publish(bus.SubjectHeartbeat("mallory"), encode(bus.Heartbeat{Node: "a", Incarnation: "forged"}))
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if tr.Forged() != 1 {
+			return fmt.Errorf("forged: got %d, want 1", tr.Forged())
+		}
+		return nil
+	})
+	// a goes silent but its last heartbeat is replayed over and over: a
+	// is declared gone all the same.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 1000; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				_ = pub.NC.Publish(bus.SubjectHeartbeat("a"), genuine)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	select {
+	case ch := <-changes:
+		if ch.Member != "a" || ch.Online {
+			t.Fatalf("change while a's heartbeat was replayed: %+v; want a gone", ch)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a not declared gone while its last heartbeat was replayed")
+	}
+	if got := fmt.Sprint(tr.Online()); got != "[]" {
+		t.Errorf("online: %s, want none", got)
 	}
 }
