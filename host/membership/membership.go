@@ -8,6 +8,7 @@ package membership
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -40,11 +41,14 @@ type Change struct {
 // Flood resistance (docs/leases.md): each configured member is followed on
 // its own subject (bus.SubjectHeartbeat), on the connection conns gives for
 // it, so that heartbeats published anywhere else never reach the tracker,
-// and a flood on one member's subject cannot crowd out another's. A
-// subscription only keeps the latest payload (coalescing): however many
-// arrive, the tracker looks at one per member per round. A payload that is
-// the same bytes as the last one looked at (a replay) is ignored, as is one
-// that names another member than its subject (counted: Forged).
+// and a flood on one member's subject cannot crowd out another's. Each
+// subscription checks a heartbeat before keeping it: one that names another
+// member than its subject is ignored and counted (Forged), and so is one
+// that is not newer than the last kept (a replay: same incarnation and no
+// higher sequence number, or an incarnation that started earlier). Only the
+// latest heartbeat kept is looked at (coalescing): however many arrive, the
+// tracker handles one per member per round, and a burst of bad ones never
+// pushes a genuine one out.
 type Tracker struct {
 	deadAfter time.Duration
 	now       func() time.Time
@@ -53,7 +57,7 @@ type Tracker struct {
 	mu      sync.Mutex
 	members map[string]*member
 	subs    []*nats.Subscription
-	wake    chan struct{} // a payload arrived
+	wake    chan struct{} // a heartbeat was kept
 	forged  atomic.Uint64
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -61,8 +65,8 @@ type Tracker struct {
 
 type member struct {
 	name   string
-	latest atomic.Pointer[[]byte] // the newest payload not looked at yet
-	prev   []byte                 // the payload looked at last (the loop's)
+	latest atomic.Pointer[bus.Heartbeat] // the newest heartbeat kept, not looked at yet
+	kept   bus.Heartbeat                 // the last heartbeat kept (the subscription's own)
 
 	// Under Tracker.mu:
 	last        time.Time
@@ -89,9 +93,27 @@ func New(conns func(member string) *bus.Conn, members []string, deadAfter time.D
 		}
 		m := &member{name: name}
 		t.members[name] = m
+		// NATS calls a subscription's handler from one goroutine at a
+		// time: m.kept needs no lock.
+		// Every heartbeat of this member has this in it, as encoding/json
+		// writes it: without it, the payload is not worth decoding.
+		quoted, _ := json.Marshal(name)
+		mark := append([]byte(`"node":`), quoted...)
 		sub, err := conns(name).NC.Subscribe(bus.SubjectHeartbeat(name), func(msg *nats.Msg) {
-			data := msg.Data
-			m.latest.Store(&data)
+			if !bytes.Contains(msg.Data, mark) {
+				t.forged.Add(1)
+				return
+			}
+			h, _, err := bus.Decode[bus.Heartbeat](msg.Data)
+			if err != nil || h.Node != m.name {
+				t.forged.Add(1)
+				return
+			}
+			if !newer(h, m.kept) {
+				return
+			}
+			m.kept = h
+			m.latest.Store(&h)
 			select {
 			case t.wake <- struct{}{}:
 			default:
@@ -106,6 +128,16 @@ func New(conns func(member string) *bus.Conn, members []string, deadAfter time.D
 	t.wg.Add(1)
 	go t.loop()
 	return t, nil
+}
+
+// newer says whether h comes after prev (the zero Heartbeat: none yet) from
+// the same member: a later sequence number of the same incarnation, or a
+// new incarnation that did not start before prev's.
+func newer(h, prev bus.Heartbeat) bool {
+	if h.Incarnation == prev.Incarnation {
+		return h.Seq > prev.Seq
+	}
+	return !h.Started.Before(prev.Started)
 }
 
 func (t *Tracker) unsubscribe() {
@@ -124,28 +156,14 @@ func (t *Tracker) loop() {
 			return
 		case <-t.wake:
 			for _, m := range t.members {
-				if p := m.latest.Swap(nil); p != nil {
-					t.look(m, *p)
+				if h := m.latest.Swap(nil); h != nil {
+					t.seen(*h)
 				}
 			}
 		case <-sweep.C:
 			t.expire()
 		}
 	}
-}
-
-// look takes one payload from m's subject.
-func (t *Tracker) look(m *member, data []byte) {
-	if bytes.Equal(data, m.prev) {
-		return // a replay: every heartbeat a member sends differs (seq, time)
-	}
-	m.prev = data
-	h, _, err := bus.Decode[bus.Heartbeat](data)
-	if err != nil || h.Node != m.name {
-		t.forged.Add(1)
-		return
-	}
-	t.seen(h)
 }
 
 // Forged is how many heartbeats were ignored because they named another

@@ -3,6 +3,7 @@ package membership
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +29,12 @@ func TestJoinLeaveRejoin(t *testing.T) {
 	defer tr.Close()
 	conn.NC.Flush()
 
-	beat := func(node, inc string) { conn.Publish(bus.Heartbeat{Node: node, Incarnation: inc}) }
+	var seq atomic.Uint64
+	t0 := time.Now()
+	started := map[string]time.Time{"a1": t0, "b1": t0, "b2": t0.Add(time.Second)} // b2: b restarted
+	beat := func(node, inc string) {
+		conn.Publish(bus.Heartbeat{Node: node, Incarnation: inc, Seq: seq.Add(1), Started: started[inc]})
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -101,16 +107,16 @@ func TestStoppedFlag(t *testing.T) {
 		}
 		return Change{}
 	}
-	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1"})
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 1})
 	if ch := next(); !ch.Online || ch.Stopped || ch.StopChanged || tr.IsStopped("a") {
 		t.Errorf("join: got %+v, IsStopped %v; want online, not stopped, no stop change, IsStopped false", ch, tr.IsStopped("a"))
 	}
-	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Stopped: true})
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 2, Stopped: true})
 	if ch := next(); !ch.Online || !ch.Stopped || !ch.StopChanged || ch.Rejoined || !tr.IsStopped("a") {
 		t.Errorf("stop: got %+v, IsStopped %v; want online, stopped, stop changed, not rejoined, IsStopped true", ch, tr.IsStopped("a"))
 	}
-	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Stopped: true})
-	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1"})
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 3, Stopped: true})
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 4})
 	if ch := next(); ch.Stopped || !ch.StopChanged || tr.IsStopped("a") {
 		t.Errorf("start: got %+v, IsStopped %v; want not stopped, stop changed, IsStopped false", ch, tr.IsStopped("a"))
 	}
@@ -118,7 +124,7 @@ func TestStoppedFlag(t *testing.T) {
 
 // Only the configured members' own subjects are listened to, each member
 // on its own connection: a heartbeat naming another member than its
-// subject is ignored and counted, a replayed payload is ignored, and
+// subject is ignored and counted, a replayed heartbeat is ignored, and
 // heartbeats on any other subject change nothing.
 func TestForgedAndReplayedHeartbeatsAreIgnored(t *testing.T) {
 	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
