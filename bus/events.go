@@ -103,10 +103,14 @@ func (MonitorResult) Schema() int       { return 1 }
 func (m MonitorResult) Subject() string { return SubjectMonitor(m.Node, m.Resource) }
 
 // TransitionEvent announces a plan the coordinator computed; Plan is the
-// scheduler's transition as JSON (policies owns its shape).
+// scheduler's transition as JSON (policies owns its shape). Token is the
+// fencing token of the coordinator lease's tenure it was planned under
+// (0 from builds before fencing): nodes run a plan only while that tenure
+// is current (docs/leases.md, "Fenced plans").
 type TransitionEvent struct {
 	ID          string          `json:"id"`
 	Coordinator string          `json:"coordinator"`
+	Token       uint64          `json:"token,omitempty"`
 	ConfigRev   uint64          `json:"config_rev"`
 	Reason      string          `json:"reason"`
 	Plan        json.RawMessage `json:"plan"`
@@ -118,9 +122,11 @@ func (TransitionEvent) Subject() string { return SubjectTransition }
 
 // TransitionAbort tells hosts to start no more actions of transition ID
 // ("*": of any transition); actions already running finish and report.
+// Token is fenced like a TransitionEvent's.
 type TransitionAbort struct {
 	ID          string `json:"id"`
 	Coordinator string `json:"coordinator"`
+	Token       uint64 `json:"token,omitempty"`
 	Reason      string `json:"reason"`
 }
 

@@ -23,7 +23,17 @@ type MemberStatus struct {
 	// Topology is what the member runs with (its cluster file's bootstrap
 	// settings): `tandem config apply` compares a new file with it.
 	Topology *Topology       `json:"topology,omitempty"`
-	Extra    json.RawMessage `json:"extra,omitempty"` // for later additions by the host
+	Counters *Counters       `json:"counters,omitempty"` // a node's tallies since it started
+	Extra    json.RawMessage `json:"extra,omitempty"`    // for later additions by the host
+}
+
+// Counters are what a node has tallied since it started: what the flood
+// and fencing defences did (docs/leases.md).
+type Counters struct {
+	MembershipChanges uint64 `json:"membership_changes"` // members seen joining, leaving, restarting, stopping
+	ForgedHeartbeats  uint64 `json:"forged_heartbeats"`  // heartbeats ignored: they named another member than their subject
+	LeasesLost        uint64 `json:"leases_lost"`        // leases fenced (not released)
+	FencedPlans       uint64 `json:"fenced_plans"`       // transitions and aborts dropped: not from the current coordinator
 }
 
 // DaemonStatus is one line of "Daemon Status": the host, its bus, each plugin.

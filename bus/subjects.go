@@ -23,7 +23,7 @@ const (
 	SubjectPrefix = "tandem."
 	SubjectAll    = SubjectPrefix + ">"
 
-	SubjectHeartbeats   = SubjectPrefix + "heartbeat.*" // every member's Heartbeat
+	SubjectHeartbeats   = SubjectPrefix + "heartbeat.*" // every member's Heartbeat (for watching: members follow each member's own subject)
 	SubjectActions      = SubjectPrefix + "action.*"    // every node's ActionResult
 	SubjectTransition   = SubjectPrefix + "transition"  // TransitionEvent and TransitionAbort
 	SubjectStates       = SubjectPrefix + "state.*"     // every node's NodeResources (and the requests)

@@ -31,8 +31,9 @@ import (
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
-// LeaseKey is the lease whose holder is the coordinator.
-const LeaseKey = "coordinator"
+// LeaseKey is the lease whose holder is the coordinator; its tenure's
+// token goes with every plan (fencing).
+const LeaseKey = lease.CoordinatorKey
 
 // StatusKey is where the coordinator keeps the cluster's status (state
 // bucket) for `tandem status`.
@@ -193,7 +194,8 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 	defer subR.Unsubscribe()
 
 	// Whatever a previous coordinator set in motion starts nothing more.
-	_ = c.cfg.Conn.Publish(bus.TransitionAbort{ID: "*", Coordinator: c.cfg.Node, Reason: "new coordinator"})
+	token := l.Token()
+	_ = c.cfg.Conn.Publish(bus.TransitionAbort{ID: "*", Coordinator: c.cfg.Node, Token: token, Reason: "new coordinator"})
 
 	var cur *inflight
 	seen := map[string]string{} // node/resource -> last reported state
@@ -210,7 +212,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 		}
 		cur.aborted = true
 		c.log.Info("aborting transition", "id", cur.id, "reason", why)
-		_ = c.cfg.Conn.Publish(bus.TransitionAbort{ID: cur.id, Coordinator: c.cfg.Node, Reason: why})
+		_ = c.cfg.Conn.Publish(bus.TransitionAbort{ID: cur.id, Coordinator: c.cfg.Node, Token: token, Reason: why})
 	}
 	mark := func(why string) {
 		if !dirty {
@@ -283,7 +285,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 			due = now.Add(100 * time.Millisecond)
 			continue
 		}
-		next, at, err := c.plan(ctx, reason, pace)
+		next, at, err := c.plan(ctx, reason, pace, token)
 		var held heldBack
 		switch {
 		case errors.As(err, &held):
@@ -345,9 +347,9 @@ func (c *Coordinator) onlineSet() map[string]bool {
 var errNotReady = errors.New("not ready")
 
 // plan gathers the nodes' reports, runs the scheduler and publishes the
-// transition, if any. It returns the transition in flight (nil: nothing to
+// transition, if any, under the coordinator lease's token. It returns the transition in flight (nil: nothing to
 // do) and when to plan again without an event (failure-timeout).
-func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer) (*inflight, time.Time, error) {
+func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer, token uint64) (*inflight, time.Time, error) {
 	live := c.cfg.Live()
 	cfg := live.CIB
 	if cfg == nil {
@@ -433,7 +435,7 @@ func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer) (*in
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	if err := c.cfg.Conn.Publish(bus.TransitionEvent{ID: id, Coordinator: c.cfg.Node, ConfigRev: live.Rev, Reason: reason, Plan: plan}); err != nil {
+	if err := c.cfg.Conn.Publish(bus.TransitionEvent{ID: id, Coordinator: c.cfg.Node, Token: token, ConfigRev: live.Rev, Reason: reason, Plan: plan}); err != nil {
 		return nil, time.Time{}, fmt.Errorf("%w: publishing transition: %v", errNotReady, err)
 	}
 	pace.published(key, now)

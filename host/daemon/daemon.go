@@ -58,6 +58,8 @@ type Member struct {
 	log         *slog.Logger
 	server      *bus.Server
 	conn        *bus.Conn
+	connOpts    bus.ConnectOptions // how conn was made: dial makes more alike
+	vital       *bus.Conn          // heartbeats only: a flood on conn's subjects cannot hold them up
 	hbSeq       atomic.Uint64
 	pluginDir   string
 	svc         atomic.Pointer[services]
@@ -129,10 +131,15 @@ func start(o Options) (_ *Member, err error) {
 		return nil, err
 	}
 	m.undo.push(m.server.Shutdown)
-	if m.conn, err = bus.Connect(bus.ConnectOptions{Topology: top, Secret: secret, Name: name, Server: m.server, RetryForever: true}); err != nil {
+	m.connOpts = bus.ConnectOptions{Topology: top, Secret: secret, Name: name, Server: m.server, RetryForever: true}
+	if m.conn, err = bus.Connect(m.connOpts); err != nil {
 		return nil, err
 	}
 	m.undo.push(m.conn.Close)
+	if m.vital, err = m.dial(); err != nil {
+		return nil, err
+	}
+	m.undo.push(m.vital.Close)
 	if !o.Witness {
 		m.stopMarker = stopMarkerPath(top, name)
 		if mk, ok := loadStopped(m.stopMarker); ok {
@@ -285,10 +292,23 @@ func (m *Member) heartbeat() {
 	if s := m.svc.Load(); s != nil {
 		hb.Plugins = s.pluginLines()
 	}
-	err := m.conn.Publish(hb)
+	err := m.vital.Publish(hb)
 	if err != nil {
 		m.log.Debug("heartbeat not sent", "err", err)
 	}
+}
+
+// dial makes another in-process connection to this member's server, like
+// conn. Heartbeats, each member's heartbeats received and leases each have
+// one of their own (docs/leases.md, "Floods"): what floods one connection
+// (a slow consumer, a full buffer, a server closing it) leaves the others
+// alone.
+func (m *Member) dial() (*bus.Conn, error) {
+	c, err := bus.Connect(m.connOpts)
+	if err != nil {
+		return nil, fmt.Errorf("another connection to the bus: %w", err)
+	}
+	return c, nil
 }
 
 func (m *Member) status() bus.MemberStatus {
@@ -304,6 +324,7 @@ func (m *Member) status() bus.MemberStatus {
 		st.Daemons = append([]bus.DaemonStatus{{Name: "tandem", State: state}}, st.Daemons...)
 		if s := m.svc.Load(); s != nil {
 			st.Daemons = append(st.Daemons, s.daemonStatus()...)
+			st.Counters = s.counters()
 		}
 	}
 	return st

@@ -30,6 +30,7 @@ type services struct {
 	coord   *coordinator.Coordinator
 	running sync.WaitGroup // the resource manager, the coordinator and the configuration follower
 	undo    undoStack      // closes what was built, in reverse
+	changes atomic.Uint64  // membership changes seen
 }
 
 // startServices brings up a node's services. What needs the bus is retried
@@ -85,9 +86,14 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 			peers = append(peers, n)
 		}
 	}
+	leaseConn, err := m.dial()
+	if err != nil {
+		return nil, err
+	}
+	s.undo.push(leaseConn.Close)
 	err = retry(ctx, m.log, "lease manager not ready", func(ctx context.Context) error {
 		var err error
-		s.leases, err = lease.NewManager(ctx, lease.Config{Conn: m.conn, Node: m.name, Peers: func() []string { return peers }, Logger: m.log})
+		s.leases, err = lease.NewManager(ctx, lease.Config{Conn: leaseConn, Node: m.name, Peers: func() []string { return peers }, Logger: m.log})
 		return err
 	})
 	if err != nil {
@@ -115,7 +121,20 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	// which are built after it.
 	var lrmRef atomic.Pointer[lrm.LRM]
 	var coordRef atomic.Pointer[coordinator.Coordinator]
-	if s.members, err = membership.New(m.conn, membership.DefaultDeadAfter, func(ch membership.Change) {
+	// Each member's heartbeats come on a connection of their own.
+	hbConns := map[string]*bus.Conn{}
+	var memberNames []string
+	for _, mem := range m.top.Members {
+		memberNames = append(memberNames, mem.Name)
+		c, err := m.dial()
+		if err != nil {
+			return nil, err
+		}
+		s.undo.push(c.Close)
+		hbConns[mem.Name] = c
+	}
+	if s.members, err = membership.New(func(member string) *bus.Conn { return hbConns[member] }, memberNames, membership.DefaultDeadAfter, func(ch membership.Change) {
+		s.changes.Add(1)
 		m.memberChanged(ch, coordRef.Load(), lrmRef.Load())
 	}); err != nil {
 		return nil, fmt.Errorf("membership: %w", err)
@@ -216,6 +235,11 @@ func (s *services) pluginLines() []string {
 		lines = append(lines, fmt.Sprintf("%s %s", p.Name, p.State))
 	}
 	return lines
+}
+
+func (s *services) counters() *bus.Counters {
+	return &bus.Counters{MembershipChanges: s.changes.Load(), ForgedHeartbeats: s.members.Forged(), LeasesLost: s.leases.LostCount(),
+		FencedPlans: s.lrm.Fenced()}
 }
 
 func (s *services) daemonStatus() []bus.DaemonStatus {

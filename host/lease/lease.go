@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -42,6 +43,10 @@ const (
 	DefaultTTL    = time.Second
 	DefaultMargin = 150 * time.Millisecond
 )
+
+// CoordinatorKey is the lease whose holder is the coordinator. Its token
+// fences the coordinator's plans (docs/leases.md, "Fenced plans").
+const CoordinatorKey = "coordinator"
 
 // Errors Acquire returns.
 var (
@@ -72,6 +77,7 @@ type Manager struct {
 	creating map[string]int       // key -> Create calls in flight (no promise meanwhile)
 	held     map[string]*Lease
 	closed   bool
+	lostN    atomic.Uint64 // leases lost (fenced), not released
 }
 
 // NewManager opens the lease bucket and starts answering promise requests.
@@ -122,6 +128,8 @@ type Lease struct {
 	m    *Manager
 	key  string
 	lost chan struct{} // closed when the lease is lost or released
+	// token is the revision that created this tenure (see Holder.Token).
+	token uint64
 
 	mu       sync.Mutex
 	rev      uint64
@@ -137,6 +145,15 @@ type Lease struct {
 type Holder struct {
 	Node string    `json:"node"`
 	At   time.Time `json:"at"`
+	// Token is the fencing token of this tenure: the bus revision of the
+	// Create that began it. It stays the same across renewals and changes
+	// only when the lease is acquired anew, so a later tenure always has a
+	// larger token. The creating write itself cannot know its revision and
+	// carries none (its Fences flag says the token is its own revision);
+	// the first renewal writes it. Older builds write neither (see Tenure).
+	Token uint64 `json:"token,omitempty"`
+	// Fences: the holder's build fences (sends tokens with its plans).
+	Fences bool `json:"fences,omitempty"`
 }
 
 // Acquire takes the lease on key for this node, or fails with ErrHeld (the
@@ -168,8 +185,9 @@ func (m *Manager) Acquire(ctx context.Context, key string, onRenew func(deadline
 		m.mu.Unlock()
 	}()
 
-	value, _ := json.Marshal(Holder{Node: m.cfg.Node, At: time.Now()})
+	value, _ := json.Marshal(Holder{Node: m.cfg.Node, At: time.Now(), Fences: true})
 	sent := m.cfg.Now()
+	var token uint64 // this tenure's: the revision of the Create, or the adopted one's
 	rev, err := m.kv.Create(ctx, key, value, jetstream.KeyTTL(m.cfg.TTL))
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -186,13 +204,22 @@ func (m *Manager) Acquire(ctx context.Context, key string, onRenew func(deadline
 		}
 		// Ours (a previous incarnation's, or a renewal that timed out but
 		// committed): renew it on its revision to establish a deadline.
+		// The tenure goes on: it keeps its token.
+		token = h.Token
+		if token == 0 {
+			token = e.Revision()
+		}
+		value, _ = json.Marshal(Holder{Node: m.cfg.Node, At: time.Now(), Token: token, Fences: true})
 		sent = m.cfg.Now()
 		rev, err = m.renewOnce(ctx, key, e.Revision(), value)
 		if err != nil {
 			return nil, fmt.Errorf("adopting lease %s: %w", key, err)
 		}
 	}
-	l := &Lease{m: m, key: key, lost: make(chan struct{}), stop: make(chan struct{}), kept: make(chan struct{}), rev: rev,
+	if token == 0 {
+		token = rev
+	}
+	l := &Lease{m: m, key: key, token: token, lost: make(chan struct{}), stop: make(chan struct{}), kept: make(chan struct{}), rev: rev,
 		deadline: sent.Add(m.cfg.TTL - m.cfg.Margin), onRenew: onRenew}
 	m.mu.Lock()
 	m.held[key] = l
@@ -222,6 +249,9 @@ func (l *Lease) Deadline() time.Time {
 	return l.deadline
 }
 
+// Token is this tenure's fencing token (Holder.Token).
+func (l *Lease) Token() uint64 { return l.token }
+
 // Lost is closed when the lease is lost (deadline passed without renewal, or
 // someone else's write seen) or released.
 func (l *Lease) Lost() <-chan struct{} { return l.lost }
@@ -241,7 +271,7 @@ func (l *Lease) keep() {
 	defer tick.Stop()
 	fence := time.NewTimer(time.Until(l.Deadline()))
 	defer fence.Stop()
-	value, _ := json.Marshal(Holder{Node: m.cfg.Node, At: time.Now()})
+	value, _ := json.Marshal(Holder{Node: m.cfg.Node, At: time.Now(), Token: l.token, Fences: true})
 	renewed := make(chan time.Time, 1)
 	var inflight sync.WaitGroup
 	busy := false
@@ -253,7 +283,7 @@ func (l *Lease) keep() {
 		case <-fence.C:
 			if !m.cfg.Now().Before(l.Deadline()) {
 				m.log.Warn("lease deadline passed without renewal: fencing", "key", l.key)
-				l.finish()
+				l.lose()
 				return
 			}
 			fence.Reset(time.Until(l.Deadline()))
@@ -390,12 +420,12 @@ func (l *Lease) renewKV(value []byte) (time.Time, bool) {
 			}
 			if errors.Is(err, jetstream.ErrKeyExists) {
 				m.log.Warn("lease taken by another node: fencing", "key", l.key)
-				l.finish()
+				l.lose()
 				return time.Time{}, false
 			}
 		case gerr == nil:
 			m.log.Warn("lease taken by another node: fencing", "key", l.key, "holder", h.Node)
-			l.finish()
+			l.lose()
 			return time.Time{}, false
 		}
 	}
@@ -429,11 +459,23 @@ func (l *Lease) Release(ctx context.Context) error {
 	return l.m.kv.Delete(ctx, l.key, jetstream.LastRevision(rev))
 }
 
-func (l *Lease) finish() {
+// lose fences: the lease is over without having been released.
+func (l *Lease) lose() {
+	if l.finish() {
+		l.m.lostN.Add(1)
+	}
+}
+
+// LostCount is how many leases this manager lost (fenced at their deadline
+// or taken by another node) rather than released.
+func (m *Manager) LostCount() uint64 { return m.lostN.Load() }
+
+// finish ends the lease; it says whether it was still held.
+func (l *Lease) finish() bool {
 	l.mu.Lock()
 	if l.done {
 		l.mu.Unlock()
-		return
+		return false
 	}
 	l.done = true
 	l.deadline = time.Time{}
@@ -445,6 +487,7 @@ func (l *Lease) finish() {
 		delete(l.m.held, l.key)
 	}
 	l.m.mu.Unlock()
+	return true
 }
 
 // Close stops answering promises and stops renewing every lease: each is

@@ -85,6 +85,53 @@ func TestLeaseIsExclusiveRenewedAndReleased(t *testing.T) {
 	t.Logf("acquired %s after release", time.Since(start).Round(time.Millisecond))
 }
 
+// A tenure's fencing token is the revision of the Create that began it:
+// readers see it at once (the creating write's revision), it stays across
+// renewals, and the next holder's is larger.
+func TestTenureTokens(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
+	hc, bc := c.Ready("holly"), c.Ready("benji")
+	holly := newManager(t, hc, "holly", "benji")
+	benji := newManager(t, bc, "benji", "holly")
+	ctx := context.Background()
+	l := acquire(t, holly, CoordinatorKey)
+	first := l.Token()
+	if first == 0 {
+		t.Fatal("token 0")
+	}
+	ten, err := benji.Tenure(ctx, CoordinatorKey)
+	if err != nil || ten.Node != "holly" || ten.Token != first {
+		t.Fatalf("tenure read by benji: %+v, %v; want holly's, token %d", ten, err, first)
+	}
+	// Renewed: the record carries the token and the revision moved on.
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		ten, err = benji.Tenure(ctx, CoordinatorKey)
+		if err != nil || ten.Legacy || ten.Token != first || ten.Revision == first {
+			return fmt.Errorf("tenure after renewals: %+v, %v; want token %d written, a newer revision", ten, err, first)
+		}
+		return nil
+	})
+	if l.Token() != first {
+		t.Fatalf("token changed on renewal: %d, was %d", l.Token(), first)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := benji.Tenure(ctx, CoordinatorKey); !errors.Is(err, ErrNoHolder) {
+		t.Fatalf("tenure after release: got %v, want ErrNoHolder", err)
+	}
+	next := acquire(t, benji, CoordinatorKey)
+	if next.Token() <= ten.Revision {
+		t.Fatalf("next holder's token %d, want it past the previous tenure's revisions (%d)", next.Token(), ten.Revision)
+	}
+	if ten, err := holly.Tenure(ctx, CoordinatorKey); err != nil || ten.Node != "benji" || ten.Token != next.Token() {
+		t.Fatalf("tenure after the move: %+v, %v; want benji's, token %d", ten, err, next.Token())
+	}
+	if holly.LostCount() != 0 {
+		t.Errorf("LostCount after a release: %d, want 0", holly.LostCount())
+	}
+}
+
 // A holder that stops renewing (it crashed) fences itself before the other
 // node can take the lease.
 func TestSilentHolderFencesBeforeTakeover(t *testing.T) {
@@ -120,6 +167,9 @@ func TestSilentHolderFencesBeforeTakeover(t *testing.T) {
 	}
 	if !fenced.Before(got) {
 		t.Fatalf("holder fenced at %v, other node acquired at %v: want the fence first", fenced.Format(time.StampMilli), got.Format(time.StampMilli))
+	}
+	if n := holly.LostCount(); n != 1 {
+		t.Errorf("holder's LostCount after the fence: got %d, want 1", n)
 	}
 	t.Logf("renewals stopped -> other node holds: %s (holder's fence came %s before)",
 		got.Sub(stopped).Round(time.Millisecond), got.Sub(fenced).Round(time.Millisecond))

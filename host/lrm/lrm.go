@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -47,6 +48,8 @@ type Runner interface {
 // Leases is what the LRM needs of the lease manager.
 type Leases interface {
 	Acquire(ctx context.Context, key string, onRenew func(deadline time.Time)) (*lease.Lease, error)
+	// Tenure reads a lease's current holder and token (fenced plans).
+	Tenure(ctx context.Context, key string) (lease.Tenure, error)
 }
 
 // Failures is what the LRM needs of the fail-count store.
@@ -108,21 +111,24 @@ type LRM struct {
 	locks *executor.Locks
 	board *executor.Board
 
-	mu         sync.Mutex
-	entries    map[string]*entry // by primitive id
-	probed     map[string]bool   // resources probed since they were configured
-	busy       map[string]string // running operations: key -> description
-	seq        uint64
-	configRev  uint64
-	reports    map[string]bus.NodeResources // latest report of every node
-	notified   string                       // the cluster view last given to agents
-	noNotify   map[string]bool              // agents without notify
-	running    map[string]context.CancelFunc
-	leaseErr   map[string]bool // resource -> its last start failed for its lease
-	closed     bool
-	wake       chan struct{} // something changed: report, monitors, notify
-	notifyWake chan struct{}
-	wg         sync.WaitGroup
+	mu          sync.Mutex
+	entries     map[string]*entry // by primitive id
+	probed      map[string]bool   // resources probed since they were configured
+	busy        map[string]string // running operations: key -> description
+	seq         uint64
+	configRev   uint64
+	reports     map[string]bus.NodeResources // latest report of every node
+	notified    string                       // the cluster view last given to agents
+	noNotify    map[string]bool              // agents without notify
+	running     map[string]context.CancelFunc
+	leaseErr    map[string]bool // resource -> its last start failed for its lease
+	closed      bool
+	tenure      lease.Tenure  // the coordinator lease as last read (fence.go)
+	fenceLogged time.Time     // when a dropped plan was last logged
+	fenced      atomic.Uint64 // plans and aborts dropped by the fence
+	wake        chan struct{} // something changed: report, monitors, notify
+	notifyWake  chan struct{}
+	wg          sync.WaitGroup
 }
 
 // New makes an LRM; Run starts it.
@@ -199,13 +205,17 @@ func (l *LRM) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
 		subs = append(subs, s)
 		return nil
 	}
-	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectTransition, func(t bus.TransitionEvent, _ bus.Envelope) {
-		l.onTransition(ctx, t)
+	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectTransition, func(t bus.TransitionEvent, env bus.Envelope) {
+		if l.admit(ctx, "transition", t.ID, t.Coordinator, t.Token, env.Source) {
+			l.onTransition(ctx, t)
+		}
 	})); err != nil {
 		return nil, err
 	}
-	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectTransition, func(a bus.TransitionAbort, _ bus.Envelope) {
-		l.onAbort(a)
+	if err := add(bus.Subscribe(l.cfg.Conn, bus.SubjectTransition, func(a bus.TransitionAbort, env bus.Envelope) {
+		if l.admit(ctx, "abort", a.ID, a.Coordinator, a.Token, env.Source) {
+			l.onAbort(a)
+		}
 	})); err != nil {
 		return nil, err
 	}

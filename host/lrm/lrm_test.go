@@ -193,7 +193,17 @@ func run(t *testing.T, conn *bus.Conn, id string, op policies.Op, node string) b
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	if err := conn.Publish(bus.TransitionEvent{ID: id, Coordinator: "test", ConfigRev: 1, Plan: plan}); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kv, err := conn.JS.KeyValue(ctx, bus.BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten, err := lease.ReadTenure(ctx, kv, lease.CoordinatorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Publish(bus.TransitionEvent{ID: id, Coordinator: ten.Node, Token: ten.Token, ConfigRev: 1, Plan: plan}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -214,7 +224,39 @@ func setup(t *testing.T) (*bustest.Cluster, *world, *testNode, *testNode, *bus.C
 	w := newWorld()
 	holly := startNode(t, c, w, cfg, "holly")
 	benji := startNode(t, c, w, cfg, "benji")
-	return c, w, holly, benji, c.Connect("director", "test")
+	return c, w, holly, benji, coordinate(t, c)
+}
+
+// coordinate makes the test the coordinator: a connection named after the
+// witness, whose lease manager holds the coordinator lease, so that the
+// nodes admit its plans (fence.go). Its tenure is its second: an earlier
+// one's token is stale.
+func coordinate(t *testing.T, c *bustest.Cluster) *bus.Conn {
+	t.Helper()
+	conn := c.Connect("director", "director")
+	var lm *lease.Manager
+	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		lm, err = lease.NewManager(ctx, lease.Config{Conn: conn, Node: "director", Peers: func() []string { return nil }, Logger: bustest.Logger()})
+		return err
+	})
+	t.Cleanup(lm.Close)
+	for range 2 {
+		var l *lease.Lease
+		poll.Until(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			l, err = lm.Acquire(ctx, lease.CoordinatorKey, nil)
+			return err
+		})
+		if l.Token() == 1 {
+			if err := l.Release(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return conn
 }
 
 // A singleton starts only with its lease, its agent gets a hold that is
@@ -297,7 +339,7 @@ func TestProbeStopsUnleasedSingletonAndMonitorCountsFailures(t *testing.T) {
 	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
 	w := newWorld()
 	holly := startNode(t, c, w, cfg, "holly")
-	conn := c.Connect("director", "test")
+	conn := coordinate(t, c)
 	if r := run(t, conn, "t1", policies.OpStart, "holly"); !r.OK() {
 		t.Fatalf("start on holly: %+v", r)
 	}

@@ -7,8 +7,12 @@
 package membership
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,6 +37,18 @@ type Change struct {
 }
 
 // Tracker follows heartbeats.
+//
+// Flood resistance (docs/leases.md): each configured member is followed on
+// its own subject (bus.SubjectHeartbeat), on the connection conns gives for
+// it, so that heartbeats published anywhere else never reach the tracker,
+// and a flood on one member's subject cannot crowd out another's. Each
+// subscription checks a heartbeat before keeping it: one that names another
+// member than its subject is ignored and counted (Forged), and so is one
+// that is not newer than the last kept (a replay: same incarnation and no
+// higher sequence number, or an incarnation that started earlier). Only the
+// latest heartbeat kept is looked at (coalescing): however many arrive, the
+// tracker handles one per member per round, and a burst of bad ones never
+// pushes a genuine one out.
 type Tracker struct {
 	deadAfter time.Duration
 	now       func() time.Time
@@ -40,12 +56,19 @@ type Tracker struct {
 
 	mu      sync.Mutex
 	members map[string]*member
-	sub     *nats.Subscription
+	subs    []*nats.Subscription
+	wake    chan struct{} // a heartbeat was kept
+	forged  atomic.Uint64
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
 
 type member struct {
+	name   string
+	latest atomic.Pointer[bus.Heartbeat] // the newest heartbeat kept, not looked at yet
+	kept   bus.Heartbeat                 // the last heartbeat kept (the subscription's own)
+
+	// Under Tracker.mu:
 	last        time.Time
 	incarnation string
 	witness     bool
@@ -53,31 +76,77 @@ type member struct {
 	stopped     bool
 }
 
-// New starts tracking heartbeats on conn. onChange is called (from the
+// New starts tracking the heartbeats of members, each on the connection
+// conns returns for it (the daemon gives each member a connection of its
+// own; one connection for all works too). onChange is called (from the
 // tracker's goroutine, never concurrently) for every member that comes or
-// goes.
-func New(conn *bus.Conn, deadAfter time.Duration, onChange func(Change)) (*Tracker, error) {
+// goes. Heartbeats of anyone not in members are not listened to.
+func New(conns func(member string) *bus.Conn, members []string, deadAfter time.Duration, onChange func(Change)) (*Tracker, error) {
 	if deadAfter == 0 {
 		deadAfter = DefaultDeadAfter
 	}
-	t := &Tracker{deadAfter: deadAfter, now: time.Now, onChange: onChange, members: map[string]*member{}, stop: make(chan struct{})}
-	events := make(chan bus.Heartbeat, 256)
-	sub, err := bus.Subscribe(conn, bus.SubjectHeartbeats, func(h bus.Heartbeat, _ bus.Envelope) {
-		select {
-		case events <- h:
-		default: // a burst: the next heartbeat will do
+	t := &Tracker{deadAfter: deadAfter, now: time.Now, onChange: onChange, members: map[string]*member{},
+		wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	for _, name := range members {
+		if _, dup := t.members[name]; dup {
+			continue
 		}
-	})
-	if err != nil {
-		return nil, err
+		m := &member{name: name}
+		t.members[name] = m
+		// NATS calls a subscription's handler from one goroutine at a
+		// time: m.kept needs no lock.
+		// Every heartbeat of this member has this in it, as encoding/json
+		// writes it: without it, the payload is not worth decoding.
+		quoted, _ := json.Marshal(name)
+		mark := append([]byte(`"node":`), quoted...)
+		sub, err := conns(name).NC.Subscribe(bus.SubjectHeartbeat(name), func(msg *nats.Msg) {
+			if !bytes.Contains(msg.Data, mark) {
+				t.forged.Add(1)
+				return
+			}
+			h, _, err := bus.Decode[bus.Heartbeat](msg.Data)
+			if err != nil || h.Node != m.name {
+				t.forged.Add(1)
+				return
+			}
+			if !newer(h, m.kept) {
+				return
+			}
+			m.kept = h
+			m.latest.Store(&h)
+			select {
+			case t.wake <- struct{}{}:
+			default:
+			}
+		})
+		if err != nil {
+			t.unsubscribe()
+			return nil, fmt.Errorf("following %s's heartbeats: %w", name, err)
+		}
+		t.subs = append(t.subs, sub)
 	}
-	t.sub = sub
 	t.wg.Add(1)
-	go t.loop(events)
+	go t.loop()
 	return t, nil
 }
 
-func (t *Tracker) loop(events <-chan bus.Heartbeat) {
+// newer says whether h comes after prev (the zero Heartbeat: none yet) from
+// the same member: a later sequence number of the same incarnation, or a
+// new incarnation that did not start before prev's.
+func newer(h, prev bus.Heartbeat) bool {
+	if h.Incarnation == prev.Incarnation {
+		return h.Seq > prev.Seq
+	}
+	return !h.Started.Before(prev.Started)
+}
+
+func (t *Tracker) unsubscribe() {
+	for _, s := range t.subs {
+		_ = s.Unsubscribe()
+	}
+}
+
+func (t *Tracker) loop() {
 	defer t.wg.Done()
 	sweep := time.NewTicker(t.deadAfter / 8)
 	defer sweep.Stop()
@@ -85,13 +154,21 @@ func (t *Tracker) loop(events <-chan bus.Heartbeat) {
 		select {
 		case <-t.stop:
 			return
-		case h := <-events:
-			t.seen(h)
+		case <-t.wake:
+			for _, m := range t.members {
+				if h := m.latest.Swap(nil); h != nil {
+					t.seen(*h)
+				}
+			}
 		case <-sweep.C:
 			t.expire()
 		}
 	}
 }
+
+// Forged is how many heartbeats were ignored because they named another
+// member than the subject they came on (or were not heartbeats).
+func (t *Tracker) Forged() uint64 { return t.forged.Load() }
 
 func (t *Tracker) seen(h bus.Heartbeat) {
 	now := t.now()
@@ -99,9 +176,7 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 	m := t.members[h.Node]
 	var change *Change
 	switch {
-	case m == nil:
-		m = &member{}
-		t.members[h.Node] = m
+	case m.last.IsZero():
 		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation, Stopped: h.Stopped}
 	case !m.online:
 		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation,
@@ -180,7 +255,7 @@ func (t *Tracker) Incarnation(name string) string {
 
 // Close stops tracking.
 func (t *Tracker) Close() {
-	_ = t.sub.Unsubscribe()
+	t.unsubscribe()
 	close(t.stop)
 	t.wg.Wait()
 }

@@ -3,6 +3,7 @@ package membership
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ func TestJoinLeaveRejoin(t *testing.T) {
 	conn := c.Connect("solo", "test")
 	var mu sync.Mutex
 	var changes []Change
-	tr, err := New(conn, 300*time.Millisecond, func(ch Change) {
+	tr, err := New(func(string) *bus.Conn { return conn }, []string{"a", "b"}, 300*time.Millisecond, func(ch Change) {
 		mu.Lock()
 		changes = append(changes, ch)
 		mu.Unlock()
@@ -28,7 +29,12 @@ func TestJoinLeaveRejoin(t *testing.T) {
 	defer tr.Close()
 	conn.NC.Flush()
 
-	beat := func(node, inc string) { conn.Publish(bus.Heartbeat{Node: node, Incarnation: inc}) }
+	var seq atomic.Uint64
+	t0 := time.Now()
+	started := map[string]time.Time{"a1": t0, "b1": t0, "b2": t0.Add(time.Second)} // b2: b restarted
+	beat := func(node, inc string) {
+		conn.Publish(bus.Heartbeat{Node: node, Incarnation: inc, Seq: seq.Add(1), Started: started[inc]})
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -85,7 +91,7 @@ func TestStoppedFlag(t *testing.T) {
 	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
 	conn := c.Connect("solo", "test")
 	changes := make(chan Change, 16)
-	tr, err := New(conn, 5*time.Second, func(ch Change) { changes <- ch })
+	tr, err := New(func(string) *bus.Conn { return conn }, []string{"a"}, 5*time.Second, func(ch Change) { changes <- ch })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,17 +107,93 @@ func TestStoppedFlag(t *testing.T) {
 		}
 		return Change{}
 	}
-	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1"})
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 1})
 	if ch := next(); !ch.Online || ch.Stopped || ch.StopChanged || tr.IsStopped("a") {
 		t.Errorf("join: got %+v, IsStopped %v; want online, not stopped, no stop change, IsStopped false", ch, tr.IsStopped("a"))
 	}
-	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Stopped: true})
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 2, Stopped: true})
 	if ch := next(); !ch.Online || !ch.Stopped || !ch.StopChanged || ch.Rejoined || !tr.IsStopped("a") {
 		t.Errorf("stop: got %+v, IsStopped %v; want online, stopped, stop changed, not rejoined, IsStopped true", ch, tr.IsStopped("a"))
 	}
-	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Stopped: true})
-	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1"})
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 3, Stopped: true})
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 4})
 	if ch := next(); ch.Stopped || !ch.StopChanged || tr.IsStopped("a") {
 		t.Errorf("start: got %+v, IsStopped %v; want not stopped, stop changed, IsStopped false", ch, tr.IsStopped("a"))
+	}
+}
+
+// Only the configured members' own subjects are listened to, each member
+// on its own connection: a heartbeat naming another member than its
+// subject is ignored and counted, a replayed heartbeat is ignored, and
+// heartbeats on any other subject change nothing.
+func TestForgedAndReplayedHeartbeatsAreIgnored(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conns := map[string]*bus.Conn{"a": c.Connect("solo", "a-hb"), "b": c.Connect("solo", "b-hb")}
+	changes := make(chan Change, 16)
+	tr, err := New(func(m string) *bus.Conn { return conns[m] }, []string{"a", "b"}, time.Second, func(ch Change) { changes <- ch })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for _, conn := range conns {
+		conn.NC.Flush()
+	}
+	pub := c.Connect("solo", "test")
+	encode := func(h bus.Heartbeat) []byte {
+		data, err := bus.Encode(h, "test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	genuine := encode(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 1})
+	if err := pub.NC.Publish(bus.SubjectHeartbeat("a"), genuine); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ch := <-changes:
+		if ch.Member != "a" || !ch.Online {
+			t.Fatalf("first change: %+v, want a online", ch)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a's heartbeat not seen")
+	}
+	// b's subject naming a, a stranger's subject naming b, a's subject
+	// with a new incarnation for b: none is b or a rejoin of a.
+	_ = pub.NC.Publish(bus.SubjectHeartbeat("b"), encode(bus.Heartbeat{Node: "a", Incarnation: "forged"}))
+	_ = pub.NC.Publish(bus.SubjectHeartbeat("mallory"), encode(bus.Heartbeat{Node: "b", Incarnation: "forged"}))
+	_ = pub.NC.Publish(bus.SubjectHeartbeat("mallory"), encode(bus.Heartbeat{Node: "a", Incarnation: "forged"}))
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if tr.Forged() != 1 {
+			return fmt.Errorf("forged: got %d, want 1", tr.Forged())
+		}
+		return nil
+	})
+	// a goes silent but its last heartbeat is replayed over and over: a
+	// is declared gone all the same.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 1000; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				_ = pub.NC.Publish(bus.SubjectHeartbeat("a"), genuine)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	select {
+	case ch := <-changes:
+		if ch.Member != "a" || ch.Online {
+			t.Fatalf("change while a's heartbeat was replayed: %+v; want a gone", ch)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a not declared gone while its last heartbeat was replayed")
+	}
+	if got := fmt.Sprint(tr.Online()); got != "[]" {
+		t.Errorf("online: %s, want none", got)
 	}
 }
