@@ -80,3 +80,33 @@ func TestLimitsIgnoreStringsAndComments(t *testing.T) {
 		t.Errorf("got %d resources, want 2", len(f.CIB.Resources))
 	}
 }
+
+// The issue's injections, as an admin would write them in cluster.toml:
+// refused with the file's line, the resource and the parameter.
+func TestInjectionsRefusedWithLine(t *testing.T) {
+	doc := base + `
+[[resource]]
+id = "lb"
+agent = "haproxy"
+params = { chroot = "/var/empty\nlua-load /tmp/x.lua", stats_socket = "/run/s\nlua-load /tmp/y.lua" }
+
+[[resource]]
+id = "web"
+agent = "systemd:apache2"
+[resource.params]
+config = "/etc/x\nExecStartPre=/bin/sh -c id"
+`
+	_, err := Parse("inj.toml", []byte(doc))
+	if err == nil {
+		t.Fatal("the injections were accepted")
+	}
+	for _, want := range []string{
+		`inj.toml:20: resource "lb": param "chroot"`,
+		`inj.toml:20: resource "lb": param "stats_socket"`,
+		`inj.toml:26: resource "web": param "config"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+}
