@@ -67,7 +67,7 @@ func TestHugeFileRefusedWithoutReadingIt(t *testing.T) {
 func TestLimitsIgnoreStringsAndComments(t *testing.T) {
 	deep := strings.Repeat("[{", 40)
 	doc := base + "\n# " + deep + "\n[[resource]]\nid = \"r\"\nagent = \"vip\"\n" +
-		"params = { ip = \"10.0.0.1\", a = \"" + deep + "\\\"" + deep + "\", b = '" + deep + "', c = \"\"\"\n" + deep + "\"\"\"\", d = '''" + deep + "\n''' }\n" +
+		"params = { ip = \"10.0.0.1\", a = \"" + deep + "\\\"" + deep + "\", b = '" + deep + "', c = \"\"\"\n" + deep + "\"\"\"\", d = '''\n" + deep + "''' }\n" +
 		"[[resource]]\nid = \"s\" # " + deep + "\nagent = \"vip\"\nparams = { ip = \"10.0.0.2\" }\n"
 	f, err := Parse("ok.toml", []byte(doc))
 	if err != nil {
