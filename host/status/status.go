@@ -5,11 +5,11 @@
 package status
 
 import (
-	"strconv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
