@@ -69,6 +69,9 @@ func (s *session) current() (liveconfig.Revision, error) {
 	// the current one is invalid (edits replace it).
 	rev, bad, err := s.store.Usable(ctx)
 	s.bad = bad
+	if err == nil && bad != nil && bad.WrittenByNewer() {
+		err = errors.New(bad.Invalid)
+	}
 	if err != nil {
 		return rev, &ExitError{Code: ExitFailure, Err: fmt.Errorf("reading the live configuration: %w", err)}
 	}

@@ -29,6 +29,10 @@ func readLimited(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer func() { _ = f.Close() }()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxFileSize {
+		return nil, limitProblem(path, 0, fmt.Sprintf("%d bytes is larger than the limit of %d bytes (MaxFileSize); a cluster file is a few KB", st.Size(), MaxFileSize))
+	}
+	// Not a regular file, or one that grows: read no more than the limit.
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, err

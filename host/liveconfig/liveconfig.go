@@ -65,6 +65,10 @@ const (
 	Format = FormatCIBExtended
 )
 
+// WrittenByNewer says whether an invalid revision is only so because a
+// newer tandem wrote it: no edit of this build may replace it.
+func (r Revision) WrittenByNewer() bool { return r.newer }
+
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
 	if len(c.Groups) > 0 {
