@@ -16,6 +16,10 @@ const (
 	MaxFileSize = 1 << 20
 	// MaxNesting is the deepest nesting of arrays and inline tables.
 	MaxNesting = 32
+	// MaxKeyDepth is the most parts of a dotted key or table name
+	// (a.b.c has 3): the decoder is quadratic in them too (a 10 KB key
+	// of 5,000 parts allocated 1 GB).
+	MaxKeyDepth = 32
 )
 
 // ErrLimit is what a file over a limit fails with (wrapped in a Problems).
@@ -52,8 +56,9 @@ type limitError struct{ Problems }
 
 func (e limitError) Unwrap() []error { return []error{e.Problems, ErrLimit} }
 
-// checkLimits refuses data over MaxFileSize or nested deeper than
-// MaxNesting, in one pass that costs no memory. The scan knows TOML well
+// checkLimits refuses data over MaxFileSize, nested deeper than
+// MaxNesting, or with a dotted key or table name of more than MaxKeyDepth
+// parts, in one pass that costs no memory. The scan knows TOML well
 // enough to skip comments and all four kinds of strings, so that a bracket
 // inside them does not count; what it misreads in a file that is not TOML
 // the decoder reports after.
@@ -62,10 +67,29 @@ func checkLimits(name string, data []byte) error {
 		return limitProblem(name, 0, fmt.Sprintf("%d bytes is larger than the limit of %d bytes (MaxFileSize); a cluster file is a few KB", len(data), MaxFileSize))
 	}
 	depth, line := 0, 1
+	var open [MaxNesting + 1]byte // the brackets open, innermost last
+	// inKey: reading a key (at a line's start, after '{' or ',' in an
+	// inline table, in a table header), whose dots are counted in parts.
+	inKey, header, parts := true, false, 1
 	for i := 0; i < len(data); i++ {
 		switch c := data[i]; c {
 		case '\n':
 			line++
+			if depth == 0 {
+				inKey, header, parts = true, false, 1
+			}
+		case '=':
+			inKey = false
+		case '.':
+			if inKey {
+				if parts++; parts > MaxKeyDepth {
+					return limitProblem(name, line, fmt.Sprintf("a key or table name has more parts than the limit of %d (MaxKeyDepth)", MaxKeyDepth))
+				}
+			}
+		case ',':
+			if depth > 0 && open[depth-1] == '{' {
+				inKey, parts = true, 1
+			}
 		case '#':
 			for i+1 < len(data) && data[i+1] != '\n' {
 				i++
@@ -105,13 +129,28 @@ func checkLimits(name string, data []byte) error {
 				line++
 			}
 		case '[', '{':
-			depth++
-			if depth > MaxNesting {
+			if depth >= MaxNesting {
 				return limitProblem(name, line, fmt.Sprintf("arrays and inline tables are nested deeper than the limit of %d (MaxNesting)", MaxNesting))
 			}
+			switch {
+			case c == '{':
+				inKey, parts = true, 1
+			case inKey && (depth == 0 || header):
+				header = true // [table] or [[array of tables]]
+			default:
+				inKey = false
+			}
+			open[depth] = c
+			depth++
 		case ']', '}':
 			if depth > 0 {
 				depth--
+			}
+			if depth == 0 && header {
+				header = false
+			}
+			if !header {
+				inKey = false
 			}
 		}
 	}

@@ -25,6 +25,9 @@ func TestDepthBombRefusedBeforeDecoding(t *testing.T) {
 	for name, bomb := range map[string]string{
 		"arrays":        "x = " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n",
 		"inline tables": "x = " + strings.Repeat("{a=", 20000) + "1" + strings.Repeat("}", 20000) + "\n",
+		"dotted key":    "a" + strings.Repeat(".a", 20000) + " = 1\n",
+		"table header":  "[[a" + strings.Repeat(".a", 20000) + "]]\n",
+		"inline key":    "x = { y = 1, a" + strings.Repeat(".a", 20000) + " = 1 }\n",
 		"param":         base + "\n[[resource]]\nid = \"r\"\nagent = \"vip\"\nparams = { ip = " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + " }\n",
 	} {
 		var err error
@@ -32,7 +35,7 @@ func TestDepthBombRefusedBeforeDecoding(t *testing.T) {
 		if !errors.Is(err, ErrLimit) {
 			t.Fatalf("%s: got %v, want an error matching ErrLimit", name, err)
 		}
-		if msg := err.Error(); !strings.Contains(msg, "bomb.toml") || !strings.Contains(msg, "MaxNesting") || !strings.Contains(msg, "32") {
+		if msg := err.Error(); !strings.Contains(msg, "bomb.toml") || !strings.Contains(msg, "Max") || !strings.Contains(msg, "32") {
 			t.Errorf("%s: error %q names neither the file nor the limit", name, msg)
 		}
 		// The decoder would allocate far more than the document's size.
@@ -65,7 +68,7 @@ func TestHugeFileRefusedWithoutReadingIt(t *testing.T) {
 
 // Brackets inside strings and comments do not count towards the nesting.
 func TestLimitsIgnoreStringsAndComments(t *testing.T) {
-	deep := strings.Repeat("[{", 40)
+	deep := strings.Repeat("[{", 40) + strings.Repeat(".", 40)
 	doc := base + "\n# " + deep + "\n[[resource]]\nid = \"r\"\nagent = \"vip\"\n" +
 		"params = { ip = \"10.0.0.1\", a = \"" + deep + "\\\"" + deep + "\", b = '" + deep + "', c = \"\"\"\n" + deep + "\"\"\"\", d = '''\n" + deep + "''' }\n" +
 		"[[resource]]\nid = \"s\" # " + deep + "\nagent = \"vip\"\nparams = { ip = \"10.0.0.2\" }\n"
