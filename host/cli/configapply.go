@@ -64,7 +64,14 @@ restart the members one at a time, then apply it again.
 				return err
 			}
 			w := cmd.OutOrStdout()
-			if liveconfig.Same(cur.CIB, next.CIB) {
+			// Over an invalid current revision (s.bad), the diff is from
+			// the last valid one, which the cluster runs, and the apply
+			// replaces the invalid one.
+			base := cur.Rev
+			if s.bad != nil {
+				base = s.bad.Rev
+			}
+			if s.bad == nil && liveconfig.Same(cur.CIB, next.CIB) {
 				fmt.Fprintf(w, "No change: the live configuration (revision %d) is %s\n", cur.Rev, args[0])
 				return nil
 			}
@@ -87,7 +94,7 @@ restart the members one at a time, then apply it again.
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 			defer cancel()
-			rev, err := s.store.Put(ctx, next.CIB, cur.Rev, "cli@"+hostname(), "config apply "+filepath.Base(args[0]))
+			rev, err := s.store.Put(ctx, next.CIB, base, "cli@"+hostname(), "config apply "+filepath.Base(args[0]))
 			if errors.Is(err, bus.ErrConflict) {
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the live configuration changed after revision %d while this diff was made; nothing stored: run config apply again", cur.Rev)}
 			}

@@ -29,7 +29,7 @@ constraint, node and property command).`,
   tandem config apply --dry-run new.toml
   tandem config history`,
 	}
-	cmd.AddCommand(newConfigValidateCmd(), newConfigShowCmd(), newConfigApplyCmd(), newConfigHistoryCmd(), newConfigRollbackCmd())
+	cmd.AddCommand(newConfigValidateCmd(), newConfigShowCmd(), newConfigApplyCmd(), newConfigHistoryCmd(), newConfigRollbackCmd(), newConfigReseedCmd())
 	return cmd
 }
 
@@ -129,7 +129,10 @@ configuration differs from the local cluster file.`,
 				_, err = w.Write(text)
 				return err
 			}
-			fmt.Fprintf(w, "Live configuration: revision %d (%s, by %s: %s)\n", cur.Rev, cur.Time.Local().Format(time.DateTime), cur.By, cur.Summary)
+			fmt.Fprintf(w, "Live configuration: revision %d (%s, by %s: %s)\n", cur.Rev, cur.Time.Local().Format(time.DateTime), printable(cur.By), printable(cur.Summary))
+			if s.bad != nil {
+				fmt.Fprintf(w, "Warning: revision %d is invalid and not run (%s); tandem config rollback %d replaces it\n", s.bad.Rev, printable(s.bad.Invalid), cur.Rev)
+			}
 			if !liveconfig.Same(s.file.CIB, c) {
 				fmt.Fprintf(w, "Note: it differs from the local cluster file %s (tandem config apply --dry-run %s shows how)\n", cfgPath, cfgPath)
 			}
@@ -194,7 +197,11 @@ func newConfigHistoryCmd() *cobra.Command {
 				if k == len(hist)-1 {
 					mark = " (current)"
 				}
-				fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\n", r.Rev, mark, r.Time.Local().Format(time.DateTime), r.By, r.Summary)
+				change := r.Summary
+				if r.Invalid != "" {
+					change = "invalid: " + r.Invalid
+				}
+				fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\n", r.Rev, mark, r.Time.Local().Format(time.DateTime), printable(r.By), printable(change))
 			}
 			return tw.Flush()
 		},
@@ -238,5 +245,50 @@ new revision, so the history keeps what was rolled back.
 		},
 	}
 	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+func newConfigReseedCmd() *cobra.Command {
+	var cfgPath, from string
+	cmd := &cobra.Command{
+		Use:   "reseed --from FILE",
+		Short: "Store a cluster file's model as the live configuration, whatever the bus holds",
+		Long: `reseed stores the model of FILE as the live configuration, replacing what the
+bus holds: nothing (the configuration was deleted or its stream lost), or an
+invalid revision. The members never re-seed a configuration that existed
+from their cluster.toml by themselves, since that would lose every live edit;
+they wait for this command, and say so in their log.
+
+FILE is validated first; an invalid file stores nothing. Prefer
+config rollback REV when a valid revision is still kept (config history).
+
+` + liveExitCodes,
+		Example: `  tandem config reseed --from /etc/tandem/cluster.toml`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from == "" {
+				return badInput("--from FILE is required: the cluster file whose model to store")
+			}
+			next, err := config.Load(from)
+			if err != nil {
+				return &ExitError{Code: ExitConfig, Err: err}
+			}
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
+			defer cancel()
+			r, err := s.store.Reseed(ctx, next.CIB, "cli@"+hostname(), from)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Re-seeded the live configuration from %s: now revision %d\n", from, r.Rev)
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().StringVar(&from, "from", "", "the cluster file whose model to store")
 	return cmd
 }

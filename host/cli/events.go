@@ -100,7 +100,8 @@ func eventLine(data []byte, heartbeats, all bool) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return fmt.Sprintf("%s %-10s %-11s %s", env.Time.Local().Format("15:04:05.000"), env.Source, env.Kind, text), true
+	// Anyone allowed on the bus wrote this: escape what is not printable.
+	return fmt.Sprintf("%s %-10s %-11s %s", env.Time.Local().Format("15:04:05.000"), printable(env.Source), printable(env.Kind), printable(text)), true
 }
 
 func eventText(env bus.Envelope, heartbeats, all bool) (string, bool) {

@@ -38,6 +38,7 @@ type session struct {
 	file  *config.File // the local cluster file: where the members are, the credentials
 	conn  *bus.Conn
 	store *liveconfig.Store
+	bad   *liveconfig.Revision // an invalid current revision current() passed over
 }
 
 func openSession(cfgPath string) (*session, error) {
@@ -64,7 +65,13 @@ func (s *session) close() { s.conn.Close() }
 func (s *session) current() (liveconfig.Revision, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 	defer cancel()
-	rev, err := s.store.Current(ctx)
+	// Commands read what the cluster runs: the last valid revision when
+	// the current one is invalid (edits replace it).
+	rev, bad, err := s.store.Usable(ctx)
+	s.bad = bad
+	if err == nil && bad != nil && bad.WrittenByNewer() {
+		err = errors.New(bad.Invalid)
+	}
 	if err != nil {
 		return rev, &ExitError{Code: ExitFailure, Err: fmt.Errorf("reading the live configuration: %w", err)}
 	}

@@ -50,7 +50,10 @@ witness keeps a two-node cluster's majority.`,
 
 // Execute runs the command line and exits with the command's exit code.
 func Execute() {
-	err := NewRoot().Execute()
+	err := checkArgs(os.Args[1:])
+	if err == nil {
+		err = NewRoot().Execute()
+	}
 	if err == nil {
 		return
 	}
@@ -79,4 +82,30 @@ func hostname() string {
 		return "unknown"
 	}
 	return h
+}
+
+// The limits of a command line, checked before it is parsed: no command
+// takes anything near them, and a caller that passes more (a script
+// gone wrong, or one feeding it what came off the network) gets a clear
+// refusal instead of the parsers' work.
+const (
+	MaxArgLen  = 64 << 10 // bytes in one argument
+	MaxArgsLen = 1 << 20  // bytes in all of them
+)
+
+// checkArgs refuses a command line over MaxArgLen or MaxArgsLen (exit
+// code 2).
+func checkArgs(args []string) error {
+	total := 0
+	for i, a := range args {
+		if len(a) > MaxArgLen {
+			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("argument %d (%q...) is %d bytes, over the limit of %d bytes per argument (MaxArgLen); put long values in a file (tandem config apply FILE)",
+				i+1, a[:min(len(a), 20)], len(a), MaxArgLen)}
+		}
+		total += len(a)
+	}
+	if total > MaxArgsLen {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("the arguments are %d bytes, over the limit of %d bytes in all (MaxArgsLen); put long values in a file (tandem config apply FILE)", total, MaxArgsLen)}
+	}
+	return nil
 }

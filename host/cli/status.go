@@ -70,6 +70,7 @@ It exits 0 with quorum, 1 without, 2 on bad input; with --watch, 0.`,
 				if output == "json" {
 					return status.WriteJSON(w, r)
 				}
+				escapeAll(&r) // the report holds what nodes and plugins said
 				status.WriteText(w, r)
 				return nil
 			}
@@ -203,9 +204,12 @@ func addClusterState(conn *bus.Conn, file *config.File, r *status.Report, wait t
 	defer cancel()
 	cfg := file.CIB
 	if store, err := liveconfig.Open(ctx, conn); err == nil {
-		if rev, err := store.Current(ctx); err == nil {
+		if rev, bad, err := store.Usable(ctx); err == nil {
 			cfg = rev.CIB
 			r.Live = &status.LiveConfig{Revision: rev.Rev, File: file.Name, DiffersFromFile: !liveconfig.Same(file.CIB, rev.CIB)}
+			if bad != nil {
+				r.Live.InvalidRevision, r.Live.Invalid = bad.Rev, bad.Invalid
+			}
 		}
 	}
 	online := 0

@@ -12,8 +12,8 @@
 package config
 
 import (
+	"errors"
 	"fmt"
-	"os"
 
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/policies/cib"
@@ -39,7 +39,10 @@ const (
 // Load reads, parses and validates a cluster file. On failure the error is a
 // Problems listing everything wrong, each with file:line.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
+	if errors.As(err, new(limitError)) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading cluster configuration: %w", err)
 	}
@@ -47,8 +50,12 @@ func Load(path string) (*File, error) {
 }
 
 // Parse parses and validates a cluster file's contents; name is used in
-// problem locations.
+// problem locations. Data over MaxFileSize or nested deeper than MaxNesting
+// is refused before it is decoded (the error matches ErrLimit).
 func Parse(name string, data []byte) (*File, error) {
+	if err := checkLimits(name, data); err != nil {
+		return nil, err
+	}
 	f, ps := decode(name, data)
 	if f != nil {
 		validate(f, ps)

@@ -170,3 +170,29 @@ func (m *Member) setStopped(stopped bool, by string) (changed bool, warning stri
 	_ = m.conn.Publish(bus.NodeEvent{Node: m.name, Event: event, Reason: "tandem cluster " + action + " by " + by})
 	return true, warning
 }
+
+// liveConfigMarkerPath is where a member notes that it ran a live
+// configuration: beside its bus data, so that a bus whose configuration
+// stream was lost (deleted, corrupted, a single voter's disk replaced) is
+// not silently re-seeded from the cluster file (liveconfig.ErrGone).
+func liveConfigMarkerPath(top *bus.Topology, name string) string {
+	return filepath.Join(top.DataDir, name, "live-config-seen")
+}
+
+// ranLiveConfig says whether this member ran a live configuration before.
+func (m *Member) ranLiveConfig() bool {
+	_, err := os.Stat(liveConfigMarkerPath(m.top, m.name))
+	return err == nil
+}
+
+// rememberLiveConfig notes that this member runs a live configuration
+// (best effort: the bucket keeps a marker too).
+func (m *Member) rememberLiveConfig(rev uint64) {
+	path := liveConfigMarkerPath(m.top, m.name)
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("%d\n", rev)), 0o600); err != nil {
+		m.log.Warn("could not note that this member runs a live configuration", "path", path, "err", err)
+	}
+}

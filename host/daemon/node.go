@@ -57,10 +57,15 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 			return err
 		}
 		var seeded bool
-		if rev, seeded, err = store.Seed(ctx, m.fileCIB, m.name); err != nil {
+		var bad *liveconfig.Revision
+		if rev, bad, seeded, err = store.Seed(ctx, m.fileCIB, m.name, m.ranLiveConfig()); err != nil {
 			return err
 		}
+		m.rememberLiveConfig(rev.Rev)
 		switch {
+		case bad != nil:
+			m.log.Error("the current live configuration revision is invalid; running the last valid one (`tandem config rollback REV` or `config apply` replaces it)",
+				"rev", bad.Rev, "running", rev.Rev, "err", bad.Invalid)
 		case seeded:
 			m.log.Info("live configuration seeded from the cluster file", "rev", rev.Rev)
 		case !liveconfig.Same(rev.CIB, m.fileCIB):

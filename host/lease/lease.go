@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +35,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Defaults, measured to move a lease in about 1 s (docs/leases.md).
@@ -110,18 +110,9 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Key is the bucket key of a resource's lease. KV keys allow letters,
-// digits and "-/_=."; anything else becomes '_'.
-func Key(resource string) string {
-	b := []byte("rsc." + resource)
-	for i, c := range b {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-/_=.", c) >= 0
-		if !ok {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
+// Key is the bucket key of a resource's lease: cib.LeaseKey, so that
+// validation refuses two resources that would share one.
+func Key(resource string) string { return cib.LeaseKey(resource) }
 
 // Lease is a lease this node holds.
 type Lease struct {

@@ -2,6 +2,7 @@ package liveconfig
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -47,6 +48,14 @@ func (s *Store) Follow(ctx context.Context, after uint64, apply func(Revision), 
 			defer func() { _ = sub.Unsubscribe() }()
 		}
 		last := after
+		var reported uint64 // the last invalid revision reported
+		invalid := func(rev uint64, err error) {
+			if rev != reported {
+				reported = rev
+				log.Error("live configuration revision is invalid; still running the last valid one (`tandem config rollback REV` or `config apply` replaces it)",
+					"rev", rev, "running", last, "err", err)
+			}
+		}
 		deliver := func(r Revision) {
 			if r.Rev > last {
 				last = r.Rev
@@ -56,9 +65,14 @@ func (s *Store) Follow(ctx context.Context, after uint64, apply func(Revision), 
 		fetch := func() {
 			fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
-			if r, err := s.Current(fctx); err == nil {
+			r, err := s.Current(fctx)
+			var ie *invalidError
+			switch {
+			case err == nil:
 				deliver(r)
-			} else if ctx.Err() == nil {
+			case errors.As(err, &ie):
+				invalid(ie.rev, err)
+			case ctx.Err() == nil:
 				log.Debug("live configuration not read", "err", err)
 			}
 		}
@@ -94,7 +108,7 @@ func (s *Store) Follow(ctx context.Context, after uint64, apply func(Revision), 
 				}
 				r, err := decode(e)
 				if err != nil {
-					log.Warn("live configuration revision not applied", "rev", e.Revision(), "err", err)
+					invalid(e.Revision(), err)
 					continue
 				}
 				deliver(r)

@@ -35,7 +35,12 @@ type Revision struct {
 	Summary string // what the change did, for `tandem config history`
 	// Format is the format of the stored record (see record).
 	Format int
-	CIB    *cib.CIB // nil only for the zero Revision (none read yet)
+	CIB    *cib.CIB // nil for the zero Revision (none read yet) and an invalid one
+	// Invalid, for a revision History lists, says why it cannot be used
+	// (it does not parse or is not a valid model: written past the
+	// validation, straight to the KV); "" for a valid one.
+	Invalid string
+	newer   bool // Invalid because a newer tandem wrote it
 }
 
 // The formats of the stored record.
@@ -59,6 +64,10 @@ const (
 	// Format is the newest format this build writes.
 	Format = FormatCIBExtended
 )
+
+// WrittenByNewer says whether an invalid revision is only so because a
+// newer tandem wrote it: no edit of this build may replace it.
+func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
@@ -104,6 +113,38 @@ var ErrNotSeeded = errors.New("no live configuration yet (a member seeds it from
 // ErrNewerFormat means a revision was written by a newer Tandem.
 var ErrNewerFormat = errors.New("written by a newer tandem")
 
+// ErrInvalid is what a revision that cannot be used fails with: it does
+// not decode, or is not a valid model. The members keep running the last
+// valid revision (Usable).
+var ErrInvalid = errors.New("invalid live configuration revision")
+
+// ErrGone means the live configuration existed (a member or the marker
+// remembers it) and is missing now: it is not re-seeded from a cluster
+// file behind the admin's back, which would lose every live edit.
+var ErrGone = errors.New("the live configuration is missing although it existed")
+
+// ReseedHint says how to store a configuration again after ErrGone.
+const ReseedHint = "nothing was re-seeded from cluster.toml, which would lose the live edits; " +
+	"to store a configuration again, run `tandem config reseed --from /etc/tandem/cluster.toml` (or another file)"
+
+// MaxRecordSize is the largest stored revision read: twice the largest
+// cluster file, as JSON. A larger value is reported invalid unread.
+const MaxRecordSize = 2 * config.MaxFileSize
+
+// MarkerKey is the KV key (beside Key) that records the first seeding: a
+// missing Key with a marker is ErrGone, not a new cluster.
+const MarkerKey = "cluster-seeded"
+
+// invalidError is a revision that cannot be used; it matches ErrInvalid
+// and whatever made it so.
+type invalidError struct {
+	rev uint64
+	err error
+}
+
+func (e *invalidError) Error() string   { return e.err.Error() }
+func (e *invalidError) Unwrap() []error { return []error{ErrInvalid, e.err} }
+
 // Store reads and writes the live configuration.
 type Store struct {
 	kv   *bus.KV
@@ -119,9 +160,22 @@ func Open(ctx context.Context, conn *bus.Conn) (*Store, error) {
 	return &Store{kv: kv, conn: conn}, nil
 }
 
+// decode reads a stored revision; an unusable one fails with an error
+// matching ErrInvalid.
 func decode(e jetstream.KeyValueEntry) (Revision, error) {
+	r, err := decodeRecord(e)
+	if err != nil {
+		return Revision{}, &invalidError{rev: e.Revision(), err: err}
+	}
+	return r, nil
+}
+
+func decodeRecord(e jetstream.KeyValueEntry) (Revision, error) {
 	var r record
 	where := fmt.Sprintf("live configuration revision %d", e.Revision())
+	if n := len(e.Value()); n > MaxRecordSize {
+		return Revision{}, fmt.Errorf("%s: %d bytes is larger than the limit of %d bytes (MaxRecordSize)", where, n, MaxRecordSize)
+	}
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
 		return Revision{}, fmt.Errorf("%s: %w", where, err)
 	}
@@ -167,19 +221,114 @@ func Same(a, b *cib.CIB) bool {
 }
 
 // Seed stores c as the first live configuration unless one exists, and
-// returns the current one either way; seeded says whether this call stored it.
-func (s *Store) Seed(ctx context.Context, c *cib.CIB, by string) (rev Revision, seeded bool, err error) {
+// returns the one to run (Usable) either way; seeded says whether this
+// call stored it. A configuration that existed once is never seeded again:
+// when hadOne (the caller remembers one) or the bucket's marker says so, a
+// missing configuration is ErrGone.
+func (s *Store) Seed(ctx context.Context, c *cib.CIB, by string, hadOne bool) (good Revision, bad *Revision, seeded bool, err error) {
+	good, bad, err = s.Usable(ctx)
+	if err == nil {
+		s.mark(ctx, good.Rev, by) // a cluster seeded before the marker
+		return good, bad, false, nil
+	}
+	if !errors.Is(err, ErrNotSeeded) {
+		return Revision{}, nil, false, err
+	}
+	if err := s.gone(ctx, hadOne); err != nil {
+		return Revision{}, nil, false, err
+	}
 	data, err := encode(c, by, "seeded from cluster.toml")
 	if err != nil {
-		return Revision{}, false, err
+		return Revision{}, nil, false, err
 	}
 	if _, err := s.kv.Create(ctx, Key, data, 0); err == nil {
 		seeded = true
 	} else if !errors.Is(err, bus.ErrConflict) {
-		return Revision{}, false, err
+		return Revision{}, nil, false, err
 	}
-	rev, err = s.Current(ctx)
-	return rev, seeded, err
+	good, bad, err = s.Usable(ctx)
+	if err == nil {
+		s.mark(ctx, good.Rev, by)
+	}
+	return good, bad, seeded, err
+}
+
+// marker is what MarkerKey holds.
+type marker struct {
+	Rev  uint64    `json:"rev"`
+	By   string    `json:"by"`
+	Time time.Time `json:"time"`
+}
+
+// mark stores the marker unless there is one (best effort: a member that
+// ran a configuration also keeps its own).
+func (s *Store) mark(ctx context.Context, rev uint64, by string) {
+	data, _ := json.Marshal(marker{Rev: rev, By: by, Time: time.Now().UTC()})
+	_, _ = s.kv.Create(ctx, MarkerKey, data, 0)
+}
+
+// gone is ErrGone when the configuration existed (hadOne, or the marker).
+func (s *Store) gone(ctx context.Context, hadOne bool) error {
+	e, err := s.kv.Get(ctx, MarkerKey)
+	switch {
+	case err == nil:
+		var m marker
+		_ = json.Unmarshal(e.Value(), &m)
+		return fmt.Errorf("%w (first stored as revision %d by %s at %s); %s", ErrGone, m.Rev, m.By, m.Time.Format(time.RFC3339), ReseedHint)
+	case !errors.Is(err, bus.ErrNotFound):
+		return err
+	case hadOne:
+		return fmt.Errorf("%w (this member ran it before); %s", ErrGone, ReseedHint)
+	}
+	return nil
+}
+
+// Reseed stores c as the live configuration whatever the bucket holds:
+// nothing, a configuration that was lost (ErrGone), or an invalid one. It
+// is the explicit command ErrGone asks for.
+func (s *Store) Reseed(ctx context.Context, c *cib.CIB, by, from string) (Revision, error) {
+	data, err := encode(c, by, "re-seeded from "+from)
+	if err != nil {
+		return Revision{}, err
+	}
+	var rev uint64
+	e, err := s.kv.Get(ctx, Key)
+	switch {
+	case err == nil:
+		rev, err = s.kv.Update(ctx, Key, data, e.Revision())
+	case errors.Is(err, bus.ErrNotFound):
+		rev, err = s.kv.Put(ctx, Key, data)
+	}
+	if err != nil {
+		return Revision{}, err
+	}
+	s.mark(ctx, rev, by)
+	r := Revision{Rev: rev, Time: time.Now().UTC(), By: by, Summary: "re-seeded from " + from, Format: formatFor(c), CIB: c}
+	_ = s.conn.Publish(bus.ConfigChanged{Revision: r.Rev, By: r.By, Summary: r.Summary})
+	return r, nil
+}
+
+// Usable is the revision to run: the current one when it is valid, else
+// the newest valid revision kept, with the invalid current one as bad.
+// With no valid revision at all, the error says what to do.
+func (s *Store) Usable(ctx context.Context) (good Revision, bad *Revision, err error) {
+	cur, err := s.Current(ctx)
+	if err == nil || !errors.Is(err, ErrInvalid) {
+		return cur, nil, err
+	}
+	var ie *invalidError
+	errors.As(err, &ie)
+	bad = &Revision{Rev: ie.rev, Invalid: err.Error(), newer: errors.Is(err, ErrNewerFormat)}
+	hist, herr := s.History(ctx)
+	if herr != nil {
+		return Revision{}, bad, herr
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Invalid == "" {
+			return hist[i], bad, nil
+		}
+	}
+	return Revision{}, bad, fmt.Errorf("%w and no valid revision is kept; store one with `tandem config apply FILE` or `tandem config reseed --from FILE`", err)
 }
 
 // Current reads the live configuration.
@@ -230,9 +379,19 @@ func (s *Store) Update(ctx context.Context, by string, change func(*cib.CIB) (su
 			case <-time.After(time.Duration(i) * time.Duration(5+rand.IntN(20)) * time.Millisecond):
 			}
 		}
-		cur, err := s.Current(ctx)
+		// An edit applies to the configuration the members run, and
+		// replaces an invalid current revision.
+		cur, bad, err := s.Usable(ctx)
 		if err != nil {
 			return Revision{}, err
+		}
+		base := cur.Rev
+		if bad != nil {
+			if bad.newer {
+				// An edit must not undo a newer build's change.
+				return Revision{}, errors.New(bad.Invalid)
+			}
+			base = bad.Rev
 		}
 		before, err := json.Marshal(cur.CIB)
 		if err != nil {
@@ -242,10 +401,10 @@ func (s *Store) Update(ctx context.Context, by string, change func(*cib.CIB) (su
 		if err != nil {
 			return Revision{}, err
 		}
-		if after, err := json.Marshal(cur.CIB); err == nil && string(after) == string(before) {
+		if after, err := json.Marshal(cur.CIB); err == nil && string(after) == string(before) && bad == nil {
 			return cur, nil
 		}
-		rev, err := s.Put(ctx, cur.CIB, cur.Rev, by, summary)
+		rev, err := s.Put(ctx, cur.CIB, base, by, summary)
 		if err == nil {
 			return rev, nil
 		}
@@ -257,7 +416,8 @@ func (s *Store) Update(ctx context.Context, by string, change func(*cib.CIB) (su
 	return Revision{}, fmt.Errorf("the live configuration kept changing under this edit (%d attempts): %w", attempts, lastErr)
 }
 
-// History lists the kept revisions, oldest first.
+// History lists the kept revisions, oldest first; one that cannot be used
+// is listed with Invalid saying why.
 func (s *Store) History(ctx context.Context) ([]Revision, error) {
 	es, err := s.kv.History(ctx, Key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -273,7 +433,11 @@ func (s *Store) History(ctx context.Context) ([]Revision, error) {
 		}
 		r, err := decode(e)
 		if err != nil {
-			return nil, err
+			r = Revision{Rev: e.Revision(), Time: e.Created(), Invalid: err.Error()}
+			var meta record // what can be read of who wrote it
+			if len(e.Value()) <= MaxRecordSize && json.Unmarshal(e.Value(), &meta) == nil {
+				r.By, r.Summary, r.Format = meta.By, meta.Summary, meta.Format
+			}
 		}
 		out = append(out, r)
 	}
@@ -289,6 +453,9 @@ func (s *Store) Rollback(ctx context.Context, rev uint64, by string) (Revision, 
 	}
 	for _, r := range hist {
 		if r.Rev == rev {
+			if r.Invalid != "" {
+				return Revision{}, fmt.Errorf("revision %d is invalid (%s); roll back to a valid one (see `tandem config history`)", rev, r.Invalid)
+			}
 			return s.Update(ctx, by, func(c *cib.CIB) (string, error) {
 				*c = *r.CIB
 				return fmt.Sprintf("rollback to revision %d", rev), nil

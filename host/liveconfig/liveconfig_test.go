@@ -38,11 +38,11 @@ func TestSeedOnceAndConcurrentEditorsLoseNothing(t *testing.T) {
 	if _, err := s.Current(ctx); !errors.Is(err, ErrNotSeeded) {
 		t.Fatalf("before seeding: got %v, want ErrNotSeeded", err)
 	}
-	r1, seeded, err := s.Seed(ctx, model, "holly")
+	r1, _, seeded, err := s.Seed(ctx, model, "holly", false)
 	if err != nil || !seeded || len(r1.CIB.Resources) != 3 || r1.Format != FormatCIB {
 		t.Fatalf("seed: seeded %v, err %v, %+v; want seeded, 3 resources, format %d", seeded, err, r1, FormatCIB)
 	}
-	if _, seeded, err := s.Seed(ctx, model, "benji"); err != nil || seeded {
+	if _, _, seeded, err := s.Seed(ctx, model, "benji", false); err != nil || seeded {
 		t.Fatalf("second seed: seeded %v, err %v; want not seeded", seeded, err)
 	}
 
@@ -194,7 +194,7 @@ func TestReadsTheTOMLFormat(t *testing.T) {
 func TestFollowSeesChanges(t *testing.T) {
 	s, model := open(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	first, _, err := s.Seed(ctx, model, "holly")
+	first, _, _, err := s.Seed(ctx, model, "holly", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestFollowSeesChanges(t *testing.T) {
 func TestGroupsNeedFormat3(t *testing.T) {
 	s, model := open(t)
 	ctx := context.Background()
-	if _, _, err := s.Seed(ctx, model, "holly"); err != nil {
+	if _, _, _, err := s.Seed(ctx, model, "holly", false); err != nil {
 		t.Fatal(err)
 	}
 	grouped, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {

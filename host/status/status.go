@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +48,10 @@ type LiveConfig struct {
 	// DiffersFromFile: the live configuration is not the local file's (it
 	// was edited with tandem commands, or the file was changed since).
 	DiffersFromFile bool `json:"differs_from_file"`
+	// InvalidRevision, when not 0, is a newer revision that cannot be
+	// used (Invalid says why): the cluster runs Revision, the last valid.
+	InvalidRevision uint64 `json:"invalid_revision,omitempty"`
+	Invalid         string `json:"invalid,omitempty"`
 }
 
 // Resource is one configured primitive or clone and its state.
@@ -344,6 +349,12 @@ func WriteText(w io.Writer, r Report) {
 // said is degraded.
 func warningLines(r Report) []string {
 	var out []string
+	if r.Live != nil && r.Live.InvalidRevision != 0 {
+		out = append(out,
+			fmt.Sprintf("Live configuration revision %d is invalid; the cluster runs revision %d, the last valid one: %s",
+				r.Live.InvalidRevision, r.Live.Revision, strconv.Quote(r.Live.Invalid)),
+			fmt.Sprintf("  Replace it: tandem config rollback %d (or tandem config apply FILE)", r.Live.Revision))
+	}
 	if r.Live != nil && r.Live.DiffersFromFile {
 		out = append(out,
 			fmt.Sprintf("Live configuration (revision %d) differs from %s; the cluster runs the live one.", r.Live.Revision, r.Live.File),

@@ -130,13 +130,19 @@ var pluginName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // Discover lists the plugins in dir: executables named tandem-plugin-<name>
 // (symlinks followed), by name. Files whose name is not a valid plugin name
-// (backups, checksums) are skipped.
-func Discover(dir string) (map[string]string, error) {
+// (backups, checksums) are skipped. A plugin runs as root, so one that
+// sdk.CheckTrusted refuses (not owned by root, or writable by group or
+// others) is left out, and listed in refused with why; a plugin dir it
+// refuses is an error.
+func Discover(dir string) (found map[string]string, refused map[string]error, err error) {
+	if err := sdk.CheckTrusted(dir); err != nil {
+		return nil, nil, fmt.Errorf("plugin dir not trusted: %w", err)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading plugin dir: %w", err)
+		return nil, nil, fmt.Errorf("reading plugin dir: %w", err)
 	}
-	out := map[string]string{}
+	found, refused = map[string]string{}, map[string]error{}
 	for _, e := range entries {
 		name, ok := strings.CutPrefix(e.Name(), sdk.PluginPrefix)
 		if !ok || !pluginName.MatchString(name) {
@@ -147,9 +153,13 @@ func Discover(dir string) (map[string]string, error) {
 		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 			continue
 		}
-		out[name] = path
+		if err := sdk.CheckTrusted(path); err != nil {
+			refused[name] = err
+			continue
+		}
+		found[name] = path
 	}
-	return out, nil
+	return found, refused, nil
 }
 
 // Start discovers the plugins and launches each (with Config.OnDemand:
@@ -158,9 +168,12 @@ func Discover(dir string) (map[string]string, error) {
 // that fails keeps being retried with backoff; Plugins shows why it is
 // down. Start fails only when the plugin dir cannot be read.
 func (s *Supervisor) Start(ctx context.Context) error {
-	found, err := Discover(s.cfg.Dir)
+	found, refused, err := Discover(s.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("plugin dir %s: %w", s.cfg.Dir, err)
+	}
+	for name, why := range refused {
+		s.log.Error("plugin not used", "plugin", name, "err", why)
 	}
 	s.mu.Lock()
 	if s.closed {

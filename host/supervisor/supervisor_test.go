@@ -404,7 +404,7 @@ func TestDiscover(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "tandem-plugin-adir"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	got, err := supervisor.Discover(dir)
+	got, _, err := supervisor.Discover(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,6 +413,55 @@ func TestDiscover(t *testing.T) {
 	}
 	if _, err := supervisor.New(supervisor.Config{Dir: filepath.Join(dir, "missing")}); err == nil || !strings.Contains(err.Error(), "plugin dir "+filepath.Join(dir, "missing")) {
 		t.Fatalf("New with a missing dir: got error %v, want one containing %q", err, "plugin dir "+filepath.Join(dir, "missing"))
+	}
+}
+
+// A plugin runs as root: one anybody could have written (mode 0777, owned
+// by nobody) is not used, nor is any plugin of a directory others can
+// write to.
+func TestDiscoverRefusesPluginsOthersCanWrite(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"tandem-plugin-good": 0o755, "tandem-plugin-open": 0o777, "tandem-plugin-group": 0o775, "tandem-plugin-nobody": 0o755} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+	}
+	owned := os.Geteuid() == 0
+	if owned {
+		// Only root can give a file away; as another user, the mode
+		// cases are the test.
+		if err := os.Chown(filepath.Join(dir, "tandem-plugin-nobody"), 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, refused, err := supervisor.Discover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"open": "writable by its group or others (mode 0777)", "group": "writable by its group or others (mode 0775)"}
+	if owned {
+		want["nobody"] = "is owned by uid 65534, want root"
+	}
+	if len(got) != 4-len(want) || got["good"] == "" {
+		t.Errorf("Discover used %v, want good only (and nobody when not root)", got)
+	}
+	for name, msg := range want {
+		if err := refused[name]; err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: refused with %v, want %q", name, err, msg)
+		}
+		if got[name] != "" {
+			t.Errorf("%s was used", name)
+		}
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := supervisor.Discover(dir); err == nil || !strings.Contains(err.Error(), "plugin dir not trusted") {
+		t.Errorf("Discover of a world-writable dir: %v, want refused", err)
 	}
 }
 

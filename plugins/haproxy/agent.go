@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +96,9 @@ func (a *Agent) instance(resource string, params map[string]string) (*instance, 
 	if strings.ContainsAny(resource, "/ \t\n") || resource == "" || resource[0] == '.' {
 		return nil, sdk.Resultf(sdk.ErrNotConfigured, "resource id %q cannot name a file", resource)
 	}
+	if err := trustedBinary(p.Binary); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, sdk.Resultf(sdk.ErrNotConfigured, "%v", err)
+	}
 	in := &instance{p: p, resource: resource, config: p.Config, sock: p.StatsSocket}
 	if p.Rendered() {
 		in.config = filepath.Join(a.stateDir, resource+".cfg")
@@ -125,6 +130,9 @@ func generic(err error) sdk.Result { return sdk.Result{Code: sdk.ErrGeneric, Mes
 
 // checkConfig runs "haproxy -c" on path; the error carries HAProxy's words.
 func checkConfig(ctx context.Context, binary, path string) error {
+	if err := trustedBinary(binary); err != nil {
+		return err
+	}
 	out, err := exec.CommandContext(ctx, binary, "-c", "-f", path).CombinedOutput()
 	if err != nil {
 		var ee *exec.ExitError
@@ -164,6 +172,9 @@ func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Resul
 	}
 	if _, err := os.Stat(p.Binary); err != nil {
 		return sdk.Resultf(sdk.ErrNotInstalled, "HAProxy is not installed on this node (%s: %v); apt-get install haproxy, or set binary", p.Binary, err)
+	}
+	if err := trustedBinary(p.Binary); err != nil {
+		return sdk.Resultf(sdk.ErrNotConfigured, "%v", err)
 	}
 	path := p.Config
 	if p.Rendered() {
@@ -596,4 +607,19 @@ func (a *Agent) Reload(ctx context.Context, req sdk.Request) sdk.Result {
 		return res
 	}
 	return sdk.Result{Code: sdk.OK, Message: join(msg, a.serverSummary(ctx, in))}
+}
+
+// trustedBinaries are run whatever their owner says: the distribution's.
+var trustedBinaries = []string{DefaultBinary}
+
+// trustedBinary refuses a binary parameter naming a file that someone
+// other than root could have written: the agent runs it as root.
+func trustedBinary(path string) error {
+	if slices.Contains(trustedBinaries, path) {
+		return nil
+	}
+	if err := sdk.CheckTrusted(path); err != nil {
+		return fmt.Errorf("binary: %w", err)
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -208,23 +207,21 @@ func enabledLevel(l *slog.Logger) slog.Level {
 // "go-plugin.<executable>") at their level, go-plugin's internal chatter at
 // debug.
 type logBridge struct {
-	log *slog.Logger
-	mu  sync.Mutex
-	buf []byte
+	log   *slog.Logger
+	mu    sync.Mutex
+	lines lineSplitter
 }
 
 func (b *logBridge) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	for {
-		i := bytes.IndexByte(b.buf, '\n')
-		if i < 0 {
-			break
+	b.lines.write(p, func(line []byte, cut bool) {
+		if cut {
+			b.log.Warn(string(line), "truncated", true, "truncated_lines", b.lines.truncated, "limit", MaxLine)
+			return
 		}
-		b.line(b.buf[:i])
-		b.buf = b.buf[i+1:]
-	}
+		b.line(line)
+	})
 	return len(p), nil
 }
 
@@ -273,21 +270,19 @@ type lineLogger struct {
 	log    *slog.Logger
 	stream string
 	mu     sync.Mutex
-	buf    []byte
+	lines  lineSplitter
 }
 
 func (l *lineLogger) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
+	l.lines.write(p, func(line []byte, cut bool) {
+		if cut {
+			l.log.Info(string(line), "stream", l.stream, "truncated", true, "truncated_lines", l.lines.truncated, "limit", MaxLine)
+			return
 		}
-		l.log.Info(string(l.buf[:i]), "stream", l.stream)
-		l.buf = l.buf[i+1:]
-	}
+		l.log.Info(string(line), "stream", l.stream)
+	})
 	return len(p), nil
 }
 
@@ -297,24 +292,22 @@ type lineTail struct {
 	mu    sync.Mutex
 	max   int
 	lines []string
-	part  []byte
+	split lineSplitter
 }
 
 func (t *lineTail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.part = append(t.part, p...)
-	for {
-		i := bytes.IndexByte(t.part, '\n')
-		if i < 0 {
-			break
+	t.split.write(p, func(line []byte, cut bool) {
+		s := string(line)
+		if cut {
+			s += " [truncated]"
 		}
-		t.lines = append(t.lines, string(t.part[:i]))
+		t.lines = append(t.lines, s)
 		if len(t.lines) > t.max {
 			t.lines = t.lines[1:]
 		}
-		t.part = t.part[i+1:]
-	}
+	})
 	return len(p), nil
 }
 
@@ -322,8 +315,8 @@ func (t *lineTail) suffix() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	lines := t.lines
-	if len(t.part) > 0 {
-		lines = append(lines, string(t.part))
+	if len(t.split.buf) > 0 {
+		lines = append(lines[:len(lines):len(lines)], string(t.split.buf))
 	}
 	if len(lines) == 0 {
 		return ""

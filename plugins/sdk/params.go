@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // A resource's parameters arrive as strings. ParseParams checks them
@@ -89,6 +90,14 @@ func ParseParams(agent string, specs []ParamSpec, raw map[string]string) *ParamV
 			ok = ok && text != ""
 		}
 		v.given[s.Name] = ok
+		if r, at := controlChar(text); ok && at >= 0 {
+			// Agents write values into line-based files (haproxy.cfg, a
+			// systemd drop-in): a newline would inject a line. The host
+			// refuses them too; an agent must not depend on it.
+			v.add(i, s.Name, "%s %s: holds the control character %s at byte %d; values are single-line printable text",
+				s.Name, strconv.Quote(text), strconv.QuoteRune(r), at)
+			continue
+		}
 		switch {
 		case s.Required && strings.TrimSpace(text) == "":
 			v.add(i, s.Name, "%s is required: %s", s.Name, s.Description)
@@ -406,4 +415,15 @@ func get[T any](v *ParamValues, name string, types ...string) T {
 	}
 	val, _ := v.values[name].(T)
 	return val
+}
+
+// controlChar is the first control (or line or paragraph separator)
+// character of s and its byte offset, or -1.
+func controlChar(s string) (rune, int) {
+	for i, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return r, i
+		}
+	}
+	return 0, -1
 }

@@ -78,6 +78,8 @@ func (c *CIB) Validate() Problems {
 	v.resources()
 	v.groups()
 	v.constraints()
+	v.text()
+	v.leaseKeys()
 	return v.ps
 }
 
@@ -173,6 +175,7 @@ func (v *validator) resources() {
 			if cl.NodeMax < 0 {
 				v.at(path, "%s: clone-node-max %d must be >= 0 (0: 1)", what, cl.NodeMax)
 			}
+			v.cloneBounds(path, what, cl)
 		}
 	}
 	// Groups claim their ids before constraints do, so that a constraint
@@ -247,7 +250,23 @@ func (v *validator) groups() {
 			if cl.NodeMax > 1 {
 				v.at(path+".clone", "%s: clone-node-max %d: a cloned group runs one copy per node in Tandem (clone-node-max 1)", what, cl.NodeMax)
 			}
+			v.cloneBounds(path+".clone", what, cl)
 		}
+	}
+}
+
+// cloneBounds keeps a clone's instances within what the nodes can run:
+// the scheduler's work grows with the square of the instances, and
+// instances beyond clone-node-max on every node would never run anyway.
+func (v *validator) cloneBounds(path, what string, cl *Clone) {
+	n := len(v.c.Nodes)
+	if cl.NodeMax > n {
+		v.at(path, "%s: clone-node-max %d is more than the %d node(s) of the cluster; at most %d", what, cl.NodeMax, n, n)
+		return
+	}
+	if most := n * max(cl.NodeMax, 1); cl.Max > most {
+		v.at(path, "%s: clone-max %d is more than the %d instance(s) the %d node(s) can run (clone-node-max %d each); at most %d (0: one per node)",
+			what, cl.Max, most, n, max(cl.NodeMax, 1), most)
 	}
 }
 

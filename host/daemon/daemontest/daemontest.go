@@ -10,6 +10,7 @@ package daemontest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -76,6 +77,9 @@ type Cluster struct {
 	Conf    string // its cluster file
 	State   string // the example resources' state: State/<node>/<resource>.pid
 	Plugins string // the plugin directory (the example plugin)
+	// Logger, when set, is each member's logger (by default the bus
+	// tests' logger, silent unless BUS_TEST_LOG is set).
+	Logger func(member string) *slog.Logger
 
 	mu      sync.Mutex
 	members map[string]*member
@@ -122,6 +126,9 @@ func (c *Cluster) Start(name string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	o := daemon.Options{ConfigPath: c.Conf, Node: name, PluginDir: c.Plugins, Logger: bustest.Logger().With("test-member", name)}
+	if c.Logger != nil {
+		o.Logger = c.Logger(name)
+	}
 	if name == Witness {
 		o.Node, o.Witness = "", true
 	}

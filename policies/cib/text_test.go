@@ -1,0 +1,81 @@
+package cib
+
+import (
+	"strings"
+	"testing"
+)
+
+// The injections the issue found: a newline in a haproxy parameter wrote a
+// lua-load line into haproxy.cfg, one in a systemd parameter an
+// ExecStartPre= line into the drop-in.
+func TestControlCharactersRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		edit func(c *CIB)
+		want []string
+	}{
+		"haproxy chroot": {func(c *CIB) {
+			c.Resources = append(c.Resources, Resource{ID: "lb", Agent: "haproxy", Params: map[string]string{"chroot": "/var/empty\nlua-load /tmp/x.lua"}})
+		}, []string{`resource "lb": param "chroot"`, `'\n'`}},
+		"haproxy stats_socket": {func(c *CIB) {
+			c.Resources = append(c.Resources, Resource{ID: "lb", Agent: "haproxy", Params: map[string]string{"stats_socket": "/run/s.sock\r\nlua-load /tmp/x.lua"}})
+		}, []string{`param "stats_socket"`, `'\r'`}},
+		"systemd config": {func(c *CIB) {
+			c.Resources[1].Params = map[string]string{"config": "/etc/x\nExecStartPre=/bin/sh -c id"}
+		}, []string{`resource "db": param "config"`}},
+		"NUL in a param name": {func(c *CIB) { c.Resources[1].Params = map[string]string{"a\x00b": "1"} }, []string{`resource "db": param name`, `'\x00'`}},
+		"node name":           {func(c *CIB) { c.Nodes[0].Name = "holly\n" }, []string{"node name"}},
+		"node attribute":      {func(c *CIB) { c.Nodes[0].Attributes = map[string]string{"rack": "1\x1b[2J"} }, []string{`node "holly": attribute "rack"`, `'\x1b'`}},
+		"target-role":         {func(c *CIB) { c.Resources[1].Meta.TargetRole = "Started\n" }, []string{`resource "db": meta target-role`}},
+		"order id": {func(c *CIB) {
+			c.Orders = append(c.Orders, Order{ID: "o\n1", First: "web-clone", Then: "db", FirstAction: ActionStart, ThenAction: ActionStart, Kind: Mandatory})
+		}, []string{"order id"}},
+		"line separator": {func(c *CIB) { c.Resources[1].Params = map[string]string{"x": "a\u2028b"} }, []string{`param "x"`}},
+	} {
+		c := base(t)
+		tc.edit(c)
+		ps := c.Validate()
+		if ps == nil {
+			t.Errorf("%s: valid, want refused", name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(ps.Error(), w) {
+				t.Errorf("%s: %q does not say %q", name, ps.Error(), w)
+			}
+		}
+	}
+	c := base(t)
+	c.Resources[1].Params = map[string]string{"config": "/etc/x y=ü"}
+	if ps := c.Validate(); ps != nil {
+		t.Errorf("printable text refused: %v", ps)
+	}
+}
+
+// Ids a:b and a_b share the lease key rsc.a_b: they would hold one lease.
+func TestLeaseKeyCollisionRefused(t *testing.T) {
+	c := base(t)
+	c.Resources = append(c.Resources, Resource{ID: "a:b", Agent: "vip"}, Resource{ID: "a_b", Agent: "vip"})
+	ps := c.Validate()
+	if ps == nil || !strings.Contains(ps.Error(), `resource "a_b": its lease key "rsc.a_b" is also resource "a:b"'s`) {
+		t.Fatalf("got %v, want the lease key collision of a:b and a_b", ps)
+	}
+	if LeaseKey("a:b") != "rsc.a_b" || LeaseKey("web-1.x") != "rsc.web-1.x" {
+		t.Errorf("LeaseKey: %q %q", LeaseKey("a:b"), LeaseKey("web-1.x"))
+	}
+}
+
+func TestCloneBoundedByNodes(t *testing.T) {
+	c := base(t)
+	c.Resources[0].Clone.Max = 100000
+	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), `resource "web": clone-max 100000 is more than the 2 instance(s) the 2 node(s) can run`) {
+		t.Errorf("clone-max 100000: got %v", ps)
+	}
+	c.Resources[0].Clone.Max, c.Resources[0].Clone.NodeMax = 0, 100000
+	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), "clone-node-max 100000 is more than the 2 node(s)") {
+		t.Errorf("clone-node-max 100000: got %v", ps)
+	}
+	c.Resources[0].Clone.Max, c.Resources[0].Clone.NodeMax = 4, 2
+	if ps := c.Validate(); ps != nil {
+		t.Errorf("clone-max 4, clone-node-max 2 on 2 nodes: %v", ps)
+	}
+}
