@@ -244,7 +244,7 @@ func addClusterState(conn *bus.Conn, file *config.File, r *status.Report, wait t
 
 // cliConnect connects a command to the bus with the cluster's credentials.
 func cliConnect(top *bus.Topology) (*bus.Conn, error) {
-	secret, err := bus.LoadSecret(top.Credentials)
+	secret, err := top.LoadSecret()
 	if err != nil {
 		return nil, err
 	}
