@@ -85,7 +85,7 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 			a.refuse("client", c, "no valid cluster key")
 			return false
 		}
-		c.RegisterUser(&server.User{Username: "secret:" + AdminIdentity, Account: a.ns.GlobalAccount()})
+		c.RegisterUser(&server.User{Username: "cli", Account: a.ns.GlobalAccount()})
 		return true
 	}
 	id, err := peerIdentity(cs)

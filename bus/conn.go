@@ -106,7 +106,7 @@ func Connect(o ConnectOptions) (*Conn, error) {
 				return nil, err
 			}
 			opts = append(opts, nats.Nkey(pub, kp.Sign))
-			id = Identity{Role: RoleAdmin, Name: "secret"}
+			id = Identity{Role: RoleAdmin, Name: "cli"}
 		}
 	}
 	nc, err := nats.Connect(url, opts...)

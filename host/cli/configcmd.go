@@ -226,7 +226,7 @@ new revision, so the history keeps what was rolled back.
 			defer s.close()
 			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 			defer cancel()
-			nr, err := s.store.Rollback(ctx, rev, "cli@"+hostname())
+			nr, err := s.store.Rollback(ctx, rev, cliBy(s.conn))
 			if err != nil {
 				if strings.Contains(err.Error(), "is not kept") {
 					return badInput("%v", err)
