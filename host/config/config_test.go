@@ -110,6 +110,7 @@ data_dir = "/srv/tandem"
 [bus.tls]
 cert = "c.pem"
 key = "k.pem"
+ca = "ca.pem"
 `
 	groups := base + `
 [[resource]]
