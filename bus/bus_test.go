@@ -171,6 +171,7 @@ func TestRoutesNeedCredentials(t *testing.T) {
 	other.DataDir = t.TempDir()
 	other.Members = append(append([]Member{}, cfg.Nodes()...), Member{Name: "intruder", Address: "127.0.0.1", ClientPort: freePorts(t, 1)[0], ClusterPort: freePorts(t, 1)[0], Witness: true})
 	wrong, _ := GenerateSecret()
+	other.TLS = &TLS{Dir: bustest.PKI(t, &other)} // another CA
 	s, err := StartServer(ServerOptions{Topology: &other, Member: "intruder", Secret: wrong, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)

@@ -2,11 +2,8 @@ package bus
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,7 +17,13 @@ var ErrNoQuorum = errors.New("bus has no quorum")
 // ConnectOptions say how to reach the bus.
 type ConnectOptions struct {
 	Topology *Topology
-	Secret   Secret
+	// Secret signs in to a single-member development bus without TLS.
+	Secret Secret
+	// Identity names the certificate a network client presents on a TLS
+	// bus (NAME.crt in the PKI directory); default AdminIdentity.
+	// Material, when set, is used instead.
+	Identity string
+	Material *Material
 	Name     string  // who is connecting: a member name, or "cli@host"
 	Server   *Server // connect in-process to this member's own server
 	// URLs overrides the client URLs taken from the topology.
@@ -33,30 +36,22 @@ type ConnectOptions struct {
 
 // Conn is a connection to the bus: events (core NATS) and KV (JetStream).
 type Conn struct {
-	NC     *nats.Conn
-	JS     jetstream.JetStream
-	source string
-	voters int
-	now    func() time.Time
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	source   string
+	identity Identity
+	voters   int
+	now      func() time.Time
 }
 
 // Connect connects to the bus.
 func Connect(o ConnectOptions) (*Conn, error) {
-	kp, err := o.Secret.clientKey()
-	if err != nil {
-		return nil, fmt.Errorf("deriving client key: %w", err)
-	}
-	pub, err := kp.PublicKey()
-	if err != nil {
-		return nil, err
-	}
 	timeout := o.Timeout
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
 	opts := []nats.Option{
 		nats.Name(o.Name),
-		nats.Nkey(pub, kp.Sign),
 		nats.Timeout(timeout),
 		nats.PingInterval(2 * time.Second),
 		nats.MaxPingsOutstanding(3),
@@ -68,8 +63,10 @@ func Connect(o ConnectOptions) (*Conn, error) {
 		opts = append(opts, nats.MaxReconnects(3))
 	}
 	url := ""
+	var id Identity
 	if o.Server != nil {
-		opts = append(opts, nats.InProcessServer(o.Server.ns))
+		opts = append(opts, nats.InProcessServer(o.Server.ns), nats.UserInfo(localUser, string(o.Server.local)))
+		id = Identity{Role: roleOf(o.Server.member), Name: o.Server.member.Name}
 	} else {
 		urls := o.URLs
 		if len(urls) == 0 && o.Topology != nil {
@@ -84,12 +81,32 @@ func Connect(o ConnectOptions) (*Conn, error) {
 			}
 			url += u
 		}
-		if o.Topology != nil && o.Topology.TLS != nil {
-			tc, err := clientTLS(o.Topology.TLS)
+		mat := o.Material
+		if mat == nil && o.Topology != nil && o.Topology.UsesTLS() {
+			name := o.Identity
+			if name == "" {
+				name = AdminIdentity
+			}
+			m, err := o.Topology.LoadMaterialFor(name)
 			if err != nil {
 				return nil, err
 			}
-			opts = append(opts, nats.Secure(tc))
+			mat = m
+		}
+		if mat != nil {
+			opts = append(opts, nats.Secure(ClientTLS(mat, o.Topology)))
+			id = mat.Identity
+		} else {
+			kp, err := o.Secret.clientKey()
+			if err != nil {
+				return nil, fmt.Errorf("deriving client key: %w", err)
+			}
+			pub, err := kp.PublicKey()
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, nats.Nkey(pub, kp.Sign))
+			id = Identity{Role: RoleAdmin, Name: "cli"}
 		}
 	}
 	nc, err := nats.Connect(url, opts...)
@@ -105,31 +122,13 @@ func Connect(o ConnectOptions) (*Conn, error) {
 	if o.Topology != nil {
 		voters = len(o.Topology.Members)
 	}
-	return &Conn{NC: nc, JS: js, source: o.Name, voters: voters, now: time.Now}, nil
+	return &Conn{NC: nc, JS: js, source: o.Name, identity: id, voters: voters, now: time.Now}, nil
 }
 
-func clientTLS(t *TLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if t.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
-		if err != nil {
-			return nil, fmt.Errorf("[bus.tls] cert/key: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	if t.CA != "" {
-		pem, err := os.ReadFile(t.CA)
-		if err != nil {
-			return nil, fmt.Errorf("[bus.tls] ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("[bus.tls] ca %s: no PEM certificate in it", t.CA)
-		}
-		tc.RootCAs = pool
-	}
-	return tc, nil
-}
+// Identity is who the bus knows this connection as: the identity of its
+// certificate, the member of its in-process server, or the admin that
+// holds the cluster secret of a development bus.
+func (c *Conn) Identity() Identity { return c.identity }
 
 // Source is the name this connection publishes events under.
 func (c *Conn) Source() string { return c.source }

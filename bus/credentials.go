@@ -15,12 +15,11 @@ import (
 	"github.com/nats-io/nkeys"
 )
 
-// The cluster's shared secret is 32 random bytes, hex-encoded in a file every
-// member (and every admin host running the CLI) holds. Nothing derived from
-// it travels in the clear except the route password: clients authenticate
-// with an nkey derived from the secret (challenge-response, the seed never
-// leaves the host), routes with a password derived from it (turn on TLS when
-// the network between members is not trusted).
+// The shared secret of a single-member development cluster without TLS: 32
+// random bytes, hex-encoded in a file. Clients authenticate with an nkey
+// derived from it (challenge-response: the seed never leaves the host). A
+// cluster of more than one member uses mutual TLS instead (pki.go): one
+// identity per member, witness and admin, and no shared secret.
 
 // SecretSize is the length of the shared secret in bytes.
 const SecretSize = 32
@@ -97,18 +96,16 @@ func (s Secret) derive(purpose string) []byte {
 	return m.Sum(nil)
 }
 
+// LoadSecret reads the cluster secret when the bus of t runs without TLS
+// (a single-member development cluster); a TLS bus needs none (nil).
+func (t *Topology) LoadSecret() (Secret, error) {
+	if t.UsesTLS() {
+		return nil, nil
+	}
+	return LoadSecret(t.Credentials)
+}
+
 // clientKey is the nkey every client of the cluster signs in with.
 func (s Secret) clientKey() (nkeys.KeyPair, error) {
 	return nkeys.FromRawSeed(nkeys.PrefixByteUser, s.derive("client-nkey"))
-}
-
-// systemKey is the nkey of the system-account user, which only the embedded
-// servers' own in-process connections use (meta leader stepdown).
-func (s Secret) systemKey() (nkeys.KeyPair, error) {
-	return nkeys.FromRawSeed(nkeys.PrefixByteUser, s.derive("system-nkey"))
-}
-
-// routeAuth is the user and password routes between voters use.
-func (s Secret) routeAuth() (user, password string) {
-	return "tandem-route", hex.EncodeToString(s.derive("route-password"))[:40]
 }

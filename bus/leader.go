@@ -89,15 +89,7 @@ func (s *Server) PreferMetaLeader(ctx context.Context) (bool, error) {
 	if s.ns.JetStreamIsLeader() || !s.ns.JetStreamIsCurrent() {
 		return false, nil
 	}
-	kp, err := s.secret.systemKey()
-	if err != nil {
-		return false, err
-	}
-	pub, err := kp.PublicKey()
-	if err != nil {
-		return false, err
-	}
-	nc, err := nats.Connect("", nats.InProcessServer(s.ns), nats.Nkey(pub, kp.Sign), nats.Name("tandem-meta"), nats.NoReconnect())
+	nc, err := nats.Connect("", nats.InProcessServer(s.ns), nats.UserInfo(localSysUser, string(s.local)), nats.Name("tandem-meta"), nats.NoReconnect())
 	if err != nil {
 		return false, fmt.Errorf("meta leader stepdown: system connection: %w", err)
 	}

@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -27,8 +27,10 @@ var (
 type ServerOptions struct {
 	Topology *Topology
 	Member   string // a node name or the witness name
-	Secret   Secret
-	Logger   *slog.Logger
+	// Secret is the cluster secret of a single-member development bus
+	// without TLS; a TLS bus ignores it.
+	Secret Secret
+	Logger *slog.Logger
 	// ReadyTimeout bounds how long Start waits for the server to listen.
 	ReadyTimeout time.Duration
 }
@@ -37,7 +39,7 @@ type ServerOptions struct {
 type Server struct {
 	ns      *server.Server
 	member  Member
-	secret  Secret
+	local   localCredential
 	voters  int
 	dataDir string
 	log     *slog.Logger
@@ -82,25 +84,34 @@ func StartServer(o ServerOptions) (*Server, error) {
 		}
 	}
 
-	kp, err := o.Secret.clientKey()
+	local, err := newLocalCredential()
 	if err != nil {
-		return nil, fmt.Errorf("deriving client key: %w", err)
+		return nil, fmt.Errorf("bus server: %w", err)
 	}
-	pub, err := kp.PublicKey()
-	if err != nil {
-		return nil, fmt.Errorf("deriving client key: %w", err)
+	auth := &authenticator{top: top, me: me, local: local, log: log.With("component", "bus"), limit: newLogLimiter(time.Second)}
+	var mat *Material
+	if top.UsesTLS() {
+		// Mutual TLS: the member's own certificate, the cluster CA.
+		if mat, err = top.LoadMaterialFor(me.Name); err != nil {
+			return nil, err
+		}
+		if err := top.checkVoter(mat.Identity, ""); err != nil || mat.Identity.Name != me.Name {
+			return nil, fmt.Errorf("%w: the certificate of %s names %s; issue %s's own with `tandem pki issue --role %s %s`",
+				ErrNoCredentials, me.Name, mat.Identity, me.Name, roleOf(me), me.Name)
+		}
+	} else {
+		// A single-member development bus without TLS: clients sign in
+		// with the nkey of the cluster secret.
+		kp, err := o.Secret.clientKey()
+		if err != nil {
+			return nil, fmt.Errorf("deriving client key: %w", err)
+		}
+		if auth.clientPub, err = kp.PublicKey(); err != nil {
+			return nil, fmt.Errorf("deriving client key: %w", err)
+		}
 	}
-	routeUser, routePass := o.Secret.routeAuth()
-	skp, err := o.Secret.systemKey()
-	if err != nil {
-		return nil, fmt.Errorf("deriving system key: %w", err)
-	}
-	sysPub, err := skp.PublicKey()
-	if err != nil {
-		return nil, fmt.Errorf("deriving system key: %w", err)
-	}
-	// The system account, with one user: the member's own in-process
-	// connection for JetStream meta operations (leader stepdown).
+	// The system account, for the member's own in-process connection
+	// for JetStream meta operations (leader stepdown).
 	sysAcc := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
 
 	opts := &server.Options{
@@ -113,12 +124,15 @@ func StartServer(o ServerOptions) (*Server, error) {
 		StoreDir:           dataDir,
 		JetStreamMaxMemory: 64 << 20,
 		JetStreamMaxStore:  1 << 30,
-		Nkeys:              []*server.NkeyUser{{Nkey: pub}, {Nkey: sysPub, Account: sysAcc}},
 		Accounts:           []*server.Account{sysAcc},
 		SystemAccount:      server.DEFAULT_SYSTEM_ACCOUNT,
+		AlwaysEnableNonce:  true,
 		// Quick detection of a dead client or route; the bus is a LAN.
 		PingInterval: 2 * time.Second,
 		MaxPingsOut:  3,
+
+		CustomClientAuthentication: auth,
+		CustomRouterAuthentication: routeAuthenticator{auth},
 	}
 	// An authorization block (timeout only) tells nats-server that client
 	// authentication is configured here. Without one, a server whose only
@@ -127,43 +141,27 @@ func StartServer(o ServerOptions) (*Server, error) {
 	if err := opts.ProcessConfigString("authorization { timeout: 2 }"); err != nil {
 		return nil, fmt.Errorf("bus server options: %w", err)
 	}
+	if mat != nil {
+		opts.TLSConfig, opts.Cluster.TLSConfig = top.tlsConfigs(mat, me.Name)
+		opts.TLSVerify = true
+		opts.TLSTimeout = 2
+	}
 	if multi {
-		opts.Cluster = server.ClusterOpts{
-			Name:     top.Cluster,
-			Host:     me.Address,
-			Port:     me.ClusterPort,
-			Username: routeUser,
-			Password: routePass,
-			// Routes to a dead voter are retried for ever, with backoff.
-			ConnectRetries: -1,
-			ConnectBackoff: true,
-			PingInterval:   time.Second,
-			MaxPingsOut:    3,
-		}
+		opts.Cluster.Name = top.Cluster
+		opts.Cluster.Host = me.Address
+		opts.Cluster.Port = me.ClusterPort
+		// Routes to a dead voter are retried for ever, with backoff.
+		opts.Cluster.ConnectRetries = -1
+		opts.Cluster.ConnectBackoff = true
+		opts.Cluster.PingInterval = time.Second
+		opts.Cluster.MaxPingsOut = 3
+		opts.Cluster.TLSTimeout = 2
 		for _, m := range members {
 			if m.Name == me.Name {
 				continue
 			}
-			u := &url.URL{Scheme: "nats-route", User: url.UserPassword(routeUser, routePass),
-				Host: net.JoinHostPort(m.Address, strconv.Itoa(m.ClusterPort))}
+			u := &url.URL{Scheme: "nats-route", Host: net.JoinHostPort(m.Address, strconv.Itoa(m.ClusterPort))}
 			opts.Routes = append(opts.Routes, u)
-		}
-	}
-	if t := top.TLS; t != nil {
-		tc, err := serverTLS(t)
-		if err != nil {
-			return nil, err
-		}
-		opts.TLSConfig = tc
-		opts.TLSVerify = t.CA != ""
-		opts.TLSTimeout = 2
-		if multi {
-			// A route is also a TLS client of its peer: verify the peer
-			// with the same CA.
-			rc := tc.Clone()
-			rc.RootCAs = tc.ClientCAs
-			opts.Cluster.TLSConfig = rc
-			opts.Cluster.TLSTimeout = 2
 		}
 	}
 
@@ -171,7 +169,8 @@ func StartServer(o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus server: %w", err)
 	}
-	ns.SetLoggerV2(&natsLogger{log: log.With("component", "bus")}, false, false, false)
+	auth.ns = ns
+	ns.SetLoggerV2(&natsLogger{log: log.With("component", "bus"), violations: newLogLimiter(time.Second)}, false, false, false)
 	go ns.Start()
 	timeout := o.ReadyTimeout
 	if timeout == 0 {
@@ -181,7 +180,7 @@ func StartServer(o ServerOptions) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("%w within %s on %s (see the log above)", ErrNotReady, timeout, net.JoinHostPort(me.Address, strconv.Itoa(me.ClientPort)))
 	}
-	return &Server{ns: ns, member: me, secret: o.Secret, voters: len(members), dataDir: dataDir, log: log}, nil
+	return &Server{ns: ns, member: me, local: local, voters: len(members), dataDir: dataDir, log: log}, nil
 }
 
 // Member is the member this server runs for.
@@ -233,20 +232,37 @@ func checkPortFree(addr string, port int) error {
 	return nil
 }
 
-func serverTLS(t *TLS) (*tls.Config, error) {
-	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: t.Cert, KeyFile: t.Key, CaFile: t.CA, Verify: t.CA != ""})
-	if err != nil {
-		return nil, fmt.Errorf("[bus.tls]: %w", err)
+func roleOf(m Member) string {
+	if m.Witness {
+		return RoleWitness
 	}
-	return tc, nil
+	return RoleMember
 }
 
 // natsLogger sends the embedded server's log to slog.
-type natsLogger struct{ log *slog.Logger }
+// Refused publishes and subscriptions are logged at most once a second
+// (with how many were not): a client hammering the bus with them must not
+// flood the journal.
+type natsLogger struct {
+	log        *slog.Logger
+	violations *logLimiter
+}
 
 func (l *natsLogger) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
 func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
 func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, "Violation") {
+		ok, n := l.violations.take()
+		if !ok {
+			return
+		}
+		if n > 0 {
+			msg += fmt.Sprintf(" (%d similar lines suppressed)", n)
+		}
+	}
+	l.log.Error(msg)
+}
+func (l *natsLogger) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }

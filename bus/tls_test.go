@@ -1,81 +1,407 @@
 package bus_test
 
 import (
+	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net"
-	"os"
+	"net/url"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	. "github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/bus/bustest"
+	"github.com/tandem-ha/tandem/e2e/poll"
 )
 
-// writeTestPKI writes a CA and one certificate for 127.0.0.1 signed by it,
-// used by every member for both serving and as a client.
-func writeTestPKI(t *testing.T) *TLS {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tandem test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "member"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	write := func(name, typ string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	return &TLS{CA: write("ca.pem", "CERTIFICATE", caDER), Cert: write("cert.pem", "CERTIFICATE", der), Key: write("key.pem", "EC PRIVATE KEY", keyDER)}
-}
-
+// A multi-member bus runs mutual TLS: a client with the admin certificate
+// gets in over the network, one without a certificate does not.
 func TestTLSForClientsAndRoutes(t *testing.T) {
 	cfg := testTopology(t, []string{"holly", "benji"}, "director")
-	cfg.TLS = writeTestPKI(t)
 	tc := startCluster(t, cfg)
 	c := tc.ready("holly") // quorum over TLS routes
-	kv, err := c.KV(context.Background(), BucketConfig)
-	if err != nil {
+	if _, err := c.KV(context.Background(), BucketConfig); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.Put(context.Background(), "k", []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-	// A TLS client with the cluster key gets in over the network.
-	nc, err := Connect(ConnectOptions{Topology: cfg, Secret: tc.Secret, Name: "tls-cli"})
+	admin, err := tc.ConnectAs("benji", AdminIdentity)
 	if err != nil {
-		t.Fatalf("TLS client refused: %v", err)
+		t.Fatalf("admin client refused: %v", err)
 	}
-	nc.Close()
-	// A plaintext client with the right key does not.
+	if id := admin.Identity(); id != (Identity{Role: RoleAdmin, Name: AdminIdentity}) {
+		t.Errorf("identity %v", id)
+	}
+	// Plaintext, even with the cluster secret's nkey, is refused.
 	kp, _ := ClientKey(tc.Secret)
 	pub, _ := kp.PublicKey()
 	if plain, err := nats.Connect(cfg.ClientURLs()[0], nats.Nkey(pub, kp.Sign), nats.MaxReconnects(0), nats.Timeout(time.Second)); err == nil {
 		plain.Close()
 		t.Fatal("a plaintext client was accepted by a TLS bus")
 	}
+	// TLS with the right CA but no client certificate is refused.
+	m, _ := cfg.LoadMaterialFor(AdminIdentity)
+	tcfg := ClientTLS(m, cfg)
+	tcfg.Certificates = nil
+	if anon, err := nats.Connect(cfg.ClientURLs()[0], nats.Secure(tcfg), nats.MaxReconnects(0), nats.Timeout(time.Second)); err == nil {
+		anon.Close()
+		t.Fatal("a client without a certificate was accepted")
+	}
+}
+
+// lineLog collects a nats-server's log lines.
+type lineLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lineLog) add(format string, v ...any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(format, v...))
+	l.mu.Unlock()
+}
+func (l *lineLog) count(sub string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.lines {
+		if strings.Contains(s, sub) {
+			n++
+		}
+	}
+	return n
+}
+func (l *lineLog) Noticef(f string, v ...any) { l.add(f, v...) }
+func (l *lineLog) Warnf(f string, v ...any)   { l.add(f, v...) }
+func (l *lineLog) Fatalf(f string, v ...any)  { l.add(f, v...) }
+func (l *lineLog) Errorf(f string, v ...any)  { l.add(f, v...) }
+func (l *lineLog) Debugf(f string, v ...any)  { l.add(f, v...) }
+func (l *lineLog) Tracef(f string, v ...any)  {}
+
+// A rogue nats-server that has everything but a member's certificate
+// (addresses, the cluster name, the cluster secret, the CA certificate, and
+// a certificate of the wrong kind or from another CA) cannot route to the
+// members.
+func TestRogueServerCannotJoin(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	tc := startCluster(t, cfg)
+	tc.ready("holly")
+	pki := cfg.TLS.Dir
+
+	// Another CA, with a certificate that claims to be benji.
+	other := t.TempDir()
+	if err := InitCA(other, cfg.Cluster); err != nil {
+		t.Fatal(err)
+	}
+	if err := Issue(other, Identity{Role: RoleMember, Name: "benji"}); err != nil {
+		t.Fatal(err)
+	}
+	// The real CA, but not a member's certificate.
+	if err := Issue(pki, Identity{Role: RoleMember, Name: "mallory"}); err != nil {
+		t.Fatal(err)
+	}
+	routePass := fmt.Sprintf("%x", tc.Secret) // a password, too: it must not help
+	cases := []struct{ name, dir, cert string }{
+		{"admin certificate as a route", pki, AdminIdentity},
+		{"monitor certificate as a route", pki, bustest.Monitor},
+		{"member certificate of an unconfigured name", pki, "mallory"},
+		{"benji's name from another CA", other, "benji"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cert, err := tls.LoadX509KeyPair(filepath.Join(c.dir, c.cert+".crt"), filepath.Join(c.dir, c.cert+".key"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := freePorts(t, 2)
+			opts := &server.Options{ServerName: "rogue-" + c.cert, Host: "127.0.0.1", Port: port[0], NoSigs: true,
+				Cluster: server.ClusterOpts{Name: cfg.Cluster, Host: "127.0.0.1", Port: port[1], ConnectRetries: 1000,
+					TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, TLSTimeout: 2}}
+			for _, m := range cfg.Members {
+				opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", User: url.UserPassword("tandem-route", routePass),
+					Host: net.JoinHostPort(m.Address, strconv.Itoa(m.ClusterPort))})
+			}
+			rogue, err := server.NewServer(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := &lineLog{}
+			rogue.SetLoggerV2(log, true, false, false)
+			go rogue.Start()
+			t.Cleanup(rogue.Shutdown)
+			// Each member has refused the rogue a few times over...
+			poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
+				if n := log.count("connection closed"); n < 2*len(cfg.Members) {
+					return fmt.Errorf("%d refused routes so far", n)
+				}
+				return nil
+			})
+			// ...and no member routes to it (judged from the members'
+			// side: the rogue may count a route for the instant between
+			// its handshake and the member's refusal).
+			for name, s := range tc.Servers {
+				if cz, _ := s.NATS().Routez(nil); cz != nil {
+					for _, r := range cz.Routes {
+						if strings.HasPrefix(r.RemoteName, "rogue") {
+							t.Errorf("%s routes to %s", name, r.RemoteName)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// What anyone on the network gets from a member's client and route ports
+// before showing a certificate: an INFO that requires TLS, and nothing
+// secret. A member soliciting a route speaks TLS first, sending no
+// password to whoever listens on a peer's address.
+func TestPlainTCPGetsNoSecret(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	tc := &testCluster{bustest.Start(t, cfg)}
+	tc.ready("holly")
+	holly, _ := cfg.Member("holly")
+	dial := func(port int) net.Conn {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(holly.Address, strconv.Itoa(port)), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		return conn
+	}
+	secrets := []string{fmt.Sprintf("%x", tc.Secret), "pass", "tandem-route", "tandem-local"}
+	// The client port: an INFO that requires TLS.
+	conn := dial(holly.ClientPort)
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	conn.Close()
+	if err != nil {
+		t.Fatalf("client port: %v", err)
+	}
+	var info struct {
+		TLSRequired bool `json:"tls_required"`
+	}
+	if !strings.HasPrefix(line, "INFO ") || json.Unmarshal([]byte(strings.TrimPrefix(line, "INFO ")), &info) != nil {
+		t.Fatalf("client port sent %q", line)
+	}
+	if !info.TLSRequired {
+		t.Errorf("client port does not require TLS: %s", line)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(line, secret) {
+			t.Errorf("client port leaks %q: %s", secret, line)
+		}
+	}
+	// The route port speaks TLS first: a plaintext CONNECT gets no INFO,
+	// no plaintext at all, and the connection closed.
+	conn = dial(holly.ClusterPort)
+	fmt.Fprintf(conn, "CONNECT {\"user\":\"tandem-route\",\"pass\":\"guess\"}\r\nPING\r\n")
+	got, err := io.ReadAll(conn)
+	conn.Close()
+	if err != nil {
+		t.Fatalf("route port: %v (want it closed)", err)
+	}
+	if len(got) > 0 && got[0] != 0x15 { // at most a TLS alert record
+		t.Errorf("route port answered plaintext with %q", got)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(string(got), secret) {
+			t.Errorf("route port leaks %q: %q", secret, got)
+		}
+	}
+
+	// Pose as director's route port, without TLS, and see what benji sends.
+	tc.StopMember("director")
+	dir, _ := cfg.Member("director")
+	l, err := net.Listen("tcp", net.JoinHostPort(dir.Address, strconv.Itoa(dir.ClusterPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	conn, err = l.Accept() // benji or holly retrying the route
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "INFO {\"server_id\":\"NFAKE\",\"name\":\"director\",\"cluster\":%q,\"tls_required\":false}\r\n", cfg.Cluster)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("reading what a member sends: %v", err)
+	}
+	sent := string(buf[:n])
+	if buf[0] != 0x16 { // a TLS handshake record
+		t.Errorf("a member soliciting a route sent %q, not a TLS handshake", sent)
+	}
+	if strings.Contains(sent, "CONNECT") || strings.Contains(sent, "pass") {
+		t.Errorf("a member soliciting a route sent %q", sent)
+	}
+}
+
+// permissionErrors connects as identity over the network, collecting the
+// server's permission violations.
+func connectCollecting(t *testing.T, tc *testCluster, member, identity string) (*Conn, chan error) {
+	t.Helper()
+	c, err := tc.ConnectAs(member, identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 16)
+	c.NC.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	})
+	return c, errs
+}
+
+func TestNodeCannotPublishOtherHeartbeat(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	tc := startCluster(t, cfg)
+	holly := tc.ready("holly")
+	seen := make(chan string, 16)
+	sub, err := holly.NC.Subscribe(SubjectHeartbeats, func(m *nats.Msg) { seen <- m.Subject })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := holly.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	benji, errs := connectCollecting(t, tc, "holly", "benji")
+	// Forged first, own second: one connection's messages keep their
+	// order, so a delivered forgery would arrive first.
+	if err := benji.NC.Publish(SubjectHeartbeat("holly"), []byte("forged")); err != nil {
+		t.Fatal(err)
+	}
+	if err := benji.NC.Publish(SubjectHeartbeat("benji"), []byte("own")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-seen:
+		if s != SubjectHeartbeat("benji") {
+			t.Fatalf("benji's identity published on %s", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("benji's own heartbeat never arrived")
+	}
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("error %v, want a permission violation", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no permission violation reported")
+	}
+}
+
+func TestNodeIdentityCannotWriteConfig(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	tc := startCluster(t, cfg)
+	tc.ready("holly")
+	ctx := context.Background()
+	for _, id := range []string{"benji", "director", bustest.Monitor} {
+		c, _ := connectCollecting(t, tc, "holly", id)
+		kv, err := c.KV(ctx, BucketConfig)
+		if err != nil {
+			t.Fatalf("%s cannot even read the config bucket: %v", id, err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err = kv.Put(wctx, "forged", []byte("x"))
+		cancel()
+		if err == nil {
+			t.Errorf("%s wrote the configuration", id)
+		}
+	}
+	// The admin can; and the forged keys are not there.
+	admin, _ := connectCollecting(t, tc, "benji", AdminIdentity)
+	kv, err := admin.KV(ctx, BucketConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "edit", []byte("x")); err != nil {
+		t.Fatalf("the admin cannot write the configuration: %v", err)
+	}
+	if _, err := kv.Get(ctx, "forged"); err == nil {
+		t.Error("a forged configuration key is in the bucket")
+	}
+	// The admin cannot write a lease.
+	leases, err := admin.KV(ctx, BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := leases.Put(wctx, "rsc.VIP", []byte("admin")); err == nil {
+		t.Error("the admin wrote a lease")
+	}
+}
+
+// Re-issuing a member's certificate and restarting the member with it keeps
+// the bus's quorum and its keys.
+func TestCertificateRotation(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	tc := startCluster(t, cfg)
+	holly := tc.ready("holly")
+	ctx := context.Background()
+	kv, err := holly.KV(ctx, BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := kv.Create(ctx, "rsc.VIP", []byte("holly"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := cfg.LoadMaterialFor("benji")
+	if err := Issue(cfg.TLS.Dir, Identity{Role: RoleMember, Name: "benji"}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := cfg.LoadMaterialFor("benji")
+	if before.Cert.Leaf.SerialNumber.Cmp(after.Cert.Leaf.SerialNumber) == 0 {
+		t.Fatal("the certificate was not replaced")
+	}
+	tc.StopMember("benji")
+	// Two voters of three keep writing while benji restarts.
+	if _, err := kv.Update(ctx, "rsc.VIP", []byte("holly"), rev); err != nil {
+		t.Fatalf("no quorum while benji restarts: %v", err)
+	}
+	tc.StartMember("benji")
+	benji := tc.ready("benji")
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
+		for name, s := range tc.Servers {
+			if n := s.NATS().NumRoutes(); n < 2 {
+				return fmt.Errorf("%s has %d routes", name, n)
+			}
+		}
+		return nil
+	})
+	bkv, err := benji.KV(ctx, BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
+		e, err := bkv.Get(ctx, "rsc.VIP")
+		if err != nil {
+			return err
+		}
+		if string(e.Value()) != "holly" || e.Revision() <= rev {
+			return fmt.Errorf("lease is %q at %d", e.Value(), e.Revision())
+		}
+		return nil
+	})
+	// The rotated member's server presents the new certificate.
+	admin, err := tc.ConnectAs("benji", AdminIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
 }

@@ -27,8 +27,11 @@ type Topology struct {
 	Members []Member
 }
 
-// TLS holds the paths of the certificate material used for routes and clients.
+// TLS says where the certificate material for routes and clients is: a
+// PKI directory (`tandem pki init`), where each identity finds NAME.crt,
+// NAME.key and ca.crt, or explicit paths of one identity's files.
 type TLS struct {
+	Dir  string `json:"dir,omitempty"`
 	Cert string `json:"cert"`
 	Key  string `json:"key"`
 	CA   string `json:"ca,omitempty"`
@@ -133,7 +136,7 @@ func (t *Topology) Diff(o *Topology) []string {
 	diff("[cluster] name", quote(t.Cluster), quote(o.Cluster))
 	diff("[bus] client_port", t.ClientPort, o.ClientPort)
 	diff("[bus] cluster_port", t.ClusterPort, o.ClusterPort)
-	diff("[bus.tls]", tlsText(t.TLS), tlsText(o.TLS))
+	diff("[bus.tls]", tlsText(t), tlsText(o))
 	for _, m := range t.Members {
 		n, ok := o.Member(m.Name)
 		switch {
@@ -165,12 +168,9 @@ func (m Member) kind() string {
 
 func quote(s string) string { return strconv.Quote(s) }
 
-func tlsText(t *TLS) string {
-	switch {
-	case t == nil:
-		return "off"
-	case t.CA == "":
-		return "on"
+func tlsText(t *Topology) string {
+	if t.UsesTLS() {
+		return "mutual TLS"
 	}
-	return "on, peers verified (ca)"
+	return "off"
 }

@@ -14,7 +14,8 @@ cat >"$DIR/cluster.toml" <<TOML
 name = "local"
 [bus]
 data_dir = "$DIR/data"
-credentials = "$DIR/cluster.key"
+[bus.tls]
+dir = "$DIR/pki"
 [[node]]
 name = "holly"
 address = "127.0.0.1"
@@ -31,7 +32,7 @@ address = "127.0.0.1"
 client_port = 14230
 cluster_port = 16230
 TOML
-"$BIN/tandem" keygen --out "$DIR/cluster.key" >/dev/null
+"$BIN/tandem" pki init --config "$DIR/cluster.toml" >/dev/null
 "$BIN/tandem" host --config "$DIR/cluster.toml" --node holly >"$DIR/holly.log" 2>&1 & echo $! >>"$DIR/pids"
 "$BIN/tandem" host --config "$DIR/cluster.toml" --node benji >"$DIR/benji.log" 2>&1 & echo $! >>"$DIR/pids"
 "$BIN/tandem" witness --config "$DIR/cluster.toml" >"$DIR/director.log" 2>&1 & echo $! >>"$DIR/pids"

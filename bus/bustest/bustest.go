@@ -51,7 +51,39 @@ func Topology(t testing.TB, nodes []string, witness string) *bus.Topology {
 	if witness != "" {
 		top.Members = append(top.Members, bus.Member{Name: witness, Address: "127.0.0.1", ClientPort: ports[2*n-2], ClusterPort: ports[2*n-1], Witness: true})
 	}
+	if len(top.Members) > 1 {
+		top.TLS = &bus.TLS{Dir: PKI(t, top)}
+	}
 	return top
+}
+
+// Monitor is the read-only identity PKI issues besides the members' and
+// the admin's.
+const Monitor = "monitor"
+
+// PKI makes a cluster CA in a temporary directory of the test and issues a
+// certificate for every member of top, the admin and a monitor, as
+// `tandem pki init` does. It returns the directory.
+func PKI(t testing.TB, top *bus.Topology) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := bus.InitCA(dir, top.Cluster); err != nil {
+		t.Fatal(err)
+	}
+	ids := []bus.Identity{{Role: bus.RoleAdmin, Name: bus.AdminIdentity}, {Role: bus.RoleMonitor, Name: Monitor}}
+	for _, m := range top.Members {
+		role := bus.RoleMember
+		if m.Witness {
+			role = bus.RoleWitness
+		}
+		ids = append(ids, bus.Identity{Role: role, Name: m.Name})
+	}
+	for _, id := range ids {
+		if err := bus.Issue(dir, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // Logger discards the bus's log unless BUS_TEST_LOG is set.
@@ -106,6 +138,19 @@ func (c *Cluster) StopMember(name string) {
 		s.Shutdown()
 		delete(c.Servers, name)
 	}
+}
+
+// ConnectAs connects over the network to member's client port with the
+// certificate of identity (a member name, bus.AdminIdentity, Monitor),
+// closed with the test.
+func (c *Cluster) ConnectAs(member, identity string) (*bus.Conn, error) {
+	m, _ := c.Topology.Member(member)
+	conn, err := bus.Connect(bus.ConnectOptions{Topology: c.Topology, Secret: c.Secret, Identity: identity, Name: identity,
+		URLs: []string{m.ClientURL()}, Timeout: 2 * time.Second})
+	if err == nil {
+		c.T.Cleanup(conn.Close)
+	}
+	return conn, err
 }
 
 // Connect connects in-process to a member's server, closed with the test.

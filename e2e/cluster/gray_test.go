@@ -253,9 +253,7 @@ type transitions struct {
 
 func (e *env) watchTransitions(resource string) *transitions {
 	e.t.Helper()
-	secret, err := bus.LoadSecret(e.l.KeyFile())
-	e.must(err)
-	conn, err := bus.Connect(bus.ConnectOptions{Topology: e.l.Config().Topology, Secret: secret, Name: "gray-test"})
+	conn, err := e.l.Connect("gray-test")
 	e.must(err)
 	e.t.Cleanup(conn.Close)
 	tr := &transitions{}

@@ -63,6 +63,7 @@ type state struct {
 	BridgeName  string       `json:"bridge_name"`
 	Config      string       `json:"config"` // the lab's copy, installed in every node
 	Key         string       `json:"key"`    // the lab's cluster secret
+	PKI         string       `json:"pki"`    // the lab's PKI directory (tandem pki init)
 	Root        string       `json:"root"`   // cached lower root
 	BinDir      string       `json:"bin_dir"`
 	RepoDir     string       `json:"repo_dir"`
@@ -156,7 +157,7 @@ func (l *Lab) create(ctx context.Context, o Options, root string) error {
 	l.cfg = cfg
 	n := names{o.Prefix}
 	l.st = state{Prefix: o.Prefix, Subnet: o.Subnet, Bridge: o.Bridge, BridgeName: n.bridge(),
-		Config: cfgPath, Key: filepath.Join(l.dir, "cluster.key"), Root: root,
+		Config: cfgPath, Key: filepath.Join(l.dir, "cluster.key"), PKI: filepath.Join(l.dir, "pki"), Root: root,
 		BinDir: o.BinDir, RepoDir: o.RepoDir, StartTandem: o.StartTandem}
 	members, err := labMembers(cfg.Topology, o)
 	if err != nil {
@@ -172,6 +173,9 @@ func (l *Lab) create(ctx context.Context, o Options, root string) error {
 	tandem := filepath.Join(o.BinDir, "tandem")
 	if out, err := exec.CommandContext(ctx, tandem, "keygen", "--out", l.st.Key).CombinedOutput(); err != nil {
 		return fmt.Errorf("%s keygen: %w: %s", tandem, err, out)
+	}
+	if out, err := exec.CommandContext(ctx, tandem, "pki", "init", "--config", cfgPath, "--dir", l.st.PKI).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s pki init: %w: %s", tandem, err, out)
 	}
 	if err := l.addBridge(); err != nil {
 		return err
@@ -333,9 +337,39 @@ func (l *Lab) Subnet() netip.Prefix   { return l.st.Subnet }
 func (l *Lab) BridgeAddr() netip.Addr { return l.st.Bridge }
 func (l *Lab) ConfigFile() string     { return l.st.Config }
 func (l *Lab) KeyFile() string        { return l.st.Key }
-func (l *Lab) Config() *config.File   { return l.cfg }
-func (l *Lab) BridgeName() string     { return l.st.BridgeName }
-func (l *Lab) StateDir() string       { return l.dir }
+
+// PKIDir is the lab's PKI directory: the CA, every member's certificate and
+// the admin's (tandem pki init on the host).
+func (l *Lab) PKIDir() string { return l.st.PKI }
+
+// Connect connects to the lab's bus from the host with the admin
+// certificate, as tandem commands do.
+func (l *Lab) Connect(name string) (*bus.Conn, error) {
+	top := *l.Config().Topology
+	top.TLS = &bus.TLS{Dir: l.st.PKI}
+	return bus.Connect(bus.ConnectOptions{Topology: &top, Name: name})
+}
+
+// MemberPKI copies what member needs of the lab's PKI directory (the CA,
+// its own certificate and key, the admin's) into dir, for node.sh --pki.
+func (l *Lab) MemberPKI(member, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, f := range []string{"ca.crt", member + ".crt", member + ".key", "admin.crt", "admin.key"} {
+		data, err := os.ReadFile(filepath.Join(l.st.PKI, f))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (l *Lab) Config() *config.File { return l.cfg }
+func (l *Lab) BridgeName() string   { return l.st.BridgeName }
+func (l *Lab) StateDir() string     { return l.dir }
 
 // Members lists the lab's hosts, nodes first, then the witness.
 func (l *Lab) Members() []Member {

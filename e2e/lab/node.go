@@ -69,13 +69,16 @@ func (l *Lab) prepareRoot(ctx context.Context, n *nodeState) error {
 			return err
 		}
 	}
+	if err := l.MemberPKI(n.Name, filepath.Join(scratch, "pki")); err != nil {
+		return err
+	}
 	in := "/tmp/tandem-provision/"
 	role := "node"
 	if n.Witness {
 		role = "witness"
 	}
 	args := []string{root, "/bin/sh", in + "node.sh", "--offline", "--name", n.Name, "--role", role,
-		"--address", n.Addr.String(), "--config", in + "cluster.toml", "--key", in + "cluster.key",
+		"--address", n.Addr.String(), "--config", in + "cluster.toml", "--pki", in + "pki", "--key", in + "cluster.key",
 		"--key-path", l.cfg.Topology.Credentials}
 	for _, m := range l.st.Nodes {
 		args = append(args, "--member", m.Name+"="+m.Addr.String())

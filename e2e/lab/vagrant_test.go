@@ -64,12 +64,18 @@ func TestVagrantValidate(t *testing.T) {
 		t.Skip("vagrant is not installed")
 	}
 	tmp := t.TempDir()
+	// The Vagrantfile makes the cluster's certificates with tandem pki init.
+	bin := filepath.Join(tmp, "tandem")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tandem-ha/tandem/host/cmd/tandem").CombinedOutput(); err != nil {
+		t.Fatalf("building tandem: %v\n%s", err, out)
+	}
 	// --ignore-provider: a machine without VirtualBox or libvirt (CI, a
 	// fresh Debian host) has no provider, and the file's syntax and
 	// structure are what is checked here.
 	cmd := exec.Command("vagrant", "validate", "--ignore-provider")
 	cmd.Env = append(os.Environ(),
 		"VAGRANT_CWD="+filepath.Join(repoRoot(t), "vagrant"),
+		"TANDEM_BIN="+bin,
 		"VAGRANT_DOTFILE_PATH="+filepath.Join(tmp, "dot"), // not the repo's .vagrant
 		"VAGRANT_HOME="+filepath.Join(tmp, "home"),
 		"VAGRANT_CHECKPOINT_DISABLE=1", // no update check over the network

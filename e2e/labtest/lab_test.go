@@ -72,6 +72,9 @@ func TestLab(t *testing.T) {
 		if got := exec(t, l, name, "sha256sum", "/etc/tandem/cluster.key"); got != key {
 			t.Errorf("%s's cluster secret differs from director's", name)
 		}
+		if got := strings.TrimSpace(exec(t, l, name, "stat", "-c", "%a", "/etc/tandem/pki/"+name+".key", "/etc/tandem/pki/admin.key")); got != "600\n600" {
+			t.Errorf("%s's certificate keys have modes %q, want 600", name, got)
+		}
 		exec(t, l, name, "/opt/tandem/bin/tandem", "--help")
 		exec(t, l, name, "systemctl", "cat", "tandem.service")
 		// The cluster owns Apache and HAProxy: installed, not enabled.
@@ -137,9 +140,12 @@ func TestLab(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := l.MemberPKI("director", filepath.Join(scratch, "pki")); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"sh", "/root/prov/node.sh", "--name", "director", "--role", "witness",
 		"--address", l.NodeAddr("director").String(), "--config", "/root/prov/cluster.toml",
-		"--key", "/root/prov/cluster.key", "--start-tandem"}
+		"--pki", "/root/prov/pki", "--key", "/root/prov/cluster.key", "--start-tandem"}
 	for _, m := range l.Members() {
 		args = append(args, "--member", m.Name+"="+m.Addr.String())
 	}

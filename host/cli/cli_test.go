@@ -16,6 +16,7 @@ import (
 
 	"github.com/tandem-ha/tandem/e2e/poll"
 
+	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/daemon/daemontest"
 	"github.com/tandem-ha/tandem/host/status"
 )
@@ -73,17 +74,22 @@ type localCluster struct {
 }
 
 // newLocalCluster writes a three-member loopback cluster (holly, benji,
-// witness director, daemontest's file) and its key, made by tandem keygen.
+// witness director, daemontest's file) and its certificates, made by
+// tandem pki init.
 func newLocalCluster(t *testing.T) *localCluster {
 	dir := t.TempDir()
 	conf := daemontest.WriteFiles(t, dir, "")
-	// The binary's own keygen writes the key the members use.
-	key := filepath.Join(dir, "cluster.key")
-	if err := os.Remove(key); err != nil {
+	// The binary's own pki init makes the certificates the members use.
+	f, err := config.Load(conf)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(tandemBin, "keygen", "--out", key).CombinedOutput(); err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
+	pki := f.Topology.TLS.Dir
+	if err := os.RemoveAll(pki); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(tandemBin, "pki", "init", "--config", conf).CombinedOutput(); err != nil {
+		t.Fatalf("pki init: %v\n%s", err, out)
 	}
 	lc := &localCluster{t: t, dir: dir, conf: conf, procs: map[string]*exec.Cmd{}, logs: map[string]*processLog{}}
 	t.Cleanup(func() {
@@ -223,7 +229,8 @@ func TestDaemonExitCodes(t *testing.T) {
 	os.WriteFile(bad, []byte("[cluster]\nname = \"x\"\n[[node]]\nnme = \"a\"\n"), 0o644)
 	noKey := filepath.Join(lc.dir, "nokey.toml")
 	src, _ := os.ReadFile(lc.conf)
-	os.WriteFile(noKey, bytes.Replace(src, []byte("cluster.key"), []byte("missing.key"), 1), 0o644)
+	f, _ := config.Load(lc.conf)
+	os.WriteFile(noKey, bytes.Replace(src, []byte(f.Topology.TLS.Dir), []byte(filepath.Join(lc.dir, "missing-pki")), 1), 0o644)
 	badDir := filepath.Join(lc.dir, "baddir.toml")
 	os.WriteFile(filepath.Join(lc.dir, "afile"), nil, 0o644)
 	os.WriteFile(badDir, bytes.Replace(src, []byte(filepath.Join(lc.dir, "data")), []byte(filepath.Join(lc.dir, "afile")), 1), 0o644)
@@ -236,7 +243,7 @@ func TestDaemonExitCodes(t *testing.T) {
 		{[]string{"host", "--config", bad, "--node", "a"}, ExitConfig, "bad.toml:4: unknown key \"node.nme\""},
 		{[]string{"host", "--config", lc.conf, "--node", "nobody"}, ExitUnknownNode, "unknown member \"nobody\""},
 		{[]string{"host", "--config", lc.conf, "--node", "director"}, ExitConfig, "is the witness"},
-		{[]string{"host", "--config", noKey, "--node", "holly"}, ExitCredentials, "tandem keygen --out"},
+		{[]string{"host", "--config", noKey, "--node", "holly"}, ExitCredentials, "tandem pki init"},
 		{[]string{"host", "--config", badDir, "--node", "holly"}, ExitDataDir, "data_dir"},
 	}
 	for _, c := range cases {

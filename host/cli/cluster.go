@@ -158,7 +158,7 @@ func clusterControl(cmd *cobra.Command, cfgPath string, args []string, all bool,
 		return err
 	}
 	local, _ := localNode(top)
-	by := "cli@" + hostname()
+	by := cliBy(s.conn)
 	var asked, failed []string
 	for _, n := range nodes {
 		fmt.Fprintf(w, "%s: %s\n", n, verb)

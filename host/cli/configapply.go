@@ -94,7 +94,7 @@ restart the members one at a time, then apply it again.
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 			defer cancel()
-			rev, err := s.store.Put(ctx, next.CIB, base, "cli@"+hostname(), "config apply "+filepath.Base(args[0]))
+			rev, err := s.store.Put(ctx, next.CIB, base, cliBy(s.conn), "config apply "+filepath.Base(args[0]))
 			if errors.Is(err, bus.ErrConflict) {
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the live configuration changed after revision %d while this diff was made; nothing stored: run config apply again", cur.Rev)}
 			}

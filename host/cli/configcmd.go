@@ -233,7 +233,7 @@ new revision, so the history keeps what was rolled back.
 			defer s.close()
 			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 			defer cancel()
-			nr, err := s.store.Rollback(ctx, rev, "cli@"+hostname())
+			nr, err := s.store.Rollback(ctx, rev, cliBy(s.conn))
 			if err != nil {
 				if strings.Contains(err.Error(), "is not kept") {
 					return badInput("%v", err)
@@ -280,7 +280,7 @@ config rollback REV when a valid revision is still kept (config history).
 			defer s.close()
 			ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 			defer cancel()
-			r, err := s.store.Reseed(ctx, next.CIB, "cli@"+hostname(), from)
+			r, err := s.store.Reseed(ctx, next.CIB, cliBy(s.conn), from)
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}

@@ -14,10 +14,11 @@ func newKeygenCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "keygen --out FILE",
-		Short: "Write a new cluster secret (the [bus] credentials file)",
-		Long: `keygen writes 32 random bytes, hex-encoded, to FILE with mode 0600. Every
-member and every host that runs tandem commands needs the same file: create it
-once and copy it. Clients and routes without it are refused by the bus.`,
+		Short: "Write a new cluster secret (single-member development clusters only)",
+		Long: `keygen writes 32 random bytes, hex-encoded, to FILE with mode 0600: the [bus]
+credentials of a single-member development cluster without TLS, whose clients
+sign in with a key derived from it. A cluster of more than one member runs
+mutual TLS instead and needs no secret: see "tandem pki init".`,
 		Example: `  tandem keygen --out /etc/tandem/cluster.key
   scp /etc/tandem/cluster.key benji:/etc/tandem/cluster.key`,
 		Args: cobra.NoArgs,

@@ -91,7 +91,7 @@ func (e editError) Unwrap() error { return e.err }
 func (s *session) edit(summary string, change func(*cib.CIB) error) (liveconfig.Revision, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 	defer cancel()
-	rev, err := s.store.Update(ctx, "cli@"+hostname(), func(c *cib.CIB) (string, error) {
+	rev, err := s.store.Update(ctx, cliBy(s.conn), func(c *cib.CIB) (string, error) {
 		if err := change(c); err != nil {
 			return "", editError{err}
 		}

@@ -395,7 +395,7 @@ Colocation Constraints:
 	}
 	hist := lc.must("config", "history")
 	lines := strings.Split(strings.TrimSpace(hist), "\n")
-	if last := lines[len(lines)-1]; !strings.Contains(last, "(current)") || !strings.HasSuffix(last, "cli@"+hostname()+"  constraint location VIP-10.10.10.23 prefers holly=100") {
+	if last := lines[len(lines)-1]; !strings.Contains(last, "(current)") || !strings.HasSuffix(last, "admin@"+hostname()+"  constraint location VIP-10.10.10.23 prefers holly=100") {
 		t.Errorf("history's last line: %q", last)
 	}
 	for _, w := range []string{"seeded from cluster.toml", "resource create httpd (example:process)"} {

@@ -246,11 +246,20 @@ func addClusterState(conn *bus.Conn, file *config.File, r *status.Report, wait t
 	status.MarkBlocked(r, reports)
 }
 
-// cliConnect connects a command to the bus with the cluster's credentials.
+// cliConnect connects a command to the bus: with the admin certificate of
+// the PKI directory (or the identity TANDEM_IDENTITY names, e.g. a
+// read-only monitor), or the secret of a single-member development bus.
 func cliConnect(top *bus.Topology) (*bus.Conn, error) {
-	secret, err := bus.LoadSecret(top.Credentials)
+	secret, err := top.LoadSecret()
 	if err != nil {
 		return nil, err
 	}
-	return bus.Connect(bus.ConnectOptions{Topology: top, Secret: secret, Name: "cli@" + hostname(), Timeout: time.Second})
+	return bus.Connect(bus.ConnectOptions{Topology: top, Secret: secret, Identity: os.Getenv("TANDEM_IDENTITY"),
+		Name: "cli@" + hostname(), Timeout: time.Second})
 }
+
+// cliBy is who a command's changes are recorded as: the identity the bus
+// authenticated (the certificate's name; "cli" on a development bus
+// without TLS) at this host. The bus lets only admin identities write the
+// configuration.
+func cliBy(c *bus.Conn) string { return c.Identity().Name + "@" + hostname() }

@@ -110,6 +110,7 @@ data_dir = "/srv/tandem"
 [bus.tls]
 cert = "c.pem"
 key = "k.pem"
+ca = "ca.pem"
 `
 	groups := base + `
 [[resource]]
@@ -235,6 +236,8 @@ func TestValidationErrors(t *testing.T) {
 		want []string // each "line: substring"
 	}{
 		{"syntax", base + "\n[[resource]\nid = 1\n", []string{"c.toml:17:11: TOML: expected end of table array name"}},
+		{"tls without a ca", base + "\n[bus.tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n", []string{"[bus.tls] needs dir (the PKI directory of `tandem pki init`), or cert, key and ca"}},
+		{"tls dir and files", base + "\n[bus.tls]\ndir = \"/etc/tandem/pki\"\ncert = \"c.pem\"\n", []string{"[bus.tls] gives dir and cert/key/ca"}},
 		{"unknown key", base + `
 [[resource]]
 id = "a"

@@ -27,7 +27,7 @@ func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
 			DataDir: omitDefault(top.DataDir, DefaultDataDir), Credentials: omitDefault(top.Credentials, DefaultCredentials)},
 	}
 	if t := top.TLS; t != nil {
-		f.Bus.TLS = &fileTLS{Cert: t.Cert, Key: t.Key, CA: t.CA}
+		f.Bus.TLS = &fileTLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}
 	}
 	member := func(m bus.Member) fileMember {
 		return fileMember{Name: m.Name, Address: m.Address,

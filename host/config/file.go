@@ -48,9 +48,10 @@ type fileBus struct {
 }
 
 type fileTLS struct {
-	Cert string `toml:"cert"`
-	Key  string `toml:"key"`
-	CA   string `toml:"ca"`
+	Dir  string `toml:"dir,omitempty,omitzero"`
+	Cert string `toml:"cert,omitempty,omitzero"`
+	Key  string `toml:"key,omitempty,omitzero"`
+	CA   string `toml:"ca,omitempty,omitzero"`
 }
 
 type fileMember struct {
@@ -358,7 +359,7 @@ func decodeTopology(f *fileConfig, ps *problems) *bus.Topology {
 		Credentials: pickString(f.Bus.Credentials, DefaultCredentials),
 	}
 	if t := f.Bus.TLS; t != nil {
-		top.TLS = &bus.TLS{Cert: t.Cert, Key: t.Key, CA: t.CA}
+		top.TLS = &bus.TLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}
 	}
 	member := func(m fileMember, path string, witness bool) bus.Member {
 		what := fmt.Sprintf("%s %q", memberKind(witness), m.Name)
@@ -413,7 +414,7 @@ var knownKeys = map[string][]string{
 	"":               {"cluster", "bus", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location"},
 	"cluster":        {"name"},
 	"bus":            {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
-	"bus.tls":        {"cert", "key", "ca"},
+	"bus.tls":        {"dir", "cert", "key", "ca"},
 	"node":           {"name", "address", "client_port", "cluster_port", "standby", "maintenance", "attributes"},
 	"witness":        {"name", "address", "client_port", "cluster_port"},
 	"properties":     cib.PropertyKeys,

@@ -17,8 +17,13 @@ func validate(f *File, ps *problems) {
 	if strings.TrimSpace(top.Cluster) == "" {
 		ps.atLine(0, "[cluster] name is missing: give the cluster a name")
 	}
-	if t := top.TLS; t != nil && (t.Cert == "" || t.Key == "") {
-		ps.at("bus.tls", "[bus.tls] needs cert and key (and ca to verify peers)")
+	if t := top.TLS; t != nil {
+		switch {
+		case t.Dir != "" && (t.Cert != "" || t.Key != "" || t.CA != ""):
+			ps.at("bus.tls", "[bus.tls] gives dir and cert/key/ca: give either the PKI directory of `tandem pki init` (dir) or the three files")
+		case t.Dir == "" && (t.Cert == "" || t.Key == "" || t.CA == ""):
+			ps.at("bus.tls", "[bus.tls] needs dir (the PKI directory of `tandem pki init`), or cert, key and ca: mutual TLS verifies every peer against the cluster CA")
+		}
 	}
 	validateMembers(f, ps)
 	// A location on the witness: say so, rather than "no node".

@@ -113,7 +113,7 @@ func start(o Options) (_ *Member, err error) {
 	case top.IsWitness(name):
 		return nil, fmt.Errorf("%w: %q is the witness in %s; run `tandem witness --config %s` on it", ErrWrongRole, name, o.ConfigPath, o.ConfigPath)
 	}
-	secret, err := bus.LoadSecret(top.Credentials)
+	secret, err := top.LoadSecret()
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@
 # It is idempotent: running it again converges to the same state.
 #
 # usage: node.sh --name NAME --role node|witness --address ADDR
-#                --config FILE --key FILE [--key-path PATH] [--member NAME=ADDR]...
+#                --config FILE --pki DIR [--key FILE [--key-path PATH]] [--member NAME=ADDR]...
 #                [--bin-src DIR] [--start-tandem] [--offline]
 #
 #   --name        the member's name in the cluster file (holly, benji, director)
@@ -17,7 +17,12 @@
 #   --address     the member's own address; Apache listens only there, so that
 #                 HAProxy can bind the VIP on port 80
 #   --config      cluster file to install as /etc/tandem/cluster.toml
-#   --key         cluster secret (tandem keygen) to install at --key-path (0600)
+#   --pki         directory with ca.crt, NAME.crt, NAME.key (this member's
+#                 certificate, from `tandem pki init`) and admin.crt, admin.key
+#                 (for tandem commands on this host): installed in
+#                 /etc/tandem/pki (0700; keys 0600)
+#   --key         cluster secret (tandem keygen), only for a single-member
+#                 development cluster without TLS: installed at --key-path (0600)
 #   --key-path    where the cluster file's [bus] credentials expects it
 #                 (default /etc/tandem/cluster.key)
 #   --member      a cluster member for /etc/hosts (repeat for each)
@@ -29,7 +34,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-name= role= address= config= key= key_path=/etc/tandem/cluster.key bin_src= start_tandem=no offline=no members=
+name= role= address= config= pki= key= key_path=/etc/tandem/cluster.key bin_src= start_tandem=no offline=no members=
 
 die() { echo "node.sh: $*" >&2; exit 1; }
 
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
 	--role) role=${2:?--role needs a value}; shift 2 ;;
 	--address) address=${2:?--address needs a value}; shift 2 ;;
 	--config) config=${2:?--config needs a value}; shift 2 ;;
+	--pki) pki=${2:?--pki needs a value}; shift 2 ;;
 	--key) key=${2:?--key needs a value}; shift 2 ;;
 	--key-path) key_path=${2:?--key-path needs a value}; shift 2 ;;
 	--member) members="$members ${2:?--member needs NAME=ADDR}"; shift 2 ;;
@@ -53,7 +59,13 @@ done
 [ -n "$address" ] || die "--address is required"
 case "$role" in node | witness) ;; *) die "--role must be node or witness, not '$role'" ;; esac
 [ -f "$config" ] || die "--config: no such file '$config'"
-[ -f "$key" ] || die "--key: no such file '$key'"
+[ -z "$key" ] || [ -f "$key" ] || die "--key: no such file '$key'"
+[ -n "$pki" ] || [ -n "$key" ] || die "--pki is required (the member's certificates, from tandem pki init)"
+if [ -n "$pki" ]; then
+	for f in ca.crt "$name.crt" "$name.key" admin.crt admin.key; do
+		[ -f "$pki/$f" ] || die "--pki: no $f in '$pki' (make them with: tandem pki init --config cluster.toml --dir $pki)"
+	done
+fi
 
 # A booted host gets its changes applied live; in a chroot (the nspawn lab
 # before boot) systemctl only edits the unit links.
@@ -120,8 +132,15 @@ install -d -m 0700 /var/lib/tandem
 install -m 0644 "$config" /etc/tandem/cluster.toml
 # `tandem` on every admin's PATH (the binaries live in /opt/tandem/bin).
 ln -sf /opt/tandem/bin/tandem /usr/local/sbin/tandem
-install -d -m 0755 "$(dirname "$key_path")"
-install -m 0600 "$key" "$key_path"
+if [ -n "$key" ]; then
+	install -d -m 0755 "$(dirname "$key_path")"
+	install -m 0600 "$key" "$key_path"
+fi
+if [ -n "$pki" ]; then
+	install -d -m 0700 /etc/tandem/pki
+	install -m 0644 "$pki/ca.crt" "$pki/$name.crt" "$pki/admin.crt" /etc/tandem/pki/
+	install -m 0600 "$pki/$name.key" "$pki/admin.key" /etc/tandem/pki/
+fi
 if [ -n "$bin_src" ]; then
 	[ -x "$bin_src/tandem" ] || die "--bin-src: no tandem binary in $bin_src (build it first: make build)"
 	install -m 0755 "$bin_src/tandem" /opt/tandem/bin/

@@ -179,11 +179,7 @@ func (b *bench) run(prefix string, subnet netip.Prefix, duration time.Duration, 
 	if err := b.converged(); err != nil {
 		return err
 	}
-	secret, err := bus.LoadSecret(l.KeyFile())
-	if err != nil {
-		return err
-	}
-	if b.conn, err = bus.Connect(bus.ConnectOptions{Topology: l.Config().Topology, Secret: secret, Name: "chaos-bench"}); err != nil {
+	if b.conn, err = l.Connect("chaos-bench"); err != nil {
 		return err
 	}
 	defer b.conn.Close()

@@ -27,7 +27,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/e2e/scenario"
 )
@@ -195,11 +194,7 @@ func (b *bench) converged() error {
 // leaders, the holders' renewals stall and promises are given, and a fault
 // then can cost a Raft election.
 func (b *bench) settled() error {
-	secret, err := bus.LoadSecret(b.l.KeyFile())
-	if err != nil {
-		return err
-	}
-	conn, err := bus.Connect(bus.ConnectOptions{Topology: b.l.Config().Topology, Secret: secret, Name: "failover-bench"})
+	conn, err := b.l.Connect("failover-bench")
 	if err != nil {
 		return err
 	}

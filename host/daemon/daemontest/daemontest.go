@@ -53,8 +53,13 @@ func WriteFiles(t testing.TB, dir, extra string) string {
 		t.Fatal(err)
 	}
 	p := bustest.FreePorts(t, 2*len(Members))
+	top := &bus.Topology{Cluster: Name}
+	for _, m := range Members {
+		top.Members = append(top.Members, bus.Member{Name: m, Witness: m == Witness})
+	}
+	pki := bustest.PKI(t, top)
 	var b strings.Builder
-	fmt.Fprintf(&b, "[cluster]\nname = %q\n[bus]\ndata_dir = %q\ncredentials = %q\n", Name, filepath.Join(dir, "data"), key)
+	fmt.Fprintf(&b, "[cluster]\nname = %q\n[bus]\ndata_dir = %q\ncredentials = %q\n[bus.tls]\ndir = %q\n", Name, filepath.Join(dir, "data"), key, pki)
 	for i, m := range Members {
 		table := "[[node]]"
 		if m == Witness {
@@ -218,7 +223,7 @@ func (c *Cluster) Connect() *bus.Conn {
 		if err != nil {
 			return err
 		}
-		secret, err := bus.LoadSecret(f.Topology.Credentials)
+		secret, err := f.Topology.LoadSecret()
 		if err != nil {
 			return err
 		}

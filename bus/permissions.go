@@ -1,0 +1,65 @@
+package bus
+
+import "github.com/nats-io/nats-server/v2/server"
+
+// What each identity may publish on the bus (everything else is refused by
+// the server, and logged at most once a second). Every identity may read
+// everything: status, events and monitoring need it, and nothing on the bus
+// is secret from a cluster identity. The members' own daemons connect
+// in-process and are not limited here: they are the server's own process.
+
+// jsRead are the JetStream API requests needed to read KV buckets: info,
+// gets, and the ordered consumers behind watches and key listings.
+var jsRead = []string{
+	"$JS.API.INFO",
+	"$JS.API.STREAM.INFO.*",
+	"$JS.API.STREAM.NAMES",
+	"$JS.API.STREAM.LIST",
+	"$JS.API.STREAM.MSG.GET.*",
+	"$JS.API.DIRECT.GET.>",
+	"$JS.API.CONSUMER.CREATE.>",
+	"$JS.API.CONSUMER.DURABLE.CREATE.>",
+	"$JS.API.CONSUMER.INFO.>",
+	"$JS.API.CONSUMER.DELETE.>",
+	"$JS.API.CONSUMER.MSG.NEXT.>",
+	"$JS.FC.>",
+	"$JS.ACK.>",
+	"_INBOX.>",
+}
+
+// kvWrite are the subjects a KV write to bucket publishes on.
+func kvWrite(bucket string) string { return "$KV." + bucket + ".>" }
+
+// Permissions are what identity id may do as a network client.
+func Permissions(id Identity) *server.Permissions {
+	var pub []string
+	deny := []string(nil)
+	switch id.Role {
+	case RoleMember:
+		n := SubjectToken(id.Name)
+		pub = append(pub, jsRead...)
+		pub = append(pub,
+			SubjectHeartbeat(id.Name), SubjectAction(id.Name), SubjectPrefix+"monitor."+n+".>",
+			SubjectState(id.Name), SubjectStateRequest, SubjectLog(id.Name), SubjectPrefix+"node.*",
+			SubjectTransition, SubjectRefresh, SubjectPing, SubjectValidate, SubjectPrefix+"lease.promise.*",
+			kvWrite(BucketLeases), kvWrite(BucketState),
+			subjectStreamLeaderStepdown+"*",
+		)
+	case RoleWitness:
+		pub = append(pub, jsRead...)
+		pub = append(pub, SubjectHeartbeat(id.Name), SubjectLog(id.Name), SubjectPing, subjectStreamLeaderStepdown+"*")
+	case RoleAdmin:
+		// Everything but what only members do: heartbeats, leases,
+		// plans and lease promises are the members' own.
+		pub = []string{">"}
+		deny = []string{SubjectHeartbeats, kvWrite(BucketLeases), SubjectTransition, SubjectPrefix + "lease.promise.*",
+			SubjectPrefix + "action.*", SubjectPrefix + "monitor.>"}
+	default: // monitor, and anything unknown: read only
+		pub = append(pub, jsRead...)
+		pub = append(pub, SubjectPing, SubjectStateRequest)
+	}
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: pub, Deny: deny},
+		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+	}
+}
