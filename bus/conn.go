@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,6 +31,10 @@ type ConnectOptions struct {
 	// URLs overrides the client URLs taken from the topology.
 	URLs    []string
 	Timeout time.Duration // connect timeout (default 2 s)
+	// Logf receives the connection's asynchronous errors (a publish the
+	// server refused, a slow consumer), at most about one a second with a
+	// count of those left out; default: standard error.
+	Logf func(format string, args ...any)
 	// RetryForever keeps reconnecting after a disconnect (daemons); the
 	// CLI gives up after a few tries instead.
 	RetryForever bool
@@ -56,6 +62,7 @@ func Connect(o ConnectOptions) (*Conn, error) {
 		nats.PingInterval(2 * time.Second),
 		nats.MaxPingsOutstanding(3),
 		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ErrorHandler(asyncErrors(o.Logf)),
 	}
 	if o.RetryForever {
 		opts = append(opts, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
@@ -186,5 +193,38 @@ func (c *Conn) WaitQuorum(ctx context.Context) error {
 			return fmt.Errorf("%w: JetStream did not answer (%v); a majority of the %d voters must be up and connected", ErrNoQuorum, err, c.voters)
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// asyncErrors reports a connection's asynchronous errors through logf, at
+// most one a second: a client whose publishes the server refuses gets one
+// error back per publish, and a flood of them must not become a flood of
+// log lines.
+func asyncErrors(logf func(format string, args ...any)) nats.ErrHandler {
+	if logf == nil {
+		logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	}
+	var mu sync.Mutex
+	var last time.Time
+	left := 0
+	return func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if now.Sub(last) < time.Second {
+			left++
+			return
+		}
+		last = now
+		where := ""
+		if sub != nil {
+			where = " on " + sub.Subject
+		}
+		if left > 0 {
+			logf("bus: %v%s (and %d more errors in the last second)", err, where, left)
+		} else {
+			logf("bus: %v%s", err, where)
+		}
+		left = 0
 	}
 }

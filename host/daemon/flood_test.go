@@ -32,11 +32,12 @@ const (
 	burstEvery = 25 // one in so many is on a member's own subject, naming another member
 )
 
-// A client on the bus floods forged heartbeats (naming the members, on
-// subjects of its own), and a member's subject carries a burst of 20k
-// heartbeats naming another member, routed to both nodes: no node sees any
-// membership change, no lease is lost, the singleton and the coordinator
-// stay where they are.
+// An admin client floods forged heartbeats (naming the members, on
+// subjects of its own and on the members' subjects; the server refuses
+// every one of them), and the witness's own identity sends a burst of 20k
+// heartbeats on its subject naming another member, which the server lets
+// through and routes to both nodes: no node sees any membership change, no
+// lease is lost, the singleton and the coordinator stay where they are.
 //
 // Not under the race detector: there the three servers, both daemons and
 // the flooder share the machine's two cores at a fraction of their speed,
@@ -93,11 +94,12 @@ func TestFloodChangesNoMembershipAndLosesNoLease(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The flood, from a client connection of its own: every burstEvery-th
-	// message is on a member's own subject (the witness's) and names
-	// another member; the others are on subjects of the flooder's,
-	// naming the members.
+	// The flood, from an admin connection: every burstEvery-th message is
+	// sent by the witness's identity on its own subject and names another
+	// member; the others are the admin's, on heartbeat subjects (its own
+	// names and the members'), naming the members.
 	flooder := tc.Connect()
+	witness := tc.ConnectAs(daemontest.Witness)
 	var payloads [][]byte
 	for i := range 64 {
 		member := daemontest.Members[i%len(daemontest.Members)]
@@ -119,17 +121,22 @@ func TestFloodChangesNoMembershipAndLosesNoLease(t *testing.T) {
 	start := time.Now()
 	sent, burst := 0, 0
 	for ; sent < floodCount && time.Since(start) < floodFor; sent++ {
-		subject, data := fmt.Sprintf("tandem.heartbeat.mallory-%d", sent%16), payloads[sent%len(payloads)]
+		from, subject, data := flooder, fmt.Sprintf("tandem.heartbeat.mallory-%d", sent%16), payloads[sent%len(payloads)]
+		if sent%4 == 1 {
+			subject = bus.SubjectHeartbeat(daemontest.Members[sent%len(daemontest.Members)])
+		}
 		if sent%burstEvery == 0 {
-			subject, data = burstSubject, burstPayloads[burst%len(burstPayloads)]
+			from, subject, data = witness, burstSubject, burstPayloads[burst%len(burstPayloads)]
 			burst++
 		}
-		if err := flooder.NC.Publish(subject, data); err != nil {
+		if err := from.NC.Publish(subject, data); err != nil {
 			t.Fatalf("flood stopped after %d: %v", sent, err)
 		}
 	}
-	if err := flooder.NC.FlushTimeout(30 * time.Second); err != nil {
-		t.Fatal(err)
+	for _, c := range []*bus.Conn{flooder, witness} {
+		if err := c.NC.FlushTimeout(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 	took := time.Since(start)
 	t.Logf("flood: %d forged heartbeats and a burst of %d on %s's subject in %s", sent, burst, daemontest.Witness, took.Round(time.Millisecond))

@@ -107,6 +107,12 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("promise subject: %w", err)
 	}
+	// The server knows of the subscription once the flush returns: a
+	// promise asked for right after NewManager must find it.
+	if err := cfg.Conn.NC.FlushWithContext(ctx); err != nil {
+		m.sub.Unsubscribe()
+		return nil, fmt.Errorf("promise subject: %w", err)
+	}
 	return m, nil
 }
 

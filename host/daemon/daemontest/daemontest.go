@@ -213,9 +213,17 @@ func (c *Cluster) Where(resource string) []string {
 	return nodes
 }
 
-// Connect connects a client to the bus over the network, as the CLI does,
-// once a member answers; the connection is closed with the test.
+// Connect connects a client to the bus over the network, as the CLI does
+// (with the admin certificate), once a member answers; the connection is
+// closed with the test.
 func (c *Cluster) Connect() *bus.Conn {
+	c.T.Helper()
+	return c.ConnectAs("")
+}
+
+// ConnectAs is Connect with the certificate of identity (a member, the
+// witness, "admin"; "" is admin).
+func (c *Cluster) ConnectAs(identity string) *bus.Conn {
 	c.T.Helper()
 	var conn *bus.Conn
 	poll.Until(c.T, 30*time.Second, 100*time.Millisecond, func() error {
@@ -227,7 +235,8 @@ func (c *Cluster) Connect() *bus.Conn {
 		if err != nil {
 			return err
 		}
-		conn, err = bus.Connect(bus.ConnectOptions{Topology: f.Topology, Secret: secret, Name: "test", Timeout: 2 * time.Second})
+		conn, err = bus.Connect(bus.ConnectOptions{Topology: f.Topology, Secret: secret, Identity: identity, Name: "test", Timeout: 2 * time.Second,
+			Logf: c.T.Logf})
 		return err
 	})
 	c.T.Cleanup(conn.Close)
