@@ -109,7 +109,7 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	// The server knows of the subscription once the flush returns: a
 	// promise asked for right after NewManager must find it.
-	if err := cfg.Conn.NC.FlushWithContext(ctx); err != nil {
+	if err := cfg.Conn.NC.FlushTimeout(5 * time.Second); err != nil {
 		m.sub.Unsubscribe()
 		return nil, fmt.Errorf("promise subject: %w", err)
 	}
