@@ -132,6 +132,33 @@ func TestTenureTokens(t *testing.T) {
 	}
 }
 
+// unreadable is a lease bucket whose reads fail, as they do while the
+// stream has no leader after a fault.
+type unreadable struct{ jetstream.KeyValue }
+
+func (unreadable) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return nil, jetstream.ErrNoStreamResponse
+}
+
+// The holder knows its own tenure without reading the bus: a new
+// coordinator's first plan runs on its own node while the lease stream
+// still elects a leader.
+func TestHolderKnowsItsTenureWithoutTheBus(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
+	hc, bc := c.Ready("holly"), c.Ready("benji")
+	holly := newManager(t, hc, "holly", "benji")
+	benji := newManager(t, bc, "benji", "holly")
+	l := acquire(t, holly, CoordinatorKey)
+	holly.kv, benji.kv = unreadable{holly.kv}, unreadable{benji.kv}
+	ctx := context.Background()
+	if ten, err := holly.Tenure(ctx, CoordinatorKey); err != nil || ten.Node != "holly" || ten.Token != l.Token() {
+		t.Fatalf("holder's own tenure with the bucket unreadable: %+v, %v; want holly's, token %d", ten, err, l.Token())
+	}
+	if ten, err := benji.Tenure(ctx, CoordinatorKey); err == nil {
+		t.Fatalf("another node's read with the bucket unreadable: %+v, want an error", ten)
+	}
+}
+
 // A holder that stops renewing (it crashed) fences itself before the other
 // node can take the lease.
 func TestSilentHolderFencesBeforeTakeover(t *testing.T) {

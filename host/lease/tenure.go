@@ -48,7 +48,17 @@ func ReadTenure(ctx context.Context, kv jetstream.KeyValue, key string) (Tenure,
 	return t, nil
 }
 
-// Tenure reads the current tenure of key.
+// Tenure is the current tenure of key. A lease this manager holds, within
+// its deadline, is this node's tenure without a read: no other node can
+// hold it then (that is what the deadline means), and the bus may have no
+// stream leader to answer a read for a few seconds after a fault, which is
+// exactly when a new coordinator's first plan must run on its own node.
 func (m *Manager) Tenure(ctx context.Context, key string) (Tenure, error) {
+	m.mu.Lock()
+	l := m.held[key]
+	m.mu.Unlock()
+	if l != nil && !l.isDone() && m.cfg.Now().Before(l.Deadline()) {
+		return Tenure{Node: m.cfg.Node, Token: l.token}, nil
+	}
 	return ReadTenure(ctx, m.kv, key)
 }
