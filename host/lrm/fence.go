@@ -22,6 +22,12 @@ import (
 // cannot be read at the moment.
 const admitWait = 1500 * time.Millisecond
 
+// admitReadWait bounds how long a plan waits while the lease cannot be read
+// at all (the leases stream is electing a leader, which takes up to one
+// Raft election, 4-9 s): dropping it sooner would leave the coordinator
+// waiting for the transition's timeout before it plans again.
+const admitReadWait = 10 * time.Second
+
 // admitRetry is the pause between two reads of the lease while a plan waits.
 const admitRetry = 100 * time.Millisecond
 
@@ -86,9 +92,11 @@ func (l *LRM) admit(ctx context.Context, kind, id, coordinator string, token uin
 // checkLease returns why the lease does not admit (coordinator, token), or
 // "" if it does.
 func (l *LRM) checkLease(ctx context.Context, coordinator string, token uint64) string {
-	deadline := time.Now().Add(admitWait)
+	start := time.Now()
+	deadline := start.Add(admitWait)
 	why := ""
 	for {
+		unreadable := false
 		rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		t, err := l.cfg.Leases.Tenure(rctx, lease.CoordinatorKey)
 		cancel()
@@ -117,8 +125,13 @@ func (l *LRM) checkLease(ctx context.Context, coordinator string, token uint64) 
 				}
 			}
 			why = fmt.Sprintf("the coordinator lease could not be read: %v", err)
+			unreadable = true
 		}
-		if !time.Now().Add(admitRetry).Before(deadline) {
+		limit := deadline
+		if unreadable {
+			limit = start.Add(admitReadWait)
+		}
+		if !time.Now().Add(admitRetry).Before(limit) {
 			return why
 		}
 		select {

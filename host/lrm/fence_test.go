@@ -3,6 +3,7 @@ package lrm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -84,5 +85,45 @@ func TestForgedPlansAreDropped(t *testing.T) {
 	}
 	if r := run(t, coord, "t3", policies.OpStart, "benji"); !r.OK() || !w.is("benji", "vip") {
 		t.Fatalf("the coordinator's start on benji: %+v", r)
+	}
+}
+
+// flakyLeases cannot read the lease until readable, as while the leases
+// stream elects a leader; then it reads the tenure.
+type flakyLeases struct {
+	Leases
+	readable time.Time
+	tenure   lease.Tenure
+}
+
+func (f flakyLeases) Tenure(context.Context, string) (lease.Tenure, error) {
+	if time.Now().Before(f.readable) {
+		return lease.Tenure{}, fmt.Errorf("reading lease coordinator: %w", errors.New("nats: no response from stream"))
+	}
+	return f.tenure, nil
+}
+
+// A genuine plan that arrives while the lease cannot be read waits for the
+// read (up to one election) instead of being dropped after 1.5 s, which
+// left the coordinator waiting for the transition's timeout (30 s) before
+// it planned again; once readable, the lease decides as always.
+func TestPlanWaitsOutAnElection(t *testing.T) {
+	for _, tc := range []struct {
+		what   string
+		now    lease.Tenure // the tenure read once the lease is readable
+		admits bool
+	}{
+		{"the new coordinator's first plan", lease.Tenure{Node: "director", Token: 9}, true},
+		{"a plan whose tenure another node has taken over since", lease.Tenure{Node: "holly", Token: 12}, false},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			l := &LRM{cfg: Config{Leases: flakyLeases{readable: time.Now().Add(3 * time.Second), tenure: tc.now}},
+				tenure: lease.Tenure{Node: "holly", Token: 5}} // read before the fault
+			why := l.checkLease(context.Background(), "director", 9)
+			if (why == "") != tc.admits {
+				t.Fatalf("director's plan with token 9 after 3 s of an unreadable lease (then %+v): got reason %q; want admitted %v",
+					tc.now, why, tc.admits)
+			}
+		})
 	}
 }
