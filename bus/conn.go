@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -204,18 +203,12 @@ func asyncErrors(logf func(format string, args ...any)) nats.ErrHandler {
 	if logf == nil {
 		logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	}
-	var mu sync.Mutex
-	var last time.Time
-	left := 0
+	limit := newLogLimiter(time.Second)
 	return func(_ *nats.Conn, sub *nats.Subscription, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		now := time.Now()
-		if now.Sub(last) < time.Second {
-			left++
+		ok, left := limit.take()
+		if !ok {
 			return
 		}
-		last = now
 		where := ""
 		if sub != nil {
 			where = " on " + sub.Subject
@@ -225,6 +218,5 @@ func asyncErrors(logf func(format string, args ...any)) nats.ErrHandler {
 		} else {
 			logf("bus: %v%s", err, where)
 		}
-		left = 0
 	}
 }
