@@ -246,6 +246,10 @@ func (l *Lease) Deadline() time.Time {
 	return l.deadline
 }
 
+// Valid says whether this node may still act as the holder: its deadline
+// has not passed (a lost or released lease has none).
+func (l *Lease) Valid() bool { return l.m.cfg.Now().Before(l.Deadline()) }
+
 // Token is this tenure's fencing token (Holder.Token).
 func (l *Lease) Token() uint64 { return l.token }
 

@@ -57,7 +57,7 @@ func (m *Manager) Tenure(ctx context.Context, key string) (Tenure, error) {
 	m.mu.Lock()
 	l := m.held[key]
 	m.mu.Unlock()
-	if l != nil && !l.isDone() && m.cfg.Now().Before(l.Deadline()) {
+	if l != nil && l.Valid() {
 		return Tenure{Node: m.cfg.Node, Token: l.token}, nil
 	}
 	return ReadTenure(ctx, m.kv, key)

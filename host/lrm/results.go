@@ -216,17 +216,7 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 // leaseValid says whether a singleton's lease is held and before its fence
 // deadline (a frozen process may resume past it before the lease's own
 // timer has said so).
-func leaseValid(ls *lease.Lease) bool {
-	if ls == nil || !time.Now().Before(ls.Deadline()) {
-		return false
-	}
-	select {
-	case <-ls.Lost():
-		return false
-	default:
-		return true
-	}
-}
+func leaseValid(ls *lease.Lease) bool { return ls != nil && ls.Valid() }
 
 // countFailure records a failure in the bus, before the result that shows
 // it is published: the coordinator's next plan sees the count.
