@@ -80,8 +80,8 @@ func LoadSecret(path string) (Secret, error) {
 		return nil, fmt.Errorf("credentials %s: %w", path, err)
 	}
 	// Whoever reads the key is a member: refuse one others can read.
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("credentials %s can be read or written by its group or others (mode %04o); chmod 600 %s", path, st.Mode().Perm(), path)
+	if err := CheckKeyFile(path); err != nil {
+		return nil, fmt.Errorf("credentials %s: %w", path, err)
 	}
 	s, err := hex.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil || len(s) < 16 {
