@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -22,5 +23,36 @@ func TestCommandLineLimits(t *testing.T) {
 	}
 	if err := checkArgs([]string{"status", "--config", "/etc/tandem/cluster.toml"}); err != nil {
 		t.Errorf("an ordinary command line: %v", err)
+	}
+}
+
+// Usage errors are bad input (exit 2) with a did-you-mean, never the help
+// page with exit 0; a command group alone still prints its help.
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"node", "standyb", "holly"}, 2, `unknown command "standyb" for "tandem node" (did you mean "standby"?)`},
+		{[]string{"resource", "creat"}, 2, `unknown command "creat" for "tandem resource" (did you mean "create"?)`},
+		{[]string{"resource", "group", "ad", "db", "fs"}, 2, `unknown command "ad" for "tandem resource group" (did you mean "add"?)`},
+		{[]string{"statsu"}, 2, `unknown command "statsu" for "tandem" (did you mean "status"?)`},
+		{[]string{"status", "--bogus"}, 2, "status: unknown flag: --bogus (see tandem status --help)"},
+		{[]string{"resource"}, 0, "Available Commands:"},
+		{[]string{"help", "node"}, 0, "Available Commands:"},
+		{[]string{"__complete", "node", "st"}, 0, "standby"},
+	} {
+		out, err := exec.Command(tandemBin, tc.args...).CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.code || !strings.Contains(string(out), tc.want) {
+			t.Errorf("tandem %s: exit %d, want %d with %q:\n%s", strings.Join(tc.args, " "), code, tc.code, tc.want, out)
+		}
 	}
 }

@@ -233,18 +233,30 @@ func (s *session) waitStopped(cfg *cib.CIB, rev uint64, timeout time.Duration, p
 // notes for the admin (nodes that cannot run it, or that validation was
 // skipped because no node answered).
 func (s *session) validateAgent(cfg *cib.CIB, agent string, params map[string]string) ([]string, error) {
-	answers, err := daemon.AskValidate(s.conn, agent, params, len(cfg.Nodes), 2*time.Second)
+	wait := daemon.ValidateTimeout + time.Second
+	answers, err := daemon.AskValidate(s.conn, agent, params, len(cfg.Nodes), wait)
 	if err != nil {
 		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}
 	if len(answers) == 0 {
-		return []string{fmt.Sprintf("Warning: no node answered within 2s; the parameters of %s were not validated", agent)}, nil
+		return []string{fmt.Sprintf("Warning: no node answered within %s; the parameters of %s were not validated", wait, agent)}, nil
 	}
+	return judgeValidation(agent, answers)
+}
+
+// judgeValidation turns the nodes' answers into notes for the admin, or the
+// refusal of the first node that rejected the parameters.
+func judgeValidation(agent string, answers []daemon.ValidateAnswer) ([]string, error) {
 	sort.Slice(answers, func(i, j int) bool { return answers[i].Node < answers[j].Node })
 	var notes []string
-	known, installed := 0, 0
+	known, installed, late := 0, 0, 0
 	for _, a := range answers {
 		switch {
+		case a.TimedOut:
+			// Neither accepted nor refused: a busy node, or an agent whose
+			// validate hangs (its start will show which).
+			late++
+			notes = append(notes, fmt.Sprintf("Warning: %s did not finish validating within %s; the parameters were not validated there (%s)", a.Node, daemon.ValidateTimeout, a.Message))
 		case !a.Known:
 			notes = append(notes, fmt.Sprintf("Warning: %s cannot run it: %s", a.Node, a.Message))
 		case a.Code == sdk.OK:
@@ -256,6 +268,9 @@ func (s *session) validateAgent(cfg *cib.CIB, agent string, params map[string]st
 		default:
 			return nil, badInput("agent %s refused the parameters (validated on %s): %s (%s)", agent, a.Node, a.Message, a.Code)
 		}
+	}
+	if installed == 0 && late > 0 {
+		return notes, nil
 	}
 	if known == 0 {
 		return nil, badInput("unknown agent %q: no node has a plugin for it (%s: %s)", agent, answers[0].Node, answers[0].Message)

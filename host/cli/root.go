@@ -6,8 +6,10 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // Set at build time: -ldflags "-X github.com/tandem-ha/tandem/host/cli.version=... -X ...commit=..."
@@ -45,14 +47,54 @@ witness keeps a two-node cluster's majority.`,
 	for _, newCmd := range registered {
 		root.AddCommand(newCmd())
 	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s: %v (see tandem %s --help)", commandTail(c), err, commandTail(c))}
+	})
 	return root
+}
+
+// unknownSubcommand refuses a command line that names a command group
+// (a command with subcommands and no action of its own) followed by a word
+// that is none of its subcommands, with exit code 2 (bad input) and a
+// did-you-mean: cobra alone prints the group's help and exits 0 for
+// "tandem node standyb holly". A group alone still prints its help.
+func unknownSubcommand(root *cobra.Command, args []string) error {
+	cmd, rest, err := root.Find(args)
+	if err != nil || cmd.Runnable() || !cmd.HasSubCommands() || len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+		// help and the hidden __complete commands are added by Execute.
+		if err != nil && cmd == root && len(args) > 0 && !strings.HasPrefix(args[0], "-") && !strings.HasPrefix(args[0], "__") && args[0] != "help" {
+			return unknownIn(root, args[0])
+		}
+		return nil
+	}
+	return unknownIn(cmd, rest[0])
+}
+
+func unknownIn(cmd *cobra.Command, word string) error {
+	var names []string
+	for _, sub := range cmd.Commands() {
+		if sub.IsAvailableCommand() {
+			names = append(names, sub.Name())
+		}
+	}
+	return &ExitError{Code: ExitConfig, Err: fmt.Errorf("unknown command %q for %q%s; its commands are %s",
+		word, cmd.CommandPath(), cib.DidYouMean(word, names), strings.Join(names, ", "))}
+}
+
+// commandTail is a command's path without the leading "tandem ".
+func commandTail(c *cobra.Command) string {
+	return strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
 }
 
 // Execute runs the command line and exits with the command's exit code.
 func Execute() {
+	root := NewRoot()
 	err := checkArgs(os.Args[1:])
 	if err == nil {
-		err = NewRoot().Execute()
+		err = unknownSubcommand(root, os.Args[1:])
+	}
+	if err == nil {
+		err = root.Execute()
 	}
 	if err == nil {
 		return

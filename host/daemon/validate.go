@@ -31,11 +31,15 @@ type ValidateAnswer struct {
 	Known   bool     `json:"known"`
 	Code    sdk.Code `json:"code"`
 	Message string   `json:"message,omitempty"`
+	// TimedOut: the agent did not answer within validateTimeout (a busy
+	// node): the parameters were neither accepted nor refused there.
+	TimedOut bool `json:"timed_out,omitempty"`
 }
 
-// validateTimeout bounds one validation on a node; askers wait a little
-// longer.
-const validateTimeout = 1500 * time.Millisecond
+// ValidateTimeout bounds one validation on a node (validate is meant to be
+// quick, but a node busy starting plugins may take seconds); askers wait
+// a little longer.
+const ValidateTimeout = 4 * time.Second
 
 // serveValidate answers validation requests with sup; the function it
 // returns stops answering and waits for the answers under way.
@@ -63,8 +67,8 @@ func (m *Member) serveValidate(ctx context.Context, sup *supervisor.Supervisor) 
 			if _, _, err := sup.Lookup(req.Agent); err != nil {
 				a.Known, a.Code, a.Message = false, sdk.ErrNotInstalled, err.Error()
 			} else {
-				out := sup.Validate(ctx, req.Agent, req.Params, validateTimeout)
-				a.Code, a.Message = out.Code, out.Message
+				out := sup.Validate(ctx, req.Agent, req.Params, ValidateTimeout)
+				a.Code, a.Message, a.TimedOut = out.Code, out.Message, out.TimedOut
 			}
 			if data, err := json.Marshal(a); err == nil {
 				_ = msg.Respond(data)
