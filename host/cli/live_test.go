@@ -39,6 +39,14 @@ func newLiveCluster(t *testing.T) *liveCluster {
 	t.Helper()
 	lc := &liveCluster{Cluster: daemontest.New(t, ""), t: t}
 	lc.StartAll()
+	// A failed test shows what the cluster saw (failures with their
+	// messages); it runs before the cluster's own cleanup.
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, errs, code := lc.run("status", "--wait", "2s")
+			t.Logf("status at the failure (exit %d):\n%s%s", code, out, errs)
+		}
+	})
 	// Ready when both nodes answer state requests, probed.
 	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
 		// status is bounded by its --wait; the commands on the live
@@ -294,6 +302,9 @@ Colocation Constraints:
 	if out := lc.must("config", "show"); !strings.Contains(out, "Nodes: holly (standby) benji") {
 		t.Errorf("config show after standby:\n%s", out)
 	}
+	if out := lc.must("status"); !strings.Contains(out, "\nNode holly: standby\nOnline: [ benji ]\n") {
+		t.Errorf("status after standby lacks the standby mark:\n%s", out)
+	}
 	lc.must("node", "unstandby", "holly")
 	lc.expectOn("httpd", "benji", "holly")
 	// haproxy starts on holly after httpd there (order): wait for it too,
@@ -305,6 +316,9 @@ Colocation Constraints:
 	lc.must("resource", "disable", "haproxy-clone")
 	if out := lc.must("property"); !strings.Contains(out, "maintenance-mode: true") {
 		t.Errorf("property: %s", out)
+	}
+	if out := lc.must("status"); !strings.Contains(out, "*** Resource management is DISABLED ***") {
+		t.Errorf("status in maintenance-mode lacks the banner:\n%s", out)
 	}
 	poll.Until(t, 10*time.Second, 100*time.Millisecond, func() error {
 		// Both nodes have applied the disable and still run haproxy.

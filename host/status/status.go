@@ -29,6 +29,9 @@ type Report struct {
 	Witness     *Member   `json:"witness,omitempty"`
 	Resources   int       `json:"resources_configured"`
 	Unreachable string    `json:"unreachable,omitempty"` // why no member answered
+	// MaintenanceMode: the cluster property maintenance-mode is set;
+	// nothing is started, stopped or recovered.
+	MaintenanceMode bool `json:"maintenance_mode,omitempty"`
 	// Coordinator is the node that plans (Pacemaker's DC), if known.
 	Coordinator string `json:"coordinator,omitempty"`
 	// ResourceList is every configured resource and where it runs, from
@@ -108,9 +111,13 @@ func MarkBlocked(r *Report, reports []bus.NodeResources) {
 // running for the cluster).
 func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 	online := map[string]bool{}
-	for _, n := range r.Nodes {
+	for i, n := range r.Nodes {
 		online[n.Name] = n.Online
+		if cn := cfg.Node(n.Name); cn != nil {
+			r.Nodes[i].Standby, r.Nodes[i].Maintenance = cn.Standby, cn.Maintenance
+		}
 	}
+	r.MaintenanceMode = cfg.Properties.MaintenanceMode
 	byRsc := map[string]map[string]string{}
 	warnings := map[string]map[string]string{}
 	for _, rep := range reports {
@@ -202,10 +209,14 @@ type Member struct {
 	// Stopped: a node whose resources are stopped (`tandem cluster stop`);
 	// its bus member is up (it votes) but it runs nothing, so it is listed
 	// OFFLINE as pcs lists a node whose Pacemaker is stopped.
-	Stopped bool               `json:"stopped,omitempty"`
-	Build   string             `json:"build,omitempty"`
-	Since   time.Time          `json:"since,omitempty"`
-	Daemons []bus.DaemonStatus `json:"daemons,omitempty"`
+	Stopped bool `json:"stopped,omitempty"`
+	// Standby and Maintenance are the node's marks in the live
+	// configuration (tandem node standby|maintenance).
+	Standby     bool               `json:"standby,omitempty"`
+	Maintenance bool               `json:"maintenance,omitempty"`
+	Build       string             `json:"build,omitempty"`
+	Since       time.Time          `json:"since,omitempty"`
+	Daemons     []bus.DaemonStatus `json:"daemons,omitempty"`
 }
 
 // Stack names what Tandem runs on, as pcs names corosync.
@@ -241,6 +252,16 @@ func Build(top *bus.Topology, resources int, answers []bus.MemberStatus, now tim
 	return r
 }
 
+// memberOnline says whether the node called name answered.
+func (r Report) memberOnline(name string) bool {
+	for _, n := range r.Nodes {
+		if n.Name == name {
+			return n.Online
+		}
+	}
+	return false
+}
+
 // WriteText prints the report in the layout of `pcs status`.
 func WriteText(w io.Writer, r Report) {
 	fmt.Fprintf(w, "Cluster name: %s\n", r.Cluster)
@@ -260,7 +281,12 @@ func WriteText(w io.Writer, r Report) {
 	}
 	fmt.Fprintf(w, "Quorum: %s (%d of %d voters online)\n", q, r.VotersUp, r.Voters)
 	if r.Coordinator != "" {
-		fmt.Fprintf(w, "Current coordinator: %s - partition %s\n", r.Coordinator, map[bool]string{true: "with quorum", false: "WITHOUT quorum"}[r.Quorum])
+		if r.memberOnline(r.Coordinator) {
+			fmt.Fprintf(w, "Current coordinator: %s - partition %s\n", r.Coordinator, map[bool]string{true: "with quorum", false: "WITHOUT quorum"}[r.Quorum])
+		} else {
+			// A frozen or cut-off node's lease outlives it for a moment.
+			fmt.Fprintf(w, "Current coordinator: NONE (%s holds the coordinator lease but does not answer; another node takes over when the lease expires)\n", r.Coordinator)
+		}
 	}
 	fmt.Fprintf(w, "Last updated: %s\n", r.LastUpdated.Format("Mon Jan 2 15:04:05 2006"))
 	witness := ""
@@ -268,21 +294,40 @@ func WriteText(w io.Writer, r Report) {
 		witness = " and a witness"
 	}
 	fmt.Fprintf(w, "%d nodes%s and %d resources configured\n", len(r.Nodes), witness, r.Resources)
+	if r.MaintenanceMode {
+		// crm_mon's banner for maintenance-mode=true.
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "              *** Resource management is DISABLED ***")
+		fmt.Fprintln(w, "  The cluster will not attempt to start, stop or recover services")
+	}
 	if r.Unreachable != "" {
 		fmt.Fprintf(w, "\nNo member answered: %s\n", r.Unreachable)
 	}
-	var online, offline []string
+	// As crm_mon: an online node in standby or maintenance gets a line of
+	// its own ("Node benji: standby") and is not in the Online list.
+	var online, offline, marked []string
 	for _, n := range r.Nodes {
-		if n.Online && !n.Stopped {
-			online = append(online, n.Name)
-		} else {
+		switch {
+		case !n.Online || n.Stopped:
 			offline = append(offline, n.Name)
+		case n.Standby && n.Maintenance:
+			marked = append(marked, fmt.Sprintf("Node %s: standby (maintenance)", n.Name))
+		case n.Standby:
+			marked = append(marked, fmt.Sprintf("Node %s: standby", n.Name))
+		case n.Maintenance:
+			marked = append(marked, fmt.Sprintf("Node %s: maintenance", n.Name))
+		default:
+			online = append(online, n.Name)
 		}
 	}
 	sort.Strings(online)
 	sort.Strings(offline)
+	sort.Strings(marked)
 	fmt.Fprintln(w)
-	if len(online) > 0 || len(offline) == 0 {
+	for _, l := range marked {
+		fmt.Fprintln(w, l)
+	}
+	if len(online) > 0 || len(offline) == 0 && len(marked) == 0 {
 		fmt.Fprintf(w, "Online: [ %s ]\n", strings.Join(online, " "))
 	}
 	if len(offline) > 0 {

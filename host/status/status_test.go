@@ -106,12 +106,32 @@ func TestRenderStates(t *testing.T) {
 			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), started("benji")}, nil, true,
 			&LiveConfig{Revision: 7, File: "/etc/tandem/cluster.toml", DiffersFromFile: true}},
 		{"alone.txt", []bus.MemberStatus{up("holly", false)}, nil, nil, false, nil},
+		// benji in standby, holly in maintenance, maintenance-mode on.
+		{"marks.txt", []bus.MemberStatus{up("holly", false), up("benji", false), up("director", true)},
+			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy"), started("benji")}, nil, true, nil},
+		// benji froze while coordinating: its lease still names it.
+		{"coordinator-frozen.txt", []bus.MemberStatus{up("holly", false), up("director", true)},
+			[]bus.NodeResources{started("holly", "VIP-10.10.10.23", "httpd", "haproxy")}, nil, true, nil},
 	} {
 		r := Build(f.Topology, len(f.CIB.Resources), tc.answers, now)
 		r.Live = tc.live
 		if tc.reports != nil {
 			r.Coordinator = "holly"
-			AddResources(&r, f.CIB, tc.reports)
+			model := f.CIB
+			switch tc.file {
+			case "marks.txt":
+				g, err := config.Load("../../cluster.toml")
+				if err != nil {
+					t.Fatal(err)
+				}
+				model = g.CIB
+				model.Node("benji").Standby = true
+				model.Node("holly").Maintenance = true
+				model.Properties.MaintenanceMode = true
+			case "coordinator-frozen.txt":
+				r.Coordinator = "benji"
+			}
+			AddResources(&r, model, tc.reports)
 			r.Failures = tc.failures
 			MarkBlocked(&r, tc.reports)
 		}
