@@ -248,7 +248,10 @@ type natsLogger struct {
 	violations *logLimiter
 }
 
-func (l *natsLogger) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
+// Noticef: the server's notices (its banner, every route and leader
+// change) are for debugging the bus; tandem logs what they mean for the
+// cluster (bus started, quorum, members joining) itself.
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
 func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
 func (l *natsLogger) Errorf(format string, v ...any) {
