@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,9 +30,10 @@ constraint, node and property command).`,
 		Example: `  tandem config validate /etc/tandem/cluster.toml
   tandem config show
   tandem config apply --dry-run new.toml
-  tandem config history`,
+  tandem config history
+  tandem config pull`,
 	}
-	cmd.AddCommand(newConfigValidateCmd(), newConfigShowCmd(), newConfigApplyCmd(), newConfigHistoryCmd(), newConfigRollbackCmd(), newConfigReseedCmd())
+	cmd.AddCommand(newConfigValidateCmd(), newConfigShowCmd(), newConfigApplyCmd(), newConfigHistoryCmd(), newConfigRollbackCmd(), newConfigReseedCmd(), newConfigPullCmd())
 	return cmd
 }
 
@@ -291,4 +295,114 @@ config rollback REV when a valid revision is still kept (config history).
 	configFlag(cmd, &cfgPath)
 	cmd.Flags().StringVar(&from, "from", "", "the cluster file whose model to store")
 	return cmd
+}
+
+func newConfigPullCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "pull [FILE]",
+		Short: "Write the live configuration to the cluster file, so that the file is what the cluster runs",
+		Long: `pull writes the live configuration (what resource, constraint, node and
+property commands changed) to FILE, by default the cluster file (--config), so
+that the file matches the cluster again and applying it later loses nothing.
+The bootstrap settings ([cluster], [bus], node addresses, the witness) are
+those of --config. Durations are kept as the file wrote them ("60s" stays
+"60s") where their value is unchanged; new ones are written the same way
+("30s", "500ms", "5m"). Comments are not carried over: the previous file is
+kept as FILE.bak. The file is written whole or not at all (a temporary file
+renamed over it), and only after the text is checked to read back as the
+live configuration.`,
+		Example: `  tandem config pull
+  tandem config pull /root/cluster-live.toml`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target := cfgPath
+			if len(args) == 1 {
+				target = args[0]
+			}
+			s, err := openSession(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			cur, err := s.current()
+			if err != nil {
+				return err
+			}
+			prev, err := os.ReadFile(target)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("reading %s: %w", target, err)}
+			}
+			text, err := config.EncodeLike(s.file.Topology, cur.CIB, prev)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			// Never write a file that does not read back as what runs.
+			back, err := config.Parse(target, text)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the live configuration (revision %d) did not read back as a cluster file, nothing written: %w", cur.Rev, err)}
+			}
+			if !liveconfig.Same(back.CIB, cur.CIB) {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the live configuration (revision %d) did not read back the same, nothing written; please report this", cur.Rev)}
+			}
+			w := cmd.OutOrStdout()
+			if prev != nil && bytes.Equal(prev, text) {
+				fmt.Fprintf(w, "%s is already the live configuration (revision %d); nothing written\n", target, cur.Rev)
+				return nil
+			}
+			backup, err := writeReplacing(target, text, prev != nil)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			fmt.Fprintf(w, "Wrote the live configuration (revision %d) to %s\n", cur.Rev, target)
+			if backup != "" {
+				fmt.Fprintf(w, "The previous file is %s (comments are not carried over)\n", backup)
+			}
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+// writeReplacing writes text to path through a temporary file in the same
+// directory renamed over it, with the old file's mode; with keep, the old
+// file is first linked (or copied) to path.bak, whose name it returns.
+func writeReplacing(path string, text []byte, keep bool) (backup string, err error) {
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	if keep {
+		backup = path + ".bak"
+		old, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("keeping %s: %w", path, err)
+		}
+		if err := os.WriteFile(backup, old, mode); err != nil {
+			return "", fmt.Errorf("keeping the previous file as %s: %w; nothing written", backup, err)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(text)
+	if err == nil {
+		err = tmp.Chmod(mode)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	return backup, nil
 }

@@ -479,6 +479,32 @@ Colocation Constraints:
 	if out := lc.must("resource", "config", "httpd"); out != "Clone: httpd-clone\n  Resource: httpd (agent=example:process)\n    Attributes: args=3600 command=/bin/sleep state_dir="+lc.State+"/{node}\n    Operations: monitor interval=500ms\n" {
 		t.Errorf("resource config httpd:\n%s", out)
 	}
+
+	// pull writes the live configuration back to the cluster file: status
+	// stops warning that they differ, durations stay as written, the old
+	// file is kept, and a second pull writes nothing.
+	if out := lc.must("status"); !strings.Contains(out, "differs from") {
+		t.Errorf("status before pull does not say the live configuration differs from the file:\n%s", out)
+	}
+	out = lc.must("config", "pull")
+	if !strings.Contains(out, "Wrote the live configuration (revision ") || !strings.Contains(out, lc.Conf+".bak") {
+		t.Errorf("config pull:\n%s", out)
+	}
+	pulled, err := os.ReadFile(lc.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{`interval = "500ms"`, `timeout = "10s"`, `id = "extra"`} {
+		if !strings.Contains(string(pulled), w) {
+			t.Errorf("pulled file lacks %s:\n%s", w, pulled)
+		}
+	}
+	if out := lc.must("status"); strings.Contains(out, "differs from") {
+		t.Errorf("status after pull still warns:\n%s", out)
+	}
+	if out := lc.must("config", "pull"); !strings.Contains(out, "is already the live configuration") {
+		t.Errorf("second config pull:\n%s", out)
+	}
 	t.Logf("whole sequence: %s", time.Since(begin).Round(time.Millisecond))
 
 	t.Run("Events", func(t *testing.T) { followEvents(t, lc) })

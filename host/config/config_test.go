@@ -535,3 +535,49 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// EncodeLike keeps the durations of the previous file as they were written
+// where their value did not change, and writes changed ones as an admin
+// would ("90s", not "1m30s").
+func TestEncodeLikeKeepsDurationsAsWritten(t *testing.T) {
+	prev := base + `
+[defaults]
+failure-timeout = "2min"
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource.op]]
+name = "monitor"
+interval = "60s"
+timeout = 20
+[[resource.op]]
+name = "monitor"
+interval = "10min"
+[[resource.op]]
+name = "stop"
+timeout = "30s"
+`
+	f, err := Parse("prev", []byte(prev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.CIB.Resources[0].Ops[2].Timeout = 90 * time.Second // changed since
+	out, err := EncodeLike(f.Topology, f.CIB, []byte(prev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`failure-timeout = "2min"`, `interval = "60s"`, "timeout = 20\n", `interval = "10min"`, `timeout = "90s"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("encoded file lacks %s:\n%s", want, out)
+		}
+	}
+	plain, err := Encode(f.Topology, f.CIB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`failure-timeout = "2m"`, `interval = "60s"`, `timeout = "20s"`, `interval = "10m"`} {
+		if !strings.Contains(string(plain), want) {
+			t.Errorf("Encode without a previous file lacks %s:\n%s", want, plain)
+		}
+	}
+}

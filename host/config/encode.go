@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/tandem-ha/tandem/bus"
@@ -16,6 +17,13 @@ import (
 // where the value differs from it. The model's nodes must be the topology's
 // (the live configuration's node list follows the members' files).
 func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
+	return EncodeLike(top, c, nil)
+}
+
+// EncodeLike is Encode keeping the durations of prev, a cluster file's
+// text, as they are written there ("60s" stays "60s", "2min" stays
+// "2min") where the model's value is still the same; prev may be nil.
+func EncodeLike(top *bus.Topology, c *cib.CIB, prev []byte) ([]byte, error) {
 	if a, b := top.NodeNames(), c.NodeNames(); !slices.Equal(a, b) {
 		return nil, fmt.Errorf("the cluster model's nodes (%s) are not the cluster file's (%s): "+
 			"the nodes of the live configuration change with `tandem config apply` once every member runs with the new file",
@@ -43,7 +51,64 @@ func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
 		fw := member(*w)
 		f.Witness = &fw
 	}
-	return encode(&f, c)
+	return encode(&f, c, writtenDurations(prev))
+}
+
+// durationKey names one duration of a cluster file: an op's interval or
+// timeout (resource id, op name, which op of that name, field) or a
+// failure-timeout.
+type durationKey struct {
+	owner, op string
+	n         int
+	field     string
+}
+
+// writtenDurations reads the durations of a cluster file's text as written;
+// a text that does not decode gives none.
+func writtenDurations(text []byte) map[durationKey]any {
+	if text == nil {
+		return nil
+	}
+	var f fileConfig
+	if _, err := toml.Decode(string(text), &f); err != nil {
+		return nil
+	}
+	out := map[durationKey]any{}
+	for _, r := range f.Resources {
+		seen := map[string]int{}
+		for _, o := range r.Ops {
+			n := seen[o.Name]
+			seen[o.Name]++
+			out[durationKey{r.ID, o.Name, n, "interval"}] = o.Interval
+			out[durationKey{r.ID, o.Name, n, "timeout"}] = o.Timeout
+		}
+		if r.Meta != nil {
+			out[durationKey{owner: r.ID, field: "failure-timeout"}] = r.Meta.FailureTimeout
+		}
+	}
+	for _, g := range f.Groups {
+		if g.Meta != nil {
+			out[durationKey{owner: g.ID, field: "failure-timeout"}] = g.Meta.FailureTimeout
+		}
+	}
+	out[durationKey{field: "failure-timeout"}] = f.Defaults.FailureTimeout
+	return out
+}
+
+// duration is d as written in the file (kept[k]) when that still reads as
+// d, and in FormatDuration's form otherwise.
+func duration(kept map[durationKey]any, k durationKey, d time.Duration) any {
+	switch raw := kept[k].(type) {
+	case string:
+		if was, err := cib.ParseDuration(raw); err == nil && was == d {
+			return raw
+		}
+	case int64:
+		if time.Duration(raw)*time.Second == d {
+			return raw
+		}
+	}
+	return cib.FormatDuration(d)
 }
 
 // EncodeModel writes the cluster model alone in cluster.toml's layout: its
@@ -55,13 +120,13 @@ func EncodeModel(c *cib.CIB) ([]byte, error) {
 	for _, n := range c.Nodes {
 		f.Nodes = append(f.Nodes, fileMember{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance, Attributes: encodeAttributes(n.Attributes)})
 	}
-	return encode(&f, c)
+	return encode(&f, c, nil)
 }
 
 // encode adds the model's tables to f and writes it.
-func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
+func encode(f *fileConfig, c *cib.CIB, kept map[durationKey]any) ([]byte, error) {
 	f.Properties = fileProperties{MaintenanceMode: c.Properties.MaintenanceMode}
-	f.Defaults = encodeMeta(c.Defaults)
+	f.Defaults = encodeMeta(c.Defaults, kept, "")
 	for _, r := range c.Resources {
 		fr := fileResource{ID: r.ID, Agent: r.Agent}
 		if len(r.Params) > 0 {
@@ -70,17 +135,20 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 				fr.Params[k] = v
 			}
 		}
-		if m := encodeMeta(r.Meta); m != (fileMeta{}) {
+		if m := encodeMeta(r.Meta, kept, r.ID); m != (fileMeta{}) {
 			fr.Meta = &m
 		}
 		fr.Clone = encodeClone(r.Clone, r.ID)
+		seen := map[string]int{}
 		for _, o := range r.Ops {
 			fo := fileOp{Name: o.Name}
+			n := seen[o.Name]
+			seen[o.Name]++
 			if o.Interval > 0 {
-				fo.Interval = o.Interval.String()
+				fo.Interval = duration(kept, durationKey{r.ID, o.Name, n, "interval"}, o.Interval)
 			}
 			if o.Timeout > 0 {
-				fo.Timeout = o.Timeout.String()
+				fo.Timeout = duration(kept, durationKey{r.ID, o.Name, n, "timeout"}, o.Timeout)
 			}
 			fr.Ops = append(fr.Ops, fo)
 		}
@@ -88,7 +156,7 @@ func encode(f *fileConfig, c *cib.CIB) ([]byte, error) {
 	}
 	for _, g := range c.Groups {
 		fg := fileGroup{ID: g.ID, Resources: g.Resources}
-		if m := encodeMeta(g.Meta); m != (fileMeta{}) {
+		if m := encodeMeta(g.Meta, kept, g.ID); m != (fileMeta{}) {
 			fg.Meta = &m
 		}
 		fg.Clone = encodeClone(g.Clone, g.ID)
@@ -166,7 +234,7 @@ func omitDefault[T comparable](v, def T) T {
 	return v
 }
 
-func encodeMeta(m cib.Meta) fileMeta {
+func encodeMeta(m cib.Meta, kept map[durationKey]any, owner string) fileMeta {
 	var f fileMeta
 	score := func(p *int) any {
 		if p == nil {
@@ -181,7 +249,7 @@ func encodeMeta(m cib.Meta) fileMeta {
 	f.MigrationThreshold = score(m.MigrationThreshold)
 	f.Priority = score(m.Priority)
 	if m.FailureTimeout != nil {
-		f.FailureTimeout = m.FailureTimeout.String()
+		f.FailureTimeout = duration(kept, durationKey{owner: owner, field: "failure-timeout"}, *m.FailureTimeout)
 	}
 	f.TargetRole = m.TargetRole
 	return f

@@ -404,7 +404,7 @@ func warningLines(r Report) []string {
 		out = append(out,
 			fmt.Sprintf("Live configuration (revision %d) differs from %s; the cluster runs the live one.", r.Live.Revision, r.Live.File),
 			fmt.Sprintf("  See the difference: tandem config apply --dry-run %s", r.Live.File),
-			fmt.Sprintf("  Update the file: tandem config show --toml > %s", r.Live.File))
+			fmt.Sprintf("  Update the file: tandem config pull %s", r.Live.File))
 	}
 	for _, res := range r.ResourceList {
 		nodes := make([]string, 0, len(res.Warnings))

@@ -29,3 +29,24 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// FormatDuration writes d as an admin would: "500ms" below a second or with
+// a fraction of one, whole hours as "2h", whole minutes from two minutes up
+// as "5m", and seconds otherwise ("60s", "90s"); ParseDuration reads it
+// back. Go's own form ("1m0s") is correct but not what anyone writes.
+func FormatDuration(d time.Duration) string {
+	if d <= 0 {
+		return "0s"
+	}
+	if d%time.Second != 0 {
+		return d.String()
+	}
+	s := int64(d / time.Second)
+	switch {
+	case s%3600 == 0:
+		return strconv.FormatInt(s/3600, 10) + "h"
+	case s%60 == 0 && s >= 120:
+		return strconv.FormatInt(s/60, 10) + "m"
+	}
+	return strconv.FormatInt(s, 10) + "s"
+}
