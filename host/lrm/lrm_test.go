@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,10 +176,18 @@ func (n *testNode) state(rsc string) string {
 	return bus.StateStopped
 }
 
-// run publishes a one-action transition and waits for its result.
+// run publishes a one-action transition of vip, planned from the nodes'
+// configuration revision, and waits for its result.
 func run(t *testing.T, conn *bus.Conn, id string, op policies.Op, node string) bus.ActionResult {
 	t.Helper()
-	a := policies.Action{ID: policies.ActionID(op, "vip", "", 0, node), Resource: "vip", Node: node, Op: op}
+	return runPlanned(t, conn, id, "vip", 1, op, node)
+}
+
+// runPlanned publishes a one-action transition of rsc planned from
+// configuration revision rev and waits for its result.
+func runPlanned(t *testing.T, conn *bus.Conn, id, rsc string, rev uint64, op policies.Op, node string) bus.ActionResult {
+	t.Helper()
+	a := policies.Action{ID: policies.ActionID(op, rsc, "", 0, node), Resource: rsc, Node: node, Op: op}
 	plan, err := json.Marshal(policies.Transition{Version: policies.TransitionVersion, Actions: []policies.Action{a}})
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +212,7 @@ func run(t *testing.T, conn *bus.Conn, id string, op policies.Op, node string) b
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Publish(bus.TransitionEvent{ID: id, Coordinator: ten.Node, Token: ten.Token, ConfigRev: 1, Plan: plan}); err != nil {
+	if err := conn.Publish(bus.TransitionEvent{ID: id, Coordinator: ten.Node, Token: ten.Token, ConfigRev: rev, Plan: plan}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -455,5 +464,44 @@ func TestDegradedMonitorWarnsWithoutFailure(t *testing.T) {
 	want := []string{"warn: vip on holly degraded: " + conflict, "info: vip on holly no longer degraded: its monitor is OK again"}
 	if fmt.Sprint(events) != fmt.Sprint(want) {
 		t.Fatalf("events %q, want %q", events, want)
+	}
+}
+
+// A plan made from a configuration revision this node has not got yet (its
+// follower lags on a busy bus), or naming a resource it does not know, is
+// not run here: its actions are reported cancelled, and nothing is counted
+// against the resource. Running it would start the resource with no agent
+// and count a fatal start failure (a CI run banned a new resource from a
+// node that way).
+func TestPlanAheadOfTheNodesConfigurationIsNotRun(t *testing.T) {
+	c, w, holly, _, coord := setup(t)
+	r := runPlanned(t, coord, "t-ahead", "vip", 2, policies.OpStart, "holly")
+	if !r.Cancelled || r.OK() || !strings.Contains(r.Message, "planned from live configuration revision 2, and this node has only revision 1") {
+		t.Errorf("start planned from revision 2 on a node at revision 1: %+v; want it cancelled, saying why", r)
+	}
+	r = runPlanned(t, coord, "t-ghost", "ghost", 1, policies.OpStart, "holly")
+	if !r.Cancelled || !strings.Contains(r.Message, "ghost is not in live configuration revision 1") {
+		t.Errorf("start of a resource the node does not know: %+v; want it cancelled, saying why", r)
+	}
+	if w.is("holly", "vip") || w.is("holly", "ghost") {
+		t.Error("a cancelled start ran")
+	}
+	if st := holly.state("vip"); st != bus.StateStopped {
+		t.Errorf("vip is %s on holly after a plan it could not run", st)
+	}
+	fs, err := failures.Open(context.Background(), c.Ready("holly"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := fs.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 0 {
+		t.Errorf("failures counted for plans that never ran: %+v", recs)
+	}
+	// The plan of the node's own revision still runs.
+	if r := run(t, coord, "t-now", policies.OpStart, "holly"); !r.OK() {
+		t.Errorf("start planned from revision 1: %+v", r)
 	}
 }

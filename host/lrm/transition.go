@@ -5,6 +5,7 @@ package lrm
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
@@ -26,12 +27,24 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 		return
 	}
 	live := l.waitConfig(ctx, ev.ConfigRev)
+	if live.Rev < ev.ConfigRev {
+		// Planned from a revision this node has not got (its follower lags
+		// on a busy bus): the definitions it would run with may be missing
+		// or stale. Running nothing is safe; the actions are reported
+		// cancelled, not failed, and the coordinator plans again.
+		l.cancelPart(ev.ID, mine, fmt.Sprintf("not run: planned from live configuration revision %d, and this node has only revision %d", ev.ConfigRev, live.Rev))
+		return
+	}
 	t := executor.Transition{ID: ev.ID}
 	for _, a := range plan.Actions {
 		def, ok := l.definition(live, a.Resource)
 		if !ok {
 			if a.Node == l.cfg.Node {
-				l.log.Error("transition names a resource this node does not know", "id", ev.ID, "resource", a.Resource)
+				// Without a definition there is no agent to run: running
+				// it anyway would fail it, and count a failure against
+				// the resource here, for nothing the resource did.
+				l.cancelPart(ev.ID, mine, fmt.Sprintf("not run: %s is not in live configuration revision %d, which this node runs", a.Resource, live.Rev))
+				return
 			}
 			def = cib.Resource{ID: a.Resource}
 		}
@@ -85,6 +98,24 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 		l.mu.Unlock()
 		l.board.Forget(ev.ID)
 	}()
+}
+
+// cancelPart reports this node's actions of a transition as cancelled (they
+// never ran), with why.
+func (l *LRM) cancelPart(id string, mine []policies.Action, why string) {
+	l.log.Warn("transition not run here", "id", id, "actions", len(mine), "why", why)
+	for _, a := range mine {
+		res := bus.ActionResult{Transition: id, Action: a.ID, Resource: a.Resource, Clone: a.Clone,
+			Node: l.cfg.Node, Op: string(a.Op), Cancelled: true, Message: why, Started: time.Now()}
+		if a.Clone != "" {
+			res.Instance = a.Instance
+		}
+		l.board.Record(res)
+		if err := l.cfg.Conn.Publish(res); err != nil {
+			l.log.Warn("publishing a cancelled action", "err", err)
+		}
+	}
+	l.board.Forget(id)
 }
 
 func (l *LRM) onAbort(a bus.TransitionAbort) {
