@@ -2,9 +2,12 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -117,6 +120,9 @@ func Connect(o ConnectOptions) (*Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
+		if why := refusedCredentials(err); why != "" {
+			return nil, fmt.Errorf("%w: %s (connecting to %s as %q: %v)", ErrCredentials, why, url, id.Name, err)
+		}
 		return nil, fmt.Errorf("connecting to the bus (%s): %w", url, err)
 	}
 	js, err := jetstream.New(nc)
@@ -219,4 +225,38 @@ func asyncErrors(logf func(format string, args ...any)) nats.ErrHandler {
 			logf("bus: %v%s", err, where)
 		}
 	}
+}
+
+// ErrCredentials: the bus refused this client's credentials, or the client
+// refused the bus's (a certificate of another cluster's CA, a revoked or
+// expired one, a wrong key on a development bus). It is not an outage:
+// the members may be up and fine.
+var ErrCredentials = errors.New("the bus and this host do not accept each other's credentials")
+
+// refusedCredentials says why err is a credentials refusal, or "" when it
+// is something else (nobody listening, a timeout).
+func refusedCredentials(err error) string {
+	var unknownCA x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	var alert tls.AlertError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &unknownCA):
+		return "the members' certificate is not signed by this host's CA (tls.ca): this host has another cluster's PKI"
+	case errors.As(err, &invalid):
+		return "a member's certificate is not valid here (" + invalid.Error() + ")"
+	case errors.As(err, &host):
+		return "a member's certificate does not name the address it was reached at (" + host.Error() + ")"
+	case errors.As(err, &alert), strings.Contains(msg, "tls: bad certificate"), strings.Contains(msg, "tls: unknown certificate authority"),
+		strings.Contains(msg, "certificate required"):
+		return "the member refused this host's certificate (is it issued by the cluster's CA? tandem pki list shows what this host has)"
+	case errors.Is(err, nats.ErrAuthorization), strings.Contains(strings.ToLower(msg), "authorization violation"):
+		return "the member refused this host's credentials (a wrong cluster key, or an identity the bus does not know)"
+	case errors.Is(err, nats.ErrAuthExpired):
+		return "this host's credentials have expired"
+	case errors.Is(err, nats.ErrAuthRevoked):
+		return "this host's credentials were revoked"
+	}
+	return ""
 }

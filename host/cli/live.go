@@ -48,6 +48,9 @@ func openSession(cfgPath string) (*session, error) {
 	}
 	conn, err := cliConnect(file.Topology)
 	if err != nil {
+		if credentialsRefused(err) {
+			return nil, &ExitError{Code: ExitCredentials, Err: err}
+		}
 		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("cannot reach the cluster: %w", err)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)

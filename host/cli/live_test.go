@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,13 +88,22 @@ func (lc *liveCluster) run(args ...string) (stdout, stderr string, code int) {
 	return lc.runContext(context.Background(), args...)
 }
 
+// runWith runs one tandem command with another cluster file.
+func (lc *liveCluster) runWith(conf string, args ...string) (stdout, stderr string, code int) {
+	return lc.runConf(context.Background(), conf, args...)
+}
+
 // runContext runs a command with ctx (as Ctrl-C would end it).
 func (lc *liveCluster) runContext(ctx context.Context, args ...string) (stdout, stderr string, code int) {
+	return lc.runConf(ctx, lc.Conf, args...)
+}
+
+func (lc *liveCluster) runConf(ctx context.Context, conf string, args ...string) (stdout, stderr string, code int) {
 	root := NewRoot()
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	root.SetArgs(append(append([]string{}, args...), "--config", lc.Conf))
+	root.SetArgs(append(append([]string{}, args...), "--config", conf))
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		code = 1
@@ -478,6 +488,31 @@ Colocation Constraints:
 	}
 	if out := lc.must("resource", "config", "httpd"); out != "Clone: httpd-clone\n  Resource: httpd (agent=example:process)\n    Attributes: args=3600 command=/bin/sleep state_dir="+lc.State+"/{node}\n    Operations: monitor interval=500ms\n" {
 		t.Errorf("resource config httpd:\n%s", out)
+	}
+
+	// A host with another cluster's PKI is told its credentials were
+	// refused (exit 4), not shown an outage.
+	foreign := t.TempDir()
+	if err := bus.InitCA(foreign, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Issue(foreign, bus.Identity{Role: bus.RoleAdmin, Name: bus.AdminIdentity}); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(lc.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignConf := filepath.Join(lc.Dir, "foreign.toml")
+	if err := os.WriteFile(foreignConf, regexp.MustCompile(`(?m)^\[bus\.tls\]\ndir = ".*"$`).ReplaceAll(conf, []byte(fmt.Sprintf("[bus.tls]\ndir = %q", foreign))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := lc.runWith(foreignConf, "status")
+	if code != ExitCredentials || !strings.Contains(out, "This host's credentials were refused: ") || strings.Contains(out, "OFFLINE") {
+		t.Errorf("status with another cluster's PKI: exit %d (want %d)\n%s%s", code, ExitCredentials, out, errs)
+	}
+	if _, errs, code := lc.runWith(foreignConf, "resource", "list"); code != ExitCredentials || !strings.Contains(errs, "credentials") {
+		t.Errorf("resource list with another cluster's PKI: exit %d (want %d): %s", code, ExitCredentials, errs)
 	}
 
 	// pull writes the live configuration back to the cluster file: status

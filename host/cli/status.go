@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -82,6 +83,9 @@ It exits 0 with quorum, 1 without, 2 on bad input; with --watch, 0.`,
 			r := src.gather(wait)
 			if err := write(w, r); err != nil {
 				return err
+			}
+			if r.CredentialsRefused != "" {
+				return &ExitError{Code: ExitCredentials, Err: errors.New("this host's credentials were refused; the members' state is unknown")}
 			}
 			if !r.Quorum {
 				return &ExitError{Code: 1, Err: fmt.Errorf("partition without quorum")}
@@ -173,11 +177,15 @@ func (s *statusSource) gather(wait time.Duration) status.Report {
 	if s.conn != nil && s.conn.NC.IsClosed() {
 		s.close()
 	}
+	credentials := ""
 	if s.conn == nil {
 		conn, err := cliConnect(top)
-		if err != nil {
+		switch {
+		case err != nil && credentialsRefused(err):
+			credentials = err.Error()
+		case err != nil:
 			reason = err.Error()
-		} else {
+		default:
 			s.conn = conn
 		}
 	}
@@ -189,7 +197,7 @@ func (s *statusSource) gather(wait time.Duration) status.Report {
 		}
 	}
 	r := status.Build(top, len(s.file.CIB.Resources), answers, time.Now())
-	r.Unreachable = reason
+	r.Unreachable, r.CredentialsRefused = reason, credentials
 	if s.conn != nil && len(answers) > 0 {
 		addClusterState(s.conn, s.file, &r, wait)
 	}
@@ -249,6 +257,12 @@ func addClusterState(conn *bus.Conn, file *config.File, r *status.Report, wait t
 // cliConnect connects a command to the bus: with the admin certificate of
 // the PKI directory (or the identity TANDEM_IDENTITY names, e.g. a
 // read-only monitor), or the secret of a single-member development bus.
+// credentialsRefused says whether a connection failed on credentials
+// (this host's certificate or key, or the members'): not an outage.
+func credentialsRefused(err error) bool {
+	return errors.Is(err, bus.ErrCredentials) || errors.Is(err, bus.ErrNoCredentials)
+}
+
 func cliConnect(top *bus.Topology) (*bus.Conn, error) {
 	secret, err := top.LoadSecret()
 	if err != nil {

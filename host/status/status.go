@@ -29,6 +29,10 @@ type Report struct {
 	Witness     *Member   `json:"witness,omitempty"`
 	Resources   int       `json:"resources_configured"`
 	Unreachable string    `json:"unreachable,omitempty"` // why no member answered
+	// CredentialsRefused: this host could not talk to the bus because the
+	// credentials (its own or the members') were refused, and why; the
+	// members' state is then unknown, not offline.
+	CredentialsRefused string `json:"credentials_refused,omitempty"`
 	// MaintenanceMode: the cluster property maintenance-mode is set;
 	// nothing is started, stopped or recovered.
 	MaintenanceMode bool `json:"maintenance_mode,omitempty"`
@@ -279,6 +283,21 @@ func WriteText(w io.Writer, r Report) {
 	if r.Quorum {
 		q = "partition with quorum"
 	}
+	if r.CredentialsRefused != "" {
+		// Nothing is known of the members: say so rather than list them
+		// OFFLINE, which would read as an outage.
+		fmt.Fprintf(w, "Quorum: unknown (this host's credentials were refused)\n")
+		fmt.Fprintf(w, "Last updated: %s\n", r.LastUpdated.Format("Mon Jan 2 15:04:05 2006"))
+		var names []string
+		for _, n := range r.Nodes {
+			names = append(names, n.Name)
+		}
+		if r.Witness != nil {
+			names = append(names, r.Witness.Name+" (witness)")
+		}
+		fmt.Fprintf(w, "\nMembers (state unknown): %s\n", strings.Join(names, " "))
+		return
+	}
 	fmt.Fprintf(w, "Quorum: %s (%d of %d voters online)\n", q, r.VotersUp, r.Voters)
 	if r.Coordinator != "" {
 		if r.memberOnline(r.Coordinator) {
@@ -394,6 +413,12 @@ func WriteText(w io.Writer, r Report) {
 // said is degraded.
 func warningLines(r Report) []string {
 	var out []string
+	if r.CredentialsRefused != "" {
+		out = append(out,
+			"This host's credentials were refused: "+r.CredentialsRefused,
+			"  The members' state is unknown (they may well be up): fix this host's certificate and CA",
+			"  ([bus.tls] in the cluster file; tandem pki list shows them) or its cluster key.")
+	}
 	if r.Live != nil && r.Live.InvalidRevision != 0 {
 		out = append(out,
 			fmt.Sprintf("Live configuration revision %d is invalid; the cluster runs revision %d, the last valid one: %s",

@@ -142,6 +142,14 @@ func TestRenderStates(t *testing.T) {
 		WriteText(&buf, r)
 		golden(t, tc.file, buf.Bytes())
 	}
+
+	// A host whose certificate the bus refuses knows nothing of the
+	// members: no OFFLINE list, no "0 of 3 voters".
+	r := Build(f.Topology, len(f.CIB.Resources), nil, now)
+	r.CredentialsRefused = "the members' certificate is not signed by this host's CA (tls.ca): this host has another cluster's PKI (connecting to nats://198.18.0.21:4222 as \"admin\": x509: certificate signed by unknown authority)"
+	var buf bytes.Buffer
+	WriteText(&buf, r)
+	golden(t, "credentials-refused.txt", buf.Bytes())
 }
 
 // Groups are listed as pcs lists them: "Resource Group: G:" with the
