@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -53,6 +56,36 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		}
 		if code != tc.code || !strings.Contains(string(out), tc.want) {
 			t.Errorf("tandem %s: exit %d, want %d with %q:\n%s", strings.Join(tc.args, " "), code, tc.code, tc.want, out)
+		}
+	}
+}
+
+// Completion offers ids where ids are expected, from the cluster file when
+// no member answers (the live configuration's are tested in
+// TestLiveCommands), and never file names.
+func TestCompletionOffersIDs(t *testing.T) {
+	text, err := os.ReadFile("../../cluster.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Loopback addresses where nothing listens: the bus does not answer.
+	conf := filepath.Join(t.TempDir(), "cluster.toml")
+	if err := os.WriteFile(conf, bytes.ReplaceAll(text, []byte(`"10.10.10.`), []byte(`"127.0.10.`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"resource", "move", "--config", conf, "h"}, "haproxy\nhaproxy-clone\nhttpd\nhttpd-clone\n:4\n"},
+		{[]string{"resource", "move", "--config", conf, "httpd-clone", ""}, "benji\nholly\n:4\n"},
+		{[]string{"resource", "move", "--config", conf, "httpd-clone", "holly", ""}, ":4\n"},
+		{[]string{"node", "standby", "--config", conf, "holly", ""}, "benji\n:4\n"},
+		{[]string{"constraint", "remove", "--config", conf, "order-V"}, "order-VIP-10.10.10.23-haproxy-clone-mandatory\n:4\n"},
+	} {
+		out, err := exec.Command(tandemBin, append([]string{"__complete"}, tc.args...)...).Output()
+		if err != nil || string(out) != tc.want {
+			t.Errorf("completing tandem %s: %v\n%q, want %q", strings.Join(tc.args, " "), err, out, tc.want)
 		}
 	}
 }

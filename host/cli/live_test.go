@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -240,6 +241,16 @@ func TestLiveCommands(t *testing.T) {
 	}
 	if out := lc.must("constraint", "colocation", "add", "VIP-10.10.10.23", "with", "haproxy-clone"); out != "" {
 		t.Errorf("colocation add printed %q (pcs prints nothing)", out)
+	}
+	// Completion offers the live configuration's ids (none of these
+	// resources is in the cluster file).
+	root := NewRoot()
+	var comp bytes.Buffer
+	root.SetOut(&comp)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{"__complete", "resource", "move", "--config", lc.Conf, "h"})
+	if err := root.Execute(); err != nil || comp.String() != "haproxy\nhaproxy-clone\nhttpd\nhttpd-clone\n:4\n" {
+		t.Errorf("completing resource move h: %v %q", err, comp.String())
 	}
 	want := `Location Constraints:
 Ordering Constraints:

@@ -47,6 +47,7 @@ witness keeps a two-node cluster's majority.`,
 	for _, newCmd := range registered {
 		root.AddCommand(newCmd())
 	}
+	completeIDs(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s: %v (see tandem %s --help)", commandTail(c), err, commandTail(c))}
 	})
