@@ -74,7 +74,7 @@ func (o *daemonFlags) bind(cmd *cobra.Command) {
 	configFlag(cmd, &o.config)
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "override [bus] data_dir")
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json")
+	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json (under systemd each line carries its journal priority: journalctl -p warning -u tandem)")
 	cmd.Flags().StringVar(&o.pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: beside tandem)")
 }
 
@@ -115,11 +115,9 @@ func newLogger(level, format string) (*slog.Logger, error) {
 		return nil, errors.New("--log-level: want debug, info, warn or error")
 	}
 	opts := &slog.HandlerOptions{Level: lv}
-	switch strings.ToLower(format) {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	switch f := strings.ToLower(format); f {
+	case "text", "json":
+		return slog.New(newHandler(os.Stderr, f == "json", journalStream(os.Stderr), opts)), nil
 	}
 	return nil, errors.New("--log-format: want text or json")
 }

@@ -214,7 +214,7 @@ func (m *Member) memberChanged(ch membership.Change, coord *coordinator.Coordina
 	case ch.Online:
 		what = "joined"
 	}
-	m.log.Info("member "+what, "member", ch.Member, "witness", ch.Witness)
+	m.log.Info("member "+what, "peer", ch.Member, "witness", ch.Witness)
 	if ch.Witness {
 		return
 	}
