@@ -134,6 +134,16 @@ func StartServer(o ServerOptions) (*Server, error) {
 		CustomClientAuthentication: auth,
 		CustomRouterAuthentication: routeAuthenticator{auth},
 	}
+	if mon := o.Topology.Metrics.Monitor; mon != "" {
+		host, port, err := net.SplitHostPort(mon)
+		if err != nil {
+			return nil, fmt.Errorf("[metrics] nats_monitor %q: %v (write it host:port)", mon, err)
+		}
+		opts.HTTPHost = host
+		if opts.HTTPPort, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("[metrics] nats_monitor %q: port %q is not a number", mon, port)
+		}
+	}
 	// An authorization block (timeout only) tells nats-server that client
 	// authentication is configured here. Without one, a server whose only
 	// accounts are the global and the system account adds a no-auth user:

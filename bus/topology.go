@@ -22,9 +22,18 @@ type Topology struct {
 	DataDir     string // JetStream storage: <DataDir>/<member name>
 	Credentials string // file holding the cluster's shared secret (tandem keygen)
 	TLS         *TLS   // nil: no TLS
+	// Metrics says where this member serves its metrics ([metrics] in
+	// the cluster file); a host's own setting, not compared across members.
+	Metrics Metrics
 	// Members are the voters: the nodes in configuration order, then the
 	// witness, if there is one.
 	Members []Member
+}
+
+// Metrics are the member's monitoring endpoints; "" is off.
+type Metrics struct {
+	Listen  string // host:port of tandem's Prometheus endpoint (/metrics)
+	Monitor string // host:port of the embedded NATS server's monitoring endpoints (/varz, /jsz, ...)
 }
 
 // TLS says where the certificate material for routes and clients is: a

@@ -581,3 +581,29 @@ timeout = "30s"
 		}
 	}
 }
+
+// [metrics] takes host:port addresses; a bad one is named with its line.
+func TestMetricsSettings(t *testing.T) {
+	f, err := Parse("m.toml", []byte(base+"[metrics]\nlisten = \"127.0.0.1:9464\"\nnats_monitor = \"127.0.0.1:8222\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Topology.Metrics.Listen != "127.0.0.1:9464" || f.Topology.Metrics.Monitor != "127.0.0.1:8222" {
+		t.Errorf("metrics: %+v", f.Topology.Metrics)
+	}
+	out, err := Encode(f.Topology, f.CIB)
+	if err != nil || !strings.Contains(string(out), "[metrics]\nlisten = \"127.0.0.1:9464\"\nnats_monitor = \"127.0.0.1:8222\"\n") {
+		t.Errorf("encoded: %v\n%s", err, out)
+	}
+	for text, want := range map[string]string{
+		"[metrics]\nlisten = \"9464\"\n":                            `m.toml:` + fmt.Sprint(strings.Count(base, "\n")+2) + `: [metrics] listen "9464": address 9464: missing port in address; write it host:port`,
+		"[metrics]\nlisten = \"127.0.0.1:99999\"\n":                 `[metrics] listen "127.0.0.1:99999": port "99999" is not a TCP port`,
+		"[metrics]\nlisten = \":9464\"\nnats_monitor = \":9464\"\n": `nats_monitor is the same address as listen`,
+		"[metrics]\nlisen = \":9464\"\n":                            `did you mean "listen"`,
+	} {
+		_, err := Parse("m.toml", []byte(base+text))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+	}
+}

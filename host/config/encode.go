@@ -37,6 +37,9 @@ func EncodeLike(top *bus.Topology, c *cib.CIB, prev []byte) ([]byte, error) {
 	if t := top.TLS; t != nil {
 		f.Bus.TLS = &fileTLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}
 	}
+	if mt := top.Metrics; mt != (bus.Metrics{}) {
+		f.Metrics = &fileMetrics{Listen: mt.Listen, NATSMonitor: mt.Monitor}
+	}
 	member := func(m bus.Member) fileMember {
 		return fileMember{Name: m.Name, Address: m.Address,
 			ClientPort: omitDefault(m.ClientPort, top.ClientPort), ClusterPort: omitDefault(m.ClusterPort, top.ClusterPort)}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,12 @@ type fileConfig struct {
 	Orders      []fileOrder      `toml:"order"`
 	Colocations []fileColocation `toml:"colocation"`
 	Locations   []fileLocation   `toml:"location"`
+	Metrics     *fileMetrics     `toml:"metrics,omitempty,omitzero"`
+}
+
+type fileMetrics struct {
+	Listen      string `toml:"listen,omitempty,omitzero"`
+	NATSMonitor string `toml:"nats_monitor,omitempty,omitzero"`
 }
 
 type fileCluster struct {
@@ -361,6 +368,22 @@ func decodeTopology(f *fileConfig, ps *problems) *bus.Topology {
 	if t := f.Bus.TLS; t != nil {
 		top.TLS = &bus.TLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}
 	}
+	if mt := f.Metrics; mt != nil {
+		for _, a := range []struct{ key, v string }{{"listen", mt.Listen}, {"nats_monitor", mt.NATSMonitor}} {
+			if a.v == "" {
+				continue
+			}
+			if _, port, err := net.SplitHostPort(a.v); err != nil {
+				ps.at("metrics."+a.key, "[metrics] %s %q: %v; write it host:port, like \"127.0.0.1:9464\"", a.key, a.v, err)
+			} else if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+				ps.at("metrics."+a.key, "[metrics] %s %q: port %q is not a TCP port (1-65535)", a.key, a.v, port)
+			}
+		}
+		if mt.Listen != "" && mt.Listen == mt.NATSMonitor {
+			ps.at("metrics.nats_monitor", "[metrics] nats_monitor is the same address as listen (%s): give each its own port", mt.Listen)
+		}
+		top.Metrics = bus.Metrics{Listen: mt.Listen, Monitor: mt.NATSMonitor}
+	}
 	member := func(m fileMember, path string, witness bool) bus.Member {
 		what := fmt.Sprintf("%s %q", memberKind(witness), m.Name)
 		checkPort(path+".client_port", what+" client_port", m.ClientPort)
@@ -411,7 +434,8 @@ func cutLast(path string) (string, string, bool) {
 
 // knownKeys are the keys a table may hold, for "did you mean" hints.
 var knownKeys = map[string][]string{
-	"":               {"cluster", "bus", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location"},
+	"":               {"cluster", "bus", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location", "metrics"},
+	"metrics":        {"listen", "nats_monitor"},
 	"cluster":        {"name"},
 	"bus":            {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
 	"bus.tls":        {"dir", "cert", "key", "ca"},

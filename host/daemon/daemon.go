@@ -38,9 +38,10 @@ type Options struct {
 	ConfigPath string
 	Node       string // the node to run as; empty for the witness
 	Witness    bool
-	DataDir    string // overrides [bus] data_dir
-	PluginDir  string // tandem-plugin-* executables; default: beside the tandem binary
-	Build      string // version string for heartbeats and status
+	DataDir    string       // overrides [bus] data_dir
+	Metrics    *bus.Metrics // overrides [metrics] (members sharing a file and a host)
+	PluginDir  string       // tandem-plugin-* executables; default: beside the tandem binary
+	Build      string       // version string for heartbeats and status
 	Logger     *slog.Logger
 	// Ready is closed once the member has quorum and the buckets exist.
 	Ready chan<- struct{}
@@ -98,6 +99,9 @@ func start(o Options) (_ *Member, err error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	top := f.Topology
+	if o.Metrics != nil {
+		top.Metrics = *o.Metrics
+	}
 	if o.DataDir != "" {
 		top.DataDir = o.DataDir
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/host/lrm"
 	"github.com/tandem-ha/tandem/host/membership"
+	"github.com/tandem-ha/tandem/host/metrics"
 	"github.com/tandem-ha/tandem/host/supervisor"
 )
 
@@ -181,6 +183,16 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 		s.coord.Poke(fmt.Sprintf("configuration rev %d", r.Rev), false)
 	}, m.log)
 
+	if addr := m.top.Metrics.Listen; addr != "" {
+		stop, err := metrics.Serve(addr, m.metricsSource(s, fails), m.log)
+		if err != nil {
+			// Monitoring must not keep a node from running resources.
+			m.log.Error("metrics not served", "err", err)
+		} else {
+			s.undo.push(stop)
+		}
+	}
+
 	s.running.Add(3)
 	go func() {
 		defer s.running.Done()
@@ -253,4 +265,35 @@ func (s *services) daemonStatus() []bus.DaemonStatus {
 		ds = append(ds, bus.DaemonStatus{Name: "plugin " + p.Name, State: p.String()})
 	}
 	return ds
+}
+
+// metricsSource is where a scrape of this node's /metrics reads.
+func (m *Member) metricsSource(s *services, fails *failures.Store) metrics.Source {
+	var voters []string
+	for _, mem := range m.top.Members {
+		voters = append(voters, mem.Name)
+	}
+	return metrics.Source{
+		Member: m.name,
+		Voters: voters,
+		Online: s.members.Online,
+		Node:   s.lrm.Report,
+		Fails: func(ctx context.Context) ([]metrics.Failure, error) {
+			recs, err := fails.List(ctx)
+			out := make([]metrics.Failure, 0, len(recs))
+			for _, r := range recs {
+				out = append(out, metrics.Failure{Resource: r.Resource, Node: r.Node, Op: r.Op, Count: r.Count})
+			}
+			return out, err
+		},
+		Holder: func(ctx context.Context) (string, error) {
+			t, err := s.leases.Tenure(ctx, lease.CoordinatorKey)
+			if errors.Is(err, lease.ErrNoHolder) {
+				return "", nil // between two coordinators
+			}
+			return t.Node, err
+		},
+		Fenced: s.lrm.Fenced,
+		RTT:    m.conn.NC.RTT,
+	}
 }

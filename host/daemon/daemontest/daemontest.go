@@ -85,6 +85,9 @@ type Cluster struct {
 	// Logger, when set, is each member's logger (by default the bus
 	// tests' logger, silent unless BUS_TEST_LOG is set).
 	Logger func(member string) *slog.Logger
+	// Metrics, when set, are a member's [metrics] settings (the members
+	// share one file and one host, so each needs its own ports).
+	Metrics map[string]bus.Metrics
 
 	mu      sync.Mutex
 	members map[string]*member
@@ -133,6 +136,9 @@ func (c *Cluster) Start(name string) {
 	o := daemon.Options{ConfigPath: c.Conf, Node: name, PluginDir: c.Plugins, Logger: bustest.Logger().With("test-member", name)}
 	if c.Logger != nil {
 		o.Logger = c.Logger(name)
+	}
+	if mt, ok := c.Metrics[name]; ok {
+		o.Metrics = &mt
 	}
 	if name == Witness {
 		o.Node, o.Witness = "", true
