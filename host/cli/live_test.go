@@ -37,7 +37,17 @@ type liveCluster struct {
 
 func newLiveCluster(t *testing.T) *liveCluster {
 	t.Helper()
+	return newLiveClusterWith(t, nil)
+}
+
+// newLiveClusterWith is newLiveCluster with setup run before the members
+// start (to install another plugin).
+func newLiveClusterWith(t *testing.T, setup func(*daemontest.Cluster)) *liveCluster {
+	t.Helper()
 	lc := &liveCluster{Cluster: daemontest.New(t, ""), t: t}
+	if setup != nil {
+		setup(lc.Cluster)
+	}
 	lc.StartAll()
 	// Ready when both nodes answer state requests, probed.
 	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
