@@ -60,6 +60,7 @@ type Options struct {
 type Agent struct {
 	root  string
 	locks sdk.KeyedMutex
+	holds holds
 
 	mu    sync.Mutex
 	metas map[string]cachedMeta // by script path
@@ -220,6 +221,9 @@ func (a *Agent) action(ctx context.Context, action string, req sdk.Request) sdk.
 		return resolveResult(err)
 	}
 	defer a.locks.Lock(req.ResourceID)()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer a.holds.track(req.ResourceID, req.Instance.Node, action, cancel)()
 	meta := timeoutMeta(ctx)
 	if req.Instance.Node != "" {
 		meta["on_node"] = req.Instance.Node
@@ -228,6 +232,9 @@ func (a *Agent) action(ctx context.Context, action string, req sdk.Request) sdk.
 		meta["clone"] = strconv.Itoa(req.Instance.CloneIndex)
 	}
 	o := invocation{s: s, action: action, instance: req.ResourceID, params: req.Params, meta: meta}.run(ctx)
+	if o.timedOut && errors.Is(context.Cause(ctx), errHoldLapsed) {
+		return sdk.Resultf(sdk.ErrGeneric, "%s %s cut off after %s: %v, so the resource is being stopped; its process group was killed", s.agent, action, o.took.Round(time.Millisecond), errHoldLapsed)
+	}
 	return result(s, action, o)
 }
 
