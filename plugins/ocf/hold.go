@@ -55,9 +55,17 @@ func (a *Agent) Hold(ctx context.Context, req sdk.HoldRequest) sdk.Result {
 	if err != nil {
 		return resolveResult(err)
 	}
-	// The stop's timeout, read now (the meta-data is cached from then on)
-	// so that a lapse runs the stop at once.
-	stop := a.stopTimeout(ctx, s)
+	// The stop's timeout, from the agent's meta-data if it is cached;
+	// otherwise it is read in the background for the next hold, so that
+	// a hold answers at once (the host gives it 1 s).
+	stop, cached := a.stopTimeout(s)
+	if !cached {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), metaDataTimeout)
+			defer cancel()
+			_, _ = a.meta(ctx, s)
+		}()
+	}
 	h := &a.holds
 	h.mu.Lock()
 	if h.held == nil {
@@ -127,15 +135,18 @@ func (a *Agent) lapse(s script, req sdk.HoldRequest, timeout time.Duration, why 
 	return sdk.Resultf(res.Code, "stop of %s failed: %s", req.ResourceID, res.Message)
 }
 
-// stopTimeout is the stop timeout the agent advertises, else
-// holdStopTimeout.
-func (a *Agent) stopTimeout(ctx context.Context, s script) time.Duration {
-	if m, err := a.meta(ctx, s); err == nil {
-		if i := indexAction(m.md.Actions, "stop"); i >= 0 && m.md.Actions[i].Timeout > 0 {
-			return m.md.Actions[i].Timeout
+// stopTimeout is the stop timeout the agent advertises in its cached
+// meta-data, else holdStopTimeout; cached says whether its meta-data was.
+func (a *Agent) stopTimeout(s script) (timeout time.Duration, cached bool) {
+	a.mu.Lock()
+	c, ok := a.metas[s.path]
+	a.mu.Unlock()
+	if ok {
+		if i := indexAction(c.meta.md.Actions, "stop"); i >= 0 && c.meta.md.Actions[i].Timeout > 0 {
+			return c.meta.md.Actions[i].Timeout, true
 		}
 	}
-	return holdStopTimeout
+	return holdStopTimeout, ok
 }
 
 // track registers the action of resource id under way, so that a lapsing

@@ -341,9 +341,19 @@ func TestNoisyAgent(t *testing.T) {
 	p := plugin(t, root)
 	ctx, cancel, req := request("n", "tandem:Noisy", nil, 20*time.Second)
 	defer cancel()
+	before := peakRSS(t, p.Pid)
 	res, err := p.Start(ctx, req)
 	if err != nil || res.Code != sdk.ErrGeneric || !strings.HasSuffix(res.Message, "OCF_ERR_GENERIC (error): noisy start failed at the end") {
 		t.Fatalf("start: %v %q", err, res.Message)
+	}
+	// 16 MiB of output; the plugin keeps 64 KiB of it.
+	after := peakRSS(t, p.Pid)
+	t.Logf("plugin peak RSS %d KiB before, %d KiB after 16 MiB of output; message %d bytes", before, after, len(res.Message))
+	if after-before > 8<<10 {
+		t.Errorf("the plugin's peak RSS grew by %d KiB reading 16 MiB of output", after-before)
+	}
+	if len(res.Message) > 2048 {
+		t.Errorf("message of %d bytes", len(res.Message))
 	}
 	if err := os.WriteFile(filepath.Join(root, "noisy-meta-data"), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -352,6 +362,22 @@ func TestNoisyAgent(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ocf:tandem:Noisy meta-data: more than the 1024 KiB allowed") {
 		t.Fatalf("meta-data of 3 MB: %v", err)
 	}
+}
+
+// peakRSS is a process's peak resident set size in KiB (VmHWM).
+func peakRSS(t *testing.T, pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }
 
 // Meta-data that is not well-formed, that holds an entity bomb, or that
