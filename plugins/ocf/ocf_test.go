@@ -527,3 +527,35 @@ func TestHeartbeatDummy(t *testing.T) {
 		t.Errorf("meta-data: %+v %v", md, err)
 	}
 }
+
+// A daemon the agent started that keeps its output open does not hold the
+// start (the pipes are closed 500 ms after the agent exits), and a start
+// that succeeded leaves the daemon running.
+func TestDaemonHoldingTheOutput(t *testing.T) {
+	p := plugin(t, testRoot(t))
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel, req := request("d", "tandem:Daemon", map[string]string{"pidfile": pidfile}, 20*time.Second)
+	defer cancel()
+	started := time.Now()
+	res, err := p.Start(ctx, req)
+	if err != nil || res.Code != sdk.OK {
+		t.Fatalf("start: %v %v", res, err)
+	}
+	t.Logf("start answered after %s", time.Since(started).Round(time.Millisecond))
+	b, _ := os.ReadFile(pidfile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 || dead(pid) {
+		t.Fatalf("the daemon (pid %q) did not survive its start", b)
+	}
+	if res, _ := p.Monitor(ctx, req); res.Code != sdk.OK {
+		t.Errorf("monitor: %v", res)
+	}
+	if res, _ := p.Stop(ctx, req); res.Code != sdk.OK {
+		t.Errorf("stop: %v", res)
+	}
+	for end := time.Now().Add(10 * time.Second); !dead(pid); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the daemon %d outlived its stop", pid)
+		}
+	}
+}
