@@ -144,8 +144,12 @@ func (a *Agent) meta(ctx context.Context, s script) (agentMeta, error) {
 // resolveResult is the result for an agent that cannot be run here.
 func resolveResult(err error) sdk.Result {
 	var ni *errNotInstalled
-	if errors.As(err, &ni) {
+	var ut *errUntrusted
+	switch {
+	case errors.As(err, &ni):
 		return sdk.Result{Code: sdk.ErrNotInstalled, Message: err.Error()}
+	case errors.As(err, &ut):
+		return sdk.Result{Code: sdk.ErrPerm, Message: err.Error()}
 	}
 	return sdk.Result{Code: sdk.ErrNotConfigured, Message: err.Error()}
 }

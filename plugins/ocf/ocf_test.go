@@ -435,6 +435,25 @@ func TestAgentsOutsideTheTreeRefused(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(root, "resource.d", "elsewhere")); err != nil {
 		t.Fatal(err)
 	}
+	// Scripts and directories others than root could change.
+	if err := os.MkdirAll(filepath.Join(root, "resource.d", "open"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "resource.d", "open", "agent"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(root, "resource.d", "open", "agent"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "resource.d", "opendir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "resource.d", "opendir", "agent"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(root, "resource.d", "opendir"), 0o777); err != nil {
+		t.Fatal(err)
+	}
 	// A link that stays inside the tree is fine.
 	if err := os.Symlink("../tandem/Well", filepath.Join(root, "resource.d", "evil", "Well")); err != nil {
 		t.Fatal(err)
@@ -452,6 +471,8 @@ func TestAgentsOutsideTheTreeRefused(t *testing.T) {
 		{"sh", sdk.ErrNotConfigured, `agent "ocf:sh" is not ocf:PROVIDER:TYPE`},
 		{"evil:agent", sdk.ErrNotConfigured, "ocf:evil:agent: " + filepath.Join(root, "resource.d/evil/agent") + " resolves to " + filepath.Join(outside, "agent") + ", outside OCF_ROOT"},
 		{"elsewhere:agent", sdk.ErrNotConfigured, "ocf:elsewhere:agent: " + filepath.Join(root, "resource.d/elsewhere/agent") + " resolves to " + filepath.Join(outside, "agent") + ", outside OCF_ROOT"},
+		{"open:agent", sdk.ErrPerm, "ocf:open:agent: " + filepath.Join(root, "resource.d/open/agent") + " is writable by its group or others (mode 0777)"},
+		{"opendir:agent", sdk.ErrPerm, "ocf:opendir:agent: " + filepath.Join(root, "resource.d/opendir") + " is writable by its group or others (mode 0777)"},
 		{"heartbeat:Nope", sdk.ErrNotInstalled, "ocf:heartbeat:Nope is not installed on this node: no " + filepath.Join(root, "resource.d/heartbeat/Nope") + " (install the package that provides it: resource-agents)"},
 	} {
 		ctx, cancel, req := request("x", tc.typ, map[string]string{"state": filepath.Join(outside, "s")}, 5*time.Second)

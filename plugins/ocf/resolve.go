@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
 // DefaultRoot is OCF_ROOT when the environment sets none: where Debian's
@@ -30,6 +32,12 @@ type script struct {
 type errNotInstalled struct{ msg string }
 
 func (e *errNotInstalled) Error() string { return e.msg }
+
+// errUntrusted marks a script that someone other than root could have
+// changed.
+type errUntrusted struct{ msg string }
+
+func (e *errUntrusted) Error() string { return e.msg }
 
 // splitType splits agent type "PROVIDER:TYPE" and checks both names.
 func splitType(agentType string) (provider, typ string, err error) {
@@ -75,6 +83,20 @@ func resolve(root, agentType string) (script, error) {
 	st, err := os.Stat(real)
 	if err != nil {
 		return script{}, &errNotInstalled{fmt.Sprintf("%s: %v", s.agent, err)}
+	}
+	// Tandem runs the script as root: it and every directory from it up
+	// to OCF_ROOT must be root's alone (sdk.CheckTrusted, as for plugins).
+	// What the script sources (ocf-shellfuncs) is its own business.
+	for dir := filepath.Dir(real); ; dir = filepath.Dir(dir) {
+		if err := sdk.CheckTrusted(dir); err != nil {
+			return script{}, &errUntrusted{fmt.Sprintf("%s: %v; refusing to run it", s.agent, err)}
+		}
+		if dir == realRoot || dir == "/" {
+			break
+		}
+	}
+	if err := sdk.CheckTrusted(real); err != nil {
+		return script{}, &errUntrusted{fmt.Sprintf("%s: %v; refusing to run it", s.agent, err)}
 	}
 	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		return script{}, &errNotInstalled{fmt.Sprintf("%s: %s is not an executable file (mode %s)", s.agent, p, st.Mode())}
