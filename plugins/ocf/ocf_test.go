@@ -222,8 +222,16 @@ func TestValidate(t *testing.T) {
 			t.Errorf("validate %v: %v %q, %v; want %v %q", tc.params, res.Code, res.Message, err, tc.code, tc.msg)
 		}
 	}
+	// A validate-all slower than the host's validation budget is cut off
+	// in time to answer, and is no verdict.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	res, err := p.Validate(ctx, sdk.ValidateRequest{AgentType: "tandem:Well", Params: map[string]string{"state": state, "validate_sleep": "600"}})
+	if err != nil || res.Code != sdk.OK || !strings.Contains(res.Message, "ocf:tandem:Well validate-all did not finish within") {
+		t.Errorf("a slow validate-all: %v %v", res, err)
+	}
 	// An agent without validate-all: the meta-data's checks only.
-	res, err := p.Validate(context.Background(), sdk.ValidateRequest{AgentType: "tandem:Failing", Params: map[string]string{"code": "0"}})
+	res, err = p.Validate(context.Background(), sdk.ValidateRequest{AgentType: "tandem:Failing", Params: map[string]string{"code": "0"}})
 	if err != nil || res.Code != sdk.OK || !strings.Contains(res.Message, "has no validate-all") {
 		t.Errorf("validate Failing: %v %v", res, err)
 	}
