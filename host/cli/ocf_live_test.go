@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/e2e/poll"
+	"github.com/tandem-ha/tandem/host/daemon"
 	"github.com/tandem-ha/tandem/host/daemon/daemontest"
+	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
 )
 
@@ -40,12 +42,32 @@ func TestOCFAgentOnALiveCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The nodes launch the ocf plugin and read the agent's meta-data at
+	// their first validation: wait until both answer one, so that the
+	// commands below (which give the nodes 2 s) get every node's verdict
+	// on a loaded machine too.
+	conn := lc.Connect()
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		answers, err := daemon.AskValidate(conn, "ocf:tandem:Well", map[string]string{"state": state + "/{node}/well.state"}, 2, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		if len(answers) != 2 {
+			return fmt.Errorf("%d nodes answered: %+v", len(answers), answers)
+		}
+		for _, a := range answers {
+			if !a.Known || a.Code != sdk.OK {
+				return fmt.Errorf("%+v", a)
+			}
+		}
+		return nil
+	})
 	lc.refuse(`agent "ocf:../../bin:sh" is not ocf:PROVIDER:TYPE`, "resource", "create", "x", "ocf:../../bin:sh")
-	lc.refuse(`agent ocf:tandem:Well refused the parameters (validated on benji): unknown parameter "stat": did you mean state?`,
+	lc.refuse(`): unknown parameter "stat": did you mean state?`,
 		"resource", "create", "x", "ocf:tandem:Well", "stat=/tmp/x")
-	lc.refuse(`agent ocf:tandem:Well refused the parameters (validated on benji): ocf:tandem:Well validate-all: OCF_ERR_CONFIGURED (not configured): directory /nonexistent of the state file does not exist`,
+	lc.refuse(`): ocf:tandem:Well validate-all: OCF_ERR_CONFIGURED (not configured): directory /nonexistent of the state file does not exist`,
 		"resource", "create", "x", "ocf:tandem:Well", "state=/nonexistent/s")
-	lc.refuse(`agent ocf:tandem:Nope cannot run on any node: benji cannot run it: ocf:tandem:Nope is not installed on this node`,
+	lc.refuse(`cannot run it: ocf:tandem:Nope is not installed on this node`,
 		"resource", "create", "x", "ocf:tandem:Nope")
 
 	lc.must("resource", "create", "W", "ocf:tandem:Well", "state="+state+"/{node}/well.state", "op", "monitor", "interval=1s")
