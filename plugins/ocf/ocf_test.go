@@ -311,7 +311,7 @@ func dead(pid int) bool {
 func TestHangingAgentKilledWithItsGroup(t *testing.T) {
 	p := plugin(t, testRoot(t))
 	pids := filepath.Join(t.TempDir(), "pids")
-	_, cancel, req := request("h", "tandem:Hanging", map[string]string{"pids": pids}, 1500*time.Millisecond)
+	_, cancel, req := request("h", "tandem:Hanging", map[string]string{"pids": pids}, 3*time.Second)
 	defer cancel()
 	// The call itself may wait longer than the action: the plugin answers
 	// once it killed the agent.
