@@ -528,21 +528,33 @@ func TestHeartbeatDummy(t *testing.T) {
 
 	ctx, cancel, req := request("dummy", "heartbeat:Dummy", map[string]string{"state": state}, 20*time.Second)
 	defer cancel()
-	if res, err := p.Start(ctx, req); err != nil || res.Code != sdk.OK {
-		t.Fatalf("start: %v %v", res, err)
+	var took []string
+	timed := func(name string, f func(context.Context, sdk.Request) (sdk.Result, error)) sdk.Result {
+		t.Helper()
+		begin := time.Now()
+		res, err := f(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		took = append(took, fmt.Sprintf("%s %s", name, time.Since(begin).Round(time.Millisecond)))
+		return res
+	}
+	if res := timed("start", p.Start); res.Code != sdk.OK {
+		t.Fatalf("start: %v", res)
 	}
 	if _, err := os.Stat(state); err != nil {
 		t.Fatalf("Dummy started but: %v", err)
 	}
-	if res, _ := p.Monitor(ctx, req); res.Code != sdk.OK {
+	if res := timed("monitor", p.Monitor); res.Code != sdk.OK {
 		t.Fatalf("monitor: %v", res)
 	}
-	if res, _ := p.Stop(ctx, req); res.Code != sdk.OK {
+	if res := timed("stop", p.Stop); res.Code != sdk.OK {
 		t.Fatalf("stop: %v", res)
 	}
-	if res, _ := p.Monitor(ctx, req); res.Code != sdk.NotRunning {
+	if res := timed("monitor", p.Monitor); res.Code != sdk.NotRunning {
 		t.Fatalf("monitor after stop: %v", res)
 	}
+	t.Logf("through the bridge: %s", strings.Join(took, ", "))
 	res, _ := p.Validate(ctx, sdk.ValidateRequest{AgentType: "heartbeat:Dummy", Params: map[string]string{"stat": state}})
 	if res.Code != sdk.ErrNotConfigured || !strings.Contains(res.Message, `unknown parameter "stat": did you mean state?`) {
 		t.Errorf("validate with a typo: %v", res)
