@@ -1,7 +1,13 @@
 package ocf_test
 
 import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -117,4 +123,70 @@ func TestHoldLapseCutsOffAStart(t *testing.T) {
 			}
 		}
 	}
+}
+
+// envFakeHost makes the test binary a tandem host that launches the plugin
+// (path in envFakeHost), starts resource "w" of ocf:tandem:Well with state
+// file $OCF_TEST_STATE, holds it for an hour, says "ready" and waits to be
+// killed.
+const envFakeHost = "OCF_TEST_FAKE_HOST"
+
+func fakeHost() {
+	fail := func(err error) { fmt.Println("error:", err); os.Exit(1) }
+	ctx := context.Background()
+	p, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: os.Getenv(envFakeHost), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		fail(err)
+	}
+	params := map[string]string{"state": os.Getenv("OCF_TEST_STATE")}
+	res, err := p.Start(ctx, sdk.Request{ResourceID: "w", AgentType: "tandem:Well", Params: params,
+		Instance: sdk.Instance{Node: "node1", CloneIndex: -1}, Deadline: time.Now().Add(30 * time.Second)})
+	if err != nil || res.Code != sdk.OK {
+		fail(fmt.Errorf("start: %v %v", res, err))
+	}
+	res, err = p.Hold(ctx, sdk.HoldRequest{ResourceID: "w", AgentType: "tandem:Well", Params: params, Until: sdk.MonotonicNow() + time.Hour})
+	if err != nil || res.Code != sdk.OK {
+		fail(fmt.Errorf("hold: %v %v", res, err))
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// When the host dies, the plugin stops the OCF resources it holds before
+// it exits (sdk.Serve's release, through the bridge's Stop): an hour's
+// hold does not keep them.
+func TestHostDeathStopsHeldResources(t *testing.T) {
+	bin := pluginBin(t)
+	state := filepath.Join(t.TempDir(), "s")
+	host := exec.Command(os.Args[0], "-test.run=^$")
+	host.Env = append(os.Environ(), envFakeHost+"="+bin, "OCF_ROOT="+testRoot(t), "OCF_TEST_STATE="+state)
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = host.Process.Kill(); _ = host.Wait() }()
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		t.Fatalf("fake host: %q", line)
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Fatalf("not started: %v", err)
+	}
+	if err := host.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = host.Wait()
+	killed := time.Now()
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(state); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the held resource is still running 10 s after its host died")
+		}
+	}
+	t.Logf("held resource stopped %s after its host was killed", time.Since(killed).Round(time.Millisecond))
 }

@@ -27,6 +27,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envFakeHost) != "" {
+		fakeHost()
+		return
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -36,6 +40,12 @@ func TestMain(m *testing.M) {
 
 // plugin launches tandem-plugin-ocf with OCF_ROOT root.
 func plugin(t *testing.T, root string) *sdk.Process {
+	t.Helper()
+	return sdktest.Launch(t, pluginBin(t), "OCF_ROOT="+root)
+}
+
+// pluginBin builds tandem-plugin-ocf once.
+func pluginBin(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "ocf-plugin")
@@ -50,7 +60,7 @@ func plugin(t *testing.T, root string) *sdk.Process {
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
-	return sdktest.Launch(t, filepath.Join(binDir, "tandem-plugin-ocf"), "OCF_ROOT="+root)
+	return filepath.Join(binDir, "tandem-plugin-ocf")
 }
 
 // testRoot is testdata/root as an absolute path.
