@@ -166,8 +166,20 @@ func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Resul
 	if err != nil {
 		return resolveResult(err)
 	}
-	m, err := a.meta(ctx, s)
-	if err != nil {
+	// The host gives validation little time (1.5 s per node). Keep a
+	// little of it to answer in time: a meta-data or validate-all that
+	// cannot finish before is no verdict, not a refusal.
+	vctx := ctx
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		vctx, cancel = context.WithDeadline(ctx, d.Add(-min(validateReserve, time.Until(d)/5)))
+		defer cancel()
+	}
+	m, err, late := a.metaWithin(vctx, s)
+	switch {
+	case late:
+		return sdk.Resultf(sdk.OK, "%s meta-data did not come within the time validation has: the parameters were not checked on this node (its meta-data is read meanwhile, for the next validation)", s.agent)
+	case err != nil:
 		return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
 	}
 	if err := sdk.ParseParams(s.agent, m.md.Params, req.Params).Err(); err != nil {
@@ -175,16 +187,6 @@ func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Resul
 	}
 	if !m.actions["validate-all"] {
 		return sdk.Result{Code: sdk.OK, Message: s.agent + " has no validate-all: parameters checked against its meta-data only"}
-	}
-	// The host gives validation little time (1.5 s per node). Stop
-	// validate-all a little before, so that the answer is in time, and
-	// take a validate-all that could not finish as no verdict: the
-	// parameters passed the meta-data's checks.
-	vctx := ctx
-	if d, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		vctx, cancel = context.WithDeadline(ctx, d.Add(-min(validateReserve, time.Until(d)/5)))
-		defer cancel()
 	}
 	o := invocation{s: s, action: "validate-all", instance: validateInstance, params: req.Params, meta: timeoutMeta(vctx)}.run(vctx)
 	switch {
@@ -195,6 +197,29 @@ func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Resul
 		return sdk.Resultf(sdk.OK, "%s validate-all did not finish within %s (killed): parameters checked against its meta-data only", s.agent, o.took.Round(time.Millisecond))
 	}
 	return result(s, "validate-all", o)
+}
+
+// metaWithin is meta with its own timeout (metaDataTimeout), waited for
+// only until ctx ends: late says it did not come by then (it goes on in
+// the background and is cached for the next call).
+func (a *Agent) metaWithin(ctx context.Context, s script) (m agentMeta, err error, late bool) {
+	type answer struct {
+		m   agentMeta
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		mctx, cancel := context.WithTimeout(context.Background(), metaDataTimeout)
+		defer cancel()
+		m, err := a.meta(mctx, s)
+		ch <- answer{m, err}
+	}()
+	select {
+	case x := <-ch:
+		return x.m, x.err, false
+	case <-ctx.Done():
+		return agentMeta{}, nil, true
+	}
 }
 
 // Start runs the agent's start action.

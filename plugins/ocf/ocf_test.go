@@ -419,7 +419,7 @@ func TestMalformedMetaData(t *testing.T) {
 }
 
 // Meta-data that never comes is given up after its 5 s, killing the
-// agent.
+// agent; a validation waits for it only as long as it has.
 func TestHangingMetaData(t *testing.T) {
 	root := copyRoot(t)
 	if err := os.WriteFile(filepath.Join(root, "hang-meta-data"), nil, 0o644); err != nil {
@@ -429,6 +429,14 @@ func TestHangingMetaData(t *testing.T) {
 	_, err := p.MetaData(context.Background(), "tandem:Hanging")
 	if err == nil || !strings.Contains(err.Error(), "ocf:tandem:Hanging meta-data: no answer within 5") {
 		t.Fatalf("meta-data: %v", err)
+	}
+	// Validation has less time than that (the host gives it 1.5 s): no
+	// verdict, in time.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	res, err := p.Validate(ctx, sdk.ValidateRequest{AgentType: "tandem:Hanging", Params: map[string]string{"pids": "/tmp/x"}})
+	if err != nil || res.Code != sdk.OK || !strings.Contains(res.Message, "ocf:tandem:Hanging meta-data did not come within the time validation has") {
+		t.Errorf("validate: %v %v", res, err)
 	}
 }
 
