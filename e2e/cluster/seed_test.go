@@ -90,7 +90,7 @@ func TestSeedTutorial(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n := strings.Count(out, "plugins: haproxy health systemd vip idle"); n != 2 {
+		if n := strings.Count(out, "plugins: haproxy health ocf systemd vip idle"); n != 2 {
 			return fmt.Errorf("%d nodes have their plugins idle:\n%s", n, out)
 		}
 		return nil
@@ -165,8 +165,8 @@ Colocation Constraints:
 		t.Fatal(err)
 	}
 	// The tutorial's resources use the vip and systemd agents only: those
-	// plugins run, the other two were never launched.
-	if out := sh("", "status"); strings.Count(out, "plugins: systemd vip running, haproxy health idle") != 2 {
+	// plugins run, the other three were never launched.
+	if out := sh("", "status"); strings.Count(out, "plugins: systemd vip running, haproxy health ocf idle") != 2 {
 		t.Errorf("each node should run just the plugins its resources use:\n%s", out)
 	}
 	var answers []string

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	// The first-party plugins beside it, as make build installs them.
-	for _, p := range []string{"vip", "systemd", "haproxy", "health"} {
+	for _, p := range []string{"vip", "systemd", "haproxy", "health", "ocf"} {
 		if err := os.Symlink("tandem", filepath.Join(dir, "tandem-plugin-"+p)); err != nil {
 			panic(err)
 		}

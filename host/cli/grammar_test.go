@@ -295,3 +295,24 @@ Colocation Constraints:
 		}
 	}
 }
+
+// The seed tutorial's first resource line, verbatim: an OCF agent of three
+// parts is plugin "ocf" with type "heartbeat:IPaddr2".
+func TestSeedOCFLineParses(t *testing.T) {
+	c := grammarFile(t).CIB
+	spec, err := parseResourceSpec(strings.Fields("ip=198.18.0.23 cidr_netmask=24 op monitor interval=30s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.AddResource("VIP", "ocf:heartbeat:IPaddr2", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate().Err(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Plugin() != "ocf" || r.AgentType() != "heartbeat:IPaddr2" || r.Params["ip"] != "198.18.0.23" || r.Params["cidr_netmask"] != "24" ||
+		len(r.Ops) != 1 || r.Ops[0].Name != "monitor" || r.Ops[0].Interval != 30*time.Second {
+		t.Fatalf("got %+v", r)
+	}
+}

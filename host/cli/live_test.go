@@ -39,7 +39,17 @@ type liveCluster struct {
 
 func newLiveCluster(t *testing.T) *liveCluster {
 	t.Helper()
+	return newLiveClusterWith(t, nil)
+}
+
+// newLiveClusterWith is newLiveCluster with setup run before the members
+// start (to install another plugin).
+func newLiveClusterWith(t *testing.T, setup func(*daemontest.Cluster)) *liveCluster {
+	t.Helper()
 	lc := &liveCluster{Cluster: daemontest.New(t, ""), t: t}
+	if setup != nil {
+		setup(lc.Cluster)
+	}
 	lc.StartAll()
 	// A failed test shows what the cluster saw (failures with their
 	// messages); it runs before the cluster's own cleanup.

@@ -46,7 +46,8 @@ func newResourceCreateCmd() *cobra.Command {
 		Use:   "create ID AGENT [param=value ...] [op NAME interval=.. [timeout=..] ...] [meta k=v ...] [clone [ID] [clone-max=N ...]] [--group G [--before RSC | --after RSC]]",
 		Short: "Add a resource to the live configuration",
 		Long: `create adds resource ID run by AGENT (vip, systemd:<unit>, haproxy,
-health:http, health:tcp, or <plugin>:<type>) with pcs's clauses:
+health:http, health:tcp, an OCF agent ocf:<provider>:<type> such as
+ocf:heartbeat:IPaddr2 (docs/ocf.md), or <plugin>:<type>) with pcs's clauses:
 
   param=value ...            the agent's parameters
   op NAME k=v [NAME k=v]...  operations: monitor interval= [timeout=], start/stop timeout=
@@ -66,6 +67,7 @@ node answers within 2 s, creation goes on and says validation was skipped.
 		Example: `  tandem resource create httpd systemd:apache2 configfile=/etc/apache2/apache2.conf op monitor interval=30s clone
   tandem resource create haproxy systemd:haproxy op monitor interval=15s clone
   tandem resource create VIP-10.10.10.23 vip ip=10.10.10.23 cidr_netmask=24 op monitor interval=10s
+  tandem resource create VIP ocf:heartbeat:IPaddr2 ip=198.18.0.23 cidr_netmask=24 op monitor interval=30s
   tandem resource create web example:process command=/bin/sleep args=3600 --disabled
   tandem resource create fs systemd:srv-data.mount --group database --before postgres`,
 		Args: cobra.ArbitraryArgs,

@@ -450,7 +450,7 @@ agent = "Systemd httpd"
 [[resource]]
 id = "b"
 agent = "systemd"
-`, []string{"c.toml:19: resource \"a\": agent \"Systemd httpd\" is not PLUGIN or PLUGIN:TYPE", "c.toml:22: resource \"b\": agent systemd needs a unit"}},
+`, []string{"c.toml:19: resource \"a\": agent \"Systemd httpd\" is not PLUGIN, PLUGIN:TYPE or ocf:PROVIDER:TYPE (e.g. vip, systemd:apache2, health:http, ocf:heartbeat:IPaddr2)", "c.toml:22: resource \"b\": agent systemd needs a unit"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

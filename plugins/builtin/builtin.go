@@ -16,6 +16,7 @@ import (
 
 	"github.com/tandem-ha/tandem/plugins/haproxy"
 	"github.com/tandem-ha/tandem/plugins/health"
+	"github.com/tandem-ha/tandem/plugins/ocf"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/plugins/systemd"
 	"github.com/tandem-ha/tandem/plugins/vip"
@@ -24,6 +25,7 @@ import (
 var mains = map[string]func(){
 	"haproxy": haproxy.Main,
 	"health":  health.Main,
+	"ocf":     ocf.Main,
 	"systemd": systemd.Main,
 	"vip":     vip.Main,
 }

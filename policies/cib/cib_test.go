@@ -112,7 +112,7 @@ func TestEditErrorsChangeNothing(t *testing.T) {
 		{"duplicate id", func() error { _, err := c.AddResource("web", "vip", ResourceSpec{}); return err }, `id "web" is already used by a resource`},
 		{"clone id taken", func() error { _, err := c.AddResource("web-clone", "vip", ResourceSpec{}); return err }, `already used by the clone of resource "web"`},
 		{"bad id", func() error { _, err := c.AddResource("-x", "vip", ResourceSpec{}); return err }, `resource id "-x": an id starts with`},
-		{"bad agent", func() error { _, err := c.AddResource("x", "Sys temd", ResourceSpec{}); return err }, `agent "Sys temd" is not PLUGIN or PLUGIN:TYPE`},
+		{"bad agent", func() error { _, err := c.AddResource("x", "Sys temd", ResourceSpec{}); return err }, `agent "Sys temd" is not PLUGIN, PLUGIN:TYPE or ocf:PROVIDER:TYPE`},
 		{"bad meta", func() error {
 			_, err := c.AddResource("x", "vip", ResourceSpec{Meta: map[string]string{"migration-threshold": "lots"}})
 			return err
@@ -249,7 +249,7 @@ func TestValidateNamesPaths(t *testing.T) {
 	want := []string{
 		`node[2].name: node "holly": duplicate name (also defined at node[0].name)`,
 		`resource[2].id: resource "db": duplicate id "db" (also defined at resource[1].id); ids of resources, clones and constraints must be unique`,
-		`resource[2].agent: resource "db": agent "Systemd x" is not PLUGIN or PLUGIN:TYPE`,
+		`resource[2].agent: resource "db": agent "Systemd x" is not PLUGIN, PLUGIN:TYPE or ocf:PROVIDER:TYPE`,
 		`resource[2].op[0]: resource "db": op monitor needs an interval > 0`,
 		`resource[2].op[1]: resource "db": op "probe" is not one of start, stop, monitor, reload, promote, demote`,
 		`resource[2].op[2]: resource "db": op start: only monitor takes an interval`,
@@ -347,5 +347,51 @@ func TestFingerprint(t *testing.T) {
 	}
 	if Fingerprint(nil) != "" {
 		t.Errorf("no resource: %q", Fingerprint(nil))
+	}
+}
+
+// Agent names: PLUGIN, PLUGIN:TYPE, and OCF's three parts (the plugin
+// "ocf", the type "PROVIDER:TYPE"); an OCF provider or type that could be a
+// path is refused with a message naming the agent.
+func TestAgentNames(t *testing.T) {
+	for _, tc := range []struct{ agent, plugin, typ string }{
+		{"vip", "vip", "vip"},
+		{"systemd:apache2", "systemd", "apache2"},
+		{"systemd:srv-data.mount", "systemd", "srv-data.mount"},
+		{"ocf:heartbeat:IPaddr2", "ocf", "heartbeat:IPaddr2"},
+		{"ocf:pacemaker:Dummy", "ocf", "pacemaker:Dummy"},
+		{"ocf:linbit:drbd", "ocf", "linbit:drbd"},
+		{"ocf:my_corp:app-2.1", "ocf", "my_corp:app-2.1"},
+	} {
+		if msg := AgentProblem(tc.agent); msg != "" {
+			t.Errorf("%s refused: %s", tc.agent, msg)
+			continue
+		}
+		r := Resource{Agent: tc.agent}
+		if r.Plugin() != tc.plugin || r.AgentType() != tc.typ {
+			t.Errorf("%s: plugin %q type %q, want %q %q", tc.agent, r.Plugin(), r.AgentType(), tc.plugin, tc.typ)
+		}
+	}
+	for _, tc := range []struct{ agent, want string }{
+		{"ocf:../../bin:sh", `agent "ocf:../../bin:sh" is not ocf:PROVIDER:TYPE`},
+		{"ocf:heartbeat:../../../bin/sh", `never paths`},
+		{"ocf:..:sh", `is not ocf:PROVIDER:TYPE`},
+		{"ocf:heartbeat:.ocf-shellfuncs", `not starting with '.'`},
+		{"ocf:heartbeat", `agent "ocf:heartbeat" is not ocf:PROVIDER:TYPE (e.g. ocf:heartbeat:IPaddr2)`},
+		{"ocf", `is not ocf:PROVIDER:TYPE`},
+		{"ocf:a:b:c", `is not ocf:PROVIDER:TYPE`},
+		{"systemd:a:b", `agent "systemd:a:b" is not PLUGIN, PLUGIN:TYPE or ocf:PROVIDER:TYPE`},
+		{"Sys temd", `is not PLUGIN, PLUGIN:TYPE or ocf:PROVIDER:TYPE`},
+	} {
+		if msg := AgentProblem(tc.agent); !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.agent, msg, tc.want)
+		}
+	}
+	c := base(t)
+	if _, err := c.AddResource("VIP", "ocf:heartbeat:IPaddr2", ResourceSpec{Params: map[string]string{"ip": "198.18.0.23", "cidr_netmask": "24"}}); err != nil {
+		t.Fatal(err)
+	}
+	if ps := c.Validate(); ps != nil {
+		t.Fatal(ps)
 	}
 }

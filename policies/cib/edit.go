@@ -1,6 +1,7 @@
 package cib
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -64,8 +65,8 @@ func (c *CIB) AddResource(id, agent string, spec ResourceSpec) (*Resource, error
 	if what := c.idInUse(id); what != "" {
 		return nil, fmt.Errorf("id %q is already used by %s", id, what)
 	}
-	if !ValidAgent(agent) {
-		return nil, fmt.Errorf("agent %q is not PLUGIN or PLUGIN:TYPE (e.g. vip, systemd:apache2, health:http)", agent)
+	if msg := AgentProblem(agent); msg != "" {
+		return nil, errors.New(msg)
 	}
 	r := Resource{ID: id, Agent: agent, Ops: spec.Ops}
 	for k, v := range spec.Params {

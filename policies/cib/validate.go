@@ -58,6 +58,9 @@ func (ps Problems) Err() error {
 var (
 	idRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`)
 	agentRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(:[A-Za-z0-9@._-]+)?$`)
+	// ocf:PROVIDER:TYPE names a script under OCF_ROOT/resource.d: each
+	// part a plain file name, never a path (no '/', no leading '.').
+	ocfAgentRE = regexp.MustCompile(`^ocf:[A-Za-z0-9_][A-Za-z0-9._-]*:[A-Za-z0-9_][A-Za-z0-9._-]*$`)
 )
 
 const idRule = "an id starts with a letter, digit or '_' and holds letters, digits, '_', '.', ':' and '-'"
@@ -65,8 +68,31 @@ const idRule = "an id starts with a letter, digit or '_' and holds letters, digi
 // ValidID reports whether s can name a resource or constraint.
 func ValidID(s string) bool { return idRE.MatchString(s) }
 
-// ValidAgent reports whether s is written PLUGIN or PLUGIN:TYPE.
-func ValidAgent(s string) bool { return agentRE.MatchString(s) }
+// OCFPlugin is the plugin of OCF resource agents: agent
+// "ocf:PROVIDER:TYPE" is plugin "ocf" with agent type "PROVIDER:TYPE".
+const OCFPlugin = "ocf"
+
+// ValidAgent reports whether s is written PLUGIN, PLUGIN:TYPE or
+// ocf:PROVIDER:TYPE.
+func ValidAgent(s string) bool { return AgentProblem(s) == "" }
+
+// AgentProblem says what is wrong with agent name s, "" when nothing.
+// Three parts are for OCF agents only (ocf:heartbeat:IPaddr2, as Pacemaker
+// writes them); Plugin and AgentType split at the first colon, so the
+// plugin is "ocf" and the type "heartbeat:IPaddr2".
+func AgentProblem(s string) string {
+	if s == OCFPlugin || strings.HasPrefix(s, OCFPlugin+":") {
+		if ocfAgentRE.MatchString(s) {
+			return ""
+		}
+		return fmt.Sprintf("agent %q is not ocf:PROVIDER:TYPE (e.g. ocf:heartbeat:IPaddr2): the provider and the type are file names "+
+			"under OCF_ROOT/resource.d (letters, digits, '_', '-' and '.', not starting with '.'), never paths", s)
+	}
+	if agentRE.MatchString(s) {
+		return ""
+	}
+	return fmt.Sprintf("agent %q is not PLUGIN, PLUGIN:TYPE or ocf:PROVIDER:TYPE (e.g. vip, systemd:apache2, health:http, ocf:heartbeat:IPaddr2)", s)
+}
 
 // Validate checks the model as a whole: ids valid and unique, agents well
 // formed, operations, clones, every constraint naming what exists (a clone
@@ -141,7 +167,7 @@ func (v *validator) resources() {
 		case r.Agent == "":
 			v.at(path, "%s: agent is missing (vip, systemd:<unit>, haproxy, health:http, or <plugin>:<type>)", what)
 		case !ValidAgent(r.Agent):
-			v.at(path+".agent", "%s: agent %q is not PLUGIN or PLUGIN:TYPE (e.g. vip, systemd:apache2, health:http)", what, r.Agent)
+			v.at(path+".agent", "%s: %s", what, AgentProblem(r.Agent))
 		case r.Plugin() == "systemd" && !strings.Contains(r.Agent, ":"):
 			v.at(path+".agent", "%s: agent systemd needs a unit: systemd:<unit>, e.g. systemd:apache2", what)
 		}
