@@ -21,6 +21,11 @@ func (l *LRM) ConfigChanged() {
 		return
 	}
 	var toProbe []cib.Resource
+	type reloadJob struct {
+		e   *entry
+		def cib.Resource
+	}
+	var toReload []reloadJob
 	l.mu.Lock()
 	l.configRev = live.Rev
 	configured := map[string]bool{}
@@ -36,9 +41,19 @@ func (l *LRM) ConfigChanged() {
 			}
 		} else if ok && e.def.Agent == r.Agent {
 			// Running: operations (monitor interval, timeouts) and meta
-			// apply at once; parameters only from the next start, as the
-			// running instance was started with the old ones.
+			// apply at once; parameters by the agent's reload when it
+			// declares them reloadable, else only from the next start (the
+			// running instance was started with the old ones; `resource
+			// update` restarts it).
 			params := e.def.Params
+			if e.state == bus.StateStarted && cib.ParamsDigest(params) != cib.ParamsDigest(r.Params) && l.busy["reload/"+r.ID] == "" {
+				if ok, why := l.reloadable(e, r); ok {
+					l.busy["reload/"+r.ID] = "reload " + r.ID
+					toReload = append(toReload, reloadJob{e, r})
+				} else {
+					l.log.Info("parameters changed; the running instance keeps the old ones until it restarts", "resource", r.ID, "why", why)
+				}
+			}
 			e.def = r
 			e.def.Params = params
 		}
@@ -54,6 +69,13 @@ func (l *LRM) ConfigChanged() {
 	}
 	l.mu.Unlock()
 	l.changed()
+	for _, j := range toReload {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.reload(j.e, j.def)
+		}()
+	}
 	if len(toProbe) == 0 {
 		return
 	}
@@ -97,6 +119,7 @@ func (l *LRM) onRefresh(r bus.Refresh) {
 // probe runs a one-off monitor of each resource, all in parallel, and
 // records what they found.
 func (l *LRM) probe(rs []cib.Resource) {
+	l.loadMetaData(rs)
 	t := executor.Transition{ID: fmt.Sprintf("probe-%s-%d", l.cfg.Node, time.Now().UnixNano())}
 	for _, r := range rs {
 		l.mu.Lock()
@@ -140,21 +163,9 @@ func (l *LRM) newEntry(r cib.Resource, idx int) *entry {
 // action builds an executor action for resource r on this node.
 func (l *LRM) action(r cib.Resource, id, op string, idx int) executor.Action {
 	a := executor.Action{ID: id, Resource: r.ID, CloneIndex: -1, Node: l.cfg.Node, Agent: r.Agent, Op: op,
-		Params: r.Params, Timeout: opTimeout(r, op)}
+		Params: r.Params, Timeout: l.opTimeout(r, op)}
 	if r.Clone != nil {
 		a.Clone, a.CloneIndex = r.Clone.ID, max(idx, 0)
 	}
 	return a
-}
-
-// opTimeout is the configured timeout of op (a probe uses the monitor's).
-func opTimeout(r cib.Resource, op string) time.Duration {
-	name := op
-	if op == bus.OpProbe {
-		name = bus.OpMonitor
-	}
-	if o, ok := r.Op(name); ok && o.Timeout > 0 {
-		return o.Timeout
-	}
-	return DefaultTimeout
 }
