@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/executor"
+	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -120,17 +121,18 @@ func (l *LRM) onRefresh(r bus.Refresh) {
 // records what they found.
 func (l *LRM) probe(rs []cib.Resource) {
 	l.loadMetaData(rs)
+	elsewhere := l.instancesElsewhere(rs)
 	t := executor.Transition{ID: fmt.Sprintf("probe-%s-%d", l.cfg.Node, time.Now().UnixNano())}
 	for _, r := range rs {
-		l.mu.Lock()
 		idx := -1
-		if e, ok := l.entries[r.ID]; ok && r.Clone != nil {
-			idx = e.instance
-		} else if r.Clone != nil {
-			idx = 0
+		if r.Clone != nil {
+			idx = l.probeIndex(r, elsewhere[r.ID])
 		}
-		if _, ok := l.entries[r.ID]; !ok {
+		l.mu.Lock()
+		if e, ok := l.entries[r.ID]; !ok {
 			l.entries[r.ID] = l.newEntry(r, idx)
+		} else if r.Clone != nil {
+			e.instance = idx
 		}
 		l.mu.Unlock()
 		t.Actions = append(t.Actions, l.action(r, "probe/"+r.ID, bus.OpProbe, idx))
@@ -150,6 +152,101 @@ func (l *LRM) probe(rs []cib.Resource) {
 	}
 	l.mu.Unlock()
 	l.changed()
+}
+
+// instancesElsewhere says which instances of the clones among rs other
+// nodes report (running, or in any state but stopped), by resource and
+// clone index: what this node may find through shared storage but must not
+// adopt. It asks the other nodes (up to 1 s; a node that is down does not
+// answer) and adds what they last published.
+func (l *LRM) instancesElsewhere(rs []cib.Resource) map[string]map[int]string {
+	clones := map[string]bool{}
+	for _, r := range rs {
+		if r.Clone != nil {
+			clones[r.ID] = true
+		}
+	}
+	if len(clones) == 0 {
+		return nil
+	}
+	out := map[string]map[int]string{}
+	add := func(rep bus.NodeResources) {
+		if rep.Node == l.cfg.Node {
+			return
+		}
+		for _, rs := range rep.Resources {
+			if !clones[rs.Resource] || rs.State == bus.StateStopped {
+				continue
+			}
+			if out[rs.Resource] == nil {
+				out[rs.Resource] = map[int]string{}
+			}
+			out[rs.Resource][rs.Instance] = rep.Node
+		}
+	}
+	_ = bus.Gather(l.cfg.Conn, bus.SubjectStateRequest, nil, len(l.cfg.Topology.Nodes())-1, time.Second, func(data []byte) bool {
+		rep, _, err := bus.Decode[bus.NodeResources](data)
+		if err != nil || rep.Node == l.cfg.Node {
+			return false
+		}
+		add(rep)
+		return true
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, rep := range l.reports {
+		add(rep)
+	}
+	return out
+}
+
+// probeIndex is the clone index clone r is probed under on this node. A
+// node runs one instance, but it may be any of them (the one it ran before
+// this host restarted): each index that no other node reports is looked
+// at, the one already here first, and the first found running is the
+// one; with none running, the first free index. An index another node
+// reports is never probed: its instance, seen through shared storage, is
+// not this node's to adopt. A blocked instance (a cleanup probes it again)
+// keeps its index.
+func (l *LRM) probeIndex(r cib.Resource, elsewhere map[int]string) int {
+	n := r.Clone.Max
+	if n <= 0 {
+		n = len(l.cfg.Topology.Nodes())
+	}
+	pref := 0
+	l.mu.Lock()
+	if e, ok := l.entries[r.ID]; ok {
+		if e.state == bus.StateBlocked {
+			l.mu.Unlock()
+			return e.instance
+		}
+		pref = e.instance
+	}
+	l.mu.Unlock()
+	var free []int
+	if _, taken := elsewhere[pref]; !taken && pref < max(n, 1) {
+		free = append(free, pref)
+	}
+	for i := 0; i < n; i++ {
+		if _, taken := elsewhere[i]; !taken && i != pref {
+			free = append(free, i)
+		}
+	}
+	if len(free) == 0 {
+		// Every instance is another node's: probe past them, where
+		// nothing of this node's can be confused with theirs.
+		return n
+	}
+	if len(free) == 1 {
+		return free[0]
+	}
+	for _, i := range free {
+		req := sdk.Request{ResourceID: r.ID, Params: r.Params, Instance: sdk.Instance{Node: l.cfg.Node, CloneIndex: i}}
+		if out := l.cfg.Runner.Run(context.Background(), r.Agent, bus.OpProbe, req, l.opTimeout(r, bus.OpProbe)); running(out.Code, out.TimedOut) {
+			return i
+		}
+	}
+	return free[0]
 }
 
 func (l *LRM) newEntry(r cib.Resource, idx int) *entry {
