@@ -37,7 +37,17 @@ type liveCluster struct {
 
 func newLiveCluster(t *testing.T) *liveCluster {
 	t.Helper()
+	return newLiveClusterWith(t, nil)
+}
+
+// newLiveClusterWith is newLiveCluster with install run before the
+// members start (to add plugins to its Plugins directory).
+func newLiveClusterWith(t *testing.T, install func(*daemontest.Cluster)) *liveCluster {
+	t.Helper()
 	lc := &liveCluster{Cluster: daemontest.New(t, ""), t: t}
+	if install != nil {
+		install(lc.Cluster)
+	}
 	lc.StartAll()
 	// Ready when both nodes answer state requests, probed.
 	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
