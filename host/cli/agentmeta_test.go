@@ -134,3 +134,30 @@ func TestCheckDeclared(t *testing.T) {
 		t.Errorf("required: %v", err)
 	}
 }
+
+func TestPluginListSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"tandem-plugin-vip": 0o755, "tandem-plugin-x": 0o644, "tandem-plugin-Foo": 0o755} {
+		if err := os.WriteFile(dir+"/"+name, []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir+"/"+name, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := NewRoot()
+	var out strings.Builder
+	root.SetOut(&out)
+	root.SetArgs([]string{"plugin", "list", "--plugin-dir", dir})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := "Plugin directory: " + dir + "\n" +
+		"PLUGIN  FILE               STATUS\n" +
+		"vip     tandem-plugin-vip  used\n" +
+		"-       tandem-plugin-Foo  not used: \"Foo\" is not a plugin name (lower-case letters, digits, - and _, starting with a letter or digit)\n" +
+		"x       tandem-plugin-x    not used: not executable (mode 0644; chmod 755 it)\n"
+	if out.String() != want {
+		t.Errorf("plugin list:\n%s\nwant:\n%s", out.String(), want)
+	}
+}

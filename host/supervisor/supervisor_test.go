@@ -531,3 +531,46 @@ func TestOnDemandIdleAtClose(t *testing.T) {
 		t.Fatalf("after Close: got %+v with pid %d, want no process launched (pid 0)", st, st.Pid)
 	}
 }
+
+// Every file of the plugin dir that is not used says why.
+func TestScanSaysWhyEachFileIsUnused(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"tandem-plugin-vip": 0o755, "tandem-plugin-notexec": 0o644,
+		"tandem-plugin-Upper": 0o755, "tandem-plugin-vip.bak": 0o755, "README": 0o644} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "tandem-plugin-adir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	found, unused, err := supervisor.Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found["vip"] == "" {
+		t.Errorf("found %v, want vip only", found)
+	}
+	want := map[string]string{
+		"README":                "not named tandem-plugin-NAME",
+		"tandem-plugin-Upper":   `"Upper" is not a plugin name (lower-case letters, digits, - and _, starting with a letter or digit)`,
+		"tandem-plugin-vip.bak": `"vip.bak" is not a plugin name`,
+		"tandem-plugin-notexec": "not executable (mode 0644; chmod 755 it)",
+		"tandem-plugin-adir":    "not a regular file",
+	}
+	got := map[string]string{}
+	for _, u := range unused {
+		got[u.File] = u.Why
+	}
+	if len(got) != len(want) {
+		t.Errorf("unused %v, want %d files", got, len(want))
+	}
+	for f, w := range want {
+		if !strings.Contains(got[f], w) {
+			t.Errorf("%s: why %q, want %q", f, got[f], w)
+		}
+	}
+}
