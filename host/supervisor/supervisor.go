@@ -43,6 +43,12 @@ type Config struct {
 	// StableAfter: a plugin process that lived this long restarts with
 	// BackoffMin again; default 1 min.
 	StableAfter time.Duration
+	// MaxLaunchFailures: after this many launches in a row failed (no
+	// handshake: not a plugin, wrong name, wrong API version), the plugin
+	// is reported broken and not launched again until its file changes
+	// (checked every BrokenPoll); default 5, 2 s.
+	MaxLaunchFailures int
+	BrokenPoll        time.Duration
 	// TimeoutGrace is how long past an operation's deadline the host still
 	// waits for the plugin's answer (the plugin's context ends at the
 	// deadline; a well-behaved agent answers right then). A plugin that has
@@ -93,6 +99,10 @@ func (c *Config) defaults() error {
 	def(&c.BackoffMin, 100*time.Millisecond)
 	def(&c.BackoffMax, 30*time.Second)
 	def(&c.StableAfter, time.Minute)
+	def(&c.BrokenPoll, 2*time.Second)
+	if c.MaxLaunchFailures <= 0 {
+		c.MaxLaunchFailures = 5
+	}
 	def(&c.TimeoutGrace, time.Second)
 	def(&c.DefaultTimeout, 20*time.Second)
 	return nil
@@ -357,8 +367,8 @@ func (st Status) String() string {
 	switch st.State {
 	case StateRunning:
 		return fmt.Sprintf("%s: running, pid %d, restarts %d", st.Name, st.Pid, st.Restarts)
-	case StateFailed:
-		return fmt.Sprintf("%s: failed, restarts %d: %s", st.Name, st.Restarts, st.LastError)
+	case StateFailed, StateBroken:
+		return fmt.Sprintf("%s: %s, restarts %d: %s", st.Name, st.State, st.Restarts, st.LastError)
 	}
 	return fmt.Sprintf("%s: %s, restarts %d", st.Name, st.State, st.Restarts)
 }

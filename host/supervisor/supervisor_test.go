@@ -574,3 +574,52 @@ func TestScanSaysWhyEachFileIsUnused(t *testing.T) {
 		}
 	}
 }
+
+// A plugin that fails its handshake is retried with backoff up to
+// MaxLaunchFailures times, then reported broken, and launched again only
+// once its file changes.
+func TestBrokenPluginWaitsForItsFileToChange(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(t.TempDir(), "launches")
+	script := func(extra string) {
+		path := filepath.Join(dir, sdk.PluginPrefix+"bad")
+		tmp := path + ".new"
+		body := fmt.Sprintf("#!/bin/sh\necho x >> %s\n%sexit 1\n", count, extra)
+		if err := os.WriteFile(tmp, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	launches := func() int {
+		b, _ := os.ReadFile(count)
+		return strings.Count(string(b), "x")
+	}
+	script("")
+	s := start(t, supervisor.Config{Dir: dir, BackoffMin: 10 * time.Millisecond, MaxLaunchFailures: 3, BrokenPoll: 20 * time.Millisecond})
+	poll.Until(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if st := status(t, s, "bad"); st.State != supervisor.StateBroken {
+			return fmt.Errorf("state %s (%s), %d launches", st.State, st.LastError, launches())
+		}
+		return nil
+	})
+	st := status(t, s, "bad")
+	if !strings.Contains(st.LastError, "broken: 3 launches in a row failed") || !strings.Contains(st.String(), "bad: broken") {
+		t.Errorf("status %q", st.String())
+	}
+	if n := launches(); n != 3 {
+		t.Errorf("%d launches before broken, want 3", n)
+	}
+	out := s.Run(context.Background(), "bad", bus.OpMonitor, request(t.TempDir(), "r"), 5*time.Second)
+	if out.Code != sdk.ErrGeneric || !strings.Contains(out.Message, "broken") || launches() != 3 {
+		t.Errorf("an operation on a broken plugin: %+v after %d launches, want it refused at once without a launch", out, launches())
+	}
+	script("true\n") // replaced: launched again
+	poll.Until(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if n := launches(); n <= 3 {
+			return fmt.Errorf("%d launches after the file changed", n)
+		}
+		return nil
+	})
+}
