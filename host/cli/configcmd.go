@@ -65,7 +65,11 @@ otherwise.`,
 			if !noAgents {
 				ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 				defer cancel()
-				ps, notes, err := checkAgents(ctx, f, pluginDir)
+				dir := pluginDir
+				if dir == "" {
+					dir = f.PluginDir
+				}
+				ps, notes, err := checkAgents(ctx, f, dir)
 				if err != nil {
 					return &ExitError{Code: 1, Err: fmt.Errorf("%w (--no-agents skips this check)", err)}
 				}
@@ -89,7 +93,7 @@ otherwise.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: beside tandem)")
+	cmd.Flags().StringVar(&pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir, else beside tandem)")
 	cmd.Flags().BoolVar(&noAgents, "no-agents", false, "check the file only, not the agents' parameters")
 	return cmd
 }
@@ -122,7 +126,7 @@ configuration differs from the local cluster file.`,
 			if asTOML {
 				// The live model with this host's bootstrap settings: a
 				// cluster file config apply takes back.
-				text, err := config.Encode(top, c)
+				text, err := config.EncodeWithPlugins(top, s.file.PluginDir, c)
 				if err != nil {
 					return &ExitError{Code: ExitFailure, Err: err}
 				}

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/supervisor"
 )
 
@@ -22,12 +23,13 @@ func newPluginCmd() *cobra.Command {
 }
 
 func newPluginListCmd() *cobra.Command {
-	var dir string
+	var dir, cfgPath string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the plugin directory: the plugins found, and every other file with why it is not used",
 		Long: `list reads this node's plugin directory (beside tandem, or --plugin-dir) the
-way tandem host does when it starts, and prints each plugin it would use and
+way tandem host does when it starts (--plugin-dir, else the cluster file's
+[plugins] dir, else the directory of the tandem executable), and prints each plugin it would use and
 each file it would not, with why: not named tandem-plugin-NAME, a NAME that
 is not a plugin name (lower-case letters, digits, - and _), not a regular
 file, not executable, or not trusted (a plugin runs as root: it must be
@@ -42,6 +44,11 @@ Exit codes: 0 listed; 1 the directory cannot be read or is not trusted.`,
   tandem plugin list --plugin-dir /usr/local/lib/tandem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				if f, err := config.Load(cfgPath); err == nil {
+					dir = f.PluginDir
+				}
+			}
 			if dir == "" {
 				d, err := supervisor.DefaultDir()
 				if err != nil {
@@ -75,6 +82,7 @@ Exit codes: 0 listed; 1 the directory cannot be read or is not trusted.`,
 			return w.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&dir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: beside tandem)")
+	cmd.Flags().StringVar(&dir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else beside tandem)")
+	configFlag(cmd, &cfgPath)
 	return cmd
 }

@@ -16,6 +16,11 @@ import (
 // where the value differs from it. The model's nodes must be the topology's
 // (the live configuration's node list follows the members' files).
 func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
+	return EncodeWithPlugins(top, "", c)
+}
+
+// EncodeWithPlugins is Encode with the host's [plugins] dir (none when "").
+func EncodeWithPlugins(top *bus.Topology, pluginDir string, c *cib.CIB) ([]byte, error) {
 	if a, b := top.NodeNames(), c.NodeNames(); !slices.Equal(a, b) {
 		return nil, fmt.Errorf("the cluster model's nodes (%s) are not the cluster file's (%s): "+
 			"the nodes of the live configuration change with `tandem config apply` once every member runs with the new file",
@@ -25,6 +30,7 @@ func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
 		Cluster: fileCluster{Name: top.Cluster},
 		Bus: fileBus{ClientPort: omitDefault(top.ClientPort, DefaultClientPort), ClusterPort: omitDefault(top.ClusterPort, DefaultClusterPort),
 			DataDir: omitDefault(top.DataDir, DefaultDataDir), Credentials: omitDefault(top.Credentials, DefaultCredentials)},
+		Plugins: filePlugins{Dir: pluginDir},
 	}
 	if t := top.TLS; t != nil {
 		f.Bus.TLS = &fileTLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}
