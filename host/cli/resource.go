@@ -161,7 +161,7 @@ command says so; operations without a timeout take the agent's.
 	cmd.Flags().StringVar(&group, "group", "", "put the resource into this group (created if needed)")
 	positionFlags(cmd, &pos)
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "create it stopped (target-role=Stopped)")
-	cmd.Flags().BoolVar(&force, "force", false, "do not ask the nodes' plugins to validate the agent and parameters")
+	cmd.Flags().BoolVar(&force, "force", false, "do not ask the nodes' plugins (no validation, no meta-data checks, no default operations)")
 	return cmd
 }
 
