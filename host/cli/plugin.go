@@ -17,6 +17,9 @@ func newPluginCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugin",
 		Short: "Inspect this node's resource agent plugins",
+		Example: `  tandem plugin list
+  tandem-plugin-example meta-data    # a plugin's meta-data as JSON
+  tandem resource describe vip        # an agent's meta-data as the cluster's nodes see it`,
 	}
 	cmd.AddCommand(newPluginListCmd())
 	return cmd
