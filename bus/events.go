@@ -162,6 +162,9 @@ type ResourceState struct {
 	// coordinator leaves it alone until the admin changes it (or a cleanup
 	// probes it again).
 	BlockedDef string `json:"blocked_def,omitempty"`
+	// Params is the digest (cib.ParamsDigest) of the parameters the
+	// instance runs with.
+	Params string `json:"params,omitempty"`
 }
 
 // NodeResources is what a node runs: published on every change and as the

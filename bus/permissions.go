@@ -56,7 +56,7 @@ func Permissions(id Identity) *server.Permissions {
 			SubjectPrefix + "action.*", SubjectPrefix + "monitor.>"}
 	default: // monitor, and anything unknown: read only
 		pub = append(pub, jsRead...)
-		pub = append(pub, SubjectPing, SubjectStateRequest)
+		pub = append(pub, SubjectPing, SubjectStateRequest, SubjectMetaData)
 	}
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub, Deny: deny},

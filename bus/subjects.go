@@ -33,6 +33,7 @@ const (
 	SubjectRefresh       = SubjectPrefix + "refresh"
 	SubjectPing          = SubjectPrefix + "ping"
 	SubjectValidate      = SubjectPrefix + "validate"
+	SubjectMetaData      = SubjectPrefix + "metadata" // an agent's meta-data, asked of the members
 )
 
 // JetStream's own subjects Tandem uses: the leader stepdown requests (the

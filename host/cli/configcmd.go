@@ -69,7 +69,11 @@ otherwise.`,
 			if !noAgents {
 				ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 				defer cancel()
-				ps, notes, err := checkAgents(ctx, f, pluginDir)
+				dir := pluginDir
+				if dir == "" {
+					dir = f.PluginDir
+				}
+				ps, notes, err := checkAgents(ctx, f, dir)
 				if err != nil {
 					return &ExitError{Code: 1, Err: fmt.Errorf("%w (--no-agents skips this check)", err)}
 				}
@@ -93,7 +97,7 @@ otherwise.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: beside tandem)")
+	cmd.Flags().StringVar(&pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir, else beside tandem)")
 	cmd.Flags().BoolVar(&noAgents, "no-agents", false, "check the file only, not the agents' parameters")
 	return cmd
 }
@@ -126,7 +130,7 @@ configuration differs from the local cluster file.`,
 			if asTOML {
 				// The live model with this host's bootstrap settings: a
 				// cluster file config apply takes back.
-				text, err := config.Encode(top, c)
+				text, err := config.EncodeWithPlugins(top, s.file.PluginDir, c)
 				if err != nil {
 					return &ExitError{Code: ExitFailure, Err: err}
 				}
@@ -333,7 +337,7 @@ live configuration.`,
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("reading %s: %w", target, err)}
 			}
-			text, err := config.EncodeLike(s.file.Topology, cur.CIB, prev)
+			text, err := config.EncodeFile(s.file.Topology, s.file.PluginDir, cur.CIB, prev)
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -33,7 +35,7 @@ tandem config history.
   tandem resource cleanup`,
 	}
 	cmd.AddCommand(newResourceCreateCmd(), newResourceDeleteCmd(), newResourceListCmd(), newResourceConfigCmd(),
-		newResourceUpdateCmd(), newResourceRoleCmd(true), newResourceRoleCmd(false), newResourceRestartCmd(),
+		newResourceUpdateCmd(), newResourceRoleCmd(true), newResourceRoleCmd(false), newResourceRestartCmd(), newResourceDescribeCmd(),
 		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd(), newResourceGroupCmd())
 	return cmd
 }
@@ -62,6 +64,11 @@ or --before/--after a member.
 Before anything changes, every node's plugin validates the agent and the
 parameters: an agent no node has, or parameters it refuses, are errors. If no
 node answers within 2 s, creation goes on and says validation was skipped.
+The agent's meta-data (tandem resource describe AGENT) is enforced too:
+required parameters without a default must be given, and a unique one must
+not repeat another resource's value. Without an op monitor clause, the
+monitor the agent advertises (interval and timeout) is added, and the
+command says so; operations without a timeout take the agent's.
 
 ` + liveExitCodes,
 		Example: `  tandem resource create httpd systemd:apache2 configfile=/etc/apache2/apache2.conf op monitor interval=30s clone
@@ -114,7 +121,22 @@ node answers within 2 s, creation goes on and says validation was skipped.
 			if err := create(cur.CIB); err != nil {
 				return badInput("resource %s: %v", id, err)
 			}
+			var added []cib.Op
 			if !force {
+				md, err := s.metaData(cur.CIB, agent)
+				var ee *ExitError
+				switch {
+				case errors.As(err, &ee) && ee.Code == ExitFailure:
+					fmt.Fprintf(cmd.ErrOrStderr(), "Warning: %v; no default operations added\n", err)
+				case err != nil:
+					return err
+				default:
+					if err := checkDeclared(cur.CIB, id, agent, md, spec.Params); err != nil {
+						return err
+					}
+					added = defaultOps(md, spec)
+					spec.Ops = append(spec.Ops, added...)
+				}
 				notes, err := s.validateAgent(cur.CIB, agent, spec.Params)
 				if err != nil {
 					return err
@@ -127,8 +149,13 @@ node answers within 2 s, creation goes on and says validation was skipped.
 			if group != "" {
 				summary += " in group " + group + positionText(pos)
 			}
-			_, err = s.edit(summary, create)
-			return err
+			if _, err = s.edit(summary, create); err != nil {
+				return err
+			}
+			for _, o := range added {
+				fmt.Fprintf(cmd.OutOrStdout(), "Added default operation of %s: %s (from the meta-data of %s)\n", id, opText(o), agent)
+			}
+			return nil
 		},
 	}
 	freeArgs(cmd)
@@ -136,13 +163,14 @@ node answers within 2 s, creation goes on and says validation was skipped.
 	cmd.Flags().StringVar(&group, "group", "", "put the resource into this group (created if needed)")
 	positionFlags(cmd, &pos)
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "create it stopped (target-role=Stopped)")
-	cmd.Flags().BoolVar(&force, "force", false, "do not ask the nodes' plugins to validate the agent and parameters")
+	cmd.Flags().BoolVar(&force, "force", false, "do not ask the nodes' plugins (no validation, no meta-data checks, no default operations)")
 	return cmd
 }
 
 func newResourceUpdateCmd() *cobra.Command {
 	var cfgPath string
 	var force bool
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "update ID [param=value ...] [op NAME k=v ...] [meta k=v ...] [clone k=v ...]",
 		Short: "Change a resource's parameters, operations, meta attributes or clone options",
@@ -151,6 +179,14 @@ parameters and meta attributes are set, and an empty value (param=) removes
 one; an op replaces the operation of the same name; clone options apply to
 its clone. The resulting parameters are validated by the nodes' plugins as
 for create.
+
+A parameter change of a running resource applies at once: when the agent
+can reload (sdk.Reloader) and declares every changed parameter reloadable
+(tandem resource describe AGENT), each node running it reloads it
+("Reloaded ID on NODE"); otherwise the resource is restarted as tandem
+resource restart does, through the coordinator, so that what is ordered
+after it or colocated with it stops and starts around it ("Restarting ID
+...").
 
 ` + liveExitCodes,
 		Example: `  tandem resource update httpd configfile=/etc/apache2/other.conf
@@ -179,10 +215,29 @@ for create.
 			if err != nil {
 				return err
 			}
+			var oldParams map[string]string
+			if r, _ := cur.CIB.Resource(id); r != nil {
+				oldParams = r.Params
+			}
 			if err := cur.CIB.UpdateResource(id, spec); err != nil {
 				return badInput("%v", err)
 			}
-			if r, _ := cur.CIB.Resource(id); !force && len(spec.Params) > 0 {
+			r, _ := cur.CIB.Resource(id)
+			changed := sdk.ChangedParams(oldParams, r.Params)
+			var md *sdk.MetaData
+			if len(changed) > 0 {
+				if m, err := s.metaData(cur.CIB, r.Agent); err == nil {
+					md = &m
+				} else if !force {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Warning: %v\n", err)
+				}
+			}
+			if !force && len(spec.Params) > 0 {
+				if md != nil {
+					if err := checkDeclared(cur.CIB, r.ID, r.Agent, *md, r.Params); err != nil {
+						return err
+					}
+				}
 				notes, err := s.validateAgent(cur.CIB, r.Agent, r.Params)
 				if err != nil {
 					return err
@@ -191,15 +246,38 @@ for create.
 					fmt.Fprintln(cmd.ErrOrStderr(), n)
 				}
 			}
-			_, err = s.edit("resource update "+id+" "+strings.Join(args[1:], " "), func(c *cib.CIB) error {
-				return c.UpdateResource(id, spec)
-			})
-			return err
+			summary := "resource update " + id + " " + strings.Join(args[1:], " ")
+			update := func(c *cib.CIB) error { return c.UpdateResource(id, spec) }
+			running := s.runningOn(cur.CIB, r.ID)
+			if len(changed) == 0 || len(running) == 0 {
+				_, err = s.edit(summary, update)
+				return err
+			}
+			out := cmd.OutOrStdout()
+			why := "the agent's meta-data is not known"
+			if md != nil {
+				var ok bool
+				if ok, why = md.Reloadable(oldParams, r.Params); ok {
+					rev, err := s.edit(summary, update)
+					if err != nil {
+						return err
+					}
+					return s.waitReloaded(out, rev.CIB, r.ID, running, wait)
+				}
+			}
+			fmt.Fprintf(out, "Restarting %s on %s (%s)...", id, strings.Join(running, ", "), why)
+			if err := s.restart(id, summary, update, wait); err != nil {
+				fmt.Fprintln(out, "Error")
+				return err
+			}
+			fmt.Fprintln(out, "Stopped, starting with the new parameters")
+			return nil
 		},
 	}
 	freeArgs(cmd)
 	configFlag(cmd, &cfgPath)
 	cmd.Flags().BoolVar(&force, "force", false, "do not ask the nodes' plugins to validate the parameters")
+	cmd.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for a running resource to reload, or to stop for its restart")
 	return cmd
 }
 
@@ -399,13 +477,7 @@ func writeResourceConfig(w io.Writer, r *cib.Resource, indent string) {
 		fmt.Fprintf(w, "%s  Meta Attrs: %s\n", indent, meta)
 	}
 	for i, o := range r.Ops {
-		line := o.Name
-		if o.Interval > 0 {
-			line += " interval=" + durText(o.Interval)
-		}
-		if o.Timeout > 0 {
-			line += " timeout=" + durText(o.Timeout)
-		}
+		line := opText(o)
 		label := "  Operations: "
 		if i > 0 {
 			label = strings.Repeat(" ", len(label))
@@ -515,33 +587,8 @@ again where it belongs.
 				return err
 			}
 			defer s.close()
-			var before string
-			var primitives []string
-			rev, err := s.edit("resource restart "+id+": stop", func(c *cib.CIB) error {
-				own, stopped, err := c.OwnTargetRole(id)
-				if err != nil {
-					return err
-				}
-				if stopped {
-					return fmt.Errorf("%s is disabled; enable it instead (tandem resource enable %s)", id, id)
-				}
-				before = own
-				if primitives, err = c.Primitives(id); err != nil {
-					return err
-				}
-				return c.SetTargetRole(id, cib.RoleStopped)
-			})
-			if err != nil {
+			if err := s.restart(id, "resource restart "+id, nil, wait); err != nil {
 				return err
-			}
-			stopErr := s.waitStopped(rev.CIB, rev.Rev, wait, primitives...)
-			if _, err := s.edit("resource restart "+id+": start", func(c *cib.CIB) error {
-				return c.SetTargetRole(id, before)
-			}); err != nil {
-				return err
-			}
-			if stopErr != nil {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s did not stop (it is enabled again): %w", id, stopErr)}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s successfully restarted\n", id)
 			return nil
@@ -550,6 +597,107 @@ again where it belongs.
 	configFlag(cmd, &cfgPath)
 	cmd.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for it to stop")
 	return cmd
+}
+
+// restart stops resource id everywhere (with change, if any, made in the
+// same edit), waits until every node reports it stopped, then gives it its
+// previous target-role back, so that the coordinator starts it again where
+// it belongs, with what is ordered after or colocated with it stopped and
+// started around it.
+func (s *session) restart(id, summary string, change func(*cib.CIB) error, wait time.Duration) error {
+	var before string
+	var primitives []string
+	rev, err := s.edit(summary+": stop", func(c *cib.CIB) error {
+		own, stopped, err := c.OwnTargetRole(id)
+		if err != nil {
+			return err
+		}
+		if stopped {
+			return fmt.Errorf("%s is disabled; enable it instead (tandem resource enable %s)", id, id)
+		}
+		before = own
+		if primitives, err = c.Primitives(id); err != nil {
+			return err
+		}
+		if change != nil {
+			if err := change(c); err != nil {
+				return err
+			}
+		}
+		return c.SetTargetRole(id, cib.RoleStopped)
+	})
+	if err != nil {
+		return err
+	}
+	stopErr := s.waitStopped(rev.CIB, rev.Rev, wait, primitives...)
+	if _, err := s.edit(summary+": start", func(c *cib.CIB) error {
+		return c.SetTargetRole(id, before)
+	}); err != nil {
+		return err
+	}
+	if stopErr != nil {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s did not stop (it is enabled again): %w", id, stopErr)}
+	}
+	return nil
+}
+
+// runningOn lists, sorted, the nodes that report primitive id started.
+func (s *session) runningOn(cfg *cib.CIB, id string) []string {
+	var nodes []string
+	for _, r := range s.reports(cfg.NodeNames(), time.Second) {
+		for _, rs := range r.Resources {
+			if rs.Resource == id && rs.State == bus.StateStarted {
+				nodes = append(nodes, r.Node)
+			}
+		}
+	}
+	sort.Strings(nodes)
+	return nodes
+}
+
+// waitReloaded waits until each node of nodes reports primitive id started
+// with the parameters of cfg (it reloaded them), saying so per node, or
+// failed (its reload failed: the coordinator recovers it with a restart).
+func (s *session) waitReloaded(out io.Writer, cfg *cib.CIB, id string, nodes []string, wait time.Duration) error {
+	r, _ := cfg.Resource(id)
+	want := cib.ParamsDigest(r.Params)
+	deadline := time.Now().Add(wait)
+	done := map[string]bool{}
+	var failed []string
+	for {
+		for _, rep := range s.reports(nodes, time.Second) {
+			for _, rs := range rep.Resources {
+				if rs.Resource != id || done[rep.Node] {
+					continue
+				}
+				switch {
+				case rs.State == bus.StateStarted && rs.Params == want:
+					fmt.Fprintf(out, "Reloaded %s on %s\n", id, rep.Node)
+					done[rep.Node] = true
+				case rs.State == bus.StateFailed || rs.State == bus.StateBlocked:
+					fmt.Fprintf(out, "Reload of %s on %s failed: %s; the cluster restarts it there\n", id, rep.Node, rs.Message)
+					failed = append(failed, rep.Node)
+					done[rep.Node] = true
+				}
+			}
+		}
+		if len(done) == len(nodes) {
+			if len(failed) > 0 {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the reload of %s failed on %s", id, strings.Join(failed, ", "))}
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var left []string
+			for _, n := range nodes {
+				if !done[n] {
+					left = append(left, n)
+				}
+			}
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("after %s, %s has not reloaded the new parameters on %s (see tandem status)", wait, id, strings.Join(left, ", "))}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func newResourceMoveCmd() *cobra.Command {

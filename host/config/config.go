@@ -26,6 +26,9 @@ type File struct {
 	CIB      *cib.CIB      // the cluster model
 	// Positions says on which line each table and key was read.
 	Positions *Positions
+	// PluginDir is [plugins] dir: where this host's tandem-plugin-*
+	// executables are; "" for the default, beside the tandem executable.
+	PluginDir string
 }
 
 // The defaults of the bootstrap settings, applied by decode and nowhere else.

@@ -237,6 +237,8 @@ func TestValidationErrors(t *testing.T) {
 	}{
 		{"syntax", base + "\n[[resource]\nid = 1\n", []string{"c.toml:17:11: TOML: expected end of table array name"}},
 		{"tls without a ca", base + "\n[bus.tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n", []string{"[bus.tls] needs dir (the PKI directory of `tandem pki init`), or cert, key and ca"}},
+		{"relative plugin dir", base + "\n[plugins]\ndir = \"plugins\"\n", []string{"c.toml:18: [plugins] dir \"plugins\" is not an absolute path"}},
+		{"unknown plugins key", base + "\n[plugins]\ndirectory = \"/x\"\n", []string{"c.toml:18: unknown key \"plugins.directory\" ([plugins] takes: dir)"}},
 		{"tls dir and files", base + "\n[bus.tls]\ndir = \"/etc/tandem/pki\"\ncert = \"c.pem\"\n", []string{"[bus.tls] gives dir and cert/key/ca"}},
 		{"unknown key", base + `
 [[resource]]
@@ -605,5 +607,24 @@ func TestMetricsSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", text, err, want)
 		}
+	}
+}
+
+// [plugins] dir is read, and written back by EncodeWithPlugins.
+func TestPluginDir(t *testing.T) {
+	f, err := Parse("c.toml", []byte(base+"\n[plugins]\ndir = \"/usr/local/lib/tandem\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.PluginDir != "/usr/local/lib/tandem" {
+		t.Fatalf("PluginDir %q", f.PluginDir)
+	}
+	text, err := EncodeWithPlugins(f.Topology, f.PluginDir, f.CIB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Parse("again.toml", text)
+	if err != nil || g.PluginDir != f.PluginDir {
+		t.Fatalf("round trip: %v, PluginDir %q\n%s", err, g.PluginDir, text)
 	}
 }

@@ -17,13 +17,25 @@ import (
 // where the value differs from it. The model's nodes must be the topology's
 // (the live configuration's node list follows the members' files).
 func Encode(top *bus.Topology, c *cib.CIB) ([]byte, error) {
-	return EncodeLike(top, c, nil)
+	return EncodeFile(top, "", c, nil)
+}
+
+// EncodeWithPlugins is Encode with the host's [plugins] dir (none when "").
+func EncodeWithPlugins(top *bus.Topology, pluginDir string, c *cib.CIB) ([]byte, error) {
+	return EncodeFile(top, pluginDir, c, nil)
 }
 
 // EncodeLike is Encode keeping the durations of prev, a cluster file's
 // text, as they are written there ("60s" stays "60s", "2min" stays
 // "2min") where the model's value is still the same; prev may be nil.
 func EncodeLike(top *bus.Topology, c *cib.CIB, prev []byte) ([]byte, error) {
+	return EncodeFile(top, "", c, prev)
+}
+
+// EncodeFile writes a whole cluster file: the bootstrap settings, the
+// host's [plugins] dir (none when ""), and the model, with the durations of
+// prev kept as written (see EncodeLike).
+func EncodeFile(top *bus.Topology, pluginDir string, c *cib.CIB, prev []byte) ([]byte, error) {
 	if a, b := top.NodeNames(), c.NodeNames(); !slices.Equal(a, b) {
 		return nil, fmt.Errorf("the cluster model's nodes (%s) are not the cluster file's (%s): "+
 			"the nodes of the live configuration change with `tandem config apply` once every member runs with the new file",
@@ -33,6 +45,7 @@ func EncodeLike(top *bus.Topology, c *cib.CIB, prev []byte) ([]byte, error) {
 		Cluster: fileCluster{Name: top.Cluster},
 		Bus: fileBus{ClientPort: omitDefault(top.ClientPort, DefaultClientPort), ClusterPort: omitDefault(top.ClusterPort, DefaultClusterPort),
 			DataDir: omitDefault(top.DataDir, DefaultDataDir), Credentials: omitDefault(top.Credentials, DefaultCredentials)},
+		Plugins: filePlugins{Dir: pluginDir},
 	}
 	if t := top.TLS; t != nil {
 		f.Bus.TLS = &fileTLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}

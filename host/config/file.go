@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
+	"path/filepath"
 	"slices"
 	"sort"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 type fileConfig struct {
 	Cluster     fileCluster      `toml:"cluster"`
 	Bus         fileBus          `toml:"bus"`
+	Plugins     filePlugins      `toml:"plugins"`
 	Nodes       []fileMember     `toml:"node"`
 	Witness     *fileMember      `toml:"witness,omitempty,omitzero"`
 	Properties  fileProperties   `toml:"properties"`
@@ -52,6 +54,10 @@ type fileBus struct {
 	DataDir     string   `toml:"data_dir,omitempty,omitzero"`
 	Credentials string   `toml:"credentials,omitempty,omitzero"`
 	TLS         *fileTLS `toml:"tls,omitempty,omitzero"`
+}
+
+type filePlugins struct {
+	Dir string `toml:"dir,omitempty,omitzero"`
 }
 
 type fileTLS struct {
@@ -192,7 +198,10 @@ func decode(name string, data []byte) (*File, *problems) {
 		ps.at(path, "unknown key %q%s", plain, suggest(plain))
 	}
 
-	out := &File{Name: name, Topology: decodeTopology(&f, ps), Positions: lines}
+	out := &File{Name: name, Topology: decodeTopology(&f, ps), Positions: lines, PluginDir: f.Plugins.Dir}
+	if d := f.Plugins.Dir; d != "" && !filepath.IsAbs(d) {
+		ps.at("plugins.dir", "[plugins] dir %q is not an absolute path", d)
+	}
 	c := &cib.CIB{Properties: cib.Properties{MaintenanceMode: f.Properties.MaintenanceMode}}
 	for i, n := range f.Nodes {
 		node := cib.Node{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance}
@@ -434,11 +443,12 @@ func cutLast(path string) (string, string, bool) {
 
 // knownKeys are the keys a table may hold, for "did you mean" hints.
 var knownKeys = map[string][]string{
-	"":               {"cluster", "bus", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location", "metrics"},
+	"":               {"cluster", "bus", "plugins", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location", "metrics"},
 	"metrics":        {"listen", "nats_monitor"},
 	"cluster":        {"name"},
 	"bus":            {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
 	"bus.tls":        {"dir", "cert", "key", "ca"},
+	"plugins":        {"dir"},
 	"node":           {"name", "address", "client_port", "cluster_port", "standby", "maintenance", "attributes"},
 	"witness":        {"name", "address", "client_port", "cluster_port"},
 	"properties":     cib.PropertyKeys,

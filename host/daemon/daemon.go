@@ -124,8 +124,12 @@ func start(o Options) (_ *Member, err error) {
 	log = log.With("member", name)
 	inc := make([]byte, 6)
 	_, _ = rand.Read(inc)
+	pluginDir := o.PluginDir
+	if pluginDir == "" {
+		pluginDir = f.PluginDir // [plugins] dir; "": beside tandem
+	}
 	m := &Member{top: top, fileCIB: f.CIB, name: name, witness: o.Witness, build: o.Build, incarnation: hex.EncodeToString(inc),
-		started: time.Now(), log: log, pluginDir: o.PluginDir, svcDone: make(chan struct{})}
+		started: time.Now(), log: log, pluginDir: pluginDir, svcDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			m.undo.run()

@@ -18,6 +18,7 @@ import (
 	"github.com/tandem-ha/tandem/host/membership"
 	"github.com/tandem-ha/tandem/host/metrics"
 	"github.com/tandem-ha/tandem/host/supervisor"
+	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
 // services are what a node runs once the bus has quorum: the live
@@ -123,6 +124,12 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	} else {
 		s.undo.push(stopValidating)
 	}
+	stopDescribing, err := m.serveMetaData(ctx, s.sup)
+	if err != nil {
+		m.log.Warn("not answering meta-data requests", "err", err)
+	} else {
+		s.undo.push(stopDescribing)
+	}
 
 	// Membership calls back into the coordinator and the resource manager,
 	// which are built after it.
@@ -168,7 +175,10 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	}
 
 	if s.lrm, err = lrm.New(lrm.Config{Conn: m.conn, Node: m.name, Incarnation: m.incarnation, Runner: s.sup, Leases: s.leases,
-		Failures: fails, Live: live, Topology: m.top, Online: online, Logger: m.log}); err != nil {
+		Failures: fails, Live: live, Topology: m.top, Online: online, Logger: m.log,
+		MetaData: func(ctx context.Context, agent string) (sdk.MetaData, error) {
+			return s.sup.MetaData(ctx, agent, metaDataTimeout)
+		}}); err != nil {
 		return nil, err
 	}
 	lrmRef.Store(s.lrm)

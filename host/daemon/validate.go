@@ -31,7 +31,7 @@ type ValidateAnswer struct {
 	Known   bool     `json:"known"`
 	Code    sdk.Code `json:"code"`
 	Message string   `json:"message,omitempty"`
-	// TimedOut: the agent did not answer within validateTimeout (a busy
+	// TimedOut: the agent did not answer within ValidateTimeout (a busy
 	// node): the parameters were neither accepted nor refused there.
 	TimedOut bool `json:"timed_out,omitempty"`
 }
@@ -44,31 +44,44 @@ const ValidateTimeout = 4 * time.Second
 // serveValidate answers validation requests with sup; the function it
 // returns stops answering and waits for the answers under way.
 func (m *Member) serveValidate(ctx context.Context, sup *supervisor.Supervisor) (stop func(), err error) {
+	return m.serveQuestions(bus.SubjectValidate, func(data []byte) any {
+		var req ValidateRequest
+		if json.Unmarshal(data, &req) != nil || req.Agent == "" {
+			return nil
+		}
+		a := ValidateAnswer{Node: m.name, Known: true}
+		if _, _, err := sup.Lookup(req.Agent); err != nil {
+			a.Known, a.Code, a.Message = false, sdk.ErrNotInstalled, err.Error()
+		} else {
+			out := sup.Validate(ctx, req.Agent, req.Params, ValidateTimeout)
+			a.Code, a.Message, a.TimedOut = out.Code, out.Message, out.TimedOut
+		}
+		return a
+	})
+}
+
+// serveQuestions answers the requests on subject with answer's result (no
+// answer when it returns nil), each in a goroutine of its own: a plugin
+// call may take a while, and other requests need not wait. The function it
+// returns stops answering and waits for the answers under way.
+func (m *Member) serveQuestions(subject string, answer func(data []byte) any) (stop func(), err error) {
 	var (
 		mu       sync.Mutex
 		stopped  bool
 		underway sync.WaitGroup
 	)
-	sub, err := m.conn.NC.Subscribe(bus.SubjectValidate, func(msg *nats.Msg) {
-		var req ValidateRequest
-		if json.Unmarshal(msg.Data, &req) != nil || req.Agent == "" {
-			return
-		}
+	sub, err := m.conn.NC.Subscribe(subject, func(msg *nats.Msg) {
 		mu.Lock()
 		defer mu.Unlock()
 		if stopped {
 			return
 		}
 		underway.Add(1)
-		// A plugin call may take a while; other requests need not wait.
 		go func() {
 			defer underway.Done()
-			a := ValidateAnswer{Node: m.name, Known: true}
-			if _, _, err := sup.Lookup(req.Agent); err != nil {
-				a.Known, a.Code, a.Message = false, sdk.ErrNotInstalled, err.Error()
-			} else {
-				out := sup.Validate(ctx, req.Agent, req.Params, ValidateTimeout)
-				a.Code, a.Message, a.TimedOut = out.Code, out.Message, out.TimedOut
+			a := answer(msg.Data)
+			if a == nil {
+				return
 			}
 			if data, err := json.Marshal(a); err == nil {
 				_ = msg.Respond(data)

@@ -184,18 +184,21 @@ func (m *Monitors) loop(ctx context.Context, mon *monitor) {
 }
 
 func (m *Monitors) runOnce(ctx context.Context, s MonitorSpec) {
-	unlock, err := m.cfg.Locks.lock(ctx, s.key())
+	mctx, unlock, err := m.cfg.Locks.lockMonitor(ctx, s.key())
 	if err != nil {
-		return // stopped while a start or stop of the instance ran
+		return // stopped while a start or stop of the instance ran, or one waits
 	}
 	req := sdk.Request{ResourceID: s.Resource, Params: s.Params, Instance: sdk.Instance{Node: m.cfg.Node, CloneIndex: s.CloneIndex}}
 	if m.cfg.Cluster != nil {
 		req.Cluster = m.cfg.Cluster()
 	}
-	out := m.cfg.Runner.Run(ctx, s.Agent, bus.OpMonitor, req, s.Timeout)
+	out := m.cfg.Runner.Run(mctx, s.Agent, bus.OpMonitor, req, s.Timeout)
+	preempted := mctx.Err() != nil
 	unlock()
-	if ctx.Err() != nil {
-		return // stopped mid-run: the result says nothing about the resource
+	if preempted {
+		// Stopped mid-run, or cancelled for an action of the instance:
+		// the result says nothing about the resource.
+		return
 	}
 	r := bus.MonitorResult{
 		Resource: s.Resource, Clone: s.Clone, Instance: max(s.CloneIndex, 0), Node: m.cfg.Node, Interval: s.Interval,

@@ -167,3 +167,50 @@ func TestMonitorWaitsForActionOnInstance(t *testing.T) {
 		return fmt.Errorf("no monitor of r after its start")
 	})
 }
+
+// A stop does not wait for a monitor of its instance that hangs (a hung
+// agent): the monitor is cancelled, its result is not published (it says
+// nothing of the resource), and the stop runs at once, bounded by its own
+// timeout only.
+func TestStopPreemptsAHungMonitor(t *testing.T) {
+	hung := make(chan struct{})
+	defer close(hung)
+	r := &fakeRunner{block: map[string]chan struct{}{"web": hung}}
+	pub := &collector{}
+	locks := NewLocks()
+	mons := NewMonitors(MonitorsConfig{Node: "holly", Runner: r, Publisher: pub, Locks: locks, MaxJitter: time.Millisecond})
+	defer mons.Close()
+	mons.Set([]MonitorSpec{{Resource: "web", CloneIndex: -1, Agent: "x", Interval: 10 * time.Millisecond}})
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
+		for _, c := range r.callList() {
+			if c == "monitor web" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no monitor yet: %v", r.callList())
+	})
+	// The stop's own call blocks too (the agent hangs): it is seen
+	// starting, which is what matters here.
+	e, err := NewExecutor(ExecutorConfig{Node: "holly", Runner: r, Publisher: pub, Locks: locks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = e.Execute(ctx, Transition{ID: "t1", Actions: []Action{act("s", "holly", bus.OpStop, "web")}})
+	}()
+	defer func() { cancel(); <-done }()
+	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
+		for _, c := range r.callList() {
+			if c == "stop web" {
+				return nil
+			}
+		}
+		return fmt.Errorf("the stop waits for the hung monitor: calls %v", r.callList())
+	})
+	if got := pub.monitors(); len(got) != 0 {
+		t.Errorf("the cancelled monitor published %+v", got)
+	}
+}

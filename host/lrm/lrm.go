@@ -79,6 +79,10 @@ type Config struct {
 	LeaseWait time.Duration
 	// MonitorJitter is the executor's MaxJitter (0: its default).
 	MonitorJitter time.Duration
+	// MetaData, when set, asks an agent for its meta-data: operations with
+	// no timeout configured take the agent's, and a parameter change the
+	// agent declares reloadable is applied to a running resource by reload.
+	MetaData func(ctx context.Context, agent string) (sdk.MetaData, error)
 }
 
 // DefaultTimeout is the timeout of an operation with none configured
@@ -129,6 +133,9 @@ type LRM struct {
 	wake        chan struct{} // something changed: report, monitors, notify
 	notifyWake  chan struct{}
 	wg          sync.WaitGroup
+
+	metaMu sync.Mutex
+	metas  map[string]sdk.MetaData // agent -> its meta-data (metadata.go)
 }
 
 // New makes an LRM; Run starts it.
@@ -303,7 +310,7 @@ func (l *LRM) shutdown() {
 					idx = e.instance
 				}
 				req := sdk.Request{ResourceID: e.def.ID, Params: e.def.Params, Instance: sdk.Instance{Node: l.cfg.Node, CloneIndex: idx}}
-				out := run.Run(context.Background(), e.def.Agent, bus.OpStop, req, opTimeout(e.def, bus.OpStop))
+				out := run.Run(context.Background(), e.def.Agent, bus.OpStop, req, l.opTimeout(e.def, bus.OpStop))
 				l.log.Info("stopped on shutdown", "resource", e.def.ID, "code", out.Code.String(), "message", out.Message)
 				l.onAction(bus.ActionResult{Resource: e.def.ID, Clone: e.clone, Instance: e.instance, Node: l.cfg.Node,
 					Op: bus.OpStop, Code: int32(out.Code), Message: out.Message, TimedOut: out.TimedOut})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/executor"
+	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -21,6 +22,11 @@ func (l *LRM) ConfigChanged() {
 		return
 	}
 	var toProbe []cib.Resource
+	type reloadJob struct {
+		e   *entry
+		def cib.Resource
+	}
+	var toReload []reloadJob
 	l.mu.Lock()
 	l.configRev = live.Rev
 	configured := map[string]bool{}
@@ -36,9 +42,19 @@ func (l *LRM) ConfigChanged() {
 			}
 		} else if ok && e.def.Agent == r.Agent {
 			// Running: operations (monitor interval, timeouts) and meta
-			// apply at once; parameters only from the next start, as the
-			// running instance was started with the old ones.
+			// apply at once; parameters by the agent's reload when it
+			// declares them reloadable, else only from the next start (the
+			// running instance was started with the old ones; `resource
+			// update` restarts it).
 			params := e.def.Params
+			if e.state == bus.StateStarted && cib.ParamsDigest(params) != cib.ParamsDigest(r.Params) && l.busy["reload/"+r.ID] == "" {
+				if ok, why := l.reloadable(e, r); ok {
+					l.busy["reload/"+r.ID] = "reload " + r.ID
+					toReload = append(toReload, reloadJob{e, r})
+				} else {
+					l.log.Info("parameters changed; the running instance keeps the old ones until it restarts", "resource", r.ID, "why", why)
+				}
+			}
 			e.def = r
 			e.def.Params = params
 		}
@@ -54,6 +70,13 @@ func (l *LRM) ConfigChanged() {
 	}
 	l.mu.Unlock()
 	l.changed()
+	for _, j := range toReload {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.reload(j.e, j.def)
+		}()
+	}
 	if len(toProbe) == 0 {
 		return
 	}
@@ -97,17 +120,19 @@ func (l *LRM) onRefresh(r bus.Refresh) {
 // probe runs a one-off monitor of each resource, all in parallel, and
 // records what they found.
 func (l *LRM) probe(rs []cib.Resource) {
+	l.loadMetaData(rs)
+	elsewhere := l.instancesElsewhere(rs)
 	t := executor.Transition{ID: fmt.Sprintf("probe-%s-%d", l.cfg.Node, time.Now().UnixNano())}
 	for _, r := range rs {
-		l.mu.Lock()
 		idx := -1
-		if e, ok := l.entries[r.ID]; ok && r.Clone != nil {
-			idx = e.instance
-		} else if r.Clone != nil {
-			idx = 0
+		if r.Clone != nil {
+			idx = l.probeIndex(r, elsewhere[r.ID])
 		}
-		if _, ok := l.entries[r.ID]; !ok {
+		l.mu.Lock()
+		if e, ok := l.entries[r.ID]; !ok {
 			l.entries[r.ID] = l.newEntry(r, idx)
+		} else if r.Clone != nil {
+			e.instance = idx
 		}
 		l.mu.Unlock()
 		t.Actions = append(t.Actions, l.action(r, "probe/"+r.ID, bus.OpProbe, idx))
@@ -129,6 +154,101 @@ func (l *LRM) probe(rs []cib.Resource) {
 	l.changed()
 }
 
+// instancesElsewhere says which instances of the clones among rs other
+// nodes report (running, or in any state but stopped), by resource and
+// clone index: what this node may find through shared storage but must not
+// adopt. It asks the other nodes (up to 1 s; a node that is down does not
+// answer) and adds what they last published.
+func (l *LRM) instancesElsewhere(rs []cib.Resource) map[string]map[int]string {
+	clones := map[string]bool{}
+	for _, r := range rs {
+		if r.Clone != nil {
+			clones[r.ID] = true
+		}
+	}
+	if len(clones) == 0 {
+		return nil
+	}
+	out := map[string]map[int]string{}
+	add := func(rep bus.NodeResources) {
+		if rep.Node == l.cfg.Node {
+			return
+		}
+		for _, rs := range rep.Resources {
+			if !clones[rs.Resource] || rs.State == bus.StateStopped {
+				continue
+			}
+			if out[rs.Resource] == nil {
+				out[rs.Resource] = map[int]string{}
+			}
+			out[rs.Resource][rs.Instance] = rep.Node
+		}
+	}
+	_ = bus.Gather(l.cfg.Conn, bus.SubjectStateRequest, nil, len(l.cfg.Topology.Nodes())-1, time.Second, func(data []byte) bool {
+		rep, _, err := bus.Decode[bus.NodeResources](data)
+		if err != nil || rep.Node == l.cfg.Node {
+			return false
+		}
+		add(rep)
+		return true
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, rep := range l.reports {
+		add(rep)
+	}
+	return out
+}
+
+// probeIndex is the clone index clone r is probed under on this node. A
+// node runs one instance, but it may be any of them (the one it ran before
+// this host restarted): each index that no other node reports is looked
+// at, the one already here first, and the first found running is the
+// one; with none running, the first free index. An index another node
+// reports is never probed: its instance, seen through shared storage, is
+// not this node's to adopt. A blocked instance (a cleanup probes it again)
+// keeps its index.
+func (l *LRM) probeIndex(r cib.Resource, elsewhere map[int]string) int {
+	n := r.Clone.Max
+	if n <= 0 {
+		n = len(l.cfg.Topology.Nodes())
+	}
+	pref := 0
+	l.mu.Lock()
+	if e, ok := l.entries[r.ID]; ok {
+		if e.state == bus.StateBlocked {
+			l.mu.Unlock()
+			return e.instance
+		}
+		pref = e.instance
+	}
+	l.mu.Unlock()
+	var free []int
+	if _, taken := elsewhere[pref]; !taken && pref < max(n, 1) {
+		free = append(free, pref)
+	}
+	for i := 0; i < n; i++ {
+		if _, taken := elsewhere[i]; !taken && i != pref {
+			free = append(free, i)
+		}
+	}
+	if len(free) == 0 {
+		// Every instance is another node's: probe past them, where
+		// nothing of this node's can be confused with theirs.
+		return n
+	}
+	if len(free) == 1 {
+		return free[0]
+	}
+	for _, i := range free {
+		req := sdk.Request{ResourceID: r.ID, Params: r.Params, Instance: sdk.Instance{Node: l.cfg.Node, CloneIndex: i}}
+		if out := l.cfg.Runner.Run(context.Background(), r.Agent, bus.OpProbe, req, l.opTimeout(r, bus.OpProbe)); running(out.Code, out.TimedOut) {
+			return i
+		}
+	}
+	return free[0]
+}
+
 func (l *LRM) newEntry(r cib.Resource, idx int) *entry {
 	e := &entry{def: r, instance: max(idx, 0), state: bus.StateUnknown, since: time.Now()}
 	if r.Clone != nil {
@@ -140,21 +260,9 @@ func (l *LRM) newEntry(r cib.Resource, idx int) *entry {
 // action builds an executor action for resource r on this node.
 func (l *LRM) action(r cib.Resource, id, op string, idx int) executor.Action {
 	a := executor.Action{ID: id, Resource: r.ID, CloneIndex: -1, Node: l.cfg.Node, Agent: r.Agent, Op: op,
-		Params: r.Params, Timeout: opTimeout(r, op)}
+		Params: r.Params, Timeout: l.opTimeout(r, op)}
 	if r.Clone != nil {
 		a.Clone, a.CloneIndex = r.Clone.ID, max(idx, 0)
 	}
 	return a
-}
-
-// opTimeout is the configured timeout of op (a probe uses the monitor's).
-func opTimeout(r cib.Resource, op string) time.Duration {
-	name := op
-	if op == bus.OpProbe {
-		name = bus.OpMonitor
-	}
-	if o, ok := r.Op(name); ok && o.Timeout > 0 {
-		return o.Timeout
-	}
-	return DefaultTimeout
 }

@@ -50,7 +50,7 @@ func (l *LRM) reportLocked() bus.NodeResources {
 			continue
 		}
 		r.Resources = append(r.Resources, bus.ResourceState{Resource: id, Clone: e.clone, Instance: e.instance,
-			State: e.state, Since: e.since, Message: e.message, Warning: e.warning})
+			State: e.state, Since: e.since, Message: e.message, Warning: e.warning, Params: cib.ParamsDigest(e.def.Params)})
 		if e.state == bus.StateBlocked {
 			r.Resources[len(r.Resources)-1].BlockedDef = e.blocked
 		}
@@ -87,7 +87,7 @@ func (l *LRM) monitorSpecs() []executor.MonitorSpec {
 			idx = e.instance
 		}
 		specs = append(specs, executor.MonitorSpec{Resource: id, Clone: e.clone, CloneIndex: idx, Agent: e.def.Agent,
-			Params: e.def.Params, Interval: op.Interval, Timeout: op.Timeout})
+			Params: e.def.Params, Interval: op.Interval, Timeout: l.opTimeout(e.def, bus.OpMonitor)})
 	}
 	return specs
 }

@@ -185,7 +185,7 @@ func (l *LRM) watchLease(e *entry, ls *lease.Lease, agent string, req sdk.Reques
 	l.mu.Unlock()
 	l.log.Error("lease lost: stopping the resource here", "resource", req.ResourceID)
 	_ = l.cfg.Conn.Publish(bus.LogEvent{Node: l.cfg.Node, Level: "error", Message: "lease of " + req.ResourceID + " lost on " + l.cfg.Node + ": stopped it there"})
-	out := l.cfg.Runner.Run(context.Background(), agent, bus.OpStop, req, opTimeout(e.def, bus.OpStop))
+	out := l.cfg.Runner.Run(context.Background(), agent, bus.OpStop, req, l.opTimeout(e.def, bus.OpStop))
 	l.mu.Lock()
 	if out.Code == sdk.OK && !out.TimedOut {
 		l.setState(e, bus.StateStopped, "lease lost: stopped")
@@ -258,7 +258,7 @@ func (l *LRM) adopt(e *entry) {
 		return
 	}
 	l.log.Error("found running without its lease: stopping it here", "resource", e.def.ID, "why", out.Message)
-	out = l.cfg.Runner.Run(context.Background(), e.def.Agent, bus.OpStop, req, opTimeout(e.def, bus.OpStop))
+	out = l.cfg.Runner.Run(context.Background(), e.def.Agent, bus.OpStop, req, l.opTimeout(e.def, bus.OpStop))
 	l.mu.Lock()
 	if out.Code == sdk.OK && !out.TimedOut {
 		l.setState(e, bus.StateStopped, "found running without its lease: stopped")

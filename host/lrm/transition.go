@@ -52,6 +52,9 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 		if a.Clone != "" {
 			idx = a.Instance
 		}
+		if a.Node == l.cfg.Node && string(a.Op) == bus.OpStop {
+			def.Params = l.runningParams(def)
+		}
 		ea := l.action(def, a.ID, string(a.Op), idx)
 		ea.Node, ea.Clone, ea.DependsOn = a.Node, a.Clone, a.After
 		t.Actions = append(t.Actions, ea)
@@ -172,4 +175,16 @@ func (l *LRM) definitionLocked(live liveconfig.Revision, id string) (cib.Resourc
 		return e.def, true
 	}
 	return cib.Resource{}, false
+}
+
+// runningParams are the parameters def's instance here runs with: a stop
+// uses them, not the live configuration's, which may have changed since
+// it started (a parameter that names its pid file or unit).
+func (l *LRM) runningParams(def cib.Resource) map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.entries[def.ID]; ok && e.def.Agent == def.Agent && e.state != bus.StateStopped && e.state != bus.StateUnknown {
+		return e.def.Params
+	}
+	return def.Params
 }

@@ -31,14 +31,14 @@ type Failure struct {
 // (a witness has no resources).
 type Source struct {
 	Member  string
-	Voters  []string                                    // every voter, the witness included
-	Online  func() []string                             // the members online now
-	Node    func() bus.NodeResources                    // this node's resources, as it reports them
+	Voters  []string                                     // every voter, the witness included
+	Online  func() []string                              // the members online now
+	Node    func() bus.NodeResources                     // this node's resources, as it reports them
 	Fails   func(ctx context.Context) ([]Failure, error) // the cluster's fail-counts
-	Holder  func(ctx context.Context) (string, error)   // the coordinator lease's holder
-	Fenced  func() uint64                               // plans and aborts dropped by the fence
-	RTT     func() (time.Duration, error)               // a round trip to this member's bus server
-	Timeout time.Duration                               // bound on each bus read of a scrape (default 1s)
+	Holder  func(ctx context.Context) (string, error)    // the coordinator lease's holder
+	Fenced  func() uint64                                // plans and aborts dropped by the fence
+	RTT     func() (time.Duration, error)                // a round trip to this member's bus server
+	Timeout time.Duration                                // bound on each bus read of a scrape (default 1s)
 }
 
 var (

@@ -3,7 +3,10 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -19,6 +22,7 @@ const (
 	StateRunning    State = "running"    // serving operations
 	StateRestarting State = "restarting" // its process ended or was killed; relaunch pending
 	StateFailed     State = "failed"     // the last launch failed; retrying with backoff
+	StateBroken     State = "broken"     // Config.MaxLaunchFailures launches in a row failed; retried once its file changes
 	StateStopped    State = "stopped"    // the supervisor was closed
 )
 
@@ -85,6 +89,7 @@ func (p *plugin) keep(ctx context.Context) {
 	log := p.s.log.With("plugin", p.name)
 	backoff := p.s.cfg.BackoffMin
 	first := true
+	fails := 0 // launches failed in a row
 	for {
 		proc, err := p.launch(ctx)
 		if first {
@@ -99,12 +104,22 @@ func (p *plugin) keep(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			log.Error("plugin launch failed", "error", err, "retry_in", backoff)
+			fails++
+			if fails >= p.s.cfg.MaxLaunchFailures {
+				if !p.broken(ctx, log, fails, err) {
+					p.stopped()
+					return
+				}
+				fails, backoff = 0, p.s.cfg.BackoffMin
+				continue
+			}
+			log.Error("plugin launch failed", "error", err, "retry_in", backoff, "attempt", fails, "of", p.s.cfg.MaxLaunchFailures)
 			p.mu.Lock()
 			p.lastErr = err.Error()
 			p.setStateLocked(StateFailed)
 			p.mu.Unlock()
 		} else {
+			fails = 0
 			up := time.Now()
 			reason := p.watch(ctx, proc)
 			proc.Kill()
@@ -129,6 +144,46 @@ func (p *plugin) keep(ctx context.Context) {
 		}
 		backoff = min(2*backoff, p.s.cfg.BackoffMax)
 	}
+}
+
+// broken reports the plugin broken after fails launches failed in a row
+// (the last with err), and waits until its file changes (replaced,
+// rebuilt, chmod-ed: its size, time, mode or inode differ) to have it
+// launched again, returning true; false when ctx ended first.
+func (p *plugin) broken(ctx context.Context, log *slog.Logger, fails int, err error) bool {
+	before := fileIdentity(p.path)
+	log.Error("plugin broken: not launched again until its file changes", "launches_failed", fails, "error", err, "file", p.path)
+	p.mu.Lock()
+	p.lastErr = fmt.Sprintf("broken: %d launches in a row failed, the last: %v; fix or replace %s (it is launched again when the file changes)", fails, err, p.path)
+	p.setStateLocked(StateBroken)
+	p.mu.Unlock()
+	tick := time.NewTicker(p.s.cfg.BrokenPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+		if now := fileIdentity(p.path); now != before {
+			log.Info("plugin file changed: launching it again", "file", p.path)
+			return true
+		}
+	}
+}
+
+// fileIdentity says what a file is now (following symlinks), so that a
+// replaced or changed file is told from the one before.
+func fileIdentity(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "missing: " + err.Error()
+	}
+	id := fmt.Sprintf("%d %s %v", st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano), st.Mode())
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id += fmt.Sprintf(" %d:%d", sys.Dev, sys.Ino)
+	}
+	return id
 }
 
 func (p *plugin) stopped() {
@@ -242,7 +297,7 @@ func (p *plugin) acquire(ctx context.Context) (*instance, error) {
 		switch {
 		case cur != nil:
 			return cur, nil
-		case st == StateFailed:
+		case st == StateFailed || st == StateBroken:
 			return nil, fmt.Errorf("%w: plugin %q failed to start: %s", ErrUnavailable, p.name, lastErr)
 		case st == StateStopped:
 			return nil, ErrClosed

@@ -43,6 +43,12 @@ type Config struct {
 	// StableAfter: a plugin process that lived this long restarts with
 	// BackoffMin again; default 1 min.
 	StableAfter time.Duration
+	// MaxLaunchFailures: after this many launches in a row failed (no
+	// handshake: not a plugin, wrong name, wrong API version), the plugin
+	// is reported broken and not launched again until its file changes
+	// (checked every BrokenPoll); default 5, 2 s.
+	MaxLaunchFailures int
+	BrokenPoll        time.Duration
 	// TimeoutGrace is how long past an operation's deadline the host still
 	// waits for the plugin's answer (the plugin's context ends at the
 	// deadline; a well-behaved agent answers right then). A plugin that has
@@ -58,16 +64,26 @@ type Config struct {
 	OnDemand bool
 }
 
+// DefaultDir is the plugin directory when none is configured: the
+// directory of the running tandem executable (symlinks resolved).
+func DefaultDir() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("plugin dir: finding the tandem executable: %w", err)
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	return filepath.Dir(exe), nil
+}
+
 func (c *Config) defaults() error {
 	if c.Dir == "" {
-		exe, err := os.Executable()
+		dir, err := DefaultDir()
 		if err != nil {
-			return fmt.Errorf("plugin dir: finding the tandem executable: %w", err)
+			return err
 		}
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
-		}
-		c.Dir = filepath.Dir(exe)
+		c.Dir = dir
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -83,6 +99,10 @@ func (c *Config) defaults() error {
 	def(&c.BackoffMin, 100*time.Millisecond)
 	def(&c.BackoffMax, 30*time.Second)
 	def(&c.StableAfter, time.Minute)
+	def(&c.BrokenPoll, 2*time.Second)
+	if c.MaxLaunchFailures <= 0 {
+		c.MaxLaunchFailures = 5
+	}
 	def(&c.TimeoutGrace, time.Second)
 	def(&c.DefaultTimeout, 20*time.Second)
 	return nil
@@ -133,8 +153,35 @@ var pluginName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // (backups, checksums) are skipped. A plugin runs as root, so one that
 // sdk.CheckTrusted refuses (not owned by root, or writable by group or
 // others) is left out, and listed in refused with why; a plugin dir it
-// refuses is an error.
+// refuses is an error. Scan says why of every file left out.
 func Discover(dir string) (found map[string]string, refused map[string]error, err error) {
+	found, unused, err := Scan(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	refused = map[string]error{}
+	for _, u := range unused {
+		if u.Untrusted != nil {
+			refused[u.Plugin] = u.Untrusted
+		}
+	}
+	return found, refused, nil
+}
+
+// Unused is a file of the plugin dir that is not used as a plugin, and why.
+type Unused struct {
+	File   string // its name in the dir
+	Plugin string // the plugin name it would have had; "" when none
+	Why    string
+	// Untrusted is sdk.CheckTrusted's refusal, when that is why.
+	Untrusted error
+}
+
+// Scan is Discover with a reason for every file of dir that is not used:
+// not named tandem-plugin-NAME, a NAME that is not valid (lower case
+// letters, digits, - and _), not a regular file, not executable, or not
+// trusted (owner, mode).
+func Scan(dir string) (found map[string]string, unused []Unused, err error) {
 	if err := sdk.CheckTrusted(dir); err != nil {
 		return nil, nil, fmt.Errorf("plugin dir not trusted: %w", err)
 	}
@@ -142,24 +189,37 @@ func Discover(dir string) (found map[string]string, refused map[string]error, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading plugin dir: %w", err)
 	}
-	found, refused = map[string]string{}, map[string]error{}
+	found = map[string]string{}
 	for _, e := range entries {
 		name, ok := strings.CutPrefix(e.Name(), sdk.PluginPrefix)
-		if !ok || !pluginName.MatchString(name) {
+		if !ok {
+			unused = append(unused, Unused{File: e.Name(), Why: "not named " + sdk.PluginPrefix + "NAME"})
+			continue
+		}
+		if !pluginName.MatchString(name) {
+			unused = append(unused, Unused{File: e.Name(), Why: fmt.Sprintf("%q is not a plugin name (lower-case letters, digits, - and _, starting with a letter or digit)", name)})
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
 		st, err := os.Stat(path)
-		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		switch {
+		case err != nil:
+			unused = append(unused, Unused{File: e.Name(), Plugin: name, Why: err.Error()})
+			continue
+		case !st.Mode().IsRegular():
+			unused = append(unused, Unused{File: e.Name(), Plugin: name, Why: "not a regular file"})
+			continue
+		case st.Mode().Perm()&0o111 == 0:
+			unused = append(unused, Unused{File: e.Name(), Plugin: name, Why: fmt.Sprintf("not executable (mode %#o; chmod 755 it)", st.Mode().Perm())})
 			continue
 		}
 		if err := sdk.CheckTrusted(path); err != nil {
-			refused[name] = err
+			unused = append(unused, Unused{File: e.Name(), Plugin: name, Why: "not trusted: " + err.Error(), Untrusted: err})
 			continue
 		}
 		found[name] = path
 	}
-	return found, refused, nil
+	return found, unused, nil
 }
 
 // Start discovers the plugins and launches each (with Config.OnDemand:
@@ -168,12 +228,17 @@ func Discover(dir string) (found map[string]string, refused map[string]error, er
 // that fails keeps being retried with backoff; Plugins shows why it is
 // down. Start fails only when the plugin dir cannot be read.
 func (s *Supervisor) Start(ctx context.Context) error {
-	found, refused, err := Discover(s.cfg.Dir)
+	found, unused, err := Scan(s.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("plugin dir %s: %w", s.cfg.Dir, err)
 	}
-	for name, why := range refused {
-		s.log.Error("plugin not used", "plugin", name, "err", why)
+	for _, u := range unused {
+		switch {
+		case u.Untrusted != nil:
+			s.log.Error("plugin not used", "plugin", u.Plugin, "file", u.File, "dir", s.cfg.Dir, "why", u.Why)
+		default:
+			s.log.Warn("file of the plugin dir not used", "file", u.File, "dir", s.cfg.Dir, "why", u.Why)
+		}
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -302,8 +367,8 @@ func (st Status) String() string {
 	switch st.State {
 	case StateRunning:
 		return fmt.Sprintf("%s: running, pid %d, restarts %d", st.Name, st.Pid, st.Restarts)
-	case StateFailed:
-		return fmt.Sprintf("%s: failed, restarts %d: %s", st.Name, st.Restarts, st.LastError)
+	case StateFailed, StateBroken:
+		return fmt.Sprintf("%s: %s, restarts %d: %s", st.Name, st.State, st.Restarts, st.LastError)
 	}
 	return fmt.Sprintf("%s: %s, restarts %d", st.Name, st.State, st.Restarts)
 }

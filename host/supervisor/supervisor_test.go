@@ -531,3 +531,95 @@ func TestOnDemandIdleAtClose(t *testing.T) {
 		t.Fatalf("after Close: got %+v with pid %d, want no process launched (pid 0)", st, st.Pid)
 	}
 }
+
+// Every file of the plugin dir that is not used says why.
+func TestScanSaysWhyEachFileIsUnused(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"tandem-plugin-vip": 0o755, "tandem-plugin-notexec": 0o644,
+		"tandem-plugin-Upper": 0o755, "tandem-plugin-vip.bak": 0o755, "README": 0o644} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "tandem-plugin-adir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	found, unused, err := supervisor.Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found["vip"] == "" {
+		t.Errorf("found %v, want vip only", found)
+	}
+	want := map[string]string{
+		"README":                "not named tandem-plugin-NAME",
+		"tandem-plugin-Upper":   `"Upper" is not a plugin name (lower-case letters, digits, - and _, starting with a letter or digit)`,
+		"tandem-plugin-vip.bak": `"vip.bak" is not a plugin name`,
+		"tandem-plugin-notexec": "not executable (mode 0644; chmod 755 it)",
+		"tandem-plugin-adir":    "not a regular file",
+	}
+	got := map[string]string{}
+	for _, u := range unused {
+		got[u.File] = u.Why
+	}
+	if len(got) != len(want) {
+		t.Errorf("unused %v, want %d files", got, len(want))
+	}
+	for f, w := range want {
+		if !strings.Contains(got[f], w) {
+			t.Errorf("%s: why %q, want %q", f, got[f], w)
+		}
+	}
+}
+
+// A plugin that fails its handshake is retried with backoff up to
+// MaxLaunchFailures times, then reported broken, and launched again only
+// once its file changes.
+func TestBrokenPluginWaitsForItsFileToChange(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(t.TempDir(), "launches")
+	script := func(extra string) {
+		path := filepath.Join(dir, sdk.PluginPrefix+"bad")
+		tmp := path + ".new"
+		body := fmt.Sprintf("#!/bin/sh\necho x >> %s\n%sexit 1\n", count, extra)
+		if err := os.WriteFile(tmp, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	launches := func() int {
+		b, _ := os.ReadFile(count)
+		return strings.Count(string(b), "x")
+	}
+	script("")
+	s := start(t, supervisor.Config{Dir: dir, BackoffMin: 10 * time.Millisecond, MaxLaunchFailures: 3, BrokenPoll: 20 * time.Millisecond})
+	poll.Until(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if st := status(t, s, "bad"); st.State != supervisor.StateBroken {
+			return fmt.Errorf("state %s (%s), %d launches", st.State, st.LastError, launches())
+		}
+		return nil
+	})
+	st := status(t, s, "bad")
+	if !strings.Contains(st.LastError, "broken: 3 launches in a row failed") || !strings.Contains(st.String(), "bad: broken") {
+		t.Errorf("status %q", st.String())
+	}
+	if n := launches(); n != 3 {
+		t.Errorf("%d launches before broken, want 3", n)
+	}
+	out := s.Run(context.Background(), "bad", bus.OpMonitor, request(t.TempDir(), "r"), 5*time.Second)
+	if out.Code != sdk.ErrGeneric || !strings.Contains(out.Message, "broken") || launches() != 3 {
+		t.Errorf("an operation on a broken plugin: %+v after %d launches, want it refused at once without a launch", out, launches())
+	}
+	script("true\n") // replaced: launched again
+	poll.Until(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if n := launches(); n <= 3 {
+			return fmt.Errorf("%d launches after the file changed", n)
+		}
+		return nil
+	})
+}

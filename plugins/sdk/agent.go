@@ -129,36 +129,45 @@ type Info struct {
 // a resource's parameters against these, so what meta-data says is what the
 // agent accepts.
 type ParamSpec struct {
-	Name        string
-	Type        string // one of ParamTypes: string, integer, boolean, duration, enum, ip, port, url
-	Required    bool
-	Default     string
-	Description string
+	Name        string `json:"name"`
+	Type        string `json:"type"` // one of ParamTypes: string, integer, boolean, duration, enum, ip, port, url
+	Required    bool   `json:"required,omitempty"`
+	Default     string `json:"default,omitempty"`
+	Description string `json:"description,omitempty"`
 	// Values lists what an enum parameter accepts.
-	Values []string
+	Values []string `json:"values,omitempty"`
 	// Min and Max bound an integer, port or duration parameter, written as
 	// its values are ("0", "100", "1ms", "10s"); empty for no bound.
-	Min, Max string
+	Min string `json:"min,omitempty"`
+	Max string `json:"max,omitempty"`
 	// Unit is what a bare number means for a duration parameter: "ms",
 	// "s", "m" or "h". Empty means seconds, as in Pacemaker's time values.
-	Unit string
+	Unit string `json:"unit,omitempty"`
+	// Unique: no two resources of this agent type may have the same value
+	// (an IP address, a port); the host refuses a create or update that
+	// would.
+	Unique bool `json:"unique,omitempty"`
+	// Reloadable: a change of this parameter is applied to a running
+	// resource by the agent's Reload (the agent implements Reloader), not
+	// by a restart. An update that changes any other parameter restarts.
+	Reloadable bool `json:"reloadable,omitempty"`
 }
 
 // ActionSpec documents one action and its defaults.
 type ActionSpec struct {
-	Name     string // start, stop, monitor, reload, notify, hold
-	Timeout  time.Duration
-	Interval time.Duration // monitor: the suggested interval
+	Name     string        `json:"name"` // start, stop, monitor, reload, notify, hold
+	Timeout  time.Duration `json:"timeout,omitzero"`
+	Interval time.Duration `json:"interval,omitzero"` // monitor: the suggested interval
 }
 
 // MetaData is an agent type's self-description (OCF meta-data).
 type MetaData struct {
-	Type      string
-	Version   string
-	ShortDesc string
-	LongDesc  string
-	Params    []ParamSpec
-	Actions   []ActionSpec
+	Type      string       `json:"type"`
+	Version   string       `json:"version,omitempty"`
+	ShortDesc string       `json:"shortdesc,omitempty"`
+	LongDesc  string       `json:"longdesc,omitempty"`
+	Params    []ParamSpec  `json:"parameters"`
+	Actions   []ActionSpec `json:"actions"`
 }
 
 // Agent is a resource agent: what every plugin implements.

@@ -118,7 +118,7 @@ func metaDataToProto(m MetaData) *pb.MetaData {
 	out := &pb.MetaData{Type: m.Type, Version: m.Version, ShortDesc: m.ShortDesc, LongDesc: m.LongDesc}
 	for _, p := range m.Params {
 		out.Params = append(out.Params, &pb.ParamSpec{Name: p.Name, Type: p.Type, Required: p.Required, Default: p.Default, Description: p.Description,
-			Values: p.Values, Min: p.Min, Max: p.Max, Unit: p.Unit})
+			Values: p.Values, Min: p.Min, Max: p.Max, Unit: p.Unit, Unique: p.Unique, Reloadable: p.Reloadable})
 	}
 	for _, a := range m.Actions {
 		out.Actions = append(out.Actions, &pb.ActionSpec{Name: a.Name, TimeoutNs: int64(a.Timeout), IntervalNs: int64(a.Interval)})
@@ -130,7 +130,7 @@ func metaDataFromProto(m *pb.MetaData) MetaData {
 	out := MetaData{Type: m.GetType(), Version: m.GetVersion(), ShortDesc: m.GetShortDesc(), LongDesc: m.GetLongDesc()}
 	for _, p := range m.GetParams() {
 		out.Params = append(out.Params, ParamSpec{Name: p.GetName(), Type: p.GetType(), Required: p.GetRequired(), Default: p.GetDefault(), Description: p.GetDescription(),
-			Values: p.GetValues(), Min: p.GetMin(), Max: p.GetMax(), Unit: p.GetUnit()})
+			Values: p.GetValues(), Min: p.GetMin(), Max: p.GetMax(), Unit: p.GetUnit(), Unique: p.GetUnique(), Reloadable: p.GetReloadable()})
 	}
 	for _, a := range m.GetActions() {
 		out.Actions = append(out.Actions, ActionSpec{Name: a.GetName(), Timeout: time.Duration(a.GetTimeoutNs()), Interval: time.Duration(a.GetIntervalNs())})

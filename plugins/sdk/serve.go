@@ -37,6 +37,9 @@ const hostGoneBudget = 1500 * time.Millisecond
 //
 //	func main() { sdk.Serve(&myAgent{}) }
 //
+// Run by hand as `tandem-plugin-NAME meta-data [TYPE]`, it prints the
+// agent's meta-data as JSON (see PrintMetaData) and exits.
+//
 // Stdout belongs to the handshake: log with log/slog (Serve points its
 // default logger at stderr, in the format the host re-levels under the
 // plugin's name). When the host process is gone (killed, crashed), Serve
@@ -46,6 +49,9 @@ func Serve(agent Agent) {
 	if agent == nil {
 		fmt.Fprintln(os.Stderr, "sdk.Serve: agent is nil")
 		os.Exit(1)
+	}
+	if len(os.Args) > 1 && os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+		os.Exit(command(os.Stdout, os.Stderr, agent, os.Args[1:]))
 	}
 	level := logLevel(os.Getenv(EnvLogLevel))
 	// The real stderr: go-plugin swaps os.Stderr for a pipe after the
@@ -81,6 +87,25 @@ func Serve(agent Agent) {
 	// kill). Leaving main would do the same; exit explicitly so that an
 	// agent's lingering goroutines cannot keep the process alive.
 	os.Exit(0)
+}
+
+// command runs what a plugin does when run by hand with args: print its
+// meta-data. It returns the exit code.
+func command(stdout, stderr io.Writer, agent Agent, args []string) int {
+	name := PluginPrefix + agent.Info().Name
+	if args[0] != "meta-data" || len(args) > 2 {
+		fmt.Fprintf(stderr, "usage: %s meta-data [TYPE]\n(the tandem host launches this plugin; run by hand it only prints its meta-data as JSON)\n", name)
+		return 2
+	}
+	agentType := ""
+	if len(args) == 2 {
+		agentType = args[1]
+	}
+	if err := PrintMetaData(stdout, agent, agentType); err != nil {
+		fmt.Fprintf(stderr, "%s meta-data: %v\n", name, err)
+		return 1
+	}
+	return 0
 }
 
 // watchHost calls gone when the process that launched the plugin is no

@@ -55,7 +55,7 @@ func (s *server) MetaData(ctx context.Context, req *pb.MetaDataRequest) (resp *p
 	if err != nil {
 		return &pb.MetaDataResponse{Error: err.Error()}, nil
 	}
-	return &pb.MetaDataResponse{MetaData: metaDataToProto(md)}, nil
+	return &pb.MetaDataResponse{MetaData: metaDataToProto(withReload(md, s.agent))}, nil
 }
 
 func (s *server) Validate(ctx context.Context, req *pb.ValidateRequest) (*pb.Result, error) {

@@ -35,6 +35,21 @@ func Fingerprint(r *Resource) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// ParamsDigest identifies a set of parameters (Pacemaker's op digest): a
+// node reports it with each started resource, so that `resource update`
+// can tell when every node runs the new parameters.
+func ParamsDigest(params map[string]string) string {
+	if len(params) == 0 {
+		return ""
+	}
+	data, err := json.Marshal(params) // in key order: deterministic
+	if err != nil {
+		return "unencodable"
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
 // Plugin is the plugin that provides the resource's agent ("systemd" for
 // "systemd:apache2", "vip" for "vip").
 func (r *Resource) Plugin() string {

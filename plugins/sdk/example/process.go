@@ -37,7 +37,10 @@ type Agent struct {
 	locks sdk.KeyedMutex // one per pid file: actions on one resource instance never overlap
 }
 
-var _ sdk.Agent = (*Agent)(nil)
+var (
+	_ sdk.Agent    = (*Agent)(nil)
+	_ sdk.Reloader = (*Agent)(nil)
+)
 
 // New returns the example agent.
 func New() *Agent { return &Agent{} }
@@ -54,7 +57,7 @@ var params = []sdk.ParamSpec{
 	{Name: "args", Type: "string", Description: "arguments, separated by spaces (no quoting)"},
 	{Name: "state_dir", Type: "string", Default: DefaultStateDir, Description: "directory of the pid files; {node} is replaced by the node's name"},
 	{Name: "logfile", Type: "string", Description: "file the program's stdout and stderr are appended to; none when empty"},
-	{Name: "stop_grace", Type: "duration", Default: "5s", Description: "how long stop waits after SIGTERM before SIGKILL"},
+	{Name: "stop_grace", Type: "duration", Default: "5s", Reloadable: true, Description: "how long stop waits after SIGTERM before SIGKILL"},
 }
 
 // MetaData describes the process agent type.
@@ -73,6 +76,7 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 			{Name: "start", Timeout: 20 * time.Second},
 			{Name: "stop", Timeout: 20 * time.Second},
 			{Name: "monitor", Timeout: 10 * time.Second, Interval: 10 * time.Second},
+			{Name: "reload", Timeout: 10 * time.Second},
 			{Name: "validate", Timeout: 5 * time.Second},
 		},
 	}, nil
@@ -259,6 +263,27 @@ func (a *Agent) Monitor(_ context.Context, req sdk.Request) sdk.Result {
 		return sdk.Resultf(sdk.OK, "pid %d running", p.pid)
 	}
 	return sdk.Resultf(sdk.ErrGeneric, "pid %d from %s is gone: the program exited without a stop", p.pid, path)
+}
+
+// Reload takes new parameters without a restart. Only stop_grace is
+// reloadable (meta-data says so), and stop reads it from the request it is
+// given, so there is nothing to apply: reload checks the program still
+// runs, as the host expects a reloaded resource to.
+func (a *Agent) Reload(_ context.Context, req sdk.Request) sdk.Result {
+	c, res := parse(req.Params)
+	if res.Code != sdk.OK {
+		return res
+	}
+	path := pidFile(c, req)
+	defer a.locks.Lock(path)()
+	p, err := readPidFile(path)
+	switch {
+	case err != nil:
+		return sdk.Resultf(sdk.ErrGeneric, "reload: not running: %v", err)
+	case !p.alive():
+		return sdk.Resultf(sdk.ErrGeneric, "reload: pid %d from %s is gone", p.pid, path)
+	}
+	return sdk.Resultf(sdk.OK, "pid %d kept, stop_grace now %s", p.pid, c.stopGrace)
 }
 
 func deadlineOr(ctx context.Context, t time.Time) time.Time {

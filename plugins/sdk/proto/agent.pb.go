@@ -335,7 +335,13 @@ type ParamSpec struct {
 	Max string `protobuf:"bytes,8,opt,name=max,proto3" json:"max,omitempty"`
 	// What a bare number means for a duration parameter ("ms", "s", "m",
 	// "h"); empty means seconds.
-	Unit          string `protobuf:"bytes,9,opt,name=unit,proto3" json:"unit,omitempty"`
+	Unit string `protobuf:"bytes,9,opt,name=unit,proto3" json:"unit,omitempty"`
+	// Two resources of the agent type must not share this parameter's value
+	// (OCF unique-group of one).
+	Unique bool `protobuf:"varint,10,opt,name=unique,proto3" json:"unique,omitempty"`
+	// A change of this parameter alone is applied to a running resource by
+	// Reload, without a restart.
+	Reloadable    bool `protobuf:"varint,11,opt,name=reloadable,proto3" json:"reloadable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,6 +437,20 @@ func (x *ParamSpec) GetUnit() string {
 		return x.Unit
 	}
 	return ""
+}
+
+func (x *ParamSpec) GetUnique() bool {
+	if x != nil {
+		return x.Unique
+	}
+	return false
+}
+
+func (x *ParamSpec) GetReloadable() bool {
+	if x != nil {
+		return x.Reloadable
+	}
+	return false
 }
 
 type ActionSpec struct {
@@ -985,7 +1005,7 @@ const file_agent_proto_rawDesc = "" +
 	"short_desc\x18\x03 \x01(\tR\tshortDesc\x12\x1b\n" +
 	"\tlong_desc\x18\x04 \x01(\tR\blongDesc\x122\n" +
 	"\x06params\x18\x05 \x03(\v2\x1a.tandem.agent.v1.ParamSpecR\x06params\x125\n" +
-	"\aactions\x18\x06 \x03(\v2\x1b.tandem.agent.v1.ActionSpecR\aactions\"\xdb\x01\n" +
+	"\aactions\x18\x06 \x03(\v2\x1b.tandem.agent.v1.ActionSpecR\aactions\"\x93\x02\n" +
 	"\tParamSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
@@ -995,7 +1015,12 @@ const file_agent_proto_rawDesc = "" +
 	"\x06values\x18\x06 \x03(\tR\x06values\x12\x10\n" +
 	"\x03min\x18\a \x01(\tR\x03min\x12\x10\n" +
 	"\x03max\x18\b \x01(\tR\x03max\x12\x12\n" +
-	"\x04unit\x18\t \x01(\tR\x04unit\"`\n" +
+	"\x04unit\x18\t \x01(\tR\x04unit\x12\x16\n" +
+	"\x06unique\x18\n" +
+	" \x01(\bR\x06unique\x12\x1e\n" +
+	"\n" +
+	"reloadable\x18\v \x01(\bR\n" +
+	"reloadable\"`\n" +
 	"\n" +
 	"ActionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/e2e/poll"
+	"github.com/tandem-ha/tandem/host/daemon/daemontest"
+	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
+)
+
+// withHangPlugin installs the test agent hang:file (testdata) beside the
+// example plugin.
+func withHangPlugin(t *testing.T) func(*daemontest.Cluster) {
+	return func(c *daemontest.Cluster) {
+		bin := sdktest.Build(t, "./testdata/tandem-plugin-hang")
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(c.Plugins, "tandem-plugin-hang"), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// hangWhere lists the nodes whose hang:file file of resource id exists.
+func hangWhere(dir, id string) []string {
+	var nodes []string
+	for _, n := range []string{"benji", "holly"} {
+		if _, err := os.Stat(filepath.Join(dir, n+"-"+id)); err == nil {
+			nodes = append(nodes, n)
+		}
+	}
+	return nodes
+}
+
+// Deleting a resource whose agent hangs in monitor does not wait for the
+// monitor's timeout: the stop cancels the monitor and runs at once. (The
+// monitor's timeout here is 120 s, the stop's 5 s, and delete waits 30 s
+// for the stop.)
+func TestDeleteDoesNotWaitForAHungMonitor(t *testing.T) {
+	lc := newLiveClusterWith(t, withHangPlugin(t))
+	dir := t.TempDir()
+	lc.must("resource", "create", "stuck", "hang:file", "dir="+dir, "op", "monitor", "interval=1s", "timeout=120s", "stop", "timeout=5s")
+	var node string
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if l := lc.must("resource", "list"); !strings.Contains(l, "stuck\t(hang:file):\t Started") {
+			return fmt.Errorf("not started:\n%s", l)
+		}
+		if w := hangWhere(dir, "stuck"); len(w) == 1 {
+			node = w[0]
+			return nil
+		}
+		return fmt.Errorf("files on %v", hangWhere(dir, "stuck"))
+	})
+	if err := os.WriteFile(filepath.Join(dir, node+"-stuck"), []byte("hang"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Let a monitor get stuck: the next one starts within its 1 s interval.
+	poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+		_, err := os.Stat(filepath.Join(dir, node+"-stuck.hung"))
+		return err
+	})
+	begin := time.Now()
+	// --wait 30s: well past the stop's timeout, well short of the
+	// monitor's.
+	out := lc.must("resource", "delete", "stuck", "--wait", "30s")
+	t.Logf("delete took %s: %q", time.Since(begin).Round(time.Millisecond), out)
+	if out != "Attempting to stop: stuck...Stopped\n" {
+		t.Errorf("delete printed %q", out)
+	}
+}
