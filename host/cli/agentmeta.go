@@ -79,6 +79,28 @@ func opText(o cib.Op) string {
 // has in c.
 func checkDeclared(c *cib.CIB, id, agent string, md sdk.MetaData, params map[string]string) error {
 	var problems []string
+	// A typo first: "stat=" for a required "state" is one mistake, best
+	// named as the unknown parameter with its did-you-mean.
+	names := make([]string, len(md.Params))
+	declared := map[string]bool{}
+	for i, p := range md.Params {
+		names[i] = p.Name
+		declared[p.Name] = true
+	}
+	var unknown []string
+	for k := range params {
+		if !declared[k] && len(md.Params) > 0 {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		msg := fmt.Sprintf("unknown parameter %q", k)
+		if s := sdk.Suggest(k, names); s != "" {
+			msg += fmt.Sprintf(": did you mean %s?", s)
+		}
+		problems = append(problems, msg+" ("+agent+" takes "+strings.Join(names, ", ")+")")
+	}
 	for _, p := range md.Params {
 		v, set := params[p.Name]
 		if p.Required && (!set || v == "") && p.Default == "" {

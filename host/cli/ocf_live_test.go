@@ -64,7 +64,7 @@ func TestOCFAgentOnALiveCluster(t *testing.T) {
 		return nil
 	})
 	lc.refuse(`agent "ocf:../../bin:sh" is not ocf:PROVIDER:TYPE`, "resource", "create", "x", "ocf:../../bin:sh")
-	lc.refuse(`): unknown parameter "stat": did you mean state?`,
+	lc.refuse(`resource x: unknown parameter "stat": did you mean state?`,
 		"resource", "create", "x", "ocf:tandem:Well", "stat=/tmp/x")
 	lc.refuse(`): ocf:tandem:Well validate-all: OCF_ERR_CONFIGURED (not configured): directory /nonexistent of the state file does not exist`,
 		"resource", "create", "x", "ocf:tandem:Well", "state=/nonexistent/s")
