@@ -2,6 +2,8 @@ package policies
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -157,12 +159,22 @@ func place(in Input) (*scheduler, error) {
 }
 
 // adopt takes the placement of a later plan, whose units are in the same
-// configuration order; scores stay those of the current state.
+// configuration order; scores stay those of the current state. The later
+// plan enforced its rules from the state it was planned in, where more
+// may already run: an asymmetrical order lets what runs there stay, while
+// from the current state it would start. So the rules are enforced again
+// from the current state (enforce only removes: what would start although
+// an order forbids it is not started).
 func (s *scheduler) adopt(o *scheduler) {
 	for i, u := range s.units {
 		v := o.units[i]
-		u.insts, u.on, u.hold, u.why, u.removed = v.insts, v.on, v.hold, v.why, v.removed
+		u.insts = append([]assigned(nil), v.insts...)
+		u.on = slices.Clone(v.on)
+		u.hold = slices.Clone(v.hold)
+		u.why = v.why
+		u.removed = maps.Clone(v.removed)
 	}
+	s.enforce()
 }
 
 func (s *scheduler) reset() {
