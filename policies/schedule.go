@@ -164,8 +164,24 @@ func place(in Input) (*scheduler, error) {
 // may already run: an asymmetrical order lets what runs there stay, while
 // from the current state it would start. So the rules are enforced again
 // from the current state (enforce only removes: what would start although
-// an order forbids it is not started).
+// an order forbids it is not started). Enforce sees the later plan's
+// weights, which decided where its instances left alone count (setHold);
+// the current ones are put back for the scores and reasons shown.
 func (s *scheduler) adopt(o *scheduler) {
+	type weights struct {
+		w     []cib.Score
+		parts [][]ScorePart
+	}
+	own := make([]weights, len(s.units))
+	for i, u := range s.units {
+		own[i] = weights{u.w, u.wParts}
+		u.w = o.units[i].w
+	}
+	defer func() {
+		for i, u := range s.units {
+			u.w, u.wParts = own[i].w, own[i].parts
+		}
+	}()
 	for i, u := range s.units {
 		v := o.units[i]
 		u.insts = append([]assigned(nil), v.insts...)
