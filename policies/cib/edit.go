@@ -335,6 +335,22 @@ func SetMeta(m *Meta, key, value string) error {
 	return nil
 }
 
+// ParseConstraintRole reads the role of a constraint's resource: Started,
+// Stopped, Promoted or Unpromoted in any case (Master and Slave, the old
+// names, too).
+func ParseConstraintRole(value string) (string, error) {
+	switch strings.ToLower(value) {
+	case "promoted", "master":
+		return RolePromoted, nil
+	case "unpromoted", "slave":
+		return RoleUnpromoted, nil
+	}
+	if r, err := ParseRole(value); err == nil {
+		return r, nil
+	}
+	return "", fmt.Errorf("role %q: must be Started, Stopped, Promoted or Unpromoted", value)
+}
+
 // ParseRole reads a target-role: Started or Stopped, in any case.
 func ParseRole(value string) (string, error) {
 	switch strings.ToLower(value) {
@@ -359,12 +375,26 @@ func SetCloneOption(cl *Clone, k, v string) error {
 		} else {
 			cl.NodeMax = n
 		}
-	case "interleave":
+	case "interleave", "promotable":
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return fmt.Errorf("interleave=%q: want true or false", v)
+			return fmt.Errorf("%s=%q: want true or false", k, v)
 		}
-		cl.Interleave = b
+		if k == "interleave" {
+			cl.Interleave = b
+		} else {
+			cl.Promotable = b
+		}
+	case "promoted-max", "promoted-node-max":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s=%q: want a number >= 0", k, v)
+		}
+		if k == "promoted-max" {
+			cl.PromotedMax = n
+		} else {
+			cl.PromotedNodeMax = n
+		}
 	default:
 		return fmt.Errorf("unknown clone option %q%s (clone takes %s)", k, DidYouMean(k, CloneKeys), strings.Join(CloneKeys, ", "))
 	}
