@@ -34,7 +34,8 @@ tandem config history.
 	}
 	cmd.AddCommand(newResourceCreateCmd(), newResourceDeleteCmd(), newResourceListCmd(), newResourceConfigCmd(),
 		newResourceUpdateCmd(), newResourceRoleCmd(true), newResourceRoleCmd(false), newResourceRestartCmd(),
-		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd(), newResourceGroupCmd())
+		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd(), newResourceGroupCmd(),
+		newResourcePromotableCmd())
 	return cmd
 }
 
@@ -43,7 +44,7 @@ func newResourceCreateCmd() *cobra.Command {
 	var disabled, force bool
 	var pos cib.GroupPosition
 	cmd := &cobra.Command{
-		Use:   "create ID AGENT [param=value ...] [op NAME interval=.. [timeout=..] ...] [meta k=v ...] [clone [ID] [clone-max=N ...]] [--group G [--before RSC | --after RSC]]",
+		Use:   "create ID AGENT [param=value ...] [op NAME interval=.. [timeout=..] ...] [meta k=v ...] [clone [ID] [clone-max=N ...] | promotable [ID] [promoted-max=N ...]] [--group G [--before RSC | --after RSC]]",
 		Short: "Add a resource to the live configuration",
 		Long: `create adds resource ID run by AGENT (vip, systemd:<unit>, haproxy,
 health:http, health:tcp, or <plugin>:<type>) with pcs's clauses:

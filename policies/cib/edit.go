@@ -335,6 +335,45 @@ func SetMeta(m *Meta, key, value string) error {
 	return nil
 }
 
+// MakePromotable makes resource id a promotable clone (pcs resource
+// promotable): a primitive becomes a clone named cloneID (default
+// "<id>-clone"); a clone becomes promotable. opts are clone options.
+func (c *CIB) MakePromotable(id, cloneID string, opts map[string]string) error {
+	r, err := c.MustResource(id)
+	if err != nil {
+		return err
+	}
+	if g := c.GroupOf(r.ID); g != nil {
+		return fmt.Errorf("resource %q is in group %q; a group member cannot be a promotable clone (remove it from the group first)", r.ID, g.ID)
+	}
+	var cl Clone
+	if r.Clone != nil {
+		cl = *r.Clone
+		if cloneID != "" && cloneID != cl.ID {
+			return fmt.Errorf("resource %q is already cloned as %q; leave out the clone id %q", r.ID, cl.ID, cloneID)
+		}
+	} else {
+		cl.ID = cloneID
+		if cl.ID == "" {
+			cl.ID = r.ID + CloneSuffix
+		}
+		if what := c.idInUse(cl.ID); what != "" {
+			return fmt.Errorf("clone id %q is already used by %s", cl.ID, what)
+		}
+	}
+	cl.Promotable = true
+	for _, k := range sortedKeys(opts) {
+		if err := SetCloneOption(&cl, k, opts[k]); err != nil {
+			return err
+		}
+	}
+	if !cl.Promotable {
+		return fmt.Errorf("promotable=false: use resource update %s clone promotable=false to make it a plain clone", r.ID)
+	}
+	r.Clone = &cl
+	return nil
+}
+
 // ParseConstraintRole reads the role of a constraint's resource: Started,
 // Stopped, Promoted or Unpromoted in any case (Master and Slave, the old
 // names, too).
