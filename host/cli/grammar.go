@@ -41,7 +41,7 @@ func parseResourceSpec(args []string) (cib.ResourceSpec, error) {
 			section = a
 			if a == "clone" || a == "promotable" {
 				if spec.Clone != nil {
-					return spec, fmt.Errorf("\"clone\" or \"promotable\" is given twice")
+					return spec, fmt.Errorf("%q is given twice (clone or promotable, once)", a)
 				}
 				spec.Clone = &cib.Clone{}
 				spec.CloneOptions = map[string]string{}

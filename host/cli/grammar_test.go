@@ -285,10 +285,10 @@ Colocation Constraints:
 		t.Errorf("constraint list:\n%s\nwant:\n%s", buf.String(), want)
 	}
 	for args, want := range map[string]string{
-		"db rule":                      "expression is missing",
-		"db rule scor=5 #uname eq x":   `unknown rule option "scor"`,
-		"db rule role=Promoted a eq b": "role",
-		"db rule a eq":                 "needs a value",
+		"db rule":                    "expression is missing",
+		"db rule scor=5 #uname eq x": `unknown rule option "scor"`,
+		"db rule role=Leader a eq b": "role",
+		"db rule a eq":               "needs a value",
 	} {
 		if _, err := parseLocation(c, f.Topology, strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want %q", args, err, want)
