@@ -162,6 +162,13 @@ type ResourceState struct {
 	// coordinator leaves it alone until the admin changes it (or a cleanup
 	// probes it again).
 	BlockedDef string `json:"blocked_def,omitempty"`
+	// Role is "Promoted" for a promotable clone's instance that runs (or
+	// failed) promoted; "" otherwise.
+	Role string `json:"role,omitempty"`
+	// PromotionScore, for a promotable clone, is the promotion score its
+	// agent last reported on this node (Pacemaker's crm_master); nil when
+	// it reported none.
+	PromotionScore *int `json:"promotion_score,omitempty"`
 }
 
 // NodeResources is what a node runs: published on every change and as the

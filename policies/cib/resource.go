@@ -70,6 +70,16 @@ func ConstraintName(r *Resource) string {
 	return r.ID
 }
 
+// ConstraintNameOf is the id constraints use for the resource whose
+// primitive id is id (its clone id when cloned), or id itself when c has
+// no such resource.
+func ConstraintNameOf(c *CIB, id string) string {
+	if r, _ := c.Resource(id); r != nil {
+		return ConstraintName(r)
+	}
+	return id
+}
+
 // OpNames lists the operations a resource may configure.
 var OpNames = []string{"start", "stop", "monitor", "reload", "promote", "demote"}
 
