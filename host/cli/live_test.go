@@ -561,3 +561,38 @@ func followEvents(t *testing.T, lc *liveCluster) {
 	}
 	t.Logf("events:\n%s", r.out)
 }
+
+// A promotable clone made with the CLI on a real cluster: stored in
+// format 4, listed with its roles, running Unpromoted on both nodes (no
+// agent reports a promotion score yet), shown as pcs shows it.
+func TestLivePromotable(t *testing.T) {
+	lc := newLiveCluster(t)
+	_, errs, code := lc.run(append(append([]string{"resource", "create", "db", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms", "promotable")...)
+	if code != 0 || !strings.Contains(errs, "do not run promote or demote yet") {
+		t.Fatalf("resource create ... promotable: exit %d, stderr %q", code, errs)
+	}
+	lc.must(append(append([]string{"resource", "create", "app", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms")...)
+	lc.must("constraint", "colocation", "add", "app", "with", "Promoted", "db-clone", "-INFINITY")
+	if r := lc.live(); r.Format != liveconfig.FormatCIBPromotable || !r.CIB.Promotable("db-clone") {
+		t.Fatalf("live configuration: format %d, db-clone promotable %t; want format %d", r.Format, r.CIB.Promotable("db-clone"), liveconfig.FormatCIBPromotable)
+	}
+	if out := lc.must("constraint"); !strings.Contains(out, "app with db-clone (score:-INFINITY) (rsc-role:Started) (with-rsc-role:Promoted)") {
+		t.Errorf("constraint list:\n%s", out)
+	}
+	lc.refuse(`"app" is not a promotable clone`, "constraint", "colocation", "add", "db-clone", "with", "Promoted", "app")
+	lc.expectOn("db", "benji", "holly")
+	// Nothing is promoted, so the -INFINITY colocation keeps app from no node.
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if w := lc.Where("app"); len(w) != 1 {
+			return fmt.Errorf("app on %v", w)
+		}
+		return nil
+	})
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
+		out, _, _ := lc.run("status")
+		if !strings.Contains(out, "* Clone Set: db-clone [db] (promotable):\n    * Unpromoted: [ benji holly ]\n") {
+			return fmt.Errorf("status:\n%s", out)
+		}
+		return nil
+	})
+}

@@ -1,11 +1,17 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
+
+// promotableNote warns that this build plans promotions that no host runs
+// yet (see docs/scheduler.md, "Promotable clones: what is built").
+const promotableNote = "Warning: this build's nodes do not run promote or demote yet, and agents report no promotion scores: " +
+	"the instances run Unpromoted (see docs/scheduler.md, Promotable clones)"
 
 func newResourcePromotableCmd() *cobra.Command {
 	var cfgPath string
@@ -48,12 +54,16 @@ ID AGENT ... promotable [promoted-max=N].
 					opts[k] = v
 				}
 			}
-			return withEdit(cfgPath, "resource promotable "+strings.Join(args, " "), func(_ *session, c *cib.CIB) error {
+			err = withEdit(cfgPath, "resource promotable "+strings.Join(args, " "), func(_ *session, c *cib.CIB) error {
 				if err := c.MakePromotable(id, cloneID, opts); err != nil {
 					return badInput("%v", err)
 				}
 				return nil
 			})
+			if err == nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), promotableNote)
+			}
+			return err
 		},
 	}
 	freeArgs(cmd)

@@ -127,6 +127,9 @@ node answers within 2 s, creation goes on and says validation was skipped.
 				summary += " in group " + group + positionText(pos)
 			}
 			_, err = s.edit(summary, create)
+			if err == nil && spec.Clone != nil && spec.Clone.Promotable {
+				fmt.Fprintln(cmd.ErrOrStderr(), promotableNote)
+			}
 			return err
 		},
 	}
