@@ -562,13 +562,17 @@ func followEvents(t *testing.T, lc *liveCluster) {
 	t.Logf("events:\n%s", r.out)
 }
 
-// A promotable clone made with the CLI on a real cluster: stored in
-// format 4, listed with its roles, running Unpromoted on both nodes (no
-// agent reports a promotion score yet), shown as pcs shows it.
+// A promotable clone made with the CLI on a real cluster (the example
+// agent as primary/replica, the same promotion score on both nodes): stored
+// in format 4, listed with its roles; one instance is promoted (its agent
+// marks the primary), status shows Promoted and Unpromoted, what must stay
+// away from the primary runs on the replica; when the primary's node
+// stops, the other instance is promoted.
 func TestLivePromotable(t *testing.T) {
 	lc := newLiveCluster(t)
-	_, errs, code := lc.run(append(append([]string{"resource", "create", "db", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms", "promotable")...)
-	if code != 0 || !strings.Contains(errs, "do not run promote or demote yet") {
+	_, errs, code := lc.run(append(append([]string{"resource", "create", "db", "example:process"}, lc.params()...),
+		"promotion_score=5", "op", "monitor", "interval=300ms", "promotable")...)
+	if code != 0 || !strings.Contains(errs, "not fenced by a lease yet") {
 		t.Fatalf("resource create ... promotable: exit %d, stderr %q", code, errs)
 	}
 	lc.must(append(append([]string{"resource", "create", "app", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms")...)
@@ -581,17 +585,41 @@ func TestLivePromotable(t *testing.T) {
 	}
 	lc.refuse(`"app" is not a promotable clone`, "constraint", "colocation", "add", "db-clone", "with", "Promoted", "app")
 	lc.expectOn("db", "benji", "holly")
-	// Nothing is promoted, so the -INFINITY colocation keeps app from no node.
-	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
-		if w := lc.Where("app"); len(w) != 1 {
-			return fmt.Errorf("app on %v", w)
+	// primaries lists the nodes where the agent marks the primary.
+	primaries := func() []string {
+		var out []string
+		for _, n := range []string{"benji", "holly"} {
+			files, _ := filepath.Glob(filepath.Join(lc.State, n, "db*.promoted"))
+			if len(files) > 0 && len(lc.Pids(n)) > 0 {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	var primary, replica string
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		p := primaries()
+		if len(p) != 1 {
+			return fmt.Errorf("primaries on %v, want one", p)
+		}
+		primary, replica = p[0], map[string]string{"benji": "holly", "holly": "benji"}[p[0]]
+		out, _, _ := lc.run("status")
+		if want := fmt.Sprintf("* Clone Set: db-clone [db] (promotable):\n    * Promoted: [ %s ]\n    * Unpromoted: [ %s ]\n", primary, replica); !strings.Contains(out, want) {
+			return fmt.Errorf("status lacks %q:\n%s", want, out)
+		}
+		if w := lc.Where("app"); strings.Join(w, " ") != replica {
+			return fmt.Errorf("app on %v, want %s (away from the primary)", w, replica)
 		}
 		return nil
 	})
-	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
-		out, _, _ := lc.run("status")
-		if !strings.Contains(out, "* Clone Set: db-clone [db] (promotable):\n    * Unpromoted: [ benji holly ]\n") {
-			return fmt.Errorf("status:\n%s", out)
+	t.Logf("primary on %s", primary)
+	lc.Stop(primary)
+	poll.Until(t, 90*time.Second, 100*time.Millisecond, func() error {
+		if p := primaries(); strings.Join(p, " ") != replica {
+			return fmt.Errorf("primaries on %v, want %s after %s stopped", p, replica, primary)
+		}
+		if w := lc.Where("app"); len(w) != 0 {
+			return fmt.Errorf("app on %v, want nowhere (the only node left has the primary)", w)
 		}
 		return nil
 	})

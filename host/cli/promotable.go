@@ -10,8 +10,8 @@ import (
 
 // promotableNote warns that this build plans promotions that no host runs
 // yet (see docs/scheduler.md, "Promotable clones: what is built").
-const promotableNote = "Warning: this build's nodes do not run promote or demote yet, and agents report no promotion scores: " +
-	"the instances run Unpromoted (see docs/scheduler.md, Promotable clones)"
+const promotableNote = "Warning: the promoted role is not fenced by a lease yet: a node cut off from the cluster may keep its instance promoted " +
+	"while another is promoted (see docs/scheduler.md, Promotable clones)"
 
 func newResourcePromotableCmd() *cobra.Command {
 	var cfgPath string
