@@ -54,6 +54,9 @@ const (
 	OpProbe   = "probe"   // one-off monitor to learn the current state
 	OpReload  = "reload"
 	OpNotify  = "notify"
+	// OpPromote and OpDemote change a promotable clone's instance's role.
+	OpPromote = "promote"
+	OpDemote  = "demote"
 )
 
 // ActionResult reports one action a host ran (start, stop, probe, reload).
@@ -96,6 +99,9 @@ type MonitorResult struct {
 	Changed  bool          `json:"changed,omitempty"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration"`
+	// PromotionScore is what a promotable clone's agent said it wants
+	// (sdk.Result.PromotionScore); nil: nothing.
+	PromotionScore *int `json:"promotion_score,omitempty"`
 }
 
 func (MonitorResult) Kind() string      { return "monitor" }
@@ -165,6 +171,13 @@ type ResourceState struct {
 	// Params is the digest (cib.ParamsDigest) of the parameters the
 	// instance runs with.
 	Params string `json:"params,omitempty"`
+	// Role is "Promoted" for a promotable clone's instance that runs (or
+	// failed) promoted; "" otherwise.
+	Role string `json:"role,omitempty"`
+	// PromotionScore, for a promotable clone, is the promotion score its
+	// agent last reported on this node (Pacemaker's crm_master); nil when
+	// it reported none.
+	PromotionScore *int `json:"promotion_score,omitempty"`
 }
 
 // NodeResources is what a node runs: published on every change and as the

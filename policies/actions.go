@@ -26,8 +26,9 @@ import (
 // restart it; see docs/scheduler.md).
 
 type unitActions struct {
-	starts, stops []int      // indexes into builder.actions
-	kept          []assigned // instances that keep running where they are
+	starts, stops     []int      // indexes into builder.actions
+	promotes, demotes []int      // promotable clones
+	kept              []assigned // instances that keep running where they are
 }
 
 type builder struct {
@@ -119,6 +120,7 @@ func (s *scheduler) transition() (*Transition, error) {
 			}
 		}
 		ua.kept = keep
+		s.promotionActions(b, u, ua)
 	}
 	s.restartLaterMembers(b)
 	s.groupEdges(b)
@@ -165,20 +167,34 @@ func opOf(a cib.Action) (Op, bool) {
 		return OpStart, true
 	case cib.ActionStop:
 		return OpStop, true
+	case cib.ActionPromote:
+		return OpPromote, true
+	case cib.ActionDemote:
+		return OpDemote, true
 	}
-	return "", false // promote/demote: Tandem has no promotable clones, so these never happen
+	return "", false
 }
 
 func reverse(op Op) Op {
-	if op == OpStart {
+	switch op {
+	case OpStart:
 		return OpStop
+	case OpPromote:
+		return OpDemote
+	case OpDemote:
+		return OpPromote
 	}
 	return OpStart
 }
 
 func (ua *unitActions) of(op Op) []int {
-	if op == OpStart {
+	switch op {
+	case OpStart:
 		return ua.starts
+	case OpPromote:
+		return ua.promotes
+	case OpDemote:
+		return ua.demotes
 	}
 	return ua.stops
 }

@@ -86,12 +86,21 @@ func (s *scheduler) mergeThisWith(u *unit, w []cib.Score, factor float64) {
 
 // allocate places u (and first what it is colocated with).
 func (s *scheduler) allocate(u *unit) {
+	if u.shadowOf != nil {
+		s.allocate(u.shadowOf) // its promoted instances: chosen once it is placed
+		return
+	}
 	if u.state != unassigned {
 		return // placed, or a colocation loop: Pacemaker skips it too
 	}
 	u.state = assigning
 	for _, c := range u.withs {
 		s.allocate(c.prim)
+	}
+	if u.promo != nil {
+		for _, c := range u.promo.withs {
+			s.allocate(c.prim)
+		}
 	}
 	if u.clone != "" {
 		s.assignClone(u)
@@ -107,6 +116,9 @@ func (s *scheduler) allocate(u *unit) {
 	}
 	s.setHold(u)
 	u.state = done
+	if u.promo != nil {
+		s.choosePromoted(u)
+	}
 }
 
 // setHold records where u's instances count for the resources colocated

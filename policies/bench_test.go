@@ -299,3 +299,69 @@ func TestGroupedClusterConverges(t *testing.T) {
 		}
 	}
 }
+
+// promotableCluster is groupedCluster with promotable clones added: each
+// promoted where its agent scores highest (node000, the node that fails),
+// with a location for the Promoted role and, for every other one, a group
+// colocated with its promoted instance.
+func promotableCluster(nodes, groups, size, constraints, promotables int) (*cib.CIB, []PromotionScore) {
+	cfg := groupedCluster(nodes, groups, size, constraints)
+	rng := rand.New(rand.NewSource(int64(promotables)))
+	var scores []PromotionScore
+	for p := 0; p < promotables; p++ {
+		r := cib.Resource{ID: fmt.Sprintf("prom%03d", p), Agent: "systemd:db",
+			Clone: &cib.Clone{ID: fmt.Sprintf("prom%03d-clone", p), Promotable: true}}
+		cfg.Resources = append(cfg.Resources, r)
+		for n := 0; n < nodes; n++ {
+			scores = append(scores, PromotionScore{Resource: r.ID, Node: cfg.Nodes[n].Name, Score: cib.Score(100 - n)})
+		}
+		cfg.Locations = append(cfg.Locations, cib.Location{ID: fmt.Sprintf("prom-loc%d", p), Rsc: r.Clone.ID, Role: cib.RolePromoted,
+			Node: cfg.Nodes[rng.Intn(nodes)].Name, Score: 10})
+		if p%2 == 0 {
+			g := cfg.Groups[rng.Intn(len(cfg.Groups))]
+			if g.Clone == nil {
+				cfg.Colocations = append(cfg.Colocations, cib.Colocation{ID: fmt.Sprintf("prom-col%d", p), Rsc: g.ID, With: r.Clone.ID,
+					WithRole: cib.RolePromoted, Score: 500})
+			}
+		}
+	}
+	return cfg, scores
+}
+
+// BenchmarkPromotable32x200x5x50 is BenchmarkGroups32x200x5 with 50
+// promotable clones (one instance per node, promoted-max 1), the node
+// that fails holding most promoted instances.
+func BenchmarkPromotable32x200x5x50(b *testing.B) {
+	cfg, scores := promotableCluster(32, 200, 5, 100, 50)
+	if ps := cfg.Validate(); ps != nil {
+		b.Fatal(ps)
+	}
+	st := State{Nodes: AllOnline(cfg), Promotion: scores}
+	res, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st = nodeFailure(Apply(cfg, st, &res.Transition))
+	res, err = Schedule(Input{CIB: cfg, State: st, Now: pmNow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	promotes := 0
+	for _, a := range res.Transition.Actions {
+		if a.Op == OpPromote {
+			promotes++
+		}
+	}
+	if promotes == 0 {
+		b.Fatal("the node failure promotes nothing: the benchmark would not measure promotion")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Schedule(Input{CIB: cfg, State: st, Now: pmNow}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(res.Transition.Actions)), "actions")
+	b.ReportMetric(float64(promotes), "promotes")
+}

@@ -98,6 +98,11 @@ type unit struct {
 	hold    []bool
 	why     string // why it got no instance at all, when known
 	sortKey []cib.Score
+
+	promo *promotion // promotable clone: its roles; nil otherwise
+	// shadowOf: this unit stands for the promoted instances of a
+	// promotable clone (see promotion.shadow).
+	shadowOf *unit
 }
 
 const (
@@ -107,10 +112,11 @@ const (
 )
 
 type current struct {
-	inst    int
-	node    int
-	failed  bool
-	managed bool // false on a node in maintenance, or blocked: left as it is
+	inst     int
+	node     int
+	failed   bool
+	managed  bool // false on a node in maintenance, or blocked: left as it is
+	promoted bool // runs (or failed) in the Promoted role
 }
 
 // unmanaged says whether u's instance a is one left as it is (on a node in
@@ -253,6 +259,9 @@ func newScheduler(in Input) (*scheduler, error) {
 			}
 		}
 		u.stopped = u.meta.TargetRole == cib.RoleStopped
+		if r.Clone != nil && r.Clone.Promotable {
+			s.makePromotable(u, r.Clone)
+		}
 		s.units = append(s.units, u)
 		s.byID[u.id] = u
 		s.byID[r.ID] = u
@@ -277,6 +286,9 @@ func newScheduler(in Input) (*scheduler, error) {
 	}
 	for _, u := range s.units {
 		s.computeBase(u)
+		if u.promo != nil {
+			u.promo.shadow.base, u.promo.shadow.orderBase = u.base, u.orderBase
+		}
 	}
 	s.groupStickiness()
 	return s, nil
@@ -355,6 +367,9 @@ func (s *scheduler) bindColocation(c *cib.Colocation) error {
 	if dep == prim || c.Score == 0 {
 		return nil // nothing to do (config validation refuses self-colocation)
 	}
+	if c.RscRole == cib.RolePromoted || c.WithRole == cib.RolePromoted {
+		return s.bindRoleColocation(c, dep, prim)
+	}
 	s.colocate(&colo{c: c, dep: dep, prim: prim, score: c.Score, factor: float64(c.Score) / float64(inf), influences: true})
 	return nil
 }
@@ -420,7 +435,17 @@ func (s *scheduler) bindState(st State) {
 			s.note(in.Resource, fmt.Sprintf("blocked on %s: its stop failed; left alone there until `tandem resource cleanup %s`", in.Node, in.Resource))
 		}
 		u.cur = append(u.cur, current{inst: in.Instance, node: n, failed: in.Failed || in.Blocked,
-			managed: s.nodes[n].status != Maintenance && !in.Blocked})
+			managed: s.nodes[n].status != Maintenance && !in.Blocked, promoted: u.promo != nil && in.Role == cib.RolePromoted})
+	}
+	for _, p := range st.Promotion {
+		u, n, ok := s.byID[p.Resource], 0, false
+		if u != nil {
+			n, ok = s.nodeIdx[p.Node]
+		}
+		if ok && u.promo != nil && s.nodes[n].status != Offline {
+			u.promo.score[n] = p.Score
+			u.promo.scored[n] = true
+		}
 	}
 }
 
@@ -446,6 +471,9 @@ func (s *scheduler) computeBase(u *unit) {
 		}
 	}
 	for _, l := range s.locs[u] {
+		if l.Role == cib.RolePromoted {
+			continue // where it is promoted (promotionPriority), not where it runs
+		}
 		if l.Rule != nil {
 			s.applyRule(u, l)
 			continue
@@ -479,6 +507,7 @@ func (s *scheduler) computeBase(u *unit) {
 			u.why1(n, why)
 		}
 	}
+	s.addPromotionScores(u)
 	u.orderBase = u.base // shared (both read only from here on) unless stickiness makes them differ
 	if u.clone == "" && len(u.cur) == 1 && u.sticky != 0 {
 		u.orderBase = append([]cib.Score(nil), u.base...)

@@ -72,6 +72,13 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		if rapid.IntRange(0, 2).Draw(t, "cloned") == 0 {
 			r.Clone = &cib.Clone{ID: r.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "cloneMax"),
 				NodeMax: rapid.IntRange(0, 2).Draw(t, "nodeMax"), Interleave: rapid.Bool().Draw(t, "interleave")}
+			if rapid.IntRange(0, 2).Draw(t, "promotable") == 0 {
+				r.Clone.Promotable = true
+				r.Clone.PromotedMax = rapid.IntRange(0, 2).Draw(t, "promotedMax")
+				if r.Clone.NodeMax > 1 {
+					r.Clone.PromotedNodeMax = rapid.IntRange(0, 2).Draw(t, "promotedNodeMax")
+				}
+			}
 			id = r.Clone.ID
 		}
 		cfg.Resources = append(cfg.Resources, r)
@@ -107,11 +114,17 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 	scores := []cib.Score{cib.Infinity, cib.Infinity, -cib.Infinity, 50, -50, 200, 1}
 	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "colocations"); i < n; i++ {
 		a, b := rapid.SampledFrom(ids).Draw(t, "rsc"), rapid.SampledFrom(ids).Draw(t, "with")
-		if a == b || cfg.Validate() == nil && (&cib.CIB{Resources: cfg.Resources, Groups: cfg.Groups, Nodes: cfg.Nodes, Colocations: []cib.Colocation{{ID: "x", Rsc: a, With: b, Score: 1}}}).Validate() != nil {
+		if a == b || refusesColocation(cfg, a, b) {
 			continue // a group with its own member: refused by validation
 		}
-		cfg.Colocations = append(cfg.Colocations, cib.Colocation{ID: fmt.Sprintf("col%d", i), Rsc: a, With: b,
-			Score: rapid.SampledFrom(scores).Draw(t, "colScore")})
+		co := cib.Colocation{ID: fmt.Sprintf("col%d", i), Rsc: a, With: b, Score: rapid.SampledFrom(scores).Draw(t, "colScore")}
+		if cfg.Promotable(a) && rapid.IntRange(0, 2).Draw(t, "rscRole") == 0 {
+			co.RscRole = cib.RolePromoted
+		}
+		if cfg.Promotable(b) && rapid.IntRange(0, 1).Draw(t, "withRole") == 0 {
+			co.WithRole = cib.RolePromoted
+		}
+		cfg.Colocations = append(cfg.Colocations, co)
 	}
 	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "locations"); i < n; i++ {
 		cfg.Locations = append(cfg.Locations, cib.Location{ID: fmt.Sprintf("loc%d", i), Rsc: rapid.SampledFrom(ids).Draw(t, "locRsc"),
@@ -202,11 +215,20 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		}
 	}
 	for _, r := range cfg.Resources {
+		promotable := r.Clone != nil && r.Clone.Promotable
 		for _, n := range cfg.Nodes {
+			if promotable && rapid.IntRange(0, 2).Draw(t, "hasPromotionScore") != 0 {
+				st.Promotion = append(st.Promotion, PromotionScore{Resource: r.ID, Node: n.Name,
+					Score: rapid.SampledFrom([]cib.Score{-1, 0, 5, 10, cib.Infinity}).Draw(t, "promotionScore")})
+			}
 			if rapid.IntRange(0, 2).Draw(t, "active") == 0 {
+				role := ""
+				if promotable && rapid.IntRange(0, 2).Draw(t, "wasPromoted") == 0 {
+					role = cib.RolePromoted
+				}
 				st.Instances = append(st.Instances, InstanceState{Resource: r.ID, Node: n.Name,
 					Instance: rapid.IntRange(0, 3).Draw(t, "inst"), Failed: rapid.IntRange(0, 4).Draw(t, "failed") == 0,
-					Blocked: rapid.IntRange(0, 7).Draw(t, "blocked") == 0})
+					Blocked: rapid.IntRange(0, 7).Draw(t, "blocked") == 0, Role: role})
 				if r.Clone == nil && rapid.Bool().Draw(t, "single") {
 					break // mostly one node for a primitive; sometimes multiply active
 				}
@@ -219,6 +241,17 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		}
 	}
 	return cfg, st
+}
+
+// refusesColocation says whether validation refuses "a with b" in cfg (a
+// group with its own member), whether or not the rest of cfg is valid: the
+// generator may draw a clone-max that validation refuses, which Schedule
+// accepts.
+func refusesColocation(cfg *cib.CIB, a, b string) bool {
+	base := &cib.CIB{Resources: cfg.Resources, Groups: cfg.Groups, Nodes: cfg.Nodes}
+	with := *base
+	with.Colocations = []cib.Colocation{{ID: "x", Rsc: a, With: b, Score: 1}}
+	return len(with.Validate()) > len(base.Validate())
 }
 
 // TestMain raises rapid's default of 100 random clusters to 1,000 (well
@@ -265,6 +298,7 @@ func TestProperties(t *testing.T) {
 		checkBlocked(t, s, res)
 		checkColocations(t, s, res)
 		checkMandatoryOrders(t, s, res)
+		checkPromoted(t, s, res)
 		checkDeterminism(t, cfg, st, res)
 		checkConvergence(t, cfg, st, res)
 	})
@@ -397,17 +431,34 @@ func placedOn(s *scheduler, res *Result) map[*unit]map[string]bool {
 // Inside a group, each member runs only where the one before it does.
 func checkColocations(t *rapid.T, s *scheduler, res *Result) {
 	on := placedOn(s, res)
-	check := func(id string, deps []*unit, prim *unit, score cib.Score) {
+	onP := map[*unit]map[string]bool{} // promoted instances
+	for _, a := range res.Placement {
+		if a.Role == cib.RolePromoted {
+			u := s.byID[a.Resource]
+			if onP[u] == nil {
+				onP[u] = map[string]bool{}
+			}
+			onP[u][a.Node] = true
+		}
+	}
+	check := func(id string, deps []*unit, prim *unit, score cib.Score, depRole, primRole string) {
+		primOn, depOn := on, on
+		if primRole == cib.RolePromoted {
+			primOn = onP
+		}
+		if depRole == cib.RolePromoted {
+			depOn = onP
+		}
 		for _, u := range deps {
-			for node := range on[u] {
+			for node := range depOn[u] {
 				if fixedHere(s, u, s.nodeIdx[node]) {
 					continue
 				}
-				if score >= inf && !on[prim][node] {
-					t.Fatalf("%s runs on %s without %s (colocation %s INFINITY)", u.r.ID, node, prim.r.ID, id)
+				if score >= inf && !primOn[prim][node] {
+					t.Fatalf("%s runs on %s without %s (colocation %s INFINITY, roles %q %q)", u.r.ID, node, prim.r.ID, id, depRole, primRole)
 				}
-				if score <= negInf && on[prim][node] {
-					t.Fatalf("%s runs on %s with %s (colocation %s -INFINITY)", u.r.ID, node, prim.r.ID, id)
+				if score <= negInf && primOn[prim][node] {
+					t.Fatalf("%s runs on %s with %s (colocation %s -INFINITY, roles %q %q)", u.r.ID, node, prim.r.ID, id, depRole, primRole)
 				}
 			}
 		}
@@ -427,11 +478,11 @@ func checkColocations(t *rapid.T, s *scheduler, res *Result) {
 			continue
 		}
 		deps := slices.DeleteFunc(slices.Clone(s.refUnits(c.Rsc)), func(u *unit) bool { return u == prim })
-		check(c.ID, deps, prim, c.Score)
+		check(c.ID, deps, prim, c.Score, c.RscRole, c.WithRole)
 	}
 	for _, g := range s.glist {
 		for i := 1; i < len(g.members); i++ {
-			check("group:"+g.g.ID, g.members[i:i+1], g.members[i-1], inf)
+			check("group:"+g.g.ID, g.members[i:i+1], g.members[i-1], inf, "", "")
 		}
 	}
 }
@@ -495,6 +546,80 @@ func checkMandatoryOrders(t *rapid.T, s *scheduler, res *Result) {
 	}
 }
 
+// checkPromoted: never more promoted instances than promoted-max, nor
+// than promoted-node-max on a node (an instance left alone promoted counts
+// too, and is never demoted: left alone, it may exceed the limits, but then
+// no other instance is promoted); only a placed instance is promoted; a demote comes before the stop
+// of its instance, a promote after its start, and every demote of a clone
+// before any of its promotes.
+func checkPromoted(t *rapid.T, s *scheduler, res *Result) {
+	count := map[*unit]int{}
+	perNode := map[*unit]map[string]int{}
+	managed := map[*unit]int{}
+	managedOn := map[*unit]map[string]bool{}
+	for _, a := range res.Placement {
+		u := s.byID[a.Resource]
+		if a.Role != cib.RolePromoted {
+			continue
+		}
+		if u.promo == nil {
+			t.Fatalf("%s on %s is promoted, but it is not promotable", a.Name(), a.Node)
+		}
+		count[u]++
+		if perNode[u] == nil {
+			perNode[u] = map[string]int{}
+		}
+		perNode[u][a.Node]++
+		if !u.unmanaged(assigned{inst: a.Instance, node: s.nodeIdx[a.Node]}) {
+			managed[u]++
+			if managedOn[u] == nil {
+				managedOn[u] = map[string]bool{}
+			}
+			managedOn[u][a.Node] = true
+		}
+	}
+	for u, n := range count {
+		if managed[u] > 0 && n > u.promo.max {
+			t.Fatalf("%s: %d promoted instances, promoted-max %d", u.id, n, u.promo.max)
+		}
+		for node, m := range perNode[u] {
+			if managedOn[u][node] && m > u.promo.nodeMax {
+				t.Fatalf("%s: %d promoted instances on %s, promoted-node-max %d", u.id, m, node, u.promo.nodeMax)
+			}
+		}
+	}
+	closure := tandemClosure(&res.Transition)
+	byKey := map[string]string{}
+	for _, a := range res.Transition.Actions {
+		byKey[fmt.Sprintf("%s %s#%d@%s", a.Op, a.Resource, a.Instance, a.Node)] = a.ID
+	}
+	for _, a := range res.Transition.Actions {
+		key := fmt.Sprintf("%s#%d@%s", a.Resource, a.Instance, a.Node)
+		switch a.Op {
+		case OpDemote:
+			if stop := byKey["stop "+key]; stop != "" && !closure[stop][a.ID] {
+				t.Fatalf("%s does not wait for %s", stop, a.ID)
+			}
+			for _, b := range res.Transition.Actions {
+				if b.Op == OpPromote && b.Resource == a.Resource && !closure[b.ID][a.ID] {
+					t.Fatalf("%s does not wait for %s", b.ID, a.ID)
+				}
+			}
+		case OpPromote:
+			if start := byKey["start "+key]; start != "" && !closure[a.ID][start] {
+				t.Fatalf("%s does not wait for %s", a.ID, start)
+			}
+			found := false
+			for _, p := range res.Placement {
+				found = found || p.Resource == a.Resource && p.Instance == a.Instance && p.Node == a.Node && p.Role == cib.RolePromoted
+			}
+			if !found {
+				t.Fatalf("%s promotes an instance the placement does not promote", a.ID)
+			}
+		}
+	}
+}
+
 // checkDeterminism: the same input, even with the state's lists in
 // another order, gives byte-identical JSON.
 func checkDeterminism(t *rapid.T, cfg *cib.CIB, st State, res *Result) {
@@ -506,6 +631,7 @@ func checkDeterminism(t *rapid.T, cfg *cib.CIB, st State, res *Result) {
 		Nodes:     rapid.Permutation(st.Nodes).Draw(t, "nodesOrder"),
 		Instances: rapid.Permutation(st.Instances).Draw(t, "instancesOrder"),
 		Failures:  rapid.Permutation(st.Failures).Draw(t, "failuresOrder"),
+		Promotion: rapid.Permutation(st.Promotion).Draw(t, "promotionOrder"),
 	}
 	for _, in := range []State{st, shuffled} {
 		again, err := Schedule(Input{CIB: cfg, State: in, Now: pmNow})

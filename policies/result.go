@@ -33,6 +33,9 @@ type Assignment struct {
 	Clone    string `json:"clone,omitempty"`
 	Instance int    `json:"-"` // in JSON exactly when Clone is set
 	Node     string `json:"node"`
+	// Role is "Promoted" for a promotable clone's instance that runs
+	// promoted, "" otherwise.
+	Role string `json:"role,omitempty"`
 }
 
 // Name is "VIP" or "haproxy#1".
@@ -43,12 +46,13 @@ type assignmentJSON struct {
 	Clone    string `json:"clone,omitempty"`
 	Instance *int   `json:"instance,omitempty"`
 	Node     string `json:"node"`
+	Role     string `json:"role,omitempty"`
 }
 
 // MarshalJSON writes "instance" exactly when the assignment is a clone
 // instance.
 func (a Assignment) MarshalJSON() ([]byte, error) {
-	w := assignmentJSON{Resource: a.Resource, Clone: a.Clone, Node: a.Node}
+	w := assignmentJSON{Resource: a.Resource, Clone: a.Clone, Node: a.Node, Role: a.Role}
 	if a.Clone != "" {
 		w.Instance = &a.Instance
 	}
@@ -61,7 +65,7 @@ func (a *Assignment) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	*a = Assignment{Resource: w.Resource, Clone: w.Clone, Node: w.Node}
+	*a = Assignment{Resource: w.Resource, Clone: w.Clone, Node: w.Node, Role: w.Role}
 	if w.Instance != nil {
 		a.Instance = *w.Instance
 	}

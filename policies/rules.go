@@ -24,29 +24,37 @@ func (s *scheduler) applyRule(u *unit, l *cib.Location) {
 	if l.Role != "" && l.Role != s.explicitTargetRole(u) {
 		return
 	}
-	if s.attrs == nil {
-		s.attrs = make([]map[string]string, len(s.nodes))
-		for i := range s.nodes {
-			s.attrs[i] = s.cfg.Node(s.nodes[i].name).RuleAttributes()
-		}
-	}
 	for n := range s.nodes {
-		if !ruleHolds(l.Rule, s.attrs[n]) {
+		score, holds := s.ruleScore(l, n)
+		if !holds {
 			continue
-		}
-		score := l.Score
-		if l.ScoreAttribute != "" {
-			v, ok := s.attrs[n][l.ScoreAttribute]
-			score = negInf
-			if ok {
-				score = attributeScore(v)
-			}
 		}
 		s.addPart(u.base, u.baseParts, n, score, named("location", l.ID)+" (rule "+l.Rule.String()+")")
 		if u.base[n] < 0 {
 			u.why1(n, fmt.Sprintf("%s scores it %s (rule %s)", named("location", l.ID), score, l.Rule))
 		}
 	}
+}
+
+// ruleScore is what location l's rule gives node n, and whether it holds
+// there.
+func (s *scheduler) ruleScore(l *cib.Location, n int) (cib.Score, bool) {
+	if s.attrs == nil {
+		s.attrs = make([]map[string]string, len(s.nodes))
+		for i := range s.nodes {
+			s.attrs[i] = s.cfg.Node(s.nodes[i].name).RuleAttributes()
+		}
+	}
+	if !ruleHolds(l.Rule, s.attrs[n]) {
+		return 0, false
+	}
+	if l.ScoreAttribute == "" {
+		return l.Score, true
+	}
+	if v, ok := s.attrs[n][l.ScoreAttribute]; ok {
+		return attributeScore(v), true
+	}
+	return negInf, true
 }
 
 // ruleHolds says whether r holds for a node with attributes attrs.

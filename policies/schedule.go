@@ -2,6 +2,8 @@ package policies
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -122,6 +124,11 @@ func (s *scheduler) placementKey() string {
 		for _, a := range u.insts {
 			fmt.Fprintf(&b, "%d#%d@%d ", u.pos, a.inst, a.node)
 		}
+		if u.promo != nil {
+			for _, a := range u.promo.prom {
+				fmt.Fprintf(&b, "P%d#%d@%d ", u.pos, a.inst, a.node)
+			}
+		}
 	}
 	return b.String()
 }
@@ -157,17 +164,51 @@ func place(in Input) (*scheduler, error) {
 }
 
 // adopt takes the placement of a later plan, whose units are in the same
-// configuration order; scores stay those of the current state.
+// configuration order; scores stay those of the current state. The later
+// plan enforced its rules from the state it was planned in, where more
+// may already run: an asymmetrical order lets what runs there stay, while
+// from the current state it would start. So the rules are enforced again
+// from the current state (enforce only removes: what would start although
+// an order forbids it is not started). Enforce sees the later plan's
+// weights, which decided where its instances left alone count (setHold);
+// the current ones are put back for the scores and reasons shown.
 func (s *scheduler) adopt(o *scheduler) {
+	type weights struct {
+		w     []cib.Score
+		parts [][]ScorePart
+	}
+	own := make([]weights, len(s.units))
+	for i, u := range s.units {
+		own[i] = weights{u.w, u.wParts}
+		u.w = o.units[i].w
+	}
+	defer func() {
+		for i, u := range s.units {
+			u.w, u.wParts = own[i].w, own[i].parts
+		}
+	}()
 	for i, u := range s.units {
 		v := o.units[i]
-		u.insts, u.on, u.hold, u.why, u.removed = v.insts, v.on, v.hold, v.why, v.removed
+		u.insts = append([]assigned(nil), v.insts...)
+		u.on = slices.Clone(v.on)
+		u.hold = slices.Clone(v.hold)
+		u.why = v.why
+		u.removed = maps.Clone(v.removed)
+		if u.promo != nil {
+			// Kept where enforce (which chooses again) has a choice.
+			u.promo.prom = slices.Clone(v.promo.prom)
+		}
 	}
+	s.enforce()
 }
 
 func (s *scheduler) reset() {
 	for _, u := range s.units {
 		u.state, u.insts, u.on, u.hold, u.w, u.wParts, u.why, u.removed = unassigned, nil, nil, nil, nil, nil, "", nil
+		if p := u.promo; p != nil {
+			p.prom = nil
+			p.shadow.state, p.shadow.insts, p.shadow.on, p.shadow.hold, p.shadow.why = unassigned, nil, nil, nil, ""
+		}
 	}
 	for i := range s.alloc {
 		s.alloc[i] = 0
@@ -202,11 +243,23 @@ func (s *scheduler) enforce() {
 				changed = true
 			}
 		}
+		// Promotion follows what is left of the placement.
+		for _, u := range s.units {
+			if u.promo != nil && s.choosePromoted(u) {
+				changed = true
+			}
+		}
 		for _, o := range s.orders {
-			if o.o.Kind != cib.Mandatory || o.o.FirstAction != cib.ActionStart || o.o.ThenAction != cib.ActionStart {
+			if o.o.Kind != cib.Mandatory || o.o.ThenAction != cib.ActionStart {
 				continue
 			}
 			f, t := o.first, o.then
+			switch {
+			case o.o.FirstAction == cib.ActionPromote && f.promo != nil:
+				f = f.promo.shadow // then needs a promoted instance
+			case o.o.FirstAction != cib.ActionStart:
+				continue
+			}
 			interleave := o.interleaved()
 			why := fmt.Sprintf("%s: %s must start first, and it cannot run", named("order", o.o.ID), f.id)
 			if interleave {
@@ -349,6 +402,9 @@ func (s *scheduler) maintenance() *Result {
 	for _, u := range s.units {
 		for _, c := range u.cur {
 			u.insts = append(u.insts, assigned{inst: c.inst, node: c.node})
+			if c.promoted {
+				u.promo.prom = append(u.promo.prom, assigned{inst: c.inst, node: c.node})
+			}
 		}
 	}
 	s.note("", "the cluster is in maintenance mode (maintenance-mode = true): nothing is started or stopped")
@@ -366,7 +422,11 @@ func (s *scheduler) placement() []Assignment {
 			return insts[i].node < insts[j].node
 		})
 		for _, a := range insts {
-			out = append(out, Assignment{Resource: u.r.ID, Clone: u.clone, Instance: a.inst, Node: s.nodes[a.node].name})
+			as := Assignment{Resource: u.r.ID, Clone: u.clone, Instance: a.inst, Node: s.nodes[a.node].name}
+			if u.isPromoted(a) {
+				as.Role = cib.RolePromoted
+			}
+			out = append(out, as)
 		}
 	}
 	return out

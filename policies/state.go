@@ -57,6 +57,22 @@ type InstanceState struct {
 	// clone-max. Only the admin unblocks it (cleanup), or a new attempt
 	// that the caller chooses to make by reporting it Failed instead.
 	Blocked bool `json:"blocked,omitempty"`
+	// Role is "Promoted" for an instance of a promotable clone that runs
+	// promoted (a failed one that was promoted is still reported
+	// Promoted: it is demoted before it stops); "" otherwise (Started, or
+	// Unpromoted for a promotable clone).
+	Role string `json:"role,omitempty"`
+}
+
+// PromotionScore is a promotable clone's agent's wish to be promoted on a
+// node (Pacemaker's master-<resource> node attribute, which the agent sets
+// with crm_master): the latest score its monitor reported there. A node
+// without a score is not promoted unless a location for the Promoted role
+// makes its priority 0 or more, as in Pacemaker.
+type PromotionScore struct {
+	Resource string    `json:"resource"` // primitive id
+	Node     string    `json:"node"`
+	Score    cib.Score `json:"score"`
 }
 
 // Failure is the failure history of a resource on a node: how many times it
@@ -79,6 +95,8 @@ type State struct {
 	Nodes     []NodeState     `json:"nodes"`
 	Instances []InstanceState `json:"instances,omitempty"`
 	Failures  []Failure       `json:"failures,omitempty"`
+	// Promotion holds the agents' promotion scores (promotable clones).
+	Promotion []PromotionScore `json:"promotion,omitempty"`
 }
 
 // AllOnline lists every configured node as online.
@@ -202,6 +220,22 @@ func checkState(idx resourceIndex, s *State) error {
 			}
 		}
 		seen[k] = i
+	}
+	for i, in := range s.Instances {
+		switch in.Role {
+		case "", cib.RoleStarted, cib.RoleUnpromoted:
+		case cib.RolePromoted:
+			if ref := idx[in.Resource]; ref.r != nil && (ref.clone == nil || !ref.clone.Promotable) {
+				return invalid("instances[%d]: %s on %s is Promoted, but %s is not a promotable clone", i, in.Resource, in.Node, in.Resource)
+			}
+		default:
+			return invalid("instances[%d] (%s on %s): role %q is not Started, Unpromoted or Promoted", i, in.Resource, in.Node, in.Role)
+		}
+	}
+	for i, p := range s.Promotion {
+		if p.Resource == "" || p.Node == "" {
+			return invalid("promotion[%d]: resource and node are required", i)
+		}
 	}
 	for i, f := range s.Failures {
 		if f.Resource == "" || f.Node == "" {

@@ -20,6 +20,10 @@ type Op string
 const (
 	OpStart Op = "start"
 	OpStop  Op = "stop"
+	// OpPromote and OpDemote change the role of a promotable clone's
+	// instance that runs (Unpromoted to Promoted and back).
+	OpPromote Op = "promote"
+	OpDemote  Op = "demote"
 )
 
 // TransitionVersion is the version of the Transition JSON form.
@@ -166,8 +170,14 @@ func (t *Transition) Validate() error {
 	}
 	pos := make(map[string]int, len(t.Actions))
 	for i, a := range t.Actions {
-		if a.Op != OpStart && a.Op != OpStop {
-			return fmt.Errorf("transition action %q: op %q is not start or stop", a.ID, a.Op)
+		switch a.Op {
+		case OpStart, OpStop:
+		case OpPromote, OpDemote:
+			if a.Clone == "" {
+				return fmt.Errorf("transition action %q: only a clone instance is promoted or demoted", a.ID)
+			}
+		default:
+			return fmt.Errorf("transition action %q: op %q is not start, stop, promote or demote", a.ID, a.Op)
 		}
 		if a.Resource == "" || a.Node == "" {
 			return fmt.Errorf("transition action %q: resource and node are required", a.ID)
@@ -234,7 +244,8 @@ func Apply(cfg *cib.CIB, s State, t *Transition) State {
 			stopped[key{a.Resource, a.Instance, a.Node}] = true
 		}
 	}
-	out := State{Nodes: append([]NodeState(nil), s.Nodes...), Failures: append([]Failure(nil), s.Failures...)}
+	out := State{Nodes: append([]NodeState(nil), s.Nodes...), Failures: append([]Failure(nil), s.Failures...),
+		Promotion: append([]PromotionScore(nil), s.Promotion...)}
 	for _, in := range ins {
 		if !stopped[key{in.Resource, in.Instance, in.Node}] {
 			out.Instances = append(out.Instances, in)
@@ -243,6 +254,20 @@ func Apply(cfg *cib.CIB, s State, t *Transition) State {
 	for _, a := range t.Actions {
 		if a.Op == OpStart {
 			out.Instances = append(out.Instances, InstanceState{Resource: a.Resource, Clone: a.Clone, Instance: a.Instance, Node: a.Node})
+		}
+	}
+	for _, a := range t.Actions {
+		if a.Op != OpPromote && a.Op != OpDemote {
+			continue
+		}
+		for i := range out.Instances {
+			in := &out.Instances[i]
+			if in.Resource == a.Resource && in.Instance == a.Instance && in.Node == a.Node {
+				in.Role = ""
+				if a.Op == OpPromote {
+					in.Role = cib.RolePromoted
+				}
+			}
 		}
 	}
 	sort.SliceStable(out.Instances, func(i, j int) bool {

@@ -110,7 +110,11 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 				if !enabled {
 					word = "Disabled on"
 				}
-				fmt.Fprintf(w, "    %s: %s (score:%s)%s\n", word, l.Node, l.Score, id(l.ID))
+				role := ""
+				if l.Role != "" {
+					role = " (role:" + l.Role + ")"
+				}
+				fmt.Fprintf(w, "    %s: %s (score:%s)%s%s\n", word, l.Node, l.Score, role, id(l.ID))
 			}
 		}
 	}
@@ -144,7 +148,11 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 			colocationSets = append(colocationSets, setsLine(co.Sets, []string{"score=" + co.Score.String()})+id(co.ID))
 			continue
 		}
-		fmt.Fprintf(w, "  %s with %s (score:%s)%s\n", co.Rsc, co.With, co.Score, id(co.ID))
+		roles := ""
+		if co.RscRole != "" || co.WithRole != "" {
+			roles = fmt.Sprintf(" (rsc-role:%s) (with-rsc-role:%s)", orStarted(co.RscRole), orStarted(co.WithRole))
+		}
+		fmt.Fprintf(w, "  %s with %s (score:%s)%s%s\n", co.Rsc, co.With, co.Score, roles, id(co.ID))
 	}
 	writeSets(w, colocationSets)
 }
@@ -381,4 +389,12 @@ nothing is removed.
 	}
 	configFlag(cmd, &cfgPath)
 	return cmd
+}
+
+// orStarted is a constraint's role as pcs lists it: Started when unset.
+func orStarted(role string) string {
+	if role == "" {
+		return cib.RoleStarted
+	}
+	return role
 }

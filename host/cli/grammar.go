@@ -21,7 +21,8 @@ import (
 // timeout=, several in a row allowed: "op monitor interval=30s start
 // timeout=60s"); "meta" starts meta attributes; "clone" makes it a clone,
 // optionally followed by a clone id and clone-max=, clone-node-max=,
-// interleave=.
+// interleave=; "promotable" makes it a promotable clone (as pcs does), with
+// the same options and promoted-max=, promoted-node-max=.
 func parseResourceSpec(args []string) (cib.ResourceSpec, error) {
 	spec := cib.ResourceSpec{Params: map[string]string{}, Meta: map[string]string{}}
 	section := "params"
@@ -35,16 +36,21 @@ func parseResourceSpec(args []string) (cib.ResourceSpec, error) {
 	cloneArgs := 0
 	for _, a := range args {
 		switch a {
-		case "op", "meta", "clone":
+		case "op", "meta", "clone", "promotable":
 			flushOp()
 			section = a
-			if a == "clone" {
+			if a == "clone" || a == "promotable" {
 				if spec.Clone != nil {
-					return spec, fmt.Errorf("\"clone\" is given twice")
+					return spec, fmt.Errorf("%q is given twice (clone or promotable, once)", a)
 				}
 				spec.Clone = &cib.Clone{}
 				spec.CloneOptions = map[string]string{}
 				cloneArgs = 0
+				if a == "promotable" {
+					spec.Clone.Promotable = true
+					spec.CloneOptions["promotable"] = "true"
+					section = "clone"
+				}
 			}
 			continue
 		}
@@ -232,13 +238,36 @@ func setOrderOptions(o *cib.Order, opts map[string]string, where string) error {
 	return nil
 }
 
-// parseColocation reads pcs's "A with B [score] [id=ID]".
+// parseColocation reads pcs's "[ROLE] A with [ROLE] B [score] [id=ID]"
+// (ROLE: Promoted or Started).
 func parseColocation(c *cib.CIB, args []string) (cib.Colocation, error) {
-	usage := "write: constraint colocation add A with B [score]"
+	usage := "write: constraint colocation add [Promoted] A with [Promoted] B [score]"
+	co := cib.Colocation{Score: cib.Infinity}
+	role := func(to *string) {
+		if len(args) > 2 {
+			if r, err := cib.ParseConstraintRole(args[0]); err == nil && r != cib.RoleStopped {
+				*to = r
+				args = args[1:]
+			}
+		}
+	}
+	role(&co.RscRole)
+	if len(args) > 3 && args[1] == "with" {
+		rest := args[2:]
+		if r, err := cib.ParseConstraintRole(rest[0]); err == nil && r != cib.RoleStopped {
+			co.WithRole = r
+			args = append(args[:2:2], rest[1:]...)
+		}
+	}
 	if len(args) < 3 || args[1] != "with" {
 		return cib.Colocation{}, fmt.Errorf("expected A with B; %s", usage)
 	}
-	co := cib.Colocation{Score: cib.Infinity}
+	if co.RscRole == cib.RoleStarted {
+		co.RscRole = ""
+	}
+	if co.WithRole == cib.RoleStarted {
+		co.WithRole = ""
+	}
 	var err error
 	if co.Rsc, err = c.ConstraintRef(args[0]); err != nil {
 		return co, err
@@ -338,8 +367,8 @@ func parseLocationRule(c *cib.CIB, rsc string, args []string) (cib.Location, err
 		case "score-attribute":
 			l.ScoreAttribute = v
 		case "role":
-			if l.Role, err = cib.ParseRole(v); err != nil {
-				return l, fmt.Errorf("role: %w (Tandem has no promotable clones)", err)
+			if l.Role, err = cib.ParseConstraintRole(v); err != nil {
+				return l, err
 			}
 		default:
 			return l, fmt.Errorf("unknown rule option %q (id, score, score-attribute, role); %s", k, usage)

@@ -285,10 +285,10 @@ Colocation Constraints:
 		t.Errorf("constraint list:\n%s\nwant:\n%s", buf.String(), want)
 	}
 	for args, want := range map[string]string{
-		"db rule":                      "expression is missing",
-		"db rule scor=5 #uname eq x":   `unknown rule option "scor"`,
-		"db rule role=Promoted a eq b": "role",
-		"db rule a eq":                 "needs a value",
+		"db rule":                    "expression is missing",
+		"db rule scor=5 #uname eq x": `unknown rule option "scor"`,
+		"db rule role=Leader a eq b": "role",
+		"db rule a eq":               "needs a value",
 	} {
 		if _, err := parseLocation(c, f.Topology, strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want %q", args, err, want)
@@ -314,5 +314,81 @@ func TestSeedOCFLineParses(t *testing.T) {
 	if r.Plugin() != "ocf" || r.AgentType() != "heartbeat:IPaddr2" || r.Params["ip"] != "198.18.0.23" || r.Params["cidr_netmask"] != "24" ||
 		len(r.Ops) != 1 || r.Ops[0].Name != "monitor" || r.Ops[0].Interval != 30*time.Second {
 		t.Fatalf("got %+v", r)
+	}
+}
+
+// pcs's promotable sentences: "resource create ... promotable [options]",
+// "resource promotable RSC", colocations with roles and orders on
+// promote; they build a valid model that encodes and parses back.
+func TestPromotableSentences(t *testing.T) {
+	f := grammarFile(t)
+	c := f.CIB
+	spec, err := parseResourceSpec(strings.Fields("op monitor interval=10s promotable promoted-max=1 clone-max=2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddResource("db", "systemd:db", spec); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Promotable("db-clone") || c.Resources[0].Clone.Max != 2 {
+		t.Fatalf("db's clone: %+v, want promotable with clone-max 2", c.Resources[0].Clone)
+	}
+	if _, err := c.AddResource("cache", "systemd:cache", cib.ResourceSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MakePromotable("cache", "", map[string]string{"promoted-max": "2", "clone-node-max": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Promotable("cache-clone") || c.Resources[1].Clone.PromotedMax != 2 {
+		t.Fatalf("cache's clone: %+v, want promotable with promoted-max 2", c.Resources[1].Clone)
+	}
+	if _, err := c.AddResource("vip", "vip", cib.ResourceSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	co, err := parseColocation(c, strings.Fields("vip with Promoted db-clone INFINITY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if co.Rsc != "vip" || co.With != "db-clone" || co.WithRole != cib.RolePromoted || co.RscRole != "" {
+		t.Fatalf("colocation %+v, want vip with Promoted db-clone", co)
+	}
+	c.Colocations = append(c.Colocations, co)
+	co2, err := parseColocation(c, strings.Fields("master cache-clone with vip 100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if co2.RscRole != cib.RolePromoted || co2.Score != 100 {
+		t.Fatalf("colocation %+v, want Promoted cache-clone with vip 100", co2)
+	}
+	c.Colocations = append(c.Colocations, co2)
+	o, err := parseOrder(c, strings.Fields("promote db-clone then start vip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.FirstAction != cib.ActionPromote || o.ThenAction != cib.ActionStart {
+		t.Fatalf("order %+v, want promote db-clone then start vip", o)
+	}
+	c.Orders = append(c.Orders, o)
+	if ps := c.Validate(); ps != nil {
+		t.Fatalf("invalid: %v", ps)
+	}
+	data, err := config.Encode(f.Topology, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := config.Parse("back.toml", data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	a, _ := json.Marshal(c)
+	b, _ := json.Marshal(back.CIB)
+	if string(a) != string(b) {
+		t.Fatalf("round trip changed the model:\n%s\n%s", a, b)
+	}
+	// Roles only for promotable clones, with a clear error.
+	bad := *c
+	bad.Colocations = []cib.Colocation{{ID: "x", Rsc: "db-clone", With: "vip", WithRole: cib.RolePromoted, Score: cib.Infinity}}
+	if ps := bad.Validate(); ps == nil || !strings.Contains(ps.Error(), `"vip" is not a promotable clone`) {
+		t.Fatalf("with-rsc-role Promoted on a primitive: %v", ps)
 	}
 }

@@ -657,3 +657,66 @@ func followEvents(t *testing.T, lc *liveCluster) {
 	}
 	t.Logf("events:\n%s", r.out)
 }
+
+// A promotable clone made with the CLI on a real cluster (the example
+// agent as primary/replica, the same promotion score on both nodes): stored
+// in format 4, listed with its roles; one instance is promoted (its agent
+// marks the primary), status shows Promoted and Unpromoted, what must stay
+// away from the primary runs on the replica; when the primary's node
+// stops, the other instance is promoted.
+func TestLivePromotable(t *testing.T) {
+	lc := newLiveCluster(t)
+	_, errs, code := lc.run(append(append([]string{"resource", "create", "db", "example:process"}, lc.params()...),
+		"promotion_score=5", "op", "monitor", "interval=300ms", "promotable")...)
+	if code != 0 || !strings.Contains(errs, "not fenced by a lease yet") {
+		t.Fatalf("resource create ... promotable: exit %d, stderr %q", code, errs)
+	}
+	lc.must(append(append([]string{"resource", "create", "app", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms")...)
+	lc.must("constraint", "colocation", "add", "app", "with", "Promoted", "db-clone", "-INFINITY")
+	if r := lc.live(); r.Format != liveconfig.FormatCIBPromotable || !r.CIB.Promotable("db-clone") {
+		t.Fatalf("live configuration: format %d, db-clone promotable %t; want format %d", r.Format, r.CIB.Promotable("db-clone"), liveconfig.FormatCIBPromotable)
+	}
+	if out := lc.must("constraint"); !strings.Contains(out, "app with db-clone (score:-INFINITY) (rsc-role:Started) (with-rsc-role:Promoted)") {
+		t.Errorf("constraint list:\n%s", out)
+	}
+	lc.refuse(`"app" is not a promotable clone`, "constraint", "colocation", "add", "db-clone", "with", "Promoted", "app")
+	lc.expectOn("db", "benji", "holly")
+	// primaries lists the nodes where the agent marks the primary.
+	primaries := func() []string {
+		var out []string
+		for _, n := range []string{"benji", "holly"} {
+			files, _ := filepath.Glob(filepath.Join(lc.State, n, "db*.promoted"))
+			if len(files) > 0 && len(lc.Pids(n)) > 0 {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	var primary, replica string
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		p := primaries()
+		if len(p) != 1 {
+			return fmt.Errorf("primaries on %v, want one", p)
+		}
+		primary, replica = p[0], map[string]string{"benji": "holly", "holly": "benji"}[p[0]]
+		out, _, _ := lc.run("status")
+		if want := fmt.Sprintf("* Clone Set: db-clone [db] (promotable):\n    * Promoted: [ %s ]\n    * Unpromoted: [ %s ]\n", primary, replica); !strings.Contains(out, want) {
+			return fmt.Errorf("status lacks %q:\n%s", want, out)
+		}
+		if w := lc.Where("app"); strings.Join(w, " ") != replica {
+			return fmt.Errorf("app on %v, want %s (away from the primary)", w, replica)
+		}
+		return nil
+	})
+	t.Logf("primary on %s", primary)
+	lc.Stop(primary)
+	poll.Until(t, 90*time.Second, 100*time.Millisecond, func() error {
+		if p := primaries(); strings.Join(p, " ") != replica {
+			return fmt.Errorf("primaries on %v, want %s after %s stopped", p, replica, primary)
+		}
+		if w := lc.Where("app"); len(w) != 0 {
+			return fmt.Errorf("app on %v, want nowhere (the only node left has the primary)", w)
+		}
+		return nil
+	})
+}

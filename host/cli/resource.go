@@ -36,7 +36,8 @@ tandem config history.
 	}
 	cmd.AddCommand(newResourceCreateCmd(), newResourceDeleteCmd(), newResourceListCmd(), newResourceConfigCmd(),
 		newResourceUpdateCmd(), newResourceRoleCmd(true), newResourceRoleCmd(false), newResourceRestartCmd(), newResourceDescribeCmd(),
-		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd(), newResourceGroupCmd())
+		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd(), newResourceGroupCmd(),
+		newResourcePromotableCmd())
 	return cmd
 }
 
@@ -45,7 +46,7 @@ func newResourceCreateCmd() *cobra.Command {
 	var disabled, force bool
 	var pos cib.GroupPosition
 	cmd := &cobra.Command{
-		Use:   "create ID AGENT [param=value ...] [op NAME interval=.. [timeout=..] ...] [meta k=v ...] [clone [ID] [clone-max=N ...]] [--group G [--before RSC | --after RSC]]",
+		Use:   "create ID AGENT [param=value ...] [op NAME interval=.. [timeout=..] ...] [meta k=v ...] [clone [ID] [clone-max=N ...] | promotable [ID] [promoted-max=N ...]] [--group G [--before RSC | --after RSC]]",
 		Short: "Add a resource to the live configuration",
 		Long: `create adds resource ID run by AGENT (vip, systemd:<unit>, haproxy,
 health:http, health:tcp, an OCF agent ocf:<provider>:<type> such as
@@ -154,6 +155,9 @@ command says so; operations without a timeout take the agent's.
 			}
 			for _, o := range added {
 				fmt.Fprintf(cmd.OutOrStdout(), "Added default operation of %s: %s (from the meta-data of %s)\n", id, opText(o), agent)
+			}
+			if spec.Clone != nil && spec.Clone.Promotable {
+				fmt.Fprintln(cmd.ErrOrStderr(), promotableNote)
 			}
 			return nil
 		},

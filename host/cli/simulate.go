@@ -302,9 +302,12 @@ func writeSimulation(w io.Writer, cfg *cib.CIB, nodes []policies.NodeState, res 
 			if a.Resource != r.ID {
 				continue
 			}
-			if cloned {
+			switch {
+			case cloned && a.Role != "":
+				where = append(where, fmt.Sprintf("%s (#%d, %s)", a.Node, a.Instance, a.Role))
+			case cloned:
 				where = append(where, fmt.Sprintf("%s (#%d)", a.Node, a.Instance))
-			} else {
+			default:
 				where = append(where, a.Node)
 			}
 		}

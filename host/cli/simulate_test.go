@@ -232,3 +232,59 @@ func TestSimulateStateFile(t *testing.T) {
 		}
 	}
 }
+
+// simulate with a promotable clone: the state file carries roles and
+// promotion scores; the placement shows the promoted instance and the
+// transition promotes the survivor before the VIP that needs it starts.
+func TestSimulatePromotable(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "p.toml")
+	state := filepath.Join(dir, "p.json")
+	if err := os.WriteFile(cfg, []byte(`[cluster]
+name = "p"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "director"
+address = "198.18.0.30"
+[[resource]]
+id = "db"
+agent = "systemd:postgresql"
+[resource.clone]
+promotable = true
+[[resource]]
+id = "vip"
+agent = "vip"
+params = { ip = "198.18.0.50" }
+[[colocation]]
+rsc = "vip"
+with = "db-clone"
+with-rsc-role = "Promoted"
+[[order]]
+first = "db-clone"
+first-action = "promote"
+then = "vip"
+then-action = "start"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, []byte(`{"nodes": [{"name": "holly", "status": "online"}, {"name": "benji", "status": "online"}],
+ "instances": [{"resource": "db", "instance": 0, "node": "holly", "role": "Promoted"}, {"resource": "db", "instance": 1, "node": "benji"},
+   {"resource": "vip", "node": "holly"}],
+ "promotion": [{"resource": "db", "node": "holly", "score": 10}, {"resource": "db", "node": "benji", "score": 5}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := simulate(t, "--config", cfg, "--state", state, "--node-down", "holly")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"db-clone  benji (#1, Promoted)\n", "vip       benji\n", "1. promote db#1 on benji", "2. start vip on benji\n      after 1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

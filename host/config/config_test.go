@@ -443,7 +443,7 @@ score-attribute = "w"
 `, []string{"witness \"director\": standby, maintenance and attributes apply to nodes only",
 			"c.toml:23: location a rule \"rack eq r1 and ssd eq 1 or x eq 2\": rule mixes and and or",
 			"c.toml:26: location a rule defined ssd: a location has a node or a rule, not both",
-			"c.toml:31: location a rule \"defined ssd\": role: target-role \"Promoted\": must be Started or Stopped",
+			"c.toml:31: location a rule defined ssd: role Promoted: \"a\" is not a promotable clone (promotable = true in its [resource.clone])",
 			"c.toml:32: location a on holly: score-attribute and role go with a rule"}},
 		{"bad agent", base + `
 [[resource]]

@@ -188,7 +188,8 @@ func encode(f *fileConfig, c *cib.CIB, kept map[durationKey]any) ([]byte, error)
 		f.Orders = append(f.Orders, fo)
 	}
 	for _, co := range c.Colocations {
-		f.Colocations = append(f.Colocations, fileColocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Score: co.Score.String(), Sets: encodeSets(co.Sets)})
+		f.Colocations = append(f.Colocations, fileColocation{ID: co.ID, Rsc: co.Rsc, With: co.With, Score: co.Score.String(), Sets: encodeSets(co.Sets),
+			RscRole: co.RscRole, WithRole: co.WithRole})
 	}
 	for _, l := range c.Locations {
 		fl := fileLocation{ID: l.ID, Rsc: l.Rsc, Node: l.Node, Score: l.Score.String(), ScoreAttribute: l.ScoreAttribute, Role: l.Role}
@@ -215,7 +216,8 @@ func encodeClone(cl *cib.Clone, id string) *fileClone {
 	if cl == nil {
 		return nil
 	}
-	fc := &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
+	fc := &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
+		Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax}
 	if cl.ID != id+cib.CloneSuffix {
 		fc.ID = cl.ID
 	}

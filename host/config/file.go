@@ -117,6 +117,10 @@ type fileClone struct {
 	Max        int    `toml:"clone-max,omitempty,omitzero"`
 	NodeMax    int    `toml:"clone-node-max,omitempty,omitzero"`
 	Interleave bool   `toml:"interleave,omitempty,omitzero"`
+	Promotable bool   `toml:"promotable,omitempty,omitzero"`
+	// PromotedMax and PromotedNodeMax: 0 is the default, 1.
+	PromotedMax     int `toml:"promoted-max,omitempty,omitzero"`
+	PromotedNodeMax int `toml:"promoted-node-max,omitempty,omitzero"`
 }
 
 type fileOrder struct {
@@ -144,6 +148,10 @@ type fileColocation struct {
 	With  string    `toml:"with,omitempty,omitzero"`
 	Score any       `toml:"score,omitempty,omitzero"`
 	Sets  []fileSet `toml:"set,omitempty,omitzero"`
+	// RscRole and WithRole: "Promoted" for a promotable clone's promoted
+	// instances.
+	RscRole  string `toml:"rsc-role,omitempty,omitzero"`
+	WithRole string `toml:"with-rsc-role,omitempty,omitzero"`
 }
 
 type fileLocation struct {
@@ -243,7 +251,8 @@ func decode(name string, data []byte) (*File, *problems) {
 			res.Meta = decodeMeta(r.Meta, path+".meta", ps, what)
 		}
 		if cl := r.Clone; cl != nil {
-			res.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
+			res.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
+				Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax}
 			if res.Clone.ID == "" {
 				res.Clone.ID = r.ID + cib.CloneSuffix
 			}
@@ -264,7 +273,8 @@ func decode(name string, data []byte) (*File, *problems) {
 			grp.Meta = decodeMeta(g.Meta, path+".meta", ps, fmt.Sprintf("group %q", g.ID))
 		}
 		if cl := g.Clone; cl != nil {
-			grp.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave}
+			grp.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
+				Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax}
 			if grp.Clone.ID == "" {
 				grp.Clone.ID = g.ID + cib.CloneSuffix
 			}
@@ -303,6 +313,20 @@ func decode(name string, data []byte) (*File, *problems) {
 			what = "colocation " + cib.SetsText(col.Sets)
 		}
 		col.Score = decodeScore(co.Score, cib.Infinity, fmt.Sprintf("colocation[%d].score", i), ps, what)
+		for _, r := range []struct {
+			key  string
+			text string
+			to   *string
+		}{{"rsc-role", co.RscRole, &col.RscRole}, {"with-rsc-role", co.WithRole, &col.WithRole}} {
+			if r.text == "" {
+				continue
+			}
+			role, err := cib.ParseConstraintRole(r.text)
+			if err != nil {
+				ps.at(fmt.Sprintf("colocation[%d].%s", i, r.key), "%s: %s: %v", what, r.key, err)
+			}
+			*r.to = role
+		}
 		switch {
 		case col.ID != "":
 		case col.Sets != nil:
@@ -325,13 +349,13 @@ func decode(name string, data []byte) (*File, *problems) {
 			if loc.Rule == nil {
 				loc.Rule = &cib.Rule{} // reported above; keeps "node is missing" away
 			}
-			if loc.Role != "" {
-				role, err := cib.ParseRole(loc.Role)
-				if err != nil {
-					ps.at(fmt.Sprintf("location[%d].role", i), "%s: role: %v", what, err)
-				}
-				loc.Role = role
+		}
+		if loc.Role != "" {
+			role, err := cib.ParseConstraintRole(loc.Role)
+			if err != nil {
+				ps.at(fmt.Sprintf("location[%d].role", i), "%s: %v", what, err)
 			}
+			loc.Role = role
 		}
 		loc.Score = decodeScore(lo.Score, cib.Infinity, fmt.Sprintf("location[%d].score", i), ps, what)
 		if loc.ID == "" {
@@ -462,7 +486,7 @@ var knownKeys = map[string][]string{
 	"group.clone":    append([]string{"id"}, cib.CloneKeys...),
 	"order":          {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "set"},
 	"order.set":      append([]string{"resources"}, cib.SetKeys...),
-	"colocation":     {"id", "rsc", "with", "score", "set"},
+	"colocation":     {"id", "rsc", "with", "score", "set", "rsc-role", "with-rsc-role"},
 	"colocation.set": {"resources", "sequential"},
 	"location":       {"id", "rsc", "node", "score", "rule", "score-attribute", "role"},
 }

@@ -378,11 +378,18 @@ func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer, toke
 	sort.Strings(names)
 	for _, n := range names {
 		for _, rs := range reports[n].Resources {
+			role := ""
+			if rs.Role == cib.RolePromoted && cfg.Promotable(cib.ConstraintNameOf(cfg, rs.Resource)) {
+				role = cib.RolePromoted
+			}
+			if rs.PromotionScore != nil {
+				st.Promotion = append(st.Promotion, policies.PromotionScore{Resource: rs.Resource, Node: n, Score: cib.ClampScore(int64(*rs.PromotionScore))})
+			}
 			switch rs.State {
 			case bus.StateStarted, bus.StateStarting:
-				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n})
+				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n, Role: role})
 			case bus.StateFailed, bus.StateStopping:
-				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n, Failed: true})
+				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n, Failed: true, Role: role})
 			case bus.StateBlocked:
 				// Its stop failed: left alone (no transition for it) while
 				// its definition is the one that failed; once the admin
@@ -395,7 +402,7 @@ func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer, toke
 					def = nil
 				}
 				st.Instances = append(st.Instances, policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: n,
-					Failed: true, Blocked: rs.BlockedDef == cib.Fingerprint(def)})
+					Failed: true, Blocked: rs.BlockedDef == cib.Fingerprint(def), Role: role})
 			}
 		}
 	}

@@ -203,7 +203,7 @@ func (m *Monitors) runOnce(ctx context.Context, s MonitorSpec) {
 	r := bus.MonitorResult{
 		Resource: s.Resource, Clone: s.Clone, Instance: max(s.CloneIndex, 0), Node: m.cfg.Node, Interval: s.Interval,
 		Code: int32(out.Code), Message: out.Message, TimedOut: out.TimedOut,
-		Started: out.Started, Duration: out.Duration,
+		Started: out.Started, Duration: out.Duration, PromotionScore: out.PromotionScore,
 	}
 	m.mu.Lock()
 	prev, seen := m.last[s.key()]

@@ -61,8 +61,13 @@ const (
 	// model without them is still written in format 2, so that a cluster
 	// upgrades member by member.
 	FormatCIBExtended = 3
+	// FormatCIBPromotable (4) is FormatCIBExtended for a model with
+	// promotable clones or roles in its constraints, which a build that
+	// writes format 3 would run as plain clones and constraints without
+	// roles.
+	FormatCIBPromotable = 4
 	// Format is the newest format this build writes.
-	Format = FormatCIBExtended
+	Format = FormatCIBPromotable
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -71,6 +76,9 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	if usesRoles(c) {
+		return FormatCIBPromotable
+	}
 	if len(c.Groups) > 0 {
 		return FormatCIBExtended
 	}
@@ -95,6 +103,32 @@ func formatFor(c *cib.CIB) int {
 		}
 	}
 	return FormatCIB
+}
+
+// usesRoles says whether c has a promotable clone or a constraint on a
+// role (Promoted) or on promote or demote actions.
+func usesRoles(c *cib.CIB) bool {
+	for _, r := range c.Resources {
+		if r.Clone != nil && r.Clone.Promotable {
+			return true
+		}
+	}
+	for _, co := range c.Colocations {
+		if co.RscRole != "" || co.WithRole != "" {
+			return true
+		}
+	}
+	for _, l := range c.Locations {
+		if l.Role == cib.RolePromoted || l.Role == cib.RoleUnpromoted {
+			return true
+		}
+	}
+	for _, o := range c.Orders {
+		if o.FirstAction == cib.ActionPromote || o.FirstAction == cib.ActionDemote || o.ThenAction == cib.ActionPromote || o.ThenAction == cib.ActionDemote {
+			return true
+		}
+	}
+	return false
 }
 
 // record is what is stored under Key.
@@ -188,7 +222,7 @@ func decodeRecord(e jetstream.KeyValueEntry) (Revision, error) {
 			return Revision{}, err
 		}
 		rev.CIB = f.CIB
-	case FormatCIB, FormatCIBExtended:
+	case FormatCIB, FormatCIBExtended, FormatCIBPromotable:
 		if r.CIB == nil {
 			return Revision{}, fmt.Errorf("%s: no cluster model in it", where)
 		}

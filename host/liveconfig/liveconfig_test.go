@@ -276,3 +276,24 @@ func TestGroupsNeedFormat3(t *testing.T) {
 		t.Fatalf("after ungrouping: %+v, %v; want format %d", plain, err, FormatCIB)
 	}
 }
+
+// A model with a promotable clone is stored in format 4, which a build
+// that knows only format 3 refuses instead of running it as a plain clone.
+func TestPromotableNeedsFormat4(t *testing.T) {
+	s, model := open(t)
+	ctx := context.Background()
+	if _, _, _, err := s.Seed(ctx, model, "holly", false); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		_, err := c.AddResource("db", "systemd:db", cib.ResourceSpec{Clone: &cib.Clone{Promotable: true}})
+		return "resource create db promotable", err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.Current(ctx)
+	if err != nil || rev.Format != FormatCIBPromotable || cur.Format != FormatCIBPromotable || !cur.CIB.Promotable("db-clone") {
+		t.Fatalf("after creating a promotable clone: %+v / %+v, %v; want format %d with db-clone promotable", rev, cur, err, FormatCIBPromotable)
+	}
+}

@@ -102,6 +102,8 @@ type entry struct {
 	lease    *lease.Lease // held while a singleton may be active here
 	released bool         // the lease was given up on purpose
 	holdStop chan struct{}
+	role     string // cib.RolePromoted while a promotable clone's instance runs promoted
+	score    *int   // the promotion score its agent's last monitor reported
 }
 
 func (e *entry) singleton() bool { return e.def.Clone == nil }

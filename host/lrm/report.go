@@ -50,7 +50,8 @@ func (l *LRM) reportLocked() bus.NodeResources {
 			continue
 		}
 		r.Resources = append(r.Resources, bus.ResourceState{Resource: id, Clone: e.clone, Instance: e.instance,
-			State: e.state, Since: e.since, Message: e.message, Warning: e.warning, Params: cib.ParamsDigest(e.def.Params)})
+			State: e.state, Since: e.since, Message: e.message, Warning: e.warning, Params: cib.ParamsDigest(e.def.Params),
+			Role: e.role, PromotionScore: e.score})
 		if e.state == bus.StateBlocked {
 			r.Resources[len(r.Resources)-1].BlockedDef = e.blocked
 		}

@@ -53,7 +53,21 @@ func (l *LRM) setState(e *entry, state, message string) {
 // running says whether a monitor or probe result means the resource runs:
 // OK, or degraded (running, with a warning).
 func running(code sdk.Code, timedOut bool) bool {
-	return !timedOut && (code == sdk.OK || code == sdk.Degraded)
+	return !timedOut && (code == sdk.OK || code == sdk.Degraded || code == sdk.RunningPromoted)
+}
+
+// setRole records a promotable clone's role and promotion score as a
+// monitor or probe of a started instance reports them.
+func (l *LRM) setRole(e *entry, code sdk.Code, score *int) {
+	role := ""
+	if code == sdk.RunningPromoted || code == sdk.FailedPromoted {
+		role = cib.RolePromoted
+	}
+	changedScore := (score == nil) != (e.score == nil) || score != nil && *score != *e.score
+	if role != e.role || changedScore {
+		e.role, e.score = role, score
+		l.changed()
+	}
 }
 
 // setWarning records what a degraded monitor or probe said of a started
@@ -108,13 +122,32 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		switch {
 		case running(code, r.TimedOut):
 			state, why = bus.StateStarted, "found running"
+			e.role = ""
+			if code == sdk.RunningPromoted {
+				e.role, why = cib.RolePromoted, "found running promoted"
+			}
 		case code == sdk.NotRunning || code == sdk.ErrNotInstalled:
 			state = bus.StateStopped
 		default:
 			state, why = bus.StateFailed, "probe: "+msg
 			fail = true
 		}
+	case bus.OpPromote, bus.OpDemote:
+		if r.OK() {
+			e.role = ""
+			if r.Op == bus.OpPromote {
+				e.role = cib.RolePromoted
+			}
+			l.changed()
+		} else {
+			// A failed promote or demote leaves the instance in an unknown
+			// role: failed, so that it is demoted (if promoted) and
+			// stopped, then started again.
+			state, why = bus.StateFailed, r.Op+": "+msg
+			fail = true
+		}
 	case bus.OpStart:
+		e.role = ""
 		if r.OK() {
 			e.instance = r.Instance
 			state = bus.StateStarted
@@ -127,6 +160,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		}
 	case bus.OpStop:
 		if r.OK() {
+			e.role, e.score = "", nil
 			state = bus.StateStopped
 		} else {
 			// Without fencing, a failed stop leaves the resource blocked
@@ -166,6 +200,11 @@ func (l *LRM) onAction(r bus.ActionResult) {
 
 func (l *LRM) onMonitor(r bus.MonitorResult) {
 	code := sdk.Code(r.Code)
+	l.mu.Lock()
+	if e, ok := l.entries[r.Resource]; ok && e.state == bus.StateStarted && !r.Started.Before(e.since) && !r.TimedOut {
+		l.setRole(e, code, r.PromotionScore)
+	}
+	l.mu.Unlock()
 	if running(code, r.TimedOut) {
 		warning := ""
 		if code == sdk.Degraded {

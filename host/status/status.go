@@ -70,7 +70,11 @@ type Resource struct {
 	// are listed together, in start order.
 	Group   string `json:"group,omitempty"`
 	Stopped bool   `json:"disabled,omitempty"`
-	// State per node: "Started", "FAILED", "Starting", "Stopping", "blocked".
+	// Promotable: a promotable clone, whose started instances are
+	// "Promoted" or "Unpromoted".
+	Promotable bool `json:"promotable,omitempty"`
+	// State per node: "Started" (for a promotable clone "Promoted" or
+	// "Unpromoted"), "FAILED", "Starting", "Stopping", "blocked".
 	Nodes map[string]string `json:"nodes"`
 	// Warnings per node: what a degraded monitor said (running, but worth
 	// a look: an address conflict the lease holder survived).
@@ -139,6 +143,9 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 			switch rs.State {
 			case bus.StateStarted:
 				word = "Started"
+				if rs.Role == cib.RolePromoted {
+					word = "Promoted"
+				}
 			case bus.StateFailed:
 				word = "FAILED"
 			case bus.StateBlocked:
@@ -165,6 +172,17 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 		}
 		if cl := cfg.CloneOf(rc); cl != nil {
 			res.Clone = cl.ID
+			res.Promotable = cl.Promotable
+		}
+		if res.Promotable {
+			nodes := map[string]string{}
+			for n, w := range res.Nodes {
+				if w == "Started" {
+					w = "Unpromoted"
+				}
+				nodes[n] = w
+			}
+			res.Nodes = nodes
 		}
 		if g != nil {
 			res.Group = g.ID
@@ -487,7 +505,7 @@ func daemonLine(ds []bus.DaemonStatus) string {
 	return strings.Join(append(parts, odd...), ", ")
 }
 
-var stateWords = []string{"Started", "Starting", "Stopping", "FAILED", "FAILED (blocked)"}
+var stateWords = []string{"Promoted", "Unpromoted", "Started", "Starting", "Stopping", "FAILED", "FAILED (blocked)"}
 
 func disabledText(res Resource) string {
 	if res.Stopped {
@@ -503,7 +521,11 @@ func writeResource(w io.Writer, res Resource, nodes []Member, indent string) {
 		writePrimitive(w, res, indent, func(string) bool { return true })
 		return
 	}
-	fmt.Fprintf(w, "%s* Clone Set: %s [%s]%s:\n", indent, res.Clone, res.ID, disabledText(res))
+	promotable := ""
+	if res.Promotable {
+		promotable = " (promotable)"
+	}
+	fmt.Fprintf(w, "%s* Clone Set: %s [%s]%s%s:\n", indent, res.Clone, res.ID, promotable, disabledText(res))
 	writeNodeSets(w, res.Nodes, nodes, indent+"  ")
 }
 

@@ -215,3 +215,43 @@ resources = ["lb", "web"]
 	WriteText(&buf, r)
 	golden(t, "groups.txt", buf.Bytes())
 }
+
+// A promotable clone is listed as pcs lists it: "(promotable)", with its
+// instances Promoted and Unpromoted.
+func TestRenderPromotable(t *testing.T) {
+	f, err := config.Parse("promotable.toml", []byte(`
+[cluster]
+name = "db"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[[node]]
+name = "carl"
+address = "198.18.0.26"
+[[resource]]
+id = "pg"
+agent = "example:replica"
+[resource.clone]
+promotable = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2016, 7, 18, 1, 6, 1, 0, time.UTC)
+	up := func(name string) bus.MemberStatus {
+		return bus.MemberStatus{Name: name, Build: "test", Started: now.Add(-time.Hour),
+			Daemons: []bus.DaemonStatus{{Name: "tandem", State: "active"}, {Name: "bus", State: "active (2 peers, quorum)"}}}
+	}
+	r := Build(f.Topology, len(f.CIB.Resources), []bus.MemberStatus{up("holly"), up("benji"), up("carl")}, now)
+	AddResources(&r, f.CIB, []bus.NodeResources{
+		{Node: "holly", Probed: true, Resources: []bus.ResourceState{{Resource: "pg", Clone: "pg-clone", State: bus.StateStarted}}},
+		{Node: "benji", Probed: true, Resources: []bus.ResourceState{{Resource: "pg", Clone: "pg-clone", Instance: 1, State: bus.StateStarted, Role: cib.RolePromoted}}},
+		{Node: "carl", Probed: true, Resources: []bus.ResourceState{{Resource: "pg", Clone: "pg-clone", Instance: 2, State: bus.StateStarted}}},
+	})
+	var buf bytes.Buffer
+	WriteText(&buf, r)
+	golden(t, "promotable.txt", buf.Bytes())
+}

@@ -94,9 +94,13 @@ func (s *Supervisor) Run(ctx context.Context, agent, op string, req sdk.Request,
 		call = func(c *sdk.Process) func(context.Context, sdk.Request) (sdk.Result, error) { return c.Reload }
 	case bus.OpNotify:
 		call = func(c *sdk.Process) func(context.Context, sdk.Request) (sdk.Result, error) { return c.Notify }
+	case bus.OpPromote:
+		call = func(c *sdk.Process) func(context.Context, sdk.Request) (sdk.Result, error) { return c.Promote }
+	case bus.OpDemote:
+		call = func(c *sdk.Process) func(context.Context, sdk.Request) (sdk.Result, error) { return c.Demote }
 	default:
 		now := time.Now()
-		return Outcome{Result: sdk.Resultf(sdk.ErrUnimplemented, "unknown operation %q (want start, stop, monitor, probe, reload or notify)", op), Started: now}
+		return Outcome{Result: sdk.Resultf(sdk.ErrUnimplemented, "unknown operation %q (want start, stop, monitor, probe, reload, notify, promote or demote)", op), Started: now}
 	}
 	return s.run(ctx, agent, op, timeout, func(ctx context.Context, c *sdk.Process, agentType string, deadline time.Time) (sdk.Result, error) {
 		r := req

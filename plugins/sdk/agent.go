@@ -23,6 +23,12 @@ const (
 	ErrNotInstalled  Code = 5 // what the agent manages is not installed on this node
 	ErrNotConfigured Code = 6 // the configuration is wrong; fails everywhere
 	NotRunning       Code = 7 // monitor: cleanly stopped
+	// RunningPromoted (OCF_RUNNING_MASTER), monitor only: running in the
+	// Promoted role (a promotable clone's instance).
+	RunningPromoted Code = 8
+	// FailedPromoted (OCF_FAILED_MASTER), monitor only: failed while in
+	// the Promoted role.
+	FailedPromoted Code = 9
 	// Degraded (OCF_DEGRADED, as Pacemaker reads it): monitor or probe
 	// only: running, with a problem the admin should see that is not a
 	// failure of this resource here. The host keeps it started, counts no
@@ -49,6 +55,10 @@ func (c Code) String() string {
 		return "not configured"
 	case NotRunning:
 		return "not running"
+	case RunningPromoted:
+		return "running promoted"
+	case FailedPromoted:
+		return "failed promoted"
 	case Degraded:
 		return "degraded"
 	}
@@ -59,6 +69,10 @@ func (c Code) String() string {
 type Result struct {
 	Code    Code
 	Message string
+	// PromotionScore, in a monitor's result of a promotable clone's
+	// agent, is how much it wants this instance promoted on this node
+	// (Pacemaker's crm_master; higher wins, negative: never); nil: no wish.
+	PromotionScore *int
 }
 
 // Resultf builds a Result with a formatted message.
@@ -197,6 +211,16 @@ type Reloader interface {
 // changed to.
 type Notifier interface {
 	Notify(ctx context.Context, req Request) Result
+}
+
+// Promoter is implemented by agents of promotable clones: Promote turns an
+// instance that runs Unpromoted into the Promoted one (a replica into the
+// primary), Demote turns it back. Both are idempotent, like every action.
+// Monitor then answers RunningPromoted for a promoted instance, and sets
+// Result.PromotionScore to say where the agent wants to be promoted.
+type Promoter interface {
+	Promote(ctx context.Context, req Request) Result
+	Demote(ctx context.Context, req Request) Result
 }
 
 // Holder is implemented by agents of fenced resources: they keep the

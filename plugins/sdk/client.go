@@ -7,7 +7,9 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/tandem-ha/tandem/plugins/sdk/proto"
 )
@@ -92,6 +94,30 @@ func (c *Client) Notify(ctx context.Context, req Request) (Result, error) {
 // agent has no fenced resources.
 func (c *Client) Hold(ctx context.Context, req HoldRequest) (Result, error) {
 	return c.result("hold")(c.agent.Hold(ctx, holdToProto(req)))
+}
+
+// Promote makes a promotable clone's instance the Promoted one;
+// ErrUnimplemented when the agent (or a plugin built before promote
+// existed) cannot.
+func (c *Client) Promote(ctx context.Context, req Request) (Result, error) {
+	return c.optional("promote")(c.agent.Promote(ctx, requestToProto(req)))
+}
+
+// Demote makes a promoted instance Unpromoted again; ErrUnimplemented when
+// the agent cannot.
+func (c *Client) Demote(ctx context.Context, req Request) (Result, error) {
+	return c.optional("demote")(c.agent.Demote(ctx, requestToProto(req)))
+}
+
+// optional is result for an RPC a plugin built with an older SDK does not
+// serve: gRPC's Unimplemented becomes the agent code ErrUnimplemented.
+func (c *Client) optional(op string) func(*pb.Result, error) (Result, error) {
+	return func(r *pb.Result, err error) (Result, error) {
+		if status.Code(err) == codes.Unimplemented {
+			return Resultf(ErrUnimplemented, "%s: the plugin does not serve it (built with an older SDK)", op), nil
+		}
+		return c.result(op)(r, err)
+	}
 }
 
 // Ping checks that the plugin's gRPC server answers (go-plugin's health

@@ -9,14 +9,24 @@ import (
 // Translation between the Go contract (agent.go) and the wire (proto/).
 
 func resultToProto(r Result) *pb.Result {
-	return &pb.Result{Code: int32(r.Code), Message: r.Message}
+	out := &pb.Result{Code: int32(r.Code), Message: r.Message}
+	if r.PromotionScore != nil {
+		s := int32(max(min(*r.PromotionScore, 1000000), -1000000))
+		out.PromotionScore = &s
+	}
+	return out
 }
 
 func resultFromProto(r *pb.Result) Result {
 	if r == nil {
 		return Result{Code: ErrGeneric, Message: "plugin sent an empty result"}
 	}
-	return Result{Code: Code(r.Code), Message: r.Message}
+	out := Result{Code: Code(r.Code), Message: r.Message}
+	if r.PromotionScore != nil {
+		s := int(*r.PromotionScore)
+		out.PromotionScore = &s
+	}
+	return out
 }
 
 func requestToProto(r Request) *pb.Request {

@@ -33,6 +33,8 @@ func TestMain(m *testing.M) {
 		sdk.Serve(&memAgent{})
 	case "api2":
 		sdk.Serve(&memAgent{api: []string{"2.0.0"}})
+	case "promote":
+		sdk.Serve(&promAgent{})
 	default:
 		sdk.Serve(&memAgent{})
 	}
@@ -351,5 +353,100 @@ func TestPluginSurvivesLaunchingThreadExit(t *testing.T) {
 	}
 	if err := l.p.Ping(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// promAgent is memAgent with a Promoted role: a primary/replica in memory.
+type promAgent struct {
+	memAgent
+	promoted map[string]bool
+}
+
+var _ sdk.Promoter = (*promAgent)(nil)
+
+func (a *promAgent) setRole(id string, on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.promoted == nil {
+		a.promoted = map[string]bool{}
+	}
+	a.promoted[id] = on
+}
+
+func (a *promAgent) Promote(_ context.Context, req sdk.Request) sdk.Result {
+	a.setRole(req.ResourceID, true)
+	return sdk.Result{}
+}
+
+func (a *promAgent) Demote(_ context.Context, req sdk.Request) sdk.Result {
+	a.setRole(req.ResourceID, false)
+	return sdk.Result{}
+}
+
+func (a *promAgent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
+	res := a.memAgent.Monitor(ctx, req)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if res.Code != sdk.OK {
+		return res
+	}
+	score := 5
+	if a.promoted[req.ResourceID] {
+		score, res.Code = 10, sdk.RunningPromoted
+	}
+	res.PromotionScore = &score
+	return res
+}
+
+// Promote, demote and the promotion score cross the wire; an agent
+// without them answers ErrUnimplemented, and its monitor sets no score.
+func TestPromoteRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	req := sdk.Request{ResourceID: "db", AgentType: "mem", Params: map[string]string{"size": "1"},
+		Instance: sdk.Instance{Node: "holly", CloneIndex: 0}, Deadline: time.Now().Add(5 * time.Second),
+		Cluster: &sdk.ClusterView{Nodes: []sdk.NodeView{{Name: "holly"}}}}
+	p, err := launch(t, "promote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := func(r sdk.Result) int {
+		if r.PromotionScore == nil {
+			return -1
+		}
+		return *r.PromotionScore
+	}
+	for _, s := range []struct {
+		op    func(context.Context, sdk.Request) (sdk.Result, error)
+		want  sdk.Code
+		score int // -1: none
+		name  string
+	}{
+		{p.Start, sdk.OK, -1, "start"},
+		{p.Monitor, sdk.OK, 5, "monitor unpromoted"},
+		{p.Promote, sdk.OK, -1, "promote"},
+		{p.Monitor, sdk.RunningPromoted, 10, "monitor promoted"},
+		{p.Demote, sdk.OK, -1, "demote"},
+		{p.Monitor, sdk.OK, 5, "monitor demoted"},
+		{p.Stop, sdk.OK, -1, "stop"},
+	} {
+		res, err := s.op(ctx, req)
+		if err != nil || res.Code != s.want || score(res) != s.score {
+			t.Fatalf("%s: %+v (score %d), %v; want code %v, score %d", s.name, res, score(res), err, s.want, s.score)
+		}
+	}
+	plain, err := launch(t, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []func(context.Context, sdk.Request) (sdk.Result, error){plain.Promote, plain.Demote} {
+		if res, err := op(ctx, req); err != nil || res.Code != sdk.ErrUnimplemented {
+			t.Fatalf("promote or demote without Promoter: %+v, %v; want ErrUnimplemented", res, err)
+		}
+	}
+	if _, err := plain.Start(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := plain.Monitor(ctx, req); err != nil || res.PromotionScore != nil {
+		t.Fatalf("monitor without a promotion score: %+v, %v", res, err)
 	}
 }

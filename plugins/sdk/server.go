@@ -99,6 +99,24 @@ func (s *server) Notify(ctx context.Context, req *pb.Request) (*pb.Result, error
 	return s.call("notify", ctx, r.Deadline, func(ctx context.Context) Result { return n.Notify(ctx, r) }), nil
 }
 
+func (s *server) Promote(ctx context.Context, req *pb.Request) (*pb.Result, error) {
+	p, ok := s.agent.(Promoter)
+	if !ok {
+		return resultToProto(unimplemented("promote")), nil
+	}
+	r := requestFromProto(req)
+	return s.call("promote", ctx, r.Deadline, func(ctx context.Context) Result { return p.Promote(ctx, r) }), nil
+}
+
+func (s *server) Demote(ctx context.Context, req *pb.Request) (*pb.Result, error) {
+	p, ok := s.agent.(Promoter)
+	if !ok {
+		return resultToProto(unimplemented("demote")), nil
+	}
+	r := requestFromProto(req)
+	return s.call("demote", ctx, r.Deadline, func(ctx context.Context) Result { return p.Demote(ctx, r) }), nil
+}
+
 func (s *server) Hold(ctx context.Context, req *pb.HoldRequest) (*pb.Result, error) {
 	h, ok := s.agent.(Holder)
 	if !ok {

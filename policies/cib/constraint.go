@@ -72,6 +72,12 @@ type Colocation struct {
 	With  string        `json:"with"`
 	Score Score         `json:"score"`
 	Sets  []ResourceSet `json:"sets,omitempty"`
+	// RscRole = Promoted: the colocation decides where Rsc (a promotable
+	// clone) is promoted, not where it runs. WithRole = Promoted: Rsc is
+	// placed relative to where With (a promotable clone) is promoted.
+	// "" (or Started) is the instances, whatever their role.
+	RscRole  string `json:"rsc-role,omitempty"`
+	WithRole string `json:"with-rsc-role,omitempty"`
 }
 
 // Location scores a node for a resource (prefers: positive, avoids:

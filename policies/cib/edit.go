@@ -336,6 +336,61 @@ func SetMeta(m *Meta, key, value string) error {
 	return nil
 }
 
+// MakePromotable makes resource id a promotable clone (pcs resource
+// promotable): a primitive becomes a clone named cloneID (default
+// "<id>-clone"); a clone becomes promotable. opts are clone options.
+func (c *CIB) MakePromotable(id, cloneID string, opts map[string]string) error {
+	r, err := c.MustResource(id)
+	if err != nil {
+		return err
+	}
+	if g := c.GroupOf(r.ID); g != nil {
+		return fmt.Errorf("resource %q is in group %q; a group member cannot be a promotable clone (remove it from the group first)", r.ID, g.ID)
+	}
+	var cl Clone
+	if r.Clone != nil {
+		cl = *r.Clone
+		if cloneID != "" && cloneID != cl.ID {
+			return fmt.Errorf("resource %q is already cloned as %q; leave out the clone id %q", r.ID, cl.ID, cloneID)
+		}
+	} else {
+		cl.ID = cloneID
+		if cl.ID == "" {
+			cl.ID = r.ID + CloneSuffix
+		}
+		if what := c.idInUse(cl.ID); what != "" {
+			return fmt.Errorf("clone id %q is already used by %s", cl.ID, what)
+		}
+	}
+	cl.Promotable = true
+	for _, k := range sortedKeys(opts) {
+		if err := SetCloneOption(&cl, k, opts[k]); err != nil {
+			return err
+		}
+	}
+	if !cl.Promotable {
+		return fmt.Errorf("promotable=false: use resource update %s clone promotable=false to make it a plain clone", r.ID)
+	}
+	r.Clone = &cl
+	return nil
+}
+
+// ParseConstraintRole reads the role of a constraint's resource: Started,
+// Stopped, Promoted or Unpromoted in any case (Master and Slave, the old
+// names, too).
+func ParseConstraintRole(value string) (string, error) {
+	switch strings.ToLower(value) {
+	case "promoted", "master":
+		return RolePromoted, nil
+	case "unpromoted", "slave":
+		return RoleUnpromoted, nil
+	}
+	if r, err := ParseRole(value); err == nil {
+		return r, nil
+	}
+	return "", fmt.Errorf("role %q: must be Started, Stopped, Promoted or Unpromoted", value)
+}
+
 // ParseRole reads a target-role: Started or Stopped, in any case.
 func ParseRole(value string) (string, error) {
 	switch strings.ToLower(value) {
@@ -360,12 +415,26 @@ func SetCloneOption(cl *Clone, k, v string) error {
 		} else {
 			cl.NodeMax = n
 		}
-	case "interleave":
+	case "interleave", "promotable":
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return fmt.Errorf("interleave=%q: want true or false", v)
+			return fmt.Errorf("%s=%q: want true or false", k, v)
 		}
-		cl.Interleave = b
+		if k == "interleave" {
+			cl.Interleave = b
+		} else {
+			cl.Promotable = b
+		}
+	case "promoted-max", "promoted-node-max":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s=%q: want a number >= 0", k, v)
+		}
+		if k == "promoted-max" {
+			cl.PromotedMax = n
+		} else {
+			cl.PromotedNodeMax = n
+		}
 	default:
 		return fmt.Errorf("unknown clone option %q%s (clone takes %s)", k, DidYouMean(k, CloneKeys), strings.Join(CloneKeys, ", "))
 	}

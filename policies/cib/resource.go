@@ -85,6 +85,16 @@ func ConstraintName(r *Resource) string {
 	return r.ID
 }
 
+// ConstraintNameOf is the id constraints use for the resource whose
+// primitive id is id (its clone id when cloned), or id itself when c has
+// no such resource.
+func ConstraintNameOf(c *CIB, id string) string {
+	if r, _ := c.Resource(id); r != nil {
+		return ConstraintName(r)
+	}
+	return id
+}
+
 // OpNames lists the operations a resource may configure.
 var OpNames = []string{"start", "stop", "monitor", "reload", "promote", "demote"}
 
@@ -108,10 +118,13 @@ type Meta struct {
 // MetaKeys are the meta attributes a resource (or the defaults) takes.
 var MetaKeys = []string{"resource-stickiness", "migration-threshold", "failure-timeout", "target-role", "priority"}
 
-// Target roles.
+// Target roles, and the roles of a promotable clone's instances (both are
+// Started).
 const (
-	RoleStarted = "Started"
-	RoleStopped = "Stopped"
+	RoleStarted    = "Started"
+	RoleStopped    = "Stopped"
+	RolePromoted   = "Promoted"
+	RoleUnpromoted = "Unpromoted"
 )
 
 // Pacemaker's defaults for meta attributes that are not set anywhere.
@@ -136,10 +149,22 @@ type Clone struct {
 	Max        int    `json:"clone-max,omitempty"`      // 0: as many as there are nodes
 	NodeMax    int    `json:"clone-node-max,omitempty"` // 0: 1
 	Interleave bool   `json:"interleave,omitempty"`
+	// Promotable: each instance runs Unpromoted or Promoted (Pacemaker's
+	// promotable clones); at most PromotedMax instances are promoted in
+	// the cluster and PromotedNodeMax on one node.
+	Promotable      bool `json:"promotable,omitempty"`
+	PromotedMax     int  `json:"promoted-max,omitempty"`      // 0: 1
+	PromotedNodeMax int  `json:"promoted-node-max,omitempty"` // 0: 1
+}
+
+// PromotedLimits are the clone's promoted-max and promoted-node-max with
+// their defaults (1 and 1) applied.
+func (c *Clone) PromotedLimits() (most, perNode int) {
+	return max(c.PromotedMax, 1), max(c.PromotedNodeMax, 1)
 }
 
 // CloneSuffix is appended to a resource id to name its clone, as pcs does.
 const CloneSuffix = "-clone"
 
 // CloneKeys are the options of a clone.
-var CloneKeys = []string{"clone-max", "clone-node-max", "interleave"}
+var CloneKeys = []string{"clone-max", "clone-node-max", "interleave", "promotable", "promoted-max", "promoted-node-max"}

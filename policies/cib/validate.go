@@ -202,6 +202,7 @@ func (v *validator) resources() {
 				v.at(path, "%s: clone-node-max %d must be >= 0 (0: 1)", what, cl.NodeMax)
 			}
 			v.cloneBounds(path, what, cl)
+			v.promotedBounds(path, what, cl)
 		}
 	}
 	// Groups claim their ids before constraints do, so that a constraint
@@ -276,8 +277,54 @@ func (v *validator) groups() {
 			if cl.NodeMax > 1 {
 				v.at(path+".clone", "%s: clone-node-max %d: a cloned group runs one copy per node in Tandem (clone-node-max 1)", what, cl.NodeMax)
 			}
+			if cl.Promotable || cl.PromotedMax != 0 || cl.PromotedNodeMax != 0 {
+				v.at(path+".clone", "%s: promotable cloned groups are not supported in Tandem; make a member a promotable clone of its own", what)
+			}
 			v.cloneBounds(path+".clone", what, cl)
 		}
+	}
+}
+
+// promotedBounds checks a clone's promoted-max and promoted-node-max.
+func (v *validator) promotedBounds(path, what string, cl *Clone) {
+	if !cl.Promotable {
+		if cl.PromotedMax != 0 || cl.PromotedNodeMax != 0 {
+			v.at(path, "%s: promoted-max and promoted-node-max go with promotable = true", what)
+		}
+		return
+	}
+	if cl.PromotedMax < 0 {
+		v.at(path, "%s: promoted-max %d must be >= 0 (0: 1)", what, cl.PromotedMax)
+	}
+	if cl.PromotedNodeMax < 0 {
+		v.at(path, "%s: promoted-node-max %d must be >= 0 (0: 1)", what, cl.PromotedNodeMax)
+	}
+	if most, perNode := cl.PromotedLimits(); perNode > max(cl.NodeMax, 1) {
+		v.at(path, "%s: promoted-node-max %d is more than clone-node-max %d: a node cannot promote more instances than it runs", what, perNode, max(cl.NodeMax, 1))
+	} else if cl.Max > 0 && most > cl.Max {
+		v.at(path, "%s: promoted-max %d is more than clone-max %d", what, most, cl.Max)
+	}
+}
+
+// Promotable says whether id names a promotable clone.
+func (c *CIB) Promotable(id string) bool {
+	r, isClone := c.Resource(id)
+	return r != nil && isClone && r.Clone.Promotable
+}
+
+// roleRef checks a role given to a constraint's resource id: Started (or
+// none) for anything, Promoted for a promotable clone.
+func (v *validator) roleRef(path, what, id, role string) {
+	switch role {
+	case "", RoleStarted:
+	case RolePromoted:
+		if !v.c.Promotable(id) {
+			v.at(path, "%s: role Promoted: %q is not a promotable clone (promotable = true in its [resource.clone])", what, id)
+		}
+	case RoleUnpromoted:
+		v.at(path, "%s: role Unpromoted is not supported in Tandem (only Promoted and Started)", what)
+	default:
+		v.at(path, "%s: role %q is not Started or Promoted", what, role)
 	}
 }
 
@@ -344,6 +391,14 @@ func (v *validator) constraints() {
 			if !contains(OrderActions, string(o.ThenAction)) {
 				v.at(path+".then-action", "%s: then-action %q is not start, stop, promote or demote", what, o.ThenAction)
 			}
+			for _, end := range []struct {
+				key, id string
+				action  Action
+			}{{"first-action", o.First, o.FirstAction}, {"then-action", o.Then, o.ThenAction}} {
+				if (end.action == ActionPromote || end.action == ActionDemote) && !c.Promotable(end.id) {
+					v.at(path+"."+end.key, "%s: %s %s: %q is not a promotable clone (promotable = true in its [resource.clone])", what, end.key, end.action, end.id)
+				}
+			}
 		}
 		what := fmt.Sprintf("order %s then %s", o.First, o.Then)
 		if len(o.Sets) > 0 {
@@ -384,6 +439,8 @@ func (v *validator) constraints() {
 		what := fmt.Sprintf("colocation %s with %s", co.Rsc, co.With)
 		v.pair(path, what, "rsc", co.Rsc, "with", co.With,
 			"a resource cannot be colocated with itself", "a group and its own member are together already (the group colocates its members)")
+		v.roleRef(path+".rsc-role", what, co.Rsc, co.RscRole)
+		v.roleRef(path+".with-rsc-role", what, co.With, co.WithRole)
 	}
 	for i, l := range c.Locations {
 		path := fmt.Sprintf("location[%d]", i)
@@ -403,7 +460,7 @@ func (v *validator) constraints() {
 			switch l.Role {
 			case "", RoleStarted, RoleStopped:
 			default:
-				v.at(path+".role", "%s: role %q: Tandem has no promotable clones, so a rule's role is Started or Stopped", what, l.Role)
+				v.roleRef(path+".role", what, l.Rsc, l.Role)
 			}
 		case l.Node == "":
 			v.at(path, "%s: node (or rule) is missing", what)
@@ -412,8 +469,10 @@ func (v *validator) constraints() {
 				v.at(path+".node", "%s: %v", what, err)
 			}
 		}
-		if l.Rule == nil && (l.ScoreAttribute != "" || l.Role != "") {
-			v.at(path, "%s: score-attribute and role go with a rule", what)
+		if l.Rule == nil && l.Role == RolePromoted {
+			v.roleRef(path+".role", what, l.Rsc, l.Role)
+		} else if l.Rule == nil && (l.ScoreAttribute != "" || l.Role != "") {
+			v.at(path, "%s: score-attribute and role go with a rule (except role Promoted)", what)
 		}
 	}
 }

@@ -6,6 +6,12 @@
 // SIGKILL when it lingers. The program outlives a restart of the plugin,
 // which is what the host expects of every agent.
 //
+// As a promotable clone, an instance is a replica until promoted: promote
+// marks it the primary (a role file beside the pid file, which the program
+// may read), demote makes it a replica again, and monitor says
+// RunningPromoted for the primary and reports promotion_score, when set,
+// as its wish to be promoted.
+//
 // The plugin binary is cmd/tandem-plugin-example; a resource uses it with
 // agent = "example:process".
 package example
@@ -40,6 +46,7 @@ type Agent struct {
 var (
 	_ sdk.Agent    = (*Agent)(nil)
 	_ sdk.Reloader = (*Agent)(nil)
+	_ sdk.Promoter = (*Agent)(nil)
 )
 
 // New returns the example agent.
@@ -58,6 +65,7 @@ var params = []sdk.ParamSpec{
 	{Name: "state_dir", Type: "string", Default: DefaultStateDir, Description: "directory of the pid files; {node} is replaced by the node's name"},
 	{Name: "logfile", Type: "string", Description: "file the program's stdout and stderr are appended to; none when empty"},
 	{Name: "stop_grace", Type: "duration", Default: "5s", Reloadable: true, Description: "how long stop waits after SIGTERM before SIGKILL"},
+	{Name: "promotion_score", Type: "integer", Description: "as a promotable clone: the promotion score monitor reports on this node (none when empty)"},
 }
 
 // MetaData describes the process agent type.
@@ -78,6 +86,8 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 			{Name: "monitor", Timeout: 10 * time.Second, Interval: 10 * time.Second},
 			{Name: "reload", Timeout: 10 * time.Second},
 			{Name: "validate", Timeout: 5 * time.Second},
+			{Name: "promote", Timeout: 10 * time.Second},
+			{Name: "demote", Timeout: 10 * time.Second},
 		},
 	}, nil
 }
@@ -89,6 +99,7 @@ type config struct {
 	stateDir  string
 	logfile   string
 	stopGrace time.Duration
+	score     *int // promotion_score, when given
 }
 
 // parse checks raw against the meta-data's params (types, required,
@@ -102,6 +113,10 @@ func parse(raw map[string]string) (config, sdk.Result) {
 		stateDir:  v.String("state_dir"),
 		logfile:   v.String("logfile"),
 		stopGrace: v.Duration("stop_grace"),
+	}
+	if v.Given("promotion_score") {
+		s := v.Int("promotion_score")
+		c.score = &s
 	}
 	if c.stateDir == "" {
 		c.stateDir = DefaultStateDir
@@ -241,7 +256,44 @@ func (a *Agent) Stop(ctx context.Context, req sdk.Request) sdk.Result {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return sdk.Resultf(sdk.ErrGeneric, "removing %s: %v", path, err)
 	}
+	if err := os.Remove(roleFile(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return sdk.Resultf(sdk.ErrGeneric, "removing %s: %v", roleFile(path), err)
+	}
 	return sdk.Resultf(sdk.OK, "stopped pid %d", p.pid)
+}
+
+// roleFile marks the instance whose pid file is path as the primary.
+func roleFile(path string) string { return strings.TrimSuffix(path, ".pid") + ".promoted" }
+
+// Promote makes the running instance the primary.
+func (a *Agent) Promote(_ context.Context, req sdk.Request) sdk.Result {
+	c, res := parse(req.Params)
+	if res.Code != sdk.OK {
+		return res
+	}
+	path := pidFile(c, req)
+	defer a.locks.Lock(path)()
+	if p, err := readPidFile(path); err != nil || !p.alive() {
+		return sdk.Resultf(sdk.ErrGeneric, "promote: not running (start it first)")
+	}
+	if err := os.WriteFile(roleFile(path), []byte("primary\n"), 0o644); err != nil {
+		return sdk.Resultf(sdk.ErrGeneric, "promote: %v", err)
+	}
+	return sdk.Resultf(sdk.OK, "promoted")
+}
+
+// Demote makes the instance a replica again (nothing to do if it is one).
+func (a *Agent) Demote(_ context.Context, req sdk.Request) sdk.Result {
+	c, res := parse(req.Params)
+	if res.Code != sdk.OK {
+		return res
+	}
+	path := pidFile(c, req)
+	defer a.locks.Lock(path)()
+	if err := os.Remove(roleFile(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return sdk.Resultf(sdk.ErrGeneric, "demote: %v", err)
+	}
+	return sdk.Resultf(sdk.OK, "demoted")
 }
 
 // Monitor says OK while the recorded process runs, NotRunning when there is
@@ -260,7 +312,15 @@ func (a *Agent) Monitor(_ context.Context, req sdk.Request) sdk.Result {
 	case err != nil:
 		return sdk.Resultf(sdk.ErrGeneric, "reading %s: %v", path, err)
 	case p.alive():
-		return sdk.Resultf(sdk.OK, "pid %d running", p.pid)
+		res := sdk.Resultf(sdk.OK, "pid %d running", p.pid)
+		if _, err := os.Stat(roleFile(path)); err == nil {
+			res = sdk.Resultf(sdk.RunningPromoted, "pid %d running, primary", p.pid)
+		}
+		res.PromotionScore = c.score
+		return res
+	}
+	if _, err := os.Stat(roleFile(path)); err == nil {
+		return sdk.Resultf(sdk.FailedPromoted, "pid %d from %s (the primary) is gone: the program exited without a stop", p.pid, path)
 	}
 	return sdk.Resultf(sdk.ErrGeneric, "pid %d from %s is gone: the program exited without a stop", p.pid, path)
 }

@@ -2,6 +2,7 @@ package example_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,7 @@ func TestValidateRefusals(t *testing.T) {
 		{map[string]string{"command": "/bin/sleep", "stop_grace": "soon"}, sdk.ErrArgs, `stop_grace "soon": not a duration (e.g. 5s, 500ms or 1m30s; a bare number is seconds)`},
 		{map[string]string{"command": "/bin/sleep", "stop_grace": "-1s"}, sdk.ErrArgs, `stop_grace "-1s": must not be negative`},
 		{map[string]string{"command": "sleep", "logfile": "out.log", "stop-grace": "1s"}, sdk.ErrArgs,
-			`unknown parameter "stop-grace": did you mean stop_grace? (example:process takes command, args, state_dir, logfile, stop_grace); command "sleep": must be an absolute path; logfile "out.log": must be an absolute path`},
+			`unknown parameter "stop-grace": did you mean stop_grace? (example:process takes command, args, state_dir, logfile, stop_grace, promotion_score); command "sleep": must be an absolute path; logfile "out.log": must be an absolute path`},
 		{map[string]string{"command": "/bin/sleep"}, sdk.OK, ""},
 	}
 	for _, tc := range cases {
@@ -128,4 +129,62 @@ func readPid(t *testing.T, path string) int {
 		pid = pid*10 + int(c-'0')
 	}
 	return pid
+}
+
+// As a promotable clone: monitor reports promotion_score, says
+// RunningPromoted once promoted, FailedPromoted when the primary's program
+// died, and a stop ends the primary role.
+func TestPrimaryReplica(t *testing.T) {
+	c := sdktest.Serve(t, example.New())
+	ctx := context.Background()
+	r := resource(t)
+	r.Params["promotion_score"] = "7"
+	req := sdk.Request{ResourceID: "db", AgentType: "process", Params: r.Params, Instance: sdk.Instance{Node: "holly", CloneIndex: 1},
+		Deadline: time.Now().Add(10 * time.Second), Cluster: &sdk.ClusterView{Nodes: []sdk.NodeView{{Name: "holly", Online: true}}}}
+	t.Cleanup(func() { c.Stop(ctx, req) })
+	if res, err := c.Promote(ctx, req); err != nil || res.Code != sdk.ErrGeneric {
+		t.Fatalf("promote before start: %+v, %v; want a refusal", res, err)
+	}
+	if res, err := c.Start(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("start: %+v, %v", res, err)
+	}
+	res, err := c.Monitor(ctx, req)
+	if err != nil || res.Code != sdk.OK || res.PromotionScore == nil || *res.PromotionScore != 7 {
+		t.Fatalf("monitor of the replica: %+v, %v; want OK with promotion score 7", res, err)
+	}
+	if res, err := c.Promote(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("promote: %+v, %v", res, err)
+	}
+	if res, err := c.Monitor(ctx, req); err != nil || res.Code != sdk.RunningPromoted {
+		t.Fatalf("monitor of the primary: %+v, %v", res, err)
+	}
+	// The primary's program dies: FailedPromoted.
+	data, err := os.ReadFile(filepath.Join(r.Params["state_dir"], "db:1.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(string(data), &pid); err != nil {
+		t.Fatalf("pid file %q: %v", data, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	poll := time.Now().Add(10 * time.Second)
+	for {
+		res, err := c.Monitor(ctx, req)
+		if err == nil && res.Code == sdk.FailedPromoted {
+			break
+		}
+		if time.Now().After(poll) {
+			t.Fatalf("monitor after the primary died: %+v, %v; want FailedPromoted", res, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if res, err := c.Stop(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("stop: %+v, %v", res, err)
+	}
+	if res, err := c.Monitor(ctx, req); err != nil || res.Code != sdk.NotRunning {
+		t.Fatalf("monitor after stop: %+v, %v", res, err)
+	}
 }

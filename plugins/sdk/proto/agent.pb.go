@@ -929,11 +929,15 @@ func (x *HoldRequest) GetUntilMonotonicNs() int64 {
 }
 
 type Result struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Code    int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// promotion_score, in a monitor's result of a promotable clone's agent:
+	// how much it wants this instance promoted here (Pacemaker's crm_master);
+	// unset: no wish.
+	PromotionScore *int32 `protobuf:"zigzag32,3,opt,name=promotion_score,json=promotionScore,proto3,oneof" json:"promotion_score,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
@@ -978,6 +982,13 @@ func (x *Result) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *Result) GetPromotionScore() int32 {
+	if x != nil && x.PromotionScore != nil {
+		return *x.PromotionScore
+	}
+	return 0
 }
 
 var File_agent_proto protoreflect.FileDescriptor
@@ -1072,21 +1083,25 @@ const file_agent_proto_rawDesc = "" +
 	"\x12until_monotonic_ns\x18\x04 \x01(\x03R\x10untilMonotonicNs\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"x\n" +
 	"\x06Result\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage2\xe3\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12,\n" +
+	"\x0fpromotion_score\x18\x03 \x01(\x11H\x00R\x0epromotionScore\x88\x01\x01B\x12\n" +
+	"\x10_promotion_score2\xe3\x01\n" +
 	"\x04Base\x12C\n" +
 	"\x04Info\x12\x1c.tandem.agent.v1.InfoRequest\x1a\x1d.tandem.agent.v1.InfoResponse\x12O\n" +
 	"\bMetaData\x12 .tandem.agent.v1.MetaDataRequest\x1a!.tandem.agent.v1.MetaDataResponse\x12E\n" +
-	"\bValidate\x12 .tandem.agent.v1.ValidateRequest\x1a\x17.tandem.agent.v1.Result2\xf5\x02\n" +
+	"\bValidate\x12 .tandem.agent.v1.ValidateRequest\x1a\x17.tandem.agent.v1.Result2\xf0\x03\n" +
 	"\x05Agent\x12:\n" +
 	"\x05Start\x12\x18.tandem.agent.v1.Request\x1a\x17.tandem.agent.v1.Result\x129\n" +
 	"\x04Stop\x12\x18.tandem.agent.v1.Request\x1a\x17.tandem.agent.v1.Result\x12<\n" +
 	"\aMonitor\x12\x18.tandem.agent.v1.Request\x1a\x17.tandem.agent.v1.Result\x12;\n" +
 	"\x06Reload\x12\x18.tandem.agent.v1.Request\x1a\x17.tandem.agent.v1.Result\x12;\n" +
 	"\x06Notify\x12\x18.tandem.agent.v1.Request\x1a\x17.tandem.agent.v1.Result\x12=\n" +
-	"\x04Hold\x12\x1c.tandem.agent.v1.HoldRequest\x1a\x17.tandem.agent.v1.ResultB/Z-github.com/tandem-ha/tandem/plugins/sdk/protob\x06proto3"
+	"\x04Hold\x12\x1c.tandem.agent.v1.HoldRequest\x1a\x17.tandem.agent.v1.Result\x12<\n" +
+	"\aPromote\x12\x18.tandem.agent.v1.Request\x1a\x17.tandem.agent.v1.Result\x12;\n" +
+	"\x06Demote\x12\x18.tandem.agent.v1.Request\x1a\x17.tandem.agent.v1.ResultB/Z-github.com/tandem-ha/tandem/plugins/sdk/protob\x06proto3"
 
 var (
 	file_agent_proto_rawDescOnce sync.Once
@@ -1143,17 +1158,21 @@ var file_agent_proto_depIdxs = []int32{
 	9,  // 17: tandem.agent.v1.Agent.Reload:input_type -> tandem.agent.v1.Request
 	9,  // 18: tandem.agent.v1.Agent.Notify:input_type -> tandem.agent.v1.Request
 	13, // 19: tandem.agent.v1.Agent.Hold:input_type -> tandem.agent.v1.HoldRequest
-	1,  // 20: tandem.agent.v1.Base.Info:output_type -> tandem.agent.v1.InfoResponse
-	3,  // 21: tandem.agent.v1.Base.MetaData:output_type -> tandem.agent.v1.MetaDataResponse
-	14, // 22: tandem.agent.v1.Base.Validate:output_type -> tandem.agent.v1.Result
-	14, // 23: tandem.agent.v1.Agent.Start:output_type -> tandem.agent.v1.Result
-	14, // 24: tandem.agent.v1.Agent.Stop:output_type -> tandem.agent.v1.Result
-	14, // 25: tandem.agent.v1.Agent.Monitor:output_type -> tandem.agent.v1.Result
-	14, // 26: tandem.agent.v1.Agent.Reload:output_type -> tandem.agent.v1.Result
-	14, // 27: tandem.agent.v1.Agent.Notify:output_type -> tandem.agent.v1.Result
-	14, // 28: tandem.agent.v1.Agent.Hold:output_type -> tandem.agent.v1.Result
-	20, // [20:29] is the sub-list for method output_type
-	11, // [11:20] is the sub-list for method input_type
+	9,  // 20: tandem.agent.v1.Agent.Promote:input_type -> tandem.agent.v1.Request
+	9,  // 21: tandem.agent.v1.Agent.Demote:input_type -> tandem.agent.v1.Request
+	1,  // 22: tandem.agent.v1.Base.Info:output_type -> tandem.agent.v1.InfoResponse
+	3,  // 23: tandem.agent.v1.Base.MetaData:output_type -> tandem.agent.v1.MetaDataResponse
+	14, // 24: tandem.agent.v1.Base.Validate:output_type -> tandem.agent.v1.Result
+	14, // 25: tandem.agent.v1.Agent.Start:output_type -> tandem.agent.v1.Result
+	14, // 26: tandem.agent.v1.Agent.Stop:output_type -> tandem.agent.v1.Result
+	14, // 27: tandem.agent.v1.Agent.Monitor:output_type -> tandem.agent.v1.Result
+	14, // 28: tandem.agent.v1.Agent.Reload:output_type -> tandem.agent.v1.Result
+	14, // 29: tandem.agent.v1.Agent.Notify:output_type -> tandem.agent.v1.Result
+	14, // 30: tandem.agent.v1.Agent.Hold:output_type -> tandem.agent.v1.Result
+	14, // 31: tandem.agent.v1.Agent.Promote:output_type -> tandem.agent.v1.Result
+	14, // 32: tandem.agent.v1.Agent.Demote:output_type -> tandem.agent.v1.Result
+	22, // [22:33] is the sub-list for method output_type
+	11, // [11:22] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -1164,6 +1183,7 @@ func file_agent_proto_init() {
 	if File_agent_proto != nil {
 		return
 	}
+	file_agent_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -212,14 +212,17 @@ const (
 	Agent_Reload_FullMethodName  = "/tandem.agent.v1.Agent/Reload"
 	Agent_Notify_FullMethodName  = "/tandem.agent.v1.Agent/Notify"
 	Agent_Hold_FullMethodName    = "/tandem.agent.v1.Agent/Hold"
+	Agent_Promote_FullMethodName = "/tandem.agent.v1.Agent/Promote"
+	Agent_Demote_FullMethodName  = "/tandem.agent.v1.Agent/Demote"
 )
 
 // AgentClient is the client API for Agent service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Agent runs the actions of resource agents. Reload, Notify and Hold are
-// optional: an agent without them answers code 3 (unimplemented).
+// Agent runs the actions of resource agents. Reload, Notify, Hold, Promote
+// and Demote are optional: an agent without them answers code 3
+// (unimplemented).
 type AgentClient interface {
 	Start(ctx context.Context, in *Request, opts ...grpc.CallOption) (*Result, error)
 	Stop(ctx context.Context, in *Request, opts ...grpc.CallOption) (*Result, error)
@@ -227,6 +230,10 @@ type AgentClient interface {
 	Reload(ctx context.Context, in *Request, opts ...grpc.CallOption) (*Result, error)
 	Notify(ctx context.Context, in *Request, opts ...grpc.CallOption) (*Result, error)
 	Hold(ctx context.Context, in *HoldRequest, opts ...grpc.CallOption) (*Result, error)
+	// Promote and Demote change the role of a promotable clone's instance
+	// that runs: Unpromoted to Promoted and back.
+	Promote(ctx context.Context, in *Request, opts ...grpc.CallOption) (*Result, error)
+	Demote(ctx context.Context, in *Request, opts ...grpc.CallOption) (*Result, error)
 }
 
 type agentClient struct {
@@ -297,12 +304,33 @@ func (c *agentClient) Hold(ctx context.Context, in *HoldRequest, opts ...grpc.Ca
 	return out, nil
 }
 
+func (c *agentClient) Promote(ctx context.Context, in *Request, opts ...grpc.CallOption) (*Result, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Result)
+	err := c.cc.Invoke(ctx, Agent_Promote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentClient) Demote(ctx context.Context, in *Request, opts ...grpc.CallOption) (*Result, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Result)
+	err := c.cc.Invoke(ctx, Agent_Demote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServer is the server API for Agent service.
 // All implementations must embed UnimplementedAgentServer
 // for forward compatibility.
 //
-// Agent runs the actions of resource agents. Reload, Notify and Hold are
-// optional: an agent without them answers code 3 (unimplemented).
+// Agent runs the actions of resource agents. Reload, Notify, Hold, Promote
+// and Demote are optional: an agent without them answers code 3
+// (unimplemented).
 type AgentServer interface {
 	Start(context.Context, *Request) (*Result, error)
 	Stop(context.Context, *Request) (*Result, error)
@@ -310,6 +338,10 @@ type AgentServer interface {
 	Reload(context.Context, *Request) (*Result, error)
 	Notify(context.Context, *Request) (*Result, error)
 	Hold(context.Context, *HoldRequest) (*Result, error)
+	// Promote and Demote change the role of a promotable clone's instance
+	// that runs: Unpromoted to Promoted and back.
+	Promote(context.Context, *Request) (*Result, error)
+	Demote(context.Context, *Request) (*Result, error)
 	mustEmbedUnimplementedAgentServer()
 }
 
@@ -337,6 +369,12 @@ func (UnimplementedAgentServer) Notify(context.Context, *Request) (*Result, erro
 }
 func (UnimplementedAgentServer) Hold(context.Context, *HoldRequest) (*Result, error) {
 	return nil, status.Error(codes.Unimplemented, "method Hold not implemented")
+}
+func (UnimplementedAgentServer) Promote(context.Context, *Request) (*Result, error) {
+	return nil, status.Error(codes.Unimplemented, "method Promote not implemented")
+}
+func (UnimplementedAgentServer) Demote(context.Context, *Request) (*Result, error) {
+	return nil, status.Error(codes.Unimplemented, "method Demote not implemented")
 }
 func (UnimplementedAgentServer) mustEmbedUnimplementedAgentServer() {}
 func (UnimplementedAgentServer) testEmbeddedByValue()               {}
@@ -467,6 +505,42 @@ func _Agent_Hold_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Agent_Promote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).Promote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_Promote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).Promote(ctx, req.(*Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Agent_Demote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).Demote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_Demote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).Demote(ctx, req.(*Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Agent_ServiceDesc is the grpc.ServiceDesc for Agent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -497,6 +571,14 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Hold",
 			Handler:    _Agent_Hold_Handler,
+		},
+		{
+			MethodName: "Promote",
+			Handler:    _Agent_Promote_Handler,
+		},
+		{
+			MethodName: "Demote",
+			Handler:    _Agent_Demote_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -10,7 +10,7 @@ import (
 var ParamTypes = sdk.ParamTypes
 
 // Actions are the action names meta-data may declare.
-var Actions = []string{"start", "stop", "monitor", "reload", "notify", "hold", "validate", "meta-data"}
+var Actions = []string{"start", "stop", "monitor", "reload", "notify", "hold", "validate", "meta-data", "promote", "demote"}
 
 // InfoProblems lists what is missing or wrong in a plugin's Info.
 func InfoProblems(info sdk.Info) []string {

@@ -188,6 +188,10 @@ func (r *Resource) defaults() {
 // r.Params pass the checks it declares; Validate accepts r.Params and refuses each missing
 // required parameter with a message; stop is idempotent, monitor after
 // stop says NotRunning, start is idempotent, monitor after start says OK.
+// An agent that implements sdk.Promoter (its promote does not answer
+// ErrUnimplemented) must also pass "promotable": promote and demote are
+// idempotent, monitor says RunningPromoted while promoted and OK once
+// demoted, and stop ends the promoted role too.
 // The resource is stopped when the test ends.
 func Conformance(t *testing.T, target Target, r Resource) {
 	t.Helper()
@@ -293,6 +297,65 @@ func Conformance(t *testing.T, target Target, r Resource) {
 			{"monitor after stop", target.Monitor, sdk.NotRunning},
 			{"stop again (idempotent)", target.Stop, sdk.OK},
 			{"monitor after second stop", target.Monitor, sdk.NotRunning},
+		}
+		for _, s := range steps {
+			ctx, cancel, d := call()
+			res, err := s.op(ctx, req(d))
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+			if res.Code != s.want {
+				t.Fatalf("%s: %v %q; want %v", s.name, res.Code, res.Message, s.want)
+			}
+		}
+	})
+	promotable(t, target, req, call)
+}
+
+// Promotable is the part of Target a promotable clone's agent adds.
+type Promotable interface {
+	Promote(ctx context.Context, req sdk.Request) (sdk.Result, error)
+	Demote(ctx context.Context, req sdk.Request) (sdk.Result, error)
+}
+
+var (
+	_ Promotable = (*sdk.Client)(nil)
+	_ Promotable = (*sdk.Process)(nil)
+)
+
+func promotable(t *testing.T, target Target, req func(time.Time) sdk.Request, call func() (context.Context, context.CancelFunc, time.Time)) {
+	p, ok := target.(Promotable)
+	if !ok {
+		return
+	}
+	ctx, cancel, d := call()
+	res, err := p.Promote(ctx, req(d))
+	cancel()
+	if err == nil && res.Code == sdk.ErrUnimplemented {
+		return // not a promotable agent
+	}
+	t.Run("promotable", func(t *testing.T) {
+		steps := []struct {
+			name string
+			op   func(context.Context, sdk.Request) (sdk.Result, error)
+			want sdk.Code
+		}{
+			{"start", target.Start, sdk.OK},
+			{"monitor after start (unpromoted)", target.Monitor, sdk.OK},
+			{"promote", p.Promote, sdk.OK},
+			{"monitor after promote", target.Monitor, sdk.RunningPromoted},
+			{"promote again (idempotent)", p.Promote, sdk.OK},
+			{"monitor after second promote", target.Monitor, sdk.RunningPromoted},
+			{"demote", p.Demote, sdk.OK},
+			{"monitor after demote", target.Monitor, sdk.OK},
+			{"demote again (idempotent)", p.Demote, sdk.OK},
+			{"promote before stop", p.Promote, sdk.OK},
+			{"stop", target.Stop, sdk.OK},
+			{"monitor after stop", target.Monitor, sdk.NotRunning},
+			{"start after a promoted stop", target.Start, sdk.OK},
+			{"monitor: a new start is unpromoted", target.Monitor, sdk.OK},
+			{"stop at the end", target.Stop, sdk.OK},
 		}
 		for _, s := range steps {
 			ctx, cancel, d := call()

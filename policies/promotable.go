@@ -1,0 +1,296 @@
+package policies
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/tandem-ha/tandem/policies/cib"
+)
+
+// Promotable clones follow Pacemaker 2.1.5's pcmk_sched_promotable.c: the
+// instances are placed like any clone's; then, once the clone is placed
+// (and before what is colocated with its Promoted role is), each placed
+// instance gets a promotion priority:
+//
+//	the agent's promotion score on its node (-1 when the agent set none),
+//	plus the locations for the Promoted role there, plus the colocations
+//	"Promoted u with X" (INFINITY: -INFINITY where X does not run);
+//
+// an instance whose priority is negative is not promoted. The others are
+// sorted by priority plus the clone's score on their node, highest first,
+// then the instance promoted now first, then instance number and node
+// name, and the first promoted-max are promoted (promoted-node-max per
+// node). Positive promotion scores also count in the clone's placement,
+// as in Pacemaker (pcmk__add_promotion_scores).
+//
+// "X with Promoted u" places X relative to u's promoted instances: they
+// are a unit of their own, u.promo.shadow, which colocations and orders
+// (promote u then start X) take as primary or first.
+
+type promotion struct {
+	max, nodeMax int
+	score        []cib.Score // the agent's promotion score on each node
+	scored       []bool      // whether the agent set one
+	withs        []*colo     // "Promoted u with X": where u may be promoted
+	// shadow stands for u's promoted instances as the primary of
+	// colocations with-rsc-role Promoted: its insts, on and hold are those
+	// of the promoted instances.
+	shadow *unit
+	prom   []assigned // the instances chosen for promotion
+}
+
+func (s *scheduler) makePromotable(u *unit, cl *cib.Clone) {
+	most, perNode := cl.PromotedLimits()
+	n := len(s.nodes)
+	u.promo = &promotion{max: most, nodeMax: perNode, score: make([]cib.Score, n), scored: make([]bool, n)}
+	u.promo.shadow = &unit{r: u.r, id: u.id + " (Promoted)", pos: u.pos, clone: u.clone, max: most, nodeMax: perNode,
+		meta: u.meta, shadowOf: u}
+}
+
+// bindRoleColocation binds a colocation with a role: "Promoted dep with
+// X" decides where dep is promoted; "X with Promoted prim" places X
+// relative to prim's promoted instances.
+func (s *scheduler) bindRoleColocation(c *cib.Colocation, dep, prim *unit) error {
+	if c.WithRole == cib.RolePromoted {
+		if prim.promo == nil {
+			return invalid("colocation %s: %s is not a promotable clone (with-rsc-role Promoted)", c.ID, c.With)
+		}
+		prim = prim.promo.shadow
+	}
+	co := &colo{c: c, dep: dep, prim: prim, score: c.Score, factor: float64(c.Score) / float64(inf)}
+	if c.RscRole == cib.RolePromoted {
+		if dep.promo == nil {
+			return invalid("colocation %s: %s is not a promotable clone (rsc-role Promoted)", c.ID, c.Rsc)
+		}
+		dep.promo.withs = append(dep.promo.withs, co)
+		return nil
+	}
+	// Where X runs does not lend preferences to where prim is promoted
+	// (Pacemaker's apply_coloc_to_primary): a deliberate simplification.
+	s.colocate(co)
+	return nil
+}
+
+// addPromotionScores adds the agent's positive promotion scores to a
+// promotable clone's placement weights on available nodes.
+func (s *scheduler) addPromotionScores(u *unit) {
+	if u.promo == nil {
+		return
+	}
+	for n, sc := range u.promo.score {
+		if u.promo.scored[n] && sc > 0 && s.nodes[n].avail {
+			s.addPart(u.base, u.baseParts, n, sc, "promotion score")
+		}
+	}
+}
+
+// promotedLocations is the sum of the locations for the Promoted role on
+// node n.
+func (s *scheduler) promotedLocations(u *unit, n int) cib.Score {
+	var sum cib.Score
+	for _, l := range s.locs[u] {
+		if l.Role != cib.RolePromoted {
+			continue
+		}
+		if l.Rule == nil {
+			if idx, ok := s.nodeIdx[l.Node]; ok && idx == n {
+				sum = sum.Add(l.Score)
+			}
+			continue
+		}
+		if score, ok := s.ruleScore(l, n); ok {
+			sum = sum.Add(score)
+		}
+	}
+	return sum
+}
+
+// promotionPriority is instance a's promotion priority, and why it may not
+// be promoted when it is negative.
+func (s *scheduler) promotionPriority(u *unit, a assigned) (cib.Score, string) {
+	p, n := u.promo, a.node
+	prio := cib.Score(-1)
+	why := "no promotion score"
+	if p.scored[n] {
+		prio, why = p.score[n], fmt.Sprintf("promotion score %s", p.score[n])
+	}
+	if l := s.promotedLocations(u, n); l != 0 {
+		prio = prio.Add(l)
+		why = fmt.Sprintf("%s, locations for the Promoted role %s", why, l)
+	}
+	for _, c := range p.withs {
+		pr := c.prim
+		if pr.state != done {
+			continue
+		}
+		switch {
+		case c.score >= inf && !pr.hold[n]:
+			return negInf, fmt.Sprintf("%s: %s is not on %s", named("colocation", c.c.ID), pr.id, s.nodes[n].name)
+		case c.score <= negInf && pr.on[n]:
+			return negInf, fmt.Sprintf("%s: %s is on %s", named("colocation", c.c.ID), pr.id, s.nodes[n].name)
+		case c.score > 0 && c.score < inf && pr.hold[n], c.score < 0 && c.score > negInf && pr.on[n]:
+			prio = prio.Add(c.score)
+		}
+	}
+	for _, o := range s.orders {
+		if o.then != u || o.o.Kind != cib.Mandatory || o.o.ThenAction != cib.ActionPromote {
+			continue
+		}
+		f := o.first
+		if o.o.FirstAction == cib.ActionPromote && f.promo != nil {
+			f = f.promo.shadow
+		} else if o.o.FirstAction != cib.ActionStart {
+			continue
+		}
+		if f.state == done && len(f.insts) == 0 {
+			return negInf, fmt.Sprintf("%s: %s must %s first, and it cannot", named("order", o.o.ID), o.first.id, o.o.FirstAction)
+		}
+	}
+	return prio, why
+}
+
+// choosePromoted chooses u's promoted instances among those placed, and
+// says whether the choice changed.
+func (s *scheduler) choosePromoted(u *unit) bool {
+	p := u.promo
+	type cand struct {
+		a    assigned
+		sort cib.Score
+		prev bool // chosen before (enforce chooses again after removals)
+		was  bool // promoted there now
+	}
+	var cands []cand
+	var chosen []assigned
+	count := make([]int, len(s.nodes))
+	for _, a := range u.insts {
+		was := false
+		for _, c := range u.cur {
+			if c.inst == a.inst && c.node == a.node && c.promoted {
+				was = true
+			}
+		}
+		if u.unmanaged(a) {
+			// Left alone: stays promoted if it is, and counts.
+			if was {
+				chosen = append(chosen, a)
+				count[a.node]++
+			}
+			continue
+		}
+		prio, _ := s.promotionPriority(u, a)
+		if prio < 0 {
+			continue
+		}
+		sortIdx := prio
+		if u.w != nil {
+			sortIdx = prio.Add(u.w[a.node])
+		}
+		cands = append(cands, cand{a: a, sort: sortIdx, prev: slices.Contains(p.prom, a), was: was})
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		x, y := cands[i], cands[j]
+		if x.sort != y.sort {
+			return x.sort > y.sort
+		}
+		if x.prev != y.prev {
+			return x.prev
+		}
+		if x.was != y.was {
+			return x.was
+		}
+		if x.a.inst != y.a.inst {
+			return x.a.inst < y.a.inst
+		}
+		return s.nameRank[x.a.node] < s.nameRank[y.a.node]
+	})
+	for _, c := range cands {
+		if len(chosen) >= p.max {
+			break
+		}
+		if count[c.a.node] >= p.nodeMax {
+			continue
+		}
+		count[c.a.node]++
+		chosen = append(chosen, c.a)
+	}
+	sort.Slice(chosen, func(i, j int) bool { return chosen[i].inst < chosen[j].inst })
+	changed := !slices.Equal(chosen, p.prom) || p.shadow.state != done
+	p.prom = chosen
+	sh := p.shadow
+	sh.insts = chosen
+	sh.on = make([]bool, len(s.nodes))
+	sh.hold = make([]bool, len(s.nodes))
+	for _, a := range chosen {
+		sh.on[a.node] = true
+		sh.hold[a.node] = u.hold == nil || u.hold[a.node]
+	}
+	sh.why = ""
+	if len(chosen) == 0 {
+		sh.why = fmt.Sprintf("%s has no instance it can promote", u.id)
+	}
+	sh.state = done
+	return changed
+}
+
+// isPromoted says whether instance a of u is chosen for promotion.
+func (u *unit) isPromoted(a assigned) bool {
+	return u.promo != nil && slices.Contains(u.promo.prom, a)
+}
+
+// promotionActions adds u's demote and promote actions: a demote where an
+// instance runs promoted and should not stay promoted (or stops), before
+// its stop and before any promote of u; a promote where an instance should
+// be promoted and is not (or starts), after every start of u (Pacemaker's
+// clone pseudo-actions: demoted, stopped, started, then promote).
+func (s *scheduler) promotionActions(b *builder, u *unit, ua *unitActions) {
+	if u.promo == nil {
+		return
+	}
+	stopOf := map[assigned]int{}
+	for _, i := range ua.stops {
+		a := b.actions[i]
+		stopOf[assigned{a.Instance, s.nodeIdx[a.Node]}] = i
+	}
+	for _, c := range u.cur {
+		a := assigned{c.inst, c.node}
+		if !c.promoted || !c.managed {
+			continue
+		}
+		_, stops := stopOf[a]
+		if !stops && u.isPromoted(a) {
+			continue
+		}
+		reason := "not chosen for promotion"
+		if stops {
+			reason = "stops"
+		}
+		d := b.add(Action{Resource: u.r.ID, Clone: u.clone, Instance: c.inst, Node: s.nodes[c.node].name, Op: OpDemote, Reason: reason})
+		ua.demotes = append(ua.demotes, d)
+		for _, st := range ua.stops {
+			b.edge(d, st)
+		}
+	}
+	for _, a := range u.promo.prom {
+		if u.unmanaged(a) {
+			continue
+		}
+		was := false
+		for _, c := range u.cur {
+			if c.inst == a.inst && c.node == a.node && c.promoted && !c.failed {
+				was = true
+			}
+		}
+		if _, restarts := stopOf[a]; was && !restarts {
+			continue
+		}
+		pr := b.add(Action{Resource: u.r.ID, Clone: u.clone, Instance: a.inst, Node: s.nodes[a.node].name, Op: OpPromote, Reason: "promote"})
+		ua.promotes = append(ua.promotes, pr)
+		for _, st := range ua.starts {
+			b.edge(st, pr)
+		}
+		for _, d := range ua.demotes {
+			b.edge(d, pr)
+		}
+	}
+}
