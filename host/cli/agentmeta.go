@@ -140,15 +140,11 @@ prints the same as JSON.`,
   tandem resource describe vip`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openSession(cfgPath)
+			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
 			md, err := s.metaData(cur.CIB, args[0])
 			if err != nil {
 				return err

@@ -116,15 +116,11 @@ configuration differs from the local cluster file.`,
   tandem config show --toml > cluster.toml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openSession(cfgPath)
+			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
 			w := cmd.OutOrStdout()
 			top, c := s.file.Topology, cur.CIB
 			if asTOML {
@@ -324,15 +320,11 @@ live configuration.`,
 			if len(args) == 1 {
 				target = args[0]
 			}
-			s, err := openSession(cfgPath)
+			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
 			prev, err := os.ReadFile(target)
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("reading %s: %w", target, err)}

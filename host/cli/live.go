@@ -65,6 +65,21 @@ func openSession(cfgPath string) (*session, error) {
 
 func (s *session) close() { s.conn.Close() }
 
+// openCurrent opens a session and reads the revision the cluster runs, as
+// most commands do first; the caller closes the session.
+func openCurrent(cfgPath string) (*session, liveconfig.Revision, error) {
+	s, err := openSession(cfgPath)
+	if err != nil {
+		return nil, liveconfig.Revision{}, err
+	}
+	cur, err := s.current()
+	if err != nil {
+		s.close()
+		return nil, liveconfig.Revision{}, err
+	}
+	return s, cur, nil
+}
+
 func (s *session) current() (liveconfig.Revision, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 	defer cancel()

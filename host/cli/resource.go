@@ -108,15 +108,11 @@ command says so; operations without a timeout take the agent's.
 				}
 				return nil
 			}
-			s, err := openSession(cfgPath)
+			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
 			// Check the edit before asking the plugins, so a taken id is
 			// reported as such.
 			if err := create(cur.CIB); err != nil {
@@ -210,15 +206,11 @@ after it or colocated with it stops and starts around it ("Restarting ID
 			if err != nil {
 				return badInput("resource %s: %v", id, err)
 			}
-			s, err := openSession(cfgPath)
+			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
 			var oldParams map[string]string
 			if r, _ := cur.CIB.Resource(id); r != nil {
 				oldParams = r.Params
@@ -307,15 +299,11 @@ blocked on that node, untouched, until a cleanup).
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
-			s, err := openSession(cfgPath)
+			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
 			// A group is deleted with its members.
 			var primitives []string
 			g, _ := cur.CIB.Group(id)
@@ -405,15 +393,11 @@ with their members.`,
 		Example: `  tandem resource config
   tandem resource config httpd-clone`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openSession(cfgPath)
+			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
 			c := cur.CIB
 			w := cmd.OutOrStdout()
 			write := func(r *cib.Resource, indent string) { writeResourceConfig(w, r, indent) }
@@ -803,15 +787,11 @@ func newResourceClearCmd() *cobra.Command {
 // withCurrent opens a session, runs read on the current live
 // configuration and closes it.
 func withCurrent(cfgPath string, read func(s *session, cur liveconfig.Revision) error) error {
-	s, err := openSession(cfgPath)
+	s, cur, err := openCurrent(cfgPath)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	cur, err := s.current()
-	if err != nil {
-		return err
-	}
 	return read(s, cur)
 }
 
@@ -841,15 +821,11 @@ is what the cluster acts on next.`,
   tandem resource cleanup VIP-10.10.10.23 --node benji`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openSession(cfgPath)
+			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			cur, err := s.current()
-			if err != nil {
-				return err
-			}
 			id := ""
 			primitives := []string{""} // "": every resource
 			if len(args) == 1 {
