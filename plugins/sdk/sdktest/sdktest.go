@@ -282,11 +282,7 @@ func Conformance(t *testing.T, target Target, r Resource) {
 	})
 
 	t.Run("lifecycle", func(t *testing.T) {
-		steps := []struct {
-			name string
-			op   func(context.Context, sdk.Request) (sdk.Result, error)
-			want sdk.Code
-		}{
+		steps := []step{
 			{"stop before start (idempotent)", target.Stop, sdk.OK},
 			{"monitor when stopped", target.Monitor, sdk.NotRunning},
 			{"start", target.Start, sdk.OK},
@@ -298,19 +294,33 @@ func Conformance(t *testing.T, target Target, r Resource) {
 			{"stop again (idempotent)", target.Stop, sdk.OK},
 			{"monitor after second stop", target.Monitor, sdk.NotRunning},
 		}
-		for _, s := range steps {
-			ctx, cancel, d := call()
-			res, err := s.op(ctx, req(d))
-			cancel()
-			if err != nil {
-				t.Fatalf("%s: %v", s.name, err)
-			}
-			if res.Code != s.want {
-				t.Fatalf("%s: %v %q; want %v", s.name, res.Code, res.Message, s.want)
-			}
-		}
+		runSteps(t, steps, req, call)
 	})
 	promotable(t, target, req, call)
+}
+
+// step is one call of a conformance sequence and the code it must answer.
+type step struct {
+	name string
+	op   func(context.Context, sdk.Request) (sdk.Result, error)
+	want sdk.Code
+}
+
+// runSteps makes the calls of steps in turn, each with its own deadline,
+// and stops at the first that errs or answers another code.
+func runSteps(t *testing.T, steps []step, req func(time.Time) sdk.Request, call func() (context.Context, context.CancelFunc, time.Time)) {
+	t.Helper()
+	for _, s := range steps {
+		ctx, cancel, d := call()
+		res, err := s.op(ctx, req(d))
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if res.Code != s.want {
+			t.Fatalf("%s: %v %q; want %v", s.name, res.Code, res.Message, s.want)
+		}
+	}
 }
 
 // Promotable is the part of Target a promotable clone's agent adds.
@@ -336,11 +346,7 @@ func promotable(t *testing.T, target Target, req func(time.Time) sdk.Request, ca
 		return // not a promotable agent
 	}
 	t.Run("promotable", func(t *testing.T) {
-		steps := []struct {
-			name string
-			op   func(context.Context, sdk.Request) (sdk.Result, error)
-			want sdk.Code
-		}{
+		steps := []step{
 			{"start", target.Start, sdk.OK},
 			{"monitor after start (unpromoted)", target.Monitor, sdk.OK},
 			{"promote", p.Promote, sdk.OK},
@@ -357,17 +363,7 @@ func promotable(t *testing.T, target Target, req func(time.Time) sdk.Request, ca
 			{"monitor: a new start is unpromoted", target.Monitor, sdk.OK},
 			{"stop at the end", target.Stop, sdk.OK},
 		}
-		for _, s := range steps {
-			ctx, cancel, d := call()
-			res, err := s.op(ctx, req(d))
-			cancel()
-			if err != nil {
-				t.Fatalf("%s: %v", s.name, err)
-			}
-			if res.Code != s.want {
-				t.Fatalf("%s: %v %q; want %v", s.name, res.Code, res.Message, s.want)
-			}
-		}
+		runSteps(t, steps, req, call)
 	})
 }
 
