@@ -89,12 +89,8 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 			if r.Ran {
 				continue
 			}
-			res := bus.ActionResult{Transition: ev.ID, Action: r.Action.ID, Resource: r.Action.Resource, Clone: r.Action.Clone,
-				Instance: max(r.Action.CloneIndex, 0), Node: l.cfg.Node, Op: r.Action.Op, Cancelled: true, Message: r.Skipped, Started: time.Now()}
-			l.board.Record(res)
-			if err := l.cfg.Conn.Publish(res); err != nil {
-				l.log.Warn("publishing a cancelled action", "err", err)
-			}
+			l.reportCancelled(bus.ActionResult{Transition: ev.ID, Action: r.Action.ID, Resource: r.Action.Resource, Clone: r.Action.Clone,
+				Instance: max(r.Action.CloneIndex, 0), Node: l.cfg.Node, Op: r.Action.Op, Cancelled: true, Message: r.Skipped, Started: time.Now()})
 		}
 		l.mu.Lock()
 		delete(l.running, ev.ID)
@@ -113,12 +109,18 @@ func (l *LRM) cancelPart(id string, mine []policies.Action, why string) {
 		if a.Clone != "" {
 			res.Instance = a.Instance
 		}
-		l.board.Record(res)
-		if err := l.cfg.Conn.Publish(res); err != nil {
-			l.log.Warn("publishing a cancelled action", "err", err)
-		}
+		l.reportCancelled(res)
 	}
 	l.board.Forget(id)
+}
+
+// reportCancelled records and publishes the result of an action that never
+// ran, so the coordinator knows its transition is over.
+func (l *LRM) reportCancelled(res bus.ActionResult) {
+	l.board.Record(res)
+	if err := l.cfg.Conn.Publish(res); err != nil {
+		l.log.Warn("publishing a cancelled action", "err", err)
+	}
 }
 
 func (l *LRM) onAbort(a bus.TransitionAbort) {
