@@ -10,9 +10,10 @@
 // node that saw it: a node that died cannot report its own loss).
 //
 // Alerts never hold up recovery: Send only queues (it never blocks; a full
-// queue drops the alert, counted and logged), a few workers run the agents,
-// each agent in a process group of its own killed at its timeout, its
-// output captured up to a bound and logged when it fails.
+// queue drops the alert, counted and logged). Each alert has a queue and a
+// few workers of its own, so a slow or hanging agent delays only its own
+// alerts; each call runs in a process group of its own killed at its
+// timeout, its output captured up to a bound and logged when it fails.
 package alerts
 
 import (
@@ -68,11 +69,12 @@ type Config struct {
 	Node string // this member
 	// Alerts returns the alerts of the current live configuration.
 	Alerts func() []cib.Alert
-	// Version is CRM_alert_version: the tandem build.
+	// Version is CRM_alert_version: the tandem build ("unknown" if "").
 	Version string
 	Logger  *slog.Logger
-	// Workers run alerts at once (default 4); Queue is how many may wait
-	// (default 256); beyond that, alerts are dropped.
+	// Workers are the calls of one alert that may run at once (default
+	// 2); Queue is how many of its calls may wait (default 128); beyond
+	// that, its alerts are dropped.
 	Workers, Queue int
 	// Client posts webhooks (default: a client of its own).
 	Client *http.Client
@@ -86,7 +88,7 @@ type Config struct {
 type Manager struct {
 	cfg     Config
 	log     *slog.Logger
-	queue   chan delivery
+	lanes   map[string]*lane // by alert id; guarded by gate
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -96,14 +98,17 @@ type Manager struct {
 	ran     atomic.Uint64
 	mu      sync.Mutex
 	lastLog time.Time // of the last "dropped" warning
-	// gate: enqueue holds it for reading while it queues, Close for
-	// writing while it closes the queue.
-	gate   sync.RWMutex
+	// gate: enqueue holds it while it queues, Close while it closes the
+	// queues.
+	gate   sync.Mutex
 	closed bool
 	// nonce tells this process's deliveries from an earlier one's (the
 	// sequence starts at 1 again): webhooks' Idempotency-Key.
 	nonce string
 }
+
+// lane is one alert's queue and workers.
+type lane struct{ queue chan delivery }
 
 // delivery is one call of one alert for one recipient.
 type delivery struct {
@@ -116,11 +121,15 @@ type delivery struct {
 
 // New starts a Manager's workers; Close stops them.
 func New(cfg Config) *Manager {
+	if cfg.Version == "" {
+		// Pacemaker's sample agents do nothing without a version.
+		cfg.Version = "unknown"
+	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 4
+		cfg.Workers = 2
 	}
 	if cfg.Queue <= 0 {
-		cfg.Queue = 256
+		cfg.Queue = 128
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -135,13 +144,8 @@ func New(cfg Config) *Manager {
 		cfg.Tries = 5
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Manager{cfg: cfg, log: cfg.Logger.With("component", "alerts"), queue: make(chan delivery, cfg.Queue), ctx: ctx, cancel: cancel,
+	return &Manager{cfg: cfg, log: cfg.Logger.With("component", "alerts"), lanes: map[string]*lane{}, ctx: ctx, cancel: cancel,
 		nonce: strconv.FormatInt(time.Now().UnixNano(), 36)}
-	for range cfg.Workers {
-		m.wg.Add(1)
-		go m.work()
-	}
-	return m
 }
 
 // Send queues ev for every enabled alert and recipient (an alert without
@@ -153,7 +157,9 @@ func (m *Manager) Send(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	for _, a := range m.cfg.Alerts() {
+	as := m.cfg.Alerts()
+	m.retire(as)
+	for _, a := range as {
 		if len(a.Recipients) == 0 {
 			m.enqueue(a, "", a.Effective(nil), ev)
 			continue
@@ -168,14 +174,23 @@ func (m *Manager) enqueue(a cib.Alert, recipient string, meta cib.AlertMeta, ev 
 	if !*meta.Enabled {
 		return
 	}
-	m.gate.RLock()
-	defer m.gate.RUnlock()
+	m.gate.Lock()
+	defer m.gate.Unlock()
 	if m.closed {
 		return
 	}
+	ln := m.lanes[a.ID]
+	if ln == nil {
+		ln = &lane{queue: make(chan delivery, m.cfg.Queue)}
+		m.lanes[a.ID] = ln
+		for range m.cfg.Workers {
+			m.wg.Add(1)
+			go m.work(ln)
+		}
+	}
 	d := delivery{alert: a, recipient: recipient, meta: meta, ev: ev, seq: m.seq.Add(1)}
 	select {
-	case m.queue <- d:
+	case ln.queue <- d:
 	default:
 		n := m.dropped.Add(1)
 		m.mu.Lock()
@@ -186,7 +201,7 @@ func (m *Manager) enqueue(a cib.Alert, recipient string, meta cib.AlertMeta, ev 
 		m.mu.Unlock()
 		if loud {
 			m.log.Warn("alert queue full: alert dropped (agents slower than the events; see their timeouts)",
-				"alert", a.ID, "kind", ev.Kind, "node", ev.Node, "resource", ev.Resource, "dropped_total", n, "queue", cap(m.queue))
+				"alert", a.ID, "kind", ev.Kind, "node", ev.Node, "resource", ev.Resource, "dropped_total", n, "queue", cap(ln.queue))
 		}
 	}
 }
@@ -208,7 +223,10 @@ func (m *Manager) Close(ctx context.Context) {
 	m.gate.Lock()
 	if !m.closed {
 		m.closed = true
-		close(m.queue)
+		for id, ln := range m.lanes {
+			close(ln.queue)
+			delete(m.lanes, id)
+		}
 	}
 	m.gate.Unlock()
 	done := make(chan struct{})
@@ -225,9 +243,29 @@ func (m *Manager) Close(ctx context.Context) {
 	m.cancel()
 }
 
-func (m *Manager) work() {
+// retire closes the lanes of alerts no longer configured (their workers
+// end once what was queued has run).
+func (m *Manager) retire(current []cib.Alert) {
+	m.gate.Lock()
+	defer m.gate.Unlock()
+	if len(m.lanes) == 0 {
+		return
+	}
+	keep := map[string]bool{}
+	for _, a := range current {
+		keep[a.ID] = true
+	}
+	for id, ln := range m.lanes {
+		if !keep[id] {
+			close(ln.queue)
+			delete(m.lanes, id)
+		}
+	}
+}
+
+func (m *Manager) work(ln *lane) {
 	defer m.wg.Done()
-	for d := range m.queue {
+	for d := range ln.queue {
 		m.deliver(d)
 	}
 }
