@@ -37,13 +37,14 @@ type services struct {
 	undo    undoStack      // closes what was built, in reverse
 	changes atomic.Uint64  // membership changes seen
 	alerts  *alerts.Manager
+	metrics *metrics.Recorder
 }
 
 // startServices brings up a node's services. What needs the bus is retried
 // until ctx ends, so a member that lost quorum again keeps trying. On an
 // error, whatever was built is taken down again.
 func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
-	s := &services{}
+	s := &services{metrics: metrics.NewRecorder()}
 	defer func() {
 		if err != nil {
 			s.undo.run()
@@ -104,7 +105,8 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	s.undo.push(leaseConn.Close)
 	err = retry(ctx, m.log, "lease manager not ready", func(ctx context.Context) error {
 		var err error
-		s.leases, err = lease.NewManager(ctx, lease.Config{Conn: leaseConn, Node: m.name, Peers: func() []string { return peers }, Logger: m.log})
+		s.leases, err = lease.NewManager(ctx, lease.Config{Conn: leaseConn, Node: m.name, Peers: func() []string { return peers }, Logger: m.log,
+			Renewed: s.metrics.LeaseRenewed})
 		return err
 	})
 	if err != nil {
@@ -114,7 +116,8 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 
 	// Plugins launch when a resource first needs them: a node runs only the
 	// plugins its resources use.
-	if s.sup, err = supervisor.New(supervisor.Config{Dir: m.pluginDir, Logger: m.log, OnDemand: true}); err != nil {
+	if s.sup, err = supervisor.New(supervisor.Config{Dir: m.pluginDir, Logger: m.log, OnDemand: true,
+		Observe: func(agent, op string, o supervisor.Outcome) { s.metrics.PluginCall(agent, op, o.Duration, o.TimedOut) }}); err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	s.undo.push(s.sup.Close)
@@ -209,7 +212,8 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	}
 	lrmRef.Store(s.lrm)
 	s.coord = coordinator.New(coordinator.Config{Conn: m.conn, Node: m.name, Leases: s.leases, Failures: fails,
-		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log})
+		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log,
+		Finished: s.metrics.TransitionFinished})
 	coordRef.Store(s.coord)
 
 	followed := store.Follow(ctx, rev.Rev, func(r liveconfig.Revision) {
@@ -367,5 +371,9 @@ func (m *Member) metricsSource(s *services, fails *failures.Store) metrics.Sourc
 		},
 		Fenced: s.lrm.Fenced,
 		RTT:    m.conn.NC.RTT,
+		Alerts: func() (uint64, uint64, uint64) {
+			return s.alerts.Ran(), s.alerts.Failed(), s.alerts.Dropped()
+		},
+		Recorder: s.metrics,
 	}
 }
