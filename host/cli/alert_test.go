@@ -83,6 +83,9 @@ func TestLiveAlerts(t *testing.T) {
 			t.Errorf("config show --toml lacks %s:\n%s", w, toml)
 		}
 	}
+	if show, _ := mustRun("config", "show"); !strings.Contains(show, "\nAlerts:\n Alert: log (path="+agent+")\n") {
+		t.Errorf("config show lacks the alerts:\n%s", show)
+	}
 	mustRun("alert", "recipient", "remove", "second")
 	mustRun("alert", "remove", "nothere", "hook")
 	refused(`no alert "gone"`, "alert", "remove", "log", "gone")
