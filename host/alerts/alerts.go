@@ -271,6 +271,11 @@ func (m *Manager) work(ln *lane) {
 }
 
 func (m *Manager) deliver(d delivery) {
+	if m.ctx.Err() != nil {
+		// Closing past its drain time: what is still queued is dropped.
+		m.dropped.Add(1)
+		return
+	}
 	ctx, cancel := context.WithTimeout(m.ctx, d.meta.Timeout)
 	defer cancel()
 	var err error

@@ -145,8 +145,10 @@ func newAlertRecipientCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "recipient",
 		Short: "Add and remove an alert's recipients",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Example: `  tandem alert recipient add log value=/var/log/cluster-alerts.log
+  tandem alert recipient remove log-recipient`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var addPath string
 	add := &cobra.Command{

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tandem-ha/tandem/host/liveconfig"
 )
 
 // The pcs-shaped alert commands on a live cluster: create, recipients,
@@ -85,6 +87,9 @@ func TestLiveAlerts(t *testing.T) {
 	}
 	if show, _ := mustRun("config", "show"); !strings.Contains(show, "\nAlerts:\n Alert: log (path="+agent+")\n") {
 		t.Errorf("config show lacks the alerts:\n%s", show)
+	}
+	if r := lc.live(); r.Format != liveconfig.FormatCIBAlerts {
+		t.Errorf("live configuration with alerts stored in format %d, want %d (a build that does not know alerts must refuse it, not drop them)", r.Format, liveconfig.FormatCIBAlerts)
 	}
 	mustRun("alert", "recipient", "remove", "second")
 	mustRun("alert", "remove", "nothere", "hook")
