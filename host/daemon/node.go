@@ -219,7 +219,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	followed := store.Follow(ctx, rev.Rev, func(r liveconfig.Revision) {
 		prev := s.live.Swap(&r)
 		m.log.Info("live configuration changed", "rev", r.Rev, "by", r.By, "summary", r.Summary)
-		if prev == nil || prev.CIB == nil || !slices.EqualFunc(prev.CIB.Alerts, r.CIB.Alerts, sameAlert) {
+		if r.CIB != nil && (prev == nil || prev.CIB == nil || !slices.EqualFunc(prev.CIB.Alerts, r.CIB.Alerts, sameAlert)) {
 			m.checkAlerts(r)
 		}
 		s.lrm.ConfigChanged()
