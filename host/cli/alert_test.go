@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +92,20 @@ func TestLiveAlerts(t *testing.T) {
 	}
 	if r := lc.live(); r.Format != liveconfig.FormatCIBAlerts {
 		t.Errorf("live configuration with alerts stored in format %d, want %d (a build that does not know alerts must refuse it, not drop them)", r.Format, liveconfig.FormatCIBAlerts)
+	}
+	// Completion offers the live alert and recipient ids.
+	for args, want := range map[string]string{
+		"alert remove":           "hook\nlog\nnothere\n:4\n",
+		"alert recipient remove": "log-recipient\nsecond\n:4\n",
+	} {
+		root := NewRoot()
+		var comp bytes.Buffer
+		root.SetOut(&comp)
+		root.SetErr(io.Discard)
+		root.SetArgs(append(append([]string{"__complete"}, strings.Fields(args)...), "--config", lc.Conf, ""))
+		if err := root.Execute(); err != nil || comp.String() != want {
+			t.Errorf("completing %s: %v %q, want %q", args, err, comp.String(), want)
+		}
 	}
 	mustRun("alert", "recipient", "remove", "second")
 	mustRun("alert", "remove", "nothere", "hook")
