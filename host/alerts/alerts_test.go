@@ -29,10 +29,15 @@ const envAgent = `#!/bin/sh
 func script(t *testing.T, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "agent.sh")
-	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+	writeScript(t, p, body)
+	return p
+}
+
+func writeScript(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return p
 }
 
 // records reads the records envAgent wrote.
