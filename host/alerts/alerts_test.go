@@ -375,3 +375,65 @@ func TestWebhookRetriesAfterServerError(t *testing.T) {
 		t.Errorf("a 400 was tried %d times, want 1", refused)
 	}
 }
+
+// Pacemaker's SNMP sample agent, unchanged, sends its traps for Tandem's
+// events (its snmptrap replaced, through its own trap_binary option, by a
+// script that records the arguments; nothing is sent).
+func TestPacemakerSNMPAgent(t *testing.T) {
+	sample, err := filepath.Abs("testdata/alert_snmp.sh.sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	traps := filepath.Join(dir, "traps")
+	fake := script(t, "#!/bin/sh\nfor a in \"$@\"; do printf '%s|' \"$a\"; done >> "+traps+"\necho >> "+traps+"\n")
+	m := manager(t, cib.Alert{ID: "snmp", Path: sample,
+		Options:    map[string]string{"trap_binary": fake, "trap_snmp_persistent_dir": filepath.Join(dir, "snmp")},
+		Meta:       cib.AlertMeta{TimestampFormat: "%Y-%m-%d,%H:%M:%S.%01N"},
+		Recipients: []cib.Recipient{{ID: "nms", Value: "198.18.0.99"}}})
+	at := time.Date(2026, 12, 6, 9, 1, 2, 300000000, time.Local)
+	for _, ev := range []alerts.Event{
+		must(alerts.FromAction(bus.ActionResult{Resource: "VIP", Node: "holly", Op: bus.OpStart, Code: 1})),
+		// A successful monitor: the agent sends nothing (trap_monitor_success=false).
+		must(alerts.FromMonitor(bus.MonitorResult{Resource: "VIP", Node: "benji", Interval: time.Second, Code: 0, Changed: true}, false)),
+		alerts.NodeEvent("holly", 1, false),
+	} {
+		ev.Time = at
+		m.Send(ev)
+	}
+	poll.Until(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if m.Ran() != 3 {
+			return fmt.Errorf("%d of 3 calls done", m.Ran())
+		}
+		return nil
+	})
+	data, _ := os.ReadFile(traps)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || m.Failed() != 0 {
+		t.Fatalf("%d traps (failed calls %d), want 2 (the failed start and the node loss):\n%s", len(lines), m.Failed(), data)
+	}
+	const p = "PACEMAKER-MIB::pacemakerNotification"
+	// Two workers: the traps may come in either order.
+	if strings.Contains(lines[0], p+"Description|s|lost|") {
+		lines[0], lines[1] = lines[1], lines[0]
+	}
+	for _, want := range []string{"-v|2c|-c|public|198.18.0.99||" + p + "Trap|", p + "Node|s|holly|", p + "Resource|s|VIP|",
+		p + "Operation|s|start|", p + "Description|s|Error occurred|", p + "Status|i|0|", p + "ReturnCode|i|1|", p + "TargetReturnCode|i|0|",
+		"HOST-RESOURCES-MIB::hrSystemDate|s|" + at.Format("2006-01-02,15:04:05") + ".3|"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("start trap lacks %q:\n%s", want, lines[0])
+		}
+	}
+	for _, want := range []string{p + "Node|s|holly|", p + "Description|s|lost|"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("node trap lacks %q:\n%s", want, lines[1])
+		}
+	}
+}
+
+func must(ev alerts.Event, ok bool) alerts.Event {
+	if !ok {
+		panic(fmt.Sprintf("%+v is not alerted", ev))
+	}
+	return ev
+}
