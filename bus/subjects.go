@@ -33,7 +33,8 @@ const (
 	SubjectRefresh       = SubjectPrefix + "refresh"
 	SubjectPing          = SubjectPrefix + "ping"
 	SubjectValidate      = SubjectPrefix + "validate"
-	SubjectMetaData      = SubjectPrefix + "metadata" // an agent's meta-data, asked of the members
+	SubjectMetaData      = SubjectPrefix + "metadata"   // an agent's meta-data, asked of the members
+	SubjectAlertCheck    = SubjectPrefix + "alertcheck" // "can you run this alert agent?", asked of the nodes
 )
 
 // JetStream's own subjects Tandem uses: the leader stepdown requests (the

@@ -14,8 +14,8 @@ import (
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
-// Shell completion of ids: resource, clone and group ids, node names and
-// constraint ids, from the live configuration when the bus answers within
+// Shell completion of ids: resource, clone and group ids, node names,
+// constraint, alert and recipient ids, from the live configuration when the bus answers within
 // completionWait, else from the local cluster file, never file names.
 
 // completionWait bounds how long a completion waits for the bus.
@@ -29,6 +29,8 @@ const (
 	nodeNames
 	constraintIDs
 	groupIDs
+	alertIDs
+	recipientIDs
 )
 
 // idArgs says what each argument of a command completes, by its path
@@ -38,24 +40,28 @@ var idArgs = map[string]struct {
 	kinds  []idKind
 	repeat bool
 }{
-	"resource move":         {[]idKind{resourceIDs, nodeNames}, false},
-	"resource ban":          {[]idKind{resourceIDs, nodeNames}, false},
-	"resource clear":        {[]idKind{resourceIDs, nodeNames}, false},
-	"resource config":       {[]idKind{resourceIDs}, true},
-	"resource delete":       {[]idKind{resourceIDs}, false},
-	"resource disable":      {[]idKind{resourceIDs}, true},
-	"resource enable":       {[]idKind{resourceIDs}, true},
-	"resource restart":      {[]idKind{resourceIDs}, false},
-	"resource update":       {[]idKind{resourceIDs}, false},
-	"resource cleanup":      {[]idKind{resourceIDs}, false},
-	"resource group add":    {[]idKind{groupIDs, resourceIDs}, true},
-	"resource group remove": {[]idKind{groupIDs, resourceIDs}, true},
-	"node standby":          {[]idKind{nodeNames}, true},
-	"node unstandby":        {[]idKind{nodeNames}, true},
-	"node maintenance":      {[]idKind{nodeNames}, true},
-	"node unmaintenance":    {[]idKind{nodeNames}, true},
-	"node attribute":        {[]idKind{nodeNames}, false},
-	"constraint remove":     {[]idKind{constraintIDs}, true},
+	"resource move":          {[]idKind{resourceIDs, nodeNames}, false},
+	"resource ban":           {[]idKind{resourceIDs, nodeNames}, false},
+	"resource clear":         {[]idKind{resourceIDs, nodeNames}, false},
+	"resource config":        {[]idKind{resourceIDs}, true},
+	"resource delete":        {[]idKind{resourceIDs}, false},
+	"resource disable":       {[]idKind{resourceIDs}, true},
+	"resource enable":        {[]idKind{resourceIDs}, true},
+	"resource restart":       {[]idKind{resourceIDs}, false},
+	"resource update":        {[]idKind{resourceIDs}, false},
+	"resource cleanup":       {[]idKind{resourceIDs}, false},
+	"resource group add":     {[]idKind{groupIDs, resourceIDs}, true},
+	"resource group remove":  {[]idKind{groupIDs, resourceIDs}, true},
+	"node standby":           {[]idKind{nodeNames}, true},
+	"node unstandby":         {[]idKind{nodeNames}, true},
+	"node maintenance":       {[]idKind{nodeNames}, true},
+	"node unmaintenance":     {[]idKind{nodeNames}, true},
+	"node attribute":         {[]idKind{nodeNames}, false},
+	"constraint remove":      {[]idKind{constraintIDs}, true},
+	"alert update":           {[]idKind{alertIDs}, false},
+	"alert remove":           {[]idKind{alertIDs}, true},
+	"alert recipient add":    {[]idKind{alertIDs}, false},
+	"alert recipient remove": {[]idKind{recipientIDs}, true},
 }
 
 // completeIDs gives the commands of idArgs their completion; it leaves a
@@ -165,6 +171,14 @@ func idsOf(c *cib.CIB, k idKind) []string {
 		ids = c.NodeNames()
 	case constraintIDs:
 		ids = c.ConstraintIDs()
+	case alertIDs:
+		ids = c.AlertIDs()
+	case recipientIDs:
+		for _, a := range c.Alerts {
+			for _, r := range a.Recipients {
+				ids = append(ids, r.ID)
+			}
+		}
 	}
 	sort.Strings(ids)
 	return ids

@@ -164,6 +164,8 @@ configuration differs from the local cluster file.`,
 			fmt.Fprintln(w)
 			writeConstraints(w, c, true)
 			fmt.Fprintln(w)
+			writeAlerts(w, c)
+			fmt.Fprintln(w)
 			writeProperties(w, top.Cluster, c)
 			return nil
 		},

@@ -201,6 +201,19 @@ func encode(f *fileConfig, c *cib.CIB, kept map[durationKey]any) ([]byte, error)
 		}
 		f.Locations = append(f.Locations, fl)
 	}
+	for _, a := range c.Alerts {
+		fa := fileAlert{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description, Meta: encodeAlertMeta(a.Meta)}
+		if len(a.Options) > 0 {
+			fa.Options = map[string]any{}
+			for k, v := range a.Options {
+				fa.Options[k] = v
+			}
+		}
+		for _, r := range a.Recipients {
+			fa.Recipients = append(fa.Recipients, fileRecipient{ID: r.ID, Value: r.Value, Meta: encodeAlertMeta(r.Meta)})
+		}
+		f.Alerts = append(f.Alerts, fa)
+	}
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)
 	enc.Indent = ""
@@ -271,4 +284,15 @@ func encodeMeta(m cib.Meta, kept map[durationKey]any, owner string) fileMeta {
 	}
 	f.TargetRole = m.TargetRole
 	return f
+}
+
+func encodeAlertMeta(m cib.AlertMeta) *fileAlertMeta {
+	if m == (cib.AlertMeta{}) {
+		return nil
+	}
+	fm := &fileAlertMeta{TimestampFormat: m.TimestampFormat, Enabled: m.Enabled}
+	if m.Timeout > 0 {
+		fm.Timeout = cib.FormatDuration(m.Timeout)
+	}
+	return fm
 }

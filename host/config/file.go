@@ -37,6 +37,31 @@ type fileConfig struct {
 	Colocations []fileColocation `toml:"colocation"`
 	Locations   []fileLocation   `toml:"location"`
 	Metrics     *fileMetrics     `toml:"metrics,omitempty,omitzero"`
+	Alerts      []fileAlert      `toml:"alert,omitempty,omitzero"`
+}
+
+// fileAlert is an [[alert]]: Pacemaker's alert agent (pcs alert create),
+// or a webhook.
+type fileAlert struct {
+	ID          string          `toml:"id"`
+	Path        string          `toml:"path,omitempty,omitzero"`
+	Webhook     string          `toml:"webhook,omitempty,omitzero"`
+	Description string          `toml:"description,omitempty,omitzero"`
+	Options     map[string]any  `toml:"options,omitempty,omitzero"`
+	Meta        *fileAlertMeta  `toml:"meta,omitempty,omitzero"`
+	Recipients  []fileRecipient `toml:"recipient,omitempty,omitzero"`
+}
+
+type fileRecipient struct {
+	ID    string         `toml:"id,omitempty,omitzero"`
+	Value string         `toml:"value"`
+	Meta  *fileAlertMeta `toml:"meta,omitempty,omitzero"`
+}
+
+type fileAlertMeta struct {
+	Timeout         any    `toml:"timeout,omitempty,omitzero"`
+	TimestampFormat string `toml:"timestamp-format,omitempty,omitzero"`
+	Enabled         *bool  `toml:"enabled,omitempty,omitzero"`
 }
 
 type fileMetrics struct {
@@ -368,6 +393,7 @@ func decode(name string, data []byte) (*File, *problems) {
 		}
 		c.Locations = append(c.Locations, loc)
 	}
+	decodeAlerts(f.Alerts, c, ps)
 	out.CIB = c
 	return out, ps
 }
@@ -467,28 +493,32 @@ func cutLast(path string) (string, string, bool) {
 
 // knownKeys are the keys a table may hold, for "did you mean" hints.
 var knownKeys = map[string][]string{
-	"":               {"cluster", "bus", "plugins", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location", "metrics"},
-	"metrics":        {"listen", "nats_monitor"},
-	"cluster":        {"name"},
-	"bus":            {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
-	"bus.tls":        {"dir", "cert", "key", "ca"},
-	"plugins":        {"dir"},
-	"node":           {"name", "address", "client_port", "cluster_port", "standby", "maintenance", "attributes"},
-	"witness":        {"name", "address", "client_port", "cluster_port"},
-	"properties":     cib.PropertyKeys,
-	"defaults":       cib.MetaKeys,
-	"resource":       {"id", "agent", "params", "meta", "clone", "op"},
-	"resource.meta":  cib.MetaKeys,
-	"resource.clone": append([]string{"id"}, cib.CloneKeys...),
-	"resource.op":    {"name", "interval", "timeout"},
-	"group":          cib.GroupKeys,
-	"group.meta":     cib.MetaKeys,
-	"group.clone":    append([]string{"id"}, cib.CloneKeys...),
-	"order":          {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "set"},
-	"order.set":      append([]string{"resources"}, cib.SetKeys...),
-	"colocation":     {"id", "rsc", "with", "score", "set", "rsc-role", "with-rsc-role"},
-	"colocation.set": {"resources", "sequential"},
-	"location":       {"id", "rsc", "node", "score", "rule", "score-attribute", "role"},
+	"":                     {"cluster", "bus", "plugins", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location", "metrics", "alert"},
+	"metrics":              {"listen", "nats_monitor"},
+	"cluster":              {"name"},
+	"bus":                  {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
+	"bus.tls":              {"dir", "cert", "key", "ca"},
+	"plugins":              {"dir"},
+	"node":                 {"name", "address", "client_port", "cluster_port", "standby", "maintenance", "attributes"},
+	"witness":              {"name", "address", "client_port", "cluster_port"},
+	"properties":           cib.PropertyKeys,
+	"defaults":             cib.MetaKeys,
+	"resource":             {"id", "agent", "params", "meta", "clone", "op"},
+	"resource.meta":        cib.MetaKeys,
+	"resource.clone":       append([]string{"id"}, cib.CloneKeys...),
+	"resource.op":          {"name", "interval", "timeout"},
+	"group":                cib.GroupKeys,
+	"group.meta":           cib.MetaKeys,
+	"group.clone":          append([]string{"id"}, cib.CloneKeys...),
+	"order":                {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "set"},
+	"order.set":            append([]string{"resources"}, cib.SetKeys...),
+	"colocation":           {"id", "rsc", "with", "score", "set", "rsc-role", "with-rsc-role"},
+	"colocation.set":       {"resources", "sequential"},
+	"location":             {"id", "rsc", "node", "score", "rule", "score-attribute", "role"},
+	"alert":                {"id", "path", "webhook", "description", "options", "meta", "recipient"},
+	"alert.meta":           cib.AlertMetaKeys,
+	"alert.recipient":      {"id", "value", "meta"},
+	"alert.recipient.meta": cib.AlertMetaKeys,
 }
 
 func suggest(plain string) string {
@@ -591,4 +621,63 @@ func decodeDuration(v any, path string, ps *problems, what string) time.Duration
 	}
 	ps.at(path, "%s: %v is not a duration (write it like \"30s\")", what, v)
 	return 0
+}
+
+// decodeAlerts reads the [[alert]] tables into c; a recipient without an
+// id gets pcs's default ("<alert>-recipient", "-1", ...).
+func decodeAlerts(fa []fileAlert, c *cib.CIB, ps *problems) {
+	for i, a := range fa {
+		path := fmt.Sprintf("alert[%d]", i)
+		what := fmt.Sprintf("alert %q", a.ID)
+		al := cib.Alert{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description}
+		for _, k := range slices.Sorted(maps.Keys(a.Options)) {
+			v, err := paramString(a.Options[k])
+			if err != nil {
+				ps.at(path+".options."+k, "%s: option %q: %v", what, k, err)
+				continue
+			}
+			if al.Options == nil {
+				al.Options = map[string]string{}
+			}
+			al.Options[k] = v
+		}
+		al.Meta = decodeAlertMeta(a.Meta, path+".meta", ps, what)
+		for j, r := range a.Recipients {
+			rpath := fmt.Sprintf("%s.recipient[%d]", path, j)
+			al.Recipients = append(al.Recipients, cib.Recipient{ID: r.ID, Value: r.Value,
+				Meta: decodeAlertMeta(r.Meta, rpath+".meta", ps, fmt.Sprintf("%s recipient %q", what, r.Value))})
+		}
+		c.Alerts = append(c.Alerts, al)
+	}
+	taken := map[string]bool{}
+	for _, a := range c.Alerts {
+		for _, r := range a.Recipients {
+			taken[r.ID] = true
+		}
+	}
+	for i := range c.Alerts {
+		a := &c.Alerts[i]
+		for j := range a.Recipients {
+			if a.Recipients[j].ID != "" {
+				continue
+			}
+			id := a.ID + "-recipient"
+			for n := 1; taken[id] || c.Alert(id) != nil; n++ {
+				id = fmt.Sprintf("%s-recipient-%d", a.ID, n)
+			}
+			taken[id] = true
+			a.Recipients[j].ID = id
+		}
+	}
+}
+
+func decodeAlertMeta(m *fileAlertMeta, path string, ps *problems, what string) cib.AlertMeta {
+	var out cib.AlertMeta
+	if m == nil {
+		return out
+	}
+	out.Timeout = decodeDuration(m.Timeout, path+".timeout", ps, what+" meta timeout")
+	out.TimestampFormat = m.TimestampFormat
+	out.Enabled = m.Enabled
+	return out
 }

@@ -63,6 +63,10 @@ type Config struct {
 	// ProbeTimeout bounds how long a plan waits for nodes' reports (400 ms:
 	// a node answers in milliseconds; a plan that misses one is retried).
 	ProbeTimeout time.Duration
+	// Finished, when set, is told of each transition this coordinator
+	// published once it is over: how long it took and how it ended
+	// ("complete", "failed", "aborted", "timed_out"); metrics.
+	Finished func(took time.Duration, outcome string)
 }
 
 // Coordinator runs the election and, while elected, the planning loop.
@@ -269,6 +273,18 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 				}
 				c.log.Info("transition done", "id", cur.id, "took", now.Sub(cur.started).Round(time.Millisecond),
 					"failed", cur.failed, "aborted", cur.aborted)
+				if c.cfg.Finished != nil {
+					outcome := "complete"
+					switch {
+					case cur.failed:
+						outcome = "failed"
+					case cur.aborted:
+						outcome = "aborted"
+					case !cur.complete(online):
+						outcome = "timed_out"
+					}
+					c.cfg.Finished(now.Sub(cur.started), outcome)
+				}
 				pace.finished(cur.failed)
 				cur = nil
 				mark("transition done")

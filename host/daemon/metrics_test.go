@@ -63,6 +63,41 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 		return nil
 	})
+	// The latencies recorded as they happen: the lease of the singleton
+	// renewed on its node, the example agent's calls there, and the
+	// transitions of whichever node coordinates.
+	poll.Until(t, 30*time.Second, 200*time.Millisecond, func() error {
+		body, err := get(url)
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{
+			"tandem_lease_renew_seconds_count ", `tandem_lease_renew_seconds_bucket{le="0.1"} `, "tandem_lease_renew_failures_total 0",
+			`tandem_plugin_call_seconds_count{action="start",agent="example:process"} `, `tandem_plugin_call_seconds_bucket{action="monitor",agent="example:process",le="`,
+			"tandem_alerts_total 0", "tandem_alert_failures_total 0", "tandem_alerts_dropped_total 0",
+		} {
+			if !strings.Contains(body, want) {
+				return fmt.Errorf("%s lacks %s:\n%s", url, want, grep(body, "tandem_"))
+			}
+		}
+		if strings.Contains(body, "tandem_lease_renew_seconds_count 0\n") {
+			return fmt.Errorf("no lease renewal recorded yet")
+		}
+		both := body
+		for _, u := range []string{"http://" + addr(0) + "/metrics", "http://" + addr(2) + "/metrics"} {
+			b, err := get(u)
+			if err != nil {
+				return err
+			}
+			both += b
+		}
+		for _, want := range []string{`tandem_transitions_total{outcome="complete"} `, "tandem_transition_seconds_count "} {
+			if !strings.Contains(both, want) {
+				return fmt.Errorf("no node's metrics have %s:\n%s", want, grep(both, "tandem_transition"))
+			}
+		}
+		return nil
+	})
 	body, err := get("http://" + addr(1) + "/varz")
 	if err != nil || !strings.Contains(body, `"server_name": "holly"`) {
 		t.Errorf("NATS monitoring on holly: %v\n%.300s", err, body)

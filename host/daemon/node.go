@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/alerts"
 	"github.com/tandem-ha/tandem/host/coordinator"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/lease"
@@ -19,6 +20,7 @@ import (
 	"github.com/tandem-ha/tandem/host/metrics"
 	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // services are what a node runs once the bus has quorum: the live
@@ -34,13 +36,15 @@ type services struct {
 	running sync.WaitGroup // the resource manager, the coordinator and the configuration follower
 	undo    undoStack      // closes what was built, in reverse
 	changes atomic.Uint64  // membership changes seen
+	alerts  *alerts.Manager
+	metrics *metrics.Recorder
 }
 
 // startServices brings up a node's services. What needs the bus is retried
 // until ctx ends, so a member that lost quorum again keeps trying. On an
 // error, whatever was built is taken down again.
 func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
-	s := &services{}
+	s := &services{metrics: metrics.NewRecorder()}
 	defer func() {
 		if err != nil {
 			s.undo.run()
@@ -101,7 +105,8 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	s.undo.push(leaseConn.Close)
 	err = retry(ctx, m.log, "lease manager not ready", func(ctx context.Context) error {
 		var err error
-		s.leases, err = lease.NewManager(ctx, lease.Config{Conn: leaseConn, Node: m.name, Peers: func() []string { return peers }, Logger: m.log})
+		s.leases, err = lease.NewManager(ctx, lease.Config{Conn: leaseConn, Node: m.name, Peers: func() []string { return peers }, Logger: m.log,
+			Renewed: s.metrics.LeaseRenewed})
 		return err
 	})
 	if err != nil {
@@ -111,7 +116,8 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 
 	// Plugins launch when a resource first needs them: a node runs only the
 	// plugins its resources use.
-	if s.sup, err = supervisor.New(supervisor.Config{Dir: m.pluginDir, Logger: m.log, OnDemand: true}); err != nil {
+	if s.sup, err = supervisor.New(supervisor.Config{Dir: m.pluginDir, Logger: m.log, OnDemand: true,
+		Observe: func(agent, op string, o supervisor.Outcome) { s.metrics.PluginCall(agent, op, o.Duration, o.TimedOut) }}); err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	s.undo.push(s.sup.Close)
@@ -124,12 +130,32 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	} else {
 		s.undo.push(stopValidating)
 	}
+	if stopChecking, err := m.serveAlertCheck(); err != nil {
+		m.log.Warn("not answering alert checks", "err", err)
+	} else {
+		s.undo.push(stopChecking)
+	}
 	stopDescribing, err := m.serveMetaData(ctx, s.sup)
 	if err != nil {
 		m.log.Warn("not answering meta-data requests", "err", err)
 	} else {
 		s.undo.push(stopDescribing)
 	}
+
+	// Alerts run beside everything else and are closed last, after the
+	// resource manager's stops on the way down were alerted.
+	s.alerts = alerts.New(alerts.Config{Node: m.name, Version: m.build, Logger: m.log, Alerts: func() []cib.Alert {
+		if c := s.live.Load().CIB; c != nil {
+			return c.Alerts
+		}
+		return nil
+	}})
+	s.undo.push(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), alertDrain)
+		defer cancel()
+		s.alerts.Close(ctx)
+	})
+	m.checkAlerts(rev)
 
 	// Membership calls back into the coordinator and the resource manager,
 	// which are built after it.
@@ -150,6 +176,9 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	if s.members, err = membership.New(func(member string) *bus.Conn { return hbConns[member] }, memberNames, membership.DefaultDeadAfter, func(ch membership.Change) {
 		s.changes.Add(1)
 		m.memberChanged(ch, coordRef.Load(), lrmRef.Load())
+		if !ch.StopChanged {
+			s.alerts.Send(alerts.NodeEvent(ch.Member, m.nodeID(ch.Member), ch.Online))
+		}
 	}); err != nil {
 		return nil, fmt.Errorf("membership: %w", err)
 	}
@@ -175,7 +204,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	}
 
 	if s.lrm, err = lrm.New(lrm.Config{Conn: m.conn, Node: m.name, Incarnation: m.incarnation, Runner: s.sup, Leases: s.leases,
-		Failures: fails, Live: live, Topology: m.top, Online: online, Logger: m.log,
+		Failures: fails, Live: live, Topology: m.top, Online: online, Logger: m.log, Alert: s.alerts.Send,
 		MetaData: func(ctx context.Context, agent string) (sdk.MetaData, error) {
 			return s.sup.MetaData(ctx, agent, metaDataTimeout)
 		}}); err != nil {
@@ -183,12 +212,16 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	}
 	lrmRef.Store(s.lrm)
 	s.coord = coordinator.New(coordinator.Config{Conn: m.conn, Node: m.name, Leases: s.leases, Failures: fails,
-		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log})
+		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log,
+		Finished: s.metrics.TransitionFinished})
 	coordRef.Store(s.coord)
 
 	followed := store.Follow(ctx, rev.Rev, func(r liveconfig.Revision) {
-		s.live.Store(&r)
+		prev := s.live.Swap(&r)
 		m.log.Info("live configuration changed", "rev", r.Rev, "by", r.By, "summary", r.Summary)
+		if r.CIB != nil && (prev == nil || prev.CIB == nil || !slices.EqualFunc(prev.CIB.Alerts, r.CIB.Alerts, sameAlert)) {
+			m.checkAlerts(r)
+		}
 		s.lrm.ConfigChanged()
 		s.coord.Poke(fmt.Sprintf("configuration rev %d", r.Rev), false)
 	}, m.log)
@@ -248,6 +281,39 @@ func (m *Member) memberChanged(ch membership.Change, coord *coordinator.Coordina
 	}
 }
 
+// alertDrain bounds how long a stopping member lets queued alerts run.
+const alertDrain = 10 * time.Second
+
+// nodeID is member's CRM_alert_nodeid: its position among the members of
+// the cluster file, from 1.
+func (m *Member) nodeID(member string) int {
+	for i, mem := range m.top.Members {
+		if mem.Name == member {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// checkAlerts logs, naming the alert, each agent of rev this host cannot
+// run (missing, not executable): the configuration is the cluster's, the
+// files are each host's.
+func (m *Member) checkAlerts(rev liveconfig.Revision) {
+	if rev.CIB == nil {
+		return
+	}
+	for _, a := range rev.CIB.Alerts {
+		if a.Path == "" {
+			continue
+		}
+		if err := alerts.CheckPath(a.ID, a.Path); err != nil {
+			m.log.Error("alert agent cannot run on this node", "rev", rev.Rev, "err", err)
+		}
+	}
+}
+
+func sameAlert(a, b cib.Alert) bool { return a.ID == b.ID && a.Path == b.Path }
+
 // stop waits for the resource manager to stop what runs here (ctx is
 // already done) and for the coordinator and the follower to end, then
 // closes the rest.
@@ -305,5 +371,9 @@ func (m *Member) metricsSource(s *services, fails *failures.Store) metrics.Sourc
 		},
 		Fenced: s.lrm.Fenced,
 		RTT:    m.conn.NC.RTT,
+		Alerts: func() (uint64, uint64, uint64) {
+			return s.alerts.Ran(), s.alerts.Failed(), s.alerts.Dropped()
+		},
+		Recorder: s.metrics,
 	}
 }

@@ -64,6 +64,9 @@ type Config struct {
 	Margin time.Duration    // safety margin before the TTL (default DefaultMargin)
 	Now    func() time.Time // monotonic clock; tests may slow it down
 	Logger *slog.Logger
+	// Renewed, when set, is told how long each renewal's write to the bus
+	// took and whether it succeeded (metrics).
+	Renewed func(took time.Duration, ok bool)
 }
 
 // Manager keeps this node's leases and answers other nodes' promise requests.
@@ -393,7 +396,11 @@ func (l *Lease) renewKV(value []byte) (time.Time, bool) {
 	rev := l.rev
 	l.mu.Unlock()
 	sent := m.cfg.Now()
+	began := time.Now()
 	newRev, err := m.renewOnce(ctx, l.key, rev, value)
+	if m.cfg.Renewed != nil {
+		m.cfg.Renewed(time.Since(began), err == nil)
+	}
 	if err == nil {
 		l.setRev(newRev)
 		return sent.Add(m.cfg.TTL - m.cfg.Margin), true

@@ -66,8 +66,12 @@ const (
 	// writes format 3 would run as plain clones and constraints without
 	// roles.
 	FormatCIBPromotable = 4
+	// FormatCIBAlerts (5) is FormatCIBPromotable for a model with alerts,
+	// which a build that writes format 4 would drop from the model at its
+	// next edit.
+	FormatCIBAlerts = 5
 	// Format is the newest format this build writes.
-	Format = FormatCIBPromotable
+	Format = FormatCIBAlerts
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -76,6 +80,9 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	if len(c.Alerts) > 0 {
+		return FormatCIBAlerts
+	}
 	if usesRoles(c) {
 		return FormatCIBPromotable
 	}
@@ -222,7 +229,7 @@ func decodeRecord(e jetstream.KeyValueEntry) (Revision, error) {
 			return Revision{}, err
 		}
 		rev.CIB = f.CIB
-	case FormatCIB, FormatCIBExtended, FormatCIBPromotable:
+	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts:
 		if r.CIB == nil {
 			return Revision{}, fmt.Errorf("%s: no cluster model in it", where)
 		}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/alerts"
 	"github.com/tandem-ha/tandem/host/executor"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/lease"
@@ -83,6 +84,9 @@ type Config struct {
 	// no timeout configured take the agent's, and a parameter change the
 	// agent declares reloadable is applied to a running resource by reload.
 	MetaData func(ctx context.Context, agent string) (sdk.MetaData, error)
+	// Alert, when set, is told of every operation result worth an alert
+	// (alerts.FromAction, alerts.FromMonitor); it must not block.
+	Alert func(alerts.Event)
 }
 
 // DefaultTimeout is the timeout of an operation with none configured

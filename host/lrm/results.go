@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/alerts"
 	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/policies/cib"
@@ -99,6 +100,9 @@ func (l *LRM) setWarning(resource string, started time.Time, warning string) {
 }
 
 func (l *LRM) onAction(r bus.ActionResult) {
+	if ev, ok := alerts.FromAction(r); ok && l.cfg.Alert != nil {
+		l.cfg.Alert(ev)
+	}
 	code := sdk.Code(r.Code)
 	msg := r.Message
 	if r.TimedOut {
@@ -201,6 +205,12 @@ func (l *LRM) onAction(r bus.ActionResult) {
 func (l *LRM) onMonitor(r bus.MonitorResult) {
 	code := sdk.Code(r.Code)
 	l.mu.Lock()
+	if l.cfg.Alert != nil {
+		e, ok := l.entries[r.Resource]
+		if ev, alert := alerts.FromMonitor(r, ok && e.role == cib.RolePromoted); alert {
+			l.cfg.Alert(ev)
+		}
+	}
 	if e, ok := l.entries[r.Resource]; ok && e.state == bus.StateStarted && !r.Started.Before(e.since) && !r.TimedOut {
 		l.setRole(e, code, r.PromotionScore)
 	}

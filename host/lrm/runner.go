@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/alerts"
 	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -186,6 +187,10 @@ func (l *LRM) watchLease(e *entry, ls *lease.Lease, agent string, req sdk.Reques
 	l.log.Error("lease lost: stopping the resource here", "resource", req.ResourceID)
 	_ = l.cfg.Conn.Publish(bus.LogEvent{Node: l.cfg.Node, Level: "error", Message: "lease of " + req.ResourceID + " lost on " + l.cfg.Node + ": stopped it there"})
 	out := l.cfg.Runner.Run(context.Background(), agent, bus.OpStop, req, l.opTimeout(e.def, bus.OpStop))
+	if ev, ok := alerts.FromAction(bus.ActionResult{Resource: req.ResourceID, Node: l.cfg.Node, Op: bus.OpStop, Code: int32(out.Code),
+		TimedOut: out.TimedOut, Duration: out.Duration}); ok && l.cfg.Alert != nil {
+		l.cfg.Alert(ev)
+	}
 	l.mu.Lock()
 	if out.Code == sdk.OK && !out.TimedOut {
 		l.setState(e, bus.StateStopped, "lease lost: stopped")

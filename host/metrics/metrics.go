@@ -1,9 +1,11 @@
 // Package metrics serves a member's Prometheus endpoint ([metrics] listen
 // in the cluster file): membership and quorum, this node's resource
 // instances and their states, the cluster's fail-counts, the coordinator,
-// fenced plans and the bus round trip. Every value is read when scraped,
-// from what the daemon already keeps: scraping adds no work to the paths
-// that keep resources running. docs/metrics.md lists the names.
+// fenced plans, alerts and the bus round trip, read when scraped from what
+// the daemon already keeps (scraping adds no work to the paths that keep
+// resources running); and the latencies of lease renewals, transitions and
+// plugin calls, which a Recorder keeps as they happen. docs/metrics.md
+// lists the names.
 package metrics
 
 import (
@@ -39,6 +41,10 @@ type Source struct {
 	Fenced  func() uint64                                // plans and aborts dropped by the fence
 	RTT     func() (time.Duration, error)                // a round trip to this member's bus server
 	Timeout time.Duration                                // bound on each bus read of a scrape (default 1s)
+	// Alerts counts the alert calls finished, failed and dropped.
+	Alerts func() (ran, failed, dropped uint64)
+	// Recorder, when set, adds the latencies recorded as they happen.
+	Recorder *Recorder
 }
 
 var (
@@ -52,12 +58,15 @@ var (
 	descFenced   = prometheus.NewDesc("tandem_fenced_plans_total", "Plans and aborts this node dropped because they did not come from the current coordinator.", nil, nil)
 	descRTT      = prometheus.NewDesc("tandem_bus_rtt_seconds", "Round trip from the daemon to its bus server, measured at the scrape.", nil, nil)
 	descScrapeOK = prometheus.NewDesc("tandem_scrape_bus_ok", "1 when every bus read of this scrape answered in time.", nil, nil)
+	descAlerts   = prometheus.NewDesc("tandem_alerts_total", "Alert agent calls and webhook posts finished on this node, failed or not.", nil, nil)
+	descAlertsKO = prometheus.NewDesc("tandem_alert_failures_total", "Alert calls that failed: the agent exited non-zero, timed out or could not start; a webhook's every try failed.", nil, nil)
+	descAlertsDr = prometheus.NewDesc("tandem_alerts_dropped_total", "Alert calls dropped because the alert's queue was full.", nil, nil)
 )
 
 type collector struct{ s Source }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMember, descQuorum, descVoters, descState, descWarn, descFails, descCoord, descFenced, descRTT, descScrapeOK} {
+	for _, d := range []*prometheus.Desc{descMember, descQuorum, descVoters, descState, descWarn, descFails, descCoord, descFenced, descRTT, descScrapeOK, descAlerts, descAlertsKO, descAlertsDr} {
 		ch <- d
 	}
 }
@@ -124,6 +133,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if s.Fenced != nil {
 		ch <- prometheus.MustNewConstMetric(descFenced, prometheus.CounterValue, float64(s.Fenced()))
 	}
+	if s.Alerts != nil {
+		ran, failed, dropped := s.Alerts()
+		ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.CounterValue, float64(ran))
+		ch <- prometheus.MustNewConstMetric(descAlertsKO, prometheus.CounterValue, float64(failed))
+		ch <- prometheus.MustNewConstMetric(descAlertsDr, prometheus.CounterValue, float64(dropped))
+	}
 	if s.RTT != nil {
 		if d, err := s.RTT(); err == nil {
 			gauge(descRTT, d.Seconds())
@@ -146,6 +161,9 @@ func b2f(b bool) float64 {
 func Handler(s Source) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.Recorder != nil {
+		reg.MustRegister(s.Recorder.collectors()...)
+	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Timeout: 10 * time.Second})
 }
 

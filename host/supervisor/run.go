@@ -115,7 +115,11 @@ type callFunc func(ctx context.Context, c *sdk.Process, agentType string, deadli
 func (s *Supervisor) run(ctx context.Context, agent, op string, timeout time.Duration, call callFunc) Outcome {
 	started := time.Now()
 	out := func(res sdk.Result, timedOut bool) Outcome {
-		return Outcome{Result: res, TimedOut: timedOut, Started: started, Duration: time.Since(started)}
+		o := Outcome{Result: res, TimedOut: timedOut, Started: started, Duration: time.Since(started)}
+		if s.cfg.Observe != nil {
+			s.cfg.Observe(agent, op, o)
+		}
+		return o
 	}
 	if timeout <= 0 {
 		timeout = s.cfg.DefaultTimeout

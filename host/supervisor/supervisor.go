@@ -34,6 +34,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Env is added to every plugin's environment.
 	Env []string
+	// Observe, when set, is told of every plugin call's outcome (op is the
+	// action: start, monitor, validate, meta-data, hold, ...); metrics.
+	Observe func(agent, op string, o Outcome)
 
 	StartTimeout time.Duration // handshake; default 10 s
 	PingInterval time.Duration // default 5 s

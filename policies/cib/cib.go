@@ -36,6 +36,9 @@ type CIB struct {
 	// Defaults are the resource defaults (pcs resource defaults).
 	Defaults   Meta       `json:"defaults"`
 	Properties Properties `json:"properties"`
+	// Alerts are the alert agents and webhooks told of cluster events
+	// (pcs alert).
+	Alerts []Alert `json:"alerts,omitempty"`
 }
 
 // Node is a node's entry in the model: its name and its attributes.

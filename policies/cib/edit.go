@@ -54,6 +54,12 @@ func (c *CIB) idInUse(id string) string {
 			return "a location constraint"
 		}
 	}
+	if c.Alert(id) != nil {
+		return "an alert"
+	}
+	if a, _ := c.recipient(id); a != nil {
+		return fmt.Sprintf("a recipient of alert %q", a.ID)
+	}
 	return ""
 }
 

@@ -135,6 +135,7 @@ func (v *validator) text() {
 			rule(path+".rule", what, l.Rule)
 		}
 	}
+	v.alertText(check)
 }
 
 // leaseKeys refuses two resources whose ids map to one lease key.

@@ -104,6 +104,7 @@ func (c *CIB) Validate() Problems {
 	v.resources()
 	v.groups()
 	v.constraints()
+	v.alerts()
 	v.text()
 	v.leaseKeys()
 	return v.ps
