@@ -24,6 +24,12 @@ type MemberStatus struct {
 	// settings): `tandem config apply` compares a new file with it.
 	Topology *Topology       `json:"topology,omitempty"`
 	Counters *Counters       `json:"counters,omitempty"` // a node's tallies since it started
+	// Leads lists the bus's Raft groups this member leads ("meta",
+	// and bucket names without the "tandem-" prefix).
+	Leads []string `json:"leads,omitempty"`
+	// Singletons is how many singleton leases a node holds (not the
+	// coordinator's); see PlaceLeader.
+	Singletons int `json:"singletons,omitempty"`
 	Extra    json.RawMessage `json:"extra,omitempty"`    // for later additions by the host
 }
 
