@@ -168,7 +168,7 @@ func start(o Options) (_ *Member, err error) {
 		role = "witness"
 	}
 	log.Info("bus started", "role", role, "client", fmt.Sprintf("%s:%d", m.server.Member().Address, m.server.Member().ClientPort),
-		"voters", len(top.Members), "replicas", m.server.Replicas())
+		"voter", !m.server.Member().NonVoter, "voters", len(top.Voters()), "members", len(top.Members), "replicas", m.server.Replicas())
 	return m, nil
 }
 
@@ -336,7 +336,7 @@ func (m *Member) status() bus.MemberStatus {
 	ns := m.server.NATS()
 	st := bus.MemberStatus{Name: m.name, Witness: m.witness, Incarnation: m.incarnation, Started: m.started,
 		Build: m.build, MetaCurrent: ns.JetStreamIsCurrent(), Routes: routedPeers(ns), Stopped: m.stopped.Load(), Topology: m.top}
-	st.Daemons = append(st.Daemons, bus.DaemonStatus{Name: "bus", State: busState(st)})
+	st.Daemons = append(st.Daemons, bus.DaemonStatus{Name: "bus", State: busState(st, m.server.Member().NonVoter)})
 	if m.server.LeadsMeta() {
 		st.Leads = append(st.Leads, "meta")
 	}
@@ -360,9 +360,12 @@ func (m *Member) status() bus.MemberStatus {
 	return st
 }
 
-func busState(st bus.MemberStatus) string {
+func busState(st bus.MemberStatus, nonVoter bool) string {
 	q := "quorum"
-	if !st.MetaCurrent {
+	switch {
+	case nonVoter:
+		q = "member, not a voter" // it has no meta group of its own to ask
+	case !st.MetaCurrent:
 		q = "no quorum"
 	}
 	return fmt.Sprintf("active (%d peers, %s)", st.Routes, q)

@@ -50,6 +50,8 @@ type Report struct {
 	// ("meta", and the buckets "leases", "config", "state"), as far as
 	// the members that answered say.
 	BusLeaders map[string]string `json:"bus_leaders,omitempty"`
+	// NonVoters are the members that run no JetStream ([bus] voters).
+	NonVoters []string `json:"non_voters,omitempty"`
 	// ExposedLeaders are the members that lead some of the bus's groups
 	// while holding singleton leases: their failure costs a Raft election
 	// (4-9 s) before their singletons can move. Normally none; it stays
@@ -263,7 +265,14 @@ const Stack = "tandem (embedded NATS, JetStream KV)"
 // Build turns the members' answers into a report on the members of top;
 // resources is how many resources are configured (AddResources lists them).
 func Build(top *bus.Topology, resources int, answers []bus.MemberStatus, now time.Time) Report {
-	r := Report{Cluster: top.Cluster, Stack: Stack, LastUpdated: now, Voters: len(top.Members), Resources: resources}
+	r := Report{Cluster: top.Cluster, Stack: Stack, LastUpdated: now, Voters: len(top.Voters()), Resources: resources}
+	nonVoter := map[string]bool{}
+	for _, m := range top.Members {
+		nonVoter[m.Name] = m.NonVoter
+		if m.NonVoter {
+			r.NonVoters = append(r.NonVoters, m.Name)
+		}
+	}
 	byName := map[string]bus.MemberStatus{}
 	for _, a := range answers {
 		byName[a.Name] = a
@@ -273,7 +282,9 @@ func Build(top *bus.Topology, resources int, answers []bus.MemberStatus, now tim
 		m := Member{Name: name, Online: ok}
 		if ok {
 			m.Build, m.Since, m.Daemons, m.Stopped = a.Build, a.Started, a.Daemons, a.Stopped
-			r.VotersUp++
+			if !nonVoter[name] {
+				r.VotersUp++
+			}
 		}
 		return m
 	}
@@ -359,6 +370,9 @@ func WriteText(w io.Writer, r Report) {
 		witness = " and a witness"
 	}
 	fmt.Fprintf(w, "%d nodes%s and %d resources configured\n", len(r.Nodes), witness, r.Resources)
+	if len(r.NonVoters) > 0 {
+		fmt.Fprintf(w, "%d voters; members that do not vote: %s\n", r.Voters, strings.Join(r.NonVoters, " "))
+	}
 	if r.MaintenanceMode {
 		// crm_mon's banner for maintenance-mode=true.
 		fmt.Fprintln(w)
