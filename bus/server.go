@@ -117,11 +117,11 @@ func StartServer(o ServerOptions) (*Server, error) {
 	sysAcc := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
 
 	opts := &server.Options{
-		ServerName:         me.Name,
-		Host:               me.Address,
-		Port:               me.ClientPort,
-		NoSigs:             true,
-		MaxPayload:         8 << 20, // a large live configuration fits in one KV value
+		ServerName: me.Name,
+		Host:       me.Address,
+		Port:       me.ClientPort,
+		NoSigs:     true,
+		MaxPayload: 8 << 20, // a large live configuration fits in one KV value
 		// A member that does not vote runs no JetStream: its clients'
 		// JetStream requests go over the routes to the voters.
 		JetStream:          !me.NonVoter,
