@@ -13,6 +13,7 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/e2e/poll"
+	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/daemon/daemontest"
 	"github.com/tandem-ha/tandem/host/status"
 )
@@ -94,11 +95,11 @@ func busLeaders(c *bus.Conn, tc *daemontest.Cluster) (status.Report, error) {
 	if err != nil {
 		return status.Report{}, err
 	}
-	top := &bus.Topology{Cluster: daemontest.Name}
-	for _, m := range tc.Shape.Members() {
-		top.Members = append(top.Members, bus.Member{Name: m, Witness: m == tc.Shape.Witness})
+	f, err := config.Load(tc.Conf)
+	if err != nil {
+		return status.Report{}, err
 	}
-	r := status.Build(top, 1, answers, time.Now())
+	r := status.Build(f.Topology, 1, answers, time.Now())
 	for _, g := range []string{"meta", "leases", "config", "state"} {
 		if r.BusLeaders[g] == "" {
 			return r, fmt.Errorf("no member says it leads %s (leaders %v)", g, r.BusLeaders)
@@ -212,5 +213,85 @@ score = "INFINITY"
 	want := fmt.Sprintf("are on %s, which holds 1 singleton lease(s): if %s fails, they move only after a Raft election", e.Member, e.Member)
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("status does not warn %q:\n%s", want, out.String())
+	}
+}
+
+// Five nodes, three of them voters: the two plain members run resources
+// and hold leases through the voters, and the loss of a member, and of a
+// voter that runs no singleton, leaves the resources where they are.
+func TestFiveNodesThreeVoters(t *testing.T) {
+	shape := daemontest.Shape{Nodes: []string{"holly", "benji", "carol", "dave", "erin"}}
+	tc := daemontest.NewShape(t, shape, singleton+`
+[[location]]
+rsc = "sleeper"
+node = "dave"
+score = "100"
+
+[[resource]]
+id = "worker"
+agent = "example:process"
+params = { command = "/bin/sleep", args = "3600", state_dir = "STATE/{node}" }
+[resource.clone]
+`)
+	begin := time.Now()
+	tc.StartAll()
+	c := tc.Connect()
+	want := map[string]string{"dave/sleeper": bus.StateStarted}
+	for _, n := range shape.Nodes {
+		want[n+"/worker"] = bus.StateStarted
+	}
+	poll.Until(t, 90*time.Second, 100*time.Millisecond, func() error {
+		if w := tc.Where("sleeper"); len(w) != 1 || w[0] != "dave" {
+			return fmt.Errorf("sleeper on %v, want dave (a member that does not vote)", w)
+		}
+		return tc.Reported(c, want)
+	})
+	t.Logf("cold start of 5 members to every resource running: %s", time.Since(begin).Round(time.Millisecond))
+	r, err := busLeaders(c, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for g, m := range r.BusLeaders {
+		if m != "holly" && m != "benji" && m != "carol" {
+			t.Errorf("%s is led by %s, which is not a voter", g, m)
+		}
+	}
+	if strings.Join(r.NonVoters, " ") != "dave erin" || r.Voters != 3 {
+		t.Errorf("status: %d voters, non-voters %v; want 3 and dave erin", r.Voters, r.NonVoters)
+	}
+	// A member that does not vote leaves: quorum stays, and its
+	// clone instance is gone; the sleeper stays on dave.
+	begin = time.Now()
+	tc.Stop("erin")
+	t.Logf("erin stopped in %s", time.Since(begin).Round(time.Millisecond))
+	delete(want, "erin/worker")
+	// A voter that holds no singleton leaves: two of three voters remain.
+	begin = time.Now()
+	tc.Stop("carol")
+	t.Logf("carol stopped in %s", time.Since(begin).Round(time.Millisecond))
+	delete(want, "carol/worker")
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		if w := tc.Where("worker"); len(w) != 3 {
+			return fmt.Errorf("worker on %v, want holly benji dave", w)
+		}
+		return tc.Reported(c, want)
+	})
+	t.Logf("resources settled after the stops: %s", time.Since(begin).Round(time.Millisecond))
+	// The bus still takes writes.
+	kv, err := c.KV(context.Background(), bus.BucketState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := kv.Put(ctx, "test.write", []byte("ok")); err != nil {
+		t.Fatalf("write with 2 of 3 voters: %v", err)
+	}
+	// Stop the members while the voters still have quorum (a member
+	// stopping without quorum waits for it to hand its resources over).
+	for _, n := range []string{"dave", "holly", "benji"} {
+		begin = time.Now()
+		tc.Stop(n)
+		t.Logf("%s stopped in %s", n, time.Since(begin).Round(time.Millisecond))
 	}
 }
