@@ -177,12 +177,12 @@ func (s *Server) LeadsStream(stream string) bool {
 }
 
 // Settled reports, as an error naming what is not, whether the bus is at
-// rest: every bucket's stream has a leader (on leader, when given: the
-// witness keeps them there), and every replica is current. A fault of a
-// node while the bus is not settled can cost a Raft election (seconds)
-// instead of a lease's TTL: right after a partition heals, the rejoining
-// node disturbs the leaders and its replicas catch up.
-func (c *Conn) Settled(ctx context.Context, leader string) error {
+// rest: every bucket's stream has a leader (where placed accepts it: see
+// LedBy and NotLedBy; nil accepts any), and every replica is current. A
+// fault of a node while the bus is not settled can cost a Raft election
+// (seconds) instead of a lease's TTL: right after a partition heals, the
+// rejoining node disturbs the leaders and its replicas catch up.
+func (c *Conn) Settled(ctx context.Context, placed func(leader string) error) error {
 	var problems []string
 	for _, b := range []string{BucketLeases, BucketConfig, BucketState} {
 		st, err := c.JS.Stream(ctx, StreamOfBucket(b))
@@ -196,8 +196,10 @@ func (c *Conn) Settled(ctx context.Context, leader string) error {
 		case ci.Leader == "":
 			problems = append(problems, b+": no leader")
 			continue
-		case leader != "" && ci.Leader != leader:
-			problems = append(problems, fmt.Sprintf("%s: led by %s, not %s", b, ci.Leader, leader))
+		case placed != nil:
+			if err := placed(ci.Leader); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", b, err))
+			}
 		}
 		for _, r := range ci.Replicas {
 			if !r.Current || r.Offline {
@@ -209,4 +211,27 @@ func (c *Conn) Settled(ctx context.Context, leader string) error {
 		return fmt.Errorf("bus not settled: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// LedBy accepts member as a leader (for Settled: the witness).
+func LedBy(member string) func(string) error {
+	return func(leader string) error {
+		if leader != member {
+			return fmt.Errorf("led by %s, not %s", leader, member)
+		}
+		return nil
+	}
+}
+
+// NotLedBy accepts any leader but the given members (for Settled: the
+// holders of singletons, in a cluster without a witness).
+func NotLedBy(members ...string) func(string) error {
+	return func(leader string) error {
+		for _, m := range members {
+			if leader == m {
+				return fmt.Errorf("led by %s, which holds a singleton", leader)
+			}
+		}
+		return nil
+	}
 }
