@@ -47,3 +47,4 @@ func TestNonVoterUsesTheVotersBuckets(t *testing.T) {
 		t.Errorf("replicas %v, want the three voters a, b, c", g.Current)
 	}
 }
+

@@ -154,7 +154,7 @@ func NewShape(t testing.TB, shape Shape, resources string) *Cluster {
 	}
 	c.Conf = WriteShapeFiles(t, dir, shape, strings.ReplaceAll(resources, "STATE", c.State))
 	t.Cleanup(func() {
-		for _, m := range shape.Members() {
+		for _, m := range c.Shape.Members() { // with the members added since
 			c.Stop(m)
 		}
 		for _, pid := range c.Pids("") {
