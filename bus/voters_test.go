@@ -47,4 +47,3 @@ func TestNonVoterUsesTheVotersBuckets(t *testing.T) {
 		t.Errorf("replicas %v, want the three voters a, b, c", g.Current)
 	}
 }
-
