@@ -76,9 +76,13 @@ bench: build
 
 # Failover benchmark in its own lab (prefix tdbench, 198.18.0.192/27): 5 runs
 # each of holder hard-killed, holder cut off and witness killed; a few minutes.
+# TOPOLOGY=three (three nodes, no witness) or five (five nodes, three voters)
+# runs it on those members instead, with a voter (and a node that does not
+# vote) killed in place of the witness.
+TOPOLOGY ?= reference
 .PHONY: bench-failover
 bench-failover: build
-	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/failover-bench --runs 5
+	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY)
 
 # Chaos benchmark in its own lab (prefix tdchaos, 198.18.0.192/27): a seeded
 # random schedule of at least 60 faults over at least 15 minutes under a

@@ -402,19 +402,19 @@ func TestSettled(t *testing.T) {
 				return err
 			}
 		}
-		return c.Settled(ctx, "director")
+		return c.Settled(ctx, LedBy("director"))
 	})
 	// A stopped member's replicas are not current: not settled, and the
 	// error says which.
 	tc.stop("benji")
 	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
-		err := c.Settled(ctx, "director")
+		err := c.Settled(ctx, LedBy("director"))
 		if err == nil || !strings.Contains(err.Error(), "replica on benji not current") {
 			return fmt.Errorf("Settled with benji stopped: got %v, want an error saying %q", err, "replica on benji not current")
 		}
 		return nil
 	})
-	if err := c.Settled(ctx, "holly"); err == nil || !strings.Contains(err.Error(), "led by director, not holly") {
+	if err := c.Settled(ctx, LedBy("holly")); err == nil || !strings.Contains(err.Error(), "led by director, not holly") {
 		t.Errorf("asked for holly as leader: got %v, want an error saying %q", err, "led by director, not holly")
 	}
 }

@@ -132,7 +132,7 @@ func Connect(o ConnectOptions) (*Conn, error) {
 	}
 	voters := 0
 	if o.Topology != nil {
-		voters = len(o.Topology.Members)
+		voters = len(o.Topology.Voters())
 	}
 	return &Conn{NC: nc, JS: js, source: o.Name, identity: id, voters: voters, now: time.Now}, nil
 }

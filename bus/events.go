@@ -40,6 +40,10 @@ type Heartbeat struct {
 	// Stopped: the node's resource side is stopped (`tandem cluster stop`):
 	// it stays a bus member but the coordinator places nothing on it.
 	Stopped bool `json:"stopped,omitempty"`
+	// Singletons is how many singleton leases the node holds (not the
+	// coordinator's): the bus's leaders keep away from nodes that hold
+	// some (bus.PlaceLeader).
+	Singletons int `json:"singletons,omitempty"`
 }
 
 func (Heartbeat) Kind() string      { return "heartbeat" }

@@ -22,9 +22,15 @@ type MemberStatus struct {
 	Stopped     bool           `json:"stopped,omitempty"` // a node whose resources are stopped (`tandem cluster stop`)
 	// Topology is what the member runs with (its cluster file's bootstrap
 	// settings): `tandem config apply` compares a new file with it.
-	Topology *Topology       `json:"topology,omitempty"`
-	Counters *Counters       `json:"counters,omitempty"` // a node's tallies since it started
-	Extra    json.RawMessage `json:"extra,omitempty"`    // for later additions by the host
+	Topology *Topology `json:"topology,omitempty"`
+	Counters *Counters `json:"counters,omitempty"` // a node's tallies since it started
+	// Leads lists the bus's Raft groups this member leads ("meta",
+	// and bucket names without the "tandem-" prefix).
+	Leads []string `json:"leads,omitempty"`
+	// Singletons is how many singleton leases a node holds (not the
+	// coordinator's); see PlaceLeader.
+	Singletons int             `json:"singletons,omitempty"`
+	Extra      json.RawMessage `json:"extra,omitempty"` // for later additions by the host
 }
 
 // Counters are what a node has tallied since it started: what the flood

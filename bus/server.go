@@ -70,8 +70,10 @@ func StartServer(o ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("bus topology of %s: data directory and ports must be set (host/config applies the defaults)", me.Name)
 	}
 	dataDir := filepath.Join(top.DataDir, me.Name)
-	if err := checkDataDir(dataDir); err != nil {
-		return nil, err
+	if !me.NonVoter {
+		if err := checkDataDir(dataDir); err != nil {
+			return nil, err
+		}
 	}
 	members := top.Members
 	multi := len(members) > 1
@@ -115,12 +117,14 @@ func StartServer(o ServerOptions) (*Server, error) {
 	sysAcc := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
 
 	opts := &server.Options{
-		ServerName:         me.Name,
-		Host:               me.Address,
-		Port:               me.ClientPort,
-		NoSigs:             true,
-		MaxPayload:         8 << 20, // a large live configuration fits in one KV value
-		JetStream:          true,
+		ServerName: me.Name,
+		Host:       me.Address,
+		Port:       me.ClientPort,
+		NoSigs:     true,
+		MaxPayload: 8 << 20, // a large live configuration fits in one KV value
+		// A member that does not vote runs no JetStream: its clients'
+		// JetStream requests go over the routes to the voters.
+		JetStream:          !me.NonVoter,
 		StoreDir:           dataDir,
 		JetStreamMaxMemory: 64 << 20,
 		JetStreamMaxStore:  1 << 30,
@@ -190,7 +194,7 @@ func StartServer(o ServerOptions) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("%w within %s on %s (see the log above)", ErrNotReady, timeout, net.JoinHostPort(me.Address, strconv.Itoa(me.ClientPort)))
 	}
-	return &Server{ns: ns, member: me, local: local, voters: len(members), dataDir: dataDir, log: log}, nil
+	return &Server{ns: ns, member: me, local: local, voters: len(top.Voters()), dataDir: dataDir, log: log}, nil
 }
 
 // Member is the member this server runs for.

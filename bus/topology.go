@@ -25,8 +25,9 @@ type Topology struct {
 	// Metrics says where this member serves its metrics ([metrics] in
 	// the cluster file); a host's own setting, not compared across members.
 	Metrics Metrics
-	// Members are the voters: the nodes in configuration order, then the
-	// witness, if there is one.
+	// Members are the nodes in configuration order, then the witness, if
+	// there is one. Most are voters (Voters); the others are plain bus
+	// members that run no JetStream.
 	Members []Member
 }
 
@@ -53,6 +54,11 @@ type Member struct {
 	ClientPort  int    `json:"client_port"`
 	ClusterPort int    `json:"cluster_port"`
 	Witness     bool   `json:"witness,omitempty"`
+	// NonVoter: a plain bus member, not a JetStream voter. It routes to
+	// every member, holds leases and runs resources, but keeps no copy of
+	// the buckets and takes no part in their elections: a cluster of
+	// dozens of nodes runs JetStream on 3 or 5 voters only ([bus] voters).
+	NonVoter bool `json:"non_voter,omitempty"`
 }
 
 // ErrTwoNodesNoWitness is why a two-node cluster without a witness is refused.
@@ -60,13 +66,36 @@ var ErrTwoNodesNoWitness = errors.New("a two-node cluster needs a witness: two v
 	"when one of them fails, so the bus would stop accepting writes and no lease could move; " +
 	"add a [witness] table (name and address of a small third host that runs `tandem witness`)")
 
-// CheckQuorum says whether the members can form a bus that survives the loss
-// of one member, or are a deliberate single-node development cluster.
+// CheckQuorum says whether the voters can form a bus that survives the loss
+// of one of them, or are a deliberate single-node development cluster.
 func (t *Topology) CheckQuorum() error {
-	if len(t.Nodes()) == 2 && t.Witness() == nil {
+	voters := t.Voters()
+	switch {
+	case len(t.Nodes()) == 2 && t.Witness() == nil && len(t.Members) == 2:
 		return ErrTwoNodesNoWitness
+	case len(voters) == 0:
+		return errors.New("no member is a voter: JetStream needs 1 voter (a single-node development cluster) or 3 or more")
+	case len(voters)%2 == 0:
+		return fmt.Errorf("%d voters: a majority of an even number tolerates no more failures than one voter fewer; make it %d or %d", len(voters), len(voters)-1, len(voters)+1)
+	case len(voters) == 1 && len(t.Members) > 1:
+		return fmt.Errorf("1 voter (%s) among %d members: its failure would stop the whole bus; use 3 or more voters", voters[0].Name, len(t.Members))
+	}
+	if w := t.Witness(); w != nil && w.NonVoter {
+		return fmt.Errorf("the witness %s must be a voter: voting is all it does", w.Name)
 	}
 	return nil
+}
+
+// Voters lists the members that run JetStream and vote in its elections,
+// in configuration order.
+func (t *Topology) Voters() []Member {
+	var vs []Member
+	for _, m := range t.Members {
+		if !m.NonVoter {
+			vs = append(vs, m)
+		}
+	}
+	return vs
 }
 
 // Member returns the member called name.
@@ -153,6 +182,8 @@ func (t *Topology) Diff(o *Topology) []string {
 			out = append(out, fmt.Sprintf("%s %q: removed", m.kind(), m.Name))
 		case n.Witness != m.Witness:
 			out = append(out, fmt.Sprintf("%q: now a %s, not a %s", m.Name, n.kind(), m.kind()))
+		case n.NonVoter != m.NonVoter:
+			out = append(out, fmt.Sprintf("%s %q: now %s", m.kind(), m.Name, map[bool]string{true: "a member that does not vote", false: "a voter"}[n.NonVoter]))
 		default:
 			what := fmt.Sprintf("%s %q", m.kind(), m.Name)
 			diff(what+" address", m.Address, n.Address)

@@ -177,6 +177,17 @@ func (s *Safety) FirstOn(node string, after time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// FirstAway is the first sample after after with the VIP on exactly one
+// node other than node, and that node.
+func (s *Safety) FirstAway(node string, after time.Time) (time.Time, string, bool) {
+	for _, smp := range s.Samples() {
+		if !smp.At.Before(after) && len(smp.Holders) == 1 && smp.Holders[0] != node {
+			return smp.At, smp.Holders[0], true
+		}
+	}
+	return time.Time{}, "", false
+}
+
 // Request is one HTTP request of a client loop.
 type Request struct {
 	Start, End time.Time

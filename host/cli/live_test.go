@@ -46,7 +46,13 @@ func newLiveCluster(t *testing.T) *liveCluster {
 // start (to install another plugin).
 func newLiveClusterWith(t *testing.T, setup func(*daemontest.Cluster)) *liveCluster {
 	t.Helper()
-	lc := &liveCluster{Cluster: daemontest.New(t, ""), t: t}
+	return newLiveClusterShape(t, daemontest.Reference, setup)
+}
+
+// newLiveClusterShape is newLiveClusterWith for the members of shape.
+func newLiveClusterShape(t *testing.T, shape daemontest.Shape, setup func(*daemontest.Cluster)) *liveCluster {
+	t.Helper()
+	lc := &liveCluster{Cluster: daemontest.NewShape(t, shape, ""), t: t}
 	if setup != nil {
 		setup(lc.Cluster)
 	}
@@ -86,8 +92,13 @@ func newLiveClusterWith(t *testing.T, setup func(*daemontest.Cluster)) *liveClus
 			return err
 		}
 		reps := s.reports(cur.CIB.NodeNames(), time.Second)
-		if len(reps) != 2 || !reps[0].Probed || !reps[1].Probed {
+		if len(reps) != len(shape.Nodes) {
 			return fmt.Errorf("%d nodes answer state requests: %+v", len(reps), reps)
+		}
+		for _, r := range reps {
+			if !r.Probed {
+				return fmt.Errorf("%s has not probed yet", r.Node)
+			}
 		}
 		return nil
 	})

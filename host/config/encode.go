@@ -50,6 +50,7 @@ func EncodeFile(top *bus.Topology, pluginDir string, c *cib.CIB, prev []byte) ([
 	if t := top.TLS; t != nil {
 		f.Bus.TLS = &fileTLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}
 	}
+	f.Bus.Voters, f.Bus.VoterCount = encodeVoters(top)
 	if mt := top.Metrics; mt != (bus.Metrics{}) {
 		f.Metrics = &fileMetrics{Listen: mt.Listen, NATSMonitor: mt.Monitor}
 	}
@@ -68,6 +69,31 @@ func EncodeFile(top *bus.Topology, pluginDir string, c *cib.CIB, prev []byte) ([
 		f.Witness = &fw
 	}
 	return encode(&f, c, writtenDurations(prev))
+}
+
+// encodeVoters says how the file chooses top's voters: not at all when
+// the default choice makes them, voter_count when a count does, by name
+// otherwise.
+func encodeVoters(top *bus.Topology) ([]string, int) {
+	same := func(count int) bool {
+		t := *top
+		t.Members = slices.Clone(top.Members)
+		markVoters(&t, count)
+		return slices.Equal(t.Members, top.Members)
+	}
+	if same(DefaultVoterCount) {
+		return nil, 0
+	}
+	for count := DefaultVoterCount + 2; count <= len(top.Members)+1; count += 2 {
+		if same(count) {
+			return nil, count
+		}
+	}
+	var names []string
+	for _, m := range top.Voters() {
+		names = append(names, m.Name)
+	}
+	return names, 0
 }
 
 // durationKey names one duration of a cluster file: an op's interval or

@@ -78,6 +78,8 @@ type fileBus struct {
 	ClusterPort int      `toml:"cluster_port,omitempty,omitzero"`
 	DataDir     string   `toml:"data_dir,omitempty,omitzero"`
 	Credentials string   `toml:"credentials,omitempty,omitzero"`
+	Voters      []string `toml:"voters,omitempty,omitzero"`
+	VoterCount  int      `toml:"voter_count,omitempty,omitzero"`
 	TLS         *fileTLS `toml:"tls,omitempty,omitzero"`
 }
 
@@ -459,7 +461,83 @@ func decodeTopology(f *fileConfig, ps *problems) *bus.Topology {
 		}
 		top.Members = append(top.Members, member(*w, "witness", true))
 	}
+	chooseVoters(f, top, ps)
 	return top
+}
+
+// DefaultVoterCount is how many members vote when [bus] does not say.
+const DefaultVoterCount = 3
+
+// chooseVoters marks the members that do not vote: all but those [bus]
+// voters names, or all but the first voter_count (default 3) of the
+// witness and then the nodes in configuration order. A cluster of up to
+// three members has them all vote.
+func chooseVoters(f *fileConfig, top *bus.Topology, ps *problems) {
+	b := f.Bus
+	switch {
+	case b.Voters != nil && b.VoterCount != 0:
+		ps.at("bus.voter_count", "[bus] gives both voters and voter_count: name the voters, or say how many, not both")
+		return
+	case b.Voters != nil:
+		named := map[string]bool{}
+		for _, v := range b.Voters {
+			if _, ok := top.Member(v); !ok {
+				ps.at("bus.voters", "[bus] voters names %q, which is neither a [[node]] nor the [witness]: %s", v, suggestMember(top, v))
+				continue
+			}
+			if named[v] {
+				ps.at("bus.voters", "[bus] voters names %q twice", v)
+			}
+			named[v] = true
+		}
+		if w := top.Witness(); w != nil && !named[w.Name] {
+			ps.at("bus.voters", "[bus] voters leaves out the witness %q: voting is all a witness does; add it, or remove the [witness] table", w.Name)
+		}
+		if n := len(named); len(top.Members) > 1 && (n < 3 || n%2 == 0) {
+			ps.at("bus.voters", "[bus] voters names %d members: name an odd number, 3 or more (3 tolerates one failure, 5 two)", n)
+		}
+		for i := range top.Members {
+			top.Members[i].NonVoter = !named[top.Members[i].Name]
+		}
+	default:
+		count := b.VoterCount
+		if count == 0 {
+			count = DefaultVoterCount
+		} else if count < 3 || count%2 == 0 {
+			ps.at("bus.voter_count", "[bus] voter_count = %d: give an odd number, 3 or more (3 tolerates one failure, 5 two)", count)
+			return
+		}
+		markVoters(top, count)
+	}
+}
+
+// markVoters makes voters of the witness and then the first nodes, count
+// in all (fewer if there are not that many members, and odd).
+func markVoters(top *bus.Topology, count int) {
+	n := min(count, len(top.Members))
+	if n%2 == 0 {
+		n--
+	}
+	order := make([]int, 0, len(top.Members))
+	for i, m := range top.Members {
+		if m.Witness {
+			order = append([]int{i}, order...)
+		} else {
+			order = append(order, i)
+		}
+	}
+	for k, i := range order {
+		top.Members[i].NonVoter = k >= n
+	}
+}
+
+// suggestMember says which members there are.
+func suggestMember(top *bus.Topology, name string) string {
+	var names []string
+	for _, m := range top.Members {
+		names = append(names, m.Name)
+	}
+	return "the members are " + strings.Join(names, ", ")
 }
 
 func memberKind(witness bool) string {

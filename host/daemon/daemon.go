@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,7 +168,7 @@ func start(o Options) (_ *Member, err error) {
 		role = "witness"
 	}
 	log.Info("bus started", "role", role, "client", fmt.Sprintf("%s:%d", m.server.Member().Address, m.server.Member().ClientPort),
-		"voters", len(top.Members), "replicas", m.server.Replicas())
+		"voter", !m.server.Member().NonVoter, "voters", len(top.Voters()), "members", len(top.Members), "replicas", m.server.Replicas())
 	return m, nil
 }
 
@@ -179,13 +180,13 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	// a node that rejoins after a partition disturbs the leaders (its Raft
 	// term is higher), and until they are back on the witness a fault of
 	// that node costs a 4-9 s election.
-	var leadC <-chan time.Time // nil on a node: only the witness checks
+	// A node checks (locally) as often whether it leads a group while
+	// holding singletons (placeLeaders).
+	lead := time.NewTicker(leaderCheckFast)
+	defer lead.Stop()
 	var lastCheck, fastUntil time.Time
 	elected := make(chan struct{}, 1)
 	if m.witness {
-		lead := time.NewTicker(leaderCheckFast)
-		defer lead.Stop()
-		leadC = lead.C
 		if sub, err := m.conn.NC.Subscribe(bus.SubjectStreamLeaderElected, func(msg *nats.Msg) {
 			var adv struct{ Leader string }
 			if json.Unmarshal(msg.Data, &adv) == nil && adv.Leader != m.name {
@@ -251,20 +252,31 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 			m.heartbeat()
 		case <-elected:
 			fastUntil = time.Now().Add(leaderFastFor)
-		case now := <-leadC:
+		case now := <-lead.C:
 			// Only once the buckets exist: moving the meta leader while the
 			// members are still creating them delays the cold start. In a
 			// goroutine of its own: its requests can wait up to 2 s on a
 			// peer that just dropped off, and the heartbeats must not.
-			if quorum != nil || (!now.Before(fastUntil) && now.Sub(lastCheck) < leaderCheckSlow) {
+			if quorum != nil {
 				continue
 			}
-			lastCheck = now
+			var round func()
+			if m.witness {
+				if !now.Before(fastUntil) && now.Sub(lastCheck) < leaderCheckSlow {
+					continue
+				}
+				lastCheck = now
+				round = func() { m.keepLeaders(ctx) }
+			} else if s := m.svc.Load(); s != nil {
+				round = func() { m.placeLeaders(ctx, s) }
+			} else {
+				continue
+			}
 			select {
 			case leading <- struct{}{}:
 				go func() {
 					defer func() { <-leading }()
-					m.keepLeaders(ctx)
+					round()
 				}()
 			default: // the previous round is still at it
 			}
@@ -299,6 +311,7 @@ func (m *Member) heartbeat() {
 		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build, Stopped: m.stopped.Load()}
 	if s := m.svc.Load(); s != nil {
 		hb.Plugins = s.pluginLines()
+		hb.Singletons = s.leases.Singletons()
 	}
 	err := m.vital.Publish(hb)
 	if err != nil {
@@ -323,7 +336,15 @@ func (m *Member) status() bus.MemberStatus {
 	ns := m.server.NATS()
 	st := bus.MemberStatus{Name: m.name, Witness: m.witness, Incarnation: m.incarnation, Started: m.started,
 		Build: m.build, MetaCurrent: ns.JetStreamIsCurrent(), Routes: routedPeers(ns), Stopped: m.stopped.Load(), Topology: m.top}
-	st.Daemons = append(st.Daemons, bus.DaemonStatus{Name: "bus", State: busState(st)})
+	st.Daemons = append(st.Daemons, bus.DaemonStatus{Name: "bus", State: busState(st, m.server.Member().NonVoter)})
+	if m.server.LeadsMeta() {
+		st.Leads = append(st.Leads, "meta")
+	}
+	for _, b := range placedBuckets {
+		if m.server.LeadsStream(bus.StreamOfBucket(b)) {
+			st.Leads = append(st.Leads, strings.TrimPrefix(b, "tandem-"))
+		}
+	}
 	if !m.witness {
 		state := "active"
 		if st.Stopped {
@@ -333,14 +354,18 @@ func (m *Member) status() bus.MemberStatus {
 		if s := m.svc.Load(); s != nil {
 			st.Daemons = append(st.Daemons, s.daemonStatus()...)
 			st.Counters = s.counters()
+			st.Singletons = s.leases.Singletons()
 		}
 	}
 	return st
 }
 
-func busState(st bus.MemberStatus) string {
+func busState(st bus.MemberStatus, nonVoter bool) string {
 	q := "quorum"
-	if !st.MetaCurrent {
+	switch {
+	case nonVoter:
+		q = "member, not a voter" // it has no meta group of its own to ask
+	case !st.MetaCurrent:
 		q = "no quorum"
 	}
 	return fmt.Sprintf("active (%d peers, %s)", st.Routes, q)

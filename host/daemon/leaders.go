@@ -1,7 +1,9 @@
 package daemon
 
-// The witness keeps the bus's Raft leaders: a node that dies then never
-// takes a leader with it (docs/leases.md).
+// Where the bus's Raft leaders live (docs/leases.md): the witness pulls
+// them to itself; without one, a node that leads a group while it holds
+// singleton leases hands the group over to a voter that holds fewer. A
+// node that dies then rarely takes a leader with it.
 
 import (
 	"context"
@@ -12,11 +14,16 @@ import (
 
 // How often the witness checks where the bus's leaders are: normally, and
 // for leaderFastFor after a stream elected a leader other than the witness.
+// A node checks at leaderCheckFast: its check is local (does it lead a
+// group, does it hold singletons) until it has something to hand over.
 const (
 	leaderCheckSlow = time.Second
 	leaderCheckFast = 250 * time.Millisecond
 	leaderFastFor   = 3 * time.Second
 )
+
+// The buckets whose stream leaders are placed, with the meta group.
+var placedBuckets = []string{bus.BucketLeases, bus.BucketConfig, bus.BucketState}
 
 // keepLeaders keeps the Raft leaders of the bus on the witness, which runs
 // no resources: the lease bucket's (a node that dies then never takes it
@@ -26,7 +33,7 @@ const (
 func (m *Member) keepLeaders(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	for _, b := range []string{bus.BucketLeases, bus.BucketConfig, bus.BucketState} {
+	for _, b := range placedBuckets {
 		moved, err := m.conn.PreferStreamLeader(ctx, bus.StreamOfBucket(b), m.name)
 		switch {
 		case err != nil:
@@ -41,5 +48,72 @@ func (m *Member) keepLeaders(ctx context.Context) {
 		m.log.Debug("meta leader not moved", "err", err)
 	case moved:
 		m.log.Info("moved the JetStream meta leader to the witness")
+	}
+}
+
+// placeLeaders runs on a node: every Raft group this member leads while it
+// holds singleton leases goes to the voter bus.PlaceLeader prefers (the
+// witness, else the voter holding the fewest singletons, as its heartbeats
+// say). A node that holds none keeps what it leads: it is already a good
+// place (the witness, if there is one, pulls the groups to itself).
+func (m *Member) placeLeaders(ctx context.Context, s *services) {
+	own := s.leases.Singletons()
+	var led []string
+	for _, b := range placedBuckets {
+		if m.server.LeadsStream(bus.StreamOfBucket(b)) {
+			led = append(led, b)
+		}
+	}
+	meta := m.server.LeadsMeta()
+	if own == 0 || (len(led) == 0 && !meta) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	candidates := func(current map[string]bool) []bus.LeaderCandidate {
+		var cs []bus.LeaderCandidate
+		for _, v := range m.top.Members {
+			c := bus.LeaderCandidate{Name: v.Name, Witness: v.Witness, Current: current[v.Name]}
+			if v.Name == m.name {
+				c.Singletons = own
+			} else if n, ok := s.members.Singletons(v.Name); ok {
+				c.Singletons = n
+			} else {
+				c.Current = false // not heard from: not a place to move to
+			}
+			cs = append(cs, c)
+		}
+		return cs
+	}
+	place := func(group string, g bus.GroupState, move func(target string) error) {
+		if g.Leader != m.name {
+			return // moved meanwhile
+		}
+		p := bus.PlaceLeader(candidates(g.Current), m.name)
+		if p.Target == "" {
+			return // no voter holds fewer (tandem status says so)
+		}
+		if err := move(p.Target); err != nil {
+			m.log.Debug("bus leader not handed over", "group", group, "to", p.Target, "err", err)
+			return
+		}
+		m.log.Info("handed a bus leader over: this node holds singleton leases", "group", group, "to", p.Target, "singletons", own)
+	}
+	for _, b := range led {
+		stream := bus.StreamOfBucket(b)
+		g, err := m.conn.StreamState(ctx, stream)
+		if err != nil {
+			m.log.Debug("bucket leader not placed", "bucket", b, "err", err)
+			continue
+		}
+		place(b, g, func(target string) error { return m.conn.MoveStreamLeader(ctx, stream, target) })
+	}
+	if meta {
+		g, err := m.server.MetaState()
+		if err != nil {
+			m.log.Debug("meta leader not placed", "err", err)
+		} else {
+			place("meta", g, func(target string) error { return m.server.MoveMetaLeader(ctx, target) })
+		}
 	}
 }

@@ -474,6 +474,22 @@ func (l *Lease) lose() {
 	}
 }
 
+// Singletons is how many leases this node holds other than the
+// coordinator's: the singletons (resources, promoted roles) whose move
+// waits for the lease bucket. The bus's leaders keep away from the nodes
+// that hold them (bus.PlaceLeader).
+func (m *Manager) Singletons() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for key := range m.held {
+		if key != CoordinatorKey {
+			n++
+		}
+	}
+	return n
+}
+
 // LostCount is how many leases this manager lost (fenced at their deadline
 // or taken by another node) rather than released.
 func (m *Manager) LostCount() uint64 { return m.lostN.Load() }

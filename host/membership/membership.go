@@ -74,6 +74,7 @@ type member struct {
 	witness     bool
 	online      bool
 	stopped     bool
+	singletons  int
 }
 
 // New starts tracking the heartbeats of members, each on the connection
@@ -187,6 +188,7 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation, Stopped: h.Stopped, StopChanged: true}
 	}
 	m.last, m.incarnation, m.witness, m.online, m.stopped = now, h.Incarnation, h.Witness, true, h.Stopped
+	m.singletons = h.Singletons
 	t.mu.Unlock()
 	if change != nil && t.onChange != nil {
 		t.onChange(*change)
@@ -241,6 +243,18 @@ func (t *Tracker) IsStopped(name string) bool {
 	defer t.mu.Unlock()
 	m := t.members[name]
 	return m != nil && m.online && m.stopped
+}
+
+// Singletons is how many singleton leases an online member said it holds
+// in its last heartbeat; ok is false when it is offline.
+func (t *Tracker) Singletons(name string) (n int, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.members[name]
+	if m == nil || !m.online {
+		return 0, false
+	}
+	return m.singletons, true
 }
 
 // Incarnation is the member's current incarnation ("" if never seen).

@@ -46,6 +46,24 @@ type Report struct {
 	// Live is the live configuration's revision and whether it differs
 	// from the local cluster file (nil when it could not be read).
 	Live *LiveConfig `json:"live_config,omitempty"`
+	// BusLeaders names the member leading each of the bus's Raft groups
+	// ("meta", and the buckets "leases", "config", "state"), as far as
+	// the members that answered say.
+	BusLeaders map[string]string `json:"bus_leaders,omitempty"`
+	// NonVoters are the members that run no JetStream ([bus] voters).
+	NonVoters []string `json:"non_voters,omitempty"`
+	// ExposedLeaders are the members that lead some of the bus's groups
+	// while holding singleton leases: their failure costs a Raft election
+	// (4-9 s) before their singletons can move. Normally none; it stays
+	// so only while no voter is free of singletons (docs/leases.md).
+	ExposedLeaders []ExposedLeader `json:"exposed_leaders,omitempty"`
+}
+
+// ExposedLeader is a member leading groups while holding singletons.
+type ExposedLeader struct {
+	Member     string   `json:"member"`
+	Groups     []string `json:"groups"`
+	Singletons int      `json:"singletons"`
 }
 
 // LiveConfig says which configuration the cluster runs.
@@ -247,7 +265,14 @@ const Stack = "tandem (embedded NATS, JetStream KV)"
 // Build turns the members' answers into a report on the members of top;
 // resources is how many resources are configured (AddResources lists them).
 func Build(top *bus.Topology, resources int, answers []bus.MemberStatus, now time.Time) Report {
-	r := Report{Cluster: top.Cluster, Stack: Stack, LastUpdated: now, Voters: len(top.Members), Resources: resources}
+	r := Report{Cluster: top.Cluster, Stack: Stack, LastUpdated: now, Voters: len(top.Voters()), Resources: resources}
+	nonVoter := map[string]bool{}
+	for _, m := range top.Members {
+		nonVoter[m.Name] = m.NonVoter
+		if m.NonVoter {
+			r.NonVoters = append(r.NonVoters, m.Name)
+		}
+	}
 	byName := map[string]bus.MemberStatus{}
 	for _, a := range answers {
 		byName[a.Name] = a
@@ -257,7 +282,9 @@ func Build(top *bus.Topology, resources int, answers []bus.MemberStatus, now tim
 		m := Member{Name: name, Online: ok}
 		if ok {
 			m.Build, m.Since, m.Daemons, m.Stopped = a.Build, a.Started, a.Daemons, a.Stopped
-			r.VotersUp++
+			if !nonVoter[name] {
+				r.VotersUp++
+			}
 		}
 		return m
 	}
@@ -268,6 +295,18 @@ func Build(top *bus.Topology, resources int, answers []bus.MemberStatus, now tim
 		wm := member(w.Name)
 		r.Witness = &wm
 	}
+	for _, a := range answers {
+		for _, g := range a.Leads {
+			if r.BusLeaders == nil {
+				r.BusLeaders = map[string]string{}
+			}
+			r.BusLeaders[g] = a.Name
+		}
+		if len(a.Leads) > 0 && a.Singletons > 0 {
+			r.ExposedLeaders = append(r.ExposedLeaders, ExposedLeader{Member: a.Name, Groups: a.Leads, Singletons: a.Singletons})
+		}
+	}
+	sort.Slice(r.ExposedLeaders, func(i, j int) bool { return r.ExposedLeaders[i].Member < r.ExposedLeaders[j].Member })
 	// A partition has quorum when it holds a strict majority of voters:
 	// the same rule the bus's Raft groups follow.
 	r.Quorum = 2*r.VotersUp > r.Voters
@@ -331,6 +370,9 @@ func WriteText(w io.Writer, r Report) {
 		witness = " and a witness"
 	}
 	fmt.Fprintf(w, "%d nodes%s and %d resources configured\n", len(r.Nodes), witness, r.Resources)
+	if len(r.NonVoters) > 0 {
+		fmt.Fprintf(w, "%d voters; members that do not vote: %s\n", r.Voters, strings.Join(r.NonVoters, " "))
+	}
 	if r.MaintenanceMode {
 		// crm_mon's banner for maintenance-mode=true.
 		fmt.Fprintln(w)
@@ -448,6 +490,13 @@ func warningLines(r Report) []string {
 			fmt.Sprintf("Live configuration (revision %d) differs from %s; the cluster runs the live one.", r.Live.Revision, r.Live.File),
 			fmt.Sprintf("  See the difference: tandem config apply --dry-run %s", r.Live.File),
 			fmt.Sprintf("  Update the file: tandem config pull %s", r.Live.File))
+	}
+	for _, e := range r.ExposedLeaders {
+		out = append(out,
+			fmt.Sprintf("The bus's leaders of %s are on %s, which holds %d singleton lease(s): if %s fails, they move only after a Raft election (4-9 s).",
+				strings.Join(e.Groups, ", "), e.Member, e.Singletons, e.Member),
+			"  The leaders move to a voter that holds none within a second; this stays only while every voter holds singletons",
+			"  (add a witness, or a voter that runs no singleton: docs/leases.md).")
 	}
 	for _, res := range r.ResourceList {
 		nodes := make([]string, 0, len(res.Warnings))

@@ -22,11 +22,13 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/e2e/scenario"
 )
@@ -35,7 +37,8 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per fault")
 	prefix := flag.String("prefix", "tdbench", "lab name prefix")
 	subnet := flag.String("subnet", "198.18.0.192/27", "the lab's sub-range of 198.18.0.0/24")
-	faults := flag.String("faults", "kill,cut,witness,freeze", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed), freeze (every process of the holder stopped for 5 s)")
+	faults := flag.String("faults", "", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed), freeze (every process of the holder stopped for 5 s), voter (a voter holding no VIP hard-killed), member (a node that does not vote hard-killed); default kill,cut,witness,freeze with a witness, else kill,cut,voter and member where some node does not vote")
+	topology := flag.String("topology", "reference", "the lab's members: reference (holly, benji, witness director), three (three nodes, no witness), five (five nodes, three of them voters)")
 	settle := flag.Bool("settle", true, "before each fault, wait until the bus has been at rest for 2 s (bucket leaders on the witness, replicas current) besides the resources converged; false: fault as soon as the resources have converged, which right after a heal can cost a Raft election")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -44,17 +47,32 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if _, ok := lab.Topologies[*topology]; !ok {
+		fmt.Fprintf(os.Stderr, "failover-bench: --topology: unknown topology %q (reference, three, five)\n", *topology)
+		os.Exit(2)
+	}
+	if *faults == "" {
+		*faults = map[string]string{"reference": "kill,cut,witness,freeze", "three": "kill,cut,voter", "five": "kill,cut,voter,member"}[*topology]
+	}
 	want := map[string]bool{}
 	for _, f := range strings.Split(*faults, ",") {
 		switch f = strings.TrimSpace(f); f {
-		case "kill", "cut", "witness", "freeze":
+		case "kill", "cut", "witness", "freeze", "voter", "member":
 			want[f] = true
 		default:
-			fmt.Fprintf(os.Stderr, "failover-bench: --faults: unknown fault %q (kill, cut, witness, freeze)\n", f)
+			fmt.Fprintf(os.Stderr, "failover-bench: --faults: unknown fault %q (kill, cut, witness, freeze, voter, member)\n", f)
 			os.Exit(2)
 		}
 	}
-	if err := run(ctx, *prefix, *subnet, *runs, want, *settle); err != nil {
+	if want["witness"] && *topology != "reference" {
+		fmt.Fprintf(os.Stderr, "failover-bench: --faults witness: the %s topology has no witness\n", *topology)
+		os.Exit(2)
+	}
+	if want["member"] && *topology != "five" {
+		fmt.Fprintf(os.Stderr, "failover-bench: --faults member: every node of the %s topology votes\n", *topology)
+		os.Exit(2)
+	}
+	if err := run(ctx, *prefix, *subnet, *topology, *runs, want, *settle); err != nil {
 		fmt.Fprintln(os.Stderr, "failover-bench:", err)
 		os.Exit(1)
 	}
@@ -73,13 +91,34 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 }
 
-func run(ctx context.Context, prefix, subnet string, runs int, want map[string]bool, settle bool) error {
+func run(ctx context.Context, prefix, subnet, topology string, runs int, want map[string]bool, settle bool) error {
 	sn, err := netip.ParsePrefix(subnet)
 	if err != nil {
 		return fmt.Errorf("--subnet: %w", err)
 	}
+	opts, err := lab.Options{Prefix: prefix, Subnet: sn, Relocate: true, StartTandem: true, Logf: logf}.Defaults()
+	if err != nil {
+		return err
+	}
+	ref, err := os.ReadFile(opts.Config)
+	if err != nil {
+		return err
+	}
+	conf, err := lab.TopologyConfig(ref, topology)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "failover-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	opts.Config = filepath.Join(dir, "cluster.toml")
+	if err := os.WriteFile(opts.Config, conf, 0o644); err != nil {
+		return err
+	}
 	upCtx, cancel := context.WithTimeout(ctx, 20*time.Minute)
-	l, err := lab.Up(upCtx, lab.Options{Prefix: prefix, Subnet: sn, Relocate: true, StartTandem: true, Logf: logf})
+	l, err := lab.Up(upCtx, opts)
 	cancel()
 	if err != nil {
 		return err
@@ -127,14 +166,37 @@ func run(ctx context.Context, prefix, subnet string, runs int, want map[string]b
 	cut := b.series("holder cut off", n("cut"), func(h string) error { return l.Cut(h) },
 		func(h string) error { return l.Heal(h) })
 	freeze := b.series("holder frozen 5 s", n("freeze"), func(h string) error { return l.Freeze(h) }, nil)
-	var witness []int
-	for i := 0; i < n("witness") && ctx.Err() == nil; i++ {
-		n, err := b.witnessKill()
-		if err != nil {
-			return fmt.Errorf("witness kill run %d: %w", i+1, err)
+	// Members whose death moves no singleton: the witness, a voter that
+	// does not hold the VIP, a node that does not vote.
+	bystanders := func(fault, label string, pick func(holder string) (string, error)) []int {
+		var failed []int
+		for i := 0; i < n(fault) && ctx.Err() == nil; i++ {
+			f, err := b.bystanderKill(label, pick)
+			if err != nil {
+				logf("%s run %d: %v", label, i+1, err)
+				continue
+			}
+			failed = append(failed, f)
 		}
-		witness = append(witness, n)
+		return failed
 	}
+	witness := bystanders("witness", "witness hard-killed", func(string) (string, error) { return c.Witness, nil })
+	voter := bystanders("voter", "voter without the VIP hard-killed", func(holder string) (string, error) {
+		for _, m := range l.Config().Topology.Voters() {
+			if !m.Witness && m.Name != holder {
+				return m.Name, nil
+			}
+		}
+		return "", fmt.Errorf("every voter but the witness holds the VIP")
+	})
+	member := bystanders("member", "node that does not vote hard-killed", func(holder string) (string, error) {
+		for _, m := range l.Config().Topology.Members {
+			if m.NonVoter && m.Name != holder {
+				return m.Name, nil
+			}
+		}
+		return "", fmt.Errorf("no node that does not vote is free of the VIP")
+	})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -143,15 +205,23 @@ func run(ctx context.Context, prefix, subnet string, runs int, want map[string]b
 	if !settle {
 		rest = "resources converged; the bus maybe still settling after the previous heal"
 	}
-	fmt.Printf("\nFailover of the reference scenario (%d runs each; client: one request every 50 ms, 0.5 s timeout; before each fault: %s)\n\n", runs, rest)
+	fmt.Printf("\nFailover of the reference scenario, topology %s: %s (%d runs each; client: one request every 50 ms, 0.5 s timeout; before each fault: %s)\n\n",
+		topology, strings.Join(l.Names(), " "), runs, rest)
 	fmt.Println("| fault | (a) VIP on survivor | (b) first answer | (c) all answered | failed requests |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, s := range []*series{kill, cut, freeze} {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", s.name, stats(s.a), stats(s.b), stats(s.c), istats(s.failed))
 	}
-	fmt.Printf("| witness hard-killed | - | - | - | %s |\n", istats(witness))
+	for _, by := range []struct {
+		fault, label string
+		failed       []int
+	}{{"witness", "witness hard-killed", witness}, {"voter", "voter without the VIP hard-killed", voter}, {"member", "node that does not vote hard-killed", member}} {
+		if want[by.fault] {
+			fmt.Printf("| %s | - | - | - | %s |\n", by.label, istats(by.failed))
+		}
+	}
 	fmt.Printf("\nmedian (min-max), seconds; errors: %s\n", strings.Join(append(append(kill.errs, cut.errs...), freeze.errs...), "; "))
-	fmt.Printf("instants (20 ms samples) with the VIP on two nodes (holder kill, cut, witness kill): %d\n", b.split)
+	fmt.Printf("instants (20 ms samples) with the VIP on two nodes (every run): %d\n", b.split)
 	if len(freeze.b) > 0 {
 		fmt.Printf("holder frozen 5 s: VIP on two nodes while frozen %s (bound: the kernel lifetime, 0.25 s + the hold's delay), after the thaw %s; the VIP stayed on the survivor in %d of %d runs; VIP failures counted: %d\n",
 			stats(freeze.overlap), stats(freeze.afterThaw), freeze.stayed, len(freeze.b), freeze.vipFailures)
@@ -199,9 +269,14 @@ func (b *bench) settled() error {
 		return err
 	}
 	defer conn.Close()
-	witness := ""
-	if w := b.l.Config().Topology.Witness(); w != nil {
-		witness = w.Name
+	// With a witness, the leaders belong on it; without one, anywhere but
+	// on the VIP's node (bus.PlaceLeader).
+	placed := func() func(string) error {
+		if w := b.l.Config().Topology.Witness(); w != nil {
+			return bus.LedBy(w.Name)
+		}
+		holders, _ := b.c.Holders()
+		return bus.NotLedBy(holders...)
 	}
 	const stable = 2 * time.Second
 	start := time.Now()
@@ -209,7 +284,7 @@ func (b *bench) settled() error {
 	ctx := b.timeout(time.Minute)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := conn.Settled(cctx, witness)
+		err := conn.Settled(cctx, placed())
 		cancel()
 		switch {
 		case err != nil:
@@ -249,7 +324,6 @@ func (b *bench) failover(s *series, fault, undo func(string) error) error {
 	if err != nil {
 		return err
 	}
-	survivor := c.Other(holder)
 	safety := c.WatchSafety()
 	client := c.StartClient(60 * time.Second)
 	for len(client.Requests()) < 10 && b.ctx.Err() == nil {
@@ -273,10 +347,10 @@ func (b *bench) failover(s *series, fault, undo func(string) error) error {
 	if undo == nil {
 		// A freeze: 5 s in all, then the thaw, under the same client and
 		// checker for 3 s more, which must see the VIP stay put, alone.
-		return b.thaw(s, holder, survivor, at, client, safety)
+		return b.thaw(s, holder, at, client, safety)
 	}
 	rs := client.Stop()
-	vipAt, vipOK := safety.FirstOn(survivor, at)
+	vipAt, survivor, vipOK := safety.FirstAway(holder, at)
 	if err := safety.Stop(); err != nil && strings.Contains(err.Error(), "VIP") {
 		b.split++
 		logf("SAFETY: %v", err)
@@ -284,7 +358,7 @@ func (b *bench) failover(s *series, fault, undo func(string) error) error {
 	first, all := scenario.Recovery(rs, at)
 	uerr := undo(holder)
 	if !vipOK || first.IsZero() || all.IsZero() {
-		return fmt.Errorf("no recovery from %s (VIP seen on %s: %v): %s", holder, survivor, vipOK, scenario.Errors(rs))
+		return fmt.Errorf("no recovery from %s (VIP seen on another node: %v %s): %s", holder, vipOK, survivor, scenario.Errors(rs))
 	}
 	if first.Sub(at) > 1500*time.Millisecond {
 		// Over the target (b) <= 1.5 s: keep the nodes' side of it.
@@ -303,7 +377,7 @@ func (b *bench) failover(s *series, fault, undo func(string) error) error {
 
 // thaw ends a whole-node freeze of holder begun at, once it has lasted 5 s,
 // and records the run.
-func (b *bench) thaw(s *series, holder, survivor string, at time.Time, client *scenario.Client, safety *scenario.Safety) error {
+func (b *bench) thaw(s *series, holder string, at time.Time, client *scenario.Client, safety *scenario.Safety) error {
 	c := b.c
 	for time.Since(at) < 5*time.Second && b.ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
@@ -320,10 +394,10 @@ func (b *bench) thaw(s *series, holder, survivor string, at time.Time, client *s
 	rs := client.Stop()
 	end := time.Now()
 	_ = safety.Stop() // judged against the kernel lifetime below
-	vipAt, vipOK := safety.FirstOn(survivor, at)
+	vipAt, survivor, vipOK := safety.FirstAway(holder, at)
 	first, all := scenario.Recovery(rs, at)
 	if !vipOK || first.IsZero() || all.IsZero() {
-		return fmt.Errorf("no recovery from the freeze of %s (VIP seen on %s: %v): %s", holder, survivor, vipOK, scenario.Errors(rs))
+		return fmt.Errorf("no recovery from the freeze of %s (VIP seen on another node: %v %s): %s", holder, vipOK, survivor, scenario.Errors(rs))
 	}
 	overlap, after := safety.TwoVIPs(at, thawed), safety.TwoVIPs(thawed, end)
 	if on, err := c.Holders(); err == nil && len(on) == 1 && on[0] == survivor {
@@ -357,12 +431,22 @@ func (b *bench) thaw(s *series, holder, survivor string, at time.Time, client *s
 	return nil
 }
 
-// witnessKill kills the witness under a client loop and watches 12 s (longer
-// than the bus's leader election), then boots it again. It returns the
-// number of failed requests.
-func (b *bench) witnessKill() (int, error) {
+// bystanderKill hard-kills the member pick names (a member whose death
+// moves no singleton: the witness, a voter without the VIP, a node that
+// does not vote) under a client loop and watches 12 s (longer than the
+// bus's leader election), then boots it again. It returns the number of
+// failed requests.
+func (b *bench) bystanderKill(label string, pick func(holder string) (string, error)) (int, error) {
 	c := b.c
 	if err := b.converged(); err != nil {
+		return 0, err
+	}
+	holder, err := c.WaitHolder(b.timeout(10*time.Second), "")
+	if err != nil {
+		return 0, err
+	}
+	victim, err := pick(holder)
+	if err != nil {
 		return 0, err
 	}
 	safety := c.WatchSafety()
@@ -371,7 +455,7 @@ func (b *bench) witnessKill() (int, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	at := time.Now()
-	if err := b.l.Kill(c.Witness); err != nil {
+	if err := b.l.Kill(victim); err != nil {
 		client.Stop()
 		safety.Stop()
 		return 0, err
@@ -384,12 +468,12 @@ func (b *bench) witnessKill() (int, error) {
 		b.split++
 		logf("SAFETY: %v", err)
 	}
-	logf("witness hard-killed: %d of %d requests failed", scenario.Failed(rs), len(rs))
+	logf("%s (%s; the VIP on %s): %d of %d requests failed", label, victim, holder, scenario.Failed(rs), len(rs))
 	if n := scenario.Failed(rs); n > 0 {
-		b.saveJournals("witness-"+at.Format("150405"),
-			fmt.Sprintf("witness killed at %s; failed requests: %s", at.Format("15:04:05.000"), scenario.Errors(rs)))
+		b.saveJournals(victim+"-"+at.Format("150405"),
+			fmt.Sprintf("%s killed at %s; failed requests: %s", victim, at.Format("15:04:05.000"), scenario.Errors(rs)))
 	}
-	return scenario.Failed(rs), b.l.Restart(b.timeout(2*time.Minute), c.Witness)
+	return scenario.Failed(rs), b.l.Restart(b.timeout(2*time.Minute), victim)
 }
 
 // saveJournals keeps the nodes' journals of a run worth a look.

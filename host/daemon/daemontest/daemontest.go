@@ -38,12 +38,40 @@ const Witness = "director"
 // Name is the cluster's name.
 const Name = "test"
 
+// Shape is who a cluster's members are: its nodes, in configuration
+// order, and its witness ("" for none).
+type Shape struct {
+	Nodes   []string
+	Witness string
+	// Bus is added to the [bus] table (voters, for example).
+	Bus string
+}
+
+// Reference is the shape of Members: holly, benji and the witness.
+var Reference = Shape{Nodes: []string{"holly", "benji"}, Witness: Witness}
+
+// Members lists the shape's members: the nodes, then the witness.
+func (s Shape) Members() []string {
+	ms := append([]string(nil), s.Nodes...)
+	if s.Witness != "" {
+		ms = append(ms, s.Witness)
+	}
+	return ms
+}
+
 // WriteFiles writes, under dir, a cluster file for the three members on
 // loopback (each with free ports, its data under dir/data) followed by
 // extra (resources, constraints), and a fresh cluster key. It returns the
 // file's path.
 func WriteFiles(t testing.TB, dir, extra string) string {
 	t.Helper()
+	return WriteShapeFiles(t, dir, Reference, extra)
+}
+
+// WriteShapeFiles is WriteFiles for the members of shape.
+func WriteShapeFiles(t testing.TB, dir string, shape Shape, extra string) string {
+	t.Helper()
+	members := shape.Members()
 	secret, err := bus.GenerateSecret()
 	if err != nil {
 		t.Fatal(err)
@@ -52,17 +80,17 @@ func WriteFiles(t testing.TB, dir, extra string) string {
 	if err := bus.WriteSecret(key, secret, false); err != nil {
 		t.Fatal(err)
 	}
-	p := bustest.FreePorts(t, 2*len(Members))
+	p := bustest.FreePorts(t, 2*len(members))
 	top := &bus.Topology{Cluster: Name}
-	for _, m := range Members {
-		top.Members = append(top.Members, bus.Member{Name: m, Witness: m == Witness})
+	for _, m := range members {
+		top.Members = append(top.Members, bus.Member{Name: m, Witness: m == shape.Witness})
 	}
 	pki := bustest.PKI(t, top)
 	var b strings.Builder
-	fmt.Fprintf(&b, "[cluster]\nname = %q\n[bus]\ndata_dir = %q\ncredentials = %q\n[bus.tls]\ndir = %q\n", Name, filepath.Join(dir, "data"), key, pki)
-	for i, m := range Members {
+	fmt.Fprintf(&b, "[cluster]\nname = %q\n[bus]\ndata_dir = %q\ncredentials = %q\n%s\n[bus.tls]\ndir = %q\n", Name, filepath.Join(dir, "data"), key, shape.Bus, pki)
+	for i, m := range members {
 		table := "[[node]]"
-		if m == Witness {
+		if m == shape.Witness {
 			table = "[witness]"
 		}
 		fmt.Fprintf(&b, "%s\nname = %q\naddress = \"127.0.0.1\"\nclient_port = %d\ncluster_port = %d\n", table, m, p[2*i], p[2*i+1])
@@ -75,9 +103,10 @@ func WriteFiles(t testing.TB, dir, extra string) string {
 	return conf
 }
 
-// Cluster is the three members run in this process.
+// Cluster is the members run in this process.
 type Cluster struct {
 	T       testing.TB
+	Shape   Shape
 	Dir     string // everything the cluster writes
 	Conf    string // its cluster file
 	State   string // the example resources' state: State/<node>/<resource>.pid
@@ -104,8 +133,14 @@ type member struct {
 // and any example process left behind is killed.
 func New(t testing.TB, resources string) *Cluster {
 	t.Helper()
+	return NewShape(t, Reference, resources)
+}
+
+// NewShape is New for a cluster of the members of shape.
+func NewShape(t testing.TB, shape Shape, resources string) *Cluster {
+	t.Helper()
 	dir := t.TempDir()
-	c := &Cluster{T: t, Dir: dir, State: filepath.Join(dir, "state"), Plugins: filepath.Join(dir, "plugins"), members: map[string]*member{}}
+	c := &Cluster{T: t, Shape: shape, Dir: dir, State: filepath.Join(dir, "state"), Plugins: filepath.Join(dir, "plugins"), members: map[string]*member{}}
 	if err := os.MkdirAll(c.Plugins, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -117,9 +152,9 @@ func New(t testing.TB, resources string) *Cluster {
 	if err := os.WriteFile(filepath.Join(c.Plugins, "tandem-plugin-example"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c.Conf = WriteFiles(t, dir, strings.ReplaceAll(resources, "STATE", c.State))
+	c.Conf = WriteShapeFiles(t, dir, shape, strings.ReplaceAll(resources, "STATE", c.State))
 	t.Cleanup(func() {
-		for _, m := range Members {
+		for _, m := range c.Shape.Members() { // with the members added since
 			c.Stop(m)
 		}
 		for _, pid := range c.Pids("") {
@@ -140,7 +175,7 @@ func (c *Cluster) Start(name string) {
 	if mt, ok := c.Metrics[name]; ok {
 		o.Metrics = &mt
 	}
-	if name == Witness {
+	if name == c.Shape.Witness {
 		o.Node, o.Witness = "", true
 	}
 	go func() { done <- daemon.Run(ctx, o) }()
@@ -151,7 +186,7 @@ func (c *Cluster) Start(name string) {
 
 // StartAll starts every member.
 func (c *Cluster) StartAll() {
-	for _, m := range Members {
+	for _, m := range c.Shape.Members() {
 		c.Start(m)
 	}
 }
@@ -249,12 +284,21 @@ func (c *Cluster) ConnectAs(identity string) *bus.Conn {
 	return conn
 }
 
-// Reported checks that the nodes report the given states ("node/resource"
-// -> state) and are not busy.
+// Reported checks that the reference cluster's nodes report the given
+// states ("node/resource" -> state) and are not busy.
 func Reported(conn *bus.Conn, want map[string]string) error {
+	return reported(conn, len(Reference.Nodes), want)
+}
+
+// Reported is the package's Reported for the nodes of c.
+func (c *Cluster) Reported(conn *bus.Conn, want map[string]string) error {
+	return reported(conn, len(c.Shape.Nodes), want)
+}
+
+func reported(conn *bus.Conn, nodes int, want map[string]string) error {
 	got := map[string]string{}
 	busy := map[string][]string{}
-	err := bus.Gather(conn, bus.SubjectStateRequest, nil, 2, 2*time.Second, func(data []byte) bool {
+	err := bus.Gather(conn, bus.SubjectStateRequest, nil, nodes, 2*time.Second, func(data []byte) bool {
 		r, _, err := bus.Decode[bus.NodeResources](data)
 		if err != nil {
 			return false

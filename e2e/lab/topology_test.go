@@ -1,0 +1,46 @@
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tandem-ha/tandem/host/config"
+)
+
+func TestTopologyConfigs(t *testing.T) {
+	ref, err := os.ReadFile(filepath.Join("..", "cluster.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct{ nodes, voters string }{
+		"reference": {"holly benji", "holly benji director"},
+		"three":     {"holly benji carol", "holly benji carol"},
+		"five":      {"holly benji carol dave erin", "holly benji carol"},
+	}
+	for name := range Topologies {
+		data, err := TopologyConfig(ref, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := config.Parse(name+".toml", data)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, data)
+		}
+		var voters []string
+		for _, m := range f.Topology.Voters() {
+			voters = append(voters, m.Name)
+		}
+		got := strings.Join(f.Topology.NodeNames(), " ")
+		if got != want[name].nodes || strings.Join(voters, " ") != want[name].voters {
+			t.Errorf("%s: nodes %q voters %v, want %+v", name, got, voters, want[name])
+		}
+		if len(f.CIB.Resources) != 3 {
+			t.Errorf("%s: %d resources, want the reference's 3", name, len(f.CIB.Resources))
+		}
+	}
+	if _, err := TopologyConfig(ref, "seven"); err == nil || !strings.Contains(err.Error(), `unknown lab topology "seven"`) {
+		t.Errorf("unknown topology: %v", err)
+	}
+}
