@@ -139,6 +139,12 @@ func (l *LRM) onAction(r bus.ActionResult) {
 				e.role = cib.RolePromoted
 			}
 			l.changed()
+		} else if r.Op == bus.OpPromote && leaseErr {
+			// Never promoted: another node holds every promoted slot (its
+			// lease has not expired yet). The instance runs as before,
+			// unpromoted, and nothing it did failed; the coordinator plans
+			// again when this transition is over.
+			l.changed()
 		} else {
 			// A failed promote or demote leaves the instance in an unknown
 			// role: failed, so that it is demoted (if promoted) and
@@ -183,6 +189,9 @@ func (l *LRM) onAction(r bus.ActionResult) {
 	}
 	if r.Op == bus.OpProbe && running(code, r.TimedOut) && e.singleton() {
 		l.adopt(e)
+	}
+	if r.Op == bus.OpProbe && code == sdk.RunningPromoted && !r.TimedOut && promotable(e.def) {
+		l.adoptPromoted(e)
 	}
 	if r.Op == bus.OpProbe && state == bus.StateStopped && e.singleton() {
 		// A blocked singleton probed again after a cleanup kept its lease
