@@ -108,9 +108,9 @@ type entry struct {
 	lease    *lease.Lease // held while a singleton may be active here
 	released bool         // the lease was given up on purpose
 	holdStop chan struct{}
-	role     string // cib.RolePromoted while a promotable clone's instance runs promoted
+	role     string       // cib.RolePromoted while a promotable clone's instance runs promoted
 	promo    *lease.Lease // the promoted slot's lease, held while the instance may run promoted
-	score    *int   // the promotion score its agent's last monitor reported
+	score    *int         // the promotion score its agent's last monitor reported
 }
 
 func (e *entry) singleton() bool { return e.def.Clone == nil }
