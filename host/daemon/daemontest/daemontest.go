@@ -96,6 +96,7 @@ type Cluster struct {
 type member struct {
 	cancel context.CancelFunc
 	done   chan error
+	server chan *bus.Server // its bus server, once it runs
 }
 
 // New writes the files of a cluster whose model is resources (STATE in it
@@ -143,10 +144,34 @@ func (c *Cluster) Start(name string) {
 	if name == Witness {
 		o.Node, o.Witness = "", true
 	}
+	srv := make(chan *bus.Server, 1)
+	o.Bus = func(s *bus.Server) { srv <- s }
 	go func() { done <- daemon.Run(ctx, o) }()
 	c.mu.Lock()
-	c.members[name] = &member{cancel: cancel, done: done}
+	c.members[name] = &member{cancel: cancel, done: done, server: srv}
 	c.mu.Unlock()
+}
+
+// CutOff cuts member name off from the bus while its daemon runs on: its
+// bus server is shut down under it, so that it can reach nobody (no
+// quorum, no lease renewal, no promise, no heartbeat goes out) and the
+// others see its routes and heartbeats go, as in a partition that leaves
+// it alone. Stop it afterwards as usual; a cut-off member does not come
+// back by itself.
+func (c *Cluster) CutOff(name string) {
+	c.T.Helper()
+	c.mu.Lock()
+	m := c.members[name]
+	c.mu.Unlock()
+	if m == nil {
+		c.T.Fatalf("CutOff(%s): not running", name)
+	}
+	select {
+	case s := <-m.server:
+		s.NATS().Shutdown()
+	case <-time.After(30 * time.Second):
+		c.T.Fatalf("CutOff(%s): its bus server did not start within 30 s", name)
+	}
 }
 
 // StartAll starts every member.
