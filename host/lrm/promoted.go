@@ -8,6 +8,7 @@ package lrm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,16 +74,21 @@ func (r *runner) acquirePromoted(ctx context.Context, e *entry, agent string, re
 	l := r.l
 	started := time.Now()
 	l.mu.Lock()
-	if e.promo != nil && !leaseValid(e.promo) {
-		e.promo = nil // lost: its watcher demotes
-	}
-	have := e.promo != nil
+	// A slot past its deadline is left to its watcher, which demotes the
+	// instance unless a new slot is taken below first.
+	have := leaseValid(e.promo)
 	keys := promotedKeys(e.def)
 	l.mu.Unlock()
 	if have {
 		return supervisor.Outcome{}, true
 	}
-	ls, err := l.takeLease(ctx, keys, wait, waitHeld, nil)
+	hs := &holdSender{l: l, agent: agent, req: req, role: sdk.HoldPromoted, updates: make(chan time.Time, 1), stop: make(chan struct{})}
+	ls, err := l.takeLease(ctx, keys, wait, waitHeld, hs.renewed)
+	if err == nil && !ls.Valid() {
+		// The lease manager still had the old slot, its deadline passed
+		// and its fence not yet run: no slot for now.
+		err = errors.New("this node's promoted slot is past its fence deadline")
+	}
 	if err != nil {
 		l.mu.Lock()
 		l.leaseErr[req.ResourceID] = true
@@ -95,9 +101,19 @@ func (r *runner) acquirePromoted(ctx context.Context, e *entry, agent string, re
 		return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: msg}, Started: started, Duration: time.Since(started)}, false
 	}
 	l.mu.Lock()
-	e.promo = ls
+	if e.promoHold != nil {
+		close(e.promoHold.stop) // the lost slot's
+	}
+	e.promo, e.promoHold = ls, hs
 	l.mu.Unlock()
-	l.wg.Add(1)
+	// The agent's plugin may keep the instance promoted until the fence
+	// deadline, and demotes it by itself then unless told otherwise (a
+	// frozen host cannot demote it).
+	if out := hs.send(ctx, ls.Deadline()); out.Code != sdk.OK && out.Code != sdk.ErrUnimplemented {
+		l.log.Warn("promoted hold refused; promoting anyway (the host demotes on lease loss)", "resource", req.ResourceID, "message", out.Message)
+	}
+	l.wg.Add(2)
+	go func() { defer l.wg.Done(); hs.loop() }()
 	go func() { defer l.wg.Done(); l.watchPromoted(e, ls, agent, req) }()
 	return supervisor.Outcome{}, true
 }
@@ -106,14 +122,18 @@ func (r *runner) acquirePromoted(ctx context.Context, e *entry, agent string, re
 // instance was demoted or stopped.
 func (l *LRM) releasePromoted(e *entry) {
 	l.mu.Lock()
-	ls := e.promo
-	e.promo = nil
+	ls, hs := e.promo, e.promoHold
+	e.promo, e.promoHold = nil, nil
 	l.mu.Unlock()
 	if ls == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	if hs != nil {
+		close(hs.stop)
+		hs.hold(ctx, 0)
+	}
 	if err := ls.Release(ctx); err != nil {
 		l.log.Warn("promoted slot lease not released (it expires by itself)", "resource", e.def.ID, "err", err)
 	}
@@ -130,6 +150,10 @@ func (l *LRM) watchPromoted(e *entry, ls *lease.Lease, agent string, req sdk.Req
 		return // released on purpose (demoted, stopped)
 	}
 	e.promo = nil
+	if e.promoHold != nil {
+		close(e.promoHold.stop) // its hold lapses by itself now
+		e.promoHold = nil
+	}
 	def := e.def
 	l.mu.Unlock()
 	l.log.Error("promoted slot lease lost: demoting the instance here", "resource", req.ResourceID)

@@ -46,9 +46,10 @@ promotable = true
 // is promoted, and demotes it can be told to fail.
 type roleWorld struct {
 	mu         sync.Mutex
-	running    map[string]bool // node
-	promoted   map[string]bool // node
-	failDemote map[string]bool // node
+	running    map[string]bool            // node
+	promoted   map[string]bool            // node
+	failDemote map[string]bool            // node
+	holds      map[string]sdk.HoldRequest // node -> the last hold
 }
 
 type roleRunner struct {
@@ -88,7 +89,16 @@ func (r roleRunner) Run(ctx context.Context, agent, op string, req sdk.Request, 
 }
 
 func (r roleRunner) Hold(ctx context.Context, agent string, req sdk.HoldRequest, timeout time.Duration) supervisor.Outcome {
-	return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrUnimplemented}, Started: time.Now()}
+	r.w.mu.Lock()
+	defer r.w.mu.Unlock()
+	r.w.holds[r.node] = req
+	return supervisor.Outcome{Result: sdk.Result{Code: sdk.OK}, Started: time.Now()}
+}
+
+func (w *roleWorld) hold(node string) sdk.HoldRequest {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.holds[node]
 }
 
 func (w *roleWorld) is(node string) (running, promoted bool) {
@@ -158,7 +168,7 @@ func TestPromotedRoleHoldsASlotLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
-	w := &roleWorld{running: map[string]bool{}, promoted: map[string]bool{}, failDemote: map[string]bool{}}
+	w := &roleWorld{running: map[string]bool{}, promoted: map[string]bool{}, failDemote: map[string]bool{}, holds: map[string]sdk.HoldRequest{}}
 	holly := startNodeWith(t, c, roleRunner{w, "holly"}, cfg, "holly")
 	benji := startNodeWith(t, c, roleRunner{w, "benji"}, cfg, "benji")
 	conn := coordinate(t, c)
@@ -188,6 +198,19 @@ func TestPromotedRoleHoldsASlotLease(t *testing.T) {
 		t.Fatalf("after the promote: holly promoted %v, slot held by %q, holly reports %s", p, holderOf(), role(holly))
 	}
 
+	// The agent holds the promoted role until the slot's deadline, and the
+	// hold is extended while the slot is renewed.
+	first := w.hold("holly")
+	if first.Role != sdk.HoldPromoted || first.Instance.CloneIndex != 0 || first.Instance.Node != "holly" || first.Until <= sdk.MonotonicNow()-time.Second {
+		t.Fatalf("holly's hold after the promote: %+v", first)
+	}
+	poll.Until(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if h := w.hold("holly"); h.Until <= first.Until {
+			return fmt.Errorf("hold not extended past %v", first.Until)
+		}
+		return nil
+	})
+
 	// benji's promote waits for the slot (LeaseWait 1 s here), then fails
 	// without promoting, without a failure counted, still running.
 	r := runClone(t, conn, "p2", policies.OpPromote, "benji", 1)
@@ -205,6 +228,9 @@ func TestPromotedRoleHoldsASlotLease(t *testing.T) {
 	// A demote gives the slot up: benji's promote goes through at once.
 	if r := runClone(t, conn, "d1", policies.OpDemote, "holly", 0); !r.OK() {
 		t.Fatalf("demote on holly: %+v", r)
+	}
+	if h := w.hold("holly"); h.Until != 0 || h.Role != sdk.HoldPromoted {
+		t.Fatalf("holly's hold after the demote: %+v, want it cancelled", h)
 	}
 	began := time.Now()
 	if r := runClone(t, conn, "p3", policies.OpPromote, "benji", 1); !r.OK() {

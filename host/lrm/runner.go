@@ -228,6 +228,7 @@ type holdSender struct {
 	l       *LRM
 	agent   string
 	req     sdk.Request
+	role    string // "" the resource; sdk.HoldPromoted its instance's promoted role
 	updates chan time.Time
 	stop    chan struct{}
 }
@@ -248,8 +249,16 @@ func (h *holdSender) renewed(deadline time.Time) {
 }
 
 func (h *holdSender) send(ctx context.Context, deadline time.Time) supervisor.Outcome {
-	until := sdk.MonotonicNow() + time.Until(deadline)
-	return h.l.cfg.Runner.Hold(context.WithoutCancel(ctx), h.agent, sdk.HoldRequest{ResourceID: h.req.ResourceID, Params: h.req.Params, Until: until}, time.Second)
+	return h.hold(ctx, sdk.MonotonicNow()+time.Until(deadline))
+}
+
+// hold sends the agent the hold until (0: cancelled).
+func (h *holdSender) hold(ctx context.Context, until time.Duration) supervisor.Outcome {
+	req := sdk.HoldRequest{ResourceID: h.req.ResourceID, Params: h.req.Params, Until: until}
+	if h.role != "" {
+		req.Role, req.Instance = h.role, h.req.Instance
+	}
+	return h.l.cfg.Runner.Hold(context.WithoutCancel(ctx), h.agent, req, time.Second)
 }
 
 func (h *holdSender) loop() {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
@@ -373,13 +374,18 @@ func (a *promAgent) setRole(id string, on bool) {
 	a.promoted[id] = on
 }
 
+// roleKey is an instance's: the resource and its node and clone index.
+func roleKey(req sdk.Request) string {
+	return fmt.Sprintf("%s %s/%d", req.ResourceID, req.Instance.Node, req.Instance.CloneIndex)
+}
+
 func (a *promAgent) Promote(_ context.Context, req sdk.Request) sdk.Result {
-	a.setRole(req.ResourceID, true)
+	a.setRole(roleKey(req), true)
 	return sdk.Result{}
 }
 
 func (a *promAgent) Demote(_ context.Context, req sdk.Request) sdk.Result {
-	a.setRole(req.ResourceID, false)
+	a.setRole(roleKey(req), false)
 	return sdk.Result{}
 }
 
@@ -391,7 +397,7 @@ func (a *promAgent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		return res
 	}
 	score := 5
-	if a.promoted[req.ResourceID] {
+	if a.promoted[roleKey(req)] {
 		score, res.Code = 10, sdk.RunningPromoted
 	}
 	res.PromotionScore = &score
@@ -448,5 +454,81 @@ func TestPromoteRoundTrip(t *testing.T) {
 	}
 	if res, err := plain.Monitor(ctx, req); err != nil || res.PromotionScore != nil {
 		t.Fatalf("monitor without a promotion score: %+v, %v", res, err)
+	}
+}
+
+// A hold on the promoted role: when it lapses, the SDK demotes that very
+// instance by itself (the host that renewed it is frozen or cut off); a
+// cancelled hold never lapses; an agent without promote and demote cannot
+// have its role held.
+func TestPromotedHoldLapseDemotes(t *testing.T) {
+	ctx := context.Background()
+	req := sdk.Request{ResourceID: "db", AgentType: "mem", Params: map[string]string{"size": "1"},
+		Instance: sdk.Instance{Node: "holly", CloneIndex: 1}, Deadline: time.Now().Add(5 * time.Second),
+		Cluster: &sdk.ClusterView{Nodes: []sdk.NodeView{{Name: "holly"}}}}
+	hold := func(p *sdk.Process, until time.Duration) sdk.Result {
+		t.Helper()
+		res, err := p.Hold(ctx, sdk.HoldRequest{ResourceID: "db", AgentType: "mem", Params: req.Params, Until: until,
+			Role: sdk.HoldPromoted, Instance: req.Instance})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	promoted := func(p *sdk.Process) bool {
+		t.Helper()
+		res, err := p.Monitor(ctx, req)
+		if err != nil || (res.Code != sdk.OK && res.Code != sdk.RunningPromoted) {
+			t.Fatalf("monitor: %+v, %v", res, err)
+		}
+		return res.Code == sdk.RunningPromoted
+	}
+	p, err := launch(t, "promote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []func(context.Context, sdk.Request) (sdk.Result, error){p.Start, p.Promote} {
+		if res, err := op(ctx, req); err != nil || res.Code != sdk.OK {
+			t.Fatalf("%+v, %v", res, err)
+		}
+	}
+	if res := hold(p, sdk.MonotonicNow()+time.Hour); res.Code != sdk.OK || !promoted(p) {
+		t.Fatalf("hold for an hour: %+v, promoted %v", res, promoted(p))
+	}
+	// Shortened, then not renewed: it lapses and the instance is demoted.
+	set := sdk.MonotonicNow()
+	if res := hold(p, set+200*time.Millisecond); res.Code != sdk.OK {
+		t.Fatalf("hold: %+v", res)
+	}
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if promoted(p) {
+			return errors.New("still promoted after its hold lapsed")
+		}
+		return nil
+	})
+	t.Logf("demoted %s after a 200ms hold was given", (sdk.MonotonicNow() - set).Round(time.Millisecond))
+	if res, err := p.Monitor(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("the instance stopped with its role: %+v, %v", res, err)
+	}
+
+	// Cancelled before it lapses: it stays promoted.
+	if res, err := p.Promote(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("promote: %+v, %v", res, err)
+	}
+	hold(p, sdk.MonotonicNow()+200*time.Millisecond)
+	if res := hold(p, 0); res.Code != sdk.OK {
+		t.Fatalf("cancelling the hold: %+v", res)
+	}
+	time.Sleep(500 * time.Millisecond) // past the cancelled deadline: nothing may happen
+	if !promoted(p) {
+		t.Fatal("demoted after its hold was cancelled")
+	}
+
+	plain, err := launch(t, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := hold(plain, sdk.MonotonicNow()+time.Hour); res.Code != sdk.ErrUnimplemented {
+		t.Fatalf("a promoted hold on an agent without promote: %+v, want ErrUnimplemented", res)
 	}
 }
