@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -262,4 +263,63 @@ func TestPromotedRoleFencedWhenCutOff(t *testing.T) {
 	if len(chk.events) < 4 {
 		t.Errorf("the checker saw %d role changes, want at least 4 (promote, demote, promote, stop, promote)", len(chk.events))
 	}
+}
+
+// The promoted instance's host is frozen as a whole (SIGSTOP of its tandem
+// process; its plugin, a process of its own, runs on): the host can demote
+// nothing, so the plugin does, when the promoted hold the host gave it
+// lapses at the slot lease's fence deadline, before the other node can
+// take the slot. The checker sees every role change and never two
+// primaries. After the thaw the node takes the role back (a location
+// prefers it promoted there): a demote that releases the slot, then its
+// promote.
+func TestPromotedRoleFencedWhenHostFrozen(t *testing.T) {
+	bin := daemontest.BuildTandem(t)
+	tc := daemontest.New(t, promotableScenario+`
+[[location]]
+rsc = "db-clone"
+node = "holly"
+score = "100"
+role = "Promoted"
+`)
+	chk := newRoleChecker(t, tc.State, 1, "holly", "benji")
+	tc.StartProcess("holly", bin)
+	tc.Start("benji")
+	tc.Start("director")
+	c := tc.Connect()
+	settled := func(primary string) {
+		t.Helper()
+		poll.Until(t, 90*time.Second, 50*time.Millisecond, func() error {
+			if w := tc.Where("db"); len(w) != 2 {
+				return fmt.Errorf("db runs on %v", w)
+			}
+			if on := chk.on(); len(on) != 1 || on[0] != primary {
+				return fmt.Errorf("promoted on %v, want %s", on, primary)
+			}
+			return daemontest.Reported(c, map[string]string{"holly/db": bus.StateStarted, "benji/db": bus.StateStarted})
+		})
+	}
+	settled("holly")
+
+	frozen := time.Now()
+	tc.Signal("holly", syscall.SIGSTOP)
+	poll.Until(t, 60*time.Second, 20*time.Millisecond, func() error {
+		if on := chk.on(); len(on) != 1 || on[0] != "benji" {
+			return fmt.Errorf("promoted on %v, want benji", on)
+		}
+		return nil
+	})
+	demoted, promoted := chk.last("holly", false), chk.last("benji", true)
+	if demoted.IsZero() || !demoted.Before(promoted) {
+		t.Fatalf("holly demoted at %v, benji promoted at %v: want the demote first", demoted.Format(time.StampMicro), promoted.Format(time.StampMicro))
+	}
+	t.Logf("holly's host frozen: demoted there (by its plugin) after %s, promoted on benji after %s (%s after the demote)",
+		demoted.Sub(frozen).Round(time.Millisecond), promoted.Sub(frozen).Round(time.Millisecond), promoted.Sub(demoted).Round(time.Millisecond))
+
+	thawed := time.Now()
+	tc.Signal("holly", syscall.SIGCONT)
+	settled("holly")
+	t.Logf("thawed: promoted on holly again after %s (benji demoted %s before)", chk.last("holly", true).Sub(thawed).Round(time.Millisecond),
+		chk.last("holly", true).Sub(chk.last("benji", false)).Round(time.Millisecond))
+	chk.check(t)
 }

@@ -8,10 +8,12 @@
 package daemontest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -91,6 +93,31 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	members map[string]*member
+	procs   map[string]*process
+}
+
+// process is a member run as a process of the tandem binary.
+type process struct {
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan error
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type member struct {
@@ -106,7 +133,7 @@ type member struct {
 func New(t testing.TB, resources string) *Cluster {
 	t.Helper()
 	dir := t.TempDir()
-	c := &Cluster{T: t, Dir: dir, State: filepath.Join(dir, "state"), Plugins: filepath.Join(dir, "plugins"), members: map[string]*member{}}
+	c := &Cluster{T: t, Dir: dir, State: filepath.Join(dir, "state"), Plugins: filepath.Join(dir, "plugins"), members: map[string]*member{}, procs: map[string]*process{}}
 	if err := os.MkdirAll(c.Plugins, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -181,13 +208,77 @@ func (c *Cluster) StartAll() {
 	}
 }
 
+// BuildTandem builds the tandem binary, for StartProcess.
+func BuildTandem(t testing.TB) string {
+	t.Helper()
+	return sdktest.Build(t, "github.com/tandem-ha/tandem/host/cmd/tandem")
+}
+
+// StartProcess runs member name as a process of the tandem binary bin
+// (`tandem host`, or `tandem witness`) instead of in this process, so that
+// a test can freeze it as a whole (Signal SIGSTOP); its plugins are
+// processes of their own and keep running. Its output is in the test's
+// log when the test fails.
+func (c *Cluster) StartProcess(name, bin string) {
+	c.T.Helper()
+	args := []string{"host", "--config", c.Conf, "--node", name, "--plugin-dir", c.Plugins}
+	if name == Witness {
+		args = []string{"witness", "--config", c.Conf}
+	}
+	cmd := exec.Command(bin, args...)
+	p := &process{cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		c.T.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	c.mu.Lock()
+	c.procs[name] = p
+	c.mu.Unlock()
+	c.T.Cleanup(func() {
+		if c.T.Failed() {
+			c.T.Logf("--- output of %s (tandem process) ---\n%s", name, p.log)
+		}
+	})
+}
+
+// Signal sends sig to member name's process (StartProcess).
+func (c *Cluster) Signal(name string, sig syscall.Signal) {
+	c.T.Helper()
+	c.mu.Lock()
+	p := c.procs[name]
+	c.mu.Unlock()
+	if p == nil {
+		c.T.Fatalf("Signal(%s): not a running process member", name)
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		c.T.Fatalf("Signal(%s, %v): %v", name, sig, err)
+	}
+}
+
 // Stop stops member name as a SIGTERM would (its resources are stopped or
 // moved first) and waits for it; a member that fails or hangs fails the test.
 func (c *Cluster) Stop(name string) {
 	c.mu.Lock()
 	m := c.members[name]
 	delete(c.members, name)
+	p := c.procs[name]
+	delete(c.procs, name)
 	c.mu.Unlock()
+	if p != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-p.done:
+			if err != nil {
+				c.T.Errorf("%s (process) exited with %v after SIGTERM", name, err)
+			}
+		case <-time.After(60 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			c.T.Errorf("%s (process) did not exit within 60 s of SIGTERM", name)
+		}
+	}
 	if m == nil {
 		return
 	}
