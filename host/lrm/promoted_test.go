@@ -266,3 +266,39 @@ func TestPromotedRoleHoldsASlotLease(t *testing.T) {
 		return nil
 	})
 }
+
+// An instance a probe finds promoted (the host restarted under it) keeps
+// its role only with a promoted slot: the first node adopts the free one,
+// the second finds it held and demotes its instance.
+func TestProbeAdoptsOrDemotesPromoted(t *testing.T) {
+	cfg, err := config.Parse("test.toml", []byte(promotableConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
+	w := &roleWorld{running: map[string]bool{"holly": true, "benji": true}, promoted: map[string]bool{"holly": true, "benji": true},
+		failDemote: map[string]bool{}, holds: map[string]sdk.HoldRequest{}}
+	holly := startNodeWith(t, c, roleRunner{w, "holly"}, cfg, "holly")
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := role(holly); got != "started/Promoted" {
+			return fmt.Errorf("holly reports %s", got)
+		}
+		if h := w.hold("holly"); h.Role != sdk.HoldPromoted || h.Until == 0 {
+			return fmt.Errorf("holly's hold: %+v", h)
+		}
+		return nil
+	})
+	if _, p := w.is("holly"); !p {
+		t.Fatal("holly's instance demoted although the slot was free")
+	}
+	benji := startNodeWith(t, c, roleRunner{w, "benji"}, cfg, "benji")
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if run, p := w.is("benji"); p || !run || role(benji) != "started/" {
+			return fmt.Errorf("benji: running %v, promoted %v, reports %s", run, p, role(benji))
+		}
+		return nil
+	})
+	if _, p := w.is("holly"); !p || role(holly) != "started/Promoted" {
+		t.Fatalf("holly after benji's probe: promoted %v, reports %s", p, role(holly))
+	}
+}
