@@ -58,7 +58,10 @@ func (r *runner) changeRole(ctx context.Context, agent, op string, req sdk.Reque
 		if out, ok := r.acquirePromoted(ctx, e, agent, req, min(l.cfg.LeaseWait, timeout), true); !ok {
 			return out
 		}
-		return l.cfg.Runner.Run(ctx, agent, op, req, timeout)
+		// With the slot taken, the promote runs even if its transition is
+		// aborted meanwhile: a slot kept by an instance never promoted
+		// would hold every other node's promote back.
+		return l.cfg.Runner.Run(context.WithoutCancel(ctx), agent, op, req, timeout)
 	}
 	out := l.cfg.Runner.Run(ctx, agent, op, req, timeout)
 	if out.Code == sdk.OK && !out.TimedOut {
@@ -122,9 +125,22 @@ func (r *runner) acquirePromoted(ctx context.Context, e *entry, agent string, re
 // instance was demoted or stopped.
 func (l *LRM) releasePromoted(e *entry) {
 	l.mu.Lock()
+	ls, hs := e.detachPromoted()
+	l.mu.Unlock()
+	l.giveUpSlot(e.def.ID, ls, hs)
+}
+
+// detachPromoted takes e's promoted slot and hold off it (l.mu held), so
+// that nothing counts on them any more; giveUpSlot then releases them.
+func (e *entry) detachPromoted() (*lease.Lease, *holdSender) {
 	ls, hs := e.promo, e.promoHold
 	e.promo, e.promoHold = nil, nil
-	l.mu.Unlock()
+	return ls, hs
+}
+
+// giveUpSlot cancels the agent's hold on the role and deletes the slot's
+// key, so another node can take it at once.
+func (l *LRM) giveUpSlot(resource string, ls *lease.Lease, hs *holdSender) {
 	if ls == nil {
 		return
 	}
@@ -135,7 +151,7 @@ func (l *LRM) releasePromoted(e *entry) {
 		hs.hold(ctx, 0)
 	}
 	if err := ls.Release(ctx); err != nil {
-		l.log.Warn("promoted slot lease not released (it expires by itself)", "resource", e.def.ID, "err", err)
+		l.log.Warn("promoted slot lease not released (it expires by itself)", "resource", resource, "err", err)
 	}
 }
 

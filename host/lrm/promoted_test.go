@@ -302,3 +302,54 @@ func TestProbeAdoptsOrDemotesPromoted(t *testing.T) {
 		t.Fatalf("holly after benji's probe: promoted %v, reports %s", p, role(holly))
 	}
 }
+
+// A promoted instance its monitor finds unpromoted (demoted behind the
+// cluster's back) gives its slot up: another node can be promoted at once.
+func TestUnpromotedByItselfReleasesTheSlot(t *testing.T) {
+	cfg, err := config.Parse("test.toml", []byte(promotableConfig+`
+[[resource.op]]
+name = "monitor"
+interval = "200ms"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
+	w := &roleWorld{running: map[string]bool{}, promoted: map[string]bool{}, failDemote: map[string]bool{}, holds: map[string]sdk.HoldRequest{}}
+	holly := startNodeWith(t, c, roleRunner{w, "holly"}, cfg, "holly")
+	startNodeWith(t, c, roleRunner{w, "benji"}, cfg, "benji")
+	conn := coordinate(t, c)
+	for i, n := range []string{"holly", "benji"} {
+		if r := runClone(t, conn, "start-"+n, policies.OpStart, n, i); !r.OK() {
+			t.Fatalf("start on %s: %+v", n, r)
+		}
+	}
+	if r := runClone(t, conn, "p1", policies.OpPromote, "holly", 0); !r.OK() {
+		t.Fatalf("promote on holly: %+v", r)
+	}
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := role(holly); got != "started/Promoted" {
+			return fmt.Errorf("holly reports %s", got)
+		}
+		return nil
+	})
+	w.mu.Lock()
+	w.promoted["holly"] = false
+	w.mu.Unlock()
+	kv, err := conn.JS.KeyValue(context.Background(), bus.BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := role(holly); got != "started/" {
+			return fmt.Errorf("holly reports %s", got)
+		}
+		if ten, err := lease.ReadTenure(context.Background(), kv, cib.PromotedLeaseKey("db-clone", 0)); err == nil {
+			return fmt.Errorf("the slot is still held by %s", ten.Node)
+		}
+		return nil
+	})
+	if r := runClone(t, conn, "p2", policies.OpPromote, "benji", 1); !r.OK() {
+		t.Fatalf("promote on benji once holly's slot was released: %+v", r)
+	}
+}

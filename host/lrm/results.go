@@ -136,7 +136,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		if r.OK() {
 			e.role = ""
 			if r.Op == bus.OpPromote {
-				e.role = cib.RolePromoted
+				e.role, e.promotedAt = cib.RolePromoted, time.Now()
 			}
 			l.changed()
 		} else if r.Op == bus.OpPromote && leaseErr {
@@ -211,7 +211,18 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 	code := sdk.Code(r.Code)
 	l.mu.Lock()
 	if e, ok := l.entries[r.Resource]; ok && e.state == bus.StateStarted && !r.Started.Before(e.since) && !r.TimedOut {
+		wasPromoted := e.role == cib.RolePromoted
 		l.setRole(e, code, r.PromotionScore)
+		if wasPromoted && e.role == "" && e.promo != nil && r.Started.After(e.promotedAt) {
+			// Its agent says it runs unpromoted now (it was demoted
+			// behind the cluster's back, restarted as a replica): its
+			// promoted slot is free, or no other node could be promoted
+			// in its place.
+			l.log.Warn("promoted instance found unpromoted by its monitor: promoted slot released", "resource", r.Resource)
+			ls, hs := e.detachPromoted()
+			l.wg.Add(1)
+			go func() { defer l.wg.Done(); l.giveUpSlot(r.Resource, ls, hs) }()
+		}
 	}
 	l.mu.Unlock()
 	if running(code, r.TimedOut) {
