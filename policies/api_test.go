@@ -129,7 +129,7 @@ func TestNormalizeInstances(t *testing.T) {
 	if !res.Transition.Empty() {
 		t.Fatalf("a running cluster reported without instance numbers is rescheduled: %v", ops(res))
 	}
-	got := normalizeInstances(indexResources(cfg), st.Instances)
+	got := normalizeInstances(indexResources(cfg), st.Instances, nil)
 	seen := map[string]bool{}
 	for _, in := range got {
 		k := in.Resource + "#" + string(rune('0'+in.Instance))

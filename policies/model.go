@@ -408,7 +408,13 @@ func (s *scheduler) colocate(c *colo) {
 // bindState sorts the observed instances into units (or orphans) and
 // drops what ran on nodes that are gone.
 func (s *scheduler) bindState(st State) {
-	for _, in := range normalizeInstances(s.rindex, st.Instances) {
+	present := map[string]bool{}
+	for _, n := range s.nodes {
+		if n.status != Offline {
+			present[n.name] = true
+		}
+	}
+	for _, in := range normalizeInstances(s.rindex, st.Instances, present) {
 		n, ok := s.nodeIdx[in.Node]
 		if !ok {
 			s.note(in.Resource, fmt.Sprintf("reported on %s, which is not a configured node: ignored", in.Node))

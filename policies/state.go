@@ -108,6 +108,18 @@ func AllOnline(cfg *cib.CIB) []NodeState {
 	return ns
 }
 
+// presentNodes are the configured nodes that are not offline: what runs
+// anywhere else is gone with its node.
+func presentNodes(cfg *cib.CIB, s State) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range NodeStatuses(cfg, s) {
+		if n.Status != Offline {
+			out[n.Name] = true
+		}
+	}
+	return out
+}
+
 // NodeStatuses is the status the scheduler uses for every configured node,
 // in configuration order: the observed status (offline when not listed)
 // combined with the configuration's flags (maintenance wins over standby;
@@ -250,16 +262,23 @@ func checkState(idx resourceIndex, s *State) error {
 
 // normalizeInstances gives every active instance of a clone a distinct
 // number: sources that do not track numbers (a host reports "haproxy runs
-// here") may send duplicates. The first holder of a number, by node name,
-// keeps it; the others take the lowest free numbers. Primitives are instance
-// 0. The result is sorted by resource, instance, node.
-func normalizeInstances(idx resourceIndex, in []InstanceState) []InstanceState {
+// here") may send duplicates. The first holder of a number keeps it, one on
+// a present node (present[node]; nil: every node) before one on a node
+// that is gone (offline, or not configured), then by node name; the others
+// take the lowest free numbers. What ran on a node that is gone does not
+// count (bindState drops it), so its number must not take a present
+// instance's: the plan would then give the present instance a number it
+// does not keep, and the next plan would move it back (a stop and a start
+// of the same instance on the same node). Primitives are instance 0. The
+// result is sorted by resource, instance, node.
+func normalizeInstances(idx resourceIndex, in []InstanceState, present map[string]bool) []InstanceState {
 	out := append([]InstanceState(nil), in...)
 	for i := range out {
 		if !cloned(idx, out[i]) {
 			out[i].Instance = 0
 		}
 	}
+	gone := func(in InstanceState) bool { return present != nil && !present[in.Node] }
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Resource != b.Resource {
@@ -267,6 +286,9 @@ func normalizeInstances(idx resourceIndex, in []InstanceState) []InstanceState {
 		}
 		if a.Instance != b.Instance {
 			return a.Instance < b.Instance
+		}
+		if gone(a) != gone(b) {
+			return !gone(a)
 		}
 		return a.Node < b.Node
 	})

@@ -237,7 +237,7 @@ func Apply(cfg *cib.CIB, s State, t *Transition) State {
 		inst int
 		node string
 	}
-	ins := normalizeInstances(indexResources(cfg), s.Instances)
+	ins := normalizeInstances(indexResources(cfg), s.Instances, presentNodes(cfg, s))
 	stopped := map[key]bool{}
 	for _, a := range t.Actions {
 		if a.Op == OpStop {

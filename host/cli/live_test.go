@@ -679,7 +679,7 @@ func TestLivePromotable(t *testing.T) {
 	lc := newLiveCluster(t)
 	_, errs, code := lc.run(append(append([]string{"resource", "create", "db", "example:process"}, lc.params()...),
 		"promotion_score=5", "op", "monitor", "interval=300ms", "promotable")...)
-	if code != 0 || !strings.Contains(errs, "not fenced by a lease yet") {
+	if code != 0 || strings.Contains(errs, "not fenced") {
 		t.Fatalf("resource create ... promotable: exit %d, stderr %q", code, errs)
 	}
 	lc.must(append(append([]string{"resource", "create", "app", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms")...)

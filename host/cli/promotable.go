@@ -1,17 +1,11 @@
 package cli
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
-
-// promotableNote warns that this build plans promotions that no host runs
-// yet (see docs/scheduler.md, "Promotable clones: what is built").
-const promotableNote = "Warning: the promoted role is not fenced by a lease yet: a node cut off from the cluster may keep its instance promoted " +
-	"while another is promoted (see docs/scheduler.md, Promotable clones)"
 
 func newResourcePromotableCmd() *cobra.Command {
 	var cfgPath string
@@ -60,9 +54,6 @@ ID AGENT ... promotable [promoted-max=N].
 				}
 				return nil
 			})
-			if err == nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), promotableNote)
-			}
 			return err
 		},
 	}

@@ -152,9 +152,6 @@ command says so; operations without a timeout take the agent's.
 			for _, o := range added {
 				fmt.Fprintf(cmd.OutOrStdout(), "Added default operation of %s: %s (from the meta-data of %s)\n", id, opText(o), agent)
 			}
-			if spec.Clone != nil && spec.Clone.Promotable {
-				fmt.Fprintln(cmd.ErrOrStderr(), promotableNote)
-			}
 			return nil
 		},
 	}

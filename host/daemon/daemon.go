@@ -46,6 +46,10 @@ type Options struct {
 	Logger     *slog.Logger
 	// Ready is closed once the member has quorum and the buckets exist.
 	Ready chan<- struct{}
+	// Bus, when set, is called with the member's bus server as soon as it
+	// runs. Tests cut a node off by shutting its server down under the
+	// running daemon (daemontest.Cluster.CutOff).
+	Bus func(*bus.Server)
 }
 
 // Member is a running cluster member.
@@ -140,6 +144,9 @@ func start(o Options) (_ *Member, err error) {
 		return nil, err
 	}
 	m.undo.push(m.server.Shutdown)
+	if o.Bus != nil {
+		o.Bus(m.server)
+	}
 	m.connOpts = bus.ConnectOptions{Topology: top, Secret: secret, Name: name, Server: m.server, RetryForever: true}
 	if m.conn, err = bus.Connect(m.connOpts); err != nil {
 		return nil, err

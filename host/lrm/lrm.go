@@ -15,6 +15,12 @@
 // this process is frozen or gone). A singleton found running by a probe is
 // adopted only with its lease; without it, it is stopped.
 //
+// The promoted role of a promotable clone is fenced the same way: a
+// promote first acquires one of the clone's promoted-max slot leases, a
+// demote or stop releases it, and a lost one demotes the instance at once
+// (stops it if the demote fails). A probe that finds an instance promoted
+// adopts this node's slot or demotes it (promoted.go).
+//
 // The LRM runs at most one instance of a resource per node (clone-node-max
 // 1, the default and what every first-party agent supports).
 package lrm
@@ -95,19 +101,22 @@ const DefaultTimeout = 20 * time.Second
 
 // entry is one resource on this node.
 type entry struct {
-	def      cib.Resource // the definition it was last acted on with
-	clone    string       // clone id, "" for a primitive
-	instance int          // instance label (0 for a primitive)
-	state    string       // bus.State*
-	since    time.Time
-	message  string
-	warning  string       // a degraded monitor's message while started
-	blocked  string       // cib.Fingerprint of its live definition when its stop last failed
-	lease    *lease.Lease // held while a singleton may be active here
-	released bool         // the lease was given up on purpose
-	holdStop chan struct{}
-	role     string // cib.RolePromoted while a promotable clone's instance runs promoted
-	score    *int   // the promotion score its agent's last monitor reported
+	def        cib.Resource // the definition it was last acted on with
+	clone      string       // clone id, "" for a primitive
+	instance   int          // instance label (0 for a primitive)
+	state      string       // bus.State*
+	since      time.Time
+	message    string
+	warning    string       // a degraded monitor's message while started
+	blocked    string       // cib.Fingerprint of its live definition when its stop last failed
+	lease      *lease.Lease // held while a singleton may be active here
+	released   bool         // the lease was given up on purpose
+	holdStop   chan struct{}
+	role       string       // cib.RolePromoted while a promotable clone's instance runs promoted
+	promo      *lease.Lease // the promoted slot's lease, held while the instance may run promoted
+	promoHold  *holdSender  // passes promo's deadlines to the agent's plugin
+	promotedAt time.Time    // when its last promote succeeded
+	score      *int         // the promotion score its agent's last monitor reported
 }
 
 func (e *entry) singleton() bool { return e.def.Clone == nil }

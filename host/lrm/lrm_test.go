@@ -122,6 +122,12 @@ type testNode struct {
 
 func startNode(t *testing.T, c *bustest.Cluster, w *world, cfg *config.File, name string) *testNode {
 	t.Helper()
+	return startNodeWith(t, c, nodeRunner{w, name}, cfg, name)
+}
+
+// startNodeWith starts node name's LRM with runner as its agents.
+func startNodeWith(t *testing.T, c *bustest.Cluster, runner Runner, cfg *config.File, name string) *testNode {
+	t.Helper()
 	conn := c.Ready(name)
 	var lm *lease.Manager
 	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
@@ -140,7 +146,7 @@ func startNode(t *testing.T, c *bustest.Cluster, w *world, cfg *config.File, nam
 		t.Fatal(err)
 	}
 	rev := liveconfig.Revision{Rev: 1, CIB: cfg.CIB}
-	l, err := New(Config{Conn: conn, Node: name, Incarnation: "test", Runner: nodeRunner{w, name}, Leases: lm, Failures: fs,
+	l, err := New(Config{Conn: conn, Node: name, Incarnation: "test", Runner: runner, Leases: lm, Failures: fs,
 		Live: func() liveconfig.Revision { return rev }, Topology: c.Topology, Online: func() []string { return []string{"holly", "benji"} },
 		Logger: bustest.Logger().With("node", name), LeaseWait: time.Second, MonitorJitter: time.Millisecond})
 	if err != nil {

@@ -140,8 +140,14 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		if r.OK() {
 			e.role = ""
 			if r.Op == bus.OpPromote {
-				e.role = cib.RolePromoted
+				e.role, e.promotedAt = cib.RolePromoted, time.Now()
 			}
+			l.changed()
+		} else if r.Op == bus.OpPromote && leaseErr {
+			// Never promoted: another node holds every promoted slot (its
+			// lease has not expired yet). The instance runs as before,
+			// unpromoted, and nothing it did failed; the coordinator plans
+			// again when this transition is over.
 			l.changed()
 		} else {
 			// A failed promote or demote leaves the instance in an unknown
@@ -188,6 +194,9 @@ func (l *LRM) onAction(r bus.ActionResult) {
 	if r.Op == bus.OpProbe && running(code, r.TimedOut) && e.singleton() {
 		l.adopt(e)
 	}
+	if r.Op == bus.OpProbe && code == sdk.RunningPromoted && !r.TimedOut && promotable(e.def) {
+		l.adoptPromoted(e)
+	}
 	if r.Op == bus.OpProbe && state == bus.StateStopped && e.singleton() {
 		// A blocked singleton probed again after a cleanup kept its lease
 		// while nobody knew whether it ran; now it is known stopped.
@@ -212,7 +221,18 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 		}
 	}
 	if e, ok := l.entries[r.Resource]; ok && e.state == bus.StateStarted && !r.Started.Before(e.since) && !r.TimedOut {
+		wasPromoted := e.role == cib.RolePromoted
 		l.setRole(e, code, r.PromotionScore)
+		if wasPromoted && e.role == "" && e.promo != nil && r.Started.After(e.promotedAt) {
+			// Its agent says it runs unpromoted now (it was demoted
+			// behind the cluster's back, restarted as a replica): its
+			// promoted slot is free, or no other node could be promoted
+			// in its place.
+			l.log.Warn("promoted instance found unpromoted by its monitor: promoted slot released", "resource", r.Resource)
+			ls, hs := e.detachPromoted()
+			l.wg.Add(1)
+			go func() { defer l.wg.Done(); l.giveUpSlot(r.Resource, ls, hs) }()
+		}
 	}
 	l.mu.Unlock()
 	if running(code, r.TimedOut) {

@@ -28,6 +28,9 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 		key := op + "/" + req.ResourceID
 		l.setBusy(key, op+" "+req.ResourceID)
 		defer l.setBusy(key, "")
+		if op == bus.OpPromote || op == bus.OpDemote {
+			return r.changeRole(ctx, agent, op, req, timeout)
+		}
 		return l.cfg.Runner.Run(ctx, agent, op, req, timeout)
 	}
 	if timeout <= 0 {
@@ -64,8 +67,12 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 	// Once begun, a start or stop finishes even if its transition is
 	// aborted: its result is what the next plan starts from.
 	out := l.cfg.Runner.Run(context.WithoutCancel(ctx), agent, op, req, timeout)
-	if op == bus.OpStop && single && out.Code == sdk.OK && !out.TimedOut {
-		r.release(e, agent, req)
+	if op == bus.OpStop && out.Code == sdk.OK && !out.TimedOut {
+		if single {
+			r.release(e, agent, req)
+		} else {
+			l.releasePromoted(e)
+		}
 	}
 	return out
 }
@@ -102,51 +109,71 @@ func (r *runner) acquire(ctx context.Context, e *entry, agent string, req sdk.Re
 	if have {
 		return supervisor.Outcome{}, true
 	}
+	hs := &holdSender{l: l, agent: agent, req: req, updates: make(chan time.Time, 1), stop: make(chan struct{})}
+	ls, err := l.takeLease(ctx, []string{lease.Key(req.ResourceID)}, wait, waitHeld, hs.renewed)
+	if err != nil {
+		l.mu.Lock()
+		l.leaseErr[req.ResourceID] = true
+		l.mu.Unlock()
+		msg := fmt.Sprintf("not started: its lease could not be acquired within %s: %v", time.Since(started).Round(time.Millisecond), err)
+		if ctx.Err() != nil {
+			msg = "not started: transition aborted while waiting for the lease"
+		}
+		return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: msg}, Started: started, Duration: time.Since(started)}, false
+	}
+	l.mu.Lock()
+	e.lease, e.released, e.holdStop = ls, false, hs.stop
+	l.mu.Unlock()
+	// The agent may keep the resource active until the fence deadline, and
+	// no longer unless told so again.
+	if out := hs.send(ctx, ls.Deadline()); out.Code != sdk.OK && out.Code != sdk.ErrUnimplemented {
+		l.log.Warn("hold refused; starting anyway (the host fences on lease loss)", "resource", req.ResourceID, "message", out.Message)
+	}
+	l.wg.Add(2)
+	go func() { defer l.wg.Done(); hs.loop() }()
+	go func() { defer l.wg.Done(); l.watchLease(e, ls, agent, req) }()
+	return supervisor.Outcome{}, true
+}
+
+// takeLease acquires the first of keys this node can have (one key for a
+// singleton; a promotable clone's promoted slots), trying again until wait
+// has passed: a lease held elsewhere (when waitHeld: its holder died, and
+// it expires within its TTL) or not to be had for the moment (no quorum, a
+// read or write that timed out). onRenew is the lease's (lease.Acquire).
+func (l *LRM) takeLease(ctx context.Context, keys []string, wait time.Duration, waitHeld bool, onRenew func(time.Time)) (*lease.Lease, error) {
+	started := time.Now()
 	deadline := started.Add(wait)
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		hs := &holdSender{l: l, agent: agent, req: req, updates: make(chan time.Time, 1), stop: make(chan struct{})}
-		ls, err := l.cfg.Leases.Acquire(actx, lease.Key(req.ResourceID), hs.renewed)
-		cancel()
-		if err == nil {
-			l.mu.Lock()
-			e.lease, e.released, e.holdStop = ls, false, hs.stop
-			l.mu.Unlock()
-			// The agent may keep the resource active until the fence
-			// deadline, and no longer unless told so again.
-			if out := hs.send(ctx, ls.Deadline()); out.Code != sdk.OK && out.Code != sdk.ErrUnimplemented {
-				l.log.Warn("hold refused; starting anyway (the host fences on lease loss)", "resource", req.ResourceID, "message", out.Message)
+		retry := false
+		for _, key := range keys {
+			actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			ls, err := l.cfg.Leases.Acquire(actx, key, onRenew)
+			cancel()
+			if err == nil {
+				if attempt > 0 {
+					l.log.Info("lease acquired after waiting", "key", key, "waited", time.Since(started).Round(time.Millisecond))
+				}
+				return ls, nil
 			}
-			l.wg.Add(2)
-			go func() { defer l.wg.Done(); hs.loop() }()
-			go func() { defer l.wg.Done(); l.watchLease(e, ls, agent, req) }()
-			if attempt > 0 {
-				l.log.Info("lease acquired after waiting", "resource", req.ResourceID, "waited", time.Since(started).Round(time.Millisecond))
+			lastErr = err
+			held := errors.Is(err, lease.ErrHeld) || errors.Is(err, lease.ErrPromised)
+			// A key that expired between the Create and its read (not
+			// found) is worth another try at once, as is a read or write
+			// that timed out.
+			transient := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, bus.ErrNoQuorum) || errors.Is(err, bus.ErrNotFound)
+			if (held && waitHeld) || (!held && transient) {
+				retry = true
 			}
-			return supervisor.Outcome{}, true
 		}
-		lastErr = err
-		held := errors.Is(err, lease.ErrHeld) || errors.Is(err, lease.ErrPromised)
-		// A key that expired between the Create and its read (not found) is
-		// worth another try at once, as is a read or write that timed out.
-		transient := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, bus.ErrNoQuorum) || errors.Is(err, bus.ErrNotFound)
-		if ctx.Err() != nil || time.Now().After(deadline) || (held && !waitHeld) || (!held && !transient) {
-			break
+		if ctx.Err() != nil || time.Now().After(deadline) || !retry {
+			return nil, lastErr
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	l.mu.Lock()
-	l.leaseErr[req.ResourceID] = true
-	l.mu.Unlock()
-	msg := fmt.Sprintf("not started: its lease could not be acquired within %s: %v", time.Since(started).Round(time.Millisecond), lastErr)
-	if ctx.Err() != nil {
-		msg = "not started: transition aborted while waiting for the lease"
-	}
-	return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: msg}, Started: started, Duration: time.Since(started)}, false
 }
 
 // release gives up a stopped singleton's lease, and the agent's hold.
@@ -206,6 +233,7 @@ type holdSender struct {
 	l       *LRM
 	agent   string
 	req     sdk.Request
+	role    string // "" the resource; sdk.HoldPromoted its instance's promoted role
 	updates chan time.Time
 	stop    chan struct{}
 }
@@ -226,8 +254,16 @@ func (h *holdSender) renewed(deadline time.Time) {
 }
 
 func (h *holdSender) send(ctx context.Context, deadline time.Time) supervisor.Outcome {
-	until := sdk.MonotonicNow() + time.Until(deadline)
-	return h.l.cfg.Runner.Hold(context.WithoutCancel(ctx), h.agent, sdk.HoldRequest{ResourceID: h.req.ResourceID, Params: h.req.Params, Until: until}, time.Second)
+	return h.hold(ctx, sdk.MonotonicNow()+time.Until(deadline))
+}
+
+// hold sends the agent the hold until (0: cancelled).
+func (h *holdSender) hold(ctx context.Context, until time.Duration) supervisor.Outcome {
+	req := sdk.HoldRequest{ResourceID: h.req.ResourceID, Params: h.req.Params, Until: until}
+	if h.role != "" {
+		req.Role, req.Instance = h.role, h.req.Instance
+	}
+	return h.l.cfg.Runner.Hold(context.WithoutCancel(ctx), h.agent, req, time.Second)
 }
 
 func (h *holdSender) loop() {

@@ -43,7 +43,7 @@ type plugin struct {
 	info     sdk.Info
 	api      string
 	since    time.Time
-	holds    map[string]holdEntry // holds in force, replayed to a new process
+	holds    map[string]holdEntry // holds in force (by sdk.HoldKey), replayed to a new process
 
 	pending *restartRequest // a restart asked for by an operation
 	wake    chan struct{}   // tells watch that pending is set
@@ -365,8 +365,8 @@ func (p *plugin) recordHold(agent string, req sdk.HoldRequest) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if req.Until == 0 {
-		delete(p.holds, req.ResourceID)
+		delete(p.holds, sdk.HoldKey(req))
 		return
 	}
-	p.holds[req.ResourceID] = holdEntry{agent: agent, req: req}
+	p.holds[sdk.HoldKey(req)] = holdEntry{agent: agent, req: req}
 }

@@ -124,12 +124,23 @@ type ValidateRequest struct {
 // every process on a machine shares and no wall-clock step moves. When it
 // passes without a newer HoldRequest, the agent stops the resource by itself,
 // even if the host is frozen or gone.
+//
+// With Role HoldPromoted, what is held is the promoted role of a
+// promotable clone's instance (Instance says which): when the hold lapses
+// the instance is demoted (stopped if the demote fails). The SDK does that
+// itself for every Promoter, with the agent's Demote and Stop; the agent's
+// Hold is not called for role holds.
 type HoldRequest struct {
 	ResourceID string
 	AgentType  string
 	Params     map[string]string
 	Until      time.Duration // CLOCK_MONOTONIC; 0 cancels the hold (no deadline)
+	Role       string        // "" the resource; HoldPromoted its instance's promoted role
+	Instance   Instance      // with Role: the instance
 }
+
+// HoldPromoted is the Role of a hold on a promoted instance.
+const HoldPromoted = "Promoted"
 
 // Info describes a plugin: who it is and which agent types it provides.
 type Info struct {

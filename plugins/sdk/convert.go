@@ -100,6 +100,8 @@ func holdToProto(h HoldRequest) *pb.HoldRequest {
 		AgentType:        h.AgentType,
 		Params:           h.Params,
 		UntilMonotonicNs: int64(h.Until),
+		Role:             h.Role,
+		Instance:         &pb.Instance{Node: h.Instance.Node, CloneIndex: int32(h.Instance.CloneIndex)},
 	}
 }
 
@@ -109,6 +111,11 @@ func holdFromProto(h *pb.HoldRequest) HoldRequest {
 		AgentType:  h.GetAgentType(),
 		Params:     h.GetParams(),
 		Until:      time.Duration(h.GetUntilMonotonicNs()),
+		Role:       h.GetRole(),
+		Instance:   Instance{Node: h.GetInstance().GetNode(), CloneIndex: int(h.GetInstance().GetCloneIndex())},
+	}
+	if h.GetInstance() == nil {
+		out.Instance.CloneIndex = -1
 	}
 	if out.Params == nil {
 		out.Params = map[string]string{}

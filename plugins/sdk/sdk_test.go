@@ -1,17 +1,22 @@
 package sdk_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/poll"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
@@ -35,6 +40,10 @@ func TestMain(m *testing.M) {
 		sdk.Serve(&memAgent{api: []string{"2.0.0"}})
 	case "promote":
 		sdk.Serve(&promAgent{})
+	case "promotefile":
+		sdk.Serve(&promAgent{file: os.Getenv(envRoleFile)})
+	case "fakehost":
+		fakeHost()
 	default:
 		sdk.Serve(&memAgent{})
 	}
@@ -360,6 +369,7 @@ func TestPluginSurvivesLaunchingThreadExit(t *testing.T) {
 type promAgent struct {
 	memAgent
 	promoted map[string]bool
+	file     string // when set, each role change is written there too
 }
 
 var _ sdk.Promoter = (*promAgent)(nil)
@@ -371,15 +381,23 @@ func (a *promAgent) setRole(id string, on bool) {
 		a.promoted = map[string]bool{}
 	}
 	a.promoted[id] = on
+	if a.file != "" {
+		_ = os.WriteFile(a.file, []byte(fmt.Sprintf("%s promoted=%v\n", id, on)), 0o644)
+	}
+}
+
+// roleKey is an instance's: the resource and its node and clone index.
+func roleKey(req sdk.Request) string {
+	return fmt.Sprintf("%s %s/%d", req.ResourceID, req.Instance.Node, req.Instance.CloneIndex)
 }
 
 func (a *promAgent) Promote(_ context.Context, req sdk.Request) sdk.Result {
-	a.setRole(req.ResourceID, true)
+	a.setRole(roleKey(req), true)
 	return sdk.Result{}
 }
 
 func (a *promAgent) Demote(_ context.Context, req sdk.Request) sdk.Result {
-	a.setRole(req.ResourceID, false)
+	a.setRole(roleKey(req), false)
 	return sdk.Result{}
 }
 
@@ -391,7 +409,7 @@ func (a *promAgent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		return res
 	}
 	score := 5
-	if a.promoted[req.ResourceID] {
+	if a.promoted[roleKey(req)] {
 		score, res.Code = 10, sdk.RunningPromoted
 	}
 	res.PromotionScore = &score
@@ -449,4 +467,147 @@ func TestPromoteRoundTrip(t *testing.T) {
 	if res, err := plain.Monitor(ctx, req); err != nil || res.PromotionScore != nil {
 		t.Fatalf("monitor without a promotion score: %+v, %v", res, err)
 	}
+}
+
+// A hold on the promoted role: when it lapses, the SDK demotes that very
+// instance by itself (the host that renewed it is frozen or cut off); a
+// cancelled hold never lapses; an agent without promote and demote cannot
+// have its role held.
+func TestPromotedHoldLapseDemotes(t *testing.T) {
+	ctx := context.Background()
+	req := sdk.Request{ResourceID: "db", AgentType: "mem", Params: map[string]string{"size": "1"},
+		Instance: sdk.Instance{Node: "holly", CloneIndex: 1}, Deadline: time.Now().Add(5 * time.Second),
+		Cluster: &sdk.ClusterView{Nodes: []sdk.NodeView{{Name: "holly"}}}}
+	hold := func(p *sdk.Process, until time.Duration) sdk.Result {
+		t.Helper()
+		res, err := p.Hold(ctx, sdk.HoldRequest{ResourceID: "db", AgentType: "mem", Params: req.Params, Until: until,
+			Role: sdk.HoldPromoted, Instance: req.Instance})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	promoted := func(p *sdk.Process) bool {
+		t.Helper()
+		res, err := p.Monitor(ctx, req)
+		if err != nil || (res.Code != sdk.OK && res.Code != sdk.RunningPromoted) {
+			t.Fatalf("monitor: %+v, %v", res, err)
+		}
+		return res.Code == sdk.RunningPromoted
+	}
+	p, err := launch(t, "promote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []func(context.Context, sdk.Request) (sdk.Result, error){p.Start, p.Promote} {
+		if res, err := op(ctx, req); err != nil || res.Code != sdk.OK {
+			t.Fatalf("%+v, %v", res, err)
+		}
+	}
+	if res := hold(p, sdk.MonotonicNow()+time.Hour); res.Code != sdk.OK || !promoted(p) {
+		t.Fatalf("hold for an hour: %+v, promoted %v", res, promoted(p))
+	}
+	// Shortened, then not renewed: it lapses and the instance is demoted.
+	set := sdk.MonotonicNow()
+	if res := hold(p, set+200*time.Millisecond); res.Code != sdk.OK {
+		t.Fatalf("hold: %+v", res)
+	}
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if promoted(p) {
+			return errors.New("still promoted after its hold lapsed")
+		}
+		return nil
+	})
+	t.Logf("demoted %s after a 200ms hold was given", (sdk.MonotonicNow() - set).Round(time.Millisecond))
+	if res, err := p.Monitor(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("the instance stopped with its role: %+v, %v", res, err)
+	}
+
+	// Cancelled before it lapses: it stays promoted.
+	if res, err := p.Promote(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("promote: %+v, %v", res, err)
+	}
+	hold(p, sdk.MonotonicNow()+200*time.Millisecond)
+	if res := hold(p, 0); res.Code != sdk.OK {
+		t.Fatalf("cancelling the hold: %+v", res)
+	}
+	time.Sleep(500 * time.Millisecond) // past the cancelled deadline: nothing may happen
+	if !promoted(p) {
+		t.Fatal("demoted after its hold was cancelled")
+	}
+
+	plain, err := launch(t, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := hold(plain, sdk.MonotonicNow()+time.Hour); res.Code != sdk.ErrUnimplemented {
+		t.Fatalf("a promoted hold on an agent without promote: %+v, want ErrUnimplemented", res)
+	}
+}
+
+// envRoleFile is where the "promotefile" plugin writes its role changes.
+const envRoleFile = "TANDEM_SDK_TEST_ROLE_FILE"
+
+// fakeHost makes the test binary a host that launches itself as the
+// "promotefile" plugin, starts and promotes instance holly/0 of db, holds
+// its promoted role for an hour, says "ready" and waits to be killed.
+func fakeHost() {
+	fail := func(err error) { fmt.Println("error:", err); os.Exit(1) }
+	ctx := context.Background()
+	p, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: os.Args[0], Name: "mem", Env: []string{envMode + "=promotefile"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		fail(err)
+	}
+	req := sdk.Request{ResourceID: "db", AgentType: "mem", Params: map[string]string{"size": "1"},
+		Instance: sdk.Instance{Node: "holly", CloneIndex: 0}, Deadline: time.Now().Add(30 * time.Second),
+		Cluster: &sdk.ClusterView{Nodes: []sdk.NodeView{{Name: "holly"}}}}
+	for _, op := range []func(context.Context, sdk.Request) (sdk.Result, error){p.Start, p.Promote} {
+		if res, err := op(ctx, req); err != nil || res.Code != sdk.OK {
+			fail(fmt.Errorf("%v %v", res, err))
+		}
+	}
+	res, err := p.Hold(ctx, sdk.HoldRequest{ResourceID: "db", AgentType: "mem", Params: req.Params, Until: sdk.MonotonicNow() + time.Hour,
+		Role: sdk.HoldPromoted, Instance: req.Instance})
+	if err != nil || res.Code != sdk.OK {
+		fail(fmt.Errorf("hold: %v %v", res, err))
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// When the host dies, the plugin demotes the instances whose promoted
+// role it holds before it exits: an hour's hold does not keep them
+// promoted with nobody left to renew it.
+func TestHostDeathDemotesHeldRoles(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "role")
+	host := exec.Command(os.Args[0], "-test.run=^$")
+	host.Env = append(os.Environ(), envMode+"=fakehost", envRoleFile+"="+file)
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = host.Process.Kill(); _ = host.Wait() }()
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		t.Fatalf("fake host: %q", line)
+	}
+	if data, err := os.ReadFile(file); err != nil || string(data) != "db holly/0 promoted=true\n" {
+		t.Fatalf("role after the promote: %q, %v", data, err)
+	}
+	if err := host.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = host.Wait()
+	killed := time.Now()
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if data, _ := os.ReadFile(file); string(data) != "db holly/0 promoted=false\n" {
+			return fmt.Errorf("role after the host died: %q", data)
+		}
+		return nil
+	})
+	t.Logf("held role demoted %s after its host was killed", time.Since(killed).Round(time.Millisecond))
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ type server struct {
 
 	agent Agent
 	holds *holdTable
+	roles roleHolds // promoted instances under a hold (rolehold.go)
 }
 
 var (
@@ -118,11 +120,14 @@ func (s *server) Demote(ctx context.Context, req *pb.Request) (*pb.Result, error
 }
 
 func (s *server) Hold(ctx context.Context, req *pb.HoldRequest) (*pb.Result, error) {
+	hr := holdFromProto(req)
+	if hr.Role != "" {
+		return resultToProto(s.holdRole(hr)), nil
+	}
 	h, ok := s.agent.(Holder)
 	if !ok {
 		return resultToProto(unimplemented("hold")), nil
 	}
-	hr := holdFromProto(req)
 	res := s.call("hold", ctx, time.Time{}, func(ctx context.Context) Result { return h.Hold(ctx, hr) })
 	if res.Code == int32(OK) {
 		s.holds.record(hr)
@@ -161,17 +166,26 @@ func panicMessage(action string, p any) string {
 // them, and nobody would be left to enforce their deadline).
 type holdTable struct {
 	mu   sync.Mutex
-	held map[string]HoldRequest // by resource id
+	held map[string]HoldRequest // by HoldKey
+}
+
+// HoldKey tells holds apart: a resource's by its id, a role's by the
+// resource, the role and the instance.
+func HoldKey(h HoldRequest) string {
+	if h.Role == "" {
+		return h.ResourceID
+	}
+	return h.ResourceID + " " + h.Role + " " + strconv.Itoa(h.Instance.CloneIndex)
 }
 
 func (t *holdTable) record(h HoldRequest) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if h.Until == 0 {
-		delete(t.held, h.ResourceID)
+		delete(t.held, HoldKey(h))
 		return
 	}
-	t.held[h.ResourceID] = h
+	t.held[HoldKey(h)] = h
 }
 
 func (t *holdTable) list() []HoldRequest {
@@ -181,13 +195,14 @@ func (t *holdTable) list() []HoldRequest {
 	for _, h := range t.held {
 		out = append(out, h)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ResourceID < out[j].ResourceID })
+	sort.Slice(out, func(i, j int) bool { return HoldKey(out[i]) < HoldKey(out[j]) })
 	return out
 }
 
-// releaseHolds stops every resource under a hold, all within budget. It is
-// what the hold's deadline would do anyway, only sooner: the host that
-// renewed it is gone.
+// releaseHolds stops every resource under a hold, and demotes every
+// instance whose promoted role is under one (stops it if the demote
+// fails), all within budget. It is what the holds' deadlines would do
+// anyway, only sooner: the host that renewed them is gone.
 func (s *server) releaseHolds(budget time.Duration) {
 	held := s.holds.list()
 	if len(held) == 0 {
@@ -201,6 +216,11 @@ func (s *server) releaseHolds(budget time.Duration) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if h.Role != "" {
+				s.roles.cancel(h)
+				s.lapse(ctx, h, "host gone")
+				return
+			}
 			req := Request{
 				ResourceID: h.ResourceID,
 				AgentType:  h.AgentType,

@@ -39,8 +39,20 @@ func CheckText(what, s string) error {
 // LeaseKey is the bus key of the lease a singleton resource id is held
 // by: the id with every byte a KV key cannot hold replaced by '_'. Two ids
 // with the same lease key would share one lease, so Validate refuses them.
-func LeaseKey(resource string) string {
-	b := []byte("rsc." + resource)
+func LeaseKey(resource string) string { return keySafe("rsc." + resource) }
+
+// PromotedLeaseKey is the bus key of the lease of promoted slot slot
+// (0 to promoted-max-1) of promotable clone clone: an instance is promoted
+// only while its node holds one of its clone's slots. The "promoted."
+// prefix keeps them apart from singletons' ("rsc.") and the coordinator's
+// lease; two clone ids with the same key Validate refuses.
+func PromotedLeaseKey(clone string, slot int) string {
+	return keySafe("promoted."+clone) + "." + strconv.Itoa(slot)
+}
+
+// keySafe replaces every byte a KV key cannot hold by '_'.
+func keySafe(s string) string {
+	b := []byte(s)
 	for i, c := range b {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-/_=.", c) >= 0
 		if !ok {
@@ -151,5 +163,17 @@ func (v *validator) leaseKeys() {
 			continue
 		}
 		seen[k] = r.ID
+	}
+	promoted := map[string]string{} // promoted lease key of slot 0 -> clone id
+	for i, r := range v.c.Resources {
+		if r.Clone == nil || !r.Clone.Promotable || !ValidID(r.Clone.ID) {
+			continue
+		}
+		k := PromotedLeaseKey(r.Clone.ID, 0)
+		if prev, dup := promoted[k]; dup && prev != r.Clone.ID {
+			v.at(fmt.Sprintf("resource[%d].clone.id", i), "clone %q: its promoted role's lease keys (%q, ...) are also clone %q's (':' and other characters a bus key cannot hold become '_'); rename one of them", r.Clone.ID, k, prev)
+			continue
+		}
+		promoted[k] = r.Clone.ID
 	}
 }

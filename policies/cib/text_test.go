@@ -64,6 +64,27 @@ func TestLeaseKeyCollisionRefused(t *testing.T) {
 	}
 }
 
+// Two promotable clones whose ids map to one bus key would share their
+// promoted role's leases: refused, naming both; the keys are apart from
+// singletons'.
+func TestPromotedLeaseKeyCollisionRefused(t *testing.T) {
+	c := base(t)
+	c.Resources = append(c.Resources,
+		Resource{ID: "p1", Agent: "example:process", Clone: &Clone{ID: "db:x", Promotable: true}},
+		Resource{ID: "p2", Agent: "example:process", Clone: &Clone{ID: "db_x", Promotable: true}})
+	ps := c.Validate()
+	if ps == nil || !strings.Contains(ps.Error(), `clone "db_x": its promoted role's lease keys ("promoted.db_x.0", ...) are also clone "db:x"'s`) {
+		t.Fatalf("got %v, want the promoted lease key collision of db:x and db_x", ps)
+	}
+	c.Resources[len(c.Resources)-1].Clone.ID = "db-y"
+	if ps := c.Validate(); ps != nil {
+		t.Fatalf("distinct clone ids refused: %v", ps)
+	}
+	if k := PromotedLeaseKey("db:x", 1); k != "promoted.db_x.1" || k == LeaseKey("db:x") {
+		t.Errorf("PromotedLeaseKey(db:x, 1): %q", k)
+	}
+}
+
 func TestCloneBoundedByNodes(t *testing.T) {
 	c := base(t)
 	c.Resources[0].Clone.Max = 100000

@@ -8,10 +8,12 @@
 package daemontest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -120,11 +122,37 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	members map[string]*member
+	procs   map[string]*process
+}
+
+// process is a member run as a process of the tandem binary.
+type process struct {
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan error
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type member struct {
 	cancel context.CancelFunc
 	done   chan error
+	server chan *bus.Server // its bus server, once it runs
 }
 
 // New writes the files of a cluster whose model is resources (STATE in it
@@ -140,7 +168,7 @@ func New(t testing.TB, resources string) *Cluster {
 func NewShape(t testing.TB, shape Shape, resources string) *Cluster {
 	t.Helper()
 	dir := t.TempDir()
-	c := &Cluster{T: t, Shape: shape, Dir: dir, State: filepath.Join(dir, "state"), Plugins: filepath.Join(dir, "plugins"), members: map[string]*member{}}
+	c := &Cluster{T: t, Shape: shape, Dir: dir, State: filepath.Join(dir, "state"), Plugins: filepath.Join(dir, "plugins"), members: map[string]*member{}, procs: map[string]*process{}}
 	if err := os.MkdirAll(c.Plugins, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -178,10 +206,34 @@ func (c *Cluster) Start(name string) {
 	if name == c.Shape.Witness {
 		o.Node, o.Witness = "", true
 	}
+	srv := make(chan *bus.Server, 1)
+	o.Bus = func(s *bus.Server) { srv <- s }
 	go func() { done <- daemon.Run(ctx, o) }()
 	c.mu.Lock()
-	c.members[name] = &member{cancel: cancel, done: done}
+	c.members[name] = &member{cancel: cancel, done: done, server: srv}
 	c.mu.Unlock()
+}
+
+// CutOff cuts member name off from the bus while its daemon runs on: its
+// bus server is shut down under it, so that it can reach nobody (no
+// quorum, no lease renewal, no promise, no heartbeat goes out) and the
+// others see its routes and heartbeats go, as in a partition that leaves
+// it alone. Stop it afterwards as usual; a cut-off member does not come
+// back by itself.
+func (c *Cluster) CutOff(name string) {
+	c.T.Helper()
+	c.mu.Lock()
+	m := c.members[name]
+	c.mu.Unlock()
+	if m == nil {
+		c.T.Fatalf("CutOff(%s): not running", name)
+	}
+	select {
+	case s := <-m.server:
+		s.NATS().Shutdown()
+	case <-time.After(30 * time.Second):
+		c.T.Fatalf("CutOff(%s): its bus server did not start within 30 s", name)
+	}
 }
 
 // StartAll starts every member.
@@ -191,13 +243,77 @@ func (c *Cluster) StartAll() {
 	}
 }
 
+// BuildTandem builds the tandem binary, for StartProcess.
+func BuildTandem(t testing.TB) string {
+	t.Helper()
+	return sdktest.Build(t, "github.com/tandem-ha/tandem/host/cmd/tandem")
+}
+
+// StartProcess runs member name as a process of the tandem binary bin
+// (`tandem host`, or `tandem witness`) instead of in this process, so that
+// a test can freeze it as a whole (Signal SIGSTOP); its plugins are
+// processes of their own and keep running. Its output is in the test's
+// log when the test fails.
+func (c *Cluster) StartProcess(name, bin string) {
+	c.T.Helper()
+	args := []string{"host", "--config", c.Conf, "--node", name, "--plugin-dir", c.Plugins}
+	if name == c.Shape.Witness {
+		args = []string{"witness", "--config", c.Conf}
+	}
+	cmd := exec.Command(bin, args...)
+	p := &process{cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		c.T.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	c.mu.Lock()
+	c.procs[name] = p
+	c.mu.Unlock()
+	c.T.Cleanup(func() {
+		if c.T.Failed() {
+			c.T.Logf("--- output of %s (tandem process) ---\n%s", name, p.log)
+		}
+	})
+}
+
+// Signal sends sig to member name's process (StartProcess).
+func (c *Cluster) Signal(name string, sig syscall.Signal) {
+	c.T.Helper()
+	c.mu.Lock()
+	p := c.procs[name]
+	c.mu.Unlock()
+	if p == nil {
+		c.T.Fatalf("Signal(%s): not a running process member", name)
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		c.T.Fatalf("Signal(%s, %v): %v", name, sig, err)
+	}
+}
+
 // Stop stops member name as a SIGTERM would (its resources are stopped or
 // moved first) and waits for it; a member that fails or hangs fails the test.
 func (c *Cluster) Stop(name string) {
 	c.mu.Lock()
 	m := c.members[name]
 	delete(c.members, name)
+	p := c.procs[name]
+	delete(c.procs, name)
 	c.mu.Unlock()
+	if p != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-p.done:
+			if err != nil {
+				c.T.Errorf("%s (process) exited with %v after SIGTERM", name, err)
+			}
+		case <-time.After(60 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			c.T.Errorf("%s (process) did not exit within 60 s of SIGTERM", name)
+		}
+	}
 	if m == nil {
 		return
 	}

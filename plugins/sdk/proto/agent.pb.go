@@ -866,8 +866,14 @@ type HoldRequest struct {
 	Params     map[string]string      `protobuf:"bytes,3,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// CLOCK_MONOTONIC reading in nanoseconds; 0 cancels the hold.
 	UntilMonotonicNs int64 `protobuf:"varint,4,opt,name=until_monotonic_ns,json=untilMonotonicNs,proto3" json:"until_monotonic_ns,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// What is held: "" the resource (stopped when the hold lapses);
+	// "Promoted" the promoted role of a promotable clone's instance
+	// (demoted when it lapses, stopped if the demote fails).
+	Role string `protobuf:"bytes,5,opt,name=role,proto3" json:"role,omitempty"`
+	// The instance a role is held for (with role only).
+	Instance      *Instance `protobuf:"bytes,6,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HoldRequest) Reset() {
@@ -926,6 +932,20 @@ func (x *HoldRequest) GetUntilMonotonicNs() int64 {
 		return x.UntilMonotonicNs
 	}
 	return 0
+}
+
+func (x *HoldRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *HoldRequest) GetInstance() *Instance {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
 }
 
 type Result struct {
@@ -1073,14 +1093,16 @@ const file_agent_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x16\n" +
 	"\x06online\x18\x03 \x01(\bR\x06online\" \n" +
 	"\bNodeList\x12\x14\n" +
-	"\x05nodes\x18\x01 \x03(\tR\x05nodes\"\xf8\x01\n" +
+	"\x05nodes\x18\x01 \x03(\tR\x05nodes\"\xc3\x02\n" +
 	"\vHoldRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12\x1d\n" +
 	"\n" +
 	"agent_type\x18\x02 \x01(\tR\tagentType\x12@\n" +
 	"\x06params\x18\x03 \x03(\v2(.tandem.agent.v1.HoldRequest.ParamsEntryR\x06params\x12,\n" +
-	"\x12until_monotonic_ns\x18\x04 \x01(\x03R\x10untilMonotonicNs\x1a9\n" +
+	"\x12until_monotonic_ns\x18\x04 \x01(\x03R\x10untilMonotonicNs\x12\x12\n" +
+	"\x04role\x18\x05 \x01(\tR\x04role\x125\n" +
+	"\binstance\x18\x06 \x01(\v2\x19.tandem.agent.v1.InstanceR\binstance\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"x\n" +
@@ -1148,34 +1170,35 @@ var file_agent_proto_depIdxs = []int32{
 	11, // 7: tandem.agent.v1.ClusterView.nodes:type_name -> tandem.agent.v1.NodeView
 	17, // 8: tandem.agent.v1.ClusterView.active:type_name -> tandem.agent.v1.ClusterView.ActiveEntry
 	18, // 9: tandem.agent.v1.HoldRequest.params:type_name -> tandem.agent.v1.HoldRequest.ParamsEntry
-	12, // 10: tandem.agent.v1.ClusterView.ActiveEntry.value:type_name -> tandem.agent.v1.NodeList
-	0,  // 11: tandem.agent.v1.Base.Info:input_type -> tandem.agent.v1.InfoRequest
-	2,  // 12: tandem.agent.v1.Base.MetaData:input_type -> tandem.agent.v1.MetaDataRequest
-	7,  // 13: tandem.agent.v1.Base.Validate:input_type -> tandem.agent.v1.ValidateRequest
-	9,  // 14: tandem.agent.v1.Agent.Start:input_type -> tandem.agent.v1.Request
-	9,  // 15: tandem.agent.v1.Agent.Stop:input_type -> tandem.agent.v1.Request
-	9,  // 16: tandem.agent.v1.Agent.Monitor:input_type -> tandem.agent.v1.Request
-	9,  // 17: tandem.agent.v1.Agent.Reload:input_type -> tandem.agent.v1.Request
-	9,  // 18: tandem.agent.v1.Agent.Notify:input_type -> tandem.agent.v1.Request
-	13, // 19: tandem.agent.v1.Agent.Hold:input_type -> tandem.agent.v1.HoldRequest
-	9,  // 20: tandem.agent.v1.Agent.Promote:input_type -> tandem.agent.v1.Request
-	9,  // 21: tandem.agent.v1.Agent.Demote:input_type -> tandem.agent.v1.Request
-	1,  // 22: tandem.agent.v1.Base.Info:output_type -> tandem.agent.v1.InfoResponse
-	3,  // 23: tandem.agent.v1.Base.MetaData:output_type -> tandem.agent.v1.MetaDataResponse
-	14, // 24: tandem.agent.v1.Base.Validate:output_type -> tandem.agent.v1.Result
-	14, // 25: tandem.agent.v1.Agent.Start:output_type -> tandem.agent.v1.Result
-	14, // 26: tandem.agent.v1.Agent.Stop:output_type -> tandem.agent.v1.Result
-	14, // 27: tandem.agent.v1.Agent.Monitor:output_type -> tandem.agent.v1.Result
-	14, // 28: tandem.agent.v1.Agent.Reload:output_type -> tandem.agent.v1.Result
-	14, // 29: tandem.agent.v1.Agent.Notify:output_type -> tandem.agent.v1.Result
-	14, // 30: tandem.agent.v1.Agent.Hold:output_type -> tandem.agent.v1.Result
-	14, // 31: tandem.agent.v1.Agent.Promote:output_type -> tandem.agent.v1.Result
-	14, // 32: tandem.agent.v1.Agent.Demote:output_type -> tandem.agent.v1.Result
-	22, // [22:33] is the sub-list for method output_type
-	11, // [11:22] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	8,  // 10: tandem.agent.v1.HoldRequest.instance:type_name -> tandem.agent.v1.Instance
+	12, // 11: tandem.agent.v1.ClusterView.ActiveEntry.value:type_name -> tandem.agent.v1.NodeList
+	0,  // 12: tandem.agent.v1.Base.Info:input_type -> tandem.agent.v1.InfoRequest
+	2,  // 13: tandem.agent.v1.Base.MetaData:input_type -> tandem.agent.v1.MetaDataRequest
+	7,  // 14: tandem.agent.v1.Base.Validate:input_type -> tandem.agent.v1.ValidateRequest
+	9,  // 15: tandem.agent.v1.Agent.Start:input_type -> tandem.agent.v1.Request
+	9,  // 16: tandem.agent.v1.Agent.Stop:input_type -> tandem.agent.v1.Request
+	9,  // 17: tandem.agent.v1.Agent.Monitor:input_type -> tandem.agent.v1.Request
+	9,  // 18: tandem.agent.v1.Agent.Reload:input_type -> tandem.agent.v1.Request
+	9,  // 19: tandem.agent.v1.Agent.Notify:input_type -> tandem.agent.v1.Request
+	13, // 20: tandem.agent.v1.Agent.Hold:input_type -> tandem.agent.v1.HoldRequest
+	9,  // 21: tandem.agent.v1.Agent.Promote:input_type -> tandem.agent.v1.Request
+	9,  // 22: tandem.agent.v1.Agent.Demote:input_type -> tandem.agent.v1.Request
+	1,  // 23: tandem.agent.v1.Base.Info:output_type -> tandem.agent.v1.InfoResponse
+	3,  // 24: tandem.agent.v1.Base.MetaData:output_type -> tandem.agent.v1.MetaDataResponse
+	14, // 25: tandem.agent.v1.Base.Validate:output_type -> tandem.agent.v1.Result
+	14, // 26: tandem.agent.v1.Agent.Start:output_type -> tandem.agent.v1.Result
+	14, // 27: tandem.agent.v1.Agent.Stop:output_type -> tandem.agent.v1.Result
+	14, // 28: tandem.agent.v1.Agent.Monitor:output_type -> tandem.agent.v1.Result
+	14, // 29: tandem.agent.v1.Agent.Reload:output_type -> tandem.agent.v1.Result
+	14, // 30: tandem.agent.v1.Agent.Notify:output_type -> tandem.agent.v1.Result
+	14, // 31: tandem.agent.v1.Agent.Hold:output_type -> tandem.agent.v1.Result
+	14, // 32: tandem.agent.v1.Agent.Promote:output_type -> tandem.agent.v1.Result
+	14, // 33: tandem.agent.v1.Agent.Demote:output_type -> tandem.agent.v1.Result
+	23, // [23:34] is the sub-list for method output_type
+	12, // [12:23] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }

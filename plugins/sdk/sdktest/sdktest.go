@@ -191,7 +191,10 @@ func (r *Resource) defaults() {
 // An agent that implements sdk.Promoter (its promote does not answer
 // ErrUnimplemented) must also pass "promotable": promote and demote are
 // idempotent, monitor says RunningPromoted while promoted and OK once
-// demoted, and stop ends the promoted role too.
+// demoted, and stop ends the promoted role too; and "promoted hold
+// lapses": a hold on the promoted role (sdk.HoldPromoted) that is not
+// renewed demotes the instance, which keeps running (sdk.Serve does it
+// for every Promoter; a plugin not built with it must do it itself).
 // The resource is stopped when the test ends.
 func Conformance(t *testing.T, target Target, r Resource) {
 	t.Helper()
@@ -364,6 +367,36 @@ func promotable(t *testing.T, target Target, req func(time.Time) sdk.Request, ca
 			{"stop at the end", target.Stop, sdk.OK},
 		}
 		runSteps(t, steps, req, call)
+	})
+	h, ok := target.(interface {
+		Hold(ctx context.Context, req sdk.HoldRequest) (sdk.Result, error)
+	})
+	if !ok {
+		return
+	}
+	t.Run("promoted hold lapses", func(t *testing.T) {
+		runSteps(t, []step{{"start", target.Start, sdk.OK}, {"promote", p.Promote, sdk.OK}}, req, call)
+		ctx, cancel, d := call()
+		r := req(d)
+		res, err := h.Hold(ctx, sdk.HoldRequest{ResourceID: r.ResourceID, AgentType: r.AgentType, Params: r.Params,
+			Until: sdk.MonotonicNow() + 200*time.Millisecond, Role: sdk.HoldPromoted, Instance: r.Instance})
+		cancel()
+		if err != nil || res.Code != sdk.OK {
+			t.Fatalf("hold on the promoted role: %v %q, %v; want OK", res.Code, res.Message, err)
+		}
+		var last sdk.Result
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			ctx, cancel, d := call()
+			last, err = target.Monitor(ctx, req(d))
+			cancel()
+			if err == nil && last.Code == sdk.OK {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("monitor 10 s after the promoted hold lapsed: %v %q, %v; want OK (demoted, running)", last.Code, last.Message, err)
+			}
+		}
+		runSteps(t, []step{{"stop at the end", target.Stop, sdk.OK}}, req, call)
 	})
 }
 
