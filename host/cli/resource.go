@@ -699,8 +699,9 @@ cli-prefer-ID, replacing an earlier move. It stays there until the constraint
 is removed with tandem resource clear ID.
 
 Without NODE (pcs resource move RSC), ID moves away from the node it runs on
-now: location constraint cli-ban-ID-on-NODE with score -INFINITY, as pcs
-does; tandem resource clear ID removes it too.
+now: location constraint cli-ban-ID-on-NODE with score -INFINITY, kept until
+tandem resource clear ID removes it (as pcs resource move-with-constraint
+does; pcs 0.11's move removes its constraint once the resource moved).
 
 ` + liveExitCodes,
 		Example: `  tandem resource move VIP-10.10.10.23 holly
