@@ -220,6 +220,22 @@ func (im *importer) fitClones() {
 	}
 }
 
+// extras lists, as not imported, the attributes of e other than attrs and
+// its child elements other than kids: nothing of a CIB goes unmentioned.
+func (im *importer) extras(e *elem, attrs, kids []string) {
+	for _, a := range e.attrs {
+		if a.Name.Space == "xmlns" || a.Name.Local == "xmlns" || slices.Contains(attrs, a.Name.Local) {
+			continue
+		}
+		im.skip(e, "attribute %s=%q is not supported (imported without it)", a.Name.Local, a.Value)
+	}
+	for _, k := range e.kids {
+		if !slices.Contains(kids, k.name) {
+			im.skip(k, "a <%s> in a <%s> is not supported", k.name, e.name)
+		}
+	}
+}
+
 // nvpair is one name=value of an attribute set, with its element.
 type nvpair struct {
 	name, value string
@@ -270,6 +286,7 @@ func (im *importer) pairs(e *elem, set string) []nvpair {
 var bookkeeping = []string{"dc-version", "cluster-infrastructure", "have-watchdog", "last-lrm-refresh", "cluster-recheck-interval", "dc-deadtime", "election-timeout", "shutdown-escalation", "join-integration-timeout", "join-finalization-timeout"}
 
 func (im *importer) properties(sec *elem) {
+	im.extras(sec, nil, []string{"cluster_property_set"})
 	for _, p := range im.pairs(sec, "cluster_property_set") {
 		switch p.name {
 		case "cluster-name":
@@ -338,6 +355,7 @@ func (im *importer) nodes(sec *elem) {
 			im.skip(e, "node %q is listed twice", name)
 			continue
 		}
+		im.extras(e, []string{"id", "uname", "type", "description", "score"}, []string{"instance_attributes", "utilization"})
 		n := cib.Node{Name: name}
 		for _, p := range im.pairs(e, "instance_attributes") {
 			switch p.name {
@@ -374,12 +392,14 @@ func (im *importer) nodes(sec *elem) {
 }
 
 func (im *importer) rscDefaults(sec *elem) {
+	im.extras(sec, nil, []string{"meta_attributes"})
 	for _, p := range im.pairs(sec, "meta_attributes") {
 		im.metaPair(p, &im.c.Defaults)
 	}
 }
 
 func (im *importer) opDefaultsOf(sec *elem) {
+	im.extras(sec, nil, []string{"meta_attributes"})
 	for _, p := range im.pairs(sec, "meta_attributes") {
 		switch p.name {
 		case "timeout":
@@ -515,6 +535,7 @@ func (im *importer) primitive(e *elem, cl *cib.Clone, inherited []nvpair) bool {
 		im.drop(e, "%s", why)
 		return false
 	}
+	im.extras(e, []string{"id", "class", "provider", "type", "description"}, []string{"instance_attributes", "meta_attributes", "operations", "utilization"})
 	spec := cib.ResourceSpec{Params: map[string]string{}, Clone: cl}
 	for _, p := range im.pairs(e, "instance_attributes") {
 		spec.Params[p.name] = p.value
@@ -779,6 +800,7 @@ func (im *importer) score(e *elem, attr string, def cib.Score) (cib.Score, bool)
 
 func (im *importer) location(e *elem) {
 	id := e.attr("id")
+	im.extras(e, []string{"id", "rsc", "rsc-pattern", "node", "score", "role", "resource-discovery"}, []string{"rule", "resource_set"})
 	switch {
 	case e.has("rsc-pattern"):
 		im.skip(e, "rsc-pattern (a regular expression over resource ids) is not supported: write one location per resource")
@@ -972,6 +994,7 @@ func (im *importer) sets(e *elem, forOrder bool) ([]cib.ResourceSet, bool) {
 
 func (im *importer) colocation(e *elem) {
 	id := e.attr("id")
+	im.extras(e, []string{"id", "rsc", "with-rsc", "score", "rsc-role", "with-rsc-role", "node-attribute", "influence", "score-attribute"}, []string{"resource_set"})
 	co := cib.Colocation{ID: id}
 	if na := e.attr("node-attribute"); na != "" && na != "#uname" {
 		im.skip(e, "node-attribute=%s: Tandem colocates on the same node (#uname) only", na)
@@ -1020,6 +1043,7 @@ func (im *importer) colocation(e *elem) {
 
 func (im *importer) order(e *elem) {
 	id := e.attr("id")
+	im.extras(e, []string{"id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "score"}, []string{"resource_set"})
 	o := cib.Order{ID: id, Kind: cib.Mandatory}
 	if k := e.attr("kind"); k != "" {
 		switch strings.ToLower(k) {
