@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,5 +110,34 @@ func TestImportCIBRefusals(t *testing.T) {
 	if !strings.Contains(stderr, `not imported: line 13: primitive "fence-holly": fencing device stonith:fence_ipmilan: Tandem fences with leases`) ||
 		!strings.Contains(stdout, `#   line 13: primitive "fence-holly"`) || !strings.Contains(stdout, `agent = "ocf:heartbeat:IPaddr2"`) {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+}
+
+// The whole path through the binary: the CIB from stdin, the file on
+// stdout, and config validate of it asks the agents (IPaddr2's own
+// meta-data when Debian's resource-agents is installed).
+func TestImportCIBThenValidate(t *testing.T) {
+	xml, err := os.ReadFile(seedCIB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(tandemBin, "config", "import-cib", "-", "--addresses", "holly=198.18.0.22,benji=198.18.0.24", "--witness", "director=198.18.0.30", "--strict")
+	cmd.Stdin = bytes.NewReader(xml)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("import-cib: %v\n%s", err, stderr.String())
+	}
+	out := filepath.Join(t.TempDir(), "cluster.toml")
+	if err := os.WriteFile(out, stdout.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"config", "validate", out}
+	if _, err := os.Stat("/usr/lib/ocf/resource.d/heartbeat/IPaddr2"); err != nil {
+		args = append(args, "--no-agents")
+	}
+	b, err := exec.Command(tandemBin, args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), `valid: cluster "mycluster", 2 nodes, witness director, 3 resources, 3 constraints`) {
+		t.Errorf("config validate of the imported file: %v\n%s", err, b)
 	}
 }
