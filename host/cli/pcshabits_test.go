@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 // runTandem runs the tandem binary with extra environment; it returns
@@ -68,5 +70,32 @@ func TestStonithHabits(t *testing.T) {
 	_, errOut, code = runTandem(t, nil, "property", "set", "stonith-enabled=false", noCfg)
 	if code != 0 || !strings.Contains(errOut, "stonith-enabled=false accepted and not stored") {
 		t.Errorf("property set stonith-enabled=false: exit %d\n%s", code, errOut)
+	}
+}
+
+// pcs's `resource update httpd-clone clone-max=1`: clone options given to
+// a clone id go to the clone; parameters stay parameters; a primitive id
+// keeps them all as parameters.
+func TestCloneParamsAsOptions(t *testing.T) {
+	c := &cib.CIB{Nodes: []cib.Node{{Name: "holly"}, {Name: "benji"}}}
+	if _, err := c.AddResource("httpd", "systemd:apache2", cib.ResourceSpec{Clone: &cib.Clone{}}); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := parseResourceSpec([]string{"clone-max=1", "configfile=/etc/apache2/apache2.conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloneParamsAsOptions(c, "httpd-clone", &spec)
+	if err := c.UpdateResource("httpd-clone", spec); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := c.Resource("httpd")
+	if r.Clone.Max != 1 || r.Params["configfile"] != "/etc/apache2/apache2.conf" || r.Params["clone-max"] != "" {
+		t.Errorf("after update httpd-clone clone-max=1: clone %+v, params %v", r.Clone, r.Params)
+	}
+	spec, _ = parseResourceSpec([]string{"clone-max=2"})
+	cloneParamsAsOptions(c, "httpd", &spec)
+	if spec.Clone != nil || spec.Params["clone-max"] != "2" {
+		t.Errorf("a primitive id's clone-max became a clone option: %+v", spec)
 	}
 }

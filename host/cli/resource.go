@@ -178,7 +178,8 @@ func newResourceUpdateCmd() *cobra.Command {
 		Long: `update merges the given clauses into resource ID (a primitive or clone id):
 parameters and meta attributes are set, and an empty value (param=) removes
 one; an op replaces the operation of the same name; clone options apply to
-its clone. The resulting parameters are validated by the nodes' plugins as
+its clone (given to the clone id, as pcs does, clone-max=1 and the other
+clone options are the clone's, not parameters). The resulting parameters are validated by the nodes' plugins as
 for create.
 
 A parameter change of a running resource applies at once: when the agent
@@ -192,7 +193,8 @@ after it or colocated with it stops and starts around it ("Restarting ID
 ` + liveExitCodes,
 		Example: `  tandem resource update httpd configfile=/etc/apache2/other.conf
   tandem resource update VIP-10.10.10.23 op monitor interval=5s meta resource-stickiness=100
-  tandem resource update httpd clone clone-max=1`,
+  tandem resource update httpd clone clone-max=1
+  tandem resource update httpd-clone clone-max=1     # pcs's way: clone options given to the clone id`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)
@@ -212,6 +214,7 @@ after it or colocated with it stops and starts around it ("Restarting ID
 				return err
 			}
 			defer s.close()
+			cloneParamsAsOptions(cur.CIB, id, &spec)
 			var oldParams map[string]string
 			if r, _ := cur.CIB.Resource(id); r != nil {
 				oldParams = r.Params
@@ -686,6 +689,28 @@ func (s *session) waitReloaded(out io.Writer, cfg *cib.CIB, id string, nodes []s
 			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("after %s, %s has not reloaded the new parameters on %s (see tandem status)", wait, id, strings.Join(left, ", "))}
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// cloneParamsAsOptions reads pcs's `resource update CLONE-ID clone-max=1`:
+// name=value pairs given to a clone id that are clone options (clone-max,
+// interleave, ...) are the clone's options, not the agent's parameters.
+func cloneParamsAsOptions(c *cib.CIB, id string, spec *cib.ResourceSpec) {
+	if r, isClone := c.Resource(id); r == nil || !isClone {
+		return
+	}
+	for k, v := range spec.Params {
+		if !slices.Contains(cib.CloneKeys, k) {
+			continue
+		}
+		if spec.Clone == nil {
+			spec.Clone = &cib.Clone{}
+		}
+		if spec.CloneOptions == nil {
+			spec.CloneOptions = map[string]string{}
+		}
+		spec.CloneOptions[k] = v
+		delete(spec.Params, k)
 	}
 }
 
