@@ -111,12 +111,12 @@ func runImportCIB(stdin io.Reader, stdout, stderr io.Writer, src string, o impor
 	text := []byte(importHeader(name, res) + string(body))
 	target := o.out
 	if target == "" {
-		target = "cluster.toml"
+		target = "<stdout>"
 	}
 	// Never write a file that does not read back as what was imported.
 	back, err := config.Parse(target, text)
 	if err != nil {
-		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s: the imported configuration is not a valid cluster file, nothing written:\n%w", name, err)}
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s: the cluster file it would make is not valid, nothing written (lines are those of the file it would write):\n%w", name, err)}
 	}
 	if !liveconfig.Same(back.CIB, res.CIB) {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s: the imported configuration did not read back the same, nothing written; please report this", name)}

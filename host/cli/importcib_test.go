@@ -141,3 +141,24 @@ func TestImportCIBThenValidate(t *testing.T) {
 		t.Errorf("config validate of the imported file: %v\n%s", err, b)
 	}
 }
+
+// A CIB whose node names Tandem cannot take (a domain in the name) is
+// refused naming the node, nothing written.
+func TestImportCIBInvalidResult(t *testing.T) {
+	seed, err := os.ReadFile(seedCIB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "fqdn.xml")
+	if err := os.WriteFile(src, []byte(strings.ReplaceAll(string(seed), `uname="holly"`, `uname="holly.example.com"`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "cluster.toml")
+	_, _, err = importCIB(t, src, importCIBOptions{addresses: []string{"holly.example.com=198.18.0.22", "benji=198.18.0.24"}, witness: "director=198.18.0.30", out: out})
+	if exitCode(err) != ExitConfig || !strings.Contains(err.Error(), `node "holly.example.com": a name is letters, digits`) || !strings.Contains(err.Error(), "nothing written") {
+		t.Errorf("got %v", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s was written", out)
+	}
+}
