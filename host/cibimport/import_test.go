@@ -89,6 +89,9 @@ func TestSeedImport(t *testing.T) {
 // With pcs installed, the seed's CIB is built again with the real pcs
 // commands and must import to the same model as the committed copy.
 func TestSeedFromPCS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pcs takes a few seconds a command (-short)")
+	}
 	for _, tool := range []string{"pcs", "cibadmin", "crm_attribute"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed (apt-get install pcs)", tool)
@@ -180,5 +183,19 @@ func TestRegressionCIBs(t *testing.T) {
 				tc.check(t, res.CIB)
 			}
 		})
+	}
+}
+
+// BenchmarkParse imports the seed's CIB as pcs writes it.
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile("testdata/pcs/seed.xml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("seed.xml", strings.NewReader(string(data))); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
