@@ -196,15 +196,12 @@ Exit codes: 0 listed; 2 CLASS is unknown; 1 a directory cannot be read.`,
 			}
 			w := cmd.OutOrStdout()
 			for _, n := range slices.Sorted(maps.Keys(plugins)) {
-				if fam != "" && n != fam {
-					continue
+				if fam == "ocf" || (fam != "" && n != fam) {
+					continue // ocf: its agents are listed one by one below
 				}
 				what := agentFamilies[n]
 				if plugins[n] != "built-in" || what == "" {
 					what = n + "[:TYPE] (" + plugins[n] + "; tandem resource describe " + n + " shows its parameters)"
-				}
-				if fam == "ocf" {
-					break
 				}
 				fmt.Fprintln(w, what)
 			}
