@@ -158,7 +158,7 @@ func (im *importer) configuration(conf *elem) error {
 		case "acls":
 			im.skip(e, "ACLs are not supported: the bus's credentials and TLS certificates decide who may change the cluster (docs/security.md)")
 		case "alerts":
-			im.skip(e, "alerts are not supported: follow `tandem events` or the metrics (docs/metrics.md)")
+			im.skip(e, "alerts are not imported: write them as [[alert]] tables or with `tandem alert create` (docs/alerts.md)")
 		default:
 			im.skip(e, "not a configuration section this importer knows")
 		}
