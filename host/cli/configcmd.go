@@ -33,7 +33,7 @@ constraint, node and property command).`,
   tandem config history
   tandem config pull`,
 	}
-	cmd.AddCommand(newConfigValidateCmd(), newConfigShowCmd(), newConfigApplyCmd(), newConfigHistoryCmd(), newConfigRollbackCmd(), newConfigReseedCmd(), newConfigPullCmd())
+	cmd.AddCommand(newConfigValidateCmd(), newConfigShowCmd(), newConfigApplyCmd(), newConfigHistoryCmd(), newConfigRollbackCmd(), newConfigReseedCmd(), newConfigPullCmd(), newConfigImportCIBCmd())
 	return cmd
 }
 

@@ -67,7 +67,7 @@ func parseResourceSpec(args []string) (cib.ResourceSpec, error) {
 		case "op":
 			if !hasEq {
 				if !contains(cib.OpNames, a) {
-					return spec, fmt.Errorf("malformed op clause: %q is not an operation (%s); write op monitor interval=30s [timeout=20s]", a, strings.Join(cib.OpNames, ", "))
+					return spec, fmt.Errorf("malformed op clause: %q is not an operation%s (%s); write op monitor interval=30s [timeout=20s]", a, cib.DidYouMean(a, cib.OpNames), strings.Join(cib.OpNames, ", "))
 				}
 				flushOp()
 				op = &cib.Op{Name: a}
@@ -79,7 +79,7 @@ func parseResourceSpec(args []string) (cib.ResourceSpec, error) {
 			d, err := cib.ParseDuration(v)
 			switch {
 			case k != "interval" && k != "timeout":
-				return spec, fmt.Errorf("malformed op clause: op %s takes interval= and timeout=, not %q", op.Name, k)
+				return spec, fmt.Errorf("malformed op clause: op %s takes interval= and timeout=, not %q%s", op.Name, k, cib.DidYouMean(k, []string{"interval", "timeout"}))
 			case err != nil:
 				return spec, fmt.Errorf("malformed op clause: op %s %s: %w", op.Name, k, err)
 			case k == "interval":

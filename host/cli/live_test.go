@@ -332,6 +332,22 @@ Colocation Constraints:
 	if out := lc.must("resource", "clear", "VIP-10.10.10.23"); out != "Removing constraint: cli-prefer-VIP-10.10.10.23\n" {
 		t.Errorf("clear: %q", out)
 	}
+	// move without a node (pcs habit): away from where it runs, as a ban.
+	lc.expectOn("VIP-10.10.10.23", other)
+	_, warn, _ = lc.run("resource", "move", "VIP-10.10.10.23")
+	if !strings.Contains(warn, "Creating location constraint 'cli-ban-VIP-10.10.10.23-on-"+other+"' with a score of -INFINITY") {
+		t.Errorf("move without a node said %q", warn)
+	}
+	lc.expectOn("VIP-10.10.10.23", vipOn)
+	if out := lc.must("resource", "clear", "VIP-10.10.10.23"); out != "Removing constraint: cli-ban-VIP-10.10.10.23-on-"+other+"\n" {
+		t.Errorf("clear after move without a node: %q", out)
+	}
+	lc.refuse(`"httpd-clone" is cloned: name the node to move away from`, "resource", "move", "httpd-clone")
+	// stonith-enabled (pcs habit) is accepted with a note, and not stored.
+	if _, note, code := lc.run("property", "set", "stonith-enabled=false"); code != 0 || !strings.Contains(note, "stonith-enabled=false accepted and not stored: Tandem fences with leases") {
+		t.Errorf("property set stonith-enabled=false: exit %d, %q", code, note)
+	}
+	lc.refuse(`stonith-enabled="maybe": want true or false`, "property", "set", "stonith-enabled=maybe")
 	lc.must("resource", "ban", "httpd-clone", "benji")
 	lc.expectOn("httpd", "holly")
 	lc.must("resource", "clear", "httpd-clone")

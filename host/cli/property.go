@@ -41,20 +41,34 @@ anywhere until it is false again.`,
 		Use:   "set NAME=VALUE ...",
 		Short: "Set cluster properties (maintenance-mode=true|false)",
 		Long: `set changes cluster properties in the live configuration; if one is unknown
-or its value invalid, nothing changes.
+or its value invalid, nothing changes. stonith-enabled (pcs habit) is accepted
+with a note and not stored: Tandem fences with leases, always on.
 
 ` + liveExitCodes,
 		Example: `  tandem property set maintenance-mode=true
-  tandem property set maintenance-mode=false`,
+  tandem property set maintenance-mode=false
+  tandem property set stonith-enabled=false   # accepted with a note: Tandem fences with leases`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var rest []string
 			for _, a := range args {
 				if !strings.Contains(a, "=") {
 					return badInput("%q: write NAME=VALUE (e.g. maintenance-mode=true)", a)
 				}
+				k, v, _ := strings.Cut(a, "=")
+				fencing, err := stonithProperty(cmd.ErrOrStderr(), k, v)
+				if err != nil {
+					return err
+				}
+				if !fencing {
+					rest = append(rest, a)
+				}
 			}
-			return withEdit(setPath, "property set "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
-				for _, a := range args {
+			if len(rest) == 0 {
+				return nil
+			}
+			return withEdit(setPath, "property set "+strings.Join(rest, " "), func(s *session, c *cib.CIB) error {
+				for _, a := range rest {
 					k, v, _ := strings.Cut(a, "=")
 					if err := c.SetProperty(k, v); err != nil {
 						return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ tandem config history.
   tandem resource move VIP-10.10.10.23 holly
   tandem resource cleanup`,
 	}
-	cmd.AddCommand(newResourceCreateCmd(), newResourceDeleteCmd(), newResourceListCmd(), newResourceConfigCmd(),
+	cmd.AddCommand(newResourceCreateCmd(), newResourceDeleteCmd(), newResourceListCmd(), newResourceConfigCmd(), newResourceAgentsCmd(), newResourceProvidersCmd(),
 		newResourceUpdateCmd(), newResourceRoleCmd(true), newResourceRoleCmd(false), newResourceRestartCmd(), newResourceDescribeCmd(),
 		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd(), newResourceGroupCmd(),
 		newResourcePromotableCmd())
@@ -174,7 +175,8 @@ func newResourceUpdateCmd() *cobra.Command {
 		Long: `update merges the given clauses into resource ID (a primitive or clone id):
 parameters and meta attributes are set, and an empty value (param=) removes
 one; an op replaces the operation of the same name; clone options apply to
-its clone. The resulting parameters are validated by the nodes' plugins as
+its clone (given to the clone id, as pcs does, clone-max=1 and the other
+clone options are the clone's, not parameters). The resulting parameters are validated by the nodes' plugins as
 for create.
 
 A parameter change of a running resource applies at once: when the agent
@@ -188,7 +190,8 @@ after it or colocated with it stops and starts around it ("Restarting ID
 ` + liveExitCodes,
 		Example: `  tandem resource update httpd configfile=/etc/apache2/other.conf
   tandem resource update VIP-10.10.10.23 op monitor interval=5s meta resource-stickiness=100
-  tandem resource update httpd clone clone-max=1`,
+  tandem resource update httpd clone clone-max=1
+  tandem resource update httpd-clone clone-max=1     # pcs's way: clone options given to the clone id`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)
@@ -208,6 +211,7 @@ after it or colocated with it stops and starts around it ("Restarting ID
 				return err
 			}
 			defer s.close()
+			cloneParamsAsOptions(cur.CIB, id, &spec)
 			var oldParams map[string]string
 			if r, _ := cur.CIB.Resource(id); r != nil {
 				oldParams = r.Params
@@ -685,29 +689,73 @@ func (s *session) waitReloaded(out io.Writer, cfg *cib.CIB, id string, nodes []s
 	}
 }
 
+// cloneParamsAsOptions reads pcs's `resource update CLONE-ID clone-max=1`:
+// name=value pairs given to a clone id that are clone options (clone-max,
+// interleave, ...) are the clone's options, not the agent's parameters.
+func cloneParamsAsOptions(c *cib.CIB, id string, spec *cib.ResourceSpec) {
+	if r, isClone := c.Resource(id); r == nil || !isClone {
+		return
+	}
+	for k, v := range spec.Params {
+		if !slices.Contains(cib.CloneKeys, k) {
+			continue
+		}
+		if spec.Clone == nil {
+			spec.Clone = &cib.Clone{}
+		}
+		if spec.CloneOptions == nil {
+			spec.CloneOptions = map[string]string{}
+		}
+		spec.CloneOptions[k] = v
+		delete(spec.Params, k)
+	}
+}
+
 func newResourceMoveCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
-		Use:   "move ID NODE",
-		Short: "Move a resource to a node (adds location constraint cli-prefer-ID)",
+		Use:   "move ID [NODE]",
+		Short: "Move a resource to a node (adds location constraint cli-prefer-ID), or away from where it runs",
 		Long: `move makes resource ID prefer NODE with score INFINITY: location constraint
 cli-prefer-ID, replacing an earlier move. It stays there until the constraint
 is removed with tandem resource clear ID.
 
+Without NODE (pcs resource move RSC), ID moves away from the node it runs on
+now: location constraint cli-ban-ID-on-NODE with score -INFINITY, kept until
+tandem resource clear ID removes it (as pcs resource move-with-constraint
+does; pcs 0.11's move removes its constraint once the resource moved).
+
 ` + liveExitCodes,
-		Example: `  tandem resource move VIP-10.10.10.23 holly`,
-		Args:    cobra.ExactArgs(2),
+		Example: `  tandem resource move VIP-10.10.10.23 holly
+  tandem resource move VIP-10.10.10.23`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var l cib.Location
 			err := withEdit(cfgPath, "resource move "+strings.Join(args, " "), func(s *session, c *cib.CIB) (err error) {
-				if err := s.checkNode(c, args[1]); err != nil {
+				node := ""
+				if len(args) == 2 {
+					node = args[1]
+				} else if node, err = s.moveAwayFrom(c, args[0]); err != nil {
 					return err
 				}
-				l, err = c.Move(args[0], args[1])
+				if err := s.checkNode(c, node); err != nil {
+					return err
+				}
+				if len(args) == 1 {
+					l, err = c.Ban(args[0], node)
+					return err
+				}
+				l, err = c.Move(args[0], node)
 				return err
 			})
 			if err != nil {
 				return err
+			}
+			if l.Score < 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Warning: Creating location constraint '%s' with a score of %s for resource %s on %s.\n"+
+					"\tThis will prevent %s from running on %s until the constraint is removed (tandem resource clear %s)\n",
+					l.ID, l.Score, l.Rsc, l.Node, l.Rsc, l.Node, args[0])
+				return nil
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Warning: Creating location constraint '%s' with a score of %s for resource %s on %s.\n"+
 				"\tThis will prevent %s from running on any other node until the constraint is removed (tandem resource clear %s)\n",
@@ -717,6 +765,33 @@ is removed with tandem resource clear ID.
 	}
 	configFlag(cmd, &cfgPath)
 	return cmd
+}
+
+// moveAwayFrom is the one node where resource (or group) id runs now,
+// from the nodes' reports: what move without a node moves it away from.
+func (s *session) moveAwayFrom(c *cib.CIB, id string) (string, error) {
+	prims, err := c.Primitives(id)
+	if err != nil {
+		return "", badInput("%v", err)
+	}
+	if r, isClone := c.Resource(id); r != nil && (isClone || c.CloneOf(r) != nil) {
+		return "", badInput("%q is cloned: name the node to move away from with tandem resource ban %s NODE", id, id)
+	}
+	var on []string
+	for _, p := range prims {
+		for _, n := range s.runningOn(c, p) {
+			if !slices.Contains(on, n) {
+				on = append(on, n)
+			}
+		}
+	}
+	switch len(on) {
+	case 0:
+		return "", badInput("%s is not running on any node that answered: give the node to move it to (tandem resource move %s NODE)", id, id)
+	case 1:
+		return on[0], nil
+	}
+	return "", badInput("%s runs on %s: give the node to move it to (tandem resource move %s NODE)", id, strings.Join(on, ", "), id)
 }
 
 func newResourceBanCmd() *cobra.Command {

@@ -1,0 +1,168 @@
+package cibimport
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/policies/cib"
+)
+
+func cibDoc(conf string) string {
+	return `<cib validate-with="pacemaker-3.9"><configuration><crm_config/>
+<nodes><node id="1" uname="holly"/><node id="2" uname="benji"/></nodes>` + conf + `</configuration><status/></cib>`
+}
+
+// Every refused document is a clear error naming where, and matches
+// ErrInput.
+func TestBadInput(t *testing.T) {
+	deep := strings.Repeat("<a>", MaxDepth+1) + strings.Repeat("</a>", MaxDepth+1)
+	cases := []struct{ name, doc, want string }{
+		{"empty", "", "no XML element"},
+		{"malformed", `<cib validate-with="pacemaker-3.9"><configuration></cib>`, "not well-formed XML"},
+		{"billion laughs", `<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<cib validate-with="pacemaker-3.9"><configuration>&lol2;</configuration></cib>`, "line 2: <!DOCTYPE ...> refused"},
+		{"undeclared entity", `<cib validate-with="pacemaker-3.9"><configuration>&lol;</configuration></cib>`, "not well-formed XML"},
+		{"deep", `<cib validate-with="pacemaker-3.9">` + deep + `</cib>`, "nested more than 64 elements deep"},
+		{"huge attribute", `<cib validate-with="pacemaker-3.9"><configuration><nodes><node id="1" uname="` + strings.Repeat("x", MaxAttrBytes+1) + `"/></nodes></configuration></cib>`, `attribute uname of node "1" (line 1) is 65537 bytes`},
+		{"huge file", `<cib validate-with="pacemaker-3.9"><!--` + strings.Repeat("x", MaxSize) + `--></cib>`, "more than 32 MiB"},
+		{"not a cib", `<configuration/>`, "the root element is <configuration>, not <cib>"},
+		{"old schema", `<cib validate-with="pacemaker-2.10"><configuration/></cib>`, `validate-with="pacemaker-2.10">: a schema older than Pacemaker 2.0`},
+		{"no schema", `<cib><configuration/></cib>`, "no schema version"},
+		{"schema none", `<cib validate-with="none"><configuration/></cib>`, "not a released Pacemaker schema"},
+		{"future schema", `<cib validate-with="pacemaker-5.0"><configuration/></cib>`, "newer than this importer knows"},
+		{"no configuration", `<cib validate-with="pacemaker-3.9"><status/></cib>`, "has no <configuration>"},
+		{"two roots", `<cib validate-with="pacemaker-3.9"><configuration/></cib><cib/>`, "a second root element"},
+		{"processing instruction", `<?xml-stylesheet href="x"?><cib validate-with="pacemaker-3.9"><configuration/></cib>`, "processing instruction"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Parse("cib.xml", strings.NewReader(tc.doc))
+			if err == nil || !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "cib.xml: ") {
+				t.Fatalf("got %v, %v; want an ErrInput naming cib.xml containing %q", res, err, tc.want)
+			}
+		})
+	}
+}
+
+func skippedWith(res *Result, id, why string) bool {
+	for _, it := range res.Skipped {
+		if it.ID == id && strings.Contains(it.Why, why) {
+			return true
+		}
+	}
+	return false
+}
+
+// What maps is converted exactly; what does not is listed by id, and what
+// names it is listed too.
+func TestConversions(t *testing.T) {
+	doc := cibDoc(`<resources>
+  <primitive id="web" class="systemd" type="apache2.service">
+    <meta_attributes id="web-meta"><nvpair id="web-stick" name="resource-stickiness" value="INFINITY"/><nvpair id="web-allow" name="allow-migrate" value="true"/></meta_attributes>
+    <operations>
+      <op id="web-mon" name="monitor" interval="20s" timeout="40s"/>
+      <op id="web-probe" name="monitor" interval="0"/>
+      <op id="web-start" name="start" interval="0s"/>
+      <op id="web-typo" name="monitr" interval="10s"/>
+      <op id="web-migrate" name="migrate_to" interval="0s"/>
+      <op id="web-promoted" name="monitor" interval="11s" role="Promoted"/>
+    </operations>
+  </primitive>
+  <primitive id="old" class="lsb" type="named"/>
+  <primitive id="fence-holly" class="stonith" type="fence_ipmilan"/>
+  <clone id="db-clone"><meta_attributes id="dbc-meta"><nvpair id="dbc-p" name="promotable" value="true"/><nvpair id="dbc-n" name="notify" value="true"/><nvpair id="dbc-pm" name="promoted-max" value="1"/></meta_attributes>
+    <primitive id="db" class="ocf" provider="heartbeat" type="pgsql"><instance_attributes id="db-ia"><nvpair id="db-port" name="pgport" value="5433"/></instance_attributes></primitive>
+  </clone>
+</resources>
+<constraints>
+  <rsc_location id="loc-date" rsc="web"><rule id="r-date" score="100"><date_expression id="d1" operation="in_range" start="2025-01-01"/></rule></rsc_location>
+  <rsc_location id="loc-id" rsc="web"><rule id="r-id" score="50"><expression id="e-id" attribute="#id" operation="eq" value="2"/></rule></rsc_location>
+  <rsc_location id="loc-ssd" rsc="web"><rule id="r-ssd" score="-INFINITY" boolean-op="or"><expression id="e1" attribute="ssd" operation="not_defined"/><expression id="e2" attribute="ram" operation="lt" value="8" type="integer"/></rule></rsc_location>
+  <rsc_location id="loc-fence" rsc="fence-holly" node="holly" score="-INFINITY"/>
+  <rsc_colocation id="web-with-db" rsc="web" with-rsc="db-clone" with-rsc-role="Promoted" score="INFINITY"/>
+  <rsc_order id="old-then-web" first="old" then="web"/>
+  <rsc_order id="db-then-web" first="db-clone" first-action="promote" then="web" then-action="start" kind="Optional"/>
+  <rsc_order id="sets"><resource_set id="s1" sequential="false"><resource_ref id="db-clone"/></resource_set><resource_set id="s2"><resource_ref id="web"/></resource_set></rsc_order>
+  <rsc_ticket id="t1" rsc="web" ticket="site-a"/>
+</constraints>
+<op_defaults><meta_attributes id="opd"><nvpair id="opd-t" name="timeout" value="90s"/><nvpair id="opd-rp" name="record-pending" value="true"/></meta_attributes></op_defaults>
+<rsc_defaults><meta_attributes id="rscd"><nvpair id="rscd-s" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>
+<fencing-topology/>`)
+	res, err := Parse("cib.xml", strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.CIB
+	web, _ := c.Resource("web")
+	if web == nil || web.Agent != "systemd:apache2" || *web.Meta.Stickiness != int(cib.Infinity) {
+		t.Fatalf("web: %+v", web)
+	}
+	wantOps := []cib.Op{{Name: "monitor", Interval: 20 * time.Second, Timeout: 40 * time.Second}, {Name: "start", Timeout: 90 * time.Second}}
+	if len(web.Ops) != 2 || web.Ops[0] != wantOps[0] || web.Ops[1] != wantOps[1] {
+		t.Errorf("web ops %+v, want %+v", web.Ops, wantOps)
+	}
+	db, _ := c.Resource("db")
+	if db == nil || db.Clone == nil || db.Clone.ID != "db-clone" || !db.Clone.Promotable || db.Clone.PromotedMax != 1 || db.Params["pgport"] != "5433" {
+		t.Errorf("db: %+v %+v", db, db.Clone)
+	}
+	if *c.Defaults.Stickiness != 100 {
+		t.Errorf("defaults %+v", c.Defaults)
+	}
+	for id, why := range map[string]string{
+		"web-allow":    "meta attribute allow-migrate",
+		"web-typo":     `op monitr: Tandem runs start, stop, monitor, reload, promote, demote (did you mean "monitor"?)`,
+		"web-migrate":  "op migrate_to",
+		"web-promoted": "monitor for role Promoted",
+		"old":          "lsb:named agents are not bridged: on a systemd host use systemd:named",
+		"fence-holly":  "Tandem fences with leases",
+		"dbc-n":        "notify=true",
+		"r-date":       "date and time rules are not supported",
+		"loc-fence":    `names "fence-holly"`,
+		"old-then-web": `names "old"`,
+		"t1":           "tickets",
+		"opd-rp":       "op_defaults record-pending",
+		"":             "fencing levels",
+	} {
+		if !skippedWith(res, id, why) {
+			t.Errorf("%q (%s) not listed as not imported; listed:\n%s", id, why, items(res.Skipped))
+		}
+	}
+	var locs []string
+	for _, l := range c.Locations {
+		locs = append(locs, l.ID+": "+l.Rule.String()+" "+l.Score.String())
+	}
+	if want := "loc-id: #uname eq benji 50|loc-ssd: not_defined ssd or ram lt integer 8 -INFINITY"; strings.Join(locs, "|") != want {
+		t.Errorf("locations %q, want %q", strings.Join(locs, "|"), want)
+	}
+	if len(c.Colocations) != 1 || c.Colocations[0].WithRole != cib.RolePromoted {
+		t.Errorf("colocations %+v", c.Colocations)
+	}
+	if len(c.Orders) != 2 || c.Orders[0].FirstAction != cib.ActionPromote || c.Orders[0].Kind != cib.Optional || len(c.Orders[1].Sets) != 2 || c.Orders[1].Sets[0].IsSequential() {
+		t.Errorf("orders %+v", c.Orders)
+	}
+	// Sorted by line, so that the list reads with the file.
+	for i := 1; i < len(res.Skipped); i++ {
+		if res.Skipped[i].Line < res.Skipped[i-1].Line {
+			t.Errorf("skipped items out of line order: %v before %v", res.Skipped[i-1], res.Skipped[i])
+		}
+	}
+}
+
+// A constraint the model refuses (naming a cloned primitive rather than
+// its clone) is listed with the model's reason instead of failing the
+// whole import.
+func TestRefusedConstraintIsListed(t *testing.T) {
+	doc := cibDoc(`<resources><clone id="web-clone"><primitive id="web" class="ocf" provider="heartbeat" type="apache"/></clone>
+<primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/></resources>
+<constraints><rsc_colocation id="vip-with-web" rsc="vip" with-rsc="web" score="INFINITY"/></constraints>`)
+	res, err := Parse("cib.xml", strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.CIB.Colocations) != 0 || !skippedWith(res, "vip-with-web", "web-clone") {
+		t.Errorf("colocations %+v; skipped:\n%s", res.CIB.Colocations, items(res.Skipped))
+	}
+}
