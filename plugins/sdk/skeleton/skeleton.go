@@ -38,6 +38,10 @@ type Options struct {
 // TandemModule is the module the SDK is in.
 const TandemModule = "github.com/tandem-ha/tandem"
 
+// DefaultGo is the go directive of a project made without a Tandem
+// checkout at hand (a checkout's own directive wins).
+const DefaultGo = "1.26.0"
+
 var name = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 
 // Write creates dir (which must not exist or be empty) holding the new
@@ -64,7 +68,7 @@ func Write(dir string, o Options) ([]string, error) {
 	if !filepath.IsAbs(checkout) {
 		checkout = filepath.Join(dir, checkout)
 	}
-	requires, sums := fromCheckout(checkout)
+	requires, sums, goVersion := fromCheckout(checkout)
 	data := map[string]string{
 		"Name":     o.Name,
 		"Binary":   sdk.PluginPrefix + o.Name,
@@ -72,6 +76,7 @@ func Write(dir string, o Options) ([]string, error) {
 		"Tandem":   o.Tandem,
 		"SDK":      TandemModule,
 		"Requires": requires,
+		"Go":       goVersion,
 	}
 	var written []string
 	err := fs.WalkDir(files, "template", func(path string, d fs.DirEntry, err error) error {
@@ -113,16 +118,21 @@ func Write(dir string, o Options) ([]string, error) {
 // requirements, as a require block of the new go.mod (all indirect: go
 // mod tidy keeps those the plugin uses), and its go.sum. Both are empty
 // when dir is not a Tandem checkout (yet): go mod tidy then finds them.
-func fromCheckout(dir string) (requires string, sums []byte) {
+// goVersion is the checkout's go directive (the SDK needs that Go), else
+// DefaultGo.
+func fromCheckout(dir string) (requires string, sums []byte, goVersion string) {
+	goVersion = DefaultGo
 	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil || !strings.HasPrefix(string(mod), "module "+TandemModule+"\n") {
-		return "", nil
+		return "", nil, goVersion
 	}
 	var reqs []string
 	block := false
 	for _, line := range strings.Split(string(mod), "\n") {
 		line = strings.TrimSpace(line)
 		switch {
+		case strings.HasPrefix(line, "go "):
+			goVersion = strings.TrimPrefix(line, "go ")
 		case line == "require (":
 			block = true
 		case block && line == ")":
@@ -134,7 +144,7 @@ func fromCheckout(dir string) (requires string, sums []byte) {
 		}
 	}
 	if len(reqs) == 0 {
-		return "", nil
+		return "", nil, goVersion
 	}
 	var b strings.Builder
 	b.WriteString("\n// The versions Tandem is built with; go mod tidy drops what you do not use.\nrequire (\n")
@@ -146,5 +156,5 @@ func fromCheckout(dir string) (requires string, sums []byte) {
 	}
 	b.WriteString(")\n")
 	sums, _ = os.ReadFile(filepath.Join(dir, "go.sum"))
-	return b.String(), sums
+	return b.String(), sums, goVersion
 }
