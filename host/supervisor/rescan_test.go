@@ -2,9 +2,11 @@ package supervisor_test
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,13 +29,36 @@ func install(t *testing.T, path, body string) {
 	}
 }
 
+// lockedBuffer is a log the supervisor writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // A plugin installed while the host runs is found and used, without a
-// restart of the host.
+// restart of the host; a file added that is not a plugin is logged once,
+// with why.
 func TestRescanFindsNewPlugin(t *testing.T) {
 	dir := t.TempDir()
-	s := start(t, supervisor.Config{Dir: dir, RescanInterval: 20 * time.Millisecond})
+	var log lockedBuffer
+	s := start(t, supervisor.Config{Dir: dir, RescanInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if got := s.Plugins(); len(got) != 0 {
 		t.Fatalf("plugins in an empty dir: %v", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, sdk.PluginPrefix+"Upper"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.Symlink(os.Args[0], filepath.Join(dir, sdk.PluginPrefix+"tplug")); err != nil {
 		t.Fatal(err)
@@ -49,6 +74,16 @@ func TestRescanFindsNewPlugin(t *testing.T) {
 	state := t.TempDir()
 	mustRun(t, s, bus.OpStart, request(state, "r"), sdk.OK)
 	mustRun(t, s, bus.OpStop, request(state, "r"), sdk.OK)
+	if _, err := s.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	const why = `file of the plugin dir not used" file=tandem-plugin-Upper`
+	if n := strings.Count(log.String(), why); n != 1 {
+		t.Errorf("the unused file was logged %d times, want once:\n%s", n, log.String())
+	}
+	if !strings.Contains(log.String(), `msg="new plugin found" plugin=tplug`) {
+		t.Errorf("no line for the new plugin:\n%s", log.String())
+	}
 }
 
 // Upgrading a plugin is replacing its file: the host relaunches the
