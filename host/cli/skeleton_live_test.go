@@ -82,107 +82,121 @@ func TestSkeletonPluginOnLiveCluster(t *testing.T) {
 	v1 := build("0.1.0")
 	lc := newLiveCluster(t)
 
+	// Installed while the cluster runs: each node finds it (listed in its
+	// status, idle until used) without a restart.
 	installPlugin(t, lc.Plugins, v1)
 	poll.Until(t, 30*time.Second, 200*time.Millisecond, func() error {
+		r := lc.statusReport()
+		for _, n := range []string{"holly", "benji"} {
+			found := false
+			for _, d := range lc.member(r, n).Daemons {
+				found = found || d.Name == "plugin marker"
+			}
+			if !found {
+				return fmt.Errorf("%s has not found the plugin: %+v", n, lc.member(r, n).Daemons)
+			}
+		}
 		if _, errs, code := lc.run("resource", "describe", "marker:file"); code != 0 {
 			return fmt.Errorf("describe marker:file: exit %d %s", code, errs)
 		}
 		return nil
 	})
 
+	// A clone, one instance per node: a singleton would be lease-fenced,
+	// and a lease lost on a starved test machine restarts it, which would
+	// blur what the upgrade did.
 	files := t.TempDir()
-	out := lc.must("resource", "create", "m", "marker:file", "path="+files+"/{node}/m", "content=hi")
-	if want := "Added default operation of m: monitor interval=2s timeout=10s (from the meta-data of marker:file)\n"; out != want {
-		t.Errorf("create printed %q, want %q", out, want)
-	}
-	if cfg := lc.must("resource", "config", "m"); !strings.Contains(cfg, "Operations: monitor interval=2s timeout=10s") {
-		t.Errorf("resource config m:\n%s", cfg)
-	}
-	var node string
+	nodes := []string{"holly", "benji"}
 	content := func(n string) string {
 		b, _ := os.ReadFile(filepath.Join(files, n, "m"))
 		return string(b)
 	}
-	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
-		var on []string
-		for _, n := range []string{"holly", "benji"} {
-			if content(n) != "" {
-				on = append(on, n)
+	both := func(want string) func() error {
+		return func() error {
+			l := lc.must("resource", "list")
+			for _, n := range nodes {
+				if got := content(n); got != want {
+					return fmt.Errorf("m's file on %s holds %q, want %q", n, got, want)
+				}
 			}
+			if !strings.Contains(l, "Started: [ benji holly ]") {
+				return fmt.Errorf("m not started on both nodes:\n%s", l)
+			}
+			return nil
 		}
-		if len(on) != 1 || content(on[0]) != "hi" {
-			return fmt.Errorf("m's file on %v (holly %q, benji %q)", on, content("holly"), content("benji"))
-		}
-		node = on[0]
-		return nil
-	})
+	}
+	out := lc.must("resource", "create", "m", "marker:file", "path="+files+"/{node}/m", "content=hi", "clone")
+	if want := "Added default operation of m: monitor interval=2s timeout=10s (from the meta-data of marker:file)\n"; !strings.Contains(out, want) {
+		t.Errorf("create printed %q, want it to contain %q", out, want)
+	}
+	if cfg := lc.must("resource", "config", "m"); !strings.Contains(cfg, "Operations: monitor interval=2s timeout=10s") {
+		t.Errorf("resource config m:\n%s", cfg)
+	}
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, both("hi"))
 
 	// Monitored: a file corrupted behind the cluster's back is found by
-	// the advertised monitor and the resource recovered.
-	path := filepath.Join(files, node, "m")
-	if err := os.WriteFile(path, []byte("garbage"), 0o644); err != nil {
+	// the advertised monitor and the instance recovered.
+	if err := os.WriteFile(filepath.Join(files, "holly", "m"), []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	poll.Until(t, 40*time.Second, 100*time.Millisecond, func() error {
-		for _, n := range []string{"holly", "benji"} {
-			if content(n) == "garbage" {
-				return fmt.Errorf("the corrupted file on %s is not recovered", n)
-			}
-		}
-		if content("holly")+content("benji") != "hi" {
-			return fmt.Errorf("m not started again (holly %q, benji %q)", content("holly"), content("benji"))
+		if got := content("holly"); got != "hi" {
+			return fmt.Errorf("the corrupted file on holly holds %q, not recovered", got)
 		}
 		return nil
 	})
 	lc.must("resource", "cleanup")
-	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
-		l := lc.must("resource", "list")
-		for _, n := range []string{"holly", "benji"} {
-			if content(n) == "hi" && strings.Contains(l, "m\t(marker:file):\t Started "+n) {
-				node = n
-				return nil
-			}
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, both("hi"))
+
+	// A reloadable parameter: reloaded in place on each node.
+	out = lc.must("resource", "update", "m", "content=bye")
+	for _, n := range nodes {
+		if !strings.Contains(out, "Reloaded m on "+n+"\n") {
+			t.Errorf("update content printed %q, want a line Reloaded m on %s", out, n)
 		}
-		return fmt.Errorf("m not started after cleanup:\n%s", l)
-	})
-	path = filepath.Join(files, node, "m")
-
-	// A reloadable parameter: reloaded in place.
-	if out := lc.must("resource", "update", "m", "content=bye"); out != "Reloaded m on "+node+"\n" {
-		t.Errorf("update content printed %q, want %q", out, "Reloaded m on "+node+"\n")
 	}
-	if got := content(node); got != "bye" {
-		t.Errorf("after the reload %s holds %q, want bye", path, got)
-	}
+	poll.Until(t, 10*time.Second, 100*time.Millisecond, both("bye"))
 
-	// The upgrade: the new file replaces the old; the plugin is relaunched
-	// from it and the resource is neither stopped nor started.
-	before, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
+	// The upgrade: the new file replaces the old; each node relaunches the
+	// plugin from it and neither stops nor starts the instance it runs.
+	before := map[string]os.FileInfo{}
+	for _, n := range nodes {
+		st, err := os.Stat(filepath.Join(files, n, "m"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[n] = st
 	}
 	installPlugin(t, lc.Plugins, build("0.2.0"))
 	poll.Until(t, 60*time.Second, 200*time.Millisecond, func() error {
 		r := lc.statusReport()
-		for _, d := range lc.member(r, node).Daemons {
-			if d.Name == "plugin marker" {
-				if !strings.Contains(d.State, "running") || !strings.Contains(d.State, "restarts 0, version 0.2.0") {
-					return fmt.Errorf("plugin marker on %s: %s", node, d.State)
+		for _, n := range nodes {
+			found := false
+			for _, d := range lc.member(r, n).Daemons {
+				if d.Name == "plugin marker" {
+					found = true
+					if !strings.Contains(d.State, "running") || !strings.Contains(d.State, "restarts 0, version 0.2.0") {
+						return fmt.Errorf("plugin marker on %s: %s", n, d.State)
+					}
 				}
-				return nil
+			}
+			if !found {
+				return fmt.Errorf("no plugin marker on %s: %+v", n, lc.member(r, n).Daemons)
 			}
 		}
-		return fmt.Errorf("no plugin marker on %s: %+v", node, lc.member(r, node).Daemons)
+		return nil
 	})
-	after, err := os.Stat(path)
-	if err != nil {
-		t.Fatalf("m's file after the upgrade: %v", err)
+	for _, n := range nodes {
+		after, err := os.Stat(filepath.Join(files, n, "m"))
+		if err != nil {
+			t.Fatalf("m's file on %s after the upgrade: %v", n, err)
+		}
+		b, a := before[n].Sys().(*syscall.Stat_t), after.Sys().(*syscall.Stat_t)
+		if b.Ino != a.Ino || !before[n].ModTime().Equal(after.ModTime()) {
+			t.Errorf("the upgrade rewrote m's file on %s (inode %d mtime %v, then inode %d mtime %v)", n, b.Ino, before[n].ModTime(), a.Ino, after.ModTime())
+		}
 	}
-	if before.Sys().(*syscall.Stat_t).Ino != after.Sys().(*syscall.Stat_t).Ino || !before.ModTime().Equal(after.ModTime()) {
-		t.Errorf("the upgrade rewrote m's file (inode %d mtime %v, then inode %d mtime %v)",
-			before.Sys().(*syscall.Stat_t).Ino, before.ModTime(), after.Sys().(*syscall.Stat_t).Ino, after.ModTime())
-	}
-	if l := lc.must("resource", "list"); !strings.Contains(l, "m\t(marker:file):\t Started "+node) {
-		t.Errorf("after the upgrade:\n%s", l)
+	if err := both("bye")(); err != nil {
+		t.Errorf("after the upgrade: %v", err)
 	}
 }

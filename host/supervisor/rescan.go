@@ -43,6 +43,14 @@ func (s *Supervisor) rescanLoop() {
 func (s *Supervisor) scan() (added []*plugin, err error) {
 	s.scanMu.Lock()
 	defer s.scanMu.Unlock()
+	var news []string
+	defer func() {
+		if s.cfg.OnNewPlugin != nil {
+			for _, n := range news {
+				s.cfg.OnNewPlugin(n)
+			}
+		}
+	}()
 	found, unused, err := Scan(s.cfg.Dir)
 	if err != nil {
 		err = fmt.Errorf("plugin dir %s: %w", s.cfg.Dir, err)
@@ -86,6 +94,7 @@ func (s *Supervisor) scan() (added []*plugin, err error) {
 		s.plugins[name] = p
 		if s.scanned {
 			s.log.Info("new plugin found", "plugin", name, "file", path)
+			news = append(news, name)
 		}
 		if !s.cfg.OnDemand {
 			added = append(added, p)

@@ -53,7 +53,10 @@ func (l *lockedBuffer) String() string {
 func TestRescanFindsNewPlugin(t *testing.T) {
 	dir := t.TempDir()
 	var log lockedBuffer
-	s := start(t, supervisor.Config{Dir: dir, RescanInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	var mu sync.Mutex
+	var news []string
+	s := start(t, supervisor.Config{Dir: dir, RescanInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil)),
+		OnNewPlugin: func(name string) { mu.Lock(); news = append(news, name); mu.Unlock() }})
 	if got := s.Plugins(); len(got) != 0 {
 		t.Fatalf("plugins in an empty dir: %v", got)
 	}
@@ -81,6 +84,11 @@ func TestRescanFindsNewPlugin(t *testing.T) {
 	if n := strings.Count(log.String(), why); n != 1 {
 		t.Errorf("the unused file was logged %d times, want once:\n%s", n, log.String())
 	}
+	mu.Lock()
+	if strings.Join(news, " ") != "tplug" {
+		t.Errorf("OnNewPlugin called with %v, want [tplug]", news)
+	}
+	mu.Unlock()
 	if !strings.Contains(log.String(), `msg="new plugin found" plugin=tplug`) {
 		t.Errorf("no line for the new plugin:\n%s", log.String())
 	}

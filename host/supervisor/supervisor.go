@@ -65,6 +65,10 @@ type Config struct {
 	// they are. Default 2 s.
 	RescanInterval time.Duration
 	DrainLimit     time.Duration // default 1 min
+	// OnNewPlugin, when set, is called with the name of each plugin a
+	// rescan finds after Start (the host then asks its agents for their
+	// meta-data for the resources configured with them).
+	OnNewPlugin func(name string)
 	// OnDemand leaves every plugin idle at Start and launches each one the
 	// first time an operation needs it: a node runs only the plugins its
 	// resources use. Once launched, a
