@@ -61,10 +61,13 @@ lab-down:
 lab-root:
 	$(GO) run ./e2e/cmd/lab root
 
-# Three tandem processes on loopback, then `tandem status`.
+# Three tandem processes on loopback, then `tandem status`. With
+# PLUGIN_DIR=DIR, the tandem-plugin-* of DIR (a plugin you are writing)
+# are used beside the first-party ones.
+PLUGIN_DIR ?=
 .PHONY: run
 run: build
-	BIN=$(BIN) e2e/run-local.sh
+	BIN=$(BIN) PLUGIN_DIR=$(PLUGIN_DIR) e2e/run-local.sh
 
 # Go benchmarks: scheduler sizes, plugin round trip and launch, VIP start to
 # gratuitous ARP (root). Figures are reported in the issues' notes.

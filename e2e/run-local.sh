@@ -2,13 +2,36 @@
 # Starts a three-member Tandem cluster (holly, benji, witness director) as
 # processes on loopback, waits for quorum and prints `tandem status`. It
 # leaves the cluster running and says how to stop it.
+#
+# PLUGIN_DIR=DIR adds the tandem-plugin-* executables of DIR (a plugin
+# you are writing) to the first-party ones: the nodes' plugin dir is then
+# $DIR/plugins, holding links to both. Rebuilding your plugin in place is
+# an upgrade: the hosts relaunch it from the new file within seconds.
 set -euo pipefail
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/bin}
 DIR=${DIR:-/tmp/tandem-local}
+PLUGIN_DIR=${PLUGIN_DIR:-}
 if [ -f "$DIR/pids" ]; then
   kill $(cat "$DIR/pids") 2>/dev/null || true
 fi
 rm -rf "$DIR" && mkdir -p "$DIR"
+PLUGINS_TOML=""
+if [ -n "$PLUGIN_DIR" ]; then
+  PLUGIN_DIR=$(cd "$PLUGIN_DIR" && pwd)
+  mkdir -m 0755 "$DIR/plugins"
+  found=0
+  for p in "$BIN"/tandem-plugin-* "$PLUGIN_DIR"/tandem-plugin-*; do
+    [ -f "$p" ] && [ -x "$p" ] || continue
+    ln -sfn "$p" "$DIR/plugins/$(basename "$p")"
+    case $p in "$PLUGIN_DIR"/*) found=1 ;; esac
+  done
+  if [ "$found" = 0 ]; then
+    echo "PLUGIN_DIR=$PLUGIN_DIR holds no executable tandem-plugin-NAME (build your plugin first)" >&2
+    exit 2
+  fi
+  PLUGINS_TOML="[plugins]
+dir = \"$DIR/plugins\""
+fi
 cat >"$DIR/cluster.toml" <<TOML
 [cluster]
 name = "local"
@@ -16,6 +39,7 @@ name = "local"
 data_dir = "$DIR/data"
 [bus.tls]
 dir = "$DIR/pki"
+$PLUGINS_TOML
 [[node]]
 name = "holly"
 address = "127.0.0.1"
@@ -41,6 +65,10 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 "$BIN/tandem" status --config "$DIR/cluster.toml"
+if [ -n "$PLUGIN_DIR" ]; then
+  echo
+  "$BIN/tandem" plugin list --config "$DIR/cluster.toml"
+fi
 echo
 echo "The cluster keeps running. Look around: $BIN/tandem status --config $DIR/cluster.toml (logs in $DIR/*.log)"
 echo "Stop it: kill \$(cat $DIR/pids)"

@@ -3,12 +3,16 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/supervisor"
+	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/plugins/sdk/skeleton"
 )
 
 func init() { register(newPluginCmd) }
@@ -21,8 +25,67 @@ func newPluginCmd() *cobra.Command {
   tandem-plugin-example meta-data    # a plugin's meta-data as JSON
   tandem resource describe vip        # an agent's meta-data as the cluster's nodes see it`,
 	}
-	cmd.AddCommand(newPluginListCmd())
+	cmd.AddCommand(newPluginListCmd(), newPluginNewCmd())
 	return cmd
+}
+
+func newPluginNewCmd() *cobra.Command {
+	var module, tandem string
+	cmd := &cobra.Command{
+		Use:   "new NAME [DIR]",
+		Short: "Start a new plugin: a Go module with a working agent, its conformance tests, a Makefile and a README",
+		Long: `new writes a plugin project into DIR (default ./tandem-plugin-NAME; it must
+not exist or be empty): a Go module of its own whose agent NAME:file manages
+a file (start, stop, monitor, meta-data, validate and reload), its
+conformance tests (sdktest), a Makefile (build, test, install, run on a
+loopback cluster) and a README.
+
+The SDK has no release yet: the module's go.mod has a replace directive
+pointing at a local Tandem checkout (--tandem, default ../tandem, relative
+to DIR). When that is a checkout already, go.mod also gets its
+requirements and go.sum its checksums, so cd DIR && make test works at
+once (offline too, once a build of Tandem filled the module cache);
+otherwise point the replace line at yours and run go mod tidy first.
+
+Exit codes: 0 written; 2 a bad name or a DIR that is not empty.`,
+		Example: `  tandem plugin new marker
+  tandem plugin new marker ~/src/tandem-plugin-marker --tandem ~/src/tandem --module github.com/me/tandem-plugin-marker`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := sdk.PluginPrefix + args[0]
+			if len(args) == 2 {
+				dir = args[1]
+			}
+			if tandem != "" && !filepath.IsAbs(tandem) && !strings.HasPrefix(tandem, ".") {
+				tandem = "./" + tandem // a replace path must start with ./ or ../ or be absolute
+			}
+			written, err := skeleton.Write(dir, skeleton.Options{Name: args[0], Module: module, Tandem: tandem})
+			if err != nil {
+				return &ExitError{Code: ExitConfig, Err: err}
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Wrote %s:\n", dir)
+			for _, f := range written {
+				fmt.Fprintf(out, "  %s\n", f)
+			}
+			if slices.Contains(written, "go.sum") {
+				fmt.Fprintf(out, "Next: cd %s && make test\n(go.mod builds against the Tandem checkout %s; go mod tidy trims it to what your plugin uses)\n", dir, tandemOrDefault(tandem))
+			} else {
+				fmt.Fprintf(out, "Next: point go.mod's replace line at your Tandem checkout (%s is not one), then\n  cd %s && go mod tidy && make test\n", tandemOrDefault(tandem), dir)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&module, "module", "", "the new module's path (default example.com/tandem-plugin-NAME)")
+	cmd.Flags().StringVar(&tandem, "tandem", "", "the local Tandem checkout go.mod's replace directive points at (default ../tandem)")
+	return cmd
+}
+
+func tandemOrDefault(path string) string {
+	if path == "" {
+		return "../tandem"
+	}
+	return path
 }
 
 func newPluginListCmd() *cobra.Command {
@@ -38,9 +101,9 @@ is not a plugin name (lower-case letters, digits, - and _), not a regular
 file, not executable, or not trusted (a plugin runs as root: it must be
 owned by root and writable by nobody else).
 
-tandem host discovers its plugins when it starts: after installing a new
-plugin, restart tandem on the node (an upgraded file of a plugin already in
-use is picked up when the plugin process is next relaunched).
+A running tandem host reads the directory again every 2 s: a new plugin is
+used without restarting tandem, and a plugin whose file was replaced is
+relaunched from the new file (its resources are not stopped or started).
 
 Exit codes: 0 listed; 1 the directory cannot be read or is not trusted.`,
 		Example: `  tandem plugin list

@@ -115,8 +115,16 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	s.undo.push(s.leases.Close)
 
 	// Plugins launch when a resource first needs them: a node runs only the
-	// plugins its resources use.
-	if s.sup, err = supervisor.New(supervisor.Config{Dir: m.pluginDir, Logger: m.log, OnDemand: true,
+	// plugins its resources use. One installed while the node runs is
+	// found by the supervisor's rescan, and its agents' meta-data loaded
+	// (the resource manager is built after the supervisor).
+	var lrmRef atomic.Pointer[lrm.LRM]
+	newPlugin := func(name string) {
+		if l := lrmRef.Load(); l != nil {
+			l.PluginInstalled(name)
+		}
+	}
+	if s.sup, err = supervisor.New(supervisor.Config{Dir: m.pluginDir, Logger: m.log, OnDemand: true, OnNewPlugin: newPlugin,
 		Observe: func(agent, op string, o supervisor.Outcome) { s.metrics.PluginCall(agent, op, o.Duration, o.TimedOut) }}); err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
@@ -159,7 +167,6 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 
 	// Membership calls back into the coordinator and the resource manager,
 	// which are built after it.
-	var lrmRef atomic.Pointer[lrm.LRM]
 	var coordRef atomic.Pointer[coordinator.Coordinator]
 	// Each member's heartbeats come on a connection of their own.
 	hbConns := map[string]*bus.Conn{}

@@ -7,6 +7,7 @@ package lrm
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
@@ -44,6 +45,34 @@ func (l *LRM) loadMetaData(rs []cib.Resource) {
 		l.metas[r.Agent] = md
 		l.metaMu.Unlock()
 	}
+}
+
+// PluginInstalled loads the meta-data of the agents of plugin (found in
+// the plugin dir while the node runs) for the resources configured with
+// them: a resource probed before the plugin was here got none, and would
+// otherwise wait for its next probe.
+func (l *LRM) PluginInstalled(plugin string) {
+	live := l.cfg.Live()
+	if live.CIB == nil {
+		return
+	}
+	var rs []cib.Resource
+	for _, r := range live.CIB.Resources {
+		if name, _, _ := strings.Cut(r.Agent, ":"); name == plugin {
+			rs = append(rs, r)
+		}
+	}
+	l.mu.Lock()
+	if l.closed || len(rs) == 0 {
+		l.mu.Unlock()
+		return
+	}
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go func() {
+		defer l.wg.Done()
+		l.loadMetaData(rs)
+	}()
 }
 
 func (l *LRM) metaData(agent string) (sdk.MetaData, bool) {

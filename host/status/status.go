@@ -523,9 +523,9 @@ func daemonLine(ds []bus.DaemonStatus) string {
 			parts = append(parts, d.Name+": "+d.State)
 			continue
 		}
-		// The state reads "NAME: running, pid 44, restarts 0".
+		// The state reads "NAME: running, pid 44, restarts 0, version 1.0.0".
 		state := strings.TrimPrefix(d.State, name+": ")
-		if strings.HasPrefix(state, "running") && strings.HasSuffix(state, "restarts 0") {
+		if strings.HasPrefix(state, "running") && (strings.HasSuffix(state, "restarts 0") || strings.Contains(state, "restarts 0,")) {
 			fine = append(fine, name)
 			continue
 		}

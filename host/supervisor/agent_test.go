@@ -27,8 +27,16 @@ var (
 	_ sdk.Holder = (*testAgent)(nil)
 )
 
+// envVersion, when set, is the version the test agent reports (an
+// upgraded plugin file is a script that sets it).
+const envVersion = "TANDEM_SUPERVISOR_TEST_VERSION"
+
 func (a *testAgent) Info() sdk.Info {
-	return sdk.Info{Name: "tplug", Types: []string{"file"}, Version: "0.0.1"}
+	v := os.Getenv(envVersion)
+	if v == "" {
+		v = "0.0.1"
+	}
+	return sdk.Info{Name: "tplug", Types: []string{"file"}, Version: v}
 }
 
 func (a *testAgent) MetaData(t string) (sdk.MetaData, error) {

@@ -47,16 +47,69 @@ type plugin struct {
 
 	pending *restartRequest // a restart asked for by an operation
 	wake    chan struct{}   // tells watch that pending is set
+
+	// ident is the plugin file's identity (fileIdentity) when the current
+	// process was launched; rescan relaunches the plugin when the file
+	// differs. seen is a changed identity rescan saw once: it acts when
+	// it sees the same one again, so a file still being copied is not
+	// launched half-written.
+	ident, seen string
+	missing     bool // the file is gone (logged once)
 }
 
 type instance struct {
 	proc *sdk.Process
 	gen  uint64
+
+	mu    sync.Mutex
+	calls int           // operations in flight on proc
+	idle  chan struct{} // closed when calls drops to 0; nil while none waits
+}
+
+// begin counts an operation in flight on the instance; the returned func
+// ends it.
+func (in *instance) begin() func() {
+	in.mu.Lock()
+	in.calls++
+	in.mu.Unlock()
+	return func() {
+		in.mu.Lock()
+		in.calls--
+		if in.calls == 0 && in.idle != nil {
+			close(in.idle)
+			in.idle = nil
+		}
+		in.mu.Unlock()
+	}
+}
+
+// drain waits until no operation is in flight on the instance, or until
+// limit has passed.
+func (in *instance) drain(ctx context.Context, limit time.Duration) {
+	in.mu.Lock()
+	if in.calls == 0 {
+		in.mu.Unlock()
+		return
+	}
+	if in.idle == nil {
+		in.idle = make(chan struct{})
+	}
+	idle := in.idle
+	in.mu.Unlock()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	case <-time.After(limit):
+	}
 }
 
 type restartRequest struct {
 	gen    uint64
 	reason string
+	// upgrade: the plugin's file was replaced. The old process finishes
+	// the operations in flight and is relaunched at once from the new
+	// file; this is not counted as a restart.
+	upgrade bool
 }
 
 type holdEntry struct {
@@ -121,11 +174,16 @@ func (p *plugin) keep(ctx context.Context) {
 		} else {
 			fails = 0
 			up := time.Now()
-			reason := p.watch(ctx, proc)
+			reason, upgrade := p.watch(ctx, proc)
 			proc.Kill()
 			if ctx.Err() != nil {
 				p.stopped()
 				return
+			}
+			if upgrade {
+				log.Info("plugin file replaced: relaunching it (resources are left as they are)", "pid", proc.Pid, "version", proc.PluginInfo.Version, "file", p.path)
+				backoff = p.s.cfg.BackoffMin
+				continue
 			}
 			p.mu.Lock()
 			p.restarts++
@@ -199,6 +257,7 @@ func (p *plugin) launch(ctx context.Context) (*sdk.Process, error) {
 	p.mu.Lock()
 	p.setStateLocked(StateStarting)
 	p.mu.Unlock()
+	ident := fileIdentity(p.path)
 	proc, err := sdk.Launch(ctx, sdk.LaunchConfig{
 		Path: p.path, Name: p.name, Env: p.s.cfg.Env, Logger: p.s.log, StartTimeout: p.s.cfg.StartTimeout,
 	})
@@ -210,6 +269,7 @@ func (p *plugin) launch(ctx context.Context) (*sdk.Process, error) {
 	defer p.mu.Unlock()
 	p.gen++
 	p.cur = &instance{proc: proc, gen: p.gen}
+	p.ident, p.seen = ident, ""
 	p.info = proc.PluginInfo
 	p.api = proc.APIVersion
 	p.setStateLocked(StateRunning)
@@ -218,12 +278,13 @@ func (p *plugin) launch(ctx context.Context) (*sdk.Process, error) {
 	return proc, nil
 }
 
-// watch waits until the process must go, and says why. On return the
-// plugin no longer hands the process to callers.
-func (p *plugin) watch(ctx context.Context, proc *sdk.Process) string {
+// watch waits until the process must go, and says why (upgrade: its
+// file was replaced, and the operations in flight have finished). On
+// return the plugin no longer hands the process to callers.
+func (p *plugin) watch(ctx context.Context, proc *sdk.Process) (reason string, upgrade bool) {
 	ping := time.NewTicker(p.s.cfg.PingInterval)
 	defer ping.Stop()
-	reason := ""
+	var inst *instance
 	for reason == "" {
 		select {
 		case <-ctx.Done():
@@ -233,7 +294,7 @@ func (p *plugin) watch(ctx context.Context, proc *sdk.Process) string {
 		case <-p.wake:
 			p.mu.Lock()
 			if r := p.pending; r != nil && p.cur != nil && r.gen == p.cur.gen {
-				reason = r.reason
+				reason, upgrade, inst = r.reason, r.upgrade, p.cur
 			}
 			p.pending = nil
 			p.mu.Unlock()
@@ -251,18 +312,27 @@ func (p *plugin) watch(ctx context.Context, proc *sdk.Process) string {
 	p.pending = nil
 	p.setStateLocked(StateRestarting)
 	p.mu.Unlock()
-	return reason
+	if upgrade {
+		// New calls wait for the new process; those in flight finish on
+		// the old one (each within its own timeout).
+		inst.drain(ctx, p.s.cfg.DrainLimit)
+	}
+	return reason, upgrade
 }
 
 // requestRestart asks the keeper to replace process generation gen; asking
 // about a process already replaced does nothing.
 func (p *plugin) requestRestart(gen uint64, reason string) {
+	p.request(restartRequest{gen: gen, reason: reason})
+}
+
+func (p *plugin) request(r restartRequest) {
 	p.mu.Lock()
-	if p.cur == nil || p.cur.gen != gen || p.pending != nil {
+	if p.cur == nil || p.cur.gen != r.gen || p.pending != nil {
 		p.mu.Unlock()
 		return
 	}
-	p.pending = &restartRequest{gen: gen, reason: reason}
+	p.pending = &r
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -288,24 +358,28 @@ func (p *plugin) ensure() {
 // waiting while one is being (re)started. It fails at once when the last
 // launch failed: operations should not wait out their timeout on a plugin
 // that cannot start.
-func (p *plugin) acquire(ctx context.Context) (*instance, error) {
+// The caller calls the returned done when its operation has ended.
+func (p *plugin) acquire(ctx context.Context) (inst *instance, done func(), err error) {
 	p.ensure()
 	for {
 		p.mu.Lock()
 		cur, st, lastErr, changed := p.cur, p.state, p.lastErr, p.changed
+		if cur != nil {
+			done = cur.begin()
+		}
 		p.mu.Unlock()
 		switch {
 		case cur != nil:
-			return cur, nil
+			return cur, done, nil
 		case st == StateFailed || st == StateBroken:
-			return nil, fmt.Errorf("%w: plugin %q failed to start: %s", ErrUnavailable, p.name, lastErr)
+			return nil, nil, fmt.Errorf("%w: plugin %q failed to start: %s", ErrUnavailable, p.name, lastErr)
 		case st == StateStopped:
-			return nil, ErrClosed
+			return nil, nil, ErrClosed
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: plugin %q is %s (last problem: %s): %w", ErrUnavailable, p.name, st, lastErr, ctx.Err())
+			return nil, nil, fmt.Errorf("%w: plugin %q is %s (last problem: %s): %w", ErrUnavailable, p.name, st, lastErr, ctx.Err())
 		}
 	}
 }

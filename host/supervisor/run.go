@@ -149,7 +149,7 @@ func (s *Supervisor) run(ctx context.Context, agent, op string, timeout time.Dur
 		return out(sdk.Resultf(sdk.ErrGeneric, "%s %s timed out after %v: %s", op, agent, timeout.Round(time.Millisecond), msg), true)
 	}
 	for attempt := 0; ; attempt++ {
-		inst, err := p.acquire(hctx)
+		inst, done, err := p.acquire(hctx)
 		if err != nil {
 			if hctx.Err() != nil && ctx.Err() == nil {
 				return timedOut(err.Error())
@@ -158,9 +158,11 @@ func (s *Supervisor) run(ctx context.Context, agent, op string, timeout time.Dur
 		}
 		if err := p.provides(agent, agentType); err != nil {
 			// Launched on demand by this call: only now is it known.
+			done()
 			return out(sdk.Resultf(sdk.ErrNotInstalled, "%s %s: %v", op, agent, err), false)
 		}
 		res, err := call(hctx, inst.proc, agentType, deadline)
+		done()
 		switch {
 		case err == nil && time.Now().After(deadline):
 			// It answered, late: the operation failed, the plugin is fine.

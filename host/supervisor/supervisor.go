@@ -60,6 +60,18 @@ type Config struct {
 	// DefaultTimeout applies to operations run with no timeout; default
 	// 20 s (Pacemaker's default operation timeout).
 	DefaultTimeout time.Duration
+	// RescanInterval is how often the plugin dir is read again: a new
+	// plugin is found (and used, idle until needed with OnDemand), a new
+	// unused file is logged with why, and a plugin whose file was
+	// replaced is relaunched from the new file once the operations in
+	// flight have finished (DrainLimit at most); resources are left as
+	// they are. Default 2 s.
+	RescanInterval time.Duration
+	DrainLimit     time.Duration // default 1 min
+	// OnNewPlugin, when set, is called with the name of each plugin a
+	// rescan finds after Start (the host then asks its agents for their
+	// meta-data for the resources configured with them).
+	OnNewPlugin func(name string)
 	// OnDemand leaves every plugin idle at Start and launches each one the
 	// first time an operation needs it: a node runs only the plugins its
 	// resources use. Once launched, a
@@ -108,6 +120,8 @@ func (c *Config) defaults() error {
 	}
 	def(&c.TimeoutGrace, time.Second)
 	def(&c.DefaultTimeout, 20*time.Second)
+	def(&c.RescanInterval, 2*time.Second)
+	def(&c.DrainLimit, time.Minute)
 	return nil
 }
 
@@ -121,6 +135,11 @@ type Supervisor struct {
 	mu      sync.RWMutex
 	plugins map[string]*plugin
 	closed  bool
+
+	scanMu   sync.Mutex
+	reported map[string]string // file -> why it is not used, as last logged
+	dirErr   string            // the last error reading the dir, as logged
+	scanned  bool              // the dir was read once (by Start)
 }
 
 // Errors callers branch on.
@@ -143,7 +162,7 @@ func New(cfg Config) (*Supervisor, error) {
 		return nil, fmt.Errorf("plugin dir %s is not a directory", cfg.Dir)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Supervisor{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, plugins: map[string]*plugin{}}, nil
+	return &Supervisor{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, plugins: map[string]*plugin{}, reported: map[string]string{}}, nil
 }
 
 // Dir is the plugin directory in use.
@@ -229,45 +248,22 @@ func Scan(dir string) (found map[string]string, unused []Unused, err error) {
 // none; they wait, idle, until needed), returning once every launched one
 // has either come up or failed its first launch (or ctx ends). A plugin
 // that fails keeps being retried with backoff; Plugins shows why it is
-// down. Start fails only when the plugin dir cannot be read.
+// down. Start fails only when the plugin dir cannot be read. From then on
+// the dir is read again every Config.RescanInterval (see Rescan).
 func (s *Supervisor) Start(ctx context.Context) error {
-	found, unused, err := Scan(s.cfg.Dir)
+	started, err := s.scan()
 	if err != nil {
-		return fmt.Errorf("plugin dir %s: %w", s.cfg.Dir, err)
-	}
-	for _, u := range unused {
-		switch {
-		case u.Untrusted != nil:
-			s.log.Error("plugin not used", "plugin", u.Plugin, "file", u.File, "dir", s.cfg.Dir, "why", u.Why)
-		default:
-			s.log.Warn("file of the plugin dir not used", "file", u.File, "dir", s.cfg.Dir, "why", u.Why)
-		}
+		return err
 	}
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	var started []*plugin
-	for name, path := range found {
-		if _, ok := s.plugins[name]; ok {
-			continue
-		}
-		st := StateStarting
-		if s.cfg.OnDemand {
-			st = StateIdle
-		}
-		p := newPlugin(s, name, path, st)
-		s.plugins[name] = p
-		if !s.cfg.OnDemand {
-			started = append(started, p)
-			s.superviseLocked(p)
-		}
-	}
-	s.mu.Unlock()
-	if len(found) == 0 {
+	if len(s.plugins) == 0 {
 		s.log.Warn("no plugins found", "dir", s.cfg.Dir, "pattern", sdk.PluginPrefix+"*")
 	}
+	if !s.closed {
+		s.wg.Add(1)
+		go s.rescanLoop()
+	}
+	s.mu.Unlock()
 	for _, p := range started {
 		p.waitFirstLaunch(ctx)
 	}
@@ -365,15 +361,19 @@ type Status struct {
 }
 
 // String is the daemon line of `tandem status`: "vip: running, pid 4242,
-// restarts 0".
+// restarts 0, version 1.0.0" (the version once the plugin was launched).
 func (st Status) String() string {
+	version := ""
+	if st.Version != "" {
+		version = ", version " + st.Version
+	}
 	switch st.State {
 	case StateRunning:
-		return fmt.Sprintf("%s: running, pid %d, restarts %d", st.Name, st.Pid, st.Restarts)
+		return fmt.Sprintf("%s: running, pid %d, restarts %d%s", st.Name, st.Pid, st.Restarts, version)
 	case StateFailed, StateBroken:
 		return fmt.Sprintf("%s: %s, restarts %d: %s", st.Name, st.State, st.Restarts, st.LastError)
 	}
-	return fmt.Sprintf("%s: %s, restarts %d", st.Name, st.State, st.Restarts)
+	return fmt.Sprintf("%s: %s, restarts %d%s", st.Name, st.State, st.Restarts, version)
 }
 
 // Plugins lists every plugin's state, by name.

@@ -162,7 +162,7 @@ func TestRoundTrip(t *testing.T) {
 	if st.State != supervisor.StateRunning || st.Pid <= 0 || st.APIVersion != sdk.APIVersion {
 		t.Fatalf("status: got state %s, pid %d, API version %q; want state %s, pid > 0, API version %q", st.State, st.Pid, st.APIVersion, supervisor.StateRunning, sdk.APIVersion)
 	}
-	if got, want := st.String(), fmt.Sprintf("tplug: running, pid %d, restarts 0", st.Pid); got != want {
+	if got, want := st.String(), fmt.Sprintf("tplug: running, pid %d, restarts 0, version 0.0.1", st.Pid); got != want {
 		t.Fatalf("status line %q, want %q", got, want)
 	}
 }

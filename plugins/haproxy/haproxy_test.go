@@ -204,10 +204,30 @@ func TestConformance(t *testing.T) {
 func TestConformancePluginBinary(t *testing.T) {
 	r := newRig(t)
 	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/haproxy/cmd/tandem-plugin-haproxy")
-	p := sdktest.Launch(t, bin, "TANDEM_HAPROXY_STATE_DIR="+r.dir)
+	p := sdktest.LaunchBinary(t, bin, "TANDEM_HAPROXY_STATE_DIR="+r.dir)
 	sdktest.Conformance(t, p, sdktest.Resource{
 		ID: "haproxy", AgentType: Name, Params: r.params, Cluster: r.view,
 		Instance: sdk.Instance{Node: "holly", CloneIndex: 0},
+		// A fault: the HAProxy master killed behind the agent's back.
+		Break: func(sdk.Request) error {
+			b, err := os.ReadFile(filepath.Join(r.dir, "haproxy.pid"))
+			if err != nil {
+				return err
+			}
+			master, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				return err
+			}
+			if err := syscall.Kill(master, syscall.SIGKILL); err != nil {
+				return err
+			}
+			for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+				if syscall.Kill(master, 0) != nil {
+					return nil
+				}
+			}
+			return fmt.Errorf("haproxy master %d still there 10 s after SIGKILL", master)
+		},
 	})
 }
 

@@ -283,7 +283,7 @@ func TestConformancePluginBinary(t *testing.T) {
 	srv := hello("Hello Holly", 200)
 	defer srv.Close()
 	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/health/cmd/tandem-plugin-health")
-	p := sdktest.Launch(t, bin, "TANDEM_HEALTH_STATE_DIR="+t.TempDir())
+	p := sdktest.LaunchBinary(t, bin, "TANDEM_HEALTH_STATE_DIR="+t.TempDir())
 	res := conformanceResource(t, srv.URL)
 	sdktest.Conformance(t, p, res)
 	tcp := res

@@ -105,9 +105,11 @@ func request(id, agentType string, params map[string]string, timeout time.Durati
 }
 
 func TestConformanceWellBehavedAgent(t *testing.T) {
-	p := plugin(t, testRoot(t))
+	p := sdktest.LaunchBinary(t, pluginBin(t), "OCF_ROOT="+testRoot(t))
+	state := filepath.Join(t.TempDir(), "well.state")
 	sdktest.Conformance(t, p, sdktest.Resource{ID: "well", AgentType: "tandem:Well",
-		Params: map[string]string{"state": filepath.Join(t.TempDir(), "well.state"), "fake": "x"}})
+		Params: map[string]string{"state": state, "fake": "x"},
+		Break:  func(sdk.Request) error { return os.Remove(state) }})
 }
 
 // The agent's environment is OCF's API 1.1: parameters as OCF_RESKEY_*,

@@ -16,11 +16,26 @@ import (
 )
 
 func resource(t *testing.T) sdktest.Resource {
-	return sdktest.Resource{
+	r := sdktest.Resource{
 		ID:        "sleeper",
 		AgentType: "process",
 		Params:    map[string]string{"command": "/bin/sleep", "args": "600", "state_dir": t.TempDir(), "stop_grace": "2s"},
 	}
+	// A fault: the program is killed behind the agent's back (and gone,
+	// reaped by the agent, when Break returns).
+	r.Break = func(sdk.Request) error {
+		pid := readPid(t, filepath.Join(r.Params["state_dir"], "sleeper.pid"))
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			return err
+		}
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if syscall.Kill(pid, 0) != nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("pid %d still there 10 s after SIGKILL", pid)
+	}
+	return r
 }
 
 // The agent through the real gRPC path, in process.
@@ -31,7 +46,7 @@ func TestConformanceInProcess(t *testing.T) {
 // The built plugin binary, launched the way tandem launches it.
 func TestConformancePluginBinary(t *testing.T) {
 	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/sdk/example/cmd/tandem-plugin-example")
-	sdktest.Conformance(t, sdktest.Launch(t, bin), resource(t))
+	sdktest.Conformance(t, sdktest.LaunchBinary(t, bin), resource(t))
 }
 
 func TestValidateRefusals(t *testing.T) {

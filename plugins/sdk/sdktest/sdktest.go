@@ -154,252 +154,6 @@ var (
 	_ Target = (*sdk.Process)(nil)
 )
 
-// Resource is the resource Conformance manages: it is really started and
-// stopped, so point it at something harmless.
-type Resource struct {
-	ID        string // default "conformance"
-	AgentType string
-	Params    map[string]string
-	Instance  sdk.Instance     // default: node "node1", primitive
-	Cluster   *sdk.ClusterView // default: one online node
-	Timeout   time.Duration    // per call; default 30 s
-}
-
-func (r *Resource) defaults() {
-	if r.ID == "" {
-		r.ID = "conformance"
-	}
-	if r.Instance == (sdk.Instance{}) {
-		r.Instance = sdk.Instance{Node: "node1", CloneIndex: -1}
-	}
-	if r.Cluster == nil {
-		r.Cluster = &sdk.ClusterView{Nodes: []sdk.NodeView{{Name: r.Instance.Node, Address: "127.0.0.1", Online: true}}, Active: map[string][]string{}}
-	}
-	if r.Timeout <= 0 {
-		r.Timeout = 30 * time.Second
-	}
-}
-
-// Conformance checks what the host relies on from every agent, as
-// subtests: Info is complete and its API versions negotiable; the
-// type's meta-data is complete (every parameter typed and described,
-// start/stop/monitor with timeouts, monitor with an interval) and usable by
-// sdk.ParseParams (known types, enum values, defaults that parse), and
-// r.Params pass the checks it declares; Validate accepts r.Params and refuses each missing
-// required parameter with a message; stop is idempotent, monitor after
-// stop says NotRunning, start is idempotent, monitor after start says OK.
-// An agent that implements sdk.Promoter (its promote does not answer
-// ErrUnimplemented) must also pass "promotable": promote and demote are
-// idempotent, monitor says RunningPromoted while promoted and OK once
-// demoted, and stop ends the promoted role too; and "promoted hold
-// lapses": a hold on the promoted role (sdk.HoldPromoted) that is not
-// renewed demotes the instance, which keeps running (sdk.Serve does it
-// for every Promoter; a plugin not built with it must do it itself).
-// The resource is stopped when the test ends.
-func Conformance(t *testing.T, target Target, r Resource) {
-	t.Helper()
-	r.defaults()
-	call := func() (context.Context, context.CancelFunc, time.Time) {
-		d := time.Now().Add(r.Timeout)
-		ctx, cancel := context.WithDeadline(context.Background(), d)
-		return ctx, cancel, d
-	}
-
-	t.Run("info", func(t *testing.T) {
-		ctx, cancel, _ := call()
-		defer cancel()
-		info, err := target.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range InfoProblems(info) {
-			t.Error(p)
-		}
-		if !provides(info, r.AgentType) {
-			t.Errorf("Info().Types = %v does not include the agent type under test %q", info.Types, r.AgentType)
-		}
-	})
-
-	t.Run("meta-data", func(t *testing.T) {
-		ctx, cancel, _ := call()
-		defer cancel()
-		md, err := target.MetaData(ctx, r.AgentType)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range MetaDataProblems(md, r.AgentType) {
-			t.Error(p)
-		}
-		// The params the agent accepts pass the checks its meta-data
-		// declares: what it documents is what it takes.
-		if err := sdk.ParseParams(r.AgentType, md.Params, r.Params).Err(); err != nil {
-			t.Errorf("the test params %v do not pass the checks the meta-data declares: %s", r.Params, strings.ReplaceAll(err.Error(), "\n", "; "))
-		}
-		for _, p := range md.Params {
-			if !p.Required {
-				continue
-			}
-			params := copyParams(r.Params)
-			delete(params, p.Name)
-			res, err := target.Validate(ctx, sdk.ValidateRequest{AgentType: r.AgentType, Params: params})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Code == sdk.OK || res.Message == "" {
-				t.Errorf("validate without required param %q: %v %q; want a refusal with a message", p.Name, res.Code, res.Message)
-			}
-		}
-	})
-
-	t.Run("validate", func(t *testing.T) {
-		ctx, cancel, _ := call()
-		defer cancel()
-		res, err := target.Validate(ctx, sdk.ValidateRequest{AgentType: r.AgentType, Params: copyParams(r.Params)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Code != sdk.OK {
-			t.Fatalf("validate of the test params %v: %v %q", r.Params, res.Code, res.Message)
-		}
-	})
-
-	req := func(d time.Time) sdk.Request {
-		return sdk.Request{ResourceID: r.ID, AgentType: r.AgentType, Params: copyParams(r.Params), Instance: r.Instance, Deadline: d, Cluster: r.Cluster}
-	}
-	stop := func() error {
-		ctx, cancel, d := call()
-		defer cancel()
-		res, err := target.Stop(ctx, req(d))
-		if err != nil {
-			return err
-		}
-		if res.Code != sdk.OK {
-			return fmt.Errorf("stop: %v %q", res.Code, res.Message)
-		}
-		return nil
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-
-	t.Run("lifecycle", func(t *testing.T) {
-		steps := []step{
-			{"stop before start (idempotent)", target.Stop, sdk.OK},
-			{"monitor when stopped", target.Monitor, sdk.NotRunning},
-			{"start", target.Start, sdk.OK},
-			{"monitor after start", target.Monitor, sdk.OK},
-			{"start again (idempotent)", target.Start, sdk.OK},
-			{"monitor after second start", target.Monitor, sdk.OK},
-			{"stop", target.Stop, sdk.OK},
-			{"monitor after stop", target.Monitor, sdk.NotRunning},
-			{"stop again (idempotent)", target.Stop, sdk.OK},
-			{"monitor after second stop", target.Monitor, sdk.NotRunning},
-		}
-		runSteps(t, steps, req, call)
-	})
-	promotable(t, target, req, call)
-}
-
-// step is one call of a conformance sequence and the code it must answer.
-type step struct {
-	name string
-	op   func(context.Context, sdk.Request) (sdk.Result, error)
-	want sdk.Code
-}
-
-// runSteps makes the calls of steps in turn, each with its own deadline,
-// and stops at the first that errs or answers another code.
-func runSteps(t *testing.T, steps []step, req func(time.Time) sdk.Request, call func() (context.Context, context.CancelFunc, time.Time)) {
-	t.Helper()
-	for _, s := range steps {
-		ctx, cancel, d := call()
-		res, err := s.op(ctx, req(d))
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
-		}
-		if res.Code != s.want {
-			t.Fatalf("%s: %v %q; want %v", s.name, res.Code, res.Message, s.want)
-		}
-	}
-}
-
-// Promotable is the part of Target a promotable clone's agent adds.
-type Promotable interface {
-	Promote(ctx context.Context, req sdk.Request) (sdk.Result, error)
-	Demote(ctx context.Context, req sdk.Request) (sdk.Result, error)
-}
-
-var (
-	_ Promotable = (*sdk.Client)(nil)
-	_ Promotable = (*sdk.Process)(nil)
-)
-
-func promotable(t *testing.T, target Target, req func(time.Time) sdk.Request, call func() (context.Context, context.CancelFunc, time.Time)) {
-	p, ok := target.(Promotable)
-	if !ok {
-		return
-	}
-	ctx, cancel, d := call()
-	res, err := p.Promote(ctx, req(d))
-	cancel()
-	if err == nil && res.Code == sdk.ErrUnimplemented {
-		return // not a promotable agent
-	}
-	t.Run("promotable", func(t *testing.T) {
-		steps := []step{
-			{"start", target.Start, sdk.OK},
-			{"monitor after start (unpromoted)", target.Monitor, sdk.OK},
-			{"promote", p.Promote, sdk.OK},
-			{"monitor after promote", target.Monitor, sdk.RunningPromoted},
-			{"promote again (idempotent)", p.Promote, sdk.OK},
-			{"monitor after second promote", target.Monitor, sdk.RunningPromoted},
-			{"demote", p.Demote, sdk.OK},
-			{"monitor after demote", target.Monitor, sdk.OK},
-			{"demote again (idempotent)", p.Demote, sdk.OK},
-			{"promote before stop", p.Promote, sdk.OK},
-			{"stop", target.Stop, sdk.OK},
-			{"monitor after stop", target.Monitor, sdk.NotRunning},
-			{"start after a promoted stop", target.Start, sdk.OK},
-			{"monitor: a new start is unpromoted", target.Monitor, sdk.OK},
-			{"stop at the end", target.Stop, sdk.OK},
-		}
-		runSteps(t, steps, req, call)
-	})
-	h, ok := target.(interface {
-		Hold(ctx context.Context, req sdk.HoldRequest) (sdk.Result, error)
-	})
-	if !ok {
-		return
-	}
-	t.Run("promoted hold lapses", func(t *testing.T) {
-		runSteps(t, []step{{"start", target.Start, sdk.OK}, {"promote", p.Promote, sdk.OK}}, req, call)
-		ctx, cancel, d := call()
-		r := req(d)
-		res, err := h.Hold(ctx, sdk.HoldRequest{ResourceID: r.ResourceID, AgentType: r.AgentType, Params: r.Params,
-			Until: sdk.MonotonicNow() + 200*time.Millisecond, Role: sdk.HoldPromoted, Instance: r.Instance})
-		cancel()
-		if err != nil || res.Code != sdk.OK {
-			t.Fatalf("hold on the promoted role: %v %q, %v; want OK", res.Code, res.Message, err)
-		}
-		var last sdk.Result
-		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			ctx, cancel, d := call()
-			last, err = target.Monitor(ctx, req(d))
-			cancel()
-			if err == nil && last.Code == sdk.OK {
-				break
-			}
-			if time.Now().After(end) {
-				t.Fatalf("monitor 10 s after the promoted hold lapsed: %v %q, %v; want OK (demoted, running)", last.Code, last.Message, err)
-			}
-		}
-		runSteps(t, []step{{"stop at the end", target.Stop, sdk.OK}}, req, call)
-	})
-}
-
 func provides(info sdk.Info, agentType string) bool {
 	for _, t := range info.Types {
 		if t == agentType || t == "*" {
@@ -415,4 +169,97 @@ func copyParams(p map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// Binary is a plugin executable launched as the host launches it (see
+// Launch) that Restart replaces with a new process of the same file, as
+// the host does when a plugin crashes, hangs or is upgraded. Conformance
+// checks that the agent's resources survive that.
+type Binary struct {
+	t    testing.TB
+	path string
+	env  []string
+
+	mu  sync.Mutex
+	cur *sdk.Process
+}
+
+var (
+	_ Target    = (*Binary)(nil)
+	_ Restarter = (*Binary)(nil)
+)
+
+// LaunchBinary launches the plugin at path (Launch) as a restartable
+// Target; the process is killed when the test ends.
+func LaunchBinary(t testing.TB, path string, env ...string) *Binary {
+	t.Helper()
+	b := &Binary{t: t, path: path, env: env, cur: Launch(t, path, env...)}
+	t.Cleanup(func() { b.Process().Kill() })
+	return b
+}
+
+// Restart kills the plugin process (SIGKILL, as the host kills a hung
+// one) and launches a new one from the same file.
+func (b *Binary) Restart() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cur.Kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: b.path, Env: b.env, Logger: Logger(b.t)})
+	if err != nil {
+		return fmt.Errorf("relaunching %s: %w", b.path, err)
+	}
+	b.cur = p
+	return nil
+}
+
+// Process is the plugin process now running.
+func (b *Binary) Process() *sdk.Process {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cur
+}
+
+// Info asks the running process for its Info.
+func (b *Binary) Info(ctx context.Context) (sdk.Info, error) { return b.Process().Info(ctx) }
+
+// MetaData asks the running process for an agent type's meta-data.
+func (b *Binary) MetaData(ctx context.Context, agentType string) (sdk.MetaData, error) {
+	return b.Process().MetaData(ctx, agentType)
+}
+
+// Validate calls the running process's Validate.
+func (b *Binary) Validate(ctx context.Context, req sdk.ValidateRequest) (sdk.Result, error) {
+	return b.Process().Validate(ctx, req)
+}
+
+// Start calls the running process's Start.
+func (b *Binary) Start(ctx context.Context, req sdk.Request) (sdk.Result, error) {
+	return b.Process().Start(ctx, req)
+}
+
+// Stop calls the running process's Stop.
+func (b *Binary) Stop(ctx context.Context, req sdk.Request) (sdk.Result, error) {
+	return b.Process().Stop(ctx, req)
+}
+
+// Monitor calls the running process's Monitor.
+func (b *Binary) Monitor(ctx context.Context, req sdk.Request) (sdk.Result, error) {
+	return b.Process().Monitor(ctx, req)
+}
+
+// Reload calls the running process's Reload.
+func (b *Binary) Reload(ctx context.Context, req sdk.Request) (sdk.Result, error) {
+	return b.Process().Reload(ctx, req)
+}
+
+// Promote calls the running process's Promote.
+func (b *Binary) Promote(ctx context.Context, req sdk.Request) (sdk.Result, error) {
+	return b.Process().Promote(ctx, req)
+}
+
+// Demote calls the running process's Demote.
+func (b *Binary) Demote(ctx context.Context, req sdk.Request) (sdk.Result, error) {
+	return b.Process().Demote(ctx, req)
 }
