@@ -41,7 +41,7 @@ func (im *importer) alert(e *elem) {
 		return
 	}
 	if _, err := im.c.AddAlert(id, spec); err != nil {
-		im.skip(e, "%v", err)
+		im.skip(e, "%s", trimAlert(id, err.Error()))
 		return
 	}
 	im.alertElem[id] = e
@@ -129,14 +129,15 @@ func (im *importer) selectAllows(e *elem) bool {
 	}
 	if chosen["select_nodes"] == nil && chosen["select_resources"] == nil {
 		var kinds []string
-		for _, k := range []string{"select_fencing", "select_attributes"} {
-			if chosen[k] != nil {
-				kinds = append(kinds, strings.TrimPrefix(k, "select_"))
-			}
+		if chosen["select_fencing"] != nil {
+			kinds = append(kinds, "fencing")
+		}
+		if chosen["select_attributes"] != nil {
+			kinds = append(kinds, "node-attribute")
 		}
 		what := "no event kind"
 		if len(kinds) > 0 {
-			what = "only " + strings.Join(kinds, " and ") + " events, which Tandem never sends (it fences with leases and has no node-attribute alerts)"
+			what = "only " + strings.Join(kinds, " and ") + " events, which Tandem never sends (it has no fencing or node-attribute alerts)"
 		}
 		im.skip(e, "its <select> (line %d) chooses %s; Tandem has no alert filters and would call it for every node and resource event instead, which Pacemaker never sent it", s.line, what)
 		return false
@@ -168,4 +169,10 @@ func (im *importer) selectAllows(e *elem) bool {
 		im.skip(a, "Tandem has no node-attribute alerts: alert %q is imported without %s", e.attr("id"), which)
 	}
 	return true
+}
+
+// trimAlert drops the model's `alert "id": ` prefix from msg, for an item
+// that already names the alert.
+func trimAlert(id, msg string) string {
+	return strings.TrimPrefix(msg, fmt.Sprintf("alert %q: ", id))
 }

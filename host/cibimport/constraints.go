@@ -409,7 +409,7 @@ func (im *importer) check() error {
 			if e == nil {
 				e = &elem{name: "alert"}
 			}
-			im.res.Skipped = append(im.res.Skipped, Item{Element: e.name, ID: id, Line: e.line, Why: dropAlert[id]})
+			im.res.Skipped = append(im.res.Skipped, Item{Element: e.name, ID: id, Line: e.line, Why: trimAlert(id, dropAlert[id])})
 			_ = im.c.RemoveAlert(id)
 		}
 	}
