@@ -2,6 +2,7 @@ package cibimport
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/tandem-ha/tandem/policies/cib"
@@ -60,7 +61,7 @@ func (im *importer) alert(e *elem) {
 	}
 	a := im.c.Alert(id)
 	for _, p := range im.pairs(e, "meta_attributes") {
-		if err := cib.SetAlertMeta(&a.Meta, p.name, p.value); err != nil {
+		if err := setAlertMeta(&a.Meta, p); err != nil {
 			im.skip(p.e, "alert %q: %v", id, err)
 		}
 	}
@@ -93,7 +94,7 @@ func (im *importer) recipient(alertID string, e *elem) {
 	a := im.c.Alert(alertID)
 	r := &a.Recipients[len(a.Recipients)-1]
 	for _, p := range im.pairs(e, "meta_attributes") {
-		if err := cib.SetAlertMeta(&r.Meta, p.name, p.value); err != nil {
+		if err := setAlertMeta(&r.Meta, p); err != nil {
 			im.skip(p.e, "recipient %q: %v", id, err)
 		}
 	}
@@ -175,4 +176,16 @@ func (im *importer) selectAllows(e *elem) bool {
 // that already names the alert.
 func trimAlert(id, msg string) string {
 	return strings.TrimPrefix(msg, fmt.Sprintf("alert %q: ", id))
+}
+
+// setAlertMeta sets one meta attribute of an alert or a recipient; enabled
+// takes Pacemaker's booleans (yes, on, y, 1, ...).
+func setAlertMeta(m *cib.AlertMeta, p nvpair) error {
+	v := p.value
+	if p.name == "enabled" {
+		if b, ok := parseBool(v); ok {
+			v = strconv.FormatBool(b)
+		}
+	}
+	return cib.SetAlertMeta(m, p.name, v)
 }
