@@ -1,6 +1,9 @@
 package cibimport
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -51,7 +54,7 @@ func listed(list []Item, elem, id string, parts ...string) bool {
 // <alerts> is imported: options, meta attributes (timeout,
 // timestamp-format, enabled), recipients with their own meta. What the
 // model has no place for (<select>, a recipient's own options) and what it
-// refuses (a relative path, an id in use, an option that is no environment
+// refuses (a relative path, an option that is no environment
 // variable, a bad timeout or timestamp format, a recipient value given
 // twice, a newline) is listed by element and id, with the model's message.
 func TestAlertsImport(t *testing.T) {
@@ -63,6 +66,7 @@ func TestAlertsImport(t *testing.T) {
 		t.Errorf("invalid model: %v", ps)
 	}
 	notes := []struct{ elem, id, why string }{
+		{"nvpair", "cib-bootstrap-options-stonith-enabled", "Tandem fences with leases"},
 		{"recipient", "file-other", `description "the second log" is not kept`},
 		{"select_fencing", "", "Tandem has no fencing alerts"},
 		{"select", "", "the kinds selected here: the <select> is not needed"},
@@ -83,7 +87,6 @@ func TestAlertsImport(t *testing.T) {
 		// The model's own messages.
 		{"nvpair", "file-options-multiline", []string{`option "template"`, `holds the control character '\n'`}},
 		{"alert", "refused", []string{`path "alerts/relative.sh" is not absolute`}},
-		{"alert", "web", []string{`id "web" is already used by a resource`}},
 		{"nvpair", "mail-options-dash", []string{`alert "mail": option "my-opt": an option is an environment variable`}},
 		{"nvpair", "mail-meta-timeout", []string{`alert "mail": meta timeout: duration "soon"`}},
 		{"nvpair", "mail-meta-typo", []string{`unknown alert meta attribute "timout" (did you mean "timeout"?)`}},
@@ -140,5 +143,59 @@ func TestAlertSelect(t *testing.T) {
 		if tc.note == "" && len(res.Notes) > 0 || tc.note != "" && !strings.Contains(items(res.Notes), tc.note) {
 			t.Errorf("%s: notes:\n%s\nwant %q", tc.sel, items(res.Notes), tc.note)
 		}
+	}
+}
+
+// With pcs installed, alerts built with the real pcs alert commands import
+// whole, as the same alerts as testdata/alerts.xml's first two.
+func TestAlertsFromPCS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pcs takes a few seconds a command (-short)")
+	}
+	for _, tool := range []string{"pcs", "cibadmin"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (apt-get install pcs)", tool)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "alerts.xml")
+	cmd := exec.Command("sh", "testdata/alerts-pcs.sh", out)
+	cmd.Env = append(os.Environ(), "CIB_file=")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("alerts-pcs.sh: %v\n%s", err, b)
+	}
+	res := parseFile(t, out)
+	if len(res.Skipped) > 0 || len(res.Notes) > 0 {
+		t.Errorf("skipped:\n%s\nnotes:\n%s", items(res.Skipped), items(res.Notes))
+	}
+	if want := wantAlerts()[:2]; !reflect.DeepEqual(res.CIB.Alerts, want) {
+		t.Errorf("alerts:\n%+v\nwant\n%+v", res.CIB.Alerts, want)
+	}
+}
+
+// testdata/alerts.xml is a valid CIB by Pacemaker's own schema, checked
+// with crm_verify when it is installed: the importer's input is what a
+// Pacemaker cluster can hold.
+func TestAlertsCIBIsValid(t *testing.T) {
+	if _, err := exec.LookPath("crm_verify"); err != nil {
+		t.Skip("crm_verify is not installed (apt-get install pacemaker-cli-utils)")
+	}
+	cmd := exec.Command("crm_verify", "-x", "testdata/alerts.xml")
+	cmd.Env = append(os.Environ(), "CIB_file=")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("crm_verify: %v\n%s", err, b)
+	}
+}
+
+// An alert whose id another element of the model has is listed with the
+// model's message (Pacemaker's schema refuses it too, but a hand-edited
+// file may hold it).
+func TestAlertIDInUse(t *testing.T) {
+	doc := cibDoc(`<resources><primitive id="web" class="systemd" type="httpd"/></resources><alerts><alert id="web" path="/usr/local/bin/web.sh"/></alerts>`)
+	res, err := Parse("web.xml", strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.CIB.Alerts) != 0 || !listed(res.Skipped, "alert", "web", `id "web" is already used by a resource`) {
+		t.Errorf("alerts %+v; skipped:\n%s", res.CIB.Alerts, items(res.Skipped))
 	}
 }

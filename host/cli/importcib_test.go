@@ -176,7 +176,7 @@ func TestImportCIBAlerts(t *testing.T) {
 	three := []string{"holly=198.18.0.22", "benji=198.18.0.24", "director=198.18.0.30"}
 	out := filepath.Join(t.TempDir(), "cluster.toml")
 	_, _, err := importCIB(t, alertsCIB, importCIBOptions{addresses: three, out: out, strict: true})
-	if exitCode(err) != ExitConfig || !strings.Contains(err.Error(), "13 item(s) of the CIB cannot be imported") {
+	if exitCode(err) != ExitConfig || !strings.Contains(err.Error(), "12 item(s) of the CIB cannot be imported") {
 		t.Fatalf("--strict: got %v (exit %d)", err, exitCode(err))
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
@@ -188,10 +188,10 @@ func TestImportCIBAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`note: line 38: select_fencing: Tandem has no fencing alerts`,
-		`not imported: line 36: select: Tandem has no alert filters: alert "snmp" is imported without its <select> and will get resource events (CRM_alert_kind=resource) too`,
-		`not imported: line 57: alert "attrs-only": its <select> (line 58) chooses only node-attribute events`,
-		`not imported: line 63: alert "refused": path "alerts/relative.sh" is not absolute`,
+		`note: line 39: select_fencing: Tandem has no fencing alerts`,
+		`not imported: line 37: select: Tandem has no alert filters: alert "snmp" is imported without its <select> and will get resource events (CRM_alert_kind=resource) too`,
+		`not imported: line 58: alert "attrs-only": its <select> (line 59) chooses only node-attribute events`,
+		`not imported: line 64: alert "refused": path "alerts/relative.sh" is not absolute`,
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
@@ -226,7 +226,7 @@ func TestImportCIBAlerts(t *testing.T) {
 		f.CIB.Alert("file").Meta.Timeout != 15*time.Second {
 		t.Errorf("alerts %v, file-other %+v\n%s", ids, other, text)
 	}
-	if !strings.Contains(string(text), "[[alert.recipient]]") || !strings.Contains(string(text), `#   line 36: select: Tandem has no alert filters`) {
+	if !strings.Contains(string(text), "[[alert.recipient]]") || !strings.Contains(string(text), `#   line 37: select: Tandem has no alert filters`) {
 		t.Errorf("the file:\n%s", text)
 	}
 }
