@@ -354,9 +354,10 @@ func (im *importer) order(e *elem) {
 	im.addConstraint(e, id, func() error { return im.c.AddOrder(o) })
 }
 
-// check validates the imported model. A constraint the model refuses (one
-// that names a primitive of a clone, say) is skipped with the reason;
-// anything else wrong is an error: nothing is written.
+// check validates the imported model. A constraint or an alert the model
+// refuses (a constraint that names a primitive of a clone, an alert whose
+// description holds a newline) is skipped with the reason; anything else
+// wrong is an error: nothing is written.
 func (im *importer) check() error {
 	for range 8 {
 		ps := im.c.Validate()
@@ -365,7 +366,15 @@ func (im *importer) check() error {
 		}
 		drop := map[string]string{}
 		var rest []string
+		dropAlert := map[string]string{}
 		for _, p := range ps {
+			if i, ok := alertIndex(p.Path); ok && i < len(im.c.Alerts) {
+				id := im.c.Alerts[i].ID
+				if _, seen := dropAlert[id]; !seen {
+					dropAlert[id] = p.Text(func(path string) string { return path })
+				}
+				continue
+			}
 			kind, idx, ok := constraintIndex(p.Path)
 			if !ok {
 				rest = append(rest, p.String())
@@ -395,11 +404,33 @@ func (im *importer) check() error {
 			im.res.Skipped = append(im.res.Skipped, Item{Element: e.name, ID: id, Line: e.line, Why: drop[id]})
 			_ = im.c.RemoveConstraint(id)
 		}
+		for _, id := range slices.Sorted(maps.Keys(dropAlert)) {
+			e := im.alertElem[id]
+			if e == nil {
+				e = &elem{name: "alert"}
+			}
+			im.res.Skipped = append(im.res.Skipped, Item{Element: e.name, ID: id, Line: e.line, Why: trimAlert(id, dropAlert[id])})
+			_ = im.c.RemoveAlert(id)
+		}
 	}
 	return fmt.Errorf("%w: the imported configuration did not settle to a valid one", ErrInput)
 }
 
 // constraintIndex reads "order[3]..." as ("order", 3).
+// alertIndex is N of a problem's path "alert[N]...".
+func alertIndex(path string) (int, bool) {
+	rest, ok := strings.CutPrefix(path, "alert[")
+	if !ok {
+		return 0, false
+	}
+	n, _, ok := strings.Cut(rest, "]")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(n)
+	return i, err == nil
+}
+
 func constraintIndex(path string) (string, int, bool) {
 	for _, kind := range []string{"order", "colocation", "location"} {
 		rest, ok := strings.CutPrefix(path, kind+"[")

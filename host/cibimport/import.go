@@ -3,7 +3,8 @@
 // attributes, primitives (ocf and systemd agents) with their parameters,
 // operations and meta attributes, groups, clones and promotable clones,
 // order, colocation and location constraints (with resource sets and rules),
-// resource and operation defaults and the cluster properties Tandem has.
+// resource and operation defaults, the cluster properties Tandem has, and
+// alert agents with their options, meta attributes and recipients.
 //
 // Whatever the model cannot express is never dropped silently: it is listed
 // as a Skipped item naming the CIB element, its id and line, and why
@@ -73,7 +74,7 @@ func Parse(name string, r io.Reader) (*Result, error) {
 	if conf == nil {
 		return nil, inputError(name, "line %d: <cib> has no <configuration> element", root.line)
 	}
-	im := &importer{res: &Result{CIB: &cib.CIB{}, Schema: schema}, dropped: map[string]string{}, constraintElem: map[string]*elem{}, cloneElem: map[string]*elem{}, nodeIDs: map[string]string{}}
+	im := &importer{res: &Result{CIB: &cib.CIB{}, Schema: schema}, dropped: map[string]string{}, constraintElem: map[string]*elem{}, cloneElem: map[string]*elem{}, nodeIDs: map[string]string{}, alertElem: map[string]*elem{}}
 	im.c = im.res.CIB
 	if err := im.configuration(conf); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -118,6 +119,8 @@ type importer struct {
 	// nodeIDs maps the CIB's node ids to the node names: Tandem's #id is
 	// the name.
 	nodeIDs map[string]string
+	// alertElem is the element each imported alert came from.
+	alertElem map[string]*elem
 }
 
 func (im *importer) skip(e *elem, format string, args ...any) {
@@ -130,7 +133,7 @@ func (im *importer) note(e *elem, format string, args ...any) {
 
 func (im *importer) configuration(conf *elem) error {
 	// Defaults first: op_defaults fill the ops' timeouts.
-	for _, name := range []string{"crm_config", "nodes", "rsc_defaults", "op_defaults", "resources", "constraints"} {
+	for _, name := range []string{"crm_config", "nodes", "rsc_defaults", "op_defaults", "resources", "constraints", "alerts"} {
 		for _, e := range conf.children(name) {
 			switch name {
 			case "crm_config":
@@ -145,20 +148,20 @@ func (im *importer) configuration(conf *elem) error {
 				im.resources(e)
 			case "constraints":
 				im.constraints(e)
+			case "alerts":
+				im.alerts(e)
 			}
 		}
 	}
 	for _, e := range conf.kids {
 		switch e.name {
-		case "crm_config", "nodes", "rsc_defaults", "op_defaults", "resources", "constraints":
+		case "crm_config", "nodes", "rsc_defaults", "op_defaults", "resources", "constraints", "alerts":
 		case "fencing-topology":
 			im.skip(e, "fencing levels: Tandem fences with leases (docs/leases.md), it needs no fencing devices")
 		case "tags":
 			im.skip(e, "tags are not supported: constraints name resources, groups or clones")
 		case "acls":
 			im.skip(e, "ACLs are not supported: the bus's credentials and TLS certificates decide who may change the cluster (docs/security.md)")
-		case "alerts":
-			im.skip(e, "alerts are not imported: write them as [[alert]] tables or with `tandem alert create` (docs/alerts.md)")
 		default:
 			im.skip(e, "not a configuration section this importer knows")
 		}

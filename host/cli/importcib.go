@@ -34,8 +34,9 @@ func newConfigImportCIBCmd() *cobra.Command {
 cluster.toml: nodes and their attributes, ocf and systemd primitives with their
 parameters, ops and meta attributes, groups, clones and promotable clones,
 order, colocation and location constraints (with resource sets and rules on
-node attributes), rsc_defaults, op_defaults (written into each op) and the
-properties Tandem has.
+node attributes), rsc_defaults, op_defaults (written into each op), the
+properties Tandem has, and alerts with their options, meta attributes and
+recipients (Tandem has no alert filters: an alert's <select> is listed).
 
 Whatever Tandem cannot express is listed on stderr with the CIB element's id,
 its line and why (fencing devices: Tandem fences with leases; lsb agents; date
@@ -130,8 +131,8 @@ func runImportCIB(stdin io.Reader, stdout, stderr io.Writer, src string, o impor
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
-	fmt.Fprintf(stderr, "Wrote %s: %d node(s), %d resource(s), %d group(s), %d constraint(s); %d item(s) not imported\n",
-		o.out, len(res.CIB.Nodes), len(res.CIB.Resources), len(res.CIB.Groups), len(res.CIB.ConstraintIDs()), len(res.Skipped))
+	fmt.Fprintf(stderr, "Wrote %s: %d node(s), %d resource(s), %d group(s), %d constraint(s), %d alert(s); %d item(s) not imported\n",
+		o.out, len(res.CIB.Nodes), len(res.CIB.Resources), len(res.CIB.Groups), len(res.CIB.ConstraintIDs()), len(res.CIB.Alerts), len(res.Skipped))
 	if backup != "" {
 		fmt.Fprintf(stderr, "The previous file is %s\n", backup)
 	}

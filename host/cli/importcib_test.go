@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tandem-ha/tandem/host/cibimport"
 	"github.com/tandem-ha/tandem/host/config"
 )
 
@@ -160,5 +163,70 @@ func TestImportCIBInvalidResult(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s was written", out)
+	}
+}
+
+const alertsCIB = "../cibimport/testdata/alerts.xml"
+
+// A CIB's alerts are written as [[alert]] tables that read back as the
+// alerts imported: options, meta, recipients and their meta. What differs
+// is listed on stderr (a <select> Tandem cannot honour, the refusals), and
+// --strict refuses the whole file for it.
+func TestImportCIBAlerts(t *testing.T) {
+	three := []string{"holly=198.18.0.22", "benji=198.18.0.24", "director=198.18.0.30"}
+	out := filepath.Join(t.TempDir(), "cluster.toml")
+	_, _, err := importCIB(t, alertsCIB, importCIBOptions{addresses: three, out: out, strict: true})
+	if exitCode(err) != ExitConfig || !strings.Contains(err.Error(), "12 item(s) of the CIB cannot be imported") {
+		t.Fatalf("--strict: got %v (exit %d)", err, exitCode(err))
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("--strict wrote %s", out)
+	}
+
+	_, stderr, err := importCIB(t, alertsCIB, importCIBOptions{addresses: three, out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`note: line 39: select_fencing: Tandem has no fencing alerts`,
+		`not imported: line 37: select: Tandem has no alert filters: alert "snmp" is imported without its <select> and will get resource events (CRM_alert_kind=resource) too`,
+		`not imported: line 58: alert "attrs-only": its <select> (line 59) chooses only node-attribute events`,
+		`not imported: line 64: alert "refused": path "alerts/relative.sh" is not absolute`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	text, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Parse(out, text)
+	if err != nil {
+		t.Fatalf("the written file: %v\n%s", err, text)
+	}
+	fh, err := os.Open(alertsCIB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	res, err := cibimport.Parse("alerts.xml", fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(f.CIB.Alerts, res.CIB.Alerts) {
+		t.Errorf("read back:\n%+v\nimported:\n%+v\n%s", f.CIB.Alerts, res.CIB.Alerts, text)
+	}
+	var ids []string
+	for _, a := range f.CIB.Alerts {
+		ids = append(ids, a.ID)
+	}
+	other := f.CIB.Alert("file").Recipients[1]
+	if strings.Join(ids, ",") != "file,snmp,watch,mail" || other.Meta.Enabled == nil || *other.Meta.Enabled || other.Meta.TimestampFormat != "%c" ||
+		f.CIB.Alert("file").Meta.Timeout != 15*time.Second {
+		t.Errorf("alerts %v, file-other %+v\n%s", ids, other, text)
+	}
+	if !strings.Contains(string(text), "[[alert.recipient]]") || !strings.Contains(string(text), `#   line 37: select: Tandem has no alert filters`) {
+		t.Errorf("the file:\n%s", text)
 	}
 }
