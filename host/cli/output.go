@@ -119,3 +119,11 @@ func resourceConfigJSON(c *cib.CIB, ids []string) resourceConfigOut {
 	}
 	return out
 }
+
+// nonNil is s, or an empty slice for nil: a JSON list is [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
