@@ -176,15 +176,23 @@ configuration differs from the local cluster file.`,
 }
 
 func newConfigHistoryCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "List the kept revisions of the live configuration",
 		Long: `history lists the revisions of the live configuration the bus keeps (the last
-64): when, by whom, what changed. config rollback REV makes one current again.`,
-		Example: `  tandem config history`,
-		Args:    cobra.NoArgs,
+64): when, by whom, what changed. config rollback REV makes one current again.
+
+--output json prints {"revisions": [...]}, oldest first, each with rev, time
+(RFC 3339), by, summary, current (true for the last) and invalid (why the
+revision cannot be used; absent for a valid one).`,
+		Example: `  tandem config history
+  tandem config history --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			s, err := openSession(cfgPath)
 			if err != nil {
 				return err
@@ -195,6 +203,23 @@ func newConfigHistoryCmd() *cobra.Command {
 			hist, err := s.store.History(ctx)
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			if output == "json" {
+				type revJSON struct {
+					Rev     uint64    `json:"rev"`
+					Time    time.Time `json:"time"`
+					By      string    `json:"by"`
+					Summary string    `json:"summary"`
+					Current bool      `json:"current"`
+					Invalid string    `json:"invalid,omitempty"`
+				}
+				list := []revJSON{}
+				for k, r := range hist {
+					list = append(list, revJSON{Rev: r.Rev, Time: r.Time, By: r.By, Summary: r.Summary, Current: k == len(hist)-1, Invalid: r.Invalid})
+				}
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Revisions []revJSON `json:"revisions"`
+				}{list})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "REV\tTIME\tBY\tCHANGE")
@@ -213,6 +238,7 @@ func newConfigHistoryCmd() *cobra.Command {
 		},
 	}
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	return cmd
 }
 
