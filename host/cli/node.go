@@ -61,8 +61,8 @@ also without attributes) with name and attributes (NAME to value).
 				return err
 			}
 			if len(args) > 1 {
-				if cmd.Flags().Changed("output") {
-					return badInput("--output goes with listing (NODE alone or no argument), not with setting NAME=VALUE")
+				if output == "json" {
+					return badInput("--output json goes with listing (NODE alone or no argument), not with setting NAME=VALUE")
 				}
 				return withEdit(cfgPath, "node attribute "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
 					if err := s.checkNode(c, args[0]); err != nil {
