@@ -197,7 +197,7 @@ func listPKI(cmd *cobra.Command, dir, output string) error {
 			name = c.File
 		}
 		if output == "json" {
-			list = append(list, certJSON{Name: name, Role: string(c.Identity.Role), File: c.File, Expires: c.NotAfter, Status: status})
+			list = append(list, certJSON{Name: name, Role: c.Identity.Role, File: c.File, Expires: c.NotAfter, Status: status})
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, c.Identity.Role, c.NotAfter.Format(time.DateOnly), status)
