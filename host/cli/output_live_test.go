@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-ha/tandem/host/status"
 	"github.com/tandem-ha/tandem/e2e/poll"
+	"github.com/tandem-ha/tandem/host/status"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
