@@ -323,25 +323,29 @@ func listAlerts(cmd *cobra.Command, cfgPath, output string) error {
 	}
 	return withCurrent(cfgPath, func(_ *session, cur liveconfig.Revision) error {
 		if output == "json" {
-			alerts := []alertJSON{}
-			for _, a := range cur.CIB.Alerts {
-				j := alertJSON{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description,
-					Options: map[string]string{}, Meta: alertMetaMap(a.Meta), Recipients: []recipientJSON{}}
-				for k, v := range a.Options {
-					j.Options[k] = v
-				}
-				for _, r := range a.Recipients {
-					j.Recipients = append(j.Recipients, recipientJSON{ID: r.ID, Value: r.Value, Meta: alertMetaMap(r.Meta)})
-				}
-				alerts = append(alerts, j)
-			}
 			return writeJSON(cmd.OutOrStdout(), struct {
 				Alerts []alertJSON `json:"alerts"`
-			}{alerts})
+			}{newAlertsJSON(cur.CIB)})
 		}
 		writeAlerts(cmd.OutOrStdout(), cur.CIB)
 		return nil
 	})
+}
+
+func newAlertsJSON(c *cib.CIB) []alertJSON {
+	alerts := []alertJSON{}
+	for _, a := range c.Alerts {
+		j := alertJSON{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description,
+			Options: map[string]string{}, Meta: alertMetaMap(a.Meta), Recipients: []recipientJSON{}}
+		for k, v := range a.Options {
+			j.Options[k] = v
+		}
+		for _, r := range a.Recipients {
+			j.Recipients = append(j.Recipients, recipientJSON{ID: r.ID, Value: r.Value, Meta: alertMetaMap(r.Meta)})
+		}
+		alerts = append(alerts, j)
+	}
+	return alerts
 }
 
 // writeAlerts prints the alerts in pcs alert config's layout.

@@ -56,18 +56,23 @@ then, first-action, then-action, kind, symmetrical and sets; a colocation with
 id, rsc, with, score, rsc-role, with-rsc-role and sets. A score is an integer,
 INFINITY being 1000000 (and -INFINITY -1000000).`
 
+type constraintsJSON struct {
+	Locations   []cib.Location   `json:"locations"`
+	Orders      []cib.Order      `json:"orders"`
+	Colocations []cib.Colocation `json:"colocations"`
+}
+
+func newConstraintsJSON(c *cib.CIB) constraintsJSON {
+	return constraintsJSON{nonNil(c.Locations), nonNil(c.Orders), nonNil(c.Colocations)}
+}
+
 func (o *listOpts) run(cmd *cobra.Command) error {
 	if err := checkOutput(o.output); err != nil {
 		return err
 	}
 	return withCurrent(o.cfgPath, func(_ *session, cur liveconfig.Revision) error {
 		if o.output == "json" {
-			c := cur.CIB
-			return writeJSON(cmd.OutOrStdout(), struct {
-				Locations   []cib.Location   `json:"locations"`
-				Orders      []cib.Order      `json:"orders"`
-				Colocations []cib.Colocation `json:"colocations"`
-			}{nonNil(c.Locations), nonNil(c.Orders), nonNil(c.Colocations)})
+			return writeJSON(cmd.OutOrStdout(), newConstraintsJSON(cur.CIB))
 		}
 		writeConstraints(cmd.OutOrStdout(), cur.CIB, o.full)
 		return nil

@@ -90,18 +90,18 @@ also without attributes) with name and attributes (NAME to value).
 				}
 				out := cmd.OutOrStdout()
 				if output == "json" {
-					type nodeJSON struct {
+					type attrsJSON struct {
 						Name       string            `json:"name"`
 						Attributes map[string]string `json:"attributes"`
 					}
-					list := []nodeJSON{}
+					list := []attrsJSON{}
 					for _, n := range nodes {
-						j := nodeJSON{Name: n.Name, Attributes: map[string]string{}}
+						j := attrsJSON{Name: n.Name, Attributes: map[string]string{}}
 						maps.Copy(j.Attributes, n.Attributes)
 						list = append(list, j)
 					}
 					return writeJSON(out, struct {
-						Nodes []nodeJSON `json:"nodes"`
+						Nodes []attrsJSON `json:"nodes"`
 					}{list})
 				}
 				// pcs's layout: "Node Attributes:" then " holly: rack=r1 ssd=true".

@@ -3,8 +3,11 @@ package cli
 import (
 	"encoding/json"
 	"io"
+	"maps"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -126,4 +129,60 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// configJSON is config show --output json.
+type configJSON struct {
+	Revision        uint64          `json:"revision"`
+	Time            time.Time       `json:"time"`
+	By              string          `json:"by"`
+	Summary         string          `json:"summary"`
+	DiffersFromFile bool            `json:"differs_from_file"`
+	InvalidRevision uint64          `json:"invalid_revision,omitempty"`
+	Invalid         string          `json:"invalid,omitempty"`
+	Cluster         string          `json:"cluster"`
+	Nodes           []nodeJSON      `json:"nodes"`
+	Witness         string          `json:"witness,omitempty"`
+	Resources       []resourceJSON  `json:"resources"`
+	Groups          []groupJSON     `json:"groups"`
+	Constraints     constraintsJSON `json:"constraints"`
+	Alerts          []alertJSON     `json:"alerts"`
+	Properties      map[string]any  `json:"properties"`
+}
+
+type nodeJSON struct {
+	Name        string            `json:"name"`
+	Standby     bool              `json:"standby"`
+	Maintenance bool              `json:"maintenance"`
+	Attributes  map[string]string `json:"attributes"`
+}
+
+func newConfigJSON(s *session, cur liveconfig.Revision) configJSON {
+	top, c := s.file.Topology, cur.CIB
+	j := configJSON{Revision: cur.Rev, Time: cur.Time, By: cur.By, Summary: cur.Summary,
+		DiffersFromFile: !liveconfig.Same(s.file.CIB, c), Cluster: top.Cluster, Nodes: []nodeJSON{},
+		Constraints: newConstraintsJSON(c), Alerts: newAlertsJSON(c), Properties: propertiesJSON(top.Cluster, c)}
+	if s.bad != nil {
+		j.InvalidRevision, j.Invalid = s.bad.Rev, s.bad.Invalid
+	}
+	if wn := top.Witness(); wn != nil {
+		j.Witness = wn.Name
+	}
+	for _, n := range c.Nodes {
+		nj := nodeJSON{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance, Attributes: map[string]string{}}
+		maps.Copy(nj.Attributes, n.Attributes)
+		j.Nodes = append(j.Nodes, nj)
+	}
+	ids := make([]string, 0, len(c.Resources)+len(c.Groups))
+	for _, r := range c.Resources {
+		if c.GroupOf(r.ID) == nil {
+			ids = append(ids, r.ID)
+		}
+	}
+	for _, g := range c.Groups {
+		ids = append(ids, g.ID)
+	}
+	rc := resourceConfigJSON(c, ids)
+	j.Resources, j.Groups = rc.Resources, rc.Groups
+	return j
 }

@@ -192,6 +192,36 @@ func TestLiveListingJSON(t *testing.T) {
 		t.Errorf("pki list: %+v", pki)
 	}
 
+	var cs struct {
+		Revision uint64 `json:"revision"`
+		Cluster  string `json:"cluster"`
+		Witness  string `json:"witness"`
+		Nodes    []struct {
+			Name       string            `json:"name"`
+			Attributes map[string]string `json:"attributes"`
+		} `json:"nodes"`
+		Resources []struct {
+			ID, Agent, Group string
+		} `json:"resources"`
+		Groups      []struct{ ID string } `json:"groups"`
+		Constraints struct {
+			Orders []cib.Order `json:"orders"`
+		} `json:"constraints"`
+		Alerts     []struct{ ID string } `json:"alerts"`
+		Properties map[string]any        `json:"properties"`
+	}
+	lc.json(&cs, "config", "show")
+	if cs.Revision != lc.live().Rev || cs.Witness != "director" || len(cs.Nodes) != 2 || len(cs.Resources) != 2 || len(cs.Groups) != 1 ||
+		len(cs.Constraints.Orders) != 1 || len(cs.Alerts) != 1 || cs.Properties["cluster-name"] != cs.Cluster {
+		t.Errorf("config show: %+v", cs)
+	}
+	for _, n := range cs.Nodes {
+		if n.Name == "holly" && n.Attributes["rack"] != "r1" {
+			t.Errorf("config show: holly's attributes %v", n.Attributes)
+		}
+	}
+	lc.refuse("--toml and --output json: choose one", "config", "show", "--toml", "--output", "json")
+
 	// The output flag is refused with exit 2 when a listing is not asked.
 	lc.refuse(`--output json goes with listing`, "node", "attribute", "holly", "rack=r2", "--output", "json")
 }

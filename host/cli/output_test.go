@@ -31,7 +31,7 @@ func TestOutputUnknownFormat(t *testing.T) {
 	// The listing commands this flag was added to, at least.
 	want := []string{"status", "resource list", "resource config", "resource group list", "resource agents",
 		"resource providers", "constraint", "constraint list", "property", "property list", "alert", "alert config",
-		"node attribute", "config history", "plugin list", "pki list"}
+		"node attribute", "config history", "config show", "plugin list", "pki list"}
 	have := map[string]bool{}
 	for _, p := range paths {
 		have[strings.Join(p, " ")] = true

@@ -92,16 +92,17 @@ const propertyJSONDoc = `--output json prints {"properties": {"cluster-name": NA
 "maintenance-mode": true|false}}: the properties under the names the text
 shows.`
 
+func propertiesJSON(cluster string, c *cib.CIB) map[string]any {
+	return map[string]any{"cluster-name": cluster, "maintenance-mode": c.Properties.MaintenanceMode}
+}
+
 func listProperties(cmd *cobra.Command, cfgPath, output string) error {
 	if err := checkOutput(output); err != nil {
 		return err
 	}
 	return withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
 		if output == "json" {
-			return writeJSON(cmd.OutOrStdout(), map[string]map[string]any{"properties": {
-				"cluster-name":     s.file.Topology.Cluster,
-				"maintenance-mode": cur.CIB.Properties.MaintenanceMode,
-			}})
+			return writeJSON(cmd.OutOrStdout(), map[string]map[string]any{"properties": propertiesJSON(s.file.Topology.Cluster, cur.CIB)})
 		}
 		writeProperties(cmd.OutOrStdout(), s.file.Topology.Cluster, cur.CIB)
 		return nil
