@@ -233,9 +233,8 @@ be read.`,
 				}
 				if output == "json" {
 					js.OCF = nonNil(agents)
-				}
-				for _, a := range agents {
-					if output != "json" {
+				} else {
+					for _, a := range agents {
 						fmt.Fprintln(w, a)
 					}
 				}
