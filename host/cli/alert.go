@@ -15,7 +15,7 @@ import (
 func init() { register(newAlertCmd) }
 
 func newAlertCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	cmd := &cobra.Command{
 		Use:   "alert",
 		Short: "Configure alert agents and webhooks (pcs alert)",
@@ -25,25 +25,30 @@ variables (so Pacemaker's alert scripts work unchanged), once per recipient;
 or webhooks that receive the event as a JSON POST. Without a subcommand it
 lists them (like alert config). See docs/alerts.md.
 
+` + alertJSONDoc + `
+
 ` + liveExitCodes,
 		Example: `  tandem alert create id=log path=/usr/share/pacemaker/alerts/alert_file.sh meta timestamp-format="%H:%M:%S.%06N"
   tandem alert recipient add log value=/var/log/cluster-alerts.log
   tandem alert create id=hook webhook=https://alerts.example.com/tandem meta timeout=10s
   tandem alert`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return listAlerts(cmd, cfgPath) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return listAlerts(cmd, cfgPath, output) },
 	}
 	configFlag(cmd, &cfgPath)
-	var listPath string
+	outputFlag(cmd, &output)
+	var listPath, listOutput string
 	list := &cobra.Command{
 		Use:     "config",
 		Aliases: []string{"show", "list"},
 		Short:   "List the alerts and their recipients",
-		Example: "  tandem alert config",
+		Long:    "config prints the alerts in pcs alert config's layout.\n\n" + alertJSONDoc,
+		Example: "  tandem alert config\n  tandem alert config --output json",
 		Args:    cobra.NoArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return listAlerts(cmd, listPath) },
+		RunE:    func(cmd *cobra.Command, _ []string) error { return listAlerts(cmd, listPath, listOutput) },
 	}
 	configFlag(list, &listPath)
+	outputFlag(list, &listOutput)
 	cmd.AddCommand(list, newAlertCreateCmd(), newAlertUpdateCmd(), newAlertRemoveCmd(), newAlertRecipientCmd())
 	return cmd
 }
@@ -291,11 +296,56 @@ func withAlertEdit(cmd *cobra.Command, cfgPath, summary string, change func(*ses
 	return nil
 }
 
-func listAlerts(cmd *cobra.Command, cfgPath string) error {
+const alertJSONDoc = `--output json prints {"alerts": [...]}, each alert with id, path or webhook,
+description, options (NAME to value), meta (timeout, timestamp-format,
+enabled: those set, as the text shows them) and recipients (each with id,
+value and meta).`
+
+type alertJSON struct {
+	ID          string            `json:"id"`
+	Path        string            `json:"path,omitempty"`
+	Webhook     string            `json:"webhook,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Options     map[string]string `json:"options"`
+	Meta        map[string]string `json:"meta"`
+	Recipients  []recipientJSON   `json:"recipients"`
+}
+
+type recipientJSON struct {
+	ID    string            `json:"id"`
+	Value string            `json:"value"`
+	Meta  map[string]string `json:"meta"`
+}
+
+func listAlerts(cmd *cobra.Command, cfgPath, output string) error {
+	if err := checkOutput(output); err != nil {
+		return err
+	}
 	return withCurrent(cfgPath, func(_ *session, cur liveconfig.Revision) error {
+		if output == "json" {
+			return writeJSON(cmd.OutOrStdout(), struct {
+				Alerts []alertJSON `json:"alerts"`
+			}{newAlertsJSON(cur.CIB)})
+		}
 		writeAlerts(cmd.OutOrStdout(), cur.CIB)
 		return nil
 	})
+}
+
+func newAlertsJSON(c *cib.CIB) []alertJSON {
+	alerts := []alertJSON{}
+	for _, a := range c.Alerts {
+		j := alertJSON{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description,
+			Options: map[string]string{}, Meta: alertMetaMap(a.Meta), Recipients: []recipientJSON{}}
+		for k, v := range a.Options {
+			j.Options[k] = v
+		}
+		for _, r := range a.Recipients {
+			j.Recipients = append(j.Recipients, recipientJSON{ID: r.ID, Value: r.Value, Meta: alertMetaMap(r.Meta)})
+		}
+		alerts = append(alerts, j)
+	}
+	return alerts
 }
 
 // writeAlerts prints the alerts in pcs alert config's layout.
@@ -307,14 +357,8 @@ func writeAlerts(w io.Writer, c *cib.CIB) {
 	}
 	meta := func(m cib.AlertMeta) string {
 		var parts []string
-		if m.Enabled != nil {
-			parts = append(parts, fmt.Sprintf("enabled=%t", *m.Enabled))
-		}
-		if m.Timeout > 0 {
-			parts = append(parts, "timeout="+cib.FormatDuration(m.Timeout))
-		}
-		if m.TimestampFormat != "" {
-			parts = append(parts, "timestamp-format="+m.TimestampFormat)
+		for _, p := range alertMetaPairs(m) {
+			parts = append(parts, p[0]+"="+p[1])
 		}
 		return strings.Join(parts, " ")
 	}
@@ -347,6 +391,30 @@ func writeAlerts(w io.Writer, c *cib.CIB) {
 			}
 		}
 	}
+}
+
+// alertMetaPairs are the meta options set in m, NAME and VALUE as the text
+// shows them.
+func alertMetaPairs(m cib.AlertMeta) [][2]string {
+	var kv [][2]string
+	if m.Enabled != nil {
+		kv = append(kv, [2]string{"enabled", fmt.Sprintf("%t", *m.Enabled)})
+	}
+	if m.Timeout > 0 {
+		kv = append(kv, [2]string{"timeout", cib.FormatDuration(m.Timeout)})
+	}
+	if m.TimestampFormat != "" {
+		kv = append(kv, [2]string{"timestamp-format", m.TimestampFormat})
+	}
+	return kv
+}
+
+func alertMetaMap(m cib.AlertMeta) map[string]string {
+	out := map[string]string{}
+	for _, p := range alertMetaPairs(m) {
+		out[p[0]] = p[1]
+	}
+	return out
 }
 
 func sortedMapKeys(m map[string]string) []string {

@@ -103,7 +103,7 @@ otherwise.`,
 }
 
 func newConfigShowCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	var asTOML bool
 	cmd := &cobra.Command{
 		Use:   "show",
@@ -111,11 +111,26 @@ func newConfigShowCmd() *cobra.Command {
 		Long: `show prints the live configuration: its revision, nodes, resources,
 constraints and properties, as pcs config does; --toml prints it as a
 cluster.toml file (which config apply takes back). It says when the live
-configuration differs from the local cluster file.`,
+configuration differs from the local cluster file.
+
+--output json prints one object: revision, time (RFC 3339), by, summary,
+differs_from_file, invalid_revision and invalid (a newer revision that is
+not run, and why; absent when none), cluster, nodes (each with name,
+standby, maintenance and attributes), witness (its name; absent without
+one), resources and groups (as resource config --output json), constraints
+(as constraint list --output json), alerts (as alert config --output json)
+and properties (as property list --output json).`,
 		Example: `  tandem config show
-  tandem config show --toml > cluster.toml`,
+  tandem config show --toml > cluster.toml
+  tandem config show --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if asTOML && output == "json" {
+				return badInput("--toml and --output json: choose one")
+			}
 			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
@@ -132,6 +147,9 @@ configuration differs from the local cluster file.`,
 				}
 				_, err = w.Write(text)
 				return err
+			}
+			if output == "json" {
+				return writeJSON(w, newConfigJSON(s, cur))
 			}
 			fmt.Fprintf(w, "Live configuration: revision %d (%s, by %s: %s)\n", cur.Rev, cur.Time.Local().Format(time.DateTime), printable(cur.By), printable(cur.Summary))
 			if s.bad != nil {
@@ -172,19 +190,28 @@ configuration differs from the local cluster file.`,
 	}
 	configFlag(cmd, &cfgPath)
 	cmd.Flags().BoolVar(&asTOML, "toml", false, "print it as cluster.toml text")
+	outputFlag(cmd, &output)
 	return cmd
 }
 
 func newConfigHistoryCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "List the kept revisions of the live configuration",
 		Long: `history lists the revisions of the live configuration the bus keeps (the last
-64): when, by whom, what changed. config rollback REV makes one current again.`,
-		Example: `  tandem config history`,
-		Args:    cobra.NoArgs,
+64): when, by whom, what changed. config rollback REV makes one current again.
+
+--output json prints {"revisions": [...]}, oldest first, each with rev, time
+(RFC 3339), by, summary, current (true for the last) and invalid (why the
+revision cannot be used; absent for a valid one).`,
+		Example: `  tandem config history
+  tandem config history --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			s, err := openSession(cfgPath)
 			if err != nil {
 				return err
@@ -195,6 +222,23 @@ func newConfigHistoryCmd() *cobra.Command {
 			hist, err := s.store.History(ctx)
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			if output == "json" {
+				type revJSON struct {
+					Rev     uint64    `json:"rev"`
+					Time    time.Time `json:"time"`
+					By      string    `json:"by"`
+					Summary string    `json:"summary"`
+					Current bool      `json:"current"`
+					Invalid string    `json:"invalid,omitempty"`
+				}
+				list := []revJSON{}
+				for k, r := range hist {
+					list = append(list, revJSON{Rev: r.Rev, Time: r.Time, By: r.By, Summary: r.Summary, Current: k == len(hist)-1, Invalid: r.Invalid})
+				}
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Revisions []revJSON `json:"revisions"`
+				}{list})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "REV\tTIME\tBY\tCHANGE")
@@ -213,6 +257,7 @@ func newConfigHistoryCmd() *cobra.Command {
 		},
 	}
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	return cmd
 }
 

@@ -22,6 +22,8 @@ pcs constraint does. Without a subcommand it lists them (like constraint list).
 Constraints name a cloned resource by its clone id (httpd-clone). An order
 that would close an ordering cycle is refused and the cycle named.
 
+` + constraintJSONDoc + `
+
 ` + liveExitCodes,
 		Example: `  tandem constraint order VIP-10.10.10.23 then haproxy-clone
   tandem constraint order httpd-clone then haproxy-clone
@@ -37,17 +39,41 @@ that would close an ordering cycle is refused and the cycle named.
 }
 
 type listOpts struct {
-	cfgPath string
-	full    bool
+	cfgPath, output string
+	full            bool
 }
 
 func (o *listOpts) bind(cmd *cobra.Command) {
 	configFlag(cmd, &o.cfgPath)
 	cmd.Flags().BoolVar(&o.full, "full", false, "show each constraint's id (for constraint remove) and all options")
+	outputFlag(cmd, &o.output)
+}
+
+const constraintJSONDoc = `--output json prints {"locations": [...], "orders": [...], "colocations":
+[...]} as the live configuration holds them: a location with id, rsc, node,
+score, role, and rule or score-attribute for a rule; an order with id, first,
+then, first-action, then-action, kind, symmetrical and sets; a colocation with
+id, rsc, with, score, rsc-role, with-rsc-role and sets. A score is an integer,
+INFINITY being 1000000 (and -INFINITY -1000000).`
+
+type constraintsJSON struct {
+	Locations   []cib.Location   `json:"locations"`
+	Orders      []cib.Order      `json:"orders"`
+	Colocations []cib.Colocation `json:"colocations"`
+}
+
+func newConstraintsJSON(c *cib.CIB) constraintsJSON {
+	return constraintsJSON{nonNil(c.Locations), nonNil(c.Orders), nonNil(c.Colocations)}
 }
 
 func (o *listOpts) run(cmd *cobra.Command) error {
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
 	return withCurrent(o.cfgPath, func(_ *session, cur liveconfig.Revision) error {
+		if o.output == "json" {
+			return writeJSON(cmd.OutOrStdout(), newConstraintsJSON(cur.CIB))
+		}
 		writeConstraints(cmd.OutOrStdout(), cur.CIB, o.full)
 		return nil
 	})
@@ -59,8 +85,10 @@ func newConstraintListCmd() *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"show", "config"},
 		Short:   "List the constraints as pcs does: Location, Ordering, Colocation",
+		Long:    "list prints the constraints in pcs's layout.\n\n" + constraintJSONDoc,
 		Example: `  tandem constraint list
-  tandem constraint list --full`,
+  tandem constraint list --full
+  tandem constraint list --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
 	}

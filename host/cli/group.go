@@ -118,14 +118,32 @@ tandem resource delete GROUP.
 }
 
 func newGroupListCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "List the groups and their members in start order",
-		Example: `  tandem resource group list`,
-		Args:    cobra.NoArgs,
+		Use:   "list",
+		Short: "List the groups and their members in start order",
+		Long: `list prints each group and its members in start order.
+
+--output json prints {"groups": [...]}, each group with id, resources (its
+members in start order), meta (NAME to value) and clone (id, clone-max,
+clone-node-max, interleave, ... for a cloned group).`,
+		Example: `  tandem resource group list
+  tandem resource group list --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			return withCurrent(cfgPath, func(_ *session, cur liveconfig.Revision) error {
+				if output == "json" {
+					groups := []groupJSON{}
+					for i := range cur.CIB.Groups {
+						groups = append(groups, newGroupJSON(&cur.CIB.Groups[i]))
+					}
+					return writeJSON(cmd.OutOrStdout(), struct {
+						Groups []groupJSON `json:"groups"`
+					}{groups})
+				}
 				for _, g := range cur.CIB.Groups {
 					name := g.ID
 					if g.Clone != nil {
@@ -138,6 +156,7 @@ func newGroupListCmd() *cobra.Command {
 		},
 	}
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	return cmd
 }
 

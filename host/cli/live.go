@@ -303,15 +303,7 @@ func judgeValidation(agent string, answers []daemon.ValidateAnswer) ([]string, e
 // configuration as `tandem status` does (the same renderer: its section of
 // the status report).
 func resourceList(cfg *cib.CIB, reps []bus.NodeResources) string {
-	r := status.Report{}
-	answered := map[string]bool{}
-	for _, rep := range reps {
-		answered[rep.Node] = true
-	}
-	for _, n := range cfg.Nodes {
-		r.Nodes = append(r.Nodes, status.Member{Name: n.Name, Online: answered[n.Name]})
-	}
-	status.AddResources(&r, cfg, reps)
+	r := resourceReport(cfg, reps)
 	var buf bytes.Buffer
 	status.WriteText(&buf, r)
 	text := buf.String()
@@ -326,4 +318,19 @@ func resourceList(cfg *cib.CIB, reps []bus.NodeResources) string {
 		return "NO resources configured\n"
 	}
 	return section + "\n"
+}
+
+// resourceReport is the part of a status report resource list shows: the
+// nodes (online when they answered) and the resources.
+func resourceReport(cfg *cib.CIB, reps []bus.NodeResources) status.Report {
+	r := status.Report{}
+	answered := map[string]bool{}
+	for _, rep := range reps {
+		answered[rep.Node] = true
+	}
+	for _, n := range cfg.Nodes {
+		r.Nodes = append(r.Nodes, status.Member{Name: n.Name, Online: answered[n.Name]})
+	}
+	status.AddResources(&r, cfg, reps)
+	return r
 }

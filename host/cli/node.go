@@ -39,7 +39,7 @@ func newNodeCmd() *cobra.Command {
 }
 
 func newNodeAttributeCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	cmd := &cobra.Command{
 		Use:   "attribute [NODE [NAME=VALUE ...]]",
 		Short: "Show or set node attributes, which location rules test",
@@ -48,12 +48,22 @@ that node's; with NAME=VALUE pairs, it sets them on NODE (NAME= removes
 one). Location rules test them (tandem constraint location RSC rule ...),
 together with the built-in #uname (the node's name), #id and #kind.
 
+--output json (when listing) prints {"nodes": [...]}, each node (every one,
+also without attributes) with name and attributes (NAME to value).
+
 ` + liveExitCodes,
 		Example: `  tandem node attribute holly rack=r1 ssd=true
   tandem node attribute holly ssd=
-  tandem node attribute`,
+  tandem node attribute
+  tandem node attribute --output json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			if len(args) > 1 {
+				if output == "json" {
+					return badInput("--output json goes with listing (NODE alone or no argument), not with setting NAME=VALUE")
+				}
 				return withEdit(cfgPath, "node attribute "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
 					if err := s.checkNode(c, args[0]); err != nil {
 						return err
@@ -78,8 +88,23 @@ together with the built-in #uname (the node's name), #id and #kind.
 					}
 					nodes = []cib.Node{*cur.CIB.Node(args[0])}
 				}
-				// pcs's layout: "Node Attributes:" then " holly: rack=r1 ssd=true".
 				out := cmd.OutOrStdout()
+				if output == "json" {
+					type attrsJSON struct {
+						Name       string            `json:"name"`
+						Attributes map[string]string `json:"attributes"`
+					}
+					list := []attrsJSON{}
+					for _, n := range nodes {
+						j := attrsJSON{Name: n.Name, Attributes: map[string]string{}}
+						maps.Copy(j.Attributes, n.Attributes)
+						list = append(list, j)
+					}
+					return writeJSON(out, struct {
+						Nodes []attrsJSON `json:"nodes"`
+					}{list})
+				}
+				// pcs's layout: "Node Attributes:" then " holly: rack=r1 ssd=true".
 				fmt.Fprintln(out, "Node Attributes:")
 				for _, n := range nodes {
 					if len(n.Attributes) == 0 {
@@ -96,6 +121,7 @@ together with the built-in #uname (the node's name), #id and #kind.
 		},
 	}
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	return cmd
 }
 

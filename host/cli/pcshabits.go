@@ -147,7 +147,7 @@ var agentFamilies = map[string]string{
 }
 
 func newResourceAgentsCmd() *cobra.Command {
-	var cfgPath, dir string
+	var cfgPath, dir, output string
 	cmd := &cobra.Command{
 		Use:   "agents [CLASS]",
 		Short: "List the resource agents installed on this node (pcs resource agents)",
@@ -157,11 +157,20 @@ the plugins of the plugin directory (--plugin-dir, else the cluster file's
 (` + ocf.DefaultRoot + ` unless OCF_ROOT is set) as ocf:PROVIDER:TYPE. CLASS narrows
 it: ocf, ocf:PROVIDER, or a plugin name (systemd, vip, ...).
 
-Exit codes: 0 listed; 2 CLASS is unknown; 1 a directory cannot be read.`,
+--output json prints {"plugins": [...], "ocf": [...]}: each plugin with name
+(the agent class: systemd, vip, ...) and where ("built-in" or the plugin's
+file), and the OCF agents as ocf:PROVIDER:TYPE.
+
+Exit codes: 0 listed; 2 CLASS is unknown or bad input; 1 a directory cannot
+be read.`,
 		Example: `  tandem resource agents
-  tandem resource agents ocf:heartbeat`,
+  tandem resource agents ocf:heartbeat
+  tandem resource agents --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			class := ""
 			if len(args) == 1 {
 				class = args[0]
@@ -195,9 +204,21 @@ Exit codes: 0 listed; 2 CLASS is unknown; 1 a directory cannot be read.`,
 				return badInput("no agent class %q%s (classes: %s)", class, cib.DidYouMean(fam, names), strings.Join(names, ", "))
 			}
 			w := cmd.OutOrStdout()
+			type pluginJSON struct {
+				Name  string `json:"name"`
+				Where string `json:"where"`
+			}
+			js := struct {
+				Plugins []pluginJSON `json:"plugins"`
+				OCF     []string     `json:"ocf"`
+			}{[]pluginJSON{}, []string{}}
 			for _, n := range slices.Sorted(maps.Keys(plugins)) {
 				if fam == "ocf" || (fam != "" && n != fam) {
 					continue // ocf: its agents are listed one by one below
+				}
+				if output == "json" {
+					js.Plugins = append(js.Plugins, pluginJSON{n, plugins[n]})
+					continue
 				}
 				what := agentFamilies[n]
 				if plugins[n] != "built-in" || what == "" {
@@ -210,36 +231,59 @@ Exit codes: 0 listed; 2 CLASS is unknown; 1 a directory cannot be read.`,
 				if err != nil {
 					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("OCF agents under %s: %w", ocfRoot(), err)}
 				}
-				for _, a := range agents {
-					fmt.Fprintln(w, a)
+				if output == "json" {
+					js.OCF = nonNil(agents)
+				} else {
+					for _, a := range agents {
+						fmt.Fprintln(w, a)
+					}
 				}
 				if len(agents) == 0 {
 					fmt.Fprintf(cmd.ErrOrStderr(), "No OCF agents under %s/resource.d (Debian: apt-get install resource-agents)\n", ocfRoot())
 				}
+			}
+			if output == "json" {
+				return writeJSON(w, js)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else beside tandem)")
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	return cmd
 }
 
 func newResourceProvidersCmd() *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "providers",
 		Short: "List the OCF providers installed on this node (pcs resource providers)",
 		Long: `providers lists the OCF providers: the directories of OCF_ROOT/resource.d
 (` + ocf.DefaultRoot + ` unless OCF_ROOT is set). tandem resource agents ocf:PROVIDER
 lists one provider's agents.
 
-Exit codes: 0 listed; 1 the directory cannot be read.`,
-		Example: `  tandem resource providers`,
-		Args:    cobra.NoArgs,
+--output json prints {"providers": [...]}, the provider names.
+
+Exit codes: 0 listed; 1 the directory cannot be read; 2 bad input.`,
+		Example: `  tandem resource providers
+  tandem resource providers --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			ps, err := ocfProviders(ocfRoot())
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("OCF providers under %s: %w", ocfRoot(), err)}
+			}
+			if output == "json" {
+				if len(ps) == 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "No OCF providers under %s/resource.d (Debian: apt-get install resource-agents)\n", ocfRoot())
+				}
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Providers []string `json:"providers"`
+				}{nonNil(ps)})
 			}
 			for _, p := range ps {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
@@ -250,4 +294,6 @@ Exit codes: 0 listed; 1 the directory cannot be read.`,
 			return nil
 		},
 	}
+	outputFlag(cmd, &output)
+	return cmd
 }

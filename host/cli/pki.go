@@ -95,7 +95,7 @@ if you can: whoever holds it can mint identities.`,
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote the cluster CA and %d certificates to %s\n", len(ids), dir)
-			return listPKI(cmd, dir)
+			return listPKI(cmd, dir, "text")
 		},
 	}
 	configFlag(cmd, &cfgPath)
@@ -138,34 +138,53 @@ its daemon (tandem host / tandem witness); the other members keep quorum.`,
 }
 
 func newPKIListCmd() *cobra.Command {
-	var cfgPath, dir string
+	var cfgPath, dir, output string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the identities in the PKI directory, their roles and expiry",
 		Long: `list shows every certificate of the PKI directory but the CA's: the identity
-it names, its role and expiry, and whether the directory's CA signed it.`,
-		Example: `  tandem pki list --dir /etc/tandem/pki`,
-		Args:    cobra.NoArgs,
+it names, its role and expiry, and whether the directory's CA signed it.
+
+--output json prints {"certificates": [...]}, each with name (the file's when
+the certificate names no identity), role, file, expires (RFC 3339) and
+status ("ok", "expires soon: ...", "INVALID: why").`,
+		Example: `  tandem pki list --dir /etc/tandem/pki
+  tandem pki list --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			d, err := pkiDir(dir, cfgPath)
 			if err != nil {
 				return err
 			}
-			return listPKI(cmd, d)
+			return listPKI(cmd, d, output)
 		},
 	}
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	cmd.Flags().StringVar(&dir, "dir", "", "PKI directory (default: [bus.tls] dir, else "+bus.DefaultPKIDir+")")
 	return cmd
 }
 
-func listPKI(cmd *cobra.Command, dir string) error {
+func listPKI(cmd *cobra.Command, dir, output string) error {
 	certs, err := bus.List(dir)
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("pki %s: %w", dir, err)}
 	}
+	type certJSON struct {
+		Name    string    `json:"name"`
+		Role    string    `json:"role"`
+		File    string    `json:"file"`
+		Expires time.Time `json:"expires"`
+		Status  string    `json:"status"`
+	}
+	list := []certJSON{}
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tEXPIRES\tSTATUS")
+	if output != "json" {
+		fmt.Fprintln(tw, "NAME\tROLE\tEXPIRES\tSTATUS")
+	}
 	for _, c := range certs {
 		status := "ok"
 		if c.Err != nil {
@@ -177,7 +196,16 @@ func listPKI(cmd *cobra.Command, dir string) error {
 		if name == "" {
 			name = c.File
 		}
+		if output == "json" {
+			list = append(list, certJSON{Name: name, Role: c.Identity.Role, File: c.File, Expires: c.NotAfter, Status: status})
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, c.Identity.Role, c.NotAfter.Format(time.DateOnly), status)
+	}
+	if output == "json" {
+		return writeJSON(cmd.OutOrStdout(), struct {
+			Certificates []certJSON `json:"certificates"`
+		}{list})
 	}
 	return tw.Flush()
 }

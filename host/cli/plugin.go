@@ -89,7 +89,7 @@ func tandemOrDefault(path string) string {
 }
 
 func newPluginListCmd() *cobra.Command {
-	var dir, cfgPath string
+	var dir, cfgPath, output string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the plugin directory: the plugins found, and every other file with why it is not used",
@@ -105,11 +105,20 @@ A running tandem host reads the directory again every 2 s: a new plugin is
 used without restarting tandem, and a plugin whose file was replaced is
 relaunched from the new file (its resources are not stopped or started).
 
-Exit codes: 0 listed; 1 the directory cannot be read or is not trusted.`,
+--output json prints {"dir": DIR, "plugins": [...]}, each entry with plugin
+(the plugin name; "" when the file has none), file, used (true for a plugin
+tandem host would run) and why (for a file not used: the reason).
+
+Exit codes: 0 listed; 1 the directory cannot be read or is not trusted;
+2 bad input (an unknown --output).`,
 		Example: `  tandem plugin list
-  tandem plugin list --plugin-dir /usr/local/lib/tandem`,
+  tandem plugin list --plugin-dir /usr/local/lib/tandem
+  tandem plugin list --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			if dir == "" {
 				if f, err := config.Load(cfgPath); err == nil {
 					dir = f.PluginDir
@@ -126,18 +135,37 @@ Exit codes: 0 listed; 1 the directory cannot be read or is not trusted.`,
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("plugin dir %s: %w", dir, err)}
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(w, "Plugin directory: %s\n", dir)
-			fmt.Fprintln(w, "PLUGIN\tFILE\tSTATUS")
 			names := make([]string, 0, len(found))
 			for n := range found {
 				names = append(names, n)
 			}
 			sort.Strings(names)
+			sort.Slice(unused, func(i, j int) bool { return unused[i].File < unused[j].File })
+			if output == "json" {
+				type entry struct {
+					Plugin string `json:"plugin"`
+					File   string `json:"file"`
+					Used   bool   `json:"used"`
+					Why    string `json:"why,omitempty"`
+				}
+				list := []entry{}
+				for _, n := range names {
+					list = append(list, entry{Plugin: n, File: filepath.Base(found[n]), Used: true})
+				}
+				for _, u := range unused {
+					list = append(list, entry{Plugin: u.Plugin, File: u.File, Why: u.Why})
+				}
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Dir     string  `json:"dir"`
+					Plugins []entry `json:"plugins"`
+				}{dir, list})
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintf(w, "Plugin directory: %s\n", dir)
+			fmt.Fprintln(w, "PLUGIN\tFILE\tSTATUS")
 			for _, n := range names {
 				fmt.Fprintf(w, "%s\t%s\tused\n", n, filepath.Base(found[n]))
 			}
-			sort.Slice(unused, func(i, j int) bool { return unused[i].File < unused[j].File })
 			for _, u := range unused {
 				plugin := u.Plugin
 				if plugin == "" {
@@ -150,5 +178,6 @@ Exit codes: 0 listed; 1 the directory cannot be read or is not trusted.`,
 	}
 	cmd.Flags().StringVar(&dir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else beside tandem)")
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	return cmd
 }

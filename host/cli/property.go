@@ -13,29 +13,34 @@ import (
 func init() { register(newPropertyCmd) }
 
 func newPropertyCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	cmd := &cobra.Command{
 		Use:   "property",
 		Short: "Show and set cluster properties (pcs property)",
 		Long: `property lists the cluster properties of the live configuration; property set
 changes them. maintenance-mode=true: nothing is started, stopped or recovered
-anywhere until it is false again.`,
+anywhere until it is false again.
+
+` + propertyJSONDoc,
 		Example: `  tandem property
   tandem property set maintenance-mode=true`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return listProperties(cmd, cfgPath) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return listProperties(cmd, cfgPath, output) },
 	}
 	configFlag(cmd, &cfgPath)
-	var listPath string
+	outputFlag(cmd, &output)
+	var listPath, listOutput string
 	list := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"show", "config"},
 		Short:   "List the cluster properties",
-		Example: "  tandem property list",
+		Long:    "list prints the cluster properties of the live configuration.\n\n" + propertyJSONDoc,
+		Example: "  tandem property list\n  tandem property list --output json",
 		Args:    cobra.NoArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return listProperties(cmd, listPath) },
+		RunE:    func(cmd *cobra.Command, _ []string) error { return listProperties(cmd, listPath, listOutput) },
 	}
 	configFlag(list, &listPath)
+	outputFlag(list, &listOutput)
 	var setPath string
 	set := &cobra.Command{
 		Use:   "set NAME=VALUE ...",
@@ -83,8 +88,22 @@ with a note and not stored: Tandem fences with leases, always on.
 	return cmd
 }
 
-func listProperties(cmd *cobra.Command, cfgPath string) error {
+const propertyJSONDoc = `--output json prints {"properties": {"cluster-name": NAME,
+"maintenance-mode": true|false}}: the properties under the names the text
+shows.`
+
+func propertiesJSON(cluster string, c *cib.CIB) map[string]any {
+	return map[string]any{"cluster-name": cluster, "maintenance-mode": c.Properties.MaintenanceMode}
+}
+
+func listProperties(cmd *cobra.Command, cfgPath, output string) error {
+	if err := checkOutput(output); err != nil {
+		return err
+	}
 	return withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
+		if output == "json" {
+			return writeJSON(cmd.OutOrStdout(), map[string]map[string]any{"properties": propertiesJSON(s.file.Topology.Cluster, cur.CIB)})
+		}
 		writeProperties(cmd.OutOrStdout(), s.file.Topology.Cluster, cur.CIB)
 		return nil
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/host/status"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -359,7 +360,7 @@ blocked on that node, untouched, until a cleanup).
 }
 
 func newResourceListCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -367,33 +368,67 @@ func newResourceListCmd() *cobra.Command {
 		Short:   "List the resources and where they run",
 		Long: `list prints every resource of the live configuration and where the nodes
 report it running, in the layout of the "Full List of Resources" of
-tandem status (and pcs resource status).`,
-		Example: `  tandem resource list`,
-		Args:    cobra.NoArgs,
+tandem status (and pcs resource status).
+
+--output json prints {"resources": [...]}, the "resources" of tandem status
+--output json: each with id, agent, clone (the clone id, for an instance of
+a clone), group, disabled, promotable, nodes (node name to state: "Started",
+"Promoted", "Unpromoted", "FAILED", "Starting", "Stopping", "blocked") and
+warnings (node name to what a degraded monitor said).`,
+		Example: `  tandem resource list
+  tandem resource list --output json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			return withCurrent(cfgPath, func(s *session, cur liveconfig.Revision) error {
-				_, err := io.WriteString(cmd.OutOrStdout(), resourceList(cur.CIB, s.reports(cur.CIB.NodeNames(), wait)))
+				reps := s.reports(cur.CIB.NodeNames(), wait)
+				if output == "json" {
+					list := resourceReport(cur.CIB, reps).ResourceList
+					if list == nil {
+						list = []status.Resource{}
+					}
+					return writeJSON(cmd.OutOrStdout(), struct {
+						Resources []status.Resource `json:"resources"`
+					}{list})
+				}
+				_, err := io.WriteString(cmd.OutOrStdout(), resourceList(cur.CIB, reps))
 				return err
 			})
 		},
 	}
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	cmd.Flags().DurationVar(&wait, "wait", time.Second, "how long to wait for the nodes' reports")
 	return cmd
 }
 
 func newResourceConfigCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	cmd := &cobra.Command{
 		Use:   "config [ID ...]",
 		Short: "Show how resources are configured",
 		Long: `config prints the configuration of the given resources (primitive, clone or
 group ids), or of every resource, as pcs resource config does: agent,
 parameters (Attributes), meta attributes, operations, clone options, groups
-with their members.`,
+with their members.
+
+--output json prints {"resources": [...], "groups": [...]}: each resource
+with id, agent, group (the group it belongs to, if any), params (NAME to
+value), meta (NAME to value, as the text shows them: resource-stickiness,
+migration-threshold, failure-timeout, target-role, priority), ops (each with
+name, interval and timeout written as "30s") and clone (id, clone-max,
+clone-node-max, interleave, promotable, promoted-max, promoted-node-max);
+each group with id, resources (its members in start order), meta and clone.
+A group's members are among the resources.`,
 		Example: `  tandem resource config
-  tandem resource config httpd-clone`,
+  tandem resource config httpd-clone
+  tandem resource config --output json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
@@ -425,6 +460,9 @@ with their members.`,
 					ids = append(ids, r.ID)
 				}
 			}
+			if output == "json" {
+				return writeJSON(w, resourceConfigJSON(c, ids))
+			}
 			for _, id := range ids {
 				if g, _ := c.Group(id); g != nil {
 					writeGroupConfig(c, g, write, out)
@@ -437,6 +475,7 @@ with their members.`,
 		},
 	}
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	return cmd
 }
 
@@ -492,21 +531,31 @@ func cloneOptionText(cl *cib.Clone) string {
 
 func metaText(m cib.Meta) string {
 	var kv []string
+	for _, p := range metaPairs(m) {
+		kv = append(kv, p[0]+"="+p[1])
+	}
+	return strings.Join(kv, " ")
+}
+
+// metaPairs are the meta attributes set in m, as NAME, VALUE in pcs's
+// order, with scores and durations as pcs writes them.
+func metaPairs(m cib.Meta) [][2]string {
+	var kv [][2]string
 	score := func(k string, p *int) {
 		if p != nil {
-			kv = append(kv, k+"="+cib.Score(*p).String())
+			kv = append(kv, [2]string{k, cib.Score(*p).String()})
 		}
 	}
 	score("resource-stickiness", m.Stickiness)
 	score("migration-threshold", m.MigrationThreshold)
 	if m.FailureTimeout != nil {
-		kv = append(kv, "failure-timeout="+durText(*m.FailureTimeout))
+		kv = append(kv, [2]string{"failure-timeout", durText(*m.FailureTimeout)})
 	}
 	if m.TargetRole != "" {
-		kv = append(kv, "target-role="+m.TargetRole)
+		kv = append(kv, [2]string{"target-role", m.TargetRole})
 	}
 	score("priority", m.Priority)
-	return strings.Join(kv, " ")
+	return kv
 }
 
 // durText writes whole seconds as "30s" (not Go's "1m0s"), others as Go does.
