@@ -82,10 +82,13 @@ bench: build
 # TOPOLOGY=three (three nodes, no witness) or five (five nodes, three voters)
 # runs it on those members instead, with a voter (and a node that does not
 # vote) killed in place of the witness.
+# VIP_AGENT=ipaddr2 runs the VIP with Debian's ocf:heartbeat:IPaddr2 through
+# the ocf bridge instead of the vip agent.
 TOPOLOGY ?= reference
+VIP_AGENT ?= vip
 .PHONY: bench-failover
 bench-failover: build
-	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY)
+	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY) --vip-agent $(VIP_AGENT)
 
 # Chaos benchmark in its own lab (prefix tdchaos, 198.18.0.192/27): a seeded
 # random schedule of at least 60 faults over at least 15 minutes under a

@@ -23,6 +23,34 @@ func member(name string, host int) string {
 	return fmt.Sprintf("[[node]]\nname = %q\naddress = \"198.18.0.%d\"\n\n", name, host)
 }
 
+// WithIPaddr2 is a cluster file whose VIP resource (agent "vip") is run by
+// Debian's ocf:heartbeat:IPaddr2 through the ocf bridge instead, with the
+// same parameters (ip, cidr_netmask): the seed tutorial's own agent.
+// cidr_netmask becomes bits, the prefix of the lab's subnet: IPaddr2 looks
+// for the interface whose network holds the address with that netmask
+// (findif), and fails on a node whose interface is in a /27 when asked for
+// a /24; the vip agent takes the netmask as given.
+func WithIPaddr2(conf []byte, bits int) ([]byte, error) {
+	const vip = "\nagent = \"vip\"\nparams = { ip = \""
+	if n := bytes.Count(conf, []byte(vip)); n != 1 {
+		return nil, fmt.Errorf("the cluster file has %d resources with agent = \"vip\" followed by their params, want one", n)
+	}
+	i := bytes.Index(conf, []byte(vip))
+	end := bytes.IndexByte(conf[i+len(vip):], '\n')
+	if end < 0 {
+		return nil, fmt.Errorf("the vip resource's params do not end")
+	}
+	end += i + len(vip)
+	line := conf[i+len("\nagent = \"vip\"\n") : end]
+	ip, _, ok := bytes.Cut(line[len("params = { ip = \""):], []byte("\""))
+	if !ok {
+		return nil, fmt.Errorf("the vip resource's ip is not quoted")
+	}
+	out := append([]byte(nil), conf[:i]...)
+	out = append(out, fmt.Sprintf("\nagent = \"ocf:heartbeat:IPaddr2\"\nparams = { ip = %q, cidr_netmask = \"%d\" }", ip, bits)...)
+	return append(out, conf[end:]...), nil
+}
+
 // TopologyConfig is the reference cluster file (e2e/cluster.toml) with its
 // members replaced by those of the named topology.
 func TopologyConfig(reference []byte, name string) ([]byte, error) {

@@ -40,6 +40,20 @@ func TestTopologyConfigs(t *testing.T) {
 			t.Errorf("%s: %d resources, want the reference's 3", name, len(f.CIB.Resources))
 		}
 	}
+	ocf, err := WithIPaddr2(ref, 27)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Parse("ocf.toml", ocf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := f.CIB.Resource("VIP-198.18.0.23"); r == nil || r.Agent != "ocf:heartbeat:IPaddr2" || r.Params["cidr_netmask"] != "27" || r.Params["ip"] != "198.18.0.23" {
+		t.Errorf("WithIPaddr2: VIP resource %+v", r)
+	}
+	if _, err := WithIPaddr2(ocf, 27); err == nil {
+		t.Error("WithIPaddr2 of a file without a vip resource: no error")
+	}
 	if _, err := TopologyConfig(ref, "seven"); err == nil || !strings.Contains(err.Error(), `unknown lab topology "seven"`) {
 		t.Errorf("unknown topology: %v", err)
 	}

@@ -71,7 +71,7 @@ func New(l *lab.Lab) (*Cluster, error) {
 			c.Clones = append(c.Clones, r.Clone.ID)
 			continue
 		}
-		if r.Agent == "vip" {
+		if r.Agent == "vip" || r.Agent == "ocf:heartbeat:IPaddr2" {
 			if c.VIPResource != "" {
 				return nil, fmt.Errorf("%s: more than one vip resource (%s, %s)", l.ConfigFile(), c.VIPResource, r.ID)
 			}

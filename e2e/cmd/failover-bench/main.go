@@ -38,6 +38,7 @@ func main() {
 	prefix := flag.String("prefix", "tdbench", "lab name prefix")
 	subnet := flag.String("subnet", "198.18.0.192/27", "the lab's sub-range of 198.18.0.0/24")
 	faults := flag.String("faults", "", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed), freeze (every process of the holder stopped for 5 s), voter (a voter holding no VIP hard-killed), member (a node that does not vote hard-killed); default kill,cut,witness,freeze with a witness, else kill,cut,voter and member where some node does not vote")
+	vipAgent := flag.String("vip-agent", "vip", "the VIP's agent: vip (Tandem's), or ipaddr2 (Debian's ocf:heartbeat:IPaddr2 through the ocf bridge, the seed tutorial's agent)")
 	topology := flag.String("topology", "reference", "the lab's members: reference (holly, benji, witness director), three (three nodes, no witness), five (five nodes, three of them voters)")
 	settle := flag.Bool("settle", true, "before each fault, wait until the bus has been at rest for 2 s (bucket leaders on the witness, replicas current) besides the resources converged; false: fault as soon as the resources have converged, which right after a heal can cost a Raft election")
 	flag.Parse()
@@ -72,7 +73,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "failover-bench: --faults member: every node of the %s topology votes\n", *topology)
 		os.Exit(2)
 	}
-	if err := run(ctx, *prefix, *subnet, *topology, *runs, want, *settle); err != nil {
+	if *vipAgent != "vip" && *vipAgent != "ipaddr2" {
+		fmt.Fprintf(os.Stderr, "failover-bench: --vip-agent: %q is neither vip nor ipaddr2\n", *vipAgent)
+		os.Exit(2)
+	}
+	if err := run(ctx, *prefix, *subnet, *topology, *vipAgent, *runs, want, *settle); err != nil {
 		fmt.Fprintln(os.Stderr, "failover-bench:", err)
 		os.Exit(1)
 	}
@@ -91,7 +96,7 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 }
 
-func run(ctx context.Context, prefix, subnet, topology string, runs int, want map[string]bool, settle bool) error {
+func run(ctx context.Context, prefix, subnet, topology, vipAgent string, runs int, want map[string]bool, settle bool) error {
 	sn, err := netip.ParsePrefix(subnet)
 	if err != nil {
 		return fmt.Errorf("--subnet: %w", err)
@@ -107,6 +112,11 @@ func run(ctx context.Context, prefix, subnet, topology string, runs int, want ma
 	conf, err := lab.TopologyConfig(ref, topology)
 	if err != nil {
 		return err
+	}
+	if vipAgent == "ipaddr2" {
+		if conf, err = lab.WithIPaddr2(conf, opts.Subnet.Bits()); err != nil {
+			return err
+		}
 	}
 	dir, err := os.MkdirTemp("", "failover-bench")
 	if err != nil {
@@ -205,8 +215,8 @@ func run(ctx context.Context, prefix, subnet, topology string, runs int, want ma
 	if !settle {
 		rest = "resources converged; the bus maybe still settling after the previous heal"
 	}
-	fmt.Printf("\nFailover of the reference scenario, topology %s: %s (%d runs each; client: one request every 50 ms, 0.5 s timeout; before each fault: %s)\n\n",
-		topology, strings.Join(l.Names(), " "), runs, rest)
+	fmt.Printf("\nFailover of the reference scenario, topology %s: %s, the VIP run by %s (%d runs each; client: one request every 50 ms, 0.5 s timeout; before each fault: %s)\n\n",
+		topology, strings.Join(l.Names(), " "), map[string]string{"vip": "the vip agent", "ipaddr2": "ocf:heartbeat:IPaddr2"}[vipAgent], runs, rest)
 	fmt.Println("| fault | (a) VIP on survivor | (b) first answer | (c) all answered | failed requests |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, s := range []*series{kill, cut, freeze} {
