@@ -90,6 +90,16 @@ VIP_AGENT ?= vip
 bench-failover: build
 	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY) --vip-agent $(VIP_AGENT)
 
+# Scale benchmark, in-process (host/daemon TestScale): 8, 16, 32 and 64
+# members (three of them voters) with 1,000 singletons: cold convergence,
+# bus traffic at rest and during the failover of a member cut off, memory;
+# minutes to tens of minutes. SCALE=8,16 and RESOURCES=N change the sizes.
+SCALE ?= 8,16,32,64
+RESOURCES ?= 1000
+.PHONY: bench-scale
+bench-scale:
+	TANDEM_BENCH_SCALE=$(SCALE) TANDEM_BENCH_RESOURCES=$(RESOURCES) $(GO) test -count=1 -run '^TestScale$$' -v -timeout 120m ./host/daemon/
+
 # Chaos benchmark in its own lab (prefix tdchaos, 198.18.0.192/27): a seeded
 # random schedule of at least 60 faults over at least 15 minutes under a
 # safety checker, a client loop and two admins editing through the CLI;

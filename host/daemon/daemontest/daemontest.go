@@ -152,7 +152,8 @@ func (b *syncBuffer) String() string {
 type member struct {
 	cancel context.CancelFunc
 	done   chan error
-	server chan *bus.Server // its bus server, once it runs
+	ready  chan struct{} // closed once srv is set
+	srv    *bus.Server   // its bus server, once it runs
 }
 
 // New writes the files of a cluster whose model is resources (STATE in it
@@ -206,12 +207,36 @@ func (c *Cluster) Start(name string) {
 	if name == c.Shape.Witness {
 		o.Node, o.Witness = "", true
 	}
-	srv := make(chan *bus.Server, 1)
-	o.Bus = func(s *bus.Server) { srv <- s }
+	m := &member{cancel: cancel, done: done, ready: make(chan struct{})}
+	var once sync.Once
+	o.Bus = func(s *bus.Server) {
+		once.Do(func() {
+			m.srv = s
+			close(m.ready)
+		})
+	}
 	go func() { done <- daemon.Run(ctx, o) }()
 	c.mu.Lock()
-	c.members[name] = &member{cancel: cancel, done: done, server: srv}
+	c.members[name] = m
 	c.mu.Unlock()
+}
+
+// Server is member name's bus server, once it runs (within 30 s).
+func (c *Cluster) Server(name string) *bus.Server {
+	c.T.Helper()
+	c.mu.Lock()
+	m := c.members[name]
+	c.mu.Unlock()
+	if m == nil {
+		c.T.Fatalf("Server(%s): not running", name)
+	}
+	select {
+	case <-m.ready:
+		return m.srv
+	case <-time.After(30 * time.Second):
+		c.T.Fatalf("Server(%s): its bus server did not start within 30 s", name)
+		return nil
+	}
 }
 
 // CutOff cuts member name off from the bus while its daemon runs on: its
@@ -222,18 +247,7 @@ func (c *Cluster) Start(name string) {
 // back by itself.
 func (c *Cluster) CutOff(name string) {
 	c.T.Helper()
-	c.mu.Lock()
-	m := c.members[name]
-	c.mu.Unlock()
-	if m == nil {
-		c.T.Fatalf("CutOff(%s): not running", name)
-	}
-	select {
-	case s := <-m.server:
-		s.NATS().Shutdown()
-	case <-time.After(30 * time.Second):
-		c.T.Fatalf("CutOff(%s): its bus server did not start within 30 s", name)
-	}
+	c.Server(name).NATS().Shutdown()
 }
 
 // StartAll starts every member.

@@ -1,0 +1,172 @@
+package daemon_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/e2e/poll"
+	"github.com/tandem-ha/tandem/host/daemon/daemontest"
+)
+
+// TestScale is the scale benchmark behind `make bench-scale`, skipped
+// unless TANDEM_BENCH_SCALE lists member counts ("8,16,32"). For each
+// count it runs that many nodes in this process (three of them voters,
+// the default voter_count; the others plain members) with
+// TANDEM_BENCH_RESOURCES singletons (default 1000) of the example agent
+// (each a /bin/sleep), and measures: the cold convergence (every member
+// started to every resource's process running), the bus traffic at rest
+// (messages and bytes handled by all servers, from their varz, over 10 s),
+// the failover of a member cut off from the bus (its bus server shut down
+// under its running daemon) to every singleton it ran running elsewhere,
+// the bus traffic during that failover, and the memory (this process's
+// RSS per member, and the members' plugin processes).
+func TestScale(t *testing.T) {
+	spec := os.Getenv("TANDEM_BENCH_SCALE")
+	if spec == "" {
+		t.Skip("the scale benchmark: make bench-scale (TANDEM_BENCH_SCALE=8,16,32)")
+	}
+	resources := 1000
+	if v := os.Getenv("TANDEM_BENCH_RESOURCES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("TANDEM_BENCH_RESOURCES=%q: give a positive number", v)
+		}
+		resources = n
+	}
+	var rows []string
+	for _, f := range strings.Split(spec, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 3 {
+			t.Fatalf("TANDEM_BENCH_SCALE: %q is not a member count of 3 or more", f)
+		}
+		t.Run(fmt.Sprintf("members=%d", n), func(t *testing.T) {
+			rows = append(rows, scaleRun(t, n, resources))
+		})
+	}
+	fmt.Printf("\n| members (voters) | resources | cold convergence | member cut off: its singletons elsewhere | bus msgs/s at rest (per member) | bus KB/s at rest (per member) | bus msgs/s during the failover | RSS of this process per member | plugin process RSS (mean) |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Println(r)
+	}
+}
+
+type traffic struct{ msgs, bytes int64 }
+
+func busTraffic(tc *daemontest.Cluster, members []string) traffic {
+	var tr traffic
+	for _, m := range members {
+		v, err := tc.Server(m).NATS().Varz(nil)
+		if err != nil {
+			continue
+		}
+		tr.msgs += v.InMsgs + v.OutMsgs
+		tr.bytes += v.InBytes + v.OutBytes
+	}
+	return tr
+}
+
+func scaleRun(t *testing.T, n, resources int) string {
+	var nodes []string
+	for i := 1; i <= n; i++ {
+		nodes = append(nodes, fmt.Sprintf("n%02d", i))
+	}
+	var model strings.Builder
+	for i := 1; i <= resources; i++ {
+		fmt.Fprintf(&model, "[[resource]]\nid = \"r%04d\"\nagent = \"example:process\"\nparams = { command = \"/bin/sleep\", args = \"3600\", state_dir = \"STATE/{node}\" }\n[[resource.op]]\nname = \"monitor\"\ninterval = \"30s\"\n", i)
+	}
+	tc := daemontest.NewShape(t, daemontest.Shape{Nodes: nodes}, model.String())
+	begin := time.Now()
+	tc.StartAll()
+	poll.Until(t, 15*time.Minute, time.Second, func() error {
+		if got := len(tc.Pids("")); got != resources {
+			return fmt.Errorf("%d of %d resources running", got, resources)
+		}
+		return nil
+	})
+	cold := time.Since(begin)
+	t.Logf("%d members: cold convergence of %d singletons in %s", n, resources, cold.Round(time.Millisecond))
+
+	// At rest: 5 s to let the last starts' reports settle, then 10 s.
+	time.Sleep(5 * time.Second)
+	before, at := busTraffic(tc, nodes), time.Now()
+	time.Sleep(10 * time.Second)
+	after := busTraffic(tc, nodes)
+	secs := time.Since(at).Seconds()
+	restMsgs := float64(after.msgs-before.msgs) / secs
+	restKB := float64(after.bytes-before.bytes) / secs / 1024
+
+	// Memory: this process (every member's bus and host) and the plugins.
+	runtime.GC()
+	rss := rssOf("self")
+	var pluginRSS, plugins int64
+	for _, p := range childPIDs() {
+		if strings.Contains(readFile(filepath.Join("/proc", p, "cmdline")), "tandem-plugin-example") {
+			pluginRSS += rssOf(p)
+			plugins++
+		}
+	}
+
+	// A member that does not vote (the last node) is cut off.
+	victim := nodes[n-1]
+	var moved []string
+	for k := range tc.Pids(victim) {
+		moved = append(moved, strings.TrimPrefix(k, victim+"/"))
+	}
+	before, at = busTraffic(tc, nodes[:n-1]), time.Now()
+	tc.CutOff(victim)
+	poll.Until(t, 5*time.Minute, 50*time.Millisecond, func() error {
+		for _, r := range moved {
+			w := tc.Where(r)
+			if len(w) != 1 || w[0] == victim {
+				return fmt.Errorf("%s on %v", r, w)
+			}
+		}
+		return nil
+	})
+	failover := time.Since(at)
+	after = busTraffic(tc, nodes[:n-1])
+	failMsgs := float64(after.msgs-before.msgs) / failover.Seconds()
+	t.Logf("%d members: %s cut off, its %d singletons running elsewhere after %s", n, victim, len(moved), failover.Round(time.Millisecond))
+	return fmt.Sprintf("| %d (3) | %d | %s | %s (%d singletons) | %.0f (%.0f) | %.0f (%.1f) | %.0f | %.1f MB | %.1f MB |", n, resources,
+		cold.Round(100*time.Millisecond), failover.Round(10*time.Millisecond), len(moved), restMsgs, restMsgs/float64(n), restKB, restKB/float64(n),
+		failMsgs, float64(rss)/float64(n)/(1<<20), float64(pluginRSS)/float64(max(plugins, 1))/(1<<20))
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+// rssOf is the resident set of /proc/<pid> in bytes.
+func rssOf(pid string) int64 {
+	for _, l := range strings.Split(readFile(filepath.Join("/proc", pid, "status")), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// childPIDs lists this process's children.
+func childPIDs() []string {
+	me := strconv.Itoa(os.Getpid())
+	ents, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range ents {
+		stat := readFile(filepath.Join("/proc", e.Name(), "stat"))
+		i := strings.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(stat[i+1:]); len(f) > 1 && f[1] == me {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
