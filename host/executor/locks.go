@@ -68,6 +68,15 @@ func (l *Locks) lock(ctx context.Context, k instanceKey) (unlock func(), err err
 	}
 }
 
+// Hold takes an instance (cloneIndex -1 for a primitive) as an action
+// does: a monitor of it that is running is cancelled and its result
+// dropped, and none starts until unlock. The resource manager's reload
+// holds it, so that no monitor runs with the old parameters while the
+// agent applies the new ones.
+func (l *Locks) Hold(ctx context.Context, resource string, cloneIndex int) (unlock func(), err error) {
+	return l.lock(ctx, instanceKey{resource, cloneIndex})
+}
+
 // lockMonitor takes instance k for a monitor, which runs with the context
 // it returns: that context ends when an action wants the instance.
 func (l *Locks) lockMonitor(ctx context.Context, k instanceKey) (mctx context.Context, unlock func(), err error) {

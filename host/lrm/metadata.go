@@ -131,15 +131,30 @@ func (l *LRM) reload(e *entry, def cib.Resource) {
 	}
 	since := e.since
 	l.mu.Unlock()
+	// No monitor runs with the old parameters while the agent reloads,
+	// nor after, until the monitors restart with the new ones: a monitor
+	// that checks a reloadable parameter would report a false failure.
+	unlock, err := l.locks.Hold(context.Background(), def.ID, idx)
+	if err != nil {
+		return
+	}
+	defer unlock()
 	req := sdk.Request{ResourceID: def.ID, Params: def.Params, Instance: sdk.Instance{Node: l.cfg.Node, CloneIndex: idx}, Cluster: l.View()}
 	out := l.cfg.Runner.Run(context.Background(), def.Agent, bus.OpReload, req, l.opTimeout(def, bus.OpReload))
 	if out.Code == sdk.OK && !out.TimedOut {
 		l.mu.Lock()
-		if e.state == bus.StateStarted && e.since.Equal(since) {
+		applied := e.state == bus.StateStarted && e.since.Equal(since)
+		if applied {
 			e.def.Params = def.Params
 			l.changed()
 		}
 		l.mu.Unlock()
+		if applied {
+			// The monitors restart with the new parameters before the
+			// instance is let go (Set cancels the old ones; one waiting
+			// for the instance gives up).
+			l.mons.Set(l.monitorSpecs())
+		}
 		l.log.Info("reloaded with new parameters", "resource", def.ID, "message", out.Message)
 		_ = l.cfg.Conn.Publish(bus.LogEvent{Node: l.cfg.Node, Level: "info", Message: "reloaded " + def.ID + " on " + l.cfg.Node + " with its new parameters"})
 		return
