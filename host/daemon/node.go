@@ -352,15 +352,19 @@ func (s *services) daemonStatus() []bus.DaemonStatus {
 
 // metricsSource is where a scrape of this node's /metrics reads.
 func (m *Member) metricsSource(s *services, fails *failures.Store) metrics.Source {
-	var voters []string
+	var voters, members []string
 	for _, mem := range m.top.Members {
-		voters = append(voters, mem.Name)
+		members = append(members, mem.Name)
+		if !mem.NonVoter {
+			voters = append(voters, mem.Name)
+		}
 	}
 	return metrics.Source{
-		Member: m.name,
-		Voters: voters,
-		Online: s.members.Online,
-		Node:   s.lrm.Report,
+		Member:  m.name,
+		Voters:  voters,
+		Members: members,
+		Online:  s.members.Online,
+		Node:    s.lrm.Report,
 		Fails: func(ctx context.Context) ([]metrics.Failure, error) {
 			recs, err := fails.List(ctx)
 			out := make([]metrics.Failure, 0, len(recs))

@@ -34,6 +34,7 @@ type Failure struct {
 type Source struct {
 	Member  string
 	Voters  []string                                     // every voter, the witness included
+	Members []string                                     // every member ([bus] voters or not); nil: the voters
 	Online  func() []string                              // the members online now
 	Node    func() bus.NodeResources                     // this node's resources, as it reports them
 	Fails   func(ctx context.Context) ([]Failure, error) // the cluster's fail-counts
@@ -86,13 +87,17 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for _, m := range s.Online() {
 			online[m] = true
 		}
+		members := s.Members
+		if members == nil {
+			members = s.Voters
+		}
+		for _, m := range members {
+			gauge(descMember, b2f(online[m]), m)
+		}
 		up := 0
 		for _, v := range s.Voters {
 			if online[v] {
 				up++
-				gauge(descMember, 1, v)
-			} else {
-				gauge(descMember, 0, v)
 			}
 		}
 		gauge(descVoters, float64(len(s.Voters)))
