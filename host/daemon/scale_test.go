@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,6 +133,19 @@ func scaleRun(t *testing.T, n, resources int) string {
 	after = busTraffic(tc, nodes[:n-1])
 	failMsgs := float64(after.msgs-before.msgs) / failover.Seconds()
 	t.Logf("%d members: %s cut off, its %d singletons running elsewhere after %s", n, victim, len(moved), failover.Round(time.Millisecond))
+	// All members at once: one by one, each would drain its singletons
+	// onto the rest first (minutes at 16 members).
+	begin = time.Now()
+	var wg sync.WaitGroup
+	for _, m := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tc.Stop(m)
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d members stopped together in %s", n, time.Since(begin).Round(time.Millisecond))
 	return fmt.Sprintf("| %d (3) | %d | %s | %s (%d singletons) | %.0f (%.0f) | %.0f (%.1f) | %.0f | %.1f MB | %.1f MB |", n, resources,
 		cold.Round(100*time.Millisecond), failover.Round(10*time.Millisecond), len(moved), restMsgs, restMsgs/float64(n), restKB, restKB/float64(n),
 		failMsgs, float64(rss)/float64(n)/(1<<20), float64(pluginRSS)/float64(max(plugins, 1))/(1<<20))
