@@ -19,25 +19,15 @@ func StreamOfBucket(bucket string) string { return "KV_" + bucket }
 // node's hard failure never costs a leader election (4-9 s in nats-server)
 // before a lease can move.
 func (c *Conn) PreferStreamLeader(ctx context.Context, stream, member string) (bool, error) {
-	st, err := c.JS.Stream(ctx, stream)
+	g, err := c.StreamState(ctx, stream)
 	if err != nil {
-		return false, fmt.Errorf("stream %s: %w", stream, c.explain(err))
+		return false, err
 	}
-	ci := st.CachedInfo().Cluster
-	if ci == nil || ci.Leader == "" || ci.Leader == member {
+	if g.Leader == "" || g.Leader == member || !g.Current[member] {
 		return false, nil
 	}
-	current := false
-	for _, r := range ci.Replicas {
-		if r.Name == member && r.Current && !r.Offline {
-			current = true
-		}
-	}
-	if !current {
-		return false, nil
-	}
-	if err := stepDown(ctx, c.NC, subjectStreamLeaderStepdown+stream, member); err != nil {
-		return false, fmt.Errorf("stepdown of %s: %w", stream, c.explain(err))
+	if err := c.MoveStreamLeader(ctx, stream, member); err != nil {
+		return false, err
 	}
 	return true, nil
 }

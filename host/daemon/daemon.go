@@ -347,10 +347,8 @@ func (m *Member) status() bus.MemberStatus {
 	if m.server.LeadsMeta() {
 		st.Leads = append(st.Leads, "meta")
 	}
-	for _, b := range placedBuckets {
-		if m.server.LeadsStream(bus.StreamOfBucket(b)) {
-			st.Leads = append(st.Leads, strings.TrimPrefix(b, "tandem-"))
-		}
+	for _, b := range m.ledBuckets() {
+		st.Leads = append(st.Leads, strings.TrimPrefix(b, "tandem-"))
 	}
 	if !m.witness {
 		state := "active"

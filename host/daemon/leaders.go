@@ -51,6 +51,17 @@ func (m *Member) keepLeaders(ctx context.Context) {
 	}
 }
 
+// ledBuckets lists the placed buckets whose stream this member leads.
+func (m *Member) ledBuckets() []string {
+	var led []string
+	for _, b := range placedBuckets {
+		if m.server.LeadsStream(bus.StreamOfBucket(b)) {
+			led = append(led, b)
+		}
+	}
+	return led
+}
+
 // placeLeaders runs on a node: every Raft group this member leads while it
 // holds singleton leases goes to the voter bus.PlaceLeader prefers (the
 // witness, else the voter holding the fewest singletons, as its heartbeats
@@ -58,12 +69,7 @@ func (m *Member) keepLeaders(ctx context.Context) {
 // place (the witness, if there is one, pulls the groups to itself).
 func (m *Member) placeLeaders(ctx context.Context, s *services) {
 	own := s.leases.Singletons()
-	var led []string
-	for _, b := range placedBuckets {
-		if m.server.LeadsStream(bus.StreamOfBucket(b)) {
-			led = append(led, b)
-		}
-	}
+	led := m.ledBuckets()
 	meta := m.server.LeadsMeta()
 	if own == 0 || (len(led) == 0 && !meta) {
 		return
