@@ -61,6 +61,11 @@ type Tracker struct {
 	forged  atomic.Uint64
 	stop    chan struct{}
 	wg      sync.WaitGroup
+
+	// Pauses of this process (see expire), under mu: when the sweep last
+	// ran, and how long the tracker has been unable to run in all.
+	lastSweep time.Time
+	paused    time.Duration
 }
 
 type member struct {
@@ -75,6 +80,7 @@ type member struct {
 	online      bool
 	stopped     bool
 	singletons  int
+	pausedAt    time.Duration // Tracker.paused when last was set
 }
 
 // New starts tracking the heartbeats of members, each on the connection
@@ -88,6 +94,7 @@ func New(conns func(member string) *bus.Conn, members []string, deadAfter time.D
 	}
 	t := &Tracker{deadAfter: deadAfter, now: time.Now, onChange: onChange, members: map[string]*member{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	t.lastSweep = t.now()
 	for _, name := range members {
 		if _, dup := t.members[name]; dup {
 			continue
@@ -149,7 +156,7 @@ func (t *Tracker) unsubscribe() {
 
 func (t *Tracker) loop() {
 	defer t.wg.Done()
-	sweep := time.NewTicker(t.deadAfter / 8)
+	sweep := time.NewTicker(t.sweepEvery())
 	defer sweep.Stop()
 	for {
 		select {
@@ -188,6 +195,7 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 		change = &Change{Member: h.Node, Online: true, Witness: h.Witness, Incarnation: h.Incarnation, Stopped: h.Stopped, StopChanged: true}
 	}
 	m.last, m.incarnation, m.witness, m.online, m.stopped = now, h.Incarnation, h.Witness, true, h.Stopped
+	m.pausedAt = t.paused
 	m.singletons = h.Singletons
 	t.mu.Unlock()
 	if change != nil && t.onChange != nil {
@@ -195,12 +203,32 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 	}
 }
 
+func (t *Tracker) sweepEvery() time.Duration { return t.deadAfter / 8 }
+
+// expire takes offline the members silent for longer than deadAfter.
+//
+// Silence is counted only while this tracker could listen. When this
+// process itself stalls (a starved or frozen host, a VM pause: the sweep
+// runs late by more than a sweep), every member's heartbeats queue
+// unread meanwhile; were the stall counted, every member would be
+// declared gone at once when the process resumes, before the queued
+// heartbeats are read, and come back a moment later: a flap of the whole
+// membership, with the plans it triggers, caused by the observer alone.
+// So the time the sweep ran late is added to paused and left out of every
+// member's silence. A member that really died during the stall is
+// declared gone deadAfter of listening later. Leases do not depend on
+// this: a holder whose process stalls past its fence deadline fences
+// (docs/leases.md).
 func (t *Tracker) expire() {
 	now := t.now()
 	var gone []Change
 	t.mu.Lock()
+	if late := now.Sub(t.lastSweep) - t.sweepEvery(); late > t.sweepEvery() {
+		t.paused += late
+	}
+	t.lastSweep = now
 	for name, m := range t.members {
-		if m.online && now.Sub(m.last) > t.deadAfter {
+		if m.online && now.Sub(m.last)-(t.paused-m.pausedAt) > t.deadAfter {
 			m.online = false
 			gone = append(gone, Change{Member: name, Online: false, Witness: m.witness, Incarnation: m.incarnation})
 		}

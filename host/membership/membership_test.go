@@ -197,3 +197,64 @@ func TestForgedAndReplayedHeartbeatsAreIgnored(t *testing.T) {
 		t.Errorf("online: %s, want none", got)
 	}
 }
+
+// A stall of the observing process itself (its sweep ran late) is not
+// counted as the members' silence: without it every member flaps when the
+// process resumes. Real silence while the process runs is still found.
+func TestOwnStallIsNotSilence(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var changes []Change
+	tr := &Tracker{deadAfter: time.Second, now: func() time.Time { return now }, members: map[string]*member{},
+		onChange: func(c Change) { changes = append(changes, c) }}
+	tr.lastSweep = now
+	for _, n := range []string{"a", "b"} {
+		tr.members[n] = &member{name: n}
+	}
+	seq := uint64(0)
+	beat := func(n string) {
+		seq++
+		tr.seen(bus.Heartbeat{Node: n, Incarnation: "i-" + n, Seq: seq})
+	}
+	advance := func(d time.Duration) {
+		// The sweep runs every deadAfter/8 while the process runs.
+		for step := tr.sweepEvery(); d > 0; d -= step {
+			now = now.Add(min(step, d))
+			tr.expire()
+		}
+	}
+	beat("a")
+	beat("b")
+	advance(500 * time.Millisecond)
+	beat("a")
+	beat("b")
+	changes = nil
+
+	// The whole process stalls for 1.5 s: no sweep, no heartbeat read.
+	now = now.Add(1500 * time.Millisecond)
+	tr.expire()
+	if len(changes) != 0 {
+		t.Fatalf("after a 1.5 s stall of the observer: %+v, want no change (its own stall is not the members' silence)", changes)
+	}
+	// The heartbeats queued meanwhile are read: a stays, b really died.
+	beat("a")
+	advance(800 * time.Millisecond)
+	beat("a")
+	if len(changes) != 0 {
+		t.Fatalf("0.8 s of listening after the stall: %+v, want no change yet", changes)
+	}
+	advance(300 * time.Millisecond)
+	if len(changes) != 1 || changes[0].Member != "b" || changes[0].Online {
+		t.Fatalf("1.1 s of listening without b: %+v, want only b gone", changes)
+	}
+	if !tr.members["a"].online {
+		t.Fatal("a went offline, though it was heard throughout")
+	}
+
+	// Without the stall compensation the same silence is seen at once: a
+	// sweep running on time through 1.1 s of silence takes a member out.
+	changes = nil
+	advance(1100 * time.Millisecond)
+	if len(changes) != 1 || changes[0].Member != "a" {
+		t.Fatalf("1.1 s of silence heard on time: %+v, want a gone", changes)
+	}
+}
