@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -510,4 +511,111 @@ func TestPlanAheadOfTheNodesConfigurationIsNotRun(t *testing.T) {
 	if r := run(t, coord, "t-now", policies.OpStart, "holly"); !r.OK() {
 		t.Errorf("start planned from revision 1: %+v", r)
 	}
+}
+
+// gatedRunner holds one operation of the fake agent at a gate: entered is
+// signalled when it is called, and it runs only once gate is closed.
+type gatedRunner struct {
+	nodeRunner
+	op      string
+	entered chan struct{}
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedRunner) Run(ctx context.Context, agent, op string, req sdk.Request, timeout time.Duration) supervisor.Outcome {
+	if op == g.op {
+		first := false
+		g.once.Do(func() { first = true })
+		if first {
+			close(g.entered)
+			<-g.gate
+		}
+	}
+	return g.nodeRunner.Run(ctx, agent, op, req, timeout)
+}
+
+func (w *world) called(call string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Contains(w.calls, call)
+}
+
+// A singleton whose lease is lost while its agent is starting it (the
+// node was starved: its renewals failed) is not reported started: the
+// loss was acted on (watchLease's stop found nothing yet) before the agent
+// started it, so it is stopped again and the start reported not done,
+// without a fail-count. Reported started, it ran unleased, and then showed
+// Started with nothing running for good (seen at 32 in-process members).
+func TestLeaseLostDuringStartIsNotStarted(t *testing.T) {
+	cfg, err := config.Parse("test.toml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
+	w := newWorld()
+	g := &gatedRunner{nodeRunner: nodeRunner{w, "holly"}, op: bus.OpStart, entered: make(chan struct{}), gate: make(chan struct{})}
+	holly := startNodeWith(t, c, g, cfg, "holly")
+	conn := coordinate(t, c)
+	result := make(chan bus.ActionResult, 1)
+	go func() { result <- run(t, conn, "t1", policies.OpStart, "holly") }()
+	select {
+	case <-g.entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the start never reached the agent")
+	}
+	holly.leases.Close() // renewals stop: the lease is lost at its deadline
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if !w.called("stop holly/vip") {
+			return errors.New("the lost lease's stop has not run yet")
+		}
+		return nil
+	})
+	close(g.gate) // the agent starts it now, after the loss was acted on
+	r := <-result
+	if r.OK() || !strings.Contains(r.Message, "lease was lost during the start") {
+		t.Fatalf("start result %+v, want not done: lease lost during the start", r)
+	}
+	if w.is("holly", "vip") {
+		t.Fatal("holly runs the singleton without its lease")
+	}
+	if s := holly.state("vip"); s == bus.StateStarted {
+		t.Fatalf("holly reports %s", s)
+	}
+	fs, _ := failures.Open(context.Background(), conn)
+	if recs, err := fs.List(context.Background()); err != nil || len(recs) != 0 {
+		t.Fatalf("fail-counts after a fenced start: %+v %v", recs, err)
+	}
+}
+
+// A started singleton whose lease is lost, and whose monitor then finds it
+// not running (its agent removed it when its hold lapsed), is reported
+// stopped at once, even while the lost lease's own stop is still running.
+func TestMonitorRecordsAFencedSingletonStopped(t *testing.T) {
+	cfg, err := config.Parse("test.toml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
+	w := newWorld()
+	g := &gatedRunner{nodeRunner: nodeRunner{w, "holly"}, op: bus.OpStop, entered: make(chan struct{}), gate: make(chan struct{})}
+	holly := startNodeWith(t, c, g, cfg, "holly")
+	conn := coordinate(t, c)
+	if r := run(t, conn, "t1", policies.OpStart, "holly"); !r.OK() {
+		t.Fatalf("start on holly: %+v", r)
+	}
+	defer close(g.gate)
+	holly.leases.Close() // renewals stop: the lease is lost at its deadline
+	select {
+	case <-g.entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the lost lease's stop never reached the agent")
+	}
+	w.set("holly", "vip", false) // its hold lapsed: the agent removed it
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if s := holly.state("vip"); s != bus.StateStopped {
+			return fmt.Errorf("holly reports %s of a fenced singleton its monitor finds not running", s)
+		}
+		return nil
+	})
 }

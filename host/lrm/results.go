@@ -253,7 +253,14 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 		// Past its lease's fence deadline the agent removes the resource
 		// by itself (a hold expired: this process was frozen, or could
 		// not renew). That is the fence working, not a failure of the
-		// resource here; watchLease records it stopped.
+		// resource here. watchLease records it stopped when its stop is
+		// done; the monitor's word that it is not running is recorded at
+		// once, so that a report never says Started of a fenced resource
+		// (had watchLease finished before the state said Started, nothing
+		// else would correct it).
+		if code == sdk.NotRunning {
+			l.setState(e, bus.StateStopped, "lease lost: stopped (fenced)")
+		}
 		l.mu.Unlock()
 		l.log.Info("monitor after the lease's fence deadline: fenced, not counted as a failure", "resource", r.Resource, "message", r.Message)
 		return

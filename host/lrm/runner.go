@@ -67,6 +67,11 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 	// Once begun, a start or stop finishes even if its transition is
 	// aborted: its result is what the next plan starts from.
 	out := l.cfg.Runner.Run(context.WithoutCancel(ctx), agent, op, req, timeout)
+	if op == bus.OpStart && single && out.Code == sdk.OK && !out.TimedOut {
+		if fenced, ok := r.fencedDuringStart(ctx, e, agent, req, out); !ok {
+			return fenced
+		}
+	}
 	if op == bus.OpStop && out.Code == sdk.OK && !out.TimedOut {
 		if single {
 			r.release(e, agent, req)
@@ -75,6 +80,38 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 		}
 	}
 	return out
+}
+
+// fencedDuringStart checks, after a singleton's agent said it started, that
+// the lease taken for the start is still valid. A lease lost while the
+// start ran (the renewals failed: this node was starved or cut off) may
+// already be another node's, and its loss was acted on while the start was
+// still running: watchLease's stop may have found nothing to stop and the
+// agent started it afterwards. Reported started, it would run unleased, and
+// a monitor after the fence deadline does not count it as failed: it would
+// show Started with nothing running once the agent's hold lapsed, for good.
+// So it is stopped again, and the start reported as not done; like a lease
+// refusal, that is no failure of the resource (leaseErr).
+func (r *runner) fencedDuringStart(ctx context.Context, e *entry, agent string, req sdk.Request, out supervisor.Outcome) (supervisor.Outcome, bool) {
+	l := r.l
+	l.mu.Lock()
+	valid := leaseValid(e.lease)
+	l.mu.Unlock()
+	if valid {
+		return out, true
+	}
+	l.log.Warn("lease lost while the resource started: stopped again, the start is reported not done", "resource", req.ResourceID)
+	stop := l.cfg.Runner.Run(context.WithoutCancel(ctx), agent, bus.OpStop, req, l.opTimeout(e.def, bus.OpStop))
+	msg := "not started: its lease was lost during the start (fenced); stopped again"
+	if stop.Code != sdk.OK || stop.TimedOut {
+		msg = "not started: its lease was lost during the start (fenced), and the stop that followed failed: " + stop.Message
+	}
+	l.mu.Lock()
+	l.leaseErr[req.ResourceID] = true
+	l.mu.Unlock()
+	out.Result = sdk.Result{Code: sdk.ErrGeneric, Message: msg}
+	out.Duration = time.Since(out.Started)
+	return out, false
 }
 
 func (l *LRM) setBusy(key, what string) {
