@@ -50,7 +50,7 @@ func TestScale(t *testing.T) {
 			rows = append(rows, scaleRun(t, n, resources))
 		})
 	}
-	fmt.Printf("\n| members (voters) | resources | cold convergence | member cut off: its singletons elsewhere | bus msgs/s at rest (per member) | bus KB/s at rest (per member) | bus msgs/s during the failover | RSS of this process per member | plugin process RSS (mean) |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("\n| members (voters) | resources | cold convergence | member cut off: its singletons elsewhere | bus msgs/s at rest (per member) | bus KB/s at rest (per member) | bus msgs/s during the failover | CPU at rest, cores (per member) | stalls of this process ≥ 250 ms (longest) | RSS of this process per member | plugin process RSS (mean) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Println(r)
 	}
@@ -81,6 +81,7 @@ func scaleRun(t *testing.T, n, resources int) string {
 		fmt.Fprintf(&model, "[[resource]]\nid = \"r%04d\"\nagent = \"example:process\"\nparams = { command = \"/bin/sleep\", args = \"3600\", state_dir = \"STATE/{node}\" }\n[[resource.op]]\nname = \"monitor\"\ninterval = \"30s\"\n", i)
 	}
 	tc := daemontest.NewShape(t, daemontest.Shape{Nodes: nodes}, model.String())
+	stalls := watchStalls(t)
 	begin := time.Now()
 	tc.StartAll()
 	poll.Until(t, 15*time.Minute, time.Second, func() error {
@@ -94,10 +95,11 @@ func scaleRun(t *testing.T, n, resources int) string {
 
 	// At rest: 5 s to let the last starts' reports settle, then 10 s.
 	time.Sleep(5 * time.Second)
-	before, at := busTraffic(tc, nodes), time.Now()
+	before, at, cpu0 := busTraffic(tc, nodes), time.Now(), cpuSeconds()
 	time.Sleep(10 * time.Second)
 	after := busTraffic(tc, nodes)
 	secs := time.Since(at).Seconds()
+	restCPU := (cpuSeconds() - cpu0) / secs
 	restMsgs := float64(after.msgs-before.msgs) / secs
 	restKB := float64(after.bytes-before.bytes) / secs / 1024
 
@@ -146,9 +148,74 @@ func scaleRun(t *testing.T, n, resources int) string {
 	}
 	wg.Wait()
 	t.Logf("%d members stopped together in %s", n, time.Since(begin).Round(time.Millisecond))
-	return fmt.Sprintf("| %d (3) | %d | %s | %s (%d singletons) | %.0f (%.0f) | %.0f (%.1f) | %.0f | %.1f MB | %.1f MB |", n, resources,
+	count, longest := stalls()
+	return fmt.Sprintf("| %d (3) | %d | %s | %s (%d singletons) | %.0f (%.0f) | %.0f (%.1f) | %.0f | %.2f (%.3f) | %d (%s) | %.1f MB | %.1f MB |", n, resources,
 		cold.Round(100*time.Millisecond), failover.Round(10*time.Millisecond), len(moved), restMsgs, restMsgs/float64(n), restKB, restKB/float64(n),
-		failMsgs, float64(rss)/float64(n)/(1<<20), float64(pluginRSS)/float64(max(plugins, 1))/(1<<20))
+		failMsgs, restCPU, restCPU/float64(n), count, longest.Round(10*time.Millisecond),
+		float64(rss)/float64(n)/(1<<20), float64(pluginRSS)/float64(max(plugins, 1))/(1<<20))
+}
+
+// watchStalls follows this process's own scheduling: a goroutine ticking
+// every 20 ms notes each time it ran 250 ms or more late. Every member of
+// the run lives in this process, so such a stall is every member's: the
+// machine is the limit (a lease's TTL is 1 s), not the cluster. The
+// function returned stops the watch and says how many stalls there were
+// and the longest.
+func watchStalls(t *testing.T) func() (int, time.Duration) {
+	var mu sync.Mutex
+	var count int
+	var longest time.Duration
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		prev := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				if late := now.Sub(prev) - 20*time.Millisecond; late >= 250*time.Millisecond {
+					mu.Lock()
+					count++
+					longest = max(longest, late)
+					mu.Unlock()
+					t.Logf("this process stalled for %s", late.Round(time.Millisecond))
+				}
+				prev = now
+			}
+		}
+	}()
+	var once sync.Once
+	stop := func() (int, time.Duration) {
+		once.Do(func() { close(done); <-stopped })
+		mu.Lock()
+		defer mu.Unlock()
+		return count, longest
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+// cpuSeconds is the CPU time this process has used (user and system, all
+// threads), from /proc/self/stat.
+func cpuSeconds() float64 {
+	stat := readFile("/proc/self/stat")
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	// utime and stime are fields 14 and 15 of stat(5), in clock ticks
+	// (USER_HZ, 100 on Linux).
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return (u + s) / 100
 }
 
 func readFile(p string) string {

@@ -228,6 +228,9 @@ func (e *Executor) run(ctx context.Context, transition string, a Action) (result
 	}
 	out := e.cfg.Runner.Run(ctx, a.Agent, a.Op, req, a.Timeout)
 	unlock()
+	if out.NotRun {
+		return result, false, out.Message
+	}
 	result.Code, result.Message, result.TimedOut = int32(out.Code), out.Message, out.TimedOut
 	result.Started, result.Duration = out.Started, out.Duration
 	level := slog.LevelInfo

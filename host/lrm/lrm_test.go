@@ -619,3 +619,72 @@ func TestMonitorRecordsAFencedSingletonStopped(t *testing.T) {
 		return nil
 	})
 }
+
+// A start whose transition is aborted while it waits for its lease never
+// reached the agent: it is reported cancelled and the resource keeps its
+// state. Reported as a failed start it showed failed, needed a stop, and
+// its failure aborted the next plan: at 32 in-process members, with slow
+// lease writes, plans aborted each other that way for minutes.
+func TestAbortWhileWaitingForTheLeaseCancels(t *testing.T) {
+	_, w, _, benji, conn := setup(t)
+	if r := run(t, conn, "t1", policies.OpStart, "holly"); !r.OK() {
+		t.Fatalf("start on holly: %+v", r)
+	}
+	a := policies.Action{ID: policies.ActionID(policies.OpStart, "vip", "", 0, "benji"), Resource: "vip", Node: "benji", Op: policies.OpStart}
+	plan, err := json.Marshal(policies.Transition{Version: policies.TransitionVersion, Actions: []policies.Action{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan bus.ActionResult, 4)
+	sub, err := bus.Subscribe(conn, bus.SubjectActions, func(r bus.ActionResult, _ bus.Envelope) {
+		if r.Transition == "t2" {
+			results <- r
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kv, err := conn.JS.KeyValue(ctx, bus.BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten, err := lease.ReadTenure(ctx, kv, lease.CoordinatorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Publish(bus.TransitionEvent{ID: "t2", Coordinator: ten.Node, Token: ten.Token, ConfigRev: 1, Plan: plan}); err != nil {
+		t.Fatal(err)
+	}
+	// benji waits for the lease holly holds (up to LeaseWait, 1 s here).
+	poll.Until(t, 10*time.Second, time.Millisecond, func() error {
+		if s := benji.state("vip"); s != bus.StateStarting {
+			return fmt.Errorf("benji reports %s, not yet starting", s)
+		}
+		return nil
+	})
+	if err := conn.Publish(bus.TransitionAbort{ID: "t2", Coordinator: ten.Node, Token: ten.Token, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	var r bus.ActionResult
+	select {
+	case r = <-results:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no result for the aborted start")
+	}
+	if !r.Cancelled {
+		t.Fatalf("aborted while waiting for the lease: %+v, want cancelled", r)
+	}
+	if s := benji.state("vip"); s != bus.StateStopped {
+		t.Fatalf("benji reports %s after a start that never began, want stopped", s)
+	}
+	if w.called("start benji/vip") {
+		t.Fatal("the agent was called on benji")
+	}
+	fs, _ := failures.Open(context.Background(), conn)
+	if recs, err := fs.List(context.Background()); err != nil || len(recs) != 0 {
+		t.Fatalf("fail-counts after an aborted lease wait: %+v %v", recs, err)
+	}
+}

@@ -52,6 +52,7 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 		}
 	}
 	single := e.def.ID != "" && e.singleton()
+	prevState, prevMessage := e.state, e.message
 	if op == bus.OpStart {
 		l.setState(e, bus.StateStarting, "")
 	} else {
@@ -61,6 +62,21 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 
 	if op == bus.OpStart && single {
 		if out, ok := r.acquire(ctx, e, agent, req, min(l.cfg.LeaseWait, timeout), true); !ok {
+			if ctx.Err() != nil {
+				// Aborted while waiting for the lease: the agent was never
+				// called, so nothing changed here. Reported as a failed
+				// start, the resource would show failed and need a stop,
+				// and that failure would abort the next plan, whose own
+				// lease waits would fail the same way: with slow lease
+				// writes (32 in-process members), plans aborted each other
+				// for minutes and nothing started. So it is the action that
+				// never began: cancelled, its state as it was.
+				l.mu.Lock()
+				delete(l.leaseErr, req.ResourceID)
+				l.setState(e, prevState, prevMessage)
+				l.mu.Unlock()
+				out.NotRun = true
+			}
 			return out
 		}
 	}

@@ -21,6 +21,11 @@ type Outcome struct {
 	TimedOut bool
 	Started  time.Time
 	Duration time.Duration
+	// NotRun: the operation never reached the agent (the host gave it up
+	// before, e.g. its transition was aborted while it waited for a
+	// lease). The executor reports it cancelled, like an action that never
+	// began, not as a result of the agent's.
+	NotRun bool
 }
 
 // Validate asks the agent whether params are usable; the Result carries
