@@ -162,8 +162,18 @@ func peerIdentity(cs *tls.ConnectionState) (Identity, error) {
 }
 
 func (a *authenticator) refuse(kind string, c server.ClientAuthentication, why string) {
+	// A connection closed while it was being authenticated (its peer hung
+	// up after CONNECT, or the server timed it out) has no address any
+	// more, nor TLS state: that is all that is wrong with it. (Its nil
+	// address crashed the whole host, with 32 starved in-process members;
+	// any peer could have done it on purpose.)
+	from := c.RemoteAddress()
+	if from == nil {
+		a.log.Debug("bus refused a "+kind+" closed while it was authenticated", "reason", why)
+		return
+	}
 	if a.limit.allow() {
-		a.log.Warn("bus refused a "+kind, "from", c.RemoteAddress().String(), "reason", why)
+		a.log.Warn("bus refused a "+kind, "from", from.String(), "reason", why)
 	}
 }
 
