@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// The CLI keeps which drift warnings it showed in the user's cache
+	// directory: the tests' own, not this machine's user's.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	tandemBin = filepath.Join(dir, "tandem")
 	out, err := exec.Command("go", "build", "-o", tandemBin, "github.com/tandem-ha/tandem/host/cmd/tandem").CombinedOutput()
 	if err != nil {

@@ -68,6 +68,17 @@ func TestClusterStopStart(t *testing.T) {
 	if r := lc.statusReport(); r.Live == nil || !r.Live.DiffersFromFile || r.Live.Revision != rev {
 		t.Errorf("status json live_config: %+v", r.Live)
 	}
+	// Once per change: the next status says it in one line, not under
+	// WARNINGS; a new revision warns in full again.
+	out = lc.must("status")
+	if want := fmt.Sprintf("Live configuration: revision %d, differs from %s (tandem config pull %s)\n", rev, lc.Conf, lc.Conf); strings.Contains(out, "WARNINGS") || !strings.Contains(out, want) {
+		t.Errorf("second status of the same drift: want no WARNINGS and %q:\n%s", want, out)
+	}
+	lc.must("constraint", "location", "vip", "prefers", "benji=200")
+	out = lc.must("status")
+	if want := fmt.Sprintf("\nWARNINGS:\nLive configuration (revision %d) differs from", lc.live().Rev); lc.live().Rev == rev || !strings.Contains(out, want) {
+		t.Errorf("status after another change: want %q:\n%s", want, out)
+	}
 
 	// --watch: --count reports, separated by a blank line off a terminal.
 	out = lc.must("status", "--watch", "--interval", "100ms", "--count", "3")

@@ -3,12 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -38,7 +41,9 @@ OFFLINE, and so are nodes stopped with tandem cluster stop (their bus member
 still votes: Daemon Status shows them "inactive (cluster stopped)"); the
 partition has quorum when a majority of voters (nodes and the witness)
 answer. A warning says when the live configuration differs from the local
-cluster file.
+cluster file, once per change: later calls, while neither changes, say it in
+one line under the header (what was shown is kept in the user's cache
+directory, $XDG_CACHE_HOME/tandem/drift).
 
 --watch redraws the status every --interval until Ctrl-C (or --count
 times): the screen is cleared first on a terminal; otherwise the reports
@@ -72,6 +77,7 @@ It exits 0 with quorum, 1 without, 2 on bad input; with --watch, 0.`,
 					return status.WriteJSON(w, r)
 				}
 				escapeAll(&r) // the report holds what nodes and plugins said
+				noteDrift(&r, file.Name)
 				status.WriteText(w, r)
 				return nil
 			}
@@ -277,3 +283,41 @@ func cliConnect(top *bus.Topology) (*bus.Conn, error) {
 // without TLS) at this host. The bus lets only admin identities write the
 // configuration.
 func cliBy(c *bus.Conn) string { return c.Identity().Name + "@" + hostname() }
+
+// noteDrift makes the warning that the live configuration differs from the
+// local cluster file a warning once per change: the first text status
+// after the live configuration or the file changed shows it in full under
+// WARNINGS; later ones, while both stay the same, in one line under the
+// header (DriftShown). What was shown is kept per cluster file in this
+// user's cache directory ($XDG_CACHE_HOME/tandem/drift); where that cannot
+// be read or written, every status warns in full, as before. JSON output
+// always carries differs_from_file.
+func noteDrift(r *status.Report, file string) {
+	if r.Live == nil || !r.Live.DiffersFromFile {
+		return
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return
+	}
+	content, err := os.ReadFile(abs)
+	if err != nil {
+		return
+	}
+	key := sha256.Sum256([]byte(abs))
+	path := filepath.Join(cache, "tandem", "drift", hex.EncodeToString(key[:12]))
+	sum := sha256.Sum256(content)
+	seen := fmt.Sprintf("%s revision %d file %x\n", abs, r.Live.Revision, sum)
+	if prev, err := os.ReadFile(path); err == nil && string(prev) == seen {
+		r.Live.DriftShown = true
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return
+	}
+	_ = os.WriteFile(path, []byte(seen), 0o600)
+}

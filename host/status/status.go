@@ -73,6 +73,11 @@ type LiveConfig struct {
 	// DiffersFromFile: the live configuration is not the local file's (it
 	// was edited with tandem commands, or the file was changed since).
 	DiffersFromFile bool `json:"differs_from_file"`
+	// DriftShown: this host's status already warned about this very
+	// difference (the same live revision and the same file): the text
+	// says it in one line under the header instead of a WARNINGS block
+	// on every call.
+	DriftShown bool `json:"-"`
 	// InvalidRevision, when not 0, is a newer revision that cannot be
 	// used (Invalid says why): the cluster runs Revision, the last valid.
 	InvalidRevision uint64 `json:"invalid_revision,omitempty"`
@@ -365,6 +370,9 @@ func WriteText(w io.Writer, r Report) {
 		}
 	}
 	fmt.Fprintf(w, "Last updated: %s\n", r.LastUpdated.Format("Mon Jan 2 15:04:05 2006"))
+	if r.Live != nil && r.Live.DiffersFromFile && r.Live.DriftShown {
+		fmt.Fprintf(w, "Live configuration: revision %d, differs from %s (tandem config pull %s)\n", r.Live.Revision, r.Live.File, r.Live.File)
+	}
 	witness := ""
 	if r.Witness != nil {
 		witness = " and a witness"
@@ -485,7 +493,7 @@ func warningLines(r Report) []string {
 				r.Live.InvalidRevision, r.Live.Revision, strconv.Quote(r.Live.Invalid)),
 			fmt.Sprintf("  Replace it: tandem config rollback %d (or tandem config apply FILE)", r.Live.Revision))
 	}
-	if r.Live != nil && r.Live.DiffersFromFile {
+	if r.Live != nil && r.Live.DiffersFromFile && !r.Live.DriftShown {
 		out = append(out,
 			fmt.Sprintf("Live configuration (revision %d) differs from %s; the cluster runs the live one.", r.Live.Revision, r.Live.File),
 			fmt.Sprintf("  See the difference: tandem config apply --dry-run %s", r.Live.File),
