@@ -160,6 +160,9 @@ func (m *Manager) Send(ev Event) {
 	as := m.cfg.Alerts()
 	m.retire(as)
 	for _, a := range as {
+		if !a.Selects(selectKind(ev.Kind)) {
+			continue
+		}
 		if len(a.Recipients) == 0 {
 			m.enqueue(a, "", a.Effective(nil), ev)
 			continue
@@ -168,6 +171,17 @@ func (m *Manager) Send(ev Event) {
 			m.enqueue(a, a.Recipients[i].Value, a.Effective(&a.Recipients[i]), ev)
 		}
 	}
+}
+
+// selectKind is the cib.AlertKinds name of an event kind.
+func selectKind(kind string) string {
+	switch kind {
+	case KindNode:
+		return "nodes"
+	case KindResource:
+		return "resources"
+	}
+	return kind
 }
 
 func (m *Manager) enqueue(a cib.Alert, recipient string, meta cib.AlertMeta, ev Event) {

@@ -437,3 +437,49 @@ func must(ev alerts.Event, ok bool) alerts.Event {
 	}
 	return ev
 }
+
+// An alert's select limits it to the kinds of event it names (Pacemaker's
+// <select>): a node-only alert gets no resource event and the reverse; an
+// alert without select gets both.
+func TestSelectFiltersKinds(t *testing.T) {
+	dir := t.TempDir()
+	agent := script(t, envAgent)
+	out := map[string]string{}
+	var as []cib.Alert
+	for _, c := range []struct {
+		id  string
+		sel []string
+	}{{"nodes-only", []string{"nodes"}}, {"resources-only", []string{"resources"}}, {"all", nil}} {
+		out[c.id] = filepath.Join(dir, c.id)
+		as = append(as, cib.Alert{ID: c.id, Path: agent, Select: c.sel, Recipients: []cib.Recipient{{ID: c.id + "-r", Value: out[c.id]}}})
+	}
+	m := manager(t, as...)
+	ev, ok := alerts.FromAction(bus.ActionResult{Resource: "VIP", Node: "holly", Op: bus.OpStart, Code: 1})
+	if !ok {
+		t.Fatal("a failed start is not alerted")
+	}
+	m.Send(ev)
+	m.Send(alerts.Event{Kind: alerts.KindNode, Node: "benji", NodeID: 2, Desc: "lost"})
+	poll.Until(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if n := len(records(out["all"])); n != 2 {
+			return fmt.Errorf("the alert without select has %d records, want 2", n)
+		}
+		return nil
+	})
+	// The filtered alerts' calls were queued with the others': once
+	// "all" has both, the others have had their chance.
+	m.Close(context.Background())
+	kinds := func(id string) []string {
+		var ks []string
+		for _, r := range records(out[id]) {
+			ks = append(ks, r["CRM_alert_kind"])
+		}
+		return ks
+	}
+	if ks := kinds("nodes-only"); len(ks) != 1 || ks[0] != "node" {
+		t.Errorf("select nodes: kinds %v, want [node]", ks)
+	}
+	if ks := kinds("resources-only"); len(ks) != 1 || ks[0] != "resource" {
+		t.Errorf("select resources: kinds %v, want [resource]", ks)
+	}
+}

@@ -27,11 +27,15 @@ func (im *importer) alerts(sec *elem) {
 // model's message and left out, the rest of the alert imported.
 func (im *importer) alert(e *elem) {
 	id := e.attr("id")
-	if !im.selectAllows(e) {
+	kinds, ok := im.selectAllows(e)
+	if !ok {
 		return
 	}
 	im.extras(e, []string{"id", "path", "description"}, []string{"instance_attributes", "meta_attributes", "select", "recipient"})
 	spec := cib.AlertSpec{}
+	if kinds != nil {
+		spec.Select = &kinds
+	}
 	path := e.attr("path")
 	spec.Path = &path
 	if d := e.attr("description"); d != "" {
@@ -103,17 +107,16 @@ func (im *importer) recipient(alertID string, e *elem) {
 	}
 }
 
-// selectAllows reads an alert's <select> and lists what Tandem does
-// differently: Tandem has no alert filters and sends every alert its node
-// and resource events; it has no fencing events (it fences with leases)
-// and no node-attribute events. An alert that selects neither node nor
-// resource events would get only events Pacemaker never sent it, so it is
-// not imported (false). One that selects one of the two is imported
-// without the filter, listed: it will get the other kind too.
-func (im *importer) selectAllows(e *elem) bool {
+// selectAllows reads an alert's <select> into the kinds of event it is
+// called for (Select: nil for every kind). Tandem raises node and resource
+// events; it has no fencing events (it fences with leases) and no
+// node-attribute events. An alert that selects neither node nor resource
+// events would never be called, so it is not imported (ok false); one that
+// selects fencing or attributes besides gets a note for those.
+func (im *importer) selectAllows(e *elem) (kinds []string, ok bool) {
 	sel := e.children("select")
 	if len(sel) == 0 {
-		return true
+		return nil, true
 	}
 	s := sel[0]
 	for _, extra := range sel[1:] {
@@ -140,20 +143,14 @@ func (im *importer) selectAllows(e *elem) bool {
 		if len(kinds) > 0 {
 			what = "only " + strings.Join(kinds, " and ") + " events, which Tandem never sends (it has no fencing or node-attribute alerts)"
 		}
-		im.skip(e, "its <select> (line %d) chooses %s; Tandem has no alert filters and would call it for every node and resource event instead, which Pacemaker never sent it", s.line, what)
-		return false
+		im.skip(e, "its <select> (line %d) chooses %s: it would never be called", s.line, what)
+		return nil, false
 	}
-	var anyway []string
-	if chosen["select_nodes"] == nil {
-		anyway = append(anyway, "node events (CRM_alert_kind=node)")
+	if chosen["select_nodes"] != nil {
+		kinds = append(kinds, "nodes")
 	}
-	if chosen["select_resources"] == nil {
-		anyway = append(anyway, "resource events (CRM_alert_kind=resource)")
-	}
-	if len(anyway) > 0 {
-		im.skip(s, "Tandem has no alert filters: alert %q is imported without its <select> and will get %s too (the agent can ignore them by CRM_alert_kind)", e.attr("id"), strings.Join(anyway, " and "))
-	} else {
-		im.note(s, "Tandem sends every alert its node and resource events, the kinds selected here: the <select> is not needed")
+	if chosen["select_resources"] != nil {
+		kinds = append(kinds, "resources")
 	}
 	if f := chosen["select_fencing"]; f != nil {
 		im.note(f, "Tandem has no fencing alerts: it fences with leases, not fencing devices (docs/leases.md)")
@@ -169,7 +166,7 @@ func (im *importer) selectAllows(e *elem) bool {
 		}
 		im.skip(a, "Tandem has no node-attribute alerts: alert %q is imported without %s", e.attr("id"), which)
 	}
-	return true
+	return kinds, true
 }
 
 // trimAlert drops the model's `alert "id": ` prefix from msg, for an item

@@ -27,8 +27,9 @@ func wantAlerts() []cib.Alert {
 		{ID: "snmp", Path: "/usr/share/pacemaker/alerts/alert_snmp.sh",
 			Options:    map[string]string{"trap_node_states": "all"},
 			Meta:       cib.AlertMeta{TimestampFormat: "%Y-%m-%d,%H:%M:%S.%01N"},
-			Recipients: []cib.Recipient{{ID: "snmp-destination", Value: "198.18.0.99"}}},
-		{ID: "watch", Path: "/usr/local/bin/watch.sh"},
+			Recipients: []cib.Recipient{{ID: "snmp-destination", Value: "198.18.0.99"}},
+			Select:     []string{"nodes"}},
+		{ID: "watch", Path: "/usr/local/bin/watch.sh", Select: []string{"nodes", "resources"}},
 		{ID: "mail", Path: "/usr/share/pacemaker/alerts/alert_smtp.sh",
 			Options:    map[string]string{"email_sender": "donotreply@example.com"},
 			Recipients: []cib.Recipient{{ID: "mail-admin", Value: "admin@example.com"}}},
@@ -53,7 +54,7 @@ func listed(list []Item, elem, id string, parts ...string) bool {
 
 // <alerts> is imported: options, meta attributes (timeout,
 // timestamp-format, enabled), recipients with their own meta. What the
-// model has no place for (<select>, a recipient's own options) and what it
+// model has no place for (a recipient's own options, <select> kinds other than nodes and resources) and what it
 // refuses (a relative path, an option that is no environment
 // variable, a bad timeout or timestamp format, a recipient value given
 // twice, a newline) is listed by element and id, with the model's message.
@@ -69,7 +70,6 @@ func TestAlertsImport(t *testing.T) {
 		{"nvpair", "cib-bootstrap-options-stonith-enabled", "Tandem fences with leases"},
 		{"recipient", "file-other", `description "the second log" is not kept`},
 		{"select_fencing", "", "Tandem has no fencing alerts"},
-		{"select", "", "the kinds selected here: the <select> is not needed"},
 	}
 	for _, n := range notes {
 		if !listed(res.Notes, n.elem, n.id, n.why) {
@@ -80,10 +80,9 @@ func TestAlertsImport(t *testing.T) {
 		elem, id string
 		why      []string
 	}{
-		// <select>: the kinds Tandem sends anyway, or the whole alert.
-		{"select", "", []string{`alert "snmp" is imported without its <select>`, "will get resource events (CRM_alert_kind=resource) too"}},
+		// <select>: the kinds Tandem has no events of, or the whole alert.
 		{"select_attributes", "", []string{`alert "watch" is imported without node-attribute events (standby)`}},
-		{"alert", "attrs-only", []string{"chooses only node-attribute events, which Tandem never sends", "would call it for every node and resource event"}},
+		{"alert", "attrs-only", []string{"chooses only node-attribute events, which Tandem never sends", "it would never be called"}},
 		// The model's own messages.
 		{"nvpair", "file-options-multiline", []string{`option "template"`, `holds the control character '\n'`}},
 		{"alert", "refused", []string{`path "alerts/relative.sh" is not absolute`}},
@@ -110,23 +109,25 @@ func TestAlertsImport(t *testing.T) {
 	}
 }
 
-// An alert whose <select> chooses node and resource events gets what it
-// chose; without <select> it gets everything, as in Pacemaker: no item.
-// An empty <select> chooses nothing: not imported.
+// An alert's <select> becomes its Select: the node and resource kinds it
+// chose; without <select> it gets everything, as in Pacemaker. A <select>
+// of neither kind (or an empty one) would never be called: not imported.
 func TestAlertSelect(t *testing.T) {
 	cases := []struct {
 		sel      string
 		imported bool
+		kinds    []string
 		skipped  string
 		note     string
 	}{
-		{"", true, "", ""},
-		{"<select><select_resources/><select_nodes/></select>", true, "", "the <select> is not needed"},
-		{"<select><select_resources/></select>", true, "will get node events (CRM_alert_kind=node) too", ""},
-		{"<select><select_fencing/></select>", false, "chooses only fencing events", ""},
-		{"<select><select_fencing/><select_attributes/></select>", false, "chooses only fencing and node-attribute events", ""},
-		{"<select/>", false, "chooses no event kind", ""},
-		{"<select><select_nodes/><select_everything/></select>", true, "a <select_everything> in a <select> is not an event kind", ""},
+		{"", true, nil, "", ""},
+		{"<select><select_resources/><select_nodes/></select>", true, []string{"nodes", "resources"}, "", ""},
+		{"<select><select_resources/></select>", true, []string{"resources"}, "", ""},
+		{"<select><select_nodes/><select_fencing/></select>", true, []string{"nodes"}, "", "Tandem has no fencing alerts"},
+		{"<select><select_fencing/></select>", false, nil, "chooses only fencing events", ""},
+		{"<select><select_fencing/><select_attributes/></select>", false, nil, "chooses only fencing and node-attribute events", ""},
+		{"<select/>", false, nil, "chooses no event kind", ""},
+		{"<select><select_nodes/><select_everything/></select>", true, []string{"nodes"}, "a <select_everything> in a <select> is not an event kind", ""},
 	}
 	for _, tc := range cases {
 		doc := cibDoc(`<alerts><alert id="a" path="/usr/local/bin/a.sh">` + tc.sel + `</alert></alerts>`)
@@ -134,8 +135,12 @@ func TestAlertSelect(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.sel, err)
 		}
-		if got := res.CIB.Alert("a") != nil; got != tc.imported {
+		a := res.CIB.Alert("a")
+		if got := a != nil; got != tc.imported {
 			t.Errorf("%s: imported %v, want %v", tc.sel, got, tc.imported)
+		}
+		if a != nil && !slices.Equal(a.Select, tc.kinds) {
+			t.Errorf("%s: select %q, want %q", tc.sel, a.Select, tc.kinds)
 		}
 		if tc.skipped == "" && len(res.Skipped) > 0 || tc.skipped != "" && !strings.Contains(items(res.Skipped), tc.skipped) {
 			t.Errorf("%s: skipped:\n%s\nwant %q", tc.sel, items(res.Skipped), tc.skipped)

@@ -56,7 +56,7 @@ lists them (like alert config). See docs/alerts.md.
 func newAlertCreateCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
-		Use:   "create path=PATH | webhook=URL [id=ID] [description=TEXT] [options NAME=VALUE ...] [meta timeout=DURATION timestamp-format=FORMAT enabled=BOOL ...]",
+		Use:   "create path=PATH | webhook=URL [id=ID] [description=TEXT] [select=nodes,resources] [options NAME=VALUE ...] [meta timeout=DURATION timestamp-format=FORMAT enabled=BOOL ...]",
 		Short: "Create an alert (pcs alert create)",
 		Long: `create adds an alert. path is the agent's absolute path, the same on every
 node; each node is asked whether it can run it, and a node that cannot is
@@ -64,7 +64,9 @@ named (the alert is still created: install the agent there). webhook is an
 http(s) URL instead. id defaults to "alert" ("alert-1", ... when taken).
 options are passed to the agent as environment variables; meta timeout
 (default 30s) bounds each call, timestamp-format (default %H:%M:%S.%06N) is
-CRM_alert_timestamp's format.
+CRM_alert_timestamp's format. select (Pacemaker's <select>) limits the
+alert to node events (members joining and leaving) or resource events
+(operations): select=nodes, select=resources; by default both.
 
 ` + liveExitCodes,
 		Example: `  tandem alert create id=snmp path=/usr/share/pacemaker/alerts/alert_snmp.sh options trap_node_states=all meta timestamp-format="%Y-%m-%d,%H:%M:%S.%01N"
@@ -75,7 +77,7 @@ CRM_alert_timestamp's format.
 			if err != nil {
 				return err
 			}
-			top, spec, err := parseAlertArgs(args, []string{"id", "path", "webhook", "description"})
+			top, spec, err := parseAlertArgs(args, []string{"id", "path", "webhook", "description", "select"})
 			if err != nil {
 				return err
 			}
@@ -96,7 +98,7 @@ CRM_alert_timestamp's format.
 func newAlertUpdateCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
-		Use:   "update ALERT [path=PATH | webhook=URL] [description=TEXT] [options NAME=VALUE ...] [meta NAME=VALUE ...]",
+		Use:   "update ALERT [path=PATH | webhook=URL] [description=TEXT] [select=KINDS] [options NAME=VALUE ...] [meta NAME=VALUE ...]",
 		Short: "Change an alert (an empty value removes an option or meta attribute)",
 		Long: `update changes an alert's path, webhook or description, sets its options and
 meta attributes (NAME= removes one).
@@ -113,7 +115,7 @@ meta attributes (NAME= removes one).
 			if len(args) < 2 {
 				return badInput("alert update ALERT NAME=VALUE ...: give the alert and what to change")
 			}
-			_, spec, err := parseAlertArgs(args[1:], []string{"path", "webhook", "description"})
+			_, spec, err := parseAlertArgs(args[1:], []string{"path", "webhook", "description", "select"})
 			if err != nil {
 				return err
 			}
@@ -241,13 +243,21 @@ func parseAlertArgs(args []string, keys []string) (map[string]string, cib.AlertS
 			top[k] = v
 		}
 	}
-	for _, k := range []string{"path", "webhook", "description"} {
+	for _, k := range []string{"path", "webhook", "description", "select"} {
 		if v, ok := top[k]; ok {
 			switch k {
 			case "path":
 				spec.Path = &v
 			case "webhook":
 				spec.Webhook = &v
+			case "select":
+				kinds := []string{}
+				for _, f := range strings.Split(v, ",") {
+					if f = strings.TrimSpace(f); f != "" {
+						kinds = append(kinds, f)
+					}
+				}
+				spec.Select = &kinds
 			default:
 				spec.Description = &v
 			}
@@ -297,9 +307,9 @@ func withAlertEdit(cmd *cobra.Command, cfgPath, summary string, change func(*ses
 }
 
 const alertJSONDoc = `--output json prints {"alerts": [...]}, each alert with id, path or webhook,
-description, options (NAME to value), meta (timeout, timestamp-format,
-enabled: those set, as the text shows them) and recipients (each with id,
-value and meta).`
+description, select (the event kinds, when limited), options (NAME to
+value), meta (timeout, timestamp-format, enabled: those set, as the text
+shows them) and recipients (each with id, value and meta).`
 
 type alertJSON struct {
 	ID          string            `json:"id"`
@@ -309,6 +319,7 @@ type alertJSON struct {
 	Options     map[string]string `json:"options"`
 	Meta        map[string]string `json:"meta"`
 	Recipients  []recipientJSON   `json:"recipients"`
+	Select      []string          `json:"select,omitempty"`
 }
 
 type recipientJSON struct {
@@ -336,7 +347,7 @@ func newAlertsJSON(c *cib.CIB) []alertJSON {
 	alerts := []alertJSON{}
 	for _, a := range c.Alerts {
 		j := alertJSON{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description,
-			Options: map[string]string{}, Meta: alertMetaMap(a.Meta), Recipients: []recipientJSON{}}
+			Options: map[string]string{}, Meta: alertMetaMap(a.Meta), Recipients: []recipientJSON{}, Select: a.Select}
 		for k, v := range a.Options {
 			j.Options[k] = v
 		}
@@ -370,6 +381,9 @@ func writeAlerts(w io.Writer, c *cib.CIB) {
 		}
 		if a.Description != "" {
 			fmt.Fprintf(w, "  Description: %s\n", a.Description)
+		}
+		if len(a.Select) > 0 {
+			fmt.Fprintf(w, "  Select: %s\n", strings.Join(a.Select, " "))
 		}
 		if len(a.Options) > 0 {
 			var kv []string

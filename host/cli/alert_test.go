@@ -52,7 +52,7 @@ func TestLiveAlerts(t *testing.T) {
 			t.Errorf("create of a non-executable agent: no warning naming %s:\n%s", node, errs)
 		}
 	}
-	mustRun("alert", "create", "id=hook", "webhook=https://alerts.example.com/tandem?token=x")
+	mustRun("alert", "create", "id=hook", "webhook=https://alerts.example.com/tandem?token=x", "select=nodes,resources")
 
 	refused(`alert "rel": path "bin/alert.sh" is not absolute`, "alert", "create", "id=rel", "path=bin/alert.sh")
 	refused(`alert "url": webhook "ftp://x/y": want an http:// or https:// URL`, "alert", "create", "id=url", "webhook=ftp://x/y")
@@ -62,6 +62,8 @@ func TestLiveAlerts(t *testing.T) {
 	refused(`id "log" is already used by an alert`, "alert", "create", "id=log", "path="+agent)
 	refused(`no alert "lgo" (did you mean "log"?)`, "alert", "recipient", "add", "lgo", "value=x")
 	refused(`option "CRM_alert_kind": CRM_* variables are the event's`, "alert", "update", "log", "options", "CRM_alert_kind=x")
+	refused(`alert "hook": select "fencing": Tandem raises no fencing alerts`, "alert", "update", "hook", "select=fencing")
+	mustRun("alert", "update", "hook", "select=nodes")
 
 	mustRun("alert", "update", "log", "meta", "timeout=20s", "options", "debug_exec_order=")
 	out, _ := mustRun("alert", "config")
@@ -75,6 +77,7 @@ func TestLiveAlerts(t *testing.T) {
    Recipient: second (value=/tmp/second.log)
  Alert: nothere (path=` + plain + `)
  Alert: hook (webhook=https://alerts.example.com/tandem?token=x)
+  Select: nodes
 `
 	if out != want {
 		t.Errorf("alert config:\n%s\nwant:\n%s", out, want)

@@ -27,6 +27,7 @@ meta = { timestamp-format = "%c", enabled = false }
 [[alert]]
 id = "hook"
 webhook = "https://alerts.example.com/tandem"
+select = ["nodes"]
 `
 
 // [[alert]] tables are read into the model (a recipient without id gets
@@ -42,7 +43,7 @@ func TestAlertsInClusterFile(t *testing.T) {
 			Options: map[string]string{"debug_exec_order": "false"}, Meta: cib.AlertMeta{Timeout: 15 * time.Second, TimestampFormat: "%H:%M:%S.%06N"},
 			Recipients: []cib.Recipient{{ID: "file-recipient", Value: "/var/log/cluster-alerts.log"},
 				{ID: "second", Value: "/var/log/other.log", Meta: cib.AlertMeta{TimestampFormat: "%c", Enabled: &no}}}},
-		{ID: "hook", Webhook: "https://alerts.example.com/tandem"},
+		{ID: "hook", Webhook: "https://alerts.example.com/tandem", Select: []string{"nodes"}},
 	}
 	if !reflect.DeepEqual(f.CIB.Alerts, want) {
 		t.Errorf("alerts:\n%+v\nwant\n%+v", f.CIB.Alerts, want)
@@ -74,6 +75,9 @@ func TestAlertProblems(t *testing.T) {
 		{"[[alert]]\nid = \"a\"\npath = \"/x\"\n[[alert.recipient]]\nvalue = \"\"\n", fmt.Sprintf(`a.toml:%d: alert "a" recipient "a-recipient": value is missing`, line+4)},
 		{"[[alert]]\nid = \"a\"\npath = \"/x\"\noptions = { \"my-opt\" = \"1\" }\n", `alert "a": option "my-opt": an option is an environment variable`},
 		{"[[alert]]\nid = \"a b\"\npath = \"/x\"\n", `alert id "a b"`},
+		{"[[alert]]\nid = \"a\"\npath = \"/x\"\nselect = [\"node\"]\n", fmt.Sprintf(`a.toml:%d: alert "a": select "node" is not a kind of event: want nodes or resources (did you mean "nodes"?)`, line+3)},
+		{"[[alert]]\nid = \"a\"\npath = \"/x\"\nselect = [\"fencing\"]\n", `alert "a": select "fencing": Tandem raises no fencing alerts (it fences with leases`},
+		{"[[alert]]\nid = \"a\"\npath = \"/x\"\nselect = [\"nodes\", \"nodes\"]\n", `alert "a": select "nodes" is given twice`},
 		{"[[alert]]\nid = \"a\"\npath = \"/x\"\n[[alert]]\nid = \"a\"\npath = \"/y\"\n", `alert "a": duplicate id "a"`},
 	} {
 		_, err := Parse("a.toml", []byte(base+"\n"+c.text))

@@ -228,7 +228,7 @@ func encode(f *fileConfig, c *cib.CIB, kept map[durationKey]any) ([]byte, error)
 		f.Locations = append(f.Locations, fl)
 	}
 	for _, a := range c.Alerts {
-		fa := fileAlert{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description, Meta: encodeAlertMeta(a.Meta)}
+		fa := fileAlert{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description, Meta: encodeAlertMeta(a.Meta), Select: a.Select}
 		if len(a.Options) > 0 {
 			fa.Options = map[string]any{}
 			for k, v := range a.Options {

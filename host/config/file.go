@@ -50,6 +50,7 @@ type fileAlert struct {
 	Options     map[string]any  `toml:"options,omitempty,omitzero"`
 	Meta        *fileAlertMeta  `toml:"meta,omitempty,omitzero"`
 	Recipients  []fileRecipient `toml:"recipient,omitempty,omitzero"`
+	Select      []string        `toml:"select,omitempty,omitzero"`
 }
 
 type fileRecipient struct {
@@ -707,7 +708,7 @@ func decodeAlerts(fa []fileAlert, c *cib.CIB, ps *problems) {
 	for i, a := range fa {
 		path := fmt.Sprintf("alert[%d]", i)
 		what := fmt.Sprintf("alert %q", a.ID)
-		al := cib.Alert{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description}
+		al := cib.Alert{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description, Select: a.Select}
 		for _, k := range slices.Sorted(maps.Keys(a.Options)) {
 			v, err := paramString(a.Options[k])
 			if err != nil {

@@ -32,6 +32,38 @@ type Alert struct {
 	Options    map[string]string `json:"options,omitempty"`
 	Meta       AlertMeta         `json:"meta,omitzero"`
 	Recipients []Recipient       `json:"recipients,omitempty"`
+	// Select is Pacemaker's <select>: the kinds of event (AlertKinds) the
+	// alert is called for; empty, every kind.
+	Select []string `json:"select,omitempty"`
+}
+
+// AlertKinds are the kinds of event an alert can select: node events
+// (members coming and going: Pacemaker's select_nodes) and resource
+// events (operations: select_resources). Tandem raises no fencing and no
+// node-attribute alerts (Pacemaker's select_fencing, select_attributes).
+var AlertKinds = []string{"nodes", "resources"}
+
+// Selects says whether the alert is called for events of kind (one of
+// AlertKinds).
+func (a *Alert) Selects(kind string) bool {
+	return len(a.Select) == 0 || slices.Contains(a.Select, kind)
+}
+
+// selectProblem says what is wrong with an alert's Select ("" nothing).
+func selectProblem(sel []string) string {
+	seen := map[string]bool{}
+	for _, k := range sel {
+		switch {
+		case k == "fencing" || k == "attributes":
+			return fmt.Sprintf("select %q: Tandem raises no %s alerts (it fences with leases, and node attributes raise no events); select %s", k, map[string]string{"fencing": "fencing", "attributes": "node-attribute"}[k], strings.Join(AlertKinds, " and/or "))
+		case !slices.Contains(AlertKinds, k):
+			return fmt.Sprintf("select %q is not a kind of event: want %s%s", k, strings.Join(AlertKinds, " or "), DidYouMean(k, AlertKinds))
+		case seen[k]:
+			return fmt.Sprintf("select %q is given twice", k)
+		}
+		seen[k] = true
+	}
+	return ""
 }
 
 // Recipient is one recipient of an alert: the agent is called once for
@@ -169,6 +201,9 @@ type AlertSpec struct {
 	Path, Webhook, Description *string // nil: not given
 	Options                    map[string]string
 	Meta                       map[string]string
+	// Select, when not nil, replaces the alert's event kinds (empty:
+	// every kind).
+	Select *[]string
 }
 
 // AddAlert adds alert id (pcs's default "alert", "alert-1", ... when id
@@ -262,6 +297,15 @@ func applyAlertSpec(a *Alert, spec AlertSpec) error {
 	for _, k := range sortedKeys(spec.Meta) {
 		if err := SetAlertMeta(&a.Meta, k, spec.Meta[k]); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	if spec.Select != nil {
+		if msg := selectProblem(*spec.Select); msg != "" {
+			return fmt.Errorf("%s: %s", what, msg)
+		}
+		a.Select = nil
+		if len(*spec.Select) > 0 {
+			a.Select = slices.Clone(*spec.Select)
 		}
 	}
 	return nil
@@ -428,6 +472,9 @@ func (v *validator) alerts() {
 			}
 		}
 		v.alertMeta(path+".meta", what, a.Meta)
+		if msg := selectProblem(a.Select); msg != "" {
+			v.at(path+".select", "%s: %s", what, msg)
+		}
 		values := map[string]bool{}
 		for j, r := range a.Recipients {
 			rpath := fmt.Sprintf("%s.recipient[%d]", path, j)
