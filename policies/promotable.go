@@ -48,7 +48,7 @@ type promotion struct {
 	// of the promoted instances. unshadow stands for the others
 	// (with-rsc-role Unpromoted).
 	shadow, unshadow *unit
-	prom   []assigned // the instances chosen for promotion
+	prom             []assigned // the instances chosen for promotion
 }
 
 func (s *scheduler) makePromotable(u *unit, cl *cib.Clone) {
