@@ -52,6 +52,7 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 		}
 	}
 	single := e.def.ID != "" && e.singleton()
+	before, beforeMsg := e.state, e.message
 	if op == bus.OpStart {
 		l.setState(e, bus.StateStarting, "")
 	} else {
@@ -61,6 +62,12 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 
 	if op == bus.OpStart && single {
 		if out, ok := r.acquire(ctx, e, agent, req, min(l.cfg.LeaseWait, timeout), true); !ok {
+			if out.Cancelled {
+				// Never started: as it was (no result will say otherwise).
+				l.mu.Lock()
+				l.setState(e, before, beforeMsg)
+				l.mu.Unlock()
+			}
 			return out
 		}
 	}
@@ -112,13 +119,16 @@ func (r *runner) acquire(ctx context.Context, e *entry, agent string, req sdk.Re
 	hs := &holdSender{l: l, agent: agent, req: req, updates: make(chan time.Time, 1), stop: make(chan struct{})}
 	ls, err := l.takeLease(ctx, []string{lease.Key(req.ResourceID)}, wait, waitHeld, hs.renewed)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The start never ran: its transition is over (cancelled, not
+			// failed: nothing to count, no plan to hold back).
+			return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: "not started: transition aborted while waiting for the lease"},
+				Cancelled: true, Started: started, Duration: time.Since(started)}, false
+		}
 		l.mu.Lock()
 		l.leaseErr[req.ResourceID] = true
 		l.mu.Unlock()
 		msg := fmt.Sprintf("not started: its lease could not be acquired within %s: %v", time.Since(started).Round(time.Millisecond), err)
-		if ctx.Err() != nil {
-			msg = "not started: transition aborted while waiting for the lease"
-		}
 		return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: msg}, Started: started, Duration: time.Since(started)}, false
 	}
 	l.mu.Lock()

@@ -19,8 +19,12 @@ type Outcome struct {
 	// TimedOut: the agent did not answer before the operation's deadline
 	// (Code is then ErrGeneric).
 	TimedOut bool
-	Started  time.Time
-	Duration time.Duration
+	// Cancelled: the operation never reached the agent, because its
+	// transition ended while it waited for what it needs first (a lease):
+	// it is reported as cancelled, not as a result (Message says why).
+	Cancelled bool
+	Started   time.Time
+	Duration  time.Duration
 }
 
 // Validate asks the agent whether params are usable; the Result carries
