@@ -286,8 +286,8 @@ func newScheduler(in Input) (*scheduler, error) {
 	}
 	for _, u := range s.units {
 		s.computeBase(u)
-		if u.promo != nil {
-			u.promo.shadow.base, u.promo.shadow.orderBase = u.base, u.orderBase
+		for _, sh := range u.shadows() {
+			sh.base, sh.orderBase = u.base, u.orderBase
 		}
 	}
 	s.groupStickiness()
@@ -367,7 +367,7 @@ func (s *scheduler) bindColocation(c *cib.Colocation) error {
 	if dep == prim || c.Score == 0 {
 		return nil // nothing to do (config validation refuses self-colocation)
 	}
-	if c.RscRole == cib.RolePromoted || c.WithRole == cib.RolePromoted {
+	if roleOf(c.RscRole) != "" || roleOf(c.WithRole) != "" {
 		return s.bindRoleColocation(c, dep, prim)
 	}
 	s.colocate(&colo{c: c, dep: dep, prim: prim, score: c.Score, factor: float64(c.Score) / float64(inf), influences: true})

@@ -26,18 +26,29 @@ import (
 //
 // "X with Promoted u" places X relative to u's promoted instances: they
 // are a unit of their own, u.promo.shadow, which colocations and orders
-// (promote u then start X) take as primary or first.
+// (promote u then start X) take as primary or first; "X with Unpromoted
+// u" likewise relative to its other placed instances, u.promo.unshadow.
+//
+// "Unpromoted u with X" does not place u (Pacemaker skips a colocation
+// whose dependent role is not the instance's role while placing): once u
+// is placed, it takes the colocation's score off the promotion priority
+// of u's instance on a node where X is (pcmk__apply_coloc_to_priority's
+// score_multiplier -1), so u is promoted elsewhere. A location for the
+// Unpromoted role applies to every role, as in Pacemaker (an instance is
+// unpromoted before it is promoted).
 
 type promotion struct {
 	max, nodeMax int
 	score        []cib.Score // the agent's promotion score on each node
 	scored       []bool      // whether the agent set one
 	withs        []*colo     // "Promoted u with X": where u may be promoted
+	unwiths      []*colo     // "Unpromoted u with X": where u is not promoted
 	// shadow stands for u's promoted instances as the primary of
 	// colocations with-rsc-role Promoted: its insts, on and hold are those
-	// of the promoted instances.
-	shadow *unit
-	prom   []assigned // the instances chosen for promotion
+	// of the promoted instances. unshadow stands for the others
+	// (with-rsc-role Unpromoted).
+	shadow, unshadow *unit
+	prom             []assigned // the instances chosen for promotion
 }
 
 func (s *scheduler) makePromotable(u *unit, cl *cib.Clone) {
@@ -46,25 +57,59 @@ func (s *scheduler) makePromotable(u *unit, cl *cib.Clone) {
 	u.promo = &promotion{max: most, nodeMax: perNode, score: make([]cib.Score, n), scored: make([]bool, n)}
 	u.promo.shadow = &unit{r: u.r, id: u.id + " (Promoted)", pos: u.pos, clone: u.clone, max: most, nodeMax: perNode,
 		meta: u.meta, shadowOf: u}
+	u.promo.unshadow = &unit{r: u.r, id: u.id + " (Unpromoted)", pos: u.pos, clone: u.clone, max: u.max, nodeMax: u.nodeMax,
+		meta: u.meta, shadowOf: u}
+}
+
+// shadows are u's role units (nil when u is not promotable).
+func (u *unit) shadows() []*unit {
+	if u.promo == nil {
+		return nil
+	}
+	return []*unit{u.promo.shadow, u.promo.unshadow}
+}
+
+// roleOf is a constraint's role as the scheduler reads it: "" for any role
+// (none, or Started), else Promoted or Unpromoted.
+func roleOf(r string) string {
+	if r == cib.RoleStarted {
+		return ""
+	}
+	return r
 }
 
 // bindRoleColocation binds a colocation with a role: "Promoted dep with
 // X" decides where dep is promoted; "X with Promoted prim" places X
 // relative to prim's promoted instances.
 func (s *scheduler) bindRoleColocation(c *cib.Colocation, dep, prim *unit) error {
-	if c.WithRole == cib.RolePromoted {
+	switch roleOf(c.WithRole) {
+	case "":
+	case cib.RolePromoted, cib.RoleUnpromoted:
 		if prim.promo == nil {
-			return invalid("colocation %s: %s is not a promotable clone (with-rsc-role Promoted)", c.ID, c.With)
+			return invalid("colocation %s: %s is not a promotable clone (with-rsc-role %s)", c.ID, c.With, c.WithRole)
 		}
 		prim = prim.promo.shadow
+		if c.WithRole == cib.RoleUnpromoted {
+			prim = prim.shadowOf.promo.unshadow
+		}
+	default:
+		return invalid("colocation %s: with-rsc-role %q is not Started, Promoted or Unpromoted", c.ID, c.WithRole)
 	}
 	co := &colo{c: c, dep: dep, prim: prim, score: c.Score, factor: float64(c.Score) / float64(inf)}
-	if c.RscRole == cib.RolePromoted {
+	switch roleOf(c.RscRole) {
+	case "":
+	case cib.RolePromoted, cib.RoleUnpromoted:
 		if dep.promo == nil {
-			return invalid("colocation %s: %s is not a promotable clone (rsc-role Promoted)", c.ID, c.Rsc)
+			return invalid("colocation %s: %s is not a promotable clone (rsc-role %s)", c.ID, c.Rsc, c.RscRole)
 		}
-		dep.promo.withs = append(dep.promo.withs, co)
+		if c.RscRole == cib.RolePromoted {
+			dep.promo.withs = append(dep.promo.withs, co)
+		} else {
+			dep.promo.unwiths = append(dep.promo.unwiths, co)
+		}
 		return nil
+	default:
+		return invalid("colocation %s: rsc-role %q is not Started, Promoted or Unpromoted", c.ID, c.RscRole)
 	}
 	// Where X runs does not lend preferences to where prim is promoted
 	// (Pacemaker's apply_coloc_to_primary): a deliberate simplification.
@@ -131,6 +176,18 @@ func (s *scheduler) promotionPriority(u *unit, a assigned) (cib.Score, string) {
 			return negInf, fmt.Sprintf("%s: %s is on %s", named("colocation", c.c.ID), pr.id, s.nodes[n].name)
 		case c.score > 0 && c.score < inf && pr.hold[n], c.score < 0 && c.score > negInf && pr.on[n]:
 			prio = prio.Add(c.score)
+		}
+	}
+	for _, c := range p.unwiths {
+		pr := c.prim
+		if pr.state != done {
+			continue
+		}
+		if c.score > 0 && pr.hold[n] || c.score < 0 && pr.on[n] {
+			if c.score >= inf {
+				return negInf, fmt.Sprintf("%s: %s is on %s, and this instance must stay unpromoted there", named("colocation", c.c.ID), pr.id, s.nodes[n].name)
+			}
+			prio = prio.Add(-c.score)
 		}
 	}
 	for _, o := range s.orders {
@@ -230,6 +287,23 @@ func (s *scheduler) choosePromoted(u *unit) bool {
 		sh.why = fmt.Sprintf("%s has no instance it can promote", u.id)
 	}
 	sh.state = done
+	un := p.unshadow
+	un.insts = nil
+	un.on = make([]bool, len(s.nodes))
+	un.hold = make([]bool, len(s.nodes))
+	for _, a := range u.insts {
+		if slices.Contains(chosen, a) {
+			continue
+		}
+		un.insts = append(un.insts, a)
+		un.on[a.node] = true
+		un.hold[a.node] = u.hold == nil || u.hold[a.node]
+	}
+	un.why = ""
+	if len(un.insts) == 0 {
+		un.why = fmt.Sprintf("%s has no unpromoted instance", u.id)
+	}
+	un.state = done
 	return changed
 }
 

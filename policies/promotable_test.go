@@ -163,6 +163,139 @@ func TestPromotable(t *testing.T) {
 			{Resource: "s0", Instance: 0, Node: "holly"}, {Resource: "s0", Instance: 1, Node: "benji", Role: cib.RolePromoted}},
 			Promotion: scores("s0", map[string]cib.Score{"benji": 10, "holly": 5})},
 		ops: "demote s0@benji",
+	}, {
+		// cts anti-colocation-unpromoted: dummy1 -INFINITY with the
+		// unpromoted ms1, which may not be promoted on sle12sp2-1 (holly;
+		// sle12sp2-2 is benji): the role moves, and dummy1 with it.
+		name: "cts anti-colocation-unpromoted",
+		config: twoNodes + promotableTOML("state1", "") + primitives("dummy1") +
+			"[[colocation]]\nrsc = \"dummy1\"\nrsc-role = \"Started\"\nwith = \"state1-clone\"\nwith-rsc-role = \"Unpromoted\"\nscore = \"-INFINITY\"\n" +
+			"[[location]]\nrsc = \"state1-clone\"\nnode = \"holly\"\nrole = \"Promoted\"\nscore = \"-INFINITY\"\n",
+		state: State{Nodes: both(), Instances: []InstanceState{{Resource: "dummy1", Node: "holly"},
+			{Resource: "state1", Instance: 0, Node: "holly", Role: cib.RolePromoted}, {Resource: "state1", Instance: 1, Node: "benji"}},
+			Promotion: scores("state1", map[string]cib.Score{"holly": 10, "benji": 5})},
+		ops:      "demote state1@holly,promote state1@benji,start dummy1@benji,stop dummy1@holly",
+		promoted: "state1@benji",
+		waits:    []edge{{"promote state1@benji", "demote state1@holly"}},
+	}, {
+		// cts colo_unpromoted_w_native: the unpromoted MS_RSC INFINITY
+		// with A, which moves to node2 (benji; node1 is holly): the role
+		// is taken off node2, and MS_RSC is promoted on node1 though its
+		// score is lower there; both instances keep running.
+		name: "cts colo_unpromoted_w_native",
+		config: twoNodes + primitives("A") + promotableTOML("MS_RSC_NATIVE", "") +
+			"[[location]]\nrsc = \"A\"\nnode = \"benji\"\nscore = 5000\n" +
+			"[[colocation]]\nrsc = \"MS_RSC_NATIVE-clone\"\nrsc-role = \"Unpromoted\"\nwith = \"A\"\n",
+		state: State{Nodes: both(), Instances: []InstanceState{{Resource: "A", Node: "holly"},
+			{Resource: "MS_RSC_NATIVE", Instance: 0, Node: "benji", Role: cib.RolePromoted}, {Resource: "MS_RSC_NATIVE", Instance: 1, Node: "holly"}},
+			Promotion: scores("MS_RSC_NATIVE", map[string]cib.Score{"benji": 10, "holly": 5})},
+		ops:      "demote MS_RSC_NATIVE@benji,promote MS_RSC_NATIVE@holly,start A@benji,stop A@holly",
+		promoted: "MS_RSC_NATIVE@holly",
+		waits:    []edge{{"promote MS_RSC_NATIVE@holly", "demote MS_RSC_NATIVE@benji"}},
+	}, {
+		// cts clbz5007-promotable-colocation: PROMOTED_IP INFINITY with
+		// the promoted MS_DUMMY; UNPROMOTED_IP 101 with the promoted and
+		// 1000 with the unpromoted instance: the two addresses swap
+		// (fc16-builder is holly, fc16-builder2 benji).
+		name: "cts clbz5007-promotable-colocation",
+		config: twoNodes + promotableTOML("DUMMY", "") + primitives("UNPROMOTED_IP", "PROMOTED_IP") +
+			"[[colocation]]\nrsc = \"PROMOTED_IP\"\nwith = \"DUMMY-clone\"\nwith-rsc-role = \"Promoted\"\n" +
+			"[[colocation]]\nrsc = \"UNPROMOTED_IP\"\nwith = \"DUMMY-clone\"\nwith-rsc-role = \"Promoted\"\nscore = 101\n" +
+			"[[colocation]]\nrsc = \"UNPROMOTED_IP\"\nwith = \"DUMMY-clone\"\nwith-rsc-role = \"Unpromoted\"\nscore = 1000\n",
+		state: State{Nodes: both(), Instances: []InstanceState{{Resource: "UNPROMOTED_IP", Node: "holly"}, {Resource: "PROMOTED_IP", Node: "benji"},
+			{Resource: "DUMMY", Instance: 0, Node: "holly", Role: cib.RolePromoted}, {Resource: "DUMMY", Instance: 1, Node: "benji"}},
+			Promotion: scores("DUMMY", map[string]cib.Score{"holly": 10, "benji": 5})},
+		ops:      "start PROMOTED_IP@holly,start UNPROMOTED_IP@benji,stop PROMOTED_IP@benji,stop UNPROMOTED_IP@holly",
+		promoted: "DUMMY@holly",
+	}, {
+		// cts coloc-unpromoted-anti: group-1 INFINITY with the promoted
+		// drbd-msr and -INFINITY with the unpromoted one; the Promoted
+		// role prefers pollux (50, and its pingd attribute 300): the
+		// group starts there, the roles stay (the fencing devices left
+		// out).
+		name: "cts coloc-unpromoted-anti",
+		config: "[cluster]\nname = \"pm\"\n[[node]]\nname = \"pollux\"\naddress = \"198.18.0.22\"\nattributes = { pingd-1-node-attribute = \"300\" }\n" +
+			"[[node]]\nname = \"sirius\"\naddress = \"198.18.0.24\"\n[witness]\nname = \"w\"\naddress = \"198.18.0.30\"\n" +
+			"[defaults]\nresource-stickiness = 200\n" +
+			primitives("pingd-1") + "[resource.clone]\nid = \"pingd-clone\"\n" +
+			"[[resource]]\nid = \"drbd-r0\"\nagent = \"systemd:drbd\"\n[resource.clone]\nid = \"drbd-msr\"\npromotable = true\nclone-max = 2\nclone-node-max = 1\npromoted-max = 1\npromoted-node-max = 1\n" +
+			primitives("fs-1", "ip-198", "apache") + groupTOML("group-1", []string{"fs-1", "ip-198", "apache"}, "") +
+			"[[location]]\nrsc = \"drbd-msr\"\nrole = \"Promoted\"\nscore = 50\nrule = \"#uname eq pollux\"\n" +
+			"[[location]]\nrsc = \"drbd-msr\"\nrole = \"Promoted\"\nscore-attribute = \"pingd-1-node-attribute\"\nrule = \"defined pingd-1-node-attribute\"\n" +
+			"[[colocation]]\nrsc = \"group-1\"\nwith = \"drbd-msr\"\nwith-rsc-role = \"Promoted\"\n" +
+			"[[colocation]]\nrsc = \"group-1\"\nwith = \"drbd-msr\"\nwith-rsc-role = \"Unpromoted\"\nscore = \"-INFINITY\"\n" +
+			"[[order]]\nfirst = \"drbd-msr\"\nfirst-action = \"promote\"\nthen = \"group-1\"\nthen-action = \"start\"\n",
+		state: State{Nodes: []NodeState{{"pollux", Online}, {"sirius", Online}}, Instances: []InstanceState{
+			{Resource: "pingd-1", Instance: 0, Node: "sirius"}, {Resource: "pingd-1", Instance: 1, Node: "pollux"},
+			{Resource: "drbd-r0", Instance: 0, Node: "sirius"}, {Resource: "drbd-r0", Instance: 1, Node: "pollux", Role: cib.RolePromoted}},
+			Promotion: scores("drbd-r0", map[string]cib.Score{"pollux": 75, "sirius": 75})},
+		ops:      "start apache@pollux,start fs-1@pollux,start ip-198@pollux",
+		promoted: "drbd-r0@pollux",
+	}, {
+		// cts rsc-sets-promoted: rsc1-3 (a set, sequential=false)
+		// INFINITY with the set of ms-rsc in role Promoted, and started
+		// after the promote of ms-rsc (an order's set with
+		// action=promote); node1 (holly) goes standby: everything moves
+		// to node2 (benji), promoted there (location rule for the
+		// Promoted role, 300; no promotion score).
+		name: "cts rsc-sets-promoted",
+		config: twoNodes + promotableTOML("rsc", "") + primitives("rsc1", "rsc2", "rsc3") +
+			"[[colocation]]\n[[colocation.set]]\nresources = [\"rsc1\", \"rsc2\", \"rsc3\"]\nsequential = false\n[[colocation.set]]\nresources = [\"rsc-clone\"]\nrole = \"Promoted\"\n" +
+			"[[location]]\nrsc = \"rsc-clone\"\nrole = \"Promoted\"\nscore = 500\nrule = \"#uname eq holly\"\n" +
+			"[[location]]\nrsc = \"rsc-clone\"\nrole = \"Promoted\"\nscore = 300\nrule = \"#uname eq benji\"\n" +
+			"[[order]]\n[[order.set]]\nresources = [\"rsc-clone\"]\naction = \"promote\"\n[[order.set]]\nresources = [\"rsc1\", \"rsc2\", \"rsc3\"]\nsequential = false\n",
+		state: State{Nodes: []NodeState{{"holly", Standby}, {"benji", Online}}, Instances: []InstanceState{
+			{Resource: "rsc", Instance: 0, Node: "holly", Role: cib.RolePromoted}, {Resource: "rsc", Instance: 1, Node: "benji"},
+			{Resource: "rsc1", Node: "holly"}, {Resource: "rsc2", Node: "holly"}, {Resource: "rsc3", Node: "holly"}}},
+		ops: "demote rsc@holly,promote rsc@benji,start rsc1@benji,start rsc2@benji,start rsc3@benji," +
+			"stop rsc1@holly,stop rsc2@holly,stop rsc3@holly,stop rsc@holly",
+		promoted: "rsc@benji",
+		waits: []edge{{"promote rsc@benji", "demote rsc@holly"}, {"stop rsc@holly", "demote rsc@holly"},
+			{"start rsc1@benji", "promote rsc@benji"}, {"start rsc3@benji", "promote rsc@benji"},
+			{"demote rsc@holly", "stop rsc2@holly"}},
+	}, {
+		name: "a location for the Unpromoted role applies to every role (as in Pacemaker)",
+		config: twoNodes + promotableTOML("db", "") +
+			"[[location]]\nrsc = \"db-clone\"\nnode = \"benji\"\nrole = \"Unpromoted\"\nscore = \"-INFINITY\"\n",
+		state:    State{Nodes: both(), Promotion: scores("db", map[string]cib.Score{"holly": 5, "benji": 10})},
+		ops:      "promote db@holly,start db@holly",
+		promoted: "db@holly",
+	}, {
+		name: "a location rule for the Unpromoted role applies to every role",
+		config: twoNodes + promotableTOML("db", "") +
+			"[[location]]\nrsc = \"db-clone\"\nrule = \"#uname eq benji\"\nrole = \"Unpromoted\"\nscore = \"-INFINITY\"\n",
+		state:    State{Nodes: both(), Promotion: scores("db", map[string]cib.Score{"holly": 5, "benji": 10})},
+		ops:      "promote db@holly,start db@holly",
+		promoted: "db@holly",
+	}, {
+		name: "colocation set with role Unpromoted: backup runs with the unpromoted instance",
+		config: twoNodes + promotableTOML("db", "") + primitives("backup") +
+			"[[colocation]]\n[[colocation.set]]\nresources = [\"backup\"]\n[[colocation.set]]\nresources = [\"db-clone\"]\nrole = \"Unpromoted\"\n",
+		state:    State{Nodes: both(), Promotion: scores("db", map[string]cib.Score{"holly": 5, "benji": 10})},
+		ops:      "promote db@benji,start backup@holly,start db@benji,start db@holly",
+		promoted: "db@benji",
+	}, {
+		name: "a -INFINITY colocation rsc-role Unpromoted promotes the instance where the primary is",
+		config: twoNodes + promotableTOML("db", "") + primitives("app") +
+			"[[location]]\nrsc = \"app\"\nnode = \"holly\"\nscore = 100\n" +
+			"[[colocation]]\nrsc = \"db-clone\"\nrsc-role = \"Unpromoted\"\nwith = \"app\"\nscore = \"-INFINITY\"\n",
+		state:    State{Nodes: both(), Promotion: scores("db", map[string]cib.Score{"holly": 5, "benji": 10})},
+		ops:      "promote db@holly,start app@holly,start db@benji,start db@holly",
+		promoted: "db@holly",
+	}, {
+		// order demote db then start app: app's new start waits for the
+		// demote of the old promoted instance, and (symmetrical) the
+		// promote waits for app's stop.
+		name: "order demote db then start app, on failover of the promoted role",
+		config: twoNodes + promotableTOML("db", "") + primitives("app") +
+			"[[colocation]]\nrsc = \"app\"\nwith = \"db-clone\"\nwith-rsc-role = \"Promoted\"\n" +
+			"[[order]]\nfirst = \"db-clone\"\nfirst-action = \"demote\"\nthen = \"app\"\nthen-action = \"start\"\n",
+		state: State{Nodes: []NodeState{{"holly", Standby}, {"benji", Online}}, Instances: []InstanceState{{Resource: "app", Node: "holly"},
+			{Resource: "db", Instance: 0, Node: "holly", Role: cib.RolePromoted}, {Resource: "db", Instance: 1, Node: "benji"}},
+			Promotion: scores("db", map[string]cib.Score{"holly": 10, "benji": 5})},
+		ops:      "demote db@holly,promote db@benji,start app@benji,stop app@holly,stop db@holly",
+		promoted: "db@benji",
+		waits:    []edge{{"start app@benji", "demote db@holly"}, {"promote db@benji", "stop app@holly"}},
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			f, err := config.Parse("promotable.toml", []byte(c.config))

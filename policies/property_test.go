@@ -118,11 +118,21 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 			continue // a group with its own member: refused by validation
 		}
 		co := cib.Colocation{ID: fmt.Sprintf("col%d", i), Rsc: a, With: b, Score: rapid.SampledFrom(scores).Draw(t, "colScore")}
-		if cfg.Promotable(a) && rapid.IntRange(0, 2).Draw(t, "rscRole") == 0 {
-			co.RscRole = cib.RolePromoted
+		if cfg.Promotable(a) {
+			switch rapid.IntRange(0, 3).Draw(t, "rscRole") {
+			case 0:
+				co.RscRole = cib.RolePromoted
+			case 1:
+				co.RscRole = cib.RoleUnpromoted
+			}
 		}
-		if cfg.Promotable(b) && rapid.IntRange(0, 1).Draw(t, "withRole") == 0 {
-			co.WithRole = cib.RolePromoted
+		if cfg.Promotable(b) {
+			switch rapid.IntRange(0, 2).Draw(t, "withRole") {
+			case 0:
+				co.WithRole = cib.RolePromoted
+			case 1:
+				co.WithRole = cib.RoleUnpromoted
+			}
 		}
 		cfg.Colocations = append(cfg.Colocations, co)
 	}
@@ -441,13 +451,41 @@ func checkColocations(t *rapid.T, s *scheduler, res *Result) {
 			onP[u][a.Node] = true
 		}
 	}
+	onU := map[*unit]map[string]bool{} // unpromoted instances
+	for _, a := range res.Placement {
+		if u := s.byID[a.Resource]; u != nil && u.promo != nil && a.Role != cib.RolePromoted {
+			if onU[u] == nil {
+				onU[u] = map[string]bool{}
+			}
+			onU[u][a.Node] = true
+		}
+	}
 	check := func(id string, deps []*unit, prim *unit, score cib.Score, depRole, primRole string) {
 		primOn, depOn := on, on
-		if primRole == cib.RolePromoted {
+		switch primRole {
+		case cib.RolePromoted:
 			primOn = onP
+		case cib.RoleUnpromoted:
+			primOn = onU
 		}
 		if depRole == cib.RolePromoted {
 			depOn = onP
+		}
+		if depRole == cib.RoleUnpromoted {
+			// As in Pacemaker, it does not place the dependent: INFINITY
+			// keeps its promoted instances off the primary's nodes.
+			if score < inf {
+				return
+			}
+			for _, u := range deps {
+				for node := range onP[u] {
+					n := s.nodeIdx[node]
+					if !fixedHere(s, u, n) && primOn[prim][node] && n < len(prim.hold) && prim.hold[n] {
+						t.Fatalf("%s is promoted on %s with %s (colocation %s INFINITY, roles %q %q)", u.r.ID, node, prim.r.ID, id, depRole, primRole)
+					}
+				}
+			}
+			return
 		}
 		for _, u := range deps {
 			for node := range depOn[u] {

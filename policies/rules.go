@@ -19,9 +19,10 @@ import (
 // rule with a role applies only to a resource whose target-role is set to
 // that role: Pacemaker compares the role filter with the role the
 // configuration asks for, which is unknown when target-role is not set
-// (scenario rule-role-started).
+// (scenario rule-role-started). A rule for the Unpromoted role applies to
+// every role (Pacemaker's unpack_rsc_location_rule).
 func (s *scheduler) applyRule(u *unit, l *cib.Location) {
-	if l.Role != "" && l.Role != s.explicitTargetRole(u) {
+	if l.Role != "" && l.Role != cib.RoleUnpromoted && l.Role != s.explicitTargetRole(u) {
 		return
 	}
 	for n := range s.nodes {

@@ -207,7 +207,9 @@ func (s *scheduler) reset() {
 		u.state, u.insts, u.on, u.hold, u.w, u.wParts, u.why, u.removed = unassigned, nil, nil, nil, nil, nil, "", nil
 		if p := u.promo; p != nil {
 			p.prom = nil
-			p.shadow.state, p.shadow.insts, p.shadow.on, p.shadow.hold, p.shadow.why = unassigned, nil, nil, nil, ""
+			for _, sh := range u.shadows() {
+				sh.state, sh.insts, sh.on, sh.hold, sh.why = unassigned, nil, nil, nil, ""
+			}
 		}
 	}
 	for i := range s.alloc {

@@ -94,6 +94,9 @@ func (im *importer) location(e *elem) {
 		if !ok {
 			return
 		}
+		if role == cib.RoleStarted {
+			role = "" // Pacemaker: a simple location for Started applies to every role
+		}
 		im.addConstraint(e, id, func() error {
 			return im.c.SetLocation(cib.Location{ID: id, Rsc: rsc, Node: node, Score: s, Role: role})
 		})
@@ -239,6 +242,19 @@ func (im *importer) sets(e *elem, forOrder bool) ([]cib.ResourceSet, bool) {
 				}
 				if k == "require-all" && !forOrder {
 					continue // Pacemaker ignores it there too
+				}
+				if err := s.SetOption(k, v, forOrder); err != nil {
+					im.skip(e, "resource set %q: %v", se.attr("id"), err)
+					return nil, false
+				}
+			case "role":
+				if forOrder {
+					// Pacemaker 2.1.5 reads no role on an order's set.
+					im.note(se, "role=%s on an order's set: Pacemaker ignores it, and so does the import (order an action with action=)", v)
+					continue
+				}
+				if strings.EqualFold(v, cib.RoleStarted) {
+					continue // any role
 				}
 				if err := s.SetOption(k, v, forOrder); err != nil {
 					im.skip(e, "resource set %q: %v", se.attr("id"), err)

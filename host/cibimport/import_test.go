@@ -152,6 +152,21 @@ func TestRegressionCIBs(t *testing.T) {
 				t.Errorf("promoted-11: %+v", c.Colocations)
 			}
 		}},
+		{file: "anti-colocation-unpromoted", skipped: map[string]string{"st_sbd": "Tandem fences with leases"}, check: func(t *testing.T, c *cib.CIB) {
+			if len(c.Colocations) != 1 || c.Colocations[0].WithRole != cib.RoleUnpromoted || c.Colocations[0].RscRole != "" {
+				t.Errorf("colocations: %+v", c.Colocations)
+			}
+		}},
+		{file: "colo_unpromoted_w_native", check: func(t *testing.T, c *cib.CIB) {
+			if len(c.Colocations) != 1 || c.Colocations[0].RscRole != cib.RoleUnpromoted {
+				t.Errorf("colocations: %+v", c.Colocations)
+			}
+		}},
+		{file: "rsc-sets-promoted", check: func(t *testing.T, c *cib.CIB) {
+			if len(c.Colocations) != 1 || cib.SetsText(c.Colocations[0].Sets) != "set rsc1 rsc2 rsc3 sequential=false set ms-rsc role=Promoted" {
+				t.Errorf("colocations: %+v", c.Colocations)
+			}
+		}},
 		{file: "template-rsc-sets-2", skipped: map[string]string{"rsc1": "templates are not supported", "template1": "templates", "template1-colo": `names "template1"`}},
 		{file: "tags-coloc-order-2", skipped: map[string]string{"": "tags are not supported"}},
 		{file: "rsc-defaults", skipped: map[string]string{"fencing": "Tandem fences with leases", "op-unmanaged": "chosen by rules"}},

@@ -88,6 +88,7 @@ func TestImportedPlacementMatchesPacemaker(t *testing.T) {
 		{name: "attrs1"}, {name: "attrs6"}, {name: "base-score"},
 		{name: "inc7"}, {name: "inc11"}, {name: "promoted-0"}, {name: "promoted-11"},
 		{name: "rsc-sets-clone"}, {name: "rsc-sets-seq-false"}, {name: "anti-colocation-order"}, {name: "order5"},
+		{name: "clbz5007-promotable-colocation"}, {name: "rsc-sets-promoted"},
 		{name: "rsc_dep10", explained: "symmetric-cluster=false"},
 		{name: "colocated-utilization-clone", explained: "placement-strategy=utilization"},
 	}

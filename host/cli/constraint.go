@@ -222,7 +222,9 @@ it added, as pcs does. An order that closes a cycle is refused.
 With resource sets (order set ...), each set starts after the one before it.
 Inside a set its resources start one after the other, unless the set says
 sequential=false; require-all=false lets the next set start once any one
-resource of this set runs; action= is the set's action (start). setoptions
+resource of this set runs; action= is the set's action (start; promote or
+demote for a promotable clone). An order's set takes no role= (Pacemaker
+ignores it there): write action=promote. setoptions
 gives the constraint's kind, symmetrical and id (default
 pcs_rsc_order_set_<resources>).
 
@@ -272,19 +274,31 @@ func newConstraintColocationCmd() *cobra.Command {
 		Use:   "colocation",
 		Short: "Place resources together or apart",
 		Example: `  tandem constraint colocation add VIP-10.10.10.23 with haproxy-clone
-  tandem constraint colocation add db with web-clone -INFINITY`,
+  tandem constraint colocation add db with web-clone -INFINITY
+  tandem constraint colocation add vip with Promoted db-clone
+  tandem constraint colocation add backup with Unpromoted db-clone 1000`,
 	}
 	var cfgPath string
 	add := &cobra.Command{
-		Use:   "add RSC with WITH [score] [id=ID]",
+		Use:   "add [ROLE] RSC with [ROLE] WITH [score] [id=ID]",
 		Short: "Place RSC where WITH runs (score INFINITY), never there (-INFINITY), or prefer it",
 		Long: `add places RSC relative to WITH: with INFINITY (the default) only where WITH
 runs, with -INFINITY never there, with another score as a preference. A clone
 as WITH means any node with an active instance. Like pcs, it prints nothing.
 
+A ROLE (Promoted or Unpromoted, for a promotable clone; Started: any role)
+names instances in that role, as in Pacemaker: "with Promoted WITH" places
+RSC relative to WITH's promoted instances, "with Unpromoted WITH" to its
+other instances; "Promoted RSC with WITH" decides where RSC is promoted (with
+INFINITY only where WITH runs); "Unpromoted RSC with WITH" takes the score
+off the promotion of RSC's instance where WITH runs (INFINITY: never
+promoted there). A role on RSC does not move its instances.
+
 ` + liveExitCodes,
 		Example: `  tandem constraint colocation add VIP-10.10.10.23 with haproxy-clone
-  tandem constraint colocation add db with web-clone -INFINITY`,
+  tandem constraint colocation add db with web-clone -INFINITY
+  tandem constraint colocation add vip with Promoted db-clone
+  tandem constraint colocation add backup with Unpromoted db-clone 1000`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)
@@ -304,19 +318,22 @@ as WITH means any node with an active instance. Like pcs, it prints nothing.
 	configFlag(add, &cfgPath)
 	var setCfgPath string
 	set := &cobra.Command{
-		Use:   "set RSC... [sequential=false] [set RSC... [sequential=false]]... [setoptions score=S id=ID]",
+		Use:   "set RSC... [sequential=false] [role=ROLE] [set RSC... [options]]... [setoptions score=S id=ID]",
 		Short: "Place sets of resources together (or apart, with a negative score)",
 		Long: `set colocates resources in sets, as pcs constraint colocation set does. Inside
 a set, each resource is placed with the one before it (with a negative
 score: away from every one before it), unless the set says sequential=false.
 Between two sets, the first resource of a set is placed with the last of the
-next one (every resource of a set that says sequential=false). setoptions
+next one (every resource of a set that says sequential=false). role=Promoted
+or role=Unpromoted names the set's resources in that role (each must be a
+promotable clone), as rsc-role and with-rsc-role do in colocation add. setoptions
 gives the score (INFINITY) and the id (default
 pcs_rsc_colocation_set_<resources>). Like pcs, it prints nothing.
 
 ` + liveExitCodes,
 		Example: `  tandem constraint colocation set fs ip db
-  tandem constraint colocation set web1 web2 sequential=false set db setoptions score=100`,
+  tandem constraint colocation set web1 web2 sequential=false set db setoptions score=100
+  tandem constraint colocation set app1 app2 sequential=false set db-clone role=Promoted`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)
@@ -360,7 +377,9 @@ attribute; #uname is the node's name):
 Without a type, eq and ne compare strings (ignoring case) and the others
 numbers. Mixing and and or needs parentheses. role=Started (or Stopped)
 makes the rule apply only to a resource whose target-role is set to that
-role, as in Pacemaker.
+role, as in Pacemaker; role=Promoted scores where a promotable clone is
+promoted rather than where it runs; role=Unpromoted applies to every role
+(Pacemaker reads it so: an instance is unpromoted before it is promoted).
 
 ` + liveExitCodes,
 		Example: `  tandem constraint location VIP-10.10.10.23 prefers benji=50

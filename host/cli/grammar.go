@@ -239,9 +239,9 @@ func setOrderOptions(o *cib.Order, opts map[string]string, where string) error {
 }
 
 // parseColocation reads pcs's "[ROLE] A with [ROLE] B [score] [id=ID]"
-// (ROLE: Promoted or Started).
+// (ROLE: Promoted, Unpromoted or Started).
 func parseColocation(c *cib.CIB, args []string) (cib.Colocation, error) {
-	usage := "write: constraint colocation add [Promoted] A with [Promoted] B [score]"
+	usage := "write: constraint colocation add [Promoted|Unpromoted] A with [Promoted|Unpromoted] B [score]"
 	co := cib.Colocation{Score: cib.Infinity}
 	role := func(to *string) {
 		if len(args) > 2 {
@@ -345,7 +345,7 @@ func parseLocation(c *cib.CIB, top *bus.Topology, args []string) ([]cib.Location
 // options (id=, constraint-id=, score=, score-attribute=, role=), then the
 // rule expression in pcs's syntax (cib.ParseRule).
 func parseLocationRule(c *cib.CIB, rsc string, args []string) (cib.Location, error) {
-	usage := "write: constraint location A rule [score=S | score-attribute=ATTR] [role=Started] [id=ID] EXPRESSION, e.g. #uname eq holly or rack eq r1"
+	usage := "write: constraint location A rule [score=S | score-attribute=ATTR] [role=Started|Promoted|Unpromoted] [id=ID] EXPRESSION, e.g. #uname eq holly or rack eq r1"
 	id, err := c.ConstraintRef(rsc)
 	if err != nil {
 		return cib.Location{}, err
@@ -434,7 +434,7 @@ func parseSets(c *cib.CIB, args []string, forOrder bool, usage string) ([]cib.Re
 			}
 		default:
 			set := &sets[len(sets)-1]
-			if set.Sequential != nil || set.RequireAll != nil || set.Action != "" {
+			if set.Sequential != nil || set.RequireAll != nil || set.Action != "" || set.Role != "" {
 				return nil, nil, fmt.Errorf("resource %q after the set's options; the options of a set follow its resources; %s", a, usage)
 			}
 			id, err := c.ConstraintRef(a)
@@ -477,7 +477,7 @@ func parseOrderSet(c *cib.CIB, args []string) (cib.Order, error) {
 // parseColocationSet reads pcs's "constraint colocation set A B
 // [sequential=false] [set C ...] [setoptions score=S id=ID]".
 func parseColocationSet(c *cib.CIB, args []string) (cib.Colocation, error) {
-	usage := "write: constraint colocation set A B [sequential=false] [set C ...] [setoptions score=INFINITY id=ID]"
+	usage := "write: constraint colocation set A B [sequential=false] [role=Promoted|Unpromoted] [set C ...] [setoptions score=INFINITY id=ID]"
 	co := cib.Colocation{Score: cib.Infinity}
 	sets, opts, err := parseSets(c, args, false, usage)
 	if err != nil {

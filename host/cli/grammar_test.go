@@ -167,7 +167,7 @@ func TestConstraintGrammarErrorsChangeNothing(t *testing.T) {
 		{"colocation set option", func() error {
 			_, err := parseColocationSet(c, []string{"set", "db", "require-all=false"})
 			return err
-		}, `unknown set option "require-all" (a set takes sequential)`},
+		}, `unknown set option "require-all" (a set takes sequential, role)`},
 	}
 	for _, tc := range cases {
 		err := tc.edit()
@@ -370,6 +370,40 @@ func TestPromotableSentences(t *testing.T) {
 		t.Fatalf("order %+v, want promote db-clone then start vip", o)
 	}
 	c.Orders = append(c.Orders, o)
+	// The Unpromoted role (and Slave, its old name), demote orders, roles
+	// on colocation sets, location rules for a role.
+	co3, err := parseColocation(c, strings.Fields("Unpromoted cache-clone with Slave db-clone -50 id=u"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if co3.RscRole != cib.RoleUnpromoted || co3.WithRole != cib.RoleUnpromoted || co3.Score != -50 || co3.ID != "u" {
+		t.Fatalf("colocation %+v, want Unpromoted cache-clone with Unpromoted db-clone -50", co3)
+	}
+	c.Colocations = append(c.Colocations, co3)
+	o2, err := parseOrder(c, strings.Fields("demote cache-clone then start vip id=o2"))
+	if err != nil || o2.FirstAction != cib.ActionDemote || o2.ThenAction != cib.ActionStart {
+		t.Fatalf("order %+v, %v; want demote cache-clone then start vip", o2, err)
+	}
+	c.Orders = append(c.Orders, o2)
+	cs, err := parseColocationSet(c, strings.Fields("set vip set db-clone role=Promoted set cache-clone role=unpromoted"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cib.SetsText(cs.Sets); got != "set vip set db-clone role=Promoted set cache-clone role=Unpromoted" {
+		t.Fatalf("colocation sets %q", got)
+	}
+	c.Colocations = append(c.Colocations, cs)
+	if _, err := parseColocationSet(c, strings.Fields("set db-clone role=Promoted vip")); err == nil || !strings.Contains(err.Error(), "after the set's options") {
+		t.Fatalf("a resource after role=: %v", err)
+	}
+	if _, err := parseOrderSet(c, strings.Fields("set db-clone role=Promoted set vip")); err == nil || !strings.Contains(err.Error(), "action=promote") {
+		t.Fatalf("an order set with role=: %v, want a refusal naming action=promote", err)
+	}
+	l, err := parseLocationRule(c, "db-clone", strings.Fields("role=Unpromoted score=-100 #uname eq holly"))
+	if err != nil || l.Role != cib.RoleUnpromoted {
+		t.Fatalf("location rule %+v, %v; want role Unpromoted", l, err)
+	}
+	c.Locations = append(c.Locations, l)
 	if ps := c.Validate(); ps != nil {
 		t.Fatalf("invalid: %v", ps)
 	}
@@ -391,5 +425,9 @@ func TestPromotableSentences(t *testing.T) {
 	bad.Colocations = []cib.Colocation{{ID: "x", Rsc: "db-clone", With: "vip", WithRole: cib.RolePromoted, Score: cib.Infinity}}
 	if ps := bad.Validate(); ps == nil || !strings.Contains(ps.Error(), `"vip" is not a promotable clone`) {
 		t.Fatalf("with-rsc-role Promoted on a primitive: %v", ps)
+	}
+	bad.Colocations = []cib.Colocation{{ID: "x", Rsc: "vip", RscRole: cib.RoleUnpromoted, With: "db-clone", Score: cib.Infinity}}
+	if ps := bad.Validate(); ps == nil || !strings.Contains(ps.Error(), `role Unpromoted: "vip" is not a promotable clone`) {
+		t.Fatalf("rsc-role Unpromoted on a primitive: %v", ps)
 	}
 }

@@ -687,9 +687,10 @@ func followEvents(t *testing.T, lc *liveCluster) {
 
 // A promotable clone made with the CLI on a real cluster (the example
 // agent as primary/replica, the same promotion score on both nodes): stored
-// in format 4, listed with its roles; one instance is promoted (its agent
-// marks the primary), status shows Promoted and Unpromoted, what must stay
-// away from the primary runs on the replica; when the primary's node
+// in format 4 (6 once a colocation names the Unpromoted role), listed with
+// its roles; one instance is promoted (its agent marks the primary), status
+// shows Promoted and Unpromoted, what must stay away from the primary and
+// what goes with the replica run on the replica; when the primary's node
 // stops, the other instance is promoted.
 func TestLivePromotable(t *testing.T) {
 	lc := newLiveCluster(t)
@@ -707,6 +708,15 @@ func TestLivePromotable(t *testing.T) {
 		t.Errorf("constraint list:\n%s", out)
 	}
 	lc.refuse(`"app" is not a promotable clone`, "constraint", "colocation", "add", "db-clone", "with", "Promoted", "app")
+	// backup runs with the replica (the Unpromoted role): format 6.
+	lc.must(append(append([]string{"resource", "create", "backup", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms")...)
+	lc.must("constraint", "colocation", "add", "backup", "with", "Unpromoted", "db-clone")
+	if r := lc.live(); r.Format != liveconfig.FormatCIBRoles {
+		t.Fatalf("live configuration with an Unpromoted colocation: format %d, want %d", r.Format, liveconfig.FormatCIBRoles)
+	}
+	if out := lc.must("constraint"); !strings.Contains(out, "backup with db-clone (score:INFINITY) (rsc-role:Started) (with-rsc-role:Unpromoted)") {
+		t.Errorf("constraint list:\n%s", out)
+	}
 	lc.expectOn("db", "benji", "holly")
 	// primaries lists the nodes where the agent marks the primary.
 	primaries := func() []string {
@@ -733,6 +743,9 @@ func TestLivePromotable(t *testing.T) {
 		if w := lc.Where("app"); strings.Join(w, " ") != replica {
 			return fmt.Errorf("app on %v, want %s (away from the primary)", w, replica)
 		}
+		if w := lc.Where("backup"); strings.Join(w, " ") != replica {
+			return fmt.Errorf("backup on %v, want %s (with the replica)", w, replica)
+		}
 		return nil
 	})
 	t.Logf("primary on %s", primary)
@@ -743,6 +756,9 @@ func TestLivePromotable(t *testing.T) {
 		}
 		if w := lc.Where("app"); len(w) != 0 {
 			return fmt.Errorf("app on %v, want nowhere (the only node left has the primary)", w)
+		}
+		if w := lc.Where("backup"); len(w) != 0 {
+			return fmt.Errorf("backup on %v, want nowhere (no replica left)", w)
 		}
 		return nil
 	})

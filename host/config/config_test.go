@@ -154,6 +154,26 @@ role = "Started"
 rsc = "g-clone"
 rule = "weight gt integer 0"
 score-attribute = "weight"
+[[resource]]
+id = "db"
+agent = "systemd:db"
+[resource.clone]
+promotable = true
+[[colocation]]
+[[colocation.set]]
+resources = ["c"]
+[[colocation.set]]
+resources = ["db-clone"]
+role = "Unpromoted"
+[[colocation]]
+rsc = "db-clone"
+rsc-role = "Unpromoted"
+with = "c"
+[[location]]
+rsc = "db-clone"
+node = "holly"
+role = "Unpromoted"
+score = 5
 `
 	groups = strings.Replace(groups, "address = \"198.18.0.22\"\n", "address = \"198.18.0.22\"\nattributes = { rack = \"r1\", ssd = true, weight = 30 }\n", 1)
 	groups = strings.Replace(groups, "[[group]]\nid = \"solo\"\nresources = []\n", "", 1)
@@ -445,6 +465,32 @@ score-attribute = "w"
 			"c.toml:26: location a rule defined ssd: a location has a node or a rule, not both",
 			"c.toml:31: location a rule defined ssd: role Promoted: \"a\" is not a promotable clone (promotable = true in its [resource.clone])",
 			"c.toml:32: location a on holly: score-attribute and role go with a rule"}},
+		{"roles", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "b"
+agent = "systemd:b"
+[[colocation]]
+rsc = "a"
+with = "b"
+with-rsc-role = "Unpromoted"
+[[colocation]]
+[[colocation.set]]
+resources = ["a"]
+role = "Slave"
+[[colocation.set]]
+resources = ["b"]
+[[order]]
+[[order.set]]
+resources = ["a"]
+role = "Promoted"
+[[order.set]]
+resources = ["b"]
+`, []string{"c.toml:26: colocation a with b: role Unpromoted: \"b\" is not a promotable clone (promotable = true in its [resource.clone])",
+			"c.toml:30: colocation set a role=Unpromoted set b: role Unpromoted: \"a\" is not a promotable clone (promotable = true in its [resource.clone])",
+			"c.toml:36: order set a role=Promoted set b: an order's set takes no role (Pacemaker ignores it); order an action instead: action = \"promote\" or \"demote\""}},
 		{"bad agent", base + `
 [[resource]]
 id = "a"

@@ -277,7 +277,7 @@ func encodeAttributes(attrs map[string]string) map[string]any {
 func encodeSets(sets []cib.ResourceSet) []fileSet {
 	var out []fileSet
 	for _, s := range sets {
-		out = append(out, fileSet{Resources: s.Resources, Sequential: s.Sequential, RequireAll: s.RequireAll, Action: string(s.Action)})
+		out = append(out, fileSet{Resources: s.Resources, Sequential: s.Sequential, RequireAll: s.RequireAll, Action: string(s.Action), Role: s.Role})
 	}
 	return out
 }

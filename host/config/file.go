@@ -168,6 +168,7 @@ type fileSet struct {
 	Sequential *bool    `toml:"sequential,omitempty,omitzero"`
 	RequireAll *bool    `toml:"require-all,omitempty,omitzero"`
 	Action     string   `toml:"action,omitempty,omitzero"`
+	Role       string   `toml:"role,omitempty,omitzero"` // colocation sets only
 }
 
 type fileColocation struct {
@@ -404,7 +405,14 @@ func decode(name string, data []byte) (*File, *problems) {
 func decodeSets(fs []fileSet) []cib.ResourceSet {
 	var out []cib.ResourceSet
 	for _, f := range fs {
-		out = append(out, cib.ResourceSet{Resources: f.Resources, Sequential: f.Sequential, RequireAll: f.RequireAll, Action: cib.Action(f.Action)})
+		role := f.Role
+		if r, err := cib.ParseConstraintRole(role); err == nil {
+			role = r // else kept as written: validation names it
+		}
+		if role == cib.RoleStarted {
+			role = ""
+		}
+		out = append(out, cib.ResourceSet{Resources: f.Resources, Sequential: f.Sequential, RequireAll: f.RequireAll, Action: cib.Action(f.Action), Role: role})
 	}
 	return out
 }
@@ -592,7 +600,7 @@ var knownKeys = map[string][]string{
 	"order":                {"id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "set"},
 	"order.set":            append([]string{"resources"}, cib.SetKeys...),
 	"colocation":           {"id", "rsc", "with", "score", "set", "rsc-role", "with-rsc-role"},
-	"colocation.set":       {"resources", "sequential"},
+	"colocation.set":       append([]string{"resources"}, cib.ColocationSetKeys...),
 	"location":             {"id", "rsc", "node", "score", "rule", "score-attribute", "role"},
 	"alert":                {"id", "path", "webhook", "description", "options", "meta", "recipient"},
 	"alert.meta":           cib.AlertMetaKeys,

@@ -202,7 +202,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 	_ = c.cfg.Conn.Publish(bus.TransitionAbort{ID: "*", Coordinator: c.cfg.Node, Token: token, Reason: "new coordinator"})
 
 	var cur *inflight
-	seen := map[string]string{} // node/resource -> last reported state
+	seen := map[string]seenState{} // node/resource -> last reported state
 	dirty, reason := true, "coordinator elected"
 	var due time.Time // debounce: plan no earlier than this
 	var recheck time.Time
@@ -333,22 +333,37 @@ func (h heldBack) Error() string {
 
 // newlyFailed names a resource the report shows failed that was not failed
 // in the node's previous report (a monitor found it failed, or a stop
-// failed), says whether any resource's state changed, and remembers the
-// report.
-func newlyFailed(seen map[string]string, r bus.NodeResources) (failed string, changed bool) {
+// failed), says whether any resource's state (or role, or promotion score)
+// changed, and remembers the report.
+func newlyFailed(seen map[string]seenState, r bus.NodeResources) (failed string, changed bool) {
 	for _, rs := range r.Resources {
 		k := r.Node + "/" + rs.Resource
 		prev, known := seen[k]
-		seen[k] = rs.State
-		if !known || prev != rs.State {
+		now := seenState{state: rs.State, role: rs.Role, scored: rs.PromotionScore != nil}
+		if rs.PromotionScore != nil {
+			now.score = *rs.PromotionScore
+		}
+		seen[k] = now
+		if !known || prev != now {
 			changed = true
 		}
 		bad := rs.State == bus.StateFailed || rs.State == bus.StateBlocked
-		if bad && prev != bus.StateFailed && prev != bus.StateBlocked && failed == "" {
+		if bad && prev.state != bus.StateFailed && prev.state != bus.StateBlocked && failed == "" {
 			failed = rs.Resource
 		}
 	}
 	return failed, changed
+}
+
+// seenState is what a node last reported of a resource that the plan
+// depends on: its state, and for a promotable clone's instance its role
+// and its agent's promotion score (a score reported by the first monitor
+// after the start, or a role lost with the promoted slot, calls for a new
+// plan as a state change does).
+type seenState struct {
+	state, role string
+	score       int
+	scored      bool
 }
 
 func (c *Coordinator) onlineSet() map[string]bool {

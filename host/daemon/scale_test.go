@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,8 +96,10 @@ func scaleRun(t *testing.T, n, resources int) string {
 
 	// At rest: 5 s to let the last starts' reports settle, then 10 s.
 	time.Sleep(5 * time.Second)
+	stopProfile := profileRest(t, n)
 	before, at, cpu0 := busTraffic(tc, nodes), time.Now(), cpuSeconds()
 	time.Sleep(10 * time.Second)
+	stopProfile()
 	after := busTraffic(tc, nodes)
 	secs := time.Since(at).Seconds()
 	restCPU := (cpuSeconds() - cpu0) / secs
@@ -197,6 +200,29 @@ func watchStalls(t *testing.T) func() (int, time.Duration) {
 	}
 	t.Cleanup(func() { stop() })
 	return stop
+}
+
+// profileRest writes a CPU profile of the 10 s at rest to
+// $TANDEM_BENCH_PROFILE.<members> when that is set (go tool pprof reads
+// it); the function returned stops it.
+func profileRest(t *testing.T, members int) func() {
+	base := os.Getenv("TANDEM_BENCH_PROFILE")
+	if base == "" {
+		return func() {}
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d", base, members))
+	if err != nil {
+		t.Fatalf("TANDEM_BENCH_PROFILE: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		t.Fatalf("TANDEM_BENCH_PROFILE: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		t.Logf("CPU profile at rest: %s", f.Name())
+	}
 }
 
 // cpuSeconds is the CPU time this process has used (user and system, all

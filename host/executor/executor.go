@@ -207,9 +207,11 @@ func satisfied(dep Action, r bus.ActionResult) bool {
 
 // run runs one action, publishes and records its result. An action whose
 // transition ends while it waits for its instance (a monitor or another
-// action of the same instance holds it) does not run: ran is false and
-// skipped says why, so that it is reported as cancelled, never as a
-// failure (a failed start bans the node).
+// action of the same instance holds it), or while the runner waits for
+// what the action needs first (Outcome.Cancelled: a lease), does not run:
+// ran is false and skipped says why, so that it is reported as cancelled,
+// never as a failure (a failed start bans the node, a failed transition
+// holds its plan back).
 func (e *Executor) run(ctx context.Context, transition string, a Action) (result bus.ActionResult, ran bool, skipped string) {
 	result = bus.ActionResult{
 		Transition: transition, Action: a.ID, Resource: a.Resource, Clone: a.Clone, Instance: max(a.CloneIndex, 0), Node: a.Node, Op: a.Op,
@@ -228,7 +230,7 @@ func (e *Executor) run(ctx context.Context, transition string, a Action) (result
 	}
 	out := e.cfg.Runner.Run(ctx, a.Agent, a.Op, req, a.Timeout)
 	unlock()
-	if out.NotRun {
+	if out.Cancelled {
 		return result, false, out.Message
 	}
 	result.Code, result.Message, result.TimedOut = int32(out.Code), out.Message, out.TimedOut

@@ -306,3 +306,30 @@ func TestCancelledWhileWaitingForTheInstance(t *testing.T) {
 		t.Errorf("published %+v, want nothing (the LRM reports it as cancelled)", got)
 	}
 }
+
+// cancelledRunner answers every action as the LRM answers one whose
+// transition ended while it waited for its lease.
+type cancelledRunner struct{}
+
+func (cancelledRunner) Run(ctx context.Context, agent, op string, req sdk.Request, timeout time.Duration) supervisor.Outcome {
+	return supervisor.Outcome{Result: sdk.Resultf(sdk.ErrGeneric, "not started: transition aborted while waiting for the lease"), Cancelled: true}
+}
+
+// An action the runner did not run (Outcome.Cancelled) is reported as not
+// run, with the runner's reason, and its result is not published: the LRM
+// reports it as cancelled, not failed. What depends on it does not run.
+func TestRunnerCancelledIsNotRun(t *testing.T) {
+	pub := &collector{}
+	e := newExecutor(t, "holly", cancelledRunner{}, pub, nil)
+	rep, err := e.Execute(context.Background(), Transition{ID: "t5", Actions: []Action{
+		act("s", "holly", bus.OpStart, "vip"), act("m", "holly", bus.OpStart, "web", "s")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep) != 2 || rep[0].Ran || rep[0].Skipped != "not started: transition aborted while waiting for the lease" || rep[1].Ran {
+		t.Fatalf("reports %+v, want neither run, the first with the runner's reason", rep)
+	}
+	if got := pub.actions(); len(got) != 0 {
+		t.Errorf("published %+v, want nothing", got)
+	}
+}

@@ -70,8 +70,13 @@ const (
 	// which a build that writes format 4 would drop from the model at its
 	// next edit.
 	FormatCIBAlerts = 5
+	// FormatCIBRoles (6) is FormatCIBAlerts for a model with the
+	// Unpromoted role in a constraint or a role on a colocation's resource
+	// set, which a build that writes format 5 would refuse as invalid
+	// (Unpromoted) or run as a colocation without roles (a set's role).
+	FormatCIBRoles = 6
 	// Format is the newest format this build writes.
-	Format = FormatCIBAlerts
+	Format = FormatCIBRoles
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -80,6 +85,9 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	if usesNewRoles(c) {
+		return FormatCIBRoles
+	}
 	if len(c.Alerts) > 0 {
 		return FormatCIBAlerts
 	}
@@ -110,6 +118,27 @@ func formatFor(c *cib.CIB) int {
 		}
 	}
 	return FormatCIB
+}
+
+// usesNewRoles says whether c has the Unpromoted role in a constraint or
+// a role on a colocation's set (format 6).
+func usesNewRoles(c *cib.CIB) bool {
+	for _, co := range c.Colocations {
+		if co.RscRole == cib.RoleUnpromoted || co.WithRole == cib.RoleUnpromoted {
+			return true
+		}
+		for _, set := range co.Sets {
+			if set.Role != "" {
+				return true
+			}
+		}
+	}
+	for _, l := range c.Locations {
+		if l.Role == cib.RoleUnpromoted {
+			return true
+		}
+	}
+	return false
 }
 
 // usesRoles says whether c has a promotable clone or a constraint on a
@@ -229,7 +258,7 @@ func decodeRecord(e jetstream.KeyValueEntry) (Revision, error) {
 			return Revision{}, err
 		}
 		rev.CIB = f.CIB
-	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts:
+	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts, FormatCIBRoles:
 		if r.CIB == nil {
 			return Revision{}, fmt.Errorf("%s: no cluster model in it", where)
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -295,5 +297,48 @@ func TestPromotableNeedsFormat4(t *testing.T) {
 	cur, err := s.Current(ctx)
 	if err != nil || rev.Format != FormatCIBPromotable || cur.Format != FormatCIBPromotable || !cur.CIB.Promotable("db-clone") {
 		t.Fatalf("after creating a promotable clone: %+v / %+v, %v; want format %d with db-clone promotable", rev, cur, err, FormatCIBPromotable)
+	}
+}
+
+// A model with the Unpromoted role in a constraint, or a role on a
+// colocation's set, is stored in format 6, which a build that knows only
+// format 5 refuses (it would find Unpromoted invalid, or drop the set's
+// role); taking them out goes back to format 4.
+func TestUnpromotedNeedsFormat6(t *testing.T) {
+	s, model := open(t)
+	ctx := context.Background()
+	if _, _, _, err := s.Seed(ctx, model, "holly", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		_, err := c.AddResource("db", "systemd:db", cib.ResourceSpec{Clone: &cib.Clone{Promotable: true}})
+		if err == nil {
+			_, err = c.AddResource("backup", "systemd:backup", cib.ResourceSpec{})
+		}
+		return "resource create db promotable", err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		co   cib.Colocation
+	}{
+		{"with-rsc-role Unpromoted", cib.Colocation{ID: "c", Rsc: "backup", With: "db-clone", WithRole: cib.RoleUnpromoted, Score: cib.Infinity}},
+		{"a set's role", cib.Colocation{ID: "c", Score: cib.Infinity, Sets: []cib.ResourceSet{{Resources: []string{"backup"}}, {Resources: []string{"db-clone"}, Role: cib.RolePromoted}}}},
+	} {
+		rev, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) { return "add " + tc.name, c.AddColocation(tc.co) })
+		if err != nil || rev.Format != FormatCIBRoles {
+			t.Fatalf("%s: %+v, %v; want format %d", tc.name, rev, err, FormatCIBRoles)
+		}
+		cur, err := s.Current(ctx)
+		if err != nil || cur.Format != FormatCIBRoles || !slices.ContainsFunc(cur.CIB.Colocations, func(co cib.Colocation) bool { return reflect.DeepEqual(co, tc.co) }) {
+			t.Fatalf("%s: read back %+v, %v: %+v", tc.name, cur, err, cur.CIB.Colocations)
+		}
+		rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+			return "delete c", c.RemoveConstraint("c")
+		})
+		if err != nil || rev.Format != FormatCIBPromotable {
+			t.Fatalf("%s removed: %+v, %v; want format %d", tc.name, rev, err, FormatCIBPromotable)
+		}
 	}
 }

@@ -194,6 +194,13 @@ func run(t *testing.T, conn *bus.Conn, id string, op policies.Op, node string) b
 // configuration revision rev and waits for its result.
 func runPlanned(t *testing.T, conn *bus.Conn, id, rsc string, rev uint64, op policies.Op, node string) bus.ActionResult {
 	t.Helper()
+	return runPlannedAborted(t, conn, id, rsc, rev, op, node, 0)
+}
+
+// runPlannedAborted is runPlanned, the transition aborted abortAfter after
+// it was published (never when 0).
+func runPlannedAborted(t *testing.T, conn *bus.Conn, id, rsc string, rev uint64, op policies.Op, node string, abortAfter time.Duration) bus.ActionResult {
+	t.Helper()
 	a := policies.Action{ID: policies.ActionID(op, rsc, "", 0, node), Resource: rsc, Node: node, Op: op}
 	plan, err := json.Marshal(policies.Transition{Version: policies.TransitionVersion, Actions: []policies.Action{a}})
 	if err != nil {
@@ -221,6 +228,12 @@ func runPlanned(t *testing.T, conn *bus.Conn, id, rsc string, rev uint64, op pol
 	}
 	if err := conn.Publish(bus.TransitionEvent{ID: id, Coordinator: ten.Node, Token: ten.Token, ConfigRev: rev, Plan: plan}); err != nil {
 		t.Fatal(err)
+	}
+	if abortAfter > 0 {
+		time.Sleep(abortAfter)
+		if err := conn.Publish(bus.TransitionAbort{ID: id, Coordinator: ten.Node, Token: ten.Token, Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	select {
 	case r := <-results:
@@ -300,9 +313,19 @@ func TestSingletonStartsOnlyWithItsLease(t *testing.T) {
 		return nil
 	})
 
+	// A start on benji whose transition is aborted while it waits for
+	// holly's lease is cancelled, not failed: benji is as it was.
+	r := runPlannedAborted(t, conn, "t2a", "vip", 1, policies.OpStart, "benji", 200*time.Millisecond)
+	if !r.Cancelled || w.is("benji", "vip") || !strings.Contains(r.Message, "transition aborted while waiting for the lease") {
+		t.Fatalf("start on benji aborted while waiting for the lease: %+v, want it cancelled", r)
+	}
+	if got := benji.state("vip"); got != bus.StateStopped {
+		t.Fatalf("benji reports %s after a cancelled start, want %s", got, bus.StateStopped)
+	}
+
 	// A start on benji while holly holds the lease fails without running
 	// and without counting a failure against benji.
-	r := run(t, conn, "t2", policies.OpStart, "benji")
+	r = run(t, conn, "t2", policies.OpStart, "benji")
 	if r.OK() || w.is("benji", "vip") {
 		t.Fatalf("benji started the singleton holly holds: %+v", r)
 	}

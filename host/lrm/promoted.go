@@ -93,14 +93,18 @@ func (r *runner) acquirePromoted(ctx context.Context, e *entry, agent string, re
 		err = errors.New("this node's promoted slot is past its fence deadline")
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			// The promote never ran: its transition is over (cancelled,
+			// not failed: the coordinator must not hold the same plan back
+			// as one that failed).
+			return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: "not promoted: transition aborted while waiting for a promoted slot lease"},
+				Cancelled: true, Started: started, Duration: time.Since(started)}, false
+		}
 		l.mu.Lock()
 		l.leaseErr[req.ResourceID] = true
 		l.mu.Unlock()
 		msg := fmt.Sprintf("not promoted: none of the %d promoted slot lease(s) of %s could be acquired within %s: %v",
 			len(keys), e.def.Clone.ID, time.Since(started).Round(time.Millisecond), err)
-		if ctx.Err() != nil {
-			msg = "not promoted: transition aborted while waiting for a promoted slot lease"
-		}
 		return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: msg}, Started: started, Duration: time.Since(started)}, false
 	}
 	l.mu.Lock()

@@ -111,6 +111,13 @@ func (w *roleWorld) is(node string) (running, promoted bool) {
 // clone on node and waits for its result.
 func runClone(t *testing.T, conn *bus.Conn, id string, op policies.Op, node string, idx int) bus.ActionResult {
 	t.Helper()
+	return runCloneAborted(t, conn, id, op, node, idx, 0)
+}
+
+// runCloneAborted is runClone, the transition aborted abortAfter after it
+// was published (never when 0).
+func runCloneAborted(t *testing.T, conn *bus.Conn, id string, op policies.Op, node string, idx int, abortAfter time.Duration) bus.ActionResult {
+	t.Helper()
 	a := policies.Action{ID: policies.ActionID(op, "db", "db-clone", idx, node), Resource: "db", Clone: "db-clone", Instance: idx, Node: node, Op: op}
 	plan, err := json.Marshal(policies.Transition{Version: policies.TransitionVersion, Actions: []policies.Action{a}})
 	if err != nil {
@@ -138,6 +145,12 @@ func runClone(t *testing.T, conn *bus.Conn, id string, op policies.Op, node stri
 	}
 	if err := conn.Publish(bus.TransitionEvent{ID: id, Coordinator: ten.Node, Token: ten.Token, ConfigRev: 1, Plan: plan}); err != nil {
 		t.Fatal(err)
+	}
+	if abortAfter > 0 {
+		time.Sleep(abortAfter)
+		if err := conn.Publish(bus.TransitionAbort{ID: id, Coordinator: ten.Node, Token: ten.Token, Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	select {
 	case r := <-results:
@@ -223,6 +236,16 @@ func TestPromotedRoleHoldsASlotLease(t *testing.T) {
 	}
 	if got := role(benji); got != "started/" {
 		t.Fatalf("benji reports %s after a refused promote, want started and unpromoted", got)
+	}
+	// Its transition aborted while it waits for the slot: the promote is
+	// cancelled, not failed (a failure would make the coordinator hold the
+	// same plan back, a second or more, before promoting there).
+	r = runCloneAborted(t, conn, "p2a", policies.OpPromote, "benji", 1, 200*time.Millisecond)
+	if _, p := w.is("benji"); !r.Cancelled || p || !strings.Contains(r.Message, "transition aborted while waiting for a promoted slot lease") {
+		t.Fatalf("promote on benji aborted while waiting for the slot: %+v (benji promoted %v), want it cancelled", r, p)
+	}
+	if got := role(benji); got != "started/" {
+		t.Fatalf("benji reports %s after a cancelled promote, want started and unpromoted", got)
 	}
 
 	// A demote gives the slot up: benji's promote goes through at once.

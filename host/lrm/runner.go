@@ -52,7 +52,7 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 		}
 	}
 	single := e.def.ID != "" && e.singleton()
-	prevState, prevMessage := e.state, e.message
+	before, beforeMsg := e.state, e.message
 	if op == bus.OpStart {
 		l.setState(e, bus.StateStarting, "")
 	} else {
@@ -62,20 +62,16 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 
 	if op == bus.OpStart && single {
 		if out, ok := r.acquire(ctx, e, agent, req, min(l.cfg.LeaseWait, timeout), true); !ok {
-			if ctx.Err() != nil {
-				// Aborted while waiting for the lease: the agent was never
-				// called, so nothing changed here. Reported as a failed
-				// start, the resource would show failed and need a stop,
-				// and that failure would abort the next plan, whose own
-				// lease waits would fail the same way: with slow lease
-				// writes (32 in-process members), plans aborted each other
-				// for minutes and nothing started. So it is the action that
-				// never began: cancelled, its state as it was.
+			if out.Cancelled {
+				// Never started: as it was (no result will say otherwise).
+				// Reported as a failed start, the resource would show
+				// failed and need a stop, and that failure would abort the
+				// next plan, whose own lease waits would fail the same way
+				// (32 in-process members: plans aborted each other for
+				// minutes and nothing started).
 				l.mu.Lock()
-				delete(l.leaseErr, req.ResourceID)
-				l.setState(e, prevState, prevMessage)
+				l.setState(e, before, beforeMsg)
 				l.mu.Unlock()
-				out.NotRun = true
 			}
 			return out
 		}
@@ -165,13 +161,16 @@ func (r *runner) acquire(ctx context.Context, e *entry, agent string, req sdk.Re
 	hs := &holdSender{l: l, agent: agent, req: req, updates: make(chan time.Time, 1), stop: make(chan struct{})}
 	ls, err := l.takeLease(ctx, []string{lease.Key(req.ResourceID)}, wait, waitHeld, hs.renewed)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The start never ran: its transition is over (cancelled, not
+			// failed: nothing to count, no plan to hold back).
+			return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: "not started: transition aborted while waiting for the lease"},
+				Cancelled: true, Started: started, Duration: time.Since(started)}, false
+		}
 		l.mu.Lock()
 		l.leaseErr[req.ResourceID] = true
 		l.mu.Unlock()
 		msg := fmt.Sprintf("not started: its lease could not be acquired within %s: %v", time.Since(started).Round(time.Millisecond), err)
-		if ctx.Err() != nil {
-			msg = "not started: transition aborted while waiting for the lease"
-		}
 		return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: msg}, Started: started, Duration: time.Since(started)}, false
 	}
 	l.mu.Lock()

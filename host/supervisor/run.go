@@ -19,13 +19,12 @@ type Outcome struct {
 	// TimedOut: the agent did not answer before the operation's deadline
 	// (Code is then ErrGeneric).
 	TimedOut bool
-	Started  time.Time
-	Duration time.Duration
-	// NotRun: the operation never reached the agent (the host gave it up
-	// before, e.g. its transition was aborted while it waited for a
-	// lease). The executor reports it cancelled, like an action that never
-	// began, not as a result of the agent's.
-	NotRun bool
+	// Cancelled: the operation never reached the agent, because its
+	// transition ended while it waited for what it needs first (a lease):
+	// it is reported as cancelled, not as a result (Message says why).
+	Cancelled bool
+	Started   time.Time
+	Duration  time.Duration
 }
 
 // Validate asks the agent whether params are usable; the Result carries

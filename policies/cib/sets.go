@@ -17,11 +17,17 @@ type ResourceSet struct {
 	Sequential *bool    `json:"sequential,omitempty"`  // nil: true
 	RequireAll *bool    `json:"require-all,omitempty"` // orders only; nil: true
 	Action     Action   `json:"action,omitempty"`      // orders only; "": start
+	// Role, colocations only: the set's resources in this role (Promoted
+	// or Unpromoted, for promotable clones), as rsc-role and
+	// with-rsc-role of the colocations the set stands for; "": any role.
+	Role string `json:"role,omitempty"`
 }
 
-// SetKeys are the options a set takes (require-all and action: orders
-// only).
+// SetKeys are the options an order's set takes.
 var SetKeys = []string{"sequential", "require-all", "action"}
+
+// ColocationSetKeys are the options a colocation's set takes.
+var ColocationSetKeys = []string{"sequential", "role"}
 
 // IsSequential is the set's sequential option (true unless written false).
 func (s ResourceSet) IsSequential() bool { return s.Sequential == nil || *s.Sequential }
@@ -64,8 +70,23 @@ func (s *ResourceSet) SetOption(k, v string, forOrder bool) error {
 		}
 		s.Action = Action(v)
 		return nil
+	case "role":
+		if forOrder {
+			// Pacemaker 2.1.5 reads no role on an order's set
+			// (unpack_order_set): refused rather than ignored.
+			return fmt.Errorf("role=%s: an order's set takes no role (Pacemaker ignores it); order an action instead: action=promote or action=demote", v)
+		}
+		r, err := ParseConstraintRole(v)
+		if err != nil || r == RoleStopped {
+			return fmt.Errorf("role=%q: want Started, Promoted or Unpromoted", v)
+		}
+		if r == RoleStarted {
+			r = ""
+		}
+		s.Role = r
+		return nil
 	}
-	keys := []string{"sequential"}
+	keys := ColocationSetKeys
 	if forOrder {
 		keys = SetKeys
 	}
@@ -80,6 +101,9 @@ func (s ResourceSet) Text() string {
 	}
 	if s.RequireAll != nil {
 		parts = append(parts, "require-all="+strconv.FormatBool(*s.RequireAll))
+	}
+	if s.Role != "" {
+		parts = append(parts, "role="+s.Role)
 	}
 	if s.Sequential != nil {
 		parts = append(parts, "sequential="+strconv.FormatBool(*s.Sequential))
@@ -186,25 +210,27 @@ func explicitlySequential(s ResourceSet) bool { return s.Sequential != nil && *s
 // negative score: each resource away from every one before it); between
 // two sets, the first resource of the first set with the last resource of
 // the next (every resource of a set written sequential=false). A simple
-// colocation is one pair.
+// colocation is one pair. A set's role is the role of its resources on
+// both sides of the pairs inside the set; between two sets, the first
+// set's role is the rsc-role and the next set's the with-rsc-role.
 func (co *Colocation) Pairs() []Colocation {
 	if len(co.Sets) == 0 {
 		return []Colocation{*co}
 	}
 	sets := distinct(co.Sets)
 	var out []Colocation
-	pair := func(rsc, with string) {
-		out = append(out, Colocation{ID: co.ID, Rsc: rsc, With: with, Score: co.Score})
+	pair := func(rsc, with, rscRole, withRole string) {
+		out = append(out, Colocation{ID: co.ID, Rsc: rsc, With: with, Score: co.Score, RscRole: rscRole, WithRole: withRole})
 	}
 	for i, s := range sets {
 		if s.IsSequential() {
 			for j, r := range s.Resources {
 				switch {
 				case co.Score > 0 && j > 0:
-					pair(r, s.Resources[j-1])
+					pair(r, s.Resources[j-1], s.Role, s.Role)
 				case co.Score < 0:
 					for _, before := range s.Resources[:j] {
-						pair(r, before)
+						pair(r, before, s.Role, s.Role)
 					}
 				}
 			}
@@ -222,7 +248,7 @@ func (co *Colocation) Pairs() []Colocation {
 		}
 		for _, r := range rscs {
 			for _, w := range withs {
-				pair(r, w)
+				pair(r, w, prev.Role, s.Role)
 			}
 		}
 	}

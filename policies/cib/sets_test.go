@@ -92,3 +92,39 @@ func TestDeleteResourceFromSets(t *testing.T) {
 		t.Error(ps)
 	}
 }
+
+// A colocation set's role goes to both ends of the pairs inside the set;
+// between sets, the first set's role is rsc-role and the next set's
+// with-rsc-role (pcmk_sched_colocation.c, colocate_rsc_sets). An order's
+// set takes no role.
+func TestSetRoles(t *testing.T) {
+	co := Colocation{ID: "c", Score: Infinity, Sets: []ResourceSet{
+		{Resources: []string{"a", "b"}, Role: RoleUnpromoted}, {Resources: []string{"db"}, Role: RolePromoted}}}
+	var got []string
+	for _, p := range co.Pairs() {
+		got = append(got, fmt.Sprintf("%s %s with %s %s", p.RscRole, p.Rsc, p.WithRole, p.With))
+	}
+	if want := "Unpromoted b with Unpromoted a|Unpromoted a with Promoted db"; strings.Join(got, "|") != want {
+		t.Errorf("pairs %q, want %q", strings.Join(got, "|"), want)
+	}
+	if txt := SetsText(co.Sets); txt != "set a b role=Unpromoted set db role=Promoted" {
+		t.Errorf("text %q", txt)
+	}
+	var s ResourceSet
+	for _, tc := range []struct{ k, v, err string }{
+		{"role", "master", ""},
+		{"role", "Stopped", `role="Stopped": want Started, Promoted or Unpromoted`},
+		{"action", "promote", `unknown set option "action" (a set takes sequential, role)`},
+	} {
+		err := s.SetOption(tc.k, tc.v, false)
+		if (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err {
+			t.Errorf("colocation set %s=%s: %v, want %q", tc.k, tc.v, err, tc.err)
+		}
+	}
+	if s.Role != RolePromoted {
+		t.Errorf("role=master: %q, want Promoted", s.Role)
+	}
+	if err := s.SetOption("role", "Promoted", true); err == nil || !strings.Contains(err.Error(), "action=promote") {
+		t.Errorf("order set role=Promoted: %v, want a refusal naming action=promote", err)
+	}
+}

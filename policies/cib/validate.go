@@ -314,18 +314,16 @@ func (c *CIB) Promotable(id string) bool {
 }
 
 // roleRef checks a role given to a constraint's resource id: Started (or
-// none) for anything, Promoted for a promotable clone.
+// none) for anything, Promoted or Unpromoted for a promotable clone.
 func (v *validator) roleRef(path, what, id, role string) {
 	switch role {
 	case "", RoleStarted:
-	case RolePromoted:
+	case RolePromoted, RoleUnpromoted:
 		if !v.c.Promotable(id) {
-			v.at(path, "%s: role Promoted: %q is not a promotable clone (promotable = true in its [resource.clone])", what, id)
+			v.at(path, "%s: role %s: %q is not a promotable clone (promotable = true in its [resource.clone])", what, role, id)
 		}
-	case RoleUnpromoted:
-		v.at(path, "%s: role Unpromoted is not supported in Tandem (only Promoted and Started)", what)
 	default:
-		v.at(path, "%s: role %q is not Started or Promoted", what, role)
+		v.at(path, "%s: role %q is not Started, Promoted or Unpromoted", what, role)
 	}
 }
 
@@ -470,10 +468,10 @@ func (v *validator) constraints() {
 				v.at(path+".node", "%s: %v", what, err)
 			}
 		}
-		if l.Rule == nil && l.Role == RolePromoted {
+		if l.Rule == nil && (l.Role == RolePromoted || l.Role == RoleUnpromoted) {
 			v.roleRef(path+".role", what, l.Rsc, l.Role)
 		} else if l.Rule == nil && (l.ScoreAttribute != "" || l.Role != "") {
-			v.at(path, "%s: score-attribute and role go with a rule (except role Promoted)", what)
+			v.at(path, "%s: score-attribute and role go with a rule (except roles Promoted and Unpromoted)", what)
 		}
 	}
 }
@@ -516,6 +514,14 @@ func (v *validator) sets(path, what string, sets []ResourceSet, forOrder bool) {
 		}
 		if !forOrder && (set.RequireAll != nil || set.Action != "") {
 			v.at(sp, "%s: require-all and action apply to order sets only", what)
+		}
+		if forOrder && set.Role != "" {
+			v.at(sp+".role", "%s: an order's set takes no role (Pacemaker ignores it); order an action instead: action = \"promote\" or \"demote\"", what)
+		}
+		if !forOrder && set.Role != "" {
+			for _, r := range set.Resources {
+				v.roleRef(sp+".role", what, r, set.Role)
+			}
 		}
 		if set.Action != "" && !contains(OrderActions, string(set.Action)) {
 			v.at(sp+".action", "%s: action %q is not start, stop, promote or demote", what, set.Action)
