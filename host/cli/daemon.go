@@ -3,11 +3,15 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/bus"
@@ -85,9 +89,27 @@ func (o *daemonFlags) run(witness bool) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	notify, watchdog, err := systemdNotify()
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: err}
+	}
 	err = daemon.Run(ctx, daemon.Options{ConfigPath: o.config, Node: o.node, Witness: witness, DataDir: o.dataDir, PluginDir: o.pluginDir,
-		Build: version + " " + commit, Logger: log})
+		Build: version + " " + commit, Logger: log, Notify: notify, Watchdog: watchdog})
 	return exitFor(err)
+}
+
+// systemdNotify reads what systemd gives a Type=notify service with
+// WatchdogSec= ($NOTIFY_SOCKET, $WATCHDOG_USEC for $WATCHDOG_PID) and
+// takes it out of the environment: the plugins this member starts are
+// not the service's main process and must not speak for it.
+func systemdNotify() (string, time.Duration, error) {
+	sock := os.Getenv("NOTIFY_SOCKET")
+	wd, err := sddaemon.SdWatchdogEnabled(true)
+	if err != nil {
+		return "", 0, fmt.Errorf("systemd watchdog settings: %w", err)
+	}
+	os.Unsetenv("NOTIFY_SOCKET")
+	return sock, wd, nil
 }
 
 func exitFor(err error) error {
