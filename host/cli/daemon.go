@@ -79,7 +79,7 @@ func (o *daemonFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "override [bus] data_dir")
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json (under systemd each line carries its journal priority: journalctl -p warning -u tandem)")
-	cmd.Flags().StringVar(&o.pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else beside tandem)")
+	cmd.Flags().StringVar(&o.pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else PREFIX/lib/tandem/plugins of a PREFIX/bin/tandem if it exists, else beside tandem)")
 }
 
 func (o *daemonFlags) run(witness bool) error {

@@ -44,7 +44,7 @@ type Options struct {
 	Witness    bool
 	DataDir    string       // overrides [bus] data_dir
 	Metrics    *bus.Metrics // overrides [metrics] (members sharing a file and a host)
-	PluginDir  string       // tandem-plugin-* executables; default: beside the tandem binary
+	PluginDir  string       // tandem-plugin-* executables; default: [plugins] dir, else supervisor.DefaultDir
 	Build      string       // version string for heartbeats and status
 	Logger     *slog.Logger
 	// Ready is closed once the member has quorum and the buckets exist.
