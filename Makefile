@@ -25,6 +25,13 @@ build:
 plugins-standalone:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/standalone/ $(addprefix ./,$(PLUGIN_PKGS))
 
+# The Debian package (packaging/deb/build.sh; dpkg-deb, pure Go, no network):
+# bin/tandem_VERSION_ARCH.deb, the version from git describe. Install it
+# with apt install ./bin/tandem_*.deb (docs/operations.md).
+.PHONY: deb
+deb:
+	GO=$(GO) packaging/deb/build.sh $(BIN)
+
 .PHONY: lint
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
