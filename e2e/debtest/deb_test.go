@@ -75,7 +75,8 @@ func show(t *testing.T, l *lab.Lab, node, unit, prop string) string {
 // tandem and plugins; a node's tandem.service is active only once the
 // member said READY=1; a member whose daemon is frozen (SIGSTOP) misses
 // the watchdog and systemd restarts it (NRestarts), after which the
-// cluster converges again.
+// cluster converges again. Reinstalling the package restarts nothing;
+// purging it stops the member and removes its units and data.
 func TestPackageInLab(t *testing.T) {
 	priv.Require(t, labtest.Tools...)
 	deb := theDeb(t)
@@ -211,6 +212,20 @@ func TestPackageInLab(t *testing.T) {
 		t.Errorf("%s: no plugin of /usr/lib/tandem/plugins runs in tandem.service: %v", nodes[0], exes)
 	}
 
+	// An upgrade (the same package again) restarts no member and keeps
+	// each unit's enablement.
+	pidsBefore := map[string]string{}
+	for _, n := range nodes {
+		pidsBefore[n] = show(t, l, n, "tandem.service", "MainPID")
+		exec1(t, l, n, "dpkg", "--force-confold", "-i", "/root/"+filepath.Base(deb))
+		if got := show(t, l, n, "tandem.service", "MainPID"); got != pidsBefore[n] {
+			t.Errorf("%s: reinstalling the package restarted tandem (MainPID %s, was %s)", n, got, pidsBefore[n])
+		}
+		if got := show(t, l, n, "tandem.service", "UnitFileState"); got != "enabled" {
+			t.Errorf("%s: tandem.service is %q after reinstalling, want still enabled", n, got)
+		}
+	}
+
 	// The watchdog: freeze a node's daemon (its plugins run on).
 	n := nodes[0]
 	before := show(t, l, n, "tandem.service", "MainPID")
@@ -234,7 +249,26 @@ func TestPackageInLab(t *testing.T) {
 	if j := exec1(t, l, n, "journalctl", "-u", "tandem.service", "--no-pager", "-q"); !strings.Contains(j, "Watchdog timeout") {
 		t.Errorf("%s: no watchdog timeout in tandem.service's journal", n)
 	}
-	if _, err := c.WaitConverged(ctx, n, nodes); err != nil {
+	ctx1, cancel1 := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel1()
+	if _, err := c.WaitConverged(ctx1, n, nodes); err != nil {
 		t.Fatalf("the cluster did not converge after the watchdog restart: %v", err)
+	}
+
+	// Purge on the other node: its member stops first (the VIP and the
+	// clones go on from the first node), the units and the bus's data go,
+	// the admin's keys and certificates stay.
+	gone := nodes[1]
+	exec1(t, l, gone, "dpkg", "--purge", "tandem")
+	if got := show(t, l, gone, "tandem.service", "LoadState"); got != "not-found" {
+		t.Errorf("%s: tandem.service is %q after purge, want not-found", gone, got)
+	}
+	exec1(t, l, gone, "test", "!", "-e", "/var/lib/tandem")
+	exec1(t, l, gone, "test", "!", "-e", "/usr/bin/tandem")
+	exec1(t, l, gone, "test", "-d", "/etc/tandem/pki")
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel2()
+	if _, err := c.WaitConverged(ctx2, n, []string{n}); err != nil {
+		t.Fatalf("the cluster did not converge on %s after %s's package was purged: %v", n, gone, err)
 	}
 }
