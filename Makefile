@@ -60,6 +60,12 @@ clean:
 demo: build
 	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/demo
 
+# The demo with Tandem installed in every node from the Debian package (make
+# deb; the nodes run the package's units) instead of bind-mounting bin/.
+.PHONY: demo-deb
+demo-deb: build
+	deb=$$(GO=$(GO) packaging/deb/build.sh $(BIN)) && TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$$deb $(GO) run ./e2e/cmd/demo
+
 .PHONY: lab-up lab-down lab-root
 lab-up: build
 	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/lab --start-tandem up
