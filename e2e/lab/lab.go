@@ -467,6 +467,19 @@ func (l *Lab) Running(name string) bool {
 // (Options.Package) rather than from the bind-mounted build directory.
 func (l *Lab) Packaged() bool { return l.st.Package != "" }
 
+// Package is the Debian package the nodes run Tandem from ("" when they
+// run the bind-mounted build directory).
+func (l *Lab) Package() string { return l.st.Package }
+
+// PluginDir is the first-party plugins' directory inside the nodes: the
+// package's /usr/lib/tandem/plugins, else NodeBinDir.
+func (l *Lab) PluginDir() string {
+	if l.Packaged() {
+		return "/usr/lib/tandem/plugins"
+	}
+	return NodeBinDir
+}
+
 // TandemPath is the tandem executable inside the nodes: the package's
 // /usr/bin/tandem, else NodeBinDir's.
 func (l *Lab) TandemPath() string {
