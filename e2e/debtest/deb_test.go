@@ -35,7 +35,7 @@ func labOptions() lab.Options {
 		subnet = s
 	}
 	// Tandem is not started from the lab's build directory: the package's
-	// units run it.
+	// units run it, once this test installed it.
 	return lab.Options{Prefix: prefix, Subnet: netip.MustParsePrefix(subnet), Relocate: true}
 }
 
@@ -85,6 +85,9 @@ func TestPackageInLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("package %s: %.1f MB", filepath.Base(deb), float64(st.Size())/1e6)
+	// The lab installs nothing itself ($TANDEM_LAB_DEB): this test runs
+	// dpkg -i, as an admin would.
+	t.Setenv(lab.EnvDeb, "")
 	l := labtest.Start(t, labOptions())
 	c, err := scenario.New(l)
 	if err != nil {
