@@ -147,7 +147,7 @@ func run(ctx context.Context, opts lab.Options, timeout time.Duration) error {
 	say("lab booted to the cluster converged (as tandem status shows it) and the VIP serving in %s", serving.Round(10*time.Millisecond))
 	for _, m := range l.Members() {
 		if u, err := l.TandemMemory(m.Name); err == nil {
-			say("memory of tandem.service on %s: %s", m.Name, u)
+			say("memory of %s on %s: %s", l.Unit(m.Name), m.Name, u)
 		}
 	}
 	say("the lab stays up. Look around:")
