@@ -25,6 +25,16 @@ build:
 plugins-standalone:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/standalone/ $(addprefix ./,$(PLUGIN_PKGS))
 
+# The Debian package (packaging/deb/build.sh; dpkg-deb, pure Go, no network):
+# bin/tandem_VERSION_ARCH.deb, the version from git describe. Install it
+# with apt install ./bin/tandem_*.deb (docs/operations.md).
+.PHONY: deb
+deb:
+	GO=$(GO) packaging/deb/build.sh $(BIN)
+
+# The newest package in bin/, once deb has run (expanded in the recipes).
+DEB = $(shell ls -t $(BIN)/tandem_*.deb 2>/dev/null | head -n1)
+
 .PHONY: lint
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -35,23 +45,25 @@ lint:
 # privileged lab tests one package at a time (labs share the host's bridge
 # namespace).
 .PHONY: test
-test: build lint
-	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /e2e)
+test: build lint deb
+	TANDEM_DEB=$(DEB) $(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /e2e)
 	# The flood test skips under the race detector (too little CPU left for
 	# the in-process cluster): run it once without.
 	$(GO) test -count=1 -timeout 5m -run 'TestFlood' ./host/daemon/
-	TANDEM_BIN=$(BIN) $(GO) test -count=1 -p 1 -timeout 25m ./e2e/...
+	# The lab tests install the package in their nodes (TANDEM_LAB_DEB).
+	TANDEM_BIN=$(BIN) TANDEM_DEB=$(DEB) TANDEM_LAB_DEB=$(DEB) $(GO) test -count=1 -p 1 -timeout 25m ./e2e/...
 
 .PHONY: clean
 clean:
 	rm -rf $(BIN)
 
 # The main job: boot the reference lab (holly, benji, witness on director) with
-# Tandem on every member, show `tandem status` and the VIP answering; the lab
-# stays up (make lab-down).
+# Tandem installed on every member from the Debian package (make deb) and its
+# unit enabled, show `tandem status` and the VIP answering; the lab stays up
+# (make lab-down).
 .PHONY: demo
-demo: build
-	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/demo
+demo: build deb
+	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/demo
 
 .PHONY: lab-up lab-down lab-root
 lab-up: build

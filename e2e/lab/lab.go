@@ -68,6 +68,7 @@ type state struct {
 	BinDir      string       `json:"bin_dir"`
 	RepoDir     string       `json:"repo_dir"`
 	StartTandem bool         `json:"start_tandem"`
+	Package     string       `json:"package,omitempty"` // Options.Package
 	Nodes       []*nodeState `json:"nodes"`
 }
 
@@ -158,7 +159,7 @@ func (l *Lab) create(ctx context.Context, o Options, root string) error {
 	n := names{o.Prefix}
 	l.st = state{Prefix: o.Prefix, Subnet: o.Subnet, Bridge: o.Bridge, BridgeName: n.bridge(),
 		Config: cfgPath, Key: filepath.Join(l.dir, "cluster.key"), PKI: filepath.Join(l.dir, "pki"), Root: root,
-		BinDir: o.BinDir, RepoDir: o.RepoDir, StartTandem: o.StartTandem}
+		BinDir: o.BinDir, RepoDir: o.RepoDir, StartTandem: o.StartTandem, Package: o.Package}
 	members, err := labMembers(cfg.Topology, o)
 	if err != nil {
 		return err
@@ -462,16 +463,53 @@ func (l *Lab) Running(name string) bool {
 	return err == nil && n.Running && n.Init.alive()
 }
 
-// StartTandem starts tandem.service in the node; StopTandem stops it.
+// Packaged says whether the nodes run Tandem from the Debian package
+// (Options.Package) rather than from the bind-mounted build directory.
+func (l *Lab) Packaged() bool { return l.st.Package != "" }
+
+// Package is the Debian package the nodes run Tandem from ("" when they
+// run the bind-mounted build directory).
+func (l *Lab) Package() string { return l.st.Package }
+
+// PluginDir is the first-party plugins' directory inside the nodes: the
+// package's /usr/lib/tandem/plugins, else NodeBinDir.
+func (l *Lab) PluginDir() string {
+	if l.Packaged() {
+		return "/usr/lib/tandem/plugins"
+	}
+	return NodeBinDir
+}
+
+// TandemPath is the tandem executable inside the nodes: the package's
+// /usr/bin/tandem, else NodeBinDir's.
+func (l *Lab) TandemPath() string {
+	if l.Packaged() {
+		return "/usr/bin/tandem"
+	}
+	return NodeBinDir + "/tandem"
+}
+
+// Unit is the systemd unit that runs Tandem on node: tandem.service, but
+// the package's tandem-witness.service on the witness of a packaged lab.
+func (l *Lab) Unit(node string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n, err := l.node(node); err == nil && n.Witness && l.Packaged() {
+		return "tandem-witness.service"
+	}
+	return "tandem.service"
+}
+
+// StartTandem starts the node's Tandem unit (Unit); StopTandem stops it.
 func (l *Lab) StartTandem(ctx context.Context, node string) error {
-	_, err := l.Exec(ctx, node, "systemctl", "start", "tandem.service")
+	_, err := l.Exec(ctx, node, "systemctl", "start", l.Unit(node))
 	return err
 }
 
-// StopTandem stops tandem.service in the node (its plugins are children of
+// StopTandem stops the node's Tandem unit (its plugins are children of
 // tandem and stop with it).
 func (l *Lab) StopTandem(ctx context.Context, node string) error {
-	_, err := l.Exec(ctx, node, "systemctl", "stop", "tandem.service")
+	_, err := l.Exec(ctx, node, "systemctl", "stop", l.Unit(node))
 	return err
 }
 
@@ -506,7 +544,7 @@ func (l *Lab) ServicePIDs(node, unit string) ([]int, error) {
 // programs the plugins run (a HAProxy the haproxy plugin started lives in
 // the same cgroup). Root only.
 func (l *Lab) TandemMemory(node string) (memstat.Usage, error) {
-	pids, err := l.ServicePIDs(node, "tandem.service")
+	pids, err := l.ServicePIDs(node, l.Unit(node))
 	if err != nil {
 		return memstat.Usage{}, err
 	}

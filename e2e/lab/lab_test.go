@@ -64,6 +64,7 @@ func TestDefaultsRefuse(t *testing.T) {
 		{Options{Prefix: "x", Subnet: netip.MustParsePrefix("198.18.0.0/30")}, "/24../29"},
 		{Options{Prefix: "x", Subnet: netip.MustParsePrefix("198.18.0.32/27"), Bridge: netip.MustParseAddr("198.18.0.1")}, "bridge address"},
 		{Options{Prefix: "x", BinDir: filepath.Join(bin, "missing")}, "make build"},
+		{Options{Prefix: "x", Package: filepath.Join(bin, "tandem_1.0_amd64.deb")}, "make deb"},
 	} {
 		if _, err := tc.o.Defaults(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Defaults(%+v) = %v, want an error about %q", tc.o, err, tc.want)

@@ -55,12 +55,16 @@ func (l *Lab) prepareRoot(ctx context.Context, n *nodeState) error {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	for src, dst := range map[string]string{
+	files := map[string]string{
 		filepath.Join(l.st.RepoDir, provisionDir, "node.sh"):  "node.sh",
 		filepath.Join(l.st.RepoDir, provisionDir, "packages"): "packages",
 		l.st.Config: "cluster.toml",
 		l.st.Key:    "cluster.key",
-	} {
+	}
+	if l.Packaged() {
+		files[l.st.Package] = "tandem.deb"
+	}
+	for src, dst := range files {
 		data, err := os.ReadFile(src)
 		if err != nil {
 			return err
@@ -82,6 +86,9 @@ func (l *Lab) prepareRoot(ctx context.Context, n *nodeState) error {
 		"--key-path", l.cfg.Topology.Credentials}
 	for _, m := range l.st.Nodes {
 		args = append(args, "--member", m.Name+"="+m.Addr.String())
+	}
+	if l.Packaged() {
+		args = append(args, "--deb", in+"tandem.deb")
 	}
 	if l.st.StartTandem {
 		args = append(args, "--start-tandem")
@@ -152,7 +159,9 @@ func (l *Lab) start(ctx context.Context, n *nodeState) error {
 		// The VIP plugin adds addresses: nspawn does not grant CAP_NET_ADMIN
 		// with --network-namespace-path by default.
 		"--capability=CAP_NET_ADMIN",
-		"--bind-ro=" + l.st.BinDir + ":" + NodeBinDir,
+	}
+	if !l.Packaged() {
+		args = append(args, "--bind-ro="+l.st.BinDir+":"+NodeBinDir)
 	}
 	console, err := os.OpenFile(filepath.Join(l.nodeDir(n), "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

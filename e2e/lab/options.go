@@ -35,6 +35,7 @@ const (
 	EnvCache  = "TANDEM_LAB_CACHE"  // DefaultCacheDir
 	EnvState  = "TANDEM_LAB_STATE"  // DefaultStateDir
 	EnvMirror = "TANDEM_LAB_MIRROR" // Debian mirror for debootstrap
+	EnvDeb    = "TANDEM_LAB_DEB"    // Options.Package
 )
 
 // Options describe one lab. Only Prefix, Subnet and Config matter for
@@ -71,8 +72,15 @@ type Options struct {
 	// becomes 198.18.0.54 in 198.18.0.32/27), so one cluster file serves
 	// labs on several subnets. The lab's copy is what nodes get.
 	Relocate bool
-	// StartTandem enables tandem.service, so it starts at every boot.
+	// StartTandem enables the member's unit, so it starts at every boot.
 	StartTandem bool
+	// Package is the tandem Debian package (make deb) to install in every
+	// node, as an admin would, instead of bind-mounting BinDir: the nodes
+	// then run /usr/bin/tandem from the package's units (tandem.service on
+	// a node, tandem-witness.service on the witness; Type=notify with the
+	// watchdog). Default: $TANDEM_LAB_DEB, else none. BinDir's tandem
+	// still makes the lab's keys on the host.
+	Package string
 	// Timeout bounds the whole of Up, root build excluded (default
 	// DefaultTimeout).
 	Timeout time.Duration
@@ -123,7 +131,18 @@ func (o Options) Defaults() (Options, error) {
 	if o.BinDir == "" {
 		o.BinDir = filepath.Join(o.RepoDir, "bin")
 	}
+	if o.Package == "" {
+		o.Package = os.Getenv(EnvDeb)
+	}
 	var err error
+	if o.Package != "" {
+		if o.Package, err = filepath.Abs(o.Package); err != nil {
+			return o, err
+		}
+		if fi, err := os.Stat(o.Package); err != nil || !fi.Mode().IsRegular() {
+			return o, fmt.Errorf("package %s (%s) is not a file: run `make deb`", o.Package, EnvDeb)
+		}
+	}
 	for _, p := range []*string{&o.Config, &o.BinDir, &o.RepoDir} {
 		if *p, err = filepath.Abs(*p); err != nil {
 			return o, err

@@ -75,10 +75,10 @@ func TestLab(t *testing.T) {
 		if got := strings.TrimSpace(exec(t, l, name, "stat", "-c", "%a", "/etc/tandem/pki/"+name+".key", "/etc/tandem/pki/admin.key")); got != "600\n600" {
 			t.Errorf("%s's certificate keys have modes %q, want 600", name, got)
 		}
-		exec(t, l, name, "/opt/tandem/bin/tandem", "--help")
-		exec(t, l, name, "systemctl", "cat", "tandem.service")
+		exec(t, l, name, l.TandemPath(), "--help")
+		exec(t, l, name, "systemctl", "cat", l.Unit(name))
 		// The cluster owns Apache and HAProxy: installed, not enabled.
-		for _, unit := range []string{"apache2", "haproxy", "tandem"} {
+		for _, unit := range []string{"apache2", "haproxy", strings.TrimSuffix(l.Unit(name), ".service")} {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			out, _ := l.Exec(ctx, name, "systemctl", "is-enabled", unit)
 			cancel()
@@ -123,12 +123,16 @@ func TestLab(t *testing.T) {
 	// The Vagrant path of the shared provisioning: node.sh on a booted
 	// host (live systemctl, tandem started), here on director.
 	scratch := filepath.Join(l.RootDir("director"), "root", "prov")
-	for src, dst := range map[string]string{
+	files := map[string]string{
 		filepath.Join("..", "..", "vagrant", "provision", "node.sh"):  "node.sh",
 		filepath.Join("..", "..", "vagrant", "provision", "packages"): "packages",
 		l.ConfigFile(): "cluster.toml",
 		l.KeyFile():    "cluster.key",
-	} {
+	}
+	if l.Packaged() {
+		files[l.Package()] = "tandem.deb"
+	}
+	for src, dst := range files {
 		data, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
@@ -149,17 +153,21 @@ func TestLab(t *testing.T) {
 	for _, m := range l.Members() {
 		args = append(args, "--member", m.Name+"="+m.Addr.String())
 	}
+	if l.Packaged() {
+		args = append(args, "--deb", "/root/prov/tandem.deb")
+	}
 	exec(t, l, "director", args...)
-	if out := strings.TrimSpace(exec(t, l, "director", "systemctl", "is-enabled", "tandem")); out != "enabled" {
-		t.Errorf("tandem.service on director after node.sh --start-tandem: %s", out)
+	unit := l.Unit("director")
+	if out := strings.TrimSpace(exec(t, l, "director", "systemctl", "is-enabled", unit)); out != "enabled" {
+		t.Errorf("%s on director after node.sh --start-tandem: %s", unit, out)
 	}
 	poll.Until(t, 20*time.Second, 200*time.Millisecond, poll.About("tandem witness on director", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_, err := l.Exec(ctx, "director", "systemctl", "is-active", "tandem")
+		_, err := l.Exec(ctx, "director", "systemctl", "is-active", unit)
 		return err
 	}))
-	exec(t, l, "director", "systemctl", "disable", "--now", "tandem")
+	exec(t, l, "director", "systemctl", "disable", "--now", unit)
 
 	// From here on a poller reads every host's addresses every 50 ms, as
 	// a safety checker does, across cut, kill and restart.

@@ -93,7 +93,7 @@ func (c *Cluster) ClusterConfig() *config.File { return c.Lab.Config() }
 
 // Tandem runs `tandem ARGS...` in node and returns its output.
 func (c *Cluster) Tandem(ctx context.Context, node string, args ...string) (string, error) {
-	return c.Lab.Exec(ctx, node, append([]string{lab.NodeBinDir + "/tandem"}, args...)...)
+	return c.Lab.Exec(ctx, node, append([]string{c.Lab.TandemPath()}, args...)...)
 }
 
 // Status reads `tandem status --output json` from node.

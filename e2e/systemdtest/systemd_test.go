@@ -110,7 +110,7 @@ func setup(t *testing.T) *node {
 	}
 	for _, p := range []string{"systemd", "haproxy"} {
 		name := sdk.PluginPrefix + p
-		if err := os.Symlink(filepath.Join(lab.NodeBinDir, name), filepath.Join(root, nodePlugins, name)); err != nil {
+		if err := os.Symlink(filepath.Join(l.PluginDir(), name), filepath.Join(root, nodePlugins, name)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -97,7 +97,7 @@ otherwise.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir, else beside tandem)")
+	cmd.Flags().StringVar(&pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir, else PREFIX/lib/tandem/plugins of a PREFIX/bin/tandem if it exists, else beside tandem)")
 	cmd.Flags().BoolVar(&noAgents, "no-agents", false, "check the file only, not the agents' parameters")
 	return cmd
 }

@@ -3,11 +3,15 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/bus"
@@ -75,7 +79,7 @@ func (o *daemonFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "override [bus] data_dir")
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json (under systemd each line carries its journal priority: journalctl -p warning -u tandem)")
-	cmd.Flags().StringVar(&o.pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else beside tandem)")
+	cmd.Flags().StringVar(&o.pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else PREFIX/lib/tandem/plugins of a PREFIX/bin/tandem if it exists, else beside tandem)")
 }
 
 func (o *daemonFlags) run(witness bool) error {
@@ -85,9 +89,27 @@ func (o *daemonFlags) run(witness bool) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	notify, watchdog, err := systemdNotify()
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: err}
+	}
 	err = daemon.Run(ctx, daemon.Options{ConfigPath: o.config, Node: o.node, Witness: witness, DataDir: o.dataDir, PluginDir: o.pluginDir,
-		Build: version + " " + commit, Logger: log})
+		Build: version + " " + commit, Logger: log, Notify: notify, Watchdog: watchdog})
 	return exitFor(err)
+}
+
+// systemdNotify reads what systemd gives a Type=notify service with
+// WatchdogSec= ($NOTIFY_SOCKET, $WATCHDOG_USEC for $WATCHDOG_PID) and
+// takes it out of the environment: the plugins this member starts are
+// not the service's main process and must not speak for it.
+func systemdNotify() (string, time.Duration, error) {
+	sock := os.Getenv("NOTIFY_SOCKET")
+	wd, err := sddaemon.SdWatchdogEnabled(true)
+	if err != nil {
+		return "", 0, fmt.Errorf("systemd watchdog settings: %w", err)
+	}
+	os.Unsetenv("NOTIFY_SOCKET")
+	return sock, wd, nil
 }
 
 func exitFor(err error) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
 )
 
 func init() { register(newGenDocsCmd) }
@@ -107,4 +108,56 @@ func markdownPage(c *cobra.Command) string {
 		fmt.Fprintf(&b, "## See also\n\n* [%s](%s) - %s\n", p.CommandPath(), pageName(p), p.Short)
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+func init() { register(newGenManCmd) }
+
+func newGenManCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "gen-man DIR",
+		Short:  "Write the man pages (section 1, one per visible command) into DIR",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := writeManPages(NewRoot(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d man pages written to %s\n", n, args[0])
+			return nil
+		},
+	}
+}
+
+// writeManPages renders the man pages of root's visible commands into dir
+// with cobra/doc (tandem.1, tandem-resource-create.1, ...), from the same
+// help text as --help and docs/cli; it returns how many it wrote.
+func writeManPages(root *cobra.Command, dir string) (int, error) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	root.DisableAutoGenTag = true
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		// The --config default comes from TANDEM_CONFIG when set; the
+		// pages show the built-in one.
+		if f := c.NonInheritedFlags().Lookup("config"); f != nil {
+			f.DefValue = DefaultConfigPath
+		}
+		c.DisableAutoGenTag = true
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	// Each page is titled after its command; dated $SOURCE_DATE_EPOCH
+	// when set (a reproducible package build), else now.
+	header := &doc.GenManHeader{Section: "1", Source: "Tandem " + version, Manual: "Tandem Manual"}
+	if err := doc.GenManTree(root, header, dir); err != nil {
+		return 0, fmt.Errorf("man pages: %w", err)
+	}
+	pages, err := filepath.Glob(filepath.Join(dir, "*.1"))
+	return len(pages), err
 }

@@ -67,3 +67,32 @@ func TestCompletionScripts(t *testing.T) {
 		t.Errorf("completing `resource cl`: %v\n%s", err, out.String())
 	}
 }
+
+// gen-man writes one man page per visible command (as docs/cli has one
+// Markdown page each), titled after the command, with its synopsis and
+// options; hidden commands get none.
+func TestManPages(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	n, err := writeManPages(NewRoot(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(markdownPages(NewRoot())); n != want {
+		t.Errorf("%d man pages, want one per docs/cli page: %d", n, want)
+	}
+	host, err := os.ReadFile(filepath.Join(dir, "tandem-host.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`.TH "TANDEM-HOST" "1" "Nov 2023" "Tandem `, "tandem-host - Run this node's member daemon", `\fB--node\fP`, `"/etc/tandem/cluster.toml"`} {
+		if !strings.Contains(string(host), want) {
+			t.Errorf("tandem-host.1 lacks %q:\n%s", want, host)
+		}
+	}
+	for _, hidden := range []string{"tandem-gen-docs.1", "tandem-gen-man.1"} {
+		if _, err := os.Stat(filepath.Join(dir, hidden)); err == nil {
+			t.Errorf("%s written for a hidden command", hidden)
+		}
+	}
+}

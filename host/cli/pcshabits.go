@@ -153,7 +153,8 @@ func newResourceAgentsCmd() *cobra.Command {
 		Short: "List the resource agents installed on this node (pcs resource agents)",
 		Long: `agents lists what can run here: the built-in plugins and the agents they run,
 the plugins of the plugin directory (--plugin-dir, else the cluster file's
-[plugins] dir, else beside tandem), and the OCF agents under OCF_ROOT
+[plugins] dir, else /usr/lib/tandem/plugins for a packaged /usr/bin/tandem,
+else beside tandem), and the OCF agents under OCF_ROOT
 (` + ocf.DefaultRoot + ` unless OCF_ROOT is set) as ocf:PROVIDER:TYPE. CLASS narrows
 it: ocf, ocf:PROVIDER, or a plugin name (systemd, vip, ...).
 
@@ -248,7 +249,7 @@ be read.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else beside tandem)")
+	cmd.Flags().StringVar(&dir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else PREFIX/lib/tandem/plugins of a PREFIX/bin/tandem if it exists, else beside tandem)")
 	configFlag(cmd, &cfgPath)
 	outputFlag(cmd, &output)
 	return cmd

@@ -176,7 +176,7 @@ Exit codes: 0 listed; 1 the directory cannot be read or is not trusted;
 			return w.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&dir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else beside tandem)")
+	cmd.Flags().StringVar(&dir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else PREFIX/lib/tandem/plugins of a PREFIX/bin/tandem if it exists, else beside tandem)")
 	configFlag(cmd, &cfgPath)
 	outputFlag(cmd, &output)
 	return cmd

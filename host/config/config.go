@@ -27,7 +27,7 @@ type File struct {
 	// Positions says on which line each table and key was read.
 	Positions *Positions
 	// PluginDir is [plugins] dir: where this host's tandem-plugin-*
-	// executables are; "" for the default, beside the tandem executable.
+	// executables are; "" for the default (supervisor.DefaultDir).
 	PluginDir string
 }
 

@@ -20,6 +20,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/lrm"
+	"github.com/tandem-ha/tandem/host/metrics"
+	"github.com/tandem-ha/tandem/host/supervisor"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -41,7 +44,7 @@ type Options struct {
 	Witness    bool
 	DataDir    string       // overrides [bus] data_dir
 	Metrics    *bus.Metrics // overrides [metrics] (members sharing a file and a host)
-	PluginDir  string       // tandem-plugin-* executables; default: beside the tandem binary
+	PluginDir  string       // tandem-plugin-* executables; default: [plugins] dir, else supervisor.DefaultDir
 	Build      string       // version string for heartbeats and status
 	Logger     *slog.Logger
 	// Ready is closed once the member has quorum and the buckets exist.
@@ -50,6 +53,20 @@ type Options struct {
 	// runs. Tests cut a node off by shutting its server down under the
 	// running daemon (daemontest.Cluster.CutOff).
 	Bus func(*bus.Server)
+	// Notify is systemd's notification socket ($NOTIFY_SOCKET; "" when not
+	// run by systemd as Type=notify): READY=1 goes there once the bus runs
+	// and this member is connected to it and, on a node, its plugins are
+	// up; STATUS= lines say what it waits for; STOPPING=1 when it stops.
+	Notify string
+	// Watchdog is systemd's watchdog timeout (WatchdogSec=, from
+	// $WATCHDOG_USEC; 0 for none): the main loop sends WATCHDOG=1 every
+	// half of it, so a member whose main loop hangs is killed and
+	// restarted by systemd.
+	Watchdog time.Duration
+
+	// heartbeatHook, when set, is called by the main loop before each
+	// heartbeat: a test blocks in it to hang the loop.
+	heartbeatHook func()
 }
 
 // Member is a running cluster member.
@@ -74,6 +91,12 @@ type Member struct {
 	stopMarker  string        // keeps stopped across restarts of the daemon (control.go)
 	stopMu      sync.Mutex
 	undo        undoStack // tears down what start built, in reverse
+	notify      notifier
+	watchdog    time.Duration
+	hbHook      func()
+	sup         *supervisor.Supervisor  // a node's plugins (startPlugins)
+	metrics     *metrics.Recorder       // a node's counters and histograms (metrics.go)
+	lrm         atomic.Pointer[lrm.LRM] // a node's resource manager, once it runs
 }
 
 // Run starts the member and runs it until ctx ends, then shuts it down
@@ -85,6 +108,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer m.shutdown()
+	m.notify.send("READY=1\nSTATUS=bus running, waiting for quorum")
 	m.run(ctx, o.Ready)
 	// Resources are stopped while the bus and plugins are still up.
 	<-m.svcDone
@@ -134,7 +158,8 @@ func start(o Options) (_ *Member, err error) {
 		pluginDir = f.PluginDir // [plugins] dir; "": beside tandem
 	}
 	m := &Member{top: top, fileCIB: f.CIB, name: name, witness: o.Witness, build: o.Build, incarnation: hex.EncodeToString(inc),
-		started: time.Now(), log: log, pluginDir: pluginDir, svcDone: make(chan struct{})}
+		started: time.Now(), log: log, pluginDir: pluginDir, svcDone: make(chan struct{}),
+		notify: notifier{addr: o.Notify, log: log}, watchdog: o.Watchdog, hbHook: o.heartbeatHook, metrics: metrics.NewRecorder()}
 	defer func() {
 		if err != nil {
 			m.undo.run()
@@ -166,6 +191,9 @@ func start(o Options) (_ *Member, err error) {
 		if err := m.serveControl(); err != nil {
 			return nil, fmt.Errorf("serving control requests: %w", err)
 		}
+		if err := m.startPlugins(); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := bus.ServeMembers(m.conn, m.status); err != nil {
 		return nil, fmt.Errorf("serving pings: %w", err)
@@ -182,6 +210,15 @@ func start(o Options) (_ *Member, err error) {
 func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	hb := time.NewTicker(HeartbeatInterval)
 	defer hb.Stop()
+	// systemd's watchdog is petted from this loop only: if it hangs, the
+	// pets stop and systemd restarts the member (docs/operations.md).
+	var watchdog <-chan time.Time
+	if m.watchdog > 0 && m.notify.addr != "" {
+		t := time.NewTicker(m.watchdog / 2)
+		defer t.Stop()
+		watchdog = t.C
+		m.notify.send("WATCHDOG=1")
+	}
 	// The witness checks the bus's leaders every second, and 4 times a
 	// second for a few seconds after any stream elects a leader elsewhere:
 	// a node that rejoins after a partition disturbs the leaders (its Raft
@@ -224,6 +261,7 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	for {
 		select {
 		case <-ctx.Done():
+			m.notify.send("STOPPING=1\nSTATUS=stopping: handing over resources and bus leadership")
 			if quorum == nil && !m.witness {
 				m.drain(hb.C)
 			}
@@ -236,6 +274,7 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 				continue
 			}
 			quorum = nil
+			m.notify.send("STATUS=cluster has quorum")
 			if ready != nil {
 				close(ready)
 				ready = nil
@@ -256,7 +295,12 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 				}()
 			}
 		case <-hb.C:
+			if m.hbHook != nil {
+				m.hbHook()
+			}
 			m.heartbeat()
+		case <-watchdog:
+			m.notify.send("WATCHDOG=1")
 		case <-elected:
 			fastUntil = time.Now().Add(leaderFastFor)
 		case now := <-lead.C:

@@ -44,7 +44,7 @@ type services struct {
 // until ctx ends, so a member that lost quorum again keeps trying. On an
 // error, whatever was built is taken down again.
 func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
-	s := &services{metrics: metrics.NewRecorder()}
+	s := &services{metrics: m.metrics}
 	defer func() {
 		if err != nil {
 			s.undo.run()
@@ -114,24 +114,9 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	}
 	s.undo.push(s.leases.Close)
 
-	// Plugins launch when a resource first needs them: a node runs only the
-	// plugins its resources use. One installed while the node runs is
-	// found by the supervisor's rescan, and its agents' meta-data loaded
-	// (the resource manager is built after the supervisor).
-	var lrmRef atomic.Pointer[lrm.LRM]
-	newPlugin := func(name string) {
-		if l := lrmRef.Load(); l != nil {
-			l.PluginInstalled(name)
-		}
-	}
-	if s.sup, err = supervisor.New(supervisor.Config{Dir: m.pluginDir, Logger: m.log, OnDemand: true, OnNewPlugin: newPlugin,
-		Observe: func(agent, op string, o supervisor.Outcome) { s.metrics.PluginCall(agent, op, o.Duration, o.TimedOut) }}); err != nil {
-		return nil, fmt.Errorf("plugins: %w", err)
-	}
-	s.undo.push(s.sup.Close)
-	if err := s.sup.Start(ctx); err != nil {
-		return nil, fmt.Errorf("plugins: %w", err)
-	}
+	// The plugin supervisor was started with the member (startPlugins);
+	// plugins launch when a resource first needs them.
+	s.sup = m.sup
 	stopValidating, err := m.serveValidate(ctx, s.sup)
 	if err != nil {
 		m.log.Warn("not answering validation requests", "err", err)
@@ -182,7 +167,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	}
 	if s.members, err = membership.New(func(member string) *bus.Conn { return hbConns[member] }, memberNames, membership.DefaultDeadAfter, func(ch membership.Change) {
 		s.changes.Add(1)
-		m.memberChanged(ch, coordRef.Load(), lrmRef.Load())
+		m.memberChanged(ch, coordRef.Load(), m.lrm.Load())
 		if !ch.StopChanged {
 			s.alerts.Send(alerts.NodeEvent(ch.Member, m.nodeID(ch.Member), ch.Online))
 		}
@@ -217,7 +202,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 		}}); err != nil {
 		return nil, err
 	}
-	lrmRef.Store(s.lrm)
+	m.lrm.Store(s.lrm)
 	s.coord = coordinator.New(coordinator.Config{Conn: m.conn, Node: m.name, Leases: s.leases, Failures: fails,
 		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log,
 		Finished: s.metrics.TransitionFinished})
@@ -320,6 +305,33 @@ func (m *Member) checkAlerts(rev liveconfig.Revision) {
 }
 
 func sameAlert(a, b cib.Alert) bool { return a.ID == b.ID && a.Path == b.Path }
+
+// startPlugins starts the node's plugin supervisor, before the bus has
+// quorum: a plugin dir that cannot be read fails the start (and no READY
+// goes to systemd). Plugins
+// launch when a resource first needs them: a node runs only the plugins
+// its resources use. One installed while the node runs is found by the
+// supervisor's rescan, and its agents' meta-data loaded once the resource
+// manager runs.
+func (m *Member) startPlugins() error {
+	newPlugin := func(name string) {
+		if l := m.lrm.Load(); l != nil {
+			l.PluginInstalled(name)
+		}
+	}
+	sup, err := supervisor.New(supervisor.Config{Dir: m.pluginDir, Logger: m.log, OnDemand: true, OnNewPlugin: newPlugin,
+		Observe: func(agent, op string, o supervisor.Outcome) { m.metrics.PluginCall(agent, op, o.Duration, o.TimedOut) }})
+	if err != nil {
+		return fmt.Errorf("plugins: %w", err)
+	}
+	m.undo.push(sup.Close)
+	// OnDemand: Start launches nothing, so it waits for nothing.
+	if err := sup.Start(context.Background()); err != nil {
+		return fmt.Errorf("plugins: %w", err)
+	}
+	m.sup = sup
+	return nil
+}
 
 // stop waits for the resource manager to stop what runs here (ctx is
 // already done) and for the coordinator and the follower to end, then

@@ -79,8 +79,15 @@ type Config struct {
 	OnDemand bool
 }
 
-// DefaultDir is the plugin directory when none is configured: the
-// directory of the running tandem executable (symlinks resolved).
+// PackagedDir is where an installed tandem keeps its plugins, from the
+// tandem executable's directory: the Debian package installs /usr/bin/tandem
+// and its first-party plugins in /usr/lib/tandem/plugins.
+const PackagedDir = "../lib/tandem/plugins"
+
+// DefaultDir is the plugin directory when none is configured: for a
+// tandem installed as PREFIX/bin/tandem, PREFIX/lib/tandem/plugins if that
+// directory exists (the package's); else the directory of the running
+// tandem executable (symlinks resolved; a build tree's bin/).
 func DefaultDir() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -89,7 +96,18 @@ func DefaultDir() (string, error) {
 	if r, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = r
 	}
-	return filepath.Dir(exe), nil
+	return defaultDirFor(exe), nil
+}
+
+func defaultDirFor(exe string) string {
+	dir := filepath.Dir(exe)
+	if filepath.Base(dir) == "bin" {
+		packaged := filepath.Join(dir, PackagedDir)
+		if st, err := os.Stat(packaged); err == nil && st.IsDir() {
+			return packaged
+		}
+	}
+	return dir
 }
 
 func (c *Config) defaults() error {

@@ -7,7 +7,7 @@
 #
 # usage: node.sh --name NAME --role node|witness --address ADDR
 #                --config FILE --pki DIR [--key FILE [--key-path PATH]] [--member NAME=ADDR]...
-#                [--bin-src DIR] [--start-tandem] [--offline]
+#                [--bin-src DIR | --deb FILE] [--start-tandem] [--offline]
 #
 #   --name        the member's name in the cluster file (holly, benji, director)
 #   --role        node: Apache serves "Hello <Name>" on ADDR:80 and tandem runs
@@ -27,14 +27,20 @@
 #                 (default /etc/tandem/cluster.key)
 #   --member      a cluster member for /etc/hosts (repeat for each)
 #   --bin-src     copy tandem and tandem-plugin-* from DIR to /opt/tandem/bin
-#                 (Vagrant; the nspawn lab bind-mounts /opt/tandem/bin instead)
-#   --start-tandem  enable tandem.service (and start it on a booted host);
+#                 (Vagrant without a package; the nspawn lab bind-mounts
+#                 /opt/tandem/bin instead) and write tandem.service for them
+#   --deb FILE    install the tandem Debian package FILE (make deb) instead:
+#                 /usr/bin/tandem, its plugins, and its units tandem.service
+#                 (a node; its host name is its node name) and
+#                 tandem-witness.service (the witness); the cluster file
+#                 below replaces the package's example
+#   --start-tandem  enable the member's unit (and start it on a booted host);
 #                 without it the unit is installed but disabled
 #   --offline     never run apt-get: fail if a package is missing
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-name= role= address= config= pki= key= key_path=/etc/tandem/cluster.key bin_src= start_tandem=no offline=no members=
+name= role= address= config= pki= key= key_path=/etc/tandem/cluster.key bin_src= deb= start_tandem=no offline=no members=
 
 die() { echo "node.sh: $*" >&2; exit 1; }
 
@@ -49,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--key-path) key_path=${2:?--key-path needs a value}; shift 2 ;;
 	--member) members="$members ${2:?--member needs NAME=ADDR}"; shift 2 ;;
 	--bin-src) bin_src=${2:?--bin-src needs a value}; shift 2 ;;
+	--deb) deb=${2:?--deb needs a value}; shift 2 ;;
 	--start-tandem) start_tandem=yes; shift ;;
 	--offline) offline=yes; shift ;;
 	*) die "unknown argument '$1' (see the usage at the top of $0)" ;;
@@ -60,6 +67,8 @@ done
 case "$role" in node | witness) ;; *) die "--role must be node or witness, not '$role'" ;; esac
 [ -f "$config" ] || die "--config: no such file '$config'"
 [ -z "$key" ] || [ -f "$key" ] || die "--key: no such file '$key'"
+[ -z "$deb" ] || [ -f "$deb" ] || die "--deb: no such file '$deb' (build it with: make deb)"
+[ -z "$deb" ] || [ -z "$bin_src" ] || die "--deb and --bin-src exclude each other"
 [ -n "$pki" ] || [ -n "$key" ] || die "--pki is required (the member's certificates, from tandem pki init)"
 if [ -n "$pki" ]; then
 	for f in ca.crt "$name.crt" "$name.key" admin.crt admin.key; do
@@ -127,11 +136,24 @@ if [ "$booted" = yes ] && [ -w /proc/sys/net/ipv4/ip_nonlocal_bind ]; then
 fi
 
 # --- Tandem -------------------------------------------------------------------
+if [ -n "$deb" ]; then
+	# Before the cluster file goes in: on a first install dpkg then has no
+	# file of ours to ask about; on a re-provision --force-confold keeps it.
+	dpkg --force-confold -i "$deb"
+	# A unit an earlier provisioning wrote for /opt/tandem/bin would hide
+	# the package's.
+	rm -f /etc/systemd/system/tandem.service
+fi
 install -d -m 0755 /etc/tandem /opt/tandem /opt/tandem/bin
 install -d -m 0700 /var/lib/tandem
 install -m 0644 "$config" /etc/tandem/cluster.toml
-# `tandem` on every admin's PATH (the binaries live in /opt/tandem/bin).
-ln -sf /opt/tandem/bin/tandem /usr/local/sbin/tandem
+# `tandem` on every admin's PATH (the binaries live in /opt/tandem/bin; the
+# package's is /usr/bin/tandem).
+if [ -z "$deb" ]; then
+	ln -sf /opt/tandem/bin/tandem /usr/local/sbin/tandem
+else
+	rm -f /usr/local/sbin/tandem
+fi
 if [ -n "$key" ]; then
 	install -d -m 0755 "$(dirname "$key_path")"
 	install -m 0600 "$key" "$key_path"
@@ -155,14 +177,18 @@ if [ -n "$bin_src" ]; then
 	done
 fi
 
-if [ "$role" = node ]; then
-	description="Tandem cluster host $name"
-	exec_start="/opt/tandem/bin/tandem host --config /etc/tandem/cluster.toml --node $name"
+unit=tandem.service
+if [ -n "$deb" ]; then
+	[ "$role" = node ] || unit=tandem-witness.service
 else
-	description="Tandem witness $name"
-	exec_start="/opt/tandem/bin/tandem witness --config /etc/tandem/cluster.toml"
-fi
-cat >/etc/systemd/system/tandem.service <<EOF
+	if [ "$role" = node ]; then
+		description="Tandem cluster host $name"
+		exec_start="/opt/tandem/bin/tandem host --config /etc/tandem/cluster.toml --node $name"
+	else
+		description="Tandem witness $name"
+		exec_start="/opt/tandem/bin/tandem witness --config /etc/tandem/cluster.toml"
+	fi
+	cat >/etc/systemd/system/tandem.service <<EOF
 # Written by Tandem's provisioning (vagrant/provision/node.sh).
 [Unit]
 Description=$description
@@ -187,12 +213,13 @@ RestartSec=2s
 [Install]
 WantedBy=multi-user.target
 EOF
+fi
 
 if [ "$start_tandem" = yes ]; then
-	systemctl enable tandem.service >/dev/null 2>&1
-	[ "$booted" = no ] || { systemctl daemon-reload && systemctl restart tandem.service; }
+	systemctl enable "$unit" >/dev/null 2>&1
+	[ "$booted" = no ] || { systemctl daemon-reload && systemctl restart "$unit"; }
 else
-	systemctl disable tandem.service >/dev/null 2>&1
+	systemctl disable "$unit" >/dev/null 2>&1
 	[ "$booted" = no ] || systemctl daemon-reload
 fi
 echo "node.sh: $name ($role, $address) provisioned"

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -27,16 +28,27 @@ import (
 func main() {
 	prefix := flag.String("prefix", lab.ReferencePrefix, "lab name prefix")
 	timeout := flag.Duration("timeout", 3*time.Minute, "deadline for the cluster to serve the VIP (node root build excluded)")
+	subnet := flag.String("subnet", "", "lab subnet inside 198.18.0.0/24 (default the reference one, "+lab.ReferenceSubnet.String()+"); the cluster file's addresses are moved into it")
+	deb := flag.String("deb", "", "install this tandem Debian package (make deb) in every node instead of bind-mounting bin/ (default $"+lab.EnvDeb+")")
 	flag.Parse()
+	opts := lab.Options{Prefix: *prefix, StartTandem: true, Package: *deb}
+	if *subnet != "" {
+		p, err := netip.ParsePrefix(*subnet)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "demo: --subnet %q: %v\n", *subnet, err)
+			os.Exit(2)
+		}
+		opts.Subnet, opts.Relocate = p, true
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "demo: run as root (the lab creates network namespaces, a bridge and containers)")
 		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *prefix, *timeout); err != nil {
+	if err := run(ctx, opts, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
-		fmt.Fprintf(os.Stderr, "demo: the lab is left as it is for a look: go run ./e2e/cmd/lab --prefix %s journal holly; take it down with: make lab-down\n", *prefix)
+		fmt.Fprintf(os.Stderr, "demo: the lab is left as it is for a look: go run ./e2e/cmd/lab --prefix %s journal holly; take it down with: go run ./e2e/cmd/lab --prefix %s down\n", *prefix, *prefix)
 		os.Exit(1)
 	}
 }
@@ -45,13 +57,19 @@ func say(format string, a ...any) {
 	fmt.Printf("==> "+format+"\n", a...)
 }
 
-func run(ctx context.Context, prefix string, timeout time.Duration) error {
+func run(ctx context.Context, opts lab.Options, timeout time.Duration) error {
+	prefix := opts.Prefix
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(os.Stderr, "%s lab: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 	}
-	say("booting the lab %q: holly, benji and the witness on director, each with tandem.service enabled", prefix)
+	how := "tandem.service enabled (bin/ bind-mounted)"
+	if opts.Package != "" || os.Getenv(lab.EnvDeb) != "" {
+		how = "the tandem package installed and its unit enabled"
+	}
+	say("booting the lab %q: holly, benji and the witness on director, each with %s", prefix, how)
 	upCtx, cancel := context.WithTimeout(ctx, 20*time.Minute) // a cold node root build takes about 1.5 min
-	l, err := lab.Up(upCtx, lab.Options{Prefix: prefix, StartTandem: true, Logf: logf})
+	opts.Logf = logf
+	l, err := lab.Up(upCtx, opts)
 	cancel()
 	if err != nil {
 		return err
@@ -129,7 +147,7 @@ func run(ctx context.Context, prefix string, timeout time.Duration) error {
 	say("lab booted to the cluster converged (as tandem status shows it) and the VIP serving in %s", serving.Round(10*time.Millisecond))
 	for _, m := range l.Members() {
 		if u, err := l.TandemMemory(m.Name); err == nil {
-			say("memory of tandem.service on %s: %s", m.Name, u)
+			say("memory of %s on %s: %s", l.Unit(m.Name), m.Name, u)
 		}
 	}
 	say("the lab stays up. Look around:")
