@@ -827,12 +827,21 @@ func (s *session) moveAwayFrom(c *cib.CIB, id string) (string, error) {
 		return "", badInput("%q is cloned: name the node to move away from with tandem resource ban %s NODE", id, id)
 	}
 	var on []string
-	for _, p := range prims {
-		for _, n := range s.runningOn(c, p) {
-			if !slices.Contains(on, n) {
-				on = append(on, n)
+	// A node slow to answer (a loaded machine), or a report caught between
+	// two states, is asked again for a few seconds before the resource is
+	// said to run nowhere.
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		for _, p := range prims {
+			for _, n := range s.runningOn(c, p) {
+				if !slices.Contains(on, n) {
+					on = append(on, n)
+				}
 			}
 		}
+		if len(on) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	switch len(on) {
 	case 0:
