@@ -170,13 +170,13 @@ const alertsCIB = "../cibimport/testdata/alerts.xml"
 
 // A CIB's alerts are written as [[alert]] tables that read back as the
 // alerts imported: options, meta, recipients and their meta. What differs
-// is listed on stderr (a <select> Tandem cannot honour, the refusals), and
+// is listed on stderr (<select> kinds Tandem has no events of, the refusals), and
 // --strict refuses the whole file for it.
 func TestImportCIBAlerts(t *testing.T) {
 	three := []string{"holly=198.18.0.22", "benji=198.18.0.24", "director=198.18.0.30"}
 	out := filepath.Join(t.TempDir(), "cluster.toml")
 	_, _, err := importCIB(t, alertsCIB, importCIBOptions{addresses: three, out: out, strict: true})
-	if exitCode(err) != ExitConfig || !strings.Contains(err.Error(), "12 item(s) of the CIB cannot be imported") {
+	if exitCode(err) != ExitConfig || !strings.Contains(err.Error(), "11 item(s) of the CIB cannot be imported") {
 		t.Fatalf("--strict: got %v (exit %d)", err, exitCode(err))
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
@@ -189,7 +189,6 @@ func TestImportCIBAlerts(t *testing.T) {
 	}
 	for _, want := range []string{
 		`note: line 39: select_fencing: Tandem has no fencing alerts`,
-		`not imported: line 37: select: Tandem has no alert filters: alert "snmp" is imported without its <select> and will get resource events (CRM_alert_kind=resource) too`,
 		`not imported: line 58: alert "attrs-only": its <select> (line 59) chooses only node-attribute events`,
 		`not imported: line 64: alert "refused": path "alerts/relative.sh" is not absolute`,
 	} {
@@ -226,7 +225,8 @@ func TestImportCIBAlerts(t *testing.T) {
 		f.CIB.Alert("file").Meta.Timeout != 15*time.Second {
 		t.Errorf("alerts %v, file-other %+v\n%s", ids, other, text)
 	}
-	if !strings.Contains(string(text), "[[alert.recipient]]") || !strings.Contains(string(text), `#   line 37: select: Tandem has no alert filters`) {
+	if !strings.Contains(string(text), "[[alert.recipient]]") || !strings.Contains(string(text), `select = ["nodes"]`) ||
+		!strings.Contains(string(text), `#   line 53: select_attributes: Tandem has no node-attribute alerts`) {
 		t.Errorf("the file:\n%s", text)
 	}
 }
