@@ -202,6 +202,33 @@ func runPlanned(t *testing.T, conn *bus.Conn, id, rsc string, rev uint64, op pol
 func runPlannedAborted(t *testing.T, conn *bus.Conn, id, rsc string, rev uint64, op policies.Op, node string, abortAfter time.Duration) bus.ActionResult {
 	t.Helper()
 	a := policies.Action{ID: policies.ActionID(op, rsc, "", 0, node), Resource: rsc, Node: node, Op: op}
+	return runAction(t, conn, id, rev, a, abortAfter)
+}
+
+// runAction publishes a one-action transition, planned from configuration
+// revision rev by the coordinator of the moment, aborts it abortAfter
+// after (never when 0), and waits for its result.
+func runAction(t *testing.T, conn *bus.Conn, id string, rev uint64, a policies.Action, abortAfter time.Duration) bus.ActionResult {
+	t.Helper()
+	results, abort := publishAction(t, conn, id, rev, a)
+	if abortAfter > 0 {
+		time.Sleep(abortAfter)
+		abort()
+	}
+	select {
+	case r := <-results:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no result for %s", a.ID)
+	}
+	return bus.ActionResult{}
+}
+
+// publishAction publishes a one-action transition as the coordinator of
+// the moment; it returns where the action's results arrive and what aborts
+// the transition.
+func publishAction(t *testing.T, conn *bus.Conn, id string, rev uint64, a policies.Action) (<-chan bus.ActionResult, func()) {
+	t.Helper()
 	plan, err := json.Marshal(policies.Transition{Version: policies.TransitionVersion, Actions: []policies.Action{a}})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +242,7 @@ func runPlannedAborted(t *testing.T, conn *bus.Conn, id, rsc string, rev uint64,
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	kv, err := conn.JS.KeyValue(ctx, bus.BucketLeases)
@@ -229,19 +256,12 @@ func runPlannedAborted(t *testing.T, conn *bus.Conn, id, rsc string, rev uint64,
 	if err := conn.Publish(bus.TransitionEvent{ID: id, Coordinator: ten.Node, Token: ten.Token, ConfigRev: rev, Plan: plan}); err != nil {
 		t.Fatal(err)
 	}
-	if abortAfter > 0 {
-		time.Sleep(abortAfter)
+	abort := func() {
 		if err := conn.Publish(bus.TransitionAbort{ID: id, Coordinator: ten.Node, Token: ten.Token, Reason: "test"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	select {
-	case r := <-results:
-		return r
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no result for %s", a.ID)
-	}
-	return bus.ActionResult{}
+	return results, abort
 }
 
 func setup(t *testing.T) (*bustest.Cluster, *world, *testNode, *testNode, *bus.Conn) {
@@ -654,33 +674,7 @@ func TestAbortWhileWaitingForTheLeaseCancels(t *testing.T) {
 		t.Fatalf("start on holly: %+v", r)
 	}
 	a := policies.Action{ID: policies.ActionID(policies.OpStart, "vip", "", 0, "benji"), Resource: "vip", Node: "benji", Op: policies.OpStart}
-	plan, err := json.Marshal(policies.Transition{Version: policies.TransitionVersion, Actions: []policies.Action{a}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results := make(chan bus.ActionResult, 4)
-	sub, err := bus.Subscribe(conn, bus.SubjectActions, func(r bus.ActionResult, _ bus.Envelope) {
-		if r.Transition == "t2" {
-			results <- r
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	kv, err := conn.JS.KeyValue(ctx, bus.BucketLeases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ten, err := lease.ReadTenure(ctx, kv, lease.CoordinatorKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Publish(bus.TransitionEvent{ID: "t2", Coordinator: ten.Node, Token: ten.Token, ConfigRev: 1, Plan: plan}); err != nil {
-		t.Fatal(err)
-	}
+	results, abort := publishAction(t, conn, "t2", 1, a)
 	// benji waits for the lease holly holds (up to LeaseWait, 1 s here).
 	poll.Until(t, 10*time.Second, time.Millisecond, func() error {
 		if s := benji.state("vip"); s != bus.StateStarting {
@@ -688,9 +682,7 @@ func TestAbortWhileWaitingForTheLeaseCancels(t *testing.T) {
 		}
 		return nil
 	})
-	if err := conn.Publish(bus.TransitionAbort{ID: "t2", Coordinator: ten.Node, Token: ten.Token, Reason: "test"}); err != nil {
-		t.Fatal(err)
-	}
+	abort()
 	var r bus.ActionResult
 	select {
 	case r = <-results:

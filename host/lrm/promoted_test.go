@@ -2,7 +2,6 @@ package lrm
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -119,46 +118,7 @@ func runClone(t *testing.T, conn *bus.Conn, id string, op policies.Op, node stri
 func runCloneAborted(t *testing.T, conn *bus.Conn, id string, op policies.Op, node string, idx int, abortAfter time.Duration) bus.ActionResult {
 	t.Helper()
 	a := policies.Action{ID: policies.ActionID(op, "db", "db-clone", idx, node), Resource: "db", Clone: "db-clone", Instance: idx, Node: node, Op: op}
-	plan, err := json.Marshal(policies.Transition{Version: policies.TransitionVersion, Actions: []policies.Action{a}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results := make(chan bus.ActionResult, 4)
-	sub, err := bus.Subscribe(conn, bus.SubjectActions, func(r bus.ActionResult, _ bus.Envelope) {
-		if r.Transition == id {
-			results <- r
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	kv, err := conn.JS.KeyValue(ctx, bus.BucketLeases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ten, err := lease.ReadTenure(ctx, kv, lease.CoordinatorKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Publish(bus.TransitionEvent{ID: id, Coordinator: ten.Node, Token: ten.Token, ConfigRev: 1, Plan: plan}); err != nil {
-		t.Fatal(err)
-	}
-	if abortAfter > 0 {
-		time.Sleep(abortAfter)
-		if err := conn.Publish(bus.TransitionAbort{ID: id, Coordinator: ten.Node, Token: ten.Token, Reason: "test"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	select {
-	case r := <-results:
-		return r
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no result for %s", a.ID)
-	}
-	return bus.ActionResult{}
+	return runAction(t, conn, id, 1, a, abortAfter)
 }
 
 func role(n *testNode) string {
