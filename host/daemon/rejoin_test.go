@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/e2e/poll"
 	"github.com/tandem-ha/tandem/host/daemon/daemontest"
@@ -98,9 +97,9 @@ params = { command = "/bin/sleep", args = "3600", state_dir = "STATE/{node}" }
 
 // metaLeader is the JetStream meta group's leader as carol sees it.
 func metaLeader(tc *daemontest.Cluster) string {
-	j, err := tc.Server("carol").NATS().Jsz(&server.JSzOptions{})
-	if err != nil || j.Meta == nil {
+	g, err := tc.Server("carol").MetaState()
+	if err != nil {
 		return ""
 	}
-	return j.Meta.Leader
+	return g.Leader
 }
