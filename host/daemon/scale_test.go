@@ -228,12 +228,7 @@ func profileRest(t *testing.T, members int) func() {
 // cpuSeconds is the CPU time this process has used (user and system, all
 // threads), from /proc/self/stat.
 func cpuSeconds() float64 {
-	stat := readFile("/proc/self/stat")
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(stat[i+1:])
+	f := statFields("self")
 	if len(f) < 13 {
 		return 0
 	}
@@ -242,6 +237,18 @@ func cpuSeconds() float64 {
 	u, _ := strconv.ParseFloat(f[11], 64)
 	s, _ := strconv.ParseFloat(f[12], 64)
 	return (u + s) / 100
+}
+
+// statFields are the fields of /proc/<pid>/stat after the command name
+// (which may hold spaces and parentheses): f[0] is stat(5)'s field 3, the
+// state; nil if it cannot be read.
+func statFields(pid string) []string {
+	stat := readFile(filepath.Join("/proc", pid, "stat"))
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(stat[i+1:])
 }
 
 func readFile(p string) string {
@@ -266,12 +273,7 @@ func childPIDs() []string {
 	ents, _ := os.ReadDir("/proc")
 	var out []string
 	for _, e := range ents {
-		stat := readFile(filepath.Join("/proc", e.Name(), "stat"))
-		i := strings.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		if f := strings.Fields(stat[i+1:]); len(f) > 1 && f[1] == me {
+		if f := statFields(e.Name()); len(f) > 1 && f[1] == me {
 			out = append(out, e.Name())
 		}
 	}
