@@ -6,6 +6,7 @@ package debtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -215,6 +216,10 @@ func TestPackageInLab(t *testing.T) {
 		t.Errorf("%s: no plugin of /usr/lib/tandem/plugins runs in tandem.service: %v", nodes[0], exes)
 	}
 
+	// Logs reach journald by its native protocol: each attribute is a
+	// field of its own, with the record's priority.
+	checkJournalFields(t, l, nodes[0])
+
 	// An upgrade (the same package again) restarts no member and keeps
 	// each unit's enablement.
 	pidsBefore := map[string]string{}
@@ -274,4 +279,43 @@ func TestPackageInLab(t *testing.T) {
 	if _, err := c.WaitConverged(ctx2, n, []string{n}); err != nil {
 		t.Fatalf("the cluster did not converge on %s after %s's package was purged: %v", n, gone, err)
 	}
+}
+
+// checkJournalFields reads tandem.service's journal on n as JSON and
+// wants entries sent natively: SYSLOG_IDENTIFIER tandem, a PRIORITY, and
+// TANDEM_ fields, among them one naming the member.
+func checkJournalFields(t *testing.T, l *lab.Lab, n string) {
+	t.Helper()
+	out := exec1(t, l, n, "journalctl", "-u", "tandem.service", "-o", "json", "--no-pager", "-q", "SYSLOG_IDENTIFIER=tandem")
+	var native, withMember int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) != nil {
+			continue
+		}
+		fields := 0
+		for k := range e {
+			if strings.HasPrefix(k, "TANDEM_") {
+				fields++
+			}
+		}
+		if fields == 0 || e["PRIORITY"] == nil {
+			continue
+		}
+		native++
+		for k, v := range e {
+			if strings.HasPrefix(k, "TANDEM_") && v == n {
+				withMember++
+				break
+			}
+		}
+	}
+	if native == 0 {
+		t.Errorf("%s: no journal entry of tandem.service carries TANDEM_ fields (native protocol); journalctl -o json said:\n%.2000s", n, out)
+		return
+	}
+	if withMember == 0 {
+		t.Errorf("%s: %d native entries, none with a TANDEM_ field naming the member", n, native)
+	}
+	t.Logf("%s: %d journal entries sent natively, %d naming the member in a field", n, native, withMember)
 }

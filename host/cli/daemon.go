@@ -78,7 +78,7 @@ func (o *daemonFlags) bind(cmd *cobra.Command) {
 	configFlag(cmd, &o.config)
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "override [bus] data_dir")
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json (under systemd each line carries its journal priority: journalctl -p warning -u tandem)")
+	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json, for stderr; under systemd records go to journald natively, each attribute a TANDEM_ field (journalctl -p warning -u tandem TANDEM_RESOURCE=vip)")
 	cmd.Flags().StringVar(&o.pluginDir, "plugin-dir", "", "directory of the tandem-plugin-* executables (default: [plugins] dir of the cluster file, else PREFIX/lib/tandem/plugins of a PREFIX/bin/tandem if it exists, else beside tandem)")
 }
 
@@ -139,7 +139,16 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch f := strings.ToLower(format); f {
 	case "text", "json":
-		return slog.New(newHandler(os.Stderr, f == "json", journalStream(os.Stderr), opts)), nil
+		toJournal := journalStream(os.Stderr)
+		h := newHandler(os.Stderr, f == "json", toJournal, opts)
+		if toJournal {
+			// Under systemd: journald's native protocol, every attribute
+			// a field; the stream stays the fallback.
+			if sink, err := newJournalSink(journalSocket); err == nil {
+				h = newNativeHandler(sink, h, opts)
+			}
+		}
+		return slog.New(h), nil
 	}
 	return nil, errors.New("--log-format: want text or json")
 }
