@@ -77,8 +77,24 @@ func TestActiveActive(t *testing.T) {
 
 	t.Run("HolderHardKilled", func(t *testing.T) {
 		e.t = t
+		// An alert agent on every node (a script of the kind Pacemaker's
+		// alert_file.sh is) must hear of the failover on the survivor.
+		survivor := c.Other(e.holder())
+		log := e.alertLog()
 		e.failover(func(holder string) error { return l.Kill(holder) }, func(holder string) {
 			e.must(l.Restart(e.ctx(60*time.Second), holder))
+		})
+		e.poll(30*time.Second, "the alert agent on "+survivor+" logs the holder lost and the VIP started there", func() error {
+			got := e.execAllowFail(survivor, "cat", log)
+			var lost, started bool
+			for _, line := range strings.Split(got, "\n") {
+				lost = lost || strings.HasPrefix(line, "node node="+c.Other(survivor)+" ") && strings.Contains(line, " desc=lost")
+				started = started || strings.HasPrefix(line, "resource node="+survivor+" rsc=VIP-") && strings.Contains(line, " task=start rc=0 ")
+			}
+			if !lost || !started {
+				return fmt.Errorf("node lost logged %v, VIP start logged %v; %s has:\n%s", lost, started, log, got)
+			}
+			return nil
 		})
 	})
 
@@ -479,6 +495,28 @@ func (e *env) failover(fault func(holder string) error, undo func(holder string)
 	if n, err := c.Holders(); err != nil || len(n) != 1 {
 		t.Errorf("after %s is back the VIP is on %v (%v)", holder, n, err)
 	}
+}
+
+// alertLog installs an alert agent script on every node and configures it
+// for the cluster (alert "lablog", recipient the log file whose path it
+// returns); the test's cleanup removes the alert.
+func (e *env) alertLog() string {
+	e.t.Helper()
+	const script, log = "/usr/local/sbin/tandem-lab-alert", "/var/log/tandem-lab-alerts.log"
+	body := "#!/bin/sh\necho \"$CRM_alert_kind node=$CRM_alert_node rsc=$CRM_alert_rsc task=$CRM_alert_task rc=$CRM_alert_rc desc=$CRM_alert_desc\" >> \"$CRM_alert_recipient\"\n"
+	for _, n := range e.c.Nodes {
+		e.exec(n, "sh", "-c", "printf '%s' \"$1\" > "+script+" && chmod 755 "+script+" && rm -f "+log, "sh", body)
+	}
+	e.tandem(e.c.Nodes[0], "alert", "create", "id=lablog", "path="+script)
+	e.tandem(e.c.Nodes[0], "alert", "recipient", "add", "lablog", "value="+log)
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := e.c.Tandem(ctx, e.c.Nodes[0], "alert", "remove", "lablog"); err != nil {
+			e.t.Errorf("removing the lab's alert: %v", err)
+		}
+	})
+	return log
 }
 
 func (e *env) ctx(d time.Duration) context.Context {
