@@ -324,7 +324,10 @@ func (l *Lease) keep() {
 // renew tries one renewal and returns the new deadline. When the bus is slow
 // to answer (or was the last time), it asks every peer for a promise at the
 // same time, so that a leaderless bus costs no time: the deadline must move
-// on every cycle.
+// on every cycle. A round of promises that fails (a peer answered late or
+// not at all: a busy machine) is asked again while the current deadline
+// leaves time for it, so one lost answer does not fence the holder: every
+// round stands on its own, its deadline counted from its own send time.
 func (l *Lease) renew(value []byte) (time.Time, bool) {
 	m := l.m
 	type result struct {
@@ -343,7 +346,19 @@ func (l *Lease) renew(value []byte) (time.Time, bool) {
 	}
 	ask := time.NewTimer(askAfter)
 	defer ask.Stop()
-	kvDone, asked := false, false
+	kvDone, asking, asked := false, false, false
+	startRound := func() {
+		asking, asked = true, true
+		go func() {
+			d, ok := m.askPromises(l.key)
+			viaPromises <- result{d, ok}
+		}()
+	}
+	// Another round is worth asking only if it can end (a peer has TTL/4
+	// to answer) before the deadline it would extend.
+	roundFits := func() bool {
+		return !l.isDone() && m.cfg.Now().Add(m.cfg.TTL/4).Before(l.Deadline())
+	}
 	for {
 		select {
 		case r := <-viaKV:
@@ -356,32 +371,33 @@ func (l *Lease) renew(value []byte) (time.Time, bool) {
 				return time.Time{}, false
 			}
 			if !asked {
-				asked = true
-				go func() {
-					d, ok := m.askPromises(l.key)
-					viaPromises <- result{d, ok}
-				}()
+				startRound()
+			} else if !asking && !roundFits() {
+				l.degraded = true
+				return time.Time{}, false
 			}
 		case <-ask.C:
-			if !asked {
-				asked = true
-				go func() {
-					d, ok := m.askPromises(l.key)
-					viaPromises <- result{d, ok}
-				}()
+			if !asking && (!asked || roundFits()) {
+				startRound()
+			} else if !asking && kvDone {
+				l.degraded = true
+				return time.Time{}, false
 			}
 		case r := <-viaPromises:
+			asking = false
 			if r.ok {
 				// The KV attempt may still succeed later; it then only
 				// moves the revision forward.
 				l.degraded = true
 				return r.deadline, true
 			}
-			if kvDone {
+			if kvDone && !roundFits() {
 				l.degraded = true
 				return time.Time{}, false
 			}
-			asked = true // failed; wait for the KV attempt
+			// Ask again shortly (not at once: a peer that refused at
+			// once, or no responder, would make this a busy loop).
+			ask.Reset(m.cfg.TTL / 16)
 		}
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/e2e/poll"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -264,6 +266,56 @@ func TestLeaderlessBusKeepsLeaseOnPromises(t *testing.T) {
 	if _, err := benji.Acquire(context.Background(), key, nil); !errors.Is(err, ErrHeld) && !errors.Is(err, ErrPromised) {
 		t.Fatalf("benji after recovery: got %v, want ErrHeld or ErrPromised", err)
 	}
+}
+
+// A peer that refuses a promise now and then (while, say, its own Create of
+// the key is in flight) does not fence the holder while the bus takes no
+// writes: a refused round is asked again before the deadline, instead of
+// waiting for the KV attempt to time out.
+func TestLeaderlessBusSurvivesRefusedPromises(t *testing.T) {
+	c, hc, bc, others := leaderlessSetup(t)
+	holly := newManager(t, hc, "holly", "benji")
+	// benji's side: refuses two requests of every three, grants the third.
+	var mu sync.Mutex
+	var seen, granted int
+	sub, err := bc.NC.Subscribe(bus.SubjectLeasePromise("benji"), func(msg *nats.Msg) {
+		mu.Lock()
+		seen++
+		grant := seen%3 == 0
+		if grant {
+			granted++
+		}
+		mu.Unlock()
+		reply := `{"reason":"I am acquiring it"}`
+		if grant {
+			reply = `{"granted":true}`
+		}
+		_ = msg.Respond([]byte(reply))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := bc.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	l := acquire(t, holly, Key("vip"))
+	for _, m := range others {
+		c.StopMember(m)
+	}
+	select {
+	case <-l.Lost():
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("lease lost while the peer granted one promise request in three (%d asked, %d granted)", seen, granted)
+	case <-time.After(6 * testTTL):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if granted < 4 {
+		t.Fatalf("only %d of %d promise requests granted in %s: the bus did not stall writes as the test means", granted, seen, 6*testTTL)
+	}
+	t.Logf("lease kept over %s on %d granted of %d promise requests", 6*testTTL, granted, seen)
 }
 
 // leaderlessSetup starts five voters and places the lease bucket's three
