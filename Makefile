@@ -66,8 +66,8 @@ demo: build deb
 	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/demo
 
 .PHONY: lab-up lab-down lab-root
-lab-up: build
-	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/lab --start-tandem up
+lab-up: build deb
+	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/lab --start-tandem up
 lab-down:
 	$(GO) run ./e2e/cmd/lab down
 lab-root:
@@ -99,8 +99,8 @@ bench: build
 TOPOLOGY ?= reference
 VIP_AGENT ?= vip
 .PHONY: bench-failover
-bench-failover: build
-	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY) --vip-agent $(VIP_AGENT)
+bench-failover: build deb
+	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY) --vip-agent $(VIP_AGENT)
 
 # Scale benchmark, in-process (host/daemon TestScale): 8, 16 and 24 members
 # (three of them voters) with 64 singletons: cold convergence, the failover
@@ -119,5 +119,5 @@ bench-scale:
 # not part of make test. SEED=N replays a schedule.
 SEED ?= 0
 .PHONY: bench-chaos
-bench-chaos: build
-	TANDEM_BIN=$(BIN) $(GO) run ./e2e/cmd/chaos-bench --seed $(SEED)
+bench-chaos: build deb
+	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/chaos-bench --seed $(SEED)
