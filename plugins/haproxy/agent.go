@@ -589,6 +589,14 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	}
 	info, err := stats{in.sock}.info(ctx)
 	if err != nil {
+		// HAProxy may have died since status said it runs, and systemd
+		// be restarting it: status waits for that; then ask once more.
+		if st2, serr := in.ctl.status(ctx); serr == nil && st2.running {
+			st = st2
+			info, err = stats{in.sock}.info(ctx)
+		}
+	}
+	if err != nil {
 		return sdk.Resultf(sdk.ErrGeneric, "%s, but it does not answer: %v", st.detail, err)
 	}
 	var notes []string
