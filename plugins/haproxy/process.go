@@ -275,9 +275,12 @@ func (u unit) status(ctx context.Context) (procStatus, error) {
 	}
 	r := systemd.Classify(s)
 	ps := procStatus{running: r.Code == sdk.OK, failed: r.Code != sdk.OK && r.Code != sdk.NotRunning, detail: r.Message}
-	if ps.failed && s.Result == "start-limit-hit" {
-		ps.detail = fmt.Sprintf("%s: systemd gave up restarting HAProxy (%d restarts; StartLimitBurst=%d in %s); see journalctl -u %s",
-			s, s.NRestarts, restarts.Burst, restarts.Interval, u.name)
+	if ps.failed && s.Restart == "on-failure" {
+		// Restart=on-failure restarts every failure until the start
+		// limit: failed means systemd gave up (its last result is the
+		// death's, e.g. signal, or start-limit-hit).
+		ps.detail = fmt.Sprintf("%s: systemd gave up restarting HAProxy (at most %d starts in %s); see journalctl -u %s",
+			s, restarts.Burst, restarts.Interval, u.name)
 	}
 	if ps.running {
 		ps.restarted = restartNote(s, time.Now())

@@ -222,14 +222,20 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 		}
 		return withNotes(sdk.Result{Code: sdk.OK, Message: "already running: " + s.String()}, notes)
 	}
-	if s.ActiveState == "failed" || (s.ActiveState == "inactive" && restartOf(dropIn) != "no") {
+	if s.ActiveState == "failed" {
 		// A unit left failed by an earlier run would make the start
-		// report stale results; systemctl start also clears it. A unit
-		// systemd restarts by itself (DropInRestarting) gets its start
-		// limit back with each start by the cluster: the limit counts
-		// systemd's restarts since then, not the cluster's starts.
+		// report stale results; systemctl start also clears it.
 		if err := m.ResetFailed(ctx, unit); err != nil {
 			return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
+		}
+	} else if s.ActiveState == "inactive" && restartOf(dropIn) != "no" {
+		// A unit systemd restarts by itself (DropInRestarting) gets its
+		// start limit back with each start by the cluster: the limit
+		// counts systemd's restarts since then, not the cluster's starts.
+		// An inactive unit systemd has unloaded ("not loaded") has no
+		// count to reset: the error is of no consequence.
+		if err := m.ResetFailed(ctx, unit); err != nil {
+			slog.Debug("reset-failed before the start", "unit", unit, "err", err)
 		}
 	}
 	began := time.Now()
