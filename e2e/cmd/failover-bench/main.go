@@ -228,6 +228,9 @@ func run(ctx context.Context, prefix, subnet, topology, vipAgent string, runs in
 	fmt.Println("| fault | (a) VIP on survivor | (b) first answer | (c) all answered | failed requests |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, s := range []*series{kill, cut, freeze} {
+		if len(s.b) == 0 && len(s.errs) == 0 {
+			continue // not run (--faults)
+		}
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", s.name, stats(s.a), stats(s.b), stats(s.c), istats(s.failed))
 	}
 	if want["haproxy"] {
