@@ -129,10 +129,16 @@ func TestHAProxyKilled(t *testing.T) {
 	})
 }
 
+// killHAProxySh is the shell command that kills -9 every HAProxy process
+// (master and workers) on a node; it fails when none runs. A process that
+// exits between pidof and kill (a worker whose master just died) is no
+// error.
+const killHAProxySh = "p=$(pidof haproxy) || { echo no haproxy process; exit 1; }; kill -9 $p 2>/dev/null; exit 0"
+
 // killHAProxy kills -9 every HAProxy process (master and workers) on node.
 func (e *env) killHAProxy(node string) {
 	e.t.Helper()
-	e.exec(node, "sh", "-c", "kill -9 $(pidof haproxy)")
+	e.exec(node, "sh", "-c", killHAProxySh)
 }
 
 // killHAProxyPastStartLimit kills HAProxy on node each time systemd has

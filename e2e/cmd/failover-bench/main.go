@@ -488,7 +488,7 @@ func (b *bench) haproxyKill(s *series, last *time.Time) error {
 	}
 	at := time.Now()
 	*last = at
-	if _, err := b.l.Exec(b.timeout(10*time.Second), holder, "sh", "-c", "kill -9 $(pidof haproxy)"); err != nil {
+	if _, err := b.l.Exec(b.timeout(10*time.Second), holder, "sh", "-c", "p=$(pidof haproxy) || { echo no haproxy process; exit 1; }; kill -9 $p 2>/dev/null; exit 0"); err != nil {
 		client.Stop()
 		safety.Stop()
 		return err
