@@ -621,6 +621,15 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	if err != nil {
 		return generic(err)
 	}
+	if len(sn.notOpen(in.p.Proxy)) > 0 {
+		// A worker in the middle of a reload (an admin's systemctl
+		// reload) may answer for a moment with its frontend stopping:
+		// look once more before calling it a failure.
+		time.Sleep(200 * time.Millisecond)
+		if sn, err = (stats{in.sock}).snapshot(ctx, in.p.Proxy); err != nil {
+			return generic(err)
+		}
+	}
 	if closed := sn.notOpen(in.p.Proxy); len(closed) > 0 {
 		return sdk.Resultf(sdk.ErrGeneric, "%s, but its frontend does not accept connections: %s", st.detail, strings.Join(closed, ", "))
 	}

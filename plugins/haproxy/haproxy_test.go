@@ -496,4 +496,18 @@ func TestStartWaitsForFirstChecksMonitorNamesDownServers(t *testing.T) {
 		return nil
 	})
 	r.bothServe(t)
+	// A frontend that does not accept connections (paused through the
+	// runtime API) is a failure: HAProxy runs but does not serve.
+	sock := stats{filepath.Join(r.dir, "haproxy.sock")}
+	if _, err := sock.cmd(context.Background(), "disable frontend apache"); err != nil {
+		t.Fatal(err)
+	}
+	res = r.do(t, "monitor with the frontend paused", r.agent.Monitor, sdk.ErrGeneric)
+	if !strings.Contains(res.Message, "frontend does not accept connections: apache PAUSED") {
+		t.Errorf("monitor with the frontend paused: %q", res.Message)
+	}
+	if _, err := sock.cmd(context.Background(), "enable frontend apache"); err != nil {
+		t.Fatal(err)
+	}
+	r.do(t, "monitor with the frontend open again", r.agent.Monitor, sdk.OK)
 }
