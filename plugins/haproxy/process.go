@@ -216,8 +216,8 @@ func waitGone(ctx context.Context, pid int, within time.Duration) bool {
 // configuration by a runtime drop-in that sets CONFIG. The drop-in also
 // has systemd restart a HAProxy that dies (killed, crashed) in place,
 // within restarts (DropInRestarting): on the VIP's holder that is an
-// outage of about 0.1-0.3 s instead of the monitor's interval and the
-// cluster's recovery. Once systemd gives up (start-limit-hit) the unit is
+// outage of about 0.4 s in the lab (README) instead of the monitor's
+// interval and the cluster's recovery. Once systemd gives up (start-limit-hit) the unit is
 // failed and the monitor says so: the cluster recovers it or moves it.
 type unit struct {
 	m      *systemd.Manager
