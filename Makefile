@@ -95,12 +95,15 @@ bench: build
 # runs it on those members instead, with a voter (and a node that does not
 # vote) killed in place of the witness.
 # VIP_AGENT=ipaddr2 runs the VIP with Debian's ocf:heartbeat:IPaddr2 through
-# the ocf bridge instead of the vip agent.
+# the ocf bridge instead of the vip agent. FAULTS=kill,cut,haproxy picks the
+# faults (failover-bench --faults; haproxy: HAProxy killed -9 on the holder,
+# restarted in place by systemd); empty: the topology's default set.
 TOPOLOGY ?= reference
 VIP_AGENT ?= vip
+FAULTS ?=
 .PHONY: bench-failover
 bench-failover: build deb
-	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY) --vip-agent $(VIP_AGENT)
+	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY) --vip-agent $(VIP_AGENT) --faults "$(FAULTS)"
 
 # Scale benchmark, in-process (host/daemon TestScale): 8, 16 and 24 members
 # (three of them voters) with 64 singletons: cold convergence, the failover

@@ -203,7 +203,9 @@ func TestActiveActive(t *testing.T) {
 		}
 		for i := 1; i <= threshold; i++ {
 			pid := e.mainPID(holder, "haproxy.service")
-			e.exec(holder, "systemctl", "kill", "--signal=KILL", "haproxy.service")
+			// systemd restarts a killed HAProxy in place (the agent's
+			// drop-in) until its start limit: kill it past that.
+			e.killHAProxyPastStartLimit(holder)
 			e.poll(30*time.Second, fmt.Sprintf("failure %d of haproxy on %s is counted", i, holder), func() error {
 				r, err := c.Status(e.ctx(10*time.Second), other)
 				if err != nil {

@@ -409,7 +409,11 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		if res.Code != sdk.OK {
 			return res
 		}
-		return sdk.Result{Code: sdk.OK, Message: join("already running", msg, a.serverSummary(ctx, in))}
+		note, err := a.ready(ctx, in)
+		if err != nil {
+			return generic(err)
+		}
+		return sdk.Result{Code: sdk.OK, Message: join("already running", msg, note, a.serverSummary(ctx, in))}
 	}
 	servers, notes := Desired(in.p, a.view(in, req))
 	if in.p.Rendered() {
@@ -428,13 +432,64 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 			return generic(fmt.Errorf("started, but %w", err))
 		}
 	}
-	took := time.Since(began)
 	changed, err := a.applyStates(ctx, in, servers)
 	if err != nil {
 		return generic(err)
 	}
-	return sdk.Result{Code: sdk.OK, Message: join(fmt.Sprintf("started in %s", took.Round(time.Millisecond)),
-		strings.Join(append(changed, notes...), "; "), a.serverSummary(ctx, in))}
+	note, err := a.ready(ctx, in)
+	if err != nil {
+		return generic(fmt.Errorf("started, but %w", err))
+	}
+	return sdk.Result{Code: sdk.OK, Message: join(fmt.Sprintf("started and ready in %s", time.Since(began).Round(time.Millisecond)),
+		strings.Join(append(changed, notes...), "; "), note, a.serverSummary(ctx, in))}
+}
+
+// readyReserve is the part of a start's time that ready leaves for the
+// answer: a first health check still running then is reported, not waited
+// for (a check may take the whole connect timeout).
+const readyReserve = 2 * time.Second
+
+// ready waits until HAProxy serves: its frontend is OPEN (listening) and
+// every server it health-checks and the cluster has in rotation has had
+// its first check (a server is UP before its first check, so a dead one
+// would get requests until then). A frontend still not open at the
+// deadline is an error; a first check still running at readyReserve
+// before it is a note, as are servers found DOWN.
+func (a *Agent) ready(ctx context.Context, in *instance) (string, error) {
+	if in.sock == "" {
+		return "", nil
+	}
+	st := stats{in.sock}
+	end := deadlineOf(ctx, 30*time.Second)
+	for {
+		sn, err := st.snapshot(ctx, in.p.Proxy)
+		closed := sn.notOpen(in.p.Proxy)
+		var pending, down []string
+		for _, s := range sn.servers {
+			switch {
+			case s.Held():
+			case s.FirstCheckPending():
+				pending = append(pending, s.Name)
+			case s.Down():
+				down = append(down, s.Name+" ("+strings.TrimPrefix(s.Check, "* ")+")")
+			}
+		}
+		switch {
+		case err == nil && len(closed) == 0 && len(pending) == 0:
+			if len(down) > 0 {
+				return "first health checks done; DOWN: " + strings.Join(down, ", "), nil
+			}
+			return "", nil
+		case err == nil && len(closed) == 0 && time.Until(end) < readyReserve:
+			return fmt.Sprintf("the first health check of %s was still running when the start's time ran out", strings.Join(pending, ", ")), nil
+		case ctx.Err() != nil || time.Now().After(end):
+			if err != nil {
+				return "", fmt.Errorf("HAProxy's stats do not answer before the deadline: %w", err)
+			}
+			return "", fmt.Errorf("frontend not open before the deadline: %s (show stat on %s)", strings.Join(closed, ", "), in.sock)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func join(parts ...string) string {
@@ -534,6 +589,14 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	}
 	info, err := stats{in.sock}.info(ctx)
 	if err != nil {
+		// HAProxy may have died since status said it runs, and systemd
+		// be restarting it: status waits for that; then ask once more.
+		if st2, serr := in.ctl.status(ctx); serr == nil && st2.running {
+			st = st2
+			info, err = stats{in.sock}.info(ctx)
+		}
+	}
+	if err != nil {
 		return sdk.Resultf(sdk.ErrGeneric, "%s, but it does not answer: %v", st.detail, err)
 	}
 	var notes []string
@@ -554,11 +617,44 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		}
 		notes = append(notes, changed...)
 	}
-	list, err := stats{in.sock}.servers(ctx, in.p.Proxy)
+	sn, err := stats{in.sock}.snapshot(ctx, in.p.Proxy)
 	if err != nil {
 		return generic(err)
 	}
-	return sdk.Result{Code: sdk.OK, Message: join(fmt.Sprintf("%s, worker pid %s", st.detail, info["Pid"]), summary(in.p.Proxy, list), strings.Join(notes, "; "))}
+	if len(sn.notOpen(in.p.Proxy)) > 0 {
+		// A worker in the middle of a reload (an admin's systemctl
+		// reload) may answer for a moment with its frontend stopping:
+		// look once more before calling it a failure.
+		time.Sleep(200 * time.Millisecond)
+		if sn, err = (stats{in.sock}).snapshot(ctx, in.p.Proxy); err != nil {
+			return generic(err)
+		}
+	}
+	if closed := sn.notOpen(in.p.Proxy); len(closed) > 0 {
+		return sdk.Resultf(sdk.ErrGeneric, "%s, but its frontend does not accept connections: %s", st.detail, strings.Join(closed, ", "))
+	}
+	msg := join(fmt.Sprintf("%s, worker pid %s", st.detail, info["Pid"]), summary(in.p.Proxy, sn.servers), strings.Join(notes, "; "))
+	// Degraded (running, no failure counted, a warning in status): servers
+	// the cluster has in rotation but HAProxy's checks find DOWN (their
+	// node's Apache died before the cluster noticed, or the network
+	// between), and a HAProxy systemd restarted by itself lately.
+	var warn []string
+	var down []string
+	for _, s := range sn.servers {
+		if !s.Held() && s.Down() {
+			down = append(down, s.Name+" ("+strings.TrimPrefix(s.Check, "* ")+")")
+		}
+	}
+	if len(down) > 0 {
+		warn = append(warn, fmt.Sprintf("%d of %d servers DOWN (failing HAProxy's health checks): %s", len(down), len(sn.servers), strings.Join(down, ", ")))
+	}
+	if st.restarted != "" {
+		warn = append(warn, st.restarted)
+	}
+	if len(warn) > 0 {
+		return sdk.Result{Code: sdk.Degraded, Message: join(strings.Join(warn, "; "), msg)}
+	}
+	return sdk.Result{Code: sdk.OK, Message: msg}
 }
 
 // Notify follows the cluster: servers of nodes that stopped running the

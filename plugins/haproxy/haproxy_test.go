@@ -443,3 +443,71 @@ func TestNotifyMaintReady(t *testing.T) {
 	}
 	r.bothServe(t)
 }
+
+// Start returns only once HAProxy serves: the frontend open and the first
+// health check of every server in rotation done, so that a dead backend
+// gets no request after the start (a server is UP until its first check
+// fails). The monitor then reports the resource degraded, naming the
+// server that is DOWN, and OK again once it answers.
+func TestStartWaitsForFirstChecksMonitorNamesDownServers(t *testing.T) {
+	r := newRig(t)
+	// Checks 2 s apart: HAProxy spreads the first ones over that interval,
+	// so without the wait benji's would come up to 2 s after the start.
+	r.params["check_interval"] = "2s"
+	port := r.params["backend_port"]
+	r.backends["benji"].Close() // benji's Apache is dead
+	res := r.do(t, "start", r.agent.Start, sdk.OK)
+	if !strings.Contains(res.Message, "DOWN: benji") {
+		t.Errorf("start message does not name benji DOWN: %q", res.Message)
+	}
+	sn, err := stats{filepath.Join(r.dir, "haproxy.sock")}.snapshot(context.Background(), "apache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sn.servers {
+		if s.FirstCheckPending() {
+			t.Errorf("start returned before the first check of %s: %+v", s.Name, s)
+		}
+	}
+	if sn.frontends["apache"] != "OPEN" {
+		t.Errorf("start returned with the frontend %q", sn.frontends["apache"])
+	}
+	if got := answers(t, "http://"+r.front+"/", 6); got["Hello Holly"] != 6 {
+		t.Errorf("right after the start, 6 requests: %v; want all from holly (benji is dead)", got)
+	}
+	res = r.do(t, "monitor with benji dead", r.agent.Monitor, sdk.Degraded)
+	if !strings.Contains(res.Message, "1 of 2 servers DOWN") || !strings.Contains(res.Message, "benji (L4CON") {
+		t.Errorf("degraded monitor does not name benji: %q", res.Message)
+	}
+	// Benji's Apache is back: in rotation after its checks, monitor OK.
+	l, err := net.Listen("tcp", "127.0.0.3:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "Hello Benji\n") })}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	poll.Until(t, 20*time.Second, 200*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if res := r.agent.Monitor(ctx, r.req()); res.Code != sdk.OK {
+			return fmt.Errorf("monitor: %v %q", res.Code, res.Message)
+		}
+		return nil
+	})
+	r.bothServe(t)
+	// A frontend that does not accept connections (paused through the
+	// runtime API) is a failure: HAProxy runs but does not serve.
+	sock := stats{filepath.Join(r.dir, "haproxy.sock")}
+	if _, err := sock.cmd(context.Background(), "disable frontend apache"); err != nil {
+		t.Fatal(err)
+	}
+	res = r.do(t, "monitor with the frontend paused", r.agent.Monitor, sdk.ErrGeneric)
+	if !strings.Contains(res.Message, "frontend does not accept connections: apache PAUSED") {
+		t.Errorf("monitor with the frontend paused: %q", res.Message)
+	}
+	if _, err := sock.cmd(context.Background(), "enable frontend apache"); err != nil {
+		t.Fatal(err)
+	}
+	r.do(t, "monitor with the frontend open again", r.agent.Monitor, sdk.OK)
+}

@@ -3,9 +3,11 @@ package haproxy
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
+	"github.com/tandem-ha/tandem/plugins/systemd"
 )
 
 // The parameters of e2e/cluster.toml.
@@ -156,6 +158,52 @@ func TestParseStat(t *testing.T) {
 	}
 	if _, err := parseStat(out, "nope"); err == nil || !strings.Contains(err.Error(), `no proxy named "nope"`) {
 		t.Errorf("missing proxy: %v", err)
+	}
+	fronts := parseFrontends(out)
+	if len(fronts) != 1 || fronts["apache"] != "OPEN" {
+		t.Errorf("parseFrontends = %v", fronts)
+	}
+	if bad := (snapshot{frontends: fronts}).notOpen("apache"); bad != nil {
+		t.Errorf("notOpen of an open listen section: %v", bad)
+	}
+	sn := snapshot{frontends: map[string]string{"web": "STOP", "stats": "OPEN"}}
+	if bad := sn.notOpen("apache"); len(bad) != 1 || bad[0] != "web STOP" {
+		t.Errorf("notOpen of a backend with frontends elsewhere: %v", bad)
+	}
+	for _, c := range []struct {
+		s             ServerStatus
+		pending, down bool
+	}{
+		{ServerStatus{Status: "UP 1/3", Check: "INI"}, true, false},
+		{ServerStatus{Status: "UP", Check: "* INI"}, true, false},
+		{ServerStatus{Status: "DOWN", Check: "L4CON"}, false, true},
+		{ServerStatus{Status: "DOWN", Check: "* L4CON"}, false, true},
+		{ServerStatus{Status: "DOWN 1/2", Check: "L4OK"}, false, false},
+		{ServerStatus{Status: "UP", Check: "L4OK"}, false, false},
+		{ServerStatus{Status: "MAINT"}, false, false},
+		{ServerStatus{Status: "no check"}, false, false},
+	} {
+		if c.s.FirstCheckPending() != c.pending || c.s.Down() != c.down {
+			t.Errorf("%+v: FirstCheckPending %v Down %v; want %v %v", c.s, c.s.FirstCheckPending(), c.s.Down(), c.pending, c.down)
+		}
+	}
+}
+
+// A restart by systemd is worth a warning while it still counts towards
+// the start limit, and not once the interval has passed or before any.
+func TestRestartNote(t *testing.T) {
+	now := time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
+	s := systemd.UnitState{Unit: "haproxy.service", NRestarts: 2, ActiveEnter: now.Add(-10 * time.Second)}
+	if n := restartNote(s, now); !strings.Contains(n, "systemd restarted haproxy.service 2 time(s) since the cluster started it, last at 19:59:50.000") ||
+		!strings.Contains(n, "past 5 starts in 1m0s systemd gives up") {
+		t.Errorf("restartNote = %q", n)
+	}
+	if n := restartNote(s, now.Add(time.Minute)); n != "" {
+		t.Errorf("a minute later: %q", n)
+	}
+	s.NRestarts = 0
+	if n := restartNote(s, now); n != "" {
+		t.Errorf("no restart: %q", n)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,20 @@ func (s ServerStatus) InRotation() bool {
 	return strings.HasPrefix(s.Status, "UP") || s.Status == "no check"
 }
 
+// FirstCheckPending says HAProxy has not finished the server's first health
+// check (check_status INI, "* INI" while it runs): a server starts UP
+// before its first check, and a dead one would get requests until then.
+func (s ServerStatus) FirstCheckPending() bool {
+	return strings.HasPrefix(strings.TrimPrefix(s.Check, "* "), "INI")
+}
+
+// Down says the server failed its health checks and is out of rotation
+// (DOWN; not "DOWN 1/2", which is coming back up, nor a server whose first
+// check has not run).
+func (s ServerStatus) Down() bool {
+	return s.Status == "DOWN" && !s.FirstCheckPending()
+}
+
 // Servers lists the servers of proxy as the HAProxy answering on the
 // admin stats socket sock reports them (the runtime API's "show stat").
 func Servers(ctx context.Context, sock, proxy string) ([]ServerStatus, error) {
@@ -102,6 +117,74 @@ func (s stats) servers(ctx context.Context, proxy string) ([]ServerStatus, error
 		return nil, err
 	}
 	return parseStat(out, proxy)
+}
+
+// snapshot is one "show stat": the servers of a proxy and the state of
+// every frontend (OPEN, FULL, STOP) by proxy name.
+type snapshot struct {
+	servers   []ServerStatus
+	frontends map[string]string
+}
+
+func (s stats) snapshot(ctx context.Context, proxy string) (snapshot, error) {
+	out, err := s.cmd(ctx, "show stat")
+	if err != nil {
+		return snapshot{}, err
+	}
+	list, err := parseStat(out, proxy)
+	if err != nil {
+		return snapshot{}, err
+	}
+	return snapshot{servers: list, frontends: parseFrontends(out)}, nil
+}
+
+// notOpen names the frontends that do not accept connections: proxy's own
+// (a listen section) when it has one, else every frontend. OPEN and FULL
+// (maxconn reached) are listening.
+func (sn snapshot) notOpen(proxy string) []string {
+	open := func(st string) bool { return st == "OPEN" || st == "FULL" }
+	if st, ok := sn.frontends[proxy]; ok {
+		if open(st) {
+			return nil
+		}
+		return []string{proxy + " " + orNone(st)}
+	}
+	var bad []string
+	for name, st := range sn.frontends {
+		if !open(st) {
+			bad = append(bad, name+" "+orNone(st))
+		}
+	}
+	slices.Sort(bad)
+	return bad
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no status)"
+	}
+	return s
+}
+
+// parseFrontends returns the status of every FRONTEND row by proxy name.
+func parseFrontends(out string) map[string]string {
+	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "# ")))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	fronts := map[string]string{}
+	if err != nil || len(rows) == 0 {
+		return fronts
+	}
+	px, sv, st := slices.Index(rows[0], "pxname"), slices.Index(rows[0], "svname"), slices.Index(rows[0], "status")
+	if px < 0 || sv < 0 || st < 0 {
+		return fronts
+	}
+	for _, row := range rows[1:] {
+		if max(px, sv, st) < len(row) && row[sv] == "FRONTEND" {
+			fronts[row[px]] = row[st]
+		}
+	}
+	return fronts
 }
 
 func parseStat(out, proxy string) ([]ServerStatus, error) {

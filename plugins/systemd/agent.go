@@ -153,14 +153,17 @@ func systemdError(err error) sdk.Result {
 	return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
 }
 
-// restartWarning is for a service systemd would still restart by itself:
-// a drop-in that sorts after the agent's (an admin's override.conf) set
-// Restart= again.
-func restartWarning(s UnitState) string {
-	if s.Restart == "" || s.Restart == "no" {
+// restartWarning is for a service whose Restart= is not the one its drop-in
+// sets (want): a drop-in that sorts after the agent's (an admin's
+// override.conf) set Restart= again.
+func restartWarning(s UnitState, want string) string {
+	if s.Restart == "" || s.Restart == want {
 		return ""
 	}
-	return fmt.Sprintf("warning: %s has Restart=%s despite %s (a drop-in sorting after it sets Restart again; `systemctl cat %s`), so systemd restarts it behind the cluster's back", s.Unit, s.Restart, DropInName, s.Unit)
+	if want == "no" {
+		return fmt.Sprintf("warning: %s has Restart=%s despite %s (a drop-in sorting after it sets Restart again; `systemctl cat %s`), so systemd restarts it behind the cluster's back", s.Unit, s.Restart, DropInName, s.Unit)
+	}
+	return fmt.Sprintf("warning: %s has Restart=%s, not the Restart=%s of %s (a drop-in sorting after it sets Restart again; `systemctl cat %s`)", s.Unit, s.Restart, want, DropInName, s.Unit)
 }
 
 func enabledWarning(s UnitState) string {
@@ -214,7 +217,7 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 		slog.Info("installed drop-in and reloaded systemd", "unit", unit, "path", DropInPath(m.runtimeDir, unit))
 	}
 	if s.ActiveState == "active" && !reloaded {
-		if w := restartWarning(s); w != "" {
+		if w := restartWarning(s, restartOf(dropIn)); w != "" {
 			notes = append(notes, w)
 		}
 		return withNotes(sdk.Result{Code: sdk.OK, Message: "already running: " + s.String()}, notes)
@@ -224,6 +227,15 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 		// report stale results; systemctl start also clears it.
 		if err := m.ResetFailed(ctx, unit); err != nil {
 			return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
+		}
+	} else if s.ActiveState == "inactive" && restartOf(dropIn) != "no" {
+		// A unit systemd restarts by itself (DropInRestarting) gets its
+		// start limit back with each start by the cluster: the limit
+		// counts systemd's restarts since then, not the cluster's starts.
+		// An inactive unit systemd has unloaded ("not loaded") has no
+		// count to reset: the error is of no consequence.
+		if err := m.ResetFailed(ctx, unit); err != nil {
+			slog.Debug("reset-failed before the start", "unit", unit, "err", err)
 		}
 	}
 	began := time.Now()
@@ -247,7 +259,7 @@ func StartUnit(ctx context.Context, m *Manager, unit, dropIn string) sdk.Result 
 			return sdk.Result{Code: sdk.ErrGeneric, Message: err.Error()}
 		}
 	}
-	if w := restartWarning(s); w != "" {
+	if w := restartWarning(s, restartOf(dropIn)); w != "" {
 		slog.Warn(w, "unit", unit)
 		notes = append(notes, w)
 	}

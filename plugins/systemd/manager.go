@@ -165,6 +165,9 @@ func (m *Manager) State(ctx context.Context, unit string) (UnitState, error) {
 		str := func(k string) string { v, _ := props[k].(string); return v }
 		s.LoadState, s.ActiveState, s.SubState, s.UnitFileState = str("LoadState"), str("ActiveState"), str("SubState"), str("UnitFileState")
 		s.NeedDaemonReload, _ = props["NeedDaemonReload"].(bool)
+		if us, _ := props["ActiveEnterTimestamp"].(uint64); us > 0 {
+			s.ActiveEnter = time.UnixMicro(int64(us))
+		}
 		if filepath.Ext(unit) == ".service" && s.Installed() {
 			sp, err := c.GetUnitTypePropertiesContext(ctx, unit, "Service")
 			if err != nil {
@@ -176,6 +179,7 @@ func (m *Manager) State(ctx context.Context, unit string) (UnitState, error) {
 			s.MainPID, _ = sp["MainPID"].(uint32)
 			s.ExecMainCode, _ = sp["ExecMainCode"].(int32)
 			s.ExecMainStatus, _ = sp["ExecMainStatus"].(int32)
+			s.NRestarts, _ = sp["NRestarts"].(uint32)
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
@@ -80,12 +81,44 @@ func DropInPath(runtimeDir, unit string) string {
 // Pacemaker does: the description tells an admin who owns the unit, and
 // Restart=no leaves restarts to the cluster (a unit systemd restarts behind
 // the cluster's back is counted neither as a failure nor as a start). extra
-// lines go into the [Service] section (the haproxy agent points the unit at
-// its configuration this way).
+// lines go into the [Service] section.
 func DropIn(unit string, extra ...string) string {
+	return dropIn(unit, nil, extra...)
+}
+
+// Restarts is a restart policy systemd applies by itself, for an agent
+// whose process is best restarted in place at once (HAProxy: a worker
+// killed on the VIP's holder is back in about 0.1 s, where the cluster's
+// monitor and recovery take seconds). Within Burst starts in Interval
+// systemd restarts the unit after RestartSec; past that it gives up, the
+// unit is failed (result start-limit-hit) and the agent's monitor reports
+// the failure, so that the cluster recovers or moves the resource.
+type Restarts struct {
+	Burst    int           // StartLimitBurst
+	Interval time.Duration // StartLimitIntervalSec
+	Delay    time.Duration // RestartSec
+}
+
+// DefaultRestarts is 5 starts in 60 s, each 100 ms after the death.
+var DefaultRestarts = Restarts{Burst: 5, Interval: 60 * time.Second, Delay: 100 * time.Millisecond}
+
+// DropInRestarting is DropIn with Restart=on-failure under r instead of
+// Restart=no (the haproxy agent's). The start limit also counts the
+// cluster's own starts; a start by the agent resets it first when the unit
+// is failed.
+func DropInRestarting(unit string, r Restarts, extra ...string) string {
+	return dropIn(unit, &r, extra...)
+}
+
+func dropIn(unit string, r *Restarts, extra ...string) string {
 	stem := strings.TrimSuffix(unit, ".service")
 	var b strings.Builder
-	b.WriteString("# Written by tandem (systemd agent): the cluster starts, stops and restarts this unit.\n")
+	if r == nil {
+		b.WriteString("# Written by tandem (systemd agent): the cluster starts, stops and restarts this unit.\n")
+	} else {
+		b.WriteString("# Written by tandem: the cluster starts and stops this unit; systemd restarts it in place\n")
+		b.WriteString("# after a crash, until the start limit, then the cluster recovers it.\n")
+	}
 	b.WriteString("# It lives under /run and is gone at reboot. Do not edit: the next start rewrites it.\n")
 	b.WriteString("[Unit]\n")
 	fmt.Fprintf(&b, "Description=Cluster Controlled %s\n", stem)
@@ -93,13 +126,39 @@ func DropIn(unit string, extra ...string) string {
 	// Pacemaker's drop-in has for pacemaker.service) a stop job for this unit
 	// waits for tandem's own stop job, so tandem could not stop its
 	// resources while it stops (the job would hang until the op timeout).
+	if r != nil {
+		fmt.Fprintf(&b, "StartLimitIntervalSec=%s\nStartLimitBurst=%d\n", sdSeconds(r.Interval), r.Burst)
+	}
 	if strings.HasSuffix(unit, ".service") {
-		b.WriteString("\n[Service]\nRestart=no\n")
+		if r == nil {
+			b.WriteString("\n[Service]\nRestart=no\n")
+		} else {
+			fmt.Fprintf(&b, "\n[Service]\nRestart=on-failure\nRestartSec=%s\n", sdSeconds(r.Delay))
+		}
 		for _, l := range extra {
 			b.WriteString(l + "\n")
 		}
 	}
 	return b.String()
+}
+
+// sdSeconds writes d as a systemd time span (100ms, 60s).
+func sdSeconds(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return fmt.Sprintf("%dms", d/time.Millisecond)
+}
+
+// restartOf is the Restart= a drop-in sets ("no" when it sets none).
+func restartOf(dropIn string) string {
+	want := "no"
+	for _, l := range strings.Split(dropIn, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Restart="); ok {
+			want = v
+		}
+	}
+	return want
 }
 
 // UnitState is what the agent reads of a unit over D-Bus.
@@ -116,6 +175,11 @@ type UnitState struct {
 	ExecMainCode     int32 // CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3
 	ExecMainStatus   int32 // exit status or signal number
 	NeedDaemonReload bool
+	// NRestarts counts systemd's own restarts (Restart=) since the unit
+	// was last started by a job: a start by the cluster resets it.
+	NRestarts uint32
+	// ActiveEnter is when the unit last became active (zero: never).
+	ActiveEnter time.Time
 }
 
 // Installed reports whether systemd has a unit file for the unit.

@@ -53,6 +53,16 @@ func TestDropIn(t *testing.T) {
 	if got := DropIn("haproxy.service", `Environment="CONFIG=/run/x.cfg"`); !strings.HasSuffix(got, "Restart=no\nEnvironment=\"CONFIG=/run/x.cfg\"\n") {
 		t.Errorf("extra lines not in [Service]:\n%s", got)
 	}
+	got = DropInRestarting("haproxy.service", DefaultRestarts, `Environment="CONFIG=/run/x.cfg"`)
+	for _, want := range []string{"[Unit]\nDescription=Cluster Controlled haproxy\nStartLimitIntervalSec=60s\nStartLimitBurst=5\n",
+		"\n[Service]\nRestart=on-failure\nRestartSec=100ms\nEnvironment=\"CONFIG=/run/x.cfg\"\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("restarting drop-in lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "Restart=no") {
+		t.Errorf("restarting drop-in says Restart=no:\n%s", got)
+	}
 	if got := DropIn("sshd.socket"); strings.Contains(got, "[Service]") {
 		t.Errorf("a socket unit got a [Service] section:\n%s", got)
 	}
@@ -90,9 +100,19 @@ func TestClassify(t *testing.T) {
 			t.Errorf("SpawnOnly of Type=%q: %v", typ, got)
 		}
 	}
-	if restartWarning(UnitState{Unit: "u.service", Restart: "no"}) != "" || restartWarning(UnitState{Unit: "u.socket"}) != "" ||
-		!strings.Contains(restartWarning(UnitState{Unit: "u.service", Restart: "always"}), "Restart=always") {
+	if restartWarning(UnitState{Unit: "u.service", Restart: "no"}, "no") != "" || restartWarning(UnitState{Unit: "u.socket"}, "no") != "" ||
+		!strings.Contains(restartWarning(UnitState{Unit: "u.service", Restart: "always"}, "no"), "Restart=always") {
 		t.Error("restartWarning")
+	}
+	// The haproxy agent's drop-in asks for on-failure: no warning for it,
+	// one for an override back to always.
+	want := restartOf(DropInRestarting("haproxy.service", DefaultRestarts))
+	if want != "on-failure" || restartOf(DropIn("apache2.service")) != "no" {
+		t.Errorf("restartOf: %q", want)
+	}
+	if restartWarning(UnitState{Unit: "haproxy.service", Restart: "on-failure"}, want) != "" ||
+		!strings.Contains(restartWarning(UnitState{Unit: "haproxy.service", Restart: "always"}, want), "not the Restart=on-failure") {
+		t.Error("restartWarning with Restart=on-failure wanted")
 	}
 	if !(UnitState{UnitFileState: "enabled"}).EnabledAtBoot() || (UnitState{UnitFileState: "disabled"}).EnabledAtBoot() {
 		t.Error("EnabledAtBoot")

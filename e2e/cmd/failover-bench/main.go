@@ -37,7 +37,7 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per fault")
 	prefix := flag.String("prefix", "tdbench", "lab name prefix")
 	subnet := flag.String("subnet", "198.18.0.192/27", "the lab's sub-range of 198.18.0.0/24")
-	faults := flag.String("faults", "", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed), freeze (every process of the holder stopped for 5 s), voter (a voter holding no VIP hard-killed), member (a node that does not vote hard-killed); default kill,cut,witness,freeze with a witness, else kill,cut,voter and member where some node does not vote")
+	faults := flag.String("faults", "", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed), freeze (every process of the holder stopped for 5 s), voter (a voter holding no VIP hard-killed), member (a node that does not vote hard-killed), haproxy (every HAProxy process on the holder killed -9: systemd restarts it in place; runs 60 s apart, systemd's start-limit interval); default kill,cut,witness,freeze with a witness, else kill,cut,voter and member where some node does not vote")
 	vipAgent := flag.String("vip-agent", "vip", "the VIP's agent: vip (Tandem's), or ipaddr2 (Debian's ocf:heartbeat:IPaddr2 through the ocf bridge, the seed tutorial's agent)")
 	topology := flag.String("topology", "reference", "the lab's members: reference (holly, benji, witness director), three (three nodes, no witness), five (five nodes, three of them voters)")
 	settle := flag.Bool("settle", true, "before each fault, wait until the bus has been at rest for 2 s (bucket leaders on the witness, replicas current) besides the resources converged; false: fault as soon as the resources have converged, which right after a heal can cost a Raft election")
@@ -58,10 +58,10 @@ func main() {
 	want := map[string]bool{}
 	for _, f := range strings.Split(*faults, ",") {
 		switch f = strings.TrimSpace(f); f {
-		case "kill", "cut", "witness", "freeze", "voter", "member":
+		case "kill", "cut", "witness", "freeze", "voter", "member", "haproxy":
 			want[f] = true
 		default:
-			fmt.Fprintf(os.Stderr, "failover-bench: --faults: unknown fault %q (kill, cut, witness, freeze, voter, member)\n", f)
+			fmt.Fprintf(os.Stderr, "failover-bench: --faults: unknown fault %q (kill, cut, witness, freeze, voter, member, haproxy)\n", f)
 			os.Exit(2)
 		}
 	}
@@ -207,6 +207,14 @@ func run(ctx context.Context, prefix, subnet, topology, vipAgent string, runs in
 		}
 		return "", fmt.Errorf("no node that does not vote is free of the VIP")
 	})
+	haproxy := &series{name: "HAProxy killed on the holder"}
+	var lastHAProxyKill time.Time
+	for i := 0; i < n("haproxy") && ctx.Err() == nil; i++ {
+		if err := b.haproxyKill(haproxy, &lastHAProxyKill); err != nil {
+			haproxy.errs = append(haproxy.errs, fmt.Sprintf("%s run %d: %v", haproxy.name, i+1, err))
+			logf("%s run %d: %v", haproxy.name, i+1, err)
+		}
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -220,7 +228,13 @@ func run(ctx context.Context, prefix, subnet, topology, vipAgent string, runs in
 	fmt.Println("| fault | (a) VIP on survivor | (b) first answer | (c) all answered | failed requests |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, s := range []*series{kill, cut, freeze} {
+		if len(s.b) == 0 && len(s.errs) == 0 {
+			continue // not run (--faults)
+		}
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", s.name, stats(s.a), stats(s.b), stats(s.c), istats(s.failed))
+	}
+	if want["haproxy"] {
+		fmt.Printf("| %s | stayed on the holder in %d of %d runs | %s | %s | %s |\n", haproxy.name, haproxy.stayed, len(haproxy.b), stats(haproxy.b), stats(haproxy.c), istats(haproxy.failed))
 	}
 	for _, by := range []struct {
 		fault, label string
@@ -230,7 +244,10 @@ func run(ctx context.Context, prefix, subnet, topology, vipAgent string, runs in
 			fmt.Printf("| %s | - | - | - | %s |\n", by.label, istats(by.failed))
 		}
 	}
-	fmt.Printf("\nmedian (min-max), seconds; errors: %s\n", strings.Join(append(append(kill.errs, cut.errs...), freeze.errs...), "; "))
+	fmt.Printf("\nmedian (min-max), seconds; errors: %s\n", strings.Join(append(append(append(kill.errs, cut.errs...), freeze.errs...), haproxy.errs...), "; "))
+	if want["haproxy"] {
+		fmt.Printf("HAProxy killed on the holder: failures of haproxy counted by the cluster: %d (systemd restarts it in place; only past its start limit is it the cluster's)\n", haproxy.vipFailures)
+	}
 	fmt.Printf("instants (20 ms samples) with the VIP on two nodes (every run): %d\n", b.split)
 	if len(freeze.b) > 0 {
 		fmt.Printf("holder frozen 5 s: VIP on two nodes while frozen %s (bound: the kernel lifetime, 0.25 s + the hold's delay), after the thaw %s; the VIP stayed on the survivor in %d of %d runs; VIP failures counted: %d\n",
@@ -436,6 +453,83 @@ func (b *bench) thaw(s *series, holder string, at time.Time, client *scenario.Cl
 		scenario.Failed(rs), len(rs), overlap.Round(time.Millisecond), after.Round(time.Millisecond))
 	// The VIP failures are cleared so that the next run starts clean.
 	if _, err := c.Tandem(b.timeout(30*time.Second), survivor, "resource", "cleanup"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// haproxyKill kills -9 every HAProxy process on the VIP's holder under a
+// client loop and the safety checker, and records when requests through
+// the VIP were answered again: systemd restarts HAProxy in place (the
+// haproxy agent's drop-in), the VIP stays. Runs on one node are at least
+// 60 s apart (systemd's start-limit interval; *last is the previous kill),
+// so that each is a first restart, not one towards the limit. s.stayed
+// counts runs where the VIP stayed, s.vipFailures failures of haproxy the
+// cluster counted.
+func (b *bench) haproxyKill(s *series, last *time.Time) error {
+	c := b.c
+	if wait := time.Until(last.Add(61 * time.Second)); wait > 0 {
+		logf("%s: waiting %s for systemd's start-limit interval since the previous kill", s.name, wait.Round(time.Second))
+		for time.Until(last.Add(61*time.Second)) > 0 && b.ctx.Err() == nil {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if err := b.converged(); err != nil {
+		return err
+	}
+	holder, err := c.WaitHolder(b.timeout(10*time.Second), "")
+	if err != nil {
+		return err
+	}
+	safety := c.WatchSafety()
+	client := c.StartClient(60 * time.Second)
+	for len(client.Requests()) < 10 && b.ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	at := time.Now()
+	*last = at
+	if _, err := b.l.Exec(b.timeout(10*time.Second), holder, "sh", "-c", "p=$(pidof haproxy) || { echo no haproxy process; exit 1; }; kill -9 $p 2>/dev/null; exit 0"); err != nil {
+		client.Stop()
+		safety.Stop()
+		return err
+	}
+	deadline := at.Add(55 * time.Second)
+	for time.Now().Before(deadline) && b.ctx.Err() == nil {
+		if scenario.AnsweredInARow(client.Requests(), at) >= 40 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rs := client.Stop()
+	if err := safety.Stop(); err != nil && strings.Contains(err.Error(), "VIP") {
+		b.split++
+		logf("SAFETY: %v", err)
+	}
+	first, all := scenario.Recovery(rs, at)
+	if first.IsZero() || all.IsZero() {
+		return fmt.Errorf("no recovery after HAProxy was killed on %s: %s", holder, scenario.Errors(rs))
+	}
+	now, _ := c.Holders()
+	if len(now) == 1 && now[0] == holder {
+		s.stayed++
+	}
+	failures := 0
+	if r, err := c.Status(b.timeout(10*time.Second), holder); err == nil {
+		for _, f := range r.Failures {
+			if f.Resource == "haproxy" && f.Last.After(at) {
+				failures++
+				logf("%s: a failure of haproxy was counted on %s: %s", s.name, f.Node, f.Message)
+			}
+		}
+	}
+	s.vipFailures += failures
+	s.b = append(s.b, first.Sub(at))
+	s.c = append(s.c, all.Sub(at))
+	s.failed = append(s.failed, scenario.Failed(rs))
+	logf("%s: %s (the VIP now on %v): (b) %s (c) %s, %d of %d requests failed", s.name, holder, now,
+		first.Sub(at).Round(time.Millisecond), all.Sub(at).Round(time.Millisecond), scenario.Failed(rs), len(rs))
+	if failures > 0 {
+		_, err := c.Tandem(b.timeout(30*time.Second), holder, "resource", "cleanup", "haproxy")
 		return err
 	}
 	return nil
