@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-ha/tandem/e2e/poll"
 	"github.com/tandem-ha/tandem/host/daemon/daemontest"
+	"github.com/tandem-ha/tandem/host/status"
 	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
 )
 
@@ -73,5 +74,54 @@ func TestDeleteDoesNotWaitForAHungMonitor(t *testing.T) {
 	t.Logf("delete took %s: %q", time.Since(begin).Round(time.Millisecond), out)
 	if out != "Attempting to stop: stuck...Stopped\n" {
 		t.Errorf("delete printed %q", out)
+	}
+}
+
+// A monitor that times out is a failure like any other: each one counts
+// toward migration-threshold, and at the threshold the resource moves to
+// the other node instead of being restarted in place for ever (the
+// issue's "fail-count 9 and rising"). The agent's monitor hangs on one
+// node for good (its marker file outlives restarts of the resource); the
+// default monitor of its meta-data (interval 1 s, timeout 1 s) is used.
+func TestMonitorTimeoutCountsAsFailure(t *testing.T) {
+	lc := newLiveClusterWith(t, withHangPlugin(t))
+	dir := t.TempDir()
+	lc.must("resource", "create", "slow", "hang:file", "dir="+dir, "meta", "migration-threshold=2")
+	var node string
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if l := lc.must("resource", "list"); !strings.Contains(l, "slow\t(hang:file):\t Started") {
+			return fmt.Errorf("not started:\n%s", l)
+		}
+		if w := hangWhere(dir, "slow"); len(w) == 1 {
+			node = w[0]
+			return nil
+		}
+		return fmt.Errorf("files on %v", hangWhere(dir, "slow"))
+	})
+	other := "holly"
+	if node == "holly" {
+		other = "benji"
+	}
+	if err := os.WriteFile(filepath.Join(dir, node+".hang"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 90*time.Second, 100*time.Millisecond, func() error {
+		l := lc.must("resource", "list")
+		if !strings.Contains(l, "slow\t(hang:file):\t Started "+other) {
+			return fmt.Errorf("slow has not moved to %s (its monitor hangs on %s):\n%s", other, node, l)
+		}
+		if w := hangWhere(dir, "slow"); len(w) != 1 || w[0] != other {
+			return fmt.Errorf("slow's files on %v", w)
+		}
+		return nil
+	})
+	var got []status.Failure
+	for _, f := range lc.statusReport().Failures {
+		if f.Resource == "slow" {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 1 || got[0].Node != node || got[0].Count != 2 || got[0].Op != "monitor" || !strings.Contains(got[0].Message, "timed out") {
+		t.Fatalf("slow's failures: %+v; want one record on %s: 2 monitor timeouts (migration-threshold)", got, node)
 	}
 }

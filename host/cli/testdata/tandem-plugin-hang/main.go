@@ -1,7 +1,9 @@
 // Command tandem-plugin-hang is a test agent, hang:file: start writes a
 // file (DIR/NODE-RESOURCE), stop removes it, and monitor checks it exists,
-// except that it never answers while the file says "hang" (an agent stuck
-// on a dead file system), and says so in a file beside it (.hung).
+// except that it never answers while the file says "hang", or while a file
+// DIR/NODE.hang exists (an agent stuck on a dead file system, the second
+// for good: across restarts of the resource), and says so in a file beside
+// it (.hung).
 package main
 
 import (
@@ -57,11 +59,16 @@ func (agent) Monitor(_ context.Context, req sdk.Request) sdk.Result {
 		return sdk.Result{Code: sdk.NotRunning}
 	case err != nil:
 		return sdk.Resultf(sdk.ErrGeneric, "%v", err)
-	case strings.TrimSpace(string(b)) == "hang":
+	case strings.TrimSpace(string(b)) == "hang" || exists(filepath.Join(req.Params["dir"], req.Instance.Node+".hang")):
 		_ = os.WriteFile(path(req)+".hung", nil, 0o644) // for the test to see
 		select {}                                       // stuck: no answer, whatever the deadline
 	}
 	return sdk.Result{}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func main() { sdk.Serve(agent{}) }
