@@ -75,11 +75,13 @@ lab-root:
 
 # Three tandem processes on loopback, then `tandem status`. With
 # PLUGIN_DIR=DIR, the tandem-plugin-* of DIR (a plugin you are writing)
-# are used beside the first-party ones.
+# are used beside the first-party ones. PORT_BASE=N moves the members to
+# ports N..N+5, and DIR=D their files to D (e2e/run-local.sh).
 PLUGIN_DIR ?=
+PORT_BASE ?=
 .PHONY: run
 run: build
-	BIN=$(BIN) PLUGIN_DIR=$(PLUGIN_DIR) e2e/run-local.sh
+	BIN=$(BIN) PLUGIN_DIR=$(PLUGIN_DIR) PORT_BASE=$(PORT_BASE) e2e/run-local.sh
 
 # Go benchmarks: scheduler sizes, plugin round trip and launch, VIP start to
 # gratuitous ARP (root). Figures are reported in the issues' notes.

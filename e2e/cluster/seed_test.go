@@ -15,6 +15,8 @@ import (
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/e2e/labtest"
 	"github.com/tandem-ha/tandem/e2e/scenario"
+	"github.com/tandem-ha/tandem/plugins/systemd"
+	vipagent "github.com/tandem-ha/tandem/plugins/vip"
 )
 
 // The seed tutorial's lab: prefix tdseed on 198.18.0.224/27 (holly .246,
@@ -165,8 +167,10 @@ Colocation Constraints:
 		t.Fatal(err)
 	}
 	// The tutorial's resources use the vip and systemd agents only: those
-	// plugins run, the other three were never launched.
-	if out := sh("", "status"); strings.Count(out, "plugins: systemd vip running, haproxy health ocf idle") != 2 {
+	// plugins run (shown with their versions), the other three were never
+	// launched.
+	running := fmt.Sprintf("plugins: systemd@%s vip@%s running, haproxy health ocf idle", systemd.Version, vipagent.Version)
+	if out := sh("", "status"); strings.Count(out, running) != 2 {
 		t.Errorf("each node should run just the plugins its resources use:\n%s", out)
 	}
 	var answers []string

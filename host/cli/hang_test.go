@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandem-ha/tandem/e2e/poll"
 	"github.com/tandem-ha/tandem/host/daemon/daemontest"
+	"github.com/tandem-ha/tandem/host/status"
 	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
 )
 
@@ -73,5 +76,91 @@ func TestDeleteDoesNotWaitForAHungMonitor(t *testing.T) {
 	t.Logf("delete took %s: %q", time.Since(begin).Round(time.Millisecond), out)
 	if out != "Attempting to stop: stuck...Stopped\n" {
 		t.Errorf("delete printed %q", out)
+	}
+}
+
+// A resource created without op monitor is monitored at the interval its
+// agent's meta-data advertises (1 s), repeatedly. Then a monitor that
+// times out is a failure like any other: each one counts toward
+// migration-threshold, and at the threshold the resource moves to the
+// other node instead of being restarted in place for ever (the issue's
+// "fail-count 9 and rising"). The agent's monitor hangs on one node for
+// good (its marker file outlives restarts of the resource).
+func TestMonitorTimeoutCountsAsFailure(t *testing.T) {
+	lc := newLiveClusterWith(t, withHangPlugin(t))
+	dir := t.TempDir()
+	out := lc.must("resource", "create", "slow", "hang:file", "dir="+dir, "meta", "migration-threshold=2")
+	if want := "Added default operation of slow: monitor interval=1s timeout=1s (from the meta-data of hang:file)"; !strings.Contains(out, want) {
+		t.Errorf("create printed %q, want %q", out, want)
+	}
+	var node string
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if l := lc.must("resource", "list"); !strings.Contains(l, "slow\t(hang:file):\t Started") {
+			return fmt.Errorf("not started:\n%s", l)
+		}
+		if w := hangWhere(dir, "slow"); len(w) == 1 {
+			node = w[0]
+			return nil
+		}
+		return fmt.Errorf("files on %v", hangWhere(dir, "slow"))
+	})
+	// Monitored at the advertised interval: 8 monitors in a row, spaced
+	// by 1 s give or take the monitors' jitter and a loaded machine (not
+	// by a default of its own, nor only once).
+	var gaps []time.Duration
+	poll.Until(t, 60*time.Second, 200*time.Millisecond, func() error {
+		b, err := os.ReadFile(filepath.Join(dir, node+"-slow.monitors"))
+		if err != nil {
+			return err
+		}
+		var at []int64
+		for _, f := range strings.Fields(string(b)) {
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return fmt.Errorf("monitors file: %v", err)
+			}
+			at = append(at, n)
+		}
+		if len(at) < 8 {
+			return fmt.Errorf("%d monitors of slow on %s so far, want 8", len(at), node)
+		}
+		gaps = gaps[:0]
+		for i := 1; i < len(at); i++ {
+			gaps = append(gaps, time.Duration(at[i]-at[i-1]))
+		}
+		return nil
+	})
+	slices.Sort(gaps)
+	median := gaps[len(gaps)/2]
+	t.Logf("monitors of slow on %s: median gap %s (advertised interval 1s), gaps %v", node, median, gaps)
+	if median < 500*time.Millisecond || median > 3*time.Second {
+		t.Errorf("slow is monitored every %s (median of %v), not at the advertised 1s", median, gaps)
+	}
+
+	other := "holly"
+	if node == "holly" {
+		other = "benji"
+	}
+	if err := os.WriteFile(filepath.Join(dir, node+".hang"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 90*time.Second, 100*time.Millisecond, func() error {
+		l := lc.must("resource", "list")
+		if !strings.Contains(l, "slow\t(hang:file):\t Started "+other) {
+			return fmt.Errorf("slow has not moved to %s (its monitor hangs on %s):\n%s", other, node, l)
+		}
+		if w := hangWhere(dir, "slow"); len(w) != 1 || w[0] != other {
+			return fmt.Errorf("slow's files on %v", w)
+		}
+		return nil
+	})
+	var got []status.Failure
+	for _, f := range lc.statusReport().Failures {
+		if f.Resource == "slow" {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 1 || got[0].Node != node || got[0].Count != 2 || got[0].Op != "monitor" || !strings.Contains(got[0].Message, "timed out") {
+		t.Fatalf("slow's failures: %+v; want one record on %s: 2 monitor timeouts (migration-threshold)", got, node)
 	}
 }

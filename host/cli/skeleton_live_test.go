@@ -186,6 +186,19 @@ func TestSkeletonPluginOnLiveCluster(t *testing.T) {
 		}
 		return nil
 	})
+	// The text status shows it too, on each node's line.
+	text := lc.must("status")
+	for _, n := range nodes {
+		line := ""
+		for _, l := range strings.Split(text, "\n") {
+			if strings.HasPrefix(l, "  "+n+": ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "marker@0.2.0") {
+			t.Errorf("tandem status: %s's daemon line %q does not show marker@0.2.0:\n%s", n, line, text)
+		}
+	}
 	for _, n := range nodes {
 		after, err := os.Stat(filepath.Join(files, n, "m"))
 		if err != nil {

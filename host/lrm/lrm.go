@@ -111,7 +111,7 @@ type entry struct {
 	blocked    string       // cib.Fingerprint of its live definition when its stop last failed
 	lease      *lease.Lease // held while a singleton may be active here
 	released   bool         // the lease was given up on purpose
-	holdStop   chan struct{}
+	hold       *holdSender  // passes lease's deadlines to the agent's plugin
 	role       string       // cib.RolePromoted while a promotable clone's instance runs promoted
 	promo      *lease.Lease // the promoted slot's lease, held while the instance may run promoted
 	promoHold  *holdSender  // passes promo's deadlines to the agent's plugin

@@ -129,6 +129,15 @@ func startNode(t *testing.T, c *bustest.Cluster, w *world, cfg *config.File, nam
 // startNodeWith starts node name's LRM with runner as its agents.
 func startNodeWith(t *testing.T, c *bustest.Cluster, runner Runner, cfg *config.File, name string) *testNode {
 	t.Helper()
+	rev := liveconfig.Revision{Rev: 1, CIB: cfg.CIB}
+	return startNodeLive(t, c, runner, name, func() liveconfig.Revision { return rev }, nil)
+}
+
+// startNodeLive is startNodeWith reading the live configuration from live,
+// and the agents' meta-data from metaData (nil: none).
+func startNodeLive(t *testing.T, c *bustest.Cluster, runner Runner, name string, live func() liveconfig.Revision,
+	metaData func(context.Context, string) (sdk.MetaData, error)) *testNode {
+	t.Helper()
 	conn := c.Ready(name)
 	var lm *lease.Manager
 	poll.Until(t, 20*time.Second, 100*time.Millisecond, func() (err error) {
@@ -146,10 +155,9 @@ func startNodeWith(t *testing.T, c *bustest.Cluster, runner Runner, cfg *config.
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev := liveconfig.Revision{Rev: 1, CIB: cfg.CIB}
 	l, err := New(Config{Conn: conn, Node: name, Incarnation: "test", Runner: runner, Leases: lm, Failures: fs,
-		Live: func() liveconfig.Revision { return rev }, Topology: c.Topology, Online: func() []string { return []string{"holly", "benji"} },
-		Logger: bustest.Logger().With("node", name), LeaseWait: time.Second, MonitorJitter: time.Millisecond})
+		Live: live, Topology: c.Topology, Online: func() []string { return []string{"holly", "benji"} },
+		Logger: bustest.Logger().With("node", name), LeaseWait: time.Second, MonitorJitter: time.Millisecond, MetaData: metaData})
 	if err != nil {
 		t.Fatal(err)
 	}

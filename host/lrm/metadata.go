@@ -144,12 +144,21 @@ func (l *LRM) reload(e *entry, def cib.Resource) {
 	if out.Code == sdk.OK && !out.TimedOut {
 		l.mu.Lock()
 		applied := e.state == bus.StateStarted && e.since.Equal(since)
+		var holds []*holdSender
 		if applied {
 			e.def.Params = def.Params
+			holds = []*holdSender{e.hold, e.promoHold}
 			l.changed()
 		}
 		l.mu.Unlock()
 		if applied {
+			// The holds speak for the resource as it runs now; the next
+			// renewal (within a quarter of the lease TTL) sends them.
+			for _, h := range holds {
+				if h != nil {
+					h.setParams(def.Params)
+				}
+			}
 			// The monitors restart with the new parameters before the
 			// instance is let go (Set cancels the old ones; one waiting
 			// for the instance gives up).

@@ -175,6 +175,8 @@ func (l *LRM) watchPromoted(e *entry, ls *lease.Lease, agent string, req sdk.Req
 		e.promoHold = nil
 	}
 	def := e.def
+	// Of the instance as it runs now (a reload may have changed it).
+	req.Params = def.Params
 	l.mu.Unlock()
 	l.log.Error("promoted slot lease lost: demoting the instance here", "resource", req.ResourceID)
 	out := l.cfg.Runner.Run(context.Background(), agent, bus.OpDemote, req, l.opTimeout(def, bus.OpDemote))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
@@ -174,7 +175,7 @@ func (r *runner) acquire(ctx context.Context, e *entry, agent string, req sdk.Re
 		return supervisor.Outcome{Result: sdk.Result{Code: sdk.ErrGeneric, Message: msg}, Started: started, Duration: time.Since(started)}, false
 	}
 	l.mu.Lock()
-	e.lease, e.released, e.holdStop = ls, false, hs.stop
+	e.lease, e.released, e.hold = ls, false, hs
 	l.mu.Unlock()
 	// The agent may keep the resource active until the fence deadline, and
 	// no longer unless told so again.
@@ -232,11 +233,11 @@ func (l *LRM) takeLease(ctx context.Context, keys []string, wait time.Duration, 
 func (r *runner) release(e *entry, agent string, req sdk.Request) {
 	l := r.l
 	l.mu.Lock()
-	ls, stop := e.lease, e.holdStop
-	e.lease, e.holdStop, e.released = nil, nil, true
+	ls, hs := e.lease, e.hold
+	e.lease, e.hold, e.released = nil, nil, true
 	l.mu.Unlock()
-	if stop != nil {
-		close(stop)
+	if hs != nil {
+		close(hs.stop)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -258,10 +259,13 @@ func (l *LRM) watchLease(e *entry, ls *lease.Lease, agent string, req sdk.Reques
 		return
 	}
 	e.lease = nil
-	if e.holdStop != nil {
-		close(e.holdStop)
-		e.holdStop = nil
+	if e.hold != nil {
+		close(e.hold.stop)
+		e.hold = nil
 	}
+	// The stop is of the resource as it runs now: a reload since its
+	// start may have changed its parameters.
+	req.Params = e.def.Params
 	l.mu.Unlock()
 	l.log.Error("lease lost: stopping the resource here", "resource", req.ResourceID)
 	_ = l.cfg.Conn.Publish(bus.LogEvent{Node: l.cfg.Node, Level: "error", Message: "lease of " + req.ResourceID + " lost on " + l.cfg.Node + ": stopped it there"})
@@ -288,6 +292,19 @@ type holdSender struct {
 	role    string // "" the resource; sdk.HoldPromoted its instance's promoted role
 	updates chan time.Time
 	stop    chan struct{}
+
+	mu     sync.Mutex
+	params map[string]string // set by a reload: the parameters the resource runs with now (nil: req's)
+}
+
+// setParams makes the holds sent from now on carry params: a reload
+// changed what the resource runs with, and a hold is what the agent acts
+// on when it lapses (the stop it runs by itself, and sdk.Serve's when the
+// host is gone), and what the supervisor replays to a restarted plugin.
+func (h *holdSender) setParams(params map[string]string) {
+	h.mu.Lock()
+	h.params = params
+	h.mu.Unlock()
 }
 
 func (h *holdSender) renewed(deadline time.Time) {
@@ -311,7 +328,13 @@ func (h *holdSender) send(ctx context.Context, deadline time.Time) supervisor.Ou
 
 // hold sends the agent the hold until (0: cancelled).
 func (h *holdSender) hold(ctx context.Context, until time.Duration) supervisor.Outcome {
-	req := sdk.HoldRequest{ResourceID: h.req.ResourceID, Params: h.req.Params, Until: until}
+	params := h.req.Params
+	h.mu.Lock()
+	if h.params != nil {
+		params = h.params
+	}
+	h.mu.Unlock()
+	req := sdk.HoldRequest{ResourceID: h.req.ResourceID, Params: params, Until: until}
 	if h.role != "" {
 		req.Role, req.Instance = h.role, h.req.Instance
 	}

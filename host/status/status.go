@@ -520,8 +520,9 @@ func warningLines(r Report) []string {
 }
 
 // daemonLine is a member's daemons on one line: the daemon and the bus,
-// then the plugins that run as they should by name only, then the idle ones
-// (no resource has needed them yet); a plugin that is not running, or has
+// then the plugins that run as they should by name and version
+// (vip@1.4.0: an upgrade shows node by node), then the idle ones (no
+// resource has needed them yet); a plugin that is not running, or has
 // restarted, gets its own entry with its state.
 func daemonLine(ds []bus.DaemonStatus) string {
 	var parts, fine, idle, odd []string
@@ -532,20 +533,24 @@ func daemonLine(ds []bus.DaemonStatus) string {
 			continue
 		}
 		// The state reads "NAME: running, pid 44, restarts 0, version 1.0.0".
-		state := strings.TrimPrefix(d.State, name+": ")
-		if strings.HasPrefix(state, "running") && (strings.HasSuffix(state, "restarts 0") || strings.Contains(state, "restarts 0,")) {
-			fine = append(fine, name)
+		state, version := pluginVersion(strings.TrimPrefix(d.State, name+": "))
+		label := name
+		if version != "" {
+			label = name + "@" + version
+		}
+		if strings.HasPrefix(state, "running") && strings.HasSuffix(state, "restarts 0") {
+			fine = append(fine, label)
 			continue
 		}
 		if strings.HasPrefix(state, "idle") {
-			idle = append(idle, name)
+			idle = append(idle, label)
 			continue
 		}
 		// "running, pid 71, restarts 2" -> "running (pid 71, restarts 2)"
 		if word, rest, ok := strings.Cut(state, ", "); ok {
 			state = word + " (" + rest + ")"
 		}
-		odd = append(odd, "plugin "+name+": "+state)
+		odd = append(odd, "plugin "+label+": "+state)
 	}
 	if len(fine) > 0 {
 		sort.Strings(fine)
@@ -560,6 +565,22 @@ func daemonLine(ds []bus.DaemonStatus) string {
 		parts = append(parts, what+strings.Join(idle, " ")+" idle")
 	}
 	return strings.Join(append(parts, odd...), ", ")
+}
+
+// pluginVersion splits the version off a plugin's state ("running, pid
+// 44, restarts 0, version 1.0.0"): the supervisor appends it last, and
+// only to states without an error message (whose text, after a colon,
+// could say anything).
+func pluginVersion(state string) (rest, version string) {
+	i := strings.LastIndex(state, ", version ")
+	if i < 0 || strings.Contains(state[:i], ":") {
+		return state, ""
+	}
+	v := state[i+len(", version "):]
+	if v == "" || strings.ContainsAny(v, " ,:") {
+		return state, ""
+	}
+	return state[:i], v
 }
 
 var stateWords = []string{"Promoted", "Unpromoted", "Started", "Starting", "Stopping", "FAILED", "FAILED (blocked)"}

@@ -42,17 +42,19 @@ func TestRenderStates(t *testing.T) {
 	}
 	up := func(name string, witness bool) bus.MemberStatus {
 		d := []bus.DaemonStatus{{Name: "tandem", State: "active"}, {Name: "bus", State: "active (2 peers, quorum)"},
-			plugin("vip", "running, pid 46, restarts 0"), plugin("haproxy", "running, pid 44, restarts 0"),
-			plugin("systemd", "running, pid 45, restarts 0"), plugin("health", "idle, restarts 0")}
+			plugin("vip", "running, pid 46, restarts 0, version 1.4.0"), plugin("haproxy", "running, pid 44, restarts 0, version 1.4.0"),
+			plugin("systemd", "running, pid 45, restarts 0, version 1.4.0"), plugin("health", "idle, restarts 0")}
 		if witness {
 			d = d[1:2]
 		}
 		return bus.MemberStatus{Name: name, Witness: witness, Build: "test", Started: now.Add(-time.Hour), Daemons: d}
 	}
-	// benji's haproxy plugin crashed twice; its systemd plugin is
-	// restarting.
+	// benji's haproxy plugin crashed twice (it runs the version being
+	// rolled out); its systemd plugin is restarting; its vip plugin was
+	// upgraded.
 	troubled := up("benji", false)
-	troubled.Daemons[3] = plugin("haproxy", "running, pid 71, restarts 2")
+	troubled.Daemons[2] = plugin("vip", "running, pid 88, restarts 0, version 1.5.0")
+	troubled.Daemons[3] = plugin("haproxy", "running, pid 71, restarts 2, version 1.5.0")
 	troubled.Daemons[4] = plugin("systemd", "restarting, restarts 3")
 	// benji was stopped with `tandem cluster stop benji`.
 	stopped := up("benji", false)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -264,32 +265,80 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func conformanceResource(t *testing.T, srvURL string) sdktest.Resource {
+// stoppable is a test server that a conformance Break stops (connections
+// to its port are refused: the service the check watches is down) and
+// Repair starts again on the same address, for the checks that follow.
+type stoppable struct {
+	addr    string
+	handler http.Handler
+	mu      sync.Mutex
+	srv     *httptest.Server
+}
+
+func newStoppable(t *testing.T, body string) *stoppable {
+	srv := hello(body, 200)
+	s := &stoppable{addr: srv.Listener.Addr().String(), handler: srv.Config.Handler, srv: srv}
+	t.Cleanup(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.srv.Close()
+	})
+	return s
+}
+
+func (s *stoppable) URL() string { return "http://" + s.addr }
+
+func (s *stoppable) stop(sdk.Request) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.srv.Close()
+	return nil
+}
+
+func (s *stoppable) start(sdk.Request) error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("restarting the test server on %s: %w", s.addr, err)
+	}
+	srv := httptest.NewUnstartedServer(s.handler)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	s.mu.Lock()
+	s.srv = srv
+	s.mu.Unlock()
+	return nil
+}
+
+// conformanceResource is an HTTP check of srv, which its Break stops.
+func conformanceResource(t *testing.T, srv *stoppable) sdktest.Resource {
 	return sdktest.Resource{
 		ID: "web-check", AgentType: TypeHTTP,
-		Params:   map[string]string{"url": nodeURL(t, srvURL, "/"), "expect_body": "Hello"},
+		Params:   map[string]string{"url": nodeURL(t, srv.URL(), "/"), "expect_body": "Hello"},
 		Instance: sdk.Instance{Node: "holly", CloneIndex: 0},
 		Cluster:  view,
+		Break:    srv.stop,
+		Repair:   srv.start,
 	}
 }
 
 func TestConformanceInProcess(t *testing.T) {
-	srv := hello("Hello Holly", 200)
-	defer srv.Close()
-	sdktest.Conformance(t, sdktest.Serve(t, NewWith(Options{StateDir: t.TempDir()})), conformanceResource(t, srv.URL))
+	srv := newStoppable(t, "Hello Holly")
+	sdktest.Conformance(t, sdktest.Serve(t, NewWith(Options{StateDir: t.TempDir()})), conformanceResource(t, srv))
 }
 
+// The plugin binary, restarted by Conformance; the HTTP check and a TCP
+// check of the same server, each found failed once the server stops.
 func TestConformancePluginBinary(t *testing.T) {
-	srv := hello("Hello Holly", 200)
-	defer srv.Close()
+	srv := newStoppable(t, "Hello Holly")
 	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/health/cmd/tandem-plugin-health")
 	p := sdktest.LaunchBinary(t, bin, "TANDEM_HEALTH_STATE_DIR="+t.TempDir())
-	res := conformanceResource(t, srv.URL)
+	res := conformanceResource(t, srv)
 	sdktest.Conformance(t, p, res)
 	tcp := res
 	tcp.AgentType = TypeTCP
 	tcp.ID = "tcp-check"
-	u, _ := url.Parse(srv.URL)
+	u, _ := url.Parse(srv.URL())
 	tcp.Params = map[string]string{"address": "{node_address}:" + u.Port()}
 	sdktest.Conformance(t, p, tcp)
 }

@@ -190,7 +190,8 @@ func TestIPv6ForeignAddressAndValidate(t *testing.T) {
 // The agent through the real gRPC path, in process, with an IPv6 VIP.
 func TestIPv6ConformanceInProcess(t *testing.T) {
 	l := newLab6(t)
-	sdktest.Conformance(t, sdktest.Serve(t, l.agent(t)), sdktest.Resource{ID: "vip6", AgentType: Name, Params: vip6Params("arp_count", "1")})
+	sdktest.Conformance(t, sdktest.Serve(t, l.agent(t)), sdktest.Resource{ID: "vip6", AgentType: Name, Params: vip6Params("arp_count", "1"),
+		Break: breakVIP(l.hA, nic6A)})
 }
 
 // Through the plugin process, launched as tandem launches it inside

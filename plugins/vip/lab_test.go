@@ -246,3 +246,31 @@ func (w *arpWatcher) next(total time.Duration, match func(arpPacket) bool) (seen
 		}
 	}
 }
+
+// breakVIP is a conformance Resource.Break for a VIP in namespace ns: the
+// address is deleted from nic behind the agent's back (what an admin's
+// `ip addr del`, or a network manager rewriting the interface, does).
+func breakVIP(ns netns.NsHandle, nic string) func(sdk.Request) error {
+	return func(req sdk.Request) error {
+		ip, err := netip.ParseAddr(req.Params["ip"])
+		if err != nil {
+			return err
+		}
+		return in(ns, func() error {
+			link, err := netlink.LinkByName(nic)
+			if err != nil {
+				return err
+			}
+			addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+			if err != nil {
+				return err
+			}
+			for _, a := range addrs {
+				if got, ok := netip.AddrFromSlice(a.IP); ok && got.Unmap() == ip {
+					return netlink.AddrDel(link, &a)
+				}
+			}
+			return fmt.Errorf("%s is not on %s: nothing to break", ip, nic)
+		})
+	}
+}

@@ -17,14 +17,17 @@ import (
 	"github.com/tandem-ha/tandem/plugins/sdk/sdktest"
 )
 
-func conformanceResource() sdktest.Resource {
-	return sdktest.Resource{ID: "vip", AgentType: Name, Params: map[string]string{"ip": vipIP, "arp_count": "1"}}
+// conformanceResource is the VIP Conformance checks in l's namespace A;
+// its Break deletes the address there.
+func conformanceResource(l *lab) sdktest.Resource {
+	return sdktest.Resource{ID: "vip", AgentType: Name, Params: map[string]string{"ip": vipIP, "arp_count": "1"},
+		Break: breakVIP(l.hA, nicA)}
 }
 
 // The agent through the real gRPC path, in process, driving namespace A.
 func TestConformanceInProcess(t *testing.T) {
 	l := newLab(t)
-	sdktest.Conformance(t, sdktest.Serve(t, l.agent(t)), conformanceResource())
+	sdktest.Conformance(t, sdktest.Serve(t, l.agent(t)), conformanceResource(l))
 }
 
 // launchInNetns builds the plugin binary and launches it as tandem does,
@@ -50,7 +53,7 @@ func launchInNetns(t *testing.T, ns, stateDir string) *sdk.Process {
 func TestConformancePluginBinary(t *testing.T) {
 	l := newLab(t)
 	p := launchInNetns(t, l.nsA, t.TempDir())
-	sdktest.Conformance(t, p, conformanceResource())
+	sdktest.Conformance(t, p, conformanceResource(l))
 }
 
 // Through the plugin process: start announces the VIP to the peer, and

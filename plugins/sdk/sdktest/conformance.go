@@ -26,6 +26,12 @@ type Resource struct {
 	// checks that a monitor reports a failure and that stop cleans up.
 	// Without it that rule is skipped, saying so.
 	Break func(req sdk.Request) error
+	// Repair, when set, undoes Break once the failure rule is checked
+	// (whether it passed or not), for what Break broke outside the
+	// resource (a server the agent checks, stopped; a device, down):
+	// the checks that follow start the resource again and expect it to
+	// run.
+	Repair func(req sdk.Request) error
 }
 
 func (r *Resource) defaults() {
@@ -74,7 +80,8 @@ type Restarter interface {
 //     failure: an error code with a message, or NotRunning when what it
 //     manages is gone (the host counts a started resource's NotRunning
 //     as a failure too), never OK, Degraded or RunningPromoted; and stop
-//     of the failed resource succeeds and leaves it NotRunning.
+//     of the failed resource succeeds and leaves it NotRunning. Then
+//     r.Repair, if set, undoes what Break did.
 //   - plugin restart (a Restarter target): a resource started before the
 //     plugin process restarts is found running by the new process (the
 //     host's probe is a monitor), stop works through it, and a stopped
@@ -193,6 +200,13 @@ func Conformance(t *testing.T, target Target, r Resource) {
 		defer cancel()
 		if err := r.Break(c.req(d)); err != nil {
 			t.Fatalf("Resource.Break: %v", err)
+		}
+		if r.Repair != nil {
+			defer func() {
+				if err := r.Repair(c.req(d)); err != nil {
+					t.Errorf("Resource.Repair: %v", err)
+				}
+			}()
 		}
 		res, err := target.Monitor(ctx, c.req(d))
 		if err != nil {

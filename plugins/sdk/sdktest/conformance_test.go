@@ -81,6 +81,10 @@ func (a *fileAgent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		a.mem[path] = true
 		a.mu.Unlock()
 	}
+	if _, err := os.Stat(path + ".down"); err == nil {
+		// What it depends on is down (TestRepairUndoesBreak).
+		return sdk.Resultf(sdk.ErrGeneric, "start: %s.down exists", path)
+	}
 	if err := os.WriteFile(path, []byte("ok"), 0o644); err != nil {
 		return sdk.Resultf(sdk.ErrGeneric, "start: %v", err)
 	}
@@ -127,6 +131,38 @@ func resource(t *testing.T) sdktest.Resource {
 	path := filepath.Join(t.TempDir(), "f")
 	return sdktest.Resource{AgentType: "file", Params: map[string]string{"path": path}, Timeout: 2 * time.Second,
 		Break: func(sdk.Request) error { return os.WriteFile(path, []byte("corrupt"), 0o644) }}
+}
+
+// A Break that breaks what the agent depends on (a PATH.down file: its
+// start fails while it exists) has its Repair run once the failure rule
+// is checked: the plugin restart rule that follows starts the resource
+// again, and passes.
+func TestRepairUndoesBreak(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	broken, repaired := 0, 0
+	r := sdktest.Resource{AgentType: "file", Params: map[string]string{"path": path}, Timeout: 2 * time.Second,
+		Break: func(sdk.Request) error {
+			broken++
+			if err := os.WriteFile(path+".down", nil, 0o644); err != nil {
+				return err
+			}
+			return os.WriteFile(path, []byte("corrupt"), 0o644)
+		},
+		Repair: func(sdk.Request) error {
+			repaired++
+			if broken != 1 {
+				t.Errorf("Repair before Break")
+			}
+			return os.Remove(path + ".down")
+		}}
+	bin := filepath.Join(t.TempDir(), sdk.PluginPrefix+"conf")
+	if err := os.Symlink(os.Args[0], bin); err != nil {
+		t.Fatal(err)
+	}
+	sdktest.Conformance(t, sdktest.LaunchBinary(t, bin), r)
+	if repaired != 1 {
+		t.Errorf("Repair ran %d times, want once", repaired)
+	}
 }
 
 // A conforming agent passes every rule, in process and as a restartable

@@ -1,12 +1,16 @@
 // Command tandem-plugin-hang is a test agent, hang:file: start writes a
 // file (DIR/NODE-RESOURCE), stop removes it, and monitor checks it exists,
-// except that it never answers while the file says "hang" (an agent stuck
-// on a dead file system), and says so in a file beside it (.hung).
+// except that it never answers while the file says "hang", or while a file
+// DIR/NODE.hang exists (an agent stuck on a dead file system, the second
+// for good: across restarts of the resource), and says so in a file beside
+// it (.hung). Each monitor that answers appends its time to a file beside
+// it (.monitors).
 package main
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -57,11 +61,21 @@ func (agent) Monitor(_ context.Context, req sdk.Request) sdk.Result {
 		return sdk.Result{Code: sdk.NotRunning}
 	case err != nil:
 		return sdk.Resultf(sdk.ErrGeneric, "%v", err)
-	case strings.TrimSpace(string(b)) == "hang":
+	case strings.TrimSpace(string(b)) == "hang" || exists(filepath.Join(req.Params["dir"], req.Instance.Node+".hang")):
 		_ = os.WriteFile(path(req)+".hung", nil, 0o644) // for the test to see
 		select {}                                       // stuck: no answer, whatever the deadline
 	}
+	// Each monitor that answers is noted, for the test to count.
+	if f, err := os.OpenFile(path(req)+".monitors", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		_, _ = fmt.Fprintln(f, time.Now().UnixNano())
+		_ = f.Close()
+	}
 	return sdk.Result{}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func main() { sdk.Serve(agent{}) }
