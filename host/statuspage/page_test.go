@@ -43,7 +43,7 @@ func (f *fakeCluster) gather(context.Context) status.Report {
 
 func newFake() *fakeCluster {
 	return &fakeCluster{r: status.Report{Cluster: "web", Quorum: true, Voters: 3, VotersUp: 3,
-		Nodes: []status.Member{{Name: "holly", Online: true}, {Name: "benji", Online: true}},
+		Nodes:        []status.Member{{Name: "holly", Online: true}, {Name: "benji", Online: true}},
 		ResourceList: []status.Resource{{ID: "VIP", Agent: "vip", Nodes: map[string]string{"holly": "Started"}}}}}
 }
 
