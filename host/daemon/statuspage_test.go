@@ -72,6 +72,15 @@ func TestStatusPageServed(t *testing.T) {
 		}
 		return nil
 	})
+	for _, path := range []string{"/", "/status.json", "/static/page.js", "/static/page.css"} {
+		resp, err := client.Get(url[on] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		t.Logf("%s: %d bytes", path, n)
+	}
 	// A write is refused.
 	resp, err := client.Post(url[other]+"/status.json", "application/json", strings.NewReader("{}"))
 	if err != nil {
