@@ -16,15 +16,20 @@ import (
 	"github.com/tandem-ha/tandem/host/statuspage"
 )
 
-// statusPages starts the scenario with a status page on holly and benji
-// (none on the witness: it is off unless set) and returns their URLs.
+// statusPages starts the scenario with a status page on every member (the
+// witness too) and returns their URLs.
 func statusPages(t *testing.T) (*daemontest.Cluster, map[string]string) {
 	t.Helper()
 	c := daemontest.New(t, scenario)
-	p := bustest.FreePorts(t, 2)
-	c.StatusPage = map[string]string{"holly": fmt.Sprintf("127.0.0.1:%d", p[0]), "benji": fmt.Sprintf("127.0.0.1:%d", p[1])}
+	p := bustest.FreePorts(t, 3)
+	c.StatusPage = map[string]string{}
+	url := map[string]string{}
+	for i, n := range []string{"holly", "benji", "director"} {
+		c.StatusPage[n] = fmt.Sprintf("127.0.0.1:%d", p[i])
+		url[n] = "http://" + c.StatusPage[n]
+	}
 	c.StartAll()
-	return c, map[string]string{"holly": "http://" + c.StatusPage["holly"], "benji": "http://" + c.StatusPage["benji"]}
+	return c, url
 }
 
 // sleeperOn waits until the scenario's singleton runs on exactly one node.
@@ -42,7 +47,7 @@ func sleeperOn(t *testing.T, c *daemontest.Cluster, not string) string {
 	return on
 }
 
-// Each node serves its status page where [status_page] listen says: the
+// Each member serves its status page where [status_page] listen says: the
 // page, its JSON and its event stream show the resource where it runs,
 // and when its node stops the stream shows it started on the other node
 // (the page is kept up to date by the node still running).
@@ -53,7 +58,7 @@ func TestStatusPageServed(t *testing.T) {
 	other := map[string]string{"holly": "benji", "benji": "holly"}[on]
 	cell := fmt.Sprintf(`<td data-node="%s" class="started">Started</td>`, on)
 	poll.Until(t, 30*time.Second, 200*time.Millisecond, func() error {
-		for _, n := range []string{"holly", "benji"} {
+		for _, n := range []string{"holly", "benji", "director"} {
 			resp, err := client.Get(url[n] + "/")
 			if err != nil {
 				return err
