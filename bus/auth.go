@@ -25,8 +25,10 @@ import (
 //     development cluster without TLS, with the nkey of the cluster secret
 //     (challenge-response), as an admin;
 //   - the member's own in-process connections (its daemon, the system account
-//     for meta leader stepdown), with a password made at start that only
-//     lives in this process and never crosses a network.
+//     for meta leader stepdown, and the read-only one its status page reads
+//     with, which has a monitor identity's permissions), with a password
+//     made at start that only lives in this process and never crosses a
+//     network.
 //
 // No password or secret is ever sent on a socket.
 
@@ -34,6 +36,10 @@ import (
 const (
 	localUser    = "tandem-local"
 	localSysUser = "tandem-local-system"
+	// localMonitorUser reads with the permissions of a monitor
+	// certificate: the status page's connection, which must not be able
+	// to change anything even if the page had a bug.
+	localMonitorUser = "tandem-local-monitor"
 )
 
 // localCredential is the in-process password of one server.
@@ -74,6 +80,12 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		case localSysUser:
 			if a.local.matches(o.Password) {
 				c.RegisterUser(&server.User{Username: localSysUser, Account: a.ns.SystemAccount()})
+				return true
+			}
+		case localMonitorUser:
+			if a.local.matches(o.Password) {
+				c.RegisterUser(&server.User{Username: localMonitorUser, Account: a.ns.GlobalAccount(),
+					Permissions: Permissions(Identity{Role: RoleMonitor, Name: localMonitorUser})})
 				return true
 			}
 		}

@@ -30,6 +30,10 @@ type ConnectOptions struct {
 	Material *Material
 	Name     string  // who is connecting: a member name, or "cli@host"
 	Server   *Server // connect in-process to this member's own server
+	// ReadOnly, with Server: connect in-process with the permissions of a
+	// monitor identity (docs/security.md) instead of the daemon's own,
+	// unlimited ones.
+	ReadOnly bool
 	// URLs overrides the client URLs taken from the topology.
 	URLs    []string
 	Timeout time.Duration // connect timeout (default 2 s)
@@ -74,8 +78,12 @@ func Connect(o ConnectOptions) (*Conn, error) {
 	url := ""
 	var id Identity
 	if o.Server != nil {
-		opts = append(opts, nats.InProcessServer(o.Server.ns), nats.UserInfo(localUser, string(o.Server.local)))
+		user := localUser
 		id = Identity{Role: roleOf(o.Server.member), Name: o.Server.member.Name}
+		if o.ReadOnly {
+			user, id = localMonitorUser, Identity{Role: RoleMonitor, Name: o.Server.member.Name}
+		}
+		opts = append(opts, nats.InProcessServer(o.Server.ns), nats.UserInfo(user, string(o.Server.local)))
 	} else {
 		urls := o.URLs
 		if len(urls) == 0 && o.Topology != nil {

@@ -405,3 +405,68 @@ func TestCertificateRotation(t *testing.T) {
 	}
 	admin.Close()
 }
+
+// A member's read-only in-process connection (its status page's) reads
+// the buckets and asks for the nodes' state, as a monitor certificate
+// does, and may write nothing: not the configuration, not a lease, not a
+// heartbeat.
+func TestReadOnlyInProcessConnection(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	tc := startCluster(t, cfg)
+	holly := tc.ready("holly")
+	ctx := context.Background()
+	if kv, err := holly.KV(ctx, BucketConfig); err != nil {
+		t.Fatal(err)
+	} else if _, err := kv.Put(ctx, "seen", []byte("by the daemon")); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := Connect(ConnectOptions{Topology: cfg, Name: "status-page", Server: tc.Servers["holly"], ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if id := ro.Identity(); id.Role != RoleMonitor || id.Name != "holly" {
+		t.Errorf("identity %+v, want the monitor role for holly", id)
+	}
+	errs := make(chan error, 16)
+	ro.NC.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	})
+	kv, err := ro.KV(ctx, BucketConfig)
+	if err != nil {
+		t.Fatalf("the read-only connection cannot read the config bucket: %v", err)
+	}
+	if e, err := kv.Get(ctx, "seen"); err != nil || string(e.Value()) != "by the daemon" {
+		t.Fatalf("reading the config bucket: %v", err)
+	}
+	for _, bucket := range []string{BucketConfig, BucketLeases, BucketState} {
+		kv, err := ro.KV(ctx, bucket)
+		if err != nil {
+			t.Fatalf("%s: %v", bucket, err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err = kv.Put(wctx, "forged", []byte("x"))
+		cancel()
+		if err == nil {
+			t.Errorf("the read-only connection wrote to %s", bucket)
+		}
+	}
+	if err := ro.NC.Publish(SubjectHeartbeat("holly"), []byte("forged")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("error %v, want a permission violation", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no permission violation reported for a heartbeat from the read-only connection")
+	}
+	// A wrong in-process password is refused for this user too.
+	if _, err := nats.Connect("", nats.InProcessServer(tc.Servers["holly"].NATS()), nats.UserInfo("tandem-local-monitor", "guess"), nats.NoReconnect()); err == nil {
+		t.Error("a guessed password opened a read-only in-process connection")
+	}
+}

@@ -25,6 +25,10 @@ type Topology struct {
 	// Metrics says where this member serves its metrics ([metrics] in
 	// the cluster file); a host's own setting, not compared across members.
 	Metrics Metrics
+	// StatusPage is the host:port where this member serves its read-only
+	// status page ([status_page] listen); "" is off. A host's own
+	// setting, like Metrics.
+	StatusPage string
 	// Members are the nodes in configuration order, then the witness, if
 	// there is one. Most are voters (Voters); the others are plain bus
 	// members that run no JetStream.

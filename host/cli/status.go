@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,10 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
-	"github.com/tandem-ha/tandem/host/coordinator"
-	"github.com/tandem-ha/tandem/host/failures"
-	"github.com/tandem-ha/tandem/host/lease"
-	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/host/status"
 )
 
@@ -178,7 +173,6 @@ func (s *statusSource) close() {
 // with every member offline and the reason.
 func (s *statusSource) gather(wait time.Duration) status.Report {
 	top := s.file.Topology
-	var answers []bus.MemberStatus
 	reason := ""
 	if s.conn != nil && s.conn.NC.IsClosed() {
 		s.close()
@@ -195,69 +189,16 @@ func (s *statusSource) gather(wait time.Duration) status.Report {
 			s.conn = conn
 		}
 	}
-	if s.conn != nil {
-		var err error
-		answers, err = bus.GatherMembers(s.conn, len(top.Members), wait)
-		if err != nil {
-			reason = err.Error()
-		}
+	if s.conn == nil {
+		r := status.Build(top, len(s.file.CIB.Resources), nil, time.Now())
+		r.Unreachable, r.CredentialsRefused = reason, credentials
+		return r
 	}
-	r := status.Build(top, len(s.file.CIB.Resources), answers, time.Now())
-	r.Unreachable, r.CredentialsRefused = reason, credentials
-	if s.conn != nil && len(answers) > 0 {
-		addClusterState(s.conn, s.file, &r, wait)
+	r, err := status.Gather(s.conn, s.file, wait, time.Now())
+	if err != nil {
+		r.Unreachable = err.Error()
 	}
 	return r
-}
-
-// addClusterState adds what the cluster runs: the live configuration's
-// resources as the nodes report them, the coordinator and the fail-counts,
-// and whether the live configuration is the local file's.
-func addClusterState(conn *bus.Conn, file *config.File, r *status.Report, wait time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
-	defer cancel()
-	cfg := file.CIB
-	if store, err := liveconfig.Open(ctx, conn); err == nil {
-		if rev, bad, err := store.Usable(ctx); err == nil {
-			cfg = rev.CIB
-			r.Live = &status.LiveConfig{Revision: rev.Rev, File: file.Name, DiffersFromFile: !liveconfig.Same(file.CIB, rev.CIB)}
-			if bad != nil {
-				r.Live.InvalidRevision, r.Live.Invalid = bad.Rev, bad.Invalid
-			}
-		}
-	}
-	online := 0
-	for _, n := range r.Nodes {
-		if n.Online {
-			online++
-		}
-	}
-	var reports []bus.NodeResources
-	_ = bus.Gather(conn, bus.SubjectStateRequest, nil, online, wait, func(data []byte) bool {
-		nr, _, err := bus.Decode[bus.NodeResources](data)
-		if err != nil {
-			return false
-		}
-		reports = append(reports, nr)
-		return true
-	})
-	status.AddResources(r, cfg, reports)
-	if kv, err := conn.KV(ctx, bus.BucketLeases); err == nil {
-		if e, err := kv.Get(ctx, coordinator.LeaseKey); err == nil {
-			var h lease.Holder
-			if json.Unmarshal(e.Value(), &h) == nil {
-				r.Coordinator = h.Node
-			}
-		}
-	}
-	if fs, err := failures.Open(ctx, conn); err == nil {
-		if recs, err := fs.List(ctx); err == nil {
-			for _, f := range recs {
-				r.Failures = append(r.Failures, status.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Op: f.Op, Message: f.Message, Last: f.Last})
-			}
-		}
-	}
-	status.MarkBlocked(r, reports)
 }
 
 // cliConnect connects a command to the bus: with the admin certificate of

@@ -656,6 +656,42 @@ func TestMetricsSettings(t *testing.T) {
 	}
 }
 
+// [status_page] listen is off unless set, takes a host:port (a bad one
+// named with its line) and is written back.
+func TestStatusPageSettings(t *testing.T) {
+	f, err := Parse("s.toml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Topology.StatusPage != "" {
+		t.Errorf("status page on by default: %q", f.Topology.StatusPage)
+	}
+	f, err = Parse("s.toml", []byte(base+"[status_page]\nlisten = \"127.0.0.1:9465\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Topology.StatusPage != "127.0.0.1:9465" {
+		t.Errorf("status page: %q", f.Topology.StatusPage)
+	}
+	out, err := Encode(f.Topology, f.CIB)
+	if err != nil || !strings.Contains(string(out), "[status_page]\nlisten = \"127.0.0.1:9465\"\n") {
+		t.Errorf("encoded: %v\n%s", err, out)
+	}
+	line := fmt.Sprint(strings.Count(base, "\n") + 2)
+	for text, want := range map[string]string{
+		"[status_page]\nlisten = \"9465\"\n":                                 `s.toml:` + line + `: [status_page] listen "9465": address 9465: missing port in address; write it host:port, like "127.0.0.1:9465"`,
+		"[status_page]\nlisten = \"127.0.0.1:0\"\n":                          `s.toml:` + line + `: [status_page] listen "127.0.0.1:0": port "0" is not a TCP port`,
+		"[metrics]\nlisten = \":9464\"\n[status_page]\nlisten = \":9464\"\n": `[status_page] listen is the same address as a [metrics] endpoint (:9464)`,
+		"[status_page]\nlisen = \":9465\"\n":                                 `did you mean "listen"`,
+		"[status_pages]\nlisten = \":9465\"\n":                               `did you mean "status_page"`,
+	} {
+		_, err := Parse("s.toml", []byte(base+text))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+	}
+}
+
 // [plugins] dir is read, and written back by EncodeWithPlugins.
 func TestPluginDir(t *testing.T) {
 	f, err := Parse("c.toml", []byte(base+"\n[plugins]\ndir = \"/usr/local/lib/tandem\"\n"))

@@ -54,6 +54,9 @@ func EncodeFile(top *bus.Topology, pluginDir string, c *cib.CIB, prev []byte) ([
 	if mt := top.Metrics; mt != (bus.Metrics{}) {
 		f.Metrics = &fileMetrics{Listen: mt.Listen, NATSMonitor: mt.Monitor}
 	}
+	if top.StatusPage != "" {
+		f.StatusPage = &fileStatusPage{Listen: top.StatusPage}
+	}
 	member := func(m bus.Member) fileMember {
 		return fileMember{Name: m.Name, Address: m.Address,
 			ClientPort: omitDefault(m.ClientPort, top.ClientPort), ClusterPort: omitDefault(m.ClusterPort, top.ClusterPort)}

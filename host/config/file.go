@@ -37,6 +37,7 @@ type fileConfig struct {
 	Colocations []fileColocation `toml:"colocation"`
 	Locations   []fileLocation   `toml:"location"`
 	Metrics     *fileMetrics     `toml:"metrics,omitempty,omitzero"`
+	StatusPage  *fileStatusPage  `toml:"status_page,omitempty,omitzero"`
 	Alerts      []fileAlert      `toml:"alert,omitempty,omitzero"`
 }
 
@@ -68,6 +69,10 @@ type fileAlertMeta struct {
 type fileMetrics struct {
 	Listen      string `toml:"listen,omitempty,omitzero"`
 	NATSMonitor string `toml:"nats_monitor,omitempty,omitzero"`
+}
+
+type fileStatusPage struct {
+	Listen string `toml:"listen,omitempty,omitzero"`
 }
 
 type fileCluster struct {
@@ -438,21 +443,31 @@ func decodeTopology(f *fileConfig, ps *problems) *bus.Topology {
 	if t := f.Bus.TLS; t != nil {
 		top.TLS = &bus.TLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}
 	}
-	if mt := f.Metrics; mt != nil {
-		for _, a := range []struct{ key, v string }{{"listen", mt.Listen}, {"nats_monitor", mt.NATSMonitor}} {
-			if a.v == "" {
-				continue
-			}
-			if _, port, err := net.SplitHostPort(a.v); err != nil {
-				ps.at("metrics."+a.key, "[metrics] %s %q: %v; write it host:port, like \"127.0.0.1:9464\"", a.key, a.v, err)
-			} else if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-				ps.at("metrics."+a.key, "[metrics] %s %q: port %q is not a TCP port (1-65535)", a.key, a.v, port)
-			}
+	// checkListen checks a host:port a member serves on.
+	checkListen := func(table, key, v, example string) {
+		if v == "" {
+			return
 		}
+		if _, port, err := net.SplitHostPort(v); err != nil {
+			ps.at(table+"."+key, "[%s] %s %q: %v; write it host:port, like \"%s\"", table, key, v, err, example)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			ps.at(table+"."+key, "[%s] %s %q: port %q is not a TCP port (1-65535)", table, key, v, port)
+		}
+	}
+	if mt := f.Metrics; mt != nil {
+		checkListen("metrics", "listen", mt.Listen, "127.0.0.1:9464")
+		checkListen("metrics", "nats_monitor", mt.NATSMonitor, "127.0.0.1:9464")
 		if mt.Listen != "" && mt.Listen == mt.NATSMonitor {
 			ps.at("metrics.nats_monitor", "[metrics] nats_monitor is the same address as listen (%s): give each its own port", mt.Listen)
 		}
 		top.Metrics = bus.Metrics{Listen: mt.Listen, Monitor: mt.NATSMonitor}
+	}
+	if sp := f.StatusPage; sp != nil {
+		checkListen("status_page", "listen", sp.Listen, "127.0.0.1:9465")
+		if m := f.Metrics; m != nil && sp.Listen != "" && (sp.Listen == m.Listen || sp.Listen == m.NATSMonitor) {
+			ps.at("status_page.listen", "[status_page] listen is the same address as a [metrics] endpoint (%s): give each its own port", sp.Listen)
+		}
+		top.StatusPage = sp.Listen
 	}
 	member := func(m fileMember, path string, witness bool) bus.Member {
 		what := fmt.Sprintf("%s %q", memberKind(witness), m.Name)
@@ -580,8 +595,9 @@ func cutLast(path string) (string, string, bool) {
 
 // knownKeys are the keys a table may hold, for "did you mean" hints.
 var knownKeys = map[string][]string{
-	"":                     {"cluster", "bus", "plugins", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location", "metrics", "alert"},
+	"":                     {"cluster", "bus", "plugins", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location", "metrics", "status_page", "alert"},
 	"metrics":              {"listen", "nats_monitor"},
+	"status_page":          {"listen"},
 	"cluster":              {"name"},
 	"bus":                  {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
 	"bus.tls":              {"dir", "cert", "key", "ca"},

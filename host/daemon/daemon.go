@@ -44,6 +44,7 @@ type Options struct {
 	Witness    bool
 	DataDir    string       // overrides [bus] data_dir
 	Metrics    *bus.Metrics // overrides [metrics] (members sharing a file and a host)
+	StatusPage *string      // overrides [status_page] listen (likewise)
 	PluginDir  string       // tandem-plugin-* executables; default: [plugins] dir, else supervisor.DefaultDir
 	Build      string       // version string for heartbeats and status
 	Logger     *slog.Logger
@@ -131,6 +132,9 @@ func start(o Options) (_ *Member, err error) {
 	if o.Metrics != nil {
 		top.Metrics = *o.Metrics
 	}
+	if o.StatusPage != nil {
+		top.StatusPage = *o.StatusPage
+	}
 	if o.DataDir != "" {
 		top.DataDir = o.DataDir
 	}
@@ -198,6 +202,7 @@ func start(o Options) (_ *Member, err error) {
 	if _, err := bus.ServeMembers(m.conn, m.status); err != nil {
 		return nil, fmt.Errorf("serving pings: %w", err)
 	}
+	m.serveStatusPage(f)
 	role := "node"
 	if o.Witness {
 		role = "witness"

@@ -119,6 +119,8 @@ type Cluster struct {
 	// Metrics, when set, are a member's [metrics] settings (the members
 	// share one file and one host, so each needs its own ports).
 	Metrics map[string]bus.Metrics
+	// StatusPage, when set, is a member's [status_page] listen address.
+	StatusPage map[string]string
 
 	mu      sync.Mutex
 	members map[string]*member
@@ -203,6 +205,9 @@ func (c *Cluster) Start(name string) {
 	}
 	if mt, ok := c.Metrics[name]; ok {
 		o.Metrics = &mt
+	}
+	if sp, ok := c.StatusPage[name]; ok {
+		o.StatusPage = &sp
 	}
 	if name == c.Shape.Witness {
 		o.Node, o.Witness = "", true
