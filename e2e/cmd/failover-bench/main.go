@@ -342,19 +342,28 @@ func (b *bench) series(name string, runs int, fault, undo func(string) error) *s
 	return s
 }
 
-func (b *bench) failover(s *series, fault, undo func(string) error) error {
-	c := b.c
+// underLoad waits for the cluster to converge, then starts the safety
+// checker and a client loop, and returns once the client has 10 requests
+// on record, with the VIP's holder.
+func (b *bench) underLoad() (holder string, safety *scenario.Safety, client *scenario.Client, err error) {
 	if err := b.converged(); err != nil {
-		return err
+		return "", nil, nil, err
 	}
-	holder, err := c.WaitHolder(b.timeout(10*time.Second), "")
-	if err != nil {
-		return err
+	if holder, err = b.c.WaitHolder(b.timeout(10*time.Second), ""); err != nil {
+		return "", nil, nil, err
 	}
-	safety := c.WatchSafety()
-	client := c.StartClient(60 * time.Second)
+	safety = b.c.WatchSafety()
+	client = b.c.StartClient(60 * time.Second)
 	for len(client.Requests()) < 10 && b.ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
+	}
+	return holder, safety, client, nil
+}
+
+func (b *bench) failover(s *series, fault, undo func(string) error) error {
+	holder, safety, client, err := b.underLoad()
+	if err != nil {
+		return err
 	}
 	at := time.Now()
 	if err := fault(holder); err != nil {
@@ -474,17 +483,9 @@ func (b *bench) haproxyKill(s *series, last *time.Time) error {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	if err := b.converged(); err != nil {
-		return err
-	}
-	holder, err := c.WaitHolder(b.timeout(10*time.Second), "")
+	holder, safety, client, err := b.underLoad()
 	if err != nil {
 		return err
-	}
-	safety := c.WatchSafety()
-	client := c.StartClient(60 * time.Second)
-	for len(client.Requests()) < 10 && b.ctx.Err() == nil {
-		time.Sleep(20 * time.Millisecond)
 	}
 	at := time.Now()
 	*last = at
