@@ -250,3 +250,26 @@ func TestHeartbeatStateful(t *testing.T) {
 		}
 	}
 }
+
+// The promote and demote timeouts the agent advertises are the host's
+// defaults for those actions (Stateful's role monitors are Pacemaker's,
+// not listed).
+func TestPromotableMetaData(t *testing.T) {
+	p := plugin(t, promotableRoot(t))
+	md, err := p.MetaData(context.Background(), "tandemtest:Promo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Duration{}
+	for _, a := range md.Actions {
+		got[a.Name] = a.Timeout
+	}
+	for _, name := range []string{"promote", "demote"} {
+		if got[name] != 20*time.Second {
+			t.Errorf("%s: timeout %v, want the advertised 20s (actions %v)", name, got[name], md.Actions)
+		}
+	}
+	if _, ok := got["monitor"]; ok {
+		t.Errorf("role monitors listed as the monitor: %v", md.Actions)
+	}
+}
