@@ -71,7 +71,8 @@ type Options struct {
 // Agent runs OCF resource agents. All methods are safe for concurrent use;
 // actions of one resource run one at a time.
 type Agent struct {
-	root     string
+	lsb      bool   // the lsb plugin: init scripts of root (lsb.go)
+	root     string // OCF_ROOT, or the init scripts' directory
 	stateDir string
 	locks    sdk.KeyedMutex
 	holds    holds
@@ -106,14 +107,27 @@ func NewWith(o Options) *Agent {
 	return &Agent{root: root, stateDir: stateDir, metas: map[string]cachedMeta{}}
 }
 
-// Info describes the plugin: it serves any PROVIDER:TYPE under OCF_ROOT.
+// Info describes the plugin: it serves any PROVIDER:TYPE under OCF_ROOT
+// (the lsb plugin: any init script).
 func (a *Agent) Info() sdk.Info {
-	return sdk.Info{Name: Name, Types: []string{"*"}, Version: Version, APIVersions: sdk.APIVersions}
+	name := Name
+	if a.lsb {
+		name = LSBName
+	}
+	return sdk.Info{Name: name, Types: []string{"*"}, Version: Version, APIVersions: sdk.APIVersions}
+}
+
+// resolve finds the script of agentType.
+func (a *Agent) resolve(agentType string) (script, error) {
+	if a.lsb {
+		return resolveLSB(a.root, agentType)
+	}
+	return resolve(a.root, agentType)
 }
 
 // MetaData runs the agent's meta-data action and translates its XML.
 func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
-	s, err := resolve(a.root, agentType)
+	s, err := a.resolve(agentType)
 	if err != nil {
 		return sdk.MetaData{}, err
 	}
@@ -138,6 +152,16 @@ func (a *Agent) meta(ctx context.Context, s script) (agentMeta, error) {
 	a.mu.Unlock()
 	if ok && c.mtime.Equal(st.ModTime()) && c.size == st.Size() {
 		return c.meta, nil
+	}
+	if s.lsb {
+		m, err := lsbMeta(s)
+		if err != nil {
+			return agentMeta{}, err
+		}
+		a.mu.Lock()
+		a.metas[s.path] = cachedMeta{mtime: st.ModTime(), size: st.Size(), meta: m}
+		a.mu.Unlock()
+		return m, nil
 	}
 	o := invocation{s: s, action: "meta-data", cap: MetaDataCap + 1}.run(ctx)
 	switch {
@@ -177,7 +201,7 @@ func resolveResult(err error) sdk.Result {
 // names with a did-you-mean, required ones, integer, boolean and select
 // values), then runs the agent's validate-all when it has one.
 func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Result {
-	s, err := resolve(a.root, req.AgentType)
+	s, err := a.resolve(req.AgentType)
 	if err != nil {
 		return resolveResult(err)
 	}
@@ -199,6 +223,9 @@ func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Resul
 	}
 	if err := sdk.ParseParams(s.agent, m.md.Params, req.Params).Err(); err != nil {
 		return sdk.Result{Code: sdk.ErrNotConfigured, Message: strings.ReplaceAll(err.Error(), "\n", "; ")}
+	}
+	if s.lsb {
+		return sdk.Result{Code: sdk.OK, Message: s.agent + " is an init script: it takes no parameters and has no validate-all"}
 	}
 	if !m.actions["validate-all"] {
 		return sdk.Result{Code: sdk.OK, Message: s.agent + " has no validate-all: parameters checked against its meta-data only"}
@@ -282,7 +309,7 @@ func nodeName(node string) string {
 // Reload runs reload-agent (OCF 1.1) when the agent advertises it, else
 // reload.
 func (a *Agent) Reload(ctx context.Context, req sdk.Request) sdk.Result {
-	s, err := resolve(a.root, req.AgentType)
+	s, err := a.resolve(req.AgentType)
 	if err != nil {
 		return resolveResult(err)
 	}
@@ -297,7 +324,7 @@ func (a *Agent) Reload(ctx context.Context, req sdk.Request) sdk.Result {
 
 // action runs one action of req's resource, one at a time per resource.
 func (a *Agent) action(ctx context.Context, action string, req sdk.Request) sdk.Result {
-	s, err := resolve(a.root, req.AgentType)
+	s, err := a.resolve(req.AgentType)
 	if err != nil {
 		if action == "monitor" {
 			var ni *errNotInstalled
@@ -313,6 +340,16 @@ func (a *Agent) action(ctx context.Context, action string, req sdk.Request) sdk.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer a.holds.track(req.ResourceID, req.Instance.Node, action, cancel)()
+	if s.lsb {
+		if len(req.Params) > 0 {
+			return sdk.Resultf(sdk.ErrNotConfigured, "%s: init scripts take no parameters (%d given)", s.agent, len(req.Params))
+		}
+		o := invocation{s: s, action: lsbAction(action)}.run(ctx)
+		if o.timedOut && errors.Is(context.Cause(ctx), errHoldLapsed) {
+			return sdk.Resultf(sdk.ErrGeneric, "%s %s cut off after %s: %v, so the resource is being stopped; its process group was killed", s.agent, action, o.took.Round(time.Millisecond), errHoldLapsed)
+		}
+		return lsbResult(s, action, o)
+	}
 	a.attrs.setup(a.stateDir)
 	o := invocation{s: s, action: action, instance: req.ResourceID, params: req.Params, meta: requestMeta(ctx, req),
 		shim: a.attrs.bin, extraEnv: a.attrs.env()}.run(ctx)

@@ -97,6 +97,11 @@ func (in invocation) env() ([]string, error) {
 			path += ":" + d
 		}
 	}
+	if in.s.lsb {
+		// An init script gets what service(8) gives one: no OCF
+		// variables, no parameters.
+		return append(out, "PATH="+strings.TrimPrefix(path, ":")), nil
+	}
 	if in.shim != "" {
 		path = in.shim + ":" + path
 	}
