@@ -141,6 +141,7 @@ func ocfProviders(root string) ([]string, error) {
 var agentFamilies = map[string]string{
 	"haproxy": "haproxy",
 	"health":  "health:http, health:tcp",
+	"lsb":     "lsb:NAME (an init script of /etc/init.d)",
 	"ocf":     "ocf:PROVIDER:TYPE (listed below from OCF_ROOT)",
 	"systemd": "systemd:UNIT (any unit: systemctl list-unit-files --type=service)",
 	"vip":     "vip",

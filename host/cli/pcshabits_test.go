@@ -36,7 +36,7 @@ func TestResourceAgentsAndProviders(t *testing.T) {
 		t.Errorf("agents ocf:tandem: exit %d\n%s", code, out)
 	}
 	out, _, code = runTandem(t, env, "resource", "agents", noCfg)
-	for _, want := range []string{"vip\n", "systemd:UNIT", "health:http, health:tcp", "ocf:tandem:Well\n"} {
+	for _, want := range []string{"vip\n", "systemd:UNIT", "health:http, health:tcp", "lsb:NAME", "ocf:tandem:Well\n"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("agents: exit %d, lacks %q:\n%s", code, want, out)
 		}
