@@ -280,6 +280,7 @@ func (a *Agent) Stop(ctx context.Context, req sdk.Request) sdk.Result {
 func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	res := a.action(ctx, "monitor", req)
 	if req.Instance.Clone.Promotable {
+		a.attrs.setup(a.stateDir)
 		res.PromotionScore = a.attrs.promotionScore(nodeName(req.Instance.Node), req.ResourceID)
 	}
 	return res

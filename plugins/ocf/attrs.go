@@ -122,48 +122,49 @@ func defaultStateDir() string {
 }
 
 // setup makes the store's directories (the plugin's own: not a link,
-// owned by the plugin's user, 0700) and writes the shim.
+// owned by the plugin's user, 0700) and writes the shim, once; a failure
+// is logged once, and the agents then run without the shim.
 func (st *attrStore) setup(stateDir string) {
 	st.once.Do(func() {
 		if stateDir == "" {
 			stateDir = defaultStateDir()
 		}
-		if err := privateDir(stateDir); err != nil {
-			st.err = err
-			return
-		}
-		st.dir, st.bin = filepath.Join(stateDir, "attrs"), filepath.Join(stateDir, "bin")
-		for _, d := range []string{st.dir, st.bin} {
-			if err := privateDir(d); err != nil {
-				st.err = err
-				return
-			}
-		}
-		main := filepath.Join(st.bin, shimNames[0])
-		tmp := main + ".new"
-		if err := os.WriteFile(tmp, []byte(shimScript), 0o755); err != nil {
-			st.err = err
-			return
-		}
-		if err := os.Rename(tmp, main); err != nil {
-			st.err = err
-			return
-		}
-		for _, n := range shimNames[1:] {
-			link := filepath.Join(st.bin, n)
-			if t, err := os.Readlink(link); err == nil && t == shimNames[0] {
-				continue
-			}
-			_ = os.Remove(link)
-			if err := os.Symlink(shimNames[0], link); err != nil {
-				st.err = err
-				return
-			}
+		if st.err = st.install(stateDir); st.err != nil {
+			st.dir, st.bin = "", ""
+			slog.Warn("no crm_attribute/crm_master for the agents: promotion scores cannot be reported", "err", st.err)
 		}
 	})
-	if st.err != nil {
-		slog.Warn("no crm_attribute/crm_master for the agents: promotion scores cannot be reported", "err", st.err)
+}
+
+func (st *attrStore) install(stateDir string) error {
+	if err := privateDir(stateDir); err != nil {
+		return err
 	}
+	st.dir, st.bin = filepath.Join(stateDir, "attrs"), filepath.Join(stateDir, "bin")
+	for _, d := range []string{st.dir, st.bin} {
+		if err := privateDir(d); err != nil {
+			return err
+		}
+	}
+	main := filepath.Join(st.bin, shimNames[0])
+	tmp := main + ".new"
+	if err := os.WriteFile(tmp, []byte(shimScript), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, main); err != nil {
+		return err
+	}
+	for _, n := range shimNames[1:] {
+		link := filepath.Join(st.bin, n)
+		if t, err := os.Readlink(link); err == nil && t == shimNames[0] {
+			continue
+		}
+		_ = os.Remove(link)
+		if err := os.Symlink(shimNames[0], link); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // privateDir makes dir, or checks the one there is: a directory, not a

@@ -273,3 +273,29 @@ func TestPromotableMetaData(t *testing.T) {
 		t.Errorf("role monitors listed as the monitor: %v", md.Actions)
 	}
 }
+
+// A state directory others can write is not used: the plugin logs it once
+// and runs the agents without the shim, so an agent that needs crm_master
+// fails, saying so (not found, or Pacemaker's own crm_master, where
+// pacemaker-cli-utils is installed, finding no CIB); nothing is written
+// there.
+func TestStateDirOthersCanWriteRefused(t *testing.T) {
+	root := promotableRoot(t)
+	stateDir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(stateDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(stateDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	p := sdkLaunch(t, root, stateDir)
+	ctx, cancel, req := promotableRequest("db", "tandemtest:Promo", map[string]string{"state": filepath.Join(t.TempDir(), "s")})
+	defer cancel()
+	res, err := p.Start(ctx, req)
+	if err != nil || res.Code != sdk.ErrGeneric || !strings.Contains(res.Message, "crm_") {
+		t.Errorf("start without the shim: %v %v; want an error naming crm_master or crm_attribute", res, err)
+	}
+	if entries, _ := os.ReadDir(stateDir); len(entries) != 0 {
+		t.Errorf("the plugin wrote %d entries into a state directory others can write", len(entries))
+	}
+}
