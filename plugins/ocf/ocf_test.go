@@ -753,3 +753,28 @@ func TestDaemonHoldingTheOutput(t *testing.T) {
 		}
 	}
 }
+
+// OCF_RESKEY_CRM_meta_interval tells a probe from a recurring monitor, as
+// under Pacemaker: resource-agents' ocf_is_probe is true for a monitor of
+// interval 0, and ocf:heartbeat:Dummy says why it is not running only in a
+// recurring monitor (a probe finding it stopped is no failure).
+func TestHeartbeatDummyProbeAndMonitor(t *testing.T) {
+	if _, err := os.Stat("/usr/lib/ocf/resource.d/heartbeat/Dummy"); err != nil {
+		if os.Getenv("TANDEM_REQUIRE_PRIV") == "1" {
+			t.Fatalf("TANDEM_REQUIRE_PRIV=1 but resource-agents is not installed (apt-get install resource-agents): %v", err)
+		}
+		t.Skipf("resource-agents not installed: %v", err)
+	}
+	p := plugin(t, "/usr/lib/ocf")
+	ctx, cancel, req := request("dummy", "heartbeat:Dummy", map[string]string{"state": filepath.Join(t.TempDir(), "dummy.state")}, 20*time.Second)
+	defer cancel()
+	probe, err := p.Monitor(ctx, req)
+	if err != nil || probe.Code != sdk.NotRunning || strings.Contains(probe.Message, "No process state file found") {
+		t.Errorf("probe (interval 0): %v %v; want not running, without Dummy's exit reason", probe, err)
+	}
+	req.Interval = 10 * time.Second
+	mon, err := p.Monitor(ctx, req)
+	if err != nil || mon.Code != sdk.NotRunning || !strings.Contains(mon.Message, "No process state file found") {
+		t.Errorf("recurring monitor (10 s): %v %v; want not running, with Dummy's exit reason", mon, err)
+	}
+}
