@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -258,4 +259,88 @@ promotable = true
 	if want := []string{primary + " promoted", primary + " demoted", survivor + " promoted", survivor + " demoted", primary + " promoted"}; strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("role log:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// lsbFrob is an init script whose service is a state file: it runs while
+// STATE/running.frob exists (init scripts get no OCF variables, so no node
+// name: the nodes of the in-process cluster share the one file).
+const lsbFrob = `#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          frob
+# Short-Description: frobnicator
+### END INIT INFO
+state=STATE/running.$(basename "$0")
+case "$1" in
+start) touch "$state"; exit 0 ;;
+stop) rm -f "$state"; exit 0 ;;
+status) [ -f "$state" ] && exit 0; exit 3 ;;
+esac
+exit 2
+`
+
+// An LSB init script as a singleton on a live cluster (lsb:frob, the lsb
+// plugin): it starts on one node, and moves to the other when that node
+// leaves. The nodes of the in-process cluster share one /etc/init.d, so
+// the script's state is one file: the test sees where it runs from the
+// nodes' reports, and that it runs once.
+func TestLSBSingletonOnALiveCluster(t *testing.T) {
+	initDir := filepath.Join(t.TempDir(), "init.d")
+	if err := os.MkdirAll(initDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TANDEM_LSB_INIT_DIR", initDir)
+	tc := daemontest.New(t, `
+[[resource]]
+id = "frob"
+agent = "lsb:frob"
+[[resource.op]]
+name = "monitor"
+interval = "500ms"
+`)
+	if err := os.MkdirAll(tc.State, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(initDir, "frob"), []byte(strings.ReplaceAll(lsbFrob, "STATE", tc.State)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := sdktest.Build(t, "github.com/tandem-ha/tandem/plugins/ocf/cmd/tandem-plugin-lsb")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tc.Plugins, "tandem-plugin-lsb"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tc.StartAll()
+	c := tc.Connect()
+	state := filepath.Join(tc.State, "running.frob")
+	var holder string
+	poll.Until(t, 90*time.Second, 50*time.Millisecond, func() error {
+		holder = ""
+		for _, n := range []string{"holly", "benji"} {
+			if daemontest.Reported(c, map[string]string{n + "/frob": bus.StateStarted, otherNode(n) + "/frob": bus.StateStopped}) == nil {
+				holder = n
+			}
+		}
+		if holder == "" {
+			return errors.New("frob is not reported started on one node and stopped on the other")
+		}
+		if _, err := os.Stat(state); err != nil {
+			return fmt.Errorf("%s reports frob started, but: %v", holder, err)
+		}
+		return nil
+	})
+	survivor := otherNode(holder)
+	left := time.Now()
+	tc.Stop(holder)
+	poll.Until(t, 60*time.Second, 50*time.Millisecond, func() error {
+		if err := daemontest.Reported(c, map[string]string{survivor + "/frob": bus.StateStarted}); err != nil {
+			return err
+		}
+		if _, err := os.Stat(state); err != nil {
+			return fmt.Errorf("%s reports frob started, but: %v", survivor, err)
+		}
+		return nil
+	})
+	t.Logf("frob started on %s; %s left: started on %s after %s", holder, holder, survivor, time.Since(left).Round(time.Millisecond))
 }
