@@ -8,7 +8,7 @@
 //
 // Whatever the model cannot express is never dropped silently: it is listed
 // as a Skipped item naming the CIB element, its id and line, and why
-// (fencing devices: Tandem fences with leases; date rules; lsb agents; ...).
+// (fencing devices: Tandem fences with leases; date rules; service agents; ...).
 // What is imported with a difference an admin should know is a Note.
 //
 // The XML is read within fixed limits (size, depth, attribute length), and a

@@ -177,7 +177,11 @@ func TestRegressionCIBs(t *testing.T) {
 			}
 		}},
 		{file: "stonith-3", skipped: map[string]string{"": "Tandem fences with leases"}},
-		{file: "clone-order-primitive", skipped: map[string]string{"": "lsb:"}},
+		{file: "clone-order-primitive", check: func(t *testing.T, c *cib.CIB) {
+			if r, _ := c.Resource("smb_lsb"); r == nil || r.Agent != "lsb:smb" {
+				t.Errorf("smb_lsb imported as %+v, want agent lsb:smb", r)
+			}
+		}},
 		{file: "date-2", skipped: map[string]string{"overrides": "chosen by rules"}},
 		{file: "rsc_dep10"},
 	}

@@ -71,7 +71,7 @@ func TestConversions(t *testing.T) {
       <op id="web-promoted" name="monitor" interval="11s" role="Promoted"/>
     </operations>
   </primitive>
-  <primitive id="old" class="lsb" type="named"/>
+  <primitive id="old" class="service" type="named"/>
   <primitive id="fence-holly" class="stonith" type="fence_ipmilan"/>
   <clone id="db-clone"><meta_attributes id="dbc-meta"><nvpair id="dbc-p" name="promotable" value="true"/><nvpair id="dbc-n" name="notify" value="true"/><nvpair id="dbc-pm" name="promoted-max" value="1"/></meta_attributes>
     <primitive id="db" class="ocf" provider="heartbeat" type="pgsql"><instance_attributes id="db-ia"><nvpair id="db-port" name="pgport" value="5433"/></instance_attributes></primitive>
@@ -116,7 +116,7 @@ func TestConversions(t *testing.T) {
 		"web-typo":     `op monitr: Tandem runs start, stop, monitor, reload, promote, demote (did you mean "monitor"?)`,
 		"web-migrate":  "op migrate_to",
 		"web-promoted": "monitor for role Promoted",
-		"old":          "lsb:named agents are not bridged: on a systemd host use systemd:named",
+		"old":          "service:named agents are not bridged: use systemd:named on a systemd host, or lsb:named",
 		"fence-holly":  "Tandem fences with leases",
 		"dbc-n":        "notify=true",
 		"r-date":       "date and time rules are not supported",

@@ -160,8 +160,10 @@ func agentOf(e *elem) (string, string) {
 		return "systemd:" + strings.TrimSuffix(typ, ".service"), ""
 	case "stonith":
 		return "", fmt.Sprintf("fencing device stonith:%s: Tandem fences with leases (docs/leases.md): a node that loses the bus majority stops its singletons before another node may start them, so no fencing device is needed", typ)
-	case "lsb", "service", "upstart":
-		return "", fmt.Sprintf("%s:%s agents are not bridged: on a systemd host use systemd:%s (systemd runs /etc/init.d scripts as units)", class, typ, typ)
+	case "lsb":
+		return "lsb:" + typ, ""
+	case "service", "upstart":
+		return "", fmt.Sprintf("%s:%s agents are not bridged: use systemd:%s on a systemd host, or lsb:%s for an /etc/init.d script", class, typ, typ, typ)
 	case "":
 		return "", "a primitive without a class"
 	}

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	// The first-party plugins beside it, as make build installs them.
-	for _, p := range []string{"vip", "systemd", "haproxy", "health", "ocf"} {
+	for _, p := range []string{"vip", "systemd", "haproxy", "health", "ocf", "lsb"} {
 		if err := os.Symlink("tandem", filepath.Join(dir, "tandem-plugin-"+p)); err != nil {
 			panic(err)
 		}

@@ -116,6 +116,36 @@ func ocfAgents(root, provider string) ([]string, error) {
 	return out, nil
 }
 
+// lsbDir is where the lsb plugin finds init scripts.
+func lsbDir() string {
+	if d := os.Getenv("TANDEM_LSB_INIT_DIR"); d != "" {
+		return d
+	}
+	return ocf.DefaultInitDir
+}
+
+// lsbScripts lists the executable files of dir as lsb:NAME.
+func lsbScripts(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		name := "lsb:" + e.Name()
+		st, err := os.Stat(filepath.Join(dir, e.Name()))
+		if err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 || strings.HasPrefix(e.Name(), ".") || !validAgentName(name) {
+			continue
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 func validAgentName(name string) bool { return cib.AgentProblem(name) == "" }
 
 // ocfProviders lists the directories of OCF_ROOT/resource.d.
@@ -141,6 +171,7 @@ func ocfProviders(root string) ([]string, error) {
 var agentFamilies = map[string]string{
 	"haproxy": "haproxy",
 	"health":  "health:http, health:tcp",
+	"lsb":     "lsb:NAME (an init script of /etc/init.d)",
 	"ocf":     "ocf:PROVIDER:TYPE (listed below from OCF_ROOT)",
 	"systemd": "systemd:UNIT (any unit: systemctl list-unit-files --type=service)",
 	"vip":     "vip",
@@ -156,11 +187,13 @@ the plugins of the plugin directory (--plugin-dir, else the cluster file's
 [plugins] dir, else /usr/lib/tandem/plugins for a packaged /usr/bin/tandem,
 else beside tandem), and the OCF agents under OCF_ROOT
 (` + ocf.DefaultRoot + ` unless OCF_ROOT is set) as ocf:PROVIDER:TYPE. CLASS narrows
-it: ocf, ocf:PROVIDER, or a plugin name (systemd, vip, ...).
+it: ocf, ocf:PROVIDER, or a plugin name (systemd, vip, ...); lsb also lists
+the init scripts of ` + ocf.DefaultInitDir + ` as lsb:NAME.
 
 --output json prints {"plugins": [...], "ocf": [...]}: each plugin with name
 (the agent class: systemd, vip, ...) and where ("built-in" or the plugin's
-file), and the OCF agents as ocf:PROVIDER:TYPE.
+file), and the OCF agents as ocf:PROVIDER:TYPE; with CLASS lsb, "lsb": [...]
+the init scripts as lsb:NAME.
 
 Exit codes: 0 listed; 2 CLASS is unknown or bad input; 1 a directory cannot
 be read.`,
@@ -212,7 +245,8 @@ be read.`,
 			js := struct {
 				Plugins []pluginJSON `json:"plugins"`
 				OCF     []string     `json:"ocf"`
-			}{[]pluginJSON{}, []string{}}
+				LSB     []string     `json:"lsb,omitempty"`
+			}{[]pluginJSON{}, []string{}, nil}
 			for _, n := range slices.Sorted(maps.Keys(plugins)) {
 				if fam == "ocf" || (fam != "" && n != fam) {
 					continue // ocf: its agents are listed one by one below
@@ -226,6 +260,19 @@ be read.`,
 					what = n + "[:TYPE] (" + plugins[n] + "; tandem resource describe " + n + " shows its parameters)"
 				}
 				fmt.Fprintln(w, what)
+			}
+			if fam == "lsb" {
+				scripts, err := lsbScripts(lsbDir())
+				if err != nil {
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("init scripts of %s: %w", lsbDir(), err)}
+				}
+				if output == "json" {
+					js.LSB = nonNil(scripts)
+				} else {
+					for _, a := range scripts {
+						fmt.Fprintln(w, a)
+					}
+				}
 			}
 			if fam == "" || fam == "ocf" {
 				agents, err := ocfAgents(ocfRoot(), provider)

@@ -36,10 +36,24 @@ func TestResourceAgentsAndProviders(t *testing.T) {
 		t.Errorf("agents ocf:tandem: exit %d\n%s", code, out)
 	}
 	out, _, code = runTandem(t, env, "resource", "agents", noCfg)
-	for _, want := range []string{"vip\n", "systemd:UNIT", "health:http, health:tcp", "ocf:tandem:Well\n"} {
+	for _, want := range []string{"vip\n", "systemd:UNIT", "health:http, health:tcp", "lsb:NAME", "ocf:tandem:Well\n"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("agents: exit %d, lacks %q:\n%s", code, want, out)
 		}
+	}
+	initDir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"frob": 0o755, "README": 0o644, ".hidden": 0o755} {
+		if err := os.WriteFile(filepath.Join(initDir, name), []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _, code = runTandem(t, append(env, "TANDEM_LSB_INIT_DIR="+initDir), "resource", "agents", "lsb", noCfg)
+	if code != 0 || out != "lsb:NAME (an init script of /etc/init.d)\nlsb:frob\n" {
+		t.Errorf("agents lsb: exit %d\n%s", code, out)
+	}
+	out, _, code = runTandem(t, append(env, "TANDEM_LSB_INIT_DIR="+initDir), "resource", "agents", "lsb", "-o", "json", noCfg)
+	if code != 0 || !strings.Contains(out, `"lsb": [`) || !strings.Contains(out, `"lsb:frob"`) {
+		t.Errorf("agents lsb -o json: exit %d\n%s", code, out)
 	}
 	_, errOut, code := runTandem(t, env, "resource", "agents", "sytemd", noCfg)
 	if code != ExitConfig || !strings.Contains(errOut, `no agent class "sytemd" (did you mean "systemd"?)`) {

@@ -188,7 +188,7 @@ func (m *Monitors) runOnce(ctx context.Context, s MonitorSpec) {
 	if err != nil {
 		return // stopped while a start or stop of the instance ran, or one waits
 	}
-	req := sdk.Request{ResourceID: s.Resource, Params: s.Params, Instance: sdk.Instance{Node: m.cfg.Node, CloneIndex: s.CloneIndex}}
+	req := sdk.Request{ResourceID: s.Resource, Params: s.Params, Instance: sdk.Instance{Node: m.cfg.Node, CloneIndex: s.CloneIndex}, Interval: s.Interval}
 	if m.cfg.Cluster != nil {
 		req.Cluster = m.cfg.Cluster()
 	}

@@ -164,6 +164,7 @@ func New(cfg Config) (*LRM, error) {
 	if cfg.LeaseWait == 0 {
 		cfg.LeaseWait = 5 * time.Second
 	}
+	cfg.Runner = newMetaRunner(cfg.Runner, func() *cib.CIB { return cfg.Live().CIB })
 	l := &LRM{cfg: cfg, log: cfg.Logger.With("component", "lrm"),
 		entries: map[string]*entry{}, probed: map[string]bool{}, busy: map[string]string{},
 		reports: map[string]bus.NodeResources{}, noNotify: map[string]bool{}, running: map[string]context.CancelFunc{},

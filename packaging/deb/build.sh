@@ -152,7 +152,7 @@ Description: high-availability cluster resource manager
  NATS server; a witness gives a two-node cluster its third vote.
  .
  This package installs the tandem command, its first-party plugins (vip,
- systemd, haproxy, health, ocf), and the tandem and tandem-witness systemd
+ systemd, haproxy, health, ocf, lsb), and the tandem and tandem-witness systemd
  units, disabled: enable one once /etc/tandem/cluster.toml is set up.
 CONTROL
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -print | sed 's|^\./||' | LC_ALL=C sort | xargs md5sum) >"$root/DEBIAN/md5sums"

@@ -25,6 +25,7 @@ import (
 var mains = map[string]func(){
 	"haproxy": haproxy.Main,
 	"health":  health.Main,
+	"lsb":     ocf.LSBMain,
 	"ocf":     ocf.Main,
 	"systemd": systemd.Main,
 	"vip":     vip.Main,

@@ -36,7 +36,7 @@ func TestPluginNames(t *testing.T) {
 		t.Errorf("tandem-plugin-vip: %v %v", ok, err)
 	}
 	_, ok, err := builtin.Plugin("/usr/lib/tandem/tandem-plugin-hello")
-	if !ok || err == nil || !strings.Contains(err.Error(), `"hello" is not a plugin built into tandem`) || !strings.Contains(err.Error(), "haproxy, health, ocf, systemd, vip") {
+	if !ok || err == nil || !strings.Contains(err.Error(), `"hello" is not a plugin built into tandem`) || !strings.Contains(err.Error(), "haproxy, health, lsb, ocf, systemd, vip") {
 		t.Errorf("tandem-plugin-hello: %v %v", ok, err)
 	}
 }

@@ -10,9 +10,12 @@
 // as a whole at the action's deadline; its output is captured and capped
 // (OutputCap). docs/ocf.md is the admin's page.
 //
-// Promote, demote and notify are not bridged yet: they plug in beside
-// Reload (an sdk optional interface each, running the action of the same
-// name through action()) once the SDK has promotable clones.
+// Promote and demote run the agent's actions of those names; a monitor's
+// OCF_RUNNING_PROMOTED and OCF_FAILED_PROMOTED are the host's
+// RunningPromoted and FailedPromoted, and the score the agent sets with
+// crm_master or crm_attribute (a shim of the bridge's: attrs.go) is the
+// monitor's promotion score. Notify is not bridged yet
+// (OCF_RESKEY_CRM_meta_notify is false).
 package ocf
 
 import (
@@ -50,6 +53,7 @@ const validateInstance = "tandem-validate"
 var (
 	_ sdk.Agent    = (*Agent)(nil)
 	_ sdk.Reloader = (*Agent)(nil)
+	_ sdk.Promoter = (*Agent)(nil)
 )
 
 // Options configure an Agent.
@@ -57,14 +61,22 @@ type Options struct {
 	// Root is OCF_ROOT. Empty: the plugin's environment's OCF_ROOT, else
 	// DefaultRoot.
 	Root string
+	// StateDir keeps the node attributes the agents set (promotion
+	// scores) and the crm_attribute shim. Empty: the environment's
+	// TANDEM_OCF_STATE_DIR, else DefaultStateDir for root, else a
+	// directory in the temporary directory.
+	StateDir string
 }
 
 // Agent runs OCF resource agents. All methods are safe for concurrent use;
 // actions of one resource run one at a time.
 type Agent struct {
-	root  string
-	locks sdk.KeyedMutex
-	holds holds
+	lsb      bool   // the lsb plugin: init scripts of root (lsb.go)
+	root     string // OCF_ROOT, or the init scripts' directory
+	stateDir string
+	locks    sdk.KeyedMutex
+	holds    holds
+	attrs    attrStore
 
 	mu    sync.Mutex
 	metas map[string]cachedMeta // by script path
@@ -88,17 +100,34 @@ func NewWith(o Options) *Agent {
 	if root == "" {
 		root = DefaultRoot
 	}
-	return &Agent{root: root, metas: map[string]cachedMeta{}}
+	stateDir := o.StateDir
+	if stateDir == "" {
+		stateDir = os.Getenv("TANDEM_OCF_STATE_DIR")
+	}
+	return &Agent{root: root, stateDir: stateDir, metas: map[string]cachedMeta{}}
 }
 
-// Info describes the plugin: it serves any PROVIDER:TYPE under OCF_ROOT.
+// Info describes the plugin: it serves any PROVIDER:TYPE under OCF_ROOT
+// (the lsb plugin: any init script).
 func (a *Agent) Info() sdk.Info {
-	return sdk.Info{Name: Name, Types: []string{"*"}, Version: Version, APIVersions: sdk.APIVersions}
+	name := Name
+	if a.lsb {
+		name = LSBName
+	}
+	return sdk.Info{Name: name, Types: []string{"*"}, Version: Version, APIVersions: sdk.APIVersions}
+}
+
+// resolve finds the script of agentType.
+func (a *Agent) resolve(agentType string) (script, error) {
+	if a.lsb {
+		return resolveLSB(a.root, agentType)
+	}
+	return resolve(a.root, agentType)
 }
 
 // MetaData runs the agent's meta-data action and translates its XML.
 func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
-	s, err := resolve(a.root, agentType)
+	s, err := a.resolve(agentType)
 	if err != nil {
 		return sdk.MetaData{}, err
 	}
@@ -123,6 +152,16 @@ func (a *Agent) meta(ctx context.Context, s script) (agentMeta, error) {
 	a.mu.Unlock()
 	if ok && c.mtime.Equal(st.ModTime()) && c.size == st.Size() {
 		return c.meta, nil
+	}
+	if s.lsb {
+		m, err := lsbMeta(s)
+		if err != nil {
+			return agentMeta{}, err
+		}
+		a.mu.Lock()
+		a.metas[s.path] = cachedMeta{mtime: st.ModTime(), size: st.Size(), meta: m}
+		a.mu.Unlock()
+		return m, nil
 	}
 	o := invocation{s: s, action: "meta-data", cap: MetaDataCap + 1}.run(ctx)
 	switch {
@@ -162,7 +201,7 @@ func resolveResult(err error) sdk.Result {
 // names with a did-you-mean, required ones, integer, boolean and select
 // values), then runs the agent's validate-all when it has one.
 func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Result {
-	s, err := resolve(a.root, req.AgentType)
+	s, err := a.resolve(req.AgentType)
 	if err != nil {
 		return resolveResult(err)
 	}
@@ -184,6 +223,9 @@ func (a *Agent) Validate(ctx context.Context, req sdk.ValidateRequest) sdk.Resul
 	}
 	if err := sdk.ParseParams(s.agent, m.md.Params, req.Params).Err(); err != nil {
 		return sdk.Result{Code: sdk.ErrNotConfigured, Message: strings.ReplaceAll(err.Error(), "\n", "; ")}
+	}
+	if s.lsb {
+		return sdk.Result{Code: sdk.OK, Message: s.agent + " is an init script: it takes no parameters and has no validate-all"}
 	}
 	if !m.actions["validate-all"] {
 		return sdk.Result{Code: sdk.OK, Message: s.agent + " has no validate-all: parameters checked against its meta-data only"}
@@ -232,15 +274,43 @@ func (a *Agent) Stop(ctx context.Context, req sdk.Request) sdk.Result {
 	return a.action(ctx, "stop", req)
 }
 
-// Monitor runs the agent's monitor action.
+// Monitor runs the agent's monitor action. For a promotable clone's
+// instance, its result carries the promotion score the agent set for the
+// node (crm_master), if it set one.
 func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
-	return a.action(ctx, "monitor", req)
+	res := a.action(ctx, "monitor", req)
+	if req.Instance.Clone.Promotable {
+		a.attrs.setup(a.stateDir)
+		res.PromotionScore = a.attrs.promotionScore(nodeName(req.Instance.Node), req.ResourceID)
+	}
+	return res
+}
+
+// Promote runs the agent's promote action: the instance that runs
+// Unpromoted becomes the Promoted one.
+func (a *Agent) Promote(ctx context.Context, req sdk.Request) sdk.Result {
+	return a.action(ctx, "promote", req)
+}
+
+// Demote runs the agent's demote action.
+func (a *Agent) Demote(ctx context.Context, req sdk.Request) sdk.Result {
+	return a.action(ctx, "demote", req)
+}
+
+// nodeName is node, or this machine's host name when the host names none
+// (OCF_RESKEY_CRM_meta_on_node is always set, as Pacemaker sets it).
+func nodeName(node string) string {
+	if node != "" {
+		return node
+	}
+	h, _ := os.Hostname()
+	return h
 }
 
 // Reload runs reload-agent (OCF 1.1) when the agent advertises it, else
 // reload.
 func (a *Agent) Reload(ctx context.Context, req sdk.Request) sdk.Result {
-	s, err := resolve(a.root, req.AgentType)
+	s, err := a.resolve(req.AgentType)
 	if err != nil {
 		return resolveResult(err)
 	}
@@ -255,7 +325,7 @@ func (a *Agent) Reload(ctx context.Context, req sdk.Request) sdk.Result {
 
 // action runs one action of req's resource, one at a time per resource.
 func (a *Agent) action(ctx context.Context, action string, req sdk.Request) sdk.Result {
-	s, err := resolve(a.root, req.AgentType)
+	s, err := a.resolve(req.AgentType)
 	if err != nil {
 		if action == "monitor" {
 			var ni *errNotInstalled
@@ -271,18 +341,55 @@ func (a *Agent) action(ctx context.Context, action string, req sdk.Request) sdk.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer a.holds.track(req.ResourceID, req.Instance.Node, action, cancel)()
-	meta := timeoutMeta(ctx)
-	if req.Instance.Node != "" {
-		meta["on_node"] = req.Instance.Node
+	if s.lsb {
+		if len(req.Params) > 0 {
+			return sdk.Resultf(sdk.ErrNotConfigured, "%s: init scripts take no parameters (%d given)", s.agent, len(req.Params))
+		}
+		o := invocation{s: s, action: lsbAction(action)}.run(ctx)
+		if o.timedOut && errors.Is(context.Cause(ctx), errHoldLapsed) {
+			return sdk.Resultf(sdk.ErrGeneric, "%s %s cut off after %s: %v, so the resource is being stopped; its process group was killed", s.agent, action, o.took.Round(time.Millisecond), errHoldLapsed)
+		}
+		return lsbResult(s, action, o)
 	}
-	if req.Instance.CloneIndex >= 0 {
-		meta["clone"] = strconv.Itoa(req.Instance.CloneIndex)
-	}
-	o := invocation{s: s, action: action, instance: req.ResourceID, params: req.Params, meta: meta}.run(ctx)
+	a.attrs.setup(a.stateDir)
+	o := invocation{s: s, action: action, instance: req.ResourceID, params: req.Params, meta: requestMeta(ctx, req),
+		shim: a.attrs.bin, extraEnv: a.attrs.env()}.run(ctx)
 	if o.timedOut && errors.Is(context.Cause(ctx), errHoldLapsed) {
 		return sdk.Resultf(sdk.ErrGeneric, "%s %s cut off after %s: %v, so the resource is being stopped; its process group was killed", s.agent, action, o.took.Round(time.Millisecond), errHoldLapsed)
 	}
 	return result(s, action, o)
+}
+
+// requestMeta is the OCF_RESKEY_CRM_meta_* of an action, as Pacemaker
+// passes them: the timeout and interval in ms (interval 0 but for a
+// recurring monitor), the node, and for a clone's instance its index and
+// the clone's meta. Tandem's clones are anonymous (globally_unique false)
+// and have no notifications (notify false); promoted_max goes as
+// master_max too, the name agents older than Pacemaker 2.1 read.
+func requestMeta(ctx context.Context, req sdk.Request) map[string]string {
+	meta := timeoutMeta(ctx)
+	meta["interval"] = strconv.FormatInt(req.Interval.Milliseconds(), 10)
+	meta["on_node"] = nodeName(req.Instance.Node)
+	if req.Instance.CloneIndex < 0 {
+		return meta
+	}
+	meta["clone"] = strconv.Itoa(req.Instance.CloneIndex)
+	c := req.Instance.Clone
+	if c.ID == "" {
+		return meta // a host older than clone meta
+	}
+	meta["clone_max"] = strconv.Itoa(c.Max)
+	meta["clone_node_max"] = strconv.Itoa(c.NodeMax)
+	meta["globally_unique"] = "false"
+	meta["notify"] = "false"
+	meta["promotable"] = strconv.FormatBool(c.Promotable)
+	if c.Promotable {
+		meta["promoted_max"] = strconv.Itoa(c.PromotedMax)
+		meta["promoted_node_max"] = strconv.Itoa(c.PromotedNodeMax)
+		meta["master_max"] = meta["promoted_max"]
+		meta["master_node_max"] = meta["promoted_node_max"]
+	}
+	return meta
 }
 
 // timeoutMeta is OCF_RESKEY_CRM_meta_timeout: the time left to ctx's
@@ -317,13 +424,25 @@ func result(s script, action string, o outcome) sdk.Result {
 		}
 		code = sdk.ErrGeneric
 	case exitRunningPromoted:
-		// Tandem has no promoted role yet (promotable clones): a promoted
-		// instance is running.
-		return sdk.Resultf(sdk.OK, "running promoted (%s): Tandem has no promotable roles yet; taken as running", exitName(o.exit))
+		if action == "monitor" {
+			return sdk.Result{Code: sdk.RunningPromoted, Message: message(o)}
+		}
+		// A start, stop or demote that finds the instance promoted
+		// failed (Stateful's "should never happen").
+		code, note = sdk.ErrGeneric, " (running promoted)"
 	case exitFailedPromoted:
-		code, note = sdk.ErrGeneric, " (failed in the promoted role)"
-	case exitDegraded, exitDegradedPromoted:
+		if action == "monitor" {
+			code = sdk.FailedPromoted
+		} else {
+			code, note = sdk.ErrGeneric, " (failed in the promoted role)"
+		}
+	case exitDegraded:
 		return sdk.Result{Code: sdk.Degraded, Message: firstNonEmpty(message(o), exitName(o.exit))}
+	case exitDegradedPromoted:
+		// The host has no degraded promoted state: the role matters more
+		// (read as unpromoted, the instance's promoted slot would be
+		// given up), so the warning goes in the message only.
+		return sdk.Resultf(sdk.RunningPromoted, "degraded (%s): %s", exitName(o.exit), firstNonEmpty(message(o), "no reason given"))
 	case 1, 2, 3, 4, 5, 6:
 	default:
 		code, note = sdk.ErrGeneric, " (not an OCF exit code)"

@@ -51,7 +51,7 @@ type hold struct {
 // Until = 0 cancels the hold. A deadline already past stops the resource
 // at once and fails, so that the host learns it was late.
 func (a *Agent) Hold(ctx context.Context, req sdk.HoldRequest) sdk.Result {
-	s, err := resolve(a.root, req.AgentType)
+	s, err := a.resolve(req.AgentType)
 	if err != nil {
 		return resolveResult(err)
 	}

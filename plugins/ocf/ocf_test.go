@@ -38,10 +38,48 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// plugin launches tandem-plugin-ocf with OCF_ROOT root.
+// plugin launches tandem-plugin-ocf with OCF_ROOT root and a state
+// directory of the test's own.
 func plugin(t *testing.T, root string) *sdk.Process {
 	t.Helper()
-	return sdktest.Launch(t, pluginBin(t), "OCF_ROOT="+root)
+	p, _ := pluginState(t, root)
+	return p
+}
+
+// pluginState is plugin, and the plugin's state directory.
+func pluginState(t *testing.T, root string) (*sdk.Process, string) {
+	t.Helper()
+	state := filepath.Join(t.TempDir(), "state")
+	return sdktest.Launch(t, pluginBin(t), "OCF_ROOT="+root, "TANDEM_OCF_STATE_DIR="+state), state
+}
+
+// writeAgent writes an OCF agent script into OCF_ROOT root as
+// ocf:PROVIDER:TYPE.
+func writeAgent(t *testing.T, root, provider, typ, script string) {
+	t.Helper()
+	dir := filepath.Join(root, "resource.d", provider)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, typ), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readEnv reads the environment an agent dumped with env(1).
+func readEnv(t *testing.T, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
 }
 
 // pluginBin builds tandem-plugin-ocf once.
@@ -142,6 +180,7 @@ func TestEnvironment(t *testing.T) {
 		"OCF_RESOURCE_INSTANCE": "web", "OCF_RESOURCE_TYPE": "Well", "OCF_RESOURCE_PROVIDER": "tandem",
 		"OCF_RESKEY_state": state, "OCF_RESKEY_fake": `it's "quoted" $HOME`,
 		"OCF_RESKEY_CRM_meta_on_node": "node1", "OCF_RESKEY_CRM_meta_clone": "2",
+		"OCF_RESKEY_CRM_meta_interval": "0",
 	}
 	for k, v := range want {
 		if env[k] != v {
@@ -152,7 +191,7 @@ func TestEnvironment(t *testing.T) {
 		t.Errorf("OCF_RESKEY_CRM_meta_timeout=%q, want the ms left of 10 s", env["OCF_RESKEY_CRM_meta_timeout"])
 	}
 	for k := range env {
-		if strings.HasPrefix(k, "TANDEM_") || strings.HasPrefix(k, "PLUGIN_") || k == "OCF_RESKEY_count" {
+		if strings.HasPrefix(k, "TANDEM_") && k != "TANDEM_OCF_ATTRS" || strings.HasPrefix(k, "PLUGIN_") || k == "OCF_RESKEY_count" {
 			t.Errorf("%s passed to the agent", k)
 		}
 	}
@@ -167,6 +206,98 @@ func TestEnvironment(t *testing.T) {
 	req.Params = map[string]string{"state": state, "a=b": "x"}
 	if res, _ := p.Start(ctx, req); res.Code != sdk.ErrGeneric || !strings.Contains(res.Message, `parameter name "a=b" cannot be passed as OCF_RESKEY_a=b`) {
 		t.Errorf("start with a=b: %v", res)
+	}
+}
+
+// dumpAgent writes each action's environment to $OCF_RESKEY_dir/ACTION.env.
+const dumpAgent = `#!/bin/sh
+case "$1" in
+meta-data) cat <<END
+<?xml version="1.0"?>
+<resource-agent name="Dump" version="1.0">
+<version>1.1</version>
+<parameters><parameter name="dir"><content type="string"/></parameter></parameters>
+<actions><action name="start" timeout="20s"/><action name="stop" timeout="20s"/><action name="monitor" timeout="20s" interval="10s"/>
+<action name="promote" timeout="20s"/><action name="demote" timeout="20s"/><action name="meta-data" timeout="5s"/></actions>
+</resource-agent>
+END
+	exit 0 ;;
+esac
+env > "$OCF_RESKEY_dir/$1.env"
+case "$1" in
+monitor) exit 7 ;;
+start|stop|promote|demote) exit 0 ;;
+esac
+exit 3
+`
+
+// A clone instance's agent gets Pacemaker's clone meta: its index,
+// clone-max and clone-node-max, promotable and the promoted limits (as
+// promoted_max and the older master_max), globally_unique and notify
+// false; a recurring monitor gets its interval in ms, a start, a probe and
+// a stop 0; a primitive's agent gets no clone meta at all.
+func TestEnvironmentOfACloneInstance(t *testing.T) {
+	root := t.TempDir()
+	writeAgent(t, root, "tandemtest", "Dump", dumpAgent)
+	p, stateDir := pluginState(t, root)
+	dir := t.TempDir()
+	ctx, cancel, req := request("db", "tandemtest:Dump", map[string]string{"dir": dir}, 10*time.Second)
+	defer cancel()
+	req.Instance = sdk.Instance{Node: "n2", CloneIndex: 1,
+		Clone: sdk.CloneMeta{ID: "db-clone", Max: 3, NodeMax: 1, Promotable: true, PromotedMax: 2, PromotedNodeMax: 1}}
+	if res, err := p.Start(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("start: %v %v", res, err)
+	}
+	mon := req
+	mon.Interval = 10 * time.Second
+	if res, err := p.Monitor(ctx, mon); err != nil || res.Code != sdk.NotRunning {
+		t.Fatalf("monitor: %v %v", res, err)
+	}
+	env := readEnv(t, filepath.Join(dir, "start.env"))
+	want := map[string]string{
+		"OCF_RESKEY_CRM_meta_interval": "0", "OCF_RESKEY_CRM_meta_on_node": "n2",
+		"OCF_RESKEY_CRM_meta_clone": "1", "OCF_RESKEY_CRM_meta_clone_max": "3", "OCF_RESKEY_CRM_meta_clone_node_max": "1",
+		"OCF_RESKEY_CRM_meta_globally_unique": "false", "OCF_RESKEY_CRM_meta_notify": "false",
+		"OCF_RESKEY_CRM_meta_promotable": "true", "OCF_RESKEY_CRM_meta_promoted_max": "2", "OCF_RESKEY_CRM_meta_promoted_node_max": "1",
+		"OCF_RESKEY_CRM_meta_master_max": "2", "OCF_RESKEY_CRM_meta_master_node_max": "1",
+		"HA_SBIN_DIR": filepath.Join(stateDir, "bin"), "TANDEM_OCF_ATTRS": filepath.Join(stateDir, "attrs"),
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("start: %s=%q, want %q", k, env[k], v)
+		}
+	}
+	if ms, err := strconv.Atoi(env["OCF_RESKEY_CRM_meta_timeout"]); err != nil || ms <= 0 || ms > 10000 {
+		t.Errorf("start: OCF_RESKEY_CRM_meta_timeout=%q, want the ms left of 10 s", env["OCF_RESKEY_CRM_meta_timeout"])
+	}
+	if !strings.HasPrefix(env["PATH"], filepath.Join(stateDir, "bin")+":") {
+		t.Errorf("start: PATH %q does not begin with the crm_attribute shim's directory", env["PATH"])
+	}
+	if got := readEnv(t, filepath.Join(dir, "monitor.env"))["OCF_RESKEY_CRM_meta_interval"]; got != "10000" {
+		t.Errorf("recurring monitor: OCF_RESKEY_CRM_meta_interval=%q, want 10000", got)
+	}
+
+	// A plain clone says promotable false and nothing of promoted limits;
+	// a primitive nothing of clones.
+	req.Instance.Clone = sdk.CloneMeta{ID: "web-clone", Max: 2, NodeMax: 2}
+	if res, err := p.Stop(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("stop: %v %v", res, err)
+	}
+	env = readEnv(t, filepath.Join(dir, "stop.env"))
+	for k, v := range map[string]string{"OCF_RESKEY_CRM_meta_promotable": "false", "OCF_RESKEY_CRM_meta_clone_node_max": "2",
+		"OCF_RESKEY_CRM_meta_promoted_max": "", "OCF_RESKEY_CRM_meta_interval": "0"} {
+		if env[k] != v {
+			t.Errorf("stop of a plain clone's instance: %s=%q, want %q", k, env[k], v)
+		}
+	}
+	req.Instance = sdk.Instance{Node: "n2", CloneIndex: -1}
+	if res, err := p.Start(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("start: %v %v", res, err)
+	}
+	for k := range readEnv(t, filepath.Join(dir, "start.env")) {
+		if strings.Contains(k, "clone") || strings.Contains(k, "promot") || strings.Contains(k, "master") {
+			t.Errorf("a primitive's start gets %s", k)
+		}
 	}
 }
 
@@ -286,10 +417,12 @@ func TestExitCodes(t *testing.T) {
 		{6, "start", sdk.ErrNotConfigured, "OCF_ERR_CONFIGURED (not configured)"},
 		{7, "monitor", sdk.NotRunning, reason},
 		{7, "start", sdk.ErrGeneric, "start: OCF_NOT_RUNNING"},
-		{8, "monitor", sdk.OK, "running promoted (OCF_RUNNING_PROMOTED)"},
-		{9, "monitor", sdk.ErrGeneric, "OCF_FAILED_PROMOTED"},
+		{8, "monitor", sdk.RunningPromoted, reason},
+		{8, "start", sdk.ErrGeneric, "start: OCF_RUNNING_PROMOTED (running promoted) (running promoted): " + reason},
+		{9, "monitor", sdk.FailedPromoted, "monitor: OCF_FAILED_PROMOTED (failed promoted): " + reason},
+		{9, "start", sdk.ErrGeneric, "OCF_FAILED_PROMOTED (failed promoted) (failed in the promoted role)"},
 		{190, "monitor", sdk.Degraded, reason},
-		{191, "monitor", sdk.Degraded, reason},
+		{191, "monitor", sdk.RunningPromoted, "degraded (OCF_DEGRADED_PROMOTED): " + reason},
 		{127, "monitor", sdk.ErrGeneric, "monitor: exit 127 (not an OCF exit code): " + reason},
 	}
 	for _, tc := range cases {
@@ -618,5 +751,30 @@ func TestDaemonHoldingTheOutput(t *testing.T) {
 		if time.Now().After(end) {
 			t.Fatalf("the daemon %d outlived its stop", pid)
 		}
+	}
+}
+
+// OCF_RESKEY_CRM_meta_interval tells a probe from a recurring monitor, as
+// under Pacemaker: resource-agents' ocf_is_probe is true for a monitor of
+// interval 0, and ocf:heartbeat:Dummy says why it is not running only in a
+// recurring monitor (a probe finding it stopped is no failure).
+func TestHeartbeatDummyProbeAndMonitor(t *testing.T) {
+	if _, err := os.Stat("/usr/lib/ocf/resource.d/heartbeat/Dummy"); err != nil {
+		if os.Getenv("TANDEM_REQUIRE_PRIV") == "1" {
+			t.Fatalf("TANDEM_REQUIRE_PRIV=1 but resource-agents is not installed (apt-get install resource-agents): %v", err)
+		}
+		t.Skipf("resource-agents not installed: %v", err)
+	}
+	p := plugin(t, "/usr/lib/ocf")
+	ctx, cancel, req := request("dummy", "heartbeat:Dummy", map[string]string{"state": filepath.Join(t.TempDir(), "dummy.state")}, 20*time.Second)
+	defer cancel()
+	probe, err := p.Monitor(ctx, req)
+	if err != nil || probe.Code != sdk.NotRunning || strings.Contains(probe.Message, "No process state file found") {
+		t.Errorf("probe (interval 0): %v %v; want not running, without Dummy's exit reason", probe, err)
+	}
+	req.Interval = 10 * time.Second
+	mon, err := p.Monitor(ctx, req)
+	if err != nil || mon.Code != sdk.NotRunning || !strings.Contains(mon.Message, "No process state file found") {
+		t.Errorf("recurring monitor (10 s): %v %v; want not running, with Dummy's exit reason", mon, err)
 	}
 }

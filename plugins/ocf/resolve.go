@@ -26,6 +26,7 @@ type script struct {
 	typ      string
 	path     string // root/resource.d/PROVIDER/TYPE, checked to resolve inside root
 	root     string // OCF_ROOT as configured (what the agent sees)
+	lsb      bool   // an LSB init script (lsb.go)
 }
 
 // errNotInstalled marks a well-formed agent name with no script here.

@@ -63,6 +63,8 @@ type invocation struct {
 	params   map[string]string
 	meta     map[string]string // OCF_RESKEY_CRM_meta_<key>
 	cap      int               // output cap; OutputCap when 0
+	shim     string            // a directory put first in PATH (crm_attribute's shim); "" none
+	extraEnv []string          // more of the bridge's variables (the shim's)
 }
 
 // outcome of one run.
@@ -95,6 +97,15 @@ func (in invocation) env() ([]string, error) {
 			path += ":" + d
 		}
 	}
+	if in.s.lsb {
+		// An init script gets what service(8) gives one: no OCF
+		// variables, no parameters.
+		return append(out, "PATH="+strings.TrimPrefix(path, ":")), nil
+	}
+	if in.shim != "" {
+		path = in.shim + ":" + path
+	}
+	out = append(out, in.extraEnv...)
 	out = append(out, "PATH="+strings.TrimPrefix(path, ":"),
 		"OCF_ROOT="+in.s.root,
 		"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1",

@@ -84,6 +84,21 @@ func Resultf(code Code, format string, args ...any) Result {
 type Instance struct {
 	Node       string // the node the action runs on
 	CloneIndex int    // -1 for a primitive
+	// Clone is the meta of the instance's clone (CloneIndex >= 0); its ID
+	// is empty for a primitive, and when the host is older than the field.
+	Clone CloneMeta
+}
+
+// CloneMeta is a clone's meta as an instance's agent sees it, with the
+// host's defaults applied: what Pacemaker passes OCF agents as
+// OCF_RESKEY_CRM_meta_clone_max and its kin.
+type CloneMeta struct {
+	ID              string // the clone's id
+	Max             int    // clone-max: instances in the cluster (unset: the number of nodes)
+	NodeMax         int    // clone-node-max: instances on one node (unset: 1)
+	Promotable      bool   // each instance runs Unpromoted or Promoted
+	PromotedMax     int    // promoted-max (unset: 1); with Promotable only
+	PromotedNodeMax int    // promoted-node-max (unset: 1); with Promotable only
 }
 
 // Request is the input of start, stop, monitor, reload and notify.
@@ -94,6 +109,9 @@ type Request struct {
 	Instance   Instance
 	Deadline   time.Time // also the context's deadline
 	Cluster    *ClusterView
+	// Interval is a recurring monitor's interval; 0 for every other
+	// action (start, stop, a probe: a one-off monitor).
+	Interval time.Duration
 }
 
 // ClusterView is what the host knows of the cluster when it calls an agent;

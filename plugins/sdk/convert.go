@@ -34,8 +34,9 @@ func requestToProto(r Request) *pb.Request {
 		ResourceId: r.ResourceID,
 		AgentType:  r.AgentType,
 		Params:     r.Params,
-		Instance:   &pb.Instance{Node: r.Instance.Node, CloneIndex: int32(r.Instance.CloneIndex)},
+		Instance:   instanceToProto(r.Instance),
 		Cluster:    clusterToProto(r.Cluster),
+		IntervalNs: int64(r.Interval),
 	}
 	if !r.Deadline.IsZero() {
 		out.DeadlineUnixNs = r.Deadline.UnixNano()
@@ -48,17 +49,38 @@ func requestFromProto(r *pb.Request) Request {
 		ResourceID: r.GetResourceId(),
 		AgentType:  r.GetAgentType(),
 		Params:     r.GetParams(),
-		Instance:   Instance{Node: r.GetInstance().GetNode(), CloneIndex: int(r.GetInstance().GetCloneIndex())},
+		Instance:   instanceFromProto(r.GetInstance()),
 		Cluster:    clusterFromProto(r.GetCluster()),
-	}
-	if r.GetInstance() == nil {
-		out.Instance.CloneIndex = -1
+		Interval:   time.Duration(r.GetIntervalNs()),
 	}
 	if out.Params == nil {
 		out.Params = map[string]string{}
 	}
 	if d := r.GetDeadlineUnixNs(); d != 0 {
 		out.Deadline = time.Unix(0, d)
+	}
+	return out
+}
+
+func instanceToProto(i Instance) *pb.Instance {
+	out := &pb.Instance{Node: i.Node, CloneIndex: int32(i.CloneIndex)}
+	if c := i.Clone; c.ID != "" {
+		out.Clone = &pb.CloneMeta{Id: c.ID, CloneMax: int32(c.Max), CloneNodeMax: int32(c.NodeMax), Promotable: c.Promotable,
+			PromotedMax: int32(c.PromotedMax), PromotedNodeMax: int32(c.PromotedNodeMax)}
+	}
+	return out
+}
+
+// instanceFromProto is i; a missing instance (an empty request) is a
+// primitive's.
+func instanceFromProto(i *pb.Instance) Instance {
+	if i == nil {
+		return Instance{CloneIndex: -1}
+	}
+	out := Instance{Node: i.GetNode(), CloneIndex: int(i.GetCloneIndex())}
+	if c := i.GetClone(); c != nil {
+		out.Clone = CloneMeta{ID: c.GetId(), Max: int(c.GetCloneMax()), NodeMax: int(c.GetCloneNodeMax()), Promotable: c.GetPromotable(),
+			PromotedMax: int(c.GetPromotedMax()), PromotedNodeMax: int(c.GetPromotedNodeMax())}
 	}
 	return out
 }
@@ -101,7 +123,7 @@ func holdToProto(h HoldRequest) *pb.HoldRequest {
 		Params:           h.Params,
 		UntilMonotonicNs: int64(h.Until),
 		Role:             h.Role,
-		Instance:         &pb.Instance{Node: h.Instance.Node, CloneIndex: int32(h.Instance.CloneIndex)},
+		Instance:         instanceToProto(h.Instance),
 	}
 }
 
@@ -112,10 +134,7 @@ func holdFromProto(h *pb.HoldRequest) HoldRequest {
 		Params:     h.GetParams(),
 		Until:      time.Duration(h.GetUntilMonotonicNs()),
 		Role:       h.GetRole(),
-		Instance:   Instance{Node: h.GetInstance().GetNode(), CloneIndex: int(h.GetInstance().GetCloneIndex())},
-	}
-	if h.GetInstance() == nil {
-		out.Instance.CloneIndex = -1
+		Instance:   instanceFromProto(h.GetInstance()),
 	}
 	if out.Params == nil {
 		out.Params = map[string]string{}

@@ -566,9 +566,12 @@ func (x *ValidateRequest) GetParams() map[string]string {
 }
 
 type Instance struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	CloneIndex    int32                  `protobuf:"varint,2,opt,name=clone_index,json=cloneIndex,proto3" json:"clone_index,omitempty"` // -1 for a primitive
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Node       string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	CloneIndex int32                  `protobuf:"varint,2,opt,name=clone_index,json=cloneIndex,proto3" json:"clone_index,omitempty"` // -1 for a primitive
+	// The clone's meta, for an instance of a clone (clone_index >= 0);
+	// absent for a primitive, and from a host older than the field.
+	Clone         *CloneMeta `protobuf:"bytes,3,opt,name=clone,proto3" json:"clone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -617,6 +620,100 @@ func (x *Instance) GetCloneIndex() int32 {
 	return 0
 }
 
+func (x *Instance) GetClone() *CloneMeta {
+	if x != nil {
+		return x.Clone
+	}
+	return nil
+}
+
+// CloneMeta is what Pacemaker passes an OCF agent as
+// OCF_RESKEY_CRM_meta_clone_max and its kin, with the host's defaults
+// applied (clone_max: the number of nodes when unset).
+type CloneMeta struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CloneMax        int32                  `protobuf:"varint,2,opt,name=clone_max,json=cloneMax,proto3" json:"clone_max,omitempty"`
+	CloneNodeMax    int32                  `protobuf:"varint,3,opt,name=clone_node_max,json=cloneNodeMax,proto3" json:"clone_node_max,omitempty"`
+	Promotable      bool                   `protobuf:"varint,4,opt,name=promotable,proto3" json:"promotable,omitempty"`
+	PromotedMax     int32                  `protobuf:"varint,5,opt,name=promoted_max,json=promotedMax,proto3" json:"promoted_max,omitempty"`
+	PromotedNodeMax int32                  `protobuf:"varint,6,opt,name=promoted_node_max,json=promotedNodeMax,proto3" json:"promoted_node_max,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CloneMeta) Reset() {
+	*x = CloneMeta{}
+	mi := &file_agent_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloneMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloneMeta) ProtoMessage() {}
+
+func (x *CloneMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloneMeta.ProtoReflect.Descriptor instead.
+func (*CloneMeta) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CloneMeta) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CloneMeta) GetCloneMax() int32 {
+	if x != nil {
+		return x.CloneMax
+	}
+	return 0
+}
+
+func (x *CloneMeta) GetCloneNodeMax() int32 {
+	if x != nil {
+		return x.CloneNodeMax
+	}
+	return 0
+}
+
+func (x *CloneMeta) GetPromotable() bool {
+	if x != nil {
+		return x.Promotable
+	}
+	return false
+}
+
+func (x *CloneMeta) GetPromotedMax() int32 {
+	if x != nil {
+		return x.PromotedMax
+	}
+	return 0
+}
+
+func (x *CloneMeta) GetPromotedNodeMax() int32 {
+	if x != nil {
+		return x.PromotedNodeMax
+	}
+	return 0
+}
+
 type Request struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	ResourceId string                 `protobuf:"bytes,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
@@ -627,13 +724,16 @@ type Request struct {
 	// context ends here, a little before the host gives up on the call.
 	DeadlineUnixNs int64        `protobuf:"varint,5,opt,name=deadline_unix_ns,json=deadlineUnixNs,proto3" json:"deadline_unix_ns,omitempty"`
 	Cluster        *ClusterView `protobuf:"bytes,6,opt,name=cluster,proto3" json:"cluster,omitempty"` // absent when the host sends none
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The operation's interval in nanoseconds: a recurring monitor's; 0 for
+	// every other action (start, stop, a probe), as Pacemaker passes it.
+	IntervalNs    int64 `protobuf:"varint,7,opt,name=interval_ns,json=intervalNs,proto3" json:"interval_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_agent_proto_msgTypes[9]
+	mi := &file_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +745,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[9]
+	mi := &file_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +758,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{9}
+	return file_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Request) GetResourceId() string {
@@ -703,6 +803,13 @@ func (x *Request) GetCluster() *ClusterView {
 	return nil
 }
 
+func (x *Request) GetIntervalNs() int64 {
+	if x != nil {
+		return x.IntervalNs
+	}
+	return 0
+}
+
 type ClusterView struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Nodes         []*NodeView            `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
@@ -713,7 +820,7 @@ type ClusterView struct {
 
 func (x *ClusterView) Reset() {
 	*x = ClusterView{}
-	mi := &file_agent_proto_msgTypes[10]
+	mi := &file_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +832,7 @@ func (x *ClusterView) String() string {
 func (*ClusterView) ProtoMessage() {}
 
 func (x *ClusterView) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[10]
+	mi := &file_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +845,7 @@ func (x *ClusterView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
 func (*ClusterView) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{10}
+	return file_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ClusterView) GetNodes() []*NodeView {
@@ -766,7 +873,7 @@ type NodeView struct {
 
 func (x *NodeView) Reset() {
 	*x = NodeView{}
-	mi := &file_agent_proto_msgTypes[11]
+	mi := &file_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +885,7 @@ func (x *NodeView) String() string {
 func (*NodeView) ProtoMessage() {}
 
 func (x *NodeView) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[11]
+	mi := &file_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +898,7 @@ func (x *NodeView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeView.ProtoReflect.Descriptor instead.
 func (*NodeView) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{11}
+	return file_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *NodeView) GetName() string {
@@ -824,7 +931,7 @@ type NodeList struct {
 
 func (x *NodeList) Reset() {
 	*x = NodeList{}
-	mi := &file_agent_proto_msgTypes[12]
+	mi := &file_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +943,7 @@ func (x *NodeList) String() string {
 func (*NodeList) ProtoMessage() {}
 
 func (x *NodeList) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[12]
+	mi := &file_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +956,7 @@ func (x *NodeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeList.ProtoReflect.Descriptor instead.
 func (*NodeList) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{12}
+	return file_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NodeList) GetNodes() []string {
@@ -878,7 +985,7 @@ type HoldRequest struct {
 
 func (x *HoldRequest) Reset() {
 	*x = HoldRequest{}
-	mi := &file_agent_proto_msgTypes[13]
+	mi := &file_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +997,7 @@ func (x *HoldRequest) String() string {
 func (*HoldRequest) ProtoMessage() {}
 
 func (x *HoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[13]
+	mi := &file_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +1010,7 @@ func (x *HoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldRequest.ProtoReflect.Descriptor instead.
 func (*HoldRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{13}
+	return file_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HoldRequest) GetResourceId() string {
@@ -962,7 +1069,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_agent_proto_msgTypes[14]
+	mi := &file_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1081,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[14]
+	mi := &file_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1094,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{14}
+	return file_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Result) GetCode() int32 {
@@ -1065,11 +1172,21 @@ const file_agent_proto_rawDesc = "" +
 	"\x06params\x18\x02 \x03(\v2,.tandem.agent.v1.ValidateRequest.ParamsEntryR\x06params\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"q\n" +
 	"\bInstance\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1f\n" +
 	"\vclone_index\x18\x02 \x01(\x05R\n" +
-	"cloneIndex\"\xdb\x02\n" +
+	"cloneIndex\x120\n" +
+	"\x05clone\x18\x03 \x01(\v2\x1a.tandem.agent.v1.CloneMetaR\x05clone\"\xcd\x01\n" +
+	"\tCloneMeta\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tclone_max\x18\x02 \x01(\x05R\bcloneMax\x12$\n" +
+	"\x0eclone_node_max\x18\x03 \x01(\x05R\fcloneNodeMax\x12\x1e\n" +
+	"\n" +
+	"promotable\x18\x04 \x01(\bR\n" +
+	"promotable\x12!\n" +
+	"\fpromoted_max\x18\x05 \x01(\x05R\vpromotedMax\x12*\n" +
+	"\x11promoted_node_max\x18\x06 \x01(\x05R\x0fpromotedNodeMax\"\xfc\x02\n" +
 	"\aRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12\x1d\n" +
@@ -1078,7 +1195,9 @@ const file_agent_proto_rawDesc = "" +
 	"\x06params\x18\x03 \x03(\v2$.tandem.agent.v1.Request.ParamsEntryR\x06params\x125\n" +
 	"\binstance\x18\x04 \x01(\v2\x19.tandem.agent.v1.InstanceR\binstance\x12(\n" +
 	"\x10deadline_unix_ns\x18\x05 \x01(\x03R\x0edeadlineUnixNs\x126\n" +
-	"\acluster\x18\x06 \x01(\v2\x1c.tandem.agent.v1.ClusterViewR\acluster\x1a9\n" +
+	"\acluster\x18\x06 \x01(\v2\x1c.tandem.agent.v1.ClusterViewR\acluster\x12\x1f\n" +
+	"\vinterval_ns\x18\a \x01(\x03R\n" +
+	"intervalNs\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd6\x01\n" +
@@ -1137,7 +1256,7 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_agent_proto_goTypes = []any{
 	(*InfoRequest)(nil),      // 0: tandem.agent.v1.InfoRequest
 	(*InfoResponse)(nil),     // 1: tandem.agent.v1.InfoResponse
@@ -1148,57 +1267,59 @@ var file_agent_proto_goTypes = []any{
 	(*ActionSpec)(nil),       // 6: tandem.agent.v1.ActionSpec
 	(*ValidateRequest)(nil),  // 7: tandem.agent.v1.ValidateRequest
 	(*Instance)(nil),         // 8: tandem.agent.v1.Instance
-	(*Request)(nil),          // 9: tandem.agent.v1.Request
-	(*ClusterView)(nil),      // 10: tandem.agent.v1.ClusterView
-	(*NodeView)(nil),         // 11: tandem.agent.v1.NodeView
-	(*NodeList)(nil),         // 12: tandem.agent.v1.NodeList
-	(*HoldRequest)(nil),      // 13: tandem.agent.v1.HoldRequest
-	(*Result)(nil),           // 14: tandem.agent.v1.Result
-	nil,                      // 15: tandem.agent.v1.ValidateRequest.ParamsEntry
-	nil,                      // 16: tandem.agent.v1.Request.ParamsEntry
-	nil,                      // 17: tandem.agent.v1.ClusterView.ActiveEntry
-	nil,                      // 18: tandem.agent.v1.HoldRequest.ParamsEntry
+	(*CloneMeta)(nil),        // 9: tandem.agent.v1.CloneMeta
+	(*Request)(nil),          // 10: tandem.agent.v1.Request
+	(*ClusterView)(nil),      // 11: tandem.agent.v1.ClusterView
+	(*NodeView)(nil),         // 12: tandem.agent.v1.NodeView
+	(*NodeList)(nil),         // 13: tandem.agent.v1.NodeList
+	(*HoldRequest)(nil),      // 14: tandem.agent.v1.HoldRequest
+	(*Result)(nil),           // 15: tandem.agent.v1.Result
+	nil,                      // 16: tandem.agent.v1.ValidateRequest.ParamsEntry
+	nil,                      // 17: tandem.agent.v1.Request.ParamsEntry
+	nil,                      // 18: tandem.agent.v1.ClusterView.ActiveEntry
+	nil,                      // 19: tandem.agent.v1.HoldRequest.ParamsEntry
 }
 var file_agent_proto_depIdxs = []int32{
 	4,  // 0: tandem.agent.v1.MetaDataResponse.meta_data:type_name -> tandem.agent.v1.MetaData
 	5,  // 1: tandem.agent.v1.MetaData.params:type_name -> tandem.agent.v1.ParamSpec
 	6,  // 2: tandem.agent.v1.MetaData.actions:type_name -> tandem.agent.v1.ActionSpec
-	15, // 3: tandem.agent.v1.ValidateRequest.params:type_name -> tandem.agent.v1.ValidateRequest.ParamsEntry
-	16, // 4: tandem.agent.v1.Request.params:type_name -> tandem.agent.v1.Request.ParamsEntry
-	8,  // 5: tandem.agent.v1.Request.instance:type_name -> tandem.agent.v1.Instance
-	10, // 6: tandem.agent.v1.Request.cluster:type_name -> tandem.agent.v1.ClusterView
-	11, // 7: tandem.agent.v1.ClusterView.nodes:type_name -> tandem.agent.v1.NodeView
-	17, // 8: tandem.agent.v1.ClusterView.active:type_name -> tandem.agent.v1.ClusterView.ActiveEntry
-	18, // 9: tandem.agent.v1.HoldRequest.params:type_name -> tandem.agent.v1.HoldRequest.ParamsEntry
-	8,  // 10: tandem.agent.v1.HoldRequest.instance:type_name -> tandem.agent.v1.Instance
-	12, // 11: tandem.agent.v1.ClusterView.ActiveEntry.value:type_name -> tandem.agent.v1.NodeList
-	0,  // 12: tandem.agent.v1.Base.Info:input_type -> tandem.agent.v1.InfoRequest
-	2,  // 13: tandem.agent.v1.Base.MetaData:input_type -> tandem.agent.v1.MetaDataRequest
-	7,  // 14: tandem.agent.v1.Base.Validate:input_type -> tandem.agent.v1.ValidateRequest
-	9,  // 15: tandem.agent.v1.Agent.Start:input_type -> tandem.agent.v1.Request
-	9,  // 16: tandem.agent.v1.Agent.Stop:input_type -> tandem.agent.v1.Request
-	9,  // 17: tandem.agent.v1.Agent.Monitor:input_type -> tandem.agent.v1.Request
-	9,  // 18: tandem.agent.v1.Agent.Reload:input_type -> tandem.agent.v1.Request
-	9,  // 19: tandem.agent.v1.Agent.Notify:input_type -> tandem.agent.v1.Request
-	13, // 20: tandem.agent.v1.Agent.Hold:input_type -> tandem.agent.v1.HoldRequest
-	9,  // 21: tandem.agent.v1.Agent.Promote:input_type -> tandem.agent.v1.Request
-	9,  // 22: tandem.agent.v1.Agent.Demote:input_type -> tandem.agent.v1.Request
-	1,  // 23: tandem.agent.v1.Base.Info:output_type -> tandem.agent.v1.InfoResponse
-	3,  // 24: tandem.agent.v1.Base.MetaData:output_type -> tandem.agent.v1.MetaDataResponse
-	14, // 25: tandem.agent.v1.Base.Validate:output_type -> tandem.agent.v1.Result
-	14, // 26: tandem.agent.v1.Agent.Start:output_type -> tandem.agent.v1.Result
-	14, // 27: tandem.agent.v1.Agent.Stop:output_type -> tandem.agent.v1.Result
-	14, // 28: tandem.agent.v1.Agent.Monitor:output_type -> tandem.agent.v1.Result
-	14, // 29: tandem.agent.v1.Agent.Reload:output_type -> tandem.agent.v1.Result
-	14, // 30: tandem.agent.v1.Agent.Notify:output_type -> tandem.agent.v1.Result
-	14, // 31: tandem.agent.v1.Agent.Hold:output_type -> tandem.agent.v1.Result
-	14, // 32: tandem.agent.v1.Agent.Promote:output_type -> tandem.agent.v1.Result
-	14, // 33: tandem.agent.v1.Agent.Demote:output_type -> tandem.agent.v1.Result
-	23, // [23:34] is the sub-list for method output_type
-	12, // [12:23] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	16, // 3: tandem.agent.v1.ValidateRequest.params:type_name -> tandem.agent.v1.ValidateRequest.ParamsEntry
+	9,  // 4: tandem.agent.v1.Instance.clone:type_name -> tandem.agent.v1.CloneMeta
+	17, // 5: tandem.agent.v1.Request.params:type_name -> tandem.agent.v1.Request.ParamsEntry
+	8,  // 6: tandem.agent.v1.Request.instance:type_name -> tandem.agent.v1.Instance
+	11, // 7: tandem.agent.v1.Request.cluster:type_name -> tandem.agent.v1.ClusterView
+	12, // 8: tandem.agent.v1.ClusterView.nodes:type_name -> tandem.agent.v1.NodeView
+	18, // 9: tandem.agent.v1.ClusterView.active:type_name -> tandem.agent.v1.ClusterView.ActiveEntry
+	19, // 10: tandem.agent.v1.HoldRequest.params:type_name -> tandem.agent.v1.HoldRequest.ParamsEntry
+	8,  // 11: tandem.agent.v1.HoldRequest.instance:type_name -> tandem.agent.v1.Instance
+	13, // 12: tandem.agent.v1.ClusterView.ActiveEntry.value:type_name -> tandem.agent.v1.NodeList
+	0,  // 13: tandem.agent.v1.Base.Info:input_type -> tandem.agent.v1.InfoRequest
+	2,  // 14: tandem.agent.v1.Base.MetaData:input_type -> tandem.agent.v1.MetaDataRequest
+	7,  // 15: tandem.agent.v1.Base.Validate:input_type -> tandem.agent.v1.ValidateRequest
+	10, // 16: tandem.agent.v1.Agent.Start:input_type -> tandem.agent.v1.Request
+	10, // 17: tandem.agent.v1.Agent.Stop:input_type -> tandem.agent.v1.Request
+	10, // 18: tandem.agent.v1.Agent.Monitor:input_type -> tandem.agent.v1.Request
+	10, // 19: tandem.agent.v1.Agent.Reload:input_type -> tandem.agent.v1.Request
+	10, // 20: tandem.agent.v1.Agent.Notify:input_type -> tandem.agent.v1.Request
+	14, // 21: tandem.agent.v1.Agent.Hold:input_type -> tandem.agent.v1.HoldRequest
+	10, // 22: tandem.agent.v1.Agent.Promote:input_type -> tandem.agent.v1.Request
+	10, // 23: tandem.agent.v1.Agent.Demote:input_type -> tandem.agent.v1.Request
+	1,  // 24: tandem.agent.v1.Base.Info:output_type -> tandem.agent.v1.InfoResponse
+	3,  // 25: tandem.agent.v1.Base.MetaData:output_type -> tandem.agent.v1.MetaDataResponse
+	15, // 26: tandem.agent.v1.Base.Validate:output_type -> tandem.agent.v1.Result
+	15, // 27: tandem.agent.v1.Agent.Start:output_type -> tandem.agent.v1.Result
+	15, // 28: tandem.agent.v1.Agent.Stop:output_type -> tandem.agent.v1.Result
+	15, // 29: tandem.agent.v1.Agent.Monitor:output_type -> tandem.agent.v1.Result
+	15, // 30: tandem.agent.v1.Agent.Reload:output_type -> tandem.agent.v1.Result
+	15, // 31: tandem.agent.v1.Agent.Notify:output_type -> tandem.agent.v1.Result
+	15, // 32: tandem.agent.v1.Agent.Hold:output_type -> tandem.agent.v1.Result
+	15, // 33: tandem.agent.v1.Agent.Promote:output_type -> tandem.agent.v1.Result
+	15, // 34: tandem.agent.v1.Agent.Demote:output_type -> tandem.agent.v1.Result
+	24, // [24:35] is the sub-list for method output_type
+	13, // [13:24] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -1206,14 +1327,14 @@ func file_agent_proto_init() {
 	if File_agent_proto != nil {
 		return
 	}
-	file_agent_proto_msgTypes[14].OneofWrappers = []any{}
+	file_agent_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
