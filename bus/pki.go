@@ -200,7 +200,8 @@ type IssuedCert struct {
 	File     string
 	Identity Identity
 	NotAfter time.Time
-	Err      error // not signed by the CA, or no identity
+	Serial   *big.Int
+	Err      error // not signed by the CA, no identity, or revoked
 }
 
 // List reads every certificate in dir but the CA's.
@@ -226,7 +227,7 @@ func List(dir string) ([]IssuedCert, error) {
 		ic := IssuedCert{File: f}
 		c, err := readCert(f)
 		if err == nil {
-			ic.NotAfter = c.NotAfter
+			ic.NotAfter, ic.Serial = c.NotAfter, c.SerialNumber
 			ic.Identity, err = IdentityOf(c)
 			if err == nil {
 				_, err = c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
