@@ -188,6 +188,11 @@ func TestRevocation(t *testing.T) {
 		}
 		return nil
 	})
+	for _, n := range []string{"holly", "director"} {
+		if logs[n].count("closing routes whose certificate is revoked") > 0 || logs[n].count("unpinning the route keys") > 0 {
+			t.Errorf("%s could not reload its route keys: %v", n, logs[n].lines)
+		}
+	}
 	// It keeps trying; each try is refused for its revocation.
 	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
 		if n := logs["holly"].count("is revoked by"); n < 2 {
