@@ -158,6 +158,8 @@ type Revocations struct {
 	serials map[string]bool // big.Int.String()
 	stamp   fileStamp       // of the list in force
 	bad     fileStamp       // of the last refused file
+	badErr  error           // why it was refused
+	loaded  bool            // a list was read (a missing file counts as an empty one)
 	pending error           // a refusal not yet taken by TakeError
 	version int             // counts the changes of the list in force
 }
@@ -228,7 +230,14 @@ func (r *Revocations) Reload() (bool, error) {
 	if err != nil {
 		return false, r.refuse(st, fmt.Errorf("revocation list %s: %w", r.file, err))
 	}
-	if st == r.stamp {
+	if st == r.stamp && r.loaded {
+		return false, nil
+	}
+	if st == r.bad && r.badErr != nil {
+		return false, r.badErr // refused already: not parsed again
+	}
+	if !st.exists && !r.loaded {
+		r.stamp, r.loaded = st, true // no list: nothing is revoked
 		return false, nil
 	}
 	if !st.exists {
@@ -236,7 +245,12 @@ func (r *Revocations) Reload() (bool, error) {
 	}
 	crl, err := readCRL(r.file, r.cas)
 	if err != nil {
-		return false, r.refuse(st, fmt.Errorf("revocation list refused, still enforcing the %d revocations read before: %w", len(r.serials), err))
+		if r.loaded {
+			err = fmt.Errorf("revocation list refused, still enforcing the %d revocations read before: %w", len(r.serials), err)
+		} else {
+			err = fmt.Errorf("revocation list refused: %w", err)
+		}
+		return false, r.refuse(st, err)
 	}
 	serials := map[string]bool{}
 	for _, e := range crl.RevokedCertificateEntries {
@@ -248,7 +262,7 @@ func (r *Revocations) Reload() (bool, error) {
 			changed = true
 		}
 	}
-	r.serials, r.stamp, r.bad = serials, st, fileStamp{}
+	r.serials, r.stamp, r.bad, r.badErr, r.loaded = serials, st, fileStamp{}, nil, true
 	if changed {
 		r.version++
 	}
@@ -256,8 +270,8 @@ func (r *Revocations) Reload() (bool, error) {
 }
 
 func (r *Revocations) refuse(st fileStamp, err error) error {
-	if st != r.bad {
-		r.bad, r.pending = st, err
+	if st != r.bad || r.badErr == nil {
+		r.bad, r.badErr, r.pending = st, err, err
 	}
 	return err
 }
