@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -164,10 +165,14 @@ type Revocations struct {
 	version int             // counts the changes of the list in force
 }
 
+// fileStamp tells versions of a file apart: its size, modification time
+// and inode (a list replaced by a rename, as Revoke and most copies do, is
+// a new inode even when size and time match).
 type fileStamp struct {
 	exists bool
 	size   int64
 	mtime  time.Time
+	inode  uint64
 }
 
 func stampOf(path string) (fileStamp, error) {
@@ -178,7 +183,11 @@ func stampOf(path string) (fileStamp, error) {
 	if err != nil {
 		return fileStamp{}, err
 	}
-	return fileStamp{exists: true, size: fi.Size(), mtime: fi.ModTime()}, nil
+	st := fileStamp{exists: true, size: fi.Size(), mtime: fi.ModTime()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.inode = sys.Ino
+	}
+	return st, nil
 }
 
 // LoadRevocations reads the CRL beside caFile (none is an empty list),
