@@ -190,15 +190,26 @@ func (a *authenticator) refuse(kind string, c server.ClientAuthentication, why s
 }
 
 // tlsConfigs builds the client-port and route TLS configurations of a
-// member: TLS 1.3, peer certificates required and verified against the
-// cluster CA; routes also check that the peer is a configured voter, both
-// ways.
-func (t *Topology) tlsConfigs(mat *Material, self string) (client, route *tls.Config) {
+// member: TLS 1.3, peer certificates required, verified against the
+// cluster CA and its revocation list; routes also check that the peer is a
+// configured voter, both ways, and are remembered in seen (to close them
+// when their certificate is revoked later).
+func (t *Topology) tlsConfigs(mat *Material, self string, seen *seenCerts) (client, route *tls.Config) {
 	client = &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{mat.Cert},
 		ClientCAs:    mat.CAs,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("client sent no certificate")
+			}
+			if err := mat.Revoked.check(cs.PeerCertificates[0]); err != nil {
+				return err
+			}
+			seen.addClient(cs.PeerCertificates[0])
+			return nil
+		},
 	}
 	route = client.Clone()
 	route.RootCAs = mat.CAs
@@ -207,18 +218,26 @@ func (t *Topology) tlsConfigs(mat *Material, self string) (client, route *tls.Co
 		if len(cs.PeerCertificates) == 0 {
 			return errors.New("peer sent no certificate")
 		}
-		id, err := IdentityOf(cs.PeerCertificates[0])
+		leaf := cs.PeerCertificates[0]
+		id, err := IdentityOf(leaf)
 		if err != nil {
 			return err
 		}
-		return t.checkVoter(id, self)
+		if err := t.checkVoter(id, self); err != nil {
+			return err
+		}
+		if err := mat.Revoked.check(leaf); err != nil {
+			return err
+		}
+		seen.addRoute(leaf)
+		return nil
 	}
 	return client, route
 }
 
 // ClientTLS is how a client reaches the bus: it presents mat's certificate
-// and accepts a server only when the cluster CA signed its certificate and
-// it names a voter.
+// and accepts a server only when the cluster CA signed its certificate, the
+// CA's revocation list does not revoke it, and it names a voter.
 func ClientTLS(mat *Material, top *Topology) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
@@ -240,6 +259,9 @@ func ClientTLS(mat *Material, top *Topology) *tls.Config {
 				if _, ok := top.Member(id.Name); !ok {
 					return fmt.Errorf("bus server presents %s, not a configured member", id)
 				}
+			}
+			if err := mat.Revoked.check(cs.PeerCertificates[0]); err != nil {
+				return fmt.Errorf("bus server %s: %w", id.Name, err)
 			}
 			return nil
 		},

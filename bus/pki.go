@@ -200,7 +200,8 @@ type IssuedCert struct {
 	File     string
 	Identity Identity
 	NotAfter time.Time
-	Err      error // not signed by the CA, or no identity
+	Serial   *big.Int
+	Err      error // not signed by the CA, no identity, or revoked
 }
 
 // List reads every certificate in dir but the CA's.
@@ -214,6 +215,10 @@ func List(dir string) ([]IssuedCert, error) {
 		return nil, err
 	}
 	sort.Strings(files)
+	revoked, err := LoadRevocations(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
 	var out []IssuedCert
 	for _, f := range files {
 		if filepath.Base(f) == "ca.crt" {
@@ -222,10 +227,13 @@ func List(dir string) ([]IssuedCert, error) {
 		ic := IssuedCert{File: f}
 		c, err := readCert(f)
 		if err == nil {
-			ic.NotAfter = c.NotAfter
+			ic.NotAfter, ic.Serial = c.NotAfter, c.SerialNumber
 			ic.Identity, err = IdentityOf(c)
 			if err == nil {
 				_, err = c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+			}
+			if err == nil && revoked.Revoked(c) {
+				err = fmt.Errorf("revoked (serial %s, %s)", FormatSerial(c.SerialNumber), revoked.File())
 			}
 		}
 		ic.Err = err
@@ -240,6 +248,8 @@ type Material struct {
 	Identity Identity
 	Cert     tls.Certificate
 	CAs      *x509.CertPool
+	// Revoked is the CA's revocation list (ca.crl beside ca.crt).
+	Revoked *Revocations
 }
 
 // LoadMaterial reads the certificate, key and CA of an identity, refusing
@@ -272,8 +282,15 @@ func LoadMaterial(certFile, keyFile, caFile string) (*Material, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNoCredentials, certFile, err)
 	}
+	revoked, err := LoadRevocations(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoCredentials, err)
+	}
+	if err := revoked.check(leaf); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v; issue a new one with `tandem pki issue`", ErrNoCredentials, certFile, err)
+	}
 	cert.Leaf = leaf
-	return &Material{Identity: id, Cert: cert, CAs: pool}, nil
+	return &Material{Identity: id, Cert: cert, CAs: pool, Revoked: revoked}, nil
 }
 
 // Files says where the certificate, key and CA of identity name are: in

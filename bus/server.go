@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -22,6 +23,10 @@ var (
 	ErrDataDir       = errors.New("data directory not usable")
 	ErrNotReady      = errors.New("bus server did not become ready")
 )
+
+// RevocationPoll is how often a member looks for a changed revocation
+// list (ca.crl).
+const RevocationPoll = time.Second
 
 // ServerOptions say which member of which cluster to run.
 type ServerOptions struct {
@@ -37,12 +42,17 @@ type ServerOptions struct {
 
 // Server is the embedded NATS server of one member.
 type Server struct {
-	ns      *server.Server
-	member  Member
-	local   localCredential
-	voters  int
-	dataDir string
-	log     *slog.Logger
+	ns *server.Server
+	// opts are the server's options, replaced by closeRevokedRoutes.
+	optsMu   sync.Mutex
+	opts     *server.Options
+	stop     chan struct{}
+	stopOnce sync.Once
+	member   Member
+	local    localCredential
+	voters   int
+	dataDir  string
+	log      *slog.Logger
 }
 
 // StartServer starts the member's NATS server: client and cluster listeners
@@ -155,8 +165,9 @@ func StartServer(o ServerOptions) (*Server, error) {
 	if err := opts.ProcessConfigString("authorization { timeout: 2 }"); err != nil {
 		return nil, fmt.Errorf("bus server options: %w", err)
 	}
+	seen := newSeenCerts()
 	if mat != nil {
-		opts.TLSConfig, opts.Cluster.TLSConfig = top.tlsConfigs(mat, me.Name)
+		opts.TLSConfig, opts.Cluster.TLSConfig = top.tlsConfigs(mat, me.Name, seen)
 		opts.TLSVerify = true
 		opts.TLSTimeout = 2
 	}
@@ -194,7 +205,11 @@ func StartServer(o ServerOptions) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("%w within %s on %s (see the log above)", ErrNotReady, timeout, net.JoinHostPort(me.Address, strconv.Itoa(me.ClientPort)))
 	}
-	return &Server{ns: ns, member: me, local: local, voters: len(top.Voters()), dataDir: dataDir, log: log}, nil
+	s := &Server{ns: ns, opts: opts, stop: make(chan struct{}), member: me, local: local, voters: len(top.Voters()), dataDir: dataDir, log: log}
+	if mat != nil {
+		go s.watchRevocations(mat.Revoked, seen, RevocationPoll, s.stop)
+	}
+	return s, nil
 }
 
 // Member is the member this server runs for.
@@ -218,6 +233,7 @@ func ReplicasFor(n int) int {
 // Shutdown stops the server gracefully: JetStream hands over the leadership
 // of every Raft group this member leads before the server goes away.
 func (s *Server) Shutdown() {
+	s.stopOnce.Do(func() { close(s.stop) })
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 }

@@ -22,9 +22,10 @@ whose identity (tandem://ROLE/NAME) says what it may do. Routes are accepted
 only from the members named in cluster.toml. See docs/security.md.`,
 		Example: `  tandem pki init --config /etc/tandem/cluster.toml
   tandem pki list
-  tandem pki issue --role member benji`,
+  tandem pki issue --role member benji
+  tandem pki revoke benji`,
 	}
-	cmd.AddCommand(newPKIInitCmd(), newPKIIssueCmd(), newPKIListCmd())
+	cmd.AddCommand(newPKIInitCmd(), newPKIIssueCmd(), newPKIListCmd(), newPKIRevokeCmd())
 	return cmd
 }
 
@@ -143,11 +144,13 @@ func newPKIListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List the identities in the PKI directory, their roles and expiry",
 		Long: `list shows every certificate of the PKI directory but the CA's: the identity
-it names, its role and expiry, and whether the directory's CA signed it.
+it names, its role, expiry and serial number, and whether the directory's CA signed
+it and has not revoked it.
 
 --output json prints {"certificates": [...]}, each with name (the file's when
-the certificate names no identity), role, file, expires (RFC 3339) and
-status ("ok", "expires soon: ...", "INVALID: why").`,
+the certificate names no identity), role, file, expires (RFC 3339), serial
+(hexadecimal) and status ("ok", "expires soon: ...", "INVALID: why", which
+includes "revoked").`,
 		Example: `  tandem pki list --dir /etc/tandem/pki
   tandem pki list --output json`,
 		Args: cobra.NoArgs,
@@ -168,6 +171,57 @@ status ("ok", "expires soon: ...", "INVALID: why").`,
 	return cmd
 }
 
+func newPKIRevokeCmd() *cobra.Command {
+	var cfgPath, dir string
+	cmd := &cobra.Command{
+		Use:   "revoke NAME|SERIAL",
+		Short: "Revoke a certificate: add it to the CA's revocation list (ca.crl)",
+		Long: `revoke adds a certificate to the cluster CA's revocation list, ca.crl in the
+PKI directory, signed with ca.key (so run it where ca.key is). NAME is an identity
+whose NAME.crt is in the directory (its current certificate is revoked); SERIAL is
+a certificate's serial number in hexadecimal, as "tandem pki list" and
+"openssl x509 -noout -serial" print it, for a certificate no longer in the
+directory (one replaced by "tandem pki issue").
+
+Copy ca.crl to every member's PKI directory (beside ca.crt). A member re-reads it
+within a second of its change, without a restart: it refuses the revoked
+certificate on its client port and its routes, and closes the connections that
+present it. Clients (tandem commands) refuse a bus server with a revoked
+certificate. A ca.crl that does not parse or that the CA did not sign is refused
+with an error naming the file, and the previous list stays in force.
+
+Revoking a certificate that is already revoked changes nothing. To let the
+identity back in, issue it a new certificate ("tandem pki issue").`,
+		Example: `  tandem pki revoke benji
+  tandem pki revoke 3A0F9C2B...
+  scp /etc/tandem/pki/ca.crl holly:/etc/tandem/pki/`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := pkiDir(dir, cfgPath)
+			if err != nil {
+				return err
+			}
+			res, err := bus.Revoke(d, args[0])
+			if err != nil {
+				return &ExitError{Code: ExitConfig, Err: fmt.Errorf("pki %s: revoke %w", d, err)}
+			}
+			what := "serial " + bus.FormatSerial(res.Serial)
+			if res.Identity != "" {
+				what = fmt.Sprintf("%s (serial %s)", res.Identity, bus.FormatSerial(res.Serial))
+			}
+			if res.Already {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s was already revoked in %s; nothing changed\n", what, res.File)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s in %s\ncopy %s to every member's PKI directory; members enforce it within a second\n", what, res.File, res.File)
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().StringVar(&dir, "dir", "", "PKI directory (default: [bus.tls] dir, else "+bus.DefaultPKIDir+")")
+	return cmd
+}
+
 func listPKI(cmd *cobra.Command, dir, output string) error {
 	certs, err := bus.List(dir)
 	if err != nil {
@@ -178,12 +232,13 @@ func listPKI(cmd *cobra.Command, dir, output string) error {
 		Role    string    `json:"role"`
 		File    string    `json:"file"`
 		Expires time.Time `json:"expires"`
+		Serial  string    `json:"serial"`
 		Status  string    `json:"status"`
 	}
 	list := []certJSON{}
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	if output != "json" {
-		fmt.Fprintln(tw, "NAME\tROLE\tEXPIRES\tSTATUS")
+		fmt.Fprintln(tw, "NAME\tROLE\tEXPIRES\tSERIAL\tSTATUS")
 	}
 	for _, c := range certs {
 		status := "ok"
@@ -196,11 +251,15 @@ func listPKI(cmd *cobra.Command, dir, output string) error {
 		if name == "" {
 			name = c.File
 		}
+		serial := ""
+		if c.Serial != nil {
+			serial = bus.FormatSerial(c.Serial)
+		}
 		if output == "json" {
-			list = append(list, certJSON{Name: name, Role: c.Identity.Role, File: c.File, Expires: c.NotAfter, Status: status})
+			list = append(list, certJSON{Name: name, Role: c.Identity.Role, File: c.File, Expires: c.NotAfter, Serial: serial, Status: status})
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, c.Identity.Role, c.NotAfter.Format(time.DateOnly), status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, c.Identity.Role, c.NotAfter.Format(time.DateOnly), serial, status)
 	}
 	if output == "json" {
 		return writeJSON(cmd.OutOrStdout(), struct {

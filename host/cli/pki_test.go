@@ -82,3 +82,96 @@ func TestPKIInitIssueList(t *testing.T) {
 		t.Errorf("a 0644 key: %v", err)
 	}
 }
+
+func TestPKIRevoke(t *testing.T) {
+	dir := t.TempDir()
+	conf := daemontest.WriteFiles(t, dir, "")
+	pki := filepath.Join(dir, "pki")
+	tandem := func(args ...string) (string, error) {
+		t.Helper()
+		out, err := exec.Command(tandemBin, args...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := tandem("pki", "init", "--config", conf, "--dir", pki, "--monitor", "grafana"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	crl := filepath.Join(pki, "ca.crl")
+	grafana, err := bus.LoadMaterial(filepath.Join(pki, "grafana.crt"), filepath.Join(pki, "grafana.key"), filepath.Join(pki, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := bus.FormatSerial(grafana.Cert.Leaf.SerialNumber)
+
+	// By name.
+	out, err := tandem("pki", "revoke", "--dir", pki, "grafana")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if want := "revoked grafana (serial " + serial + ") in " + crl; !strings.Contains(out, want) {
+		t.Errorf("revoke says %q, want %q", out, want)
+	}
+	if _, err := bus.LoadMaterial(filepath.Join(pki, "grafana.crt"), filepath.Join(pki, "grafana.key"), filepath.Join(pki, "ca.crt")); err == nil || !strings.Contains(err.Error(), "revoked by "+crl) {
+		t.Errorf("loading the revoked certificate: %v", err)
+	}
+	fi1, err := os.Stat(crl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Again, by name and by serial (with colons, lower case): nothing changes.
+	withColons := strings.ToLower(serial[:2] + ":" + serial[2:])
+	for _, arg := range []string{"grafana", withColons} {
+		out, err = tandem("pki", "revoke", "--dir", pki, arg)
+		if err != nil || !strings.Contains(out, "already revoked in "+crl+"; nothing changed") {
+			t.Errorf("revoking %s twice: %v\n%s", arg, err, out)
+		}
+	}
+	if fi2, _ := os.Stat(crl); !fi2.ModTime().Equal(fi1.ModTime()) || fi2.Size() != fi1.Size() {
+		t.Error("revoking twice rewrote the list")
+	}
+	// A certificate replaced by issue, by its serial: the list grows.
+	holly, err := bus.LoadMaterial(filepath.Join(pki, "holly.crt"), filepath.Join(pki, "holly.key"), filepath.Join(pki, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tandem("pki", "issue", "--dir", pki, "--role", "member", "holly"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	old := bus.FormatSerial(holly.Cert.Leaf.SerialNumber)
+	out, err = tandem("pki", "revoke", "--dir", pki, old)
+	if err != nil || !strings.Contains(out, "revoked serial "+old+" in "+crl) {
+		t.Errorf("revoking a serial: %v\n%s", err, out)
+	}
+	// The new holly certificate is not revoked; the list shows grafana as revoked.
+	out, err = tandem("pki", "list", "--dir", pki)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "grafana "):
+			if !strings.Contains(line, serial) || !strings.Contains(line, "INVALID: revoked") {
+				t.Errorf("pki list shows grafana as %q", line)
+			}
+		case strings.HasPrefix(line, "holly "):
+			if !strings.HasSuffix(line, "  ok") {
+				t.Errorf("pki list shows the re-issued holly as %q", line)
+			}
+		}
+	}
+	// An unknown name is an error naming it and the file looked for.
+	out, err = tandem("pki", "revoke", "--dir", pki, "mallory")
+	if err == nil || !strings.Contains(out, `"mallory": there is no `+filepath.Join(pki, "mallory.crt")+" and it is not a serial number") {
+		t.Errorf("revoking an unknown name: %v\n%s", err, out)
+	}
+	// A corrupt list is refused, naming it, and left alone.
+	if err := os.WriteFile(crl, []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = tandem("pki", "revoke", "--dir", pki, "benji")
+	if err == nil || !strings.Contains(out, crl+": not a certificate revocation list") {
+		t.Errorf("revoking with a corrupt list: %v\n%s", err, out)
+	}
+	if data, _ := os.ReadFile(crl); string(data) != "garbage" {
+		t.Error("a corrupt list was replaced")
+	}
+}

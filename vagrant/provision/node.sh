@@ -19,7 +19,8 @@
 #   --config      cluster file to install as /etc/tandem/cluster.toml
 #   --pki         directory with ca.crt, NAME.crt, NAME.key (this member's
 #                 certificate, from `tandem pki init`) and admin.crt, admin.key
-#                 (for tandem commands on this host): installed in
+#                 (for tandem commands on this host), and ca.crl when
+#                 `tandem pki revoke` made one: installed in
 #                 /etc/tandem/pki (0700; keys 0600)
 #   --key         cluster secret (tandem keygen), only for a single-member
 #                 development cluster without TLS: installed at --key-path (0600)
@@ -162,6 +163,8 @@ if [ -n "$pki" ]; then
 	install -d -m 0700 /etc/tandem/pki
 	install -m 0644 "$pki/ca.crt" "$pki/$name.crt" "$pki/admin.crt" /etc/tandem/pki/
 	install -m 0600 "$pki/$name.key" "$pki/admin.key" /etc/tandem/pki/
+	# The revocation list, when `tandem pki revoke` made one.
+	if [ -f "$pki/ca.crl" ]; then install -m 0644 "$pki/ca.crl" /etc/tandem/pki/; fi
 fi
 if [ -n "$bin_src" ]; then
 	[ -x "$bin_src/tandem" ] || die "--bin-src: no tandem binary in $bin_src (build it first: make build)"
