@@ -24,27 +24,30 @@ interval = "500ms"
 `
 
 // floodCount is how many forged heartbeats the flood sends (the issue's
-// 771k in 10 s made both nodes declare every member dead): 500,000, or
-// 50,000 under the race detector, which slows the whole in-process cluster
-// several times (docs/leases.md); floodFor bounds it in time on a slow
-// machine.
-var floodCount = map[bool]int{false: 500_000, true: 50_000}[raceEnabled]
-
+// 771k in 10 s made both nodes declare every member dead); floodFor bounds
+// it in time on a slow machine.
 const (
-	quietWindow = 10 * time.Second // the control without a flood, under the race detector
-	floodBatch  = 1000             // under the race detector, how many are sent per round trip
-	floodFor    = 30 * time.Second
-	burstEvery  = 25 // one in so many is on a member's own subject, naming another member
+	floodCount = 500_000
+	floodFor   = 30 * time.Second
+	burstEvery = 25 // one in so many is on a member's own subject, naming another member
 )
 
 // An admin client floods forged heartbeats (naming the members, on
 // subjects of its own and on the members' subjects; the server refuses
-// every one of them), and the witness's own identity sends a burst (one in
-// burstEvery: 20k, 2k under the race detector) of heartbeats on its subject
-// naming another member, which the server lets through and routes to both
-// nodes: no node sees any membership change, no lease is lost, the
-// singleton and the coordinator stay where they are.
+// every one of them), and the witness's own identity sends a burst of 20k
+// heartbeats on its subject naming another member, which the server lets
+// through and routes to both nodes: no node sees any membership change, no
+// lease is lost, the singleton and the coordinator stay where they are.
+//
+// Not under the race detector: there the three servers, both daemons and
+// the flooder share the machine's two cores at a fraction of their speed,
+// and in some runs the lease renewals starved for CPU (docs/leases.md has
+// the figures). A real flooder runs on a machine of its
+// own.
 func TestFloodChangesNoMembershipAndLosesNoLease(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector leaves the in-process cluster too little CPU for a flood test (docs/leases.md)")
+	}
 	tc := daemontest.New(t, floodScenario)
 	tc.StartAll()
 	c := tc.Connect()
@@ -59,57 +62,28 @@ func TestFloodChangesNoMembershipAndLosesNoLease(t *testing.T) {
 		pid = tc.Pids(holder)[holder+"/sleeper"]
 		return daemontest.Reported(c, map[string]string{holder + "/sleeper": bus.StateStarted})
 	})
-	// counters asks both nodes for theirs; on a starved machine an
-	// answer can be late, so the callers poll.
-	counters := func() (map[string]bus.Counters, error) {
+	counters := func() map[string]bus.Counters {
+		t.Helper()
 		out := map[string]bus.Counters{}
 		sts, err := bus.GatherMembers(c, 3, 5*time.Second)
 		if err != nil {
-			return nil, err
+			t.Fatal(err)
 		}
 		for _, st := range sts {
 			if st.Counters != nil {
 				out[st.Name] = *st.Counters
 			}
 		}
-		if len(out) != 2 {
-			return nil, fmt.Errorf("counters from %v, want both nodes", out)
-		}
-		return out, nil
+		return out
 	}
 	var before map[string]bus.Counters
-	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() (err error) {
-		before, err = counters()
-		return err
-	})
-	// Under the race detector, a control: the same cluster watched for as
-	// long as the flood and its aftermath take, without a flood. On a
-	// machine so loaded that the cluster loses a lease or a member even
-	// then (lease TTL and dead-after are 1 s; with -race the three
-	// servers and two daemons of this one process need several times
-	// their CPU), a loss during the flood says nothing about the flood:
-	// the test says so and stops.
-	if raceEnabled {
-		quietUntil := time.Now().Add(quietWindow)
-		poll.Until(t, quietWindow+30*time.Second, 50*time.Millisecond, func() error {
-			if time.Now().Before(quietUntil) {
-				return fmt.Errorf("watching the quiet cluster until %s", quietUntil.Format(time.StampMilli))
-			}
-			return nil
-		})
-		var quiet map[string]bus.Counters
-		poll.Until(t, 30*time.Second, 50*time.Millisecond, func() (err error) {
-			quiet, err = counters()
-			return err
-		})
-		for n, b := range before {
-			if q := quiet[n]; q.MembershipChanges != b.MembershipChanges || q.LeasesLost != b.LeasesLost {
-				t.Skipf("the machine starves the in-process cluster under the race detector without any flood: %s saw membership changes %d -> %d, leases lost %d -> %d in %s; a flood test cannot judge here",
-					n, b.MembershipChanges, q.MembershipChanges, b.LeasesLost, q.LeasesLost, quietWindow)
-			}
+	poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+		before = counters()
+		if len(before) != 2 {
+			return fmt.Errorf("counters from %v, want both nodes", before)
 		}
-		before = quiet
-	}
+		return nil
+	})
 	ctx := context.Background()
 	kv, err := c.JS.KeyValue(ctx, bus.BucketLeases)
 	if err != nil {
@@ -158,17 +132,6 @@ func TestFloodChangesNoMembershipAndLosesNoLease(t *testing.T) {
 		if err := from.NC.Publish(subject, data); err != nil {
 			t.Fatalf("flood stopped after %d: %v", sent, err)
 		}
-		// Under the race detector, the flood waits for the servers to
-		// have taken each batch (a round trip on both connections):
-		// unpaced, the backlog it builds in the servers of the one
-		// process starves the lease renewals of CPU (docs/leases.md).
-		if raceEnabled && sent%floodBatch == floodBatch-1 {
-			for _, c := range []*bus.Conn{flooder, witness} {
-				if err := c.NC.FlushTimeout(30 * time.Second); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
 	}
 	for _, c := range []*bus.Conn{flooder, witness} {
 		if err := c.NC.FlushTimeout(30 * time.Second); err != nil {
@@ -184,11 +147,8 @@ func TestFloodChangesNoMembershipAndLosesNoLease(t *testing.T) {
 	// Watch for twice the time a member may stay silent after the flood:
 	// any heartbeat it kept from a member would by then have made it dead.
 	watchUntil := time.Now().Add(2 * membership.DefaultDeadAfter)
-	poll.Until(t, 60*time.Second, 50*time.Millisecond, func() error {
-		now, err := counters()
-		if err != nil {
-			return err
-		}
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		now := counters()
 		for n, b := range before {
 			a := now[n]
 			if a.MembershipChanges != b.MembershipChanges || a.LeasesLost != b.LeasesLost {
@@ -204,11 +164,7 @@ func TestFloodChangesNoMembershipAndLosesNoLease(t *testing.T) {
 		}
 		return nil
 	})
-	var after map[string]bus.Counters
-	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() (err error) {
-		after, err = counters()
-		return err
-	})
+	after := counters()
 	for n := range before {
 		t.Logf("%s: forged heartbeats ignored %d", n, after[n].ForgedHeartbeats-before[n].ForgedHeartbeats)
 	}
