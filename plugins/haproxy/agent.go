@@ -428,7 +428,7 @@ func (a *Agent) Start(ctx context.Context, req sdk.Request) sdk.Result {
 		return generic(fmt.Errorf("start: %w", err))
 	}
 	if in.sock != "" {
-		if err := waitAnswer(ctx, in.sock); err != nil {
+		if err := waitAnswer(ctx, in); err != nil {
 			return generic(fmt.Errorf("started, but %w", err))
 		}
 	}
@@ -461,8 +461,14 @@ func (a *Agent) ready(ctx context.Context, in *instance) (string, error) {
 	}
 	st := stats{in.sock}
 	end := deadlineOf(ctx, 30*time.Second)
+	var gone goneCheck
 	for {
 		sn, err := st.snapshot(ctx, in.p.Proxy)
+		if err != nil {
+			if g := gone.check(ctx, in); g != nil {
+				return "", g
+			}
+		}
 		closed := sn.notOpen(in.p.Proxy)
 		var pending, down []string
 		for _, s := range sn.servers {
@@ -502,8 +508,9 @@ func join(parts ...string) string {
 	return strings.Join(out, "; ")
 }
 
-func waitAnswer(ctx context.Context, sock string) error {
-	st := stats{sock}
+func waitAnswer(ctx context.Context, in *instance) error {
+	st := stats{in.sock}
+	var gone goneCheck
 	for {
 		_, err := st.pid(ctx)
 		if err == nil {
@@ -512,8 +519,32 @@ func waitAnswer(ctx context.Context, sock string) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("HAProxy did not answer on its stats socket before the deadline: %w", err)
 		}
+		if g := gone.check(ctx, in); g != nil {
+			return g
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// goneCheck asks, at most every goneEvery while HAProxy's stats do not
+// answer, whether its service has failed for good (systemd gave up on
+// it: killed past its start limit), so that a start waiting for it fails
+// then instead of at its deadline. A unit systemd is restarting is not
+// failed: the wait goes on.
+type goneCheck struct{ last time.Time }
+
+const goneEvery = 200 * time.Millisecond
+
+func (g *goneCheck) check(ctx context.Context, in *instance) error {
+	if time.Since(g.last) < goneEvery {
+		return nil
+	}
+	g.last = time.Now()
+	st, err := in.ctl.status(ctx)
+	if err != nil || !st.failed {
+		return nil
+	}
+	return fmt.Errorf("HAProxy failed while the cluster waited for it to serve: %s", st.detail)
 }
 
 func (a *Agent) serverSummary(ctx context.Context, in *instance) string {
