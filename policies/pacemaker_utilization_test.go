@@ -81,7 +81,7 @@ func utilizationScenarios() []pmScenario {
 				utilResource("rsc1", "cpu=1", "") + utilResource("rsc2", "cpu=1", ""),
 			state: State{Nodes: online("node1", "node2"), Instances: append(onNode("node1", "rsc1"), onNode("node2", "rsc2")...)}},
 		{name: "placement-location", about: "cts placement-location: node1 standby; rsc2 (location 200) keeps node2's only cpu, rsc1 (100) stops",
-			config: standby1(utilResource("rsc1", "cpu=1", "")+utilResource("rsc2", "cpu=1", "")+`
+			config: standby1(utilResource("rsc1", "cpu=1", "") + utilResource("rsc2", "cpu=1", "") + `
 [[location]]
 rsc = "rsc1"
 node = "node2"
