@@ -174,8 +174,10 @@ func (s *scheduler) assignPrimitive(u *unit) {
 	// Most resources have no colocation: their weights are their base,
 	// read only, no copy.
 	w, parts := u.base, u.baseParts
-	if len(u.withs) > 0 || len(u.deps) > 0 || len(u.excludedOn) > 0 || s.capacity != nil {
+	shared := true
+	if len(u.withs) > 0 || len(u.deps) > 0 || len(u.excludedOn) > 0 {
 		w, parts = copyWeights(u.base, u.baseParts)
+		shared = false
 	}
 	s.applyExclusions(u, w, parts)
 	current := -1
@@ -203,7 +205,8 @@ func (s *scheduler) assignPrimitive(u *unit) {
 		u.why = u.excluded
 		return
 	}
-	prefer := s.banInsufficient(u, w, parts)
+	prefer, w, parts := s.banInsufficient(u, w, parts, shared)
+	u.w, u.wParts = w, parts
 	if n := s.choose(w, current, prefer); n >= 0 {
 		u.insts = []assigned{{inst: 0, node: n}}
 	} else if u.why == "" {

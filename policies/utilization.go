@@ -2,7 +2,6 @@ package policies
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -77,18 +76,25 @@ func (s *scheduler) initCapacity() {
 		attr[k] = i
 	}
 	c.total = make([][]int, len(s.nodes))
-	for i, nd := range s.nodes {
+	for i := range s.nodes {
 		c.total[i] = make([]int, len(c.names))
-		if n := s.cfg.Node(nd.name); n != nil {
+	}
+	for _, n := range s.cfg.Nodes {
+		if i, ok := s.nodeIdx[n.Name]; ok {
 			for k, v := range n.Utilization {
 				c.total[i][attr[k]] = v
 			}
 		}
 	}
 	for _, u := range s.units {
-		for _, k := range slices.Sorted(maps.Keys(u.r.Utilization)) {
-			u.util = append(u.util, utilUse{attr: attr[k], amount: u.r.Utilization[k]})
+		if len(u.r.Utilization) == 0 {
+			continue
 		}
+		u.util = make([]utilUse, 0, len(u.r.Utilization))
+		for k, v := range u.r.Utilization {
+			u.util = append(u.util, utilUse{attr: attr[k], amount: v})
+		}
+		slices.SortFunc(u.util, func(a, b utilUse) int { return a.attr - b.attr })
 	}
 	s.capacity = c
 	s.resetCapacity()
@@ -150,6 +156,16 @@ func (s *scheduler) compareCapacities(a, b int) int {
 // colocations, not yet placed, use (Pacemaker's colocated_resources and
 // add_utilization): each clone counts one instance, a group its members.
 func (s *scheduler) colocatedNeed(u *unit) []utilUse {
+	tied := false
+	for _, c := range u.withs {
+		tied = tied || c.score >= inf
+	}
+	for _, c := range u.deps {
+		tied = tied || c.score >= inf
+	}
+	if !tied {
+		return u.util // read only
+	}
 	seen := map[*unit]bool{}
 	var walk func(v *unit)
 	walk = func(v *unit) {
@@ -190,9 +206,12 @@ func (s *scheduler) colocatedNeed(u *unit) []utilUse {
 // banInsufficient bans u from the nodes that cannot take it (see the top
 // of this file) and returns the node to prefer among equally good ones,
 // or -1.
-func (s *scheduler) banInsufficient(u *unit, w []cib.Score, parts [][]ScorePart) int {
+//
+// w and parts are copied before the first ban when shared is set (they
+// are then u's read-only base); the weights to use are returned.
+func (s *scheduler) banInsufficient(u *unit, w []cib.Score, parts [][]ScorePart, shared bool) (int, []cib.Score, [][]ScorePart) {
 	if s.capacity == nil {
-		return -1
+		return -1, w, parts
 	}
 	group := s.colocatedNeed(u)
 	anyFits, most := false, -1
@@ -213,6 +232,10 @@ func (s *scheduler) banInsufficient(u *unit, w []cib.Score, parts [][]ScorePart)
 	}
 	for n := range w {
 		if s.nodes[n].avail && w[n] >= 0 && !s.fits(n, need) {
+			if shared {
+				w, parts = copyWeights(w, parts)
+				shared = false
+			}
 			reason := ""
 			if parts != nil {
 				reason = "not enough free capacity for " + what + " (" + s.describeNeed(n, need) + ")"
@@ -224,7 +247,7 @@ func (s *scheduler) banInsufficient(u *unit, w []cib.Score, parts [][]ScorePart)
 			u.capWhy[n] = "not enough free capacity for " + what
 		}
 	}
-	return most
+	return most, w, parts
 }
 
 // describeNeed says, for the attributes node n lacks, what is needed and
@@ -287,20 +310,22 @@ func (s *scheduler) utilizationOrder(units []*unit) {
 		return s.nameRank[a] < s.nameRank[b]
 	})
 	type key struct {
+		u      *unit
 		cur    cib.Score
 		scores []cib.Score
 	}
-	keys := make(map[*unit]key, len(units))
+	keys := make([]key, 0, len(units))
 	for _, u := range units {
-		scores := append([]cib.Score(nil), u.base...)
+		scores := u.base // read only, unless merged with
 		if len(u.withs) > 0 && s.anyAvailable(scores) {
+			scores = append([]cib.Score(nil), u.base...)
 			u.merging = true
 			for _, c := range u.withs {
 				s.mergeThisWith(c.prim, scores, c.factor)
 			}
 			u.merging = false
 		}
-		k := key{cur: negInf, scores: make([]cib.Score, len(nodes))}
+		k := key{u: u, cur: negInf, scores: make([]cib.Score, len(nodes))}
 		if len(u.cur) > 0 {
 			k.cur = scores[u.cur[0].node]
 		}
@@ -310,24 +335,36 @@ func (s *scheduler) utilizationOrder(units []*unit) {
 				k.scores[i] = negInf
 			}
 		}
-		keys[u] = k
+		keys = append(keys, k)
 	}
-	sort.SliceStable(units, func(i, j int) bool {
-		a, b := units[i], units[j]
-		if a.meta.Priority != b.meta.Priority {
-			return a.meta.Priority > b.meta.Priority
+	slices.SortFunc(keys, func(ka, kb key) int {
+		if pa, pb := ka.u.meta.Priority, kb.u.meta.Priority; pa != pb {
+			return cmpDesc(pa, pb)
 		}
-		ka, kb := keys[a], keys[b]
 		if ka.cur != kb.cur {
-			return ka.cur > kb.cur
+			return cmpDesc(ka.cur, kb.cur)
 		}
 		for n := range ka.scores {
 			if ka.scores[n] != kb.scores[n] {
-				return ka.scores[n] > kb.scores[n]
+				return cmpDesc(ka.scores[n], kb.scores[n])
 			}
 		}
-		return false
+		return ka.u.pos - kb.u.pos // stable: configuration order
 	})
+	for i, k := range keys {
+		units[i] = k.u
+	}
+}
+
+// cmpDesc orders higher values first.
+func cmpDesc[T int | cib.Score](a, b T) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
 }
 
 // loadEdges orders, on each node, the starts of resources that use
