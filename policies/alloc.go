@@ -532,15 +532,16 @@ func (s *scheduler) assignClone(u *unit) {
 // bestSlot is the node of the best free slot under weights w, or -1.
 func (s *scheduler) bestSlot(u *unit, w []cib.Score, count, taken, held []int) int {
 	best, bestScore := -1, cib.Score(0)
+	need, what := s.slotNeed(u, w, count)
 	for n := range s.nodes {
 		if !s.nodes[n].avail || count[n] >= u.nodeMax || w[n] < 0 {
 			continue
 		}
-		if s.capacity != nil && !s.fits(n, u.util) {
+		if s.capacity != nil && !s.fits(n, need) {
 			if u.capWhy == nil {
 				u.capWhy = map[int]string{}
 			}
-			u.capWhy[n] = "not enough free capacity for an instance of " + u.id
+			u.capWhy[n] = "not enough free capacity for an instance of " + u.id + what
 			continue
 		}
 		score := w[n]

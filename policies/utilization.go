@@ -396,3 +396,24 @@ func (s *scheduler) loadEdges(b *builder) {
 		}
 	}
 }
+
+// slotNeed is what a clone's next instance needs free on a node: one
+// instance's utilization plus that of the resources tied to the clone by
+// INFINITY colocations and not placed yet (one instance of each clone),
+// if some node it may take has room for all that; its own alone
+// otherwise (pcmk__ban_insufficient_capacity for the instance).
+func (s *scheduler) slotNeed(u *unit, w []cib.Score, count []int) ([]utilUse, string) {
+	if s.capacity == nil {
+		return nil, ""
+	}
+	group := s.colocatedNeed(u)
+	if len(group) == len(u.util) && slices.Equal(group, u.util) {
+		return u.util, ""
+	}
+	for n := range s.nodes {
+		if s.nodes[n].avail && count[n] < u.nodeMax && w[n] >= 0 && s.fits(n, group) {
+			return group, " and the resources colocated with it"
+		}
+	}
+	return u.util, ""
+}
