@@ -144,6 +144,7 @@ func (s *scheduler) transition() (*Transition, error) {
 			s.orderEdges(b, o)
 		}
 	}
+	s.loadEdges(b)
 	for i := range b.actions {
 		ids := make([]string, 0, len(b.after[i]))
 		for j := range b.after[i] {
@@ -280,6 +281,9 @@ func (s *scheduler) nodeReason(u *unit, n int) string {
 		return fmt.Sprintf("cannot run on %s: %s", nd.name, why)
 	}
 	if why := u.removed[n]; why != "" {
+		return fmt.Sprintf("cannot run on %s: %s", nd.name, why)
+	}
+	if why := u.capWhy[n]; why != "" {
 		return fmt.Sprintf("cannot run on %s: %s", nd.name, why)
 	}
 	for _, c := range u.withs {

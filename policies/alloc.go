@@ -46,6 +46,10 @@ func (s *scheduler) allocationOrder() []*unit {
 	for _, u := range units {
 		u.sortKey = s.sortScores(u)
 	}
+	if s.capacity != nil {
+		s.utilizationOrder(units)
+		return units
+	}
 	sort.SliceStable(units, func(i, j int) bool {
 		return units[i].meta.Priority > units[j].meta.Priority
 	})
@@ -112,6 +116,7 @@ func (s *scheduler) allocate(u *unit) {
 		u.on[a.node] = true
 		if u.clone == "" {
 			s.alloc[a.node]++ // assignClone counts instances as it places them
+			s.consume(u, a.node)
 		}
 	}
 	s.setHold(u)
@@ -169,8 +174,10 @@ func (s *scheduler) assignPrimitive(u *unit) {
 	// Most resources have no colocation: their weights are their base,
 	// read only, no copy.
 	w, parts := u.base, u.baseParts
+	shared := true
 	if len(u.withs) > 0 || len(u.deps) > 0 || len(u.excludedOn) > 0 {
 		w, parts = copyWeights(u.base, u.baseParts)
+		shared = false
 	}
 	s.applyExclusions(u, w, parts)
 	current := -1
@@ -198,7 +205,9 @@ func (s *scheduler) assignPrimitive(u *unit) {
 		u.why = u.excluded
 		return
 	}
-	if n := s.choose(w, current, -1); n >= 0 {
+	prefer, w, parts := s.banInsufficient(u, w, parts, shared)
+	u.w, u.wParts = w, parts
+	if n := s.choose(w, current, prefer); n >= 0 {
 		u.insts = []assigned{{inst: 0, node: n}}
 	} else if u.why == "" {
 		u.why = s.nowhere(u)
@@ -389,10 +398,15 @@ func (s *scheduler) choose(w []cib.Score, current, prefer int) int {
 	return chosen
 }
 
-// better is Pacemaker's compare_nodes for the default placement strategy.
+// better is Pacemaker's compare_nodes.
 func (s *scheduler) better(w []cib.Score, a, b, current int) bool {
 	if w[a] != w[b] {
 		return w[a] > w[b]
+	}
+	if cmp, nameOnly := s.tieBreak(a, b); cmp != 0 {
+		return cmp < 0
+	} else if nameOnly {
+		return s.nameRank[a] < s.nameRank[b]
 	}
 	if s.alloc[a] != s.alloc[b] {
 		return s.alloc[a] < s.alloc[b]
@@ -478,6 +492,7 @@ func (s *scheduler) assignClone(u *unit) {
 			insts = append(insts, assigned{inst: c.inst, node: c.node})
 			count[c.node]++
 			s.alloc[c.node]++
+			s.consume(u, c.node)
 		}
 	}
 	switch {
@@ -504,6 +519,7 @@ func (s *scheduler) assignClone(u *unit) {
 			taken[best]++
 			count[best]++
 			s.alloc[best]++
+			s.consume(u, best)
 			insts = append(insts, assigned{inst: -1, node: best})
 		}
 		if len(insts) == 0 {
@@ -516,8 +532,16 @@ func (s *scheduler) assignClone(u *unit) {
 // bestSlot is the node of the best free slot under weights w, or -1.
 func (s *scheduler) bestSlot(u *unit, w []cib.Score, count, taken, held []int) int {
 	best, bestScore := -1, cib.Score(0)
+	need, what := s.slotNeed(u, w, count)
 	for n := range s.nodes {
 		if !s.nodes[n].avail || count[n] >= u.nodeMax || w[n] < 0 {
+			continue
+		}
+		if s.capacity != nil && !s.fits(n, need) {
+			if u.capWhy == nil {
+				u.capWhy = map[int]string{}
+			}
+			u.capWhy[n] = "not enough free capacity for an instance of " + u.id + what
 			continue
 		}
 		score := w[n]
@@ -548,6 +572,11 @@ func (s *scheduler) betterSlot(sa cib.Score, a int, sb cib.Score, b int, count, 
 	ha, hb := taken[a] < held[a], taken[b] < held[b]
 	if sa > 0 && ha != hb {
 		return ha
+	}
+	if cmp, nameOnly := s.tieBreak(a, b); cmp != 0 {
+		return cmp < 0
+	} else if nameOnly {
+		return s.nameRank[a] < s.nameRank[b]
 	}
 	if s.alloc[a] != s.alloc[b] {
 		return s.alloc[a] < s.alloc[b]

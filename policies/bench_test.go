@@ -365,3 +365,47 @@ func BenchmarkPromotable32x200x5x50(b *testing.B) {
 	b.ReportMetric(float64(len(res.Transition.Actions)), "actions")
 	b.ReportMetric(float64(promotes), "promotes")
 }
+
+// withUtilization gives a generated cluster a placement strategy, node
+// capacities (cpu, memory) and utilization on every resource, with room
+// for about 1.5 times what the resources use on the nodes left after a
+// node failure, so that capacity bans some nodes for some resources
+// without leaving many resources stopped.
+func withUtilization(cfg *cib.CIB, strategy string) *cib.CIB {
+	rng := rand.New(rand.NewSource(int64(len(cfg.Nodes)*7 + len(cfg.Resources))))
+	cfg.Properties.PlacementStrategy = strategy
+	cpu, mem := 0, 0
+	for i := range cfg.Resources {
+		r := &cfg.Resources[i]
+		r.Utilization = map[string]int{"cpu": 1 + rng.Intn(4), "memory": 256 * (1 + rng.Intn(8))}
+		n := 1
+		if r.Clone != nil {
+			n = len(cfg.Nodes)
+		}
+		cpu += n * r.Utilization["cpu"]
+		mem += n * r.Utilization["memory"]
+	}
+	per := len(cfg.Nodes) - 1
+	for i := range cfg.Nodes {
+		cfg.Nodes[i].Utilization = map[string]int{"cpu": cpu * 3 / 2 / per, "memory": mem * 3 / 2 / per}
+	}
+	return cfg
+}
+
+// BenchmarkUtilization32x1000 is BenchmarkSchedule32x1000 with
+// placement-strategy=balanced and utilization on every resource.
+func BenchmarkUtilization32x1000(b *testing.B) {
+	benchNodeFailure(b, withUtilization(bigCluster(32, 1000, 500), cib.PlacementBalanced))
+}
+
+// BenchmarkUtilization100x10000 is BenchmarkSchedule100x10000 with
+// placement-strategy=balanced and utilization on every resource.
+func BenchmarkUtilization100x10000(b *testing.B) {
+	benchNodeFailure(b, withUtilization(bigCluster(100, 10000, 5000), cib.PlacementBalanced))
+}
+
+// BenchmarkUtilizationMinimal32x1000 is the same with
+// placement-strategy=minimal (nodes filled in name order).
+func BenchmarkUtilizationMinimal32x1000(b *testing.B) {
+	benchNodeFailure(b, withUtilization(bigCluster(32, 1000, 500), cib.PlacementMinimal))
+}

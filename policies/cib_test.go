@@ -39,6 +39,9 @@ func cibXML(cfg *cib.CIB, s State) string {
 	if cfg.Properties.MaintenanceMode {
 		w(4, `<nvpair id="opt-maintenance-mode" name="maintenance-mode" value="true"/>`)
 	}
+	if ps := cfg.Properties.PlacementStrategy; ps != "" {
+		w(4, `<nvpair id="opt-placement-strategy" name="placement-strategy" value="%s"/>`, esc(ps))
+	}
 	w(3, `</cluster_property_set>`)
 	w(2, `</crm_config>`)
 
@@ -56,10 +59,14 @@ func cibXML(cfg *cib.CIB, s State) string {
 		if st == Maintenance {
 			attrs += fmt.Sprintf(`<nvpair id="n%d-maintenance" name="maintenance" value="on"/>`, i+1)
 		}
-		if attrs == "" {
+		util := utilizationXML(fmt.Sprintf("n%d", i+1), n.Utilization)
+		switch {
+		case attrs == "" && util == "":
 			w(3, `<node id="%d" uname="%s"/>`, i+1, esc(n.Name))
-		} else {
-			w(3, `<node id="%d" uname="%s"><instance_attributes id="n%d-attrs">%s</instance_attributes></node>`, i+1, esc(n.Name), i+1, attrs)
+		case attrs == "":
+			w(3, `<node id="%d" uname="%s">%s</node>`, i+1, esc(n.Name), util)
+		default:
+			w(3, `<node id="%d" uname="%s"><instance_attributes id="n%d-attrs">%s</instance_attributes>%s</node>`, i+1, esc(n.Name), i+1, attrs, util)
 		}
 	}
 	w(2, `</nodes>`)
@@ -80,7 +87,7 @@ func cibXML(cfg *cib.CIB, s State) string {
 		}
 		ind := 3
 		if r.Clone != nil {
-			writeCloneXML(w, r.Clone)
+			writeCloneXML(w, r.Clone, r.Meta.Priority)
 			ind = 4
 		}
 		writePrimitiveXML(w, ind, &r)
@@ -258,9 +265,15 @@ func esc(s string) string {
 
 type xmlWriter func(indent int, format string, args ...any)
 
-func writeCloneXML(w xmlWriter, cl *cib.Clone) {
+// writeCloneXML opens a clone. A priority is the clone's too: Pacemaker
+// orders top-level resources by their own priority, and a Tandem clone's
+// meta attributes are the clone's and its instances'.
+func writeCloneXML(w xmlWriter, cl *cib.Clone, priority *int) {
 	w(3, `<clone id="%s">`, esc(cl.ID))
 	var metas []string
+	if priority != nil {
+		metas = append(metas, nv(cl.ID+"-meta-priority", "priority", strconv.Itoa(*priority)))
+	}
 	if cl.Max > 0 {
 		metas = append(metas, nv(cl.ID+"-meta-clone-max", "clone-max", strconv.Itoa(cl.Max)))
 	}
@@ -280,14 +293,31 @@ func writePrimitiveXML(w xmlWriter, ind int, r *cib.Resource) {
 	if m := metaNV(r.ID+"-meta", r.Meta); m != "" {
 		w(ind+1, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(r.ID), m)
 	}
+	if u := utilizationXML(r.ID, r.Utilization); u != "" {
+		w(ind+1, `%s`, u)
+	}
 	w(ind+1, `<operations><op id="%s-monitor" name="monitor" interval="%ds"/></operations>`, esc(r.ID), monitorSeconds(r))
 	w(ind, `</primitive>`)
+}
+
+// utilizationXML is a <utilization> element, "" when u is empty.
+func utilizationXML(id string, u map[string]int) string {
+	if len(u) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<utilization id="%s-utilization">`, esc(id))
+	for _, k := range slices.Sorted(maps.Keys(u)) {
+		b.WriteString(nv(fmt.Sprintf("%s-utilization-%s", id, k), k, strconv.Itoa(u[k])))
+	}
+	b.WriteString(`</utilization>`)
+	return b.String()
 }
 
 func writeGroupXML(w xmlWriter, cfg *cib.CIB, g *cib.Group) {
 	ind := 3
 	if g.Clone != nil {
-		writeCloneXML(w, g.Clone)
+		writeCloneXML(w, g.Clone, g.Meta.Priority)
 		ind = 4
 	}
 	w(ind, `<group id="%s">`, esc(g.ID))

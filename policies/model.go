@@ -42,6 +42,9 @@ type scheduler struct {
 	slab  []cib.Score         // backing store for the units' base weights (one allocation, not one per unit)
 	attrs []map[string]string // each node's attributes as rules see them (built on the first rule)
 	alloc []int               // resources assigned to each node so far (Pacemaker's num_resources)
+	// capacity: the nodes' capacities and what is free of them, when the
+	// placement strategy counts utilization; nil otherwise.
+	capacity *capacity
 }
 
 type node struct {
@@ -98,6 +101,8 @@ type unit struct {
 	hold    []bool
 	why     string // why it got no instance at all, when known
 	sortKey []cib.Score
+	util    []utilUse      // what one instance uses of its node's capacity (placement strategies other than default)
+	capWhy  map[int]string // nodes banned for want of free capacity, and why
 
 	promo *promotion // promotable clone: its roles; nil otherwise
 	// shadowOf: this unit stands for the promoted instances of a
@@ -291,6 +296,7 @@ func newScheduler(in Input) (*scheduler, error) {
 		}
 	}
 	s.groupStickiness()
+	s.initCapacity()
 	return s, nil
 }
 

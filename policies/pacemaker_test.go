@@ -117,7 +117,7 @@ func movedVIP(ins []InstanceState, to string) []InstanceState {
 const cascade = "orders add no restarts"
 
 func pmScenarios() []pmScenario {
-	return append(append(append(basicScenarios(), groupScenarios()...), setScenarios()...), ruleScenarios()...)
+	return append(append(append(append(basicScenarios(), groupScenarios()...), setScenarios()...), ruleScenarios()...), utilizationScenarios()...)
 }
 
 func basicScenarios() []pmScenario {

@@ -204,7 +204,7 @@ func (s *scheduler) adopt(o *scheduler) {
 
 func (s *scheduler) reset() {
 	for _, u := range s.units {
-		u.state, u.insts, u.on, u.hold, u.w, u.wParts, u.why, u.removed = unassigned, nil, nil, nil, nil, nil, "", nil
+		u.state, u.insts, u.on, u.hold, u.w, u.wParts, u.why, u.removed, u.capWhy = unassigned, nil, nil, nil, nil, nil, "", nil, nil
 		if p := u.promo; p != nil {
 			p.prom = nil
 			for _, sh := range u.shadows() {
@@ -215,6 +215,7 @@ func (s *scheduler) reset() {
 	for i := range s.alloc {
 		s.alloc[i] = 0
 	}
+	s.resetCapacity()
 }
 
 // enforce stops what placement left in breach of a mandatory rule, as

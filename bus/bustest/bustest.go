@@ -5,6 +5,7 @@ package bustest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -15,13 +16,32 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 )
 
-// FreePorts finds n distinct free TCP ports on loopback.
+// FreePorts finds n distinct free TCP ports on loopback: any the system
+// gives, or, where $TANDEM_TEST_PORTS is LOW-HIGH (e.g. 25600-25899, for
+// a machine shared by several test runs, each given its own range), ports
+// of that range only.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
+	lo, hi, ranged := portRange(t)
 	var ls []net.Listener
 	var ports []int
+	next := lo
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		var l net.Listener
+		var err error
+		if !ranged {
+			l, err = net.Listen("tcp", "127.0.0.1:0")
+		} else {
+			for ; next <= hi; next++ {
+				if l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", next)); err == nil {
+					next++
+					break
+				}
+			}
+			if l == nil {
+				err = fmt.Errorf("no free port left in TANDEM_TEST_PORTS=%s", os.Getenv("TANDEM_TEST_PORTS"))
+			}
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,6 +52,20 @@ func FreePorts(t testing.TB, n int) []int {
 		l.Close()
 	}
 	return ports
+}
+
+// portRange reads $TANDEM_TEST_PORTS (LOW-HIGH). Tests of one process that
+// ask for ports in turn get the lowest free ones each time; a port a
+// member still holds is skipped.
+func portRange(t testing.TB) (lo, hi int, ok bool) {
+	v := os.Getenv("TANDEM_TEST_PORTS")
+	if v == "" {
+		return 0, 0, false
+	}
+	if _, err := fmt.Sscanf(v, "%d-%d", &lo, &hi); err != nil || lo <= 0 || hi < lo || hi > 65535 {
+		t.Fatalf("TANDEM_TEST_PORTS=%q: want LOW-HIGH, e.g. 25600-25899", v)
+	}
+	return lo, hi, true
 }
 
 // Topology is a cluster of the named nodes (and witness, if not empty) on

@@ -88,6 +88,10 @@ func (im *importer) properties(sec *elem) {
 				continue
 			}
 			im.c.Properties.MaintenanceMode = b
+		case "placement-strategy":
+			if err := im.c.SetProperty(p.name, p.value); err != nil {
+				im.skip(p.e, "%v", err)
+			}
 		case "stonith-enabled", "fencing-enabled":
 			im.note(p.e, "%s=%s: Tandem fences with leases (docs/leases.md): a node that loses the bus majority stops its singletons before another node may start them; no fencing device is needed", p.name, p.value)
 		case "no-quorum-policy":
@@ -171,14 +175,30 @@ func (im *importer) nodes(sec *elem) {
 				n.Attributes[p.name] = p.value
 			}
 		}
-		for _, u := range e.children("utilization") {
-			im.skip(u, "utilization is not supported: Tandem places by scores, not capacities")
-		}
+		n.Utilization = im.utilization(e)
 		if id := e.attr("id"); id != "" {
 			im.nodeIDs[id] = name
 		}
 		im.c.Nodes = append(im.c.Nodes, n)
 	}
+}
+
+// utilization reads e's utilization sets (a node's capacity, or what a
+// primitive uses): integers from 0 up, as Tandem takes them.
+func (im *importer) utilization(e *elem) map[string]int {
+	var out map[string]int
+	for _, p := range im.pairs(e, "utilization") {
+		v, err := cib.ParseUtilization(p.name, p.value)
+		if err != nil {
+			im.skip(p.e, "%v", err)
+			continue
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[p.name] = v
+	}
+	return out
 }
 
 func (im *importer) rscDefaults(sec *elem) {

@@ -135,10 +135,14 @@ func TestRegressionCIBs(t *testing.T) {
 		}},
 		{file: "group4"},
 		{file: "group15"},
-		{file: "colocated-utilization-clone", skipped: map[string]string{"": "utilization is not supported"}, check: func(t *testing.T, c *cib.CIB) {
+		{file: "colocated-utilization-clone", check: func(t *testing.T, c *cib.CIB) {
 			g, _ := c.Group("group1")
 			if g == nil || g.Clone == nil || g.Clone.ID != "clone2" {
 				t.Errorf("cloned group1: %+v", g)
+			}
+			r, _ := c.Resource("rsc1")
+			if c.Properties.PlacementStrategy != cib.PlacementUtilization || c.Node("node1").Utilization["cpu"] == 0 || r == nil || r.Utilization["cpu"] != 2 {
+				t.Errorf("utilization not imported: %+v, node1 %+v, rsc1 %+v", c.Properties, c.Node("node1").Utilization, r)
 			}
 		}},
 		{file: "inc7", skipped: map[string]string{"unique-1": "anonymous", "unique-2": "anonymous"}},

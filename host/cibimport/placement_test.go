@@ -90,7 +90,7 @@ func TestImportedPlacementMatchesPacemaker(t *testing.T) {
 		{name: "rsc-sets-clone"}, {name: "rsc-sets-seq-false"}, {name: "anti-colocation-order"}, {name: "order5"},
 		{name: "clbz5007-promotable-colocation"}, {name: "rsc-sets-promoted"},
 		{name: "rsc_dep10", explained: "symmetric-cluster=false"},
-		{name: "colocated-utilization-clone", explained: "placement-strategy=utilization"},
+		{name: "colocated-utilization-clone"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

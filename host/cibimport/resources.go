@@ -188,9 +188,7 @@ func (im *importer) primitive(e *elem, cl *cib.Clone, inherited []nvpair) bool {
 	for _, p := range im.pairs(e, "instance_attributes") {
 		spec.Params[p.name] = p.value
 	}
-	for _, u := range e.children("utilization") {
-		im.skip(u, "utilization is not supported: Tandem places by scores, not capacities")
-	}
+	utilization := im.utilization(e)
 	var meta cib.Meta
 	own := im.pairs(e, "meta_attributes")
 	for _, p := range inherited {
@@ -210,6 +208,7 @@ func (im *importer) primitive(e *elem, cl *cib.Clone, inherited []nvpair) bool {
 		return false
 	}
 	r.Meta = meta
+	r.Utilization = utilization
 	return true
 }
 

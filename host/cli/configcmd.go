@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/policies/cib"
 )
 
 func init() { register(newConfigCmd) }
@@ -173,6 +175,14 @@ and properties (as property list --output json).`,
 			fmt.Fprintf(w, "Nodes: %s\n", strings.Join(nodes, " "))
 			if wn := top.Witness(); wn != nil {
 				fmt.Fprintf(w, "Witness: %s\n", wn.Name)
+			}
+			if slices.ContainsFunc(c.Nodes, func(n cib.Node) bool { return len(n.Utilization) > 0 }) {
+				fmt.Fprintln(w, "Node Utilization:")
+				for _, n := range c.Nodes {
+					if len(n.Utilization) > 0 {
+						fmt.Fprintf(w, " %s: %s\n", n.Name, cib.FormatUtilization(n.Utilization))
+					}
+				}
 			}
 			fmt.Fprintln(w)
 			fmt.Fprintln(w, "Resources:")

@@ -34,6 +34,7 @@ func newNodeCmd() *cobra.Command {
 			"unmaintenance returns the nodes to the cluster's management.",
 			func(c *cib.CIB, n string) error { return c.SetNodeMaintenance(n, false) }),
 		newNodeAttributeCmd(),
+		newNodeUtilizationCmd(),
 	)
 	return cmd
 }

@@ -47,6 +47,8 @@ type resourceJSON struct {
 	Meta   map[string]string `json:"meta"`
 	Ops    []opJSON          `json:"ops"`
 	Clone  *cib.Clone        `json:"clone,omitempty"`
+	// Utilization: what it (each clone instance) uses of its node's capacity.
+	Utilization map[string]int `json:"utilization,omitempty"`
 }
 
 type opJSON struct {
@@ -78,7 +80,7 @@ func metaJSON(m cib.Meta) map[string]string {
 }
 
 func newResourceJSON(c *cib.CIB, r *cib.Resource) resourceJSON {
-	j := resourceJSON{ID: r.ID, Agent: r.Agent, Params: map[string]string{}, Meta: metaJSON(r.Meta), Ops: []opJSON{}, Clone: r.Clone}
+	j := resourceJSON{ID: r.ID, Agent: r.Agent, Params: map[string]string{}, Meta: metaJSON(r.Meta), Ops: []opJSON{}, Clone: r.Clone, Utilization: r.Utilization}
 	if g := c.GroupOf(r.ID); g != nil {
 		j.Group = g.ID
 	}
@@ -155,6 +157,7 @@ type nodeJSON struct {
 	Standby     bool              `json:"standby"`
 	Maintenance bool              `json:"maintenance"`
 	Attributes  map[string]string `json:"attributes"`
+	Utilization map[string]int    `json:"utilization,omitempty"` // capacity for the placement strategy
 }
 
 func newConfigJSON(s *session, cur liveconfig.Revision) configJSON {
@@ -169,7 +172,7 @@ func newConfigJSON(s *session, cur liveconfig.Revision) configJSON {
 		j.Witness = wn.Name
 	}
 	for _, n := range c.Nodes {
-		nj := nodeJSON{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance, Attributes: map[string]string{}}
+		nj := nodeJSON{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance, Attributes: map[string]string{}, Utilization: n.Utilization}
 		maps.Copy(nj.Attributes, n.Attributes)
 		j.Nodes = append(j.Nodes, nj)
 	}

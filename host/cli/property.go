@@ -19,11 +19,17 @@ func newPropertyCmd() *cobra.Command {
 		Short: "Show and set cluster properties (pcs property)",
 		Long: `property lists the cluster properties of the live configuration; property set
 changes them. maintenance-mode=true: nothing is started, stopped or recovered
-anywhere until it is false again.
+anywhere until it is false again. placement-strategy=default (the default)
+ignores utilization; utilization, balanced and minimal place a resource only
+on a node whose free capacity covers it (tandem node utilization, tandem
+resource utilization), and among equally good nodes prefer: the fewest
+resources (utilization), the most free capacity (balanced), the first by name
+so as to fill nodes (minimal).
 
 ` + propertyJSONDoc,
 		Example: `  tandem property
-  tandem property set maintenance-mode=true`,
+  tandem property set maintenance-mode=true
+  tandem property set placement-strategy=balanced`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return listProperties(cmd, cfgPath, output) },
 	}
@@ -44,7 +50,7 @@ anywhere until it is false again.
 	var setPath string
 	set := &cobra.Command{
 		Use:   "set NAME=VALUE ...",
-		Short: "Set cluster properties (maintenance-mode=true|false)",
+		Short: "Set cluster properties (maintenance-mode=true|false, placement-strategy=...)",
 		Long: `set changes cluster properties in the live configuration; if one is unknown
 or its value invalid, nothing changes. stonith-enabled (pcs habit) is accepted
 with a note and not stored: Tandem fences with leases, always on.
@@ -52,6 +58,7 @@ with a note and not stored: Tandem fences with leases, always on.
 ` + liveExitCodes,
 		Example: `  tandem property set maintenance-mode=true
   tandem property set maintenance-mode=false
+  tandem property set placement-strategy=utilization
   tandem property set stonith-enabled=false   # accepted with a note: Tandem fences with leases`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -89,11 +96,12 @@ with a note and not stored: Tandem fences with leases, always on.
 }
 
 const propertyJSONDoc = `--output json prints {"properties": {"cluster-name": NAME,
-"maintenance-mode": true|false}}: the properties under the names the text
-shows.`
+"maintenance-mode": true|false, "placement-strategy": S}}: the properties
+under the names the text shows.`
 
 func propertiesJSON(cluster string, c *cib.CIB) map[string]any {
-	return map[string]any{"cluster-name": cluster, "maintenance-mode": c.Properties.MaintenanceMode}
+	return map[string]any{"cluster-name": cluster, "maintenance-mode": c.Properties.MaintenanceMode,
+		"placement-strategy": c.Properties.Placement()}
 }
 
 func listProperties(cmd *cobra.Command, cfgPath, output string) error {
@@ -115,4 +123,5 @@ func writeProperties(w io.Writer, cluster string, c *cib.CIB) {
 	fmt.Fprintln(w, "Cluster Properties:")
 	fmt.Fprintf(w, "  cluster-name: %s\n", cluster)
 	fmt.Fprintf(w, "  maintenance-mode: %t\n", c.Properties.MaintenanceMode)
+	fmt.Fprintf(w, "  placement-strategy: %s\n", c.Properties.Placement())
 }

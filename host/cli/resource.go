@@ -39,7 +39,7 @@ tandem config history.
 	cmd.AddCommand(newResourceCreateCmd(), newResourceDeleteCmd(), newResourceListCmd(), newResourceConfigCmd(), newResourceAgentsCmd(), newResourceProvidersCmd(),
 		newResourceUpdateCmd(), newResourceRoleCmd(true), newResourceRoleCmd(false), newResourceRestartCmd(), newResourceDescribeCmd(),
 		newResourceMoveCmd(), newResourceBanCmd(), newResourceClearCmd(), newResourceCleanupCmd(), newResourceGroupCmd(),
-		newResourcePromotableCmd())
+		newResourcePromotableCmd(), newResourceUtilizationCmd())
 	return cmd
 }
 
@@ -503,6 +503,9 @@ func writeResourceConfig(w io.Writer, r *cib.Resource, indent string) {
 	}
 	if meta := metaText(r.Meta); meta != "" {
 		fmt.Fprintf(w, "%s  Meta Attrs: %s\n", indent, meta)
+	}
+	if len(r.Utilization) > 0 {
+		fmt.Fprintf(w, "%s  Utilization: %s\n", indent, cib.FormatUtilization(r.Utilization))
 	}
 	for i, o := range r.Ops {
 		line := opText(o)

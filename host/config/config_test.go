@@ -116,6 +116,7 @@ ca = "ca.pem"
 [[resource]]
 id = "a"
 agent = "systemd:a"
+utilization = { cpu = 2, memory = 0 }
 [[resource]]
 id = "b"
 agent = "systemd:b"
@@ -175,7 +176,8 @@ node = "holly"
 role = "Unpromoted"
 score = 5
 `
-	groups = strings.Replace(groups, "address = \"198.18.0.22\"\n", "address = \"198.18.0.22\"\nattributes = { rack = \"r1\", ssd = true, weight = 30 }\n", 1)
+	groups = strings.Replace(groups, "address = \"198.18.0.22\"\n", "address = \"198.18.0.22\"\nattributes = { rack = \"r1\", ssd = true, weight = 30 }\nutilization = { cpu = 8, memory = 16384 }\n", 1)
+	groups = strings.Replace(groups, "[cluster]\n", "[properties]\nplacement-strategy = \"balanced\"\n[cluster]\n", 1)
 	groups = strings.Replace(groups, "[[group]]\nid = \"solo\"\nresources = []\n", "", 1)
 	for name, data := range map[string][]byte{"cluster.toml": nil, "groups": []byte(groups), "ports and tls": []byte(strings.Replace(src, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 4222\nstandby = true", 1))} {
 		var f *File
@@ -195,6 +197,9 @@ score = 5
 		f2, err := Parse("encoded", out)
 		if err != nil {
 			t.Fatalf("%s: re-parse: %v\n%s", name, err, out)
+		}
+		if name == "groups" && (f2.CIB.Properties.PlacementStrategy != cib.PlacementBalanced || f2.CIB.Node("holly").Utilization["memory"] != 16384 || f2.CIB.Resources[0].Utilization["cpu"] != 2) {
+			t.Errorf("groups: placement-strategy or utilization lost: %+v %+v %+v", f2.CIB.Properties, f2.CIB.Nodes, f2.CIB.Resources[0])
 		}
 		if !reflect.DeepEqual(f.Topology, f2.Topology) || !reflect.DeepEqual(f.CIB, f2.CIB) {
 			t.Errorf("%s: round trip changed the file:\ngot  %+v %+v\nwant %+v %+v", name, f2.Topology, f2.CIB, f.Topology, f.CIB)
@@ -491,6 +496,22 @@ resources = ["b"]
 `, []string{"c.toml:26: colocation a with b: role Unpromoted: \"b\" is not a promotable clone (promotable = true in its [resource.clone])",
 			"c.toml:30: colocation set a role=Unpromoted set b: role Unpromoted: \"a\" is not a promotable clone (promotable = true in its [resource.clone])",
 			"c.toml:36: order set a role=Promoted set b: an order's set takes no role (Pacemaker ignores it); order an action instead: action = \"promote\" or \"demote\""}},
+		{"utilization", base + `
+[properties]
+placement-strategy = "balance"
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[resource.utilization]
+cpu = 1.5
+memory = -1
+"x y" = 2
+`, []string{"c.toml:18: placement-strategy \"balance\": want default, utilization, balanced, minimal (did you mean \"balanced\"?)",
+			"c.toml:23: resource \"a\": utilization \"cpu\" = 1.5: want an integer from 0 up",
+			"c.toml:24: resource \"a\": utilization \"memory\" = -1: want an integer from 0 to 2147483647",
+			"c.toml:22: resource \"a\": utilization \"x y\": a name is not empty"}},
+		{"node utilization", strings.Replace(base, "address = \"198.18.0.24\"\n", "address = \"198.18.0.24\"\n[node.utilization]\ncpu = \"8\"\n", 1),
+			[]string{"c.toml:13: node \"benji\": utilization \"cpu\" = 8: want an integer from 0 up"}},
 		{"bad agent", base + `
 [[resource]]
 id = "a"

@@ -65,6 +65,7 @@ func EncodeFile(top *bus.Topology, pluginDir string, c *cib.CIB, prev []byte) ([
 		fm := member(m)
 		n := c.Node(m.Name)
 		fm.Standby, fm.Maintenance, fm.Attributes = n.Standby, n.Maintenance, encodeAttributes(n.Attributes)
+		fm.Utilization = encodeUtilization(n.Utilization)
 		f.Nodes = append(f.Nodes, fm)
 	}
 	if w := top.Witness(); w != nil {
@@ -163,14 +164,15 @@ func duration(kept map[durationKey]any, k durationKey, d time.Duration) any {
 func EncodeModel(c *cib.CIB) ([]byte, error) {
 	var f fileConfig
 	for _, n := range c.Nodes {
-		f.Nodes = append(f.Nodes, fileMember{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance, Attributes: encodeAttributes(n.Attributes)})
+		f.Nodes = append(f.Nodes, fileMember{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance, Attributes: encodeAttributes(n.Attributes),
+			Utilization: encodeUtilization(n.Utilization)})
 	}
 	return encode(&f, c, nil)
 }
 
 // encode adds the model's tables to f and writes it.
 func encode(f *fileConfig, c *cib.CIB, kept map[durationKey]any) ([]byte, error) {
-	f.Properties = fileProperties{MaintenanceMode: c.Properties.MaintenanceMode}
+	f.Properties = fileProperties{MaintenanceMode: c.Properties.MaintenanceMode, PlacementStrategy: c.Properties.PlacementStrategy}
 	f.Defaults = encodeMeta(c.Defaults, kept, "")
 	for _, r := range c.Resources {
 		fr := fileResource{ID: r.ID, Agent: r.Agent}
@@ -184,6 +186,7 @@ func encode(f *fileConfig, c *cib.CIB, kept map[durationKey]any) ([]byte, error)
 			fr.Meta = &m
 		}
 		fr.Clone = encodeClone(r.Clone, r.ID)
+		fr.Utilization = encodeUtilization(r.Utilization)
 		seen := map[string]int{}
 		for _, o := range r.Ops {
 			fo := fileOp{Name: o.Name}
@@ -273,6 +276,17 @@ func encodeAttributes(attrs map[string]string) map[string]any {
 	out := make(map[string]any, len(attrs))
 	for k, v := range attrs {
 		out[k] = v
+	}
+	return out
+}
+
+func encodeUtilization(u map[string]int) map[string]any {
+	if len(u) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(u))
+	for k, v := range u {
+		out[k] = int64(v)
 	}
 	return out
 }

@@ -109,10 +109,13 @@ type fileMember struct {
 	Maintenance bool   `toml:"maintenance,omitempty,omitzero"`
 	// Attributes: the node's attributes, which location rules test.
 	Attributes map[string]any `toml:"attributes,omitempty,omitzero"`
+	// Utilization: the node's capacity (cpu = 8, memory = 16384).
+	Utilization map[string]any `toml:"utilization,omitempty,omitzero"`
 }
 
 type fileProperties struct {
-	MaintenanceMode bool `toml:"maintenance-mode,omitempty,omitzero"`
+	MaintenanceMode   bool   `toml:"maintenance-mode,omitempty,omitzero"`
+	PlacementStrategy string `toml:"placement-strategy,omitempty,omitzero"`
 }
 
 type fileMeta struct {
@@ -130,6 +133,9 @@ type fileResource struct {
 	Meta   *fileMeta      `toml:"meta,omitempty,omitzero"`
 	Clone  *fileClone     `toml:"clone,omitempty,omitzero"`
 	Ops    []fileOp       `toml:"op,omitempty,omitzero"`
+	// Utilization: what the resource (each clone instance) uses of its
+	// node's capacity.
+	Utilization map[string]any `toml:"utilization,omitempty,omitzero"`
 }
 
 type fileGroup struct {
@@ -244,7 +250,7 @@ func decode(name string, data []byte) (*File, *problems) {
 	if d := f.Plugins.Dir; d != "" && !filepath.IsAbs(d) {
 		ps.at("plugins.dir", "[plugins] dir %q is not an absolute path", d)
 	}
-	c := &cib.CIB{Properties: cib.Properties{MaintenanceMode: f.Properties.MaintenanceMode}}
+	c := &cib.CIB{Properties: cib.Properties{MaintenanceMode: f.Properties.MaintenanceMode, PlacementStrategy: f.Properties.PlacementStrategy}}
 	for i, n := range f.Nodes {
 		node := cib.Node{Name: n.Name, Standby: n.Standby, Maintenance: n.Maintenance}
 		for _, k := range slices.Sorted(maps.Keys(n.Attributes)) {
@@ -258,6 +264,7 @@ func decode(name string, data []byte) (*File, *problems) {
 			}
 			node.Attributes[k] = v
 		}
+		node.Utilization = decodeUtilization(n.Utilization, fmt.Sprintf("node[%d].utilization", i), ps, fmt.Sprintf("node %q", n.Name))
 		c.Nodes = append(c.Nodes, node)
 	}
 	c.Defaults = decodeMeta(&f.Defaults, "defaults", ps, "[defaults]")
@@ -284,6 +291,7 @@ func decode(name string, data []byte) (*File, *problems) {
 		if r.Meta != nil {
 			res.Meta = decodeMeta(r.Meta, path+".meta", ps, what)
 		}
+		res.Utilization = decodeUtilization(r.Utilization, path+".utilization", ps, what)
 		if cl := r.Clone; cl != nil {
 			res.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
 				Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax}
@@ -602,11 +610,11 @@ var knownKeys = map[string][]string{
 	"bus":                  {"client_port", "cluster_port", "data_dir", "credentials", "tls"},
 	"bus.tls":              {"dir", "cert", "key", "ca"},
 	"plugins":              {"dir"},
-	"node":                 {"name", "address", "client_port", "cluster_port", "standby", "maintenance", "attributes"},
+	"node":                 {"name", "address", "client_port", "cluster_port", "standby", "maintenance", "attributes", "utilization"},
 	"witness":              {"name", "address", "client_port", "cluster_port"},
 	"properties":           cib.PropertyKeys,
 	"defaults":             cib.MetaKeys,
-	"resource":             {"id", "agent", "params", "meta", "clone", "op"},
+	"resource":             {"id", "agent", "params", "meta", "clone", "op", "utilization"},
 	"resource.meta":        cib.MetaKeys,
 	"resource.clone":       append([]string{"id"}, cib.CloneKeys...),
 	"resource.op":          {"name", "interval", "timeout"},
@@ -641,6 +649,28 @@ func suggest(plain string) string {
 		return fmt.Sprintf(" (%s takes: %s)", where, strings.Join(known, ", "))
 	}
 	return ""
+}
+
+// decodeUtilization reads a [node.utilization] or [resource.utilization]
+// table: integers from 0 up, as Pacemaker takes them.
+func decodeUtilization(m map[string]any, path string, ps *problems, what string) map[string]int {
+	if len(m) == 0 {
+		return nil
+	}
+	out := map[string]int{}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		n, ok := m[k].(int64)
+		if !ok {
+			ps.at(path+"."+k, "%s: utilization %q = %v: want an integer from 0 up (e.g. cpu = 2, memory = 2048)", what, k, m[k])
+			continue
+		}
+		if n < 0 || n > math.MaxInt32 {
+			ps.at(path+"."+k, "%s: utilization %q = %d: want an integer from 0 to %d", what, k, n, math.MaxInt32)
+			continue
+		}
+		out[k] = int(n)
+	}
+	return out
 }
 
 func paramString(v any) (string, error) {

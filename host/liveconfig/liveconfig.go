@@ -75,8 +75,13 @@ const (
 	// set, which a build that writes format 5 would refuse as invalid
 	// (Unpromoted) or run as a colocation without roles (a set's role).
 	FormatCIBRoles = 6
+	// FormatCIBUtilization (7) is FormatCIBRoles for a model with node or
+	// resource utilization or a placement strategy, which a build that
+	// writes format 6 would silently ignore (placing resources beyond the
+	// nodes' capacity) and drop from the model at its next edit.
+	FormatCIBUtilization = 7
 	// Format is the newest format this build writes.
-	Format = FormatCIBRoles
+	Format = FormatCIBUtilization
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -85,6 +90,9 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	if usesUtilization(c) {
+		return FormatCIBUtilization
+	}
 	if usesNewRoles(c) {
 		return FormatCIBRoles
 	}
@@ -118,6 +126,25 @@ func formatFor(c *cib.CIB) int {
 		}
 	}
 	return FormatCIB
+}
+
+// usesUtilization says whether c has a placement strategy, or
+// utilization on a node or a resource (format 7).
+func usesUtilization(c *cib.CIB) bool {
+	if c.Properties.PlacementStrategy != "" {
+		return true
+	}
+	for _, n := range c.Nodes {
+		if len(n.Utilization) > 0 {
+			return true
+		}
+	}
+	for _, r := range c.Resources {
+		if len(r.Utilization) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // usesNewRoles says whether c has the Unpromoted role in a constraint or
@@ -258,7 +285,7 @@ func decodeRecord(e jetstream.KeyValueEntry) (Revision, error) {
 			return Revision{}, err
 		}
 		rev.CIB = f.CIB
-	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts, FormatCIBRoles:
+	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts, FormatCIBRoles, FormatCIBUtilization:
 		if r.CIB == nil {
 			return Revision{}, fmt.Errorf("%s: no cluster model in it", where)
 		}

@@ -342,3 +342,48 @@ func TestUnpromotedNeedsFormat6(t *testing.T) {
 		}
 	}
 }
+
+// A model with utilization or a placement strategy is stored in format 7,
+// which a build that knows only format 6 refuses (it would place
+// resources beyond the nodes' capacity and drop the values at its next
+// edit); taking them all out goes back to the format the rest needs.
+func TestUtilizationNeedsFormat7(t *testing.T) {
+	s, model := open(t)
+	ctx := context.Background()
+	if _, _, _, err := s.Seed(ctx, model, "holly", false); err != nil {
+		t.Fatal(err)
+	}
+	node := model.Nodes[0].Name
+	rsc := model.Resources[0].ID
+	for _, tc := range []struct {
+		name       string
+		set, unset func(c *cib.CIB) error
+		check      func(c *cib.CIB) bool
+	}{
+		{"node utilization",
+			func(c *cib.CIB) error { return c.SetNodeUtilization(node, "cpu", "8") },
+			func(c *cib.CIB) error { return c.SetNodeUtilization(node, "cpu", "") },
+			func(c *cib.CIB) bool { return c.Node(node).Utilization["cpu"] == 8 }},
+		{"resource utilization",
+			func(c *cib.CIB) error { return c.SetResourceUtilization(rsc, "memory", "2048") },
+			func(c *cib.CIB) error { return c.SetResourceUtilization(rsc, "memory", "") },
+			func(c *cib.CIB) bool { r, _ := c.Resource(rsc); return r.Utilization["memory"] == 2048 }},
+		{"placement-strategy",
+			func(c *cib.CIB) error { return c.SetProperty("placement-strategy", "balanced") },
+			func(c *cib.CIB) error { return c.SetProperty("placement-strategy", "default") },
+			func(c *cib.CIB) bool { return c.Properties.PlacementStrategy == cib.PlacementBalanced }},
+	} {
+		rev, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) { return "set " + tc.name, tc.set(c) })
+		if err != nil || rev.Format != FormatCIBUtilization {
+			t.Fatalf("%s: %+v, %v; want format %d", tc.name, rev, err, FormatCIBUtilization)
+		}
+		cur, err := s.Current(ctx)
+		if err != nil || cur.Format != FormatCIBUtilization || !tc.check(cur.CIB) {
+			t.Fatalf("%s: read back %+v, %v", tc.name, cur, err)
+		}
+		rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) { return "unset " + tc.name, tc.unset(c) })
+		if err != nil || rev.Format != FormatCIB {
+			t.Fatalf("%s removed: %+v, %v; want format %d", tc.name, rev, err, FormatCIB)
+		}
+	}
+}

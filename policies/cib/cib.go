@@ -49,6 +49,10 @@ type Node struct {
 	// Attributes are the node's own attributes (pcs node attribute), which
 	// location rules test.
 	Attributes map[string]string `json:"attributes,omitempty"`
+	// Utilization is the node's capacity (pcs node utilization): how much
+	// of each attribute ("cpu", "memory") the resources placed on it may
+	// use together, when the placement strategy is not "default".
+	Utilization map[string]int `json:"utilization,omitempty"`
 }
 
 // RuleAttributes are the attributes a location rule sees on node n: its
@@ -65,10 +69,16 @@ func (n *Node) RuleAttributes() map[string]string {
 // Properties are cluster-wide switches (pcs property).
 type Properties struct {
 	MaintenanceMode bool `json:"maintenance-mode,omitempty"` // nothing is started, stopped or monitored-and-recovered
+	// PlacementStrategy is how utilization counts (Pacemaker's
+	// placement-strategy): "" or "default" ignores it; "utilization",
+	// "balanced" and "minimal" place a resource only where the free
+	// capacity covers its utilization, and break ties between equally
+	// good nodes differently (see PlacementStrategies).
+	PlacementStrategy string `json:"placement-strategy,omitempty"`
 }
 
 // PropertyKeys are the cluster properties SetProperty takes.
-var PropertyKeys = []string{"maintenance-mode"}
+var PropertyKeys = []string{"maintenance-mode", "placement-strategy"}
 
 // Node returns the node called name, or nil.
 func (c *CIB) Node(name string) *Node {

@@ -677,6 +677,15 @@ func (c *CIB) SetProperty(key, value string) error {
 		}
 		c.Properties.MaintenanceMode = b
 		return nil
+	case "placement-strategy":
+		if value == PlacementDefault {
+			value = ""
+		}
+		if p := placementProblem(value); p != "" {
+			return fmt.Errorf("%s", p)
+		}
+		c.Properties.PlacementStrategy = value
+		return nil
 	}
 	return fmt.Errorf("unknown property %q%s (properties: %s)", key, DidYouMean(key, PropertyKeys), strings.Join(PropertyKeys, ", "))
 }

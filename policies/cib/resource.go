@@ -16,6 +16,9 @@ type Resource struct {
 	Ops    []Op              `json:"ops,omitempty"`
 	Meta   Meta              `json:"meta"`
 	Clone  *Clone            `json:"clone,omitempty"` // nil for a primitive that runs on at most one node
+	// Utilization is what the resource (each instance of a clone) uses of
+	// its node's capacity (pcs resource utilization).
+	Utilization map[string]int `json:"utilization,omitempty"`
 }
 
 // Fingerprint identifies a resource's whole definition (agent, params,

@@ -100,6 +100,7 @@ func AgentProblem(s string) string {
 // here: only the agent knows them (the host asks it).
 func (c *CIB) Validate() Problems {
 	v := &validator{c: c, ids: map[string]string{}}
+	v.properties()
 	v.nodes()
 	v.resources()
 	v.groups()
@@ -130,6 +131,12 @@ func (v *validator) claim(id, path, what string) {
 	v.ids[id] = path
 }
 
+func (v *validator) properties() {
+	if p := placementProblem(v.c.Properties.PlacementStrategy); p != "" {
+		v.at("properties.placement-strategy", "%s", p)
+	}
+}
+
 func (v *validator) nodes() {
 	seen := map[string]string{}
 	for i, n := range v.c.Nodes {
@@ -138,6 +145,9 @@ func (v *validator) nodes() {
 			if !validAttributeName(k) {
 				v.at(path+".attributes", "node %q: attribute %q: a name is not empty, does not start with # (#uname, #id and #kind are built in) and has no spaces, = or parentheses", n.Name, k)
 			}
+		}
+		for _, p := range utilizationProblems(n.Utilization) {
+			v.at(path+".utilization", "node %q: %s", n.Name, p)
 		}
 		if n.Name == "" {
 			v.at(path, "node without a name")
@@ -171,6 +181,9 @@ func (v *validator) resources() {
 			v.at(path+".agent", "%s: %s", what, AgentProblem(r.Agent))
 		case r.Plugin() == "systemd" && !strings.Contains(r.Agent, ":"):
 			v.at(path+".agent", "%s: agent systemd needs a unit: systemd:<unit>, e.g. systemd:apache2", what)
+		}
+		for _, p := range utilizationProblems(r.Utilization) {
+			v.at(path+".utilization", "%s: %s", what, p)
 		}
 		monitors := map[int64]bool{}
 		for j, o := range r.Ops {
