@@ -12,6 +12,7 @@ import (
 
 	"github.com/tandem-ha/tandem/host/daemon/daemontest"
 	"github.com/tandem-ha/tandem/host/status"
+	"github.com/tandem-ha/tandem/plugins/sdk/example"
 )
 
 // statusReport runs `tandem status --output json`.
@@ -145,7 +146,7 @@ func TestClusterStopStart(t *testing.T) {
 		t.Errorf("status after stop: benji %+v, quorum %v, %d voters up", b, r.Quorum, r.VotersUp)
 	}
 	out = lc.must("status")
-	for _, want := range []string{"Online: [ holly ]\nOFFLINE: [ benji ]\n", "  benji: tandem: inactive (cluster stopped), bus: active (2 peers, quorum), plugins: example running\n",
+	for _, want := range []string{"Online: [ holly ]\nOFFLINE: [ benji ]\n", "  benji: tandem: inactive (cluster stopped), bus: active (2 peers, quorum), plugins: example@" + example.Version + " running\n",
 		"  * vip\t(example:process):\t Started holly\n", "    * Started: [ holly ]\n    * Stopped: [ benji ]\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status after stop lacks %q:\n%s", want, out)
