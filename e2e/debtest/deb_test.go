@@ -89,7 +89,19 @@ func TestPackageInLab(t *testing.T) {
 	// The lab installs nothing itself ($TANDEM_LAB_DEB): this test runs
 	// dpkg -i, as an admin would.
 	t.Setenv(lab.EnvDeb, "")
-	l := labtest.Start(t, labOptions())
+	// The reference cluster, with each member's Prometheus endpoint on
+	// its loopback.
+	ref, err := os.ReadFile(filepath.Join("..", "cluster.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(t.TempDir(), "cluster.toml")
+	if err := os.WriteFile(conf, append(ref, "\n[metrics]\nlisten = \"127.0.0.1:9464\"\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := labOptions()
+	opts.Config = conf
+	l := labtest.Start(t, opts)
 	c, err := scenario.New(l)
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +226,14 @@ func TestPackageInLab(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(exes, " "), "/usr/lib/tandem/plugins/tandem-plugin-") {
 		t.Errorf("%s: no plugin of /usr/lib/tandem/plugins runs in tandem.service: %v", nodes[0], exes)
+	}
+
+	// The man page is installed, and the member serves its metrics.
+	if got := exec1(t, l, nodes[0], "sh", "-c", "zcat /usr/share/man/man1/tandem.1.gz | head -n 5"); !strings.Contains(got, ".TH") {
+		t.Errorf("%s: /usr/share/man/man1/tandem.1.gz is no man page: %q", nodes[0], got)
+	}
+	if got := exec1(t, l, nodes[0], "curl", "-sf", "--max-time", "5", "http://127.0.0.1:9464/metrics"); !strings.Contains(got, "tandem_quorum 1") || !strings.Contains(got, "tandem_resource_state") {
+		t.Errorf("%s: the metrics endpoint lacks tandem_quorum 1 or tandem_resource_state:\n%.3000s", nodes[0], got)
 	}
 
 	// Logs reach journald by its native protocol: each attribute is a
