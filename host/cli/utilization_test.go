@@ -30,13 +30,19 @@ func TestLiveUtilization(t *testing.T) {
 		}
 		return nil
 	})
-	lc.must(append(append([]string{"resource", "create", "c", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms")...)
+	// Created stopped, so that it gets its utilization before the
+	// scheduler first places it, then enabled.
+	lc.must(append(append([]string{"resource", "create", "c", "example:process"}, lc.params()...), "op", "monitor", "interval=500ms", "--disabled")...)
 	lc.must("resource", "utilization", "c", "cpu=1")
+	lc.must("resource", "enable", "c")
 	if out := lc.must("simulate", "--live"); !strings.Contains(out, "not enough free capacity") {
 		t.Errorf("simulate --live does not say why c stays stopped:\n%s", out)
 	}
-	if got := lc.Where("c"); len(got) != 0 {
-		t.Errorf("c runs on %v beyond the nodes' capacity", got)
+	// Watched for 3 s (several plans and monitor periods): c never runs.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if got := lc.Where("c"); len(got) != 0 {
+			t.Fatalf("c runs on %v beyond the nodes' capacity", got)
+		}
 	}
 	if out := lc.must("node", "utilization"); out != "Node Utilization:\n holly: cpu=1 memory=1024\n benji: cpu=1 memory=1024\n" {
 		t.Errorf("node utilization: %q", out)
