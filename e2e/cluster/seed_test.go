@@ -92,7 +92,7 @@ func TestSeedTutorial(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n := strings.Count(out, "plugins: haproxy health ocf systemd vip idle"); n != 2 {
+		if n := strings.Count(out, "plugins: haproxy health lsb ocf systemd vip idle"); n != 2 {
 			return fmt.Errorf("%d nodes have their plugins idle:\n%s", n, out)
 		}
 		return nil
@@ -169,7 +169,7 @@ Colocation Constraints:
 	// The tutorial's resources use the vip and systemd agents only: those
 	// plugins run (shown with their versions), the other three were never
 	// launched.
-	running := fmt.Sprintf("plugins: systemd@%s vip@%s running, haproxy health ocf idle", systemd.Version, vipagent.Version)
+	running := fmt.Sprintf("plugins: systemd@%s vip@%s running, haproxy health lsb ocf idle", systemd.Version, vipagent.Version)
 	if out := sh("", "status"); strings.Count(out, running) != 2 {
 		t.Errorf("each node should run just the plugins its resources use:\n%s", out)
 	}
