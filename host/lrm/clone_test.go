@@ -71,17 +71,7 @@ func (r instanceRunner) Hold(context.Context, string, sdk.HoldRequest, time.Dura
 	return supervisor.Outcome{Result: sdk.Result{Code: sdk.OK}, Started: time.Now()}
 }
 
-const cloneConfig = `
-[cluster]
-name = "lrmtest"
-[bus]
-credentials = "/nonexistent"
-[[node]]
-name = "holly"
-address = "127.0.0.1"
-[[node]]
-name = "benji"
-address = "127.0.0.2"
+const cloneConfig = twoNodes + `
 [witness]
 name = "director"
 address = "127.0.0.3"

@@ -34,17 +34,7 @@ func (r *recordRunner) Hold(_ context.Context, _ string, req sdk.HoldRequest, _ 
 	return supervisor.Outcome{Result: sdk.Result{Code: sdk.OK}}
 }
 
-const cloneMetaConfig = `
-[cluster]
-name = "lrmtest"
-[bus]
-credentials = "/nonexistent"
-[[node]]
-name = "holly"
-address = "127.0.0.1"
-[[node]]
-name = "benji"
-address = "127.0.0.2"
+const cloneMetaConfig = twoNodes + `
 [[node]]
 name = "cat"
 address = "127.0.0.4"

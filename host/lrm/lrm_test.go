@@ -91,7 +91,9 @@ func (r nodeRunner) Hold(ctx context.Context, agent string, req sdk.HoldRequest,
 	return supervisor.Outcome{Result: sdk.Result{Code: sdk.OK}, Started: time.Now()}
 }
 
-const testConfig = `
+// twoNodes opens the cluster files of this package's tests: holly and
+// benji on loopback, no credentials needed.
+const twoNodes = `
 [cluster]
 name = "lrmtest"
 [bus]
@@ -102,6 +104,9 @@ address = "127.0.0.1"
 [[node]]
 name = "benji"
 address = "127.0.0.2"
+`
+
+const testConfig = twoNodes + `
 [witness]
 name = "director"
 address = "127.0.0.3"

@@ -20,17 +20,7 @@ import (
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
-const promotableConfig = `
-[cluster]
-name = "lrmtest"
-[bus]
-credentials = "/nonexistent"
-[[node]]
-name = "holly"
-address = "127.0.0.1"
-[[node]]
-name = "benji"
-address = "127.0.0.2"
+const promotableConfig = twoNodes + `
 [witness]
 name = "director"
 address = "127.0.0.3"
