@@ -156,3 +156,26 @@ func (v *validator) ticket(i int, t Ticket) {
 		}
 	}
 }
+
+// RemoveTickets removes every ticket constraint binding rsc to ticket.
+func (c *CIB) RemoveTickets(ticket, rsc string) error {
+	var keep []Ticket
+	for _, t := range c.Tickets {
+		if t.Ticket != ticket || t.Rsc != rsc {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == len(c.Tickets) {
+		var have []string
+		for _, t := range c.Tickets {
+			have = append(have, t.Ticket+" "+t.Rsc)
+		}
+		known := strings.Join(have, ", ")
+		if known == "" {
+			known = "none"
+		}
+		return fmt.Errorf("no ticket constraint binds %s to ticket %s (ticket constraints: %s)", rsc, ticket, known)
+	}
+	c.Tickets = keep
+	return nil
+}
