@@ -10,14 +10,23 @@ import (
 )
 
 // Tickets, checked against crm_simulate like every scenario. Each
-// reproduces the ticket-primitive-N or ticket-clone-N case of Pacemaker's
+// reproduces the ticket-primitive-N, ticket-group-N or ticket-clone-N case of Pacemaker's
 // regression suite (cts/scheduler): one ticket constraint on rsc1 (or its
 // clone), the ticket absent, granted, revoked or in standby, the resource
-// stopped or running. Left out: the cases with loss-policy fence (Tandem
+// stopped or running (group1's members on node2). Left out: the cases with loss-policy fence (Tandem
 // has no fencing and refuses it) and with loss-policy demote without the
 // Promoted role (-4..-6, -16..-18: Tandem refuses demote there, Pacemaker
 // then stops, which loss-policy stop says). The promotable cases
 // (ticket-promoted-N) are in TestTicketPromoted.
+
+// ticketGroupCluster is node1 and node2 with group1 (rsc1, rsc2) bound
+// to ticketA with loss-policy policy.
+func ticketGroupCluster(policy string) string {
+	return utilCluster("default", utilNode{name: "node1"}, utilNode{name: "node2"}) +
+		"[[resource]]\nid = \"rsc1\"\nagent = \"systemd:rsc1\"\n[[resource]]\nid = \"rsc2\"\nagent = \"systemd:rsc2\"\n" +
+		"[[group]]\nid = \"group1\"\nresources = [\"rsc1\", \"rsc2\"]\n" +
+		fmt.Sprintf("[[ticket]]\nid = \"group1-dep-ticketA\"\nticket = \"ticketA\"\nrsc = \"group1\"\nloss-policy = %q\n", policy)
+}
 
 // ticketCluster is node1 and node2 with rsc1 (cloned as clone1 when
 // clone) bound to ticketA with loss-policy policy.
@@ -66,7 +75,12 @@ func ticketScenarios() []pmScenario {
 			prim.Instances = onNode("node2", "rsc1")
 			clone.Instances = []InstanceState{{Resource: "rsc1", Instance: 0, Node: "node1"}, {Resource: "rsc1", Instance: 1, Node: "node2"}}
 		}
+		group := State{Nodes: online("node1", "node2"), Tickets: c.tickets}
+		if c.running {
+			group.Instances = onNode("node2", "rsc1", "rsc2")
+		}
 		out = append(out,
+			pmScenario{name: fmt.Sprintf("ticket-group-%d", c.n), about: "cts: " + c.about + " (both members of the group)", config: ticketGroupCluster(c.policy), state: group},
 			pmScenario{name: fmt.Sprintf("ticket-primitive-%d", c.n), about: "cts: " + c.about, config: ticketCluster(false, c.policy), state: prim},
 			pmScenario{name: fmt.Sprintf("ticket-clone-%d", c.n), about: "cts: " + c.about + " (every instance of the clone)", config: ticketCluster(true, c.policy), state: clone})
 	}
