@@ -10,6 +10,16 @@ type Refresh struct {
 	Reason   string `json:"reason"`
 	Resource string `json:"resource,omitempty"` // primitive id
 	Node     string `json:"node,omitempty"`
+	// Ticket: a ticket changed (tandem ticket grant, revoke, standby,
+	// activate); nodes probe nothing. Resource is then set to a name no
+	// resource can have, so that a node of an older build, which does not
+	// know this field, probes nothing either.
+	Ticket string `json:"ticket,omitempty"`
+}
+
+// TicketRefresh is the Refresh for a change of ticket name.
+func TicketRefresh(name, change string) Refresh {
+	return Refresh{Reason: "ticket " + name + " " + change, Resource: "#ticket " + name, Ticket: name}
 }
 
 func (Refresh) Kind() string    { return "refresh" }

@@ -128,6 +128,13 @@ func cibXML(cfg *cib.CIB, s State) string {
 		}
 		w(3, `<rsc_location id="%s" rsc="%s" node="%s" score="%s"/>`, esc(l.ID), esc(l.Rsc), esc(l.Node), l.Score)
 	}
+	for _, t := range cfg.Tickets {
+		role := ""
+		if t.RscRole != "" {
+			role = fmt.Sprintf(` rsc-role="%s"`, t.RscRole)
+		}
+		w(3, `<rsc_ticket id="%s" rsc="%s" ticket="%s" loss-policy="%s"%s/>`, esc(t.ID), esc(t.Rsc), esc(t.Ticket), t.Policy(), role)
+	}
 	w(2, `</constraints>`)
 	if m := metaNV("rsc-defaults", cfg.Defaults); m != "" {
 		w(2, `<rsc_defaults><meta_attributes id="rsc-defaults">%s</meta_attributes></rsc_defaults>`, m)
@@ -142,6 +149,13 @@ func cibXML(cfg *cib.CIB, s State) string {
 	failures := map[string]Failure{}
 	for _, f := range s.Failures {
 		failures[f.Resource+"@"+f.Node] = f
+	}
+	if len(s.Tickets) > 0 {
+		w(2, `<tickets>`)
+		for _, t := range s.Tickets {
+			w(3, `<ticket_state id="%s" granted="%t" standby="%t"/>`, esc(t.Ticket), t.Granted, t.Standby)
+		}
+		w(2, `</tickets>`)
 	}
 	for i, n := range cfg.Nodes {
 		id := i + 1

@@ -104,6 +104,10 @@ type unit struct {
 	util    []utilUse      // what one instance uses of its node's capacity (placement strategies other than default)
 	capWhy  map[int]string // nodes banned for want of free capacity, and why
 
+	// ticketBan: why u may run nowhere (a ticket it needs is revoked or
+	// in standby), "" when it may.
+	ticketBan string
+
 	promo *promotion // promotable clone: its roles; nil otherwise
 	// shadowOf: this unit stands for the promoted instances of a
 	// promotable clone (see promotion.shadow).
@@ -280,6 +284,7 @@ func newScheduler(in Input) (*scheduler, error) {
 		s.failures[f.Resource] = append(s.failures[f.Resource], f)
 	}
 	s.bindState(in.State)
+	s.bindTickets(in.State.Tickets)
 	s.locs = map[*unit][]*cib.Location{}
 	for i := range cfg.Locations {
 		l := &cfg.Locations[i]
@@ -480,6 +485,12 @@ func (s *scheduler) computeBase(u *unit) {
 	for i, n := range s.nodes {
 		if !n.avail {
 			s.addPart(u.base, u.baseParts, i, negInf, "node is "+string(n.status))
+		}
+	}
+	if u.ticketBan != "" {
+		for i := range s.nodes {
+			s.addPart(u.base, u.baseParts, i, negInf, u.ticketBan)
+			u.why1(i, u.ticketBan)
 		}
 	}
 	for _, l := range s.locs[u] {

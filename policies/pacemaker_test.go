@@ -117,7 +117,7 @@ func movedVIP(ins []InstanceState, to string) []InstanceState {
 const cascade = "orders add no restarts"
 
 func pmScenarios() []pmScenario {
-	return append(append(append(append(basicScenarios(), groupScenarios()...), setScenarios()...), ruleScenarios()...), utilizationScenarios()...)
+	return append(append(append(append(append(basicScenarios(), groupScenarios()...), setScenarios()...), ruleScenarios()...), utilizationScenarios()...), ticketScenarios()...)
 }
 
 func basicScenarios() []pmScenario {

@@ -49,6 +49,9 @@ type promotion struct {
 	// (with-rsc-role Unpromoted).
 	shadow, unshadow *unit
 	prom             []assigned // the instances chosen for promotion
+	// ticketBan: why no instance may be promoted (a ticket constraint for
+	// the Promoted role whose ticket is revoked or in standby); "" if none.
+	ticketBan string
 }
 
 func (s *scheduler) makePromotable(u *unit, cl *cib.Clone) {
@@ -155,6 +158,9 @@ func (s *scheduler) promotedLocations(u *unit, n int) cib.Score {
 // be promoted when it is negative.
 func (s *scheduler) promotionPriority(u *unit, a assigned) (cib.Score, string) {
 	p, n := u.promo, a.node
+	if p.ticketBan != "" {
+		return negInf, p.ticketBan
+	}
 	prio := cib.Score(-1)
 	why := "no promotion score"
 	if p.scored[n] {

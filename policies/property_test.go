@@ -671,6 +671,9 @@ func checkDeterminism(t *rapid.T, cfg *cib.CIB, st State, res *Result) {
 		Failures:  rapid.Permutation(st.Failures).Draw(t, "failuresOrder"),
 		Promotion: rapid.Permutation(st.Promotion).Draw(t, "promotionOrder"),
 	}
+	if len(st.Tickets) > 0 { // drawn only then: the other property tests' clusters stay the same
+		shuffled.Tickets = rapid.Permutation(st.Tickets).Draw(t, "ticketsOrder")
+	}
 	for _, in := range []State{st, shuffled} {
 		again, err := Schedule(Input{CIB: cfg, State: in, Now: pmNow})
 		if err != nil {

@@ -97,6 +97,9 @@ type State struct {
 	Failures  []Failure       `json:"failures,omitempty"`
 	// Promotion holds the agents' promotion scores (promotable clones).
 	Promotion []PromotionScore `json:"promotion,omitempty"`
+	// Tickets are the tickets' states (ticket constraints); a ticket not
+	// listed is revoked.
+	Tickets []TicketState `json:"tickets,omitempty"`
 }
 
 // AllOnline lists every configured node as online.
@@ -211,6 +214,16 @@ func checkState(idx resourceIndex, s *State) error {
 			return invalid("nodes[%d]: node %q is listed twice", i, n.Name)
 		}
 		seenNode[n.Name] = true
+	}
+	seenTicket := map[string]bool{}
+	for i, t := range s.Tickets {
+		if t.Ticket == "" {
+			return invalid("tickets[%d]: ticket name is missing", i)
+		}
+		if seenTicket[t.Ticket] {
+			return invalid("tickets[%d]: ticket %q is listed twice", i, t.Ticket)
+		}
+		seenTicket[t.Ticket] = true
 	}
 	type where struct{ rsc, node string }
 	seen := map[where]int{}

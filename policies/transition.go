@@ -245,7 +245,7 @@ func Apply(cfg *cib.CIB, s State, t *Transition) State {
 		}
 	}
 	out := State{Nodes: append([]NodeState(nil), s.Nodes...), Failures: append([]Failure(nil), s.Failures...),
-		Promotion: append([]PromotionScore(nil), s.Promotion...)}
+		Promotion: append([]PromotionScore(nil), s.Promotion...), Tickets: append([]TicketState(nil), s.Tickets...)}
 	for _, in := range ins {
 		if !stopped[key{in.Resource, in.Instance, in.Node}] {
 			out.Instances = append(out.Instances, in)

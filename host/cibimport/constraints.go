@@ -37,7 +37,7 @@ func (im *importer) constraints(sec *elem) {
 		case "rsc_order":
 			im.order(e)
 		case "rsc_ticket":
-			im.skip(e, "tickets (multi-site clusters with booth) are not supported")
+			im.ticket(e)
 		default:
 			im.skip(e, "not a constraint this importer knows")
 		}
@@ -370,6 +370,53 @@ func (im *importer) order(e *elem) {
 	im.addConstraint(e, id, func() error { return im.c.AddOrder(o) })
 }
 
+// ticket imports an rsc_ticket. The tickets' state (granted, standby) is
+// cluster state, in the CIB's status section, which is not imported: every
+// ticket starts revoked (tandem ticket grant).
+func (im *importer) ticket(e *elem) {
+	id := e.attr("id")
+	im.extras(e, []string{"id", "ticket", "rsc", "rsc-role", "loss-policy", "rsc-instance"}, []string{"resource_set"})
+	if e.child("resource_set") != nil {
+		im.skip(e, "tickets over resource sets are not supported: write one ticket constraint per resource")
+		return
+	}
+	if e.has("rsc-instance") {
+		im.skip(e, "rsc-instance (deprecated in Pacemaker 2.1.5) is not supported")
+		return
+	}
+	rsc, ok := im.ref(e, e.attr("rsc"))
+	if !ok {
+		return
+	}
+	t := cib.Ticket{ID: id, Ticket: e.attr("ticket"), Rsc: rsc}
+	if v := e.attr("rsc-role"); v != "" && !strings.EqualFold(v, cib.RoleStarted) {
+		role, err := cib.ParseConstraintRole(v)
+		if err != nil || role != cib.RolePromoted {
+			im.skip(e, "rsc-role %s: a ticket takes Started or Promoted", v)
+			return
+		}
+		t.RscRole = role
+	}
+	if v := e.attr("loss-policy"); v != "" {
+		lp, err := cib.ParseLossPolicy(v)
+		if err != nil {
+			im.skip(e, "%v", err)
+			return
+		}
+		if lp == cib.LossDemote && t.RscRole != cib.RolePromoted {
+			// Pacemaker stops a resource whose role is not Promoted on
+			// loss of the ticket: that is stop.
+			im.note(e, "loss-policy demote without rsc-role Promoted: imported as stop, what Pacemaker does with it")
+			lp = cib.LossStop
+		}
+		t.LossPolicy = lp
+	}
+	im.addConstraint(e, id, func() error {
+		_, err := im.c.AddTicket(t)
+		return err
+	})
+}
+
 // check validates the imported model. A constraint or an alert the model
 // refuses (a constraint that names a primitive of a clone, an alert whose
 // description holds a newline) is skipped with the reason; anything else
@@ -404,6 +451,8 @@ func (im *importer) check() error {
 				id = im.c.Colocations[idx].ID
 			case "location":
 				id = im.c.Locations[idx].ID
+			case "ticket":
+				id = im.c.Tickets[idx].ID
 			}
 			if _, seen := drop[id]; !seen {
 				drop[id] = p.Text(func(path string) string { return path })
@@ -448,7 +497,7 @@ func alertIndex(path string) (int, bool) {
 }
 
 func constraintIndex(path string) (string, int, bool) {
-	for _, kind := range []string{"order", "colocation", "location"} {
+	for _, kind := range []string{"order", "colocation", "location", "ticket"} {
 		rest, ok := strings.CutPrefix(path, kind+"[")
 		if !ok {
 			continue

@@ -2,6 +2,7 @@ package cibimport
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,9 @@ func TestConversions(t *testing.T) {
   <rsc_order id="db-then-web" first="db-clone" first-action="promote" then="web" then-action="start" kind="Optional"/>
   <rsc_order id="sets"><resource_set id="s1" sequential="false"><resource_ref id="db-clone"/></resource_set><resource_set id="s2"><resource_ref id="web"/></resource_set></rsc_order>
   <rsc_ticket id="t1" rsc="web" ticket="site-a"/>
+  <rsc_ticket id="t2" rsc="db-clone" rsc-role="Master" ticket="site-a" loss-policy="demote"/>
+  <rsc_ticket id="t3" rsc="web" ticket="site-b" loss-policy="fence"/>
+  <rsc_ticket id="t4" ticket="site-c" loss-policy="freeze"><resource_set id="t4s"><resource_ref id="web"/></resource_set></rsc_ticket>
 </constraints>
 <op_defaults><meta_attributes id="opd"><nvpair id="opd-t" name="timeout" value="90s"/><nvpair id="opd-rp" name="record-pending" value="true"/></meta_attributes></op_defaults>
 <rsc_defaults><meta_attributes id="rscd"><nvpair id="rscd-s" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>
@@ -111,6 +115,9 @@ func TestConversions(t *testing.T) {
 	if *c.Defaults.Stickiness != 100 {
 		t.Errorf("defaults %+v", c.Defaults)
 	}
+	if want := []cib.Ticket{{ID: "t1", Ticket: "site-a", Rsc: "web"}, {ID: "t2", Ticket: "site-a", Rsc: "db-clone", RscRole: cib.RolePromoted, LossPolicy: cib.LossDemote}}; !reflect.DeepEqual(c.Tickets, want) {
+		t.Errorf("tickets %+v, want %+v", c.Tickets, want)
+	}
 	for id, why := range map[string]string{
 		"web-allow":    "meta attribute allow-migrate",
 		"web-typo":     `op monitr: Tandem runs start, stop, monitor, reload, promote, demote (did you mean "monitor"?)`,
@@ -122,7 +129,8 @@ func TestConversions(t *testing.T) {
 		"r-date":       "date and time rules are not supported",
 		"loc-fence":    `names "fence-holly"`,
 		"old-then-web": `names "old"`,
-		"t1":           "tickets",
+		"t3":           "Tandem has no fencing",
+		"t4":           "tickets over resource sets are not supported",
 		"opd-rp":       "op_defaults record-pending",
 		"":             "fencing levels",
 	} {

@@ -18,6 +18,7 @@ import (
 	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/host/tickets"
 	"github.com/tandem-ha/tandem/policies"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -218,6 +219,11 @@ func (s *session) liveState(cfg *cib.CIB) (st policies.State, gone []string) {
 					st.Failures = append(st.Failures, policies.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Last: f.Last})
 				}
 			}
+		}
+	}
+	if ts, err := tickets.Open(ctx, s.conn); err == nil {
+		if tix, err := ts.States(ctx); err == nil {
+			st.Tickets = tix
 		}
 	}
 	return st, gone

@@ -34,7 +34,7 @@ that would close an ordering cycle is refused and the cycle named.
 	}
 	o.bind(cmd)
 	cmd.AddCommand(newConstraintListCmd(), newConstraintOrderCmd(), newConstraintColocationCmd(),
-		newConstraintLocationCmd(), newConstraintRemoveCmd())
+		newConstraintLocationCmd(), newConstraintTicketCmd(), newConstraintRemoveCmd())
 	return cmd
 }
 
@@ -53,17 +53,20 @@ const constraintJSONDoc = `--output json prints {"locations": [...], "orders": [
 [...]} as the live configuration holds them: a location with id, rsc, node,
 score, role, and rule or score-attribute for a rule; an order with id, first,
 then, first-action, then-action, kind, symmetrical and sets; a colocation with
-id, rsc, with, score, rsc-role, with-rsc-role and sets. A score is an integer,
-INFINITY being 1000000 (and -INFINITY -1000000).`
+id, rsc, with, score, rsc-role, with-rsc-role and sets; and "tickets": a
+ticket constraint with id, ticket, rsc, rsc-role and loss-policy (absent:
+stop). A score is an integer, INFINITY being 1000000 (and -INFINITY
+-1000000).`
 
 type constraintsJSON struct {
 	Locations   []cib.Location   `json:"locations"`
 	Orders      []cib.Order      `json:"orders"`
 	Colocations []cib.Colocation `json:"colocations"`
+	Tickets     []cib.Ticket     `json:"tickets"`
 }
 
 func newConstraintsJSON(c *cib.CIB) constraintsJSON {
-	return constraintsJSON{nonNil(c.Locations), nonNil(c.Orders), nonNil(c.Colocations)}
+	return constraintsJSON{nonNil(c.Locations), nonNil(c.Orders), nonNil(c.Colocations), nonNil(c.Tickets)}
 }
 
 func (o *listOpts) run(cmd *cobra.Command) error {
@@ -183,6 +186,17 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 		fmt.Fprintf(w, "  %s with %s (score:%s)%s%s\n", co.Rsc, co.With, co.Score, roles, id(co.ID))
 	}
 	writeSets(w, colocationSets)
+	if len(c.Tickets) > 0 {
+		// pcs: "Ticket Constraints:", then "  [ROLE ]RSC loss-policy=P ticket=T".
+		fmt.Fprintln(w, "Ticket Constraints:")
+		for _, t := range c.Tickets {
+			role := ""
+			if t.RscRole != "" {
+				role = t.RscRole + " "
+			}
+			fmt.Fprintf(w, "  %s%s loss-policy=%s ticket=%s%s\n", role, t.Rsc, t.Policy(), t.Ticket, id(t.ID))
+		}
+	}
 }
 
 // setsLine is a constraint with resource sets as pcs lists it: "set A B
@@ -444,4 +458,125 @@ func orStarted(role string) string {
 		return cib.RoleStarted
 	}
 	return role
+}
+
+func newConstraintTicketCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ticket",
+		Short: "Bind resources to tickets (pcs constraint ticket)",
+		Example: `  tandem constraint ticket add site-a web
+  tandem constraint ticket add site-a Promoted db-clone loss-policy=demote
+  tandem constraint ticket remove site-a web`,
+	}
+	var cfgPath string
+	add := &cobra.Command{
+		Use:   "add TICKET [ROLE] RSC [loss-policy=stop|demote|freeze] [id=ID]",
+		Short: "Let RSC run only while TICKET is granted (and not in standby)",
+		Long: `add binds RSC (a resource, clone or group) to ticket TICKET, as pcs constraint
+ticket add does: RSC runs only while the ticket is granted (tandem ticket
+grant) and not in standby. When the ticket is revoked, loss-policy says
+what happens to RSC where it runs: stop (the default) stops it; freeze
+leaves it as it is (nothing of it is started or stopped until the ticket
+is granted again); demote, with ROLE Promoted on a promotable clone,
+demotes its promoted instances (the unpromoted ones run on). With ROLE
+Promoted, the ticket is needed only for the Promoted role: without it no
+instance is promoted. Pacemaker's loss-policy fence is refused: Tandem has
+no fencing. The id defaults to ticket-TICKET-RSC[-ROLE]. Like pcs, it
+prints nothing.
+
+` + liveExitCodes,
+		Example: `  tandem constraint ticket add site-a web
+  tandem constraint ticket add site-a Promoted db-clone loss-policy=demote
+  tandem constraint ticket add site-a batch loss-policy=freeze id=batch-needs-site-a`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := trailingFlags(cmd, args)
+			if err != nil {
+				return err
+			}
+			t, err := parseTicket(args)
+			if err != nil {
+				return badInput("%v", err)
+			}
+			return withEdit(cfgPath, "constraint ticket add "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
+				_, err := c.AddTicket(t)
+				return err
+			})
+		},
+	}
+	freeArgs(add)
+	configFlag(add, &cfgPath)
+	var rmCfgPath string
+	remove := &cobra.Command{
+		Use:     "remove TICKET RSC",
+		Aliases: []string{"delete"},
+		Short:   "Remove every ticket constraint binding RSC to TICKET",
+		Long: `remove deletes the ticket constraints that bind RSC to TICKET, as pcs
+constraint ticket remove does (tandem constraint remove ID removes one by
+its id).
+
+` + liveExitCodes,
+		Example: `  tandem constraint ticket remove site-a web`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withEdit(rmCfgPath, "constraint ticket remove "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
+				return c.RemoveTickets(args[0], args[1])
+			})
+		},
+	}
+	configFlag(remove, &rmCfgPath)
+	cmd.AddCommand(add, remove)
+	return cmd
+}
+
+// parseTicket reads "TICKET [ROLE] RSC [loss-policy=P] [id=ID] [rsc-role=R]".
+func parseTicket(args []string) (cib.Ticket, error) {
+	var t cib.Ticket
+	var pos []string
+	role := ""
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			pos = append(pos, a)
+			continue
+		}
+		switch k {
+		case "loss-policy":
+			lp, err := cib.ParseLossPolicy(v)
+			if err != nil {
+				return t, err
+			}
+			t.LossPolicy = lp
+		case "id":
+			t.ID = v
+		case "rsc-role":
+			role = v
+		default:
+			return t, fmt.Errorf("option %q: want loss-policy=stop|demote|freeze, id=ID or rsc-role=ROLE", a)
+		}
+	}
+	switch {
+	case len(pos) == 2:
+		t.Ticket, t.Rsc = pos[0], pos[1]
+	case len(pos) == 3 && role == "":
+		t.Ticket, role, t.Rsc = pos[0], pos[1], pos[2]
+	default:
+		return t, fmt.Errorf("want TICKET [ROLE] RSC [loss-policy=stop|demote|freeze] [id=ID], got %q", strings.Join(args, " "))
+	}
+	if role != "" {
+		r, err := cib.ParseConstraintRole(role)
+		if err != nil {
+			return t, err
+		}
+		if r != cib.RolePromoted && r != cib.RoleStarted {
+			return t, fmt.Errorf("role %s: a ticket takes Started (the default) or Promoted", r)
+		}
+		if r == cib.RolePromoted {
+			t.RscRole = r
+		}
+	}
+	if p := cib.TicketNameProblem(t.Ticket); p != "" {
+		return t, fmt.Errorf("%s", p)
+	}
+	return t, nil
 }

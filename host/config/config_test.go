@@ -179,6 +179,7 @@ score = 5
 	groups = strings.Replace(groups, "address = \"198.18.0.22\"\n", "address = \"198.18.0.22\"\nattributes = { rack = \"r1\", ssd = true, weight = 30 }\nutilization = { cpu = 8, memory = 16384 }\n", 1)
 	groups = strings.Replace(groups, "[cluster]\n", "[properties]\nplacement-strategy = \"balanced\"\n[cluster]\n", 1)
 	groups = strings.Replace(groups, "[[group]]\nid = \"solo\"\nresources = []\n", "", 1)
+	groups += "[[ticket]]\nticket = \"site-a\"\nrsc = \"db-clone\"\nrsc-role = \"Promoted\"\nloss-policy = \"demote\"\n[[ticket]]\nid = \"t-c\"\nticket = \"site-a\"\nrsc = \"c\"\nloss-policy = \"freeze\"\n"
 	for name, data := range map[string][]byte{"cluster.toml": nil, "groups": []byte(groups), "ports and tls": []byte(strings.Replace(src, `address = "198.18.0.24"`, "address = \"198.18.0.24\"\nclient_port = 4222\nstandby = true", 1))} {
 		var f *File
 		var err error
@@ -200,6 +201,9 @@ score = 5
 		}
 		if name == "groups" && (f2.CIB.Properties.PlacementStrategy != cib.PlacementBalanced || f2.CIB.Node("holly").Utilization["memory"] != 16384 || f2.CIB.Resources[0].Utilization["cpu"] != 2) {
 			t.Errorf("groups: placement-strategy or utilization lost: %+v %+v %+v", f2.CIB.Properties, f2.CIB.Nodes, f2.CIB.Resources[0])
+		}
+		if name == "groups" && (len(f2.CIB.Tickets) != 2 || f2.CIB.Tickets[0].ID != "ticket-site-a-db-clone-Promoted" || f2.CIB.Tickets[1].LossPolicy != cib.LossFreeze) {
+			t.Errorf("groups: tickets lost: %+v", f2.CIB.Tickets)
 		}
 		if !reflect.DeepEqual(f.Topology, f2.Topology) || !reflect.DeepEqual(f.CIB, f2.CIB) {
 			t.Errorf("%s: round trip changed the file:\ngot  %+v %+v\nwant %+v %+v", name, f2.Topology, f2.CIB, f.Topology, f.CIB)
@@ -512,6 +516,51 @@ memory = -1
 			"c.toml:22: resource \"a\": utilization \"x y\": a name is not empty"}},
 		{"node utilization", strings.Replace(base, "address = \"198.18.0.24\"\n", "address = \"198.18.0.24\"\n[node.utilization]\ncpu = \"8\"\n", 1),
 			[]string{"c.toml:13: node \"benji\": utilization \"cpu\" = 8: want an integer from 0 up"}},
+		{"tickets", base + `
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[[resource]]
+id = "db"
+agent = "systemd:db"
+[resource.clone]
+id = "db-clone"
+promotable = true
+[[ticket]]
+ticket = "T"
+rsc = "a"
+loss-policy = "fence"
+[[ticket]]
+ticket = "T"
+rsc = "a"
+loss-policy = "demote"
+id = "t2"
+[[ticket]]
+ticket = "T"
+rsc = "nope"
+id = "t3"
+[[ticket]]
+ticket = "T"
+rsc = "db-clone"
+rsc-role = "Unpromoted"
+id = "t4"
+[[ticket]]
+ticket = "bad ticket"
+rsc = "a"
+loss-policy = "freez"
+id = "t5"
+[[ticket]]
+ticket = "T"
+rsc = "db-clone"
+rsc-role = "Promoted"
+loss-policy = "demote"
+id = "ok"
+`, []string{"c.toml:29: ticket T for a: loss-policy fence: Tandem has no fencing",
+			"c.toml:33: ticket T for a: loss-policy demote needs rsc-role = \"Promoted\" on a promotable clone",
+			"c.toml:37: ticket T for nope: no resource or clone \"nope\"",
+			"c.toml:42: ticket T for db-clone: rsc-role \"Unpromoted\": Tandem takes Started (the default) or Promoted for a ticket",
+			"c.toml:45: ticket bad ticket for a: ticket name \"bad ticket\"",
+			"c.toml:47: ticket bad ticket for a: loss-policy \"freez\": want stop, demote, freeze (did you mean \"freeze\"?)"}},
 		{"bad agent", base + `
 [[resource]]
 id = "a"

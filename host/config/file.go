@@ -36,6 +36,7 @@ type fileConfig struct {
 	Orders      []fileOrder      `toml:"order"`
 	Colocations []fileColocation `toml:"colocation"`
 	Locations   []fileLocation   `toml:"location"`
+	Tickets     []fileTicket     `toml:"ticket,omitempty,omitzero"`
 	Metrics     *fileMetrics     `toml:"metrics,omitempty,omitzero"`
 	StatusPage  *fileStatusPage  `toml:"status_page,omitempty,omitzero"`
 	Alerts      []fileAlert      `toml:"alert,omitempty,omitzero"`
@@ -202,6 +203,15 @@ type fileLocation struct {
 	Rule           string `toml:"rule,omitempty,omitzero"`
 	ScoreAttribute string `toml:"score-attribute,omitempty,omitzero"`
 	Role           string `toml:"role,omitempty,omitzero"`
+}
+
+// fileTicket is a [[ticket]]: a ticket constraint (Pacemaker's rsc_ticket).
+type fileTicket struct {
+	ID         string `toml:"id,omitempty,omitzero"`
+	Ticket     string `toml:"ticket"`
+	Rsc        string `toml:"rsc"`
+	RscRole    string `toml:"rsc-role,omitempty,omitzero"`
+	LossPolicy string `toml:"loss-policy,omitempty,omitzero"`
 }
 
 // decode turns TOML into a File, recording syntax errors, unknown keys and
@@ -410,6 +420,36 @@ func decode(name string, data []byte) (*File, *problems) {
 		}
 		c.Locations = append(c.Locations, loc)
 	}
+	for i, ft := range f.Tickets {
+		t := cib.Ticket{ID: ft.ID, Ticket: ft.Ticket, Rsc: ft.Rsc}
+		what := fmt.Sprintf("ticket %s for %s", ft.Ticket, ft.Rsc)
+		if ft.RscRole != "" {
+			role, err := cib.ParseConstraintRole(ft.RscRole)
+			switch {
+			case err != nil:
+				ps.at(fmt.Sprintf("ticket[%d].rsc-role", i), "%s: %v", what, err)
+			case role == cib.RolePromoted || role == cib.RoleStarted:
+			default:
+				ps.at(fmt.Sprintf("ticket[%d].rsc-role", i), "%s: rsc-role %q: Tandem takes Started (the default) or Promoted for a ticket", what, ft.RscRole)
+			}
+			if role != cib.RoleStarted {
+				t.RscRole = role
+			}
+		}
+		if ft.LossPolicy != "" {
+			lp, err := cib.ParseLossPolicy(ft.LossPolicy)
+			if err != nil {
+				ps.at(fmt.Sprintf("ticket[%d].loss-policy", i), "%s: %v", what, err)
+			}
+			if lp != cib.LossStop {
+				t.LossPolicy = lp
+			}
+		}
+		if t.ID == "" {
+			t.ID = cib.DefaultTicketID(t)
+		}
+		c.Tickets = append(c.Tickets, t)
+	}
 	decodeAlerts(f.Alerts, c, ps)
 	out.CIB = c
 	return out, ps
@@ -603,7 +643,7 @@ func cutLast(path string) (string, string, bool) {
 
 // knownKeys are the keys a table may hold, for "did you mean" hints.
 var knownKeys = map[string][]string{
-	"":                     {"cluster", "bus", "plugins", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location", "metrics", "status_page", "alert"},
+	"":                     {"cluster", "bus", "plugins", "node", "witness", "properties", "defaults", "resource", "group", "order", "colocation", "location", "ticket", "metrics", "status_page", "alert"},
 	"metrics":              {"listen", "nats_monitor"},
 	"status_page":          {"listen"},
 	"cluster":              {"name"},
@@ -626,6 +666,7 @@ var knownKeys = map[string][]string{
 	"colocation":           {"id", "rsc", "with", "score", "set", "rsc-role", "with-rsc-role"},
 	"colocation.set":       append([]string{"resources"}, cib.ColocationSetKeys...),
 	"location":             {"id", "rsc", "node", "score", "rule", "score-attribute", "role"},
+	"ticket":               cib.TicketKeys,
 	"alert":                {"id", "path", "webhook", "description", "options", "meta", "recipient"},
 	"alert.meta":           cib.AlertMetaKeys,
 	"alert.recipient":      {"id", "value", "meta"},

@@ -27,6 +27,7 @@ import (
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/host/tickets"
 	"github.com/tandem-ha/tandem/policies"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -45,6 +46,8 @@ type Config struct {
 	Node     string
 	Leases   *lease.Manager
 	Failures *failures.Store
+	// Tickets holds the tickets' state (nil: every ticket is revoked).
+	Tickets *tickets.Store
 	// Online says which members are online now (membership tracker).
 	Online func() []string
 	// Settled says whether membership has listened long enough to know who
@@ -112,8 +115,9 @@ func (c *Coordinator) Poke(reason string, abort bool) {
 // it coordinates; losing the lease (its fence deadline passed) stops that at
 // once.
 func (c *Coordinator) Run(ctx context.Context) {
-	// `tandem resource cleanup` clears fail-counts, which raise no event:
-	// it asks for a plan with a Refresh.
+	// `tandem resource cleanup` clears fail-counts and `tandem ticket`
+	// changes tickets, which raise no event: they ask for a plan with a
+	// Refresh.
 	if sub, err := bus.Subscribe(c.cfg.Conn, bus.SubjectRefresh, func(r bus.Refresh, env bus.Envelope) {
 		c.Poke("refresh ("+env.Source+"): "+r.Reason, false)
 	}); err == nil {
@@ -446,6 +450,13 @@ func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer, toke
 		if r, _ := cfg.Resource(f.Resource); r != nil && cfg.Node(f.Node) != nil {
 			st.Failures = append(st.Failures, policies.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Last: f.Last})
 		}
+	}
+	if c.cfg.Tickets != nil && len(cfg.Tickets) > 0 {
+		tix, err := c.cfg.Tickets.States(ctx)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("%w: reading tickets: %v", errNotReady, err)
+		}
+		st.Tickets = tix
 	}
 	now := time.Now()
 	if js, err := json.Marshal(st); err == nil {

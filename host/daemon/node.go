@@ -19,6 +19,7 @@ import (
 	"github.com/tandem-ha/tandem/host/membership"
 	"github.com/tandem-ha/tandem/host/metrics"
 	"github.com/tandem-ha/tandem/host/supervisor"
+	"github.com/tandem-ha/tandem/host/tickets"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -53,6 +54,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	var (
 		store *liveconfig.Store
 		fails *failures.Store
+		tix   *tickets.Store
 		rev   liveconfig.Revision
 	)
 	err = retry(ctx, m.log, "live configuration not available yet", func(ctx context.Context) error {
@@ -61,6 +63,9 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 			return err
 		}
 		if fails, err = failures.Open(ctx, m.conn); err != nil {
+			return err
+		}
+		if tix, err = tickets.Open(ctx, m.conn); err != nil {
 			return err
 		}
 		var seeded bool
@@ -203,7 +208,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 		return nil, err
 	}
 	m.lrm.Store(s.lrm)
-	s.coord = coordinator.New(coordinator.Config{Conn: m.conn, Node: m.name, Leases: s.leases, Failures: fails,
+	s.coord = coordinator.New(coordinator.Config{Conn: m.conn, Node: m.name, Leases: s.leases, Failures: fails, Tickets: tix,
 		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log,
 		Finished: s.metrics.TransitionFinished})
 	coordRef.Store(s.coord)

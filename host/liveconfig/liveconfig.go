@@ -80,8 +80,13 @@ const (
 	// writes format 6 would silently ignore (placing resources beyond the
 	// nodes' capacity) and drop from the model at its next edit.
 	FormatCIBUtilization = 7
+	// FormatCIBTickets (8) is FormatCIBUtilization for a model with ticket
+	// constraints, which a build that writes format 7 would silently
+	// ignore (running a resource whose ticket is revoked) and drop from
+	// the model at its next edit.
+	FormatCIBTickets = 8
 	// Format is the newest format this build writes.
-	Format = FormatCIBUtilization
+	Format = FormatCIBTickets
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -90,6 +95,9 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	if len(c.Tickets) > 0 {
+		return FormatCIBTickets
+	}
 	if usesUtilization(c) {
 		return FormatCIBUtilization
 	}
@@ -285,7 +293,7 @@ func decodeRecord(e jetstream.KeyValueEntry) (Revision, error) {
 			return Revision{}, err
 		}
 		rev.CIB = f.CIB
-	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts, FormatCIBRoles, FormatCIBUtilization:
+	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts, FormatCIBRoles, FormatCIBUtilization, FormatCIBTickets:
 		if r.CIB == nil {
 			return Revision{}, fmt.Errorf("%s: no cluster model in it", where)
 		}

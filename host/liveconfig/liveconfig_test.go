@@ -387,3 +387,33 @@ func TestUtilizationNeedsFormat7(t *testing.T) {
 		}
 	}
 }
+
+// A model with ticket constraints is stored in format 8, which a build
+// that knows only format 7 refuses (it would run resources whose ticket is
+// revoked and drop the constraints at its next edit); removing them goes
+// back to the format the rest needs.
+func TestTicketsNeedFormat8(t *testing.T) {
+	s, model := open(t)
+	ctx := context.Background()
+	if _, _, _, err := s.Seed(ctx, model, "holly", false); err != nil {
+		t.Fatal(err)
+	}
+	rsc := model.Resources[0].ID
+	var id string
+	rev, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		tk, err := c.AddTicket(cib.Ticket{Ticket: "site-a", Rsc: cib.ConstraintName(&c.Resources[0]), LossPolicy: cib.LossFreeze})
+		id = tk.ID
+		return "add ticket", err
+	})
+	if err != nil || rev.Format != FormatCIBTickets {
+		t.Fatalf("add: %+v, %v; want format %d", rev, err, FormatCIBTickets)
+	}
+	cur, err := s.Current(ctx)
+	if err != nil || cur.Format != FormatCIBTickets || len(cur.CIB.Tickets) != 1 || cur.CIB.Tickets[0].LossPolicy != cib.LossFreeze {
+		t.Fatalf("read back %+v, %v", cur, err)
+	}
+	rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) { return "remove ticket", c.RemoveConstraint(id) })
+	if err != nil || rev.Format != FormatCIB {
+		t.Fatalf("removed (%s of %s): %+v, %v; want format %d", id, rsc, rev, err, FormatCIB)
+	}
+}

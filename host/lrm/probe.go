@@ -93,7 +93,7 @@ func (l *LRM) ConfigChanged() {
 // what the coordinator plans from next. Resources no longer configured
 // are probed with the definition they were last acted on with.
 func (l *LRM) onRefresh(r bus.Refresh) {
-	if r.Node != "" && r.Node != l.cfg.Node {
+	if (r.Node != "" && r.Node != l.cfg.Node) || r.Ticket != "" {
 		return
 	}
 	var rs []cib.Resource

@@ -33,6 +33,9 @@ type CIB struct {
 	Orders      []Order      `json:"orders,omitempty"`
 	Colocations []Colocation `json:"colocations,omitempty"`
 	Locations   []Location   `json:"locations,omitempty"`
+	// Tickets are the ticket constraints (rsc_ticket); the tickets' state
+	// (granted, standby) is not here but in the cluster's state.
+	Tickets []Ticket `json:"tickets,omitempty"`
 	// Defaults are the resource defaults (pcs resource defaults).
 	Defaults   Meta       `json:"defaults"`
 	Properties Properties `json:"properties"`
@@ -174,6 +177,9 @@ func (c *CIB) ConstraintIDs() []string {
 	}
 	for _, l := range c.Locations {
 		ids = append(ids, l.ID)
+	}
+	for _, t := range c.Tickets {
+		ids = append(ids, t.ID)
 	}
 	sort.Strings(ids)
 	return ids

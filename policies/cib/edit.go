@@ -54,6 +54,11 @@ func (c *CIB) idInUse(id string) string {
 			return "a location constraint"
 		}
 	}
+	for _, t := range c.Tickets {
+		if t.ID == id {
+			return "a ticket constraint"
+		}
+	}
 	if c.Alert(id) != nil {
 		return "an alert"
 	}
@@ -255,7 +260,15 @@ func (c *CIB) removeConstraintsNaming(names map[string]bool) (removed []string) 
 		}
 		locs = append(locs, l)
 	}
-	c.Orders, c.Colocations, c.Locations = orders, cols, locs
+	var tickets []Ticket
+	for _, t := range c.Tickets {
+		if names[t.Rsc] {
+			removed = append(removed, t.ID)
+			continue
+		}
+		tickets = append(tickets, t)
+	}
+	c.Orders, c.Colocations, c.Locations, c.Tickets = orders, cols, locs, tickets
 	return removed
 }
 
@@ -547,6 +560,12 @@ func (c *CIB) RemoveConstraint(id string) error {
 	for i, l := range c.Locations {
 		if l.ID == id {
 			c.Locations = append(c.Locations[:i:i], c.Locations[i+1:]...)
+			return nil
+		}
+	}
+	for i, t := range c.Tickets {
+		if t.ID == id {
+			c.Tickets = append(c.Tickets[:i:i], c.Tickets[i+1:]...)
 			return nil
 		}
 	}

@@ -147,6 +147,11 @@ func (v *validator) text() {
 			rule(path+".rule", what, l.Rule)
 		}
 	}
+	for i, t := range v.c.Tickets {
+		path := fmt.Sprintf("ticket[%d]", i)
+		check(path, "ticket constraint id", t.ID)
+		refs(path, fmt.Sprintf("ticket constraint %q", t.ID), t.Ticket, t.Rsc, t.RscRole, t.LossPolicy)
+	}
 	v.alertText(check)
 }
 

@@ -105,6 +105,9 @@ func (c *CIB) Validate() Problems {
 	v.resources()
 	v.groups()
 	v.constraints()
+	for i, t := range c.Tickets {
+		v.ticket(i, t)
+	}
 	v.alerts()
 	v.text()
 	v.leaseKeys()
@@ -238,6 +241,9 @@ func (v *validator) resources() {
 	}
 	for i, l := range v.c.Locations {
 		v.claim(l.ID, fmt.Sprintf("location[%d]", i), "location")
+	}
+	for i, t := range v.c.Tickets {
+		v.claim(t.ID, fmt.Sprintf("ticket[%d]", i), "ticket")
 	}
 }
 

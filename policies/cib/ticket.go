@@ -1,0 +1,181 @@
+package cib
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Ticket is a ticket constraint (Pacemaker's rsc_ticket): Rsc may run only
+// while Ticket is granted and not in standby. Whether a ticket is granted
+// is cluster state, not configuration (tandem ticket grant|revoke).
+type Ticket struct {
+	ID     string `json:"id"`
+	Ticket string `json:"ticket"`
+	Rsc    string `json:"rsc"`
+	// RscRole limits the constraint to a role: "" (any: the resource
+	// stops without the ticket) or Promoted (the promoted instances are
+	// demoted without it; unpromoted ones run on). Started is stored as "".
+	RscRole string `json:"rsc-role,omitempty"`
+	// LossPolicy is what happens to a running resource when the ticket is
+	// revoked: stop (the default, stored as ""), demote or freeze.
+	LossPolicy string `json:"loss-policy,omitempty"`
+}
+
+// Loss policies of a ticket constraint.
+const (
+	LossStop   = "stop"
+	LossDemote = "demote"
+	LossFreeze = "freeze"
+	// LossFence is Pacemaker's, which Tandem refuses: it has no fencing.
+	LossFence = "fence"
+)
+
+// LossPolicies are the loss-policy values Tandem takes.
+var LossPolicies = []string{LossStop, LossDemote, LossFreeze}
+
+// TicketKeys are the keys of a [[ticket]] table.
+var TicketKeys = []string{"id", "ticket", "rsc", "rsc-role", "loss-policy"}
+
+// Policy is t's loss policy: stop when unset.
+func (t *Ticket) Policy() string {
+	if t.LossPolicy == "" {
+		return LossStop
+	}
+	return t.LossPolicy
+}
+
+var ticketNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`)
+
+// ValidTicketName says whether s may name a ticket: letters, digits, _,
+// ., : and -, not starting with one of the last three; at most 128.
+func ValidTicketName(s string) bool { return ticketNameRE.MatchString(s) }
+
+// TicketNameProblem says what is wrong with ticket name s, "" if nothing.
+func TicketNameProblem(s string) string {
+	if s == "" {
+		return "a ticket name is missing"
+	}
+	if !ValidTicketName(s) {
+		return fmt.Sprintf("ticket name %q: letters, digits, _, ., : and - (not first), at most 128", s)
+	}
+	return ""
+}
+
+// DefaultTicketID is the id pcs gives a ticket constraint: ticket-T-RSC,
+// with -ROLE for a role.
+func DefaultTicketID(t Ticket) string {
+	id := fmt.Sprintf("ticket-%s-%s", t.Ticket, t.Rsc)
+	if t.RscRole != "" {
+		id += "-" + t.RscRole
+	}
+	return id
+}
+
+// ParseLossPolicy reads a loss-policy value, refusing fence with why.
+func ParseLossPolicy(value string) (string, error) {
+	v := strings.ToLower(value)
+	switch v {
+	case LossStop, LossDemote, LossFreeze:
+		return v, nil
+	case LossFence:
+		return "", fmt.Errorf("loss-policy fence: Tandem has no fencing (a node that loses the bus stops its resources by itself); use stop, demote or freeze")
+	}
+	return "", fmt.Errorf("loss-policy %q: want %s%s", value, strings.Join(LossPolicies, ", "), DidYouMean(v, LossPolicies))
+}
+
+// TicketNames lists the tickets the constraints name, sorted, without
+// duplicates.
+func (c *CIB) TicketNames() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range c.Tickets {
+		if !seen[t.Ticket] {
+			seen[t.Ticket] = true
+			out = append(out, t.Ticket)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AddTicket adds ticket constraint t (its id made as pcs makes it when
+// empty) and returns it as added.
+func (c *CIB) AddTicket(t Ticket) (Ticket, error) {
+	if t.RscRole == RoleStarted {
+		t.RscRole = ""
+	}
+	if t.LossPolicy == LossStop {
+		t.LossPolicy = ""
+	}
+	if t.ID == "" {
+		t.ID = DefaultTicketID(t)
+	}
+	if !ValidID(t.ID) {
+		return t, fmt.Errorf("constraint id %q: %s", t.ID, idRule)
+	}
+	if what := c.idInUse(t.ID); what != "" {
+		return t, fmt.Errorf("id %q is already used by %s", t.ID, what)
+	}
+	next := *c
+	next.Tickets = append(append([]Ticket(nil), c.Tickets...), t)
+	v := &validator{c: &next, ids: map[string]string{}}
+	v.ticket(len(next.Tickets)-1, t)
+	if len(v.ps) > 0 {
+		return t, fmt.Errorf("%s", v.ps[0].Msg)
+	}
+	c.Tickets = next.Tickets
+	return t, nil
+}
+
+// ticket checks ticket constraint i.
+func (v *validator) ticket(i int, t Ticket) {
+	path := fmt.Sprintf("ticket[%d]", i)
+	what := fmt.Sprintf("ticket %s for %s", t.Ticket, t.Rsc)
+	if p := TicketNameProblem(t.Ticket); p != "" {
+		v.at(path+".ticket", "%s: %s", what, p)
+	}
+	v.ref(path+".rsc", what, t.Rsc)
+	switch t.RscRole {
+	case "":
+	case RolePromoted, RoleUnpromoted:
+		v.roleRef(path+".rsc-role", what, t.Rsc, t.RscRole)
+	default:
+		v.at(path+".rsc-role", "%s: rsc-role %q is not Started, Promoted or Unpromoted", what, t.RscRole)
+	}
+	switch t.LossPolicy {
+	case "", LossStop, LossFreeze:
+	case LossDemote:
+		if t.RscRole != RolePromoted || !v.c.Promotable(t.Rsc) {
+			v.at(path+".loss-policy", "%s: loss-policy demote needs rsc-role = \"Promoted\" on a promotable clone (without the role, Pacemaker stops the resource: say stop)", what)
+		}
+	default:
+		if _, err := ParseLossPolicy(t.LossPolicy); err != nil {
+			v.at(path+".loss-policy", "%s: %v", what, err)
+		}
+	}
+}
+
+// RemoveTickets removes every ticket constraint binding rsc to ticket.
+func (c *CIB) RemoveTickets(ticket, rsc string) error {
+	var keep []Ticket
+	for _, t := range c.Tickets {
+		if t.Ticket != ticket || t.Rsc != rsc {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == len(c.Tickets) {
+		var have []string
+		for _, t := range c.Tickets {
+			have = append(have, t.Ticket+" "+t.Rsc)
+		}
+		known := strings.Join(have, ", ")
+		if known == "" {
+			known = "none"
+		}
+		return fmt.Errorf("no ticket constraint binds %s to ticket %s (ticket constraints: %s)", rsc, ticket, known)
+	}
+	c.Tickets = keep
+	return nil
+}
