@@ -62,6 +62,7 @@ cluster and revoking it from another is the admin's (or a script's) job.
 		Aliases: []string{"show"},
 		Short:   "List the tickets and their state",
 		Long:    "list prints every ticket, granted or revoked, in standby or not, and the\nticket constraints naming it.\n\n" + ticketJSONDoc,
+		Example: "  tandem ticket list\n  tandem ticket list --output json",
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return listTickets(cmd, listCfg, listOut) },
 	}

@@ -16,11 +16,15 @@ import (
 // revoked. The constraints show in the listings and bad ones are refused.
 func TestLiveTickets(t *testing.T) {
 	lc := newLiveCluster(t)
+	// Created stopped, so that they are bound to their tickets before the
+	// scheduler first places them, then enabled.
 	for _, id := range []string{"a", "f"} {
-		lc.must(append(append([]string{"resource", "create", id, "example:process"}, lc.params()...), "op", "monitor", "interval=500ms")...)
+		lc.must(append(append([]string{"resource", "create", id, "example:process"}, lc.params()...), "op", "monitor", "interval=500ms", "--disabled")...)
 	}
 	lc.must("constraint", "ticket", "add", "site-a", "a")
 	lc.must("constraint", "ticket", "add", "site-f", "f", "loss-policy=freeze", "id=f-needs-site-f")
+	lc.must("resource", "enable", "a")
+	lc.must("resource", "enable", "f")
 	where := func(id string, n int) {
 		t.Helper()
 		poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
@@ -34,8 +38,13 @@ func TestLiveTickets(t *testing.T) {
 	if out := lc.must("simulate", "--live"); !strings.Contains(out, "ticket site-a is revoked") {
 		t.Errorf("simulate --live does not say why a stays stopped:\n%s", out)
 	}
-	if got := lc.Where("a"); len(got) != 0 {
-		t.Fatalf("a runs on %v without its ticket", got)
+	// Watched for 3 s (several plans and monitor periods): neither runs.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, id := range []string{"a", "f"} {
+			if got := lc.Where(id); len(got) != 0 {
+				t.Fatalf("%s runs on %v without its ticket", id, got)
+			}
+		}
 	}
 	if out := lc.must("ticket"); out != "Tickets:\n  site-a: revoked; constraints: ticket-site-a-a\n  site-f: revoked; constraints: f-needs-site-f\n" {
 		t.Errorf("ticket:\n%s", out)
