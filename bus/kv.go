@@ -323,6 +323,30 @@ func (k *KV) KeysWithPrefix(ctx context.Context, prefix string) ([]string, error
 	return keys, nil
 }
 
+// ValuesWithPrefix reads the entries whose keys start with prefix (as for
+// KeysWithPrefix), in key order; deleted keys are left out.
+func (k *KV) ValuesWithPrefix(ctx context.Context, prefix string) ([]jetstream.KeyValueEntry, error) {
+	keys, err := k.KeysWithPrefix(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []jetstream.KeyValueEntry
+	for _, key := range keys {
+		if !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		e, err := k.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // Errors callers branch on.
 var (
 	ErrNotFound = jetstream.ErrKeyNotFound

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
@@ -99,22 +98,12 @@ func (s *Store) Add(ctx context.Context, resource, node, op, message string, fat
 
 // List returns every fail-count, sorted by resource and node.
 func (s *Store) List(ctx context.Context) ([]Record, error) {
-	keys, err := s.kv.KeysWithPrefix(ctx, prefix)
+	entries, err := s.kv.ValuesWithPrefix(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
 	var out []Record
-	for _, k := range keys {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		e, err := s.kv.Get(ctx, k)
-		if errors.Is(err, bus.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	for _, e := range entries {
 		var r Record
 		if json.Unmarshal(e.Value(), &r) == nil && r.Count > 0 {
 			out = append(out, r)

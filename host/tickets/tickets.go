@@ -86,24 +86,14 @@ func (s *Store) Get(ctx context.Context, name string) (Record, error) {
 
 // List returns every ticket with a record, sorted by name.
 func (s *Store) List(ctx context.Context) ([]Record, error) {
-	keys, err := s.kv.KeysWithPrefix(ctx, prefix)
+	entries, err := s.kv.ValuesWithPrefix(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
 	var out []Record
-	for _, k := range keys {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		e, err := s.kv.Get(ctx, k)
-		if errors.Is(err, bus.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	for _, e := range entries {
 		var r Record
-		if json.Unmarshal(e.Value(), &r) == nil && r.Ticket != "" && key(r.Ticket) == k {
+		if json.Unmarshal(e.Value(), &r) == nil && r.Ticket != "" && key(r.Ticket) == e.Key() {
 			out = append(out, r)
 		}
 	}
