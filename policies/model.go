@@ -254,13 +254,7 @@ func newScheduler(in Input) (*scheduler, error) {
 				u.id = cl.ID
 			}
 			u.interleave = cl.Interleave
-			u.max = cl.Max
-			if u.max == 0 {
-				u.max = len(cfg.Nodes)
-			}
-			if cl.NodeMax > 0 {
-				u.nodeMax = cl.NodeMax
-			}
+			u.max, u.nodeMax = cl.Limits(len(cfg.Nodes))
 			// Pacemaker: clone instances are sticky by 1 unless told
 			// otherwise, so that they do not shuffle between equal nodes.
 			if r.Meta.Stickiness == nil && cfg.Defaults.Stickiness == nil && (ref.group == nil || ref.group.Meta.Stickiness == nil) {

@@ -44,13 +44,15 @@ func (m *metaRunner) instance(id string, in sdk.Instance) sdk.Instance {
 		return in
 	}
 	if c := m.live(); c != nil {
-		if r, isClone := c.Resource(id); r != nil && !isClone && c.CloneOf(r) != nil {
-			cm := cloneMeta(c.CloneOf(r), len(c.Nodes))
-			m.mu.Lock()
-			m.last[id] = cm
-			m.mu.Unlock()
-			in.Clone = cm
-			return in
+		if r, isClone := c.Resource(id); r != nil && !isClone {
+			if cl := c.CloneOf(r); cl != nil {
+				cm := cloneMeta(cl, len(c.Nodes))
+				m.mu.Lock()
+				m.last[id] = cm
+				m.mu.Unlock()
+				in.Clone = cm
+				return in
+			}
 		}
 	}
 	m.mu.Lock()
@@ -60,13 +62,10 @@ func (m *metaRunner) instance(id string, in sdk.Instance) sdk.Instance {
 }
 
 // cloneMeta is c's meta with the defaults applied as the scheduler
-// applies them: clone-max 0 is one instance per node of the
-// configuration (nodes), clone-node-max 0 is 1.
+// applies them (cib.Clone.Limits) in a configuration of nodes nodes.
 func cloneMeta(c *cib.Clone, nodes int) sdk.CloneMeta {
-	cm := sdk.CloneMeta{ID: c.ID, Max: c.Max, NodeMax: max(c.NodeMax, 1), Promotable: c.Promotable}
-	if cm.Max <= 0 {
-		cm.Max = nodes
-	}
+	cm := sdk.CloneMeta{ID: c.ID, Promotable: c.Promotable}
+	cm.Max, cm.NodeMax = c.Limits(nodes)
 	if c.Promotable {
 		cm.PromotedMax, cm.PromotedNodeMax = c.PromotedLimits()
 	}

@@ -160,6 +160,17 @@ type Clone struct {
 	PromotedNodeMax int  `json:"promoted-node-max,omitempty"` // 0: 1
 }
 
+// Limits are the clone's clone-max and clone-node-max with their defaults
+// applied: clone-max 0 is one instance per node of the configuration
+// (nodes of them), clone-node-max 0 is 1.
+func (c *Clone) Limits(nodes int) (most, perNode int) {
+	most = c.Max
+	if most <= 0 {
+		most = nodes
+	}
+	return most, max(c.NodeMax, 1)
+}
+
 // PromotedLimits are the clone's promoted-max and promoted-node-max with
 // their defaults (1 and 1) applied.
 func (c *Clone) PromotedLimits() (most, perNode int) {
