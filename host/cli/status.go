@@ -38,7 +38,10 @@ partition has quorum when a majority of voters (nodes and the witness)
 answer. A warning says when the live configuration differs from the local
 cluster file, once per change: later calls, while neither changes, say it in
 one line under the header (what was shown is kept in the user's cache
-directory, $XDG_CACHE_HOME/tandem/drift).
+directory, $XDG_CACHE_HOME/tandem/drift). When ticket constraints name
+tickets, or tickets were ever granted, a Tickets section lists each with its
+state (granted or revoked, standby) and when and by whom it last changed,
+as crm_mon --show-tickets does.
 
 --watch redraws the status every --interval until Ctrl-C (or --count
 times): the screen is cleared first on a terminal; otherwise the reports

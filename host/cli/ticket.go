@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -113,7 +112,7 @@ func newTicketChangeCmd(change tickets.Change, short, long string) *cobra.Comman
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Ticket %s: %s (was %s)\n", name, ticketWords(after), ticketWords(before))
+			fmt.Fprintf(out, "Ticket %s: %s (was %s)\n", name, after.Words(), before.Words())
 			if len(constraintsOfTicket(cur.CIB, name)) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: no ticket constraint names %s (tandem constraint ticket add %s RSC)\n", name, name)
 			}
@@ -124,18 +123,6 @@ func newTicketChangeCmd(change tickets.Change, short, long string) *cobra.Comman
 	return cmd
 }
 
-// ticketWords is "granted", "revoked", "granted, standby"...
-func ticketWords(r tickets.Record) string {
-	w := "revoked"
-	if r.Granted {
-		w = "granted"
-	}
-	if r.Standby {
-		w += ", standby"
-	}
-	return w
-}
-
 func constraintsOfTicket(c *cib.CIB, name string) []cib.Ticket {
 	var out []cib.Ticket
 	for _, t := range c.Tickets {
@@ -144,15 +131,6 @@ func constraintsOfTicket(c *cib.CIB, name string) []cib.Ticket {
 		}
 	}
 	return out
-}
-
-type ticketJSON struct {
-	Ticket      string     `json:"ticket"`
-	Granted     bool       `json:"granted"`
-	Standby     bool       `json:"standby"`
-	Changed     *time.Time `json:"changed,omitempty"`
-	By          string     `json:"by,omitempty"`
-	Constraints []string   `json:"constraints"`
 }
 
 func listTickets(cmd *cobra.Command, cfgPath, output string) error {
@@ -174,7 +152,7 @@ func listTickets(cmd *cobra.Command, cfgPath, output string) error {
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("reading tickets: %w", err)}
 	}
-	items := mergeTickets(cur.CIB, recs)
+	items := tickets.Summarize(cur.CIB, recs)
 	if output == "json" {
 		return writeJSON(cmd.OutOrStdout(), map[string]any{"tickets": items})
 	}
@@ -182,43 +160,13 @@ func listTickets(cmd *cobra.Command, cfgPath, output string) error {
 	return nil
 }
 
-// mergeTickets lists the tickets the constraints name and those recorded,
-// sorted by name.
-func mergeTickets(c *cib.CIB, recs []tickets.Record) []ticketJSON {
-	byName := map[string]tickets.Record{}
-	for _, r := range recs {
-		byName[r.Ticket] = r
-	}
-	names := c.TicketNames()
-	for _, r := range recs {
-		if len(constraintsOfTicket(c, r.Ticket)) == 0 {
-			names = append(names, r.Ticket)
-		}
-	}
-	sort.Strings(names)
-	items := []ticketJSON{}
-	for _, n := range names {
-		r := byName[n]
-		j := ticketJSON{Ticket: n, Granted: r.Granted, Standby: r.Standby, By: r.By, Constraints: []string{}}
-		if !r.Changed.IsZero() {
-			at := r.Changed
-			j.Changed = &at
-		}
-		for _, t := range constraintsOfTicket(c, n) {
-			j.Constraints = append(j.Constraints, t.ID)
-		}
-		items = append(items, j)
-	}
-	return items
-}
-
-func writeTickets(w io.Writer, items []ticketJSON) {
+func writeTickets(w io.Writer, items []tickets.Summary) {
 	fmt.Fprintln(w, "Tickets:")
 	if len(items) == 0 {
 		fmt.Fprintln(w, "  none (tandem constraint ticket add TICKET RSC binds a resource to one)")
 	}
 	for _, t := range items {
-		line := fmt.Sprintf("  %s: %s", t.Ticket, ticketWords(tickets.Record{Granted: t.Granted, Standby: t.Standby}))
+		line := fmt.Sprintf("  %s: %s", t.Ticket, t.Words())
 		if t.Changed != nil {
 			line += fmt.Sprintf(" (since %s", t.Changed.Local().Format(time.DateTime))
 			if t.By != "" {

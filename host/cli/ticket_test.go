@@ -78,6 +78,13 @@ func TestLiveTickets(t *testing.T) {
 	if out := lc.must("simulate", "--live"); strings.Contains(out, "Stop       f") || !strings.Contains(out, "frozen on") {
 		t.Errorf("simulate --live: f must be frozen, not stopped:\n%s", out)
 	}
+	// status shows the tickets' state, as crm_mon --show-tickets.
+	if out := lc.must("status"); !strings.Contains(out, "\nTickets:\n  * site-a: revoked (since '") || !strings.Contains(out, "\n  * site-f: revoked (since '") {
+		t.Errorf("status has no Tickets section with both revoked:\n%s", out)
+	}
+	if out := lc.must("status", "--output", "json"); !strings.Contains(out, `"tickets": [`) || !strings.Contains(out, `"constraints": [`) {
+		t.Errorf("status --output json has no tickets:\n%s", out)
+	}
 
 	// Granted but in standby: a stops again; activate lets it run.
 	lc.must("ticket", "grant", "site-a")

@@ -10,6 +10,7 @@ import (
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/host/tickets"
 )
 
 // Gather builds the report over conn: it asks every member for its status
@@ -76,4 +77,11 @@ func addClusterState(conn *bus.Conn, file *config.File, r *Report, wait time.Dur
 		}
 	}
 	MarkBlocked(r, reports)
+	if ts, err := tickets.Open(ctx, conn); err == nil {
+		if recs, err := ts.List(ctx); err == nil {
+			if all := tickets.Summarize(cfg, recs); len(all) > 0 {
+				r.Tickets = all
+			}
+		}
+	}
 }

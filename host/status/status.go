@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/tickets"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -43,6 +44,9 @@ type Report struct {
 	ResourceList []Resource `json:"resources,omitempty"`
 	// Failures are the fail-counts, as `Failed Resource Actions`.
 	Failures []Failure `json:"failures,omitempty"`
+	// Tickets are the tickets the ticket constraints name and those ever
+	// granted, with their state (as crm_mon's Tickets section).
+	Tickets []tickets.Summary `json:"tickets,omitempty"`
 	// Live is the live configuration's revision and whether it differs
 	// from the local cluster file (nil when it could not be read).
 	Live *LiveConfig `json:"live_config,omitempty"`
@@ -459,6 +463,24 @@ func WriteText(w io.Writer, r Report) {
 			}
 			fmt.Fprintf(w, "  * %s %s on %s: fail-count=%s, last-failure='%s': %s%s\n", f.Resource, f.Op, f.Node, count,
 				f.Last.In(r.LastUpdated.Location()).Format("Mon Jan 2 15:04:05 2006"), f.Message, blocked)
+		}
+	}
+	if len(r.Tickets) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Tickets:")
+		for _, t := range r.Tickets {
+			line := fmt.Sprintf("  * %s: %s", t.Ticket, t.Words())
+			if t.Changed != nil {
+				line += fmt.Sprintf(" (since '%s'", t.Changed.In(r.LastUpdated.Location()).Format("Mon Jan 2 15:04:05 2006"))
+				if t.By != "" {
+					line += " by " + t.By
+				}
+				line += ")"
+			}
+			if len(t.Constraints) == 0 {
+				line += "; no ticket constraint names it"
+			}
+			fmt.Fprintln(w, line)
 		}
 	}
 	fmt.Fprintln(w)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/tickets"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -256,4 +257,62 @@ promotable = true
 	var buf bytes.Buffer
 	WriteText(&buf, r)
 	golden(t, "promotable.txt", buf.Bytes())
+}
+
+// TestRenderTickets: the Tickets section lists the tickets the constraints
+// name (a never granted one is revoked) and those only recorded, with
+// their state, when and by whom they changed, as crm_mon --show-tickets.
+func TestRenderTickets(t *testing.T) {
+	f, err := config.Parse("tickets.toml", []byte(`
+[cluster]
+name = "site-a"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "quorum"
+address = "198.18.0.25"
+[[resource]]
+id = "db"
+agent = "example:sleeper"
+[[resource]]
+id = "web"
+agent = "example:sleeper"
+[[ticket]]
+ticket = "ticketA"
+rsc = "db"
+[[ticket]]
+ticket = "ticketA"
+rsc = "web"
+loss-policy = "freeze"
+[[ticket]]
+ticket = "ticketB"
+rsc = "web"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2016, 7, 18, 1, 6, 1, 0, time.UTC)
+	up := func(name string) bus.MemberStatus {
+		return bus.MemberStatus{Name: name, Build: "test", Started: now.Add(-time.Hour),
+			Daemons: []bus.DaemonStatus{{Name: "tandem", State: "active"}, {Name: "bus", State: "active (1 peers, quorum)"}}}
+	}
+	r := Build(f.Topology, len(f.CIB.Resources), []bus.MemberStatus{up("holly"), up("benji")}, now)
+	AddResources(&r, f.CIB, []bus.NodeResources{
+		{Node: "holly", Probed: true, Resources: []bus.ResourceState{{Resource: "db", State: bus.StateStarted}}},
+		{Node: "benji", Probed: true},
+	})
+	r.Tickets = tickets.Summarize(f.CIB, []tickets.Record{
+		{Ticket: "ticketA", Granted: true, Changed: now.Add(-time.Minute), By: "cli@holly"},
+		{Ticket: "old", Granted: true, Standby: true, Changed: now.Add(-time.Hour), By: "cli@benji"},
+	})
+	if len(r.Tickets) != 3 {
+		t.Fatalf("tickets: %+v, want ticketA, ticketB and old", r.Tickets)
+	}
+	var buf bytes.Buffer
+	WriteText(&buf, r)
+	golden(t, "tickets.txt", buf.Bytes())
 }

@@ -175,3 +175,63 @@ func (s *Store) Set(ctx context.Context, name string, change Change, by string, 
 	}
 	return Record{}, Record{}, fmt.Errorf("ticket %q: too many concurrent changes; try again", name)
 }
+
+// Summary is one ticket as `tandem ticket` and `tandem status` show it:
+// its state and the ticket constraints that name it.
+type Summary struct {
+	Ticket      string     `json:"ticket"`
+	Granted     bool       `json:"granted"`
+	Standby     bool       `json:"standby"`
+	Changed     *time.Time `json:"changed,omitempty"`
+	By          string     `json:"by,omitempty"`
+	Constraints []string   `json:"constraints"`
+}
+
+// Words is "granted", "revoked", "granted, standby"...
+func (s Summary) Words() string { return words(s.Granted, s.Standby) }
+
+// Words is "granted", "revoked", "granted, standby"...
+func (r Record) Words() string { return words(r.Granted, r.Standby) }
+
+func words(granted, standby bool) string {
+	w := "revoked"
+	if granted {
+		w = "granted"
+	}
+	if standby {
+		w += ", standby"
+	}
+	return w
+}
+
+// Summarize lists the tickets c's constraints name and those recorded
+// (recs), sorted by name; a ticket without a record is revoked.
+func Summarize(c *cib.CIB, recs []Record) []Summary {
+	byName := map[string]Record{}
+	for _, r := range recs {
+		byName[r.Ticket] = r
+	}
+	constraints := map[string][]string{}
+	for _, t := range c.Tickets {
+		constraints[t.Ticket] = append(constraints[t.Ticket], t.ID)
+	}
+	names := c.TicketNames()
+	for _, r := range recs {
+		if len(constraints[r.Ticket]) == 0 {
+			names = append(names, r.Ticket)
+		}
+	}
+	sort.Strings(names)
+	out := []Summary{}
+	for _, n := range names {
+		r := byName[n]
+		s := Summary{Ticket: n, Granted: r.Granted, Standby: r.Standby, By: r.By, Constraints: []string{}}
+		if !r.Changed.IsZero() {
+			at := r.Changed
+			s.Changed = &at
+		}
+		s.Constraints = append(s.Constraints, constraints[n]...)
+		out = append(out, s)
+	}
+	return out
+}
