@@ -118,9 +118,10 @@ func TestIPaddr2VIP(t *testing.T) {
 	// A promotable clone of Debian's ocf:heartbeat:Stateful, unchanged:
 	// its instance is promoted on one node (the agent's own crm_master
 	// scores through the bridge's shim), and on the other when the
-	// promoted node is hard-killed, never on two nodes at once (a checker
-	// reads both nodes' state files every 5 ms), the VIP's safety checker
-	// running too.
+	// promoted node is hard-killed, then when it is cut off (the bridge
+	// demotes it when the role's hold lapses), never on two nodes at once
+	// (a checker reads both nodes' state files every 5 ms), the VIP's
+	// safety checker running too.
 	t.Run("PromotableStateful", func(t *testing.T) {
 		e.t = t
 		e.converged()
@@ -170,28 +171,42 @@ func TestIPaddr2VIP(t *testing.T) {
 		primary := settled("db promoted on one node, unpromoted on the other")
 		t.Logf("db: promoted on %s %s after its create", primary, time.Since(began).Round(100*time.Millisecond))
 
-		survivor := c.Other(primary)
-		at := time.Now()
-		e.must(l.Kill(primary))
-		restarted := false
-		defer func() {
-			if !restarted {
-				e.must(l.Restart(e.ctx(90*time.Second), primary))
+		for _, f := range []struct {
+			name  string
+			fault func(string) error
+			undo  func(string) error
+		}{
+			{"hard kill", l.Kill, func(n string) error { return l.Restart(e.ctx(90*time.Second), n) }},
+			{"cut-off", l.Cut, l.Heal},
+		} {
+			victim, survivor := primary, c.Other(primary)
+			at := time.Now()
+			e.must(f.fault(victim))
+			undone := false
+			defer func() {
+				if !undone {
+					e.must(f.undo(victim))
+				}
+			}()
+			var promotedAt time.Time
+			e.poll(60*time.Second, "db promoted on "+survivor, func() error {
+				var ok bool
+				if promotedAt, ok = ck.firstPrimary(survivor, at); !ok {
+					return fmt.Errorf("promoted on %v", ck.last().primaries)
+				}
+				return nil
+			})
+			gone := "killed with its node"
+			if last, ok := ck.lastPrimary(primary, at); ok {
+				gone = fmt.Sprintf("demoted there %s after the fault", last.Sub(at).Round(time.Millisecond))
 			}
-		}()
-		var promotedAt time.Time
-		e.poll(60*time.Second, "db promoted on "+survivor, func() error {
-			var ok bool
-			if promotedAt, ok = ck.firstPrimary(survivor, at); !ok {
-				return fmt.Errorf("promoted on %v", ck.last().primaries)
+			t.Logf("%s of %s, db's promoted node: promoted on %s %s after the fault; %s", f.name, primary, survivor, promotedAt.Sub(at).Round(time.Millisecond), gone)
+			undone = true
+			e.must(f.undo(primary))
+			if p := settled(primary + " back, unpromoted"); p != survivor {
+				t.Errorf("after %s came back db is promoted on %s, want it to stay on %s", primary, p, survivor)
 			}
-			return nil
-		})
-		t.Logf("hard kill of %s, db's promoted node: promoted on %s %s after the kill", primary, survivor, promotedAt.Sub(at).Round(time.Millisecond))
-		restarted = true
-		e.must(l.Restart(e.ctx(90*time.Second), primary))
-		if p := settled(primary + " back, unpromoted"); p != survivor {
-			t.Errorf("after %s came back db is promoted on %s, want it to stay on %s", primary, p, survivor)
+			primary = survivor
 		}
 		e.converged()
 	})
