@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -28,7 +27,10 @@ import (
 // primary while its role file exists and the process its pid file names
 // runs there: never two primaries, across a hard kill and a cut-off of the
 // primary's node; and a new primary appears on the other node.
-var promotedOpts = lab.Options{Prefix: "tdprom", Subnet: netip.MustParsePrefix("198.18.0.160/27"), Relocate: true, StartTandem: true}
+func promotedOpts() lab.Options {
+	prefix, subnet := devLab("tdprom", "198.18.0.160/27")
+	return lab.Options{Prefix: prefix, Subnet: subnet, Relocate: true, StartTandem: true}
+}
 
 // exampleStateDir is the example agent's default state_dir: a tmpfs in the
 // node, so a killed node's role file goes with it, as a primary's state
@@ -40,7 +42,7 @@ func TestPromotedRoleInLab(t *testing.T) {
 	// build directory with it added, bind-mounted, even where make test
 	// installs the package in its other labs.
 	t.Setenv(lab.EnvDeb, "")
-	opts := promotedOpts
+	opts := promotedOpts()
 	opts.BinDir = binDirWithExample(t)
 	opts.Config = promotableConfig(t)
 	l := labtest.Start(t, opts)
@@ -227,14 +229,12 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-// primariesChecker samples which nodes run the example agent's instance,
-// and which of them as the primary, through each node's own mount
-// namespace (lab.LivePath): a node's instance runs while the pid its pid
-// file names is a live process in that node, and is the primary while its
-// role file exists too. More than one primary at a sample is a violation.
+// primariesChecker samples which nodes run a promotable clone's instance,
+// and which of them in the promoted role, with probe, every 5 ms. More than
+// one primary at a sample is a violation.
 type primariesChecker struct {
-	l     *lab.Lab
 	nodes []string
+	probe rolesProbe
 	done  chan struct{}
 	wg    sync.WaitGroup
 
@@ -245,14 +245,23 @@ type primariesChecker struct {
 	violations []string
 }
 
+// rolesProbe says whether node runs the clone's instance now, and whether
+// as the primary.
+type rolesProbe func(node string) (running, primary bool)
+
 type primarySample struct {
 	at        time.Time
 	primaries []string
 	running   []string
 }
 
+// watchPrimaries checks the example agent's instances (exampleRoles).
 func watchPrimaries(l *lab.Lab, nodes []string) *primariesChecker {
-	c := &primariesChecker{l: l, nodes: nodes, done: make(chan struct{})}
+	return watchRoles(nodes, exampleRoles(l))
+}
+
+func watchRoles(nodes []string, probe rolesProbe) *primariesChecker {
+	c := &primariesChecker{nodes: nodes, probe: probe, done: make(chan struct{})}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -287,9 +296,27 @@ func watchPrimaries(l *lab.Lab, nodes []string) *primariesChecker {
 func (c *primariesChecker) sample() primarySample {
 	s := primarySample{}
 	for _, n := range c.nodes {
-		dir, err := c.l.LivePath(n, exampleStateDir)
+		running, primary := c.probe(n)
+		if running {
+			s.running = append(s.running, n)
+		}
+		if primary {
+			s.primaries = append(s.primaries, n)
+		}
+	}
+	s.at = time.Now()
+	return s
+}
+
+// exampleRoles reads the example agent's state through each node's own
+// mount namespace (lab.LivePath): a node's instance runs while the pid its
+// pid file names is a live process in that node, and is the primary while
+// its role file exists too.
+func exampleRoles(l *lab.Lab) rolesProbe {
+	return func(n string) (running, primary bool) {
+		dir, err := l.LivePath(n, exampleStateDir)
 		if err != nil {
-			continue
+			return false, false
 		}
 		pids, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
 		for _, pf := range pids {
@@ -301,21 +328,20 @@ func (c *primariesChecker) sample() primarySample {
 			if _, err := fmt.Sscanf(string(b), "%d", &pid); err != nil || pid <= 0 {
 				continue
 			}
-			procDir, err := c.l.LivePath(n, fmt.Sprintf("/proc/%d", pid))
+			procDir, err := l.LivePath(n, fmt.Sprintf("/proc/%d", pid))
 			if err != nil {
 				continue
 			}
 			if _, err := os.Stat(procDir); err != nil {
 				continue
 			}
-			s.running = append(s.running, n)
+			running = true
 			if _, err := os.Stat(strings.TrimSuffix(pf, ".pid") + ".promoted"); err == nil {
-				s.primaries = append(s.primaries, n)
+				primary = true
 			}
 		}
+		return running, primary
 	}
-	s.at = time.Now()
-	return s
 }
 
 func (c *primariesChecker) last() primarySample {

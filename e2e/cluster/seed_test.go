@@ -173,6 +173,15 @@ Colocation Constraints:
 	if out := sh("", "status"); strings.Count(out, running) != 2 {
 		t.Errorf("each node should run just the plugins its resources use:\n%s", out)
 	}
+	answers := waitAlternating(t, ctx, c)
+	t.Logf("[stack@director ~]$ curl http://%s (x6)\n%s", vip, strings.Join(answers, "\n"))
+}
+
+// waitAlternating waits until six requests in a row to the VIP are
+// answered alternately by the two nodes (HAProxy's round robin over both
+// Apaches), and returns the answers.
+func waitAlternating(t *testing.T, ctx context.Context, c *scenario.Cluster) []string {
+	t.Helper()
 	var answers []string
 	poll.Until(t, 60*time.Second, 100*time.Millisecond, poll.About("curl alternates between Holly and Benji", func() error {
 		answers = answers[:0]
@@ -190,7 +199,7 @@ Colocation Constraints:
 		}
 		return nil
 	}))
-	t.Logf("[stack@director ~]$ curl http://%s (x6)\n%s", vip, strings.Join(answers, "\n"))
+	return answers
 }
 
 // flatten drops indentation and blank lines, as the tutorial's copy shows them.

@@ -51,6 +51,31 @@ func WithIPaddr2(conf []byte, bits int) ([]byte, error) {
 	return append(out, conf[end:]...), nil
 }
 
+// ApacheConfigFile is the Apache configuration of the lab's nodes (Debian's):
+// ocf:heartbeat:apache's configfile in WithApacheOCF.
+const ApacheConfigFile = "/etc/apache2/apache2.conf"
+
+// ApacheStatusURL is ocf:heartbeat:apache's statusurl in WithApacheOCF.
+const ApacheStatusURL = "http://localhost/server-status"
+
+// WithApacheOCF is a cluster file whose httpd clone (agent
+// "systemd:apache2") is run by Debian's ocf:heartbeat:apache through the ocf
+// bridge instead, as a Pacemaker cluster on Debian runs it: the agent starts
+// /usr/sbin/apache2 itself with configfile ApacheConfigFile and monitors it
+// through mod_status's /server-status, which Debian enables for local
+// clients. statusurl is ApacheStatusURL: the agent's curl asks from the
+// loopback (--interface lo), and the URL it would derive from apache2.conf
+// is http://localhost: with no path (it does not follow Include, so it
+// misses ports.conf's Listen and status.conf's Location);
+// vagrant/provision/node.sh has Apache listen on 127.0.0.1:80 too.
+func WithApacheOCF(conf []byte) ([]byte, error) {
+	const unit = "\nagent = \"systemd:apache2\"\n"
+	if n := bytes.Count(conf, []byte(unit)); n != 1 {
+		return nil, fmt.Errorf("the cluster file has %d resources with agent = \"systemd:apache2\", want one", n)
+	}
+	return bytes.Replace(conf, []byte(unit), []byte(fmt.Sprintf("\nagent = \"ocf:heartbeat:apache\"\nparams = { configfile = %q, statusurl = %q }\n", ApacheConfigFile, ApacheStatusURL)), 1), nil
+}
+
 // TopologyConfig is the reference cluster file (e2e/cluster.toml) with its
 // members replaced by those of the named topology.
 func TopologyConfig(reference []byte, name string) ([]byte, error) {

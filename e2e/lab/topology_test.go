@@ -54,6 +54,22 @@ func TestTopologyConfigs(t *testing.T) {
 	if _, err := WithIPaddr2(ocf, 27); err == nil {
 		t.Error("WithIPaddr2 of a file without a vip resource: no error")
 	}
+	apache, err := WithApacheOCF(ocf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err = config.Parse("apache.toml", apache); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := f.CIB.Resource("httpd"); r == nil || r.Agent != "ocf:heartbeat:apache" || r.Params["configfile"] != ApacheConfigFile || r.Params["statusurl"] != ApacheStatusURL || r.Clone == nil {
+		t.Errorf("WithApacheOCF: httpd resource %+v", r)
+	}
+	if r, _ := f.CIB.Resource("VIP-198.18.0.23"); r == nil || r.Agent != "ocf:heartbeat:IPaddr2" {
+		t.Errorf("WithApacheOCF changed the VIP resource: %+v", r)
+	}
+	if _, err := WithApacheOCF(apache); err == nil {
+		t.Error("WithApacheOCF of a file without a systemd:apache2 resource: no error")
+	}
 	if _, err := TopologyConfig(ref, "seven"); err == nil || !strings.Contains(err.Error(), `unknown lab topology "seven"`) {
 		t.Errorf("unknown topology: %v", err)
 	}

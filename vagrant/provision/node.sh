@@ -112,8 +112,11 @@ grep -q '^127\.0\.0\.1[[:space:]]' /etc/hosts || sed -i '1i 127.0.0.1 localhost'
 title="$(printf '%s' "$name" | cut -c1 | tr '[:lower:]' '[:upper:]')$(printf '%s' "$name" | cut -c2-)"
 cat >/etc/apache2/ports.conf <<EOF
 # Written by Tandem's provisioning (vagrant/provision/node.sh). Apache listens
-# only on this host's own address, so that HAProxy can bind the VIP on port 80.
+# only on this host's own address, so that HAProxy can bind the VIP on port 80,
+# and on the loopback: ocf:heartbeat:apache's monitor asks mod_status's
+# /server-status over lo (curl --interface lo; Debian allows local clients).
 Listen $address:80
+Listen 127.0.0.1:80
 EOF
 echo "ServerName $name" >/etc/apache2/conf-available/tandem-servername.conf
 ln -sf ../conf-available/tandem-servername.conf /etc/apache2/conf-enabled/tandem-servername.conf
