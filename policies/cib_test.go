@@ -129,6 +129,10 @@ func cibXML(cfg *cib.CIB, s State) string {
 		w(3, `<rsc_location id="%s" rsc="%s" node="%s" score="%s"/>`, esc(l.ID), esc(l.Rsc), esc(l.Node), l.Score)
 	}
 	for _, t := range cfg.Tickets {
+		if len(t.Sets) > 0 {
+			w(3, `<rsc_ticket id="%s" ticket="%s" loss-policy="%s">%s</rsc_ticket>`, esc(t.ID), esc(t.Ticket), t.Policy(), setsXML(t.ID, t.Sets))
+			continue
+		}
 		role := ""
 		if t.RscRole != "" {
 			role = fmt.Sprintf(` rsc-role="%s"`, t.RscRole)
@@ -362,6 +366,9 @@ func setsXML(id string, sets []cib.ResourceSet) string {
 		}
 		if s.Action != "" {
 			fmt.Fprintf(&b, ` action="%s"`, s.Action)
+		}
+		if s.Role != "" {
+			fmt.Fprintf(&b, ` role="%s"`, s.Role)
 		}
 		b.WriteString(">")
 		for _, r := range s.Resources {

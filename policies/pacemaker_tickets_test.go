@@ -162,3 +162,101 @@ func TestTicketPromoted(t *testing.T) {
 		})
 	}
 }
+
+// TestTicketResourceSets reproduces Pacemaker 2.1.5's ticket-rsc-sets-N
+// cases (cts/scheduler, checked against their .summary): rsc1, group2
+// (rsc2, rsc3), clone4 and promotable ms5 (a location for the Promoted
+// role prefers node1) bound to tickets through resource sets. In -1..-3
+// and -8..-10 one constraint with loss-policy demote binds a set of rsc1,
+// group2 and clone4 (role Started: they stop, as with stop) and a set of
+// ms5 for the Promoted role; in the others ticketA (stop) binds rsc1 and
+// group2, and ticketB (demote) clone4 and ms5's Promoted role. Only starts,
+// stops, promotes and demotes are compared (Tandem has no notify or
+// monitor actions). The cases' fencing device, running on node1, is an
+// ordinary resource here (rsc_stonith): it weighs on where rsc1 and group2
+// go as it does in Pacemaker.
+func TestTicketResourceSets(t *testing.T) {
+	const (
+		stopped     = iota // nothing runs
+		unpromoted         // ms5 unpromoted on both nodes, the rest stopped
+		runAB              // rsc1 on node2, group2 on node1, ms5 unpromoted
+		allPromoted        // everything runs, ms5 promoted on node1
+	)
+	one := "[[ticket]]\nid = \"resources-dep-ticketA\"\nticket = \"ticketA\"\nloss-policy = \"demote\"\n" +
+		"[[ticket.set]]\nresources = [\"rsc1\", \"group2\", \"clone4\"]\nrole = \"Started\"\n" +
+		"[[ticket.set]]\nresources = [\"ms5\"]\nrole = \"Promoted\"\n"
+	two := "[[ticket]]\nid = \"resources-dep-ticketA\"\nticket = \"ticketA\"\nloss-policy = \"stop\"\n" +
+		"[[ticket.set]]\nresources = [\"rsc1\", \"group2\"]\nrole = \"Started\"\n" +
+		"[[ticket]]\nid = \"resources-dep-ticketB\"\nticket = \"ticketB\"\nloss-policy = \"demote\"\n" +
+		"[[ticket.set]]\nresources = [\"clone4\"]\nrole = \"Started\"\n" +
+		"[[ticket.set]]\nresources = [\"ms5\"]\nrole = \"Promoted\"\n"
+	a := func(granted, standby bool) TicketState {
+		return TicketState{Ticket: "ticketA", Granted: granted, Standby: standby}
+	}
+	b := func(granted, standby bool) TicketState {
+		return TicketState{Ticket: "ticketB", Granted: granted, Standby: standby}
+	}
+	stopAll := "demote rsc5@node1,stop rsc1@node2,stop rsc2@node1,stop rsc3@node1,stop rsc4@node1,stop rsc4@node2"
+	for _, c := range []struct {
+		n        int
+		cons     string
+		tickets  []TicketState
+		running  int
+		ops      string
+		promoted string // once the transition has run
+	}{
+		{1, one, nil, stopped, "start rsc5@node1,start rsc5@node2", ""},
+		{2, one, []TicketState{a(true, false)}, unpromoted, "promote rsc5@node1,start rsc1@node2,start rsc2@node1,start rsc3@node1,start rsc4@node1,start rsc4@node2", "rsc5@node1"},
+		{3, one, []TicketState{a(false, false)}, allPromoted, stopAll, ""},
+		{4, two, nil, stopped, "start rsc5@node1,start rsc5@node2", ""},
+		{5, two, []TicketState{a(true, false)}, unpromoted, "start rsc1@node2,start rsc2@node1,start rsc3@node1", ""},
+		{6, two, []TicketState{a(true, false), b(true, false)}, runAB, "promote rsc5@node1,start rsc4@node1,start rsc4@node2", "rsc5@node1"},
+		{7, two, []TicketState{a(false, false), b(false, false)}, allPromoted, stopAll, ""},
+		{8, one, []TicketState{a(true, true)}, unpromoted, "", ""},
+		{9, one, []TicketState{a(true, true)}, allPromoted, stopAll, ""},
+		{10, one, []TicketState{a(false, true)}, allPromoted, stopAll, ""},
+		{11, two, []TicketState{a(true, true)}, unpromoted, "", ""},
+		{12, two, []TicketState{a(true, true)}, runAB, "stop rsc1@node2,stop rsc2@node1,stop rsc3@node1", ""},
+		{13, two, []TicketState{a(true, true), b(true, true)}, allPromoted, stopAll, ""},
+		{14, two, []TicketState{a(false, true), b(false, true)}, allPromoted, stopAll, ""},
+	} {
+		t.Run(fmt.Sprintf("ticket-rsc-sets-%d", c.n), func(t *testing.T) {
+			src := utilCluster("default", utilNode{name: "node1"}, utilNode{name: "node2"}) +
+				"[[resource]]\nid = \"rsc_stonith\"\nagent = \"systemd:rsc_stonith\"\n" +
+				"[[resource]]\nid = \"rsc1\"\nagent = \"systemd:rsc1\"\n" +
+				"[[resource]]\nid = \"rsc2\"\nagent = \"systemd:rsc2\"\n[[resource]]\nid = \"rsc3\"\nagent = \"systemd:rsc3\"\n" +
+				"[[group]]\nid = \"group2\"\nresources = [\"rsc2\", \"rsc3\"]\n" +
+				"[[resource]]\nid = \"rsc4\"\nagent = \"systemd:rsc4\"\n[resource.clone]\nid = \"clone4\"\n" +
+				"[[resource]]\nid = \"rsc5\"\nagent = \"systemd:rsc5\"\n[resource.clone]\nid = \"ms5\"\npromotable = true\n" +
+				"[[location]]\nrsc = \"ms5\"\nnode = \"node1\"\nscore = 10\nrole = \"Promoted\"\n" + c.cons
+			f, err := config.Parse("ticket.toml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := State{Nodes: online("node1", "node2"), Tickets: c.tickets, Instances: onNode("node1", "rsc_stonith")}
+			ms5 := []InstanceState{{Resource: "rsc5", Instance: 0, Node: "node1"}, {Resource: "rsc5", Instance: 1, Node: "node2"}}
+			switch c.running {
+			case unpromoted:
+				st.Instances = append(st.Instances, ms5...)
+			case runAB:
+				st.Instances = append(append(append(st.Instances, onNode("node2", "rsc1")...), onNode("node1", "rsc2", "rsc3")...), ms5...)
+			case allPromoted:
+				ms5[0].Role = cib.RolePromoted
+				st.Instances = append(append(append(st.Instances, onNode("node2", "rsc1")...), onNode("node1", "rsc2", "rsc3")...), ms5...)
+				st.Instances = append(st.Instances, InstanceState{Resource: "rsc4", Instance: 0, Node: "node1"}, InstanceState{Resource: "rsc4", Instance: 1, Node: "node2"})
+			}
+			res := schedule(t, f.CIB, st)
+			if got := strings.Join(ops(res), ","); got != c.ops {
+				t.Errorf("actions %q, want %q\nnotes %v\n%s", got, c.ops, res.Notes, describe(&res.Transition))
+			}
+			next := Apply(f.CIB, st, &res.Transition)
+			again := schedule(t, f.CIB, next)
+			if !again.Transition.Empty() {
+				t.Errorf("then %v", ops(again))
+			}
+			if got := promoted(again); got != c.promoted {
+				t.Errorf("promoted once applied %q, want %q", got, c.promoted)
+			}
+		})
+	}
+}

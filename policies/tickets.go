@@ -52,15 +52,16 @@ func (t TicketState) Describe() string {
 // bans (u.ticketBan, applied by computeBase), frozen instances (managed
 // false) and banned promotion. Called after bindState.
 func (s *scheduler) bindTickets(states []TicketState) {
-	if len(s.cfg.Tickets) == 0 {
+	bindings := s.cfg.TicketBindings()
+	if len(bindings) == 0 {
 		return
 	}
 	byName := make(map[string]TicketState, len(states))
 	for _, t := range states {
 		byName[t.Ticket] = t
 	}
-	for i := range s.cfg.Tickets {
-		t := &s.cfg.Tickets[i]
+	for i := range bindings {
+		t := &bindings[i]
 		ts, ok := byName[t.Ticket]
 		if !ok {
 			ts = TicketState{Ticket: t.Ticket}

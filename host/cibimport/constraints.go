@@ -377,7 +377,7 @@ func (im *importer) ticket(e *elem) {
 	id := e.attr("id")
 	im.extras(e, []string{"id", "ticket", "rsc", "rsc-role", "loss-policy", "rsc-instance"}, []string{"resource_set"})
 	if e.child("resource_set") != nil {
-		im.skip(e, "tickets over resource sets are not supported: write one ticket constraint per resource")
+		im.ticketSets(e, id)
 		return
 	}
 	if e.has("rsc-instance") {
@@ -410,6 +410,47 @@ func (im *importer) ticket(e *elem) {
 			lp = cib.LossStop
 		}
 		t.LossPolicy = lp
+	}
+	im.addConstraint(e, id, func() error {
+		_, err := im.c.AddTicket(t)
+		return err
+	})
+}
+
+// ticketSets imports an rsc_ticket over resource sets: each set's
+// resources need the ticket in the set's role (Pacemaker's
+// unpack_rsc_ticket_set reads only the role of a set).
+func (im *importer) ticketSets(e *elem, id string) {
+	if e.has("rsc") || e.has("rsc-role") {
+		im.skip(e, "rsc or rsc-role beside resource sets: Pacemaker reads only the sets; write one or the other")
+		return
+	}
+	sets, ok := im.sets(e, false)
+	if !ok {
+		return
+	}
+	for i := range sets {
+		if sets[i].Sequential != nil {
+			im.note(e, "sequential on a ticket's resource set: Pacemaker ignores it, and so does the import")
+			sets[i].Sequential = nil
+		}
+		if sets[i].Role != "" && sets[i].Role != cib.RolePromoted {
+			im.skip(e, "resource set role %s: a ticket takes Started or Promoted", sets[i].Role)
+			return
+		}
+	}
+	t := cib.Ticket{ID: id, Ticket: e.attr("ticket"), Sets: sets}
+	if v := e.attr("loss-policy"); v != "" {
+		lp, err := cib.ParseLossPolicy(v)
+		if err != nil {
+			im.skip(e, "%v", err)
+			return
+		}
+		t.LossPolicy = lp
+	}
+	if t.LossPolicy == cib.LossDemote && !slices.ContainsFunc(sets, func(s cib.ResourceSet) bool { return s.Role == cib.RolePromoted }) {
+		im.note(e, "loss-policy demote without a set for the Promoted role: imported as stop, what Pacemaker does with it")
+		t.LossPolicy = cib.LossStop
 	}
 	im.addConstraint(e, id, func() error {
 		_, err := im.c.AddTicket(t)

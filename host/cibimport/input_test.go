@@ -90,7 +90,8 @@ func TestConversions(t *testing.T) {
   <rsc_ticket id="t1" rsc="web" ticket="site-a"/>
   <rsc_ticket id="t2" rsc="db-clone" rsc-role="Master" ticket="site-a" loss-policy="demote"/>
   <rsc_ticket id="t3" rsc="web" ticket="site-b" loss-policy="fence"/>
-  <rsc_ticket id="t4" ticket="site-c" loss-policy="freeze"><resource_set id="t4s"><resource_ref id="web"/></resource_set></rsc_ticket>
+  <rsc_ticket id="t4" ticket="site-c" loss-policy="demote"><resource_set id="t4s" sequential="false"><resource_ref id="web"/></resource_set><resource_set id="t4p" role="Master"><resource_ref id="db-clone"/></resource_set></rsc_ticket>
+  <rsc_ticket id="t5" ticket="site-c"><resource_set id="t5s" role="Slave"><resource_ref id="db-clone"/></resource_set></rsc_ticket>
 </constraints>
 <op_defaults><meta_attributes id="opd"><nvpair id="opd-t" name="timeout" value="90s"/><nvpair id="opd-rp" name="record-pending" value="true"/></meta_attributes></op_defaults>
 <rsc_defaults><meta_attributes id="rscd"><nvpair id="rscd-s" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>
@@ -115,7 +116,8 @@ func TestConversions(t *testing.T) {
 	if *c.Defaults.Stickiness != 100 {
 		t.Errorf("defaults %+v", c.Defaults)
 	}
-	if want := []cib.Ticket{{ID: "t1", Ticket: "site-a", Rsc: "web"}, {ID: "t2", Ticket: "site-a", Rsc: "db-clone", RscRole: cib.RolePromoted, LossPolicy: cib.LossDemote}}; !reflect.DeepEqual(c.Tickets, want) {
+	if want := []cib.Ticket{{ID: "t1", Ticket: "site-a", Rsc: "web"}, {ID: "t2", Ticket: "site-a", Rsc: "db-clone", RscRole: cib.RolePromoted, LossPolicy: cib.LossDemote},
+		{ID: "t4", Ticket: "site-c", LossPolicy: cib.LossDemote, Sets: []cib.ResourceSet{{Resources: []string{"web"}}, {Resources: []string{"db-clone"}, Role: cib.RolePromoted}}}}; !reflect.DeepEqual(c.Tickets, want) {
 		t.Errorf("tickets %+v, want %+v", c.Tickets, want)
 	}
 	for id, why := range map[string]string{
@@ -130,7 +132,7 @@ func TestConversions(t *testing.T) {
 		"loc-fence":    `names "fence-holly"`,
 		"old-then-web": `names "old"`,
 		"t3":           "Tandem has no fencing",
-		"t4":           "tickets over resource sets are not supported",
+		"t5":           "resource set role Unpromoted: a ticket takes Started or Promoted",
 		"opd-rp":       "op_defaults record-pending",
 		"":             "fencing levels",
 	} {

@@ -187,15 +187,22 @@ func writeConstraints(w io.Writer, c *cib.CIB, full bool) {
 	}
 	writeSets(w, colocationSets)
 	if len(c.Tickets) > 0 {
-		// pcs: "Ticket Constraints:", then "  [ROLE ]RSC loss-policy=P ticket=T".
+		// pcs: "Ticket Constraints:", then "  [ROLE ]RSC loss-policy=P
+		// ticket=T", then those with sets under "  Resource Sets:".
 		fmt.Fprintln(w, "Ticket Constraints:")
+		var ticketSets []string
 		for _, t := range c.Tickets {
+			if len(t.Sets) > 0 {
+				ticketSets = append(ticketSets, setsLine(t.Sets, []string{"loss-policy=" + t.Policy(), "ticket=" + t.Ticket})+id(t.ID))
+				continue
+			}
 			role := ""
 			if t.RscRole != "" {
 				role = t.RscRole + " "
 			}
 			fmt.Fprintf(w, "  %s%s loss-policy=%s ticket=%s%s\n", role, t.Rsc, t.Policy(), t.Ticket, id(t.ID))
 		}
+		writeSets(w, ticketSets)
 	}
 }
 
@@ -466,6 +473,7 @@ func newConstraintTicketCmd() *cobra.Command {
 		Short: "Bind resources to tickets (pcs constraint ticket)",
 		Example: `  tandem constraint ticket add site-a web
   tandem constraint ticket add site-a Promoted db-clone loss-policy=demote
+  tandem constraint ticket set web app setoptions ticket=site-a
   tandem constraint ticket remove site-a web`,
 	}
 	var cfgPath string
@@ -512,8 +520,9 @@ prints nothing.
 		Aliases: []string{"delete"},
 		Short:   "Remove every ticket constraint binding RSC to TICKET",
 		Long: `remove deletes the ticket constraints that bind RSC to TICKET, as pcs
-constraint ticket remove does (tandem constraint remove ID removes one by
-its id).
+constraint ticket remove does: from a constraint over resource sets RSC is
+taken out of its set, and the constraint goes with its last resource
+(tandem constraint remove ID removes one by its id).
 
 ` + liveExitCodes,
 		Example: `  tandem constraint ticket remove site-a web`,
@@ -525,7 +534,42 @@ its id).
 		},
 	}
 	configFlag(remove, &rmCfgPath)
-	cmd.AddCommand(add, remove)
+	var setCfgPath string
+	set := &cobra.Command{
+		Use:   "set RSC... [role=Promoted] [set RSC... [role=ROLE]]... setoptions ticket=TICKET [loss-policy=stop|demote|freeze] [id=ID]",
+		Short: "Let sets of resources run only while TICKET is granted",
+		Long: `set binds every resource of each set to ticket TICKET, as pcs constraint
+ticket set does: one constraint that stands for a ticket constraint per
+resource, with the set's role (Started unless role=Promoted, for promotable
+clones). loss-policy applies to them all: with demote, the resources of the
+sets for the Promoted role are demoted and those of the other sets stop, as
+in Pacemaker. setoptions gives the ticket (required), the loss-policy (stop)
+and the id (default pcs_rsc_ticket_set_<resources>_<ticket>). tandem
+constraint ticket remove TICKET RSC takes RSC out of the sets. Like pcs, it
+prints nothing.
+
+` + liveExitCodes,
+		Example: `  tandem constraint ticket set web db setoptions ticket=site-a
+  tandem constraint ticket set web set db-clone role=Promoted setoptions ticket=site-a loss-policy=demote`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := trailingFlags(cmd, args)
+			if err != nil {
+				return err
+			}
+			return withEdit(setCfgPath, "constraint ticket set "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
+				t, err := parseTicketSet(c, append([]string{"set"}, args...))
+				if err != nil {
+					return err
+				}
+				_, err = c.AddTicket(t)
+				return err
+			})
+		},
+	}
+	freeArgs(set)
+	configFlag(set, &setCfgPath)
+	cmd.AddCommand(add, set, remove)
 	return cmd
 }
 

@@ -503,6 +503,45 @@ func parseColocationSet(c *cib.CIB, args []string) (cib.Colocation, error) {
 	return co, nil
 }
 
+// parseTicketSet reads pcs's "constraint ticket set A B [role=ROLE] [set C
+// ...] setoptions ticket=T [loss-policy=P] [id=ID]".
+func parseTicketSet(c *cib.CIB, args []string) (cib.Ticket, error) {
+	usage := "write: constraint ticket set A B [role=Promoted] [set C ...] setoptions ticket=TICKET [loss-policy=stop|demote|freeze] [id=ID]"
+	var t cib.Ticket
+	sets, opts, err := parseSets(c, args, false, usage)
+	if err != nil {
+		return t, err
+	}
+	for i, set := range sets {
+		if set.Sequential != nil {
+			return t, fmt.Errorf("set %d: a ticket constraint's set takes only role=; %s", i+1, usage)
+		}
+	}
+	t.Sets = sets
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		v := opts[k]
+		switch k {
+		case "ticket":
+			t.Ticket = v
+		case "loss-policy":
+			if t.LossPolicy, err = cib.ParseLossPolicy(v); err != nil {
+				return t, err
+			}
+		case "id":
+			t.ID = v
+		default:
+			return t, fmt.Errorf("unknown ticket option %q in setoptions (ticket, loss-policy, id)", k)
+		}
+	}
+	if t.Ticket == "" {
+		return t, fmt.Errorf("setoptions has no ticket=TICKET; %s", usage)
+	}
+	if p := cib.TicketNameProblem(t.Ticket); p != "" {
+		return t, fmt.Errorf("%s", p)
+	}
+	return t, nil
+}
+
 func parseKind(v string) (cib.OrderKind, error) {
 	switch strings.ToLower(v) {
 	case "mandatory":

@@ -234,7 +234,7 @@ func encode(f *fileConfig, c *cib.CIB, kept map[durationKey]any) ([]byte, error)
 		f.Locations = append(f.Locations, fl)
 	}
 	for _, t := range c.Tickets {
-		f.Tickets = append(f.Tickets, fileTicket{ID: t.ID, Ticket: t.Ticket, Rsc: t.Rsc, RscRole: t.RscRole, LossPolicy: t.LossPolicy})
+		f.Tickets = append(f.Tickets, fileTicket{ID: t.ID, Ticket: t.Ticket, Rsc: t.Rsc, RscRole: t.RscRole, LossPolicy: t.LossPolicy, Sets: encodeSets(t.Sets)})
 	}
 	for _, a := range c.Alerts {
 		fa := fileAlert{ID: a.ID, Path: a.Path, Webhook: a.Webhook, Description: a.Description, Meta: encodeAlertMeta(a.Meta), Select: a.Select}

@@ -207,11 +207,12 @@ type fileLocation struct {
 
 // fileTicket is a [[ticket]]: a ticket constraint (Pacemaker's rsc_ticket).
 type fileTicket struct {
-	ID         string `toml:"id,omitempty,omitzero"`
-	Ticket     string `toml:"ticket"`
-	Rsc        string `toml:"rsc"`
-	RscRole    string `toml:"rsc-role,omitempty,omitzero"`
-	LossPolicy string `toml:"loss-policy,omitempty,omitzero"`
+	ID         string    `toml:"id,omitempty,omitzero"`
+	Ticket     string    `toml:"ticket"`
+	Rsc        string    `toml:"rsc,omitempty,omitzero"`
+	RscRole    string    `toml:"rsc-role,omitempty,omitzero"`
+	LossPolicy string    `toml:"loss-policy,omitempty,omitzero"`
+	Sets       []fileSet `toml:"set,omitempty,omitzero"` // [[ticket.set]]: resources and role
 }
 
 // decode turns TOML into a File, recording syntax errors, unknown keys and
@@ -421,8 +422,11 @@ func decode(name string, data []byte) (*File, *problems) {
 		c.Locations = append(c.Locations, loc)
 	}
 	for i, ft := range f.Tickets {
-		t := cib.Ticket{ID: ft.ID, Ticket: ft.Ticket, Rsc: ft.Rsc}
+		t := cib.Ticket{ID: ft.ID, Ticket: ft.Ticket, Rsc: ft.Rsc, Sets: decodeSets(ft.Sets)}
 		what := fmt.Sprintf("ticket %s for %s", ft.Ticket, ft.Rsc)
+		if t.Sets != nil {
+			what = fmt.Sprintf("ticket %s for %s", ft.Ticket, cib.SetsText(t.Sets))
+		}
 		if ft.RscRole != "" {
 			role, err := cib.ParseConstraintRole(ft.RscRole)
 			switch {
@@ -445,7 +449,11 @@ func decode(name string, data []byte) (*File, *problems) {
 				t.LossPolicy = lp
 			}
 		}
-		if t.ID == "" {
+		switch {
+		case t.ID != "":
+		case t.Sets != nil:
+			t.ID = cib.DefaultTicketSetID(t.Sets, t.Ticket)
+		default:
 			t.ID = cib.DefaultTicketID(t)
 		}
 		c.Tickets = append(c.Tickets, t)
@@ -667,6 +675,7 @@ var knownKeys = map[string][]string{
 	"colocation.set":       append([]string{"resources"}, cib.ColocationSetKeys...),
 	"location":             {"id", "rsc", "node", "score", "rule", "score-attribute", "role"},
 	"ticket":               cib.TicketKeys,
+	"ticket.set":           append([]string{"resources"}, cib.TicketSetKeys...),
 	"alert":                {"id", "path", "webhook", "description", "options", "meta", "recipient"},
 	"alert.meta":           cib.AlertMetaKeys,
 	"alert.recipient":      {"id", "value", "meta"},

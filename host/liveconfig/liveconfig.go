@@ -85,8 +85,12 @@ const (
 	// ignore (running a resource whose ticket is revoked) and drop from
 	// the model at its next edit.
 	FormatCIBTickets = 8
+	// FormatCIBTicketSets (9) is FormatCIBTickets for a model with a
+	// ticket constraint on resource sets, which a build that writes
+	// format 8 would read as a constraint without a resource (and refuse).
+	FormatCIBTicketSets = 9
 	// Format is the newest format this build writes.
-	Format = FormatCIBTickets
+	Format = FormatCIBTicketSets
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -95,6 +99,11 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	for _, t := range c.Tickets {
+		if len(t.Sets) > 0 {
+			return FormatCIBTicketSets
+		}
+	}
 	if len(c.Tickets) > 0 {
 		return FormatCIBTickets
 	}

@@ -262,7 +262,13 @@ func (c *CIB) removeConstraintsNaming(names map[string]bool) (removed []string) 
 	}
 	var tickets []Ticket
 	for _, t := range c.Tickets {
-		if names[t.Rsc] {
+		if len(t.Sets) > 0 {
+			// One resource left still needs the ticket.
+			if t.Sets = removeFromSets(t.Sets, names); setSize(t.Sets) < 1 {
+				removed = append(removed, t.ID)
+				continue
+			}
+		} else if names[t.Rsc] {
 			removed = append(removed, t.ID)
 			continue
 		}

@@ -151,6 +151,7 @@ func (v *validator) text() {
 		path := fmt.Sprintf("ticket[%d]", i)
 		check(path, "ticket constraint id", t.ID)
 		refs(path, fmt.Sprintf("ticket constraint %q", t.ID), t.Ticket, t.Rsc, t.RscRole, t.LossPolicy)
+		setRefs(path, fmt.Sprintf("ticket constraint %q", t.ID), t.Sets)
 	}
 	v.alertText(check)
 }

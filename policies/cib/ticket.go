@@ -3,6 +3,7 @@ package cib
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -13,7 +14,12 @@ import (
 type Ticket struct {
 	ID     string `json:"id"`
 	Ticket string `json:"ticket"`
-	Rsc    string `json:"rsc"`
+	Rsc    string `json:"rsc,omitempty"`
+	// Sets, instead of Rsc and RscRole, bind every resource of each set
+	// to the ticket, in the set's Role (Pacemaker's rsc_ticket with
+	// resource_set: `pcs constraint ticket set A B role=Promoted set C
+	// setoptions ticket=T`). The sets take only a role.
+	Sets []ResourceSet `json:"sets,omitempty"`
 	// RscRole limits the constraint to a role: "" (any: the resource
 	// stops without the ticket) or Promoted (the promoted instances are
 	// demoted without it; unpromoted ones run on). Started is stored as "".
@@ -36,7 +42,53 @@ const (
 var LossPolicies = []string{LossStop, LossDemote, LossFreeze}
 
 // TicketKeys are the keys of a [[ticket]] table.
-var TicketKeys = []string{"id", "ticket", "rsc", "rsc-role", "loss-policy"}
+var TicketKeys = []string{"id", "ticket", "rsc", "rsc-role", "loss-policy", "set"}
+
+// TicketSetKeys are the options a ticket constraint's set takes.
+var TicketSetKeys = []string{"role"}
+
+// Bindings are the ticket constraints one per resource, as Pacemaker 2.1.5
+// unpacks them (unpack_rsc_ticket_set): a constraint with sets stands for
+// one constraint per resource of each set, with the set's role and the
+// constraint's id and loss-policy. loss-policy demote on a set without the
+// Promoted role bans the resource exactly as stop does
+// (constraints_for_ticket), so it is bound with stop.
+func (c *CIB) TicketBindings() []Ticket {
+	var out []Ticket
+	for _, t := range c.Tickets {
+		if len(t.Sets) == 0 {
+			out = append(out, t)
+			continue
+		}
+		for _, s := range t.Sets {
+			policy := t.LossPolicy
+			if policy == LossDemote && s.Role != RolePromoted {
+				policy = ""
+			}
+			for _, r := range s.Resources {
+				out = append(out, Ticket{ID: t.ID, Ticket: t.Ticket, Rsc: r, RscRole: s.Role, LossPolicy: policy})
+			}
+		}
+	}
+	return out
+}
+
+// Names lists what t binds: its resource, or its sets' resources.
+func (t Ticket) Names() []string {
+	if len(t.Sets) == 0 {
+		return []string{t.Rsc}
+	}
+	var out []string
+	for _, s := range t.Sets {
+		out = append(out, s.Resources...)
+	}
+	return out
+}
+
+// DefaultTicketSetID is the id pcs gives a ticket constraint with sets.
+func DefaultTicketSetID(sets []ResourceSet, ticket string) string {
+	return "pcs_rsc_ticket_set_" + setMembers(sets) + "_" + ticket
+}
 
 // Policy is t's loss policy: stop when unset.
 func (t *Ticket) Policy() string {
@@ -109,7 +161,11 @@ func (c *CIB) AddTicket(t Ticket) (Ticket, error) {
 	if t.LossPolicy == LossStop {
 		t.LossPolicy = ""
 	}
-	if t.ID == "" {
+	switch {
+	case t.ID != "":
+	case len(t.Sets) > 0:
+		t.ID = DefaultTicketSetID(t.Sets, t.Ticket)
+	default:
 		t.ID = DefaultTicketID(t)
 	}
 	if !ValidID(t.ID) {
@@ -133,8 +189,15 @@ func (c *CIB) AddTicket(t Ticket) (Ticket, error) {
 func (v *validator) ticket(i int, t Ticket) {
 	path := fmt.Sprintf("ticket[%d]", i)
 	what := fmt.Sprintf("ticket %s for %s", t.Ticket, t.Rsc)
+	if len(t.Sets) > 0 {
+		what = fmt.Sprintf("ticket %s for %s", t.Ticket, SetsText(t.Sets))
+	}
 	if p := TicketNameProblem(t.Ticket); p != "" {
 		v.at(path+".ticket", "%s: %s", what, p)
+	}
+	if len(t.Sets) > 0 {
+		v.ticketSets(path, what, t)
+		return
 	}
 	v.ref(path+".rsc", what, t.Rsc)
 	switch t.RscRole {
@@ -157,18 +220,70 @@ func (v *validator) ticket(i int, t Ticket) {
 	}
 }
 
+// ticketSets checks a ticket constraint with sets: each set names
+// resources once in the constraint, takes only a role (Promoted on
+// promotable clones), and loss-policy demote has a set for the Promoted
+// role to demote.
+func (v *validator) ticketSets(path, what string, t Ticket) {
+	if t.Rsc != "" || t.RscRole != "" {
+		v.at(path, "%s: rsc and rsc-role go with a single resource; with sets, name the resources in the sets (and the role per set)", what)
+	}
+	v.sets(path, what, t.Sets, false)
+	promoted := false
+	for j, s := range t.Sets {
+		sp := fmt.Sprintf("%s.set[%d]", path, j)
+		if s.Sequential != nil {
+			v.at(sp+".sequential", "%s: a ticket constraint's set takes only a role (sequential means nothing here)", what)
+		}
+		switch s.Role {
+		case "":
+		case RolePromoted:
+			promoted = true // sets checks that its resources are promotable
+		default:
+			v.at(sp+".role", "%s: set role %q: Tandem takes Started (the default) or Promoted for a ticket", what, s.Role)
+		}
+	}
+	switch t.LossPolicy {
+	case "", LossStop, LossFreeze:
+	case LossDemote:
+		if !promoted {
+			v.at(path+".loss-policy", "%s: loss-policy demote needs a set with role = \"Promoted\" on a promotable clone (the other sets' resources stop, as with stop)", what)
+		}
+	default:
+		if _, err := ParseLossPolicy(t.LossPolicy); err != nil {
+			v.at(path+".loss-policy", "%s: %v", what, err)
+		}
+	}
+}
+
 // RemoveTickets removes every ticket constraint binding rsc to ticket.
 func (c *CIB) RemoveTickets(ticket, rsc string) error {
 	var keep []Ticket
+	changed := false
 	for _, t := range c.Tickets {
-		if t.Ticket != ticket || t.Rsc != rsc {
-			keep = append(keep, t)
+		switch {
+		case t.Ticket != ticket:
+		case len(t.Sets) > 0:
+			// As pcs: the resource leaves the sets; the constraint goes
+			// with its last resource.
+			if !slices.Contains(t.Names(), rsc) {
+				break
+			}
+			changed = true
+			t.Sets = removeFromSets(t.Sets, map[string]bool{rsc: true})
+			if setSize(t.Sets) == 0 {
+				continue
+			}
+		case t.Rsc == rsc:
+			changed = true
+			continue
 		}
+		keep = append(keep, t)
 	}
-	if len(keep) == len(c.Tickets) {
+	if !changed {
 		var have []string
 		for _, t := range c.Tickets {
-			have = append(have, t.Ticket+" "+t.Rsc)
+			have = append(have, t.Ticket+" "+strings.Join(t.Names(), " "))
 		}
 		known := strings.Join(have, ", ")
 		if known == "" {
