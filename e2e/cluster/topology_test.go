@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/e2e/lab"
+	"github.com/tandem-ha/tandem/e2e/memstat"
 	"github.com/tandem-ha/tandem/e2e/labtest"
 	"github.com/tandem-ha/tandem/e2e/scenario"
 )
@@ -66,6 +67,32 @@ func TestFiveNodesThreeVoters(t *testing.T) {
 		e.must(err)
 		if r.Voters != 3 || strings.Join(r.NonVoters, " ") != "dave erin" {
 			t.Errorf("status: %d voters, non-voters %v; want 3 and dave erin", r.Voters, r.NonVoters)
+		}
+		// A figure, not a check (issue 15's target: a member that does
+		// not vote in 40 MB): each node's tandem and its plugins.
+		for _, n := range c.Nodes {
+			role := "voter"
+			if strings.Contains(" "+strings.Join(r.NonVoters, " ")+" ", " "+n+" ") {
+				role = "member that does not vote"
+			}
+			if u, err := l.TandemMemory(n); err == nil {
+				t.Logf("memory of %s (%s): %s", n, role, u)
+			} else {
+				t.Logf("memory of %s: %v", n, err)
+			}
+			// Each process alone: the member's own process, then its
+			// plugins (the same binary, so their file pages are shared).
+			pids, _ := l.ServicePIDs(n, l.Unit(n))
+			for _, pid := range pids {
+				argv, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				name, _, _ := strings.Cut(string(argv), "\x00")
+				if err != nil || !strings.HasPrefix(filepath.Base(name), "tandem") {
+					continue
+				}
+				if u, err := memstat.Measure([]int{pid}); err == nil {
+					t.Logf("  %s %s: %.1f MB (%.1f MB anonymous)", n, filepath.Base(name), float64(u.Distinct)/(1<<20), float64(u.DistinctAnon)/(1<<20))
+				}
+			}
 		}
 	})
 
