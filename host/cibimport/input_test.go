@@ -109,7 +109,7 @@ func TestConversions(t *testing.T) {
 		t.Errorf("web ops %+v, want %+v", web.Ops, wantOps)
 	}
 	db, _ := c.Resource("db")
-	if db == nil || db.Clone == nil || db.Clone.ID != "db-clone" || !db.Clone.Promotable || db.Clone.PromotedMax != 1 || db.Params["pgport"] != "5433" {
+	if db == nil || db.Clone == nil || db.Clone.ID != "db-clone" || !db.Clone.Promotable || !db.Clone.Notify || db.Clone.PromotedMax != 1 || db.Params["pgport"] != "5433" {
 		t.Errorf("db: %+v %+v", db, db.Clone)
 	}
 	if *c.Defaults.Stickiness != 100 {
@@ -125,7 +125,6 @@ func TestConversions(t *testing.T) {
 		"web-promoted": "monitor for role Promoted",
 		"old":          "service:named agents are not bridged: use systemd:named on a systemd host, or lsb:named",
 		"fence-holly":  "Tandem fences with leases",
-		"dbc-n":        "notify=true",
 		"r-date":       "date and time rules are not supported",
 		"loc-fence":    `names "fence-holly"`,
 		"old-then-web": `names "old"`,

@@ -126,6 +126,7 @@ resources = ["b", "a"]
 meta = { resource-stickiness = 100 }
 [group.clone]
 interleave = true
+notify = true
 [[group]]
 id = "solo"
 resources = []
