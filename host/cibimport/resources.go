@@ -24,6 +24,10 @@ func (im *importer) fitClones() {
 		if e == nil {
 			e = &elem{name: "clone"}
 		}
+		if group && cl.Notify {
+			im.skip(e, "notify=true on a cloned group: Tandem notifies only clones of a primitive (imported without notifications)")
+			cl.Notify = false
+		}
 		if group && cl.NodeMax > 1 {
 			im.skip(e, "clone-node-max %d: a cloned group runs one copy per node in Tandem (imported with clone-node-max 1)", cl.NodeMax)
 			cl.NodeMax = 0
