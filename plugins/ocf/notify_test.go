@@ -48,7 +48,7 @@ func TestNotifyEnvironment(t *testing.T) {
 		"OCF_RESKEY_CRM_meta_notify_start_resource": "db:1", "OCF_RESKEY_CRM_meta_notify_start_uname": "benji",
 		"OCF_RESKEY_CRM_meta_notify_stop_resource": "db:1", "OCF_RESKEY_CRM_meta_notify_stop_uname": "benji",
 		"OCF_RESKEY_CRM_meta_notify_inactive_resource": " ",
-		"OCF_RESKEY_CRM_meta_notify_promote_resource": " ", "OCF_RESKEY_CRM_meta_notify_promote_uname": " ",
+		"OCF_RESKEY_CRM_meta_notify_promote_resource":  " ", "OCF_RESKEY_CRM_meta_notify_promote_uname": " ",
 		"OCF_RESKEY_CRM_meta_notify_demote_resource": " ", "OCF_RESKEY_CRM_meta_notify_demote_uname": " ",
 		"OCF_RESKEY_CRM_meta_notify_promoted_resource": " ", "OCF_RESKEY_CRM_meta_notify_promoted_uname": " ",
 		"OCF_RESKEY_CRM_meta_notify_unpromoted_resource": " ", "OCF_RESKEY_CRM_meta_notify_slave_uname": " ",
