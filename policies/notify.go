@@ -46,10 +46,18 @@ type NotifyEntry struct {
 
 // Notification is what a notify action tells an instance: Pacemaker's
 // notify_type, notify_operation and the notify_*_resource / _uname lists.
-// Each list is sorted by instance, then node.
 type Notification struct {
 	Type      string `json:"type"`      // NotifyPre or NotifyPost
 	Operation Op     `json:"operation"` // OpStart, OpStop, OpPromote or OpDemote
+	// Every notification of a clone in a transition has the same lists:
+	// the JSON form of a Transition holds them once per clone
+	// ("notify_lists"), not in each action.
+	NotifyLists `json:"-"`
+}
+
+// NotifyLists are the lists of a clone's notifications in a transition.
+// Each list is sorted by instance, then node.
+type NotifyLists struct {
 	// Active: the instances running before the transition (failed ones
 	// too), with their nodes; Inactive: the clone's other instances.
 	Active   []NotifyEntry `json:"active,omitempty"`
@@ -108,8 +116,7 @@ func (s *scheduler) notifyUnit(b *builder, u *unit, ua *unitActions) {
 			continue
 		}
 		notify := func(typ string, inst, node int) int {
-			n := base
-			n.Type, n.Operation = typ, op
+			n := Notification{Type: typ, Operation: op, NotifyLists: base}
 			a := Action{Resource: u.r.ID, Clone: u.clone, Instance: inst, Node: s.nodes[node].name, Op: OpNotify,
 				Notify: &n, Reason: typ + "-" + string(op)}
 			id := NotifyID(typ, op, a.Resource, a.Clone, inst, a.Node)
@@ -174,8 +181,8 @@ func (s *scheduler) notifyUnit(b *builder, u *unit, ua *unitActions) {
 
 // notifyLists are the lists every notification of u carries in this
 // transition.
-func (s *scheduler) notifyLists(b *builder, u *unit, ua *unitActions) Notification {
-	var n Notification
+func (s *scheduler) notifyLists(b *builder, u *unit, ua *unitActions) NotifyLists {
+	var n NotifyLists
 	entry := func(inst, node int) NotifyEntry { return NotifyEntry{Instance: inst, Node: s.nodes[node].name} }
 	active := map[int]bool{}
 	for _, c := range u.cur {

@@ -176,3 +176,26 @@ func TestNotifyValidate(t *testing.T) {
 		}
 	}
 }
+
+// The lists go once per clone in the JSON form; a notification whose
+// clone has none is refused.
+func TestNotifyListsOncePerClone(t *testing.T) {
+	res := scheduleTOML(t, threeNodes+promotableTOML("db", "notify = true\n"), State{Nodes: []NodeState{{"holly", Online}, {"benji", Online}, {"carl", Online}},
+		Promotion: scores("db", map[string]cib.Score{"holly": 10, "benji": 5, "carl": 5})})
+	data, err := json.Marshal(res.Transition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), `"all":`); n != 1 {
+		t.Errorf("the node list is written %d times, want once:\n%s", n, data)
+	}
+	for _, a := range res.Transition.Actions {
+		if a.Op == OpNotify && len(a.Notify.All) != 3 {
+			t.Errorf("%s decoded without its lists: %+v", a.ID, a.Notify)
+		}
+	}
+	bad := strings.Replace(string(data), `"notify_lists":{"db-clone"`, `"notify_lists":{"other"`, 1)
+	if _, err := DecodeTransition([]byte(bad)); err == nil || !strings.Contains(err.Error(), `no notify_lists for clone "db-clone"`) {
+		t.Errorf("lists of another clone: %v", err)
+	}
+}

@@ -85,7 +85,7 @@ type actionJSON struct {
 	Op       Op            `json:"op"`
 	After    []string      `json:"after,omitempty"`
 	Reason   string        `json:"reason,omitempty"`
-	Notify   *Notification `json:"notify,omitempty"`
+	Notify   *Notification `json:"notify,omitempty"` // type and operation; the lists are the transition's
 }
 
 // MarshalJSON writes "instance" exactly when the action is on a clone
@@ -114,9 +114,59 @@ func (a *Action) UnmarshalJSON(data []byte) error {
 // Transition is the DAG of actions that takes the cluster from its current
 // state to the placement. Actions are listed in a topological order: running
 // them one by one in list order respects every edge.
+//
+// In JSON, the lists of the clone notifications (Action.Notify) are written
+// once per clone, in "notify_lists" by clone id: every notification of a
+// clone in a transition carries the same (a clone of n instances has O(n)
+// notifications of O(n) lists each).
 type Transition struct {
 	Version int      `json:"version"`
 	Actions []Action `json:"actions"`
+}
+
+type transitionJSON struct {
+	Version     int                    `json:"version"`
+	Actions     []Action               `json:"actions"`
+	NotifyLists map[string]NotifyLists `json:"notify_lists,omitempty"`
+}
+
+// MarshalJSON writes the notifications' lists once per clone.
+func (t Transition) MarshalJSON() ([]byte, error) {
+	w := transitionJSON{Version: t.Version, Actions: t.Actions}
+	for _, a := range t.Actions {
+		if a.Notify == nil {
+			continue
+		}
+		if w.NotifyLists == nil {
+			w.NotifyLists = map[string]NotifyLists{}
+		}
+		if _, ok := w.NotifyLists[a.Clone]; !ok {
+			w.NotifyLists[a.Clone] = a.Notify.NotifyLists
+		}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: each notification gets its
+// clone's lists.
+func (t *Transition) UnmarshalJSON(data []byte) error {
+	var w transitionJSON
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	for i := range w.Actions {
+		a := &w.Actions[i]
+		if a.Notify == nil {
+			continue
+		}
+		l, ok := w.NotifyLists[a.Clone]
+		if !ok {
+			return fmt.Errorf("transition action %q: no notify_lists for clone %q", a.ID, a.Clone)
+		}
+		a.Notify.NotifyLists = l
+	}
+	*t = Transition{Version: w.Version, Actions: w.Actions}
+	return nil
 }
 
 // Empty says whether the transition has nothing to do.
