@@ -71,7 +71,8 @@ type NotifyLists struct {
 	Promote []NotifyEntry `json:"promote,omitempty"`
 	Demote  []NotifyEntry `json:"demote,omitempty"`
 	// Available: the nodes that may run the clone (Pacemaker's
-	// notify_available_uname); All: every node (notify_all_uname). Sorted.
+	// notify_available_uname: its allowed nodes, which in a symmetric
+	// cluster are every node); All: every node (notify_all_uname). Sorted.
 	Available []string `json:"available,omitempty"`
 	All       []string `json:"all,omitempty"`
 }
@@ -219,13 +220,12 @@ func (s *scheduler) notifyLists(b *builder, u *unit, ua *unitActions) NotifyList
 		})
 		*l = slices.Compact(*l)
 	}
-	for i, nd := range s.nodes {
+	for _, nd := range s.nodes {
 		n.All = append(n.All, nd.name)
-		if u.base == nil || u.base[i] > negInf {
-			n.Available = append(n.Available, nd.name)
-		}
 	}
 	sort.Strings(n.All)
-	sort.Strings(n.Available)
+	// Pacemaker's allowed nodes: in a symmetric cluster (Tandem's only
+	// kind) every node, banned, standby or offline ones too.
+	n.Available = n.All
 	return n
 }

@@ -47,7 +47,7 @@ type pmNotify struct {
 	lists map[string]string // "start" -> sorted unames, ...
 }
 
-var notifyListNames = []string{"active", "start", "stop", "promote", "demote", "promoted", "unpromoted"}
+var notifyListNames = []string{"active", "start", "stop", "promote", "demote", "promoted", "unpromoted", "available", "all"}
 
 func TestPacemakerNotify(t *testing.T) {
 	for _, sc := range notifyScenarios() {
@@ -174,6 +174,12 @@ func unames(n *Notification, l string) string {
 		es = n.Promoted
 	case "unpromoted":
 		es = n.Unpromoted
+	case "available", "all":
+		ns := n.Available
+		if l == "all" {
+			ns = n.All
+		}
+		return strings.Join(ns, " ")
 	}
 	var out []string
 	for _, e := range es {
