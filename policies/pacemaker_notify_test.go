@@ -35,7 +35,11 @@ func notifyScenarios() []pmScenario {
 			config: notifyClone(""), state: State{Nodes: []NodeState{{"holly", Online}, {"benji", Standby}}, Instances: two}},
 		{name: "notify-move", about: "clone-max 1 moves from holly to benji (a location): pre-stop to holly, post-start to benji, stop notifications before start ones (notify-3's rsc1)",
 			config: notifyClone("clone-max = 1\n[[location]]\nrsc = \"db-clone\"\nnode = \"benji\"\nscore = 100\n"),
-			state:  State{Nodes: both(), Instances: one}},
+			state:  State{Nodes: both(), Instances: one},
+			// Pacemaker lists db:1 inactive, an instance beyond clone-max
+			// 1 that unpacking the anonymous clone's history creates;
+			// Tandem lists the clone's instances 0..clone-max-1 only.
+			differs: []string{"post-start db@benji: 0 inactive, pacemaker 1", "pre-stop db@holly: 0 inactive, pacemaker 1"}},
 		{name: "notify-recover", about: "db failed on benji: recovered there (stop, start) with stop and start notifications",
 			config: notifyClone(""), state: State{Nodes: both(), Instances: withFailed(two, "db", "benji")}},
 	}
@@ -43,8 +47,9 @@ func notifyScenarios() []pmScenario {
 
 // pmNotify is a notify action of Pacemaker's graph with its lists.
 type pmNotify struct {
-	key   string            // "pre-start db@holly"
-	lists map[string]string // "start" -> sorted unames, ...
+	key      string            // "pre-start db@holly"
+	lists    map[string]string // "start" -> sorted unames, ...
+	inactive int               // instances in notify_inactive_resource
 }
 
 var notifyListNames = []string{"active", "start", "stop", "promote", "demote", "promoted", "unpromoted", "available", "all"}
@@ -106,6 +111,7 @@ func TestPacemakerNotify(t *testing.T) {
 			if strings.Join(got, ", ") != strings.Join(want, ", ") {
 				t.Fatalf("notifications:\n  tandem:    %s\n  pacemaker: %s\ntandem:\n%s", strings.Join(got, ", "), strings.Join(want, ", "), describe(&res.Transition))
 			}
+			var inactive []string
 			for k, pn := range notifies {
 				n := tn[k].Notify
 				for _, l := range notifyListNames {
@@ -113,6 +119,15 @@ func TestPacemakerNotify(t *testing.T) {
 						t.Errorf("%s: %s list %q, pacemaker %q", k, l, g, pn.lists[l])
 					}
 				}
+				// Instance numbers may differ; how many are inactive may
+				// not, but where the scenario says so.
+				if len(n.Inactive) != pn.inactive {
+					inactive = append(inactive, fmt.Sprintf("%s: %d inactive, pacemaker %d", k, len(n.Inactive), pn.inactive))
+				}
+			}
+			sort.Strings(inactive)
+			if strings.Join(inactive, "\n") != strings.Join(sc.differs, "\n") {
+				t.Errorf("inactive counts:\n  got:  %s\n  want: %s", strings.Join(inactive, "\n        "), strings.Join(sc.differs, "\n        "))
 			}
 			// Notifications ordered with the starts and stops as Pacemaker
 			// orders them (transitively, through its pseudo-actions).
@@ -226,7 +241,7 @@ func loadPacemakerNotify(t *testing.T, dir string) (map[string]pmNotify, map[str
 				attr[a.Name.Local] = a.Value
 			}
 			key := fmt.Sprintf("%s-%s %s@%s", attr["CRM_meta_notify_type"], attr["CRM_meta_notify_operation"], op.Primitive.ID, op.Node)
-			n := pmNotify{key: key, lists: map[string]string{}}
+			n := pmNotify{key: key, lists: map[string]string{}, inactive: len(strings.Fields(attr["CRM_meta_notify_inactive_resource"]))}
 			for _, l := range notifyListNames {
 				f := strings.Fields(attr["CRM_meta_notify_"+l+"_uname"])
 				sort.Strings(f)
