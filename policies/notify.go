@@ -77,6 +77,18 @@ type NotifyLists struct {
 	All       []string `json:"all,omitempty"`
 }
 
+// NotifyListsOf returns the lists of clone's notifications in t: the
+// clone has notify = true and t acts on its instances. Pacemaker gives
+// them to the instances' own starts, stops, promotes and demotes too.
+func (t *Transition) NotifyListsOf(clone string) (NotifyLists, bool) {
+	for _, a := range t.Actions {
+		if a.Notify != nil && a.Clone == clone {
+			return a.Notify.NotifyLists, true
+		}
+	}
+	return NotifyLists{}, false
+}
+
 // NotifyID is the id of the notification typ ("pre" or "post") of
 // operation op to instance (resource, clone, instance) on node:
 // "notify-pre-start/db#1@holly".

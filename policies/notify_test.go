@@ -199,3 +199,17 @@ func TestNotifyListsOncePerClone(t *testing.T) {
 		t.Errorf("lists of another clone: %v", err)
 	}
 }
+
+// NotifyListsOf finds a notify clone's lists in a transition, for the
+// instances' own actions; a clone without notify has none.
+func TestNotifyListsOf(t *testing.T) {
+	res := scheduleTOML(t, twoNodes+"[[resource]]\nid = \"db\"\nagent = \"systemd:db\"\n[resource.clone]\nid = \"db-clone\"\nnotify = true\n"+
+		"[[resource]]\nid = \"web\"\nagent = \"systemd:web\"\n[resource.clone]\nid = \"web-clone\"\n", State{Nodes: both()})
+	l, ok := res.Transition.NotifyListsOf("db-clone")
+	if !ok || len(l.Start) != 2 || len(l.Active) != 0 {
+		t.Errorf("db-clone's lists: %+v %t, want two starts", l, ok)
+	}
+	if _, ok := res.Transition.NotifyListsOf("web-clone"); ok {
+		t.Error("web-clone (no notify) has lists")
+	}
+}

@@ -48,6 +48,9 @@ func (r notifyRunner) Run(ctx context.Context, agent, op string, req sdk.Request
 	defer r.log.mu.Unlock()
 	if op != bus.OpNotify {
 		r.log.calls = append(r.log.calls, fmt.Sprintf("%s web#%d@%s", op, req.Instance.CloneIndex, r.node))
+		if req.Notification != nil {
+			r.log.notes[op+"@"+r.node] = req.Notification
+		}
 		return r.instanceRunner.Run(ctx, agent, op, req, timeout)
 	}
 	n := req.Notification
@@ -147,6 +150,9 @@ func TestCloneNotifications(t *testing.T) {
 	if !(pos("pre-start@holly web#0") < pos("start web#1@benji") &&
 		pos("start web#1@benji") < pos("post-start@holly web#0") && pos("start web#1@benji") < pos("post-start@benji web#1")) {
 		t.Errorf("calls out of order: %s", calls)
+	}
+	if n := notes["start@benji"]; n == nil || n.Type != "" || entries(n.Start) != "1@benji" {
+		t.Errorf("benji's start got notification %+v, want the lists alone (start 1@benji)", n)
 	}
 	for key, n := range notes {
 		if s := entries(n.Active); s != "0@holly" {

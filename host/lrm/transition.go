@@ -58,8 +58,16 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 		}
 		ea := l.action(def, a.ID, string(a.Op), idx)
 		ea.Node, ea.Clone, ea.DependsOn = a.Node, a.Clone, a.After
-		if a.Notify != nil {
+		switch {
+		case a.Notify != nil:
 			ea.Notification = notification(a.Notify)
+		case a.Clone != "" && a.Node == l.cfg.Node:
+			// A notify clone's own starts, stops, promotes and demotes
+			// get the lists too (no type or operation), as Pacemaker
+			// gives them.
+			if lists, ok := plan.NotifyListsOf(a.Clone); ok {
+				ea.Notification = notification(&policies.Notification{NotifyLists: lists})
+			}
 		}
 		t.Actions = append(t.Actions, ea)
 	}

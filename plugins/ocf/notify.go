@@ -31,14 +31,19 @@ var postKeyOperation = map[string]string{"start": "running", "stop": "stopped", 
 // names "rsc:N" and node names, space-separated, sorted by instance name,
 // " " for an empty list; the unpromoted and promoted lists also under their
 // pre-2.1 names slave and master.
+//
+// A start, stop, promote or demote of a notify clone's instance gets the
+// lists alone (n.Type empty), as Pacemaker gives them.
 func notifyMeta(meta map[string]string, rsc string, n *sdk.Notification) {
-	meta["notify_type"] = n.Type
-	meta["notify_operation"] = n.Operation
-	meta["notify_key_type"] = n.Type
-	meta["notify_key_operation"] = n.Operation
-	if n.Type == sdk.NotifyPost {
-		if k, ok := postKeyOperation[n.Operation]; ok {
-			meta["notify_key_operation"] = k
+	if n.Type != "" {
+		meta["notify_type"] = n.Type
+		meta["notify_operation"] = n.Operation
+		meta["notify_key_type"] = n.Type
+		meta["notify_key_operation"] = n.Operation
+		if n.Type == sdk.NotifyPost {
+			if k, ok := postKeyOperation[n.Operation]; ok {
+				meta["notify_key_operation"] = k
+			}
 		}
 	}
 	lists := func(name string, es []sdk.NotifyEntry, unames bool) {

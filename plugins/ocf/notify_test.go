@@ -87,15 +87,29 @@ func TestNotifyEnvironment(t *testing.T) {
 		"OCF_RESKEY_CRM_meta_notify_slave_uname": "carl", "OCF_RESKEY_CRM_meta_notify_inactive_resource": "db:0 db:1",
 		"OCF_RESKEY_CRM_meta_notify_promote_resource": "db:2", "OCF_RESKEY_CRM_meta_notify_demote_uname": "benji",
 	})
-	// Other actions carry no notify_* variables.
+	// A start of a notify clone's instance gets the lists alone, as
+	// Pacemaker gives them (no type or operation).
 	start := req
-	start.Notification = nil
+	start.Notification = &sdk.Notification{Start: []sdk.NotifyEntry{{Instance: 0, Node: "holly"}}, All: []string{"benji", "holly"}}
 	if res, err := p.Start(ctx, start); err != nil || res.Code != sdk.OK {
 		t.Fatalf("start: %v %v", res, err)
 	}
-	for k := range readEnv(t, filepath.Join(dir, "start.env")) {
+	env = readEnv(t, filepath.Join(dir, "start.env"))
+	check(env, map[string]string{"OCF_RESKEY_CRM_meta_notify_start_resource": "db:0", "OCF_RESKEY_CRM_meta_notify_start_uname": "holly",
+		"OCF_RESKEY_CRM_meta_notify_all_uname": "benji holly", "OCF_RESKEY_CRM_meta_notify_stop_resource": " "})
+	for _, k := range []string{"OCF_RESKEY_CRM_meta_notify_type", "OCF_RESKEY_CRM_meta_notify_operation", "OCF_RESKEY_CRM_meta_notify_key_type"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("start got %s=%q", k, v)
+		}
+	}
+	// Other actions carry no notify_* variables.
+	start.Notification = nil
+	if res, err := p.Stop(ctx, start); err != nil || res.Code != sdk.OK {
+		t.Fatalf("stop: %v %v", res, err)
+	}
+	for k := range readEnv(t, filepath.Join(dir, "stop.env")) {
 		if strings.HasPrefix(k, "OCF_RESKEY_CRM_meta_notify_") {
-			t.Errorf("start got %s", k)
+			t.Errorf("stop got %s", k)
 		}
 	}
 }

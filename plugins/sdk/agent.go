@@ -114,8 +114,10 @@ type Request struct {
 	// action (start, stop, a probe: a one-off monitor).
 	Interval time.Duration
 	// Notification is set in Notify for a clone notification (the clone
-	// has notify = true); nil in the cluster-view Notify and every other
-	// call.
+	// has notify = true); nil in the cluster-view Notify. In Start, Stop,
+	// Promote and Demote of a notify clone's instance it carries the
+	// transition's lists only (Type and Operation empty), as Pacemaker
+	// gives an agent's start the notify lists too; nil in every other call.
 	Notification *Notification
 }
 
