@@ -124,6 +124,7 @@ func (s *scheduler) transition() (*Transition, error) {
 	}
 	s.restartLaterMembers(b)
 	s.groupEdges(b)
+	s.notifyActions(b)
 	for _, o := range s.orphans {
 		if s.nodes[s.nodeIdx[o.Node]].status == Maintenance || o.Blocked {
 			continue

@@ -54,7 +54,7 @@ func TestTransitionValidate(t *testing.T) {
 		{"missing", Transition{Version: 1, Actions: []Action{b}}, "not in the transition"},
 		{"dup", Transition{Version: 1, Actions: []Action{a, a}}, "listed twice"},
 		{"bad id", Transition{Version: 1, Actions: []Action{{ID: "x", Resource: "VIP", Node: "holly", Op: OpStop}}}, "does not match"},
-		{"bad op", Transition{Version: 1, Actions: []Action{{ID: "x", Resource: "VIP", Node: "holly", Op: "reload"}}}, "not start, stop, promote or demote"},
+		{"bad op", Transition{Version: 1, Actions: []Action{{ID: "x", Resource: "VIP", Node: "holly", Op: "reload"}}}, "not start, stop, promote, demote or notify"},
 	} {
 		data, _ := json.Marshal(c.t)
 		_, err := DecodeTransition(data)

@@ -301,6 +301,9 @@ func writeCloneXML(w xmlWriter, cl *cib.Clone, priority *int) {
 	if cl.Interleave {
 		metas = append(metas, nv(cl.ID+"-meta-interleave", "interleave", "true"))
 	}
+	if cl.Notify {
+		metas = append(metas, nv(cl.ID+"-meta-notify", "notify", "true"))
+	}
 	if len(metas) > 0 {
 		w(4, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(cl.ID), strings.Join(metas, ""))
 	}

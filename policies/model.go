@@ -83,6 +83,7 @@ type unit struct {
 	cur []current // active instances on nodes that still count
 
 	interleave bool   // clone: a dependent clone's instance waits only for the instance on its node
+	notify     bool   // clone of a primitive with notify = true: clone notifications
 	group      *group // the group u is a member of, or nil
 	// groupSticky, for the first member of a cloned group, is the
 	// stickiness the other members add to each node they run on: a
@@ -254,6 +255,7 @@ func newScheduler(in Input) (*scheduler, error) {
 				u.id = cl.ID
 			}
 			u.interleave = cl.Interleave
+			u.notify = cl.Notify && r.Clone != nil
 			u.max, u.nodeMax = cl.Limits(len(cfg.Nodes))
 			// Pacemaker: clone instances are sticky by 1 unless told
 			// otherwise, so that they do not shuffle between equal nodes.

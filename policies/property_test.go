@@ -71,7 +71,8 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		id := r.ID
 		if rapid.IntRange(0, 2).Draw(t, "cloned") == 0 {
 			r.Clone = &cib.Clone{ID: r.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "cloneMax"),
-				NodeMax: rapid.IntRange(0, 2).Draw(t, "nodeMax"), Interleave: rapid.Bool().Draw(t, "interleave")}
+				NodeMax: rapid.IntRange(0, 2).Draw(t, "nodeMax"), Interleave: rapid.Bool().Draw(t, "interleave"),
+				Notify: rapid.Bool().Draw(t, "notify")}
 			if rapid.IntRange(0, 2).Draw(t, "promotable") == 0 {
 				r.Clone.Promotable = true
 				r.Clone.PromotedMax = rapid.IntRange(0, 2).Draw(t, "promotedMax")
@@ -309,6 +310,7 @@ func TestProperties(t *testing.T) {
 		checkColocations(t, s, res)
 		checkMandatoryOrders(t, s, res)
 		checkPromoted(t, s, res)
+		checkNotify(t, cfg, res)
 		checkDeterminism(t, cfg, st, res)
 		checkConvergence(t, cfg, st, res)
 	})
@@ -704,4 +706,55 @@ func dump(cfg *cib.CIB, st State) string {
 	model, _ := json.MarshalIndent(cfg, "", "  ")
 	js, _ := json.MarshalIndent(st, "", "  ")
 	return string(model) + "\n" + string(js)
+}
+
+// checkNotify: a clone with notify = true gets notifications exactly when
+// the transition acts on its instances; each of its starts, stops,
+// promotes and demotes waits for every pre notification of its kind, and
+// every post notification of a kind waits for every action of that kind;
+// a clone without notify gets none.
+func checkNotify(t *rapid.T, cfg *cib.CIB, res *Result) {
+	closure := tandemClosure(&res.Transition)
+	type kind struct {
+		rsc string
+		op  Op
+	}
+	acts, pre, post := map[kind][]string{}, map[kind][]string{}, map[kind][]string{}
+	for _, a := range res.Transition.Actions {
+		if a.Op != OpNotify {
+			acts[kind{a.Resource, a.Op}] = append(acts[kind{a.Resource, a.Op}], a.ID)
+			continue
+		}
+		r, _ := cfg.Resource(a.Resource)
+		if r == nil || r.Clone == nil || !r.Clone.Notify {
+			t.Fatalf("%s: a notification of a resource that is not a notify clone", a.ID)
+		}
+		k := kind{a.Resource, a.Notify.Operation}
+		if a.Notify.Type == NotifyPre {
+			pre[k] = append(pre[k], a.ID)
+		} else {
+			post[k] = append(post[k], a.ID)
+		}
+	}
+	for k, ns := range pre {
+		if len(acts[k]) == 0 {
+			t.Fatalf("pre-%s notifications of %s without any %s: %v", k.op, k.rsc, k.op, ns)
+		}
+		for _, x := range acts[k] {
+			for _, n := range ns {
+				if !closure[x][n] {
+					t.Fatalf("%s does not wait for %s", x, n)
+				}
+			}
+		}
+	}
+	for k, ns := range post {
+		for _, x := range acts[k] {
+			for _, n := range ns {
+				if !closure[n][x] {
+					t.Fatalf("%s does not wait for %s", n, x)
+				}
+			}
+		}
+	}
 }

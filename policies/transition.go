@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +51,8 @@ type Action struct {
 	After []string `json:"after,omitempty"`
 	// Reason says why the action is needed, for people.
 	Reason string `json:"reason,omitempty"`
+	// Notify is what a notification (Op OpNotify) tells the instance.
+	Notify *Notification `json:"notify,omitempty"`
 }
 
 // ActionID is the id of the action op on instance (resource, clone,
@@ -74,20 +77,21 @@ func instanceName(resource, clone string, instance int) string {
 // actionJSON is the wire form of Action: "instance" right after "clone",
 // present exactly when "clone" is.
 type actionJSON struct {
-	ID       string   `json:"id"`
-	Resource string   `json:"resource"`
-	Clone    string   `json:"clone,omitempty"`
-	Instance *int     `json:"instance,omitempty"`
-	Node     string   `json:"node"`
-	Op       Op       `json:"op"`
-	After    []string `json:"after,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
+	ID       string        `json:"id"`
+	Resource string        `json:"resource"`
+	Clone    string        `json:"clone,omitempty"`
+	Instance *int          `json:"instance,omitempty"`
+	Node     string        `json:"node"`
+	Op       Op            `json:"op"`
+	After    []string      `json:"after,omitempty"`
+	Reason   string        `json:"reason,omitempty"`
+	Notify   *Notification `json:"notify,omitempty"` // type and operation; the lists are the transition's
 }
 
 // MarshalJSON writes "instance" exactly when the action is on a clone
 // instance, so that a primitive and instance 0 of a clone never look alike.
 func (a Action) MarshalJSON() ([]byte, error) {
-	w := actionJSON{ID: a.ID, Resource: a.Resource, Clone: a.Clone, Node: a.Node, Op: a.Op, After: a.After, Reason: a.Reason}
+	w := actionJSON{ID: a.ID, Resource: a.Resource, Clone: a.Clone, Node: a.Node, Op: a.Op, After: a.After, Reason: a.Reason, Notify: a.Notify}
 	if a.Clone != "" {
 		w.Instance = &a.Instance
 	}
@@ -100,7 +104,7 @@ func (a *Action) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	*a = Action{ID: w.ID, Resource: w.Resource, Clone: w.Clone, Node: w.Node, Op: w.Op, After: w.After, Reason: w.Reason}
+	*a = Action{ID: w.ID, Resource: w.Resource, Clone: w.Clone, Node: w.Node, Op: w.Op, After: w.After, Reason: w.Reason, Notify: w.Notify}
 	if w.Instance != nil {
 		a.Instance = *w.Instance
 	}
@@ -110,9 +114,59 @@ func (a *Action) UnmarshalJSON(data []byte) error {
 // Transition is the DAG of actions that takes the cluster from its current
 // state to the placement. Actions are listed in a topological order: running
 // them one by one in list order respects every edge.
+//
+// In JSON, the lists of the clone notifications (Action.Notify) are written
+// once per clone, in "notify_lists" by clone id: every notification of a
+// clone in a transition carries the same (a clone of n instances has O(n)
+// notifications of O(n) lists each).
 type Transition struct {
 	Version int      `json:"version"`
 	Actions []Action `json:"actions"`
+}
+
+type transitionJSON struct {
+	Version     int                    `json:"version"`
+	Actions     []Action               `json:"actions"`
+	NotifyLists map[string]NotifyLists `json:"notify_lists,omitempty"`
+}
+
+// MarshalJSON writes the notifications' lists once per clone.
+func (t Transition) MarshalJSON() ([]byte, error) {
+	w := transitionJSON{Version: t.Version, Actions: t.Actions}
+	for _, a := range t.Actions {
+		if a.Notify == nil {
+			continue
+		}
+		if w.NotifyLists == nil {
+			w.NotifyLists = map[string]NotifyLists{}
+		}
+		if _, ok := w.NotifyLists[a.Clone]; !ok {
+			w.NotifyLists[a.Clone] = a.Notify.NotifyLists
+		}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: each notification gets its
+// clone's lists.
+func (t *Transition) UnmarshalJSON(data []byte) error {
+	var w transitionJSON
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	for i := range w.Actions {
+		a := &w.Actions[i]
+		if a.Notify == nil {
+			continue
+		}
+		l, ok := w.NotifyLists[a.Clone]
+		if !ok {
+			return fmt.Errorf("transition action %q: no notify_lists for clone %q", a.ID, a.Clone)
+		}
+		a.Notify.NotifyLists = l
+	}
+	*t = Transition{Version: w.Version, Actions: w.Actions}
+	return nil
 }
 
 // Empty says whether the transition has nothing to do.
@@ -176,13 +230,27 @@ func (t *Transition) Validate() error {
 			if a.Clone == "" {
 				return fmt.Errorf("transition action %q: only a clone instance is promoted or demoted", a.ID)
 			}
+		case OpNotify:
+			if a.Clone == "" || a.Notify == nil {
+				return fmt.Errorf("transition action %q: a notification goes to a clone instance and says what it notifies", a.ID)
+			}
+			if t := a.Notify.Type; t != NotifyPre && t != NotifyPost {
+				return fmt.Errorf("transition action %q: notification type %q is not pre or post", a.ID, t)
+			}
+			if !slices.Contains(notifyOps, a.Notify.Operation) {
+				return fmt.Errorf("transition action %q: notification of %q, not of start, stop, promote or demote", a.ID, a.Notify.Operation)
+			}
 		default:
-			return fmt.Errorf("transition action %q: op %q is not start, stop, promote or demote", a.ID, a.Op)
+			return fmt.Errorf("transition action %q: op %q is not start, stop, promote, demote or notify", a.ID, a.Op)
 		}
 		if a.Resource == "" || a.Node == "" {
 			return fmt.Errorf("transition action %q: resource and node are required", a.ID)
 		}
-		if want := ActionID(a.Op, a.Resource, a.Clone, a.Instance, a.Node); a.ID != want {
+		want := ActionID(a.Op, a.Resource, a.Clone, a.Instance, a.Node)
+		if a.Op == OpNotify {
+			want = NotifyID(a.Notify.Type, a.Notify.Operation, a.Resource, a.Clone, a.Instance, a.Node)
+		}
+		if a.ID != want {
 			return fmt.Errorf("transition action %q: id does not match its action (want %q)", a.ID, want)
 		}
 		if _, dup := pos[a.ID]; dup {
@@ -213,10 +281,14 @@ func (t *Transition) DOT() string {
 	b.WriteString("digraph transition {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n")
 	for _, a := range t.Actions {
 		color := "darkgreen"
-		if a.Op == OpStop {
+		op := string(a.Op)
+		switch {
+		case a.Op == OpStop:
 			color = "firebrick"
+		case a.Notify != nil:
+			color, op = "gray40", a.Notify.Type+"-notify "+string(a.Notify.Operation)
 		}
-		fmt.Fprintf(&b, "  %q [label=%q, color=%s];\n", a.ID, fmt.Sprintf("%s %s\non %s", a.Op, a.Name(), a.Node), color)
+		fmt.Fprintf(&b, "  %q [label=%q, color=%s];\n", a.ID, fmt.Sprintf("%s %s\non %s", op, a.Name(), a.Node), color)
 	}
 	for _, a := range t.Actions {
 		for _, dep := range a.After {

@@ -62,7 +62,7 @@ func skippedWith(res *Result, id, why string) bool {
 func TestConversions(t *testing.T) {
 	doc := cibDoc(`<resources>
   <primitive id="web" class="systemd" type="apache2.service">
-    <meta_attributes id="web-meta"><nvpair id="web-stick" name="resource-stickiness" value="INFINITY"/><nvpair id="web-allow" name="allow-migrate" value="true"/></meta_attributes>
+    <meta_attributes id="web-meta"><nvpair id="web-stick" name="resource-stickiness" value="INFINITY"/><nvpair id="web-allow" name="allow-migrate" value="true"/><nvpair id="web-notify" name="notify" value="true"/></meta_attributes>
     <operations>
       <op id="web-mon" name="monitor" interval="20s" timeout="40s"/>
       <op id="web-probe" name="monitor" interval="0"/>
@@ -76,6 +76,9 @@ func TestConversions(t *testing.T) {
   <primitive id="fence-holly" class="stonith" type="fence_ipmilan"/>
   <clone id="db-clone"><meta_attributes id="dbc-meta"><nvpair id="dbc-p" name="promotable" value="true"/><nvpair id="dbc-n" name="notify" value="true"/><nvpair id="dbc-pm" name="promoted-max" value="1"/></meta_attributes>
     <primitive id="db" class="ocf" provider="heartbeat" type="pgsql"><instance_attributes id="db-ia"><nvpair id="db-port" name="pgport" value="5433"/></instance_attributes></primitive>
+  </clone>
+  <clone id="g-clone"><meta_attributes id="gc-meta"><nvpair id="gc-n" name="notify" value="true"/></meta_attributes>
+    <group id="g"><primitive id="g1" class="systemd" type="g1"/></group>
   </clone>
 </resources>
 <constraints>
@@ -110,7 +113,7 @@ func TestConversions(t *testing.T) {
 		t.Errorf("web ops %+v, want %+v", web.Ops, wantOps)
 	}
 	db, _ := c.Resource("db")
-	if db == nil || db.Clone == nil || db.Clone.ID != "db-clone" || !db.Clone.Promotable || db.Clone.PromotedMax != 1 || db.Params["pgport"] != "5433" {
+	if db == nil || db.Clone == nil || db.Clone.ID != "db-clone" || !db.Clone.Promotable || !db.Clone.Notify || db.Clone.PromotedMax != 1 || db.Params["pgport"] != "5433" {
 		t.Errorf("db: %+v %+v", db, db.Clone)
 	}
 	if *c.Defaults.Stickiness != 100 {
@@ -127,13 +130,14 @@ func TestConversions(t *testing.T) {
 		"web-promoted": "monitor for role Promoted",
 		"old":          "service:named agents are not bridged: use systemd:named on a systemd host, or lsb:named",
 		"fence-holly":  "Tandem fences with leases",
-		"dbc-n":        "notify=true",
 		"r-date":       "date and time rules are not supported",
 		"loc-fence":    `names "fence-holly"`,
 		"old-then-web": `names "old"`,
 		"t3":           "Tandem has no fencing",
 		"t5":           "resource set role Unpromoted: a ticket takes Started or Promoted",
 		"opd-rp":       "op_defaults record-pending",
+		"web-notify":   "notify=true on a resource that is not a clone",
+		"g-clone":      "notify=true on a cloned group",
 		"":             "fencing levels",
 	} {
 		if !skippedWith(res, id, why) {

@@ -24,6 +24,10 @@ func (im *importer) fitClones() {
 		if e == nil {
 			e = &elem{name: "clone"}
 		}
+		if group && cl.Notify {
+			im.skip(e, "notify=true on a cloned group: Tandem notifies only clones of a primitive (imported without notifications)")
+			cl.Notify = false
+		}
 		if group && cl.NodeMax > 1 {
 			im.skip(e, "clone-node-max %d: a cloned group runs one copy per node in Tandem (imported with clone-node-max 1)", cl.NodeMax)
 			cl.NodeMax = 0
@@ -85,7 +89,12 @@ func (im *importer) metaPair(p nvpair, m *cib.Meta) {
 		return
 	case "resource-stickiness", "migration-threshold", "failure-timeout", "priority":
 	case "notify":
-		im.skip(p.e, "notify=%s: clone notifications are not bridged (docs/ocf.md)", p.value)
+		// A clone's notify is a clone option (cloneKeys); on a primitive
+		// Pacemaker has no use for it either.
+		if b, ok := parseBool(p.value); ok && !b {
+			return
+		}
+		im.skip(p.e, "notify=%s on a resource that is not a clone: only a clone's notify has an effect (set it on the clone)", p.value)
 		return
 	case "globally-unique":
 		if b, ok := parseBool(p.value); ok && !b {
@@ -107,6 +116,7 @@ func (im *importer) metaPair(p nvpair, m *cib.Meta) {
 var cloneKeys = map[string]string{
 	"clone-max": "clone-max", "clone-node-max": "clone-node-max", "interleave": "interleave", "promotable": "promotable",
 	"promoted-max": "promoted-max", "promoted-node-max": "promoted-node-max", "master-max": "promoted-max", "master-node-max": "promoted-node-max",
+	"notify": "notify",
 }
 
 func (im *importer) resources(sec *elem) {
@@ -302,7 +312,7 @@ func (im *importer) clone(e *elem, master bool) {
 	for _, p := range im.pairs(e, "meta_attributes") {
 		if opt, ok := cloneKeys[p.name]; ok {
 			v := p.value
-			if opt == "interleave" || opt == "promotable" {
+			if opt == "interleave" || opt == "promotable" || opt == "notify" {
 				if b, ok := parseBool(v); ok {
 					v = strconv.FormatBool(b)
 				}
@@ -318,7 +328,7 @@ func (im *importer) clone(e *elem, master bool) {
 				im.skip(p.e, "ordered=%s: Tandem starts clone instances in parallel", p.value)
 			}
 			continue
-		case "globally-unique", "notify":
+		case "globally-unique":
 			im.metaPair(p, &cib.Meta{})
 			continue
 		}

@@ -324,14 +324,17 @@ func TestSeedOCFLineParses(t *testing.T) {
 func TestPromotableSentences(t *testing.T) {
 	f := grammarFile(t)
 	c := f.CIB
-	spec, err := parseResourceSpec(strings.Fields("op monitor interval=10s promotable promoted-max=1 clone-max=2"))
+	spec, err := parseResourceSpec(strings.Fields("op monitor interval=10s promotable promoted-max=1 clone-max=2 notify=true"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.AddResource("db", "systemd:db", spec); err != nil {
 		t.Fatal(err)
 	}
-	if !c.Promotable("db-clone") || c.Resources[0].Clone.Max != 2 {
+	if _, err := parseResourceSpec(strings.Fields("clone notify=maybe")); err == nil || !strings.Contains(err.Error(), `notify="maybe": want true or false`) {
+		t.Errorf("clone notify=maybe: %v, want a clear error", err)
+	}
+	if !c.Promotable("db-clone") || c.Resources[0].Clone.Max != 2 || !c.Resources[0].Clone.Notify {
 		t.Fatalf("db's clone: %+v, want promotable with clone-max 2", c.Resources[0].Clone)
 	}
 	if _, err := c.AddResource("cache", "systemd:cache", cib.ResourceSpec{}); err != nil {

@@ -59,7 +59,10 @@ ocf:heartbeat:IPaddr2 (docs/ocf.md), or <plugin>:<type>) with pcs's clauses:
   meta k=v ...               resource-stickiness, migration-threshold, failure-timeout,
                              target-role, priority
   clone [ID] [k=v ...]       run it on several nodes; clone-max, clone-node-max,
-                             interleave; constraints then name it ID-clone
+                             interleave, notify (clone notifications: the
+                             agent's notify action before and after each
+                             start, stop, promote and demote of an instance);
+                             constraints then name it ID-clone
 
 --group G puts the new resource into group G (created if needed), at its end
 or --before/--after a member.
@@ -419,7 +422,8 @@ with id, agent, group (the group it belongs to, if any), params (NAME to
 value), meta (NAME to value, as the text shows them: resource-stickiness,
 migration-threshold, failure-timeout, target-role, priority), ops (each with
 name, interval and timeout written as "30s") and clone (id, clone-max,
-clone-node-max, interleave, promotable, promoted-max, promoted-node-max);
+clone-node-max, interleave, promotable, promoted-max, promoted-node-max,
+notify);
 each group with id, resources (its members in start order), meta and clone.
 A group's members are among the resources.`,
 		Example: `  tandem resource config
@@ -528,6 +532,9 @@ func cloneOptionText(cl *cib.Clone) string {
 	}
 	if cl.Interleave {
 		opts = append(opts, "interleave=true")
+	}
+	if cl.Notify {
+		opts = append(opts, "notify=true")
 	}
 	return strings.Join(opts, " ")
 }

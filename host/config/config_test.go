@@ -160,6 +160,7 @@ id = "db"
 agent = "systemd:db"
 [resource.clone]
 promotable = true
+notify = true
 [[colocation]]
 [[colocation.set]]
 resources = ["c"]
@@ -399,6 +400,7 @@ id = "h"
 resources = ["a", "b"]
 [group.clone]
 clone-node-max = 2
+notify = true
 [[group]]
 id = "a"
 resources = []
@@ -412,8 +414,9 @@ with = "h-clone"
 			"c.toml:30: group \"h\": resource \"a\" is already in a group (also defined at line 26)",
 			"c.toml:30: group \"h\": \"b\" is cloned; only primitives join a group",
 			"c.toml:31: group \"h\": clone-node-max 2: a cloned group runs one copy per node",
-			"c.toml:34: group \"a\": duplicate id \"a\" (also defined at line 18)", "c.toml:33: group \"a\" has no resources",
-			"c.toml:38: order g then h: group \"h\" is cloned; constraints name the clone: use \"h-clone\""}},
+			"c.toml:31: group \"h\": notify on a cloned group is not supported in Tandem",
+			"c.toml:35: group \"a\": duplicate id \"a\" (also defined at line 18)", "c.toml:34: group \"a\" has no resources",
+			"c.toml:39: order g then h: group \"h\" is cloned; constraints name the clone: use \"h-clone\""}},
 		{"group cycle", base + `
 [[resource]]
 id = "a"

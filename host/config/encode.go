@@ -265,7 +265,7 @@ func encodeClone(cl *cib.Clone, id string) *fileClone {
 		return nil
 	}
 	fc := &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
-		Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax}
+		Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax, Notify: cl.Notify}
 	if cl.ID != id+cib.CloneSuffix {
 		fc.ID = cl.ID
 	}

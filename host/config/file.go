@@ -161,6 +161,8 @@ type fileClone struct {
 	// PromotedMax and PromotedNodeMax: 0 is the default, 1.
 	PromotedMax     int `toml:"promoted-max,omitempty,omitzero"`
 	PromotedNodeMax int `toml:"promoted-node-max,omitempty,omitzero"`
+	// Notify: clone notifications (the agent's notify action).
+	Notify bool `toml:"notify,omitempty,omitzero"`
 }
 
 type fileOrder struct {
@@ -305,7 +307,7 @@ func decode(name string, data []byte) (*File, *problems) {
 		res.Utilization = decodeUtilization(r.Utilization, path+".utilization", ps, what)
 		if cl := r.Clone; cl != nil {
 			res.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
-				Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax}
+				Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax, Notify: cl.Notify}
 			if res.Clone.ID == "" {
 				res.Clone.ID = r.ID + cib.CloneSuffix
 			}
@@ -327,7 +329,7 @@ func decode(name string, data []byte) (*File, *problems) {
 		}
 		if cl := g.Clone; cl != nil {
 			grp.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
-				Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax}
+				Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax, Notify: cl.Notify}
 			if grp.Clone.ID == "" {
 				grp.Clone.ID = g.ID + cib.CloneSuffix
 			}

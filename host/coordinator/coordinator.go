@@ -248,7 +248,9 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 		case r := <-results:
 			if cur != nil && r.Transition == cur.id {
 				cur.results[r.Action] = r
-				if !r.OK() && !r.Cancelled {
+				if !r.OK() && !r.Cancelled && r.Op != bus.OpNotify {
+					// A failed notification fails nothing: the agent
+					// was told; the transition goes on.
 					cur.failed = true
 					abort(fmt.Sprintf("%s failed on %s: %s", r.Action, r.Node, r.Message))
 				}

@@ -47,6 +47,9 @@ type Action struct {
 	Params     map[string]string // the resource's params
 	Timeout    time.Duration     // 0: the supervisor's default
 	DependsOn  []string          // ids of actions (on any node) that must succeed first
+	// Notification: what a clone notification (Op bus.OpNotify in a
+	// transition) tells the instance.
+	Notification *sdk.Notification
 }
 
 // Transition is a plan: its actions on every node. An executor runs those
@@ -202,6 +205,12 @@ func satisfied(dep Action, r bus.ActionResult) bool {
 	if dep.Op == bus.OpProbe || dep.Op == bus.OpMonitor {
 		return !r.TimedOut
 	}
+	if dep.Op == bus.OpNotify {
+		// A notification cannot fail what waits for it: the agent was
+		// told, whatever it answered (Pacemaker: "notifications can't
+		// fail").
+		return true
+	}
 	return r.Code == int32(sdk.OK) && !r.TimedOut
 }
 
@@ -221,9 +230,10 @@ func (e *Executor) run(ctx context.Context, transition string, a Action) (result
 		return result, false, "transition cancelled while waiting for the instance: " + err.Error()
 	}
 	req := sdk.Request{
-		ResourceID: a.Resource,
-		Params:     a.Params,
-		Instance:   sdk.Instance{Node: a.Node, CloneIndex: a.CloneIndex},
+		ResourceID:   a.Resource,
+		Params:       a.Params,
+		Instance:     sdk.Instance{Node: a.Node, CloneIndex: a.CloneIndex},
+		Notification: a.Notification,
 	}
 	if e.cfg.Cluster != nil {
 		req.Cluster = e.cfg.Cluster()
@@ -236,7 +246,10 @@ func (e *Executor) run(ctx context.Context, transition string, a Action) (result
 	result.Code, result.Message, result.TimedOut = int32(out.Code), out.Message, out.TimedOut
 	result.Started, result.Duration = out.Started, out.Duration
 	level := slog.LevelInfo
-	if out.Code != sdk.OK && !(a.Op == bus.OpProbe && out.Code == sdk.NotRunning) {
+	switch {
+	case a.Op == bus.OpNotify && out.Code == sdk.ErrUnimplemented:
+		// An agent without notify is not told; nothing failed.
+	case out.Code != sdk.OK && !(a.Op == bus.OpProbe && out.Code == sdk.NotRunning):
 		level = slog.LevelWarn
 	}
 	e.log.Log(ctx, level, "action done", "transition", transition, "action", a.ID, "op", a.Op, "resource", a.Resource,

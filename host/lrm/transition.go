@@ -11,6 +11,7 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/executor"
 	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/policies"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -57,6 +58,17 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 		}
 		ea := l.action(def, a.ID, string(a.Op), idx)
 		ea.Node, ea.Clone, ea.DependsOn = a.Node, a.Clone, a.After
+		switch {
+		case a.Notify != nil:
+			ea.Notification = notification(a.Notify)
+		case a.Clone != "" && a.Node == l.cfg.Node:
+			// A notify clone's own starts, stops, promotes and demotes
+			// get the lists too (no type or operation), as Pacemaker
+			// gives them.
+			if lists, ok := plan.NotifyListsOf(a.Clone); ok {
+				ea.Notification = notification(&policies.Notification{NotifyLists: lists})
+			}
+		}
 		t.Actions = append(t.Actions, ea)
 	}
 	tctx, cancel := context.WithCancel(ctx)
@@ -189,4 +201,20 @@ func (l *LRM) runningParams(def cib.Resource) map[string]string {
 		return e.def.Params
 	}
 	return def.Params
+}
+
+// notification is the SDK's form of a clone notification the scheduler
+// planned.
+func notification(n *policies.Notification) *sdk.Notification {
+	entries := func(es []policies.NotifyEntry) []sdk.NotifyEntry {
+		var out []sdk.NotifyEntry
+		for _, e := range es {
+			out = append(out, sdk.NotifyEntry{Instance: e.Instance, Node: e.Node})
+		}
+		return out
+	}
+	return &sdk.Notification{Type: n.Type, Operation: string(n.Operation),
+		Active: entries(n.Active), Inactive: entries(n.Inactive), Promoted: entries(n.Promoted), Unpromoted: entries(n.Unpromoted),
+		Start: entries(n.Start), Stop: entries(n.Stop), Promote: entries(n.Promote), Demote: entries(n.Demote),
+		Available: n.Available, All: n.All}
 }

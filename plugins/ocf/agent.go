@@ -14,8 +14,9 @@
 // OCF_RUNNING_PROMOTED and OCF_FAILED_PROMOTED are the host's
 // RunningPromoted and FailedPromoted, and the score the agent sets with
 // crm_master or crm_attribute (a shim of the bridge's: attrs.go) is the
-// monitor's promotion score. Notify is not bridged yet
-// (OCF_RESKEY_CRM_meta_notify is false).
+// monitor's promotion score. A clone notification (a clone with notify =
+// true) runs the agent's notify action with Pacemaker 2.1.5's
+// OCF_RESKEY_CRM_meta_notify_* variables (notify.go).
 package ocf
 
 import (
@@ -54,6 +55,7 @@ var (
 	_ sdk.Agent    = (*Agent)(nil)
 	_ sdk.Reloader = (*Agent)(nil)
 	_ sdk.Promoter = (*Agent)(nil)
+	_ sdk.Notifier = (*Agent)(nil)
 )
 
 // Options configure an Agent.
@@ -363,9 +365,9 @@ func (a *Agent) action(ctx context.Context, action string, req sdk.Request) sdk.
 // requestMeta is the OCF_RESKEY_CRM_meta_* of an action, as Pacemaker
 // passes them: the timeout and interval in ms (interval 0 but for a
 // recurring monitor), the node, and for a clone's instance its index and
-// the clone's meta. Tandem's clones are anonymous (globally_unique false)
-// and have no notifications (notify false); promoted_max goes as
-// master_max too, the name agents older than Pacemaker 2.1 read.
+// the clone's meta. Tandem's clones are anonymous (globally_unique
+// false); promoted_max goes as master_max too, the name agents older than
+// Pacemaker 2.1 read. A clone notification adds its notify_* variables.
 func requestMeta(ctx context.Context, req sdk.Request) map[string]string {
 	meta := timeoutMeta(ctx)
 	meta["interval"] = strconv.FormatInt(req.Interval.Milliseconds(), 10)
@@ -381,13 +383,16 @@ func requestMeta(ctx context.Context, req sdk.Request) map[string]string {
 	meta["clone_max"] = strconv.Itoa(c.Max)
 	meta["clone_node_max"] = strconv.Itoa(c.NodeMax)
 	meta["globally_unique"] = "false"
-	meta["notify"] = "false"
+	meta["notify"] = strconv.FormatBool(c.Notify)
 	meta["promotable"] = strconv.FormatBool(c.Promotable)
 	if c.Promotable {
 		meta["promoted_max"] = strconv.Itoa(c.PromotedMax)
 		meta["promoted_node_max"] = strconv.Itoa(c.PromotedNodeMax)
 		meta["master_max"] = meta["promoted_max"]
 		meta["master_node_max"] = meta["promoted_node_max"]
+	}
+	if req.Notification != nil {
+		notifyMeta(meta, req.ResourceID, req.Notification)
 	}
 	return meta
 }

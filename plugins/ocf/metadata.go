@@ -113,8 +113,8 @@ func parseMetaData(agent string, data []byte) (agentMeta, error) {
 		}
 		name, ok := actionNames[a.Name]
 		if !ok || indexAction(md.Actions, name) >= 0 {
-			// migrate_to/from, notify: not bridged (yet); status is
-			// monitor's old name.
+			// migrate_to/from: not bridged; status is monitor's old
+			// name.
 			continue
 		}
 		spec := sdk.ActionSpec{Name: name}
@@ -165,7 +165,7 @@ var actionNames = map[string]string{
 	"start": "start", "stop": "stop", "monitor": "monitor",
 	"reload": "reload", "reload-agent": "reload",
 	"validate-all": "validate", "meta-data": "meta-data",
-	"promote": "promote", "demote": "demote",
+	"promote": "promote", "demote": "demote", "notify": "notify",
 }
 
 func indexAction(as []sdk.ActionSpec, name string) int {

@@ -99,6 +99,7 @@ type CloneMeta struct {
 	Promotable      bool   // each instance runs Unpromoted or Promoted
 	PromotedMax     int    // promoted-max (unset: 1); with Promotable only
 	PromotedNodeMax int    // promoted-node-max (unset: 1); with Promotable only
+	Notify          bool   // clone notifications: Notify with a Notification around its instances' actions
 }
 
 // Request is the input of start, stop, monitor, reload and notify.
@@ -112,6 +113,43 @@ type Request struct {
 	// Interval is a recurring monitor's interval; 0 for every other
 	// action (start, stop, a probe: a one-off monitor).
 	Interval time.Duration
+	// Notification is set in Notify for a clone notification (the clone
+	// has notify = true); nil in the cluster-view Notify. In Start, Stop,
+	// Promote and Demote of a notify clone's instance it carries the
+	// transition's lists only (Type and Operation empty), as Pacemaker
+	// gives an agent's start the notify lists too; nil in every other call.
+	Notification *Notification
+}
+
+// Notification is a clone notification, Pacemaker's: before ("pre") and
+// after ("post") the host starts, stops, promotes or demotes instances of
+// a clone with notify = true, each of its active instances gets Notify
+// with one. The lists say what runs and what changes; each is sorted by
+// instance, then node. A failed notification is logged and counts as no
+// failure of the resource.
+type Notification struct {
+	Type      string // NotifyPre or NotifyPost
+	Operation string // "start", "stop", "promote" or "demote"
+	// Active: the instances that ran before the transition; Inactive: the
+	// clone's other instances (without node); Promoted and Unpromoted
+	// split Active by role, for a promotable clone.
+	Active, Inactive, Promoted, Unpromoted []NotifyEntry
+	// The instances the transition starts, stops, promotes and demotes.
+	Start, Stop, Promote, Demote []NotifyEntry
+	// Available: the nodes that may run the clone; All: every node.
+	Available, All []string
+}
+
+// Notification types.
+const (
+	NotifyPre  = "pre"
+	NotifyPost = "post"
+)
+
+// NotifyEntry is one instance of a clone in a Notification's lists.
+type NotifyEntry struct {
+	Instance int
+	Node     string // "" in Inactive
 }
 
 // ClusterView is what the host knows of the cluster when it calls an agent;
@@ -237,7 +275,10 @@ type Reloader interface {
 
 // Notifier is implemented by agents that react to changes elsewhere in the
 // cluster (a node leaving, a clone instance stopping); req.Cluster says what
-// changed to.
+// changed to. For a clone with notify = true, Notify is also called before
+// and after its instances start, stop, are promoted or demoted, with
+// req.Notification saying what (Pacemaker's clone notifications). An agent
+// without Notify is not notified.
 type Notifier interface {
 	Notify(ctx context.Context, req Request) Result
 }

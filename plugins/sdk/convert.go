@@ -38,6 +38,12 @@ func requestToProto(r Request) *pb.Request {
 		Cluster:    clusterToProto(r.Cluster),
 		IntervalNs: int64(r.Interval),
 	}
+	if n := r.Notification; n != nil {
+		out.Notification = &pb.CloneNotification{Type: n.Type, Operation: n.Operation,
+			Active: entriesToProto(n.Active), Inactive: entriesToProto(n.Inactive), Promoted: entriesToProto(n.Promoted),
+			Unpromoted: entriesToProto(n.Unpromoted), Start: entriesToProto(n.Start), Stop: entriesToProto(n.Stop),
+			Promote: entriesToProto(n.Promote), Demote: entriesToProto(n.Demote), Available: n.Available, All: n.All}
+	}
 	if !r.Deadline.IsZero() {
 		out.DeadlineUnixNs = r.Deadline.UnixNano()
 	}
@@ -53,6 +59,12 @@ func requestFromProto(r *pb.Request) Request {
 		Cluster:    clusterFromProto(r.GetCluster()),
 		Interval:   time.Duration(r.GetIntervalNs()),
 	}
+	if n := r.GetNotification(); n != nil {
+		out.Notification = &Notification{Type: n.GetType(), Operation: n.GetOperation(),
+			Active: entriesFromProto(n.GetActive()), Inactive: entriesFromProto(n.GetInactive()), Promoted: entriesFromProto(n.GetPromoted()),
+			Unpromoted: entriesFromProto(n.GetUnpromoted()), Start: entriesFromProto(n.GetStart()), Stop: entriesFromProto(n.GetStop()),
+			Promote: entriesFromProto(n.GetPromote()), Demote: entriesFromProto(n.GetDemote()), Available: n.GetAvailable(), All: n.GetAll()}
+	}
 	if out.Params == nil {
 		out.Params = map[string]string{}
 	}
@@ -62,11 +74,27 @@ func requestFromProto(r *pb.Request) Request {
 	return out
 }
 
+func entriesToProto(es []NotifyEntry) []*pb.NotifyEntry {
+	var out []*pb.NotifyEntry
+	for _, e := range es {
+		out = append(out, &pb.NotifyEntry{Instance: int32(e.Instance), Node: e.Node})
+	}
+	return out
+}
+
+func entriesFromProto(es []*pb.NotifyEntry) []NotifyEntry {
+	var out []NotifyEntry
+	for _, e := range es {
+		out = append(out, NotifyEntry{Instance: int(e.GetInstance()), Node: e.GetNode()})
+	}
+	return out
+}
+
 func instanceToProto(i Instance) *pb.Instance {
 	out := &pb.Instance{Node: i.Node, CloneIndex: int32(i.CloneIndex)}
 	if c := i.Clone; c.ID != "" {
 		out.Clone = &pb.CloneMeta{Id: c.ID, CloneMax: int32(c.Max), CloneNodeMax: int32(c.NodeMax), Promotable: c.Promotable,
-			PromotedMax: int32(c.PromotedMax), PromotedNodeMax: int32(c.PromotedNodeMax)}
+			PromotedMax: int32(c.PromotedMax), PromotedNodeMax: int32(c.PromotedNodeMax), Notify: c.Notify}
 	}
 	return out
 }
@@ -80,7 +108,7 @@ func instanceFromProto(i *pb.Instance) Instance {
 	out := Instance{Node: i.GetNode(), CloneIndex: int(i.GetCloneIndex())}
 	if c := i.GetClone(); c != nil {
 		out.Clone = CloneMeta{ID: c.GetId(), Max: int(c.GetCloneMax()), NodeMax: int(c.GetCloneNodeMax()), Promotable: c.GetPromotable(),
-			PromotedMax: int(c.GetPromotedMax()), PromotedNodeMax: int(c.GetPromotedNodeMax())}
+			PromotedMax: int(c.GetPromotedMax()), PromotedNodeMax: int(c.GetPromotedNodeMax()), Notify: c.GetNotify()}
 	}
 	return out
 }

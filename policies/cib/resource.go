@@ -158,6 +158,10 @@ type Clone struct {
 	Promotable      bool `json:"promotable,omitempty"`
 	PromotedMax     int  `json:"promoted-max,omitempty"`      // 0: 1
 	PromotedNodeMax int  `json:"promoted-node-max,omitempty"` // 0: 1
+	// Notify: before and after each start, stop, promote and demote of
+	// the clone's instances, every active instance is told about it
+	// (Pacemaker's clone notifications: the agent's notify action).
+	Notify bool `json:"notify,omitempty"`
 }
 
 // Limits are the clone's clone-max and clone-node-max with their defaults
@@ -181,4 +185,4 @@ func (c *Clone) PromotedLimits() (most, perNode int) {
 const CloneSuffix = "-clone"
 
 // CloneKeys are the options of a clone.
-var CloneKeys = []string{"clone-max", "clone-node-max", "interleave", "promotable", "promoted-max", "promoted-node-max"}
+var CloneKeys = []string{"clone-max", "clone-node-max", "interleave", "promotable", "promoted-max", "promoted-node-max", "notify"}

@@ -300,6 +300,9 @@ func (v *validator) groups() {
 			if cl.Promotable || cl.PromotedMax != 0 || cl.PromotedNodeMax != 0 {
 				v.at(path+".clone", "%s: promotable cloned groups are not supported in Tandem; make a member a promotable clone of its own", what)
 			}
+			if cl.Notify {
+				v.at(path+".clone", "%s: notify on a cloned group is not supported in Tandem; make the member that needs notifications a clone of its own with notify = true", what)
+			}
 			v.cloneBounds(path+".clone", what, cl)
 		}
 	}

@@ -12,6 +12,11 @@
 // RunningPromoted for the primary and reports promotion_score, when set,
 // as its wish to be promoted.
 //
+// As a clone with notify = true, each clone notification the instance
+// gets is written to a notify file beside the pid file (the last one,
+// replaced atomically), for the program to read: "type pre", "operation
+// start", then one line per list ("active 0@holly 1@benji", "inactive 2").
+//
 // The plugin binary is cmd/tandem-plugin-example; a resource uses it with
 // agent = "example:process".
 package example
@@ -47,6 +52,7 @@ var (
 	_ sdk.Agent    = (*Agent)(nil)
 	_ sdk.Reloader = (*Agent)(nil)
 	_ sdk.Promoter = (*Agent)(nil)
+	_ sdk.Notifier = (*Agent)(nil)
 )
 
 // New returns the example agent.
@@ -88,6 +94,7 @@ func (a *Agent) MetaData(agentType string) (sdk.MetaData, error) {
 			{Name: "validate", Timeout: 5 * time.Second},
 			{Name: "promote", Timeout: 10 * time.Second},
 			{Name: "demote", Timeout: 10 * time.Second},
+			{Name: "notify", Timeout: 5 * time.Second},
 		},
 	}, nil
 }
@@ -260,6 +267,54 @@ func (a *Agent) Stop(ctx context.Context, req sdk.Request) sdk.Result {
 		return sdk.Resultf(sdk.ErrGeneric, "removing %s: %v", roleFile(path), err)
 	}
 	return sdk.Resultf(sdk.OK, "stopped pid %d", p.pid)
+}
+
+// NotifyFile is where the instance whose pid file is pidPath finds the
+// last clone notification it got.
+func NotifyFile(pidPath string) string { return strings.TrimSuffix(pidPath, ".pid") + ".notify" }
+
+// Notify writes a clone notification to the instance's notify file. The
+// host's cluster-view notifications (no req.Notification) are not for
+// this agent: unimplemented.
+func (a *Agent) Notify(_ context.Context, req sdk.Request) sdk.Result {
+	n := req.Notification
+	if n == nil {
+		return sdk.Resultf(sdk.ErrUnimplemented, "the process agent takes clone notifications only")
+	}
+	c, res := parse(req.Params)
+	if res.Code != sdk.OK {
+		return res
+	}
+	path := pidFile(c, req)
+	defer a.locks.Lock(path)()
+	var b strings.Builder
+	fmt.Fprintf(&b, "type %s\noperation %s\n", n.Type, n.Operation)
+	for _, l := range []struct {
+		name string
+		es   []sdk.NotifyEntry
+	}{{"active", n.Active}, {"inactive", n.Inactive}, {"promoted", n.Promoted}, {"unpromoted", n.Unpromoted},
+		{"start", n.Start}, {"stop", n.Stop}, {"promote", n.Promote}, {"demote", n.Demote}} {
+		b.WriteString(l.name)
+		for _, e := range l.es {
+			fmt.Fprintf(&b, " %d", e.Instance)
+			if e.Node != "" {
+				b.WriteString("@" + e.Node)
+			}
+		}
+		b.WriteString("\n")
+	}
+	file := NotifyFile(path)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return sdk.Resultf(sdk.ErrGeneric, "notify: %v", err)
+	}
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return sdk.Resultf(sdk.ErrGeneric, "notify: %v", err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return sdk.Resultf(sdk.ErrGeneric, "notify: %v", err)
+	}
+	return sdk.Resultf(sdk.OK, "%s-%s notification written to %s", n.Type, n.Operation, file)
 }
 
 // roleFile marks the instance whose pid file is path as the primary.

@@ -203,3 +203,31 @@ func TestPrimaryReplica(t *testing.T) {
 		t.Fatalf("monitor after stop: %+v, %v", res, err)
 	}
 }
+
+// A clone notification is written to the instance's notify file (through
+// the gRPC wire: every list arrives); the cluster-view one is not for this
+// agent.
+func TestNotifyFile(t *testing.T) {
+	c := sdktest.Serve(t, example.New())
+	ctx := context.Background()
+	r := resource(t)
+	req := sdk.Request{ResourceID: "db", AgentType: "process", Params: r.Params, Instance: sdk.Instance{Node: "holly", CloneIndex: 1},
+		Deadline: time.Now().Add(10 * time.Second)}
+	if res, err := c.Notify(ctx, req); err != nil || res.Code != sdk.ErrUnimplemented {
+		t.Fatalf("cluster-view notify: %+v, %v; want unimplemented", res, err)
+	}
+	req.Notification = &sdk.Notification{Type: sdk.NotifyPost, Operation: "promote",
+		Active: []sdk.NotifyEntry{{Instance: 0, Node: "benji"}, {Instance: 1, Node: "holly"}}, Inactive: []sdk.NotifyEntry{{Instance: 2}},
+		Unpromoted: []sdk.NotifyEntry{{Instance: 0, Node: "benji"}, {Instance: 1, Node: "holly"}}, Promote: []sdk.NotifyEntry{{Instance: 1, Node: "holly"}}}
+	if res, err := c.Notify(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("notify: %+v, %v", res, err)
+	}
+	b, err := os.ReadFile(example.NotifyFile(filepath.Join(r.Params["state_dir"], "db:1.pid")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "type post\noperation promote\nactive 0@benji 1@holly\ninactive 2\npromoted\nunpromoted 0@benji 1@holly\nstart\nstop\npromote 1@holly\ndemote\n"
+	if string(b) != want {
+		t.Errorf("notify file:\n%s\nwant:\n%s", b, want)
+	}
+}

@@ -638,8 +638,11 @@ type CloneMeta struct {
 	Promotable      bool                   `protobuf:"varint,4,opt,name=promotable,proto3" json:"promotable,omitempty"`
 	PromotedMax     int32                  `protobuf:"varint,5,opt,name=promoted_max,json=promotedMax,proto3" json:"promoted_max,omitempty"`
 	PromotedNodeMax int32                  `protobuf:"varint,6,opt,name=promoted_node_max,json=promotedNodeMax,proto3" json:"promoted_node_max,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// notify: the clone has clone notifications (Notify with a
+	// CloneNotification before and after its instances' actions).
+	Notify        bool `protobuf:"varint,7,opt,name=notify,proto3" json:"notify,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CloneMeta) Reset() {
@@ -714,6 +717,13 @@ func (x *CloneMeta) GetPromotedNodeMax() int32 {
 	return 0
 }
 
+func (x *CloneMeta) GetNotify() bool {
+	if x != nil {
+		return x.Notify
+	}
+	return false
+}
+
 type Request struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	ResourceId string                 `protobuf:"bytes,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
@@ -726,7 +736,11 @@ type Request struct {
 	Cluster        *ClusterView `protobuf:"bytes,6,opt,name=cluster,proto3" json:"cluster,omitempty"` // absent when the host sends none
 	// The operation's interval in nanoseconds: a recurring monitor's; 0 for
 	// every other action (start, stop, a probe), as Pacemaker passes it.
-	IntervalNs    int64 `protobuf:"varint,7,opt,name=interval_ns,json=intervalNs,proto3" json:"interval_ns,omitempty"`
+	IntervalNs int64 `protobuf:"varint,7,opt,name=interval_ns,json=intervalNs,proto3" json:"interval_ns,omitempty"`
+	// Set in Notify for a clone notification (a clone with notify = true):
+	// what is about to happen or has happened to the clone's instances.
+	// Absent in the cluster-view Notify and in every other call.
+	Notification  *CloneNotification `protobuf:"bytes,8,opt,name=notification,proto3" json:"notification,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -810,6 +824,201 @@ func (x *Request) GetIntervalNs() int64 {
 	return 0
 }
 
+func (x *Request) GetNotification() *CloneNotification {
+	if x != nil {
+		return x.Notification
+	}
+	return nil
+}
+
+// CloneNotification is Pacemaker's clone notification: its type and
+// operation, and the instance lists (OCF_RESKEY_CRM_meta_notify_*). Each
+// list is sorted by instance, then node.
+type CloneNotification struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`           // "pre" or "post"
+	Operation     string                 `protobuf:"bytes,2,opt,name=operation,proto3" json:"operation,omitempty"` // "start", "stop", "promote" or "demote"
+	Active        []*NotifyEntry         `protobuf:"bytes,3,rep,name=active,proto3" json:"active,omitempty"`       // running before the transition
+	Inactive      []*NotifyEntry         `protobuf:"bytes,4,rep,name=inactive,proto3" json:"inactive,omitempty"`   // the clone's other instances (no node)
+	Promoted      []*NotifyEntry         `protobuf:"bytes,5,rep,name=promoted,proto3" json:"promoted,omitempty"`
+	Unpromoted    []*NotifyEntry         `protobuf:"bytes,6,rep,name=unpromoted,proto3" json:"unpromoted,omitempty"`
+	Start         []*NotifyEntry         `protobuf:"bytes,7,rep,name=start,proto3" json:"start,omitempty"`
+	Stop          []*NotifyEntry         `protobuf:"bytes,8,rep,name=stop,proto3" json:"stop,omitempty"`
+	Promote       []*NotifyEntry         `protobuf:"bytes,9,rep,name=promote,proto3" json:"promote,omitempty"`
+	Demote        []*NotifyEntry         `protobuf:"bytes,10,rep,name=demote,proto3" json:"demote,omitempty"`
+	Available     []string               `protobuf:"bytes,11,rep,name=available,proto3" json:"available,omitempty"` // nodes that may run the clone
+	All           []string               `protobuf:"bytes,12,rep,name=all,proto3" json:"all,omitempty"`             // every node
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloneNotification) Reset() {
+	*x = CloneNotification{}
+	mi := &file_agent_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloneNotification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloneNotification) ProtoMessage() {}
+
+func (x *CloneNotification) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloneNotification.ProtoReflect.Descriptor instead.
+func (*CloneNotification) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CloneNotification) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *CloneNotification) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *CloneNotification) GetActive() []*NotifyEntry {
+	if x != nil {
+		return x.Active
+	}
+	return nil
+}
+
+func (x *CloneNotification) GetInactive() []*NotifyEntry {
+	if x != nil {
+		return x.Inactive
+	}
+	return nil
+}
+
+func (x *CloneNotification) GetPromoted() []*NotifyEntry {
+	if x != nil {
+		return x.Promoted
+	}
+	return nil
+}
+
+func (x *CloneNotification) GetUnpromoted() []*NotifyEntry {
+	if x != nil {
+		return x.Unpromoted
+	}
+	return nil
+}
+
+func (x *CloneNotification) GetStart() []*NotifyEntry {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *CloneNotification) GetStop() []*NotifyEntry {
+	if x != nil {
+		return x.Stop
+	}
+	return nil
+}
+
+func (x *CloneNotification) GetPromote() []*NotifyEntry {
+	if x != nil {
+		return x.Promote
+	}
+	return nil
+}
+
+func (x *CloneNotification) GetDemote() []*NotifyEntry {
+	if x != nil {
+		return x.Demote
+	}
+	return nil
+}
+
+func (x *CloneNotification) GetAvailable() []string {
+	if x != nil {
+		return x.Available
+	}
+	return nil
+}
+
+func (x *CloneNotification) GetAll() []string {
+	if x != nil {
+		return x.All
+	}
+	return nil
+}
+
+// NotifyEntry is one clone instance in a notification's lists.
+type NotifyEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      int32                  `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	Node          string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotifyEntry) Reset() {
+	*x = NotifyEntry{}
+	mi := &file_agent_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotifyEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotifyEntry) ProtoMessage() {}
+
+func (x *NotifyEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotifyEntry.ProtoReflect.Descriptor instead.
+func (*NotifyEntry) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *NotifyEntry) GetInstance() int32 {
+	if x != nil {
+		return x.Instance
+	}
+	return 0
+}
+
+func (x *NotifyEntry) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 type ClusterView struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Nodes         []*NodeView            `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
@@ -820,7 +1029,7 @@ type ClusterView struct {
 
 func (x *ClusterView) Reset() {
 	*x = ClusterView{}
-	mi := &file_agent_proto_msgTypes[11]
+	mi := &file_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1041,7 @@ func (x *ClusterView) String() string {
 func (*ClusterView) ProtoMessage() {}
 
 func (x *ClusterView) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[11]
+	mi := &file_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1054,7 @@ func (x *ClusterView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterView.ProtoReflect.Descriptor instead.
 func (*ClusterView) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{11}
+	return file_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ClusterView) GetNodes() []*NodeView {
@@ -873,7 +1082,7 @@ type NodeView struct {
 
 func (x *NodeView) Reset() {
 	*x = NodeView{}
-	mi := &file_agent_proto_msgTypes[12]
+	mi := &file_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1094,7 @@ func (x *NodeView) String() string {
 func (*NodeView) ProtoMessage() {}
 
 func (x *NodeView) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[12]
+	mi := &file_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1107,7 @@ func (x *NodeView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeView.ProtoReflect.Descriptor instead.
 func (*NodeView) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{12}
+	return file_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodeView) GetName() string {
@@ -931,7 +1140,7 @@ type NodeList struct {
 
 func (x *NodeList) Reset() {
 	*x = NodeList{}
-	mi := &file_agent_proto_msgTypes[13]
+	mi := &file_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1152,7 @@ func (x *NodeList) String() string {
 func (*NodeList) ProtoMessage() {}
 
 func (x *NodeList) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[13]
+	mi := &file_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1165,7 @@ func (x *NodeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeList.ProtoReflect.Descriptor instead.
 func (*NodeList) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{13}
+	return file_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NodeList) GetNodes() []string {
@@ -985,7 +1194,7 @@ type HoldRequest struct {
 
 func (x *HoldRequest) Reset() {
 	*x = HoldRequest{}
-	mi := &file_agent_proto_msgTypes[14]
+	mi := &file_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1206,7 @@ func (x *HoldRequest) String() string {
 func (*HoldRequest) ProtoMessage() {}
 
 func (x *HoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[14]
+	mi := &file_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1219,7 @@ func (x *HoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldRequest.ProtoReflect.Descriptor instead.
 func (*HoldRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{14}
+	return file_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HoldRequest) GetResourceId() string {
@@ -1069,7 +1278,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_agent_proto_msgTypes[15]
+	mi := &file_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1290,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[15]
+	mi := &file_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1303,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{15}
+	return file_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Result) GetCode() int32 {
@@ -1177,7 +1386,7 @@ const file_agent_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1f\n" +
 	"\vclone_index\x18\x02 \x01(\x05R\n" +
 	"cloneIndex\x120\n" +
-	"\x05clone\x18\x03 \x01(\v2\x1a.tandem.agent.v1.CloneMetaR\x05clone\"\xcd\x01\n" +
+	"\x05clone\x18\x03 \x01(\v2\x1a.tandem.agent.v1.CloneMetaR\x05clone\"\xe5\x01\n" +
 	"\tCloneMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclone_max\x18\x02 \x01(\x05R\bcloneMax\x12$\n" +
@@ -1186,7 +1395,8 @@ const file_agent_proto_rawDesc = "" +
 	"promotable\x18\x04 \x01(\bR\n" +
 	"promotable\x12!\n" +
 	"\fpromoted_max\x18\x05 \x01(\x05R\vpromotedMax\x12*\n" +
-	"\x11promoted_node_max\x18\x06 \x01(\x05R\x0fpromotedNodeMax\"\xfc\x02\n" +
+	"\x11promoted_node_max\x18\x06 \x01(\x05R\x0fpromotedNodeMax\x12\x16\n" +
+	"\x06notify\x18\a \x01(\bR\x06notify\"\xc4\x03\n" +
 	"\aRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12\x1d\n" +
@@ -1197,10 +1407,30 @@ const file_agent_proto_rawDesc = "" +
 	"\x10deadline_unix_ns\x18\x05 \x01(\x03R\x0edeadlineUnixNs\x126\n" +
 	"\acluster\x18\x06 \x01(\v2\x1c.tandem.agent.v1.ClusterViewR\acluster\x12\x1f\n" +
 	"\vinterval_ns\x18\a \x01(\x03R\n" +
-	"intervalNs\x1a9\n" +
+	"intervalNs\x12F\n" +
+	"\fnotification\x18\b \x01(\v2\".tandem.agent.v1.CloneNotificationR\fnotification\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd6\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb1\x04\n" +
+	"\x11CloneNotification\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1c\n" +
+	"\toperation\x18\x02 \x01(\tR\toperation\x124\n" +
+	"\x06active\x18\x03 \x03(\v2\x1c.tandem.agent.v1.NotifyEntryR\x06active\x128\n" +
+	"\binactive\x18\x04 \x03(\v2\x1c.tandem.agent.v1.NotifyEntryR\binactive\x128\n" +
+	"\bpromoted\x18\x05 \x03(\v2\x1c.tandem.agent.v1.NotifyEntryR\bpromoted\x12<\n" +
+	"\n" +
+	"unpromoted\x18\x06 \x03(\v2\x1c.tandem.agent.v1.NotifyEntryR\n" +
+	"unpromoted\x122\n" +
+	"\x05start\x18\a \x03(\v2\x1c.tandem.agent.v1.NotifyEntryR\x05start\x120\n" +
+	"\x04stop\x18\b \x03(\v2\x1c.tandem.agent.v1.NotifyEntryR\x04stop\x126\n" +
+	"\apromote\x18\t \x03(\v2\x1c.tandem.agent.v1.NotifyEntryR\apromote\x124\n" +
+	"\x06demote\x18\n" +
+	" \x03(\v2\x1c.tandem.agent.v1.NotifyEntryR\x06demote\x12\x1c\n" +
+	"\tavailable\x18\v \x03(\tR\tavailable\x12\x10\n" +
+	"\x03all\x18\f \x03(\tR\x03all\"=\n" +
+	"\vNotifyEntry\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\x05R\binstance\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"\xd6\x01\n" +
 	"\vClusterView\x12/\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x19.tandem.agent.v1.NodeViewR\x05nodes\x12@\n" +
 	"\x06active\x18\x02 \x03(\v2(.tandem.agent.v1.ClusterView.ActiveEntryR\x06active\x1aT\n" +
@@ -1256,70 +1486,81 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_agent_proto_goTypes = []any{
-	(*InfoRequest)(nil),      // 0: tandem.agent.v1.InfoRequest
-	(*InfoResponse)(nil),     // 1: tandem.agent.v1.InfoResponse
-	(*MetaDataRequest)(nil),  // 2: tandem.agent.v1.MetaDataRequest
-	(*MetaDataResponse)(nil), // 3: tandem.agent.v1.MetaDataResponse
-	(*MetaData)(nil),         // 4: tandem.agent.v1.MetaData
-	(*ParamSpec)(nil),        // 5: tandem.agent.v1.ParamSpec
-	(*ActionSpec)(nil),       // 6: tandem.agent.v1.ActionSpec
-	(*ValidateRequest)(nil),  // 7: tandem.agent.v1.ValidateRequest
-	(*Instance)(nil),         // 8: tandem.agent.v1.Instance
-	(*CloneMeta)(nil),        // 9: tandem.agent.v1.CloneMeta
-	(*Request)(nil),          // 10: tandem.agent.v1.Request
-	(*ClusterView)(nil),      // 11: tandem.agent.v1.ClusterView
-	(*NodeView)(nil),         // 12: tandem.agent.v1.NodeView
-	(*NodeList)(nil),         // 13: tandem.agent.v1.NodeList
-	(*HoldRequest)(nil),      // 14: tandem.agent.v1.HoldRequest
-	(*Result)(nil),           // 15: tandem.agent.v1.Result
-	nil,                      // 16: tandem.agent.v1.ValidateRequest.ParamsEntry
-	nil,                      // 17: tandem.agent.v1.Request.ParamsEntry
-	nil,                      // 18: tandem.agent.v1.ClusterView.ActiveEntry
-	nil,                      // 19: tandem.agent.v1.HoldRequest.ParamsEntry
+	(*InfoRequest)(nil),       // 0: tandem.agent.v1.InfoRequest
+	(*InfoResponse)(nil),      // 1: tandem.agent.v1.InfoResponse
+	(*MetaDataRequest)(nil),   // 2: tandem.agent.v1.MetaDataRequest
+	(*MetaDataResponse)(nil),  // 3: tandem.agent.v1.MetaDataResponse
+	(*MetaData)(nil),          // 4: tandem.agent.v1.MetaData
+	(*ParamSpec)(nil),         // 5: tandem.agent.v1.ParamSpec
+	(*ActionSpec)(nil),        // 6: tandem.agent.v1.ActionSpec
+	(*ValidateRequest)(nil),   // 7: tandem.agent.v1.ValidateRequest
+	(*Instance)(nil),          // 8: tandem.agent.v1.Instance
+	(*CloneMeta)(nil),         // 9: tandem.agent.v1.CloneMeta
+	(*Request)(nil),           // 10: tandem.agent.v1.Request
+	(*CloneNotification)(nil), // 11: tandem.agent.v1.CloneNotification
+	(*NotifyEntry)(nil),       // 12: tandem.agent.v1.NotifyEntry
+	(*ClusterView)(nil),       // 13: tandem.agent.v1.ClusterView
+	(*NodeView)(nil),          // 14: tandem.agent.v1.NodeView
+	(*NodeList)(nil),          // 15: tandem.agent.v1.NodeList
+	(*HoldRequest)(nil),       // 16: tandem.agent.v1.HoldRequest
+	(*Result)(nil),            // 17: tandem.agent.v1.Result
+	nil,                       // 18: tandem.agent.v1.ValidateRequest.ParamsEntry
+	nil,                       // 19: tandem.agent.v1.Request.ParamsEntry
+	nil,                       // 20: tandem.agent.v1.ClusterView.ActiveEntry
+	nil,                       // 21: tandem.agent.v1.HoldRequest.ParamsEntry
 }
 var file_agent_proto_depIdxs = []int32{
 	4,  // 0: tandem.agent.v1.MetaDataResponse.meta_data:type_name -> tandem.agent.v1.MetaData
 	5,  // 1: tandem.agent.v1.MetaData.params:type_name -> tandem.agent.v1.ParamSpec
 	6,  // 2: tandem.agent.v1.MetaData.actions:type_name -> tandem.agent.v1.ActionSpec
-	16, // 3: tandem.agent.v1.ValidateRequest.params:type_name -> tandem.agent.v1.ValidateRequest.ParamsEntry
+	18, // 3: tandem.agent.v1.ValidateRequest.params:type_name -> tandem.agent.v1.ValidateRequest.ParamsEntry
 	9,  // 4: tandem.agent.v1.Instance.clone:type_name -> tandem.agent.v1.CloneMeta
-	17, // 5: tandem.agent.v1.Request.params:type_name -> tandem.agent.v1.Request.ParamsEntry
+	19, // 5: tandem.agent.v1.Request.params:type_name -> tandem.agent.v1.Request.ParamsEntry
 	8,  // 6: tandem.agent.v1.Request.instance:type_name -> tandem.agent.v1.Instance
-	11, // 7: tandem.agent.v1.Request.cluster:type_name -> tandem.agent.v1.ClusterView
-	12, // 8: tandem.agent.v1.ClusterView.nodes:type_name -> tandem.agent.v1.NodeView
-	18, // 9: tandem.agent.v1.ClusterView.active:type_name -> tandem.agent.v1.ClusterView.ActiveEntry
-	19, // 10: tandem.agent.v1.HoldRequest.params:type_name -> tandem.agent.v1.HoldRequest.ParamsEntry
-	8,  // 11: tandem.agent.v1.HoldRequest.instance:type_name -> tandem.agent.v1.Instance
-	13, // 12: tandem.agent.v1.ClusterView.ActiveEntry.value:type_name -> tandem.agent.v1.NodeList
-	0,  // 13: tandem.agent.v1.Base.Info:input_type -> tandem.agent.v1.InfoRequest
-	2,  // 14: tandem.agent.v1.Base.MetaData:input_type -> tandem.agent.v1.MetaDataRequest
-	7,  // 15: tandem.agent.v1.Base.Validate:input_type -> tandem.agent.v1.ValidateRequest
-	10, // 16: tandem.agent.v1.Agent.Start:input_type -> tandem.agent.v1.Request
-	10, // 17: tandem.agent.v1.Agent.Stop:input_type -> tandem.agent.v1.Request
-	10, // 18: tandem.agent.v1.Agent.Monitor:input_type -> tandem.agent.v1.Request
-	10, // 19: tandem.agent.v1.Agent.Reload:input_type -> tandem.agent.v1.Request
-	10, // 20: tandem.agent.v1.Agent.Notify:input_type -> tandem.agent.v1.Request
-	14, // 21: tandem.agent.v1.Agent.Hold:input_type -> tandem.agent.v1.HoldRequest
-	10, // 22: tandem.agent.v1.Agent.Promote:input_type -> tandem.agent.v1.Request
-	10, // 23: tandem.agent.v1.Agent.Demote:input_type -> tandem.agent.v1.Request
-	1,  // 24: tandem.agent.v1.Base.Info:output_type -> tandem.agent.v1.InfoResponse
-	3,  // 25: tandem.agent.v1.Base.MetaData:output_type -> tandem.agent.v1.MetaDataResponse
-	15, // 26: tandem.agent.v1.Base.Validate:output_type -> tandem.agent.v1.Result
-	15, // 27: tandem.agent.v1.Agent.Start:output_type -> tandem.agent.v1.Result
-	15, // 28: tandem.agent.v1.Agent.Stop:output_type -> tandem.agent.v1.Result
-	15, // 29: tandem.agent.v1.Agent.Monitor:output_type -> tandem.agent.v1.Result
-	15, // 30: tandem.agent.v1.Agent.Reload:output_type -> tandem.agent.v1.Result
-	15, // 31: tandem.agent.v1.Agent.Notify:output_type -> tandem.agent.v1.Result
-	15, // 32: tandem.agent.v1.Agent.Hold:output_type -> tandem.agent.v1.Result
-	15, // 33: tandem.agent.v1.Agent.Promote:output_type -> tandem.agent.v1.Result
-	15, // 34: tandem.agent.v1.Agent.Demote:output_type -> tandem.agent.v1.Result
-	24, // [24:35] is the sub-list for method output_type
-	13, // [13:24] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	13, // 7: tandem.agent.v1.Request.cluster:type_name -> tandem.agent.v1.ClusterView
+	11, // 8: tandem.agent.v1.Request.notification:type_name -> tandem.agent.v1.CloneNotification
+	12, // 9: tandem.agent.v1.CloneNotification.active:type_name -> tandem.agent.v1.NotifyEntry
+	12, // 10: tandem.agent.v1.CloneNotification.inactive:type_name -> tandem.agent.v1.NotifyEntry
+	12, // 11: tandem.agent.v1.CloneNotification.promoted:type_name -> tandem.agent.v1.NotifyEntry
+	12, // 12: tandem.agent.v1.CloneNotification.unpromoted:type_name -> tandem.agent.v1.NotifyEntry
+	12, // 13: tandem.agent.v1.CloneNotification.start:type_name -> tandem.agent.v1.NotifyEntry
+	12, // 14: tandem.agent.v1.CloneNotification.stop:type_name -> tandem.agent.v1.NotifyEntry
+	12, // 15: tandem.agent.v1.CloneNotification.promote:type_name -> tandem.agent.v1.NotifyEntry
+	12, // 16: tandem.agent.v1.CloneNotification.demote:type_name -> tandem.agent.v1.NotifyEntry
+	14, // 17: tandem.agent.v1.ClusterView.nodes:type_name -> tandem.agent.v1.NodeView
+	20, // 18: tandem.agent.v1.ClusterView.active:type_name -> tandem.agent.v1.ClusterView.ActiveEntry
+	21, // 19: tandem.agent.v1.HoldRequest.params:type_name -> tandem.agent.v1.HoldRequest.ParamsEntry
+	8,  // 20: tandem.agent.v1.HoldRequest.instance:type_name -> tandem.agent.v1.Instance
+	15, // 21: tandem.agent.v1.ClusterView.ActiveEntry.value:type_name -> tandem.agent.v1.NodeList
+	0,  // 22: tandem.agent.v1.Base.Info:input_type -> tandem.agent.v1.InfoRequest
+	2,  // 23: tandem.agent.v1.Base.MetaData:input_type -> tandem.agent.v1.MetaDataRequest
+	7,  // 24: tandem.agent.v1.Base.Validate:input_type -> tandem.agent.v1.ValidateRequest
+	10, // 25: tandem.agent.v1.Agent.Start:input_type -> tandem.agent.v1.Request
+	10, // 26: tandem.agent.v1.Agent.Stop:input_type -> tandem.agent.v1.Request
+	10, // 27: tandem.agent.v1.Agent.Monitor:input_type -> tandem.agent.v1.Request
+	10, // 28: tandem.agent.v1.Agent.Reload:input_type -> tandem.agent.v1.Request
+	10, // 29: tandem.agent.v1.Agent.Notify:input_type -> tandem.agent.v1.Request
+	16, // 30: tandem.agent.v1.Agent.Hold:input_type -> tandem.agent.v1.HoldRequest
+	10, // 31: tandem.agent.v1.Agent.Promote:input_type -> tandem.agent.v1.Request
+	10, // 32: tandem.agent.v1.Agent.Demote:input_type -> tandem.agent.v1.Request
+	1,  // 33: tandem.agent.v1.Base.Info:output_type -> tandem.agent.v1.InfoResponse
+	3,  // 34: tandem.agent.v1.Base.MetaData:output_type -> tandem.agent.v1.MetaDataResponse
+	17, // 35: tandem.agent.v1.Base.Validate:output_type -> tandem.agent.v1.Result
+	17, // 36: tandem.agent.v1.Agent.Start:output_type -> tandem.agent.v1.Result
+	17, // 37: tandem.agent.v1.Agent.Stop:output_type -> tandem.agent.v1.Result
+	17, // 38: tandem.agent.v1.Agent.Monitor:output_type -> tandem.agent.v1.Result
+	17, // 39: tandem.agent.v1.Agent.Reload:output_type -> tandem.agent.v1.Result
+	17, // 40: tandem.agent.v1.Agent.Notify:output_type -> tandem.agent.v1.Result
+	17, // 41: tandem.agent.v1.Agent.Hold:output_type -> tandem.agent.v1.Result
+	17, // 42: tandem.agent.v1.Agent.Promote:output_type -> tandem.agent.v1.Result
+	17, // 43: tandem.agent.v1.Agent.Demote:output_type -> tandem.agent.v1.Result
+	33, // [33:44] is the sub-list for method output_type
+	22, // [22:33] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -1327,14 +1568,14 @@ func file_agent_proto_init() {
 	if File_agent_proto != nil {
 		return
 	}
-	file_agent_proto_msgTypes[15].OneofWrappers = []any{}
+	file_agent_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -94,6 +94,10 @@ type Restarter interface {
 //     lapses": a hold on the promoted role (sdk.HoldPromoted) that is not
 //     renewed demotes the instance, which keeps running (sdk.Serve does it
 //     for every Promoter; a plugin not built with it must do it itself).
+//   - notify, for an agent that implements sdk.Notifier and answers a clone
+//     notification (not ErrUnimplemented): pre and post start
+//     notifications of a started instance succeed and leave it running
+//     (monitor OK), and so does a pre-stop one before its stop.
 //
 // The resource is stopped when the test ends.
 func Conformance(t *testing.T, target Target, r Resource) {
@@ -242,6 +246,7 @@ func Conformance(t *testing.T, target Target, r Resource) {
 		})
 	}
 	promotable(t, c)
+	notifiable(t, c)
 }
 
 // checker makes Conformance's calls and words its failures.
@@ -340,6 +345,62 @@ var (
 	_ Promotable = (*sdk.Process)(nil)
 	_ Promotable = (*Binary)(nil)
 )
+
+// Notifiable is the part of Target an agent with clone notifications adds.
+type Notifiable interface {
+	Notify(ctx context.Context, req sdk.Request) (sdk.Result, error)
+}
+
+var (
+	_ Notifiable = (*sdk.Client)(nil)
+	_ Notifiable = (*sdk.Process)(nil)
+	_ Notifiable = (*Binary)(nil)
+)
+
+// notifiable checks clone notifications to the resource as an instance of
+// a clone of two, the other instance starting on another node.
+func notifiable(t *testing.T, c *checker) {
+	n, ok := c.target.(Notifiable)
+	if !ok {
+		return
+	}
+	inst := c.r.Instance
+	if inst.CloneIndex < 0 {
+		inst = sdk.Instance{Node: "conformance-node1", CloneIndex: 0}
+	}
+	inst.Clone.Notify = true
+	notify := func(typ, op string) func(context.Context, sdk.Request) (sdk.Result, error) {
+		return func(ctx context.Context, req sdk.Request) (sdk.Result, error) {
+			req.Instance = inst
+			req.Notification = &sdk.Notification{Type: typ, Operation: op,
+				Active: []sdk.NotifyEntry{{Instance: inst.CloneIndex, Node: inst.Node}},
+				Start:  []sdk.NotifyEntry{{Instance: inst.CloneIndex + 1, Node: "conformance-node2"}},
+				All:    []string{inst.Node, "conformance-node2"}, Available: []string{inst.Node, "conformance-node2"}}
+			if op == "stop" {
+				req.Notification.Start, req.Notification.Stop = nil, req.Notification.Active
+			}
+			return n.Notify(ctx, req)
+		}
+	}
+	ctx, cancel, d := c.call()
+	res, err := notify(sdk.NotifyPre, "start")(ctx, c.req(d))
+	cancel()
+	if err == nil && res.Code == sdk.ErrUnimplemented {
+		return // not told about clone notifications
+	}
+	target := c.target
+	t.Run("notify", func(t *testing.T) {
+		c.run(t, []step{
+			{"start succeeds", "start", target.Start, sdk.OK},
+			{"a pre-start notification succeeds", "notify pre start", notify(sdk.NotifyPre, "start"), sdk.OK},
+			{"a post-start notification succeeds", "notify post start", notify(sdk.NotifyPost, "start"), sdk.OK},
+			{"a notification leaves the instance running", "monitor", target.Monitor, sdk.OK},
+			{"a pre-stop notification succeeds", "notify pre stop", notify(sdk.NotifyPre, "stop"), sdk.OK},
+			{"stop succeeds", "stop", target.Stop, sdk.OK},
+			{"monitor after stop says not running", "monitor", target.Monitor, sdk.NotRunning},
+		})
+	})
+}
 
 func promotable(t *testing.T, c *checker) {
 	p, ok := c.target.(Promotable)

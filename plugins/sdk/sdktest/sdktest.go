@@ -254,6 +254,11 @@ func (b *Binary) Reload(ctx context.Context, req sdk.Request) (sdk.Result, error
 	return b.Process().Reload(ctx, req)
 }
 
+// Notify calls the running process's Notify.
+func (b *Binary) Notify(ctx context.Context, req sdk.Request) (sdk.Result, error) {
+	return b.Process().Notify(ctx, req)
+}
+
 // Promote calls the running process's Promote.
 func (b *Binary) Promote(ctx context.Context, req sdk.Request) (sdk.Result, error) {
 	return b.Process().Promote(ctx, req)
