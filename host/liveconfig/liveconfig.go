@@ -89,8 +89,13 @@ const (
 	// ticket constraint on resource sets, which a build that writes
 	// format 8 would read as a constraint without a resource (and refuse).
 	FormatCIBTicketSets = 9
+	// FormatCIBNotify (10) is FormatCIBTicketSets for a model with a clone
+	// whose instances are notified (notify = true), which a build that
+	// writes format 9 would run without notifications and drop the option
+	// from at its next edit.
+	FormatCIBNotify = 10
 	// Format is the newest format this build writes.
-	Format = FormatCIBTicketSets
+	Format = FormatCIBNotify
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -99,6 +104,11 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	for _, r := range c.Resources {
+		if r.Clone != nil && r.Clone.Notify {
+			return FormatCIBNotify
+		}
+	}
 	for _, t := range c.Tickets {
 		if len(t.Sets) > 0 {
 			return FormatCIBTicketSets
@@ -294,15 +304,17 @@ func decodeRecord(e jetstream.KeyValueEntry) (Revision, error) {
 		return Revision{}, fmt.Errorf("%s: %w", where, err)
 	}
 	rev := Revision{Rev: e.Revision(), Time: r.Time, By: r.By, Summary: r.Summary, Format: r.Format}
-	switch r.Format {
-	case 0, FormatTOML:
+	switch {
+	case r.Format == 0 || r.Format == FormatTOML:
 		rev.Format = FormatTOML
 		f, err := config.Parse(where, []byte(r.TOML))
 		if err != nil {
 			return Revision{}, err
 		}
 		rev.CIB = f.CIB
-	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts, FormatCIBRoles, FormatCIBUtilization, FormatCIBTickets:
+	case r.Format >= FormatCIB && r.Format <= Format:
+		// Every format from FormatCIB on is the model as JSON; each adds
+		// what older builds must not silently ignore.
 		if r.CIB == nil {
 			return Revision{}, fmt.Errorf("%s: no cluster model in it", where)
 		}

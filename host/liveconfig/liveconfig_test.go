@@ -417,3 +417,64 @@ func TestTicketsNeedFormat8(t *testing.T) {
 		t.Fatalf("removed (%s of %s): %+v, %v; want format %d", id, rsc, rev, err, FormatCIB)
 	}
 }
+
+// A ticket constraint over resource sets is stored in format 9 and a
+// notify clone in format 10; this build reads every format it writes back
+// (a format added without the reader's knowing it would lock the
+// configuration), and removing them goes back to the format the rest
+// needs.
+func TestTicketSetsAndNotifyNeedTheirFormats(t *testing.T) {
+	s, model := open(t)
+	ctx := context.Background()
+	if _, _, _, err := s.Seed(ctx, model, "holly", false); err != nil {
+		t.Fatal(err)
+	}
+	var clones []string
+	for i := range model.Resources {
+		if model.Resources[i].Clone != nil {
+			clones = append(clones, cib.ConstraintName(&model.Resources[i]))
+		}
+	}
+	if len(clones) < 2 {
+		t.Fatalf("the model has clones %v, want two", clones)
+	}
+	var id string
+	rev, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		tk, err := c.AddTicket(cib.Ticket{Ticket: "site-a", Sets: []cib.ResourceSet{{Resources: clones}}})
+		id = tk.ID
+		return "add ticket set", err
+	})
+	if err != nil || rev.Format != FormatCIBTicketSets {
+		t.Fatalf("add: %+v, %v; want format %d", rev, err, FormatCIBTicketSets)
+	}
+	cur, err := s.Current(ctx)
+	if err != nil || cur.Format != FormatCIBTicketSets || len(cur.CIB.Tickets) != 1 || len(cur.CIB.Tickets[0].Sets) != 1 {
+		t.Fatalf("read back %+v, %v", cur, err)
+	}
+	rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		for i := range c.Resources {
+			if c.Resources[i].Clone != nil {
+				return "notify", cib.SetCloneOption(c.Resources[i].Clone, "notify", "true")
+			}
+		}
+		return "", errors.New("no clone")
+	})
+	if err != nil || rev.Format != FormatCIBNotify {
+		t.Fatalf("notify: %+v, %v; want format %d", rev, err, FormatCIBNotify)
+	}
+	cur, err = s.Current(ctx)
+	if err != nil || cur.Format != FormatCIBNotify {
+		t.Fatalf("read back %+v, %v", cur, err)
+	}
+	rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		for i := range c.Resources {
+			if c.Resources[i].Clone != nil {
+				c.Resources[i].Clone.Notify = false
+			}
+		}
+		return "no notify, no ticket", c.RemoveConstraint(id)
+	})
+	if err != nil || rev.Format != FormatCIB {
+		t.Fatalf("removed: %+v, %v; want format %d", rev, err, FormatCIB)
+	}
+}
