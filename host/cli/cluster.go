@@ -47,7 +47,7 @@ remotely; status lists it OFFLINE. cluster start lets it run resources again.`,
   tandem cluster start benji
   tandem cluster stop --all`,
 	}
-	cmd.AddCommand(newClusterStopCmd(), newClusterStartCmd())
+	cmd.AddCommand(newClusterStopCmd(), newClusterStartCmd(), newClusterRemoveVoterCmd())
 	return cmd
 }
 
