@@ -164,19 +164,24 @@ func TestReplaceADeadVoter(t *testing.T) {
 		t.Errorf("status: %d voters, non-voters %v; want 3 and none", r.Voters, r.NonVoters)
 	}
 
-	// 5. Another voter fails, the meta leader when that is not dave: the
-	// new voter's replicas count for the quorum.
+	// 5. Another voter fails hard (cut off from the bus), the meta leader
+	// when that is not dave: the new voter's replicas count for the
+	// quorum, and the singleton moves or stays where it can renew.
 	victim := "holly"
 	if l := metaOf(t, lc.Server("dave")).Leader; l == "holly" || l == "benji" {
 		victim = l
 	}
 	survivor := map[string]string{"holly": "benji", "benji": "holly"}[victim]
-	t.Logf("stopping %s (the meta group's leader was %s)", victim, metaOf(t, lc.Server("dave")).Leader)
-	lc.Stop(victim)
-	lc.Shape.Nodes = []string{survivor, "dave"}
+	t.Logf("cutting %s off (the meta group's leader was %s; the sleeper on %v)", victim, metaOf(t, lc.Server("dave")).Leader, lc.Where("sleeper"))
+	lc.CutOff(victim)
 	begin := time.Now()
-	running(sortedPair(survivor, "dave")...)
-	t.Logf("%s stopped: %s and dave run everything after %s", victim, survivor, time.Since(begin).Round(time.Millisecond))
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		if w := lc.Where("sleeper"); len(w) != 1 || w[0] == victim {
+			return fmt.Errorf("sleeper on %v", w)
+		}
+		return nil
+	})
+	t.Logf("%s cut off: the sleeper runs on %v after %s", victim, lc.Where("sleeper"), time.Since(begin).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	kv, err := c.KV(ctx, bus.BucketLeases)
@@ -197,6 +202,9 @@ func TestReplaceADeadVoter(t *testing.T) {
 		}
 		return nil
 	})
+	lc.Stop(victim)
+	lc.Shape.Nodes = []string{survivor, "dave"}
+	running(sortedPair(survivor, "dave")...)
 }
 
 // metaOf is the JetStream meta group as s reports it.
