@@ -146,4 +146,3 @@ func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string,
 		}
 	}
 }
-
