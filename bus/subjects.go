@@ -33,8 +33,9 @@ const (
 	SubjectRefresh       = SubjectPrefix + "refresh"
 	SubjectPing          = SubjectPrefix + "ping"
 	SubjectValidate      = SubjectPrefix + "validate"
-	SubjectMetaData      = SubjectPrefix + "metadata"   // an agent's meta-data, asked of the members
-	SubjectAlertCheck    = SubjectPrefix + "alertcheck" // "can you run this alert agent?", asked of the nodes
+	SubjectMetaData      = SubjectPrefix + "metadata"     // an agent's meta-data, asked of the members
+	SubjectAlertCheck    = SubjectPrefix + "alertcheck"   // "can you run this alert agent?", asked of the nodes
+	SubjectRemoveVoter   = SubjectPrefix + "voter.remove" // tandem cluster remove-voter, asked of one voter (admins only)
 )
 
 // JetStream's own subjects Tandem uses: the leader stepdown requests (the

@@ -470,3 +470,49 @@ func TestReadOnlyInProcessConnection(t *testing.T) {
 		t.Error("a guessed password opened a read-only in-process connection")
 	}
 }
+
+// Only admin identities may ask a voter to remove another from the
+// JetStream meta group (tandem cluster remove-voter): a member, the
+// witness and a monitor are refused the subject.
+func TestOnlyAdminsMayRemoveVoters(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	tc := startCluster(t, cfg)
+	holly := tc.ready("holly")
+	seen := make(chan string, 16)
+	sub, err := holly.NC.Subscribe(SubjectRemoveVoter, func(m *nats.Msg) { seen <- string(m.Data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := holly.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"benji", "director", bustest.Monitor} {
+		c, errs := connectCollecting(t, tc, "holly", id)
+		if err := c.NC.Publish(SubjectRemoveVoter, []byte(id)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errs:
+			if !errors.Is(err, nats.ErrPermissionViolation) {
+				t.Errorf("%s: error %v, want a permission violation", id, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: no permission violation reported", id)
+		}
+	}
+	admin, _ := connectCollecting(t, tc, "benji", AdminIdentity)
+	if err := admin.NC.Publish(SubjectRemoveVoter, []byte(AdminIdentity)); err != nil {
+		t.Fatal(err)
+	}
+	// The admin's request arrives, and it is the first: the others' were
+	// refused (reported) before the admin published.
+	select {
+	case got := <-seen:
+		if got != AdminIdentity {
+			t.Fatalf("%s's request reached the voters", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the admin's request never arrived")
+	}
+}

@@ -37,17 +37,20 @@ const controlTimeout = 3 * time.Second
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Stop or start nodes' part in the cluster (pcs cluster stop|start)",
+		Short: "Stop or start nodes' part in the cluster (pcs cluster stop|start); remove a dead voter",
 		Long: `cluster stop takes nodes out of the cluster gracefully: their singletons move
 to other nodes first, then their clone instances stop, as pcs cluster stop
 does. Unlike Pacemaker, the node's tandem daemon keeps running with its bus
 member, so it still votes (quorum is unchanged) and can be started again
-remotely; status lists it OFFLINE. cluster start lets it run resources again.`,
+remotely; status lists it OFFLINE. cluster start lets it run resources again.
+cluster remove-voter takes a voter that is gone for good out of the bus's
+JetStream group (docs/topology.md).`,
 		Example: `  tandem cluster stop benji
   tandem cluster start benji
-  tandem cluster stop --all`,
+  tandem cluster stop --all
+  tandem cluster remove-voter carol`,
 	}
-	cmd.AddCommand(newClusterStopCmd(), newClusterStartCmd())
+	cmd.AddCommand(newClusterStopCmd(), newClusterStartCmd(), newClusterRemoveVoterCmd())
 	return cmd
 }
 

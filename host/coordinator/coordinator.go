@@ -21,8 +21,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/lease"
@@ -123,26 +125,81 @@ func (c *Coordinator) Run(ctx context.Context) {
 	}); err == nil {
 		defer func() { _ = sub.Unsubscribe() }()
 	}
-	retry := time.NewTicker(lease.DefaultTTL / 4)
-	defer retry.Stop()
+	// A member that does not hold the lease waits for it to be freed
+	// (deleted on release, or its TTL's delete marker) on a watch of the
+	// key, rather than trying to take it 4 times a second: each try is a
+	// Create and a Get, request and answer each, on every member. A slow
+	// try stays, in case the watch stalls or misses the marker.
+	freed := make(chan struct{}, 1)
+	go c.watchLease(ctx, freed)
 	for {
 		actx, cancel := context.WithTimeout(ctx, lease.DefaultTTL/2)
 		l, err := c.cfg.Leases.Acquire(actx, LeaseKey, nil)
 		cancel()
-		if err == nil {
+		wait := lease.DefaultTTL / 4
+		switch {
+		case err == nil:
 			c.lead(ctx, l)
 			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			if err := l.Release(rctx); err != nil && ctx.Err() == nil {
 				c.log.Debug("releasing the coordinator lease", "err", err)
 			}
 			cancel()
-		} else if !errors.Is(err, lease.ErrHeld) && !errors.Is(err, lease.ErrPromised) && ctx.Err() == nil {
+		case errors.Is(err, lease.ErrHeld):
+			wait = heldRetry()
+		case !errors.Is(err, lease.ErrPromised) && ctx.Err() == nil:
 			c.log.Debug("coordinator lease not acquired", "err", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-freed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// heldRetryNanos is how often a member tries to take the coordinator lease
+// that another holds, besides when the watch says it was freed: 2 s (a
+// variable for the test that shows the watch alone suffices).
+var heldRetryNanos atomic.Int64
+
+func init() { heldRetryNanos.Store(int64(2 * time.Second)) }
+
+func heldRetry() time.Duration { return time.Duration(heldRetryNanos.Load()) }
+
+// watchLease signals freed each time the coordinator lease's key is deleted
+// or purged (released, or expired: the bucket's TTL marker), until ctx
+// ends. A watch that ends or cannot start is started again.
+func (c *Coordinator) watchLease(ctx context.Context, freed chan<- struct{}) {
+	signal := func() {
+		select {
+		case freed <- struct{}{}:
+		default:
+		}
+	}
+	for ctx.Err() == nil {
+		kv, err := c.cfg.Conn.KV(ctx, bus.BucketLeases)
+		var w jetstream.KeyWatcher
+		if err == nil {
+			w, err = kv.Raw().Watch(ctx, LeaseKey, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+		}
+		if err != nil {
+			c.log.Debug("watching the coordinator lease", "err", err)
+		} else {
+			for e := range w.Updates() {
+				if e != nil && e.Operation() != jetstream.KeyValuePut {
+					signal()
+				}
+			}
+			_ = w.Stop()
 		}
 		select {
 		case <-ctx.Done():
-			return
-		case <-retry.C:
+		case <-time.After(heldRetry()):
 		}
 	}
 }

@@ -199,6 +199,9 @@ func start(o Options) (_ *Member, err error) {
 			return nil, err
 		}
 	}
+	if err := m.serveRemoveVoter(); err != nil {
+		return nil, fmt.Errorf("serving remove-voter requests: %w", err)
+	}
 	if _, err := bus.ServeMembers(m.conn, m.status); err != nil {
 		return nil, fmt.Errorf("serving pings: %w", err)
 	}

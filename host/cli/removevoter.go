@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/daemon"
+)
+
+// `tandem cluster remove-voter NAME`: a voter gone for good leaves the
+// JetStream meta group, and every bucket's replicas end up on the voters
+// left (docs/topology.md, "Removing a voter", "Replacing a dead voter").
+
+func newClusterRemoveVoterCmd() *cobra.Command {
+	var cfgPath string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "remove-voter NAME",
+		Short: "Take a voter that is gone for good out of the bus's JetStream group",
+		Long: `remove-voter takes the voter NAME, stopped for good, out of the JetStream meta
+group that the voters keep (the bus's Raft group of groups), and waits
+until every bucket (leases, live configuration, state) has its replicas on
+the voters left, all current. It is a step of removing a voter and of
+replacing a dead voter by a node of another name (docs/topology.md): start
+the replacement as a voter first, so that 3 voters are left.
+
+A voter's daemon does the removal (it needs the bus's system account, which
+only the members' own servers hold), asked over a subject that only admin
+identities may publish.
+
+Refused, changing nothing: a voter that is still online (its bus server is
+routed to the voters: stop it for good first), a name that is no voter, and
+a removal that would leave fewer than 3 voters or fewer online than their
+quorum.
+
+Exit codes: 0 done; 2 refused (online, not a voter, too few voters left);
+1 no voter answered, the removal failed, or the buckets' replicas were not
+all current on the voters left within --wait.`,
+		Example: `  tandem cluster remove-voter carol
+  tandem cluster remove-voter carol --wait 5m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return removeVoter(cmd, cfgPath, args[0], wait)
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for every bucket's replicas to be current on the voters left")
+	return cmd
+}
+
+func removeVoter(cmd *cobra.Command, cfgPath, name string, wait time.Duration) error {
+	if wait <= 0 {
+		return badInput("--wait %s: want a duration above 0", wait)
+	}
+	file, err := config.Load(cfgPath)
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: err}
+	}
+	w, ew := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	s, err := openSession(cfgPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	a, err := daemon.AskRemoveVoter(s.conn, daemon.RemoveVoterRequest{Voter: name, By: cliBy(s.conn)}, 40*time.Second)
+	switch {
+	case err != nil:
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("remove-voter %s: %w", name, err)}
+	case a.Refused != "":
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("remove-voter %s refused by %s: %s", name, a.By, a.Error)}
+	case a.Error != "":
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("remove-voter %s (asked of %s): %s", name, a.By, a.Error)}
+	}
+	fmt.Fprintf(w, "%s: removed from the JetStream meta group (by %s; its peers were %s)\n", name, a.By, strings.Join(a.Voters, ", "))
+	if m, ok := file.Topology.Member(name); ok && !m.NonVoter {
+		fmt.Fprintf(ew, "Warning: %s still lists %s as a voter: take it out ([bus] voters, its [[node]] table) before the members restart (docs/topology.md)\n", cfgPath, name)
+	}
+	if err := waitReplaced(cmd.Context(), s.conn, w, name, wait); err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	return nil
+}
+
+// waitReplaced waits until no bucket's stream keeps a replica on name and
+// each has all its replicas, current. The meta leader re-places them on
+// removal; a stream that still lists name after a while is asked to drop it.
+func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	nudgeAt := time.Now().Add(10 * time.Second)
+	nudged := map[string]bool{}
+	for {
+		var problems, done []string
+		for _, cfg := range bus.BucketConfigs(3) {
+			stream := bus.StreamOfBucket(cfg.Bucket)
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			peers, current, replicas, err := conn.StreamPeers(rctx, stream)
+			if err == nil && slices.Contains(peers, name) && time.Now().After(nudgeAt) && !nudged[stream] {
+				nudged[stream] = true
+				if perr := conn.RemoveStreamPeer(rctx, stream, name); perr != nil {
+					problems = append(problems, perr.Error())
+				}
+			}
+			cancel()
+			switch {
+			case err != nil:
+				problems = append(problems, fmt.Sprintf("%s: %v", cfg.Bucket, err))
+				continue
+			case slices.Contains(peers, name):
+				problems = append(problems, fmt.Sprintf("%s: still has a replica on %s", cfg.Bucket, name))
+				continue
+			case len(peers) < replicas:
+				problems = append(problems, fmt.Sprintf("%s: %d of %d replicas placed (%s)", cfg.Bucket, len(peers), replicas, strings.Join(peers, ", ")))
+				continue
+			}
+			var behind []string
+			for _, p := range peers {
+				if !current[p] {
+					behind = append(behind, p)
+				}
+			}
+			if len(behind) > 0 {
+				problems = append(problems, fmt.Sprintf("%s: the replicas on %s are not current yet", cfg.Bucket, strings.Join(behind, ", ")))
+				continue
+			}
+			done = append(done, fmt.Sprintf("%s: replicas on %s, current", cfg.Bucket, strings.Join(peers, ", ")))
+		}
+		if len(problems) == 0 {
+			for _, d := range done {
+				fmt.Fprintln(w, d)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s was removed, but after %s not every bucket has its replicas current on the voters left: %s", name, wait, strings.Join(problems, "; "))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/tandem-ha/tandem/bus"
+)
+
+// `tandem cluster remove-voter NAME` asks one voter's daemon (a queue
+// group of the voters, on bus.SubjectRemoveVoter, which only admin
+// identities may publish) to take a voter that is gone for good out of the
+// JetStream meta group: the request needs the system account, which only
+// the members' own servers hold. See docs/topology.md.
+
+// RemoveVoterRequest names the voter to remove.
+type RemoveVoterRequest struct {
+	Voter string `json:"voter"`
+	By    string `json:"by,omitempty"` // who asks, for the log
+}
+
+// Kinds of refusal in a RemoveVoterAnswer (nothing was changed).
+const (
+	RefusedOnline   = "online"
+	RefusedNotVoter = "not-voter"
+	RefusedTooFew   = "too-few"
+)
+
+// RemoveVoterAnswer is the answering voter's answer.
+type RemoveVoterAnswer struct {
+	By      string   `json:"by"`               // the voter that answered
+	Voters  []string `json:"voters,omitempty"` // the meta group's peers before, by name
+	Error   string   `json:"error,omitempty"`
+	Refused string   `json:"refused,omitempty"` // why nothing was changed (Refused*), with Error
+}
+
+// removeVoterTimeout bounds the removal itself (a Raft membership change, after the one under way).
+const removeVoterTimeout = 30 * time.Second
+
+// AskRemoveVoter sends a removal request to the voters and waits for one
+// answer.
+func AskRemoveVoter(conn *bus.Conn, req RemoveVoterRequest, timeout time.Duration) (RemoveVoterAnswer, error) {
+	var a RemoveVoterAnswer
+	data, err := json.Marshal(req)
+	if err != nil {
+		return a, err
+	}
+	msg, err := conn.NC.Request(bus.SubjectRemoveVoter, data, timeout)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) {
+			return a, fmt.Errorf("%w from any voter's tandem daemon: %v", ErrNoAnswer, err)
+		}
+		return a, err
+	}
+	if err := json.Unmarshal(msg.Data, &a); err != nil {
+		return a, fmt.Errorf("%s's answer: %w", a.By, err)
+	}
+	return a, nil
+}
+
+// serveRemoveVoter answers removal requests on a voter.
+func (m *Member) serveRemoveVoter() error {
+	if m.server.Member().NonVoter {
+		return nil
+	}
+	_, err := m.conn.NC.QueueSubscribe(bus.SubjectRemoveVoter, "voters", func(msg *nats.Msg) {
+		var req RemoveVoterRequest
+		a := RemoveVoterAnswer{By: m.name}
+		if json.Unmarshal(msg.Data, &req) != nil || req.Voter == "" {
+			a.Error = "malformed remove-voter request"
+		} else {
+			m.log.Warn("removing a voter from the JetStream meta group", "voter", req.Voter, "by", req.By)
+			ctx, cancel := context.WithTimeout(context.Background(), removeVoterTimeout)
+			mp, err := m.server.RemoveVoter(ctx, req.Voter)
+			cancel()
+			a.Voters = mp.Names
+			if err != nil {
+				a.Error = err.Error()
+				switch {
+				case errors.Is(err, bus.ErrVoterOnline):
+					a.Refused = RefusedOnline
+				case errors.Is(err, bus.ErrNotVoter):
+					a.Refused = RefusedNotVoter
+				case errors.Is(err, bus.ErrTooFewVoters), errors.Is(err, bus.ErrNoMetaQuorum):
+					a.Refused = RefusedTooFew
+				}
+				m.log.Warn("voter not removed", "voter", req.Voter, "err", err)
+			}
+		}
+		if data, err := json.Marshal(a); err == nil {
+			_ = msg.Respond(data)
+		}
+	})
+	return err
+}
