@@ -21,7 +21,9 @@ func TestLiveCommandsOverInvalidRevisions(t *testing.T) {
 	}
 	defer s.close()
 	ctx := context.Background()
-	kv, err := s.conn.KV(ctx, bus.BucketConfig)
+	// Only a member can write the bucket itself (the admin's writes go
+	// through the members' write service): holly's own connection.
+	kv, err := lc.ConnectMember("holly").KV(ctx, bus.BucketConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
