@@ -42,6 +42,10 @@ const (
 	localMonitorUser = "tandem-local-monitor"
 )
 
+// DevIdentity is the admin identity of a client of a development bus
+// without TLS (it holds the cluster secret).
+const DevIdentity = "cli"
+
 // localCredential is the in-process password of one server.
 type localCredential string
 
@@ -97,7 +101,8 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 			a.refuse("client", c, "no valid cluster key")
 			return false
 		}
-		c.RegisterUser(&server.User{Username: "cli", Account: a.ns.GlobalAccount()})
+		c.RegisterUser(&server.User{Username: DevIdentity, Account: a.ns.GlobalAccount(),
+			Permissions: Permissions(Identity{Role: RoleAdmin, Name: DevIdentity})})
 		return true
 	}
 	id, err := peerIdentity(cs)

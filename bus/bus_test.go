@@ -169,7 +169,10 @@ func TestRoutesNeedCredentials(t *testing.T) {
 	// and nothing published through the intruder reaches a member.
 	other := *cfg
 	other.DataDir = t.TempDir()
-	other.Members = append(append([]Member{}, cfg.Nodes()...), Member{Name: "intruder", Address: "127.0.0.1", ClientPort: freePorts(t, 1)[0], ClusterPort: freePorts(t, 1)[0], Witness: true})
+	// One call for both ports: under TANDEM_TEST_PORTS two calls give the
+	// same lowest free port.
+	ports := freePorts(t, 2)
+	other.Members = append(append([]Member{}, cfg.Nodes()...), Member{Name: "intruder", Address: "127.0.0.1", ClientPort: ports[0], ClusterPort: ports[1], Witness: true})
 	wrong, _ := GenerateSecret()
 	other.TLS = &TLS{Dir: bustest.PKI(t, &other)} // another CA
 	s, err := StartServer(ServerOptions{Topology: &other, Member: "intruder", Secret: wrong, Logger: quietLogger()})

@@ -123,7 +123,7 @@ func Connect(o ConnectOptions) (*Conn, error) {
 				return nil, err
 			}
 			opts = append(opts, nats.Nkey(pub, kp.Sign))
-			id = Identity{Role: RoleAdmin, Name: "cli"}
+			id = Identity{Role: RoleAdmin, Name: DevIdentity}
 		}
 	}
 	nc, err := nats.Connect(url, opts...)

@@ -50,10 +50,23 @@ func Permissions(id Identity) *server.Permissions {
 		pub = append(pub, SubjectHeartbeat(id.Name), SubjectLog(id.Name), SubjectPing, subjectStreamLeaderStepdown+"*")
 	case RoleAdmin:
 		// Everything but what only members do: heartbeats, leases,
-		// plans and lease promises are the members' own.
-		pub = []string{">"}
+		// plans and lease promises are the members' own, and so is
+		// writing the live configuration: an admin asks a member's
+		// daemon to write it on its own SubjectConfigWrite, which the
+		// member stamps with the admin's name (docs/security.md). The
+		// allow-list is explicit because a deny wins over any allow:
+		// the JetStream and KV subjects, replies, and Tandem's subjects
+		// of up to two tokens after the prefix (no other subject of
+		// Tandem's an admin needs has more).
+		pub = []string{"$JS.>", "$KV.>", "_INBOX.>", SubjectPrefix + "*", SubjectPrefix + "*.*", SubjectConfigWrite(id.Name)}
 		deny = []string{SubjectHeartbeats, kvWrite(BucketLeases), SubjectTransition, SubjectPrefix + "lease.promise.*",
-			SubjectPrefix + "action.*", SubjectPrefix + "monitor.>"}
+			SubjectPrefix + "action.*", SubjectPrefix + "monitor.>", kvWrite(BucketConfig)}
+		// Nor may it remake, rewrite or cut the configuration's stream
+		// (a subject transform, a restored snapshot or a deleted last
+		// message would be a revision no member stamped).
+		for _, op := range []string{"CREATE", "UPDATE", "DELETE", "PURGE", "MSG.DELETE", "RESTORE"} {
+			deny = append(deny, "$JS.API.STREAM."+op+"."+StreamOfBucket(BucketConfig))
+		}
 	default: // monitor, and anything unknown: read only
 		pub = append(pub, jsRead...)
 		pub = append(pub, SubjectPing, SubjectStateRequest, SubjectMetaData)

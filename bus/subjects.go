@@ -19,6 +19,7 @@ package bus
 //	tandem.control.<node>              (request)         `tandem cluster start|stop` asks the node
 //	tandem.validate                    (request)         every node's plugins validate an agent's parameters
 //	tandem.lease.promise.<node>        (request)         a lease holder asks node not to take its leases for a while
+//	tandem.config.write.<identity>     (request)         a member's daemon writes a configuration revision for that admin identity
 const (
 	SubjectPrefix = "tandem."
 	SubjectAll    = SubjectPrefix + ">"
@@ -76,6 +77,17 @@ func SubjectControl(node string) string { return SubjectPrefix + "control." + Su
 func SubjectLeasePromise(node string) string {
 	return SubjectPrefix + "lease.promise." + SubjectToken(node)
 }
+
+// SubjectConfigWrite is where the admin identity named identity asks the
+// members' daemons (a queue group) to write a live configuration revision;
+// only that identity may publish on it, so a member that answers knows who
+// asked.
+func SubjectConfigWrite(identity string) string {
+	return SubjectPrefix + "config.write." + SubjectToken(identity)
+}
+
+// SubjectConfigWrites are every identity's configuration write subjects.
+const SubjectConfigWrites = SubjectPrefix + "config.write.*"
 
 // SubjectToken makes s usable as one subject token: NATS splits subjects at
 // '.', so "VIP-10.10.10.23" becomes "VIP-10_10_10_23". Wildcards and spaces

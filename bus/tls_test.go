@@ -304,10 +304,10 @@ func TestNodeCannotPublishOtherHeartbeat(t *testing.T) {
 	}
 }
 
-func TestNodeIdentityCannotWriteConfig(t *testing.T) {
+func TestOnlyMembersWriteConfig(t *testing.T) {
 	cfg := testTopology(t, []string{"holly", "benji"}, "director")
 	tc := startCluster(t, cfg)
-	tc.ready("holly")
+	holly := tc.ready("holly")
 	ctx := context.Background()
 	for _, id := range []string{"benji", "director", bustest.Monitor} {
 		c, _ := connectCollecting(t, tc, "holly", id)
@@ -322,27 +322,125 @@ func TestNodeIdentityCannotWriteConfig(t *testing.T) {
 			t.Errorf("%s wrote the configuration", id)
 		}
 	}
-	// The admin can; and the forged keys are not there.
-	admin, _ := connectCollecting(t, tc, "benji", AdminIdentity)
+	// Nor can the admin: its revisions are written by a member's daemon
+	// (liveconfig.Serve), which stamps them with its identity.
+	admin, errs := connectCollecting(t, tc, "benji", AdminIdentity)
 	kv, err := admin.KV(ctx, BucketConfig)
+	if err != nil {
+		t.Fatalf("the admin cannot read the configuration bucket: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	_, err = kv.Put(wctx, "edit", []byte("x"))
+	cancel()
+	if err == nil {
+		t.Error("the admin wrote the configuration bucket directly")
+	}
+	if err := <-errs; !errors.Is(err, nats.ErrPermissionViolation) {
+		t.Errorf("the admin's direct write: %v, want a permission violation", err)
+	}
+	// Nor remake, purge or cut the bucket's stream.
+	for _, op := range []string{"UPDATE", "PURGE", "DELETE", "MSG.DELETE"} {
+		if err := admin.NC.Publish("$JS.API.STREAM."+op+"."+StreamOfBucket(BucketConfig), []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errs:
+			if !errors.Is(err, nats.ErrPermissionViolation) {
+				t.Errorf("the admin's stream %s: %v, want a permission violation", op, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("the admin's stream %s was not refused", op)
+		}
+	}
+	hkv, err := holly.KV(ctx, BucketConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.Put(ctx, "edit", []byte("x")); err != nil {
-		t.Fatalf("the admin cannot write the configuration: %v", err)
-	}
-	if _, err := kv.Get(ctx, "forged"); err == nil {
-		t.Error("a forged configuration key is in the bucket")
+	for _, key := range []string{"forged", "edit"} {
+		if _, err := hkv.Get(ctx, key); err == nil {
+			t.Errorf("a forged configuration key %q is in the bucket", key)
+		}
 	}
 	// The admin cannot write a lease.
 	leases, err := admin.KV(ctx, BucketLeases)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	wctx, cancel = context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if _, err := leases.Put(wctx, "rsc.VIP", []byte("admin")); err == nil {
 		t.Error("the admin wrote a lease")
+	}
+}
+
+// An identity may ask for configuration writes only on its own name's
+// subject, and only an admin may ask at all: the subject a member's write
+// service gets a request on names who sent it.
+func TestConfigWriteSubjectIsTheIdentitys(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	if err := Issue(cfg.TLS.Dir, Identity{Role: RoleAdmin, Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	tc := startCluster(t, cfg)
+	holly := tc.ready("holly")
+	seen := make(chan string, 16)
+	sub, err := holly.NC.Subscribe(SubjectConfigWrites, func(m *nats.Msg) { seen <- m.Subject })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := holly.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []struct {
+		id     string
+		forged []string
+		own    bool // may publish on its own subject
+	}{
+		{AdminIdentity, []string{SubjectConfigWrite("alice")}, true},
+		{"alice", []string{SubjectConfigWrite(AdminIdentity)}, true},
+		{"benji", []string{SubjectConfigWrite("benji"), SubjectConfigWrite(AdminIdentity)}, false},
+		{"director", []string{SubjectConfigWrite("director"), SubjectConfigWrite(AdminIdentity)}, false},
+		{bustest.Monitor, []string{SubjectConfigWrite(bustest.Monitor), SubjectConfigWrite(AdminIdentity)}, false},
+	} {
+		c, errs := connectCollecting(t, tc, "benji", tr.id)
+		// Forged first: one connection's messages keep their order.
+		for _, subj := range tr.forged {
+			if err := c.NC.Publish(subj, []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-errs:
+				if !errors.Is(err, nats.ErrPermissionViolation) {
+					t.Errorf("%s publishing on %s: %v, want a permission violation", tr.id, subj, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("%s publishing on %s was not refused", tr.id, subj)
+			}
+		}
+		if !tr.own {
+			continue
+		}
+		if err := c.NC.Publish(SubjectConfigWrite(tr.id), []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case s := <-seen:
+			if s != SubjectConfigWrite(tr.id) {
+				t.Errorf("%s's identity published on %s", tr.id, s)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s's request on its own write subject never arrived", tr.id)
+		}
+	}
+	// Every publish that arrived was checked above; nothing else came.
+	if err := holly.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-seen:
+		t.Errorf("a refused publish arrived on %s", s)
+	default:
 	}
 }
 

@@ -124,7 +124,7 @@ func completionModel(cmd *cobra.Command) *cib.CIB {
 		defer conn.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), completionWait)
 		defer cancel()
-		store, err := liveconfig.Open(ctx, conn)
+		store, err := liveconfig.OpenClient(ctx, conn)
 		if err != nil {
 			done <- nil
 			return

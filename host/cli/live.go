@@ -55,7 +55,7 @@ func openSession(cfgPath string) (*session, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), liveOpTimeout)
 	defer cancel()
-	store, err := liveconfig.Open(ctx, conn)
+	store, err := liveconfig.OpenClient(ctx, conn)
 	if err != nil {
 		conn.Close()
 		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("opening the live configuration: %w", err)}

@@ -224,8 +224,9 @@ func cliConnect(top *bus.Topology) (*bus.Conn, error) {
 
 // cliBy is who a command's changes are recorded as: the identity the bus
 // authenticated (the certificate's name; "cli" on a development bus
-// without TLS) at this host. The bus lets only admin identities write the
-// configuration.
+// without TLS) at this host. The member's daemon that writes a revision
+// stamps the identity itself (liveconfig.OpenClient): only the host is
+// this command's claim.
 func cliBy(c *bus.Conn) string { return c.Identity().Name + "@" + hostname() }
 
 // noteDrift makes the warning that the live configuration differs from the

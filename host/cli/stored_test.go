@@ -21,7 +21,9 @@ func TestLiveCommandsOverInvalidRevisions(t *testing.T) {
 	}
 	defer s.close()
 	ctx := context.Background()
-	kv, err := s.conn.KV(ctx, bus.BucketConfig)
+	// Only a member can write the bucket itself (the admin's writes go
+	// through the members' write service): holly's own connection.
+	kv, err := lc.ConnectMember("holly").KV(ctx, bus.BucketConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,5 +62,23 @@ func TestLiveCommandsOverInvalidRevisions(t *testing.T) {
 	}
 	if cur := lc.live(); !liveconfig.Same(cur.CIB, good.CIB) {
 		t.Errorf("after reseed: %+v, want the file's model", cur.CIB)
+	}
+
+	// Every revision the commands made names the admin identity, stamped
+	// by the member that wrote it; one whose request claims another `by`
+	// too.
+	cur := lc.live()
+	if _, err := s.store.Put(ctx, cur.CIB, cur.Rev, "holly@forged", "claims to be holly"); err != nil {
+		t.Fatal(err)
+	}
+	out = lc.must("config", "history")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "admin@forged") || !strings.Contains(last, "claims to be holly") {
+		t.Errorf("config history's last revision is not stamped admin@forged:\n%s", out)
+	}
+	for _, l := range lines[len(lines)-3:] { // rollback, reseed, the claim
+		if !strings.Contains(l, "admin@") {
+			t.Errorf("a revision the commands made is not stamped with the admin identity: %s", l)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/host/lrm"
 	"github.com/tandem-ha/tandem/host/metrics"
 	"github.com/tandem-ha/tandem/host/supervisor"
@@ -205,6 +206,14 @@ func start(o Options) (_ *Member, err error) {
 	if _, err := bus.ServeMembers(m.conn, m.status); err != nil {
 		return nil, fmt.Errorf("serving pings: %w", err)
 	}
+	// Configuration writes are served from the start, before this
+	// member runs any configuration: `config reseed` must work when
+	// none can be run.
+	stopWrites, err := liveconfig.Serve(m.conn, name, log)
+	if err != nil {
+		return nil, fmt.Errorf("serving configuration writes: %w", err)
+	}
+	m.undo.push(stopWrites)
 	m.serveStatusPage(f)
 	role := "node"
 	if o.Witness {

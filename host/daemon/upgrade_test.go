@@ -46,7 +46,7 @@ func TestUpgradeFromTheTOMLRecordFormat(t *testing.T) {
 	running := tc.Pids("")
 
 	ctx := context.Background()
-	store, err := liveconfig.Open(ctx, c)
+	store, err := liveconfig.OpenClient(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -273,15 +273,32 @@ func (e *invalidError) Unwrap() []error { return []error{ErrInvalid, e.err} }
 type Store struct {
 	kv   *bus.KV
 	conn *bus.Conn
+	// client: writes go through the members' write service (service.go).
+	client bool
 }
 
-// Open opens the store on conn.
+// Open opens the store on conn, a member's in-process connection: it
+// writes the bucket itself (seeding, and the write service's writes).
 func Open(ctx context.Context, conn *bus.Conn) (*Store, error) {
 	kv, err := conn.KV(ctx, bus.BucketConfig)
 	if err != nil {
 		return nil, err
 	}
 	return &Store{kv: kv, conn: conn}, nil
+}
+
+// OpenClient opens the store on conn, a client's connection (`tandem`
+// commands): it reads the bucket, and asks a member's daemon to make each
+// revision, which stamps it with conn's authenticated identity (of a
+// `by` passed to Put, Update, Rollback or Reseed only the host after the
+// '@' is sent, as a claim). It cannot seed.
+func OpenClient(ctx context.Context, conn *bus.Conn) (*Store, error) {
+	s, err := Open(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	s.client = true
+	return s, nil
 }
 
 // decode reads a stored revision; an unusable one fails with an error
@@ -352,6 +369,9 @@ func Same(a, b *cib.CIB) bool {
 // when hadOne (the caller remembers one) or the bucket's marker says so, a
 // missing configuration is ErrGone.
 func (s *Store) Seed(ctx context.Context, c *cib.CIB, by string, hadOne bool) (good Revision, bad *Revision, seeded bool, err error) {
+	if s.client {
+		return Revision{}, nil, false, errors.New("only a member seeds the live configuration")
+	}
 	good, bad, err = s.Usable(ctx)
 	if err == nil {
 		s.mark(ctx, good.Rev, by) // a cluster seeded before the marker
@@ -413,6 +433,13 @@ func (s *Store) gone(ctx context.Context, hadOne bool) error {
 // nothing, a configuration that was lost (ErrGone), or an invalid one. It
 // is the explicit command ErrGone asks for.
 func (s *Store) Reseed(ctx context.Context, c *cib.CIB, by, from string) (Revision, error) {
+	if s.client {
+		return s.ask(ctx, writeRequest{Reseed: true, From: from, Host: hostOf(by)}, c, "re-seeded from "+from)
+	}
+	return s.reseed(ctx, c, by, from)
+}
+
+func (s *Store) reseed(ctx context.Context, c *cib.CIB, by, from string) (Revision, error) {
 	data, err := encode(c, by, "re-seeded from "+from)
 	if err != nil {
 		return Revision{}, err
@@ -470,11 +497,19 @@ func (s *Store) Current(ctx context.Context) (Revision, error) {
 }
 
 // Put stores c if the live configuration is still at revision base, and
-// fails with an error matching bus.ErrConflict otherwise. An invalid model
+// fails with an error matching bus.ErrConflict otherwise (for a client's
+// store, a member's daemon writes it: OpenClient). An invalid model
 // is refused (the error is a cib.Problems) and nothing is stored. A stored
 // change is announced on the bus (bus.ConfigChanged), so that followers
 // need not wait for their watch.
 func (s *Store) Put(ctx context.Context, c *cib.CIB, base uint64, by, summary string) (Revision, error) {
+	if s.client {
+		return s.ask(ctx, writeRequest{Base: base, Host: hostOf(by)}, c, summary)
+	}
+	return s.put(ctx, c, base, by, summary)
+}
+
+func (s *Store) put(ctx context.Context, c *cib.CIB, base uint64, by, summary string) (Revision, error) {
 	data, err := encode(c, by, summary)
 	if err != nil {
 		return Revision{}, err

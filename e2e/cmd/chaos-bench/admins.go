@@ -48,7 +48,7 @@ func (b *bench) startAdmins() (*adminRun, error) {
 		}
 	}
 	var err error
-	if a.store, err = liveconfig.Open(b.timeout(30*time.Second), b.conn); err != nil {
+	if a.store, err = liveconfig.OpenClient(b.timeout(30*time.Second), b.conn); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(b.ctx)

@@ -419,6 +419,28 @@ func (c *Cluster) ConnectAs(identity string) *bus.Conn {
 	return conn
 }
 
+// ConnectMember connects in-process to member name's bus server, as its
+// own daemon does (it may write what only members write, such as the
+// configuration bucket); the connection is closed with the test.
+func (c *Cluster) ConnectMember(name string) *bus.Conn {
+	c.T.Helper()
+	srv := c.Server(name)
+	f, err := config.Load(c.Conf)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	secret, err := f.Topology.LoadSecret()
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	conn, err := bus.Connect(bus.ConnectOptions{Topology: f.Topology, Secret: secret, Name: "test-" + name, Server: srv})
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	c.T.Cleanup(conn.Close)
+	return conn
+}
+
 // Reported checks that the reference cluster's nodes report the given
 // states ("node/resource" -> state) and are not busy.
 func Reported(conn *bus.Conn, want map[string]string) error {
