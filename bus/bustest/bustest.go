@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,22 +26,13 @@ func FreePorts(t testing.TB, n int) []int {
 	lo, hi, ranged := portRange(t)
 	var ls []net.Listener
 	var ports []int
-	next := lo
 	for range n {
 		var l net.Listener
 		var err error
 		if !ranged {
 			l, err = net.Listen("tcp", "127.0.0.1:0")
 		} else {
-			for ; next <= hi; next++ {
-				if l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", next)); err == nil {
-					next++
-					break
-				}
-			}
-			if l == nil {
-				err = fmt.Errorf("no free port left in TANDEM_TEST_PORTS=%s", os.Getenv("TANDEM_TEST_PORTS"))
-			}
+			l, err = listenInRange(lo, hi)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -54,9 +46,36 @@ func FreePorts(t testing.TB, n int) []int {
 	return ports
 }
 
-// portRange reads $TANDEM_TEST_PORTS (LOW-HIGH). Tests of one process that
-// ask for ports in turn get the lowest free ones each time; a port a
-// member still holds is skipped.
+// rangeCursor is where the next search of $TANDEM_TEST_PORTS starts: the
+// ports go round the range, so a port handed out and closed again (a
+// member not started yet, a status page's port) is not handed out again
+// until the range has gone round, as the system's ephemeral ports are not.
+var rangeCursor struct {
+	sync.Mutex
+	next int
+}
+
+// listenInRange listens on the next free port of lo-hi after the cursor,
+// every other port only: some tests listen on a port of theirs plus one,
+// which must not be another member's.
+func listenInRange(lo, hi int) (net.Listener, error) {
+	rangeCursor.Lock()
+	defer rangeCursor.Unlock()
+	span := (hi-lo)/2 + 1
+	for range span {
+		p := rangeCursor.next
+		if p < lo || p > hi {
+			p = lo
+		}
+		rangeCursor.next = p + 2
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("no free port left in TANDEM_TEST_PORTS=%s", os.Getenv("TANDEM_TEST_PORTS"))
+}
+
+// portRange reads $TANDEM_TEST_PORTS (LOW-HIGH).
 func portRange(t testing.TB) (lo, hi int, ok bool) {
 	v := os.Getenv("TANDEM_TEST_PORTS")
 	if v == "" {
