@@ -72,6 +72,9 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		if rapid.IntRange(0, 2).Draw(t, "cloned") == 0 {
 			r.Clone = &cib.Clone{ID: r.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "cloneMax"),
 				NodeMax: rapid.IntRange(0, 2).Draw(t, "nodeMax"), Interleave: rapid.Bool().Draw(t, "interleave")}
+			// Several instances on a node are distinct (globally unique);
+			// a clone with one per node is sometimes unique too.
+			r.Clone.GloballyUnique = r.Clone.NodeMax > 1 || rapid.IntRange(0, 3).Draw(t, "unique") == 0
 			if rapid.IntRange(0, 2).Draw(t, "promotable") == 0 {
 				r.Clone.Promotable = true
 				r.Clone.PromotedMax = rapid.IntRange(0, 2).Draw(t, "promotedMax")

@@ -434,15 +434,18 @@ func SetCloneOption(cl *Clone, k, v string) error {
 		} else {
 			cl.NodeMax = n
 		}
-	case "interleave", "promotable":
+	case "interleave", "promotable", "globally-unique":
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return fmt.Errorf("%s=%q: want true or false", k, v)
 		}
-		if k == "interleave" {
+		switch k {
+		case "interleave":
 			cl.Interleave = b
-		} else {
+		case "promotable":
 			cl.Promotable = b
+		default:
+			cl.GloballyUnique = b
 		}
 	case "promoted-max", "promoted-node-max":
 		n, err := strconv.Atoi(v)
