@@ -83,6 +83,10 @@ type unit struct {
 	cur []current // active instances on nodes that still count
 
 	interleave bool   // clone: a dependent clone's instance waits only for the instance on its node
+	// unique: a globally-unique clone, whose instances are distinct
+	// (rsc:0 ... rsc:<clone-max - 1>): an active instance numbered
+	// clone-max or more is not one of them, and is stopped (see beyond).
+	unique bool
 	group      *group // the group u is a member of, or nil
 	// groupSticky, for the first member of a cloned group, is the
 	// stickiness the other members add to each node they run on: a
@@ -126,6 +130,13 @@ type current struct {
 	failed   bool
 	managed  bool // false on a node in maintenance, or blocked: left as it is
 	promoted bool // runs (or failed) in the Promoted role
+}
+
+// beyond says whether c is an instance of a globally-unique clone that
+// is not one of its instances any more (numbered clone-max or more, as
+// after clone-max was lowered): Pacemaker stops it as an orphan.
+func (u *unit) beyond(c current) bool {
+	return u.unique && c.inst >= u.max
 }
 
 // unmanaged says whether u's instance a is one left as it is (on a node in
@@ -254,6 +265,7 @@ func newScheduler(in Input) (*scheduler, error) {
 				u.id = cl.ID
 			}
 			u.interleave = cl.Interleave
+			u.unique = cl.GloballyUnique
 			u.max, u.nodeMax = cl.Limits(len(cfg.Nodes))
 			// Pacemaker: clone instances are sticky by 1 unless told
 			// otherwise, so that they do not shuffle between equal nodes.
