@@ -82,12 +82,12 @@ type unit struct {
 
 	cur []current // active instances on nodes that still count
 
-	interleave bool   // clone: a dependent clone's instance waits only for the instance on its node
+	interleave bool // clone: a dependent clone's instance waits only for the instance on its node
 	// unique: a globally-unique clone, whose instances are distinct
 	// (rsc:0 ... rsc:<clone-max - 1>): an active instance numbered
 	// clone-max or more is not one of them, and is stopped (see beyond).
 	unique bool
-	group      *group // the group u is a member of, or nil
+	group  *group // the group u is a member of, or nil
 	// groupSticky, for the first member of a cloned group, is the
 	// stickiness the other members add to each node they run on: a
 	// group's stickiness counts once per active member.
