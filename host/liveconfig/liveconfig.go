@@ -85,8 +85,13 @@ const (
 	// ignore (running a resource whose ticket is revoked) and drop from
 	// the model at its next edit.
 	FormatCIBTickets = 8
+	// FormatCIBUnique (9) is FormatCIBTickets for a model with a
+	// globally-unique clone, which a build that writes format 8 would run
+	// as an anonymous clone (its agent told globally_unique=false) and
+	// drop the option from at its next edit.
+	FormatCIBUnique = 9
 	// Format is the newest format this build writes.
-	Format = FormatCIBTickets
+	Format = FormatCIBUnique
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -95,6 +100,11 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	for _, r := range c.Resources {
+		if r.Clone != nil && r.Clone.GloballyUnique {
+			return FormatCIBUnique
+		}
+	}
 	if len(c.Tickets) > 0 {
 		return FormatCIBTickets
 	}
@@ -293,7 +303,7 @@ func decodeRecord(e jetstream.KeyValueEntry) (Revision, error) {
 			return Revision{}, err
 		}
 		rev.CIB = f.CIB
-	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts, FormatCIBRoles, FormatCIBUtilization, FormatCIBTickets:
+	case FormatCIB, FormatCIBExtended, FormatCIBPromotable, FormatCIBAlerts, FormatCIBRoles, FormatCIBUtilization, FormatCIBTickets, FormatCIBUnique:
 		if r.CIB == nil {
 			return Revision{}, fmt.Errorf("%s: no cluster model in it", where)
 		}
@@ -312,7 +322,23 @@ func encode(c *cib.CIB, by, summary string) ([]byte, error) {
 	if ps := c.Validate(); ps != nil {
 		return nil, ps
 	}
+	if err := Runnable(c); err != nil {
+		return nil, err
+	}
 	return json.Marshal(record{Format: formatFor(c), Time: time.Now().UTC(), By: by, Summary: summary, CIB: c})
+}
+
+// Runnable refuses what the scheduler and `tandem simulate` take but the
+// nodes cannot run yet: several instances of a clone on one node (a
+// node's LRM runs one instance of a resource).
+func Runnable(c *cib.CIB) error {
+	for i, r := range c.Resources {
+		if r.Clone != nil && r.Clone.NodeMax > 1 {
+			return fmt.Errorf("resource[%d]: resource %q: clone-node-max %d: a node runs one instance of a resource in this version of Tandem "+
+				"(the scheduler and tandem simulate take more); set clone-node-max to 1", i, r.ID, r.Clone.NodeMax)
+		}
+	}
+	return nil
 }
 
 // Same says whether two models are the same configuration.
