@@ -363,8 +363,8 @@ func (a *Agent) action(ctx context.Context, action string, req sdk.Request) sdk.
 // requestMeta is the OCF_RESKEY_CRM_meta_* of an action, as Pacemaker
 // passes them: the timeout and interval in ms (interval 0 but for a
 // recurring monitor), the node, and for a clone's instance its index and
-// the clone's meta. Tandem's clones are anonymous (globally_unique false)
-// and have no notifications (notify false); promoted_max goes as
+// the clone's meta (globally_unique as configured). Tandem's clones have
+// no notifications (notify false); promoted_max goes as
 // master_max too, the name agents older than Pacemaker 2.1 read.
 func requestMeta(ctx context.Context, req sdk.Request) map[string]string {
 	meta := timeoutMeta(ctx)
@@ -380,7 +380,7 @@ func requestMeta(ctx context.Context, req sdk.Request) map[string]string {
 	}
 	meta["clone_max"] = strconv.Itoa(c.Max)
 	meta["clone_node_max"] = strconv.Itoa(c.NodeMax)
-	meta["globally_unique"] = "false"
+	meta["globally_unique"] = strconv.FormatBool(c.GloballyUnique)
 	meta["notify"] = "false"
 	meta["promotable"] = strconv.FormatBool(c.Promotable)
 	if c.Promotable {

@@ -99,6 +99,7 @@ type CloneMeta struct {
 	Promotable      bool   // each instance runs Unpromoted or Promoted
 	PromotedMax     int    // promoted-max (unset: 1); with Promotable only
 	PromotedNodeMax int    // promoted-node-max (unset: 1); with Promotable only
+	GloballyUnique  bool   // the instances are distinct (globally-unique); unset: anonymous
 }
 
 // Request is the input of start, stop, monitor, reload and notify.

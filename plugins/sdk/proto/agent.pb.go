@@ -638,8 +638,10 @@ type CloneMeta struct {
 	Promotable      bool                   `protobuf:"varint,4,opt,name=promotable,proto3" json:"promotable,omitempty"`
 	PromotedMax     int32                  `protobuf:"varint,5,opt,name=promoted_max,json=promotedMax,proto3" json:"promoted_max,omitempty"`
 	PromotedNodeMax int32                  `protobuf:"varint,6,opt,name=promoted_node_max,json=promotedNodeMax,proto3" json:"promoted_node_max,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// globally_unique: the instances are distinct (rsc:0, rsc:1, ...).
+	GloballyUnique bool `protobuf:"varint,7,opt,name=globally_unique,json=globallyUnique,proto3" json:"globally_unique,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CloneMeta) Reset() {
@@ -712,6 +714,13 @@ func (x *CloneMeta) GetPromotedNodeMax() int32 {
 		return x.PromotedNodeMax
 	}
 	return 0
+}
+
+func (x *CloneMeta) GetGloballyUnique() bool {
+	if x != nil {
+		return x.GloballyUnique
+	}
+	return false
 }
 
 type Request struct {
@@ -1177,7 +1186,7 @@ const file_agent_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1f\n" +
 	"\vclone_index\x18\x02 \x01(\x05R\n" +
 	"cloneIndex\x120\n" +
-	"\x05clone\x18\x03 \x01(\v2\x1a.tandem.agent.v1.CloneMetaR\x05clone\"\xcd\x01\n" +
+	"\x05clone\x18\x03 \x01(\v2\x1a.tandem.agent.v1.CloneMetaR\x05clone\"\xf6\x01\n" +
 	"\tCloneMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclone_max\x18\x02 \x01(\x05R\bcloneMax\x12$\n" +
@@ -1186,7 +1195,8 @@ const file_agent_proto_rawDesc = "" +
 	"promotable\x18\x04 \x01(\bR\n" +
 	"promotable\x12!\n" +
 	"\fpromoted_max\x18\x05 \x01(\x05R\vpromotedMax\x12*\n" +
-	"\x11promoted_node_max\x18\x06 \x01(\x05R\x0fpromotedNodeMax\"\xfc\x02\n" +
+	"\x11promoted_node_max\x18\x06 \x01(\x05R\x0fpromotedNodeMax\x12'\n" +
+	"\x0fglobally_unique\x18\a \x01(\bR\x0egloballyUnique\"\xfc\x02\n" +
 	"\aRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12\x1d\n" +
