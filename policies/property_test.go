@@ -312,9 +312,43 @@ func TestProperties(t *testing.T) {
 		checkColocations(t, s, res)
 		checkMandatoryOrders(t, s, res)
 		checkPromoted(t, s, res)
+		checkUnique(t, s, res)
 		checkDeterminism(t, cfg, st, res)
 		checkConvergence(t, cfg, st, res)
 	})
+}
+
+// checkUnique: each instance of a globally-unique clone is placed at most
+// once, numbered below clone-max (but for one left alone where it is), and
+// a start of an instance waits for its stops on every other node: the
+// same instance is never active on two nodes because of the transition.
+func checkUnique(t *rapid.T, s *scheduler, res *Result) {
+	where := map[string]string{} // "rsc#n" -> node
+	for _, a := range res.Placement {
+		u := s.byID[a.Resource]
+		if u == nil || !u.unique {
+			continue
+		}
+		if prev, dup := where[a.Name()]; dup {
+			t.Fatalf("%s placed twice: on %s and %s", a.Name(), prev, a.Node)
+		}
+		where[a.Name()] = a.Node
+		if a.Instance >= u.max && !u.unmanaged(assigned{inst: a.Instance, node: s.nodeIdx[a.Node]}) {
+			t.Fatalf("%s placed on %s: instance %d of a unique clone with clone-max %d", a.Name(), a.Node, a.Instance, u.max)
+		}
+	}
+	closure := tandemClosure(&res.Transition)
+	for _, start := range res.Transition.Actions {
+		if u := s.byID[start.Resource]; start.Op != OpStart || u == nil || !u.unique {
+			continue
+		}
+		for _, stop := range res.Transition.Actions {
+			if stop.Op == OpStop && stop.Resource == start.Resource && stop.Instance == start.Instance && stop.Node != start.Node &&
+				!closure[start.ID][stop.ID] {
+				t.Fatalf("%s does not wait for %s: the instance could run on two nodes", start.ID, stop.ID)
+			}
+		}
+	}
 }
 
 // checkDAG: the transition is acyclic and listed in topological order, and
