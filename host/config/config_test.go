@@ -160,6 +160,13 @@ id = "db"
 agent = "systemd:db"
 [resource.clone]
 promotable = true
+[[resource]]
+id = "ip"
+agent = "vip"
+[resource.clone]
+globally-unique = true
+clone-max = 2
+clone-node-max = 2
 [[colocation]]
 [[colocation.set]]
 resources = ["c"]
