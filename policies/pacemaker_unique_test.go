@@ -100,6 +100,19 @@ func uniqueCloneScenarios() []pmScenario {
 			config: uniqueCluster(2) + uniqueClone("ip", "ip-clone", 2, 2, "", ""),
 			state: State{Nodes: online("node1", "node2"), Instances: append(instancesOn("ip", "node1", 0, 0),
 				append(instancesOn("ip", "node2", 1, 2), InstanceState{Resource: "ip", Instance: 3, Node: "node1"})...)}},
+		{name: "unique-clone-node-lost", about: "node3 (with :2 and :3) is lost: both start on the others, keeping their numbers",
+			config: uniqueCluster(3) + uniqueClone("ip", "ip-clone", 4, 2, "", ""),
+			state: State{Nodes: online("node1", "node2"), Instances: []InstanceState{
+				{Resource: "ip", Instance: 0, Node: "node1"}, {Resource: "ip", Instance: 1, Node: "node2"},
+				{Resource: "ip", Instance: 2, Node: "node3"}, {Resource: "ip", Instance: 3, Node: "node3"}}}},
+		{name: "unique-clone-ordered", about: "a primitive then a unique clone (Mandatory) then a primitive INFINITY with it: the clone's starts wait for db, web for the clone",
+			config: uniqueCluster(3) + prim("db") + uniqueClone("ip", "ip-clone", 3, 1, "", "") + prim("web") +
+				"[[order]]\nfirst = \"db\"\nthen = \"ip-clone\"\n[[order]]\nfirst = \"ip-clone\"\nthen = \"web\"\n" +
+				"[[colocation]]\nrsc = \"web\"\nwith = \"ip-clone\"\nscore = \"INFINITY\"\n",
+			state: State{Nodes: online("node1", "node2", "node3")}},
+		{name: "unique-clone-stopped", about: "a unique clone set target-role=Stopped: every instance stops",
+			config: uniqueCluster(2) + uniqueClone("ip", "ip-clone", 2, 1, "[resource.meta]\ntarget-role = \"Stopped\"\n", ""),
+			state: State{Nodes: online("node1", "node2"), Instances: append(instancesOn("ip", "node1", 0, 0), instancesOn("ip", "node2", 1, 1)...)}},
 		{name: "unique-clone-location", about: "a unique clone (3, 2 per node) preferring node3 (location 50) fills it first, the third instance goes elsewhere",
 			config: uniqueCluster(3) + uniqueClone("ip", "ip-clone", 3, 2, "", "") +
 				"[[location]]\nrsc = \"ip-clone\"\nnode = \"node3\"\nscore = 50\n",
