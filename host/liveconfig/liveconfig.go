@@ -332,13 +332,17 @@ func encode(c *cib.CIB, by, summary string) ([]byte, error) {
 // nodes cannot run yet: several instances of a clone on one node (a
 // node's LRM runs one instance of a resource).
 func Runnable(c *cib.CIB) error {
+	var ps cib.Problems
 	for i, r := range c.Resources {
 		if r.Clone != nil && r.Clone.NodeMax > 1 {
-			return fmt.Errorf("resource[%d]: resource %q: clone-node-max %d: a node runs one instance of a resource in this version of Tandem "+
-				"(the scheduler and tandem simulate take more); set clone-node-max to 1", i, r.ID, r.Clone.NodeMax)
+			ps = append(ps, cib.Problem{Path: fmt.Sprintf("resource[%d]", i), Msg: fmt.Sprintf("resource %q: clone-node-max %d: a node runs one instance of a resource in this version of Tandem "+
+				"(the scheduler and tandem simulate take more); set clone-node-max to 1", r.ID, r.Clone.NodeMax)})
 		}
 	}
-	return nil
+	if ps == nil {
+		return nil
+	}
+	return ps
 }
 
 // Same says whether two models are the same configuration.
