@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"testing"
+
+	"github.com/tandem-ha/tandem/host/config"
 )
 
 // Globally-unique clones, checked against crm_simulate like every
@@ -135,4 +138,41 @@ func interleaveWaits(first string, firstOn []string, then string, thenOn []strin
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The same instance of a globally-unique clone reported on two nodes is
+// not renumbered into two instances (an anonymous clone's duplicates are:
+// its numbers are labels): the copy the placement does not keep stops, and
+// a start on that node is another instance, after the stop.
+func TestUniqueInstanceActiveTwice(t *testing.T) {
+	src := uniqueCluster(2) + uniqueClone("ip", "ip-clone", 2, 1, "", "")
+	f, err := config.Parse("twice.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := State{Nodes: online("node1", "node2"), Instances: []InstanceState{{Resource: "ip", Instance: 1, Node: "node1"}, {Resource: "ip", Instance: 1, Node: "node2"}}}
+	res, err := Schedule(Input{CIB: f.CIB, State: st, Now: pmNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range res.Placement {
+		got = append(got, a.Name()+"@"+a.Node)
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != "ip#0@node2 ip#1@node1" {
+		t.Errorf("placement %v, want ip#0@node2 ip#1@node1", got)
+	}
+	if d := describe(&res.Transition); d != "  stop/ip#1@node2 after []\n  start/ip#0@node2 after [stop/ip#1@node2]\n" {
+		t.Errorf("transition:\n%s", d)
+	}
+	// An anonymous clone's duplicate is renumbered and kept.
+	f.CIB.Resources[0].Clone.GloballyUnique = false
+	res, err = Schedule(Input{CIB: f.CIB, State: st, Now: pmNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Transition.Actions) != 0 {
+		t.Errorf("anonymous clone: %s", describe(&res.Transition))
+	}
 }
