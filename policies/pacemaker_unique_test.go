@@ -115,7 +115,7 @@ func uniqueCloneScenarios() []pmScenario {
 			state: State{Nodes: online("node1", "node2", "node3")}},
 		{name: "unique-clone-stopped", about: "a unique clone set target-role=Stopped: every instance stops",
 			config: uniqueCluster(2) + uniqueClone("ip", "ip-clone", 2, 1, "[resource.meta]\ntarget-role = \"Stopped\"\n", ""),
-			state: State{Nodes: online("node1", "node2"), Instances: append(instancesOn("ip", "node1", 0, 0), instancesOn("ip", "node2", 1, 1)...)}},
+			state:  State{Nodes: online("node1", "node2"), Instances: append(instancesOn("ip", "node1", 0, 0), instancesOn("ip", "node2", 1, 1)...)}},
 		{name: "unique-clone-location", about: "a unique clone (3, 2 per node) preferring node3 (location 50) fills it first, the third instance goes elsewhere",
 			config: uniqueCluster(3) + uniqueClone("ip", "ip-clone", 3, 2, "", "") +
 				"[[location]]\nrsc = \"ip-clone\"\nnode = \"node3\"\nscore = 50\n",
