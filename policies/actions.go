@@ -98,14 +98,22 @@ func (s *scheduler) transition() (*Transition, error) {
 			return -1, false
 		}
 		var keep []assigned
+		var beyond []int
 		for _, c := range cur {
 			tgt, placed := target(c.inst)
 			if !c.managed || (placed && tgt == c.node && !c.failed) {
 				keep = append(keep, assigned{c.inst, c.node})
 				continue
 			}
-			ua.stops = append(ua.stops, b.add(Action{Resource: u.r.ID, Clone: u.clone, Instance: c.inst,
-				Node: s.nodes[c.node].name, Op: OpStop, Reason: s.stopReason(u, c, tgt, placed)}))
+			stop := b.add(Action{Resource: u.r.ID, Clone: u.clone, Instance: c.inst,
+				Node: s.nodes[c.node].name, Op: OpStop, Reason: s.stopReason(u, c, tgt, placed)})
+			ua.stops = append(ua.stops, stop)
+			if u.beyond(c) {
+				// No longer one of the clone's instances: the clone's
+				// starts do not wait for its stop, as Pacemaker's do
+				// not wait for an orphan's (orders still do).
+				beyond = append(beyond, stop)
+			}
 		}
 		for _, a := range u.insts {
 			if slices.Contains(keep, a) {
@@ -116,7 +124,9 @@ func (s *scheduler) transition() (*Transition, error) {
 		}
 		for _, st := range ua.starts {
 			for _, sp := range ua.stops {
-				b.edge(sp, st)
+				if !slices.Contains(beyond, sp) {
+					b.edge(sp, st)
+				}
 			}
 		}
 		ua.kept = keep
@@ -240,6 +250,8 @@ func (s *scheduler) stopReason(u *unit, c current, tgt int, placed bool) string 
 		return "move to " + s.nodes[tgt].name
 	case len(u.insts) == 0 && u.why != "":
 		return u.why
+	case u.beyond(c):
+		return fmt.Sprintf("instance %d is beyond clone-max %d", c.inst, u.max)
 	}
 	return s.nodeReason(u, c.node)
 }

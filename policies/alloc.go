@@ -503,7 +503,7 @@ func (s *scheduler) assignClone(u *unit) {
 	default:
 		held := make([]int, len(s.nodes)) // instances (managed) on each node now
 		for _, c := range u.cur {
-			if c.managed {
+			if c.managed && !u.beyond(c) {
 				held[c.node]++
 			}
 		}
@@ -611,7 +611,7 @@ func (s *scheduler) numberInstances(u *unit, insts []assigned) []assigned {
 			continue
 		}
 		for _, c := range cur {
-			if c.managed && c.node == insts[i].node && !used[c.inst] {
+			if c.managed && c.node == insts[i].node && !used[c.inst] && !u.beyond(c) {
 				insts[i].inst = c.inst
 				used[c.inst] = true
 				break

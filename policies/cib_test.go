@@ -20,9 +20,11 @@ import (
 // start for every active instance, a failed monitor for every failed one,
 // and fail-count/last-failure attributes for the failure history.
 //
-// Limits: clone instances are anonymous (Pacemaker's default), so at most
-// one instance of a clone per node can be expressed; every resource uses
-// ocf:pacemaker:Dummy (scheduling does not depend on the agent).
+// Limits: the instances of an anonymous clone (Pacemaker's default) are
+// not told apart, so at most one instance of it per node can be expressed;
+// a globally-unique clone's are (rsc:0, rsc:1, ...), without a failure
+// history; every resource uses ocf:pacemaker:Dummy (scheduling does not
+// depend on the agent).
 func cibXML(cfg *cib.CIB, s State) string {
 	var b strings.Builder
 	var w xmlWriter = func(indent int, format string, args ...any) {
@@ -186,6 +188,10 @@ func cibXML(cfg *cib.CIB, s State) string {
 		w(3, `<lrm id="%d">`, id)
 		w(4, `<lrm_resources>`)
 		for _, r := range cfg.Resources {
+			if r.Clone != nil && r.Clone.GloballyUnique {
+				writeUniqueLRM(w, cfg, &r, s.Instances, n.Name)
+				continue
+			}
 			in, on := active[r.ID+"@"+n.Name]
 			f, failedBefore := failures[r.ID+"@"+n.Name]
 			w(5, `<lrm_resource id="%s" class="ocf" provider="pacemaker" type="Dummy">`, esc(r.ID))
@@ -213,6 +219,40 @@ func cibXML(cfg *cib.CIB, s State) string {
 	w(1, `</status>`)
 	w(0, `</cib>`)
 	return b.String()
+}
+
+// writeUniqueLRM writes the history on node of a globally-unique clone's
+// instances: each of its instances (rsc:0 ... up to clone-max, and any
+// active one beyond) started, failed or probed not running.
+func writeUniqueLRM(w xmlWriter, cfg *cib.CIB, r *cib.Resource, ins []InstanceState, node string) {
+	most, _ := r.Clone.Limits(len(cfg.Nodes))
+	here := map[int]InstanceState{}
+	for _, in := range ins {
+		if in.Resource == r.ID {
+			most = max(most, in.Instance+1)
+			if in.Node == node {
+				here[in.Instance] = in
+			}
+		}
+	}
+	for i := 0; i < most; i++ {
+		id := fmt.Sprintf("%s:%d", r.ID, i)
+		w(5, `<lrm_resource id="%s" class="ocf" provider="pacemaker" type="Dummy">`, esc(id))
+		in, on := here[i]
+		switch {
+		case on:
+			w(6, `%s`, lrmOp(id+"_last_0", id+"_start_0", "start", 0, 2, 0, node))
+			if in.Failed {
+				ms := monitorSeconds(r) * 1000
+				key := fmt.Sprintf("%s_monitor_%d", id, ms)
+				w(6, `%s`, lrmOp(key, key, "monitor", ms, 3, 1, node))
+				w(6, `%s`, lrmOp(id+"_last_failure_0", key, "monitor", ms, 3, 1, node))
+			}
+		default:
+			w(6, `%s`, lrmOp(id+"_last_0", id+"_monitor_0", "monitor", 0, 1, 7, node))
+		}
+		w(5, `</lrm_resource>`)
+	}
 }
 
 func nodeStatuses(cfg *cib.CIB, s State) map[string]NodeStatus {
@@ -303,6 +343,9 @@ func writeCloneXML(w xmlWriter, cl *cib.Clone, priority *int) {
 	}
 	if cl.Notify {
 		metas = append(metas, nv(cl.ID+"-meta-notify", "notify", "true"))
+	}
+	if cl.GloballyUnique {
+		metas = append(metas, nv(cl.ID+"-meta-globally-unique", "globally-unique", "true"))
 	}
 	if len(metas) > 0 {
 		w(4, `<meta_attributes id="%s-meta">%s</meta_attributes>`, esc(cl.ID), strings.Join(metas, ""))

@@ -23,7 +23,7 @@ func TestLookaheadKeepsAsymmetricOrder(t *testing.T) {
 	 "nodes": [{"name": "n0", "attributes": {"weight": "1"}}, {"name": "n1"}],
 	 "resources": [
 	  {"id": "r1", "agent": "systemd:x"},
-	  {"id": "r2", "agent": "systemd:x", "clone": {"id": "r2-clone", "clone-node-max": 2, "interleave": true}},
+	  {"id": "r2", "agent": "systemd:x", "clone": {"id": "r2-clone", "clone-node-max": 2, "globally-unique": true, "interleave": true}},
 	  {"id": "r3", "agent": "systemd:x"},
 	  {"id": "r4", "agent": "systemd:x", "meta": {"target-role": "Stopped"}, "clone": {"id": "r4-clone"}}
 	 ],

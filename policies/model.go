@@ -82,9 +82,13 @@ type unit struct {
 
 	cur []current // active instances on nodes that still count
 
-	interleave bool   // clone: a dependent clone's instance waits only for the instance on its node
-	notify     bool   // clone of a primitive with notify = true: clone notifications
-	group      *group // the group u is a member of, or nil
+	interleave bool // clone: a dependent clone's instance waits only for the instance on its node
+	notify     bool // clone of a primitive with notify = true: clone notifications
+	// unique: a globally-unique clone, whose instances are distinct
+	// (rsc:0 ... rsc:<clone-max - 1>): an active instance numbered
+	// clone-max or more is not one of them, and is stopped (see beyond).
+	unique bool
+	group  *group // the group u is a member of, or nil
 	// groupSticky, for the first member of a cloned group, is the
 	// stickiness the other members add to each node they run on: a
 	// group's stickiness counts once per active member.
@@ -127,6 +131,13 @@ type current struct {
 	failed   bool
 	managed  bool // false on a node in maintenance, or blocked: left as it is
 	promoted bool // runs (or failed) in the Promoted role
+}
+
+// beyond says whether c is an instance of a globally-unique clone that
+// is not one of its instances any more (numbered clone-max or more, as
+// after clone-max was lowered): Pacemaker stops it as an orphan.
+func (u *unit) beyond(c current) bool {
+	return u.unique && c.inst >= u.max
 }
 
 // unmanaged says whether u's instance a is one left as it is (on a node in
@@ -256,6 +267,7 @@ func newScheduler(in Input) (*scheduler, error) {
 			}
 			u.interleave = cl.Interleave
 			u.notify = cl.Notify && r.Clone != nil
+			u.unique = cl.GloballyUnique
 			u.max, u.nodeMax = cl.Limits(len(cfg.Nodes))
 			// Pacemaker: clone instances are sticky by 1 unless told
 			// otherwise, so that they do not shuffle between equal nodes.

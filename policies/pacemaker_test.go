@@ -117,7 +117,7 @@ func movedVIP(ins []InstanceState, to string) []InstanceState {
 const cascade = "orders add no restarts"
 
 func pmScenarios() []pmScenario {
-	return append(append(append(append(append(basicScenarios(), groupScenarios()...), setScenarios()...), ruleScenarios()...), utilizationScenarios()...), ticketScenarios()...)
+	return append(append(append(append(append(append(basicScenarios(), groupScenarios()...), setScenarios()...), ruleScenarios()...), utilizationScenarios()...), ticketScenarios()...), uniqueCloneScenarios()...)
 }
 
 func basicScenarios() []pmScenario {
@@ -617,9 +617,22 @@ func loadPacemaker(t *testing.T, dir string) *pmResult {
 // action.)
 func compareWithPacemaker(pm *pmResult, t *Transition) []string {
 	var diffs []string
+	// The instances of a globally-unique clone are distinct resources
+	// (rsc:0, rsc:1, ... in Pacemaker's graph): they compare with their
+	// instance number.
+	unique := map[string]bool{}
+	for _, a := range pm.actions {
+		if base, _, ok := strings.Cut(a.rsc, ":"); ok && a.inst == a.rsc {
+			unique[base] = true
+		}
+	}
 	tByKey := map[string]Action{}
 	for _, a := range t.Actions {
-		tByKey[fmt.Sprintf("%s %s@%s", a.Op, a.Resource, a.Node)] = a
+		rsc := a.Resource
+		if unique[rsc] {
+			rsc = fmt.Sprintf("%s:%d", rsc, a.Instance)
+		}
+		tByKey[fmt.Sprintf("%s %s@%s", a.Op, rsc, a.Node)] = a
 	}
 	keep := map[string]pmAction{} // Pacemaker actions that are not cascade restarts Tandem leaves out, by graph id
 	skip := map[string]bool{}

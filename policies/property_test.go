@@ -73,6 +73,9 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 			r.Clone = &cib.Clone{ID: r.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "cloneMax"),
 				NodeMax: rapid.IntRange(0, 2).Draw(t, "nodeMax"), Interleave: rapid.Bool().Draw(t, "interleave"),
 				Notify: rapid.Bool().Draw(t, "notify")}
+			// Several instances on a node are distinct (globally unique);
+			// a clone with one per node is sometimes unique too.
+			r.Clone.GloballyUnique = r.Clone.NodeMax > 1 || rapid.IntRange(0, 3).Draw(t, "unique") == 0
 			if rapid.IntRange(0, 2).Draw(t, "promotable") == 0 {
 				r.Clone.Promotable = true
 				r.Clone.PromotedMax = rapid.IntRange(0, 2).Draw(t, "promotedMax")
@@ -311,9 +314,44 @@ func TestProperties(t *testing.T) {
 		checkMandatoryOrders(t, s, res)
 		checkPromoted(t, s, res)
 		checkNotify(t, cfg, res)
+		checkUnique(t, s, res)
 		checkDeterminism(t, cfg, st, res)
 		checkConvergence(t, cfg, st, res)
 	})
+}
+
+// checkUnique: each instance of a globally-unique clone is placed at most
+// once and numbered below clone-max (but for those left alone where they
+// are), and
+// a start of an instance waits for its stops on every other node: the
+// same instance is never active on two nodes because of the transition.
+func checkUnique(t *rapid.T, s *scheduler, res *Result) {
+	where := map[string]string{} // "rsc#n" -> node
+	for _, a := range res.Placement {
+		u := s.byID[a.Resource]
+		if u == nil || !u.unique || u.unmanaged(assigned{inst: a.Instance, node: s.nodeIdx[a.Node]}) {
+			continue // one left alone where it is may be a copy of another
+		}
+		if prev, dup := where[a.Name()]; dup {
+			t.Fatalf("%s placed twice: on %s and %s", a.Name(), prev, a.Node)
+		}
+		where[a.Name()] = a.Node
+		if a.Instance >= u.max {
+			t.Fatalf("%s placed on %s: instance %d of a unique clone with clone-max %d", a.Name(), a.Node, a.Instance, u.max)
+		}
+	}
+	closure := tandemClosure(&res.Transition)
+	for _, start := range res.Transition.Actions {
+		if u := s.byID[start.Resource]; start.Op != OpStart || u == nil || !u.unique {
+			continue
+		}
+		for _, stop := range res.Transition.Actions {
+			if stop.Op == OpStop && stop.Resource == start.Resource && stop.Instance == start.Instance && stop.Node != start.Node &&
+				!closure[start.ID][stop.ID] {
+				t.Fatalf("%s does not wait for %s: the instance could run on two nodes", start.ID, stop.ID)
+			}
+		}
+	}
 }
 
 // checkDAG: the transition is acyclic and listed in topological order, and

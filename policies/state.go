@@ -273,8 +273,9 @@ func checkState(idx resourceIndex, s *State) error {
 	return nil
 }
 
-// normalizeInstances gives every active instance of a clone a distinct
-// number: sources that do not track numbers (a host reports "haproxy runs
+// normalizeInstances gives every active instance of an anonymous clone a
+// distinct number (a globally-unique clone's keep theirs: see
+// isUnique): sources that do not track numbers (a host reports "haproxy runs
 // here") may send duplicates. The first holder of a number keeps it, one on
 // a present node (present[node]; nil: every node) before one on a node
 // that is gone (offline, or not configured), then by node name; the others
@@ -310,7 +311,7 @@ func normalizeInstances(idx resourceIndex, in []InstanceState, present map[strin
 		for end < len(out) && out[end].Resource == out[start].Resource {
 			end++
 		}
-		if cloned(idx, out[start]) {
+		if cloned(idx, out[start]) && !isUnique(idx, out[start]) {
 			renumber(out[start:end])
 		}
 		start = end
@@ -335,6 +336,17 @@ func cloned(idx resourceIndex, in InstanceState) bool {
 		return ref.clone != nil
 	}
 	return in.Clone != ""
+}
+
+// isUnique says whether an instance belongs to a globally-unique
+// clone of the configuration. Its number names it: two nodes reporting
+// the same number run the same instance twice, which the scheduler stops
+// where it does not keep it (the other node may then start another
+// instance), instead of renumbering one of them into an instance its
+// agent was not started as.
+func isUnique(idx resourceIndex, in InstanceState) bool {
+	ref, ok := idx[in.Resource]
+	return ok && ref.clone != nil && ref.clone.GloballyUnique
 }
 
 // renumber fixes duplicate instance numbers of one clone (sorted by

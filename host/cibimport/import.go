@@ -74,7 +74,7 @@ func Parse(name string, r io.Reader) (*Result, error) {
 	if conf == nil {
 		return nil, inputError(name, "line %d: <cib> has no <configuration> element", root.line)
 	}
-	im := &importer{res: &Result{CIB: &cib.CIB{}, Schema: schema}, dropped: map[string]string{}, constraintElem: map[string]*elem{}, cloneElem: map[string]*elem{}, nodeIDs: map[string]string{}, alertElem: map[string]*elem{}}
+	im := &importer{res: &Result{CIB: &cib.CIB{}, Schema: schema}, dropped: map[string]string{}, constraintElem: map[string]*elem{}, cloneElem: map[string]*elem{}, uniqueSet: map[string]bool{}, nodeIDs: map[string]string{}, alertElem: map[string]*elem{}}
 	im.c = im.res.CIB
 	if err := im.configuration(conf); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -116,6 +116,9 @@ type importer struct {
 	constraintElem map[string]*elem
 	// cloneElem is the element of each clone.
 	cloneElem map[string]*elem
+	// uniqueSet lists the clones whose globally-unique is set (to true
+	// or false) in the CIB.
+	uniqueSet map[string]bool
 	// nodeIDs maps the CIB's node ids to the node names: Tandem's #id is
 	// the name.
 	nodeIDs map[string]string

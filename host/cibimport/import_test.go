@@ -145,7 +145,14 @@ func TestRegressionCIBs(t *testing.T) {
 				t.Errorf("utilization not imported: %+v, node1 %+v, rsc1 %+v", c.Properties, c.Node("node1").Utilization, r)
 			}
 		}},
-		{file: "inc7", skipped: map[string]string{"unique-1": "anonymous", "unique-2": "anonymous"}},
+		{file: "inc7", check: func(t *testing.T, c *cib.CIB) {
+			for _, id := range []string{"rsc1", "rsc2"} {
+				r, _ := c.Resource(id)
+				if r == nil || !r.Clone.GloballyUnique || r.Clone.Max != 5 || r.Clone.NodeMax != 2 || !r.Clone.Interleave {
+					t.Errorf("%s: want a globally-unique clone (clone-max 5, clone-node-max 2, interleave): %+v", id, r)
+				}
+			}
+		}},
 		{file: "inc11", check: func(t *testing.T, c *cib.CIB) {
 			if !c.Promotable("rsc1") {
 				t.Error("rsc1 is not a promotable clone")

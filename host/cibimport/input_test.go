@@ -180,3 +180,50 @@ func TestRefusedConstraintIsListed(t *testing.T) {
 		t.Errorf("colocations %+v; skipped:\n%s", res.CIB.Colocations, items(res.Skipped))
 	}
 }
+
+// A globally-unique clone is imported as one, with clone-node-max; an
+// anonymous clone's clone-node-max above 1 follows Pacemaker: ignored when
+// globally-unique=false is set, and taken as globally unique when it is
+// not set (Pacemaker 3.0's default). Each is listed as a note.
+func TestGloballyUniqueClones(t *testing.T) {
+	clone := func(id, meta string) string {
+		return `<clone id="` + id + `"><meta_attributes id="` + id + `-meta">` + meta + `</meta_attributes>` +
+			`<primitive id="` + id + `-p" class="ocf" provider="heartbeat" type="IPaddr2"/></clone>`
+	}
+	nv := func(id, name, value string) string {
+		return `<nvpair id="` + id + `" name="` + name + `" value="` + value + `"/>`
+	}
+	doc := cibDoc(`<resources>` +
+		clone("ip", nv("ip-u", "globally-unique", "true")+nv("ip-m", "clone-max", "4")+nv("ip-n", "clone-node-max", "2")) +
+		clone("anon", nv("anon-u", "globally-unique", "false")+nv("anon-n", "clone-node-max", "2")) +
+		clone("implied", nv("implied-n", "clone-node-max", "2")) +
+		`</resources><constraints/>`)
+	res, err := Parse("cib.xml", strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) > 0 {
+		t.Errorf("skipped:\n%s", items(res.Skipped))
+	}
+	want := map[string]cib.Clone{
+		"ip-p":      {ID: "ip", GloballyUnique: true, Max: 4, NodeMax: 2},
+		"anon-p":    {ID: "anon"},
+		"implied-p": {ID: "implied", GloballyUnique: true, NodeMax: 2},
+	}
+	for id, w := range want {
+		r, _ := res.CIB.Resource(id)
+		if r == nil || r.Clone == nil || *r.Clone != w {
+			t.Errorf("%s: clone %+v, want %+v", id, r, w)
+		}
+	}
+	notes := items(res.Notes)
+	for _, n := range []string{"globally-unique=false): written as 1", "clone-node-max 2 without globally-unique: written with globally-unique = true",
+		"a live cluster of this version refuses more than one instance"} {
+		if !strings.Contains(notes, n) {
+			t.Errorf("notes do not say %q:\n%s", n, notes)
+		}
+	}
+	if ps := res.CIB.Validate(); ps != nil {
+		t.Errorf("imported model is not valid: %v", ps)
+	}
+}

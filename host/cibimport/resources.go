@@ -28,8 +28,22 @@ func (im *importer) fitClones() {
 			im.skip(e, "notify=true on a cloned group: Tandem notifies only clones of a primitive (imported without notifications)")
 			cl.Notify = false
 		}
-		if group && cl.NodeMax > 1 {
+		if group && cl.GloballyUnique {
+			im.skip(e, "globally-unique=true: a cloned group cannot be globally unique in Tandem (imported as an anonymous clone)")
+			cl.GloballyUnique = false
+		}
+		switch {
+		case group && cl.NodeMax > 1:
 			im.skip(e, "clone-node-max %d: a cloned group runs one copy per node in Tandem (imported with clone-node-max 1)", cl.NodeMax)
+			cl.NodeMax = 0
+		case !cl.GloballyUnique && cl.NodeMax > 1 && !im.uniqueSet[cl.ID]:
+			// Pacemaker 2.1 ignores clone-node-max for an anonymous
+			// clone; 3.0 makes globally-unique default to true with it,
+			// which is what such a configuration means.
+			im.note(e, "clone-node-max %d without globally-unique: written with globally-unique = true (Pacemaker 3.0's default for it; 2.1 ignores clone-node-max for an anonymous clone)", cl.NodeMax)
+			cl.GloballyUnique = true
+		case !cl.GloballyUnique && cl.NodeMax > 1:
+			im.note(e, "clone-node-max %d on an anonymous clone (globally-unique=false): written as 1 (Pacemaker ignores it: an anonymous clone runs one instance per node)", cl.NodeMax)
 			cl.NodeMax = 0
 		}
 		if cl.NodeMax > n && n > 0 {
@@ -39,6 +53,9 @@ func (im *importer) fitClones() {
 		if most := n * max(cl.NodeMax, 1); cl.Max > most && n > 0 {
 			im.note(e, "clone-max %d is more than the %d instance(s) %d node(s) can run: written as %d (Pacemaker leaves the others stopped; raise it when nodes are added)", cl.Max, most, n, most)
 			cl.Max = most
+		}
+		if cl.NodeMax > 1 {
+			im.note(e, "clone-node-max %d: tandem simulate runs it, but a live cluster of this version refuses more than one instance of a resource per node", cl.NodeMax)
 		}
 		if !cl.Promotable {
 			if cl.PromotedMax != 0 || cl.PromotedNodeMax != 0 {
@@ -100,7 +117,7 @@ func (im *importer) metaPair(p nvpair, m *cib.Meta) {
 		if b, ok := parseBool(p.value); ok && !b {
 			return
 		}
-		im.skip(p.e, "globally-unique=%s: Tandem's clone instances are anonymous (imported as an anonymous clone)", p.value)
+		im.skip(p.e, "globally-unique=%s outside a clone's meta attributes: left out (it is a clone option, Pacemaker reads it on the clone)", p.value)
 		return
 	default:
 		im.skip(p.e, "meta attribute %s: Tandem's meta attributes are %s", p.name, strings.Join(cib.MetaKeys, ", "))
@@ -114,7 +131,7 @@ func (im *importer) metaPair(p nvpair, m *cib.Meta) {
 // cloneKeys maps the clone meta attributes (with their pre-2.0 names) to
 // cib's clone options.
 var cloneKeys = map[string]string{
-	"clone-max": "clone-max", "clone-node-max": "clone-node-max", "interleave": "interleave", "promotable": "promotable",
+	"clone-max": "clone-max", "clone-node-max": "clone-node-max", "globally-unique": "globally-unique", "interleave": "interleave", "promotable": "promotable",
 	"promoted-max": "promoted-max", "promoted-node-max": "promoted-node-max", "master-max": "promoted-max", "master-node-max": "promoted-node-max",
 	"notify": "notify",
 }
@@ -312,13 +329,15 @@ func (im *importer) clone(e *elem, master bool) {
 	for _, p := range im.pairs(e, "meta_attributes") {
 		if opt, ok := cloneKeys[p.name]; ok {
 			v := p.value
-			if opt == "interleave" || opt == "promotable" || opt == "notify" {
+			if opt == "interleave" || opt == "promotable" || opt == "notify" || opt == "globally-unique" {
 				if b, ok := parseBool(v); ok {
 					v = strconv.FormatBool(b)
 				}
 			}
 			if err := cib.SetCloneOption(cl, opt, v); err != nil {
 				im.skip(p.e, "%v", err)
+			} else if opt == "globally-unique" {
+				im.uniqueSet[id] = true
 			}
 			continue
 		}
@@ -327,9 +346,6 @@ func (im *importer) clone(e *elem, master bool) {
 			if b, ok := parseBool(p.value); !ok || b {
 				im.skip(p.e, "ordered=%s: Tandem starts clone instances in parallel", p.value)
 			}
-			continue
-		case "globally-unique":
-			im.metaPair(p, &cib.Meta{})
 			continue
 		}
 		inherited = append(inherited, p)

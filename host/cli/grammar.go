@@ -21,7 +21,7 @@ import (
 // timeout=, several in a row allowed: "op monitor interval=30s start
 // timeout=60s"); "meta" starts meta attributes; "clone" makes it a clone,
 // optionally followed by a clone id and clone-max=, clone-node-max=,
-// interleave=, notify=; "promotable" makes it a promotable clone (as pcs does), with
+// globally-unique=, interleave=, notify=; "promotable" makes it a promotable clone (as pcs does), with
 // the same options and promoted-max=, promoted-node-max=.
 func parseResourceSpec(args []string) (cib.ResourceSpec, error) {
 	spec := cib.ResourceSpec{Params: map[string]string{}, Meta: map[string]string{}}

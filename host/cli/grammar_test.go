@@ -122,6 +122,16 @@ func TestResourceSpecErrors(t *testing.T) {
 		spec.Clone.ID != "web" || spec.Clone.Max != 2 || !spec.Clone.Interleave || spec.Meta["resource-stickiness"] != "INFINITY" {
 		t.Errorf("spec: got %+v clone %+v", spec, spec.Clone)
 	}
+	spec, err = parseResourceSpec([]string{"ip=198.18.0.50", "clone", "globally-unique=true", "clone-node-max=2", "clone-max=4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !spec.Clone.GloballyUnique || spec.Clone.NodeMax != 2 || spec.Clone.Max != 4 {
+		t.Errorf("globally-unique clone: got %+v", spec.Clone)
+	}
+	if opts := cloneOptionText(spec.Clone); opts != "clone-max=4 clone-node-max=2 globally-unique=true" {
+		t.Errorf("clone options as pcs prints them: %q", opts)
+	}
 }
 
 func TestConstraintGrammarErrorsChangeNothing(t *testing.T) {

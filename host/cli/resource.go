@@ -59,10 +59,12 @@ ocf:heartbeat:IPaddr2 (docs/ocf.md), or <plugin>:<type>) with pcs's clauses:
   meta k=v ...               resource-stickiness, migration-threshold, failure-timeout,
                              target-role, priority
   clone [ID] [k=v ...]       run it on several nodes; clone-max, clone-node-max,
-                             interleave, notify (clone notifications: the
-                             agent's notify action before and after each
-                             start, stop, promote and demote of an instance);
-                             constraints then name it ID-clone
+                             globally-unique, interleave, notify (clone
+                             notifications: the agent's notify action before
+                             and after each start, stop, promote and demote of
+                             an instance); constraints then name it ID-clone
+                             (globally-unique=true: distinct instances ID:0,
+                             ID:1, ...)
 
 --group G puts the new resource into group G (created if needed), at its end
 or --before/--after a member.
@@ -82,6 +84,7 @@ command says so; operations without a timeout take the agent's.
   tandem resource create VIP-10.10.10.23 vip ip=10.10.10.23 cidr_netmask=24 op monitor interval=10s
   tandem resource create VIP ocf:heartbeat:IPaddr2 ip=198.18.0.23 cidr_netmask=24 op monitor interval=30s
   tandem resource create web example:process command=/bin/sleep args=3600 --disabled
+  tandem resource create worker systemd:worker op monitor interval=30s clone globally-unique=true clone-max=3
   tandem resource create fs systemd:srv-data.mount --group database --before postgres`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -422,8 +425,8 @@ with id, agent, group (the group it belongs to, if any), params (NAME to
 value), meta (NAME to value, as the text shows them: resource-stickiness,
 migration-threshold, failure-timeout, target-role, priority), ops (each with
 name, interval and timeout written as "30s") and clone (id, clone-max,
-clone-node-max, interleave, promotable, promoted-max, promoted-node-max,
-notify);
+clone-node-max, globally-unique, interleave, promotable, promoted-max,
+promoted-node-max, notify);
 each group with id, resources (its members in start order), meta and clone.
 A group's members are among the resources.`,
 		Example: `  tandem resource config
@@ -529,6 +532,9 @@ func cloneOptionText(cl *cib.Clone) string {
 	}
 	if cl.NodeMax > 0 {
 		opts = append(opts, fmt.Sprintf("clone-node-max=%d", cl.NodeMax))
+	}
+	if cl.GloballyUnique {
+		opts = append(opts, "globally-unique=true")
 	}
 	if cl.Interleave {
 		opts = append(opts, "interleave=true")

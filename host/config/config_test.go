@@ -161,6 +161,13 @@ agent = "systemd:db"
 [resource.clone]
 promotable = true
 notify = true
+[[resource]]
+id = "ip"
+agent = "vip"
+[resource.clone]
+globally-unique = true
+clone-max = 2
+clone-node-max = 2
 [[colocation]]
 [[colocation.set]]
 resources = ["c"]

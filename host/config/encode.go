@@ -264,7 +264,7 @@ func encodeClone(cl *cib.Clone, id string) *fileClone {
 	if cl == nil {
 		return nil
 	}
-	fc := &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
+	fc := &fileClone{Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave, GloballyUnique: cl.GloballyUnique,
 		Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax, Notify: cl.Notify}
 	if cl.ID != id+cib.CloneSuffix {
 		fc.ID = cl.ID

@@ -157,7 +157,10 @@ type fileClone struct {
 	Max        int    `toml:"clone-max,omitempty,omitzero"`
 	NodeMax    int    `toml:"clone-node-max,omitempty,omitzero"`
 	Interleave bool   `toml:"interleave,omitempty,omitzero"`
-	Promotable bool   `toml:"promotable,omitempty,omitzero"`
+	// GloballyUnique: distinct instances (rsc:0, rsc:1, ...); needed for
+	// clone-node-max > 1.
+	GloballyUnique bool `toml:"globally-unique,omitempty,omitzero"`
+	Promotable     bool `toml:"promotable,omitempty,omitzero"`
 	// PromotedMax and PromotedNodeMax: 0 is the default, 1.
 	PromotedMax     int `toml:"promoted-max,omitempty,omitzero"`
 	PromotedNodeMax int `toml:"promoted-node-max,omitempty,omitzero"`
@@ -306,7 +309,7 @@ func decode(name string, data []byte) (*File, *problems) {
 		}
 		res.Utilization = decodeUtilization(r.Utilization, path+".utilization", ps, what)
 		if cl := r.Clone; cl != nil {
-			res.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
+			res.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave, GloballyUnique: cl.GloballyUnique,
 				Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax, Notify: cl.Notify}
 			if res.Clone.ID == "" {
 				res.Clone.ID = r.ID + cib.CloneSuffix
@@ -328,7 +331,7 @@ func decode(name string, data []byte) (*File, *problems) {
 			grp.Meta = decodeMeta(g.Meta, path+".meta", ps, fmt.Sprintf("group %q", g.ID))
 		}
 		if cl := g.Clone; cl != nil {
-			grp.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave,
+			grp.Clone = &cib.Clone{ID: cl.ID, Max: cl.Max, NodeMax: cl.NodeMax, Interleave: cl.Interleave, GloballyUnique: cl.GloballyUnique,
 				Promotable: cl.Promotable, PromotedMax: cl.PromotedMax, PromotedNodeMax: cl.PromotedNodeMax, Notify: cl.Notify}
 			if grp.Clone.ID == "" {
 				grp.Clone.ID = g.ID + cib.CloneSuffix

@@ -94,8 +94,13 @@ const (
 	// writes format 9 would run without notifications and drop the option
 	// from at its next edit.
 	FormatCIBNotify = 10
+	// FormatCIBUnique (11) is FormatCIBNotify for a model with a
+	// globally-unique clone, which a build that writes format 10 would run
+	// as an anonymous clone (its agent told globally_unique=false) and
+	// drop the option from at its next edit.
+	FormatCIBUnique = 11
 	// Format is the newest format this build writes.
-	Format = FormatCIBNotify
+	Format = FormatCIBUnique
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -104,6 +109,11 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	for _, r := range c.Resources {
+		if r.Clone != nil && r.Clone.GloballyUnique {
+			return FormatCIBUnique
+		}
+	}
 	for _, r := range c.Resources {
 		if r.Clone != nil && r.Clone.Notify {
 			return FormatCIBNotify
@@ -350,7 +360,27 @@ func encode(c *cib.CIB, by, summary string) ([]byte, error) {
 	if ps := c.Validate(); ps != nil {
 		return nil, ps
 	}
+	if err := Runnable(c); err != nil {
+		return nil, err
+	}
 	return json.Marshal(record{Format: formatFor(c), Time: time.Now().UTC(), By: by, Summary: summary, CIB: c})
+}
+
+// Runnable refuses what the scheduler and `tandem simulate` take but the
+// nodes cannot run yet: several instances of a clone on one node (a
+// node's LRM runs one instance of a resource).
+func Runnable(c *cib.CIB) error {
+	var ps cib.Problems
+	for i, r := range c.Resources {
+		if r.Clone != nil && r.Clone.NodeMax > 1 {
+			ps = append(ps, cib.Problem{Path: fmt.Sprintf("resource[%d]", i), Msg: fmt.Sprintf("resource %q: clone-node-max %d: a node runs one instance of a resource in this version of Tandem "+
+				"(the scheduler and tandem simulate take more); set clone-node-max to 1", r.ID, r.Clone.NodeMax)})
+		}
+	}
+	if ps == nil {
+		return nil
+	}
+	return ps
 }
 
 // Same says whether two models are the same configuration.

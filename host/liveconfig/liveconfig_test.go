@@ -478,3 +478,53 @@ func TestTicketSetsAndNotifyNeedTheirFormats(t *testing.T) {
 		t.Fatalf("removed: %+v, %v; want format %d", rev, err, FormatCIB)
 	}
 }
+
+// A model with a globally-unique clone is stored in format 11, which a
+// build that knows only format 10 refuses (it would run the clone as an
+// anonymous one); several instances on one node are refused, since a
+// node's LRM runs one instance of a resource.
+func TestGloballyUniqueNeedsFormat11(t *testing.T) {
+	s, model := open(t)
+	ctx := context.Background()
+	if _, _, _, err := s.Seed(ctx, model, "holly", false); err != nil {
+		t.Fatal(err)
+	}
+	var cloned string
+	rev, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		for i := range c.Resources {
+			if cl := c.Resources[i].Clone; cl != nil {
+				cl.GloballyUnique = true
+				cloned = c.Resources[i].ID
+				return "unique", nil
+			}
+		}
+		return "", fmt.Errorf("no clone in the test model")
+	})
+	if err != nil || rev.Format != FormatCIBUnique {
+		t.Fatalf("globally-unique: %+v, %v; want format %d", rev, err, FormatCIBUnique)
+	}
+	cur, err := s.Current(ctx)
+	if err != nil || cur.Format != FormatCIBUnique {
+		t.Fatalf("read back %+v, %v", cur, err)
+	}
+	if r, _ := cur.CIB.Resource(cloned); r == nil || !r.Clone.GloballyUnique {
+		t.Fatalf("read back %s without globally-unique: %+v", cloned, r)
+	}
+	_, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		r, _ := c.Resource(cloned)
+		r.Clone.NodeMax = 2
+		return "two per node", nil
+	})
+	want := fmt.Sprintf("resource %q: clone-node-max 2: a node runs one instance of a resource", cloned)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("clone-node-max 2: got %v, want %q", err, want)
+	}
+	rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		r, _ := c.Resource(cloned)
+		r.Clone.GloballyUnique = false
+		return "anonymous", nil
+	})
+	if err != nil || rev.Format == FormatCIBUnique {
+		t.Fatalf("anonymous again: %+v, %v; want an older format", rev, err)
+	}
+}

@@ -64,7 +64,7 @@ func (m *metaRunner) instance(id string, in sdk.Instance) sdk.Instance {
 // cloneMeta is c's meta with the defaults applied as the scheduler
 // applies them (cib.Clone.Limits) in a configuration of nodes nodes.
 func cloneMeta(c *cib.Clone, nodes int) sdk.CloneMeta {
-	cm := sdk.CloneMeta{ID: c.ID, Promotable: c.Promotable, Notify: c.Notify}
+	cm := sdk.CloneMeta{ID: c.ID, Promotable: c.Promotable, Notify: c.Notify, GloballyUnique: c.GloballyUnique}
 	cm.Max, cm.NodeMax = c.Limits(nodes)
 	if c.Promotable {
 		cm.PromotedMax, cm.PromotedNodeMax = c.PromotedLimits()

@@ -52,6 +52,11 @@ agent = "fake"
 clone-max = 2
 promotable = true
 [[resource]]
+id = "ip"
+agent = "fake"
+[resource.clone]
+globally-unique = true
+[[resource]]
 id = "fs"
 agent = "fake"
 [[resource]]
@@ -98,6 +103,7 @@ func TestCloneMetaReachesTheAgent(t *testing.T) {
 		{"web", 2, sdk.CloneMeta{ID: "web-clone", Max: 3, NodeMax: 1}},
 		{"db", 1, sdk.CloneMeta{ID: "db-clone", Max: 2, NodeMax: 1, Promotable: true, PromotedMax: 1, PromotedNodeMax: 1}},
 		{"nfs", 0, sdk.CloneMeta{ID: "share-clone", Max: 3, NodeMax: 1}},
+		{"ip", 2, sdk.CloneMeta{ID: "ip-clone", Max: 3, NodeMax: 1, GloballyUnique: true}},
 	}
 	for _, c := range cases {
 		if got := run(c.id, c.idx); got.Clone != c.want || got.CloneIndex != c.idx || got.Node != "holly" {

@@ -100,12 +100,26 @@ type Resource struct {
 	// Promotable: a promotable clone, whose started instances are
 	// "Promoted" or "Unpromoted".
 	Promotable bool `json:"promotable,omitempty"`
+	// Unique: a globally-unique clone, whose instances are listed one
+	// by one (Instances) as pcs lists them.
+	Unique bool `json:"unique,omitempty"`
+	// Instances of a globally-unique clone: each of its clone-max
+	// instances (and any active one beyond), by number, with where it is
+	// active ("" and "Stopped" for one active nowhere).
+	Instances []Instance `json:"instances,omitempty"`
 	// State per node: "Started" (for a promotable clone "Promoted" or
 	// "Unpromoted"), "FAILED", "Starting", "Stopping", "blocked".
 	Nodes map[string]string `json:"nodes"`
 	// Warnings per node: what a degraded monitor said (running, but worth
 	// a look: an address conflict the lease holder survived).
 	Warnings map[string]string `json:"warnings,omitempty"`
+}
+
+// Instance is one instance of a globally-unique clone and its state.
+type Instance struct {
+	Number int    `json:"number"`
+	Node   string `json:"node,omitempty"`
+	State  string `json:"state"` // as in Resource.Nodes, or "Stopped"
 }
 
 // Failure is a fail-count of a resource on a node.
@@ -154,6 +168,10 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 	}
 	r.MaintenanceMode = cfg.Properties.MaintenanceMode
 	byRsc := map[string]map[string]string{}
+	type active struct {
+		node, word string
+	}
+	byInstance := map[string]map[int][]active{} // instances of clones, for the unique ones
 	warnings := map[string]map[string]string{}
 	for _, rep := range reports {
 		if !online[rep.Node] {
@@ -188,6 +206,10 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 				byRsc[rs.Resource] = map[string]string{}
 			}
 			byRsc[rs.Resource][rep.Node] = word
+			if byInstance[rs.Resource] == nil {
+				byInstance[rs.Resource] = map[int][]active{}
+			}
+			byInstance[rs.Resource][rs.Instance] = append(byInstance[rs.Resource][rs.Instance], active{rep.Node, word})
 		}
 	}
 	r.ResourceList = []Resource{}
@@ -200,6 +222,23 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 		if cl := cfg.CloneOf(rc); cl != nil {
 			res.Clone = cl.ID
 			res.Promotable = cl.Promotable
+			res.Unique = cl.GloballyUnique
+		}
+		if res.Unique {
+			most, _ := cfg.CloneOf(rc).Limits(len(cfg.Nodes))
+			for n := range byInstance[rc.ID] {
+				most = max(most, n+1)
+			}
+			for n := 0; n < most; n++ {
+				at := byInstance[rc.ID][n]
+				if len(at) == 0 {
+					res.Instances = append(res.Instances, Instance{Number: n, State: "Stopped"})
+				}
+				sort.Slice(at, func(i, j int) bool { return at[i].node < at[j].node })
+				for _, a := range at {
+					res.Instances = append(res.Instances, Instance{Number: n, Node: a.node, State: a.word})
+				}
+			}
 		}
 		if res.Promotable {
 			nodes := map[string]string{}
@@ -621,11 +660,27 @@ func writeResource(w io.Writer, res Resource, nodes []Member, indent string) {
 		writePrimitive(w, res, indent, func(string) bool { return true })
 		return
 	}
-	promotable := ""
-	if res.Promotable {
-		promotable = " (promotable)"
+	kind := ""
+	switch {
+	case res.Unique && res.Promotable:
+		kind = " (promotable, unique)"
+	case res.Unique:
+		kind = " (unique)"
+	case res.Promotable:
+		kind = " (promotable)"
 	}
-	fmt.Fprintf(w, "%s* Clone Set: %s [%s]%s%s:\n", indent, res.Clone, res.ID, promotable, disabledText(res))
+	fmt.Fprintf(w, "%s* Clone Set: %s [%s]%s%s:\n", indent, res.Clone, res.ID, kind, disabledText(res))
+	if res.Unique {
+		// pcs lists a unique clone's instances one by one.
+		for _, in := range res.Instances {
+			state := in.State
+			if in.Node != "" {
+				state += " " + in.Node
+			}
+			fmt.Fprintf(w, "%s  * %s:%d\t(%s):\t %s\n", indent, res.ID, in.Number, res.Agent, state)
+		}
+		return
+	}
 	writeNodeSets(w, res.Nodes, nodes, indent+"  ")
 }
 

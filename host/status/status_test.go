@@ -316,3 +316,48 @@ rsc = "web"
 	WriteText(&buf, r)
 	golden(t, "tickets.txt", buf.Bytes())
 }
+
+// A globally-unique clone is listed instance by instance, as pcs lists it
+// ("* Clone Set: ip-clone [ip] (unique):", then "* ip:0 ... Started
+// holly"), its instances active nowhere as Stopped.
+func TestRenderUnique(t *testing.T) {
+	f, err := config.Parse("unique.toml", []byte(`
+[cluster]
+name = "web"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[[node]]
+name = "carl"
+address = "198.18.0.26"
+[[resource]]
+id = "ip"
+agent = "vip"
+params = { ip = "198.18.0.50" }
+[resource.clone]
+globally-unique = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2016, 7, 18, 1, 6, 1, 0, time.UTC)
+	up := func(name string) bus.MemberStatus {
+		return bus.MemberStatus{Name: name, Build: "test", Started: now.Add(-time.Hour),
+			Daemons: []bus.DaemonStatus{{Name: "tandem", State: "active"}, {Name: "bus", State: "active (2 peers, quorum)"}}}
+	}
+	r := Build(f.Topology, len(f.CIB.Resources), []bus.MemberStatus{up("holly"), up("benji"), up("carl")}, now)
+	AddResources(&r, f.CIB, []bus.NodeResources{
+		{Node: "holly", Probed: true, Resources: []bus.ResourceState{{Resource: "ip", Clone: "ip-clone", Instance: 0, State: bus.StateStarted}}},
+		{Node: "benji", Probed: true, Resources: []bus.ResourceState{{Resource: "ip", Clone: "ip-clone", Instance: 2, State: bus.StateFailed}}},
+		{Node: "carl", Probed: true},
+	})
+	if len(r.ResourceList) != 1 || !r.ResourceList[0].Unique || len(r.ResourceList[0].Instances) != 3 {
+		t.Fatalf("resource list: %+v", r.ResourceList)
+	}
+	var buf bytes.Buffer
+	WriteText(&buf, r)
+	golden(t, "unique.txt", buf.Bytes())
+}

@@ -365,9 +365,9 @@ func (a *Agent) action(ctx context.Context, action string, req sdk.Request) sdk.
 // requestMeta is the OCF_RESKEY_CRM_meta_* of an action, as Pacemaker
 // passes them: the timeout and interval in ms (interval 0 but for a
 // recurring monitor), the node, and for a clone's instance its index and
-// the clone's meta. Tandem's clones are anonymous (globally_unique
-// false); promoted_max goes as master_max too, the name agents older than
-// Pacemaker 2.1 read. A clone notification adds its notify_* variables.
+// the clone's meta (globally_unique as configured); promoted_max goes as
+// master_max too, the name agents older than Pacemaker 2.1 read. A clone
+// notification adds its notify_* variables.
 func requestMeta(ctx context.Context, req sdk.Request) map[string]string {
 	meta := timeoutMeta(ctx)
 	meta["interval"] = strconv.FormatInt(req.Interval.Milliseconds(), 10)
@@ -382,7 +382,7 @@ func requestMeta(ctx context.Context, req sdk.Request) map[string]string {
 	}
 	meta["clone_max"] = strconv.Itoa(c.Max)
 	meta["clone_node_max"] = strconv.Itoa(c.NodeMax)
-	meta["globally_unique"] = "false"
+	meta["globally_unique"] = strconv.FormatBool(c.GloballyUnique)
 	meta["notify"] = strconv.FormatBool(c.Notify)
 	meta["promotable"] = strconv.FormatBool(c.Promotable)
 	if c.Promotable {

@@ -778,3 +778,24 @@ func TestHeartbeatDummyProbeAndMonitor(t *testing.T) {
 		t.Errorf("recurring monitor (10 s): %v %v; want not running, with Dummy's exit reason", mon, err)
 	}
 }
+
+// A globally-unique clone's instance is told so
+// (OCF_RESKEY_CRM_meta_globally_unique=true), with its own number.
+func TestEnvironmentOfAUniqueCloneInstance(t *testing.T) {
+	root := t.TempDir()
+	writeAgent(t, root, "tandemtest", "Dump", dumpAgent)
+	p, _ := pluginState(t, root)
+	dir := t.TempDir()
+	ctx, cancel, req := request("ip", "tandemtest:Dump", map[string]string{"dir": dir}, 10*time.Second)
+	defer cancel()
+	req.Instance = sdk.Instance{Node: "n1", CloneIndex: 2, Clone: sdk.CloneMeta{ID: "ip-clone", Max: 3, NodeMax: 1, GloballyUnique: true}}
+	if res, err := p.Start(ctx, req); err != nil || res.Code != sdk.OK {
+		t.Fatalf("start: %v %v", res, err)
+	}
+	env := readEnv(t, filepath.Join(dir, "start.env"))
+	for k, v := range map[string]string{"OCF_RESKEY_CRM_meta_globally_unique": "true", "OCF_RESKEY_CRM_meta_clone": "2", "OCF_RESKEY_CRM_meta_clone_max": "3"} {
+		if env[k] != v {
+			t.Errorf("start: %s=%q, want %q", k, env[k], v)
+		}
+	}
+}

@@ -100,6 +100,7 @@ type CloneMeta struct {
 	PromotedMax     int    // promoted-max (unset: 1); with Promotable only
 	PromotedNodeMax int    // promoted-node-max (unset: 1); with Promotable only
 	Notify          bool   // clone notifications: Notify with a Notification around its instances' actions
+	GloballyUnique  bool   // the instances are distinct (globally-unique); unset: anonymous
 }
 
 // Request is the input of start, stop, monitor, reload and notify.

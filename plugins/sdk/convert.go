@@ -94,7 +94,7 @@ func instanceToProto(i Instance) *pb.Instance {
 	out := &pb.Instance{Node: i.Node, CloneIndex: int32(i.CloneIndex)}
 	if c := i.Clone; c.ID != "" {
 		out.Clone = &pb.CloneMeta{Id: c.ID, CloneMax: int32(c.Max), CloneNodeMax: int32(c.NodeMax), Promotable: c.Promotable,
-			PromotedMax: int32(c.PromotedMax), PromotedNodeMax: int32(c.PromotedNodeMax), Notify: c.Notify}
+			PromotedMax: int32(c.PromotedMax), PromotedNodeMax: int32(c.PromotedNodeMax), Notify: c.Notify, GloballyUnique: c.GloballyUnique}
 	}
 	return out
 }
@@ -108,7 +108,7 @@ func instanceFromProto(i *pb.Instance) Instance {
 	out := Instance{Node: i.GetNode(), CloneIndex: int(i.GetCloneIndex())}
 	if c := i.GetClone(); c != nil {
 		out.Clone = CloneMeta{ID: c.GetId(), Max: int(c.GetCloneMax()), NodeMax: int(c.GetCloneNodeMax()), Promotable: c.GetPromotable(),
-			PromotedMax: int(c.GetPromotedMax()), PromotedNodeMax: int(c.GetPromotedNodeMax()), Notify: c.GetNotify()}
+			PromotedMax: int(c.GetPromotedMax()), PromotedNodeMax: int(c.GetPromotedNodeMax()), Notify: c.GetNotify(), GloballyUnique: c.GetGloballyUnique()}
 	}
 	return out
 }

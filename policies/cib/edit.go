@@ -440,7 +440,7 @@ func SetCloneOption(cl *Clone, k, v string) error {
 		} else {
 			cl.NodeMax = n
 		}
-	case "interleave", "promotable", "notify":
+	case "interleave", "promotable", "notify", "globally-unique":
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return fmt.Errorf("%s=%q: want true or false", k, v)
@@ -450,8 +450,10 @@ func SetCloneOption(cl *Clone, k, v string) error {
 			cl.Interleave = b
 		case "promotable":
 			cl.Promotable = b
-		default:
+		case "notify":
 			cl.Notify = b
+		default:
+			cl.GloballyUnique = b
 		}
 	case "promoted-max", "promoted-node-max":
 		n, err := strconv.Atoi(v)

@@ -152,6 +152,12 @@ type Clone struct {
 	Max        int    `json:"clone-max,omitempty"`      // 0: as many as there are nodes
 	NodeMax    int    `json:"clone-node-max,omitempty"` // 0: 1
 	Interleave bool   `json:"interleave,omitempty"`
+	// GloballyUnique: the instances are distinct resources (Pacemaker's
+	// globally-unique clones, named rsc:0, rsc:1, ...), each with its own
+	// number for the agent; several may run on one node (clone-node-max).
+	// Without it the instances are interchangeable and at most one runs
+	// on a node.
+	GloballyUnique bool `json:"globally-unique,omitempty"`
 	// Promotable: each instance runs Unpromoted or Promoted (Pacemaker's
 	// promotable clones); at most PromotedMax instances are promoted in
 	// the cluster and PromotedNodeMax on one node.
@@ -185,4 +191,4 @@ func (c *Clone) PromotedLimits() (most, perNode int) {
 const CloneSuffix = "-clone"
 
 // CloneKeys are the options of a clone.
-var CloneKeys = []string{"clone-max", "clone-node-max", "interleave", "promotable", "promoted-max", "promoted-node-max", "notify"}
+var CloneKeys = []string{"clone-max", "clone-node-max", "globally-unique", "interleave", "promotable", "promoted-max", "promoted-node-max", "notify"}

@@ -96,7 +96,34 @@ func TestCloneBoundedByNodes(t *testing.T) {
 		t.Errorf("clone-node-max 100000: got %v", ps)
 	}
 	c.Resources[0].Clone.Max, c.Resources[0].Clone.NodeMax = 4, 2
+	c.Resources[0].Clone.GloballyUnique = true
 	if ps := c.Validate(); ps != nil {
 		t.Errorf("clone-max 4, clone-node-max 2 on 2 nodes: %v", ps)
+	}
+}
+
+// Several instances of a clone on one node must be told apart: Pacemaker
+// ignores clone-node-max for an anonymous clone (one per node); Tandem
+// refuses it and says what to set.
+func TestCloneNodeMaxNeedsGloballyUnique(t *testing.T) {
+	c := base(t)
+	c.Resources[0].Clone.NodeMax = 2
+	want := `resource[0]: resource "web": clone-node-max 2 needs globally-unique = true`
+	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), want) {
+		t.Fatalf("anonymous clone-node-max 2: got %v, want %q", ps, want)
+	}
+	if err := SetCloneOption(c.Resources[0].Clone, "globally-unique", "true"); err != nil {
+		t.Fatal(err)
+	}
+	if ps := c.Validate(); ps != nil {
+		t.Fatalf("globally-unique clone-node-max 2: %v", ps)
+	}
+	if err := SetCloneOption(c.Resources[0].Clone, "globally-unique", "maybe"); err == nil || !strings.Contains(err.Error(), `globally-unique="maybe": want true or false`) {
+		t.Errorf("globally-unique=maybe: got %v", err)
+	}
+	c.Groups = []Group{{ID: "g", Resources: []string{"a"}, Clone: &Clone{ID: "g-clone", GloballyUnique: true}}}
+	c.Resources = append(c.Resources, Resource{ID: "a", Agent: "systemd:a"})
+	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), `group "g": globally-unique cloned groups are not supported`) {
+		t.Errorf("unique cloned group: got %v", ps)
 	}
 }

@@ -218,6 +218,10 @@ func (v *validator) resources() {
 			if cl.NodeMax < 0 {
 				v.at(path, "%s: clone-node-max %d must be >= 0 (0: 1)", what, cl.NodeMax)
 			}
+			if cl.NodeMax > 1 && !cl.GloballyUnique {
+				v.at(path, "%s: clone-node-max %d needs globally-unique = true: the instances of an anonymous clone are interchangeable, "+
+					"so at most one runs on a node (Pacemaker ignores clone-node-max for them)", what, cl.NodeMax)
+			}
 			v.cloneBounds(path, what, cl)
 			v.promotedBounds(path, what, cl)
 		}
@@ -296,6 +300,9 @@ func (v *validator) groups() {
 			}
 			if cl.NodeMax > 1 {
 				v.at(path+".clone", "%s: clone-node-max %d: a cloned group runs one copy per node in Tandem (clone-node-max 1)", what, cl.NodeMax)
+			}
+			if cl.GloballyUnique {
+				v.at(path+".clone", "%s: globally-unique cloned groups are not supported in Tandem; clone the group anonymously", what)
 			}
 			if cl.Promotable || cl.PromotedMax != 0 || cl.PromotedNodeMax != 0 {
 				v.at(path+".clone", "%s: promotable cloned groups are not supported in Tandem; make a member a promotable clone of its own", what)

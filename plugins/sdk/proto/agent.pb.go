@@ -640,9 +640,11 @@ type CloneMeta struct {
 	PromotedNodeMax int32                  `protobuf:"varint,6,opt,name=promoted_node_max,json=promotedNodeMax,proto3" json:"promoted_node_max,omitempty"`
 	// notify: the clone has clone notifications (Notify with a
 	// CloneNotification before and after its instances' actions).
-	Notify        bool `protobuf:"varint,7,opt,name=notify,proto3" json:"notify,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Notify bool `protobuf:"varint,7,opt,name=notify,proto3" json:"notify,omitempty"`
+	// globally_unique: the instances are distinct (rsc:0, rsc:1, ...).
+	GloballyUnique bool `protobuf:"varint,8,opt,name=globally_unique,json=globallyUnique,proto3" json:"globally_unique,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CloneMeta) Reset() {
@@ -720,6 +722,13 @@ func (x *CloneMeta) GetPromotedNodeMax() int32 {
 func (x *CloneMeta) GetNotify() bool {
 	if x != nil {
 		return x.Notify
+	}
+	return false
+}
+
+func (x *CloneMeta) GetGloballyUnique() bool {
+	if x != nil {
+		return x.GloballyUnique
 	}
 	return false
 }
@@ -1386,7 +1395,7 @@ const file_agent_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1f\n" +
 	"\vclone_index\x18\x02 \x01(\x05R\n" +
 	"cloneIndex\x120\n" +
-	"\x05clone\x18\x03 \x01(\v2\x1a.tandem.agent.v1.CloneMetaR\x05clone\"\xe5\x01\n" +
+	"\x05clone\x18\x03 \x01(\v2\x1a.tandem.agent.v1.CloneMetaR\x05clone\"\x8e\x02\n" +
 	"\tCloneMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tclone_max\x18\x02 \x01(\x05R\bcloneMax\x12$\n" +
@@ -1396,7 +1405,8 @@ const file_agent_proto_rawDesc = "" +
 	"promotable\x12!\n" +
 	"\fpromoted_max\x18\x05 \x01(\x05R\vpromotedMax\x12*\n" +
 	"\x11promoted_node_max\x18\x06 \x01(\x05R\x0fpromotedNodeMax\x12\x16\n" +
-	"\x06notify\x18\a \x01(\bR\x06notify\"\xc4\x03\n" +
+	"\x06notify\x18\a \x01(\bR\x06notify\x12'\n" +
+	"\x0fglobally_unique\x18\b \x01(\bR\x0egloballyUnique\"\xc4\x03\n" +
 	"\aRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12\x1d\n" +
