@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,20 +19,23 @@ import (
 	"github.com/tandem-ha/tandem/host/status"
 )
 
-// docs/topology.md, "Replacing a dead voter by a node of another name",
-// with real `tandem` and `systemctl` commands in the nodes of a lab (tdvote
-// on 198.18.0.160/27, shared with tde2e: one lab at a time): four nodes
-// running the reference resources, holly, benji and carol voting and dave a
-// member that does not vote. carol (or benji, if carol holds the VIP) is
-// killed for good; the file is pulled and edited on a member (the dead
-// voter's [[node]] table out, `voters` naming the two left and dave) and
-// copied to every member; dave restarts first, as a voter; `tandem cluster
-// remove-voter` takes the dead one out of the JetStream meta group (a second
-// one is refused: it is no voter any more) and every bucket's replicas end
-// up on the three voters, current; the others restart one at a time, and
-// `tandem config apply` drops the dead node. A client loop runs against the
-// VIP and the safety checker throughout. Then the VIP's holder is
-// hard-killed: the two voters left keep quorum, and the VIP moves.
+// docs/topology.md's "Adding a node" and "Replacing a dead voter by a node
+// of another name", with real `tandem` and `systemctl` commands in the nodes
+// of a lab (tdvote on 198.18.0.160/27, shared with tde2e: one lab at a
+// time), running the reference resources. holly, benji and carol vote;
+// dave is added as a member that does not vote (config pull, its [[node]]
+// table, its certificate from `tandem pki issue` on the host that keeps the
+// CA, the others restarted one at a time, dave started, config apply).
+// Then carol (or benji, if carol holds the VIP) is killed for good; the
+// file is pulled and edited on a member (the dead voter's [[node]] table
+// out, `voters` naming the two left and dave) and copied to every member;
+// dave restarts first, as a voter; `tandem cluster remove-voter` takes the
+// dead one out of the JetStream meta group (a second one is refused: it is
+// no voter any more) and every bucket's replicas end up on the three
+// voters, current; the others restart one at a time, and `tandem config
+// apply` drops the dead node. A client loop runs against the VIP and the
+// safety checker throughout. Then the VIP's holder is hard-killed: the two
+// voters left keep quorum, and the VIP moves.
 func TestReplaceADeadVoterInLab(t *testing.T) {
 	begin := time.Now()
 	ref, err := os.ReadFile(filepath.Join("..", "cluster.toml"))
@@ -56,7 +60,9 @@ func TestReplaceADeadVoterInLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix, subnet := devLab("tdvote", "198.18.0.160/27")
-	l := labtest.Start(t, lab.Options{Prefix: prefix, Subnet: subnet, Relocate: true, StartTandem: true, Config: path})
+	// The lab makes dave's machine and certificate, but dave's Tandem is
+	// not started, and the others' file does not list it yet.
+	l := labtest.Start(t, lab.Options{Prefix: prefix, Subnet: subnet, Relocate: true, Config: path})
 	c, err := scenario.New(l)
 	if err != nil {
 		t.Fatal(err)
@@ -65,34 +71,27 @@ func TestReplaceADeadVoterInLab(t *testing.T) {
 	if strings.Join(c.Nodes, " ") != "holly benji carol dave" {
 		t.Fatalf("nodes %v, want holly benji carol dave", c.Nodes)
 	}
-	e.converged()
-	r, err := c.Status(e.ctx(10*time.Second), "holly")
+	const file = "/etc/tandem/cluster.toml"
+	installed, err := os.ReadFile(filepath.Join(l.RootDir("holly"), file))
 	e.must(err)
-	if r.Voters != 3 || strings.Join(r.NonVoters, " ") != "dave" {
-		t.Fatalf("status: %d voters, non-voters %v; want 3 and dave", r.Voters, r.NonVoters)
+	daveTable := regexp.MustCompile(`(?m)^\[\[node\]\]\nname = "dave"\n(?:[a-z_]+ = .*\n)*`).Find(installed)
+	if daveTable == nil {
+		t.Fatalf("no [[node]] table of dave in %s:\n%s", file, installed)
+	}
+	three, err := dropNode(installed, "dave")
+	e.must(err)
+	for _, n := range []string{"holly", "benji", "carol"} {
+		e.must(os.WriteFile(filepath.Join(l.RootDir(n), file), three, 0o644))
+		e.must(l.StartTandem(e.ctx(60*time.Second), n))
+	}
+	if _, err := c.WaitConverged(e.ctx(90*time.Second), "holly", []string{"holly", "benji", "carol"}); err != nil {
+		t.Fatal(err)
 	}
 	converged := time.Now()
-	t.Logf("four nodes converged %s after the test began", converged.Sub(begin).Round(100*time.Millisecond))
+	t.Logf("three nodes converged %s after the test began", converged.Sub(begin).Round(100*time.Millisecond))
 
 	safety := c.WatchSafety()
 	defer e.checkSafety(safety)
-
-	// The dead voter: carol, unless it holds the VIP.
-	holder := e.holder()
-	dead := "carol"
-	if holder == dead {
-		dead = "benji"
-	}
-	var left []string // the voters left, then the voters
-	for _, n := range []string{"holly", "benji", "carol"} {
-		if n != dead {
-			left = append(left, n)
-		}
-	}
-	voters := append(append([]string(nil), left...), "dave")
-	members := voters // every member left, in the file's order below
-	sorted := append([]string(nil), voters...)
-	sort.Strings(sorted)
 
 	// A client for the whole procedure: requests bounded by 3 s (a slow
 	// answer on a busy machine is not a failure), the loop by 6 minutes.
@@ -119,6 +118,93 @@ func TestReplaceADeadVoterInLab(t *testing.T) {
 			return nil
 		})
 	}
+	// restart restarts a member, and waits until status shows it back
+	// online with quorum and the resources on members.
+	restart := func(n string, members []string) {
+		t.Helper()
+		at := mark(n + " restarted")
+		e.exec(n, "systemctl", "restart", "tandem")
+		e.poll(90*time.Second, n+" back online with quorum, the resources on "+strings.Join(members, " "), func() error {
+			r, err := c.Status(e.ctx(10*time.Second), n)
+			if err != nil {
+				return err
+			}
+			if m := member(r, n); m == nil || !m.Online {
+				return fmt.Errorf("%s not online in status", n)
+			}
+			return c.Converged(r, members)
+		})
+		served(n+" restarted", at)
+		t.Logf("%s restarted: back with its resources after %s", n, time.Since(at).Round(100*time.Millisecond))
+	}
+
+	// Adding a node (docs/topology.md): dave joins as a member that does
+	// not vote.
+	adding := mark("config pull, dave's table and certificate")
+	e.tandem("holly", "config", "pull", file)
+	data, err := os.ReadFile(filepath.Join(l.RootDir("holly"), file))
+	e.must(err)
+	carolTable := regexp.MustCompile(`(?m)^\[\[node\]\]\nname = "carol"\n(?:[a-z_]+ = .*\n)*`).FindIndex(data)
+	if carolTable == nil {
+		t.Fatalf("no [[node]] table of carol in %s after config pull:\n%s", file, data)
+	}
+	data = slices.Concat(data[:carolTable[1]], []byte("\n"), daveTable, data[carolTable[1]:])
+	// The CA is kept on the host (the lab's PKI directory).
+	newFile := filepath.Join(t.TempDir(), "cluster.toml")
+	e.must(os.WriteFile(newFile, data, 0o644))
+	bin := os.Getenv(lab.EnvBin)
+	if bin == "" {
+		bin = filepath.Join("..", "..", "bin")
+	}
+	if out, err := exec.Command(filepath.Join(bin, "tandem"), "pki", "issue", "--role", "member", "dave",
+		"--config", newFile, "--dir", l.PKIDir()).CombinedOutput(); err != nil {
+		t.Fatalf("tandem pki issue --role member dave: %v\n%s", err, out)
+	}
+	for _, f := range []string{"ca.crt", "dave.crt", "dave.key"} {
+		b, err := os.ReadFile(filepath.Join(l.PKIDir(), f))
+		e.must(err)
+		e.must(os.WriteFile(filepath.Join(l.RootDir("dave"), "etc/tandem/pki", f), b, 0o600))
+	}
+	for _, n := range c.Nodes {
+		e.must(os.WriteFile(filepath.Join(l.RootDir(n), file), data, 0o644))
+	}
+	for _, n := range []string{"holly", "benji", "carol"} {
+		restart(n, []string{"holly", "benji", "carol"})
+	}
+	mark("dave started, config apply")
+	e.must(l.StartTandem(e.ctx(60*time.Second), "dave"))
+	e.poll(60*time.Second, "config apply "+file+" with dave", func() error {
+		_, err := c.Tandem(e.ctx(30*time.Second), "holly", "config", "apply", file)
+		return err
+	})
+	e.poll(90*time.Second, "dave a member that does not vote, its clone instances started", func() error {
+		r, err := c.Status(e.ctx(10*time.Second), "dave")
+		if err != nil {
+			return err
+		}
+		if r.Voters != 3 || strings.Join(r.NonVoters, " ") != "dave" {
+			return fmt.Errorf("status: %d voters, non-voters %v; want 3 and dave", r.Voters, r.NonVoters)
+		}
+		return c.Converged(r, c.Nodes)
+	})
+	t.Logf("dave added in %s (config pull to its resources started)", time.Since(adding).Round(100*time.Millisecond))
+
+	// The dead voter: carol, unless it holds the VIP.
+	holder := e.holder()
+	dead := "carol"
+	if holder == dead {
+		dead = "benji"
+	}
+	var left []string // the voters left, then the voters
+	for _, n := range []string{"holly", "benji", "carol"} {
+		if n != dead {
+			left = append(left, n)
+		}
+	}
+	voters := append(append([]string(nil), left...), "dave")
+	members := voters // every member left, in the file's order below
+	sorted := append([]string(nil), voters...)
+	sort.Strings(sorted)
 
 	// 1. The dead voter stays down: its machine is gone.
 	at := mark(dead + " killed")
@@ -137,9 +223,8 @@ func TestReplaceADeadVoterInLab(t *testing.T) {
 	// 2. config pull on a member; in the file, the new voters and no
 	// [[node]] table of the dead one; copied to every member.
 	procedure := mark("config pull, the file copied")
-	const file = "/etc/tandem/cluster.toml"
 	e.tandem(left[0], "config", "pull", file)
-	data, err := os.ReadFile(filepath.Join(l.RootDir(left[0]), file))
+	data, err = os.ReadFile(filepath.Join(l.RootDir(left[0]), file))
 	e.must(err)
 	if data, err = dropNode(data, dead); err != nil {
 		t.Fatalf("%s of %s after config pull: %v", file, left[0], err)
@@ -153,24 +238,7 @@ func TestReplaceADeadVoterInLab(t *testing.T) {
 
 	// 3. dave restarts first, as a voter; 4. remove-voter; 5. the others
 	// restart one at a time, each after the one before is back.
-	restart := func(n string) {
-		t.Helper()
-		at := mark(n + " restarted")
-		e.exec(n, "systemctl", "restart", "tandem")
-		e.poll(90*time.Second, n+" back online with quorum, the resources on "+strings.Join(members, " "), func() error {
-			r, err := c.Status(e.ctx(10*time.Second), n)
-			if err != nil {
-				return err
-			}
-			if m := member(r, n); m == nil || !m.Online {
-				return fmt.Errorf("%s not online in status", n)
-			}
-			return c.Converged(r, members)
-		})
-		served(n+" restarted", at)
-		t.Logf("%s restarted: back with its resources after %s", n, time.Since(at).Round(100*time.Millisecond))
-	}
-	restart("dave")
+	restart("dave", members)
 
 	at = mark("remove-voter " + dead)
 	out := e.tandem(left[0], "cluster", "remove-voter", dead)
@@ -195,7 +263,7 @@ func TestReplaceADeadVoterInLab(t *testing.T) {
 	}
 
 	for _, n := range left {
-		restart(n)
+		restart(n, members)
 	}
 	mark("config apply")
 	e.poll(60*time.Second, "config apply "+file, func() error {
