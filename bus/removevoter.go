@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -83,9 +84,13 @@ func PeerID(name string) string {
 // MetaPeers is the JetStream meta group as a voter sees it.
 type MetaPeers struct {
 	Leader string
-	Size   int             // the group's peers, known by name or not
-	Names  []string        // the peers known by name, sorted
-	Online map[string]bool // the peers routed to this server (and this server)
+	Size   int      // the group's peers, known by name or not
+	Names  []string // the peers known by name, sorted
+	// Unnamed are the peer ids of the peers this server knows no name of
+	// (a voter that died before this server started: nats-server calls it
+	// "Server name unknown at this time"), sorted.
+	Unnamed []string
+	Online  map[string]bool // the peers routed to this server (and this server)
 }
 
 // routed names the servers this server has a route to.
@@ -101,6 +106,12 @@ func (s *Server) routed() (map[string]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// unknownName is the name nats-server reports for a peer whose server it
+// has not heard of (jetstream_cluster.go, clusterInfo).
+func unknownName(peer string) string {
+	return fmt.Sprintf("Server name unknown at this time (peerID: %s)", peer)
 }
 
 // Meta reads the JetStream meta group's peers and which of them are online
@@ -127,8 +138,13 @@ func (s *Server) Meta() (MetaPeers, error) {
 		names[mp.Leader] = true
 	}
 	for _, r := range jsz.Meta.Replicas {
+		if r.Peer != "" && r.Name == unknownName(r.Peer) {
+			mp.Unnamed = append(mp.Unnamed, r.Peer)
+			continue
+		}
 		names[r.Name] = true
 	}
+	sort.Strings(mp.Unnamed)
 	for n := range names {
 		mp.Names = append(mp.Names, n)
 		if n == s.member.Name || routed[n] {
@@ -151,10 +167,9 @@ func (s *Server) RemoveVoter(ctx context.Context, name string) (MetaPeers, error
 	if err != nil {
 		return mp, err
 	}
-	isPeer := false
-	for _, n := range mp.Names {
-		isPeer = isPeer || n == name
-	}
+	// A peer is known by its name, or else by the id nats-server derives
+	// from it (a voter this server has never seen).
+	isPeer := slices.Contains(mp.Names, name) || slices.Contains(mp.Unnamed, PeerID(name))
 	switch {
 	case name == s.member.Name:
 		return mp, fmt.Errorf("%s is %w: it is the member answering this request", name, ErrVoterOnline)
@@ -168,7 +183,7 @@ func (s *Server) RemoveVoter(ctx context.Context, name string) (MetaPeers, error
 	switch {
 	case routed[name] && !isPeer:
 		return mp, fmt.Errorf("%s is %w: it is a member that does not vote (the voters are %s)", name, ErrNotVoter, strings.Join(mp.Names, ", "))
-	case !isPeer && len(mp.Names) >= mp.Size:
+	case !isPeer && len(mp.Names)+len(mp.Unnamed) >= mp.Size:
 		// Every peer is known by name, and name is none of them (a peer
 		// no server running has seen since it started is known only by
 		// its id: the meta leader tells).

@@ -2,11 +2,15 @@ package bus_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
+	"github.com/tandem-ha/tandem/e2e/poll"
 )
 
 // A member that does not vote runs no JetStream, yet its clients use the
@@ -45,5 +49,61 @@ func TestNonVoterUsesTheVotersBuckets(t *testing.T) {
 	}
 	if len(g.Current) != 3 || g.Current["d"] || g.Current["e"] {
 		t.Errorf("replicas %v, want the three voters a, b, c", g.Current)
+	}
+}
+
+// A voter that was dead before another member became a voter is a peer of
+// the JetStream meta group that the new voter's server has never seen:
+// nats-server names it "Server name unknown at this time (peerID: ...)".
+// The new voter still removes it by its name (found in the lab: remove-voter
+// answered by the replacement was refused as "not a voter").
+func TestRemoveAVoterTheNewVoterNeverSaw(t *testing.T) {
+	top := bustest.Topology(t, []string{"a", "b", "c", "d"}, "")
+	top.Members[3].NonVoter = true
+	cl := bustest.Start(t, top)
+	cl.Ready("a")
+	cl.StopMember("c")
+	cl.StopMember("d")
+	now := *top
+	// d restarts as a voter, with a file that names a, b and d.
+	now.Members = []bus.Member{top.Members[0], top.Members[1], top.Members[3]}
+	now.Members[2].NonVoter = false
+	cl.Topology = &now
+	d := cl.StartMember("d")
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		mp, err := d.Meta()
+		if err != nil {
+			return err
+		}
+		if mp.Size != 4 || mp.Leader == "" || !mp.Online["d"] || !mp.Online["a"] || !mp.Online["b"] {
+			return fmt.Errorf("d sees the meta group as %d peers %v (online %v, leader %q)", mp.Size, mp.Names, mp.Online, mp.Leader)
+		}
+		return nil
+	})
+	mp, err := d.Meta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(mp.Names, []string{"a", "b", "d"}) || !slices.Equal(mp.Unnamed, []string{bus.PeerID("c")}) {
+		t.Errorf("d sees the peers %v and the unnamed %v, want a b d and c's id %s", mp.Names, mp.Unnamed, bus.PeerID("c"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := d.RemoveVoter(ctx, "c"); err != nil {
+		t.Fatalf("d removing c: %v", err)
+	}
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
+		mp, err := d.Meta()
+		if err != nil {
+			return err
+		}
+		if mp.Size != 3 || !slices.Equal(mp.Names, []string{"a", "b", "d"}) {
+			return fmt.Errorf("d sees the meta group as %d peers %v, unnamed %v", mp.Size, mp.Names, mp.Unnamed)
+		}
+		return nil
+	})
+	// Removing it again is refused: it is no peer any more.
+	if _, err := d.RemoveVoter(ctx, "c"); !errors.Is(err, bus.ErrNotVoter) {
+		t.Errorf("removing c again: %v, want %v", err, bus.ErrNotVoter)
 	}
 }

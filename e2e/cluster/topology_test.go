@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/e2e/lab"
-	"github.com/tandem-ha/tandem/e2e/memstat"
 	"github.com/tandem-ha/tandem/e2e/labtest"
+	"github.com/tandem-ha/tandem/e2e/memstat"
 	"github.com/tandem-ha/tandem/e2e/scenario"
 )
 

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -77,7 +79,7 @@ func (m *Member) serveRemoveVoter() error {
 			ctx, cancel := context.WithTimeout(context.Background(), removeVoterTimeout)
 			mp, err := m.server.RemoveVoter(ctx, req.Voter)
 			cancel()
-			a.Voters = mp.Names
+			a.Voters = peerNames(mp, req.Voter)
 			if err != nil {
 				a.Error = err.Error()
 				switch {
@@ -96,4 +98,20 @@ func (m *Member) serveRemoveVoter() error {
 		}
 	})
 	return err
+}
+
+// peerNames names the meta group's peers: by their names, and a peer this
+// server knows only by its id (a voter dead since before it started) by
+// voter's name when it is voter's id, else as "peer ID".
+func peerNames(mp bus.MetaPeers, voter string) []string {
+	out := slices.Clone(mp.Names)
+	for _, id := range mp.Unnamed {
+		if id == bus.PeerID(voter) {
+			out = append(out, voter)
+		} else {
+			out = append(out, "peer "+id)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
