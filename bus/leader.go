@@ -40,12 +40,7 @@ func stepDown(ctx context.Context, nc *nats.Conn, subject, member string) error 
 	if err != nil {
 		return err
 	}
-	var resp struct {
-		Success bool `json:"success"`
-		Error   *struct {
-			Description string `json:"description"`
-		} `json:"error"`
-	}
+	var resp apiResult
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
 		return err
 	}

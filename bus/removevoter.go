@@ -44,14 +44,18 @@ const jsMemberChangeInflight = 10202
 // fewer cannot keep a majority when one fails (CheckQuorum).
 const MinVoters = 3
 
-// removeResponse is the meta leader's answer to a removal.
-type removeResponse struct {
+// apiResult is what a JetStream API answer says of its request: done, or
+// the error.
+type apiResult struct {
 	Success bool `json:"success"`
 	Error   *struct {
 		ErrCode     int    `json:"err_code"`
 		Description string `json:"description"`
 	} `json:"error"`
 }
+
+// removeResponse is the meta leader's answer to a removal.
+type removeResponse = apiResult
 
 func askRemove(ctx context.Context, nc *nats.Conn, req []byte) (removeResponse, error) {
 	var resp removeResponse
@@ -261,12 +265,7 @@ func (c *Conn) RemoveStreamPeer(ctx context.Context, stream, name string) error 
 	if err != nil {
 		return fmt.Errorf("peer remove of %s from %s: %w", name, stream, c.explain(err))
 	}
-	var resp struct {
-		Success bool `json:"success"`
-		Error   *struct {
-			Description string `json:"description"`
-		} `json:"error"`
-	}
+	var resp apiResult
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
 		return fmt.Errorf("peer remove of %s from %s: %w", name, stream, err)
 	}
