@@ -190,19 +190,34 @@ func (c *Coordinator) watchLease(ctx context.Context, freed chan<- struct{}) {
 		if err != nil {
 			c.log.Debug("watching the coordinator lease", "err", err)
 		} else {
+			// The watch sees only what comes after it started: the key
+			// may have been freed before (its holder cut off while the
+			// watch was being set up), so try the lease once more now.
+			c.log.Debug("watching the coordinator lease")
+			signal()
 			for e := range w.Updates() {
 				if e != nil && e.Operation() != jetstream.KeyValuePut {
+					c.log.Debug("coordinator lease freed", "op", e.Operation().String(), "rev", e.Revision())
 					signal()
 				}
 			}
+			c.log.Debug("coordinator lease watch ended")
 			_ = w.Stop()
 		}
+		// Soon again: the slow retry of the lease is no reason to be
+		// without a watch for as long (a watch that could not start
+		// while the bus was electing a leader would otherwise be missed
+		// until then).
 		select {
 		case <-ctx.Done():
-		case <-time.After(heldRetry()):
+		case <-time.After(watchRetry):
 		}
 	}
 }
+
+// watchRetry is how soon a watch of the coordinator lease that ended or
+// could not start is started again.
+const watchRetry = 250 * time.Millisecond
 
 // inflight follows the transition being executed.
 type inflight struct {
