@@ -132,6 +132,11 @@ func (c *Coordinator) Run(ctx context.Context) {
 	// try stays, in case the watch stalls or misses the marker.
 	freed := make(chan struct{}, 1)
 	go c.watchLease(ctx, freed)
+	// A member gone or back (a membership poke) may be the holder: for a
+	// few TTLs after one, the lease is tried 4 times a second again, so a
+	// dead coordinator is replaced as soon as its lease expires even when
+	// the watch does not see the key's TTL marker.
+	var fastUntil time.Time
 	for {
 		actx, cancel := context.WithTimeout(ctx, lease.DefaultTTL/2)
 		l, err := c.cfg.Leases.Acquire(actx, LeaseKey, nil)
@@ -146,7 +151,9 @@ func (c *Coordinator) Run(ctx context.Context) {
 			}
 			cancel()
 		case errors.Is(err, lease.ErrHeld):
-			wait = heldRetry()
+			if time.Now().After(fastUntil) {
+				wait = heldRetry()
+			}
 		case !errors.Is(err, lease.ErrPromised) && ctx.Err() == nil:
 			c.log.Debug("coordinator lease not acquired", "err", err)
 		}
@@ -156,6 +163,12 @@ func (c *Coordinator) Run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-freed:
+		case p := <-c.pokes:
+			// Not coordinating: a plan has no use for the poke (a new
+			// coordinator plans from scratch).
+			if p.abort {
+				fastUntil = time.Now().Add(3 * lease.DefaultTTL)
+			}
 		case <-t.C:
 		}
 		t.Stop()
