@@ -376,26 +376,33 @@ func (im *importer) order(e *elem) {
 func (im *importer) ticket(e *elem) {
 	id := e.attr("id")
 	im.extras(e, []string{"id", "ticket", "rsc", "rsc-role", "loss-policy", "rsc-instance"}, []string{"resource_set"})
+	t := cib.Ticket{ID: id, Ticket: e.attr("ticket")}
+	promoted := false // the constraint binds a Promoted role
 	if e.child("resource_set") != nil {
-		im.ticketSets(e, id)
-		return
-	}
-	if e.has("rsc-instance") {
-		im.skip(e, "rsc-instance (deprecated in Pacemaker 2.1.5) is not supported")
-		return
-	}
-	rsc, ok := im.ref(e, e.attr("rsc"))
-	if !ok {
-		return
-	}
-	t := cib.Ticket{ID: id, Ticket: e.attr("ticket"), Rsc: rsc}
-	if v := e.attr("rsc-role"); v != "" && !strings.EqualFold(v, cib.RoleStarted) {
-		role, err := cib.ParseConstraintRole(v)
-		if err != nil || role != cib.RolePromoted {
-			im.skip(e, "rsc-role %s: a ticket takes Started or Promoted", v)
+		sets, ok := im.ticketSets(e)
+		if !ok {
 			return
 		}
-		t.RscRole = role
+		t.Sets = sets
+		promoted = slices.ContainsFunc(sets, func(s cib.ResourceSet) bool { return s.Role == cib.RolePromoted })
+	} else {
+		if e.has("rsc-instance") {
+			im.skip(e, "rsc-instance (deprecated in Pacemaker 2.1.5) is not supported")
+			return
+		}
+		rsc, ok := im.ref(e, e.attr("rsc"))
+		if !ok {
+			return
+		}
+		t.Rsc = rsc
+		if v := e.attr("rsc-role"); v != "" && !strings.EqualFold(v, cib.RoleStarted) {
+			role, err := cib.ParseConstraintRole(v)
+			if err != nil || role != cib.RolePromoted {
+				im.skip(e, "rsc-role %s: a ticket takes Started or Promoted", v)
+				return
+			}
+			t.RscRole, promoted = role, true
+		}
 	}
 	if v := e.attr("loss-policy"); v != "" {
 		lp, err := cib.ParseLossPolicy(v)
@@ -403,10 +410,10 @@ func (im *importer) ticket(e *elem) {
 			im.skip(e, "%v", err)
 			return
 		}
-		if lp == cib.LossDemote && t.RscRole != cib.RolePromoted {
+		if lp == cib.LossDemote && !promoted {
 			// Pacemaker stops a resource whose role is not Promoted on
 			// loss of the ticket: that is stop.
-			im.note(e, "loss-policy demote without rsc-role Promoted: imported as stop, what Pacemaker does with it")
+			im.note(e, "loss-policy demote without the Promoted role (rsc-role or a set's role): imported as stop, what Pacemaker does with it")
 			lp = cib.LossStop
 		}
 		t.LossPolicy = lp
@@ -417,17 +424,17 @@ func (im *importer) ticket(e *elem) {
 	})
 }
 
-// ticketSets imports an rsc_ticket over resource sets: each set's
+// ticketSets reads the resource sets of an rsc_ticket: each set's
 // resources need the ticket in the set's role (Pacemaker's
 // unpack_rsc_ticket_set reads only the role of a set).
-func (im *importer) ticketSets(e *elem, id string) {
+func (im *importer) ticketSets(e *elem) ([]cib.ResourceSet, bool) {
 	if e.has("rsc") || e.has("rsc-role") {
 		im.skip(e, "rsc or rsc-role beside resource sets: Pacemaker reads only the sets; write one or the other")
-		return
+		return nil, false
 	}
 	sets, ok := im.sets(e, false)
 	if !ok {
-		return
+		return nil, false
 	}
 	for i := range sets {
 		if sets[i].Sequential != nil {
@@ -436,26 +443,10 @@ func (im *importer) ticketSets(e *elem, id string) {
 		}
 		if sets[i].Role != "" && sets[i].Role != cib.RolePromoted {
 			im.skip(e, "resource set role %s: a ticket takes Started or Promoted", sets[i].Role)
-			return
+			return nil, false
 		}
 	}
-	t := cib.Ticket{ID: id, Ticket: e.attr("ticket"), Sets: sets}
-	if v := e.attr("loss-policy"); v != "" {
-		lp, err := cib.ParseLossPolicy(v)
-		if err != nil {
-			im.skip(e, "%v", err)
-			return
-		}
-		t.LossPolicy = lp
-	}
-	if t.LossPolicy == cib.LossDemote && !slices.ContainsFunc(sets, func(s cib.ResourceSet) bool { return s.Role == cib.RolePromoted }) {
-		im.note(e, "loss-policy demote without a set for the Promoted role: imported as stop, what Pacemaker does with it")
-		t.LossPolicy = cib.LossStop
-	}
-	im.addConstraint(e, id, func() error {
-		_, err := im.c.AddTicket(t)
-		return err
-	})
+	return sets, true
 }
 
 // check validates the imported model. A constraint or an alert the model

@@ -454,11 +454,7 @@ func decode(name string, data []byte) (*File, *problems) {
 				t.LossPolicy = lp
 			}
 		}
-		switch {
-		case t.ID != "":
-		case t.Sets != nil:
-			t.ID = cib.DefaultTicketSetID(t.Sets, t.Ticket)
-		default:
+		if t.ID == "" {
 			t.ID = cib.DefaultTicketID(t)
 		}
 		c.Tickets = append(c.Tickets, t)

@@ -85,11 +85,6 @@ func (t Ticket) Names() []string {
 	return out
 }
 
-// DefaultTicketSetID is the id pcs gives a ticket constraint with sets.
-func DefaultTicketSetID(sets []ResourceSet, ticket string) string {
-	return "pcs_rsc_ticket_set_" + setMembers(sets) + "_" + ticket
-}
-
 // Policy is t's loss policy: stop when unset.
 func (t *Ticket) Policy() string {
 	if t.LossPolicy == "" {
@@ -116,8 +111,11 @@ func TicketNameProblem(s string) string {
 }
 
 // DefaultTicketID is the id pcs gives a ticket constraint: ticket-T-RSC,
-// with -ROLE for a role.
+// with -ROLE for a role; with sets, pcs_rsc_ticket_set_<resources>_T.
 func DefaultTicketID(t Ticket) string {
+	if len(t.Sets) > 0 {
+		return "pcs_rsc_ticket_set_" + setMembers(t.Sets) + "_" + t.Ticket
+	}
 	id := fmt.Sprintf("ticket-%s-%s", t.Ticket, t.Rsc)
 	if t.RscRole != "" {
 		id += "-" + t.RscRole
@@ -161,11 +159,7 @@ func (c *CIB) AddTicket(t Ticket) (Ticket, error) {
 	if t.LossPolicy == LossStop {
 		t.LossPolicy = ""
 	}
-	switch {
-	case t.ID != "":
-	case len(t.Sets) > 0:
-		t.ID = DefaultTicketSetID(t.Sets, t.Ticket)
-	default:
+	if t.ID == "" {
 		t.ID = DefaultTicketID(t)
 	}
 	if !ValidID(t.ID) {
