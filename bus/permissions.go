@@ -56,9 +56,9 @@ func Permissions(id Identity) *server.Permissions {
 		// member stamps with the admin's name (docs/security.md). The
 		// allow-list is explicit because a deny wins over any allow:
 		// the JetStream and KV subjects, replies, and Tandem's subjects
-		// of up to two tokens after the prefix (no other subject of
-		// Tandem's an admin needs has more).
-		pub = []string{"$JS.>", "$KV.>", "_INBOX.>", SubjectPrefix + "*", SubjectPrefix + "*.*", SubjectConfigWrite(id.Name)}
+		// of up to two tokens after the prefix, and the two longer ones
+		// an admin needs (its configuration writes, remove-voter).
+		pub = []string{"$JS.>", "$KV.>", "_INBOX.>", SubjectPrefix + "*", SubjectPrefix + "*.*", SubjectConfigWrite(id.Name), SubjectRemoveVoters}
 		deny = []string{SubjectHeartbeats, kvWrite(BucketLeases), SubjectTransition, SubjectPrefix + "lease.promise.*",
 			SubjectPrefix + "action.*", SubjectPrefix + "monitor.>", kvWrite(BucketConfig)}
 		// Nor may it remake, rewrite or cut the configuration's stream

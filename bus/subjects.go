@@ -34,9 +34,8 @@ const (
 	SubjectRefresh       = SubjectPrefix + "refresh"
 	SubjectPing          = SubjectPrefix + "ping"
 	SubjectValidate      = SubjectPrefix + "validate"
-	SubjectMetaData      = SubjectPrefix + "metadata"     // an agent's meta-data, asked of the members
-	SubjectAlertCheck    = SubjectPrefix + "alertcheck"   // "can you run this alert agent?", asked of the nodes
-	SubjectRemoveVoter   = SubjectPrefix + "voter.remove" // tandem cluster remove-voter, asked of one voter (admins only)
+	SubjectMetaData      = SubjectPrefix + "metadata"   // an agent's meta-data, asked of the members
+	SubjectAlertCheck    = SubjectPrefix + "alertcheck" // "can you run this alert agent?", asked of the nodes
 )
 
 // JetStream's own subjects Tandem uses: the leader stepdown requests (the
@@ -85,6 +84,18 @@ func SubjectLeasePromise(node string) string {
 func SubjectConfigWrite(identity string) string {
 	return SubjectPrefix + "config.write." + SubjectToken(identity)
 }
+
+// SubjectRemoveVoter is where the daemon of voter answers `tandem cluster
+// remove-voter` (admins only). Each voter has its own subject, not a queue
+// group: a voter killed a moment ago keeps its subscriptions on the others'
+// servers until its route times out, and a queue group could hand the
+// request to it (verify14 saw that: "no answer ... nats: timeout").
+func SubjectRemoveVoter(voter string) string {
+	return SubjectPrefix + "voter.remove." + SubjectToken(voter)
+}
+
+// SubjectRemoveVoters are every voter's remove-voter subjects.
+const SubjectRemoveVoters = SubjectPrefix + "voter.remove.*"
 
 // SubjectConfigWrites are every identity's configuration write subjects.
 const SubjectConfigWrites = SubjectPrefix + "config.write.*"

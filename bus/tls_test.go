@@ -577,7 +577,7 @@ func TestOnlyAdminsMayRemoveVoters(t *testing.T) {
 	tc := startCluster(t, cfg)
 	holly := tc.ready("holly")
 	seen := make(chan string, 16)
-	sub, err := holly.NC.Subscribe(SubjectRemoveVoter, func(m *nats.Msg) { seen <- string(m.Data) })
+	sub, err := holly.NC.Subscribe(SubjectRemoveVoter("holly"), func(m *nats.Msg) { seen <- string(m.Data) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +587,7 @@ func TestOnlyAdminsMayRemoveVoters(t *testing.T) {
 	}
 	for _, id := range []string{"benji", "director", bustest.Monitor} {
 		c, errs := connectCollecting(t, tc, "holly", id)
-		if err := c.NC.Publish(SubjectRemoveVoter, []byte(id)); err != nil {
+		if err := c.NC.Publish(SubjectRemoveVoter("holly"), []byte(id)); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -600,7 +600,7 @@ func TestOnlyAdminsMayRemoveVoters(t *testing.T) {
 		}
 	}
 	admin, _ := connectCollecting(t, tc, "benji", AdminIdentity)
-	if err := admin.NC.Publish(SubjectRemoveVoter, []byte(AdminIdentity)); err != nil {
+	if err := admin.NC.Publish(SubjectRemoveVoter("holly"), []byte(AdminIdentity)); err != nil {
 		t.Fatal(err)
 	}
 	// The admin's request arrives, and it is the first: the others' were

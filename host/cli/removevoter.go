@@ -32,8 +32,10 @@ replacing a dead voter by a node of another name (docs/topology.md): start
 the replacement as a voter first, so that 3 voters are left.
 
 A voter's daemon does the removal (it needs the bus's system account, which
-only the members' own servers hold), asked over a subject that only admin
-identities may publish.
+only the members' own servers hold), asked over that voter's own subject,
+which only admin identities may publish: first the member this command is
+connected to, then the others of the cluster file in order, never NAME
+itself (a voter killed a moment ago may still look subscribed).
 
 Refused, changing nothing: a voter that is still online (its bus server is
 routed to the voters: stop it for good first), a name that is no voter, and
@@ -69,7 +71,11 @@ func removeVoter(cmd *cobra.Command, cfgPath, name string, wait time.Duration) e
 		return err
 	}
 	defer s.close()
-	a, err := daemon.AskRemoveVoter(s.conn, daemon.RemoveVoterRequest{Voter: name, By: cliBy(s.conn)}, 40*time.Second)
+	var askable []string
+	for _, m := range file.Topology.Members {
+		askable = append(askable, m.Name)
+	}
+	a, err := daemon.AskRemoveVoter(s.conn, daemon.RemoveVoterRequest{Voter: name, By: cliBy(s.conn)}, askable, 40*time.Second)
 	switch {
 	case err != nil:
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("remove-voter %s: %w", name, err)}

@@ -13,11 +13,11 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 )
 
-// `tandem cluster remove-voter NAME` asks one voter's daemon (a queue
-// group of the voters, on bus.SubjectRemoveVoter, which only admin
-// identities may publish) to take a voter that is gone for good out of the
-// JetStream meta group: the request needs the system account, which only
-// the members' own servers hold. See docs/topology.md.
+// `tandem cluster remove-voter NAME` asks one voter's daemon (on that
+// voter's bus.SubjectRemoveVoter, which only admin identities may publish)
+// to take a voter that is gone for good out of the JetStream meta group:
+// the request needs the system account, which only the members' own
+// servers hold. See docs/topology.md.
 
 // RemoveVoterRequest names the voter to remove.
 type RemoveVoterRequest struct {
@@ -43,25 +43,48 @@ type RemoveVoterAnswer struct {
 // removeVoterTimeout bounds the removal itself (a Raft membership change, after the one under way).
 const removeVoterTimeout = 30 * time.Second
 
-// AskRemoveVoter sends a removal request to the voters and waits for one
-// answer.
-func AskRemoveVoter(conn *bus.Conn, req RemoveVoterRequest, timeout time.Duration) (RemoveVoterAnswer, error) {
+// AskRemoveVoter sends a removal request to the daemon of one voter of
+// askable (the member names to try, never req.Voter) and returns the first
+// answer: the member whose server conn is connected to first (it is
+// alive), then the others in order. A member that does not vote has no
+// daemon on its subject (no responders: the next is asked at once); one
+// that does not answer within timeout is given up for the next.
+func AskRemoveVoter(conn *bus.Conn, req RemoveVoterRequest, askable []string, timeout time.Duration) (RemoveVoterAnswer, error) {
 	var a RemoveVoterAnswer
 	data, err := json.Marshal(req)
 	if err != nil {
 		return a, err
 	}
-	msg, err := conn.NC.Request(bus.SubjectRemoveVoter, data, timeout)
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) {
-			return a, fmt.Errorf("%w from any voter's tandem daemon: %v", ErrNoAnswer, err)
+	var order []string
+	if c := conn.NC.ConnectedServerName(); slices.Contains(askable, c) {
+		order = append(order, c)
+	}
+	for _, m := range askable {
+		if m != req.Voter && !slices.Contains(order, m) {
+			order = append(order, m)
 		}
-		return a, err
 	}
-	if err := json.Unmarshal(msg.Data, &a); err != nil {
-		return a, fmt.Errorf("%s's answer: %w", a.By, err)
+	var tried []string
+	for _, m := range order {
+		msg, err := conn.NC.Request(bus.SubjectRemoveVoter(m), data, timeout)
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			continue // not a voter, or its daemon is not running
+		case errors.Is(err, nats.ErrTimeout):
+			tried = append(tried, m+" (no answer in "+timeout.String()+")")
+			continue
+		case err != nil:
+			return a, err
+		}
+		if err := json.Unmarshal(msg.Data, &a); err != nil {
+			return a, fmt.Errorf("%s's answer: %w", m, err)
+		}
+		return a, nil
 	}
-	return a, nil
+	if len(tried) == 0 {
+		return a, fmt.Errorf("%w from any voter's tandem daemon: none of %v runs one (is tandem running on the voters?)", ErrNoAnswer, order)
+	}
+	return a, fmt.Errorf("%w from any voter's tandem daemon: asked %v", ErrNoAnswer, tried)
 }
 
 // serveRemoveVoter answers removal requests on a voter.
@@ -69,7 +92,7 @@ func (m *Member) serveRemoveVoter() error {
 	if m.server.Member().NonVoter {
 		return nil
 	}
-	_, err := m.conn.NC.QueueSubscribe(bus.SubjectRemoveVoter, "voters", func(msg *nats.Msg) {
+	_, err := m.conn.NC.Subscribe(bus.SubjectRemoveVoter(m.name), func(msg *nats.Msg) {
 		var req RemoveVoterRequest
 		a := RemoveVoterAnswer{By: m.name}
 		if json.Unmarshal(msg.Data, &req) != nil || req.Voter == "" {
