@@ -146,12 +146,27 @@ func (st *attrStore) install(stateDir string) error {
 			return err
 		}
 	}
+	// Another bridge process may install the same shim at the same time
+	// (an old plugin process still draining, or two nodes' bridges on one
+	// machine in the tests): each writes a temporary file of its own and
+	// renames it into place, and a link the other made is kept.
 	main := filepath.Join(st.bin, shimNames[0])
-	tmp := main + ".new"
-	if err := os.WriteFile(tmp, []byte(shimScript), 0o755); err != nil {
+	tmp, err := os.CreateTemp(st.bin, "."+shimNames[0]+".*")
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, main); err != nil {
+	_, err = tmp.WriteString(shimScript)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o755)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), main)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	for _, n := range shimNames[1:] {
@@ -161,6 +176,9 @@ func (st *attrStore) install(stateDir string) error {
 		}
 		_ = os.Remove(link)
 		if err := os.Symlink(shimNames[0], link); err != nil {
+			if t, rerr := os.Readlink(link); rerr == nil && t == shimNames[0] {
+				continue // made by the other process meanwhile
+			}
 			return err
 		}
 	}
