@@ -82,11 +82,24 @@ type Coordinator struct {
 
 	mu  sync.Mutex
 	seq uint64
+
+	// busy: this member coordinates and a transition it published is in
+	// flight (Busy).
+	busy atomic.Bool
 }
+
+// Busy says whether this member coordinates with a transition in flight: a
+// coordinator that stops waits for it (daemon's drain), so that the
+// actions after its own node's (a promote elsewhere, its post-promote
+// notification) are not cut by the new coordinator's abort.
+func (c *Coordinator) Busy() bool { return c.busy.Load() }
 
 type poke struct {
 	reason string
 	abort  bool
+	// onlyFor: abort only if the transition in flight still waits for an
+	// action on this node.
+	onlyFor string
 }
 
 // New makes a coordinator; Run starts it.
@@ -108,7 +121,21 @@ func New(cfg Config) *Coordinator {
 // what it planned may no longer be right.
 func (c *Coordinator) Poke(reason string, abort bool) {
 	select {
-	case c.pokes <- poke{reason, abort}:
+	case c.pokes <- poke{reason: reason, abort: abort}:
+	default:
+	}
+}
+
+// PokeLeft tells the coordinator that node left after it had stopped its
+// resources (`tandem cluster stop`, or a daemon that drained before it
+// stopped): the transition in flight planned it as standby already, so it
+// is aborted only if it still waits for an action on node. A transition
+// that promotes an instance elsewhere after the node's demote and stop is
+// not cut between the promote and its post-promote notification because
+// its node's heartbeats ended.
+func (c *Coordinator) PokeLeft(reason, node string) {
+	select {
+	case c.pokes <- poke{reason: reason, abort: true, onlyFor: node}:
 	default:
 	}
 }
@@ -256,6 +283,20 @@ func (f *inflight) complete(online map[string]bool) bool {
 	return true
 }
 
+// waitsOn says whether f (nil: no transition) still waits for an action
+// on node.
+func (f *inflight) waitsOn(node string) bool {
+	if f == nil {
+		return false
+	}
+	for id, a := range f.actions {
+		if _, ok := f.results[id]; !ok && a.Node == node {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 	c.log.Info("this node is the coordinator")
 	_ = c.cfg.Conn.Publish(bus.LogEvent{Node: c.cfg.Node, Level: "info", Message: c.cfg.Node + " is the coordinator"})
@@ -291,6 +332,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 	_ = c.cfg.Conn.Publish(bus.TransitionAbort{ID: "*", Coordinator: c.cfg.Node, Token: token, Reason: "new coordinator"})
 
 	var cur *inflight
+	defer c.busy.Store(false)
 	seen := map[string]seenState{} // node/resource -> last reported state
 	dirty, reason := true, "coordinator elected"
 	var due time.Time // debounce: plan no earlier than this
@@ -327,7 +369,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 			return
 		case p := <-c.pokes:
 			mark(p.reason)
-			if p.abort {
+			if p.abort && (p.onlyFor == "" || cur.waitsOn(p.onlyFor)) {
 				abort(p.reason)
 			}
 		case r := <-results:
@@ -378,6 +420,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 				}
 				pace.finished(cur.failed)
 				cur = nil
+				c.busy.Store(false)
 				mark("transition done")
 			}
 		}
@@ -409,6 +452,7 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 			continue
 		}
 		dirty, recheck, cur, holding = false, at, next, false
+		c.busy.Store(cur != nil)
 	}
 }
 

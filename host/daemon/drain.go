@@ -17,7 +17,8 @@ var DrainTimeout = 30 * time.Second
 // across the restart, it flags the node stopped so that the coordinator
 // moves singletons away at once (stop here, start elsewhere) and stops the
 // clones, instead of the others noticing the node gone a second later. It
-// keeps heartbeating meanwhile and returns when nothing runs here any more,
+// keeps heartbeating meanwhile and returns when nothing runs here any more
+// and no transition it coordinates is in flight,
 // when no other node is online to take over (a last node stops its
 // resources itself), or after DrainTimeout; the resource manager then stops
 // whatever is left.
@@ -68,4 +69,24 @@ func (m *Member) drain(hb <-chan time.Time) {
 		}
 	}
 	m.log.Info("drained: nothing runs here any more", "took", time.Since(start).Round(time.Millisecond))
+	// The coordinator's own transition may go on after this node's stops
+	// (a singleton's start elsewhere, a promote and its notifications):
+	// leaving now would hand the lease to a new coordinator, which aborts
+	// whatever is in flight. Pacemaker's DC, too, finishes its transition
+	// before it leaves.
+	if s.coord == nil || !s.coord.Busy() {
+		return
+	}
+	waited := time.Now()
+	for s.coord.Busy() {
+		select {
+		case <-deadline.C:
+			m.log.Warn("this node's transition still in flight after the drain timeout; leaving it to the next coordinator")
+			return
+		case <-hb:
+			m.heartbeat()
+		case <-poll.C:
+		}
+	}
+	m.log.Info("the transition this node coordinated is done", "waited", time.Since(waited).Round(time.Millisecond))
 }

@@ -270,7 +270,11 @@ func (m *Member) memberChanged(ch membership.Change, coord *coordinator.Coordina
 	if ch.Witness {
 		return
 	}
-	if coord != nil {
+	switch {
+	case coord == nil:
+	case !ch.Online && ch.Stopped:
+		coord.PokeLeft(ch.Member+" "+what+" (its resources stopped)", ch.Member)
+	default:
 		coord.Poke(ch.Member+" "+what, !ch.Online || ch.Rejoined || (ch.StopChanged && ch.Stopped))
 	}
 	if l != nil {

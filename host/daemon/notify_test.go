@@ -76,6 +76,11 @@ notify = true
 		b, _ := os.ReadFile(filepath.Join(tc.State, "notify.log"))
 		return strings.Split(strings.TrimSpace(string(b)), "\n")
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("notify.log when the test failed:\n%s", strings.Join(readLog(), "\n"))
+		}
+	})
 	var primary string
 	poll.Until(t, 90*time.Second, 50*time.Millisecond, func() error {
 		on := promotedOn(ocfRoles(t, tc.State, "holly", "benji"))

@@ -30,7 +30,8 @@ type Change struct {
 	Witness     bool
 	Incarnation string
 	Rejoined    bool // online again with a new incarnation (it restarted)
-	// Stopped: the member's resources are stopped (`tandem cluster stop`).
+	// Stopped: the member's resources are stopped (`tandem cluster stop`);
+	// for a member that left, whether they were when it was last heard.
 	Stopped bool
 	// StopChanged: only Stopped changed (`tandem cluster stop` or `start`).
 	StopChanged bool
@@ -230,7 +231,7 @@ func (t *Tracker) expire() {
 	for name, m := range t.members {
 		if m.online && now.Sub(m.last)-(t.paused-m.pausedAt) > t.deadAfter {
 			m.online = false
-			gone = append(gone, Change{Member: name, Online: false, Witness: m.witness, Incarnation: m.incarnation})
+			gone = append(gone, Change{Member: name, Online: false, Witness: m.witness, Incarnation: m.incarnation, Stopped: m.stopped})
 		}
 	}
 	t.mu.Unlock()

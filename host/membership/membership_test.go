@@ -258,3 +258,38 @@ func TestOwnStallIsNotSilence(t *testing.T) {
 		t.Fatalf("1.1 s of silence heard on time: %+v, want a gone", changes)
 	}
 }
+
+// A member that goes silent leaves with the stopped flag it was last heard
+// with: the coordinator need not abort a transition for a member whose
+// resources were stopped already (a daemon that drained, then stopped).
+func TestLeftWithItsStoppedFlag(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	changes := make(chan Change, 16)
+	tr, err := New(func(string) *bus.Conn { return conn }, []string{"a", "b"}, 300*time.Millisecond, func(ch Change) { changes <- ch })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	conn.NC.Flush()
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 1, Stopped: true})
+	conn.Publish(bus.Heartbeat{Node: "b", Incarnation: "b1", Seq: 1})
+	left := map[string]Change{}
+	deadline := time.After(20 * time.Second)
+	for len(left) < 2 {
+		select {
+		case ch := <-changes:
+			if !ch.Online {
+				left[ch.Member] = ch
+			}
+		case <-deadline:
+			t.Fatalf("left: %+v; want a and b gone", left)
+		}
+	}
+	if !left["a"].Stopped {
+		t.Errorf("a left with %+v: want Stopped (its last heartbeat said so)", left["a"])
+	}
+	if left["b"].Stopped {
+		t.Errorf("b left with %+v: want not Stopped", left["b"])
+	}
+}
