@@ -44,6 +44,9 @@ type Heartbeat struct {
 	// coordinator's): the bus's leaders keep away from nodes that hold
 	// some (bus.PlaceLeader).
 	Singletons int `json:"singletons,omitempty"`
+	// Leases is how the member keeps leases ([bus] leases; "" is
+	// LeasesBucket): members of one cluster must agree (lease.Config.Mixed).
+	Leases string `json:"leases,omitempty"`
 }
 
 func (Heartbeat) Kind() string      { return "heartbeat" }

@@ -41,7 +41,7 @@ func Permissions(id Identity) *server.Permissions {
 		pub = append(pub,
 			SubjectHeartbeat(id.Name), SubjectAction(id.Name), SubjectPrefix+"monitor."+n+".>",
 			SubjectState(id.Name), SubjectStateRequest, SubjectLog(id.Name), SubjectPrefix+"node.*",
-			SubjectTransition, SubjectRefresh, SubjectPing, SubjectValidate, SubjectPrefix+"lease.promise.*",
+			SubjectTransition, SubjectRefresh, SubjectPing, SubjectValidate, SubjectPrefix+"lease.promise.*", SubjectPrefix+"lease.grant.*",
 			kvWrite(BucketLeases), kvWrite(BucketState),
 			subjectStreamLeaderStepdown+"*",
 		)
@@ -59,7 +59,7 @@ func Permissions(id Identity) *server.Permissions {
 		// of up to two tokens after the prefix, and the two longer ones
 		// an admin needs (its configuration writes, remove-voter).
 		pub = []string{"$JS.>", "$KV.>", "_INBOX.>", SubjectPrefix + "*", SubjectPrefix + "*.*", SubjectConfigWrite(id.Name), SubjectRemoveVoters}
-		deny = []string{SubjectHeartbeats, kvWrite(BucketLeases), SubjectTransition, SubjectPrefix + "lease.promise.*",
+		deny = []string{SubjectHeartbeats, kvWrite(BucketLeases), SubjectTransition, SubjectPrefix + "lease.promise.*", SubjectPrefix + "lease.grant.*",
 			SubjectPrefix + "action.*", SubjectPrefix + "monitor.>", kvWrite(BucketConfig)}
 		// Nor may it remake, rewrite or cut the configuration's stream
 		// (a subject transform, a restored snapshot or a deleted last

@@ -19,6 +19,7 @@ package bus
 //	tandem.control.<node>              (request)         `tandem cluster start|stop` asks the node
 //	tandem.validate                    (request)         every node's plugins validate an agent's parameters
 //	tandem.lease.promise.<node>        (request)         a lease holder asks node not to take its leases for a while
+//	tandem.lease.grant.<voter>         (request)         a node asks voter to grant it a lease (leases = "grants")
 //	tandem.config.write.<identity>     (request)         a member's daemon writes a configuration revision for that admin identity
 const (
 	SubjectPrefix = "tandem."
@@ -71,6 +72,12 @@ func SubjectLog(node string) string { return SubjectPrefix + "log." + SubjectTok
 
 // SubjectControl is where node's daemon answers control requests.
 func SubjectControl(node string) string { return SubjectPrefix + "control." + SubjectToken(node) }
+
+// SubjectLeaseGrant is where voter's daemon answers lease grant requests
+// (`[bus] leases = "grants"`, host/lease/grants.go).
+func SubjectLeaseGrant(voter string) string {
+	return SubjectPrefix + "lease.grant." + SubjectToken(voter)
+}
 
 // SubjectLeasePromise is where node answers requests for lease promises.
 func SubjectLeasePromise(node string) string {

@@ -29,11 +29,22 @@ type Topology struct {
 	// status page ([status_page] listen); "" is off. A host's own
 	// setting, like Metrics.
 	StatusPage string
+	// Leases is how leases are kept: "" (LeasesBucket, keys of the lease
+	// bucket) or LeasesGrants (granted by a majority of the voters;
+	// host/lease/grants.go). One protocol per cluster: every member must
+	// run with the same setting.
+	Leases string
 	// Members are the nodes in configuration order, then the witness, if
 	// there is one. Most are voters (Voters); the others are plain bus
 	// members that run no JetStream.
 	Members []Member
 }
+
+// Ways of keeping leases ([bus] leases).
+const (
+	LeasesBucket = "bucket"
+	LeasesGrants = "grants"
+)
 
 // Metrics are the member's monitoring endpoints; "" is off.
 type Metrics struct {

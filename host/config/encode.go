@@ -51,6 +51,7 @@ func EncodeFile(top *bus.Topology, pluginDir string, c *cib.CIB, prev []byte) ([
 		f.Bus.TLS = &fileTLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}
 	}
 	f.Bus.Voters, f.Bus.VoterCount = encodeVoters(top)
+	f.Bus.Leases = top.Leases
 	if mt := top.Metrics; mt != (bus.Metrics{}) {
 		f.Metrics = &fileMetrics{Listen: mt.Listen, NATSMonitor: mt.Monitor}
 	}

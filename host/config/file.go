@@ -87,6 +87,7 @@ type fileBus struct {
 	Credentials string   `toml:"credentials,omitempty,omitzero"`
 	Voters      []string `toml:"voters,omitempty,omitzero"`
 	VoterCount  int      `toml:"voter_count,omitempty,omitzero"`
+	Leases      string   `toml:"leases,omitempty,omitzero"`
 	TLS         *fileTLS `toml:"tls,omitempty,omitzero"`
 }
 
@@ -496,6 +497,14 @@ func decodeTopology(f *fileConfig, ps *problems) *bus.Topology {
 		ClusterPort: pick(f.Bus.ClusterPort, DefaultClusterPort),
 		DataDir:     pickString(f.Bus.DataDir, DefaultDataDir),
 		Credentials: pickString(f.Bus.Credentials, DefaultCredentials),
+	}
+	switch f.Bus.Leases {
+	case "", bus.LeasesBucket:
+	case bus.LeasesGrants:
+		top.Leases = bus.LeasesGrants
+	default:
+		ps.at("bus.leases", "[bus] leases = %q: give %q (the default: leases are keys of the lease bucket) or %q (granted by a majority of the voters, no stream leader needed; docs/leases.md)",
+			f.Bus.Leases, bus.LeasesBucket, bus.LeasesGrants)
 	}
 	if t := f.Bus.TLS; t != nil {
 		top.TLS = &bus.TLS{Dir: t.Dir, Cert: t.Cert, Key: t.Key, CA: t.CA}

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/lease"
 	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/host/lrm"
 	"github.com/tandem-ha/tandem/host/metrics"
@@ -203,6 +204,15 @@ func start(o Options) (_ *Member, err error) {
 	if err := m.serveRemoveVoter(); err != nil {
 		return nil, fmt.Errorf("serving remove-voter requests: %w", err)
 	}
+	if top.Leases == bus.LeasesGrants && !m.server.Member().NonVoter {
+		// From the start: a majority of the voters' grants is what
+		// any lease needs (host/lease/grants.go).
+		g, err := lease.NewGranter(m.vital, name, lease.DefaultTTL, nil, log)
+		if err != nil {
+			return nil, err
+		}
+		m.undo.push(g.Close)
+	}
 	if _, err := bus.ServeMembers(m.conn, m.status); err != nil {
 		return nil, fmt.Errorf("serving pings: %w", err)
 	}
@@ -376,7 +386,7 @@ func (m *Member) waitQuorum(ctx context.Context) error {
 
 func (m *Member) heartbeat() {
 	hb := bus.Heartbeat{Node: m.name, Witness: m.witness, Incarnation: m.incarnation,
-		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build, Stopped: m.stopped.Load()}
+		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build, Stopped: m.stopped.Load(), Leases: m.top.Leases}
 	if s := m.svc.Load(); s != nil {
 		hb.Plugins = s.pluginLines()
 		hb.Singletons = s.leases.Singletons()

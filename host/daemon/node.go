@@ -103,6 +103,13 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 			peers = append(peers, n)
 		}
 	}
+	// The membership tracker, once there is one: a lease is acquired only
+	// while every member keeps leases the same way (lease.Config.Mixed).
+	var tracker atomic.Pointer[membership.Tracker]
+	var voters []string
+	for _, v := range m.top.Voters() {
+		voters = append(voters, v.Name)
+	}
 	leaseConn, err := m.dial()
 	if err != nil {
 		return nil, err
@@ -111,7 +118,13 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	err = retry(ctx, m.log, "lease manager not ready", func(ctx context.Context) error {
 		var err error
 		s.leases, err = lease.NewManager(ctx, lease.Config{Conn: leaseConn, Node: m.name, Peers: func() []string { return peers }, Logger: m.log,
-			Renewed: s.metrics.LeaseRenewed})
+			Renewed: s.metrics.LeaseRenewed, Grants: m.top.Leases == bus.LeasesGrants, Voters: func() []string { return voters },
+			Mixed: func() string {
+				if t := tracker.Load(); t != nil {
+					return t.LeaseMismatch(m.top.Leases)
+				}
+				return ""
+			}})
 		return err
 	})
 	if err != nil {
@@ -180,6 +193,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 		return nil, fmt.Errorf("membership: %w", err)
 	}
 	s.undo.push(s.members.Close)
+	tracker.Store(s.members)
 	online := s.members.Online
 	tracking := time.Now()
 	// Membership is settled once every member of the bus has been heard

@@ -53,6 +53,7 @@ var (
 	ErrHeld     = errors.New("lease held by another node")
 	ErrPromised = errors.New("this node promised not to acquire the lease yet")
 	ErrClosed   = errors.New("lease manager closed")
+	ErrMixed    = errors.New("members keep leases in two ways ([bus] leases differs)")
 )
 
 // Config says how leases are kept.
@@ -67,6 +68,14 @@ type Config struct {
 	// Renewed, when set, is told how long each renewal's write to the bus
 	// took and whether it succeeded (metrics).
 	Renewed func(took time.Duration, ok bool)
+	// Grants: leases are granted by a majority of Voters (grants.go)
+	// instead of kept in the lease bucket; `[bus] leases = "grants"`.
+	Grants bool
+	Voters func() []string // every voter's name (nodes and the witness)
+	// Mixed, when set, names the members that keep leases another way
+	// (membership.Tracker.LeaseMismatch; "" none): while there are any,
+	// Acquire refuses (ErrMixed), and leases held are only renewed.
+	Mixed func() string
 }
 
 // Manager keeps this node's leases and answers other nodes' promise requests.
@@ -99,6 +108,9 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	if cfg.Margin >= cfg.TTL/2 {
 		return nil, fmt.Errorf("lease margin %s must be less than half the TTL %s", cfg.Margin, cfg.TTL)
+	}
+	if cfg.Grants && (cfg.Voters == nil || len(cfg.Voters()) == 0) {
+		return nil, errors.New("leases by grants need the voters' names")
 	}
 	kv, err := cfg.Conn.JS.KeyValue(ctx, bus.BucketLeases)
 	if err != nil {
@@ -174,6 +186,17 @@ func (m *Manager) Acquire(ctx context.Context, key string, onRenew func(deadline
 	if l := m.held[key]; l != nil && !l.isDone() {
 		m.mu.Unlock()
 		return l, nil
+	}
+	if m.cfg.Mixed != nil {
+		if who := m.cfg.Mixed(); who != "" {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("%w: %s; this node's is %q: give every member's cluster file the same [bus] leases and restart them (docs/leases.md)",
+				ErrMixed, who, map[bool]string{true: bus.LeasesGrants, false: bus.LeasesBucket}[m.cfg.Grants])
+		}
+	}
+	if m.cfg.Grants {
+		m.mu.Unlock()
+		return m.acquireGrants(ctx, key, onRenew)
 	}
 	// While a Create is in flight it may still commit, so no promise not
 	// to acquire can be given until it has returned.
@@ -311,7 +334,11 @@ func (l *Lease) keep() {
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				if d, ok := l.renew(value); ok {
+				renew := l.renew
+				if m.cfg.Grants {
+					renew = func([]byte) (time.Time, bool) { return l.renewGrants() }
+				}
+				if d, ok := renew(value); ok {
 					renewed <- d
 				} else {
 					renewed <- time.Time{}
@@ -476,6 +503,14 @@ func (l *Lease) Release(ctx context.Context) error {
 	select {
 	case <-l.kept:
 	case <-ctx.Done():
+	}
+	if l.m.cfg.Grants {
+		l.m.releaseGrants(l.key, l.m.cfg.Voters())
+		// The record, for status and the others' watches (a later
+		// holder's record may be deleted too: nothing decides on it,
+		// and a bucket without a leader is no reason to fail).
+		_ = l.m.kv.Delete(ctx, l.key)
+		return nil
 	}
 	l.mu.Lock()
 	rev := l.rev

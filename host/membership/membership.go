@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,7 @@ type member struct {
 	online      bool
 	stopped     bool
 	singletons  int
+	leases      string        // its heartbeat's Leases
 	pausedAt    time.Duration // Tracker.paused when last was set
 }
 
@@ -198,6 +200,7 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 	m.last, m.incarnation, m.witness, m.online, m.stopped = now, h.Incarnation, h.Witness, true, h.Stopped
 	m.pausedAt = t.paused
 	m.singletons = h.Singletons
+	m.leases = h.Leases
 	t.mu.Unlock()
 	if change != nil && t.onChange != nil {
 		t.onChange(*change)
@@ -301,4 +304,27 @@ func (t *Tracker) Close() {
 	t.unsubscribe()
 	close(t.stop)
 	t.wg.Wait()
+}
+
+// LeaseMismatch names an online member whose heartbeats say it keeps
+// leases another way than mine ([bus] leases; "" and bus.LeasesBucket are
+// the same), as "benji (leases = grants)"; "" when every online member
+// agrees. Two ways at once could each grant a lease to another node.
+func (t *Tracker) LeaseMismatch(mine string) string {
+	norm := func(s string) string {
+		if s == "" {
+			return bus.LeasesBucket
+		}
+		return s
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var names []string
+	for name, m := range t.members {
+		if m.online && norm(m.leases) != norm(mine) {
+			names = append(names, fmt.Sprintf("%s (leases = %s)", name, norm(m.leases)))
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }

@@ -293,3 +293,37 @@ func TestLeftWithItsStoppedFlag(t *testing.T) {
 		t.Errorf("b left with %+v: want not Stopped", left["b"])
 	}
 }
+
+// Members that keep leases another way are named while online: "" and
+// "bucket" are one way.
+func TestLeaseMismatch(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	tr, err := New(func(string) *bus.Conn { return conn }, []string{"a", "b", "c"}, 300*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	conn.NC.Flush()
+	conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: 1})
+	conn.Publish(bus.Heartbeat{Node: "b", Incarnation: "b1", Seq: 1, Leases: bus.LeasesBucket})
+	conn.Publish(bus.Heartbeat{Node: "c", Incarnation: "c1", Seq: 1, Leases: bus.LeasesGrants})
+	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got := tr.LeaseMismatch(""); got != "c (leases = grants)" {
+			return fmt.Errorf("mismatch seen by a bucket member: %q", got)
+		}
+		if got := tr.LeaseMismatch(bus.LeasesGrants); got != "a (leases = bucket), b (leases = bucket)" {
+			return fmt.Errorf("mismatch seen by a grants member: %q", got)
+		}
+		return nil
+	})
+	// c goes silent: nobody online disagrees any more.
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		conn.Publish(bus.Heartbeat{Node: "a", Incarnation: "a1", Seq: uint64(time.Now().UnixNano())})
+		conn.Publish(bus.Heartbeat{Node: "b", Incarnation: "b1", Seq: uint64(time.Now().UnixNano())})
+		if got := tr.LeaseMismatch(bus.LeasesBucket); got != "" {
+			return fmt.Errorf("mismatch after c left: %q", got)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,325 @@
+package lease
+
+// Grants: leases kept by a majority of the voters' grants over core NATS,
+// so that neither taking nor keeping a lease waits for a stream leader
+// (docs/leases.md, "Leases granted by a majority of the voters"). A cluster
+// runs them when its file says `[bus] leases = "grants"`.
+//
+// Each voter's daemon runs a Granter. It grants (key, holder) for one TTL
+// from the moment it receives the request, on its own monotonic clock,
+// unless its grant of key to another holder is still running; the current
+// holder's request renews. A granter that has just started grants nothing
+// for one TTL: it may have forgotten grants it gave before it stopped.
+// A holder holds the key once a majority of the voters granted its request
+// sent at s, until s + TTL - Margin: each of those grants was given after s
+// and lasts past that. Two majorities share a voter, which refuses the
+// second holder while the first's grant runs, so two holders never overlap.
+//
+// Fencing tokens: a granter counts, per key, the tenures it granted; a
+// grant's count is one more than the largest count it knows for the key (at
+// least its wall clock's milliseconds, so that a restarted granter's counts
+// go on rising), and the holder's token is the largest count of its
+// granting majority.
+// Before the holder uses its token it has a majority of the voters record
+// it (a renewal carries the token, and a granter raises its count to it),
+// so any later majority shares a voter that knows it, and a later tenure's
+// token is larger.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tandem-ha/tandem/bus"
+)
+
+// Kinds of grant request.
+const (
+	grantAcquire = "acquire"
+	grantRenew   = "renew"
+	grantRelease = "release"
+)
+
+type grantRequest struct {
+	Op     string `json:"op"`
+	Key    string `json:"key"`
+	Holder string `json:"holder"`
+	Token  uint64 `json:"token,omitempty"` // renew: the tenure's token
+}
+
+type grantReply struct {
+	Granted bool   `json:"granted"`
+	Count   uint64 `json:"count,omitempty"`  // the tenure's count at this voter
+	Holder  string `json:"holder,omitempty"` // refused: who holds the grant
+	Reason  string `json:"reason,omitempty"`
+}
+
+type grant struct {
+	holder string
+	until  time.Time // on the granter's clock; zero: released
+	count  uint64
+}
+
+// Granter is a voter's side of the grants.
+type Granter struct {
+	name    string
+	ttl     time.Duration
+	now     func() time.Time
+	started time.Time
+	wall    func() time.Time // the wall clock (tokens)
+	log     *slog.Logger
+	sub     *nats.Subscription
+
+	mu     sync.Mutex
+	grants map[string]*grant
+}
+
+// NewGranter answers grant requests on bus.SubjectLeaseGrant(name) of conn.
+// now is a monotonic clock (time.Now; tests may slow it); ttl the clusters'
+// lease TTL.
+func NewGranter(conn *bus.Conn, name string, ttl time.Duration, now func() time.Time, log *slog.Logger) (*Granter, error) {
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	g := &Granter{name: name, ttl: ttl, now: now, wall: time.Now, started: now(), log: log.With("component", "lease-granter"), grants: map[string]*grant{}}
+	var err error
+	g.sub, err = conn.NC.Subscribe(bus.SubjectLeaseGrant(name), g.answer)
+	if err != nil {
+		return nil, fmt.Errorf("lease grant subject: %w", err)
+	}
+	if err := conn.NC.FlushTimeout(5 * time.Second); err != nil {
+		_ = g.sub.Unsubscribe()
+		return nil, fmt.Errorf("lease grant subject: %w", err)
+	}
+	return g, nil
+}
+
+// Close stops answering.
+func (g *Granter) Close() { _ = g.sub.Unsubscribe() }
+
+func (g *Granter) answer(msg *nats.Msg) {
+	var req grantRequest
+	if json.Unmarshal(msg.Data, &req) != nil || req.Key == "" || req.Holder == "" {
+		return
+	}
+	reply := g.decide(req)
+	if msg.Reply == "" {
+		return
+	}
+	data, _ := json.Marshal(reply)
+	_ = msg.Respond(data)
+}
+
+// decide applies one request, on receipt.
+func (g *Granter) decide(req grantRequest) grantReply {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gr := g.grants[req.Key]
+	if gr == nil {
+		gr = &grant{}
+		g.grants[req.Key] = gr
+	}
+	running := gr.holder != "" && now.Before(gr.until)
+	switch req.Op {
+	case grantRelease:
+		if gr.holder == req.Holder {
+			gr.holder, gr.until = "", time.Time{}
+		}
+		return grantReply{Granted: true, Count: gr.count}
+	case grantAcquire, grantRenew:
+	default:
+		return grantReply{Reason: "unknown request " + req.Op}
+	}
+	if now.Sub(g.started) < g.ttl {
+		return grantReply{Reason: g.name + " started less than a lease TTL ago"}
+	}
+	if running && gr.holder != req.Holder {
+		return grantReply{Holder: gr.holder, Reason: gr.holder + " holds it"}
+	}
+	if req.Token > gr.count {
+		gr.count = req.Token // a tenure this voter learns of
+	}
+	if (!running || gr.holder != req.Holder) && req.Op == grantAcquire {
+		// A new tenure. Its count is at least the wall clock's
+		// milliseconds: a granter that restarted has forgotten its
+		// counts, and a later tenure begins at least a TTL after an
+		// earlier one was granted, more than the clocks' skew.
+		gr.count = max(gr.count+1, uint64(g.wall().UnixMilli()))
+	}
+	gr.holder, gr.until = req.Holder, now.Add(g.ttl)
+	return grantReply{Granted: true, Count: gr.count}
+}
+
+// Holders returns, for each key with a running grant, its holder (status,
+// tests).
+func (g *Granter) Holders() map[string]string {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := map[string]string{}
+	for k, gr := range g.grants {
+		if gr.holder != "" && now.Before(gr.until) {
+			out[k] = gr.holder
+		}
+	}
+	return out
+}
+
+// grantRound is one request to every voter and what a majority of them
+// said.
+type grantRound struct {
+	sent    time.Time // on the holder's clock, before the first request left
+	granted []string  // the voters that granted
+	count   uint64    // the largest count among them
+	holders []string  // holders named by refusals, sorted, deduplicated
+	refused int       // refusals that named another holder
+	answers int
+}
+
+// askVoters sends req to every voter in parallel and returns once a majority
+// granted, every voter answered, or wait passed.
+func (m *Manager) askVoters(req grantRequest, wait time.Duration) grantRound {
+	voters := m.cfg.Voters()
+	data, _ := json.Marshal(req)
+	type answer struct {
+		voter string
+		r     grantReply
+		ok    bool
+	}
+	answers := make(chan answer, len(voters))
+	round := grantRound{sent: m.cfg.Now()}
+	for _, v := range voters {
+		go func() {
+			msg, err := m.cfg.Conn.NC.Request(bus.SubjectLeaseGrant(v), data, wait)
+			var r grantReply
+			ok := err == nil && json.Unmarshal(msg.Data, &r) == nil
+			answers <- answer{v, r, ok}
+		}()
+	}
+	need := len(voters)/2 + 1
+	holders := map[string]bool{}
+	for range voters {
+		a := <-answers
+		round.answers++
+		switch {
+		case a.ok && a.r.Granted:
+			round.granted = append(round.granted, a.voter)
+			if a.r.Count > round.count {
+				round.count = a.r.Count
+			}
+		case a.ok && a.r.Holder != "":
+			holders[a.r.Holder] = true
+			round.refused++
+		}
+		if len(round.granted) >= need {
+			break
+		}
+	}
+	for h := range holders {
+		round.holders = append(round.holders, h)
+	}
+	sort.Strings(round.holders)
+	return round
+}
+
+func (m *Manager) majority(n int) bool { return n >= len(m.cfg.Voters())/2+1 }
+
+// acquireGrants takes key by a majority's grants.
+func (m *Manager) acquireGrants(ctx context.Context, key string, onRenew func(time.Time)) (*Lease, error) {
+	wait := m.cfg.TTL / 4
+	r := m.askVoters(grantRequest{Op: grantAcquire, Key: key, Holder: m.cfg.Node}, wait)
+	if !m.majority(len(r.granted)) {
+		m.releaseGrants(key, r.granted)
+		if len(r.holders) > 0 {
+			return nil, fmt.Errorf("%w: %v hold %s (granted by %d of %d voters)", ErrHeld, r.holders, key, len(r.granted), len(m.cfg.Voters()))
+		}
+		return nil, fmt.Errorf("acquiring lease %s: granted by %d of %d voters, not a majority", key, len(r.granted), len(m.cfg.Voters()))
+	}
+	deadline := r.sent.Add(m.cfg.TTL - m.cfg.Margin)
+	// The token is used (plans fenced with it) only once a majority has
+	// recorded it: renew with it at once.
+	token := r.count
+	rr := m.askVoters(grantRequest{Op: grantRenew, Key: key, Holder: m.cfg.Node, Token: token}, wait)
+	if !m.majority(len(rr.granted)) || ctx.Err() != nil {
+		m.releaseGrants(key, m.cfg.Voters())
+		return nil, fmt.Errorf("acquiring lease %s: its token was recorded by %d of %d voters, not a majority", key, len(rr.granted), len(m.cfg.Voters()))
+	}
+	if d := rr.sent.Add(m.cfg.TTL - m.cfg.Margin); d.After(deadline) {
+		deadline = d
+	}
+	if !m.cfg.Now().Before(deadline) {
+		m.releaseGrants(key, m.cfg.Voters())
+		return nil, fmt.Errorf("acquiring lease %s: the voters answered too late", key)
+	}
+	l := &Lease{m: m, key: key, token: token, lost: make(chan struct{}), stop: make(chan struct{}), kept: make(chan struct{}),
+		deadline: deadline, onRenew: onRenew}
+	m.mu.Lock()
+	m.held[key] = l
+	m.mu.Unlock()
+	m.writeRecord(key, token)
+	if onRenew != nil {
+		onRenew(l.Deadline())
+	}
+	go l.keep()
+	return l, nil
+}
+
+// renewGrants renews l's grants: the new deadline once a majority granted.
+// A refusal naming another holder by a majority means the lease was lost.
+func (l *Lease) renewGrants() (time.Time, bool) {
+	m := l.m
+	began := time.Now()
+	r := m.askVoters(grantRequest{Op: grantRenew, Key: l.key, Holder: m.cfg.Node, Token: l.token}, m.cfg.TTL/4)
+	ok := m.majority(len(r.granted))
+	if m.cfg.Renewed != nil {
+		m.cfg.Renewed(time.Since(began), ok)
+	}
+	if !ok {
+		if m.majority(r.refused) {
+			// A majority granted the key to another holder: ours lapsed
+			// (this node was cut off or frozen past its deadline).
+			m.log.Warn("lease taken by another node: fencing", "key", l.key, "holders", r.holders)
+			l.lose()
+		} else if len(r.holders) > 0 {
+			m.log.Info("lease renewal refused", "key", l.key, "holders", r.holders, "granted", len(r.granted))
+		}
+		return time.Time{}, false
+	}
+	m.writeRecord(l.key, l.token)
+	return r.sent.Add(m.cfg.TTL - m.cfg.Margin), true
+}
+
+// releaseGrants asks voters to drop this node's grant of key (no answer
+// awaited).
+func (m *Manager) releaseGrants(key string, voters []string) {
+	data, _ := json.Marshal(grantRequest{Op: grantRelease, Key: key, Holder: m.cfg.Node})
+	for _, v := range voters {
+		_ = m.cfg.Conn.NC.Publish(bus.SubjectLeaseGrant(v), data)
+	}
+	_ = m.cfg.Conn.NC.Flush()
+}
+
+// writeRecord writes the lease's record to the lease bucket for `tandem
+// status` and the others' watches, without waiting: nothing decides on it,
+// and a bucket without a leader must not slow the holder.
+func (m *Manager) writeRecord(key string, token uint64) {
+	value, _ := json.Marshal(Holder{Node: m.cfg.Node, At: time.Now(), Token: token, Fences: true})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.TTL/2)
+		defer cancel()
+		_, _ = m.cfg.Conn.JS.Publish(ctx, "$KV."+bus.BucketLeases+"."+key, value, jetstream.WithMsgTTL(m.cfg.TTL))
+	}()
+}

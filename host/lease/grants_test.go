@@ -1,0 +1,281 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/bus"
+	"github.com/tandem-ha/tandem/bus/bustest"
+	"github.com/tandem-ha/tandem/e2e/poll"
+)
+
+// fakeClock is a clock a test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// A granter's rules, on its own clock: nothing for one TTL after it
+// starts; one holder at a time while its grant runs; the holder renews;
+// a release or a lapse frees the key; a new tenure's count is larger than
+// any it knew, including a token a renewal taught it, and at least the
+// wall clock's milliseconds.
+func TestGranterRules(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	wall := time.UnixMilli(5_000)
+	g := &Granter{name: "witness", ttl: time.Second, now: clk.now, wall: func() time.Time { return wall }, started: clk.now(), grants: map[string]*grant{}}
+	ask := func(op, holder string, token uint64) grantReply {
+		return g.decide(grantRequest{Op: op, Key: "rsc.VIP", Holder: holder, Token: token})
+	}
+	if r := ask(grantAcquire, "holly", 0); r.Granted {
+		t.Fatalf("granted %+v before a TTL had passed since the granter started", r)
+	}
+	clk.add(time.Second)
+	r := ask(grantAcquire, "holly", 0)
+	if !r.Granted || r.Count != 5_000 {
+		t.Fatalf("holly's acquire: %+v, want granted with count 5000 (the wall clock's ms)", r)
+	}
+	first := r.Count
+	if r := ask(grantAcquire, "benji", 0); r.Granted || r.Holder != "holly" {
+		t.Fatalf("benji's acquire while holly's grant runs: %+v, want refused naming holly", r)
+	}
+	clk.add(900 * time.Millisecond)
+	if r := ask(grantRenew, "holly", first); !r.Granted || r.Count != first {
+		t.Fatalf("holly's renewal: %+v, want granted, the same count", r)
+	}
+	clk.add(900 * time.Millisecond) // 1.8 s after the acquire, 0.9 s after the renewal
+	if r := ask(grantAcquire, "benji", 0); r.Granted {
+		t.Fatalf("benji's acquire 0.9 s after holly's renewal: %+v, want refused", r)
+	}
+	// holly's grant lapses: benji's tenure comes next, with a larger count.
+	clk.add(200 * time.Millisecond)
+	r = ask(grantAcquire, "benji", 0)
+	if !r.Granted || r.Count <= first {
+		t.Fatalf("benji's acquire after holly's grant lapsed: %+v, want granted with a count above %d", r, first)
+	}
+	second := r.Count
+	// A renewal teaches a larger token (recorded at other voters).
+	if r := ask(grantRenew, "benji", second+100); !r.Granted || r.Count != second+100 {
+		t.Fatalf("benji's renewal with token %d: %+v, want the count raised to it", second+100, r)
+	}
+	if r := ask(grantRelease, "holly", 0); !r.Granted {
+		t.Fatalf("a release by holly, who does not hold it: %+v (acknowledged, changes nothing)", r)
+	}
+	if h := g.Holders()["rsc.VIP"]; h != "benji" {
+		t.Fatalf("holder after holly's stray release: %q, want benji", h)
+	}
+	if r := ask(grantRelease, "benji", 0); !r.Granted {
+		t.Fatalf("benji's release: %+v", r)
+	}
+	r = ask(grantAcquire, "holly", 0)
+	if !r.Granted || r.Count != second+101 {
+		t.Fatalf("holly's acquire after benji's release: %+v, want granted with count %d", r, second+101)
+	}
+	// A restarted granter (its counts forgotten) counts on from the wall
+	// clock, which has moved on since.
+	wall = time.UnixMilli(int64(second) + 200_000)
+	g2 := &Granter{name: "witness", ttl: time.Second, now: clk.now, wall: func() time.Time { return wall }, started: clk.now().Add(-time.Second), grants: map[string]*grant{}}
+	if r := g2.decide(grantRequest{Op: grantAcquire, Key: "rsc.VIP", Holder: "benji"}); !r.Granted || r.Count <= second+101 {
+		t.Fatalf("a restarted granter's count: %+v, want above %d", r, second+101)
+	}
+}
+
+// grantsCluster is holly, benji and the witness director, each running a
+// granter, and managers on holly and benji keeping leases by grants.
+type grantsCluster struct {
+	c            *bustest.Cluster
+	holly, benji *Manager
+}
+
+func newGrantsCluster(t *testing.T) grantsCluster {
+	t.Helper()
+	top := bustest.Topology(t, []string{"holly", "benji"}, "director")
+	top.Leases = bus.LeasesGrants
+	c := bustest.Start(t, top)
+	voters := []string{"holly", "benji", "director"}
+	for _, v := range voters {
+		g, err := NewGranter(c.Ready(v), v, testTTL, nil, bustest.Logger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(g.Close)
+	}
+	mk := func(node, peer string) *Manager {
+		var m *Manager
+		poll.Until(t, 30*time.Second, 100*time.Millisecond, func() (err error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			m, err = NewManager(ctx, Config{Conn: c.Ready(node), Node: node, Peers: func() []string { return []string{peer} },
+				TTL: testTTL, Logger: bustest.Logger(), Grants: true, Voters: func() []string { return voters }})
+			return err
+		})
+		t.Cleanup(m.Close)
+		return m
+	}
+	return grantsCluster{c: c, holly: mk("holly", "benji"), benji: mk("benji", "holly")}
+}
+
+// Leases by grants, with the lease bucket's stream gone (as while it has
+// no leader): holly takes the lease, benji is refused while holly renews it
+// for several TTLs, holly's release hands it to benji at once with a larger
+// token, and when benji stops renewing (its process gone) holly takes it
+// again once benji's grants lapsed, never before benji's deadline.
+func TestGrantsNeedNoStream(t *testing.T) {
+	gc := newGrantsCluster(t)
+	ctx := context.Background()
+	if err := gc.c.Ready("holly").JS.DeleteStream(ctx, bus.StreamOfBucket(bus.BucketLeases)); err != nil {
+		t.Fatal(err)
+	}
+	key := Key("VIP-198.18.0.23")
+	// The granters grant nothing in their first TTL.
+	var l *Lease
+	poll.Until(t, 20*time.Second, 50*time.Millisecond, func() (err error) {
+		l, err = gc.holly.Acquire(ctx, key, nil)
+		return err
+	})
+	first := l.Deadline()
+	poll.Until(t, 30*testTTL, testTTL/4, func() error {
+		if _, err := gc.benji.Acquire(ctx, key, nil); !errors.Is(err, ErrHeld) {
+			t.Fatalf("benji acquiring holly's lease: got %v, want ErrHeld", err)
+		}
+		select {
+		case <-l.Lost():
+			t.Fatal("holly's lease lost while renewed")
+		default:
+		}
+		if d := l.Deadline(); !d.After(first.Add(3 * testTTL)) {
+			return fmt.Errorf("deadline %s, want it past %s", d.Format(time.StampMilli), first.Add(3*testTTL).Format(time.StampMilli))
+		}
+		return nil
+	})
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var last time.Time
+	renewed := func(d time.Time) { mu.Lock(); last = d; mu.Unlock() }
+	start := time.Now()
+	b, err := gc.benji.Acquire(ctx, key, renewed)
+	if err != nil {
+		t.Fatalf("benji acquiring right after holly's release: %v", err)
+	}
+	t.Logf("benji acquired %s after holly's release", time.Since(start).Round(time.Millisecond))
+	if b.Token() <= l.Token() {
+		t.Fatalf("benji's token %d, want above holly's %d", b.Token(), l.Token())
+	}
+	// benji's process is gone: its renewals stop (the lease is left to
+	// lapse, as after a crash).
+	gc.benji.Close()
+	var h *Lease
+	poll.Until(t, 20*time.Second, 20*time.Millisecond, func() (err error) {
+		h, err = gc.holly.Acquire(ctx, key, nil)
+		return err
+	})
+	took := time.Now()
+	mu.Lock()
+	bd := last
+	mu.Unlock()
+	if !took.After(bd) {
+		t.Fatalf("holly took the lease at %s, before benji's last deadline %s", took.Format(time.StampMilli), bd.Format(time.StampMilli))
+	}
+	t.Logf("holly took the lease %s after benji's last deadline", took.Sub(bd).Round(time.Millisecond))
+	if h.Token() <= b.Token() {
+		t.Fatalf("holly's new token %d, want above benji's %d", h.Token(), b.Token())
+	}
+}
+
+// A holder cut off from the voters (its bus server stopped) fences at its
+// deadline, and the other node takes the lease only after it: a majority of
+// grants is never shared.
+func TestGrantsCutOffHolderFencesFirst(t *testing.T) {
+	gc := newGrantsCluster(t)
+	ctx := context.Background()
+	key := Key("VIP-198.18.0.23")
+	var mu sync.Mutex
+	var last time.Time
+	renewed := func(d time.Time) { mu.Lock(); last = d; mu.Unlock() }
+	var l *Lease
+	poll.Until(t, 20*time.Second, 50*time.Millisecond, func() (err error) {
+		l, err = gc.holly.Acquire(ctx, key, renewed)
+		return err
+	})
+	gc.c.StopMember("holly")
+	var b *Lease
+	poll.Until(t, 30*time.Second, 20*time.Millisecond, func() (err error) {
+		b, err = gc.benji.Acquire(ctx, key, nil)
+		return err
+	})
+	took := time.Now()
+	mu.Lock()
+	hd := last
+	mu.Unlock()
+	if !took.After(hd) {
+		t.Fatalf("benji took the lease at %s, before holly's last deadline %s", took.Format(time.StampMilli), hd.Format(time.StampMilli))
+	}
+	select {
+	case <-l.Lost():
+	case <-time.After(10 * time.Second):
+		t.Fatal("holly, cut off, never fenced")
+	}
+	t.Logf("benji took the lease %s after holly's last deadline; token %d after %d", took.Sub(hd).Round(time.Millisecond), b.Token(), l.Token())
+	if b.Token() <= l.Token() {
+		t.Fatalf("benji's token %d, want above holly's %d", b.Token(), l.Token())
+	}
+}
+
+// While a member keeps leases another way, Acquire refuses, naming it, in
+// either mode; a lease already held is still renewed.
+func TestMixedLeaseModesRefused(t *testing.T) {
+	gc := newGrantsCluster(t)
+	ctx := context.Background()
+	key := Key("VIP-198.18.0.23")
+	var l *Lease
+	poll.Until(t, 20*time.Second, 50*time.Millisecond, func() (err error) {
+		l, err = gc.holly.Acquire(ctx, key, nil)
+		return err
+	})
+	var mixed sync.Mutex
+	who := ""
+	for _, m := range []*Manager{gc.holly, gc.benji} {
+		m.cfg.Mixed = func() string { mixed.Lock(); defer mixed.Unlock(); return who }
+	}
+	mixed.Lock()
+	who = "carol (leases = bucket)"
+	mixed.Unlock()
+	_, err := gc.benji.Acquire(ctx, Key("other"), nil)
+	if !errors.Is(err, ErrMixed) || !strings.Contains(err.Error(), "carol (leases = bucket)") || !strings.Contains(err.Error(), `"grants"`) {
+		t.Fatalf("acquire while carol keeps leases in the bucket: %v; want ErrMixed naming carol and this node's way", err)
+	}
+	first := l.Deadline()
+	poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if !l.Deadline().After(first.Add(testTTL)) {
+			return errors.New("holly's lease not renewed past a TTL yet")
+		}
+		return nil
+	})
+	mixed.Lock()
+	who = ""
+	mixed.Unlock()
+	acquireKey := Key("other")
+	poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
+		_, err := gc.benji.Acquire(ctx, acquireKey, nil)
+		return err
+	})
+}
