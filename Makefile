@@ -100,12 +100,17 @@ bench: build
 # the ocf bridge instead of the vip agent. FAULTS=kill,cut,haproxy picks the
 # faults (failover-bench --faults; haproxy: HAProxy killed -9 on the holder,
 # restarted in place by systemd); empty: the topology's default set.
+# LEASES=grants runs the cluster with [bus] leases = "grants"; SETTLE=false
+# faults as soon as the resources converged (back-to-back faults: right
+# after a heal the bus may still be electing).
 TOPOLOGY ?= reference
 VIP_AGENT ?= vip
 FAULTS ?=
+LEASES ?= bucket
+SETTLE ?= true
 .PHONY: bench-failover
 bench-failover: build deb
-	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY) --vip-agent $(VIP_AGENT) --faults "$(FAULTS)"
+	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/failover-bench --runs 5 --topology $(TOPOLOGY) --vip-agent $(VIP_AGENT) --faults "$(FAULTS)" --leases $(LEASES) --settle=$(SETTLE)
 
 # Scale benchmark, in-process (host/daemon TestScale): 8, 16 and 24 members
 # (three of them voters) with 64 singletons: cold convergence, the failover

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/tandem-ha/tandem/bus"
 )
 
 // Topologies are the lab's cluster shapes: the reference (holly, benji and
@@ -74,6 +76,30 @@ func WithApacheOCF(conf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("the cluster file has %d resources with agent = \"systemd:apache2\", want one", n)
 	}
 	return bytes.Replace(conf, []byte(unit), []byte(fmt.Sprintf("\nagent = \"ocf:heartbeat:apache\"\nparams = { configfile = %q, statusurl = %q }\n", ApacheConfigFile, ApacheStatusURL)), 1), nil
+}
+
+// WithLeases sets the cluster file's [bus] leases (bus.LeasesGrants:
+// leases granted by a majority of the voters); "" or bus.LeasesBucket leave
+// the file as it is.
+func WithLeases(conf []byte, mode string) ([]byte, error) {
+	switch mode {
+	case "", bus.LeasesBucket:
+		return conf, nil
+	case bus.LeasesGrants:
+	default:
+		return nil, fmt.Errorf("unknown lease mode %q (%s or %s)", mode, bus.LeasesBucket, bus.LeasesGrants)
+	}
+	if bytes.Contains(conf, []byte("\nleases =")) {
+		return nil, fmt.Errorf("the cluster file sets [bus] leases already")
+	}
+	i := bytes.Index(conf, []byte("\n[bus]\n"))
+	if i < 0 {
+		return nil, fmt.Errorf("the cluster file has no [bus] table to set leases in")
+	}
+	i += len("\n[bus]\n")
+	out := append([]byte(nil), conf[:i]...)
+	out = append(out, fmt.Sprintf("leases = %q\n", mode)...)
+	return append(out, conf[i:]...), nil
 }
 
 // TopologyConfig is the reference cluster file (e2e/cluster.toml) with its

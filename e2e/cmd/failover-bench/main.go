@@ -40,6 +40,7 @@ func main() {
 	faults := flag.String("faults", "", "which faults to run: kill (holder hard-killed), cut (holder cut off), witness (witness hard-killed), freeze (every process of the holder stopped for 5 s), voter (a voter holding no VIP hard-killed), member (a node that does not vote hard-killed), haproxy (every HAProxy process on the holder killed -9: systemd restarts it in place; runs 60 s apart, systemd's start-limit interval); default kill,cut,witness,freeze with a witness, else kill,cut,voter and member where some node does not vote")
 	vipAgent := flag.String("vip-agent", "vip", "the VIP's agent: vip (Tandem's), or ipaddr2 (Debian's ocf:heartbeat:IPaddr2 through the ocf bridge, the seed tutorial's agent)")
 	topology := flag.String("topology", "reference", "the lab's members: reference (holly, benji, witness director), three (three nodes, no witness), five (five nodes, three of them voters)")
+	leases := flag.String("leases", "bucket", "how the cluster keeps leases ([bus] leases): bucket (keys of the lease bucket), or grants (granted by a majority of the voters over core NATS: no stream leader needed)")
 	settle := flag.Bool("settle", true, "before each fault, wait until the bus has been at rest for 2 s (bucket leaders on the witness, replicas current) besides the resources converged; false: fault as soon as the resources have converged, which right after a heal can cost a Raft election")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -77,7 +78,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "failover-bench: --vip-agent: %q is neither vip nor ipaddr2\n", *vipAgent)
 		os.Exit(2)
 	}
-	if err := run(ctx, *prefix, *subnet, *topology, *vipAgent, *runs, want, *settle); err != nil {
+	if err := run(ctx, *prefix, *subnet, *topology, *vipAgent, *leases, *runs, want, *settle); err != nil {
 		fmt.Fprintln(os.Stderr, "failover-bench:", err)
 		os.Exit(1)
 	}
@@ -96,7 +97,7 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 }
 
-func run(ctx context.Context, prefix, subnet, topology, vipAgent string, runs int, want map[string]bool, settle bool) error {
+func run(ctx context.Context, prefix, subnet, topology, vipAgent, leases string, runs int, want map[string]bool, settle bool) error {
 	sn, err := netip.ParsePrefix(subnet)
 	if err != nil {
 		return fmt.Errorf("--subnet: %w", err)
@@ -117,6 +118,9 @@ func run(ctx context.Context, prefix, subnet, topology, vipAgent string, runs in
 		if conf, err = lab.WithIPaddr2(conf, opts.Subnet.Bits()); err != nil {
 			return err
 		}
+	}
+	if conf, err = lab.WithLeases(conf, leases); err != nil {
+		return fmt.Errorf("--leases: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "failover-bench")
 	if err != nil {
