@@ -126,8 +126,10 @@ bench-scale:
 # Chaos benchmark in its own lab (prefix tdchaos, 198.18.0.192/27): a seeded
 # random schedule of at least 60 faults over at least 15 minutes under a
 # safety checker, a client loop and two admins editing through the CLI;
-# not part of make test. SEED=N replays a schedule.
+# not part of make test. SEED=N replays a schedule; LEASES=grants runs the
+# cluster with [bus] leases = "grants"; ONLY=flapping,frozen picks kinds.
 SEED ?= 0
+ONLY ?=
 .PHONY: bench-chaos
 bench-chaos: build deb
-	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/chaos-bench --seed $(SEED)
+	TANDEM_BIN=$(BIN) TANDEM_LAB_DEB=$(DEB) $(GO) run ./e2e/cmd/chaos-bench --seed $(SEED) --leases $(LEASES) --only "$(ONLY)"

@@ -28,6 +28,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,7 @@ func main() {
 	subnet := flag.String("subnet", "198.18.0.192/27", "the lab's sub-range of 198.18.0.0/24")
 	starve := flag.Duration("starve", 60*time.Second, "how long CPU starvation of the holder lasts")
 	flap := flag.Duration("flap", 20*time.Second, "how long the holder's link flaps (2 s cut, 2 s healed)")
+	leases := flag.String("leases", "bucket", "how the cluster keeps leases ([bus] leases): bucket, or grants (granted by a majority of the voters; no stream leader needed)")
 	only := flag.String("only", "", "run only the fault kinds whose names contain one of these comma-separated words (\"flapping\", \"frozen\")")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -64,7 +66,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{ctx: ctx, seed: *seed, rng: rand.New(rand.NewPCG(*seed, 14)), starve: *starve, flap: *flap}
+	b := &bench{ctx: ctx, seed: *seed, rng: rand.New(rand.NewPCG(*seed, 14)), starve: *starve, flap: *flap, leases: *leases}
 	for _, k := range kinds {
 		for _, w := range strings.Split(*only, ",") {
 			if strings.Contains(k.name, strings.TrimSpace(w)) {
@@ -94,6 +96,7 @@ type bench struct {
 	rng    *rand.Rand
 	starve time.Duration
 	flap   time.Duration
+	leases string // [bus] leases of the lab's cluster file (--leases)
 	kinds  []kind // the kinds the schedule draws from
 
 	l      *lab.Lab
@@ -161,8 +164,29 @@ func (b *bench) converged() error {
 }
 
 func (b *bench) run(prefix string, subnet netip.Prefix, duration time.Duration, minFaults int) error {
+	opts, err := lab.Options{Prefix: prefix, Subnet: subnet, Relocate: true, StartTandem: true, Logf: logf}.Defaults()
+	if err != nil {
+		return err
+	}
+	ref, err := os.ReadFile(opts.Config)
+	if err != nil {
+		return err
+	}
+	conf, err := lab.WithLeases(ref, b.leases)
+	if err != nil {
+		return fmt.Errorf("--leases: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "chaos-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	opts.Config = filepath.Join(dir, "cluster.toml")
+	if err := os.WriteFile(opts.Config, conf, 0o644); err != nil {
+		return err
+	}
 	upCtx, cancel := context.WithTimeout(b.ctx, 20*time.Minute)
-	l, err := lab.Up(upCtx, lab.Options{Prefix: prefix, Subnet: subnet, Relocate: true, StartTandem: true, Logf: logf})
+	l, err := lab.Up(upCtx, opts)
 	cancel()
 	if err != nil {
 		return err
