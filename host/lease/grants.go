@@ -44,17 +44,28 @@ const (
 	grantAcquire = "acquire"
 	grantRenew   = "renew"
 	grantRelease = "release"
+	// grantRenewAll renews every key of Items at once: a node renews all
+	// its leases with one request per voter.
+	grantRenewAll = "renew-all"
 )
 
 type grantRequest struct {
-	Op     string `json:"op"`
-	Key    string `json:"key"`
-	Holder string `json:"holder"`
-	Token  uint64 `json:"token,omitempty"` // renew: the tenure's token
+	Op     string      `json:"op"`
+	Key    string      `json:"key,omitempty"`
+	Holder string      `json:"holder"`
+	Token  uint64      `json:"token,omitempty"` // renew: the tenure's token
+	Items  []grantItem `json:"items,omitempty"` // renew-all
+}
+
+// grantItem is one key of a renew-all request.
+type grantItem struct {
+	Key   string `json:"key"`
+	Token uint64 `json:"token"`
 }
 
 type grantReply struct {
-	Granted bool   `json:"granted"`
+	Items   []grantReply `json:"items,omitempty"` // renew-all: one per item, in order
+	Granted bool         `json:"granted"`
 	Count   uint64 `json:"count,omitempty"`  // the tenure's count at this voter
 	Holder  string `json:"holder,omitempty"` // refused: who holds the grant
 	Reason  string `json:"reason,omitempty"`
@@ -111,10 +122,18 @@ func (g *Granter) Close() { _ = g.sub.Unsubscribe() }
 
 func (g *Granter) answer(msg *nats.Msg) {
 	var req grantRequest
-	if json.Unmarshal(msg.Data, &req) != nil || req.Key == "" || req.Holder == "" {
+	if json.Unmarshal(msg.Data, &req) != nil || req.Holder == "" || (req.Key == "") == (req.Op != grantRenewAll) {
 		return
 	}
-	reply := g.decide(req)
+	var reply grantReply
+	if req.Op == grantRenewAll {
+		reply.Granted = true
+		for _, it := range req.Items {
+			reply.Items = append(reply.Items, g.decide(grantRequest{Op: grantRenew, Key: it.Key, Holder: req.Holder, Token: it.Token}))
+		}
+	} else {
+		reply = g.decide(req)
+	}
 	if msg.Reply == "" {
 		return
 	}
@@ -242,7 +261,9 @@ func (m *Manager) acquireGrants(ctx context.Context, key string, onRenew func(ti
 	wait := m.cfg.TTL / 4
 	r := m.askVoters(grantRequest{Op: grantAcquire, Key: key, Holder: m.cfg.Node}, wait)
 	if !m.majority(len(r.granted)) {
-		m.releaseGrants(key, r.granted)
+		// Every voter: one that granted after its answer's wait ran out
+		// would keep the key from the others for a TTL.
+		m.releaseGrants(key, m.cfg.Voters())
 		if len(r.holders) > 0 {
 			return nil, fmt.Errorf("%w: %v hold %s (granted by %d of %d voters)", ErrHeld, r.holders, key, len(r.granted), len(m.cfg.Voters()))
 		}
@@ -265,11 +286,11 @@ func (m *Manager) acquireGrants(ctx context.Context, key string, onRenew func(ti
 		return nil, fmt.Errorf("acquiring lease %s: the voters answered too late", key)
 	}
 	l := &Lease{m: m, key: key, token: token, lost: make(chan struct{}), stop: make(chan struct{}), kept: make(chan struct{}),
-		deadline: deadline, onRenew: onRenew}
+		deadline: deadline, onRenew: onRenew, granted: make(chan time.Time, 1)}
 	m.mu.Lock()
 	m.held[key] = l
 	m.mu.Unlock()
-	m.writeRecord(key, token)
+	m.writeRecord(key, token, key == CoordinatorKey)
 	if onRenew != nil {
 		onRenew(l.Deadline())
 	}
@@ -277,29 +298,112 @@ func (m *Manager) acquireGrants(ctx context.Context, key string, onRenew func(ti
 	return l, nil
 }
 
-// renewGrants renews l's grants: the new deadline once a majority granted.
-// A refusal naming another holder by a majority means the lease was lost.
-func (l *Lease) renewGrants() (time.Time, bool) {
-	m := l.m
+// renewAll renews every lease this node holds by grants, every TTL/4,
+// with one request per voter for all of them: each lease whose key a
+// majority granted gets the round's deadline; one that a majority granted
+// to another holder is lost at once (this node was cut off or frozen past
+// its deadline).
+func (m *Manager) renewAll(stop <-chan struct{}) {
+	tick := time.NewTicker(m.cfg.TTL / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		if m.isClosed() {
+			return
+		}
+		m.mu.Lock()
+		var leases []*Lease
+		for _, l := range m.held {
+			if !l.isDone() {
+				leases = append(leases, l)
+			}
+		}
+		m.mu.Unlock()
+		if len(leases) > 0 {
+			m.renewRound(leases)
+		}
+	}
+}
+
+// renewRound is one renew-all request to every voter, for leases.
+func (m *Manager) renewRound(leases []*Lease) {
+	voters := m.cfg.Voters()
+	req := grantRequest{Op: grantRenewAll, Holder: m.cfg.Node}
+	for _, l := range leases {
+		req.Items = append(req.Items, grantItem{Key: l.key, Token: l.token})
+	}
+	data, _ := json.Marshal(req)
+	wait := m.cfg.TTL / 4
+	type answer struct {
+		items []grantReply
+		ok    bool
+	}
+	answers := make(chan answer, len(voters))
+	sent := m.cfg.Now()
 	began := time.Now()
-	r := m.askVoters(grantRequest{Op: grantRenew, Key: l.key, Holder: m.cfg.Node, Token: l.token}, m.cfg.TTL/4)
-	ok := m.majority(len(r.granted))
+	for _, v := range voters {
+		go func() {
+			msg, err := m.cfg.Conn.NC.Request(bus.SubjectLeaseGrant(v), data, wait)
+			var r grantReply
+			ok := err == nil && json.Unmarshal(msg.Data, &r) == nil && len(r.Items) == len(leases)
+			answers <- answer{r.Items, ok}
+		}()
+	}
+	granted := make([]int, len(leases))
+	refused := make([]int, len(leases))
+	need := len(voters)/2 + 1
+	all := func() bool {
+		for _, g := range granted {
+			if g < need {
+				return false
+			}
+		}
+		return true
+	}
+	for range voters {
+		a := <-answers
+		if a.ok {
+			for i, it := range a.items {
+				switch {
+				case it.Granted:
+					granted[i]++
+				case it.Holder != "":
+					refused[i]++
+				}
+			}
+		}
+		if all() {
+			break
+		}
+	}
+	deadline := sent.Add(m.cfg.TTL - m.cfg.Margin)
+	ok := true
+	for i, l := range leases {
+		switch {
+		case granted[i] >= need:
+			l.renewedBy(deadline)
+		case refused[i] >= need:
+			m.log.Warn("lease taken by another node: fencing", "key", l.key)
+			l.lose()
+			ok = false
+		default:
+			ok = false
+		}
+	}
 	if m.cfg.Renewed != nil {
 		m.cfg.Renewed(time.Since(began), ok)
 	}
-	if !ok {
-		if m.majority(r.refused) {
-			// A majority granted the key to another holder: ours lapsed
-			// (this node was cut off or frozen past its deadline).
-			m.log.Warn("lease taken by another node: fencing", "key", l.key, "holders", r.holders)
-			l.lose()
-		} else if len(r.holders) > 0 {
-			m.log.Info("lease renewal refused", "key", l.key, "holders", r.holders, "granted", len(r.granted))
+	for i, l := range leases {
+		// The coordinator's record, which status and the others'
+		// watches read, lives a TTL past each renewal.
+		if l.key == CoordinatorKey && granted[i] >= need {
+			m.writeRecord(l.key, l.token, true)
 		}
-		return time.Time{}, false
 	}
-	m.writeRecord(l.key, l.token)
-	return r.sent.Add(m.cfg.TTL - m.cfg.Margin), true
 }
 
 // releaseGrants asks voters to drop this node's grant of key (no answer
@@ -312,14 +416,23 @@ func (m *Manager) releaseGrants(key string, voters []string) {
 	_ = m.cfg.Conn.NC.Flush()
 }
 
-// writeRecord writes the lease's record to the lease bucket for `tandem
-// status` and the others' watches, without waiting: nothing decides on it,
-// and a bucket without a leader must not slow the holder.
-func (m *Manager) writeRecord(key string, token uint64) {
+// writeRecord writes the lease's record to the lease bucket, without
+// waiting: nothing decides on it, and a bucket without a leader must not
+// slow the holder. The coordinator's (renewing, with the TTL) is what
+// `tandem status` and the others' watches read; a singleton's is written
+// when it is taken and deleted when it is released, without a TTL (a
+// record renewed with every lease would cost the bucket a write per lease
+// 4 times a second, which grants exist to avoid): it names the last node
+// that took the lease.
+func (m *Manager) writeRecord(key string, token uint64, withTTL bool) {
 	value, _ := json.Marshal(Holder{Node: m.cfg.Node, At: time.Now(), Token: token, Fences: true})
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.TTL/2)
 		defer cancel()
-		_, _ = m.cfg.Conn.JS.Publish(ctx, "$KV."+bus.BucketLeases+"."+key, value, jetstream.WithMsgTTL(m.cfg.TTL))
+		var opts []jetstream.PublishOpt
+		if withTTL {
+			opts = append(opts, jetstream.WithMsgTTL(m.cfg.TTL))
+		}
+		_, _ = m.cfg.Conn.JS.Publish(ctx, "$KV."+bus.BucketLeases+"."+key, value, opts...)
 	}()
 }

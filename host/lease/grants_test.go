@@ -279,3 +279,53 @@ func TestMixedLeaseModesRefused(t *testing.T) {
 		return err
 	})
 }
+
+// A node renews all the leases it holds by grants with one request per
+// voter a round (every TTL/4), not one per lease: 20 leases renewed for
+// 2 s cost the witness's granter no more requests than the rounds.
+func TestGrantsRenewedTogether(t *testing.T) {
+	gc := newGrantsCluster(t)
+	ctx := context.Background()
+	var leases []*Lease
+	for i := range 20 {
+		key := Key(fmt.Sprintf("singleton-%d", i))
+		poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
+			l, err := gc.holly.Acquire(ctx, key, nil)
+			if err == nil {
+				leases = append(leases, l)
+			}
+			return err
+		})
+	}
+	watch := gc.c.Ready("benji")
+	sub, err := watch.NC.SubscribeSync(bus.SubjectLeaseGrant("director"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := watch.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	was := make([]time.Time, len(leases))
+	for i, l := range leases {
+		was[i] = l.Deadline()
+	}
+	poll.Until(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if time.Since(begin) < 2*time.Second {
+			return errors.New("renewing for 2 s")
+		}
+		for i, l := range leases {
+			if !l.Deadline().After(was[i].Add(time.Second)) {
+				return fmt.Errorf("lease %d not renewed a second past its deadline yet", i)
+			}
+		}
+		return nil
+	})
+	rounds := time.Since(begin)/(testTTL/4) + 2
+	n, _, _ := sub.Pending()
+	t.Logf("20 leases renewed for %s: %d requests to director's granter (at most %d rounds)", time.Since(begin).Round(time.Millisecond), n, rounds)
+	if n > int(rounds) {
+		t.Fatalf("%d grant requests to one voter in %s for 20 leases: want one per round (at most %d)", n, time.Since(begin).Round(time.Millisecond), rounds)
+	}
+}

@@ -89,6 +89,7 @@ type Manager struct {
 	creating map[string]int       // key -> Create calls in flight (no promise meanwhile)
 	held     map[string]*Lease
 	closed   bool
+	stop     chan struct{} // closed by Close: ends renewAll
 	lostN    atomic.Uint64 // leases lost (fenced), not released
 }
 
@@ -117,7 +118,7 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("lease bucket: %w", err)
 	}
 	m := &Manager{cfg: cfg, kv: kv, log: cfg.Logger.With("component", "lease"),
-		promised: map[string]time.Time{}, creating: map[string]int{}, held: map[string]*Lease{}}
+		promised: map[string]time.Time{}, creating: map[string]int{}, held: map[string]*Lease{}, stop: make(chan struct{})}
 	m.sub, err = cfg.Conn.NC.Subscribe(bus.SubjectLeasePromise(cfg.Node), m.answerPromise)
 	if err != nil {
 		return nil, fmt.Errorf("promise subject: %w", err)
@@ -127,6 +128,9 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	if err := cfg.Conn.NC.FlushTimeout(5 * time.Second); err != nil {
 		m.sub.Unsubscribe()
 		return nil, fmt.Errorf("promise subject: %w", err)
+	}
+	if cfg.Grants {
+		go m.renewAll(m.stop)
 	}
 	return m, nil
 }
@@ -151,6 +155,24 @@ type Lease struct {
 	stop     chan struct{}
 	kept     chan struct{} // closed when keep has returned (no renewal in flight)
 	onRenew  func(deadline time.Time)
+	// granted: the deadlines of renewals by grants (Manager.renewAll),
+	// the latest only.
+	granted chan time.Time
+}
+
+// renewedBy hands keep a new deadline from a renewal by grants.
+func (l *Lease) renewedBy(d time.Time) {
+	for {
+		select {
+		case l.granted <- d:
+			return
+		default:
+		}
+		select {
+		case <-l.granted: // an older one not taken yet
+		default:
+		}
+	}
 }
 
 // Holder is the value stored under a lease key.
@@ -300,6 +322,11 @@ func (l *Lease) keep() {
 	defer fence.Stop()
 	value, _ := json.Marshal(Holder{Node: m.cfg.Node, At: time.Now(), Token: l.token, Fences: true})
 	renewed := make(chan time.Time, 1)
+	ticks := tick.C
+	if l.granted != nil {
+		// Renewed by the manager's rounds for every lease (renewAll).
+		renewed, ticks = l.granted, nil
+	}
 	var inflight sync.WaitGroup
 	busy := false
 	for {
@@ -326,7 +353,7 @@ func (l *Lease) keep() {
 			if l.onRenew != nil {
 				l.onRenew(deadline)
 			}
-		case <-tick.C:
+		case <-ticks:
 			if busy || m.isClosed() {
 				continue
 			}
@@ -334,11 +361,7 @@ func (l *Lease) keep() {
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				renew := l.renew
-				if m.cfg.Grants {
-					renew = func([]byte) (time.Time, bool) { return l.renewGrants() }
-				}
-				if d, ok := renew(value); ok {
+				if d, ok := l.renew(value); ok {
 					renewed <- d
 				} else {
 					renewed <- time.Time{}
@@ -570,6 +593,9 @@ func (l *Lease) finish() bool {
 // stopping what they fence) to hand them over at once.
 func (m *Manager) Close() {
 	m.mu.Lock()
+	if !m.closed {
+		close(m.stop)
+	}
 	m.closed = true
 	m.mu.Unlock()
 	if m.sub != nil {
