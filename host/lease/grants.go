@@ -66,9 +66,9 @@ type grantItem struct {
 type grantReply struct {
 	Items   []grantReply `json:"items,omitempty"` // renew-all: one per item, in order
 	Granted bool         `json:"granted"`
-	Count   uint64 `json:"count,omitempty"`  // the tenure's count at this voter
-	Holder  string `json:"holder,omitempty"` // refused: who holds the grant
-	Reason  string `json:"reason,omitempty"`
+	Count   uint64       `json:"count,omitempty"`  // the tenure's count at this voter
+	Holder  string       `json:"holder,omitempty"` // refused: who holds the grant
+	Reason  string       `json:"reason,omitempty"`
 }
 
 type grant struct {
