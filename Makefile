@@ -116,12 +116,13 @@ bench-failover: build deb
 # (three of them voters) with 64 singletons: cold convergence, the failover
 # of a member cut off, bus traffic and CPU at rest, stalls of the process,
 # memory; a few minutes. SCALE=8,16,32 and RESOURCES=N change the sizes (32
-# members and more need more than 2 cores: docs/topology.md).
+# members and more need more than 2 cores: docs/topology.md); LEASES=grants
+# keeps the leases by grants.
 SCALE ?= 8,16,24
 RESOURCES ?= 64
 .PHONY: bench-scale
 bench-scale:
-	TANDEM_BENCH_SCALE=$(SCALE) TANDEM_BENCH_RESOURCES=$(RESOURCES) $(GO) test -count=1 -run '^TestScale$$' -v -timeout 120m ./host/daemon/
+	TANDEM_BENCH_SCALE=$(SCALE) TANDEM_BENCH_RESOURCES=$(RESOURCES) TANDEM_BENCH_LEASES=$(LEASES) $(GO) test -count=1 -run '^TestScale$$' -v -timeout 120m ./host/daemon/
 
 # Chaos benchmark in its own lab (prefix tdchaos, 198.18.0.192/27): a seeded
 # random schedule of at least 60 faults over at least 15 minutes under a

@@ -27,7 +27,8 @@ import (
 // the failover of a member cut off from the bus (its bus server shut down
 // under its running daemon) to every singleton it ran running elsewhere,
 // the bus traffic during that failover, and the memory (this process's
-// RSS per member, and the members' plugin processes).
+// RSS per member, and the members' plugin processes). TANDEM_BENCH_LEASES
+// sets [bus] leases (grants: granted by a majority of the voters).
 func TestScale(t *testing.T) {
 	spec := os.Getenv("TANDEM_BENCH_SCALE")
 	if spec == "" {
@@ -81,7 +82,11 @@ func scaleRun(t *testing.T, n, resources int) string {
 	for i := 1; i <= resources; i++ {
 		fmt.Fprintf(&model, "[[resource]]\nid = \"r%04d\"\nagent = \"example:process\"\nparams = { command = \"/bin/sleep\", args = \"3600\", state_dir = \"STATE/{node}\" }\n[[resource.op]]\nname = \"monitor\"\ninterval = \"30s\"\n", i)
 	}
-	tc := daemontest.NewShape(t, daemontest.Shape{Nodes: nodes}, model.String())
+	shape := daemontest.Shape{Nodes: nodes}
+	if l := os.Getenv("TANDEM_BENCH_LEASES"); l != "" {
+		shape.Bus = fmt.Sprintf("leases = %q", l)
+	}
+	tc := daemontest.NewShape(t, shape, model.String())
 	stalls := watchStalls(t)
 	begin := time.Now()
 	tc.StartAll()
