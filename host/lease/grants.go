@@ -267,7 +267,7 @@ func (m *Manager) acquireGrants(ctx context.Context, key string, onRenew func(ti
 		if len(r.holders) > 0 {
 			return nil, fmt.Errorf("%w: %v hold %s (granted by %d of %d voters)", ErrHeld, r.holders, key, len(r.granted), len(m.cfg.Voters()))
 		}
-		return nil, fmt.Errorf("acquiring lease %s: granted by %d of %d voters, not a majority", key, len(r.granted), len(m.cfg.Voters()))
+		return nil, fmt.Errorf("acquiring lease %s: %w: granted by %d of %d voters, not a majority", key, bus.ErrNoQuorum, len(r.granted), len(m.cfg.Voters()))
 	}
 	deadline := r.sent.Add(m.cfg.TTL - m.cfg.Margin)
 	// The token is used (plans fenced with it) only once a majority has
@@ -276,7 +276,7 @@ func (m *Manager) acquireGrants(ctx context.Context, key string, onRenew func(ti
 	rr := m.askVoters(grantRequest{Op: grantRenew, Key: key, Holder: m.cfg.Node, Token: token}, wait)
 	if !m.majority(len(rr.granted)) || ctx.Err() != nil {
 		m.releaseGrants(key, m.cfg.Voters())
-		return nil, fmt.Errorf("acquiring lease %s: its token was recorded by %d of %d voters, not a majority", key, len(rr.granted), len(m.cfg.Voters()))
+		return nil, fmt.Errorf("acquiring lease %s: %w: its token was recorded by %d of %d voters, not a majority", key, bus.ErrNoQuorum, len(rr.granted), len(m.cfg.Voters()))
 	}
 	if d := rr.sent.Add(m.cfg.TTL - m.cfg.Margin); d.After(deadline) {
 		deadline = d

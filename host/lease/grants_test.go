@@ -329,3 +329,25 @@ func TestGrantsRenewedTogether(t *testing.T) {
 		t.Fatalf("%d grant requests to one voter in %s for 20 leases: want one per round (at most %d)", n, time.Since(begin).Round(time.Millisecond), rounds)
 	}
 }
+
+// Without a majority of the voters answering, an acquire fails with
+// bus.ErrNoQuorum (worth trying again: host/lrm's takeLease does), not as
+// held.
+func TestGrantsWithoutMajorityIsNoQuorum(t *testing.T) {
+	gc := newGrantsCluster(t)
+	ctx := context.Background()
+	// Wait out the granters' first TTL.
+	poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
+		l, err := gc.holly.Acquire(ctx, Key("probe"), nil)
+		if err == nil {
+			return l.Release(ctx)
+		}
+		return err
+	})
+	gc.c.StopMember("director")
+	gc.c.StopMember("benji")
+	_, err := gc.holly.Acquire(ctx, Key("VIP"), nil)
+	if !errors.Is(err, bus.ErrNoQuorum) || errors.Is(err, ErrHeld) {
+		t.Fatalf("acquire with 1 of 3 voters: %v; want bus.ErrNoQuorum", err)
+	}
+}
