@@ -230,3 +230,33 @@ func TestPromotableClonedGroup(t *testing.T) {
 		t.Errorf("PromotedMemberLeaseKey(g:clone, fs, 1): %q", k)
 	}
 }
+
+// resource promotable on a group clones it as a promotable clone, or makes
+// its clone promotable; on a member it names the group to use.
+func TestMakePromotableGroup(t *testing.T) {
+	c := grouped(t)
+	if _, err := c.GroupAdd("g", []string{"a", "b"}, GroupPosition{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MakePromotable("a", "", nil); err == nil || !strings.Contains(err.Error(), `resource "a" is in group "g"`) || !strings.Contains(err.Error(), "resource promotable g") {
+		t.Errorf("promotable on a member: %v", err)
+	}
+	if err := c.MakePromotable("g", "", map[string]string{"promoted-max": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := c.Group("g"); g.Clone == nil || g.Clone.ID != "g-clone" || !g.Clone.Promotable || g.Clone.PromotedMax != 2 {
+		t.Fatalf("group g after promotable: %+v", g.Clone)
+	}
+	if ps := c.Validate(); ps != nil {
+		t.Fatalf("invalid after promotable: %v", ps)
+	}
+	if err := c.MakePromotable("g-clone", "other", nil); err == nil || !strings.Contains(err.Error(), `group "g" is already cloned as "g-clone"`) {
+		t.Errorf("promotable with another clone id: %v", err)
+	}
+	if err := c.MakePromotable("g-clone", "", map[string]string{"promoted-max": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := c.Group("g"); g.Clone.PromotedMax != 1 {
+		t.Errorf("promoted-max after a second promotable: %+v", g.Clone)
+	}
+}
