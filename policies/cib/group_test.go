@@ -209,6 +209,11 @@ func TestPromotableClonedGroup(t *testing.T) {
 	if !c.Promotable("g:clone") || c.Promotable("g") || c.Promotable("fs") {
 		t.Errorf("Promotable: g:clone %v, g %v, fs %v; want only the clone id", c.Promotable("g:clone"), c.Promotable("g"), c.Promotable("fs"))
 	}
+	// Its members' instances are a promotable clone's (a node reports
+	// them Promoted), the clone id names no primitive.
+	if !c.PromotableInstance("fs") || !c.PromotableInstance("ip") || c.PromotableInstance("g:clone") || c.PromotableInstance("db") {
+		t.Errorf("PromotableInstance: fs %v, ip %v, g:clone %v, db %v", c.PromotableInstance("fs"), c.PromotableInstance("ip"), c.PromotableInstance("g:clone"), c.PromotableInstance("db"))
+	}
 	c.Groups[0].Clone.PromotedNodeMax = 2
 	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), "promoted-node-max 2 is more than clone-node-max 1") {
 		t.Errorf("promoted-node-max 2 on a cloned group: got %v", ps)
