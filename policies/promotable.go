@@ -301,9 +301,10 @@ func (s *scheduler) choosePromoted(u *unit) bool {
 	var cands []cand
 	var chosen []assigned
 	count := make([]int, len(s.nodes))
+	members := u.promoMembers()
 	for _, a := range u.insts {
 		was, unmanaged, whole := false, false, true
-		for _, m := range u.promoMembers() {
+		for _, m := range members {
 			ma, ok := m.instOn(a.node)
 			if m == u {
 				ma, ok = a, true
