@@ -174,6 +174,15 @@ func TestPromotableGroup(t *testing.T) {
 		ops:      "promote a@holly,promote b@holly,start a@benji,start a@holly,start b@benji,start b@holly,start vip@holly",
 		promoted: "a@holly b@holly",
 	}, {
+		name: "order start app then promote g-clone: every member's promote waits for app; backup runs with the unpromoted copy",
+		config: twoNodes + promotableGroupTOML("g", ab, "g-clone", "") + primitives("app", "backup") +
+			"[[order]]\nfirst = \"app\"\nthen = \"g-clone\"\nthen-action = \"promote\"\n" +
+			"[[colocation]]\nrsc = \"backup\"\nwith = \"g-clone\"\nwith-rsc-role = \"Unpromoted\"\n",
+		state:    State{Nodes: both(), Promotion: scores("b", map[string]cib.Score{"holly": 5, "benji": 10})},
+		ops:      "promote a@benji,promote b@benji,start a@benji,start a@holly,start app@benji,start b@benji,start b@holly,start backup@holly",
+		promoted: "a@benji b@benji",
+		waits:    []edge{{"promote a@benji", "start app@benji"}, {"promote b@benji", "start app@benji"}},
+	}, {
 		name:   "promoted-max 2 on three nodes",
 		config: threeNodes + promotableGroupTOML("g", ab, "g-clone", "promoted-max = 2\n"),
 		state: State{Nodes: []NodeState{{"holly", Online}, {"benji", Online}, {"carl", Online}},
