@@ -130,9 +130,18 @@ func (s *scheduler) transition() (*Transition, error) {
 			}
 		}
 		ua.kept = keep
-		s.promotionActions(b, u, ua)
+		if u.promoGroup() == nil {
+			s.promotionActions(b, u, ua)
+		}
 	}
 	s.restartLaterMembers(b)
+	// A promotable cloned group's members are demoted before the
+	// restarts their group adds, and promoted again after them.
+	for _, u := range s.units {
+		if u.promoGroup() != nil {
+			s.promotionActions(b, u, b.byUnit[u])
+		}
+	}
 	s.groupEdges(b)
 	s.notifyActions(b)
 	for _, o := range s.orphans {

@@ -90,8 +90,13 @@ func (s *scheduler) mergeThisWith(u *unit, w []cib.Score, factor float64) {
 
 // allocate places u (and first what it is colocated with).
 func (s *scheduler) allocate(u *unit) {
-	if u.shadowOf != nil {
-		s.allocate(u.shadowOf) // its promoted instances: chosen once it is placed
+	if o := u.shadowOf; o != nil {
+		// Its promoted instances: chosen once it is placed (a promotable
+		// cloned group once all its members are).
+		if g := o.promoGroup(); g != nil {
+			o = g.members[len(g.members)-1]
+		}
+		s.allocate(o)
 		return
 	}
 	if u.state != unassigned {
@@ -121,7 +126,9 @@ func (s *scheduler) allocate(u *unit) {
 	}
 	s.setHold(u)
 	u.state = done
-	if u.promo != nil {
+	if g := u.promoGroup(); g != nil {
+		s.choosePromoted(g.members[0])
+	} else if u.promo != nil {
 		s.choosePromoted(u)
 	}
 }

@@ -172,6 +172,9 @@ func (s *scheduler) groupEdges(b *builder) {
 				b.edge(sp, st)
 			}
 		}
+		if g.g.Clone != nil && g.g.Clone.Promotable {
+			s.groupRoleEdges(b, g, starts, stops)
+		}
 		// Walk from the last member up, remembering on each node the
 		// stops of the nearest later member that stops there.
 		later := map[string][]int{}
@@ -189,6 +192,52 @@ func (s *scheduler) groupEdges(b *builder) {
 			}
 			for node, sps := range mine {
 				later[node] = sps
+			}
+		}
+	}
+}
+
+// groupRoleEdges orders a promotable cloned group's promotes and demotes
+// as Pacemaker's clone and group pseudo-actions do: every demote before
+// every stop, every promote after every stop, start and demote (the
+// clone's demoted, stopped, started, then promote); on each node, a
+// member is promoted after the one before it and demoted before it.
+func (s *scheduler) groupRoleEdges(b *builder, g *group, starts, stops []int) {
+	var promotes, demotes []int
+	for _, m := range g.members {
+		promotes = append(promotes, b.byUnit[m].promotes...)
+		demotes = append(demotes, b.byUnit[m].demotes...)
+	}
+	for _, d := range demotes {
+		for _, sp := range stops {
+			b.edge(d, sp)
+		}
+	}
+	for _, pr := range promotes {
+		for _, st := range starts {
+			b.edge(st, pr)
+		}
+		for _, sp := range stops {
+			b.edge(sp, pr)
+		}
+		for _, d := range demotes {
+			b.edge(d, pr)
+		}
+	}
+	for i := 1; i < len(g.members); i++ {
+		prev, m := b.byUnit[g.members[i-1]], b.byUnit[g.members[i]]
+		for _, pr := range m.promotes {
+			for _, pp := range prev.promotes {
+				if b.actions[pp].Node == b.actions[pr].Node {
+					b.edge(pp, pr)
+				}
+			}
+		}
+		for _, d := range m.demotes {
+			for _, pd := range prev.demotes {
+				if b.actions[pd].Node == b.actions[d].Node {
+					b.edge(d, pd)
+				}
 			}
 		}
 	}

@@ -276,8 +276,10 @@ func newScheduler(in Input) (*scheduler, error) {
 			}
 		}
 		u.stopped = u.meta.TargetRole == cib.RoleStopped
-		if r.Clone != nil && r.Clone.Promotable {
-			s.makePromotable(u, r.Clone)
+		if cl := ref.clone; cl != nil && cl.Promotable {
+			// A member of a promotable cloned group is promotable too:
+			// its group chooses where (see choosePromoted).
+			s.makePromotable(u, cl)
 		}
 		s.units = append(s.units, u)
 		s.byID[u.id] = u

@@ -36,6 +36,18 @@ import (
 // score_multiplier -1), so u is promoted elsewhere. A location for the
 // Unpromoted role applies to every role, as in Pacemaker (an instance is
 // unpromoted before it is promoted).
+//
+// A promotable cloned group (promotable = true on the group's clone) is
+// promoted instance by instance, the group's instance on a node being its
+// members' instances there (pcmk_sched_promotable.c on a group instance):
+// each member is a promotable unit of its own, but the group's first
+// member chooses for all of them. Its instance on a node may be promoted
+// only where every member has an instance (node_to_be_promoted_on); its
+// promotion score is the sum of the members' scores (-1 when no member
+// has one, promotion_score), which also counts in the group's placement
+// when positive; the locations and colocations for the Promoted role are
+// those naming the group's clone. Every member's instance on a chosen
+// node is then promoted, in group order (see groupEdges).
 
 type promotion struct {
 	max, nodeMax int
@@ -62,6 +74,47 @@ func (s *scheduler) makePromotable(u *unit, cl *cib.Clone) {
 		meta: u.meta, shadowOf: u}
 	u.promo.unshadow = &unit{r: u.r, id: u.id + " (Unpromoted)", pos: u.pos, clone: u.clone, max: u.max, nodeMax: u.nodeMax,
 		meta: u.meta, shadowOf: u}
+}
+
+// promoGroup is u's group when it is a promotable cloned group, else nil.
+func (u *unit) promoGroup() *group {
+	if g := u.group; g != nil && g.g.Clone != nil && g.g.Clone.Promotable && u.promo != nil {
+		return g
+	}
+	return nil
+}
+
+// promoMembers are the units whose promotion scores and orders count for
+// u's promotion: u's group's members when u leads a promotable cloned
+// group, else u.
+func (u *unit) promoMembers() []*unit {
+	if g := u.promoGroup(); g != nil {
+		return g.members
+	}
+	return []*unit{u}
+}
+
+// promotionScore is the sum of the agents' promotion scores of members
+// on node n, and whether any of them set one.
+func promotionScore(members []*unit, n int) (cib.Score, bool) {
+	var sum cib.Score
+	scored := false
+	for _, m := range members {
+		if m.promo.scored[n] {
+			sum, scored = sum.Add(m.promo.score[n]), true
+		}
+	}
+	return sum, scored
+}
+
+// instOn is u's placed instance on node n.
+func (u *unit) instOn(n int) (assigned, bool) {
+	for _, a := range u.insts {
+		if a.node == n {
+			return a, true
+		}
+	}
+	return assigned{}, false
 }
 
 // shadows are u's role units (nil when u is not promotable).
@@ -126,8 +179,12 @@ func (s *scheduler) addPromotionScores(u *unit) {
 	if u.promo == nil {
 		return
 	}
-	for n, sc := range u.promo.score {
-		if u.promo.scored[n] && sc > 0 && s.nodes[n].avail {
+	if g := u.promoGroup(); g != nil && u != g.members[0] {
+		return // the group's instance is placed by its first member
+	}
+	members := u.promoMembers()
+	for n := range s.nodes {
+		if sc, scored := promotionScore(members, n); scored && sc > 0 && s.nodes[n].avail {
 			s.addPart(u.base, u.baseParts, n, sc, "promotion score")
 		}
 	}
@@ -163,8 +220,12 @@ func (s *scheduler) promotionPriority(u *unit, a assigned) (cib.Score, string) {
 	}
 	prio := cib.Score(-1)
 	why := "no promotion score"
-	if p.scored[n] {
-		prio, why = p.score[n], fmt.Sprintf("promotion score %s", p.score[n])
+	members := u.promoMembers()
+	if sc, scored := promotionScore(members, n); scored {
+		prio, why = sc, fmt.Sprintf("promotion score %s", sc)
+		if len(members) > 1 {
+			why = fmt.Sprintf("promotion scores of group %s's members %s", u.group.g.ID, sc)
+		}
 	}
 	if l := s.promotedLocations(u, n); l != 0 {
 		prio = prio.Add(l)
@@ -197,7 +258,7 @@ func (s *scheduler) promotionPriority(u *unit, a assigned) (cib.Score, string) {
 		}
 	}
 	for _, o := range s.orders {
-		if o.then != u || o.o.Kind != cib.Mandatory || o.o.ThenAction != cib.ActionPromote {
+		if !slices.Contains(members, o.then) || o.o.Kind != cib.Mandatory || o.o.ThenAction != cib.ActionPromote {
 			continue
 		}
 		f := o.first
@@ -215,8 +276,22 @@ func (s *scheduler) promotionPriority(u *unit, a assigned) (cib.Score, string) {
 
 // choosePromoted chooses u's promoted instances among those placed, and
 // says whether the choice changed.
+//
+// For a promotable cloned group, u is its first member, which chooses for
+// every member once all of them are placed (other members: false).
 func (s *scheduler) choosePromoted(u *unit) bool {
 	p := u.promo
+	g := u.promoGroup()
+	if g != nil {
+		if u != g.members[0] {
+			return false
+		}
+		for _, m := range g.members {
+			if m.state != done {
+				return false
+			}
+		}
+	}
 	type cand struct {
 		a    assigned
 		sort cib.Score
@@ -226,19 +301,34 @@ func (s *scheduler) choosePromoted(u *unit) bool {
 	var cands []cand
 	var chosen []assigned
 	count := make([]int, len(s.nodes))
+	members := u.promoMembers()
 	for _, a := range u.insts {
-		was := false
-		for _, c := range u.cur {
-			if c.inst == a.inst && c.node == a.node && c.promoted {
-				was = true
+		was, unmanaged, whole := false, false, true
+		for _, m := range members {
+			ma, ok := m.instOn(a.node)
+			if m == u {
+				ma, ok = a, true
 			}
+			if !ok {
+				whole = false // a group's instance is promoted whole or not at all
+				continue
+			}
+			for _, c := range m.cur {
+				if c.inst == ma.inst && c.node == ma.node && c.promoted {
+					was = true
+				}
+			}
+			unmanaged = unmanaged || m.unmanaged(ma)
 		}
-		if u.unmanaged(a) {
+		if unmanaged {
 			// Left alone: stays promoted if it is, and counts.
 			if was {
 				chosen = append(chosen, a)
 				count[a.node]++
 			}
+			continue
+		}
+		if !whole {
 			continue
 		}
 		prio, _ := s.promotionPriority(u, a)
@@ -278,6 +368,28 @@ func (s *scheduler) choosePromoted(u *unit) bool {
 		chosen = append(chosen, c.a)
 	}
 	sort.Slice(chosen, func(i, j int) bool { return chosen[i].inst < chosen[j].inst })
+	changed := s.setPromoted(u, chosen)
+	if g != nil {
+		for _, m := range g.members[1:] {
+			var mine []assigned
+			for _, a := range chosen {
+				if ma, ok := m.instOn(a.node); ok {
+					mine = append(mine, ma)
+				}
+			}
+			sort.Slice(mine, func(i, j int) bool { return mine[i].inst < mine[j].inst })
+			if s.setPromoted(m, mine) {
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
+// setPromoted makes chosen u's promoted instances, and sets its role
+// units; it says whether anything changed.
+func (s *scheduler) setPromoted(u *unit, chosen []assigned) bool {
+	p := u.promo
 	changed := !slices.Equal(chosen, p.prom) || p.shadow.state != done
 	p.prom = chosen
 	sh := p.shadow

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,6 +110,10 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		id := g.ID
 		if rapid.IntRange(0, 2).Draw(t, "groupCloned") == 0 {
 			g.Clone = &cib.Clone{ID: g.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "groupCloneMax"), Interleave: rapid.Bool().Draw(t, "groupInterleave")}
+			if rapid.IntRange(0, 2).Draw(t, "groupPromotable") == 0 {
+				g.Clone.Promotable = true
+				g.Clone.PromotedMax = rapid.IntRange(0, 2).Draw(t, "groupPromotedMax")
+			}
 			id = g.Clone.ID
 			ids = slices.DeleteFunc(ids, func(x string) bool { return slices.Contains(members, x) })
 		}
@@ -229,7 +235,8 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		}
 	}
 	for _, r := range cfg.Resources {
-		promotable := r.Clone != nil && r.Clone.Promotable
+		cl := cfg.CloneOf(&r)
+		promotable := cl != nil && cl.Promotable
 		for _, n := range cfg.Nodes {
 			if promotable && rapid.IntRange(0, 2).Draw(t, "hasPromotionScore") != 0 {
 				st.Promotion = append(st.Promotion, PromotionScore{Resource: r.ID, Node: n.Name,
@@ -663,6 +670,28 @@ func checkPromoted(t *rapid.T, s *scheduler, res *Result) {
 		for node, m := range perNode[u] {
 			if managedOn[u][node] && m > u.promo.nodeMax {
 				t.Fatalf("%s: %d promoted instances on %s, promoted-node-max %d", u.id, m, node, u.promo.nodeMax)
+			}
+		}
+	}
+	// A promotable cloned group is promoted whole: its members on the
+	// same nodes.
+	for _, g := range s.glist {
+		if g.g.Clone == nil || !g.g.Clone.Promotable {
+			continue
+		}
+		var want string
+		for i, m := range g.members {
+			var on []string
+			for _, a := range res.Placement {
+				if a.Resource == m.r.ID && a.Role == cib.RolePromoted {
+					on = append(on, a.Node)
+				}
+			}
+			sort.Strings(on)
+			if got := strings.Join(on, " "); i == 0 {
+				want = got
+			} else if got != want && !m.leftAlone() && !g.members[0].leftAlone() {
+				t.Fatalf("group %s: %s is promoted on [%s], %s on [%s]", g.g.ID, g.members[0].r.ID, want, m.r.ID, got)
 			}
 		}
 	}

@@ -195,6 +195,22 @@ func TestRegressionCIBs(t *testing.T) {
 		}},
 		{file: "date-2", skipped: map[string]string{"overrides": "chosen by rules"}},
 		{file: "rsc_dep10"},
+		{file: "bug-pm-11", skipped: map[string]string{"ms-sf": "a cloned group cannot be globally unique"}, check: func(t *testing.T, c *cib.CIB) {
+			g, _ := c.Group("group")
+			if g == nil || g.Clone == nil || g.Clone.ID != "ms-sf" || !g.Clone.Promotable || !c.Promotable("ms-sf") ||
+				!slices.Equal(g.Resources, []string{"stateful-1", "stateful-2"}) {
+				t.Errorf("promotable cloned group: %+v", g)
+			}
+			if len(c.Locations) != 2 || c.Locations[0].Role != cib.RolePromoted || c.Locations[0].Rsc != "ms-sf" {
+				t.Errorf("locations: %+v", c.Locations)
+			}
+		}},
+		{file: "bug-5059", skipped: map[string]string{"ms_stateful": "notify=true on a cloned group"}, check: func(t *testing.T, c *cib.CIB) {
+			g, _ := c.Group("g_stateful")
+			if g == nil || g.Clone == nil || !g.Clone.Promotable || !g.Clone.Interleave || len(c.Orders) != 1 || c.Orders[0].Then != "ms_stateful" {
+				t.Errorf("promotable cloned group: %+v, orders %+v", g, c.Orders)
+			}
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

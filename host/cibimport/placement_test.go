@@ -91,6 +91,7 @@ func TestImportedPlacementMatchesPacemaker(t *testing.T) {
 		{name: "clbz5007-promotable-colocation"}, {name: "rsc-sets-promoted"},
 		{name: "rsc_dep10", explained: "symmetric-cluster=false"},
 		{name: "colocated-utilization-clone"},
+		{name: "bug-pm-11"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

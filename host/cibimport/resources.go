@@ -366,10 +366,6 @@ func (im *importer) clone(e *elem, master bool) {
 	if kids[0].name == "primitive" {
 		ok = im.primitive(kids[0], cl, inherited)
 	} else {
-		if cl.Promotable {
-			im.drop(e, "a promotable clone of a group is not supported: make the group's promotable member a promotable clone of its own")
-			return
-		}
 		ok = im.group(kids[0], cl, inherited)
 	}
 	if !ok {

@@ -197,6 +197,15 @@ func (s *session) liveState(cfg *cib.CIB) (st policies.State, gone []string) {
 	for _, r := range reps {
 		for _, rs := range r.Resources {
 			in := policies.InstanceState{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, Node: r.Node}
+			// Roles and promotion scores as the coordinator reads them.
+			if rs.Role == cib.RolePromoted && cfg.PromotableInstance(rs.Resource) {
+				in.Role = cib.RolePromoted
+			}
+			if rs.PromotionScore != nil && cfg.Node(r.Node) != nil {
+				if rc, _ := cfg.Resource(rs.Resource); rc != nil {
+					st.Promotion = append(st.Promotion, policies.PromotionScore{Resource: rs.Resource, Node: r.Node, Score: cib.ClampScore(int64(*rs.PromotionScore))})
+				}
+			}
 			switch rs.State {
 			case bus.StateStarted, bus.StateStarting:
 			case bus.StateFailed, bus.StateBlocked, bus.StateStopping:

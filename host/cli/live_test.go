@@ -763,3 +763,59 @@ func TestLivePromotable(t *testing.T) {
 		return nil
 	})
 }
+
+// A promotable cloned group on an in-process cluster: created member by
+// member into a group (disabled), made promotable with resource
+// promotable GROUP, then enabled; its
+// copy on one node is promoted (both members, the role files of the
+// example agent), status lists it as crm_mon does, the coordinator and
+// simulate --live read the members' roles (nothing left to do), and when
+// the primary's node stops, the other copy is promoted.
+func TestLivePromotableGroup(t *testing.T) {
+	lc := newLiveCluster(t)
+	for _, id := range []string{"fs", "db"} {
+		lc.must(append(append([]string{"resource", "create", id, "example:process"}, lc.params()...),
+			"promotion_score=5", "op", "monitor", "interval=300ms", "--group", "stack", "--disabled")...)
+	}
+	lc.must("resource", "promotable", "stack")
+	lc.must("resource", "enable", "fs", "db")
+	if r := lc.live(); r.Format != liveconfig.FormatCIBPromotableGroups || !r.CIB.Promotable("stack-clone") {
+		t.Fatalf("live configuration: format %d, stack-clone promotable %t; want format %d", r.Format, r.CIB.Promotable("stack-clone"), liveconfig.FormatCIBPromotableGroups)
+	}
+	// primaries lists, for each member, the nodes where the agent marks
+	// it primary.
+	primaries := func(member string) []string {
+		var out []string
+		for _, n := range []string{"benji", "holly"} {
+			files, _ := filepath.Glob(filepath.Join(lc.State, n, member+"*.promoted"))
+			if len(files) > 0 && len(lc.Pids(n)) > 0 {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	var primary, replica string
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		fs, db := primaries("fs"), primaries("db")
+		if len(fs) != 1 || strings.Join(db, " ") != fs[0] {
+			return fmt.Errorf("fs primary on %v, db on %v: want both on one node", fs, db)
+		}
+		primary, replica = fs[0], map[string]string{"benji": "holly", "holly": "benji"}[fs[0]]
+		out, _, _ := lc.run("status")
+		if want := fmt.Sprintf("* Clone Set: stack-clone [stack] (promotable):\n    * Promoted: [ %s ]\n    * Unpromoted: [ %s ]\n", primary, replica); !strings.Contains(out, want) {
+			return fmt.Errorf("status lacks %q:\n%s", want, out)
+		}
+		if out := lc.must("simulate", "--live"); !strings.Contains(out, "Transition: nothing to do") {
+			return fmt.Errorf("simulate --live:\n%s", out)
+		}
+		return nil
+	})
+	t.Logf("primary on %s", primary)
+	lc.Stop(primary)
+	poll.Until(t, 90*time.Second, 100*time.Millisecond, func() error {
+		if fs, db := primaries("fs"), primaries("db"); strings.Join(fs, " ") != replica || strings.Join(db, " ") != replica {
+			return fmt.Errorf("fs primary on %v, db on %v; want both on %s after %s stopped", fs, db, replica, primary)
+		}
+		return nil
+	})
+}

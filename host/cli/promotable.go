@@ -11,11 +11,13 @@ func newResourcePromotableCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "promotable ID [CLONE-ID] [promoted-max=N] [promoted-node-max=N] [clone-max=N ...]",
-		Short: "Make a resource a promotable clone (pcs resource promotable)",
+		Short: "Make a resource or a group a promotable clone (pcs resource promotable)",
 		Long: `promotable makes resource ID a promotable clone: each instance runs Unpromoted
 or Promoted, and at most promoted-max instances (default 1) are promoted, at
-most promoted-node-max (default 1) on one node. A primitive becomes a clone
-named CLONE-ID (default ID-clone); a clone becomes promotable. Which instance
+most promoted-node-max (default 1) on one node. A primitive or a group becomes
+a clone named CLONE-ID (default ID-clone); a clone, or a cloned group, becomes
+promotable. A promotable cloned group's instance on a node is promoted whole,
+its members in group order (the promotion scores of its members add up). Which instance
 is promoted follows the promotion scores its agent reports, locations for the
 Promoted role and colocations with rsc-role or with-rsc-role Promoted (see
 docs/scheduler.md). The same can be done at creation: tandem resource create
@@ -23,7 +25,8 @@ ID AGENT ... promotable [promoted-max=N].
 
 ` + liveExitCodes,
 		Example: `  tandem resource promotable db
-  tandem resource promotable db db-clone promoted-max=2`,
+  tandem resource promotable db db-clone promoted-max=2
+  tandem resource promotable pgstack`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)

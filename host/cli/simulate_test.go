@@ -288,3 +288,57 @@ then-action = "start"
 		}
 	}
 }
+
+// simulate on a promotable cloned group: the members are promoted on the
+// node the group's copy is promoted on, the first member first, after the
+// clone's starts; when that node goes down, on the other.
+func TestSimulatePromotableGroup(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "g.toml")
+	state := filepath.Join(dir, "g.json")
+	if err := os.WriteFile(cfg, []byte(`[cluster]
+name = "p"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "director"
+address = "198.18.0.30"
+[[resource]]
+id = "fs"
+agent = "systemd:fs"
+[[resource]]
+id = "db"
+agent = "systemd:postgresql"
+[[group]]
+id = "stack"
+resources = ["fs", "db"]
+[group.clone]
+promotable = true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, []byte(`{"nodes": [{"name": "holly", "status": "online"}, {"name": "benji", "status": "online"}],
+ "instances": [{"resource": "fs", "instance": 0, "node": "holly", "role": "Promoted"}, {"resource": "db", "instance": 0, "node": "holly", "role": "Promoted"},
+   {"resource": "fs", "instance": 1, "node": "benji"}, {"resource": "db", "instance": 1, "node": "benji"}],
+ "promotion": [{"resource": "db", "node": "holly", "score": 10}, {"resource": "db", "node": "benji", "score": 5}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := simulate(t, "--config", cfg, "--state", state)
+	if err != nil || !strings.Contains(out, "Transition: nothing to do") || !strings.Contains(out, "fs (group stack-clone)  holly (#0, Promoted), benji (#1)\n") {
+		t.Fatalf("settled: %v\n%s", err, out)
+	}
+	out, err = simulate(t, "--config", cfg, "--state", state, "--node-down", "holly")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"fs (group stack-clone)  benji (#1, Promoted)\n", "db (group stack-clone)  benji (#1, Promoted)\n",
+		"1. promote fs#1 on benji", "2. promote db#1 on benji  (promote)\n      after 1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -126,6 +126,8 @@ resources = ["b", "a"]
 meta = { resource-stickiness = 100 }
 [group.clone]
 interleave = true
+promotable = true
+promoted-max = 1
 [[group]]
 id = "solo"
 resources = []

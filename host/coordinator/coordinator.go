@@ -545,7 +545,7 @@ func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer, toke
 	for _, n := range names {
 		for _, rs := range reports[n].Resources {
 			role := ""
-			if rs.Role == cib.RolePromoted && cfg.Promotable(cib.ConstraintNameOf(cfg, rs.Resource)) {
+			if rs.Role == cib.RolePromoted && cfg.PromotableInstance(rs.Resource) {
 				role = cib.RolePromoted
 			}
 			if rs.PromotionScore != nil {

@@ -99,8 +99,14 @@ const (
 	// as an anonymous clone (its agent told globally_unique=false) and
 	// drop the option from at its next edit.
 	FormatCIBUnique = 11
+	// FormatCIBPromotableGroups (12) is FormatCIBUnique for a model with a
+	// promotable cloned group, which a build that writes format 11 would
+	// refuse as invalid, and whose nodes would promote a group's members
+	// on one promoted slot lease (a member's demote freeing it under the
+	// others).
+	FormatCIBPromotableGroups = 12
 	// Format is the newest format this build writes.
-	Format = FormatCIBUnique
+	Format = FormatCIBPromotableGroups
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -109,6 +115,11 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	for _, g := range c.Groups {
+		if g.Clone != nil && g.Clone.Promotable {
+			return FormatCIBPromotableGroups
+		}
+	}
 	for _, r := range c.Resources {
 		if r.Clone != nil && r.Clone.GloballyUnique {
 			return FormatCIBUnique

@@ -528,3 +528,44 @@ func TestGloballyUniqueNeedsFormat11(t *testing.T) {
 		t.Fatalf("anonymous again: %+v, %v; want an older format", rev, err)
 	}
 }
+
+// A model with a promotable cloned group is stored in format 12, which a
+// build that knows only format 11 refuses (it would refuse the group as
+// invalid, and its nodes would promote the members on one slot lease);
+// made a plain cloned group again, the model goes back to an older format.
+func TestPromotableClonedGroupNeedsFormat12(t *testing.T) {
+	s, model := open(t)
+	ctx := context.Background()
+	if _, _, _, err := s.Seed(ctx, model, "holly", false); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		for _, id := range []string{"gfs", "gdb"} {
+			if _, err := c.AddResource(id, "systemd:"+id, cib.ResourceSpec{}); err != nil {
+				return "", err
+			}
+		}
+		if _, err := c.GroupAdd("stack", []string{"gfs", "gdb"}, cib.GroupPosition{}); err != nil {
+			return "", err
+		}
+		return "promotable stack", c.MakePromotable("stack", "", map[string]string{"promoted-max": "1"})
+	})
+	if err != nil || rev.Format != FormatCIBPromotableGroups {
+		t.Fatalf("promotable cloned group: %+v, %v; want format %d", rev, err, FormatCIBPromotableGroups)
+	}
+	cur, err := s.Current(ctx)
+	if err != nil || cur.Format != FormatCIBPromotableGroups {
+		t.Fatalf("read back %+v, %v", cur, err)
+	}
+	if g, _ := cur.CIB.Group("stack"); g == nil || g.Clone == nil || !g.Clone.Promotable || g.Clone.PromotedMax != 1 {
+		t.Fatalf("read back stack: %+v", g)
+	}
+	rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		g, _ := c.Group("stack")
+		g.Clone.Promotable, g.Clone.PromotedMax = false, 0
+		return "plain clone", nil
+	})
+	if err != nil || rev.Format >= FormatCIBPromotableGroups {
+		t.Fatalf("plain cloned group again: %+v, %v; want an older format", rev, err)
+	}
+}

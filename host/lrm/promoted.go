@@ -22,12 +22,22 @@ import (
 // promotable says whether def is an instance of a promotable clone.
 func promotable(def cib.Resource) bool { return def.Clone != nil && def.Clone.Promotable }
 
-// promotedKeys are the lease keys of the promoted slots of def's clone.
-func promotedKeys(def cib.Resource) []string {
+// promotedKeys are the lease keys of the promoted slots of def's clone;
+// for a member of a promotable cloned group (in live, the live
+// configuration), the slots of that member (cib.PromotedMemberLeaseKey).
+func promotedKeys(def cib.Resource, live *cib.CIB) []string {
 	most, _ := def.Clone.PromotedLimits()
+	member := false
+	if live != nil {
+		g := live.GroupOf(def.ID)
+		member = g != nil && g.Clone != nil && g.Clone.ID == def.Clone.ID
+	}
 	keys := make([]string, most)
 	for i := range keys {
 		keys[i] = cib.PromotedLeaseKey(def.Clone.ID, i)
+		if member {
+			keys[i] = cib.PromotedMemberLeaseKey(def.Clone.ID, def.ID, i)
+		}
 	}
 	return keys
 }
@@ -80,7 +90,7 @@ func (r *runner) acquirePromoted(ctx context.Context, e *entry, agent string, re
 	// A slot past its deadline is left to its watcher, which demotes the
 	// instance unless a new slot is taken below first.
 	have := leaseValid(e.promo)
-	keys := promotedKeys(e.def)
+	keys := promotedKeys(e.def, l.cfg.Live().CIB)
 	l.mu.Unlock()
 	if have {
 		return supervisor.Outcome{}, true

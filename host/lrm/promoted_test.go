@@ -326,3 +326,82 @@ interval = "200ms"
 		t.Fatalf("promote on benji once holly's slot was released: %+v", r)
 	}
 }
+
+// The members of a promotable cloned group promoted together on a node
+// each hold a promoted slot of their own: the second member's promote
+// does not wait for the first member's slot, and a member is promoted on
+// another node only once its own slot there is free.
+func TestPromotableGroupMembersHoldSlotsOfTheirOwn(t *testing.T) {
+	cfg, err := config.Parse("test.toml", []byte(twoNodes+`
+[witness]
+name = "director"
+address = "127.0.0.3"
+[[resource]]
+id = "fs"
+agent = "fake"
+[[resource]]
+id = "db"
+agent = "fake"
+[[group]]
+id = "g"
+resources = ["fs", "db"]
+[group.clone]
+promotable = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
+	w := &roleWorld{running: map[string]bool{}, promoted: map[string]bool{}, failDemote: map[string]bool{}, holds: map[string]sdk.HoldRequest{}}
+	startNodeWith(t, c, roleRunner{w, "holly"}, cfg, "holly")
+	startNodeWith(t, c, roleRunner{w, "benji"}, cfg, "benji")
+	conn := coordinate(t, c)
+	ctx := context.Background()
+	kv, err := conn.JS.KeyValue(ctx, bus.BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holderOf := func(member string) string {
+		ten, err := lease.ReadTenure(ctx, kv, cib.PromotedMemberLeaseKey("g-clone", member, 0))
+		if err != nil {
+			return ""
+		}
+		return ten.Node
+	}
+	run := func(id string, op policies.Op, rsc, node string, idx int) bus.ActionResult {
+		t.Helper()
+		a := policies.Action{ID: policies.ActionID(op, rsc, "g-clone", idx, node), Resource: rsc, Clone: "g-clone", Instance: idx, Node: node, Op: op}
+		return runAction(t, conn, id, 1, a, 0)
+	}
+	for i, n := range []string{"holly", "benji"} {
+		for _, rsc := range []string{"fs", "db"} {
+			if r := run("start-"+rsc+"-"+n, policies.OpStart, rsc, n, i); !r.OK() {
+				t.Fatalf("start %s on %s: %+v", rsc, n, r)
+			}
+		}
+	}
+	began := time.Now()
+	for _, rsc := range []string{"fs", "db"} {
+		if r := run("promote-"+rsc, policies.OpPromote, rsc, "holly", 0); !r.OK() {
+			t.Fatalf("promote %s on holly: %+v", rsc, r)
+		}
+	}
+	t.Logf("both members promoted on holly in %s", time.Since(began).Round(time.Millisecond))
+	if holderOf("fs") != "holly" || holderOf("db") != "holly" {
+		t.Fatalf("slots held by %q (fs) and %q (db), want holly", holderOf("fs"), holderOf("db"))
+	}
+	// db on benji: its one slot is holly's, so the promote is refused.
+	if r := run("promote-db-benji", policies.OpPromote, "db", "benji", 1); r.OK() || !strings.Contains(r.Message, "not promoted: none of the 1 promoted slot lease(s) of g-clone") {
+		t.Fatalf("promote db on benji while holly's db holds its slot: %+v", r)
+	}
+	// db demoted on holly frees db's slot only: fs keeps its own.
+	if r := run("demote-db", policies.OpDemote, "db", "holly", 0); !r.OK() {
+		t.Fatalf("demote db on holly: %+v", r)
+	}
+	if holderOf("fs") != "holly" {
+		t.Fatalf("fs's slot held by %q after db's demote, want holly", holderOf("fs"))
+	}
+	if r := run("promote-db-benji2", policies.OpPromote, "db", "benji", 1); !r.OK() || holderOf("db") != "benji" {
+		t.Fatalf("promote db on benji after holly's demote: %+v, slot held by %q", r, holderOf("db"))
+	}
+}

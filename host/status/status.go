@@ -728,8 +728,10 @@ func writeNodeSets(w io.Writer, byNode map[string]string, nodes []Member, indent
 }
 
 // writeGroup prints a group as pcs does: "* Resource Group: G:" with its
-// members indented. A cloned group is a clone set of the group: a node
-// where every member has the same state is listed by that state; on a
+// members indented. A cloned group is a clone set of the group (a
+// promotable one "(promotable)", as crm_mon prints it): a node where
+// every member has the same state (Promoted, Unpromoted) is listed by that
+// state; on a
 // node where they differ, the group's copy there is shown member by
 // member.
 func writeGroup(w io.Writer, members []Resource, nodes []Member) {
@@ -741,7 +743,11 @@ func writeGroup(w io.Writer, members []Resource, nodes []Member) {
 		}
 		return
 	}
-	fmt.Fprintf(w, "  * Clone Set: %s [%s]:\n", g.Clone, g.Group)
+	kind := ""
+	if g.Promotable {
+		kind = " (promotable)" // its members' states are Promoted and Unpromoted
+	}
+	fmt.Fprintf(w, "  * Clone Set: %s [%s]%s:\n", g.Clone, g.Group, kind)
 	whole := map[string]string{} // node -> the state all members share there
 	var mixed []string
 	for _, n := range nodes {

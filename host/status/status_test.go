@@ -220,7 +220,10 @@ resources = ["lb", "web"]
 }
 
 // A promotable clone is listed as pcs lists it: "(promotable)", with its
-// instances Promoted and Unpromoted.
+// instances Promoted and Unpromoted; a promotable cloned group likewise
+// (crm_mon's "* Clone Set: G-clone [G] (promotable):", its copies
+// "Promoted: [ n ]", "Unpromoted: [ m ]", member by member on a node
+// where its members differ).
 func TestRenderPromotable(t *testing.T) {
 	f, err := config.Parse("promotable.toml", []byte(`
 [cluster]
@@ -239,6 +242,17 @@ id = "pg"
 agent = "example:replica"
 [resource.clone]
 promotable = true
+[[resource]]
+id = "fs"
+agent = "example:replica"
+[[resource]]
+id = "app"
+agent = "example:replica"
+[[group]]
+id = "stack"
+resources = ["fs", "app"]
+[group.clone]
+promotable = true
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -250,9 +264,12 @@ promotable = true
 	}
 	r := Build(f.Topology, len(f.CIB.Resources), []bus.MemberStatus{up("holly"), up("benji"), up("carl")}, now)
 	AddResources(&r, f.CIB, []bus.NodeResources{
-		{Node: "holly", Probed: true, Resources: []bus.ResourceState{{Resource: "pg", Clone: "pg-clone", State: bus.StateStarted}}},
-		{Node: "benji", Probed: true, Resources: []bus.ResourceState{{Resource: "pg", Clone: "pg-clone", Instance: 1, State: bus.StateStarted, Role: cib.RolePromoted}}},
-		{Node: "carl", Probed: true, Resources: []bus.ResourceState{{Resource: "pg", Clone: "pg-clone", Instance: 2, State: bus.StateStarted}}},
+		{Node: "holly", Probed: true, Resources: []bus.ResourceState{{Resource: "pg", Clone: "pg-clone", State: bus.StateStarted},
+			{Resource: "fs", Clone: "stack-clone", State: bus.StateStarted, Role: cib.RolePromoted}, {Resource: "app", Clone: "stack-clone", State: bus.StateStarted, Role: cib.RolePromoted}}},
+		{Node: "benji", Probed: true, Resources: []bus.ResourceState{{Resource: "pg", Clone: "pg-clone", Instance: 1, State: bus.StateStarted, Role: cib.RolePromoted},
+			{Resource: "fs", Clone: "stack-clone", Instance: 1, State: bus.StateStarted}, {Resource: "app", Clone: "stack-clone", Instance: 1, State: bus.StateStarted}}},
+		{Node: "carl", Probed: true, Resources: []bus.ResourceState{{Resource: "pg", Clone: "pg-clone", Instance: 2, State: bus.StateStarted},
+			{Resource: "fs", Clone: "stack-clone", Instance: 2, State: bus.StateStarted}}},
 	})
 	var buf bytes.Buffer
 	WriteText(&buf, r)

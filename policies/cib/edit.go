@@ -361,27 +361,40 @@ func SetMeta(m *Meta, key, value string) error {
 	return nil
 }
 
-// MakePromotable makes resource id a promotable clone (pcs resource
-// promotable): a primitive becomes a clone named cloneID (default
-// "<id>-clone"); a clone becomes promotable. opts are clone options.
+// MakePromotable makes resource or group id a promotable clone (pcs
+// resource promotable): a primitive or a group becomes a clone named
+// cloneID (default "<id>-clone"); a clone, or a cloned group, becomes
+// promotable. opts are clone options.
 func (c *CIB) MakePromotable(id, cloneID string, opts map[string]string) error {
-	r, err := c.MustResource(id)
-	if err != nil {
-		return err
-	}
-	if g := c.GroupOf(r.ID); g != nil {
-		return fmt.Errorf("resource %q is in group %q; a group member cannot be a promotable clone (remove it from the group first)", r.ID, g.ID)
+	var (
+		cur  *Clone // the clone it is already, if any
+		what string
+		set  func(*Clone)
+	)
+	if g, _ := c.Group(id); g != nil {
+		cur, what, set = g.Clone, "group "+strconv.Quote(g.ID), func(cl *Clone) { g.Clone = cl }
+		id = g.ID
+	} else {
+		r, err := c.MustResource(id)
+		if err != nil {
+			return err
+		}
+		if g := c.GroupOf(r.ID); g != nil {
+			return fmt.Errorf("resource %q is in group %q; a group member cannot be a promotable clone of its own (make the group promotable: resource promotable %s)", r.ID, g.ID, g.ID)
+		}
+		cur, what, set = r.Clone, "resource "+strconv.Quote(r.ID), func(cl *Clone) { r.Clone = cl }
+		id = r.ID
 	}
 	var cl Clone
-	if r.Clone != nil {
-		cl = *r.Clone
+	if cur != nil {
+		cl = *cur
 		if cloneID != "" && cloneID != cl.ID {
-			return fmt.Errorf("resource %q is already cloned as %q; leave out the clone id %q", r.ID, cl.ID, cloneID)
+			return fmt.Errorf("%s is already cloned as %q; leave out the clone id %q", what, cl.ID, cloneID)
 		}
 	} else {
 		cl.ID = cloneID
 		if cl.ID == "" {
-			cl.ID = r.ID + CloneSuffix
+			cl.ID = id + CloneSuffix
 		}
 		if what := c.idInUse(cl.ID); what != "" {
 			return fmt.Errorf("clone id %q is already used by %s", cl.ID, what)
@@ -394,9 +407,9 @@ func (c *CIB) MakePromotable(id, cloneID string, opts map[string]string) error {
 		}
 	}
 	if !cl.Promotable {
-		return fmt.Errorf("promotable=false: use resource update %s clone promotable=false to make it a plain clone", r.ID)
+		return fmt.Errorf("promotable=false: use resource update %s clone promotable=false to make it a plain clone", id)
 	}
-	r.Clone = &cl
+	set(&cl)
 	return nil
 }
 

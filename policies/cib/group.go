@@ -84,6 +84,17 @@ func (c *CIB) RunAs(r *Resource) Resource {
 	return out
 }
 
+// PromotableInstance says whether primitive id runs as instances of a
+// promotable clone: its own, or its cloned group's.
+func (c *CIB) PromotableInstance(id string) bool {
+	r, isClone := c.Resource(id)
+	if r == nil || isClone {
+		return false
+	}
+	cl := c.CloneOf(r)
+	return cl != nil && cl.Promotable
+}
+
 // Primitives lists the primitives id stands for: a primitive, a clone's
 // primitive, or a group's (or cloned group's) members.
 func (c *CIB) Primitives(id string) ([]string, error) {

@@ -188,3 +188,80 @@ func TestPrimitivesAndOwnTargetRole(t *testing.T) {
 		t.Error("Primitives of an unknown id")
 	}
 }
+
+// A cloned group may be promotable: its clone id then takes roles in
+// constraints; promoted-node-max stays within the group's one copy per
+// node; two promotable group clones whose ids map to one bus key are
+// refused, as clones of primitives are.
+func TestPromotableClonedGroup(t *testing.T) {
+	c := base(t)
+	for _, id := range []string{"fs", "ip"} {
+		if _, err := c.AddResource(id, "systemd:"+id, ResourceSpec{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Groups = append(c.Groups, Group{ID: "g", Resources: []string{"fs", "ip"}, Clone: &Clone{ID: "g:clone", Promotable: true, PromotedMax: 1}})
+	c.Colocations = append(c.Colocations, Colocation{ID: "c1", Rsc: "db", With: "g:clone", WithRole: RolePromoted, Score: Infinity})
+	c.Orders = append(c.Orders, Order{ID: "o1", First: "g:clone", FirstAction: ActionPromote, Then: "db", ThenAction: ActionStart, Kind: Mandatory, Symmetrical: true})
+	if ps := c.Validate(); ps != nil {
+		t.Fatalf("a promotable cloned group refused: %v", ps)
+	}
+	if !c.Promotable("g:clone") || c.Promotable("g") || c.Promotable("fs") {
+		t.Errorf("Promotable: g:clone %v, g %v, fs %v; want only the clone id", c.Promotable("g:clone"), c.Promotable("g"), c.Promotable("fs"))
+	}
+	// Its members' instances are a promotable clone's (a node reports
+	// them Promoted), the clone id names no primitive.
+	if !c.PromotableInstance("fs") || !c.PromotableInstance("ip") || c.PromotableInstance("g:clone") || c.PromotableInstance("db") {
+		t.Errorf("PromotableInstance: fs %v, ip %v, g:clone %v, db %v", c.PromotableInstance("fs"), c.PromotableInstance("ip"), c.PromotableInstance("g:clone"), c.PromotableInstance("db"))
+	}
+	c.Groups[0].Clone.PromotedNodeMax = 2
+	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), "promoted-node-max 2 is more than clone-node-max 1") {
+		t.Errorf("promoted-node-max 2 on a cloned group: got %v", ps)
+	}
+	c.Groups[0].Clone.PromotedNodeMax = 0
+	c.Groups[0].Clone.Promotable = false
+	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), "promoted-max and promoted-node-max go with promotable = true") {
+		t.Errorf("promoted-max on a group clone that is not promotable: got %v", ps)
+	}
+	c.Groups[0].Clone.Promotable = true
+	c.Colocations, c.Orders = nil, nil
+	if _, err := c.AddResource("p", "systemd:p", ResourceSpec{Clone: &Clone{ID: "g_clone", Promotable: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), `clone "g:clone": its promoted role's lease keys ("promoted.g_clone.0", ...) are also clone "g_clone"'s`) {
+		t.Errorf("promoted lease key collision with a group clone: got %v", ps)
+	}
+	if k := PromotedMemberLeaseKey("g:clone", "fs", 1); k != "promoted.g_clone/fs.1" || k == PromotedLeaseKey("g:clone", 1) {
+		t.Errorf("PromotedMemberLeaseKey(g:clone, fs, 1): %q", k)
+	}
+}
+
+// resource promotable on a group clones it as a promotable clone, or makes
+// its clone promotable; on a member it names the group to use.
+func TestMakePromotableGroup(t *testing.T) {
+	c := grouped(t)
+	if _, err := c.GroupAdd("g", []string{"a", "b"}, GroupPosition{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MakePromotable("a", "", nil); err == nil || !strings.Contains(err.Error(), `resource "a" is in group "g"`) || !strings.Contains(err.Error(), "resource promotable g") {
+		t.Errorf("promotable on a member: %v", err)
+	}
+	if err := c.MakePromotable("g", "", map[string]string{"promoted-max": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := c.Group("g"); g.Clone == nil || g.Clone.ID != "g-clone" || !g.Clone.Promotable || g.Clone.PromotedMax != 2 {
+		t.Fatalf("group g after promotable: %+v", g.Clone)
+	}
+	if ps := c.Validate(); ps != nil {
+		t.Fatalf("invalid after promotable: %v", ps)
+	}
+	if err := c.MakePromotable("g-clone", "other", nil); err == nil || !strings.Contains(err.Error(), `group "g" is already cloned as "g-clone"`) {
+		t.Errorf("promotable with another clone id: %v", err)
+	}
+	if err := c.MakePromotable("g-clone", "", map[string]string{"promoted-max": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := c.Group("g"); g.Clone.PromotedMax != 1 {
+		t.Errorf("promoted-max after a second promotable: %+v", g.Clone)
+	}
+}

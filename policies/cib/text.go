@@ -50,6 +50,16 @@ func PromotedLeaseKey(clone string, slot int) string {
 	return keySafe("promoted."+clone) + "." + strconv.Itoa(slot)
 }
 
+// PromotedMemberLeaseKey is the bus key of the lease of promoted slot
+// slot of member, a member of the promotable cloned group whose clone is
+// clone: each member's instances take slots of their own (promoted-max of
+// them), so that the members promoted together on a node do not contend
+// for one slot, and no member is ever promoted on more than promoted-max
+// nodes. ('/' is in no resource id: these keys never meet a clone's.)
+func PromotedMemberLeaseKey(clone, member string, slot int) string {
+	return keySafe("promoted."+clone+"/"+member) + "." + strconv.Itoa(slot)
+}
+
 // keySafe replaces every byte a KV key cannot hold by '_'.
 func keySafe(s string) string {
 	b := []byte(s)
@@ -181,5 +191,18 @@ func (v *validator) leaseKeys() {
 			continue
 		}
 		promoted[k] = r.Clone.ID
+	}
+	for i, g := range v.c.Groups {
+		if g.Clone == nil || !g.Clone.Promotable || !ValidID(g.Clone.ID) {
+			continue
+		}
+		// Its members' keys (PromotedMemberLeaseKey) differ when the
+		// clone's do and the members' own lease keys do.
+		k := PromotedLeaseKey(g.Clone.ID, 0)
+		if prev, dup := promoted[k]; dup && prev != g.Clone.ID {
+			v.at(fmt.Sprintf("group[%d].clone.id", i), "clone %q: its promoted role's lease keys (%q, ...) are also clone %q's (':' and other characters a bus key cannot hold become '_'); rename one of them", g.Clone.ID, k, prev)
+			continue
+		}
+		promoted[k] = g.Clone.ID
 	}
 }

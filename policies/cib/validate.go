@@ -304,9 +304,7 @@ func (v *validator) groups() {
 			if cl.GloballyUnique {
 				v.at(path+".clone", "%s: globally-unique cloned groups are not supported in Tandem; clone the group anonymously", what)
 			}
-			if cl.Promotable || cl.PromotedMax != 0 || cl.PromotedNodeMax != 0 {
-				v.at(path+".clone", "%s: promotable cloned groups are not supported in Tandem; make a member a promotable clone of its own", what)
-			}
+			v.promotedBounds(path+".clone", what, cl)
 			if cl.Notify {
 				v.at(path+".clone", "%s: notify on a cloned group is not supported in Tandem; make the member that needs notifications a clone of its own with notify = true", what)
 			}
@@ -336,8 +334,12 @@ func (v *validator) promotedBounds(path, what string, cl *Clone) {
 	}
 }
 
-// Promotable says whether id names a promotable clone.
+// Promotable says whether id names a promotable clone: a clone of a
+// primitive, or a cloned group (by its clone id).
 func (c *CIB) Promotable(id string) bool {
+	if g, isClone := c.Group(id); g != nil {
+		return isClone && g.Clone.Promotable
+	}
 	r, isClone := c.Resource(id)
 	return r != nil && isClone && r.Clone.Promotable
 }
