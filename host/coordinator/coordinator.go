@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -177,6 +178,11 @@ func (c *Coordinator) Run(ctx context.Context) {
 				c.log.Debug("releasing the coordinator lease", "err", err)
 			}
 			cancel()
+		case errors.Is(err, lease.ErrContended):
+			// Leases by grants: the members that saw the lease go
+			// asked at once and split the voters. Each pauses a
+			// random while, so that one asks alone next time.
+			wait = lease.DefaultTTL/16 + rand.N(lease.DefaultTTL/2)
 		case errors.Is(err, lease.ErrHeld):
 			if time.Now().After(fastUntil) {
 				wait = heldRetry()
@@ -185,6 +191,17 @@ func (c *Coordinator) Run(ctx context.Context) {
 			c.log.Debug("coordinator lease not acquired", "err", err)
 		}
 		t := time.NewTimer(wait)
+		if errors.Is(err, lease.ErrContended) {
+			// The pause is the point: neither the watch nor a poke
+			// cuts it short (the others would wake at once too).
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -264,7 +264,11 @@ func (m *Manager) acquireGrants(ctx context.Context, key string, onRenew func(ti
 		// Every voter: one that granted after its answer's wait ran out
 		// would keep the key from the others for a TTL.
 		m.releaseGrants(key, m.cfg.Voters())
-		if len(r.holders) > 0 {
+		switch {
+		case len(r.holders) > 0 && len(r.granted) > 0:
+			// Others asked at the same time: the voters split.
+			return nil, fmt.Errorf("%w: %v also asked for %s (granted by %d of %d voters)", ErrContended, r.holders, key, len(r.granted), len(m.cfg.Voters()))
+		case len(r.holders) > 0:
 			return nil, fmt.Errorf("%w: %v hold %s (granted by %d of %d voters)", ErrHeld, r.holders, key, len(r.granted), len(m.cfg.Voters()))
 		}
 		return nil, fmt.Errorf("acquiring lease %s: %w: granted by %d of %d voters, not a majority", key, bus.ErrNoQuorum, len(r.granted), len(m.cfg.Voters()))

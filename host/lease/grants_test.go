@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -350,4 +351,78 @@ func TestGrantsWithoutMajorityIsNoQuorum(t *testing.T) {
 	if !errors.Is(err, bus.ErrNoQuorum) || errors.Is(err, ErrHeld) {
 		t.Fatalf("acquire with 1 of 3 voters: %v; want bus.ErrNoQuorum", err)
 	}
+}
+
+// Several nodes ask for one key at the same instant (the members that saw
+// the coordinator's lease go): at most one holds it at any time, and every
+// other answer is ErrHeld (ErrContended when the voters split, after which
+// a random pause lets one ask alone).
+func TestGrantsContended(t *testing.T) {
+	top := bustest.Topology(t, []string{"n1", "n2", "n3", "n4", "n5"}, "")
+	top.Leases = bus.LeasesGrants
+	c := bustest.Start(t, top)
+	voters := []string{"n1", "n2", "n3"} // bustest's voter_count default
+	for _, v := range voters {
+		g, err := NewGranter(c.Ready(v), v, testTTL, nil, bustest.Logger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(g.Close)
+	}
+	var ms []*Manager
+	for _, n := range []string{"n1", "n2", "n3", "n4", "n5"} {
+		var m *Manager
+		poll.Until(t, 30*time.Second, 100*time.Millisecond, func() (err error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			m, err = NewManager(ctx, Config{Conn: c.Ready(n), Node: n, Peers: func() []string { return nil },
+				TTL: testTTL, Logger: bustest.Logger(), Grants: true, Voters: func() []string { return voters }})
+			return err
+		})
+		t.Cleanup(m.Close)
+		ms = append(ms, m)
+	}
+	// The granters' first TTL: they grant nothing yet.
+	poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
+		l, err := ms[0].Acquire(context.Background(), Key("probe"), nil)
+		if err == nil {
+			return l.Release(context.Background())
+		}
+		return err
+	})
+	var mu sync.Mutex
+	holders, contended := map[string]*Lease{}, 0
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for range 20 {
+				l, err := m.Acquire(context.Background(), CoordinatorKey, nil)
+				mu.Lock()
+				switch {
+				case err == nil:
+					holders[m.cfg.Node] = l
+				case errors.Is(err, ErrContended):
+					contended++
+				case !errors.Is(err, ErrHeld):
+					t.Errorf("%s: %v, want held or contended", m.cfg.Node, err)
+				}
+				n := len(holders)
+				mu.Unlock()
+				if n > 0 {
+					return
+				}
+				time.Sleep(testTTL/16 + time.Duration(rand.Int64N(int64(testTTL/2))))
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(holders) != 1 {
+		t.Fatalf("holders: %v, want exactly one", holders)
+	}
+	t.Logf("one holder; %d contended answers on the way", contended)
 }

@@ -54,6 +54,11 @@ var (
 	ErrPromised = errors.New("this node promised not to acquire the lease yet")
 	ErrClosed   = errors.New("lease manager closed")
 	ErrMixed    = errors.New("members keep leases in two ways ([bus] leases differs)")
+	// ErrContended (leases by grants) means other nodes asked for the
+	// key at the same time and no one got a majority: each released its
+	// grants, and should ask again after a random pause. It is also
+	// ErrHeld.
+	ErrContended = fmt.Errorf("%w: asked for by several nodes at once", ErrHeld)
 )
 
 // Config says how leases are kept.
