@@ -302,3 +302,21 @@ func (c *Conn) StreamPeers(ctx context.Context, stream string) (peers []string, 
 	}
 	return peers, current, replicas, nil
 }
+
+// OfflinePeers names the replicas of stream that its leader sees offline
+// (their server gone: a voter down, or gone for good and not removed yet).
+func (c *Conn) OfflinePeers(ctx context.Context, stream string) ([]string, error) {
+	st, err := c.JS.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", stream, c.explain(err))
+	}
+	var out []string
+	if ci := st.CachedInfo().Cluster; ci != nil {
+		for _, r := range ci.Replicas {
+			if r.Offline {
+				out = append(out, r.Name)
+			}
+		}
+	}
+	return out, nil
+}

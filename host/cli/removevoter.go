@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -42,7 +43,8 @@ routed to the voters: stop it for good first), a name that is no voter, and
 a removal that would leave fewer than 3 voters or fewer online than their
 quorum.
 
-Exit codes: 0 done; 2 refused (online, not a voter, too few voters left);
+Exit codes: 0 done (also when the buckets can be made whole only once
+other voters that are offline are removed too: it names them); 2 refused (online, not a voter, too few voters left);
 1 no voter answered, the removal failed, or the buckets' replicas were not
 all current on the voters left within --wait.`,
 		Example: `  tandem cluster remove-voter carol
@@ -97,12 +99,21 @@ func removeVoter(cmd *cobra.Command, cfgPath, name string, wait time.Duration) e
 // waitReplaced waits until no bucket's stream keeps a replica on name and
 // each has all its replicas, current. The meta leader re-places them on
 // removal; a stream that still lists name after a while is asked to drop it.
+// A bucket that still has a replica on another voter that is offline (of
+// two voters gone for good, the one not removed yet) cannot be made whole
+// before that one is removed too: once that is all that is left for
+// blockedFor, it says so and returns.
 func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	nudgeAt := time.Now().Add(10 * time.Second)
 	nudged := map[string]bool{}
+	var blockedSince time.Time
 	for {
 		var problems, done []string
+		// blocked: every problem is a replica missing or behind while
+		// the bucket has a replica on a voter that is offline.
+		blocked := true
+		offlineAll := map[string]bool{}
 		for _, cfg := range bus.BucketConfigs(3) {
 			stream := bus.StreamOfBucket(cfg.Bucket)
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -111,24 +122,41 @@ func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string,
 				nudged[stream] = true
 				if perr := conn.RemoveStreamPeer(rctx, stream, name); perr != nil {
 					problems = append(problems, perr.Error())
+					blocked = false
 				}
 			}
+			var offline []string
+			if err == nil {
+				offline, err = conn.OfflinePeers(rctx, stream)
+				offline = slices.DeleteFunc(offline, func(p string) bool { return p == name })
+			}
 			cancel()
+			for _, p := range offline {
+				offlineAll[p] = true
+			}
 			switch {
 			case err != nil:
 				problems = append(problems, fmt.Sprintf("%s: %v", cfg.Bucket, err))
+				blocked = false
 				continue
 			case slices.Contains(peers, name):
 				problems = append(problems, fmt.Sprintf("%s: still has a replica on %s", cfg.Bucket, name))
+				blocked = false
 				continue
 			case len(peers) < replicas:
 				problems = append(problems, fmt.Sprintf("%s: %d of %d replicas placed (%s)", cfg.Bucket, len(peers), replicas, strings.Join(peers, ", ")))
+				if len(offline) == 0 {
+					blocked = false
+				}
 				continue
 			}
 			var behind []string
 			for _, p := range peers {
 				if !current[p] {
 					behind = append(behind, p)
+					if !slices.Contains(offline, p) {
+						blocked = false
+					}
 				}
 			}
 			if len(behind) > 0 {
@@ -143,6 +171,22 @@ func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string,
 			}
 			return nil
 		}
+		switch {
+		case !blocked || len(offlineAll) == 0:
+			blockedSince = time.Time{}
+		case blockedSince.IsZero():
+			blockedSince = time.Now()
+		case time.Since(blockedSince) >= blockedFor:
+			for _, d := range done {
+				fmt.Fprintln(w, d)
+			}
+			for _, p := range problems {
+				fmt.Fprintln(w, p)
+			}
+			fmt.Fprintf(w, "%s is out; the rest waits for the voters that are offline (%s): remove each that is gone for good with remove-voter (a voter that comes back catches up by itself)\n",
+				name, strings.Join(slices.Sorted(maps.Keys(offlineAll)), ", "))
+			return nil
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("%s was removed, but after %s not every bucket has its replicas current on the voters left: %s", name, wait, strings.Join(problems, "; "))
 		}
@@ -152,3 +196,8 @@ func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string,
 		}
 	}
 }
+
+// blockedFor is how long remove-voter waits while only replicas on other
+// voters that are offline keep a bucket from being whole (the meta leader
+// re-places the removed voter's replicas within a second or two).
+const blockedFor = 5 * time.Second
