@@ -318,9 +318,17 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 	c.log.Info("this node is the coordinator")
 	_ = c.cfg.Conn.Publish(bus.LogEvent{Node: c.cfg.Node, Level: "info", Message: c.cfg.Node + " is the coordinator"})
 
-	results := make(chan bus.ActionResult, 256)
+	// Only this coordinator's transitions' results are queued: a cold
+	// start's probes (every resource on every node: 2,048 results for 256
+	// singletons on 8 nodes) filled a queue of 256 and pushed out the
+	// transition's own, which then ended only at its deadline.
+	results := make(chan bus.ActionResult, 1024)
 	reports := make(chan bus.NodeResources, 256)
+	mine := c.cfg.Node + "-"
 	subA, err := bus.Subscribe(c.cfg.Conn, bus.SubjectActions, func(r bus.ActionResult, _ bus.Envelope) {
+		if !strings.HasPrefix(r.Transition, mine) {
+			return
+		}
 		select {
 		case results <- r:
 		default:
