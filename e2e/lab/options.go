@@ -225,3 +225,21 @@ func (n names) veth(node string, index int) string {
 
 // errNoLab is returned by Open when no lab of that prefix is up.
 var errNoLab = errors.New("no lab is up")
+
+// WithConfig writes conf (a cluster file made from the reference one: a
+// topology, an agent, a lease mode) to a temporary directory and makes it
+// o's Config; remove deletes the directory once the lab is up (Up copies
+// the file).
+func (o Options) WithConfig(conf []byte) (_ Options, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "tandem-lab-config")
+	if err != nil {
+		return o, nil, err
+	}
+	remove = func() { _ = os.RemoveAll(dir) }
+	o.Config = filepath.Join(dir, "cluster.toml")
+	if err := os.WriteFile(o.Config, conf, 0o644); err != nil {
+		remove()
+		return o, nil, err
+	}
+	return o, remove, nil
+}

@@ -28,7 +28,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -176,15 +175,11 @@ func (b *bench) run(prefix string, subnet netip.Prefix, duration time.Duration, 
 	if err != nil {
 		return fmt.Errorf("--leases: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "chaos-bench")
+	opts, remove, err := opts.WithConfig(conf)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	opts.Config = filepath.Join(dir, "cluster.toml")
-	if err := os.WriteFile(opts.Config, conf, 0o644); err != nil {
-		return err
-	}
+	defer remove()
 	upCtx, cancel := context.WithTimeout(b.ctx, 20*time.Minute)
 	l, err := lab.Up(upCtx, opts)
 	cancel()

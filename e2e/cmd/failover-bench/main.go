@@ -22,7 +22,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -122,15 +121,11 @@ func run(ctx context.Context, prefix, subnet, topology, vipAgent, leases string,
 	if conf, err = lab.WithLeases(conf, leases); err != nil {
 		return fmt.Errorf("--leases: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "failover-bench")
+	opts, remove, err := opts.WithConfig(conf)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	opts.Config = filepath.Join(dir, "cluster.toml")
-	if err := os.WriteFile(opts.Config, conf, 0o644); err != nil {
-		return err
-	}
+	defer remove()
 	upCtx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	l, err := lab.Up(upCtx, opts)
 	cancel()
