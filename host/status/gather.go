@@ -3,6 +3,7 @@ package status
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
@@ -36,13 +37,17 @@ func addClusterState(conn *bus.Conn, file *config.File, r *Report, wait time.Dur
 	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
 	defer cancel()
 	cfg := file.CIB
-	if store, err := liveconfig.Open(ctx, conn); err == nil {
-		if rev, bad, err := store.Usable(ctx); err == nil {
-			cfg = rev.CIB
-			r.Live = &LiveConfig{Revision: rev.Rev, File: file.Name, DiffersFromFile: !liveconfig.Same(file.CIB, rev.CIB)}
-			if bad != nil {
-				r.Live.InvalidRevision, r.Live.Invalid = bad.Rev, bad.Invalid
-			}
+	if store, err := liveconfig.Open(ctx, conn); err != nil {
+		r.LiveUnreadable = err.Error()
+	} else if rev, bad, err := store.Usable(ctx); err != nil {
+		if !errors.Is(err, liveconfig.ErrNotSeeded) { // the members seed it as they start
+			r.LiveUnreadable = err.Error()
+		}
+	} else {
+		cfg = rev.CIB
+		r.Live = &LiveConfig{Revision: rev.Rev, File: file.Name, DiffersFromFile: !liveconfig.Same(file.CIB, rev.CIB)}
+		if bad != nil {
+			r.Live.InvalidRevision, r.Live.Invalid = bad.Rev, bad.Invalid
 		}
 	}
 	online := 0

@@ -50,6 +50,10 @@ type Report struct {
 	// Live is the live configuration's revision and whether it differs
 	// from the local cluster file (nil when it could not be read).
 	Live *LiveConfig `json:"live_config,omitempty"`
+	// LiveUnreadable says why the live configuration could not be read
+	// (its bucket without a quorum of its replicas, say): the resources
+	// listed are then the local file's.
+	LiveUnreadable string `json:"live_config_unreadable,omitempty"`
 	// BusLeaders names the member leading each of the bus's Raft groups
 	// ("meta", and the buckets "leases", "config", "state"), as far as
 	// the members that answered say.
@@ -547,6 +551,13 @@ func warningLines(r Report) []string {
 			"This host's credentials were refused: "+r.CredentialsRefused,
 			"  The members' state is unknown (they may well be up): fix this host's certificate and CA",
 			"  ([bus.tls] in the cluster file; tandem pki list shows them) or its cluster key.")
+	}
+	if r.LiveUnreadable != "" {
+		out = append(out,
+			"The live configuration could not be read: "+r.LiveUnreadable,
+			"  The resources below are this host's cluster file's, as the nodes report them; the cluster runs the live",
+			"  configuration. Its bucket may have lost the quorum of its replicas (a voter that holds one is down: tandem status",
+			"  again once it is back, or remove it for good: docs/topology.md).")
 	}
 	if r.Live != nil && r.Live.InvalidRevision != 0 {
 		out = append(out,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -377,4 +378,24 @@ globally-unique = true
 	var buf bytes.Buffer
 	WriteText(&buf, r)
 	golden(t, "unique.txt", buf.Bytes())
+}
+
+// A live configuration that could not be read is said in the WARNINGS
+// block, with why and what the resources listed are, in the text and in
+// the JSON.
+func TestLiveConfigUnreadableWarns(t *testing.T) {
+	r := Report{LiveUnreadable: "nats: no responders available for request"}
+	var b strings.Builder
+	WriteText(&b, r)
+	out := b.String()
+	for _, want := range []string{"WARNINGS:", "The live configuration could not be read: nats: no responders available for request",
+		"The resources below are this host's cluster file's"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status text lacks %q:\n%s", want, out)
+		}
+	}
+	var j strings.Builder
+	if err := WriteJSON(&j, r); err != nil || !strings.Contains(j.String(), `"live_config_unreadable": "nats: no responders available for request"`) {
+		t.Errorf("status JSON (%v):\n%s", err, j.String())
+	}
 }
