@@ -195,6 +195,10 @@ func (l *LRM) watchPromoted(e *entry, ls *lease.Lease, agent string, req sdk.Req
 		if e.role == cib.RolePromoted {
 			e.role = ""
 		}
+		// Its promotion score was the promoted instance's: unknown until
+		// the next monitor says it (a stale one, reported when the node
+		// is back, took the role back from the node promoted meanwhile).
+		e.score = nil
 		l.changed()
 		l.mu.Unlock()
 		_ = l.cfg.Conn.Publish(bus.LogEvent{Node: l.cfg.Node, Level: "error",
@@ -238,6 +242,7 @@ func (l *LRM) adoptPromoted(e *entry) {
 		if e.role == cib.RolePromoted {
 			e.role = ""
 		}
+		e.score = nil // the promoted instance's: unknown until a monitor says
 		l.changed()
 	} else {
 		l.setState(e, bus.StateFailed, "found promoted without a promoted slot lease, and demote failed: "+out.Message)

@@ -215,7 +215,12 @@ func TestPromotedRoleHoldsASlotLease(t *testing.T) {
 	}
 
 	// benji loses its lease (its renewals stop, as when it is cut off):
-	// it demotes by itself and keeps running unpromoted.
+	// it demotes by itself and keeps running unpromoted, its promoted
+	// instance's promotion score forgotten until a monitor says it again.
+	ten := 10
+	benji.lrm.mu.Lock()
+	benji.lrm.entries["db"].score = &ten
+	benji.lrm.mu.Unlock()
 	benji.leases.Close()
 	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if run, p := w.is("benji"); p || !run || role(benji) != "started/" {
@@ -223,6 +228,11 @@ func TestPromotedRoleHoldsASlotLease(t *testing.T) {
 		}
 		return nil
 	})
+	for _, r := range benji.lrm.Report().Resources {
+		if r.Resource == "db" && r.PromotionScore != nil {
+			t.Fatalf("benji reports promotion score %d after demoting for a lost slot, want none (the promoted one's is stale)", *r.PromotionScore)
+		}
+	}
 
 	// holly promotes again; its demote then fails: the lost lease stops it.
 	if r := runClone(t, conn, "p4", policies.OpPromote, "holly", 0); !r.OK() {
