@@ -205,12 +205,12 @@ type grantRound struct {
 	count   uint64    // the largest count among them
 	holders []string  // holders named by refusals, sorted, deduplicated
 	refused int       // refusals that named another holder
-	answers int
 }
 
-// askVoters sends req to every voter in parallel and returns once a majority
-// granted, every voter answered, or wait passed.
-func (m *Manager) askVoters(req grantRequest, wait time.Duration) grantRound {
+// askEach sends req to every voter in parallel (each answer awaited at
+// most wait) and hands each answer to each (ok: it came and decoded) until
+// each says it has enough or every voter has answered.
+func (m *Manager) askEach(req grantRequest, wait time.Duration, each func(voter string, r grantReply, ok bool) (enough bool)) {
 	voters := m.cfg.Voters()
 	data, _ := json.Marshal(req)
 	type answer struct {
@@ -219,7 +219,6 @@ func (m *Manager) askVoters(req grantRequest, wait time.Duration) grantRound {
 		ok    bool
 	}
 	answers := make(chan answer, len(voters))
-	round := grantRound{sent: m.cfg.Now()}
 	for _, v := range voters {
 		go func() {
 			msg, err := m.cfg.Conn.NC.Request(bus.SubjectLeaseGrant(v), data, wait)
@@ -228,25 +227,29 @@ func (m *Manager) askVoters(req grantRequest, wait time.Duration) grantRound {
 			answers <- answer{v, r, ok}
 		}()
 	}
-	need := len(voters)/2 + 1
-	holders := map[string]bool{}
 	for range voters {
-		a := <-answers
-		round.answers++
-		switch {
-		case a.ok && a.r.Granted:
-			round.granted = append(round.granted, a.voter)
-			if a.r.Count > round.count {
-				round.count = a.r.Count
-			}
-		case a.ok && a.r.Holder != "":
-			holders[a.r.Holder] = true
-			round.refused++
-		}
-		if len(round.granted) >= need {
-			break
+		if a := <-answers; each(a.voter, a.r, a.ok) {
+			return
 		}
 	}
+}
+
+// askVoters sends req to every voter and returns once a majority granted,
+// every voter answered, or wait passed.
+func (m *Manager) askVoters(req grantRequest, wait time.Duration) grantRound {
+	round := grantRound{sent: m.cfg.Now()}
+	holders := map[string]bool{}
+	m.askEach(req, wait, func(voter string, r grantReply, ok bool) bool {
+		switch {
+		case ok && r.Granted:
+			round.granted = append(round.granted, voter)
+			round.count = max(round.count, r.Count)
+		case ok && r.Holder != "":
+			holders[r.Holder] = true
+			round.refused++
+		}
+		return m.majority(len(round.granted))
+	})
 	for h := range holders {
 		round.holders = append(round.holders, h)
 	}
@@ -254,6 +257,7 @@ func (m *Manager) askVoters(req grantRequest, wait time.Duration) grantRound {
 	return round
 }
 
+// majority says whether n voters are a majority of them.
 func (m *Manager) majority(n int) bool { return n >= len(m.cfg.Voters())/2+1 }
 
 // acquireGrants takes key by a majority's grants.
@@ -335,43 +339,17 @@ func (m *Manager) renewAll(stop <-chan struct{}) {
 
 // renewRound is one renew-all request to every voter, for leases.
 func (m *Manager) renewRound(leases []*Lease) {
-	voters := m.cfg.Voters()
 	req := grantRequest{Op: grantRenewAll, Holder: m.cfg.Node}
 	for _, l := range leases {
 		req.Items = append(req.Items, grantItem{Key: l.key, Token: l.token})
 	}
-	data, _ := json.Marshal(req)
-	wait := m.cfg.TTL / 4
-	type answer struct {
-		items []grantReply
-		ok    bool
-	}
-	answers := make(chan answer, len(voters))
 	sent := m.cfg.Now()
 	began := time.Now()
-	for _, v := range voters {
-		go func() {
-			msg, err := m.cfg.Conn.NC.Request(bus.SubjectLeaseGrant(v), data, wait)
-			var r grantReply
-			ok := err == nil && json.Unmarshal(msg.Data, &r) == nil && len(r.Items) == len(leases)
-			answers <- answer{r.Items, ok}
-		}()
-	}
 	granted := make([]int, len(leases))
 	refused := make([]int, len(leases))
-	need := len(voters)/2 + 1
-	all := func() bool {
-		for _, g := range granted {
-			if g < need {
-				return false
-			}
-		}
-		return true
-	}
-	for range voters {
-		a := <-answers
-		if a.ok {
-			for i, it := range a.items {
+	m.askEach(req, m.cfg.TTL/4, func(_ string, r grantReply, ok bool) bool {
+		if ok && len(r.Items) == len(leases) {
+			for i, it := range r.Items {
 				switch {
 				case it.Granted:
 					granted[i]++
@@ -380,17 +358,20 @@ func (m *Manager) renewRound(leases []*Lease) {
 				}
 			}
 		}
-		if all() {
-			break
+		for _, g := range granted {
+			if !m.majority(g) {
+				return false
+			}
 		}
-	}
+		return true
+	})
 	deadline := sent.Add(m.cfg.TTL - m.cfg.Margin)
 	ok := true
 	for i, l := range leases {
 		switch {
-		case granted[i] >= need:
+		case m.majority(granted[i]):
 			l.renewedBy(deadline)
-		case refused[i] >= need:
+		case m.majority(refused[i]):
 			m.log.Warn("lease taken by another node: fencing", "key", l.key)
 			l.lose()
 			ok = false
@@ -404,7 +385,7 @@ func (m *Manager) renewRound(leases []*Lease) {
 	for i, l := range leases {
 		// The coordinator's record, which status and the others'
 		// watches read, lives a TTL past each renewal.
-		if l.key == CoordinatorKey && granted[i] >= need {
+		if l.key == CoordinatorKey && m.majority(granted[i]) {
 			m.writeRecord(l.key, l.token, true)
 		}
 	}
