@@ -58,15 +58,22 @@ func (m *Member) drain(hb <-chan time.Time) {
 	defer deadline.Stop()
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
-	for !idle() {
-		select {
-		case <-deadline.C:
-			m.log.Warn("resources still here after the drain timeout; stopping them here", "waited", time.Since(start).Round(time.Millisecond))
-			return
-		case <-hb:
-			m.heartbeat()
-		case <-poll.C:
+	// waitFor heartbeats until done, or says false at the deadline.
+	waitFor := func(done func() bool) bool {
+		for !done() {
+			select {
+			case <-deadline.C:
+				return false
+			case <-hb:
+				m.heartbeat()
+			case <-poll.C:
+			}
 		}
+		return true
+	}
+	if !waitFor(idle) {
+		m.log.Warn("resources still here after the drain timeout; stopping them here", "waited", time.Since(start).Round(time.Millisecond))
+		return
 	}
 	m.log.Info("drained: nothing runs here any more", "took", time.Since(start).Round(time.Millisecond))
 	// The coordinator's own transition may go on after this node's stops
@@ -78,15 +85,9 @@ func (m *Member) drain(hb <-chan time.Time) {
 		return
 	}
 	waited := time.Now()
-	for s.coord.Busy() {
-		select {
-		case <-deadline.C:
-			m.log.Warn("this node's transition still in flight after the drain timeout; leaving it to the next coordinator")
-			return
-		case <-hb:
-			m.heartbeat()
-		case <-poll.C:
-		}
+	if !waitFor(func() bool { return !s.coord.Busy() }) {
+		m.log.Warn("this node's transition still in flight after the drain timeout; leaving it to the next coordinator")
+		return
 	}
 	m.log.Info("the transition this node coordinated is done", "waited", time.Since(waited).Round(time.Millisecond))
 }
