@@ -26,37 +26,6 @@ func (lc *liveCluster) statusReport() status.Report {
 	return r
 }
 
-// restartInTurn restarts members one at a time, each once status shows the
-// one before back online with quorum (the docs' procedure for a changed
-// cluster file).
-func (lc *liveCluster) restartInTurn(members ...string) {
-	lc.t.Helper()
-	for _, n := range members {
-		lc.Stop(n)
-		lc.Start(n)
-		poll.Until(lc.t, 60*time.Second, 200*time.Millisecond, func() error {
-			r := lc.statusReport()
-			if !r.Quorum || !lc.member(r, n).Online {
-				return fmt.Errorf("%s not back (quorum %v)", n, r.Quorum)
-			}
-			return nil
-		})
-	}
-}
-
-// applyFile runs `tandem config apply` of the cluster file until it is
-// accepted (the members may still be settling after their restarts).
-func (lc *liveCluster) applyFile() {
-	lc.t.Helper()
-	poll.Until(lc.t, 60*time.Second, 200*time.Millisecond, func() error {
-		_, errs, code := lc.run("config", "apply", lc.Conf)
-		if code != 0 {
-			return fmt.Errorf("config apply: exit %d: %s", code, errs)
-		}
-		return nil
-	})
-}
-
 func (lc *liveCluster) member(r status.Report, name string) status.Member {
 	for _, m := range r.Nodes {
 		if m.Name == name {

@@ -156,8 +156,24 @@ func TestReplaceADeadVoter(t *testing.T) {
 
 	// 4. The others restart with the file, one at a time; config apply
 	// drops carol from the live configuration.
-	lc.restartInTurn("holly", "benji")
-	lc.applyFile()
+	for _, n := range []string{"holly", "benji"} {
+		lc.Stop(n)
+		lc.Start(n)
+		poll.Until(t, 60*time.Second, 200*time.Millisecond, func() error {
+			r := lc.statusReport()
+			if !r.Quorum || !lc.member(r, n).Online {
+				return fmt.Errorf("%s not back (quorum %v)", n, r.Quorum)
+			}
+			return nil
+		})
+	}
+	poll.Until(t, 60*time.Second, 200*time.Millisecond, func() error {
+		_, errs, code := lc.run("config", "apply", lc.Conf)
+		if code != 0 {
+			return fmt.Errorf("config apply: exit %d: %s", code, errs)
+		}
+		return nil
+	})
 	running("benji", "dave", "holly")
 	checkVoters("benji", "dave", "holly")
 	if r := lc.statusReport(); r.Voters != 3 || len(r.NonVoters) != 0 {
@@ -173,34 +189,6 @@ func TestReplaceADeadVoter(t *testing.T) {
 	}
 	survivor := map[string]string{"holly": "benji", "benji": "holly"}[victim]
 	t.Logf("cutting %s off (the meta group's leader was %s; the sleeper on %v)", victim, metaOf(t, lc.Server("dave")).Leader, lc.Where("sleeper"))
-	cutOffKeepsTheLease(t, lc, c, victim)
-	lc.Shape.Nodes = []string{survivor, "dave"}
-	running(sortedPair(survivor, "dave")...)
-}
-
-// metaOf is the JetStream meta group as s reports it.
-func metaOf(t *testing.T, s *bus.Server) *server.MetaClusterInfo {
-	t.Helper()
-	jsz, err := s.NATS().Jsz(&server.JSzOptions{})
-	if err != nil || jsz.Meta == nil {
-		t.Fatalf("meta group: %v", err)
-	}
-	return jsz.Meta
-}
-
-func sortedPair(a, b string) []string {
-	if a > b {
-		a, b = b, a
-	}
-	return []string{a, b}
-}
-
-// cutOffKeepsTheLease cuts voter victim off from the bus, waits until the
-// singleton "sleeper" runs elsewhere and its lease has been renewed 4
-// times through the voters left (their quorum keeps the lease bucket),
-// then stops victim for good.
-func cutOffKeepsTheLease(t *testing.T, lc *liveCluster, c *bus.Conn, victim string) {
-	t.Helper()
 	lc.CutOff(victim)
 	begin := time.Now()
 	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
@@ -231,4 +219,23 @@ func cutOffKeepsTheLease(t *testing.T, lc *liveCluster, c *bus.Conn, victim stri
 		return nil
 	})
 	lc.Stop(victim)
+	lc.Shape.Nodes = []string{survivor, "dave"}
+	running(sortedPair(survivor, "dave")...)
+}
+
+// metaOf is the JetStream meta group as s reports it.
+func metaOf(t *testing.T, s *bus.Server) *server.MetaClusterInfo {
+	t.Helper()
+	jsz, err := s.NATS().Jsz(&server.JSzOptions{})
+	if err != nil || jsz.Meta == nil {
+		t.Fatalf("meta group: %v", err)
+	}
+	return jsz.Meta
+}
+
+func sortedPair(a, b string) []string {
+	if a > b {
+		a, b = b, a
+	}
+	return []string{a, b}
 }

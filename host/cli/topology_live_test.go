@@ -60,11 +60,27 @@ func TestAddANodeThatDoesNotVote(t *testing.T) {
 
 	// 2. The members restart one at a time, each waiting for the one
 	// before to be back.
-	lc.restartInTurn("holly", "benji", "carol")
+	for _, n := range []string{"holly", "benji", "carol"} {
+		lc.Stop(n)
+		lc.Start(n)
+		poll.Until(t, 60*time.Second, 200*time.Millisecond, func() error {
+			r := lc.statusReport()
+			if !r.Quorum || !lc.member(r, n).Online {
+				return fmt.Errorf("%s not back (quorum %v)", n, r.Quorum)
+			}
+			return nil
+		})
+	}
 	// 3. The new node starts, then config apply adds it to the model.
 	lc.Shape.Nodes = append(lc.Shape.Nodes, "dave")
 	lc.Start("dave")
-	lc.applyFile()
+	poll.Until(t, 60*time.Second, 200*time.Millisecond, func() error {
+		_, errs, code := lc.run("config", "apply", lc.Conf)
+		if code != 0 {
+			return fmt.Errorf("config apply: exit %d: %s", code, errs)
+		}
+		return nil
+	})
 	running(4)
 	out := lc.must("status", "--output", "json")
 	var r status.Report
