@@ -135,19 +135,12 @@ func (l *LRM) notifyLoop(ctx context.Context) {
 			return
 		case <-l.notifyWake:
 		}
-		v := l.View()
-		key, _ := json.Marshal(v)
-		l.mu.Lock()
-		if string(key) == l.notified {
-			l.mu.Unlock()
-			continue
-		}
-		l.notified = string(key)
 		type target struct {
 			def      cib.Resource
 			instance int
 		}
 		var ts []target
+		l.mu.Lock()
 		for _, e := range l.entries {
 			if e.state == bus.StateStarted && !l.noNotify[e.def.Agent] {
 				idx := -1
@@ -157,6 +150,22 @@ func (l *LRM) notifyLoop(ctx context.Context) {
 				ts = append(ts, target{e.def, idx})
 			}
 		}
+		l.mu.Unlock()
+		if len(ts) == 0 {
+			// Nothing started here takes notifications: the view (every
+			// node's report, each as long as the resources) is not built
+			// for nobody. It is built, and compared with the one last
+			// given, once a resource that takes them runs here.
+			continue
+		}
+		v := l.View()
+		key, _ := json.Marshal(v)
+		l.mu.Lock()
+		if string(key) == l.notified {
+			l.mu.Unlock()
+			continue
+		}
+		l.notified = string(key)
 		l.mu.Unlock()
 		for _, t := range ts {
 			req := sdk.Request{ResourceID: t.def.ID, Params: t.def.Params, Cluster: v,
