@@ -124,6 +124,22 @@ RESOURCES ?= 64
 bench-scale:
 	TANDEM_BENCH_SCALE=$(SCALE) TANDEM_BENCH_RESOURCES=$(RESOURCES) TANDEM_BENCH_LEASES=$(LEASES) $(GO) test -count=1 -run '^TestScale$$' -v -timeout 120m ./host/daemon/
 
+# Scale benchmark, every member a process of its own (e2e/cmd/scale-bench,
+# root: one network namespace, NETNS=tdscale, loopback ports 40000 up): `tandem host`
+# processes of bin/ (make build), three of them voters, leases by grants,
+# each singleton a /bin/sleep of the example plugin. Per member count: cold
+# convergence, a plain member killed -9 until its singletons run elsewhere,
+# bus traffic at rest (by subject kind) and during that failover, CPU at
+# rest, RSS of voters and plain members; minutes, not part of make test.
+# MEMBERS=8,16,32,64 and PROC_RESOURCES (one number, or one per count)
+# change the sizes; docs/topology.md has the figures and what does not fit.
+MEMBERS ?= 8,16,32
+PROC_RESOURCES ?= 128,256,512
+NETNS ?= tdscale
+.PHONY: bench-scale-procs
+bench-scale-procs: build
+	$(GO) run ./e2e/cmd/scale-bench --bin $(BIN) --members $(MEMBERS) --resources $(PROC_RESOURCES) --leases grants --netns $(NETNS) --port-base 40000
+
 # Chaos benchmark in its own lab (prefix tdchaos, 198.18.0.192/27): a seeded
 # random schedule of at least 60 faults over at least 15 minutes under a
 # safety checker, a client loop and two admins editing through the CLI;
