@@ -371,7 +371,12 @@ func TestPreferMetaLeader(t *testing.T) {
 	d := tc.Servers["director"]
 	ctx := context.Background()
 	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
-		if _, err := d.PreferMetaLeader(ctx); err != nil {
+		// Bounded, as the daemon's calls are: a stepdown request the
+		// meta leader never answers (one sent during an election) hung
+		// the test until go test's 10 minutes ran out.
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if _, err := d.PreferMetaLeader(cctx); err != nil {
 			return err
 		}
 		if !d.NATS().JetStreamIsLeader() {
@@ -379,7 +384,9 @@ func TestPreferMetaLeader(t *testing.T) {
 		}
 		return nil
 	})
-	if moved, err := d.PreferMetaLeader(ctx); moved || err != nil {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if moved, err := d.PreferMetaLeader(cctx); moved || err != nil {
 		t.Errorf("second call: got moved %v, err %v; want not moved, no error", moved, err)
 	}
 	// The client account still works, and cannot use the system account's

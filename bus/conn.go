@@ -180,11 +180,15 @@ func (c *Conn) Publish(ev Event) error {
 }
 
 // Subscribe calls fn for each event of type T on subject (wildcards allowed).
-// Messages of another kind or version are skipped.
+// Messages of another kind or version are skipped, and so is an event that
+// came on another subject than its own (ev.Subject()): the server vouches
+// only for the subject (a node's identity may publish only its own
+// tandem.state.NODE and tandem.action.NODE), so a report on benji's subject
+// that names holly is a forgery, not holly's report.
 func Subscribe[T Event](c *Conn, subject string, fn func(T, Envelope)) (*nats.Subscription, error) {
 	return c.NC.Subscribe(subject, func(m *nats.Msg) {
 		ev, env, err := Decode[T](m.Data)
-		if err != nil {
+		if err != nil || ev.Subject() != m.Subject {
 			return
 		}
 		fn(ev, env)

@@ -40,7 +40,7 @@ func Permissions(id Identity) *server.Permissions {
 		pub = append(pub, jsRead...)
 		pub = append(pub,
 			SubjectHeartbeat(id.Name), SubjectAction(id.Name), SubjectPrefix+"monitor."+n+".>",
-			SubjectState(id.Name), SubjectStateRequest, SubjectLog(id.Name), SubjectPrefix+"node.*",
+			SubjectState(id.Name), SubjectStateRequest, SubjectLog(id.Name), SubjectNode(id.Name),
 			SubjectTransition, SubjectRefresh, SubjectPing, SubjectValidate, SubjectPrefix+"lease.promise.*", SubjectPrefix+"lease.grant.*",
 			kvWrite(BucketLeases), kvWrite(BucketState),
 			subjectStreamLeaderStepdown+"*",
@@ -55,10 +55,14 @@ func Permissions(id Identity) *server.Permissions {
 		// daemon to write it on its own SubjectConfigWrite, which the
 		// member stamps with the admin's name (docs/security.md). The
 		// allow-list is explicit because a deny wins over any allow:
-		// the JetStream and KV subjects, replies, and Tandem's subjects
-		// of up to two tokens after the prefix, and the two longer ones
-		// an admin needs (its configuration writes, remove-voter).
-		pub = []string{"$JS.>", "$KV.>", "_INBOX.>", SubjectPrefix + "*", SubjectPrefix + "*.*", SubjectConfigWrite(id.Name), SubjectRemoveVoters}
+		// the JetStream and KV subjects, replies, Tandem's subjects of
+		// one token after the prefix (ping, refresh, validate, ...), and
+		// the longer ones an admin needs: the state request, the nodes'
+		// control requests, its configuration writes, remove-voter. Not
+		// a node's own subjects (tandem.state.NODE, tandem.node.NODE,
+		// tandem.log.NODE): a report there is taken as the node's.
+		pub = []string{"$JS.>", "$KV.>", "_INBOX.>", SubjectPrefix + "*", SubjectStateRequest, SubjectPrefix + "control.*",
+			SubjectConfigWrite(id.Name), SubjectRemoveVoters}
 		deny = []string{SubjectHeartbeats, kvWrite(BucketLeases), SubjectTransition, SubjectPrefix + "lease.promise.*", SubjectPrefix + "lease.grant.*",
 			SubjectPrefix + "action.*", SubjectPrefix + "monitor.>", kvWrite(BucketConfig)}
 		// Nor may it remake, rewrite or cut the configuration's stream

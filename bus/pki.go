@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -93,7 +94,14 @@ func IdentityOf(c *x509.Certificate) (Identity, error) {
 // ErrKeyMode is returned for key files that others than the owner can read.
 var ErrKeyMode = errors.New("key file readable by group or others")
 
-// CheckKeyFile refuses a key file that group or others can read.
+// ErrKeyOwner is returned for key files owned by another user than root
+// (or, for a process not run as root, than its own user).
+var ErrKeyOwner = errors.New("key file owned by another user")
+
+// CheckKeyFile refuses a key file that group or others can read, and one
+// owned by another user than root or this process's: its owner can read
+// it whatever its mode (a daemon run as root with a 0600 key owned by
+// uid 1000 gives that user the identity). The rule is ssh's.
 func CheckKeyFile(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -101,6 +109,15 @@ func CheckKeyFile(path string) error {
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return fmt.Errorf("%w: %s has mode %04o; run `chmod 600 %s`", ErrKeyMode, path, fi.Mode().Perm(), path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if euid := os.Geteuid(); st.Uid != 0 && int(st.Uid) != euid {
+			want := "root"
+			if euid != 0 {
+				want = fmt.Sprintf("root or uid %d (this process)", euid)
+			}
+			return fmt.Errorf("%w: %s is owned by uid %d, want %s: its owner can read it; run `chown root %s`", ErrKeyOwner, path, st.Uid, want, path)
+		}
 	}
 	return nil
 }

@@ -614,3 +614,110 @@ func TestOnlyAdminsMayRemoveVoters(t *testing.T) {
 		t.Fatal("the admin's request never arrived")
 	}
 }
+
+// A node's own subjects carry its reports: tandem.state.NODE is what the
+// coordinator plans from, tandem.node.NODE and tandem.log.NODE what
+// `tandem events` shows of it. An admin may ask for the states and control
+// a node, but not publish as one (it could publish a forged state of
+// holly, "the database is stopped there", and have it started elsewhere
+// too); and a member publishing on its own subject a report that names
+// another node is dropped by bus.Subscribe.
+func TestNoIdentityPublishesAsAnotherNode(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	tc := startCluster(t, cfg)
+	holly := tc.ready("holly")
+	seen := make(chan string, 64)
+	sub, err := holly.NC.Subscribe(SubjectAll, func(m *nats.Msg) { seen <- m.Subject })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := holly.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	admin, errs := connectCollecting(t, tc, "benji", AdminIdentity)
+	// Forgeries first, then what an admin may send: one connection's
+	// messages keep their order, so a delivered forgery arrives first.
+	forged := []string{SubjectState("holly"), SubjectNode("holly"), SubjectLog("holly")}
+	for _, s := range forged {
+		if err := admin.NC.Publish(s, []byte("forged")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allowed := []string{SubjectStateRequest, SubjectControl("nobody"), SubjectRefresh}
+	for _, s := range allowed {
+		if err := admin.NC.Publish(s, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range allowed {
+		select {
+		case s := <-seen:
+			if s != want {
+				t.Fatalf("the admin published on %s (want only %v to arrive, in that order)", s, allowed)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the admin's %s never arrived", want)
+		}
+	}
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("error %v, want a permission violation", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no permission violation reported")
+	}
+
+	// benji's identity, on its own subjects, naming holly: delivered by
+	// the server (the subject is benji's), dropped by the subscriber.
+	benji, _ := connectCollecting(t, tc, "holly", "benji")
+	states := make(chan NodeResources, 16)
+	subS, err := Subscribe(holly, SubjectStates, func(r NodeResources, _ Envelope) { states <- r })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subS.Unsubscribe()
+	results := make(chan ActionResult, 16)
+	subA, err := Subscribe(holly, SubjectActions, func(r ActionResult, _ Envelope) { results <- r })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subA.Unsubscribe()
+	if err := holly.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []struct {
+		ev      Event
+		subject string
+	}{
+		{NodeResources{Node: "holly", Incarnation: "forged"}, SubjectState("benji")},
+		{ActionResult{Node: "holly", Resource: "db", Op: "stop"}, SubjectAction("benji")},
+		{NodeResources{Node: "benji", Incarnation: "own"}, SubjectState("benji")},
+		{ActionResult{Node: "benji", Resource: "db", Op: "start"}, SubjectAction("benji")},
+	} {
+		data, err := Encode(ev.ev, "benji", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := benji.NC.Publish(ev.subject, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case r := <-states:
+		if r.Node != "benji" {
+			t.Fatalf("a state report on benji's subject naming %s was taken", r.Node)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("benji's own state report never arrived")
+	}
+	select {
+	case r := <-results:
+		if r.Node != "benji" {
+			t.Fatalf("an action result on benji's subject naming %s was taken", r.Node)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("benji's own action result never arrived")
+	}
+}

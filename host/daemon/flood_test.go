@@ -119,7 +119,8 @@ func TestFloodChangesNoMembershipAndLosesNoLease(t *testing.T) {
 	}
 	burstSubject := bus.SubjectHeartbeat(daemontest.Witness)
 	start := time.Now()
-	sent, burst := 0, 0
+	sent, burst, reconnects := 0, 0, 0
+	const maxReconnects = 20
 	for ; sent < floodCount && time.Since(start) < floodFor; sent++ {
 		from, subject, data := flooder, fmt.Sprintf("tandem.heartbeat.mallory-%d", sent%16), payloads[sent%len(payloads)]
 		if sent%4 == 1 {
@@ -130,7 +131,22 @@ func TestFloodChangesNoMembershipAndLosesNoLease(t *testing.T) {
 			burst++
 		}
 		if err := from.NC.Publish(subject, data); err != nil {
-			t.Fatalf("flood stopped after %d: %v", sent, err)
+			// A member's server may close a flooding connection (a
+			// client too slow to read the permission violations it is
+			// sent back is a slow consumer): the flooder, as an attacker
+			// would, connects again and goes on.
+			if reconnects++; reconnects > maxReconnects {
+				t.Fatalf("flood stopped after %d messages and %d reconnections: %v", sent, maxReconnects, err)
+			}
+			t.Logf("after %d messages the flooding connection was closed (%v): connecting again", sent, err)
+			from.Close()
+			if from == witness {
+				witness = tc.ConnectAs(daemontest.Witness)
+			} else {
+				flooder = tc.Connect()
+			}
+			sent--
+			continue
 		}
 	}
 	for _, c := range []*bus.Conn{flooder, witness} {
