@@ -43,7 +43,7 @@ func TestMetaDataDrivesResources(t *testing.T) {
 	lc.json(&dj, "resource", "describe", "example:process")
 	params := map[string]string{}
 	for _, p := range dj.Parameters {
-		params[p.Name] = fmt.Sprint(p.Required, p.Reloadable, p.Default)
+		params[p.Name] = fmt.Sprintf("%t %t %s", p.Required, p.Reloadable, p.Default)
 	}
 	if dj.Agent != "example:process" || !strings.HasPrefix(dj.ShortDesc, "Runs a program") ||
 		params["command"] != "true false " || params["stop_grace"] != "false true 5s" ||
