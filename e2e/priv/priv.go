@@ -37,3 +37,15 @@ func miss(t testing.TB, why string) {
 	}
 	t.Skipf("%s (set %s=1 to make this a failure)", why, EnvRequire)
 }
+
+// Tools skips t unless every named tool is on PATH (no root needed); with
+// TANDEM_REQUIRE_PRIV=1 a missing tool fails t instead, naming the package
+// that brings it (.ci/run installs them).
+func Tools(t testing.TB, pkg string, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			miss(t, "needs "+tool+" on PATH (apt-get install "+pkg+")")
+		}
+	}
+}

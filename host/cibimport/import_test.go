@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/e2e/priv"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
 
@@ -92,11 +93,7 @@ func TestSeedFromPCS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("pcs takes a few seconds a command (-short)")
 	}
-	for _, tool := range []string{"pcs", "cibadmin", "crm_attribute"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (apt-get install pcs)", tool)
-		}
-	}
+	priv.Tools(t, "pcs", "pcs", "cibadmin", "crm_attribute")
 	out := filepath.Join(t.TempDir(), "seed.xml")
 	cmd := exec.Command("sh", "testdata/seed-pcs.sh", out)
 	cmd.Env = append(os.Environ(), "CIB_file=")

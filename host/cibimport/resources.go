@@ -254,6 +254,19 @@ func (im *importer) ops(sec *elem) []cib.Op {
 			continue
 		}
 		name := e.attr("name")
+		switch name {
+		case "reload-agent":
+			// OCF 1.1's reload (Pacemaker 2.1 and pcs write it for
+			// every agent that advertises it): Tandem's reload runs the
+			// agent's reload-agent when it has one (docs/ocf.md).
+			im.note(e, "op reload-agent is imported as op reload: Tandem's reload runs the agent's reload-agent")
+			name = "reload"
+		case "notify":
+			// pcs writes it for every agent that advertises notify,
+			// with the advertised timeout.
+			im.note(e, "op notify%s is not stored: Tandem runs the agent's notify for a clone with notify=true, with the timeout the agent's meta-data gives it", opTimeoutText(e))
+			continue
+		}
 		if !slices.Contains(cib.OpNames, name) {
 			im.skip(e, "op %s: Tandem runs %s%s", name, strings.Join(cib.OpNames, ", "), cib.DidYouMean(name, cib.OpNames))
 			continue
@@ -275,8 +288,14 @@ func (im *importer) ops(sec *elem) []cib.Op {
 			interval = 0
 		}
 		if role := e.attr("role"); role != "" && name == "monitor" {
-			im.skip(e, "monitor for role %s: Tandem monitors every instance of a clone with one op, whatever its role", role)
-			continue
+			// pcs gives a promotable agent's two role monitors from its
+			// meta-data (ocf:pacemaker:Stateful: 10s Promoted, 11s
+			// Unpromoted): the first becomes the one monitor.
+			if slices.ContainsFunc(out, func(o cib.Op) bool { return o.Name == "monitor" }) {
+				im.skip(e, "monitor for role %s: Tandem monitors every instance of a clone with one op, whatever its role (the monitor before it)", role)
+				continue
+			}
+			im.note(e, "monitor for role %s is imported as the monitor of every instance, whatever its role (Tandem has one monitor op)", role)
 		}
 		timeout := e.attr("timeout")
 		if timeout == "" && im.opDefaults["timeout"] != "" {
@@ -307,6 +326,14 @@ func (im *importer) ops(sec *elem) []cib.Op {
 		out = append(out, cib.Op{Name: name, Interval: interval, Timeout: to})
 	}
 	return out
+}
+
+// opTimeoutText is " (timeout=T)" for an op with a timeout, else "".
+func opTimeoutText(e *elem) string {
+	if t := e.attr("timeout"); t != "" {
+		return " (timeout=" + t + ")"
+	}
+	return ""
 }
 
 func orDefault(v, def string) string {

@@ -126,7 +126,7 @@ func checkDeclared(c *cib.CIB, id, agent string, md sdk.MetaData, params map[str
 }
 
 func newResourceDescribeCmd() *cobra.Command {
-	var cfgPath string
+	var cfgPath, output string
 	cmd := &cobra.Command{
 		Use:   "describe AGENT",
 		Short: "Show an agent's parameters and default operations (pcs resource describe)",
@@ -135,11 +135,19 @@ required, default, unique, reloadable) and its actions with their default
 timeouts and monitor interval. The meta-data comes from the plugin on the
 cluster's nodes (asked over the bus), so it is what the nodes run. Without
 the cluster, run the plugin itself: tandem-plugin-NAME meta-data [TYPE]
-prints the same as JSON.`,
+prints the same as JSON.
+
+--output json prints {"agent", "shortdesc", "longdesc", "version",
+"parameters": [{"name", "type", "required", "default", "description",
+"values", "min", "max", "unit", "unique", "reloadable"}], "actions":
+[{"name", "interval", "timeout"}]}, durations written as "10s".`,
 		Example: `  tandem resource describe example:process
   tandem resource describe vip`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			s, cur, err := openCurrent(cfgPath)
 			if err != nil {
 				return err
@@ -149,12 +157,45 @@ prints the same as JSON.`,
 			if err != nil {
 				return err
 			}
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), describeJSON(args[0], md))
+			}
 			writeDescription(cmd.OutOrStdout(), args[0], md)
 			return nil
 		},
 	}
 	configFlag(cmd, &cfgPath)
+	outputFlag(cmd, &output)
 	return cmd
+}
+
+// describeOut is resource describe --output json.
+type describeOut struct {
+	Agent      string          `json:"agent"`
+	ShortDesc  string          `json:"shortdesc,omitempty"`
+	LongDesc   string          `json:"longdesc,omitempty"`
+	Version    string          `json:"version,omitempty"`
+	Parameters []sdk.ParamSpec `json:"parameters"`
+	Actions    []opJSON        `json:"actions"`
+}
+
+func describeJSON(agent string, md sdk.MetaData) describeOut {
+	out := describeOut{Agent: agent, ShortDesc: md.ShortDesc, LongDesc: md.LongDesc, Version: md.Version,
+		Parameters: md.Params, Actions: []opJSON{}}
+	if out.Parameters == nil {
+		out.Parameters = []sdk.ParamSpec{}
+	}
+	for _, a := range md.Actions {
+		op := opJSON{Name: a.Name}
+		if a.Interval > 0 {
+			op.Interval = durText(a.Interval)
+		}
+		if a.Timeout > 0 {
+			op.Timeout = durText(a.Timeout)
+		}
+		out.Actions = append(out.Actions, op)
+	}
+	return out
 }
 
 // writeDescription prints meta-data as pcs resource describe does.

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,6 +28,27 @@ func TestMetaDataDrivesResources(t *testing.T) {
 		if !strings.Contains(desc, w) {
 			t.Errorf("describe lacks %q:\n%s", w, desc)
 		}
+	}
+	var dj struct {
+		Agent      string `json:"agent"`
+		ShortDesc  string `json:"shortdesc"`
+		Parameters []struct {
+			Name       string `json:"name"`
+			Required   bool   `json:"required"`
+			Reloadable bool   `json:"reloadable"`
+			Default    string `json:"default"`
+		} `json:"parameters"`
+		Actions []opJSON `json:"actions"`
+	}
+	lc.json(&dj, "resource", "describe", "example:process")
+	params := map[string]string{}
+	for _, p := range dj.Parameters {
+		params[p.Name] = fmt.Sprintf("%t %t %s", p.Required, p.Reloadable, p.Default)
+	}
+	if dj.Agent != "example:process" || !strings.HasPrefix(dj.ShortDesc, "Runs a program") ||
+		params["command"] != "true false " || params["stop_grace"] != "false true 5s" ||
+		!slices.Contains(dj.Actions, opJSON{Name: "monitor", Interval: "10s", Timeout: "10s"}) {
+		t.Errorf("describe --output json: %+v", dj)
 	}
 	lc.refuse(`unknown agent "nosuch:thing"`, "resource", "describe", "nosuch:thing")
 	lc.refuse(`resource x: parameter command is required by example:process (absolute path of the program to run): add command=VALUE`,

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -41,6 +43,49 @@ that would close an ordering cycle is refused and the cycle named.
 type listOpts struct {
 	cfgPath, output string
 	full            bool
+	// kind, when set, lists only that kind: location, order, colocation
+	// or ticket (pcs constraint location [config], ...).
+	kind string
+}
+
+// constraintKinds are the kinds listOpts.kind takes: the section of the
+// text and the key of the JSON.
+var constraintKinds = map[string]struct{ section, key string }{
+	"location":   {"Location Constraints:", "locations"},
+	"order":      {"Ordering Constraints:", "orders"},
+	"colocation": {"Colocation Constraints:", "colocations"},
+	"ticket":     {"Ticket Constraints:", "tickets"},
+}
+
+// bindKind adds --full and --output to a constraint KIND command that
+// lists when given no constraint (its --config is the command's own).
+func (o *listOpts) bindKind(cmd *cobra.Command, kind string) {
+	o.kind = kind
+	cmd.Flags().BoolVar(&o.full, "full", false, "when listing: show each constraint's id and all options")
+	outputFlag(cmd, &o.output)
+}
+
+// listing reports whether args (after the flags) ask constraint KIND to
+// list: none, or just config or show (pcs constraint location config). A
+// -o VALUE or -oVALUE among them (after config, where cobra does not
+// parse flags) sets the output.
+func (o *listOpts) listing(args []string) (bool, error) {
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-o" && i+1 < len(args):
+			i++
+			o.output = args[i]
+		case strings.HasPrefix(a, "-o") && len(a) > 2:
+			o.output = strings.TrimPrefix(strings.TrimPrefix(a, "-o"), "=")
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if len(rest) == 0 || len(rest) == 1 && (rest[0] == "config" || rest[0] == "show") {
+		return true, nil
+	}
+	return false, nil
 }
 
 func (o *listOpts) bind(cmd *cobra.Command) {
@@ -74,6 +119,23 @@ func (o *listOpts) run(cmd *cobra.Command) error {
 		return err
 	}
 	return withCurrent(o.cfgPath, func(_ *session, cur liveconfig.Revision) error {
+		if k, ok := constraintKinds[o.kind]; ok {
+			if o.output == "json" {
+				all, err := json.Marshal(newConstraintsJSON(cur.CIB))
+				if err != nil {
+					return err
+				}
+				var m map[string]json.RawMessage
+				if err := json.Unmarshal(all, &m); err != nil {
+					return err
+				}
+				return writeJSON(cmd.OutOrStdout(), map[string]json.RawMessage{k.key: m[k.key]})
+			}
+			var buf bytes.Buffer
+			writeConstraints(&buf, cur.CIB, o.full)
+			fmt.Fprint(cmd.OutOrStdout(), constraintSection(buf.String(), k.section))
+			return nil
+		}
 		if o.output == "json" {
 			return writeJSON(cmd.OutOrStdout(), newConstraintsJSON(cur.CIB))
 		}
@@ -97,6 +159,27 @@ func newConstraintListCmd() *cobra.Command {
 	}
 	o.bind(cmd)
 	return cmd
+}
+
+// constraintSection is the section of writeConstraints's text that starts
+// with header, up to the next unindented line; just the header when the
+// text has no such section (no tickets).
+func constraintSection(text, header string) string {
+	lines := strings.SplitAfter(text, "\n")
+	for i, l := range lines {
+		if strings.TrimSuffix(l, "\n") != header {
+			continue
+		}
+		out := l
+		for _, m := range lines[i+1:] {
+			if m == "" || !strings.HasPrefix(m, " ") {
+				break
+			}
+			out += m
+		}
+		return out
+	}
+	return header + "\n"
 }
 
 // writeConstraints prints the constraints in the layout of pcs constraint.
@@ -230,6 +313,7 @@ func writeSets(w io.Writer, lines []string) {
 
 func newConstraintOrderCmd() *cobra.Command {
 	var cfgPath string
+	var list listOpts
 	cmd := &cobra.Command{
 		Use:   "order [ACTION] FIRST then [ACTION] THEN [kind=Mandatory|Optional|Serialize] [symmetrical=true|false] [id=ID] | order set RSC... [options] [set RSC... [options]]... [setoptions kind=K symmetrical=B id=ID]",
 		Short: "Start (or stop, promote, demote) one resource before another, or sets of resources in turn",
@@ -249,15 +333,24 @@ ignores it there): write action=promote. setoptions
 gives the constraint's kind, symmetrical and id (default
 pcs_rsc_order_set_<resources>).
 
+Without constraint (order, or order config), it lists the orders as pcs
+constraint order does; --output json prints {"orders": [...]}, each as
+constraint list --output json writes it.
+
 ` + liveExitCodes,
 		Example: `  tandem constraint order VIP-10.10.10.23 then haproxy-clone
   tandem constraint order start httpd-clone then start haproxy-clone kind=Optional
-  tandem constraint order set fs ip sequential=false set db setoptions kind=Mandatory`,
+  tandem constraint order set fs ip sequential=false set db setoptions kind=Mandatory
+  tandem constraint order config --output json`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)
 			if err != nil {
 				return err
+			}
+			if ok, err := list.listing(args); ok || err != nil {
+				list.cfgPath = cfgPath
+				return list.run(cmd)
 			}
 			var o cib.Order
 			err = withEdit(cfgPath, "constraint order "+strings.Join(args, " "), func(s *session, c *cib.CIB) (err error) {
@@ -286,6 +379,7 @@ pcs_rsc_order_set_<resources>).
 		},
 	}
 	freeArgs(cmd)
+	list.bindKind(cmd, "order")
 	configFlag(cmd, &cfgPath)
 	return cmd
 }
@@ -294,6 +388,9 @@ func newConstraintColocationCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "colocation",
 		Short: "Place resources together or apart",
+		Long: `Without a subcommand (or with config), colocation lists the colocation constraints as pcs
+constraint colocation does; --output json prints {"colocations": [...]}, each as
+constraint list --output json writes it.`,
 		Example: `  tandem constraint colocation add VIP-10.10.10.23 with haproxy-clone
   tandem constraint colocation add db with web-clone -INFINITY
   tandem constraint colocation add vip with Promoted db-clone
@@ -373,11 +470,13 @@ pcs_rsc_colocation_set_<resources>). Like pcs, it prints nothing.
 	freeArgs(set)
 	configFlag(set, &setCfgPath)
 	cmd.AddCommand(add, set)
+	kindListing(cmd, "colocation")
 	return cmd
 }
 
 func newConstraintLocationCmd() *cobra.Command {
 	var cfgPath string
+	var list listOpts
 	cmd := &cobra.Command{
 		Use:   "location RSC prefers|avoids NODE[=score] ... | location RSC rule [score=S | score-attribute=ATTR] [role=ROLE] [id=ID] EXPRESSION",
 		Short: "Make a resource prefer or avoid nodes, by name or by their attributes",
@@ -402,16 +501,25 @@ role, as in Pacemaker; role=Promoted scores where a promotable clone is
 promoted rather than where it runs; role=Unpromoted applies to every role
 (Pacemaker reads it so: an instance is unpromoted before it is promoted).
 
+Without RSC (location, or location config), it lists the locations as pcs
+constraint location does; --output json prints {"locations": [...]}, each as
+constraint list --output json writes it.
+
 ` + liveExitCodes,
 		Example: `  tandem constraint location VIP-10.10.10.23 prefers benji=50
   tandem constraint location haproxy-clone avoids director-backup
   tandem constraint location db rule score=100 rack eq r1 and defined ssd
-  tandem constraint location web-clone rule score=-INFINITY kernel lt version 6.1`,
+  tandem constraint location web-clone rule score=-INFINITY kernel lt version 6.1
+  tandem constraint location config --output json`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := trailingFlags(cmd, args)
 			if err != nil {
 				return err
+			}
+			if ok, err := list.listing(args); ok || err != nil {
+				list.cfgPath = cfgPath
+				return list.run(cmd)
 			}
 			return withEdit(cfgPath, "constraint location "+strings.Join(args, " "), func(s *session, c *cib.CIB) error {
 				ls, err := parseLocation(c, s.file.Topology, args)
@@ -428,6 +536,7 @@ promoted rather than where it runs; role=Unpromoted applies to every role
 		},
 	}
 	freeArgs(cmd)
+	list.bindKind(cmd, "location")
 	configFlag(cmd, &cfgPath)
 	return cmd
 }
@@ -471,6 +580,9 @@ func newConstraintTicketCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ticket",
 		Short: "Bind resources to tickets (pcs constraint ticket)",
+		Long: `Without a subcommand (or with config), ticket lists the ticket constraints as pcs
+constraint ticket does; --output json prints {"tickets": [...]}, each as
+constraint list --output json writes it.`,
 		Example: `  tandem constraint ticket add site-a web
   tandem constraint ticket add site-a Promoted db-clone loss-policy=demote
   tandem constraint ticket set web app setoptions ticket=site-a
@@ -570,7 +682,31 @@ prints nothing.
 	freeArgs(set)
 	configFlag(set, &setCfgPath)
 	cmd.AddCommand(add, set, remove)
+	kindListing(cmd, "ticket")
 	return cmd
+}
+
+// kindListing makes constraint KIND, a command of subcommands, list the
+// constraints of its kind when run alone or as KIND config (or show).
+func kindListing(cmd *cobra.Command, kind string) {
+	var o listOpts
+	o.bind(cmd)
+	o.kind = kind
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return o.run(cmd) }
+	var c listOpts
+	config := &cobra.Command{
+		Use:     "config",
+		Aliases: []string{"show"},
+		Short:   "List the " + kind + " constraints as pcs does",
+		Long:    cmd.Long,
+		Example: "  tandem constraint " + kind + " config --output json",
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return c.run(cmd) },
+	}
+	c.bind(config)
+	c.kind = kind
+	cmd.AddCommand(config)
 }
 
 // parseTicket reads "TICKET [ROLE] RSC [loss-policy=P] [id=ID] [rsc-role=R]".

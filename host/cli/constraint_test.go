@@ -106,3 +106,18 @@ func TestNegativeScoreIsAnArgument(t *testing.T) {
 		}
 	}
 }
+
+// constraintSection cuts one kind out of writeConstraints's text.
+func TestConstraintSection(t *testing.T) {
+	text := "Location Constraints:\n  Resource: web\n    Enabled on: holly (score:50)\nOrdering Constraints:\n  start grp then start web (kind:Mandatory)\nColocation Constraints:\n"
+	for header, want := range map[string]string{
+		"Location Constraints:":   "Location Constraints:\n  Resource: web\n    Enabled on: holly (score:50)\n",
+		"Ordering Constraints:":   "Ordering Constraints:\n  start grp then start web (kind:Mandatory)\n",
+		"Colocation Constraints:": "Colocation Constraints:\n",
+		"Ticket Constraints:":     "Ticket Constraints:\n",
+	} {
+		if got := constraintSection(text, header); got != want {
+			t.Errorf("%s: got %q, want %q", header, got, want)
+		}
+	}
+}

@@ -31,17 +31,17 @@ func newConfigImportCIBCmd() *cobra.Command {
 		Short: "Turn a Pacemaker CIB (pcs cluster cib, cibadmin --query) into a cluster file",
 		Long: `import-cib reads a Pacemaker CIB (the XML that pcs cluster cib or cibadmin
 --query prints; "-" reads it from stdin) and writes the same cluster as a
-cluster.toml: nodes and their attributes, ocf and systemd primitives with their
-parameters, ops and meta attributes, groups, clones and promotable clones,
-order, colocation and location constraints (with resource sets and rules on
-node attributes), rsc_defaults, op_defaults (written into each op), the
+cluster.toml: nodes and their attributes, ocf, systemd and lsb primitives with
+their parameters, ops and meta attributes, groups, clones and promotable clones,
+order, colocation, location and ticket constraints (with resource sets and
+rules on node attributes), rsc_defaults, op_defaults (written into each op), the
 properties Tandem has, and alerts with their options, meta attributes and
 recipients (Tandem has no alert filters: an alert's <select> is listed).
 
 Whatever Tandem cannot express is listed on stderr with the CIB element's id,
-its line and why (fencing devices: Tandem fences with leases; lsb agents; date
-rules; tickets; ...), and left out; --strict makes any such item an error and
-writes nothing. Notes (imported, with a difference) are listed too.
+its line and why (fencing devices: Tandem fences with leases; date rules;
+tags; templates; bundles; ...), and left out; --strict makes any such item an
+error and writes nothing. Notes (imported, with a difference) are listed too.
 
 A CIB does not say where the nodes are (Pacemaker keeps that in
 corosync.conf): give every node's address with --addresses, and for a

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +115,33 @@ func TestLiveListingJSON(t *testing.T) {
 		len(cl.Orders) != 1 || cl.Orders[0].First != "grp" || cl.Orders[0].Then != "web" || cl.Colocations == nil {
 		t.Errorf("constraint list: %+v", cl)
 	}
+
+	// pcs's constraint location|order|colocation|ticket [config]: one
+	// kind, in text and in JSON.
+	var locs struct {
+		Locations []cib.Location `json:"locations"`
+	}
+	lc.json(&locs, "constraint", "location", "config")
+	var ords map[string][]cib.Order
+	lc.json(&ords, "constraint", "order")
+	var cols map[string][]cib.Colocation
+	lc.json(&cols, "constraint", "colocation", "show")
+	var tks map[string][]cib.Ticket
+	lc.json(&tks, "constraint", "ticket")
+	if len(locs.Locations) != 1 || locs.Locations[0].Rsc != "web" || len(ords) != 1 || len(ords["orders"]) != 1 || ords["orders"][0].First != "grp" ||
+		len(cols) != 1 || cols["colocations"] == nil || len(cols["colocations"]) != 0 || len(tks) != 1 || tks["tickets"] == nil {
+		t.Errorf("constraint KIND --output json: %+v %+v %+v %+v", locs, ords, cols, tks)
+	}
+	if out := lc.must("constraint", "location", "-o", "text"); out != "Location Constraints:\n  Resource: web\n    Enabled on: holly (score:50)\n" {
+		t.Errorf("constraint location:\n%s", out)
+	}
+	if out := lc.must("constraint", "order", "config", "--full"); !strings.HasPrefix(out, "Ordering Constraints:\n  start grp then start web") || strings.Contains(out, "Location") || strings.Contains(out, "Colocation") {
+		t.Errorf("constraint order config --full:\n%s", out)
+	}
+	if out := lc.must("constraint", "colocation"); out != "Colocation Constraints:\n" {
+		t.Errorf("constraint colocation:\n%s", out)
+	}
+	lc.refuse(`--output "yaml"`, "constraint", "location", "config", "-o", "yaml")
 
 	var pl struct {
 		Properties map[string]any `json:"properties"`

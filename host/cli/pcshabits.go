@@ -39,7 +39,9 @@ func newStonithCmd() *cobra.Command {
 		Long: leaseFencing + `
 
 stonith, stonith list, stonith status, stonith config and stonith show say so
-and exit 0 (there are no fencing devices to list); every other subcommand
+and exit 0 (there are no fencing devices to list); with --output json (or
+pcs's --output-format json) they print {"devices": [], "fencing": "leases"}.
+Every other subcommand
 (create, update, delete, fence, level, ...) exits 2: it is not supported.`,
 		Example: `  tandem stonith status`,
 		// Any pcs stonith line is answered, whatever its flags.
@@ -49,19 +51,59 @@ and exit 0 (there are no fencing devices to list); every other subcommand
 				return cmd.Help()
 			}
 			sub := ""
-			if len(args) > 0 {
-				sub = args[0]
+			for i := 0; i < len(args); i++ {
+				if a := args[i]; a == "-o" || a == "--output" || a == "--output-format" {
+					i++
+				} else if !strings.HasPrefix(a, "-") {
+					sub = a
+					break
+				}
 			}
 			switch sub {
 			case "", "list", "status", "config", "show":
-				fmt.Fprintln(cmd.OutOrStdout(), "NO stonith devices configured (Tandem needs none).")
+				output, err := stonithOutput(args)
+				if err != nil {
+					return err
+				}
 				fmt.Fprintln(cmd.ErrOrStderr(), leaseFencing)
+				if output == "json" {
+					return writeJSON(cmd.OutOrStdout(), struct {
+						Devices []string `json:"devices"`
+						Fencing string   `json:"fencing"`
+					}{Devices: []string{}, Fencing: "leases"})
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "NO stonith devices configured (Tandem needs none).")
 				return nil
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), leaseFencing)
 			return badInput("stonith %s is not supported: Tandem has no fencing devices (see above)", sub)
 		},
 	}
+}
+
+// stonithOutput finds -o/--output (or pcs's --output-format) among the
+// unparsed args of a stonith listing: text or json, else exit 2.
+func stonithOutput(args []string) (string, error) {
+	output := "text"
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-o" || a == "--output" || a == "--output-format":
+			if i+1 == len(args) {
+				return "", badInput("%s needs a value: text or json", a)
+			}
+			i++
+			output = args[i]
+		case strings.HasPrefix(a, "--output="), strings.HasPrefix(a, "--output-format="), strings.HasPrefix(a, "-o="):
+			_, output, _ = strings.Cut(a, "=")
+		case strings.HasPrefix(a, "-o"):
+			output = strings.TrimPrefix(a, "-o")
+		}
+	}
+	if output == "cmd" {
+		return "", badInput("--output-format cmd: there are no fencing devices to write pcs commands for")
+	}
+	return output, checkOutput(output)
 }
 
 // stonithProperty answers the fencing properties pcs habit sets: it writes

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +76,19 @@ func TestStonithHabits(t *testing.T) {
 	out, errOut, code := runTandem(t, nil, "stonith", "status")
 	if code != 0 || !strings.Contains(out, "NO stonith devices") || !strings.Contains(errOut, "Tandem fences with leases") {
 		t.Errorf("stonith status: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, args := range [][]string{{"stonith", "-o", "json"}, {"stonith", "list", "--output=json"}, {"stonith", "config", "--output-format", "json"}, {"stonith", "status", "-ojson"}} {
+		out, _, code = runTandem(t, nil, args...)
+		var v struct {
+			Devices []string `json:"devices"`
+			Fencing string   `json:"fencing"`
+		}
+		if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.Devices == nil || len(v.Devices) != 0 || v.Fencing != "leases" {
+			t.Errorf("%v: exit %d, %v\n%s", args, code, err, out)
+		}
+	}
+	if _, errOut, code := runTandem(t, nil, "stonith", "list", "-o", "yaml"); code != ExitConfig || !strings.Contains(errOut, `--output "yaml"`) {
+		t.Errorf("stonith list -o yaml: exit %d\n%s", code, errOut)
 	}
 	_, errOut, code = runTandem(t, nil, "stonith", "create", "fence-holly", "fence_ipmilan", "ip=198.18.0.1", "--force")
 	if code != ExitConfig || !strings.Contains(errOut, "stonith create is not supported") || !strings.Contains(errOut, "Tandem fences with leases") {
