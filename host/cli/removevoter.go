@@ -90,7 +90,13 @@ func removeVoter(cmd *cobra.Command, cfgPath, name string, wait time.Duration) e
 	if m, ok := file.Topology.Member(name); ok && !m.NonVoter {
 		fmt.Fprintf(ew, "Warning: %s still lists %s as a voter: take it out ([bus] voters, its [[node]] table) before the members restart (docs/topology.md)\n", cfgPath, name)
 	}
-	if err := waitReplaced(cmd.Context(), s.conn, w, name, a.Offline, wait); err != nil {
+	var voters []string
+	for _, m := range file.Topology.Voters() {
+		if m.Name != name {
+			voters = append(voters, m.Name)
+		}
+	}
+	if err := waitReplaced(cmd.Context(), s.conn, w, name, voters, len(file.Topology.Members), wait); err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	return nil
@@ -102,16 +108,20 @@ func removeVoter(cmd *cobra.Command, cfgPath, name string, wait time.Duration) e
 // A bucket that still has a replica on another voter that is offline (of
 // two voters gone for good, the one not removed yet) cannot be made whole
 // before that one is removed too: once that is all that is left for
-// blockedFor, it says so and returns. votersOffline are the meta group's
-// peers the answering voter saw offline: a stream that lost its quorum to
-// them has no leader, and its info marks no replica offline.
-func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string, votersOffline []string, wait time.Duration) error {
+// blockedFor, it says so and returns. A replica is offline when the
+// stream's info says so, or when it is on one of voters (the cluster
+// file's, name excepted) that does not answer a ping: a stream that lost
+// its quorum to voters that are down has no leader, and its info, answered
+// without one, marks no replica offline.
+func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string, voters []string, members int, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	nudgeAt := time.Now().Add(10 * time.Second)
 	nudged := map[string]bool{}
 	var blockedSince time.Time
 	for {
 		var problems, done []string
+		var votersOffline []string // asked once a round, only when a bucket is not whole
+		asked := false
 		// blocked: every problem is a replica missing or behind while
 		// the bucket has a replica on a voter that is offline.
 		blocked := true
@@ -138,6 +148,11 @@ func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string,
 				continue
 			}
 			b := replicaState(cfg.Bucket, name, peers, current, replicas, streamOffline, votersOffline)
+			if b.problem != "" && !b.blocked && !asked {
+				asked = true
+				votersOffline = notAnswering(conn, voters, members)
+				b = replicaState(cfg.Bucket, name, peers, current, replicas, streamOffline, votersOffline)
+			}
 			for _, p := range b.offline {
 				offlineAll[p] = true
 			}
@@ -182,6 +197,22 @@ func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string,
 	}
 }
 
+// notAnswering names the voters whose daemon does not answer a ping within
+// pingTimeout (of the cluster's members, every one answers).
+func notAnswering(conn *bus.Conn, voters []string, members int) []string {
+	answered, _ := bus.GatherMembers(conn, members, pingTimeout)
+	var out []string
+	for _, v := range voters {
+		if !slices.ContainsFunc(answered, func(m bus.MemberStatus) bool { return m.Name == v }) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// pingTimeout bounds the wait for the voters' answers to a ping.
+const pingTimeout = time.Second
+
 // bucketReplicas is what keeps one bucket's stream from being whole after
 // a voter's removal.
 type bucketReplicas struct {
@@ -193,7 +224,7 @@ type bucketReplicas struct {
 // replicaState says what keeps bucket's stream (peers, which are current,
 // how many replicas it wants) from being whole once removed is out. Its
 // replicas offline are those its info marks offline and those on voters
-// the meta group sees offline (votersOffline): a stream that lost its
+// that do not answer (votersOffline): a stream that lost its
 // quorum to them has no leader to mark them.
 func replicaState(bucket, removed string, peers []string, current map[string]bool, replicas int, streamOffline, votersOffline []string) bucketReplicas {
 	var b bucketReplicas

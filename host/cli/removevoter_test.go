@@ -10,8 +10,8 @@ import (
 // gone it has no leader, the meta leader cannot place a third replica, and
 // the stream's info (answered without a leader) marks no replica offline.
 // The lab found remove-voter waiting its whole --wait for it and failing
-// (TestRemoveNodesInLab); dave, offline in the meta group, is what blocks
-// the bucket, and remove-voter must say so and return.
+// (TestRemoveNodesInLab); dave, whose daemon does not answer a ping, is
+// what blocks the bucket, and remove-voter must say so and return.
 func TestReplicaStateBlockedByAVoterTheStreamDoesNotMarkOffline(t *testing.T) {
 	peers := []string{"benji", "dave"}
 	current := map[string]bool{"benji": false, "dave": false}

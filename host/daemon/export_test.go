@@ -6,6 +6,3 @@ func SetHeartbeatHook(o *Options, f func()) { o.heartbeatHook = f }
 
 // PeerNames is peerNames.
 var PeerNames = peerNames
-
-// OfflinePeers is offlinePeers.
-var OfflinePeers = offlinePeers

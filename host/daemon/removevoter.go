@@ -34,13 +34,8 @@ const (
 
 // RemoveVoterAnswer is the answering voter's answer.
 type RemoveVoterAnswer struct {
-	By     string   `json:"by"`               // the voter that answered
-	Voters []string `json:"voters,omitempty"` // the meta group's peers before, by name
-	// Offline are the other peers the answering voter has no route to
-	// (voters that are down, or gone for good and not removed yet), by
-	// name: a bucket whose stream has no leader does not say which of its
-	// replicas are offline.
-	Offline []string `json:"offline,omitempty"`
+	By      string   `json:"by"`               // the voter that answered
+	Voters  []string `json:"voters,omitempty"` // the meta group's peers before, by name
 	Error   string   `json:"error,omitempty"`
 	Refused string   `json:"refused,omitempty"` // why nothing was changed (Refused*), with Error
 }
@@ -108,7 +103,6 @@ func (m *Member) serveRemoveVoter() error {
 			mp, err := m.server.RemoveVoter(ctx, req.Voter)
 			cancel()
 			a.Voters = peerNames(mp, req.Voter)
-			a.Offline = offlinePeers(mp, req.Voter)
 			if err != nil {
 				a.Error = err.Error()
 				switch {
@@ -127,18 +121,6 @@ func (m *Member) serveRemoveVoter() error {
 		}
 	})
 	return err
-}
-
-// offlinePeers names the meta group's peers known by name that are not
-// online (routed to the answering server), voter excepted.
-func offlinePeers(mp bus.MetaPeers, voter string) []string {
-	var out []string
-	for _, n := range mp.Names {
-		if n != voter && !mp.Online[n] {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // peerNames names the meta group's peers: by their names, and a peer this

@@ -22,18 +22,3 @@ func TestRemoveVoterNamesUnnamedPeers(t *testing.T) {
 		t.Errorf("peer names %v, want a b c", got)
 	}
 }
-
-// remove-voter's answer names the other peers the answering voter has no
-// route to: the CLI cannot learn them from a bucket whose stream lost its
-// quorum to them.
-func TestRemoveVoterNamesOfflinePeers(t *testing.T) {
-	mp := bus.MetaPeers{Names: []string{"benji", "carol", "dave", "erin", "holly"},
-		Online: map[string]bool{"benji": true, "carol": true, "holly": true}}
-	if got := daemon.OfflinePeers(mp, "erin"); !slices.Equal(got, []string{"dave"}) {
-		t.Errorf("offline peers %v, want dave (erin is the one removed)", got)
-	}
-	mp.Online["dave"] = true
-	if got := daemon.OfflinePeers(mp, "erin"); len(got) != 0 {
-		t.Errorf("offline peers %v, want none", got)
-	}
-}
