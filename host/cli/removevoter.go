@@ -90,7 +90,13 @@ func removeVoter(cmd *cobra.Command, cfgPath, name string, wait time.Duration) e
 	if m, ok := file.Topology.Member(name); ok && !m.NonVoter {
 		fmt.Fprintf(ew, "Warning: %s still lists %s as a voter: take it out ([bus] voters, its [[node]] table) before the members restart (docs/topology.md)\n", cfgPath, name)
 	}
-	if err := waitReplaced(cmd.Context(), s.conn, w, name, wait); err != nil {
+	var voters []string
+	for _, m := range file.Topology.Voters() {
+		if m.Name != name {
+			voters = append(voters, m.Name)
+		}
+	}
+	if err := waitReplaced(cmd.Context(), s.conn, w, name, voters, len(file.Topology.Members), wait); err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	return nil
@@ -102,14 +108,20 @@ func removeVoter(cmd *cobra.Command, cfgPath, name string, wait time.Duration) e
 // A bucket that still has a replica on another voter that is offline (of
 // two voters gone for good, the one not removed yet) cannot be made whole
 // before that one is removed too: once that is all that is left for
-// blockedFor, it says so and returns.
-func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string, wait time.Duration) error {
+// blockedFor, it says so and returns. A replica is offline when the
+// stream's info says so, or when it is on one of voters (the cluster
+// file's, name excepted) that does not answer a ping: a stream that lost
+// its quorum to voters that are down has no leader, and its info, answered
+// without one, marks no replica offline.
+func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string, voters []string, members int, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	nudgeAt := time.Now().Add(10 * time.Second)
 	nudged := map[string]bool{}
 	var blockedSince time.Time
 	for {
 		var problems, done []string
+		var votersOffline []string // asked once a round, only when a bucket is not whole
+		asked := false
 		// blocked: every problem is a replica missing or behind while
 		// the bucket has a replica on a voter that is offline.
 		blocked := true
@@ -125,45 +137,33 @@ func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string,
 					blocked = false
 				}
 			}
-			var offline []string
+			var streamOffline []string
 			if err == nil {
-				offline, err = conn.OfflinePeers(rctx, stream)
-				offline = slices.DeleteFunc(offline, func(p string) bool { return p == name })
+				streamOffline, err = conn.OfflinePeers(rctx, stream)
 			}
 			cancel()
-			for _, p := range offline {
-				offlineAll[p] = true
-			}
-			switch {
-			case err != nil:
+			if err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", cfg.Bucket, err))
 				blocked = false
 				continue
-			case slices.Contains(peers, name):
-				problems = append(problems, fmt.Sprintf("%s: still has a replica on %s", cfg.Bucket, name))
+			}
+			b := replicaState(cfg.Bucket, name, peers, current, replicas, streamOffline, votersOffline)
+			if b.problem != "" && !b.blocked && !asked {
+				asked = true
+				votersOffline = notAnswering(conn, voters, members)
+				b = replicaState(cfg.Bucket, name, peers, current, replicas, streamOffline, votersOffline)
+			}
+			for _, p := range b.offline {
+				offlineAll[p] = true
+			}
+			if b.problem == "" {
+				done = append(done, fmt.Sprintf("%s: replicas on %s, current", cfg.Bucket, strings.Join(peers, ", ")))
+				continue
+			}
+			problems = append(problems, b.problem)
+			if !b.blocked {
 				blocked = false
-				continue
-			case len(peers) < replicas:
-				problems = append(problems, fmt.Sprintf("%s: %d of %d replicas placed (%s)", cfg.Bucket, len(peers), replicas, strings.Join(peers, ", ")))
-				if len(offline) == 0 {
-					blocked = false
-				}
-				continue
 			}
-			var behind []string
-			for _, p := range peers {
-				if !current[p] {
-					behind = append(behind, p)
-					if !slices.Contains(offline, p) {
-						blocked = false
-					}
-				}
-			}
-			if len(behind) > 0 {
-				problems = append(problems, fmt.Sprintf("%s: the replicas on %s are not current yet", cfg.Bucket, strings.Join(behind, ", ")))
-				continue
-			}
-			done = append(done, fmt.Sprintf("%s: replicas on %s, current", cfg.Bucket, strings.Join(peers, ", ")))
 		}
 		if len(problems) == 0 {
 			for _, d := range done {
@@ -195,6 +195,67 @@ func waitReplaced(ctx context.Context, conn *bus.Conn, w io.Writer, name string,
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// notAnswering names the voters whose daemon does not answer a ping within
+// pingTimeout (of the cluster's members, every one answers).
+func notAnswering(conn *bus.Conn, voters []string, members int) []string {
+	answered, _ := bus.GatherMembers(conn, members, pingTimeout)
+	var out []string
+	for _, v := range voters {
+		if !slices.ContainsFunc(answered, func(m bus.MemberStatus) bool { return m.Name == v }) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// pingTimeout bounds the wait for the voters' answers to a ping.
+const pingTimeout = time.Second
+
+// bucketReplicas is what keeps one bucket's stream from being whole after
+// a voter's removal.
+type bucketReplicas struct {
+	problem string   // "" when its replicas are all placed and current
+	blocked bool     // every problem is a replica missing or behind while a replica is on a voter that is offline
+	offline []string // its replicas on voters that are offline
+}
+
+// replicaState says what keeps bucket's stream (peers, which are current,
+// how many replicas it wants) from being whole once removed is out. Its
+// replicas offline are those its info marks offline and those on voters
+// that do not answer (votersOffline): a stream that lost its
+// quorum to them has no leader to mark them.
+func replicaState(bucket, removed string, peers []string, current map[string]bool, replicas int, streamOffline, votersOffline []string) bucketReplicas {
+	var b bucketReplicas
+	for _, p := range peers {
+		if p != removed && (slices.Contains(streamOffline, p) || slices.Contains(votersOffline, p)) {
+			b.offline = append(b.offline, p)
+		}
+	}
+	switch {
+	case slices.Contains(peers, removed):
+		b.problem = fmt.Sprintf("%s: still has a replica on %s", bucket, removed)
+		return b
+	case len(peers) < replicas:
+		b.problem = fmt.Sprintf("%s: %d of %d replicas placed (%s)", bucket, len(peers), replicas, strings.Join(peers, ", "))
+		b.blocked = len(b.offline) > 0
+		return b
+	}
+	var behind []string
+	b.blocked = true
+	for _, p := range peers {
+		if !current[p] {
+			behind = append(behind, p)
+			if !slices.Contains(b.offline, p) {
+				b.blocked = false
+			}
+		}
+	}
+	if len(behind) > 0 {
+		b.problem = fmt.Sprintf("%s: the replicas on %s are not current yet", bucket, strings.Join(behind, ", "))
+	}
+	return b
 }
 
 // blockedFor is how long remove-voter waits while only replicas on other
