@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 	"github.com/tandem-ha/tandem/e2e/lab"
 	"github.com/tandem-ha/tandem/e2e/labtest"
 	"github.com/tandem-ha/tandem/e2e/scenario"
+	"github.com/tandem-ha/tandem/plugins/ocf"
 	"github.com/tandem-ha/tandem/plugins/systemd"
-	vipagent "github.com/tandem-ha/tandem/plugins/vip"
 )
 
 // The seed tutorial's lab: prefix tdseed on 198.18.0.224/27 (holly .246,
@@ -114,9 +115,14 @@ func TestSeedTutorial(t *testing.T) {
 		return out
 	}
 
-	// The Active/Standby cluster the tutorial starts from: the VIP and an
-	// HTTP server (ocf:heartbeat:apache there; the unit here).
-	sh("", "resource", "create", c.VIPResource, "vip", "ip="+vip.String(), "cidr_netmask=24", "op", "monitor", "interval=10s")
+	// The Active/Standby cluster the tutorial starts from: the VIP, with the
+	// tutorial's own agent and line (ocf:heartbeat:IPaddr2 from Debian's
+	// resource-agents, run unchanged by the ocf bridge), and an HTTP server
+	// (ocf:heartbeat:apache there; the unit here).
+	// cidr_netmask is the lab's (/27 here, /24 in the tutorial's network):
+	// IPaddr2 looks for the interface whose network holds ip with that mask,
+	// and refuses ("[findif] failed") a mask no interface has.
+	sh("", "resource", "create", c.VIPResource, "ocf:heartbeat:IPaddr2", "ip="+vip.String(), fmt.Sprintf("cidr_netmask=%d", o.Subnet.Bits()), "op", "monitor", "interval=30s")
 	sh("", "resource", "create", "HTTPServer", "systemd:apache2", "op", "monitor", "interval=1min")
 	poll.Until(t, 60*time.Second, 100*time.Millisecond, poll.About("the Active/Standby cluster runs", func() error {
 		r, err := c.Status(ctx, "benji")
@@ -166,12 +172,16 @@ Colocation Constraints:
 	if _, err := c.WaitConverged(ctx, "benji", c.Nodes); err != nil {
 		t.Fatal(err)
 	}
-	// The tutorial's resources use the vip and systemd agents only: those
-	// plugins run (shown with their versions), the other three were never
-	// launched.
-	running := fmt.Sprintf("plugins: systemd@%s vip@%s running, haproxy health lsb ocf idle", systemd.Version, vipagent.Version)
-	if out := sh("", "status"); strings.Count(out, running) != 2 {
+	// The tutorial's resources use the ocf bridge and the systemd agent
+	// only: those plugins run (shown with their versions), the other three
+	// were never launched. The VIP's line is the tutorial's.
+	running := fmt.Sprintf("plugins: ocf@%s systemd@%s running, haproxy health lsb vip idle", ocf.Version, systemd.Version)
+	out := sh("", "status")
+	if strings.Count(out, running) != 2 {
 		t.Errorf("each node should run just the plugins its resources use:\n%s", out)
+	}
+	if !regexp.MustCompile(regexp.QuoteMeta(vipName) + `\t\(ocf::?heartbeat:IPaddr2\):\t ?Started `).MatchString(out) {
+		t.Errorf("status should show the VIP as the tutorial's pcs status does (%s (ocf::heartbeat:IPaddr2): Started NODE):\n%s", vipName, out)
 	}
 	answers := waitAlternating(t, ctx, c)
 	t.Logf("[stack@director ~]$ curl http://%s (x6)\n%s", vip, strings.Join(answers, "\n"))
