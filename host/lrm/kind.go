@@ -27,28 +27,36 @@ import (
 // ran as.
 func kindChangeKey(id string) string { return "kind/" + id }
 
-// changedKind says whether e, running here (or failed), runs as a
-// primitive while def is a clone's instance, or the other way round (l.mu
-// held). A start, stop or cleanup in flight is left alone: the next plan
-// or configuration change looks again.
-func changedKind(e *entry, def cib.Resource) bool {
-	if e.def.Agent == "" || (e.state != bus.StateStarted && e.state != bus.StateFailed) {
+// otherKind says whether e, not stopped here, runs (or is being started
+// or stopped) as a primitive while def is a clone's instance, or the other
+// way round (l.mu held).
+func otherKind(e *entry, def cib.Resource) bool {
+	if e.def.Agent == "" || e.state == bus.StateStopped || e.state == bus.StateUnknown {
 		return false
 	}
 	return (e.def.Clone == nil) != (def.Clone == nil)
 }
 
+// changedKind is otherKind for an entry that can be stopped now: started,
+// failed or blocked (a failed stop is tried again as it ran, as the
+// coordinator would try it once for the changed definition). A start or
+// stop in flight is looked at again when its result comes (onAction).
+func changedKind(e *entry, def cib.Resource) bool {
+	return otherKind(e, def) && (e.state == bus.StateStarted || e.state == bus.StateFailed || e.state == bus.StateBlocked)
+}
+
 // stopChangedKind starts stopping e (l.mu held) as the kind it runs as,
-// unless that is under way, and says whether it is being stopped so (its
-// actions planned for the new kind must not run meanwhile). def is its
-// live definition.
+// unless that is under way, and says whether e runs as another kind than
+// def, its live definition (its actions planned for the new kind must not
+// run meanwhile).
 func (l *LRM) stopChangedKind(e *entry, def cib.Resource) bool {
 	key := kindChangeKey(def.ID)
 	if l.busy[key] != "" {
 		return true
 	}
 	if !changedKind(e, def) {
-		return false
+		// A start or stop of the old kind in flight: its result decides.
+		return otherKind(e, def)
 	}
 	was := "a primitive"
 	if e.def.Clone != nil {
@@ -153,4 +161,14 @@ func (l *LRM) demoteUnpromotable(e *entry, def cib.Resource) {
 		l.mu.Unlock()
 		l.changed()
 	}()
+}
+
+// checkKind stops e as it ran if its kind changed (a start's or probe's
+// result made it started while the live definition is of the other kind).
+func (l *LRM) checkKind(e *entry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if def, ok := l.definitionLocked(l.cfg.Live(), e.def.ID); ok {
+		l.stopChangedKind(e, def)
+	}
 }

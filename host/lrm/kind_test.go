@@ -28,9 +28,16 @@ type indexRunner struct {
 	mu       sync.Mutex
 	running  map[int]bool
 	promoted map[int]bool
+	gate     chan struct{} // when set, a start waits for it to be closed
 }
 
 func (r *indexRunner) Run(ctx context.Context, agent, op string, req sdk.Request, timeout time.Duration) supervisor.Outcome {
+	r.mu.Lock()
+	gate := r.gate
+	r.mu.Unlock()
+	if op == bus.OpStart && gate != nil {
+		<-gate
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i := req.Instance.CloneIndex
@@ -204,6 +211,40 @@ agent = "fake"
 	if run, _ := agent.is(-1); !run || holder(lease.Key("db")) != "holly" {
 		t.Fatalf("after the start as a primitive again: running %v, lease held by %q", run, holder(lease.Key("db")))
 	}
+
+	// Made a clone while a start of the primitive runs: once started, it
+	// is stopped as the primitive (the configuration change found it
+	// starting; the start's result is looked at).
+	if r := runPlanned(t, conn, "stop-again", "db", 5, policies.OpStop, "holly"); !r.OK() {
+		t.Fatalf("stop of the primitive: %+v", r)
+	}
+	gate := make(chan struct{})
+	agent.mu.Lock()
+	agent.gate = gate
+	agent.mu.Unlock()
+	results, _ := publishAction(t, conn, "start-gated", 5, policies.Action{ID: policies.ActionID(policies.OpStart, "db", "", 0, "holly"), Resource: "db", Node: "holly", Op: policies.OpStart})
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if s := report().State; s != bus.StateStarting {
+			return fmt.Errorf("holly reports %s, want starting", s)
+		}
+		return nil
+	})
+	live.Store(&liveconfig.Revision{Rev: 6, CIB: promotable})
+	holly.lrm.ConfigChanged()
+	close(gate)
+	if r := <-results; !r.OK() {
+		t.Fatalf("gated start of the primitive: %+v", r)
+	}
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		r := report()
+		if run, _ := agent.is(-1); run || r.State != bus.StateStopped || r.Clone != "db-clone" {
+			return fmt.Errorf("primitive instance running %v; holly reports %s of clone %q, want stopped of db-clone", run, r.State, r.Clone)
+		}
+		if h := holder(lease.Key("db")); h != "" {
+			return fmt.Errorf("singleton lease still held by %s", h)
+		}
+		return nil
+	})
 	stopped := make(chan struct{})
 	go func() {
 		holly.stop()

@@ -41,8 +41,9 @@ func (l *LRM) ConfigChanged() {
 				e.clone = ""
 			}
 		} else if ok && l.stopChangedKind(e, r) {
-			// Stopped as it runs; its new definition is recorded once it
-			// is stopped.
+			// Stopped as it runs (now, or once the start or stop in
+			// flight is done); its new definition is recorded once it is
+			// stopped.
 		} else if ok && e.def.Agent == r.Agent {
 			// Running: operations (monitor interval, timeouts) and meta
 			// apply at once; parameters by the agent's reload when it
