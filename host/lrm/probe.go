@@ -40,6 +40,10 @@ func (l *LRM) ConfigChanged() {
 			} else {
 				e.clone = ""
 			}
+		} else if ok && l.stopChangedKind(e, r) {
+			// Stopped as it runs (now, or once the start or stop in
+			// flight is done); its new definition is recorded once it is
+			// stopped.
 		} else if ok && e.def.Agent == r.Agent {
 			// Running: operations (monitor interval, timeouts) and meta
 			// apply at once; parameters by the agent's reload when it
@@ -57,6 +61,7 @@ func (l *LRM) ConfigChanged() {
 			}
 			e.def = r
 			e.def.Params = params
+			l.demoteUnpromotable(e, r)
 		}
 		if !l.probed[r.ID] && l.busy["probe/"+r.ID] == "" {
 			toProbe = append(toProbe, r)

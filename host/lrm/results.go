@@ -188,6 +188,11 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		l.setState(e, state, why)
 		l.mu.Unlock()
 	}
+	if state == bus.StateStarted || state == bus.StateFailed || state == bus.StateBlocked {
+		// Started (or failed) as a kind its live definition no longer is
+		// (the configuration changed while the start ran).
+		l.checkKind(e)
+	}
 	if r.Op == bus.OpProbe && code == sdk.Degraded && !r.TimedOut {
 		l.setWarning(r.Resource, time.Time{}, msg)
 	}

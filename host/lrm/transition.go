@@ -36,6 +36,24 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 		l.cancelPart(ev.ID, mine, fmt.Sprintf("not run: planned from live configuration revision %d, and this node has only revision %d", ev.ConfigRev, live.Rev))
 		return
 	}
+	// A resource of this part that runs as another kind than it is now
+	// configured is stopped as it runs first; this plan counted on it
+	// as it is configured, and is run by none of this node.
+	changing := ""
+	l.mu.Lock()
+	for _, a := range mine {
+		if e, ok := l.entries[a.Resource]; ok {
+			if def, ok := l.definitionLocked(live, a.Resource); ok && l.stopChangedKind(e, def) {
+				changing = a.Resource
+				break
+			}
+		}
+	}
+	l.mu.Unlock()
+	if changing != "" {
+		l.cancelPart(ev.ID, mine, fmt.Sprintf("not run: %s is being stopped as the kind it ran as (a primitive, or a clone's instance), since its live configuration made it the other kind", changing))
+		return
+	}
 	t := executor.Transition{ID: ev.ID}
 	for _, a := range plan.Actions {
 		def, ok := l.definition(live, a.Resource)
