@@ -186,14 +186,7 @@ func describeJSON(agent string, md sdk.MetaData) describeOut {
 		out.Parameters = []sdk.ParamSpec{}
 	}
 	for _, a := range md.Actions {
-		op := opJSON{Name: a.Name}
-		if a.Interval > 0 {
-			op.Interval = durText(a.Interval)
-		}
-		if a.Timeout > 0 {
-			op.Timeout = durText(a.Timeout)
-		}
-		out.Actions = append(out.Actions, op)
+		out.Actions = append(out.Actions, newOpJSON(a.Name, a.Interval, a.Timeout))
 	}
 	return out
 }

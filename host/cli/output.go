@@ -57,6 +57,19 @@ type opJSON struct {
 	Timeout  string `json:"timeout,omitempty"`
 }
 
+// newOpJSON is an operation as -o json shows it: a zero interval or
+// timeout is left out.
+func newOpJSON(name string, interval, timeout time.Duration) opJSON {
+	op := opJSON{Name: name}
+	if interval > 0 {
+		op.Interval = durText(interval)
+	}
+	if timeout > 0 {
+		op.Timeout = durText(timeout)
+	}
+	return op
+}
+
 // groupJSON is one group in resource config and resource group list
 // --output json.
 type groupJSON struct {
@@ -88,14 +101,7 @@ func newResourceJSON(c *cib.CIB, r *cib.Resource) resourceJSON {
 		j.Params[k] = v
 	}
 	for _, o := range r.Ops {
-		op := opJSON{Name: o.Name}
-		if o.Interval > 0 {
-			op.Interval = durText(o.Interval)
-		}
-		if o.Timeout > 0 {
-			op.Timeout = durText(o.Timeout)
-		}
-		j.Ops = append(j.Ops, op)
+		j.Ops = append(j.Ops, newOpJSON(o.Name, o.Interval, o.Timeout))
 	}
 	return j
 }
