@@ -28,6 +28,7 @@ func TestOutputUnknownFormat(t *testing.T) {
 		}
 	}
 	walk(NewRoot(), nil)
+	argsFor := map[string][]string{"resource describe": {"ocf:heartbeat:IPaddr2"}}
 	// The listing commands this flag was added to, at least.
 	want := []string{"status", "resource list", "resource config", "resource group list", "resource agents",
 		"resource providers", "constraint", "constraint list", "property", "property list", "alert", "alert config",
@@ -50,6 +51,9 @@ func TestOutputUnknownFormat(t *testing.T) {
 		root.SetOut(&out)
 		root.SetErr(io.Discard)
 		args := append(append([]string{}, p...), "--output", "yaml")
+		// A command that needs an argument gets one: the format is refused
+		// before the argument is looked at.
+		args = append(args, argsFor[strings.Join(p, " ")]...)
 		if hasConfig[strings.Join(p, " ")] {
 			args = append(args, "--config", t.TempDir()+"/none.toml")
 		}
