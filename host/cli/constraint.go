@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -49,12 +48,15 @@ type listOpts struct {
 }
 
 // constraintKinds are the kinds listOpts.kind takes: the section of the
-// text and the key of the JSON.
-var constraintKinds = map[string]struct{ section, key string }{
-	"location":   {"Location Constraints:", "locations"},
-	"order":      {"Ordering Constraints:", "orders"},
-	"colocation": {"Colocation Constraints:", "colocations"},
-	"ticket":     {"Ticket Constraints:", "tickets"},
+// text, the key of the JSON and its constraints.
+var constraintKinds = map[string]struct {
+	section, key string
+	of           func(constraintsJSON) any
+}{
+	"location":   {"Location Constraints:", "locations", func(j constraintsJSON) any { return j.Locations }},
+	"order":      {"Ordering Constraints:", "orders", func(j constraintsJSON) any { return j.Orders }},
+	"colocation": {"Colocation Constraints:", "colocations", func(j constraintsJSON) any { return j.Colocations }},
+	"ticket":     {"Ticket Constraints:", "tickets", func(j constraintsJSON) any { return j.Tickets }},
 }
 
 // bindKind adds --full and --output to a constraint KIND command that
@@ -69,7 +71,7 @@ func (o *listOpts) bindKind(cmd *cobra.Command, kind string) {
 // list: none, or just config or show (pcs constraint location config). A
 // -o VALUE or -oVALUE among them (after config, where cobra does not
 // parse flags) sets the output.
-func (o *listOpts) listing(args []string) (bool, error) {
+func (o *listOpts) listing(args []string) bool {
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
@@ -82,10 +84,7 @@ func (o *listOpts) listing(args []string) (bool, error) {
 			rest = append(rest, a)
 		}
 	}
-	if len(rest) == 0 || len(rest) == 1 && (rest[0] == "config" || rest[0] == "show") {
-		return true, nil
-	}
-	return false, nil
+	return len(rest) == 0 || len(rest) == 1 && (rest[0] == "config" || rest[0] == "show")
 }
 
 func (o *listOpts) bind(cmd *cobra.Command) {
@@ -121,15 +120,7 @@ func (o *listOpts) run(cmd *cobra.Command) error {
 	return withCurrent(o.cfgPath, func(_ *session, cur liveconfig.Revision) error {
 		if k, ok := constraintKinds[o.kind]; ok {
 			if o.output == "json" {
-				all, err := json.Marshal(newConstraintsJSON(cur.CIB))
-				if err != nil {
-					return err
-				}
-				var m map[string]json.RawMessage
-				if err := json.Unmarshal(all, &m); err != nil {
-					return err
-				}
-				return writeJSON(cmd.OutOrStdout(), map[string]json.RawMessage{k.key: m[k.key]})
+				return writeJSON(cmd.OutOrStdout(), map[string]any{k.key: k.of(newConstraintsJSON(cur.CIB))})
 			}
 			var buf bytes.Buffer
 			writeConstraints(&buf, cur.CIB, o.full)
@@ -348,7 +339,7 @@ constraint list --output json writes it.
 			if err != nil {
 				return err
 			}
-			if ok, err := list.listing(args); ok || err != nil {
+			if list.listing(args) {
 				list.cfgPath = cfgPath
 				return list.run(cmd)
 			}
@@ -517,7 +508,7 @@ constraint list --output json writes it.
 			if err != nil {
 				return err
 			}
-			if ok, err := list.listing(args); ok || err != nil {
+			if list.listing(args) {
 				list.cfgPath = cfgPath
 				return list.run(cmd)
 			}
