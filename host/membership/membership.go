@@ -74,6 +74,14 @@ type member struct {
 	name   string
 	latest atomic.Pointer[bus.Heartbeat] // the newest heartbeat kept, not looked at yet
 	kept   bus.Heartbeat                 // the last heartbeat kept (the subscription's own)
+	// handled counts the messages the subscription handled on this
+	// member's subject, kept or not; see expire.
+	handled atomic.Uint64
+
+	// Under Tracker.mu: handled at the last sweep, and when its subject
+	// last carried a flood (see expire).
+	handledAtSweep uint64
+	floodedAt      time.Time
 
 	// Under Tracker.mu:
 	last        time.Time
@@ -111,6 +119,7 @@ func New(conns func(member string) *bus.Conn, members []string, deadAfter time.D
 		quoted, _ := json.Marshal(name)
 		mark := append([]byte(`"node":`), quoted...)
 		sub, err := conns(name).NC.Subscribe(bus.SubjectHeartbeat(name), func(msg *nats.Msg) {
+			m.handled.Add(1)
 			if !bytes.Contains(msg.Data, mark) {
 				t.forged.Add(1)
 				return
@@ -209,6 +218,10 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 
 func (t *Tracker) sweepEvery() time.Duration { return t.deadAfter / 8 }
 
+// floodPerSweep is how many messages on a member's subject between two
+// sweeps (deadAfter/8) make it a flood (expire).
+const floodPerSweep = 16
+
 // expire takes offline the members silent for longer than deadAfter.
 //
 // Silence is counted only while this tracker could listen. When this
@@ -223,6 +236,23 @@ func (t *Tracker) sweepEvery() time.Duration { return t.deadAfter / 8 }
 // declared gone deadAfter of listening later. Leases do not depend on
 // this: a holder whose process stalls past its fence deadline fences
 // (docs/leases.md).
+//
+// Nor is a member silent while its subject is flooded: more than
+// floodPerSweep messages handled on it between two sweeps (at the default
+// 1 s, 128 a second, 32 times its heartbeat rate), heartbeats or not.
+// Only the member's own identity may publish there (and the voters'
+// servers, which route it); and behind such a flood its genuine heartbeats
+// queue (in the servers, on the routes, in this subscription), so that
+// their absence says nothing until the flood has drained. That is how a
+// flood from a member's own identity on its own subject (a stolen key, a
+// runaway process) made the other members declare it gone while it was
+// alive: its 500,000 messages took seconds to cross a busy machine. So a
+// member counts as gone after deadAfter of silence that began after its
+// subject last carried a flood. Whoever holds its key could as well
+// publish heartbeats that the tracker keeps, so this grants them nothing
+// more; the leases, not membership, keep resources from running twice.
+// Replays and strays at a heartbeat's pace are no flood: a member whose
+// last heartbeat is replayed a few times a second is still gone.
 func (t *Tracker) expire() {
 	now := t.now()
 	var gone []Change
@@ -232,7 +262,12 @@ func (t *Tracker) expire() {
 	}
 	t.lastSweep = now
 	for name, m := range t.members {
-		if m.online && now.Sub(m.last)-(t.paused-m.pausedAt) > t.deadAfter {
+		handled := m.handled.Load()
+		if handled-m.handledAtSweep > floodPerSweep {
+			m.floodedAt = now
+		}
+		m.handledAtSweep = handled
+		if m.online && now.Sub(m.last)-(t.paused-m.pausedAt) > t.deadAfter && now.Sub(m.floodedAt) > t.deadAfter {
 			m.online = false
 			gone = append(gone, Change{Member: name, Online: false, Witness: m.witness, Incarnation: m.incarnation, Stopped: m.stopped})
 		}

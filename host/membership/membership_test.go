@@ -327,3 +327,78 @@ func TestLeaseMismatch(t *testing.T) {
 		return nil
 	})
 }
+
+// A flood on a member's own subject (here: messages naming another member,
+// which are never kept) holds its genuine heartbeats up behind it, so it
+// is not taken for the member's silence: the member is declared gone only
+// once its subject has been quiet for the dead-after interval. Before, it
+// was declared gone a second after its last heartbeat, in the middle of the
+// flood (as TestFloodChangesNoMembershipAndLosesNoLease saw on a busy
+// machine with 500,000 messages from the witness's identity).
+func TestFloodOnOwnSubjectIsNotSilence(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "b-hb")
+	var flooding atomic.Bool
+	flooding.Store(true)
+	changes := make(chan Change, 16)
+	var goneInFlood atomic.Bool
+	tr, err := New(func(string) *bus.Conn { return conn }, []string{"b"}, time.Second, func(ch Change) {
+		if ch.Member == "b" && !ch.Online && flooding.Load() {
+			goneInFlood.Store(true)
+		}
+		changes <- ch
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	conn.NC.Flush()
+	pub := c.Connect("solo", "test")
+	encode := func(h bus.Heartbeat) []byte {
+		data, err := bus.Encode(h, "test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	if err := pub.NC.Publish(bus.SubjectHeartbeat("b"), encode(bus.Heartbeat{Node: "b", Incarnation: "b1", Seq: 1})); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ch := <-changes:
+		if ch.Member != "b" || !ch.Online {
+			t.Fatalf("first change: %+v, want b online", ch)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b's heartbeat not seen")
+	}
+	// 2.5 s of flood (50 messages every 10 ms, at most 250 rounds), then
+	// nothing.
+	forged := encode(bus.Heartbeat{Node: "a", Incarnation: "forged", Seq: 1})
+	start := time.Now()
+	for i := 0; i < 250 && time.Since(start) < 2500*time.Millisecond; i++ {
+		for range 50 {
+			_ = pub.NC.Publish(bus.SubjectHeartbeat("b"), forged)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := pub.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	flooding.Store(false)
+	took := time.Since(start)
+	select {
+	case ch := <-changes:
+		if ch.Member != "b" || ch.Online {
+			t.Fatalf("change: %+v, want b gone", ch)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b not declared gone after the flood on its subject ended")
+	}
+	if goneInFlood.Load() {
+		t.Fatalf("b was declared gone during the %s of flood on its subject; want only after it", took.Round(time.Millisecond))
+	}
+	if tr.Forged() == 0 {
+		t.Error("no forged heartbeat counted: the flood never reached the tracker")
+	}
+}
