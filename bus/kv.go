@@ -21,9 +21,41 @@ const (
 	// BucketConfig holds the live configuration, one revision per change,
 	// with history for `tandem config history` and rollback.
 	BucketConfig = "tandem-config"
-	// BucketState holds durable cluster state: failcounts, node attributes.
+	// BucketState holds durable cluster state: fail-counts (StateFailKey),
+	// tickets, the coordinator's status (StateStatusKey).
 	BucketState = "tandem-state"
 )
+
+// StateKeyToken keeps a name usable as one token of a state bucket key:
+// every byte but ASCII letters, digits, '-' and '_' becomes '='.
+func StateKeyToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+		if !ok {
+			b[i] = '='
+		}
+	}
+	return string(b)
+}
+
+// StateFailPrefix starts every fail-count key of the state bucket.
+const StateFailPrefix = "fail."
+
+// StateFailKey is the state bucket's key of resource's fail-count on node.
+// Its last token is the node's: a member's identity may write only its own
+// (Permissions).
+func StateFailKey(resource, node string) string {
+	return StateFailPrefix + StateKeyToken(resource) + "." + StateKeyToken(node)
+}
+
+// StateStatusPrefix starts the keys of the coordinators' status.
+const StateStatusPrefix = "status."
+
+// StateStatusKey is where node, while it is the coordinator, keeps the
+// cluster's status in the state bucket: a key of its own, which no other
+// member's identity may write (Permissions).
+func StateStatusKey(node string) string { return StateStatusPrefix + StateKeyToken(node) }
 
 // ConfigHistory is how many revisions of the live configuration are kept.
 const ConfigHistory = 64

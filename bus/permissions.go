@@ -42,7 +42,12 @@ func Permissions(id Identity) *server.Permissions {
 			SubjectHeartbeat(id.Name), SubjectAction(id.Name), SubjectPrefix+"monitor."+n+".>",
 			SubjectState(id.Name), SubjectStateRequest, SubjectLog(id.Name), SubjectNode(id.Name),
 			SubjectTransition, SubjectRefresh, SubjectPing, SubjectValidate, SubjectPrefix+"lease.promise.*", SubjectPrefix+"lease.grant.*",
-			kvWrite(BucketLeases), kvWrite(BucketState),
+			kvWrite(BucketLeases),
+			// Of the state bucket, only its own keys: its fail-counts
+			// and its status while it coordinates (not another node's
+			// fail-counts, not the tickets, which admins grant).
+			"$KV."+BucketState+"."+StateFailPrefix+"*."+StateKeyToken(id.Name),
+			"$KV."+BucketState+"."+StateStatusKey(id.Name),
 			subjectStreamLeaderStepdown+"*",
 		)
 	case RoleWitness:

@@ -721,3 +721,55 @@ func TestNoIdentityPublishesAsAnotherNode(t *testing.T) {
 		t.Fatal("benji's own action result never arrived")
 	}
 }
+
+// Of the state bucket, a member's identity writes only its own keys: its
+// fail-counts and its status as coordinator; not another node's, not a
+// ticket (admins grant them), not the key every coordinator shared before.
+// The admin may write the others' (`resource cleanup`, `ticket grant`).
+func TestMemberWritesOnlyItsOwnStateKeys(t *testing.T) {
+	cfg := testTopology(t, []string{"holly", "benji"}, "director")
+	tc := startCluster(t, cfg)
+	holly := tc.ready("holly")
+	ctx := context.Background()
+	benji, _ := connectCollecting(t, tc, "holly", "benji")
+	kv, err := benji.KV(ctx, BucketState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(kv *KV, key string) error {
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		_, err := kv.Put(wctx, key, []byte(`{"forged":true}`))
+		return err
+	}
+	for _, key := range []string{StateFailKey("db", "benji"), StateStatusKey("benji")} {
+		if err := put(kv, key); err != nil {
+			t.Errorf("benji cannot write its own %s: %v", key, err)
+		}
+	}
+	others := []string{StateFailKey("db", "holly"), StateStatusKey("holly"), "ticket.t1", "status", "fail.db.benji.x"}
+	for _, key := range others {
+		if err := put(kv, key); err == nil {
+			t.Errorf("benji's identity wrote %s", key)
+		}
+	}
+	hkv, err := holly.KV(ctx, BucketState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range others {
+		if _, err := hkv.Get(ctx, key); err == nil {
+			t.Errorf("%s is in the bucket", key)
+		}
+	}
+	admin, _ := connectCollecting(t, tc, "benji", AdminIdentity)
+	akv, err := admin.KV(ctx, BucketState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{StateFailKey("db", "holly"), "ticket.t1"} {
+		if err := put(akv, key); err != nil {
+			t.Errorf("the admin cannot write %s: %v", key, err)
+		}
+	}
+}

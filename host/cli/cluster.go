@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -283,16 +282,9 @@ func localNode(top *bus.Topology) (string, error) {
 // coordinatorStatus reads what the coordinator last planned (zero when
 // nothing was saved yet).
 func (s *session) coordinatorStatus() coordinator.Status {
-	var st coordinator.Status
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	kv, err := s.conn.KV(ctx, bus.BucketState)
-	if err != nil {
-		return st
-	}
-	if e, err := kv.Get(ctx, coordinator.StatusKey); err == nil {
-		_ = json.Unmarshal(e.Value(), &st)
-	}
+	st, _ := coordinator.ReadStatus(ctx, s.conn)
 	return st
 }
 

@@ -215,14 +215,7 @@ func (lc *liveCluster) coordinatorStatus() coordinator.Status {
 		lc.t.Fatal(err)
 	}
 	defer s.close()
-	var st coordinator.Status
-	kv, err := s.conn.KV(context.Background(), bus.BucketState)
-	if err != nil {
-		return st
-	}
-	if e, err := kv.Get(context.Background(), coordinator.StatusKey); err == nil {
-		_ = json.Unmarshal(e.Value(), &st)
-	}
+	st, _ := coordinator.ReadStatus(context.Background(), s.conn)
 	return st
 }
 

@@ -39,9 +39,9 @@ import (
 // token goes with every plan (fencing).
 const LeaseKey = lease.CoordinatorKey
 
-// StatusKey is where the coordinator keeps the cluster's status (state
-// bucket) for `tandem status`.
-const StatusKey = "status"
+// legacyStatusKey is where coordinators before per-node status keys kept
+// the cluster's status; ReadStatus still reads it during a rolling upgrade.
+const legacyStatusKey = "status"
 
 // Config wires a coordinator to its node.
 type Config struct {
@@ -737,7 +737,7 @@ func (c *Coordinator) saveStatus(ctx context.Context, live liveconfig.Revision, 
 	}
 	kv, err := c.cfg.Conn.KV(ctx, bus.BucketState)
 	if err == nil {
-		_, err = kv.Put(ctx, StatusKey, data)
+		_, err = kv.Put(ctx, bus.StateStatusKey(c.cfg.Node), data)
 	}
 	if err != nil {
 		c.log.Debug("status not saved", "err", err)

@@ -39,23 +39,9 @@ func Open(ctx context.Context, conn *bus.Conn) (*Store, error) {
 	return &Store{kv: kv}, nil
 }
 
-const prefix = "fail."
+const prefix = bus.StateFailPrefix
 
-func key(resource, node string) string {
-	return prefix + token(resource) + "." + token(node)
-}
-
-// token keeps a name usable as one KV key token.
-func token(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-		if !ok {
-			b[i] = '='
-		}
-	}
-	return string(b)
-}
+func key(resource, node string) string { return bus.StateFailKey(resource, node) }
 
 // Add counts one failure of resource on node (fatal: count becomes
 // INFINITY, as Pacemaker does for a failed start).
