@@ -235,6 +235,9 @@ func (s *scheduler) orderEdges(b *builder, o order) {
 				if interleave && b.actions[a].Node != b.actions[bf].Node {
 					continue
 				}
+				if o.sameInst && b.actions[a].Instance != b.actions[bf].Instance {
+					continue
+				}
 				if o.o.Kind == cib.Serialize && (b.waits(a, bf) || b.waits(bf, a)) {
 					continue
 				}

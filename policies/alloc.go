@@ -507,6 +507,11 @@ func (s *scheduler) assignClone(u *unit) {
 		u.why = "target-role is Stopped"
 	case u.excluded != "":
 		u.why = u.excluded
+	case u.unique && u.prevMember() != nil:
+		insts = s.followCopies(u, w, insts, count)
+		if len(insts) == 0 {
+			u.why = s.nowhere(u)
+		}
 	default:
 		held := make([]int, len(s.nodes)) // instances (managed) on each node now
 		for _, c := range u.cur {
@@ -536,6 +541,39 @@ func (s *scheduler) assignClone(u *unit) {
 	u.insts = s.numberInstances(u, insts)
 }
 
+// followCopies places the instances of u, a member after the first of a
+// globally-unique cloned group, copy by copy: instance N goes where the
+// member before it placed its instance N, as Pacemaker assigns each group
+// instance (member:N) as a whole, if u may run there (its weights w carry
+// the group's colocation with the member before it, its own bans and
+// failures) and the node has room for it. insts holds the instances left
+// alone on their node; count what they take of each node.
+func (s *scheduler) followCopies(u *unit, w []cib.Score, insts []assigned, count []int) []assigned {
+	prev := u.prevMember()
+	kept := map[int]bool{}
+	for _, a := range insts {
+		kept[a.inst] = true
+	}
+	for _, a := range prev.insts {
+		n := a.node
+		if kept[a.inst] || a.inst >= u.max || !s.nodes[n].avail || w[n] < 0 || count[n] >= u.nodeMax {
+			continue
+		}
+		if s.capacity != nil && !s.fits(n, u.util) {
+			if u.capWhy == nil {
+				u.capWhy = map[int]string{}
+			}
+			u.capWhy[n] = "not enough free capacity for an instance of " + u.id
+			continue
+		}
+		count[n]++
+		s.alloc[n]++
+		s.consume(u, n)
+		insts = append(insts, assigned{inst: a.inst, node: n})
+	}
+	return insts
+}
+
 // bestSlot is the node of the best free slot under weights w, or -1.
 func (s *scheduler) bestSlot(u *unit, w []cib.Score, count, taken, held []int) int {
 	best, bestScore := -1, cib.Score(0)
@@ -556,6 +594,9 @@ func (s *scheduler) bestSlot(u *unit, w []cib.Score, count, taken, held []int) i
 			score = score.Add(u.sticky)
 			if u.groupSticky != nil {
 				score = score.Add(u.groupSticky[n])
+			}
+			if u.copySticky != nil && taken[n] < len(u.copySticky[n]) {
+				score = score.Add(u.copySticky[n][taken[n]])
 			}
 		}
 		if score < 0 {

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -23,7 +24,11 @@ import (
 //
 // A cloned group's members are clones whose instances go together node by
 // node: the internal colocation is clone with clone, and the internal
-// orders are interleaved.
+// orders are interleaved. In a globally-unique cloned group each copy is
+// distinct: copy N is instance N of every member (member:N in Pacemaker),
+// all on the node of the first member's instance N (see followCopies), and
+// the internal orders and restarts tie a copy's members only, so several
+// copies on one node (clone-node-max > 1) are each a group of their own.
 
 // group is a resource group as the scheduler sees it.
 type group struct {
@@ -61,9 +66,39 @@ func (s *scheduler) bindGroups() {
 			s.colocate(&colo{c: &cols[j-1], dep: m, prim: prev, score: inf, factor: 1, influences: true, internal: true})
 			ords[j-1] = cib.Order{ID: id, First: prev.r.ID, Then: m.r.ID, FirstAction: cib.ActionStart, ThenAction: cib.ActionStart,
 				Kind: cib.Mandatory, Symmetrical: true}
-			s.orders = append(s.orders, order{o: &ords[j-1], first: prev, then: m, sameNode: g.Clone != nil})
+			s.orders = append(s.orders, order{o: &ords[j-1], first: prev, then: m, sameNode: g.Clone != nil, sameInst: gr.unique()})
 		}
 	}
+}
+
+// unique says whether g is a globally-unique cloned group.
+func (g *group) unique() bool { return g.g.Clone != nil && g.g.Clone.GloballyUnique }
+
+// copyKey names the copy of g that an instance inst on node belongs to:
+// "" for a group that is not cloned (one copy), the node for an anonymous
+// cloned group (one copy per node), the node and the instance number for
+// a globally-unique one.
+func (g *group) copyKey(node string, inst int) string {
+	switch {
+	case g.g.Clone == nil:
+		return ""
+	case g.unique():
+		return fmt.Sprintf("%s#%d", node, inst)
+	}
+	return node
+}
+
+// prevMember is the member before u in its cloned group, or nil.
+func (u *unit) prevMember() *unit {
+	if u.group == nil || u.group.g.Clone == nil {
+		return nil
+	}
+	for i, m := range u.group.members {
+		if m == u && i > 0 {
+			return u.group.members[i-1]
+		}
+	}
+	return nil
 }
 
 // refUnits is what a constraint naming id acts on: the unit it names, or
@@ -104,12 +139,42 @@ func (s *scheduler) groupStickiness() {
 			continue
 		}
 		lead := g.members[0]
+		if g.unique() {
+			s.copyStickiness(g)
+			continue
+		}
 		lead.groupSticky = make([]cib.Score, len(s.nodes))
 		for _, m := range g.members[1:] {
 			for _, c := range m.cur {
 				lead.groupSticky[c.node] = lead.groupSticky[c.node].Add(m.sticky)
 			}
 		}
+	}
+}
+
+// copyStickiness gives the first member of a globally-unique cloned group
+// the stickiness of each copy's other members, copy by copy: on each
+// node, the held slots (one per running instance of the first member)
+// carry, best first, what the members of those copies running with it add.
+func (s *scheduler) copyStickiness(g *group) {
+	lead := g.members[0]
+	lead.copySticky = make([][]cib.Score, len(s.nodes))
+	for _, c := range lead.cur {
+		if !c.managed || lead.beyond(c) {
+			continue
+		}
+		var sum cib.Score
+		for _, m := range g.members[1:] {
+			for _, mc := range m.cur {
+				if mc.inst == c.inst && mc.node == c.node {
+					sum = sum.Add(m.sticky)
+				}
+			}
+		}
+		lead.copySticky[c.node] = append(lead.copySticky[c.node], sum)
+	}
+	for _, ss := range lead.copySticky {
+		sort.Slice(ss, func(i, j int) bool { return ss[i] > ss[j] })
 	}
 }
 
@@ -126,14 +191,14 @@ func (s *scheduler) restartLaterMembers(b *builder) {
 			prev, m := b.byUnit[g.members[i-1]], b.byUnit[g.members[i]]
 			starting := map[string]bool{}
 			for _, a := range prev.starts {
-				starting[b.actions[a].Node] = true
+				starting[g.copyKey(b.actions[a].Node, b.actions[a].Instance)] = true
 			}
 			kept := m.kept[:0:0]
 			for _, k := range m.kept {
 				node := s.nodes[k.node].name
 				// A blocked instance (its stop failed) or one on a node in
 				// maintenance is left as it is: no restart.
-				if !starting[node] || s.nodes[k.node].status == Maintenance || g.members[i].unmanaged(k) {
+				if !starting[g.copyKey(node, k.inst)] || s.nodes[k.node].status == Maintenance || g.members[i].unmanaged(k) {
 					kept = append(kept, k)
 					continue
 				}
@@ -159,7 +224,8 @@ func (s *scheduler) restartLaterMembers(b *builder) {
 // do: every member's stop comes before any member's start (a group stops
 // as a whole before it starts again, as a clone does), and a member stops
 // only once the later members that stop have stopped, also when members
-// between them are not running (on the same node, for a cloned group).
+// between them are not running (in the same copy, for a cloned group: on
+// the same node, and for a globally-unique one, the same instance).
 func (s *scheduler) groupEdges(b *builder) {
 	for _, g := range s.glist {
 		var stops, starts []int
@@ -181,10 +247,7 @@ func (s *scheduler) groupEdges(b *builder) {
 		for i := len(g.members) - 1; i >= 0; i-- {
 			mine := map[string][]int{}
 			for _, sp := range b.byUnit[g.members[i]].stops {
-				node := b.actions[sp].Node
-				if g.g.Clone == nil {
-					node = "" // one group, whatever the nodes
-				}
+				node := g.copyKey(b.actions[sp].Node, b.actions[sp].Instance)
 				for _, l := range later[node] {
 					b.edge(l, sp)
 				}

@@ -93,6 +93,10 @@ type unit struct {
 	// stickiness the other members add to each node they run on: a
 	// group's stickiness counts once per active member.
 	groupSticky []cib.Score
+	// copySticky, for the first member of a globally-unique cloned group,
+	// is on each node the stickiness the other members of each copy
+	// running there add to the copy's slot, best first (copyStickiness).
+	copySticky [][]cib.Score
 
 	// allocation state
 	state   int
@@ -210,6 +214,7 @@ type order struct {
 	o           *cib.Order
 	first, then *unit
 	sameNode    bool // internal order of a cloned group: instance by instance on each node
+	sameInst    bool // internal order of a globally-unique cloned group: each copy (instance number) by itself
 	// anyOf: first's set has require-all=false: then may start once any
 	// of these runs (Pacemaker's one-or-more pseudo-action).
 	anyOf []*unit

@@ -290,6 +290,18 @@ func (s *scheduler) enforce() {
 				changed = true
 			}
 		}
+		// A copy of a globally-unique cloned group runs whole up to
+		// where it stops: member:N only with the member before it's N.
+		for _, u := range s.units {
+			prev := u.prevMember()
+			if prev == nil || !u.unique {
+				continue
+			}
+			why := fmt.Sprintf("a copy of group %s runs as a whole: %s runs only where %s's instance of the same number does", u.group.g.ID, u.id, prev.id)
+			if s.remove(u, why, func(a assigned) bool { return !slices.Contains(prev.insts, a) }) {
+				changed = true
+			}
+		}
 		for _, u := range s.units {
 			for _, c := range u.withs {
 				if c.score > negInf && c.score < inf {
@@ -361,7 +373,7 @@ func (u *unit) starts(a assigned) bool {
 			return false
 		}
 		for _, b := range m.insts {
-			if b.node == a.node && !m.runs(b) {
+			if b.node == a.node && (!u.group.unique() || b.inst == a.inst) && !m.runs(b) {
 				return true
 			}
 		}

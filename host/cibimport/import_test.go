@@ -192,9 +192,9 @@ func TestRegressionCIBs(t *testing.T) {
 		}},
 		{file: "date-2", skipped: map[string]string{"overrides": "chosen by rules"}},
 		{file: "rsc_dep10"},
-		{file: "bug-pm-11", skipped: map[string]string{"ms-sf": "a cloned group cannot be globally unique"}, check: func(t *testing.T, c *cib.CIB) {
+		{file: "bug-pm-11", check: func(t *testing.T, c *cib.CIB) {
 			g, _ := c.Group("group")
-			if g == nil || g.Clone == nil || g.Clone.ID != "ms-sf" || !g.Clone.Promotable || !c.Promotable("ms-sf") ||
+			if g == nil || g.Clone == nil || g.Clone.ID != "ms-sf" || !g.Clone.Promotable || !g.Clone.GloballyUnique || !c.Promotable("ms-sf") ||
 				!slices.Equal(g.Resources, []string{"stateful-1", "stateful-2"}) {
 				t.Errorf("promotable cloned group: %+v", g)
 			}

@@ -15,8 +15,8 @@ import (
 
 // fitClones brings clone counts within what the nodes can run, as
 // Tandem's model requires; Pacemaker leaves the instances beyond them
-// stopped, so placement is the same. A cloned group with clone-node-max
-// above 1 cannot be expressed.
+// stopped, so placement is the same. A promotable cloned group with
+// clone-node-max above 1 cannot be expressed.
 func (im *importer) fitClones() {
 	n := len(im.c.Nodes)
 	fit := func(cl *cib.Clone, group bool) {
@@ -28,13 +28,9 @@ func (im *importer) fitClones() {
 			im.skip(e, "notify=true on a cloned group: Tandem notifies only clones of a primitive (imported without notifications)")
 			cl.Notify = false
 		}
-		if group && cl.GloballyUnique {
-			im.skip(e, "globally-unique=true: a cloned group cannot be globally unique in Tandem (imported as an anonymous clone)")
-			cl.GloballyUnique = false
-		}
 		switch {
-		case group && cl.NodeMax > 1:
-			im.skip(e, "clone-node-max %d: a cloned group runs one copy per node in Tandem (imported with clone-node-max 1)", cl.NodeMax)
+		case group && cl.Promotable && cl.NodeMax > 1:
+			im.skip(e, "clone-node-max %d: a promotable cloned group runs one copy per node in Tandem (imported with clone-node-max 1)", cl.NodeMax)
 			cl.NodeMax = 0
 		case !cl.GloballyUnique && cl.NodeMax > 1 && !im.uniqueSet[cl.ID]:
 			// Pacemaker 2.1 ignores clone-node-max for an anonymous

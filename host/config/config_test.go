@@ -422,7 +422,7 @@ with = "h-clone"
 `, []string{"c.toml:26: group \"g\": no resource \"nope\"", "c.toml:27: unknown key \"group.meta.resource-stickness\" (did you mean \"resource-stickiness\"?)",
 			"c.toml:30: group \"h\": resource \"a\" is already in a group (also defined at line 26)",
 			"c.toml:30: group \"h\": \"b\" is cloned; only primitives join a group",
-			"c.toml:31: group \"h\": clone-node-max 2: a cloned group runs one copy per node",
+			"c.toml:31: group \"h\": clone-node-max 2 needs globally-unique = true",
 			"c.toml:31: group \"h\": notify on a cloned group is not supported in Tandem",
 			"c.toml:35: group \"a\": duplicate id \"a\" (also defined at line 18)", "c.toml:34: group \"a\" has no resources",
 			"c.toml:39: order g then h: group \"h\" is cloned; constraints name the clone: use \"h-clone\""}},

@@ -105,8 +105,12 @@ const (
 	// on one promoted slot lease (a member's demote freeing it under the
 	// others).
 	FormatCIBPromotableGroups = 12
+	// FormatCIBUniqueGroups (13) is FormatCIBPromotableGroups for a model
+	// with a globally-unique cloned group, which a build that writes
+	// format 12 would refuse as invalid (and could then replace).
+	FormatCIBUniqueGroups = 13
 	// Format is the newest format this build writes.
-	Format = FormatCIBPromotableGroups
+	Format = FormatCIBUniqueGroups
 )
 
 // WrittenByNewer says whether an invalid revision is only so because a
@@ -115,6 +119,11 @@ func (r Revision) WrittenByNewer() bool { return r.newer }
 
 // formatFor is the oldest format that holds everything c uses.
 func formatFor(c *cib.CIB) int {
+	for _, g := range c.Groups {
+		if g.Clone != nil && g.Clone.GloballyUnique {
+			return FormatCIBUniqueGroups
+		}
+	}
 	for _, g := range c.Groups {
 		if g.Clone != nil && g.Clone.Promotable {
 			return FormatCIBPromotableGroups
@@ -378,14 +387,21 @@ func encode(c *cib.CIB, by, summary string) ([]byte, error) {
 }
 
 // Runnable refuses what the scheduler and `tandem simulate` take but the
-// nodes cannot run yet: several instances of a clone on one node (a
-// node's LRM runs one instance of a resource).
+// nodes cannot run yet: several instances of a clone, or several copies
+// of a cloned group, on one node (a node's LRM runs one instance of a
+// resource).
 func Runnable(c *cib.CIB) error {
 	var ps cib.Problems
 	for i, r := range c.Resources {
 		if r.Clone != nil && r.Clone.NodeMax > 1 {
 			ps = append(ps, cib.Problem{Path: fmt.Sprintf("resource[%d]", i), Msg: fmt.Sprintf("resource %q: clone-node-max %d: a node runs one instance of a resource in this version of Tandem "+
 				"(the scheduler and tandem simulate take more); set clone-node-max to 1", r.ID, r.Clone.NodeMax)})
+		}
+	}
+	for i, g := range c.Groups {
+		if g.Clone != nil && g.Clone.NodeMax > 1 {
+			ps = append(ps, cib.Problem{Path: fmt.Sprintf("group[%d].clone", i), Msg: fmt.Sprintf("group %q: clone-node-max %d: a node runs one copy of a cloned group in this version of Tandem "+
+				"(one instance of each member; the scheduler and tandem simulate take more); set clone-node-max to 1", g.ID, g.Clone.NodeMax)})
 		}
 	}
 	if ps == nil {

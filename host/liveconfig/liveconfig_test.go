@@ -569,3 +569,56 @@ func TestPromotableClonedGroupNeedsFormat12(t *testing.T) {
 		t.Fatalf("plain cloned group again: %+v, %v; want an older format", rev, err)
 	}
 }
+
+// A model with a globally-unique cloned group is stored in format 13,
+// which a build that knows only format 12 refuses (it would find the
+// group invalid); several copies of it on one node are refused, as the
+// nodes run one instance of a member each; made anonymous again, the
+// model goes back to an older format.
+func TestUniqueClonedGroupNeedsFormat13(t *testing.T) {
+	s, model := open(t)
+	ctx := context.Background()
+	if _, _, _, err := s.Seed(ctx, model, "holly", false); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		for _, id := range []string{"uip", "uweb"} {
+			if _, err := c.AddResource(id, "systemd:"+id, cib.ResourceSpec{}); err != nil {
+				return "", err
+			}
+		}
+		if _, err := c.GroupAdd("ustack", []string{"uip", "uweb"}, cib.GroupPosition{}); err != nil {
+			return "", err
+		}
+		g, _ := c.Group("ustack")
+		g.Clone = &cib.Clone{ID: "ustack-clone", GloballyUnique: true}
+		return "unique stack", nil
+	})
+	if err != nil || rev.Format != FormatCIBUniqueGroups {
+		t.Fatalf("unique cloned group: %+v, %v; want format %d", rev, err, FormatCIBUniqueGroups)
+	}
+	cur, err := s.Current(ctx)
+	if err != nil || cur.Format != FormatCIBUniqueGroups {
+		t.Fatalf("read back %+v, %v", cur, err)
+	}
+	if g, _ := cur.CIB.Group("ustack"); g == nil || g.Clone == nil || !g.Clone.GloballyUnique {
+		t.Fatalf("read back ustack: %+v", g)
+	}
+	_, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		g, _ := c.Group("ustack")
+		g.Clone.NodeMax = 2
+		return "two per node", nil
+	})
+	want := `group "ustack": clone-node-max 2: a node runs one copy of a cloned group`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("clone-node-max 2: got %v, want %q", err, want)
+	}
+	rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		g, _ := c.Group("ustack")
+		g.Clone.GloballyUnique = false
+		return "anonymous", nil
+	})
+	if err != nil || rev.Format >= FormatCIBUniqueGroups {
+		t.Fatalf("anonymous again: %+v, %v; want an older format", rev, err)
+	}
+}

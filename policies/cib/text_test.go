@@ -121,9 +121,25 @@ func TestCloneNodeMaxNeedsGloballyUnique(t *testing.T) {
 	if err := SetCloneOption(c.Resources[0].Clone, "globally-unique", "maybe"); err == nil || !strings.Contains(err.Error(), `globally-unique="maybe": want true or false`) {
 		t.Errorf("globally-unique=maybe: got %v", err)
 	}
-	c.Groups = []Group{{ID: "g", Resources: []string{"a"}, Clone: &Clone{ID: "g-clone", GloballyUnique: true}}}
+	// A cloned group likewise: several copies on a node need
+	// globally-unique, which a cloned group may be; a promotable one runs
+	// one copy per node.
+	gcl := &Clone{ID: "g-clone", NodeMax: 2}
+	c.Groups = []Group{{ID: "g", Resources: []string{"a"}, Clone: gcl}}
 	c.Resources = append(c.Resources, Resource{ID: "a", Agent: "systemd:a"})
-	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), `group "g": globally-unique cloned groups are not supported`) {
-		t.Errorf("unique cloned group: got %v", ps)
+	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), `group "g": clone-node-max 2 needs globally-unique = true`) {
+		t.Errorf("anonymous cloned group, clone-node-max 2: got %v", ps)
+	}
+	gcl.GloballyUnique = true
+	if ps := c.Validate(); ps != nil {
+		t.Errorf("unique cloned group, clone-node-max 2: %v", ps)
+	}
+	gcl.Promotable = true
+	if ps := c.Validate(); ps == nil || !strings.Contains(ps.Error(), `group "g": clone-node-max 2 on a promotable cloned group is not supported`) {
+		t.Errorf("promotable unique cloned group, clone-node-max 2: got %v", ps)
+	}
+	gcl.NodeMax = 1
+	if ps := c.Validate(); ps != nil {
+		t.Errorf("promotable unique cloned group: %v", ps)
 	}
 }

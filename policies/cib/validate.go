@@ -298,11 +298,15 @@ func (v *validator) groups() {
 			if cl.Max < 0 {
 				v.at(path+".clone", "%s: clone-max %d must be >= 0 (0: one per node)", what, cl.Max)
 			}
-			if cl.NodeMax > 1 {
-				v.at(path+".clone", "%s: clone-node-max %d: a cloned group runs one copy per node in Tandem (clone-node-max 1)", what, cl.NodeMax)
+			if cl.NodeMax < 0 {
+				v.at(path+".clone", "%s: clone-node-max %d must be >= 0 (0: 1)", what, cl.NodeMax)
 			}
-			if cl.GloballyUnique {
-				v.at(path+".clone", "%s: globally-unique cloned groups are not supported in Tandem; clone the group anonymously", what)
+			switch {
+			case cl.NodeMax > 1 && !cl.GloballyUnique:
+				v.at(path+".clone", "%s: clone-node-max %d needs globally-unique = true: the copies of an anonymous cloned group are interchangeable, "+
+					"so at most one runs on a node (Pacemaker ignores clone-node-max for them)", what, cl.NodeMax)
+			case cl.NodeMax > 1 && cl.Promotable:
+				v.at(path+".clone", "%s: clone-node-max %d on a promotable cloned group is not supported in Tandem: a promotable cloned group runs one copy per node (clone-node-max 1)", what, cl.NodeMax)
 			}
 			v.promotedBounds(path+".clone", what, cl)
 			if cl.Notify {
