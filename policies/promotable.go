@@ -117,6 +117,21 @@ func (u *unit) instOn(n int) (assigned, bool) {
 	return assigned{}, false
 }
 
+// copyOf is u's placed instance in the same copy of its cloned group as
+// a (an instance of another member): the one on a's node, and for a
+// globally-unique cloned group also of a's number.
+func (u *unit) copyOf(a assigned) (assigned, bool) {
+	if !u.unique {
+		return u.instOn(a.node)
+	}
+	for _, b := range u.insts {
+		if b == a {
+			return b, true
+		}
+	}
+	return assigned{}, false
+}
+
 // shadows are u's role units (nil when u is not promotable).
 func (u *unit) shadows() []*unit {
 	if u.promo == nil {
@@ -305,7 +320,7 @@ func (s *scheduler) choosePromoted(u *unit) bool {
 	for _, a := range u.insts {
 		was, unmanaged, whole := false, false, true
 		for _, m := range members {
-			ma, ok := m.instOn(a.node)
+			ma, ok := m.copyOf(a)
 			if m == u {
 				ma, ok = a, true
 			}
@@ -373,8 +388,17 @@ func (s *scheduler) choosePromoted(u *unit) bool {
 		for _, m := range g.members[1:] {
 			var mine []assigned
 			for _, a := range chosen {
-				if ma, ok := m.instOn(a.node); ok {
+				if ma, ok := m.copyOf(a); ok {
 					mine = append(mine, ma)
+				}
+			}
+			// A promoted instance left alone stays promoted, also when
+			// its copy's first member is elsewhere (a unique copy split
+			// by a blocked member).
+			for _, c := range m.cur {
+				a := assigned{inst: c.inst, node: c.node}
+				if !c.managed && c.promoted && slices.Contains(m.insts, a) && !slices.Contains(mine, a) {
+					mine = append(mine, a)
 				}
 			}
 			sort.Slice(mine, func(i, j int) bool { return mine[i].inst < mine[j].inst })

@@ -109,10 +109,15 @@ func genCluster(t *rapid.T) (*cib.CIB, State) {
 		g.Meta.Stickiness = opt("groupStick", 0, 100)
 		id := g.ID
 		if rapid.IntRange(0, 2).Draw(t, "groupCloned") == 0 {
-			g.Clone = &cib.Clone{ID: g.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "groupCloneMax"), Interleave: rapid.Bool().Draw(t, "groupInterleave")}
+			g.Clone = &cib.Clone{ID: g.ID + "-clone", Max: rapid.IntRange(0, nn+1).Draw(t, "groupCloneMax"), Interleave: rapid.Bool().Draw(t, "groupInterleave"),
+				GloballyUnique: rapid.IntRange(0, 2).Draw(t, "groupUnique") == 0}
 			if rapid.IntRange(0, 2).Draw(t, "groupPromotable") == 0 {
 				g.Clone.Promotable = true
 				g.Clone.PromotedMax = rapid.IntRange(0, 2).Draw(t, "groupPromotedMax")
+			} else if g.Clone.GloballyUnique {
+				// Several copies of a unique cloned group on a node.
+				g.Clone.NodeMax = rapid.IntRange(0, 2).Draw(t, "groupNodeMax")
+				g.Clone.Max = rapid.IntRange(0, nn*max(g.Clone.NodeMax, 1)+1).Draw(t, "groupUniqueMax")
 			}
 			id = g.Clone.ID
 			ids = slices.DeleteFunc(ids, func(x string) bool { return slices.Contains(members, x) })
@@ -322,6 +327,7 @@ func TestProperties(t *testing.T) {
 		checkPromoted(t, s, res)
 		checkNotify(t, cfg, res)
 		checkUnique(t, s, res)
+		checkUniqueGroups(t, s, res)
 		checkDeterminism(t, cfg, st, res)
 		checkConvergence(t, cfg, st, res)
 	})
@@ -356,6 +362,63 @@ func checkUnique(t *rapid.T, s *scheduler, res *Result) {
 			if stop.Op == OpStop && stop.Resource == start.Resource && stop.Instance == start.Instance && stop.Node != start.Node &&
 				!closure[start.ID][stop.ID] {
 				t.Fatalf("%s does not wait for %s: the instance could run on two nodes", start.ID, stop.ID)
+			}
+		}
+	}
+}
+
+// checkUniqueGroups: a copy of a globally-unique cloned group runs on one
+// node: a member's instance N (not left alone where it is) is placed where
+// the member before it has its instance N; no node runs more than
+// clone-node-max copies of the group (its first member's instances, left
+// alone ones aside); and when both start, member N starts after the member
+// before it's N, and not directly after another copy's.
+func checkUniqueGroups(t *rapid.T, s *scheduler, res *Result) {
+	placed := map[string]bool{} // "rsc#n@node"
+	for _, a := range res.Placement {
+		placed[fmt.Sprintf("%s#%d@%s", a.Resource, a.Instance, a.Node)] = true
+	}
+	closure := tandemClosure(&res.Transition)
+	for _, g := range s.glist {
+		if !g.unique() {
+			continue
+		}
+		lead := g.members[0]
+		copies := map[string]int{}
+		for _, a := range res.Placement {
+			if a.Resource == lead.r.ID && !lead.unmanaged(assigned{inst: a.Instance, node: s.nodeIdx[a.Node]}) {
+				copies[a.Node]++
+				if copies[a.Node] > lead.nodeMax {
+					t.Fatalf("group %s: %d copies on %s, clone-node-max %d", g.g.ID, copies[a.Node], a.Node, lead.nodeMax)
+				}
+			}
+		}
+		for i := 1; i < len(g.members); i++ {
+			prev, m := g.members[i-1], g.members[i]
+			for _, a := range res.Placement {
+				if a.Resource != m.r.ID || m.unmanaged(assigned{inst: a.Instance, node: s.nodeIdx[a.Node]}) {
+					continue
+				}
+				if !placed[fmt.Sprintf("%s#%d@%s", prev.r.ID, a.Instance, a.Node)] {
+					t.Fatalf("group %s: %s placed on %s without %s#%d there", g.g.ID, a.Name(), a.Node, prev.r.ID, a.Instance)
+				}
+			}
+			for _, st := range res.Transition.Actions {
+				if st.Op != OpStart || st.Resource != m.r.ID {
+					continue
+				}
+				for _, pst := range res.Transition.Actions {
+					if pst.Op != OpStart || pst.Resource != prev.r.ID {
+						continue
+					}
+					same := pst.Instance == st.Instance && pst.Node == st.Node
+					if same && !closure[st.ID][pst.ID] {
+						t.Fatalf("group %s: %s does not wait for %s", g.g.ID, st.ID, pst.ID)
+					}
+					if !same && slices.Contains(st.After, pst.ID) {
+						t.Fatalf("group %s: %s waits for another copy's %s", g.g.ID, st.ID, pst.ID)
+					}
+				}
 			}
 		}
 	}
@@ -597,7 +660,7 @@ func checkMandatoryOrders(t *rapid.T, s *scheduler, res *Result) {
 					continue
 				}
 				for _, a := range res.Transition.Actions {
-					if unitOf(a) != first || a.Op != firstOp || (interleave && a.Node != b.Node) {
+					if unitOf(a) != first || a.Op != firstOp || (interleave && a.Node != b.Node) || (o.sameInst && a.Instance != b.Instance) {
 						continue
 					}
 					if !closure[b.ID][a.ID] {
@@ -674,9 +737,12 @@ func checkPromoted(t *rapid.T, s *scheduler, res *Result) {
 		}
 	}
 	// A promotable cloned group is promoted whole: its members on the
-	// same nodes.
+	// same nodes. A copy with a member left alone is left alone as a
+	// whole (docs/scheduler.md, difference 11): it stays promoted even
+	// where a later member cannot run (found by a random seed,
+	// 17574816430800848300, with 20,000 clusters, anonymous or unique).
 	for _, g := range s.glist {
-		if g.g.Clone == nil || !g.g.Clone.Promotable {
+		if g.g.Clone == nil || !g.g.Clone.Promotable || slices.ContainsFunc(g.members, (*unit).leftAlone) {
 			continue
 		}
 		var want string
@@ -690,7 +756,7 @@ func checkPromoted(t *rapid.T, s *scheduler, res *Result) {
 			sort.Strings(on)
 			if got := strings.Join(on, " "); i == 0 {
 				want = got
-			} else if got != want && !m.leftAlone() && !g.members[0].leftAlone() {
+			} else if got != want {
 				t.Fatalf("group %s: %s is promoted on [%s], %s on [%s]", g.g.ID, g.members[0].r.ID, want, m.r.ID, got)
 			}
 		}

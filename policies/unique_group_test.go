@@ -216,6 +216,14 @@ func TestUniqueClonedGroup(t *testing.T) {
 			{Resource: "a", Instance: 1, Node: "node2"}, {Resource: "b", Instance: 0, Node: "node2"}}},
 		ops:       "start b#0@node1,start b#1@node2,stop b#0@node2,stop b#1@node1",
 		placement: "a#0@node1 a#1@node2 b#0@node1 b#1@node2",
+	}, {
+		name:   "a promoted member left alone (blocked) beside another copy does not promote that copy, and stays promoted",
+		config: uniqueCluster(2) + uniqueGroupTOML("g", ab, "g-clone", "promotable = true\nclone-max = 2\n"),
+		state: State{Nodes: two, Instances: []InstanceState{{Resource: "a", Instance: 0, Node: "node1"},
+			{Resource: "b", Instance: 1, Node: "node1", Blocked: true, Role: cib.RolePromoted}},
+			Promotion: scores("a", map[string]cib.Score{"node1": 5, "node2": 10})},
+		ops:       "start a#1@node2",
+		placement: "a#0@node1 a#1@node2 b#1@node1+",
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			f, err := config.Parse("unique-group.toml", []byte(c.config))
