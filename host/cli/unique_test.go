@@ -2,6 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +16,10 @@ import (
 // A globally-unique clone on a live cluster: created with pcs's clone
 // option, stored in format 9, one instance per node started, listed
 // instance by instance by status and with its option by resource config;
-// several instances on one node (which the nodes cannot run yet) and
-// clone-node-max without globally-unique are refused, changing nothing.
+// clone-node-max without globally-unique, and several instances of a
+// promotable clone on one node (which the nodes cannot run yet), are
+// refused, changing nothing. A unique clone of clone-node-max 2 runs its
+// four instances two per node, listed one by one.
 func TestLiveGloballyUnique(t *testing.T) {
 	lc := newLiveCluster(t)
 	create := func(id string, clone ...string) []string {
@@ -22,7 +27,8 @@ func TestLiveGloballyUnique(t *testing.T) {
 		return append(append(args, "op", "monitor", "interval=500ms", "clone"), clone...)
 	}
 	lc.refuse(`resource "u2": clone-node-max 2 needs globally-unique = true`, create("u2", "clone-node-max=2")...)
-	lc.refuse(`resource "u2": clone-node-max 2: a node runs one instance of a resource`, create("u2", "globally-unique=true", "clone-node-max=2")...)
+	lc.refuse(`resource "u2": clone-node-max 2 on a promotable clone: a node runs one instance of a promotable clone`,
+		create("u2", "globally-unique=true", "clone-node-max=2", "promotable=true")...)
 	lc.must(create("u", "globally-unique=true")...)
 	if rev := lc.live(); rev.Format != liveconfig.FormatCIBUnique {
 		t.Errorf("live configuration in format %d, want %d", rev.Format, liveconfig.FormatCIBUnique)
@@ -49,5 +55,73 @@ func TestLiveGloballyUnique(t *testing.T) {
 	})
 	if out := lc.must("resource", "config", "u"); !strings.Contains(out, "Meta Attrs: globally-unique=true") {
 		t.Errorf("resource config u:\n%s", out)
+	}
+
+	lc.must(create("w", "globally-unique=true", "clone-max=4", "clone-node-max=2")...)
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
+		out := lc.must("status")
+		if !strings.Contains(out, "* Clone Set: w-clone [w] (unique):\n") {
+			return fmt.Errorf("status does not show w-clone:\n%s", out)
+		}
+		perNode := map[string]int{}
+		for i := 0; i < 4; i++ {
+			prefix := fmt.Sprintf("* w:%d\t(example:process):\t Started ", i)
+			at := strings.Index(out, prefix)
+			if at < 0 {
+				return fmt.Errorf("status does not show %q:\n%s", prefix, out)
+			}
+			node, _, _ := strings.Cut(out[at+len(prefix):], "\n")
+			perNode[node]++
+		}
+		if perNode["holly"] != 2 || perNode["benji"] != 2 {
+			return fmt.Errorf("w's instances by node %v, want two on each:\n%s", perNode, out)
+		}
+		return nil
+	})
+}
+
+// config validate takes clone-node-max > 1 for a globally-unique clone,
+// which a live cluster runs, and refuses it for an anonymous one, saying
+// why.
+func TestConfigValidateCloneNodeMax(t *testing.T) {
+	file := func(unique bool) string {
+		src := fmt.Sprintf(`[cluster]
+name = "t"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "director"
+address = "198.18.0.30"
+
+[[resource]]
+id = "w"
+agent = "example:process"
+params = { command = "/bin/sleep", args = "3600" }
+[resource.clone]
+globally-unique = %t
+clone-max = 4
+clone-node-max = 2
+`, unique)
+		path := filepath.Join(t.TempDir(), "c.toml")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	path := file(true)
+	out, err := exec.Command(tandemBin, "config", "validate", "--no-agents", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), path+": valid: cluster") {
+		t.Errorf("unique clone, clone-node-max 2: %v\n%s\nwant it valid", err, out)
+	}
+	path = file(false)
+	cmd := exec.Command(tandemBin, "config", "validate", "--no-agents", path)
+	out, _ = cmd.CombinedOutput()
+	want := path + `:13: resource "w": clone-node-max 2 needs globally-unique = true: the instances of an anonymous clone are interchangeable, so at most one runs on a node`
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), want) {
+		t.Errorf("anonymous clone, clone-node-max 2: exit %d\n%s\nwant exit 1 and %q", cmd.ProcessState.ExitCode(), out, want)
 	}
 }

@@ -118,7 +118,9 @@ func (l *LRM) reloadable(e *entry, def cib.Resource) (bool, string) {
 // failed, for the coordinator to recover (stop with the old parameters,
 // start with the new).
 func (l *LRM) reload(e *entry, def cib.Resource) {
-	key := "reload/" + def.ID
+	l.mu.Lock()
+	key := "reload/" + e.key
+	l.mu.Unlock()
 	defer func() {
 		l.setBusy(key, "")
 		// The configuration may have changed again meanwhile.

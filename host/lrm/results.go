@@ -74,13 +74,14 @@ func (l *LRM) setRole(e *entry, code sdk.Code, score *int) {
 // setWarning records what a degraded monitor or probe said of a started
 // resource ("" once a monitor says OK again). A new warning is raised as
 // an event once, not at every monitor.
-func (l *LRM) setWarning(resource string, started time.Time, warning string) {
+func (l *LRM) setWarning(resource string, idx int, started time.Time, warning string) {
 	l.mu.Lock()
-	e, ok := l.entries[resource]
+	e, ok := l.entryLocked(resource, idx)
 	if !ok || e.state != bus.StateStarted || started.Before(e.since) || e.warning == warning {
 		l.mu.Unlock()
 		return
 	}
+	resource = e.key // "rsc:N" for an instance that runs apart
 	prev := e.warning
 	e.warning = warning
 	l.changed()
@@ -109,7 +110,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		msg = "timed out: " + msg
 	}
 	l.mu.Lock()
-	e, ok := l.entries[r.Resource]
+	e, ok := l.entryLocked(r.Resource, cloneIndex(r.Clone, r.Instance))
 	if !ok {
 		l.mu.Unlock()
 		return
@@ -194,7 +195,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		l.checkKind(e)
 	}
 	if r.Op == bus.OpProbe && code == sdk.Degraded && !r.TimedOut {
-		l.setWarning(r.Resource, time.Time{}, msg)
+		l.setWarning(r.Resource, cloneIndex(r.Clone, r.Instance), time.Time{}, msg)
 	}
 	if r.Op == bus.OpProbe && running(code, r.TimedOut) && e.singleton() {
 		l.adopt(e)
@@ -220,12 +221,12 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 	code := sdk.Code(r.Code)
 	l.mu.Lock()
 	if l.cfg.Alert != nil {
-		e, ok := l.entries[r.Resource]
+		e, ok := l.entryLocked(r.Resource, cloneIndex(r.Clone, r.Instance))
 		if ev, alert := alerts.FromMonitor(r, ok && e.role == cib.RolePromoted); alert {
 			l.cfg.Alert(ev)
 		}
 	}
-	if e, ok := l.entries[r.Resource]; ok && e.state == bus.StateStarted && !r.Started.Before(e.since) && !r.TimedOut {
+	if e, ok := l.entryLocked(r.Resource, cloneIndex(r.Clone, r.Instance)); ok && e.state == bus.StateStarted && !r.Started.Before(e.since) && !r.TimedOut {
 		wasPromoted := e.role == cib.RolePromoted
 		l.setRole(e, code, r.PromotionScore)
 		if wasPromoted && e.role == "" && e.promo != nil && r.Started.After(e.promotedAt) {
@@ -245,11 +246,11 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 		if code == sdk.Degraded {
 			warning = r.Message
 		}
-		l.setWarning(r.Resource, r.Started, warning)
+		l.setWarning(r.Resource, cloneIndex(r.Clone, r.Instance), r.Started, warning)
 		return
 	}
 	l.mu.Lock()
-	e, ok := l.entries[r.Resource]
+	e, ok := l.entryLocked(r.Resource, cloneIndex(r.Clone, r.Instance))
 	if !ok || e.state != bus.StateStarted || r.Started.Before(e.since) {
 		l.mu.Unlock()
 		return // not started any more, or the result predates what we know
