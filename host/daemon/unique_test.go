@@ -267,4 +267,29 @@ func TestUniqueCloneSeveralInstancesPerNode(t *testing.T) {
 		t.Fatalf("before clone-max 3: %v, want u:3 among them", all)
 	}
 	settled(t, tc, c, want, "clone-max 3")
+
+	// Back to one instance per node (clone-node-max 1, clone-max 2): u:0
+	// and u:1 run, one on each node; u:2 stops.
+	update("resource update u-clone clone-max=2 clone-node-max=1", func(m *cib.CIB) error {
+		r, _ := m.Resource("u")
+		r.Clone.Max, r.Clone.NodeMax = 2, 1
+		return nil
+	})
+	var last map[string]int
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		last = instancePids(tc)
+		byNode := perNode(last)
+		if len(last) != 2 || len(byNode["holly"]) != 1 || len(byNode["benji"]) != 1 {
+			return fmt.Errorf("clone-node-max 1: instances by node %v, want one on each", byNode)
+		}
+		ins := slices.Sorted(slices.Values(append(byNode["holly"], byNode["benji"]...)))
+		if !slices.Equal(ins, []string{"u:0", "u:1"}) {
+			return fmt.Errorf("clone-node-max 1: instances %v, want u:0 and u:1", ins)
+		}
+		return nil
+	})
+	for k := range last {
+		last[k] = 0
+	}
+	settled(t, tc, c, last, "clone-node-max 1")
 }
