@@ -41,16 +41,16 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 	// as it is configured, and is run by none of this node.
 	changing := ""
 	l.mu.Lock()
+	// Every entry of the resource: a primitive's several instances that
+	// ran apart (a unique clone's) each stop as they ran.
 	for _, a := range mine {
-		idx := -1
-		if a.Clone != "" {
-			idx = a.Instance
-		}
-		if e, ok := l.entryLocked(a.Resource, idx); ok {
+		for _, e := range l.entriesOf(a.Resource) {
 			if def, ok := l.definitionLocked(live, a.Resource); ok && l.stopChangedKind(e, def) {
 				changing = a.Resource
-				break
 			}
+		}
+		if changing != "" {
+			break
 		}
 	}
 	l.mu.Unlock()
