@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/e2e/poll"
+	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/host/liveconfig"
+	"github.com/tandem-ha/tandem/policies"
 )
 
 // A globally-unique clone on a live cluster: created with pcs's clone
@@ -123,5 +125,52 @@ clone-node-max = 2
 	want := path + `:13: resource "w": clone-node-max 2 needs globally-unique = true: the instances of an anonymous clone are interchangeable, so at most one runs on a node`
 	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), want) {
 		t.Errorf("anonymous clone, clone-node-max 2: exit %d\n%s\nwant exit 1 and %q", cmd.ProcessState.ExitCode(), out, want)
+	}
+}
+
+// simulate --fail RSC:N@NODE records a failure of that instance of a
+// globally-unique clone, and fails that instance alone; an anonymous
+// clone's instance is refused, saying why.
+func TestSimulateFailInstance(t *testing.T) {
+	f, err := config.Parse("c.toml", []byte(`[cluster]
+name = "t"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "director"
+address = "198.18.0.30"
+[[resource]]
+id = "w"
+agent = "systemd:w"
+[resource.clone]
+globally-unique = true
+clone-max = 4
+clone-node-max = 2
+[[resource]]
+id = "a"
+agent = "systemd:a"
+[resource.clone]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := policies.State{Instances: []policies.InstanceState{{Resource: "w", Instance: 0, Node: "holly"}, {Resource: "w", Instance: 2, Node: "holly"}}}
+	out, err := withFailure(f.CIB, st, "w:2@holly=3", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Failures) != 1 || out.Failures[0] != (policies.Failure{Resource: "w:2", Node: "holly", Count: 3, Last: now}) {
+		t.Errorf("failures %+v, want w:2 on holly, count 3", out.Failures)
+	}
+	if out.Instances[0].Failed || !out.Instances[1].Failed {
+		t.Errorf("instances %+v, want w:2 failed, w:0 not", out.Instances)
+	}
+	if _, err := withFailure(f.CIB, st, "a:0@holly", now); err == nil || !strings.Contains(err.Error(), `"a:0": a is not a globally-unique clone`) {
+		t.Errorf("a:0: got %v, want a refusal", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/e2e/poll"
 	"github.com/tandem-ha/tandem/host/daemon/daemontest"
+	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -292,4 +293,57 @@ func TestUniqueCloneSeveralInstancesPerNode(t *testing.T) {
 		last[k] = 0
 	}
 	settled(t, tc, c, last, "clone-node-max 1")
+}
+
+// The failures of an instance of a globally-unique clone count for that
+// instance alone (Pacemaker's fail-count-u:N): with migration-threshold 1,
+// a killed instance is kept off its node, and, the other node being full
+// (clone-node-max 2), stays stopped, while its node's other instance and
+// the other node's keep running; a cleanup of u clears its count, and it
+// starts there again.
+func TestUniqueInstanceFailuresCountApart(t *testing.T) {
+	tc := daemontest.New(t, strings.Replace(uniqueScenario, "[resource.clone]", "[resource.meta]\nmigration-threshold = 1\n[resource.clone]", 1))
+	tc.StartAll()
+	c := tc.Connect()
+	var all map[string]int
+	poll.Until(t, 90*time.Second, 100*time.Millisecond, func() error {
+		if all = instancePids(tc); len(all) != 4 {
+			return fmt.Errorf("instances running: %v, want 4", all)
+		}
+		return nil
+	})
+	want := map[string]int{}
+	for k := range all {
+		want[k] = 0
+	}
+	all = settled(t, tc, c, want, "started")
+	victim := "holly/" + perNode(all)["holly"][0]
+	if err := syscall.Kill(all[victim], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	want = maps.Clone(all)
+	delete(want, victim)
+	settled(t, tc, c, want, "after the kill of "+victim)
+
+	ctx := context.Background()
+	fs, err := failures.Open(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, instance, _ := strings.Cut(victim, "/")
+	recs, err := fs.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Resource != instance || recs[0].Node != "holly" || recs[0].Count != 1 {
+		t.Fatalf("fail-counts %+v, want one of %s on holly", recs, instance)
+	}
+	if _, err := fs.Clear(ctx, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Publish(bus.Refresh{Reason: "cleanup of u", Resource: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	want[victim] = 0
+	settled(t, tc, c, want, "after the cleanup")
 }

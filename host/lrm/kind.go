@@ -105,7 +105,7 @@ func (l *LRM) stopAsItRan(e *entry, def cib.Resource, was string) {
 	if !stopped {
 		// Counted before the state is set, as onAction does: the report
 		// makes the coordinator plan, and its plan must see the count.
-		l.countFailure(old.ID, bus.OpStop, out.Message, true)
+		l.countFailure(l.failureName(old.ID, req.Instance.CloneIndex), bus.OpStop, out.Message, true)
 	}
 	l.mu.Lock()
 	delete(l.busy, kindChangeKey(e.key))
@@ -147,7 +147,7 @@ func (l *LRM) demoteUnpromotable(e *entry, def cib.Resource) {
 		if ok {
 			l.releasePromoted(e)
 		} else {
-			l.countFailure(def.ID, bus.OpDemote, out.Message, false)
+			l.countFailure(l.failureName(def.ID, req.Instance.CloneIndex), bus.OpDemote, out.Message, false)
 		}
 		l.mu.Lock()
 		delete(l.busy, key)

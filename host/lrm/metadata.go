@@ -175,7 +175,7 @@ func (l *LRM) reload(e *entry, def cib.Resource) {
 		msg = "reload timed out: " + out.Message
 	}
 	l.log.Warn("reload failed", "resource", def.ID, "code", out.Code.String(), "message", out.Message, "timed_out", out.TimedOut)
-	l.countFailure(def.ID, bus.OpReload, msg, false)
+	l.countFailure(l.failureName(def.ID, idx), bus.OpReload, msg, false)
 	l.mu.Lock()
 	if e.state == bus.StateStarted && e.since.Equal(since) {
 		l.setState(e, bus.StateFailed, msg)

@@ -182,7 +182,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 	}
 	l.mu.Unlock()
 	if fail {
-		l.countFailure(r.Resource, r.Op, msg, fatal)
+		l.countFailure(l.failureName(r.Resource, cloneIndex(r.Clone, r.Instance)), r.Op, msg, fatal)
 	}
 	if state != "" {
 		l.mu.Lock()
@@ -287,7 +287,7 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 	fatal := code == sdk.ErrNotConfigured || code == sdk.ErrNotInstalled || code == sdk.ErrArgs
 	l.log.Warn("resource failed", "resource", r.Resource, "code", code.String(), "message", r.Message, "timed_out", r.TimedOut)
 	// Counted first, then shown (see onAction).
-	l.countFailure(r.Resource, bus.OpMonitor, msg, fatal)
+	l.countFailure(l.failureName(r.Resource, cloneIndex(r.Clone, r.Instance)), bus.OpMonitor, msg, fatal)
 	l.mu.Lock()
 	if e.state == bus.StateStarted && e.since.Equal(since) {
 		l.setState(e, bus.StateFailed, strings.TrimSpace(msg))
@@ -300,8 +300,27 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 // timer has said so).
 func leaseValid(ls *lease.Lease) bool { return ls != nil && ls.Valid() }
 
+// failureName is what the failures of resource id's instance idx (-1: a
+// primitive) are counted under: "id:N" for an instance of a
+// globally-unique clone (Pacemaker's fail-count-id:N: they keep that
+// instance alone off the node), else id.
+func (l *LRM) failureName(id string, idx int) string {
+	if idx < 0 {
+		return id
+	}
+	if live := l.cfg.Live(); live.CIB != nil {
+		if r, isClone := live.CIB.Resource(id); r != nil && !isClone {
+			if cl := live.CIB.CloneOf(r); cl != nil && cl.GloballyUnique {
+				return instKey(id, idx)
+			}
+		}
+	}
+	return id
+}
+
 // countFailure records a failure in the bus, before the result that shows
-// it is published: the coordinator's next plan sees the count.
+// it is published: the coordinator's next plan sees the count. resource is
+// a primitive's id, or an instance's name (failureName).
 func (l *LRM) countFailure(resource, op, msg string, fatal bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
