@@ -185,6 +185,7 @@ func TestUniqueInstanceActiveTwice(t *testing.T) {
 // instance's of a clone that is not unique.
 func TestUniqueInstanceFailures(t *testing.T) {
 	meta := "[resource.meta]\nmigration-threshold = 1\n"
+	var reasons []string // of the stops
 	run := func(src string, st State) (string, string) {
 		t.Helper()
 		f, err := config.Parse("fail.toml", []byte(src))
@@ -200,6 +201,11 @@ func TestUniqueInstanceFailures(t *testing.T) {
 			got = append(got, a.Name()+"@"+a.Node)
 		}
 		sort.Strings(got)
+		for _, a := range res.Transition.Actions {
+			if a.Op == OpStop {
+				reasons = append(reasons, a.Reason)
+			}
+		}
 		return strings.Join(got, " "), describe(&res.Transition)
 	}
 	fail := func(rsc, node string) []Failure {
@@ -229,7 +235,13 @@ func TestUniqueInstanceFailures(t *testing.T) {
 			"  stop/ip#0@node1 after []\n  stop/ip#2@node1 after []\n  start/ip#0@node2 after [stop/ip#0@node1 stop/ip#2@node1]\n"},
 	}
 	for _, c := range cases {
+		reasons = nil
 		place, actions := run(c.src, c.st)
+		if c.name == "stays stopped when no slot is free" {
+			if want := "cannot run on node1: ip:0 failed 1 times on node1 (migration-threshold 1)"; len(reasons) != 1 || reasons[0] != want {
+				t.Errorf("%s: stop reasons %q, want %q", c.name, reasons, want)
+			}
+		}
 		if place != c.place {
 			t.Errorf("%s: placement %s, want %s", c.name, place, c.place)
 		}
