@@ -264,6 +264,8 @@ func (s *scheduler) stopReason(u *unit, c current, tgt int, placed bool) string 
 		return u.why
 	case u.beyond(c):
 		return fmt.Sprintf("instance %d is beyond clone-max %d", c.inst, u.max)
+	case u.banned(c.inst, c.node) != "":
+		return fmt.Sprintf("cannot run on %s: %s", here, u.banned(c.inst, c.node))
 	}
 	return s.nodeReason(u, c.node)
 }

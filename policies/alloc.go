@@ -515,18 +515,22 @@ func (s *scheduler) assignClone(u *unit) {
 	default:
 		held := make([]int, len(s.nodes)) // instances (managed) on each node now
 		for _, c := range u.cur {
-			if c.managed && !u.beyond(c) {
+			if c.managed && !u.beyond(c) && u.banned(c.inst, c.node) == "" {
 				held[c.node]++
 			}
 		}
 		taken := make([]int, len(s.nodes)) // slots taken on each node
+		fits := s.numbersFit(u, taken, held)
 		for placed := len(insts); placed < u.max; placed++ {
-			best := s.bestSlot(u, w, count, taken, held)
+			best := s.bestSlot(u, w, count, taken, held, fits)
 			if best < 0 && fallback != nil {
-				best = s.bestSlot(u, fallback, count, taken, held)
+				best = s.bestSlot(u, fallback, count, taken, held, fits)
 			}
 			if best < 0 {
 				break
+			}
+			if fits != nil && taken[best] >= held[best] {
+				fits.add(best)
 			}
 			taken[best]++
 			count[best]++
@@ -575,12 +579,15 @@ func (s *scheduler) followCopies(u *unit, w []cib.Score, insts []assigned, count
 }
 
 // bestSlot is the node of the best free slot under weights w, or -1.
-func (s *scheduler) bestSlot(u *unit, w []cib.Score, count, taken, held []int) int {
+func (s *scheduler) bestSlot(u *unit, w []cib.Score, count, taken, held []int, fits *numberFit) int {
 	best, bestScore := -1, cib.Score(0)
 	need, what := s.slotNeed(u, w, count)
 	for n := range s.nodes {
 		if !s.nodes[n].avail || count[n] >= u.nodeMax || w[n] < 0 {
 			continue
+		}
+		if fits != nil && taken[n] >= held[n] && !fits.fits(n) {
+			continue // every instance a new slot here could take failed here
 		}
 		if s.capacity != nil && !s.fits(n, need) {
 			if u.capWhy == nil {
@@ -659,24 +666,130 @@ func (s *scheduler) numberInstances(u *unit, insts []assigned) []assigned {
 			continue
 		}
 		for _, c := range cur {
-			if c.managed && c.node == insts[i].node && !used[c.inst] && !u.beyond(c) {
+			if c.managed && c.node == insts[i].node && !used[c.inst] && !u.beyond(c) && u.banned(c.inst, c.node) == "" {
 				insts[i].inst = c.inst
 				used[c.inst] = true
 				break
 			}
 		}
 	}
-	next := 0
+	var slots, free []int // the slots still without a number, by index in insts; the numbers left
 	for i := range insts {
-		if insts[i].inst >= 0 {
-			continue
+		if insts[i].inst < 0 {
+			slots = append(slots, i)
 		}
-		for used[next] {
-			next++
-		}
-		insts[i].inst = next
-		used[next] = true
 	}
+	for n := 0; len(free) < len(slots); n++ {
+		if !used[n] {
+			free = append(free, n)
+		}
+	}
+	nodes := make([]int, len(slots))
+	for k, i := range slots {
+		nodes[k] = insts[i].node
+	}
+	out := insts[:0]
+	numbers := u.numbersFor(nodes, free)
+	k := 0
+	for i := range insts {
+		if k < len(slots) && slots[k] == i {
+			num := numbers[k]
+			k++
+			if num < 0 {
+				// No instance left that may run there (each failed
+				// there): the slot stays empty.
+				s.alloc[insts[i].node]--
+				s.unconsume(u, insts[i].node)
+				continue
+			}
+			insts[i].inst = num
+		}
+		out = append(out, insts[i])
+	}
+	insts = out
 	sort.Slice(insts, func(i, j int) bool { return insts[i].inst < insts[j].inst })
 	return insts
 }
+
+// numbersFor gives each of the new slots on nodes a distinct number of
+// free (ascending), none that failed on its slot's node up to
+// migration-threshold (u.bans): -1 for a slot none is left for. Without
+// bans each slot takes the lowest number left, in order; with them, a
+// matching (augmenting paths) so that a number banned on one slot's node
+// goes to another's.
+func (u *unit) numbersFor(nodes, free []int) []int {
+	out := make([]int, len(nodes))
+	slotOf := map[int]int{} // number -> the slot holding it
+	var try func(slot int, seen map[int]bool) bool
+	try = func(slot int, seen map[int]bool) bool {
+		// The lowest number no slot holds, if one may run there; else
+		// one another slot gives up for one of its own.
+		for _, num := range free {
+			if _, held := slotOf[num]; !held && u.banned(num, nodes[slot]) == "" {
+				slotOf[num], out[slot] = slot, num
+				return true
+			}
+		}
+		for _, num := range free {
+			other, held := slotOf[num]
+			if !held || seen[num] || u.banned(num, nodes[slot]) != "" {
+				continue
+			}
+			seen[num] = true
+			if try(other, seen) {
+				slotOf[num], out[slot] = slot, num
+				return true
+			}
+		}
+		return false
+	}
+	for i := range nodes {
+		out[i] = -1
+		try(i, map[int]bool{})
+	}
+	return out
+}
+
+// numberFit tracks, while a unique clone's slots are taken, whether the
+// new slots (not held by an instance running there) can still each get a
+// number that did not fail on their node: a slot no number fits is not
+// taken, so that the instance that failed there goes to another node.
+type numberFit struct {
+	u     *unit
+	free  []int // numbers not kept by an instance where it runs
+	slots []int // nodes of the new slots taken so far
+}
+
+// numbersFit is nil unless u is a globally-unique clone with instances
+// kept off nodes by their failures.
+func (s *scheduler) numbersFit(u *unit, taken, held []int) *numberFit {
+	if len(u.bans) == 0 {
+		return nil
+	}
+	kept := map[int]bool{}
+	for _, c := range u.cur {
+		if !c.managed || (!u.beyond(c) && u.banned(c.inst, c.node) == "") {
+			kept[c.inst] = true
+		}
+	}
+	f := &numberFit{u: u}
+	for n := 0; n < u.max; n++ {
+		if !kept[n] {
+			f.free = append(f.free, n)
+		}
+	}
+	return f
+}
+
+// fits says whether one more new slot on node n leaves every new slot a
+// number.
+func (f *numberFit) fits(n int) bool {
+	for _, num := range f.u.numbersFor(append(append([]int(nil), f.slots...), n), f.free) {
+		if num < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *numberFit) add(n int) { f.slots = append(f.slots, n) }

@@ -3,6 +3,7 @@ package policies
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +34,7 @@ type scheduler struct {
 	orders []order
 
 	rindex   resourceIndex
-	failures map[string][]Failure // by primitive id
+	failures map[string][]failure // by primitive id
 	locs     map[*unit][]*cib.Location
 	orphans  []InstanceState
 	notes    []Note
@@ -88,7 +89,11 @@ type unit struct {
 	// (rsc:0 ... rsc:<clone-max - 1>): an active instance numbered
 	// clone-max or more is not one of them, and is stopped (see beyond).
 	unique bool
-	group  *group // the group u is a member of, or nil
+	// bans, for a globally-unique clone, are the nodes each instance may
+	// not run on, with why: its own failures there reached
+	// migration-threshold (instance -> node -> why).
+	bans  map[int]map[int]string
+	group *group // the group u is a member of, or nil
 	// groupSticky, for the first member of a cloned group, is the
 	// stickiness the other members add to each node they run on: a
 	// group's stickiness counts once per active member.
@@ -294,9 +299,10 @@ func newScheduler(in Input) (*scheduler, error) {
 	if err := s.bindConstraints(); err != nil {
 		return nil, err
 	}
-	s.failures = map[string][]Failure{}
+	s.failures = map[string][]failure{}
 	for _, f := range in.State.Failures {
-		s.failures[f.Resource] = append(s.failures[f.Resource], f)
+		id, inst := splitInstance(f.Resource, func(id string) bool { return s.byID[id] != nil })
+		s.failures[id] = append(s.failures[id], failure{Failure: f, inst: inst})
 	}
 	s.bindState(in.State)
 	s.bindTickets(in.State.Tickets)
@@ -525,25 +531,29 @@ func (s *scheduler) computeBase(u *unit) {
 	}
 	threshold := u.meta.MigrationThreshold
 	for _, f := range s.failuresOf(u) {
+		if !s.reached(u, f.Failure) {
+			continue
+		}
 		n := s.nodeIdx[f.Node]
-		count := f.Count
-		if timeout := u.meta.FailureTimeout; timeout > 0 {
-			// Forgotten once more than failure-timeout has passed, as in
-			// Pacemaker (which counts whole seconds: the failure still
-			// counts at exactly last + timeout, not a second later).
-			if s.now.After(f.Last.Add(timeout)) {
-				continue
-			}
-			expires := f.Last.Add(timeout + time.Second)
-			if threshold > 0 && count >= threshold && (s.recheck.IsZero() || expires.Before(s.recheck)) {
-				s.recheck = expires
-			}
+		what := u.r.ID
+		if f.inst >= 0 {
+			// One instance of a globally-unique clone: that instance
+			// alone is kept off the node (assignClone).
+			what = fmt.Sprintf("%s:%d", u.r.ID, f.inst)
 		}
-		if threshold > 0 && count >= threshold {
-			why := fmt.Sprintf("%s failed %s times on %s (migration-threshold %s)", u.r.ID, countString(count), f.Node, countString(threshold))
-			s.addPart(u.base, u.baseParts, n, negInf, why)
-			u.why1(n, why)
+		why := fmt.Sprintf("%s failed %s times on %s (migration-threshold %s)", what, countString(f.Count), f.Node, countString(threshold))
+		if f.inst >= 0 {
+			if u.bans == nil {
+				u.bans = map[int]map[int]string{}
+			}
+			if u.bans[f.inst] == nil {
+				u.bans[f.inst] = map[int]string{}
+			}
+			u.bans[f.inst][n] = why
+			continue
 		}
+		s.addPart(u.base, u.baseParts, n, negInf, why)
+		u.why1(n, why)
 	}
 	s.addPromotionScores(u)
 	u.orderBase = u.base // shared (both read only from here on) unless stickiness makes them differ
@@ -585,10 +595,32 @@ func countString(n int) string {
 	return fmt.Sprint(n)
 }
 
+// reached says whether failure record f (of u) keeps what failed off
+// its node: its count reached migration-threshold and failure-timeout has
+// not passed since it last failed (the plan is made again when it passes).
+func (s *scheduler) reached(u *unit, f Failure) bool {
+	threshold := u.meta.MigrationThreshold
+	if timeout := u.meta.FailureTimeout; timeout > 0 {
+		// Forgotten once more than failure-timeout has passed, as in
+		// Pacemaker (which counts whole seconds: the failure still
+		// counts at exactly last + timeout, not a second later).
+		if s.now.After(f.Last.Add(timeout)) {
+			return false
+		}
+		expires := f.Last.Add(timeout + time.Second)
+		if threshold > 0 && f.Count >= threshold && (s.recheck.IsZero() || expires.Before(s.recheck)) {
+			s.recheck = expires
+		}
+	}
+	return threshold > 0 && f.Count >= threshold
+}
+
 // failuresOf returns u's failure records on configured nodes, merged per
-// node (counts add up, the latest time wins).
-func (s *scheduler) failuresOf(u *unit) []Failure {
-	var out []Failure
+// node (counts add up, the latest time wins) and, for a globally-unique
+// clone, per instance (a record of an instance of a resource that is not
+// one counts for the whole resource).
+func (s *scheduler) failuresOf(u *unit) []failure {
+	var out []failure
 	for _, f := range s.failures[u.r.ID] {
 		if f.Count == 0 {
 			continue
@@ -596,9 +628,12 @@ func (s *scheduler) failuresOf(u *unit) []Failure {
 		if _, ok := s.nodeIdx[f.Node]; !ok {
 			continue
 		}
+		if !u.unique {
+			f.inst = -1
+		}
 		merged := false
 		for i := range out {
-			if out[i].Node == f.Node {
+			if out[i].Node == f.Node && out[i].inst == f.inst {
 				out[i].Count = int(cib.ClampScore(int64(out[i].Count) + int64(f.Count)))
 				if f.Last.After(out[i].Last) {
 					out[i].Last = f.Last
@@ -611,6 +646,58 @@ func (s *scheduler) failuresOf(u *unit) []Failure {
 		}
 	}
 	return out
+}
+
+// failure is a failure record with the instance it is of: -1 for the
+// whole resource, N for instance N of a globally-unique clone ("rsc:N").
+type failure struct {
+	Failure
+	inst int
+}
+
+// splitInstance reads a failure record's resource: "rsc:N" with rsc a
+// resource (known) is instance N of rsc; anything else is the resource
+// itself (-1).
+func splitInstance(resource string, known func(id string) bool) (string, int) {
+	if known(resource) {
+		return resource, -1
+	}
+	if id, n, ok := SplitInstance(resource); ok && known(id) {
+		return id, n
+	}
+	return resource, -1
+}
+
+// FailureResource is the resource of cfg a fail-count record's resource
+// names: the resource itself, or the resource of an instance ("rsc:N");
+// nil for none.
+func FailureResource(cfg *cib.CIB, name string) *cib.Resource {
+	r, _ := cfg.Resource(name)
+	if id, _, ok := SplitInstance(name); r == nil && ok {
+		r, _ = cfg.Resource(id)
+	}
+	return r
+}
+
+// SplitInstance reads name as "rsc:N", instance N of globally-unique clone
+// rsc (as Pacemaker names it: fail-count-rsc:N): ok is false for any other
+// name.
+func SplitInstance(name string) (id string, n int, ok bool) {
+	i := strings.LastIndex(name, ":")
+	if i <= 0 {
+		return "", 0, false
+	}
+	num := name[i+1:]
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 || strconv.Itoa(n) != num {
+		return "", 0, false
+	}
+	return name[:i], n, true
+}
+
+// banned says why instance inst of u may not run on node n ("" if it may).
+func (u *unit) banned(inst, n int) string {
+	return u.bans[inst][n]
 }
 
 // addPart adds score to w[n] and, when explaining (parts != nil), records

@@ -176,3 +176,99 @@ func TestUniqueInstanceActiveTwice(t *testing.T) {
 		t.Errorf("anonymous clone: %s", describe(&res.Transition))
 	}
 }
+
+// Failures of one instance of a globally-unique clone ("ip:0", Pacemaker's
+// fail-count-ip:0) keep that instance, and no other, off the node at
+// migration-threshold: it moves to a node with a free slot, or stays
+// stopped when there is none, while the node's other instances stay; the
+// resource's own failures ("ip") keep every instance off, as do an
+// instance's of a clone that is not unique.
+func TestUniqueInstanceFailures(t *testing.T) {
+	meta := "[resource.meta]\nmigration-threshold = 1\n"
+	var reasons []string // of the stops
+	run := func(src string, st State) (string, string) {
+		t.Helper()
+		f, err := config.Parse("fail.toml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Schedule(Input{CIB: f.CIB, State: st, Now: pmNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range res.Placement {
+			got = append(got, a.Name()+"@"+a.Node)
+		}
+		sort.Strings(got)
+		for _, a := range res.Transition.Actions {
+			if a.Op == OpStop {
+				reasons = append(reasons, a.Reason)
+			}
+		}
+		return strings.Join(got, " "), describe(&res.Transition)
+	}
+	fail := func(rsc, node string) []Failure {
+		return []Failure{{Resource: rsc, Node: node, Count: 1, Last: pmNow}}
+	}
+	three := uniqueCluster(2) + uniqueClone("ip", "ip-clone", 3, 2, meta, "")
+	running := []InstanceState{{Resource: "ip", Instance: 0, Node: "node1", Failed: true}, {Resource: "ip", Instance: 2, Node: "node1"},
+		{Resource: "ip", Instance: 1, Node: "node2"}}
+	cases := []struct {
+		name, src      string
+		st             State
+		place, actions string
+	}{
+		{"moves to a free slot", three, State{Nodes: online("node1", "node2"), Instances: running, Failures: fail("ip:0", "node1")},
+			"ip#0@node2 ip#1@node2 ip#2@node1",
+			"  stop/ip#0@node1 after []\n  start/ip#0@node2 after [stop/ip#0@node1]\n"},
+		{"stays stopped when no slot is free", uniqueCluster(2) + uniqueClone("ip", "ip-clone", 4, 2, meta, ""),
+			State{Nodes: online("node1", "node2"), Instances: append(running, InstanceState{Resource: "ip", Instance: 3, Node: "node2"}),
+				Failures: fail("ip:0", "node1")},
+			"ip#1@node2 ip#2@node1 ip#3@node2",
+			"  stop/ip#0@node1 after []\n"},
+		{"another instance's failure", three, State{Nodes: online("node1", "node2"), Instances: running, Failures: fail("ip:1", "node1")},
+			"ip#0@node1 ip#1@node2 ip#2@node1",
+			"  stop/ip#0@node1 after []\n  start/ip#0@node1 after [stop/ip#0@node1]\n"},
+		{"the resource's failures", three, State{Nodes: online("node1", "node2"), Instances: running, Failures: fail("ip", "node1")},
+			"ip#0@node2 ip#1@node2",
+			"  stop/ip#0@node1 after []\n  stop/ip#2@node1 after []\n  start/ip#0@node2 after [stop/ip#0@node1 stop/ip#2@node1]\n"},
+	}
+	for _, c := range cases {
+		reasons = nil
+		place, actions := run(c.src, c.st)
+		if c.name == "stays stopped when no slot is free" {
+			if want := "cannot run on node1: ip:0 failed 1 times on node1 (migration-threshold 1)"; len(reasons) != 1 || reasons[0] != want {
+				t.Errorf("%s: stop reasons %q, want %q", c.name, reasons, want)
+			}
+		}
+		if place != c.place {
+			t.Errorf("%s: placement %s, want %s", c.name, place, c.place)
+		}
+		if actions != c.actions {
+			t.Errorf("%s: transition:\n%swant:\n%s", c.name, actions, c.actions)
+		}
+	}
+	// An anonymous clone: an instance's failures are the whole clone's.
+	src := uniqueCluster(2) + "[[resource]]\nid = \"ip\"\nagent = \"systemd:ip\"\n" + meta + "[resource.clone]\nid = \"ip-clone\"\n"
+	st := State{Nodes: online("node1", "node2"), Instances: []InstanceState{{Resource: "ip", Instance: 0, Node: "node1", Failed: true},
+		{Resource: "ip", Instance: 1, Node: "node2"}}, Failures: fail("ip:0", "node1")}
+	if place, _ := run(src, st); place != "ip#1@node2" {
+		t.Errorf("anonymous clone: placement %s, want ip#1@node2 (node1 banned for the clone)", place)
+	}
+}
+
+// SplitInstance reads "rsc:N" as Pacemaker names a unique clone's
+// instance, and nothing else.
+func TestSplitInstance(t *testing.T) {
+	for name, want := range map[string]string{"ip:0": "ip 0", "ip:12": "ip 12", "a:b:3": "a:b 3",
+		"ip": "-", "ip:": "-", ":3": "-", "ip:01": "-", "ip:-1": "-", "ip:x": "-"} {
+		got := "-"
+		if id, n, ok := SplitInstance(name); ok {
+			got = fmt.Sprintf("%s %d", id, n)
+		}
+		if got != want {
+			t.Errorf("SplitInstance(%q) = %s, want %s", name, got, want)
+		}
+	}
+}

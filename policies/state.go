@@ -79,8 +79,14 @@ type PromotionScore struct {
 // failed there (Pacemaker's fail-count) and when it last did. A failed start
 // is fatal in Pacemaker (start-failure-is-fatal): record it with Count
 // cib.Infinity.
+//
+// Resource "rsc:N" is instance N of globally-unique clone rsc (Pacemaker's
+// fail-count-rsc:N): its failures keep that instance, and no other, off
+// the node at migration-threshold. A primitive's id alone is the whole
+// resource on the node (a clone's every instance); "rsc:N" of a resource
+// that is not a globally-unique clone counts as the whole resource's.
 type Failure struct {
-	Resource string    `json:"resource"` // primitive id
+	Resource string    `json:"resource"` // primitive id, or "id:N" (an instance of a globally-unique clone)
 	Node     string    `json:"node"`
 	Count    int       `json:"count"`
 	Last     time.Time `json:"last"`

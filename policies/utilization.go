@@ -124,6 +124,16 @@ func (s *scheduler) consume(u *unit, n int) {
 	}
 }
 
+// unconsume gives back what consume took of node n for u.
+func (s *scheduler) unconsume(u *unit, n int) {
+	if s.capacity == nil {
+		return
+	}
+	for _, x := range u.util {
+		s.capacity.free[n][x.attr] += x.amount
+	}
+}
+
 // fits says whether node n's free capacity covers need (by attribute).
 func (s *scheduler) fits(n int, need []utilUse) bool {
 	free := s.capacity.free[n]

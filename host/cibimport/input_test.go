@@ -197,6 +197,7 @@ func TestGloballyUniqueClones(t *testing.T) {
 		clone("ip", nv("ip-u", "globally-unique", "true")+nv("ip-m", "clone-max", "4")+nv("ip-n", "clone-node-max", "2")) +
 		clone("anon", nv("anon-u", "globally-unique", "false")+nv("anon-n", "clone-node-max", "2")) +
 		clone("implied", nv("implied-n", "clone-node-max", "2")) +
+		clone("prom", nv("prom-u", "globally-unique", "true")+nv("prom-n", "clone-node-max", "2")+nv("prom-p", "promotable", "true")) +
 		`</resources><constraints/>`)
 	res, err := Parse("cib.xml", strings.NewReader(doc))
 	if err != nil {
@@ -209,6 +210,7 @@ func TestGloballyUniqueClones(t *testing.T) {
 		"ip-p":      {ID: "ip", GloballyUnique: true, Max: 4, NodeMax: 2},
 		"anon-p":    {ID: "anon"},
 		"implied-p": {ID: "implied", GloballyUnique: true, NodeMax: 2},
+		"prom-p":    {ID: "prom", GloballyUnique: true, NodeMax: 2, Promotable: true},
 	}
 	for id, w := range want {
 		r, _ := res.CIB.Resource(id)
@@ -218,10 +220,14 @@ func TestGloballyUniqueClones(t *testing.T) {
 	}
 	notes := items(res.Notes)
 	for _, n := range []string{"globally-unique=false): written as 1", "clone-node-max 2 without globally-unique: written with globally-unique = true",
-		"a live cluster of this version refuses more than one instance"} {
+		"clone-node-max 2 on a promotable clone: tandem simulate runs it, but a live cluster of this version refuses more than one instance of a promotable clone per node"} {
 		if !strings.Contains(notes, n) {
 			t.Errorf("notes do not say %q:\n%s", n, notes)
 		}
+	}
+	// A live cluster runs several instances of the others on a node.
+	if n := strings.Count(notes, "refuses more than one instance"); n != 1 {
+		t.Errorf("%d notes say a live cluster refuses several instances on a node, want 1 (the promotable clone's):\n%s", n, notes)
 	}
 	if ps := res.CIB.Validate(); ps != nil {
 		t.Errorf("imported model is not valid: %v", ps)

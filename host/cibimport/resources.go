@@ -50,8 +50,8 @@ func (im *importer) fitClones() {
 			im.note(e, "clone-max %d is more than the %d instance(s) %d node(s) can run: written as %d (Pacemaker leaves the others stopped; raise it when nodes are added)", cl.Max, most, n, most)
 			cl.Max = most
 		}
-		if cl.NodeMax > 1 {
-			im.note(e, "clone-node-max %d: tandem simulate runs it, but a live cluster of this version refuses more than one instance of a resource per node", cl.NodeMax)
+		if cl.NodeMax > 1 && cl.Promotable {
+			im.note(e, "clone-node-max %d on a promotable clone: tandem simulate runs it, but a live cluster of this version refuses more than one instance of a promotable clone per node", cl.NodeMax)
 		}
 		if !cl.Promotable {
 			if cl.PromotedMax != 0 || cl.PromotedNodeMax != 0 {

@@ -224,7 +224,7 @@ func (s *session) liveState(cfg *cib.CIB) (st policies.State, gone []string) {
 	if fs, err := failures.Open(ctx, s.conn); err == nil {
 		if recs, err := fs.List(ctx); err == nil {
 			for _, f := range recs {
-				if rc, _ := cfg.Resource(f.Resource); rc != nil && cfg.Node(f.Node) != nil {
+				if rc := policies.FailureResource(cfg, f.Resource); rc != nil && cfg.Node(f.Node) != nil {
 					st.Failures = append(st.Failures, policies.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Last: f.Last})
 				}
 			}

@@ -81,7 +81,7 @@ printed.`,
 	f.BoolVar(&o.live, "live", false, "simulate on the running cluster: its live configuration and state")
 	f.BoolVar(&o.settled, "settled", false, "run the cluster's own transition from the state first")
 	f.StringArrayVar(&o.nodesDown, "node-down", nil, "take node N offline (repeatable)")
-	f.StringArrayVar(&o.fails, "fail", nil, "record a failure: RESOURCE@NODE or RESOURCE@NODE=COUNT (COUNT a number or INFINITY); repeatable")
+	f.StringArrayVar(&o.fails, "fail", nil, "record a failure: RESOURCE@NODE or RESOURCE@NODE=COUNT (COUNT a number or INFINITY; RESOURCE:N an instance of a globally-unique clone); repeatable")
 	f.BoolVar(&o.showScores, "show-scores", false, "print the score of every resource on every node")
 	f.StringVarP(&o.output, "output", "o", "text", "text, json or dot (Graphviz digraph of the transition)")
 	f.StringVar(&o.now, "now", "", "time to schedule at, RFC 3339 (default: the state file's \"now\", else the current time)")
@@ -252,6 +252,15 @@ func withFailure(cfg *cib.CIB, st policies.State, spec string, now time.Time) (p
 		return st, errors.New("want RESOURCE@NODE or RESOURCE@NODE=COUNT, e.g. haproxy-clone@holly=3")
 	}
 	r, _ := cfg.Resource(rsc)
+	inst := -1 // an instance of a globally-unique clone: RSC:N
+	if id, n, ok := policies.SplitInstance(rsc); r == nil && ok {
+		if r, _ = cfg.Resource(id); r != nil {
+			if cl := cfg.CloneOf(r); cl == nil || !cl.GloballyUnique {
+				return st, fmt.Errorf("%q: %s is not a globally-unique clone, whose instances fail apart", rsc, id)
+			}
+			inst = n
+		}
+	}
 	if r == nil {
 		return st, fmt.Errorf("no resource or clone %q (defined: %s)", rsc, strings.Join(cfg.ResourceIDs(), ", "))
 	}
@@ -270,10 +279,14 @@ func withFailure(cfg *cib.CIB, st policies.State, spec string, now time.Time) (p
 	}
 	out := st
 	out.Failures = append([]policies.Failure(nil), st.Failures...)
-	out.Failures = append(out.Failures, policies.Failure{Resource: r.ID, Node: node, Count: count, Last: now})
+	name := r.ID
+	if inst >= 0 {
+		name = fmt.Sprintf("%s:%d", r.ID, inst)
+	}
+	out.Failures = append(out.Failures, policies.Failure{Resource: name, Node: node, Count: count, Last: now})
 	out.Instances = append([]policies.InstanceState(nil), st.Instances...)
 	for i := range out.Instances {
-		if out.Instances[i].Resource == r.ID && out.Instances[i].Node == node {
+		if out.Instances[i].Resource == r.ID && out.Instances[i].Node == node && (inst < 0 || out.Instances[i].Instance == inst) {
 			out.Instances[i].Failed = true
 		}
 	}

@@ -603,7 +603,7 @@ func (c *Coordinator) plan(ctx context.Context, reason string, pace *pacer, toke
 	}
 	c.log.Debug("planning with fail-counts", "failures", fmt.Sprint(fails), "reason", reason)
 	for _, f := range fails {
-		if r, _ := cfg.Resource(f.Resource); r != nil && cfg.Node(f.Node) != nil {
+		if r := policies.FailureResource(cfg, f.Resource); r != nil && cfg.Node(f.Node) != nil {
 			st.Failures = append(st.Failures, policies.Failure{Resource: f.Resource, Node: f.Node, Count: f.Count, Last: f.Last})
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
@@ -104,8 +105,26 @@ func (s *Store) List(ctx context.Context) ([]Record, error) {
 	return out, nil
 }
 
-// Clear forgets the failures of resource (on node, or everywhere if node is
-// empty; every resource if resource is empty too). It returns what it cleared.
+// instanceOf says whether name is "resource:N", an instance of
+// globally-unique clone resource, whose failures are counted apart (as
+// Pacemaker's fail-count-resource:N).
+func instanceOf(name, resource string) bool {
+	num, ok := strings.CutPrefix(name, resource+":")
+	if !ok || num == "" {
+		return false
+	}
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Clear forgets the failures of resource, its instances' included (a
+// globally-unique clone's, "resource:N"), on node, or everywhere if node
+// is empty; every resource's if resource is empty too. It returns what it
+// cleared.
 func (s *Store) Clear(ctx context.Context, resource, node string) ([]Record, error) {
 	all, err := s.List(ctx)
 	if err != nil {
@@ -113,7 +132,7 @@ func (s *Store) Clear(ctx context.Context, resource, node string) ([]Record, err
 	}
 	var cleared []Record
 	for _, r := range all {
-		if (resource == "" || r.Resource == resource) && (node == "" || r.Node == node) {
+		if (resource == "" || r.Resource == resource || instanceOf(r.Resource, resource)) && (node == "" || r.Node == node) {
 			if err := s.kv.Delete(ctx, key(r.Resource, r.Node)); err != nil {
 				return cleared, err
 			}

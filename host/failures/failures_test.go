@@ -47,3 +47,32 @@ func TestCountListClear(t *testing.T) {
 		t.Errorf("after clear: got %v, want 1 record", all)
 	}
 }
+
+// The failures of instances of a globally-unique clone ("ip:N") are
+// counted apart, and clearing the resource clears them too, but not those
+// of a resource whose name merely starts the same.
+func TestInstanceFailures(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	s, err := Open(context.Background(), c.Ready("solo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, r := range []string{"ip:0", "ip:1", "ip:1", "ip", "ip:x", "ipx"} {
+		if _, err := s.Add(ctx, r, "holly", "monitor", "not running", false, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.List(ctx)
+	if err != nil || len(all) != 5 || all[2].Resource != "ip:1" || all[2].Count != 2 {
+		t.Fatalf("list: got %+v (err %v), want ip, ip:0, ip:1 (count 2), ip:x, ipx", all, err)
+	}
+	cleared, err := s.Clear(ctx, "ip", "holly")
+	if err != nil || len(cleared) != 3 {
+		t.Fatalf("clear: got %+v (err %v), want ip, ip:0 and ip:1 cleared", cleared, err)
+	}
+	if all, _ := s.List(ctx); len(all) != 2 || all[0].Resource != "ip:x" || all[1].Resource != "ipx" {
+		t.Errorf("after clear: got %+v, want ip:x and ipx left", all)
+	}
+}

@@ -510,18 +510,26 @@ func TestGloballyUniqueNeedsFormat11(t *testing.T) {
 	if r, _ := cur.CIB.Resource(cloned); r == nil || !r.Clone.GloballyUnique {
 		t.Fatalf("read back %s without globally-unique: %+v", cloned, r)
 	}
-	_, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+	// Several instances on a node: taken, except of a promotable clone.
+	if _, err := s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
 		r, _ := c.Resource(cloned)
 		r.Clone.NodeMax = 2
 		return "two per node", nil
+	}); err != nil {
+		t.Fatalf("clone-node-max 2: %v", err)
+	}
+	_, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		r, _ := c.Resource(cloned)
+		r.Clone.Promotable = true
+		return "promotable, two per node", nil
 	})
-	want := fmt.Sprintf("resource %q: clone-node-max 2: a node runs one instance of a resource", cloned)
+	want := fmt.Sprintf("resource %q: clone-node-max 2 on a promotable clone: a node runs one instance of a promotable clone", cloned)
 	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("clone-node-max 2: got %v, want %q", err, want)
+		t.Fatalf("promotable, clone-node-max 2: got %v, want %q", err, want)
 	}
 	rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
 		r, _ := c.Resource(cloned)
-		r.Clone.GloballyUnique = false
+		r.Clone.GloballyUnique, r.Clone.NodeMax = false, 0
 		return "anonymous", nil
 	})
 	if err != nil || rev.Format == FormatCIBUnique {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -85,7 +87,13 @@ agent = "fake"
 // and waits for its probes.
 func startCloneNode(t *testing.T, c *bustest.Cluster, w *instanceWorld, name string) *LRM {
 	t.Helper()
-	cfg, err := config.Parse("test.toml", []byte(cloneConfig))
+	return startCloneNodeWith(t, c, w, name, cloneConfig)
+}
+
+// startCloneNodeWith is startCloneNode with configuration src.
+func startCloneNodeWith(t *testing.T, c *bustest.Cluster, w *instanceWorld, name, src string) *LRM {
+	t.Helper()
+	cfg, err := config.Parse("test.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +160,48 @@ func TestProbeDoesNotAdoptAnotherNodesInstance(t *testing.T) {
 	benji := startCloneNode(t, c, w, "benji")
 	if got := webState(benji); got == bus.StateStarted+"/0" || got == "none" {
 		t.Fatalf("benji reports web %s: it adopted holly's instance 0", got)
+	}
+}
+
+const uniqueConfig = cloneConfig + `globally-unique = true
+clone-max = 4
+clone-node-max = 2
+`
+
+// webStates is what l reports of web's instances, each as state/instance,
+// sorted.
+func webStates(l *LRM) []string {
+	var out []string
+	for _, r := range l.Report().Resources {
+		if r.Resource == "web" {
+			out = append(out, fmt.Sprintf("%s/%d", r.State, r.Instance))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// A node whose host restarted while it ran two instances of a unique
+// clone of clone-node-max 2 (1 and 3) finds both, each apart; on shared
+// storage, an instance another node reports (holly's 0) is not probed
+// there, let alone adopted.
+func TestProbeFindsSeveralUniqueInstances(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
+	w := &instanceWorld{shared: true, running: map[string]bool{}}
+	w.set("holly", "web", 0, true)
+	holly := startCloneNodeWith(t, c, w, "holly", uniqueConfig)
+	w.set("benji", "web", 1, true)
+	w.set("benji", "web", 3, true)
+	benji := startCloneNodeWith(t, c, w, "benji", uniqueConfig)
+	want := []string{bus.StateStarted + "/1", bus.StateStarted + "/3", bus.StateStopped + "/2"}
+	if got := webStates(benji); !slices.Equal(got, want) {
+		t.Fatalf("benji reports web %v, want %v (instances 1 and 3 apart; 0 is holly's)", got, want)
+	}
+	// holly probed first, when only its instance 0 ran: every instance
+	// probed, 0 found.
+	want = []string{bus.StateStarted + "/0", bus.StateStopped + "/1", bus.StateStopped + "/2", bus.StateStopped + "/3"}
+	if got := webStates(holly); !slices.Equal(got, want) {
+		t.Fatalf("holly reports web %v, want %v", got, want)
 	}
 }
 

@@ -50,7 +50,7 @@ func changedKind(e *entry, def cib.Resource) bool {
 // def, its live definition (its actions planned for the new kind must not
 // run meanwhile).
 func (l *LRM) stopChangedKind(e *entry, def cib.Resource) bool {
-	key := kindChangeKey(def.ID)
+	key := kindChangeKey(e.key)
 	if l.busy[key] != "" {
 		return true
 	}
@@ -62,7 +62,7 @@ func (l *LRM) stopChangedKind(e *entry, def cib.Resource) bool {
 	if e.def.Clone != nil {
 		was = "an instance of clone " + e.def.Clone.ID
 	}
-	l.busy[key] = "stop " + def.ID + " (it ran as " + was + ")"
+	l.busy[key] = "stop " + e.key + " (it ran as " + was + ")"
 	l.setState(e, bus.StateStopping, "its kind changed: stopped as it ran ("+was+")")
 	l.log.Info("a running resource changed kind: stopping it as it ran, to start it as configured now", "resource", def.ID, "was", was)
 	l.wg.Add(1)
@@ -105,10 +105,10 @@ func (l *LRM) stopAsItRan(e *entry, def cib.Resource, was string) {
 	if !stopped {
 		// Counted before the state is set, as onAction does: the report
 		// makes the coordinator plan, and its plan must see the count.
-		l.countFailure(old.ID, bus.OpStop, out.Message, true)
+		l.countFailure(l.failureName(old.ID, req.Instance.CloneIndex), bus.OpStop, out.Message, true)
 	}
 	l.mu.Lock()
-	delete(l.busy, kindChangeKey(def.ID))
+	delete(l.busy, kindChangeKey(e.key))
 	if stopped {
 		e.def, e.clone, e.role, e.score = def, "", "", nil
 		if def.Clone != nil {
@@ -131,7 +131,7 @@ func (l *LRM) stopAsItRan(e *entry, def cib.Resource, was string) {
 // the agent's primary and keep its promoted slot. Pacemaker demotes it
 // (its role goes from Promoted to Started).
 func (l *LRM) demoteUnpromotable(e *entry, def cib.Resource) {
-	key := "demote/" + def.ID
+	key := "demote/" + e.key
 	if e.state != bus.StateStarted || e.role != cib.RolePromoted || def.Clone == nil || promotable(def) || l.busy[key] != "" {
 		return
 	}
@@ -147,7 +147,7 @@ func (l *LRM) demoteUnpromotable(e *entry, def cib.Resource) {
 		if ok {
 			l.releasePromoted(e)
 		} else {
-			l.countFailure(def.ID, bus.OpDemote, out.Message, false)
+			l.countFailure(l.failureName(def.ID, req.Instance.CloneIndex), bus.OpDemote, out.Message, false)
 		}
 		l.mu.Lock()
 		delete(l.busy, key)

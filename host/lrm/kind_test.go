@@ -256,3 +256,77 @@ agent = "fake"
 		t.Fatal(errors.New("holly's LRM did not stop within 20 s"))
 	}
 }
+
+// Two instances of a unique clone running on one node (clone-node-max 2),
+// the clone made a primitive: each instance is stopped as it ran, under
+// its own number; then the primitive starts.
+func TestSeveralInstancesThatChangeKindAreStoppedAsTheyRan(t *testing.T) {
+	parse := func(s string) *cib.CIB {
+		cfg, err := config.Parse("test.toml", []byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.CIB
+	}
+	head := twoNodes + `
+[witness]
+name = "director"
+address = "127.0.0.3"
+[[resource]]
+id = "db"
+agent = "fake"
+`
+	unique := parse(head + `[resource.clone]
+globally-unique = true
+clone-max = 4
+clone-node-max = 2
+`)
+	primitive := parse(head)
+	var live atomic.Pointer[liveconfig.Revision]
+	live.Store(&liveconfig.Revision{Rev: 1, CIB: unique})
+	c := bustest.Start(t, bustest.Topology(t, []string{"holly", "benji"}, "director"))
+	agent := &indexRunner{running: map[int]bool{}, promoted: map[int]bool{}}
+	holly := startNodeLive(t, c, agent, "holly", func() liveconfig.Revision { return *live.Load() }, nil)
+	startNodeLive(t, c, &indexRunner{running: map[int]bool{}, promoted: map[int]bool{}}, "benji", func() liveconfig.Revision { return *live.Load() }, nil)
+	conn := coordinate(t, c)
+	for _, i := range []int{0, 3} {
+		if r := runClone(t, conn, fmt.Sprintf("start-%d", i), policies.OpStart, "holly", i); !r.OK() {
+			t.Fatalf("start of instance %d: %+v", i, r)
+		}
+	}
+	states := func() map[string]string {
+		out := map[string]string{}
+		for _, r := range holly.lrm.Report().Resources {
+			if r.Resource == "db" {
+				out[fmt.Sprintf("%s:%d", r.Clone, r.Instance)] = r.State
+			}
+		}
+		return out
+	}
+	if s := states(); s["db-clone:0"] != bus.StateStarted || s["db-clone:3"] != bus.StateStarted {
+		t.Fatalf("holly reports %v, want instances 0 and 3 started", s)
+	}
+
+	// Made a primitive while both run: the instances stop as they ran.
+	live.Store(&liveconfig.Revision{Rev: 2, CIB: primitive})
+	holly.lrm.ConfigChanged()
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		for _, i := range []int{0, 3} {
+			if run, _ := agent.is(i); run {
+				return fmt.Errorf("instance %d still runs (holly reports %v)", i, states())
+			}
+		}
+		for k, s := range states() {
+			if s != bus.StateStopped {
+				return fmt.Errorf("holly reports %s %s, want every instance stopped (%v)", k, s, states())
+			}
+		}
+		return nil
+	})
+	if r := runPlanned(t, conn, "start-primitive", "db", 2, policies.OpStart, "holly"); !r.OK() {
+		t.Fatalf("start of the primitive: %+v", r)
+	}
+	if run, _ := agent.is(-1); !run {
+		t.Fatal("the primitive does not run after its start")
+	}
+}

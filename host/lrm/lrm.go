@@ -21,8 +21,9 @@
 // (stops it if the demote fails). A probe that finds an instance promoted
 // adopts this node's slot or demotes it (promoted.go).
 //
-// The LRM runs at most one instance of a resource per node (clone-node-max
-// 1, the default and what every first-party agent supports).
+// A node runs one instance of a primitive or of an anonymous clone, and up
+// to clone-node-max instances of a globally-unique clone, each distinct
+// (instances.go).
 package lrm
 
 import (
@@ -101,6 +102,8 @@ const DefaultTimeout = 20 * time.Second
 
 // entry is one resource on this node.
 type entry struct {
+	id         string       // the primitive's id
+	key        string       // its key in LRM.entries: id, or "id:N" for an instance that runs apart (instances.go)
 	def        cib.Resource // the definition it was last acted on with
 	clone      string       // clone id, "" for a primitive
 	instance   int          // instance label (0 for a primitive)
@@ -131,7 +134,7 @@ type LRM struct {
 	board *executor.Board
 
 	mu          sync.Mutex
-	entries     map[string]*entry // by primitive id
+	entries     map[string]*entry // by primitive id, or "id:N" (instances.go)
 	probed      map[string]bool   // resources probed since they were configured
 	busy        map[string]string // running operations: key -> description
 	seq         uint64

@@ -118,7 +118,9 @@ func (l *LRM) reloadable(e *entry, def cib.Resource) (bool, string) {
 // failed, for the coordinator to recover (stop with the old parameters,
 // start with the new).
 func (l *LRM) reload(e *entry, def cib.Resource) {
-	key := "reload/" + def.ID
+	l.mu.Lock()
+	key := "reload/" + e.key
+	l.mu.Unlock()
 	defer func() {
 		l.setBusy(key, "")
 		// The configuration may have changed again meanwhile.
@@ -173,7 +175,7 @@ func (l *LRM) reload(e *entry, def cib.Resource) {
 		msg = "reload timed out: " + out.Message
 	}
 	l.log.Warn("reload failed", "resource", def.ID, "code", out.Code.String(), "message", out.Message, "timed_out", out.TimedOut)
-	l.countFailure(def.ID, bus.OpReload, msg, false)
+	l.countFailure(l.failureName(def.ID, idx), bus.OpReload, msg, false)
 	l.mu.Lock()
 	if e.state == bus.StateStarted && e.since.Equal(since) {
 		l.setState(e, bus.StateFailed, msg)

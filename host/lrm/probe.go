@@ -21,7 +21,7 @@ func (l *LRM) ConfigChanged() {
 	if live.CIB == nil {
 		return
 	}
-	var toProbe []cib.Resource
+	var toProbe []probeTarget
 	type reloadJob struct {
 		e   *entry
 		def cib.Resource
@@ -33,38 +33,47 @@ func (l *LRM) ConfigChanged() {
 	for i := range live.CIB.Resources {
 		r := live.CIB.RunAs(&live.CIB.Resources[i])
 		configured[r.ID] = true
-		if e, ok := l.entries[r.ID]; ok && (e.state == bus.StateStopped || e.state == bus.StateUnknown) {
-			e.def = r
-			if r.Clone != nil {
-				e.clone = r.Clone.ID
-			} else {
-				e.clone = ""
+		for _, e := range l.entriesOf(r.ID) {
+			if e.idle() && (e.key != r.ID) != perInstance(r) {
+				// Stopped under the key of the other way of running its
+				// instances (apart, or as the resource's one entry) than
+				// its clone runs them now: dropped.
+				delete(l.entries, e.key)
+				continue
 			}
-		} else if ok && l.stopChangedKind(e, r) {
-			// Stopped as it runs (now, or once the start or stop in
-			// flight is done); its new definition is recorded once it is
-			// stopped.
-		} else if ok && e.def.Agent == r.Agent {
-			// Running: operations (monitor interval, timeouts) and meta
-			// apply at once; parameters by the agent's reload when it
-			// declares them reloadable, else only from the next start (the
-			// running instance was started with the old ones; `resource
-			// update` restarts it).
-			params := e.def.Params
-			if e.state == bus.StateStarted && cib.ParamsDigest(params) != cib.ParamsDigest(r.Params) && l.busy["reload/"+r.ID] == "" {
-				if ok, why := l.reloadable(e, r); ok {
-					l.busy["reload/"+r.ID] = "reload " + r.ID
-					toReload = append(toReload, reloadJob{e, r})
+			if e.idle() {
+				e.def = r
+				if r.Clone != nil {
+					e.clone = r.Clone.ID
 				} else {
-					l.log.Info("parameters changed; the running instance keeps the old ones until it restarts", "resource", r.ID, "why", why)
+					e.clone = ""
 				}
+			} else if l.stopChangedKind(e, r) {
+				// Stopped as it runs (now, or once the start or stop in
+				// flight is done); its new definition is recorded once it is
+				// stopped.
+			} else if e.def.Agent == r.Agent {
+				// Running: operations (monitor interval, timeouts) and meta
+				// apply at once; parameters by the agent's reload when it
+				// declares them reloadable, else only from the next start (the
+				// running instance was started with the old ones; `resource
+				// update` restarts it).
+				params := e.def.Params
+				if e.state == bus.StateStarted && cib.ParamsDigest(params) != cib.ParamsDigest(r.Params) && l.busy["reload/"+e.key] == "" {
+					if ok, why := l.reloadable(e, r); ok {
+						l.busy["reload/"+e.key] = "reload " + e.key
+						toReload = append(toReload, reloadJob{e, r})
+					} else {
+						l.log.Info("parameters changed; the running instance keeps the old ones until it restarts", "resource", e.key, "why", why)
+					}
+				}
+				e.def = r
+				e.def.Params = params
+				l.demoteUnpromotable(e, r)
 			}
-			e.def = r
-			e.def.Params = params
-			l.demoteUnpromotable(e, r)
 		}
 		if !l.probed[r.ID] && l.busy["probe/"+r.ID] == "" {
-			toProbe = append(toProbe, r)
+			toProbe = append(toProbe, probeTarget{def: r, idx: -1, busy: "probe/" + r.ID})
 			l.busy["probe/"+r.ID] = "probe " + r.ID
 		}
 	}
@@ -101,14 +110,18 @@ func (l *LRM) onRefresh(r bus.Refresh) {
 	if (r.Node != "" && r.Node != l.cfg.Node) || r.Ticket != "" {
 		return
 	}
-	var rs []cib.Resource
+	var rs []probeTarget
 	l.mu.Lock()
-	for id, e := range l.entries {
-		if e.state != bus.StateBlocked || (r.Resource != "" && r.Resource != id) || l.busy["probe/"+id] != "" || e.def.Agent == "" {
+	for k, e := range l.entries {
+		if e.state != bus.StateBlocked || (r.Resource != "" && r.Resource != e.id) || l.busy["probe/"+k] != "" || e.def.Agent == "" {
 			continue
 		}
-		rs = append(rs, e.def)
-		l.busy["probe/"+id] = "probe " + id
+		t := probeTarget{def: e.def, idx: -1, busy: "probe/" + k}
+		if k != e.id {
+			t.idx = e.instance // that instance, and no other
+		}
+		rs = append(rs, t)
+		l.busy[t.busy] = "probe " + k
 	}
 	l.mu.Unlock()
 	if len(rs) == 0 {
@@ -122,20 +135,53 @@ func (l *LRM) onRefresh(r bus.Refresh) {
 	}()
 }
 
+// probeTarget is a resource to probe: idx -1 finds its instance here (a
+// primitive; a clone's one instance: probeIndex; every instance of a clone
+// whose instances run apart, perInstance), else that instance. busy is the
+// key it is busy under meanwhile.
+type probeTarget struct {
+	def  cib.Resource
+	idx  int
+	busy string
+}
+
 // probe runs a one-off monitor of each resource, all in parallel, and
 // records what they found.
-func (l *LRM) probe(rs []cib.Resource) {
+func (l *LRM) probe(ts []probeTarget) {
+	rs := make([]cib.Resource, 0, len(ts))
+	for _, t := range ts {
+		rs = append(rs, t.def)
+	}
 	l.loadMetaData(rs)
 	elsewhere := l.instancesElsewhere(rs)
 	t := executor.Transition{ID: fmt.Sprintf("probe-%s-%d", l.cfg.Node, time.Now().UnixNano())}
-	for _, r := range rs {
+	for _, pt := range ts {
+		r := pt.def
+		if r.Clone != nil && (pt.idx >= 0 || perInstance(r)) {
+			// Every instance no other node reports, each under its own
+			// entry: several may run here.
+			idxs := []int{pt.idx}
+			if pt.idx < 0 {
+				idxs = l.freeIndexes(r, elsewhere[r.ID])
+			}
+			l.mu.Lock()
+			for _, i := range idxs {
+				k := instKey(r.ID, i)
+				if _, ok := l.entries[k]; !ok {
+					l.putLocked(k, l.newEntry(r, i))
+				}
+				t.Actions = append(t.Actions, l.action(r, "probe/"+k, bus.OpProbe, i))
+			}
+			l.mu.Unlock()
+			continue
+		}
 		idx := -1
 		if r.Clone != nil {
 			idx = l.probeIndex(r, elsewhere[r.ID])
 		}
 		l.mu.Lock()
 		if e, ok := l.entries[r.ID]; !ok {
-			l.entries[r.ID] = l.newEntry(r, idx)
+			l.putLocked(r.ID, l.newEntry(r, idx))
 		} else if r.Clone != nil {
 			e.instance = idx
 		}
@@ -147,8 +193,8 @@ func (l *LRM) probe(rs []cib.Resource) {
 		l.log.Error("probe", "err", err)
 	}
 	l.mu.Lock()
-	for _, r := range rs {
-		delete(l.busy, "probe/"+r.ID)
+	for _, pt := range ts {
+		delete(l.busy, pt.busy)
 	}
 	for _, rep := range reports {
 		if rep.Ran {
@@ -157,6 +203,22 @@ func (l *LRM) probe(rs []cib.Resource) {
 	}
 	l.mu.Unlock()
 	l.changed()
+}
+
+// freeIndexes are the instances of clone r that no other node reports
+// (elsewhere), all of which are probed here when they run apart.
+func (l *LRM) freeIndexes(r cib.Resource, elsewhere map[int]string) []int {
+	n := r.Clone.Max
+	if n <= 0 {
+		n = len(l.cfg.Topology.Nodes())
+	}
+	var free []int
+	for i := 0; i < n; i++ {
+		if _, taken := elsewhere[i]; !taken {
+			free = append(free, i)
+		}
+	}
+	return free
 }
 
 // instancesElsewhere says which instances of the clones among rs other
@@ -254,8 +316,14 @@ func (l *LRM) probeIndex(r cib.Resource, elsewhere map[int]string) int {
 	return free[0]
 }
 
+// putLocked records e under key k (l.mu held).
+func (l *LRM) putLocked(k string, e *entry) {
+	e.key = k
+	l.entries[k] = e
+}
+
 func (l *LRM) newEntry(r cib.Resource, idx int) *entry {
-	e := &entry{def: r, instance: max(idx, 0), state: bus.StateUnknown, since: time.Now()}
+	e := &entry{id: r.ID, def: r, instance: max(idx, 0), state: bus.StateUnknown, since: time.Now()}
 	if r.Clone != nil {
 		e.clone = r.Clone.ID
 	}

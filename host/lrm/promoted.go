@@ -50,7 +50,7 @@ func promotedKeys(def cib.Resource, live *cib.CIB) []string {
 func (r *runner) changeRole(ctx context.Context, agent, op string, req sdk.Request, timeout time.Duration) supervisor.Outcome {
 	l := r.l
 	l.mu.Lock()
-	e, ok := l.entries[req.ResourceID]
+	e, ok := l.entryLocked(req.ResourceID, req.Instance.CloneIndex)
 	if ok {
 		if d, found := l.definitionLocked(l.cfg.Live(), req.ResourceID); found {
 			e.def = d

@@ -39,17 +39,17 @@ func (l *LRM) reportLocked() bus.NodeResources {
 		r.Busy = append(r.Busy, b)
 	}
 	sort.Strings(r.Busy)
-	ids := make([]string, 0, len(l.entries))
-	for id := range l.entries {
-		ids = append(ids, id)
+	keys := make([]string, 0, len(l.entries))
+	for k := range l.entries {
+		keys = append(keys, k)
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		e := l.entries[id]
+	sort.Strings(keys)
+	for _, k := range keys {
+		e := l.entries[k]
 		if e.state == bus.StateUnknown {
 			continue
 		}
-		r.Resources = append(r.Resources, bus.ResourceState{Resource: id, Clone: e.clone, Instance: e.instance,
+		r.Resources = append(r.Resources, bus.ResourceState{Resource: e.id, Clone: e.clone, Instance: e.instance,
 			State: e.state, Since: e.since, Message: e.message, Warning: e.warning, Params: cib.ParamsDigest(e.def.Params),
 			Role: e.role, PromotionScore: e.score})
 		if e.state == bus.StateBlocked {
@@ -75,7 +75,7 @@ func (l *LRM) monitorSpecs() []executor.MonitorSpec {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var specs []executor.MonitorSpec
-	for id, e := range l.entries {
+	for _, e := range l.entries {
 		if e.state != bus.StateStarted {
 			continue
 		}
@@ -87,7 +87,7 @@ func (l *LRM) monitorSpecs() []executor.MonitorSpec {
 		if e.clone != "" {
 			idx = e.instance
 		}
-		specs = append(specs, executor.MonitorSpec{Resource: id, Clone: e.clone, CloneIndex: idx, Agent: e.def.Agent,
+		specs = append(specs, executor.MonitorSpec{Resource: e.id, Clone: e.clone, CloneIndex: idx, Agent: e.def.Agent,
 			Params: e.def.Params, Interval: op.Interval, Timeout: l.opTimeout(e.def, bus.OpMonitor)})
 	}
 	return specs

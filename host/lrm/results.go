@@ -74,13 +74,14 @@ func (l *LRM) setRole(e *entry, code sdk.Code, score *int) {
 // setWarning records what a degraded monitor or probe said of a started
 // resource ("" once a monitor says OK again). A new warning is raised as
 // an event once, not at every monitor.
-func (l *LRM) setWarning(resource string, started time.Time, warning string) {
+func (l *LRM) setWarning(resource string, idx int, started time.Time, warning string) {
 	l.mu.Lock()
-	e, ok := l.entries[resource]
+	e, ok := l.entryLocked(resource, idx)
 	if !ok || e.state != bus.StateStarted || started.Before(e.since) || e.warning == warning {
 		l.mu.Unlock()
 		return
 	}
+	resource = e.key // "rsc:N" for an instance that runs apart
 	prev := e.warning
 	e.warning = warning
 	l.changed()
@@ -109,7 +110,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		msg = "timed out: " + msg
 	}
 	l.mu.Lock()
-	e, ok := l.entries[r.Resource]
+	e, ok := l.entryLocked(r.Resource, cloneIndex(r.Clone, r.Instance))
 	if !ok {
 		l.mu.Unlock()
 		return
@@ -181,7 +182,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 	}
 	l.mu.Unlock()
 	if fail {
-		l.countFailure(r.Resource, r.Op, msg, fatal)
+		l.countFailure(l.failureName(r.Resource, cloneIndex(r.Clone, r.Instance)), r.Op, msg, fatal)
 	}
 	if state != "" {
 		l.mu.Lock()
@@ -194,7 +195,7 @@ func (l *LRM) onAction(r bus.ActionResult) {
 		l.checkKind(e)
 	}
 	if r.Op == bus.OpProbe && code == sdk.Degraded && !r.TimedOut {
-		l.setWarning(r.Resource, time.Time{}, msg)
+		l.setWarning(r.Resource, cloneIndex(r.Clone, r.Instance), time.Time{}, msg)
 	}
 	if r.Op == bus.OpProbe && running(code, r.TimedOut) && e.singleton() {
 		l.adopt(e)
@@ -220,12 +221,12 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 	code := sdk.Code(r.Code)
 	l.mu.Lock()
 	if l.cfg.Alert != nil {
-		e, ok := l.entries[r.Resource]
+		e, ok := l.entryLocked(r.Resource, cloneIndex(r.Clone, r.Instance))
 		if ev, alert := alerts.FromMonitor(r, ok && e.role == cib.RolePromoted); alert {
 			l.cfg.Alert(ev)
 		}
 	}
-	if e, ok := l.entries[r.Resource]; ok && e.state == bus.StateStarted && !r.Started.Before(e.since) && !r.TimedOut {
+	if e, ok := l.entryLocked(r.Resource, cloneIndex(r.Clone, r.Instance)); ok && e.state == bus.StateStarted && !r.Started.Before(e.since) && !r.TimedOut {
 		wasPromoted := e.role == cib.RolePromoted
 		l.setRole(e, code, r.PromotionScore)
 		if wasPromoted && e.role == "" && e.promo != nil && r.Started.After(e.promotedAt) {
@@ -245,11 +246,11 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 		if code == sdk.Degraded {
 			warning = r.Message
 		}
-		l.setWarning(r.Resource, r.Started, warning)
+		l.setWarning(r.Resource, cloneIndex(r.Clone, r.Instance), r.Started, warning)
 		return
 	}
 	l.mu.Lock()
-	e, ok := l.entries[r.Resource]
+	e, ok := l.entryLocked(r.Resource, cloneIndex(r.Clone, r.Instance))
 	if !ok || e.state != bus.StateStarted || r.Started.Before(e.since) {
 		l.mu.Unlock()
 		return // not started any more, or the result predates what we know
@@ -286,7 +287,7 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 	fatal := code == sdk.ErrNotConfigured || code == sdk.ErrNotInstalled || code == sdk.ErrArgs
 	l.log.Warn("resource failed", "resource", r.Resource, "code", code.String(), "message", r.Message, "timed_out", r.TimedOut)
 	// Counted first, then shown (see onAction).
-	l.countFailure(r.Resource, bus.OpMonitor, msg, fatal)
+	l.countFailure(l.failureName(r.Resource, cloneIndex(r.Clone, r.Instance)), bus.OpMonitor, msg, fatal)
 	l.mu.Lock()
 	if e.state == bus.StateStarted && e.since.Equal(since) {
 		l.setState(e, bus.StateFailed, strings.TrimSpace(msg))
@@ -299,8 +300,27 @@ func (l *LRM) onMonitor(r bus.MonitorResult) {
 // timer has said so).
 func leaseValid(ls *lease.Lease) bool { return ls != nil && ls.Valid() }
 
+// failureName is what the failures of resource id's instance idx (-1: a
+// primitive) are counted under: "id:N" for an instance of a
+// globally-unique clone (Pacemaker's fail-count-id:N: they keep that
+// instance alone off the node), else id.
+func (l *LRM) failureName(id string, idx int) string {
+	if idx < 0 {
+		return id
+	}
+	if live := l.cfg.Live(); live.CIB != nil {
+		if r, isClone := live.CIB.Resource(id); r != nil && !isClone {
+			if cl := live.CIB.CloneOf(r); cl != nil && cl.GloballyUnique {
+				return instKey(id, idx)
+			}
+		}
+	}
+	return id
+}
+
 // countFailure records a failure in the bus, before the result that shows
-// it is published: the coordinator's next plan sees the count.
+// it is published: the coordinator's next plan sees the count. resource is
+// a primitive's id, or an instance's name (failureName).
 func (l *LRM) countFailure(resource, op, msg string, fatal bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

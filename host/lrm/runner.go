@@ -26,8 +26,11 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 		if op == bus.OpMonitor {
 			return l.cfg.Runner.Run(ctx, agent, op, req, timeout)
 		}
-		key := op + "/" + req.ResourceID
-		l.setBusy(key, op+" "+req.ResourceID)
+		l.mu.Lock()
+		ek := l.keyLocked(req.ResourceID, req.Instance.CloneIndex)
+		l.mu.Unlock()
+		key := op + "/" + ek
+		l.setBusy(key, op+" "+ek)
 		defer l.setBusy(key, "")
 		if op == bus.OpPromote || op == bus.OpDemote {
 			return r.changeRole(ctx, agent, op, req, timeout)
@@ -37,15 +40,18 @@ func (r *runner) Run(ctx context.Context, agent, op string, req sdk.Request, tim
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	key := op + "/" + req.ResourceID
-	l.setBusy(key, op+" "+req.ResourceID)
+	l.mu.Lock()
+	ek := l.keyLocked(req.ResourceID, req.Instance.CloneIndex)
+	e, ok := l.entries[ek]
+	if !ok {
+		e = &entry{id: req.ResourceID, instance: max(req.Instance.CloneIndex, 0), state: bus.StateStopped, since: time.Now()}
+		l.putLocked(ek, e)
+	}
+	l.mu.Unlock()
+	key := op + "/" + ek
+	l.setBusy(key, op+" "+ek)
 	defer l.setBusy(key, "")
 	l.mu.Lock()
-	e, ok := l.entries[req.ResourceID]
-	if !ok {
-		e = &entry{state: bus.StateStopped, since: time.Now()}
-		l.entries[req.ResourceID] = e
-	}
 	if d, ok := l.definitionLocked(l.cfg.Live(), req.ResourceID); ok {
 		e.def = d
 		if d.Clone != nil {

@@ -41,12 +41,16 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 	// as it is configured, and is run by none of this node.
 	changing := ""
 	l.mu.Lock()
+	// Every entry of the resource: a primitive's several instances that
+	// ran apart (a unique clone's) each stop as they ran.
 	for _, a := range mine {
-		if e, ok := l.entries[a.Resource]; ok {
+		for _, e := range l.entriesOf(a.Resource) {
 			if def, ok := l.definitionLocked(live, a.Resource); ok && l.stopChangedKind(e, def) {
 				changing = a.Resource
-				break
 			}
+		}
+		if changing != "" {
+			break
 		}
 	}
 	l.mu.Unlock()
@@ -72,7 +76,7 @@ func (l *LRM) onTransition(ctx context.Context, ev bus.TransitionEvent) {
 			idx = a.Instance
 		}
 		if a.Node == l.cfg.Node && string(a.Op) == bus.OpStop {
-			def.Params = l.runningParams(def)
+			def.Params = l.runningParams(def, idx)
 		}
 		ea := l.action(def, a.ID, string(a.Op), idx)
 		ea.Node, ea.Clone, ea.DependsOn = a.Node, a.Clone, a.After
@@ -203,8 +207,10 @@ func (l *LRM) definitionLocked(live liveconfig.Revision, id string) (cib.Resourc
 			return live.CIB.RunAs(r), true
 		}
 	}
-	if e, ok := l.entries[id]; ok && e.def.Agent != "" {
-		return e.def, true
+	for _, e := range l.entriesOf(id) {
+		if e.def.Agent != "" {
+			return e.def, true
+		}
 	}
 	return cib.Resource{}, false
 }
@@ -212,10 +218,10 @@ func (l *LRM) definitionLocked(live liveconfig.Revision, id string) (cib.Resourc
 // runningParams are the parameters def's instance here runs with: a stop
 // uses them, not the live configuration's, which may have changed since
 // it started (a parameter that names its pid file or unit).
-func (l *LRM) runningParams(def cib.Resource) map[string]string {
+func (l *LRM) runningParams(def cib.Resource, idx int) map[string]string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e, ok := l.entries[def.ID]; ok && e.def.Agent == def.Agent && e.state != bus.StateStopped && e.state != bus.StateUnknown {
+	if e, ok := l.entryLocked(def.ID, idx); ok && e.def.Agent == def.Agent && e.state != bus.StateStopped && e.state != bus.StateUnknown {
 		return e.def.Params
 	}
 	return def.Params

@@ -209,7 +209,12 @@ func AddResources(r *Report, cfg *cib.CIB, reports []bus.NodeResources) {
 			if byRsc[rs.Resource] == nil {
 				byRsc[rs.Resource] = map[string]string{}
 			}
-			byRsc[rs.Resource][rep.Node] = word
+			// Several instances of a unique clone on one node: one that
+			// is not simply running (failed, starting, stopping) is what
+			// the node shows.
+			if prev, ok := byRsc[rs.Resource][rep.Node]; !ok || prev == "Started" || prev == "Promoted" {
+				byRsc[rs.Resource][rep.Node] = word
+			}
 			if byInstance[rs.Resource] == nil {
 				byInstance[rs.Resource] = map[int][]active{}
 			}

@@ -380,6 +380,69 @@ globally-unique = true
 	golden(t, "unique.txt", buf.Bytes())
 }
 
+// Several instances of a unique clone on one node (clone-node-max 2)
+// are each listed, as pcs lists them, and the node shows the one that
+// failed, whichever report order.
+func TestRenderUniqueSeveralPerNode(t *testing.T) {
+	f, err := config.Parse("unique.toml", []byte(`
+[cluster]
+name = "web"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "director"
+address = "198.18.0.30"
+[[resource]]
+id = "ip"
+agent = "vip"
+params = { ip = "198.18.0.50" }
+[resource.clone]
+globally-unique = true
+clone-max = 4
+clone-node-max = 2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2016, 7, 18, 1, 6, 1, 0, time.UTC)
+	up := func(name string) bus.MemberStatus {
+		return bus.MemberStatus{Name: name, Build: "test", Started: now.Add(-time.Hour),
+			Daemons: []bus.DaemonStatus{{Name: "tandem", State: "active"}, {Name: "bus", State: "active (1 peers, quorum)"}}}
+	}
+	for _, hollyFirst := range []bool{true, false} {
+		holly := []bus.ResourceState{{Resource: "ip", Clone: "ip-clone", Instance: 1, State: bus.StateFailed},
+			{Resource: "ip", Clone: "ip-clone", Instance: 3, State: bus.StateStarted}}
+		if !hollyFirst {
+			holly[0], holly[1] = holly[1], holly[0]
+		}
+		r := Build(f.Topology, len(f.CIB.Resources), []bus.MemberStatus{up("holly"), up("benji")}, now)
+		AddResources(&r, f.CIB, []bus.NodeResources{
+			{Node: "holly", Probed: true, Resources: holly},
+			{Node: "benji", Probed: true, Resources: []bus.ResourceState{{Resource: "ip", Clone: "ip-clone", Instance: 0, State: bus.StateStarted},
+				{Resource: "ip", Clone: "ip-clone", Instance: 2, State: bus.StateStarted}}},
+		})
+		if len(r.ResourceList) != 1 {
+			t.Fatalf("resource list: %+v", r.ResourceList)
+		}
+		res := r.ResourceList[0]
+		if res.Nodes["holly"] != "FAILED" || res.Nodes["benji"] != "Started" {
+			t.Errorf("nodes %v, want holly FAILED (its instance 1), benji Started", res.Nodes)
+		}
+		var buf bytes.Buffer
+		WriteText(&buf, r)
+		for _, want := range []string{"    * ip:0\t(vip):\t Started benji\n", "    * ip:1\t(vip):\t FAILED holly\n",
+			"    * ip:2\t(vip):\t Started benji\n", "    * ip:3\t(vip):\t Started holly\n"} {
+			if !strings.Contains(buf.String(), want) {
+				t.Errorf("status lacks %q:\n%s", want, buf.String())
+			}
+		}
+	}
+}
+
 // A live configuration that could not be read is said in the WARNINGS
 // block, with why and what the resources listed are, in the text and in
 // the JSON.
