@@ -39,6 +39,32 @@ type services struct {
 	changes atomic.Uint64  // membership changes seen
 	alerts  *alerts.Manager
 	metrics *metrics.Recorder
+	// The tenure and the tracker's version of the last view a heartbeat
+	// carried (view), under viewMu.
+	viewMu                 sync.Mutex
+	viewToken, viewVersion uint64
+}
+
+// view is the membership view this node's heartbeat number seq carries:
+// none unless it coordinates; else the tracker's online members whenever
+// they changed or the tenure is new, and at least once a second (every
+// fourth heartbeat) for the plain members that missed one.
+func (s *services) view(seq uint64) *bus.MembershipView {
+	if s.coord == nil {
+		return nil
+	}
+	token, ok := s.coord.Tenure()
+	if !ok {
+		return nil
+	}
+	online, version := s.members.View()
+	s.viewMu.Lock()
+	defer s.viewMu.Unlock()
+	if token == s.viewToken && version == s.viewVersion && seq%4 != 0 {
+		return nil
+	}
+	s.viewToken, s.viewVersion = token, version
+	return &bus.MembershipView{Token: token, Online: online}
 }
 
 // startServices brings up a node's services. What needs the bus is retried
@@ -171,11 +197,19 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	// Membership calls back into the coordinator and the resource manager,
 	// which are built after it.
 	var coordRef atomic.Pointer[coordinator.Coordinator]
-	// Each member's heartbeats come on a connection of their own.
+	// Each followed member's heartbeats come on a connection of their
+	// own. A voter (a member that may coordinate) follows every member; a
+	// plain member only the voters and itself, and learns the others from
+	// the view in the coordinator's heartbeats: at rest, heartbeats are
+	// delivered voters × members times twice, not members² times.
 	hbConns := map[string]*bus.Conn{}
-	var memberNames []string
+	var memberNames, follow []string
 	for _, mem := range m.top.Members {
 		memberNames = append(memberNames, mem.Name)
+		if m.bystander() && mem.NonVoter && mem.Name != m.name {
+			continue
+		}
+		follow = append(follow, mem.Name)
 		c, err := m.dial()
 		if err != nil {
 			return nil, err
@@ -183,7 +217,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 		s.undo.push(c.Close)
 		hbConns[mem.Name] = c
 	}
-	if s.members, err = membership.New(func(member string) *bus.Conn { return hbConns[member] }, memberNames, membership.DefaultDeadAfter, func(ch membership.Change) {
+	if s.members, err = membership.NewFollowing(func(member string) *bus.Conn { return hbConns[member] }, memberNames, follow, membership.DefaultDeadAfter, func(ch membership.Change) {
 		s.changes.Add(1)
 		m.memberChanged(ch, coordRef.Load(), m.lrm.Load())
 		if !ch.StopChanged {
@@ -224,7 +258,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	m.lrm.Store(s.lrm)
 	s.coord = coordinator.New(coordinator.Config{Conn: m.conn, Node: m.name, Leases: s.leases, Failures: fails, Tickets: tix,
 		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log,
-		Finished: s.metrics.TransitionFinished})
+		Finished: s.metrics.TransitionFinished, Bystander: m.bystander()})
 	coordRef.Store(s.coord)
 
 	followed := store.Follow(ctx, rev.Rev, func(r liveconfig.Revision) {
@@ -264,6 +298,10 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	}()
 	return s, nil
 }
+
+// bystander says whether this node is a plain member (not a voter): it
+// never coordinates and follows only the voters' heartbeats.
+func (m *Member) bystander() bool { return m.server.Member().NonVoter }
 
 // memberChanged logs a change of membership and tells the coordinator (a
 // node that left takes its actions with it: abort, replan; a node that

@@ -4,6 +4,12 @@
 // restarted) is reported as a rejoin. A node's heartbeat also says whether
 // its resources are stopped (`tandem cluster stop`); a change of that flag is
 // reported too.
+//
+// A tracker need not follow every member (NewFollowing): the members it
+// does not follow it learns from the views the coordinator's heartbeats
+// carry (bus.MembershipView). Only the voters coordinate, so a voter
+// follows every member and a plain member only the voters: the heartbeats
+// delivered at rest grow linearly in the members, not as their square.
 package membership
 
 import (
@@ -50,7 +56,9 @@ type Change struct {
 // higher sequence number, or an incarnation that started earlier). Only the
 // latest heartbeat kept is looked at (coalescing): however many arrive, the
 // tracker handles one per member per round, and a burst of bad ones never
-// pushes a genuine one out.
+// pushes a genuine one out. A view in a kept heartbeat is kept aside the
+// same way (the latest per member), so that a later heartbeat without one
+// does not push it out.
 type Tracker struct {
 	deadAfter time.Duration
 	now       func() time.Time
@@ -58,11 +66,15 @@ type Tracker struct {
 
 	mu      sync.Mutex
 	members map[string]*member
-	subs    []*nats.Subscription
-	wake    chan struct{} // a heartbeat was kept
-	forged  atomic.Uint64
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	// Under mu: the tenure of the last view applied (0: none yet), and
+	// how many changes the tracker has seen (View's version).
+	viewToken uint64
+	version   uint64
+	subs      []*nats.Subscription
+	wake      chan struct{} // a heartbeat was kept
+	forged    atomic.Uint64
+	stop      chan struct{}
+	wg        sync.WaitGroup
 
 	// Pauses of this process (see expire), under mu: when the sweep last
 	// ran, and how long the tracker has been unable to run in all.
@@ -72,8 +84,12 @@ type Tracker struct {
 
 type member struct {
 	name   string
-	latest atomic.Pointer[bus.Heartbeat] // the newest heartbeat kept, not looked at yet
-	kept   bus.Heartbeat                 // the last heartbeat kept (the subscription's own)
+	latest atomic.Pointer[bus.Heartbeat]      // the newest heartbeat kept, not looked at yet
+	view   atomic.Pointer[bus.MembershipView] // the newest view kept from its heartbeats, not looked at yet
+	kept   bus.Heartbeat                      // the last heartbeat kept (the subscription's own)
+	// followed: its heartbeats are followed; otherwise it is learned from
+	// the coordinator's views only (set before the tracker runs).
+	followed bool
 
 	// Under Tracker.mu:
 	last        time.Time
@@ -92,6 +108,18 @@ type member struct {
 // tracker's goroutine, never concurrently) for every member that comes or
 // goes. Heartbeats of anyone not in members are not listened to.
 func New(conns func(member string) *bus.Conn, members []string, deadAfter time.Duration, onChange func(Change)) (*Tracker, error) {
+	return NewFollowing(conns, members, members, deadAfter, onChange)
+}
+
+// NewFollowing is New that follows the heartbeats of the members in follow
+// only (a plain member: the voters and itself). Each other member of
+// members is online while the latest view of the coordinator (the one of
+// the highest tenure, in the heartbeats of a followed member) lists it.
+func NewFollowing(conns func(member string) *bus.Conn, members, follow []string, deadAfter time.Duration, onChange func(Change)) (*Tracker, error) {
+	followed := map[string]bool{}
+	for _, f := range follow {
+		followed[f] = true
+	}
 	if deadAfter == 0 {
 		deadAfter = DefaultDeadAfter
 	}
@@ -102,8 +130,11 @@ func New(conns func(member string) *bus.Conn, members []string, deadAfter time.D
 		if _, dup := t.members[name]; dup {
 			continue
 		}
-		m := &member{name: name}
+		m := &member{name: name, followed: followed[name]}
 		t.members[name] = m
+		if !m.followed {
+			continue
+		}
 		// NATS calls a subscription's handler from one goroutine at a
 		// time: m.kept needs no lock.
 		// Every heartbeat of this member has this in it, as encoding/json
@@ -124,6 +155,9 @@ func New(conns func(member string) *bus.Conn, members []string, deadAfter time.D
 				return
 			}
 			m.kept = h
+			if h.View != nil {
+				m.view.Store(h.View)
+			}
 			m.latest.Store(&h)
 			select {
 			case t.wake <- struct{}{}:
@@ -166,10 +200,17 @@ func (t *Tracker) loop() {
 		case <-t.stop:
 			return
 		case <-t.wake:
+			var view *bus.MembershipView
 			for _, m := range t.members {
 				if h := m.latest.Swap(nil); h != nil {
 					t.seen(*h)
 				}
+				if v := m.view.Swap(nil); v != nil && (view == nil || v.Token > view.Token) {
+					view = v
+				}
+			}
+			if view != nil {
+				t.learn(*view)
 			}
 		case <-sweep.C:
 			t.expire()
@@ -201,10 +242,85 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 	m.pausedAt = t.paused
 	m.singletons = h.Singletons
 	m.leases = h.Leases
+	if change != nil {
+		t.version++
+	}
 	t.mu.Unlock()
 	if change != nil && t.onChange != nil {
 		t.onChange(*change)
 	}
+}
+
+// learn applies a coordinator's view to the members not followed, unless
+// a view of a later tenure was applied already: those it lists are
+// online (with their incarnation and stopped flag), the others offline.
+// The followed members are left to their own heartbeats.
+func (t *Tracker) learn(v bus.MembershipView) {
+	listed := map[string]bus.ViewMember{}
+	for _, vm := range v.Online {
+		listed[vm.Name] = vm
+	}
+	var changes []Change
+	t.mu.Lock()
+	if v.Token < t.viewToken {
+		t.mu.Unlock()
+		return
+	}
+	t.viewToken = v.Token
+	for name, m := range t.members {
+		if m.followed {
+			continue
+		}
+		vm, in := listed[name]
+		switch {
+		case !in && m.online:
+			m.online = false
+			changes = append(changes, Change{Member: name, Online: false, Witness: m.witness, Incarnation: m.incarnation, Stopped: m.stopped})
+			continue
+		case !in:
+			continue
+		case !m.online:
+			changes = append(changes, Change{Member: name, Online: true, Witness: vm.Witness, Incarnation: vm.Incarnation,
+				Rejoined: m.incarnation != "" && m.incarnation != vm.Incarnation, Stopped: vm.Stopped})
+		case m.incarnation != vm.Incarnation:
+			changes = append(changes, Change{Member: name, Online: true, Witness: vm.Witness, Incarnation: vm.Incarnation, Rejoined: true, Stopped: vm.Stopped})
+		case m.stopped != vm.Stopped:
+			changes = append(changes, Change{Member: name, Online: true, Witness: vm.Witness, Incarnation: vm.Incarnation, Stopped: vm.Stopped, StopChanged: true})
+		}
+		m.online, m.incarnation, m.witness, m.stopped, m.leases = true, vm.Incarnation, vm.Witness, vm.Stopped, vm.Leases
+	}
+	t.version += uint64(len(changes))
+	t.mu.Unlock()
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Member < changes[j].Member })
+	for _, c := range changes {
+		if t.onChange != nil {
+			t.onChange(c)
+		}
+	}
+}
+
+// View lists the members online, sorted, as a coordinator's heartbeats
+// carry them, with the number of changes seen so far: a heartbeat
+// carries the view again when that number moved.
+func (t *Tracker) View() ([]bus.ViewMember, uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []bus.ViewMember
+	for name, m := range t.members {
+		if m.online {
+			out = append(out, bus.ViewMember{Name: name, Incarnation: m.incarnation, Witness: m.witness, Stopped: m.stopped, Leases: m.leases})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, t.version
+}
+
+// Following is how many members' heartbeats the tracker follows (one
+// subscription each).
+func (t *Tracker) Following() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.subs)
 }
 
 func (t *Tracker) sweepEvery() time.Duration { return t.deadAfter / 8 }
@@ -232,11 +348,12 @@ func (t *Tracker) expire() {
 	}
 	t.lastSweep = now
 	for name, m := range t.members {
-		if m.online && now.Sub(m.last)-(t.paused-m.pausedAt) > t.deadAfter {
+		if m.followed && m.online && now.Sub(m.last)-(t.paused-m.pausedAt) > t.deadAfter {
 			m.online = false
 			gone = append(gone, Change{Member: name, Online: false, Witness: m.witness, Incarnation: m.incarnation, Stopped: m.stopped})
 		}
 	}
+	t.version += uint64(len(gone))
 	t.mu.Unlock()
 	sort.Slice(gone, func(i, j int) bool { return gone[i].Member < gone[j].Member })
 	for _, c := range gone {
@@ -278,12 +395,13 @@ func (t *Tracker) IsStopped(name string) bool {
 }
 
 // Singletons is how many singleton leases an online member said it holds
-// in its last heartbeat; ok is false when it is offline.
+// in its last heartbeat; ok is false when it is offline or its heartbeats
+// are not followed.
 func (t *Tracker) Singletons(name string) (n int, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m := t.members[name]
-	if m == nil || !m.online {
+	if m == nil || !m.online || !m.followed {
 		return 0, false
 	}
 	return m.singletons, true

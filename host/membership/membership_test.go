@@ -208,7 +208,7 @@ func TestOwnStallIsNotSilence(t *testing.T) {
 		onChange: func(c Change) { changes = append(changes, c) }}
 	tr.lastSweep = now
 	for _, n := range []string{"a", "b"} {
-		tr.members[n] = &member{name: n}
+		tr.members[n] = &member{name: n, followed: true}
 	}
 	seq := uint64(0)
 	beat := func(n string) {
@@ -326,4 +326,99 @@ func TestLeaseMismatch(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A tracker that follows some members only (a plain member: the voters)
+// learns the others from the coordinator's views in the followed members'
+// heartbeats: a view lists who is online, a later heartbeat without a view
+// does not push a view out, a view of an earlier tenure is ignored, a view
+// says nothing about the followed members (their own heartbeats do), and
+// a learned member never expires by silence (it sends nothing here).
+func TestLearnsUnfollowedMembersFromTheCoordinatorsView(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	changes := make(chan Change, 64)
+	tr, err := NewFollowing(func(string) *bus.Conn { return conn }, []string{"v1", "v2", "p1", "p2"}, []string{"v1", "v2"},
+		300*time.Millisecond, func(ch Change) { changes <- ch })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if tr.Following() != 2 {
+		t.Errorf("following %d members, want 2", tr.Following())
+	}
+	conn.NC.Flush()
+	var seq atomic.Uint64
+	t0 := time.Now()
+	// beat sends a heartbeat of each voter (v1 with view, when given).
+	beat := func(view *bus.MembershipView, from string) {
+		for _, v := range []string{"v1", "v2"} {
+			hb := bus.Heartbeat{Node: v, Incarnation: v, Seq: seq.Add(1), Started: t0}
+			if v == from {
+				hb.View = view
+			}
+			conn.Publish(hb)
+		}
+		// The next heartbeats carry none: the view stays.
+		for _, v := range []string{"v1", "v2"} {
+			conn.Publish(bus.Heartbeat{Node: v, Incarnation: v, Seq: seq.Add(1), Started: t0})
+		}
+	}
+	vm := func(names ...string) []bus.ViewMember {
+		var out []bus.ViewMember
+		for _, n := range names {
+			out = append(out, bus.ViewMember{Name: n, Incarnation: n + "-1", Leases: "grants"})
+		}
+		return out
+	}
+	wantOnline := func(want string, view *bus.MembershipView, from string) {
+		t.Helper()
+		poll.Until(t, 5*time.Second, 50*time.Millisecond, func() error {
+			beat(view, from)
+			if got := fmt.Sprint(tr.Online()); got != want {
+				return fmt.Errorf("online: got %s, want %s", got, want)
+			}
+			return nil
+		})
+	}
+	// v1 coordinates (tenure 5): p1 and p2 online; the view's own list of
+	// voters (here without v2) changes nothing for them.
+	wantOnline("[p1 p2 v1 v2]", &bus.MembershipView{Token: 5, Online: vm("v1", "p1", "p2")}, "v1")
+	if tr.Incarnation("p2") != "p2-1" {
+		t.Errorf("p2's incarnation %q, want p2-1", tr.Incarnation("p2"))
+	}
+	if _, ok := tr.Singletons("p1"); ok {
+		t.Error("Singletons(p1) is known, but p1's heartbeats are not followed")
+	}
+	if got := tr.LeaseMismatch(""); got != "p1 (leases = grants), p2 (leases = grants)" {
+		t.Errorf("lease mismatch: got %q, want the learned members' lease ways", got)
+	}
+	// p2 left (tenure 5 still): offline.
+	wantOnline("[p1 v1 v2]", &bus.MembershipView{Token: 5, Online: vm("v1", "p1")}, "v1")
+	// A view of an earlier tenure (a coordinator that lost its lease) is
+	// ignored; one of a later tenure, from v2, is applied.
+	beat(&bus.MembershipView{Token: 4, Online: vm("v1", "p1", "p2")}, "v2")
+	wantOnline("[v1 v2]", &bus.MembershipView{Token: 6, Online: vm("v2")}, "v2")
+	// Silence of the learned members is no reason to expire them.
+	wantOnline("[p2 v1 v2]", &bus.MembershipView{Token: 6, Online: vm("p2")}, "v2")
+	// Twice the dead-after interval passes while the voters beat (waiting
+	// is the point: a learned member expired by silence would be gone).
+	deadline := time.Now().Add(600 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		beat(nil, "")
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := fmt.Sprint(tr.Online()); got != "[p2 v1 v2]" {
+		t.Errorf("online after the dead-after interval: got %s, want [p2 v1 v2]", got)
+	}
+	var log []string
+	for len(changes) > 0 {
+		ch := <-changes
+		if ch.Member == "p1" || ch.Member == "p2" {
+			log = append(log, fmt.Sprintf("%s %v", ch.Member, ch.Online))
+		}
+	}
+	if got := fmt.Sprint(log); got != "[p1 true p2 true p2 false p1 false p2 true]" {
+		t.Errorf("changes of the learned members: got %v", got)
+	}
 }
