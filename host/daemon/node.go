@@ -43,10 +43,16 @@ type services struct {
 	// carried (view), under viewMu.
 	viewMu                 sync.Mutex
 	viewToken, viewVersion uint64
+	// settled says whether membership has listened long enough to know
+	// who is online (the coordinator plans only then; a view is sent
+	// only then).
+	settled func() bool
 }
 
 // view is the membership view this node's heartbeat number seq carries:
-// none unless it coordinates; else the tracker's online members whenever
+// none unless it coordinates and its membership is settled (a view of a
+// tracker just started would tell the plain members that the members not
+// heard yet left); else the tracker's online members whenever
 // they changed or the tenure is new, and at least once a second (every
 // fourth heartbeat) for the plain members that missed one.
 func (s *services) view(seq uint64) *bus.MembershipView {
@@ -54,7 +60,7 @@ func (s *services) view(seq uint64) *bus.MembershipView {
 		return nil
 	}
 	token, ok := s.coord.Tenure()
-	if !ok {
+	if !ok || !s.settled() {
 		return nil
 	}
 	online, version := s.members.View()
@@ -247,6 +253,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 		}
 		return true
 	}
+	s.settled = settled
 
 	if s.lrm, err = lrm.New(lrm.Config{Conn: m.conn, Node: m.name, Incarnation: m.incarnation, Runner: s.sup, Leases: s.leases,
 		Failures: fails, Live: live, Topology: m.top, Online: online, Logger: m.log, Alert: s.alerts.Send,
