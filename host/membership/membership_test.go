@@ -411,14 +411,26 @@ func TestLearnsUnfollowedMembersFromTheCoordinatorsView(t *testing.T) {
 	if got := fmt.Sprint(tr.Online()); got != "[p2 v1 v2]" {
 		t.Errorf("online after the dead-after interval: got %s, want [p2 v1 v2]", got)
 	}
+	// p2 restarted (a new incarnation in the view): a rejoin.
+	restarted := &bus.MembershipView{Token: 6, Online: []bus.ViewMember{{Name: "p2", Incarnation: "p2-2"}}}
+	poll.Until(t, 5*time.Second, 50*time.Millisecond, func() error {
+		beat(restarted, "v2")
+		if tr.Incarnation("p2") != "p2-2" {
+			return fmt.Errorf("p2's incarnation %q, want p2-2", tr.Incarnation("p2"))
+		}
+		return nil
+	})
 	var log []string
 	for len(changes) > 0 {
 		ch := <-changes
 		if ch.Member == "p1" || ch.Member == "p2" {
 			log = append(log, fmt.Sprintf("%s %v", ch.Member, ch.Online))
+			if ch.Rejoined {
+				log[len(log)-1] += " rejoined"
+			}
 		}
 	}
-	if got := fmt.Sprint(log); got != "[p1 true p2 true p2 false p1 false p2 true]" {
+	if got := fmt.Sprint(log); got != "[p1 true p2 true p2 false p1 false p2 true p2 true rejoined]" {
 		t.Errorf("changes of the learned members: got %v", got)
 	}
 }
