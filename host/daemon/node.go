@@ -208,7 +208,32 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	// plain member only the voters and itself, and learns the others from
 	// the view in the coordinator's heartbeats: at rest, heartbeats are
 	// delivered voters × members times twice, not members² times.
+	// A plain member with no view for membership.DefaultFallback (an
+	// older coordinator sends none; none at all without quorum) follows
+	// every member until a view comes: those connections are made then.
+	var hbMu sync.Mutex
 	hbConns := map[string]*bus.Conn{}
+	s.undo.push(func() {
+		hbMu.Lock()
+		defer hbMu.Unlock()
+		for _, c := range hbConns {
+			c.Close()
+		}
+	})
+	hbConn := func(member string) *bus.Conn {
+		hbMu.Lock()
+		defer hbMu.Unlock()
+		if c := hbConns[member]; c != nil {
+			return c
+		}
+		c, err := m.dial()
+		if err != nil {
+			m.log.Warn("no connection for a member's heartbeats", "peer", member, "err", err)
+			return nil
+		}
+		hbConns[member] = c
+		return c
+	}
 	var memberNames, follow []string
 	for _, mem := range m.top.Members {
 		memberNames = append(memberNames, mem.Name)
@@ -216,14 +241,15 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 			continue
 		}
 		follow = append(follow, mem.Name)
-		c, err := m.dial()
-		if err != nil {
-			return nil, err
+		if hbConn(mem.Name) == nil {
+			return nil, fmt.Errorf("another connection to the bus for %s's heartbeats", mem.Name)
 		}
-		s.undo.push(c.Close)
-		hbConns[mem.Name] = c
 	}
-	if s.members, err = membership.NewFollowing(func(member string) *bus.Conn { return hbConns[member] }, memberNames, follow, membership.DefaultDeadAfter, func(ch membership.Change) {
+	fallback := time.Duration(0)
+	if m.bystander() {
+		fallback = membership.DefaultFallback
+	}
+	if s.members, err = membership.NewFollowing(hbConn, memberNames, follow, membership.DefaultDeadAfter, fallback, func(ch membership.Change) {
 		s.changes.Add(1)
 		m.memberChanged(ch, coordRef.Load(), m.lrm.Load())
 		if !ch.StopChanged {

@@ -30,6 +30,11 @@ import (
 // gone: four heartbeats at the default 250 ms interval.
 const DefaultDeadAfter = time.Second
 
+// DefaultFallback is how long a tracker that follows some members only
+// goes without a coordinator's view before it follows every member
+// (NewFollowing): a settled coordinator sends one at least once a second.
+const DefaultFallback = 5 * time.Second
+
 // Change says a member came or went.
 type Change struct {
 	Member      string
@@ -64,8 +69,17 @@ type Tracker struct {
 	now       func() time.Time
 	onChange  func(Change)
 
+	conns func(member string) *bus.Conn
+	// fallback: with no view applied for this long, every member is
+	// followed until one is (0: never).
+	fallback time.Duration
+
 	mu      sync.Mutex
 	members map[string]*member
+	// Under mu: when a view was last applied (or the tracker started),
+	// and the subscriptions of the members followed for want of a view.
+	lastView time.Time
+	extra    map[string]*nats.Subscription
 	// Under mu: the tenure of the last view applied (0: none yet), and
 	// how many changes the tracker has seen (View's version).
 	viewToken uint64
@@ -86,12 +100,11 @@ type member struct {
 	name   string
 	latest atomic.Pointer[bus.Heartbeat]      // the newest heartbeat kept, not looked at yet
 	view   atomic.Pointer[bus.MembershipView] // the newest view kept from its heartbeats, not looked at yet
-	kept   bus.Heartbeat                      // the last heartbeat kept (the subscription's own)
-	// followed: its heartbeats are followed; otherwise it is learned from
-	// the coordinator's views only (set before the tracker runs).
-	followed bool
 
 	// Under Tracker.mu:
+	// followed: its heartbeats are followed; otherwise it is learned from
+	// the coordinator's views only.
+	followed    bool
 	last        time.Time
 	incarnation string
 	witness     bool
@@ -108,14 +121,19 @@ type member struct {
 // tracker's goroutine, never concurrently) for every member that comes or
 // goes. Heartbeats of anyone not in members are not listened to.
 func New(conns func(member string) *bus.Conn, members []string, deadAfter time.Duration, onChange func(Change)) (*Tracker, error) {
-	return NewFollowing(conns, members, members, deadAfter, onChange)
+	return NewFollowing(conns, members, members, deadAfter, 0, onChange)
 }
 
 // NewFollowing is New that follows the heartbeats of the members in follow
 // only (a plain member: the voters and itself). Each other member of
 // members is online while the latest view of the coordinator (the one of
 // the highest tenure, in the heartbeats of a followed member) lists it.
-func NewFollowing(conns func(member string) *bus.Conn, members, follow []string, deadAfter time.Duration, onChange func(Change)) (*Tracker, error) {
+//
+// With no view applied for fallback (0: never), it follows every member
+// until a view comes again: a coordinator that sends none (an older build,
+// during a rolling upgrade), or none at all (no quorum), leaves the
+// members otherwise learned from views neither stale nor unseen.
+func NewFollowing(conns func(member string) *bus.Conn, members, follow []string, deadAfter, fallback time.Duration, onChange func(Change)) (*Tracker, error) {
 	followed := map[string]bool{}
 	for _, f := range follow {
 		followed[f] = true
@@ -124,8 +142,9 @@ func NewFollowing(conns func(member string) *bus.Conn, members, follow []string,
 		deadAfter = DefaultDeadAfter
 	}
 	t := &Tracker{deadAfter: deadAfter, now: time.Now, onChange: onChange, members: map[string]*member{},
-		wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), conns: conns, fallback: fallback, extra: map[string]*nats.Subscription{}}
 	t.lastSweep = t.now()
+	t.lastView = t.lastSweep
 	for _, name := range members {
 		if _, dup := t.members[name]; dup {
 			continue
@@ -135,35 +154,7 @@ func NewFollowing(conns func(member string) *bus.Conn, members, follow []string,
 		if !m.followed {
 			continue
 		}
-		// NATS calls a subscription's handler from one goroutine at a
-		// time: m.kept needs no lock.
-		// Every heartbeat of this member has this in it, as encoding/json
-		// writes it: without it, the payload is not worth decoding.
-		quoted, _ := json.Marshal(name)
-		mark := append([]byte(`"node":`), quoted...)
-		sub, err := conns(name).NC.Subscribe(bus.SubjectHeartbeat(name), func(msg *nats.Msg) {
-			if !bytes.Contains(msg.Data, mark) {
-				t.forged.Add(1)
-				return
-			}
-			h, _, err := bus.Decode[bus.Heartbeat](msg.Data)
-			if err != nil || h.Node != m.name {
-				t.forged.Add(1)
-				return
-			}
-			if !newer(h, m.kept) {
-				return
-			}
-			m.kept = h
-			if h.View != nil {
-				m.view.Store(h.View)
-			}
-			m.latest.Store(&h)
-			select {
-			case t.wake <- struct{}{}:
-			default:
-			}
-		})
+		sub, err := t.subscribe(m)
 		if err != nil {
 			t.unsubscribe()
 			return nil, fmt.Errorf("following %s's heartbeats: %w", name, err)
@@ -173,6 +164,88 @@ func NewFollowing(conns func(member string) *bus.Conn, members, follow []string,
 	t.wg.Add(1)
 	go t.loop()
 	return t, nil
+}
+
+// subscribe follows m's heartbeats on its own subject and connection.
+func (t *Tracker) subscribe(m *member) (*nats.Subscription, error) {
+	// NATS calls a subscription's handler from one goroutine at a time:
+	// kept, the last heartbeat this subscription kept, needs no lock.
+	var kept bus.Heartbeat
+	// Every heartbeat of this member has this in it, as encoding/json
+	// writes it: without it, the payload is not worth decoding.
+	quoted, _ := json.Marshal(m.name)
+	mark := append([]byte(`"node":`), quoted...)
+	conn := t.conns(m.name)
+	if conn == nil {
+		return nil, fmt.Errorf("no connection to follow %s's heartbeats on", m.name)
+	}
+	return conn.NC.Subscribe(bus.SubjectHeartbeat(m.name), func(msg *nats.Msg) {
+		if !bytes.Contains(msg.Data, mark) {
+			t.forged.Add(1)
+			return
+		}
+		h, _, err := bus.Decode[bus.Heartbeat](msg.Data)
+		if err != nil || h.Node != m.name {
+			t.forged.Add(1)
+			return
+		}
+		if !newer(h, kept) {
+			return
+		}
+		kept = h
+		if h.View != nil {
+			m.view.Store(h.View)
+		}
+		m.latest.Store(&h)
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// fallBack follows every member not followed yet once no view was applied
+// for the fallback interval; each keeps its state and is given deadAfter
+// from now to be heard. Called from the tracker's goroutine.
+func (t *Tracker) fallBack(now time.Time) {
+	if t.fallback <= 0 {
+		return
+	}
+	t.mu.Lock()
+	var todo []*member
+	if now.Sub(t.lastView) > t.fallback {
+		for _, m := range t.members {
+			if !m.followed {
+				todo = append(todo, m)
+			}
+		}
+	}
+	t.mu.Unlock()
+	// Subscribed outside mu: a connection may have to be made first.
+	// No view is applied meanwhile (this goroutine applies them).
+	for _, m := range todo {
+		sub, err := t.subscribe(m)
+		if err != nil {
+			continue // tried again at the next sweep
+		}
+		t.mu.Lock()
+		t.extra[m.name] = sub
+		m.followed = true
+		m.last, m.pausedAt = t.now(), t.paused
+		t.mu.Unlock()
+	}
+}
+
+// unfallBackLocked stops following the members followed for want of a
+// view (one was just applied). Under mu.
+func (t *Tracker) unfallBackLocked() {
+	for name, sub := range t.extra {
+		_ = sub.Unsubscribe()
+		m := t.members[name]
+		m.followed = false
+		m.latest.Store(nil)
+		delete(t.extra, name)
+	}
 }
 
 // newer says whether h comes after prev (the zero Heartbeat: none yet) from
@@ -187,6 +260,11 @@ func newer(h, prev bus.Heartbeat) bool {
 
 func (t *Tracker) unsubscribe() {
 	for _, s := range t.subs {
+		_ = s.Unsubscribe()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.extra {
 		_ = s.Unsubscribe()
 	}
 }
@@ -214,6 +292,7 @@ func (t *Tracker) loop() {
 			}
 		case <-sweep.C:
 			t.expire()
+			t.fallBack(t.now())
 		}
 	}
 }
@@ -226,6 +305,10 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 	now := t.now()
 	t.mu.Lock()
 	m := t.members[h.Node]
+	if !m.followed {
+		t.mu.Unlock()
+		return // kept just before the fallback ended
+	}
 	var change *Change
 	switch {
 	case m.last.IsZero():
@@ -267,6 +350,8 @@ func (t *Tracker) learn(v bus.MembershipView) {
 		return
 	}
 	t.viewToken = v.Token
+	t.lastView = t.now()
+	t.unfallBackLocked()
 	for name, m := range t.members {
 		if m.followed {
 			continue
@@ -320,7 +405,7 @@ func (t *Tracker) View() ([]bus.ViewMember, uint64) {
 func (t *Tracker) Following() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.subs)
+	return len(t.subs) + len(t.extra)
 }
 
 func (t *Tracker) sweepEvery() time.Duration { return t.deadAfter / 8 }

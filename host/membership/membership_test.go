@@ -339,7 +339,7 @@ func TestLearnsUnfollowedMembersFromTheCoordinatorsView(t *testing.T) {
 	conn := c.Connect("solo", "test")
 	changes := make(chan Change, 64)
 	tr, err := NewFollowing(func(string) *bus.Conn { return conn }, []string{"v1", "v2", "p1", "p2"}, []string{"v1", "v2"},
-		300*time.Millisecond, func(ch Change) { changes <- ch })
+		300*time.Millisecond, 0, func(ch Change) { changes <- ch })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,4 +433,54 @@ func TestLearnsUnfollowedMembersFromTheCoordinatorsView(t *testing.T) {
 	if got := fmt.Sprint(log); got != "[p1 true p2 true p2 false p1 false p2 true p2 true rejoined]" {
 		t.Errorf("changes of the learned members: got %v", got)
 	}
+}
+
+// With no coordinator's view for the fallback interval (a coordinator of
+// an older build sends none), a tracker that follows some members only
+// follows them all, and sees the others by their own heartbeats; once a
+// view comes, it follows the few again and the view decides.
+func TestFollowsEveryMemberWithoutAView(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	tr, err := NewFollowing(func(string) *bus.Conn { return conn }, []string{"v1", "p1", "p2"}, []string{"v1"},
+		300*time.Millisecond, 500*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	conn.NC.Flush()
+	var seq atomic.Uint64
+	t0 := time.Now()
+	beat := func(view *bus.MembershipView, nodes ...string) {
+		for _, n := range nodes {
+			hb := bus.Heartbeat{Node: n, Incarnation: n, Seq: seq.Add(1), Started: t0}
+			if n == "v1" {
+				hb.View = view
+			}
+			conn.Publish(hb)
+		}
+	}
+	poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+		beat(nil, "v1", "p1", "p2")
+		if n := tr.Following(); n != 3 {
+			return fmt.Errorf("following %d members, want all 3 after the fallback interval without a view", n)
+		}
+		if got := fmt.Sprint(tr.Online()); got != "[p1 p2 v1]" {
+			return fmt.Errorf("online: got %s, want [p1 p2 v1] (from their own heartbeats)", got)
+		}
+		return nil
+	})
+	// A view: v1 alone again; p2 is not in it, so p2 is offline though it
+	// still beats (nobody here listens to it any more).
+	view := &bus.MembershipView{Token: 3, Online: []bus.ViewMember{{Name: "v1", Incarnation: "v1"}, {Name: "p1", Incarnation: "p1"}}}
+	poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+		beat(view, "v1", "p1", "p2")
+		if n := tr.Following(); n != 1 {
+			return fmt.Errorf("following %d members, want 1 once a view came", n)
+		}
+		if got := fmt.Sprint(tr.Online()); got != "[p1 v1]" {
+			return fmt.Errorf("online: got %s, want [p1 v1] (the view's)", got)
+		}
+		return nil
+	})
 }
