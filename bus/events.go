@@ -47,6 +47,28 @@ type Heartbeat struct {
 	// Leases is how the member keeps leases ([bus] leases; "" is
 	// LeasesBucket): members of one cluster must agree (lease.Config.Mixed).
 	Leases string `json:"leases,omitempty"`
+	// View is the membership the coordinator sees, in its heartbeats only
+	// (once a second and whenever it changed): the members that are not
+	// voters follow the voters' heartbeats only and learn the others'
+	// comings and goings from it (membership.Tracker, docs/topology.md).
+	View *MembershipView `json:"view,omitempty"`
+}
+
+// MembershipView is the coordinator's membership: the members it sees
+// online. Token is its coordinator lease's tenure: a view of a higher
+// tenure replaces one of a lower.
+type MembershipView struct {
+	Token  uint64       `json:"token"`
+	Online []ViewMember `json:"online"`
+}
+
+// ViewMember is an online member as the coordinator last heard it.
+type ViewMember struct {
+	Name        string `json:"name"`
+	Incarnation string `json:"incarnation"`
+	Witness     bool   `json:"witness,omitempty"`
+	Stopped     bool   `json:"stopped,omitempty"`
+	Leases      string `json:"leases,omitempty"`
 }
 
 func (Heartbeat) Kind() string      { return "heartbeat" }

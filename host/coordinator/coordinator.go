@@ -73,6 +73,11 @@ type Config struct {
 	// published once it is over: how long it took and how it ended
 	// ("complete", "failed", "aborted", "timed_out"); metrics.
 	Finished func(took time.Duration, outcome string)
+	// Bystander: this member never bids for the coordinator lease. Only
+	// the voters coordinate: they alone follow every member's heartbeats
+	// (a plain member follows the voters' and learns the others from the
+	// coordinator's view: docs/topology.md).
+	Bystander bool
 }
 
 // Coordinator runs the election and, while elected, the planning loop.
@@ -87,6 +92,16 @@ type Coordinator struct {
 	// busy: this member coordinates and a transition it published is in
 	// flight (Busy).
 	busy atomic.Bool
+	// tenure: the coordinator lease's token while this member
+	// coordinates, 0 otherwise (Tenure).
+	tenure atomic.Uint64
+}
+
+// Tenure is the coordinator lease's token while this member coordinates;
+// ok is false when it does not.
+func (c *Coordinator) Tenure() (token uint64, ok bool) {
+	t := c.tenure.Load()
+	return t, t != 0
 }
 
 // Busy says whether this member coordinates with a transition in flight: a
@@ -145,6 +160,10 @@ func (c *Coordinator) PokeLeft(reason, node string) {
 // it coordinates; losing the lease (its fence deadline passed) stops that at
 // once.
 func (c *Coordinator) Run(ctx context.Context) {
+	if c.cfg.Bystander {
+		<-ctx.Done()
+		return
+	}
 	// `tandem resource cleanup` clears fail-counts and `tandem ticket`
 	// changes tickets, which raise no event: they ask for a plan with a
 	// Refresh.
@@ -354,6 +373,8 @@ func (c *Coordinator) lead(ctx context.Context, l *lease.Lease) {
 
 	// Whatever a previous coordinator set in motion starts nothing more.
 	token := l.Token()
+	c.tenure.Store(token)
+	defer c.tenure.Store(0)
 	_ = c.cfg.Conn.Publish(bus.TransitionAbort{ID: "*", Coordinator: c.cfg.Node, Token: token, Reason: "new coordinator"})
 
 	var cur *inflight

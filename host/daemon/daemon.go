@@ -390,6 +390,7 @@ func (m *Member) heartbeat() {
 	if s := m.svc.Load(); s != nil {
 		hb.Plugins = s.pluginLines()
 		hb.Singletons = s.leases.Singletons()
+		hb.View = s.view(hb.Seq)
 	}
 	err := m.vital.Publish(hb)
 	if err != nil {

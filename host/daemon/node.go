@@ -39,6 +39,38 @@ type services struct {
 	changes atomic.Uint64  // membership changes seen
 	alerts  *alerts.Manager
 	metrics *metrics.Recorder
+	// The tenure and the tracker's version of the last view a heartbeat
+	// carried (view), under viewMu.
+	viewMu                 sync.Mutex
+	viewToken, viewVersion uint64
+	// settled says whether membership has listened long enough to know
+	// who is online (the coordinator plans only then; a view is sent
+	// only then).
+	settled func() bool
+}
+
+// view is the membership view this node's heartbeat number seq carries:
+// none unless it coordinates and its membership is settled (a view of a
+// tracker just started would tell the plain members that the members not
+// heard yet left); else the tracker's online members whenever
+// they changed or the tenure is new, and at least once a second (every
+// fourth heartbeat) for the plain members that missed one.
+func (s *services) view(seq uint64) *bus.MembershipView {
+	if s.coord == nil {
+		return nil
+	}
+	token, ok := s.coord.Tenure()
+	if !ok || !s.settled() {
+		return nil
+	}
+	online, version := s.members.View()
+	s.viewMu.Lock()
+	defer s.viewMu.Unlock()
+	if token == s.viewToken && version == s.viewVersion && seq%4 != 0 {
+		return nil
+	}
+	s.viewToken, s.viewVersion = token, version
+	return &bus.MembershipView{Token: token, Online: online}
 }
 
 // startServices brings up a node's services. What needs the bus is retried
@@ -171,19 +203,53 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	// Membership calls back into the coordinator and the resource manager,
 	// which are built after it.
 	var coordRef atomic.Pointer[coordinator.Coordinator]
-	// Each member's heartbeats come on a connection of their own.
+	// Each followed member's heartbeats come on a connection of their
+	// own. A voter (a member that may coordinate) follows every member; a
+	// plain member only the voters and itself, and learns the others from
+	// the view in the coordinator's heartbeats: at rest, heartbeats are
+	// delivered voters × members times twice, not members² times.
+	// A plain member with no view for membership.DefaultFallback (an
+	// older coordinator sends none; none at all without quorum) follows
+	// every member until a view comes: those connections are made then.
+	var hbMu sync.Mutex
 	hbConns := map[string]*bus.Conn{}
-	var memberNames []string
-	for _, mem := range m.top.Members {
-		memberNames = append(memberNames, mem.Name)
+	s.undo.push(func() {
+		hbMu.Lock()
+		defer hbMu.Unlock()
+		for _, c := range hbConns {
+			c.Close()
+		}
+	})
+	hbConn := func(member string) *bus.Conn {
+		hbMu.Lock()
+		defer hbMu.Unlock()
+		if c := hbConns[member]; c != nil {
+			return c
+		}
 		c, err := m.dial()
 		if err != nil {
-			return nil, err
+			m.log.Warn("no connection for a member's heartbeats", "peer", member, "err", err)
+			return nil
 		}
-		s.undo.push(c.Close)
-		hbConns[mem.Name] = c
+		hbConns[member] = c
+		return c
 	}
-	if s.members, err = membership.New(func(member string) *bus.Conn { return hbConns[member] }, memberNames, membership.DefaultDeadAfter, func(ch membership.Change) {
+	var memberNames, follow []string
+	for _, mem := range m.top.Members {
+		memberNames = append(memberNames, mem.Name)
+		if m.bystander() && mem.NonVoter && mem.Name != m.name {
+			continue
+		}
+		follow = append(follow, mem.Name)
+		if hbConn(mem.Name) == nil {
+			return nil, fmt.Errorf("another connection to the bus for %s's heartbeats", mem.Name)
+		}
+	}
+	fallback := time.Duration(0)
+	if m.bystander() {
+		fallback = membership.DefaultFallback
+	}
+	if s.members, err = membership.NewFollowing(hbConn, memberNames, follow, membership.DefaultDeadAfter, fallback, func(ch membership.Change) {
 		s.changes.Add(1)
 		m.memberChanged(ch, coordRef.Load(), m.lrm.Load())
 		if !ch.StopChanged {
@@ -213,6 +279,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 		}
 		return true
 	}
+	s.settled = settled
 
 	if s.lrm, err = lrm.New(lrm.Config{Conn: m.conn, Node: m.name, Incarnation: m.incarnation, Runner: s.sup, Leases: s.leases,
 		Failures: fails, Live: live, Topology: m.top, Online: online, Logger: m.log, Alert: s.alerts.Send,
@@ -224,7 +291,7 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	m.lrm.Store(s.lrm)
 	s.coord = coordinator.New(coordinator.Config{Conn: m.conn, Node: m.name, Leases: s.leases, Failures: fails, Tickets: tix,
 		Online: online, Settled: settled, Stopped: s.members.IsStopped, Live: live, Logger: m.log,
-		Finished: s.metrics.TransitionFinished})
+		Finished: s.metrics.TransitionFinished, Bystander: m.bystander()})
 	coordRef.Store(s.coord)
 
 	followed := store.Follow(ctx, rev.Rev, func(r liveconfig.Revision) {
@@ -264,6 +331,10 @@ func (m *Member) startServices(ctx context.Context) (_ *services, err error) {
 	}()
 	return s, nil
 }
+
+// bystander says whether this node is a plain member (not a voter): it
+// never coordinates and follows only the voters' heartbeats.
+func (m *Member) bystander() bool { return m.server.Member().NonVoter }
 
 // memberChanged logs a change of membership and tells the coordinator (a
 // node that left takes its actions with it: abort, replan; a node that

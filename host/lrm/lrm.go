@@ -140,8 +140,12 @@ type LRM struct {
 	seq         uint64
 	configRev   uint64
 	reports     map[string]bus.NodeResources // latest report of every node
-	notified    string                       // the cluster view last given to agents
-	noNotify    map[string]bool              // agents without notify
+	reportsVer  uint64                       // bumped on every change of reports
+	view        *sdk.ClusterView             // View's last, built from reportsVer and viewOnline
+	viewVer     uint64
+	viewOnline  string
+	notified    string          // the cluster view last given to agents
+	noNotify    map[string]bool // agents without notify
 	running     map[string]context.CancelFunc
 	leaseErr    map[string]bool // resource -> its last start failed for its lease
 	closed      bool
@@ -255,6 +259,7 @@ func (l *LRM) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
 		prev, ok := l.reports[r.Node]
 		if !ok || prev.Incarnation != r.Incarnation || r.Seq >= prev.Seq {
 			l.reports[r.Node] = r
+			l.reportsVer++
 		}
 		l.mu.Unlock()
 		l.Notify()

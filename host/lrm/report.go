@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
@@ -64,6 +65,7 @@ func (l *LRM) publishReport() {
 	l.seq++
 	r := l.reportLocked()
 	l.reports[l.cfg.Node] = r
+	l.reportsVer++
 	l.mu.Unlock()
 	if err := l.cfg.Conn.Publish(r); err != nil {
 		l.log.Debug("report not published", "err", err)
@@ -93,19 +95,28 @@ func (l *LRM) monitorSpecs() []executor.MonitorSpec {
 	return specs
 }
 
-// View is what this node knows of the cluster, for agents.
+// View is what this node knows of the cluster, for agents. Every action
+// and every monitor sends it, so it is built only when the reports or the
+// members online changed since the last one (every node's report, each as
+// long as its resources: N × R to go through), and shared: callers must
+// not change it.
 func (l *LRM) View() *sdk.ClusterView {
+	names := l.cfg.Online()
 	online := map[string]bool{}
-	for _, n := range l.cfg.Online() {
+	for _, n := range names {
 		online[n] = true
 	}
 	online[l.cfg.Node] = true
+	key := strings.Join(names, " ")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.view != nil && l.viewVer == l.reportsVer && l.viewOnline == key {
+		return l.view
+	}
 	v := &sdk.ClusterView{Active: map[string][]string{}}
 	for _, n := range l.cfg.Topology.Nodes() {
 		v.Nodes = append(v.Nodes, sdk.NodeView{Name: n.Name, Address: n.Address, Online: online[n.Name]})
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	for node, r := range l.reports {
 		if !online[node] {
 			continue
@@ -124,6 +135,7 @@ func (l *LRM) View() *sdk.ClusterView {
 		sort.Strings(ns)
 		v.Active[k] = slices.Compact(ns)
 	}
+	l.view, l.viewVer, l.viewOnline = v, l.reportsVer, key
 	return v
 }
 

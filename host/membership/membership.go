@@ -4,6 +4,12 @@
 // restarted) is reported as a rejoin. A node's heartbeat also says whether
 // its resources are stopped (`tandem cluster stop`); a change of that flag is
 // reported too.
+//
+// A tracker need not follow every member (NewFollowing): the members it
+// does not follow it learns from the views the coordinator's heartbeats
+// carry (bus.MembershipView). Only the voters coordinate, so a voter
+// follows every member and a plain member only the voters: the heartbeats
+// delivered at rest grow linearly in the members, not as their square.
 package membership
 
 import (
@@ -23,6 +29,11 @@ import (
 // DefaultDeadAfter is how long a member may stay silent before it counts as
 // gone: four heartbeats at the default 250 ms interval.
 const DefaultDeadAfter = time.Second
+
+// DefaultFallback is how long a tracker that follows some members only
+// goes without a coordinator's view before it follows every member
+// (NewFollowing): a settled coordinator sends one at least once a second.
+const DefaultFallback = 5 * time.Second
 
 // Change says a member came or went.
 type Change struct {
@@ -50,19 +61,34 @@ type Change struct {
 // higher sequence number, or an incarnation that started earlier). Only the
 // latest heartbeat kept is looked at (coalescing): however many arrive, the
 // tracker handles one per member per round, and a burst of bad ones never
-// pushes a genuine one out.
+// pushes a genuine one out. A view in a kept heartbeat is kept aside the
+// same way (the latest per member), so that a later heartbeat without one
+// does not push it out.
 type Tracker struct {
 	deadAfter time.Duration
 	now       func() time.Time
 	onChange  func(Change)
 
+	conns func(member string) *bus.Conn
+	// fallback: with no view applied for this long, every member is
+	// followed until one is (0: never).
+	fallback time.Duration
+
 	mu      sync.Mutex
 	members map[string]*member
-	subs    []*nats.Subscription
-	wake    chan struct{} // a heartbeat was kept
-	forged  atomic.Uint64
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	// Under mu: when a view was last applied (or the tracker started),
+	// and the subscriptions of the members followed for want of a view.
+	lastView time.Time
+	extra    map[string]*nats.Subscription
+	// Under mu: the tenure of the last view applied (0: none yet), and
+	// how many changes the tracker has seen (View's version).
+	viewToken uint64
+	version   uint64
+	subs      []*nats.Subscription
+	wake      chan struct{} // a heartbeat was kept
+	forged    atomic.Uint64
+	stop      chan struct{}
+	wg        sync.WaitGroup
 
 	// Pauses of this process (see expire), under mu: when the sweep last
 	// ran, and how long the tracker has been unable to run in all.
@@ -72,9 +98,9 @@ type Tracker struct {
 
 type member struct {
 	name   string
-	latest atomic.Pointer[bus.Heartbeat] // the newest heartbeat kept, not looked at yet
-	kept   bus.Heartbeat                 // the last heartbeat kept (the subscription's own)
-	// handled counts the messages the subscription handled on this
+	latest atomic.Pointer[bus.Heartbeat]      // the newest heartbeat kept, not looked at yet
+	view   atomic.Pointer[bus.MembershipView] // the newest view kept from its heartbeats, not looked at yet
+	// handled counts the messages its subscription handled on this
 	// member's subject, kept or not; see expire.
 	handled atomic.Uint64
 
@@ -84,6 +110,9 @@ type member struct {
 	floodedAt      time.Time
 
 	// Under Tracker.mu:
+	// followed: its heartbeats are followed; otherwise it is learned from
+	// the coordinator's views only.
+	followed    bool
 	last        time.Time
 	incarnation string
 	witness     bool
@@ -100,45 +129,40 @@ type member struct {
 // tracker's goroutine, never concurrently) for every member that comes or
 // goes. Heartbeats of anyone not in members are not listened to.
 func New(conns func(member string) *bus.Conn, members []string, deadAfter time.Duration, onChange func(Change)) (*Tracker, error) {
+	return NewFollowing(conns, members, members, deadAfter, 0, onChange)
+}
+
+// NewFollowing is New that follows the heartbeats of the members in follow
+// only (a plain member: the voters and itself). Each other member of
+// members is online while the latest view of the coordinator (the one of
+// the highest tenure, in the heartbeats of a followed member) lists it.
+//
+// With no view applied for fallback (0: never), it follows every member
+// until a view comes again: a coordinator that sends none (an older build,
+// during a rolling upgrade), or none at all (no quorum), leaves the
+// members otherwise learned from views neither stale nor unseen.
+func NewFollowing(conns func(member string) *bus.Conn, members, follow []string, deadAfter, fallback time.Duration, onChange func(Change)) (*Tracker, error) {
+	followed := map[string]bool{}
+	for _, f := range follow {
+		followed[f] = true
+	}
 	if deadAfter == 0 {
 		deadAfter = DefaultDeadAfter
 	}
 	t := &Tracker{deadAfter: deadAfter, now: time.Now, onChange: onChange, members: map[string]*member{},
-		wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), conns: conns, fallback: fallback, extra: map[string]*nats.Subscription{}}
 	t.lastSweep = t.now()
+	t.lastView = t.lastSweep
 	for _, name := range members {
 		if _, dup := t.members[name]; dup {
 			continue
 		}
-		m := &member{name: name}
+		m := &member{name: name, followed: followed[name]}
 		t.members[name] = m
-		// NATS calls a subscription's handler from one goroutine at a
-		// time: m.kept needs no lock.
-		// Every heartbeat of this member has this in it, as encoding/json
-		// writes it: without it, the payload is not worth decoding.
-		quoted, _ := json.Marshal(name)
-		mark := append([]byte(`"node":`), quoted...)
-		sub, err := conns(name).NC.Subscribe(bus.SubjectHeartbeat(name), func(msg *nats.Msg) {
-			m.handled.Add(1)
-			if !bytes.Contains(msg.Data, mark) {
-				t.forged.Add(1)
-				return
-			}
-			h, _, err := bus.Decode[bus.Heartbeat](msg.Data)
-			if err != nil || h.Node != m.name {
-				t.forged.Add(1)
-				return
-			}
-			if !newer(h, m.kept) {
-				return
-			}
-			m.kept = h
-			m.latest.Store(&h)
-			select {
-			case t.wake <- struct{}{}:
-			default:
-			}
-		})
+		if !m.followed {
+			continue
+		}
+		sub, err := t.subscribe(m)
 		if err != nil {
 			t.unsubscribe()
 			return nil, fmt.Errorf("following %s's heartbeats: %w", name, err)
@@ -148,6 +172,89 @@ func New(conns func(member string) *bus.Conn, members []string, deadAfter time.D
 	t.wg.Add(1)
 	go t.loop()
 	return t, nil
+}
+
+// subscribe follows m's heartbeats on its own subject and connection.
+func (t *Tracker) subscribe(m *member) (*nats.Subscription, error) {
+	// NATS calls a subscription's handler from one goroutine at a time:
+	// kept, the last heartbeat this subscription kept, needs no lock.
+	var kept bus.Heartbeat
+	// Every heartbeat of this member has this in it, as encoding/json
+	// writes it: without it, the payload is not worth decoding.
+	quoted, _ := json.Marshal(m.name)
+	mark := append([]byte(`"node":`), quoted...)
+	conn := t.conns(m.name)
+	if conn == nil {
+		return nil, fmt.Errorf("no connection to follow %s's heartbeats on", m.name)
+	}
+	return conn.NC.Subscribe(bus.SubjectHeartbeat(m.name), func(msg *nats.Msg) {
+		m.handled.Add(1)
+		if !bytes.Contains(msg.Data, mark) {
+			t.forged.Add(1)
+			return
+		}
+		h, _, err := bus.Decode[bus.Heartbeat](msg.Data)
+		if err != nil || h.Node != m.name {
+			t.forged.Add(1)
+			return
+		}
+		if !newer(h, kept) {
+			return
+		}
+		kept = h
+		if h.View != nil {
+			m.view.Store(h.View)
+		}
+		m.latest.Store(&h)
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// fallBack follows every member not followed yet once no view was applied
+// for the fallback interval; each keeps its state and is given deadAfter
+// from now to be heard. Called from the tracker's goroutine.
+func (t *Tracker) fallBack(now time.Time) {
+	if t.fallback <= 0 {
+		return
+	}
+	t.mu.Lock()
+	var todo []*member
+	if now.Sub(t.lastView) > t.fallback {
+		for _, m := range t.members {
+			if !m.followed {
+				todo = append(todo, m)
+			}
+		}
+	}
+	t.mu.Unlock()
+	// Subscribed outside mu: a connection may have to be made first.
+	// No view is applied meanwhile (this goroutine applies them).
+	for _, m := range todo {
+		sub, err := t.subscribe(m)
+		if err != nil {
+			continue // tried again at the next sweep
+		}
+		t.mu.Lock()
+		t.extra[m.name] = sub
+		m.followed = true
+		m.last, m.pausedAt = t.now(), t.paused
+		t.mu.Unlock()
+	}
+}
+
+// unfallBackLocked stops following the members followed for want of a
+// view (one was just applied). Under mu.
+func (t *Tracker) unfallBackLocked() {
+	for name, sub := range t.extra {
+		_ = sub.Unsubscribe()
+		m := t.members[name]
+		m.followed = false
+		m.latest.Store(nil)
+		delete(t.extra, name)
+	}
 }
 
 // newer says whether h comes after prev (the zero Heartbeat: none yet) from
@@ -164,6 +271,11 @@ func (t *Tracker) unsubscribe() {
 	for _, s := range t.subs {
 		_ = s.Unsubscribe()
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.extra {
+		_ = s.Unsubscribe()
+	}
 }
 
 func (t *Tracker) loop() {
@@ -175,13 +287,21 @@ func (t *Tracker) loop() {
 		case <-t.stop:
 			return
 		case <-t.wake:
+			var view *bus.MembershipView
 			for _, m := range t.members {
 				if h := m.latest.Swap(nil); h != nil {
 					t.seen(*h)
 				}
+				if v := m.view.Swap(nil); v != nil && (view == nil || v.Token > view.Token) {
+					view = v
+				}
+			}
+			if view != nil {
+				t.learn(*view)
 			}
 		case <-sweep.C:
 			t.expire()
+			t.fallBack(t.now())
 		}
 	}
 }
@@ -194,6 +314,10 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 	now := t.now()
 	t.mu.Lock()
 	m := t.members[h.Node]
+	if !m.followed {
+		t.mu.Unlock()
+		return // kept just before the fallback ended
+	}
 	var change *Change
 	switch {
 	case m.last.IsZero():
@@ -210,10 +334,87 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 	m.pausedAt = t.paused
 	m.singletons = h.Singletons
 	m.leases = h.Leases
+	if change != nil {
+		t.version++
+	}
 	t.mu.Unlock()
 	if change != nil && t.onChange != nil {
 		t.onChange(*change)
 	}
+}
+
+// learn applies a coordinator's view to the members not followed, unless
+// a view of a later tenure was applied already: those it lists are
+// online (with their incarnation and stopped flag), the others offline.
+// The followed members are left to their own heartbeats.
+func (t *Tracker) learn(v bus.MembershipView) {
+	listed := map[string]bus.ViewMember{}
+	for _, vm := range v.Online {
+		listed[vm.Name] = vm
+	}
+	var changes []Change
+	t.mu.Lock()
+	if v.Token < t.viewToken {
+		t.mu.Unlock()
+		return
+	}
+	t.viewToken = v.Token
+	t.lastView = t.now()
+	t.unfallBackLocked()
+	for name, m := range t.members {
+		if m.followed {
+			continue
+		}
+		vm, in := listed[name]
+		switch {
+		case !in && m.online:
+			m.online = false
+			changes = append(changes, Change{Member: name, Online: false, Witness: m.witness, Incarnation: m.incarnation, Stopped: m.stopped})
+			continue
+		case !in:
+			continue
+		case !m.online:
+			changes = append(changes, Change{Member: name, Online: true, Witness: vm.Witness, Incarnation: vm.Incarnation,
+				Rejoined: m.incarnation != "" && m.incarnation != vm.Incarnation, Stopped: vm.Stopped})
+		case m.incarnation != vm.Incarnation:
+			changes = append(changes, Change{Member: name, Online: true, Witness: vm.Witness, Incarnation: vm.Incarnation, Rejoined: true, Stopped: vm.Stopped})
+		case m.stopped != vm.Stopped:
+			changes = append(changes, Change{Member: name, Online: true, Witness: vm.Witness, Incarnation: vm.Incarnation, Stopped: vm.Stopped, StopChanged: true})
+		}
+		m.online, m.incarnation, m.witness, m.stopped, m.leases = true, vm.Incarnation, vm.Witness, vm.Stopped, vm.Leases
+	}
+	t.version += uint64(len(changes))
+	t.mu.Unlock()
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Member < changes[j].Member })
+	for _, c := range changes {
+		if t.onChange != nil {
+			t.onChange(c)
+		}
+	}
+}
+
+// View lists the members online, sorted, as a coordinator's heartbeats
+// carry them, with the number of changes seen so far: a heartbeat
+// carries the view again when that number moved.
+func (t *Tracker) View() ([]bus.ViewMember, uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []bus.ViewMember
+	for name, m := range t.members {
+		if m.online {
+			out = append(out, bus.ViewMember{Name: name, Incarnation: m.incarnation, Witness: m.witness, Stopped: m.stopped, Leases: m.leases})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, t.version
+}
+
+// Following is how many members' heartbeats the tracker follows (one
+// subscription each).
+func (t *Tracker) Following() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.subs) + len(t.extra)
 }
 
 func (t *Tracker) sweepEvery() time.Duration { return t.deadAfter / 8 }
@@ -267,11 +468,12 @@ func (t *Tracker) expire() {
 			m.floodedAt = now
 		}
 		m.handledAtSweep = handled
-		if m.online && now.Sub(m.last)-(t.paused-m.pausedAt) > t.deadAfter && now.Sub(m.floodedAt) > t.deadAfter {
+		if m.followed && m.online && now.Sub(m.last)-(t.paused-m.pausedAt) > t.deadAfter && now.Sub(m.floodedAt) > t.deadAfter {
 			m.online = false
 			gone = append(gone, Change{Member: name, Online: false, Witness: m.witness, Incarnation: m.incarnation, Stopped: m.stopped})
 		}
 	}
+	t.version += uint64(len(gone))
 	t.mu.Unlock()
 	sort.Slice(gone, func(i, j int) bool { return gone[i].Member < gone[j].Member })
 	for _, c := range gone {
@@ -313,12 +515,13 @@ func (t *Tracker) IsStopped(name string) bool {
 }
 
 // Singletons is how many singleton leases an online member said it holds
-// in its last heartbeat; ok is false when it is offline.
+// in its last heartbeat; ok is false when it is offline or its heartbeats
+// are not followed.
 func (t *Tracker) Singletons(name string) (n int, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m := t.members[name]
-	if m == nil || !m.online {
+	if m == nil || !m.online || !m.followed {
 		return 0, false
 	}
 	return m.singletons, true

@@ -208,7 +208,7 @@ func TestOwnStallIsNotSilence(t *testing.T) {
 		onChange: func(c Change) { changes = append(changes, c) }}
 	tr.lastSweep = now
 	for _, n := range []string{"a", "b"} {
-		tr.members[n] = &member{name: n}
+		tr.members[n] = &member{name: n, followed: true}
 	}
 	seq := uint64(0)
 	beat := func(n string) {
@@ -323,6 +323,163 @@ func TestLeaseMismatch(t *testing.T) {
 		conn.Publish(bus.Heartbeat{Node: "b", Incarnation: "b1", Seq: uint64(time.Now().UnixNano())})
 		if got := tr.LeaseMismatch(bus.LeasesBucket); got != "" {
 			return fmt.Errorf("mismatch after c left: %q", got)
+		}
+		return nil
+	})
+}
+
+// A tracker that follows some members only (a plain member: the voters)
+// learns the others from the coordinator's views in the followed members'
+// heartbeats: a view lists who is online, a later heartbeat without a view
+// does not push a view out, a view of an earlier tenure is ignored, a view
+// says nothing about the followed members (their own heartbeats do), and
+// a learned member never expires by silence (it sends nothing here).
+func TestLearnsUnfollowedMembersFromTheCoordinatorsView(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	changes := make(chan Change, 64)
+	tr, err := NewFollowing(func(string) *bus.Conn { return conn }, []string{"v1", "v2", "p1", "p2"}, []string{"v1", "v2"},
+		300*time.Millisecond, 0, func(ch Change) { changes <- ch })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if tr.Following() != 2 {
+		t.Errorf("following %d members, want 2", tr.Following())
+	}
+	conn.NC.Flush()
+	var seq atomic.Uint64
+	t0 := time.Now()
+	// beat sends a heartbeat of each voter (v1 with view, when given).
+	beat := func(view *bus.MembershipView, from string) {
+		for _, v := range []string{"v1", "v2"} {
+			hb := bus.Heartbeat{Node: v, Incarnation: v, Seq: seq.Add(1), Started: t0}
+			if v == from {
+				hb.View = view
+			}
+			conn.Publish(hb)
+		}
+		// The next heartbeats carry none: the view stays.
+		for _, v := range []string{"v1", "v2"} {
+			conn.Publish(bus.Heartbeat{Node: v, Incarnation: v, Seq: seq.Add(1), Started: t0})
+		}
+	}
+	vm := func(names ...string) []bus.ViewMember {
+		var out []bus.ViewMember
+		for _, n := range names {
+			out = append(out, bus.ViewMember{Name: n, Incarnation: n + "-1", Leases: "grants"})
+		}
+		return out
+	}
+	wantOnline := func(want string, view *bus.MembershipView, from string) {
+		t.Helper()
+		poll.Until(t, 5*time.Second, 50*time.Millisecond, func() error {
+			beat(view, from)
+			if got := fmt.Sprint(tr.Online()); got != want {
+				return fmt.Errorf("online: got %s, want %s", got, want)
+			}
+			return nil
+		})
+	}
+	// v1 coordinates (tenure 5): p1 and p2 online; the view's own list of
+	// voters (here without v2) changes nothing for them.
+	wantOnline("[p1 p2 v1 v2]", &bus.MembershipView{Token: 5, Online: vm("v1", "p1", "p2")}, "v1")
+	if tr.Incarnation("p2") != "p2-1" {
+		t.Errorf("p2's incarnation %q, want p2-1", tr.Incarnation("p2"))
+	}
+	if _, ok := tr.Singletons("p1"); ok {
+		t.Error("Singletons(p1) is known, but p1's heartbeats are not followed")
+	}
+	if got := tr.LeaseMismatch(""); got != "p1 (leases = grants), p2 (leases = grants)" {
+		t.Errorf("lease mismatch: got %q, want the learned members' lease ways", got)
+	}
+	// p2 left (tenure 5 still): offline.
+	wantOnline("[p1 v1 v2]", &bus.MembershipView{Token: 5, Online: vm("v1", "p1")}, "v1")
+	// A view of an earlier tenure (a coordinator that lost its lease) is
+	// ignored; one of a later tenure, from v2, is applied.
+	beat(&bus.MembershipView{Token: 4, Online: vm("v1", "p1", "p2")}, "v2")
+	wantOnline("[v1 v2]", &bus.MembershipView{Token: 6, Online: vm("v2")}, "v2")
+	// Silence of the learned members is no reason to expire them.
+	wantOnline("[p2 v1 v2]", &bus.MembershipView{Token: 6, Online: vm("p2")}, "v2")
+	// Twice the dead-after interval passes while the voters beat (waiting
+	// is the point: a learned member expired by silence would be gone).
+	deadline := time.Now().Add(600 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		beat(nil, "")
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := fmt.Sprint(tr.Online()); got != "[p2 v1 v2]" {
+		t.Errorf("online after the dead-after interval: got %s, want [p2 v1 v2]", got)
+	}
+	// p2 restarted (a new incarnation in the view): a rejoin.
+	restarted := &bus.MembershipView{Token: 6, Online: []bus.ViewMember{{Name: "p2", Incarnation: "p2-2"}}}
+	poll.Until(t, 5*time.Second, 50*time.Millisecond, func() error {
+		beat(restarted, "v2")
+		if tr.Incarnation("p2") != "p2-2" {
+			return fmt.Errorf("p2's incarnation %q, want p2-2", tr.Incarnation("p2"))
+		}
+		return nil
+	})
+	var log []string
+	for len(changes) > 0 {
+		ch := <-changes
+		if ch.Member == "p1" || ch.Member == "p2" {
+			log = append(log, fmt.Sprintf("%s %v", ch.Member, ch.Online))
+			if ch.Rejoined {
+				log[len(log)-1] += " rejoined"
+			}
+		}
+	}
+	if got := fmt.Sprint(log); got != "[p1 true p2 true p2 false p1 false p2 true p2 true rejoined]" {
+		t.Errorf("changes of the learned members: got %v", got)
+	}
+}
+
+// With no coordinator's view for the fallback interval (a coordinator of
+// an older build sends none), a tracker that follows some members only
+// follows them all, and sees the others by their own heartbeats; once a
+// view comes, it follows the few again and the view decides.
+func TestFollowsEveryMemberWithoutAView(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	tr, err := NewFollowing(func(string) *bus.Conn { return conn }, []string{"v1", "p1", "p2"}, []string{"v1"},
+		300*time.Millisecond, 500*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	conn.NC.Flush()
+	var seq atomic.Uint64
+	t0 := time.Now()
+	beat := func(view *bus.MembershipView, nodes ...string) {
+		for _, n := range nodes {
+			hb := bus.Heartbeat{Node: n, Incarnation: n, Seq: seq.Add(1), Started: t0}
+			if n == "v1" {
+				hb.View = view
+			}
+			conn.Publish(hb)
+		}
+	}
+	poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+		beat(nil, "v1", "p1", "p2")
+		if n := tr.Following(); n != 3 {
+			return fmt.Errorf("following %d members, want all 3 after the fallback interval without a view", n)
+		}
+		if got := fmt.Sprint(tr.Online()); got != "[p1 p2 v1]" {
+			return fmt.Errorf("online: got %s, want [p1 p2 v1] (from their own heartbeats)", got)
+		}
+		return nil
+	})
+	// A view: v1 alone again; p2 is not in it, so p2 is offline though it
+	// still beats (nobody here listens to it any more).
+	view := &bus.MembershipView{Token: 3, Online: []bus.ViewMember{{Name: "v1", Incarnation: "v1"}, {Name: "p1", Incarnation: "p1"}}}
+	poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+		beat(view, "v1", "p1", "p2")
+		if n := tr.Following(); n != 1 {
+			return fmt.Errorf("following %d members, want 1 once a view came", n)
+		}
+		if got := fmt.Sprint(tr.Online()); got != "[p1 v1]" {
+			return fmt.Errorf("online: got %s, want [p1 v1] (the view's)", got)
 		}
 		return nil
 	})
