@@ -157,6 +157,19 @@ func (s *scheduler) setHold(u *unit) bool {
 	return changed
 }
 
+// shrinkHold decides u.hold again (setHold), but only takes nodes away;
+// it says whether u.hold changed.
+func (s *scheduler) shrinkHold(u *unit) bool {
+	old := u.hold
+	s.setHold(u)
+	if old != nil {
+		for n := range u.hold {
+			u.hold[n] = u.hold[n] && old[n]
+		}
+	}
+	return !slices.Equal(old, u.hold)
+}
+
 // wouldPlace says whether u, free to move, could be given node n. Its
 // weights say it, except in a colocation loop, where a primary may have
 // been placed after u: its mandatory colocations are checked again (see

@@ -294,6 +294,16 @@ func (s *scheduler) promotionPriority(u *unit, a assigned) (cib.Score, string) {
 //
 // For a promotable cloned group, u is its first member, which chooses for
 // every member once all of them are placed (other members: false).
+//
+// An instance left alone (blocked, or on a node in maintenance) keeps its
+// role: promoted, it counts against promoted-max and promoted-node-max,
+// of its member and of its group, and the limits are kept by promoting
+// fewer of the others. A group's copy with a member left alone promoted
+// is left promoted (difference 11): its other members there are promoted
+// with it, but only where the copy may be promoted (no INFINITY
+// colocation or -INFINITY location for the Promoted role against it, no
+// revoked ticket; Pacemaker gives such a copy the priority INFINITY, plus
+// those scores) and where each of them stays within its own limits.
 func (s *scheduler) choosePromoted(u *unit) bool {
 	p := u.promo
 	g := u.promoGroup()
@@ -313,17 +323,45 @@ func (s *scheduler) choosePromoted(u *unit) bool {
 		prev bool // chosen before (enforce chooses again after removals)
 		was  bool // promoted there now
 	}
-	var cands []cand
-	var chosen []assigned
-	count := make([]int, len(s.nodes))
 	members := u.promoMembers()
+	// copyOf is member i's instance in the copy whose first member's
+	// instance is a.
+	copyOf := func(i int, a assigned) (assigned, bool) {
+		if members[i] == u {
+			return a, true
+		}
+		return members[i].copyOf(a)
+	}
+	// Each member's promoted instances, and their counts in all and by
+	// node: first those left alone promoted, which cannot change.
+	prom := make([][]assigned, len(members))
+	total := make([]int, len(members))
+	on := make([][]int, len(members))
+	for i, m := range members {
+		on[i] = make([]int, len(s.nodes))
+		for _, c := range m.cur {
+			a := assigned{inst: c.inst, node: c.node}
+			if !c.managed && c.promoted && slices.Contains(m.insts, a) && !slices.Contains(prom[i], a) {
+				prom[i] = append(prom[i], a)
+				total[i]++
+				on[i][a.node]++
+			}
+		}
+	}
+	fits := func(i int, a assigned) bool { return total[i] < p.max && on[i][a.node] < p.nodeMax }
+	take := func(i int, a assigned) {
+		prom[i] = append(prom[i], a)
+		total[i]++
+		on[i][a.node]++
+	}
+	var cands []cand
+	var left []assigned // copies left alone promoted that may be promoted
+	copies := 0         // the group's promoted copies
+	count := make([]int, len(s.nodes))
 	for _, a := range u.insts {
 		was, unmanaged, whole := false, false, true
-		for _, m := range members {
-			ma, ok := m.copyOf(a)
-			if m == u {
-				ma, ok = a, true
-			}
+		for i, m := range members {
+			ma, ok := copyOf(i, a)
 			if !ok {
 				whole = false // a group's instance is promoted whole or not at all
 				continue
@@ -338,8 +376,11 @@ func (s *scheduler) choosePromoted(u *unit) bool {
 		if unmanaged {
 			// Left alone: stays promoted if it is, and counts.
 			if was {
-				chosen = append(chosen, a)
+				copies++
 				count[a.node]++
+				if prio, _ := s.promotionPriority(u, a); g != nil && prio > negInf {
+					left = append(left, a)
+				}
 			}
 			continue
 		}
@@ -372,39 +413,42 @@ func (s *scheduler) choosePromoted(u *unit) bool {
 		}
 		return s.nameRank[x.a.node] < s.nameRank[y.a.node]
 	})
+	// A copy left alone promoted: its members that are not left alone
+	// are promoted with it where they fit.
+	for _, a := range left {
+		for i, m := range members {
+			if ma, ok := copyOf(i, a); ok && !m.unmanaged(ma) && fits(i, ma) {
+				take(i, ma)
+			}
+		}
+	}
 	for _, c := range cands {
-		if len(chosen) >= p.max {
+		if copies >= p.max {
 			break
 		}
 		if count[c.a.node] >= p.nodeMax {
 			continue
 		}
+		all := true
+		for i := range members {
+			ma, _ := copyOf(i, c.a)
+			all = all && fits(i, ma)
+		}
+		if !all {
+			continue
+		}
+		copies++
 		count[c.a.node]++
-		chosen = append(chosen, c.a)
+		for i := range members {
+			ma, _ := copyOf(i, c.a)
+			take(i, ma)
+		}
 	}
-	sort.Slice(chosen, func(i, j int) bool { return chosen[i].inst < chosen[j].inst })
-	changed := s.setPromoted(u, chosen)
-	if g != nil {
-		for _, m := range g.members[1:] {
-			var mine []assigned
-			for _, a := range chosen {
-				if ma, ok := m.copyOf(a); ok {
-					mine = append(mine, ma)
-				}
-			}
-			// A promoted instance left alone stays promoted, also when
-			// its copy's first member is elsewhere (a unique copy split
-			// by a blocked member).
-			for _, c := range m.cur {
-				a := assigned{inst: c.inst, node: c.node}
-				if !c.managed && c.promoted && slices.Contains(m.insts, a) && !slices.Contains(mine, a) {
-					mine = append(mine, a)
-				}
-			}
-			sort.Slice(mine, func(i, j int) bool { return mine[i].inst < mine[j].inst })
-			if s.setPromoted(m, mine) {
-				changed = true
-			}
+	changed := false
+	for i, m := range members {
+		sort.Slice(prom[i], func(x, y int) bool { return prom[i][x].inst < prom[i][y].inst })
+		if s.setPromoted(m, prom[i]) {
+			changed = true
 		}
 	}
 	return changed

@@ -240,9 +240,12 @@ func (s *scheduler) enforce() {
 		changed = false
 		// A colocation loop may have placed a primary after what is
 		// colocated with it: where an instance left alone counts is
-		// decided again once all are placed (it only shrinks).
+		// decided again once all are placed (it only shrinks: given back,
+		// a node could be taken again, for ever, when the instance's
+		// colocation is with a role that itself depends on where the
+		// instance counts).
 		for _, u := range s.units {
-			if u.leftAlone() && s.setHold(u) {
+			if u.leftAlone() && s.shrinkHold(u) {
 				changed = true
 			}
 		}
