@@ -8,7 +8,7 @@ package bus
 // "I fixed it, look again".
 type Refresh struct {
 	Reason   string `json:"reason"`
-	Resource string `json:"resource,omitempty"` // primitive id
+	Resource string `json:"resource,omitempty"` // primitive id, or RSC:N: one instance of a unique clone
 	Node     string `json:"node,omitempty"`
 	// Ticket: a ticket changed (tandem ticket grant, revoke, standby,
 	// activate); nodes probe nothing. Resource is then set to a name no

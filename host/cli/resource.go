@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -952,6 +953,28 @@ func withEdit(cfgPath, summary string, change func(*session, *cib.CIB) error) er
 	return err
 }
 
+// uniqueInstance reads id as RSC:N, instance N of the globally-unique
+// clone of primitive RSC: ok when it is one; an error names what is wrong
+// with an instance number of such a clone (past clone-max).
+func uniqueInstance(c *cib.CIB, id string) (inst string, ok bool, err error) {
+	base, num, found := strings.Cut(id, ":")
+	if !found {
+		return "", false, nil
+	}
+	n, convErr := strconv.Atoi(num)
+	if convErr != nil || n < 0 || strconv.Itoa(n) != num {
+		return "", false, nil
+	}
+	r, _ := c.Resource(base)
+	if r == nil || r.ID != base || r.Clone == nil || !r.Clone.GloballyUnique {
+		return "", false, nil
+	}
+	if most, _ := r.Clone.Limits(len(c.Nodes)); n >= most {
+		return "", false, fmt.Errorf("resource %q: no instance %d: %s has clone-max %d (instances %s:0 to %s:%d)", id, n, base, most, base, base, most-1)
+	}
+	return id, true, nil
+}
+
 func newResourceCleanupCmd() *cobra.Command {
 	var cfgPath, node string
 	cmd := &cobra.Command{
@@ -962,9 +985,12 @@ func newResourceCleanupCmd() *cobra.Command {
 resource banned from a node by migration-threshold may return there. A
 resource blocked on a node (its stop failed) is probed there again: fix
 what made the stop fail first; what the probe finds (running or stopped)
-is what the cluster acts on next.`,
+is what the cluster acts on next. ID may name one instance of a
+globally-unique clone, RSC:N (as status lists it): only that instance's
+failures are cleared, and only it is probed again; RSC clears them all.`,
 		Example: `  tandem resource cleanup
-  tandem resource cleanup VIP-10.10.10.23 --node benji`,
+  tandem resource cleanup VIP-10.10.10.23 --node benji
+  tandem resource cleanup worker:2`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, cur, err := openCurrent(cfgPath)
@@ -977,7 +1003,16 @@ is what the cluster acts on next.`,
 			if len(args) == 1 {
 				id = args[0]
 				if primitives, err = cur.CIB.Primitives(id); err != nil {
-					return badInput("%v", err)
+					inst, ok, ierr := uniqueInstance(cur.CIB, id)
+					if ierr != nil {
+						return badInput("%v", ierr)
+					}
+					if !ok {
+						return badInput("%v", err)
+					}
+					// One instance: its failures are recorded under
+					// RSC:N, and the node's LRM keeps it as RSC:N.
+					primitives = []string{inst}
 				}
 			}
 			if node != "" && cur.CIB.Node(node) == nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tandem-ha/tandem/e2e/poll"
 	"github.com/tandem-ha/tandem/host/config"
+	"github.com/tandem-ha/tandem/host/failures"
 	"github.com/tandem-ha/tandem/host/liveconfig"
 	"github.com/tandem-ha/tandem/policies"
 )
@@ -80,6 +82,57 @@ func TestLiveGloballyUnique(t *testing.T) {
 		}
 		return nil
 	})
+
+	// cleanup of one instance (RSC:N, as status lists it) clears that
+	// instance's failures only; RSC clears every instance's.
+	s, err := openSession(lc.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	ctx := context.Background()
+	fs, err := failures.Open(ctx, s.conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ inst, node string }{{"w:1", "holly"}, {"w:2", "benji"}, {"w:3", "benji"}} {
+		if _, err := fs.Add(ctx, f.inst, f.node, "monitor", "test failure", false, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := lc.must("resource", "cleanup", "w:1"); out != "Cleaned up w:1 on holly (fail-count 1)\n" {
+		t.Errorf("cleanup w:1: %q", out)
+	}
+	left := func() string {
+		t.Helper()
+		recs, err := fs.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range recs {
+			out = append(out, r.Resource+"@"+r.Node)
+		}
+		return strings.Join(out, " ")
+	}
+	if got := left(); got != "w:2@benji w:3@benji" {
+		t.Errorf("fail-counts after cleanup w:1: %q, want w:2 and w:3's", got)
+	}
+	if _, errs, code := lc.run("resource", "cleanup", "w:4"); code != ExitConfig || !strings.Contains(errs, `resource "w:4": no instance 4: w has clone-max 4 (instances w:0 to w:3)`) {
+		t.Errorf("cleanup w:4: exit %d, %q", code, errs)
+	}
+	if _, errs, code := lc.run("resource", "cleanup", "nosuch:1"); code != ExitConfig || !strings.Contains(errs, "nosuch:1") {
+		t.Errorf("cleanup nosuch:1: exit %d, %q", code, errs)
+	}
+	if got := left(); got != "w:2@benji w:3@benji" {
+		t.Errorf("fail-counts after refused cleanups: %q, want w:2 and w:3's", got)
+	}
+	if out := lc.must("resource", "cleanup", "w"); !strings.Contains(out, "Cleaned up w:2 on benji") || !strings.Contains(out, "Cleaned up w:3 on benji") {
+		t.Errorf("cleanup w: %q", out)
+	}
+	if got := left(); got != "" {
+		t.Errorf("fail-counts after cleanup w: %q, want none", got)
+	}
 }
 
 // config validate takes clone-node-max > 1 for a globally-unique clone,

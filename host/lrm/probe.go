@@ -6,6 +6,7 @@ package lrm
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
@@ -113,7 +114,7 @@ func (l *LRM) onRefresh(r bus.Refresh) {
 	var rs []probeTarget
 	l.mu.Lock()
 	for k, e := range l.entries {
-		if e.state != bus.StateBlocked || (r.Resource != "" && r.Resource != e.id) || l.busy["probe/"+k] != "" || e.def.Agent == "" {
+		if e.state != bus.StateBlocked || !refreshNames(r.Resource, k, e) || l.busy["probe/"+k] != "" || e.def.Agent == "" {
 			continue
 		}
 		t := probeTarget{def: e.def, idx: -1, busy: "probe/" + k}
@@ -133,6 +134,20 @@ func (l *LRM) onRefresh(r bus.Refresh) {
 		defer l.wg.Done()
 		l.probe(rs)
 	}()
+}
+
+// refreshNames says whether a Refresh for resource ("": every resource)
+// is for entry e (key k): its primitive, or, as `cleanup RSC:N` names one
+// instance of a globally-unique clone, that instance (kept apart under
+// that key, or the one this node runs).
+func refreshNames(resource, k string, e *entry) bool {
+	switch {
+	case resource == "" || resource == e.id || resource == k:
+		return true
+	case e.def.Clone != nil && e.def.Clone.GloballyUnique:
+		return resource == e.id+":"+strconv.Itoa(e.instance)
+	}
+	return false
 }
 
 // probeTarget is a resource to probe: idx -1 finds its instance here (a
