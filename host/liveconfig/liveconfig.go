@@ -388,23 +388,18 @@ func encode(c *cib.CIB, by, summary string) ([]byte, error) {
 
 // Runnable refuses what the scheduler and `tandem simulate` take but the
 // nodes cannot run yet: several instances of a promotable clone on one
-// node (a node holds one promoted slot lease of a clone), and several
-// copies of a cloned group on one node (not tried on a live cluster yet).
-// Several instances of any other globally-unique clone run on a node, each
-// apart (an anonymous clone's clone-node-max > 1 is refused by cib's
-// Validate).
+// node (a node holds one promoted slot lease of a clone). Several
+// instances of any other globally-unique clone run on a node, each apart,
+// and so do several copies of a unique cloned group, whose members run as
+// instances of the group's clone (an anonymous clone's or cloned group's
+// clone-node-max > 1 is refused by cib's Validate, and so is a promotable
+// cloned group's).
 func Runnable(c *cib.CIB) error {
 	var ps cib.Problems
 	for i, r := range c.Resources {
 		if r.Clone != nil && r.Clone.NodeMax > 1 && r.Clone.Promotable {
 			ps = append(ps, cib.Problem{Path: fmt.Sprintf("resource[%d]", i), Msg: fmt.Sprintf("resource %q: clone-node-max %d on a promotable clone: a node runs one instance of a promotable clone in this version of Tandem "+
 				"(the scheduler and tandem simulate take more); set clone-node-max to 1", r.ID, r.Clone.NodeMax)})
-		}
-	}
-	for i, g := range c.Groups {
-		if g.Clone != nil && g.Clone.NodeMax > 1 {
-			ps = append(ps, cib.Problem{Path: fmt.Sprintf("group[%d].clone", i), Msg: fmt.Sprintf("group %q: clone-node-max %d: a node runs one copy of a cloned group in this version of Tandem "+
-				"(one instance of each member; the scheduler and tandem simulate take more); set clone-node-max to 1", g.ID, g.Clone.NodeMax)})
 		}
 	}
 	if ps == nil {

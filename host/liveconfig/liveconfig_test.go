@@ -612,18 +612,27 @@ func TestUniqueClonedGroupNeedsFormat13(t *testing.T) {
 	if g, _ := cur.CIB.Group("ustack"); g == nil || g.Clone == nil || !g.Clone.GloballyUnique {
 		t.Fatalf("read back ustack: %+v", g)
 	}
-	_, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+	// Several copies per node run live (each member's instance apart),
+	// but not of a promotable cloned group.
+	rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
 		g, _ := c.Group("ustack")
 		g.Clone.NodeMax = 2
 		return "two per node", nil
 	})
-	want := `group "ustack": clone-node-max 2: a node runs one copy of a cloned group`
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("clone-node-max 2: got %v, want %q", err, want)
+	if err != nil || rev.Format != FormatCIBUniqueGroups {
+		t.Fatalf("clone-node-max 2: %+v, %v; want it stored in format %d", rev, err, FormatCIBUniqueGroups)
+	}
+	_, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
+		g, _ := c.Group("ustack")
+		g.Clone.Promotable = true
+		return "promotable two per node", nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "ustack") {
+		t.Fatalf("promotable with clone-node-max 2: got %v, want a refusal naming ustack", err)
 	}
 	rev, err = s.Update(ctx, "cli", func(c *cib.CIB) (string, error) {
 		g, _ := c.Group("ustack")
-		g.Clone.GloballyUnique = false
+		g.Clone.GloballyUnique, g.Clone.NodeMax = false, 0
 		return "anonymous", nil
 	})
 	if err != nil || rev.Format >= FormatCIBUniqueGroups {
