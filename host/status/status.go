@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -689,15 +691,25 @@ func writeResource(w io.Writer, res Resource, nodes []Member, indent string) {
 	if res.Unique {
 		// pcs lists a unique clone's instances one by one.
 		for _, in := range res.Instances {
-			state := in.State
-			if in.Node != "" {
-				state += " " + in.Node
-			}
-			fmt.Fprintf(w, "%s  * %s:%d\t(%s):\t %s\n", indent, res.ID, in.Number, res.Agent, state)
+			writeInstance(w, res, in, indent+"  ")
 		}
 		return
 	}
 	writeNodeSets(w, res.Nodes, nodes, indent+"  ")
+}
+
+// writeInstance prints one instance of a globally-unique clone (or of a
+// member of a unique cloned group) on a line of its own, as pcs does: a
+// running instance of a promotable clone is Promoted or Unpromoted.
+func writeInstance(w io.Writer, res Resource, in Instance, indent string) {
+	state := in.State
+	if res.Promotable && state == "Started" {
+		state = "Unpromoted"
+	}
+	if in.Node != "" {
+		state += " " + in.Node
+	}
+	fmt.Fprintf(w, "%s* %s:%d\t(%s):\t %s\n", indent, res.ID, in.Number, res.Agent, state)
 }
 
 // writePrimitive prints one primitive's states on the nodes keep accepts.
@@ -762,6 +774,32 @@ func writeGroup(w io.Writer, members []Resource, nodes []Member) {
 	kind := ""
 	if g.Promotable {
 		kind = " (promotable)" // its members' states are Promoted and Unpromoted
+	}
+	if g.Unique {
+		// As crm_mon: each copy N as a group of its own, "G:N", with
+		// its members' instance N.
+		kind = strings.TrimSuffix(kind, ")") + ", unique)"
+		if !g.Promotable {
+			kind = " (unique)"
+		}
+		fmt.Fprintf(w, "  * Clone Set: %s [%s]%s:\n", g.Clone, g.Group, kind)
+		copies := map[int]bool{}
+		for _, m := range members {
+			for _, in := range m.Instances {
+				copies[in.Number] = true
+			}
+		}
+		for _, n := range slices.Sorted(maps.Keys(copies)) {
+			fmt.Fprintf(w, "    * Resource Group: %s:%d:\n", g.Group, n)
+			for _, m := range members {
+				for _, in := range m.Instances {
+					if in.Number == n {
+						writeInstance(w, m, in, "      ")
+					}
+				}
+			}
+		}
+		return
 	}
 	fmt.Fprintf(w, "  * Clone Set: %s [%s]%s:\n", g.Clone, g.Group, kind)
 	whole := map[string]string{} // node -> the state all members share there

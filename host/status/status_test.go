@@ -462,3 +462,85 @@ func TestLiveConfigUnreadableWarns(t *testing.T) {
 		t.Errorf("status JSON (%v):\n%s", err, j.String())
 	}
 }
+
+// A globally-unique cloned group is listed as crm_mon lists one (cts
+// bug-1822's summary): the clone set "(unique)" or "(promotable,
+// unique)", then each copy N as "Resource Group: G:N:" with its members'
+// instance N, a stopped one "Stopped", a running instance of a promotable
+// copy "Promoted" or "Unpromoted".
+func TestRenderUniqueClonedGroup(t *testing.T) {
+	for _, promotable := range []bool{false, true} {
+		src := `
+[cluster]
+name = "web"
+[[node]]
+name = "holly"
+address = "198.18.0.22"
+[[node]]
+name = "benji"
+address = "198.18.0.24"
+[witness]
+name = "director"
+address = "198.18.0.30"
+[[resource]]
+id = "a"
+agent = "example:process"
+[[resource]]
+id = "b"
+agent = "example:process"
+[[group]]
+id = "g"
+resources = ["a", "b"]
+[group.clone]
+globally-unique = true
+`
+		if promotable {
+			src += "promotable = true\nclone-max = 2\n"
+		} else {
+			src += "clone-max = 3\nclone-node-max = 2\n"
+		}
+		f, err := config.Parse("g.toml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2016, 7, 18, 1, 6, 1, 0, time.UTC)
+		up := func(name string) bus.MemberStatus {
+			return bus.MemberStatus{Name: name, Build: "test", Started: now.Add(-time.Hour),
+				Daemons: []bus.DaemonStatus{{Name: "tandem", State: "active"}, {Name: "bus", State: "active (1 peers, quorum)"}}}
+		}
+		role := ""
+		if promotable {
+			role = cib.RolePromoted
+		}
+		r := Build(f.Topology, len(f.CIB.Resources), []bus.MemberStatus{up("holly"), up("benji")}, now)
+		AddResources(&r, f.CIB, []bus.NodeResources{
+			{Node: "holly", Probed: true, Resources: []bus.ResourceState{
+				{Resource: "a", Clone: "g-clone", Instance: 1, State: bus.StateStarted, Role: role},
+				{Resource: "b", Clone: "g-clone", Instance: 1, State: bus.StateStarted, Role: role}}},
+			{Node: "benji", Probed: true, Resources: []bus.ResourceState{
+				{Resource: "a", Clone: "g-clone", Instance: 0, State: bus.StateStarted},
+				{Resource: "b", Clone: "g-clone", Instance: 0, State: bus.StateFailed}}},
+		})
+		var buf bytes.Buffer
+		WriteText(&buf, r)
+		started, promoted, kind := "Started", "Started", " (unique)"
+		if promotable {
+			started, promoted, kind = "Unpromoted", "Promoted", " (promotable, unique)"
+		}
+		want := "  * Clone Set: g-clone [g]" + kind + ":\n" +
+			"    * Resource Group: g:0:\n" +
+			"      * a:0\t(example:process):\t " + started + " benji\n" +
+			"      * b:0\t(example:process):\t FAILED benji\n" +
+			"    * Resource Group: g:1:\n" +
+			"      * a:1\t(example:process):\t " + promoted + " holly\n" +
+			"      * b:1\t(example:process):\t " + promoted + " holly\n"
+		if !promotable { // copy 2 of 3, running nowhere
+			want += "    * Resource Group: g:2:\n" +
+				"      * a:2\t(example:process):\t Stopped\n" +
+				"      * b:2\t(example:process):\t Stopped\n"
+		}
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("promotable %v: status lacks\n%s\nin:\n%s", promotable, want, buf.String())
+		}
+	}
+}
