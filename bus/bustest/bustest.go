@@ -220,8 +220,15 @@ func (c *Cluster) Connect(member, as string) *bus.Conn {
 // Ready connects to member and waits for quorum and the buckets.
 func (c *Cluster) Ready(member string) *bus.Conn {
 	c.T.Helper()
+	return c.ReadyWithin(member, 60*time.Second)
+}
+
+// ReadyWithin is Ready with a deadline of its own: for a member just
+// restarted, whose JetStream catches up with the others' first.
+func (c *Cluster) ReadyWithin(member string, wait time.Duration) *bus.Conn {
+	c.T.Helper()
 	conn := c.Connect(member, member)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if err := conn.WaitQuorum(ctx); err != nil {
 		c.T.Fatal(err)
