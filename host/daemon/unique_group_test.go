@@ -175,6 +175,12 @@ func TestUniqueClonedGroupSeveralCopiesPerNode(t *testing.T) {
 	if err := syscall.Kill(all[victim], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	poll.Until(t, 60*time.Second, 50*time.Millisecond, func() error {
+		if pid := copyPids(tc)[victim]; pid == all[victim] {
+			return fmt.Errorf("%s still runs as the killed pid %d", victim, pid)
+		}
+		return nil
+	})
 	want = maps.Clone(all)
 	want[victim] = 0
 	after := copiesSettled(t, tc, c, want, "after the kill of "+victim)
