@@ -3,10 +3,7 @@ package daemon_test
 import (
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,32 +41,8 @@ clone-node-max = 2
 `
 
 // copyPids lists the live processes of the members a and b of the unique
-// cloned group g, by "<node>/<member>:N", from the example agent's pid
-// files (one per instance).
-func copyPids(tc *daemontest.Cluster) map[string]int {
-	out := map[string]int{}
-	nodes, _ := os.ReadDir(tc.State)
-	for _, n := range nodes {
-		for _, member := range []string{"a", "b"} {
-			files, _ := filepath.Glob(filepath.Join(tc.State, n.Name(), member+":*.pid"))
-			for _, f := range files {
-				data, err := os.ReadFile(f)
-				if err != nil {
-					continue
-				}
-				pid, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
-				if err != nil || syscall.Kill(pid, 0) != nil {
-					continue
-				}
-				if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
-					continue
-				}
-				out[n.Name()+"/"+strings.TrimSuffix(filepath.Base(f), ".pid")] = pid
-			}
-		}
-	}
-	return out
-}
+// cloned group g, by "<node>/<member>:N".
+func copyPids(tc *daemontest.Cluster) map[string]int { return instancePids(tc, "a", "b") }
 
 // copiesSettled waits until g's member instances run as want says
 // ("<node>/<member>:N" -> pid, 0 for any pid) and no others: each a live

@@ -37,26 +37,31 @@ clone-node-max = 2
 `
 
 // instancePids lists the live processes of the instances of the example
-// resource u, by "<node>/u:N", from the example agent's pid files (one
-// per instance: "u:N.pid").
-func instancePids(tc *daemontest.Cluster) map[string]int {
+// resources (u when none is named), by "<node>/<rsc>:N", from the example
+// agent's pid files (one per instance: "<rsc>:N.pid").
+func instancePids(tc *daemontest.Cluster, resources ...string) map[string]int {
+	if len(resources) == 0 {
+		resources = []string{"u"}
+	}
 	out := map[string]int{}
 	nodes, _ := os.ReadDir(tc.State)
 	for _, n := range nodes {
-		files, _ := filepath.Glob(filepath.Join(tc.State, n.Name(), "u:*.pid"))
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				continue
+		for _, rsc := range resources {
+			files, _ := filepath.Glob(filepath.Join(tc.State, n.Name(), rsc+":*.pid"))
+			for _, f := range files {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					continue
+				}
+				pid, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
+				if err != nil || syscall.Kill(pid, 0) != nil {
+					continue
+				}
+				if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
+					continue
+				}
+				out[n.Name()+"/"+strings.TrimSuffix(filepath.Base(f), ".pid")] = pid
 			}
-			pid, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
-			if err != nil || syscall.Kill(pid, 0) != nil {
-				continue
-			}
-			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
-				continue
-			}
-			out[n.Name()+"/"+strings.TrimSuffix(filepath.Base(f), ".pid")] = pid
 		}
 	}
 	return out

@@ -6,7 +6,6 @@ package lrm
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tandem-ha/tandem/bus"
@@ -145,7 +144,7 @@ func refreshNames(resource, k string, e *entry) bool {
 	case resource == "" || resource == e.id || resource == k:
 		return true
 	case e.def.Clone != nil && e.def.Clone.GloballyUnique:
-		return resource == e.id+":"+strconv.Itoa(e.instance)
+		return resource == instKey(e.id, e.instance)
 	}
 	return false
 }
