@@ -102,7 +102,7 @@ func (s *Server) EnsureBuckets(ctx context.Context, c *Conn) error {
 
 func (s *Server) createMissing(ctx context.Context, c *Conn, anyway bool) (int, error) {
 	missing := 0
-	for _, cfg := range BucketConfigs(s.Replicas()) {
+	for _, cfg := range BucketConfigs(createReplicas(s.voters)) {
 		_, err := c.JS.KeyValue(ctx, cfg.Bucket)
 		if err == nil {
 			continue

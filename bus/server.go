@@ -218,17 +218,29 @@ func (s *Server) Member() Member { return s.member }
 // NATS gives the embedded server, for health checks and tests.
 func (s *Server) NATS() *server.Server { return s.ns }
 
-// Replicas is how many copies each KV bucket keeps: 3 with three or more
-// voters, 1 in a single-member development cluster.
+// Replicas is how many copies each KV bucket keeps with the voters of this
+// member's file (ReplicasFor).
 func (s *Server) Replicas() int { return ReplicasFor(s.voters) }
 
-// ReplicasFor says how many copies KV buckets keep with n voters.
+// ReplicasFor says how many copies KV buckets keep with n voters: 5 with
+// five or more (every bucket then survives two voter failures, as the meta
+// group does), 3 with three or four, 1 in a single-member development
+// cluster.
 func ReplicasFor(n int) int {
-	if n >= 3 {
+	switch {
+	case n >= 5:
+		return 5
+	case n >= 3:
 		return 3
 	}
 	return 1
 }
+
+// createReplicas is how many copies a bucket is created with: at most 3, so
+// that a cold start needs only a majority of three voters online; with
+// five voters the meta leader grows the buckets to 5 once the five are
+// routed (FitBuckets).
+func createReplicas(n int) int { return min(ReplicasFor(n), 3) }
 
 // Shutdown stops the server gracefully: JetStream hands over the leadership
 // of every Raft group this member leads before the server goes away.

@@ -34,7 +34,9 @@ import (
 // run with frank; the file is copied to every member, the five restart one
 // at a time, config apply drops frank; status no longer shows it.
 //
-// FiveVotersDownToThree: two voters without the VIP are killed for good;
+// FiveVotersDownToThree: every bucket keeps 5 replicas, one on each
+// voter; two voters without the VIP are killed for good, and the VIP
+// answers again before any removal (every bucket kept its quorum);
 // `tandem cluster remove-voter` takes each out in turn (the first may say
 // the rest waits for the other offline voter); a second removal of the
 // first is refused (not a voter); config pull, the three voters left named
@@ -336,12 +338,41 @@ func (rm *removal) fiveVotersDownToThree(voters []string) {
 	sorted := slices.Sorted(slices.Values(left))
 	from := left[0]
 
+	// Five voters keep every bucket on five replicas (created with 3,
+	// grown once the five are online), so that two of them dying leaves
+	// every bucket its quorum.
+	conn, err := l.Connect("remove-test")
+	rm.must(err)
+	defer conn.Close()
+	all5 := slices.Sorted(slices.Values(voters))
+	rm.poll(60*time.Second, "every bucket's replicas on the five voters, current", func() error {
+		for _, cfg := range bus.BucketConfigs(3) {
+			peers, current, n, err := conn.StreamPeers(rm.ctx(5*time.Second), bus.StreamOfBucket(cfg.Bucket))
+			if err != nil {
+				return err
+			}
+			sort.Strings(peers)
+			if n != 5 || !slices.Equal(peers, all5) {
+				return fmt.Errorf("%s: replicas on %v (of %d)", cfg.Bucket, peers, n)
+			}
+			for _, p := range peers {
+				if !current[p] {
+					return fmt.Errorf("%s: the replica on %s is not current", cfg.Bucket, p)
+				}
+			}
+		}
+		return nil
+	})
+
 	// 1. They stay down: their machines are gone.
 	killed := rm.mark("killed " + strings.Join(dead, " and "))
 	for _, n := range dead {
 		rm.must(l.Kill(n))
 	}
 	t.Logf("%s (voters without the VIP, which is on %s) killed", strings.Join(dead, " and "), holder)
+	// Every bucket keeps its quorum: the VIP answers before any removal.
+	rm.served("two of five voters killed, none removed yet", killed)
+	t.Logf("the VIP answers again %s after the kills, before any removal", time.Since(killed).Round(100*time.Millisecond))
 
 	// 2. remove-voter, one at a time, before config pull. A route to a
 	// node killed hard stays up until NATS's pings find it stale: until
@@ -394,9 +425,8 @@ func (rm *removal) fiveVotersDownToThree(voters []string) {
 		return c.Converged(r, left)
 	})
 	rm.served("the voters removed", killed)
-	// Two of five voters down can leave a bucket without quorum (the
-	// leases' one: no lease renewed, the VIP down) until they are removed
-	// (docs/topology.md): a figure, not a check.
+	// What the client saw from the kills to the removals: a figure, not
+	// a check.
 	var since []scenario.Request
 	for _, r := range rm.client.Requests() {
 		if !r.Start.Before(killed) {
@@ -432,9 +462,6 @@ func (rm *removal) fiveVotersDownToThree(voters []string) {
 	}
 	rm.mark("config apply")
 	rm.applied(from, left, 3)
-	conn, err := l.Connect("remove-test")
-	rm.must(err)
-	defer conn.Close()
 	rm.poll(30*time.Second, "every bucket's replicas on "+strings.Join(sorted, ", ")+", current", func() error {
 		for _, cfg := range bus.BucketConfigs(3) {
 			peers, current, n, err := conn.StreamPeers(rm.ctx(5*time.Second), bus.StreamOfBucket(cfg.Bucket))

@@ -98,11 +98,35 @@ func TestFiveVotersDownToThree(t *testing.T) {
 	if mp, err := lc.Server("holly").Meta(); err != nil || mp.Size != 5 {
 		t.Fatalf("meta group: %+v, %v; want 5 peers", mp, err)
 	}
+	// The buckets are created with 3 replicas (a cold start needs only
+	// three voters) and grown to 5 once the five are online.
+	all5 := slices.Sorted(slices.Values(all))
+	poll.Until(t, 60*time.Second, 200*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, b := range []string{bus.BucketLeases, bus.BucketConfig, bus.BucketState} {
+			peers, current, replicas, err := c.StreamPeers(ctx, bus.StreamOfBucket(b))
+			if err != nil {
+				return err
+			}
+			sort.Strings(peers)
+			if replicas != 5 || !slices.Equal(peers, all5) {
+				return fmt.Errorf("%s: replicas on %v (of %d), want all five", b, peers, replicas)
+			}
+			for _, p := range peers {
+				if !current[p] {
+					return fmt.Errorf("%s: the replica on %s is not current", b, p)
+				}
+			}
+		}
+		return nil
+	})
 	sleeper := lc.Where("sleeper")[0]
 	lc.refuse(sleeper+" is still online", "cluster", "remove-voter", sleeper)
-	// Two voters without the singleton die for good. Each bucket keeps
-	// 3 replicas on 3 of the 5 voters: when the two held two replicas of
-	// one bucket, that bucket has no quorum until they are removed.
+	// Two voters without the singleton die for good. Every bucket keeps
+	// 5 replicas, so every bucket keeps its quorum with two of them dead
+	// (with 3 replicas, two dead voters held two replicas of one bucket
+	// in every run, and it had none until they were removed).
 	var dead, left []string
 	for _, n := range slices.Backward(all) {
 		if n != sleeper && len(dead) < 2 {
@@ -118,6 +142,43 @@ func TestFiveVotersDownToThree(t *testing.T) {
 	}
 	lc.Shape.Nodes = left
 	t.Logf("after the deaths: buckets %v", buckets())
+	// With two of five voters dead, every bucket takes writes: the
+	// singleton's lease is renewed, a fail-count cleared (the state
+	// bucket), the configuration changed (its bucket) and read back.
+	renewed := func(key string) {
+		t.Helper()
+		var first uint64
+		poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			leases, err := c.KV(ctx, bus.BucketLeases)
+			if err != nil {
+				return err
+			}
+			e, err := leases.Get(ctx, key)
+			if err != nil {
+				return err
+			}
+			if first == 0 {
+				first = e.Revision()
+			}
+			if e.Revision() < first+4 {
+				return fmt.Errorf("the lease %s at revision %d, not yet renewed 4 times since %d", key, e.Revision(), first)
+			}
+			return nil
+		})
+	}
+	renewed(lease.Key("sleeper"))
+	lc.must("resource", "cleanup", "worker")
+	lc.must("resource", "update", "sleeper", "args=3601")
+	poll.Until(t, 30*time.Second, 200*time.Millisecond, func() error {
+		out, errs, code := lc.run("resource", "config", "sleeper")
+		if code != 0 || !strings.Contains(out, "3601") {
+			return fmt.Errorf("resource config sleeper: exit %d, %s%s: the update is not in it", code, out, errs)
+		}
+		return nil
+	})
+	running(left...)
 
 	// 1. remove-voter one at a time: 5 -> 4 -> 3 peers. The first may
 	// end with buckets that wait for the second (it says so).
@@ -215,26 +276,7 @@ func TestFiveVotersDownToThree(t *testing.T) {
 		return nil
 	})
 	t.Logf("%s cut off: the sleeper runs on %v after %s", victim, lc.Where("sleeper"), time.Since(cut).Round(time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	kv, err := c.KV(ctx, bus.BucketLeases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var first uint64
-	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
-		e, err := kv.Get(ctx, lease.Key("sleeper"))
-		if err != nil {
-			return err
-		}
-		if first == 0 {
-			first = e.Revision()
-		}
-		if e.Revision() < first+4 {
-			return fmt.Errorf("the sleeper's lease at revision %d, not yet renewed 4 times since %d", e.Revision(), first)
-		}
-		return nil
-	})
+	renewed(lease.Key("sleeper"))
 	lc.Stop(victim)
 	lc.Shape.Nodes = survivors
 	running(survivors...)

@@ -256,6 +256,7 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 	lead := time.NewTicker(leaderCheckFast)
 	defer lead.Stop()
 	var lastCheck, fastUntil time.Time
+	var fitAt time.Time // the meta leader's next check of the buckets' replicas
 	elected := make(chan struct{}, 1)
 	if m.witness {
 		if sub, err := m.conn.NC.Subscribe(bus.SubjectStreamLeaderElected, func(msg *nats.Msg) {
@@ -349,6 +350,11 @@ func (m *Member) run(ctx context.Context, ready chan<- struct{}) {
 				round = func() { m.placeLeaders(ctx, s) }
 			} else {
 				continue
+			}
+			if !now.Before(fitAt) && m.server.LeadsMeta() {
+				fitAt = now.Add(fitEvery)
+				place := round
+				round = func() { place(); m.fitBuckets(ctx) }
 			}
 			select {
 			case leading <- struct{}{}:

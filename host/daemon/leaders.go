@@ -123,3 +123,21 @@ func (m *Member) placeLeaders(ctx context.Context, s *services) {
 		}
 	}
 }
+
+// fitEvery is how often the meta leader checks that the buckets keep as
+// many replicas as the voters call for (bus.FitBuckets).
+const fitEvery = 5 * time.Second
+
+// fitBuckets runs on the meta leader: it grows the buckets to 5 replicas
+// once five voters are online, and shrinks them with the meta group.
+func (m *Member) fitBuckets(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	changed, _, err := m.server.FitBuckets(ctx, m.conn, false)
+	for _, c := range changed {
+		m.log.Info("bucket replicas changed to what the voters call for", "change", c)
+	}
+	if err != nil {
+		m.log.Debug("bucket replicas not checked", "err", err)
+	}
+}

@@ -103,6 +103,9 @@ func (m *Member) serveRemoveVoter() error {
 			mp, err := m.server.RemoveVoter(ctx, req.Voter)
 			cancel()
 			a.Voters = peerNames(mp, req.Voter)
+			if err == nil {
+				go m.fitAfterRemoval(mp.Size - 1)
+			}
 			if err != nil {
 				a.Error = err.Error()
 				switch {
@@ -137,4 +140,36 @@ func peerNames(mp bus.MetaPeers, voter string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// fitAfterRemoval shrinks the buckets with the meta group once the removal
+// has left it peers peers (five voters down to four keep 3 replicas, on
+// the voters online), instead of at the meta leader's next check: a removed
+// voter's replica cannot be placed again when no voter is left to take it.
+// It gives up after removeVoterTimeout; the meta leader's check goes on.
+func (m *Member) fitAfterRemoval(peers int) {
+	ctx, cancel := context.WithTimeout(context.Background(), removeVoterTimeout)
+	defer cancel()
+	for {
+		var err error
+		if mp, merr := m.server.Meta(); merr != nil {
+			err = merr
+		} else if mp.Size <= peers {
+			var changed []string
+			var pending bool
+			changed, pending, err = m.server.FitBuckets(ctx, m.conn, true)
+			for _, c := range changed {
+				m.log.Info("bucket replicas changed with the voters left", "change", c)
+			}
+			if err == nil && len(changed) == 0 && !pending {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			m.log.Warn("bucket replicas not fitted to the voters left yet (the meta leader checks every few seconds)", "err", err)
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
