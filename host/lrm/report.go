@@ -223,7 +223,8 @@ func (l *LRM) decodeLocked() {
 // and every monitor sends it, so it is built only when the reports or the
 // members online changed since the last one (every node's report, each as
 // long as its resources: N × R to go through), and shared: callers must
-// not change it.
+// not change it. The other nodes' reports that came since the last one are
+// decoded here, each node's latest only (onReport).
 func (l *LRM) View() *sdk.ClusterView {
 	names := l.cfg.Online()
 	online := map[string]bool{}
