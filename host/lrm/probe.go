@@ -273,8 +273,10 @@ func (l *LRM) instancesElsewhere(rs []cib.Resource) map[string]map[int]string {
 		add(rep)
 		return true
 	})
+	l.settle()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.decodeLocked()
 	for _, rep := range l.reports {
 		add(rep)
 	}

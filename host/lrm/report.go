@@ -65,6 +65,7 @@ func (l *LRM) publishReport() {
 	l.seq++
 	r := l.reportLocked()
 	l.reports[l.cfg.Node] = r
+	delete(l.pending, l.cfg.Node) // an earlier process's report, in flight: this one is newer
 	l.reportsVer++
 	l.mu.Unlock()
 	if err := l.cfg.Conn.Publish(r); err != nil {
@@ -95,11 +96,135 @@ func (l *LRM) monitorSpecs() []executor.MonitorSpec {
 	return specs
 }
 
+// pendingReport is a node's report as it came, not decoded yet.
+type pendingReport struct {
+	data []byte
+	head bus.ReportHeader
+	ver  uint64 // reportsVer when it came: tells it from a newer one
+}
+
+func reportHeader(r bus.NodeResources) bus.ReportHeader {
+	return bus.ReportHeader{Node: r.Node, Incarnation: r.Incarnation, Seq: r.Seq}
+}
+
+// onReport takes a node's report from the bus. Every node publishes one on
+// every change, each as long as the resources it has probed, and this
+// node needs the others' only for its agents' cluster view and its clone
+// indexes: a report is kept as it came and decoded when one of those is
+// wanted (settle), so that a burst of reports from a node costs one decode,
+// of the latest, and a report a newer one replaced costs none. Only its
+// header is read on arrival, for the rule that orders a node's reports:
+// within one incarnation of the node, a report older than the one held
+// (a lower sequence number) is dropped; a new incarnation's replaces it.
+// This node's own reports come back too: it stored each when it published
+// it (publishReport).
+func (l *LRM) onReport(subject string, data []byte) {
+	defer l.Notify()
+	h, ok := bus.PeekNodeResources(data)
+	var full *bus.NodeResources
+	if !ok {
+		// Not in the order Encode writes, or not a report this build
+		// reads (the state requests come on these subjects too): decode
+		// it in full, as before.
+		r, _, err := bus.Decode[bus.NodeResources](data)
+		if err != nil {
+			return
+		}
+		l.decodes.Add(1)
+		full, h = &r, reportHeader(r)
+	}
+	if bus.SubjectState(h.Node) != subject {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h.Node == l.cfg.Node && h.Incarnation == l.cfg.Incarnation {
+		return // stored when published
+	}
+	var prev bus.ReportHeader
+	held := false
+	if p, ok := l.pending[h.Node]; ok {
+		prev, held = p.head, true
+	} else if r, ok := l.reports[h.Node]; ok {
+		prev, held = reportHeader(r), true
+	}
+	if held && prev.Incarnation == h.Incarnation && h.Seq < prev.Seq {
+		return
+	}
+	l.reportsVer++
+	if full != nil {
+		l.reports[h.Node] = *full
+		delete(l.pending, h.Node)
+		return
+	}
+	l.pending[h.Node] = pendingReport{data: data, head: h, ver: l.reportsVer}
+}
+
+// decodeReport decodes p, a report onReport kept: ok is false when it
+// does not decode, or not to the header it was kept under (it is dropped,
+// as a report that does not decode was on arrival).
+func (l *LRM) decodeReport(p pendingReport) (bus.NodeResources, bool) {
+	l.decodes.Add(1)
+	r, _, err := bus.Decode[bus.NodeResources](p.data)
+	return r, err == nil && reportHeader(r) == p.head
+}
+
+// settle decodes the reports kept since the last time, outside l.mu (the
+// bus's callbacks and the actions need it meanwhile). A report that a newer
+// one replaced while it was being decoded is left for the next: the newer
+// one's turn.
+func (l *LRM) settle() {
+	l.decodeMu.Lock()
+	defer l.decodeMu.Unlock()
+	l.mu.Lock()
+	if len(l.pending) == 0 {
+		l.mu.Unlock()
+		return
+	}
+	todo := make(map[string]pendingReport, len(l.pending))
+	for n, p := range l.pending {
+		todo[n] = p
+	}
+	l.mu.Unlock()
+	type result struct {
+		r  bus.NodeResources
+		ok bool
+	}
+	done := make(map[string]result, len(todo))
+	for n, p := range todo {
+		r, ok := l.decodeReport(p)
+		done[n] = result{r, ok}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for n, p := range todo {
+		if cur, ok := l.pending[n]; !ok || cur.ver != p.ver {
+			continue
+		}
+		delete(l.pending, n)
+		if d := done[n]; d.ok {
+			l.reports[n] = d.r
+		}
+	}
+}
+
+// decodeLocked decodes what came since settle (l.mu held): the reports are
+// then all decoded.
+func (l *LRM) decodeLocked() {
+	for n, p := range l.pending {
+		delete(l.pending, n)
+		if r, ok := l.decodeReport(p); ok {
+			l.reports[n] = r
+		}
+	}
+}
+
 // View is what this node knows of the cluster, for agents. Every action
 // and every monitor sends it, so it is built only when the reports or the
 // members online changed since the last one (every node's report, each as
 // long as its resources: N × R to go through), and shared: callers must
-// not change it.
+// not change it. The other nodes' reports that came since the last one are
+// decoded here, each node's latest only (onReport).
 func (l *LRM) View() *sdk.ClusterView {
 	names := l.cfg.Online()
 	online := map[string]bool{}
@@ -108,8 +233,10 @@ func (l *LRM) View() *sdk.ClusterView {
 	}
 	online[l.cfg.Node] = true
 	key := strings.Join(names, " ")
+	l.settle()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.decodeLocked()
 	if l.view != nil && l.viewVer == l.reportsVer && l.viewOnline == key {
 		return l.view
 	}

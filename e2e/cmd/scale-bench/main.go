@@ -433,6 +433,10 @@ func (c *cluster) run(converge time.Duration) (string, error) {
 	}
 	cold := time.Since(begin)
 	fmt.Printf("  cold convergence: %s\n", cold.Round(100*time.Millisecond))
+	// What the members' processes (and their plugins) used from their
+	// start until then: probes, reports, plans, starts.
+	coldCPU := c.cpu(indexes(0, c.n))
+	fmt.Printf("  CPU of the cold start: %.1f core-seconds (%.2f cores)\n", coldCPU, coldCPU/cold.Seconds())
 
 	// At rest: 10 s for the last starts' reports to settle, then 10 s.
 	time.Sleep(10 * time.Second)
