@@ -13,6 +13,7 @@ import (
 
 	"github.com/tandem-ha/tandem/e2e/poll"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	. "github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
@@ -427,4 +428,34 @@ func TestSettled(t *testing.T) {
 	if err := c.Settled(ctx, LedBy("holly")); err == nil || !strings.Contains(err.Error(), "led by director, not holly") {
 		t.Errorf("asked for holly as leader: got %v, want an error saying %q", err, "led by director, not holly")
 	}
+}
+
+// Every pair of members keeps two routes: one for the cluster's account
+// and one nats-server pins to the system account (JetStream's Raft
+// traffic). The default pool would make it four per pair: at 64 members,
+// 252 TLS connections per server to open and ping.
+func TestTwoRoutesPerPeer(t *testing.T) {
+	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
+	tc.ready("holly")
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
+		for name, s := range tc.Servers {
+			rz, err := s.NATS().Routez(&server.RoutezOptions{})
+			if err != nil {
+				return err
+			}
+			per := map[string]int{}
+			for _, r := range rz.Routes {
+				per[r.RemoteName]++
+			}
+			if len(per) != 2 {
+				return fmt.Errorf("%s has routes to %v, want the two others", name, per)
+			}
+			for peer, n := range per {
+				if n != 2 {
+					return fmt.Errorf("%s has %d routes to %s, want 2 (all: %v)", name, n, peer, per)
+				}
+			}
+		}
+		return nil
+	})
 }

@@ -181,6 +181,14 @@ func StartServer(o ServerOptions) (*Server, error) {
 		opts.Cluster.PingInterval = time.Second
 		opts.Cluster.MaxPingsOut = 3
 		opts.Cluster.TLSTimeout = 2
+		// One route per peer for the cluster's account, besides the one
+		// nats-server pins to the system account (JetStream's Raft
+		// traffic, kept apart from a flood of the cluster's subjects).
+		// The default pool of 3 spreads accounts over its routes, but
+		// Tandem has one account, which always takes the same route:
+		// the other two only cost TLS handshakes and pings, for every
+		// pair of members (routesPerPeer).
+		opts.Cluster.PoolSize = 1
 		for _, m := range members {
 			if m.Name == me.Name {
 				continue
