@@ -55,6 +55,13 @@ type grantRequest struct {
 	Holder string      `json:"holder"`
 	Token  uint64      `json:"token,omitempty"` // renew: the tenure's token
 	Items  []grantItem `json:"items,omitempty"` // renew-all
+	// Compact (renew-all) asks for a reply that only counts the items
+	// when every one is granted (grantReply.All): a node renews all its
+	// leases 4 times a second with every voter, and the reply of one
+	// item each was most of the bus's bytes at rest. A granter of an
+	// older build ignores it and answers item by item, which the
+	// requester reads as before.
+	Compact bool `json:"compact,omitempty"`
 }
 
 // grantItem is one key of a renew-all request.
@@ -65,6 +72,7 @@ type grantItem struct {
 
 type grantReply struct {
 	Items   []grantReply `json:"items,omitempty"` // renew-all: one per item, in order
+	All     int          `json:"all,omitempty"`   // renew-all, compact: this many items, every one granted, instead of Items
 	Granted bool         `json:"granted"`
 	Count   uint64       `json:"count,omitempty"`  // the tenure's count at this voter
 	Holder  string       `json:"holder,omitempty"` // refused: who holds the grant
@@ -127,10 +135,7 @@ func (g *Granter) answer(msg *nats.Msg) {
 	}
 	var reply grantReply
 	if req.Op == grantRenewAll {
-		reply.Granted = true
-		for _, it := range req.Items {
-			reply.Items = append(reply.Items, g.decide(grantRequest{Op: grantRenew, Key: it.Key, Holder: req.Holder, Token: it.Token}))
-		}
+		reply = g.renewAll(req)
 	} else {
 		reply = g.decide(req)
 	}
@@ -139,6 +144,21 @@ func (g *Granter) answer(msg *nats.Msg) {
 	}
 	data, _ := json.Marshal(reply)
 	_ = msg.Respond(data)
+}
+
+// renewAll applies a renew-all request, item by item.
+func (g *Granter) renewAll(req grantRequest) grantReply {
+	reply := grantReply{Granted: true}
+	all := true
+	for _, it := range req.Items {
+		r := g.decide(grantRequest{Op: grantRenew, Key: it.Key, Holder: req.Holder, Token: it.Token})
+		all = all && r.Granted
+		reply.Items = append(reply.Items, r)
+	}
+	if req.Compact && all && len(req.Items) > 0 {
+		reply.Items, reply.All = nil, len(req.Items)
+	}
+	return reply
 }
 
 // decide applies one request, on receipt.
@@ -339,7 +359,7 @@ func (m *Manager) renewAll(stop <-chan struct{}) {
 
 // renewRound is one renew-all request to every voter, for leases.
 func (m *Manager) renewRound(leases []*Lease) {
-	req := grantRequest{Op: grantRenewAll, Holder: m.cfg.Node}
+	req := grantRequest{Op: grantRenewAll, Holder: m.cfg.Node, Compact: true}
 	for _, l := range leases {
 		req.Items = append(req.Items, grantItem{Key: l.key, Token: l.token})
 	}
@@ -348,15 +368,8 @@ func (m *Manager) renewRound(leases []*Lease) {
 	granted := make([]int, len(leases))
 	refused := make([]int, len(leases))
 	m.askEach(req, m.cfg.TTL/4, func(_ string, r grantReply, ok bool) bool {
-		if ok && len(r.Items) == len(leases) {
-			for i, it := range r.Items {
-				switch {
-				case it.Granted:
-					granted[i]++
-				case it.Holder != "":
-					refused[i]++
-				}
-			}
+		if ok {
+			countRenewals(r, granted, refused)
 		}
 		for _, g := range granted {
 			if !m.majority(g) {
@@ -387,6 +400,28 @@ func (m *Manager) renewRound(leases []*Lease) {
 		// watches read, lives a TTL past each renewal.
 		if l.key == CoordinatorKey && m.majority(granted[i]) {
 			m.writeRecord(l.key, l.token, true)
+		}
+	}
+}
+
+// countRenewals adds one voter's reply to a renew-all request of
+// len(granted) items to the counts of grants and refusals, item by item: a
+// compact reply (All) grants them all; a reply of another length counts
+// for nothing.
+func countRenewals(r grantReply, granted, refused []int) {
+	switch {
+	case len(r.Items) == 0 && r.All == len(granted) && r.All > 0:
+		for i := range granted {
+			granted[i]++
+		}
+	case len(r.Items) == len(granted):
+		for i, it := range r.Items {
+			switch {
+			case it.Granted:
+				granted[i]++
+			case it.Holder != "":
+				refused[i]++
+			}
 		}
 	}
 }

@@ -426,3 +426,57 @@ func TestGrantsContended(t *testing.T) {
 	}
 	t.Logf("one holder; %d contended answers on the way", contended)
 }
+
+// A renew-all request that asks for a compact reply gets the count of its
+// items when the granter grants every one, and item by item otherwise; a
+// request without it (a node of an older build) always gets the items.
+func TestCompactRenewReplies(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	g := &Granter{name: "witness", ttl: time.Second, now: clk.now, wall: func() time.Time { return time.UnixMilli(5_000) }, started: clk.now(), grants: map[string]*grant{}}
+	clk.add(time.Second)
+	var items []grantItem
+	for _, k := range []string{"rsc.a", "rsc.b", "rsc.c"} {
+		r := g.decide(grantRequest{Op: grantAcquire, Key: k, Holder: "holly"})
+		if !r.Granted {
+			t.Fatalf("acquire of %s: %+v", k, r)
+		}
+		items = append(items, grantItem{Key: k, Token: r.Count})
+	}
+	if r := g.decide(grantRequest{Op: grantAcquire, Key: "rsc.d", Holder: "benji"}); !r.Granted {
+		t.Fatalf("benji's acquire of rsc.d: %+v", r)
+	}
+	renew := func(compact bool, items ...grantItem) grantReply {
+		return g.renewAll(grantRequest{Op: grantRenewAll, Holder: "holly", Items: items, Compact: compact})
+	}
+	if r := renew(true, items...); r.All != 3 || len(r.Items) != 0 {
+		t.Errorf("compact, all granted: %+v, want all 3 and no items", r)
+	}
+	if r := renew(false, items...); r.All != 0 || len(r.Items) != 3 || !r.Items[0].Granted || !r.Items[2].Granted {
+		t.Errorf("not compact: %+v, want 3 items, granted", r)
+	}
+	r := renew(true, items[0], grantItem{Key: "rsc.d", Token: 1}, items[2])
+	if r.All != 0 || len(r.Items) != 3 || !r.Items[0].Granted || r.Items[1].Granted || r.Items[1].Holder != "benji" || !r.Items[2].Granted {
+		t.Errorf("compact, one held by benji: %+v, want the 3 items, the second refused naming benji", r)
+	}
+
+	// The requester counts either form, and nothing of a reply that
+	// does not match its request.
+	for _, c := range []struct {
+		name             string
+		reply            grantReply
+		granted, refused []int
+	}{
+		{"compact", grantReply{Granted: true, All: 3}, []int{1, 1, 1}, []int{0, 0, 0}},
+		{"items", r, []int{1, 0, 1}, []int{0, 1, 0}},
+		{"compact of another length", grantReply{Granted: true, All: 2}, []int{0, 0, 0}, []int{0, 0, 0}},
+		{"items of another length", grantReply{Granted: true, Items: r.Items[:2]}, []int{0, 0, 0}, []int{0, 0, 0}},
+		{"both", grantReply{Granted: true, All: 3, Items: r.Items}, []int{1, 0, 1}, []int{0, 1, 0}},
+		{"empty", grantReply{Granted: true}, []int{0, 0, 0}, []int{0, 0, 0}},
+	} {
+		granted, refused := make([]int, 3), make([]int, 3)
+		countRenewals(c.reply, granted, refused)
+		if fmt.Sprint(granted, refused) != fmt.Sprint(c.granted, c.refused) {
+			t.Errorf("%s: granted %v refused %v, want %v %v", c.name, granted, refused, c.granted, c.refused)
+		}
+	}
+}
