@@ -346,22 +346,7 @@ func (rm *removal) fiveVotersDownToThree(voters []string) {
 	defer conn.Close()
 	all5 := slices.Sorted(slices.Values(voters))
 	rm.poll(60*time.Second, "every bucket's replicas on the five voters, current", func() error {
-		for _, cfg := range bus.BucketConfigs(3) {
-			peers, current, n, err := conn.StreamPeers(rm.ctx(5*time.Second), bus.StreamOfBucket(cfg.Bucket))
-			if err != nil {
-				return err
-			}
-			sort.Strings(peers)
-			if n != 5 || !slices.Equal(peers, all5) {
-				return fmt.Errorf("%s: replicas on %v (of %d)", cfg.Bucket, peers, n)
-			}
-			for _, p := range peers {
-				if !current[p] {
-					return fmt.Errorf("%s: the replica on %s is not current", cfg.Bucket, p)
-				}
-			}
-		}
-		return nil
+		return bucketsOn(rm.ctx(5*time.Second), conn, all5)
 	})
 
 	// 1. They stay down: their machines are gone.
@@ -463,22 +448,7 @@ func (rm *removal) fiveVotersDownToThree(voters []string) {
 	rm.mark("config apply")
 	rm.applied(from, left, 3)
 	rm.poll(30*time.Second, "every bucket's replicas on "+strings.Join(sorted, ", ")+", current", func() error {
-		for _, cfg := range bus.BucketConfigs(3) {
-			peers, current, n, err := conn.StreamPeers(rm.ctx(5*time.Second), bus.StreamOfBucket(cfg.Bucket))
-			if err != nil {
-				return err
-			}
-			sort.Strings(peers)
-			if n != 3 || !slices.Equal(peers, sorted) {
-				return fmt.Errorf("%s: replicas on %v (of %d)", cfg.Bucket, peers, n)
-			}
-			for _, p := range peers {
-				if !current[p] {
-					return fmt.Errorf("%s: the replica on %s is not current", cfg.Bucket, p)
-				}
-			}
-		}
-		return nil
+		return bucketsOn(rm.ctx(5*time.Second), conn, sorted)
 	})
 	t.Logf("%s removed: %s from the kill to config apply done (config pull to config apply: %s)",
 		strings.Join(dead, " and "), time.Since(killed).Round(100*time.Millisecond), time.Since(procedure).Round(100*time.Millisecond))

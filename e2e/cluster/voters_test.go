@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -306,22 +307,7 @@ func TestReplaceADeadVoterInLab(t *testing.T) {
 	e.must(err)
 	defer conn.Close()
 	e.poll(30*time.Second, "every bucket's replicas on "+strings.Join(sorted, ", ")+", current", func() error {
-		for _, cfg := range bus.BucketConfigs(3) {
-			peers, current, n, err := conn.StreamPeers(e.ctx(5*time.Second), bus.StreamOfBucket(cfg.Bucket))
-			if err != nil {
-				return err
-			}
-			sort.Strings(peers)
-			if n != 3 || !slices.Equal(peers, sorted) {
-				return fmt.Errorf("%s: replicas on %v (of %d)", cfg.Bucket, peers, n)
-			}
-			for _, p := range peers {
-				if !current[p] {
-					return fmt.Errorf("%s: the replica on %s is not current", cfg.Bucket, p)
-				}
-			}
-		}
-		return nil
+		return bucketsOn(e.ctx(5*time.Second), conn, sorted)
 	})
 	rs := client.Stop()
 	t.Logf("%s replaced by dave in %s (config pull to config apply); the client: %d of %d requests failed, longest without an answer %s: %s",
@@ -444,4 +430,25 @@ func longestOutage(rs []scenario.Request) time.Duration {
 		}
 	}
 	return longest
+}
+
+// bucketsOn says, as an error, how the buckets' replicas differ from one
+// on each of want (sorted), all current.
+func bucketsOn(ctx context.Context, conn *bus.Conn, want []string) error {
+	for _, cfg := range bus.BucketConfigs(3) {
+		peers, current, n, err := conn.StreamPeers(ctx, bus.StreamOfBucket(cfg.Bucket))
+		if err != nil {
+			return err
+		}
+		sort.Strings(peers)
+		if n != len(want) || !slices.Equal(peers, want) {
+			return fmt.Errorf("%s: replicas on %v (of %d)", cfg.Bucket, peers, n)
+		}
+		for _, p := range peers {
+			if !current[p] {
+				return fmt.Errorf("%s: the replica on %s is not current", cfg.Bucket, p)
+			}
+		}
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -75,24 +74,7 @@ func TestFiveVotersDownToThree(t *testing.T) {
 					return fmt.Errorf("%s sees the meta group as %d peers %v, want %v", n, mp.Size, mp.Names, want)
 				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			for _, b := range []string{bus.BucketLeases, bus.BucketConfig, bus.BucketState} {
-				peers, current, replicas, err := c.StreamPeers(ctx, bus.StreamOfBucket(b))
-				if err != nil {
-					return err
-				}
-				sort.Strings(peers)
-				if replicas != 3 || !slices.Equal(peers, want) {
-					return fmt.Errorf("%s: replicas on %v (of %d), want %v", b, peers, replicas, want)
-				}
-				for _, p := range peers {
-					if !current[p] {
-						return fmt.Errorf("%s: the replica on %s is not current", b, p)
-					}
-				}
-			}
-			return nil
+			return bucketsOn(c, want)
 		})
 	}
 	if mp, err := lc.Server("holly").Meta(); err != nil || mp.Size != 5 {
@@ -101,26 +83,7 @@ func TestFiveVotersDownToThree(t *testing.T) {
 	// The buckets are created with 3 replicas (a cold start needs only
 	// three voters) and grown to 5 once the five are online.
 	all5 := slices.Sorted(slices.Values(all))
-	poll.Until(t, 60*time.Second, 200*time.Millisecond, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, b := range []string{bus.BucketLeases, bus.BucketConfig, bus.BucketState} {
-			peers, current, replicas, err := c.StreamPeers(ctx, bus.StreamOfBucket(b))
-			if err != nil {
-				return err
-			}
-			sort.Strings(peers)
-			if replicas != 5 || !slices.Equal(peers, all5) {
-				return fmt.Errorf("%s: replicas on %v (of %d), want all five", b, peers, replicas)
-			}
-			for _, p := range peers {
-				if !current[p] {
-					return fmt.Errorf("%s: the replica on %s is not current", b, p)
-				}
-			}
-		}
-		return nil
-	})
+	poll.Until(t, 60*time.Second, 200*time.Millisecond, func() error { return bucketsOn(c, all5) })
 	sleeper := lc.Where("sleeper")[0]
 	lc.refuse(sleeper+" is still online", "cluster", "remove-voter", sleeper)
 	// Two voters without the singleton die for good. Every bucket keeps

@@ -132,24 +132,7 @@ func TestReplaceADeadVoter(t *testing.T) {
 					return fmt.Errorf("%s sees the meta group as %d peers %v, want %v", n, mp.Size, mp.Names, want)
 				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			for _, b := range []string{bus.BucketLeases, bus.BucketConfig, bus.BucketState} {
-				peers, current, replicas, err := c.StreamPeers(ctx, bus.StreamOfBucket(b))
-				if err != nil {
-					return err
-				}
-				sort.Strings(peers)
-				if replicas != 3 || !slices.Equal(peers, want) {
-					return fmt.Errorf("%s: replicas on %v (of %d), want %v", b, peers, replicas, want)
-				}
-				for _, p := range peers {
-					if !current[p] {
-						return fmt.Errorf("%s: the replica on %s is not current", b, p)
-					}
-				}
-			}
-			return nil
+			return bucketsOn(c, want)
 		})
 	}
 	checkVoters("benji", "dave", "holly")
@@ -238,4 +221,27 @@ func sortedPair(a, b string) []string {
 		a, b = b, a
 	}
 	return []string{a, b}
+}
+
+// bucketsOn says, as an error, how the buckets' replicas differ from one
+// on each of want (sorted), all current.
+func bucketsOn(c *bus.Conn, want []string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, b := range []string{bus.BucketLeases, bus.BucketConfig, bus.BucketState} {
+		peers, current, replicas, err := c.StreamPeers(ctx, bus.StreamOfBucket(b))
+		if err != nil {
+			return err
+		}
+		sort.Strings(peers)
+		if replicas != len(want) || !slices.Equal(peers, want) {
+			return fmt.Errorf("%s: replicas on %v (of %d), want %v", b, peers, replicas, want)
+		}
+		for _, p := range peers {
+			if !current[p] {
+				return fmt.Errorf("%s: the replica on %s is not current", b, p)
+			}
+		}
+	}
+	return nil
 }
