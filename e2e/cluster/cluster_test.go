@@ -509,8 +509,26 @@ func (e *env) alertLog() string {
 	for _, n := range e.c.Nodes {
 		e.exec(n, "sh", "-c", "printf '%s' \"$1\" > "+script+" && chmod 755 "+script+" && rm -f "+log, "sh", body)
 	}
+	const added = `summary="alert recipient add lablog`
+	applied := func(n string) int {
+		return strings.Count(e.execAllowFail(n, "journalctl", "-u", "tandem", "-o", "cat", "--no-pager"), added)
+	}
+	before := map[string]int{}
+	for _, n := range e.c.Nodes {
+		before[n] = applied(n)
+	}
 	e.tandem(e.c.Nodes[0], "alert", "create", "id=lablog", "path="+script)
 	e.tandem(e.c.Nodes[0], "alert", "recipient", "add", "lablog", "value="+log)
+	// A fault before a node has the alert would not be heard there:
+	// wait until every node applied the revision that adds the recipient.
+	for _, n := range e.c.Nodes {
+		e.poll(30*time.Second, n+" applied the lab's alert", func() error {
+			if applied(n) <= before[n] {
+				return fmt.Errorf("no live configuration change with the recipient on %s yet", n)
+			}
+			return nil
+		})
+	}
 	e.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -601,6 +601,22 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 		return bad
 	}
 	defer a.locks.Lock(req.ResourceID)()
+	r := a.monitor(ctx, in, req)
+	if r.Code == sdk.ErrGeneric {
+		// HAProxy may have died during the monitor, after status said
+		// it runs (a stats socket refused between two commands), and
+		// systemd be restarting it in place: status waits for that
+		// restart to settle; if HAProxy runs again, look once more
+		// rather than count a failure the restart already repaired.
+		if st, err := in.ctl.status(ctx); err == nil && st.running {
+			r = a.monitor(ctx, in, req)
+		}
+	}
+	return r
+}
+
+// monitor is one look at HAProxy for Monitor.
+func (a *Agent) monitor(ctx context.Context, in *instance, req sdk.Request) sdk.Result {
 	st, err := in.ctl.status(ctx)
 	if err != nil {
 		return generic(err)
