@@ -243,5 +243,6 @@ func TestFiveVotersDownToThree(t *testing.T) {
 	lc.Stop(victim)
 	lc.Shape.Nodes = survivors
 	running(survivors...)
+	metaLedWithout(t, lc.Server(survivors[0]), victim)
 	lc.refuse("would leave 2 voters", "cluster", "remove-voter", victim)
 }

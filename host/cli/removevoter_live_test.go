@@ -71,7 +71,10 @@ func TestReplaceADeadVoter(t *testing.T) {
 	lc.Stop("carol")
 	lc.Shape.Nodes = []string{"holly", "benji", "dave"}
 	running("benji", "dave", "holly")
-	// Removing it now would leave two voters.
+	// Removing it now would leave two voters (asked once the meta group
+	// has elected a leader again, if carol led it: without one, the
+	// refusal is that the group has no leader).
+	metaLedWithout(t, lc.Server("holly"), "carol")
 	lc.refuse("would leave 2 voters", "cluster", "remove-voter", "carol")
 
 	// 1. The file names the new voters, without carol.
@@ -214,6 +217,18 @@ func TestReplaceADeadVoter(t *testing.T) {
 	lc.Stop(victim)
 	lc.Shape.Nodes = []string{survivor, "dave"}
 	running(sortedPair(survivor, "dave")...)
+}
+
+// metaLedWithout waits until s sees the meta group led by another voter
+// than gone (a group whose leader stopped elects one in seconds).
+func metaLedWithout(t *testing.T, s *bus.Server, gone string) {
+	t.Helper()
+	poll.Until(t, 60*time.Second, 100*time.Millisecond, func() error {
+		if l := metaOf(t, s).Leader; l == "" || l == gone {
+			return fmt.Errorf("%s sees the meta leader as %q", s.Member().Name, l)
+		}
+		return nil
+	})
 }
 
 // metaOf is the JetStream meta group as s reports it.
