@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,18 +48,9 @@ func instancePids(tc *daemontest.Cluster, resources ...string) map[string]int {
 		for _, rsc := range resources {
 			files, _ := filepath.Glob(filepath.Join(tc.State, n.Name(), rsc+":*.pid"))
 			for _, f := range files {
-				data, err := os.ReadFile(f)
-				if err != nil {
-					continue
+				if pid, ok := daemontest.LivePid(f); ok {
+					out[n.Name()+"/"+strings.TrimSuffix(filepath.Base(f), ".pid")] = pid
 				}
-				pid, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
-				if err != nil || syscall.Kill(pid, 0) != nil {
-					continue
-				}
-				if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
-					continue
-				}
-				out[n.Name()+"/"+strings.TrimSuffix(filepath.Base(f), ".pid")] = pid
 			}
 		}
 	}

@@ -358,22 +358,32 @@ func (c *Cluster) Pids(node string) map[string]int {
 		}
 		files, _ := os.ReadDir(filepath.Join(c.State, n.Name()))
 		for _, f := range files {
-			data, err := os.ReadFile(filepath.Join(c.State, n.Name(), f.Name()))
-			if err != nil {
+			pid, ok := LivePid(filepath.Join(c.State, n.Name(), f.Name()))
+			if !ok {
 				continue
-			}
-			pid, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
-			if err != nil || syscall.Kill(pid, 0) != nil {
-				continue
-			}
-			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
-				continue // a zombie is dead
 			}
 			res, _, _ := strings.Cut(strings.TrimSuffix(f.Name(), ".pid"), ":")
 			out[n.Name()+"/"+res] = pid
 		}
 	}
 	return out
+}
+
+// LivePid reads an example agent's pid file: the pid, and whether that
+// process lives (a zombie is dead).
+func LivePid(file string) (int, bool) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.Fields(string(data) + " x")[0])
+	if err != nil || syscall.Kill(pid, 0) != nil {
+		return 0, false
+	}
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
+		return 0, false
+	}
+	return pid, true
 }
 
 // Where is the sorted list of nodes resource's process runs on.
