@@ -64,6 +64,10 @@ const ConfigHistory = 64
 // fails instead of hanging.
 const DefaultWriteTimeout = 3 * time.Second
 
+// Buckets names the cluster's buckets: the leases, the live configuration
+// and the state.
+func Buckets() []string { return []string{BucketLeases, BucketConfig, BucketState} }
+
 // BucketConfigs are the buckets with their settings, for replicas copies.
 func BucketConfigs(replicas int) []jetstream.KeyValueConfig {
 	return []jetstream.KeyValueConfig{

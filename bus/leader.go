@@ -169,7 +169,7 @@ func (s *Server) LeadsStream(stream string) bool {
 // rejoining node disturbs the leaders and its replicas catch up.
 func (c *Conn) Settled(ctx context.Context, placed func(leader string) error) error {
 	var problems []string
-	for _, b := range []string{BucketLeases, BucketConfig, BucketState} {
+	for _, b := range Buckets() {
 		st, err := c.JS.Stream(ctx, StreamOfBucket(b))
 		if err != nil {
 			return fmt.Errorf("bucket %s: %w", b, c.explain(err))

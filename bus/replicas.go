@@ -72,7 +72,7 @@ func (s *Server) FitBuckets(ctx context.Context, c *Conn, evict bool) (changed [
 		return nil, false, fmt.Errorf("%w: the buckets' replicas cannot change", ErrNoMetaQuorum)
 	}
 	target, grow := BucketTarget(mp, s.Replicas())
-	for _, b := range []string{BucketLeases, BucketConfig, BucketState} {
+	for _, b := range Buckets() {
 		stream := StreamOfBucket(b)
 		st, err := c.JS.Stream(ctx, stream)
 		if err != nil {

@@ -23,7 +23,7 @@ const (
 )
 
 // The buckets whose stream leaders are placed, with the meta group.
-var placedBuckets = []string{bus.BucketLeases, bus.BucketConfig, bus.BucketState}
+var placedBuckets = bus.Buckets()
 
 // keepLeaders keeps the Raft leaders of the bus on the witness, which runs
 // no resources: the lease bucket's (a node that dies then never takes it
