@@ -273,10 +273,8 @@ func (l *LRM) instancesElsewhere(rs []cib.Resource) map[string]map[int]string {
 		add(rep)
 		return true
 	})
-	l.settle()
-	l.mu.Lock()
+	l.lockReports()
 	defer l.mu.Unlock()
-	l.decodeLocked()
 	for _, rep := range l.reports {
 		add(rep)
 	}

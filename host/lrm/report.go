@@ -208,6 +208,14 @@ func (l *LRM) settle() {
 	}
 }
 
+// lockReports settles the reports kept, then locks l.mu and decodes what
+// came meanwhile: every report is then decoded. The caller unlocks l.mu.
+func (l *LRM) lockReports() {
+	l.settle()
+	l.mu.Lock()
+	l.decodeLocked()
+}
+
 // decodeLocked decodes what came since settle (l.mu held): the reports are
 // then all decoded.
 func (l *LRM) decodeLocked() {
@@ -233,10 +241,8 @@ func (l *LRM) View() *sdk.ClusterView {
 	}
 	online[l.cfg.Node] = true
 	key := strings.Join(names, " ")
-	l.settle()
-	l.mu.Lock()
+	l.lockReports()
 	defer l.mu.Unlock()
-	l.decodeLocked()
 	if l.view != nil && l.viewVer == l.reportsVer && l.viewOnline == key {
 		return l.view
 	}
