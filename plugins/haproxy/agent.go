@@ -604,7 +604,7 @@ func (a *Agent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 	r := a.monitor(ctx, in, req)
 	if r.Code == sdk.ErrGeneric {
 		// HAProxy may have died during the monitor, after status said
-		// it runs (a stats socket refused between two commands), and
+		// it runs (its stats socket refused a command), and
 		// systemd be restarting it in place: status waits for that
 		// restart to settle; if HAProxy runs again, look once more
 		// rather than count a failure the restart already repaired.
@@ -635,14 +635,6 @@ func (a *Agent) monitor(ctx context.Context, in *instance, req sdk.Request) sdk.
 		return sdk.Result{Code: sdk.OK, Message: st.detail + "; no admin stats socket, so the servers are not shown"}
 	}
 	info, err := stats{in.sock}.info(ctx)
-	if err != nil {
-		// HAProxy may have died since status said it runs, and systemd
-		// be restarting it: status waits for that; then ask once more.
-		if st2, serr := in.ctl.status(ctx); serr == nil && st2.running {
-			st = st2
-			info, err = stats{in.sock}.info(ctx)
-		}
-	}
 	if err != nil {
 		return sdk.Resultf(sdk.ErrGeneric, "%s, but it does not answer: %v", st.detail, err)
 	}
