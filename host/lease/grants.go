@@ -27,6 +27,8 @@ package lease
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -62,6 +64,15 @@ type grantRequest struct {
 	// older build ignores it and answers item by item, which the
 	// requester reads as before.
 	Compact bool `json:"compact,omitempty"`
+	// Set (renew-all) is the digest of Items (setDigest). A request
+	// that carries Items and its digest asks the granter to remember
+	// them; one that carries the digest alone asks it to renew the
+	// items it remembers under that digest for Holder. Between changes
+	// of a node's leases, a renewal is then a few dozen bytes instead of
+	// every key and token. A granter that does not remember the set
+	// answers Unknown, and the holder sends the items again; one of an
+	// older build does not echo the digest, and gets the items always.
+	Set string `json:"set,omitempty"`
 }
 
 // grantItem is one key of a renew-all request.
@@ -77,6 +88,26 @@ type grantReply struct {
 	Count   uint64       `json:"count,omitempty"`  // the tenure's count at this voter
 	Holder  string       `json:"holder,omitempty"` // refused: who holds the grant
 	Reason  string       `json:"reason,omitempty"`
+	Set     string       `json:"set,omitempty"`     // renew-all: the digest of the items renewed, which the granter remembers
+	Unknown bool         `json:"unknown,omitempty"` // renew-all by digest: the granter does not remember that set; send the items
+}
+
+// renewSet is the items of a holder's last renew-all that named its
+// digest, as a granter remembers them.
+type renewSet struct {
+	digest string
+	items  []grantItem
+}
+
+// setDigest is the digest of a renew-all request's items, in their order
+// (the holder sends them sorted by key): 128 bits of SHA-256 over each
+// key and token.
+func setDigest(items []grantItem) string {
+	h := sha256.New()
+	for _, it := range items {
+		fmt.Fprintf(h, "%s\x00%d\n", it.Key, it.Token)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 type grant struct {
@@ -97,6 +128,7 @@ type Granter struct {
 
 	mu     sync.Mutex
 	grants map[string]*grant
+	sets   map[string]renewSet // holder -> its last renew-all set (digest renewals)
 }
 
 // NewGranter answers grant requests on bus.SubjectLeaseGrant(name) of conn.
@@ -112,7 +144,7 @@ func NewGranter(conn *bus.Conn, name string, ttl time.Duration, now func() time.
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Granter{name: name, ttl: ttl, now: now, wall: time.Now, started: now(), log: log.With("component", "lease-granter"), grants: map[string]*grant{}}
+	g := &Granter{name: name, ttl: ttl, now: now, wall: time.Now, started: now(), log: log.With("component", "lease-granter"), grants: map[string]*grant{}, sets: map[string]renewSet{}}
 	var err error
 	g.sub, err = conn.NC.Subscribe(bus.SubjectLeaseGrant(name), g.answer)
 	if err != nil {
@@ -146,9 +178,29 @@ func (g *Granter) answer(msg *nats.Msg) {
 	_ = msg.Respond(data)
 }
 
-// renewAll applies a renew-all request, item by item.
+// renewAll applies a renew-all request, item by item: the items it
+// carries or, when it carries only a digest, the items remembered under it.
 func (g *Granter) renewAll(req grantRequest) grantReply {
-	reply := grantReply{Granted: true}
+	if req.Set != "" {
+		g.mu.Lock()
+		if g.sets == nil {
+			g.sets = map[string]renewSet{}
+		}
+		if len(req.Items) == 0 {
+			known := g.sets[req.Holder]
+			if known.digest != req.Set {
+				g.mu.Unlock()
+				return grantReply{Unknown: true, Reason: g.name + " does not know that set of " + req.Holder + "'s leases"}
+			}
+			req.Items = known.items
+		} else if setDigest(req.Items) == req.Set {
+			g.sets[req.Holder] = renewSet{digest: req.Set, items: req.Items}
+		} else {
+			req.Set = "" // not its items' digest: renew the items, remember nothing
+		}
+		g.mu.Unlock()
+	}
+	reply := grantReply{Granted: true, Set: req.Set}
 	all := true
 	for _, it := range req.Items {
 		r := g.decide(grantRequest{Op: grantRenew, Key: it.Key, Holder: req.Holder, Token: it.Token})
@@ -231,8 +283,23 @@ type grantRound struct {
 // most wait) and hands each answer to each (ok: it came and decoded) until
 // each says it has enough or every voter has answered.
 func (m *Manager) askEach(req grantRequest, wait time.Duration, each func(voter string, r grantReply, ok bool) (enough bool)) {
-	voters := m.cfg.Voters()
 	data, _ := json.Marshal(req)
+	m.askEachBy(func(voter string) (grantReply, bool) { return m.ask(voter, data, wait) }, each)
+}
+
+// ask sends one request to voter and waits at most wait for its answer
+// (ok: it came and decoded).
+func (m *Manager) ask(voter string, data []byte, wait time.Duration) (grantReply, bool) {
+	msg, err := m.cfg.Conn.NC.Request(bus.SubjectLeaseGrant(voter), data, wait)
+	var r grantReply
+	ok := err == nil && json.Unmarshal(msg.Data, &r) == nil
+	return r, ok
+}
+
+// askEachBy asks every voter in parallel, each by ask, and hands each
+// answer to each as askEach does.
+func (m *Manager) askEachBy(ask func(voter string) (grantReply, bool), each func(voter string, r grantReply, ok bool) (enough bool)) {
+	voters := m.cfg.Voters()
 	type answer struct {
 		voter string
 		r     grantReply
@@ -241,9 +308,7 @@ func (m *Manager) askEach(req grantRequest, wait time.Duration, each func(voter 
 	answers := make(chan answer, len(voters))
 	for _, v := range voters {
 		go func() {
-			msg, err := m.cfg.Conn.NC.Request(bus.SubjectLeaseGrant(v), data, wait)
-			var r grantReply
-			ok := err == nil && json.Unmarshal(msg.Data, &r) == nil
+			r, ok := ask(v)
 			answers <- answer{v, r, ok}
 		}()
 	}
@@ -357,17 +422,39 @@ func (m *Manager) renewAll(stop <-chan struct{}) {
 	}
 }
 
-// renewRound is one renew-all request to every voter, for leases.
+// renewRound is one renew-all request to every voter, for leases: its
+// items to a voter that has not acknowledged their set yet, their digest
+// alone to one that has (and the items at once if it answers that it
+// forgot them, or ignores the digest). Every request leaves after sent, so each
+// grant runs past the round's deadline whichever of them it answers.
 func (m *Manager) renewRound(leases []*Lease) {
-	req := grantRequest{Op: grantRenewAll, Holder: m.cfg.Node, Compact: true}
-	for _, l := range leases {
-		req.Items = append(req.Items, grantItem{Key: l.key, Token: l.token})
+	sort.Slice(leases, func(i, j int) bool { return leases[i].key < leases[j].key })
+	items := make([]grantItem, len(leases))
+	for i, l := range leases {
+		items[i] = grantItem{Key: l.key, Token: l.token}
 	}
+	digest := setDigest(items)
+	full, _ := json.Marshal(grantRequest{Op: grantRenewAll, Holder: m.cfg.Node, Compact: true, Items: items, Set: digest})
+	short, _ := json.Marshal(grantRequest{Op: grantRenewAll, Holder: m.cfg.Node, Compact: true, Set: digest})
+	wait := m.cfg.TTL / 4
 	sent := m.cfg.Now()
 	began := time.Now()
 	granted := make([]int, len(leases))
 	refused := make([]int, len(leases))
-	m.askEach(req, m.cfg.TTL/4, func(_ string, r grantReply, ok bool) bool {
+	m.askEachBy(func(voter string) (grantReply, bool) {
+		if m.setKnownBy(voter, digest) {
+			// An answer that does not echo the digest is that it forgot
+			// the set (Unknown: it restarted) or ignored it (an older
+			// build took the voter's place): send the items.
+			r, ok := m.ask(voter, short, wait)
+			if !ok || r.Set == digest {
+				return r, ok
+			}
+		}
+		r, ok := m.ask(voter, full, wait)
+		m.setAcknowledged(voter, digest, ok && r.Set == digest)
+		return r, ok
+	}, func(_ string, r grantReply, ok bool) bool {
 		if ok {
 			countRenewals(r, granted, refused)
 		}
@@ -401,6 +488,28 @@ func (m *Manager) renewRound(leases []*Lease) {
 		if l.key == CoordinatorKey && m.majority(granted[i]) {
 			m.writeRecord(l.key, l.token, true)
 		}
+	}
+}
+
+// setKnownBy says whether voter acknowledged the set of leases of digest.
+func (m *Manager) setKnownBy(voter, digest string) bool {
+	m.setsMu.Lock()
+	defer m.setsMu.Unlock()
+	return m.sets[voter] == digest
+}
+
+// setAcknowledged records whether voter acknowledged digest (it echoed it:
+// it remembers the items and renews them by digest from now on).
+func (m *Manager) setAcknowledged(voter, digest string, acknowledged bool) {
+	m.setsMu.Lock()
+	defer m.setsMu.Unlock()
+	if m.sets == nil {
+		m.sets = map[string]string{}
+	}
+	if acknowledged {
+		m.sets[voter] = digest
+	} else {
+		delete(m.sets, voter)
 	}
 }
 

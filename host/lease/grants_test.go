@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/e2e/poll"
@@ -103,6 +105,7 @@ func TestGranterRules(t *testing.T) {
 type grantsCluster struct {
 	c            *bustest.Cluster
 	holly, benji *Manager
+	granters     map[string]*Granter
 }
 
 func newGrantsCluster(t *testing.T) grantsCluster {
@@ -111,12 +114,14 @@ func newGrantsCluster(t *testing.T) grantsCluster {
 	top.Leases = bus.LeasesGrants
 	c := bustest.Start(t, top)
 	voters := []string{"holly", "benji", "director"}
+	granters := map[string]*Granter{}
 	for _, v := range voters {
 		g, err := NewGranter(c.Ready(v), v, testTTL, nil, bustest.Logger())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(g.Close)
+		granters[v] = g
 	}
 	mk := func(node, peer string) *Manager {
 		var m *Manager
@@ -130,7 +135,7 @@ func newGrantsCluster(t *testing.T) grantsCluster {
 		t.Cleanup(m.Close)
 		return m
 	}
-	return grantsCluster{c: c, holly: mk("holly", "benji"), benji: mk("benji", "holly")}
+	return grantsCluster{c: c, holly: mk("holly", "benji"), benji: mk("benji", "holly"), granters: granters}
 }
 
 // Leases by grants, with the lease bucket's stream gone (as while it has
@@ -478,5 +483,204 @@ func TestCompactRenewReplies(t *testing.T) {
 		if fmt.Sprint(granted, refused) != fmt.Sprint(c.granted, c.refused) {
 			t.Errorf("%s: granted %v refused %v, want %v %v", c.name, granted, refused, c.granted, c.refused)
 		}
+	}
+}
+
+// A granter remembers the items of a holder's renew-all that names their
+// digest, echoes the digest, and renews them when a later request carries
+// the digest alone; it answers Unknown for a digest it does not remember
+// (another set, or it restarted), remembers nothing of a request whose
+// digest is not its items', and refuses by digest a key another holder
+// took, item by item, as for the items.
+func TestDigestRenewals(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	newGranter := func() *Granter {
+		return &Granter{name: "witness", ttl: time.Second, now: clk.now, wall: func() time.Time { return time.UnixMilli(5_000) }, started: clk.now(), grants: map[string]*grant{}}
+	}
+	g := newGranter()
+	clk.add(time.Second)
+	var items []grantItem
+	for _, k := range []string{"rsc.a", "rsc.b", "rsc.c"} {
+		r := g.decide(grantRequest{Op: grantAcquire, Key: k, Holder: "holly"})
+		if !r.Granted {
+			t.Fatalf("acquire of %s: %+v", k, r)
+		}
+		items = append(items, grantItem{Key: k, Token: r.Count})
+	}
+	digest := setDigest(items)
+	if d := setDigest([]grantItem{items[0], items[1], {Key: "rsc.c", Token: items[2].Token + 1}}); d == digest {
+		t.Fatal("the digest ignores the tokens")
+	}
+	renew := func(g *Granter, set string, items ...grantItem) grantReply {
+		return g.renewAll(grantRequest{Op: grantRenewAll, Holder: "holly", Items: items, Compact: true, Set: set})
+	}
+	if r := renew(g, digest); !r.Unknown || r.All != 0 {
+		t.Errorf("a digest never sent with its items: %+v, want Unknown", r)
+	}
+	if r := renew(g, "0123", items...); r.Set != "" || r.All != 3 {
+		t.Errorf("items under another digest: %+v, want them renewed and no digest echoed", r)
+	}
+	if r := renew(g, "0123"); !r.Unknown {
+		t.Errorf("the wrong digest was remembered: %+v", r)
+	}
+	if r := renew(g, digest, items...); r.Set != digest || r.All != 3 {
+		t.Errorf("items with their digest: %+v, want all 3 and the digest echoed", r)
+	}
+	clk.add(800 * time.Millisecond)
+	if r := renew(g, digest); r.Set != digest || r.All != 3 || r.Unknown {
+		t.Errorf("by digest: %+v, want all 3 renewed", r)
+	}
+	clk.add(800 * time.Millisecond) // 1.6 s after the items were sent: only the digest renewed them
+	if h := g.Holders(); len(h) != 3 || h["rsc.a"] != "holly" || h["rsc.c"] != "holly" {
+		t.Errorf("holders after a renewal by digest: %v", h)
+	}
+	if r := g.renewAll(grantRequest{Op: grantRenewAll, Holder: "benji", Compact: true, Set: digest}); !r.Unknown {
+		t.Errorf("benji renewing holly's set by its digest: %+v, want Unknown", r)
+	}
+	// rsc.b lapses (holly stops renewing it, frozen), benji takes it;
+	// holly's renewal by the old digest is refused for that item.
+	g.mu.Lock()
+	g.grants["rsc.b"].until = clk.now()
+	g.mu.Unlock()
+	if r := g.decide(grantRequest{Op: grantAcquire, Key: "rsc.b", Holder: "benji"}); !r.Granted {
+		t.Fatalf("benji's acquire of the lapsed rsc.b: %+v", r)
+	}
+	r := renew(g, digest)
+	if r.All != 0 || len(r.Items) != 3 || !r.Items[0].Granted || r.Items[1].Granted || r.Items[1].Holder != "benji" || !r.Items[2].Granted {
+		t.Errorf("by digest, rsc.b held by benji: %+v, want 3 items, the second refused naming benji", r)
+	}
+	// A restarted granter forgot every set.
+	clk.add(time.Second)
+	g2 := newGranter()
+	clk.add(time.Second)
+	if r := renew(g2, digest); !r.Unknown {
+		t.Errorf("a restarted granter, by digest: %+v, want Unknown", r)
+	}
+}
+
+// Live: once each voter acknowledged holly's set of leases, her renewals
+// carry its digest alone; a granter that restarts answers Unknown and gets
+// the items at once, and grants them again once its first TTL passed; a
+// granter of an older build, which ignores the digest, gets the items in
+// every renewal and keeps granting them.
+func TestRenewalsByDigest(t *testing.T) {
+	gc := newGrantsCluster(t)
+	ctx := context.Background()
+	var keys []string
+	var leases []*Lease
+	for i := range 12 {
+		key := Key(fmt.Sprintf("singleton-%d", i))
+		keys = append(keys, key)
+		poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
+			l, err := gc.holly.Acquire(ctx, key, nil)
+			if err == nil {
+				leases = append(leases, l)
+			}
+			return err
+		})
+	}
+	watch := gc.c.Ready("benji")
+	requests := func(voter string) (next func() grantRequest, stop func()) {
+		sub, err := watch.NC.SubscribeSync(bus.SubjectLeaseGrant(voter))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := watch.NC.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return func() grantRequest {
+			t.Helper()
+			for {
+				msg, err := sub.NextMsg(10 * time.Second)
+				if err != nil {
+					t.Fatalf("no request to %s: %v", voter, err)
+				}
+				var req grantRequest
+				if err := json.Unmarshal(msg.Data, &req); err != nil {
+					t.Fatal(err)
+				}
+				if req.Op == grantRenewAll && req.Holder == "holly" {
+					return req
+				}
+			}
+		}, func() { _ = sub.Unsubscribe() }
+	}
+	holds := func(g *Granter) error {
+		h := g.Holders()
+		for _, k := range keys {
+			if h[k] != "holly" {
+				return fmt.Errorf("%s's granter: %s held by %q", g.name, k, h[k])
+			}
+		}
+		return nil
+	}
+
+	next, stop := requests("director")
+	poll.Until(t, 20*time.Second, time.Millisecond, func() error {
+		if req := next(); len(req.Items) != 0 || req.Set == "" {
+			return fmt.Errorf("a renewal of %d items, digest %q", len(req.Items), req.Set)
+		}
+		return nil
+	})
+	stop()
+
+	// director's granter restarts: it forgot the set.
+	gc.granters["director"].Close()
+	g, err := NewGranter(gc.c.Ready("director"), "director", testTTL, nil, bustest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	next, stop = requests("director")
+	seenFull := false
+	poll.Until(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if req := next(); len(req.Items) == len(keys) {
+			seenFull = true
+		}
+		if !seenFull {
+			return errors.New("no renewal with the items since director restarted")
+		}
+		return holds(g)
+	})
+	stop()
+	for _, l := range leases {
+		if l.isDone() {
+			t.Fatalf("holly lost %s while director restarted", l.key)
+		}
+	}
+
+	// director's granter is replaced by one of an older build: it answers
+	// as before the digests, ignoring the field.
+	g.Close()
+	old := &Granter{name: "director", ttl: testTTL, now: time.Now, wall: time.Now, started: time.Now().Add(-testTTL), grants: map[string]*grant{}, log: bustest.Logger()}
+	oldSub, err := gc.c.Ready("director").NC.Subscribe(bus.SubjectLeaseGrant("director"), func(msg *nats.Msg) {
+		var req grantRequest
+		if json.Unmarshal(msg.Data, &req) != nil {
+			return
+		}
+		req.Set = ""
+		var reply grantReply
+		if req.Op == grantRenewAll {
+			reply = old.renewAll(req)
+		} else {
+			reply = old.decide(req)
+		}
+		data, _ := json.Marshal(reply)
+		_ = msg.Respond(data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oldSub.Unsubscribe()
+	poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error { return holds(old) })
+	next, stop = requests("director")
+	defer stop()
+	for range 8 {
+		if req := next(); len(req.Items) != len(keys) {
+			t.Fatalf("a renewal to the older granter carried %d items, want all %d", len(req.Items), len(keys))
+		}
+	}
+	if err := holds(old); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -96,6 +96,9 @@ type Manager struct {
 	closed   bool
 	stop     chan struct{} // closed by Close: ends renewAll
 	lostN    atomic.Uint64 // leases lost (fenced), not released
+
+	setsMu sync.Mutex
+	sets   map[string]string // voter -> digest of the renew-all set it acknowledged (grants)
 }
 
 // NewManager opens the lease bucket and starts answering promise requests.
