@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	. "github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 )
@@ -458,4 +460,40 @@ func TestTwoRoutesPerPeer(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// lostFirstAnswer is a JetStream context whose first KeyValue lookup is
+// never answered (as a request sent by a member that just restarted,
+// before its route to the stream's leader was up): it waits until its
+// context ends.
+type lostFirstAnswer struct {
+	jetstream.JetStream
+	calls atomic.Int32
+}
+
+func (l *lostFirstAnswer) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
+	if l.calls.Add(1) == 1 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return l.JetStream.KeyValue(ctx, bucket)
+}
+
+// EnsureBuckets asks again when an answer is lost, within its context,
+// instead of waiting for that one answer until the context ends (a
+// restarted member's Ready did so for minutes in make test's race suite).
+func TestEnsureBucketsAsksAgainWhenAnAnswerIsLost(t *testing.T) {
+	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
+	tc.ready("holly")
+	c := tc.connect("benji")
+	lost := &lostFirstAnswer{JetStream: c.JS}
+	c.JS = lost
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := tc.Servers["benji"].EnsureBuckets(ctx, c); err != nil {
+		t.Fatalf("after a lost answer: %v", err)
+	}
+	if n := lost.calls.Load(); n < 2 {
+		t.Fatalf("%d lookups, want the lost one asked again", n)
+	}
 }

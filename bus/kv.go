@@ -86,17 +86,31 @@ func BucketConfigs(replicas int) []jetstream.KeyValueConfig {
 // start, the creations stall each other for seconds. A member that has
 // waited long (no leader member is creating them, e.g. only one member runs
 // this) creates them itself.
+//
+// Each attempt is bounded by DefaultWriteTimeout, however long ctx runs: a
+// request whose answer is lost (a member just restarted, its routes to the
+// streams' leaders not all up yet) is asked again instead of waited for
+// until ctx ends.
 func (s *Server) EnsureBuckets(ctx context.Context, c *Conn) error {
 	start := time.Now()
+	var last error // the last error that was not an attempt's timeout
 	for {
-		missing, err := s.createMissing(ctx, c, time.Since(start) > 3*time.Second)
+		actx, cancel := context.WithTimeout(ctx, DefaultWriteTimeout)
+		missing, err := s.createMissing(actx, c, time.Since(start) > 3*time.Second)
+		cancel()
 		if err == nil && missing == 0 {
 			return nil
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			last = err
 		}
 		select {
 		case <-ctx.Done():
 			if err == nil {
 				err = fmt.Errorf("%d bucket(s) not created yet", missing)
+			}
+			if last != nil && last != err {
+				err = fmt.Errorf("%w (before that: %v)", err, last)
 			}
 			return fmt.Errorf("KV buckets: %w", c.explain(err))
 		case <-time.After(100 * time.Millisecond):

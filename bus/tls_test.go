@@ -473,11 +473,10 @@ func TestCertificateRotation(t *testing.T) {
 		t.Fatalf("no quorum while benji restarts: %v", err)
 	}
 	tc.StartMember("benji")
-	// A restarted member's JetStream catches up with the others before it
-	// answers: within seconds here, but once, in `make test`'s race suite
-	// on 2 cores (other packages' clusters beside it), not within Ready's
-	// minute ("KV buckets: bus has no quorum"); 4 runs alone under -race
-	// on the same busy machine took 27 s in all.
+	// Twice in `make test`'s race suite, Ready gave up here ("KV buckets:
+	// bus has no quorum") after its minute, then after 3: EnsureBuckets
+	// waited for one lost answer until its context ended. It now asks
+	// again (TestEnsureBucketsAsksAgainWhenAnAnswerIsLost).
 	benji := tc.ReadyWithin("benji", 3*time.Minute)
 	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
 		for name, s := range tc.Servers {
