@@ -373,6 +373,21 @@ func (k *KV) KeysWithPrefix(ctx context.Context, prefix string) ([]string, error
 	return keys, nil
 }
 
+// LastSequence is the bucket's stream's last sequence: the revision of
+// the bucket's last write, to any key. One stream info request (a few
+// hundred bytes), where a Get returns the whole value: a poll that asks
+// this first reads a large key again only when something was written.
+func (k *KV) LastSequence(ctx context.Context) (uint64, error) {
+	bucket := k.kv.Bucket()
+	st, err := read(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+		return k.conn.JS.Stream(ctx, StreamOfBucket(bucket))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", bucket, k.conn.explain(err))
+	}
+	return st.CachedInfo().State.LastSeq, nil
+}
+
 // ValuesWithPrefix reads the entries whose keys start with prefix (as for
 // KeysWithPrefix), in key order; deleted keys are left out.
 func (k *KV) ValuesWithPrefix(ctx context.Context, prefix string) ([]jetstream.KeyValueEntry, error) {

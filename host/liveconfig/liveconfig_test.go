@@ -10,11 +10,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
+	"github.com/tandem-ha/tandem/e2e/poll"
 	"github.com/tandem-ha/tandem/host/config"
 	"github.com/tandem-ha/tandem/policies/cib"
 )
@@ -637,5 +640,82 @@ func TestUniqueClonedGroupNeedsFormat13(t *testing.T) {
 	})
 	if err != nil || rev.Format >= FormatCIBUniqueGroups {
 		t.Fatalf("anonymous again: %+v, %v; want an older format", rev, err)
+	}
+}
+
+// The follower's poll reads the configuration's record (all of it, 72 KB
+// with 256 resources) only when the bucket was written since its last
+// read: it asks the stream's last sequence first. A write the poll sees
+// (here one no announcement told of) is read at the next poll, once.
+func TestPollReadsTheRecordOnlyAfterAWrite(t *testing.T) {
+	defer func(was time.Duration) { pollEvery = was }(pollEvery)
+	pollEvery = 100 * time.Millisecond
+	s, model := open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first, _, _, err := s.Seed(ctx, model, "holly", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infos, gets atomic.Int64
+	for subject, n := range map[string]*atomic.Int64{
+		"$JS.API.STREAM.INFO." + bus.StreamOfBucket(bus.BucketConfig):       &infos,
+		"$JS.API.STREAM.MSG.GET." + bus.StreamOfBucket(bus.BucketConfig):    &gets,
+		"$JS.API.DIRECT.GET." + bus.StreamOfBucket(bus.BucketConfig) + ".>": &gets,
+	} {
+		sub, err := s.conn.NC.Subscribe(subject, func(*nats.Msg) { n.Add(1) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+	}
+	if err := s.conn.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan Revision, 10)
+	s.Follow(ctx, first.Rev, func(r Revision) { applied <- r }, bustest.Logger())
+	polls := func(n int64) {
+		t.Helper()
+		from := infos.Load()
+		poll.Until(t, 30*time.Second, 20*time.Millisecond, func() error {
+			if got := infos.Load() - from; got < n {
+				return fmt.Errorf("%d polls of %d", got, n)
+			}
+			return nil
+		})
+	}
+	polls(10)
+	if n := gets.Load(); n > 1 {
+		t.Fatalf("the record was read %d times in 10 polls while nothing was written, want at most once", n)
+	}
+	// A write no announcement tells of: the watch delivers it, and the
+	// poll reads the record once more.
+	r, err := s.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := gets.Load()
+	r.CIB.Properties.MaintenanceMode = true
+	data, err := encode(r.CIB, "cli", "maintenance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := s.kv.Update(ctx, Key, data, r.Rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-applied:
+		if got.Rev != rev {
+			t.Fatalf("applied %d, want %d", got.Rev, rev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the write was not applied")
+	}
+	polls(10)
+	if n := gets.Load() - before; n < 1 || n > 2 {
+		// Once, or twice if the write fell between a poll's sequence and
+		// its read.
+		t.Fatalf("the record was read %d times after a write, in 10 polls: want once or twice", n)
 	}
 }
