@@ -91,6 +91,17 @@ func (m *Member) placeLeaders(ctx context.Context, s *services) {
 		}
 		return cs
 	}
+	// Asking each group's state costs a JetStream API request (and its
+	// advisory) per group 4 times a second. When no voter would be a
+	// better leader even if every one were caught up (every voter holds
+	// singletons: no better place exists), none is asked.
+	voting := map[string]bool{}
+	for _, v := range m.top.Voters() {
+		voting[v.Name] = true
+	}
+	if bus.PlaceLeader(candidates(voting), m.name).Target == "" {
+		return
+	}
 	place := func(group string, g bus.GroupState, move func(target string) error) {
 		if g.Leader != m.name {
 			return // moved meanwhile

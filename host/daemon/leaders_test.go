@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/e2e/poll"
@@ -213,6 +215,37 @@ score = "INFINITY"
 	want := fmt.Sprintf("are on %s, which holds 1 singleton lease(s): if %s fails, they move only after a Raft election", e.Member, e.Member)
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("status does not warn %q:\n%s", want, out.String())
+	}
+
+	// With no better place, the leaders' holders do not ask their groups'
+	// state 4 times a second to find one: over 5 s, the lease and state
+	// streams are asked for only by the meta leader's replica check (every
+	// 5 s: at most twice in the window).
+	var mu sync.Mutex
+	infos := map[string]int{}
+	sub, err := c.NC.Subscribe("$JS.API.STREAM.INFO.>", func(m *nats.Msg) {
+		mu.Lock()
+		infos[strings.TrimPrefix(m.Subject, "$JS.API.STREAM.INFO.")]++
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	begin := time.Now()
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if time.Since(begin) < 5*time.Second {
+			return errors.New("counting for 5 s")
+		}
+		return nil
+	})
+	_ = sub.Unsubscribe()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, b := range []string{bus.BucketLeases, bus.BucketState} {
+		if n := infos[bus.StreamOfBucket(b)]; n > 2 {
+			t.Errorf("%d stream info requests for %s in 5 s (all %v), want at most the replica check's 2", n, b, infos)
+		}
 	}
 }
 
