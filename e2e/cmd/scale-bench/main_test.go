@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/nats-io/nats.go"
+)
 
 func TestParsePortRange(t *testing.T) {
 	for _, c := range []struct {
@@ -45,6 +49,32 @@ func TestKindOf(t *testing.T) {
 	} {
 		if got := kindOf(in); got != want {
 			t.Errorf("kindOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestInboxKind(t *testing.T) {
+	for reply, want := range map[string]string{
+		"$JS.ACK.KV_tandem-state.abc.1.2.3.4.5": "_INBOX watch KV_tandem-state",
+		"":                                      "_INBOX reply",
+		"_INBOX.x.y":                            "_INBOX reply",
+	} {
+		if got := inboxKind(&nats.Msg{Subject: "_INBOX.a.b", Reply: reply}); got != want {
+			t.Errorf("inboxKind(reply %q) = %q, want %q", reply, got, want)
+		}
+	}
+}
+
+func TestAPIKind(t *testing.T) {
+	for in, want := range map[string]string{
+		"$JS.API.STREAM.INFO.KV_tandem-state":       "$JS.API.STREAM.INFO",
+		"$JS.API.CONSUMER.INFO.KV_tandem-state.abc": "$JS.API.CONSUMER.INFO",
+		"$JS.API.INFO":                          "$JS.API.INFO",
+		"$JS.ACK.KV_tandem-state.abc.1.2.3.4.5": "$JS.ACK.KV_tandem-state",
+		"$JS.EVENT.ADVISORY.API":                "$JS.EVENT.ADVISORY",
+	} {
+		if got := apiKind(in); got != want {
+			t.Errorf("apiKind(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -39,6 +39,12 @@ func (c *cluster) tallySubjects() (*subjectTally, error) {
 	t := &subjectTally{msgs: map[string]int64{}, bytes: map[string]int64{}, conn: conn}
 	t.sub, err = conn.NC.Subscribe(">", func(m *nats.Msg) {
 		kind := kindOf(m.Subject)
+		switch kind {
+		case "_INBOX":
+			kind = inboxKind(m)
+		case "$JS":
+			kind = apiKind(m.Subject)
+		}
 		t.mu.Lock()
 		t.msgs[kind]++
 		t.bytes[kind] += int64(len(m.Data) + len(m.Subject))
@@ -60,6 +66,30 @@ func kindOf(subject string) string {
 		return parts[1]
 	}
 	return parts[0]
+}
+
+// inboxKind tells apart what arrives on inboxes: a stream's messages to a
+// watcher (a KV watch's consumer, its reply $JS.ACK.STREAM...: "_INBOX
+// watch KV_tandem-state") and the replies to requests ("_INBOX reply").
+func inboxKind(m *nats.Msg) string {
+	if rest, ok := strings.CutPrefix(m.Reply, "$JS.ACK."); ok {
+		stream, _, _ := strings.Cut(rest, ".")
+		return "_INBOX watch " + stream
+	}
+	return "_INBOX reply"
+}
+
+// apiKind is a JetStream API request's kind, without the stream or
+// consumer it names: "$JS.API.STREAM.INFO.KV_x" is "$JS.API.STREAM.INFO".
+func apiKind(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) > 4 && parts[1] == "API" && (parts[2] == "STREAM" || parts[2] == "CONSUMER" || parts[2] == "DIRECT") {
+		return strings.Join(parts[:4], ".")
+	}
+	if len(parts) > 3 {
+		return strings.Join(parts[:3], ".")
+	}
+	return subject
 }
 
 // stop ends the count and describes it per second over secs, the kinds
