@@ -291,18 +291,7 @@ func TestMixedLeaseModesRefused(t *testing.T) {
 // 2 s cost the witness's granter no more requests than the rounds.
 func TestGrantsRenewedTogether(t *testing.T) {
 	gc := newGrantsCluster(t)
-	ctx := context.Background()
-	var leases []*Lease
-	for i := range 20 {
-		key := Key(fmt.Sprintf("singleton-%d", i))
-		poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
-			l, err := gc.holly.Acquire(ctx, key, nil)
-			if err == nil {
-				leases = append(leases, l)
-			}
-			return err
-		})
-	}
+	leases := acquireMany(t, gc.holly, 20)
 	watch := gc.c.Ready("benji")
 	sub, err := watch.NC.SubscribeSync(bus.SubjectLeaseGrant("director"))
 	if err != nil {
@@ -432,21 +421,34 @@ func TestGrantsContended(t *testing.T) {
 	t.Logf("one holder; %d contended answers on the way", contended)
 }
 
-// A renew-all request that asks for a compact reply gets the count of its
-// items when the granter grants every one, and item by item otherwise; a
-// request without it (a node of an older build) always gets the items.
-func TestCompactRenewReplies(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
-	g := &Granter{name: "witness", ttl: time.Second, now: clk.now, wall: func() time.Time { return time.UnixMilli(5_000) }, started: clk.now(), grants: map[string]*grant{}}
-	clk.add(time.Second)
+// testGranter is the witness's granter on clk (a TTL of 1 s), started now.
+func testGranter(clk *fakeClock) *Granter {
+	return &Granter{name: "witness", ttl: time.Second, now: clk.now, wall: func() time.Time { return time.UnixMilli(5_000) }, started: clk.now(), grants: map[string]*grant{}}
+}
+
+// hollyHolds has holly acquire keys from g and returns them as renew-all
+// items.
+func hollyHolds(t *testing.T, g *Granter, keys ...string) []grantItem {
+	t.Helper()
 	var items []grantItem
-	for _, k := range []string{"rsc.a", "rsc.b", "rsc.c"} {
+	for _, k := range keys {
 		r := g.decide(grantRequest{Op: grantAcquire, Key: k, Holder: "holly"})
 		if !r.Granted {
 			t.Fatalf("acquire of %s: %+v", k, r)
 		}
 		items = append(items, grantItem{Key: k, Token: r.Count})
 	}
+	return items
+}
+
+// A renew-all request that asks for a compact reply gets the count of its
+// items when the granter grants every one, and item by item otherwise; a
+// request without it (a node of an older build) always gets the items.
+func TestCompactRenewReplies(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	g := testGranter(clk)
+	clk.add(time.Second)
+	items := hollyHolds(t, g, "rsc.a", "rsc.b", "rsc.c")
 	if r := g.decide(grantRequest{Op: grantAcquire, Key: "rsc.d", Holder: "benji"}); !r.Granted {
 		t.Fatalf("benji's acquire of rsc.d: %+v", r)
 	}
@@ -494,19 +496,9 @@ func TestCompactRenewReplies(t *testing.T) {
 // took, item by item, as for the items.
 func TestDigestRenewals(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1000, 0)}
-	newGranter := func() *Granter {
-		return &Granter{name: "witness", ttl: time.Second, now: clk.now, wall: func() time.Time { return time.UnixMilli(5_000) }, started: clk.now(), grants: map[string]*grant{}}
-	}
-	g := newGranter()
+	g := testGranter(clk)
 	clk.add(time.Second)
-	var items []grantItem
-	for _, k := range []string{"rsc.a", "rsc.b", "rsc.c"} {
-		r := g.decide(grantRequest{Op: grantAcquire, Key: k, Holder: "holly"})
-		if !r.Granted {
-			t.Fatalf("acquire of %s: %+v", k, r)
-		}
-		items = append(items, grantItem{Key: k, Token: r.Count})
-	}
+	items := hollyHolds(t, g, "rsc.a", "rsc.b", "rsc.c")
 	digest := setDigest(items)
 	if d := setDigest([]grantItem{items[0], items[1], {Key: "rsc.c", Token: items[2].Token + 1}}); d == digest {
 		t.Fatal("the digest ignores the tokens")
@@ -551,11 +543,28 @@ func TestDigestRenewals(t *testing.T) {
 	}
 	// A restarted granter forgot every set.
 	clk.add(time.Second)
-	g2 := newGranter()
+	g2 := testGranter(clk)
 	clk.add(time.Second)
 	if r := renew(g2, digest); !r.Unknown {
 		t.Errorf("a restarted granter, by digest: %+v, want Unknown", r)
 	}
+}
+
+// acquireMany has m take the leases of singleton-0 to singleton-(n-1).
+func acquireMany(t *testing.T, m *Manager, n int) []*Lease {
+	t.Helper()
+	var leases []*Lease
+	for i := range n {
+		key := Key(fmt.Sprintf("singleton-%d", i))
+		poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
+			l, err := m.Acquire(context.Background(), key, nil)
+			if err == nil {
+				leases = append(leases, l)
+			}
+			return err
+		})
+	}
+	return leases
 }
 
 // Live: once each voter acknowledged holly's set of leases, her renewals
@@ -565,19 +574,10 @@ func TestDigestRenewals(t *testing.T) {
 // every renewal and keeps granting them.
 func TestRenewalsByDigest(t *testing.T) {
 	gc := newGrantsCluster(t)
-	ctx := context.Background()
+	leases := acquireMany(t, gc.holly, 12)
 	var keys []string
-	var leases []*Lease
-	for i := range 12 {
-		key := Key(fmt.Sprintf("singleton-%d", i))
-		keys = append(keys, key)
-		poll.Until(t, 20*time.Second, 50*time.Millisecond, func() error {
-			l, err := gc.holly.Acquire(ctx, key, nil)
-			if err == nil {
-				leases = append(leases, l)
-			}
-			return err
-		})
+	for _, l := range leases {
+		keys = append(keys, l.key)
 	}
 	watch := gc.c.Ready("benji")
 	requests := func(voter string) (next func() grantRequest, stop func()) {

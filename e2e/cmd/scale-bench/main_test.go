@@ -53,28 +53,20 @@ func TestKindOf(t *testing.T) {
 	}
 }
 
-func TestInboxKind(t *testing.T) {
-	for reply, want := range map[string]string{
-		"$JS.ACK.KV_tandem-state.abc.1.2.3.4.5": "_INBOX watch KV_tandem-state",
-		"":                                      "_INBOX reply",
-		"_INBOX.x.y":                            "_INBOX reply",
+func TestMsgKind(t *testing.T) {
+	for _, c := range []struct{ subject, reply, want string }{
+		{"_INBOX.a.b", "$JS.ACK.KV_tandem-state.abc.1.2.3.4.5", "_INBOX watch KV_tandem-state"},
+		{"_INBOX.a.b", "", "_INBOX reply"},
+		{"_INBOX.a.b", "_INBOX.x.y", "_INBOX reply"},
+		{"$JS.API.STREAM.INFO.KV_tandem-state", "_INBOX.x.y", "$JS.API.STREAM.INFO"},
+		{"$JS.API.CONSUMER.INFO.KV_tandem-state.abc", "_INBOX.x.y", "$JS.API.CONSUMER.INFO"},
+		{"$JS.API.INFO", "_INBOX.x.y", "$JS.API.INFO"},
+		{"$JS.ACK.KV_tandem-state.abc.1.2.3.4.5", "", "$JS.ACK.KV_tandem-state"},
+		{"$JS.EVENT.ADVISORY.API", "", "$JS.EVENT.ADVISORY"},
+		{"tandem.lease.grant.n01", "_INBOX.x.y", "lease"},
 	} {
-		if got := inboxKind(&nats.Msg{Subject: "_INBOX.a.b", Reply: reply}); got != want {
-			t.Errorf("inboxKind(reply %q) = %q, want %q", reply, got, want)
-		}
-	}
-}
-
-func TestAPIKind(t *testing.T) {
-	for in, want := range map[string]string{
-		"$JS.API.STREAM.INFO.KV_tandem-state":       "$JS.API.STREAM.INFO",
-		"$JS.API.CONSUMER.INFO.KV_tandem-state.abc": "$JS.API.CONSUMER.INFO",
-		"$JS.API.INFO":                          "$JS.API.INFO",
-		"$JS.ACK.KV_tandem-state.abc.1.2.3.4.5": "$JS.ACK.KV_tandem-state",
-		"$JS.EVENT.ADVISORY.API":                "$JS.EVENT.ADVISORY",
-	} {
-		if got := apiKind(in); got != want {
-			t.Errorf("apiKind(%q) = %q, want %q", in, got, want)
+		if got := msgKind(&nats.Msg{Subject: c.subject, Reply: c.reply}); got != c.want {
+			t.Errorf("msgKind(%q, reply %q) = %q, want %q", c.subject, c.reply, got, c.want)
 		}
 	}
 }

@@ -38,13 +38,7 @@ func (c *cluster) tallySubjects() (*subjectTally, error) {
 	}
 	t := &subjectTally{msgs: map[string]int64{}, bytes: map[string]int64{}, conn: conn}
 	t.sub, err = conn.NC.Subscribe(">", func(m *nats.Msg) {
-		kind := kindOf(m.Subject)
-		switch kind {
-		case "_INBOX":
-			kind = inboxKind(m)
-		case "$JS":
-			kind = apiKind(m.Subject)
-		}
+		kind := msgKind(m)
 		t.mu.Lock()
 		t.msgs[kind]++
 		t.bytes[kind] += int64(len(m.Data) + len(m.Subject))
@@ -66,6 +60,19 @@ func kindOf(subject string) string {
 		return parts[1]
 	}
 	return parts[0]
+}
+
+// msgKind is the kind a message is counted under: its subject's kind,
+// inboxes and JetStream's subjects told apart further.
+func msgKind(m *nats.Msg) string {
+	switch kind := kindOf(m.Subject); kind {
+	case "_INBOX":
+		return inboxKind(m)
+	case "$JS":
+		return apiKind(m.Subject)
+	default:
+		return kind
+	}
 }
 
 // inboxKind tells apart what arrives on inboxes: a stream's messages to a
