@@ -124,6 +124,10 @@ func (a *testAgent) Monitor(ctx context.Context, req sdk.Request) sdk.Result {
 }
 
 func (a *testAgent) Hold(_ context.Context, req sdk.HoldRequest) sdk.Result {
+	if req.Params["hold"] == "unimplemented" {
+		oplog(req.Params["dir"], "hold refused %s", req.ResourceID)
+		return sdk.Resultf(sdk.ErrUnimplemented, "this agent does not implement hold")
+	}
 	oplog(req.Params["dir"], "hold %s", req.ResourceID)
 	return sdk.Result{}
 }

@@ -44,6 +44,9 @@ type plugin struct {
 	api      string
 	since    time.Time
 	holds    map[string]holdEntry // holds in force (by sdk.HoldKey), replayed to a new process
+	// noHold is, by holdKind, the process that answered a hold with
+	// ErrUnimplemented: not asked again while it runs.
+	noHold map[string]*sdk.Process
 
 	pending *restartRequest // a restart asked for by an operation
 	wake    chan struct{}   // tells watch that pending is set
@@ -433,6 +436,25 @@ func (p *plugin) replayHolds(ctx context.Context, proc *sdk.Process) {
 			p.s.log.Error("replaying a hold to the restarted plugin failed", "plugin", p.name, "resource", h.req.ResourceID, "code", res.Code.String(), "message", res.Message, "error", err)
 		}
 	}
+}
+
+// refuseHolds remembers that proc does not implement the holds of kind.
+func (p *plugin) refuseHolds(kind string, proc *sdk.Process) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.noHold == nil {
+		p.noHold = map[string]*sdk.Process{}
+	}
+	p.noHold[kind] = proc
+}
+
+// holdRefused says whether the process running now refused the holds of
+// kind.
+func (p *plugin) holdRefused(kind string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	proc := p.noHold[kind]
+	return proc != nil && p.cur != nil && p.cur.proc == proc
 }
 
 func (p *plugin) recordHold(agent string, req sdk.HoldRequest) {

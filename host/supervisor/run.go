@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -60,21 +61,46 @@ func (s *Supervisor) MetaData(ctx context.Context, agent string, timeout time.Du
 // Hold extends (or, with Until 0, cancels) the hold on a fenced resource.
 // The supervisor remembers the holds in force and replays them to a
 // restarted plugin.
+//
+// An agent type whose plugin process answered ErrUnimplemented (it does
+// not implement hold: the example agent, most OCF agents) is not asked
+// again until its plugin runs a new process (a restart, an upgrade): a
+// singleton's lease is renewed 4 times a second, and each renewal sent a
+// hold that was refused, a gRPC call on both sides for nothing.
 func (s *Supervisor) Hold(ctx context.Context, agent string, req sdk.HoldRequest, timeout time.Duration) Outcome {
 	var p *plugin
+	if name, _, err := s.Lookup(agent); err == nil {
+		p, _ = s.plugin(name)
+	}
+	kind := holdKind(agent, req)
+	if p != nil && p.holdRefused(kind) {
+		return Outcome{Result: sdk.Resultf(sdk.ErrUnimplemented, "%s does not implement hold (its plugin said so; asked again when the plugin restarts)", agent), Started: time.Now()}
+	}
+	var answered atomic.Pointer[sdk.Process]
 	out := s.run(ctx, agent, "hold", timeout, func(ctx context.Context, c *sdk.Process, agentType string, deadline time.Time) (sdk.Result, error) {
 		req.AgentType = agentType
-		return c.Hold(ctx, req)
+		res, err := c.Hold(ctx, req)
+		answered.Store(c)
+		return res, err
 	})
-	if out.Code == sdk.OK {
-		if name, _, err := s.Lookup(agent); err == nil {
-			p, _ = s.plugin(name)
-		}
-		if p != nil {
-			p.recordHold(agent, req)
-		}
+	switch {
+	case p == nil:
+	case out.Code == sdk.OK:
+		p.recordHold(agent, req)
+	case out.Code == sdk.ErrUnimplemented && !out.TimedOut && answered.Load() != nil:
+		p.refuseHolds(kind, answered.Load())
 	}
 	return out
+}
+
+// holdKind is what a refusal of hold is remembered for: the agent, and
+// whether the hold was of a promoted role (an agent may hold one and not
+// the other).
+func holdKind(agent string, req sdk.HoldRequest) string {
+	if req.Role != "" {
+		return agent + " role"
+	}
+	return agent
 }
 
 // Run runs one operation of agent ("systemd:apache2") on the local node:

@@ -320,6 +320,40 @@ func TestHoldReplayedToRestartedPlugin(t *testing.T) {
 	}
 }
 
+// A plugin process that answers a hold with ErrUnimplemented is not asked
+// again (each renewal of a singleton's lease sends one, 4 times a second);
+// once the plugin runs a new process, it is asked again.
+func TestHoldNotAskedAgainOfAnAgentThatRefusedIt(t *testing.T) {
+	s := start(t, supervisor.Config{Dir: pluginDir(t, "tplug")})
+	state := t.TempDir()
+	hold := sdk.HoldRequest{ResourceID: "db", Params: map[string]string{"dir": state, "hold": "unimplemented"}, Until: sdk.MonotonicNow() + time.Hour}
+	for range 5 {
+		if out := s.Hold(context.Background(), "tplug:file", hold, 5*time.Second); out.Code != sdk.ErrUnimplemented {
+			t.Fatalf("hold: got %+v, want code %v", out, sdk.ErrUnimplemented)
+		}
+	}
+	if got := ops(t, state); got != "hold refused db\n" {
+		t.Fatalf("holds the plugin saw: %q, want the first only", got)
+	}
+	if err := syscall.Kill(status(t, s, "tplug").Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if st := status(t, s, "tplug"); st.Restarts != 1 || st.State != supervisor.StateRunning {
+			return fmt.Errorf("plugin restart: got %+v, want running, restarts 1", st)
+		}
+		return nil
+	})
+	for range 3 {
+		if out := s.Hold(context.Background(), "tplug:file", hold, 5*time.Second); out.Code != sdk.ErrUnimplemented {
+			t.Fatalf("hold after the restart: got %+v, want code %v", out, sdk.ErrUnimplemented)
+		}
+	}
+	if got := ops(t, state); got != "hold refused db\nhold refused db\n" {
+		t.Fatalf("holds the plugins saw: %q, want the first of each process", got)
+	}
+}
+
 // hostMain is the child "host" of TestHostKilledPluginExits: it launches
 // the plugins in dir, puts a hold on a resource, reports the plugin's pid
 // and waits to be killed.
