@@ -128,7 +128,7 @@ type Granter struct {
 
 	mu     sync.Mutex
 	grants map[string]*grant
-	sets   map[string]renewSet // holder -> its last renew-all set (digest renewals)
+	sets   map[string]renewSet // holder -> its last renew-all set (digest renewals); made by renewAll
 }
 
 // NewGranter answers grant requests on bus.SubjectLeaseGrant(name) of conn.
@@ -144,7 +144,7 @@ func NewGranter(conn *bus.Conn, name string, ttl time.Duration, now func() time.
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Granter{name: name, ttl: ttl, now: now, wall: time.Now, started: now(), log: log.With("component", "lease-granter"), grants: map[string]*grant{}, sets: map[string]renewSet{}}
+	g := &Granter{name: name, ttl: ttl, now: now, wall: time.Now, started: now(), log: log.With("component", "lease-granter"), grants: map[string]*grant{}}
 	var err error
 	g.sub, err = conn.NC.Subscribe(bus.SubjectLeaseGrant(name), g.answer)
 	if err != nil {
