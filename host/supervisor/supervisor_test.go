@@ -306,18 +306,25 @@ func TestHoldReplayedToRestartedPlugin(t *testing.T) {
 	if out := s.Hold(context.Background(), "tplug:file", hold, 5*time.Second); out.Code != sdk.OK {
 		t.Fatalf("cancel hold: got %+v, want code %v", out, sdk.OK)
 	}
+	killPlugin(t, s, 2)
+	if got := ops(t, state); got != "hold vip\nhold vip\nhold vip\n" {
+		t.Fatalf("holds seen by the plugins: got %q, want %q (a cancelled hold is not replayed)", got, "hold vip\nhold vip\nhold vip\n")
+	}
+}
+
+// killPlugin kills the tplug plugin's process and waits until the
+// supervisor runs it again, as its restarts'th restart.
+func killPlugin(t *testing.T, s *supervisor.Supervisor, restarts int) {
+	t.Helper()
 	if err := syscall.Kill(status(t, s, "tplug").Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
-		if st := status(t, s, "tplug"); st.Restarts != 2 || st.State != supervisor.StateRunning {
-			return fmt.Errorf("plugin restart: got %+v, want running, restarts 2", st)
+		if st := status(t, s, "tplug"); st.Restarts != restarts || st.State != supervisor.StateRunning {
+			return fmt.Errorf("plugin restart: got %+v, want running, restarts %d", st, restarts)
 		}
 		return nil
 	})
-	if got := ops(t, state); got != "hold vip\nhold vip\nhold vip\n" {
-		t.Fatalf("holds seen by the plugins: got %q, want %q (a cancelled hold is not replayed)", got, "hold vip\nhold vip\nhold vip\n")
-	}
 }
 
 // A plugin process that answers a hold with ErrUnimplemented is not asked
@@ -335,15 +342,7 @@ func TestHoldNotAskedAgainOfAnAgentThatRefusedIt(t *testing.T) {
 	if got := ops(t, state); got != "hold refused db\n" {
 		t.Fatalf("holds the plugin saw: %q, want the first only", got)
 	}
-	if err := syscall.Kill(status(t, s, "tplug").Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
-		if st := status(t, s, "tplug"); st.Restarts != 1 || st.State != supervisor.StateRunning {
-			return fmt.Errorf("plugin restart: got %+v, want running, restarts 1", st)
-		}
-		return nil
-	})
+	killPlugin(t, s, 1)
 	for range 3 {
 		if out := s.Hold(context.Background(), "tplug:file", hold, 5*time.Second); out.Code != sdk.ErrUnimplemented {
 			t.Fatalf("hold after the restart: got %+v, want code %v", out, sdk.ErrUnimplemented)
