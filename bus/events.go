@@ -212,13 +212,53 @@ type ResourceState struct {
 // NodeResources is what a node runs: published on every change and as the
 // answer to a state request (the probe a new coordinator starts with).
 type NodeResources struct {
-	Node        string          `json:"node"`
-	Incarnation string          `json:"incarnation"`
-	Seq         uint64          `json:"seq"`
-	ConfigRev   uint64          `json:"config_rev"`
-	Probed      bool            `json:"probed"`         // every configured resource has been probed
-	Busy        []string        `json:"busy,omitempty"` // ids of actions running now
-	Resources   []ResourceState `json:"resources"`
+	Node        string `json:"node"`
+	Incarnation string `json:"incarnation"`
+	Seq         uint64 `json:"seq"`
+	// Active is Resources in brief, those not stopped: what the other
+	// members read of a report (their agents' cluster view, which node
+	// runs which clone instance), without every resource the node probed.
+	// It is made from Resources whenever a report is encoded (MarshalJSON:
+	// it cannot disagree with them), right after the header, where
+	// PeekNodeResources reads it, and even when empty: a report without
+	// it is from an older build, whose Resources must be read instead.
+	Active    []ActiveResource `json:"active"`
+	ConfigRev uint64           `json:"config_rev"`
+	Probed    bool             `json:"probed"`         // every configured resource has been probed
+	Busy      []string         `json:"busy,omitempty"` // ids of actions running now
+	Resources []ResourceState  `json:"resources"`
+}
+
+// ActiveResource is a resource of a report that is not stopped, in brief
+// (NodeResources.Active).
+type ActiveResource struct {
+	Resource string `json:"resource"`
+	Clone    string `json:"clone,omitempty"`
+	Instance int    `json:"instance,omitempty"`
+	State    string `json:"state"`
+}
+
+// Brief lists the resources of n that are not stopped, as Active does: a
+// reporting node sets Active to it; a reader of an older build's report
+// (no Active) makes it from the resources.
+func (n NodeResources) Brief() []ActiveResource {
+	var out []ActiveResource
+	for _, rs := range n.Resources {
+		if rs.State != StateStopped {
+			out = append(out, ActiveResource{Resource: rs.Resource, Clone: rs.Clone, Instance: rs.Instance, State: rs.State})
+		}
+	}
+	return out
+}
+
+// MarshalJSON writes n with Active made from its Resources.
+func (n NodeResources) MarshalJSON() ([]byte, error) {
+	type plain NodeResources // without this method
+	n.Active = n.Brief()
+	if n.Active == nil {
+		n.Active = []ActiveResource{}
+	}
+	return json.Marshal(plain(n))
 }
 
 func (NodeResources) Kind() string      { return "node-resources" }

@@ -139,12 +139,12 @@ type LRM struct {
 	busy        map[string]string // running operations: key -> description
 	seq         uint64
 	configRev   uint64
-	reports     map[string]bus.NodeResources // latest decoded report of every node
-	pending     map[string]pendingReport     // a node's latest report when newer than reports[node], not decoded yet (report.go)
-	reportsVer  uint64                       // bumped on every change of reports or pending
-	decodeMu    sync.Mutex                   // one settle at a time
-	decodes     atomic.Uint64                // other nodes' reports decoded (tests)
-	view        *sdk.ClusterView             // View's last, built from reportsVer and viewOnline
+	reports     map[string]nodeBrief     // latest report of every node, in brief (report.go)
+	pending     map[string]pendingReport // a node's latest report when newer than reports[node], not decoded yet (report.go)
+	reportsVer  uint64                   // bumped on every change of reports or pending
+	decodeMu    sync.Mutex               // one settle at a time
+	decodes     atomic.Uint64            // other nodes' reports decoded (tests)
+	view        *sdk.ClusterView         // View's last, built from reportsVer and viewOnline
 	viewVer     uint64
 	viewOnline  string
 	notified    string          // the cluster view last given to agents
@@ -177,7 +177,7 @@ func New(cfg Config) (*LRM, error) {
 	cfg.Runner = newMetaRunner(cfg.Runner, func() *cib.CIB { return cfg.Live().CIB })
 	l := &LRM{cfg: cfg, log: cfg.Logger.With("component", "lrm"),
 		entries: map[string]*entry{}, probed: map[string]bool{}, busy: map[string]string{},
-		reports: map[string]bus.NodeResources{}, pending: map[string]pendingReport{}, noNotify: map[string]bool{}, running: map[string]context.CancelFunc{},
+		reports: map[string]nodeBrief{}, pending: map[string]pendingReport{}, noNotify: map[string]bool{}, running: map[string]context.CancelFunc{},
 		leaseErr: map[string]bool{}, wake: make(chan struct{}, 1), notifyWake: make(chan struct{}, 1)}
 	l.locks = executor.NewLocks()
 	l.board = executor.NewBoard()

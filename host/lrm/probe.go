@@ -251,23 +251,23 @@ func (l *LRM) instancesElsewhere(rs []cib.Resource) map[string]map[int]string {
 		return nil
 	}
 	out := map[string]map[int]string{}
-	add := func(rep bus.NodeResources) {
-		if rep.Node == l.cfg.Node {
+	add := func(rep nodeBrief) {
+		if rep.head.Node == l.cfg.Node {
 			return
 		}
-		for _, rs := range rep.Resources {
+		for _, rs := range rep.active {
 			if !clones[rs.Resource] || rs.State == bus.StateStopped {
 				continue
 			}
 			if out[rs.Resource] == nil {
 				out[rs.Resource] = map[int]string{}
 			}
-			out[rs.Resource][rs.Instance] = rep.Node
+			out[rs.Resource][rs.Instance] = rep.head.Node
 		}
 	}
 	_ = bus.Gather(l.cfg.Conn, bus.SubjectStateRequest, nil, len(l.cfg.Topology.Nodes())-1, time.Second, func(data []byte) bool {
-		rep, _, err := bus.Decode[bus.NodeResources](data)
-		if err != nil || rep.Node == l.cfg.Node {
+		rep, ok := l.readBrief(data)
+		if !ok || rep.head.Node == l.cfg.Node {
 			return false
 		}
 		add(rep)

@@ -64,7 +64,7 @@ func (l *LRM) publishReport() {
 	l.mu.Lock()
 	l.seq++
 	r := l.reportLocked()
-	l.reports[l.cfg.Node] = r
+	l.reports[l.cfg.Node] = briefOf(r)
 	delete(l.pending, l.cfg.Node) // an earlier process's report, in flight: this one is newer
 	l.reportsVer++
 	l.mu.Unlock()
@@ -107,22 +107,60 @@ func reportHeader(r bus.NodeResources) bus.ReportHeader {
 	return bus.ReportHeader{Node: r.Node, Incarnation: r.Incarnation, Seq: r.Seq}
 }
 
+// nodeBrief is a node's report as this node keeps it: its header and the
+// resources it runs, those not stopped (bus.NodeResources.Active). That is
+// all this node needs of another's report.
+type nodeBrief struct {
+	head   bus.ReportHeader
+	active []bus.ActiveResource
+}
+
+func briefOf(r bus.NodeResources) nodeBrief {
+	return nodeBrief{head: reportHeader(r), active: r.Brief()}
+}
+
+// readBrief reads a report's brief from data: from its Active when it has
+// one (its other resources are not read), otherwise (an older build's
+// report) from the whole report, decoded.
+func (l *LRM) readBrief(data []byte) (nodeBrief, bool) {
+	if p, ok := bus.PeekNodeResources(data); ok && p.Brief {
+		return nodeBrief{head: p.ReportHeader, active: p.Active}, true
+	}
+	l.decodes.Add(1)
+	r, _, err := bus.Decode[bus.NodeResources](data)
+	if err != nil {
+		return nodeBrief{}, false
+	}
+	return briefOf(r), true
+}
+
 // onReport takes a node's report from the bus. Every node publishes one on
 // every change, each as long as the resources it has probed, and this
 // node needs the others' only for its agents' cluster view and its clone
-// indexes: a report is kept as it came and decoded when one of those is
-// wanted (settle), so that a burst of reports from a node costs one decode,
-// of the latest, and a report a newer one replaced costs none. Only its
-// header is read on arrival, for the rule that orders a node's reports:
-// within one incarnation of the node, a report older than the one held
-// (a lower sequence number) is dropped; a new incarnation's replaces it.
-// This node's own reports come back too: it stored each when it published
-// it (publishReport).
+// indexes, and of them only the resources not stopped: the report's brief
+// (bus.NodeResources.Active), which comes right after its header and is
+// all that is read of it (bus.PeekNodeResources). So a member's reports
+// cost the others in proportion to what it runs, not to every resource it
+// probed: with 32 members each reporting 256 resources, decoding every
+// report in full was a sixth of every member's CPU during a cold start.
+//
+// A report of an older build (no brief) is kept as it came and decoded
+// when the view or the clone indexes want it (settle), so that a burst of
+// such reports from a node costs one decode, of the latest, and a report
+// a newer one replaced costs none.
+//
+// Either way the header orders a node's reports: within one incarnation
+// of the node, a report older than the one held (a lower sequence
+// number) is dropped; a new incarnation's replaces it. This node's own
+// reports come back too: it stored each when it published it
+// (publishReport).
 func (l *LRM) onReport(subject string, data []byte) {
 	defer l.Notify()
-	h, ok := bus.PeekNodeResources(data)
-	var full *bus.NodeResources
-	if !ok {
+	p, ok := bus.PeekNodeResources(data)
+	h := p.ReportHeader
+	var full *nodeBrief
+	switch {
+	case !ok:
 		// Not in the order Encode writes, or not a report this build
 		// reads (the state requests come on these subjects too): decode
 		// it in full, as before.
@@ -131,7 +169,10 @@ func (l *LRM) onReport(subject string, data []byte) {
 			return
 		}
 		l.decodes.Add(1)
-		full, h = &r, reportHeader(r)
+		b := briefOf(r)
+		full, h = &b, b.head
+	case p.Brief:
+		full = &nodeBrief{head: h, active: p.Active}
 	}
 	if bus.SubjectState(h.Node) != subject {
 		return
@@ -146,7 +187,7 @@ func (l *LRM) onReport(subject string, data []byte) {
 	if p, ok := l.pending[h.Node]; ok {
 		prev, held = p.head, true
 	} else if r, ok := l.reports[h.Node]; ok {
-		prev, held = reportHeader(r), true
+		prev, held = r.head, true
 	}
 	if held && prev.Incarnation == h.Incarnation && h.Seq < prev.Seq {
 		return
@@ -160,13 +201,13 @@ func (l *LRM) onReport(subject string, data []byte) {
 	l.pending[h.Node] = pendingReport{data: data, head: h, ver: l.reportsVer}
 }
 
-// decodeReport decodes p, a report onReport kept: ok is false when it
-// does not decode, or not to the header it was kept under (it is dropped,
-// as a report that does not decode was on arrival).
-func (l *LRM) decodeReport(p pendingReport) (bus.NodeResources, bool) {
+// decodeReport decodes p, a report of an older build that onReport kept:
+// ok is false when it does not decode, or not to the header it was kept
+// under (it is dropped, as a report that does not decode was on arrival).
+func (l *LRM) decodeReport(p pendingReport) (nodeBrief, bool) {
 	l.decodes.Add(1)
 	r, _, err := bus.Decode[bus.NodeResources](p.data)
-	return r, err == nil && reportHeader(r) == p.head
+	return briefOf(r), err == nil && reportHeader(r) == p.head
 }
 
 // settle decodes the reports kept since the last time, outside l.mu (the
@@ -187,7 +228,7 @@ func (l *LRM) settle() {
 	}
 	l.mu.Unlock()
 	type result struct {
-		r  bus.NodeResources
+		r  nodeBrief
 		ok bool
 	}
 	done := make(map[string]result, len(todo))
@@ -254,7 +295,7 @@ func (l *LRM) View() *sdk.ClusterView {
 		if !online[node] {
 			continue
 		}
-		for _, rs := range r.Resources {
+		for _, rs := range r.active {
 			if rs.State != bus.StateStarted {
 				continue
 			}
