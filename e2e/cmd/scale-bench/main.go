@@ -11,7 +11,9 @@
 //   - the cold convergence: the first member started (the others follow
 //     --start-every apart, the voters first) to every singleton running;
 //   - the bus traffic at rest (messages and bytes in and out of every
-//     member's NATS server, from /varz, over 10 s) and the CPU of every
+//     member's NATS server, from /varz, over 10 s; the bytes on routes
+//     and on the system account's routes from /routez), then what is
+//     published by kind (over another 10 s), and the CPU of every
 //     tandem and plugin process;
 //   - the memory: the RSS of each member's tandem process and its plugin
 //     process, voters and plain members apart;
@@ -331,11 +333,15 @@ func (c *cluster) placement() map[string][]string {
 	return out
 }
 
-type traffic struct{ msgs, bytes int64 }
+// traffic: messages and bytes in and out of NATS servers (/varz); of
+// those bytes, the ones on their routes (/routez), and of those the
+// system account's own routes (nats-server pins one to each peer: its
+// Raft traffic and its servers' events, statistics every 10 s).
+type traffic struct{ msgs, bytes, routeBytes, sysBytes int64 }
 
 // traffic sums the messages and bytes in and out of the NATS servers of
-// members (indexes), from their /varz; a member that does not answer is
-// an error.
+// members (indexes), from their /varz and /routez; a member that does
+// not answer is an error.
 func (c *cluster) traffic(members []int) (traffic, error) {
 	var tr traffic
 	client := http.Client{Timeout: 5 * time.Second}
@@ -357,9 +363,34 @@ func (c *cluster) traffic(members []int) (traffic, error) {
 		}
 		tr.msgs += v.InMsgs + v.OutMsgs
 		tr.bytes += v.InBytes + v.OutBytes
+		resp, err = client.Get("http://" + c.monitor(i) + "/routez")
+		if err != nil {
+			return tr, fmt.Errorf("%s's /routez: %v", c.name(i), err)
+		}
+		var rz struct {
+			Routes []struct {
+				Account  string `json:"account"`
+				InBytes  int64  `json:"in_bytes"`
+				OutBytes int64  `json:"out_bytes"`
+			} `json:"routes"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&rz)
+		resp.Body.Close()
+		if err != nil {
+			return tr, fmt.Errorf("%s's /routez: %v", c.name(i), err)
+		}
+		for _, r := range rz.Routes {
+			tr.routeBytes += r.InBytes + r.OutBytes
+			if r.Account == sysAccount {
+				tr.sysBytes += r.InBytes + r.OutBytes
+			}
+		}
 	}
 	return tr, nil
 }
+
+// sysAccount is the system account's name (bus: nats-server's default).
+const sysAccount = "$SYS"
 
 // memberProcs are member m's tandem process and its plugin processes
 // (its children but the singletons).
@@ -438,20 +469,18 @@ func (c *cluster) run(converge time.Duration) (string, error) {
 	coldCPU := c.cpu(indexes(0, c.n))
 	fmt.Printf("  CPU of the cold start: %.1f core-seconds (%.2f cores)\n", coldCPU, coldCPU/cold.Seconds())
 
-	// At rest: 10 s for the last starts' reports to settle, then 10 s.
+	// At rest: 10 s for the last starts' reports to settle, then 10 s of
+	// traffic and CPU, then 10 s of counting what is published. Not at
+	// once: the counter's subscription to everything has every message
+	// routed to its member, which would count in the traffic.
 	time.Sleep(10 * time.Second)
 	all := indexes(0, c.n)
 	t0, err := c.traffic(all)
 	if err != nil {
 		return "", err
 	}
-	tally, err := c.tallySubjects()
-	if err != nil {
-		return "", err
-	}
 	cpu0, at := c.cpu(all), time.Now()
 	time.Sleep(10 * time.Second)
-	fmt.Printf("  published at rest, by kind: %s\n", tally.stop(time.Since(at).Seconds()))
 	t1, err := c.traffic(all)
 	if err != nil {
 		return "", err
@@ -460,6 +489,15 @@ func (c *cluster) run(converge time.Duration) (string, error) {
 	restCPU := (c.cpu(all) - cpu0) / secs
 	restMsgs := float64(t1.msgs-t0.msgs) / secs
 	restKB := float64(t1.bytes-t0.bytes) / secs / 1024
+	fmt.Printf("  bus bytes at rest: %.1f KB/s in all, %.1f KB/s on routes, of which %.1f KB/s on the system account's routes (Raft, server statistics)\n",
+		restKB, float64(t1.routeBytes-t0.routeBytes)/secs/1024, float64(t1.sysBytes-t0.sysBytes)/secs/1024)
+	tally, err := c.tallySubjects()
+	if err != nil {
+		return "", err
+	}
+	at = time.Now()
+	time.Sleep(10 * time.Second)
+	fmt.Printf("  published at rest, by kind: %s\n", tally.stop(time.Since(at).Seconds()))
 	if n := len(c.pids("")); n != c.resources {
 		return "", fmt.Errorf("at rest: %d of %d singletons running (a member lost its leases at rest)", n, c.resources)
 	}
