@@ -436,9 +436,17 @@ func (m *Manager) renewRound(leases []*Lease) {
 	digest := setDigest(items)
 	full, _ := json.Marshal(grantRequest{Op: grantRenewAll, Holder: m.cfg.Node, Compact: true, Items: items, Set: digest})
 	short, _ := json.Marshal(grantRequest{Op: grantRenewAll, Holder: m.cfg.Node, Compact: true, Set: digest})
-	wait := m.cfg.TTL / 4
 	sent := m.cfg.Now()
 	began := time.Now()
+	// Each answer is awaited until the round's deadline, not for a tick
+	// only: a grant that comes late (a voter, or this node, slowed by a
+	// loaded machine or a pause) still renews to the deadline, which
+	// counts from before the first request. Past the deadline a grant is
+	// worth nothing. A round ends as soon as a majority granted every
+	// lease, so a voter that is down or slow holds it up only when a
+	// majority are.
+	until := began.Add(m.cfg.TTL - m.cfg.Margin)
+	wait := func() time.Duration { return max(time.Until(until), time.Millisecond) }
 	granted := make([]int, len(leases))
 	refused := make([]int, len(leases))
 	m.askEachBy(func(voter string) (grantReply, bool) {
@@ -446,12 +454,12 @@ func (m *Manager) renewRound(leases []*Lease) {
 			// An answer that does not echo the digest is that it forgot
 			// the set (Unknown: it restarted) or ignored it (an older
 			// build took the voter's place): send the items.
-			r, ok := m.ask(voter, short, wait)
+			r, ok := m.ask(voter, short, wait())
 			if !ok || r.Set == digest {
 				return r, ok
 			}
 		}
-		r, ok := m.ask(voter, full, wait)
+		r, ok := m.ask(voter, full, wait())
 		m.setAcknowledged(voter, digest, ok && r.Set == digest)
 		return r, ok
 	}, func(_ string, r grantReply, ok bool) bool {

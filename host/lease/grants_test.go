@@ -110,13 +110,19 @@ type grantsCluster struct {
 
 func newGrantsCluster(t *testing.T) grantsCluster {
 	t.Helper()
+	return newGrantsClusterTTL(t, testTTL)
+}
+
+// newGrantsClusterTTL is newGrantsCluster with leases of ttl.
+func newGrantsClusterTTL(t *testing.T, ttl time.Duration) grantsCluster {
+	t.Helper()
 	top := bustest.Topology(t, []string{"holly", "benji"}, "director")
 	top.Leases = bus.LeasesGrants
 	c := bustest.Start(t, top)
 	voters := []string{"holly", "benji", "director"}
 	granters := map[string]*Granter{}
 	for _, v := range voters {
-		g, err := NewGranter(c.Ready(v), v, testTTL, nil, bustest.Logger())
+		g, err := NewGranter(c.Ready(v), v, ttl, nil, bustest.Logger())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +135,7 @@ func newGrantsCluster(t *testing.T) grantsCluster {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			m, err = NewManager(ctx, Config{Conn: c.Ready(node), Node: node, Peers: func() []string { return []string{peer} },
-				TTL: testTTL, Logger: bustest.Logger(), Grants: true, Voters: func() []string { return voters }})
+				TTL: ttl, Logger: bustest.Logger(), Grants: true, Voters: func() []string { return voters }})
 			return err
 		})
 		t.Cleanup(m.Close)
@@ -683,4 +689,56 @@ func TestRenewalsByDigest(t *testing.T) {
 	if err := holds(old); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Renewals wait for late grants until their round's deadline: with two of
+// the three voters answering after more than a tick (TTL/4) but well
+// before the deadline (a loaded machine, a pause), holly keeps every
+// lease, renewed round after round. Before, each answer was awaited for a
+// tick only, every round failed and the leases were fenced.
+func TestRenewalsWaitForLateGrants(t *testing.T) {
+	const ttl = 2 * time.Second
+	const delay = 700 * time.Millisecond // past TTL/4 (500 ms), before TTL - margin (1.85 s)
+	gc := newGrantsClusterTTL(t, ttl)
+	leases := acquireMany(t, gc.holly, 6)
+	for _, v := range []string{"benji", "director"} {
+		g := gc.granters[v]
+		g.Close()
+		var wg sync.WaitGroup
+		sub, err := gc.c.Ready(v).NC.Subscribe(bus.SubjectLeaseGrant(v), func(msg *nats.Msg) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(delay)
+				g.answer(msg)
+			}()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe(); wg.Wait() })
+	}
+	if err := gc.c.Ready("benji").NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gc.c.Ready("director").NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	was := make([]time.Time, len(leases))
+	for i, l := range leases {
+		was[i] = l.Deadline()
+	}
+	// Three TTLs of slow grants: a lease not renewed would be fenced
+	// within one.
+	poll.Until(t, 60*time.Second, 50*time.Millisecond, func() error {
+		for i, l := range leases {
+			if l.isDone() {
+				t.Fatalf("holly lost %s with grants coming %s late", l.key, delay)
+			}
+			if !l.Deadline().After(was[i].Add(3 * ttl)) {
+				return fmt.Errorf("%s not renewed three TTLs on yet", l.key)
+			}
+		}
+		return nil
+	})
 }
