@@ -284,7 +284,15 @@ func (a *Agent) update(ctx context.Context, in *instance, servers []Server, keep
 func (a *Agent) reload(ctx context.Context, in *instance) (time.Duration, error) {
 	began := time.Now()
 	st := stats{in.sock}
-	old, _ := st.pid(ctx)
+	// The running worker's pid, to tell the new one by: read again for a
+	// while if the socket does not answer at once (a busy machine), since
+	// with none known the old worker's answer would pass for the new one's
+	// and what follows would change the old worker's servers.
+	old, err := st.pid(ctx)
+	for wait := time.Now().Add(2 * time.Second); err != nil && in.sock != "" && time.Now().Before(wait) && ctx.Err() == nil; {
+		time.Sleep(20 * time.Millisecond)
+		old, err = st.pid(ctx)
+	}
 	if err := in.ctl.reload(ctx); err != nil {
 		return 0, err
 	}
