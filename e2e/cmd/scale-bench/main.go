@@ -346,27 +346,17 @@ func (c *cluster) traffic(members []int) (traffic, error) {
 	var tr traffic
 	client := http.Client{Timeout: 5 * time.Second}
 	for _, i := range members {
-		resp, err := client.Get("http://" + c.monitor(i) + "/varz")
-		if err != nil {
-			return tr, fmt.Errorf("%s's /varz: %v", c.name(i), err)
-		}
 		var v struct {
 			InMsgs   int64 `json:"in_msgs"`
 			OutMsgs  int64 `json:"out_msgs"`
 			InBytes  int64 `json:"in_bytes"`
 			OutBytes int64 `json:"out_bytes"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&v)
-		resp.Body.Close()
-		if err != nil {
-			return tr, fmt.Errorf("%s's /varz: %v", c.name(i), err)
+		if err := c.monitorJSON(&client, i, "/varz", &v); err != nil {
+			return tr, err
 		}
 		tr.msgs += v.InMsgs + v.OutMsgs
 		tr.bytes += v.InBytes + v.OutBytes
-		resp, err = client.Get("http://" + c.monitor(i) + "/routez")
-		if err != nil {
-			return tr, fmt.Errorf("%s's /routez: %v", c.name(i), err)
-		}
 		var rz struct {
 			Routes []struct {
 				Account  string `json:"account"`
@@ -374,10 +364,8 @@ func (c *cluster) traffic(members []int) (traffic, error) {
 				OutBytes int64  `json:"out_bytes"`
 			} `json:"routes"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&rz)
-		resp.Body.Close()
-		if err != nil {
-			return tr, fmt.Errorf("%s's /routez: %v", c.name(i), err)
+		if err := c.monitorJSON(&client, i, "/routez", &rz); err != nil {
+			return tr, err
 		}
 		for _, r := range rz.Routes {
 			tr.routeBytes += r.InBytes + r.OutBytes
@@ -387,6 +375,19 @@ func (c *cluster) traffic(members []int) (traffic, error) {
 		}
 	}
 	return tr, nil
+}
+
+// monitorJSON decodes member i's NATS monitoring endpoint path into v.
+func (c *cluster) monitorJSON(client *http.Client, i int, path string, v any) error {
+	resp, err := client.Get("http://" + c.monitor(i) + path)
+	if err != nil {
+		return fmt.Errorf("%s's %s: %v", c.name(i), path, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("%s's %s: %v", c.name(i), path, err)
+	}
+	return nil
 }
 
 // sysAccount is the system account's name (bus: nats-server's default).
