@@ -126,6 +126,13 @@ func (l *LRM) readBrief(data []byte) (nodeBrief, bool) {
 	if p, ok := bus.PeekNodeResources(data); ok && p.Brief {
 		return nodeBrief{head: p.ReportHeader, active: p.Active}, true
 	}
+	return l.decodeBrief(data)
+}
+
+// decodeBrief decodes the whole report in data, counted as tried, and
+// makes its brief (ok is false when it does not decode): for a report
+// of an older build, which has none.
+func (l *LRM) decodeBrief(data []byte) (nodeBrief, bool) {
 	l.decodes.Add(1)
 	r, _, err := bus.Decode[bus.NodeResources](data)
 	if err != nil {
@@ -163,7 +170,8 @@ func (l *LRM) onReport(subject string, data []byte) {
 	case !ok:
 		// Not in the order Encode writes, or not a report this build
 		// reads (the state requests come on these subjects too): decode
-		// it in full, as before.
+		// it in full, as before (counted only once it decoded: the
+		// state requests are not reports).
 		r, _, err := bus.Decode[bus.NodeResources](data)
 		if err != nil {
 			return
@@ -205,9 +213,8 @@ func (l *LRM) onReport(subject string, data []byte) {
 // ok is false when it does not decode, or not to the header it was kept
 // under (it is dropped, as a report that does not decode was on arrival).
 func (l *LRM) decodeReport(p pendingReport) (nodeBrief, bool) {
-	l.decodes.Add(1)
-	r, _, err := bus.Decode[bus.NodeResources](p.data)
-	return briefOf(r), err == nil && reportHeader(r) == p.head
+	b, ok := l.decodeBrief(p.data)
+	return b, ok && b.head == p.head
 }
 
 // settle decodes the reports kept since the last time, outside l.mu (the
