@@ -26,3 +26,20 @@ func TestPermissionViolationsLogRateLimited(t *testing.T) {
 		t.Errorf("%d of 2 other errors logged", n)
 	}
 }
+
+// A voter's route pinned to the system account, refused by a plain member
+// that keeps no route pool, is expected at every start (routePoolSize): it
+// is not logged as an error, on either side.
+func TestRefusedSystemAccountRouteNotAnError(t *testing.T) {
+	var buf bytes.Buffer
+	l := &natsLogger{log: slog.New(slog.NewTextHandler(&buf, nil)), violations: newLogLimiter(time.Second)}
+	l.Errorf("%s - rid:22 - Not possible to have a dedicated route for account %q between those servers", "127.0.0.1:5000", "$SYS")
+	l.Errorf("%s - rid:9 - Route Error 'Not possible to have a dedicated route for account %q between those servers'", "127.0.0.1:5001", "$SYS")
+	if buf.Len() != 0 {
+		t.Errorf("logged at info or above:\n%s", buf.String())
+	}
+	l.Errorf("%s - rid:9 - Route Error 'Authorization Violation'", "127.0.0.1:5001")
+	if !strings.Contains(buf.String(), "level=ERROR") {
+		t.Errorf("another route error not logged as an error:\n%s", buf.String())
+	}
+}

@@ -181,14 +181,7 @@ func StartServer(o ServerOptions) (*Server, error) {
 		opts.Cluster.PingInterval = time.Second
 		opts.Cluster.MaxPingsOut = 3
 		opts.Cluster.TLSTimeout = 2
-		// One route per peer for the cluster's account, besides the one
-		// nats-server pins to the system account (JetStream's Raft
-		// traffic, kept apart from a flood of the cluster's subjects).
-		// The default pool of 3 spreads accounts over its routes, but
-		// Tandem has one account, which always takes the same route:
-		// the other two only cost TLS handshakes and pings, for every
-		// pair of members (routesPerPeer).
-		opts.Cluster.PoolSize = 1
+		opts.Cluster.PoolSize = routePoolSize(me)
 		for _, m := range members {
 			if m.Name == me.Name {
 				continue
@@ -218,6 +211,26 @@ func StartServer(o ServerOptions) (*Server, error) {
 		go s.watchRevocations(mat.Revoked, seen, RevocationPoll, s.stop)
 	}
 	return s, nil
+}
+
+// routePoolSize is the route pool nats-server keeps to each peer
+// (Cluster.PoolSize). Between two voters: one route for the cluster's
+// account, besides the one nats-server pins to the system account, which
+// carries JetStream's Raft traffic apart from a flood of the cluster's
+// subjects. (The default pool of 3 spreads accounts over its routes, but
+// Tandem has one account, which always takes the same route: the other two
+// would only cost TLS handshakes and pings.) A plain member runs no
+// JetStream, so no Raft traffic crosses its routes: it keeps no pool (-1),
+// one route to each peer, which its peers accept as they accept a server
+// older than pools (nats-server's rolling upgrades). That halves the
+// routes of all but the voters' pairs, their TLS handshakes at a cold
+// start, their pings, and the route list in every server's statistics
+// (STATSZ, sent every 10 s to every server).
+func routePoolSize(me Member) int {
+	if me.NonVoter {
+		return -1
+	}
+	return 1
 }
 
 // Member is the member this server runs for.
@@ -289,6 +302,10 @@ func roleOf(m Member) string {
 	return RoleMember
 }
 
+// noDedicatedRoute is how nats-server refuses a route pinned to an
+// account between a server with a route pool and one without.
+const noDedicatedRoute = "Not possible to have a dedicated route for account"
+
 // natsLogger sends the embedded server's log to slog.
 // Refused publishes and subscriptions are logged at most once a second
 // (with how many were not): a client hammering the bus with them must not
@@ -306,6 +323,14 @@ func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(f
 func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
 func (l *natsLogger) Errorf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, noDedicatedRoute) {
+		// A voter asks a plain member for the system account's own
+		// route before it learns that the member keeps no pool
+		// (routePoolSize); the member refuses it and both go on with the
+		// one route, as intended.
+		l.log.Debug(msg)
+		return
+	}
 	if strings.Contains(msg, "Violation") {
 		ok, n := l.violations.take()
 		if !ok {

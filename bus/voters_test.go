@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/e2e/poll"
@@ -114,5 +115,99 @@ func TestRemoveAVoterTheNewVoterNeverSaw(t *testing.T) {
 	// Removing it again is refused: it is no peer any more.
 	if _, err := d.RemoveVoter(ctx, "c"); !errors.Is(err, bus.ErrNotVoter) {
 		t.Errorf("removing c again: %v, want %v", err, bus.ErrNotVoter)
+	}
+}
+
+// A plain member keeps one route to each peer: no Raft traffic crosses its
+// routes, so it needs no route pinned to the system account apart from the
+// cluster's. Two voters keep two (the cluster's account's and the system
+// account's, which carries their Raft traffic apart from a flood of the
+// cluster's subjects). Messages still cross every kind of pair, the voters'
+// buckets still answer the plain members, and the route counts hold: the
+// voters' routes to a plain member are not refused and solicited again.
+func TestPlainMembersKeepOneRoutePerPeer(t *testing.T) {
+	top := bustest.Topology(t, []string{"a", "b", "c", "d", "e"}, "")
+	top.Members[3].NonVoter = true
+	top.Members[4].NonVoter = true
+	cl := bustest.Start(t, top)
+	plain := map[string]bool{"d": true, "e": true}
+	want := func(from, to string) int {
+		if plain[from] || plain[to] {
+			return 1
+		}
+		return 2
+	}
+	routes := func() error {
+		for name, s := range cl.Servers {
+			rz, err := s.NATS().Routez(&server.RoutezOptions{})
+			if err != nil {
+				return err
+			}
+			per := map[string]int{}
+			for _, r := range rz.Routes {
+				per[r.RemoteName]++
+			}
+			if len(per) != 4 {
+				return fmt.Errorf("%s has routes to %v, want the four others", name, per)
+			}
+			for peer, n := range per {
+				if n != want(name, peer) {
+					return fmt.Errorf("%s has %d routes to %s, want %d (all: %v)", name, n, peer, want(name, peer), per)
+				}
+			}
+		}
+		return nil
+	}
+	poll.Until(t, 30*time.Second, 100*time.Millisecond, routes)
+
+	// A message from each member reaches each other member's client.
+	conns := map[string]*bus.Conn{}
+	for _, m := range []string{"a", "b", "c", "d", "e"} {
+		conns[m] = cl.Ready(m)
+	}
+	for from, fc := range conns {
+		for to, tc := range conns {
+			if from == to {
+				continue
+			}
+			subject := "probe." + from + "." + to
+			sub, err := tc.NC.SubscribeSync(subject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.NC.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			// Interest crosses the routes asynchronously: publish until
+			// one arrives (bounded: 100 tries, 5 s).
+			got := false
+			for i := 0; i < 100 && !got; i++ {
+				if err := fc.NC.Publish(subject, []byte(from)); err != nil {
+					t.Fatal(err)
+				}
+				if m, err := sub.NextMsg(50 * time.Millisecond); err == nil && string(m.Data) == from {
+					got = true
+				}
+			}
+			_ = sub.Unsubscribe()
+			if !got {
+				t.Fatalf("%s to %s: nothing arrived", from, to)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, m := range []string{"d", "e"} {
+		kv, err := conns[m].KV(ctx, bus.BucketState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Put(ctx, "from-"+m, []byte(m)); err != nil {
+			t.Fatalf("put through %s: %v", m, err)
+		}
+	}
+	// Still so, after the messages and the buckets' traffic.
+	if err := routes(); err != nil {
+		t.Fatal(err)
 	}
 }
