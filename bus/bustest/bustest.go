@@ -20,7 +20,10 @@ import (
 // FreePorts finds n distinct free TCP ports on loopback: any the system
 // gives, or, where $TANDEM_TEST_PORTS is LOW-HIGH (e.g. 25600-25899, for
 // a machine shared by several test runs, each given its own range), ports
-// of that range only.
+// of that range only. A port the system gives is not handed out twice in
+// one process: handed out and closed, it is not bound until its member
+// starts, and the system may give it again meanwhile (a test's metrics
+// port was once a member's client port).
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
 	lo, hi, ranged := portRange(t)
@@ -30,7 +33,7 @@ func FreePorts(t testing.TB, n int) []int {
 		var l net.Listener
 		var err error
 		if !ranged {
-			l, err = net.Listen("tcp", "127.0.0.1:0")
+			l, err = listenNew()
 		} else {
 			l, err = listenInRange(lo, hi)
 		}
@@ -44,6 +47,41 @@ func FreePorts(t testing.TB, n int) []int {
 		l.Close()
 	}
 	return ports
+}
+
+// given is every port listenNew handed out in this process.
+var given struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// listenNew listens on a loopback port the system gives that was not
+// handed out before in this process (bounded: 100 tries).
+func listenNew() (net.Listener, error) {
+	given.Lock()
+	defer given.Unlock()
+	if given.ports == nil {
+		given.ports = map[int]bool{}
+	}
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		if !given.ports[p] {
+			given.ports[p] = true
+			return l, nil
+		}
+		held = append(held, l) // kept open until a new one is found, so the system gives another
+	}
+	return nil, fmt.Errorf("no loopback port not handed out before in 100 tries")
 }
 
 // rangeCursor is where the next search of $TANDEM_TEST_PORTS starts: the
