@@ -48,18 +48,38 @@ type Heartbeat struct {
 	// LeasesBucket): members of one cluster must agree (lease.Config.Mixed).
 	Leases string `json:"leases,omitempty"`
 	// View is the membership the coordinator sees, in its heartbeats only
-	// (once a second and whenever it changed): the members that are not
+	// (whenever it changed, and again every 4 s, or every second while a
+	// member does not take stamps, below): the members that are not
 	// voters follow the voters' heartbeats only and learn the others'
 	// comings and goings from it (membership.Tracker, docs/topology.md).
 	View *MembershipView `json:"view,omitempty"`
+	// ViewStamp names the coordinator's view (its tenure and version) in
+	// the coordinator's heartbeats that do not carry it whole: a member
+	// that applied that view keeps it as fresh as if it came again
+	// (membership.Tracker), so the whole view, N members' entries to N
+	// members, is sent on change and every 4 s only.
+	ViewStamp *ViewStamp `json:"view_stamp,omitempty"`
+	// TakesStamps says the member keeps its view fresh from a ViewStamp.
+	// While an online member's heartbeats do not (an older build), the
+	// coordinator sends its view whole once a second, as before.
+	TakesStamps bool `json:"takes_stamps,omitempty"`
+}
+
+// ViewStamp names a coordinator's view: its tenure and its version.
+type ViewStamp struct {
+	Token   uint64 `json:"token"`
+	Version uint64 `json:"version"`
 }
 
 // MembershipView is the coordinator's membership: the members it sees
 // online. Token is its coordinator lease's tenure: a view of a higher
 // tenure replaces one of a lower.
 type MembershipView struct {
-	Token  uint64       `json:"token"`
-	Online []ViewMember `json:"online"`
+	Token uint64 `json:"token"`
+	// Version is the coordinator's count of membership changes when it
+	// sent the view (0 from an older build): a ViewStamp names it.
+	Version uint64       `json:"version,omitempty"`
+	Online  []ViewMember `json:"online"`
 }
 
 // ViewMember is an online member as the coordinator last heard it.

@@ -392,11 +392,11 @@ func (m *Member) waitQuorum(ctx context.Context) error {
 
 func (m *Member) heartbeat() {
 	hb := bus.Heartbeat{Node: m.name, Witness: m.witness, Incarnation: m.incarnation,
-		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build, Stopped: m.stopped.Load(), Leases: m.top.Leases}
+		Seq: m.hbSeq.Add(1), Started: m.started, Build: m.build, Stopped: m.stopped.Load(), Leases: m.top.Leases, TakesStamps: true}
 	if s := m.svc.Load(); s != nil {
 		hb.Plugins = s.pluginLines()
 		hb.Singletons = s.leases.Singletons()
-		hb.View = s.view(hb.Seq)
+		hb.View, hb.ViewStamp = s.view(hb.Seq)
 	}
 	err := m.vital.Publish(hb)
 	if err != nil {

@@ -194,6 +194,41 @@ resource-stickiness = 1
 	if !isVoter(coord) {
 		t.Fatalf("%s coordinates, not a voter", coord)
 	}
+	// Every member takes stamps: of 24 heartbeats of the coordinator in
+	// a row (6 s), those of each second carry a stamp of its view, and
+	// the view whole only every 4 s (and on a change), not every second.
+	// The view's members are the six.
+	sub, err := c.NC.SubscribeSync(bus.SubjectHeartbeat(coord))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wholes, stamps int
+	for i := 0; i < 24; i++ {
+		msg, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatalf("coordinator %s's heartbeat %d of 24: %v", coord, i+1, err)
+		}
+		hb, _, err := bus.Decode[bus.Heartbeat](msg.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hb.TakesStamps {
+			t.Fatalf("%s's heartbeat does not say it takes stamps", coord)
+		}
+		if hb.View != nil {
+			wholes++
+			if len(hb.View.Online) != len(all) || hb.View.Version == 0 {
+				t.Errorf("%s's view: %d members online, version %d; want %d and a version", coord, len(hb.View.Online), hb.View.Version, len(all))
+			}
+		}
+		if hb.ViewStamp != nil {
+			stamps++
+		}
+	}
+	_ = sub.Unsubscribe()
+	if stamps < 3 || wholes > 3 {
+		t.Errorf("of 24 heartbeats of the coordinator %s: %d carry the view whole, %d a stamp; want at most 3 and at least 3", coord, wholes, stamps)
+	}
 
 	// A plain member dies (cut off from the bus): its singleton moves,
 	// and the other plain members learn it left from the coordinator.

@@ -40,7 +40,7 @@ type services struct {
 	alerts  *alerts.Manager
 	metrics *metrics.Recorder
 	// The tenure and the tracker's version of the last view a heartbeat
-	// carried (view), under viewMu.
+	// carried, whole or as a stamp (view), under viewMu.
 	viewMu                 sync.Mutex
 	viewToken, viewVersion uint64
 	// settled says whether membership has listened long enough to know
@@ -49,28 +49,51 @@ type services struct {
 	settled func() bool
 }
 
-// view is the membership view this node's heartbeat number seq carries:
-// none unless it coordinates and its membership is settled (a view of a
-// tracker just started would tell the plain members that the members not
-// heard yet left); else the tracker's online members whenever
-// they changed or the tenure is new, and at least once a second (every
-// fourth heartbeat) for the plain members that missed one.
-func (s *services) view(seq uint64) *bus.MembershipView {
+// view is the membership view this node's heartbeat number seq carries,
+// whole or as a stamp: none unless it coordinates and its membership is
+// settled (a view of a tracker just started would tell the plain members
+// that the members not heard yet left); else as viewToSend says.
+func (s *services) view(seq uint64) (*bus.MembershipView, *bus.ViewStamp) {
 	if s.coord == nil {
-		return nil
+		return nil, nil
 	}
 	token, ok := s.coord.Tenure()
 	if !ok || !s.settled() {
-		return nil
+		return nil, nil
 	}
 	online, version := s.members.View()
 	s.viewMu.Lock()
 	defer s.viewMu.Unlock()
-	if token == s.viewToken && version == s.viewVersion && seq%4 != 0 {
-		return nil
-	}
+	whole, stamp := viewToSend(seq, token, version, s.viewToken, s.viewVersion, s.members.TakeStamps)
 	s.viewToken, s.viewVersion = token, version
-	return &bus.MembershipView{Token: token, Online: online}
+	switch {
+	case whole:
+		return &bus.MembershipView{Token: token, Version: version, Online: online}, nil
+	case stamp:
+		return nil, &bus.ViewStamp{Token: token, Version: version}
+	}
+	return nil, nil
+}
+
+// viewToSend says what the coordinator's heartbeat number seq carries of
+// its view (tenure token, version) when the last one carried was (sentToken,
+// sentVersion): the view whole when it changed or the tenure is new, and
+// at least once a second (every fourth heartbeat) for the plain members
+// that missed one; but while every online member takes stamps
+// (takeStamps), the whole view only every 4 s (every sixteenth, before a
+// plain member's fallback of 5 s: one that missed a change gets it then)
+// and a stamp the other seconds, which keeps the view a member has fresh.
+// That makes the view's bytes at rest, N entries to N members, a quarter.
+func viewToSend(seq, token, version, sentToken, sentVersion uint64, takeStamps func() bool) (whole, stamp bool) {
+	switch {
+	case token != sentToken || version != sentVersion:
+		return true, false
+	case seq%4 != 0:
+		return false, false
+	case seq%16 == 0 || !takeStamps():
+		return true, false
+	}
+	return false, true
 }
 
 // startServices brings up a node's services. What needs the bus is retried

@@ -80,15 +80,16 @@ type Tracker struct {
 	// and the subscriptions of the members followed for want of a view.
 	lastView time.Time
 	extra    map[string]*nats.Subscription
-	// Under mu: the tenure of the last view applied (0: none yet), and
-	// how many changes the tracker has seen (View's version).
-	viewToken uint64
-	version   uint64
-	subs      []*nats.Subscription
-	wake      chan struct{} // a heartbeat was kept
-	forged    atomic.Uint64
-	stop      chan struct{}
-	wg        sync.WaitGroup
+	// Under mu: the tenure and version of the last view applied (0: none
+	// yet), and how many changes the tracker has seen (View's version).
+	viewToken, viewVersion uint64
+	version                uint64
+
+	subs   []*nats.Subscription
+	wake   chan struct{} // a heartbeat was kept
+	forged atomic.Uint64
+	stop   chan struct{}
+	wg     sync.WaitGroup
 
 	// Pauses of this process (see expire), under mu: when the sweep last
 	// ran, and how long the tracker has been unable to run in all.
@@ -100,6 +101,7 @@ type member struct {
 	name   string
 	latest atomic.Pointer[bus.Heartbeat]      // the newest heartbeat kept, not looked at yet
 	view   atomic.Pointer[bus.MembershipView] // the newest view kept from its heartbeats, not looked at yet
+	stamp  atomic.Pointer[bus.ViewStamp]      // the newest view stamp kept from its heartbeats, not looked at yet
 	// handled counts the messages its subscription handled on this
 	// member's subject, kept or not; see expire.
 	handled atomic.Uint64
@@ -120,6 +122,7 @@ type member struct {
 	stopped     bool
 	singletons  int
 	leases      string        // its heartbeat's Leases
+	takesStamps bool          // its heartbeat's TakesStamps
 	pausedAt    time.Duration // Tracker.paused when last was set
 }
 
@@ -205,6 +208,9 @@ func (t *Tracker) subscribe(m *member) (*nats.Subscription, error) {
 		if h.View != nil {
 			m.view.Store(h.View)
 		}
+		if h.ViewStamp != nil {
+			m.stamp.Store(h.ViewStamp)
+		}
 		m.latest.Store(&h)
 		select {
 		case t.wake <- struct{}{}:
@@ -288,6 +294,7 @@ func (t *Tracker) loop() {
 			return
 		case <-t.wake:
 			var view *bus.MembershipView
+			var stamps []bus.ViewStamp
 			for _, m := range t.members {
 				if h := m.latest.Swap(nil); h != nil {
 					t.seen(*h)
@@ -295,10 +302,14 @@ func (t *Tracker) loop() {
 				if v := m.view.Swap(nil); v != nil && (view == nil || v.Token > view.Token) {
 					view = v
 				}
+				if st := m.stamp.Swap(nil); st != nil {
+					stamps = append(stamps, *st)
+				}
 			}
 			if view != nil {
 				t.learn(*view)
 			}
+			t.stamped(stamps)
 		case <-sweep.C:
 			t.expire()
 			t.fallBack(t.now())
@@ -334,6 +345,7 @@ func (t *Tracker) seen(h bus.Heartbeat) {
 	m.pausedAt = t.paused
 	m.singletons = h.Singletons
 	m.leases = h.Leases
+	m.takesStamps = h.TakesStamps
 	if change != nil {
 		t.version++
 	}
@@ -358,7 +370,7 @@ func (t *Tracker) learn(v bus.MembershipView) {
 		t.mu.Unlock()
 		return
 	}
-	t.viewToken = v.Token
+	t.viewToken, t.viewVersion = v.Token, v.Version
 	t.lastView = t.now()
 	t.unfallBackLocked()
 	for name, m := range t.members {
@@ -391,6 +403,45 @@ func (t *Tracker) learn(v bus.MembershipView) {
 			t.onChange(c)
 		}
 	}
+}
+
+// stamped keeps the view applied last as fresh as if it came again when
+// a coordinator's stamp names it (its tenure and a version it has), so
+// that the tracker does not fall back to following every member. A stamp
+// of another view (one missed, or a newer tenure's) changes nothing: the
+// coordinator sends its view whole every 4 s, before the fallback. Nor does
+// one during a fallback (members followed for want of a view): a view ends
+// it, and until then a member whose heartbeats could not be followed yet
+// is tried again at each sweep.
+func (t *Tracker) stamped(stamps []bus.ViewStamp) {
+	if len(stamps) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.viewVersion == 0 || len(t.extra) > 0 {
+		return
+	}
+	for _, st := range stamps {
+		if st.Token == t.viewToken && st.Version == t.viewVersion {
+			t.lastView = t.now()
+			return
+		}
+	}
+}
+
+// TakeStamps says whether every online member's heartbeats say it keeps
+// its view fresh from a stamp (bus.Heartbeat.TakesStamps); a member known
+// from views only counts as one that does not.
+func (t *Tracker) TakeStamps() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, m := range t.members {
+		if m.online && !m.takesStamps {
+			return false
+		}
+	}
+	return true
 }
 
 // View lists the members online, sorted, as a coordinator's heartbeats

@@ -559,3 +559,108 @@ func TestFloodOnOwnSubjectIsNotSilence(t *testing.T) {
 		t.Error("no forged heartbeat counted: the flood never reached the tracker")
 	}
 }
+
+// A coordinator's stamp that names the view a plain member applied keeps
+// that view fresh: no fallback to following every member, though the
+// view itself comes no more. A stamp of a view it missed does not: it
+// falls back and follows everyone until the view comes whole. Nor does a
+// stamp end a fallback: only a view does.
+func TestStampsKeepTheViewFresh(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	const fallback = time.Second
+	tr, err := NewFollowing(func(string) *bus.Conn { return conn }, []string{"v1", "p1", "p2"}, []string{"v1"},
+		300*time.Millisecond, fallback, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	conn.NC.Flush()
+	var seq atomic.Uint64
+	t0 := time.Now()
+	beat := func(view *bus.MembershipView, stamp *bus.ViewStamp) {
+		conn.Publish(bus.Heartbeat{Node: "v1", Incarnation: "v1", Seq: seq.Add(1), Started: t0, View: view, ViewStamp: stamp, TakesStamps: true})
+		for _, p := range []string{"p1", "p2"} {
+			conn.Publish(bus.Heartbeat{Node: p, Incarnation: p, Seq: seq.Add(1), Started: t0, TakesStamps: true})
+		}
+	}
+	online := []bus.ViewMember{{Name: "v1", Incarnation: "v1"}, {Name: "p1", Incarnation: "p1"}}
+	applied := func(view *bus.MembershipView) {
+		t.Helper()
+		poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+			beat(view, nil)
+			if n := tr.Following(); n != 1 {
+				return fmt.Errorf("following %d members, want 1 with a view", n)
+			}
+			if got := fmt.Sprint(tr.Online()); got != "[p1 v1]" {
+				return fmt.Errorf("online: got %s, want [p1 v1] (the view's)", got)
+			}
+			return nil
+		})
+	}
+	applied(&bus.MembershipView{Token: 3, Version: 7, Online: online})
+
+	// Three fallback intervals of stamps naming that view (bounded: 60
+	// heartbeats): the view stays fresh, p2 stays unseen.
+	for i := 0; i < 60; i++ {
+		beat(nil, &bus.ViewStamp{Token: 3, Version: 7})
+		time.Sleep(fallback / 20)
+		if n := tr.Following(); n != 1 {
+			t.Fatalf("following %d members after %v of stamps, want 1: the stamps did not keep the view fresh", n, time.Duration(i)*fallback/20)
+		}
+	}
+	if got := fmt.Sprint(tr.Online()); got != "[p1 v1]" {
+		t.Fatalf("online after the stamps: got %s, want [p1 v1]", got)
+	}
+
+	// A stamp of version 8, a view this member missed: it falls back and
+	// sees p2 by its own heartbeats.
+	poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+		beat(nil, &bus.ViewStamp{Token: 3, Version: 8})
+		if n := tr.Following(); n != 3 {
+			return fmt.Errorf("following %d members, want all 3 after a stamp of a view missed", n)
+		}
+		if got := fmt.Sprint(tr.Online()); got != "[p1 p2 v1]" {
+			return fmt.Errorf("online: got %s, want [p1 p2 v1]", got)
+		}
+		return nil
+	})
+	// Stamps of the view applied do not end the fallback.
+	for i := 0; i < 10; i++ {
+		beat(nil, &bus.ViewStamp{Token: 3, Version: 7})
+		time.Sleep(fallback / 20)
+	}
+	conn.NC.Flush()
+	if n := tr.Following(); n != 3 {
+		t.Fatalf("following %d members after stamps during the fallback, want 3: only a view ends it", n)
+	}
+	// The view whole ends it.
+	applied(&bus.MembershipView{Token: 3, Version: 8, Online: online})
+}
+
+// TakeStamps: every online member's heartbeats say it takes stamps.
+func TestTakeStamps(t *testing.T) {
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	tr, err := New(func(string) *bus.Conn { return conn }, []string{"v1", "p1"}, 300*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	conn.NC.Flush()
+	var seq atomic.Uint64
+	t0 := time.Now()
+	for _, want := range []bool{false, true} {
+		poll.Until(t, 10*time.Second, 50*time.Millisecond, func() error {
+			conn.Publish(bus.Heartbeat{Node: "v1", Incarnation: "v1", Seq: seq.Add(1), Started: t0, TakesStamps: true})
+			conn.Publish(bus.Heartbeat{Node: "p1", Incarnation: "p1", Seq: seq.Add(1), Started: t0, TakesStamps: want})
+			if got := fmt.Sprint(tr.Online()); got != "[p1 v1]" {
+				return fmt.Errorf("online: got %s, want [p1 v1]", got)
+			}
+			if got := tr.TakeStamps(); got != want {
+				return fmt.Errorf("TakeStamps with p1 taking them %v: got %v", want, got)
+			}
+			return nil
+		})
+	}
+}
