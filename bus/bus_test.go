@@ -440,26 +440,32 @@ func TestTwoRoutesPerPeer(t *testing.T) {
 	tc := startCluster(t, testTopology(t, []string{"holly", "benji"}, "director"))
 	tc.ready("holly")
 	poll.Until(t, 30*time.Second, 100*time.Millisecond, func() error {
-		for name, s := range tc.Servers {
-			rz, err := s.NATS().Routez(&server.RoutezOptions{})
-			if err != nil {
-				return err
-			}
-			per := map[string]int{}
-			for _, r := range rz.Routes {
-				per[r.RemoteName]++
-			}
-			if len(per) != 2 {
-				return fmt.Errorf("%s has routes to %v, want the two others", name, per)
-			}
-			for peer, n := range per {
-				if n != 2 {
-					return fmt.Errorf("%s has %d routes to %s, want 2 (all: %v)", name, n, peer, per)
-				}
+		return routesArePerPeer(tc.Servers, func(string, string) int { return 2 })
+	})
+}
+
+// routesArePerPeer checks that each server has routes to every other
+// server of servers, want(server, peer) of them to each.
+func routesArePerPeer(servers map[string]*Server, want func(server, peer string) int) error {
+	for name, s := range servers {
+		rz, err := s.NATS().Routez(&server.RoutezOptions{})
+		if err != nil {
+			return err
+		}
+		per := map[string]int{}
+		for _, r := range rz.Routes {
+			per[r.RemoteName]++
+		}
+		if len(per) != len(servers)-1 {
+			return fmt.Errorf("%s has routes to %v, want the %d others", name, per, len(servers)-1)
+		}
+		for peer, n := range per {
+			if n != want(name, peer) {
+				return fmt.Errorf("%s has %d routes to %s, want %d (all: %v)", name, n, peer, want(name, peer), per)
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // lostFirstAnswer is a JetStream context whose first KeyValue lookup is

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/tandem-ha/tandem/bus"
 	"github.com/tandem-ha/tandem/bus/bustest"
 	"github.com/tandem-ha/tandem/e2e/poll"
@@ -137,27 +136,7 @@ func TestPlainMembersKeepOneRoutePerPeer(t *testing.T) {
 		}
 		return 2
 	}
-	routes := func() error {
-		for name, s := range cl.Servers {
-			rz, err := s.NATS().Routez(&server.RoutezOptions{})
-			if err != nil {
-				return err
-			}
-			per := map[string]int{}
-			for _, r := range rz.Routes {
-				per[r.RemoteName]++
-			}
-			if len(per) != 4 {
-				return fmt.Errorf("%s has routes to %v, want the four others", name, per)
-			}
-			for peer, n := range per {
-				if n != want(name, peer) {
-					return fmt.Errorf("%s has %d routes to %s, want %d (all: %v)", name, n, peer, want(name, peer), per)
-				}
-			}
-		}
-		return nil
-	}
+	routes := func() error { return routesArePerPeer(cl.Servers, want) }
 	poll.Until(t, 30*time.Second, 100*time.Millisecond, routes)
 
 	// A message from each member reaches each other member's client.

@@ -566,16 +566,10 @@ func TestFloodOnOwnSubjectIsNotSilence(t *testing.T) {
 // falls back and follows everyone until the view comes whole. Nor does a
 // stamp end a fallback: only a view does.
 func TestStampsKeepTheViewFresh(t *testing.T) {
-	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
-	conn := c.Connect("solo", "test")
 	const fallback = time.Second
-	tr, err := NewFollowing(func(string) *bus.Conn { return conn }, []string{"v1", "p1", "p2"}, []string{"v1"},
-		300*time.Millisecond, fallback, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	conn.NC.Flush()
+	conn, tr := onSolo(t, func(conns func(string) *bus.Conn) (*Tracker, error) {
+		return NewFollowing(conns, []string{"v1", "p1", "p2"}, []string{"v1"}, 300*time.Millisecond, fallback, nil)
+	})
 	var seq atomic.Uint64
 	t0 := time.Now()
 	beat := func(view *bus.MembershipView, stamp *bus.ViewStamp) {
@@ -640,14 +634,9 @@ func TestStampsKeepTheViewFresh(t *testing.T) {
 
 // TakeStamps: every online member's heartbeats say it takes stamps.
 func TestTakeStamps(t *testing.T) {
-	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
-	conn := c.Connect("solo", "test")
-	tr, err := New(func(string) *bus.Conn { return conn }, []string{"v1", "p1"}, 300*time.Millisecond, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	conn.NC.Flush()
+	conn, tr := onSolo(t, func(conns func(string) *bus.Conn) (*Tracker, error) {
+		return New(conns, []string{"v1", "p1"}, 300*time.Millisecond, nil)
+	})
 	var seq atomic.Uint64
 	t0 := time.Now()
 	for _, want := range []bool{false, true} {
@@ -663,4 +652,19 @@ func TestTakeStamps(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// onSolo is the tracker mk makes on a connection to a one-member bus,
+// closed with the test; heartbeats published on that connection reach it.
+func onSolo(t *testing.T, mk func(conns func(string) *bus.Conn) (*Tracker, error)) (*bus.Conn, *Tracker) {
+	t.Helper()
+	c := bustest.Start(t, bustest.Topology(t, []string{"solo"}, ""))
+	conn := c.Connect("solo", "test")
+	tr, err := mk(func(string) *bus.Conn { return conn })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	conn.NC.Flush()
+	return conn, tr
 }
