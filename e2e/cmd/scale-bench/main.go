@@ -42,6 +42,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 func main() {
@@ -371,7 +373,7 @@ func (c *cluster) traffic(members []int) (traffic, error) {
 		}
 		for _, r := range rz.Routes {
 			tr.routeBytes += r.InBytes + r.OutBytes
-			if r.Account == sysAccount {
+			if r.Account == server.DEFAULT_SYSTEM_ACCOUNT { // the system account bus gives its servers
 				tr.sysBytes += r.InBytes + r.OutBytes
 			}
 		}
@@ -391,9 +393,6 @@ func (c *cluster) monitorJSON(client *http.Client, i int, path string, v any) er
 	}
 	return nil
 }
-
-// sysAccount is the system account's name (bus: nats-server's default).
-const sysAccount = "$SYS"
 
 // memberProcs are member m's tandem process and its plugin processes
 // (its children but the singletons).
